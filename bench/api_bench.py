@@ -1,0 +1,330 @@
+"""Benchmark: cases along the longest meldcode route through the HTTP API of a real server.
+
+    .venv/bin/python bench/api_bench.py [--cases 1000] [--database-url URL]
+
+Starts `meldcode serve` on loopback over a fresh database that already holds 10,000 cases,
+runs cases along the longest route (every step, the melding twice), and prints: median and
+p95 latency of one task completion (one client), completions per second with 4 concurrent
+clients, bytes stored per finished case, the time to list a user's ready tasks with 100,000
+cases stored, and the same route through bare SpiffWorkflow in-process as the ratio base.
+The last line is `RESULT ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
+
+from tests.scenarios.paths import LONGEST, fill  # noqa: E402
+
+PASSWORD = "bench-wachtwoord"
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+# --- database preparation -----------------------------------------------------------------------
+
+
+def prepare(url: str, clients: int) -> dict[str, str]:
+    from engine import schema, store, users, versions
+
+    schema.upgrade(url)
+    tokens = {}
+    with store.unit_of_work(write=True, url=url) as session:
+        versions.ensure_deployed(session, by="bench")
+        users.create_user(session, "bench-lg", ["leidinggevende"], PASSWORD)
+        for i in range(clients):
+            name = f"bench-mw{i}"
+            users.create_user(session, name, ["medewerker"], PASSWORD, "bench-lg")
+            tokens[name] = users.create_token(session, name)
+        for i in range(100):
+            users.create_user(session, f"seed{i}", ["medewerker"], PASSWORD)
+    return tokens
+
+
+def seed_cases(url: str, total: int) -> None:
+    """Bring the database to `total` stored cases: real started cases, then copies of them
+    (a started case each, with its task row and history event) inserted in bulk."""
+    from engine import runtime, store, users
+    from engine.store import Case, HistoryEvent, TaskRecord, User
+
+    with store.unit_of_work(url=url) as session:
+        have = session.scalar(select(text("count(*)")).select_from(Case.__table__))
+        seeders = list(session.scalars(select(User).where(User.name.like("seed%"))))
+        principals = [users.Principal.of(u) for u in seeders]
+    if have >= total:
+        return
+    if have == 0:
+        for p in principals[:10]:
+            runtime.start_case(p, {"client_ref": f"seed-{p.name}"})
+        have = 10
+    with store.unit_of_work(url=url) as session:
+        template = session.scalars(select(Case).limit(1)).first()
+        task = session.scalars(select(TaskRecord).where(TaskRecord.case_id == template.id)).first()
+        event = session.scalars(
+            select(HistoryEvent).where(HistoryEvent.case_id == template.id)).first()
+        start_id = session.scalar(select(text("max(id)")).select_from(Case.__table__)) + 1
+    batch = 5000
+    next_id = start_id
+    while have < total:
+        n = min(batch, total - have)
+        cases, tasks, events = [], [], []
+        for k in range(n):
+            cid = next_id + k
+            owner = principals[cid % len(principals)].id
+            cases.append(dict(
+                id=cid, client_ref=f"seed-{cid}", reason="", owner_id=owner,
+                process_version=template.process_version, status="open",
+                started_at=template.started_at, workflow_state=template.workflow_state,
+                data={}, completed_steps=[], id_counter=template.id_counter,
+                last_hash=template.last_hash, event_count=1, version_id=1,
+            ))
+            tasks.append(dict(id=f"seed-{cid}", case_id=cid, step=task.step, name=task.name,
+                              lane=task.lane, owner_id=owner, state="ready",
+                              ready_at=task.ready_at))
+            events.append(dict(case_id=cid, seq=1, at=event.at, actor=event.actor,
+                               action=event.action, step=None, task_id=None, data=event.data,
+                               prev_hash=event.prev_hash, hash=event.hash))
+        with store.unit_of_work(write=True, url=url) as session:
+            session.execute(insert(Case), cases)
+            session.execute(insert(TaskRecord), tasks)
+            session.execute(insert(HistoryEvent), events)
+        next_id += n
+        have += n
+    if url.startswith("postgresql"):
+        with store.get_engine(url).connect() as conn:
+            conn.execute(text(f"SELECT setval('cases_id_seq', {next_id})"))
+            conn.execute(text("ANALYZE"))
+            conn.commit()
+
+
+def db_bytes(url: str) -> int:
+    from engine import store
+
+    engine = store.get_engine(url)
+    with engine.connect() as conn:
+        if url.startswith("sqlite"):
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+            free = conn.exec_driver_sql("PRAGMA freelist_count").scalar()
+            size = conn.exec_driver_sql("PRAGMA page_size").scalar()
+            return (pages - free) * size
+        return conn.execute(text("SELECT pg_database_size(current_database())")).scalar()
+
+
+# --- the HTTP client side -----------------------------------------------------------------------
+
+
+class Client:
+    def __init__(self, base: str, token: str):
+        self.base = base
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.forms: dict[str, list] = {}
+
+    def run_case(self, ref: str, latencies: list[float]) -> str:
+        r = self.session.post(f"{self.base}/api/v1/cases", json={"client_ref": ref})
+        r.raise_for_status()
+        case = r.json()
+        while case["tasks"]:
+            task = case["tasks"][0]
+            fields = self.forms.get(task["step"])
+            if fields is None:
+                fields = self.session.get(
+                    f"{self.base}/api/v1/tasks/{task['id']}").json()["form"]["fields"]
+                self.forms[task["step"]] = fields
+            data = fill(fields, LONGEST.decisions)
+            t0 = time.perf_counter()
+            r = self.session.post(f"{self.base}/api/v1/tasks/{task['id']}/complete",
+                                  json={"data": data})
+            latencies.append(time.perf_counter() - t0)
+            r.raise_for_status()
+            case = r.json()
+        assert case["uitkomst"] == LONGEST.uitkomst, case
+        return case["id"]
+
+
+def start_server(url: str, port: int, env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "meldcode"), "serve", "--port", str(port)],
+        env={**env, "MELDCODE_DATABASE_URL": url}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
+            return proc
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+# --- bare SpiffWorkflow, the ratio base ---------------------------------------------------------
+
+
+def bare_engine(cases: int) -> list[float]:
+    """The same route in-process with SpiffWorkflow's own parser and script engine."""
+    from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.camunda.parser import CamundaParser
+    from SpiffWorkflow.util.task import TaskState
+
+    from engine import definitions
+
+    parser = CamundaParser()
+    for f in definitions.shipped_files():
+        if f.kind == "dmn":
+            parser.add_dmn_file(str(ROOT / "processes" / f.name))
+        else:
+            parser.add_bpmn_file(str(ROOT / "processes" / f.name))
+    spec = parser.get_spec("meldcode")
+    engine = PythonScriptEngine(environment=TaskDataEnvironment({"true": True, "false": False}))
+    definition = definitions.load(definitions.shipped_files())
+    forms = {sid: [f.as_dict() for f in step.fields] for sid, step in definition.steps.items()}
+    times = []
+    for _ in range(cases):
+        wf = BpmnWorkflow(spec, script_engine=engine)
+        wf.do_engine_steps()
+        while True:
+            ready = wf.get_tasks(state=TaskState.READY, manual=True)
+            if not ready:
+                break
+            task = ready[0]
+            data = fill(forms[task.task_spec.bpmn_id], LONGEST.decisions)
+            t0 = time.perf_counter()
+            task.set_data(**data)
+            task.run()
+            wf.do_engine_steps()
+            times.append(time.perf_counter() - t0)
+        assert wf.is_completed()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1000, help="cases along the longest route")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="meldcode-bench-"))
+    env = dict(os.environ, MELDCODE_INSTANCE=str(tmp), MELDCODE_HISTORY_KEY="bench",
+               MELDCODE_SECRET_KEY="bench")
+    os.environ.update(env)
+    url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite'}"
+    os.environ["MELDCODE_DATABASE_URL"] = url
+
+    log(f"database: {url.split('@')[-1]}")
+    tokens = prepare(url, args.clients)
+    t0 = time.perf_counter()
+    seed_cases(url, 10_000)
+    log(f"seeded 10,000 cases in {time.perf_counter() - t0:.1f} s")
+
+    port = 18000 + os.getpid() % 1000
+    server = start_server(url, port, env)
+    base = f"http://127.0.0.1:{port}"
+    names = list(tokens)
+    try:
+        # 1. latency: one client, a quarter of the cases
+        sequential = max(1, args.cases // 4)
+        client = Client(base, tokens[names[0]])
+        client.run_case("warm-up", [])
+        latencies: list[float] = []
+        size_before = db_bytes(url)
+        t0 = time.perf_counter()
+        for i in range(sequential):
+            client.run_case(f"lat-{i}", latencies)
+            if (i + 1) % 50 == 0:
+                log(f"  latency run: {i + 1}/{sequential} cases")
+        size_after = db_bytes(url)
+        bytes_per_case = (size_after - size_before) / sequential
+        median_ms = statistics.median(latencies) * 1000
+        p95_ms = percentile(latencies, 0.95) * 1000
+        log(f"completion latency (1 client, {len(latencies)} completions): "
+            f"median {median_ms:.2f} ms, p95 {p95_ms:.2f} ms "
+            f"({time.perf_counter() - t0:.1f} s)")
+        log(f"stored per finished case: {bytes_per_case:,.0f} bytes")
+
+        # 2. throughput: 4 concurrent clients, the rest of the cases
+        remaining = args.cases - sequential
+        per_client = max(1, remaining // args.clients)
+        counts = [0] * args.clients
+        errors: list[BaseException] = []
+
+        def worker(k: int):
+            c = Client(base, tokens[names[k % len(names)]])
+            lat: list[float] = []
+            try:
+                for i in range(per_client):
+                    c.run_case(f"thr-{k}-{i}", lat)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            counts[k] = len(lat)
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(args.clients)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        if errors:
+            raise errors[0]
+        per_s = sum(counts) / elapsed
+        log(f"throughput ({args.clients} clients, {per_client * args.clients} cases, "
+            f"{sum(counts)} completions): {per_s:.0f} completions/s")
+        total_cases = 1 + sequential + per_client * args.clients
+        log(f"cases run along the longest route: {total_cases}")
+
+        # 3. listing a user's ready tasks with 100,000 cases stored
+        t0 = time.perf_counter()
+        seed_cases(url, 100_000)
+        log(f"seeded up to 100,000 cases in {time.perf_counter() - t0:.1f} s")
+        lister = requests.Session()
+        lister.headers["Authorization"] = f"Bearer {tokens[names[0]]}"
+        client.run_case("list-1", [])
+        for k in range(3):  # leave three cases open with a ready task
+            lister.post(f"{base}/api/v1/cases", json={"client_ref": f"open-{k}"}).raise_for_status()
+        list_times = []
+        for _ in range(100):
+            t1 = time.perf_counter()
+            r = lister.get(f"{base}/api/v1/tasks")
+            list_times.append(time.perf_counter() - t1)
+            r.raise_for_status()
+        assert len(r.json()) == 3, r.json()
+        list_ms = statistics.median(list_times) * 1000
+        log(f"list ready tasks (100,000 cases stored): median {list_ms:.2f} ms")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    bare = bare_engine(max(20, args.cases // 10))
+    bare_ms = statistics.median(bare) * 1000
+    ratio = median_ms / bare_ms
+    log(f"bare SpiffWorkflow, same route in-process: median {bare_ms:.3f} ms per completion")
+    log(f"RESULT median_ms={median_ms:.2f} p95_ms={p95_ms:.2f} per_s={per_s:.0f} "
+        f"bytes_per_case={bytes_per_case:.0f} list_ms={list_ms:.2f} ratio_vs_engine={ratio:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Append-only history with a keyed hash chain, and the NEN 7513 access log.
+
+Each history event and each access-log entry holds an HMAC-SHA-256 over its canonical content
+and the hash of the entry before it. The key lives outside the database, so whoever can
+rewrite the tables still cannot forge a consistent chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from . import settings
+from .store import AccessLogEntry, Case, HistoryEvent, User, utcnow
+
+GENESIS = "0" * 64
+
+
+def canonical(content: dict[str, Any]) -> bytes:
+    return json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
+
+
+def chain_hash(prev_hash: str, content: dict[str, Any]) -> str:
+    return hmac.new(
+        settings.history_key(), prev_hash.encode() + b"\n" + canonical(content), hashlib.sha256
+    ).hexdigest()
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def event_content(case_id: int, seq: int, at: datetime, actor: str, action: str,
+                  step: str | None, task_id: str | None, data: dict) -> dict[str, Any]:
+    return {
+        "case_id": case_id, "seq": seq, "at": iso(at), "actor": actor, "action": action,
+        "step": step, "task_id": task_id, "data": data,
+    }
+
+
+def append_event(session: Session, case: Case, actor: str, action: str, step: str | None = None,
+                 task_id: str | None = None, data: dict | None = None,
+                 at: datetime | None = None) -> HistoryEvent:
+    at = at or utcnow()
+    seq = case.event_count + 1
+    data = data or {}
+    prev = case.last_hash or GENESIS
+    digest = chain_hash(prev, event_content(case.id, seq, at, actor, action, step, task_id, data))
+    event = HistoryEvent(case_id=case.id, seq=seq, at=at, actor=actor, action=action, step=step,
+                         task_id=task_id, data=data, prev_hash=prev, hash=digest)
+    session.add(event)
+    case.event_count = seq
+    case.last_hash = digest
+    return event
+
+
+def access_content(entry: AccessLogEntry) -> dict[str, Any]:
+    return {
+        "at": iso(entry.at), "case_id": entry.case_id, "client_ref": entry.client_ref,
+        "user": entry.user, "role": entry.role, "on_behalf_of": entry.on_behalf_of,
+        "action": entry.action, "outcome": entry.outcome, "source": entry.source,
+    }
+
+
+def log_access(session: Session, user: User | str, action: str, outcome: str,
+               case: Case | None = None, case_id: int | None = None, source: str | None = None,
+               on_behalf_of: str | None = None) -> AccessLogEntry:
+    """Record one attempt to read or change a case (NEN 7513), chained per case."""
+    case_id = case.id if case is not None else case_id
+    if isinstance(user, User):
+        name, role = user.name, ",".join(user.roles)
+    else:
+        name, role = user, "systeem"
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise appends to one case's chain across concurrent transactions.
+        session.execute(text("SELECT pg_advisory_xact_lock(7513, :k)"), {"k": case_id or 0})
+    prev = session.scalar(
+        select(AccessLogEntry.hash)
+        .where(AccessLogEntry.case_id.is_(None) if case_id is None else AccessLogEntry.case_id == case_id)
+        .order_by(AccessLogEntry.id.desc())
+        .limit(1)
+    ) or GENESIS
+    entry = AccessLogEntry(
+        at=utcnow(), case_id=case_id, client_ref=case.client_ref if case is not None else None,
+        user=name, role=role, on_behalf_of=on_behalf_of or name, action=action, outcome=outcome,
+        source=source, prev_hash=prev,
+    )
+    entry.hash = chain_hash(prev, access_content(entry))
+    session.add(entry)
+    return entry

@@ -1,0 +1,522 @@
+"""Process definitions: load, validate as a deploy would, and version BPMN/DMN file sets.
+
+Validation runs in layers, each reported as FILE:LINE: message: well-formed XML (hardened
+parser, no DTDs), the BPMN/DMN XSD, our own lint (the things SpiffWorkflow accepts but we
+must refuse), and finally SpiffWorkflow's own parse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import keyword
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH, full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
+from SpiffWorkflow.camunda.specs.user_task import EnumFormField, Form, FormField, UserTask
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from . import expressions
+from .roles import ROLES
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+BPMN_XSD = XSD_PATH
+
+PROCESS_ID = "meldcode"
+# CONTRACT section 1: these user tasks must exist in the shipped process.
+CONTRACT_STEPS = (
+    "stap1_signalen",
+    "stap2_overleg",
+    "stap3_gesprek",
+    "stap4_wegen",
+    "stap5_beslissen",
+    "melding_voorbespreken",
+    "melding_doen",
+    "hulp_organiseren",
+    "hulp_evalueren",
+)
+MAX_FILE_BYTES = 5 * 1024 * 1024
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+_REFUSED_TASKS = {
+    "scriptTask": "scripttaken worden niet uitgevoerd",
+    "serviceTask": "servicetaken worden niet ondersteund",
+}
+_XML_PARSER_OPTIONS = dict(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_blank_text=False,
+)
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "line": self.line, "message": self.message}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    name: str
+    content: bytes
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+    @property
+    def kind(self) -> str:
+        return "dmn" if self.name.lower().endswith(".dmn") else "bpmn"
+
+
+def set_sha256(files: list[SourceFile]) -> str:
+    """The identity of a file set: its contents, whatever the files are called."""
+    joined = "\n".join(sorted(f.sha256 for f in files))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+class InvalidDefinition(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def _line(node) -> int:
+    return getattr(node, "sourceline", None) or 1
+
+
+def _parse_xml(source: SourceFile) -> tuple[etree._Element | None, list[Problem]]:
+    if len(source.content) > MAX_FILE_BYTES:
+        return None, [Problem(source.name, 1, "bestand is groter dan 5 MiB")]
+    if not source.content.strip():
+        return None, [Problem(source.name, 1, "bestand is leeg")]
+    parser = etree.XMLParser(**_XML_PARSER_OPTIONS)
+    try:
+        root = etree.fromstring(source.content, parser)
+    except etree.XMLSyntaxError as exc:
+        return None, [Problem(source.name, exc.lineno or 1, f"geen geldige XML: {exc.msg}")]
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        # Entity tricks (billion laughs, external entities) all need a DTD.
+        return None, [Problem(source.name, 1, "een DOCTYPE is niet toegestaan")]
+    return root, []
+
+
+_schema_cache: dict[str, etree.XMLSchema] = {}
+_schema_lock = threading.Lock()
+
+
+def _schema(path: str) -> etree.XMLSchema:
+    with _schema_lock:
+        schema = _schema_cache.get(path)
+        if schema is None:
+            schema = etree.XMLSchema(etree.parse(path))
+            _schema_cache[path] = schema
+        return schema
+
+
+def _xsd_problems(source: SourceFile, root) -> list[Problem]:
+    if source.kind == "dmn":
+        xsd = DMN_SCHEMAS.get(etree.QName(root).namespace)
+        if xsd is None:
+            return [Problem(source.name, _line(root), "onbekende DMN-versie (namespace)")]
+    else:
+        if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
+            return [Problem(source.name, _line(root), "geen BPMN 2.0-bestand (bpmn:definitions)")]
+        xsd = str(BPMN_XSD)
+    schema = _schema(xsd)
+    if schema.validate(root):
+        return []
+    problems = []
+    for err in schema.error_log:
+        message = re.sub(r"\{[^}]*\}", "", err.message)
+        problems.append(Problem(source.name, err.line or 1, f"schemafout: {message}"))
+        if len(problems) >= 50:
+            break
+    return problems
+
+
+# --- our own lint ----------------------------------------------------------------------------
+
+
+def _expression_problem(name: str, node, text: str | None, what: str) -> Problem | None:
+    try:
+        expressions.compile_expression(text or "")
+    except expressions.ExpressionError as exc:
+        return Problem(name, _line(node), f"{what}: {exc}")
+    return None
+
+
+def _lint_bpmn(source: SourceFile, root) -> list[Problem]:
+    name = source.name
+    problems: list[Problem] = []
+
+    def x(node, path):
+        return node.xpath(path, namespaces=NS)
+
+    for tag, reason in _REFUSED_TASKS.items():
+        for node in x(root, f"//bpmn:{tag}"):
+            problems.append(Problem(name, _line(node), f"{tag} '{node.get('id')}': {reason}"))
+
+    for lane in x(root, "//bpmn:lane"):
+        lane_name = (lane.get("name") or "").strip()
+        if lane_name.lower() not in ROLES:
+            problems.append(
+                Problem(
+                    name,
+                    _line(lane),
+                    f"lane '{lane_name or lane.get('id')}' is geen rol "
+                    f"(toegestaan: {', '.join(ROLES)})",
+                )
+            )
+
+    for node in x(root, "//bpmn:conditionExpression"):
+        p = _expression_problem(name, node, node.text, "ongeldige voorwaarde")
+        if p:
+            problems.append(p)
+
+    for gw in x(root, "//bpmn:exclusiveGateway | //bpmn:inclusiveGateway"):
+        gw_id = gw.get("id")
+        outgoing = x(gw.getparent(), f"bpmn:sequenceFlow[@sourceRef='{gw_id}']")
+        if len(outgoing) < 2:
+            continue
+        default = gw.get("default")
+        for flow in outgoing:
+            if flow.get("id") == default or x(flow, "bpmn:conditionExpression"):
+                continue
+            problems.append(
+                Problem(
+                    name,
+                    _line(flow),
+                    f"stroom '{flow.get('id')}' uit gateway '{gw_id}' heeft geen voorwaarde "
+                    "en is niet de standaardstroom",
+                )
+            )
+
+    for field_node in x(root, "//camunda:formField"):
+        key = field_node.get("id") or ""
+        if not _IDENTIFIER.match(key) or keyword.iskeyword(key) or key == "typename":
+            problems.append(
+                Problem(
+                    name,
+                    _line(field_node),
+                    f"formulierveld '{key}' is geen geldige naam (letters, cijfers en _, "
+                    "beginnend met een letter; niet 'typename')",
+                )
+            )
+        if field_node.get("type") not in ("string", "long", "boolean", "date", "enum"):
+            problems.append(
+                Problem(name, _line(field_node), f"formulierveld '{key}' heeft een onbekend type")
+            )
+        for prop in x(field_node, "camunda:properties/camunda:property[@id='required_when']"):
+            p = _expression_problem(name, prop, prop.get("value"), f"voorwaarde van veld '{key}'")
+            if p:
+                problems.append(p)
+
+    for scope in x(root, "//bpmn:process | //bpmn:subProcess"):
+        problems.extend(_unreachable(name, scope))
+    return problems
+
+
+_NOT_FLOW = {"sequenceFlow", "laneSet", "textAnnotation", "association", "dataObject",
+             "dataObjectReference", "dataStoreReference", "extensionElements",
+             "documentation", "ioSpecification", "property", "group", "category"}
+
+
+def _unreachable(name: str, scope) -> list[Problem]:
+    nodes = {}
+    for child in scope:
+        if not isinstance(child.tag, str):
+            continue
+        local = etree.QName(child).localname
+        if etree.QName(child).namespace != BPMN_NS or local in _NOT_FLOW:
+            continue
+        if child.get("id"):
+            nodes[child.get("id")] = child
+    if not nodes:
+        return []
+    edges: dict[str, list[str]] = {}
+    for flow in scope.findall(f"{{{BPMN_NS}}}sequenceFlow"):
+        edges.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
+    attached: dict[str, list[str]] = {}
+    roots = []
+    for node_id, node in nodes.items():
+        local = etree.QName(node).localname
+        if local == "boundaryEvent":
+            attached.setdefault(node.get("attachedToRef"), []).append(node_id)
+        elif local == "startEvent" or (
+            local == "subProcess" and node.get("triggeredByEvent") == "true"
+        ):
+            roots.append(node_id)
+    if not roots:
+        return [Problem(name, _line(scope), f"'{scope.get('id')}' heeft geen startgebeurtenis")]
+    seen = set()
+    todo = list(roots)
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        todo.extend(edges.get(current, []))
+        todo.extend(attached.get(current, []))
+    return [
+        Problem(name, _line(node), f"element '{node_id}' is onbereikbaar vanaf het begin")
+        for node_id, node in nodes.items()
+        if node_id not in seen
+    ]
+
+
+def _lint_dmn(source: SourceFile, root) -> list[Problem]:
+    problems = []
+    ns = {"dmn": etree.QName(root).namespace}
+    for entry in root.xpath("//dmn:inputEntry/dmn:text", namespaces=ns):
+        text = (entry.text or "").strip()
+        if text in ("", "-"):
+            continue
+        try:
+            expressions.compile_expression(text)
+        except expressions.ExpressionError as first:
+            # "< 5" style cells compare the input on the left
+            try:
+                expressions.compile_expression(f"v {text}")
+            except expressions.ExpressionError:
+                problems.append(Problem(source.name, _line(entry), f"ongeldige invoercel: {first}"))
+    for entry in root.xpath(
+        "//dmn:outputEntry/dmn:text | //dmn:inputExpression/dmn:text", namespaces=ns
+    ):
+        text = (entry.text or "").strip()
+        if not text:
+            continue
+        p = _expression_problem(source.name, entry, text, "ongeldige cel")
+        if p:
+            problems.append(p)
+    return problems
+
+
+# --- SpiffWorkflow parse ---------------------------------------------------------------------
+
+
+class _FormUserTaskParser(UserTaskParser):
+    """Reads camunda:formData also without camunda:formKey, as Camunda Modeler writes it."""
+
+    def get_form(self):
+        form = Form()
+        form.key = self.node.get(f"{{{CAMUNDA_NS}}}formKey") or ""
+        for xml_field in self.xpath(".//camunda:formData/camunda:formField"):
+            field = EnumFormField() if xml_field.get("type") == "enum" else FormField()
+            if isinstance(field, EnumFormField):
+                for child in xml_field.findall(f"{{{CAMUNDA_NS}}}value"):
+                    field.add_option(child.get("id"), child.get("name"))
+            field.id = xml_field.get("id")
+            field.type = xml_field.get("type")
+            field.label = xml_field.get("label")
+            field.default_value = xml_field.get("defaultValue")
+            for prop in xml_field.findall(f"{{{CAMUNDA_NS}}}properties/{{{CAMUNDA_NS}}}property"):
+                field.add_property(prop.get("id"), prop.get("value"))
+            for rule in xml_field.findall(
+                f"{{{CAMUNDA_NS}}}validation/{{{CAMUNDA_NS}}}constraint"
+            ):
+                field.add_validation(rule.get("name"), rule.get("config"))
+            form.add_field(field)
+        return form
+
+
+class MeldcodeParser(CamundaParser):
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("userTask"): (_FormUserTaskParser, UserTask),
+    }
+
+
+@dataclass
+class Step:
+    """What the product needs to know of one user task."""
+
+    id: str
+    name: str
+    lane: str
+    documentation: str
+    fields: list  # list[forms.Field]
+
+
+@dataclass
+class ProcessDefinition:
+    sha256: str
+    files: list[SourceFile]
+    spec: object
+    subprocess_specs: dict
+    steps: dict[str, Step] = field(default_factory=dict)
+
+    @property
+    def bpmn_xml(self) -> str:
+        return next(f for f in self.files if f.kind == "bpmn").content.decode("utf-8")
+
+
+def _spiff_parse(files: list[SourceFile], roots: dict) -> tuple[object, dict]:
+    parser = MeldcodeParser()
+    for source in files:
+        if source.kind == "dmn":
+            parser.add_dmn_xml(roots[source.name], filename=source.name)
+        else:
+            parser.add_bpmn_xml(roots[source.name].getroottree(), filename=source.name)
+    spec = parser.get_spec(PROCESS_ID)
+    subprocess_specs = parser.get_subprocess_specs(PROCESS_ID)
+    return spec, subprocess_specs
+
+
+def _spiff_problem(exc: Exception, files: list[SourceFile]) -> Problem:
+    file_name = getattr(exc, "file_name", "") or files[0].name
+    line = getattr(exc, "line_number", "") or 1
+    try:
+        line = int(line)
+    except (TypeError, ValueError):
+        line = 1
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return Problem(Path(file_name).name if file_name else files[0].name, line, message)
+
+
+def check(files: list[SourceFile]) -> tuple[ProcessDefinition | None, list[Problem]]:
+    """Validate a file set as a deploy would; the definition when it is deployable."""
+    if not files:
+        return None, [Problem("-", 1, "geen bestanden")]
+    problems: list[Problem] = []
+    roots = {}
+    names = [f.name for f in files]
+    for source in files:
+        if names.count(source.name) > 1:
+            problems.append(Problem(source.name, 1, "bestandsnaam komt meer dan eens voor"))
+            continue
+        root, parse_problems = _parse_xml(source)
+        problems.extend(parse_problems)
+        if root is None:
+            continue
+        if source.kind != "dmn" and etree.QName(root).namespace != BPMN_NS and (
+            etree.QName(root).namespace in DMN_SCHEMAS
+        ):
+            source = SourceFile(source.name + ".dmn", source.content)  # noqa: PLW2901
+        xsd = _xsd_problems(source, root)
+        problems.extend(xsd)
+        if xsd:
+            continue
+        roots[source.name] = root
+        problems.extend(_lint_dmn(source, root) if source.kind == "dmn" else _lint_bpmn(source, root))
+    bpmn_roots = [roots[f.name] for f in files if f.kind == "bpmn" and f.name in roots]
+    if not any(f.kind == "bpmn" for f in files):
+        problems.append(Problem(files[0].name, 1, "geen BPMN-bestand in de set"))
+    elif bpmn_roots or not problems:
+        problems.extend(_contract_problems(files, roots))
+    if problems:
+        return None, sorted(set(problems))
+    try:
+        spec, subprocess_specs = _spiff_parse(files, roots)
+    except (ValidationException, SpiffWorkflowException) as exc:
+        return None, [_spiff_problem(exc, files)]
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a verdict, never a crash
+        return None, [Problem(files[0].name, 1, f"kan niet worden verwerkt: {exc}")]
+    definition = ProcessDefinition(set_sha256(files), files, spec, subprocess_specs)
+    from .forms import fields_of  # forms depends on definitions' parsed specs
+
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, UserTask):
+            definition.steps[task_spec.bpmn_id] = Step(
+                id=task_spec.bpmn_id,
+                name=task_spec.bpmn_name or task_spec.bpmn_id,
+                lane=(task_spec.lane or "medewerker").strip().lower(),
+                documentation=(task_spec.documentation or "").strip(),
+                fields=fields_of(task_spec),
+            )
+    return definition, []
+
+
+def _contract_problems(files: list[SourceFile], roots: dict) -> list[Problem]:
+    """The set must hold process `meldcode` with every contract step as a user task."""
+    bpmn = [(f, roots[f.name]) for f in files if f.kind == "bpmn" and f.name in roots]
+    process = None
+    for source, root in bpmn:
+        found = root.xpath(f"//bpmn:process[@id='{PROCESS_ID}']", namespaces=NS)
+        if found:
+            process = (source, found[0])
+            break
+    if process is None:
+        return [Problem(files[0].name, 1, f"proces '{PROCESS_ID}' ontbreekt in de set")]
+    source, node = process
+    problems = []
+    if node.get("isExecutable") not in ("true", "1"):
+        problems.append(
+            Problem(source.name, _line(node), f"proces '{PROCESS_ID}' is niet uitvoerbaar (isExecutable)")
+        )
+    tasks = {t.get("id") for t in node.xpath(".//bpmn:userTask", namespaces=NS)}
+    for step in CONTRACT_STEPS:
+        if step not in tasks:
+            problems.append(
+                Problem(source.name, _line(node), f"gebruikerstaak '{step}' ontbreekt")
+            )
+    decisions = set()
+    for f in files:
+        if f.kind == "dmn" and f.name in roots:
+            ns = {"dmn": etree.QName(roots[f.name]).namespace}
+            decisions |= {d.get("id") for d in roots[f.name].xpath("//dmn:decision", namespaces=ns)}
+    for brt in node.xpath(".//bpmn:businessRuleTask", namespaces=NS):
+        ref = brt.get(f"{{{CAMUNDA_NS}}}decisionRef")
+        if not ref:
+            problems.append(Problem(source.name, _line(brt), f"'{brt.get('id')}' mist camunda:decisionRef"))
+        elif ref not in decisions:
+            problems.append(
+                Problem(source.name, _line(brt), f"beslistabel '{ref}' ontbreekt in de set")
+            )
+    return problems
+
+
+def load(files: list[SourceFile]) -> ProcessDefinition:
+    definition, problems = check(files)
+    if definition is None:
+        raise InvalidDefinition(problems)
+    return definition
+
+
+def read_paths(paths: list[str | Path]) -> list[SourceFile]:
+    return [SourceFile(Path(p).name, Path(p).read_bytes()) for p in paths]
+
+
+def shipped_files() -> list[SourceFile]:
+    from .settings import PROCESSES_DIR
+
+    paths = sorted(PROCESSES_DIR.glob("*.bpmn")) + sorted(PROCESSES_DIR.glob("*.dmn"))
+    return read_paths(paths)
+
+
+_cache: dict[str, ProcessDefinition] = {}
+_cache_lock = threading.Lock()
+
+
+def cached(sha256: str, loader) -> ProcessDefinition:
+    """The parsed definition of a stored version; parsed once per process."""
+    with _cache_lock:
+        found = _cache.get(sha256)
+    if found is None:
+        found = load(loader())
+        with _cache_lock:
+            _cache[sha256] = found
+    return found

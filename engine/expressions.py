@@ -1,0 +1,264 @@
+"""The safe evaluator for gateway conditions, DMN cells and form conditions.
+
+SpiffWorkflow's own script engine hands diagram text to Python's eval/exec, which is no
+sandbox. Every expression from a diagram goes through this module instead: it parses the
+text into a Python AST, accepts only an allow-list of node types (names, literals,
+comparisons, and/or/not, `in`, simple arithmetic on numbers) and walks the tree itself.
+Nothing is ever compiled or executed by the interpreter.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from functools import lru_cache
+from typing import Any
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+MAX_LENGTH = 2000  # characters of expression text
+MAX_NODES = 200
+MAX_DEPTH = 20
+MAX_STRING = 1000  # characters of a string literal
+MAX_NUMBER = 10**12  # absolute value of a numeric literal or arithmetic result
+
+# FEEL spellings, so DMN cells written in Camunda Modeler ("true", "null") read naturally.
+CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
+
+_COMPARE = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+}
+_ARITH = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Mod: operator.mod,
+}
+_ALLOWED = (
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.Compare,
+    ast.BinOp,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Tuple,
+    ast.List,
+    ast.Set,
+    *_COMPARE,
+    *_ARITH,
+)
+# Dutch names for the constructs people most often try, for a message that says what is wrong.
+_REFUSED_NAMES = {
+    ast.Attribute: "attribuuttoegang (a.b)",
+    ast.Call: "functie-aanroepen",
+    ast.Lambda: "lambda-expressies",
+    ast.Subscript: "indexering (a[b])",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "comprehensions",
+    ast.Pow: "machtsverheffen (**)",
+    ast.NamedExpr: "toekenningen (:=)",
+    ast.IfExp: "if-expressies",
+    ast.Dict: "dictionaries",
+    ast.JoinedStr: "f-strings",
+    ast.Starred: "uitpakken (*)",
+    ast.Await: "await",
+    ast.Yield: "yield",
+}
+
+
+class ExpressionError(ValueError):
+    """An expression that is refused or cannot be evaluated; the message is Dutch."""
+
+
+def _depth(node: ast.AST, level: int = 0) -> int:
+    children = list(ast.iter_child_nodes(node))
+    if level > MAX_DEPTH:
+        return level
+    return max((_depth(child, level + 1) for child in children), default=level)
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(text: str) -> ast.Expression:
+    """Parse and check an expression; raise ExpressionError with a Dutch reason if refused."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("lege expressie")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expressie te lang (meer dan {MAX_LENGTH} tekens)")
+    # Refuse absurd nesting before the parser does work proportional to it.
+    if text.count("(") > MAX_DEPTH * 2 or text.count("[") > MAX_DEPTH * 2:
+        raise ExpressionError("expressie te diep genest")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise ExpressionError(f"ongeldige expressie: {getattr(exc, 'msg', exc)}") from None
+    nodes = list(ast.walk(tree))
+    if len(nodes) > MAX_NODES:
+        raise ExpressionError(f"expressie te groot (meer dan {MAX_NODES} onderdelen)")
+    if _depth(tree) > MAX_DEPTH:
+        raise ExpressionError("expressie te diep genest")
+    for node in nodes:
+        if not isinstance(node, _ALLOWED):
+            what = _REFUSED_NAMES.get(type(node), type(node).__name__)
+            raise ExpressionError(f"niet toegestaan in een expressie: {what}")
+        if isinstance(node, ast.Name) and (node.id.startswith("_") or "__" in node.id):
+            raise ExpressionError(f"naam '{node.id}' is niet toegestaan")
+        if isinstance(node, ast.Constant):
+            _check_value(node.value)
+    return tree
+
+
+def _check_value(value: Any) -> None:
+    if isinstance(value, str | bytes) and len(value) > MAX_STRING:
+        raise ExpressionError(f"tekst te lang (meer dan {MAX_STRING} tekens)")
+    if isinstance(value, bytes):
+        raise ExpressionError("bytes zijn niet toegestaan")
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
+        raise ExpressionError("getal te groot")
+    if isinstance(value, complex):
+        raise ExpressionError("complexe getallen zijn niet toegestaan")
+
+
+def names_in(text: str) -> set[str]:
+    """The variable names an expression reads (for lint and form dependencies)."""
+    return {
+        n.id
+        for n in ast.walk(compile_expression(text))
+        if isinstance(n, ast.Name) and n.id not in CONSTANTS
+    }
+
+
+def evaluate(text: str, context: dict[str, Any]) -> Any:
+    """Evaluate an expression over a mapping of variables."""
+    return _eval(compile_expression(text).body, context)
+
+
+_PLAIN = (str, int, float, bool, type(None), tuple, list, set, frozenset)
+
+
+def _eval(node: ast.AST, ctx: dict[str, Any]) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id in ctx:
+            value = ctx[node.id]
+        elif node.id in CONSTANTS:
+            return CONSTANTS[node.id]
+        else:
+            raise ExpressionError(f"onbekende variabele '{node.id}'")
+        # Data reaching an expression is JSON-like; anything else (an object smuggled into
+        # task data) is not looked at, so no attribute of it can ever be reached.
+        if not isinstance(value, _PLAIN):
+            raise ExpressionError(f"variabele '{node.id}' heeft een niet-toegestaan type")
+        return value
+    if isinstance(node, ast.BoolOp):
+        if isinstance(node.op, ast.And):
+            result: Any = True
+            for value in node.values:
+                result = _eval(value, ctx)
+                if not result:
+                    return result
+            return result
+        result = False
+        for value in node.values:
+            result = _eval(value, ctx)
+            if result:
+                return result
+        return result
+    if isinstance(node, ast.UnaryOp):
+        operand = _eval(node.operand, ctx)
+        if isinstance(node.op, ast.Not):
+            return not operand
+        _require_number(operand)
+        return -operand if isinstance(node.op, ast.USub) else +operand
+    if isinstance(node, ast.Compare):
+        left = _eval(node.left, ctx)
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = _eval(comparator, ctx)
+            try:
+                ok = _COMPARE[type(op)](left, right)
+            except TypeError:
+                raise ExpressionError(
+                    f"kan {type(left).__name__} en {type(right).__name__} niet vergelijken"
+                ) from None
+            if not ok:
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.BinOp):
+        left, right = _eval(node.left, ctx), _eval(node.right, ctx)
+        _require_number(left)
+        _require_number(right)
+        try:
+            result = _ARITH[type(node.op)](left, right)
+        except ZeroDivisionError:
+            raise ExpressionError("deling door nul") from None
+        _check_value(result)
+        return result
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        items = [_eval(elt, ctx) for elt in node.elts]
+        return frozenset(items) if isinstance(node, ast.Set) else tuple(items)
+    raise ExpressionError(f"niet toegestaan in een expressie: {type(node).__name__}")
+
+
+def _require_number(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ExpressionError("rekenen kan alleen met getallen")
+
+
+class SafeEnvironment(BasePythonScriptEngineEnvironment):
+    """SpiffWorkflow script environment that evaluates with this module and runs no scripts."""
+
+    def evaluate(self, expression, context, external_context=None):
+        scope = dict(context)
+        scope.update(external_context or {})
+        return evaluate(expression, scope)
+
+    def execute(self, script, context, external_context=None):
+        raise ExpressionError("scripttaken worden niet uitgevoerd")
+
+    def call_service(self, context, **kwargs):
+        raise ExpressionError("servicetaken worden niet uitgevoerd")
+
+
+class SafeScriptEngine(PythonScriptEngine):
+    """The only script engine our workflows get."""
+
+    def __init__(self):
+        super().__init__(environment=SafeEnvironment())
+
+    def validate(self, expression):
+        # DMNEngine probes with validate() and expects SyntaxError for cells like "< 5".
+        try:
+            compile_expression(expression)
+        except ExpressionError as exc:
+            raise SyntaxError(str(exc)) from None
+
+    def execute(self, task, script, external_context=None):
+        raise WorkflowTaskException("scripttaken worden niet uitgevoerd", task=task)
+
+    def call_service(self, task, **kwargs):
+        raise WorkflowTaskException("servicetaken worden niet uitgevoerd", task=task)
+
+
+SCRIPT_ENGINE = SafeScriptEngine()

@@ -1,0 +1,230 @@
+"""Shared fixtures: a fresh database per test (SQLite, or a real PostgreSQL server that this
+file starts), the app, users with tokens, and a real `meldcode serve` on loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STRICT = os.environ.get("MELDCODE_TEST_STRICT") == "1"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PASSWORD = "geheim-wachtwoord"
+
+# Keys and instance files of the test run live in a temp dir, never in the checkout.
+_instance = tempfile.mkdtemp(prefix="meldcode-test-")
+os.environ["MELDCODE_INSTANCE"] = _instance
+os.environ["MELDCODE_HISTORY_KEY"] = "test-history-key"
+os.environ["MELDCODE_SECRET_KEY"] = "test-secret-key"
+os.environ["MELDCODE_TEST_FAST_HASH"] = "1"
+
+
+def need(ok: bool, reason: str) -> None:
+    """Skip when a real part is missing, except in strict mode, where that fails the run."""
+    if not ok:
+        if STRICT:
+            pytest.fail(f"strict mode: {reason}")
+        pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+
+
+class PostgresServer:
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="meldcode-pg-"))
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.port = free_port()
+        self.data = self.dir / "data"
+
+    def _run(self, *args):
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *args], check=True, cwd="/", capture_output=True)
+
+    def start(self):
+        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "--no-sync", "-E", "UTF8", "--locale", "C")
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l",
+                  str(self.dir / "log"), "-o",
+                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                  "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                  "-c max_connections=200", "start")
+
+    def stop(self):
+        try:
+            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, db: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{db}"
+
+    def create_database(self) -> str:
+        import psycopg
+
+        name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template1')
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    need((PG_BIN / "initdb").exists(), "PostgreSQL 15 is not installed (apt-get install postgresql)")
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+# --- databases and the app ----------------------------------------------------------------------
+
+
+def _prepare(url: str, monkeypatch) -> str:
+    from engine import schema, store, versions
+
+    monkeypatch.setenv("MELDCODE_DATABASE_URL", url)
+    schema.upgrade(url)
+    with store.unit_of_work(write=True, url=url) as session:
+        versions.ensure_deployed(session, by="test")
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path, monkeypatch):
+    from engine import store
+
+    url = _prepare(f"sqlite:///{tmp_path / 'meldcode.sqlite'}", monkeypatch)
+    yield url
+    store.dispose_engines()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path, monkeypatch):
+    """The same test on SQLite and on a real PostgreSQL server."""
+    from engine import store
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'meldcode.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_server").create_database()
+    yield _prepare(url, monkeypatch)
+    store.dispose_engines()
+
+
+class People:
+    """Users of every role with API tokens; the medewerker reports to the leidinggevende."""
+
+    SPEC = [
+        ("lg", ["leidinggevende"], None),
+        ("mw", ["medewerker"], "lg"),
+        ("mw2", ["medewerker"], None),
+        ("af", ["aandachtsfunctionaris"], None),
+        ("aud", ["auditor"], None),
+        ("pb", ["procesbeheerder"], None),
+        ("bh", ["beheerder"], None),
+    ]
+
+    def __init__(self, url: str):
+        from engine import store, users
+
+        self.tokens: dict[str, str] = {}
+        self.principals = {}
+        with store.unit_of_work(write=True, url=url) as session:
+            for name, roles, manager in self.SPEC:
+                user = users.create_user(session, name, roles, PASSWORD, manager)
+                self.tokens[name] = users.create_token(session, name)
+                self.principals[name] = users.Principal.of(user, "127.0.0.1")
+
+    def __getitem__(self, name):
+        return self.principals[name]
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+
+@pytest.fixture
+def people(db_url):
+    return People(db_url)
+
+
+@pytest.fixture
+def sqlite_people(sqlite_url):
+    return People(sqlite_url)
+
+
+@pytest.fixture
+def app(db_url):
+    from webui import create_app
+
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# --- a real server ------------------------------------------------------------------------------
+
+
+class LiveServer:
+    def __init__(self, url: str, env: dict):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "meldcode"), "serve", "--port", str(self.port)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.proc.stdout.read().decode())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("meldcode serve did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def live_server(db_url):
+    env = dict(os.environ, MELDCODE_DATABASE_URL=db_url)
+    server = LiveServer(db_url, env)
+    yield server
+    server.stop()
+
+
+def meldcode_cli(*args, env=None, input=None, check=False):
+    """Run the installed `meldcode` command as a user would."""
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "meldcode"), *args], env={**os.environ, **(env or {})},
+        input=input, capture_output=True, text=True, check=check, timeout=120,
+    )
+
+
+sys.path.insert(0, str(ROOT))

@@ -1,0 +1,190 @@
+"""The JSON API of CONTRACT section 4: /api/v1."""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from engine import definitions, runtime, users, versions
+from engine.errors import BadRequest, DomainError, Forbidden, Invalid, NotAuthenticated
+from engine.roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
+from engine.store import unit_of_work
+
+from .. import DEPLOY_LIMIT, JSON_LIMIT
+from .openapi import openapi_document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def error(status: int, message: str, **extra):
+    body = {"error": message, **extra}
+    return jsonify(body), status
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    extra = dict(exc.extra)
+    if isinstance(exc, Invalid):
+        extra["errors"] = exc.errors
+    return error(exc.status, exc.message, **extra)
+
+
+@bp.errorhandler(definitions.InvalidDefinition)
+def _invalid_definition(exc):
+    return error(422, "Het proces kan niet worden gepubliceerd.",
+                 errors=[p.as_dict() for p in exc.problems])
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    messages = {
+        404: "Niet gevonden.",
+        405: "Deze methode is hier niet toegestaan.",
+        413: "Het verzoek is te groot.",
+        400: "Ongeldig verzoek.",
+    }
+    return error(exc.code or 500, messages.get(exc.code, exc.description or "Fout."))
+
+
+def source_address() -> str | None:
+    return (request.remote_addr or "")[:100] or None
+
+
+def token_auth(fn):
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthenticated("Geen of ongeldig token.")
+        with unit_of_work() as session:
+            user = users.user_for_token(session, token.strip())
+            if user is None:
+                raise NotAuthenticated("Geen of ongeldig token.")
+            g.principal = users.Principal.of(user, source_address())
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def json_body():
+    """The request's JSON object; 413 over 1 MiB, 400 when it is not JSON."""
+    length = request.content_length
+    if length is not None and length > JSON_LIMIT:
+        raise _TooLarge()
+    raw = request.get_data(cache=True)
+    if len(raw) > JSON_LIMIT:
+        raise _TooLarge()
+    try:
+        return json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("De body is geen geldige JSON.") from None
+
+
+class _TooLarge(DomainError):
+    status = 413
+
+    def __init__(self, limit: str = "1 MiB"):
+        super().__init__(f"Het verzoek is te groot (maximaal {limit}).")
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.post("/cases")
+@token_auth
+def start_case():
+    payload = json_body()
+    if not isinstance(payload, dict):
+        raise BadRequest("Verwacht een JSON-object.")
+    return jsonify(runtime.start_case(g.principal, payload)), 201
+
+
+@bp.get("/cases/<case_id>")
+@token_auth
+def get_case(case_id):
+    return jsonify(runtime.get_case(g.principal, case_id))
+
+
+@bp.get("/cases/<case_id>/history")
+@token_auth
+def case_history(case_id):
+    return jsonify(runtime.history(g.principal, case_id))
+
+
+@bp.get("/tasks")
+@token_auth
+def list_tasks():
+    return jsonify(runtime.ready_tasks(g.principal))
+
+
+@bp.get("/tasks/<task_id>")
+@token_auth
+def get_task(task_id):
+    return jsonify(runtime.get_task(g.principal, task_id))
+
+
+@bp.post("/tasks/<task_id>/complete")
+@token_auth
+def complete_task(task_id):
+    payload = json_body()
+    if not isinstance(payload, dict):
+        raise BadRequest("Verwacht een JSON-object met 'data'.")
+    unknown = [k for k in payload if k != "data"]
+    if unknown:
+        raise Invalid("Onbekende sleutel in het verzoek.",
+                      {str(k)[:100]: "Onbekend veld." for k in unknown})
+    if "data" not in payload:
+        raise Invalid("'data' ontbreekt.", {"data": "Dit veld is verplicht."})
+    return jsonify(runtime.complete_task(g.principal, task_id, payload["data"]))
+
+
+def _require(*roles):
+    if not g.principal.has_role(*roles):
+        raise Forbidden("U heeft hiervoor niet de juiste rol.")
+
+
+@bp.get("/processes")
+@token_auth
+def list_processes():
+    _require(PROCESBEHEERDER, BEHEERDER, AUDITOR)
+    with unit_of_work() as session:
+        return jsonify([versions.version_view(v) for v in versions.list_versions(session)])
+
+
+def _uploaded_files() -> list[definitions.SourceFile]:
+    length = request.content_length
+    if length is not None and length > DEPLOY_LIMIT:
+        raise _TooLarge("5 MiB")
+    if request.mimetype == "multipart/form-data":
+        parts = request.files.getlist("files")
+        if not parts:
+            raise BadRequest("Geen bestanden: stuur BPMN/DMN als delen met de naam 'files'.")
+        result = []
+        for i, part in enumerate(parts):
+            name = (part.filename or f"bestand{i + 1}.bpmn").replace("\\", "/").rsplit("/", 1)[-1]
+            result.append(definitions.SourceFile(name[:200], part.read(DEPLOY_LIMIT + 1)))
+        if sum(len(f.content) for f in result) > DEPLOY_LIMIT:
+            raise _TooLarge("5 MiB")
+        return result
+    raw = request.get_data(cache=False)
+    if len(raw) > DEPLOY_LIMIT:
+        raise _TooLarge("5 MiB")
+    if not raw.strip():
+        raise BadRequest("Lege body: stuur een BPMN-bestand.")
+    return [definitions.SourceFile("meldcode.bpmn", raw)]
+
+
+@bp.post("/processes")
+@token_auth
+def deploy_process():
+    _require(PROCESBEHEERDER)
+    files = _uploaded_files()
+    with unit_of_work(write=True) as session:
+        row, created = versions.deploy(session, files, g.principal.name)
+        return jsonify(versions.version_view(row)), 201 if created else 200

@@ -1,0 +1,191 @@
+"""The `meldcode` command (CONTRACT section 3)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+
+import click
+
+from engine import definitions, schema, store, users, versions
+from engine.errors import DomainError
+from engine.roles import ROLES
+
+DEMO_PASSWORD = "meldcode-demo"  # noqa: S105 - documented demo password
+# One demo user per role; the medewerker reports to the leidinggevende.
+DEMO_USERS = [
+    ("leidinggevende", ["leidinggevende"], None, "Lotte Leidinggevende"),
+    ("medewerker", ["medewerker"], "leidinggevende", "Mila Medewerker"),
+    ("aandachtsfunctionaris", ["aandachtsfunctionaris"], None, "Aziz Aandachtsfunctionaris"),
+    ("auditor", ["auditor"], None, "Anna Auditor"),
+    ("procesbeheerder", ["procesbeheerder"], None, "Peter Procesbeheerder"),
+    ("beheerder", ["beheerder"], None, "Bart Beheerder"),
+]
+
+
+def fail(message: str, code: int = 2):
+    click.echo(f"fout: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(help="Meldcode huiselijk geweld en kindermishandeling: beheer en server.")
+def main():
+    pass
+
+
+@main.command(help="Maak of upgrade het databaseschema en publiceer het meegeleverde proces "
+                   "als er nog geen is. --demo voegt per rol een demogebruiker toe "
+                   f"(wachtwoord '{DEMO_PASSWORD}').")
+@click.option("--demo", is_flag=True, help="Voeg demogebruikers toe (één per rol).")
+def init(demo: bool):
+    schema.upgrade()
+    with store.unit_of_work(write=True) as session:
+        row = versions.ensure_deployed(session)
+        if row is not None:
+            click.echo(f"Proces gepubliceerd als versie {row.version}.")
+        if demo:
+            from sqlalchemy import select
+
+            for name, roles, manager, display in DEMO_USERS:
+                if session.scalar(select(store.User).where(store.User.name == name)) is None:
+                    users.create_user(session, name, roles, DEMO_PASSWORD, manager, display)
+                    click.echo(f"Demogebruiker {name} ({', '.join(roles)}) aangemaakt.")
+    click.echo(f"Database klaar: {_safe_url()}")
+
+
+def _safe_url() -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(store.settings.database_url()).render_as_string(hide_password=True)
+
+
+@main.command(help="Start de webinterface en de API met een productie-WSGI-server (gunicorn).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=lambda: int(os.environ.get("MELDCODE_WORKERS", "2")),
+              show_default="2", type=int, help="Aantal werkprocessen.")
+def serve(host: str, port: int, workers: int):
+    from gunicorn.app.base import BaseApplication
+
+    schema.upgrade()
+    with store.unit_of_work(write=True) as session:
+        versions.ensure_deployed(session)
+    store.dispose_engines()  # no connection may cross the fork into the workers
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 4)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("accesslog", os.environ.get("MELDCODE_ACCESS_LOG") or None)
+            self.cfg.set("limit_request_line", 8190)
+
+        def load(self):
+            from webui import create_app
+
+            return create_app()
+
+    click.echo(f"Meldcode draait op http://{host}:{port}/")
+    Server().run()
+
+
+@main.group(help="Gebruikers beheren.")
+def user():
+    pass
+
+
+@user.command("add", help="Voeg een gebruiker toe; het wachtwoord komt van stdin.")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
+              help="Rol (meerdere keren mogelijk).")
+@click.option("--manager", help="De leidinggevende van deze gebruiker.")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Lees het wachtwoord van stdin (verplicht).")
+@click.option("--display-name", default="", help="Volledige naam.")
+def user_add(name, roles, manager, password_stdin, display_name):
+    password = sys.stdin.readline().rstrip("\r\n")
+    schema.upgrade()
+    try:
+        with store.unit_of_work(write=True) as session:
+            users.create_user(session, name, list(roles), password, manager, display_name)
+    except DomainError as exc:
+        fail(exc.message)
+    click.echo(f"Gebruiker {name} aangemaakt.")
+
+
+@main.group(help="API-tokens.")
+def token():
+    pass
+
+
+@token.command("create", help="Maak een nieuw API-token voor een gebruiker en druk het af.")
+@click.argument("name")
+def token_create(name):
+    schema.upgrade()
+    try:
+        with store.unit_of_work(write=True) as session:
+            value = users.create_token(session, name)
+    except DomainError as exc:
+        fail(exc.message)
+    click.echo(value)
+
+
+def _read(paths) -> list[definitions.SourceFile]:
+    files = []
+    for path in paths:
+        try:
+            files.append(definitions.SourceFile(os.path.basename(path), open(path, "rb").read()))
+        except OSError as exc:
+            fail(f"{path}: {exc.strerror}", 1)
+    return files
+
+
+def _print_problems(paths, problems):
+    by_name = {os.path.basename(p): p for p in paths}
+    for p in problems:
+        click.echo(f"{by_name.get(p.file, p.file)}:{p.line}: {p.message}")
+
+
+@main.command(help="Controleer BPMN- en DMN-bestanden zoals een publicatie dat doet.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def check(files):
+    sources = _read(files)
+    definition, problems = definitions.check(_with_active_dmn(sources))
+    if definition is None:
+        _print_problems(files, problems)
+        sys.exit(1)
+    click.echo(f"In orde: {', '.join(files)}")
+
+
+def _with_active_dmn(sources):
+    """As a deploy does: a BPMN-only set takes the active version's DMN files (if any)."""
+    if any(s.kind == "dmn" for s in sources):
+        return sources
+    try:
+        with store.unit_of_work() as session:
+            return versions.complete_set(session, sources)
+    except Exception:  # noqa: BLE001 - no database yet: check the files on their own
+        return sources
+
+
+@main.command(help="Publiceer een nieuwe procesversie.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--user", "by", default=None, help="Wie publiceert (standaard: de OS-gebruiker).")
+def deploy(files, by):
+    sources = _read(files)
+    schema.upgrade()
+    try:
+        with store.unit_of_work(write=True) as session:
+            row, created = versions.deploy(session, sources, by or getpass.getuser())
+            number = row.version
+    except definitions.InvalidDefinition as exc:
+        _print_problems(files, exc.problems)
+        sys.exit(1)
+    click.echo(f"{'Nieuwe versie' if created else 'Ongewijzigd, bestaande versie'}: {number}")
+
+
+if __name__ == "__main__":
+    main()
