@@ -465,7 +465,9 @@ def ready_task_rows(session: Session, who: Principal, limit: int = 500) -> list[
     ))
 
 
-def complete_task(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
+def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = False) -> dict[str, Any]:
+    """Validate, apply, advance; from_web: values are an HTML form's strings ("ja", "12")."""
+
     def run(session: Session):
         row = _task_row(session, task_id)
         case = _lock_case(session, row.case_id)
@@ -478,7 +480,7 @@ def complete_task(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
         definition = definition_for(session, case.process_version)
         step = definition.steps[row.step]
         try:
-            clean = forms.validate(step.fields, data, context=case.data)
+            clean = forms.validate(step.fields, data, context=case.data, from_web=from_web)
         except forms.FormInvalid as exc:
             raise Invalid("Het formulier is niet goed ingevuld.", exc.errors) from None
         now = utcnow()

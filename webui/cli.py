@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import sys
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine import definitions, schema, store, users, versions
 from engine.errors import DomainError
@@ -27,6 +29,17 @@ DEMO_USERS = [
 def fail(message: str, code: int = 2):
     click.echo(f"fout: {message}", err=True)
     sys.exit(code)
+
+
+@contextlib.contextmanager
+def _database():
+    """Domain errors and a database without schema as one clear line, exit 2."""
+    try:
+        yield
+    except DomainError as exc:
+        fail(exc.message)
+    except (OperationalError, ProgrammingError) as exc:
+        fail(f"de database is niet klaar ({type(exc.orig).__name__}); voer eerst 'meldcode init' uit")
 
 
 @click.group(help="Meldcode huiselijk geweld en kindermishandeling: beheer en server.")
@@ -107,12 +120,9 @@ def user():
 @click.option("--display-name", default="", help="Volledige naam.")
 def user_add(name, roles, manager, password_stdin, display_name):
     password = sys.stdin.readline().rstrip("\r\n")
-    schema.upgrade()
-    try:
+    with _database():
         with store.unit_of_work(write=True) as session:
             users.create_user(session, name, list(roles), password, manager, display_name)
-    except DomainError as exc:
-        fail(exc.message)
     click.echo(f"Gebruiker {name} aangemaakt.")
 
 
@@ -124,12 +134,9 @@ def token():
 @token.command("create", help="Maak een nieuw API-token voor een gebruiker en druk het af.")
 @click.argument("name")
 def token_create(name):
-    schema.upgrade()
-    try:
+    with _database():
         with store.unit_of_work(write=True) as session:
             value = users.create_token(session, name)
-    except DomainError as exc:
-        fail(exc.message)
     click.echo(value)
 
 

@@ -188,3 +188,9 @@ def deploy_process():
     with unit_of_work(write=True) as session:
         row, created = versions.deploy(session, files, g.principal.name)
         return jsonify(versions.version_view(row)), 201 if created else 200
+
+
+@bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown(_rest):
+    """Unknown API paths answer in JSON too, not with an HTML page."""
+    return error(404, "Onbekend API-pad.")

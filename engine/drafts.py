@@ -1,0 +1,110 @@
+"""Drafts: a half-filled task form kept on the server for one person and one task.
+
+A draft is that person's own unfinished work, not case data: it is never part of the history,
+and it is removed when the task is completed. Saving one is only allowed to whoever may
+complete the task, and counts as a change attempt on the case in the access log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .errors import Conflict, Forbidden, NotFound
+from .store import Case, Draft, TaskRecord, User, unit_of_work, utcnow
+from .users import Principal, may_complete
+
+# A draft keeps what was typed, within bounds: no unknown keys, text only, a size cap.
+MAX_VALUE = 100_000
+
+
+def aware(at: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    if at is not None and at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    return at
+
+
+def _clean(field_names: set[str], data: Any) -> dict[str, str]:
+    if not isinstance(data, dict):
+        return {}
+    clean = {}
+    for key, value in data.items():
+        if key in field_names and isinstance(value, str) and "\x00" not in value:
+            clean[key] = value[:MAX_VALUE]
+    return clean
+
+
+def save(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
+    """Keep a draft of a task's form for this person; replaces an earlier draft."""
+    from .runtime import definition_for
+
+    try:
+        with unit_of_work(write=True) as session:
+            return _save(session, who, task_id, data, definition_for)
+    except _Denied as denied:
+        _log_denied(who, denied.case_id)
+        raise Forbidden("Deze taak is niet voor u.") from None
+
+
+class _Denied(Exception):
+    def __init__(self, case_id: int):
+        super().__init__(case_id)
+        self.case_id = case_id
+
+
+def _save(session: Session, who: Principal, task_id: Any, data: Any, definition_for) -> dict:
+    row = _ready_row(session, task_id)
+    case = session.get(Case, row.case_id)
+    user = session.get(User, who.id)
+    if user is None or not may_complete(who, case, row.lane):
+        raise _Denied(case.id)
+    step = definition_for(session, case.process_version).steps[row.step]
+    clean = _clean({f.name for f in step.fields}, data)
+    draft = session.scalar(select(Draft).where(Draft.user_id == who.id, Draft.task_id == row.id))
+    now = utcnow()
+    if draft is None:
+        session.add(Draft(user_id=who.id, task_id=row.id, data=clean, saved_at=now))
+    else:
+        draft.data = clean
+        draft.saved_at = now
+    audit.log_access(session, user, "save_draft", "ok", case=case, source=who.source)
+    return {"task_id": row.id, "data": clean, "saved_at": now}
+
+
+def load(session: Session, who: Principal, task_id: str) -> dict[str, Any] | None:
+    """This person's draft of a task, or None. The caller has checked access to the task."""
+    draft = session.scalar(select(Draft).where(Draft.user_id == who.id, Draft.task_id == task_id))
+    if draft is None:
+        return None
+    return {"task_id": draft.task_id, "data": dict(draft.data or {}),
+            "saved_at": aware(draft.saved_at)}
+
+
+def delete_for_task(session: Session, task_id: str) -> int:
+    """A completed task needs no drafts any more, whoever kept them."""
+    return session.execute(delete(Draft).where(Draft.task_id == task_id)).rowcount or 0
+
+
+def _ready_row(session: Session, task_id: Any) -> TaskRecord:
+    if not isinstance(task_id, str) or len(task_id) > 36:
+        raise NotFound("Taak niet gevonden.")
+    row = session.get(TaskRecord, task_id)
+    if row is None:
+        raise NotFound("Taak niet gevonden.")
+    if row.state != "ready":
+        raise Conflict("Deze taak is al afgerond of staat niet meer open.", case_id=row.case_id)
+    return row
+
+
+def _log_denied(who: Principal, case_id: int) -> None:
+    # The refusal is logged in its own transaction: the caller's one rolls back.
+    with unit_of_work(write=True) as session:
+        user = session.get(User, who.id)
+        case = session.get(Case, case_id)
+        audit.log_access(session, user or who.name, "save_draft", "denied", case=case,
+                         source=who.source)

@@ -1,0 +1,342 @@
+"""What the staff pages read and do, each page one call: composed from runtime's commands
+(which check access and write the NEN 7513 access log) and small indexed reads.
+
+No workflow is deserialised here: inboxes and lists read the task and case rows only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import defer
+
+from . import drafts, runtime, users
+from .definitions import BPMN_NS, ProcessDefinition
+from .drafts import aware
+from .errors import NotFound
+from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE
+from .store import Case, CaseShare, HistoryEvent, Setting, TaskRecord, User, unit_of_work
+from .users import Principal
+
+INBOX_LIMIT = 500
+CASES_PER_PAGE = 25
+
+# --- who is signed in ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    principal: Principal
+    display_name: str
+
+
+def sign_in(name: str, password: str, source: str | None) -> Person | None:
+    """The person when name and password match an active user (argon2), else None."""
+    # write: a hash made with older parameters is upgraded on a successful sign-in
+    with unit_of_work(write=True) as session:
+        user = users.authenticate(session, name, password)
+        if user is None:
+            return None
+        return Person(Principal.of(user, source), user.display_name or user.name)
+
+
+def person(user_id: Any, source: str | None) -> Person | None:
+    """The signed-in person for a session, or None when the user is gone or deactivated."""
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        return None
+    with unit_of_work() as session:
+        user = session.get(User, user_id)
+        if user is None or not user.active:
+            return None
+        return Person(Principal.of(user, source), user.display_name or user.name)
+
+
+# --- Mijn taken ------------------------------------------------------------------------------
+
+
+def inbox(who: Principal) -> dict[str, Any]:
+    """The ready tasks this person may complete, grouped by case (oldest wait first)."""
+    with unit_of_work() as session:
+        rows = runtime.ready_task_rows(session, who, INBOX_LIMIT)
+        case_ids = {r.case_id for r in rows}
+        refs = dict(session.execute(
+            select(Case.id, Case.client_ref).where(Case.id.in_(case_ids))
+        ).all()) if case_ids else {}
+        groups: dict[int, dict[str, Any]] = {}
+        lanes: dict[str, int] = defaultdict(int)
+        for row in rows:
+            group = groups.setdefault(row.case_id, {
+                "case_id": row.case_id, "client_ref": refs.get(row.case_id, ""), "tasks": [],
+            })
+            group["tasks"].append({
+                "id": row.id, "step": row.step, "name": row.name, "lane": row.lane,
+                "ready_at": aware(row.ready_at),
+            })
+            lanes[row.lane] += 1
+        team: dict[str, int] = {}
+        if who.has_role(LEIDINGGEVENDE):
+            members = select(User.id).where(User.manager_id == who.id)
+            team = dict(session.execute(
+                select(TaskRecord.lane, func.count())
+                .where(TaskRecord.state == "ready", TaskRecord.owner_id.in_(members))
+                .group_by(TaskRecord.lane)
+            ).all())
+        return {
+            "cases": list(groups.values()),
+            "count": len(rows),
+            "truncated": len(rows) >= INBOX_LIMIT,
+            "lane_counts": dict(lanes),
+            "team_counts": team,
+        }
+
+
+# --- Mijn casussen ---------------------------------------------------------------------------
+
+
+def list_cases(who: Principal, page: int = 1, per_page: int = CASES_PER_PAGE) -> dict[str, Any]:
+    """The cases this person may read, newest first: the cases table (and owners) only.
+
+    The same rules as users.may_read_case, as one indexed query.
+    """
+    page = max(1, min(int(page or 1), 100_000))
+    query = (
+        select(Case.id, Case.client_ref, Case.status, Case.uitkomst, Case.started_at,
+               Case.closed_at, Case.process_version, User.name, User.display_name)
+        .join(User, User.id == Case.owner_id)
+    )
+    if not who.has_role(AUDITOR):
+        conditions = [
+            Case.owner_id == who.id,
+            Case.id.in_(select(CaseShare.case_id).where(CaseShare.user_id == who.id)),
+        ]
+        if who.has_role(LEIDINGGEVENDE):
+            conditions.append(Case.owner_id.in_(select(User.id).where(User.manager_id == who.id)))
+        if who.has_role(AANDACHTSFUNCTIONARIS):
+            conditions.append(Case.id.in_(
+                select(TaskRecord.case_id).where(TaskRecord.lane == AANDACHTSFUNCTIONARIS)
+            ))
+        query = query.where(or_(*conditions))
+    query = query.order_by(Case.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)
+    with unit_of_work() as session:
+        rows = session.execute(query).all()
+    cases = [
+        {"id": r[0], "client_ref": r[1], "status": r[2], "uitkomst": r[3],
+         "started_at": aware(r[4]), "closed_at": aware(r[5]), "process_version": r[6],
+         "owner": r[7], "owner_name": r[8] or r[7]}
+        for r in rows[:per_page]
+    ]
+    return {"cases": cases, "page": page, "has_next": len(rows) > per_page,
+            "has_previous": page > 1}
+
+
+# --- the case page ---------------------------------------------------------------------------
+
+# Settings keys a later settings page fills in; the defaults hold until then.
+CONTACT_SETTINGS = {
+    "veilig_thuis_telefoon": "0800-2000",
+    "veilig_thuis_regio_naam": "",
+    "veilig_thuis_regio_telefoon": "",
+}
+
+
+@dataclass(frozen=True)
+class DiagramInfo:
+    """What the case page needs of a diagram beyond the parsed spec: names and the flows."""
+
+    names: dict[str, str]
+    successors: dict[str, frozenset[str]]
+
+    def reachable_from(self, start: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(self.successors.get(start, ()))
+        while todo:
+            node = todo.pop()
+            if node not in seen:
+                seen.add(node)
+                todo.extend(self.successors.get(node, ()))
+        return seen
+
+
+_diagrams: dict[str, DiagramInfo] = {}
+_diagrams_lock = threading.Lock()
+
+
+def diagram_info(definition: ProcessDefinition) -> DiagramInfo:
+    with _diagrams_lock:
+        found = _diagrams.get(definition.sha256)
+    if found is not None:
+        return found
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    names: dict[str, str] = {}
+    successors: dict[str, set[str]] = defaultdict(set)
+    for source in definition.files:
+        if source.kind != "bpmn":
+            continue
+        root = etree.fromstring(source.content, parser=parser)
+        for node in root.iter():
+            if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
+                continue
+            if node.get("id") and node.get("name"):
+                names[node.get("id")] = node.get("name")
+            if etree.QName(node).localname == "sequenceFlow":
+                successors[node.get("sourceRef")].add(node.get("targetRef"))
+    found = DiagramInfo(names, {k: frozenset(v) for k, v in successors.items()})
+    with _diagrams_lock:
+        _diagrams[definition.sha256] = found
+    return found
+
+
+def path_markers(definition: ProcessDefinition, info: DiagramInfo, case: dict[str, Any],
+                 decided: set[str]) -> dict[str, list[str]]:
+    """Element ids for the diagram: done, current, and skipped.
+
+    A step is skipped when it was not done and is not current, while the case went past it:
+    something done or current lies downstream of it, or the case is closed.
+    """
+    done = list(dict.fromkeys([*case["completed_steps"], *sorted(decided)]))
+    current = sorted({t["step"] for t in case["tasks"]})
+    reached = set(done) | set(current)
+    skipped = []
+    for step in definition.steps:
+        if step in reached:
+            continue
+        if case["status"] == "closed" or info.reachable_from(step) & reached:
+            skipped.append(step)
+    return {"done": done, "current": current, "skipped": sorted(skipped)}
+
+
+def _entries(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """What was recorded in a form, labelled, in the form's order (unknown keys last)."""
+    out = []
+    known = set()
+    for f in fields:
+        known.add(f.name)
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        option = next((o.label for o in f.options if o.value == value), None)
+        out.append({"name": f.name, "label": f.label, "type": f.type, "value": value,
+                    "option_label": option})
+    for name, value in data.items():
+        if name not in known:
+            out.append({"name": name, "label": name, "type": _type_of(value), "value": value,
+                        "option_label": None})
+    return out
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return "text"
+
+
+def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, Any]:
+    """The case (read through runtime.get_case, so access is checked and logged as `action`),
+    its timeline, the path through the diagram and the organisation's contacts."""
+    case = runtime.get_case(who, case_id, action=action)
+    with unit_of_work() as session:
+        definition = runtime.definition_for(session, case["process_version"])
+        info = diagram_info(definition)
+        events = session.scalars(
+            select(HistoryEvent).where(HistoryEvent.case_id == case["id"])
+            .order_by(HistoryEvent.seq)
+        ).all()
+        actors = {e.actor for e in events} | {case["owner"]}
+        display = dict(session.execute(
+            select(User.name, User.display_name).where(User.name.in_(actors))
+        ).all())
+        timeline = []
+        decided = set()
+        for e in events:
+            step = definition.steps.get(e.step) if e.step else None
+            if e.action == "decision_made" and e.step:
+                decided.add(e.step)
+            timeline.append({
+                "seq": e.seq, "at": aware(e.at), "actor": e.actor,
+                "actor_name": display.get(e.actor) or e.actor, "action": e.action,
+                "step": e.step,
+                "step_name": (step.name if step else info.names.get(e.step or "", e.step)),
+                "entries": _entries(step.fields if step else [], dict(e.data or {})),
+                "data": dict(e.data or {}),
+            })
+        contacts = _contacts(session)
+        row = session.get(Case, case["id"], options=[defer(Case.workflow_state)])
+        for task in case["tasks"]:
+            task["mine"] = users.may_complete(who, row, task["lane"])
+            task["ready_at"] = aware(datetime.fromisoformat(task["ready_at"].replace("Z", "+00:00")))
+    case["owner_name"] = display.get(case["owner"]) or case["owner"]
+    case["started_at"] = timeline[0]["at"] if timeline else None
+    closed = next((t["at"] for t in timeline if t["action"] == "case_closed"), None)
+    return {
+        "case": case,
+        "timeline": timeline,
+        "markers": path_markers(definition, info, case, decided),
+        "step_names": {s.id: s.name for s in definition.steps.values()},
+        "closed_at": closed,
+        "contacts": contacts,
+    }
+
+
+def _contacts(session) -> dict[str, Any]:
+    stored = dict(session.execute(
+        select(Setting.key, Setting.value).where(Setting.key.in_(CONTACT_SETTINGS))
+    ).all())
+    values = {k: (stored.get(k) if isinstance(stored.get(k), str) and stored.get(k) else v)
+              for k, v in CONTACT_SETTINGS.items()}
+    people = session.execute(
+        select(User.name, User.display_name)
+        .where(User.active.is_(True), User.roles_text.contains(AANDACHTSFUNCTIONARIS))
+        .order_by(User.display_name, User.name).limit(20)
+    ).all()
+    values["aandachtsfunctionarissen"] = [
+        {"name": n, "display_name": d or n} for n, d in people
+    ]
+    return values
+
+
+def diagram_xml(version: Any) -> str:
+    """The BPMN XML of a process version, for the diagram viewer. Holds no case data."""
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise NotFound("Procesversie niet gevonden.") from None
+    with unit_of_work() as session:
+        return runtime.definition_for(session, version).bpmn_xml
+
+
+# --- the task page ---------------------------------------------------------------------------
+
+
+def task_page(who: Principal, task_id: Any) -> dict[str, Any]:
+    """The task with its form (runtime.get_task checks and logs access) and this person's
+    draft of it, if any."""
+    task = runtime.get_task(who, task_id)
+    with unit_of_work() as session:
+        task["draft"] = drafts.load(session, who, task["id"])
+        task["ready_at"] = aware(session.get(TaskRecord, task["id"]).ready_at)
+    return task
+
+
+def complete_from_web(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
+    """Complete a task with an HTML form's values; drop its drafts; name the next task of
+    that case this person may complete, if any."""
+    case = runtime.complete_task(who, task_id, data, from_web=True)
+    next_task = None
+    with unit_of_work(write=True) as session:
+        drafts.delete_for_task(session, str(task_id))
+        row = session.get(Case, case["id"], options=[defer(Case.workflow_state)])
+        for task in case["tasks"]:
+            if users.may_complete(who, row, task["lane"]):
+                next_task = task["id"]
+                break
+    return {"case": case, "next_task_id": next_task}

@@ -1,0 +1,137 @@
+"""The `meldcode` command as an operator uses it (CONTRACT section 3)."""
+
+import shutil
+
+import pytest
+import requests
+from lxml import etree
+
+from tests.conftest import ROOT, LiveServer, meldcode_cli
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {"MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+            "MELDCODE_INSTANCE": str(tmp_path / "instance")}
+
+
+def test_init_is_idempotent_and_demo_users_work(env):
+    first = meldcode_cli("init", "--demo", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "versie 1" in first.stdout and "medewerker" in first.stdout
+    again = meldcode_cli("init", "--demo", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "aangemaakt" not in again.stdout and "gepubliceerd" not in again.stdout
+    token = meldcode_cli("token", "create", "medewerker", env=env)
+    assert token.returncode == 0
+    lines = token.stdout.splitlines()
+    assert len(lines) == 1 and len(lines[0]) > 30
+
+
+def test_user_add(env):
+    assert meldcode_cli("init", env=env).returncode == 0
+    ok = meldcode_cli("user", "add", "baas", "--role", "leidinggevende", "--password-stdin",
+                      env=env, input="een-goed-wachtwoord\n")
+    assert ok.returncode == 0, ok.stderr
+    ok = meldcode_cli("user", "add", "jan", "--role", "medewerker", "--role",
+                      "aandachtsfunctionaris", "--manager", "baas", "--password-stdin",
+                      env=env, input="een-goed-wachtwoord\n")
+    assert ok.returncode == 0, ok.stderr
+    cases = [
+        (["user", "add", "jan", "--role", "medewerker", "--password-stdin"], "bestaat al"),
+        (["user", "add", "piet", "--role", "medewerker", "--password-stdin"], "minstens"),
+        (["user", "add", "kees", "--role", "medewerker", "--manager", "niemand",
+          "--password-stdin"], "bestaat niet"),
+        (["user", "add", "kees", "--role", "medewerker", "--manager", "jan",
+          "--password-stdin"], "niet de rol leidinggevende"),
+        (["user", "add", "Kees Spatie", "--role", "medewerker", "--password-stdin"],
+         "Ongeldige gebruikersnaam"),
+    ]
+    for args, message in cases:
+        password = "kort\n" if "piet" in args else "een-goed-wachtwoord\n"
+        r = meldcode_cli(*args, env=env, input=password)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert message in r.stderr
+    bad_role = meldcode_cli("user", "add", "x1", "--role", "koning", "--password-stdin",
+                            env=env, input="een-goed-wachtwoord\n")
+    assert bad_role.returncode == 2
+    assert meldcode_cli("token", "create", "onbekend", env=env).returncode == 2
+
+
+def test_check_and_deploy(env, tmp_path):
+    assert meldcode_cli("check", str(ROOT / "processes" / "meldcode.bpmn"),
+                        str(ROOT / "processes" / "afwegingskader.dmn"), env=env).returncode == 0
+    broken = tmp_path / "kapot.bpmn"
+    text = (ROOT / "processes" / "meldcode.bpmn").read_text()
+    broken.write_text(text.replace('id="stap4_wegen"', 'id="stap4"', 1))
+    r = meldcode_cli("check", str(broken), env=env)
+    assert r.returncode == 1
+    assert r.stdout.strip(), r.stderr
+    for line in r.stdout.splitlines():
+        path, lineno, message = line.split(":", 2)
+        assert path == str(broken) and int(lineno) >= 1 and message.strip()
+    assert meldcode_cli("init", env=env).returncode == 0
+    r = meldcode_cli("deploy", str(broken), env=env)
+    assert r.returncode == 1 and "stap4_wegen" in r.stdout
+    # identical content is the existing version
+    r = meldcode_cli("deploy", str(ROOT / "processes" / "meldcode.bpmn"),
+                     str(ROOT / "processes" / "afwegingskader.dmn"), env=env)
+    assert r.returncode == 0 and "bestaande versie: 1" in r.stdout
+    # a changed label is a new version; a BPMN-only deploy keeps the active DMN
+    renamed = tmp_path / "meldcode.bpmn"
+    root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
+    task = root.xpath("//*[@id='stap1_signalen']")[0]
+    task.set("name", task.get("name") + " (aangepast)")
+    renamed.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    r = meldcode_cli("deploy", str(renamed), env=env)
+    assert r.returncode == 0 and "Nieuwe versie: 2" in r.stdout, r.stdout + r.stderr
+    missing = meldcode_cli("check", str(tmp_path / "bestaat-niet.bpmn"), env=env)
+    assert missing.returncode != 0
+
+
+def test_check_reports_every_miwg_file_without_traceback(env):
+    miwg = sorted((ROOT.parent / "shared" / "miwg" / "reference").glob("*.bpmn"))
+    assert miwg, "shared/miwg/reference beside the checkout"
+    r = meldcode_cli("check", *map(str, miwg), env=env)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stdout + r.stderr
+    named = {line.split(":", 1)[0] for line in r.stdout.splitlines()}
+    assert named, r.stdout
+
+
+def test_init_upgrades_an_existing_database_in_place(env, tmp_path):
+    """A database made by an earlier schema keeps its data through `meldcode init`."""
+    from alembic import command
+
+    from engine.schema import alembic_config
+
+    url = env["MELDCODE_DATABASE_URL"]
+    command.upgrade(alembic_config(url), "0001")
+    assert meldcode_cli("init", "--demo", env=env).returncode == 0
+    r = meldcode_cli("init", env=env)
+    assert r.returncode == 0
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        head = conn.execute(text("select version_num from alembic_version")).scalar()
+        users = conn.execute(text("select count(*) from users")).scalar()
+    engine.dispose()
+    assert users == 6
+    from alembic.script import ScriptDirectory
+
+    assert head == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def test_serve_runs_gunicorn(env, tmp_path):
+    assert meldcode_cli("init", env=env).returncode == 0
+    import os
+
+    server = LiveServer(env["MELDCODE_DATABASE_URL"], {**os.environ, **env})
+    try:
+        r = requests.get(f"{server.base}/api/v1/openapi.json", timeout=10)
+        assert r.status_code == 200 and r.json()["openapi"].startswith("3.")
+        assert "gunicorn" in r.headers.get("Server", "").lower()
+    finally:
+        server.stop()
+    shutil.rmtree(tmp_path / "instance", ignore_errors=True)
