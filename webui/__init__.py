@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -10,20 +12,70 @@ from engine import settings
 
 JSON_LIMIT = 1024 * 1024  # 1 MiB for JSON bodies
 DEPLOY_LIMIT = 5 * 1024 * 1024  # 5 MiB for process deploys
+IDLE_TIMEOUT = timedelta(minutes=30)
+
+# No inline script anywhere: all JavaScript comes from our own static files. bpmn-js sets
+# style attributes on the SVG it draws, hence 'unsafe-inline' for styles only.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.instance_dir()))
+    https = os.environ.get("MELDCODE_HTTPS") == "1"
     app.config.update(
         SECRET_KEY=settings.secret_key(),
         MAX_CONTENT_LENGTH=DEPLOY_LIMIT,
         JSON_SORT_KEYS=False,
+        SESSION_COOKIE_NAME="meldcode_sessie",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        # Signed with a timestamp and checked against this age on every request, and
+        # refreshed on every request: an idle session expires after 30 minutes.
+        PERMANENT_SESSION_LIFETIME=IDLE_TIMEOUT,
+        SESSION_REFRESH_EACH_REQUEST=True,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=https,
+        PREFERRED_URL_SCHEME="https" if https else "http",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the (idle-limited) session
+        WTF_CSRF_SSL_STRICT=https,
+        BABEL_DEFAULT_LOCALE="nl",
+        BABEL_DEFAULT_TIMEZONE="Europe/Amsterdam",
+        LOGIN_RATE_LIMIT=os.environ.get("MELDCODE_LOGIN_RATE_LIMIT", "10 per minute"),
+        RATELIMIT_STORAGE_URI=os.environ.get("MELDCODE_RATELIMIT_STORAGE", "memory://"),
+        HTTPS=https,
     )
     if config:
         app.config.update(config)
     app.json.ensure_ascii = False
 
+    from . import web
     from .api import bp as api_bp
+    from .auth import bp as auth_bp
+    from .cases import bp as cases_bp
+    from .extensions import babel, csrf, limiter, login_manager, select_locale
+    from .tasks import bp as tasks_bp
+
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    login_manager.init_app(app)
 
     app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # bearer tokens, no cookies: CSRF does not apply
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(tasks_bp)
+    app.register_blueprint(cases_bp)
+    web.init_app(app)
     return app

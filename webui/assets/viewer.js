@@ -1,0 +1,50 @@
+/* The case diagram: bpmn-js NavigatedViewer with the path of the case marked.
+   Data comes from the page: data-src (the BPMN XML of the case's process version) and
+   data-markers (the id of a JSON block with done, current and skipped element ids). */
+import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
+import "bpmn-js/dist/assets/diagram-js.css";
+import "bpmn-js/dist/assets/bpmn-js.css";
+import "./diagram.css";
+
+const MARKERS = { done: "mc-done", skipped: "mc-skipped", current: "mc-current" };
+
+async function show(container) {
+  const block = document.getElementById(container.dataset.markers);
+  const path = block ? JSON.parse(block.textContent) : {};
+  const response = await fetch(container.dataset.src, { credentials: "same-origin" });
+  if (!response.ok) {
+    throw new Error("diagram " + response.status);
+  }
+  const xml = await response.text();
+  container.textContent = "";
+  const viewer = new NavigatedViewer({ container });
+  await viewer.importXML(xml);
+  const canvas = viewer.get("canvas");
+  const registry = viewer.get("elementRegistry");
+  // current last: a step done before and ready again (a second melding) shows as current
+  for (const kind of ["done", "skipped", "current"]) {
+    for (const id of path[kind] || []) {
+      if (registry.get(id)) {
+        canvas.addMarker(id, MARKERS[kind]);
+      }
+    }
+  }
+  canvas.zoom("fit-viewport", "auto");
+  container.classList.add("diagram-ready");
+  container.dataset.state = "ready";
+}
+
+function init() {
+  document.querySelectorAll(".diagram[data-src]").forEach((container) => {
+    show(container).catch(() => {
+      container.dataset.state = "error";
+      container.textContent = container.dataset.error || "Diagram niet beschikbaar.";
+    });
+  });
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", init);
+} else {
+  init();
+}

@@ -1,0 +1,67 @@
+"""Cases: Mijn casussen, a new case, the case page with its diagram, and its print view."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from engine import pages, runtime
+from engine.errors import Invalid
+
+from ..web import principal, when
+
+bp = Blueprint("cases", __name__)
+
+
+@bp.get("/casussen")
+@login_required
+def cases():
+    page = request.args.get("pagina", "1")
+    page = int(page) if page.isdigit() else 1
+    return render_template("cases/list.html", listing=pages.list_cases(principal(), page))
+
+
+@bp.route("/casussen/nieuw", methods=["GET", "POST"])
+@login_required
+def new_case():
+    if not current_user.may_start_case:
+        abort(403)
+    values = {"client_ref": "", "reason": ""}
+    errors = {}
+    if request.method == "POST":
+        values = {"client_ref": request.form.get("client_ref", ""),
+                  "reason": request.form.get("reason", "")}
+        try:
+            case = runtime.start_case(principal(), values)
+        except Invalid as exc:
+            errors = exc.errors
+        else:
+            flash(_("Casus %(ref)s is gestart.", ref=case["client_ref"]), "success")
+            first = next((t for t in case["tasks"] if t["lane"] == "medewerker"), None)
+            if first:
+                return redirect(url_for("tasks.task", task_id=first["id"]))
+            return redirect(url_for("cases.case", case_id=case["id"]))
+    status = 422 if errors else 200
+    return render_template("cases/new.html", values=values, errors=errors), status
+
+
+@bp.get("/casussen/<int:case_id>")
+@login_required
+def case(case_id: int):
+    return render_template("cases/case.html", page=pages.case_page(principal(), case_id))
+
+
+@bp.get("/casussen/<int:case_id>/afdrukken")
+@login_required
+def print_case(case_id: int):
+    page = pages.case_page(principal(), case_id, action="print")
+    return render_template("cases/print.html", page=page, now_text=when(datetime.now(UTC)))
+
+
+@bp.get("/processen/<int:version>/diagram.bpmn")
+@login_required
+def diagram(version: int):
+    return Response(pages.diagram_xml(version), mimetype="application/xml")

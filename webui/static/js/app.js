@@ -1,0 +1,68 @@
+/* Small progressive enhancements for the Meldcode pages. Every page works without this. */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  /* Fields that only apply after a choice (data-when-field/op/value, set by the server from
+     the field's required_when) are shown only when that choice is made. A hidden field is
+     disabled, so it is not sent; the server validates whatever is sent. */
+  function currentValue(form, name) {
+    var inputs = form.querySelectorAll('[name="' + name + '"]');
+    if (!inputs.length) { return undefined; }
+    for (var i = 0; i < inputs.length; i++) {
+      var input = inputs[i];
+      if (input.type === "radio" || input.type === "checkbox") {
+        if (input.checked) { return input.value; }
+      } else {
+        return input.value;
+      }
+    }
+    return "";
+  }
+
+  function applies(form, wrapper) {
+    var value = currentValue(form, wrapper.getAttribute("data-when-field"));
+    if (value === undefined) { return true; } /* the choice is not on this form: show */
+    if (value === "") { return false; } /* nothing chosen yet: the condition cannot hold */
+    var equal = value === wrapper.getAttribute("data-when-value");
+    return wrapper.getAttribute("data-when-op") === "==" ? equal : !equal;
+  }
+
+  function update(form) {
+    var wrappers = form.querySelectorAll("[data-when-field]");
+    for (var i = 0; i < wrappers.length; i++) {
+      var wrapper = wrappers[i];
+      var show = applies(form, wrapper);
+      wrapper.hidden = !show;
+      var controls = wrapper.querySelectorAll("input, textarea, select");
+      for (var j = 0; j < controls.length; j++) {
+        controls[j].disabled = !show;
+        if (show) { controls[j].setAttribute("aria-required", "true"); }
+      }
+    }
+  }
+
+  function init() {
+    var forms = document.querySelectorAll("form.task-form");
+    Array.prototype.forEach.call(forms, function (form) {
+      if (!form.querySelector("[data-when-field]")) { return; }
+      form.addEventListener("change", function () { update(form); });
+      form.addEventListener("input", function () { update(form); });
+      update(form);
+    });
+
+    var summary = document.getElementById("foutoverzicht");
+    if (summary) { summary.focus(); }
+
+    var printButtons = document.querySelectorAll("[data-print]");
+    Array.prototype.forEach.call(printButtons, function (button) {
+      button.addEventListener("click", function () { window.print(); });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

@@ -1,0 +1,76 @@
+"""Mijn taken (the inbox, the home page) and the task page with its form."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from engine import drafts, pages
+from engine.errors import Conflict, Invalid
+
+from ..web import principal, simple_condition, when
+
+bp = Blueprint("tasks", __name__)
+
+# Names in a posted task form that are not form fields.
+_CONTROL = {"csrf_token", "actie"}
+
+
+@bp.get("/")
+@login_required
+def inbox():
+    return render_template("tasks/inbox.html", inbox=pages.inbox(principal()))
+
+
+def _posted() -> dict[str, str]:
+    return {k: v for k, v in request.form.items() if k not in _CONTROL}
+
+
+def _render(task: dict, values: dict, errors: dict | None = None, status: int = 200):
+    fields = task["form"]["fields"]
+    for f in fields:
+        f["condition"] = simple_condition(f.get("required_when"))
+        if f["condition"]:
+            source = next((g for g in fields if g["name"] == f["condition"]["field"]), None)
+            f["condition"]["label"] = source["label"] if source else f["condition"]["field"]
+            option = next((o["label"] for o in (source or {}).get("options", [])
+                           if o["value"] == f["condition"]["value"]), None)
+            f["condition"]["value_label"] = option or f["condition"]["value"]
+    names = {f["name"] for f in fields}
+    errors = errors or {}
+    return render_template(
+        "tasks/task.html", task=task, fields=fields, values=values, errors=errors,
+        other_errors={k: v for k, v in errors.items() if k not in names},
+    ), status
+
+
+@bp.route("/taken/<task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id: str):
+    if request.method == "GET":
+        task = pages.task_page(principal(), task_id)
+        draft = task.get("draft")
+        if draft:
+            flash(_("Uw concept van %(when)s is teruggezet.", when=when(draft["saved_at"])), "info")
+        return _render(task, dict(draft["data"]) if draft else {})
+
+    data = _posted()
+    if request.form.get("actie") == "concept":
+        saved = drafts.save(principal(), task_id, data)
+        flash(_("Concept opgeslagen (%(when)s). U kunt later verder waar u gebleven was.",
+                when=when(saved["saved_at"])), "success")
+        return redirect(url_for("tasks.task", task_id=task_id))
+    try:
+        result = pages.complete_from_web(principal(), task_id, data)
+    except Invalid as exc:
+        task = pages.task_page(principal(), task_id)
+        return _render(task, data, exc.errors if isinstance(exc.errors, dict) else {}, 422)
+    except Conflict as exc:
+        case_id = exc.extra.get("case_id")
+        return render_template("tasks/conflict.html", message=exc.message, case_id=case_id), 409
+    case = result["case"]
+    flash(_("Stap afgerond."), "success")
+    if result["next_task_id"]:
+        return redirect(url_for("tasks.task", task_id=result["next_task_id"]))
+    return redirect(url_for("cases.case", case_id=case["id"]))

@@ -1,0 +1,287 @@
+"""What every page of the staff UI shares: the signed-in person, error pages, security
+headers and template helpers."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import format_date, format_datetime, format_timedelta
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin, current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from engine import pages
+from engine.errors import DomainError
+from engine.roles import CASE_STARTERS
+
+from . import CONTENT_SECURITY_POLICY
+from .extensions import LANGUAGES, login_manager, select_locale
+
+# --- the signed-in person --------------------------------------------------------------------
+
+
+class WebUser(UserMixin):
+    """Flask-Login's user: the engine's Principal (with the request's source address)."""
+
+    def __init__(self, person: pages.Person):
+        self.principal = person.principal
+        self.display_name = person.display_name
+
+    def get_id(self) -> str:
+        return str(self.principal.id)
+
+    @property
+    def name(self) -> str:
+        return self.principal.name
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return self.principal.roles
+
+    @property
+    def may_start_case(self) -> bool:
+        return self.principal.has_role(*CASE_STARTERS)
+
+
+def source_address() -> str | None:
+    return (request.remote_addr or "")[:100] or None
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> WebUser | None:
+    person = pages.person(user_id, source_address())
+    return WebUser(person) if person else None
+
+
+def principal():
+    return current_user.principal
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a local path: never redirect to another site after sign-in."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return default
+    return target
+
+
+# --- Dutch labels of the contract's codes -----------------------------------------------------
+
+UITKOMST = {
+    "gemeld": _l("Gemeld bij Veilig Thuis"),
+    "hulp": _l("Hulp geboden of georganiseerd"),
+    "gemeld_en_hulp": _l("Gemeld bij Veilig Thuis en hulp geboden"),
+    "zorgen_weggenomen": _l("Zorgen weggenomen"),
+    "geen_vermoeden": _l("Geen vermoeden"),
+}
+STATUS = {"open": _l("Open"), "closed": _l("Afgesloten")}
+LANES = {
+    "medewerker": _l("Medewerker"),
+    "leidinggevende": _l("Leidinggevende"),
+    "aandachtsfunctionaris": _l("Aandachtsfunctionaris"),
+}
+ROLES = {
+    **LANES,
+    "auditor": _l("Auditor"),
+    "procesbeheerder": _l("Procesbeheerder"),
+    "beheerder": _l("Beheerder"),
+}
+ACTIONS = {
+    "case_started": _l("Casus gestart"),
+    "task_completed": _l("Stap afgerond"),
+    "decision_made": _l("Besluit volgens het afwegingskader"),
+    "case_closed": _l("Casus afgesloten"),
+}
+DECISIONS = {
+    "besluit_melden": _l("Melden bij Veilig Thuis"),
+    "besluit_hulp": _l("Hulp bieden of organiseren"),
+}
+
+
+def label(table: dict, code: Any) -> str:
+    return str(table.get(code, code or "")) if code is not None else ""
+
+
+# --- formatting --------------------------------------------------------------------------------
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def when(value: datetime | str | None, style: str = "d MMMM yyyy 'om' HH:mm") -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if select_locale() == "en" and "'om'" in style:
+        style = style.replace("'om'", "'at'")
+    return format_datetime(_aware(value), style)
+
+
+def waited(value: datetime | None) -> str:
+    """How long something has waited, in words: "3 uur", "2 dagen"."""
+    if value is None:
+        return ""
+    delta = datetime.now(UTC) - _aware(value)
+    if delta.total_seconds() < 60:
+        return _("minder dan een minuut")
+    return format_timedelta(delta, threshold=1.0, add_direction=False)
+
+
+def answer(entry: dict[str, Any]) -> str:
+    """A recorded value as a person reads it."""
+    value = entry.get("value")
+    if entry.get("option_label"):
+        return entry["option_label"]
+    if isinstance(value, bool):
+        return _("ja") if value else _("nee")
+    if entry.get("type") == "date" and isinstance(value, str):
+        try:
+            return format_date(date.fromisoformat(value), "d MMMM yyyy")
+        except ValueError:
+            return value
+    return "" if value is None else str(value)
+
+
+# --- conditions of conditional fields, for the form script -------------------------------------
+
+_SIMPLE_CONDITION = re.compile(
+    r"""^\s*([A-Za-z_]\w*)\s*(==|!=)\s*(?:'([^']*)'|"([^"]*)"|(True|False)|(-?\d+))\s*$"""
+)
+
+
+def simple_condition(expression: str | None) -> dict[str, str] | None:
+    """`name == value` or `name != value` as the browser can check it on the form; None for
+    anything else (the field is then simply always shown, the server decides)."""
+    if not expression:
+        return None
+    match = _SIMPLE_CONDITION.match(expression)
+    if not match:
+        return None
+    name, op, single, double, boolean, number = match.groups()
+    if boolean is not None:
+        value = "ja" if boolean == "True" else "nee"
+    elif number is not None:
+        value = number
+    else:
+        value = single if single is not None else double
+    return {"field": name, "op": op, "value": value}
+
+
+# --- errors as pages ---------------------------------------------------------------------------
+
+_HTTP_MESSAGES = {
+    400: _l("Het verzoek is niet goed ontvangen."),
+    403: _l("U heeft geen toegang tot deze pagina."),
+    404: _l("Deze pagina bestaat niet (meer)."),
+    405: _l("Deze handeling is hier niet mogelijk."),
+    413: _l("Het verzoek is te groot."),
+    429: _l("Te veel pogingen in korte tijd. Wacht een minuut en probeer het dan opnieuw."),
+    500: _l("Er ging iets mis aan onze kant. Probeer het later opnieuw."),
+}
+_TITLES = {
+    400: _l("Ongeldig verzoek"),
+    403: _l("Geen toegang"),
+    404: _l("Niet gevonden"),
+    405: _l("Niet toegestaan"),
+    409: _l("Gaat niet meer"),
+    413: _l("Te groot"),
+    422: _l("Niet goed ingevuld"),
+    429: _l("Even wachten"),
+    500: _l("Fout"),
+}
+
+
+def error_page(status: int, message: str):
+    return render_template("error.html", status=status, title=_TITLES.get(status, _("Fout")),
+                           message=message), status
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _domain_error(exc: DomainError):
+    if _wants_json():
+        return jsonify({"error": exc.message, **exc.extra}), exc.status
+    return error_page(exc.status, exc.message)
+
+
+def _csrf_error(_exc: CSRFError):
+    return error_page(400, _("Dit formulier is verlopen of mist zijn beveiligingscode. Ga terug, "
+                             "laad de pagina opnieuw en probeer het nog eens."))
+
+
+def _http_error(exc: HTTPException):
+    code = exc.code or 500
+    message = str(_HTTP_MESSAGES.get(code, exc.description or _("Fout.")))
+    if _wants_json():
+        return jsonify({"error": message}), code
+    response, status = error_page(code, message)
+    if code == 429 and exc.get_response().headers.get("Retry-After"):
+        return response, status, {"Retry-After": exc.get_response().headers["Retry-After"]}
+    return response, status
+
+
+# --- headers on every response --------------------------------------------------------------
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if _https():
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.endpoint != "static":
+        # Pages show case content: never keep them in a shared or back-button cache.
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _https() -> bool:
+    from flask import current_app
+
+    return bool(current_app.config.get("HTTPS"))
+
+
+def _template_context() -> dict[str, Any]:
+    return {
+        "current_lang": select_locale(),
+        "languages": LANGUAGES,
+        "label": label,
+        "UITKOMST": UITKOMST,
+        "STATUS": STATUS,
+        "LANES": LANES,
+        "ROLES": ROLES,
+        "ACTIONS": ACTIONS,
+        "DECISIONS": DECISIONS,
+    }
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Meld u aan om verder te gaan.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.after_request(_security_headers)
+    app.context_processor(_template_context)
+    app.add_template_filter(when, "when")
+    app.add_template_filter(waited, "waited")
+    app.add_template_filter(answer, "answer")
