@@ -1,0 +1,351 @@
+"""The staff web UI through Flask's test client: sign-in, sessions, CSRF, headers, rate limit,
+the inbox, the case page, task forms and drafts."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def ui_app(sqlite_url, sqlite_people):
+    from webui import create_app
+
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture
+def browser_like(ui_app):
+    return Client(ui_app)
+
+
+class Client:
+    """A test client that behaves like a browser: keeps cookies, takes the CSRF token from
+    the last page it saw."""
+
+    def __init__(self, app, base_url="http://localhost"):
+        self.http = app.test_client()
+        self.token = None
+        self.base_url = base_url
+
+    def get(self, path, **kw):
+        response = self.http.get(path, base_url=self.base_url, **kw)
+        found = TOKEN.search(response.get_data(as_text=True))
+        if found:
+            self.token = found.group(1)
+        return response
+
+    def post(self, path, data=None, csrf=True, **kw):
+        data = dict(data or {})
+        if csrf:
+            if self.token is None:
+                self.get("/aanmelden")
+            data["csrf_token"] = self.token
+        # A browser sends the Referer of a same-origin form (strict CSRF under HTTPS checks it).
+        headers = {"Referer": self.base_url + "/", **kw.pop("headers", {})}
+        return self.http.post(path, data=data, base_url=self.base_url, headers=headers, **kw)
+
+    def logout(self):
+        self.get("/")
+        return self.post("/afmelden")
+
+    def login(self, name, password=PASSWORD):
+        self.get("/aanmelden")
+        response = self.post("/aanmelden", {"naam": name, "wachtwoord": password})
+        self.get("/")
+        return response
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+# --- sign-in and sessions --------------------------------------------------------------------
+
+
+def test_pages_need_sign_in(browser_like):
+    for path in ("/", "/casussen", "/casussen/1", "/casussen/nieuw", "/taken/x"):
+        response = browser_like.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/aanmelden?next=")
+
+
+def test_sign_in_and_out(browser_like):
+    response = browser_like.login("mw")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    page = browser_like.get("/")
+    assert page.status_code == 200
+    assert "Mijn taken" in text(page)
+    assert '<html lang="nl">' in text(page)
+    response = browser_like.logout()
+    assert response.status_code == 302
+    assert browser_like.get("/").status_code == 302
+
+
+def test_wrong_password_is_refused_in_dutch(browser_like):
+    response = browser_like.login("mw", "verkeerd-wachtwoord")
+    assert response.status_code == 401
+    assert "Gebruikersnaam of wachtwoord klopt niet." in text(response)
+    assert browser_like.get("/").status_code == 302
+
+
+def test_next_is_local_only(browser_like):
+    browser_like.get("/aanmelden")
+    for target, expected in (("//evil.example/x", "/"), ("https://evil.example/", "/"),
+                             ("/casussen", "/casussen"), ("/\\evil.example", "/")):
+        browser_like.get("/aanmelden")
+        response = browser_like.post(f"/aanmelden?next={target}",
+                                     {"naam": "mw", "wachtwoord": PASSWORD})
+        assert response.headers["Location"] == expected, target
+        browser_like.logout()
+
+
+def test_session_cookie_flags(browser_like):
+    response = browser_like.login("mw")
+    (cookie,) = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("meldcode_sessie=")]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie
+
+
+def test_secure_cookie_when_https(sqlite_url, sqlite_people, monkeypatch):
+    from webui import create_app
+
+    monkeypatch.setenv("MELDCODE_HTTPS", "1")
+    client = Client(create_app({"TESTING": True}), base_url="https://localhost")
+    response = client.login("mw")
+    assert response.status_code == 302
+    (cookie,) = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("meldcode_sessie=")]
+    assert "Secure" in cookie and "HttpOnly" in cookie
+    assert client.get("/").status_code == 200
+    assert "max-age" in client.get("/aanmelden").headers["Strict-Transport-Security"]
+
+
+def test_idle_session_expires(sqlite_url, sqlite_people):
+    from webui import create_app
+
+    app = create_app({"TESTING": True, "PERMANENT_SESSION_LIFETIME": timedelta(seconds=1)})
+    client = Client(app)
+    client.login("mw")
+    assert client.http.get("/").status_code == 200
+    time.sleep(2.2)
+    assert client.http.get("/").status_code == 302
+
+
+def test_default_idle_timeout_is_30_minutes(ui_app):
+    assert ui_app.permanent_session_lifetime == timedelta(minutes=30)
+    assert ui_app.config["SESSION_REFRESH_EACH_REQUEST"] is True
+
+
+def test_deactivated_user_loses_the_session(browser_like, sqlite_url):
+    from engine import store
+
+    browser_like.login("mw")
+    with store.unit_of_work(write=True) as session:
+        from sqlalchemy import select
+
+        session.scalar(select(store.User).where(store.User.name == "mw")).active = False
+    assert browser_like.http.get("/").status_code == 302
+
+
+# --- CSRF, headers, rate limit ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/aanmelden", "/afmelden", "/casussen/nieuw", "/taken/x", "/taal"])
+def test_post_without_csrf_token_is_refused(browser_like, path):
+    browser_like.login("mw")
+    response = browser_like.post(path, {"naam": "mw", "wachtwoord": PASSWORD,
+                                        "client_ref": "C-1"}, csrf=False)
+    assert response.status_code == 400
+    assert "beveiligingscode" in text(response)
+    assert '<html lang="nl">' in text(response)
+
+
+def test_post_with_a_wrong_csrf_token_is_refused(browser_like):
+    browser_like.login("mw")
+    response = browser_like.http.post("/casussen/nieuw", data={"csrf_token": "nep",
+                                                               "client_ref": "C-1"})
+    assert response.status_code == 400
+
+
+def test_api_needs_no_csrf_token(browser_like, sqlite_people):
+    response = browser_like.http.post("/api/v1/cases", json={"client_ref": "C-api"},
+                                      headers=sqlite_people.auth("mw"))
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("path", ["/aanmelden", "/api/v1/openapi.json", "/static/css/meldcode.css",
+                                  "/bestaat-niet"])
+def test_security_headers_on_every_response(browser_like, path):
+    response = browser_like.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"]
+
+
+def test_no_inline_script_in_pages(browser_like):
+    browser_like.login("mw")
+    response = browser_like.post("/casussen/nieuw", {"client_ref": "C-1", "reason": "r"})
+    task = browser_like.get(response.headers["Location"])
+    case = browser_like.get("/casussen/1")
+    for page in (task, case, browser_like.get("/"), browser_like.get("/casussen/1/afdrukken")):
+        for tag in re.findall(r"<script[^>]*>", text(page)):
+            assert "src=" in tag or 'type="application/json"' in tag, tag
+        assert " on" + "click=" not in text(page)
+
+
+def test_unknown_page_is_a_dutch_404(browser_like):
+    response = browser_like.get("/bestaat-niet")
+    assert response.status_code == 404
+    assert "Deze pagina bestaat niet" in text(response)
+    assert browser_like.get("/api/v1/bestaat-niet").is_json
+
+
+def test_failed_logins_are_rate_limited(sqlite_url, sqlite_people):
+    from webui import create_app
+
+    client = Client(create_app({"TESTING": True, "LOGIN_RATE_LIMIT": "3 per minute"}))
+    client.get("/aanmelden")
+    statuses = [client.post("/aanmelden", {"naam": "mw", "wachtwoord": "fout-fout-fout"}).status_code
+                for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    response = client.post("/aanmelden", {"naam": "mw", "wachtwoord": PASSWORD})
+    assert response.status_code == 429
+    assert "Te veel pogingen" in text(response)
+
+
+def test_successful_logins_do_not_use_up_the_limit(sqlite_url, sqlite_people):
+    from webui import create_app
+
+    client = Client(create_app({"TESTING": True, "LOGIN_RATE_LIMIT": "3 per minute"}))
+    for _ in range(5):
+        assert client.login("mw").status_code == 302
+        assert client.logout().status_code == 302
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+def test_roles_see_what_they_may(browser_like):
+    browser_like.login("aud")
+    inbox = text(browser_like.get("/"))
+    assert "Nieuwe casus" not in inbox
+    assert browser_like.get("/casussen/nieuw").status_code == 403
+    browser_like.logout()
+    browser_like.login("lg")
+    assert "Open taken per lane" in text(browser_like.get("/"))
+
+
+def test_start_case_validation_and_redirect(browser_like):
+    browser_like.login("mw")
+    response = browser_like.post("/casussen/nieuw", {"client_ref": " ", "reason": "x"})
+    assert response.status_code == 422
+    assert "Vul een cliëntreferentie in." in text(response)
+    response = browser_like.post("/casussen/nieuw", {"client_ref": "C-7", "reason": "zorgen"})
+    assert response.status_code == 302 and response.headers["Location"].startswith("/taken/")
+    task = browser_like.get(response.headers["Location"])
+    assert "Stap 1: Signalen in kaart brengen" in text(task)
+    inbox = text(browser_like.get("/"))
+    assert "C-7" in inbox and "wacht" in inbox
+
+
+def test_task_form_errors_keep_what_was_typed(browser_like):
+    browser_like.login("mw")
+    location = browser_like.post("/casussen/nieuw", {"client_ref": "C-8"}).headers["Location"]
+    browser_like.get(location)
+    response = browser_like.post(location, {"actie": "afronden", "bronnen_derden": "de buurvrouw",
+                                            "datum_waarneming": "gisteren"})
+    assert response.status_code == 422
+    page = text(response)
+    assert "Dit veld is verplicht." in page
+    assert "Vul een geldige datum in" in page
+    assert "de buurvrouw</textarea>" in page
+    assert 'aria-invalid="true"' in page
+
+
+def test_draft_is_kept_per_person_and_dropped_on_completion(browser_like, sqlite_url):
+    from engine import store
+
+    browser_like.login("mw")
+    location = browser_like.post("/casussen/nieuw", {"client_ref": "C-9"}).headers["Location"]
+    browser_like.get(location)
+    response = browser_like.post(location, {"actie": "concept", "signalen": "half af",
+                                            "onbekend_veld": "weg"})
+    assert response.status_code == 302
+    page = text(browser_like.get(location))
+    assert "half af</textarea>" in page and "teruggezet" in page
+    with store.unit_of_work(url=sqlite_url) as session:
+        (draft,) = session.query(store.Draft).all()
+        assert draft.data == {"signalen": "half af"}
+    response = browser_like.post(location, {"actie": "afronden", "signalen": "klaar",
+                                            "kindcheck_kinderen": "nee"})
+    assert response.status_code == 302
+    with store.unit_of_work(url=sqlite_url) as session:
+        assert session.query(store.Draft).count() == 0
+
+
+def test_another_medewerkers_case_and_task_are_refused(browser_like):
+    browser_like.login("mw")
+    location = browser_like.post("/casussen/nieuw", {"client_ref": "C-10"}).headers["Location"]
+    browser_like.logout()
+    browser_like.login("mw2")
+    response = browser_like.get("/casussen/1")
+    assert response.status_code == 403
+    assert "U heeft geen toegang tot deze casus." in text(response)
+    assert browser_like.get(location).status_code == 403
+    assert browser_like.post(location, {"actie": "concept", "signalen": "x"}).status_code == 403
+    assert "C-10" not in text(browser_like.get("/casussen"))
+
+
+def test_case_page_and_print_view(browser_like):
+    browser_like.login("mw")
+    location = browser_like.post("/casussen/nieuw", {"client_ref": "C-11", "reason": "blauwe plekken"}
+                                 ).headers["Location"]
+    browser_like.get(location)
+    browser_like.post(location, {"actie": "afronden", "signalen": "blauwe plek op arm",
+                                 "kindcheck_kinderen": "ja", "kinderen_aantal_leeftijden": "1, 4 jaar",
+                                 "kindcheck_toelichting": "opvang bij oma"})
+    page = text(browser_like.get("/casussen/1"))
+    assert "blauwe plek op arm" in page
+    assert "Zijn er kinderen die afhankelijk zijn van de zorg van de cliënt?" in page
+    assert '"done": ["stap1_signalen"]' in page and '"current": ["stap2_overleg"]' in page
+    assert "0800-2000" in page
+    printed = browser_like.get("/casussen/1/afdrukken")
+    assert printed.status_code == 200 and "blauwe plek op arm" in text(printed)
+    diagram = browser_like.get("/processen/1/diagram.bpmn")
+    assert diagram.mimetype == "application/xml" and b"stap1_signalen" in diagram.data
+
+
+def test_case_reads_are_in_the_access_log(browser_like, sqlite_url):
+    from engine import store
+
+    browser_like.login("mw")
+    browser_like.post("/casussen/nieuw", {"client_ref": "C-12"})
+    browser_like.get("/casussen/1")
+    browser_like.get("/casussen/1/afdrukken")
+    browser_like.logout()
+    browser_like.login("mw2")
+    browser_like.get("/casussen/1")
+    with store.unit_of_work(url=sqlite_url) as session:
+        rows = [(e.user, e.action, e.outcome, e.source) for e in session.query(store.AccessLogEntry)]
+    assert ("mw", "read", "ok", "127.0.0.1") in rows
+    assert ("mw", "print", "ok", "127.0.0.1") in rows
+    assert ("mw2", "read", "denied", "127.0.0.1") in rows
+
+
+def test_english_is_available(browser_like):
+    browser_like.get("/aanmelden")
+    browser_like.post("/taal", {"taal": "en", "next": "/aanmelden"})
+    page = text(browser_like.get("/aanmelden"))
+    assert '<html lang="en">' in page
+    assert "Sign in" in page
