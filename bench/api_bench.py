@@ -172,9 +172,9 @@ def start_server(url: str, port: int, env: dict) -> subprocess.Popen:
     )
     for _ in range(300):
         try:
-            requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
+            requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=5)
             return proc
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)
     raise RuntimeError("server did not start")
 

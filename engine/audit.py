@@ -13,11 +13,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from . import settings
-from .store import AccessLogEntry, Case, HistoryEvent, User, utcnow
+from .store import AccessLogEntry, Case, utcnow
 
 GENESIS = "0" * 64
 
@@ -46,20 +46,24 @@ def event_content(case_id: int, seq: int, at: datetime, actor: str, action: str,
     }
 
 
-def append_event(session: Session, case: Case, actor: str, action: str, step: str | None = None,
-                 task_id: str | None = None, data: dict | None = None,
-                 at: datetime | None = None) -> HistoryEvent:
+def new_event(case_id: int, seq: int, prev_hash: str, actor: str, action: str,
+              step: str | None = None, task_id: str | None = None, data: dict | None = None,
+              at: datetime | None = None) -> dict[str, Any]:
+    """The row of one history event, its hash chained to the event before."""
     at = at or utcnow()
-    seq = case.event_count + 1
     data = data or {}
-    prev = case.last_hash or GENESIS
-    digest = chain_hash(prev, event_content(case.id, seq, at, actor, action, step, task_id, data))
-    event = HistoryEvent(case_id=case.id, seq=seq, at=at, actor=actor, action=action, step=step,
-                         task_id=task_id, data=data, prev_hash=prev, hash=digest)
-    session.add(event)
-    case.event_count = seq
-    case.last_hash = digest
-    return event
+    digest = chain_hash(prev_hash, event_content(case_id, seq, at, actor, action, step, task_id, data))
+    return dict(case_id=case_id, seq=seq, at=at, actor=actor, action=action, step=step,
+                task_id=task_id, data=data, prev_hash=prev_hash, hash=digest)
+
+
+_access = AccessLogEntry.__table__
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(7513, :k)")
+_LAST_FOR_CASE = (select(_access.c.hash).where(_access.c.case_id == bindparam("case_id"))
+                  .order_by(_access.c.id.desc()).limit(1))
+_LAST_FOR_SYSTEM = (select(_access.c.hash).where(_access.c.case_id.is_(None))
+                    .order_by(_access.c.id.desc()).limit(1))
+_INSERT_ACCESS = _access.insert()
 
 
 def access_content(entry: AccessLogEntry) -> dict[str, Any]:
@@ -70,29 +74,37 @@ def access_content(entry: AccessLogEntry) -> dict[str, Any]:
     }
 
 
-def log_access(session: Session, user: User | str, action: str, outcome: str,
+def log_access(session: Session, user, action: str, outcome: str,
                case: Case | None = None, case_id: int | None = None, source: str | None = None,
                on_behalf_of: str | None = None) -> AccessLogEntry:
-    """Record one attempt to read or change a case (NEN 7513), chained per case."""
+    """Record one attempt to read or change a case (NEN 7513), chained per case.
+
+    user: anything with .name and .roles (a User or a Principal), or a plain name for the system.
+    """
     case_id = case.id if case is not None else case_id
-    if isinstance(user, User):
-        name, role = user.name, ",".join(user.roles)
-    else:
+    if isinstance(user, str):
         name, role = user, "systeem"
-    if session.get_bind().dialect.name == "postgresql":
+    else:
+        name, role = user.name, ",".join(user.roles)
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
         # Serialise appends to one case's chain across concurrent transactions.
-        session.execute(text("SELECT pg_advisory_xact_lock(7513, :k)"), {"k": case_id or 0})
-    prev = session.scalar(
-        select(AccessLogEntry.hash)
-        .where(AccessLogEntry.case_id.is_(None) if case_id is None else AccessLogEntry.case_id == case_id)
-        .order_by(AccessLogEntry.id.desc())
-        .limit(1)
-    ) or GENESIS
+        conn.execute(_PG_LOCK, {"k": case_id or 0})
+    prev = conn.execute(
+        _LAST_FOR_SYSTEM if case_id is None else _LAST_FOR_CASE, {"case_id": case_id}
+    ).scalar() or GENESIS
     entry = AccessLogEntry(
         at=utcnow(), case_id=case_id, client_ref=case.client_ref if case is not None else None,
         user=name, role=role, on_behalf_of=on_behalf_of or name, action=action, outcome=outcome,
         source=source, prev_hash=prev,
     )
     entry.hash = chain_hash(prev, access_content(entry))
-    session.add(entry)
+    # A plain insert: this runs on every read and write of a case, the ORM's unit of work is
+    # not needed for an append-only row.
+    conn.execute(_INSERT_ACCESS, {
+        "at": entry.at, "case_id": entry.case_id, "client_ref": entry.client_ref,
+        "user": entry.user, "role": entry.role, "on_behalf_of": entry.on_behalf_of,
+        "action": entry.action, "outcome": entry.outcome, "source": entry.source,
+        "prev_hash": entry.prev_hash, "hash": entry.hash,
+    })
     return entry

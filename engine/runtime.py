@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import threading
 import uuid
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +29,7 @@ from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import and_, bindparam, insert, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -35,7 +37,7 @@ from . import audit, definitions, forms
 from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from .expressions import SCRIPT_ENGINE, ExpressionError
 from .roles import AANDACHTSFUNCTIONARIS, CASE_STARTERS, LEIDINGGEVENDE, MEDEWERKER
-from .store import Case, ProcessVersion, TaskRecord, User, unit_of_work, utcnow
+from .store import Case, HistoryEvent, ProcessVersion, TaskRecord, User, unit_of_work, utcnow
 from .users import Principal, may_complete, may_read_case
 
 SYSTEM = "systeem"
@@ -116,11 +118,40 @@ _serializer = BpmnWorkflowSerializer(_registry)
 
 
 def dump_state(workflow: BpmnWorkflow) -> bytes:
-    return zlib.compress(_serializer.serialize_json(workflow).encode(), 6)
+    return zlib.compress(_serializer.serialize_json(workflow).encode(), 1)
 
 
 def state_dict(state: bytes) -> dict:
     return json.loads(zlib.decompress(state))
+
+
+class _WorkflowCache:
+    """Recently written workflows of this process, keyed by case and version.
+
+    An API client keeps its connection, so the next step of a case usually lands in the same
+    worker: it then skips deserialising the state it just wrote. An entry is taken out while
+    a command works on it and put back only after that command committed, under the version
+    it committed; a stale or failed entry is never used.
+    """
+
+    def __init__(self, size: int = 2000):
+        self.size = size
+        self.entries: OrderedDict[tuple[str, int], tuple[int, BpmnWorkflow]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def take(self, key: tuple[str, int], version_id: int) -> BpmnWorkflow | None:
+        with self.lock:
+            entry = self.entries.pop(key, None)
+        return entry[1] if entry is not None and entry[0] == version_id else None
+
+    def put(self, key: tuple[str, int], version_id: int, workflow: BpmnWorkflow) -> None:
+        with self.lock:
+            self.entries[key] = (version_id, workflow)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+_workflows = _WorkflowCache()
 
 
 def load_state(definition: definitions.ProcessDefinition, state: bytes) -> BpmnWorkflow:
@@ -136,7 +167,15 @@ def load_state(definition: definitions.ProcessDefinition, state: bytes) -> BpmnW
 # --- process versions ---------------------------------------------------------------------------
 
 
+_definitions_by_version: dict[tuple[str, int], definitions.ProcessDefinition] = {}
+
+
 def definition_for(session: Session, version: int) -> definitions.ProcessDefinition:
+    """The parsed definition of a stored version (stored versions never change: cached)."""
+    key = (str(session.get_bind().url), version)
+    found = _definitions_by_version.get(key)
+    if found is not None:
+        return found
     row = session.get(ProcessVersion, version)
     if row is None:
         raise NotFound(f"Procesversie {version} bestaat niet.")
@@ -144,7 +183,9 @@ def definition_for(session: Session, version: int) -> definitions.ProcessDefinit
     def loader():
         return [definitions.SourceFile(f.name, f.content) for f in row.files]
 
-    return definitions.cached(row.sha256, loader)
+    found = definitions.cached(row.sha256, loader)
+    _definitions_by_version[key] = found
+    return found
 
 
 def active_version(session: Session) -> ProcessVersion | None:
@@ -248,12 +289,19 @@ def task_view(row: TaskRecord) -> dict[str, Any]:
     }
 
 
-def case_view(session: Session, case: Case) -> dict[str, Any]:
-    ready = session.scalars(
+def _ready_rows(session: Session, case_id: int) -> list[TaskRecord]:
+    return list(session.scalars(
         select(TaskRecord)
-        .where(TaskRecord.case_id == case.id, TaskRecord.state == "ready")
+        .where(TaskRecord.case_id == case_id, TaskRecord.state == "ready")
         .order_by(TaskRecord.ready_at, TaskRecord.id)
-    ).all()
+    ))
+
+
+def case_view(session: Session, case: Case) -> dict[str, Any]:
+    return _case_dict(case, case.owner.name, [task_view(r) for r in _ready_rows(session, case.id)])
+
+
+def _case_dict(case: Case, owner: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": case.id,
         "client_ref": case.client_ref,
@@ -261,12 +309,12 @@ def case_view(session: Session, case: Case) -> dict[str, Any]:
         "status": case.status,
         "uitkomst": case.uitkomst,
         "process_version": case.process_version,
-        "owner": case.owner.name,
+        "owner": owner,
         "started_at": audit.iso(case.started_at),
         "closed_at": audit.iso(case.closed_at) if case.closed_at else None,
         "completed_steps": list(case.completed_steps),
         "data": dict(case.data),
-        "tasks": [task_view(r) for r in ready],
+        "tasks": tasks,
     }
 
 
@@ -282,76 +330,161 @@ class Denied(Forbidden):
         self.action = action
 
 
-def _command(who: Principal, fn: Callable[[Session], Any]) -> Any:
+def _command(who: Principal, fn: Callable[[Session], Any], write: bool = True) -> Any:
     try:
-        with unit_of_work(write=True) as session:
+        with unit_of_work(write=write) as session:
             return fn(session)
     except Denied as denied:
-        with unit_of_work(write=True) as session:
-            case = session.get(Case, denied.case_id) if denied.case_id else None
-            audit.log_access(session, _actor(session, who), denied.action, "denied",
-                             case=case, case_id=denied.case_id, source=who.source)
+        _log_denied(who, denied)
         raise
     except StaleDataError:
         raise Conflict("De casus is intussen door iemand anders gewijzigd; probeer opnieuw.") from None
 
 
-def _actor(session: Session, who: Principal) -> User:
-    user = session.get(User, who.id)
-    if user is None:
-        raise Forbidden("Onbekende gebruiker.")
-    return user
+def _log_denied(who: Principal, denied: Denied) -> None:
+    with unit_of_work(write=True) as session:
+        case = session.get(Case, denied.case_id) if denied.case_id else None
+        audit.log_access(session, who, denied.action, "denied", case=case,
+                         case_id=denied.case_id, source=who.source)
 
 
-def _lock_case(session: Session, case_id: Any) -> Case:
+def _load_case(session: Session, case_id: Any) -> Case:
     try:
         case_id = int(case_id)
     except (TypeError, ValueError):
         raise NotFound("Casus niet gevonden.") from None
     if not 0 < case_id < 2**62:
         raise NotFound("Casus niet gevonden.")
-    query = select(Case).where(Case.id == case_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    case = session.scalars(query.execution_options(populate_existing=True)).first()
+    case = session.get(Case, case_id)
     if case is None:
         raise NotFound("Casus niet gevonden.")
     return case
 
 
-def _sync_tasks(session: Session, case: Case, definition, advance: Advance, now) -> None:
-    ready_ids = {str(t.id) for t in advance.ready}
-    for row in session.scalars(
-        select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.state == "ready")
-    ):
-        if row.id not in ready_ids:
-            row.state = "cancelled"
-            row.completed_at = now
-    known = set(
-        session.scalars(select(TaskRecord.id).where(TaskRecord.id.in_(ready_ids))).all()
-    ) if ready_ids else set()
-    for task in advance.ready:
-        if str(task.id) in known:
-            continue
-        step = definition.steps[task.task_spec.bpmn_id]
-        session.add(TaskRecord(
-            id=str(task.id), case_id=case.id, step=step.id, name=step.name, lane=step.lane,
-            owner_id=case.owner_id, state="ready", ready_at=now,
-        ))
+@dataclass
+class CaseChange:
+    """What one command does to a case, computed before the write transaction opens.
+
+    Planning (load the workflow, validate, run the engine, serialise, hash the events) is
+    the expensive part; it runs without any lock. The write then only checks that the case
+    is still at the version the plan was made from, and stores.
+    """
+
+    case: Case  # detached snapshot, updated in place with the new values
+    version_id: int
+    events: list[dict[str, Any]] = field(default_factory=list)
+    new_tasks: list[dict[str, Any]] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    completed_task: str | None = None
+    still_ready: list[dict[str, Any]] = field(default_factory=list)
+
+    def event(self, actor: str, action: str, now, step=None, task_id=None, data=None) -> None:
+        case = self.case
+        row = audit.new_event(case.id, case.event_count + 1, case.last_hash or audit.GENESIS,
+                              actor, action, step, task_id, data, now)
+        self.events.append(row)
+        case.event_count = row["seq"]
+        case.last_hash = row["hash"]
+
+    def advanced(self, definition, advance: Advance, before: set[str], now) -> None:
+        """Decisions, closing, and the task rows that follow from one engine advance."""
+        case = self.case
+        data = dict(case.data)
+        for step, outputs in advance.decisions:
+            data.update(outputs)
+            self.event(SYSTEM, "decision_made", now, step=step, data=outputs)
+        case.data = data
+        if advance.completed:
+            case.status = "closed"
+            case.closed_at = now
+            case.uitkomst = uitkomst_of(case.completed_steps, data)
+            self.event(SYSTEM, "case_closed", now, data={"uitkomst": case.uitkomst})
+        after = {str(t.id) for t in advance.ready}
+        self.cancelled = sorted(before - after - {self.completed_task})
+        for task in advance.ready:
+            if str(task.id) in before:
+                continue
+            step = definition.steps[task.task_spec.bpmn_id]
+            self.new_tasks.append(dict(
+                id=str(task.id), case_id=case.id, step=step.id, name=step.name, lane=step.lane,
+                owner_id=case.owner_id, state="ready", ready_at=now,
+            ))
+
+    def tasks_view(self) -> list[dict[str, Any]]:
+        gone = set(self.cancelled) | {self.completed_task}
+        kept = [t for t in self.still_ready if t["id"] not in gone]
+        return kept + [task_view(TaskRecord(**row)) for row in self.new_tasks]
 
 
-def _record_advance(session: Session, case: Case, advance: Advance, now) -> None:
-    data = dict(case.data)
-    for step, outputs in advance.decisions:
-        data.update(outputs)
-        audit.append_event(session, case, SYSTEM, "decision_made", step=step, data=outputs, at=now)
-    case.data = data
-    if advance.completed:
-        case.status = "closed"
-        case.closed_at = now
-        case.uitkomst = uitkomst_of(case.completed_steps, data)
-        audit.append_event(session, case, SYSTEM, "case_closed", data={"uitkomst": case.uitkomst},
-                           at=now)
+class _Retry(Exception):
+    """The case moved on between planning and writing: plan again."""
+
+
+# The hot path runs prebuilt Core statements on the session's connection: building ORM
+# statements per request cost more than the workflow engine itself.
+_cases, _tasks, _users = Case.__table__, TaskRecord.__table__, User.__table__
+_UPDATE_CASE = (
+    _cases.update()
+    .where(_cases.c.id == bindparam("b_id"), _cases.c.version_id == bindparam("b_version"))
+    .values(
+        status=bindparam("status"), uitkomst=bindparam("uitkomst"),
+        closed_at=bindparam("closed_at"), workflow_state=bindparam("workflow_state"),
+        data=bindparam("data"), completed_steps=bindparam("completed_steps"),
+        id_counter=bindparam("id_counter"), last_hash=bindparam("last_hash"),
+        event_count=bindparam("event_count"), version_id=bindparam("b_version") + 1,
+    )
+)
+_COMPLETE_TASK = (
+    _tasks.update()
+    .where(_tasks.c.id == bindparam("b_id"), _tasks.c.state == "ready")
+    .values(state="completed", completed_at=bindparam("at"), completed_by=bindparam("by"))
+)
+_CANCEL_TASKS = (
+    _tasks.update()
+    .where(_tasks.c.id.in_(bindparam("ids", expanding=True)), _tasks.c.state == "ready")
+    .values(state="cancelled", completed_at=bindparam("at"))
+)
+_PLAN_QUERY = (
+    select(
+        _tasks.c.id.label("task_id"), _tasks.c.step, _tasks.c.lane,
+        _tasks.c.state.label("task_state"), _cases, _users.c.name.label("owner_name"),
+        _users.c.manager_id.label("owner_manager_id"),
+    )
+    .select_from(_tasks.join(_cases, _tasks.c.case_id == _cases.c.id)
+                 .join(_users, _cases.c.owner_id == _users.c.id))
+    .where(_tasks.c.id == bindparam("task_id"))
+)
+_READY_QUERY = (
+    select(_tasks)
+    .where(_tasks.c.case_id == bindparam("case_id"), _tasks.c.state == "ready")
+    .order_by(_tasks.c.ready_at, _tasks.c.id)
+)
+_CASE_COLUMNS = [c.name for c in _cases.columns]
+
+
+def _write_change(session: Session, change: CaseChange, who: Principal, now) -> None:
+    case = change.case
+    conn = session.connection()
+    result = conn.execute(_UPDATE_CASE, {
+        "b_id": case.id, "b_version": change.version_id, "status": case.status,
+        "uitkomst": case.uitkomst, "closed_at": case.closed_at,
+        "workflow_state": case.workflow_state, "data": case.data,
+        "completed_steps": case.completed_steps, "id_counter": case.id_counter,
+        "last_hash": case.last_hash, "event_count": case.event_count,
+    })
+    if result.rowcount != 1:
+        raise _Retry()
+    if change.completed_task:
+        done = conn.execute(_COMPLETE_TASK, {"b_id": change.completed_task, "at": now,
+                                             "by": who.name})
+        if done.rowcount != 1:
+            raise Conflict("Deze taak is al afgerond of staat niet meer open.")
+    if change.cancelled:
+        conn.execute(_CANCEL_TASKS, {"ids": change.cancelled, "at": now})
+    if change.new_tasks:
+        conn.execute(_tasks.insert(), change.new_tasks)
+    if change.events:
+        conn.execute(HistoryEvent.__table__.insert(), change.events)
 
 
 START_FIELDS = {"client_ref", "reason"}
@@ -386,31 +519,33 @@ def start_case(who: Principal, payload: Any) -> dict[str, Any]:
         now = utcnow()
         case = Case(client_ref=client_ref.strip(), reason=reason.strip(), owner_id=who.id,
                     process_version=version.version, status="open", workflow_state=b"",
-                    data={}, completed_steps=[], started_at=now)
+                    data={}, completed_steps=[], started_at=now, last_hash="", event_count=0)
         session.add(case)
         session.flush()
+        change = CaseChange(case=case, version_id=case.version_id)
         ids = IdSource(case.id)
         workflow, advance = start_workflow(definition, ids)
-        audit.append_event(session, case, who.name, "case_started",
-                           data={"client_ref": case.client_ref, "reason": case.reason}, at=now)
-        _record_advance(session, case, advance, now)
+        change.event(who.name, "case_started", now,
+                     data={"client_ref": case.client_ref, "reason": case.reason})
+        change.advanced(definition, advance, set(), now)
         case.id_counter = ids.counter
         case.workflow_state = dump_state(workflow)
-        _sync_tasks(session, case, definition, advance, now)
-        audit.log_access(session, _actor(session, who), "create", "ok", case=case,
-                         source=who.source)
-        session.flush()
-        return case_view(session, case)
+        session.flush()  # the ORM writes the case; the rows below go in as plain inserts
+        if change.new_tasks:
+            session.execute(insert(TaskRecord), change.new_tasks)
+        session.execute(insert(HistoryEvent), change.events)
+        audit.log_access(session, who, "create", "ok", case=case, source=who.source)
+        return _case_dict(case, who.name, change.tasks_view())
 
     return _command(who, run)
 
 
 def get_case(who: Principal, case_id: Any, action: str = "read") -> dict[str, Any]:
     def run(session: Session):
-        case = _lock_case(session, case_id)
+        case = _load_case(session, case_id)
         if not may_read_case(session, who, case):
             raise Denied("U heeft geen toegang tot deze casus.", case.id, action)
-        audit.log_access(session, _actor(session, who), action, "ok", case=case, source=who.source)
+        audit.log_access(session, who, action, "ok", case=case, source=who.source)
         return case_view(session, case)
 
     return _command(who, run)
@@ -428,13 +563,12 @@ def _task_row(session: Session, task_id: Any) -> TaskRecord:
 def get_task(who: Principal, task_id: Any) -> dict[str, Any]:
     def run(session: Session):
         row = _task_row(session, task_id)
-        case = _lock_case(session, row.case_id)
+        case = _load_case(session, row.case_id)
         if not may_complete(who, case, row.lane):
             raise Denied("Deze taak is niet voor u.", case.id, "read_task")
         definition = definition_for(session, case.process_version)
         step = definition.steps[row.step]
-        audit.log_access(session, _actor(session, who), "read_task", "ok", case=case,
-                         source=who.source)
+        audit.log_access(session, who, "read_task", "ok", case=case, source=who.source)
         view = task_view(row)
         view["documentation"] = step.documentation
         view["form"] = {"fields": [f.as_dict() for f in step.fields]}
@@ -465,56 +599,76 @@ def ready_task_rows(session: Session, who: Principal, limit: int = 500) -> list[
     ))
 
 
-def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = False) -> dict[str, Any]:
-    """Validate, apply, advance; from_web: values are an HTML form's strings ("ja", "12")."""
-
-    def run(session: Session):
-        row = _task_row(session, task_id)
-        case = _lock_case(session, row.case_id)
-        # Re-read the row after the case lock: a concurrent completion may have just won.
-        session.refresh(row)
+def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) -> tuple:
+    """Read-only: check, validate and run the engine on a copy; no lock is held."""
+    if not isinstance(task_id, str) or len(task_id) > 36:
+        raise NotFound("Taak niet gevonden.")
+    with unit_of_work() as session:
+        conn = session.connection()
+        row = conn.execute(_PLAN_QUERY, {"task_id": task_id}).first()
+        if row is None:
+            raise NotFound("Taak niet gevonden.")
+        # A detached case built from the row: planning never touches the session again.
+        case = Case(**{name: getattr(row, name) for name in _CASE_COLUMNS})
+        case.owner = User(id=row.owner_id, name=row.owner_name, manager_id=row.owner_manager_id)
         if not may_complete(who, case, row.lane):
             raise Denied("Deze taak is niet voor u.", case.id, "complete_task")
-        if row.state != "ready":
-            raise Conflict("Deze taak is al afgerond of staat niet meer open.", case_id=case.id)
+        if row.task_state != "ready":
+            raise Conflict("Deze taak is al afgerond of staat niet meer open.")
         definition = definition_for(session, case.process_version)
-        step = definition.steps[row.step]
-        try:
-            clean = forms.validate(step.fields, data, context=case.data, from_web=from_web)
-        except forms.FormInvalid as exc:
-            raise Invalid("Het formulier is niet goed ingevuld.", exc.errors) from None
-        now = utcnow()
-        workflow = load_state(definition, case.workflow_state)
-        ids = IdSource(case.id, case.id_counter)
-        advance = complete_in_workflow(workflow, row.id, clean, ids)
-        row.state = "completed"
-        row.completed_at = now
-        row.completed_by = who.name
-        case.completed_steps = [*case.completed_steps, row.step]
-        case.data = {**case.data, **clean}
-        audit.append_event(session, case, who.name, "task_completed", step=row.step,
-                           task_id=row.id, data=clean, at=now)
-        _record_advance(session, case, advance, now)
-        case.id_counter = ids.counter
-        case.workflow_state = dump_state(workflow)
-        _sync_tasks(session, case, definition, advance, now)
-        audit.log_access(session, _actor(session, who), "update", "ok", case=case,
-                         source=who.source)
-        session.flush()
-        return case_view(session, case)
+        owner = row.owner_name
+        still_ready = [task_view(r) for r in conn.execute(_READY_QUERY, {"case_id": case.id})]
+        cache_key = (str(session.get_bind().url), case.id)
+    step = definition.steps[row.step]
+    try:
+        clean = forms.validate(step.fields, data, context=case.data, from_web=from_web)
+    except forms.FormInvalid as exc:
+        raise Invalid("Het formulier is niet goed ingevuld.", exc.errors) from None
+    now = utcnow()
+    workflow = _workflows.take(cache_key, case.version_id) or load_state(
+        definition, case.workflow_state
+    )
+    before = {str(t.id) for t in workflow.get_tasks(state=TaskState.READY)
+              if isinstance(t.task_spec, UserTask)}
+    ids = IdSource(case.id, case.id_counter)
+    advance = complete_in_workflow(workflow, row.task_id, clean, ids)
+    change = CaseChange(case=case, version_id=case.version_id, completed_task=row.task_id,
+                        still_ready=still_ready)
+    case.completed_steps = [*case.completed_steps, row.step]
+    case.data = {**case.data, **clean}
+    change.event(who.name, "task_completed", now, step=row.step, task_id=row.task_id, data=clean)
+    change.advanced(definition, advance, before, now)
+    case.id_counter = ids.counter
+    case.workflow_state = dump_state(workflow)
+    return change, owner, now, workflow, cache_key
 
-    return _command(who, run)
+
+def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = False) -> dict[str, Any]:
+    """Validate, apply, advance; from_web: values are an HTML form's strings ("ja", "12")."""
+    for _attempt in range(5):
+        try:
+            change, owner, now, workflow, cache_key = _plan_completion(who, task_id, data, from_web)
+        except Denied as denied:
+            _log_denied(who, denied)
+            raise
+        try:
+            with unit_of_work(write=True) as session:
+                _write_change(session, change, who, now)
+                audit.log_access(session, who, "update", "ok", case=change.case,
+                                 source=who.source)
+        except _Retry:
+            continue  # another step of this case was stored meanwhile: plan again
+        _workflows.put(cache_key, change.version_id + 1, workflow)
+        return _case_dict(change.case, owner, change.tasks_view())
+    raise Conflict("De casus is intussen door iemand anders gewijzigd; probeer opnieuw.")
 
 
 def history(who: Principal, case_id: Any) -> list[dict[str, Any]]:
-    from .store import HistoryEvent
-
     def run(session: Session):
-        case = _lock_case(session, case_id)
+        case = _load_case(session, case_id)
         if not may_read_case(session, who, case):
             raise Denied("U heeft geen toegang tot deze casus.", case.id, "read_history")
-        audit.log_access(session, _actor(session, who), "read_history", "ok", case=case,
-                         source=who.source)
+        audit.log_access(session, who, "read_history", "ok", case=case, source=who.source)
         events = session.scalars(
             select(HistoryEvent).where(HistoryEvent.case_id == case.id).order_by(HistoryEvent.seq)
         )

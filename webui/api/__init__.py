@@ -61,10 +61,10 @@ def token_auth(fn):
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("Geen of ongeldig token.")
         with unit_of_work() as session:
-            user = users.user_for_token(session, token.strip())
-            if user is None:
-                raise NotAuthenticated("Geen of ongeldig token.")
-            g.principal = users.Principal.of(user, source_address())
+            principal = users.principal_for_token(session, token.strip(), source_address())
+        if principal is None:
+            raise NotAuthenticated("Geen of ongeldig token.")
+        g.principal = principal
         return fn(*args, **kwargs)
 
     return wrapper
