@@ -40,7 +40,7 @@ def test_catalogue_is_complete_and_compiled(lang):
     translated = {_key(m) for m in catalogue if m.id and m.string and (
         isinstance(m.string, str) or all(m.string))}
     missing = _ids_in_code() - translated
-    assert not missing, f"{lang}: untranslated texts (run pybabel extract/update): {sorted(map(str, missing))}"
+    assert not missing, f"{lang}: untranslated (pybabel extract/update): {sorted(map(str, missing))}"
     with open(po_path.with_suffix(".mo"), "rb") as fh:
         compiled = read_mo(fh)
     assert {_key(m) for m in compiled if m.id} >= translated, f"{lang}: run pybabel compile"

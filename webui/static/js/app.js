@@ -37,8 +37,12 @@
       var controls = wrapper.querySelectorAll("input, textarea, select");
       for (var j = 0; j < controls.length; j++) {
         controls[j].disabled = !show;
-        if (show) { controls[j].setAttribute("aria-required", "true"); }
+        if (controls[j].type !== "radio" && controls[j].type !== "checkbox") {
+          controls[j].setAttribute("aria-required", show ? "true" : "false");
+        }
       }
+      var group = wrapper.querySelector("[role=radiogroup]");
+      if (group) { group.setAttribute("aria-required", show ? "true" : "false"); }
     }
   }
 

@@ -1,0 +1,362 @@
+"""The staff web UI in a real browser: sign in, start a case, walk the meldcode through the
+forms, drafts, the diagram, refusals, protections and an axe-core scan of every page type."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.scenarios.paths import SCENARIOS, fill
+
+from .conftest import PASSWORD, axe_violations, login, shot, start_server
+
+pytestmark = pytest.mark.browser
+
+
+def _definition():
+    from engine import definitions
+
+    return definitions.load(definitions.shipped_files())
+
+
+DEFINITION = None
+
+
+def step_fields(step: str) -> list[dict]:
+    global DEFINITION
+    if DEFINITION is None:
+        DEFINITION = _definition()
+    return [f.as_dict() for f in DEFINITION.steps[step].fields]
+
+
+def start_case(page, client_ref: str, reason: str = "Zorgen over blauwe plekken") -> None:
+    page.goto("/casussen/nieuw")
+    page.get_by_label("Cliëntreferentie").fill(client_ref)
+    page.get_by_label("Korte aanleiding").fill(reason)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Casus starten").click()
+    expect(page.locator("form.task-form")).to_have_attribute("data-step", "stap1_signalen")
+
+
+def fill_task(page, decisions: dict) -> str:
+    """Fill the open task form as a person would: the choices first, then the text of the
+    fields that are shown after those choices."""
+    step = page.locator("form.task-form").get_attribute("data-step")
+    fields = step_fields(step)
+    data = fill(fields, decisions)
+    for f in fields:
+        if f["name"] in data and f["type"] in ("boolean", "enum"):
+            value = data[f["name"]]
+            if f["type"] == "boolean":
+                value = "ja" if value else "nee"
+            page.locator(f"#{f['name']}-{value}").check()
+    for f in fields:
+        if f["name"] in data and f["type"] not in ("boolean", "enum"):
+            control = page.locator(f"#{f['name']}")
+            if control.is_visible():
+                control.fill(str(data[f["name"]]))
+    return step
+
+
+def submit(page) -> None:
+    with page.expect_navigation():
+        page.get_by_role("button", name="Stap afronden").click()
+
+
+def case_id_of(page) -> int:
+    return int(re.search(r"/casussen/(\d+)", page.url).group(1))
+
+
+# --- sign in ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,display", [
+    ("mw", "Mila Medewerker"), ("lg", "Lotte Leidinggevende"), ("af", "Aziz Aandachtsfunctionaris"),
+    ("aud", "Anna Auditor"), ("pb", "Peter Procesbeheerder"), ("bh", "Bart Beheerder"),
+])
+def test_sign_in_as_each_role(page, name, display):
+    login(page, name)
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mijn taken")
+    expect(page.locator(".who-name")).to_have_text(display)
+    may_start = name in ("mw", "lg", "af")
+    expect(page.get_by_role("link", name="Nieuwe casus")).to_have_count(1 if may_start else 0)
+    if name == "lg":
+        expect(page.get_by_role("heading", name="Open taken per lane")).to_be_visible()
+    page.get_by_role("button", name="Afmelden").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Aanmelden")
+    expect(page.get_by_text("U bent afgemeld.")).to_be_visible()
+
+
+def test_wrong_password(page):
+    login(page, "mw", "niet-het-wachtwoord")
+    expect(page.get_by_role("alert")).to_have_text("Gebruikersnaam of wachtwoord klopt niet.")
+
+
+# --- the whole path --------------------------------------------------------------------------
+
+
+def test_walk_acuut_melden_en_hulp_to_the_end(page):
+    scenario = next(s for s in SCENARIOS if s.name == "acuut_melden_en_hulp")
+    login(page, "mw")
+    start_case(page, "C-PAD-1")
+    done = []
+    while "/taken/" in page.url:
+        step = fill_task(page, scenario.decisions)
+        if step == "stap2_overleg":
+            # the reason for the exception appears once the exception is chosen
+            expect(page.get_by_label("Waarom gaat het gesprek niet door?")).to_be_visible()
+            shot(page, "taak")
+        submit(page)
+        expect(page.locator(".field-error")).to_have_count(0)
+        done.append(step)
+        assert len(done) <= 12, done
+    assert sorted(done) == sorted(scenario.steps)
+
+    # the case page: closed with the contract's outcome, the path on the diagram
+    expect(page.get_by_role("heading", level=1)).to_contain_text("C-PAD-1")
+    facts = page.locator(".facts")
+    expect(facts).to_contain_text("Afgesloten")
+    expect(facts).to_contain_text("Gemeld bij Veilig Thuis en hulp geboden")
+    expect(facts).to_contain_text("Mila Medewerker")
+    diagram = page.locator("#diagram")
+    expect(diagram).to_have_attribute("data-state", "ready")
+    for step in scenario.steps:
+        expect(diagram.locator(f'g.djs-element.mc-done[data-element-id="{step}"]')).to_have_count(1)
+    expect(diagram.locator('g.djs-element.mc-skipped[data-element-id="stap3_gesprek"]')).to_have_count(1)
+    expect(diagram.locator("g.djs-element.mc-current")).to_have_count(0)
+    timeline = page.locator(".timeline")
+    expect(timeline.locator(".event-task_completed")).to_have_count(len(scenario.steps))
+    expect(timeline).to_contain_text("Ik heb goede redenen om aan te nemen dat de cliënt dan het "
+                                      "contact verbreekt")
+    expect(page.locator(".contact-panel")).to_contain_text("0800-2000")
+    expect(page.locator(".contact-panel")).to_contain_text("Aziz Aandachtsfunctionaris")
+    shot(page, "casus")
+
+    with page.expect_navigation():
+        page.get_by_role("link", name="Afdrukken").click()
+    expect(page.locator("h1")).to_contain_text("C-PAD-1")
+    expect(page.locator(".timeline")).to_contain_text("Vastgelegd voor")
+    page.emulate_media(media="print")
+    expect(page.locator(".toolbar")).to_be_hidden()
+    shot(page, "afdrukken")
+
+
+def test_diagram_marks_current_and_done_steps(page):
+    login(page, "mw")
+    start_case(page, "C-PAD-2")
+    fill_task(page, {"kindcheck_kinderen": False})
+    submit(page)
+    with page.expect_navigation():
+        page.get_by_role("link", name="C-PAD-2").first.click()
+    diagram = page.locator("#diagram")
+    expect(diagram).to_have_attribute("data-state", "ready")
+    expect(diagram.locator('g.mc-done[data-element-id="stap1_signalen"]')).to_have_count(1)
+    expect(diagram.locator('g.mc-current[data-element-id="stap2_overleg"]')).to_have_count(1)
+    expect(diagram.locator("g.mc-skipped")).to_have_count(0)
+    expect(page.locator(".current-tasks")).to_contain_text("Stap 2")
+
+
+# --- forms -----------------------------------------------------------------------------------
+
+
+def test_validation_error_then_corrected(page):
+    login(page, "mw")
+    start_case(page, "C-FOUT-1")
+    page.get_by_label("Bron van informatie van anderen").fill("De buurvrouw")
+    page.get_by_label("Datum van de waarneming").fill("2026-11-02")
+    submit(page)
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_visible()
+    expect(summary).to_be_focused()
+    expect(page.locator("#fout-signalen")).to_contain_text("Dit veld is verplicht.")
+    expect(page.locator("#fout-kindcheck_kinderen")).to_contain_text("Dit veld is verplicht.")
+    expect(page.get_by_label("Welke signalen hebt u opgemerkt?")).to_have_attribute("aria-invalid", "true")
+    # what was typed is kept
+    expect(page.get_by_label("Bron van informatie van anderen")).to_have_value("De buurvrouw")
+    expect(page.get_by_label("Datum van de waarneming")).to_have_value("2026-11-02")
+    shot(page, "taak-fouten")
+    page.get_by_label("Welke signalen hebt u opgemerkt?").fill("Blauwe plek op de arm")
+    page.locator("#kindcheck_kinderen-ja").check()
+    # the kindcheck questions apply now
+    expect(page.get_by_label("Aantal kinderen en hun leeftijden")).to_be_visible()
+    submit(page)
+    expect(page.locator("#fout-kinderen_aantal_leeftijden")).to_contain_text("Dit veld is verplicht.")
+    page.get_by_label("Aantal kinderen en hun leeftijden").fill("2 kinderen, 4 en 7 jaar")
+    page.get_by_label("Is de opvang van de kinderen nu veilig").fill("Ja, bij de oma")
+    submit(page)
+    expect(page.locator("form.task-form")).to_have_attribute("data-step", "stap2_overleg")
+    expect(page.get_by_text("Stap afgerond.")).to_be_visible()
+
+
+def test_conditional_fields_without_javascript(new_context, ui_server):
+    context = new_context(java_script_enabled=False)
+    page = context.new_page()
+    login(page, "mw")
+    start_case(page, "C-NOJS-1")
+    # without JS every field is there; the server decides what is required
+    expect(page.get_by_label("Aantal kinderen en hun leeftijden")).to_be_visible()
+    page.get_by_label("Welke signalen hebt u opgemerkt?").fill("Signalen")
+    page.locator("#kindcheck_kinderen-nee").check()
+    submit(page)
+    expect(page.locator("form.task-form")).to_have_attribute("data-step", "stap2_overleg")
+    expect(page.get_by_label("Waarom gaat het gesprek niet door?")).to_be_visible()
+    expect(page.get_by_text("Verplicht als het antwoord bij")).to_have_count(3)
+
+
+def test_draft_saved_and_restored_in_a_new_session(page, new_context):
+    login(page, "mw")
+    start_case(page, "C-CONCEPT-1")
+    task_url = page.url
+    page.get_by_label("Welke signalen hebt u opgemerkt?").fill("Half ingevuld: blauwe plekken")
+    page.locator("#kindcheck_kinderen-ja").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Concept opslaan").click()
+    expect(page.get_by_text("Concept opgeslagen")).to_be_visible()
+    page.reload()
+    expect(page.get_by_label("Welke signalen hebt u opgemerkt?")).to_have_value(
+        "Half ingevuld: blauwe plekken")
+    # the browser is closed: a new session, the draft is still there
+    page.context.close()
+    other = new_context().new_page()
+    login(other, "mw")
+    other.goto(task_url)
+    expect(other.get_by_text("is teruggezet")).to_be_visible()
+    expect(other.get_by_label("Welke signalen hebt u opgemerkt?")).to_have_value(
+        "Half ingevuld: blauwe plekken")
+    expect(other.locator("#kindcheck_kinderen-ja")).to_be_checked()
+    expect(other.get_by_label("Aantal kinderen en hun leeftijden")).to_be_visible()
+
+
+# --- refusals and protections ----------------------------------------------------------------
+
+
+def test_another_medewerkers_case_is_refused(page, new_context):
+    login(page, "mw")
+    start_case(page, "C-PRIVE-1")
+    task_url = page.url
+    page.get_by_role("link", name="C-PRIVE-1").click()
+    case_url = page.url
+    other = new_context().new_page()
+    login(other, "mw2")
+    response = other.goto(case_url)
+    assert response.status == 403
+    expect(other.get_by_role("heading", level=1)).to_have_text("Geen toegang")
+    expect(other.get_by_text("U heeft geen toegang tot deze casus.")).to_be_visible()
+    shot(other, "geen-toegang")
+    assert other.goto(task_url).status == 403
+    other.goto("/casussen")
+    expect(other.get_by_text("C-PRIVE-1")).to_have_count(0)
+
+
+def test_post_without_csrf_token_is_refused(page, ui_server):
+    login(page, "mw")
+    response = page.request.post(f"{ui_server.base}/casussen/nieuw",
+                                 form={"client_ref": "C-CSRF", "reason": "x"}, max_redirects=0)
+    assert response.status == 400
+    assert "beveiligingscode" in response.text()
+    response = page.request.post(f"{ui_server.base}/afmelden", max_redirects=0)
+    assert response.status == 400
+    page.goto("/casussen")
+    expect(page.get_by_text("C-CSRF")).to_have_count(0)
+
+
+def test_security_headers(page):
+    response = page.goto("/aanmelden")
+    headers = response.headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"]
+    login(page, "mw")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "meldcode_sessie")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+
+
+def test_login_rate_limit(page, tmp_path):
+    server, _url = start_server(tmp_path, MELDCODE_LOGIN_RATE_LIMIT="3 per minute",
+                                MELDCODE_WORKERS="1")
+    try:
+        statuses = []
+        for _ in range(4):
+            page.goto(f"{server.base}/aanmelden")
+            page.get_by_label("Gebruikersnaam").fill("mw")
+            page.get_by_label("Wachtwoord").fill("fout-wachtwoord")
+            with page.expect_response(lambda r: r.request.method == "POST") as info:
+                page.get_by_role("button", name="Aanmelden").click()
+            statuses.append(info.value.status)
+        assert statuses == [401, 401, 401, 429]
+        expect(page.get_by_role("heading", level=1)).to_have_text("Even wachten")
+        expect(page.get_by_text("Te veel pogingen in korte tijd.")).to_be_visible()
+        shot(page, "te-veel-pogingen")
+    finally:
+        server.stop()
+
+
+# --- accessibility: every page type ----------------------------------------------------------
+
+
+def test_axe_scan_of_every_page_type(new_context, ui_server):
+    # bypass_csp lets the test inject axe-core; the pages themselves run under the real CSP
+    page = new_context(bypass_csp=True).new_page()
+    found = {}
+
+    def scan(name: str, screenshot: bool = True):
+        page.wait_for_load_state("networkidle")
+        found[name] = axe_violations(page)
+        if screenshot:
+            shot(page, name)
+
+    page.goto("/aanmelden")
+    scan("aanmelden")
+    login(page, "mw")
+    start_case(page, "C-AXE-1")
+    scan("taak-stap1", screenshot=False)
+    page.get_by_role("button", name="Stap afronden").click()
+    page.wait_for_url(re.compile("/taken/"))
+    scan("taak-met-fouten", screenshot=False)
+    fill_task(page, {"kindcheck_kinderen": True})
+    submit(page)
+    page.goto("/")
+    scan("mijn-taken")
+    page.goto("/casussen")
+    scan("mijn-casussen")
+    page.goto("/casussen/nieuw")
+    scan("nieuwe-casus")
+    page.goto("/casussen")
+    with page.expect_navigation():
+        page.get_by_role("link", name="C-AXE-1").first.click()
+    expect(page.locator("#diagram")).to_have_attribute("data-state", "ready")
+    scan("casus-open")
+    case_url = page.url
+    page.goto(case_url + "/afdrukken")
+    scan("afdrukken-open", screenshot=False)
+    page.goto("/bestaat-niet")
+    scan("niet-gevonden")
+    login_lg = new_context(bypass_csp=True).new_page()
+    login(login_lg, "lg")
+    found["mijn-taken-leidinggevende"] = axe_violations(login_lg)
+    shot(login_lg, "mijn-taken-leidinggevende")
+    login_lg.goto(case_url)
+    expect(login_lg.locator("#diagram")).to_have_attribute("data-state", "ready")
+    found["casus-leidinggevende"] = axe_violations(login_lg)
+    page.goto("/taal")  # GET is not allowed: a 405 page
+    scan("niet-toegestaan", screenshot=False)
+    problems = {name: v for name, v in found.items() if v}
+    if problems:
+        pytest.fail("axe-core: serious or critical violations:\n" + json.dumps(problems, indent=1))
+
+
+def test_english_pages(page):
+    page.goto("/aanmelden")
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    page.get_by_label("User name").fill("mw")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("My tasks")
