@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.scenarios.paths import SCENARIOS, fill
 
-from .conftest import PASSWORD, axe_violations, login, shot, start_server
+from .conftest import PASSWORD, SCREENSHOTS, axe_violations, login, shot, start_server
 
 pytestmark = pytest.mark.browser
 
@@ -135,6 +135,7 @@ def test_walk_acuut_melden_en_hulp_to_the_end(page):
     expect(page.locator(".contact-panel")).to_contain_text("0800-2000")
     expect(page.locator(".contact-panel")).to_contain_text("Aziz Aandachtsfunctionaris")
     shot(page, "casus")
+    page.locator(".diagram-frame").screenshot(path=str(SCREENSHOTS / "casus-diagram.png"))
 
     with page.expect_navigation():
         page.get_by_role("link", name="Afdrukken").click()

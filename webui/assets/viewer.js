@@ -29,6 +29,13 @@ async function show(container) {
       }
     }
   }
+  // As tall as the diagram needs at this width: no empty bands above and below it.
+  const inner = canvas.viewbox().inner;
+  if (inner.width > 0) {
+    const height = container.clientWidth * (inner.height / inner.width) + 48;
+    container.style.height = Math.round(Math.min(Math.max(height, 280), 720)) + "px";
+    canvas.resized();
+  }
   canvas.zoom("fit-viewport", "auto");
   container.classList.add("diagram-ready");
   container.dataset.state = "ready";
