@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
 from . import drafts, runtime, users
@@ -107,24 +107,36 @@ def list_cases(who: Principal, page: int = 1, per_page: int = CASES_PER_PAGE) ->
     The same rules as users.may_read_case, as one indexed query.
     """
     page = max(1, min(int(page or 1), 100_000))
+    offset = (page - 1) * per_page
     query = (
         select(Case.id, Case.client_ref, Case.status, Case.uitkomst, Case.started_at,
                Case.closed_at, Case.process_version, User.name, User.display_name)
         .join(User, User.id == Case.owner_id)
     )
     if not who.has_role(AUDITOR):
-        conditions = [
-            Case.owner_id == who.id,
-            Case.id.in_(select(CaseShare.case_id).where(CaseShare.user_id == who.id)),
+        # One branch per rule, each reading its own index newest first and no further than
+        # this page needs: an OR over the rules would collect and sort every matching case.
+        wanted = offset + per_page + 1
+
+        def newest(ids):
+            column = ids.selected_columns[0]
+            return select(ids.order_by(column.desc()).limit(wanted).subquery().c[0])
+
+        branches = [
+            newest(select(Case.id).where(Case.owner_id == who.id)),
+            select(CaseShare.case_id).where(CaseShare.user_id == who.id),
         ]
         if who.has_role(LEIDINGGEVENDE):
-            conditions.append(Case.owner_id.in_(select(User.id).where(User.manager_id == who.id)))
+            team = select(User.id).where(User.manager_id == who.id)
+            branches.append(newest(select(Case.id).where(Case.owner_id.in_(team))))
         if who.has_role(AANDACHTSFUNCTIONARIS):
-            conditions.append(Case.id.in_(
+            branches.append(newest(
                 select(TaskRecord.case_id).where(TaskRecord.lane == AANDACHTSFUNCTIONARIS)
+                .distinct()
             ))
-        query = query.where(or_(*conditions))
-    query = query.order_by(Case.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)
+        readable = union(*branches).subquery()
+        query = query.where(Case.id.in_(select(readable.c[0])))
+    query = query.order_by(Case.id.desc()).offset(offset).limit(per_page + 1)
     with unit_of_work() as session:
         rows = session.execute(query).all()
     cases = [
