@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
@@ -35,7 +35,11 @@ def chain_hash(prev_hash: str, content: dict[str, Any]) -> str:
 
 
 def iso(at: datetime) -> str:
-    return at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """UTC, microseconds, 'Z': the same text whatever the database gave back (SQLite drops
+    the zone, PostgreSQL returns its session zone), so hashes over it are stable."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def event_content(case_id: int, seq: int, at: datetime, actor: str, action: str,

@@ -194,5 +194,62 @@ def deploy(files, by):
     click.echo(f"{'Nieuwe versie' if created else 'Ongewijzigd, bestaande versie'}: {number}")
 
 
+@main.command(help="Controleer casussen: de geschiedenisketen, en het opnieuw afspelen vanuit de "
+                   "procesversie tegen wat is opgeslagen. Exit 0 als alles klopt, anders 1.")
+@click.argument("case_ids", nargs=-1, type=int)
+@click.option("--all", "all_cases", is_flag=True, help="Alle casussen.")
+def verify(case_ids, all_cases):
+    from engine import audit, replay
+
+    if not case_ids and not all_cases:
+        fail("geef casusnummers op, of --all")
+    operator = getpass.getuser()
+    checked = failed = 0
+    with _database():
+        with store.unit_of_work(write=True) as session:
+            wanted = None if all_cases else list(case_ids)
+            for verdict in replay.verify_all(session, wanted):
+                checked += 1
+                audit.log_access(session, operator, "verify", "ok", case_id=verdict.case_id)
+                if verdict.ok:
+                    click.echo(f"casus {verdict.case_id}: in orde ({verdict.events} gebeurtenissen)")
+                else:
+                    failed += 1
+                    click.echo(f"casus {verdict.case_id}: NIET IN ORDE")
+                    for problem in verdict.problems:
+                        click.echo(f"  - {problem}")
+            missing = sorted(set(case_ids) - set(_existing(session, case_ids))) if case_ids else []
+    for cid in missing:
+        failed += 1
+        click.echo(f"casus {cid}: bestaat niet")
+    click.echo(f"{checked} casus(sen) gecontroleerd, {failed} niet in orde.")
+    sys.exit(1 if failed else 0)
+
+
+def _existing(session, case_ids):
+    from sqlalchemy import select
+
+    return session.scalars(select(store.Case.id).where(store.Case.id.in_(list(case_ids)))).all()
+
+
+@main.command(help="Exporteer het dossier van een casus als PDF of JSON; de export komt in het "
+                   "toegangslog op naam van --user (standaard: de OS-gebruiker).")
+@click.argument("case_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["pdf", "json"]), required=True)
+@click.option("-o", "output", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--user", "as_user", default=None, help="Namens wie de export gebeurt.")
+def export(case_id, fmt, output, as_user):
+    from engine import dossier
+
+    name = as_user or getpass.getuser()
+    with _database():
+        content, _ = dossier.export(name, case_id, fmt)
+    tmp = f"{output}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(content)
+    os.replace(tmp, output)  # never leave half a dossier behind
+    click.echo(f"Dossier van casus {case_id} geschreven naar {output} ({len(content):,} bytes).")
+
+
 if __name__ == "__main__":
     main()

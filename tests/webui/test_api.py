@@ -240,3 +240,22 @@ def test_openapi_document_lists_every_route(app, client):
         path = rule.rule.replace("<case_id>", "{id}").replace("<task_id>", "{id}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, (path, method)
+
+
+def test_verify_and_access_log_endpoints(client, people):
+    case = start(client, people)
+    r = client.get(f"/api/v1/cases/{case['id']}/verify", headers=people.auth("aud"))
+    assert r.status_code == 200 and r.json == {"ok": True, "events": 1, "problems": []}
+    assert client.get(f"/api/v1/cases/{case['id']}/verify",
+                      headers=people.auth("mw2")).status_code == 403
+    assert client.get(f"/api/v1/cases/{case['id']}/access-log",
+                      headers=people.auth("mw")).status_code == 403
+    log = client.get(f"/api/v1/cases/{case['id']}/access-log", headers=people.auth("aud")).json
+    outcomes = [(e["user"], e["action"], e["outcome"]) for e in log]
+    assert ("mw", "create", "ok") in outcomes
+    assert ("aud", "verify", "ok") in outcomes
+    assert ("mw2", "verify", "denied") in outcomes
+    assert ("mw", "read_access_log", "denied") in outcomes
+    assert outcomes[-1] == ("aud", "read_access_log", "ok")
+    for e in log:
+        assert set(e) >= {"at", "user", "role", "action", "outcome"}

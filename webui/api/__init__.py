@@ -8,7 +8,7 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine import definitions, runtime, users, versions
+from engine import definitions, dossier, replay, runtime, users, versions
 from engine.errors import BadRequest, DomainError, Forbidden, Invalid, NotAuthenticated
 from engine.roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
 from engine.store import unit_of_work
@@ -115,6 +115,18 @@ def get_case(case_id):
 @token_auth
 def case_history(case_id):
     return jsonify(runtime.history(g.principal, case_id))
+
+
+@bp.get("/cases/<case_id>/verify")
+@token_auth
+def verify_case(case_id):
+    return jsonify(replay.verify(g.principal, case_id))
+
+
+@bp.get("/cases/<case_id>/access-log")
+@token_auth
+def case_access_log(case_id):
+    return jsonify(dossier.access_log(g.principal, case_id))
 
 
 @bp.get("/tasks")

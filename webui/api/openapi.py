@@ -119,6 +119,20 @@ def openapi_document() -> dict:
                 "files": {"type": "array", "items": {"type": "string"}},
             },
         },
+        "AccessEntry": {
+            "type": "object",
+            "required": ["at", "user", "role", "action", "outcome"],
+            "properties": {
+                "at": {"type": "string", "format": "date-time"},
+                "user": {"type": "string"},
+                "role": {"type": "string"},
+                "action": {"type": "string"},
+                "outcome": {"type": "string", "enum": ["ok", "denied"]},
+                "on_behalf_of": str_or_null,
+                "source": str_or_null,
+                "client_ref": str_or_null,
+            },
+        },
         "DeployProblem": {
             "type": "object",
             "properties": {"file": {"type": "string"}, "line": {"type": "integer"},
@@ -158,6 +172,21 @@ def openapi_document() -> dict:
             "parameters": [_id_param("id", "integer")],
             "responses": {"200": _json({"type": "array", "items": _ref("Event")}, "events"),
                           **_ERR}}},
+        "/api/v1/cases/{id}/verify": {"get": {
+            "summary": "Controleer de geschiedenisketen en speel de casus opnieuw af",
+            "parameters": [_id_param("id", "integer")],
+            "responses": {"200": _json({"type": "object", "required": ["ok", "events", "problems"],
+                                        "properties": {
+                                            "ok": {"type": "boolean"},
+                                            "events": {"type": "integer"},
+                                            "problems": {"type": "array",
+                                                         "items": {"type": "string"}}}},
+                                       "oordeel"), **_ERR}}},
+        "/api/v1/cases/{id}/access-log": {"get": {
+            "summary": "Wie heeft deze casus ingezien of gewijzigd (NEN 7513); alleen auditors",
+            "parameters": [_id_param("id", "integer")],
+            "responses": {"200": _json({"type": "array", "items": _ref("AccessEntry")},
+                                       "toegangslog, oudste eerst"), **_ERR}}},
         "/api/v1/tasks": {"get": {
             "summary": "De open taken die deze gebruiker mag afronden",
             "responses": {"200": _json({"type": "array", "items": _ref("Task")}, "taken"),

@@ -1,0 +1,158 @@
+"""Tampering with a case in the database is caught by verify, and named."""
+
+import json
+import zlib
+
+import pytest
+from sqlalchemy import text
+
+from engine import replay, runtime, store
+from tests.scenarios.paths import LONGEST, SCENARIOS, fill
+
+
+def finished_case(people, scenario=LONGEST):
+    case = runtime.start_case(people["mw"], {"client_ref": "dossier"})
+    while case["tasks"]:
+        task = runtime.get_task(people["mw"], case["tasks"][0]["id"])
+        case = runtime.complete_task(people["mw"], task["id"],
+                                     fill(task["form"]["fields"], scenario.decisions))
+    return case
+
+
+def run_sql(url, sql, **params):
+    with store.unit_of_work(write=True, url=url) as session:
+        session.execute(text(sql), params)
+
+
+def verdict(people, case_id):
+    return replay.verify(people["aud"], case_id)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_untouched_cases_verify(people, scenario):
+    case = finished_case(people, scenario)
+    result = verdict(people, case["id"])
+    assert result["ok"], result["problems"]
+    assert result["events"] >= 3 and result["problems"] == []
+
+
+def test_open_case_verifies(people):
+    case = runtime.start_case(people["mw"], {"client_ref": "open"})
+    assert verdict(people, case["id"])["ok"]
+
+
+def test_edited_event_data(people, db_url):
+    case = finished_case(people)
+    with store.unit_of_work(url=db_url) as s:
+        data = s.execute(text("select data from history_events where case_id=:c and seq=4"),
+                         {"c": case["id"]}).scalar()
+    data = json.loads(data) if isinstance(data, str) else data
+    data["signalen"] = "iets anders"
+    run_sql(db_url, "update history_events set data=:d where case_id=:c and seq=4",
+            d=json.dumps(data), c=case["id"])
+    result = verdict(people, case["id"])
+    assert not result["ok"]
+    assert "gebeurtenis 4" in result["problems"][0] and "gewijzigd" in result["problems"][0]
+
+
+def test_deleted_event(people, db_url):
+    case = finished_case(people)
+    run_sql(db_url, "delete from history_events where case_id=:c and seq=5", c=case["id"])
+    result = verdict(people, case["id"])
+    assert not result["ok"] and "gebeurtenis 5 ontbreekt" in result["problems"][0]
+
+
+def test_deleted_last_event(people, db_url):
+    case = finished_case(people)
+    n = len(runtime.history(people["mw"], case["id"]))
+    run_sql(db_url, "delete from history_events where case_id=:c and seq=:n", c=case["id"], n=n)
+    result = verdict(people, case["id"])
+    assert not result["ok"] and "verwijderd of toegevoegd" in result["problems"][0]
+
+
+def test_inserted_event(people, db_url):
+    case = finished_case(people)
+    run_sql(db_url, "update history_events set seq = seq + 1 where case_id=:c and seq >= 3 "
+            "and seq = (select max(seq) from history_events where case_id=:c)", c=case["id"])
+    run_sql(db_url, "insert into history_events (case_id, seq, at, actor, action, step, task_id, "
+            "data, prev_hash, hash) select case_id, (select max(seq) from history_events "
+            "where case_id=:c) - 1, at, 'indringer', action, step, task_id, data, prev_hash, hash "
+            "from history_events where case_id=:c and seq=2", c=case["id"])
+    result = verdict(people, case["id"])
+    assert not result["ok"], result
+
+
+def test_reordered_events(people, db_url):
+    case = finished_case(people)
+    run_sql(db_url, "update history_events set seq = -1 where case_id=:c and seq=3", c=case["id"])
+    run_sql(db_url, "update history_events set seq = 3 where case_id=:c and seq=4", c=case["id"])
+    run_sql(db_url, "update history_events set seq = 4 where case_id=:c and seq=-1", c=case["id"])
+    result = verdict(people, case["id"])
+    assert not result["ok"] and "gebeurtenis 3" in result["problems"][0]
+
+
+def test_rewritten_chain_without_key_is_caught(people, db_url):
+    """Recomputing plain SHA-256 hashes over edited content does not fool the HMAC chain."""
+    import hashlib
+
+    case = finished_case(people)
+    run_sql(db_url, "update history_events set actor='iemand-anders' where case_id=:c",
+            c=case["id"])
+    with store.unit_of_work(url=db_url) as s:
+        rows = s.execute(text("select id, seq from history_events where case_id=:c order by seq"),
+                         {"c": case["id"]}).all()
+    prev = "0" * 64
+    for row_id, _seq in rows:
+        new = hashlib.sha256((prev + str(row_id)).encode()).hexdigest()
+        run_sql(db_url, "update history_events set prev_hash=:p, hash=:h where id=:i",
+                p=prev, h=new, i=row_id)
+        prev = new
+    run_sql(db_url, "update cases set last_hash=:h where id=:c", h=prev, c=case["id"])
+    result = verdict(people, case["id"])
+    assert not result["ok"] and "gewijzigd" in result["problems"][0]
+
+
+def test_edited_recorded_data(people, db_url):
+    case = finished_case(people)
+    data = dict(case["data"], besluit_melden=False)
+    run_sql(db_url, "update cases set data=:d where id=:c", d=json.dumps(data), c=case["id"])
+    result = verdict(people, case["id"])
+    assert not result["ok"] and "vastgelegde gegevens" in result["problems"][0]
+
+
+def test_edited_uitkomst(people, db_url):
+    case = finished_case(people)
+    run_sql(db_url, "update cases set uitkomst='hulp' where id=:c", c=case["id"])
+    result = verdict(people, case["id"])
+    assert not result["ok"] and any("uitkomst" in p for p in result["problems"])
+
+
+def test_edited_workflow_state(people, db_url):
+    case = runtime.start_case(people["mw"], {"client_ref": "status"})
+    with store.unit_of_work(url=db_url) as s:
+        blob = s.execute(text("select workflow_state from cases where id=:c"),
+                         {"c": case["id"]}).scalar()
+    state = json.loads(zlib.decompress(blob))
+    for task in state["tasks"].values():
+        if task["task_spec"] == "stap1_signalen":
+            task["state"] = 64  # COMPLETED, without any history
+    with store.unit_of_work(write=True, url=db_url) as s:
+        s.execute(text("update cases set workflow_state=:b where id=:c"),
+                  {"b": zlib.compress(json.dumps(state).encode()), "c": case["id"]})
+    result = verdict(people, case["id"])
+    assert not result["ok"] and "workflowstatus" in result["problems"][0]
+
+
+def test_edited_ready_task_rows(people, db_url):
+    case = runtime.start_case(people["mw"], {"client_ref": "rijen"})
+    run_sql(db_url, "update tasks set state='cancelled' where case_id=:c", c=case["id"])
+    result = verdict(people, case["id"])
+    assert not result["ok"] and "open taken" in result["problems"][0]
+
+
+def test_verify_is_access_controlled(people):
+    case = runtime.start_case(people["mw"], {"client_ref": "x"})
+    from engine.errors import Forbidden
+
+    with pytest.raises(Forbidden):
+        replay.verify(people["mw2"], case["id"])
