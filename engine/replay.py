@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, runtime
 from .errors import DomainError
-from .store import Case, HistoryEvent, TaskRecord
+from .store import AccessLogEntry, Case, HistoryEvent, TaskRecord
 
 # Attributes of a stored task that replay must reproduce (timestamps cannot be).
 _TASK_KEYS = ("id", "parent", "children", "state", "task_spec", "data", "delta")
@@ -141,6 +141,23 @@ def _comparable_state(state: dict) -> dict:
     }
 
 
+def check_access_chain(session: Session, case_id: int) -> list[str]:
+    """The case's access log is chained like its history: an edited, removed or inserted
+    line breaks the chain."""
+    prev = audit.GENESIS
+    rows = session.scalars(
+        select(AccessLogEntry).where(AccessLogEntry.case_id == case_id).order_by(AccessLogEntry.id)
+    )
+    for number, entry in enumerate(rows, start=1):
+        if entry.prev_hash != prev:
+            return [f"toegangslog regel {number}: de keten is onderbroken (een regel is "
+                    "verwijderd of tussengevoegd)"]
+        if audit.chain_hash(prev, audit.access_content(entry)) != entry.hash:
+            return [f"toegangslog regel {number}: de inhoud is na het vastleggen gewijzigd"]
+        prev = entry.hash
+    return []
+
+
 def verify_case(session: Session, case: Case) -> Verdict:
     events = list(session.scalars(
         select(HistoryEvent)
@@ -148,7 +165,7 @@ def verify_case(session: Session, case: Case) -> Verdict:
         .order_by(HistoryEvent.seq, HistoryEvent.id)
     ))
     verdict = Verdict(case.id, len(events))
-    verdict.problems = check_chain(case, events)
+    verdict.problems = check_chain(case, events) + check_access_chain(session, case.id)
     if verdict.problems:
         return verdict
     definition = runtime.definition_for(session, case.process_version)

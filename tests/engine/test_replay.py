@@ -156,3 +156,22 @@ def test_verify_is_access_controlled(people):
 
     with pytest.raises(Forbidden):
         replay.verify(people["mw2"], case["id"])
+
+
+def test_edited_access_log_line(people, db_url):
+    case = runtime.start_case(people["mw"], {"client_ref": "toegang"})
+    runtime.get_case(people["mw"], case["id"])
+    run_sql(db_url, "update access_log set \"user\"='iemand' where case_id=:c and action='read'",
+            c=case["id"])
+    result = verdict(people, case["id"])
+    assert not result["ok"] and "toegangslog regel 2" in result["problems"][0]
+
+
+def test_deleted_access_log_line(people, db_url):
+    case = runtime.start_case(people["mw"], {"client_ref": "toegang"})
+    runtime.get_case(people["mw"], case["id"])
+    runtime.get_case(people["mw"], case["id"])
+    run_sql(db_url, "delete from access_log where case_id=:c and id = (select min(id) from "
+            "access_log where case_id=:c and action='read')", c=case["id"])
+    result = verdict(people, case["id"])
+    assert not result["ok"] and "onderbroken" in result["problems"][0]
