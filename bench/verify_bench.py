@@ -1,0 +1,156 @@
+"""Benchmark: verify 10,000 cases, and replay one case of 1,000 events.
+
+    .venv/bin/python bench/verify_bench.py [--cases 10000] [--events 1000]
+
+Verification checks each case's hash chains, replays its history from its process version
+and compares with everything stored. The ratio base is bare SpiffWorkflow running the very
+same completions in-process (its own parser and script engine, no storage). The last line is
+`RESULT ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lxml import etree  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from tests.scenarios.paths import SCENARIOS, fill  # noqa: E402
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def looping_bpmn() -> bytes:
+    """The shipped meldcode, with 'help not effective' looping back to organising help, so
+    one case can collect as many events as we like."""
+    root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
+    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+    gateway = root.xpath("//bpmn:exclusiveGateway[bpmn:incoming = //bpmn:sequenceFlow"
+                         "[@sourceRef='hulp_evalueren']/@id]", namespaces=ns)[0]
+    default = root.xpath(f"//bpmn:sequenceFlow[@id='{gateway.get('default')}']", namespaces=ns)[0]
+    default.set("targetRef", "hulp_organiseren")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=1000)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="meldcode-verify-"))
+    os.environ.update(MELDCODE_INSTANCE=str(tmp), MELDCODE_HISTORY_KEY="bench",
+                      MELDCODE_SECRET_KEY="bench", MELDCODE_TEST_FAST_HASH="1",
+                      MELDCODE_DATABASE_URL=f"sqlite:///{tmp / 'verify.sqlite'}")
+
+    from engine import definitions, replay, runtime, schema, store, users, versions
+
+    schema.upgrade()
+    with store.unit_of_work(write=True) as session:
+        versions.ensure_deployed(session, by="bench")
+        who = users.Principal.of(users.create_user(session, "mw", ["medewerker"], "12345678"))
+
+    # 1. verify N cases along all routes (built through the engine, as users would)
+    forms = {}
+
+    def walk(scenario, ref):
+        case = runtime.start_case(who, {"client_ref": ref})
+        while case["tasks"]:
+            task = case["tasks"][0]
+            if task["step"] not in forms:
+                forms[task["step"]] = runtime.get_task(who, task["id"])["form"]["fields"]
+            case = runtime.complete_task(who, task["id"], fill(forms[task["step"]],
+                                                               scenario.decisions))
+        return case
+
+    t0 = time.perf_counter()
+    for i in range(args.cases):
+        walk(SCENARIOS[i % len(SCENARIOS)], f"v-{i}")
+        if (i + 1) % 1000 == 0:
+            log(f"  built {i + 1}/{args.cases} cases ({time.perf_counter() - t0:.0f} s)")
+    with store.unit_of_work() as session:
+        t0 = time.perf_counter()
+        verdicts = list(replay.verify_all(session))
+        verify_s = time.perf_counter() - t0
+    assert len(verdicts) == args.cases and all(v.ok for v in verdicts)
+    log(f"verify {args.cases} cases: {verify_s:.1f} s ({verify_s / args.cases * 1000:.2f} ms per case)")
+
+    # 2. one case with ~1,000 events on a looping variant of the meldcode
+    with store.unit_of_work(write=True) as session:
+        row, _ = versions.deploy(session, [definitions.SourceFile("meldcode.bpmn", looping_bpmn())],
+                                 "bench")
+        looping_version = row.version
+    decisions = {**SCENARIOS[-2].decisions, "hulp_effectief": False}
+    case = runtime.start_case(who, {"client_ref": "lang"})
+    completions = []  # (step, data) as the bare engine will replay them
+    events = 1
+    while events < args.events:
+        task = case["tasks"][0]
+        if task["step"] not in forms:
+            forms[task["step"]] = runtime.get_task(who, task["id"])["form"]["fields"]
+        data = fill(forms[task["step"]], decisions)
+        case = runtime.complete_task(who, task["id"], data)
+        completions.append((task["step"], data))
+        events = len(case["completed_steps"]) + 1 + 1  # + start + decision
+    assert case["process_version"] == looping_version
+    with store.unit_of_work() as session:
+        stored = session.get(store.Case, case["id"])
+        n_events = stored.event_count
+        t0 = time.perf_counter()
+        verdict = replay.verify_case(session, stored)
+        verify_one_s = time.perf_counter() - t0
+        evts = list(session.scalars(select(store.HistoryEvent)
+                                    .where(store.HistoryEvent.case_id == case["id"])
+                                    .order_by(store.HistoryEvent.seq)))
+        definition = runtime.definition_for(session, looping_version)
+        t0 = time.perf_counter()
+        replay.replay_events(definition, case["id"], evts)
+        replay_s = time.perf_counter() - t0
+    assert verdict.ok, verdict.problems
+    log(f"one case, {n_events} events: replay {replay_s * 1000:.0f} ms, full verify "
+        f"(chains + replay + compare) {verify_one_s * 1000:.0f} ms")
+
+    # 3. bare SpiffWorkflow doing the same completions
+    from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.camunda.parser import CamundaParser
+    from SpiffWorkflow.util.task import TaskState
+
+    parser = CamundaParser()
+    parser.add_bpmn_str(looping_bpmn(), "meldcode.bpmn")
+    parser.add_dmn_file(str(ROOT / "processes" / "afwegingskader.dmn"))
+    spec = parser.get_spec("meldcode")
+    engine = PythonScriptEngine(environment=TaskDataEnvironment({"true": True, "false": False}))
+    timings = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        wf = BpmnWorkflow(spec, script_engine=engine)
+        wf.do_engine_steps()
+        for step, data in completions:
+            task = next(t for t in wf.get_tasks(state=TaskState.READY, manual=True)
+                        if t.task_spec.bpmn_id == step)
+            task.set_data(**data)
+            task.run()
+            wf.do_engine_steps()
+        timings.append(time.perf_counter() - t0)
+    bare_s = statistics.median(timings)
+    ratio = replay_s / bare_s
+    log(f"bare SpiffWorkflow, same {len(completions)} completions: {bare_s * 1000:.0f} ms")
+    log(f"RESULT verify_cases={args.cases} verify_s={verify_s:.1f} "
+        f"verify_ms_per_case={verify_s / args.cases * 1000:.2f} replay_events={n_events} "
+        f"replay_ms={replay_s * 1000:.0f} bare_ms={bare_s * 1000:.0f} "
+        f"ratio_vs_engine={ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
