@@ -76,8 +76,17 @@ class Replayed:
     workflow: Any = None
 
 
-def replay_events(definition, case_id: int, events: list[HistoryEvent]) -> tuple[Replayed, list[str]]:
-    """Rebuild a case from its events; compare the engine's own events with the stored ones."""
+def _ready_steps(workflow) -> dict[str, str]:
+    return {str(t.id): t.task_spec.bpmn_id for t in workflow.get_tasks(state=runtime.TaskState.READY)
+            if isinstance(t.task_spec, runtime.UserTask)}
+
+
+def replay_events(definition, case_id: int, events: list[HistoryEvent],
+                  on_event=None) -> tuple[Replayed, list[str]]:
+    """Rebuild a case from its events; compare the engine's own events with the stored ones.
+
+    on_event(event, replayed, workflow) is called after each event, for a step-through.
+    """
     out = Replayed()
     problems: list[str] = []
     if not events or events[0].action != "case_started":
@@ -96,6 +105,8 @@ def replay_events(definition, case_id: int, events: list[HistoryEvent]) -> tuple
             expected.append(("case_closed", None, {"uitkomst": out.uitkomst}))
 
     absorb(advance)
+    if on_event:
+        on_event(events[0], out, workflow)
     for event in events[1:]:
         if event.action == "task_completed":
             if expected:
@@ -124,13 +135,31 @@ def replay_events(definition, case_id: int, events: list[HistoryEvent]) -> tuple
         else:
             problems.append(f"{_label(event)}: onbekende handeling")
             break
+        if on_event:
+            on_event(event, out, workflow)
     if not problems and expected:
         problems.append(f"bij afspelen volgt nog '{expected[0][0]}', maar die gebeurtenis ontbreekt")
     out.id_counter = ids.counter
-    out.ready = {str(t.id): t.task_spec.bpmn_id for t in workflow.get_tasks(state=runtime.TaskState.READY)
-                 if isinstance(t.task_spec, runtime.UserTask)}
+    out.ready = _ready_steps(workflow)
     out.workflow = workflow
     return out, problems
+
+
+def frames(definition, case_id: int, events: list[HistoryEvent]) -> list[dict[str, Any]]:
+    """The case after each event: what was done, what was open, what was known."""
+    result: list[dict[str, Any]] = []
+
+    def capture(event, state: Replayed, workflow) -> None:
+        result.append({
+            "seq": event.seq, "at": audit.iso(event.at), "actor": event.actor,
+            "action": event.action, "step": event.step, "event_data": event.data,
+            "completed_steps": list(state.completed_steps),
+            "ready_steps": sorted(set(_ready_steps(workflow).values())),
+            "data": dict(state.data), "status": state.status, "uitkomst": state.uitkomst,
+        })
+
+    replay_events(definition, case_id, events, on_event=capture)
+    return result
 
 
 def _comparable_state(state: dict) -> dict:

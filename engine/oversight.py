@@ -1,0 +1,170 @@
+"""What the auditor works with: cases by filter, a case's history frame by frame, and who
+has looked at a case. Every function here is for auditors only, and every use is logged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import audit, replay, runtime
+from .errors import Invalid
+from .roles import AUDITOR
+from .store import AccessLogEntry, Case, HistoryEvent, TaskRecord, User
+
+PER_PAGE = 50
+STATUSES = ("open", "closed")
+UITKOMSTEN = ("gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen", "geen_vermoeden")
+
+
+def _require_auditor(who, case_id: int | None, action: str) -> None:
+    if not who.has_role(AUDITOR):
+        raise runtime.Denied("Alleen een auditor mag dit inzien.", case_id, action)
+
+
+@dataclass
+class CaseFilter:
+    status: str | None = None
+    uitkomst: str | None = None
+    started_from: dt.date | None = None
+    started_to: dt.date | None = None
+    step: str | None = None  # cases with a task at this step, ready or done
+    process_version: int | None = None
+    page: int = 1
+
+    @classmethod
+    def parse(cls, args: dict[str, Any]) -> CaseFilter:
+        """From query parameters; unknown values are refused with Dutch messages."""
+        errors: dict[str, str] = {}
+        f = cls()
+
+        def text(name):
+            value = (args.get(name) or "").strip()
+            return value or None
+
+        f.status = text("status")
+        if f.status and f.status not in STATUSES:
+            errors["status"] = "Kies open of afgesloten."
+        f.uitkomst = text("uitkomst")
+        if f.uitkomst and f.uitkomst not in UITKOMSTEN:
+            errors["uitkomst"] = "Onbekende uitkomst."
+        for name in ("started_from", "started_to"):
+            value = text(name)
+            if value:
+                try:
+                    setattr(f, name, dt.date.fromisoformat(value))
+                except ValueError:
+                    errors[name] = "Vul een datum in als JJJJ-MM-DD."
+        f.step = text("step")
+        if f.step and len(f.step) > 200:
+            errors["step"] = "Te lang."
+        for name, default in (("process_version", None), ("page", 1)):
+            value = text(name)
+            if value is None:
+                setattr(f, name, default)
+                continue
+            try:
+                setattr(f, name, int(value))
+            except ValueError:
+                errors[name] = "Vul een getal in."
+        if f.page < 1:
+            errors["page"] = "Vul een getal van minstens 1 in."
+        if errors:
+            raise Invalid("Ongeldig filter.", errors)
+        return f
+
+
+def find_cases(who, flt: CaseFilter) -> dict[str, Any]:
+    def run(session: Session):
+        _require_auditor(who, None, "search")
+        query = select(Case.id, Case.client_ref, Case.status, Case.uitkomst, Case.started_at,
+                       Case.closed_at, Case.process_version, User.name.label("owner")
+                       ).join(User, Case.owner_id == User.id)
+        if flt.status:
+            query = query.where(Case.status == flt.status)
+        if flt.uitkomst:
+            query = query.where(Case.uitkomst == flt.uitkomst)
+        if flt.started_from:
+            query = query.where(Case.started_at >= dt.datetime.combine(flt.started_from, dt.time(),
+                                                                       tzinfo=dt.UTC))
+        if flt.started_to:
+            end = dt.datetime.combine(flt.started_to + dt.timedelta(days=1), dt.time(),
+                                      tzinfo=dt.UTC)
+            query = query.where(Case.started_at < end)
+        if flt.process_version is not None:
+            query = query.where(Case.process_version == flt.process_version)
+        if flt.step:
+            query = query.where(Case.id.in_(
+                select(TaskRecord.case_id).where(TaskRecord.step == flt.step)))
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = session.execute(
+            query.order_by(Case.id.desc()).limit(PER_PAGE).offset((flt.page - 1) * PER_PAGE)
+        ).all()
+        audit.log_access(session, who, "search", "ok", source=who.source)
+        return {
+            "total": total,
+            "page": flt.page,
+            "pages": max(1, -(-total // PER_PAGE)),
+            "cases": [
+                {"id": r.id, "client_ref": r.client_ref, "status": r.status,
+                 "uitkomst": r.uitkomst, "started_at": audit.iso(r.started_at),
+                 "closed_at": audit.iso(r.closed_at) if r.closed_at else None,
+                 "process_version": r.process_version, "owner": r.owner}
+                for r in rows
+            ],
+        }
+
+    return runtime._command(who, run)
+
+
+def step_through(who, case_id: Any) -> dict[str, Any]:
+    """The case as it was after each event: the diagram's marks and the data known then."""
+
+    def run(session: Session):
+        case = runtime._load_case(session, case_id)
+        _require_auditor(who, case.id, "read_history")
+        audit.log_access(session, who, "read_history", "ok", case=case, source=who.source)
+        events = list(session.scalars(
+            select(HistoryEvent).where(HistoryEvent.case_id == case.id).order_by(HistoryEvent.seq)
+        ))
+        definition = runtime.definition_for(session, case.process_version)
+        frames = replay.frames(definition, case.id, events)
+        return {
+            "case": {"id": case.id, "client_ref": case.client_ref, "status": case.status,
+                     "uitkomst": case.uitkomst, "process_version": case.process_version},
+            "frames": frames,
+            "verify": replay.verify_case(session, case).as_dict(),
+        }
+
+    return runtime._command(who, run)
+
+
+def viewers(who, case_id: Any) -> dict[str, Any]:
+    """'Wie heeft dit dossier ingezien': per person, what they did and when, for a client."""
+
+    def run(session: Session):
+        case = runtime._load_case(session, case_id)
+        _require_auditor(who, case.id, "read_access_log")
+        audit.log_access(session, who, "read_access_log", "ok", case=case, source=who.source)
+        session.flush()
+        rows = session.execute(
+            select(AccessLogEntry.user, AccessLogEntry.role, AccessLogEntry.outcome,
+                   func.count(), func.min(AccessLogEntry.at), func.max(AccessLogEntry.at))
+            .where(AccessLogEntry.case_id == case.id)
+            .group_by(AccessLogEntry.user, AccessLogEntry.role, AccessLogEntry.outcome)
+            .order_by(func.min(AccessLogEntry.at))
+        ).all()
+        names = dict(session.execute(select(User.name, User.display_name)).all())
+        return {
+            "case": {"id": case.id, "client_ref": case.client_ref},
+            "people": [
+                {"user": user, "name": names.get(user) or user, "role": role, "outcome": outcome,
+                 "count": count, "first": audit.iso(first), "last": audit.iso(last)}
+                for user, role, outcome, count, first, last in rows
+            ],
+        }
+
+    return runtime._command(who, run)

@@ -1,0 +1,62 @@
+"""The auditor's views: filtered case lists, step-through frames, who viewed a case."""
+
+import pytest
+
+from engine import oversight, runtime
+from engine.errors import Forbidden, Invalid
+from tests.engine.test_replay import finished_case
+from tests.scenarios.paths import SCENARIOS
+
+
+def test_filters(people):
+    done = finished_case(people, SCENARIOS[0])
+    runtime.start_case(people["mw"], {"client_ref": "nog-open"})
+    aud = people["aud"]
+    everything = oversight.find_cases(aud, oversight.CaseFilter.parse({}))
+    assert everything["total"] == 2
+    closed = oversight.find_cases(aud, oversight.CaseFilter.parse({"status": "closed"}))
+    assert [c["id"] for c in closed["cases"]] == [done["id"]]
+    by_outcome = oversight.find_cases(aud, oversight.CaseFilter.parse(
+        {"uitkomst": "zorgen_weggenomen"}))
+    assert by_outcome["total"] == 1
+    by_step = oversight.find_cases(aud, oversight.CaseFilter.parse({"step": "stap3_gesprek"}))
+    assert [c["id"] for c in by_step["cases"]] == [done["id"]]
+    future = oversight.find_cases(aud, oversight.CaseFilter.parse({"started_from": "2999-01-01"}))
+    assert future["total"] == 0
+    today = done["started_at"][:10]
+    same_day = oversight.find_cases(aud, oversight.CaseFilter.parse(
+        {"started_from": today, "started_to": today, "process_version": "1"}))
+    assert same_day["total"] == 2
+    with pytest.raises(Invalid) as info:
+        oversight.CaseFilter.parse({"status": "x", "started_from": "gisteren", "page": "0"})
+    assert set(info.value.errors) == {"status", "started_from", "page"}
+    with pytest.raises(Forbidden):
+        oversight.find_cases(people["mw"], oversight.CaseFilter())
+
+
+def test_step_through_frames(people):
+    case = finished_case(people, SCENARIOS[3])  # acuut: melden en hulp side by side
+    result = oversight.step_through(people["aud"], case["id"])
+    frames = result["frames"]
+    assert result["verify"]["ok"]
+    assert frames[0]["action"] == "case_started" and frames[0]["ready_steps"] == ["stap1_signalen"]
+    assert frames[-1]["status"] == "closed" and frames[-1]["uitkomst"] == "gemeld_en_hulp"
+    after_decision = next(f for f in frames if f["action"] == "decision_made")
+    assert after_decision["ready_steps"] == ["hulp_organiseren", "melding_voorbereiden"]
+    assert after_decision["data"]["besluit_melden"] is True
+    first = next(f for f in frames if f["step"] == "stap1_signalen")
+    assert first["completed_steps"] == ["stap1_signalen"]
+    assert "vermoeden" not in first["data"]
+    with pytest.raises(Forbidden):
+        oversight.step_through(people["mw"], case["id"])
+
+
+def test_viewers_overview(people):
+    case = runtime.start_case(people["mw"], {"client_ref": "wie"})
+    runtime.get_case(people["lg"], case["id"])
+    with pytest.raises(Forbidden):
+        runtime.get_case(people["mw2"], case["id"])
+    result = oversight.viewers(people["aud"], case["id"])
+    rows = {(p["user"], p["outcome"]): p for p in result["people"]}
+    assert ("mw", "ok") in rows and ("lg", "ok") in rows and ("mw2", "denied") in rows
+    assert rows[("aud", "ok")]["count"] == 1
