@@ -80,3 +80,104 @@ def ensure_deployed(session: Session, by: str = "meldcode init") -> ProcessVersi
         return None
     row, _ = deploy(session, definitions.shipped_files(), by)
     return row
+
+
+# --- a readable difference between two versions ------------------------------------------------
+
+
+def _bpmn_model(files: list[SourceFile]) -> dict[str, dict]:
+    """What a process owner changes, per id: elements, flows with conditions, form fields."""
+    from lxml import etree
+
+    from .definitions import _XML_PARSER_OPTIONS, BPMN_NS, NS
+
+    model: dict[str, dict] = {"elements": {}, "flows": {}, "fields": {}}
+    for f in files:
+        if f.kind != "bpmn":
+            continue
+        root = etree.fromstring(f.content, etree.XMLParser(**_XML_PARSER_OPTIONS))
+        for process in root.xpath("//bpmn:process", namespaces=NS):
+            for node in process.iter():
+                if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
+                    continue
+                local = etree.QName(node).localname
+                node_id = node.get("id")
+                if not node_id:
+                    continue
+                if local == "sequenceFlow":
+                    cond = node.find(f"{{{BPMN_NS}}}conditionExpression")
+                    model["flows"][node_id] = {
+                        "van": node.get("sourceRef"), "naar": node.get("targetRef"),
+                        "naam": node.get("name") or "",
+                        "voorwaarde": (cond.text or "").strip() if cond is not None else "",
+                    }
+                elif local.endswith(("Task", "Event", "Gateway")) or local in ("task", "subProcess"):
+                    docs = node.find(f"{{{BPMN_NS}}}documentation")
+                    model["elements"][node_id] = {
+                        "soort": local, "naam": node.get("name") or "",
+                        "toelichting": (docs.text or "").strip() if docs is not None else "",
+                    }
+                    for field in node.xpath(".//camunda:formField", namespaces=NS):
+                        props = {p.get("id"): p.get("value") for p in
+                                 field.xpath("camunda:properties/camunda:property", namespaces=NS)}
+                        rules = sorted(f"{c.get('name')}{'=' + c.get('config') if c.get('config') else ''}"
+                                       for c in field.xpath("camunda:validation/camunda:constraint",
+                                                            namespaces=NS))
+                        options = [v.get("id") for v in field.xpath("camunda:value", namespaces=NS)]
+                        model["fields"][f"{node_id}/{field.get('id')}"] = {
+                            "label": field.get("label") or "", "type": field.get("type") or "",
+                            "regels": ", ".join(rules), "keuzes": ", ".join(options),
+                            "help": props.get("help") or "",
+                            "voorwaarde": props.get("required_when") or "",
+                        }
+    return model
+
+
+_KIND = {"elements": "element", "flows": "stroom", "fields": "formulierveld"}
+
+
+def diff(old: list[SourceFile], new: list[SourceFile]) -> list[dict[str, str]]:
+    """Elements, flows, conditions and form fields added, removed or changed."""
+    a, b = _bpmn_model(old), _bpmn_model(new)
+    changes = []
+    for part in ("elements", "flows", "fields"):
+        for key in sorted(set(a[part]) | set(b[part])):
+            before, after = a[part].get(key), b[part].get(key)
+            if before == after:
+                continue
+            if before is None:
+                changes.append({"soort": _KIND[part], "wijziging": "toegevoegd", "id": key,
+                                "omschrijving": _describe(after)})
+            elif after is None:
+                changes.append({"soort": _KIND[part], "wijziging": "verwijderd", "id": key,
+                                "omschrijving": _describe(before)})
+            else:
+                details = [f"{attr}: '{before.get(attr, '')}' → '{after.get(attr, '')}'"
+                           for attr in sorted(set(before) | set(after))
+                           if before.get(attr) != after.get(attr)]
+                changes.append({"soort": _KIND[part], "wijziging": "gewijzigd", "id": key,
+                                "omschrijving": "; ".join(details)})
+    dmn_old = {f.sha256 for f in old if f.kind == "dmn"}
+    dmn_new = {f.sha256 for f in new if f.kind == "dmn"}
+    if dmn_old != dmn_new:
+        changes.append({"soort": "beslistabel", "wijziging": "gewijzigd", "id": "DMN",
+                        "omschrijving": "de beslistabel (DMN) is gewijzigd"})
+    return changes
+
+
+def _describe(item: dict) -> str:
+    return ", ".join(f"{k}: '{v}'" for k, v in item.items() if v)
+
+
+def files_of(row: ProcessVersion) -> list[SourceFile]:
+    return [SourceFile(f.name, f.content) for f in row.files]
+
+
+def open_cases_per_version(session: Session) -> dict[int, int]:
+    from .store import Case
+
+    rows = session.execute(
+        select(Case.process_version, func.count())
+        .where(Case.status == "open").group_by(Case.process_version)
+    ).all()
+    return {version: count for version, count in rows}

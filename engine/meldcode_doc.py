@@ -1,0 +1,49 @@
+"""The organisation's own meldcode as a document: generated from the active process version
+and the organisation's settings, as a web page and as a PDF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import organisation, runtime
+from .dossier import _env, local_time
+from .errors import Conflict
+from .store import unit_of_work
+
+ROLE_LABELS = {
+    "medewerker": "de medewerker (beroepskracht)",
+    "leidinggevende": "de leidinggevende",
+    "aandachtsfunctionaris": "de aandachtsfunctionaris",
+}
+
+
+def build() -> dict[str, Any]:
+    with unit_of_work() as session:
+        version = runtime.active_version(session)
+        if version is None:
+            raise Conflict("Er is geen actieve procesversie.")
+        definition = runtime.definition_for(session, version.version)
+        settings = organisation.read(session)
+        steps = [
+            {"id": step.id, "name": step.name, "role": ROLE_LABELS.get(step.lane, step.lane),
+             "documentation": step.documentation,
+             "records": [f.label for f in step.fields]}
+            for step in definition.steps.values()
+        ]
+        return {
+            "org": settings,
+            "version": version.version,
+            "deployed_at": local_time(version.deployed_at.isoformat()),
+            "sha256": version.sha256,
+            "steps": steps,
+        }
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    return _env.get_template("meldcode.html").render(doc=doc)
+
+
+def render_pdf(doc: dict[str, Any]) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=render_html(doc)).write_pdf()

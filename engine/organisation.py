@@ -1,0 +1,119 @@
+"""The organisation's own settings: name, aandachtsfunctionarissen, the Veilig Thuis region and
+the professional group whose afwegingskader applies. The beheerder keeps them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import Forbidden, Invalid
+from .roles import BEHEERDER
+from .store import Setting, unit_of_work
+
+BEROEPSGROEPEN = {
+    "artsen": "Artsen: de KNMG-meldcode",
+    "verpleegkundigen": "Verpleegkundigen en verzorgenden: de meldcode van V&VN",
+    "sociaal_domein": "Pedagogen, psychologen en sociaal werkers: het gezamenlijke afwegingskader",
+}
+DEFAULTS: dict[str, Any] = {
+    "organisatie_naam": "",
+    "aandachtsfunctionarissen": [],  # [{"naam", "functie", "telefoon", "email"}]
+    "veilig_thuis_telefoon": "0800-2000",
+    "veilig_thuis_regio_naam": "",
+    "veilig_thuis_regio_adres": "",
+    "veilig_thuis_regio_telefoon": "",
+    "beroepsgroep": "sociaal_domein",
+}
+_TEXT_LIMITS = {"organisatie_naam": 200, "veilig_thuis_telefoon": 40, "veilig_thuis_regio_naam": 200,
+                "veilig_thuis_regio_adres": 400, "veilig_thuis_regio_telefoon": 40}
+_PHONE = re.compile(r"^[0-9 +()\-]{0,40}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PERSON_KEYS = ("naam", "functie", "telefoon", "email")
+MAX_PEOPLE = 20
+
+
+def read(session: Session) -> dict[str, Any]:
+    stored = dict(session.execute(select(Setting.key, Setting.value)
+                                  .where(Setting.key.in_(DEFAULTS))).all())
+    values = {key: stored.get(key, default) for key, default in DEFAULTS.items()}
+    values["beroepsgroep_label"] = BEROEPSGROEPEN.get(values["beroepsgroep"], "")
+    return values
+
+
+def current() -> dict[str, Any]:
+    with unit_of_work() as session:
+        return read(session)
+
+
+def validate(payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise Invalid("Ongeldige instellingen.", {"instellingen": "Verwacht een object."})
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for key in payload:
+        if key not in DEFAULTS:
+            errors[str(key)[:100]] = "Onbekende instelling."
+    for key, limit in _TEXT_LIMITS.items():
+        if key not in payload:
+            continue
+        value = payload[key]
+        if not isinstance(value, str):
+            errors[key] = "Vul tekst in."
+            continue
+        value = value.strip()
+        if len(value) > limit:
+            errors[key] = f"Maximaal {limit} tekens."
+        elif key.endswith("telefoon") and not _PHONE.match(value):
+            errors[key] = "Alleen cijfers, spaties, +, - en haakjes."
+        else:
+            clean[key] = value
+    if "veilig_thuis_telefoon" in clean and not clean["veilig_thuis_telefoon"]:
+        errors["veilig_thuis_telefoon"] = "Het landelijke nummer is verplicht (0800-2000)."
+    if "beroepsgroep" in payload:
+        if payload["beroepsgroep"] not in BEROEPSGROEPEN:
+            errors["beroepsgroep"] = "Kies een beroepsgroep uit de lijst."
+        else:
+            clean["beroepsgroep"] = payload["beroepsgroep"]
+    if "aandachtsfunctionarissen" in payload:
+        people = payload["aandachtsfunctionarissen"]
+        if not isinstance(people, list) or len(people) > MAX_PEOPLE:
+            errors["aandachtsfunctionarissen"] = f"Een lijst van hoogstens {MAX_PEOPLE} personen."
+        else:
+            result = []
+            for number, person in enumerate(people, start=1):
+                if not isinstance(person, dict) or set(person) - set(_PERSON_KEYS):
+                    errors["aandachtsfunctionarissen"] = f"Persoon {number}: onbekende gegevens."
+                    break
+                entry = {k: str(person.get(k) or "").strip()[:200] for k in _PERSON_KEYS}
+                if not any(entry.values()):
+                    continue  # an empty row in the form
+                if not entry["naam"]:
+                    errors["aandachtsfunctionarissen"] = f"Persoon {number}: vul een naam in."
+                elif entry["telefoon"] and not _PHONE.match(entry["telefoon"]):
+                    errors["aandachtsfunctionarissen"] = f"Persoon {number}: ongeldig telefoonnummer."
+                elif entry["email"] and not _EMAIL.match(entry["email"]):
+                    errors["aandachtsfunctionarissen"] = f"Persoon {number}: ongeldig e-mailadres."
+                result.append(entry)
+            clean["aandachtsfunctionarissen"] = result
+    if errors:
+        raise Invalid("De instellingen zijn niet goed ingevuld.", errors)
+    return clean
+
+
+def update(who, payload: Any) -> dict[str, Any]:
+    """Store new settings (beheerder only); all or nothing."""
+    if not who.has_role(BEHEERDER):
+        raise Forbidden("Alleen een beheerder mag de instellingen van de organisatie wijzigen.")
+    clean = validate(payload)
+    with unit_of_work(write=True) as session:
+        for key, value in clean.items():
+            row = session.get(Setting, key)
+            if row is None:
+                session.add(Setting(key=key, value=value))
+            else:
+                row.value = value
+        session.flush()
+        return read(session)

@@ -1,0 +1,81 @@
+"""Organisation settings, the difference between process versions, the meldcode document."""
+
+import shutil
+import subprocess
+
+import pytest
+from lxml import etree
+
+from engine import definitions, meldcode_doc, organisation, store, versions
+from engine.errors import Forbidden, Invalid
+from tests.conftest import ROOT, need
+
+
+def test_settings_round_trip_and_validation(people):
+    assert organisation.current()["veilig_thuis_telefoon"] == "0800-2000"
+    saved = organisation.update(people["bh"], {
+        "organisatie_naam": "Zorggroep De Linde",
+        "veilig_thuis_regio_naam": "Veilig Thuis Utrecht",
+        "veilig_thuis_regio_telefoon": "030 123 45 67",
+        "beroepsgroep": "verpleegkundigen",
+        "aandachtsfunctionarissen": [{"naam": "Fatima el Amrani", "functie": "GZ-psycholoog",
+                                      "telefoon": "06-12345678", "email": "f.elamrani@linde.nl"},
+                                     {"naam": "", "functie": "", "telefoon": "", "email": ""}],
+    })
+    assert saved["organisatie_naam"] == "Zorggroep De Linde"
+    assert saved["beroepsgroep_label"].startswith("Verpleegkundigen")
+    assert len(saved["aandachtsfunctionarissen"]) == 1
+    with pytest.raises(Forbidden):
+        organisation.update(people["pb"], {"organisatie_naam": "x"})
+    with pytest.raises(Invalid) as info:
+        organisation.update(people["bh"], {"beroepsgroep": "tandartsen", "onzin": 1,
+                                           "veilig_thuis_regio_telefoon": "bel me",
+                                           "aandachtsfunctionarissen": [{"naam": "A",
+                                                                         "email": "geen-mail"}]})
+    assert set(info.value.errors) == {"beroepsgroep", "onzin", "veilig_thuis_regio_telefoon",
+                                      "aandachtsfunctionarissen"}
+    assert organisation.current()["beroepsgroep"] == "verpleegkundigen"  # nothing changed
+
+
+def test_version_diff_names_what_changed():
+    old = definitions.shipped_files()
+    root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
+    ns = definitions.NS
+    task = root.xpath("//bpmn:userTask[@id='stap1_signalen']", namespaces=ns)[0]
+    task.set("name", "Stap 1: signalen en kindcheck")
+    cond = root.xpath("//bpmn:conditionExpression", namespaces=ns)[0]
+    cond.text = "gesprek_uitzondering == 'geen' and True"
+    field = root.xpath("//camunda:formField[@id='signalen']", namespaces=ns)[0]
+    field.getparent().remove(field)
+    new = [definitions.SourceFile("meldcode.bpmn", etree.tostring(root)),
+           *[f for f in old if f.kind == "dmn"]]
+    changes = versions.diff(old, new)
+    summary = {(c["soort"], c["wijziging"], c["id"]) for c in changes}
+    assert ("element", "gewijzigd", "stap1_signalen") in summary
+    assert ("formulierveld", "verwijderd", "stap1_signalen/signalen") in summary
+    assert any(c["soort"] == "stroom" and "voorwaarde" in c["omschrijving"] for c in changes)
+    assert versions.diff(old, old) == []
+
+
+def test_meldcode_document(people, tmp_path):
+    organisation.update(people["bh"], {"organisatie_naam": "Zorggroep De Linde",
+                                       "beroepsgroep": "artsen"})
+    doc = meldcode_doc.build()
+    html = meldcode_doc.render_html(doc)
+    assert "Zorggroep De Linde" in html and "KNMG" in html
+    for step in definitions.CONTRACT_STEPS:
+        assert any(s["id"] == step for s in doc["steps"])
+    need(shutil.which("pdftotext") is not None, "pdftotext (poppler-utils) is not installed")
+    path = tmp_path / "meldcode.pdf"
+    path.write_bytes(meldcode_doc.render_pdf(doc))
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Meldcode huiselijk geweld" in text and "afwegingskader" in text.lower()
+
+
+def test_open_cases_per_version(people):
+    from engine import runtime
+
+    runtime.start_case(people["mw"], {"client_ref": "a"})
+    with store.unit_of_work() as session:
+        assert versions.open_cases_per_version(session) == {1: 1}
