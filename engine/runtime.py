@@ -24,11 +24,12 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
     WorkflowConverter,
 )
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.util.task import TaskIterator, TaskState
 from sqlalchemy import and_, bindparam, insert, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -70,6 +71,14 @@ def _task_uuid() -> uuid.UUID:
 
 
 spiff_task_module.uuid4 = _task_uuid  # SpiffWorkflow's only call site of uuid4
+
+# SpiffWorkflow's task iterator stops at depth 1000 by default. Every completed step adds depth,
+# so a case that loops long enough (help evaluated again and again) would silently look
+# finished: is_completed() sees no unfinished task beyond that depth. Lift the limit.
+for _iterator in (TaskIterator, BpmnTaskIterator):
+    _defaults = list(_iterator.__init__.__defaults__)
+    _defaults[1] = 10**9  # max_depth, the second keyword of both
+    _iterator.__init__.__defaults__ = tuple(_defaults)
 
 
 @contextlib.contextmanager
