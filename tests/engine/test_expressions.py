@@ -85,3 +85,34 @@ def test_huge_arithmetic_result_refused():
 def test_names_in():
     assert names_in("a == 'x' and not b or true") == {"a", "b"}
     compile_expression("a == 1")
+
+
+def test_hostile_condition_refused_at_run_time(tmp_path):
+    """Even a diagram that skipped deploy validation never reaches eval: the engine's script
+    environment is ours, and the case cannot advance past the hostile condition."""
+    from pathlib import Path
+
+    from engine import definitions, runtime
+    from engine.errors import Conflict
+    from tests.scenarios.paths import SCENARIOS, fill
+
+    root = Path(__file__).resolve().parents[2] / "processes"
+    marker = tmp_path / "pwned"
+    hostile = (root / "meldcode.bpmn").read_text().replace(
+        "gesprek_uitzondering == 'geen'", f"__import__('os').system('touch {marker}')", 1)
+    parser = definitions.MeldcodeParser()
+    parser.add_bpmn_str(hostile.encode(), "meldcode.bpmn")
+    parser.add_dmn_file(str(root / "afwegingskader.dmn"))
+    spec = parser.get_spec("meldcode")
+    definition = definitions.ProcessDefinition("x", [], spec, {})
+    definition.steps = definitions.load(definitions.shipped_files()).steps
+    ids = runtime.IdSource(1)
+    workflow, advance = runtime.start_workflow(definition, ids)
+    decisions = SCENARIOS[0].decisions
+    with pytest.raises(Conflict, match="kan niet verder"):
+        for _ in range(2):
+            task = advance.ready[0]
+            fields = [f.as_dict() for f in definition.steps[task.task_spec.bpmn_id].fields]
+            advance = runtime.complete_in_workflow(workflow, str(task.id), fill(fields, decisions),
+                                                   ids)
+    assert not marker.exists()
