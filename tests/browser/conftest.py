@@ -64,7 +64,7 @@ def base_url(ui_server):
 def browser_type_launch_args(browser_type_launch_args):
     need(CHROMIUM.exists(), "Chromium is not installed (apt-get install chromium)")
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM),
-            "args": ["--disable-gpu", "--disable-quic"]}
+            "args": ["--disable-gpu", "--disable-quic", "--lang=nl-NL"]}
 
 
 @pytest.fixture(scope="session")
