@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
+from bench import bare  # noqa: E402
 from tests.scenarios.paths import LONGEST, fill  # noqa: E402
 
 PASSWORD = "bench-wachtwoord"
@@ -184,39 +185,11 @@ def start_server(url: str, port: int, env: dict) -> subprocess.Popen:
 
 def bare_engine(cases: int) -> list[float]:
     """The same route in-process with SpiffWorkflow's own parser and script engine."""
-    from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
-    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-    from SpiffWorkflow.camunda.parser import CamundaParser
-    from SpiffWorkflow.util.task import TaskState
-
-    from engine import definitions
-
-    parser = CamundaParser()
-    for f in definitions.shipped_files():
-        if f.kind == "dmn":
-            parser.add_dmn_file(str(ROOT / "processes" / f.name))
-        else:
-            parser.add_bpmn_file(str(ROOT / "processes" / f.name))
-    spec = parser.get_spec("meldcode")
-    engine = PythonScriptEngine(environment=TaskDataEnvironment({"true": True, "false": False}))
-    definition = definitions.load(definitions.shipped_files())
-    forms = {sid: [f.as_dict() for f in step.fields] for sid, step in definition.steps.items()}
-    times = []
+    spec, engine = bare.spec_and_engine()
+    forms = bare.shipped_forms()
+    times: list[float] = []
     for _ in range(cases):
-        wf = BpmnWorkflow(spec, script_engine=engine)
-        wf.do_engine_steps()
-        while True:
-            ready = wf.get_tasks(state=TaskState.READY, manual=True)
-            if not ready:
-                break
-            task = ready[0]
-            data = fill(forms[task.task_spec.bpmn_id], LONGEST.decisions)
-            t0 = time.perf_counter()
-            task.set_data(**data)
-            task.run()
-            wf.do_engine_steps()
-            times.append(time.perf_counter() - t0)
-        assert wf.is_completed()
+        bare.run_case(spec, engine, LONGEST.decisions, forms, times.append)
     return times
 
 

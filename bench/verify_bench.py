@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from lxml import etree  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from bench import bare  # noqa: E402
 from tests.scenarios.paths import SCENARIOS, fill  # noqa: E402
 
 
@@ -43,39 +44,12 @@ def looping_bpmn() -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def bare_spiff(bpmn: bytes):
-    from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
-    from SpiffWorkflow.camunda.parser import CamundaParser
-
-    parser = CamundaParser()
-    parser.add_bpmn_str(bpmn, "meldcode.bpmn")
-    parser.add_dmn_file(str(ROOT / "processes" / "afwegingskader.dmn"))
-    engine = PythonScriptEngine(environment=TaskDataEnvironment({"true": True, "false": False}))
-    return parser.get_spec("meldcode"), engine
-
-
-def bare_run(spec, engine, decisions_for, forms) -> None:
-    """One case through bare SpiffWorkflow: first ready task each time, as our walker does."""
-    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-    from SpiffWorkflow.util.task import TaskState
-
-    wf = BpmnWorkflow(spec, script_engine=engine)
-    wf.do_engine_steps()
-    while True:
-        ready = wf.get_tasks(state=TaskState.READY, manual=True)
-        if not ready:
-            break
-        task = ready[0]
-        task.set_data(**fill(forms[task.task_spec.bpmn_id], decisions_for))
-        task.run()
-        wf.do_engine_steps()
-
-
-def bare_replay_all(cases: int, forms) -> float:
-    spec, engine = bare_spiff((ROOT / "processes" / "meldcode.bpmn").read_bytes())
+def bare_replay_all(cases: int) -> float:
+    spec, engine = bare.spec_and_engine()
+    forms = bare.shipped_forms()
     t0 = time.perf_counter()
     for i in range(cases):
-        bare_run(spec, engine, SCENARIOS[i % len(SCENARIOS)].decisions, forms)
+        bare.run_case(spec, engine, SCENARIOS[i % len(SCENARIOS)].decisions, forms)
     return time.perf_counter() - t0
 
 
@@ -120,7 +94,7 @@ def main() -> None:
         verify_s = time.perf_counter() - t0
     assert len(verdicts) == args.cases and all(v.ok for v in verdicts)
     log(f"verify {args.cases} cases: {verify_s:.1f} s ({verify_s / args.cases * 1000:.2f} ms per case)")
-    bare_all_s = bare_replay_all(args.cases, forms)
+    bare_all_s = bare_replay_all(args.cases)
     log(f"bare SpiffWorkflow running the same {args.cases} cases' completions: {bare_all_s:.1f} s")
 
     # 2. one case with ~1,000 events on a looping variant of the meldcode
@@ -163,7 +137,7 @@ def main() -> None:
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
     from SpiffWorkflow.util.task import TaskState
 
-    spec, engine = bare_spiff(looping_bpmn())
+    spec, engine = bare.spec_and_engine(looping_bpmn())
     timings = []
     for _ in range(3):
         t0 = time.perf_counter()
