@@ -20,8 +20,32 @@ def finished_case(people, scenario=LONGEST):
 
 
 def run_sql(url, sql, **params):
+    """Tamper as someone with full database access would: first drop the append-only guards."""
+    drop_guards(url)
     with store.unit_of_work(write=True, url=url) as session:
         session.execute(text(sql), params)
+
+
+def drop_guards(url):
+    from alembic import command
+
+    from engine.schema import alembic_config
+
+    command.downgrade(alembic_config(url), "0001")
+
+
+def test_database_refuses_to_rewrite_history(people, db_url):
+    from sqlalchemy.exc import DBAPIError
+
+    case = runtime.start_case(people["mw"], {"client_ref": "x"})
+    for sql in ("update history_events set actor='x' where case_id=:c",
+                "delete from history_events where case_id=:c",
+                "update access_log set \"user\"='x' where case_id=:c",
+                "delete from access_log where case_id=:c"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with store.unit_of_work(write=True, url=db_url) as session:
+                session.execute(text(sql), {"c": case["id"]})
+    assert verdict(people, case["id"])["ok"]
 
 
 def verdict(people, case_id):
