@@ -16,12 +16,12 @@ from lxml import etree
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
-from . import drafts, runtime, users
+from . import drafts, organisation, runtime, users
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
 from .errors import NotFound
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE
-from .store import Case, CaseShare, HistoryEvent, Setting, TaskRecord, User, unit_of_work
+from .store import Case, CaseShare, HistoryEvent, TaskRecord, User, unit_of_work
 from .users import Principal
 
 INBOX_LIMIT = 500
@@ -150,14 +150,6 @@ def list_cases(who: Principal, page: int = 1, per_page: int = CASES_PER_PAGE) ->
 
 
 # --- the case page ---------------------------------------------------------------------------
-
-# Settings keys a later settings page fills in; the defaults hold until then.
-CONTACT_SETTINGS = {
-    "veilig_thuis_telefoon": "0800-2000",
-    "veilig_thuis_regio_naam": "",
-    "veilig_thuis_regio_telefoon": "",
-}
-
 
 @dataclass(frozen=True)
 class DiagramInfo:
@@ -300,20 +292,30 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
 
 
 def _contacts(session) -> dict[str, Any]:
-    stored = dict(session.execute(
-        select(Setting.key, Setting.value).where(Setting.key.in_(CONTACT_SETTINGS))
-    ).all())
-    values = {k: (stored.get(k) if isinstance(stored.get(k), str) and stored.get(k) else v)
-              for k, v in CONTACT_SETTINGS.items()}
-    people = session.execute(
-        select(User.name, User.display_name)
-        .where(User.active.is_(True), User.roles_text.contains(AANDACHTSFUNCTIONARIS))
-        .order_by(User.display_name, User.name).limit(20)
-    ).all()
-    values["aandachtsfunctionarissen"] = [
-        {"name": n, "display_name": d or n} for n, d in people
+    """The organisation's contacts (engine.organisation settings, defaults until a beheerder
+    fills them in); without configured aandachtsfunctionarissen, the users with that role."""
+    values = organisation.read(session)
+    people = [
+        {"display_name": p.get("naam") or "", "functie": p.get("functie") or "",
+         "telefoon": p.get("telefoon") or "", "email": p.get("email") or ""}
+        for p in values.get("aandachtsfunctionarissen") or [] if isinstance(p, dict)
     ]
-    return values
+    if not people:
+        people = [
+            {"display_name": d or n, "functie": "", "telefoon": "", "email": ""}
+            for n, d in session.execute(
+                select(User.name, User.display_name)
+                .where(User.active.is_(True), User.roles_text.contains(AANDACHTSFUNCTIONARIS))
+                .order_by(User.display_name, User.name).limit(20)
+            ).all()
+        ]
+    return {
+        "veilig_thuis_telefoon": values.get("veilig_thuis_telefoon") or "0800-2000",
+        "veilig_thuis_regio_naam": values.get("veilig_thuis_regio_naam") or "",
+        "veilig_thuis_regio_adres": values.get("veilig_thuis_regio_adres") or "",
+        "veilig_thuis_regio_telefoon": values.get("veilig_thuis_regio_telefoon") or "",
+        "aandachtsfunctionarissen": people,
+    }
 
 
 def diagram_xml(version: Any) -> str:
@@ -336,6 +338,11 @@ def task_page(who: Principal, task_id: Any) -> dict[str, Any]:
     with unit_of_work() as session:
         task["draft"] = drafts.load(session, who, task["id"])
         task["ready_at"] = aware(session.get(TaskRecord, task["id"]).ready_at)
+        # Help texts may name the organisation's contacts as {placeholders} (organisation.py).
+        values = organisation.placeholder_values(organisation.read(session))
+    task["documentation"] = organisation.fill_in(task.get("documentation"), values)
+    for f in task["form"]["fields"]:
+        f["help"] = organisation.fill_in(f.get("help"), values)
     return task
 
 

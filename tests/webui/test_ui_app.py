@@ -349,3 +349,20 @@ def test_english_is_available(browser_like):
     page = text(browser_like.get("/aanmelden"))
     assert '<html lang="en">' in page
     assert "Sign in" in page
+
+
+def test_case_page_shows_the_organisations_contacts(browser_like, sqlite_url):
+    from engine import store
+
+    with store.unit_of_work(write=True, url=sqlite_url) as session:
+        session.add(store.Setting(key="veilig_thuis_regio_naam", value="Veilig Thuis Utrecht"))
+        session.add(store.Setting(key="veilig_thuis_regio_telefoon", value="030-1234567"))
+        session.add(store.Setting(key="aandachtsfunctionarissen", value=[
+            {"naam": "Fatma Yilmaz", "functie": "aandachtsfunctionaris", "telefoon": "06-12345678",
+             "email": "f.yilmaz@example.org"}]))
+    browser_like.login("mw")
+    browser_like.post("/casussen/nieuw", {"client_ref": "C-13"})
+    page = text(browser_like.get("/casussen/1"))
+    for expected in ("Veilig Thuis Utrecht", "030-1234567", "Fatma Yilmaz", "06-12345678",
+                     "mailto:f.yilmaz@example.org", "0800-2000"):
+        assert expected in page

@@ -1,0 +1,47 @@
+"""Bring the catalogues up to date with the code: extract, update, fill `nl`, compile.
+
+    .venv/bin/python webui/translations/update.py
+
+The msgids are the Dutch texts themselves, so `nl` is complete by copying each msgid; `en`
+gets new texts untranslated (they show in Dutch until someone translates them in
+en/LC_MESSAGES/messages.po and runs this again).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import read_po, write_po
+
+HERE = Path(__file__).resolve().parent
+WEBUI = HERE.parent
+
+
+def pybabel(*args: str) -> None:
+    CommandLineInterface().run(["pybabel", "-q", *args])
+
+
+def main() -> None:
+    pot = HERE / "messages.pot"
+    pybabel("extract", "-F", str(HERE / "babel.cfg"), "-k", "_l", "--no-location",
+            "-o", str(pot), str(WEBUI))
+    pybabel("update", "-i", str(pot), "-d", str(HERE), "--omit-header", "--ignore-obsolete",
+            "--no-fuzzy-matching")
+    for lang in ("nl", "en"):
+        path = HERE / lang / "LC_MESSAGES" / "messages.po"
+        with open(path, "rb") as fh:
+            catalogue = read_po(fh, locale=lang)
+        catalogue.fuzzy = False  # the header: a fuzzy catalogue is not compiled
+        for message in catalogue:
+            if lang == "nl" and message.id and not (
+                message.string if isinstance(message.string, str) else all(message.string)
+            ):
+                message.string = message.id
+        with open(path, "wb") as fh:
+            write_po(fh, catalogue, width=100, no_location=True)
+    pybabel("compile", "-d", str(HERE))
+
+
+if __name__ == "__main__":
+    main()
