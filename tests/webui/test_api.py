@@ -259,3 +259,26 @@ def test_verify_and_access_log_endpoints(client, people):
     assert outcomes[-1] == ("aud", "read_access_log", "ok")
     for e in log:
         assert set(e) >= {"at", "user", "role", "action", "outcome"}
+
+
+def test_only_the_contract_reasons_are_conditional(client, people):
+    """A client that fills the required fields and the contract's decision variables (and the
+    reden where an exception is chosen) can walk every route: no hidden requirement."""
+    case = start(client, people)
+    conditional = {}
+    while case["tasks"]:
+        task_id = case["tasks"][0]["id"]
+        fields = client.get(f"/api/v1/tasks/{task_id}", headers=people.auth("mw")).json["form"]
+        for f in fields["fields"]:
+            if f.get("required_when"):
+                conditional[f["name"]] = f["required_when"]
+        decisions = SCENARIOS[-1].decisions
+        wanted = [f for f in fields["fields"] if f["required"] or f["name"] in decisions
+                  or (f["name"].endswith("_reden")
+                      and decisions.get(f["name"].removesuffix("_reden")) != "geen")]
+        data = {f["name"]: decisions.get(f["name"], "Toelichting") for f in wanted}
+        data.update(fill([f for f in wanted if f["name"] not in decisions], {}))
+        case = complete(client, people, task_id, data).json
+    assert case["status"] == "closed"
+    assert conditional == {"gesprek_uitzondering_reden": "gesprek_uitzondering != 'geen'",
+                           "melding_uitzondering_reden": "melding_uitzondering != 'geen'"}
