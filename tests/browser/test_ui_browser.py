@@ -181,16 +181,27 @@ def test_validation_error_then_corrected(page):
     expect(page.get_by_label("Datum van de waarneming")).to_have_value("2026-11-02")
     shot(page, "taak-fouten")
     page.get_by_label("Welke signalen hebt u opgemerkt?").fill("Blauwe plek op de arm")
-    page.locator("#kindcheck_kinderen-ja").check()
-    # the kindcheck questions apply now
-    expect(page.get_by_label("Aantal kinderen en hun leeftijden")).to_be_visible()
-    submit(page)
-    expect(page.locator("#fout-kinderen_aantal_leeftijden")).to_contain_text("Dit veld is verplicht.")
-    page.get_by_label("Aantal kinderen en hun leeftijden").fill("2 kinderen, 4 en 7 jaar")
-    page.get_by_label("Is de opvang van de kinderen nu veilig").fill("Ja, bij de oma")
+    fill_task(page, {"kindcheck_kinderen": True})
     submit(page)
     expect(page.locator("form.task-form")).to_have_attribute("data-step", "stap2_overleg")
     expect(page.get_by_text("Stap afgerond.")).to_be_visible()
+
+    # an exception to the conversation needs its reason (CONTRACT): shown once chosen
+    reason = page.get_by_label("Waarom gaat het gesprek niet door?")
+    expect(reason).to_be_hidden()
+    fill_task(page, {"advies_veilig_thuis": False, "gesprek_uitzondering": "geen"})
+    expect(reason).to_be_hidden()
+    page.locator("#gesprek_uitzondering-veiligheid").check()
+    expect(reason).to_be_visible()
+    reason.fill("")
+    submit(page)
+    expect(page.locator("#fout-gesprek_uitzondering_reden")).to_contain_text("Dit veld is verplicht.")
+    expect(page.locator("#gesprek_uitzondering-veiligheid")).to_be_checked()
+    expect(page.get_by_label("Met wie hebt u overlegd? (naam en functie)")).to_have_value(
+        "Vastgelegd voor Met wie hebt u overlegd? (naam en functi")
+    page.get_by_label("Waarom gaat het gesprek niet door?").fill("De partner is agressief.")
+    submit(page)
+    expect(page.locator("form.task-form")).to_have_attribute("data-step", "stap4_wegen")
 
 
 def test_conditional_fields_without_javascript(new_context, ui_server):
@@ -198,14 +209,18 @@ def test_conditional_fields_without_javascript(new_context, ui_server):
     page = context.new_page()
     login(page, "mw")
     start_case(page, "C-NOJS-1")
-    # without JS every field is there; the server decides what is required
-    expect(page.get_by_label("Aantal kinderen en hun leeftijden")).to_be_visible()
     page.get_by_label("Welke signalen hebt u opgemerkt?").fill("Signalen")
     page.locator("#kindcheck_kinderen-nee").check()
     submit(page)
     expect(page.locator("form.task-form")).to_have_attribute("data-step", "stap2_overleg")
+    # without JS every field is there, with its condition in words; the server decides
     expect(page.get_by_label("Waarom gaat het gesprek niet door?")).to_be_visible()
-    expect(page.get_by_text("Verplicht als het antwoord bij")).to_have_count(3)
+    conditional = [f for f in step_fields("stap2_overleg") if f.get("required_when")]
+    expect(page.get_by_text("Verplicht als het antwoord bij")).to_have_count(len(conditional))
+    fill_task(page, {"advies_veilig_thuis": False, "gesprek_uitzondering": "contact_verbreken"})
+    page.get_by_label("Waarom gaat het gesprek niet door?").fill("")
+    submit(page)
+    expect(page.locator("#fout-gesprek_uitzondering_reden")).to_contain_text("Dit veld is verplicht.")
 
 
 def test_draft_saved_and_restored_in_a_new_session(page, new_context):
@@ -229,7 +244,6 @@ def test_draft_saved_and_restored_in_a_new_session(page, new_context):
     expect(other.get_by_label("Welke signalen hebt u opgemerkt?")).to_have_value(
         "Half ingevuld: blauwe plekken")
     expect(other.locator("#kindcheck_kinderen-ja")).to_be_checked()
-    expect(other.get_by_label("Aantal kinderen en hun leeftijden")).to_be_visible()
 
 
 # --- refusals and protections ----------------------------------------------------------------
