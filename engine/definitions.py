@@ -520,3 +520,38 @@ def cached(sha256: str, loader) -> ProcessDefinition:
         with _cache_lock:
             _cache[sha256] = found
     return found
+
+
+# --- problems on diagram elements --------------------------------------------------------------
+
+
+def element_ids_by_line(content: bytes) -> list[tuple[int, str]]:
+    """(line, id) of the BPMN element that each element starting on a line belongs to: the
+    element itself when it carries an id, else its nearest BPMN ancestor with one (a condition
+    belongs to its flow, a form field to its task). Sorted by line; empty when unreadable."""
+    try:
+        root = etree.fromstring(content, etree.XMLParser(**_XML_PARSER_OPTIONS))
+    except (etree.XMLSyntaxError, ValueError):
+        return []
+    found: dict[int, str] = {}
+    for node in root.iter():
+        if not isinstance(node.tag, str) or not node.sourceline or node.sourceline in found:
+            continue
+        owner = node
+        while owner is not None and not (
+            etree.QName(owner).namespace == BPMN_NS and owner.get("id")
+            and etree.QName(owner).localname != "definitions"
+        ):
+            owner = owner.getparent()
+        if owner is not None:
+            found[node.sourceline] = owner.get("id")
+    return sorted(found.items())
+
+
+def element_for_line(index: list[tuple[int, str]], line: int) -> str | None:
+    """The element a problem on `line` is about: the element that starts on that line, or the
+    last one starting before it (a problem inside a multi-line element)."""
+    import bisect
+
+    position = bisect.bisect_right(index, (line, "\uffff")) - 1
+    return index[position][1] if position >= 0 else None

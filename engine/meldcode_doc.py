@@ -24,9 +24,10 @@ def build() -> dict[str, Any]:
             raise Conflict("Er is geen actieve procesversie.")
         definition = runtime.definition_for(session, version.version)
         settings = organisation.read(session)
+        values = organisation.placeholder_values(settings)
         steps = [
             {"id": step.id, "name": step.name, "role": ROLE_LABELS.get(step.lane, step.lane),
-             "documentation": step.documentation,
+             "documentation": organisation.fill_in(step.documentation, values),
              "records": [f.label for f in step.fields]}
             for step in definition.steps.values()
         ]
@@ -47,3 +48,8 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
     from weasyprint import HTML
 
     return HTML(string=render_html(doc)).write_pdf()
+
+
+def render_body(doc: dict[str, Any]) -> str:
+    """The document's content without its own page frame, to show inside the site."""
+    return _env.get_template("meldcode_body.html").render(doc=doc)

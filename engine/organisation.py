@@ -117,3 +117,59 @@ def update(who, payload: Any) -> dict[str, Any]:
                 row.value = value
         session.flush()
         return read(session)
+
+
+# --- settings in help texts --------------------------------------------------------------------
+
+# Placeholders a process owner may write in the diagram's help texts and step descriptions.
+PLACEHOLDERS = {
+    "organisatie": "de naam van de organisatie",
+    "veilig_thuis_telefoon": "het landelijke nummer van Veilig Thuis",
+    "veilig_thuis_regio": "Veilig Thuis in de regio, met telefoonnummer",
+    "aandachtsfunctionaris": "de aandachtsfunctionaris(sen), met telefoonnummer",
+    "afwegingskader": "het afwegingskader van de beroepsgroep",
+}
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+def placeholder_values(settings: dict[str, Any]) -> dict[str, str]:
+    """What each placeholder reads as with these settings (sensible words when unset)."""
+    national = settings.get("veilig_thuis_telefoon") or DEFAULTS["veilig_thuis_telefoon"]
+    region = settings.get("veilig_thuis_regio_naam") or ""
+    region_phone = settings.get("veilig_thuis_regio_telefoon") or ""
+    if region and region_phone:
+        regio = f"{region} ({region_phone})"
+    elif region or region_phone:
+        regio = region or f"Veilig Thuis in uw regio ({region_phone})"
+    else:
+        regio = f"Veilig Thuis in uw regio (via {national})"
+    people = [
+        f"{p['naam']} ({p['telefoon']})" if p.get("telefoon") else p["naam"]
+        for p in settings.get("aandachtsfunctionarissen") or [] if p.get("naam")
+    ]
+    if len(people) > 1:
+        people_text = ", ".join(people[:-1]) + " of " + people[-1]
+    else:
+        people_text = people[0] if people else "de aandachtsfunctionaris"
+    return {
+        "organisatie": settings.get("organisatie_naam") or "onze organisatie",
+        "veilig_thuis_telefoon": national,
+        "veilig_thuis_regio": regio,
+        "aandachtsfunctionaris": people_text,
+        "afwegingskader": settings.get("beroepsgroep_label")
+        or BEROEPSGROEPEN.get(settings.get("beroepsgroep") or "", "het afwegingskader"),
+    }
+
+
+def fill_in(text: str | None, values: dict[str, str]) -> str:
+    """A help text with its {placeholders} replaced; unknown braces stay as written."""
+    if not text:
+        return text or ""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def settings_page(who) -> dict[str, Any]:
+    """The settings, to show them in the beheerder's form (beheerder only)."""
+    if not who.has_role(BEHEERDER):
+        raise Forbidden("Alleen een beheerder mag de instellingen van de organisatie inzien en wijzigen.")
+    return current()

@@ -1,0 +1,212 @@
+"""What the procesbeheerder's pages read and do, each page one call: the versions with their open
+cases, the difference between two versions, setting a version active, and the modeler's
+check, preview and publish.
+
+The modeler's check is exactly `meldcode check` (definitions.check on the set that a deploy
+would store: a BPMN-only set takes the active version's DMN), with each problem also tied to
+the diagram element it is about, so the browser can mark it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from . import definitions, organisation, versions
+from .definitions import SourceFile
+from .errors import Forbidden, Invalid, NotFound
+from .roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
+from .store import ProcessVersion, unit_of_work
+from .users import Principal
+
+# Who may look at the versions (as GET /api/v1/processes); only a procesbeheerder changes them.
+READERS = (PROCESBEHEERDER, BEHEERDER, AUDITOR)
+
+# The groups of the readable difference, in the order a process owner reads them.
+DIFF_GROUPS = (
+    ("element", "Elementen"),
+    ("stroom", "Stromen en voorwaarden"),
+    ("formulierveld", "Formuliervelden"),
+    ("beslistabel", "Beslistabel"),
+)
+
+
+def _require(who: Principal, *roles: str) -> None:
+    if not who.has_role(*roles):
+        if roles == (PROCESBEHEERDER,):
+            raise Forbidden("Alleen een procesbeheerder mag processen wijzigen.")
+        raise Forbidden("U heeft geen toegang tot de procesversies.")
+
+
+def _version(session, number: Any) -> ProcessVersion:
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        raise NotFound("Procesversie niet gevonden.") from None
+    row = session.get(ProcessVersion, number)
+    if row is None:
+        raise NotFound(f"Procesversie {number} bestaat niet.")
+    return row
+
+
+def _active(session) -> ProcessVersion | None:
+    return next((v for v in versions.list_versions(session) if v.active), None)
+
+
+def grouped(changes: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """versions.diff's changes per kind, each kind with its Dutch heading; empty kinds left out."""
+    groups = []
+    for kind, title in DIFF_GROUPS:
+        items = [c for c in changes if c["soort"] == kind]
+        if items:
+            groups.append({"soort": kind, "titel": title, "wijzigingen": items})
+    return groups
+
+
+# --- the versions page -------------------------------------------------------------------------
+
+
+def versions_page(who: Principal, old: Any = None, new: Any = None) -> dict[str, Any]:
+    """Every version (newest first) with its open cases, the active one, and, when two versions
+    are chosen, the difference between them."""
+    _require(who, *READERS)
+    with unit_of_work() as session:
+        rows = versions.list_versions(session)
+        open_cases = versions.open_cases_per_version(session)
+        listing = [
+            {**versions.version_view(row), "open_cases": open_cases.get(row.version, 0)}
+            for row in reversed(rows)
+        ]
+        active = next((v["version"] for v in listing if v["active"]), None)
+        comparison = None
+        if old not in (None, "") and new not in (None, ""):
+            before, after = _version(session, old), _version(session, new)
+            changes = versions.diff(versions.files_of(before), versions.files_of(after))
+            comparison = {"old": before.version, "new": after.version, "count": len(changes),
+                          "groups": grouped(changes)}
+    return {"versions": listing, "active": active, "comparison": comparison,
+            "may_change": who.has_role(PROCESBEHEERDER)}
+
+
+def version_summary(who: Principal, number: Any) -> dict[str, Any]:
+    """One version with its open cases and its difference to the active one (to confirm an
+    activation)."""
+    _require(who, PROCESBEHEERDER)
+    with unit_of_work() as session:
+        row = _version(session, number)
+        active = _active(session)
+        changes = (versions.diff(versions.files_of(active), versions.files_of(row))
+                   if active is not None and active.version != row.version else [])
+        open_cases = versions.open_cases_per_version(session)
+        return {**versions.version_view(row), "open_cases": open_cases.get(row.version, 0),
+                "active_version": active.version if active else None,
+                "groups": grouped(changes), "count": len(changes)}
+
+
+def activate(who: Principal, number: Any) -> dict[str, Any]:
+    """Make an existing version the one new cases get; running cases keep theirs."""
+    _require(who, PROCESBEHEERDER)
+    with unit_of_work(write=True) as session:
+        row = _version(session, number)
+        versions.activate(session, row.version)
+        session.flush()
+        return versions.version_view(row)
+
+
+def version_file(who: Principal, number: Any, name: str) -> tuple[str, bytes]:
+    """A file of a version as deployed (to download it, or open it in another modeler)."""
+    _require(who, *READERS)
+    with unit_of_work() as session:
+        row = _version(session, number)
+        found = next((f for f in row.files if f.name == name), None)
+        if found is None:
+            raise NotFound("Dit bestand hoort niet bij deze versie.")
+        return found.name, found.content
+
+
+# --- the modeler -------------------------------------------------------------------------------
+
+
+def modeler_source(who: Principal) -> dict[str, Any]:
+    """The active version's files, which the modeler opens."""
+    _require(who, PROCESBEHEERDER)
+    with unit_of_work() as session:
+        row = _active(session)
+        if row is None:
+            raise NotFound("Er is nog geen procesversie gepubliceerd.")
+        bpmn = next(f for f in row.files if f.kind == "bpmn")
+        dmn = next((f for f in row.files if f.kind == "dmn"), None)
+        return {"version": row.version, "bpmn_name": bpmn.name,
+                "bpmn": bpmn.content.decode("utf-8"),
+                "dmn_name": dmn.name if dmn else None,
+                "dmn": dmn.content.decode("utf-8") if dmn else None,
+                "placeholders": dict(organisation.PLACEHOLDERS)}
+
+
+def _edited_files(session, payload: Any) -> list[SourceFile]:
+    """The files the modeler sends ({"bpmn": xml, "dmn": xml or absent}), named as the active
+    version names them, completed as a deploy completes them."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("bpmn"), str):
+        raise Invalid("Stuur het diagram mee.", {"bpmn": "Het BPMN-diagram ontbreekt."})
+    unknown = set(payload) - {"bpmn", "dmn"}
+    if unknown:
+        raise Invalid("Onbekende gegevens.", {str(k)[:100]: "Onbekend veld." for k in unknown})
+    active = _active(session)
+    names = {f.kind: f.name for f in active.files} if active else {}
+    files = [SourceFile(names.get("bpmn", "meldcode.bpmn"), payload["bpmn"].encode("utf-8"))]
+    if isinstance(payload.get("dmn"), str) and payload["dmn"].strip():
+        files.append(SourceFile(names.get("dmn", "afwegingskader.dmn"),
+                                payload["dmn"].encode("utf-8")))
+    return versions.complete_set(session, files)
+
+
+def _problems_on_elements(files: list[SourceFile], problems) -> list[dict[str, Any]]:
+    indexes = {f.name: definitions.element_ids_by_line(f.content) for f in files}
+    out = []
+    for p in problems:
+        index = indexes.get(p.file)
+        element = definitions.element_for_line(index, p.line) if index and p.line > 1 else None
+        out.append({**p.as_dict(), "element": element})
+    return out
+
+
+def check_edited(who: Principal, payload: Any) -> dict[str, Any]:
+    """`meldcode check` on the modeler's diagram (and table), and what it changes compared to
+    the active version. Nothing is stored."""
+    _require(who, PROCESBEHEERDER)
+    with unit_of_work() as session:
+        files = _edited_files(session, payload)
+        definition, problems = definitions.check(files)
+        active = _active(session)
+        changes = versions.diff(versions.files_of(active), files) if active is not None else []
+        existing = session.scalar(select(ProcessVersion).where(
+            ProcessVersion.sha256 == definitions.set_sha256(files)))
+        return {
+            "ok": definition is not None,
+            "problems": _problems_on_elements(files, problems),
+            "changes": changes,
+            "groups": grouped(changes),
+            "active_version": active.version if active else None,
+            "same_as_version": existing.version if existing is not None else None,
+        }
+
+
+def publish(who: Principal, payload: Any) -> dict[str, Any]:
+    """Deploy the modeler's diagram as a new version (the active one from now on). A set that
+    does not pass the check raises Invalid with the problems, and nothing is stored."""
+    _require(who, PROCESBEHEERDER)
+    with unit_of_work(write=True) as session:
+        files = _edited_files(session, payload)
+        try:
+            row, created = versions.deploy(session, files, who.name)
+        except definitions.InvalidDefinition as exc:
+            raise Invalid("De procesversie is niet gepubliceerd: het diagram bevat fouten.",
+                          _problems_on_elements(files, exc.problems)) from None
+        reactivated = False
+        if not created and not row.active:
+            # The same files as an older version: publishing them means new cases get it again.
+            versions.activate(session, row.version)
+            reactivated = True
+        session.flush()
+        return {**versions.version_view(row), "created": created, "reactivated": reactivated}
