@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit, replay, runtime
+from . import audit, dossier, pages, replay, runtime
 from .errors import Invalid
 from .roles import AUDITOR
-from .store import AccessLogEntry, Case, HistoryEvent, TaskRecord, User
+from .store import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User, unit_of_work
 
 PER_PAGE = 50
 STATUSES = ("open", "closed")
@@ -168,3 +168,88 @@ def viewers(who, case_id: Any) -> dict[str, Any]:
         }
 
     return runtime._command(who, run)
+
+
+# --- the auditor's pages in the web UI: each page one call, composed from the above ---------
+
+FILTER_FIELDS = ("status", "uitkomst", "started_from", "started_to", "step", "process_version")
+
+
+def search_page(who, args: dict[str, Any]) -> dict[str, Any]:
+    """The case search page: the filter as typed, its field errors, a page of cases, and the
+    choices of the filter form (the steps of the active process and the deployed versions)."""
+    values = {name: str(args.get(name) or "").strip() for name in FILTER_FIELDS}
+    errors: dict[str, str] = {}
+    try:
+        flt = CaseFilter.parse(args)
+    except Invalid as exc:
+        errors = dict(exc.errors)
+        # No search without a valid filter, but a refusal is still a refusal (and logged).
+        runtime._command(who, lambda session: _require_auditor(who, None, "search"))
+        result = None
+    else:
+        result = find_cases(who, flt)
+    with unit_of_work() as session:
+        versions = list(session.scalars(
+            select(ProcessVersion.version).order_by(ProcessVersion.version.desc())))
+        active = runtime.active_version(session)
+        steps: list[tuple[str, str]] = []
+        if active is not None:
+            definition = runtime.definition_for(session, active.version)
+            steps = [(s.id, s.name) for s in definition.steps.values()]
+    if values["step"] and values["step"] not in dict(steps):
+        steps.append((values["step"], values["step"]))
+    return {"values": values, "errors": errors, "result": result, "steps": steps,
+            "versions": versions, "statuses": STATUSES, "uitkomsten": UITKOMSTEN}
+
+
+def history_page(who, case_id: Any) -> dict[str, Any]:
+    """The step-through page: after each event, the diagram's marks (done, current, skipped,
+    as the case page draws them), what that event recorded and all data known then, labelled
+    from the form definitions; and the verify result."""
+    found = step_through(who, case_id)
+    with unit_of_work() as session:
+        definition = runtime.definition_for(session, found["case"]["process_version"])
+        actors = {f["actor"] for f in found["frames"]}
+        display = dict(session.execute(
+            select(User.name, User.display_name).where(User.name.in_(actors))
+        ).all()) if actors else {}
+    info = pages.diagram_info(definition)
+    every_field = list({f.name: f for s in definition.steps.values() for f in s.fields}.values())
+    step_names = {**info.names, **{s.id: s.name for s in definition.steps.values()}}
+    decided: set[str] = set()
+    frames = []
+    for number, frame in enumerate(found["frames"], start=1):
+        if frame["action"] == "decision_made" and frame["step"]:
+            decided.add(frame["step"])
+        state = {"completed_steps": frame["completed_steps"], "status": frame["status"],
+                 "tasks": [{"step": s} for s in frame["ready_steps"]]}
+        step = definition.steps.get(frame["step"]) if frame["step"] else None
+        frames.append({
+            **frame,
+            "number": number,
+            "actor_name": display.get(frame["actor"]) or frame["actor"],
+            "step_name": step_names.get(frame["step"] or "", frame["step"]),
+            "markers": pages.path_markers(definition, info, state, decided),
+            "recorded": pages._entries(step.fields if step else [], dict(frame["event_data"] or {})),
+            "known": pages._entries(every_field, frame["data"]),
+        })
+    return {"case": found["case"], "frames": frames, "verify": found["verify"],
+            "step_names": step_names}
+
+
+def access_log_page(who, case_id: Any) -> dict[str, Any]:
+    """The access-log page: dossier.access_log (auditors only, and logged) with the names of
+    the people in it."""
+    entries = dossier.access_log(who, case_id)
+    with unit_of_work() as session:
+        case = session.get(Case, int(case_id))
+        names = dict(session.execute(
+            select(User.name, User.display_name).where(User.name.in_({e["user"] for e in entries}))
+        ).all())
+        head = {"id": case.id, "client_ref": case.client_ref, "status": case.status,
+                "uitkomst": case.uitkomst}
+    for entry in entries:
+        entry["name"] = names.get(entry["user"]) or entry["user"]
+        entry["roles"] = [r for r in (entry["role"] or "").split(",") if r]
+    return {"case": head, "entries": entries}

@@ -62,6 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import web
     from .api import bp as api_bp
+    from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .cases import bp as cases_bp
     from .extensions import babel, csrf, limiter, login_manager, select_locale
@@ -77,5 +78,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(audit_bp)
     web.init_app(app)
     return app

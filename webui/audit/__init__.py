@@ -1,0 +1,87 @@
+"""The auditor's pages: cases by filter, a case's history step by step on the diagram with
+the verify result, the access log and the "wie heeft dit dossier ingezien" overview; and the
+dossier download (PDF or JSON) from the case page for anyone who may read the case.
+
+Each view is one engine call with the signed-in Principal; the engine checks the role and
+writes every read and refusal to the access log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from io import BytesIO
+
+from flask import Blueprint, render_template, request, send_file
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+
+from engine import dossier, oversight
+
+from ..web import principal, when
+
+bp = Blueprint("audit", __name__)
+
+# The access log's machine names as a person reads them.
+ACCESS_ACTIONS = {
+    "create": _l("Casus aangemaakt"),
+    "read": _l("Casus ingezien"),
+    "print": _l("Casus afgedrukt"),
+    "read_task": _l("Taak geopend"),
+    "complete_task": _l("Stap afronden"),
+    "update": _l("Stap afgerond"),
+    "save_draft": _l("Concept opgeslagen"),
+    "read_history": _l("Geschiedenis ingezien"),
+    "verify": _l("Geschiedenis gecontroleerd"),
+    "export": _l("Dossier gedownload"),
+    "read_access_log": _l("Toegangslog ingezien"),
+    "search": _l("Casussen doorzocht"),
+}
+OUTCOMES = {"ok": _l("toegestaan"), "denied": _l("geweigerd")}
+
+_FORMATS = {
+    "pdf": "application/pdf",
+    "json": "application/json",
+}
+
+
+@bp.context_processor
+def _labels():
+    return {"ACCESS_ACTIONS": ACCESS_ACTIONS, "OUTCOMES": OUTCOMES}
+
+
+@bp.get("/audit/casussen")
+@login_required
+def cases():
+    page = oversight.search_page(principal(), request.args)
+    status = 422 if page["errors"] else 200
+    return render_template("audit/cases.html", page=page), status
+
+
+@bp.get("/audit/casussen/<int:case_id>")
+@login_required
+def history(case_id: int):
+    return render_template("audit/history.html", page=oversight.history_page(principal(), case_id))
+
+
+@bp.get("/audit/casussen/<int:case_id>/toegangslog")
+@login_required
+def access_log(case_id: int):
+    page = oversight.access_log_page(principal(), case_id)
+    return render_template("audit/access_log.html", page=page)
+
+
+@bp.get("/audit/casussen/<int:case_id>/inzage")
+@login_required
+def viewers(case_id: int):
+    page = oversight.viewers(principal(), case_id)
+    return render_template("audit/viewers.html", page=page, now_text=when(datetime.now(UTC)))
+
+
+@bp.get("/casussen/<int:case_id>/dossier.<any(pdf, json):fmt>")
+@login_required
+def export(case_id: int, fmt: str):
+    content, _dossier = dossier.export(principal(), case_id, fmt)
+    response = send_file(BytesIO(content), mimetype=_FORMATS[fmt], as_attachment=True,
+                         download_name=f"dossier-casus-{case_id}.{fmt}", conditional=False)
+    response.headers["Cache-Control"] = "no-store"  # case content: never in any cache
+    return response
