@@ -346,6 +346,15 @@ def task_page(who: Principal, task_id: Any) -> dict[str, Any]:
     return task
 
 
+def case_of_task(task_id: Any) -> int | None:
+    """The case a task id belongs to, for a link after a conflict (the case page checks
+    access itself)."""
+    if not isinstance(task_id, str) or len(task_id) > 36:
+        return None
+    with unit_of_work() as session:
+        return session.scalar(select(TaskRecord.case_id).where(TaskRecord.id == task_id))
+
+
 def complete_from_web(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
     """Complete a task with an HTML form's values; drop its drafts; name the next task of
     that case this person may complete, if any."""

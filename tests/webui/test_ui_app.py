@@ -366,3 +366,19 @@ def test_case_page_shows_the_organisations_contacts(browser_like, sqlite_url):
     for expected in ("Veilig Thuis Utrecht", "030-1234567", "Fatma Yilmaz", "06-12345678",
                      "mailto:f.yilmaz@example.org", "0800-2000"):
         assert expected in page
+
+
+def test_completing_a_task_twice_shows_a_clear_conflict(browser_like):
+    browser_like.login("mw")
+    location = browser_like.post("/casussen/nieuw", {"client_ref": "C-14"}).headers["Location"]
+    browser_like.get(location)
+    form = {"actie": "afronden", "signalen": "x", "kindcheck_kinderen": "nee"}
+    assert browser_like.post(location, form).status_code == 302
+    response = browser_like.post(location, form)  # e.g. a second tab, or the back button
+    assert response.status_code == 409
+    assert "Deze taak is al afgerond of staat niet meer open." in text(response)
+    assert "Naar de casus" in text(response)
+    # opening it again leads to the case page
+    response = browser_like.get(location)
+    assert response.status_code == 302 and response.headers["Location"] == "/casussen/1"
+    assert "al afgerond" in text(browser_like.get("/casussen/1"))

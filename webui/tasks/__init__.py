@@ -50,6 +50,10 @@ def _render(task: dict, values: dict, errors: dict | None = None, status: int = 
 def task(task_id: str):
     if request.method == "GET":
         task = pages.task_page(principal(), task_id)
+        if task.get("state", "ready") != "ready":
+            # e.g. the back button after completing it: show where the case stands now
+            flash(_("Deze stap is al afgerond of staat niet meer open."), "info")
+            return redirect(url_for("cases.case", case_id=task["case_id"]))
         draft = task.get("draft")
         if draft:
             flash(_("Uw concept van %(when)s is teruggezet.", when=when(draft["saved_at"])), "info")
@@ -67,7 +71,7 @@ def task(task_id: str):
         task = pages.task_page(principal(), task_id)
         return _render(task, data, exc.errors if isinstance(exc.errors, dict) else {}, 422)
     except Conflict as exc:
-        case_id = exc.extra.get("case_id")
+        case_id = exc.extra.get("case_id") or pages.case_of_task(task_id)
         return render_template("tasks/conflict.html", message=exc.message, case_id=case_id), 409
     case = result["case"]
     flash(_("Stap afgerond."), "success")
