@@ -61,11 +61,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False
 
     from . import web
+    from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .cases import bp as cases_bp
     from .extensions import babel, csrf, limiter, login_manager, select_locale
+    from .meldcode import bp as meldcode_bp
+    from .processes import bp as processes_bp
     from .tasks import bp as tasks_bp
 
     csrf.init_app(app)
@@ -79,5 +82,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(processes_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(meldcode_bp)
     web.init_app(app)
     return app

@@ -1,0 +1,111 @@
+"""The procesbeheerder's pages: the process versions (which one new cases get, open cases per
+version, the difference between two), setting an older version active again, and the modeler
+with its check and publish endpoints."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from engine import process_admin
+from engine.errors import DomainError, Invalid
+
+from ..web import principal
+
+bp = Blueprint("processes", __name__)
+
+
+@bp.get("/processen")
+@login_required
+def versions():
+    page = process_admin.versions_page(principal(), request.args.get("van"), request.args.get("naar"))
+    return render_template("processes/versions.html", page=page,
+                           old=request.args.get("van", ""), new=request.args.get("naar", ""))
+
+
+@bp.route("/processen/<int:version>/actief", methods=["GET", "POST"])
+@login_required
+def activate(version: int):
+    if request.method == "GET":
+        return render_template("processes/activate.html",
+                               summary=process_admin.version_summary(principal(), version))
+    row = process_admin.activate(principal(), version)
+    flash(_("Versie %(version)s is nu actief: nieuwe casussen starten op deze versie. Lopende "
+            "casussen blijven op hun eigen versie.", version=row["version"]), "success")
+    return redirect(url_for("processes.versions"))
+
+
+@bp.get("/processen/<int:version>/bestanden/<name>")
+@login_required
+def download(version: int, name: str):
+    file_name, content = process_admin.version_file(principal(), version, name)
+    stem, dot, ext = file_name.rpartition(".")
+    return Response(content, mimetype="application/xml", headers={
+        "Content-Disposition": f'attachment; filename="{stem}-v{version}{dot}{ext}"'})
+
+
+# --- the modeler ---------------------------------------------------------------------------------
+
+
+def _modeler_texts() -> dict[str, str]:
+    """The modeler script's texts, in the person's language (%(name)s is filled in there)."""
+    return {
+        "import_failed": _("%(name)s kon niet worden geopend: %(reason)s"),
+        "warnings_count": _("Meldingen bij het openen: %(count)s"),
+        "problems_count": _("Problemen: %(count)s"),
+        "show_element": _("Toon %(id)s in het diagram"),
+        "checking": _("Bezig met controleren…"),
+        "check_ok": _("Geen problemen gevonden: dit diagram kan worden gepubliceerd."),
+        "check_failed": _("Het diagram kan zo niet worden gepubliceerd (problemen: %(count)s). Ze "
+                          "staan hieronder en zijn rood gemarkeerd in het diagram."),
+        "publish_refused_check": _("Niet gepubliceerd: los eerst de problemen op (%(count)s)."),
+        "publish_refused": _("Niet gepubliceerd: de controle vond problemen (%(count)s). Er is niets "
+                             "gewijzigd."),
+        "same_as_version": _("Dit diagram is precies gelijk aan versie %(version)s. Publiceren maakt "
+                             "die versie (weer) actief."),
+        "layout_only": _("Er zijn geen inhoudelijke wijzigingen gevonden (alleen de opmaak of de "
+                         "volgorde in het bestand verschilt). Toch publiceren?"),
+        "changes_intro": _("Dit verandert er ten opzichte van de actieve versie %(version)s "
+                           "(wijzigingen: %(count)s):"),
+        "publishing": _("Bezig met publiceren…"),
+        "published": _("Gepubliceerd als versie %(version)s. Nieuwe casussen starten op deze "
+                       "versie; lopende casussen blijven op hun eigen versie."),
+        "published_existing": _("Versie %(version)s had precies deze inhoud al; die versie is nu "
+                                "actief."),
+        "opened": _("%(name)s is geopend in de modeler. Er is nog niets gepubliceerd."),
+        "server_error": _("Er ging iets mis bij het versturen. Probeer het opnieuw."),
+    }
+
+
+@bp.get("/processen/modeler")
+@login_required
+def modeler():
+    source = process_admin.modeler_source(principal())
+    return render_template("processes/modeler.html", source=source, texts=_modeler_texts())
+
+
+def _json_call(fn):
+    if not request.is_json:
+        return jsonify({"error": _("Stuur JSON.")}), 400
+    try:
+        return jsonify(fn(principal(), request.get_json(silent=True))), 200
+    except Invalid as exc:
+        return jsonify({"error": exc.message, "errors": exc.errors}), exc.status
+    except DomainError as exc:
+        return jsonify({"error": exc.message}), exc.status
+
+
+@bp.post("/processen/modeler/controleren")
+@login_required
+def check():
+    return _json_call(process_admin.check_edited)
+
+
+@bp.post("/processen/modeler/publiceren")
+@login_required
+def publish():
+    response, status = _json_call(process_admin.publish)
+    if status == 200 and response.get_json().get("created"):
+        status = 201
+    return response, status
