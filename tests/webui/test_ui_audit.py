@@ -284,3 +284,34 @@ def test_download_is_refused_to_others(browser_like, sqlite_people, sqlite_url):
     browser_like.logout()
     browser_like.login("aud")  # an auditor reads every case
     assert browser_like.http.get(f"/casussen/{case['id']}/dossier.pdf").data.startswith(b"%PDF")
+
+
+def test_downloaded_pdf_turns_into_readable_pages(browser_like, sqlite_people):
+    """The PDF of a finished case, as downloaded from the case page, rendered to PNG pages
+    (test-artifacts/dossier/) with poppler's pdftoppm; its text read back with pdftotext."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT, need
+
+    need(shutil.which("pdftoppm") is not None and shutil.which("pdftotext") is not None,
+         "poppler-utils is not installed (apt-get install poppler-utils)")
+    case = finish(sqlite_people, ref="C-DOSSIER-1")
+    browser_like.login("mw")
+    pdf = browser_like.http.get(f"/casussen/{case['id']}/dossier.pdf").data
+    out = ROOT / "test-artifacts" / "dossier"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("dossier-pagina-*.png"):
+        old.unlink()
+    path = out / "dossier.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-png", "-r", "110", str(path), str(out / "dossier-pagina")],
+                   check=True, timeout=120)
+    pages = sorted(out.glob("dossier-pagina-*.png"))
+    assert len(pages) >= 1
+    assert all(p.stat().st_size > 10_000 for p in pages)  # not blank
+    words = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, timeout=60,
+                           capture_output=True, text=True).stdout
+    for expected in ("Dossier meldcode", "C-DOSSIER-1", "Gemeld bij Veilig Thuis en hulp geboden",
+                     "Afwegingskader", "Veilig Thuis", "Verificatie", "In orde"):
+        assert expected in words, expected

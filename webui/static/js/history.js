@@ -39,6 +39,7 @@
       Array.prototype.forEach.call(links, function (link) {
         if (Number(link.getAttribute("data-frame")) === n) {
           link.setAttribute("aria-current", "step");
+          keepInView(link);
         } else {
           link.removeAttribute("aria-current");
         }
@@ -58,6 +59,18 @@
       }
       if (how !== "hash" && window.history && window.history.replaceState) {
         window.history.replaceState(null, "", "#gebeurtenis-" + n);
+      }
+    }
+
+    /* Scroll the list of events (not the page) so the chosen one shows. */
+    function keepInView(link) {
+      var list = link.closest(".frame-list");
+      if (!list || list.scrollHeight <= list.clientHeight) { return; }
+      var top = link.getBoundingClientRect().top - list.getBoundingClientRect().top + list.scrollTop;
+      if (top < list.scrollTop) {
+        list.scrollTop = top;
+      } else if (top + link.offsetHeight > list.scrollTop + list.clientHeight) {
+        list.scrollTop = top + link.offsetHeight - list.clientHeight;
       }
     }
 
