@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lxml import etree
 from sqlalchemy import select
 
 from . import definitions, organisation, versions
@@ -179,7 +180,7 @@ def check_edited(who: Principal, payload: Any) -> dict[str, Any]:
         files = _edited_files(session, payload)
         definition, problems = definitions.check(files)
         active = _active(session)
-        changes = versions.diff(versions.files_of(active), files) if active is not None else []
+        changes = _diff_or_nothing(active, files)
         existing = session.scalar(select(ProcessVersion).where(
             ProcessVersion.sha256 == definitions.set_sha256(files)))
         return {
@@ -190,6 +191,17 @@ def check_edited(who: Principal, payload: Any) -> dict[str, Any]:
             "active_version": active.version if active else None,
             "same_as_version": existing.version if existing is not None else None,
         }
+
+
+def _diff_or_nothing(active: ProcessVersion | None, files: list[SourceFile]) -> list[dict]:
+    """The changes against the active version; none while the XML does not even parse (the
+    check names that problem)."""
+    if active is None:
+        return []
+    try:
+        return versions.diff(versions.files_of(active), files)
+    except (etree.XMLSyntaxError, ValueError):
+        return []
 
 
 def publish(who: Principal, payload: Any) -> dict[str, Any]:
