@@ -126,7 +126,7 @@ PLACEHOLDERS = {
     "organisatie": "de naam van de organisatie",
     "veilig_thuis_telefoon": "het landelijke nummer van Veilig Thuis",
     "veilig_thuis_regio": "Veilig Thuis in de regio, met telefoonnummer",
-    "aandachtsfunctionaris": "de aandachtsfunctionaris(sen), met telefoonnummer",
+    "aandachtsfunctionaris": "de aandachtsfunctionaris(sen) met naam en telefoonnummer",
     "afwegingskader": "het afwegingskader van de beroepsgroep",
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -142,15 +142,15 @@ def placeholder_values(settings: dict[str, Any]) -> dict[str, str]:
     elif region or region_phone:
         regio = region or f"Veilig Thuis in uw regio ({region_phone})"
     else:
-        regio = f"Veilig Thuis in uw regio (via {national})"
+        regio = "Veilig Thuis in de regio van de cliënt"
     people = [
         f"{p['naam']} ({p['telefoon']})" if p.get("telefoon") else p["naam"]
         for p in settings.get("aandachtsfunctionarissen") or [] if p.get("naam")
     ]
     if len(people) > 1:
-        people_text = ", ".join(people[:-1]) + " of " + people[-1]
+        people_text = "aandachtsfunctionaris " + ", ".join(people[:-1]) + " of " + people[-1]
     else:
-        people_text = people[0] if people else "de aandachtsfunctionaris"
+        people_text = f"aandachtsfunctionaris {people[0]}" if people else "de aandachtsfunctionaris"
     return {
         "organisatie": settings.get("organisatie_naam") or "onze organisatie",
         "veilig_thuis_telefoon": national,

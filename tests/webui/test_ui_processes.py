@@ -341,14 +341,14 @@ def test_settings_saved_and_shown_in_help_texts_and_the_meldcode(as_role, sqlite
     mw = as_role("mw")
     response = mw.post("/casussen/nieuw", {"client_ref": "C-hulp", "reason": "r"})
     task_page = text(mw.get(response.headers["Location"]))
-    assert ("Twijfel? Bel Fatima el Amrani (06-12345678) of Veilig Thuis Utrecht (030 123 45 67); "
-            "Zorggroep De Linde.") in task_page
+    assert ("Twijfel? Bel aandachtsfunctionaris Fatima el Amrani (06-12345678) of Veilig Thuis "
+            "Utrecht (030 123 45 67); Zorggroep De Linde.") in task_page
     assert "Veilig Thuis: 0800-2000. Kader: Verpleegkundigen en verzorgenden: de meldcode van "\
            "V&amp;VN. {onbekend}" in task_page
 
     doc = text(mw.get("/meldcode"))
     assert "Zorggroep De Linde" in doc and "Fatima el Amrani" in doc and "V&amp;VN" in doc
-    assert "Twijfel? Bel Fatima el Amrani" in doc and "{aandachtsfunctionaris}" not in doc
+    assert "Twijfel? Bel aandachtsfunctionaris Fatima el Amrani" in doc and "{aandachtsfunctionaris}" not in doc
 
 
 # --- the organisation's meldcode ----------------------------------------------------------------
