@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -82,6 +83,18 @@ def test_auditor_has_the_audit_link(browser_like, sqlite_people):
     assert 'aria-current="page"' in text(browser_like.get("/audit/casussen"))
 
 
+def test_audit_pages_in_english(browser_like, sqlite_people):
+    case = finish(sqlite_people)
+    browser_like.login("aud")
+    browser_like.post("/taal", {"taal": "en", "next": "/"})
+    assert "Audit: cases" in text(browser_like.get("/audit/casussen?status=closed"))
+    history = text(browser_like.get(f"/audit/casussen/{case['id']}"))
+    assert "History intact" in history and "Step by step" in history
+    log = text(browser_like.get(f"/audit/casussen/{case['id']}/toegangslog"))
+    assert "Case created" in log and "allowed" in log
+    assert "Who has viewed this dossier" in text(browser_like.get(f"/audit/casussen/{case['id']}/inzage"))
+
+
 def test_unknown_case_is_a_404(browser_like):
     browser_like.login("aud")
     assert browser_like.get("/audit/casussen/999").status_code == 404
@@ -106,10 +119,9 @@ def test_filters(browser_like, sqlite_people):
     assert "C-OPEN" not in text(browser_like.get("/audit/casussen?uitkomst=hulp")).split("</form>")[1]
     by_step = text(browser_like.get("/audit/casussen?step=stap5_beslissen"))
     assert "C-KLAAR" in by_step and "C-OPEN" not in by_step
-    today = done["started_at"][:10] if "started_at" in done else None
-    if today:
-        both = text(browser_like.get(f"/audit/casussen?started_from={today}&started_to={today}"))
-        assert "2 casussen gevonden" in both
+    today = datetime.now(UTC).date().isoformat()  # the filter's days are UTC days
+    both = text(browser_like.get(f"/audit/casussen?started_from={today}&started_to={today}"))
+    assert "2 casussen gevonden" in both
     nothing = text(browser_like.get("/audit/casussen?started_from=2999-01-01&process_version=1"))
     assert "Geen casussen die aan dit filter voldoen." in nothing
     assert "0 casussen gevonden" in nothing
