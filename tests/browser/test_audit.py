@@ -174,6 +174,7 @@ def test_auditor_steps_through_a_finished_case(page, new_context, ui_server):
     # the exception on the gesprek skips stap 3: the next open step is stap 4
     expect(marked(diagram, "current", "stap4_wegen")).to_have_count(1)
     expect(marked(diagram, "skipped", "stap3_gesprek")).to_have_count(1)
+    aud.locator(".diagram-frame").screenshot(path=str(SCREENSHOTS / "audit-geschiedenis-stap-3.png"))
     aud.get_by_role("button", name="Volgende →").click()
     expect(diagram).to_have_attribute("data-frame", "4")
     expect(marked(diagram, "done", "stap4_wegen")).to_have_count(1)
