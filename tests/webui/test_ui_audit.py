@@ -63,7 +63,10 @@ def test_only_auditors_see_the_audit_pages(browser_like, sqlite_people, sqlite_u
         assert response.status_code == 403, path
         page = text(response)
         assert "Geen toegang" in page and "auditor" in page
+    # a filter with errors is refused all the same, not answered with field errors
+    assert browser_like.get("/audit/casussen?status=x").status_code == 403
     rows = access_rows(sqlite_url)
+    assert rows.count((name, "search", "denied")) == 2
     assert (name, "read_history", "denied") in rows
     assert (name, "read_access_log", "denied") in rows
     assert (name, "search", "denied") in rows
