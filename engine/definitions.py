@@ -528,7 +528,8 @@ def cached(sha256: str, loader) -> ProcessDefinition:
 def element_ids_by_line(content: bytes) -> list[tuple[int, str]]:
     """(line, id) of the BPMN element that each element starting on a line belongs to: the
     element itself when it carries an id, else its nearest BPMN ancestor with one (a condition
-    belongs to its flow, a form field to its task). Sorted by line; empty when unreadable."""
+    belongs to its flow, a form field to its task, a shape to what it draws). Sorted by line;
+    empty when unreadable."""
     try:
         root = etree.fromstring(content, etree.XMLParser(**_XML_PARSER_OPTIONS))
     except (etree.XMLSyntaxError, ValueError):
@@ -538,13 +539,15 @@ def element_ids_by_line(content: bytes) -> list[tuple[int, str]]:
         if not isinstance(node.tag, str) or not node.sourceline or node.sourceline in found:
             continue
         owner = node
-        while owner is not None and not (
-            etree.QName(owner).namespace == BPMN_NS and owner.get("id")
-            and etree.QName(owner).localname != "definitions"
-        ):
+        while owner is not None:
+            if owner.get("bpmnElement"):  # a shape or edge of the drawing: what it draws
+                found[node.sourceline] = owner.get("bpmnElement")
+                break
+            if etree.QName(owner).namespace == BPMN_NS and owner.get("id") and \
+                    etree.QName(owner).localname != "definitions":
+                found[node.sourceline] = owner.get("id")
+                break
             owner = owner.getparent()
-        if owner is not None:
-            found[node.sourceline] = owner.get("id")
     return sorted(found.items())
 
 

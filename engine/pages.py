@@ -338,11 +338,6 @@ def task_page(who: Principal, task_id: Any) -> dict[str, Any]:
     with unit_of_work() as session:
         task["draft"] = drafts.load(session, who, task["id"])
         task["ready_at"] = aware(session.get(TaskRecord, task["id"]).ready_at)
-        # Help texts may name the organisation's contacts as {placeholders} (organisation.py).
-        values = organisation.placeholder_values(organisation.read(session))
-    task["documentation"] = organisation.fill_in(task.get("documentation"), values)
-    for f in task["form"]["fields"]:
-        f["help"] = organisation.fill_in(f.get("help"), values)
     return task
 
 

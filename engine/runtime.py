@@ -34,7 +34,7 @@ from sqlalchemy import and_, bindparam, insert, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, definitions, forms
+from . import audit, definitions, forms, organisation
 from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from .expressions import SCRIPT_ENGINE, ExpressionError
 from .roles import AANDACHTSFUNCTIONARIS, CASE_STARTERS, LEIDINGGEVENDE, MEDEWERKER
@@ -579,8 +579,13 @@ def get_task(who: Principal, task_id: Any) -> dict[str, Any]:
         step = definition.steps[row.step]
         audit.log_access(session, who, "read_task", "ok", case=case, source=who.source)
         view = task_view(row)
-        view["documentation"] = step.documentation
-        view["form"] = {"fields": [f.as_dict() for f in step.fields]}
+        # Help texts may name the organisation's contacts as {placeholders}: filled in here, so
+        # the web page and the API show the same text.
+        values = organisation.placeholder_values(organisation.read(session))
+        view["documentation"] = organisation.fill_in(step.documentation, values)
+        view["form"] = {"fields": [
+            {**f.as_dict(), "help": organisation.fill_in(f.help, values)} for f in step.fields
+        ]}
         view["client_ref"] = case.client_ref
         return view
 

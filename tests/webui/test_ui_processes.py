@@ -348,7 +348,8 @@ def test_settings_saved_and_shown_in_help_texts_and_the_meldcode(as_role, sqlite
 
     doc = text(mw.get("/meldcode"))
     assert "Zorggroep De Linde" in doc and "Fatima el Amrani" in doc and "V&amp;VN" in doc
-    assert "Twijfel? Bel aandachtsfunctionaris Fatima el Amrani" in doc and "{aandachtsfunctionaris}" not in doc
+    assert "Twijfel? Bel aandachtsfunctionaris Fatima el Amrani" in doc
+    assert "{aandachtsfunctionaris}" not in doc
 
 
 # --- the organisation's meldcode ----------------------------------------------------------------
@@ -367,3 +368,18 @@ def test_meldcode_document_page_standalone_and_pdf(as_role):
     pdf = mw.http.get("/meldcode.pdf")
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
     assert pdf.headers["Content-Disposition"] == 'attachment; filename="meldcode-versie-1.pdf"'
+
+
+def test_the_api_shows_the_same_filled_in_help_texts(as_role, sqlite_people, ui_app):
+    as_role("bh").post("/beheer/instellingen", SETTINGS)
+    client = ui_app.test_client()
+    case = client.post("/api/v1/cases", json={"client_ref": "C-api"}, headers=sqlite_people.auth("mw"))
+    task_id = case.get_json()["tasks"][0]["id"]
+    client.post(f"/api/v1/tasks/{task_id}/complete", headers=sqlite_people.auth("mw"), json={"data": {
+        "signalen": "s", "kindcheck_kinderen": False}})
+    tasks = client.get("/api/v1/tasks", headers=sqlite_people.auth("mw")).get_json()
+    task = client.get(f"/api/v1/tasks/{tasks[0]['id']}", headers=sqlite_people.auth("mw")).get_json()
+    assert task["step"] == "stap2_overleg"
+    advice = next(f for f in task["form"]["fields"] if f["name"] == "advies_veilig_thuis")
+    assert "Bel Veilig Thuis Utrecht (030 123 45 67) of het landelijke nummer 0800-2000" in advice["help"]
+    assert "{" not in advice["help"] and "{" not in task.get("documentation", "")
