@@ -222,6 +222,10 @@ async function post(url, body) {
     },
     body: JSON.stringify(body),
   });
+  if (response.redirected && response.url.includes("/aanmelden")) {
+    // Signed out (idle too long): the edits are still here; say how to keep them.
+    return { status: 401, data: { error: t("session_expired") } };
+  }
   let data = {};
   try {
     data = await response.json();

@@ -75,6 +75,8 @@ def _modeler_texts() -> dict[str, str]:
                                 "actief."),
         "opened": _("%(name)s is geopend in de modeler. Er is nog niets gepubliceerd."),
         "server_error": _("Er ging iets mis bij het versturen. Probeer het opnieuw."),
+        "session_expired": _("U bent afgemeld (te lang niet actief). Kies eerst ‘Downloaden’ om uw "
+                             "wijzigingen te bewaren, meld u opnieuw aan en open het bestand weer."),
     }
 
 
