@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit, replay, runtime
-from .roles import AUDITOR
 from .store import AccessLogEntry, Case, HistoryEvent, User, unit_of_work, utcnow
 from .users import may_read_case
 
@@ -175,11 +174,7 @@ def access_log(who, case_id: Any) -> list[dict[str, Any]]:
     """Every attempt to read or change the case; auditors only, and this read is logged too."""
 
     def run(session: Session):
-        case = runtime._load_case(session, case_id)
-        if not who.has_role(AUDITOR):
-            raise runtime.Denied("Alleen een auditor mag het toegangslog inzien.", case.id,
-                                 "read_access_log")
-        audit.log_access(session, who, "read_access_log", "ok", case=case, source=who.source)
+        case = runtime.open_case(session, who, case_id, "read_access_log", auditors_only=True)
         session.flush()
         rows = session.scalars(
             select(AccessLogEntry).where(AccessLogEntry.case_id == case.id)

@@ -14,7 +14,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from . import audit
-from .errors import Conflict, Forbidden, NotFound
+from .errors import Conflict, Forbidden
+from .runtime import task_row
 from .store import Case, Draft, TaskRecord, User, unit_of_work, utcnow
 from .users import Principal, may_complete
 
@@ -91,11 +92,7 @@ def delete_for_task(session: Session, task_id: str) -> int:
 
 
 def _ready_row(session: Session, task_id: Any) -> TaskRecord:
-    if not isinstance(task_id, str) or len(task_id) > 36:
-        raise NotFound("Taak niet gevonden.")
-    row = session.get(TaskRecord, task_id)
-    if row is None:
-        raise NotFound("Taak niet gevonden.")
+    row = task_row(session, task_id)
     if row.state != "ready":
         raise Conflict("Deze taak is al afgerond of staat niet meer open.", case_id=row.case_id)
     return row

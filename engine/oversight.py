@@ -124,9 +124,7 @@ def step_through(who, case_id: Any) -> dict[str, Any]:
     """The case as it was after each event: the diagram's marks and the data known then."""
 
     def run(session: Session):
-        case = runtime._load_case(session, case_id)
-        _require_auditor(who, case.id, "read_history")
-        audit.log_access(session, who, "read_history", "ok", case=case, source=who.source)
+        case = runtime.open_case(session, who, case_id, "read_history", auditors_only=True)
         events = list(session.scalars(
             select(HistoryEvent).where(HistoryEvent.case_id == case.id).order_by(HistoryEvent.seq)
         ))
@@ -146,9 +144,7 @@ def viewers(who, case_id: Any) -> dict[str, Any]:
     """'Wie heeft dit dossier ingezien': per person, what they did and when, for a client."""
 
     def run(session: Session):
-        case = runtime._load_case(session, case_id)
-        _require_auditor(who, case.id, "read_access_log")
-        audit.log_access(session, who, "read_access_log", "ok", case=case, source=who.source)
+        case = runtime.open_case(session, who, case_id, "read_access_log", auditors_only=True)
         session.flush()
         rows = session.execute(
             select(AccessLogEntry.user, AccessLogEntry.role, AccessLogEntry.outcome,
@@ -157,7 +153,8 @@ def viewers(who, case_id: Any) -> dict[str, Any]:
             .group_by(AccessLogEntry.user, AccessLogEntry.role, AccessLogEntry.outcome)
             .order_by(func.min(AccessLogEntry.at))
         ).all()
-        names = dict(session.execute(select(User.name, User.display_name)).all())
+        names = dict(session.execute(select(User.name, User.display_name)
+                                     .where(User.name.in_({r[0] for r in rows}))).all())
         return {
             "case": {"id": case.id, "client_ref": case.client_ref},
             "people": [

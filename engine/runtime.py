@@ -37,7 +37,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import audit, definitions, forms, organisation
 from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from .expressions import SCRIPT_ENGINE, ExpressionError
-from .roles import AANDACHTSFUNCTIONARIS, CASE_STARTERS, LEIDINGGEVENDE, MEDEWERKER
+from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, CASE_STARTERS, LEIDINGGEVENDE, MEDEWERKER
 from .store import Case, HistoryEvent, ProcessVersion, TaskRecord, User, unit_of_work, utcnow
 from .users import Principal, may_complete, may_read_case
 
@@ -549,18 +549,29 @@ def start_case(who: Principal, payload: Any) -> dict[str, Any]:
     return _command(who, run)
 
 
+def open_case(session: Session, who: Principal, case_id: Any, action: str,
+              auditors_only: bool = False) -> Case:
+    """The case `who` reads as `action`, the read logged (NEN 7513); a refusal raises Denied,
+    which _command logs in a transaction of its own."""
+    case = _load_case(session, case_id)
+    if auditors_only:
+        if not who.has_role(AUDITOR):
+            raise Denied("Alleen een auditor mag dit inzien.", case.id, action)
+    elif not may_read_case(session, who, case):
+        raise Denied("U heeft geen toegang tot deze casus.", case.id, action)
+    audit.log_access(session, who, action, "ok", case=case, source=who.source)
+    return case
+
+
 def get_case(who: Principal, case_id: Any, action: str = "read") -> dict[str, Any]:
     def run(session: Session):
-        case = _load_case(session, case_id)
-        if not may_read_case(session, who, case):
-            raise Denied("U heeft geen toegang tot deze casus.", case.id, action)
-        audit.log_access(session, who, action, "ok", case=case, source=who.source)
-        return case_view(session, case)
+        return case_view(session, open_case(session, who, case_id, action))
 
     return _command(who, run)
 
 
-def _task_row(session: Session, task_id: Any) -> TaskRecord:
+def task_row(session: Session, task_id: Any) -> TaskRecord:
+    """The task row of an id from outside (URL or JSON), or NotFound."""
     if not isinstance(task_id, str) or len(task_id) > 36:
         raise NotFound("Taak niet gevonden.")
     row = session.get(TaskRecord, task_id)
@@ -571,7 +582,7 @@ def _task_row(session: Session, task_id: Any) -> TaskRecord:
 
 def get_task(who: Principal, task_id: Any) -> dict[str, Any]:
     def run(session: Session):
-        row = _task_row(session, task_id)
+        row = task_row(session, task_id)
         case = _load_case(session, row.case_id)
         if not may_complete(who, case, row.lane):
             raise Denied("Deze taak is niet voor u.", case.id, "read_task")
@@ -679,10 +690,7 @@ def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = Fals
 
 def history(who: Principal, case_id: Any) -> list[dict[str, Any]]:
     def run(session: Session):
-        case = _load_case(session, case_id)
-        if not may_read_case(session, who, case):
-            raise Denied("U heeft geen toegang tot deze casus.", case.id, "read_history")
-        audit.log_access(session, who, "read_history", "ok", case=case, source=who.source)
+        case = open_case(session, who, case_id, "read_history")
         events = session.scalars(
             select(HistoryEvent).where(HistoryEvent.case_id == case.id).order_by(HistoryEvent.seq)
         )

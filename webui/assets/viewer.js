@@ -10,35 +10,8 @@ const MARKERS = { done: "mc-done", skipped: "mc-skipped", current: "mc-current" 
 
 async function show(container) {
   const block = document.getElementById(container.dataset.markers);
-  const path = block ? JSON.parse(block.textContent) : {};
-  const response = await fetch(container.dataset.src, { credentials: "same-origin" });
-  if (!response.ok) {
-    throw new Error("diagram " + response.status);
-  }
-  const xml = await response.text();
-  container.textContent = "";
-  const viewer = new NavigatedViewer({ container });
-  await viewer.importXML(xml);
-  const canvas = viewer.get("canvas");
-  const registry = viewer.get("elementRegistry");
-  // current last: a step done before and ready again (a second melding) shows as current
-  for (const kind of ["done", "skipped", "current"]) {
-    for (const id of path[kind] || []) {
-      if (registry.get(id)) {
-        canvas.addMarker(id, MARKERS[kind]);
-      }
-    }
-  }
-  // As tall as the diagram needs at this width: no empty bands above and below it.
-  const inner = canvas.viewbox().inner;
-  if (inner.width > 0) {
-    const height = container.clientWidth * (inner.height / inner.width) + 48;
-    container.style.height = Math.round(Math.min(Math.max(height, 280), 720)) + "px";
-    canvas.resized();
-  }
-  canvas.zoom("fit-viewport", "auto");
-  container.classList.add("diagram-ready");
-  container.dataset.state = "ready";
+  const { mark } = await mount(container, container.dataset.src);
+  mark(block ? JSON.parse(block.textContent) : {});
 }
 
 function init() {
