@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, runtime
 from .errors import DomainError
-from .store import AccessLogEntry, Case, HistoryEvent, TaskRecord
+from .store import AccessLogEntry, Case, CaseShare, HistoryEvent, TaskRecord, User
 
 # Attributes of a stored task that replay must reproduce (timestamps cannot be).
 _TASK_KEYS = ("id", "parent", "children", "state", "task_spec", "data", "delta")
@@ -73,7 +73,13 @@ class Replayed:
     uitkomst: str | None = None
     id_counter: int = 0
     ready: dict[str, str] = field(default_factory=dict)  # task id -> step
+    owner: str | None = None  # who started the case, or who it was last handed to
+    shared_with: set[str] = field(default_factory=set)
     workflow: Any = None
+
+
+# Events of a person (not of the engine): none may come while the engine still owes one.
+PERSON_ACTIONS = ("task_completed", "case_handed_over", "case_shared")
 
 
 def _ready_steps(workflow) -> dict[str, str]:
@@ -105,14 +111,18 @@ def replay_events(definition, case_id: int, events: list[HistoryEvent],
             expected.append(("case_closed", None, {"uitkomst": out.uitkomst}))
 
     absorb(advance)
+    out.owner = events[0].actor
     if on_event:
         on_event(events[0], out, workflow)
     for event in events[1:]:
-        if event.action == "task_completed":
-            if expected:
-                action, step, _ = expected[0]
-                problems.append(f"{_label(event)}: verwacht werd eerst '{action}' van de engine")
-                break
+        if event.action in PERSON_ACTIONS and expected:
+            problems.append(f"{_label(event)}: verwacht werd eerst '{expected[0][0]}' van de engine")
+            break
+        if event.action == "case_handed_over":
+            out.owner = event.data.get("to")
+        elif event.action == "case_shared":
+            out.shared_with.add(event.data.get("with"))
+        elif event.action == "task_completed":
             try:
                 advance = runtime.complete_in_workflow(workflow, event.task_id, event.data, ids)
             except DomainError as exc:
@@ -187,6 +197,9 @@ def check_access_chain(session: Session, case_id: int) -> list[str]:
     return []
 
 
+_PLURAL = {"de afgeronde stappen", "de vastgelegde gegevens"}
+
+
 def verify_case(session: Session, case: Case) -> Verdict:
     events = list(session.scalars(
         select(HistoryEvent)
@@ -208,11 +221,17 @@ def verify_case(session: Session, case: Case) -> Verdict:
         "de status": (case.status, replayed.status),
         "de uitkomst": (case.uitkomst, replayed.uitkomst),
         "de teller van taak-id's": (case.id_counter, replayed.id_counter),
+        "de eigenaar": (case.owner.name, replayed.owner),
+        "de lijst van collega's met wie de casus is gedeeld": (
+            sorted(session.scalars(select(User.name).join(CaseShare, CaseShare.user_id == User.id)
+                                   .where(CaseShare.case_id == case.id))),
+            sorted(replayed.shared_with)),
     }
     for what, (have, want) in stored.items():
         if have != want:
+            verb = "wijken" if what in _PLURAL else "wijkt"
             verdict.problems.append(
-                f"{what} wijken af van de geschiedenis (opgeslagen: {have!r}, na afspelen: {want!r})"
+                f"{what} {verb} af van de geschiedenis (opgeslagen: {have!r}, na afspelen: {want!r})"
             )
     rows = session.scalars(select(TaskRecord).where(TaskRecord.case_id == case.id))
     ready_rows = {r.id: r.step for r in rows if r.state == "ready"}

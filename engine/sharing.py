@@ -1,0 +1,133 @@
+"""Handing a case over to a colleague, and sharing it with an aandachtsfunctionaris.
+
+A medewerker who falls ill or leaves must not leave a case stuck: the owner, or the owner's
+leidinggevende, hands it over; the new owner then reads it and completes its medewerker
+steps (CONTRACT section 2: "cases they own or were handed"). Sharing gives an
+aandachtsfunctionaris read access ("cases ... shared with them"). Both are history events
+(`case_handed_over`, `case_shared`) in the case's hash chain, so replay knows who owned and
+who could read the case at every moment, and verify catches an owner or a share that was
+changed in the database behind the history's back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from . import audit, runtime
+from .errors import BadRequest, Conflict, Invalid
+from .roles import AANDACHTSFUNCTIONARIS, CASE_STARTERS, LEIDINGGEVENDE
+from .store import Case, CaseShare, Draft, HistoryEvent, TaskRecord, User, utcnow
+from .users import Principal
+
+FIELDS = {"user", "reason"}
+REASON_MAX = 2000
+
+
+def may_manage(who: Principal, case: Case) -> bool:
+    """The owner and the owner's leidinggevende decide who else works on or reads a case."""
+    return case.owner_id == who.id or (
+        who.has_role(LEIDINGGEVENDE) and case.owner.manager_id == who.id)
+
+
+def _payload(payload: Any) -> tuple[str, str]:
+    if not isinstance(payload, dict):
+        raise BadRequest("Verwacht een JSON-object.")
+    errors = {str(k)[:100]: "Onbekend veld." for k in payload if k not in FIELDS}
+    user, reason = payload.get("user"), payload.get("reason")
+    if not isinstance(user, str) or not user.strip():
+        errors["user"] = "Kies een collega."
+    if not isinstance(reason, str) or not reason.strip():
+        errors["reason"] = "Schrijf op waarom."
+    elif len(reason) > REASON_MAX:
+        errors["reason"] = f"Maximaal {REASON_MAX} tekens."
+    if errors:
+        raise Invalid("Ongeldige gegevens.", errors)
+    return user.strip(), reason.strip()
+
+
+def _open_for_change(session: Session, who: Principal, case_id: Any, action: str) -> Case:
+    case = runtime._load_case(session, case_id)
+    if not may_manage(who, case):
+        raise runtime.Denied(
+            "Alleen de eigenaar van de casus of diens leidinggevende mag dit doen.", case.id, action)
+    if case.status != "open":
+        raise Conflict("Deze casus is afgesloten; er verandert niets meer aan.")
+    return case
+
+
+def _colleague(session: Session, name: str, roles: tuple[str, ...], what: str) -> User:
+    user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
+    if user is None or not set(user.roles) & set(roles):
+        raise Invalid("Ongeldige gegevens.", {"user": f"Geen {what} met deze gebruikersnaam."})
+    return user
+
+
+def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
+    """Make another colleague the owner of an open case; returns the case."""
+    name, reason = _payload(payload)
+
+    def run(session: Session):
+        case = _open_for_change(session, who, case_id, "hand_over")
+        new_owner = _colleague(session, name, CASE_STARTERS, "medewerker")
+        if new_owner.id == case.owner_id:
+            raise Invalid("Ongeldige gegevens.", {"user": "Deze collega is al eigenaar."})
+        old_owner = case.owner
+        change = runtime.CaseChange(case=case, version_id=case.version_id)
+        change.event(who.name, "case_handed_over", utcnow(),
+                     data={"from": old_owner.name, "to": new_owner.name, "reason": reason})
+        case.owner_id = new_owner.id
+        session.flush()  # the version check: a step stored meanwhile makes this a 409
+        session.execute(insert(HistoryEvent), change.events)
+        # the inbox rows carry the owner; the old owner's drafts of this case go with the case
+        session.execute(update(TaskRecord).where(TaskRecord.case_id == case.id)
+                        .values(owner_id=new_owner.id))
+        task_ids = select(TaskRecord.id).where(TaskRecord.case_id == case.id)
+        session.execute(delete(Draft).where(Draft.user_id == old_owner.id,
+                                            Draft.task_id.in_(task_ids)))
+        audit.log_access(session, who, "hand_over", "ok", case=case, source=who.source)
+        session.expire(case, ["owner"])
+        return runtime.case_view(session, case)
+
+    return runtime._command(who, run)
+
+
+def share(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
+    """Let an aandachtsfunctionaris read an open case; returns the case."""
+    name, reason = _payload(payload)
+
+    def run(session: Session):
+        case = _open_for_change(session, who, case_id, "share")
+        reader = _colleague(session, name, (AANDACHTSFUNCTIONARIS,), "aandachtsfunctionaris")
+        if session.scalar(select(CaseShare.id).where(CaseShare.case_id == case.id,
+                                                     CaseShare.user_id == reader.id)):
+            raise Conflict("De casus is al met deze collega gedeeld.")
+        change = runtime.CaseChange(case=case, version_id=case.version_id)
+        change.event(who.name, "case_shared", utcnow(), data={"with": reader.name, "reason": reason})
+        session.flush()
+        session.execute(insert(HistoryEvent), change.events)
+        session.add(CaseShare(case_id=case.id, user_id=reader.id))
+        audit.log_access(session, who, "share", "ok", case=case, source=who.source)
+        return runtime.case_view(session, case)
+
+    return runtime._command(who, run)
+
+
+def candidates(session: Session, who: Principal, case: Case) -> dict[str, list[dict[str, str]]]:
+    """Whom the case page offers: colleagues to hand over to, aandachtsfunctionarissen to
+    share with (not those who already read it)."""
+    if not may_manage(who, case) or case.status != "open":
+        return {"hand_over": [], "share": []}
+    shared = set(session.scalars(select(CaseShare.user_id).where(CaseShare.case_id == case.id)))
+    people = session.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name,
+                                                                               User.name))
+    hand_over, share_with = [], []
+    for user in people:
+        entry = {"name": user.name, "label": user.display_name or user.name}
+        if user.id != case.owner_id and set(user.roles) & set(CASE_STARTERS):
+            hand_over.append(entry)
+        if AANDACHTSFUNCTIONARIS in user.roles and user.id not in shared:
+            share_with.append(entry)
+    return {"hand_over": hand_over, "share": share_with}
