@@ -32,46 +32,43 @@ def may_manage(who: Principal, case: Case) -> bool:
         who.has_role(LEIDINGGEVENDE) and case.owner.manager_id == who.id)
 
 
-def _payload(payload: Any) -> tuple[str, str]:
+def _request(session: Session, who: Principal, case_id: Any, payload: Any, action: str,
+             roles: tuple[str, ...], what: str) -> tuple[Case, User, str]:
+    """The case (may `who` change it, is it open), then the colleague and the reason, every
+    field's error at once."""
     if not isinstance(payload, dict):
         raise BadRequest("Verwacht een JSON-object.")
-    errors = {str(k)[:100]: "Onbekend veld." for k in payload if k not in FIELDS}
-    user, reason = payload.get("user"), payload.get("reason")
-    if not isinstance(user, str) or not user.strip():
-        errors["user"] = "Kies een collega."
-    if not isinstance(reason, str) or not reason.strip():
-        errors["reason"] = "Schrijf op waarom."
-    elif len(reason) > REASON_MAX:
-        errors["reason"] = f"Maximaal {REASON_MAX} tekens."
-    if errors:
-        raise Invalid("Ongeldige gegevens.", errors)
-    return user.strip(), reason.strip()
-
-
-def _open_for_change(session: Session, who: Principal, case_id: Any, action: str) -> Case:
     case = runtime._load_case(session, case_id)
     if not may_manage(who, case):
         raise runtime.Denied(
             "Alleen de eigenaar van de casus of diens leidinggevende mag dit doen.", case.id, action)
     if case.status != "open":
         raise Conflict("Deze casus is afgesloten; er verandert niets meer aan.")
-    return case
-
-
-def _colleague(session: Session, name: str, roles: tuple[str, ...], what: str) -> User:
-    user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
-    if user is None or not set(user.roles) & set(roles):
-        raise Invalid("Ongeldige gegevens.", {"user": f"Geen {what} met deze gebruikersnaam."})
-    return user
+    errors = {str(k)[:100]: "Onbekend veld." for k in payload if k not in FIELDS}
+    name, reason = payload.get("user"), payload.get("reason")
+    colleague = None
+    if not isinstance(name, str) or not name.strip():
+        errors["user"] = "Kies een collega."
+    else:
+        colleague = session.scalar(select(User).where(User.name == name.strip(),
+                                                      User.active.is_(True)))
+        if colleague is None or not set(colleague.roles) & set(roles):
+            errors["user"] = f"Geen {what} met deze gebruikersnaam."
+    if not isinstance(reason, str) or not reason.strip():
+        errors["reason"] = "Schrijf op waarom."
+    elif len(reason) > REASON_MAX:
+        errors["reason"] = f"Maximaal {REASON_MAX} tekens."
+    if errors:
+        raise Invalid("Ongeldige gegevens.", errors)
+    return case, colleague, reason.strip()
 
 
 def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
     """Make another colleague the owner of an open case; returns the case."""
-    name, reason = _payload(payload)
 
     def run(session: Session):
-        case = _open_for_change(session, who, case_id, "hand_over")
-        new_owner = _colleague(session, name, CASE_STARTERS, "medewerker")
+        case, new_owner, reason = _request(session, who, case_id, payload, "hand_over",
+                                           CASE_STARTERS, "medewerker")
         if new_owner.id == case.owner_id:
             raise Invalid("Ongeldige gegevens.", {"user": "Deze collega is al eigenaar."})
         old_owner = case.owner
@@ -96,11 +93,10 @@ def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
 
 def share(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
     """Let an aandachtsfunctionaris read an open case; returns the case."""
-    name, reason = _payload(payload)
 
     def run(session: Session):
-        case = _open_for_change(session, who, case_id, "share")
-        reader = _colleague(session, name, (AANDACHTSFUNCTIONARIS,), "aandachtsfunctionaris")
+        case, reader, reason = _request(session, who, case_id, payload, "share",
+                                        (AANDACHTSFUNCTIONARIS,), "aandachtsfunctionaris")
         if session.scalar(select(CaseShare.id).where(CaseShare.case_id == case.id,
                                                      CaseShare.user_id == reader.id)):
             raise Conflict("De casus is al met deze collega gedeeld.")

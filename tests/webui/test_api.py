@@ -282,3 +282,38 @@ def test_only_the_contract_reasons_are_conditional(client, people):
     assert case["status"] == "closed"
     assert conditional == {"gesprek_uitzondering_reden": "gesprek_uitzondering != 'geen'",
                            "melding_uitzondering_reden": "melding_uitzondering != 'geen'"}
+
+
+def test_handover_and_share_over_http(client, people):
+    case = start(client, people)
+    url = f"/api/v1/cases/{case['id']}"
+    # wrong person, bad data, unknown case: each its status, nothing changed
+    r = client.post(f"{url}/handover", json={"user": "mw2", "reason": "x"}, headers=people.auth("mw2"))
+    assert r.status_code == 403
+    r = client.post(f"{url}/handover", json={"user": "aud"}, headers=people.auth("mw"))
+    assert r.status_code == 422 and set(r.json["errors"]) == {"user", "reason"}
+    r = client.post(f"{url}/handover", data="nee", headers=people.auth("mw"),
+                    content_type="application/json")
+    assert r.status_code == 400
+    assert client.post("/api/v1/cases/999999/handover", json={"user": "mw2", "reason": "x"},
+                       headers=people.auth("mw")).status_code == 404
+    assert client.get(url, headers=people.auth("mw")).json["owner"] == "mw"
+
+    r = client.post(f"{url}/shares", json={"user": "af", "reason": "meedenken"},
+                    headers=people.auth("mw"))
+    assert r.status_code == 200
+    assert client.get(url, headers=people.auth("af")).status_code == 200
+    assert client.post(f"{url}/shares", json={"user": "af", "reason": "weer"},
+                       headers=people.auth("mw")).status_code == 409
+
+    r = client.post(f"{url}/handover", json={"user": "mw2", "reason": "Met verlof"},
+                    headers=people.auth("lg"))
+    assert r.status_code == 200 and r.json["owner"] == "mw2"
+    assert client.get(url, headers=people.auth("mw")).status_code == 403
+    tasks = client.get("/api/v1/tasks", headers=people.auth("mw2")).json
+    assert [t["case_id"] for t in tasks] == [case["id"]]
+    history = client.get(f"{url}/history", headers=people.auth("mw2")).json
+    assert [e["action"] for e in history][-2:] == ["case_shared", "case_handed_over"]
+    assert history[-1]["actor"] == "lg" and history[-1]["data"]["to"] == "mw2"
+    verdict = client.get(f"{url}/verify", headers=people.auth("aud")).json
+    assert verdict["ok"], verdict

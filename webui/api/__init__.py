@@ -8,7 +8,7 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine import definitions, dossier, replay, runtime, users, versions
+from engine import definitions, dossier, replay, runtime, sharing, users, versions
 from engine.errors import BadRequest, DomainError, Forbidden, Invalid, NotAuthenticated
 from engine.roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
 from engine.store import unit_of_work
@@ -109,6 +109,18 @@ def start_case():
 @token_auth
 def get_case(case_id):
     return jsonify(runtime.get_case(g.principal, case_id))
+
+
+@bp.post("/cases/<case_id>/handover")
+@token_auth
+def hand_over(case_id):
+    return jsonify(sharing.hand_over(g.principal, case_id, json_body()))
+
+
+@bp.post("/cases/<case_id>/shares")
+@token_auth
+def share(case_id):
+    return jsonify(sharing.share(g.principal, case_id, json_body()))
 
 
 @bp.get("/cases/<case_id>/history")

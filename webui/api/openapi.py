@@ -25,6 +25,15 @@ def _id_param(name: str, kind: str = "string") -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
 
 
+def _person_body(user_description: str) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["user", "reason"],
+        "properties": {"user": {"type": "string", "description": user_description},
+                       "reason": {"type": "string", "maxLength": 2000,
+                                  "description": "waarom; komt in de geschiedenis"}},
+        "additionalProperties": False}}}}
+
+
 @cache
 def openapi_document() -> dict:
     str_or_null = {"type": "string", "nullable": True}
@@ -100,7 +109,9 @@ def openapi_document() -> dict:
                 "at": {"type": "string", "format": "date-time"},
                 "actor": {"type": "string"},
                 "action": {"type": "string", "description":
-                           "case_started, task_completed, decision_made, case_closed"},
+                           "case_started, task_completed, decision_made, case_closed, "
+                           "case_handed_over (data: from, to, reason), "
+                           "case_shared (data: with, reason)"},
                 "step": str_or_null,
                 "task_id": str_or_null,
                 "data": {"type": "object"},
@@ -167,6 +178,25 @@ def openapi_document() -> dict:
         "/api/v1/cases/{id}": {"get": {
             "summary": "Een casus", "parameters": [_id_param("id", "integer")],
             "responses": {"200": _json(_ref("Case"), "de casus"), **_ERR}}},
+        "/api/v1/cases/{id}/handover": {"post": {
+            "summary": "Draag een open casus over aan een collega (eigenaar of diens "
+                       "leidinggevende); de nieuwe eigenaar rondt de medewerkerstaken af",
+            "parameters": [_id_param("id", "integer")],
+            "requestBody": _person_body("gebruikersnaam van de nieuwe eigenaar (medewerker, "
+                                        "leidinggevende of aandachtsfunctionaris)"),
+            "responses": {"200": _json(_ref("Case"), "de casus met de nieuwe eigenaar"), **_ERR,
+                          "409": {"$ref": "#/components/responses/Conflict"},
+                          "413": {"$ref": "#/components/responses/TooLarge"},
+                          "422": {"$ref": "#/components/responses/Invalid"}}}},
+        "/api/v1/cases/{id}/shares": {"post": {
+            "summary": "Deel een open casus met een aandachtsfunctionaris, die haar dan mag "
+                       "inzien (eigenaar of diens leidinggevende)",
+            "parameters": [_id_param("id", "integer")],
+            "requestBody": _person_body("gebruikersnaam van de aandachtsfunctionaris"),
+            "responses": {"200": _json(_ref("Case"), "de casus"), **_ERR,
+                          "409": {"$ref": "#/components/responses/Conflict"},
+                          "413": {"$ref": "#/components/responses/TooLarge"},
+                          "422": {"$ref": "#/components/responses/Invalid"}}}},
         "/api/v1/cases/{id}/history": {"get": {
             "summary": "De geschiedenis van een casus, oudste eerst",
             "parameters": [_id_param("id", "integer")],
