@@ -27,6 +27,8 @@ ACTION_LABELS = {
     "task_completed": "Stap afgerond",
     "decision_made": "Besluit door de beslistabel",
     "case_closed": "Casus afgesloten",
+    "case_handed_over": "Casus overgedragen",
+    "case_shared": "Casus gedeeld",
 }
 # The afwegingskader as the dossier presents it: question, variable.
 AFWEGINGSKADER = [

@@ -16,7 +16,7 @@ from lxml import etree
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
-from . import drafts, organisation, runtime, users
+from . import drafts, organisation, runtime, sharing, users
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
 from .errors import NotFound
@@ -217,6 +217,12 @@ def path_markers(definition: ProcessDefinition, info: DiagramInfo, case: dict[st
     return {"done": done, "current": current, "skipped": sorted(skipped)}
 
 
+def event_fields(step, action: str) -> list:
+    """The fields that label an event's data: its step's form, or those of a hand-over or
+    share."""
+    return step.fields if step else sharing.EVENT_FIELDS.get(action, [])
+
+
 def _entries(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
     """What was recorded in a form, labelled, in the form's order (unknown keys last)."""
     out = []
@@ -270,16 +276,18 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
                 "actor_name": display.get(e.actor) or e.actor, "action": e.action,
                 "step": e.step,
                 "step_name": (step.name if step else info.names.get(e.step or "", e.step)),
-                "entries": _entries(step.fields if step else [], dict(e.data or {})),
+                "entries": _entries(event_fields(step, e.action), dict(e.data or {})),
                 "data": dict(e.data or {}),
             })
         contacts = _contacts(session)
         row = session.get(Case, case["id"], options=[defer(Case.workflow_state)])
+        colleagues = sharing.candidates(session, who, row)
         for task in case["tasks"]:
             task["mine"] = users.may_complete(who, row, task["lane"])
             task["ready_at"] = aware(datetime.fromisoformat(task["ready_at"].replace("Z", "+00:00")))
     case["owner_name"] = display.get(case["owner"]) or case["owner"]
     case["started_at"] = timeline[0]["at"] if timeline else None
+    case["started_by_name"] = timeline[0]["actor_name"] if timeline else case["owner_name"]
     closed = next((t["at"] for t in timeline if t["action"] == "case_closed"), None)
     return {
         "case": case,
@@ -288,6 +296,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         "step_names": {s.id: s.name for s in definition.steps.values()},
         "closed_at": closed,
         "contacts": contacts,
+        "colleagues": colleagues,
     }
 
 

@@ -18,12 +18,20 @@ from sqlalchemy.orm import Session
 
 from . import audit, runtime
 from .errors import BadRequest, Conflict, Invalid
+from .forms import Field
 from .roles import AANDACHTSFUNCTIONARIS, CASE_STARTERS, LEIDINGGEVENDE
 from .store import Case, CaseShare, Draft, HistoryEvent, TaskRecord, User, utcnow
 from .users import Principal
 
 FIELDS = {"user", "reason"}
 REASON_MAX = 2000
+
+# What these events record, labelled as the timelines and the dossier show it.
+EVENT_FIELDS = {
+    "case_handed_over": [Field("from", "Van", "string"), Field("to", "Aan", "string"),
+                         Field("reason", "Reden", "text")],
+    "case_shared": [Field("with", "Gedeeld met", "string"), Field("reason", "Reden", "text")],
+}
 
 
 def may_manage(who: Principal, case: Case) -> bool:

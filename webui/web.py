@@ -100,6 +100,8 @@ ACTIONS = {
     "task_completed": _l("Stap afgerond"),
     "decision_made": _l("Besluit volgens het afwegingskader"),
     "case_closed": _l("Casus afgesloten"),
+    "case_handed_over": _l("Casus overgedragen"),
+    "case_shared": _l("Casus gedeeld met een aandachtsfunctionaris"),
 }
 DECISIONS = {
     "besluit_melden": _l("Melden bij Veilig Thuis"),

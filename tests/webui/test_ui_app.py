@@ -382,3 +382,42 @@ def test_completing_a_task_twice_shows_a_clear_conflict(browser_like):
     response = browser_like.get(location)
     assert response.status_code == 302 and response.headers["Location"] == "/casussen/1"
     assert "al afgerond" in text(browser_like.get("/casussen/1"))
+
+
+# --- handing over and sharing from the case page -------------------------------------------------
+
+
+def test_hand_over_and_share_from_the_case_page(browser_like, sqlite_people):
+    from engine import runtime
+
+    case = runtime.start_case(sqlite_people["mw"], {"client_ref": "C-OVER"})
+    page_url = f"/casussen/{case['id']}"
+    browser_like.login("mw")
+    page = browser_like.get(page_url).get_data(as_text=True)
+    assert "Overdragen of delen" in page
+    assert '<option value="mw2"' in page and '<option value="mw"' not in page
+    # without the CSRF token: refused, nothing changed
+    refused = browser_like.post(f"{page_url}/overdragen", {"user": "mw2", "reason": "ziek"}, csrf=False)
+    assert refused.status_code == 400
+    # no reason: the page again, the error at the field, the choice kept
+    bad = browser_like.post(f"{page_url}/overdragen", {"user": "mw2", "reason": ""})
+    assert bad.status_code == 422
+    text = bad.get_data(as_text=True)
+    assert 'id="overdragen-reason-fout"' in text and "Schrijf op waarom." in text
+    assert '<option value="mw2" selected>' in text
+    assert '<details class="person-form" id="overdragen" open>' in text
+    assert runtime.get_case(sqlite_people["mw"], case["id"])["owner"] == "mw"
+
+    shared = browser_like.post(f"{page_url}/delen", {"user": "af", "reason": "Meedenken"})
+    assert shared.status_code == 302 and shared.headers["Location"].endswith(page_url)
+    done = browser_like.post(f"{page_url}/overdragen", {"user": "mw2", "reason": "Langdurig ziek"})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/")
+    assert browser_like.get(page_url).status_code == 403  # no longer ours
+
+    browser_like.logout()
+    browser_like.login("mw2")
+    inbox = browser_like.get("/").get_data(as_text=True)
+    assert "C-OVER" in inbox
+    page = browser_like.get(page_url).get_data(as_text=True)
+    assert "Eigenaar nu" in page and "Casus overgedragen" in page and "Langdurig ziek" in page
+    assert "Casus gedeeld met een aandachtsfunctionaris" in page

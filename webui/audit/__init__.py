@@ -33,6 +33,8 @@ ACCESS_ACTIONS = {
     "read_history": _l("Geschiedenis ingezien"),
     "verify": _l("Geschiedenis gecontroleerd"),
     "export": _l("Dossier gedownload"),
+    "hand_over": _l("Casus overgedragen"),
+    "share": _l("Casus gedeeld"),
     "read_access_log": _l("Toegangslog ingezien"),
     "search": _l("Casussen doorzocht"),
 }

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine import pages, runtime
+from engine import pages, runtime, sharing
 from engine.errors import Invalid
 
 from ..web import principal, when
@@ -52,6 +53,32 @@ def new_case():
 @login_required
 def case(case_id: int):
     return render_template("cases/case.html", page=pages.case_page(principal(), case_id))
+
+
+# Handing over and sharing: one form each on the case page; an error shows the page again
+# with the message at the field and what was typed kept.
+_PERSON_FORMS = {
+    "overdragen": (sharing.hand_over, _l("De casus is overgedragen aan %(name)s.")),
+    "delen": (sharing.share, _l("De casus is gedeeld met %(name)s.")),
+}
+
+
+@bp.post("/casussen/<int:case_id>/<any(overdragen, delen):what>")
+@login_required
+def person_form(case_id: int, what: str):
+    command, done = _PERSON_FORMS[what]
+    values = {"user": request.form.get("user", ""), "reason": request.form.get("reason", "")}
+    try:
+        case = command(principal(), case_id, values)
+    except Invalid as exc:
+        page = pages.case_page(principal(), case_id)
+        return render_template("cases/case.html", page=page, form=what, values=values,
+                               errors=exc.errors), 422
+    flash(done % {"name": values["user"]}, "success")
+    if what == "overdragen" and case["owner"] != current_user.name:
+        # the case is no longer ours to read unless we lead its new owner's team
+        return redirect(url_for("tasks.inbox"))
+    return redirect(url_for("cases.case", case_id=case_id))
 
 
 @bp.get("/casussen/<int:case_id>/afdrukken")
