@@ -287,6 +287,34 @@ def test_another_medewerkers_case_is_refused(page, new_context):
     expect(other.get_by_text("C-PRIVE-1")).to_have_count(0)
 
 
+def test_hand_over_a_case_to_a_colleague(page, new_context):
+    login(page, "mw")
+    start_case(page, "C-OVERDRACHT-1")
+    page.get_by_role("link", name="C-OVERDRACHT-1").click()
+    case_url = page.url
+    page.get_by_text("Casus overdragen aan een collega").click()
+    page.get_by_label("Nieuwe eigenaar").select_option("mw2")
+    page.locator("#overdragen-reason").fill("Langdurig ziek; collega neemt het over.")
+    shot(page, "casus-overdragen")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Overdragen", exact=True).click()
+    expect(page.get_by_text("De casus is overgedragen aan mw2.")).to_be_visible()
+    expect(page.get_by_text("C-OVERDRACHT-1")).to_have_count(0)  # gone from my inbox
+
+    other = new_context().new_page()
+    login(other, "mw2")
+    card = other.locator("li.card").filter(has_text="C-OVERDRACHT-1")
+    with other.expect_navigation():
+        card.locator("a.task-name").click()
+    expect(other.locator("form.task-form")).to_have_attribute("data-step", "stap1_signalen")
+    fill_task(other, {"kindcheck_kinderen": True})
+    submit(other)
+    other.goto(case_url)
+    expect(other.get_by_text("Eigenaar nu")).to_be_visible()
+    expect(other.locator(".event-case_handed_over")).to_contain_text("Langdurig ziek")
+    expect(other.locator(".event-task_completed")).to_have_count(1)
+
+
 def test_post_without_csrf_token_is_refused(page, ui_server):
     login(page, "mw")
     response = page.request.post(f"{ui_server.base}/casussen/nieuw",
@@ -368,6 +396,11 @@ def test_axe_scan_of_every_page_type(new_context, ui_server):
     expect(page.locator("#diagram")).to_have_attribute("data-state", "ready")
     scan("casus-open")
     case_url = page.url
+    page.get_by_text("Casus overdragen aan een collega").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Overdragen", exact=True).click()
+    expect(page.locator("#overdragen-user-fout")).to_be_visible()
+    scan("casus-overdragen-fouten", screenshot=False)
     page.goto(case_url + "/afdrukken")
     scan("afdrukken-open", screenshot=False)
     page.goto("/bestaat-niet")
