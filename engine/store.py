@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -269,20 +271,67 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+class _WriteQueue:
+    """Writers to one SQLite file wait here rather than in SQLite's busy handler, which polls
+    with sleeps of up to 100 ms and left the CPUs idle under concurrent completions: a thread
+    lock within a process, flock(2) on a file beside the database across the server's worker
+    processes (the kernel wakes the next writer as soon as the lock is free)."""
+
+    def __init__(self, database: str):
+        self.path = database + "-writelock"
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self.lock = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None  # opened per process: a shared descriptor would not exclude
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self.lock:
+            if self.depth == 0:
+                if self.fd is None:
+                    self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self.depth += 1
+            try:
+                yield
+            finally:
+                self.depth -= 1
+                if self.depth == 0:
+                    fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
+_write_queues: dict[str, _WriteQueue] = {}
+
+
+def _write_queue(engine: Engine) -> contextlib.AbstractContextManager:
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return contextlib.nullcontext()
+    with _lock:
+        queue = _write_queues.get(database)
+        if queue is None:
+            queue = _write_queues[database] = _WriteQueue(database)
+    return queue.held()
+
+
 @contextlib.contextmanager
 def unit_of_work(write: bool = False, url: str | None = None) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
     engine = get_engine(url)
     bind = engine.execution_options(write=True) if write else engine
-    session = Session(bind=bind, expire_on_commit=False, autoflush=True)
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    with _write_queue(engine) if write else contextlib.nullcontext():
+        session = Session(bind=bind, expire_on_commit=False, autoflush=True)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
 
 
 def is_sqlite(session: Session) -> bool:
