@@ -71,6 +71,17 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
     return case, colleague, reason.strip()
 
 
+def _record(session: Session, who: Principal, case: Case, event: str, access: str,
+            data: dict[str, Any]) -> None:
+    """Store the change to the case with its history event (chained) and access-log line. The
+    flush checks the case's version: a step stored meanwhile makes this a 409."""
+    change = runtime.CaseChange(case=case, version_id=case.version_id)
+    change.event(who.name, event, utcnow(), data=data)
+    session.flush()
+    session.execute(insert(HistoryEvent), change.events)
+    audit.log_access(session, who, access, "ok", case=case, source=who.source)
+
+
 def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
     """Make another colleague the owner of an open case; returns the case."""
 
@@ -80,19 +91,15 @@ def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         if new_owner.id == case.owner_id:
             raise Invalid("Ongeldige gegevens.", {"user": "Deze collega is al eigenaar."})
         old_owner = case.owner
-        change = runtime.CaseChange(case=case, version_id=case.version_id)
-        change.event(who.name, "case_handed_over", utcnow(),
-                     data={"from": old_owner.name, "to": new_owner.name, "reason": reason})
         case.owner_id = new_owner.id
-        session.flush()  # the version check: a step stored meanwhile makes this a 409
-        session.execute(insert(HistoryEvent), change.events)
+        _record(session, who, case, "case_handed_over", "hand_over",
+                {"from": old_owner.name, "to": new_owner.name, "reason": reason})
         # the inbox rows carry the owner; the old owner's drafts of this case go with the case
         session.execute(update(TaskRecord).where(TaskRecord.case_id == case.id)
                         .values(owner_id=new_owner.id))
         task_ids = select(TaskRecord.id).where(TaskRecord.case_id == case.id)
         session.execute(delete(Draft).where(Draft.user_id == old_owner.id,
                                             Draft.task_id.in_(task_ids)))
-        audit.log_access(session, who, "hand_over", "ok", case=case, source=who.source)
         session.expire(case, ["owner"])
         return runtime.case_view(session, case)
 
@@ -108,12 +115,8 @@ def share(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         if session.scalar(select(CaseShare.id).where(CaseShare.case_id == case.id,
                                                      CaseShare.user_id == reader.id)):
             raise Conflict("De casus is al met deze collega gedeeld.")
-        change = runtime.CaseChange(case=case, version_id=case.version_id)
-        change.event(who.name, "case_shared", utcnow(), data={"with": reader.name, "reason": reason})
-        session.flush()
-        session.execute(insert(HistoryEvent), change.events)
+        _record(session, who, case, "case_shared", "share", {"with": reader.name, "reason": reason})
         session.add(CaseShare(case_id=case.id, user_id=reader.id))
-        audit.log_access(session, who, "share", "ok", case=case, source=who.source)
         return runtime.case_view(session, case)
 
     return runtime._command(who, run)
