@@ -139,9 +139,10 @@ def db_bytes(url: str) -> int:
 
 
 class Api:
-    """A keep-alive JSON client on http.client. The clients share the server's two cores, so
-    they are kept light: `requests` spent about 2 ms of CPU per call here, a fifth of the
-    server's own work, and that is load generator, not product."""
+    """A JSON client on http.client, which opens a new connection whenever the server closes
+    one (the server's sync workers answer with `Connection: close`). The clients share the
+    server's two cores, so they are kept light: `requests` spent about 2 ms of CPU per call
+    here, a fifth of the server's own work, and that is load generator, not product."""
 
     def __init__(self, base: str, token: str):
         host, port = base.removeprefix("http://").split(":")
@@ -151,7 +152,7 @@ class Api:
 
     def call(self, method: str, path: str, body: dict | None = None):
         if time.monotonic() - self.last > 1.0:
-            self.conn.close()  # the server drops idle keep-alive connections after 2 s
+            self.conn.close()  # a server with keep-alive drops idle connections after 2 s
         self.conn.request(method, path, json.dumps(body) if body is not None else None,
                           self.headers)
         response = self.conn.getresponse()

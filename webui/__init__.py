@@ -53,14 +53,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="nl",
         BABEL_DEFAULT_TIMEZONE="Europe/Amsterdam",
         LOGIN_RATE_LIMIT=os.environ.get("MELDCODE_LOGIN_RATE_LIMIT", "10 per minute"),
-        RATELIMIT_STORAGE_URI=os.environ.get("MELDCODE_RATELIMIT_STORAGE", "memory://"),
+        # Counts in the application's database, shared by all server processes.
+        RATELIMIT_STORAGE_URI=os.environ.get("MELDCODE_RATELIMIT_STORAGE", "meldcode://"),
         HTTPS=https,
     )
     if config:
         app.config.update(config)
     app.json.ensure_ascii = False
 
-    from . import web
+    from . import ratelimit, web  # noqa: F401 - ratelimit registers the meldcode:// storage
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .audit import bp as audit_bp

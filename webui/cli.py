@@ -73,12 +73,20 @@ def _safe_url() -> str:
     return make_url(store.settings.database_url()).render_as_string(hide_password=True)
 
 
+def default_workers() -> int:
+    """gunicorn's advice: two per core plus one (a worker waits on the database now and then)."""
+    return 2 * (os.cpu_count() or 1) + 1
+
+
 @main.command(help="Start de webinterface en de API met een productie-WSGI-server (gunicorn).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=lambda: int(os.environ.get("MELDCODE_WORKERS", "2")),
-              show_default="2", type=int, help="Aantal werkprocessen.")
+@click.option("--workers", default=lambda: int(os.environ.get("MELDCODE_WORKERS") or default_workers()),
+              show_default="2 × processorkernen + 1", type=click.IntRange(1, 64),
+              help="Aantal werkprocessen (ook: MELDCODE_WORKERS).")
 def serve(host: str, port: int, workers: int):
+    """Sync workers answer one request at a time with `Connection: close`; put a reverse
+    proxy (nginx) in front when the server faces slow or many clients (README)."""
     from gunicorn.app.base import BaseApplication
 
     schema.upgrade()
@@ -90,8 +98,11 @@ def serve(host: str, port: int, workers: int):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 4)
+            # One request per process at a time, a new process takes the next connection: the
+            # kernel hands each request to an idle worker. With threaded workers and keep-alive,
+            # a client stays with the worker it first reached, and a worker holding three of
+            # four busy clients was bound to one core while the other sat idle.
+            self.cfg.set("worker_class", "sync")
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", os.environ.get("MELDCODE_ACCESS_LOG") or None)
             self.cfg.set("limit_request_line", 8190)

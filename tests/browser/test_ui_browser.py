@@ -341,8 +341,9 @@ def test_security_headers(page):
 
 
 def test_login_rate_limit(page, tmp_path):
+    # Several worker processes, each attempt on a new connection: the count is shared.
     server, _url = start_server(tmp_path, MELDCODE_LOGIN_RATE_LIMIT="3 per minute",
-                                MELDCODE_WORKERS="1")
+                                MELDCODE_WORKERS="4")
     try:
         statuses = []
         for _ in range(4):
