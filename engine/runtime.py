@@ -30,7 +30,7 @@ from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskIterator, TaskState
-from sqlalchemy import and_, bindparam, insert, or_, select, text
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -38,7 +38,16 @@ from . import audit, definitions, forms, organisation
 from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from .expressions import SCRIPT_ENGINE, ExpressionError
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, CASE_STARTERS, LEIDINGGEVENDE, MEDEWERKER
-from .store import Case, HistoryEvent, ProcessVersion, TaskRecord, User, unit_of_work, utcnow
+from .store import (
+    Case,
+    HistoryEvent,
+    ProcessVersion,
+    TaskRecord,
+    User,
+    get_engine,
+    unit_of_work,
+    utcnow,
+)
 from .users import Principal, may_complete, may_read_case
 
 SYSTEM = "systeem"
@@ -179,20 +188,19 @@ def load_state(definition: definitions.ProcessDefinition, state: bytes) -> BpmnW
 _definitions_by_version: dict[tuple[str, int], definitions.ProcessDefinition] = {}
 
 
-def definition_for(session: Session, version: int) -> definitions.ProcessDefinition:
+def definition_for(db: Session | Connection, version: int) -> definitions.ProcessDefinition:
     """The parsed definition of a stored version (stored versions never change: cached)."""
-    key = (str(session.get_bind().url), version)
+    bind = db.get_bind() if isinstance(db, Session) else db.engine
+    key = (str(bind.url), version)
     found = _definitions_by_version.get(key)
     if found is not None:
         return found
-    row = session.get(ProcessVersion, version)
-    if row is None:
-        raise NotFound(f"Procesversie {version} bestaat niet.")
-
-    def loader():
-        return [definitions.SourceFile(f.name, f.content) for f in row.files]
-
-    found = definitions.cached(row.sha256, loader)
+    with contextlib.nullcontext(db) if isinstance(db, Session) else Session(bind=db) as session:
+        row = session.get(ProcessVersion, version)
+        if row is None:
+            raise NotFound(f"Procesversie {version} bestaat niet.")
+        found = definitions.cached(row.sha256, lambda: [
+            definitions.SourceFile(f.name, f.content) for f in row.files])
     _definitions_by_version[key] = found
     return found
 
@@ -628,8 +636,8 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
     """Read-only: check, validate and run the engine on a copy; no lock is held."""
     if not isinstance(task_id, str) or len(task_id) > 36:
         raise NotFound("Taak niet gevonden.")
-    with unit_of_work() as session:
-        conn = session.connection()
+    # A plain connection, no ORM session: this read runs on every completion.
+    with get_engine().connect() as conn:
         row = conn.execute(_PLAN_QUERY, {"task_id": task_id}).first()
         if row is None:
             raise NotFound("Taak niet gevonden.")
@@ -640,10 +648,10 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
             raise Denied("Deze taak is niet voor u.", case.id, "complete_task")
         if row.task_state != "ready":
             raise Conflict("Deze taak is al afgerond of staat niet meer open.")
-        definition = definition_for(session, case.process_version)
+        definition = definition_for(conn, case.process_version)
         owner = row.owner_name
         still_ready = [task_view(r) for r in conn.execute(_READY_QUERY, {"case_id": case.id})]
-        cache_key = (str(session.get_bind().url), case.id)
+        cache_key = (str(conn.engine.url), case.id)
     step = definition.steps[row.step]
     try:
         clean = forms.validate(step.fields, data, context=case.data, from_web=from_web)
@@ -653,8 +661,9 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
     workflow = _workflows.take(cache_key, case.version_id) or load_state(
         definition, case.workflow_state
     )
-    before = {str(t.id) for t in workflow.get_tasks(state=TaskState.READY)
-              if isinstance(t.task_spec, UserTask)}
+    # The case's ready rows mirror the workflow's ready user tasks (one transaction writes
+    # both), so they stand in for a walk of the task tree.
+    before = {t["id"] for t in still_ready}
     ids = IdSource(case.id, case.id_counter)
     advance = complete_in_workflow(workflow, row.task_id, clean, ids)
     change = CaseChange(case=case, version_id=case.version_id, completed_task=row.task_id,

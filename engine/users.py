@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from .errors import BadRequest
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE, MEDEWERKER, ROLES
-from .store import ApiToken, Case, CaseShare, TaskRecord, User
+from .store import ApiToken, Case, CaseShare, TaskRecord, User, get_engine
 
 
 def _make_hasher() -> PasswordHasher:
@@ -128,11 +128,13 @@ _TOKEN_QUERY = (
 )
 
 
-def principal_for_token(session: Session, token: str, source: str | None = None) -> Principal | None:
-    """Who holds this API token: one indexed read, on every API request."""
+def principal_for_token(token: str, source: str | None = None) -> Principal | None:
+    """Who holds this API token: one indexed read on a plain connection (no ORM session),
+    on every API request."""
     if not token or len(token) > 200:
         return None
-    row = session.connection().execute(_TOKEN_QUERY, {"h": _token_hash(token)}).first()
+    with get_engine().connect() as conn:
+        row = conn.execute(_TOKEN_QUERY, {"h": _token_hash(token)}).first()
     if row is None:
         return None
     return Principal(row.id, row.name, tuple(r for r in row.roles_text.split(",") if r), source)

@@ -60,8 +60,7 @@ def token_auth(fn):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("Geen of ongeldig token.")
-        with unit_of_work() as session:
-            principal = users.principal_for_token(session, token.strip(), source_address())
+        principal = users.principal_for_token(token.strip(), source_address())
         if principal is None:
             raise NotAuthenticated("Geen of ongeldig token.")
         g.principal = principal
