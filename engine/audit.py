@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from . import settings
@@ -78,7 +78,7 @@ def access_content(entry: AccessLogEntry) -> dict[str, Any]:
     }
 
 
-def log_access(session: Session, user, action: str, outcome: str,
+def log_access(db: Session | Connection, user, action: str, outcome: str,
                case: Case | None = None, case_id: int | None = None, source: str | None = None,
                on_behalf_of: str | None = None) -> AccessLogEntry:
     """Record one attempt to read or change a case (NEN 7513), chained per case.
@@ -90,7 +90,7 @@ def log_access(session: Session, user, action: str, outcome: str,
         name, role = user, "systeem"
     else:
         name, role = user.name, ",".join(user.roles)
-    conn = session.connection()
+    conn = db.connection() if isinstance(db, Session) else db
     if conn.dialect.name == "postgresql":
         # Serialise appends to one case's chain across concurrent transactions.
         conn.execute(_PG_LOCK, {"k": case_id or 0})

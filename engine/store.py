@@ -25,7 +25,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from . import settings
@@ -279,6 +279,7 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _writers.clear()
 
 
 class _WriteQueue:
@@ -327,11 +328,22 @@ def _write_queue(engine: Engine) -> contextlib.AbstractContextManager:
     return queue.held()
 
 
+_writers: dict[Engine, Engine] = {}
+
+
+def _writer(engine: Engine) -> Engine:
+    """The engine with the `write` option (BEGIN IMMEDIATE on SQLite), made once."""
+    writer = _writers.get(engine)
+    if writer is None:
+        writer = _writers[engine] = engine.execution_options(write=True)
+    return writer
+
+
 @contextlib.contextmanager
 def unit_of_work(write: bool = False, url: str | None = None) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
     engine = get_engine(url)
-    bind = engine.execution_options(write=True) if write else engine
+    bind = _writer(engine) if write else engine
     with _write_queue(engine) if write else contextlib.nullcontext():
         session = Session(bind=bind, expire_on_commit=False, autoflush=True)
         try:
@@ -342,6 +354,15 @@ def unit_of_work(write: bool = False, url: str | None = None) -> Iterator[Sessio
             raise
         finally:
             session.close()
+
+
+@contextlib.contextmanager
+def write_connection(url: str | None = None) -> Iterator[Connection]:
+    """One write transaction on a plain connection, for the hot path of a completion: the
+    ORM session's bookkeeping cost more there than the statements themselves."""
+    engine = get_engine(url)
+    with _write_queue(engine), _writer(engine).connect() as conn, conn.begin():
+        yield conn
 
 
 def is_sqlite(session: Session) -> bool:
