@@ -106,6 +106,9 @@ def serve(host: str, port: int, workers: int):
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", os.environ.get("MELDCODE_ACCESS_LOG") or None)
             self.cfg.set("limit_request_line", 8190)
+            # gunicorn's management socket sits in $HOME, shared by every server started there
+            # (a second one took it over from the first); Meldcode does not use it.
+            self.cfg.set("control_socket_disable", True)
 
         def load(self):
             from webui import create_app

@@ -1,6 +1,7 @@
 """The `meldcode` command as an operator uses it (CONTRACT section 3)."""
 
 import shutil
+import subprocess
 
 import pytest
 import requests
@@ -127,11 +128,21 @@ def test_serve_runs_gunicorn(env, tmp_path):
     assert meldcode_cli("init", env=env).returncode == 0
     import os
 
-    server = LiveServer(env["MELDCODE_DATABASE_URL"], {**os.environ, **env})
+    home = tmp_path / "home"
+    home.mkdir()
+    server = LiveServer(env["MELDCODE_DATABASE_URL"],
+                        {**os.environ, **env, "HOME": str(home), "XDG_RUNTIME_DIR": str(home)})
     try:
         r = requests.get(f"{server.base}/api/v1/openapi.json", timeout=10)
         assert r.status_code == 200 and r.json()["openapi"].startswith("3.")
         assert "gunicorn" in r.headers.get("Server", "").lower()
+        assert r.headers.get("Connection", "").lower() == "close"  # sync workers
+        workers = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True,
+                                 text=True).stdout.split()
+        assert len(workers) == 2 * (os.cpu_count() or 1) + 1
+        # No management socket of gunicorn's in the home directory (several servers on one
+        # machine would share it).
+        assert list(home.rglob("*.ctl")) == []
     finally:
         server.stop()
     shutil.rmtree(tmp_path / "instance", ignore_errors=True)
