@@ -149,9 +149,9 @@ class _WorkflowCache:
 
     When the next step of a case reaches the worker that stored the last one (always with one
     worker process, about one request in N with N of them), it skips deserialising the state
-    it just wrote (~1 ms). An entry is taken out while
-    a command works on it and put back only after that command committed, under the version
-    it committed; a stale or failed entry is never used.
+    it just wrote (~1 ms). An entry is taken out while a command works on it and put back only
+    after that command committed, under the version it committed; a stale or failed entry is
+    never used.
     """
 
     # ~50 KiB per workflow of the shipped meldcode: 500 keep a worker under ~25 MiB, and
