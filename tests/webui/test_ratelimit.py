@@ -1,9 +1,15 @@
 """The sign-in limiter counts in the database: one count for every server process."""
 
+import os
 import threading
 import time
 
+import requests
+
+from tests.conftest import LiveServer
 from webui.ratelimit import DatabaseStorage
+
+from .test_ui_app import TOKEN
 
 KEY = "LIMITER/127.0.0.1/auth.login/3/1/minute"
 
@@ -42,12 +48,6 @@ def test_two_servers_share_the_login_limit(db_url, people):
     """Two `meldcode serve` processes on one database (as two workers, or two machines behind
     a load balancer): failed attempts at either count towards one limit. With counts in
     process memory, each server would allow three."""
-    import os
-
-    import requests
-
-    from tests.conftest import LiveServer
-
     env = dict(os.environ, MELDCODE_DATABASE_URL=db_url, MELDCODE_WORKERS="1",
                MELDCODE_LOGIN_RATE_LIMIT="3 per minute")
     servers = [LiveServer(db_url, env), LiveServer(db_url, env)]
@@ -56,9 +56,9 @@ def test_two_servers_share_the_login_limit(db_url, people):
         for server in servers * 2:
             with requests.Session() as browser:
                 page = browser.get(f"{server.base}/aanmelden")
-                token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
                 statuses.append(browser.post(f"{server.base}/aanmelden", data={
-                    "csrf_token": token, "naam": "mw", "wachtwoord": "fout-fout-fout",
+                    "csrf_token": TOKEN.search(page.text).group(1), "naam": "mw",
+                    "wachtwoord": "fout-fout-fout",
                 }, allow_redirects=False).status_code)
         assert statuses == [401, 401, 401, 429]
     finally:
