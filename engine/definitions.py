@@ -8,7 +8,6 @@ must refuse), and finally SpiffWorkflow's own parse.
 from __future__ import annotations
 
 import hashlib
-import keyword
 import re
 import threading
 from dataclasses import dataclass, field
@@ -24,12 +23,10 @@ from SpiffWorkflow.camunda.specs.user_task import EnumFormField, Form, FormField
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import expressions
-from .roles import ROLES
+from . import bpmn_checks, dmn_checks
+from .problems import BPMN_NS, CAMUNDA_NS, NS, Problem
+from .problems import line_of as _line
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 BPMN_XSD = XSD_PATH
 
 PROCESS_ID = "meldcode"
@@ -46,11 +43,6 @@ CONTRACT_STEPS = (
     "hulp_evalueren",
 )
 MAX_FILE_BYTES = 5 * 1024 * 1024
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
-_REFUSED_TASKS = {
-    "scriptTask": "scripttaken worden niet uitgevoerd",
-    "serviceTask": "servicetaken worden niet ondersteund",
-}
 _XML_PARSER_OPTIONS = dict(
     resolve_entities=False,
     no_network=True,
@@ -59,19 +51,6 @@ _XML_PARSER_OPTIONS = dict(
     huge_tree=False,
     remove_blank_text=False,
 )
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "line": self.line, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -101,10 +80,6 @@ class InvalidDefinition(Exception):
 
 
 # --- parsing ---------------------------------------------------------------------------------
-
-
-def _line(node) -> int:
-    return getattr(node, "sourceline", None) or 1
 
 
 def _parse_xml(source: SourceFile) -> tuple[etree._Element | None, list[Problem]]:
@@ -155,163 +130,6 @@ def _xsd_problems(source: SourceFile, root) -> list[Problem]:
         problems.append(Problem(source.name, err.line or 1, f"schemafout: {message}"))
         if len(problems) >= 50:
             break
-    return problems
-
-
-# --- our own lint ----------------------------------------------------------------------------
-
-
-def _expression_problem(name: str, node, text: str | None, what: str) -> Problem | None:
-    try:
-        expressions.compile_expression(text or "")
-    except expressions.ExpressionError as exc:
-        return Problem(name, _line(node), f"{what}: {exc}")
-    return None
-
-
-def _lint_bpmn(source: SourceFile, root) -> list[Problem]:
-    name = source.name
-    problems: list[Problem] = []
-
-    def x(node, path):
-        return node.xpath(path, namespaces=NS)
-
-    for tag, reason in _REFUSED_TASKS.items():
-        for node in x(root, f"//bpmn:{tag}"):
-            problems.append(Problem(name, _line(node), f"{tag} '{node.get('id')}': {reason}"))
-
-    for lane in x(root, "//bpmn:lane"):
-        lane_name = (lane.get("name") or "").strip()
-        if lane_name.lower() not in ROLES:
-            problems.append(
-                Problem(
-                    name,
-                    _line(lane),
-                    f"lane '{lane_name or lane.get('id')}' is geen rol "
-                    f"(toegestaan: {', '.join(ROLES)})",
-                )
-            )
-
-    for node in x(root, "//bpmn:conditionExpression"):
-        p = _expression_problem(name, node, node.text, "ongeldige voorwaarde")
-        if p:
-            problems.append(p)
-
-    for gw in x(root, "//bpmn:exclusiveGateway | //bpmn:inclusiveGateway"):
-        gw_id = gw.get("id")
-        outgoing = x(gw.getparent(), f"bpmn:sequenceFlow[@sourceRef='{gw_id}']")
-        if len(outgoing) < 2:
-            continue
-        default = gw.get("default")
-        for flow in outgoing:
-            if flow.get("id") == default or x(flow, "bpmn:conditionExpression"):
-                continue
-            problems.append(
-                Problem(
-                    name,
-                    _line(flow),
-                    f"stroom '{flow.get('id')}' uit gateway '{gw_id}' heeft geen voorwaarde "
-                    "en is niet de standaardstroom",
-                )
-            )
-
-    for field_node in x(root, "//camunda:formField"):
-        key = field_node.get("id") or ""
-        if not _IDENTIFIER.match(key) or keyword.iskeyword(key) or key == "typename":
-            problems.append(
-                Problem(
-                    name,
-                    _line(field_node),
-                    f"formulierveld '{key}' is geen geldige naam (letters, cijfers en _, "
-                    "beginnend met een letter; niet 'typename')",
-                )
-            )
-        if field_node.get("type") not in ("string", "long", "boolean", "date", "enum"):
-            problems.append(
-                Problem(name, _line(field_node), f"formulierveld '{key}' heeft een onbekend type")
-            )
-        for prop in x(field_node, "camunda:properties/camunda:property[@id='required_when']"):
-            p = _expression_problem(name, prop, prop.get("value"), f"voorwaarde van veld '{key}'")
-            if p:
-                problems.append(p)
-
-    for scope in x(root, "//bpmn:process | //bpmn:subProcess"):
-        problems.extend(_unreachable(name, scope))
-    return problems
-
-
-_NOT_FLOW = {"sequenceFlow", "laneSet", "textAnnotation", "association", "dataObject",
-             "dataObjectReference", "dataStoreReference", "extensionElements",
-             "documentation", "ioSpecification", "property", "group", "category"}
-
-
-def _unreachable(name: str, scope) -> list[Problem]:
-    nodes = {}
-    for child in scope:
-        if not isinstance(child.tag, str):
-            continue
-        local = etree.QName(child).localname
-        if etree.QName(child).namespace != BPMN_NS or local in _NOT_FLOW:
-            continue
-        if child.get("id"):
-            nodes[child.get("id")] = child
-    if not nodes:
-        return []
-    edges: dict[str, list[str]] = {}
-    for flow in scope.findall(f"{{{BPMN_NS}}}sequenceFlow"):
-        edges.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
-    attached: dict[str, list[str]] = {}
-    roots = []
-    for node_id, node in nodes.items():
-        local = etree.QName(node).localname
-        if local == "boundaryEvent":
-            attached.setdefault(node.get("attachedToRef"), []).append(node_id)
-        elif local == "startEvent" or (
-            local == "subProcess" and node.get("triggeredByEvent") == "true"
-        ):
-            roots.append(node_id)
-    if not roots:
-        return [Problem(name, _line(scope), f"'{scope.get('id')}' heeft geen startgebeurtenis")]
-    seen = set()
-    todo = list(roots)
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        todo.extend(edges.get(current, []))
-        todo.extend(attached.get(current, []))
-    return [
-        Problem(name, _line(node), f"element '{node_id}' is onbereikbaar vanaf het begin")
-        for node_id, node in nodes.items()
-        if node_id not in seen
-    ]
-
-
-def _lint_dmn(source: SourceFile, root) -> list[Problem]:
-    problems = []
-    ns = {"dmn": etree.QName(root).namespace}
-    for entry in root.xpath("//dmn:inputEntry/dmn:text", namespaces=ns):
-        text = (entry.text or "").strip()
-        if text in ("", "-"):
-            continue
-        try:
-            expressions.compile_expression(text)
-        except expressions.ExpressionError as first:
-            # "< 5" style cells compare the input on the left
-            try:
-                expressions.compile_expression(f"v {text}")
-            except expressions.ExpressionError:
-                problems.append(Problem(source.name, _line(entry), f"ongeldige invoercel: {first}"))
-    for entry in root.xpath(
-        "//dmn:outputEntry/dmn:text | //dmn:inputExpression/dmn:text", namespaces=ns
-    ):
-        text = (entry.text or "").strip()
-        if not text:
-            continue
-        p = _expression_problem(source.name, entry, text, "ongeldige cel")
-        if p:
-            problems.append(p)
     return problems
 
 
@@ -421,7 +239,8 @@ def check(files: list[SourceFile]) -> tuple[ProcessDefinition | None, list[Probl
         if xsd:
             continue
         roots[source.name] = root
-        problems.extend(_lint_dmn(source, root) if source.kind == "dmn" else _lint_bpmn(source, root))
+        problems.extend(dmn_checks.lint(source, root) if source.kind == "dmn"
+                        else bpmn_checks.lint(source, root))
     bpmn_roots = [roots[f.name] for f in files if f.kind == "bpmn" and f.name in roots]
     if not any(f.kind == "bpmn" for f in files):
         problems.append(Problem(files[0].name, 1, "geen BPMN-bestand in de set"))

@@ -168,6 +168,8 @@ def _print_problems(paths, problems):
     by_name = {os.path.basename(p): p for p in paths}
     for p in problems:
         click.echo(f"{by_name.get(p.file, p.file)}:{p.line}: {p.message}")
+        for line in p.witness_lines():  # CONTRACT section 5: the witness route, indented
+            click.echo(line)
 
 
 @main.command(help="Controleer BPMN- en DMN-bestanden zoals een publicatie dat doet.")

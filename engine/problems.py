@@ -1,0 +1,57 @@
+"""A problem found in a process definition: FILE:LINE: message, with an optional witness route.
+
+Shared by the static checks (bpmn_checks, dmn_checks), the proof of every route (proof) and
+the loader (definitions), so none of them imports another for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One problem: `file` is the file name, `line` 1-based (1 where a problem has no line),
+    `message` Dutch text for the process owner; `path` the witness route of a proof problem
+    (CONTRACT section 5): a tuple of `{"step": element id, "data": {answers}}` dicts, oldest
+    first. The path takes no part in equality, so one problem per element and rule stays one."""
+
+    file: str
+    line: int
+    message: str
+    path: tuple[Any, ...] = field(default=(), compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+    def witness_lines(self) -> list[str]:
+        """The witness route as lines for the command line, each indented by two spaces."""
+        lines = []
+        for number, hop in enumerate(self.path, 1):
+            answers = ", ".join(f"{k}={_show(v)}" for k, v in (hop.get("data") or {}).items())
+            lines.append(f"  {number}. {hop['step']}" + (f": {answers}" if answers else ""))
+        return lines
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"file": self.file, "line": self.line, "message": self.message}
+        if self.path:
+            out["path"] = [dict(hop) for hop in self.path]
+        return out
+
+
+def _show(value: Any) -> str:
+    if value is True:
+        return "ja"
+    if value is False:
+        return "nee"
+    return str(value)
+
+
+def line_of(node) -> int:
+    """The source line of an lxml element, 1 when unknown."""
+    return getattr(node, "sourceline", None) or 1
