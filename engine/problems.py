@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
+
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
@@ -55,3 +57,10 @@ def _show(value: Any) -> str:
 def line_of(node) -> int:
     """The source line of an lxml element, 1 when unknown."""
     return getattr(node, "sourceline", None) or 1
+
+
+def label_of(node) -> str:
+    """How a problem names a BPMN/DMN element to a process owner: its label (the `name`
+    attribute, as the modeler shows it) in quotes, the id only when it has no label."""
+    name = " ".join((node.get("name") or "").split())
+    return f"'{name}'" if name else f"'{node.get('id') or etree.QName(node).localname}'"
