@@ -140,6 +140,22 @@ def dump_state(workflow: BpmnWorkflow) -> bytes:
     return zlib.compress(_serializer.serialize_json(workflow).encode(), 1)
 
 
+def snapshot(workflow: BpmnWorkflow) -> str:
+    """The workflow's state as JSON text (no spec), for exploring routes in memory."""
+    return _serializer.serialize_json(workflow)
+
+
+def restore(definition: definitions.ProcessDefinition, text: str) -> BpmnWorkflow:
+    """A workflow of `definition` from `snapshot` text; the safe evaluator attached."""
+    token = _restoring.set(definition)
+    try:
+        workflow = _serializer.deserialize_json(text)
+    finally:
+        _restoring.reset(token)
+    workflow.script_engine = SCRIPT_ENGINE
+    return workflow
+
+
 def state_dict(state: bytes) -> dict:
     return json.loads(zlib.decompress(state))
 
@@ -177,13 +193,7 @@ _workflows = _WorkflowCache()
 
 
 def load_state(definition: definitions.ProcessDefinition, state: bytes) -> BpmnWorkflow:
-    token = _restoring.set(definition)
-    try:
-        workflow = _serializer.deserialize_json(zlib.decompress(state).decode())
-    finally:
-        _restoring.reset(token)
-    workflow.script_engine = SCRIPT_ENGINE
-    return workflow
+    return restore(definition, zlib.decompress(state).decode())
 
 
 # --- process versions ---------------------------------------------------------------------------
@@ -230,10 +240,27 @@ def _decision_outputs(task) -> dict[str, Any]:
     return {o.name: task.data.get(o.name) for o in table.outputs if o.name}
 
 
+# Engine steps (gateways, events, decisions) one advance may take. A cycle of flows without a
+# user task would otherwise keep a worker at 100 % CPU for good; the deploy check refuses such
+# cycles, and this bound keeps a version that slipped through from taking the server down.
+MAX_ENGINE_STEPS = 5000
+
+
+class EndlessLoop(SpiffWorkflowException):
+    """More engine steps in one advance than any diagram without a flow cycle needs."""
+
+
 def _run_engine(workflow: BpmnWorkflow) -> Advance:
     result = Advance()
+    steps = 0
 
     def did_complete(task):
+        nonlocal steps
+        steps += 1
+        if steps > MAX_ENGINE_STEPS:
+            raise EndlessLoop(
+                f"meer dan {MAX_ENGINE_STEPS} stappen zonder gebruikerstaak: een lus in het "
+                f"diagram bij '{task.task_spec.bpmn_id}'")
         if isinstance(task.task_spec, BusinessRuleTask):
             result.decisions.append((task.task_spec.bpmn_id, _decision_outputs(task)))
 
