@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
     WorkflowConverter,
 )
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
@@ -233,6 +234,9 @@ class Advance:
     decisions: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     ready: list[Any] = field(default_factory=list)  # spiff tasks
     completed: bool = False
+    # Open with no ready user task and no waiting timer: the element ids where the tokens wait
+    # (None while the case can go on, or once it closed).
+    stall: list[str] | None = None
 
 
 def _decision_outputs(task) -> dict[str, Any]:
@@ -272,7 +276,40 @@ def _run_engine(workflow: BpmnWorkflow) -> Advance:
         t for t in workflow.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, UserTask)
     ]
     result.completed = workflow.is_completed()
+    if not result.ready and not result.completed:
+        result.stall = stall_of(workflow)
     return result
+
+
+_WAITING = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+
+
+def stall_of(workflow: BpmnWorkflow) -> list[str] | None:
+    """Where the tokens of an open workflow without a ready user task wait, or None when a
+    timer waits (the scheduler will fire it, so the case is not stuck).
+
+    In: a workflow after its engine steps. Out: the sorted element ids of the diagram
+    elements holding a waiting, ready or started task (e.g. a parallel join waiting for a flow
+    that never comes, or an element nothing in the product completes); may be empty.
+    """
+    waiting = set()
+    for task in workflow.get_tasks(state=_WAITING):
+        spec = task.task_spec
+        if isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+            return None
+        if getattr(spec, "bpmn_id", None):
+            waiting.add(spec.bpmn_id)
+    return sorted(waiting)
+
+
+def advance_workflow(workflow: BpmnWorkflow, ids: IdSource) -> Advance:
+    """Run the engine steps of a workflow that was changed outside a completion (a case moved
+    to another process version), with the case's deterministic task ids.
+
+    Raises EngineFailure when the diagram cannot advance.
+    """
+    with task_ids(ids):
+        return _run_engine(workflow)
 
 
 class EngineFailure(Conflict):
@@ -360,6 +397,7 @@ def _case_dict(case: Case, owner: str, tasks: list[dict[str, Any]]) -> dict[str,
         "owner": owner,
         "started_at": audit.iso(case.started_at),
         "closed_at": audit.iso(case.closed_at) if case.closed_at else None,
+        "stalled_at": audit.iso(case.stalled_at) if case.stalled_at else None,
         "completed_steps": list(case.completed_steps),
         "data": dict(case.data),
         "tasks": tasks,
@@ -447,6 +485,13 @@ class CaseChange:
             case.closed_at = now
             case.uitkomst = uitkomst_of(case.completed_steps, data)
             self.event(SYSTEM, "case_closed", now, data={"uitkomst": case.uitkomst})
+        # A case that can no longer go on is never silent: the history says where it waits,
+        # and the marker lets listings find it without loading any workflow.
+        if advance.stall is not None:
+            case.stalled_at = now
+            self.event(SYSTEM, "case_stalled", now, data={"waiting_at": advance.stall})
+        else:
+            case.stalled_at = None
         after = {str(t.id) for t in advance.ready}
         self.cancelled = sorted(before - after - {self.completed_task})
         for task in advance.ready:
@@ -476,7 +521,8 @@ _UPDATE_CASE = (
     .where(_cases.c.id == bindparam("b_id"), _cases.c.version_id == bindparam("b_version"))
     .values(
         status=bindparam("status"), uitkomst=bindparam("uitkomst"),
-        closed_at=bindparam("closed_at"), workflow_state=bindparam("workflow_state"),
+        closed_at=bindparam("closed_at"), stalled_at=bindparam("stalled_at"),
+        workflow_state=bindparam("workflow_state"),
         data=bindparam("data"), completed_steps=bindparam("completed_steps"),
         id_counter=bindparam("id_counter"), last_hash=bindparam("last_hash"),
         event_count=bindparam("event_count"), version_id=bindparam("b_version") + 1,
@@ -515,7 +561,7 @@ def _write_change(conn: Connection, change: CaseChange, who: Principal, now) -> 
     result = conn.execute(_UPDATE_CASE, {
         "b_id": case.id, "b_version": change.version_id, "status": case.status,
         "uitkomst": case.uitkomst, "closed_at": case.closed_at,
-        "workflow_state": case.workflow_state, "data": case.data,
+        "stalled_at": case.stalled_at, "workflow_state": case.workflow_state, "data": case.data,
         "completed_steps": case.completed_steps, "id_counter": case.id_counter,
         "last_hash": case.last_hash, "event_count": case.event_count,
     })

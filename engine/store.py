@@ -111,6 +111,9 @@ class Case(Base):
     uitkomst: Mapped[str | None] = mapped_column(String(40), index=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set while the case is open with no ready step and no waiting timer (it stalled); the
+    # history holds the matching `case_stalled` event. Cleared when the case moves on.
+    stalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     # Workflow state without the spec (that lives once per process version), zlib-compressed JSON.
     workflow_state: Mapped[bytes] = mapped_column(LargeBinary)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
