@@ -34,6 +34,10 @@ class Field:
     # An expression over the case data: when it holds, the field is required (and shown).
     required_when: str | None = None
     depends_on: tuple[str, ...] = field(default=())
+    # An expression over the form's answers (and the case data): when it holds, the answer
+    # in this field is refused with invalid_message (e.g. "geen vermoeden" with acute danger).
+    invalid_when: str | None = None
+    invalid_message: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -49,6 +53,9 @@ class Field:
             out["maxlength"] = self.maxlength
         if self.required_when:
             out["required_when"] = self.required_when
+        if self.invalid_when:
+            out["invalid_when"] = self.invalid_when
+            out["invalid_message"] = self.invalid_message or INVALID
         return out
 
 
@@ -86,6 +93,8 @@ def fields_of(task_spec) -> list[Field]:
                 depends_on=tuple(sorted(expressions.names_in(required_when)))
                 if required_when
                 else (),
+                invalid_when=f.get_property("invalid_when") or None,
+                invalid_message=(f.get_property("invalid_message") or "").strip(),
             )
         )
     return result
@@ -98,16 +107,38 @@ class FormInvalid(Exception):
 
 
 REQUIRED = "Dit veld is verplicht."
+INVALID = "Dit antwoord past niet bij de andere antwoorden op dit formulier."
+TEXT_TYPES = ("string", "text")
 
 
 def is_applicable(f: Field, context: dict[str, Any]) -> bool:
     """A conditional field applies when its condition holds over the data known so far."""
     if not f.required_when:
         return True
+    return _holds(f.required_when, context)
+
+
+def _holds(expression: str, context: dict[str, Any]) -> bool:
+    # A condition over an answer that was not given (or cannot be read) does not hold: a
+    # missing required answer is reported by itself.
     try:
-        return bool(expressions.evaluate(f.required_when, context))
+        return bool(expressions.evaluate(expression, context))
     except expressions.ExpressionError:
         return False
+
+
+def clean_text(value: Any, maxlength: int | None = None) -> str | None:
+    """A submitted text as it is stored: without white space around it, None when nothing is
+    left (white space alone is no answer). Raises ValueError with a Dutch message for a value
+    that is not text, holds a NUL character or is longer than maxlength."""
+    if not isinstance(value, str):
+        raise ValueError("Vul tekst in.")
+    if "\x00" in value:
+        raise ValueError("De tekst bevat een ongeldig teken.")
+    value = value.strip()
+    if maxlength is not None and len(value) > maxlength:
+        raise ValueError(f"Maximaal {maxlength} tekens (nu {len(value)}).")
+    return value or None
 
 
 def validate(
@@ -115,7 +146,14 @@ def validate(
 ) -> dict[str, Any]:
     """Check submitted data against a form; the clean values, or FormInvalid with Dutch errors.
 
+    The one validation of every door (API, web form, command line): a text is stored without
+    the white space around it, and a text of white space only counts as not given (so a
+    required one is missing). A field's required_when makes it required when the expression
+    holds over context (the case data) and the answers; its invalid_when refuses the answer
+    with its invalid_message when that expression holds.
+
     from_web: values come as strings from an HTML form ("ja"/"nee", "12"), not as JSON types.
+    Raises FormInvalid with {field: message} for unknown keys and every field in error.
     """
     if not isinstance(data, dict):
         raise FormInvalid({"data": "Verwacht een object met veldwaarden."})
@@ -134,9 +172,12 @@ def validate(
         if value is None or value == "":
             continue
         try:
-            clean[f.name] = _convert(f, value, from_web)
+            converted = _convert(f, value, from_web)
         except ValueError as exc:
             errors[f.name] = str(exc)
+            continue
+        if converted is not None:
+            clean[f.name] = converted
     scope = dict(context or {})
     scope.update(clean)
     for f in fields:
@@ -144,6 +185,9 @@ def validate(
             continue
         if f.required or (f.required_when and is_applicable(f, scope)):
             errors[f.name] = REQUIRED
+    for f in fields:
+        if f.invalid_when and f.name in clean and _holds(f.invalid_when, scope):
+            errors[f.name] = f.invalid_message or INVALID
     if errors:
         raise FormInvalid(errors)
     return clean
@@ -183,11 +227,4 @@ def _convert(f: Field, value: Any, from_web: bool) -> Any:
         if not isinstance(value, str) or value not in allowed:
             raise ValueError("Kies een van de mogelijkheden: " + ", ".join(allowed) + ".")
         return value
-    # string and text
-    if not isinstance(value, str):
-        raise ValueError("Vul tekst in.")
-    if "\x00" in value:
-        raise ValueError("De tekst bevat een ongeldig teken.")
-    if f.maxlength is not None and len(value) > f.maxlength:
-        raise ValueError(f"Maximaal {f.maxlength} tekens (nu {len(value)}).")
-    return value
+    return clean_text(value, f.maxlength)  # string and text
