@@ -1,6 +1,9 @@
 """Static checks of a BPMN file: what SpiffWorkflow would accept but the product must refuse.
 
-Each check returns Problems (FILE:LINE: message, in Dutch) and never raises on odd input.
+Each check returns Problems (FILE:LINE: message, in Dutch, naming an element by its label)
+and never raises on schema-valid input. Elements the product does not execute live in
+bpmn_elements, checks of the flow graph in bpmn_flow; this module runs them all and checks
+conditions, gateways, lanes and form fields.
 """
 
 from __future__ import annotations
@@ -9,24 +12,40 @@ import keyword
 import re
 from typing import TYPE_CHECKING
 
-from lxml import etree
-
 from . import expressions
-from .problems import BPMN_NS, NS, Problem
+from .bpmn_elements import lint_elements
+from .bpmn_flow import flow_graph, lint_flows
+from .problems import NS, Problem, label_of
 from .problems import line_of as _line
-from .roles import ROLES
+from .roles import ROLES, TASK_LANES
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
-_REFUSED_TASKS = {
-    "scriptTask": "scripttaken worden niet uitgevoerd",
-    "serviceTask": "servicetaken worden niet ondersteund",
+_FIELD_TYPES = ("string", "long", "boolean", "date", "enum")
+_EXEMPTIONS = ("geen", "veiligheid", "contact_verbreken")
+# CONTRACT sections 1 and 5: a form field with one of these names has this camunda type
+# (a contract "text" is a camunda "string"), and an enum exactly these options.
+CONTRACT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    **{name: ("boolean", ()) for name in (
+        "kindcheck_kinderen", "advies_veilig_thuis", "zorgen_weggenomen", "vermoeden",
+        "acute_onveiligheid", "structurele_onveiligheid", "hulp_mogelijk", "hulp_aanvaard",
+        "hulp_effectief", "terugkoppeling_ontvangen", "terugkoppeling_vervolg",
+        "pleger_zorgverlener", "kindcheck_opvang_adequaat", "kindcheck_bescherming")},
+    "gesprek_uitzondering": ("enum", _EXEMPTIONS),
+    "melding_uitzondering": ("enum", _EXEMPTIONS),
+    **{name: ("string", ()) for name in (
+        "gesprek_uitzondering_reden", "melding_uitzondering_reden",
+        "terugkoppeling_toelichting")},
+    "hulp_evaluatiedatum": ("date", ()),
 }
+_TYPE_WORDS = {"boolean": "een ja/nee-veld (boolean)", "string": "een tekstveld (string)",
+               "date": "een datumveld (date)", "enum": "een keuzeveld (enum)"}
 
 if TYPE_CHECKING:
     from .definitions import SourceFile
 
 
 def expression_problem(name: str, node, text: str | None, what: str) -> Problem | None:
+    """A Problem at `node` when `text` is no expression our evaluator accepts, else None."""
     try:
         expressions.compile_expression(text or "")
     except expressions.ExpressionError as exc:
@@ -35,119 +54,96 @@ def expression_problem(name: str, node, text: str | None, what: str) -> Problem 
 
 
 def lint(source: SourceFile, root) -> list[Problem]:
+    """Every problem of one schema-valid BPMN file (`root` its parsed definitions element)
+    that the product refuses beyond the schema: a list of Problems, empty when the file is
+    fine. Never raises."""
     name = source.name
-    problems: list[Problem] = []
-
-    def x(node, path):
-        return node.xpath(path, namespaces=NS)
-
-    for tag, reason in _REFUSED_TASKS.items():
-        for node in x(root, f"//bpmn:{tag}"):
-            problems.append(Problem(name, _line(node), f"{tag} '{node.get('id')}': {reason}"))
-
-    for lane in x(root, "//bpmn:lane"):
-        lane_name = (lane.get("name") or "").strip()
-        if lane_name.lower() not in ROLES:
-            problems.append(
-                Problem(
-                    name,
-                    _line(lane),
-                    f"lane '{lane_name or lane.get('id')}' is geen rol "
-                    f"(toegestaan: {', '.join(ROLES)})",
-                )
-            )
-
-    for node in x(root, "//bpmn:conditionExpression"):
-        p = expression_problem(name, node, node.text, "ongeldige voorwaarde")
+    problems = lint_elements(name, root)
+    problems += _lane_problems(name, root)
+    for node in root.xpath("//bpmn:conditionExpression", namespaces=NS):
+        p = expression_problem(name, node, node.text,
+                               f"ongeldige voorwaarde op stroom {label_of(node.getparent())}")
         if p:
             problems.append(p)
-
-    for gw in x(root, "//bpmn:exclusiveGateway | //bpmn:inclusiveGateway"):
-        gw_id = gw.get("id")
-        outgoing = x(gw.getparent(), f"bpmn:sequenceFlow[@sourceRef='{gw_id}']")
-        if len(outgoing) < 2:
-            continue
-        default = gw.get("default")
-        for flow in outgoing:
-            if flow.get("id") == default or x(flow, "bpmn:conditionExpression"):
-                continue
-            problems.append(
-                Problem(
-                    name,
-                    _line(flow),
-                    f"stroom '{flow.get('id')}' uit gateway '{gw_id}' heeft geen voorwaarde "
-                    "en is niet de standaardstroom",
-                )
-            )
-
-    for field_node in x(root, "//camunda:formField"):
-        key = field_node.get("id") or ""
-        if not _IDENTIFIER.match(key) or keyword.iskeyword(key) or key == "typename":
-            problems.append(
-                Problem(
-                    name,
-                    _line(field_node),
-                    f"formulierveld '{key}' is geen geldige naam (letters, cijfers en _, "
-                    "beginnend met een letter; niet 'typename')",
-                )
-            )
-        if field_node.get("type") not in ("string", "long", "boolean", "date", "enum"):
-            problems.append(
-                Problem(name, _line(field_node), f"formulierveld '{key}' heeft een onbekend type")
-            )
-        for prop in x(field_node, "camunda:properties/camunda:property[@id='required_when']"):
-            p = expression_problem(name, prop, prop.get("value"), f"voorwaarde van veld '{key}'")
-            if p:
-                problems.append(p)
-
-    for scope in x(root, "//bpmn:process | //bpmn:subProcess"):
-        problems.extend(_unreachable(name, scope))
+    for field_node in root.xpath("//camunda:formField", namespaces=NS):
+        owner = field_node.getparent()
+        while owner.getparent() is not None and not owner.get("id"):
+            owner = owner.getparent()
+        problems += _field_problems(name, owner, field_node)
+    for scope in root.xpath("//bpmn:process | //bpmn:subProcess", namespaces=NS):
+        problems += _gateway_problems(name, scope)
+        problems += lint_flows(name, scope)
     return problems
 
 
-_NOT_FLOW = {"sequenceFlow", "laneSet", "textAnnotation", "association", "dataObject",
-             "dataObjectReference", "dataStoreReference", "extensionElements",
-             "documentation", "ioSpecification", "property", "group", "category"}
+def _lane_problems(name: str, root) -> list[Problem]:
+    problems = []
+    allowed = ", ".join(TASK_LANES)
+    for lane in root.xpath("//bpmn:lane", namespaces=NS):
+        role = " ".join((lane.get("name") or "").split()).lower()
+        if role in TASK_LANES:
+            continue
+        if role in ROLES:
+            why = (f": de {role} rondt geen taken af, dus de taken in deze lane komen bij "
+                   f"niemand terecht (lanes met taken: {allowed})")
+        else:
+            why = f" is geen rol die taken afrondt (toegestaan: {allowed})"
+        problems.append(Problem(name, _line(lane), f"lane {label_of(lane)}{why}"))
+    return problems
 
 
-def _unreachable(name: str, scope) -> list[Problem]:
-    nodes = {}
-    for child in scope:
-        if not isinstance(child.tag, str):
+def _gateway_problems(name: str, scope) -> list[Problem]:
+    """An exclusive or inclusive gateway that chooses must say on every flow when to take it."""
+    graph = flow_graph(scope)
+    problems = []
+    for gw_id, gw in graph.nodes.items():
+        if graph.kind(gw_id) not in ("exclusiveGateway", "inclusiveGateway"):
             continue
-        local = etree.QName(child).localname
-        if etree.QName(child).namespace != BPMN_NS or local in _NOT_FLOW:
+        outgoing = graph.flows_out.get(gw_id, [])
+        if len(outgoing) < 2:
             continue
-        if child.get("id"):
-            nodes[child.get("id")] = child
-    if not nodes:
-        return []
-    edges: dict[str, list[str]] = {}
-    for flow in scope.findall(f"{{{BPMN_NS}}}sequenceFlow"):
-        edges.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
-    attached: dict[str, list[str]] = {}
-    roots = []
-    for node_id, node in nodes.items():
-        local = etree.QName(node).localname
-        if local == "boundaryEvent":
-            attached.setdefault(node.get("attachedToRef"), []).append(node_id)
-        elif local == "startEvent" or (
-            local == "subProcess" and node.get("triggeredByEvent") == "true"
-        ):
-            roots.append(node_id)
-    if not roots:
-        return [Problem(name, _line(scope), f"'{scope.get('id')}' heeft geen startgebeurtenis")]
-    seen = set()
-    todo = list(roots)
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        todo.extend(edges.get(current, []))
-        todo.extend(attached.get(current, []))
-    return [
-        Problem(name, _line(node), f"element '{node_id}' is onbereikbaar vanaf het begin")
-        for node_id, node in nodes.items()
-        if node_id not in seen
-    ]
+        for flow in outgoing:
+            if flow.get("id") == gw.get("default") or \
+                    flow.xpath("bpmn:conditionExpression", namespaces=NS):
+                continue
+            problems.append(Problem(
+                name, _line(flow),
+                f"stroom {label_of(flow)} uit gateway {label_of(gw)} heeft geen voorwaarde "
+                "en is niet de standaardstroom",
+            ))
+    return problems
+
+
+def _field_problems(name: str, task, field_node) -> list[Problem]:
+    key = field_node.get("id") or ""
+    kind = field_node.get("type")
+    where = f"formulierveld '{key}' van {label_of(task)}"
+    problems = []
+
+    def problem(node, message: str) -> None:
+        problems.append(Problem(name, _line(node), message))
+
+    if not _IDENTIFIER.match(key) or keyword.iskeyword(key) or key == "typename":
+        problem(field_node, f"{where} is geen geldige naam (letters, cijfers en _, beginnend "
+                            "met een letter; niet 'typename')")
+    if kind not in _FIELD_TYPES:
+        problem(field_node, f"{where} heeft een onbekend type")
+    options = tuple(v.get("id") or "" for v in field_node.xpath("camunda:value", namespaces=NS))
+    if kind == "enum" and not options:
+        problem(field_node, f"{where} is een keuzeveld zonder opties: het kan nooit worden "
+                            "ingevuld")
+    expected = CONTRACT_FIELDS.get(key)
+    if expected and kind in _FIELD_TYPES:
+        want_type, want_options = expected
+        if kind != want_type:
+            problem(field_node, f"{where} moet {_TYPE_WORDS[want_type]} zijn, zoals het "
+                                "contract voorschrijft; het proces rekent met dat type")
+        elif want_options and sorted(options) != sorted(want_options):
+            problem(field_node, f"{where} moet precies de opties {', '.join(want_options)} "
+                                "hebben, zoals het contract voorschrijft")
+    for prop in field_node.xpath("camunda:properties/camunda:property[@id='required_when']",
+                                 namespaces=NS):
+        p = expression_problem(name, prop, prop.get("value"), f"voorwaarde van {where}")
+        if p:
+            problems.append(p)
+    return problems
