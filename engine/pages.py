@@ -202,18 +202,17 @@ def path_markers(definition: ProcessDefinition, info: DiagramInfo, case: dict[st
                  decided: set[str]) -> dict[str, list[str]]:
     """Element ids for the diagram: done, current, and skipped.
 
-    A step is skipped when it was not done and is not current, while the case went past it:
-    something done or current lies downstream of it, or the case is closed.
+    A step is skipped when it was not done and no route from the current state can still
+    reach it: it is not current and lies downstream of no current task along the diagram's
+    sequence flows (loops included). In a closed case every step not done is skipped.
     """
     done = list(dict.fromkeys([*case["completed_steps"], *sorted(decided)]))
     current = sorted({t["step"] for t in case["tasks"]})
-    reached = set(done) | set(current)
-    skipped = []
-    for step in definition.steps:
-        if step in reached:
-            continue
-        if case["status"] == "closed" or info.reachable_from(step) & reached:
-            skipped.append(step)
+    still = set(current)
+    if case["status"] != "closed":
+        for step in current:
+            still |= info.reachable_from(step)
+    skipped = [step for step in definition.steps if step not in done and step not in still]
     return {"done": done, "current": current, "skipped": sorted(skipped)}
 
 
@@ -360,15 +359,10 @@ def case_of_task(task_id: Any) -> int | None:
 
 
 def complete_from_web(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
-    """Complete a task with an HTML form's values; drop its drafts; name the next task of
-    that case this person may complete, if any."""
+    """Complete a task with an HTML form's values and drop its drafts. Returns the case and
+    next_task_id: the task the engine says this person opens next (runtime.next_task), or
+    None. Raises what runtime.complete_task raises."""
     case = runtime.complete_task(who, task_id, data, from_web=True)
-    next_task = None
     with unit_of_work(write=True) as session:
         drafts.delete_for_task(session, str(task_id))
-        row = session.get(Case, case["id"], options=[defer(Case.workflow_state)])
-        for task in case["tasks"]:
-            if users.may_complete(who, row, task["lane"]):
-                next_task = task["id"]
-                break
-    return {"case": case, "next_task_id": next_task}
+    return {"case": case, "next_task_id": case.get("next_task")}

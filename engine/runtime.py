@@ -35,7 +35,7 @@ from sqlalchemy import Connection, and_, bindparam, insert, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, definitions, forms, organisation
+from . import audit, definitions, expressions, forms, organisation
 from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from .expressions import SCRIPT_ENGINE, ExpressionError
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, CASE_STARTERS, LEIDINGGEVENDE, MEDEWERKER
@@ -319,20 +319,83 @@ class EngineFailure(Conflict):
         super().__init__(f"Het proces kan niet verder: {detail.splitlines()[0] if detail else ''}")
 
 
+# --- the case file: one set of answers that every gateway sees ------------------------------
+# SpiffWorkflow copies a task's data from its parent, so each branch of a parallel split only
+# sees its own answers. A gateway of one branch that must know what the other did (help fails
+# while a melding is decided but not yet made) reads the case file: every answer completed so
+# far in this workflow and the engine's facts, given to each task as it completes. It lives in
+# the workflow's own data, so the stored state is self-contained and a replay arrives at it.
+CASE_FILE = "meldcode_dossier"
+ENGINE_FACTS = ("meldingen_gedaan",)  # completed melding_doen tasks of this case
+
+
+def _reads_engine_facts(spec) -> bool:
+    """Does a condition of this process read an engine fact? Only such versions keep a case
+    file: versions published before it existed replay exactly as they ran."""
+    found = getattr(spec, "_meldcode_reads_facts", None)
+    if found is None:
+        texts = [
+            cond.args[0]
+            for task_spec in spec.task_specs.values()
+            for cond, _target in getattr(task_spec, "cond_task_specs", ()) or ()
+            if cond is not None and getattr(cond, "args", None)
+        ]
+        names: set[str] = set()
+        for text_ in texts:
+            with contextlib.suppress(ExpressionError):
+                names |= expressions.names_in(text_)
+        found = bool(names & set(ENGINE_FACTS))
+        spec._meldcode_reads_facts = found
+    return found
+
+
+def _case_file(workflow: BpmnWorkflow) -> dict[str, Any] | None:
+    """The workflow's case file; opened on first use for a workflow of a version that reads
+    engine facts (e.g. a case moved to such a version), None for one that does not."""
+    found = workflow.data.get(CASE_FILE)
+    if found is None and _reads_engine_facts(workflow.spec):
+        done = sum(1 for t in workflow.tasks.values()
+                   if t.task_spec.bpmn_id == MELDING_STEP and t.state == TaskState.COMPLETED)
+        found = workflow.data[CASE_FILE] = {"answers": {}, "meldingen_gedaan": done}
+    return found
+
+
 def start_workflow(definition: definitions.ProcessDefinition, ids: IdSource) -> tuple[BpmnWorkflow, Advance]:
+    """A new workflow of `definition` run up to its first user tasks, with ids from `ids`;
+    its case file (when the version reads engine facts) holds no answers and no melding yet.
+    Raises EngineFailure when the diagram cannot advance."""
     with task_ids(ids):
         workflow = BpmnWorkflow(
             definition.spec, definition.subprocess_specs, script_engine=SCRIPT_ENGINE
         )
+        case_file = _case_file(workflow)
+        if case_file is not None:
+            for task in workflow.get_tasks():  # the start: every token begins with the facts
+                task.data["meldingen_gedaan"] = case_file["meldingen_gedaan"]
         return workflow, _run_engine(workflow)
 
 
 def complete_in_workflow(workflow: BpmnWorkflow, task_id: str, data: dict, ids: IdSource) -> Advance:
+    """Complete the ready task `task_id` with validated `data` and advance the engine.
+
+    Where the version keeps a case file, the task gets every answer completed so far in this
+    workflow (any branch), then its own answers, then the engine facts (meldingen_gedaan,
+    counting this task when it is melding_doen), so the gateways after it see the whole case.
+    Raises Conflict when the task is not ready, EngineFailure when the diagram cannot advance.
+    """
     with task_ids(ids):
         task = workflow.get_task_from_id(uuid.UUID(task_id))
         if task is None or task.state != TaskState.READY:
             raise Conflict("Deze taak staat niet (meer) open.")
-        task.set_data(**data)
+        case_file = _case_file(workflow)
+        if case_file is None:
+            task.set_data(**data)
+        else:
+            case_file["answers"].update(data)
+            if task.task_spec.bpmn_id == MELDING_STEP:
+                case_file["meldingen_gedaan"] += 1
+            task.set_data(**{**case_file["answers"],
+                             **{name: case_file[name] for name in ENGINE_FACTS}})
         try:
             task.run()
         except (SpiffWorkflowException, ExpressionError) as exc:
@@ -584,19 +647,26 @@ START_FIELDS = {"client_ref", "reason"}
 
 
 def start_case(who: Principal, payload: Any) -> dict[str, Any]:
+    """Start a case for `who` from {"client_ref": text, "reason": text (optional)}; the case.
+
+    Raises BadRequest for a payload that is not an object, Forbidden for a user who may not
+    start cases, Invalid (422) naming unknown keys and a missing, blank or too long text.
+    """
     if not isinstance(payload, dict):
         raise BadRequest("Verwacht een JSON-object.")
     errors = {str(k)[:100]: "Onbekend veld." for k in payload if k not in START_FIELDS}
-    client_ref = payload.get("client_ref")
-    reason = payload.get("reason", "")
-    if not isinstance(client_ref, str) or not client_ref.strip():
+    # Texts as every form treats them (forms.clean_text): stored without the white space
+    # around them, white space alone is no answer.
+    texts: dict[str, str | None] = {}
+    for name, limit in (("client_ref", 200), ("reason", 2000)):
+        value = payload.get(name)
+        try:
+            texts[name] = None if value is None else forms.clean_text(value, limit)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    client_ref, reason = texts.get("client_ref"), texts.get("reason") or ""
+    if client_ref is None and "client_ref" not in errors:
         errors["client_ref"] = "Vul een cliëntreferentie in."
-    elif len(client_ref.strip()) > 200:
-        errors["client_ref"] = "Maximaal 200 tekens."
-    if not isinstance(reason, str):
-        errors["reason"] = "Vul tekst in."
-    elif len(reason) > 2000:
-        errors["reason"] = "Maximaal 2000 tekens."
     if not who.has_role(*CASE_STARTERS):
         raise Forbidden(
             "Alleen een medewerker, leidinggevende of aandachtsfunctionaris kan een casus starten."
@@ -610,7 +680,7 @@ def start_case(who: Principal, payload: Any) -> dict[str, Any]:
             raise Conflict("Er is geen actieve procesversie; voer 'meldcode init' uit.")
         definition = definition_for(session, version.version)
         now = utcnow()
-        case = Case(client_ref=client_ref.strip(), reason=reason.strip(), owner_id=who.id,
+        case = Case(client_ref=client_ref, reason=reason, owner_id=who.id,
                     process_version=version.version, status="open", workflow_state=b"",
                     data={}, completed_steps=[], started_at=now, last_hash="", event_count=0)
         session.add(case)
@@ -753,8 +823,73 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
     return change, owner, now, workflow, cache_key
 
 
+def melding_branch(spec) -> frozenset[str]:
+    """The user tasks of the melding branch up to and including melding_doen: those reachable
+    from where a flow conditioned on besluit_melden leads, from which melding_doen can still
+    be reached (help that may fail later is not part of it)."""
+    found = getattr(spec, "_meldcode_melding_branch", None)
+    if found is not None:
+        return found
+    starts = []
+    for task_spec in spec.task_specs.values():
+        for cond, target in getattr(task_spec, "cond_task_specs", ()) or ():
+            args = getattr(cond, "args", None) if cond is not None else None
+            with contextlib.suppress(ExpressionError):
+                if args and "besluit_melden" in expressions.names_in(args[0]):
+                    starts.append(spec.task_specs[target])
+
+    def reach(from_specs) -> set[str]:
+        seen: set[str] = set()
+        todo = list(from_specs)
+        while todo:
+            current = todo.pop()
+            if current.name not in seen:
+                seen.add(current.name)
+                todo.extend(current.outputs)
+        return seen
+
+    found = frozenset(
+        task_spec.bpmn_id for name in reach(starts)
+        if isinstance(task_spec := spec.task_specs[name], UserTask)
+        and (task_spec.bpmn_id == MELDING_STEP
+             or any(spec.task_specs[n].bpmn_id == MELDING_STEP for n in reach(task_spec.outputs)))
+    )
+    spec._meldcode_melding_branch = found
+    return found
+
+
+def next_task(workflow: BpmnWorkflow, who: Principal, case: Case, completed: str,
+              ready: list[dict[str, Any]]) -> str | None:
+    """Which of the `ready` tasks (views) `who` should open after completing `completed`:
+    in a case with acute_onveiligheid recorded, a task of the melding branch first (the
+    melding must not wait); then a task that follows from the completed one in the
+    workflow's task tree (the same branch); then the first other one. None when `who` may
+    complete none of them."""
+    acute = case.data.get("acute_onveiligheid") is True
+    branch = melding_branch(workflow.spec) if acute else frozenset()
+
+    def follows(task_id: str) -> bool:
+        task = workflow.get_task_from_id(uuid.UUID(task_id))
+        while task is not None:
+            if str(task.id) == completed:
+                return True
+            task = task.parent
+        return False
+
+    ranked = [
+        ((t["step"] not in branch), not follows(t["id"]), index, t["id"])
+        for index, t in enumerate(ready) if may_complete(who, case, t["lane"])
+    ]
+    return min(ranked)[-1] if ranked else None
+
+
 def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = False) -> dict[str, Any]:
-    """Validate, apply, advance; from_web: values are an HTML form's strings ("ja", "12")."""
+    """Validate, apply, advance; from_web: values are an HTML form's strings ("ja", "12").
+
+    Returns the case (as get_case) with `next_task`: the id of the ready task this person
+    should open next (see next_task), or None. Raises Invalid (422) with field errors and
+    nothing stored, Conflict when the task is no longer ready, Denied, NotFound.
+    """
     for _attempt in range(5):
         try:
             change, owner, now, workflow, cache_key = _plan_completion(who, task_id, data, from_web)
@@ -767,8 +902,11 @@ def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = Fals
                 audit.log_access(conn, who, "update", "ok", case=change.case, source=who.source)
         except _Retry:
             continue  # another step of this case was stored meanwhile: plan again
+        tasks = change.tasks_view()
+        # before the workflow goes back to the cache, where another request may take it
+        following = next_task(workflow, who, change.case, change.completed_task, tasks)
         _workflows.put(cache_key, change.version_id + 1, workflow)
-        return _case_dict(change.case, owner, change.tasks_view())
+        return {**_case_dict(change.case, owner, tasks), "next_task": following}
     raise Conflict("De casus is intussen door iemand anders gewijzigd; probeer opnieuw.")
 
 

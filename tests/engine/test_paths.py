@@ -11,7 +11,7 @@ def walk(people, scenario, who="mw"):
     for _ in range(30):
         if not case["tasks"]:
             break
-        task = runtime.get_task(people[who], case["tasks"][0]["id"])
+        task = runtime.get_task(people[who], scenario.pick(case["tasks"])["id"])
         case = runtime.complete_task(people[who], task["id"],
                                      fill(task["form"]["fields"], scenario.decisions))
     return case

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from engine import expressions
+
 BASE = ["stap1_signalen", "stap2_overleg"]
 MELDING = ["melding_voorbereiden", "melding_voorbespreken", "melding_doen"]
 MELDING_DIRECT = ["melding_voorbereiden", "melding_doen"]
@@ -24,6 +26,18 @@ class Scenario:
     besluit: tuple[bool, bool] | None = None  # (besluit_melden, besluit_hulp)
     # Per step, decisions that change on a second visit (the melding after failed help).
     later: dict = field(default_factory=dict)
+    # Steps to complete first when they are ready, in this order (parallel branches): the
+    # route can depend on which branch gets on first. Walkers that take the first ready task
+    # of the case reach the same route (the melding branch is listed first after stap 5).
+    first: tuple[str, ...] = ()
+
+    def pick(self, tasks: list[dict]) -> dict:
+        """The ready task (as listed in a case) this scenario completes next."""
+        for step in self.first:
+            for task in tasks:
+                if task["step"] == step:
+                    return task
+        return tasks[0]
 
 
 WEGEN = {"kindcheck_kinderen": True, "advies_veilig_thuis": False}
@@ -34,12 +48,14 @@ SCENARIOS = [
              BASE + ["stap3_gesprek"], "zorgen_weggenomen"),
     Scenario("gesprek_geen_vermoeden",
              {**WEGEN, "gesprek_uitzondering": "geen", "zorgen_weggenomen": False,
-              "vermoeden": False, "acute_onveiligheid": False, "structurele_onveiligheid": False},
+              "vermoeden": False, "acute_onveiligheid": False, "structurele_onveiligheid": False,
+              "weging_besproken_client": True},
              BASE + ["stap3_gesprek", "stap4_wegen"], "geen_vermoeden"),
     Scenario("uitzondering_veiligheid_geen_vermoeden",
              {"kindcheck_kinderen": False, "advies_veilig_thuis": True,
               "gesprek_uitzondering": "veiligheid", "vermoeden": False,
-              "acute_onveiligheid": False, "structurele_onveiligheid": False},
+              "acute_onveiligheid": False, "structurele_onveiligheid": False,
+              "weging_besproken_client": False},
              BASE + ["stap4_wegen"], "geen_vermoeden"),
     Scenario("acuut_melden_en_hulp",
              {**WEGEN, "gesprek_uitzondering": "contact_verbreken", "vermoeden": True,
@@ -74,6 +90,14 @@ SCENARIOS = [
               "hulp_mogelijk": True, "hulp_aanvaard": True, "hulp_effectief": True},
              BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + HULP, "hulp",
              (False, True)),
+    # Help fails while the decided melding is not yet made: it joins that melding (one melding).
+    Scenario("melden_en_hulp_niet_effectief_sluit_aan",
+             {**WEGEN, "gesprek_uitzondering": "geen", "zorgen_weggenomen": False,
+              "vermoeden": True, "acute_onveiligheid": False, "structurele_onveiligheid": True,
+              "hulp_mogelijk": True, "hulp_aanvaard": True, "hulp_effectief": False,
+              "melding_uitzondering": "geen"},
+             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + HULP + MELDING,
+             "gemeld_en_hulp", (True, True), first=("hulp_organiseren", "hulp_evalueren")),
     Scenario("hulp_niet_effectief_alsnog_melden",
              {**WEGEN, "gesprek_uitzondering": "geen", "zorgen_weggenomen": False,
               "vermoeden": True, "acute_onveiligheid": False, "structurele_onveiligheid": False,
@@ -81,36 +105,52 @@ SCENARIOS = [
               "melding_uitzondering": "geen"},
              BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + HULP + MELDING,
              "gemeld_en_hulp", (False, True)),
+    # The melding is made first, then help fails: opnieuw melden, a second melding.
     Scenario("melden_en_hulp_niet_effectief_opnieuw_melden",
              {**WEGEN, "gesprek_uitzondering": "veiligheid", "vermoeden": True,
               "acute_onveiligheid": True, "structurele_onveiligheid": True,
               "hulp_mogelijk": True, "hulp_aanvaard": True, "hulp_effectief": False,
-              "melding_uitzondering": "geen"},
-             BASE + ["stap4_wegen", "stap5_beslissen"] + MELDING + HULP + MELDING,
-             "gemeld_en_hulp", (True, True)),
+              "melding_uitzondering": "veiligheid"},
+             BASE + ["stap4_wegen", "stap5_beslissen"] + MELDING_DIRECT + HULP + MELDING_DIRECT,
+             "gemeld_en_hulp", (True, True), first=("melding_voorbereiden", "melding_doen")),
 ]
 
-# The longest route: every step, and the melding twice.
+# The longest route: the melding twice.
 LONGEST = SCENARIOS[-1]
 
 
 def fill(fields: list[dict], decisions: dict) -> dict:
-    """Form data as a careful user would enter it: decisions as given, text where asked."""
-    data = {}
-    for f in fields:
-        name = f["name"]
-        if name in decisions:
-            data[name] = decisions[name]
-        elif f["type"] in ("string", "text"):
-            data[name] = f"Vastgelegd voor {f['label'][:40]}"
-        elif f["type"] == "date":
-            data[name] = "2026-11-20"
-        elif f["type"] == "integer":
-            data[name] = 2
-        elif f["type"] == "boolean" and f["required"]:
-            data[name] = True
-        elif f["type"] == "enum" and f["required"]:
-            data[name] = f["options"][0]["value"]
+    """Form data as a careful user would enter it: decisions as given, text where asked, and
+    a choice wherever the form requires one, also where a field's required_when holds."""
+    data: dict = {}
+
+    def required(f) -> bool:
+        if f["required"]:
+            return True
+        try:
+            return bool(f.get("required_when")
+                        and expressions.evaluate(f["required_when"], {**decisions, **data}))
+        except expressions.ExpressionError:
+            return False
+
+    for _ in range(len(fields) + 1):  # a condition may read a field filled in this pass
+        before = dict(data)
+        for f in fields:
+            name = f["name"]
+            if name in decisions:
+                data[name] = decisions[name]
+            elif f["type"] in ("string", "text"):
+                data[name] = f"Vastgelegd voor {f['label'][:40]}"
+            elif f["type"] == "date":
+                data[name] = "2026-11-20"
+            elif f["type"] == "integer":
+                data[name] = 2
+            elif f["type"] == "boolean" and required(f):
+                data[name] = True
+            elif f["type"] == "enum" and required(f):
+                data[name] = f["options"][0]["value"]
+        if data == before:
+            break
     return data
 
 
