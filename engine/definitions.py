@@ -20,7 +20,6 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import EnumFormField, Form, FormField, UserTask
-from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import bpmn_checks, dmn_checks
@@ -113,10 +112,13 @@ def _schema(path: str) -> etree.XMLSchema:
 
 
 def _xsd_problems(source: SourceFile, root) -> list[Problem]:
+    note = ""
     if source.kind == "dmn":
-        xsd = DMN_SCHEMAS.get(etree.QName(root).namespace)
-        if xsd is None:
-            return [Problem(source.name, _line(root), "onbekende DMN-versie (namespace)")]
+        # DMN 1.1 to 1.5; versions without a working schema are validated as DMN 1.3.
+        view = dmn_checks.schema_view(root)
+        if view is None:
+            return [Problem(source.name, _line(root), dmn_checks.UNKNOWN_VERSION)]
+        xsd, root, note = view
     else:
         if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
             return [Problem(source.name, _line(root), "geen BPMN 2.0-bestand (bpmn:definitions)")]
@@ -127,7 +129,7 @@ def _xsd_problems(source: SourceFile, root) -> list[Problem]:
     problems = []
     for err in schema.error_log:
         message = re.sub(r"\{[^}]*\}", "", err.message)
-        problems.append(Problem(source.name, err.line or 1, f"schemafout: {message}"))
+        problems.append(Problem(source.name, err.line or 1, f"schemafout: {message}{note}"))
         if len(problems) >= 50:
             break
     return problems
@@ -230,9 +232,7 @@ def check(files: list[SourceFile]) -> tuple[ProcessDefinition | None, list[Probl
         problems.extend(parse_problems)
         if root is None:
             continue
-        if source.kind != "dmn" and etree.QName(root).namespace != BPMN_NS and (
-            etree.QName(root).namespace in DMN_SCHEMAS
-        ):
+        if source.kind != "dmn" and dmn_checks.is_dmn(root):
             source = SourceFile(source.name + ".dmn", source.content)  # noqa: PLW2901
         xsd = _xsd_problems(source, root)
         problems.extend(xsd)
@@ -241,6 +241,8 @@ def check(files: list[SourceFile]) -> tuple[ProcessDefinition | None, list[Probl
         roots[source.name] = root
         problems.extend(dmn_checks.lint(source, root) if source.kind == "dmn"
                         else bpmn_checks.lint(source, root))
+    # Decision tables against the set: input domains from its forms, gaps, overlaps, contract.
+    problems.extend(dmn_checks.check_set(files, roots))
     bpmn_roots = [roots[f.name] for f in files if f.kind == "bpmn" and f.name in roots]
     if not any(f.kind == "bpmn" for f in files):
         problems.append(Problem(files[0].name, 1, "geen BPMN-bestand in de set"))
@@ -249,7 +251,8 @@ def check(files: list[SourceFile]) -> tuple[ProcessDefinition | None, list[Probl
     if problems:
         return None, sorted(set(problems))
     try:
-        spec, subprocess_specs = _spiff_parse(files, roots)
+        # SpiffWorkflow gets the DMN cells spelled out as our evaluator reads FEEL.
+        spec, subprocess_specs = _spiff_parse(files, dmn_checks.executable_roots(roots))
     except (ValidationException, SpiffWorkflowException) as exc:
         return None, [_spiff_problem(exc, files)]
     except Exception as exc:  # noqa: BLE001 - any parser failure is a verdict, never a crash

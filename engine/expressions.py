@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -262,3 +263,113 @@ class SafeScriptEngine(PythonScriptEngine):
 
 
 SCRIPT_ENGINE = SafeScriptEngine()
+
+
+# --- DMN input cells ------------------------------------------------------------------------------
+
+# SpiffWorkflow's DMNEngine binds the input value to this name when a cell's text uses it (its
+# own `?` placeholder becomes this name), and evaluates the cell text as it stands; otherwise it
+# glues input and cell into `(input) == (cell)` or `input<cell>`, which misreads FEEL lists.
+DMN_INPUT = "dmninputexpr"
+# SpiffWorkflow's own pattern for a `?` outside quotes (DMNEngine.evaluate).
+DMN_PLACEHOLDER = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
+_ENDPOINT = r"-?\d+(?:\.\d+)?|\"[^\"]*\"|'[^']*'|[A-Za-z][A-Za-z0-9_]*"
+_RANGE = re.compile(
+    rf"\s*([\[\]\(])\s*({_ENDPOINT})\s*\.\.\s*({_ENDPOINT})\s*([\[\]\)])\s*(?=,|$)")
+_NOT = re.compile(r"not\s*\((.*)\)", re.S)
+_IN = re.compile(r"(not\s+)?in\b")
+_CELL_OPERATORS = ("<=", ">=", "!=", "==", "<", ">", "=")  # longest first
+
+
+def dmn_input_test(cell: str | None) -> str | None:
+    """What a DMN input cell means, as an expression of this evaluator over the input value
+    (the name DMN_INPUT); None for an empty cell or `-` (every value matches).
+
+    The cell is read as a FEEL unary test: `a, b` matches when any of the tests does,
+    `not(a, b)` when none does, `[1..5]` / `]1..5[` / `(1..5)` is a range, `< 5` compares,
+    and any other text is a value the input must equal. A cell that uses SpiffWorkflow's `?`
+    placeholder is taken as written. The result names DMN_INPUT, so SpiffWorkflow's DMNEngine
+    evaluates it as it stands, with the input value bound. Raises ExpressionError (Dutch) for a
+    cell the evaluator cannot read or would misread (a list or tuple as one value)."""
+    text = (cell or "").strip()
+    if text in ("", "-"):
+        return None
+    if DMN_PLACEHOLDER.search(text):
+        result = DMN_PLACEHOLDER.sub(DMN_INPUT, text)
+        compile_expression(result)
+        return result
+    negated = _NOT.fullmatch(text)
+    if negated:
+        text = negated.group(1).strip()
+        if not text:
+            raise ExpressionError("lege not(...) in een invoercel")
+    tests = [_one_test(part) for part in split_unary_tests(text)]
+    result = tests[0] if len(tests) == 1 else " or ".join(f"({t})" for t in tests)
+    if negated:
+        result = f"not ({result})"
+    compile_expression(result)
+    return result
+
+
+def split_unary_tests(text: str) -> list[str]:
+    """The tests of a FEEL list `a, b, [1..5]`: split at commas outside quotes, brackets and ranges."""
+    parts: list[str] = []
+    position = 0
+    while position <= len(text):
+        found = _RANGE.match(text, position)
+        if found:
+            parts.append(found.group(0).strip())
+            position = found.end()
+        else:
+            depth, quote, end = 0, "", position
+            while end < len(text):
+                char = text[end]
+                if quote:
+                    quote = "" if char == quote else quote
+                elif char in "\"'":
+                    quote = char
+                elif char in "([{":
+                    depth += 1
+                elif char in ")]}":
+                    depth -= 1
+                elif char == "," and depth == 0:
+                    break
+                end += 1
+            parts.append(text[position:end].strip())
+            position = end
+        # skip the comma between tests
+        while position < len(text) and text[position] in " \t\r\n":
+            position += 1
+        if position < len(text) and text[position] == ",":
+            position += 1
+            continue
+        if position >= len(text):
+            break
+        raise ExpressionError(f"ongeldige invoercel: onverwacht '{text[position:]}'")
+    if any(not part for part in parts):
+        raise ExpressionError("lege waarde in een lijst met komma's in een invoercel")
+    return parts
+
+
+def _one_test(test: str) -> str:
+    found = _RANGE.fullmatch(test)
+    if found:
+        opening, low, high, closing = found.groups()
+        low_op = "<=" if opening == "[" else "<"
+        high_op = "<=" if closing == "]" else "<"
+        return f"{low} {low_op} {DMN_INPUT} {high_op} {high}"
+    if _IN.match(test):  # `in ("a", "b")`: the spelling SpiffWorkflow's own tests use
+        return f"{DMN_INPUT} {test}"
+    operator_, value = "==", test
+    for candidate in _CELL_OPERATORS:
+        if test.startswith(candidate):
+            operator_, value = candidate, test[len(candidate):].strip()
+            break
+    if operator_ == "=":
+        operator_ = "=="
+    body = compile_expression(value).body
+    if isinstance(body, ast.Tuple | ast.List | ast.Set):
+        raise ExpressionError(
+            f"'{test}' is een lijst als één waarde, die de invoer nooit evenaart; schrijf de "
+            "waarden los met komma's ertussen, zonder haakjes")
+    return f"{DMN_INPUT} {operator_} ({value})"
