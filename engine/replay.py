@@ -3,15 +3,17 @@ the result with everything stored. Problems are reported in plain Dutch, first o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, runtime
+from . import audit, migration, runtime
+from .definitions import ProcessDefinition
 from .errors import DomainError
-from .store import AccessLogEntry, Case, CaseShare, HistoryEvent, TaskRecord, User
+from .store import AccessLogEntry, Case, CaseShare, HistoryEvent, TaskRecord, User, unit_of_work
 
 # Attributes of a stored task that replay must reproduce (timestamps cannot be).
 _TASK_KEYS = ("id", "parent", "children", "state", "task_spec", "data", "delta")
@@ -76,10 +78,19 @@ class Replayed:
     owner: str | None = None  # who started the case, or who it was last handed to
     shared_with: set[str] = field(default_factory=set)
     workflow: Any = None
+    stalled: bool = False  # open with no ready step and no waiting timer
+    process_version: int | None = None  # known when the case was moved between versions
 
 
 # Events of a person (not of the engine): none may come while the engine still owes one.
-PERSON_ACTIONS = ("task_completed", "case_handed_over", "case_shared")
+PERSON_ACTIONS = ("task_completed", "case_handed_over", "case_shared", migration.MIGRATED)
+# Events the engine records itself after a start, a completion or a move.
+ENGINE_ACTIONS = ("decision_made", "case_closed", migration.STALLED)
+
+
+def _stored_definition(version: int) -> ProcessDefinition:
+    with unit_of_work() as session:
+        return runtime.definition_for(session, version)
 
 
 def _ready_steps(workflow) -> dict[str, str]:
@@ -87,16 +98,32 @@ def _ready_steps(workflow) -> dict[str, str]:
             if isinstance(t.task_spec, runtime.UserTask)}
 
 
-def replay_events(definition, case_id: int, events: list[HistoryEvent],
-                  on_event=None) -> tuple[Replayed, list[str]]:
+def replay_events(definition, case_id: int, events: list[HistoryEvent], on_event=None,
+                  definition_of: Callable[[int], ProcessDefinition] | None = None,
+                  ) -> tuple[Replayed, list[str]]:
     """Rebuild a case from its events; compare the engine's own events with the stored ones.
 
-    on_event(event, replayed, workflow) is called after each event, for a step-through.
+    definition: the definition of the case's process version. A case that was moved between
+    versions starts on the version named "from" in its first `case_migrated` event and goes
+    on, at each such event, on the version named "to": those are read via definition_of
+    (default: from the database). on_event(event, replayed, workflow) is called after each
+    event, for a step-through. Out: the replayed case and the problems found (Dutch, the
+    first one stops the replay).
     """
     out = Replayed()
     problems: list[str] = []
     if not events or events[0].action != "case_started":
         return out, ["de eerste gebeurtenis is niet het starten van de casus"]
+    definition_of = definition_of or _stored_definition
+    first_move = next((e for e in events if e.action == migration.MIGRATED), None)
+    if first_move is not None:
+        out.process_version = (first_move.data or {}).get("from")
+        if not isinstance(out.process_version, int):
+            return out, [f"{_label(first_move)}: de oude procesversie ontbreekt"]
+        try:
+            definition = definition_of(out.process_version)
+        except DomainError as exc:
+            return out, [f"{_label(first_move)}: {exc.message}"]
     ids = runtime.IdSource(case_id)
     workflow, advance = runtime.start_workflow(definition, ids)
     expected: list[tuple[str, str | None, dict]] = []
@@ -109,6 +136,9 @@ def replay_events(definition, case_id: int, events: list[HistoryEvent],
             out.status = "closed"
             out.uitkomst = runtime.uitkomst_of(out.completed_steps, out.data)
             expected.append(("case_closed", None, {"uitkomst": out.uitkomst}))
+        out.stalled = adv.stall is not None
+        if out.stalled:
+            expected.append((migration.STALLED, None, {"waiting_at": adv.stall}))
 
     absorb(advance)
     out.owner = events[0].actor
@@ -131,7 +161,13 @@ def replay_events(definition, case_id: int, events: list[HistoryEvent],
             out.completed_steps.append(event.step)
             out.data.update(event.data)
             absorb(advance)
-        elif event.action in ("decision_made", "case_closed"):
+        elif event.action == migration.MIGRATED:
+            moved = _replay_move(event, out, workflow, ids, definition_of)
+            if isinstance(moved, str):
+                problems.append(moved)
+                break
+            absorb(moved)
+        elif event.action in ENGINE_ACTIONS:
             if not expected:
                 problems.append(f"{_label(event)}: de engine komt bij afspelen niet tot deze stap")
                 break
@@ -155,8 +191,30 @@ def replay_events(definition, case_id: int, events: list[HistoryEvent],
     return out, problems
 
 
-def frames(definition, case_id: int, events: list[HistoryEvent]) -> list[dict[str, Any]]:
-    """The case after each event: what was done, what was open, what was known."""
+def _replay_move(event: HistoryEvent, out: Replayed, workflow, ids: runtime.IdSource,
+                 definition_of) -> runtime.Advance | str:
+    """The recorded move of a case to another version, done again: the advance on the new
+    version, or the problem (Dutch) when the event does not fit or the move cannot be done."""
+    data = event.data or {}
+    if not isinstance(data.get("to"), int) or data.get("from") != out.process_version:
+        return (f"{_label(event)}: de casus stond bij afspelen op versie {out.process_version}, "
+                f"niet op versie {data.get('from')}")
+    try:
+        target = definition_of(data.get("to"))
+        advance = migration.move_workflow(workflow, target, ids)
+    except DomainError as exc:
+        return f"{_label(event)}: kan niet opnieuw worden afgespeeld: {exc.message}"
+    except migration.MoveImpossible as exc:
+        return f"{_label(event)}: kan niet opnieuw worden afgespeeld: {'; '.join(exc.reasons)}"
+    out.process_version = data.get("to")
+    return advance
+
+
+def frames(definition, case_id: int, events: list[HistoryEvent],
+           definition_of: Callable[[int], ProcessDefinition] | None = None) -> list[dict[str, Any]]:
+    """The case after each event: what was done, what was open, what was known.
+
+    definition and definition_of as for replay_events."""
     result: list[dict[str, Any]] = []
 
     def capture(event, state: Replayed, workflow) -> None:
@@ -168,7 +226,7 @@ def frames(definition, case_id: int, events: list[HistoryEvent]) -> list[dict[st
             "data": dict(state.data), "status": state.status, "uitkomst": state.uitkomst,
         })
 
-    replay_events(definition, case_id, events, on_event=capture)
+    replay_events(definition, case_id, events, on_event=capture, definition_of=definition_of)
     return result
 
 
@@ -211,7 +269,9 @@ def verify_case(session: Session, case: Case) -> Verdict:
     if verdict.problems:
         return verdict
     definition = runtime.definition_for(session, case.process_version)
-    replayed, problems = replay_events(definition, case.id, events)
+    replayed, problems = replay_events(
+        definition, case.id, events,
+        definition_of=lambda version: runtime.definition_for(session, version))
     if problems:
         verdict.problems = problems
         return verdict
@@ -221,12 +281,15 @@ def verify_case(session: Session, case: Case) -> Verdict:
         "de status": (case.status, replayed.status),
         "de uitkomst": (case.uitkomst, replayed.uitkomst),
         "de teller van taak-id's": (case.id_counter, replayed.id_counter),
+        "de markering 'staat vast'": (case.stalled_at is not None, replayed.stalled),
         "de eigenaar": (case.owner.name, replayed.owner),
         "de lijst van collega's met wie de casus is gedeeld": (
             sorted(session.scalars(select(User.name).join(CaseShare, CaseShare.user_id == User.id)
                                    .where(CaseShare.case_id == case.id))),
             sorted(replayed.shared_with)),
     }
+    if replayed.process_version is not None:
+        stored["de procesversie"] = (case.process_version, replayed.process_version)
     for what, (have, want) in stored.items():
         if have != want:
             verb = "wijken" if what in _PLURAL else "wijkt"

@@ -267,5 +267,71 @@ def export(case_id, fmt, output, as_user):
     click.echo(f"Dossier van casus {case_id} geschreven naar {output} ({len(content):,} bytes).")
 
 
+@main.command("cases", help="Toon de open casussen, één per regel: nummer, procesversie, sinds "
+                            "wanneer en de open stappen, gescheiden door tabs. Met --stuck alleen "
+                            "de casussen die vastzitten (open, maar geen open stap en geen "
+                            "wachtende timer), met waar ze op wachten.")
+@click.option("--stuck", is_flag=True, help="Alleen vastgelopen casussen.")
+def cases(stuck):
+    from engine import migration
+
+    with _database():
+        with store.unit_of_work() as session:
+            rows = migration.stuck_cases(session) if stuck else migration.open_cases(session)
+    for row in rows:
+        where = row["waiting_at"] if stuck else row["steps"]
+        click.echo(f"{row['id']}\t{row['version']}\t{row['since']}\t{','.join(where)}")
+    if not rows:
+        click.echo("Geen vastgelopen casussen." if stuck else "Geen open casussen.", err=True)
+
+
+@main.command(help="Verplaats alle open casussen van een procesversie naar een andere "
+                   "gepubliceerde versie waarin hun huidige stappen bestaan. Alles of niets: "
+                   "kan één casus daar niet verder, dan verandert er niets (exit 1). Elke "
+                   "verplaatsing komt in de geschiedenis van de casus.")
+@click.option("--from", "from_version", type=int, required=True,
+              help="De versie waarop de casussen nu staan.")
+@click.option("--to", "to_version", type=int, required=True,
+              help="De versie waarnaar ze gaan.")
+@click.option("--user", "as_user", default=None,
+              help="Wie verplaatst (standaard: de OS-gebruiker). Is dat een gebruiker van "
+                   "Meldcode, dan moet die procesbeheerder zijn.")
+def migrate(from_version, to_version, as_user):
+    from engine import migration
+
+    name = as_user or getpass.getuser()
+    with _database():
+        who = _mover(name)
+        try:
+            result = migration.move_cases(who, from_version, to_version)
+        except migration.MoveRefused as exc:
+            click.echo(f"fout: {exc.message}", err=True)
+            for line in exc.lines:
+                click.echo(f"  {line}", err=True)
+            sys.exit(1)
+    for case in result["moved"]:
+        state = ("afgesloten" if case["status"] == "closed"
+                 else "zit nog vast" if case["stalled"] else "kan verder")
+        click.echo(f"casus {case['id']}: verplaatst van versie {result['from']} naar versie "
+                   f"{result['to']} ({state})")
+    click.echo(f"{len(result['moved'])} casus(sen) verplaatst van versie {result['from']} naar "
+               f"versie {result['to']}.")
+
+
+def _mover(name: str):
+    """The procesbeheerder who moves cases, or the operator's own name when that is no user."""
+    from sqlalchemy import select
+
+    from engine.roles import PROCESBEHEERDER
+
+    with store.unit_of_work() as session:
+        user = session.scalar(select(store.User).where(store.User.name == name))
+        if user is None:
+            return name
+        if not user.has_role(PROCESBEHEERDER):
+            fail(f"gebruiker '{name}' is geen procesbeheerder")
+        return users.Principal.of(user)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,361 @@
+"""Stuck cases, and moving open cases to another process version.
+
+A case that is open with no ready step and no waiting timer is stuck: runtime records it
+(`case_stalled` in its history, `cases.stalled_at` as the marker), and the listings here find
+it without loading any workflow.
+
+A case keeps the version it started on. A procesbeheerder may move all open cases of one
+version to another deployed version where their current steps exist. The move is proved on
+each case's own workflow before anything is written (SpiffWorkflow's diff_workflow and
+migrate_workflow carry the state over; its ready steps must be the same afterwards and it
+must store and restore on the new version), then recorded per case as a `case_migrated`
+event, all cases in one transaction. Replay (engine.replay) runs the very same move_workflow
+at that event, so a moved case verifies like any other.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import audit, runtime
+from .definitions import ProcessDefinition
+from .errors import BadRequest, Conflict, Forbidden, NotFound
+from .pages import diagram_info
+from .roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
+from .store import Case, HistoryEvent, ProcessVersion, TaskRecord, User, unit_of_work, utcnow
+from .users import Principal
+
+MIGRATED = "case_migrated"
+STALLED = "case_stalled"
+
+# Only reads task specs to compare them (SpecDiff): a registry of its own, not runtime's.
+_spec_registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+
+
+class MoveImpossible(Exception):
+    """One case's workflow cannot be carried over to the other version; reasons in Dutch."""
+
+    def __init__(self, reasons: list[str]):
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+class MoveRefused(Conflict):
+    """The whole move is refused and nothing changed; problems: (case id, reason) pairs."""
+
+    def __init__(self, from_version: int, to_version: int, problems: list[tuple[int, str]]):
+        lines = [f"casus {case_id}: {reason}" for case_id, reason in problems]
+        super().__init__(
+            f"De open casussen van versie {from_version} zijn niet verplaatst naar versie "
+            f"{to_version}: {len({c for c, _ in problems})} casus(sen) kunnen daar niet verder. "
+            "Er is niets gewijzigd.", problems=lines)
+        self.problems = problems
+        self.lines = lines
+
+
+# --- the move of one workflow (pure: shared by the command and replay) ---------------------------
+
+
+def ready_steps(workflow) -> dict[str, str]:
+    """The ready user tasks of a workflow: task id -> element id."""
+    return {str(t.id): t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY)
+            if isinstance(t.task_spec, UserTask)}
+
+
+def _foreign_elements(workflow) -> list[str]:
+    """Element ids of tasks whose spec is not the workflow's own (left over from the old
+    version): such a state could not be restored on the new version."""
+    foreign = set()
+    for part in (workflow, *workflow.subprocesses.values()):
+        specs = part.spec.task_specs
+        for task in part.get_tasks(skip_subprocesses=True):
+            if specs.get(task.task_spec.name) is not task.task_spec:
+                foreign.add(getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name)
+    return sorted(foreign)
+
+
+def move_workflow(workflow, target: ProcessDefinition, ids: runtime.IdSource) -> runtime.Advance:
+    """Carry a case's workflow over to another version's spec and run its engine steps.
+
+    In: the workflow (changed in place), the target version's definition, the case's id
+    source (so replay arrives at the same task ids). Out: the engine's advance on the target
+    version (decisions, closing, new ready tasks, or a stall).
+    Raises MoveImpossible when a ready step is not a user task of the target, an element the
+    case went through is gone, a subprocess has no counterpart, the ready steps differ after
+    the move, or the engine cannot advance on the target.
+    """
+    before = ready_steps(workflow)
+    missing = sorted({step for step in before.values() if step not in target.steps})
+    if missing:
+        raise MoveImpossible([f"stap '{step}' staat open maar is geen stap van de nieuwe versie"
+                              for step in missing])
+    top, parts = diff_workflow(_spec_registry, workflow, target.spec, target.subprocess_specs)
+    gone = [sp_id for sp_id, diff in parts.items() if diff is None]
+    if gone:
+        raise MoveImpossible(["een deelproces van de casus bestaat niet in de nieuwe versie"])
+    with runtime.task_ids(ids):
+        migrate_workflow(top, workflow, target.spec)
+        for sp_id, diff in parts.items():
+            sub = workflow.subprocesses[sp_id]
+            migrate_workflow(diff, sub, target.subprocess_specs[sub.spec.name])
+    foreign = _foreign_elements(workflow)
+    if foreign:
+        raise MoveImpossible([f"element '{e}' waar de casus al langs kwam, bestaat niet in de "
+                              "nieuwe versie" for e in foreign])
+    after = ready_steps(workflow)
+    if after != before:
+        raise MoveImpossible([
+            "na het verplaatsen zouden andere stappen openstaan "
+            f"({', '.join(sorted(after.values())) or 'geen'} in plaats van "
+            f"{', '.join(sorted(before.values())) or 'geen'})"])
+    try:
+        return runtime.advance_workflow(workflow, ids)
+    except runtime.EngineFailure as exc:
+        raise MoveImpossible([f"op de nieuwe versie kan het proces niet verder: {exc.message}"]) from None
+
+
+# --- moving the open cases of a version -------------------------------------------------------
+
+
+def _version(session: Session, number: Any) -> ProcessVersion:
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        raise NotFound("Procesversie niet gevonden.") from None
+    row = session.get(ProcessVersion, number) if 0 < number < 2**31 else None
+    if row is None:
+        raise NotFound(f"Procesversie {number} bestaat niet.")
+    return row
+
+
+def _open_cases(session: Session, version: int) -> list[Case]:
+    return list(session.scalars(
+        select(Case).where(Case.process_version == version, Case.status == "open")
+        .order_by(Case.id)))
+
+
+def _ready_rows(session: Session, case_ids: list[int]) -> dict[int, list[TaskRecord]]:
+    rows: dict[int, list[TaskRecord]] = defaultdict(list)
+    if case_ids:
+        for row in session.scalars(select(TaskRecord).where(
+                TaskRecord.case_id.in_(case_ids), TaskRecord.state == "ready")
+                .order_by(TaskRecord.ready_at, TaskRecord.id)):
+            rows[row.case_id].append(row)
+    return rows
+
+
+def _plan(session: Session, from_version: Any, to_version: Any):
+    """Prove the move of every open case of one version; nothing is written.
+
+    Out: (source row, target row, target definition, plans, problems); a plan is
+    (case, moved workflow, advance, ids, ready task ids before).
+    """
+    source, target = _version(session, from_version), _version(session, to_version)
+    if source.version == target.version:
+        raise BadRequest("Kies een andere versie om de casussen naartoe te verplaatsen.")
+    old = runtime.definition_for(session, source.version)
+    new = runtime.definition_for(session, target.version)
+    cases = _open_cases(session, source.version)
+    ready = _ready_rows(session, [c.id for c in cases])
+    problems: list[tuple[int, str]] = []
+    # First the cheap check the procesbeheerder can act on, over all cases: every open step
+    # must exist as a user task in the target version.
+    for case in cases:
+        for step in sorted({r.step for r in ready[case.id]}):
+            if step not in new.steps:
+                problems.append((case.id, f"stap '{step}' staat open maar bestaat niet in "
+                                          f"versie {target.version}"))
+    if problems:
+        return source, target, new, [], problems
+    plans = []
+    for case in cases:
+        workflow = runtime.load_state(old, case.workflow_state)
+        ids = runtime.IdSource(case.id, case.id_counter)
+        before = {r.id for r in ready[case.id]}
+        try:
+            if set(ready_steps(workflow)) != before:
+                raise MoveImpossible(["de open stappen kloppen niet met de opgeslagen workflow"])
+            advance = move_workflow(workflow, new, ids)
+            state = runtime.dump_state(workflow)
+            # Proved as stored: the moved state restores on the target version as it is.
+            restored = runtime.load_state(new, state)
+            if ready_steps(restored) != ready_steps(workflow):
+                raise MoveImpossible(["de verplaatste casus laat zich niet goed herstellen"])
+        except MoveImpossible as exc:
+            problems.extend((case.id, reason) for reason in exc.reasons)
+            continue
+        plans.append((case, state, advance, ids, before))
+    return source, target, new, plans, problems
+
+
+def _require_procesbeheerder(who: Principal | str) -> None:
+    if isinstance(who, Principal) and not who.has_role(PROCESBEHEERDER):
+        raise Forbidden("Alleen een procesbeheerder mag casussen naar een andere versie verplaatsen.")
+
+
+def move_preview(who: Principal, from_version: Any, to_version: Any) -> dict[str, Any]:
+    """What a move would do, for the confirm step: proved in full, nothing written.
+
+    Out: {"from", "to", "cases": [case ids that would move], "stuck": [ids of those now stuck],
+    "problems": ["casus N: reason"]}. Only ids and element ids: the procesbeheerder never reads
+    case content. Raises Forbidden, NotFound, BadRequest (as move_cases).
+    """
+    _require_procesbeheerder(who)
+    with unit_of_work() as session:
+        source, target, _new, plans, problems = _plan(session, from_version, to_version)
+        ids = [c.id for c in _open_cases(session, source.version)]
+        stuck = [c.id for c in _open_cases(session, source.version) if c.stalled_at is not None]
+    return {"from": source.version, "to": target.version, "cases": ids, "stuck": stuck,
+            "problems": [f"casus {c}: {r}" for c, r in problems],
+            "ready": not problems and bool(plans)}
+
+
+def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) -> dict[str, Any]:
+    """Move every open case of `from_version` to `to_version`, all of them or none.
+
+    In: who moves them (a Principal from the web UI, which must be a procesbeheerder; a User
+    or an operator's name from the command line), the two version numbers. Each case gets a
+    `case_migrated` event {"from", "to"} and then what its engine does on the new version
+    (decisions, closing, or `case_stalled` when it still cannot go on), its process version,
+    workflow state and task rows, and an access-log line `migrate`, in one transaction.
+    Out: {"from", "to", "moved": [{"id", "status", "stalled"}]}.
+    Raises Forbidden (not a procesbeheerder), NotFound (a version does not exist), BadRequest
+    (the same version twice), MoveRefused (a case cannot go on there: nothing changed),
+    Conflict (a case changed meanwhile: nothing changed).
+    """
+    _require_procesbeheerder(who)
+    actor = who if isinstance(who, str) else who.name
+    try:
+        with unit_of_work(write=True) as session:
+            source, target, new, plans, problems = _plan(session, from_version, to_version)
+            if problems:
+                raise MoveRefused(source.version, target.version, problems)
+            now = utcnow()
+            moved = []
+            for case, state, advance, ids, before in plans:
+                change = runtime.CaseChange(case=case, version_id=case.version_id)
+                change.event(actor, MIGRATED, now, data={"from": source.version,
+                                                         "to": target.version})
+                change.advanced(new, advance, before, now)
+                case.process_version = target.version
+                case.id_counter = ids.counter
+                case.workflow_state = state
+                _store_rows(session, case, change, new, before, now)
+                audit.log_access(session, who, "migrate", "ok", case=case,
+                                 source=getattr(who, "source", None))
+                moved.append({"id": case.id, "status": case.status,
+                              "stalled": case.stalled_at is not None})
+            session.flush()
+    except StaleDataError:
+        raise Conflict("Een casus is intussen gewijzigd; er is niets verplaatst. Probeer het "
+                       "opnieuw.") from None
+    return {"from": source.version, "to": target.version, "moved": moved}
+
+
+def _store_rows(session: Session, case: Case, change: runtime.CaseChange,
+                new: ProcessDefinition, before: set[str], now) -> None:
+    """The task rows after a move: rows still ready take the step's name and lane on the new
+    version, ready rows the engine ended are cancelled, new ready tasks are inserted."""
+    for row in session.scalars(select(TaskRecord).where(TaskRecord.id.in_(before))):
+        if row.id in change.cancelled:
+            row.state, row.completed_at = "cancelled", now
+        else:
+            step = new.steps[row.step]
+            row.name, row.lane = step.name, step.lane
+    for values in change.new_tasks:
+        session.add(TaskRecord(**values))
+    session.flush()  # the case row first: the events point at it
+    for event in change.events:
+        session.add(HistoryEvent(**event))
+
+
+# --- stuck cases ----------------------------------------------------------------------------------
+
+
+def _latest_stalls(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
+    """Per case, the element ids of its latest `case_stalled` event."""
+    found: dict[int, list[str]] = {}
+    if case_ids:
+        for case_id, data in session.execute(
+                select(HistoryEvent.case_id, HistoryEvent.data)
+                .where(HistoryEvent.case_id.in_(case_ids), HistoryEvent.action == STALLED)
+                .order_by(HistoryEvent.case_id, HistoryEvent.seq)):
+            waiting = (data or {}).get("waiting_at")
+            found[case_id] = [str(w) for w in waiting] if isinstance(waiting, list) else []
+    return found
+
+
+def stuck_cases(session: Session) -> list[dict[str, Any]]:
+    """Open cases that are stuck, oldest first: [{"id", "version", "since", "waiting_at"}].
+
+    Ids, versions, times and diagram element ids only: no case content.
+    """
+    rows = session.execute(
+        select(Case.id, Case.process_version, Case.stalled_at)
+        .where(Case.status == "open", Case.stalled_at.is_not(None))
+        .order_by(Case.stalled_at, Case.id)).all()
+    waiting = _latest_stalls(session, [r[0] for r in rows])
+    return [{"id": r[0], "version": r[1], "since": audit.iso(r[2]), "waiting_at": waiting.get(r[0], [])}
+            for r in rows]
+
+
+def stuck_per_version(who: Principal) -> dict[int, dict[str, Any]]:
+    """For the versions page: per version the stuck cases' ids, their number, and the
+    elements where they wait. Readers of the versions page only (no case content).
+
+    Raises Forbidden for anyone else.
+    """
+    if not who.has_role(PROCESBEHEERDER, BEHEERDER, AUDITOR):
+        raise Forbidden("U heeft geen toegang tot de procesversies.")
+    with unit_of_work() as session:
+        listing = stuck_cases(session)
+    result: dict[int, dict[str, Any]] = {}
+    for case in listing:
+        entry = result.setdefault(case["version"], {"count": 0, "ids": [], "waiting_at": []})
+        entry["count"] += 1
+        entry["ids"].append(case["id"])
+        entry["waiting_at"] = sorted(set(entry["waiting_at"]) | set(case["waiting_at"]))
+    for entry in result.values():
+        entry["ids"].sort()
+    return result
+
+
+def open_cases(session: Session) -> list[dict[str, Any]]:
+    """Every open case, oldest first: [{"id", "version", "since", "steps"}] with the element
+    ids of its ready steps (no case content), for `meldcode cases`."""
+    rows = session.execute(select(Case.id, Case.process_version, Case.started_at)
+                           .where(Case.status == "open").order_by(Case.id)).all()
+    ready = _ready_rows(session, [r[0] for r in rows])
+    return [{"id": r[0], "version": r[1], "since": audit.iso(r[2]),
+             "steps": sorted({t.step for t in ready[r[0]]})} for r in rows]
+
+
+def case_notice(page: dict[str, Any]) -> dict[str, Any]:
+    """What the case page says about being stuck and about moves between versions.
+
+    In: engine.pages.case_page's result (its case and timeline). Out: {"stalled": None or
+    {"since", "waiting": [{"id", "name"}]}, "migrations": [{"at", "actor", "from", "to"}]}.
+    """
+    case, timeline = page["case"], page["timeline"]
+    migrations = [{"at": e["at"], "actor": e.get("actor_name") or e["actor"],
+                   "from": e["data"].get("from"), "to": e["data"].get("to")}
+                  for e in timeline if e["action"] == MIGRATED]
+    stalled = None
+    if case.get("stalled_at") and case.get("status") == "open":
+        latest = next((e for e in reversed(timeline) if e["action"] == STALLED), None)
+        waiting = list((latest or {}).get("data", {}).get("waiting_at") or [])
+        with unit_of_work() as session:
+            names = diagram_info(runtime.definition_for(session, case["process_version"])).names
+        stalled = {"since": latest["at"] if latest else None,
+                   "waiting": [{"id": w, "name": names.get(w) or ""} for w in waiting]}
+    return {"stalled": stalled, "migrations": migrations}
