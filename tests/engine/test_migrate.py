@@ -1,0 +1,213 @@
+"""Moving the open cases of one process version to another: proved first, all or nothing,
+recorded as `case_migrated`, replayed and verified like every other event."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select, text
+
+from engine import migration, oversight, runtime, store
+from engine.errors import BadRequest, Forbidden, NotFound
+from tests.engine.test_replay import run_sql
+from tests.engine.test_stuck import (
+    JOIN,
+    STALLING,
+    cli,
+    events_of,
+    planted_files,
+    renamed_files,
+    store_version,
+    stuck_case,
+    verify,
+    walk,
+)
+from tests.scenarios.paths import fill
+
+SHIPPED = 1  # the conftest deploys the shipped meldcode as version 1
+
+
+def case_row(case_id: int) -> store.Case:
+    with store.unit_of_work() as session:
+        return session.get(store.Case, case_id)
+
+
+def ready_rows(case_id: int) -> list[tuple[str, str, str]]:
+    with store.unit_of_work() as session:
+        return sorted((r.id, r.step, r.state) for r in session.scalars(
+            select(store.TaskRecord).where(store.TaskRecord.case_id == case_id)))
+
+
+def test_a_stuck_case_moves_to_the_fixed_version_and_closes(people, monkeypatch):
+    planted = store_version(planted_files(), monkeypatch)
+    stuck = stuck_case(people)
+    # A second open case on the same version, still at step 2: it moves along unchanged.
+    early = walk(people, runtime.start_case(people["mw"], {"client_ref": "C-vroeg"}),
+                 STALLING.decisions, stop_at="stap2_overleg")
+    (early_task,) = early["tasks"]
+    assert cli("verify", "--all").exit_code == 0
+
+    result = cli("migrate", "--from", str(planted), "--to", str(SHIPPED), "--user", "pb")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"casus {stuck['id']}: verplaatst van versie {planted} naar versie {SHIPPED} (kan verder)",
+        f"casus {early['id']}: verplaatst van versie {planted} naar versie {SHIPPED} (kan verder)",
+        f"2 casus(sen) verplaatst van versie {planted} naar versie {SHIPPED}.",
+    ]
+
+    moved = runtime.get_case(people["mw"], stuck["id"])
+    assert moved["process_version"] == SHIPPED and moved["stalled_at"] is None
+    assert [t["step"] for t in moved["tasks"]] == ["melding_doen"]
+    last = events_of(stuck["id"])[-1]
+    assert (last.action, last.actor, last.data) == (
+        "case_migrated", "pb", {"from": planted, "to": SHIPPED})
+    assert cli("cases", "--stuck").stdout == ""
+    # The other case keeps its open step, under the same task id.
+    assert [t["id"] for t in runtime.get_case(people["mw"], early["id"])["tasks"]] == [
+        early_task["id"]]
+    verify_all = cli("verify", "--all")
+    assert verify_all.exit_code == 0, verify_all.output
+
+    # Both go on on the new version and close; replay still agrees.
+    closed = walk(people, moved, STALLING.decisions)
+    assert (closed["status"], closed["uitkomst"]) == ("closed", STALLING.uitkomst)
+    closed_early = walk(people, runtime.get_case(people["mw"], early["id"]), STALLING.decisions)
+    assert closed_early["status"] == "closed"
+    verdicts = verify(stuck["id"], early["id"])
+    assert all(v.ok for v in verdicts.values()), {c: v.problems for c, v in verdicts.items()}
+    # The procesbeheerder's action is in the case's access log.
+    with store.unit_of_work() as session:
+        lines = session.execute(select(store.AccessLogEntry.user, store.AccessLogEntry.role)
+                                .where(store.AccessLogEntry.case_id == stuck["id"],
+                                       store.AccessLogEntry.action == "migrate")).all()
+    assert lines == [("pb", "procesbeheerder")]
+
+
+def test_the_auditors_step_through_replays_a_moved_case(people, monkeypatch):
+    planted = store_version(planted_files(), monkeypatch)
+    stuck = stuck_case(people)
+    migration.move_cases(people["pb"], planted, SHIPPED)
+    page = oversight.step_through(people["aud"], stuck["id"])
+    assert page["verify"]["ok"], page["verify"]["problems"]
+    actions = [f["action"] for f in page["frames"]]
+    assert actions[-2:] == ["case_stalled", "case_migrated"]
+    assert page["frames"][-2]["ready_steps"] == []
+    assert page["frames"][-1]["ready_steps"] == ["melding_doen"]
+
+
+def test_a_case_still_stuck_on_the_new_version_says_so_again(people, monkeypatch):
+    planted = store_version(planted_files(), monkeypatch)
+    stuck = stuck_case(people)
+    # Another version with the same planted join (only a name differs): the case cannot go on.
+    files = planted_files()
+    files[0] = type(files[0])(files[0].name, files[0].content.replace(
+        b'name="Melding doen bij Veilig Thuis"', b'name="Melding doen"'))
+    other = store_version(files, monkeypatch, active=False)
+    result = migration.move_cases(people["pb"], planted, other)
+    assert result["moved"] == [{"id": stuck["id"], "status": "open", "stalled": True}]
+    actions = [(e.action, e.data) for e in events_of(stuck["id"])[-2:]]
+    assert actions == [("case_migrated", {"from": planted, "to": other}),
+                       ("case_stalled", {"waiting_at": [JOIN]})]
+    assert case_row(stuck["id"]).stalled_at is not None
+    assert verify(stuck["id"])[stuck["id"]].ok
+
+
+def test_the_move_is_refused_when_an_open_step_is_missing_and_nothing_changes(people, monkeypatch):
+    renamed = store_version(renamed_files("melding_voorbereiden", "melding_klaarzetten"),
+                            monkeypatch)
+    waiting = walk(people, runtime.start_case(people["mw"], {"client_ref": "C-klaar"}),
+                   STALLING.decisions, stop_at="melding_klaarzetten")
+    assert [t["step"] for t in waiting["tasks"]] == ["melding_klaarzetten"]
+    movable = runtime.start_case(people["mw"], {"client_ref": "C-begin"})
+    before = {c: (case_row(c).event_count, case_row(c).version_id, ready_rows(c))
+              for c in (waiting["id"], movable["id"])}
+
+    result = cli("migrate", "--from", str(renamed), "--to", str(SHIPPED), "--user", "pb")
+    assert result.exit_code == 1
+    assert "niet verplaatst" in result.stderr and "Er is niets gewijzigd." in result.stderr
+    assert (f"casus {waiting['id']}: stap 'melding_klaarzetten' staat open maar bestaat niet "
+            f"in versie {SHIPPED}") in result.stderr
+    assert f"casus {movable['id']}" not in result.stderr
+    for case_id, (count, version, rows) in before.items():
+        row = case_row(case_id)
+        assert (row.event_count, row.version_id, row.process_version) == (count, version, renamed)
+        assert ready_rows(case_id) == rows
+    assert all(v.ok for v in verify().values())
+
+
+def test_verify_fails_when_the_move_is_tampered_with(people, monkeypatch, db_url):
+    planted = store_version(planted_files(), monkeypatch)
+    stuck = stuck_case(people)
+    migration.move_cases(people["pb"], planted, SHIPPED)
+    seq = events_of(stuck["id"])[-1].seq
+    run_sql(db_url, "update history_events set data=:d where case_id=:c and seq=:s",
+            d=json.dumps({"from": planted, "to": planted}), c=stuck["id"], s=seq)
+    verdict = verify(stuck["id"])[stuck["id"]]
+    assert not verdict.ok
+    assert verdict.problems == [f"gebeurtenis {seq} (case_migrated): de inhoud is na het "
+                                "vastleggen gewijzigd (hash klopt niet)"]
+
+
+def test_a_case_moved_by_hand_without_an_event_fails_verify(people, monkeypatch, db_url):
+    planted = store_version(planted_files(), monkeypatch)
+    stuck = stuck_case(people)
+    with store.unit_of_work(write=True, url=db_url) as session:
+        session.execute(text("update cases set process_version=:v where id=:c"),
+                        {"v": SHIPPED, "c": stuck["id"]})
+    verdict = verify(stuck["id"])[stuck["id"]]
+    # Replayed on the version it claims, the case no longer stalls where its history says.
+    assert verdict.problems[:1] == [
+        f"gebeurtenis {events_of(stuck['id'])[-1].seq} (case_stalled): de engine komt bij "
+        "afspelen niet tot deze stap"], verdict.problems
+    assert planted != SHIPPED
+
+
+def test_only_a_procesbeheerder_moves_cases(people, monkeypatch):
+    planted = store_version(planted_files(), monkeypatch)
+    stuck = stuck_case(people)
+    for name in ("mw", "lg", "af", "aud", "bh"):
+        with pytest.raises(Forbidden):
+            migration.move_cases(people[name], planted, SHIPPED)
+        with pytest.raises(Forbidden):
+            migration.move_preview(people[name], planted, SHIPPED)
+    refused = cli("migrate", "--from", str(planted), "--to", str(SHIPPED), "--user", "mw")
+    assert refused.exit_code == 2 and "geen procesbeheerder" in refused.stderr
+    assert case_row(stuck["id"]).process_version == planted
+
+
+def test_versions_that_do_not_exist_or_are_the_same(people):
+    with pytest.raises(NotFound, match="Procesversie 9 bestaat niet"):
+        migration.move_cases(people["pb"], 9, SHIPPED)
+    with pytest.raises(NotFound):
+        migration.move_cases(people["pb"], SHIPPED, "x")
+    with pytest.raises(BadRequest, match="andere versie"):
+        migration.move_cases(people["pb"], SHIPPED, SHIPPED)
+    result = cli("migrate", "--from", "1", "--to", "9")
+    assert result.exit_code == 2 and "Procesversie 9 bestaat niet" in result.stderr
+
+
+def test_the_preview_proves_without_writing(people, monkeypatch):
+    planted = store_version(planted_files(), monkeypatch)
+    stuck = stuck_case(people)
+    count = case_row(stuck["id"]).event_count
+    preview = migration.move_preview(people["pb"], planted, SHIPPED)
+    assert preview == {"from": planted, "to": SHIPPED, "cases": [stuck["id"]],
+                       "stuck": [stuck["id"]], "problems": [], "ready": True}
+    assert case_row(stuck["id"]).event_count == count
+
+
+def test_moved_steps_take_the_new_versions_name(people, monkeypatch):
+    """A ready step keeps its task id; its row shows the step as the new version names it."""
+    files = renamed_files('name="Stap 1: Signalen in kaart brengen"', 'name="Stap 1: Signalen"')
+    older = store_version(files, monkeypatch)
+    case = runtime.start_case(people["mw"], {"client_ref": "C-naam"})
+    (task,) = case["tasks"]
+    assert task["name"] == "Stap 1: Signalen"
+    migration.move_cases(people["pb"], older, SHIPPED)
+    (moved,) = runtime.get_case(people["mw"], case["id"])["tasks"]
+    assert moved["id"] == task["id"] and moved["name"] == "Stap 1: Signalen in kaart brengen"
+    form = runtime.get_task(people["mw"], moved["id"])["form"]["fields"]
+    after = runtime.complete_task(people["mw"], moved["id"], fill(form, STALLING.decisions))
+    assert [t["step"] for t in after["tasks"]] == ["stap2_overleg"]
+    assert verify(case["id"])[case["id"]].ok
