@@ -163,12 +163,30 @@ def _edited_files(session, payload: Any) -> list[SourceFile]:
 
 
 def _problems_on_elements(files: list[SourceFile], problems) -> list[dict[str, Any]]:
+    """Each problem with the diagram element it is about (`element`, its id) and how a process
+    owner knows that element (`label`: its name, the id when it has none); the steps of a
+    witness route get their `label` too."""
     indexes = {f.name: definitions.element_ids_by_line(f.content) for f in files}
+    labels: dict[str, str] = {}  # id -> name, white space folded, of every element with both
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    for f in files:
+        try:
+            root = etree.fromstring(f.content, parser)
+        except (etree.XMLSyntaxError, ValueError):
+            continue  # the check names that problem; no labels from this file
+        labels.update({node.get("id"): " ".join(node.get("name").split())
+                       for node in root.iter() if isinstance(node.tag, str) and node.get("id")
+                       and (node.get("name") or "").strip()})
     out = []
     for p in problems:
         index = indexes.get(p.file)
         element = definitions.element_for_line(index, p.line) if index and p.line > 1 else None
-        out.append({**p.as_dict(), "element": element})
+        shaped = {**p.as_dict(), "element": element,
+                  "label": labels.get(element, element) if element else None}
+        if "path" in shaped:
+            shaped["path"] = [{**hop, "label": labels.get(hop.get("step"), hop.get("step"))}
+                              for hop in shaped["path"]]
+        out.append(shaped)
     return out
 
 

@@ -10,6 +10,7 @@ import "dmn-js/dist/assets/dmn-js-decision-table-controls.css";
 import "dmn-js/dist/assets/dmn-js-literal-expression.css";
 import "dmn-js/dist/assets/dmn-font/css/dmn-embedded.css";
 import "./dmn-editor.css";
+import { DutchModule } from "./dutch";
 
 const state = { modeler: null, dirty: false };
 
@@ -52,7 +53,12 @@ async function init() {
     return;
   }
   container.textContent = "";
-  state.modeler = new DmnModeler({ container });
+  // Dutch in every view of dmn-js. Per view: dmn-js replaces `common.additionalModules` with
+  // the view's own list (dmn-js-shared Manager._createViewer).
+  const dutch = { additionalModules: [DutchModule] };
+  state.modeler = new DmnModeler({
+    container, drd: dutch, decisionTable: dutch, literalExpression: dutch, boxedExpression: dutch,
+  });
   try {
     await state.modeler.importXML(source.dmn);
     // Open the decision table itself, not the decision requirements diagram.

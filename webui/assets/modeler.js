@@ -14,6 +14,8 @@ import {
 } from "bpmn-js-properties-panel";
 import CamundaBehaviorsModule from "camunda-bpmn-js-behaviors/lib/camunda-platform";
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
+import { DutchModule } from "./dutch";
+import ProductElementsModule from "./product-elements";
 import "bpmn-js/dist/assets/diagram-js.css";
 import "bpmn-js/dist/assets/bpmn-js.css";
 import "bpmn-js/dist/assets/bpmn-font/css/bpmn-embedded.css";
@@ -29,6 +31,8 @@ const state = {
   dirty: false,
   lastGoodXml: null,
   problemIds: [],
+  routeIds: [],
+  selectedProblem: null,
 };
 
 function t(key, values) {
@@ -93,7 +97,7 @@ async function importDiagram(canvasBox, xml, origin) {
     const { warnings } = await state.modeler.importXML(xml);
     state.lastGoodXml = xml;
     showWarnings(warnings || []);
-    state.modeler.get("canvas").zoom("fit-viewport", "auto");
+    fitBesidePalette(canvasBox);
     canvasBox.dataset.state = "ready";
     canvasBox.dataset.warnings = String((warnings || []).length);
     return true;
@@ -111,6 +115,39 @@ async function importDiagram(canvasBox, xml, origin) {
     }
     return false;
   }
+}
+
+// The whole diagram in view, starting right of the palette so that it covers nothing (the
+// library's own "fit-viewport" puts the diagram's left edge under the palette).
+function fitBesidePalette(canvasBox) {
+  const canvas = state.modeler.get("canvas");
+  canvas.zoom("fit-viewport", "auto");
+  fitBox(canvas.viewbox().inner, canvasBox, false);
+}
+
+// Show the box (diagram coordinates) as large as fits, at most 100 %, right of the palette;
+// at the top left of the free area, or in its middle.
+function fitBox(box, canvasBox, centred) {
+  const canvas = state.modeler.get("canvas");
+  const { outer } = canvas.viewbox();
+  if (!box.width || !box.height || !outer.width || !outer.height) {
+    return;
+  }
+  const margin = 24;
+  const palette = (canvasBox || $("mc-canvas")).querySelector(".djs-palette");
+  const left = palette ? palette.getBoundingClientRect().right
+    - (canvasBox || $("mc-canvas")).getBoundingClientRect().left + margin : margin;
+  const width = outer.width - left - margin;
+  const height = outer.height - 2 * margin;
+  const scale = Math.min(1, width / box.width, height / box.height);
+  const dx = left + (centred ? (width - box.width * scale) / 2 : 0);
+  const dy = margin + (centred ? (height - box.height * scale) / 2 : 0);
+  canvas.viewbox({
+    x: box.x - dx / scale,
+    y: box.y - dy / scale,
+    width: outer.width / scale,
+    height: outer.height / scale,
+  });
 }
 
 function showWarnings(warnings) {
@@ -147,10 +184,30 @@ function elementFor(id) {
   }) || null;
 }
 
+// How the list names an element: its label in the diagram, the id only when it has none; an
+// unnamed flow by the elements it joins.
+function labelOf(element, fallback) {
+  const bo = element && element.businessObject;
+  const name = bo && bo.name && bo.name.split(/\s+/).join(" ").trim();
+  if (bo && bo.sourceRef && bo.targetRef) {
+    const ends = { source: labelOf(elementFor(bo.sourceRef.id), bo.sourceRef.id),
+      target: labelOf(elementFor(bo.targetRef.id), bo.targetRef.id) };
+    return name ? t("named_flow_label", { name: "‘" + name + "’", ...ends }) : t("flow_label", ends);
+  }
+  if (name) {
+    return "‘" + name + "’";
+  }
+  if (fallback) {
+    return "‘" + fallback + "’";
+  }
+  return bo ? "‘" + bo.id + "’" : "";
+}
+
 function clearProblems() {
   if (!state.modeler) {
     return;
   }
+  clearRoute();
   const canvas = state.modeler.get("canvas");
   const overlays = state.modeler.get("overlays");
   overlays.remove({ type: "mc-problem" });
@@ -171,10 +228,14 @@ function showProblems(problems) {
   const list = $("mc-problems-list");
   problems.forEach((problem, index) => {
     const element = elementFor(problem.element);
+    const label = element ? labelOf(element, problem.label)
+      : (problem.label ? "‘" + problem.label + "’" : "");
     const where = problem.file + ":" + problem.line;
     const item = el("li", { className: "mc-problem", "data-element": element ? element.id : "" },
       el("span", { className: "mc-problem-where" }, where),
       " ",
+      label ? el("strong", { className: "mc-problem-label" }, label) : null,
+      label ? ": " : null,
       el("span", { className: "mc-problem-message" }, problem.message));
     if (element) {
       canvas.addMarker(element.id, "mc-problem");
@@ -184,19 +245,160 @@ function showProblems(problems) {
         html: el("span", { className: "mc-problem-badge", title: problem.message }, String(index + 1)),
       });
       item.prepend(el("span", { className: "mc-problem-number", "aria-hidden": "true" }, String(index + 1)));
-      item.append(" ", el("button", {
+    }
+    const route = Array.isArray(problem.path) && problem.path.length ? routeList(problem.path) : null;
+    if (element || route) {
+      const button = el("button", {
         type: "button",
         className: "button-link mc-show",
-        onclick: () => {
-          canvas.scrollToElement(element);
-          state.modeler.get("selection").select(element);
-        },
-      }, t("show_element", { id: element.id })));
+        onclick: () => selectProblem(item, element, problem.path, route, button),
+      }, route ? t("show_route", { count: problem.path.length })
+        : t("show_element", { name: label || element.id }));
+      if (route) {
+        button.setAttribute("aria-expanded", "false");
+      }
+      item.append(" ", button);
+    }
+    if (route) {
+      item.append(route);
     }
     list.append(item);
   });
   $("mc-problems-count").textContent = t("problems_count", { count: problems.length });
   $("mc-problems").hidden = problems.length === 0;
+}
+
+// Selecting a problem: its element selected and in view; a witness route drawn on the diagram
+// (each step marked and numbered in the order of the route) and listed beside the problem.
+function selectProblem(item, element, path, route, button) {
+  const again = state.selectedProblem === item;
+  clearRoute();
+  if (again && route) {
+    return; // a second click on the same route hides it again
+  }
+  state.selectedProblem = item;
+  item.classList.add("mc-problem-selected");
+  if (route) {
+    drawRoute(path);
+    route.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+  }
+  if (element) {
+    if (!route) {
+      state.modeler.get("canvas").scrollToElement(element);
+    }
+    state.modeler.get("selection").select(element);
+  }
+}
+
+function clearRoute() {
+  const canvas = state.modeler.get("canvas");
+  state.modeler.get("overlays").remove({ type: "mc-route" });
+  for (const id of state.routeIds) {
+    if (state.modeler.get("elementRegistry").get(id)) {
+      canvas.removeMarker(id, "mc-route");
+    }
+  }
+  state.routeIds = [];
+  const selected = state.selectedProblem;
+  if (selected) {
+    selected.classList.remove("mc-problem-selected");
+    for (const list of selected.querySelectorAll(".mc-route")) {
+      list.hidden = true;
+    }
+    for (const button of selected.querySelectorAll("button[aria-expanded]")) {
+      button.setAttribute("aria-expanded", "false");
+    }
+  }
+  state.selectedProblem = null;
+}
+
+function drawRoute(path) {
+  const canvas = state.modeler.get("canvas");
+  const overlays = state.modeler.get("overlays");
+  // One badge per element, with every number at which the route passes it (a loop: "3, 7").
+  const numbers = new Map();
+  path.forEach((hop, index) => {
+    const element = elementFor(hop.step);
+    if (!element) {
+      return;
+    }
+    if (!numbers.has(element.id)) {
+      numbers.set(element.id, []);
+    }
+    numbers.get(element.id).push(index + 1);
+  });
+  const boxes = [];
+  for (const [id, steps] of numbers) {
+    const element = state.modeler.get("elementRegistry").get(id);
+    boxes.push(element.waypoints ? null : element);
+    canvas.addMarker(id, "mc-route");
+    state.routeIds.push(id);
+    overlays.add(id, "mc-route", {
+      position: { bottom: 10, left: -10 },
+      html: el("span", { className: "mc-route-badge", "data-steps": steps.join(",") }, steps.join(", ")),
+    });
+  }
+  // The whole route in view, as large as fits.
+  const shapes = boxes.filter(Boolean);
+  if (shapes.length) {
+    const x = Math.min(...shapes.map((s) => s.x));
+    const y = Math.min(...shapes.map((s) => s.y));
+    fitBox({ x, y, width: Math.max(...shapes.map((s) => s.x + s.width)) - x,
+      height: Math.max(...shapes.map((s) => s.y + s.height)) - y }, null, true);
+  }
+}
+
+function routeList(path) {
+  const box = el("div", { className: "mc-route", hidden: "" },
+    el("p", { className: "mc-route-title" }, t("route_title")));
+  const list = el("ol", { className: "mc-route-steps" });
+  path.forEach((hop) => {
+    const element = elementFor(hop.step);
+    const label = element ? labelOf(element, hop.label) : "‘" + (hop.label || hop.step) + "’";
+    const answers = Object.entries(hop.data || {}).map(([name, value]) =>
+      el("span", { className: "mc-answer", title: fieldLabel(name) || null },
+        name + ": " + showValue(value)));
+    const step = el("li", { className: "mc-route-step", "data-step": hop.step },
+      el("span", { className: "mc-route-step-label" }, label));
+    if (answers.length) {
+      step.append(" — ");
+      answers.forEach((answer, i) => step.append(...(i ? ["; ", answer] : [answer])));
+    }
+    list.append(step);
+  });
+  box.append(list);
+  return box;
+}
+
+function showValue(value) {
+  if (value === true) {
+    return t("yes");
+  }
+  if (value === false) {
+    return t("no");
+  }
+  if (value === null || value === undefined || value === "") {
+    return t("empty");
+  }
+  if (Array.isArray(value)) {
+    return value.map(showValue).join(", ");
+  }
+  return String(value);
+}
+
+// The question a form field asks, from the camunda:formData of any task in the diagram.
+function fieldLabel(name) {
+  for (const element of state.modeler.get("elementRegistry").getAll()) {
+    const extensions = element.businessObject && element.businessObject.extensionElements;
+    for (const value of (extensions && extensions.values) || []) {
+      const field = (value.fields || []).find((f) => f.id === name);
+      if (field && field.label) {
+        return field.label;
+      }
+    }
+  }
+  return "";
 }
 
 // --- talking to the server -------------------------------------------------------------------
@@ -380,6 +582,8 @@ async function init() {
       BpmnPropertiesProviderModule,
       CamundaPlatformPropertiesProviderModule,
       CamundaBehaviorsModule,
+      ProductElementsModule,
+      DutchModule, // after the modules above: its `translate` replaces the English one
     ],
     moddleExtensions: { camunda: camundaModdle },
   });
@@ -415,6 +619,12 @@ function failed(err) {
 
 export function instance() {
   return state.modeler;
+}
+
+// The problem list as the page shows it after "Controleren" (for a check by hand in the console
+// and for the browser test of witness routes until the proof fills them).
+export function renderProblems(problems) {
+  showProblems(problems);
 }
 
 export function markDirty() {
