@@ -55,7 +55,9 @@ def flow_graph(scope) -> FlowGraph:
         if not isinstance(child.tag, str):
             continue
         qname = etree.QName(child)
-        if qname.namespace == BPMN_NS and qname.localname not in _NOT_FLOW and child.get("id"):
+        # an event sub-process is started by its event, not by a flow (and refused as such)
+        if qname.namespace == BPMN_NS and qname.localname not in _NOT_FLOW and \
+                child.get("id") and child.get("triggeredByEvent") != "true":
             graph.nodes[child.get("id")] = child
     for flow in scope.findall(f"{{{BPMN_NS}}}sequenceFlow"):
         source, target = flow.get("sourceRef"), flow.get("targetRef")
