@@ -217,7 +217,7 @@ def _spiff_problem(exc: Exception, files: list[SourceFile]) -> Problem:
     return Problem(Path(file_name).name if file_name else files[0].name, line, message)
 
 
-def check(files: list[SourceFile]) -> tuple[ProcessDefinition | None, list[Problem]]:
+def check(files: list[SourceFile], prove: bool = True) -> tuple[ProcessDefinition | None, list[Problem]]:
     """Validate a file set as a deploy would; the definition when it is deployable."""
     if not files:
         return None, [Problem("-", 1, "geen bestanden")]
@@ -269,6 +269,14 @@ def check(files: list[SourceFile]) -> tuple[ProcessDefinition | None, list[Probl
                 documentation=(task_spec.documentation or "").strip(),
                 fields=fields_of(task_spec),
             )
+    if prove:
+        # The proof of every route (engine.proof) runs last: it needs a parsed, statically
+        # valid version. Stored versions passed it when they were deployed (load skips it).
+        from . import proof
+
+        route_problems = proof.prove(definition)
+        if route_problems:
+            return None, route_problems
     return definition, []
 
 
@@ -311,8 +319,10 @@ def _contract_problems(files: list[SourceFile], roots: dict) -> list[Problem]:
     return problems
 
 
-def load(files: list[SourceFile]) -> ProcessDefinition:
-    definition, problems = check(files)
+def load(files: list[SourceFile], prove: bool = False) -> ProcessDefinition:
+    """The parsed definition of a file set, or InvalidDefinition. Without `prove` the proof of
+    every route is skipped: for stored versions, which passed it when they were deployed."""
+    definition, problems = check(files, prove=prove)
     if definition is None:
         raise InvalidDefinition(problems)
     return definition

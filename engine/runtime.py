@@ -246,25 +246,29 @@ def _decision_outputs(task) -> dict[str, Any]:
 
 # Engine steps (gateways, events, decisions) one advance may take. A cycle of flows without a
 # user task would otherwise keep a worker at 100 % CPU for good; the deploy check refuses such
-# cycles, and this bound keeps a version that slipped through from taking the server down.
+# cycles, and these bounds keep a version that slipped through from taking the server down.
+# Within one advance an element passed more than a few times can only be such a cycle (two
+# parallel tokens through one merge pass it twice); the tree grows with every pass, so stop early.
 MAX_ENGINE_STEPS = 5000
+MAX_PASSES_PER_ELEMENT = 50
 
 
 class EndlessLoop(SpiffWorkflowException):
-    """More engine steps in one advance than any diagram without a flow cycle needs."""
+    """An element passed more often in one advance than any diagram without a flow cycle needs."""
 
 
 def _run_engine(workflow: BpmnWorkflow) -> Advance:
     result = Advance()
-    steps = 0
+    passes: dict[str, int] = {"": 0}  # "": all elements together
 
     def did_complete(task):
-        nonlocal steps
-        steps += 1
-        if steps > MAX_ENGINE_STEPS:
+        name = task.task_spec.name
+        passes[name] = passes.get(name, 0) + 1
+        passes[""] += 1
+        if passes[name] > MAX_PASSES_PER_ELEMENT or passes[""] > MAX_ENGINE_STEPS:
             raise EndlessLoop(
-                f"meer dan {MAX_ENGINE_STEPS} stappen zonder gebruikerstaak: een lus in het "
-                f"diagram bij '{task.task_spec.bpmn_id}'")
+                f"'{getattr(task.task_spec, 'bpmn_id', None) or name}' wordt steeds opnieuw "
+                "doorlopen zonder gebruikerstaak: een lus in het diagram")
         if isinstance(task.task_spec, BusinessRuleTask):
             result.decisions.append((task.task_spec.bpmn_id, _decision_outputs(task)))
 
