@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine import pages, runtime, sharing
+from engine import migration, pages, runtime, sharing
 from engine.errors import Invalid
 
 from ..web import principal, when
@@ -52,7 +52,8 @@ def new_case():
 @bp.get("/casussen/<int:case_id>")
 @login_required
 def case(case_id: int):
-    return render_template("cases/case.html", page=pages.case_page(principal(), case_id))
+    page = pages.case_page(principal(), case_id)
+    return render_template("cases/case.html", page=page, notice=migration.case_notice(page))
 
 
 # Handing over and sharing: one form each on the case page; an error shows the page again
@@ -72,8 +73,8 @@ def person_form(case_id: int, what: str):
         case = command(principal(), case_id, values)
     except Invalid as exc:
         page = pages.case_page(principal(), case_id)
-        return render_template("cases/case.html", page=page, form=what, values=values,
-                               errors=exc.errors), 422
+        return render_template("cases/case.html", page=page, notice=migration.case_notice(page),
+                               form=what, values=values, errors=exc.errors), 422
     flash(done % {"name": values["user"]}, "success")
     if what == "overdragen" and case["owner"] != current_user.name:
         # the case is no longer ours to read unless we lead its new owner's team

@@ -8,8 +8,8 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from engine import process_admin
-from engine.errors import DomainError, Invalid
+from engine import migration, process_admin
+from engine.errors import DomainError, Forbidden, Invalid
 
 from ..web import principal
 
@@ -20,8 +20,41 @@ bp = Blueprint("processes", __name__)
 @login_required
 def versions():
     page = process_admin.versions_page(principal(), request.args.get("van"), request.args.get("naar"))
-    return render_template("processes/versions.html", page=page,
+    # Stuck cases per version: ids, counts and diagram elements only, never case content.
+    stuck = migration.stuck_per_version(principal())
+    return render_template("processes/versions.html", page=page, stuck=stuck,
                            old=request.args.get("van", ""), new=request.args.get("naar", ""))
+
+
+@bp.route("/processen/<int:version>/verplaatsen", methods=["GET", "POST"])
+@login_required
+def migrate(version: int):
+    """Move the open cases of a version to another one: choose, see the proof, confirm."""
+    target = request.values.get("naar", "")
+    if request.method == "POST":
+        try:
+            result = migration.move_cases(principal(), version, target)
+        except migration.MoveRefused as exc:
+            preview = {"from": version, "to": int(target), "problems": exc.lines, "ready": False,
+                       "cases": [], "stuck": []}
+            return render_template("processes/migrate.html", version=version, preview=preview,
+                                   choices=_targets(version), refused=exc.message), 409
+        flash(_("%(count)s open casus(sen) verplaatst van versie %(old)s naar versie %(new)s.",
+                count=len(result["moved"]), old=result["from"], new=result["to"]), "success")
+        return redirect(url_for("processes.versions"))
+    # Nothing chosen yet: only the choice of version is shown.
+    preview = migration.move_preview(principal(), version, target) if target else None
+    return render_template("processes/migrate.html", version=version, preview=preview,
+                           choices=_targets(version), refused=None)
+
+
+def _targets(version: int) -> list[dict]:
+    """The versions the cases of `version` may move to (the procesbeheerder only)."""
+    page = process_admin.versions_page(principal())
+    if not page["may_change"]:
+        raise Forbidden(_("Alleen een procesbeheerder mag casussen naar een andere versie "
+                          "verplaatsen."))
+    return [v for v in page["versions"] if v["version"] != version]
 
 
 @bp.route("/processen/<int:version>/actief", methods=["GET", "POST"])
