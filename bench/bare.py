@@ -39,6 +39,10 @@ def run_case(spec, engine, decisions: dict, forms: dict,
     from SpiffWorkflow.util.task import TaskState
 
     wf = BpmnWorkflow(spec, script_engine=engine)
+    # The product's case file: every gateway sees all answers so far and the count of
+    # meldingen made (engine.runtime.complete_in_workflow); the bare run carries the same.
+    case_file: dict = {"meldingen_gedaan": 0}
+    wf.task_tree.data.update(case_file)
     wf.do_engine_steps()
     while True:
         ready = wf.get_tasks(state=TaskState.READY, manual=True)
@@ -47,7 +51,10 @@ def run_case(spec, engine, decisions: dict, forms: dict,
         task = ready[0]
         data = fill(forms[task.task_spec.bpmn_id], decisions)
         t0 = time.perf_counter()
-        task.set_data(**data)
+        case_file.update(data)
+        if task.task_spec.bpmn_id == "melding_doen":
+            case_file["meldingen_gedaan"] += 1
+        task.set_data(**case_file)
         task.run()
         wf.do_engine_steps()
         if timed:
