@@ -275,6 +275,12 @@ def _input_cell_problems(name: str, what: str, number: int, cell, ns) -> list[Pr
     return []
 
 
+def _text_line(cell, ns) -> int:
+    """The line of a cell's text, where a modeler's XML view shows what it says."""
+    text = cell.find("dmn:text", namespaces=ns)
+    return _line(text if text is not None else cell)
+
+
 def _column(node) -> str:
     label = " ".join((node.get("label") or node.get("name") or "").split())
     return f"'{label}'" if label else f"'{node.get('id') or etree.QName(node).localname}'"
@@ -320,6 +326,14 @@ def check_set(files: list[SourceFile], roots: dict) -> list[Problem]:
     files that passed XML and schema checks. Files with lint problems are skipped (lint
     reports them). Every table is evaluated with SpiffWorkflow's own DMNEngine and our
     evaluator, as the runtime does. Never raises."""
+    try:
+        return _check_set(files, roots)
+    except Exception as exc:  # noqa: BLE001 - a check that fails is a verdict, never a crash
+        return [Problem(files[0].name if files else "-", 1,
+                        f"de beslistabellen kunnen niet worden gecontroleerd: {exc}")]
+
+
+def _check_set(files: list[SourceFile], roots: dict) -> list[Problem]:
     order = {f.name: i for i, f in enumerate(files)}
     names = sorted(roots, key=lambda n: order.get(n, len(order)))
     bpmn = [(n, roots[n]) for n in names if etree.QName(roots[n]).namespace == BPMN_NS]
@@ -509,7 +523,7 @@ def _unknown_names(table: _Table, known: set[str]) -> list[Problem]:
             "dmn:outputEntry", namespaces=ns)
         for entry, cell in zip([*rule.inputEntries, *rule.outputEntries], cells, strict=True):
             for word in sorted(_cell_names(entry) - known):
-                problems.append(Problem(table.file, _line(cell), (
+                problems.append(Problem(table.file, _text_line(cell, ns), (
                     f"{table.what}: rij {number} leest '{word}' als variabele, maar die bestaat "
                     f"niet in de set; bedoelt u de tekst \"{word}\" (tussen aanhalingstekens)?")))
     return problems
@@ -626,7 +640,7 @@ def _literal_problems(table: _Table, domains: dict[str, _Domain]) -> list[Proble
                     continue
                 cell = node.findall("dmn:inputEntry", namespaces=ns)[position]
                 raw = (cell.findtext("dmn:text", namespaces=ns) or "").strip()
-                problems.append(Problem(table.file, _line(cell), (
+                problems.append(Problem(table.file, _text_line(cell, ns), (
                     f"{table.what}: invoercel '{raw}' in rij {number} vergelijkt '{var}' met "
                     f"{_show(value)}, maar '{var}' is altijd een van "
                     + ", ".join(_show(v) for v in domain.values)
