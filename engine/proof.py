@@ -95,6 +95,7 @@ class State:
     monitor: Monitor
     depth: int = 0
     ready: list[tuple[str, str]] = field(default_factory=list)  # (task id, step) ready now
+    workflow: Any = None  # the live workflow of this state, used up by its last transition
     parent: State | None = None
     hop: dict[str, Any] | None = None
 
@@ -290,6 +291,7 @@ class _Explorer:
                               f"de casus kan niet starten: {_first_line(exc)}", root)
             return self.stats
         root.snapshot = runtime.snapshot(workflow)
+        root.workflow = workflow
         root.counter = ids.counter
         root.ready = [(str(t.id), t.task_spec.bpmn_id) for t in advance.ready]
         self._absorb_decisions(root, advance)
@@ -305,15 +307,20 @@ class _Explorer:
                 break
             state = queue.popleft()
             self.stats.states += 1
-            for task_id, step in state.ready:
-                for answers in self._answers(step, state):
-                    child = self._complete(state, task_id, step, answers)
-                    if child is not None:
-                        queue.append(child)
+            moves = [(task_id, step, answers) for task_id, step in state.ready
+                     for answers in self._answers(step, state)]
+            for number, (task_id, step, answers) in enumerate(moves):
+                # The last move may take the state's own workflow: one restore saved.
+                live = state.workflow if number == len(moves) - 1 else None
+                child = self._complete(state, task_id, step, answers, live)
+                if child is not None:
+                    queue.append(child)
+            state.workflow = None
         self.stats.seconds = time.perf_counter() - started
         return self.stats
 
-    def _complete(self, state: State, task_id: str, step: str, answers: dict[str, Any]):
+    def _complete(self, state: State, task_id: str, step: str, answers: dict[str, Any],
+                  live=None):
         runtime = self.runtime
         self.stats.transitions += 1
         shown = {k: v for k, v in answers.items() if k in self.diagram.routed}
@@ -322,7 +329,7 @@ class _Explorer:
                       hop={"step": step, "data": shown})
         if not self._before_step(state, child, step, answers):
             return None
-        workflow = runtime.restore(self.definition, state.snapshot)
+        workflow = live if live is not None else runtime.restore(self.definition, state.snapshot)
         ids = runtime.IdSource(0, state.counter)
         try:
             advance = runtime.complete_in_workflow(workflow, task_id, answers, ids)
@@ -341,6 +348,7 @@ class _Explorer:
             return None
         self.seen.add(key)
         child.snapshot = runtime.snapshot(workflow)
+        child.workflow = workflow
         child.ready = [(str(t.id), t.task_spec.bpmn_id) for t in advance.ready]
         return child
 
