@@ -450,3 +450,54 @@ def test_two_decisions_in_one_file_are_refused(tmp_path):
                 node.set("id", node.get("id") + "_2")
         decision.addnext(twin)
     refused(tmp_path, edit(second_decision), r"tweede beslissing")
+
+
+# --- a table over a choice (enum) field -----------------------------------------------------------
+
+
+def exemption_table(*cells: str) -> bytes:
+    """A second decision over stap 2's choice gesprek_uitzondering, one rule per input cell."""
+    rules = "".join(f"""
+      <rule id="r{n}">
+        <inputEntry id="r{n}_in"><text>{c}</text></inputEntry>
+        <outputEntry id="r{n}_uit"><text>"{n}"</text></outputEntry>
+      </rule>""" for n, c in enumerate(cells, 1))
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="{DMN13}" id="uitzondering_defs" name="Uitzondering" namespace="https://meldcode.example/dmn">
+  <decision id="uitzondering" name="Uitzondering op het gesprek">
+    <decisionTable id="uitzondering_tabel" hitPolicy="UNIQUE">
+      <input id="in_1" label="Uitzondering"><inputExpression id="in_1_expr" typeRef="string">
+        <text>gesprek_uitzondering</text></inputExpression></input>
+      <output id="uit_1" name="uitzondering_route" typeRef="string"/>{rules}
+    </decisionTable>
+  </decision>
+</definitions>""".encode()
+
+
+def problems_with(extra: bytes) -> list[str]:
+    files = [*with_table(DMN), SourceFile("uitzondering.dmn", extra)]
+    with pytest.raises(definitions.InvalidDefinition) as refusal:
+        definitions.load(files)
+    return [str(p) for p in refusal.value.problems]
+
+
+def test_enum_table_with_a_feel_list_is_deployable():
+    definitions.load([*with_table(DMN), SourceFile(
+        "uitzondering.dmn", exemption_table('"geen"', '"veiligheid", "contact_verbreken"'))])
+
+
+def test_enum_table_without_an_option_is_refused_naming_it():
+    problems = problems_with(exemption_table('"geen"', '"veiligheid"'))
+    assert any(p.startswith("uitzondering.dmn:4: ") and
+               'geen regel voor gesprek_uitzondering="contact_verbreken"' in p
+               for p in problems), problems
+
+
+@pytest.mark.parametrize(("cells", "pattern"), [
+    (("geen", 'not("geen")'), r"uitzondering\.dmn:9: .*leest 'geen' als variabele"),
+    (('"geen"', '"veiligheid", "contact verbreken"', '"contact_verbreken"'),
+     r'uitzondering\.dmn:13: .*met "contact verbreken".*past dus nooit'),
+])
+def test_enum_cells_the_engine_would_misread_are_refused(cells, pattern):
+    problems = problems_with(exemption_table(*cells))
+    assert any(re.search(pattern, p) for p in problems), problems
