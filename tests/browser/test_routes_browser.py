@@ -1,0 +1,58 @@
+"""The routes of the meldcode in a real browser: the stap 4 contradiction refused with its
+message at both answers, and in an acute case the melding opened first after each step."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.scenarios.paths import SCENARIOS
+
+from .conftest import login, shot
+from .test_ui_browser import fill_task, start_case, submit
+
+pytestmark = pytest.mark.browser
+
+ACUUT = next(s for s in SCENARIOS if s.name == "acuut_melden_en_hulp")
+
+
+def form_step(page) -> str:
+    return page.locator("form.task-form").get_attribute("data-step")
+
+
+def test_contradiction_then_the_acute_melding_first(page):
+    login(page, "mw")
+    start_case(page, "C-ACUUT-VOLGORDE")
+    while form_step(page) != "stap4_wegen":
+        fill_task(page, ACUUT.decisions)
+        submit(page)
+
+    # "geen vermoeden" while acute unsafety is answered: refused, the message at both answers
+    fill_task(page, {**ACUUT.decisions, "vermoeden": False})
+    # with "geen vermoeden" the form asks about the talk with the client
+    expect(page.locator("#veld-weging_besproken_client")).to_be_visible()
+    submit(page)
+    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.locator("#fout-vermoeden")).to_contain_text("'Geen vermoeden' kan niet samen met")
+    expect(page.locator("#fout-acute_onveiligheid")).to_contain_text("Acute onveiligheid kan niet")
+    expect(page.locator("#fout-structurele_onveiligheid")).to_have_count(0)
+    expect(page.locator(".error-summary")).to_contain_text("Hebt u een vermoeden")
+    assert form_step(page) == "stap4_wegen"
+    shot(page, "tegenspraak-stap4")
+
+    # corrected: the case goes on to stap 5, and from there the medewerker is led through the
+    # melding before the help, although both became ready at once
+    page.locator("#vermoeden-ja").check()
+    submit(page)
+    expect(page.locator(".field-error")).to_have_count(0)
+    assert form_step(page) == "stap5_beslissen"
+    opened = []
+    while "/taken/" in page.url:
+        fill_task(page, ACUUT.decisions)
+        submit(page)
+        expect(page.locator(".field-error")).to_have_count(0)
+        if "/taken/" in page.url:
+            opened.append(form_step(page))
+    assert opened == ["melding_voorbereiden", "melding_voorbespreken", "melding_doen",
+                      "hulp_organiseren", "hulp_evalueren"]
+    expect(page.locator(".facts")).to_contain_text("Gemeld bij Veilig Thuis en hulp geboden")
