@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import copy
 import itertools
+import keyword
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,7 +228,7 @@ def _table_problems(name: str, decision, table, ns) -> list[Problem]:
     seen: set[str] = set()
     for node in outputs:
         output = node.get("name") or ""
-        if not _IDENTIFIER.match(output):
+        if not _IDENTIFIER.match(output) or keyword.iskeyword(output):
             problems.append(Problem(name, _line(node), (
                 f"{what}: uitvoerkolom {_column(node)} heeft geen geldige naam (name): de "
                 "uitkomst komt onder die naam in de zaak, waar de gateways haar lezen; gebruik "
