@@ -213,9 +213,9 @@ def move_preview(who: Principal, from_version: Any, to_version: Any) -> dict[str
     _require_procesbeheerder(who)
     with unit_of_work() as session:
         source, target, _new, plans, problems = _plan(session, from_version, to_version)
-        ids = [c.id for c in _open_cases(session, source.version)]
-        stuck = [c.id for c in _open_cases(session, source.version) if c.stalled_at is not None]
-    return {"from": source.version, "to": target.version, "cases": ids, "stuck": stuck,
+        cases = _open_cases(session, source.version)
+    return {"from": source.version, "to": target.version, "cases": [c.id for c in cases],
+            "stuck": [c.id for c in cases if c.stalled_at is not None],
             "problems": [f"casus {c}: {r}" for c, r in problems],
             "ready": not problems and bool(plans)}
 

@@ -211,3 +211,60 @@ def test_moved_steps_take_the_new_versions_name(people, monkeypatch):
     after = runtime.complete_task(people["mw"], moved["id"], fill(form, STALLING.decisions))
     assert [t["step"] for t in after["tasks"]] == ["stap2_overleg"]
     assert verify(case["id"])[case["id"]].ok
+
+
+
+def test_a_renamed_step_the_case_went_through_is_aligned_by_its_place(people, monkeypatch):
+    """SpiffWorkflow aligns an element whose id changed by its place between the same
+    neighbours; the case goes on, and replay makes the same alignment."""
+    renamed = store_version(renamed_files("melding_voorbereiden", "melding_klaarzetten"),
+                            monkeypatch)
+    talk_first = {**STALLING.decisions, "melding_uitzondering": "geen"}
+    case = walk(people, runtime.start_case(people["mw"], {"client_ref": "C-later"}),
+                talk_first, stop_at="melding_voorbespreken")
+    assert "melding_klaarzetten" in case["completed_steps"]
+    migration.move_cases(people["pb"], renamed, SHIPPED)
+    closed = walk(people, runtime.get_case(people["mw"], case["id"]), talk_first)
+    assert closed["status"] == "closed"
+    assert verify(case["id"])[case["id"]].ok, verify(case["id"])[case["id"]].problems
+
+
+def with_extra_step() -> list:
+    """The shipped meldcode with one more user task between the melding's preparation and its
+    exemption question: a step that exists nowhere in the shipped version."""
+    from lxml import etree
+
+    from engine import definitions
+
+    files = definitions.shipped_files()
+    bpmn = next(f for f in files if f.kind == "bpmn")
+    root = etree.fromstring(bpmn.content)
+    ns = {"bpmn": definitions.BPMN_NS}
+    process = root.find("bpmn:process", ns)
+    flow = process.find("bpmn:sequenceFlow[@id='sf_voorbereiden_uitzondering_gw']", ns)
+    flow.set("targetRef", "melding_extra")
+    # Beside the flow it splits: the schema wants flow elements before the artifacts.
+    flow.addnext(etree.Element(f"{{{definitions.BPMN_NS}}}sequenceFlow", id="sf_extra",
+                               sourceRef="melding_extra", targetRef="gw_melding_uitzondering"))
+    flow.addnext(etree.Element(f"{{{definitions.BPMN_NS}}}userTask", id="melding_extra",
+                               name="Extra controle"))
+    content = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return [type(bpmn)(bpmn.name, content), *[f for f in files if f.kind == "dmn"]]
+
+
+def test_the_move_is_refused_when_a_step_the_case_went_through_is_gone(people, monkeypatch):
+    """Its open step exists in the target, but the route it took does not: the proof on the
+    workflow itself refuses what the cheap check on open steps lets through."""
+    extra = store_version(with_extra_step(), monkeypatch)
+    talk_first = {**STALLING.decisions, "melding_uitzondering": "geen"}
+    case = walk(people, runtime.start_case(people["mw"], {"client_ref": "C-extra"}),
+                talk_first, stop_at="melding_voorbespreken")
+    assert "melding_extra" in case["completed_steps"]
+    count = case_row(case["id"]).event_count
+    preview = migration.move_preview(people["pb"], extra, SHIPPED)
+    assert preview["problems"] == [
+        f"casus {case['id']}: element 'melding_extra' waar de casus al langs kwam, bestaat niet "
+        "in de nieuwe versie"]
+    with pytest.raises(migration.MoveRefused):
+        migration.move_cases(people["pb"], extra, SHIPPED)
+    assert (case_row(case["id"]).process_version, case_row(case["id"]).event_count) == (extra, count)
