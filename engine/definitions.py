@@ -7,6 +7,7 @@ must refuse), and finally SpiffWorkflow's own parse.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import threading
@@ -224,7 +225,9 @@ def check(files: list[SourceFile], prove: bool = True) -> tuple[ProcessDefinitio
     problems: list[Problem] = []
     roots = {}
     names = [f.name for f in files]
-    for source in files:
+    given = files
+    files = []  # as checked: a DMN file under another name is read as DMN from here on
+    for source in given:
         if names.count(source.name) > 1:
             problems.append(Problem(source.name, 1, "bestandsnaam komt meer dan eens voor"))
             continue
@@ -234,6 +237,7 @@ def check(files: list[SourceFile], prove: bool = True) -> tuple[ProcessDefinitio
             continue
         if source.kind != "dmn" and dmn_checks.is_dmn(root):
             source = SourceFile(source.name + ".dmn", source.content)  # noqa: PLW2901
+        files.append(source)
         xsd = _xsd_problems(source, root)
         problems.extend(xsd)
         if xsd:
@@ -248,8 +252,11 @@ def check(files: list[SourceFile], prove: bool = True) -> tuple[ProcessDefinitio
         problems.append(Problem(files[0].name, 1, "geen BPMN-bestand in de set"))
     elif bpmn_roots or not problems:
         problems.extend(_contract_problems(files, roots))
+    files = files or given
     if problems:
-        return None, sorted(set(problems))
+        renamed = {f"{f.name}.dmn": f.name for f in given}
+        return None, sorted({dataclasses.replace(p, file=renamed.get(p.file, p.file))
+                             for p in problems})
     try:
         # SpiffWorkflow gets the DMN cells spelled out as our evaluator reads FEEL.
         spec, subprocess_specs = _spiff_parse(files, dmn_checks.executable_roots(roots))
