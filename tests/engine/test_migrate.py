@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from engine import migration, oversight, runtime, store
+from engine import dossier, migration, oversight, runtime, store
 from engine.errors import BadRequest, Forbidden, NotFound
 from tests.engine.test_replay import run_sql
 from tests.engine.test_stuck import (
@@ -94,6 +94,11 @@ def test_the_auditors_step_through_replays_a_moved_case(people, monkeypatch):
     assert actions[-2:] == ["case_stalled", "case_migrated"]
     assert page["frames"][-2]["ready_steps"] == []
     assert page["frames"][-1]["ready_steps"] == ["melding_doen"]
+    # The dossier carries both events, in PDF as in JSON.
+    content, _ = dossier.export(people["aud"], stuck["id"], "json")
+    actions = [e["action"] for e in json.loads(content)["history"]]
+    assert actions[-2:] == ["case_stalled", "case_migrated"]
+    assert dossier.export(people["aud"], stuck["id"], "pdf")[0].startswith(b"%PDF")
 
 
 def test_a_case_still_stuck_on_the_new_version_says_so_again(people, monkeypatch):
