@@ -38,6 +38,7 @@ class FlowGraph:
     succ: dict[str, list[str]] = field(default_factory=dict)
     pred: dict[str, list[str]] = field(default_factory=dict)
     attached: dict[str, list[str]] = field(default_factory=dict)
+    position: dict[str, int] = field(default_factory=dict)  # document order
 
     def kind(self, node_id: str) -> str:
         return etree.QName(self.nodes[node_id]).localname
@@ -59,6 +60,7 @@ def flow_graph(scope) -> FlowGraph:
         if qname.namespace == BPMN_NS and qname.localname not in _NOT_FLOW and \
                 child.get("id") and child.get("triggeredByEvent") != "true":
             graph.nodes[child.get("id")] = child
+    graph.position = {node_id: i for i, node_id in enumerate(graph.nodes)}
     for flow in scope.findall(f"{{{BPMN_NS}}}sequenceFlow"):
         source, target = flow.get("sourceRef"), flow.get("targetRef")
         if source in graph.nodes and target in graph.nodes:
@@ -164,7 +166,7 @@ def strongly_connected(nodes, moves) -> list[list[str]]:
                             break
                     components.append(component)
     order = {n: i for i, n in enumerate(nodes)}
-    return [sorted(c, key=order.__getitem__) for c in components]
+    return [sorted(c, key=order.__getitem__) if len(c) > 1 else c for c in components]
 
 
 def _cycles(graph: FlowGraph) -> list[list[str]]:
@@ -242,14 +244,6 @@ def _idoms(entries, moves) -> tuple[dict[str, str], dict[str, int]]:
     return idom, number
 
 
-def _dominated(idom: dict[str, str], node: str, by: str) -> bool:
-    while node != _ROOT:
-        node = idom.get(node, _ROOT)
-        if node == by:
-            return True
-    return False
-
-
 def _conditional(graph: FlowGraph, node_id: str) -> bool:
     return any(flow.find(f"{{{BPMN_NS}}}conditionExpression") is not None
                for flow in graph.flows_out.get(node_id, []))
@@ -285,11 +279,13 @@ def _parallel_joins(name: str, graph: FlowGraph) -> list[Problem]:
         for child in graph.moves(node):
             back.setdefault(child, []).append(node)
     ipdom, _ = _idoms(ends, lambda n: back.get(n, []))
+    component = {n: i for i, c in enumerate(strongly_connected(list(graph.nodes), graph.moves))
+                 for n in c}
     problems = []
     for join in joins:
         if join not in idom:
             continue  # unreachable: reported as such
-        why = _join_problem(graph, join, idom, ipdom)
+        why = _join_problem(graph, join, idom, ipdom, component)
         if why:
             problems.append(Problem(
                 name, _line(graph.nodes[join]),
@@ -299,9 +295,10 @@ def _parallel_joins(name: str, graph: FlowGraph) -> list[Problem]:
     return problems
 
 
-def _join_problem(graph: FlowGraph, join: str, idom, ipdom) -> str | None:
+def _join_problem(graph: FlowGraph, join: str, idom, ipdom, component) -> str | None:
     """Why a converging parallel gateway can wait for good, or None when its incoming flows
-    are the branches of one parallel split, each of which always delivers its token."""
+    are the branches of one parallel split, each of which always delivers its token.
+    `component` maps a node to its strongly connected component."""
     split = idom[join]
     if not _is_parallel_split(graph, split):
         where = "het begin" if split == _ROOT else label_of(graph.nodes[split])
@@ -309,17 +306,24 @@ def _join_problem(graph: FlowGraph, join: str, idom, ipdom) -> str | None:
                 "verder), geen takken van één parallelle splitsing; voeg ze samen met een "
                 "exclusieve of inclusieve gateway")
     incoming = graph.pred[join]
-    # a flow that comes back to the join through a loop, without passing the split again
-    again = _reach(graph.succ.get(join, []), graph.moves, blocked={split})
-    for source in incoming:
+    # A flow that comes back to the join through a loop, without passing the split again.
+    # Such a loop lies inside the join's strongly connected component: search only there.
+    looped = [u for u in incoming if component[u] == component[join]]
+    if looped:
+        inside = [n for n in graph.succ.get(join, []) if component[n] == component[join]]
+        again = _reach(inside, lambda n: [m for m in graph.moves(n)
+                                          if component[m] == component[join]], blocked={split})
+    for source in looped:
         if source in again or source == join:
             return (f"de stroom uit {label_of(graph.nodes[source])} komt via een lus terug, "
                     "zonder nieuwe parallelle splitsing; voeg een lus samen met een exclusieve "
                     "gateway")
     # every choice between the split and the join must come together again before the join
+    # (Every node that reaches the join without passing the split is dominated by the split:
+    # otherwise a route to the join would avoid the split, its immediate dominator.)
     region = _reach(incoming, lambda n: graph.pred.get(n, []), blocked={split, join})
-    for node in graph.nodes:
-        if node not in region or not _dominated(idom, node, split) or not _is_choice(graph, node):
+    for node in sorted(region, key=graph.position.__getitem__):
+        if not _is_choice(graph, node):
             continue
         meet = ipdom.get(node)
         if meet is None or meet == join or meet not in region:
