@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit, migration, runtime
-from .definitions import ProcessDefinition
+from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
 from .store import AccessLogEntry, Case, CaseShare, HistoryEvent, TaskRecord, User, unit_of_work
 
@@ -122,8 +122,8 @@ def replay_events(definition, case_id: int, events: list[HistoryEvent], on_event
             return out, [f"{_label(first_move)}: de oude procesversie ontbreekt"]
         try:
             definition = definition_of(out.process_version)
-        except DomainError as exc:
-            return out, [f"{_label(first_move)}: {exc.message}"]
+        except (DomainError, InvalidDefinition) as exc:
+            return out, [f"{_label(first_move)}: {_unloadable(out.process_version, exc)}"]
     ids = runtime.IdSource(case_id)
     workflow, advance = runtime.start_workflow(definition, ids)
     expected: list[tuple[str, str | None, dict]] = []
@@ -201,6 +201,9 @@ def _replay_move(event: HistoryEvent, out: Replayed, workflow, ids: runtime.IdSo
                 f"niet op versie {data.get('from')}")
     try:
         target = definition_of(data.get("to"))
+    except (DomainError, InvalidDefinition) as exc:
+        return f"{_label(event)}: {_unloadable(data.get('to'), exc)}"
+    try:
         advance = migration.move_workflow(workflow, target, ids)
     except DomainError as exc:
         return f"{_label(event)}: kan niet opnieuw worden afgespeeld: {exc.message}"
@@ -208,6 +211,12 @@ def _replay_move(event: HistoryEvent, out: Replayed, workflow, ids: runtime.IdSo
         return f"{_label(event)}: kan niet opnieuw worden afgespeeld: {'; '.join(exc.reasons)}"
     out.process_version = data.get("to")
     return advance
+
+
+def _unloadable(version, exc: Exception) -> str:
+    reason = (exc.message if isinstance(exc, DomainError)
+              else (str(exc).splitlines() or [type(exc).__name__])[0])
+    return f"procesversie {version} laat zich niet laden: {reason}"
 
 
 def frames(definition, case_id: int, events: list[HistoryEvent],
@@ -268,7 +277,11 @@ def verify_case(session: Session, case: Case) -> Verdict:
     verdict.problems = check_chain(case, events) + check_access_chain(session, case.id)
     if verdict.problems:
         return verdict
-    definition = runtime.definition_for(session, case.process_version)
+    try:
+        definition = runtime.definition_for(session, case.process_version)
+    except Exception as exc:  # noqa: BLE001 - a version that does not load is a finding, not a crash
+        verdict.problems = [_unloadable(case.process_version, exc)]
+        return verdict
     replayed, problems = replay_events(
         definition, case.id, events,
         definition_of=lambda version: runtime.definition_for(session, version))
