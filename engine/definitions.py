@@ -230,10 +230,12 @@ def check(files: list[SourceFile], prove: bool = True) -> tuple[ProcessDefinitio
     for source in given:
         if names.count(source.name) > 1:
             problems.append(Problem(source.name, 1, "bestandsnaam komt meer dan eens voor"))
+            files.append(source)
             continue
         root, parse_problems = _parse_xml(source)
         problems.extend(parse_problems)
         if root is None:
+            files.append(source)
             continue
         if source.kind != "dmn" and dmn_checks.is_dmn(root):
             source = SourceFile(source.name + ".dmn", source.content)  # noqa: PLW2901
@@ -252,7 +254,6 @@ def check(files: list[SourceFile], prove: bool = True) -> tuple[ProcessDefinitio
         problems.append(Problem(files[0].name, 1, "geen BPMN-bestand in de set"))
     elif bpmn_roots or not problems:
         problems.extend(_contract_problems(files, roots))
-    files = files or given
     if problems:
         renamed = {f"{f.name}.dmn": f.name for f in given}
         return None, sorted({dataclasses.replace(p, file=renamed.get(p.file, p.file))
