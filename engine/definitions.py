@@ -248,7 +248,9 @@ def check(files: list[SourceFile], prove: bool = True) -> tuple[ProcessDefinitio
         problems.extend(dmn_checks.lint(source, root) if source.kind == "dmn"
                         else bpmn_checks.lint(source, root))
     # Decision tables against the set: input domains from its forms, gaps, overlaps, contract.
-    problems.extend(dmn_checks.check_set(files, roots))
+    # Only when every BPMN file could be read: the forms give the tables their domains.
+    if all(f.name in roots for f in files if f.kind == "bpmn"):
+        problems.extend(dmn_checks.check_set(files, roots))
     bpmn_roots = [roots[f.name] for f in files if f.kind == "bpmn" and f.name in roots]
     if not any(f.kind == "bpmn" for f in files):
         problems.append(Problem(files[0].name, 1, "geen BPMN-bestand in de set"))
