@@ -218,6 +218,54 @@ def _spiff_problem(exc: Exception, files: list[SourceFile]) -> Problem:
     return Problem(Path(file_name).name if file_name else files[0].name, line, message)
 
 
+def _build(files: list[SourceFile], roots: dict) -> tuple[ProcessDefinition | None, Problem | None]:
+    """SpiffWorkflow's parse of a read file set, and the steps the product needs of it."""
+    try:
+        # SpiffWorkflow gets the DMN cells spelled out as our evaluator reads FEEL.
+        spec, subprocess_specs = _spiff_parse(files, dmn_checks.executable_roots(roots))
+    except (ValidationException, SpiffWorkflowException) as exc:
+        return None, _spiff_problem(exc, files)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a verdict, never a crash
+        return None, Problem(files[0].name, 1, f"kan niet worden verwerkt: {exc}")
+    definition = ProcessDefinition(set_sha256(files), files, spec, subprocess_specs)
+    from .forms import fields_of  # forms depends on definitions' parsed specs
+
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, UserTask):
+            definition.steps[task_spec.bpmn_id] = Step(
+                id=task_spec.bpmn_id,
+                name=task_spec.bpmn_name or task_spec.bpmn_id,
+                lane=(task_spec.lane or "medewerker").strip().lower(),
+                documentation=(task_spec.documentation or "").strip(),
+                fields=fields_of(task_spec),
+            )
+    return definition, None
+
+
+def parse_stored(files: list[SourceFile]) -> ProcessDefinition:
+    """The definition of a stored version: parsed only, without the checks of a deploy.
+
+    A version passed the checks of its day when it was deployed; a later, stricter check must
+    not stop its cases from being opened, completed, moved or replayed. In: the version's files.
+    Out: the parsed definition. Raises InvalidDefinition when the XML or SpiffWorkflow's parse
+    fails (a stored version that was tampered with)."""
+    roots, problems, read = {}, [], []
+    for source in files:
+        root, parse_problems = _parse_xml(source)
+        problems.extend(parse_problems)
+        if root is not None:
+            if source.kind != "dmn" and dmn_checks.is_dmn(root):
+                source = SourceFile(source.name + ".dmn", source.content)  # noqa: PLW2901
+            roots[source.name] = root
+            read.append(source)
+    if problems:
+        raise InvalidDefinition(problems)
+    definition, problem = _build(read, roots)
+    if definition is None:
+        raise InvalidDefinition([problem])
+    return definition
+
+
 def check(files: list[SourceFile], prove: bool = True) -> tuple[ProcessDefinition | None, list[Problem]]:
     """Validate a file set as a deploy would; the definition when it is deployable."""
     if not files:
@@ -260,25 +308,9 @@ def check(files: list[SourceFile], prove: bool = True) -> tuple[ProcessDefinitio
         renamed = {f"{f.name}.dmn": f.name for f in given}
         return None, sorted({dataclasses.replace(p, file=renamed.get(p.file, p.file))
                              for p in problems})
-    try:
-        # SpiffWorkflow gets the DMN cells spelled out as our evaluator reads FEEL.
-        spec, subprocess_specs = _spiff_parse(files, dmn_checks.executable_roots(roots))
-    except (ValidationException, SpiffWorkflowException) as exc:
-        return None, [_spiff_problem(exc, files)]
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a verdict, never a crash
-        return None, [Problem(files[0].name, 1, f"kan niet worden verwerkt: {exc}")]
-    definition = ProcessDefinition(set_sha256(files), files, spec, subprocess_specs)
-    from .forms import fields_of  # forms depends on definitions' parsed specs
-
-    for task_spec in spec.task_specs.values():
-        if isinstance(task_spec, UserTask):
-            definition.steps[task_spec.bpmn_id] = Step(
-                id=task_spec.bpmn_id,
-                name=task_spec.bpmn_name or task_spec.bpmn_id,
-                lane=(task_spec.lane or "medewerker").strip().lower(),
-                documentation=(task_spec.documentation or "").strip(),
-                fields=fields_of(task_spec),
-            )
+    definition, problem = _build(files, roots)
+    if definition is None:
+        return None, [problem]
     if prove:
         # The proof of every route (engine.proof) runs last: it needs a parsed, statically
         # valid version. Stored versions passed it when they were deployed (load skips it).
@@ -358,7 +390,7 @@ def cached(sha256: str, loader) -> ProcessDefinition:
     with _cache_lock:
         found = _cache.get(sha256)
     if found is None:
-        found = load(loader())
+        found = parse_stored(loader())
         with _cache_lock:
             _cache[sha256] = found
     return found
