@@ -29,6 +29,8 @@ ACTION_LABELS = {
     "case_closed": "Casus afgesloten",
     "case_handed_over": "Casus overgedragen",
     "case_shared": "Casus gedeeld",
+    "case_stalled": "Casus staat vast: geen taak open",
+    "case_migrated": "Casus verplaatst naar een andere procesversie",
 }
 # The afwegingskader as the dossier presents it: question, variable.
 AFWEGINGSKADER = [

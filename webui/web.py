@@ -102,6 +102,8 @@ ACTIONS = {
     "case_closed": _l("Casus afgesloten"),
     "case_handed_over": _l("Casus overgedragen"),
     "case_shared": _l("Casus gedeeld met een aandachtsfunctionaris"),
+    "case_stalled": _l("Casus staat vast: geen taak open"),
+    "case_migrated": _l("Casus verplaatst naar een andere procesversie"),
 }
 DECISIONS = {
     "besluit_melden": _l("Melden bij Veilig Thuis"),

@@ -99,6 +99,13 @@ def openapi_document() -> dict:
                 "completed_steps": {"type": "array", "items": {"type": "string"}},
                 "data": {"type": "object", "description": "vastgelegde gegevens"},
                 "tasks": {"type": "array", "items": _ref("Task")},
+                "stalled_at": {**str_or_null, "format": "date-time", "description":
+                               "sinds wanneer de casus vaststaat: open zonder taak en zonder "
+                               "wachtende timer; null als zij verder kan"},
+                "next_task": {**str_or_null, "description":
+                              "alleen na het afronden van een taak: de taak die deze "
+                              "gebruiker nu moet openen (de melding eerst bij acute "
+                              "onveiligheid, anders dezelfde tak)"},
             },
         },
         "Event": {
@@ -111,7 +118,8 @@ def openapi_document() -> dict:
                 "action": {"type": "string", "description":
                            "case_started, task_completed, decision_made, case_closed, "
                            "case_handed_over (data: from, to, reason), "
-                           "case_shared (data: with, reason)"},
+                           "case_shared (data: with, reason), "
+                           "case_stalled (data: waiting_at), case_migrated (data: from, to)"},
                 "step": str_or_null,
                 "task_id": str_or_null,
                 "data": {"type": "object"},
@@ -146,8 +154,17 @@ def openapi_document() -> dict:
         },
         "DeployProblem": {
             "type": "object",
-            "properties": {"file": {"type": "string"}, "line": {"type": "integer"},
-                           "message": {"type": "string"}},
+            "required": ["file", "line", "message"],
+            "properties": {
+                "file": {"type": "string"}, "line": {"type": "integer"},
+                "message": {"type": "string"},
+                "path": {"type": "array", "description":
+                         "bij een probleem uit het bewijs van alle routes: de getuigeroute, "
+                         "de stappen in volgorde met de gegeven antwoorden",
+                         "items": {"type": "object", "required": ["step", "data"],
+                                   "properties": {"step": {"type": "string"},
+                                                  "data": {"type": "object"}}}},
+            },
         },
     }
     err = _ref("Error")
