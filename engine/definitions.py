@@ -267,7 +267,30 @@ def parse_stored(files: list[SourceFile]) -> ProcessDefinition:
 
 
 def check(files: list[SourceFile], prove: bool = True) -> tuple[ProcessDefinition | None, list[Problem]]:
-    """Validate a file set as a deploy would; the definition when it is deployable."""
+    """Validate a file set as a deploy would: the definition when it is deployable (else None),
+    and the problems (FILE:LINE: message, proof problems with a witness route). `prove`: also
+    run the proof of every route (engine.proof). Never raises for a fault in the files.
+
+    Verdicts are kept per process by file names and contents, so a deploy that checks a set
+    already checked outside its write transaction does not hold the write lock for the proof."""
+    key = (tuple((f.name, f.sha256) for f in files), prove)
+    with _checked_lock:
+        known = _checked.get(key)
+    if known is not None:
+        return known[0], list(known[1])
+    verdict = _check(files, prove)
+    with _checked_lock:
+        _checked[key] = (verdict[0], tuple(verdict[1]))
+        while len(_checked) > 32:
+            _checked.pop(next(iter(_checked)))
+    return verdict
+
+
+_checked: dict[tuple, tuple[ProcessDefinition | None, tuple[Problem, ...]]] = {}
+_checked_lock = threading.Lock()
+
+
+def _check(files: list[SourceFile], prove: bool) -> tuple[ProcessDefinition | None, list[Problem]]:
     if not files:
         return None, [Problem("-", 1, "geen bestanden")]
     problems: list[Problem] = []

@@ -164,8 +164,8 @@ def _edited_files(session, payload: Any) -> list[SourceFile]:
 
 def _problems_on_elements(files: list[SourceFile], problems) -> list[dict[str, Any]]:
     """Each problem with the diagram element it is about (`element`, its id) and how a process
-    owner knows that element (`label`: its name, the id when it has none); the steps of a
-    witness route get their `label` too."""
+    owner knows that element (`label`: its name, the id when it has none). The steps of a
+    witness route stay as the check gives them: the modeler names them from its diagram."""
     indexes = {f.name: definitions.element_ids_by_line(f.content) for f in files}
     labels: dict[str, str] = {}  # id -> name, white space folded, of every element with both
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
@@ -181,12 +181,8 @@ def _problems_on_elements(files: list[SourceFile], problems) -> list[dict[str, A
     for p in problems:
         index = indexes.get(p.file)
         element = definitions.element_for_line(index, p.line) if index and p.line > 1 else None
-        shaped = {**p.as_dict(), "element": element,
-                  "label": labels.get(element, element) if element else None}
-        if "path" in shaped:
-            shaped["path"] = [{**hop, "label": labels.get(hop.get("step"), hop.get("step"))}
-                              for hop in shaped["path"]]
-        out.append(shaped)
+        out.append({**p.as_dict(), "element": element,
+                    "label": labels.get(element, element) if element else None})
     return out
 
 
@@ -226,6 +222,8 @@ def publish(who: Principal, payload: Any) -> dict[str, Any]:
     """Deploy the modeler's diagram as a new version (the active one from now on). A set that
     does not pass the check raises Invalid with the problems, and nothing is stored."""
     _require(who, PROCESBEHEERDER)
+    with unit_of_work() as session:
+        versions.check_first(_edited_files(session, payload))
     with unit_of_work(write=True) as session:
         files = _edited_files(session, payload)
         try:

@@ -36,6 +36,18 @@ def complete_set(session: Session, files: list[SourceFile]) -> list[SourceFile]:
     ]
 
 
+def check_first(files: list[SourceFile]) -> None:
+    """Check and prove a file set before a deploy opens its write transaction: the proof takes
+    seconds, and writers (completions of every case) must not queue behind it. The verdict is
+    kept by definitions.check, so the deploy's own check of the same set is instant. Raises
+    nothing: the deploy reports the problems."""
+    from .store import unit_of_work
+
+    with unit_of_work() as session:
+        full = complete_set(session, files)
+    definitions.check(full)
+
+
 def deploy(session: Session, files: list[SourceFile], by: str) -> tuple[ProcessVersion, bool]:
     """Check and store a file set; (version, True) when new, (existing, False) when identical."""
     files = complete_set(session, files)

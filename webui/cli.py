@@ -200,6 +200,7 @@ def _with_active_dmn(sources):
 def deploy(files, by):
     sources = _read(files)
     schema.upgrade()
+    versions.check_first(sources)  # the proof runs before the write transaction opens
     try:
         with store.unit_of_work(write=True) as session:
             row, created = versions.deploy(session, sources, by or getpass.getuser())

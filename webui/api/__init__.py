@@ -208,6 +208,7 @@ def _uploaded_files() -> list[definitions.SourceFile]:
 def deploy_process():
     _require(PROCESBEHEERDER)
     files = _uploaded_files()
+    versions.check_first(files)
     with unit_of_work(write=True) as session:
         row, created = versions.deploy(session, files, g.principal.name)
         return jsonify(versions.version_view(row)), 201 if created else 200
