@@ -29,7 +29,7 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, text
 from sqlalchemy.orm import Session
@@ -364,6 +364,14 @@ def _case_file(workflow: BpmnWorkflow) -> dict[str, Any] | None:
     return found
 
 
+def _task_or_none(workflow: BpmnWorkflow, task_id: str):
+    """The workflow's task with this id, or None (not an id, or not one of this workflow)."""
+    try:
+        return workflow.get_task_from_id(uuid.UUID(task_id))
+    except (ValueError, TypeError, AttributeError, TaskNotFoundException):
+        return None
+
+
 def start_workflow(definition: definitions.ProcessDefinition, ids: IdSource) -> tuple[BpmnWorkflow, Advance]:
     """A new workflow of `definition` run up to its first user tasks, with ids from `ids`;
     its case file (when the version reads engine facts) holds no answers and no melding yet.
@@ -388,7 +396,7 @@ def complete_in_workflow(workflow: BpmnWorkflow, task_id: str, data: dict, ids: 
     Raises Conflict when the task is not ready, EngineFailure when the diagram cannot advance.
     """
     with task_ids(ids):
-        task = workflow.get_task_from_id(uuid.UUID(task_id))
+        task = _task_or_none(workflow, task_id)
         if task is None or task.state != TaskState.READY:
             raise Conflict("Deze taak staat niet (meer) open.")
         case_file = _case_file(workflow)
@@ -873,7 +881,7 @@ def next_task(workflow: BpmnWorkflow, who: Principal, case: Case, completed: str
     branch = melding_branch(workflow.spec) if acute else frozenset()
 
     def follows(task_id: str) -> bool:
-        task = workflow.get_task_from_id(uuid.UUID(task_id))
+        task = _task_or_none(workflow, task_id)
         while task is not None:
             if str(task.id) == completed:
                 return True
