@@ -355,7 +355,7 @@ function routeList(path) {
   const list = el("ol", { className: "mc-route-steps" });
   path.forEach((hop) => {
     const element = elementFor(hop.step);
-    const label = element ? labelOf(element, hop.label) : "‘" + (hop.label || hop.step) + "’";
+    const label = element ? labelOf(element) : "‘" + hop.step + "’";
     const answers = Object.entries(hop.data || {}).map(([name, value]) =>
       el("span", { className: "mc-answer", title: fieldLabel(name) || null },
         name + ": " + showValue(value)));
