@@ -118,7 +118,7 @@ const NL = {
   "Condition": "Voorwaarde",
   "Type": "Soort",
   "Expression": "Expressie",
-  "Condition Expression": "Voorwaarde",
+  "Condition Expression": "Voorwaarde (expressie)",
   "Script": "Script (wordt niet uitgevoerd)",
   "Forms": "Formulier",
   "Form with fields": "Formulier met velden",
@@ -303,5 +303,7 @@ export function translateTo(dictionary) {
   return { translate: ["value", translate] };
 }
 
-// The module to list in additionalModules (bpmn-js) or common.additionalModules (dmn-js).
-export const DutchModule = translateTo(NL);
+// The module to list in additionalModules: Dutch on a Dutch page (the default), the libraries'
+// own English when the person chose English (<html lang="en">).
+const pageLanguage = (typeof document !== "undefined" && document.documentElement.lang) || "nl";
+export const DutchModule = translateTo(pageLanguage.startsWith("en") ? {} : NL);
