@@ -141,8 +141,9 @@ def _field_problems(name: str, task, field_node) -> list[Problem]:
         elif want_options and sorted(options) != sorted(want_options):
             problem(field_node, f"{where} moet precies de opties {', '.join(want_options)} "
                                 "hebben, zoals het contract voorschrijft")
-    for prop in field_node.xpath("camunda:properties/camunda:property[@id='required_when']",
-                                 namespaces=NS):
+    # Every form condition (required_when, invalid_when) goes through the safe evaluator.
+    for prop in field_node.xpath("camunda:properties/camunda:property[@id='required_when' or "
+                                 "@id='invalid_when']", namespaces=NS):
         p = expression_problem(name, prop, prop.get("value"), f"voorwaarde van {where}")
         if p:
             problems.append(p)

@@ -566,3 +566,15 @@ def test_gateway_problems_name_flows_and_gateways_by_label():
     del node(root, "gw_zorgen_weggenomen").attrib["default"]
     hit = assert_refused(root, "sf_zorgen_nee", "heeft geen voorwaarde")
     assert "stroom 'Nee' uit gateway 'Zorgen weggenomen?'" in hit.message
+
+
+def test_invalid_when_goes_through_the_safe_evaluator():
+    """A form rule (invalid_when) is an expression like any condition: refused when unsafe."""
+    bpmn = (ROOT / "processes" / "meldcode.bpmn").read_text().replace(
+        "acute_onveiligheid == True and vermoeden == False", "__import__('os')")
+    files = [definitions.SourceFile("meldcode.bpmn", bpmn.encode()),
+             *[f for f in definitions.shipped_files() if f.kind == "dmn"]]
+    definition, problems = definitions.check(files, prove=False)
+    assert definition is None
+    assert [p.message for p in problems if "acute_onveiligheid" in p.message and
+            "functie-aanroepen" in p.message], [str(p) for p in problems]

@@ -280,8 +280,13 @@ def test_only_the_contract_reasons_are_conditional(client, people):
         data.update(fill([f for f in wanted if f["name"] not in decisions], {}))
         case = complete(client, people, task_id, data).json
     assert case["status"] == "closed"
+    # the contract's reasons, and the talk about a geen-vermoeden conclusion (issue 10), which
+    # applies only when vermoeden is false
     assert conditional == {"gesprek_uitzondering_reden": "gesprek_uitzondering != 'geen'",
-                           "melding_uitzondering_reden": "melding_uitzondering != 'geen'"}
+                           "melding_uitzondering_reden": "melding_uitzondering != 'geen'",
+                           "weging_besproken_client": "vermoeden == False",
+                           "weging_reactie_client": "weging_besproken_client == True",
+                           "weging_niet_besproken_reden": "weging_besproken_client == False"}
 
 
 def test_handover_and_share_over_http(client, people):
