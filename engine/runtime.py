@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import re
 import threading
 import uuid
 import zlib
@@ -132,12 +133,63 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
+class UntrustedState(Conflict):
+    """A stored workflow state this release did not write: refused, never migrated (409)."""
+
+    def __init__(self, detail: str):
+        super().__init__(
+            "De opgeslagen toestand van deze casus wordt niet vertrouwd en is niet geladen: "
+            f"{detail}. Laat de beheerder de casus controleren met 'meldcode verify'."
+        )
+        self.detail = detail
+
+
+class _StoredStateSerializer(BpmnWorkflowSerializer):
+    """SpiffWorkflow's serializer for state read back from the database: data, never code.
+
+    SpiffWorkflow migrates a serialization that claims an older serializer version
+    (BpmnWorkflowSerializer.migrate, run by deserialize_json), and its 1.1 -> 1.2 migration
+    runs Python's eval() on timer texts found in that serialization. Whoever can write a
+    case row could then run code in the server and read the history key. This product never
+    stored another serializer version, so any other version is refused here and no
+    migration is ever run (DESIGN: nothing read from the database is ever evaluated).
+    """
+
+    def check_version(self, dct: Any) -> None:
+        """Raise UntrustedState unless `dct` is a state object written by this version."""
+        if not isinstance(dct, dict):
+            raise UntrustedState("de toestand is geen object")
+        version = dct.get(self.VERSION_KEY)
+        if version != self.VERSION:
+            shown = version if isinstance(version, str) and len(version) <= 20 else "onbekend"
+            raise UntrustedState(
+                f"serialisatieversie {shown!r} in plaats van {self.VERSION!r}"
+            )
+
+    def migrate(self, dct):
+        # Replaces SpiffWorkflow's migrate (its hook inside deserialize_json): check, never migrate.
+        self.check_version(dct)
+        del dct[self.VERSION_KEY]
+
+    def deserialize_json(self, serialization, use_gzip=False):
+        if use_gzip:
+            raise ValueError("use_gzip wordt niet gebruikt")
+        try:
+            dct = json.loads(serialization)
+        except ValueError:
+            raise UntrustedState("de toestand is geen geldige JSON") from None
+        self.migrate(dct)
+        return self.from_dict(dct)
+
+
 _registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
 _SpeclessWorkflowConverter(BpmnWorkflow, _registry)
-_serializer = BpmnWorkflowSerializer(_registry)
+_serializer = _StoredStateSerializer(_registry)
 
 
 def dump_state(workflow: BpmnWorkflow) -> bytes:
+    """The workflow's state as stored in cases.workflow_state: zlib-compressed JSON without
+    the spec, marked with the current serializer version."""
     return zlib.compress(_serializer.serialize_json(workflow).encode(), 1)
 
 
@@ -147,7 +199,10 @@ def snapshot(workflow: BpmnWorkflow) -> str:
 
 
 def restore(definition: definitions.ProcessDefinition, text: str) -> BpmnWorkflow:
-    """A workflow of `definition` from `snapshot` text; the safe evaluator attached."""
+    """A workflow of `definition` from `snapshot` text; the safe evaluator attached.
+
+    Raises UntrustedState (409) for text not written by this serializer version: SpiffWorkflow's
+    migrations are never run on stored state (see _StoredStateSerializer)."""
     token = _restoring.set(definition)
     try:
         workflow = _serializer.deserialize_json(text)
@@ -158,7 +213,11 @@ def restore(definition: definitions.ProcessDefinition, text: str) -> BpmnWorkflo
 
 
 def state_dict(state: bytes) -> dict:
-    return json.loads(zlib.decompress(state))
+    """A stored state as a plain dict, for comparing. Raises UntrustedState when it is not
+    a state of the current serializer version (verify names such a case)."""
+    dct = json.loads(zlib.decompress(state))
+    _serializer.check_version(dct)
+    return dct
 
 
 class _WorkflowCache:
@@ -194,7 +253,13 @@ _workflows = _WorkflowCache()
 
 
 def load_state(definition: definitions.ProcessDefinition, state: bytes) -> BpmnWorkflow:
-    return restore(definition, zlib.decompress(state).decode())
+    """The workflow of a case from its stored state (`dump_state`). Raises UntrustedState
+    (409) for a state of another serializer version and for a state that does not unpack."""
+    try:
+        text = zlib.decompress(state).decode()
+    except (zlib.error, UnicodeDecodeError):
+        raise UntrustedState("de toestand is onleesbaar") from None
+    return restore(definition, text)
 
 
 # --- process versions ---------------------------------------------------------------------------
@@ -316,11 +381,33 @@ def advance_workflow(workflow: BpmnWorkflow, ids: IdSource) -> Advance:
         return _run_engine(workflow)
 
 
+# SpiffWorkflow's own messages for the faults a diagram can have, in the product's words.
+_ENGINE_MESSAGES = (
+    (re.compile(r"No conditions satisfied for '?([\w.-]+)'?"),
+     "geen enkele voorwaarde van gateway '{0}' geldt en er is geen standaardstroom"),
+    (re.compile(r"No conditions satisfied on gateway"),
+     "geen enkele voorwaarde van deze inclusieve gateway geldt"),
+    (re.compile(r"Error evaluating expression '(.*)'"),
+     "de expressie '{0}' kan niet worden uitgerekend (een gegeven ontbreekt of heeft een "
+     "onverwacht type)"),
+)
+
+
+def engine_message(detail: str) -> str:
+    """The first line of an engine error in Dutch where SpiffWorkflow's wording is known."""
+    first = detail.strip().splitlines()[0] if detail and detail.strip() else ""
+    for pattern, dutch in _ENGINE_MESSAGES:
+        found = pattern.search(first)
+        if found:
+            return dutch.format(*found.groups())
+    return first
+
+
 class EngineFailure(Conflict):
     """The diagram could not advance (e.g. no gateway condition held): nothing is stored."""
 
     def __init__(self, detail: str):
-        super().__init__(f"Het proces kan niet verder: {detail.splitlines()[0] if detail else ''}")
+        super().__init__(f"Het proces kan niet verder: {engine_message(detail)}")
 
 
 # --- the case file: one set of answers that every gateway sees ------------------------------
