@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from . import settings
-from .store import AccessLogEntry, Case, utcnow
+from .store import AccessLogEntry, AdminLogEntry, Case, utcnow
 
 GENESIS = "0" * 64
 
@@ -61,8 +61,60 @@ def new_event(case_id: int, seq: int, prev_hash: str, actor: str, action: str,
                 task_id=task_id, data=data, prev_hash=prev_hash, hash=digest)
 
 
+# --- the case header ------------------------------------------------------------------------
+# The mutable row of a case carries a keyed hash over the fields that make it evidence: who,
+# what about, since and until when, how far both chains reached. Without the history key a
+# changed, swapped or rewound header cannot be given a matching hash.
+
+_cases = Case.__table__
+HEADER_FIELDS = ("client_ref", "reason", "owner_id", "process_version", "status", "uitkomst",
+                 "started_at", "closed_at", "event_count", "last_hash", "access_count",
+                 "access_head")
+_HEADER = select(*(_cases.c[name] for name in HEADER_FIELDS)).where(
+    _cases.c.id == bindparam("case_id"))
+_HEADER_FOR_UPDATE = _HEADER.with_for_update()
+_SEAL = (_cases.update().where(_cases.c.id == bindparam("case_id"))
+         .values(header_hash=bindparam("header_hash")))
+
+
+def header_content(case_id: int, fields: Any) -> dict[str, Any]:
+    """The canonical header of a case. fields: a Case or a row with HEADER_FIELDS."""
+    content = {name: getattr(fields, name) for name in HEADER_FIELDS}
+    for name in ("started_at", "closed_at"):
+        if content[name] is not None:
+            content[name] = iso(content[name])
+    content["last_hash"] = content["last_hash"] or GENESIS
+    content["access_head"] = content["access_head"] or GENESIS
+    content["case_id"] = case_id
+    return content
+
+
+def header_hash(case_id: int, fields: Any) -> str:
+    """HMAC-SHA-256 (history key) over header_content: what cases.header_hash must hold."""
+    return hmac.new(settings.history_key(), b"case-header\n" + canonical(
+        header_content(case_id, fields)), hashlib.sha256).hexdigest()
+
+
+def seal_case(db: Session | Connection, case_id: int) -> None:
+    """Recompute cases.header_hash from the row as this transaction sees it.
+
+    Call it in the same transaction after any change to a header field (HEADER_FIELDS) that
+    is not followed by log_access for the case (log_access seals the case itself)."""
+    if isinstance(db, Session):
+        db.flush()
+    conn = db.connection() if isinstance(db, Session) else db
+    row = conn.execute(_HEADER, {"case_id": case_id}).first()
+    if row is not None:
+        conn.execute(_SEAL, {"case_id": case_id, "header_hash": header_hash(case_id, row)})
+
+
+# --- the NEN 7513 access log -----------------------------------------------------------------
+
 _access = AccessLogEntry.__table__
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(7513, :k)")
+_SEAL_ACCESS = (_cases.update().where(_cases.c.id == bindparam("case_id"))
+                .values(access_count=bindparam("access_count"),
+                        access_head=bindparam("access_head"), header_hash=bindparam("header_hash")))
 _LAST_FOR_CASE = (select(_access.c.hash).where(_access.c.case_id == bindparam("case_id"))
                   .order_by(_access.c.id.desc()).limit(1))
 _LAST_FOR_SYSTEM = (select(_access.c.hash).where(_access.c.case_id.is_(None))
@@ -84,13 +136,23 @@ def log_access(db: Session | Connection, user, action: str, outcome: str,
     """Record one attempt to read or change a case (NEN 7513), chained per case.
 
     user: anything with .name and .roles (a User or a Principal), or a plain name for the system.
+    The case's access count and head move with the line and its header is sealed again
+    (seal_case), so this is the last write to the case row of the transaction.
     """
     case_id = case.id if case is not None else case_id
     if isinstance(user, str):
         name, role = user, "systeem"
     else:
         name, role = user.name, ",".join(user.roles)
+    if isinstance(db, Session):
+        db.flush()  # the header is sealed from the row as stored, pending changes included
     conn = db.connection() if isinstance(db, Session) else db
+    header = None
+    if case_id is not None:
+        # Lock the case row before the chain's lock: a completion holds the row first too.
+        header = conn.execute(
+            _HEADER_FOR_UPDATE if conn.dialect.name == "postgresql" else _HEADER,
+            {"case_id": case_id}).first()
     if conn.dialect.name == "postgresql":
         # Serialise appends to one case's chain across concurrent transactions.
         conn.execute(_PG_LOCK, {"k": case_id or 0})
@@ -111,4 +173,60 @@ def log_access(db: Session | Connection, user, action: str, outcome: str,
         "action": entry.action, "outcome": entry.outcome, "source": entry.source,
         "prev_hash": entry.prev_hash, "hash": entry.hash,
     })
+    if header is not None:
+        sealed = dict(header._mapping, access_count=header.access_count + 1,
+                      access_head=entry.hash)
+        conn.execute(_SEAL_ACCESS, {
+            "case_id": case_id, "access_count": sealed["access_count"],
+            "access_head": entry.hash,
+            "header_hash": header_hash(case_id, _Fields(sealed)),
+        })
     return entry
+
+
+class _Fields:
+    def __init__(self, values: dict[str, Any]):
+        self.__dict__.update(values)
+
+
+# --- the admin log ---------------------------------------------------------------------------
+
+_admin = AdminLogEntry.__table__
+_INSERT_ADMIN = _admin.insert()
+
+
+def admin_content(at: datetime, user: str, action: str, detail: dict) -> dict[str, Any]:
+    return {"at": iso(at), "user": user, "action": action, "detail": detail}
+
+
+def admin_hash(at: datetime, user: str, action: str, detail: dict) -> str:
+    """HMAC-SHA-256 (history key) of one admin-log row's content."""
+    return hmac.new(settings.history_key(), b"admin\n" + canonical(
+        admin_content(at, user, action, detail)), hashlib.sha256).hexdigest()
+
+
+def log_admin(db: Session | Connection, user: str, action: str, detail: dict) -> None:
+    """Record one administrative action (users, tokens, settings, process deploys and
+    activations, migrations) in the admin log, inside the caller's transaction.
+
+    user: who did it (a user name, or the operating-system user for the command line);
+    action: a short code such as "user_created"; detail: JSON-serialisable facts (never a
+    password or token). The row enters the log across all cases (translog) after commit.
+    Raises TypeError for a detail that is not a dict. Contract section 5 (admin log)."""
+    if not isinstance(detail, dict):
+        raise TypeError("detail must be a dict")
+    detail = json.loads(canonical(detail))  # stored as hashed: JSON types only
+    at = utcnow()
+    conn = db.connection() if isinstance(db, Session) else db
+    conn.execute(_INSERT_ADMIN, {"at": at, "user": user, "action": action, "detail": detail,
+                                 "hash": admin_hash(at, user, action, detail)})
+
+
+def admin_log(session: Session | Connection, limit: int = 1000) -> list[dict[str, Any]]:
+    """The newest `limit` admin-log rows, oldest first: [{"at", "user", "action", "detail"}]
+    with `at` as ISO 8601 UTC. Contract section 5 (GET /api/v1/admin-log)."""
+    conn = session.connection() if isinstance(session, Session) else session
+    rows = conn.execute(select(_admin.c.at, _admin.c.user, _admin.c.action, _admin.c.detail)
+                        .order_by(_admin.c.id.desc()).limit(max(0, int(limit)))).all()
+    return [{"at": iso(r.at), "user": r.user, "action": r.action, "detail": r.detail}
+            for r in reversed(rows)]

@@ -122,6 +122,11 @@ class Case(Base):
     id_counter: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default="")
     event_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The access log's count and head for this case, and a keyed hash over the case's header
+    # (audit.header_content): set by audit.seal_case in every transaction that changes them.
+    access_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    access_head: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    header_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
 
     owner: Mapped[User] = relationship()
@@ -202,6 +207,46 @@ class AccessLogEntry(Base):
     source: Mapped[str | None] = mapped_column(String(100))
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AdminLogEntry(Base):
+    """An administrative action (users, tokens, settings, deploys, activations, migrations).
+    Append-only; `hash` is a keyed hash of its content (audit.admin_content)."""
+
+    __tablename__ = "admin_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LogQueueItem(Base):
+    """A row written but not yet sequenced into the log (filled by AFTER INSERT triggers of
+    history_events, access_log and admin_log; emptied by translog.sequence)."""
+
+    __tablename__ = "log_queue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # event | access | admin
+    row_id: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class LogEntry(Base):
+    """A leaf of the log across all cases (RFC 9162): its index in the tree and the keyed
+    hash of the row it stands for (translog.entry_hash). Append-only."""
+
+    __tablename__ = "log_entries"
+    __table_args__ = (UniqueConstraint("kind", "row_id", name="uq_log_entries_kind_row"),)
+
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(10))
+    row_id: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    entry_hash: Mapped[str] = mapped_column(String(64))
 
 
 class Draft(Base):
