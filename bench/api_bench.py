@@ -229,8 +229,9 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="meldcode-bench-"))
-    env = dict(os.environ, MELDCODE_INSTANCE=str(tmp), MELDCODE_HISTORY_KEY="bench",
-               MELDCODE_SECRET_KEY="bench")
+    env = dict(os.environ, MELDCODE_INSTANCE=str(tmp),
+               MELDCODE_HISTORY_KEY="bench-0123456789abcdef0123456789abcdef",
+               MELDCODE_SECRET_KEY="bench-0123456789abcdef0123456789abcdef")
     os.environ.update(env)
     url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite'}"
     os.environ["MELDCODE_DATABASE_URL"] = url

@@ -59,8 +59,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="meldcode-verify-"))
-    os.environ.update(MELDCODE_INSTANCE=str(tmp), MELDCODE_HISTORY_KEY="bench",
-                      MELDCODE_SECRET_KEY="bench", MELDCODE_TEST_FAST_HASH="1",
+    os.environ.update(MELDCODE_INSTANCE=str(tmp),
+                      MELDCODE_HISTORY_KEY="bench-0123456789abcdef0123456789abcdef",
+                      MELDCODE_SECRET_KEY="bench-0123456789abcdef0123456789abcdef",
+                      MELDCODE_TEST_FAST_HASH="1",
                       MELDCODE_DATABASE_URL=f"sqlite:///{tmp / 'verify.sqlite'}")
 
     from engine import definitions, replay, runtime, schema, store, users, versions

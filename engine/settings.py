@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
 
+from .errors import DomainError
+
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES_DIR = ROOT / "processes"
+
+# A key shorter than this, or of fewer different characters, is guessable or a placeholder
+# ("geheim", "test"): 32 hex characters carry 128 bits. Generated keys have 64.
+MIN_KEY_LENGTH = 32
+MIN_KEY_SYMBOLS = 8
+
+
+class KeyRefused(DomainError):
+    """A key from the environment or from instance/ that is empty or too short: the server
+    must not start with it (it would sign sessions or histories that anyone can forge)."""
+
+    status = 500
 
 
 def instance_dir() -> Path:
@@ -21,31 +36,79 @@ def database_url() -> str:
     return url or f"sqlite:///{instance_dir() / 'meldcode.sqlite'}"
 
 
-def _kept_secret(env: str, filename: str) -> str:
-    """A secret from the environment, else one generated once and kept under instance/."""
-    value = os.environ.get(env)
-    if value:
-        return value
-    path = instance_dir() / filename
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    value = secrets.token_hex(32)
-    # O_EXCL: two processes starting at once must end up with the same key.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value)
+def _checked(value: str, where: str) -> str:
+    value = value.strip()
+    if not value:
+        raise KeyRefused(f"de sleutel in {where} is leeg; Meldcode start niet met een lege sleutel")
+    if len(value) < MIN_KEY_LENGTH or len(set(value)) < MIN_KEY_SYMBOLS:
+        raise KeyRefused(
+            f"de sleutel in {where} is te kort of te eenvoudig ({len(value)} tekens); gebruik "
+            f"minstens {MIN_KEY_LENGTH} willekeurige tekens, bijvoorbeeld de uitvoer van "
+            "'python3 -c \"import secrets; print(secrets.token_hex(32))\"'"
+        )
     return value
 
 
+def _kept_secret(env: str, filename: str) -> str:
+    """A secret from the environment variable `env`, else one generated once and kept in
+    instance/`filename`. Raises KeyRefused for an empty or short key, from either place.
+
+    The file appears complete or not at all: the key is written to a temporary file first and
+    then linked into place (link(2) fails when the name exists), so a process that starts at
+    the same moment reads either nothing (and races to link its own) or the whole key."""
+    if env in os.environ:
+        return _checked(os.environ[env], f"de omgevingsvariabele {env}")
+    path = instance_dir() / filename
+    where = f"het bestand {path}"
+    try:
+        return _checked(path.read_text(), where)
+    except FileNotFoundError:
+        pass
+    value = secrets.token_hex(32)
+    tmp = path.with_name(f".{filename}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value)
+            fh.flush()
+            os.fsync(fh.fileno())  # a crash after the link must not leave an empty key behind
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            # Another process was first: everyone uses its key.
+            return _checked(path.read_text(), where)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    _sync_dir(path.parent)
+    return value
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def secret_key() -> str:
+    """The key that signs session cookies (str). Raises KeyRefused when empty or short."""
     return _kept_secret("MELDCODE_SECRET_KEY", "secret_key")
 
 
 def history_key() -> bytes:
-    """The HMAC key of the history chain; kept outside the database on purpose."""
+    """The HMAC key of the history chain; kept outside the database on purpose. Raises
+    KeyRefused when empty or short."""
     return _kept_secret("MELDCODE_HISTORY_KEY", "history_key").encode()
+
+
+# Every key the server needs; `ensure_keys` reads or creates each before any worker starts.
+KEYS = [secret_key, history_key]
+
+
+def ensure_keys() -> None:
+    """Read or create every key once, in the process that starts the others (`meldcode
+    serve`'s master), so workers only ever read finished files. Raises KeyRefused."""
+    for key in KEYS:
+        key()

@@ -23,8 +23,8 @@ PASSWORD = "geheim-wachtwoord"
 # Keys and instance files of the test run live in a temp dir, never in the checkout.
 _instance = tempfile.mkdtemp(prefix="meldcode-test-")
 os.environ["MELDCODE_INSTANCE"] = _instance
-os.environ["MELDCODE_HISTORY_KEY"] = "test-history-key"
-os.environ["MELDCODE_SECRET_KEY"] = "test-secret-key"
+os.environ["MELDCODE_HISTORY_KEY"] = "test-history-key-" + "0123456789abcdef" * 2
+os.environ["MELDCODE_SECRET_KEY"] = "test-secret-key-" + "0123456789abcdef" * 2
 os.environ["MELDCODE_TEST_FAST_HASH"] = "1"
 
 
