@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from . import settings
+from .errors import DomainError
 
 
 def utcnow() -> datetime:
@@ -330,11 +332,64 @@ def dispose_engines() -> None:
         _writers.clear()
 
 
+class DatabaseBusy(DomainError):
+    """A writer waited longer than the write-lock timeout for its turn (503): the caller
+    should try again shortly rather than hang while a long write holds the database."""
+
+    status = 503
+
+    def __init__(self):
+        super().__init__("De database is bezig; probeer het zo opnieuw.")
+
+
+DEFAULT_WRITE_LOCK_TIMEOUT = 10.0  # seconds
+
+
+def write_lock_timeout() -> float:
+    """How long a writer waits for the SQLite write lock (MELDCODE_WRITE_LOCK_TIMEOUT,
+    seconds, default 10) before it gives up with DatabaseBusy."""
+    try:
+        return max(0.0, float(os.environ.get("MELDCODE_WRITE_LOCK_TIMEOUT") or DEFAULT_WRITE_LOCK_TIMEOUT))
+    except ValueError:
+        return DEFAULT_WRITE_LOCK_TIMEOUT
+
+
+def _flock_within(path: str, timeout: float) -> int:
+    """flock(2) has no timeout: the wait happens in a helper thread on a descriptor of its
+    own, so the kernel still wakes the writer the moment the lock is free, and a writer that
+    gives up can leave; a helper that gets the lock after that releases it at once. Returns
+    the locked descriptor; raises DatabaseBusy after `timeout` seconds."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    got = threading.Event()
+    guard = threading.Lock()
+    abandoned = False
+
+    def wait() -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with guard:
+            if abandoned:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+            else:
+                got.set()
+
+    threading.Thread(target=wait, name="meldcode-write-lock", daemon=True).start()
+    if got.wait(timeout):
+        return fd
+    with guard:
+        if got.is_set():
+            return fd
+        abandoned = True
+    raise DatabaseBusy()
+
+
 class _WriteQueue:
     """Writers to one SQLite file wait here rather than in SQLite's busy handler, which polls
     with sleeps of up to 100 ms and left the CPUs idle under concurrent completions: a thread
     lock within a process, flock(2) on a file beside the database across the server's worker
-    processes (the kernel wakes the next writer as soon as the lock is free)."""
+    processes (the kernel wakes the next writer as soon as the lock is free). A writer waits
+    at most `write_lock_timeout()` seconds, then gets DatabaseBusy (503). Reads never come
+    here: with WAL they see the last commit while a write is under way."""
 
     def __init__(self, database: str):
         self.path = database + "-writelock"
@@ -345,21 +400,41 @@ class _WriteQueue:
         self.lock = threading.RLock()
         self.depth = 0
         self.fd: int | None = None  # opened per process: a shared descriptor would not exclude
+        self.locked_fd: int | None = None  # the descriptor that holds the lock now
+
+    def _lock_file(self, deadline: float) -> None:
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: no thread needed
+            self.locked_fd = self.fd
+        except BlockingIOError:
+            self.locked_fd = _flock_within(self.path, max(0.0, deadline - time.monotonic()))
+
+    def _unlock_file(self) -> None:
+        fd, self.locked_fd = self.locked_fd, None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        if fd != self.fd:
+            os.close(fd)
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        with self.lock:
+        timeout = write_lock_timeout()
+        deadline = time.monotonic() + timeout
+        if not self.lock.acquire(timeout=timeout):
+            raise DatabaseBusy()
+        try:
             if self.depth == 0:
-                if self.fd is None:
-                    self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self.fd, fcntl.LOCK_EX)
+                self._lock_file(deadline)
             self.depth += 1
             try:
                 yield
             finally:
                 self.depth -= 1
                 if self.depth == 0:
-                    fcntl.flock(self.fd, fcntl.LOCK_UN)
+                    self._unlock_file()
+        finally:
+            self.lock.release()
 
 
 _write_queues: dict[str, _WriteQueue] = {}
