@@ -61,7 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.ensure_ascii = False
 
-    from . import ratelimit, web  # noqa: F401 - ratelimit registers the meldcode:// storage
+    from . import observability, ratelimit, web  # noqa: F401 - ratelimit registers meldcode://
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .audit import bp as audit_bp
@@ -87,4 +87,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(meldcode_bp)
     web.init_app(app)
+    observability.init_app(app)  # JSON logs, request ids, metrics, /healthz, ProxyFix
     return app
