@@ -5,13 +5,19 @@ attacker gets N times the limit. This `limits` storage (scheme `meldcode://`) ke
 the `rate_limits` table instead: one count for every process, on SQLite and PostgreSQL alike,
 with no extra service to run. Only the fixed-window strategy is supported (Flask-Limiter's
 default, the one the login limit uses).
+
+Failed sign-ins are limited twice: per client address (behind trusted proxies the address the
+proxy saw, MELDCODE_TRUSTED_PROXIES) and per user name, so neither many addresses against one
+name nor one address against many names get far.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 
+from flask import current_app, request
 from limits.storage import Storage
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,6 +28,20 @@ from engine.store import RateLimit
 
 SCHEME = "meldcode"
 _table = RateLimit.__table__
+DEFAULT_LOGIN_NAME_LIMIT = "10 per minute"
+
+
+def login_name_limit() -> str:
+    """The limit of failed sign-ins per user name: the app's LOGIN_NAME_RATE_LIMIT, else
+    MELDCODE_LOGIN_NAME_RATE_LIMIT, else 10 per minute."""
+    return (current_app.config.get("LOGIN_NAME_RATE_LIMIT")
+            or os.environ.get("MELDCODE_LOGIN_NAME_RATE_LIMIT") or DEFAULT_LOGIN_NAME_LIMIT)
+
+
+def login_name_key() -> str:
+    """The sign-in limiter's key per user name (as typed, without case), from the form."""
+    name = (request.form.get("naam") or "").strip()[:80].casefold()
+    return f"naam:{name}"
 
 
 def _key(key: str) -> str:
