@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,14 +128,81 @@ def _holds(expression: str, context: dict[str, Any]) -> bool:
         return False
 
 
-def clean_text(value: Any, maxlength: int | None = None) -> str | None:
+# Characters refused in every text (the one rule of forms.clean_text).
+# - C0 and C1 control characters and DEL (a newline or NUL in a client reference breaks
+#   out of the line it is shown on, and of CSS, headers and logs); multi-line text keeps
+#   the newline and the tab.
+# - Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they reorder
+#   the text around them as displayed, so what is read differs from what is stored
+#   ("Trojan Source", CVE-2021-42574). The marks LRM, RLM and ALM (U+200E, U+200F, U+061C)
+#   stay allowed: they are zero-width letters of one direction that reorder nothing beyond
+#   neighbouring punctuation and digits, and names in Hebrew or Arabic script use them.
+# - Invisible spaces that make two identical-looking references differ: zero-width space
+#   U+200B, word joiner U+2060, zero-width no-break space / byte order mark U+FEFF, and
+#   the interlinear annotation characters U+FFF9-U+FFFB that hide text.
+# - The line and paragraph separators U+2028/U+2029: a line break other than the newline.
+# - Lone surrogates (U+D800-U+DFFF, possible from JSON "\ud800"): no character at all;
+#   the database refuses to store them.
+# The zero-width non-joiner U+200C and joiner U+200D stay allowed: Persian and Arabic
+# names (and Indic scripts, and emoji sequences) need them.
+_INVISIBLE = {0x200B, 0x2060, 0xFEFF, 0x2028, 0x2029, 0xFFF9, 0xFFFA, 0xFFFB}
+_BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
+_MULTILINE_ALLOWED = {"\n", "\t"}
+_REFUSED = ("\x0b-\x1f\x7f-\x9f\u200b\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069"
+            "\ufeff\ufff9-\ufffb\ud800-\udfff")
+# One scan per text (texts run to 100,000 characters); _refused_character names the finding.
+_REFUSED_IN_LINE = re.compile(f"[\\x00-\\x0a{_REFUSED}]")
+_REFUSED_IN_TEXT = re.compile(f"[\\x00-\\x08{_REFUSED}]")
+
+
+def _refused_character(char: str, multiline: bool) -> str | None:
+    """Why `char` may not be in a text, in Dutch; None when it may."""
+    code = ord(char)
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        if multiline and char in _MULTILINE_ALLOWED:
+            return None
+        if char in "\r\n":
+            return "een regeleinde"
+        if char == "\t":
+            return "een tab"
+        return "een stuurteken"
+    if 0xD800 <= code <= 0xDFFF:
+        return "een losse surrogaat, geen geldig teken"
+    if code in _BIDI:
+        return "een teken dat de schrijfrichting omkeert"
+    if code in (0x2028, 0x2029):
+        return "een regel- of alineascheiding"
+    if code in _INVISIBLE:
+        return "een onzichtbaar teken"
+    return None
+
+
+def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False) -> str | None:
     """A submitted text as it is stored: without white space around it, None when nothing is
-    left (white space alone is no answer). Raises ValueError with a Dutch message for a value
-    that is not text, holds a NUL character or is longer than maxlength."""
+    left (white space alone is no answer).
+
+    The one text rule of every door (API, web form, command line; start_case and every form
+    field). A single-line text (a client reference, a field of type "string") holds no control
+    character at all; a multi-line text (type "text") may hold newlines and tabs (a CR LF from
+    a browser's textarea, or a lone CR, is stored as a newline). Both refuse the other C0/C1 controls, bidi
+    embeddings, overrides and isolates, invisible spaces and lone surrogates (see the notes
+    at _refused_character); the zero-width (non-)joiner stays allowed.
+    Raises ValueError with a Dutch message for a value that is not text, holds a refused
+    character (named with its code point) or is longer than maxlength.
+    """
     if not isinstance(value, str):
         raise ValueError("Vul tekst in.")
-    if "\x00" in value:
-        raise ValueError("De tekst bevat een ongeldig teken.")
+    if multiline:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    found = (_REFUSED_IN_TEXT if multiline else _REFUSED_IN_LINE).search(value)
+    if found is not None:
+        char = found.group()
+        why = _refused_character(char, multiline)
+        if why is not None:
+            where = "in dit veld" if multiline or char not in "\r\n" else "in een veld van één regel"
+            raise ValueError(
+                f"De tekst bevat {why} (U+{ord(char):04X}); dat is {where} niet toegestaan."
+            )
     value = value.strip()
     if maxlength is not None and len(value) > maxlength:
         raise ValueError(f"Maximaal {maxlength} tekens (nu {len(value)}).")
@@ -227,4 +295,4 @@ def _convert(f: Field, value: Any, from_web: bool) -> Any:
         if not isinstance(value, str) or value not in allowed:
             raise ValueError("Kies een van de mogelijkheden: " + ", ".join(allowed) + ".")
         return value
-    return clean_text(value, f.maxlength)  # string and text
+    return clean_text(value, f.maxlength, multiline=f.type == "text")  # string and text

@@ -757,10 +757,12 @@ def start_case(who: Principal, payload: Any) -> dict[str, Any]:
     # Texts as every form treats them (forms.clean_text): stored without the white space
     # around them, white space alone is no answer.
     texts: dict[str, str | None] = {}
+    # The client reference is one line (it heads pages and the dossier); the reason may be several.
     for name, limit in (("client_ref", 200), ("reason", 2000)):
         value = payload.get(name)
         try:
-            texts[name] = None if value is None else forms.clean_text(value, limit)
+            texts[name] = None if value is None else forms.clean_text(
+                value, limit, multiline=name == "reason")
         except ValueError as exc:
             errors[name] = str(exc)
     client_ref, reason = texts.get("client_ref"), texts.get("reason") or ""

@@ -1,0 +1,163 @@
+"""Texts through the API: control characters, bidi overrides, invisible spaces and lone
+surrogates are a Dutch 422 and nothing is stored; the zero-width (non-)joiner that Persian
+and Arabic names need is accepted. The rule lives in engine.forms.clean_text."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import store
+from tests.scenarios.paths import LONGEST, fill
+
+REFUSED = {
+    "newline": "Jansen\nJan",
+    "carriage return": "Jansen\rJan",
+    "tab": "Jansen\tJan",
+    "NUL": "Jansen\x00",
+    "escape": "Jansen\x1b[31m",
+    "DEL": "Jansen\x7f",
+    "C1 next line": "Jansen\x85Jan",
+    "right-to-left override": "Jansen\u202eJan",
+    "left-to-right embedding": "Jansen\u202aJan",
+    "first strong isolate": "Jansen\u2068Jan",
+    "pop directional isolate": "Jansen\u2069Jan",
+    "zero-width space": "Jan\u200bsen",
+    "byte order mark": "\ufeffJansen",
+    "line separator": "Jansen\u2028Jan",
+    "lone surrogate": "Jansen\ud800",
+}
+ACCEPTED = {
+    "zero-width non-joiner": "Negar\u200cMohammadi",
+    "zero-width joiner": "\u0645\u200d\u0645",
+    "right-to-left mark": "\u05d3\u05e0\u05d4 \u200f123",
+    "accents and emoji": "Zoë Brontë-Çelik 👪",
+}
+
+
+def as_json(value) -> dict:
+    """A JSON body as a client sends it: non-ASCII escaped, so "\\ud800" reaches the server."""
+    return {"data": json.dumps(value), "content_type": "application/json"}
+
+
+def case_count(url: str) -> int:
+    with store.unit_of_work(url=url) as session:
+        return session.scalar(select(func.count()).select_from(store.Case))
+
+
+@pytest.mark.parametrize("text", REFUSED.values(), ids=REFUSED.keys())
+def test_client_ref_with_a_control_character_is_refused(client, people, db_url, text):
+    before = case_count(db_url)
+    response = client.post("/api/v1/cases", headers=people.auth("mw"), **as_json({"client_ref": text}))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    body = response.get_json()
+    assert "client_ref" in body["errors"], body
+    message = body["errors"]["client_ref"]  # in Dutch
+    assert "niet toegestaan" in message or "ongeldig teken" in message, message
+    assert case_count(db_url) == before
+
+
+@pytest.mark.parametrize("text", ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_client_ref_with_joiners_and_marks_is_accepted(client, people, text):
+    response = client.post("/api/v1/cases", headers=people.auth("mw"), **as_json({"client_ref": text}))
+    assert response.status_code == 201, response.get_json()
+    case = client.get(f"/api/v1/cases/{response.get_json()['id']}", headers=people.auth("mw"))
+    assert case.get_json()["client_ref"] == text
+
+
+def test_lone_surrogate_as_raw_json_is_a_dutch_422(client, people, db_url):
+    before = case_count(db_url)
+    for raw in ('{"client_ref": "Jansen \\ud800"}', '{"client_ref": "x", "reason": "\\udfff"}',
+                '{"client_ref\\ud800": "x"}'):
+        response = client.post("/api/v1/cases", headers=people.auth("mw"), data=raw,
+                               content_type="application/json")
+        assert response.status_code == 422, (raw, response.get_data(as_text=True))
+        assert response.get_json()["error"]
+    assert case_count(db_url) == before
+
+
+def test_reason_is_multi_line_but_refuses_other_controls(client, people, db_url):
+    ok = client.post("/api/v1/cases", headers=people.auth("mw"),
+                     **as_json({"client_ref": "R-1", "reason": "Eerste regel\r\n\tTweede regel"}))
+    assert ok.status_code == 201, ok.get_json()
+    case = client.get(f"/api/v1/cases/{ok.get_json()['id']}", headers=people.auth("mw")).get_json()
+    assert case["reason"] == "Eerste regel\n\tTweede regel"
+    before = case_count(db_url)
+    for reason in ("Regel\x0bverticale tab", "a\u202eb", "a\x00b"):
+        bad = client.post("/api/v1/cases", headers=people.auth("mw"),
+                          **as_json({"client_ref": "R-2", "reason": reason}))
+        assert bad.status_code == 422 and "reason" in bad.get_json()["errors"], bad.get_json()
+    assert case_count(db_url) == before
+
+
+def open_task(client, people):
+    case = client.post("/api/v1/cases", headers=people.auth("mw"),
+                       **as_json({"client_ref": "formulier"}))
+    task_id = case.get_json()["tasks"][0]["id"]
+    task = client.get(f"/api/v1/tasks/{task_id}", headers=people.auth("mw")).get_json()
+    return case.get_json()["id"], task
+
+
+def field_of_type(task, kind: str) -> str:
+    names = [f["name"] for f in task["form"]["fields"] if f["type"] == kind]
+    assert names, f"no {kind} field in {task['step']}"
+    return names[0]
+
+
+def assert_nothing_stored(client, people, case_id, task_id):
+    case = client.get(f"/api/v1/cases/{case_id}", headers=people.auth("mw")).get_json()
+    assert [t["id"] for t in case["tasks"]] == [task_id]
+    history = client.get(f"/api/v1/cases/{case_id}/history", headers=people.auth("mw")).get_json()
+    assert [e["action"] for e in history] == ["case_started"]
+
+
+@pytest.mark.parametrize("text", REFUSED.values(), ids=REFUSED.keys())
+def test_single_line_form_field_refuses_controls(client, people, text):
+    case_id, task = open_task(client, people)
+    name = field_of_type(task, "string")
+    data = fill(task["form"]["fields"], LONGEST.decisions)
+    data[name] = text
+    response = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("mw"),
+                           **as_json({"data": data}))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert name in response.get_json()["errors"], response.get_json()
+    assert_nothing_stored(client, people, case_id, task["id"])
+
+
+def test_multi_line_form_field_keeps_newlines_and_tabs_only(client, people):
+    case_id, task = open_task(client, people)
+    name = field_of_type(task, "text")
+    data = fill(task["form"]["fields"], LONGEST.decisions)
+    for bad in ("a\x00b", "a\x1bb", "a\u202eb", "a\u200bb", "a\x85b"):
+        response = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("mw"),
+                               **as_json({"data": {**data, name: bad}}))
+        assert response.status_code == 422 and name in response.get_json()["errors"], bad
+        assert_nothing_stored(client, people, case_id, task["id"])
+    good = "Eerste regel\n\tingesprongen\nNegar\u200cMohammadi"
+    response = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("mw"),
+                           **as_json({"data": {**data, name: good}}))
+    assert response.status_code == 200, response.get_json()
+    history = client.get(f"/api/v1/cases/{case_id}/history", headers=people.auth("mw")).get_json()
+    assert history[1]["data"][name] == good
+
+
+def test_lone_surrogate_in_a_form_field_is_a_dutch_422(client, people):
+    case_id, task = open_task(client, people)
+    name = field_of_type(task, "string")
+    raw = json.dumps({"data": {name: "x"}}).replace('"x"', '"x\\ud800"')
+    response = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("mw"),
+                           data=raw, content_type="application/json")
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert name in response.get_json()["errors"]
+    assert_nothing_stored(client, people, case_id, task["id"])
+
+
+def test_lone_surrogate_in_a_handover_reason_is_a_dutch_422(client, people):
+    case = client.post("/api/v1/cases", headers=people.auth("mw"), **as_json({"client_ref": "over"}))
+    raw = '{"user": "mw2", "reason": "afwezig \\ud800"}'
+    response = client.post(f"/api/v1/cases/{case.get_json()['id']}/handover",
+                           headers=people.auth("mw"), data=raw, content_type="application/json")
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.get_json()["error"]
