@@ -9,6 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from engine import pages
 
 from ..extensions import LANGUAGES, limiter
+from ..ratelimit import login_name_key, login_name_limit
 from ..web import WebUser, safe_next, source_address
 
 bp = Blueprint("auth", __name__)
@@ -28,6 +29,7 @@ def _failed(response) -> bool:
 
 @bp.route("/aanmelden", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
+@limiter.limit(login_name_limit, key_func=login_name_key, methods=["POST"], deduct_when=_failed)
 def login():
     next_url = safe_next(request.values.get("next"))
     if current_user.is_authenticated and request.method == "GET":
