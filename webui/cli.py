@@ -84,11 +84,26 @@ def default_workers() -> int:
 @click.option("--workers", default=lambda: int(os.environ.get("MELDCODE_WORKERS") or default_workers()),
               show_default="2 × processorkernen + 1", type=click.IntRange(1, 64),
               help="Aantal werkprocessen (ook: MELDCODE_WORKERS).")
-def serve(host: str, port: int, workers: int):
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Prometheus-metrieken op 127.0.0.1:POORT (alleen lokaal bereikbaar).")
+def serve(host: str, port: int, workers: int, metrics_port: int | None):
     """Sync workers answer one request at a time with `Connection: close`; put a reverse
     proxy (nginx) in front when the server faces slow or many clients (README)."""
     from gunicorn.app.base import BaseApplication
 
+    if metrics_port:
+        _metrics_dir()  # before prometheus_client is imported, here and in the workers
+    from engine import settings
+    from webui import observability
+
+    # Keys exist, complete, before any worker starts: the workers only read them.
+    with _database():
+        settings.ensure_keys()
+    try:
+        observability.trusted_proxies()
+    except ValueError as exc:
+        fail(str(exc))
+    observability.configure_logging()
     schema.upgrade()
     with store.unit_of_work(write=True) as session:
         versions.ensure_deployed(session)
@@ -109,14 +124,114 @@ def serve(host: str, port: int, workers: int):
             # gunicorn's management socket sits in $HOME, shared by every server started there
             # (a second one took it over from the first); Meldcode does not use it.
             self.cfg.set("control_socket_disable", True)
+            self.cfg.set("logger_class", observability.gunicorn_logger_class())
+            self.cfg.set("child_exit", observability.worker_exited)
 
         def load(self):
             from webui import create_app
 
             return create_app()
 
+    if metrics_port:
+        try:
+            observability.serve_metrics(metrics_port)
+        except OSError as exc:
+            fail(f"de metriekenpoort {metrics_port} is niet te gebruiken ({exc.strerror})")
     click.echo(f"Meldcode draait op http://{host}:{port}/")
+    if metrics_port:
+        click.echo(f"Metrieken op http://127.0.0.1:{metrics_port}/metrics")
     Server().run()
+
+
+def _metrics_dir() -> None:
+    """PROMETHEUS_MULTIPROC_DIR for the workers' metric files: the operator's (emptied of an
+    earlier run's counts), else a fresh temporary folder removed when the server stops."""
+    import atexit
+    import glob
+    import shutil
+    import tempfile
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for old in glob.glob(os.path.join(path, "*.db")):
+            os.unlink(old)
+    else:
+        path = tempfile.mkdtemp(prefix="meldcode-metrics-")
+        atexit.register(shutil.rmtree, path, True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+
+
+@main.command(help="Maak een reservekopie van de database in BESTAND: van SQLite een "
+                   "consistente kopie (online, de server mag blijven draaien), van PostgreSQL "
+                   "een pg_dump in het custom-formaat (terugzetten met pg_restore). Zie README, "
+                   "'Beheer en bediening'.")
+@click.option("-o", "output", required=True, type=click.Path(dir_okay=False),
+              help="Het bestand van de reservekopie.")
+def backup(output):
+    from sqlalchemy.engine import make_url
+
+    url = make_url(store.settings.database_url())
+    tmp = f"{output}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)  # sqlite3 would open a leftover as a database
+    try:
+        if url.get_backend_name() == "sqlite":
+            _sqlite_backup(url.database or "", tmp)
+        elif url.get_backend_name() == "postgresql":
+            _pg_dump(url, tmp)
+        else:
+            fail(f"geen reservekopie mogelijk van een {url.get_backend_name()}-database")
+        os.replace(tmp, output)  # never a half backup under the given name
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    click.echo(f"Reservekopie van {_safe_url()} geschreven naar {output} "
+               f"({os.path.getsize(output):,} bytes).")
+
+
+def _sqlite_backup(database: str, target: str) -> None:
+    """SQLite's online backup API: one consistent snapshot, while writers go on (WAL)."""
+    import sqlite3
+
+    if not database or database == ":memory:" or not os.path.exists(database):
+        fail(f"de SQLite-database {database or '(geen)'} bestaat niet")
+    source = sqlite3.connect(database, timeout=30)
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+        # One self-contained file: no -wal or -shm beside the copy.
+        copy.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.Error as exc:
+        fail(f"reservekopie mislukt: {exc}")
+    finally:
+        copy.close()
+        source.close()
+    with open(target, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+PG_DUMP_FALLBACK = "/usr/lib/postgresql/15/bin/pg_dump"
+
+
+def _pg_dump(url, target: str) -> None:
+    """pg_dump in the custom format; the password goes through the environment, never on the
+    command line (where every user of the machine can read it)."""
+    import shutil
+    import subprocess
+
+    program = os.environ.get("MELDCODE_PG_DUMP") or shutil.which("pg_dump") or PG_DUMP_FALLBACK
+    if not os.path.exists(program):
+        fail("pg_dump niet gevonden; installeer de PostgreSQL-clientprogramma's of zet "
+             "MELDCODE_PG_DUMP op het pad ernaartoe")
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    dsn = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    result = subprocess.run([program, "--format=custom", "--no-owner", "--file", target,
+                             "--dbname", dsn], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        fail(f"pg_dump mislukt: {result.stderr.strip()[:500]}")
 
 
 @main.group(help="Gebruikers beheren.")
