@@ -255,6 +255,8 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
                                  source=getattr(who, "source", None))
                 moved.append({"id": case.id, "status": case.status,
                               "stalled": case.stalled_at is not None})
+            audit.log_admin(session, actor, "cases_migrated", {
+                "from": source.version, "to": target.version, "cases": [m["id"] for m in moved]})
             session.flush()
     except StaleDataError:
         raise Conflict("Een casus is intussen gewijzigd; er is niets verplaatst. Probeer het "

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import audit
 from .errors import Forbidden, Invalid
 from .roles import BEHEERDER
 from .store import Setting, unit_of_work
@@ -116,6 +117,7 @@ def update(who, payload: Any) -> dict[str, Any]:
             else:
                 row.value = value
         session.flush()
+        audit.log_admin(session, who.name, "settings_changed", {"settings": clean})
         return read(session)
 
 

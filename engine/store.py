@@ -52,6 +52,9 @@ class User(Base):
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Stored in the web session at sign-in and compared on every request: raised on sign-out,
+    # a password change, deactivation and a change of roles, it ends every session at once.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     manager: Mapped[User | None] = relationship(remote_side=[id])
 
@@ -71,6 +74,8 @@ class ApiToken(Base):
     # SHA-256 of a 256-bit random token: high entropy needs no slow hash, and lookup stays O(1).
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: never
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship()
 

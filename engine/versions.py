@@ -67,6 +67,8 @@ def deploy(session: Session, files: list[SourceFile], by: str) -> tuple[ProcessV
     ]
     session.add(row)
     session.flush()
+    audit.log_admin(session, by, "process_deployed",
+                    {"version": number, "sha256": digest, "files": [f.name for f in files]})
     return row, True
 
 
@@ -74,7 +76,9 @@ def list_versions(session: Session) -> list[ProcessVersion]:
     return list(session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)))
 
 
-def activate(session: Session, version: int) -> ProcessVersion:
+def activate(session: Session, version: int, by: str | None = None) -> ProcessVersion:
+    """Make a deployed version the one new cases get; in the admin log as `by` (the caller
+    names who, else "onbekend"). Raises InvalidDefinition for an unknown version."""
     row = session.get(ProcessVersion, version)
     if row is None:
         raise definitions.InvalidDefinition(
@@ -83,6 +87,7 @@ def activate(session: Session, version: int) -> ProcessVersion:
     for other in session.scalars(select(ProcessVersion).where(ProcessVersion.active.is_(True))):
         other.active = False
     row.active = True
+    audit.log_admin(session, by or "onbekend", "process_activated", {"version": version})
     return row
 
 

@@ -14,7 +14,7 @@ from engine import definitions, schema, store, users, versions
 from engine.errors import DomainError
 from engine.roles import ROLES
 
-DEMO_PASSWORD = "meldcode-demo"  # noqa: S105 - documented demo password
+DEMO_PASSWORD = "oefenen-met-meldcode"  # noqa: S105 - documented demo password (passes the policy)
 # One demo user per role; the medewerker reports to the leidinggevende.
 DEMO_USERS = [
     ("leidinggevende", ["leidinggevende"], None, "Lotte Leidinggevende"),
@@ -62,7 +62,8 @@ def init(demo: bool):
 
             for name, roles, manager, display in DEMO_USERS:
                 if session.scalar(select(store.User).where(store.User.name == name)) is None:
-                    users.create_user(session, name, roles, DEMO_PASSWORD, manager, display)
+                    users.create_user(session, name, roles, DEMO_PASSWORD, manager, display,
+                                      by="meldcode init --demo")
                     click.echo(f"Demogebruiker {name} ({', '.join(roles)}) aangemaakt.")
     click.echo(f"Database klaar: {_safe_url()}")
 
@@ -239,7 +240,8 @@ def user():
     pass
 
 
-@user.command("add", help="Voeg een gebruiker toe; het wachtwoord komt van stdin.")
+@user.command("add", help="Voeg een gebruiker toe; het wachtwoord komt van stdin (minstens "
+                          "12 tekens, geen veelgebruikt wachtwoord).")
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
               help="Rol (meerdere keren mogelijk).")
@@ -251,8 +253,45 @@ def user_add(name, roles, manager, password_stdin, display_name):
     password = sys.stdin.readline().rstrip("\r\n")
     with _database():
         with store.unit_of_work(write=True) as session:
-            users.create_user(session, name, list(roles), password, manager, display_name)
+            users.create_user(session, name, list(roles), password, manager, display_name,
+                              by=getpass.getuser())
     click.echo(f"Gebruiker {name} aangemaakt.")
+
+
+@user.command("deactivate", help="Schakel een gebruiker uit: aanmelden kan niet meer, elke "
+                                 "sessie eindigt en alle API-tokens worden ingetrokken. Casussen "
+                                 "en geschiedenis blijven.")
+@click.argument("name")
+def user_deactivate(name):
+    with _database():
+        with store.unit_of_work(write=True) as session:
+            users.deactivate(session, name, by=getpass.getuser())
+    click.echo(f"Gebruiker {name} is uitgeschakeld.")
+
+
+@user.command("password", help="Geef een gebruiker een nieuw wachtwoord (van stdin); elke sessie "
+                               "van die gebruiker eindigt.")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Lees het wachtwoord van stdin (verplicht).")
+def user_password(name, password_stdin):
+    password = sys.stdin.readline().rstrip("\r\n")
+    with _database():
+        with store.unit_of_work(write=True) as session:
+            users.set_password(session, name, password, by=getpass.getuser())
+    click.echo(f"Het wachtwoord van {name} is gewijzigd; de gebruiker moet zich opnieuw aanmelden.")
+
+
+@user.command("roles", help="Vervang de rollen van een gebruiker; elke sessie van die gebruiker "
+                            "eindigt.")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
+              help="Rol (meerdere keren mogelijk).")
+def user_roles(name, roles):
+    with _database():
+        with store.unit_of_work(write=True) as session:
+            users.set_roles(session, name, list(roles), by=getpass.getuser())
+    click.echo(f"Rollen van {name}: {', '.join(dict.fromkeys(roles))}.")
 
 
 @main.group(help="API-tokens.")
@@ -260,13 +299,39 @@ def token():
     pass
 
 
-@token.command("create", help="Maak een nieuw API-token voor een gebruiker en druk het af.")
+@token.command("create", help="Maak een nieuw API-token voor een gebruiker en druk het af (alleen "
+                              "het token, op één regel; het wordt nergens anders getoond).")
 @click.argument("name")
-def token_create(name):
+@click.option("--days", type=click.IntRange(1, users.MAX_TOKEN_DAYS), default=None,
+              help="Het token verloopt na dit aantal dagen (standaard: nooit, tot intrekking).")
+def token_create(name, days):
     with _database():
         with store.unit_of_work(write=True) as session:
-            value = users.create_token(session, name)
+            value = users.create_token(session, name, days, by=getpass.getuser())
     click.echo(value)
+
+
+@token.command("list", help="Toon de tokens van een gebruiker, één per regel: nummer, aangemaakt, "
+                            "verloopt (- = nooit) en active, revoked of expired, gescheiden door "
+                            "tabs.")
+@click.argument("name")
+def token_list(name):
+    with _database():
+        with store.unit_of_work() as session:
+            rows = users.list_tokens(session, name)
+    for row in rows:
+        click.echo(f"{row['id']}\t{row['created']}\t{row['expires']}\t{row['status']}")
+
+
+@token.command("revoke", help="Trek een token van een gebruiker in (op nummer, zie 'token list'); "
+                              "zonder nummer alle tokens van die gebruiker.")
+@click.argument("name")
+@click.argument("token_id", type=int, required=False)
+def token_revoke(name, token_id):
+    with _database():
+        with store.unit_of_work(write=True) as session:
+            count = users.revoke_tokens(session, name, token_id, by=getpass.getuser())
+    click.echo(f"{count} token(s) van {name} ingetrokken.")
 
 
 def _read(paths) -> list[definitions.SourceFile]:

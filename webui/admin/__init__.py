@@ -1,14 +1,18 @@
-"""The beheerder's settings of the organisation: its name, the aandachtsfunctionarissen, the
-Veilig Thuis region and the professional group whose afwegingskader applies."""
+"""The beheerder's area: the settings of the organisation (its name, the
+aandachtsfunctionarissen, the Veilig Thuis region and the professional group whose
+afwegingskader applies) and the users with their roles, leidinggevende, passwords and API
+tokens; and the auditor's page with the admin log (CONTRACT section 5)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from engine import organisation
+from engine import audit, organisation, store, users
 from engine.errors import Invalid
+from engine.roles import AUDITOR, BEHEERDER, LEIDINGGEVENDE, ROLES
 
 from ..web import principal
 
@@ -60,3 +64,218 @@ def settings():
                 "organisatie gebruiken ze meteen."), "success")
         return redirect(url_for("admin.settings"))
     return _render(organisation.settings_page(principal()), {})
+
+
+# --- users and tokens (beheerder only) -------------------------------------------------------
+
+ADMIN_LOG_LIMIT = 1000
+# The admin log's action codes as an auditor reads them.
+ADMIN_ACTIONS = {
+    "user_added": _l("Gebruiker toegevoegd"),
+    "user_password": _l("Wachtwoord gewijzigd"),
+    "user_deactivated": _l("Gebruiker uitgeschakeld"),
+    "user_roles": _l("Rollen gewijzigd"),
+    "user_manager": _l("Leidinggevende gewijzigd"),
+    "token_created": _l("API-token gemaakt"),
+    "token_revoked": _l("API-token(s) ingetrokken"),
+    "settings_changed": _l("Instellingen gewijzigd"),
+    "process_deployed": _l("Procesversie gepubliceerd"),
+    "process_activated": _l("Procesversie actief gemaakt"),
+    "cases_migrated": _l("Casussen verplaatst naar een andere versie"),
+    "refused": _l("Beheerpagina geweigerd"),
+}
+
+
+def _refuse(role: str):
+    """403 for someone without the role; the attempt is recorded in the admin log."""
+    who = principal()
+    current_app.logger.warning("admin area refused: %s %s by %s", request.method, request.path,
+                               who.name)
+    with store.unit_of_work(write=True) as session:
+        audit.log_admin(session, who.name, "refused",
+                        {"method": request.method, "path": request.path[:200], "needs": role})
+    abort(403)
+
+
+def _require(role: str) -> None:
+    if not principal().has_role(role):
+        _refuse(role)
+
+
+def _users_page(values: dict | None = None, errors: dict | None = None, status: int = 200):
+    with store.unit_of_work() as session:
+        rows = users.list_users(session)
+    return render_template(
+        "admin/users.html", users=rows, values=values or {"rollen": []}, errors=errors or {},
+        roles=ROLES, managers=[u for u in rows if u["active"] and LEIDINGGEVENDE in u["roles"]],
+    ), status
+
+
+@bp.get("/beheer/gebruikers")
+@login_required
+def users_list():
+    _require(BEHEERDER)
+    return _users_page()
+
+
+@bp.post("/beheer/gebruikers")
+@login_required
+def user_add():
+    _require(BEHEERDER)
+    values = {
+        "naam": (request.form.get("naam") or "").strip()[:80],
+        "weergavenaam": (request.form.get("weergavenaam") or "").strip()[:200],
+        "rollen": request.form.getlist("rollen"),
+        "leidinggevende": request.form.get("leidinggevende") or "",
+    }
+    own = request.form.get("wachtwoord") or ""
+    password = own or users.generate_password()
+    try:
+        with store.unit_of_work(write=True) as session:
+            users.create_user(session, values["naam"], values["rollen"], password,
+                              values["leidinggevende"] or None, values["weergavenaam"],
+                              by=principal())
+    except Invalid as exc:
+        return _users_page(values, _field_errors(exc), 422)
+    if own:
+        flash(_("Gebruiker %(name)s is toegevoegd.", name=values["naam"]), "success")
+        return redirect(url_for("admin.user_detail", name=values["naam"]))
+    return _detail_page(values["naam"], new_password=password)
+
+
+def _field_errors(exc: Invalid) -> dict:
+    return exc.errors if isinstance(exc.errors, dict) else {"algemeen": exc.message}
+
+
+def _detail_page(name: str, errors: dict | None = None, status: int = 200,
+                 new_password: str | None = None, new_token: str | None = None):
+    with store.unit_of_work() as session:
+        rows = users.list_users(session)
+        person = next((u for u in rows if u["name"] == name), None)
+        if person is None:
+            abort(404)
+        tokens = users.list_tokens(session, name)
+    return render_template(
+        "admin/user.html", person=person, tokens=tokens, errors=errors or {}, roles=ROLES,
+        managers=[u for u in rows if u["active"] and LEIDINGGEVENDE in u["roles"]
+                  and u["name"] != name],
+        new_password=new_password, new_token=new_token,
+        is_self=name == principal().name,
+    ), status
+
+
+@bp.get("/beheer/gebruikers/<name>")
+@login_required
+def user_detail(name):
+    _require(BEHEERDER)
+    return _detail_page(name)
+
+
+def _change(name: str, change, done: str):
+    """Run one change in a write transaction; the page again with the errors at their field
+    (422), or back to the user's page with a message."""
+    try:
+        with store.unit_of_work(write=True) as session:
+            change(session)
+    except Invalid as exc:
+        return _detail_page(name, _field_errors(exc), 422)
+    flash(done, "success")
+    return redirect(url_for("admin.user_detail", name=name))
+
+
+@bp.post("/beheer/gebruikers/<name>/rollen")
+@login_required
+def user_roles(name):
+    _require(BEHEERDER)
+    roles = request.form.getlist("rollen")
+    if name == principal().name and BEHEERDER not in roles:
+        return _detail_page(name, {"rollen": _("U kunt uw eigen rol beheerder niet intrekken.")}, 422)
+    return _change(name, lambda s: users.set_roles(s, name, roles, by=principal()),
+                   _("De rollen van %(name)s zijn gewijzigd. Lopende sessies van %(name)s zijn "
+                     "beëindigd.", name=name))
+
+
+@bp.post("/beheer/gebruikers/<name>/leidinggevende")
+@login_required
+def user_manager(name):
+    _require(BEHEERDER)
+    manager = request.form.get("leidinggevende") or None
+    return _change(name, lambda s: users.set_manager(s, name, manager, by=principal()),
+                   _("De leidinggevende van %(name)s is gewijzigd.", name=name))
+
+
+@bp.post("/beheer/gebruikers/<name>/uitschakelen")
+@login_required
+def user_deactivate(name):
+    _require(BEHEERDER)
+    if name == principal().name:
+        return _detail_page(name, {"uitschakelen": _("U kunt uzelf niet uitschakelen.")}, 422)
+    return _change(name, lambda s: users.deactivate(s, name, by=principal()),
+                   _("%(name)s is uitgeschakeld: aanmelden kan niet meer en alle tokens zijn "
+                     "ingetrokken.", name=name))
+
+
+@bp.post("/beheer/gebruikers/<name>/wachtwoord")
+@login_required
+def user_password(name):
+    _require(BEHEERDER)
+    own = request.form.get("wachtwoord") or ""
+    password = own or users.generate_password()
+    try:
+        with store.unit_of_work(write=True) as session:
+            users.set_password(session, name, password, by=principal())
+    except Invalid as exc:
+        return _detail_page(name, _field_errors(exc), 422)
+    if own:
+        flash(_("Het wachtwoord van %(name)s is gewijzigd. Lopende sessies van %(name)s zijn "
+                "beëindigd.", name=name), "success")
+        return redirect(url_for("admin.user_detail", name=name))
+    # A generated password is shown once, on this response only (never stored or logged).
+    return _detail_page(name, new_password=password)
+
+
+@bp.post("/beheer/gebruikers/<name>/tokens")
+@login_required
+def token_create(name):
+    _require(BEHEERDER)
+    raw = (request.form.get("dagen") or "").strip()
+    if raw and not raw.isdigit():
+        return _detail_page(name, {"dagen": _("Vul een aantal dagen in (een heel getal), of laat "
+                                              "het veld leeg.")}, 422)
+    days = int(raw) if raw else None
+    try:
+        with store.unit_of_work(write=True) as session:
+            token = users.create_token(session, name, days, by=principal())
+    except Invalid as exc:
+        errors = _field_errors(exc)
+        if "days" in errors:
+            errors["dagen"] = errors.pop("days")
+        return _detail_page(name, errors, 422)
+    # Shown once, like a generated password.
+    return _detail_page(name, new_token=token)
+
+
+@bp.post("/beheer/gebruikers/<name>/tokens/intrekken")
+@login_required
+def token_revoke(name):
+    _require(BEHEERDER)
+    raw = request.form.get("token") or ""
+    token_id = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    if raw and token_id is None:
+        abort(400)
+    return _change(name, lambda s: users.revoke_tokens(s, name, token_id, by=principal()),
+                   _("Token ingetrokken.") if token_id is not None
+                   else _("Alle tokens van %(name)s zijn ingetrokken.", name=name))
+
+
+# --- the admin log (auditors) --------------------------------------------------------------
+
+
+@bp.get("/beheerlog")
+@login_required
+def admin_log():
+    _require(AUDITOR)
+    with store.unit_of_work() as session:
+        rows = audit.admin_log(session, ADMIN_LOG_LIMIT)
+    return render_template("admin/admin_log.html", rows=list(reversed(rows)),
+                           limit=ADMIN_LOG_LIMIT, ADMIN_ACTIONS=ADMIN_ACTIONS)

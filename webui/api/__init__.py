@@ -214,6 +214,17 @@ def deploy_process():
         return jsonify(versions.version_view(row)), 201 if created else 200
 
 
+@bp.get("/admin-log")
+@token_auth
+def admin_log():
+    """CONTRACT section 5: the admin log, auditors only."""
+    from engine import audit
+
+    _require(AUDITOR)
+    with unit_of_work() as session:
+        return jsonify(audit.admin_log(session))
+
+
 @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(_rest):
     """Unknown API paths answer in JSON too, not with an HTML page."""

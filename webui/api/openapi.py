@@ -273,6 +273,18 @@ def openapi_document() -> dict:
                         "error": {"type": "string"},
                         "errors": {"type": "array", "items": _ref("DeployProblem")}}},
                         "niet publiceerbaar; niets gepubliceerd")}}},
+        "/api/v1/admin-log": {"get": {
+            "summary": "Het beheerlog: gebruikers, tokens, instellingen, publicaties, activeringen "
+                       "en verplaatsingen, oudste eerst (de nieuwste 1000); alleen auditors",
+            "responses": {"200": _json({"type": "array", "items": {
+                "type": "object", "required": ["at", "user", "action", "detail"],
+                "properties": {"at": {"type": "string", "format": "date-time"},
+                               "user": {"type": "string"},
+                               "action": {"type": "string"},
+                               "detail": {"type": "object",
+                                          "description": "de feiten van de handeling; nooit "
+                                                         "een wachtwoord of token"}}}},
+                "beheerhandelingen"), "401": _ERR["401"], "403": _ERR["403"]}}},
     }
     return {
         "openapi": "3.0.3",

@@ -1,18 +1,74 @@
-"""Sign in and out, and the choice of language."""
+"""Sign in and out, the checks that end a web session, and the choice of language.
+
+A web session carries the user's session version (users.session_version) and the time of
+sign-in. Every request compares both: signing out, a new password, deactivation or new roles
+raise the version and so end every session of that user, on every device; and no session
+lives longer than MELDCODE_SESSION_MAX_HOURS (default 12) after sign-in, however active.
+The 30-minute idle limit is the cookie's own (PERMANENT_SESSION_LIFETIME).
+"""
 
 from __future__ import annotations
+
+import os
+import time
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from engine import pages
+from engine import pages, users
 
 from ..extensions import LANGUAGES, limiter
 from ..ratelimit import login_name_key, login_name_limit
 from ..web import WebUser, safe_next, source_address
 
 bp = Blueprint("auth", __name__)
+
+SESSION_VERSION = "sv"  # the user's session version at sign-in
+SIGNED_IN_AT = "signed_in_at"  # Unix time of sign-in
+DEFAULT_MAX_HOURS = 12.0
+
+
+def max_session_seconds() -> float:
+    """The absolute lifetime of a web session: the app's SESSION_MAX_HOURS, else the
+    environment's MELDCODE_SESSION_MAX_HOURS, else 12 hours."""
+    hours = current_app.config.get("SESSION_MAX_HOURS")
+    if hours is None:
+        try:
+            hours = float(os.environ.get("MELDCODE_SESSION_MAX_HOURS") or DEFAULT_MAX_HOURS)
+        except ValueError:
+            hours = DEFAULT_MAX_HOURS
+    return max(float(hours), 0.0) * 3600
+
+
+def _fresh_session() -> None:
+    """Empty the session but keep the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+@bp.before_app_request
+def _end_stale_session():
+    """Before anything reads current_user: a session whose version no longer matches the
+    user's, or that is older than the absolute lifetime, or whose user is switched off, is
+    emptied; the page then asks for sign-in (or the login_required view redirects there)."""
+    user_id = session.get("_user_id")
+    if user_id is None:
+        return
+    try:
+        current = users.session_version(int(user_id))
+    except (TypeError, ValueError):
+        current = None
+    signed_in_at = session.get(SIGNED_IN_AT)
+    expired = not isinstance(signed_in_at, int | float) or \
+        time.time() - signed_in_at > max_session_seconds()
+    if current is None or session.get(SESSION_VERSION) != current or expired:
+        logout_user()
+        _fresh_session()
+        if expired and current is not None:
+            flash(_("Uw sessie is verlopen. Meld u opnieuw aan."), "info")
 
 MAX_NAME = 80
 MAX_PASSWORD = 1024  # argon2 hashes any length; a cap keeps a huge body from costing CPU
@@ -42,14 +98,14 @@ def login():
         if not name or not password:
             error = _("Vul uw gebruikersnaam en wachtwoord in.")
         else:
-            person = pages.sign_in(name, password, source_address())
-            if person is not None:
-                lang = session.get("lang")
-                session.clear()  # a fresh session for the signed-in person
-                if lang:
-                    session["lang"] = lang
+            # The password hash is checked outside any write transaction (issue 11).
+            signed = users.sign_in(name, password, source_address())
+            if signed is not None:
+                _fresh_session()  # a fresh session for the signed-in person
                 session.permanent = True  # expires after IDLE_TIMEOUT without requests
-                login_user(WebUser(person))
+                session[SESSION_VERSION] = signed.session_version
+                session[SIGNED_IN_AT] = int(time.time())
+                login_user(WebUser(pages.Person(signed.principal, signed.display_name)))
                 return redirect(next_url)
             error = _("Gebruikersnaam of wachtwoord klopt niet.")
     status = 401 if error else 200
@@ -59,11 +115,11 @@ def login():
 @bp.post("/afmelden")
 @login_required
 def logout():
-    lang = session.get("lang")
+    # Raising the version ends this session and every other one of this user: a copy of the
+    # cookie is worth nothing after "Afmelden".
+    users.end_sessions(current_user.principal.id)
     logout_user()
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    _fresh_session()
     flash(_("U bent afgemeld."), "info")
     return redirect(url_for("auth.login"))
 

@@ -1,0 +1,349 @@
+"""Sessions and accounts (issue 11, point 4; CONTRACT section 5): a session ends for good at
+sign-out, a new password, deactivation or new roles; an absolute session lifetime; the
+password policy; `meldcode user deactivate|password|roles` and `meldcode token
+create|list|revoke`; expired and revoked tokens; the beheerder's users pages; sign-in without
+the write lock. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from tests.conftest import PASSWORD
+from tests.webui.test_ui_app import Client, text
+
+NEW_PASSWORD = "paarse-olifant-fietst-snel"  # passes the policy
+
+
+@pytest.fixture
+def web(app, people):
+    return app
+
+
+def signed_in(app, name, password=PASSWORD) -> Client:
+    client = Client(app)
+    response = client.login(name, password)
+    assert response.status_code == 302, text(response)
+    assert client.get("/").status_code == 200
+    return client
+
+
+def replay(app, cookie: str):
+    """A fresh client that presents a copied session cookie, as a thief would."""
+    other = app.test_client()
+    other.set_cookie("meldcode_sessie", cookie, domain="localhost")
+    return other.get("/", base_url="http://localhost")
+
+
+def cookie_of(client: Client) -> str:
+    return client.http.get_cookie("meldcode_sessie", domain="localhost").value
+
+
+def cli(*args, input=None):
+    from webui.cli import main
+
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+def test_old_cookie_is_refused_after_logout(web):
+    client = signed_in(web, "mw")
+    stolen = cookie_of(client)
+    assert replay(web, stolen).status_code == 200  # the copy works while signed in
+    second = signed_in(web, "mw")  # the same person on another device
+    assert client.logout().status_code == 302
+    response = replay(web, stolen)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/aanmelden")
+    # Sign-out ends the sessions on every device.
+    assert second.get("/").status_code == 302
+    # Another user's session is untouched.
+    other = signed_in(web, "lg")
+    assert other.get("/").status_code == 200
+
+
+def test_old_cookie_is_refused_after_password_change(web):
+    client = signed_in(web, "mw")
+    stolen = cookie_of(client)
+    result = cli("user", "password", "mw", "--password-stdin", input=NEW_PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert replay(web, stolen).status_code == 302
+    assert client.get("/").status_code == 302
+    # The old password no longer works, the new one does.
+    assert Client(web).login("mw").status_code == 401
+    assert signed_in(web, "mw", NEW_PASSWORD).get("/").status_code == 200
+
+
+def test_roles_change_and_deactivation_end_sessions(web):
+    client = signed_in(web, "af")
+    assert cli("user", "roles", "af", "--role", "aandachtsfunctionaris", "--role",
+               "medewerker").exit_code == 0
+    assert client.get("/").status_code == 302
+    client = signed_in(web, "af")
+    assert client.get("/").status_code == 200
+    assert cli("user", "deactivate", "af").exit_code == 0
+    assert client.get("/").status_code == 302
+    response = Client(web).login("af")
+    assert response.status_code == 401
+
+
+def test_absolute_session_lifetime(web):
+    client = signed_in(web, "mw")
+    with client.http.session_transaction() as session:
+        session["signed_in_at"] = time.time() - 11.9 * 3600
+    assert client.get("/").status_code == 200
+    with client.http.session_transaction() as session:
+        session["signed_in_at"] = time.time() - 12.1 * 3600
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/aanmelden")
+    page = client.get(response.headers["Location"])
+    assert "Uw sessie is verlopen" in text(page)
+
+
+def test_session_lifetime_from_the_environment(app, people, monkeypatch):
+    monkeypatch.setenv("MELDCODE_SESSION_MAX_HOURS", "0.0005")  # 1.8 seconds
+    client = signed_in(app, "mw")
+    time.sleep(2.0)
+    assert client.get("/").status_code == 302
+
+
+def test_a_session_without_version_is_refused(web):
+    """Sessions from before this release carry no version: they must sign in again."""
+    client = signed_in(web, "mw")
+    with client.http.session_transaction() as session:
+        del session["sv"]
+    assert client.get("/").status_code == 302
+
+
+# --- password policy -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("password", "message"), [
+    ("12345678", "minstens 12 tekens"),
+    ("kort-wacht", "minstens 12 tekens"),
+    ("123456789012", "veelgebruikt wachtwoord"),
+    ("password1234", "veelgebruikt wachtwoord"),
+    ("qwertyuiopas", "veelgebruikt wachtwoord"),
+    ("wachtwoord123", "bekend woord"),
+    ("Wachtwoord2024!", "bekend woord"),
+    ("aaaaaaaaaaaaaaaa", "herhaalt"),
+    ("abcdefghijklmn", "reeks"),
+    ("mw-mw-mw-mw-2024", None),  # only checks that it is refused (name, repeat or year)
+])
+def test_password_policy_refuses_in_dutch(people, password, message):
+    from engine import store, users
+    from engine.errors import Invalid
+
+    with pytest.raises(Invalid) as caught, store.unit_of_work(write=True) as session:
+        users.set_password(session, "mw", password)
+    assert caught.value.errors.keys() == {"wachtwoord"}
+    if message:
+        assert message in caught.value.message
+    # Nothing changed: the old password still signs in.
+    assert users.sign_in("mw", PASSWORD) is not None
+
+
+def test_password_policy_on_the_command_line(people):
+    result = cli("user", "add", "piet", "--role", "medewerker", "--password-stdin",
+                 input="password1234\n")
+    assert result.exit_code == 2
+    assert "veelgebruikt" in result.output
+    result = cli("user", "password", "mw", "--password-stdin", input="1234567\n")
+    assert result.exit_code == 2 and "minstens 12 tekens" in result.output
+    result = cli("user", "add", "piet", "--role", "medewerker", "--password-stdin",
+                 input=NEW_PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+
+
+def test_demo_password_passes_the_policy():
+    from engine import users
+    from webui.cli import DEMO_PASSWORD, DEMO_USERS
+
+    for name, _roles, _manager, display in DEMO_USERS:
+        assert users.password_problem(DEMO_PASSWORD, name, display) is None
+
+
+# --- user commands -------------------------------------------------------------------------
+
+
+def test_user_commands_exit_codes(people):
+    assert cli("user", "deactivate", "niemand").exit_code == 2
+    assert cli("user", "password", "niemand", "--password-stdin",
+               input=NEW_PASSWORD + "\n").exit_code == 2
+    assert cli("user", "roles", "niemand", "--role", "medewerker").exit_code == 2
+    assert cli("user", "roles", "mw", "--role", "baas").exit_code == 2  # unknown role
+    assert cli("user", "roles", "mw").exit_code == 2  # no role
+    # lg still manages mw: lg keeps the role until mw has another leidinggevende.
+    result = cli("user", "roles", "lg", "--role", "medewerker")
+    assert result.exit_code == 2 and "mw" in result.output
+    result = cli("user", "roles", "mw", "--role", "medewerker", "--role", "aandachtsfunctionaris")
+    assert result.exit_code == 0, result.output
+    from engine import users
+
+    assert users.sign_in("mw", PASSWORD).principal.roles == ("medewerker", "aandachtsfunctionaris")
+
+
+def test_deactivated_user_cannot_sign_in_and_tokens_fail(client, people):
+    assert client.get("/api/v1/tasks", headers=people.auth("mw")).status_code == 200
+    result = cli("user", "deactivate", "mw")
+    assert result.exit_code == 0, result.output
+    assert client.get("/api/v1/tasks", headers=people.auth("mw")).status_code == 401
+    from engine import users
+
+    assert users.sign_in("mw", PASSWORD) is None
+    result = cli("token", "create", "mw")
+    assert result.exit_code == 2 and "uitgeschakeld" in result.output
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+def test_token_create_list_revoke(client, people):
+    from engine import store
+
+    result = cli("token", "create", "mw", "--days", "1")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mc_")
+    token = {"Authorization": f"Bearer {lines[0]}"}
+    assert client.get("/api/v1/tasks", headers=token).status_code == 200
+    assert cli("token", "create", "mw", "--days", "0").exit_code == 2
+    assert cli("token", "create", "niemand").exit_code == 2
+
+    listing = cli("token", "list", "mw")
+    assert listing.exit_code == 0
+    rows = [line.split("\t") for line in listing.output.splitlines()]
+    assert len(rows) == 2 and all(len(r) == 4 for r in rows)
+    fixture_row, new_row = rows
+    assert fixture_row[2] == "-" and fixture_row[3] == "active"
+    assert new_row[3] == "active" and new_row[2].endswith("Z")
+
+    # Moved into the past in the database: expired, 401.
+    with store.unit_of_work(write=True) as session:
+        session.execute(update(store.ApiToken).where(store.ApiToken.id == int(new_row[0]))
+                        .values(expires_at=store.utcnow().replace(year=2020)))
+    assert client.get("/api/v1/tasks", headers=token).status_code == 401
+    assert cli("token", "list", "mw").output.splitlines()[1].endswith("\texpired")
+
+    # Revoke one by number, then all.
+    assert cli("token", "revoke", "mw", "999999").exit_code == 2
+    other = cli("token", "revoke", "lg", fixture_row[0])  # not lg's token
+    assert other.exit_code == 2
+    assert client.get("/api/v1/tasks", headers=people.auth("mw")).status_code == 200
+    assert cli("token", "revoke", "mw", fixture_row[0]).exit_code == 0
+    assert client.get("/api/v1/tasks", headers=people.auth("mw")).status_code == 401
+    assert cli("token", "list", "mw").output.splitlines()[0].endswith("\trevoked")
+    third = cli("token", "create", "mw").output.strip()
+    assert client.get("/api/v1/tasks",
+                      headers={"Authorization": f"Bearer {third}"}).status_code == 200
+    assert cli("token", "revoke", "mw").exit_code == 0
+    assert client.get("/api/v1/tasks",
+                      headers={"Authorization": f"Bearer {third}"}).status_code == 401
+    assert client.get("/api/v1/tasks", headers=people.auth("lg")).status_code == 200
+
+
+# --- sign-in outside the write lock ----------------------------------------------------------
+
+
+def test_sign_in_holds_no_write_lock(sqlite_people, sqlite_url):
+    """While another writer holds the write lock, a sign-in (right or wrong) still answers:
+    the hash is checked without a write transaction."""
+    from engine import store, users
+
+    done: dict[str, object] = {}
+
+    def attempt():
+        done["wrong"] = users.sign_in("mw", "verkeerd-wachtwoord-123")
+        done["right"] = users.sign_in("mw", PASSWORD)
+
+    with store.unit_of_work(write=True) as session:
+        session.execute(select(store.User.id)).all()
+        worker = threading.Thread(target=attempt)
+        worker.start()
+        worker.join(timeout=5)
+        assert not worker.is_alive(), "sign-in waited for the write lock"
+    assert done["wrong"] is None and done["right"] is not None
+
+
+# --- the beheerder's pages --------------------------------------------------------------------
+
+
+def test_users_pages_are_for_the_beheerder_only(web):
+    for name in ("mw", "aud", "pb"):
+        client = signed_in(web, name)
+        assert client.get("/beheer/gebruikers").status_code == 403
+        assert client.get("/beheer/gebruikers/mw").status_code == 403
+        assert client.post("/beheer/gebruikers/mw/uitschakelen").status_code == 403
+    from engine import store, users
+
+    with store.unit_of_work() as session:
+        assert users.list_users(session)[0]["active"]
+        names = {u["name"]: u["active"] for u in users.list_users(session)}
+    assert names["mw"] is True
+
+
+def test_beheerder_manages_users_with_csrf(web, people):
+    bh = signed_in(web, "bh")
+    page = bh.get("/beheer/gebruikers")
+    assert page.status_code == 200
+    assert 'id="gebruiker-mw"' in text(page) and "Medewerker" in text(page)
+    # Without the CSRF token: refused, nothing added.
+    response = bh.post("/beheer/gebruikers", {"naam": "kees", "rollen": "medewerker",
+                                               "wachtwoord": NEW_PASSWORD}, csrf=False)
+    assert response.status_code == 400
+    # A weak password: 422 with the message at the field.
+    response = bh.post("/beheer/gebruikers", {"naam": "kees", "rollen": "medewerker",
+                                               "wachtwoord": "password1234"})
+    assert response.status_code == 422
+    assert 'id="fout-wachtwoord"' in text(response) and "veelgebruikt" in text(response)
+    # No role: the message at the roles.
+    response = bh.post("/beheer/gebruikers", {"naam": "kees", "wachtwoord": NEW_PASSWORD})
+    assert response.status_code == 422 and 'id="fout-rollen"' in text(response)
+    # Added with a generated password, shown once.
+    response = bh.post("/beheer/gebruikers", {"naam": "kees", "rollen": "medewerker",
+                                               "leidinggevende": "lg"})
+    assert response.status_code == 200
+    generated = re.search(r'<code class="secret">([^<]+)</code>', text(response)).group(1)
+    kees = signed_in(web, "kees", generated)
+    assert kees.get("/beheer/gebruikers/kees").status_code == 403
+    assert generated not in text(bh.get("/beheer/gebruikers/kees"))
+
+    # Roles, manager, password reset, tokens, deactivate.
+    response = bh.post("/beheer/gebruikers/kees/rollen",
+                       {"rollen": ["medewerker", "aandachtsfunctionaris"]})
+    assert response.status_code == 302
+    assert kees.get("/").status_code == 302  # new roles: the old session ended
+    response = bh.post("/beheer/gebruikers/kees/leidinggevende", {"leidinggevende": "mw"})
+    assert response.status_code == 422 and "niet de rol leidinggevende" in text(response)
+    response = bh.post("/beheer/gebruikers/kees/leidinggevende", {"leidinggevende": ""})
+    assert response.status_code == 302
+    response = bh.post("/beheer/gebruikers/kees/wachtwoord", {"wachtwoord": "kort"})
+    assert response.status_code == 422 and "minstens 12 tekens" in text(response)
+    response = bh.post("/beheer/gebruikers/kees/wachtwoord", {})
+    reset = re.search(r'<code class="secret">([^<]+)</code>', text(response)).group(1)
+    assert reset != generated and Client(web).login("kees", generated).status_code == 401
+    kees = signed_in(web, "kees", reset)
+
+    response = bh.post("/beheer/gebruikers/kees/tokens", {"dagen": "30"})
+    token = re.search(r'<code class="secret">([^<]+)</code>', text(response)).group(1)
+    api = web.test_client()
+    assert api.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    page = text(bh.get("/beheer/gebruikers/kees"))
+    assert token not in page and "geldig" in page
+    token_id = re.search(r'name="token" value="(\d+)"', page).group(1)
+    assert bh.post("/beheer/gebruikers/kees/tokens/intrekken",
+                   {"token": token_id}).status_code == 302
+    assert api.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert "ingetrokken" in text(bh.get("/beheer/gebruikers/kees"))
+
+    assert bh.post("/beheer/gebruikers/bh/uitschakelen").status_code == 422  # not oneself
+    assert bh.post("/beheer/gebruikers/kees/uitschakelen").status_code == 302
+    assert kees.get("/").status_code == 302
+    assert Client(web).login("kees", reset).status_code == 401
+    assert "Uitgeschakeld" in text(bh.get("/beheer/gebruikers"))

@@ -1,0 +1,130 @@
+"""The admin log (issue 11, point 4; CONTRACT section 5): every administrative action
+(users, tokens, settings, process deploy and activation, migration) is in it, readable by
+auditors through GET /api/v1/admin-log and the page "Beheerlog"; never a password or token.
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from tests.webui.test_ui_app import Client, text
+
+PASSWORD_NEW = "paarse-olifant-fietst-snel"
+
+
+def cli(*args, input=None):
+    from webui.cli import main
+
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def admin_log(client, people) -> list[dict]:
+    response = client.get("/api/v1/admin-log", headers=people.auth("aud"))
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def actions(rows) -> list[str]:
+    return [r["action"] for r in rows]
+
+
+def test_admin_log_is_for_auditors_only(client, people):
+    for name in ("mw", "lg", "af", "pb", "bh"):
+        assert client.get("/api/v1/admin-log", headers=people.auth(name)).status_code == 403
+    assert client.get("/api/v1/admin-log").status_code == 401
+    rows = admin_log(client, people)
+    assert all(set(r) == {"at", "user", "action", "detail"} for r in rows)
+    # The test users were added (People) and their tokens made: both are in the log.
+    assert actions(rows).count("user_added") == len(people.SPEC)
+    assert actions(rows).count("token_created") == len(people.SPEC)
+
+
+def test_user_and_token_actions_are_logged_without_secrets(client, people):
+    before = len(admin_log(client, people))
+    assert cli("user", "add", "kees", "--role", "medewerker", "--manager", "lg",
+               "--password-stdin", input=PASSWORD_NEW + "\n").exit_code == 0
+    result = cli("user", "password", "kees", "--password-stdin", input=PASSWORD_NEW + "-2\n")
+    assert result.exit_code == 0, result.output
+    assert cli("user", "roles", "kees", "--role", "aandachtsfunctionaris").exit_code == 0
+    created = cli("token", "create", "kees", "--days", "7")
+    token = created.output.strip()
+    assert cli("token", "revoke", "kees").exit_code == 0
+    assert cli("user", "deactivate", "kees").exit_code == 0
+    rows = admin_log(client, people)[before:]
+    assert actions(rows) == ["user_added", "user_password", "user_roles", "token_created",
+                             "token_revoked", "user_deactivated"]
+    assert all(r["detail"]["user"] == "kees" for r in rows)
+    assert rows[2]["detail"]["roles"] == ["aandachtsfunctionaris"]
+    assert rows[3]["detail"]["expires"].endswith("Z")
+    dumped = json.dumps(rows)
+    assert token not in dumped and PASSWORD_NEW not in dumped
+    assert token[3:20] not in dumped
+
+
+def test_refused_admin_page_is_logged(app, client, people):
+    mw = Client(app)
+    mw.login("mw")
+    assert mw.get("/beheer/gebruikers").status_code == 403
+    rows = admin_log(client, people)
+    assert rows[-1]["action"] == "refused" and rows[-1]["user"] == "mw"
+    assert rows[-1]["detail"]["path"] == "/beheer/gebruikers"
+
+
+def test_settings_deploy_activation_and_migration_are_logged(app, client, people):
+    from engine import definitions, migration, organisation, store, versions
+
+    organisation.update(people["bh"], {"organisatie_naam": "Zorg Noord"})
+    rows = admin_log(client, people)
+    assert rows[-1]["action"] == "settings_changed" and rows[-1]["user"] == "bh"
+    assert rows[-1]["detail"]["settings"]["organisatie_naam"] == "Zorg Noord"
+
+    # A second version (the shipped one with a changed name), deployed then activated.
+    files = definitions.shipped_files()
+    bpmn = next(f for f in files if f.kind == "bpmn")
+    changed = bpmn.content.replace(b'name="', b'name="Nieuw: ', 1)
+    new_files = [definitions.SourceFile(bpmn.name, changed) if f is bpmn else f for f in files]
+    versions.check_first(new_files)
+    with store.unit_of_work(write=True) as session:
+        row, created = versions.deploy(session, new_files, "pb")
+        number = row.version
+    assert created
+    with store.unit_of_work(write=True) as session:
+        versions.activate(session, 1, by="pb")
+    rows = admin_log(client, people)
+    assert actions(rows)[-2:] == ["process_deployed", "process_activated"]
+    assert rows[-2]["detail"]["version"] == number and rows[-2]["user"] == "pb"
+    assert rows[-1]["detail"] == {"version": 1}
+
+    # Move the (no) open cases of version 1 to the new version: still an admin action.
+    migration.move_cases(people["pb"], 1, number)
+    rows = admin_log(client, people)
+    assert rows[-1]["action"] == "cases_migrated"
+    assert rows[-1]["detail"]["from"] == 1 and rows[-1]["detail"]["to"] == number
+
+
+def test_beheerlog_page(app, people):
+    auditor = Client(app)
+    auditor.login("aud")
+    page = auditor.get("/beheerlog")
+    assert page.status_code == 200
+    assert "Beheerlog" in text(page) and "Gebruiker toegevoegd" in text(page)
+    medewerker = Client(app)
+    medewerker.login("bh")
+    assert medewerker.get("/beheerlog").status_code == 403
+
+
+def test_admin_log_is_in_the_openapi_document(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    operation = document["paths"]["/api/v1/admin-log"]["get"]
+    assert set(operation["responses"]) >= {"200", "401", "403"}
+    item = operation["responses"]["200"]["content"]["application/json"]["schema"]["items"]
+    assert item["required"] == ["at", "user", "action", "detail"]
+
+
+@pytest.mark.parametrize("path", ["/beheer/gebruikers", "/beheerlog"])
+def test_admin_pages_need_sign_in(app, people, path):
+    response = app.test_client().get(path)
+    assert response.status_code == 302 and "/aanmelden" in response.headers["Location"]
