@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -51,11 +52,7 @@ def _checked(value: str, where: str) -> str:
 
 def _kept_secret(env: str, filename: str) -> str:
     """A secret from the environment variable `env`, else one generated once and kept in
-    instance/`filename`. Raises KeyRefused for an empty or short key, from either place.
-
-    The file appears complete or not at all: the key is written to a temporary file first and
-    then linked into place (link(2) fails when the name exists), so a process that starts at
-    the same moment reads either nothing (and races to link its own) or the whole key."""
+    instance/`filename`. Raises KeyRefused for an empty or short key, from either place."""
     if env in os.environ:
         return _checked(os.environ[env], f"de omgevingsvariabele {env}")
     path = instance_dir() / filename
@@ -64,19 +61,27 @@ def _kept_secret(env: str, filename: str) -> str:
         return _checked(path.read_text(), where)
     except FileNotFoundError:
         pass
-    value = secrets.token_hex(32)
-    tmp = path.with_name(f".{filename}.{os.getpid()}.{secrets.token_hex(4)}")
+    return _checked(create_once(path, secrets.token_hex(32)), where)
+
+
+def create_once(path: Path, value: str) -> str:
+    """Write `value` to `path` unless the file exists; returns what the file holds then.
+
+    The file appears complete or not at all: the value is written and synced to a temporary
+    file first and then linked into place (link(2) fails when the name exists), so processes
+    that start at the same moment read either nothing (and race to link their own) or one
+    whole value, never an empty or half-written file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(value)
             fh.flush()
-            os.fsync(fh.fileno())  # a crash after the link must not leave an empty key behind
+            os.fsync(fh.fileno())  # a crash after the link must not leave an empty file behind
         try:
             os.link(tmp, path)
         except FileExistsError:
-            # Another process was first: everyone uses its key.
-            return _checked(path.read_text(), where)
+            return path.read_text()  # another process was first: everyone uses its value
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -109,6 +114,15 @@ KEYS = [secret_key, history_key]
 
 def ensure_keys() -> None:
     """Read or create every key once, in the process that starts the others (`meldcode
-    serve`'s master), so workers only ever read finished files. Raises KeyRefused."""
+    serve`'s master), so workers only ever read finished files: the secret and history keys
+    and, where this build signs checkpoints, the signing key. Raises KeyRefused."""
     for key in KEYS:
         key()
+    if importlib.util.find_spec("engine.translog") is None:
+        return
+    from . import translog
+
+    try:
+        translog.signing_key()
+    except translog.CheckpointError as exc:
+        raise KeyRefused(str(exc)) from None
