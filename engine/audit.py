@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import settings
 from .store import AccessLogEntry, AdminLogEntry, Case, utcnow
@@ -70,7 +71,7 @@ _cases = Case.__table__
 HEADER_FIELDS = ("client_ref", "reason", "owner_id", "process_version", "status", "uitkomst",
                  "started_at", "closed_at", "event_count", "last_hash", "access_count",
                  "access_head")
-_HEADER = select(*(_cases.c[name] for name in HEADER_FIELDS)).where(
+_HEADER = select(*(_cases.c[name] for name in HEADER_FIELDS), _cases.c.header_hash).where(
     _cases.c.id == bindparam("case_id"))
 _HEADER_FOR_UPDATE = _HEADER.with_for_update()
 _SEAL = (_cases.update().where(_cases.c.id == bindparam("case_id"))
@@ -95,11 +96,29 @@ def header_hash(case_id: int, fields: Any) -> str:
         header_content(case_id, fields)), hashlib.sha256).hexdigest()
 
 
-def seal_case(db: Session | Connection, case_id: int) -> None:
+def header_ok(case_id: int, fields: Any) -> bool:
+    """Whether fields.header_hash is the keyed hash of fields' header (a Case or a row)."""
+    return hmac.compare_digest(header_hash(case_id, fields), fields.header_hash or "")
+
+
+def header_intact(db: Session | Connection, case_id: int) -> bool:
+    """Whether the case row, as stored now, still carries its own header hash. Writers ask
+    before they change a header field, and seal again only when it was: a header changed
+    outside the application stays broken, however many writes follow (never laundered)."""
+    conn = db.connection() if isinstance(db, Session) else db
+    query = _HEADER.with_for_update() if conn.dialect.name == "postgresql" else _HEADER
+    row = conn.execute(query, {"case_id": case_id}).first()
+    return row is not None and header_ok(case_id, row)
+
+
+def seal_case(db: Session | Connection, case_id: int, intact: bool = True) -> None:
     """Recompute cases.header_hash from the row as this transaction sees it.
 
-    Call it in the same transaction after any change to a header field (HEADER_FIELDS) that
-    is not followed by log_access for the case (log_access seals the case itself)."""
+    Call it in the same transaction after a change to a header field (HEADER_FIELDS), with
+    intact = header_intact(...) as asked before the change (a new case: True). log_access
+    seals by itself. A header that was not intact is left as it is."""
+    if not intact:
+        return
     if isinstance(db, Session):
         db.flush()
     conn = db.connection() if isinstance(db, Session) else db
@@ -176,11 +195,14 @@ def log_access(db: Session | Connection, user, action: str, outcome: str,
     if header is not None:
         sealed = dict(header._mapping, access_count=header.access_count + 1,
                       access_head=entry.hash)
-        conn.execute(_SEAL_ACCESS, {
-            "case_id": case_id, "access_count": sealed["access_count"],
-            "access_head": entry.hash,
-            "header_hash": header_hash(case_id, _Fields(sealed)),
-        })
+        if header_ok(case_id, header):  # a broken header stays broken
+            sealed["header_hash"] = header_hash(case_id, _Fields(sealed))
+        conn.execute(_SEAL_ACCESS, {"case_id": case_id, **{
+            name: sealed[name] for name in ("access_count", "access_head", "header_hash")}})
+        if case is not None:
+            # the caller's object stays what the row now holds, without marking it changed
+            for name in ("access_count", "access_head", "header_hash"):
+                set_committed_value(case, name, sealed[name])
     return entry
 
 

@@ -243,6 +243,7 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
             now = utcnow()
             moved = []
             for case, state, advance, ids, before in plans:
+                intact = audit.header_ok(case.id, case)  # before the move changes it
                 change = runtime.CaseChange(case=case, version_id=case.version_id)
                 change.event(actor, MIGRATED, now, data={"from": source.version,
                                                          "to": target.version})
@@ -251,6 +252,7 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
                 case.id_counter = ids.counter
                 case.workflow_state = state
                 _store_rows(session, case, change, new, before, now)
+                audit.seal_case(session, case.id, intact)
                 audit.log_access(session, who, "migrate", "ok", case=case,
                                  source=getattr(who, "source", None))
                 moved.append({"id": case.id, "status": case.status,

@@ -3,14 +3,16 @@ the result with everything stored. Problems are reported in plain Dutch, first o
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, migration, runtime
+from . import audit, migration, runtime, translog
 from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
 from .store import AccessLogEntry, Case, CaseShare, HistoryEvent, TaskRecord, User, unit_of_work
@@ -247,13 +249,15 @@ def _comparable_state(state: dict) -> dict:
     }
 
 
-def check_access_chain(session: Session, case_id: int) -> list[str]:
+def check_access_chain(session: Session, case_id: int, case: Case | None = None) -> list[str]:
     """The case's access log is chained like its history: an edited, removed or inserted
-    line breaks the chain."""
+    line breaks the chain. With the case: its sealed count and head must match the chain's,
+    so removing the last lines, or all of them, shows too."""
     prev = audit.GENESIS
     rows = session.scalars(
         select(AccessLogEntry).where(AccessLogEntry.case_id == case_id).order_by(AccessLogEntry.id)
     )
+    number = 0
     for number, entry in enumerate(rows, start=1):
         if entry.prev_hash != prev:
             return [f"toegangslog regel {number}: de keten is onderbroken (een regel is "
@@ -261,6 +265,20 @@ def check_access_chain(session: Session, case_id: int) -> list[str]:
         if audit.chain_hash(prev, audit.access_content(entry)) != entry.hash:
             return [f"toegangslog regel {number}: de inhoud is na het vastleggen gewijzigd"]
         prev = entry.hash
+    if case is not None and (case.access_count != number
+                             or (case.access_head or audit.GENESIS) != prev):
+        return [f"de casus verwacht {case.access_count} regels in het toegangslog maar er zijn "
+                f"er {number}: er zijn regels verwijderd of toegevoegd"]
+    return []
+
+
+def check_header(case: Case) -> list[str]:
+    """The case row's header (audit.HEADER_FIELDS) under its keyed hash: a changed client
+    reference, reason, date, owner, count or chain head, a swap between cases or a rewound
+    case row shows here."""
+    if not hmac.compare_digest(audit.header_hash(case.id, case), case.header_hash or ""):
+        return ["de kop van de casus (cliëntreferentie, reden, start- of einddatum, eigenaar, "
+                "status, tellers) is buiten de applicatie gewijzigd: de sleutelhash klopt niet"]
     return []
 
 
@@ -268,14 +286,42 @@ _PLURAL = {"de afgeronde stappen", "de vastgelegde gegevens"}
 
 
 def verify_case(session: Session, case: Case) -> Verdict:
-    events = list(session.scalars(
-        select(HistoryEvent)
-        .where(HistoryEvent.case_id == case.id)
-        .order_by(HistoryEvent.seq, HistoryEvent.id)
-    ))
+    """Check one case: its header hash, both chains and their sealed counts and heads, the
+    replay of its history against everything stored. A malformed row (JSON, a time, an
+    unknown version or owner, a task row) is a problem of this case, never an exception.
+    Out: the Verdict, problems in Dutch."""
+    try:
+        return _verify_case(session, case)
+    except Exception as exc:  # noqa: BLE001 - a malformed row is a finding of this case
+        return Verdict(case.id, 0, [f"de casus laat zich niet controleren: {_reason(exc)}"])
+
+
+def _reason(exc: Exception) -> str:
+    text = (str(exc).splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _verify_case(session: Session, case: Case) -> Verdict:
+    try:
+        events = list(session.scalars(
+            select(HistoryEvent)
+            .where(HistoryEvent.case_id == case.id)
+            .order_by(HistoryEvent.seq, HistoryEvent.id)
+        ))
+    except Exception as exc:  # noqa: BLE001 - an unreadable event (JSON, time) is a finding
+        return Verdict(case.id, 0, [f"de geschiedenis is onleesbaar (een gebeurtenis met "
+                                    f"ongeldige gegevens of tijd): {_reason(exc)}"])
     verdict = Verdict(case.id, len(events))
-    verdict.problems = check_chain(case, events) + check_access_chain(session, case.id)
+    try:
+        access = check_access_chain(session, case.id, case)
+    except Exception as exc:  # noqa: BLE001
+        access = [f"het toegangslog is onleesbaar: {_reason(exc)}"]
+    verdict.problems = check_header(case) + check_chain(case, events) + access
     if verdict.problems:
+        return verdict
+    owner = session.get(User, case.owner_id)
+    if owner is None:
+        verdict.problems = [f"de eigenaar (gebruiker {case.owner_id}) bestaat niet"]
         return verdict
     try:
         definition = runtime.definition_for(session, case.process_version)
@@ -295,7 +341,7 @@ def verify_case(session: Session, case: Case) -> Verdict:
         "de uitkomst": (case.uitkomst, replayed.uitkomst),
         "de teller van taak-id's": (case.id_counter, replayed.id_counter),
         "de markering 'staat vast'": (case.stalled_at is not None, replayed.stalled),
-        "de eigenaar": (case.owner.name, replayed.owner),
+        "de eigenaar": (owner.name, replayed.owner),
         "de lijst van collega's met wie de casus is gedeeld": (
             sorted(session.scalars(select(User.name).join(CaseShare, CaseShare.user_id == User.id)
                                    .where(CaseShare.case_id == case.id))),
@@ -316,11 +362,14 @@ def verify_case(session: Session, case: Case) -> Verdict:
             f"de open taken wijken af van de geschiedenis (opgeslagen: {sorted(ready_rows.values())}, "
             f"na afspelen: {sorted(replayed.ready.values())})"
         )
-    completed_rows = sorted(
-        (r.completed_at, r.step) for r in session.scalars(
-            select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.state == "completed"))
-    )
-    if [step for _, step in completed_rows] != replayed.completed_steps:
+    completed_rows = list(session.scalars(
+        select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.state == "completed")))
+    undated = sorted(r.step for r in completed_rows if r.completed_at is None)
+    if undated:
+        verdict.problems.append(f"afgeronde taak zonder tijdstip van afronden: {', '.join(undated)}")
+        return verdict
+    completed_rows.sort(key=lambda r: (_utc(r.completed_at), r.step))
+    if [r.step for r in completed_rows] != replayed.completed_steps:
         verdict.problems.append("de afgeronde taakrijen wijken af van de geschiedenis")
     try:
         stored_state = _comparable_state(runtime.state_dict(case.workflow_state))
@@ -337,20 +386,65 @@ def verify_case(session: Session, case: Case) -> Verdict:
 
 
 def verify(who, case_id: Any) -> dict[str, Any]:
-    """Verify one case for someone who may read it (the read is logged)."""
+    """Verify one case for someone who may read it (the read is logged): verify_case, and the
+    case's entries in the log across all cases (translog.verify_case_log). Out: Verdict.as_dict.
+    Raises NotFound, Denied as runtime.open_case."""
+    translog.sequence()
+
     def run(session: Session):
         case = runtime.open_case(session, who, case_id, "verify")
-        return verify_case(session, case).as_dict()
+        verdict = verify_case(session, case)
+        verdict.problems += translog.verify_case_log(session.connection(), case.id)
+        return verdict.as_dict()
 
     return runtime._command(who, run)
 
 
-def verify_all(session: Session, case_ids: list[int] | None = None):
-    """Verdicts for the given cases, or all; for the command line (yields as it goes)."""
+def verify_all(session: Session | None = None, case_ids: list[int] | None = None,
+               log: translog.LogReport | None = None, url: str | None = None):
+    """Verdicts for the given cases, or all, as it goes (for the command line).
+
+    session: check within it (one transaction); None: each case in a read transaction of
+    its own, so writers never wait on a long verify. log: the result of translog.verify_log;
+    its problems of a case join that case's verdict, and a case that the log names but that
+    no longer exists gets a verdict of its own (when all cases are checked). A case that
+    cannot be read is a problem of that case; the next case is still checked."""
     query = select(Case.id).order_by(Case.id)
     if case_ids is not None:
         query = query.where(Case.id.in_(case_ids))
-    for cid in list(session.scalars(query)):
-        case = session.get(Case, cid)
-        yield verify_case(session, case)
-        session.expunge_all()  # keep memory flat over many cases
+    if session is not None:
+        ids = list(session.scalars(query))
+    else:
+        with unit_of_work(url=url) as reader:
+            ids = list(reader.scalars(query))
+    by_case = log.by_case if log is not None else {}
+    gone = sorted(set(by_case) - set(ids)) if case_ids is None else [
+        c for c in case_ids if c in by_case and c not in ids]
+    for cid in sorted(set(ids) | set(gone)):
+        if cid in gone:
+            yield Verdict(cid, 0, list(by_case[cid]))
+            continue
+        if session is not None:
+            verdict = _load_and_verify(session, cid)
+            session.expunge_all()  # keep memory flat over many cases
+        else:
+            with unit_of_work(url=url) as reader:
+                verdict = _load_and_verify(reader, cid)
+        verdict.problems += by_case.get(cid, [])
+        yield verdict
+
+
+def _load_and_verify(session: Session, case_id: int) -> Verdict:
+    try:
+        case = session.get(Case, case_id)
+    except Exception as exc:  # noqa: BLE001 - invalid JSON or time in the case row
+        session.rollback()
+        return Verdict(case_id, 0, [f"de casusrij is onleesbaar (ongeldige gegevens of tijd): "
+                                    f"{_reason(exc)}"])
+    if case is None:
+        return Verdict(case_id, 0, ["de casus is verwijderd"])
+    return verify_case(session, case)
+
+
+def _utc(at):
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at

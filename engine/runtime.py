@@ -596,12 +596,17 @@ def _log_denied(who: Principal, denied: Denied) -> None:
                          case_id=denied.case_id, source=who.source)
 
 
+# Case ids and version numbers are INTEGER columns: 32 bits on PostgreSQL, where a larger
+# number in a query is an error rather than no row. Nothing above this can exist.
+MAX_ID = 2**31 - 1
+
+
 def _load_case(session: Session, case_id: Any) -> Case:
     try:
         case_id = int(case_id)
     except (TypeError, ValueError):
         raise NotFound("Casus niet gevonden.") from None
-    if not 0 < case_id < 2**62:
+    if not 0 < case_id <= MAX_ID:
         raise NotFound("Casus niet gevonden.")
     case = session.get(Case, case_id)
     if case is None:
@@ -720,6 +725,7 @@ _CASE_COLUMNS = [c.name for c in _cases.columns]
 
 def _write_change(conn: Connection, change: CaseChange, who: Principal, now) -> None:
     case = change.case
+    intact = audit.header_intact(conn, case.id)  # sealed again below only if it was
     result = conn.execute(_UPDATE_CASE, {
         "b_id": case.id, "b_version": change.version_id, "status": case.status,
         "uitkomst": case.uitkomst, "closed_at": case.closed_at,
@@ -729,6 +735,7 @@ def _write_change(conn: Connection, change: CaseChange, who: Principal, now) -> 
     })
     if result.rowcount != 1:
         raise _Retry()
+    audit.seal_case(conn, case.id, intact)
     if change.completed_task:
         done = conn.execute(_COMPLETE_TASK, {"b_id": change.completed_task, "at": now,
                                              "by": who.name})
@@ -798,6 +805,7 @@ def start_case(who: Principal, payload: Any) -> dict[str, Any]:
         if change.new_tasks:
             session.execute(insert(TaskRecord), change.new_tasks)
         session.execute(insert(HistoryEvent), change.events)
+        audit.seal_case(session, case.id)  # a new case: its header hash starts here
         audit.log_access(session, who, "create", "ok", case=case, source=who.source)
         return _case_dict(case, who.name, change.tasks_view())
 

@@ -72,12 +72,13 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
 
 
 def _record(session: Session, who: Principal, case: Case, event: str, access: str,
-            data: dict[str, Any]) -> None:
+            data: dict[str, Any], intact: bool) -> None:
     """Store the change to the case with its history event (chained) and access-log line. The
     flush checks the case's version: a step stored meanwhile makes this a 409."""
     change = runtime.CaseChange(case=case, version_id=case.version_id)
     change.event(who.name, event, utcnow(), data=data)
     session.flush()
+    audit.seal_case(session, case.id, intact)
     session.execute(insert(HistoryEvent), change.events)
     audit.log_access(session, who, access, "ok", case=case, source=who.source)
 
@@ -91,9 +92,10 @@ def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         if new_owner.id == case.owner_id:
             raise Invalid("Ongeldige gegevens.", {"user": "Deze collega is al eigenaar."})
         old_owner = case.owner
+        intact = audit.header_ok(case.id, case)  # before the owner changes
         case.owner_id = new_owner.id
         _record(session, who, case, "case_handed_over", "hand_over",
-                {"from": old_owner.name, "to": new_owner.name, "reason": reason})
+                {"from": old_owner.name, "to": new_owner.name, "reason": reason}, intact)
         # the inbox rows carry the owner; the old owner's drafts of this case go with the case
         session.execute(update(TaskRecord).where(TaskRecord.case_id == case.id)
                         .values(owner_id=new_owner.id))
@@ -115,7 +117,8 @@ def share(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         if session.scalar(select(CaseShare.id).where(CaseShare.case_id == case.id,
                                                      CaseShare.user_id == reader.id)):
             raise Conflict("De casus is al met deze collega gedeeld.")
-        _record(session, who, case, "case_shared", "share", {"with": reader.name, "reason": reason})
+        _record(session, who, case, "case_shared", "share", {"with": reader.name, "reason": reason},
+                audit.header_ok(case.id, case))
         session.add(CaseShare(case_id=case.id, user_id=reader.id))
         return runtime.case_view(session, case)
 

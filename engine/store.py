@@ -467,12 +467,33 @@ def _writer(engine: Engine) -> Engine:
     return writer
 
 
+_write_depth = threading.local()
+
+
+@contextlib.contextmanager
+def _sequenced_after(engine: Engine) -> Iterator[None]:
+    """After the outermost write transaction of this thread commits (and its write lock is
+    released), sequence the rows it wrote into the log across all cases (translog): outside
+    the writer's transaction, so writers never wait on the log."""
+    depth = getattr(_write_depth, "n", 0)
+    _write_depth.n = depth + 1
+    try:
+        yield
+    finally:
+        _write_depth.n = depth
+    if depth == 0:
+        from . import translog
+
+        translog.sequence_after_write(engine)
+
+
 @contextlib.contextmanager
 def unit_of_work(write: bool = False, url: str | None = None) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
     engine = get_engine(url)
     bind = _writer(engine) if write else engine
-    with _write_queue(engine) if write else contextlib.nullcontext():
+    with (_sequenced_after(engine) if write else contextlib.nullcontext(),
+          _write_queue(engine) if write else contextlib.nullcontext()):
         session = Session(bind=bind, expire_on_commit=False, autoflush=True)
         try:
             yield session
@@ -489,7 +510,8 @@ def write_connection(url: str | None = None) -> Iterator[Connection]:
     """One write transaction on a plain connection, for the hot path of a completion: the
     ORM session's bookkeeping cost more there than the statements themselves."""
     engine = get_engine(url)
-    with _write_queue(engine), _writer(engine).connect() as conn, conn.begin():
+    with (_sequenced_after(engine), _write_queue(engine), _writer(engine).connect() as conn,
+          conn.begin()):
         yield conn
 
 

@@ -1,0 +1,457 @@
+"""Every kind of tampering of issue 11 is caught by `meldcode verify`, on SQLite and PostgreSQL.
+
+The intruder has the database open (not the history key, not the signing key): the
+append-only triggers and foreign keys are bypassed by hand, as such a person would.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+
+from engine import audit, replay, runtime, store, translog
+from tests.scenarios.paths import LONGEST, SCENARIOS, fill
+from webui.cli import main as meldcode
+
+
+def cli(*args: str):
+    return CliRunner().invoke(meldcode, list(args), catch_exceptions=False)
+
+
+def walk(people, case, scenario=LONGEST, stop_before: str | None = None):
+    while case["tasks"]:
+        task = runtime.get_task(people["mw"], case["tasks"][0]["id"])
+        if task["step"] == stop_before:
+            return case
+        case = runtime.complete_task(people["mw"], task["id"],
+                                     fill(task["form"]["fields"], scenario.decisions))
+    return case
+
+
+def closed_case(people, ref="dossier"):
+    return walk(people, runtime.start_case(people["mw"], {"client_ref": ref, "reason": "zorg"}))
+
+
+def tamper(url: str, *statements: str, **params) -> None:
+    """Run SQL as an intruder with full database access: no triggers, no foreign keys."""
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        try:
+            names = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='trigger' AND "
+                "(name LIKE '%_no_update' OR name LIKE '%_no_delete')")]
+            for name in names:
+                conn.execute(f"DROP TRIGGER {name}")
+            conn.execute("BEGIN")
+            for sql in statements:
+                conn.execute(sql, {k: v for k, v in params.items() if f":{k}" in sql})
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    else:
+        import psycopg
+        from psycopg.types.json import Json
+
+        params = {k: Json(v) if isinstance(v, dict | list) else v for k, v in params.items()}
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+            # Skips the append-only and queue triggers and the foreign keys.
+            conn.execute("SET session_replication_role = replica")
+            for sql in statements:
+                conn.execute(_pg(sql), {k: v for k, v in params.items() if f":{k}" in sql})
+
+
+def _pg(sql: str) -> str:
+    import re
+
+    return re.sub(r":(\w+)", r"%(\1)s", sql)
+
+
+def read(url, sql, **params):
+    with store.unit_of_work(url=url) as session:
+        return session.execute(text(sql), params).all()
+
+
+def verify_all(*extra):
+    result = cli("verify", "--all", *extra)
+    return result.exit_code, result.output
+
+
+def case_block(output: str, case_id: int) -> str:
+    """The lines verify printed about one case."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"casus {case_id}:"))
+    block = [lines[start]]
+    for line in lines[start + 1:]:
+        if not line.startswith("  - "):
+            break
+        block.append(line)
+    return "\n".join(block)
+
+
+@pytest.fixture
+def checkpoints(tmp_path, monkeypatch):
+    folder = tmp_path / "checkpoints"
+    monkeypatch.setenv("MELDCODE_CHECKPOINT_DIR", str(folder))
+    return folder
+
+
+# --- untouched ---------------------------------------------------------------------------------
+
+
+def test_untouched_store_verifies_with_and_without_checkpoint(people, db_url, checkpoints):
+    a, b = closed_case(people, "A"), runtime.start_case(people["mw"], {"client_ref": "B"})
+    runtime.get_case(people["mw"], b["id"])
+    audit_row = "beheer"
+    with store.unit_of_work(write=True, url=db_url) as session:
+        audit.log_admin(session, "bh", "user_created", {"name": audit_row})
+    code, out = verify_all()
+    assert code == 0, out
+    assert "geen controlepunt" in out
+    result = cli("checkpoint")
+    assert result.exit_code == 0, result.output
+    written = list(checkpoints.glob("checkpoint-*.json"))
+    assert len(written) == 1
+    checkpoint = json.loads(written[0].read_text())
+    assert set(checkpoint) == {"tree_size", "root", "signature", "at"}
+    assert checkpoint["tree_size"] > 0
+    code, out = verify_all()  # the newest checkpoint in MELDCODE_CHECKPOINT_DIR
+    assert code == 0, out
+    assert f"controlepunt van {checkpoint['at']}" in out
+    assert f"casus {a['id']}: in orde" in out and f"casus {b['id']}: in orde" in out
+
+
+def test_admin_log_is_kept_and_read_back_oldest_first(people, db_url):
+    with store.unit_of_work(write=True, url=db_url) as session:
+        audit.log_admin(session, "bh", "user_created", {"name": "x", "roles": ["medewerker"]})
+        audit.log_admin(session, "bh", "token_revoked", {"name": "x", "token": 3})
+    with store.unit_of_work(url=db_url) as session:
+        rows = audit.admin_log(session)[-2:]
+        assert len(audit.admin_log(session, limit=1)) == 1
+    assert [(r["user"], r["action"], r["detail"]) for r in rows] == [
+        ("bh", "user_created", {"name": "x", "roles": ["medewerker"]}),
+        ("bh", "token_revoked", {"name": "x", "token": 3})]
+    assert rows[0]["at"].endswith("Z")
+    admin_rows = read(db_url, "SELECT count(*) FROM admin_log")[0][0]
+    logged = read(db_url, "SELECT count(*) FROM log_entries WHERE kind = 'admin'")[0][0]
+    assert admin_rows == logged >= 2
+    tamper(db_url, "UPDATE admin_log SET detail = :d WHERE action = 'token_revoked'",
+           d=json.dumps({"name": "y", "token": 3}))
+    code, out = verify_all()
+    assert code == 1 and "beheerlogregel" in out, out
+
+
+def test_the_log_refuses_updates_and_deletes(people, db_url):
+    from sqlalchemy.exc import DBAPIError
+
+    runtime.start_case(people["mw"], {"client_ref": "x"})
+    with store.unit_of_work(write=True, url=db_url) as session:
+        audit.log_admin(session, "bh", "setting_changed", {"key": "k"})
+    for sql in ("UPDATE log_entries SET kind = 'x'", "DELETE FROM log_entries",
+                "UPDATE admin_log SET action = 'x'", "DELETE FROM admin_log"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with store.unit_of_work(write=True, url=db_url) as session:
+                session.execute(text(sql))
+
+
+def test_tree_is_rfc9162():
+    """RFC 9162 section 2.1.1, by its definition: split at the largest power of two."""
+    import hashlib
+
+    def mth(leaves):
+        if not leaves:
+            return hashlib.sha256(b"").digest()
+        if len(leaves) == 1:
+            return hashlib.sha256(b"\x00" + leaves[0]).digest()
+        k = 1
+        while k * 2 < len(leaves):
+            k *= 2
+        return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
+
+    leaves = [hashlib.sha256(bytes([i])).digest() for i in range(37)]
+    for n in range(38):
+        assert translog.root_of([h.hex() for h in leaves[:n]]) == mth(leaves[:n]).hex()
+
+
+# --- a case row deleted ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_rows", [False, True], ids=["row-only", "with-events-and-access"])
+def test_deleted_case_row(people, db_url, with_rows):
+    keep, gone = closed_case(people, "blijft"), closed_case(people, "weg")
+    statements = ["DELETE FROM tasks WHERE case_id = :c", "DELETE FROM case_shares WHERE case_id = :c"]
+    if with_rows:
+        statements += ["DELETE FROM history_events WHERE case_id = :c",
+                       "DELETE FROM access_log WHERE case_id = :c"]
+    tamper(db_url, *statements, "DELETE FROM cases WHERE id = :c", c=gone["id"])
+    code, out = verify_all()
+    assert code == 1, out
+    assert "de casus is verwijderd" in case_block(out, gone["id"])
+    assert f"casus {keep['id']}: in orde" in out
+
+
+# --- the case header ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("column,value", [
+    ("client_ref", "iemand anders"), ("reason", "andere reden"),
+    ("started_at", "2001-01-01 00:00:00"), ("closed_at", "2001-01-02 00:00:00"),
+])
+def test_changed_header_field(people, db_url, column, value):
+    case, other = closed_case(people, "echt"), closed_case(people, "ander")
+    tamper(db_url, f"UPDATE cases SET {column} = :v WHERE id = :c", v=value, c=case["id"])
+    code, out = verify_all()
+    assert code == 1, out
+    assert "kop van de casus" in case_block(out, case["id"])
+    assert f"casus {other['id']}: in orde" in out
+    assert not replay.verify(people["aud"], case["id"])["ok"]
+
+
+@pytest.mark.parametrize("column", ["client_ref", "reason", "started_at", "closed_at"])
+def test_header_field_swapped_between_cases(people, db_url, column):
+    a, b = closed_case(people, "eerste"), closed_case(people, "tweede")
+    if column == "reason":
+        tamper(db_url, "UPDATE cases SET reason = 'een andere zorg' WHERE id = :c", c=b["id"])
+        with store.unit_of_work(write=True, url=db_url) as session:  # an honest, sealed header
+            audit.seal_case(session, b["id"])
+    (va,), (vb,) = (read(db_url, f"SELECT {column} FROM cases WHERE id = :c", c=x["id"])[0]
+                    for x in (a, b))
+    assert va != vb
+    tamper(db_url, f"UPDATE cases SET {column} = :v WHERE id = :c", v=vb, c=a["id"])
+    tamper(db_url, f"UPDATE cases SET {column} = :v WHERE id = :c", v=va, c=b["id"])
+    code, out = verify_all()
+    assert code == 1, out
+    for x in (a, b):
+        assert "kop van de casus" in case_block(out, x["id"])
+
+
+# --- access-log lines removed ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["last", "last-two", "all"])
+def test_access_lines_removed(people, db_url, which):
+    case = closed_case(people)
+    runtime.get_case(people["mw"], case["id"])
+    runtime.get_case(people["mw"], case["id"])
+    ids = [r.id for r in read(db_url, "SELECT id FROM access_log WHERE case_id = :c ORDER BY id",
+                              c=case["id"])]
+    doomed = {"last": ids[-1:], "last-two": ids[-2:], "all": ids}[which]
+    tamper(db_url, *(f"DELETE FROM access_log WHERE id = {i}" for i in doomed))
+    code, out = verify_all()
+    assert code == 1, out
+    block = case_block(out, case["id"])
+    assert "toegangslog" in block
+    assert not replay.verify(people["aud"], case["id"])["ok"]
+
+
+# --- the history's tail cut and the case row rewound -------------------------------------------
+
+
+def _snapshot(url, case_id):
+    case = [dict(r._mapping) for r in read(url, "SELECT * FROM cases WHERE id = :c", c=case_id)][0]
+    tasks = [dict(r._mapping) for r in read(url, "SELECT * FROM tasks WHERE case_id = :c",
+                                            c=case_id)]
+    access = read(url, "SELECT max(id) FROM access_log WHERE case_id = :c", c=case_id)[0][0]
+    return case, tasks, access
+
+
+def _rewind(url, case_id, snapshot, drop_log_entries=False):
+    """Put the case back as it was at the snapshot: later events and access lines removed,
+    the case row and task rows restored to their old values (header hash included)."""
+    case, tasks, access = snapshot
+    statements = [
+        "DELETE FROM history_events WHERE case_id = :c AND seq > :n",
+        "DELETE FROM access_log WHERE case_id = :c AND id > :a",
+        "DELETE FROM tasks WHERE case_id = :c",
+    ]
+    params = {"c": case_id, "n": case["event_count"], "a": access}
+    if drop_log_entries:
+        statements.append("DELETE FROM log_entries WHERE case_id = :c AND ("
+                          "(kind = 'event' AND row_id NOT IN (SELECT id FROM history_events)) OR "
+                          "(kind = 'access' AND row_id NOT IN (SELECT id FROM access_log)))")
+    sets = ", ".join(f"{k} = :case_{k}" for k in case if k != "id")
+    statements.append(f"UPDATE cases SET {sets} WHERE id = :c")
+    params.update({f"case_{k}": v for k, v in case.items() if k != "id"})
+    for n, task in enumerate(tasks):
+        cols = ", ".join(task)
+        vals = ", ".join(f":t{n}_{k}" for k in task)
+        statements.append(f"INSERT INTO tasks ({cols}) VALUES ({vals})")
+        params.update({f"t{n}_{k}": v for k, v in task.items()})
+    tamper(url, *statements, **params)
+
+
+def gemeld_case_with_snapshot(people, url):
+    """A case that ends 'gemeld', and a snapshot of it while still open before melding_doen."""
+    scenario = next(s for s in SCENARIOS if s.uitkomst == "gemeld" and "melding_doen" in s.steps)
+    case = walk(people, runtime.start_case(people["mw"], {"client_ref": "rewind"}), scenario,
+                stop_before="melding_doen")
+    assert case["status"] == "open"
+    snapshot = _snapshot(url, case["id"])
+    case = walk(people, case, scenario)
+    assert case["status"] == "closed" and case["uitkomst"] == "gemeld", case["uitkomst"]
+    return case, snapshot
+
+
+def test_rewound_case_naive_is_caught_by_its_header(people, db_url):
+    case, snapshot = gemeld_case_with_snapshot(people, db_url)
+    old = snapshot[0]
+    tamper(db_url, "DELETE FROM history_events WHERE case_id = :c AND seq > :n",
+           "UPDATE cases SET status = 'open', closed_at = NULL, uitkomst = NULL, "
+           "event_count = :n, last_hash = :h WHERE id = :c",
+           c=case["id"], n=old["event_count"], h=old["last_hash"])
+    code, out = verify_all()
+    assert code == 1, out
+    assert "kop van de casus" in case_block(out, case["id"])
+
+
+def test_rewound_case_with_old_header_is_caught_by_the_log(people, db_url):
+    """Even with a complete copy of the case as it was (header hash included), the log still
+    names the events and access lines that were cut."""
+    case, snapshot = gemeld_case_with_snapshot(people, db_url)
+    other = closed_case(people, "later")  # the cut entries are not the newest
+    _rewind(db_url, case["id"], snapshot)
+    with store.unit_of_work(url=db_url) as session:  # the case alone looks whole
+        assert replay.verify_case(session, session.get(store.Case, case["id"])).ok
+    code, out = verify_all()
+    assert code == 1, out
+    block = case_block(out, case["id"])
+    assert "gebeurtenis" in block and "is verwijderd" in block, block
+    assert f"casus {other['id']}: in orde" in out
+    api = replay.verify(people["aud"], case["id"])
+    assert not api["ok"] and any("is verwijderd" in p for p in api["problems"])
+
+
+def test_rewound_case_with_its_log_entries_removed_leaves_a_gap(people, db_url):
+    case, snapshot = gemeld_case_with_snapshot(people, db_url)
+    closed_case(people, "later")
+    _rewind(db_url, case["id"], snapshot, drop_log_entries=True)
+    code, out = verify_all()
+    assert code == 1, out
+    assert "ontbreken (regels uit het logboek verwijderd)" in out
+
+
+def test_newest_entries_removed_seen_only_with_a_checkpoint(people, db_url, checkpoints):
+    """CONTRACT section 5: without a checkpoint only the removal of the newest entries can
+    go unseen; with one, it is seen."""
+    case, snapshot = gemeld_case_with_snapshot(people, db_url)
+    assert cli("checkpoint").exit_code == 0
+    _rewind(db_url, case["id"], snapshot, drop_log_entries=True)
+    kept = next(checkpoints.glob("checkpoint-*.json"))
+    moved = kept.rename(kept.with_name("elders.json"))  # out of MELDCODE_CHECKPOINT_DIR's view
+    code, out = verify_all()
+    assert code == 0, out  # the documented limitation
+    assert "geen controlepunt" in out
+    code, out = verify_all("--checkpoint", str(moved))
+    assert code == 1, out
+    assert "controlepunt" in out and "NIET IN ORDE" in out
+
+
+# --- checkpoints -------------------------------------------------------------------------------
+
+
+def _checkpoint(tmp_path) -> tuple[Path, dict]:
+    path = tmp_path / "cp.json"
+    assert cli("checkpoint", "-o", str(path)).exit_code == 0
+    return path, json.loads(path.read_text())
+
+
+def test_altered_or_forged_checkpoint_is_refused(people, db_url, tmp_path):
+    runtime.start_case(people["mw"], {"client_ref": "x"})
+    path, checkpoint = _checkpoint(tmp_path)
+    assert verify_all("--checkpoint", str(path))[0] == 0
+    for change in ({"tree_size": checkpoint["tree_size"] - 1},
+                   {"root": "0" * 64},
+                   {"at": "2000-01-01T00:00:00Z"},
+                   {"signature": "AAAA"}):
+        path.write_text(json.dumps({**checkpoint, **change}))
+        code, out = verify_all("--checkpoint", str(path))
+        assert code == 1 and "controlepunt geweigerd" in out, (change, out)
+    path.write_text("{niet json")
+    code, out = verify_all("--checkpoint", str(path))
+    assert code == 1 and "controlepunt geweigerd" in out
+
+
+def test_checkpoint_of_another_key_is_refused(people, db_url, tmp_path):
+    import base64
+
+    runtime.start_case(people["mw"], {"client_ref": "x"})
+    _path, checkpoint = _checkpoint(tmp_path)
+    other = Ed25519PrivateKey.generate()
+    forged = dict(checkpoint, signature=base64.b64encode(other.sign(translog._signed_text(
+        checkpoint["tree_size"], checkpoint["root"], checkpoint["at"]))).decode())
+    path = tmp_path / "ander.json"
+    path.write_text(json.dumps(forged))
+    code, out = verify_all("--checkpoint", str(path))
+    assert code == 1 and "andere sleutel" in out, out
+
+
+def test_checkpoint_needs_a_place(people, db_url, monkeypatch):
+    monkeypatch.delenv("MELDCODE_CHECKPOINT_DIR", raising=False)
+    result = cli("checkpoint")
+    assert result.exit_code == 2 and "MELDCODE_CHECKPOINT_DIR" in result.output
+
+
+# --- malformed rows ----------------------------------------------------------------------------
+
+
+MALFORMED = {
+    "case-data-json": ("UPDATE cases SET data = '{niet json' WHERE id = :c", "sqlite"),
+    "event-data-json": ("UPDATE history_events SET data = '[kapot' WHERE case_id = :c AND seq = 2",
+                        "sqlite"),
+    "event-time": ("UPDATE history_events SET at = 'gisteren' WHERE case_id = :c AND seq = 2",
+                   "sqlite"),
+    "unknown-version": ("UPDATE cases SET process_version = 999 WHERE id = :c", None),
+    "unknown-owner": ("UPDATE cases SET owner_id = 999 WHERE id = :c", None),
+    "task-without-completed-at": (
+        "UPDATE tasks SET completed_at = NULL WHERE case_id = :c AND state = 'completed'", None),
+}
+
+
+@pytest.mark.parametrize("kind", list(MALFORMED))
+def test_malformed_row_is_a_problem_of_its_case(people, db_url, kind):
+    sql, only = MALFORMED[kind]
+    if only == "sqlite" and not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's own column types refuse this value")
+    before, bad, after = (closed_case(people, ref) for ref in ("voor", "kapot", "na"))
+    tamper(db_url, sql, c=bad["id"])
+    code, out = verify_all()
+    assert code == 1, out
+    assert "NIET IN ORDE" in case_block(out, bad["id"])
+    assert f"casus {before['id']}: in orde" in out and f"casus {after['id']}: in orde" in out
+    assert "3 casus(sen) gecontroleerd, 1 niet in orde." in out
+
+
+# --- verify never blocks writers ---------------------------------------------------------------
+
+
+def test_verify_all_holds_no_write_lock_while_it_runs(people, db_url, monkeypatch):
+    """A case starts while verify --all is busy, without waiting for it to finish."""
+    for i in range(12):
+        runtime.start_case(people["mw"], {"client_ref": f"c{i}"})
+    busy, started = threading.Event(), []
+    original = replay.verify_case
+
+    def slow_verify_case(session, case):
+        busy.set()
+        time.sleep(0.2)  # verify is still running when the start below comes
+        return original(session, case)
+
+    monkeypatch.setattr(replay, "verify_case", slow_verify_case)
+    runner = threading.Thread(target=lambda: started.append(verify_all()))
+    runner.start()
+    assert busy.wait(10)
+    t0 = time.perf_counter()
+    runtime.start_case(people["mw"], {"client_ref": "tijdens"})
+    waited = time.perf_counter() - t0
+    still_running = runner.is_alive()
+    runner.join(60)
+    assert started and started[0][0] == 0, started
+    assert still_running, "verify finished too soon to tell"
+    assert waited < 1.0, f"a case start waited {waited:.2f} s for verify"
