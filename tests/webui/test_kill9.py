@@ -1,0 +1,113 @@
+"""kill -9 of `meldcode serve` under load (issue 11, point 7): no completion that was answered
+200 is lost, and the stored histories still pass `meldcode verify --all` after a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from tests.conftest import meldcode_cli
+from tests.scenarios.paths import LONGEST, fill
+
+from .test_operations import start_server, stop_server
+
+THREADS = 4
+LOAD_SECONDS = 6
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (gunicorn's workers), read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _drive(base: str, auth: dict, worker: int, stop: threading.Event, acknowledged: list):
+    """Start cases and complete their steps until told to stop; record every completion
+    the server answered with 200. Errors (the server is being killed) end the thread."""
+    session = requests.Session()
+    n = 0
+    try:
+        while not stop.is_set():
+            r = session.post(f"{base}/api/v1/cases", json={"client_ref": f"k9-{worker}-{n}"},
+                             headers=auth, timeout=10)
+            n += 1
+            if r.status_code != 201:
+                continue
+            case = r.json()
+            while case["tasks"] and not stop.is_set():
+                task_id = case["tasks"][0]["id"]
+                task = session.get(f"{base}/api/v1/tasks/{task_id}", headers=auth, timeout=10)
+                if task.status_code != 200:
+                    break
+                data = fill(task.json()["form"]["fields"], LONGEST.decisions)
+                done = session.post(f"{base}/api/v1/tasks/{task_id}/complete", headers=auth,
+                                    json={"data": data}, timeout=10)
+                if done.status_code != 200:
+                    break
+                acknowledged.append((case["id"], task_id))
+                case = done.json()
+    except requests.RequestException:
+        pass  # the server died under us: what it acknowledged before is what counts
+
+
+def test_kill_9_under_load_loses_no_acknowledged_completion(sqlite_url, sqlite_people, tmp_path):
+    env = {**os.environ, "MELDCODE_DATABASE_URL": sqlite_url, "HOME": str(tmp_path)}
+    proc, port = start_server(env, "--workers", "3")
+    base = f"http://127.0.0.1:{port}"
+    auth = sqlite_people.auth("mw")
+    acknowledged: list[tuple[int, str]] = []
+    stop = threading.Event()
+    threads = [threading.Thread(target=_drive, args=(base, auth, i, stop, acknowledged))
+               for i in range(THREADS)]
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.time() + LOAD_SECONDS + 20
+        while len(acknowledged) < 10 and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # well into the load
+        # Master and workers at once, mid-request: no shutdown, no flush, no cleanup.
+        victims = [proc.pid, *_children(proc.pid)]
+        assert len(victims) >= 2, "no gunicorn workers found"
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        if proc.poll() is None:
+            proc.kill()
+    assert len(acknowledged) >= 10, "too little load before the kill"
+
+    # Restart on the same database: every acknowledged completion is there.
+    proc, port = start_server(env, "--workers", "2")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        completed = set()
+        for case_id in {case_id for case_id, _task in acknowledged}:
+            r = requests.get(f"{base}/api/v1/cases/{case_id}/history", headers=auth, timeout=10)
+            assert r.status_code == 200, r.text
+            completed |= {(case_id, e["task_id"]) for e in r.json()
+                          if e["action"] == "task_completed"}
+        lost = [pair for pair in acknowledged if pair not in completed]
+        assert lost == [], f"acknowledged but not stored: {lost}"
+    finally:
+        stop_server(proc)
+    verify = meldcode_cli("verify", "--all", env={"MELDCODE_DATABASE_URL": sqlite_url})
+    assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-2000:]
