@@ -55,8 +55,8 @@ def _end_stale_session():
     user's, or that is older than the absolute lifetime, or whose user is switched off, is
     emptied; the page then asks for sign-in (or the login_required view redirects there)."""
     user_id = session.get("_user_id")
-    if user_id is None:
-        return
+    if user_id is None or request.endpoint == "static" or request.blueprint == "api":
+        return  # static files and the token API never read the signed-in person
     try:
         current = users.session_version(int(user_id))
     except (TypeError, ValueError):
