@@ -16,6 +16,8 @@ from .roles import AUDITOR
 from .store import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User, unit_of_work
 
 PER_PAGE = 50
+MAX_PAGE = 1_000_000  # 50 million cases: more than any organisation will keep
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
 STATUSES = ("open", "closed")
 UITKOMSTEN = ("gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen", "geen_vermoeden")
 
@@ -55,23 +57,40 @@ class CaseFilter:
             value = text(name)
             if value:
                 try:
-                    setattr(f, name, dt.date.fromisoformat(value))
+                    day = dt.date.fromisoformat(value)
                 except ValueError:
                     errors[name] = "Vul een datum in als JJJJ-MM-DD."
+                    continue
+                # A day at the edge of what a date holds (0001-01-01, 9999-12-31) has no
+                # day before or after it to bound a query with.
+                if not FIRST_DAY <= day <= LAST_DAY:
+                    errors[name] = (f"Vul een datum in tussen {FIRST_DAY:%d-%m-%Y} en "
+                                    f"{LAST_DAY:%d-%m-%Y}.")
+                else:
+                    setattr(f, name, day)
         f.step = text("step")
         if f.step and len(f.step) > 200:
             errors["step"] = "Te lang."
-        for name, default in (("process_version", None), ("page", 1)):
+        elif f.step and any(ord(c) < 32 for c in f.step):
+            errors["step"] = "Onbekende stap."
+        for name, default, highest, message in (
+                ("process_version", None, runtime.MAX_ID, "Vul een bestaand versienummer in."),
+                ("page", 1, MAX_PAGE, f"Vul een paginanummer van 1 tot en met {MAX_PAGE} in.")):
             value = text(name)
             if value is None:
                 setattr(f, name, default)
                 continue
-            try:
-                setattr(f, name, int(value))
-            except ValueError:
+            # Digits only: int() would also take "1_000" and other scripts' digits.
+            number = int(value) if value.isascii() and value.isdigit() and len(value) < 20 \
+                else None
+            if number is None:
                 errors[name] = "Vul een getal in."
-        if f.page < 1:
-            errors["page"] = "Vul een getal van minstens 1 in."
+            elif not 1 <= number <= highest:
+                # Beyond it the query's offset or id no longer fits the database (PostgreSQL
+                # integers have 32 bits, offsets 64).
+                errors[name] = message
+            else:
+                setattr(f, name, number)
         if errors:
             raise Invalid("Ongeldig filter.", errors)
         return f

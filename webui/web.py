@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from engine import pages
 from engine.errors import DomainError
 from engine.roles import CASE_STARTERS
+from engine.runtime import MAX_ID
 
 from . import CONTENT_SECURITY_POLICY
 from .extensions import LANGUAGES, login_manager, select_locale
@@ -66,6 +67,9 @@ def principal():
 def safe_next(target: str | None, default: str = "/") -> str:
     """Only a local path: never redirect to another site after sign-in."""
     if not target:
+        return default
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
+        # CR/LF would split the Location header; no local path holds a control character
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
@@ -237,6 +241,30 @@ def _http_error(exc: HTTPException):
     return response, status
 
 
+# --- hostile requests ------------------------------------------------------------------------
+
+
+def _refuse_hostile():
+    """Before any view runs: a number in the path beyond what the database stores (ids and
+    versions are 32-bit integers on PostgreSQL, runtime.MAX_ID) names nothing: 404. A NUL
+    character in the path, the query string or a header is never meant: 400 (PostgreSQL text
+    cannot hold it, so it would otherwise fail deep in a query). Form fields and JSON bodies
+    are checked where their fields are known, with the error at the field (forms.clean_text,
+    api.json_body)."""
+    if any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID
+           for v in (request.view_args or {}).values()):
+        message = _("Niet gevonden.") if _wants_json() else str(_HTTP_MESSAGES[404])
+        return (jsonify({"error": message}), 404) if _wants_json() else error_page(404, message)
+    if ("\x00" in request.path
+            or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True))
+            or any("\x00" in v for _k, v in request.headers.items())):
+        message = _("Het verzoek bevat een ongeldig teken (NUL).")
+        if _wants_json():
+            return jsonify({"error": message}), 400
+        return error_page(400, message)
+    return None
+
+
 # --- headers on every response --------------------------------------------------------------
 
 
@@ -284,6 +312,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.before_request(_refuse_hostile)
     app.after_request(_security_headers)
     app.context_processor(_template_context)
     app.add_template_filter(when, "when")

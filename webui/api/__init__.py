@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import wraps
 
 from flask import Blueprint, g, jsonify, request
@@ -45,6 +46,7 @@ def _http_error(exc: HTTPException):
         405: "Deze methode is hier niet toegestaan.",
         413: "Het verzoek is te groot.",
         400: "Ongeldig verzoek.",
+        500: "Er ging iets mis aan onze kant. Probeer het later opnieuw.",
     }
     return error(exc.code or 500, messages.get(exc.code, exc.description or "Fout."))
 
@@ -69,8 +71,11 @@ def token_auth(fn):
     return wrapper
 
 
-def json_body():
-    """The request's JSON object; 413 over 1 MiB, 400 when it is not JSON."""
+def json_body(form_key: str | None = None):
+    """The request's JSON value; 413 over 1 MiB, 400 when it is not JSON or nested deeper than
+    MAX_JSON_DEPTH, 422 naming the field of a NUL character. form_key: the top-level key whose
+    value is a form's answers; forms.validate checks those itself (a NUL there is that field's
+    422 from the engine, which logs the refused change)."""
     length = request.content_length
     if length is not None and length > JSON_LIMIT:
         raise _TooLarge()
@@ -78,9 +83,53 @@ def json_body():
     if len(raw) > JSON_LIMIT:
         raise _TooLarge()
     try:
-        return json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
+        value = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: JSON nested deeper than Python's parser can follow ([[[[...]]]])
         raise BadRequest("De body is geen geldige JSON.") from None
+    return _checked(value, form_key)
+
+
+MAX_JSON_DEPTH = 32  # far beyond any request of CONTRACT section 4 (a form answer is depth 3)
+
+
+def _checked(value, form_key: str | None = None):
+    """The parsed body when it can be stored on every database; else BadRequest (nested too
+    deep: it would exhaust the stack of whatever walks it next) or Invalid naming the field
+    of a NUL character (PostgreSQL text cannot hold it; CONTRACT section 4: 422 by field).
+    Walks without recursion, so any depth is safe here."""
+    todo = [(value, 1, ())]
+    while todo:
+        item, depth, path = todo.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest(f"De JSON is te diep genest (maximaal {MAX_JSON_DEPTH} niveaus).")
+        nul_matters = not path or path[0] != form_key
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if nul_matters and _unstorable(key):
+                    raise _nul_in((*path, key))
+                todo.append((inner, depth + 1, (*path, key)))
+        elif isinstance(item, list):
+            todo.extend((inner, depth + 1, path) for inner in item)
+        elif nul_matters and isinstance(item, str) and _unstorable(item):
+            raise _nul_in(path)
+    return value
+
+
+# A lone surrogate ("\ud800" in JSON) is no character: no database stores it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable(text: str) -> bool:
+    return "\x00" in text or _SURROGATE.search(text) is not None
+
+
+def _nul_in(path: tuple[str, ...]) -> Invalid:
+    # The form field the client knows: {"data": {"field": ...}} names "field".
+    name = path[1] if len(path) > 1 and path[0] == "data" else (path[0] if path else "body")
+    name = _SURROGATE.sub("\ufffd", name.replace("\x00", "\\u0000"))[:100]
+    return Invalid("Een tekst bevat een ongeldig teken (NUL of een losse surrogaat).",
+                   {name: "Bevat een ongeldig teken (NUL of een losse surrogaat)."})
 
 
 class _TooLarge(DomainError):
@@ -155,7 +204,7 @@ def get_task(task_id):
 @bp.post("/tasks/<task_id>/complete")
 @token_auth
 def complete_task(task_id):
-    payload = json_body()
+    payload = json_body(form_key="data")
     if not isinstance(payload, dict):
         raise BadRequest("Verwacht een JSON-object met 'data'.")
     unknown = [k for k in payload if k != "data"]
