@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import mimetypes
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -49,13 +52,29 @@ VEILIG_THUIS_FIELDS = ("advies_veilig_thuis", "veilig_thuis_contact", "veilig_th
 
 
 def display(value: Any, field_type: str | None = None, options: dict | None = None) -> str:
+    """A recorded value as the dossier shows it: Ja/Nee, an option's label, a date in Dutch."""
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return "Ja" if value else "Nee"
     if options and value in options:
         return options[value]
+    if field_type == "date" and isinstance(value, str):
+        try:
+            return dutch_date(date.fromisoformat(value))
+        except ValueError:
+            return value
     return str(value)
+
+
+def element_names(definition) -> dict[str, str]:
+    """Every named element of a process version by its id: the steps people complete and the
+    engine's own elements (a decision table, an end event), so nothing shows a raw id."""
+    names = {task_spec.bpmn_id: task_spec.bpmn_name
+             for task_spec in getattr(definition.spec, "task_specs", {}).values()
+             if getattr(task_spec, "bpmn_id", None) and getattr(task_spec, "bpmn_name", None)}
+    names.update({step_id: step.name for step_id, step in definition.steps.items()})
+    return names
 
 
 def build(session: Session, case: Case) -> dict[str, Any]:
@@ -65,6 +84,7 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     for step in definition.steps.values():
         for f in step.fields:
             labels[f.name] = (f.label, f.type, {o.value: o.label for o in f.options})
+    names = element_names(definition)
     events = list(session.scalars(
         select(HistoryEvent).where(HistoryEvent.case_id == case.id).order_by(HistoryEvent.seq)
     ))
@@ -101,13 +121,13 @@ def build(session: Session, case: Case) -> dict[str, Any]:
         ],
         "veilig_thuis": [
             {"variable": v, "label": labels.get(v, (v,))[0], "value": data.get(v),
-             "display": display(data.get(v))}
+             "display": display(data.get(v), *labels.get(v, (v, None, None))[1:])}
             for v in VEILIG_THUIS_FIELDS if v in data
         ],
         "history": [
             {"seq": e.seq, "at": audit.iso(e.at), "actor": e.actor, "action": e.action,
              "action_label": ACTION_LABELS.get(e.action, e.action), "step": e.step,
-             "data": e.data, "hash": e.hash}
+             "step_name": names.get(e.step or "", e.step), "data": e.data, "hash": e.hash}
             for e in events
         ],
         "verification": {**verdict.as_dict(), "last_hash": case.last_hash},
@@ -115,21 +135,33 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     }
 
 
+_TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    loader=FileSystemLoader(_TEMPLATES),
     autoescape=select_autoescape(["html"]),
 )
 
+_AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+# Dutch month names, so the dossier reads the same whatever locale the server runs in.
+_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+           "september", "oktober", "november", "december")
 
-def local_time(iso_text: str | None) -> str:
-    """An ISO timestamp as Dutch people read it, in Dutch time."""
+
+def dutch_date(day: date) -> str:
+    """A date as Dutch people write it: 29 november 2026."""
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def local_time(iso_text: str | None, seconds: bool = False) -> str:
+    """An ISO timestamp (UTC or with offset) as Dutch people read it, in Dutch time
+    (Europe/Amsterdam): "29 november 2026, 14:05", with seconds ("14:05:07") where the order
+    of events matters. "—" for none."""
     if not iso_text:
         return "—"
     at = datetime.fromisoformat(iso_text.replace("Z", "+00:00")).astimezone(_AMSTERDAM)
-    return at.strftime("%d-%m-%Y %H:%M:%S")
+    return f"{dutch_date(at.date())}, {at.strftime('%H:%M:%S' if seconds else '%H:%M')}"
 
 
-_AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 _env.filters["local_time"] = local_time
 
 
@@ -137,10 +169,42 @@ def render_html(dossier: dict[str, Any]) -> str:
     return _env.get_template("dossier.html").render(d=dossier)
 
 
-def render_pdf(dossier: dict[str, Any]) -> bytes:
+def product_files():
+    """WeasyPrint's url_fetcher for the product's documents: data: URLs and the product's own
+    files under engine/templates; every other URL (http:, https:, ftp:, file: elsewhere, a path
+    that leaves the folder through .. or a link) is refused, so no text in a document can
+    make the server fetch a URL or embed a local file. A refused URL is left out of the PDF
+    (WeasyPrint logs a warning and goes on)."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class ProductFiles(URLFetcher):
+        def fetch(self, url, headers=None):
+            scheme = url.partition(":")[0].lower()
+            if scheme == "data":
+                return super().fetch(url, headers)  # decoded in memory, no I/O
+            if scheme == "file":
+                path = Path(url2pathname(urlsplit(url).path)).resolve()
+                if path.is_relative_to(_TEMPLATES.resolve()) and path.is_file():
+                    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                    return URLFetcherResponse(path.as_uri(), body=path.read_bytes(),
+                                              headers={"Content-Type": kind})
+            raise ValueError(f"geweigerd: {url[:80]} is geen bestand van het product")
+
+    return ProductFiles()
+
+
+def html_to_pdf(html: str) -> bytes:
+    """A tagged, accessible PDF (PDF/UA-1: structure tree, language, title) of an HTML
+    document of this product, rendered with WeasyPrint through ProductFiles: relative URLs
+    name files under engine/templates, data: URLs are allowed, nothing else is fetched."""
     from weasyprint import HTML  # heavy import, only when a PDF is asked for
 
-    return HTML(string=render_html(dossier)).write_pdf()
+    return HTML(string=html, base_url=_TEMPLATES.as_uri() + "/",
+                url_fetcher=product_files()).write_pdf(pdf_variant="pdf/ua-1")
+
+
+def render_pdf(dossier: dict[str, Any]) -> bytes:
+    return html_to_pdf(render_html(dossier))
 
 
 def export(who, case_id: Any, fmt: str, on_behalf_of: str | None = None) -> tuple[bytes, dict]:
