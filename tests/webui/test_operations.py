@@ -50,8 +50,7 @@ def test_many_processes_at_once_all_read_the_same_complete_keys(tmp_path):
     write, and ran with an empty key."""
     instance = tmp_path / "instance"
     env = _env_without_keys(MELDCODE_INSTANCE=str(instance), PYTHONPATH=str(ROOT))
-    for _round in range(3):
-        shutil.rmtree(instance, ignore_errors=True)
+    for _round in range(1):
         instance.mkdir()
         start = time.time() + 3
         procs = [subprocess.Popen([PYTHON, "-c", _READ_KEYS, str(start)], env=env, cwd=ROOT,
@@ -66,6 +65,59 @@ def test_many_processes_at_once_all_read_the_same_complete_keys(tmp_path):
         assert (instance / "secret_key").read_text() == secret
         assert (instance / "history_key").read_text() == history
         assert sorted(p.name for p in instance.iterdir()) == ["history_key", "secret_key"]
+
+
+_MAKE_KEYS = """
+import os, sys, time
+from engine import settings
+base, start, rounds, spacing = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+for r in range(rounds):
+    os.environ["MELDCODE_INSTANCE"] = f"{base}/{r}"
+    while time.time() < start + r * spacing:
+        pass
+    settings.secret_key()
+"""
+
+_WATCH_KEYS = """
+import sys, time
+base, start, rounds, spacing = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+seen = 0
+for r in range(rounds):
+    path = f"{base}/{r}/secret_key"
+    while time.time() < start + (r + 0.9) * spacing:
+        try:
+            with open(path) as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            continue
+        if len(text) != 64:
+            seen += 1
+        break
+print(seen)
+"""
+
+
+def test_no_process_ever_sees_a_key_file_empty_or_half_written(tmp_path):
+    """Processes that read the key file while others create it (as workers do right after
+    gunicorn forks them) must find it absent or complete. Before, the file existed empty
+    between its O_EXCL creation and the write; a reader spinning on it caught that."""
+    rounds, spacing = 100, 0.05
+    for r in range(rounds):
+        (tmp_path / str(r)).mkdir()
+    env = _env_without_keys(PYTHONPATH=str(ROOT))
+    start = time.time() + 4
+    args = [str(tmp_path), str(start), str(rounds), str(spacing)]
+    watchers = [subprocess.Popen([PYTHON, "-c", _WATCH_KEYS, *args], env=env, cwd=ROOT,
+                                 stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    makers = [subprocess.Popen([PYTHON, "-c", _MAKE_KEYS, str(tmp_path), str(start + 0.01),
+                                str(rounds), str(spacing)], env=env, cwd=ROOT)
+              for _ in range(3)]
+    for p in makers:
+        assert p.wait(timeout=120) == 0
+    seen = [int(w.communicate(timeout=120)[0]) for w in watchers]
+    assert seen == [0, 0], f"rounds in which a key file was seen empty or half-written: {seen}"
+    for r in range(rounds):
+        assert len((tmp_path / str(r) / "secret_key").read_text()) == 64
 
 
 @pytest.mark.parametrize("how", ["env-short", "env-empty", "file-empty", "file-short",
