@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit, dossier, pages, replay, runtime
+from . import audit, dossier, listings, pages, replay, runtime
 from .errors import Invalid
 from .roles import AUDITOR
 from .store import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User, unit_of_work
@@ -122,7 +122,9 @@ def find_cases(who, flt: CaseFilter) -> dict[str, Any]:
         rows = session.execute(
             query.order_by(Case.id.desc()).limit(PER_PAGE).offset((flt.page - 1) * PER_PAGE)
         ).all()
+        # that a search was made (also one that found nothing), and each case it showed
         audit.log_access(session, who, "search", "ok", source=who.source)
+        listings.log_shown(session, who, listings.SHOWN_IN_SEARCH, (r.id for r in rows))
         return {
             "total": total,
             "page": flt.page,

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, definitions, expressions, forms, organisation
-from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
+from .errors import BadRequest, Conflict, DomainError, Forbidden, Invalid, NotFound
 from .expressions import SCRIPT_ENGINE, ExpressionError
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, CASE_STARTERS, LEIDINGGEVENDE, MEDEWERKER
 from .store import (
@@ -596,6 +596,48 @@ def _log_denied(who: Principal, denied: Denied) -> None:
                          case_id=denied.case_id, source=who.source)
 
 
+# Why a change was refused, in the access log's action: CONTRACT section 4 keeps the outcome
+# to "ok" | "denied" and the log has no detail column.
+REFUSAL_REASONS = {409: "conflict", 422: "invalid"}
+
+
+def refusal_action(action: str, error: DomainError) -> str:
+    """The access-log action of a refused attempt at `action`: the action itself for a 403 (as
+    Denied logs it), `action:invalid` for data refused (422), `action:conflict` when the case
+    or task had moved on (409)."""
+    reason = REFUSAL_REASONS.get(error.status)
+    return f"{action}:{reason}" if reason else action
+
+
+@contextlib.contextmanager
+def refusals_logged(who: Principal, case_id: Any, action: str) -> Iterator[None]:
+    """Around a command that changes case `case_id`: a 409 or 422 it raises is written to the
+    access log with outcome "denied" (NEN 7513: every attempt to change a case, refused ones
+    included) before it goes on up. 403s are logged by the command itself (Denied); nothing is
+    logged for a case that does not exist."""
+    try:
+        yield
+    except (Invalid, Conflict) as error:
+        _log_refused(who, case_id, action, error)
+        raise
+
+
+def _log_refused(who: Principal, case_id: Any, action: str, error: DomainError) -> None:
+    """One access-log line (outcome denied) for a refused change of an existing case, in a
+    transaction of its own: the refused command's transaction was rolled back."""
+    try:
+        case_id = int(case_id)
+    except (TypeError, ValueError):
+        return
+    if not 0 < case_id <= MAX_ID:
+        return
+    with unit_of_work(write=True) as session:
+        case = session.get(Case, case_id)
+        if case is not None:
+            audit.log_access(session, who, refusal_action(action, error), "denied", case=case,
+                             source=who.source)
+
+
 # Case ids and version numbers are INTEGER columns: 32 bits on PostgreSQL, where a larger
 # number in a query is an error rather than no row. Nothing above this can exist.
 MAX_ID = 2**31 - 1
@@ -997,26 +1039,44 @@ def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = Fals
 
     Returns the case (as get_case) with `next_task`: the id of the ready task this person
     should open next (see next_task), or None. Raises Invalid (422) with field errors and
-    nothing stored, Conflict when the task is no longer ready, Denied, NotFound.
+    nothing stored, Conflict when the task is no longer ready, Denied, NotFound. Each refusal
+    but NotFound leaves an access-log line with outcome "denied" (NEN 7513): `complete_task`
+    (403), `complete_task:invalid` (422), `complete_task:conflict` (409).
     """
-    for _attempt in range(5):
-        try:
-            change, owner, now, workflow, cache_key = _plan_completion(who, task_id, data, from_web)
-        except Denied as denied:
-            _log_denied(who, denied)
-            raise
-        try:
-            with write_connection() as conn:
-                _write_change(conn, change, who, now)
-                audit.log_access(conn, who, "update", "ok", case=change.case, source=who.source)
-        except _Retry:
-            continue  # another step of this case was stored meanwhile: plan again
-        tasks = change.tasks_view()
-        # before the workflow goes back to the cache, where another request may take it
-        following = next_task(workflow, who, change.case, change.completed_task, tasks)
-        _workflows.put(cache_key, change.version_id + 1, workflow)
-        return {**_case_dict(change.case, owner, tasks), "next_task": following}
-    raise Conflict("De casus is intussen door iemand anders gewijzigd; probeer opnieuw.")
+    case_id = None
+    try:
+        for _attempt in range(5):
+            try:
+                change, owner, now, workflow, cache_key = _plan_completion(who, task_id, data,
+                                                                           from_web)
+            except Denied as denied:
+                _log_denied(who, denied)
+                raise
+            case_id = change.case.id
+            try:
+                with write_connection() as conn:
+                    _write_change(conn, change, who, now)
+                    audit.log_access(conn, who, "update", "ok", case=change.case,
+                                     source=who.source)
+            except _Retry:
+                continue  # another step of this case was stored meanwhile: plan again
+            tasks = change.tasks_view()
+            # before the workflow goes back to the cache, where another request may take it
+            following = next_task(workflow, who, change.case, change.completed_task, tasks)
+            _workflows.put(cache_key, change.version_id + 1, workflow)
+            return {**_case_dict(change.case, owner, tasks), "next_task": following}
+        raise Conflict("De casus is intussen door iemand anders gewijzigd; probeer opnieuw.")
+    except (Invalid, Conflict) as refused:
+        # 422 (the form) and 409 (no longer ready) are refused changes: logged (NEN 7513)
+        _log_refused(who, case_id or _case_of_task(task_id), "complete_task", refused)
+        raise
+
+
+def _case_of_task(task_id: Any) -> int | None:
+    if not isinstance(task_id, str) or len(task_id) > 36:
+        return None
+    with unit_of_work() as session:
+        return session.scalar(select(TaskRecord.case_id).where(TaskRecord.id == task_id))
 
 
 def history(who: Principal, case_id: Any) -> list[dict[str, Any]]:

@@ -8,12 +8,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import format_date, format_datetime, format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from engine import pages
@@ -265,6 +267,36 @@ def _refuse_hostile():
     return None
 
 
+def _unstorable(exc: DataError):
+    """The last line of defence: a value the database refuses (PostgreSQL: a NUL in text, a
+    number beyond its integers) that no check before it caught is the request's fault, so
+    400 in Dutch rather than a 500. Logged, so the missing check can be added."""
+    current_app.logger.warning("value the database refused: %s", exc.orig)
+    message = _("Het verzoek bevat een waarde die niet kan worden verwerkt, zoals een "
+                "onzichtbaar teken of een te groot getal.")
+    if _wants_json():
+        return jsonify({"error": message}), 400
+    return error_page(400, message)
+
+
+class _DepthSafeJSON(DefaultJSONProvider):
+    """request.get_json as Flask has it, but JSON nested deeper than Python's parser can follow
+    ([[[[...]]]]) is invalid JSON (400, or None when silent) instead of a RecursionError (500)."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON te diep genest") from None
+
+
+def _depth_safe_json(app: Flask) -> None:
+    provider = _DepthSafeJSON(app)
+    for setting in ("ensure_ascii", "sort_keys", "compact", "mimetype"):
+        setattr(provider, setting, getattr(app.json, setting))
+    app.json = provider
+
+
 # --- headers on every response --------------------------------------------------------------
 
 
@@ -312,6 +344,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DataError, _unstorable)
+    _depth_safe_json(app)
     app.before_request(_refuse_hostile)
     app.after_request(_security_headers)
     app.context_processor(_template_context)

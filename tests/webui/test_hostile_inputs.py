@@ -197,3 +197,63 @@ def test_every_page_survives_hostile_input(web, api, people, who):
                     problems.setdefault((template, query, response.status_code),
                                         f"GET {path}{query}: {problem}")
     assert not problems, "\n".join(problems.values())
+
+
+# --- the web forms -----------------------------------------------------------------------------
+
+HOSTILE_TEXTS = ["a" + NUL + "b", "x" * 100_000, "9" * 40]
+
+
+def _forms(case_id: int, task_id: str) -> list[tuple[str, list[str]]]:
+    """Every form the staff UI posts: (path, its field names)."""
+    return [
+        ("/aanmelden", ["naam", "wachtwoord", "next"]),
+        ("/taal", ["taal", "next"]),
+        ("/casussen/nieuw", ["client_ref", "reason"]),
+        (f"/taken/{task_id}", ["kindcheck_kinderen", "signalen", "geweldsvormen", "actie"]),
+        (f"/casussen/{case_id}/overdragen", ["user", "reason"]),
+        (f"/casussen/{case_id}/delen", ["user", "reason"]),
+        ("/processen/1/verplaatsen", ["naar", "doel", "version"]),
+        ("/processen/1/actief", ["bevestig"]),
+        ("/beheer/instellingen", ["organisatie_naam", "veilig_thuis_telefoon", "rijen",
+                                  "af-0-naam", "af-0-email", "beroepsgroep"]),
+        ("/beheer/gebruikers", ["naam", "weergavenaam", "rollen", "leidinggevende",
+                                "wachtwoord"]),
+        ("/beheer/gebruikers/mw/rollen", ["rollen"]),
+        ("/beheer/gebruikers/mw/leidinggevende", ["leidinggevende"]),
+        ("/beheer/gebruikers/mw/wachtwoord", ["wachtwoord"]),
+        ("/beheer/gebruikers/mw/tokens", ["dagen"]),
+        ("/beheer/gebruikers/mw/tokens/intrekken", ["token"]),
+    ]
+
+
+@pytest.mark.parametrize("who", ["mw", "bh", "pb"])
+def test_every_form_survives_hostile_input(web, api, people, who):
+    case = started_case(api, people)
+    task_id = case["tasks"][0]["id"]
+    problems: dict[tuple, str] = {}
+    web.login(who)
+    for path, names in _forms(case["id"], task_id):
+        for value in HOSTILE_TEXTS:
+            for name in names:
+                data = dict.fromkeys(names, "ja")
+                data[name] = value
+                if name == "actie":
+                    data[name] = "concept"  # the draft: stored as typed
+                response = web.post(path, data)
+                if problem := dutch_html(response):
+                    problems.setdefault((path, name, value[:3], response.status_code),
+                                        f"POST {path} {name}={value[:20]!r}: {problem}")
+                if path in ("/aanmelden", "/taal") or response.status_code == 401:
+                    web.login(who)  # signed in again, as who (a post may have changed that)
+    # the modeler's JSON calls, deep and with NUL
+    web.login(who)
+    for path in ("/processen/modeler/controleren", "/processen/modeler/publiceren"):
+        for raw in (b"[" * 100_000 + b"]" * 100_000,
+                    json.dumps({"files": [{"name": "a" + NUL, "content": NUL}]}).encode()):
+            response = web.http.post(path, data=raw, content_type="application/json",
+                                     headers={"X-CSRFToken": web.token or "",
+                                              "Referer": "http://localhost/"})
+            if response.status_code >= 500:
+                problems.setdefault((path, raw[:3]), f"POST {path}: {text(response)[:200]!r}")
+    assert not problems, "\n".join(problems.values())

@@ -162,13 +162,15 @@ def get_case(case_id):
 @bp.post("/cases/<case_id>/handover")
 @token_auth
 def hand_over(case_id):
-    return jsonify(sharing.hand_over(g.principal, case_id, json_body()))
+    with runtime.refusals_logged(g.principal, case_id, "hand_over"):
+        return jsonify(sharing.hand_over(g.principal, case_id, json_body()))
 
 
 @bp.post("/cases/<case_id>/shares")
 @token_auth
 def share(case_id):
-    return jsonify(sharing.share(g.principal, case_id, json_body()))
+    with runtime.refusals_logged(g.principal, case_id, "share"):
+        return jsonify(sharing.share(g.principal, case_id, json_body()))
 
 
 @bp.get("/cases/<case_id>/history")

@@ -38,6 +38,16 @@ ACCESS_ACTIONS = {
     "migrate": _l("Casus verplaatst naar een andere procesversie"),
     "read_access_log": _l("Toegangslog ingezien"),
     "search": _l("Casussen doorzocht"),
+    "list_cases": _l("Getoond in Mijn casussen"),
+    "list_inbox": _l("Getoond in Mijn taken"),
+    "list_search": _l("Getoond in de zoekresultaten"),
+    # refused changes: the reason after the colon (runtime.refusal_action)
+    "complete_task:invalid": _l("Stap afronden: niet goed ingevuld"),
+    "complete_task:conflict": _l("Stap afronden: stond niet meer open"),
+    "hand_over:invalid": _l("Overdragen: niet goed ingevuld"),
+    "hand_over:conflict": _l("Overdragen: kon niet (meer)"),
+    "share:invalid": _l("Delen: niet goed ingevuld"),
+    "share:conflict": _l("Delen: kon niet (meer)"),
 }
 OUTCOMES = {"ok": _l("toegestaan"), "denied": _l("geweigerd")}
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine import migration, pages, runtime, sharing
+from engine import listings, migration, pages, runtime, sharing
 from engine.errors import Invalid
 
 from ..web import principal, when
@@ -22,7 +22,7 @@ bp = Blueprint("cases", __name__)
 def cases():
     page = request.args.get("pagina", "1")
     page = int(page) if page.isdigit() else 1
-    return render_template("cases/list.html", listing=pages.list_cases(principal(), page))
+    return render_template("cases/list.html", listing=listings.my_cases(principal(), page))
 
 
 @bp.route("/casussen/nieuw", methods=["GET", "POST"])
@@ -64,13 +64,21 @@ _PERSON_FORMS = {
 }
 
 
+_ACTIONS = {"overdragen": "hand_over", "delen": "share"}  # their names in the access log
+
+
 @bp.post("/casussen/<int:case_id>/<any(overdragen, delen):what>")
 @login_required
 def person_form(case_id: int, what: str):
     command, done = _PERSON_FORMS[what]
     values = {"user": request.form.get("user", ""), "reason": request.form.get("reason", "")}
     try:
-        case = command(principal(), case_id, values)
+        with runtime.refusals_logged(principal(), case_id, _ACTIONS[what]):
+            # a NUL is no name and no reason; PostgreSQL cannot even look it up
+            nul = {k: _("Bevat een ongeldig teken (NUL).") for k, v in values.items() if "\x00" in v}
+            if nul:
+                raise Invalid(_("Ongeldige gegevens."), nul)
+            case = command(principal(), case_id, values)
     except Invalid as exc:
         page = pages.case_page(principal(), case_id)
         return render_template("cases/case.html", page=page, notice=migration.case_notice(page),

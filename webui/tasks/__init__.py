@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from engine import drafts, pages
+from engine import drafts, listings, pages
 from engine.errors import Conflict, Invalid
 
 from ..web import principal, simple_condition, when
@@ -20,7 +20,7 @@ _CONTROL = {"csrf_token", "actie"}
 @bp.get("/")
 @login_required
 def inbox():
-    return render_template("tasks/inbox.html", inbox=pages.inbox(principal()))
+    return render_template("tasks/inbox.html", inbox=listings.inbox(principal()))
 
 
 def _posted() -> dict[str, str]:
