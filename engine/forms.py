@@ -194,6 +194,9 @@ def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False
         raise ValueError("Vul tekst in.")
     if multiline:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
+    # White space around the text is dropped first: a trailing newline pasted along with a
+    # reference is no reason to refuse it, as nothing of it is stored.
+    value = value.strip()
     found = (_REFUSED_IN_TEXT if multiline else _REFUSED_IN_LINE).search(value)
     if found is not None:
         char = found.group()
@@ -203,7 +206,6 @@ def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False
             raise ValueError(
                 f"De tekst bevat {why} (U+{ord(char):04X}); dat is {where} niet toegestaan."
             )
-    value = value.strip()
     if maxlength is not None and len(value) > maxlength:
         raise ValueError(f"Maximaal {maxlength} tekens (nu {len(value)}).")
     return value or None
