@@ -589,11 +589,15 @@ def _command(who: Principal, fn: Callable[[Session], Any], write: bool = True) -
         raise Conflict("De casus is intussen door iemand anders gewijzigd; probeer opnieuw.") from None
 
 
-def _log_denied(who: Principal, denied: Denied) -> None:
+def _log_denied(who: Principal | str, denied: Denied, on_behalf_of: str | None = None) -> None:
+    """The access-log line (outcome denied) of a refused attempt, in a transaction of its own.
+    who: the Principal, or a plain name for someone who is no user of the product (the
+    operator of the command line, on_behalf_of the name they gave)."""
     with unit_of_work(write=True) as session:
         case = session.get(Case, denied.case_id) if denied.case_id else None
         audit.log_access(session, who, denied.action, "denied", case=case,
-                         case_id=denied.case_id, source=who.source)
+                         case_id=denied.case_id, source=getattr(who, "source", None),
+                         on_behalf_of=on_behalf_of)
 
 
 # Why a change was refused, in the access log's action: CONTRACT section 4 keeps the outcome

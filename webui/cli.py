@@ -507,15 +507,46 @@ def _existing(session, case_ids):
 @click.option("--user", "as_user", default=None, help="Namens wie de export gebeurt.")
 def export(case_id, fmt, output, as_user):
     from engine import dossier
+    from engine.errors import Forbidden
 
-    name = as_user or getpass.getuser()
     with _database():
-        content, _ = dossier.export(name, case_id, fmt)
+        if as_user is None:
+            # the operator: logged as the operating-system user (CONTRACT section 3)
+            content, _ = dossier.export(getpass.getuser(), case_id, fmt)
+        else:
+            reader = _reader(as_user, case_id)
+            try:
+                content, _ = dossier.export(reader, case_id, fmt)
+            except Forbidden:  # logged by the engine, outcome denied
+                fail(f"gebruiker '{as_user}' mag casus {case_id} niet inzien; er is niets "
+                     "geëxporteerd (de poging staat in het toegangslog)")
     tmp = f"{output}.tmp"
     with open(tmp, "wb") as fh:
         fh.write(content)
     os.replace(tmp, output)  # never leave half a dossier behind
     click.echo(f"Dossier van casus {case_id} geschreven naar {output} ({len(content):,} bytes).")
+
+
+def _reader(name: str, case_id: int) -> users.Principal:
+    """The active user NAME for whom `export --user NAME` exports, or exit 2: a name that is no
+    active user may read no case, and the attempt is logged (NEN 7513) with the operating-
+    system user as the one who tried, on behalf of NAME. Whether NAME may read this case is
+    the engine's question (users.may_read_case, asked by dossier.export)."""
+    from sqlalchemy import select
+
+    from engine import runtime
+    from engine.store import User
+
+    with store.unit_of_work() as session:
+        runtime._load_case(session, case_id)  # an unknown case: NotFound, exit 2
+        user = session.scalar(select(User).where(User.name == name))
+        if user is not None and user.active:
+            return users.Principal.of(user)
+    runtime._log_denied(getpass.getuser(), runtime.Denied("Geen gebruiker.", case_id, "export"),
+                        on_behalf_of=name[:80])
+    fail(f"'{name}' is geen actieve gebruiker van Meldcode en mag dus geen casus inzien; er is "
+         "niets geëxporteerd (de poging staat in het toegangslog)")
+    raise AssertionError  # fail() exits
 
 
 @main.command("cases", help="Toon de open casussen, één per regel: nummer, procesversie, sinds "

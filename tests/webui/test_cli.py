@@ -146,3 +146,54 @@ def test_serve_runs_gunicorn(env, tmp_path):
     finally:
         server.stop()
     shutil.rmtree(tmp_path / "instance", ignore_errors=True)
+
+
+def _access_lines(url, case_id):
+    from sqlalchemy import select
+
+    from engine import store
+
+    with store.unit_of_work(url=url) as session:
+        rows = session.scalars(select(store.AccessLogEntry)
+                               .where(store.AccessLogEntry.case_id == case_id)
+                               .order_by(store.AccessLogEntry.id))
+        return [(e.user, e.on_behalf_of, e.action, e.outcome) for e in rows]
+
+
+def test_export_for_a_user_who_may_not_read_the_case_is_refused_and_logged(people, db_url,
+                                                                            tmp_path):
+    """export --user NAME (CONTRACT section 3): NAME must be a user who may read the case
+    (users.may_read_case); otherwise exit 2 in Dutch, no file, and a denied line (NEN 7513)."""
+    import getpass
+    import json
+
+    from engine import runtime
+
+    case = runtime.start_case(people["mw"], {"client_ref": "C-EXPORT", "reason": "zorgen"})
+    env = {"MELDCODE_DATABASE_URL": db_url}
+    out = tmp_path / "d.json"
+    # mw2 is a medewerker without any tie to this case
+    r = meldcode_cli("export", str(case["id"]), "--format", "json", "-o", str(out),
+                     "--user", "mw2", env=env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "mag casus" in r.stderr and "niet inzien" in r.stderr
+    assert not out.exists()
+    assert _access_lines(db_url, case["id"])[-1] == ("mw2", "mw2", "export", "denied")
+    # a name that is no user at all: the operator tried, on behalf of that name
+    r = meldcode_cli("export", str(case["id"]), "--format", "json", "-o", str(out),
+                     "--user", "niemand", env=env)
+    assert r.returncode == 2 and "geen actieve gebruiker" in r.stderr
+    assert not out.exists()
+    assert _access_lines(db_url, case["id"])[-1] == (getpass.getuser(), "niemand", "export",
+                                                     "denied")
+    # the owner may: exported and logged under the owner's name
+    r = meldcode_cli("export", str(case["id"]), "--format", "json", "-o", str(out),
+                     "--user", "mw", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["case"]["id"] == case["id"]
+    assert _access_lines(db_url, case["id"])[-1] == ("mw", "mw", "export", "ok")
+    # without --user: the operating-system user, unchanged
+    r = meldcode_cli("export", str(case["id"]), "--format", "json", "-o", str(out), env=env)
+    assert r.returncode == 0, r.stderr
+    assert _access_lines(db_url, case["id"])[-1][2:] == ("export", "ok")
+    assert _access_lines(db_url, case["id"])[-1][0] == getpass.getuser()
