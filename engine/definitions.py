@@ -215,6 +215,9 @@ def _spiff_problem(exc: Exception, files: list[SourceFile]) -> Problem:
     except (TypeError, ValueError):
         line = 1
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    duplicate = re.match(r"Duplicate process ID: (\S+)", message)
+    if duplicate:
+        message = f"proces '{duplicate.group(1).rstrip('. ')}' staat meer dan eens in de set"
     return Problem(Path(file_name).name if file_name else files[0].name, line, message)
 
 
@@ -225,6 +228,9 @@ def _build(files: list[SourceFile], roots: dict) -> tuple[ProcessDefinition | No
         spec, subprocess_specs = _spiff_parse(files, dmn_checks.executable_roots(roots))
     except (ValidationException, SpiffWorkflowException) as exc:
         return None, _spiff_problem(exc, files)
+    except RecursionError:
+        return None, Problem(files[0].name, 1, "het diagram is te diep genest of heeft een te "
+                             "lange keten van elementen om te verwerken")
     except Exception as exc:  # noqa: BLE001 - any parser failure is a verdict, never a crash
         return None, Problem(files[0].name, 1, f"kan niet worden verwerkt: {exc}")
     definition = ProcessDefinition(set_sha256(files), files, spec, subprocess_specs)
@@ -368,11 +374,18 @@ def _contract_problems(files: list[SourceFile], roots: dict) -> list[Problem]:
             problems.append(
                 Problem(source.name, _line(node), f"gebruikerstaak '{step}' ontbreekt")
             )
-    decisions = set()
+    decisions: set[str] = set()
     for f in files:
         if f.kind == "dmn" and f.name in roots:
             ns = {"dmn": etree.QName(roots[f.name]).namespace}
-            decisions |= {d.get("id") for d in roots[f.name].xpath("//dmn:decision", namespaces=ns)}
+            for decision in roots[f.name].xpath("//dmn:decision", namespaces=ns):
+                if decision.get("id") in decisions:
+                    # SpiffWorkflow keeps one of them, depending on the order of the files.
+                    problems.append(Problem(f.name, _line(decision),
+                                            f"beslissing '{decision.get('id')}' staat in meer "
+                                            "dan één DMN-bestand van de set; de engine zou er "
+                                            "willekeurig één gebruiken"))
+                decisions.add(decision.get("id"))
     for brt in node.xpath(".//bpmn:businessRuleTask", namespaces=NS):
         ref = brt.get(f"{{{CAMUNDA_NS}}}decisionRef")
         if not ref:

@@ -219,7 +219,7 @@ def test_check_prints_the_witness_route(tmp_path):
         if not line.startswith("  "):
             break
         witness.append(line)
-    assert witness[0].strip() == "1. stap1_signalen"
+    assert witness[0].strip().startswith("1. stap1_signalen: ")
     assert any("hulp_effectief=nee" in line for line in witness)
     assert "Traceback" not in result.stderr
 
@@ -234,7 +234,38 @@ def test_deploy_api_returns_the_path(client, people):
     assert r.status_code == 422, r.json
     error = next(e for e in r.json["errors"] if "vaker afgerond" in e["message"])
     assert error["file"] == "meldcode.bpmn" and error["line"] > 1
-    assert error["path"][0] == {"step": "stap1_signalen", "data": {}}
+    assert error["path"][0]["step"] == "stap1_signalen"
+    assert error["path"][0]["data"]["kindcheck_kinderen"] in (True, False)
     assert all(set(hop) == {"step", "data"} for hop in error["path"])
     listed = client.get("/api/v1/processes", headers=people.auth("pb")).json
     assert len(listed) == 1  # nothing deployed
+
+
+def test_witness_route_replays_through_the_real_forms(people):
+    """The answers in a witness route are complete: replayed as written through the API's
+    engine calls, the route takes the faulty path (two meldingen)."""
+    from engine import runtime
+
+    root = shipped()
+    one(root, "//bpmn:sequenceFlow[@id='sf_hulp_sluit_aan']/bpmn:conditionExpression").text = \
+        "hulp_effectief == False and meldingen_gedaan == 99"
+    problem = problem_with(prove(root), "vaker afgerond")
+    from sqlalchemy import select
+
+    from engine import store
+
+    # The deploy refuses this version, so it is stored as a row, as an older release did.
+    planted = files(root)
+    with store.unit_of_work(write=True) as session:
+        for row in session.scalars(select(store.ProcessVersion)):
+            row.active = False
+        row = store.ProcessVersion(version=2, sha256=definitions.set_sha256(planted),
+                                   deployed_by="test", active=True)
+        row.files = [store.ProcessFile(name=f.name, kind=f.kind, sha256=f.sha256,
+                                       content=f.content) for f in planted]
+        session.add(row)
+    case = runtime.start_case(people["mw"], {"client_ref": "getuige"})
+    for hop in problem.path:
+        task = next(t for t in case["tasks"] if t["step"] == hop["step"])
+        case = runtime.complete_task(people["mw"], task["id"], hop["data"])
+    assert case["completed_steps"].count("melding_doen") == 2
