@@ -110,7 +110,7 @@ def activate(who: Principal, number: Any) -> dict[str, Any]:
     _require(who, PROCESBEHEERDER)
     with unit_of_work(write=True) as session:
         row = _version(session, number)
-        versions.activate(session, row.version)
+        versions.activate(session, row.version, by=who.name)
         session.flush()
         return versions.version_view(row)
 
@@ -234,7 +234,7 @@ def publish(who: Principal, payload: Any) -> dict[str, Any]:
         reactivated = False
         if not created and not row.active:
             # The same files as an older version: publishing them means new cases get it again.
-            versions.activate(session, row.version)
+            versions.activate(session, row.version, by=who.name)
             reactivated = True
         session.flush()
         return {**versions.version_view(row), "created": created, "reactivated": reactivated}
