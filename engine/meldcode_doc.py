@@ -45,9 +45,10 @@ def render_html(doc: dict[str, Any]) -> str:
 
 
 def render_pdf(doc: dict[str, Any]) -> bytes:
-    from weasyprint import HTML
+    """The document as a tagged PDF, fetching only the product's own files (dossier's rule)."""
+    from .dossier import html_to_pdf
 
-    return HTML(string=render_html(doc)).write_pdf()
+    return html_to_pdf(render_html(doc))
 
 
 def render_body(doc: dict[str, Any]) -> str:
