@@ -1,11 +1,15 @@
-"""Benchmark: verify 10,000 cases, and replay one case of 1,000 events.
+"""Benchmark: verify 10,000 cases, replay one case of 1,000 events, check a checkpoint.
 
-    .venv/bin/python bench/verify_bench.py [--cases 10000] [--events 1000]
+    .venv/bin/python bench/verify_bench.py [--cases 10000] [--events 1000] [--log-cases 100000]
 
 Verification checks each case's hash chains, replays its history from its process version
 and compares with everything stored. The ratio base is bare SpiffWorkflow running the very
-same completions in-process (its own parser and script engine, no storage). The last line is
-`RESULT ...`.
+same completions in-process (its own parser and script engine, no storage). verify of all
+cases is what `meldcode verify --all` runs: the pass over the log across all cases, then each
+case in a read transaction of its own. The checkpoint part fills the log with generated
+entries (10 per case, as many as a case of the shipped meldcode has) and times checking a
+signed checkpoint over them: signature, every entry against its row, the tree's root. The last
+line is `RESULT ...`.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--log-cases", type=int, default=100_000)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="meldcode-verify-"))
     os.environ.update(MELDCODE_INSTANCE=str(tmp),
@@ -70,7 +75,8 @@ def main() -> None:
     schema.upgrade()
     with store.unit_of_work(write=True) as session:
         versions.ensure_deployed(session, by="bench")
-        who = users.Principal.of(users.create_user(session, "mw", ["medewerker"], "12345678"))
+        who = users.Principal.of(users.create_user(session, "mw", ["medewerker"],
+                                                   "bench-wachtwoord-lang-genoeg"))
 
     # 1. verify N cases along all routes (built through the engine, as users would)
     forms = {}
@@ -90,79 +96,124 @@ def main() -> None:
         walk(SCENARIOS[i % len(SCENARIOS)], f"v-{i}")
         if (i + 1) % 1000 == 0:
             log(f"  built {i + 1}/{args.cases} cases ({time.perf_counter() - t0:.0f} s)")
-    with store.unit_of_work() as session:
-        t0 = time.perf_counter()
-        verdicts = list(replay.verify_all(session))
-        verify_s = time.perf_counter() - t0
-    assert len(verdicts) == args.cases and all(v.ok for v in verdicts)
+    from engine import translog
+
+    translog.sequence()
+    t0 = time.perf_counter()
+    report = translog.verify_log()
+    log_s = time.perf_counter() - t0
+    verdicts = list(replay.verify_all(log=report))
+    verify_s = time.perf_counter() - t0
+    assert report.ok and len(verdicts) == args.cases and all(v.ok for v in verdicts), (
+        report.problems, [v.problems for v in verdicts if not v.ok][:3])
+    log(f"  of which the log pass over {report.tree_size} entries: {log_s:.2f} s")
     log(f"verify {args.cases} cases: {verify_s:.1f} s ({verify_s / args.cases * 1000:.2f} ms per case)")
     bare_all_s = bare_replay_all(args.cases)
     log(f"bare SpiffWorkflow running the same {args.cases} cases' completions: {bare_all_s:.1f} s")
 
-    # 2. one case with ~1,000 events on a looping variant of the meldcode
-    with store.unit_of_work(write=True) as session:
-        row, _ = versions.deploy(session, [definitions.SourceFile("meldcode.bpmn", looping_bpmn())],
-                                 "bench")
-        looping_version = row.version
-    decisions = {**SCENARIOS[-2].decisions, "hulp_effectief": False}
-    case = runtime.start_case(who, {"client_ref": "lang"})
-    completions = []  # (step, data) as the bare engine will replay them
-    events = 1
-    while events < args.events:
-        assert case["tasks"], (case["status"], len(case["completed_steps"]))
-        task = case["tasks"][0]
-        if task["step"] not in forms:
-            forms[task["step"]] = runtime.get_task(who, task["id"])["form"]["fields"]
-        data = fill(forms[task["step"]], decisions)
-        case = runtime.complete_task(who, task["id"], data)
-        completions.append((task["step"], data))
-        events = len(case["completed_steps"]) + 1 + 1  # + start + decision
-    assert case["process_version"] == looping_version
-    with store.unit_of_work() as session:
-        stored = session.get(store.Case, case["id"])
-        n_events = stored.event_count
-        t0 = time.perf_counter()
-        verdict = replay.verify_case(session, stored)
-        verify_one_s = time.perf_counter() - t0
-        evts = list(session.scalars(select(store.HistoryEvent)
-                                    .where(store.HistoryEvent.case_id == case["id"])
-                                    .order_by(store.HistoryEvent.seq)))
-        definition = runtime.definition_for(session, looping_version)
-        timings = []
-        for _ in range(3):  # median of three, as for the bare engine below
+    # 2. one case with ~1,000 events on a looping variant of the meldcode (when the proof
+    # still lets that variant through: --events 0 skips parts 2 and 3)
+    n_events = replay_s = bare_s = ratio = 0.0
+    completions = []
+    if args.events > 0:
+        with store.unit_of_work(write=True) as session:
+            row, _ = versions.deploy(session, [definitions.SourceFile("meldcode.bpmn", looping_bpmn())],
+                                     "bench")
+            looping_version = row.version
+        decisions = {**SCENARIOS[-2].decisions, "hulp_effectief": False}
+        case = runtime.start_case(who, {"client_ref": "lang"})
+        completions = []  # (step, data) as the bare engine will replay them
+        events = 1
+        while events < args.events:
+            assert case["tasks"], (case["status"], len(case["completed_steps"]))
+            task = case["tasks"][0]
+            if task["step"] not in forms:
+                forms[task["step"]] = runtime.get_task(who, task["id"])["form"]["fields"]
+            data = fill(forms[task["step"]], decisions)
+            case = runtime.complete_task(who, task["id"], data)
+            completions.append((task["step"], data))
+            events = len(case["completed_steps"]) + 1 + 1  # + start + decision
+        assert case["process_version"] == looping_version
+        with store.unit_of_work() as session:
+            stored = session.get(store.Case, case["id"])
+            n_events = stored.event_count
             t0 = time.perf_counter()
-            replay.replay_events(definition, case["id"], evts)
-            timings.append(time.perf_counter() - t0)
-        replay_s = statistics.median(timings)
-    assert verdict.ok, verdict.problems
-    log(f"one case, {n_events} events: replay {replay_s * 1000:.0f} ms (median of 3), full verify "
-        f"(chains + replay + compare) {verify_one_s * 1000:.0f} ms")
+            verdict = replay.verify_case(session, stored)
+            verify_one_s = time.perf_counter() - t0
+            evts = list(session.scalars(select(store.HistoryEvent)
+                                        .where(store.HistoryEvent.case_id == case["id"])
+                                        .order_by(store.HistoryEvent.seq)))
+            definition = runtime.definition_for(session, looping_version)
+            timings = []
+            for _ in range(3):  # median of three, as for the bare engine below
+                t0 = time.perf_counter()
+                replay.replay_events(definition, case["id"], evts)
+                timings.append(time.perf_counter() - t0)
+            replay_s = statistics.median(timings)
+        assert verdict.ok, verdict.problems
+        log(f"one case, {n_events} events: replay {replay_s * 1000:.0f} ms (median of 3), full verify "
+            f"(chains + replay + compare) {verify_one_s * 1000:.0f} ms")
 
-    # 3. bare SpiffWorkflow doing the same completions
-    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-    from SpiffWorkflow.util.task import TaskState
+        # 3. bare SpiffWorkflow doing the same completions
+        from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+        from SpiffWorkflow.util.task import TaskState
 
-    spec, engine = bare.spec_and_engine(looping_bpmn())
-    timings = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        wf = BpmnWorkflow(spec, script_engine=engine)
-        wf.do_engine_steps()
-        for step, data in completions:
-            task = next(t for t in wf.get_tasks(state=TaskState.READY, manual=True)
-                        if t.task_spec.bpmn_id == step)
-            task.set_data(**data)
-            task.run()
+        spec, engine = bare.spec_and_engine(looping_bpmn())
+        timings = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            wf = BpmnWorkflow(spec, script_engine=engine)
             wf.do_engine_steps()
-        timings.append(time.perf_counter() - t0)
-    bare_s = statistics.median(timings)
-    ratio = replay_s / bare_s
-    log(f"bare SpiffWorkflow, same {len(completions)} completions: {bare_s * 1000:.0f} ms")
+            for step, data in completions:
+                task = next(t for t in wf.get_tasks(state=TaskState.READY, manual=True)
+                            if t.task_spec.bpmn_id == step)
+                task.set_data(**data)
+                task.run()
+                wf.do_engine_steps()
+            timings.append(time.perf_counter() - t0)
+        bare_s = statistics.median(timings)
+        ratio = replay_s / bare_s
+        log(f"bare SpiffWorkflow, same {len(completions)} completions: {bare_s * 1000:.0f} ms")
+    checkpoint_s, entries = checkpoint_check(args.log_cases)
+    log(f"check a checkpoint over {entries} entries ({args.log_cases} cases): {checkpoint_s:.1f} s")
     log(f"RESULT verify_cases={args.cases} verify_s={verify_s:.1f} "
         f"verify_ms_per_case={verify_s / args.cases * 1000:.2f} "
         f"verify_ratio_vs_engine={verify_s / bare_all_s:.2f} replay_events={n_events} "
         f"replay_ms={replay_s * 1000:.0f} bare_ms={bare_s * 1000:.0f} "
-        f"ratio_vs_engine={ratio:.2f}")
+        f"ratio_vs_engine={ratio:.2f} checkpoint_entries={entries} "
+        f"checkpoint_check_s={checkpoint_s:.1f}")
+
+
+def checkpoint_check(cases: int, per_case: int = 10) -> tuple[float, int]:
+    """Fill the log of the bench database with generated access-log lines (no case row, so
+    they stand beside the real cases), sequence them, sign a checkpoint, and time checking
+    it: signature, the whole log against its rows, the root at the checkpoint's size."""
+    import hashlib
+
+    from sqlalchemy import insert
+
+    from engine import store, translog
+
+    total = cases * per_case
+    now = store.utcnow()
+    t0 = time.perf_counter()
+    with store.unit_of_work(write=True) as session:
+        for start in range(0, total, 50_000):
+            session.execute(insert(store.AccessLogEntry), [
+                {"at": now, "case_id": None, "client_ref": None, "user": "bench",
+                 "role": "systeem", "on_behalf_of": "bench", "action": "read", "outcome": "ok",
+                 "source": None, "prev_hash": "0" * 64,
+                 "hash": hashlib.sha256(str(i).encode()).hexdigest()}
+                for i in range(start, min(total, start + 50_000))])
+    translog.sequence()
+    log(f"  generated and sequenced {total} entries ({time.perf_counter() - t0:.0f} s)")
+    path = translog.write_checkpoint(Path(tempfile.mkdtemp()) / "checkpoint.json")
+    t0 = time.perf_counter()
+    checkpoint = translog.load_checkpoint(path)
+    report = translog.verify_log(checkpoint=checkpoint)
+    elapsed = time.perf_counter() - t0
+    assert report.checkpoint_root == checkpoint["root"] and not report.problems, report.problems[:3]
+    return elapsed, report.tree_size
 
 
 if __name__ == "__main__":
