@@ -188,14 +188,18 @@ class LiveServer:
     def __init__(self, url: str, env: dict):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        # The server logs a JSON line per request: into a file, since a pipe nobody reads
+        # fills up and then blocks every worker that writes to it.
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "meldcode"), "serve", "--port", str(self.port)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(self.proc.stdout.read().decode())
+                self.log.seek(0)
+                raise RuntimeError(self.log.read().decode(errors="replace"))
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return
