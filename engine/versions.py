@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from . import audit, definitions
@@ -48,8 +48,18 @@ def check_first(files: list[SourceFile]) -> None:
     definitions.check(full)
 
 
+# Deploys number their version max + 1. On PostgreSQL two at once would read the same max and
+# the second would break the primary key; this lock (held to the end of the transaction)
+# makes them take turns. SQLite has one writer at a time anyway.
+_DEPLOY_LOCK = text("SELECT pg_advisory_xact_lock(20766, 1)")
+
+
 def deploy(session: Session, files: list[SourceFile], by: str) -> tuple[ProcessVersion, bool]:
-    """Check and store a file set; (version, True) when new, (existing, False) when identical."""
+    """Check and store a file set; (version, True) when new, (existing, False) when identical.
+    Raises InvalidDefinition with the problems. Concurrent deploys take turns (the second sees
+    the first's version, and returns it when its files are identical)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_DEPLOY_LOCK)
     files = complete_set(session, files)
     digest = definitions.set_sha256(files)
     existing = session.scalar(select(ProcessVersion).where(ProcessVersion.sha256 == digest))

@@ -247,7 +247,10 @@ def _uploaded_files() -> list[definitions.SourceFile]:
             raise _TooLarge("5 MiB")
         return result
     raw = request.get_data(cache=False)
-    if len(raw) > DEPLOY_LIMIT:
+    if len(raw) > DEPLOY_LIMIT or (length is None and len(raw) >= DEPLOY_LIMIT
+                                   and request.environ["wsgi.input"].read(1)):
+        # A chunked body (no Content-Length) is cut off at MAX_CONTENT_LENGTH (= DEPLOY_LIMIT)
+        # without an error; one byte more from the server's own stream tells it was longer.
         raise _TooLarge("5 MiB")
     if not raw.strip():
         raise BadRequest("Lege body: stuur een BPMN-bestand.")
