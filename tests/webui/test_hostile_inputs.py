@@ -156,12 +156,6 @@ def test_every_documented_endpoint_survives_hostile_input(api, people, who):
 
 # --- the web pages -----------------------------------------------------------------------------
 
-PAGES = ["/", "/casussen", "/casussen/nieuw", "/casussen/{case}", "/casussen/{case}/afdrukken",
-         "/casussen/{case}/dossier.json", "/taken/{task}", "/audit/casussen",
-         "/audit/casussen/{case}", "/audit/casussen/{case}/toegangslog",
-         "/audit/casussen/{case}/inzage", "/processen", "/processen/{version}/diagram.bpmn",
-         "/processen/{version}/bestanden/meldcode.bpmn", "/processen/{version}/verplaatsen",
-         "/processen/{version}/actief", "/meldcode", "/beheer/instellingen", "/aanmelden"]
 # Every page gets these; the pages that read a parameter get theirs too.
 QUERIES = ["", "?x=%00", "?%00=x"]
 PAGE_QUERIES = {
@@ -181,22 +175,44 @@ def web(hostile_app):
     return Client(hostile_app)
 
 
-@pytest.mark.parametrize("who", ["mw", "aud"])
+def _pages(app) -> list[str]:
+    """Every GET page of the staff UI, from the application's own URL map (so a new page is
+    attacked as soon as it exists), as a template with {variable} slots."""
+    pages = set()
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.rule.startswith(("/api/", "/static/")):
+            continue
+        # <int:case_id> -> {case_id}; <any(pdf, json):fmt> -> its first choice
+        template = re.sub(r"<any\(([^,)]+)[^>]*>", lambda m: m.group(1).strip(" '\""),
+                          rule.rule)
+        pages.add(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", template))
+    return sorted(pages)
+
+
+@pytest.mark.parametrize("who", ["mw", "aud", "bh"])
 def test_every_page_survives_hostile_input(web, api, people, who):
     case = started_case(api, people)
     task_id = case["tasks"][0]["id"]
     web.login(who)
     problems: dict[tuple, str] = {}
-    values = {"case": [str(case["id"]), *BIG_IDS, *(quote(i) for i in ODD_IDS)],
-              "task": [task_id, *BIG_IDS, *(quote(i) for i in ODD_IDS)],
-              "version": ["1", *BIG_IDS]}
-    for template in PAGES:
-        slot = re.search(r"\{(\w+)\}", template)
-        for value in values[slot.group(1)] if slot else [None]:
-            path = template.replace(slot.group(0), value) if slot else template
-            real = value in (None, "1", str(case["id"]), task_id)
-            for query in [*QUERIES, *PAGE_QUERIES.get(template, [])] if real else [""]:
-                response = web.get(path + query)
+    odd = [quote(i) for i in ODD_IDS]
+    values = {"case_id": [str(case["id"]), *BIG_IDS, *odd],
+              "task_id": [task_id, *BIG_IDS, *odd],
+              "version": ["1", *BIG_IDS],
+              "name": ["mw", "meldcode.bpmn", *odd]}
+    templates = _pages(web.http.application)
+    assert "/audit/casussen/{case_id}" in templates and "/taken/{task_id}" in templates
+    for template in templates:
+        slots = re.findall(r"\{(\w+)\}", template)
+        real = {slot: values[slot][0] for slot in slots}
+        # each slot in turn gets every hostile value, the others their real one
+        variants = [dict(real)] + [{**real, slot: value} for slot in slots
+                                   for value in values[slot][1:]]
+        for chosen in variants:
+            path = template.format(**chosen)
+            queries = [*QUERIES, *PAGE_QUERIES.get(template, [])] if chosen == real else [""]
+            for query in queries:
+                response = web.http.get(path + query)  # a PDF among them: no text
                 if problem := dutch_html(response):
                     problems.setdefault((template, query, response.status_code),
                                         f"GET {path}{query}: {problem}")
