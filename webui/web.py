@@ -267,11 +267,13 @@ def _refuse_hostile():
     return None
 
 
-def _unstorable(exc: DataError):
+def _unstorable(exc: DataError | OverflowError):
     """The last line of defence: a value the database refuses (PostgreSQL: a NUL in text, a
-    number beyond its integers) that no check before it caught is the request's fault, so
-    400 in Dutch rather than a 500. Logged, so the missing check can be added."""
-    current_app.logger.warning("value the database refused: %s", exc.orig)
+    number beyond its integers; SQLite: an integer beyond 64 bits, an OverflowError its
+    driver raises unwrapped) that no check before it caught is the request's fault, so 400 in
+    Dutch rather than a 500. Logged with its traceback, so the missing check can be added."""
+    current_app.logger.warning("value the database refused: %s", getattr(exc, "orig", exc),
+                               exc_info=exc)
     message = _("Het verzoek bevat een waarde die niet kan worden verwerkt, zoals een "
                 "onzichtbaar teken of een te groot getal.")
     if _wants_json():
@@ -345,6 +347,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(DataError, _unstorable)
+    app.register_error_handler(OverflowError, _unstorable)
     _depth_safe_json(app)
     app.before_request(_refuse_hostile)
     app.after_request(_security_headers)

@@ -159,6 +159,9 @@ def test_every_documented_endpoint_survives_hostile_input(api, people, who):
 # Every page gets these; the pages that read a parameter get theirs too.
 QUERIES = ["", "?x=%00", "?%00=x"]
 PAGE_QUERIES = {
+    "/processen": ["?van=2147483648&naar=1", "?van=1&naar=" + str(10**30), "?van=%00&naar=1"],
+    "/processen/{version}/verplaatsen": ["?naar=2147483648", "?naar=" + str(10**30),
+                                         "?naar=-1", "?naar=%00"],
     "/casussen": ["?pagina=" + str(10**30), "?pagina=%00", "?pagina=-1", "?pagina=%D9%A3"],
     "/aanmelden": ["?next=/%0d%0aSet-Cookie:%20x=1", "?next=%0d%0a", "?next=/%00"],
     "/audit/casussen": [
