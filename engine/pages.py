@@ -36,16 +36,6 @@ class Person:
     display_name: str
 
 
-def sign_in(name: str, password: str, source: str | None) -> Person | None:
-    """The person when name and password match an active user (argon2), else None."""
-    # write: a hash made with older parameters is upgraded on a successful sign-in
-    with unit_of_work(write=True) as session:
-        user = users.authenticate(session, name, password)
-        if user is None:
-            return None
-        return Person(Principal.of(user, source), user.display_name or user.name)
-
-
 def person(user_id: Any, source: str | None) -> Person | None:
     """The signed-in person for a session, or None when the user is gone or deactivated."""
     try:

@@ -93,7 +93,6 @@ class State:
     counter: int
     data: dict[str, Any]
     monitor: Monitor
-    depth: int = 0
     ready: list[tuple[str, str]] = field(default_factory=list)  # (task id, step) ready now
     workflow: Any = None  # the live workflow of this state, used up by its last transition
     parent: State | None = None
@@ -367,7 +366,7 @@ class _Explorer:
         self.stats.transitions += 1
         shown = dict(answers)  # every answer given, so the route can be replayed as written
         child = State(snapshot="", counter=state.counter, data={**state.data, **answers},
-                      monitor=state.monitor, depth=state.depth + 1, parent=state,
+                      monitor=state.monitor, parent=state,
                       hop={"step": step, "data": shown})
         if not self._before_step(state, child, step, answers):
             return None
