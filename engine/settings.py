@@ -26,9 +26,16 @@ class KeyRefused(DomainError):
     status = 500
 
 
+_made: set[str] = set()
+
+
 def instance_dir() -> Path:
-    path = Path(os.environ.get("MELDCODE_INSTANCE", ROOT / "instance"))
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """MELDCODE_INSTANCE, else instance/ in the checkout; made (mode 0700) on first use."""
+    raw = os.environ.get("MELDCODE_INSTANCE") or str(ROOT / "instance")
+    path = Path(raw)
+    if raw not in _made:  # once per process: a mkdir on every key read showed in profiles
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _made.add(raw)
     return path
 
 
@@ -53,15 +60,27 @@ def _checked(value: str, where: str) -> str:
 def _kept_secret(env: str, filename: str) -> str:
     """A secret from the environment variable `env`, else one generated once and kept in
     instance/`filename`. Raises KeyRefused for an empty or short key, from either place."""
+    # Read once per process and place: the history key is needed for every row written, and
+    # a key never changes under a running server (a new key would break every chain anyway).
+    place = (env, os.environ.get(env), os.environ.get("MELDCODE_INSTANCE"), filename)
+    value = _read_secrets.get(place)
+    if value is not None:
+        return value
     if env in os.environ:
-        return _checked(os.environ[env], f"de omgevingsvariabele {env}")
+        value = _read_secrets[place] = _checked(os.environ[env], f"de omgevingsvariabele {env}")
+        return value
     path = instance_dir() / filename
     where = f"het bestand {path}"
     try:
-        return _checked(path.read_text(), where)
+        value = _checked(path.read_text(), where)
     except FileNotFoundError:
-        pass
-    return _checked(create_once(path, secrets.token_hex(32)), where)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        value = _checked(create_once(path, secrets.token_hex(32)), where)
+    _read_secrets[place] = value
+    return value
+
+
+_read_secrets: dict[tuple, str] = {}
 
 
 def create_once(path: Path, value: str) -> str:

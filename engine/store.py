@@ -472,9 +472,10 @@ _write_depth = threading.local()
 
 @contextlib.contextmanager
 def _sequenced_after(engine: Engine) -> Iterator[None]:
-    """After the outermost write transaction of this thread commits (and its write lock is
-    released), sequence the rows it wrote into the log across all cases (translog): outside
-    the writer's transaction, so writers never wait on the log."""
+    """After the outermost write transaction of this thread ends (and its write lock is
+    released), wake the process's log sequencer (translog): the rows it wrote get their place
+    in the log across all cases outside the writer's transaction, so writers never wait on
+    the log."""
     depth = getattr(_write_depth, "n", 0)
     _write_depth.n = depth + 1
     try:
@@ -484,7 +485,7 @@ def _sequenced_after(engine: Engine) -> Iterator[None]:
     if depth == 0:
         from . import translog
 
-        translog.sequence_after_write(engine)
+        translog.written(engine)
 
 
 @contextlib.contextmanager

@@ -8,9 +8,10 @@ RFC 9162 section 2.1.1: leaf = SHA-256(0x00 || entry hash), node = SHA-256(0x01 
 right), the tree of n leaves split at the largest power of two below n.
 
 Writers only insert their rows; triggers put them in `log_queue` within the writer's own
-transaction. `sequence` gives queued rows the next indexes afterwards in one short
-transaction, as Trillian's sequencer does: the unit of work calls it after each write commits
-(best effort), and checkpoint and verify call it before they read.
+transaction. `sequence` gives queued rows the next indexes afterwards in short transactions
+of its own, as Trillian's sequencer does: a server process runs a `Sequencer` thread that
+the unit of work wakes after a write commits, and checkpoint and verify sequence what is
+queued before they read.
 
 A checkpoint (`tree_size`, `root`, `at`, `signature`; CONTRACT section 5) is signed with
 Ed25519 by a key kept outside the database (MELDCODE_SIGNING_KEY, or `signing_key` under the
@@ -28,6 +29,7 @@ import hmac
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -164,12 +166,77 @@ def _sequence_batch(engine: Engine, wait: bool) -> int:
 
 
 def sequence_after_write(engine: Engine) -> None:
-    """Best effort after a writer's commit: the writer already succeeded, so a failure here
-    is only logged; the next write, checkpoint or verify sequences what is left."""
+    """Best effort: a failure here is only logged (the writers already succeeded); the next
+    pass, checkpoint or verify sequences what is left."""
     try:
         _sequence(engine, wait=False)
     except Exception:  # noqa: BLE001 - never fail a committed command over the log
         log.warning("log sequencing postponed", exc_info=True)
+
+
+class Sequencer:
+    """The sequencer of one server process: a daemon thread that sequences the queued rows
+    `delay` seconds after a write of this process committed (so one short transaction
+    takes the rows of many writes, and no writer waits for it), and every `period` seconds
+    in any case for rows other processes (the command line) queued. Trillian's sequencer
+    works the same way, on a timer beside the writers."""
+
+    def __init__(self, engine: Engine, delay: float = 1.0, period: float = 5.0) -> None:
+        self.engine, self.delay, self.period = engine, delay, period
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._run, name="meldcode-sequencer",
+                                       daemon=True)
+
+    def written(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.period)
+            if self._stop.wait(self.delay):  # gather the writes that follow this one
+                break
+            self._wake.clear()
+            try:
+                with self.engine.connect() as conn:
+                    pending = conn.execute(select(_queue.c.id).limit(1)).first()
+            except Exception:  # noqa: BLE001 - a database away for a moment: try again later
+                log.warning("log queue unreadable", exc_info=True)
+                continue
+            if pending:
+                sequence_after_write(self.engine)
+
+
+_sequencers: dict[Engine, Sequencer] = {}
+
+
+def start_sequencer(url: str | None = None, delay: float = 1.0,
+                    period: float = 5.0) -> Sequencer:
+    """Start this process's background sequencer for the database `url` (default: the
+    configured one), once; `meldcode serve` starts one in each worker process. Returns it."""
+    engine = store.get_engine(url)
+    with _sequencers_lock:
+        running = _sequencers.get(engine)
+        if running is None or not running.thread.is_alive():
+            running = _sequencers[engine] = Sequencer(engine, delay, period)
+            running.thread.start()
+    return running
+
+
+_sequencers_lock = threading.Lock()
+
+
+def written(engine: Engine) -> None:
+    """Called by the unit of work after a write transaction committed: wakes this process's
+    sequencer for that database, if it runs one (without one, checkpoint, verify or a server's
+    periodic pass sequence the rows)."""
+    running = _sequencers.get(engine)
+    if running is not None:
+        running.written()
 
 
 # --- keys and checkpoints --------------------------------------------------------------------

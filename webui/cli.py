@@ -128,10 +128,13 @@ def serve(host: str, port: int, workers: int, metrics_port: int | None):
             self.cfg.set("logger_class", observability.gunicorn_logger_class())
             self.cfg.set("child_exit", observability.worker_exited)
 
-        def load(self):
+        def load(self):  # in each worker, after the fork
+            from engine import translog
             from webui import create_app
 
-            return create_app()
+            app = create_app()
+            translog.start_sequencer()
+            return app
 
     if metrics_port:
         try:

@@ -86,7 +86,11 @@ def configure_logging() -> None:
     root = logging.getLogger()
     if not any(getattr(h, "_meldcode", False) for h in root.handlers):
         root.addHandler(json_handler())
-    root.setLevel(os.environ.get("MELDCODE_LOG_LEVEL", "INFO").upper())
+    level = os.environ.get("MELDCODE_LOG_LEVEL", "INFO").upper()
+    root.setLevel(level)
+    # SpiffWorkflow logs every task state change at INFO: dozens of lines per completion that
+    # cost more than the completion itself and say nothing the history does not.
+    logging.getLogger("spiff").setLevel(level if level == "DEBUG" else "WARNING")
 
 
 def gunicorn_logger_class():

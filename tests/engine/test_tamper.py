@@ -41,7 +41,11 @@ def closed_case(people, ref="dossier"):
 
 
 def tamper(url: str, *statements: str, **params) -> None:
-    """Run SQL as an intruder with full database access: no triggers, no foreign keys."""
+    """Run SQL as an intruder with full database access: no triggers, no foreign keys.
+
+    The rows written so far are sequenced first, as a running server's sequencer does within
+    a second of each write (the intruder comes after that)."""
+    translog.sequence(url)
     if url.startswith("sqlite"):
         conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
         try:
@@ -139,6 +143,7 @@ def test_admin_log_is_kept_and_read_back_oldest_first(people, db_url):
         ("bh", "user_created", {"name": "x", "roles": ["medewerker"]}),
         ("bh", "token_revoked", {"name": "x", "token": 3})]
     assert rows[0]["at"].endswith("Z")
+    translog.sequence(db_url)
     admin_rows = read(db_url, "SELECT count(*) FROM admin_log")[0][0]
     logged = read(db_url, "SELECT count(*) FROM log_entries WHERE kind = 'admin'")[0][0]
     assert admin_rows == logged >= 2
@@ -154,11 +159,37 @@ def test_the_log_refuses_updates_and_deletes(people, db_url):
     runtime.start_case(people["mw"], {"client_ref": "x"})
     with store.unit_of_work(write=True, url=db_url) as session:
         audit.log_admin(session, "bh", "setting_changed", {"key": "k"})
+    translog.sequence(db_url)
     for sql in ("UPDATE log_entries SET kind = 'x'", "DELETE FROM log_entries",
                 "UPDATE admin_log SET action = 'x'", "DELETE FROM admin_log"):
         with pytest.raises(DBAPIError, match="append-only"):
             with store.unit_of_work(write=True, url=db_url) as session:
                 session.execute(text(sql))
+
+
+def test_a_server_process_sequences_its_writes_in_the_background(people, db_url):
+    """Writers only queue their rows; the process's sequencer thread gives them their place
+    in the log shortly after the commit, outside the writer's transaction."""
+    queued = "SELECT count(*) FROM log_queue"
+    translog.sequence(db_url)
+    sequencer = translog.start_sequencer(db_url, delay=0.05, period=30)
+    try:
+        assert translog.start_sequencer(db_url) is sequencer  # one per process and database
+        runtime.start_case(people["mw"], {"client_ref": "achtergrond"})
+        deadline = time.monotonic() + 10
+        while read(db_url, queued)[0][0] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert read(db_url, queued)[0][0] == 0
+        assert read(db_url, "SELECT count(*) FROM log_entries")[0][0] > 0
+    finally:
+        sequencer.stop()
+    runtime.start_case(people["mw"], {"client_ref": "geen-sequencer"})
+    waiting = read(db_url, queued)[0][0]
+    assert waiting > 0  # without a sequencer, rows wait for verify (or a checkpoint)
+    logged = read(db_url, "SELECT count(*) FROM log_entries")[0][0]
+    code, out = verify_all()  # sequences them first (its own read logs queue anew)
+    assert code == 0, out
+    assert read(db_url, "SELECT count(*) FROM log_entries")[0][0] >= logged + waiting
 
 
 def test_tree_is_rfc9162():
