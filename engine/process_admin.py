@@ -18,6 +18,7 @@ from . import definitions, organisation, versions
 from .definitions import SourceFile
 from .errors import Forbidden, Invalid, NotFound
 from .roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
+from .runtime import MAX_ID
 from .store import ProcessVersion, unit_of_work
 from .users import Principal
 
@@ -41,11 +42,14 @@ def _require(who: Principal, *roles: str) -> None:
 
 
 def _version(session, number: Any) -> ProcessVersion:
+    """The version with that number. A number that is no integer, or one beyond what the
+    database stores (a 32-bit integer on PostgreSQL, runtime.MAX_ID), names none: NotFound,
+    before any query (the database would refuse it, a 400 at best)."""
     try:
         number = int(number)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise NotFound("Procesversie niet gevonden.") from None
-    row = session.get(ProcessVersion, number)
+    row = session.get(ProcessVersion, number) if 0 < number <= MAX_ID else None
     if row is None:
         raise NotFound(f"Procesversie {number} bestaat niet.")
     return row

@@ -472,3 +472,37 @@ def test_concurrent_deploys_each_get_their_own_version(api, people, db_url):
         listed = versions.list_versions(session)
         assert [v.version for v in listed] == list(range(1, len(listed) + 1))
         assert sum(v.active for v in listed) == 1
+
+
+# --- version numbers beyond the database --------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", [2**31, 2**32, 2**63, 10**30, -(2**31) - 1])
+def test_version_numbers_beyond_the_database_are_unknown(web, people, number):
+    """A process version is a 32-bit integer on PostgreSQL (runtime.MAX_ID). A larger number in
+    the query of the versions page (compare), as the migrate target, or given to the engine's
+    version lookup names no version: 404 in Dutch, never the last-resort 400 or a 500."""
+    from engine import migration, process_admin
+    from engine.errors import NotFound
+
+    for call in (lambda: process_admin.version_summary(people["pb"], number),
+                 lambda: process_admin.activate(people["pb"], number),
+                 lambda: process_admin.version_file(people["pb"], number, "meldcode.bpmn"),
+                 lambda: process_admin.versions_page(people["pb"], number, 1),
+                 lambda: process_admin.versions_page(people["pb"], 1, str(number)),
+                 lambda: migration.move_preview(people["pb"], 1, number),
+                 lambda: migration.move_cases(people["pb"], number, 1)):
+        with pytest.raises(NotFound) as raised:
+            call()
+        assert not ENGLISH.search(raised.value.message)
+    web.login("pb")
+    for path in (f"/processen?van={number}&naar=1", f"/processen?van=1&naar={number}",
+                 f"/processen/1/verplaatsen?naar={number}"):
+        r = web.get(path)
+        assert r.status_code == 404, (path, r.status_code, text(r)[:300])
+        assert dutch_html(r) is None and "Procesversie" in text(r)
+    r = web.post("/processen/1/verplaatsen", {"naar": str(number)})
+    assert r.status_code == 404, (r.status_code, text(r)[:300])
+    assert dutch_html(r) is None
+    with store.unit_of_work() as session:
+        assert [v.version for v in versions.list_versions(session)] == [1]
