@@ -177,6 +177,22 @@ def _refused_character(char: str, multiline: bool) -> str | None:
     return None
 
 
+def refused_character(value: str, multiline: bool = False) -> str | None:
+    """Why `value` may not be stored as it is, in Dutch, naming the first character that
+    clean_text's rule refuses (with its code point); None when it holds none. The value is
+    taken as it is, white space around it included: for a text that is not stripped, such
+    as a new password."""
+    found = (_REFUSED_IN_TEXT if multiline else _REFUSED_IN_LINE).search(value)
+    if found is None:
+        return None
+    char = found.group()
+    why = _refused_character(char, multiline)
+    if why is None:
+        return None
+    where = "in dit veld" if multiline or char not in "\r\n" else "in een veld van één regel"
+    return f"De tekst bevat {why} (U+{ord(char):04X}); dat is {where} niet toegestaan."
+
+
 def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False) -> str | None:
     """A submitted text as it is stored: without white space around it, None when nothing is
     left (white space alone is no answer).
@@ -197,15 +213,9 @@ def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False
     # White space around the text is dropped first: a trailing newline pasted along with a
     # reference is no reason to refuse it, as nothing of it is stored.
     value = value.strip()
-    found = (_REFUSED_IN_TEXT if multiline else _REFUSED_IN_LINE).search(value)
-    if found is not None:
-        char = found.group()
-        why = _refused_character(char, multiline)
-        if why is not None:
-            where = "in dit veld" if multiline or char not in "\r\n" else "in een veld van één regel"
-            raise ValueError(
-                f"De tekst bevat {why} (U+{ord(char):04X}); dat is {where} niet toegestaan."
-            )
+    problem = refused_character(value, multiline)
+    if problem is not None:
+        raise ValueError(problem)
     if maxlength is not None and len(value) > maxlength:
         raise ValueError(f"Maximaal {maxlength} tekens (nu {len(value)}).")
     return value or None

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, forms
 from .errors import Invalid, NotFound
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE, MEDEWERKER, ROLES
 from .store import ApiToken, Case, CaseShare, TaskRecord, User, get_engine, unit_of_work, utcnow
@@ -91,6 +91,11 @@ def password_problem(password: str, name: str = "", display_name: str = "") -> s
     Existing passwords are never checked again: the rule applies when one is set.
     """
     password = password or ""
+    # A character no keyboard types and no database stores (NUL, other control characters,
+    # a lone surrogate, an invisible or direction-reversing one): the rule of forms.clean_text.
+    refused = forms.refused_character(password)
+    if refused is not None:
+        return refused.replace("De tekst", "Het wachtwoord", 1)
     if len(password) < MIN_PASSWORD:
         return f"Het wachtwoord moet minstens {MIN_PASSWORD} tekens hebben."
     if len(password) > MAX_PASSWORD:
@@ -158,7 +163,30 @@ def _actor(by: Any) -> str:
     return by if isinstance(by, str) else by.name
 
 
+def _text(value: Any, field: str, maxlength: int | None = None) -> str | None:
+    """A text of the users' forms (a name, a full name) as forms.clean_text takes it: without
+    white space around it, None when empty. A refused character (NUL, another control
+    character, a lone surrogate, an invisible or direction-reversing one; PostgreSQL cannot
+    even store NUL) is Invalid at `field`, before any query."""
+    if value is None:
+        return None
+    try:
+        return forms.clean_text(value, maxlength)
+    except ValueError as exc:
+        raise Invalid(str(exc), {field: str(exc)}) from None
+
+
+def name_problem(name: str) -> str | None:
+    """Why a name typed at sign-in cannot be anyone's name, in Dutch (it holds a character
+    that forms.clean_text refuses, such as NUL), or None. The sign-in form shows it at once
+    instead of asking the database about it."""
+    problem = forms.refused_character((name or "").strip())
+    return problem.replace("De tekst", "De gebruikersnaam", 1) if problem else None
+
+
 def _get_user(session: Session, name: str, field: str = "naam") -> User:
+    if name_problem(name) is not None:  # no user has such a name; never sent to the database
+        raise NotFound("Deze gebruiker bestaat niet.")
     user = session.scalar(select(User).where(User.name == (name or "").strip()))
     if user is None:
         raise NotFound(f"Gebruiker '{name}' bestaat niet.")
@@ -176,9 +204,10 @@ def _check_roles(roles: list[str]) -> list[str]:
 
 
 def _manager(session: Session, manager: str | None, of: str | None = None) -> User | None:
+    manager = _text(manager, "leidinggevende")
     if not manager:
         return None
-    user = session.scalar(select(User).where(User.name == manager.strip()))
+    user = session.scalar(select(User).where(User.name == manager))
     if user is None:
         message = f"Leidinggevende '{manager}' bestaat niet."
     elif user.name == of:
@@ -198,7 +227,8 @@ def create_user(session: Session, name: str, roles: list[str], password: str,
     that passes the policy (password_problem), optionally the name of their leidinggevende,
     a full name and who adds them (for the admin log). Raises Invalid with the field
     (`naam`, `rollen`, `wachtwoord`, `leidinggevende`)."""
-    name = (name or "").strip()
+    name = _text(name or "", "naam") or ""
+    display_name = _text(display_name or "", "weergavenaam", 200) or ""
     if not _NAME.match(name):
         message = ("Ongeldige gebruikersnaam: 2 tot 80 kleine letters, cijfers, punt, streep of "
                    "liggend streepje, beginnend met een letter of cijfer.")
@@ -328,8 +358,10 @@ def sign_in(name: str, password: str, source: str | None = None) -> SignedIn | N
     completions wait for (issue 11). Only when argon2's parameters changed does a short write
     store the new hash, made before that write begins.
     """
-    with get_engine().connect() as conn:
-        row = conn.execute(_SIGN_IN_QUERY, {"name": (name or "").strip()}).first()
+    row = None
+    if name_problem(name) is None:  # a NUL or lone surrogate is no one's name (and no query)
+        with get_engine().connect() as conn:
+            row = conn.execute(_SIGN_IN_QUERY, {"name": (name or "").strip()}).first()
     if row is None or not row.active:
         try:
             _hasher.verify(_DUMMY_HASH, password or "")  # the same time, whether or not the name exists
@@ -372,7 +404,8 @@ def end_sessions(user_id: int) -> None:
 def authenticate(session: Session, name: str, password: str) -> User | None:
     """The user when name and password match an active user, else None. Kept for callers
     that already hold a session; the web UI signs in through sign_in, outside any write."""
-    user = session.scalar(select(User).where(User.name == (name or "").strip()))
+    user = (session.scalar(select(User).where(User.name == (name or "").strip()))
+            if name_problem(name) is None else None)
     if user is None or not user.active:
         try:
             _hasher.verify(_DUMMY_HASH, password or "")

@@ -350,3 +350,83 @@ def test_beheerder_manages_users_with_csrf(web, people):
     assert kees.get("/").status_code == 302
     assert Client(web).login("kees", reset).status_code == 401
     assert "Uitgeschakeld" in text(bh.get("/beheer/gebruikers"))
+
+
+# --- refused characters in names and the users' forms -------------------------------------------
+
+NUL = "\x00"
+LONE_SURROGATE = "\ud800"
+
+
+def _users_state():
+    from engine import audit, store, users
+
+    with store.unit_of_work() as session:
+        return users.list_users(session), len(audit.admin_log(session, 10_000))
+
+
+@pytest.mark.parametrize("bad", [NUL, LONE_SURROGATE, "\u202e", "\x1b"])
+def test_refused_characters_in_names_are_a_dutch_error_and_change_nothing(web, people, bad):
+    """A NUL (which PostgreSQL cannot store in text), a lone surrogate, a bidi override or an
+    escape in a name or the beheerder's user forms: the rule of forms.clean_text, a Dutch
+    message at the field, nothing stored; never the last-resort 400 of a database refusal."""
+    from engine import store, users
+    from engine.errors import Invalid, NotFound
+
+    before = _users_state()
+    # The engine, as every door reaches it (a lone surrogate only comes this way: a web
+    # form is decoded as UTF-8 with replacement characters).
+    assert users.sign_in("mw" + bad, PASSWORD) is None
+    assert users.name_problem("mw" + bad).startswith("De gebruikersnaam bevat ")
+    for change, field in (
+            (lambda s: users.create_user(s, "kees" + bad, ["medewerker"], NEW_PASSWORD), "naam"),
+            (lambda s: users.create_user(s, "kees", ["medewerker"], NEW_PASSWORD,
+                                         display_name="Kees" + bad), "weergavenaam"),
+            (lambda s: users.create_user(s, "kees", ["medewerker"], NEW_PASSWORD,
+                                         manager="lg" + bad), "leidinggevende"),
+            (lambda s: users.create_user(s, "kees", ["medewerker"], NEW_PASSWORD + bad),
+             "wachtwoord"),
+            (lambda s: users.set_manager(s, "mw", "lg" + bad), "leidinggevende"),
+            (lambda s: users.set_password(s, "mw", NEW_PASSWORD + bad), "wachtwoord")):
+        with pytest.raises(Invalid) as refused, store.unit_of_work(write=True) as session:
+            change(session)
+        assert set(refused.value.errors) == {field}
+        assert f"U+{ord(bad):04X}" in refused.value.errors[field]
+    with pytest.raises(NotFound), store.unit_of_work(write=True) as session:
+        users.set_password(session, "mw" + bad, NEW_PASSWORD)
+    assert _users_state() == before
+    if bad == LONE_SURROGATE:
+        return
+
+    # The sign-in form: the message at once (422), the name not shown again.
+    client = Client(web)
+    client.get("/aanmelden")
+    response = client.post("/aanmelden", {"naam": "mw" + bad, "wachtwoord": PASSWORD})
+    assert response.status_code == 422, text(response)[:300]
+    assert "De gebruikersnaam bevat" in text(response) and bad not in text(response)
+    assert client.get("/").status_code == 302  # not signed in
+
+    # The beheerder's forms: 422, the message at the field, nothing changed.
+    bh = signed_in(web, "bh")
+    for path, data, field in (
+            ("/beheer/gebruikers", {"naam": "kees" + bad, "rollen": "medewerker",
+                                    "wachtwoord": NEW_PASSWORD}, "naam"),
+            ("/beheer/gebruikers", {"naam": "kees", "weergavenaam": "Kees" + bad,
+                                    "rollen": "medewerker", "wachtwoord": NEW_PASSWORD},
+             "weergavenaam"),
+            ("/beheer/gebruikers", {"naam": "kees", "rollen": "medewerker",
+                                    "leidinggevende": "lg" + bad}, "leidinggevende"),
+            ("/beheer/gebruikers", {"naam": "kees", "rollen": "medewerker",
+                                    "wachtwoord": NEW_PASSWORD + bad}, "wachtwoord"),
+            ("/beheer/gebruikers/mw/leidinggevende", {"leidinggevende": "lg" + bad},
+             "leidinggevende"),
+            ("/beheer/gebruikers/mw/wachtwoord", {"wachtwoord": NEW_PASSWORD + bad},
+             "wachtwoord")):
+        response = bh.post(path, data)
+        assert response.status_code == 422, (path, field, response.status_code,
+                                              text(response)[:300])
+        body = text(response)
+        assert f'id="fout-{field}"' in body and f"U+{ord(bad):04X}" in body, (path, field)
+        assert bad not in body, (path, field)
+    assert _users_state() == before
+    assert Client(web).login("mw", PASSWORD).status_code == 302  # the password unchanged

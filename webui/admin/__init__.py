@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from engine import audit, organisation, store, users
+from engine import audit, forms, organisation, store, users
 from engine.errors import Invalid
 from engine.roles import AUDITOR, BEHEERDER, LEIDINGGEVENDE, ROLES
 
@@ -136,7 +136,10 @@ def user_add():
                               values["leidinggevende"] or None, values["weergavenaam"],
                               by=principal())
     except Invalid as exc:
-        return _users_page(values, _field_errors(exc), 422)
+        # A text with a refused character (a NUL, say) is not put back into the form.
+        shown = {k: ("" if isinstance(v, str) and forms.refused_character(v) else v)
+                 for k, v in values.items()}
+        return _users_page(shown, _field_errors(exc), 422)
     if own:
         flash(_("Gebruiker %(name)s is toegevoegd.", name=values["naam"]), "success")
         return redirect(url_for("admin.user_detail", name=values["naam"]))

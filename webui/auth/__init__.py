@@ -95,6 +95,12 @@ def login():
     if request.method == "POST":
         name = (request.form.get("naam") or "").strip()[:MAX_NAME]
         password = (request.form.get("wachtwoord") or "")[:MAX_PASSWORD]
+        refused = users.name_problem(name)
+        if refused is not None:
+            # A NUL or another refused character (forms.clean_text's rule) is no one's name:
+            # said as such, at once, and the name is not shown again.
+            return render_template("auth/login.html", error=refused, name="",
+                                   next=next_url), 422
         if not name or not password:
             error = _("Vul uw gebruikersnaam en wachtwoord in.")
         else:
