@@ -4,9 +4,12 @@
 
 Verification checks each case's hash chains, replays its history from its process version
 and compares with everything stored. The ratio base is bare SpiffWorkflow running the very
-same completions in-process (its own parser and script engine, no storage). verify of all
-cases is what `meldcode verify --all` runs: the pass over the log across all cases, then each
-case in a read transaction of its own. The checkpoint part fills the log with generated
+same completions in-process (its own parser and script engine, no storage, one process).
+verify of all cases is what `meldcode verify --all --jobs N` runs: the pass over the log
+across all cases, then each case in a read transaction of its own, in N processes (default:
+the cores); the bench prints the wall-clock ratio and the CPU ratio (all processes' CPU time
+against the bare engine's). Then a real server (`meldcode serve`) starts a case every 50 ms
+while `meldcode verify --all` runs beside it: median and p95 of those starts. The checkpoint part fills the log with generated
 entries (10 per case, as many as a case of the shipped meldcode has) and times checking a
 signed checkpoint over them: signature, every entry against its row, the tree's root. The last
 line is `RESULT ...`.
@@ -62,6 +65,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--log-cases", type=int, default=100_000)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="verify processes (meldcode verify --jobs; default: the cores)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="meldcode-verify-"))
     os.environ.update(MELDCODE_INSTANCE=str(tmp),
@@ -99,17 +104,24 @@ def main() -> None:
     from engine import translog
 
     translog.sequence()
+    cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     report = translog.verify_log()
     log_s = time.perf_counter() - t0
-    verdicts = list(replay.verify_all(log=report))
+    verdicts = list(replay.verify_all(log=report, jobs=args.jobs))
     verify_s = time.perf_counter() - t0
+    verify_cpu = cpu_seconds() - cpu0
     assert report.ok and len(verdicts) == args.cases and all(v.ok for v in verdicts), (
         report.problems, [v.problems for v in verdicts if not v.ok][:3])
     log(f"  of which the log pass over {report.tree_size} entries: {log_s:.2f} s")
-    log(f"verify {args.cases} cases: {verify_s:.1f} s ({verify_s / args.cases * 1000:.2f} ms per case)")
+    log(f"verify {args.cases} cases with {args.jobs} process(es): {verify_s:.1f} s "
+        f"({verify_s / args.cases * 1000:.2f} ms per case), {verify_cpu:.1f} s of CPU")
+    cpu0 = cpu_seconds()
     bare_all_s = bare_replay_all(args.cases)
-    log(f"bare SpiffWorkflow running the same {args.cases} cases' completions: {bare_all_s:.1f} s")
+    bare_cpu = cpu_seconds() - cpu0
+    log(f"bare SpiffWorkflow running the same {args.cases} cases' completions: {bare_all_s:.1f} s "
+        f"({bare_cpu:.1f} s of CPU, one process)")
+    start_p50, start_p95, verify_cli_s = starts_during_verify(args.jobs)
 
     # 2. one case with ~1,000 events on a looping variant of the meldcode (when the proof
     # still lets that variant through: --events 0 skips parts 2 and 3)
@@ -176,12 +188,73 @@ def main() -> None:
         log(f"bare SpiffWorkflow, same {len(completions)} completions: {bare_s * 1000:.0f} ms")
     checkpoint_s, entries = checkpoint_check(args.log_cases)
     log(f"check a checkpoint over {entries} entries ({args.log_cases} cases): {checkpoint_s:.1f} s")
-    log(f"RESULT verify_cases={args.cases} verify_s={verify_s:.1f} "
+    log(f"RESULT verify_cases={args.cases} jobs={args.jobs} verify_s={verify_s:.1f} "
         f"verify_ms_per_case={verify_s / args.cases * 1000:.2f} "
-        f"verify_ratio_vs_engine={verify_s / bare_all_s:.2f} replay_events={n_events} "
+        f"verify_ratio_vs_engine={verify_s / bare_all_s:.2f} "
+        f"verify_cpu_ratio_vs_engine={verify_cpu / bare_cpu:.2f} "
+        f"case_start_p50_ms={start_p50:.1f} case_start_p95_during_verify_ms={start_p95:.1f} "
+        f"replay_events={n_events} "
         f"replay_ms={replay_s * 1000:.0f} bare_ms={bare_s * 1000:.0f} "
         f"ratio_vs_engine={ratio:.2f} checkpoint_entries={entries} "
         f"checkpoint_check_s={checkpoint_s:.1f}")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the verify processes)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def starts_during_verify(jobs: int) -> tuple[float, float, float]:
+    """Start cases through a real server (`meldcode serve`, HTTP) while `meldcode verify
+    --all --jobs N` runs beside it on the same database, one start every 50 ms: returns the
+    median and p95 latency of those starts (ms) and how long the verify took (s)."""
+    import subprocess
+    import threading
+
+    from bench.api_bench import Api, percentile, start_server
+    from engine import store, users
+
+    with store.unit_of_work(write=True) as session:
+        users.create_user(session, "bench-start", ["medewerker"], "bench-wachtwoord-lang-genoeg")
+        token = users.create_token(session, "bench-start")
+    port = 19000 + os.getpid() % 1000
+    server = start_server(os.environ["MELDCODE_DATABASE_URL"], port, dict(os.environ))
+    latencies: list[float] = []
+    try:
+        api = Api(f"http://127.0.0.1:{port}", token)
+        for i in range(20):  # warm the workers
+            api.call("POST", "/api/v1/cases", {"client_ref": f"warm-{i}"})
+        done = threading.Event()
+
+        def starter() -> None:
+            n = 0
+            while not done.is_set():
+                t0 = time.perf_counter()
+                api.call("POST", "/api/v1/cases", {"client_ref": f"during-{n}"})
+                latencies.append(time.perf_counter() - t0)
+                n += 1
+                done.wait(0.05)
+
+        thread = threading.Thread(target=starter)
+        t0 = time.perf_counter()
+        thread.start()
+        result = subprocess.run([str(ROOT / ".venv" / "bin" / "meldcode"), "verify", "--all",
+                                 "--jobs", str(jobs)], capture_output=True, text=True)
+        verify_s = time.perf_counter() - t0
+        done.set()
+        thread.join()
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    finally:
+        server.terminate()
+        server.wait()
+    p50 = statistics.median(latencies) * 1000
+    p95 = percentile(latencies, 0.95) * 1000
+    log(f"case starts through the server during `meldcode verify --all --jobs {jobs}` "
+        f"({verify_s:.0f} s, {len(latencies)} starts): median {p50:.1f} ms, p95 {p95:.1f} ms")
+    return p50, p95, verify_s
 
 
 def checkpoint_check(cases: int, per_case: int = 10) -> tuple[float, int]:

@@ -337,6 +337,17 @@ def dispose_engines() -> None:
         _writers.clear()
 
 
+def forget_engines_after_fork() -> None:
+    """In a forked child: drop the parent's engines without closing their connections (those
+    belong to the parent; SQLAlchemy's advice for pools across fork), so the child opens its
+    own."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose(close=False)
+        _engines.clear()
+        _writers.clear()
+
+
 class DatabaseBusy(DomainError):
     """A writer waited longer than the write-lock timeout for its turn (503): the caller
     should try again shortly rather than hang while a long write holds the database."""

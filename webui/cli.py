@@ -402,7 +402,11 @@ def deploy(files, by):
 @click.option("--all", "all_cases", is_flag=True, help="Alle casussen.")
 @click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False),
               help="Een controlepunt van 'meldcode checkpoint'.")
-def verify(case_ids, all_cases, checkpoint_file):
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=lambda: os.cpu_count() or 1,
+              show_default="aantal processorkernen",
+              help="Zoveel processen controleren casussen naast elkaar, met lagere prioriteit "
+                   "(nice 10) dan de server.")
+def verify(case_ids, all_cases, checkpoint_file, jobs):
     from engine import replay, translog
 
     if not case_ids and not all_cases:
@@ -420,7 +424,7 @@ def verify(case_ids, all_cases, checkpoint_file):
         # No write transaction for the run: the log pass and each case are read transactions
         # of their own; the access-log lines of the verify go in small batches.
         report = translog.verify_log(checkpoint=checkpoint)
-        for verdict in replay.verify_all(case_ids=wanted, log=report):
+        for verdict in replay.verify_all(case_ids=wanted, log=report, jobs=jobs):
             checked += 1
             seen.append(verdict.case_id)
             if len(seen) >= 50:

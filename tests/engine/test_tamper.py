@@ -491,3 +491,22 @@ def test_verify_all_holds_no_write_lock_while_it_runs(people, db_url, monkeypatc
     assert started and started[0][0] == 0, started
     assert still_running, "verify finished too soon to tell"
     assert waited < 1.0, f"a case start waited {waited:.2f} s for verify"
+
+
+def test_verify_in_several_processes_gives_the_same_verdicts_in_order(people, db_url,
+                                                                      monkeypatch):
+    """`verify --all --jobs N` checks cases in forked processes, a few cases per task: the
+    output is the one process's, line for line, a tampered case included."""
+    monkeypatch.setattr(replay, "_CHUNK", 2)  # several tasks per process with a few cases
+    cases = [closed_case(people, f"parallel-{i}") for i in range(5)]
+    tamper(db_url, "UPDATE cases SET client_ref = 'anders' WHERE id = :c", c=cases[2]["id"])
+    one = cli("verify", "--all", "--jobs", "1")
+    several = cli("verify", "--all", "--jobs", "2")
+    assert one.exit_code == several.exit_code == 1, several.output
+    def cases_part(output):  # the log's size differs: each run logs its own reads
+        return [line for line in output.splitlines() if not line.startswith("logboek: ")]
+
+    assert cases_part(one.output) == cases_part(several.output)
+    assert "NIET IN ORDE" in case_block(several.output, cases[2]["id"])
+    assert [line.split(":")[0] for line in several.output.splitlines()
+            if line.startswith("casus ")] == [f"casus {c['id']}" for c in cases]
