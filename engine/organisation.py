@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, forms
 from .errors import Forbidden, Invalid
 from .roles import BEHEERDER
 from .store import Setting, unit_of_work
@@ -30,9 +30,11 @@ DEFAULTS: dict[str, Any] = {
 }
 _TEXT_LIMITS = {"organisatie_naam": 200, "veilig_thuis_telefoon": 40, "veilig_thuis_regio_naam": 200,
                 "veilig_thuis_regio_adres": 400, "veilig_thuis_regio_telefoon": 40}
+_MULTILINE = {"veilig_thuis_regio_adres"}  # a textarea: newlines and tabs allowed
 _PHONE = re.compile(r"^[0-9 +()\-]{0,40}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PERSON_KEYS = ("naam", "functie", "telefoon", "email")
+_PERSON_LABELS = {"naam": "naam", "functie": "functie", "telefoon": "telefoon", "email": "e-mail"}
 MAX_PEOPLE = 20
 
 
@@ -64,7 +66,13 @@ def validate(payload: Any) -> dict[str, Any]:
         if not isinstance(value, str):
             errors[key] = "Vul tekst in."
             continue
-        value = value.strip()
+        # The text rule of every door (forms.clean_text): no control characters (a newline
+        # only in the address), lone surrogates, bidi overrides or invisible spaces.
+        try:
+            value = forms.clean_text(value, multiline=key in _MULTILINE) or ""
+        except ValueError as exc:
+            errors[key] = str(exc)
+            continue
         if len(value) > limit:
             errors[key] = f"Maximaal {limit} tekens."
         elif key.endswith("telefoon") and not _PHONE.match(value):
@@ -88,7 +96,18 @@ def validate(payload: Any) -> dict[str, Any]:
                 if not isinstance(person, dict) or set(person) - set(_PERSON_KEYS):
                     errors["aandachtsfunctionarissen"] = f"Persoon {number}: onbekende gegevens."
                     break
-                entry = {k: str(person.get(k) or "").strip()[:200] for k in _PERSON_KEYS}
+                entry, refused = {}, None
+                for k in _PERSON_KEYS:
+                    try:
+                        entry[k] = (forms.clean_text(str(person.get(k) or "")) or "")[:200]
+                    except ValueError as exc:
+                        why = str(exc)
+                        refused = (f"Persoon {number}, {_PERSON_LABELS[k]}: "
+                                   f"{why[:1].lower()}{why[1:]}")
+                        break
+                if refused is not None:
+                    errors["aandachtsfunctionarissen"] = refused
+                    break
                 if not any(entry.values()):
                     continue  # an empty row in the form
                 if not entry["naam"]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, runtime
+from . import audit, forms, runtime
 from .errors import BadRequest, Conflict, Invalid
 from .forms import Field
 from .roles import AANDACHTSFUNCTIONARIS, CASE_STARTERS, LEIDINGGEVENDE
@@ -25,6 +25,7 @@ from .users import Principal
 
 FIELDS = {"user", "reason"}
 REASON_MAX = 2000
+USER_MAX = 80  # a user name (users._NAME) is at most 80 characters
 
 # What these events record, labelled as the timelines and the dossier show it.
 EVENT_FIELDS = {
@@ -53,22 +54,34 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
     if case.status != "open":
         raise Conflict("Deze casus is afgesloten; er verandert niets meer aan.")
     errors = {str(k)[:100]: "Onbekend veld." for k in payload if k not in FIELDS}
+    # Both are texts as forms.clean_text takes them (the one text rule): the name one line,
+    # the reason free text that keeps its newlines and tabs; a control character (NUL among
+    # them), a lone surrogate, a bidi override or an invisible space is refused at its field.
     name, reason = payload.get("user"), payload.get("reason")
     colleague = None
-    if not isinstance(name, str) or not name.strip():
-        errors["user"] = "Kies een collega."
+    try:
+        name = forms.clean_text(name, USER_MAX) if isinstance(name, str) else None
+    except ValueError as exc:
+        errors["user"] = str(exc)
     else:
-        colleague = session.scalar(select(User).where(User.name == name.strip(),
-                                                      User.active.is_(True)))
-        if colleague is None or not set(colleague.roles) & set(roles):
-            errors["user"] = f"Geen {what} met deze gebruikersnaam."
-    if not isinstance(reason, str) or not reason.strip():
-        errors["reason"] = "Schrijf op waarom."
-    elif len(reason) > REASON_MAX:
-        errors["reason"] = f"Maximaal {REASON_MAX} tekens."
+        if name is None:
+            errors["user"] = "Kies een collega."
+        else:
+            colleague = session.scalar(select(User).where(User.name == name,
+                                                          User.active.is_(True)))
+            if colleague is None or not set(colleague.roles) & set(roles):
+                errors["user"] = f"Geen {what} met deze gebruikersnaam."
+    try:
+        reason = (forms.clean_text(reason, REASON_MAX, multiline=True)
+                  if isinstance(reason, str) else None)
+    except ValueError as exc:
+        errors["reason"] = str(exc)
+    else:
+        if reason is None:
+            errors["reason"] = "Schrijf op waarom."
     if errors:
         raise Invalid("Ongeldige gegevens.", errors)
-    return case, colleague, reason.strip()
+    return case, colleague, reason
 
 
 def _record(session: Session, who: Principal, case: Case, event: str, access: str,

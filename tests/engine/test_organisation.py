@@ -6,7 +6,7 @@ import subprocess
 import pytest
 from lxml import etree
 
-from engine import definitions, meldcode_doc, organisation, store, versions
+from engine import audit, definitions, meldcode_doc, organisation, store, versions
 from engine.errors import Forbidden, Invalid
 from tests.conftest import ROOT, need
 
@@ -79,3 +79,40 @@ def test_open_cases_per_version(people):
     runtime.start_case(people["mw"], {"client_ref": "a"})
     with store.unit_of_work() as session:
         assert versions.open_cases_per_version(session) == {1: 1}
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x1b", "\x85", "\u202e", "\u200b", "\ud800"])
+def test_settings_texts_refuse_controls_and_change_nothing(people, bad):
+    """Every text of the settings (the organisation's name, Veilig Thuis, the
+    aandachtsfunctionarissen's contact details) follows forms.clean_text: a control character
+    (a newline only in the address), a lone surrogate, a bidi override or an invisible space
+    is a Dutch 422 at its field, and nothing is stored (PostgreSQL cannot even hold a NUL)."""
+    good = {"organisatie_naam": "Zorggroep De Linde", "veilig_thuis_regio_naam": "VT Utrecht",
+            "veilig_thuis_regio_adres": "Postbus 1\n3500 AA Utrecht",
+            "veilig_thuis_regio_telefoon": "030 123 45 67",
+            "aandachtsfunctionarissen": [{"naam": "Fatima el Amrani", "functie": "GZ-psycholoog",
+                                          "telefoon": "06-12345678",
+                                          "email": "f.elamrani@linde.nl"}]}
+    saved = organisation.update(people["bh"], good)
+    assert saved["veilig_thuis_regio_adres"] == "Postbus 1\n3500 AA Utrecht"  # lines allowed
+    with store.unit_of_work() as session:
+        logged = len(audit.admin_log(session, 10_000))
+    for key in ("organisatie_naam", "veilig_thuis_regio_naam", "veilig_thuis_regio_adres",
+                "veilig_thuis_telefoon", "veilig_thuis_regio_telefoon"):
+        with pytest.raises(Invalid) as refused:
+            organisation.update(people["bh"], {**good, key: "08" + bad + "00"})
+        assert set(refused.value.errors) == {key}, key
+        assert f"U+{ord(bad):04X}" in refused.value.errors[key]
+        assert "niet toegestaan" in refused.value.errors[key]
+    for key in ("naam", "functie", "telefoon", "email"):
+        person = {**good["aandachtsfunctionarissen"][0], key: "f" + bad + "@x.nl"}
+        with pytest.raises(Invalid) as refused:
+            organisation.update(people["bh"], {**good, "aandachtsfunctionarissen": [
+                {"naam": "B"}, person]})
+        assert set(refused.value.errors) == {"aandachtsfunctionarissen"}
+        message = refused.value.errors["aandachtsfunctionarissen"]
+        assert message.startswith("Persoon 2, ") and f"U+{ord(bad):04X}" in message, message
+    with store.unit_of_work() as session:
+        assert len(audit.admin_log(session, 10_000)) == logged
+    current = organisation.current()
+    assert {k: current[k] for k in good} == good

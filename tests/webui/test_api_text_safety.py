@@ -161,3 +161,51 @@ def test_lone_surrogate_in_a_handover_reason_is_a_dutch_422(client, people):
                            headers=people.auth("mw"), data=raw, content_type="application/json")
     assert response.status_code == 422, response.get_data(as_text=True)
     assert response.get_json()["error"]
+
+
+# --- handing over and sharing (engine.sharing) ---------------------------------------------------
+
+# A reason is free text of several lines: newlines and tabs (and a CR, stored as a newline)
+# are allowed there; every other refused character is refused in it too.
+MULTI_LINE_OK = {"newline", "carriage return", "tab"}
+
+
+def _history_and_shares(client, people, case_id):
+    history = client.get(f"/api/v1/cases/{case_id}/history", headers=people.auth("mw")).get_json()
+    case = client.get(f"/api/v1/cases/{case_id}", headers=people.auth("mw")).get_json()
+    return [e["action"] for e in history], case["owner"]
+
+
+@pytest.mark.parametrize("text", REFUSED.values(), ids=REFUSED.keys())
+def test_handover_and_share_texts_refuse_controls(client, people, db_url, text):
+    """The user and the reason of a handover or a share are stored in the history: the rule
+    of forms.clean_text, a Dutch 422 at the field, nothing changed (as client_ref)."""
+    case_id = client.post("/api/v1/cases", headers=people.auth("mw"),
+                          **as_json({"client_ref": "delen"})).get_json()["id"]
+    before = _history_and_shares(client, people, case_id)
+    attempts = [("handover", {"user": text, "reason": "ziek"}, "user"),
+                ("shares", {"user": "af" + text, "reason": "meedenken"}, "user")]
+    if text not in (REFUSED[k] for k in MULTI_LINE_OK):
+        attempts += [("handover", {"user": "mw2", "reason": "Langdurig " + text}, "reason"),
+                     ("shares", {"user": "af", "reason": text + " meedenken"}, "reason")]
+    for door, payload, field in attempts:
+        response = client.post(f"/api/v1/cases/{case_id}/{door}", headers=people.auth("mw"),
+                               **as_json(payload))
+        assert response.status_code == 422, (door, payload, response.get_data(as_text=True))
+        body = response.get_json()
+        assert set(body["errors"]) == {field}, (door, body)
+        message = body["errors"][field]  # NUL and lone surrogates: the API's own check first
+        assert "niet toegestaan" in message or "ongeldig teken" in message, body
+    assert _history_and_shares(client, people, case_id) == before
+    af = client.get(f"/api/v1/cases/{case_id}", headers=people.auth("af"))
+    assert af.status_code == 403  # not shared
+
+
+def test_a_handover_reason_keeps_its_lines(client, people):
+    case_id = client.post("/api/v1/cases", headers=people.auth("mw"),
+                          **as_json({"client_ref": "regels"})).get_json()["id"]
+    response = client.post(f"/api/v1/cases/{case_id}/shares", headers=people.auth("mw"),
+                           **as_json({"user": " af ", "reason": "Eerste regel\r\n\tTweede"}))
+    assert response.status_code == 200, response.get_json()
+    history = client.get(f"/api/v1/cases/{case_id}/history", headers=people.auth("mw")).get_json()
+    assert history[-1]["data"] == {"with": "af", "reason": "Eerste regel\n\tTweede"}

@@ -316,6 +316,18 @@ def test_settings_errors_are_shown_at_the_fields_and_nothing_is_stored(as_role):
     assert "Zorggroep De Linde" not in text(bh.get("/meldcode"))
 
 
+def test_settings_with_a_control_character_are_refused_at_the_field(as_role):
+    bh = as_role("bh")
+    response = bh.post("/beheer/instellingen", {**SETTINGS, "organisatie_naam": "De\x00Linde",
+                                                "af-0-email": "f\u202e@linde.example"})
+    assert response.status_code == 422
+    page = text(response)
+    assert re.search(r'id="fout-organisatie_naam">.*stuurteken \(U\+0000\)', page)
+    assert re.search(r'id="fout-aandachtsfunctionarissen">.*Persoon 1, e-mail: de tekst bevat '
+                     r'een teken dat de schrijfrichting omkeert', page)
+    assert "Zorggroep De Linde" not in text(bh.get("/meldcode"))
+
+
 def test_settings_saved_and_shown_in_help_texts_and_the_meldcode(as_role, sqlite_people):
     bh = as_role("bh")
     response = bh.post("/beheer/instellingen", SETTINGS)
