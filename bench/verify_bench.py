@@ -9,10 +9,10 @@ verify of all cases is what `meldcode verify --all --jobs N` runs: the pass over
 across all cases, then each case in a read transaction of its own, in N processes (default:
 the cores); the bench prints the wall-clock ratio and the CPU ratio (all processes' CPU time
 against the bare engine's). Then a real server (`meldcode serve`) starts a case every 50 ms
-while `meldcode verify --all` runs beside it: median and p95 of those starts. The checkpoint part fills the log with generated
-entries (10 per case, as many as a case of the shipped meldcode has) and times checking a
-signed checkpoint over them: signature, every entry against its row, the tree's root. The last
-line is `RESULT ...`.
+while `meldcode verify --all` runs beside it: median and p95 of those starts. The
+checkpoint part fills the log with generated entries (10 per case, as many as a case of the
+shipped meldcode has) and times checking a signed checkpoint over them: signature, every entry
+against its row, the tree's root. The last line is `RESULT ...`.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
+from SpiffWorkflow.util.deep_merge import DeepMerge
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.util.deep_merge import DeepMerge
 
 from . import audit, migration, runtime, translog
 from .definitions import InvalidDefinition, ProcessDefinition
