@@ -78,3 +78,14 @@ def test_the_readme_states_the_rule_of_export_user():
     rule = " ".join(section.split())
     assert "NAAM moet een actieve gebruiker zijn die de casus mag inzien" in rule
     assert "Zonder `--user` staat de export op naam van de OS-gebruiker" in rule
+
+
+def test_architecture_page_is_linked_and_names_every_engine_module():
+    """ARCHITECTURE.md (issue 12) stays a true map: the README links it, and it names every
+    module of engine/."""
+    root = Path(__file__).resolve().parent.parent
+    assert "(ARCHITECTURE.md)" in (root / "README.md").read_text()
+    page = (root / "ARCHITECTURE.md").read_text()
+    modules = sorted(p.stem for p in (root / "engine").glob("*.py") if p.stem != "__init__")
+    missing = [m for m in modules if f"`{m}`" not in page]
+    assert not missing, f"ARCHITECTURE.md does not name: {missing}"
