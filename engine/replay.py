@@ -267,8 +267,8 @@ def _comparable_live(workflow) -> dict:
             delta = {"updates": DeepMerge.get_updated_keys(parent.data, task.data),
                      "deletions": DeepMerge.get_deleted_keys(parent.data, task.data)}
         tid = str(task.id)
-        tasks[tid] = {"id": tid, "parent": str(task._parent) if parent is not None else None,
-                      "children": [str(child) for child in task._children],
+        tasks[tid] = {"id": tid, "parent": str(parent.id) if parent is not None else None,
+                      "children": [str(child.id) for child in task.children],
                       "state": task.state, "task_spec": task.task_spec.name,
                       "data": data, "delta": delta}
     return {"completed": workflow.completed, "data": workflow.data, "tasks": tasks}
