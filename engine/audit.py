@@ -193,8 +193,8 @@ def log_access(db: Session | Connection, user, action: str, outcome: str,
         "prev_hash": entry.prev_hash, "hash": entry.hash,
     })
     if header is not None:
-        sealed = dict(header._mapping, access_count=header.access_count + 1,
-                      access_head=entry.hash)
+        sealed = {name: getattr(header, name) for name in (*HEADER_FIELDS, "header_hash")}
+        sealed.update(access_count=header.access_count + 1, access_head=entry.hash)
         if header_ok(case_id, header):  # a broken header stays broken
             sealed["header_hash"] = header_hash(case_id, _Fields(sealed))
         conn.execute(_SEAL_ACCESS, {"case_id": case_id, **{
