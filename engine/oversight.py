@@ -249,9 +249,9 @@ def history_page(who, case_id: Any) -> dict[str, Any]:
             "actor_name": display.get(frame["actor"]) or frame["actor"],
             "step_name": step_names.get(frame["step"] or "", frame["step"]),
             "markers": pages.path_markers(definition, info, state, decided),
-            "recorded": pages._entries(pages.event_fields(step, frame["action"]),
+            "recorded": pages.labelled_entries(pages.event_fields(step, frame["action"]),
                                        dict(frame["event_data"] or {})),
-            "known": pages._entries(every_field, frame["data"]),
+            "known": pages.labelled_entries(every_field, frame["data"]),
         })
     return {"case": found["case"], "frames": frames, "verify": found["verify"],
             "step_names": step_names}

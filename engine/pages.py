@@ -212,7 +212,7 @@ def event_fields(step, action: str) -> list:
     return step.fields if step else sharing.EVENT_FIELDS.get(action, [])
 
 
-def _entries(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
+def labelled_entries(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
     """What was recorded in a form, labelled, in the form's order (unknown keys last)."""
     out = []
     known = set()
@@ -265,7 +265,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
                 "actor_name": display.get(e.actor) or e.actor, "action": e.action,
                 "step": e.step,
                 "step_name": (step.name if step else info.names.get(e.step or "", e.step)),
-                "entries": _entries(event_fields(step, e.action), dict(e.data or {})),
+                "entries": labelled_entries(event_fields(step, e.action), dict(e.data or {})),
                 "data": dict(e.data or {}),
             })
         contacts = _contacts(session)
@@ -349,10 +349,9 @@ def case_of_task(task_id: Any) -> int | None:
 
 
 def complete_from_web(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
-    """Complete a task with an HTML form's values and drop its drafts. Returns the case and
-    next_task_id: the task the engine says this person opens next (runtime.next_task), or
-    None. Raises what runtime.complete_task raises."""
+    """Complete a task with an HTML form's values (runtime.complete_task, which drops the
+    task's drafts in its own transaction). Returns the case and next_task_id: the task the
+    engine says this person opens next (runtime.next_task), or None. Raises what
+    runtime.complete_task raises."""
     case = runtime.complete_task(who, task_id, data, from_web=True)
-    with unit_of_work(write=True) as session:
-        drafts.delete_for_task(session, str(task_id))
     return {"case": case, "next_task_id": case.get("next_task")}
