@@ -1,8 +1,9 @@
 """Drafts: a half-filled task form kept on the server for one person and one task.
 
 A draft is that person's own unfinished work, not case data: it is never part of the history,
-and it is removed when the task is completed. Saving one is only allowed to whoever may
-complete the task, and counts as a change attempt on the case in the access log.
+and it is removed when the task is completed (runtime.complete_task deletes every draft of the
+task in the completion's own transaction, through whichever door). Saving one is only allowed
+to whoever may complete the task, and counts as a change attempt on the case in the access log.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit
@@ -84,11 +85,6 @@ def load(session: Session, who: Principal, task_id: str) -> dict[str, Any] | Non
         return None
     return {"task_id": draft.task_id, "data": dict(draft.data or {}),
             "saved_at": aware(draft.saved_at)}
-
-
-def delete_for_task(session: Session, task_id: str) -> int:
-    """A completed task needs no drafts any more, whoever kept them."""
-    return session.execute(delete(Draft).where(Draft.task_id == task_id)).rowcount or 0
 
 
 def _ready_row(session: Session, task_id: Any) -> TaskRecord:

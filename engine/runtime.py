@@ -42,6 +42,7 @@ from .expressions import SCRIPT_ENGINE, ExpressionError
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, CASE_STARTERS, LEIDINGGEVENDE, MEDEWERKER
 from .store import (
     Case,
+    Draft,
     HistoryEvent,
     ProcessVersion,
     TaskRecord,
@@ -746,6 +747,9 @@ _COMPLETE_TASK = (
     .where(_tasks.c.id == bindparam("b_id"), _tasks.c.state == "ready")
     .values(state="completed", completed_at=bindparam("at"), completed_by=bindparam("by"))
 )
+# A completed task needs no drafts any more, whoever kept them (engine/drafts.py): they go in
+# the completion's own transaction, whichever door (API, web) completed it.
+_DELETE_DRAFTS = Draft.__table__.delete().where(Draft.__table__.c.task_id == bindparam("b_id"))
 _CANCEL_TASKS = (
     _tasks.update()
     .where(_tasks.c.id.in_(bindparam("ids", expanding=True)), _tasks.c.state == "ready")
@@ -787,6 +791,7 @@ def _write_change(conn: Connection, change: CaseChange, who: Principal, now) -> 
                                              "by": who.name})
         if done.rowcount != 1:
             raise Conflict("Deze taak is al afgerond of staat niet meer open.")
+        conn.execute(_DELETE_DRAFTS, {"b_id": change.completed_task})
     if change.cancelled:
         conn.execute(_CANCEL_TASKS, {"ids": change.cancelled, "at": now})
     if change.new_tasks:
@@ -1040,6 +1045,8 @@ def next_task(workflow: BpmnWorkflow, who: Principal, case: Case, completed: str
 
 def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = False) -> dict[str, Any]:
     """Validate, apply, advance; from_web: values are an HTML form's strings ("ja", "12").
+    The one completion command of every door: the task's drafts (anyone's) are deleted in the
+    same transaction that completes it.
 
     Returns the case (as get_case) with `next_task`: the id of the ready task this person
     should open next (see next_task), or None. Raises Invalid (422) with field errors and
