@@ -72,7 +72,7 @@ def main() -> None:
     os.environ.update(MELDCODE_INSTANCE=str(tmp),
                       MELDCODE_HISTORY_KEY="bench-0123456789abcdef0123456789abcdef",
                       MELDCODE_SECRET_KEY="bench-0123456789abcdef0123456789abcdef",
-                      MELDCODE_TEST_FAST_HASH="1",
+                      MELDCODE_ARGON2_PROFILE="fast",
                       MELDCODE_DATABASE_URL=f"sqlite:///{tmp / 'verify.sqlite'}")
 
     from engine import definitions, replay, runtime, schema, store, users, versions

@@ -8,9 +8,10 @@ import os
 import secrets
 from pathlib import Path
 
+from . import config
+from .config import ROOT
 from .errors import DomainError
 
-ROOT = Path(__file__).resolve().parent.parent
 PROCESSES_DIR = ROOT / "processes"
 
 # A key shorter than this, or of fewer different characters, is guessable or a placeholder
@@ -31,8 +32,8 @@ _made: set[str] = set()
 
 def instance_dir() -> Path:
     """MELDCODE_INSTANCE, else instance/ in the checkout; made (mode 0700) on first use."""
-    raw = os.environ.get("MELDCODE_INSTANCE") or str(ROOT / "instance")
-    path = Path(raw)
+    path = config.current().instance
+    raw = str(path)
     if raw not in _made:  # once per process: a mkdir on every key read showed in profiles
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         _made.add(raw)
@@ -40,8 +41,8 @@ def instance_dir() -> Path:
 
 
 def database_url() -> str:
-    url = os.environ.get("MELDCODE_DATABASE_URL")
-    return url or f"sqlite:///{instance_dir() / 'meldcode.sqlite'}"
+    cfg = config.current()
+    return cfg.database_url or f"sqlite:///{instance_dir() / 'meldcode.sqlite'}"
 
 
 def _checked(value: str, where: str) -> str:
@@ -58,16 +59,19 @@ def _checked(value: str, where: str) -> str:
 
 
 def _kept_secret(env: str, filename: str) -> str:
-    """A secret from the environment variable `env`, else one generated once and kept in
-    instance/`filename`. Raises KeyRefused for an empty or short key, from either place."""
+    """A secret from the environment variable `env` (a field of config.Settings), else one
+    generated once and kept in instance/`filename`. Raises KeyRefused for an empty or short
+    key, from either place."""
     # Read once per process and place: the history key is needed for every row written, and
     # a key never changes under a running server (a new key would break every chain anyway).
-    place = (env, os.environ.get(env), os.environ.get("MELDCODE_INSTANCE"), filename)
+    cfg = config.current()
+    given = getattr(cfg, config.FIELDS[env])
+    place = (env, given, cfg.instance, filename)
     value = _read_secrets.get(place)
     if value is not None:
         return value
-    if env in os.environ:
-        value = _read_secrets[place] = _checked(os.environ[env], f"de omgevingsvariabele {env}")
+    if given is not None:
+        value = _read_secrets[place] = _checked(given.get_secret_value(), f"de omgevingsvariabele {env}")
         return value
     path = instance_dir() / filename
     where = f"het bestand {path}"

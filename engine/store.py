@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from . import settings
+from . import config, settings
 from .errors import DomainError
 
 
@@ -358,16 +358,11 @@ class DatabaseBusy(DomainError):
         super().__init__("De database is bezig; probeer het zo opnieuw.")
 
 
-DEFAULT_WRITE_LOCK_TIMEOUT = 10.0  # seconds
-
-
 def write_lock_timeout() -> float:
     """How long a writer waits for the SQLite write lock (MELDCODE_WRITE_LOCK_TIMEOUT,
-    seconds, default 10) before it gives up with DatabaseBusy."""
-    try:
-        return max(0.0, float(os.environ.get("MELDCODE_WRITE_LOCK_TIMEOUT") or DEFAULT_WRITE_LOCK_TIMEOUT))
-    except ValueError:
-        return DEFAULT_WRITE_LOCK_TIMEOUT
+    seconds, default 10) before it gives up with DatabaseBusy. Raises ConfigError for a value
+    that is no number."""
+    return config.current().write_lock_timeout
 
 
 def _flock_within(path: str, timeout: float) -> int:

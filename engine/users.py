@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -16,24 +15,36 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, forms
+from . import audit, config, forms
 from .errors import Invalid, NotFound
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE, MEDEWERKER, ROLES
 from .store import ApiToken, Case, CaseShare, TaskRecord, User, get_engine, unit_of_work, utcnow
 
+# The argon2id parameters per MELDCODE_ARGON2_PROFILE (engine.config): "standard" is
+# argon2-cffi's default (RFC 9106's low-memory choice, 64 MiB); "fast" its cheapest, for
+# development and test runs that create many users. A hash made with other parameters than
+# the profile in force is remade on the next sign-in (check_needs_rehash).
+ARGON2_PROFILES = {"standard": profiles.RFC_9106_LOW_MEMORY, "fast": profiles.CHEAPEST}
+_hashers: dict[str, tuple[PasswordHasher, str]] = {}
 
-def _make_hasher() -> PasswordHasher:
-    # The test suite creates hundreds of users; it may ask for argon2's cheapest parameters.
-    # Hashes made that way are upgraded on the next sign-in by check_needs_rehash.
-    if os.environ.get("MELDCODE_TEST_FAST_HASH") == "1":
-        return PasswordHasher.from_parameters(profiles.CHEAPEST)
-    return PasswordHasher()
+
+def password_hasher() -> PasswordHasher:
+    """The argon2 hasher of the configured profile (MELDCODE_ARGON2_PROFILE)."""
+    return _hasher_and_dummy()[0]
 
 
-_hasher = _make_hasher()
+def _hasher_and_dummy() -> tuple[PasswordHasher, str]:
+    profile = config.current().argon2_profile
+    made = _hashers.get(profile)
+    if made is None:
+        hasher = PasswordHasher.from_parameters(ARGON2_PROFILES[profile])
+        # A fixed hash to verify against when the user does not exist, so timing does not
+        # reveal names.
+        made = _hashers[profile] = (hasher, hasher.hash("meldcode-dummy-password"))
+    return made
+
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
-# A fixed hash to verify against when the user does not exist, so timing does not reveal names.
-_DUMMY_HASH = _hasher.hash("meldcode-dummy-password")
 
 
 @dataclass(frozen=True)
@@ -242,7 +253,7 @@ def create_user(session: Session, name: str, roles: list[str], password: str,
     user = User(
         name=name,
         display_name=display_name or name,
-        password_hash=_hasher.hash(password),
+        password_hash=password_hasher().hash(password),
         roles_text=",".join(roles),
         manager_id=manager_user.id if manager_user else None,
         session_version=0,
@@ -263,7 +274,7 @@ def set_password(session: Session, name: str, password: str, by: Any = None) -> 
     Raises NotFound for an unknown name, Invalid (`wachtwoord`) for a refused password."""
     user = _get_user(session, name)
     check_password(password, user.name, user.display_name)
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = password_hasher().hash(password)
     _end_sessions(user)
     audit.log_admin(session, _actor(by), "user_password", {"user": user.name})
     return user
@@ -362,18 +373,19 @@ def sign_in(name: str, password: str, source: str | None = None) -> SignedIn | N
     if name_problem(name) is None:  # a NUL or lone surrogate is no one's name (and no query)
         with get_engine().connect() as conn:
             row = conn.execute(_SIGN_IN_QUERY, {"name": (name or "").strip()}).first()
+    hasher, dummy = _hasher_and_dummy()
     if row is None or not row.active:
         try:
-            _hasher.verify(_DUMMY_HASH, password or "")  # the same time, whether or not the name exists
+            hasher.verify(dummy, password or "")  # the same time, whether or not the name exists
         except VerificationError:
             pass
         return None
     try:
-        _hasher.verify(row.password_hash, password or "")
+        hasher.verify(row.password_hash, password or "")
     except (VerificationError, InvalidHashError):
         return None
-    if _hasher.check_needs_rehash(row.password_hash):
-        new_hash = _hasher.hash(password)
+    if hasher.check_needs_rehash(row.password_hash):
+        new_hash = hasher.hash(password)
         with unit_of_work(write=True) as session:
             # Only if nobody changed the password in between.
             session.execute(update(User).where(User.id == row.id,
@@ -406,18 +418,19 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
     that already hold a session; the web UI signs in through sign_in, outside any write."""
     user = (session.scalar(select(User).where(User.name == (name or "").strip()))
             if name_problem(name) is None else None)
+    hasher, dummy = _hasher_and_dummy()
     if user is None or not user.active:
         try:
-            _hasher.verify(_DUMMY_HASH, password or "")
+            hasher.verify(dummy, password or "")
         except VerificationError:
             pass
         return None
     try:
-        _hasher.verify(user.password_hash, password or "")
+        hasher.verify(user.password_hash, password or "")
     except (VerificationError, InvalidHashError):
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
     return user
 
 

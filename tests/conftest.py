@@ -25,7 +25,8 @@ _instance = tempfile.mkdtemp(prefix="meldcode-test-")
 os.environ["MELDCODE_INSTANCE"] = _instance
 os.environ["MELDCODE_HISTORY_KEY"] = "test-history-key-" + "0123456789abcdef" * 2
 os.environ["MELDCODE_SECRET_KEY"] = "test-secret-key-" + "0123456789abcdef" * 2
-os.environ["MELDCODE_TEST_FAST_HASH"] = "1"
+# argon2's cheapest parameters: the run creates hundreds of users (README, Configuratie).
+os.environ["MELDCODE_ARGON2_PROFILE"] = "fast"
 
 
 def need(ok: bool, reason: str) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 
+from engine import config as engine_config
 from engine import settings
 
 JSON_LIMIT = 1024 * 1024  # 1 MiB for JSON bodies
@@ -32,7 +32,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.instance_dir()))
-    https = os.environ.get("MELDCODE_HTTPS") == "1"
+    cfg = engine_config.current()
+    https = cfg.https
     app.config.update(
         SECRET_KEY=settings.secret_key(),
         MAX_CONTENT_LENGTH=DEPLOY_LIMIT,
@@ -52,9 +53,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_SSL_STRICT=https,
         BABEL_DEFAULT_LOCALE="nl",
         BABEL_DEFAULT_TIMEZONE="Europe/Amsterdam",
-        LOGIN_RATE_LIMIT=os.environ.get("MELDCODE_LOGIN_RATE_LIMIT", "10 per minute"),
+        LOGIN_RATE_LIMIT=cfg.login_rate_limit,
         # Counts in the application's database, shared by all server processes.
-        RATELIMIT_STORAGE_URI=os.environ.get("MELDCODE_RATELIMIT_STORAGE", "meldcode://"),
+        RATELIMIT_STORAGE_URI=cfg.ratelimit_storage,
         HTTPS=https,
     )
     if config:

@@ -15,7 +15,6 @@ counts to files in PROMETHEUS_MULTIPROC_DIR and the master serves their sum on 1
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import time
@@ -27,7 +26,7 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from engine import store
+from engine import config, store
 
 log = structlog.get_logger("meldcode")
 
@@ -86,7 +85,7 @@ def configure_logging() -> None:
     root = logging.getLogger()
     if not any(getattr(h, "_meldcode", False) for h in root.handlers):
         root.addHandler(json_handler())
-    level = os.environ.get("MELDCODE_LOG_LEVEL", "INFO").upper()
+    level = config.current().log_level
     root.setLevel(level)
     # SpiffWorkflow logs every task state change at INFO: dozens of lines per completion that
     # cost more than the completion itself and say nothing the history does not.
@@ -143,7 +142,7 @@ def worker_exited(_server, worker) -> None:
     """gunicorn's child_exit hook: a dead worker's live gauges no longer count."""
     from prometheus_client import multiprocess
 
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if config.current().prometheus_multiproc_dir:
         multiprocess.mark_process_dead(worker.pid)
 
 
@@ -153,12 +152,8 @@ def worker_exited(_server, worker) -> None:
 def trusted_proxies() -> int:
     """MELDCODE_TRUSTED_PROXIES: how many proxies in front of the server set X-Forwarded-For
     (0, the default: none; the socket's peer is the client). Raises ValueError (Dutch) for
-    anything but a whole number from 0 to 10."""
-    raw = os.environ.get("MELDCODE_TRUSTED_PROXIES", "").strip() or "0"
-    if not raw.isdigit() or int(raw) > 10:
-        raise ValueError(f"MELDCODE_TRUSTED_PROXIES moet een geheel getal van 0 tot en met 10 zijn, "
-                         f"niet '{raw[:20]}'")
-    return int(raw)
+    anything but a whole number from 0 to 10 (engine.config.ConfigError)."""
+    return config.current().trusted_proxies
 
 
 # --- the app -----------------------------------------------------------------------------------

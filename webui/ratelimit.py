@@ -14,7 +14,6 @@ name nor one address against many names get far.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 
 from flask import current_app, request
@@ -23,19 +22,17 @@ from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import store
+from engine import config, store
 from engine.store import RateLimit
 
 SCHEME = "meldcode"
 _table = RateLimit.__table__
-DEFAULT_LOGIN_NAME_LIMIT = "10 per minute"
 
 
 def login_name_limit() -> str:
     """The limit of failed sign-ins per user name: the app's LOGIN_NAME_RATE_LIMIT, else
-    MELDCODE_LOGIN_NAME_RATE_LIMIT, else 10 per minute."""
-    return (current_app.config.get("LOGIN_NAME_RATE_LIMIT")
-            or os.environ.get("MELDCODE_LOGIN_NAME_RATE_LIMIT") or DEFAULT_LOGIN_NAME_LIMIT)
+    MELDCODE_LOGIN_NAME_RATE_LIMIT (engine.config), else 10 per minute."""
+    return current_app.config.get("LOGIN_NAME_RATE_LIMIT") or config.current().login_name_rate_limit
 
 
 def login_name_key() -> str:

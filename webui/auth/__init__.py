@@ -9,14 +9,13 @@ The 30-minute idle limit is the cookie's own (PERMANENT_SESSION_LIFETIME).
 
 from __future__ import annotations
 
-import os
 import time
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from engine import pages, users
+from engine import config, pages, users
 
 from ..extensions import LANGUAGES, limiter
 from ..ratelimit import login_name_key, login_name_limit
@@ -26,18 +25,14 @@ bp = Blueprint("auth", __name__)
 
 SESSION_VERSION = "sv"  # the user's session version at sign-in
 SIGNED_IN_AT = "signed_in_at"  # Unix time of sign-in
-DEFAULT_MAX_HOURS = 12.0
 
 
 def max_session_seconds() -> float:
     """The absolute lifetime of a web session: the app's SESSION_MAX_HOURS, else the
-    environment's MELDCODE_SESSION_MAX_HOURS, else 12 hours."""
+    environment's MELDCODE_SESSION_MAX_HOURS (engine.config), else 12 hours."""
     hours = current_app.config.get("SESSION_MAX_HOURS")
     if hours is None:
-        try:
-            hours = float(os.environ.get("MELDCODE_SESSION_MAX_HOURS") or DEFAULT_MAX_HOURS)
-        except ValueError:
-            hours = DEFAULT_MAX_HOURS
+        hours = config.current().session_max_hours
     return max(float(hours), 0.0) * 3600
 
 
