@@ -40,7 +40,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Connection, Engine, delete, func, select, text
 
-from . import settings, store
+from . import config, settings, store
 from .store import AccessLogEntry, AdminLogEntry, HistoryEvent, LogEntry, LogQueueItem
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,8 @@ def signing_key() -> Ed25519PrivateKey:
     `signing_key` under the instance directory, created once with O_EXCL (so processes
     starting together share one key) with its public key beside it in `signing_key.pub`.
     Raises CheckpointError for a key that is empty or not 32 bytes of hex."""
-    value = os.environ.get("MELDCODE_SIGNING_KEY")
+    given = config.current().signing_key
+    value = given.get_secret_value() if given is not None else None
     if not value:
         path = _key_path()
         try:
@@ -287,7 +288,7 @@ def public_key_hex() -> str:
 def verification_key() -> Ed25519PublicKey:
     """The key checkpoints are checked with: MELDCODE_CHECKPOINT_PUBLIC_KEY (hex), else the
     public half of signing_key()."""
-    value = os.environ.get("MELDCODE_CHECKPOINT_PUBLIC_KEY")
+    value = config.current().checkpoint_public_key
     if value:
         try:
             return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value.strip()))
@@ -339,7 +340,7 @@ def write_checkpoint(path: Path | None = None, url: str | None = None) -> Path:
     written to a temporary name first, so a reader never sees half a file.
     Raises CheckpointError when neither is given or the key is unusable."""
     if path is None:
-        folder = os.environ.get("MELDCODE_CHECKPOINT_DIR")
+        folder = config.current().checkpoint_dir
         if not folder:
             raise CheckpointError("Geef -o BESTAND, of zet MELDCODE_CHECKPOINT_DIR.")
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -387,7 +388,7 @@ def check_checkpoint(checkpoint: Any) -> dict[str, Any]:
 def newest_checkpoint() -> Path | None:
     """The newest checkpoint file in MELDCODE_CHECKPOINT_DIR (by the time it was written),
     or None."""
-    folder = os.environ.get("MELDCODE_CHECKPOINT_DIR")
+    folder = config.current().checkpoint_dir
     if not folder or not Path(folder).is_dir():
         return None
     files = [p for p in Path(folder).glob("checkpoint-*.json") if p.is_file()]
