@@ -9,7 +9,7 @@ import pytest
 from engine import dossier, runtime
 from engine.errors import Forbidden
 from tests.conftest import meldcode_cli, need
-from tests.engine.test_replay import finished_case
+from tests.helpers import finished_case
 
 
 def test_access_log_holds_reads_changes_and_refusals(people):

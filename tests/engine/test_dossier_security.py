@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from engine import dossier, meldcode_doc, runtime, store
 from tests.conftest import need
-from tests.engine.test_replay import finished_case
+from tests.helpers import finished_case
 
 MONTHS = ("januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november"
           "|december")

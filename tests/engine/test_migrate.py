@@ -10,14 +10,14 @@ from sqlalchemy import select, text
 
 from engine import dossier, migration, oversight, runtime, store
 from engine.errors import BadRequest, Forbidden, NotFound
-from tests.engine.test_replay import run_sql
-from tests.engine.test_stuck import (
+from tests.helpers import (
     JOIN,
     STALLING,
     cli,
     events_of,
     planted_files,
     renamed_files,
+    run_sql,
     store_version,
     stuck_case,
     verify,

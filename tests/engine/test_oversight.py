@@ -4,7 +4,7 @@ import pytest
 
 from engine import oversight, runtime
 from engine.errors import Forbidden, Invalid
-from tests.engine.test_replay import finished_case
+from tests.helpers import finished_case
 from tests.scenarios.paths import SCENARIOS
 
 

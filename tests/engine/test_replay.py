@@ -7,34 +7,8 @@ import pytest
 from sqlalchemy import text
 
 from engine import replay, runtime, store
-from tests.scenarios.paths import LONGEST, SCENARIOS, fill
-
-
-def finished_case(people, scenario=LONGEST):
-    case = runtime.start_case(people["mw"], {"client_ref": "dossier"})
-    while case["tasks"]:
-        task = runtime.get_task(people["mw"], case["tasks"][0]["id"])
-        case = runtime.complete_task(people["mw"], task["id"],
-                                     fill(task["form"]["fields"], scenario.decisions))
-    return case
-
-
-def run_sql(url, sql, **params):
-    """Tamper as someone with full database access would: first drop the append-only guards."""
-    drop_guards(url)
-    with store.unit_of_work(write=True, url=url) as session:
-        session.execute(text(sql), params)
-
-
-def drop_guards(url):
-    """Drop the append-only triggers by hand, as an intruder with full access would."""
-    with store.unit_of_work(write=True, url=url) as session:
-        for table in ("history_events", "access_log"):
-            if url.startswith("postgresql"):
-                session.execute(text(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"))
-            else:
-                for event in ("update", "delete"):
-                    session.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{event}"))
+from tests.helpers import finished_case, run_sql
+from tests.scenarios.paths import SCENARIOS
 
 
 def test_database_refuses_to_rewrite_history(people, db_url):

@@ -5,7 +5,7 @@ from sqlalchemy import select, text
 
 from engine import drafts, replay, runtime, sharing, store
 from engine.errors import Conflict, Invalid
-from tests.engine.test_replay import run_sql
+from tests.helpers import run_sql
 from tests.scenarios.paths import LONGEST, fill
 
 

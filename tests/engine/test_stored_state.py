@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from engine import replay, runtime, store
 from tests.conftest import meldcode_cli
-from tests.engine.test_replay import drop_guards
+from tests.helpers import drop_guards
 from tests.scenarios.paths import LONGEST, fill
 
 

@@ -9,101 +9,21 @@ so it is stored as a row, as a deploy of that time stored it.
 
 from __future__ import annotations
 
-import re
-
-from click.testing import CliRunner
-from sqlalchemy import func, select
-
 from engine import definitions, runtime, store
 from engine.definitions import SourceFile
-from tests.scenarios.paths import SCENARIOS, fill
-from webui.cli import main as meldcode
-
-# The melding without talking it through first: the route that meets the planted join.
-STALLING = next(s for s in SCENARIOS if s.name == "hulp_niet_aanvaard_melden_zonder_voorbespreken")
-JOIN = "gw_melding_samen"
-LANE_PEOPLE = {"medewerker": "mw", "leidinggevende": "lg", "aandachtsfunctionaris": "af"}
-
-
-def planted_files() -> list[SourceFile]:
-    """The shipped meldcode with the melding's merge made a parallel join."""
-    files = definitions.shipped_files()
-    bpmn = next(f for f in files if f.kind == "bpmn")
-    xml, count = re.subn(
-        rf'<bpmn:exclusiveGateway id="{JOIN}"([^>]*)>(.*?)</bpmn:exclusiveGateway>',
-        rf'<bpmn:parallelGateway id="{JOIN}"\1>\2</bpmn:parallelGateway>',
-        bpmn.content.decode(), flags=re.S)
-    assert count == 1, "the shipped diagram no longer merges the melding at " + JOIN
-    return [SourceFile(bpmn.name, xml.encode()), *[f for f in files if f.kind == "dmn"]]
-
-
-def renamed_files(old: str, new: str) -> list[SourceFile]:
-    """The shipped meldcode with one user task's id renamed (a step another version lacks)."""
-    files = definitions.shipped_files()
-    return [SourceFile(f.name, f.content.replace(old.encode(), new.encode()))
-            if f.kind == "bpmn" else f for f in files]
-
-
-def store_version(files: list[SourceFile], monkeypatch, active: bool = True,
-                  parse: bool = True) -> int:
-    """Store a file set as a version row, the way a deploy of an earlier release did, without
-    today's checks. A stored version loads without those checks (definitions.parse_stored),
-    so a stricter check of a later release never strands the cases on it."""
-    if parse:
-        definitions.cached(definitions.set_sha256(files), lambda: files)
-    with store.unit_of_work(write=True) as session:
-        number = (session.scalar(select(func.max(store.ProcessVersion.version))) or 0) + 1
-        if active:
-            for row in session.scalars(select(store.ProcessVersion)):
-                row.active = False
-        row = store.ProcessVersion(version=number, sha256=definitions.set_sha256(files),
-                                   deployed_by="vorige release", active=active)
-        row.files = [store.ProcessFile(name=f.name, kind=f.kind, sha256=f.sha256,
-                                       content=f.content) for f in files]
-        session.add(row)
-    return number
-
-
-def activate(number: int) -> None:
-    with store.unit_of_work(write=True) as session:
-        for row in session.scalars(select(store.ProcessVersion)):
-            row.active = row.version == number
-
-
-def walk(people, case: dict, decisions: dict, stop_at: str | None = None) -> dict:
-    """Complete ready tasks as their people would, with the scenario's answers, until none is
-    ready (or the step stop_at is ready)."""
-    while case["tasks"]:
-        task = case["tasks"][0]
-        if task["step"] == stop_at:
-            return case
-        who = people[LANE_PEOPLE[task["lane"]]]
-        form = runtime.get_task(who, task["id"])["form"]["fields"]
-        case = runtime.complete_task(who, task["id"], fill(form, decisions))
-    return case
-
-
-def stuck_case(people, ref: str = "C-vast") -> dict:
-    case = runtime.start_case(people["mw"], {"client_ref": ref, "reason": "zorgen"})
-    return walk(people, case, STALLING.decisions)
-
-
-def events_of(case_id: int) -> list[store.HistoryEvent]:
-    with store.unit_of_work() as session:
-        return list(session.scalars(select(store.HistoryEvent).where(
-            store.HistoryEvent.case_id == case_id).order_by(store.HistoryEvent.seq)))
-
-
-def verify(*case_ids: int):
-    from engine import replay
-
-    with store.unit_of_work() as session:
-        return {v.case_id: v for v in replay.verify_all(session, list(case_ids) or None)}
-
-
-def cli(*args: str):
-    return CliRunner().invoke(meldcode, list(args), catch_exceptions=False)
-
+from tests.helpers import (
+    JOIN,
+    STALLING,
+    activate,
+    cli,
+    events_of,
+    planted_files,
+    store_version,
+    stuck_case,
+    verify,
+    walk,
+)
+from tests.scenarios.paths import fill
 
 # --- the engine records a stall ------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from tests.conftest import PASSWORD
-from tests.webui.test_ui_app import Client, text
+from tests.helpers import Client, text
 
 NEW_PASSWORD = "paarse-olifant-fietst-snel"  # passes the policy
 

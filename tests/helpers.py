@@ -1,0 +1,271 @@
+"""Plain helpers shared by test modules (fixtures live in the conftest.py files).
+
+A test module imports what it shares from here, never from another test module
+(tests/test_layout.py checks that)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import time
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy import text as sql_text
+
+from engine import definitions, runtime, store
+from engine.definitions import SourceFile
+from tests.conftest import PASSWORD, ROOT, free_port
+from tests.scenarios.paths import LONGEST, SCENARIOS, fill
+from webui.cli import main as meldcode
+
+# --- the staff web UI through Flask's test client ---------------------------------------------
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Client:
+    """A test client that behaves like a browser: keeps cookies, takes the CSRF token from
+    the last page it saw."""
+
+    def __init__(self, app, base_url="http://localhost"):
+        self.http = app.test_client()
+        self.token = None
+        self.base_url = base_url
+
+    def get(self, path, **kw):
+        response = self.http.get(path, base_url=self.base_url, **kw)
+        found = TOKEN.search(response.get_data(as_text=True))
+        if found:
+            self.token = found.group(1)
+        return response
+
+    def post(self, path, data=None, csrf=True, **kw):
+        data = dict(data or {})
+        if csrf:
+            if self.token is None:
+                self.get("/aanmelden")
+            data["csrf_token"] = self.token
+        # A browser sends the Referer of a same-origin form (strict CSRF under HTTPS checks it).
+        headers = {"Referer": self.base_url + "/", **kw.pop("headers", {})}
+        return self.http.post(path, data=data, base_url=self.base_url, headers=headers, **kw)
+
+    def logout(self):
+        self.get("/")
+        return self.post("/afmelden")
+
+    def login(self, name, password=PASSWORD):
+        self.get("/aanmelden")
+        response = self.post("/aanmelden", {"naam": name, "wachtwoord": password})
+        self.get("/")
+        return response
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+# --- cases walked to the end and tampering in the database ------------------------------------
+
+
+def finished_case(people, scenario=LONGEST):
+    case = runtime.start_case(people["mw"], {"client_ref": "dossier"})
+    while case["tasks"]:
+        task = runtime.get_task(people["mw"], case["tasks"][0]["id"])
+        case = runtime.complete_task(people["mw"], task["id"],
+                                     fill(task["form"]["fields"], scenario.decisions))
+    return case
+
+
+def run_sql(url, sql, **params):
+    """Tamper as someone with full database access would: first drop the append-only guards."""
+    drop_guards(url)
+    with store.unit_of_work(write=True, url=url) as session:
+        session.execute(sql_text(sql), params)
+
+
+def drop_guards(url):
+    """Drop the append-only triggers by hand, as an intruder with full access would."""
+    with store.unit_of_work(write=True, url=url) as session:
+        for table in ("history_events", "access_log"):
+            if url.startswith("postgresql"):
+                session.execute(sql_text(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"))
+            else:
+                for event in ("update", "delete"):
+                    session.execute(sql_text(f"DROP TRIGGER IF EXISTS {table}_no_{event}"))
+
+
+# --- a case that can no longer go on (a stall planted in an older version) --------------------
+
+# The melding without talking it through first: the route that meets the planted join.
+STALLING = next(s for s in SCENARIOS if s.name == "hulp_niet_aanvaard_melden_zonder_voorbespreken")
+JOIN = "gw_melding_samen"
+LANE_PEOPLE = {"medewerker": "mw", "leidinggevende": "lg", "aandachtsfunctionaris": "af"}
+
+
+def planted_files() -> list[SourceFile]:
+    """The shipped meldcode with the melding's merge made a parallel join."""
+    files = definitions.shipped_files()
+    bpmn = next(f for f in files if f.kind == "bpmn")
+    xml, count = re.subn(
+        rf'<bpmn:exclusiveGateway id="{JOIN}"([^>]*)>(.*?)</bpmn:exclusiveGateway>',
+        rf'<bpmn:parallelGateway id="{JOIN}"\1>\2</bpmn:parallelGateway>',
+        bpmn.content.decode(), flags=re.S)
+    assert count == 1, "the shipped diagram no longer merges the melding at " + JOIN
+    return [SourceFile(bpmn.name, xml.encode()), *[f for f in files if f.kind == "dmn"]]
+
+
+def renamed_files(old: str, new: str) -> list[SourceFile]:
+    """The shipped meldcode with one user task's id renamed (a step another version lacks)."""
+    files = definitions.shipped_files()
+    return [SourceFile(f.name, f.content.replace(old.encode(), new.encode()))
+            if f.kind == "bpmn" else f for f in files]
+
+
+def store_version(files: list[SourceFile], monkeypatch, active: bool = True,
+                  parse: bool = True) -> int:
+    """Store a file set as a version row, the way a deploy of an earlier release did, without
+    today's checks. A stored version loads without those checks (definitions.parse_stored),
+    so a stricter check of a later release never strands the cases on it."""
+    if parse:
+        definitions.cached(definitions.set_sha256(files), lambda: files)
+    with store.unit_of_work(write=True) as session:
+        number = (session.scalar(select(func.max(store.ProcessVersion.version))) or 0) + 1
+        if active:
+            for row in session.scalars(select(store.ProcessVersion)):
+                row.active = False
+        row = store.ProcessVersion(version=number, sha256=definitions.set_sha256(files),
+                                   deployed_by="vorige release", active=active)
+        row.files = [store.ProcessFile(name=f.name, kind=f.kind, sha256=f.sha256,
+                                       content=f.content) for f in files]
+        session.add(row)
+    return number
+
+
+def activate(number: int) -> None:
+    with store.unit_of_work(write=True) as session:
+        for row in session.scalars(select(store.ProcessVersion)):
+            row.active = row.version == number
+
+
+def walk(people, case: dict, decisions: dict, stop_at: str | None = None) -> dict:
+    """Complete ready tasks as their people would, with the scenario's answers, until none is
+    ready (or the step stop_at is ready)."""
+    while case["tasks"]:
+        task = case["tasks"][0]
+        if task["step"] == stop_at:
+            return case
+        who = people[LANE_PEOPLE[task["lane"]]]
+        form = runtime.get_task(who, task["id"])["form"]["fields"]
+        case = runtime.complete_task(who, task["id"], fill(form, decisions))
+    return case
+
+
+def stuck_case(people, ref: str = "C-vast") -> dict:
+    case = runtime.start_case(people["mw"], {"client_ref": ref, "reason": "zorgen"})
+    return walk(people, case, STALLING.decisions)
+
+
+def events_of(case_id: int) -> list[store.HistoryEvent]:
+    with store.unit_of_work() as session:
+        return list(session.scalars(select(store.HistoryEvent).where(
+            store.HistoryEvent.case_id == case_id).order_by(store.HistoryEvent.seq)))
+
+
+def verify(*case_ids: int):
+    from engine import replay
+
+    with store.unit_of_work() as session:
+        return {v.case_id: v for v in replay.verify_all(session, list(case_ids) or None)}
+
+
+def cli(*args: str):
+    return CliRunner().invoke(meldcode, list(args), catch_exceptions=False)
+
+
+# --- a real `meldcode serve` --------------------------------------------------------------------
+
+MELDCODE = str(ROOT / ".venv" / "bin" / "meldcode")
+
+
+def start_server(env: dict, *args: str) -> tuple[subprocess.Popen, int]:
+    """`meldcode serve` on a free loopback port, in its own process group; returns the
+    process and its port once it accepts connections."""
+    port = free_port()
+    proc = subprocess.Popen([MELDCODE, "serve", "--port", str(port), *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"meldcode serve stopped with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("meldcode serve did not start")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+# --- the browser: a person filling in the task forms (Playwright pages) -----------------------
+
+
+def _definition():
+    return definitions.load(definitions.shipped_files())
+
+
+DEFINITION = None
+
+
+def step_fields(step: str) -> list[dict]:
+    global DEFINITION
+    if DEFINITION is None:
+        DEFINITION = _definition()
+    return [f.as_dict() for f in DEFINITION.steps[step].fields]
+
+
+def start_case(page, client_ref: str, reason: str = "Zorgen over blauwe plekken") -> None:
+    from playwright.sync_api import expect  # only the browser tests need Playwright
+
+    page.goto("/casussen/nieuw")
+    page.get_by_label("Cliëntreferentie").fill(client_ref)
+    page.get_by_label("Korte aanleiding").fill(reason)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Casus starten").click()
+    expect(page.locator("form.task-form")).to_have_attribute("data-step", "stap1_signalen")
+
+
+def fill_task(page, decisions: dict) -> str:
+    """Fill the open task form as a person would: the choices first, then the text of the
+    fields that are shown after those choices."""
+    step = page.locator("form.task-form").get_attribute("data-step")
+    fields = step_fields(step)
+    data = fill(fields, decisions)
+    for f in fields:
+        if f["name"] in data and f["type"] in ("boolean", "enum"):
+            value = data[f["name"]]
+            if f["type"] == "boolean":
+                value = "ja" if value else "nee"
+            page.locator(f"#{f['name']}-{value}").check()
+    for f in fields:
+        if f["name"] in data and f["type"] not in ("boolean", "enum"):
+            control = page.locator(f"#{f['name']}")
+            if control.is_visible():
+                control.fill(str(data[f["name"]]))
+    return step
+
+
+def submit(page) -> None:
+    with page.expect_navigation():
+        page.get_by_role("button", name="Stap afronden").click()
