@@ -12,9 +12,8 @@ from pathlib import Path
 import requests
 
 from tests.conftest import meldcode_cli
+from tests.helpers import start_server, stop_server
 from tests.scenarios.paths import LONGEST, fill
-
-from .test_operations import start_server, stop_server
 
 THREADS = 4
 

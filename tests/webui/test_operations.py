@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -20,6 +19,7 @@ from sqlalchemy import func, select
 
 from engine import store
 from tests.conftest import PG_BIN, ROOT, free_port, meldcode_cli
+from tests.helpers import start_server, stop_server
 from tests.scenarios.paths import LONGEST, fill
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -390,35 +390,6 @@ def test_healthz(db_url, monkeypatch):
 
 
 # --- a real server: metrics -------------------------------------------------------------------
-
-
-def start_server(env: dict, *args: str) -> tuple[subprocess.Popen, int]:
-    """`meldcode serve` on a free loopback port, in its own process group; returns the
-    process and its port once it accepts connections."""
-    port = free_port()
-    proc = subprocess.Popen([MELDCODE, "serve", "--port", str(port), *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"meldcode serve stopped with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("meldcode serve did not start")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def _metric(text: str, name: str, **labels) -> float:
