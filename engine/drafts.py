@@ -8,13 +8,12 @@ to whoever may complete the task, and counts as a change attempt on the case in 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, timezones
 from .errors import Conflict, Forbidden
 from .runtime import task_row
 from .store import Case, Draft, TaskRecord, User, unit_of_work, utcnow
@@ -24,11 +23,7 @@ from .users import Principal, may_complete
 MAX_VALUE = 100_000
 
 
-def aware(at: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if at is not None and at.tzinfo is None:
-        return at.replace(tzinfo=UTC)
-    return at
+aware = timezones.to_utc  # SQLite hands back naive datetimes; every stored time is UTC.
 
 
 def _clean(field_names: set[str], data: Any) -> dict[str, str]:
