@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from engine import runtime, store
+from tests.helpers import Client, text
 from tests.scenarios.paths import SCENARIOS, fill
-from tests.webui.test_ui_app import Client, text
 
 SHORT = next(s for s in SCENARIOS if s.name == "zorgen_weggenomen")
 NUL = "\x00"

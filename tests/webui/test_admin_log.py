@@ -10,7 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from tests.webui.test_ui_app import Client, text
+from tests.helpers import Client, text
 
 PASSWORD_NEW = "paarse-olifant-fietst-snel"
 

@@ -20,7 +20,7 @@ import pytest
 
 from engine import definitions, store, versions
 from tests.conftest import PASSWORD
-from tests.webui.test_ui_app import Client, text
+from tests.helpers import Client, text
 
 # Words of the English texts a framework answers with when the product's own handlers are
 # bypassed (Werkzeug's and Flask's default error pages, Python exception names).

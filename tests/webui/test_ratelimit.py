@@ -7,9 +7,8 @@ import time
 import requests
 
 from tests.conftest import LiveServer
+from tests.helpers import TOKEN
 from webui.ratelimit import DatabaseStorage
-
-from .test_ui_app import TOKEN
 
 KEY = "LIMITER/127.0.0.1/auth.login/3/1/minute"
 

@@ -10,8 +10,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import PASSWORD
-
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+from tests.helpers import Client, text
 
 
 @pytest.fixture
@@ -24,47 +23,6 @@ def ui_app(sqlite_url, sqlite_people):
 @pytest.fixture
 def browser_like(ui_app):
     return Client(ui_app)
-
-
-class Client:
-    """A test client that behaves like a browser: keeps cookies, takes the CSRF token from
-    the last page it saw."""
-
-    def __init__(self, app, base_url="http://localhost"):
-        self.http = app.test_client()
-        self.token = None
-        self.base_url = base_url
-
-    def get(self, path, **kw):
-        response = self.http.get(path, base_url=self.base_url, **kw)
-        found = TOKEN.search(response.get_data(as_text=True))
-        if found:
-            self.token = found.group(1)
-        return response
-
-    def post(self, path, data=None, csrf=True, **kw):
-        data = dict(data or {})
-        if csrf:
-            if self.token is None:
-                self.get("/aanmelden")
-            data["csrf_token"] = self.token
-        # A browser sends the Referer of a same-origin form (strict CSRF under HTTPS checks it).
-        headers = {"Referer": self.base_url + "/", **kw.pop("headers", {})}
-        return self.http.post(path, data=data, base_url=self.base_url, headers=headers, **kw)
-
-    def logout(self):
-        self.get("/")
-        return self.post("/afmelden")
-
-    def login(self, name, password=PASSWORD):
-        self.get("/aanmelden")
-        response = self.post("/aanmelden", {"naam": name, "wachtwoord": password})
-        self.get("/")
-        return response
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 # --- sign-in and sessions --------------------------------------------------------------------

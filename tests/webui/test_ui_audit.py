@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from engine import runtime, store
+from tests.helpers import Client, text
 from tests.scenarios.paths import SCENARIOS, fill
-from tests.webui.test_ui_app import Client, text
 
 ACUUT = next(s for s in SCENARIOS if s.name == "acuut_melden_en_hulp")
 
@@ -193,7 +193,7 @@ def test_history_lists_every_frame_with_its_data(browser_like, sqlite_people, sq
 
 
 def test_history_shows_a_broken_chain(browser_like, sqlite_people, sqlite_url):
-    from tests.engine.test_replay import run_sql
+    from tests.helpers import run_sql
 
     case = finish(sqlite_people)
     run_sql(sqlite_url, "update history_events set data='{\"signalen\": \"anders\"}' "

@@ -10,17 +10,18 @@ import pytest
 from sqlalchemy import select
 
 from engine import runtime, store
-from tests.engine.test_stuck import (
+from tests.helpers import (
     JOIN,
     STALLING,
+    Client,
     cli,
     planted_files,
     renamed_files,
     store_version,
     stuck_case,
+    text,
     walk,
 )
-from tests.webui.test_ui_app import Client, text
 
 SHIPPED = 1
 

@@ -11,7 +11,7 @@ from lxml import etree
 
 from engine import definitions, runtime, store, versions
 from tests.conftest import ROOT
-from tests.webui.test_ui_app import Client, text
+from tests.helpers import Client, text
 
 MELDCODE = (ROOT / "processes" / "meldcode.bpmn").read_text()
 MIWG = ROOT.parent / "shared" / "miwg" / "reference"

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from engine import definitions
+from tests.helpers import Client, text
 from tests.scenarios.paths import SCENARIOS, fill
-from tests.webui.test_ui_app import Client, text
 
 ACUUT = next(s for s in SCENARIOS if s.name == "acuut_melden_en_hulp")
 FIELDS = {sid: [f.as_dict() for f in step.fields]
