@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import ROOT, need
+from tests.helpers import fill_task, start_case, submit
 
 from .conftest import SCREENSHOTS, axe_violations, login, shot, start_server
-from .test_ui_browser import fill_task, start_case, submit
 
 pytestmark = pytest.mark.browser
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.helpers import fill_task, start_case, submit
 from tests.scenarios.paths import SCENARIOS
 
 from .conftest import login, shot
-from .test_ui_browser import fill_task, start_case, submit
 
 pytestmark = pytest.mark.browser
 

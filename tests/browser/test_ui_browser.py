@@ -9,61 +9,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.scenarios.paths import SCENARIOS, fill
+from tests.helpers import fill_task, start_case, step_fields, submit
+from tests.scenarios.paths import SCENARIOS
 
 from .conftest import PASSWORD, SCREENSHOTS, axe_violations, login, shot, start_server
 
 pytestmark = pytest.mark.browser
-
-
-def _definition():
-    from engine import definitions
-
-    return definitions.load(definitions.shipped_files())
-
-
-DEFINITION = None
-
-
-def step_fields(step: str) -> list[dict]:
-    global DEFINITION
-    if DEFINITION is None:
-        DEFINITION = _definition()
-    return [f.as_dict() for f in DEFINITION.steps[step].fields]
-
-
-def start_case(page, client_ref: str, reason: str = "Zorgen over blauwe plekken") -> None:
-    page.goto("/casussen/nieuw")
-    page.get_by_label("Cliëntreferentie").fill(client_ref)
-    page.get_by_label("Korte aanleiding").fill(reason)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Casus starten").click()
-    expect(page.locator("form.task-form")).to_have_attribute("data-step", "stap1_signalen")
-
-
-def fill_task(page, decisions: dict) -> str:
-    """Fill the open task form as a person would: the choices first, then the text of the
-    fields that are shown after those choices."""
-    step = page.locator("form.task-form").get_attribute("data-step")
-    fields = step_fields(step)
-    data = fill(fields, decisions)
-    for f in fields:
-        if f["name"] in data and f["type"] in ("boolean", "enum"):
-            value = data[f["name"]]
-            if f["type"] == "boolean":
-                value = "ja" if value else "nee"
-            page.locator(f"#{f['name']}-{value}").check()
-    for f in fields:
-        if f["name"] in data and f["type"] not in ("boolean", "enum"):
-            control = page.locator(f"#{f['name']}")
-            if control.is_visible():
-                control.fill(str(data[f["name"]]))
-    return step
-
-
-def submit(page) -> None:
-    with page.expect_navigation():
-        page.get_by_role("button", name="Stap afronden").click()
 
 
 def case_id_of(page) -> int:
