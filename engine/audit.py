@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import settings
+from . import settings, timezones
 from .store import AccessLogEntry, AdminLogEntry, Case, utcnow
 
 GENESIS = "0" * 64
@@ -35,12 +35,9 @@ def chain_hash(prev_hash: str, content: dict[str, Any]) -> str:
     ).hexdigest()
 
 
-def iso(at: datetime) -> str:
-    """UTC, microseconds, 'Z': the same text whatever the database gave back (SQLite drops
-    the zone, PostgreSQL returns its session zone), so hashes over it are stable."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+# UTC, microseconds, 'Z': the same text whatever the database gave back (SQLite drops the
+# zone, PostgreSQL returns its session zone), so hashes over it are stable.
+iso = timezones.iso
 
 
 def event_content(case_id: int, seq: int, at: datetime, actor: str, action: str,

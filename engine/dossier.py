@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import mimetypes
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, replay, runtime
+from . import audit, replay, runtime, timezones
 from .store import AccessLogEntry, Case, HistoryEvent, User, unit_of_work, utcnow
 from .users import may_read_case
 
@@ -141,25 +140,10 @@ _env = Environment(
     autoescape=select_autoescape(["html"]),
 )
 
-_AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-# Dutch month names, so the dossier reads the same whatever locale the server runs in.
-_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-           "september", "oktober", "november", "december")
-
-
-def dutch_date(day: date) -> str:
-    """A date as Dutch people write it: 29 november 2026."""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
-
-
-def local_time(iso_text: str | None, seconds: bool = False) -> str:
-    """An ISO timestamp (UTC or with offset) as Dutch people read it, in Dutch time
-    (Europe/Amsterdam): "29 november 2026, 14:05", with seconds ("14:05:07") where the order
-    of events matters. "—" for none."""
-    if not iso_text:
-        return "—"
-    at = datetime.fromisoformat(iso_text.replace("Z", "+00:00")).astimezone(_AMSTERDAM)
-    return f"{dutch_date(at.date())}, {at.strftime('%H:%M:%S' if seconds else '%H:%M')}"
+dutch_date = timezones.dutch_date
+# A time (ISO text in UTC or with offset, or a datetime) in Dutch time: "29 november 2026,
+# 14:05", with seconds where the order of events matters.
+local_time = timezones.local_text
 
 
 _env.filters["local_time"] = local_time

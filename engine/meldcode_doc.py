@@ -34,7 +34,7 @@ def build() -> dict[str, Any]:
         return {
             "org": settings,
             "version": version.version,
-            "deployed_at": local_time(version.deployed_at.isoformat()),
+            "deployed_at": local_time(version.deployed_at),
             "sha256": version.sha256,
             "steps": steps,
         }

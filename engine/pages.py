@@ -9,14 +9,13 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from lxml import etree
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
-from . import drafts, organisation, runtime, sharing, users
+from . import drafts, organisation, runtime, sharing, timezones, users
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
 from .errors import NotFound
@@ -273,7 +272,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         colleagues = sharing.candidates(session, who, row)
         for task in case["tasks"]:
             task["mine"] = users.may_complete(who, row, task["lane"])
-            task["ready_at"] = aware(datetime.fromisoformat(task["ready_at"].replace("Z", "+00:00")))
+            task["ready_at"] = timezones.parse_iso(task["ready_at"])
     case["owner_name"] = display.get(case["owner"]) or case["owner"]
     case["started_at"] = timeline[0]["at"] if timeline else None
     case["started_by_name"] = timeline[0]["actor_name"] if timeline else case["owner_name"]

@@ -7,14 +7,13 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
 from typing import Any
 
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, migration, runtime, translog
+from . import audit, migration, runtime, timezones, translog
 from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
 from .store import AccessLogEntry, Case, CaseShare, HistoryEvent, TaskRecord, User, unit_of_work
@@ -531,4 +530,4 @@ def _load_and_verify(session: Session, case_id: int) -> Verdict:
 
 
 def _utc(at):
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    return timezones.to_utc(at)

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -29,12 +29,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from . import config, settings
+from . import config, settings, timezones
 from .errors import DomainError
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# Every stored time is UTC (engine/timezones.py); the models' defaults and callers use this name.
+utcnow = timezones.now_utc
 
 
 class Base(DeclarativeBase):

@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import zxcvbn
@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, config, forms
+from . import audit, config, forms, timezones
 from .errors import Invalid, NotFound
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE, MEDEWERKER, ROLES
 from .store import ApiToken, Case, CaseShare, TaskRecord, User, get_engine, unit_of_work, utcnow
@@ -467,13 +467,11 @@ def create_token(session: Session, name: str, days: int | None = None, by: Any =
     return token
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite gives back naive datetimes; every stored time is UTC.
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+_aware = timezones.to_utc  # SQLite gives back naive datetimes; every stored time is UTC.
 
 
 def _stamp(value: datetime | None) -> str:
-    return _aware(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
+    return timezones.iso_seconds(value) if value else "-"
 
 
 def token_status(token: ApiToken, now: datetime | None = None) -> str:

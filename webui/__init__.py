@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from engine import config as engine_config
-from engine import settings
+from engine import settings, timezones
 
 JSON_LIMIT = 1024 * 1024  # 1 MiB for JSON bodies
 DEPLOY_LIMIT = 5 * 1024 * 1024  # 5 MiB for process deploys
@@ -52,7 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the (idle-limited) session
         WTF_CSRF_SSL_STRICT=https,
         BABEL_DEFAULT_LOCALE="nl",
-        BABEL_DEFAULT_TIMEZONE="Europe/Amsterdam",
+        BABEL_DEFAULT_TIMEZONE=timezones.DISPLAY_ZONE_NAME,
         LOGIN_RATE_LIMIT=cfg.login_rate_limit,
         # Counts in the application's database, shared by all server processes.
         RATELIMIT_STORAGE_URI=cfg.ratelimit_storage,

@@ -4,7 +4,7 @@ headers and template helpers."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-from engine import pages
+from engine import pages, timezones
 from engine.errors import DomainError
 from engine.roles import CASE_STARTERS
 from engine.runtime import MAX_ID
@@ -124,25 +124,21 @@ def label(table: dict, code: Any) -> str:
 # --- formatting --------------------------------------------------------------------------------
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def when(value: datetime | str | None, style: str = "d MMMM yyyy 'om' HH:mm") -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        value = timezones.parse_iso(value)
     if select_locale() == "en" and "'om'" in style:
         style = style.replace("'om'", "'at'")
-    return format_datetime(_aware(value), style)
+    return format_datetime(timezones.to_utc(value), style)
 
 
 def waited(value: datetime | None) -> str:
     """How long something has waited, in words: "3 uur", "2 dagen"."""
     if value is None:
         return ""
-    delta = datetime.now(UTC) - _aware(value)
+    delta = timezones.now_utc() - timezones.to_utc(value)
     if delta.total_seconds() < 60:
         return _("minder dan een minuut")
     return format_timedelta(delta, threshold=1.0, add_direction=False)

@@ -8,14 +8,13 @@ writes every read and refusal to the access log.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from io import BytesIO
 
 from flask import Blueprint, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from engine import dossier, oversight
+from engine import dossier, oversight, timezones
 
 from ..web import principal, when
 
@@ -87,7 +86,7 @@ def access_log(case_id: int):
 @login_required
 def viewers(case_id: int):
     page = oversight.viewers(principal(), case_id)
-    return render_template("audit/viewers.html", page=page, now_text=when(datetime.now(UTC)))
+    return render_template("audit/viewers.html", page=page, now_text=when(timezones.now_utc()))
 
 
 @bp.get("/casussen/<int:case_id>/dossier.<any(pdf, json):fmt>")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine import listings, migration, pages, runtime, sharing
+from engine import listings, migration, pages, runtime, sharing, timezones
 from engine.errors import Invalid
 
 from ..web import principal, when
@@ -94,7 +92,7 @@ def person_form(case_id: int, what: str):
 @login_required
 def print_case(case_id: int):
     page = pages.case_page(principal(), case_id, action="print")
-    return render_template("cases/print.html", page=page, now_text=when(datetime.now(UTC)))
+    return render_template("cases/print.html", page=page, now_text=when(timezones.now_utc()))
 
 
 @bp.get("/processen/<int:version>/diagram.bpmn")
