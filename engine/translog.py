@@ -32,7 +32,7 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Connection, Engine, delete, func, select, text
 
-from . import config, settings, store
+from . import config, settings, store, timezones
 from .store import AccessLogEntry, AdminLogEntry, HistoryEvent, LogEntry, LogQueueItem
 
 log = logging.getLogger(__name__)
@@ -328,8 +328,7 @@ def make_checkpoint(url: str | None = None, at: datetime | None = None) -> dict[
     Raises CheckpointError for an unusable signing key."""
     key = signing_key()
     size, root = tree_head(url)
-    at_text = (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z")
+    at_text = timezones.iso_seconds(at or timezones.now_utc())
     signature = key.sign(_signed_text(size, root, at_text))
     return {"tree_size": size, "root": root, "signature": base64.b64encode(signature).decode(),
             "at": at_text}
