@@ -1,6 +1,7 @@
-"""What the procesbeheerder's pages read and do, each page one call: the versions with their open
-cases, the difference between two versions, setting a version active, and the modeler's
-check, preview and publish.
+"""What the procesbeheerder's pages, the process endpoints of the API and `meldcode deploy` read
+and do, each request one call: the versions with their open cases, the difference between two
+versions, setting a version active, a deploy (API, command line) and the modeler's check,
+preview and publish (a deploy of the modeler's files).
 
 The modeler's check is exactly `meldcode check` (definitions.check on the set that a deploy
 would store: a BPMN-only set takes the active version's DMN), with each problem also tied to
@@ -9,6 +10,7 @@ the diagram element it is about, so the browser can mark it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
@@ -94,6 +96,13 @@ def versions_page(who: Principal, old: Any = None, new: Any = None) -> dict[str,
             "may_change": who.has_role(PROCESBEHEERDER)}
 
 
+def list_versions(who: Principal) -> list[dict[str, Any]]:
+    """Every version, oldest first (GET /api/v1/processes)."""
+    _require(who, *READERS)
+    with unit_of_work() as session:
+        return [versions.version_view(row) for row in versions.list_versions(session)]
+
+
 def version_summary(who: Principal, number: Any) -> dict[str, Any]:
     """One version with its open cases and its difference to the active one (to confirm an
     activation)."""
@@ -150,8 +159,13 @@ def modeler_source(who: Principal) -> dict[str, Any]:
 
 
 def _edited_files(session, payload: Any) -> list[SourceFile]:
+    """The modeler's files (_named_files), completed as a deploy completes them."""
+    return versions.complete_set(session, _named_files(session, payload))
+
+
+def _named_files(session, payload: Any) -> list[SourceFile]:
     """The files the modeler sends ({"bpmn": xml, "dmn": xml or absent}), named as the active
-    version names them, completed as a deploy completes them."""
+    version names them."""
     if not isinstance(payload, dict) or not isinstance(payload.get("bpmn"), str):
         raise Invalid("Stuur het diagram mee.", {"bpmn": "Het BPMN-diagram ontbreekt."})
     unknown = set(payload) - {"bpmn", "dmn"}
@@ -163,7 +177,7 @@ def _edited_files(session, payload: Any) -> list[SourceFile]:
     if isinstance(payload.get("dmn"), str) and payload["dmn"].strip():
         files.append(SourceFile(names.get("dmn", "afwegingskader.dmn"),
                                 payload["dmn"].encode("utf-8")))
-    return versions.complete_set(session, files)
+    return files
 
 
 def _problems_on_elements(files: list[SourceFile], problems) -> list[dict[str, Any]]:
@@ -222,23 +236,36 @@ def _diff_or_nothing(active: ProcessVersion | None, files: list[SourceFile]) -> 
         return []
 
 
+def deploy(who: Principal | str,
+           files: list[SourceFile] | Callable[[], list[SourceFile]]) -> dict[str, Any]:
+    """Deploy a file set: the one command behind POST /api/v1/processes, `meldcode deploy` and
+    the modeler's Publiceren (publish). A set identical to a deployed one is that version, made
+    active (versions.deploy).
+
+    who: a Principal, which must be a procesbeheerder, or the operator's name on the command
+    line. files: the set, or a function that reads it, called only once the caller may deploy
+    (an upload is not read for someone who may not). Returns versions.deploy_files's dict
+    (the version with `created` and `reactivated`). Raises Forbidden, InvalidDefinition with
+    the problems (nothing stored), and what reading the files raises.
+    """
+    if isinstance(who, Principal):
+        _require(who, PROCESBEHEERDER)
+    by = who.name if isinstance(who, Principal) else who
+    return versions.deploy_files(files() if callable(files) else files, by)
+
+
 def publish(who: Principal, payload: Any) -> dict[str, Any]:
-    """Deploy the modeler's diagram as a new version (the active one from now on). A set that
-    does not pass the check raises Invalid with the problems, and nothing is stored."""
+    """Deploy the modeler's diagram (and table) as deploy does: a new version, or the existing
+    version with these very files; either is the active one from now on. A set that does not
+    pass the check raises Invalid with the problems tied to diagram elements, and nothing is
+    stored."""
     _require(who, PROCESBEHEERDER)
     with unit_of_work() as session:
-        versions.check_first(_edited_files(session, payload))
-    with unit_of_work(write=True) as session:
-        files = _edited_files(session, payload)
-        try:
-            row, created = versions.deploy(session, files, who.name)
-        except definitions.InvalidDefinition as exc:
-            raise Invalid("De procesversie is niet gepubliceerd: het diagram bevat fouten.",
-                          _problems_on_elements(files, exc.problems)) from None
-        reactivated = False
-        if not created and not row.active:
-            # The same files as an older version: publishing them means new cases get it again.
-            versions.activate(session, row.version, by=who.name)
-            reactivated = True
-        session.flush()
-        return {**versions.version_view(row), "created": created, "reactivated": reactivated}
+        files = _named_files(session, payload)
+    try:
+        return deploy(who, files)
+    except definitions.InvalidDefinition as exc:
+        with unit_of_work() as session:
+            full = versions.complete_set(session, files)
+        raise Invalid("De procesversie is niet gepubliceerd: het diagram bevat fouten.",
+                      _problems_on_elements(full, exc.problems)) from None

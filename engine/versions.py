@@ -1,4 +1,8 @@
-"""Deployed process versions: deploy a checked file set, list, activate."""
+"""Deployed process versions: deploy a checked file set, list, activate.
+
+One rule for a file set identical (SHA-256) to a deployed one, whatever the door (the API, the
+modeler's Publiceren, `meldcode deploy`): it is that existing version, and deploying it makes
+it the active one, as a new version would be."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, definitions
 from .definitions import InvalidDefinition, SourceFile
-from .store import ProcessFile, ProcessVersion
+from .store import ProcessFile, ProcessVersion, unit_of_work
 
 
 def version_view(row: ProcessVersion) -> dict[str, Any]:
@@ -56,15 +60,26 @@ _DEPLOY_LOCK = text("SELECT pg_advisory_xact_lock(20766, 1)")
 
 def deploy(session: Session, files: list[SourceFile], by: str) -> tuple[ProcessVersion, bool]:
     """Check and store a file set; (version, True) when new, (existing, False) when identical.
-    Raises InvalidDefinition with the problems. Concurrent deploys take turns (the second sees
-    the first's version, and returns it when its files are identical)."""
+    Either way the version is the active one afterwards. Raises InvalidDefinition with the
+    problems. Concurrent deploys take turns (the second sees the first's version, and returns
+    it when its files are identical)."""
+    row, created, _reactivated = _deploy(session, files, by)
+    return row, created
+
+
+def _deploy(session: Session, files: list[SourceFile], by: str) -> tuple[ProcessVersion, bool, bool]:
+    """deploy, and whether an existing version was made active again."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_DEPLOY_LOCK)
     files = complete_set(session, files)
     digest = definitions.set_sha256(files)
     existing = session.scalar(select(ProcessVersion).where(ProcessVersion.sha256 == digest))
     if existing is not None:
-        return existing, False
+        if existing.active:
+            return existing, False, False
+        # The same files as an older version: deploying them means new cases get it again.
+        activate(session, existing.version, by=by)
+        return existing, False, True
     definition, problems = definitions.check(files)
     if definition is None:
         raise InvalidDefinition(problems)
@@ -79,7 +94,19 @@ def deploy(session: Session, files: list[SourceFile], by: str) -> tuple[ProcessV
     session.flush()
     audit.log_admin(session, by, "process_deployed",
                     {"version": number, "sha256": digest, "files": [f.name for f in files]})
-    return row, True
+    return row, True, False
+
+
+def deploy_files(files: list[SourceFile], by: str) -> dict[str, Any]:
+    """The deploy command of every door, in one write transaction: check and prove the set
+    first (outside it, see check_first), then store it as deploy does. Returns the version
+    (version_view) with `created` (a new version) and `reactivated` (an existing version with
+    these very files was made active again). Raises InvalidDefinition, nothing stored."""
+    check_first(files)
+    with unit_of_work(write=True) as session:
+        row, created, reactivated = _deploy(session, files, by)
+        session.flush()
+        return {**version_view(row), "created": created, "reactivated": reactivated}
 
 
 def list_versions(session: Session) -> list[ProcessVersion]:

@@ -377,21 +377,27 @@ def _with_active_dmn(sources):
         return sources
 
 
-@main.command(help="Publiceer een nieuwe procesversie.")
+@main.command(help="Publiceer een nieuwe procesversie; die is meteen actief. Zijn de bestanden "
+                   "precies gelijk aan een bestaande versie, dan wordt die versie (weer) actief.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--user", "by", default=None, help="Wie publiceert (standaard: de OS-gebruiker).")
 def deploy(files, by):
+    from engine import process_admin
+
     sources = _read(files)
     schema.upgrade()
-    versions.check_first(sources)  # the proof runs before the write transaction opens
     try:
-        with store.unit_of_work(write=True) as session:
-            row, created = versions.deploy(session, sources, by or getpass.getuser())
-            number = row.version
+        # the same command as the API and the modeler: identical files are the existing
+        # version, made active
+        deployed = process_admin.deploy(by or getpass.getuser(), sources)
     except definitions.InvalidDefinition as exc:
         _print_problems(files, exc.problems)
         sys.exit(1)
-    click.echo(f"{'Nieuwe versie' if created else 'Ongewijzigd, bestaande versie'}: {number}")
+    if deployed["created"]:
+        click.echo(f"Nieuwe versie: {deployed['version']}")
+    else:
+        again = " (weer actief)" if deployed["reactivated"] else ""
+        click.echo(f"Ongewijzigd, bestaande versie: {deployed['version']}{again}")
 
 
 @main.command(help="Controleer casussen: de kop en beide ketens van elke casus, het opnieuw "

@@ -9,9 +9,9 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine import definitions, dossier, replay, runtime, sharing, users, versions
+from engine import definitions, dossier, process_admin, replay, runtime, sharing, users
 from engine.errors import BadRequest, DomainError, Forbidden, Invalid, NotAuthenticated
-from engine.roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
+from engine.roles import AUDITOR
 from engine.store import unit_of_work
 
 from .. import DEPLOY_LIMIT, JSON_LIMIT
@@ -226,9 +226,7 @@ def _require(*roles):
 @bp.get("/processes")
 @token_auth
 def list_processes():
-    _require(PROCESBEHEERDER, BEHEERDER, AUDITOR)
-    with unit_of_work() as session:
-        return jsonify([versions.version_view(v) for v in versions.list_versions(session)])
+    return jsonify(process_admin.list_versions(g.principal))
 
 
 def _uploaded_files() -> list[definitions.SourceFile]:
@@ -260,12 +258,9 @@ def _uploaded_files() -> list[definitions.SourceFile]:
 @bp.post("/processes")
 @token_auth
 def deploy_process():
-    _require(PROCESBEHEERDER)
-    files = _uploaded_files()
-    versions.check_first(files)
-    with unit_of_work(write=True) as session:
-        row, created = versions.deploy(session, files, g.principal.name)
-        return jsonify(versions.version_view(row)), 201 if created else 200
+    # The upload is read (and its size checked) only once the engine knows the caller may deploy.
+    deployed = process_admin.deploy(g.principal, _uploaded_files)
+    return jsonify(deployed), 201 if deployed["created"] else 200
 
 
 @bp.get("/admin-log")

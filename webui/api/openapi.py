@@ -138,6 +138,13 @@ def openapi_document() -> dict:
                 "files": {"type": "array", "items": {"type": "string"}},
             },
         },
+        "DeployedVersion": {
+            "allOf": [_ref("ProcessVersion"), {"type": "object", "properties": {
+                "created": {"type": "boolean", "description": "een nieuwe versie"},
+                "reactivated": {"type": "boolean", "description":
+                                "een bestaande versie met precies deze bestanden is weer actief"},
+            }}],
+        },
         "AccessEntry": {
             "type": "object",
             "required": ["at", "user", "role", "action", "outcome"],
@@ -265,8 +272,9 @@ def openapi_document() -> dict:
                         "files": {"type": "array",
                                   "items": {"type": "string", "format": "binary"}}}}}}},
                 "responses": {
-                    "200": _json(_ref("ProcessVersion"), "identiek aan een bestaande versie"),
-                    "201": _json(_ref("ProcessVersion"), "nieuwe versie"),
+                    "200": _json(_ref("DeployedVersion"), "identiek aan een bestaande versie, "
+                                 "die (weer) actief is"),
+                    "201": _json(_ref("DeployedVersion"), "nieuwe versie, meteen actief"),
                     "400": _ERR["400"], "401": _ERR["401"], "403": _ERR["403"],
                     "413": {"$ref": "#/components/responses/TooLarge"},
                     "422": _json({"type": "object", "properties": {
