@@ -12,19 +12,6 @@ import pytest
 from tests.conftest import PASSWORD
 from tests.helpers import Client, text
 
-
-@pytest.fixture
-def ui_app(sqlite_url, sqlite_people):
-    from webui import create_app
-
-    return create_app({"TESTING": True})
-
-
-@pytest.fixture
-def browser_like(ui_app):
-    return Client(ui_app)
-
-
 # --- sign-in and sessions --------------------------------------------------------------------
 
 

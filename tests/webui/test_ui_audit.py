@@ -11,22 +11,10 @@ from datetime import UTC, datetime
 import pytest
 
 from engine import runtime, store
-from tests.helpers import Client, text
+from tests.helpers import text
 from tests.scenarios.paths import SCENARIOS, fill
 
 ACUUT = next(s for s in SCENARIOS if s.name == "acuut_melden_en_hulp")
-
-
-@pytest.fixture
-def ui_app(sqlite_url, sqlite_people):
-    from webui import create_app
-
-    return create_app({"TESTING": True})
-
-
-@pytest.fixture
-def browser_like(ui_app):
-    return Client(ui_app)
 
 
 def finish(people, scenario=ACUUT, ref="C-AUDIT-1"):

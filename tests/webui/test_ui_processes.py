@@ -18,13 +18,6 @@ MIWG = ROOT.parent / "shared" / "miwg" / "reference"
 
 
 @pytest.fixture
-def ui_app(sqlite_url, sqlite_people):
-    from webui import create_app
-
-    return create_app({"TESTING": True})
-
-
-@pytest.fixture
 def as_role(ui_app):
     def make(name):
         client = Client(ui_app)
