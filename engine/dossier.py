@@ -199,7 +199,7 @@ def export(who, case_id: Any, fmt: str, on_behalf_of: str | None = None) -> tupl
         raise ValueError("formaat moet pdf of json zijn")
 
     def run(session: Session, actor=who):
-        case = runtime._load_case(session, case_id)
+        case = runtime.load_case(session, case_id)
         if not isinstance(who, str) and not may_read_case(session, who, case):
             raise runtime.Denied("U heeft geen toegang tot deze casus.", case.id, "export")
         audit.log_access(session, actor, "export", "ok", case=case,
@@ -216,7 +216,7 @@ def export(who, case_id: Any, fmt: str, on_behalf_of: str | None = None) -> tupl
             user = session.scalar(select(User).where(User.name == who))
             dossier = run(session, user if user is not None else who)
     else:
-        dossier = runtime._command(who, run)
+        dossier = runtime.run_command(who, run)
     if fmt == "json":
         return json.dumps(dossier, ensure_ascii=False, indent=2).encode(), dossier
     return render_pdf(dossier), dossier
@@ -239,4 +239,4 @@ def access_log(who, case_id: Any) -> list[dict[str, Any]]:
             for r in rows
         ]
 
-    return runtime._command(who, run)
+    return runtime.run_command(who, run)

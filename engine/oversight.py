@@ -138,7 +138,7 @@ def find_cases(who, flt: CaseFilter) -> dict[str, Any]:
             ],
         }
 
-    return runtime._command(who, run)
+    return runtime.run_command(who, run)
 
 
 def step_through(who, case_id: Any) -> dict[str, Any]:
@@ -158,7 +158,7 @@ def step_through(who, case_id: Any) -> dict[str, Any]:
             "verify": replay.verify_case(session, case).as_dict(),
         }
 
-    return runtime._command(who, run)
+    return runtime.run_command(who, run)
 
 
 def viewers(who, case_id: Any) -> dict[str, Any]:
@@ -185,7 +185,7 @@ def viewers(who, case_id: Any) -> dict[str, Any]:
             ],
         }
 
-    return runtime._command(who, run)
+    return runtime.run_command(who, run)
 
 
 # --- the auditor's pages in the web UI: each page one call, composed from the above ---------
@@ -203,7 +203,7 @@ def search_page(who, args: dict[str, Any]) -> dict[str, Any]:
     except Invalid as exc:
         errors = dict(exc.errors)
         # No search without a valid filter, but a refusal is still a refusal (and logged).
-        runtime._command(who, lambda session: _require_auditor(who, None, "search"))
+        runtime.run_command(who, lambda session: _require_auditor(who, None, "search"))
         result = None
     else:
         result = find_cases(who, flt)

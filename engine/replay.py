@@ -440,7 +440,7 @@ def verify(who, case_id: Any) -> dict[str, Any]:
         verdict.problems += translog.verify_case_log(session.connection(), case.id)
         return verdict.as_dict()
 
-    return runtime._command(who, run)
+    return runtime.run_command(who, run)
 
 
 def verify_all(session: Session | None = None, case_ids: list[int] | None = None,

@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import uuid
+import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -421,10 +422,16 @@ CASE_FILE = "meldcode_dossier"
 ENGINE_FACTS = ("meldingen_gedaan",)  # completed melding_doen tasks of this case
 
 
+# What a process spec's diagram says, worked out once per spec (specs live as long as their
+# cached definition; the weak keys let a dropped one go).
+_READS_FACTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_MELDING_BRANCH: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _reads_engine_facts(spec) -> bool:
     """Does a condition of this process read an engine fact? Only such versions keep a case
     file: versions published before it existed replay exactly as they ran."""
-    found = getattr(spec, "_meldcode_reads_facts", None)
+    found = _READS_FACTS.get(spec)
     if found is None:
         texts = [
             cond.args[0]
@@ -437,7 +444,7 @@ def _reads_engine_facts(spec) -> bool:
             with contextlib.suppress(ExpressionError):
                 names |= expressions.names_in(text_)
         found = bool(names & set(ENGINE_FACTS))
-        spec._meldcode_reads_facts = found
+        _READS_FACTS[spec] = found
     return found
 
 
@@ -579,18 +586,18 @@ class Denied(Forbidden):
         self.action = action
 
 
-def _command(who: Principal, fn: Callable[[Session], Any], write: bool = True) -> Any:
+def run_command(who: Principal, fn: Callable[[Session], Any], write: bool = True) -> Any:
     try:
         with unit_of_work(write=write) as session:
             return fn(session)
     except Denied as denied:
-        _log_denied(who, denied)
+        log_denied(who, denied)
         raise
     except StaleDataError:
         raise Conflict("De casus is intussen door iemand anders gewijzigd; probeer opnieuw.") from None
 
 
-def _log_denied(who: Principal | str, denied: Denied, on_behalf_of: str | None = None) -> None:
+def log_denied(who: Principal | str, denied: Denied, on_behalf_of: str | None = None) -> None:
     """The access-log line (outcome denied) of a refused attempt, in a transaction of its own.
     who: the Principal, or a plain name for someone who is no user of the product (the
     operator of the command line, on_behalf_of the name they gave)."""
@@ -648,7 +655,7 @@ def _log_refused(who: Principal, case_id: Any, action: str, error: DomainError) 
 MAX_ID = 2**31 - 1
 
 
-def _load_case(session: Session, case_id: Any) -> Case:
+def load_case(session: Session, case_id: Any) -> Case:
     try:
         case_id = int(case_id)
     except (TypeError, ValueError):
@@ -860,14 +867,14 @@ def start_case(who: Principal, payload: Any) -> dict[str, Any]:
         audit.log_access(session, who, "create", "ok", case=case, source=who.source)
         return _case_dict(case, who.name, change.tasks_view())
 
-    return _command(who, run)
+    return run_command(who, run)
 
 
 def open_case(session: Session, who: Principal, case_id: Any, action: str,
               auditors_only: bool = False) -> Case:
     """The case `who` reads as `action`, the read logged (NEN 7513); a refusal raises Denied,
-    which _command logs in a transaction of its own."""
-    case = _load_case(session, case_id)
+    which run_command logs in a transaction of its own."""
+    case = load_case(session, case_id)
     if auditors_only:
         if not who.has_role(AUDITOR):
             raise Denied("Alleen een auditor mag dit inzien.", case.id, action)
@@ -881,7 +888,7 @@ def get_case(who: Principal, case_id: Any, action: str = "read") -> dict[str, An
     def run(session: Session):
         return case_view(session, open_case(session, who, case_id, action))
 
-    return _command(who, run)
+    return run_command(who, run)
 
 
 def task_row(session: Session, task_id: Any) -> TaskRecord:
@@ -897,7 +904,7 @@ def task_row(session: Session, task_id: Any) -> TaskRecord:
 def get_task(who: Principal, task_id: Any) -> dict[str, Any]:
     def run(session: Session):
         row = task_row(session, task_id)
-        case = _load_case(session, row.case_id)
+        case = load_case(session, row.case_id)
         if not may_complete(who, case, row.lane):
             raise Denied("Deze taak is niet voor u.", case.id, "read_task")
         definition = definition_for(session, case.process_version)
@@ -914,7 +921,7 @@ def get_task(who: Principal, task_id: Any) -> dict[str, Any]:
         view["client_ref"] = case.client_ref
         return view
 
-    return _command(who, run)
+    return run_command(who, run)
 
 
 def ready_tasks(who: Principal, limit: int = 500) -> list[dict[str, Any]]:
@@ -987,7 +994,7 @@ def melding_branch(spec) -> frozenset[str]:
     """The user tasks of the melding branch up to and including melding_doen: those reachable
     from where a flow conditioned on besluit_melden leads, from which melding_doen can still
     be reached (help that may fail later is not part of it)."""
-    found = getattr(spec, "_meldcode_melding_branch", None)
+    found = _MELDING_BRANCH.get(spec)
     if found is not None:
         return found
     starts = []
@@ -1014,7 +1021,7 @@ def melding_branch(spec) -> frozenset[str]:
         and (task_spec.bpmn_id == MELDING_STEP
              or any(spec.task_specs[n].bpmn_id == MELDING_STEP for n in reach(task_spec.outputs)))
     )
-    spec._meldcode_melding_branch = found
+    _MELDING_BRANCH[spec] = found
     return found
 
 
@@ -1061,7 +1068,7 @@ def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = Fals
                 change, owner, now, workflow, cache_key = _plan_completion(who, task_id, data,
                                                                            from_web)
             except Denied as denied:
-                _log_denied(who, denied)
+                log_denied(who, denied)
                 raise
             case_id = change.case.id
             try:
@@ -1102,7 +1109,7 @@ def history(who: Principal, case_id: Any) -> list[dict[str, Any]]:
             for e in events
         ]
 
-    return _command(who, run)
+    return run_command(who, run)
 
 
 def ping(session: Session) -> None:

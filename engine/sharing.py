@@ -47,7 +47,7 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
     field's error at once."""
     if not isinstance(payload, dict):
         raise BadRequest("Verwacht een JSON-object.")
-    case = runtime._load_case(session, case_id)
+    case = runtime.load_case(session, case_id)
     if not may_manage(who, case):
         raise runtime.Denied(
             "Alleen de eigenaar van de casus of diens leidinggevende mag dit doen.", case.id, action)
@@ -118,7 +118,7 @@ def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         session.expire(case, ["owner"])
         return runtime.case_view(session, case)
 
-    return runtime._command(who, run)
+    return runtime.run_command(who, run)
 
 
 def share(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
@@ -135,7 +135,7 @@ def share(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         session.add(CaseShare(case_id=case.id, user_id=reader.id))
         return runtime.case_view(session, case)
 
-    return runtime._command(who, run)
+    return runtime.run_command(who, run)
 
 
 def candidates(session: Session, who: Principal, case: Case) -> dict[str, list[dict[str, str]]]:

@@ -450,7 +450,7 @@ class _WriteQueue:
 _write_queues: dict[str, _WriteQueue] = {}
 
 
-def _write_queue(engine: Engine) -> contextlib.AbstractContextManager:
+def write_queue(engine: Engine) -> contextlib.AbstractContextManager:
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:" or database.startswith("file:"):
         return contextlib.nullcontext()
@@ -464,7 +464,7 @@ def _write_queue(engine: Engine) -> contextlib.AbstractContextManager:
 _writers: dict[Engine, Engine] = {}
 
 
-def _writer(engine: Engine) -> Engine:
+def writer(engine: Engine) -> Engine:
     """The engine with the `write` option (BEGIN IMMEDIATE on SQLite), made once."""
     writer = _writers.get(engine)
     if writer is None:
@@ -497,9 +497,9 @@ def _sequenced_after(engine: Engine) -> Iterator[None]:
 def unit_of_work(write: bool = False, url: str | None = None) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
     engine = get_engine(url)
-    bind = _writer(engine) if write else engine
+    bind = writer(engine) if write else engine
     with (_sequenced_after(engine) if write else contextlib.nullcontext(),
-          _write_queue(engine) if write else contextlib.nullcontext()):
+          write_queue(engine) if write else contextlib.nullcontext()):
         session = Session(bind=bind, expire_on_commit=False, autoflush=True)
         try:
             yield session
@@ -516,7 +516,7 @@ def write_connection(url: str | None = None) -> Iterator[Connection]:
     """One write transaction on a plain connection, for the hot path of a completion: the
     ORM session's bookkeeping cost more there than the statements themselves."""
     engine = get_engine(url)
-    with (_sequenced_after(engine), _write_queue(engine), _writer(engine).connect() as conn,
+    with (_sequenced_after(engine), write_queue(engine), writer(engine).connect() as conn,
           conn.begin()):
         yield conn
 

@@ -127,7 +127,7 @@ def _sequence(engine: Engine, wait: bool) -> int:
 
 
 def _sequence_batch(engine: Engine, wait: bool) -> int:
-    with store._write_queue(engine), store._writer(engine).connect() as conn, conn.begin():
+    with store.write_queue(engine), store.writer(engine).connect() as conn, conn.begin():
         if conn.dialect.name == "postgresql":
             if wait:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SEQUENCER})

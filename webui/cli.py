@@ -551,11 +551,11 @@ def _reader(name: str, case_id: int) -> users.Principal:
     from engine.store import User
 
     with store.unit_of_work() as session:
-        runtime._load_case(session, case_id)  # an unknown case: NotFound, exit 2
+        runtime.load_case(session, case_id)  # an unknown case: NotFound, exit 2
         user = session.scalar(select(User).where(User.name == name))
         if user is not None and user.active:
             return users.Principal.of(user)
-    runtime._log_denied(getpass.getuser(), runtime.Denied("Geen gebruiker.", case_id, "export"),
+    runtime.log_denied(getpass.getuser(), runtime.Denied("Geen gebruiker.", case_id, "export"),
                         on_behalf_of=name[:80])
     fail(f"'{name}' is geen actieve gebruiker van Meldcode en mag dus geen casus inzien; er is "
          "niets geëxporteerd (de poging staat in het toegangslog)")

@@ -69,7 +69,7 @@ def json_handler() -> logging.Handler:
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
     ))
-    handler._meldcode = True  # type: ignore[attr-defined] - marks ours: configure once
+    handler.meldcode_json = True  # type: ignore[attr-defined] - marks ours: configure once
     return handler
 
 
@@ -83,7 +83,7 @@ def configure_logging() -> None:
         cache_logger_on_first_use=True,
     )
     root = logging.getLogger()
-    if not any(getattr(h, "_meldcode", False) for h in root.handlers):
+    if not any(getattr(h, "meldcode_json", False) for h in root.handlers):
         root.addHandler(json_handler())
     level = config.current().log_level
     root.setLevel(level)

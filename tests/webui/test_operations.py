@@ -158,7 +158,7 @@ def test_verify_refuses_a_short_history_key(tmp_path, sqlite_url):
 _HOLD_LOCK = """
 import sys, time
 from engine import store
-with store._write_queue(store.get_engine(sys.argv[1])):
+with store.write_queue(store.get_engine(sys.argv[1])):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
 """
@@ -231,8 +231,8 @@ def test_a_writer_waiting_in_the_same_process_gives_up_too(sqlite_url, monkeypat
 
 def test_read_units_of_work_never_take_the_write_lock(sqlite_url, monkeypatch):
     taken = []
-    original = store._write_queue
-    monkeypatch.setattr(store, "_write_queue", lambda engine: taken.append(1) or original(engine))
+    original = store.write_queue
+    monkeypatch.setattr(store, "write_queue", lambda engine: taken.append(1) or original(engine))
     with store.unit_of_work() as session:
         session.execute(select(1))
     assert taken == []
