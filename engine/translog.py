@@ -38,7 +38,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, Engine, delete, func, select, text
+from sqlalchemy import Connection, Engine, case, delete, func, select, text
 
 from . import config, settings, store, timezones
 from .store import AccessLogEntry, AdminLogEntry, HistoryEvent, LogEntry, LogQueueItem
@@ -69,20 +69,63 @@ def entry_hash(idx: int, kind: str, row_id: int, case_id: int | None, row_hash: 
 
 
 _sha256 = hashlib.sha256
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def _hmac_states(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA-256 (RFC 2104) set up once for `key`: the inner and outer SHA-256 states with
+    the key's pads already hashed. For a message m the HMAC is outer.copy() updated with
+    (inner.copy() updated with m).digest(); hmac.digest sets the key up anew on every call,
+    which over a million log entries costs more than the rest of the check. Checked against
+    hmac.digest before use."""
+    block = (_sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    inner, outer = _sha256(block.translate(_IPAD)), _sha256(block.translate(_OPAD))
+    probe = b"meldcode\nprobe"
+    i = inner.copy()
+    i.update(probe)
+    o = outer.copy()
+    o.update(i.digest())
+    if o.digest() != hmac.digest(key, probe, "sha256"):
+        raise RuntimeError("HMAC-SHA-256 set up wrongly")
+    return inner, outer
 
 
 class Tree:
-    """A Merkle tree (RFC 9162 section 2.1.1) built leaf by leaf, keeping only the roots of
-    its perfect subtrees (a compact range): one pass, memory O(log n)."""
+    """A Merkle tree (RFC 9162 section 2.1.1) built leaf by leaf (or a batch of leaves at a
+    time), keeping only the roots of its perfect subtrees (a compact range): one pass, memory
+    O(log n) beside the batch."""
 
     def __init__(self) -> None:
         self.size = 0
         self._stack: list[bytes] = []
 
     def append(self, entry: bytes) -> None:
-        h = _sha256(b"\x00" + entry).digest()
-        self.size += 1
-        n = self.size
+        self._push(_sha256(b"\x00" + entry).digest(), 0)
+
+    def extend(self, entries: list[bytes]) -> None:
+        """append() each of `entries`, in order: the same tree, but the leaves are hashed
+        together and each aligned run of 2**k of them is reduced to its subtree's root level
+        by level before it joins the compact range."""
+        sha256 = _sha256
+        leaves = [sha256(b"\x00" + entry).digest() for entry in entries]
+        pos, n = 0, len(leaves)
+        while pos < n:
+            height = (n - pos).bit_length() - 1
+            if self.size:  # a subtree starts at a multiple of its own width
+                height = min(height, (self.size & -self.size).bit_length() - 1)
+            level = leaves[pos:pos + (1 << height)]
+            pos += 1 << height
+            while len(level) > 1:
+                level = [sha256(b"\x01" + left + right).digest()
+                         for left, right in zip(level[0::2], level[1::2], strict=True)]
+            self._push(level[0], height)
+
+    def _push(self, h: bytes, height: int) -> None:
+        """Add the root `h` of a perfect subtree of 2**height leaves; the tree's size must be
+        a multiple of 2**height."""
+        self.size += 1 << height
+        n = self.size >> height
         stack = self._stack
         while not n & 1:  # as many merges as trailing zero bits of the new size
             h = _sha256(b"\x01" + stack.pop() + h).digest()
@@ -101,8 +144,7 @@ class Tree:
 def root_of(entry_hashes: list[str]) -> str:
     """MTH over the given entry hashes (hex), RFC 9162 section 2.1.1."""
     tree = Tree()
-    for entry in entry_hashes:
-        tree.append(bytes.fromhex(entry))
+    tree.extend([bytes.fromhex(entry) for entry in entry_hashes])
     return tree.root()
 
 
@@ -317,8 +359,8 @@ def tree_head(url: str | None = None) -> tuple[int, str]:
     sequence(url)
     with _snapshot(url) as conn:
         tree = Tree()
-        for (entry,) in conn.execute(select(_entries.c.entry_hash).order_by(_entries.c.idx)):
-            tree.append(bytes.fromhex(entry))
+        for rows in _batches(conn, select(_entries.c.entry_hash).order_by(_entries.c.idx)):
+            tree.extend([bytes.fromhex(entry) for (entry,) in rows])
     return tree.size, tree.root()
 
 
@@ -422,22 +464,54 @@ class LogReport:
         return not self.problems and not self.by_case
 
 
-def _log_rows(conn: Connection, case_id: int | None = None):
+def _log_query(case_id: int | None = None):
+    """The log's entries in order, each with the hash and case of the row it names (None when
+    that row is gone): idx, kind, row_id, case_id, entry_hash, row_hash, row_case. The kind
+    decides which table's row is joined, so at most one of the three matches; an admin row
+    has no case."""
     e, a, m = (KINDS[k].alias(f"log_{k}") for k in ("event", "access", "admin"))
     l_ = _entries
+
+    def row_of(kind: str, table):
+        # The key is NULL unless the entry is of this kind: SQLite then skips the lookup
+        # (with `kind = ... AND id = row_id` it looked the row up in all three tables).
+        return table.c.id == case((l_.c.kind == kind, l_.c.row_id))
+
     query = (
         select(l_.c.idx, l_.c.kind, l_.c.row_id, l_.c.case_id, l_.c.entry_hash,
-               e.c.hash.label("e_hash"), e.c.case_id.label("e_case"),
-               a.c.hash.label("a_hash"), a.c.case_id.label("a_case"), m.c.hash.label("m_hash"))
+               func.coalesce(e.c.hash, a.c.hash, m.c.hash).label("row_hash"),
+               func.coalesce(e.c.case_id, a.c.case_id).label("row_case"))
         .select_from(
-            l_.outerjoin(e, (l_.c.kind == "event") & (e.c.id == l_.c.row_id))
-            .outerjoin(a, (l_.c.kind == "access") & (a.c.id == l_.c.row_id))
-            .outerjoin(m, (l_.c.kind == "admin") & (m.c.id == l_.c.row_id)))
+            l_.outerjoin(e, row_of("event", e))
+            .outerjoin(a, row_of("access", a))
+            .outerjoin(m, row_of("admin", m)))
         .order_by(l_.c.idx)
     )
     if case_id is not None:
         query = query.where(l_.c.case_id == case_id)
-    return conn.execute(query.execution_options(yield_per=10_000))
+    return query
+
+
+ROWS = 1024  # rows per fetch of the big scans: a power of two (Tree.extend likes aligned runs),
+# few enough that a batch is still in the CPU cache while it is checked
+
+
+def _batches(conn: Connection, query) -> Iterator[Any]:
+    """The rows of `query` (without parameters), in lists of up to ROWS tuples, within the
+    connection's transaction. On SQLite straight from the driver's cursor: over a million
+    rows SQLAlchemy's Row objects cost more than the database's own work. Elsewhere through
+    SQLAlchemy with yield_per (a server-side cursor on PostgreSQL), rows unpacking alike."""
+    if conn.dialect.name != "sqlite":
+        yield from conn.execute(query.execution_options(yield_per=ROWS)).partitions()
+        return
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(ROWS):
+            yield rows
+    finally:
+        cursor.close()
 
 
 def _check_row(report: LogReport, key: bytes, idx, kind, row_id, case_id, entry, row_hash,
@@ -477,44 +551,50 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None)
     sequence(url)
     report = LogReport(checkpoint=checkpoint)
     key = settings.history_key()
+    inner, outer = _hmac_states(key)
+    inner_copy, outer_copy = inner.copy, outer.copy
     want = checkpoint["tree_size"] if checkpoint else None
     tree = Tree()
     logged_cases = report.logged_cases
+    problems = report.problems
+    fitting = dict.fromkeys(KINDS, 0)  # per kind: entries whose row exists and fits them
     with _snapshot(url) as conn:
         expected = 0
-        for row in _log_rows(conn):
-            idx = row.idx
-            if idx != expected:
-                report.problems.append(
-                    f"logboek: de posities {expected} tot en met {idx - 1} ontbreken "
-                    "(regels uit het logboek verwijderd)")
-            expected = idx + 1
-            if want is not None and tree.size == want:
-                report.checkpoint_root = tree.root()
-            kind, case_id = row.kind, row.case_id
-            if kind == "event":
-                row_hash, row_case = row.e_hash, row.e_case
-            elif kind == "access":
-                row_hash, row_case = row.a_hash, row.a_case
-            else:
-                row_hash, row_case = row.m_hash, None
-            entry = row.entry_hash
-            if case_id is not None:
-                logged_cases.add(case_id)
-            if (row_hash is None or row_case != case_id
-                    or not hmac.compare_digest(
-                        hmac.digest(key, f"{idx}\n{kind}\n{row.row_id}\n"
-                                    f"{'' if case_id is None else case_id}\n{row_hash}".encode(),
-                                    "sha256").hex(), entry)):
-                _check_row(report, key, idx, kind, row.row_id, case_id, entry, row_hash, row_case)
-            try:
-                tree.append(bytes.fromhex(entry))
-            except ValueError:
-                tree.append(b"")
+        for rows in _batches(conn, _log_query()):
+            leaves: list[bytes] = []
+            leaf = leaves.append
+            for idx, kind, row_id, case_id, entry, row_hash, row_case in rows:
+                if idx != expected:
+                    problems.append(
+                        f"logboek: de posities {expected} tot en met {idx - 1} ontbreken "
+                        "(regels uit het logboek verwijderd)")
+                expected = idx + 1
+                if case_id is None:
+                    case_text = ""
+                else:
+                    case_text = case_id
+                    logged_cases.add(case_id)
+                # entry_hash(idx, kind, row_id, case_id, row_hash, key), set up once
+                h = inner_copy()
+                h.update(f"{idx}\n{kind}\n{row_id}\n{case_text}\n{row_hash}".encode())
+                digest = outer_copy()
+                digest.update(h.digest())
+                digest = digest.digest()
+                if row_hash is not None and row_case == case_id and digest.hex() == entry:
+                    fitting[kind] += 1
+                    leaf(digest)  # == bytes.fromhex(entry)
+                    continue
+                _check_row(report, key, idx, kind, row_id, case_id, entry, row_hash,
+                           row_case)
+                try:
+                    leaf(bytes.fromhex(entry))
+                except (TypeError, ValueError):
+                    leaf(b"")
+            _grow(tree, leaves, want, report)
         if want is not None and tree.size == want:
             report.checkpoint_root = tree.root()
         report.tree_size, report.root = tree.size, tree.root()
-        _unlogged(conn, report)
+        _unlogged(conn, report, fitting)
         _admin_rows(conn, report)
         existing = set(conn.execute(select(store.Case.__table__.c.id)).scalars())
     for case_id in sorted(logged_cases - existing):
@@ -524,6 +604,16 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None)
     if checkpoint:
         _against_checkpoint(report, checkpoint)
     return report
+
+
+def _grow(tree: Tree, leaves: list[bytes], want: int | None, report: LogReport) -> None:
+    """Add `leaves` to `tree`, noting the root at the checkpoint's size on the way."""
+    if want is not None and tree.size <= want <= tree.size + len(leaves):
+        cut = want - tree.size
+        tree.extend(leaves[:cut])
+        report.checkpoint_root = tree.root()
+        leaves = leaves[cut:]
+    tree.extend(leaves)
 
 
 def _against_checkpoint(report: LogReport, checkpoint: dict[str, Any]) -> None:
@@ -555,9 +645,18 @@ def _admin_rows(conn: Connection, report: LogReport) -> None:
                                    "gewijzigd (de sleutelhash klopt niet)")
 
 
-def _unlogged(conn: Connection, report: LogReport) -> None:
-    """Rows neither in the log nor queued for it."""
+def _unlogged(conn: Connection, report: LogReport,
+              fitting: dict[str, int] | None = None) -> None:
+    """Rows neither in the log nor queued for it.
+
+    fitting (from the pass over the log): per kind, how many entries name an existing row and
+    fit it by their keyed hash. Such entries are the sequencer's own, one per row (it never
+    logs a row twice; log_entries is unique on kind and row), so when a table holds exactly
+    that many rows, every one of them is in the log and the search is skipped."""
     for kind, table in KINDS.items():
+        if fitting is not None and conn.execute(
+                select(func.count()).select_from(table)).scalar() == fitting[kind]:
+            continue
         columns = [table.c.id] + ([table.c.case_id] if kind != "admin" else [])
         query = select(*columns).where(*_not_logged(kind, table)).order_by(table.c.id)
         for row in conn.execute(query):
@@ -583,10 +682,10 @@ def verify_case_log(conn: Connection, case_id: int) -> list[str]:
     is in the log or queued. Problems in Dutch."""
     report = LogReport()
     key = settings.history_key()
-    for row in _log_rows(conn, case_id):
+    for row in conn.execute(_log_query(case_id)):
         kind = row.kind
-        row_hash, row_case = ((row.e_hash, row.e_case) if kind == "event"
-                              else (row.a_hash, row.a_case))
+        row_hash, row_case = ((row.row_hash, row.row_case) if kind in ("event", "access")
+                              else (None, None))
         _check_row(report, key, row.idx, kind, row.row_id, row.case_id, row.entry_hash,
                    row_hash, row_case)
     for kind in ("event", "access"):
