@@ -1,0 +1,150 @@
+"""What the proof of every route (engine.proof) reads from a version's BPMN beside the parsed
+spec, and where it puts what it finds.
+
+`read_diagram` gives the lines and labels of the elements (a problem is reported at its
+element), the lanes, the flow graph, the variables a gateway condition, a decision table or a
+form condition reads (`routed`: their values make different routes), and per flow node the
+variables it or any node after it may read (`live`: answers outside it cannot change the rest
+of a route, so states that differ only there are one). `Findings` keeps one problem per
+element and rule, with the first (shortest) witness route.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from . import expressions
+from .problems import BPMN_NS, CAMUNDA_NS, NS, Problem
+from .proof_rules import ORDER_READS, RULE_VARIABLES, State
+
+
+@dataclass
+class Diagram:
+    """What the proof reads from the BPMN beside the parsed spec: lines, labels, the graph."""
+
+    file: str
+    lines: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    lanes: dict[str, str] = field(default_factory=dict)  # user task id -> lane (role)
+    flows: dict[str, list[str]] = field(default_factory=dict)  # node -> successors
+    preds: dict[str, list[str]] = field(default_factory=dict)
+    joins: set[str] = field(default_factory=set)  # converging parallel / inclusive gateways
+    user_tasks: set[str] = field(default_factory=set)
+    routed: set[str] = field(default_factory=set)  # variables a condition or table reads
+    # variables a form condition (required_when, invalid_when) reads, per user task
+    form_reads: dict[str, set[str]] = field(default_factory=dict)
+    process_line: int = 1
+    live: dict[str, frozenset[str]] = field(default_factory=dict)  # node -> variables read later
+
+
+def read_diagram(definition) -> Diagram | None:
+    """What the proof reads of a parsed version's BPMN (its first BPMN file, the process of the
+    spec) and of its DMN input expressions; None when the set has no BPMN file. In: an
+    engine.definitions.ProcessDefinition that passed the checks of a deploy."""
+    source = next((f for f in definition.files if f.kind == "bpmn"), None)
+    if source is None:
+        return None
+    root = etree.fromstring(source.content, etree.XMLParser(resolve_entities=False,
+                                                            no_network=True, load_dtd=False))
+    diagram = Diagram(file=source.name)
+    process = root.find(f"{{{BPMN_NS}}}process[@id='{definition.spec.name}']")
+    if process is None:
+        process = root.find(f"{{{BPMN_NS}}}process")
+    diagram.process_line = process.sourceline or 1
+    for node in process.iter():
+        if not isinstance(node.tag, str) or not node.get("id"):
+            continue
+        diagram.lines[node.get("id")] = node.sourceline or 1
+        name = " ".join((node.get("name") or "").split())
+        diagram.labels[node.get("id")] = name or node.get("id")
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
+        role = (lane.get("name") or "").strip().lower()
+        for ref in lane.iter(f"{{{BPMN_NS}}}flowNodeRef"):
+            diagram.lanes[(ref.text or "").strip()] = role
+    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        diagram.flows.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
+        diagram.preds.setdefault(flow.get("targetRef"), []).append(flow.get("sourceRef"))
+        for cond in flow.iter(f"{{{BPMN_NS}}}conditionExpression"):
+            diagram.routed |= _names(cond.text)
+    for gw in process.xpath(".//bpmn:parallelGateway | .//bpmn:inclusiveGateway", namespaces=NS):
+        if len(diagram.preds.get(gw.get("id"), [])) > 1:
+            diagram.joins.add(gw.get("id"))
+    for task in process.iter(f"{{{BPMN_NS}}}userTask"):
+        diagram.user_tasks.add(task.get("id"))
+    for task in process.iter(f"{{{BPMN_NS}}}userTask"):
+        reads = diagram.form_reads.setdefault(task.get("id"), set())
+        for prop in task.iter(f"{{{CAMUNDA_NS}}}property"):
+            if (prop.get("id") or "").endswith("_when"):
+                reads |= _names(prop.get("value"))
+    for dmn in (f for f in definition.files if f.kind == "dmn"):
+        dmn_root = etree.fromstring(dmn.content, etree.XMLParser(resolve_entities=False,
+                                                                 no_network=True, load_dtd=False))
+        for node in dmn_root.iter():
+            if isinstance(node.tag, str) and etree.QName(node).localname == "inputExpression":
+                for text in node:
+                    diagram.routed |= _names(text.text)
+    # A form condition that reads an answer of another task makes that answer routed; one that
+    # reads only its own form's answers is checked when the form is filled, then forgotten.
+    diagram.routed |= RULE_VARIABLES
+    reads: dict[str, set[str]] = {}
+    for task_id, form_reads in diagram.form_reads.items():
+        step = definition.steps.get(task_id)
+        own = {f.name for f in step.fields} if step else set()
+        diagram.routed |= form_reads - own
+        reads[task_id] = (form_reads - own) | set(ORDER_READS.get(task_id, ()))
+    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        for cond in flow.iter(f"{{{BPMN_NS}}}conditionExpression"):
+            reads.setdefault(flow.get("sourceRef"), set()).update(_names(cond.text))
+    dmn_inputs = diagram.routed - RULE_VARIABLES
+    for brt in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+        reads.setdefault(brt.get("id"), set()).update(dmn_inputs)
+    diagram.live = _liveness(diagram, reads)
+    return diagram
+
+
+def _liveness(diagram: Diagram, reads: dict[str, set[str]]) -> dict[str, frozenset[str]]:
+    """Per flow node, the variables that node or any node after it may read (a fixpoint over
+    the flow graph, loops included): answers outside it cannot change the rest of a route."""
+    nodes = set(diagram.flows) | set(diagram.preds) | set(reads)
+    live = {n: set(reads.get(n, ())) for n in nodes}
+    changed = True
+    while changed:
+        changed = False
+        for node in nodes:
+            for succ in diagram.flows.get(node, ()):
+                extra = live.get(succ, set()) - live[node]
+                if extra:
+                    live[node] |= extra
+                    changed = True
+    return {n: frozenset(v) for n, v in live.items()}
+
+
+def _names(text: str | None) -> set[str]:
+    try:
+        return expressions.names_in(text or "") - set(expressions.CONSTANTS)
+    except expressions.ExpressionError:
+        return set()
+
+
+class Findings:
+    """Problems found so far: one per (element, rule), the first (shortest) witness kept."""
+
+    def __init__(self, diagram: Diagram):
+        self.diagram = diagram
+        self.found: dict[tuple[str, str], Problem] = {}
+
+    def add(self, element: str | None, rule: str, message: str, state: State,
+            extra_hop: dict[str, Any] | None = None) -> None:
+        key = (element or "", rule)
+        if key in self.found:
+            return
+        path = state.path() + ((extra_hop,) if extra_hop else ())
+        line = self.diagram.lines.get(element or "", self.diagram.process_line)
+        self.found[key] = Problem(self.diagram.file, line, message, path)
+
+    def label(self, element: str | None) -> str:
+        return f"'{self.diagram.labels.get(element or '', element or '?')}'"
+

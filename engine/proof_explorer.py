@@ -1,0 +1,266 @@
+"""The search of the proof of every route (engine.proof): every state a version can reach.
+
+`Explorer.run` drives the version with the real engine (engine.runtime's start and
+completion), breadth first, from the start over every ready task and every accepted answer set
+of its form (`_answers`: the values of the routed fields, each set through forms.validate).
+States that agree on the marking, on the live routed answers and on the rules' Monitor are
+explored once; a task no rule or condition reads is taken alone (partial-order reduction, with
+the cycle proviso). The rules on each step and state are engine.proof_rules'; the search stops
+at MAX_STATES states or MAX_SECONDS seconds, which is itself a problem of the version.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.util.task import TaskState
+
+from . import forms
+from .proof_diagram import Diagram, Findings
+from .proof_rules import HULP_EVALUEREN, HULP_ORGANISEREN, MELDING_STEPS, STAP, Monitor, Rules, State
+
+MAX_STATES = 20_000
+MAX_SECONDS = 30.0
+MAX_ANSWER_SETS = 512  # answer combinations tried for one task in one state
+
+_ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+@dataclass
+class Statistics:
+    """The figures of a search, for the benchmark (bench/proof_bench.py)."""
+
+    states: int = 0
+    transitions: int = 0
+    seconds: float = 0.0
+
+
+class Explorer:
+    """One search over one version: `run` fills `findings` and gives the Statistics."""
+
+    def __init__(self, definition, diagram: Diagram, findings: Findings, runtime):
+        self.definition = definition
+        self.diagram = diagram
+        self.findings = findings
+        self.runtime = runtime
+        self.stats = Statistics()
+        self.seen: set[tuple] = set()
+        self._answers_cache: dict[tuple, list[dict[str, Any]]] = {}
+        self.rules = Rules(definition, diagram, findings)
+
+    # -- the search --------------------------------------------------------------------------
+
+    def run(self) -> Statistics:
+        started = time.perf_counter()
+        runtime = self.runtime
+        root = State(snapshot="", counter=0, data={}, monitor=Monitor())
+        ids = runtime.IdSource(0)
+        try:
+            workflow, advance = runtime.start_workflow(self.definition, ids)
+        except runtime.EngineFailure as exc:
+            self.findings.add(_failing_element(exc, None), "crash",
+                              f"de casus kan niet starten: {_first_line(exc)}", root)
+            return self.stats
+        root.snapshot = runtime.snapshot(workflow)
+        root.workflow = workflow
+        root.counter = ids.counter
+        root.ready = [(str(t.id), t.task_spec.bpmn_id) for t in advance.ready]
+        self.rules.absorb_decisions(root, advance)
+        queue: deque[State] = deque()
+        if self.rules.after_advance(root, workflow, advance):
+            queue.append(root)
+        while queue:
+            if self._over_budget(started, queue[0]):
+                break
+            state = queue.popleft()
+            self.stats.states += 1
+            moves = [(task_id, step, answers) for task_id, step in state.ready
+                     for answers in self._answers(step, state)]
+            ample = self._ample(moves)
+            if ample is not None:
+                # A task no rule or condition reads commutes with every other ready task:
+                # take it alone, unless that closes a cycle of states (then expand fully, so
+                # no task is postponed for good: the cycle proviso of partial-order reduction).
+                child = self._complete(state, *ample, state.workflow)
+                state.workflow = None
+                if child is not None:
+                    queue.append(child)
+                    continue
+                if self.findings_stop:
+                    break
+            for number, (task_id, step, answers) in enumerate(moves):
+                if ample is not None and (task_id, step, answers) == ample:
+                    continue
+                if number % 16 == 15 and self._over_budget(started, state):
+                    break
+                # The last move may take the state's own workflow: one restore saved.
+                live = state.workflow if number == len(moves) - 1 else None
+                child = self._complete(state, task_id, step, answers, live)
+                if child is not None:
+                    if len(queue) > 200:
+                        child.workflow = None  # bounded memory: far states keep text only
+                    queue.append(child)
+            state.workflow = None
+        self.stats.seconds = time.perf_counter() - started
+        return self.stats
+
+    findings_stop = False
+
+    def _over_budget(self, started: float, state: State) -> bool:
+        if self.stats.states < MAX_STATES and time.perf_counter() - started <= MAX_SECONDS:
+            return False
+        self.findings.add(None, "limit", "het bewijs van alle routes past niet binnen "
+                          f"{MAX_STATES} toestanden of {int(MAX_SECONDS)} seconden: "
+                          "vereenvoudig het diagram (minder parallelle taken of keuzes)", state)
+        self.findings_stop = True
+        return True
+
+    def _ample(self, moves: list) -> tuple | None:
+        """One move of a neutral task: a step of no meldcode rule whose form sets no variable
+        that a condition, table or rule reads, with one answer set."""
+        steps = {step for _task, step, _answers in moves}
+        if len(steps) < 2:
+            return None
+        for task_id, step, answers in moves:
+            if step in STAP or step in MELDING_STEPS or step in (HULP_ORGANISEREN,
+                                                                  HULP_EVALUEREN):
+                continue
+            fields = self.definition.steps[step].fields
+            if any(f.name in self.diagram.routed for f in fields):
+                continue
+            if sum(1 for m in moves if m[0] == task_id) == 1:
+                return task_id, step, answers
+        return None
+
+    def _complete(self, state: State, task_id: str, step: str, answers: dict[str, Any],
+                  live=None):
+        runtime = self.runtime
+        self.stats.transitions += 1
+        shown = dict(answers)  # every answer given, so the route can be replayed as written
+        child = State(snapshot="", counter=state.counter, data={**state.data, **answers},
+                      monitor=state.monitor, parent=state,
+                      hop={"step": step, "data": shown})
+        if not self.rules.before_step(state, child, step, answers):
+            return None
+        workflow = live if live is not None else runtime.restore(self.definition, state.snapshot)
+        ids = runtime.IdSource(0, state.counter)
+        try:
+            advance = runtime.complete_in_workflow(workflow, task_id, answers, ids)
+        except runtime.EngineFailure as exc:
+            element = _failing_element(exc, step)
+            self.findings.add(element, "crash",
+                              f"de route loopt vast op een fout bij "
+                              f"{self.findings.label(element)}: {_first_line(exc)}", child)
+            return None
+        child.counter = ids.counter
+        self.rules.absorb_decisions(child, advance)
+        if not self.rules.after_advance(child, workflow, advance):
+            return None
+        key = self._key(workflow, child)
+        if key in self.seen:
+            return None
+        self.seen.add(key)
+        child.snapshot = runtime.snapshot(workflow)
+        child.workflow = workflow
+        child.ready = [(str(t.id), t.task_spec.bpmn_id) for t in advance.ready]
+        return child
+
+    def _key(self, workflow, state: State) -> tuple:
+        active = workflow.get_tasks(state=_ACTIVE)
+        marking = sorted((t.task_spec.name, int(t.state)) for t in active)
+        live: set[str] = set()
+        for t in active:
+            live |= self.diagram.live.get(getattr(t.task_spec, "bpmn_id", None) or "", frozenset())
+        values = sorted((k, repr(v)) for k, v in state.data.items() if k in live)
+        return tuple(marking), tuple(values), state.monitor
+
+    # -- answers -------------------------------------------------------------------------------
+
+    def _answers(self, step: str, state: State) -> list[dict[str, Any]]:
+        """Every accepted answer set of a step's form that differs in a routed variable.
+
+        Values of routed fields are enumerated (booleans, enum options, and "left empty" for a
+        field that is not always required); other fields get one valid value when required.
+        Each candidate goes through forms.validate, so what the form refuses is no route.
+        """
+        fields = self.definition.steps[step].fields
+        context_reads = self.diagram.form_reads.get(step, set())
+        context_key = tuple(sorted((k, repr(v)) for k, v in state.data.items()
+                                   if k in context_reads))
+        cache_key = (step, context_key)
+        cached = self._answers_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        domains = []
+        routed_fields = [f for f in fields if f.name in self.diagram.routed]
+        for f in routed_fields:
+            values: list[Any] = _domain(f)
+            if not f.required:
+                values = [*values, None]
+            domains.append(values)
+        accepted: list[dict[str, Any]] = []
+        seen: set[tuple] = set()
+        for number, combo in enumerate(itertools.product(*domains)):
+            if number >= MAX_ANSWER_SETS:
+                break
+            candidate = {f.name: v for f, v in zip(routed_fields, combo, strict=True)
+                         if v is not None}
+            scope = {**state.data, **candidate}
+            if any(f.required_when and f.name in candidate and not f.required
+                   and not forms.is_applicable(f, scope) for f in routed_fields):
+                continue  # an answer to a question that does not apply: not a real route
+            for f in fields:
+                if f.name in self.diagram.routed or f.name in candidate:
+                    continue
+                if f.required or (f.required_when and forms.is_applicable(f, scope)):
+                    candidate[f.name] = _filler(f)
+            try:
+                clean = forms.validate(fields, candidate, context=state.data)
+            except forms.FormInvalid:
+                continue
+            identity = tuple(sorted((k, repr(v)) for k, v in clean.items()
+                                    if k in self.diagram.routed))
+            if identity in seen:
+                continue
+            seen.add(identity)
+            accepted.append(clean)
+        self._answers_cache[cache_key] = accepted
+        return accepted
+
+
+def _failing_element(exc: Exception, fallback: str | None) -> str | None:
+    """The element whose task raised the engine failure `exc`, else `fallback`."""
+    cause = exc.__cause__
+    task = getattr(cause, "task", None)
+    spec = getattr(task, "task_spec", None)
+    return getattr(spec, "bpmn_id", None) or fallback
+
+
+def _domain(f: forms.Field) -> list[Any]:
+    if f.type == "boolean":
+        return [True, False]
+    if f.type == "enum":
+        return [o.value for o in f.options] or [None]
+    return [_filler(f)]
+
+
+def _filler(f: forms.Field) -> Any:
+    """One valid value for a field whose value no route depends on."""
+    if f.type == "boolean":
+        return False
+    if f.type == "enum":
+        return f.options[0].value if f.options else None
+    if f.type == "date":
+        return "2026-01-15"
+    if f.type == "integer":
+        return f.minimum if f.minimum is not None else 1
+    return "(tekst)"
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
