@@ -23,7 +23,7 @@ from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import EnumFormField, Form, FormField, UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import bpmn_checks, dmn_checks
+from . import bpmn_checks, dmn_coverage, dmn_lint
 from .problems import BPMN_NS, CAMUNDA_NS, NS, Problem
 from .problems import line_of as _line
 
@@ -116,9 +116,9 @@ def _xsd_problems(source: SourceFile, root) -> list[Problem]:
     note = ""
     if source.kind == "dmn":
         # DMN 1.1 to 1.5; versions without a working schema are validated as DMN 1.3.
-        view = dmn_checks.schema_view(root)
+        view = dmn_lint.schema_view(root)
         if view is None:
-            return [Problem(source.name, _line(root), dmn_checks.UNKNOWN_VERSION)]
+            return [Problem(source.name, _line(root), dmn_lint.UNKNOWN_VERSION)]
         xsd, root, note = view
     else:
         if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
@@ -225,7 +225,7 @@ def _build(files: list[SourceFile], roots: dict) -> tuple[ProcessDefinition | No
     """SpiffWorkflow's parse of a read file set, and the steps the product needs of it."""
     try:
         # SpiffWorkflow gets the DMN cells spelled out as our evaluator reads FEEL.
-        spec, subprocess_specs = _spiff_parse(files, dmn_checks.executable_roots(roots))
+        spec, subprocess_specs = _spiff_parse(files, dmn_lint.executable_roots(roots))
     except (ValidationException, SpiffWorkflowException) as exc:
         return None, _spiff_problem(exc, files)
     except RecursionError:
@@ -260,7 +260,7 @@ def parse_stored(files: list[SourceFile]) -> ProcessDefinition:
         root, parse_problems = _parse_xml(source)
         problems.extend(parse_problems)
         if root is not None:
-            if source.kind != "dmn" and dmn_checks.is_dmn(root):
+            if source.kind != "dmn" and dmn_lint.is_dmn(root):
                 source = SourceFile(source.name + ".dmn", source.content)  # noqa: PLW2901
             roots[source.name] = root
             read.append(source)
@@ -314,7 +314,7 @@ def _check(files: list[SourceFile], prove: bool) -> tuple[ProcessDefinition | No
         if root is None:
             files.append(source)
             continue
-        if source.kind != "dmn" and dmn_checks.is_dmn(root):
+        if source.kind != "dmn" and dmn_lint.is_dmn(root):
             source = SourceFile(source.name + ".dmn", source.content)  # noqa: PLW2901
         files.append(source)
         xsd = _xsd_problems(source, root)
@@ -322,12 +322,12 @@ def _check(files: list[SourceFile], prove: bool) -> tuple[ProcessDefinition | No
         if xsd:
             continue
         roots[source.name] = root
-        problems.extend(dmn_checks.lint(source, root) if source.kind == "dmn"
+        problems.extend(dmn_lint.lint(source, root) if source.kind == "dmn"
                         else bpmn_checks.lint(source, root))
     # Decision tables against the set: input domains from its forms, gaps, overlaps, contract.
     # Only when every BPMN file could be read: the forms give the tables their domains.
     if all(f.name in roots for f in files if f.kind == "bpmn"):
-        problems.extend(dmn_checks.check_set(files, roots))
+        problems.extend(dmn_coverage.check_set(files, roots))
     bpmn_roots = [roots[f.name] for f in files if f.kind == "bpmn" and f.name in roots]
     if not any(f.kind == "bpmn" for f in files):
         problems.append(Problem(files[0].name, 1, "geen BPMN-bestand in de set"))

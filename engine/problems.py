@@ -1,7 +1,7 @@
 """A problem found in a process definition: FILE:LINE: message, with an optional witness route.
 
-Shared by the static checks (bpmn_checks, dmn_checks), the proof of every route (proof) and
-the loader (definitions), so none of them imports another for it.
+Shared by the static checks (bpmn_checks, dmn_lint, dmn_coverage), the proof of every route
+(proof) and the loader (definitions), so none of them imports another for it.
 """
 
 from __future__ import annotations

@@ -147,4 +147,3 @@ class Findings:
 
     def label(self, element: str | None) -> str:
         return f"'{self.diagram.labels.get(element or '', element or '?')}'"
-

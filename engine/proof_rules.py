@@ -331,4 +331,3 @@ class Rules:
             seen.add(current)
             todo.extend(self.diagram.preds.get(current, []))
         return seen
-

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from engine import definitions, dmn_checks, runtime
+from engine import definitions, dmn_coverage, runtime
 from engine.definitions import SourceFile
 from engine.expressions import DMN_INPUT, ExpressionError, dmn_input_test, evaluate
 from tests.conftest import ROOT
@@ -105,7 +105,7 @@ def decided(files: list[SourceFile]) -> dict[tuple[bool, ...], dict]:
     definition = definitions.load(files)
     out = {}
     for combo in itertools.product([False, True], repeat=4):
-        answers = {**TO_STAP5, **dict(zip(dmn_checks.CONTRACT_INPUTS, combo, strict=True))}
+        answers = {**TO_STAP5, **dict(zip(dmn_coverage.CONTRACT_INPUTS, combo, strict=True))}
         ids = runtime.IdSource(1)
         workflow, advance = runtime.start_workflow(definition, ids)
         for _ in range(12):
@@ -122,8 +122,8 @@ def decided(files: list[SourceFile]) -> dict[tuple[bool, ...], dict]:
 
 def assert_contract(files: list[SourceFile]) -> None:
     for combo, outputs in decided(files).items():
-        expected = dmn_checks.contract_outputs(
-            dict(zip(dmn_checks.CONTRACT_INPUTS, combo, strict=True)))
+        expected = dmn_coverage.contract_outputs(
+            dict(zip(dmn_coverage.CONTRACT_INPUTS, combo, strict=True)))
         assert outputs == expected, combo
 
 
