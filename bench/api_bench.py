@@ -68,7 +68,8 @@ def prepare(url: str, clients: int) -> dict[str, str]:
 def seed_cases(url: str, total: int) -> None:
     """Bring the database to `total` stored cases: real started cases, then copies of them
     (a started case each, with its task row and history event) inserted in bulk."""
-    from engine import runtime, store, users
+    from engine import store, users
+    from engine.cases import start_case
     from engine.store import Case, HistoryEvent, TaskRecord, User
 
     with store.unit_of_work(url=url) as session:
@@ -79,7 +80,7 @@ def seed_cases(url: str, total: int) -> None:
         return
     if have == 0:
         for p in principals[:10]:
-            runtime.start_case(p, {"client_ref": f"seed-{p.name}"})
+            start_case(p, {"client_ref": f"seed-{p.name}"})
         have = 10
     with store.unit_of_work(url=url) as session:
         template = session.scalars(select(Case).limit(1)).first()

@@ -40,7 +40,7 @@ def run_case(spec, engine, decisions: dict, forms: dict,
 
     wf = BpmnWorkflow(spec, script_engine=engine)
     # The product's case file: every gateway sees all answers so far and the count of
-    # meldingen made (engine.runtime.complete_in_workflow); the bare run carries the same.
+    # meldingen made (engine.driving.complete_in_workflow); the bare run carries the same.
     case_file: dict = {"meldingen_gedaan": 0}
     wf.task_tree.data.update(case_file)
     wf.do_engine_steps()

@@ -75,7 +75,7 @@ def main() -> None:
                       MELDCODE_ARGON2_PROFILE="fast",
                       MELDCODE_DATABASE_URL=f"sqlite:///{tmp / 'verify.sqlite'}")
 
-    from engine import definitions, replay, runtime, schema, store, users, versions
+    from engine import cases, definitions, replay, schema, store, tasks, users, versions
 
     schema.upgrade()
     with store.unit_of_work(write=True) as session:
@@ -87,12 +87,12 @@ def main() -> None:
     forms = {}
 
     def walk(scenario, ref):
-        case = runtime.start_case(who, {"client_ref": ref})
+        case = cases.start_case(who, {"client_ref": ref})
         while case["tasks"]:
             task = case["tasks"][0]
             if task["step"] not in forms:
-                forms[task["step"]] = runtime.get_task(who, task["id"])["form"]["fields"]
-            case = runtime.complete_task(who, task["id"], fill(forms[task["step"]],
+                forms[task["step"]] = tasks.get_task(who, task["id"])["form"]["fields"]
+            case = tasks.complete_task(who, task["id"], fill(forms[task["step"]],
                                                                scenario.decisions))
         return case
 
@@ -139,16 +139,16 @@ def main() -> None:
                 f"({str(exc).splitlines()[0]})")
     if looping_version is not None:
         decisions = {**SCENARIOS[-2].decisions, "hulp_effectief": False}
-        case = runtime.start_case(who, {"client_ref": "lang"})
+        case = cases.start_case(who, {"client_ref": "lang"})
         completions = []  # (step, data) as the bare engine will replay them
         events = 1
         while events < args.events:
             assert case["tasks"], (case["status"], len(case["completed_steps"]))
             task = case["tasks"][0]
             if task["step"] not in forms:
-                forms[task["step"]] = runtime.get_task(who, task["id"])["form"]["fields"]
+                forms[task["step"]] = tasks.get_task(who, task["id"])["form"]["fields"]
             data = fill(forms[task["step"]], decisions)
-            case = runtime.complete_task(who, task["id"], data)
+            case = tasks.complete_task(who, task["id"], data)
             completions.append((task["step"], data))
             events = len(case["completed_steps"]) + 1 + 1  # + start + decision
         assert case["process_version"] == looping_version
@@ -161,7 +161,7 @@ def main() -> None:
             evts = list(session.scalars(select(store.HistoryEvent)
                                         .where(store.HistoryEvent.case_id == case["id"])
                                         .order_by(store.HistoryEvent.seq)))
-            definition = runtime.definition_for(session, looping_version)
+            definition = versions.definition_for(session, looping_version)
             timings = []
             for _ in range(3):  # median of three, as for the bare engine below
                 t0 = time.perf_counter()

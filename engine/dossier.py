@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, replay, runtime, timezones
+from . import audit, cases, commands, replay, timezones, versions
 from .store import AccessLogEntry, Case, HistoryEvent, User, unit_of_work, utcnow
 from .users import may_read_case
 
@@ -78,7 +78,7 @@ def element_names(definition) -> dict[str, str]:
 
 def build(session: Session, case: Case) -> dict[str, Any]:
     """Everything an inspector needs, in the order it happened."""
-    definition = runtime.definition_for(session, case.process_version)
+    definition = versions.definition_for(session, case.process_version)
     labels: dict[str, tuple[str, str, dict]] = {}
     for step in definition.steps.values():
         for f in step.fields:
@@ -199,9 +199,9 @@ def export(who, case_id: Any, fmt: str, on_behalf_of: str | None = None) -> tupl
         raise ValueError("formaat moet pdf of json zijn")
 
     def run(session: Session, actor=who):
-        case = runtime.load_case(session, case_id)
+        case = commands.load_case(session, case_id)
         if not isinstance(who, str) and not may_read_case(session, who, case):
-            raise runtime.Denied("U heeft geen toegang tot deze casus.", case.id, "export")
+            raise commands.Denied("U heeft geen toegang tot deze casus.", case.id, "export")
         audit.log_access(session, actor, "export", "ok", case=case,
                          source=getattr(who, "source", None), on_behalf_of=on_behalf_of)
         dossier = build(session, case)
@@ -216,7 +216,7 @@ def export(who, case_id: Any, fmt: str, on_behalf_of: str | None = None) -> tupl
             user = session.scalar(select(User).where(User.name == who))
             dossier = run(session, user if user is not None else who)
     else:
-        dossier = runtime.run_command(who, run)
+        dossier = commands.run_command(who, run)
     if fmt == "json":
         return json.dumps(dossier, ensure_ascii=False, indent=2).encode(), dossier
     return render_pdf(dossier), dossier
@@ -226,7 +226,7 @@ def access_log(who, case_id: Any) -> list[dict[str, Any]]:
     """Every attempt to read or change the case; auditors only, and this read is logged too."""
 
     def run(session: Session):
-        case = runtime.open_case(session, who, case_id, "read_access_log", auditors_only=True)
+        case = cases.open_case(session, who, case_id, "read_access_log", auditors_only=True)
         session.flush()
         rows = session.scalars(
             select(AccessLogEntry).where(AccessLogEntry.case_id == case.id)
@@ -239,4 +239,4 @@ def access_log(who, case_id: Any) -> list[dict[str, Any]]:
             for r in rows
         ]
 
-    return runtime.run_command(who, run)
+    return commands.run_command(who, run)

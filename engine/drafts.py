@@ -1,7 +1,7 @@
 """Drafts: a half-filled task form kept on the server for one person and one task.
 
 A draft is that person's own unfinished work, not case data: it is never part of the history,
-and it is removed when the task is completed (runtime.complete_task deletes every draft of the
+and it is removed when the task is completed (tasks.complete_task deletes every draft of the
 task in the completion's own transaction, through whichever door). Saving one is only allowed
 to whoever may complete the task, and counts as a change attempt on the case in the access log.
 """
@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from . import audit, timezones
 from .errors import Conflict, Forbidden
-from .runtime import task_row
 from .store import Case, Draft, TaskRecord, User, unit_of_work, utcnow
+from .tasks import task_row
 from .users import Principal, may_complete
 
 # A draft keeps what was typed, within bounds: no unknown keys, text only, a size cap.
@@ -38,7 +38,7 @@ def _clean(field_names: set[str], data: Any) -> dict[str, str]:
 
 def save(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
     """Keep a draft of a task's form for this person; replaces an earlier draft."""
-    from .runtime import definition_for
+    from .versions import definition_for
 
     try:
         with unit_of_work(write=True) as session:

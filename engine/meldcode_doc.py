@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import organisation, runtime
+from . import organisation, versions
 from .dossier import _env, local_time
 from .errors import Conflict
 from .store import unit_of_work
@@ -19,10 +19,10 @@ ROLE_LABELS = {
 
 def build() -> dict[str, Any]:
     with unit_of_work() as session:
-        version = runtime.active_version(session)
+        version = versions.active_version(session)
         if version is None:
             raise Conflict("Er is geen actieve procesversie.")
-        definition = runtime.definition_for(session, version.version)
+        definition = versions.definition_for(session, version.version)
         settings = organisation.read(session)
         values = organisation.placeholder_values(settings)
         steps = [

@@ -1,6 +1,6 @@
 """Stuck cases, and moving open cases to another process version.
 
-A case that is open with no ready step and no waiting timer is stuck: runtime records it
+A case that is open with no ready step and no waiting timer is stuck: the engine records it
 (`case_stalled` in its history, `cases.stalled_at` as the marker), and the listings here find
 it without loading any workflow.
 
@@ -27,7 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, runtime
+from . import adapter, audit, driving, versions
+from .cases import CaseChange
 from .definitions import ProcessDefinition
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .pages import diagram_info
@@ -38,7 +39,7 @@ from .users import Principal
 MIGRATED = "case_migrated"
 STALLED = "case_stalled"
 
-# Only reads task specs to compare them (SpecDiff): a registry of its own, not runtime's.
+# Only reads task specs to compare them (SpecDiff): a registry of its own, not the adapter's.
 _spec_registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
 
 
@@ -84,7 +85,7 @@ def _foreign_elements(workflow) -> list[str]:
     return sorted(foreign)
 
 
-def move_workflow(workflow, target: ProcessDefinition, ids: runtime.IdSource) -> runtime.Advance:
+def move_workflow(workflow, target: ProcessDefinition, ids: adapter.IdSource) -> driving.Advance:
     """Carry a case's workflow over to another version's spec and run its engine steps.
 
     In: the workflow (changed in place), the target version's definition, the case's id
@@ -103,7 +104,7 @@ def move_workflow(workflow, target: ProcessDefinition, ids: runtime.IdSource) ->
     gone = [sp_id for sp_id, diff in parts.items() if diff is None]
     if gone:
         raise MoveImpossible(["een deelproces van de casus bestaat niet in de nieuwe versie"])
-    with runtime.task_ids(ids):
+    with adapter.task_ids(ids):
         migrate_workflow(top, workflow, target.spec)
         for sp_id, diff in parts.items():
             sub = workflow.subprocesses[sp_id]
@@ -119,8 +120,8 @@ def move_workflow(workflow, target: ProcessDefinition, ids: runtime.IdSource) ->
             f"({', '.join(sorted(after.values())) or 'geen'} in plaats van "
             f"{', '.join(sorted(before.values())) or 'geen'})"])
     try:
-        return runtime.advance_workflow(workflow, ids)
-    except runtime.EngineFailure as exc:
+        return driving.advance_workflow(workflow, ids)
+    except driving.EngineFailure as exc:
         raise MoveImpossible([f"op de nieuwe versie kan het proces niet verder: {exc.message}"]) from None
 
 
@@ -163,8 +164,8 @@ def _plan(session: Session, from_version: Any, to_version: Any):
     source, target = _version(session, from_version), _version(session, to_version)
     if source.version == target.version:
         raise BadRequest("Kies een andere versie om de casussen naartoe te verplaatsen.")
-    old = runtime.definition_for(session, source.version)
-    new = runtime.definition_for(session, target.version)
+    old = versions.definition_for(session, source.version)
+    new = versions.definition_for(session, target.version)
     cases = _open_cases(session, source.version)
     ready = _ready_rows(session, [c.id for c in cases])
     problems: list[tuple[int, str]] = []
@@ -179,16 +180,16 @@ def _plan(session: Session, from_version: Any, to_version: Any):
         return source, target, new, [], problems
     plans = []
     for case in cases:
-        workflow = runtime.load_state(old, case.workflow_state)
-        ids = runtime.IdSource(case.id, case.id_counter)
+        workflow = adapter.load_state(old, case.workflow_state)
+        ids = adapter.IdSource(case.id, case.id_counter)
         before = {r.id for r in ready[case.id]}
         try:
             if set(ready_steps(workflow)) != before:
                 raise MoveImpossible(["de open stappen kloppen niet met de opgeslagen workflow"])
             advance = move_workflow(workflow, new, ids)
-            state = runtime.dump_state(workflow)
+            state = adapter.dump_state(workflow)
             # Proved as stored: the moved state restores on the target version as it is.
-            restored = runtime.load_state(new, state)
+            restored = adapter.load_state(new, state)
             if ready_steps(restored) != ready_steps(workflow):
                 raise MoveImpossible(["de verplaatste casus laat zich niet goed herstellen"])
         except MoveImpossible as exc:
@@ -244,7 +245,7 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
             moved = []
             for case, state, advance, ids, before in plans:
                 intact = audit.header_ok(case.id, case)  # before the move changes it
-                change = runtime.CaseChange(case=case, version_id=case.version_id)
+                change = CaseChange(case=case, version_id=case.version_id)
                 change.event(actor, MIGRATED, now, data={"from": source.version,
                                                          "to": target.version})
                 change.advanced(new, advance, before, now)
@@ -266,7 +267,7 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
     return {"from": source.version, "to": target.version, "moved": moved}
 
 
-def _store_rows(session: Session, case: Case, change: runtime.CaseChange,
+def _store_rows(session: Session, case: Case, change: CaseChange,
                 new: ProcessDefinition, before: set[str], now) -> None:
     """The task rows after a move: rows still ready take the step's name and lane on the new
     version, ready rows the engine ended are cancelled, new ready tasks are inserted."""
@@ -359,7 +360,7 @@ def case_notice(page: dict[str, Any]) -> dict[str, Any]:
         latest = next((e for e in reversed(timeline) if e["action"] == STALLED), None)
         waiting = list((latest or {}).get("data", {}).get("waiting_at") or [])
         with unit_of_work() as session:
-            names = diagram_info(runtime.definition_for(session, case["process_version"])).names
+            names = diagram_info(versions.definition_for(session, case["process_version"])).names
         stalled = {"since": latest["at"] if latest else None,
                    "waiting": [{"id": w, "name": names.get(w) or ""} for w in waiting]}
     return {"stalled": stalled, "migrations": migrations}

@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit, dossier, listings, pages, replay, runtime
+from . import audit, cases, commands, dossier, listings, pages, replay
 from .errors import Invalid
 from .roles import AUDITOR
 from .store import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User, unit_of_work
+from .versions import active_version, definition_for
 
 PER_PAGE = 50
 MAX_PAGE = 1_000_000  # 50 million cases: more than any organisation will keep
@@ -24,7 +25,7 @@ UITKOMSTEN = ("gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen", "geen_ver
 
 def _require_auditor(who, case_id: int | None, action: str) -> None:
     if not who.has_role(AUDITOR):
-        raise runtime.Denied("Alleen een auditor mag dit inzien.", case_id, action)
+        raise commands.Denied("Alleen een auditor mag dit inzien.", case_id, action)
 
 
 @dataclass
@@ -74,7 +75,7 @@ class CaseFilter:
         elif f.step and any(ord(c) < 32 for c in f.step):
             errors["step"] = "Onbekende stap."
         for name, default, highest, message in (
-                ("process_version", None, runtime.MAX_ID, "Vul een bestaand versienummer in."),
+                ("process_version", None, commands.MAX_ID, "Vul een bestaand versienummer in."),
                 ("page", 1, MAX_PAGE, f"Vul een paginanummer van 1 tot en met {MAX_PAGE} in.")):
             value = text(name)
             if value is None:
@@ -138,18 +139,18 @@ def find_cases(who, flt: CaseFilter) -> dict[str, Any]:
             ],
         }
 
-    return runtime.run_command(who, run)
+    return commands.run_command(who, run)
 
 
 def step_through(who, case_id: Any) -> dict[str, Any]:
     """The case as it was after each event: the diagram's marks and the data known then."""
 
     def run(session: Session):
-        case = runtime.open_case(session, who, case_id, "read_history", auditors_only=True)
+        case = cases.open_case(session, who, case_id, "read_history", auditors_only=True)
         events = list(session.scalars(
             select(HistoryEvent).where(HistoryEvent.case_id == case.id).order_by(HistoryEvent.seq)
         ))
-        definition = runtime.definition_for(session, case.process_version)
+        definition = definition_for(session, case.process_version)
         frames = replay.frames(definition, case.id, events)
         return {
             "case": {"id": case.id, "client_ref": case.client_ref, "status": case.status,
@@ -158,14 +159,14 @@ def step_through(who, case_id: Any) -> dict[str, Any]:
             "verify": replay.verify_case(session, case).as_dict(),
         }
 
-    return runtime.run_command(who, run)
+    return commands.run_command(who, run)
 
 
 def viewers(who, case_id: Any) -> dict[str, Any]:
     """'Wie heeft dit dossier ingezien': per person, what they did and when, for a client."""
 
     def run(session: Session):
-        case = runtime.open_case(session, who, case_id, "read_access_log", auditors_only=True)
+        case = cases.open_case(session, who, case_id, "read_access_log", auditors_only=True)
         session.flush()
         rows = session.execute(
             select(AccessLogEntry.user, AccessLogEntry.role, AccessLogEntry.outcome,
@@ -185,7 +186,7 @@ def viewers(who, case_id: Any) -> dict[str, Any]:
             ],
         }
 
-    return runtime.run_command(who, run)
+    return commands.run_command(who, run)
 
 
 # --- the auditor's pages in the web UI: each page one call, composed from the above ---------
@@ -203,17 +204,17 @@ def search_page(who, args: dict[str, Any]) -> dict[str, Any]:
     except Invalid as exc:
         errors = dict(exc.errors)
         # No search without a valid filter, but a refusal is still a refusal (and logged).
-        runtime.run_command(who, lambda session: _require_auditor(who, None, "search"))
+        commands.run_command(who, lambda session: _require_auditor(who, None, "search"))
         result = None
     else:
         result = find_cases(who, flt)
     with unit_of_work() as session:
         versions = list(session.scalars(
             select(ProcessVersion.version).order_by(ProcessVersion.version.desc())))
-        active = runtime.active_version(session)
+        active = active_version(session)
         steps: list[tuple[str, str]] = []
         if active is not None:
-            definition = runtime.definition_for(session, active.version)
+            definition = definition_for(session, active.version)
             steps = [(s.id, s.name) for s in definition.steps.values()]
     if values["step"] and values["step"] not in dict(steps):
         steps.append((values["step"], values["step"]))
@@ -227,7 +228,7 @@ def history_page(who, case_id: Any) -> dict[str, Any]:
     from the form definitions; and the verify result."""
     found = step_through(who, case_id)
     with unit_of_work() as session:
-        definition = runtime.definition_for(session, found["case"]["process_version"])
+        definition = definition_for(session, found["case"]["process_version"])
         actors = {f["actor"] for f in found["frames"]}
         display = dict(session.execute(
             select(User.name, User.display_name).where(User.name.in_(actors))

@@ -1,4 +1,4 @@
-"""What the staff pages read and do, each page one call: composed from runtime's commands
+"""What the staff pages read and do, each page one call: composed from the case and task commands
 (which check access and write the NEN 7513 access log) and small indexed reads.
 
 No workflow is deserialised here: inboxes and lists read the task and case rows only.
@@ -15,7 +15,8 @@ from lxml import etree
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
-from . import drafts, organisation, runtime, sharing, timezones, users
+from . import drafts, organisation, sharing, tasks, timezones, users, versions
+from .cases import get_case
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
 from .errors import NotFound
@@ -54,7 +55,7 @@ def person(user_id: Any, source: str | None) -> Person | None:
 def inbox(who: Principal) -> dict[str, Any]:
     """The ready tasks this person may complete, grouped by case (oldest wait first)."""
     with unit_of_work() as session:
-        rows = runtime.ready_task_rows(session, who, INBOX_LIMIT)
+        rows = tasks.ready_task_rows(session, who, INBOX_LIMIT)
         case_ids = {r.case_id for r in rows}
         refs = dict(session.execute(
             select(Case.id, Case.client_ref).where(Case.id.in_(case_ids))
@@ -239,11 +240,11 @@ def _type_of(value: Any) -> str:
 
 
 def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, Any]:
-    """The case (read through runtime.get_case, so access is checked and logged as `action`),
+    """The case (read through cases.get_case, so access is checked and logged as `action`),
     its timeline, the path through the diagram and the organisation's contacts."""
-    case = runtime.get_case(who, case_id, action=action)
+    case = get_case(who, case_id, action=action)
     with unit_of_work() as session:
-        definition = runtime.definition_for(session, case["process_version"])
+        definition = versions.definition_for(session, case["process_version"])
         info = diagram_info(definition)
         events = session.scalars(
             select(HistoryEvent).where(HistoryEvent.case_id == case["id"])
@@ -322,16 +323,16 @@ def diagram_xml(version: Any) -> str:
     except (TypeError, ValueError):
         raise NotFound("Procesversie niet gevonden.") from None
     with unit_of_work() as session:
-        return runtime.definition_for(session, version).bpmn_xml
+        return versions.definition_for(session, version).bpmn_xml
 
 
 # --- the task page ---------------------------------------------------------------------------
 
 
 def task_page(who: Principal, task_id: Any) -> dict[str, Any]:
-    """The task with its form (runtime.get_task checks and logs access) and this person's
+    """The task with its form (tasks.get_task checks and logs access) and this person's
     draft of it, if any."""
-    task = runtime.get_task(who, task_id)
+    task = tasks.get_task(who, task_id)
     with unit_of_work() as session:
         task["draft"] = drafts.load(session, who, task["id"])
         task["ready_at"] = aware(session.get(TaskRecord, task["id"]).ready_at)
@@ -348,9 +349,9 @@ def case_of_task(task_id: Any) -> int | None:
 
 
 def complete_from_web(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
-    """Complete a task with an HTML form's values (runtime.complete_task, which drops the
+    """Complete a task with an HTML form's values (tasks.complete_task, which drops the
     task's drafts in its own transaction). Returns the case and next_task_id: the task the
-    engine says this person opens next (runtime.next_task), or None. Raises what
-    runtime.complete_task raises."""
-    case = runtime.complete_task(who, task_id, data, from_web=True)
+    engine says this person opens next (tasks.next_task), or None. Raises what
+    tasks.complete_task raises."""
+    case = tasks.complete_task(who, task_id, data, from_web=True)
     return {"case": case, "next_task_id": case.get("next_task")}

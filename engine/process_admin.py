@@ -16,11 +16,11 @@ from typing import Any
 from lxml import etree
 from sqlalchemy import select
 
-from . import definitions, organisation, versions
+from . import definition_xml, definitions, organisation, versions
+from .commands import MAX_ID
 from .definitions import SourceFile
 from .errors import Forbidden, Invalid, NotFound
 from .roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
-from .runtime import MAX_ID
 from .store import ProcessVersion, unit_of_work
 from .users import Principal
 
@@ -45,7 +45,7 @@ def _require(who: Principal, *roles: str) -> None:
 
 def _version(session, number: Any) -> ProcessVersion:
     """The version with that number. A number that is no integer, or one beyond what the
-    database stores (a 32-bit integer on PostgreSQL, runtime.MAX_ID), names none: NotFound,
+    database stores (a 32-bit integer on PostgreSQL, commands.MAX_ID), names none: NotFound,
     before any query (the database would refuse it, a 400 at best)."""
     try:
         number = int(number)
@@ -184,7 +184,7 @@ def _problems_on_elements(files: list[SourceFile], problems) -> list[dict[str, A
     """Each problem with the diagram element it is about (`element`, its id) and how a process
     owner knows that element (`label`: its name, the id when it has none). The steps of a
     witness route stay as the check gives them: the modeler names them from its diagram."""
-    indexes = {f.name: definitions.element_ids_by_line(f.content) for f in files}
+    indexes = {f.name: definition_xml.element_ids_by_line(f.content) for f in files}
     labels: dict[str, str] = {}  # id -> name, white space folded, of every element with both
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     for f in files:
@@ -198,7 +198,7 @@ def _problems_on_elements(files: list[SourceFile], problems) -> list[dict[str, A
     out = []
     for p in problems:
         index = indexes.get(p.file)
-        element = definitions.element_for_line(index, p.line) if index and p.line > 1 else None
+        element = definition_xml.element_for_line(index, p.line) if index and p.line > 1 else None
         out.append({**p.as_dict(), "element": element,
                     "label": labels.get(element, element) if element else None})
     return out

@@ -1,6 +1,6 @@
 """The proof of every route: a process version explored in memory before it is published.
 
-`prove(definition)` drives the version with the real engine (engine.runtime's start and
+`prove(definition)` drives the version with the real engine (engine.driving's start and
 completion), the real forms (engine.forms.validate) and the real decision tables, over every
 value of every variable that a gateway condition, a decision table or a form condition reads,
 and over every order in which ready tasks can be completed. States that agree on the tokens
@@ -62,12 +62,12 @@ _proved_lock = threading.Lock()
 
 def explore(definition) -> tuple[list[Problem], Statistics]:
     """As `prove`, with the search's figures (states, transitions, seconds) for the benchmark."""
-    from . import runtime
+    from . import driving
 
     diagram = read_diagram(definition)
     if diagram is None:
         return [], Statistics()
     findings = Findings(diagram)
-    explorer = Explorer(definition, diagram, findings, runtime)
+    explorer = Explorer(definition, diagram, findings, driving)
     stats = explorer.run()
     return sorted(findings.found.values()), stats

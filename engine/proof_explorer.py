@@ -1,6 +1,6 @@
 """The search of the proof of every route (engine.proof): every state a version can reach.
 
-`Explorer.run` drives the version with the real engine (engine.runtime's start and
+`Explorer.run` drives the version with the real engine (engine.driving's start and
 completion), breadth first, from the start over every ready task and every accepted answer set
 of its form (`_answers`: the values of the routed fields, each set through forms.validate).
 States that agree on the marking, on the live routed answers and on the rules' Monitor are

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.deep_merge import DeepMerge
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, migration, runtime, timezones, translog
+from . import adapter, audit, cases, commands, driving, migration, timezones, translog, versions
 from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
 from .store import AccessLogEntry, Case, CaseShare, HistoryEvent, TaskRecord, User, unit_of_work
@@ -93,12 +95,12 @@ ENGINE_ACTIONS = ("decision_made", "case_closed", migration.STALLED)
 
 def _stored_definition(version: int) -> ProcessDefinition:
     with unit_of_work() as session:
-        return runtime.definition_for(session, version)
+        return versions.definition_for(session, version)
 
 
 def _ready_steps(workflow) -> dict[str, str]:
-    return {str(t.id): t.task_spec.bpmn_id for t in workflow.get_tasks(state=runtime.TaskState.READY)
-            if isinstance(t.task_spec, runtime.UserTask)}
+    return {str(t.id): t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY)
+            if isinstance(t.task_spec, UserTask)}
 
 
 def replay_events(definition, case_id: int, events: list[HistoryEvent], on_event=None,
@@ -127,17 +129,17 @@ def replay_events(definition, case_id: int, events: list[HistoryEvent], on_event
             definition = definition_of(out.process_version)
         except (DomainError, InvalidDefinition) as exc:
             return out, [f"{_label(first_move)}: {_unloadable(out.process_version, exc)}"]
-    ids = runtime.IdSource(case_id)
-    workflow, advance = runtime.start_workflow(definition, ids)
+    ids = adapter.IdSource(case_id)
+    workflow, advance = driving.start_workflow(definition, ids)
     expected: list[tuple[str, str | None, dict]] = []
 
-    def absorb(adv: runtime.Advance) -> None:
+    def absorb(adv: driving.Advance) -> None:
         for step, outputs in adv.decisions:
             out.data.update(outputs)
             expected.append(("decision_made", step, outputs))
         if adv.completed:
             out.status = "closed"
-            out.uitkomst = runtime.uitkomst_of(out.completed_steps, out.data)
+            out.uitkomst = driving.uitkomst_of(out.completed_steps, out.data)
             expected.append(("case_closed", None, {"uitkomst": out.uitkomst}))
         out.stalled = adv.stall is not None
         if out.stalled:
@@ -157,7 +159,7 @@ def replay_events(definition, case_id: int, events: list[HistoryEvent], on_event
             out.shared_with.add(event.data.get("with"))
         elif event.action == "task_completed":
             try:
-                advance = runtime.complete_in_workflow(workflow, event.task_id, event.data, ids)
+                advance = driving.complete_in_workflow(workflow, event.task_id, event.data, ids)
             except DomainError as exc:
                 problems.append(f"{_label(event)}: kan niet opnieuw worden afgespeeld: {exc.message}")
                 break
@@ -194,8 +196,8 @@ def replay_events(definition, case_id: int, events: list[HistoryEvent], on_event
     return out, problems
 
 
-def _replay_move(event: HistoryEvent, out: Replayed, workflow, ids: runtime.IdSource,
-                 definition_of) -> runtime.Advance | str:
+def _replay_move(event: HistoryEvent, out: Replayed, workflow, ids: adapter.IdSource,
+                 definition_of) -> driving.Advance | str:
     """The recorded move of a case to another version, done again: the advance on the new
     version, or the problem (Dutch) when the event does not fit or the move cannot be done."""
     data = event.data or {}
@@ -279,7 +281,7 @@ def _same_state(stored: dict, workflow) -> bool:
         return True
     # A value whose JSON form differs from itself (a tuple, a date) would differ above even
     # when the states agree: the serialised form decides.
-    return stored == _comparable_state(json.loads(runtime.snapshot(workflow)))
+    return stored == _comparable_state(json.loads(adapter.snapshot(workflow)))
 
 
 def check_access_chain(session: Session, case_id: int, case: Case | None = None) -> list[str]:
@@ -368,13 +370,13 @@ def _verify_case(session: Session, case: Case) -> Verdict:
         verdict.problems = [f"de eigenaar (gebruiker {case.owner_id}) bestaat niet"]
         return verdict
     try:
-        definition = runtime.definition_for(session, case.process_version)
+        definition = versions.definition_for(session, case.process_version)
     except Exception as exc:  # noqa: BLE001 - a version that does not load is a finding, not a crash
         verdict.problems = [_unloadable(case.process_version, exc)]
         return verdict
     replayed, problems = replay_events(
         definition, case.id, events,
-        definition_of=lambda version: runtime.definition_for(session, version))
+        definition_of=lambda version: versions.definition_for(session, version))
     if problems:
         verdict.problems = problems
         return verdict
@@ -416,7 +418,7 @@ def _verify_case(session: Session, case: Case) -> Verdict:
     if [r.step for r in completed_rows] != replayed.completed_steps:
         verdict.problems.append("de afgeronde taakrijen wijken af van de geschiedenis")
     try:
-        stored_state = _comparable_state(runtime.state_dict(case.workflow_state))
+        stored_state = _comparable_state(adapter.state_dict(case.workflow_state))
     except Exception:  # noqa: BLE001 - unreadable state is a finding, not a crash
         verdict.problems.append("de opgeslagen workflowstatus is onleesbaar")
         return verdict
@@ -431,16 +433,16 @@ def _verify_case(session: Session, case: Case) -> Verdict:
 def verify(who, case_id: Any) -> dict[str, Any]:
     """Verify one case for someone who may read it (the read is logged): verify_case, and the
     case's entries in the log across all cases (translog.verify_case_log). Out: Verdict.as_dict.
-    Raises NotFound, Denied as runtime.open_case."""
+    Raises NotFound, Denied as cases.open_case."""
     translog.sequence()
 
     def run(session: Session):
-        case = runtime.open_case(session, who, case_id, "verify")
+        case = cases.open_case(session, who, case_id, "verify")
         verdict = verify_case(session, case)
         verdict.problems += translog.verify_case_log(session.connection(), case.id)
         return verdict.as_dict()
 
-    return runtime.run_command(who, run)
+    return commands.run_command(who, run)
 
 
 def verify_all(session: Session | None = None, case_ids: list[int] | None = None,

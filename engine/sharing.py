@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, forms, runtime
+from . import audit, cases, commands, forms
 from .errors import BadRequest, Conflict, Invalid
 from .forms import Field
 from .roles import AANDACHTSFUNCTIONARIS, CASE_STARTERS, LEIDINGGEVENDE
@@ -47,9 +47,9 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
     field's error at once."""
     if not isinstance(payload, dict):
         raise BadRequest("Verwacht een JSON-object.")
-    case = runtime.load_case(session, case_id)
+    case = commands.load_case(session, case_id)
     if not may_manage(who, case):
-        raise runtime.Denied(
+        raise commands.Denied(
             "Alleen de eigenaar van de casus of diens leidinggevende mag dit doen.", case.id, action)
     if case.status != "open":
         raise Conflict("Deze casus is afgesloten; er verandert niets meer aan.")
@@ -88,7 +88,7 @@ def _record(session: Session, who: Principal, case: Case, event: str, access: st
             data: dict[str, Any], intact: bool) -> None:
     """Store the change to the case with its history event (chained) and access-log line. The
     flush checks the case's version: a step stored meanwhile makes this a 409."""
-    change = runtime.CaseChange(case=case, version_id=case.version_id)
+    change = cases.CaseChange(case=case, version_id=case.version_id)
     change.event(who.name, event, utcnow(), data=data)
     session.flush()
     audit.seal_case(session, case.id, intact)
@@ -116,9 +116,9 @@ def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         session.execute(delete(Draft).where(Draft.user_id == old_owner.id,
                                             Draft.task_id.in_(task_ids)))
         session.expire(case, ["owner"])
-        return runtime.case_view(session, case)
+        return cases.case_view(session, case)
 
-    return runtime.run_command(who, run)
+    return commands.run_command(who, run)
 
 
 def share(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
@@ -133,9 +133,9 @@ def share(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         _record(session, who, case, "case_shared", "share", {"with": reader.name, "reason": reason},
                 audit.header_ok(case.id, case))
         session.add(CaseShare(case_id=case.id, user_id=reader.id))
-        return runtime.case_view(session, case)
+        return cases.case_view(session, case)
 
-    return runtime.run_command(who, run)
+    return commands.run_command(who, run)
 
 
 def candidates(session: Session, who: Principal, case: Case) -> dict[str, list[dict[str, str]]]:

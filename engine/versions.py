@@ -6,13 +6,15 @@ it the active one, as a new version would be."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
 from . import audit, definitions
-from .definitions import InvalidDefinition, SourceFile
+from .definitions import InvalidDefinition, ProcessDefinition, SourceFile
+from .errors import NotFound
 from .store import ProcessFile, ProcessVersion, unit_of_work
 
 
@@ -143,13 +145,14 @@ def _bpmn_model(files: list[SourceFile]) -> dict[str, dict]:
     """What a process owner changes, per id: elements, flows with conditions, form fields."""
     from lxml import etree
 
-    from .definitions import _XML_PARSER_OPTIONS, BPMN_NS, NS
+    from .definition_xml import XML_PARSER_OPTIONS
+    from .problems import BPMN_NS, NS
 
     model: dict[str, dict] = {"elements": {}, "flows": {}, "fields": {}}
     for f in files:
         if f.kind != "bpmn":
             continue
-        root = etree.fromstring(f.content, etree.XMLParser(**_XML_PARSER_OPTIONS))
+        root = etree.fromstring(f.content, etree.XMLParser(**XML_PARSER_OPTIONS))
         for process in root.xpath("//bpmn:process", namespaces=NS):
             for node in process.iter():
                 if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
@@ -235,3 +238,33 @@ def open_cases_per_version(session: Session) -> dict[int, int]:
         .where(Case.status == "open").group_by(Case.process_version)
     ).all()
     return {version: count for version, count in rows}
+
+
+# --- the definition a case runs on ----------------------------------------------------------------
+
+_definitions_by_version: dict[tuple[str, int], ProcessDefinition] = {}
+
+
+def definition_for(db: Session | Connection, version: int) -> ProcessDefinition:
+    """The parsed definition of stored version `version`, read through `db` (an ORM session or
+    a plain connection). Stored versions never change, so each is parsed once per database
+    (definitions.cached by its files' hash) and kept. Raises NotFound for a version that does
+    not exist."""
+    bind = db.get_bind() if isinstance(db, Session) else db.engine
+    key = (str(bind.url), version)
+    found = _definitions_by_version.get(key)
+    if found is not None:
+        return found
+    with contextlib.nullcontext(db) if isinstance(db, Session) else Session(bind=db) as session:
+        row = session.get(ProcessVersion, version)
+        if row is None:
+            raise NotFound(f"Procesversie {version} bestaat niet.")
+        found = definitions.cached(row.sha256, lambda: [
+            SourceFile(f.name, f.content) for f in row.files])
+    _definitions_by_version[key] = found
+    return found
+
+
+def active_version(session: Session) -> ProcessVersion | None:
+    """The active process version (the one new cases start on), or None before any deploy."""
+    return session.scalar(select(ProcessVersion).where(ProcessVersion.active.is_(True)))

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 
-from engine import definitions, runtime, store
+from engine import cases, definitions, store, tasks
 from engine.definitions import SourceFile
 from tests.conftest import PASSWORD, ROOT, free_port
 from tests.scenarios.paths import LONGEST, SCENARIOS, fill
@@ -70,10 +70,10 @@ def text(response) -> str:
 
 
 def finished_case(people, scenario=LONGEST):
-    case = runtime.start_case(people["mw"], {"client_ref": "dossier"})
+    case = cases.start_case(people["mw"], {"client_ref": "dossier"})
     while case["tasks"]:
-        task = runtime.get_task(people["mw"], case["tasks"][0]["id"])
-        case = runtime.complete_task(people["mw"], task["id"],
+        task = tasks.get_task(people["mw"], case["tasks"][0]["id"])
+        case = tasks.complete_task(people["mw"], task["id"],
                                      fill(task["form"]["fields"], scenario.decisions))
     return case
 
@@ -157,13 +157,13 @@ def walk(people, case: dict, decisions: dict, stop_at: str | None = None) -> dic
         if task["step"] == stop_at:
             return case
         who = people[LANE_PEOPLE[task["lane"]]]
-        form = runtime.get_task(who, task["id"])["form"]["fields"]
-        case = runtime.complete_task(who, task["id"], fill(form, decisions))
+        form = tasks.get_task(who, task["id"])["form"]["fields"]
+        case = tasks.complete_task(who, task["id"], fill(form, decisions))
     return case
 
 
 def stuck_case(people, ref: str = "C-vast") -> dict:
-    case = runtime.start_case(people["mw"], {"client_ref": ref, "reason": "zorgen"})
+    case = cases.start_case(people["mw"], {"client_ref": ref, "reason": "zorgen"})
     return walk(people, case, STALLING.decisions)
 
 

@@ -34,7 +34,7 @@ def _arguments(source: str, start: int) -> str:
 
 def actions_in_code() -> tuple[set[str], set[str]]:
     """(every access-log action the code names, the actions whose refused changes are logged
-    with a reason: runtime.refusal_action adds ":invalid" and ":conflict")."""
+    with a reason: commands.refusal_action adds ":invalid" and ":conflict")."""
     found, refusable = set(), set()
     for path in [*(ROOT / "engine").rglob("*.py"), *(ROOT / "webui").rglob("*.py")]:
         source = path.read_text()

@@ -547,16 +547,16 @@ def _reader(name: str, case_id: int) -> users.Principal:
     the engine's question (users.may_read_case, asked by dossier.export)."""
     from sqlalchemy import select
 
-    from engine import runtime
+    from engine import commands
     from engine.store import User
 
     with store.unit_of_work() as session:
-        runtime.load_case(session, case_id)  # an unknown case: NotFound, exit 2
+        commands.load_case(session, case_id)  # an unknown case: NotFound, exit 2
         user = session.scalar(select(User).where(User.name == name))
         if user is not None and user.active:
             return users.Principal.of(user)
-    runtime.log_denied(getpass.getuser(), runtime.Denied("Geen gebruiker.", case_id, "export"),
-                        on_behalf_of=name[:80])
+    commands.log_denied(getpass.getuser(), commands.Denied("Geen gebruiker.", case_id, "export"),
+                         on_behalf_of=name[:80])
     fail(f"'{name}' is geen actieve gebruiker van Meldcode en mag dus geen casus inzien; er is "
          "niets geëxporteerd (de poging staat in het toegangslog)")
     raise AssertionError  # fail() exits

@@ -19,9 +19,9 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from engine import pages, timezones
+from engine.commands import MAX_ID
 from engine.errors import DomainError
 from engine.roles import CASE_STARTERS
-from engine.runtime import MAX_ID
 
 from . import CONTENT_SECURITY_POLICY
 from .extensions import LANGUAGES, login_manager, select_locale
@@ -244,7 +244,7 @@ def _http_error(exc: HTTPException):
 
 def _refuse_hostile():
     """Before any view runs: a number in the path beyond what the database stores (ids and
-    versions are 32-bit integers on PostgreSQL, runtime.MAX_ID) names nothing: 404. A NUL
+    versions are 32-bit integers on PostgreSQL, commands.MAX_ID) names nothing: 404. A NUL
     character in the path, the query string or a header is never meant: 400 (PostgreSQL text
     cannot hold it, so it would otherwise fail deep in a query). Form fields and JSON bodies
     are checked where their fields are known, with the error at the field (forms.clean_text,

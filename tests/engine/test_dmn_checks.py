@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from engine import definitions, dmn_coverage, runtime
+from engine import adapter, definitions, dmn_coverage, driving
 from engine.definitions import SourceFile
 from engine.expressions import DMN_INPUT, ExpressionError, dmn_input_test, evaluate
 from tests.conftest import ROOT
@@ -106,14 +106,14 @@ def decided(files: list[SourceFile]) -> dict[tuple[bool, ...], dict]:
     out = {}
     for combo in itertools.product([False, True], repeat=4):
         answers = {**TO_STAP5, **dict(zip(dmn_coverage.CONTRACT_INPUTS, combo, strict=True))}
-        ids = runtime.IdSource(1)
-        workflow, advance = runtime.start_workflow(definition, ids)
+        ids = adapter.IdSource(1)
+        workflow, advance = driving.start_workflow(definition, ids)
         for _ in range(12):
             if advance.decisions or not advance.ready:
                 break
             task = advance.ready[0]
             fields = [f.as_dict() for f in definition.steps[task.task_spec.bpmn_id].fields]
-            advance = runtime.complete_in_workflow(workflow, str(task.id),
+            advance = driving.complete_in_workflow(workflow, str(task.id),
                                                    fill(fields, answers), ids)
         assert advance.decisions, (combo, "geen besluit")
         out[combo] = dict(advance.decisions[0][1])

@@ -6,17 +6,17 @@ import subprocess
 
 import pytest
 
-from engine import dossier, runtime
+from engine import cases, dossier
 from engine.errors import Forbidden
 from tests.conftest import meldcode_cli, need
 from tests.helpers import finished_case
 
 
 def test_access_log_holds_reads_changes_and_refusals(people):
-    case = runtime.start_case(people["mw"], {"client_ref": "log-1"})
-    runtime.get_case(people["mw"], case["id"])
+    case = cases.start_case(people["mw"], {"client_ref": "log-1"})
+    cases.get_case(people["mw"], case["id"])
     with pytest.raises(Forbidden):
-        runtime.get_case(people["mw2"], case["id"])
+        cases.get_case(people["mw2"], case["id"])
     with pytest.raises(Forbidden):
         dossier.access_log(people["mw"], case["id"])
     entries = dossier.access_log(people["aud"], case["id"])

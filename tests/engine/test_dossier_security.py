@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from engine import dossier, meldcode_doc, runtime, store
+from engine import cases, dossier, meldcode_doc, store
 from tests.conftest import need
 from tests.helpers import finished_case
 
@@ -89,7 +89,7 @@ def plant_client_ref(url: str, case_id: int, client_ref: str) -> None:
 
 def test_client_ref_never_reaches_the_css(people, db_url, tmp_path, web_server, secret_image):
     base_url, hits = web_server
-    case = runtime.start_case(people["mw"], {"client_ref": "placeholder"})
+    case = cases.start_case(people["mw"], {"client_ref": "placeholder"})
     plant_client_ref(db_url, case["id"], hostile_ref(base_url, secret_image))
 
     content, _ = dossier.export(people["aud"], case["id"], "pdf")
@@ -142,7 +142,7 @@ def test_only_product_files_and_data_urls_are_fetched(tmp_path, web_server, secr
 
 def test_header_shows_the_reference_once_escaped(sqlite_people, tmp_path):
     ref = "Jansen & Zn <b>"
-    case = runtime.start_case(sqlite_people["mw"], {"client_ref": ref})
+    case = cases.start_case(sqlite_people["mw"], {"client_ref": ref})
     content, _ = dossier.export(sqlite_people["aud"], case["id"], "pdf")
     first_page = pdf_text(content, tmp_path, "-layout", "-l", "1")
     header = " ".join(first_page.splitlines()[:2])

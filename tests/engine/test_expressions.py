@@ -92,7 +92,7 @@ def test_hostile_condition_refused_at_run_time(tmp_path):
     environment is ours, and the case cannot advance past the hostile condition."""
     from pathlib import Path
 
-    from engine import definitions, runtime
+    from engine import adapter, definitions, driving
     from engine.errors import Conflict
     from tests.scenarios.paths import SCENARIOS, fill
 
@@ -106,13 +106,13 @@ def test_hostile_condition_refused_at_run_time(tmp_path):
     spec = parser.get_spec("meldcode")
     definition = definitions.ProcessDefinition("x", [], spec, {})
     definition.steps = definitions.load(definitions.shipped_files()).steps
-    ids = runtime.IdSource(1)
-    workflow, advance = runtime.start_workflow(definition, ids)
+    ids = adapter.IdSource(1)
+    workflow, advance = driving.start_workflow(definition, ids)
     decisions = SCENARIOS[0].decisions
     with pytest.raises(Conflict, match="kan niet verder"):
         for _ in range(2):
             task = advance.ready[0]
             fields = [f.as_dict() for f in definition.steps[task.task_spec.bpmn_id].fields]
-            advance = runtime.complete_in_workflow(workflow, str(task.id), fill(fields, decisions),
+            advance = driving.complete_in_workflow(workflow, str(task.id), fill(fields, decisions),
                                                    ids)
     assert not marker.exists()

@@ -2,7 +2,7 @@
 task iterator would stop at depth 1000 and make such a case look finished."""
 
 from bench.verify_bench import looping_bpmn
-from engine import definitions, runtime
+from engine import adapter, definitions, driving
 from tests.scenarios.paths import SCENARIOS, fill
 
 
@@ -10,12 +10,12 @@ def test_seven_hundred_steps_do_not_close_the_case():
     dmn = [f for f in definitions.shipped_files() if f.kind == "dmn"]
     definition = definitions.load([definitions.SourceFile("meldcode.bpmn", looping_bpmn()), *dmn])
     decisions = {**SCENARIOS[-2].decisions, "hulp_effectief": False}
-    ids = runtime.IdSource(1)
-    workflow, advance = runtime.start_workflow(definition, ids)
+    ids = adapter.IdSource(1)
+    workflow, advance = driving.start_workflow(definition, ids)
     for _ in range(700):
         assert advance.ready and not advance.completed
         task = advance.ready[0]
         fields = [f.as_dict() for f in definition.steps[task.task_spec.bpmn_id].fields]
-        advance = runtime.complete_in_workflow(workflow, str(task.id), fill(fields, decisions), ids)
+        advance = driving.complete_in_workflow(workflow, str(task.id), fill(fields, decisions), ids)
     assert not workflow.is_completed()
     assert [t.task_spec.bpmn_id for t in advance.ready] in (["hulp_organiseren"], ["hulp_evalueren"])

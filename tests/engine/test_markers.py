@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from engine import oversight, pages, runtime
+from engine import cases, oversight, pages, tasks
 from tests.scenarios.paths import SCENARIOS, fill
 
 ACUUT = next(s for s in SCENARIOS if s.name == "acuut_melden_en_hulp")
@@ -12,12 +12,12 @@ GEEN_VERMOEDEN = next(s for s in SCENARIOS if s.name == "gesprek_geen_vermoeden"
 
 def complete(people, case, step, decisions):
     task = next(t for t in case["tasks"] if t["step"] == step)
-    form = runtime.get_task(people["mw"], task["id"])["form"]["fields"]
-    return runtime.complete_task(people["mw"], task["id"], fill(form, decisions))
+    form = tasks.get_task(people["mw"], task["id"])["form"]["fields"]
+    return tasks.complete_task(people["mw"], task["id"], fill(form, decisions))
 
 
 def test_open_steps_downstream_of_a_current_task_are_not_skipped(people):
-    case = runtime.start_case(people["mw"], {"client_ref": "markers"})
+    case = cases.start_case(people["mw"], {"client_ref": "markers"})
     markers = pages.case_page(people["mw"], case["id"])["markers"]
     assert markers == {"done": [], "current": ["stap1_signalen"], "skipped": []}
     for step in ("stap1_signalen", "stap2_overleg", "stap4_wegen", "stap5_beslissen",
@@ -42,7 +42,7 @@ def test_open_steps_downstream_of_a_current_task_are_not_skipped(people):
 
 
 def test_a_closed_case_skipped_every_step_it_did_not_do(people):
-    case = runtime.start_case(people["mw"], {"client_ref": "dicht"})
+    case = cases.start_case(people["mw"], {"client_ref": "dicht"})
     while case["tasks"]:
         case = complete(people, case, case["tasks"][0]["step"], GEEN_VERMOEDEN.decisions)
     assert case["uitkomst"] == "geen_vermoeden"

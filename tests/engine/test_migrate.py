@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from engine import dossier, migration, oversight, runtime, store
+from engine import cases, dossier, migration, oversight, store, tasks
 from engine.errors import BadRequest, Forbidden, NotFound
 from tests.helpers import (
     JOIN,
@@ -43,7 +43,7 @@ def test_a_stuck_case_moves_to_the_fixed_version_and_closes(people, monkeypatch)
     planted = store_version(planted_files(), monkeypatch)
     stuck = stuck_case(people)
     # A second open case on the same version, still at step 2: it moves along unchanged.
-    early = walk(people, runtime.start_case(people["mw"], {"client_ref": "C-vroeg"}),
+    early = walk(people, cases.start_case(people["mw"], {"client_ref": "C-vroeg"}),
                  STALLING.decisions, stop_at="stap2_overleg")
     (early_task,) = early["tasks"]
     assert cli("verify", "--all").exit_code == 0
@@ -56,7 +56,7 @@ def test_a_stuck_case_moves_to_the_fixed_version_and_closes(people, monkeypatch)
         f"2 casus(sen) verplaatst van versie {planted} naar versie {SHIPPED}.",
     ]
 
-    moved = runtime.get_case(people["mw"], stuck["id"])
+    moved = cases.get_case(people["mw"], stuck["id"])
     assert moved["process_version"] == SHIPPED and moved["stalled_at"] is None
     assert [t["step"] for t in moved["tasks"]] == ["melding_doen"]
     last = events_of(stuck["id"])[-1]
@@ -64,7 +64,7 @@ def test_a_stuck_case_moves_to_the_fixed_version_and_closes(people, monkeypatch)
         "case_migrated", "pb", {"from": planted, "to": SHIPPED})
     assert cli("cases", "--stuck").stdout == ""
     # The other case keeps its open step, under the same task id.
-    assert [t["id"] for t in runtime.get_case(people["mw"], early["id"])["tasks"]] == [
+    assert [t["id"] for t in cases.get_case(people["mw"], early["id"])["tasks"]] == [
         early_task["id"]]
     verify_all = cli("verify", "--all")
     assert verify_all.exit_code == 0, verify_all.output
@@ -72,7 +72,7 @@ def test_a_stuck_case_moves_to_the_fixed_version_and_closes(people, monkeypatch)
     # Both go on on the new version and close; replay still agrees.
     closed = walk(people, moved, STALLING.decisions)
     assert (closed["status"], closed["uitkomst"]) == ("closed", STALLING.uitkomst)
-    closed_early = walk(people, runtime.get_case(people["mw"], early["id"]), STALLING.decisions)
+    closed_early = walk(people, cases.get_case(people["mw"], early["id"]), STALLING.decisions)
     assert closed_early["status"] == "closed"
     verdicts = verify(stuck["id"], early["id"])
     assert all(v.ok for v in verdicts.values()), {c: v.problems for c, v in verdicts.items()}
@@ -121,10 +121,10 @@ def test_a_case_still_stuck_on_the_new_version_says_so_again(people, monkeypatch
 def test_the_move_is_refused_when_an_open_step_is_missing_and_nothing_changes(people, monkeypatch):
     renamed = store_version(renamed_files("melding_voorbereiden", "melding_klaarzetten"),
                             monkeypatch)
-    waiting = walk(people, runtime.start_case(people["mw"], {"client_ref": "C-klaar"}),
+    waiting = walk(people, cases.start_case(people["mw"], {"client_ref": "C-klaar"}),
                    STALLING.decisions, stop_at="melding_klaarzetten")
     assert [t["step"] for t in waiting["tasks"]] == ["melding_klaarzetten"]
-    movable = runtime.start_case(people["mw"], {"client_ref": "C-begin"})
+    movable = cases.start_case(people["mw"], {"client_ref": "C-begin"})
     before = {c: (case_row(c).event_count, case_row(c).version_id, ready_rows(c))
               for c in (waiting["id"], movable["id"])}
 
@@ -206,14 +206,14 @@ def test_moved_steps_take_the_new_versions_name(people, monkeypatch):
     """A ready step keeps its task id; its row shows the step as the new version names it."""
     files = renamed_files('name="Stap 1: Signalen in kaart brengen"', 'name="Stap 1: Signalen"')
     older = store_version(files, monkeypatch)
-    case = runtime.start_case(people["mw"], {"client_ref": "C-naam"})
+    case = cases.start_case(people["mw"], {"client_ref": "C-naam"})
     (task,) = case["tasks"]
     assert task["name"] == "Stap 1: Signalen"
     migration.move_cases(people["pb"], older, SHIPPED)
-    (moved,) = runtime.get_case(people["mw"], case["id"])["tasks"]
+    (moved,) = cases.get_case(people["mw"], case["id"])["tasks"]
     assert moved["id"] == task["id"] and moved["name"] == "Stap 1: Signalen in kaart brengen"
-    form = runtime.get_task(people["mw"], moved["id"])["form"]["fields"]
-    after = runtime.complete_task(people["mw"], moved["id"], fill(form, STALLING.decisions))
+    form = tasks.get_task(people["mw"], moved["id"])["form"]["fields"]
+    after = tasks.complete_task(people["mw"], moved["id"], fill(form, STALLING.decisions))
     assert [t["step"] for t in after["tasks"]] == ["stap2_overleg"]
     assert verify(case["id"])[case["id"]].ok
 
@@ -225,11 +225,11 @@ def test_a_renamed_step_the_case_went_through_is_aligned_by_its_place(people, mo
     renamed = store_version(renamed_files("melding_voorbereiden", "melding_klaarzetten"),
                             monkeypatch)
     talk_first = {**STALLING.decisions, "melding_uitzondering": "geen"}
-    case = walk(people, runtime.start_case(people["mw"], {"client_ref": "C-later"}),
+    case = walk(people, cases.start_case(people["mw"], {"client_ref": "C-later"}),
                 talk_first, stop_at="melding_voorbespreken")
     assert "melding_klaarzetten" in case["completed_steps"]
     migration.move_cases(people["pb"], renamed, SHIPPED)
-    closed = walk(people, runtime.get_case(people["mw"], case["id"]), talk_first)
+    closed = walk(people, cases.get_case(people["mw"], case["id"]), talk_first)
     assert closed["status"] == "closed"
     assert verify(case["id"])[case["id"]].ok, verify(case["id"])[case["id"]].problems
 
@@ -262,7 +262,7 @@ def test_the_move_is_refused_when_a_step_the_case_went_through_is_gone(people, m
     workflow itself refuses what the cheap check on open steps lets through."""
     extra = store_version(with_extra_step(), monkeypatch)
     talk_first = {**STALLING.decisions, "melding_uitzondering": "geen"}
-    case = walk(people, runtime.start_case(people["mw"], {"client_ref": "C-extra"}),
+    case = walk(people, cases.start_case(people["mw"], {"client_ref": "C-extra"}),
                 talk_first, stop_at="melding_voorbespreken")
     assert "melding_extra" in case["completed_steps"]
     count = case_row(case["id"]).event_count

@@ -74,9 +74,9 @@ def test_meldcode_document(people, tmp_path):
 
 
 def test_open_cases_per_version(people):
-    from engine import runtime
+    from engine import cases
 
-    runtime.start_case(people["mw"], {"client_ref": "a"})
+    cases.start_case(people["mw"], {"client_ref": "a"})
     with store.unit_of_work() as session:
         assert versions.open_cases_per_version(session) == {1: 1}
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine import oversight, runtime
+from engine import cases, oversight
 from engine.errors import Forbidden, Invalid
 from tests.helpers import finished_case
 from tests.scenarios.paths import SCENARIOS
@@ -10,7 +10,7 @@ from tests.scenarios.paths import SCENARIOS
 
 def test_filters(people):
     done = finished_case(people, SCENARIOS[0])
-    runtime.start_case(people["mw"], {"client_ref": "nog-open"})
+    cases.start_case(people["mw"], {"client_ref": "nog-open"})
     aud = people["aud"]
     everything = oversight.find_cases(aud, oversight.CaseFilter.parse({}))
     assert everything["total"] == 2
@@ -52,10 +52,10 @@ def test_step_through_frames(people):
 
 
 def test_viewers_overview(people):
-    case = runtime.start_case(people["mw"], {"client_ref": "wie"})
-    runtime.get_case(people["lg"], case["id"])
+    case = cases.start_case(people["mw"], {"client_ref": "wie"})
+    cases.get_case(people["lg"], case["id"])
     with pytest.raises(Forbidden):
-        runtime.get_case(people["mw2"], case["id"])
+        cases.get_case(people["mw2"], case["id"])
     result = oversight.viewers(people["aud"], case["id"])
     rows = {(p["user"], p["outcome"]): p for p in result["people"]}
     assert ("mw", "ok") in rows and ("lg", "ok") in rows and ("mw2", "denied") in rows

@@ -6,7 +6,7 @@ import zlib
 import pytest
 from sqlalchemy import text
 
-from engine import replay, runtime, store
+from engine import cases, replay, store
 from tests.helpers import finished_case, run_sql
 from tests.scenarios.paths import SCENARIOS
 
@@ -14,7 +14,7 @@ from tests.scenarios.paths import SCENARIOS
 def test_database_refuses_to_rewrite_history(people, db_url):
     from sqlalchemy.exc import DBAPIError
 
-    case = runtime.start_case(people["mw"], {"client_ref": "x"})
+    case = cases.start_case(people["mw"], {"client_ref": "x"})
     for sql in ("update history_events set actor='x' where case_id=:c",
                 "delete from history_events where case_id=:c",
                 "update access_log set \"user\"='x' where case_id=:c",
@@ -38,7 +38,7 @@ def test_untouched_cases_verify(people, scenario):
 
 
 def test_open_case_verifies(people):
-    case = runtime.start_case(people["mw"], {"client_ref": "open"})
+    case = cases.start_case(people["mw"], {"client_ref": "open"})
     assert verdict(people, case["id"])["ok"]
 
 
@@ -65,7 +65,7 @@ def test_deleted_event(people, db_url):
 
 def test_deleted_last_event(people, db_url):
     case = finished_case(people)
-    n = len(runtime.history(people["mw"], case["id"]))
+    n = len(cases.history(people["mw"], case["id"]))
     run_sql(db_url, "delete from history_events where case_id=:c and seq=:n", c=case["id"], n=n)
     result = verdict(people, case["id"])
     assert not result["ok"] and "verwijderd of toegevoegd" in result["problems"][0]
@@ -129,7 +129,7 @@ def test_edited_uitkomst(people, db_url):
 
 
 def test_edited_workflow_state(people, db_url):
-    case = runtime.start_case(people["mw"], {"client_ref": "status"})
+    case = cases.start_case(people["mw"], {"client_ref": "status"})
     with store.unit_of_work(url=db_url) as s:
         blob = s.execute(text("select workflow_state from cases where id=:c"),
                          {"c": case["id"]}).scalar()
@@ -145,14 +145,14 @@ def test_edited_workflow_state(people, db_url):
 
 
 def test_edited_ready_task_rows(people, db_url):
-    case = runtime.start_case(people["mw"], {"client_ref": "rijen"})
+    case = cases.start_case(people["mw"], {"client_ref": "rijen"})
     run_sql(db_url, "update tasks set state='cancelled' where case_id=:c", c=case["id"])
     result = verdict(people, case["id"])
     assert not result["ok"] and "open taken" in result["problems"][0]
 
 
 def test_verify_is_access_controlled(people):
-    case = runtime.start_case(people["mw"], {"client_ref": "x"})
+    case = cases.start_case(people["mw"], {"client_ref": "x"})
     from engine.errors import Forbidden
 
     with pytest.raises(Forbidden):
@@ -160,8 +160,8 @@ def test_verify_is_access_controlled(people):
 
 
 def test_edited_access_log_line(people, db_url):
-    case = runtime.start_case(people["mw"], {"client_ref": "toegang"})
-    runtime.get_case(people["mw"], case["id"])
+    case = cases.start_case(people["mw"], {"client_ref": "toegang"})
+    cases.get_case(people["mw"], case["id"])
     run_sql(db_url, "update access_log set \"user\"='iemand' where case_id=:c and action='read'",
             c=case["id"])
     result = verdict(people, case["id"])
@@ -169,9 +169,9 @@ def test_edited_access_log_line(people, db_url):
 
 
 def test_deleted_access_log_line(people, db_url):
-    case = runtime.start_case(people["mw"], {"client_ref": "toegang"})
-    runtime.get_case(people["mw"], case["id"])
-    runtime.get_case(people["mw"], case["id"])
+    case = cases.start_case(people["mw"], {"client_ref": "toegang"})
+    cases.get_case(people["mw"], case["id"])
+    cases.get_case(people["mw"], case["id"])
     run_sql(db_url, "delete from access_log where case_id=:c and id = (select min(id) from "
             "access_log where case_id=:c and action='read')", c=case["id"])
     result = verdict(people, case["id"])

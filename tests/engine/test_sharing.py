@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select, text
 
-from engine import drafts, replay, runtime, sharing, store
+from engine import cases, commands, drafts, replay, sharing, store, tasks
 from engine.errors import Conflict, Invalid
 from tests.helpers import run_sql
 from tests.scenarios.paths import LONGEST, fill
@@ -13,14 +13,14 @@ def walk(who, case, steps=None):
     """Complete ready tasks (the first each time) as `who`, `steps` of them or to the end."""
     done = 0
     while case["tasks"] and (steps is None or done < steps):
-        task = runtime.get_task(who, case["tasks"][0]["id"])
-        case = runtime.complete_task(who, task["id"], fill(task["form"]["fields"], LONGEST.decisions))
+        task = tasks.get_task(who, case["tasks"][0]["id"])
+        case = tasks.complete_task(who, task["id"], fill(task["form"]["fields"], LONGEST.decisions))
         done += 1
     return case
 
 
 def history_actions(who, case_id):
-    return [(e["action"], e["data"]) for e in runtime.history(who, case_id)]
+    return [(e["action"], e["data"]) for e in cases.history(who, case_id)]
 
 
 def verdict(url, case_id):
@@ -30,40 +30,40 @@ def verdict(url, case_id):
 
 def test_owner_hands_a_case_over_and_the_colleague_finishes_it(people, db_url):
     mw, mw2 = people["mw"], people["mw2"]
-    case = walk(mw, runtime.start_case(mw, {"client_ref": "overdracht"}), steps=1)
+    case = walk(mw, cases.start_case(mw, {"client_ref": "overdracht"}), steps=1)
     task_id = case["tasks"][0]["id"]
-    first_field = runtime.get_task(mw, task_id)["form"]["fields"][0]["name"]
+    first_field = tasks.get_task(mw, task_id)["form"]["fields"][0]["name"]
     drafts.save(mw, task_id, {first_field: "half getypt"})
 
     case = sharing.hand_over(mw, case["id"], {"user": "mw2", "reason": "Langdurig ziek"})
     assert case["owner"] == "mw2"
     # the new owner has the task in the inbox and reads the case; the old owner no longer does
-    assert [t["id"] for t in runtime.ready_tasks(mw2)] == [task_id]
-    assert runtime.ready_tasks(mw) == []
-    with pytest.raises(runtime.Denied):
-        runtime.get_case(mw, case["id"])
+    assert [t["id"] for t in tasks.ready_tasks(mw2)] == [task_id]
+    assert tasks.ready_tasks(mw) == []
+    with pytest.raises(commands.Denied):
+        cases.get_case(mw, case["id"])
     with store.unit_of_work(url=db_url) as session:
         assert session.scalar(select(store.Draft).where(store.Draft.task_id == task_id)) is None
     assert history_actions(mw2, case["id"])[-1] == (
         "case_handed_over", {"from": "mw", "to": "mw2", "reason": "Langdurig ziek"})
 
-    case = walk(mw2, runtime.get_case(mw2, case["id"]))
+    case = walk(mw2, cases.get_case(mw2, case["id"]))
     assert case["status"] == "closed" and case["uitkomst"] == LONGEST.uitkomst
     assert verdict(db_url, case["id"]).ok
 
 
 def test_the_leidinggevende_hands_over_a_case_of_the_team(people):
-    case = runtime.start_case(people["mw"], {"client_ref": "team"})
+    case = cases.start_case(people["mw"], {"client_ref": "team"})
     case = sharing.hand_over(people["lg"], case["id"], {"user": "mw2", "reason": "Vertrokken"})
     assert case["owner"] == "mw2"
 
 
 @pytest.mark.parametrize("actor", ["mw2", "af", "aud", "pb", "bh"])
 def test_others_may_not_hand_over_and_the_refusal_is_logged(people, db_url, actor):
-    case = runtime.start_case(people["mw"], {"client_ref": "niet van jou"})
-    with pytest.raises(runtime.Denied):
+    case = cases.start_case(people["mw"], {"client_ref": "niet van jou"})
+    with pytest.raises(commands.Denied):
         sharing.hand_over(people[actor], case["id"], {"user": "mw2", "reason": "graag"})
-    assert runtime.get_case(people["mw"], case["id"])["owner"] == "mw"
+    assert cases.get_case(people["mw"], case["id"])["owner"] == "mw"
     with store.unit_of_work(url=db_url) as session:
         log = store.AccessLogEntry
         rows = session.execute(select(log.user, log.action, log.outcome).where(
@@ -73,7 +73,7 @@ def test_others_may_not_hand_over_and_the_refusal_is_logged(people, db_url, acto
 
 def test_bad_handover_requests_change_nothing(people):
     mw = people["mw"]
-    case = runtime.start_case(mw, {"client_ref": "fout"})
+    case = cases.start_case(mw, {"client_ref": "fout"})
     bad = [
         ({"user": "aud", "reason": "x"}, "user"),  # an auditor does no casework
         ({"user": "niemand", "reason": "x"}, "user"),
@@ -86,24 +86,24 @@ def test_bad_handover_requests_change_nothing(people):
         with pytest.raises(Invalid) as caught:
             sharing.hand_over(mw, case["id"], payload)
         assert field in caught.value.errors, payload
-    after = runtime.get_case(mw, case["id"])
+    after = cases.get_case(mw, case["id"])
     assert after["owner"] == "mw"
     assert [a for a, _ in history_actions(mw, case["id"])] == ["case_started"]
 
 
 def test_a_closed_case_is_not_handed_over(people):
-    case = walk(people["mw"], runtime.start_case(people["mw"], {"client_ref": "klaar"}))
+    case = walk(people["mw"], cases.start_case(people["mw"], {"client_ref": "klaar"}))
     with pytest.raises(Conflict):
         sharing.hand_over(people["mw"], case["id"], {"user": "mw2", "reason": "x"})
 
 
 def test_sharing_lets_an_aandachtsfunctionaris_read(people, db_url):
     mw, af = people["mw"], people["af"]
-    case = runtime.start_case(mw, {"client_ref": "delen"})
-    with pytest.raises(runtime.Denied):
-        runtime.get_case(af, case["id"])
+    case = cases.start_case(mw, {"client_ref": "delen"})
+    with pytest.raises(commands.Denied):
+        cases.get_case(af, case["id"])
     sharing.share(mw, case["id"], {"user": "af", "reason": "Graag meedenken over stap 2"})
-    assert runtime.get_case(af, case["id"])["id"] == case["id"]
+    assert cases.get_case(af, case["id"])["id"] == case["id"]
     with pytest.raises(Conflict):
         sharing.share(mw, case["id"], {"user": "af", "reason": "nog eens"})
     with pytest.raises(Invalid):  # only an aandachtsfunctionaris
@@ -113,7 +113,7 @@ def test_sharing_lets_an_aandachtsfunctionaris_read(people, db_url):
 
 def test_verify_catches_an_owner_or_share_changed_behind_the_history(people, db_url):
     mw = people["mw"]
-    case = runtime.start_case(mw, {"client_ref": "stiekem"})
+    case = cases.start_case(mw, {"client_ref": "stiekem"})
     sharing.share(mw, case["id"], {"user": "af", "reason": "advies"})
     with store.unit_of_work(url=db_url) as session:
         ids = dict(session.execute(text("SELECT name, id FROM users")).all())
@@ -129,7 +129,7 @@ def test_verify_catches_an_owner_or_share_changed_behind_the_history(people, db_
 
 
 def test_candidates_offer_colleagues_and_aandachtsfunctionarissen(people, db_url):
-    case = runtime.start_case(people["mw"], {"client_ref": "kiezen"})
+    case = cases.start_case(people["mw"], {"client_ref": "kiezen"})
     with store.unit_of_work(url=db_url) as session:
         stored = session.get(store.Case, case["id"])
         offer = sharing.candidates(session, people["mw"], stored)

@@ -12,7 +12,7 @@ import zlib
 
 from sqlalchemy import text
 
-from engine import replay, runtime, store
+from engine import adapter, cases, replay, store, tasks, versions
 from tests.conftest import meldcode_cli
 from tests.helpers import drop_guards
 from tests.scenarios.paths import LONGEST, fill
@@ -43,14 +43,14 @@ def plant(url: str, case_id: int, marker) -> None:
                         {"s": hostile_state(bytes(state), marker), "c": case_id})
     # Another worker (or the next start of the server) has no copy of this case in memory
     # and reads the row: so must this test.
-    runtime._workflows.entries.clear()
+    adapter.workflow_cache.entries.clear()
 
 
 def test_the_planted_payload_would_run_in_spiffworkflow(tmp_path, people, db_url):
     """The attack is real: SpiffWorkflow's own serializer evaluates the planted text."""
     from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 
-    case = runtime.start_case(people["mw"], {"client_ref": "proef"})
+    case = cases.start_case(people["mw"], {"client_ref": "proef"})
     marker = tmp_path / "uitgevoerd"
     with store.unit_of_work(url=db_url) as session:
         state = session.execute(text("select workflow_state from cases where id=:c"),
@@ -64,11 +64,11 @@ def test_the_planted_payload_would_run_in_spiffworkflow(tmp_path, people, db_url
 
 
 def test_hostile_state_is_refused_and_nothing_runs(tmp_path, people, client, db_url):
-    case = runtime.start_case(people["mw"], {"client_ref": "vertrouwd?"})
+    case = cases.start_case(people["mw"], {"client_ref": "vertrouwd?"})
     task_id = case["tasks"][0]["id"]
     marker = tmp_path / "uitgevoerd"
     plant(db_url, case["id"], marker)
-    task = runtime.get_task(people["mw"], task_id)
+    task = tasks.get_task(people["mw"], task_id)
 
     try:
         response = client.post(f"/api/v1/tasks/{task_id}/complete", headers=people.auth("mw"),
@@ -80,13 +80,13 @@ def test_hostile_state_is_refused_and_nothing_runs(tmp_path, people, client, db_
     assert response.status_code == 409, response.get_json()
     assert "wordt niet vertrouwd" in response.get_json()["error"]
     # Nothing was completed: the task is still open, the history did not grow.
-    assert [t["id"] for t in runtime.get_case(people["mw"], case["id"])["tasks"]] == [task_id]
-    assert len(runtime.history(people["mw"], case["id"])) == 1
+    assert [t["id"] for t in cases.get_case(people["mw"], case["id"])["tasks"]] == [task_id]
+    assert len(cases.history(people["mw"], case["id"])) == 1
 
 
 def test_verify_names_the_case_with_hostile_state(tmp_path, people, db_url):
-    ok = runtime.start_case(people["mw"], {"client_ref": "gewoon"})
-    case = runtime.start_case(people["mw"], {"client_ref": "geplant"})
+    ok = cases.start_case(people["mw"], {"client_ref": "gewoon"})
+    case = cases.start_case(people["mw"], {"client_ref": "geplant"})
     marker = tmp_path / "uitgevoerd"
     plant(db_url, case["id"], marker)
 
@@ -104,9 +104,9 @@ def test_verify_names_the_case_with_hostile_state(tmp_path, people, db_url):
 
 
 def test_state_of_the_current_version_still_loads(people, db_url):
-    case = runtime.start_case(people["mw"], {"client_ref": "heen en terug"})
+    case = cases.start_case(people["mw"], {"client_ref": "heen en terug"})
     with store.unit_of_work(url=db_url) as session:
         row = session.get(store.Case, case["id"])
-        definition = runtime.definition_for(session, row.process_version)
-        workflow = runtime.load_state(definition, row.workflow_state)
-    assert runtime.state_dict(runtime.dump_state(workflow))["tasks"]
+        definition = versions.definition_for(session, row.process_version)
+        workflow = adapter.load_state(definition, row.workflow_state)
+    assert adapter.state_dict(adapter.dump_state(workflow))["tasks"]

@@ -9,7 +9,7 @@ so it is stored as a row, as a deploy of that time stored it.
 
 from __future__ import annotations
 
-from engine import definitions, runtime, store
+from engine import adapter, cases, definitions, driving, store
 from engine.definitions import SourceFile
 from tests.helpers import (
     JOIN,
@@ -40,12 +40,12 @@ def test_a_stall_is_recorded_with_where_the_case_waits(people, monkeypatch):
         row = session.get(store.Case, case["id"])
         assert row.stalled_at is not None and row.process_version == version
     # The API and the case page read the same marker.
-    assert runtime.get_case(people["mw"], case["id"])["stalled_at"] == case["stalled_at"]
+    assert cases.get_case(people["mw"], case["id"])["stalled_at"] == case["stalled_at"]
     assert verify(case["id"])[case["id"]].ok, verify(case["id"])[case["id"]].problems
 
 
 def test_a_case_that_goes_on_is_not_marked(people):
-    case = runtime.start_case(people["mw"], {"client_ref": "C-gewoon"})
+    case = cases.start_case(people["mw"], {"client_ref": "C-gewoon"})
     assert case["stalled_at"] is None
     case = walk(people, case, STALLING.decisions)
     assert case["status"] == "closed" and case["stalled_at"] is None
@@ -85,22 +85,25 @@ def test_a_waiting_timer_is_not_a_stall():
     diagram is run on the bare engine)."""
     from lxml import etree
     from SpiffWorkflow.bpmn import BpmnWorkflow
+    from SpiffWorkflow.util.task import TaskState
+
+    from engine.expressions import SCRIPT_ENGINE
 
     parser = definitions.MeldcodeParser()
     parser.add_bpmn_xml(etree.fromstring(TIMER_BPMN.encode()).getroottree(), filename="t.bpmn")
-    workflow = BpmnWorkflow(parser.get_spec("meldcode"), script_engine=runtime.SCRIPT_ENGINE)
+    workflow = BpmnWorkflow(parser.get_spec("meldcode"), script_engine=SCRIPT_ENGINE)
     workflow.do_engine_steps()
     assert not workflow.is_completed()
-    assert [t.task_spec.bpmn_id for t in workflow.get_tasks(state=runtime.TaskState.WAITING)] == [
+    assert [t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.WAITING)] == [
         "wacht_twee_weken"]
-    assert runtime.stall_of(workflow) is None
+    assert driving.stall_of(workflow) is None
 
 
 def test_stall_of_names_the_waiting_join(monkeypatch):
     files = planted_files()
     definition = definitions.cached(definitions.set_sha256(files), lambda: files)
-    ids = runtime.IdSource(1)
-    workflow, advance = runtime.start_workflow(definition, ids)
+    ids = adapter.IdSource(1)
+    workflow, advance = driving.start_workflow(definition, ids)
     while advance.ready:
         task = advance.ready[0]
         fields = [f.as_dict() for f in definition.steps[task.task_spec.bpmn_id].fields]
@@ -108,8 +111,8 @@ def test_stall_of_names_the_waiting_join(monkeypatch):
 
         data = forms.validate(definition.steps[task.task_spec.bpmn_id].fields,
                               fill(fields, STALLING.decisions))
-        advance = runtime.complete_in_workflow(workflow, str(task.id), data, ids)
-    assert advance.stall == [JOIN] == runtime.stall_of(workflow)
+        advance = driving.complete_in_workflow(workflow, str(task.id), data, ids)
+    assert advance.stall == [JOIN] == driving.stall_of(workflow)
 
 
 # --- meldcode cases --stuck ----------------------------------------------------------------------
@@ -119,7 +122,7 @@ def test_cases_stuck_lists_id_version_since_and_where(people, monkeypatch):
     assert cli("cases", "--stuck").output == "Geen vastgelopen casussen.\n"
     version = store_version(planted_files(), monkeypatch)
     stuck = stuck_case(people)
-    runtime.start_case(people["mw"], {"client_ref": "C-loopt"})  # open, but not stuck
+    cases.start_case(people["mw"], {"client_ref": "C-loopt"})  # open, but not stuck
     result = cli("cases", "--stuck")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
@@ -157,8 +160,8 @@ def test_a_version_that_no_longer_loads_is_a_finding_not_a_crash(people, db_url)
     files[0] = SourceFile(files[0].name, files[0].content[:2000])
     broken = store_version(files, None, active=False, parse=False)
     activate(1)
-    lost = runtime.start_case(people["mw"], {"client_ref": "C-kwijt"})
-    fine = runtime.start_case(people["mw"], {"client_ref": "C-goed"})
+    lost = cases.start_case(people["mw"], {"client_ref": "C-kwijt"})
+    fine = cases.start_case(people["mw"], {"client_ref": "C-goed"})
     with store.unit_of_work(write=True, url=db_url) as session:
         session.execute(text("update cases set process_version=:v where id=:c"),
                         {"v": broken, "c": lost["id"]})

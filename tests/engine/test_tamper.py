@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from engine import audit, replay, runtime, store, translog
+from engine import audit, cases, replay, store, tasks, translog
 from tests.scenarios.paths import LONGEST, SCENARIOS, fill
 from webui.cli import main as meldcode
 
@@ -28,16 +28,16 @@ def cli(*args: str):
 
 def walk(people, case, scenario=LONGEST, stop_before: str | None = None):
     while case["tasks"]:
-        task = runtime.get_task(people["mw"], case["tasks"][0]["id"])
+        task = tasks.get_task(people["mw"], case["tasks"][0]["id"])
         if task["step"] == stop_before:
             return case
-        case = runtime.complete_task(people["mw"], task["id"],
+        case = tasks.complete_task(people["mw"], task["id"],
                                      fill(task["form"]["fields"], scenario.decisions))
     return case
 
 
 def closed_case(people, ref="dossier"):
-    return walk(people, runtime.start_case(people["mw"], {"client_ref": ref, "reason": "zorg"}))
+    return walk(people, cases.start_case(people["mw"], {"client_ref": ref, "reason": "zorg"}))
 
 
 def tamper(url: str, *statements: str, **params) -> None:
@@ -111,8 +111,8 @@ def checkpoints(tmp_path, monkeypatch):
 
 
 def test_untouched_store_verifies_with_and_without_checkpoint(people, db_url, checkpoints):
-    a, b = closed_case(people, "A"), runtime.start_case(people["mw"], {"client_ref": "B"})
-    runtime.get_case(people["mw"], b["id"])
+    a, b = closed_case(people, "A"), cases.start_case(people["mw"], {"client_ref": "B"})
+    cases.get_case(people["mw"], b["id"])
     audit_row = "beheer"
     with store.unit_of_work(write=True, url=db_url) as session:
         audit.log_admin(session, "bh", "user_created", {"name": audit_row})
@@ -156,7 +156,7 @@ def test_admin_log_is_kept_and_read_back_oldest_first(people, db_url):
 def test_the_log_refuses_updates_and_deletes(people, db_url):
     from sqlalchemy.exc import DBAPIError
 
-    runtime.start_case(people["mw"], {"client_ref": "x"})
+    cases.start_case(people["mw"], {"client_ref": "x"})
     with store.unit_of_work(write=True, url=db_url) as session:
         audit.log_admin(session, "bh", "setting_changed", {"key": "k"})
     translog.sequence(db_url)
@@ -175,7 +175,7 @@ def test_a_server_process_sequences_its_writes_in_the_background(people, db_url)
     sequencer = translog.start_sequencer(db_url, delay=0.05, period=30)
     try:
         assert translog.start_sequencer(db_url) is sequencer  # one per process and database
-        runtime.start_case(people["mw"], {"client_ref": "achtergrond"})
+        cases.start_case(people["mw"], {"client_ref": "achtergrond"})
         deadline = time.monotonic() + 10
         while read(db_url, queued)[0][0] and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -183,7 +183,7 @@ def test_a_server_process_sequences_its_writes_in_the_background(people, db_url)
         assert read(db_url, "SELECT count(*) FROM log_entries")[0][0] > 0
     finally:
         sequencer.stop()
-    runtime.start_case(people["mw"], {"client_ref": "geen-sequencer"})
+    cases.start_case(people["mw"], {"client_ref": "geen-sequencer"})
     waiting = read(db_url, queued)[0][0]
     assert waiting > 0  # without a sequencer, rows wait for verify (or a checkpoint)
     logged = read(db_url, "SELECT count(*) FROM log_entries")[0][0]
@@ -269,8 +269,8 @@ def test_header_field_swapped_between_cases(people, db_url, column):
 @pytest.mark.parametrize("which", ["last", "last-two", "all"])
 def test_access_lines_removed(people, db_url, which):
     case = closed_case(people)
-    runtime.get_case(people["mw"], case["id"])
-    runtime.get_case(people["mw"], case["id"])
+    cases.get_case(people["mw"], case["id"])
+    cases.get_case(people["mw"], case["id"])
     ids = [r.id for r in read(db_url, "SELECT id FROM access_log WHERE case_id = :c ORDER BY id",
                               c=case["id"])]
     doomed = {"last": ids[-1:], "last-two": ids[-2:], "all": ids}[which]
@@ -321,7 +321,7 @@ def _rewind(url, case_id, snapshot, drop_log_entries=False):
 def gemeld_case_with_snapshot(people, url):
     """A case that ends 'gemeld', and a snapshot of it while still open before melding_doen."""
     scenario = next(s for s in SCENARIOS if s.uitkomst == "gemeld" and "melding_doen" in s.steps)
-    case = walk(people, runtime.start_case(people["mw"], {"client_ref": "rewind"}), scenario,
+    case = walk(people, cases.start_case(people["mw"], {"client_ref": "rewind"}), scenario,
                 stop_before="melding_doen")
     assert case["status"] == "open"
     snapshot = _snapshot(url, case["id"])
@@ -399,7 +399,7 @@ def _checkpoint(tmp_path) -> tuple[Path, dict]:
 
 
 def test_altered_or_forged_checkpoint_is_refused(people, db_url, tmp_path):
-    runtime.start_case(people["mw"], {"client_ref": "x"})
+    cases.start_case(people["mw"], {"client_ref": "x"})
     path, checkpoint = _checkpoint(tmp_path)
     assert verify_all("--checkpoint", str(path))[0] == 0
     for change in ({"tree_size": checkpoint["tree_size"] - 1},
@@ -417,7 +417,7 @@ def test_altered_or_forged_checkpoint_is_refused(people, db_url, tmp_path):
 def test_checkpoint_of_another_key_is_refused(people, db_url, tmp_path):
     import base64
 
-    runtime.start_case(people["mw"], {"client_ref": "x"})
+    cases.start_case(people["mw"], {"client_ref": "x"})
     _path, checkpoint = _checkpoint(tmp_path)
     other = Ed25519PrivateKey.generate()
     forged = dict(checkpoint, signature=base64.b64encode(other.sign(translog._signed_text(
@@ -470,7 +470,7 @@ def test_malformed_row_is_a_problem_of_its_case(people, db_url, kind):
 def test_verify_all_holds_no_write_lock_while_it_runs(people, db_url, monkeypatch):
     """A case starts while verify --all is busy, without waiting for it to finish."""
     for i in range(12):
-        runtime.start_case(people["mw"], {"client_ref": f"c{i}"})
+        cases.start_case(people["mw"], {"client_ref": f"c{i}"})
     busy, started = threading.Event(), []
     original = replay.verify_case
 
@@ -484,7 +484,7 @@ def test_verify_all_holds_no_write_lock_while_it_runs(people, db_url, monkeypatc
     runner.start()
     assert busy.wait(10)
     t0 = time.perf_counter()
-    runtime.start_case(people["mw"], {"client_ref": "tijdens"})
+    cases.start_case(people["mw"], {"client_ref": "tijdens"})
     waited = time.perf_counter() - t0
     still_running = runner.is_alive()
     runner.join(60)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import runtime, store
+from engine import store, tasks
 from tests.helpers import Client, text
 from tests.scenarios.paths import SCENARIOS, fill
 
@@ -119,7 +119,7 @@ def test_refused_completions_through_the_web_form_are_logged(web, client, people
     r = web.post(f"/taken/{task_id}", {})
     assert r.status_code == 422
     assert ("mw", "complete_task:invalid", "denied") in new_lines(case["id"], before)
-    runtime.complete_task(people["mw"], task_id,
+    tasks.complete_task(people["mw"], task_id,
                           fill(form(client, people, task_id), SHORT.decisions))
     before = lines(case["id"])
     r = web.post(f"/taken/{task_id}", {"kindcheck_kinderen": "nee"})

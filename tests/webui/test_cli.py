@@ -167,9 +167,9 @@ def test_export_for_a_user_who_may_not_read_the_case_is_refused_and_logged(peopl
     import getpass
     import json
 
-    from engine import runtime
+    from engine import cases
 
-    case = runtime.start_case(people["mw"], {"client_ref": "C-EXPORT", "reason": "zorgen"})
+    case = cases.start_case(people["mw"], {"client_ref": "C-EXPORT", "reason": "zorgen"})
     env = {"MELDCODE_DATABASE_URL": db_url}
     out = tmp_path / "d.json"
     # mw2 is a medewerker without any tie to this case

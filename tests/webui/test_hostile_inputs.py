@@ -479,7 +479,7 @@ def test_concurrent_deploys_each_get_their_own_version(api, people, db_url):
 
 @pytest.mark.parametrize("number", [2**31, 2**32, 2**63, 10**30, -(2**31) - 1])
 def test_version_numbers_beyond_the_database_are_unknown(web, people, number):
-    """A process version is a 32-bit integer on PostgreSQL (runtime.MAX_ID). A larger number in
+    """A process version is a 32-bit integer on PostgreSQL (commands.MAX_ID). A larger number in
     the query of the versions page (compare), as the migrate target, or given to the engine's
     version lookup names no version: 404 in Dutch, never the last-resort 400 or a 500."""
     from engine import migration, process_admin

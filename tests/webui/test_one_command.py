@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from lxml import etree
 from sqlalchemy import func, select
 
-from engine import audit, definitions, drafts, process_admin, runtime, store, versions
+from engine import audit, cases, definitions, drafts, process_admin, store, tasks, versions
 from tests.conftest import ROOT
 from tests.helpers import Client, text
 
@@ -94,18 +94,18 @@ def test_drafts_are_deleted_in_the_completions_own_transaction(sqlite_people, mo
     """When the completion's transaction fails after the drafts were deleted, they are back:
     no door can leave a completed task with drafts or a ready task without them."""
     mw = sqlite_people["mw"]
-    task_id = runtime.start_case(mw, {"client_ref": "C-tx"})["tasks"][0]["id"]
+    task_id = cases.start_case(mw, {"client_ref": "C-tx"})["tasks"][0]["id"]
     drafts.save(mw, task_id, {"signalen": "half af"})
 
     def broken(*args, **kwargs):
         raise RuntimeError("the access log is gone")
 
-    # runtime.complete_task writes its access-log line last, in the same transaction.
+    # tasks.complete_task writes its access-log line last, in the same transaction.
     with monkeypatch.context() as patched, pytest.raises(RuntimeError):
-        patched.setattr(runtime.audit, "log_access", broken)
-        runtime.complete_task(mw, task_id, STEP1["api"])
+        patched.setattr(audit, "log_access", broken)
+        tasks.complete_task(mw, task_id, STEP1["api"])
     assert drafts_of(task_id) == 1 and task_state(task_id) == "ready"
-    runtime.complete_task(mw, task_id, STEP1["api"])
+    tasks.complete_task(mw, task_id, STEP1["api"])
     assert drafts_of(task_id) == 0 and task_state(task_id) == "completed"
 
 
@@ -182,7 +182,7 @@ def test_identical_files_are_the_existing_version_made_active_whatever_the_door(
     assert deploy_through(door, app, people, tmp_path, SHIPPED) == (
         True, {"version": 1, "created": False})
     assert version_state() == ([1, 2], 1)
-    assert runtime.start_case(people["mw"], {"client_ref": "C-v1"})["process_version"] == 1
+    assert cases.start_case(people["mw"], {"client_ref": "C-v1"})["process_version"] == 1
     # Once more: nothing changes, nothing is logged.
     assert deploy_through(door, app, people, tmp_path, SHIPPED) == (
         True, {"version": 1, "created": False})

@@ -436,17 +436,17 @@ def test_metrics_are_summed_over_the_workers(sqlite_url, sqlite_people, tmp_path
 
 def _walk_some_cases(url: str, count: int = 3, prefix: str = "reserve") -> None:
     """Start `count` cases as mw and complete a few steps of each, through the engine."""
-    from engine import runtime, users
+    from engine import cases, tasks, users
 
     with store.unit_of_work(url=url) as session:
         mw = users.Principal.of(session.scalar(select(store.User).where(store.User.name == "mw")))
     for i in range(count):
-        case = runtime.start_case(mw, {"client_ref": f"{prefix}-{i}"})
+        case = cases.start_case(mw, {"client_ref": f"{prefix}-{i}"})
         for _ in range(2 + i):
             if not case["tasks"]:
                 break
-            task = runtime.get_task(mw, case["tasks"][0]["id"])
-            case = runtime.complete_task(mw, task["id"], fill(task["form"]["fields"],
+            task = tasks.get_task(mw, case["tasks"][0]["id"])
+            case = tasks.complete_task(mw, task["id"], fill(task["form"]["fields"],
                                                                  LONGEST.decisions))
 
 

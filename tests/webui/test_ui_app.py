@@ -333,9 +333,9 @@ def test_completing_a_task_twice_shows_a_clear_conflict(browser_like):
 
 
 def test_hand_over_and_share_from_the_case_page(browser_like, sqlite_people):
-    from engine import runtime
+    from engine import cases
 
-    case = runtime.start_case(sqlite_people["mw"], {"client_ref": "C-OVER"})
+    case = cases.start_case(sqlite_people["mw"], {"client_ref": "C-OVER"})
     page_url = f"/casussen/{case['id']}"
     browser_like.login("mw")
     page = browser_like.get(page_url).get_data(as_text=True)
@@ -351,7 +351,7 @@ def test_hand_over_and_share_from_the_case_page(browser_like, sqlite_people):
     assert 'id="overdragen-reason-fout"' in text and "Schrijf op waarom." in text
     assert '<option value="mw2" selected>' in text
     assert '<details class="person-form" id="overdragen" open>' in text
-    assert runtime.get_case(sqlite_people["mw"], case["id"])["owner"] == "mw"
+    assert cases.get_case(sqlite_people["mw"], case["id"])["owner"] == "mw"
 
     shared = browser_like.post(f"{page_url}/delen", {"user": "af", "reason": "Meedenken"})
     assert shared.status_code == 302 and shared.headers["Location"].endswith(page_url)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine import runtime, store
+from engine import cases, commands, store, tasks
 from tests.helpers import text
 from tests.scenarios.paths import SCENARIOS, fill
 
@@ -18,10 +18,10 @@ ACUUT = next(s for s in SCENARIOS if s.name == "acuut_melden_en_hulp")
 
 
 def finish(people, scenario=ACUUT, ref="C-AUDIT-1"):
-    case = runtime.start_case(people["mw"], {"client_ref": ref, "reason": "blauwe plekken"})
+    case = cases.start_case(people["mw"], {"client_ref": ref, "reason": "blauwe plekken"})
     while case["tasks"]:
-        task = runtime.get_task(people["mw"], case["tasks"][0]["id"])
-        case = runtime.complete_task(people["mw"], task["id"],
+        task = tasks.get_task(people["mw"], case["tasks"][0]["id"])
+        case = tasks.complete_task(people["mw"], task["id"],
                                      fill(task["form"]["fields"], scenario.decisions))
     return case
 
@@ -97,7 +97,7 @@ def test_unknown_case_is_a_404(browser_like):
 
 def test_filters(browser_like, sqlite_people):
     done = finish(sqlite_people, ref="C-KLAAR")
-    runtime.start_case(sqlite_people["mw"], {"client_ref": "C-OPEN"})
+    cases.start_case(sqlite_people["mw"], {"client_ref": "C-OPEN"})
     browser_like.login("aud")
     page = text(browser_like.get("/audit/casussen"))
     assert "2 casussen gevonden" in page and "C-KLAAR" in page and "C-OPEN" in page
@@ -137,7 +137,7 @@ def test_pagination_keeps_the_filter(browser_like, sqlite_people):
     from engine import oversight
 
     for n in range(oversight.PER_PAGE + 1):
-        runtime.start_case(sqlite_people["mw"], {"client_ref": f"C-{n:03d}"})
+        cases.start_case(sqlite_people["mw"], {"client_ref": f"C-{n:03d}"})
     browser_like.login("aud")
     first = text(browser_like.get("/audit/casussen?status=open"))
     assert "Pagina 1 van 2" in first
@@ -235,10 +235,10 @@ def test_access_log_page(browser_like, sqlite_people, sqlite_url):
 
 def test_who_viewed_overview(browser_like, sqlite_people):
     case = finish(sqlite_people)
-    runtime.get_case(sqlite_people["lg"], case["id"])
-    runtime.get_case(sqlite_people["lg"], case["id"])
-    with pytest.raises(runtime.Denied):
-        runtime.get_case(sqlite_people["mw2"], case["id"])
+    cases.get_case(sqlite_people["lg"], case["id"])
+    cases.get_case(sqlite_people["lg"], case["id"])
+    with pytest.raises(commands.Denied):
+        cases.get_case(sqlite_people["mw2"], case["id"])
     browser_like.login("aud")
     response = browser_like.get(f"/audit/casussen/{case['id']}/inzage")
     assert response.status_code == 200

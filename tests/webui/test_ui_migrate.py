@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from engine import runtime, store
+from engine import cases, store
 from tests.helpers import (
     JOIN,
     STALLING,
@@ -61,7 +61,7 @@ def test_the_case_page_says_the_case_is_stuck(as_role, stuck):
 
 
 def test_a_case_that_goes_on_shows_no_notice(as_role, people):
-    case = runtime.start_case(people["mw"], {"client_ref": "C-gewoon"})
+    case = cases.start_case(people["mw"], {"client_ref": "C-gewoon"})
     page = text(as_role("mw").get(f"/casussen/{case['id']}"))
     assert "Deze casus staat vast" not in page and "stall-notice" not in page
 
@@ -105,7 +105,7 @@ def test_the_procesbeheerder_moves_the_stuck_case_and_it_goes_on(as_role, people
             in page)
     assert 'data-step="melding_doen"' in page
     assert cli("verify", "--all").exit_code == 0
-    closed = walk(people, runtime.get_case(people["mw"], case["id"]), STALLING.decisions)
+    closed = walk(people, cases.get_case(people["mw"], case["id"]), STALLING.decisions)
     assert closed["status"] == "closed"
     assert cli("verify", "--all").exit_code == 0
 
@@ -113,7 +113,7 @@ def test_the_procesbeheerder_moves_the_stuck_case_and_it_goes_on(as_role, people
 def test_a_refused_move_shows_why_and_changes_nothing(as_role, people, monkeypatch):
     version = store_version(renamed_files("melding_voorbereiden", "melding_klaarzetten"),
                             monkeypatch)
-    case = walk(people, runtime.start_case(people["mw"], {"client_ref": "C-klaar"}),
+    case = walk(people, cases.start_case(people["mw"], {"client_ref": "C-klaar"}),
                 STALLING.decisions, stop_at="melding_klaarzetten")
     pb = as_role("pb")
     proof = text(pb.get(f"/processen/{version}/verplaatsen?naar={SHIPPED}"))

@@ -9,7 +9,7 @@ import re
 import pytest
 from lxml import etree
 
-from engine import definitions, runtime, store, versions
+from engine import cases, definitions, store, versions
 from tests.conftest import ROOT
 from tests.helpers import Client, text
 
@@ -92,7 +92,7 @@ def test_only_a_procesbeheerder_checks_publishes_and_activates(as_role):
 
 
 def test_versions_page_shows_the_active_version_and_open_cases(as_role, sqlite_people):
-    runtime.start_case(sqlite_people["mw"], {"client_ref": "C-1"})
+    cases.start_case(sqlite_people["mw"], {"client_ref": "C-1"})
     page = text(as_role("pb").get("/processen"))
     assert "Nieuwe casussen starten op de actieve versie: versie 1." in page
     row = re.search(r'<tr id="versie-1".*?</tr>', page, re.S).group(0)
@@ -214,7 +214,7 @@ def test_refused_publish_changes_nothing(as_role):
 
 
 def test_publish_then_activate_an_older_version(as_role, sqlite_people):
-    before = runtime.start_case(sqlite_people["mw"], {"client_ref": "C-voor"})
+    before = cases.start_case(sqlite_people["mw"], {"client_ref": "C-voor"})
     pb = as_role("pb")
     response = post_json(pb, "/processen/modeler/publiceren",
                          {"bpmn": renamed(MELDCODE, "stap1_signalen", "Stap 1: nieuw")})
@@ -226,9 +226,9 @@ def test_publish_then_activate_an_older_version(as_role, sqlite_people):
     assert again.status_code == 200 and again.get_json()["created"] is False
     assert version_count() == 2
 
-    after = runtime.start_case(sqlite_people["mw"], {"client_ref": "C-na"})
+    after = cases.start_case(sqlite_people["mw"], {"client_ref": "C-na"})
     assert after["process_version"] == 2 and after["tasks"][0]["name"] == "Stap 1: nieuw"
-    assert runtime.get_case(sqlite_people["mw"], before["id"])["process_version"] == 1
+    assert cases.get_case(sqlite_people["mw"], before["id"])["process_version"] == 1
 
     # the confirmation names the difference; the POST needs the CSRF token
     confirm = text(pb.get("/processen/1/actief"))
@@ -238,7 +238,7 @@ def test_publish_then_activate_an_older_version(as_role, sqlite_people):
     response = pb.post("/processen/1/actief")
     assert response.status_code == 302 and active_version() == 1
     assert "Versie 1 is nu actief" in text(pb.get("/processen"))
-    third = runtime.start_case(sqlite_people["mw"], {"client_ref": "C-terug"})
+    third = cases.start_case(sqlite_people["mw"], {"client_ref": "C-terug"})
     assert third["process_version"] == 1
     page = text(pb.get("/processen"))
     assert re.search(r'<tr id="versie-1".*?<td class="num">2</td>', page, re.S)

@@ -40,7 +40,7 @@ ACCESS_ACTIONS = {
     "list_cases": _l("Getoond in Mijn casussen"),
     "list_inbox": _l("Getoond in Mijn taken"),
     "list_search": _l("Getoond in de zoekresultaten"),
-    # refused changes: the reason after the colon (runtime.refusal_action)
+    # refused changes: the reason after the colon (commands.refusal_action)
     "complete_task:invalid": _l("Stap afronden: niet goed ingevuld"),
     "complete_task:conflict": _l("Stap afronden: stond niet meer open"),
     "hand_over:invalid": _l("Overdragen: niet goed ingevuld"),

@@ -7,7 +7,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine import listings, migration, pages, runtime, sharing, timezones
+from engine import listings, migration, pages, sharing, timezones
+from engine.cases import start_case
+from engine.commands import refusals_logged
 from engine.errors import Invalid
 
 from ..web import principal, when
@@ -34,7 +36,7 @@ def new_case():
         values = {"client_ref": request.form.get("client_ref", ""),
                   "reason": request.form.get("reason", "")}
         try:
-            case = runtime.start_case(principal(), values)
+            case = start_case(principal(), values)
         except Invalid as exc:
             errors = exc.errors
         else:
@@ -71,7 +73,7 @@ def person_form(case_id: int, what: str):
     command, done = _PERSON_FORMS[what]
     values = {"user": request.form.get("user", ""), "reason": request.form.get("reason", "")}
     try:
-        with runtime.refusals_logged(principal(), case_id, _ACTIONS[what]):
+        with refusals_logged(principal(), case_id, _ACTIONS[what]):
             # a NUL is no name and no reason; PostgreSQL cannot even look it up
             nul = {k: _("Bevat een ongeldig teken (NUL).") for k, v in values.items() if "\x00" in v}
             if nul:

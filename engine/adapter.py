@@ -1,0 +1,290 @@
+"""The SpiffWorkflow adapter: what the product adds to SpiffWorkflow to run a case's workflow.
+
+Parsing and checking a version is engine/definitions.py; the safe evaluator every workflow runs
+with is engine/expressions.py (SCRIPT_ENGINE). This module holds the rest, in one place:
+
+- deterministic task ids (IdSource, task_ids): a replay arrives at the very same ids;
+- the stored workflow state without the spec (dump_state, load_state; snapshot, restore for
+  states kept in memory; state_dict for comparing), refusing any serialization this release did
+  not write (UntrustedState, 409);
+- the cache of recently written workflows (workflow_cache).
+
+SpiffWorkflow's documented extension points are used where it has one: the serializer's
+converter registry (a converter of our own for the workflow) and a serializer subclass that
+replaces its `migrate` hook. Two settings have no such point in SpiffWorkflow 3.2 and are made
+here, once, when this module is imported (see `_configure_spiffworkflow`): where a task's
+random id comes from, and how deep a task iterator looks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import inspect
+import json
+import threading
+import uuid
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import SpiffWorkflow.task as spiff_task_module
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnWorkflowConverter,
+    WorkflowConverter,
+)
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
+from SpiffWorkflow.util.task import TaskIterator
+
+from .definitions import ProcessDefinition
+from .errors import Conflict
+from .expressions import SCRIPT_ENGINE
+
+# --- deterministic task ids ------------------------------------------------------------------
+# SpiffWorkflow gives every task a uuid4. A replay must arrive at the very same ids, so while
+# we drive a case's workflow, ids come from (case id, running counter) instead.
+
+_NAMESPACE = uuid.UUID("6f1c3e0a-5b7d-4c2e-9a51-6d0f8e7b1c42")
+
+
+@dataclass
+class IdSource:
+    """The task ids of one case: uuid5 of (case id, counter), the counter stored with the case
+    (cases.id_counter) so the next command goes on where the last one stopped."""
+
+    case_id: int
+    counter: int = 0
+
+    def next(self) -> uuid.UUID:
+        self.counter += 1
+        return uuid.uuid5(_NAMESPACE, f"{self.case_id}:{self.counter}")
+
+
+_id_source: contextvars.ContextVar[IdSource | None] = contextvars.ContextVar(
+    "meldcode_id_source", default=None
+)
+
+
+def _task_uuid() -> uuid.UUID:
+    source = _id_source.get()
+    return source.next() if source is not None else uuid.uuid4()
+
+
+@contextlib.contextmanager
+def task_ids(source: IdSource) -> Iterator[IdSource]:
+    """Within the block, every task SpiffWorkflow creates (in this thread or task context)
+    takes its id from `source`; outside any such block ids are random (uuid4), as
+    SpiffWorkflow makes them."""
+    token = _id_source.set(source)
+    try:
+        yield source
+    finally:
+        _id_source.reset(token)
+
+
+# Deep enough for any case: a task iterator stops at this depth, and every completed step adds one.
+MAX_TASK_DEPTH = 10**9
+
+
+def _configure_spiffworkflow() -> None:
+    """The two settings SpiffWorkflow 3.2 offers no subclass or hook for, made once at import.
+
+    - Task ids: `Task.__init__` takes `id or uuid4()` and the places that create tasks
+      (`Task._add_child`, `Workflow.__init__`) name the `Task` class itself, so neither a Task
+      subclass nor a workflow subclass reaches them. The name `uuid4` in SpiffWorkflow.task, its
+      only call site, becomes `_task_uuid`: the case's IdSource inside `task_ids`, uuid4 outside.
+    - Depth: `TaskIterator` and `BpmnTaskIterator` stop at `max_depth` (1000 by default), and
+      SpiffWorkflow builds them with that default in `Workflow.is_completed`, `cancel`,
+      `update_waiting_tasks`, the end join of every process and `get_tasks`. Every completed step
+      adds depth, so a case that loops long enough (help evaluated again and again) would
+      silently look finished. The default becomes MAX_TASK_DEPTH.
+
+    Raises RuntimeError when SpiffWorkflow no longer looks as described (an upgrade moved
+    these), so the server does not start with random task ids or a depth limit.
+    """
+    if spiff_task_module.uuid4 not in (uuid.uuid4, _task_uuid):
+        raise RuntimeError("SpiffWorkflow.task maakt taak-id's niet meer met uuid4")
+    spiff_task_module.uuid4 = _task_uuid
+    for iterator in (TaskIterator, BpmnTaskIterator):
+        init = iterator.__init__
+        names = [p.name for p in inspect.signature(init).parameters.values()
+                 if p.default is not inspect.Parameter.empty
+                 and p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+        if "max_depth" not in names or len(names) != len(init.__defaults__ or ()):
+            raise RuntimeError(f"{iterator.__name__} heeft geen max_depth-standaard meer")
+        defaults = list(init.__defaults__)
+        defaults[names.index("max_depth")] = MAX_TASK_DEPTH
+        init.__defaults__ = tuple(defaults)
+
+
+_configure_spiffworkflow()
+
+
+# --- workflow state without the spec ----------------------------------------------------------
+
+_restoring: contextvars.ContextVar[ProcessDefinition] = contextvars.ContextVar(
+    "meldcode_restoring"
+)
+
+
+class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    """Stores a workflow without its spec: the spec is stored once per process version."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        definition = _restoring.get()
+        dct["spec"] = definition.spec
+        dct["subprocess_specs"] = {}
+        workflow = self.target_class(
+            definition.spec, definition.subprocess_specs, deserializing=True
+        )
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], uuid.UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(uuid.UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+class UntrustedState(Conflict):
+    """A stored workflow state this release did not write: refused, never migrated (409)."""
+
+    def __init__(self, detail: str):
+        super().__init__(
+            "De opgeslagen toestand van deze casus wordt niet vertrouwd en is niet geladen: "
+            f"{detail}. Laat de beheerder de casus controleren met 'meldcode verify'."
+        )
+        self.detail = detail
+
+
+class _StoredStateSerializer(BpmnWorkflowSerializer):
+    """SpiffWorkflow's serializer for state read back from the database: data, never code.
+
+    SpiffWorkflow migrates a serialization that claims an older serializer version
+    (BpmnWorkflowSerializer.migrate, run by deserialize_json), and its 1.1 -> 1.2 migration
+    runs Python's eval() on timer texts found in that serialization. Whoever can write a
+    case row could then run code in the server and read the history key. This product never
+    stored another serializer version, so any other version is refused here and no
+    migration is ever run (DESIGN: nothing read from the database is ever evaluated).
+    """
+
+    def check_version(self, dct: Any) -> None:
+        """Raise UntrustedState unless `dct` is a state object written by this version."""
+        if not isinstance(dct, dict):
+            raise UntrustedState("de toestand is geen object")
+        version = dct.get(self.VERSION_KEY)
+        if version != self.VERSION:
+            shown = version if isinstance(version, str) and len(version) <= 20 else "onbekend"
+            raise UntrustedState(
+                f"serialisatieversie {shown!r} in plaats van {self.VERSION!r}"
+            )
+
+    def migrate(self, dct):
+        # Replaces SpiffWorkflow's migrate (its hook inside deserialize_json): check, never migrate.
+        self.check_version(dct)
+        del dct[self.VERSION_KEY]
+
+    def deserialize_json(self, serialization, use_gzip=False):
+        if use_gzip:
+            raise ValueError("use_gzip wordt niet gebruikt")
+        try:
+            dct = json.loads(serialization)
+        except ValueError:
+            raise UntrustedState("de toestand is geen geldige JSON") from None
+        self.migrate(dct)
+        return self.from_dict(dct)
+
+
+_registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+_SpeclessWorkflowConverter(BpmnWorkflow, _registry)
+_serializer = _StoredStateSerializer(_registry)
+
+
+def dump_state(workflow: BpmnWorkflow) -> bytes:
+    """The workflow's state as stored in cases.workflow_state: zlib-compressed JSON without
+    the spec, marked with the current serializer version."""
+    return zlib.compress(_serializer.serialize_json(workflow).encode(), 1)
+
+
+def snapshot(workflow: BpmnWorkflow) -> str:
+    """The workflow's state as JSON text (no spec), for exploring routes in memory."""
+    return _serializer.serialize_json(workflow)
+
+
+def restore(definition: ProcessDefinition, text: str) -> BpmnWorkflow:
+    """A workflow of `definition` from `snapshot` text; the safe evaluator attached.
+
+    Raises UntrustedState (409) for text not written by this serializer version: SpiffWorkflow's
+    migrations are never run on stored state (see _StoredStateSerializer)."""
+    token = _restoring.set(definition)
+    try:
+        workflow = _serializer.deserialize_json(text)
+    finally:
+        _restoring.reset(token)
+    workflow.script_engine = SCRIPT_ENGINE
+    return workflow
+
+
+def state_dict(state: bytes) -> dict:
+    """A stored state as a plain dict, for comparing. Raises UntrustedState when it is not
+    a state of the current serializer version (verify names such a case)."""
+    dct = json.loads(zlib.decompress(state))
+    _serializer.check_version(dct)
+    return dct
+
+
+class WorkflowCache:
+    """Recently written workflows of this process, keyed by case and version.
+
+    When the next step of a case reaches the worker that stored the last one (always with one
+    worker process, about one request in N with N of them), it skips deserialising the state
+    it just wrote (~1 ms). An entry is taken out while a command works on it and put back only
+    after that command committed, under the version it committed; a stale or failed entry is
+    never used.
+    """
+
+    # ~50 KiB per workflow of the shipped meldcode: 500 keep a worker under ~25 MiB, and
+    # 2 × cores + 1 workers each have their own.
+    def __init__(self, size: int = 500):
+        self.size = size
+        self.entries: OrderedDict[tuple[str, int], tuple[int, BpmnWorkflow]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def take(self, key: tuple[str, int], version_id: int) -> BpmnWorkflow | None:
+        """Take out the workflow of `key` (database URL, case id) if it was stored at
+        `version_id` (the case row's version); None otherwise. The entry is gone either way."""
+        with self.lock:
+            entry = self.entries.pop(key, None)
+        return entry[1] if entry is not None and entry[0] == version_id else None
+
+    def put(self, key: tuple[str, int], version_id: int, workflow: BpmnWorkflow) -> None:
+        """Keep `workflow` as the state of `key` at `version_id`, after the command that wrote it
+        committed; the least recently stored entry goes when the cache is full."""
+        with self.lock:
+            self.entries[key] = (version_id, workflow)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+# This worker's cache: tasks.complete_task takes a workflow out and puts it back after the commit.
+workflow_cache = WorkflowCache()
+
+
+def load_state(definition: ProcessDefinition, state: bytes) -> BpmnWorkflow:
+    """The workflow of a case from its stored state (`dump_state`). Raises UntrustedState
+    (409) for a state of another serializer version and for a state that does not unpack."""
+    try:
+        text = zlib.decompress(state).decode()
+    except (zlib.error, UnicodeDecodeError):
+        raise UntrustedState("de toestand is onleesbaar") from None
+    return restore(definition, text)

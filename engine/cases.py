@@ -1,0 +1,312 @@
+"""Cases: start one, open one (access checked and logged), read it and its history; what one
+command changes in a case (CaseChange) and the write that stores it (write_change).
+
+A command plans its change without any lock (load the workflow, run the engine, serialise, hash
+the events) and then writes it in one short transaction that checks the case is still at the
+version the plan was made from. Task commands are engine/tasks.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy.orm import Session
+
+from . import audit, forms
+from .adapter import IdSource, dump_state
+from .commands import Denied, load_case, run_command
+from .driving import Advance, start_workflow, uitkomst_of
+from .errors import BadRequest, Conflict, Forbidden, Invalid
+from .roles import AUDITOR, CASE_STARTERS
+from .store import Case, Draft, HistoryEvent, TaskRecord, utcnow
+from .users import Principal, may_read_case
+from .versions import active_version, definition_for
+
+SYSTEM = "systeem"  # the actor of the engine's own history events
+
+
+def task_view(row: TaskRecord) -> dict[str, Any]:
+    """A task row as the API and the pages show it: id, case_id, step, name, lane, state and
+    ready_at (ISO 8601 UTC text, audit.iso)."""
+    return {
+        "id": row.id,
+        "case_id": row.case_id,
+        "step": row.step,
+        "name": row.name,
+        "lane": row.lane,
+        "state": row.state,
+        "ready_at": audit.iso(row.ready_at),
+    }
+
+
+def _ready_rows(session: Session, case_id: int) -> list[TaskRecord]:
+    return list(session.scalars(
+        select(TaskRecord)
+        .where(TaskRecord.case_id == case_id, TaskRecord.state == "ready")
+        .order_by(TaskRecord.ready_at, TaskRecord.id)
+    ))
+
+
+def case_view(session: Session, case: Case) -> dict[str, Any]:
+    """The case as the API and the pages show it (see case_dict), its ready tasks read from the
+    task rows (no workflow is loaded). Checks no access: the caller has (open_case)."""
+    return case_dict(case, case.owner.name, [task_view(r) for r in _ready_rows(session, case.id)])
+
+
+def case_dict(case: Case, owner: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The case as a dict: its columns (times as ISO 8601 UTC text, audit.iso; closed_at and
+    stalled_at None while unset), `owner` (the owner's name) and `tasks` (task views)."""
+    return {
+        "id": case.id,
+        "client_ref": case.client_ref,
+        "reason": case.reason,
+        "status": case.status,
+        "uitkomst": case.uitkomst,
+        "process_version": case.process_version,
+        "owner": owner,
+        "started_at": audit.iso(case.started_at),
+        "closed_at": audit.iso(case.closed_at) if case.closed_at else None,
+        "stalled_at": audit.iso(case.stalled_at) if case.stalled_at else None,
+        "completed_steps": list(case.completed_steps),
+        "data": dict(case.data),
+        "tasks": tasks,
+    }
+
+
+@dataclass
+class CaseChange:
+    """What one command does to a case, computed before the write transaction opens.
+
+    Planning (load the workflow, validate, run the engine, serialise, hash the events) is
+    the expensive part; it runs without any lock. The write then only checks that the case
+    is still at the version the plan was made from, and stores.
+    """
+
+    case: Case  # detached snapshot, updated in place with the new values
+    version_id: int
+    events: list[dict[str, Any]] = field(default_factory=list)
+    new_tasks: list[dict[str, Any]] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    completed_task: str | None = None
+    still_ready: list[dict[str, Any]] = field(default_factory=list)
+
+    def event(self, actor: str, action: str, now, step=None, task_id=None, data=None) -> None:
+        """Add one history event (audit.new_event: the next seq, chained to the last hash) and
+        move the case's event count and last hash on."""
+        case = self.case
+        row = audit.new_event(case.id, case.event_count + 1, case.last_hash or audit.GENESIS,
+                              actor, action, step, task_id, data, now)
+        self.events.append(row)
+        case.event_count = row["seq"]
+        case.last_hash = row["hash"]
+
+    def advanced(self, definition, advance: Advance, before: set[str], now) -> None:
+        """Decisions, closing, and the task rows that follow from one engine advance."""
+        case = self.case
+        data = dict(case.data)
+        for step, outputs in advance.decisions:
+            data.update(outputs)
+            self.event(SYSTEM, "decision_made", now, step=step, data=outputs)
+        case.data = data
+        if advance.completed:
+            case.status = "closed"
+            case.closed_at = now
+            case.uitkomst = uitkomst_of(case.completed_steps, data)
+            self.event(SYSTEM, "case_closed", now, data={"uitkomst": case.uitkomst})
+        # A case that can no longer go on is never silent: the history says where it waits,
+        # and the marker lets listings find it without loading any workflow.
+        if advance.stall is not None:
+            case.stalled_at = now
+            self.event(SYSTEM, "case_stalled", now, data={"waiting_at": advance.stall})
+        else:
+            case.stalled_at = None
+        after = {str(t.id) for t in advance.ready}
+        self.cancelled = sorted(before - after - {self.completed_task})
+        for task in advance.ready:
+            if str(task.id) in before:
+                continue
+            step = definition.steps[task.task_spec.bpmn_id]
+            self.new_tasks.append(dict(
+                id=str(task.id), case_id=case.id, step=step.id, name=step.name, lane=step.lane,
+                owner_id=case.owner_id, state="ready", ready_at=now,
+            ))
+
+    def tasks_view(self) -> list[dict[str, Any]]:
+        """The case's ready tasks after this change (task views): those still ready before it,
+        less the completed and cancelled ones, then the new ones."""
+        gone = set(self.cancelled) | {self.completed_task}
+        kept = [t for t in self.still_ready if t["id"] not in gone]
+        return kept + [task_view(TaskRecord(**row)) for row in self.new_tasks]
+
+
+class Retry(Exception):
+    """The case moved on between planning and writing: plan again."""
+
+
+# The hot path runs prebuilt Core statements on the session's connection: building ORM
+# statements per request cost more than the workflow engine itself.
+_cases, _tasks = Case.__table__, TaskRecord.__table__
+_UPDATE_CASE = (
+    _cases.update()
+    .where(_cases.c.id == bindparam("b_id"), _cases.c.version_id == bindparam("b_version"))
+    .values(
+        status=bindparam("status"), uitkomst=bindparam("uitkomst"),
+        closed_at=bindparam("closed_at"), stalled_at=bindparam("stalled_at"),
+        workflow_state=bindparam("workflow_state"),
+        data=bindparam("data"), completed_steps=bindparam("completed_steps"),
+        id_counter=bindparam("id_counter"), last_hash=bindparam("last_hash"),
+        event_count=bindparam("event_count"), version_id=bindparam("b_version") + 1,
+    )
+)
+_COMPLETE_TASK = (
+    _tasks.update()
+    .where(_tasks.c.id == bindparam("b_id"), _tasks.c.state == "ready")
+    .values(state="completed", completed_at=bindparam("at"), completed_by=bindparam("by"))
+)
+# A completed task needs no drafts any more, whoever kept them (engine/drafts.py): they go in
+# the completion's own transaction, whichever door (API, web) completed it.
+_DELETE_DRAFTS = Draft.__table__.delete().where(Draft.__table__.c.task_id == bindparam("b_id"))
+_CANCEL_TASKS = (
+    _tasks.update()
+    .where(_tasks.c.id.in_(bindparam("ids", expanding=True)), _tasks.c.state == "ready")
+    .values(state="cancelled", completed_at=bindparam("at"))
+)
+
+def write_change(conn: Connection, change: CaseChange, who: Principal, now: datetime) -> None:
+    """Store a planned change on the write connection `conn`: the case row (only if it is still
+    at change.version_id, else Retry), its header sealed again when it was intact, the completed
+    task (and that task's drafts), cancelled and new task rows, the history events. `now`: UTC.
+    Raises Retry when the case moved on since the plan, Conflict when the completed task is no
+    longer ready; the caller's transaction then rolls back."""
+    case = change.case
+    intact = audit.header_intact(conn, case.id)  # sealed again below only if it was
+    result = conn.execute(_UPDATE_CASE, {
+        "b_id": case.id, "b_version": change.version_id, "status": case.status,
+        "uitkomst": case.uitkomst, "closed_at": case.closed_at,
+        "stalled_at": case.stalled_at, "workflow_state": case.workflow_state, "data": case.data,
+        "completed_steps": case.completed_steps, "id_counter": case.id_counter,
+        "last_hash": case.last_hash, "event_count": case.event_count,
+    })
+    if result.rowcount != 1:
+        raise Retry()
+    audit.seal_case(conn, case.id, intact)
+    if change.completed_task:
+        done = conn.execute(_COMPLETE_TASK, {"b_id": change.completed_task, "at": now,
+                                             "by": who.name})
+        if done.rowcount != 1:
+            raise Conflict("Deze taak is al afgerond of staat niet meer open.")
+        conn.execute(_DELETE_DRAFTS, {"b_id": change.completed_task})
+    if change.cancelled:
+        conn.execute(_CANCEL_TASKS, {"ids": change.cancelled, "at": now})
+    if change.new_tasks:
+        conn.execute(_tasks.insert(), change.new_tasks)
+    if change.events:
+        conn.execute(HistoryEvent.__table__.insert(), change.events)
+
+
+START_FIELDS = {"client_ref", "reason"}
+
+
+def start_case(who: Principal, payload: Any) -> dict[str, Any]:
+    """Start a case for `who` from {"client_ref": text, "reason": text (optional)}; the case.
+
+    Raises BadRequest for a payload that is not an object, Forbidden for a user who may not
+    start cases, Invalid (422) naming unknown keys and a missing, blank or too long text.
+    """
+    if not isinstance(payload, dict):
+        raise BadRequest("Verwacht een JSON-object.")
+    errors = {str(k)[:100]: "Onbekend veld." for k in payload if k not in START_FIELDS}
+    # Texts as every form treats them (forms.clean_text): stored without the white space
+    # around them, white space alone is no answer.
+    texts: dict[str, str | None] = {}
+    # The client reference is one line (it heads pages and the dossier); the reason may be several.
+    for name, limit in (("client_ref", 200), ("reason", 2000)):
+        value = payload.get(name)
+        try:
+            texts[name] = None if value is None else forms.clean_text(
+                value, limit, multiline=name == "reason")
+        except ValueError as exc:
+            errors[name] = str(exc)
+    client_ref, reason = texts.get("client_ref"), texts.get("reason") or ""
+    if client_ref is None and "client_ref" not in errors:
+        errors["client_ref"] = "Vul een cliëntreferentie in."
+    if not who.has_role(*CASE_STARTERS):
+        raise Forbidden(
+            "Alleen een medewerker, leidinggevende of aandachtsfunctionaris kan een casus starten."
+        )
+    if errors:
+        raise Invalid("Ongeldige gegevens.", errors)
+
+    def run(session: Session):
+        version = active_version(session)
+        if version is None:
+            raise Conflict("Er is geen actieve procesversie; voer 'meldcode init' uit.")
+        definition = definition_for(session, version.version)
+        now = utcnow()
+        case = Case(client_ref=client_ref, reason=reason, owner_id=who.id,
+                    process_version=version.version, status="open", workflow_state=b"",
+                    data={}, completed_steps=[], started_at=now, last_hash="", event_count=0)
+        session.add(case)
+        session.flush()
+        change = CaseChange(case=case, version_id=case.version_id)
+        ids = IdSource(case.id)
+        workflow, advance = start_workflow(definition, ids)
+        change.event(who.name, "case_started", now,
+                     data={"client_ref": case.client_ref, "reason": case.reason})
+        change.advanced(definition, advance, set(), now)
+        case.id_counter = ids.counter
+        case.workflow_state = dump_state(workflow)
+        session.flush()  # the ORM writes the case; the rows below go in as plain inserts
+        if change.new_tasks:
+            session.execute(insert(TaskRecord), change.new_tasks)
+        session.execute(insert(HistoryEvent), change.events)
+        audit.seal_case(session, case.id)  # a new case: its header hash starts here
+        audit.log_access(session, who, "create", "ok", case=case, source=who.source)
+        return case_dict(case, who.name, change.tasks_view())
+
+    return run_command(who, run)
+
+
+def open_case(session: Session, who: Principal, case_id: Any, action: str,
+              auditors_only: bool = False) -> Case:
+    """The case `who` reads as `action`, the read logged (NEN 7513); a refusal raises Denied,
+    which run_command logs in a transaction of its own."""
+    case = load_case(session, case_id)
+    if auditors_only:
+        if not who.has_role(AUDITOR):
+            raise Denied("Alleen een auditor mag dit inzien.", case.id, action)
+    elif not may_read_case(session, who, case):
+        raise Denied("U heeft geen toegang tot deze casus.", case.id, action)
+    audit.log_access(session, who, action, "ok", case=case, source=who.source)
+    return case
+
+
+def get_case(who: Principal, case_id: Any, action: str = "read") -> dict[str, Any]:
+    """The case (case_view) `who` may read, the read logged as `action`. Raises NotFound,
+    Denied (logged)."""
+
+    def run(session: Session):
+        return case_view(session, open_case(session, who, case_id, action))
+
+    return run_command(who, run)
+
+
+def history(who: Principal, case_id: Any) -> list[dict[str, Any]]:
+    """The case's history events in order: seq, at (ISO 8601 UTC), actor, action, step, task_id,
+    data, hash; the read logged as read_history. Raises NotFound, Denied (logged)."""
+
+    def run(session: Session):
+        case = open_case(session, who, case_id, "read_history")
+        events = session.scalars(
+            select(HistoryEvent).where(HistoryEvent.case_id == case.id).order_by(HistoryEvent.seq)
+        )
+        return [
+            {"seq": e.seq, "at": audit.iso(e.at), "actor": e.actor, "action": e.action,
+             "step": e.step, "task_id": e.task_id, "data": e.data, "hash": e.hash}
+            for e in events
+        ]
+
+    return run_command(who, run)

@@ -1,0 +1,268 @@
+"""Tasks: read one with its form, list the ready ones, complete one.
+
+Completing is the hot path of the product: `complete_task` plans the change without any lock
+(the workflow from the cache or the stored state, the form validated, the engine advanced) and
+writes it in one short transaction (cases.write_change), planning again when another step of
+the case was stored meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy.orm import Session
+
+from . import audit, expressions, forms, organisation
+from .adapter import IdSource, dump_state, load_state, workflow_cache
+from .cases import CaseChange, Retry, case_dict, task_view, write_change
+from .commands import Denied, load_case, log_denied, log_refused, run_command
+from .driving import MELDING_STEP, complete_in_workflow, task_or_none
+from .errors import Conflict, Invalid, NotFound
+from .expressions import ExpressionError
+from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE, MEDEWERKER
+from .store import Case, TaskRecord, User, get_engine, unit_of_work, utcnow, write_connection
+from .users import Principal, may_complete
+from .versions import definition_for
+
+# The read of every completion runs prebuilt Core statements on a plain connection: building
+# ORM statements per request cost more than the workflow engine itself.
+_cases, _tasks, _users = Case.__table__, TaskRecord.__table__, User.__table__
+_PLAN_QUERY = (
+    select(
+        _tasks.c.id.label("task_id"), _tasks.c.step, _tasks.c.lane,
+        _tasks.c.state.label("task_state"), _cases, _users.c.name.label("owner_name"),
+        _users.c.manager_id.label("owner_manager_id"),
+    )
+    .select_from(_tasks.join(_cases, _tasks.c.case_id == _cases.c.id)
+                 .join(_users, _cases.c.owner_id == _users.c.id))
+    .where(_tasks.c.id == bindparam("task_id"))
+)
+_READY_QUERY = (
+    select(_tasks)
+    .where(_tasks.c.case_id == bindparam("case_id"), _tasks.c.state == "ready")
+    .order_by(_tasks.c.ready_at, _tasks.c.id)
+)
+_CASE_COLUMNS = [c.name for c in _cases.columns]
+
+
+def task_row(session: Session, task_id: Any) -> TaskRecord:
+    """The task row of an id from outside (URL or JSON), or NotFound."""
+    if not isinstance(task_id, str) or len(task_id) > 36:
+        raise NotFound("Taak niet gevonden.")
+    row = session.get(TaskRecord, task_id)
+    if row is None:
+        raise NotFound("Taak niet gevonden.")
+    return row
+
+
+def get_task(who: Principal, task_id: Any) -> dict[str, Any]:
+    """The task `who` may complete, as task_view with its documentation, its form fields
+    ({"fields": [...]}, help texts with the organisation's contacts filled in) and the case's
+    client_ref; the read logged as read_task. Raises NotFound, Denied (logged)."""
+
+    def run(session: Session):
+        row = task_row(session, task_id)
+        case = load_case(session, row.case_id)
+        if not may_complete(who, case, row.lane):
+            raise Denied("Deze taak is niet voor u.", case.id, "read_task")
+        definition = definition_for(session, case.process_version)
+        step = definition.steps[row.step]
+        audit.log_access(session, who, "read_task", "ok", case=case, source=who.source)
+        view = task_view(row)
+        # Help texts may name the organisation's contacts as {placeholders}: filled in here, so
+        # the web page and the API show the same text.
+        values = organisation.placeholder_values(organisation.read(session))
+        view["documentation"] = organisation.fill_in(step.documentation, values)
+        view["form"] = {"fields": [
+            {**f.as_dict(), "help": organisation.fill_in(f.help, values)} for f in step.fields
+        ]}
+        view["client_ref"] = case.client_ref
+        return view
+
+    return run_command(who, run)
+
+
+def ready_tasks(who: Principal, limit: int = 500) -> list[dict[str, Any]]:
+    """The ready tasks this user may complete: one indexed read, no workflow is loaded."""
+    with unit_of_work() as session:
+        return [task_view(r) for r in ready_task_rows(session, who, limit)]
+
+
+def ready_task_rows(session: Session, who: Principal, limit: int = 500) -> list[TaskRecord]:
+    """The rows of the ready tasks `who` may complete (CONTRACT section 2: their own cases' tasks
+    of the medewerker lane, their team's of the leidinggevende lane as leidinggevende, every
+    aandachtsfunctionaris task as one), oldest first, at most `limit`."""
+    conditions = [and_(TaskRecord.lane == MEDEWERKER, TaskRecord.owner_id == who.id)]
+    if who.has_role(LEIDINGGEVENDE):
+        team = select(User.id).where(User.manager_id == who.id)
+        conditions.append(and_(TaskRecord.lane == LEIDINGGEVENDE, TaskRecord.owner_id.in_(team)))
+    if who.has_role(AANDACHTSFUNCTIONARIS):
+        conditions.append(TaskRecord.lane == AANDACHTSFUNCTIONARIS)
+    return list(session.scalars(
+        select(TaskRecord)
+        .where(TaskRecord.state == "ready", or_(*conditions))
+        .order_by(TaskRecord.ready_at, TaskRecord.id)
+        .limit(limit)
+    ))
+
+
+def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) -> tuple:
+    """Read-only: check, validate and run the engine on a copy; no lock is held."""
+    if not isinstance(task_id, str) or len(task_id) > 36:
+        raise NotFound("Taak niet gevonden.")
+    # A plain connection, no ORM session: this read runs on every completion.
+    with get_engine().connect() as conn:
+        row = conn.execute(_PLAN_QUERY, {"task_id": task_id}).first()
+        if row is None:
+            raise NotFound("Taak niet gevonden.")
+        # A detached case built from the row: planning never touches the session again.
+        case = Case(**{name: getattr(row, name) for name in _CASE_COLUMNS})
+        case.owner = User(id=row.owner_id, name=row.owner_name, manager_id=row.owner_manager_id)
+        if not may_complete(who, case, row.lane):
+            raise Denied("Deze taak is niet voor u.", case.id, "complete_task")
+        if row.task_state != "ready":
+            raise Conflict("Deze taak is al afgerond of staat niet meer open.")
+        definition = definition_for(conn, case.process_version)
+        owner = row.owner_name
+        still_ready = [task_view(r) for r in conn.execute(_READY_QUERY, {"case_id": case.id})]
+        cache_key = (str(conn.engine.url), case.id)
+    step = definition.steps[row.step]
+    try:
+        clean = forms.validate(step.fields, data, context=case.data, from_web=from_web)
+    except forms.FormInvalid as exc:
+        raise Invalid("Het formulier is niet goed ingevuld.", exc.errors) from None
+    now = utcnow()
+    workflow = workflow_cache.take(cache_key, case.version_id) or load_state(
+        definition, case.workflow_state
+    )
+    # The case's ready rows mirror the workflow's ready user tasks (one transaction writes
+    # both), so they stand in for a walk of the task tree.
+    before = {t["id"] for t in still_ready}
+    ids = IdSource(case.id, case.id_counter)
+    advance = complete_in_workflow(workflow, row.task_id, clean, ids)
+    change = CaseChange(case=case, version_id=case.version_id, completed_task=row.task_id,
+                        still_ready=still_ready)
+    case.completed_steps = [*case.completed_steps, row.step]
+    case.data = {**case.data, **clean}
+    change.event(who.name, "task_completed", now, step=row.step, task_id=row.task_id, data=clean)
+    change.advanced(definition, advance, before, now)
+    case.id_counter = ids.counter
+    case.workflow_state = dump_state(workflow)
+    return change, owner, now, workflow, cache_key
+
+
+# The melding branch of a process spec, worked out once per spec (specs live as long as their
+# cached definition; the weak keys let a dropped one go).
+_MELDING_BRANCH: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def melding_branch(spec) -> frozenset[str]:
+    """The user tasks of the melding branch up to and including melding_doen: those reachable
+    from where a flow conditioned on besluit_melden leads, from which melding_doen can still
+    be reached (help that may fail later is not part of it)."""
+    found = _MELDING_BRANCH.get(spec)
+    if found is not None:
+        return found
+    starts = []
+    for task_spec in spec.task_specs.values():
+        for cond, target in getattr(task_spec, "cond_task_specs", ()) or ():
+            args = getattr(cond, "args", None) if cond is not None else None
+            with contextlib.suppress(ExpressionError):
+                if args and "besluit_melden" in expressions.names_in(args[0]):
+                    starts.append(spec.task_specs[target])
+
+    def reach(from_specs) -> set[str]:
+        seen: set[str] = set()
+        todo = list(from_specs)
+        while todo:
+            current = todo.pop()
+            if current.name not in seen:
+                seen.add(current.name)
+                todo.extend(current.outputs)
+        return seen
+
+    found = frozenset(
+        task_spec.bpmn_id for name in reach(starts)
+        if isinstance(task_spec := spec.task_specs[name], UserTask)
+        and (task_spec.bpmn_id == MELDING_STEP
+             or any(spec.task_specs[n].bpmn_id == MELDING_STEP for n in reach(task_spec.outputs)))
+    )
+    _MELDING_BRANCH[spec] = found
+    return found
+
+
+def next_task(workflow: BpmnWorkflow, who: Principal, case: Case, completed: str,
+              ready: list[dict[str, Any]]) -> str | None:
+    """Which of the `ready` tasks (views) `who` should open after completing `completed`:
+    in a case with acute_onveiligheid recorded, a task of the melding branch first (the
+    melding must not wait); then a task that follows from the completed one in the
+    workflow's task tree (the same branch); then the first other one. None when `who` may
+    complete none of them."""
+    acute = case.data.get("acute_onveiligheid") is True
+    branch = melding_branch(workflow.spec) if acute else frozenset()
+
+    def follows(task_id: str) -> bool:
+        task = task_or_none(workflow, task_id)
+        while task is not None:
+            if str(task.id) == completed:
+                return True
+            task = task.parent
+        return False
+
+    ranked = [
+        ((t["step"] not in branch), not follows(t["id"]), index, t["id"])
+        for index, t in enumerate(ready) if may_complete(who, case, t["lane"])
+    ]
+    return min(ranked)[-1] if ranked else None
+
+
+def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = False) -> dict[str, Any]:
+    """Validate, apply, advance; from_web: values are an HTML form's strings ("ja", "12").
+    The one completion command of every door: the task's drafts (anyone's) are deleted in the
+    same transaction that completes it.
+
+    Returns the case (as get_case) with `next_task`: the id of the ready task this person
+    should open next (see next_task), or None. Raises Invalid (422) with field errors and
+    nothing stored, Conflict when the task is no longer ready, Denied, NotFound. Each refusal
+    but NotFound leaves an access-log line with outcome "denied" (NEN 7513): `complete_task`
+    (403), `complete_task:invalid` (422), `complete_task:conflict` (409).
+    """
+    case_id = None
+    try:
+        for _attempt in range(5):
+            try:
+                change, owner, now, workflow, cache_key = _plan_completion(who, task_id, data,
+                                                                           from_web)
+            except Denied as denied:
+                log_denied(who, denied)
+                raise
+            case_id = change.case.id
+            try:
+                with write_connection() as conn:
+                    write_change(conn, change, who, now)
+                    audit.log_access(conn, who, "update", "ok", case=change.case,
+                                     source=who.source)
+            except Retry:
+                continue  # another step of this case was stored meanwhile: plan again
+            tasks = change.tasks_view()
+            # before the workflow goes back to the cache, where another request may take it
+            following = next_task(workflow, who, change.case, change.completed_task, tasks)
+            workflow_cache.put(cache_key, change.version_id + 1, workflow)
+            return {**case_dict(change.case, owner, tasks), "next_task": following}
+        raise Conflict("De casus is intussen door iemand anders gewijzigd; probeer opnieuw.")
+    except (Invalid, Conflict) as refused:
+        # 422 (the form) and 409 (no longer ready) are refused changes: logged (NEN 7513)
+        log_refused(who, case_id or _case_of_task(task_id), "complete_task", refused)
+        raise
+
+
+def _case_of_task(task_id: Any) -> int | None:
+    if not isinstance(task_id, str) or len(task_id) > 36:
+        return None
+    with unit_of_work() as session:
+        return session.scalar(select(TaskRecord.case_id).where(TaskRecord.id == task_id))
