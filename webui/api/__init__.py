@@ -9,7 +9,7 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine import definitions, dossier, process_admin, replay, runtime, sharing, users
+from engine import cases, commands, definitions, dossier, process_admin, replay, sharing, tasks, users
 from engine.errors import BadRequest, DomainError, Forbidden, Invalid, NotAuthenticated
 from engine.roles import AUDITOR
 from engine.store import unit_of_work
@@ -150,33 +150,33 @@ def start_case():
     payload = json_body()
     if not isinstance(payload, dict):
         raise BadRequest("Verwacht een JSON-object.")
-    return jsonify(runtime.start_case(g.principal, payload)), 201
+    return jsonify(cases.start_case(g.principal, payload)), 201
 
 
 @bp.get("/cases/<case_id>")
 @token_auth
 def get_case(case_id):
-    return jsonify(runtime.get_case(g.principal, case_id))
+    return jsonify(cases.get_case(g.principal, case_id))
 
 
 @bp.post("/cases/<case_id>/handover")
 @token_auth
 def hand_over(case_id):
-    with runtime.refusals_logged(g.principal, case_id, "hand_over"):
+    with commands.refusals_logged(g.principal, case_id, "hand_over"):
         return jsonify(sharing.hand_over(g.principal, case_id, json_body()))
 
 
 @bp.post("/cases/<case_id>/shares")
 @token_auth
 def share(case_id):
-    with runtime.refusals_logged(g.principal, case_id, "share"):
+    with commands.refusals_logged(g.principal, case_id, "share"):
         return jsonify(sharing.share(g.principal, case_id, json_body()))
 
 
 @bp.get("/cases/<case_id>/history")
 @token_auth
 def case_history(case_id):
-    return jsonify(runtime.history(g.principal, case_id))
+    return jsonify(cases.history(g.principal, case_id))
 
 
 @bp.get("/cases/<case_id>/verify")
@@ -194,13 +194,13 @@ def case_access_log(case_id):
 @bp.get("/tasks")
 @token_auth
 def list_tasks():
-    return jsonify(runtime.ready_tasks(g.principal))
+    return jsonify(tasks.ready_tasks(g.principal))
 
 
 @bp.get("/tasks/<task_id>")
 @token_auth
 def get_task(task_id):
-    return jsonify(runtime.get_task(g.principal, task_id))
+    return jsonify(tasks.get_task(g.principal, task_id))
 
 
 @bp.post("/tasks/<task_id>/complete")
@@ -215,7 +215,7 @@ def complete_task(task_id):
                       {str(k)[:100]: "Onbekend veld." for k in unknown})
     if "data" not in payload:
         raise Invalid("'data' ontbreekt.", {"data": "Dit veld is verplicht."})
-    return jsonify(runtime.complete_task(g.principal, task_id, payload["data"]))
+    return jsonify(tasks.complete_task(g.principal, task_id, payload["data"]))
 
 
 def _require(*roles):
