@@ -1,8 +1,8 @@
 """Process definitions: load, validate as a deploy would, and version BPMN/DMN file sets.
 
 Validation runs in layers, each reported as FILE:LINE: message: well-formed XML (hardened
-parser, no DTDs), the BPMN/DMN XSD, our own lint (the things SpiffWorkflow accepts but we
-must refuse), and finally SpiffWorkflow's own parse.
+parser, no DTDs) and the BPMN/DMN XSD (engine.definition_xml), our own lint (the things
+SpiffWorkflow accepts but we must refuse), and finally SpiffWorkflow's own parse.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH, full_tag
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
@@ -24,10 +24,10 @@ from SpiffWorkflow.camunda.specs.user_task import EnumFormField, Form, FormField
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import bpmn_checks, dmn_coverage, dmn_lint
-from .problems import BPMN_NS, CAMUNDA_NS, NS, Problem
+from .definition_xml import parse_xml, xsd_problems
+from .problems import BPMN_NS as BPMN_NS  # read here by pages, versions and the tests
+from .problems import CAMUNDA_NS, NS, Problem
 from .problems import line_of as _line
-
-BPMN_XSD = XSD_PATH
 
 PROCESS_ID = "meldcode"
 # CONTRACT section 1: these user tasks must exist in the shipped process.
@@ -41,15 +41,6 @@ CONTRACT_STEPS = (
     "melding_doen",
     "hulp_organiseren",
     "hulp_evalueren",
-)
-MAX_FILE_BYTES = 5 * 1024 * 1024
-_XML_PARSER_OPTIONS = dict(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_blank_text=False,
 )
 
 
@@ -77,63 +68,6 @@ class InvalidDefinition(Exception):
     def __init__(self, problems: list[Problem]):
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
-
-
-# --- parsing ---------------------------------------------------------------------------------
-
-
-def _parse_xml(source: SourceFile) -> tuple[etree._Element | None, list[Problem]]:
-    if len(source.content) > MAX_FILE_BYTES:
-        return None, [Problem(source.name, 1, "bestand is groter dan 5 MiB")]
-    if not source.content.strip():
-        return None, [Problem(source.name, 1, "bestand is leeg")]
-    parser = etree.XMLParser(**_XML_PARSER_OPTIONS)
-    try:
-        root = etree.fromstring(source.content, parser)
-    except etree.XMLSyntaxError as exc:
-        return None, [Problem(source.name, exc.lineno or 1, f"geen geldige XML: {exc.msg}")]
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        # Entity tricks (billion laughs, external entities) all need a DTD.
-        return None, [Problem(source.name, 1, "een DOCTYPE is niet toegestaan")]
-    return root, []
-
-
-_schema_cache: dict[str, etree.XMLSchema] = {}
-_schema_lock = threading.Lock()
-
-
-def _schema(path: str) -> etree.XMLSchema:
-    with _schema_lock:
-        schema = _schema_cache.get(path)
-        if schema is None:
-            schema = etree.XMLSchema(etree.parse(path))
-            _schema_cache[path] = schema
-        return schema
-
-
-def _xsd_problems(source: SourceFile, root) -> list[Problem]:
-    note = ""
-    if source.kind == "dmn":
-        # DMN 1.1 to 1.5; versions without a working schema are validated as DMN 1.3.
-        view = dmn_lint.schema_view(root)
-        if view is None:
-            return [Problem(source.name, _line(root), dmn_lint.UNKNOWN_VERSION)]
-        xsd, root, note = view
-    else:
-        if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
-            return [Problem(source.name, _line(root), "geen BPMN 2.0-bestand (bpmn:definitions)")]
-        xsd = str(BPMN_XSD)
-    schema = _schema(xsd)
-    if schema.validate(root):
-        return []
-    problems = []
-    for err in schema.error_log:
-        message = re.sub(r"\{[^}]*\}", "", err.message)
-        problems.append(Problem(source.name, err.line or 1, f"schemafout: {message}{note}"))
-        if len(problems) >= 50:
-            break
-    return problems
 
 
 # --- SpiffWorkflow parse ---------------------------------------------------------------------
@@ -257,7 +191,7 @@ def parse_stored(files: list[SourceFile]) -> ProcessDefinition:
     fails (a stored version that was tampered with)."""
     roots, problems, read = {}, [], []
     for source in files:
-        root, parse_problems = _parse_xml(source)
+        root, parse_problems = parse_xml(source)
         problems.extend(parse_problems)
         if root is not None:
             if source.kind != "dmn" and dmn_lint.is_dmn(root):
@@ -309,7 +243,7 @@ def _check(files: list[SourceFile], prove: bool) -> tuple[ProcessDefinition | No
             problems.append(Problem(source.name, 1, "bestandsnaam komt meer dan eens voor"))
             files.append(source)
             continue
-        root, parse_problems = _parse_xml(source)
+        root, parse_problems = parse_xml(source)
         problems.extend(parse_problems)
         if root is None:
             files.append(source)
@@ -317,7 +251,7 @@ def _check(files: list[SourceFile], prove: bool) -> tuple[ProcessDefinition | No
         if source.kind != "dmn" and dmn_lint.is_dmn(root):
             source = SourceFile(source.name + ".dmn", source.content)  # noqa: PLW2901
         files.append(source)
-        xsd = _xsd_problems(source, root)
+        xsd = xsd_problems(source, root)
         problems.extend(xsd)
         if xsd:
             continue
@@ -430,41 +364,3 @@ def cached(sha256: str, loader) -> ProcessDefinition:
         with _cache_lock:
             _cache[sha256] = found
     return found
-
-
-# --- problems on diagram elements --------------------------------------------------------------
-
-
-def element_ids_by_line(content: bytes) -> list[tuple[int, str]]:
-    """(line, id) of the BPMN element that each element starting on a line belongs to: the
-    element itself when it carries an id, else its nearest BPMN ancestor with one (a condition
-    belongs to its flow, a form field to its task, a shape to what it draws). Sorted by line;
-    empty when unreadable."""
-    try:
-        root = etree.fromstring(content, etree.XMLParser(**_XML_PARSER_OPTIONS))
-    except (etree.XMLSyntaxError, ValueError):
-        return []
-    found: dict[int, str] = {}
-    for node in root.iter():
-        if not isinstance(node.tag, str) or not node.sourceline or node.sourceline in found:
-            continue
-        owner = node
-        while owner is not None:
-            if owner.get("bpmnElement"):  # a shape or edge of the drawing: what it draws
-                found[node.sourceline] = owner.get("bpmnElement")
-                break
-            if etree.QName(owner).namespace == BPMN_NS and owner.get("id") and \
-                    etree.QName(owner).localname != "definitions":
-                found[node.sourceline] = owner.get("id")
-                break
-            owner = owner.getparent()
-    return sorted(found.items())
-
-
-def element_for_line(index: list[tuple[int, str]], line: int) -> str | None:
-    """The element a problem on `line` is about: the element that starts on that line, or the
-    last one starting before it (a problem inside a multi-line element)."""
-    import bisect
-
-    position = bisect.bisect_right(index, (line, "\uffff")) - 1
-    return index[position][1] if position >= 0 else None

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from lxml import etree
 
-from engine import bpmn_checks, definitions, process_admin
+from engine import bpmn_checks, definition_xml, definitions, process_admin
 from engine.definitions import BPMN_NS, CAMUNDA_NS, NS, SourceFile
 from tests.conftest import ROOT, People, meldcode_cli
 
@@ -54,7 +54,7 @@ CASE_LABELS = {
 
 
 def element_at(content: bytes, line: int) -> str | None:
-    return definitions.element_for_line(definitions.element_ids_by_line(content), line)
+    return definition_xml.element_for_line(definition_xml.element_ids_by_line(content), line)
 
 
 def is_about(content: bytes, line: int, element_id: str) -> bool:

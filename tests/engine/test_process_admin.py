@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine import definitions, organisation, process_admin
+from engine import definition_xml, organisation, process_admin
 from engine.errors import Forbidden, Invalid
 from tests.conftest import ROOT
 
@@ -22,13 +22,13 @@ def line_of(text: str) -> int:
     ('<bpmndi:BPMNShape id="stap1_signalen_di"', "stap1_signalen"),  # what it draws
 ])
 def test_a_problem_line_names_its_element(text, element):
-    index = definitions.element_ids_by_line(SHIPPED)
-    assert definitions.element_for_line(index, line_of(text)) == element
+    index = definition_xml.element_ids_by_line(SHIPPED)
+    assert definition_xml.element_for_line(index, line_of(text)) == element
 
 
 def test_unreadable_xml_has_no_elements():
-    assert definitions.element_ids_by_line(b"<niet-af") == []
-    assert definitions.element_for_line([], 5) is None
+    assert definition_xml.element_ids_by_line(b"<niet-af") == []
+    assert definition_xml.element_for_line([], 5) is None
 
 
 def test_placeholders_with_and_without_settings():
