@@ -167,7 +167,8 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.instance / 'meldcode.sqlite'}"
 
 
-FIELDS = {field.validation_alias: name for name, field in Settings.model_fields.items()}
+# Every field is made by _field, its validation_alias the variable's name (a str).
+FIELDS = {str(field.validation_alias): name for name, field in Settings.model_fields.items()}
 NAMES = tuple(FIELDS)
 
 
@@ -208,7 +209,8 @@ def _explain(exc: ValidationError, given: dict[str, str]) -> str:
         message = str(error.get("ctx", {}).get("error", "")) if error["type"] == "value_error" else ""
         if env not in message:
             field = Settings.model_fields.get(FIELDS.get(env, ""))
-            expected = field.json_schema_extra["type"] if field is not None else "?"
+            extra = field.json_schema_extra if field is not None else None
+            expected = extra["type"] if isinstance(extra, dict) else "?"
             message = f"{env} moet van het type '{expected}' zijn, niet '{given.get(env, '')[:20]}'"
         problems.append(message)
     return "; ".join(problems)
