@@ -13,7 +13,13 @@ LANGUAGES = ("nl", "en")
 
 
 def select_locale() -> str:
-    # Dutch unless the person chose another language in this session.
+    """Dutch unless the person chose another language in this session; the JSON API (no
+    session) is Dutch unless the client asks for English (Accept-Language: en)."""
+    if request and request.path.startswith("/api/"):
+        try:
+            return request.accept_languages.best_match(LANGUAGES) or "nl"
+        except ValueError:
+            return "nl"
     lang = session.get("lang")
     return lang if lang in LANGUAGES else "nl"
 

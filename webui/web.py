@@ -25,6 +25,7 @@ from engine.roles import CASE_STARTERS
 
 from . import CONTENT_SECURITY_POLICY
 from .extensions import LANGUAGES, login_manager, select_locale
+from .texts import translate, translate_all
 
 # --- the signed-in person --------------------------------------------------------------------
 
@@ -219,7 +220,7 @@ def _wants_json() -> bool:
 
 def _domain_error(exc: DomainError):
     if _wants_json():
-        return jsonify({"error": exc.message, **exc.extra}), exc.status
+        return jsonify(translate_all({"error": exc.message, **exc.extra})), exc.status
     return error_page(exc.status, exc.message)
 
 
@@ -348,6 +349,8 @@ def init_app(app: Flask) -> None:
     app.before_request(_refuse_hostile)
     app.after_request(_security_headers)
     app.context_processor(_template_context)
+    # Every Message of the engine a template prints is in the reader's language (webui.texts).
+    app.jinja_env.finalize = translate
     app.add_template_filter(when, "when")
     app.add_template_filter(waited, "waited")
     app.add_template_filter(answer, "answer")

@@ -11,6 +11,7 @@ from flask_login import login_required
 from engine import migration, process_admin
 from engine.errors import DomainError, Forbidden, Invalid
 
+from ..texts import translate, translate_all
 from ..web import principal
 
 bp = Blueprint("processes", __name__)
@@ -131,11 +132,11 @@ def _json_call(fn):
     if not request.is_json:
         return jsonify({"error": _("Stuur JSON.")}), 400
     try:
-        return jsonify(fn(principal(), request.get_json(silent=True))), 200
+        return jsonify(translate_all(fn(principal(), request.get_json(silent=True)))), 200
     except Invalid as exc:
-        return jsonify({"error": exc.message, "errors": exc.errors}), exc.status
+        return jsonify(translate_all({"error": exc.message, "errors": exc.errors})), exc.status
     except DomainError as exc:
-        return jsonify({"error": exc.message}), exc.status
+        return jsonify({"error": translate(exc.message)}), exc.status
 
 
 @bp.post("/processen/modeler/controleren")

@@ -2,9 +2,11 @@
 
     .venv/bin/python webui/translations/update.py
 
-The msgids are the Dutch texts themselves, so `nl` is complete by copying each msgid; `en`
-gets new texts untranslated (they show in Dutch until someone translates them in
-en/LC_MESSAGES/messages.po and runs this again).
+The texts come from webui/ (`_`, `_l` and the like) and from engine/ (the engine's messages,
+marked with `N_`: engine/messages.py), into one catalogue. The msgids are the Dutch texts
+themselves, so `nl` is complete by copying each msgid; `en` gets new texts untranslated: fill
+them in en/LC_MESSAGES/messages.po and run this again (tests/webui/test_ui_i18n.py requires
+both complete).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from babel.messages.pofile import read_po, write_po
 
 HERE = Path(__file__).resolve().parent
 WEBUI = HERE.parent
+ENGINE = WEBUI.parent / "engine"
 
 
 def pybabel(*args: str) -> None:
@@ -24,8 +27,8 @@ def pybabel(*args: str) -> None:
 
 def main() -> None:
     pot = HERE / "messages.pot"
-    pybabel("extract", "-F", str(HERE / "babel.cfg"), "-k", "_l", "--no-location",
-            "-o", str(pot), str(WEBUI))
+    pybabel("extract", "-F", str(HERE / "babel.cfg"), "-k", "_l", "-k", "N_", "--no-location",
+            "-o", str(pot), str(WEBUI), str(ENGINE))
     pybabel("update", "-i", str(pot), "-d", str(HERE), "--omit-header", "--ignore-obsolete",
             "--no-fuzzy-matching")
     for lang in ("nl", "en"):
