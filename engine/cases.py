@@ -20,6 +20,7 @@ from .adapter import IdSource, dump_state
 from .commands import Denied, load_case, run_command
 from .driving import Advance, start_workflow, uitkomst_of
 from .errors import BadRequest, Conflict, Forbidden, Invalid
+from .messages import N_, text_of
 from .roles import AUDITOR, CASE_STARTERS
 from .store import Case, Draft, HistoryEvent, TaskRecord, utcnow
 from .users import Principal, may_read_case
@@ -197,7 +198,7 @@ def write_change(conn: Connection, change: CaseChange, who: Principal, now: date
         done = conn.execute(_COMPLETE_TASK, {"b_id": change.completed_task, "at": now,
                                              "by": who.name})
         if done.rowcount != 1:
-            raise Conflict("Deze taak is al afgerond of staat niet meer open.")
+            raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."))
         conn.execute(_DELETE_DRAFTS, {"b_id": change.completed_task})
     if change.cancelled:
         conn.execute(_CANCEL_TASKS, {"ids": change.cancelled, "at": now})
@@ -217,8 +218,8 @@ def start_case(who: Principal, payload: Any) -> dict[str, Any]:
     start cases, Invalid (422) naming unknown keys and a missing, blank or too long text.
     """
     if not isinstance(payload, dict):
-        raise BadRequest("Verwacht een JSON-object.")
-    errors = {str(k)[:100]: "Onbekend veld." for k in payload if k not in START_FIELDS}
+        raise BadRequest(N_("Verwacht een JSON-object."))
+    errors = {str(k)[:100]: N_("Onbekend veld.") for k in payload if k not in START_FIELDS}
     # Texts as every form treats them (forms.clean_text): stored without the white space
     # around them, white space alone is no answer.
     texts: dict[str, str | None] = {}
@@ -229,21 +230,20 @@ def start_case(who: Principal, payload: Any) -> dict[str, Any]:
             texts[name] = None if value is None else forms.clean_text(
                 value, limit, multiline=name == "reason")
         except ValueError as exc:
-            errors[name] = str(exc)
+            errors[name] = text_of(exc)
     client_ref, reason = texts.get("client_ref"), texts.get("reason") or ""
     if client_ref is None and "client_ref" not in errors:
-        errors["client_ref"] = "Vul een cliëntreferentie in."
+        errors["client_ref"] = N_("Vul een cliëntreferentie in.")
     if not who.has_role(*CASE_STARTERS):
-        raise Forbidden(
-            "Alleen een medewerker, leidinggevende of aandachtsfunctionaris kan een casus starten."
-        )
+        raise Forbidden(N_("Alleen een medewerker, leidinggevende of aandachtsfunctionaris kan een "
+                           "casus starten."))
     if errors:
-        raise Invalid("Ongeldige gegevens.", errors)
+        raise Invalid(N_("Ongeldige gegevens."), errors)
 
     def run(session: Session):
         version = active_version(session)
         if version is None:
-            raise Conflict("Er is geen actieve procesversie; voer 'meldcode init' uit.")
+            raise Conflict(N_("Er is geen actieve procesversie; voer 'meldcode init' uit."))
         definition = definition_for(session, version.version)
         now = utcnow()
         case = Case(client_ref=client_ref, reason=reason, owner_id=who.id,
@@ -277,9 +277,9 @@ def open_case(session: Session, who: Principal, case_id: Any, action: str,
     case = load_case(session, case_id)
     if auditors_only:
         if not who.has_role(AUDITOR):
-            raise Denied("Alleen een auditor mag dit inzien.", case.id, action)
+            raise Denied(N_("Alleen een auditor mag dit inzien."), case.id, action)
     elif not may_read_case(session, who, case):
-        raise Denied("U heeft geen toegang tot deze casus.", case.id, action)
+        raise Denied(N_("U heeft geen toegang tot deze casus."), case.id, action)
     audit.log_access(session, who, action, "ok", case=case, source=who.source)
     return case
 

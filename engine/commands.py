@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit
 from .errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from .messages import N_
 from .store import Case, unit_of_work
 from .users import Principal
 
@@ -42,7 +43,7 @@ def run_command(who: Principal, fn: Callable[[Session], Any], write: bool = True
         log_denied(who, denied)
         raise
     except StaleDataError:
-        raise Conflict("De casus is intussen door iemand anders gewijzigd; probeer opnieuw.") from None
+        raise Conflict(N_("De casus is intussen door iemand anders gewijzigd; probeer opnieuw.")) from None
 
 
 def log_denied(who: Principal | str, denied: Denied, on_behalf_of: str | None = None) -> None:
@@ -112,10 +113,10 @@ def load_case(session: Session, case_id: Any) -> Case:
     try:
         case_id = int(case_id)
     except (TypeError, ValueError):
-        raise NotFound("Casus niet gevonden.") from None
+        raise NotFound(N_("Casus niet gevonden.")) from None
     if not 0 < case_id <= MAX_ID:
-        raise NotFound("Casus niet gevonden.")
+        raise NotFound(N_("Casus niet gevonden."))
     case = session.get(Case, case_id)
     if case is None:
-        raise NotFound("Casus niet gevonden.")
+        raise NotFound(N_("Casus niet gevonden."))
     return case

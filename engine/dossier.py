@@ -14,25 +14,26 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit, cases, commands, replay, timezones, versions
+from .messages import N_
 from .store import AccessLogEntry, Case, HistoryEvent, User, unit_of_work, utcnow
 from .users import may_read_case
 
 UITKOMST_LABELS = {
-    "gemeld": "Gemeld bij Veilig Thuis",
-    "hulp": "Hulp geboden of georganiseerd",
-    "gemeld_en_hulp": "Gemeld bij Veilig Thuis en hulp geboden",
-    "zorgen_weggenomen": "Zorgen weggenomen in het gesprek",
-    "geen_vermoeden": "Geen vermoeden van huiselijk geweld of kindermishandeling",
+    "gemeld": N_("Gemeld bij Veilig Thuis"),
+    "hulp": N_("Hulp geboden of georganiseerd"),
+    "gemeld_en_hulp": N_("Gemeld bij Veilig Thuis en hulp geboden"),
+    "zorgen_weggenomen": N_("Zorgen weggenomen in het gesprek"),
+    "geen_vermoeden": N_("Geen vermoeden van huiselijk geweld of kindermishandeling"),
 }
 ACTION_LABELS = {
-    "case_started": "Casus gestart",
-    "task_completed": "Stap afgerond",
-    "decision_made": "Besluit door de beslistabel",
-    "case_closed": "Casus afgesloten",
-    "case_handed_over": "Casus overgedragen",
-    "case_shared": "Casus gedeeld",
-    "case_stalled": "Casus staat vast: geen taak open",
-    "case_migrated": "Casus verplaatst naar een andere procesversie",
+    "case_started": N_("Casus gestart"),
+    "task_completed": N_("Stap afgerond"),
+    "decision_made": N_("Besluit door de beslistabel"),
+    "case_closed": N_("Casus afgesloten"),
+    "case_handed_over": N_("Casus overgedragen"),
+    "case_shared": N_("Casus gedeeld"),
+    "case_stalled": N_("Casus staat vast: geen taak open"),
+    "case_migrated": N_("Casus verplaatst naar een andere procesversie"),
 }
 # The afwegingskader as the dossier presents it: question, variable.
 AFWEGINGSKADER = [
@@ -106,7 +107,7 @@ def build(session: Session, case: Case) -> dict[str, Any]:
         "case": {
             "id": case.id, "client_ref": case.client_ref, "reason": case.reason,
             "status": case.status, "uitkomst": case.uitkomst,
-            "uitkomst_label": UITKOMST_LABELS.get(case.uitkomst or "", "Nog open"),
+            "uitkomst_label": UITKOMST_LABELS.get(case.uitkomst or "", N_("Nog open")),
             "process_version": case.process_version,
             "owner": owner.name if owner else None,
             "owner_name": owner.display_name if owner else None,
@@ -201,7 +202,7 @@ def export(who, case_id: Any, fmt: str, on_behalf_of: str | None = None) -> tupl
     def run(session: Session, actor=who):
         case = commands.load_case(session, case_id)
         if not isinstance(who, str) and not may_read_case(session, who, case):
-            raise commands.Denied("U heeft geen toegang tot deze casus.", case.id, "export")
+            raise commands.Denied(N_("U heeft geen toegang tot deze casus."), case.id, "export")
         audit.log_access(session, actor, "export", "ok", case=case,
                          source=getattr(who, "source", None), on_behalf_of=on_behalf_of)
         dossier = build(session, case)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, timezones
 from .errors import Conflict, Forbidden
+from .messages import N_
 from .store import Case, Draft, TaskRecord, User, unit_of_work, utcnow
 from .tasks import task_row
 from .users import Principal, may_complete
@@ -45,7 +46,7 @@ def save(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
             return _save(session, who, task_id, data, definition_for)
     except _Denied as denied:
         _log_denied(who, denied.case_id)
-        raise Forbidden("Deze taak is niet voor u.") from None
+        raise Forbidden(N_("Deze taak is niet voor u.")) from None
 
 
 class _Denied(Exception):
@@ -85,7 +86,7 @@ def load(session: Session, who: Principal, task_id: str) -> dict[str, Any] | Non
 def _ready_row(session: Session, task_id: Any) -> TaskRecord:
     row = task_row(session, task_id)
     if row.state != "ready":
-        raise Conflict("Deze taak is al afgerond of staat niet meer open.", case_id=row.case_id)
+        raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."), case_id=row.case_id)
     return row
 
 

@@ -33,6 +33,7 @@ from .adapter import snapshot as snapshot
 from .definitions import ProcessDefinition
 from .errors import Conflict
 from .expressions import SCRIPT_ENGINE, ExpressionError
+from .messages import N_, Message
 
 MELDING_STEP = "melding_doen"
 HULP_STEP = "hulp_organiseren"
@@ -129,13 +130,13 @@ def advance_workflow(workflow: BpmnWorkflow, ids: IdSource) -> Advance:
 
 # SpiffWorkflow's own messages for the faults a diagram can have, in the product's words.
 _ENGINE_MESSAGES = (
-    (re.compile(r"No conditions satisfied for '?([\w.-]+)'?"),
-     "geen enkele voorwaarde van gateway '{0}' geldt en er is geen standaardstroom"),
+    (re.compile(r"No conditions satisfied for '?(?P<gateway>[\w.-]+)'?"),
+     N_("geen enkele voorwaarde van gateway '{gateway}' geldt en er is geen standaardstroom")),
     (re.compile(r"No conditions satisfied on gateway"),
-     "geen enkele voorwaarde van deze inclusieve gateway geldt"),
-    (re.compile(r"Error evaluating expression '(.*)'"),
-     "de expressie '{0}' kan niet worden uitgerekend (een gegeven ontbreekt of heeft een "
-     "onverwacht type)"),
+     N_("geen enkele voorwaarde van deze inclusieve gateway geldt")),
+    (re.compile(r"Error evaluating expression '(?P<expression>.*)'"),
+     N_("de expressie '{expression}' kan niet worden uitgerekend (een gegeven ontbreekt of "
+        "heeft een onverwacht type)")),
 )
 
 
@@ -145,7 +146,7 @@ def engine_message(detail: str) -> str:
     for pattern, dutch in _ENGINE_MESSAGES:
         found = pattern.search(first)
         if found:
-            return dutch.format(*found.groups())
+            return Message(dutch, **found.groupdict())
     return first
 
 
@@ -153,7 +154,8 @@ class EngineFailure(Conflict):
     """The diagram could not advance (e.g. no gateway condition held): nothing is stored."""
 
     def __init__(self, detail: str):
-        super().__init__(f"Het proces kan niet verder: {engine_message(detail)}")
+        super().__init__(Message(N_("Het proces kan niet verder: {why}"),
+                                 why=engine_message(detail)))
 
 
 # --- the case file: one set of answers that every gateway sees ------------------------------
@@ -237,7 +239,7 @@ def complete_in_workflow(workflow: BpmnWorkflow, task_id: str, data: dict, ids: 
     with task_ids(ids):
         task = task_or_none(workflow, task_id)
         if task is None or task.state != TaskState.READY:
-            raise Conflict("Deze taak staat niet (meer) open.")
+            raise Conflict(N_("Deze taak staat niet (meer) open."))
         case_file = _case_file(workflow)
         if case_file is None:
             task.set_data(**data)

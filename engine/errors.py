@@ -1,4 +1,6 @@
-"""Domain errors; the web layer maps each to its HTTP status. Messages are Dutch."""
+"""Domain errors; the web layer maps each to its HTTP status. Messages are Dutch: a constant
+marked with messages.N_ or a messages.Message (template and values), which the web layer
+translates for the reader (webui/texts.translate)."""
 
 
 class DomainError(Exception):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import expressions
+from .messages import N_, Message, text_of
 
 # Camunda's form field types, mapped to the contract's field types.
 _TYPES = {"string": "string", "long": "integer", "boolean": "boolean", "date": "date", "enum": "enum"}
@@ -107,8 +108,8 @@ class FormInvalid(Exception):
         self.errors = errors
 
 
-REQUIRED = "Dit veld is verplicht."
-INVALID = "Dit antwoord past niet bij de andere antwoorden op dit formulier."
+REQUIRED = N_("Dit veld is verplicht.")
+INVALID = N_("Dit antwoord past niet bij de andere antwoorden op dit formulier.")
 TEXT_TYPES = ("string", "text")
 
 
@@ -155,33 +156,34 @@ _REFUSED_IN_LINE = re.compile(f"[\\x00-\\x0a{_REFUSED}]")
 _REFUSED_IN_TEXT = re.compile(f"[\\x00-\\x08{_REFUSED}]")
 
 
-def _refused_character(char: str, multiline: bool) -> str | None:
+def _refused_character(char: str, multiline: bool) -> Message | None:
     """Why `char` may not be in a text, in Dutch; None when it may."""
     code = ord(char)
     if code < 0x20 or 0x7F <= code <= 0x9F:
         if multiline and char in _MULTILINE_ALLOWED:
             return None
         if char in "\r\n":
-            return "een regeleinde"
+            return N_("een regeleinde")
         if char == "\t":
-            return "een tab"
-        return "een stuurteken"
+            return N_("een tab")
+        return N_("een stuurteken")
     if 0xD800 <= code <= 0xDFFF:
-        return "een losse surrogaat, geen geldig teken"
+        return N_("een losse surrogaat, geen geldig teken")
     if code in _BIDI:
-        return "een teken dat de schrijfrichting omkeert"
+        return N_("een teken dat de schrijfrichting omkeert")
     if code in (0x2028, 0x2029):
-        return "een regel- of alineascheiding"
+        return N_("een regel- of alineascheiding")
     if code in _INVISIBLE:
-        return "een onzichtbaar teken"
+        return N_("een onzichtbaar teken")
     return None
 
 
-def refused_character(value: str, multiline: bool = False) -> str | None:
+def refused_character(value: str, multiline: bool = False,
+                      subject: Message | None = None) -> Message | None:
     """Why `value` may not be stored as it is, in Dutch, naming the first character that
     clean_text's rule refuses (with its code point); None when it holds none. The value is
     taken as it is, white space around it included: for a text that is not stripped, such
-    as a new password."""
+    as a new password. `subject` names the text ("De tekst" when None)."""
     found = (_REFUSED_IN_TEXT if multiline else _REFUSED_IN_LINE).search(value)
     if found is None:
         return None
@@ -189,8 +191,11 @@ def refused_character(value: str, multiline: bool = False) -> str | None:
     why = _refused_character(char, multiline)
     if why is None:
         return None
-    where = "in dit veld" if multiline or char not in "\r\n" else "in een veld van één regel"
-    return f"De tekst bevat {why} (U+{ord(char):04X}); dat is {where} niet toegestaan."
+    where = N_("in dit veld") if multiline or char not in "\r\n" \
+        else N_("in een veld van één regel")
+    return Message(N_("{subject} bevat {why} (U+{code}); dat is {where} niet toegestaan."),
+                   subject=subject or N_("De tekst"), why=why, code=f"{ord(char):04X}",
+                   where=where)
 
 
 def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False) -> str | None:
@@ -207,7 +212,7 @@ def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False
     character (named with its code point) or is longer than maxlength.
     """
     if not isinstance(value, str):
-        raise ValueError("Vul tekst in.")
+        raise ValueError(N_("Vul tekst in."))
     if multiline:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     # White space around the text is dropped first: a trailing newline pasted along with a
@@ -217,7 +222,8 @@ def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False
     if problem is not None:
         raise ValueError(problem)
     if maxlength is not None and len(value) > maxlength:
-        raise ValueError(f"Maximaal {maxlength} tekens (nu {len(value)}).")
+        raise ValueError(Message(N_("Maximaal {n} tekens (nu {length})."), n=maxlength,
+                                 length=len(value)))
     return value or None
 
 
@@ -236,12 +242,12 @@ def validate(
     Raises FormInvalid with {field: message} for unknown keys and every field in error.
     """
     if not isinstance(data, dict):
-        raise FormInvalid({"data": "Verwacht een object met veldwaarden."})
+        raise FormInvalid({"data": N_("Verwacht een object met veldwaarden.")})
     by_name = {f.name: f for f in fields}
     errors: dict[str, str] = {}
     for key in data:
         if key not in by_name:
-            errors[str(key)[:100]] = "Onbekend veld: dit formulier vraagt hier niet om."
+            errors[str(key)[:100]] = N_("Onbekend veld: dit formulier vraagt hier niet om.")
     clean: dict[str, Any] = {}
     for f in fields:
         if f.name not in data:
@@ -254,7 +260,7 @@ def validate(
         try:
             converted = _convert(f, value, from_web)
         except ValueError as exc:
-            errors[f.name] = str(exc)
+            errors[f.name] = text_of(exc)
             continue
         if converted is not None:
             clean[f.name] = converted
@@ -279,32 +285,33 @@ def _convert(f: Field, value: Any, from_web: bool) -> Any:
             return value
         if from_web and isinstance(value, str) and value.lower() in ("ja", "true", "1", "nee", "false", "0"):
             return value.lower() in ("ja", "true", "1")
-        raise ValueError("Kies ja of nee.")
+        raise ValueError(N_("Kies ja of nee."))
     if f.type == "integer":
         if from_web and isinstance(value, str):
             try:
                 value = int(value)
             except ValueError:
-                raise ValueError("Vul een geheel getal in.") from None
+                raise ValueError(N_("Vul een geheel getal in.")) from None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError("Vul een geheel getal in.")
+            raise ValueError(N_("Vul een geheel getal in."))
         if abs(value) > INTEGER_LIMIT:
-            raise ValueError("Dit getal is te groot.")
+            raise ValueError(N_("Dit getal is te groot."))
         if f.minimum is not None and value < f.minimum:
-            raise ValueError(f"Vul een getal van minstens {f.minimum} in.")
+            raise ValueError(Message(N_("Vul een getal van minstens {n} in."), n=f.minimum))
         if f.maximum is not None and value > f.maximum:
-            raise ValueError(f"Vul een getal van hoogstens {f.maximum} in.")
+            raise ValueError(Message(N_("Vul een getal van hoogstens {n} in."), n=f.maximum))
         return value
     if f.type == "date":
         if not isinstance(value, str):
-            raise ValueError("Vul een datum in als JJJJ-MM-DD.")
+            raise ValueError(N_("Vul een datum in als JJJJ-MM-DD."))
         try:
             return dt.date.fromisoformat(value).isoformat()
         except ValueError:
-            raise ValueError("Vul een geldige datum in als JJJJ-MM-DD.") from None
+            raise ValueError(N_("Vul een geldige datum in als JJJJ-MM-DD.")) from None
     if f.type == "enum":
         allowed = [o.value for o in f.options]
         if not isinstance(value, str) or value not in allowed:
-            raise ValueError("Kies een van de mogelijkheden: " + ", ".join(allowed) + ".")
+            raise ValueError(Message(N_("Kies een van de mogelijkheden: {options}."),
+                                     options=", ".join(allowed)))
         return value
     return clean_text(value, f.maxlength, multiline=f.type == "text")  # string and text

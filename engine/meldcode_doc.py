@@ -8,6 +8,7 @@ from typing import Any
 from . import organisation, versions
 from .dossier import _env, local_time
 from .errors import Conflict
+from .messages import N_
 from .store import unit_of_work
 
 ROLE_LABELS = {
@@ -21,7 +22,7 @@ def build() -> dict[str, Any]:
     with unit_of_work() as session:
         version = versions.active_version(session)
         if version is None:
-            raise Conflict("Er is geen actieve procesversie.")
+            raise Conflict(N_("Er is geen actieve procesversie."))
         definition = versions.definition_for(session, version.version)
         settings = organisation.read(session)
         values = organisation.placeholder_values(settings)

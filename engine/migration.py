@@ -31,6 +31,7 @@ from . import adapter, audit, driving, versions
 from .cases import CaseChange
 from .definitions import ProcessDefinition
 from .errors import BadRequest, Conflict, Forbidden, NotFound
+from .messages import N_, Message
 from .pages import diagram_info
 from .roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
 from .store import Case, HistoryEvent, ProcessVersion, TaskRecord, User, unit_of_work, utcnow
@@ -55,11 +56,12 @@ class MoveRefused(Conflict):
     """The whole move is refused and nothing changed; problems: (case id, reason) pairs."""
 
     def __init__(self, from_version: int, to_version: int, problems: list[tuple[int, str]]):
-        lines = [f"casus {case_id}: {reason}" for case_id, reason in problems]
-        super().__init__(
-            f"De open casussen van versie {from_version} zijn niet verplaatst naar versie "
-            f"{to_version}: {len({c for c, _ in problems})} casus(sen) kunnen daar niet verder. "
-            "Er is niets gewijzigd.", problems=lines)
+        lines = [Message(N_("casus {case}: {reason}"), case=case_id, reason=reason)
+                 for case_id, reason in problems]
+        super().__init__(Message(
+            N_("De open casussen van versie {old} zijn niet verplaatst naar versie {new}: {count} "
+               "casus(sen) kunnen daar niet verder. Er is niets gewijzigd."),
+            old=from_version, new=to_version, count=len({c for c, _ in problems})), problems=lines)
         self.problems = problems
         self.lines = lines
 
@@ -98,12 +100,12 @@ def move_workflow(workflow, target: ProcessDefinition, ids: adapter.IdSource) ->
     before = ready_steps(workflow)
     missing = sorted({step for step in before.values() if step not in target.steps})
     if missing:
-        raise MoveImpossible([f"stap '{step}' staat open maar is geen stap van de nieuwe versie"
-                              for step in missing])
+        raise MoveImpossible([Message(N_("stap '{step}' staat open maar is geen stap van de nieuwe "
+                                         "versie"), step=step) for step in missing])
     top, parts = diff_workflow(_spec_registry, workflow, target.spec, target.subprocess_specs)
     gone = [sp_id for sp_id, diff in parts.items() if diff is None]
     if gone:
-        raise MoveImpossible(["een deelproces van de casus bestaat niet in de nieuwe versie"])
+        raise MoveImpossible([N_("een deelproces van de casus bestaat niet in de nieuwe versie")])
     with adapter.task_ids(ids):
         migrate_workflow(top, workflow, target.spec)
         for sp_id, diff in parts.items():
@@ -111,18 +113,20 @@ def move_workflow(workflow, target: ProcessDefinition, ids: adapter.IdSource) ->
             migrate_workflow(diff, sub, target.subprocess_specs[sub.spec.name])
     foreign = _foreign_elements(workflow)
     if foreign:
-        raise MoveImpossible([f"element '{e}' waar de casus al langs kwam, bestaat niet in de "
-                              "nieuwe versie" for e in foreign])
+        raise MoveImpossible([Message(N_("element '{element}' waar de casus al langs kwam, bestaat "
+                                         "niet in de nieuwe versie"), element=e) for e in foreign])
     after = ready_steps(workflow)
     if after != before:
-        raise MoveImpossible([
-            "na het verplaatsen zouden andere stappen openstaan "
-            f"({', '.join(sorted(after.values())) or 'geen'} in plaats van "
-            f"{', '.join(sorted(before.values())) or 'geen'})"])
+        raise MoveImpossible([Message(
+            N_("na het verplaatsen zouden andere stappen openstaan ({after} in plaats van "
+               "{before})"),
+            after=", ".join(sorted(after.values())) or N_("geen"),
+            before=", ".join(sorted(before.values())) or N_("geen"))])
     try:
         return driving.advance_workflow(workflow, ids)
     except driving.EngineFailure as exc:
-        raise MoveImpossible([f"op de nieuwe versie kan het proces niet verder: {exc.message}"]) from None
+        raise MoveImpossible([Message(N_("op de nieuwe versie kan het proces niet verder: {why}"),
+                                      why=exc.message)]) from None
 
 
 # --- moving the open cases of a version -------------------------------------------------------
@@ -132,10 +136,10 @@ def _version(session: Session, number: Any) -> ProcessVersion:
     try:
         number = int(number)
     except (TypeError, ValueError):
-        raise NotFound("Procesversie niet gevonden.") from None
+        raise NotFound(N_("Procesversie niet gevonden.")) from None
     row = session.get(ProcessVersion, number) if 0 < number < 2**31 else None
     if row is None:
-        raise NotFound(f"Procesversie {number} bestaat niet.")
+        raise NotFound(Message(N_("Procesversie {number} bestaat niet."), number=number))
     return row
 
 
@@ -163,7 +167,7 @@ def _plan(session: Session, from_version: Any, to_version: Any):
     """
     source, target = _version(session, from_version), _version(session, to_version)
     if source.version == target.version:
-        raise BadRequest("Kies een andere versie om de casussen naartoe te verplaatsen.")
+        raise BadRequest(N_("Kies een andere versie om de casussen naartoe te verplaatsen."))
     old = versions.definition_for(session, source.version)
     new = versions.definition_for(session, target.version)
     cases = _open_cases(session, source.version)
@@ -174,8 +178,9 @@ def _plan(session: Session, from_version: Any, to_version: Any):
     for case in cases:
         for step in sorted({r.step for r in ready[case.id]}):
             if step not in new.steps:
-                problems.append((case.id, f"stap '{step}' staat open maar bestaat niet in "
-                                          f"versie {target.version}"))
+                problems.append((case.id, Message(
+                    N_("stap '{step}' staat open maar bestaat niet in versie {number}"),
+                    step=step, number=target.version)))
     if problems:
         return source, target, new, [], problems
     plans = []
@@ -185,13 +190,13 @@ def _plan(session: Session, from_version: Any, to_version: Any):
         before = {r.id for r in ready[case.id]}
         try:
             if set(ready_steps(workflow)) != before:
-                raise MoveImpossible(["de open stappen kloppen niet met de opgeslagen workflow"])
+                raise MoveImpossible([N_("de open stappen kloppen niet met de opgeslagen workflow")])
             advance = move_workflow(workflow, new, ids)
             state = adapter.dump_state(workflow)
             # Proved as stored: the moved state restores on the target version as it is.
             restored = adapter.load_state(new, state)
             if ready_steps(restored) != ready_steps(workflow):
-                raise MoveImpossible(["de verplaatste casus laat zich niet goed herstellen"])
+                raise MoveImpossible([N_("de verplaatste casus laat zich niet goed herstellen")])
         except MoveImpossible as exc:
             problems.extend((case.id, reason) for reason in exc.reasons)
             continue
@@ -201,7 +206,7 @@ def _plan(session: Session, from_version: Any, to_version: Any):
 
 def _require_procesbeheerder(who: Principal | str) -> None:
     if isinstance(who, Principal) and not who.has_role(PROCESBEHEERDER):
-        raise Forbidden("Alleen een procesbeheerder mag casussen naar een andere versie verplaatsen.")
+        raise Forbidden(N_("Alleen een procesbeheerder mag casussen naar een andere versie verplaatsen."))
 
 
 def move_preview(who: Principal, from_version: Any, to_version: Any) -> dict[str, Any]:
@@ -262,8 +267,8 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
                 "from": source.version, "to": target.version, "cases": [m["id"] for m in moved]})
             session.flush()
     except StaleDataError:
-        raise Conflict("Een casus is intussen gewijzigd; er is niets verplaatst. Probeer het "
-                       "opnieuw.") from None
+        raise Conflict(N_("Een casus is intussen gewijzigd; er is niets verplaatst. Probeer het "
+                          "opnieuw.")) from None
     return {"from": source.version, "to": target.version, "moved": moved}
 
 
@@ -321,7 +326,7 @@ def stuck_per_version(who: Principal) -> dict[int, dict[str, Any]]:
     Raises Forbidden for anyone else.
     """
     if not who.has_role(PROCESBEHEERDER, BEHEERDER, AUDITOR):
-        raise Forbidden("U heeft geen toegang tot de procesversies.")
+        raise Forbidden(N_("U heeft geen toegang tot de procesversies."))
     with unit_of_work() as session:
         listing = stuck_cases(session)
     result: dict[int, dict[str, Any]] = {}

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, forms
 from .errors import Forbidden, Invalid
+from .messages import N_, Message, text_of
 from .roles import BEHEERDER
 from .store import Setting, unit_of_work
 
@@ -34,7 +35,8 @@ _MULTILINE = {"veilig_thuis_regio_adres"}  # a textarea: newlines and tabs allow
 _PHONE = re.compile(r"^[0-9 +()\-]{0,40}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PERSON_KEYS = ("naam", "functie", "telefoon", "email")
-_PERSON_LABELS = {"naam": "naam", "functie": "functie", "telefoon": "telefoon", "email": "e-mail"}
+_PERSON_LABELS = {"naam": N_("naam"), "functie": N_("functie"), "telefoon": N_("telefoon"),
+                  "email": N_("e-mail")}
 MAX_PEOPLE = 20
 
 
@@ -53,57 +55,60 @@ def current() -> dict[str, Any]:
 
 def validate(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
-        raise Invalid("Ongeldige instellingen.", {"instellingen": "Verwacht een object."})
+        raise Invalid(N_("Ongeldige instellingen."), {"instellingen": "Verwacht een object."})
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for key in payload:
         if key not in DEFAULTS:
-            errors[str(key)[:100]] = "Onbekende instelling."
+            errors[str(key)[:100]] = N_("Onbekende instelling.")
     for key, limit in _TEXT_LIMITS.items():
         if key not in payload:
             continue
         value = payload[key]
         if not isinstance(value, str):
-            errors[key] = "Vul tekst in."
+            errors[key] = N_("Vul tekst in.")
             continue
         # The text rule of every door (forms.clean_text): no control characters (a newline
         # only in the address), lone surrogates, bidi overrides or invisible spaces.
         try:
             value = forms.clean_text(value, multiline=key in _MULTILINE) or ""
         except ValueError as exc:
-            errors[key] = str(exc)
+            errors[key] = text_of(exc)
             continue
         if len(value) > limit:
-            errors[key] = f"Maximaal {limit} tekens."
+            errors[key] = Message(N_("Maximaal {n} tekens."), n=limit)
         elif key.endswith("telefoon") and not _PHONE.match(value):
-            errors[key] = "Alleen cijfers, spaties, +, - en haakjes."
+            errors[key] = N_("Alleen cijfers, spaties, +, - en haakjes.")
         else:
             clean[key] = value
     if "veilig_thuis_telefoon" in clean and not clean["veilig_thuis_telefoon"]:
-        errors["veilig_thuis_telefoon"] = "Het landelijke nummer is verplicht (0800-2000)."
+        errors["veilig_thuis_telefoon"] = N_("Het landelijke nummer is verplicht (0800-2000).")
     if "beroepsgroep" in payload:
         if payload["beroepsgroep"] not in BEROEPSGROEPEN:
-            errors["beroepsgroep"] = "Kies een beroepsgroep uit de lijst."
+            errors["beroepsgroep"] = N_("Kies een beroepsgroep uit de lijst.")
         else:
             clean["beroepsgroep"] = payload["beroepsgroep"]
     if "aandachtsfunctionarissen" in payload:
         people = payload["aandachtsfunctionarissen"]
         if not isinstance(people, list) or len(people) > MAX_PEOPLE:
-            errors["aandachtsfunctionarissen"] = f"Een lijst van hoogstens {MAX_PEOPLE} personen."
+            errors["aandachtsfunctionarissen"] = Message(
+                N_("Een lijst van hoogstens {n} personen."), n=MAX_PEOPLE)
         else:
             result = []
             for number, person in enumerate(people, start=1):
                 if not isinstance(person, dict) or set(person) - set(_PERSON_KEYS):
-                    errors["aandachtsfunctionarissen"] = f"Persoon {number}: onbekende gegevens."
+                    errors["aandachtsfunctionarissen"] = Message(
+                        N_("Persoon {number}: onbekende gegevens."), number=number)
                     break
                 entry, refused = {}, None
                 for k in _PERSON_KEYS:
+                    raw = str(person.get(k) or "")
                     try:
-                        entry[k] = (forms.clean_text(str(person.get(k) or "")) or "")[:200]
+                        entry[k] = (forms.clean_text(raw) or "")[:200]
                     except ValueError as exc:
-                        why = str(exc)
-                        refused = (f"Persoon {number}, {_PERSON_LABELS[k]}: "
-                                   f"{why[:1].lower()}{why[1:]}")
+                        why = forms.refused_character(raw.strip(), subject=N_("de tekst"))
+                        refused = Message(N_("Persoon {number}, {field}: {why}"), number=number,
+                                          field=_PERSON_LABELS[k], why=why or text_of(exc))
                         break
                 if refused is not None:
                     errors["aandachtsfunctionarissen"] = refused
@@ -111,22 +116,25 @@ def validate(payload: Any) -> dict[str, Any]:
                 if not any(entry.values()):
                     continue  # an empty row in the form
                 if not entry["naam"]:
-                    errors["aandachtsfunctionarissen"] = f"Persoon {number}: vul een naam in."
+                    errors["aandachtsfunctionarissen"] = Message(
+                        N_("Persoon {number}: vul een naam in."), number=number)
                 elif entry["telefoon"] and not _PHONE.match(entry["telefoon"]):
-                    errors["aandachtsfunctionarissen"] = f"Persoon {number}: ongeldig telefoonnummer."
+                    errors["aandachtsfunctionarissen"] = Message(
+                        N_("Persoon {number}: ongeldig telefoonnummer."), number=number)
                 elif entry["email"] and not _EMAIL.match(entry["email"]):
-                    errors["aandachtsfunctionarissen"] = f"Persoon {number}: ongeldig e-mailadres."
+                    errors["aandachtsfunctionarissen"] = Message(
+                        N_("Persoon {number}: ongeldig e-mailadres."), number=number)
                 result.append(entry)
             clean["aandachtsfunctionarissen"] = result
     if errors:
-        raise Invalid("De instellingen zijn niet goed ingevuld.", errors)
+        raise Invalid(N_("De instellingen zijn niet goed ingevuld."), errors)
     return clean
 
 
 def update(who, payload: Any) -> dict[str, Any]:
     """Store new settings (beheerder only); all or nothing."""
     if not who.has_role(BEHEERDER):
-        raise Forbidden("Alleen een beheerder mag de instellingen van de organisatie wijzigen.")
+        raise Forbidden(N_("Alleen een beheerder mag de instellingen van de organisatie wijzigen."))
     clean = validate(payload)
     with unit_of_work(write=True) as session:
         for key, value in clean.items():
@@ -192,5 +200,5 @@ def fill_in(text: str | None, values: dict[str, str]) -> str:
 def settings_page(who) -> dict[str, Any]:
     """The settings, to show them in the beheerder's form (beheerder only)."""
     if not who.has_role(BEHEERDER):
-        raise Forbidden("Alleen een beheerder mag de instellingen van de organisatie inzien en wijzigen.")
+        raise Forbidden(N_("Alleen een beheerder mag de instellingen van de organisatie inzien en wijzigen."))
     return current()

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, dossier, listings, pages, replay
+from . import audit, cases, commands, dossier, listings, pages, replay, timezones
 from .errors import Invalid
+from .messages import N_, Message
 from .roles import AUDITOR
 from .store import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User, unit_of_work
 from .versions import active_version, definition_for
@@ -25,7 +26,7 @@ UITKOMSTEN = ("gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen", "geen_ver
 
 def _require_auditor(who, case_id: int | None, action: str) -> None:
     if not who.has_role(AUDITOR):
-        raise commands.Denied("Alleen een auditor mag dit inzien.", case_id, action)
+        raise commands.Denied(N_("Alleen een auditor mag dit inzien."), case_id, action)
 
 
 @dataclass
@@ -50,33 +51,35 @@ class CaseFilter:
 
         f.status = text("status")
         if f.status and f.status not in STATUSES:
-            errors["status"] = "Kies open of afgesloten."
+            errors["status"] = N_("Kies open of afgesloten.")
         f.uitkomst = text("uitkomst")
         if f.uitkomst and f.uitkomst not in UITKOMSTEN:
-            errors["uitkomst"] = "Onbekende uitkomst."
+            errors["uitkomst"] = N_("Onbekende uitkomst.")
         for name in ("started_from", "started_to"):
             value = text(name)
             if value:
                 try:
                     day = dt.date.fromisoformat(value)
                 except ValueError:
-                    errors[name] = "Vul een datum in als JJJJ-MM-DD."
+                    errors[name] = N_("Vul een datum in als JJJJ-MM-DD.")
                     continue
                 # A day at the edge of what a date holds (0001-01-01, 9999-12-31) has no
                 # day before or after it to bound a query with.
                 if not FIRST_DAY <= day <= LAST_DAY:
-                    errors[name] = (f"Vul een datum in tussen {FIRST_DAY:%d-%m-%Y} en "
-                                    f"{LAST_DAY:%d-%m-%Y}.")
+                    errors[name] = Message(N_("Vul een datum in tussen {first} en {last}."),
+                                           first=f"{FIRST_DAY:%d-%m-%Y}",
+                                           last=f"{LAST_DAY:%d-%m-%Y}")
                 else:
                     setattr(f, name, day)
         f.step = text("step")
         if f.step and len(f.step) > 200:
-            errors["step"] = "Te lang."
+            errors["step"] = N_("Te lang.")
         elif f.step and any(ord(c) < 32 for c in f.step):
-            errors["step"] = "Onbekende stap."
+            errors["step"] = N_("Onbekende stap.")
         for name, default, highest, message in (
-                ("process_version", None, commands.MAX_ID, "Vul een bestaand versienummer in."),
-                ("page", 1, MAX_PAGE, f"Vul een paginanummer van 1 tot en met {MAX_PAGE} in.")):
+                ("process_version", None, commands.MAX_ID, N_("Vul een bestaand versienummer in.")),
+                ("page", 1, MAX_PAGE,
+                 Message(N_("Vul een paginanummer van 1 tot en met {n} in."), n=MAX_PAGE))):
             value = text(name)
             if value is None:
                 setattr(f, name, default)
@@ -85,7 +88,7 @@ class CaseFilter:
             number = int(value) if value.isascii() and value.isdigit() and len(value) < 20 \
                 else None
             if number is None:
-                errors[name] = "Vul een getal in."
+                errors[name] = N_("Vul een getal in.")
             elif not 1 <= number <= highest:
                 # Beyond it the query's offset or id no longer fits the database (PostgreSQL
                 # integers have 32 bits, offsets 64).
@@ -93,7 +96,7 @@ class CaseFilter:
             else:
                 setattr(f, name, number)
         if errors:
-            raise Invalid("Ongeldig filter.", errors)
+            raise Invalid(N_("Ongeldig filter."), errors)
         return f
 
 
@@ -132,8 +135,8 @@ def find_cases(who, flt: CaseFilter) -> dict[str, Any]:
             "pages": max(1, -(-total // PER_PAGE)),
             "cases": [
                 {"id": r.id, "client_ref": r.client_ref, "status": r.status,
-                 "uitkomst": r.uitkomst, "started_at": audit.iso(r.started_at),
-                 "closed_at": audit.iso(r.closed_at) if r.closed_at else None,
+                 "uitkomst": r.uitkomst, "started_at": timezones.to_utc(r.started_at),
+                 "closed_at": timezones.to_utc(r.closed_at),
                  "process_version": r.process_version, "owner": r.owner}
                 for r in rows
             ],
@@ -181,7 +184,7 @@ def viewers(who, case_id: Any) -> dict[str, Any]:
             "case": {"id": case.id, "client_ref": case.client_ref},
             "people": [
                 {"user": user, "name": names.get(user) or user, "role": role, "outcome": outcome,
-                 "count": count, "first": audit.iso(first), "last": audit.iso(last)}
+                 "count": count, "first": timezones.to_utc(first), "last": timezones.to_utc(last)}
                 for user, role, outcome, count, first, last in rows
             ],
         }

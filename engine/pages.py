@@ -20,6 +20,7 @@ from .cases import get_case
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
 from .errors import NotFound
+from .messages import N_
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE
 from .store import Case, CaseShare, HistoryEvent, TaskRecord, User, unit_of_work
 from .users import Principal
@@ -321,7 +322,7 @@ def diagram_xml(version: Any) -> str:
     try:
         version = int(version)
     except (TypeError, ValueError):
-        raise NotFound("Procesversie niet gevonden.") from None
+        raise NotFound(N_("Procesversie niet gevonden.")) from None
     with unit_of_work() as session:
         return versions.definition_for(session, version).bpmn_xml
 

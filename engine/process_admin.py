@@ -20,6 +20,7 @@ from . import definition_xml, definitions, organisation, versions
 from .commands import MAX_ID
 from .definitions import SourceFile
 from .errors import Forbidden, Invalid, NotFound
+from .messages import N_, Message
 from .roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
 from .store import ProcessVersion, unit_of_work
 from .users import Principal
@@ -29,18 +30,18 @@ READERS = (PROCESBEHEERDER, BEHEERDER, AUDITOR)
 
 # The groups of the readable difference, in the order a process owner reads them.
 DIFF_GROUPS = (
-    ("element", "Elementen"),
-    ("stroom", "Stromen en voorwaarden"),
-    ("formulierveld", "Formuliervelden"),
-    ("beslistabel", "Beslistabel"),
+    ("element", N_("Elementen")),
+    ("stroom", N_("Stromen en voorwaarden")),
+    ("formulierveld", N_("Formuliervelden")),
+    ("beslistabel", N_("Beslistabel")),
 )
 
 
 def _require(who: Principal, *roles: str) -> None:
     if not who.has_role(*roles):
         if roles == (PROCESBEHEERDER,):
-            raise Forbidden("Alleen een procesbeheerder mag processen wijzigen.")
-        raise Forbidden("U heeft geen toegang tot de procesversies.")
+            raise Forbidden(N_("Alleen een procesbeheerder mag processen wijzigen."))
+        raise Forbidden(N_("U heeft geen toegang tot de procesversies."))
 
 
 def _version(session, number: Any) -> ProcessVersion:
@@ -50,10 +51,10 @@ def _version(session, number: Any) -> ProcessVersion:
     try:
         number = int(number)
     except (TypeError, ValueError, OverflowError):
-        raise NotFound("Procesversie niet gevonden.") from None
+        raise NotFound(N_("Procesversie niet gevonden.")) from None
     row = session.get(ProcessVersion, number) if 0 < number <= MAX_ID else None
     if row is None:
-        raise NotFound(f"Procesversie {number} bestaat niet.")
+        raise NotFound(Message(N_("Procesversie {number} bestaat niet."), number=number))
     return row
 
 
@@ -62,7 +63,8 @@ def _active(session) -> ProcessVersion | None:
 
 
 def grouped(changes: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """versions.diff's changes per kind, each kind with its Dutch heading; empty kinds left out."""
+    """versions.diff's changes per kind, each kind with its heading (a Message: the web layer
+    translates it); empty kinds left out."""
     groups = []
     for kind, title in DIFF_GROUPS:
         items = [c for c in changes if c["soort"] == kind]
@@ -135,7 +137,7 @@ def version_file(who: Principal, number: Any, name: str) -> tuple[str, bytes]:
         row = _version(session, number)
         found = next((f for f in row.files if f.name == name), None)
         if found is None:
-            raise NotFound("Dit bestand hoort niet bij deze versie.")
+            raise NotFound(N_("Dit bestand hoort niet bij deze versie."))
         return found.name, found.content
 
 
@@ -148,7 +150,7 @@ def modeler_source(who: Principal) -> dict[str, Any]:
     with unit_of_work() as session:
         row = _active(session)
         if row is None:
-            raise NotFound("Er is nog geen procesversie gepubliceerd.")
+            raise NotFound(N_("Er is nog geen procesversie gepubliceerd."))
         bpmn = next(f for f in row.files if f.kind == "bpmn")
         dmn = next((f for f in row.files if f.kind == "dmn"), None)
         return {"version": row.version, "bpmn_name": bpmn.name,
@@ -167,10 +169,10 @@ def _named_files(session, payload: Any) -> list[SourceFile]:
     """The files the modeler sends ({"bpmn": xml, "dmn": xml or absent}), named as the active
     version names them."""
     if not isinstance(payload, dict) or not isinstance(payload.get("bpmn"), str):
-        raise Invalid("Stuur het diagram mee.", {"bpmn": "Het BPMN-diagram ontbreekt."})
+        raise Invalid(N_("Stuur het diagram mee."), {"bpmn": "Het BPMN-diagram ontbreekt."})
     unknown = set(payload) - {"bpmn", "dmn"}
     if unknown:
-        raise Invalid("Onbekende gegevens.", {str(k)[:100]: "Onbekend veld." for k in unknown})
+        raise Invalid(N_("Onbekende gegevens."), {str(k)[:100]: "Onbekend veld." for k in unknown})
     active = _active(session)
     names = {f.kind: f.name for f in active.files} if active else {}
     files = [SourceFile(names.get("bpmn", "meldcode.bpmn"), payload["bpmn"].encode("utf-8"))]
@@ -267,5 +269,5 @@ def publish(who: Principal, payload: Any) -> dict[str, Any]:
     except definitions.InvalidDefinition as exc:
         with unit_of_work() as session:
             full = versions.complete_set(session, files)
-        raise Invalid("De procesversie is niet gepubliceerd: het diagram bevat fouten.",
+        raise Invalid(N_("De procesversie is niet gepubliceerd: het diagram bevat fouten."),
                       _problems_on_elements(full, exc.problems)) from None

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from . import audit, cases, commands, forms
 from .errors import BadRequest, Conflict, Invalid
 from .forms import Field
+from .messages import N_, Message, text_of
 from .roles import AANDACHTSFUNCTIONARIS, CASE_STARTERS, LEIDINGGEVENDE
 from .store import Case, CaseShare, Draft, HistoryEvent, TaskRecord, User, utcnow
 from .users import Principal
@@ -29,9 +30,9 @@ USER_MAX = 80  # a user name (users._NAME) is at most 80 characters
 
 # What these events record, labelled as the timelines and the dossier show it.
 EVENT_FIELDS = {
-    "case_handed_over": [Field("from", "Van", "string"), Field("to", "Aan", "string"),
-                         Field("reason", "Reden", "text")],
-    "case_shared": [Field("with", "Gedeeld met", "string"), Field("reason", "Reden", "text")],
+    "case_handed_over": [Field("from", N_("Van"), "string"), Field("to", N_("Aan"), "string"),
+                         Field("reason", N_("Reden"), "text")],
+    "case_shared": [Field("with", N_("Gedeeld met"), "string"), Field("reason", N_("Reden"), "text")],
 }
 
 
@@ -46,14 +47,14 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
     """The case (may `who` change it, is it open), then the colleague and the reason, every
     field's error at once."""
     if not isinstance(payload, dict):
-        raise BadRequest("Verwacht een JSON-object.")
+        raise BadRequest(N_("Verwacht een JSON-object."))
     case = commands.load_case(session, case_id)
     if not may_manage(who, case):
         raise commands.Denied(
-            "Alleen de eigenaar van de casus of diens leidinggevende mag dit doen.", case.id, action)
+            N_("Alleen de eigenaar van de casus of diens leidinggevende mag dit doen."), case.id, action)
     if case.status != "open":
-        raise Conflict("Deze casus is afgesloten; er verandert niets meer aan.")
-    errors = {str(k)[:100]: "Onbekend veld." for k in payload if k not in FIELDS}
+        raise Conflict(N_("Deze casus is afgesloten; er verandert niets meer aan."))
+    errors = {str(k)[:100]: N_("Onbekend veld.") for k in payload if k not in FIELDS}
     # Both are texts as forms.clean_text takes them (the one text rule): the name one line,
     # the reason free text that keeps its newlines and tabs; a control character (NUL among
     # them), a lone surrogate, a bidi override or an invisible space is refused at its field.
@@ -62,25 +63,25 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
     try:
         name = forms.clean_text(name, USER_MAX) if isinstance(name, str) else None
     except ValueError as exc:
-        errors["user"] = str(exc)
+        errors["user"] = text_of(exc)
     else:
         if name is None:
-            errors["user"] = "Kies een collega."
+            errors["user"] = N_("Kies een collega.")
         else:
             colleague = session.scalar(select(User).where(User.name == name,
                                                           User.active.is_(True)))
             if colleague is None or not set(colleague.roles) & set(roles):
-                errors["user"] = f"Geen {what} met deze gebruikersnaam."
+                errors["user"] = Message(N_("Geen {role} met deze gebruikersnaam."), role=what)
     try:
         reason = (forms.clean_text(reason, REASON_MAX, multiline=True)
                   if isinstance(reason, str) else None)
     except ValueError as exc:
-        errors["reason"] = str(exc)
+        errors["reason"] = text_of(exc)
     else:
         if reason is None:
-            errors["reason"] = "Schrijf op waarom."
+            errors["reason"] = N_("Schrijf op waarom.")
     if errors:
-        raise Invalid("Ongeldige gegevens.", errors)
+        raise Invalid(N_("Ongeldige gegevens."), errors)
     return case, colleague, reason
 
 
@@ -101,9 +102,9 @@ def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
 
     def run(session: Session):
         case, new_owner, reason = _request(session, who, case_id, payload, "hand_over",
-                                           CASE_STARTERS, "medewerker")
+                                           CASE_STARTERS, N_("medewerker"))
         if new_owner.id == case.owner_id:
-            raise Invalid("Ongeldige gegevens.", {"user": "Deze collega is al eigenaar."})
+            raise Invalid(N_("Ongeldige gegevens."), {"user": "Deze collega is al eigenaar."})
         old_owner = case.owner
         intact = audit.header_ok(case.id, case)  # before the owner changes
         case.owner_id = new_owner.id
@@ -126,10 +127,10 @@ def share(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
 
     def run(session: Session):
         case, reader, reason = _request(session, who, case_id, payload, "share",
-                                        (AANDACHTSFUNCTIONARIS,), "aandachtsfunctionaris")
+                                        (AANDACHTSFUNCTIONARIS,), N_("aandachtsfunctionaris"))
         if session.scalar(select(CaseShare.id).where(CaseShare.case_id == case.id,
                                                      CaseShare.user_id == reader.id)):
-            raise Conflict("De casus is al met deze collega gedeeld.")
+            raise Conflict(N_("De casus is al met deze collega gedeeld."))
         _record(session, who, case, "case_shared", "share", {"with": reader.name, "reason": reason},
                 audit.header_ok(case.id, case))
         session.add(CaseShare(case_id=case.id, user_id=reader.id))

@@ -24,6 +24,7 @@ from .commands import Denied, load_case, log_denied, log_refused, run_command
 from .driving import MELDING_STEP, complete_in_workflow, task_or_none
 from .errors import Conflict, Invalid, NotFound
 from .expressions import ExpressionError
+from .messages import N_
 from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE, MEDEWERKER
 from .store import Case, TaskRecord, User, get_engine, unit_of_work, utcnow, write_connection
 from .users import Principal, may_complete
@@ -53,10 +54,10 @@ _CASE_COLUMNS = [c.name for c in _cases.columns]
 def task_row(session: Session, task_id: Any) -> TaskRecord:
     """The task row of an id from outside (URL or JSON), or NotFound."""
     if not isinstance(task_id, str) or len(task_id) > 36:
-        raise NotFound("Taak niet gevonden.")
+        raise NotFound(N_("Taak niet gevonden."))
     row = session.get(TaskRecord, task_id)
     if row is None:
-        raise NotFound("Taak niet gevonden.")
+        raise NotFound(N_("Taak niet gevonden."))
     return row
 
 
@@ -69,7 +70,7 @@ def get_task(who: Principal, task_id: Any) -> dict[str, Any]:
         row = task_row(session, task_id)
         case = load_case(session, row.case_id)
         if not may_complete(who, case, row.lane):
-            raise Denied("Deze taak is niet voor u.", case.id, "read_task")
+            raise Denied(N_("Deze taak is niet voor u."), case.id, "read_task")
         definition = definition_for(session, case.process_version)
         step = definition.steps[row.step]
         audit.log_access(session, who, "read_task", "ok", case=case, source=who.source)
@@ -114,19 +115,19 @@ def ready_task_rows(session: Session, who: Principal, limit: int = 500) -> list[
 def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) -> tuple:
     """Read-only: check, validate and run the engine on a copy; no lock is held."""
     if not isinstance(task_id, str) or len(task_id) > 36:
-        raise NotFound("Taak niet gevonden.")
+        raise NotFound(N_("Taak niet gevonden."))
     # A plain connection, no ORM session: this read runs on every completion.
     with get_engine().connect() as conn:
         row = conn.execute(_PLAN_QUERY, {"task_id": task_id}).first()
         if row is None:
-            raise NotFound("Taak niet gevonden.")
+            raise NotFound(N_("Taak niet gevonden."))
         # A detached case built from the row: planning never touches the session again.
         case = Case(**{name: getattr(row, name) for name in _CASE_COLUMNS})
         case.owner = User(id=row.owner_id, name=row.owner_name, manager_id=row.owner_manager_id)
         if not may_complete(who, case, row.lane):
-            raise Denied("Deze taak is niet voor u.", case.id, "complete_task")
+            raise Denied(N_("Deze taak is niet voor u."), case.id, "complete_task")
         if row.task_state != "ready":
-            raise Conflict("Deze taak is al afgerond of staat niet meer open.")
+            raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."))
         definition = definition_for(conn, case.process_version)
         owner = row.owner_name
         still_ready = [task_view(r) for r in conn.execute(_READY_QUERY, {"case_id": case.id})]
@@ -135,7 +136,7 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
     try:
         clean = forms.validate(step.fields, data, context=case.data, from_web=from_web)
     except forms.FormInvalid as exc:
-        raise Invalid("Het formulier is niet goed ingevuld.", exc.errors) from None
+        raise Invalid(N_("Het formulier is niet goed ingevuld."), exc.errors) from None
     now = utcnow()
     workflow = workflow_cache.take(cache_key, case.version_id) or load_state(
         definition, case.workflow_state
@@ -254,7 +255,7 @@ def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = Fals
             following = next_task(workflow, who, change.case, change.completed_task, tasks)
             workflow_cache.put(cache_key, change.version_id + 1, workflow)
             return {**case_dict(change.case, owner, tasks), "next_task": following}
-        raise Conflict("De casus is intussen door iemand anders gewijzigd; probeer opnieuw.")
+        raise Conflict(N_("De casus is intussen door iemand anders gewijzigd; probeer opnieuw."))
     except (Invalid, Conflict) as refused:
         # 422 (the form) and 409 (no longer ready) are refused changes: logged (NEN 7513)
         log_refused(who, case_id or _case_of_task(task_id), "complete_task", refused)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, config, forms, timezones
 from .errors import Invalid, NotFound
+from .messages import N_, Message, text_of
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE, MEDEWERKER, ROLES
 from .store import ApiToken, Case, CaseShare, TaskRecord, User, get_engine, unit_of_work, utcnow
 
@@ -106,13 +107,13 @@ def password_problem(password: str, name: str = "", display_name: str = "") -> s
     # a lone surrogate, an invisible or direction-reversing one): the rule of forms.clean_text.
     refused = forms.refused_character(password)
     if refused is not None:
-        return refused.replace("De tekst", "Het wachtwoord", 1)
+        return forms.refused_character(password, subject=N_("Het wachtwoord"))
     if len(password) < MIN_PASSWORD:
-        return f"Het wachtwoord moet minstens {MIN_PASSWORD} tekens hebben."
+        return Message(N_("Het wachtwoord moet minstens {n} tekens hebben."), n=MIN_PASSWORD)
     if len(password) > MAX_PASSWORD:
-        return f"Het wachtwoord mag hoogstens {MAX_PASSWORD} tekens hebben."
+        return Message(N_("Het wachtwoord mag hoogstens {n} tekens hebben."), n=MAX_PASSWORD)
     if not password.strip():
-        return "Het wachtwoord mag niet alleen uit spaties bestaan."
+        return N_("Het wachtwoord mag niet alleen uit spaties bestaan.")
     personal = [p for p in (name, display_name, *(display_name or "").split()) if p]
     result = zxcvbn.zxcvbn(password[:_SCORED], user_inputs=[*personal, *COMMON_WORDS])
     if result["score"] >= MIN_SCORE:
@@ -129,23 +130,23 @@ def _weakness(result: dict[str, Any], personal: set[str]) -> str:
         if pattern == "dictionary":
             if match.get("dictionary_name") == "user_inputs" and \
                     match.get("matched_word", "").lower() in personal:
-                return "Het wachtwoord lijkt op uw naam. Kies iets wat niemand met u verbindt."
+                return N_("Het wachtwoord lijkt op uw naam. Kies iets wat niemand met u verbindt.")
             if match.get("dictionary_name") == "passwords":
-                return ("Dit is een veelgebruikt wachtwoord (of lijkt er sterk op). Kies een "
-                        "zin van een paar woorden die niet bij elkaar horen.")
-            return ("Het wachtwoord bestaat vooral uit een bekend woord. Voeg woorden toe die "
-                    "niet bij elkaar horen.")
+                return N_("Dit is een veelgebruikt wachtwoord (of lijkt er sterk op). Kies een "
+                          "zin van een paar woorden die niet bij elkaar horen.")
+            return N_("Het wachtwoord bestaat vooral uit een bekend woord. Voeg woorden toe die "
+                      "niet bij elkaar horen.")
         if pattern == "repeat":
-            return "Het wachtwoord herhaalt steeds dezelfde tekens of reeks. Kies iets anders."
+            return N_("Het wachtwoord herhaalt steeds dezelfde tekens of reeks. Kies iets anders.")
         if pattern == "sequence":
-            return "Een reeks zoals 'abcd' of '1234' is makkelijk te raden. Kies iets anders."
+            return N_("Een reeks zoals 'abcd' of '1234' is makkelijk te raden. Kies iets anders.")
         if pattern == "spatial":
-            return ("Een rij toetsen naast elkaar op het toetsenbord is makkelijk te raden. Kies "
-                    "iets anders.")
+            return N_("Een rij toetsen naast elkaar op het toetsenbord is makkelijk te raden. "
+                      "Kies iets anders.")
         if pattern in ("date", "regex"):
-            return "Jaartallen en datums zijn makkelijk te raden. Kies iets anders."
-    return ("Het wachtwoord is te makkelijk te raden. Kies een zin van een paar woorden die niet "
-            "bij elkaar horen.")
+            return N_("Jaartallen en datums zijn makkelijk te raden. Kies iets anders.")
+    return N_("Het wachtwoord is te makkelijk te raden. Kies een zin van een paar woorden die "
+              "niet bij elkaar horen.")
 
 
 def check_password(password: str, name: str = "", display_name: str = "") -> None:
@@ -184,32 +185,32 @@ def _text(value: Any, field: str, maxlength: int | None = None) -> str | None:
     try:
         return forms.clean_text(value, maxlength)
     except ValueError as exc:
-        raise Invalid(str(exc), {field: str(exc)}) from None
+        raise Invalid(text_of(exc), {field: text_of(exc)}) from None
 
 
 def name_problem(name: str) -> str | None:
     """Why a name typed at sign-in cannot be anyone's name, in Dutch (it holds a character
     that forms.clean_text refuses, such as NUL), or None. The sign-in form shows it at once
     instead of asking the database about it."""
-    problem = forms.refused_character((name or "").strip())
-    return problem.replace("De tekst", "De gebruikersnaam", 1) if problem else None
+    return forms.refused_character((name or "").strip(), subject=N_("De gebruikersnaam"))
 
 
 def _get_user(session: Session, name: str, field: str = "naam") -> User:
     if name_problem(name) is not None:  # no user has such a name; never sent to the database
-        raise NotFound("Deze gebruiker bestaat niet.")
+        raise NotFound(N_("Deze gebruiker bestaat niet."))
     user = session.scalar(select(User).where(User.name == (name or "").strip()))
     if user is None:
-        raise NotFound(f"Gebruiker '{name}' bestaat niet.")
+        raise NotFound(Message(N_("Gebruiker '{name}' bestaat niet."), name=name))
     return user
 
 
 def _check_roles(roles: list[str]) -> list[str]:
     if not roles:
-        raise Invalid("Geef minstens één rol op.", {"rollen": "Kies minstens één rol."})
+        raise Invalid(N_("Geef minstens één rol op."), {"rollen": N_("Kies minstens één rol.")})
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
-        message = f"Onbekende rol: {', '.join(unknown)}. Rollen: {', '.join(ROLES)}."
+        message = Message(N_("Onbekende rol: {unknown}. Rollen: {roles}."), unknown=", ".join(unknown),
+                          roles=", ".join(ROLES))
         raise Invalid(message, {"rollen": message})
     return list(dict.fromkeys(roles))
 
@@ -220,13 +221,13 @@ def _manager(session: Session, manager: str | None, of: str | None = None) -> Us
         return None
     user = session.scalar(select(User).where(User.name == manager))
     if user is None:
-        message = f"Leidinggevende '{manager}' bestaat niet."
+        message = Message(N_("Leidinggevende '{name}' bestaat niet."), name=manager)
     elif user.name == of:
-        message = "Iemand kan niet zijn of haar eigen leidinggevende zijn."
+        message = N_("Iemand kan niet zijn of haar eigen leidinggevende zijn.")
     elif LEIDINGGEVENDE not in user.roles:
-        message = f"'{manager}' heeft niet de rol leidinggevende."
+        message = Message(N_("'{name}' heeft niet de rol leidinggevende."), name=manager)
     elif not user.active:
-        message = f"'{manager}' is uitgeschakeld."
+        message = Message(N_("'{name}' is uitgeschakeld."), name=manager)
     else:
         return user
     raise Invalid(message, {"leidinggevende": message})
@@ -241,13 +242,13 @@ def create_user(session: Session, name: str, roles: list[str], password: str,
     name = _text(name or "", "naam") or ""
     display_name = _text(display_name or "", "weergavenaam", 200) or ""
     if not _NAME.match(name):
-        message = ("Ongeldige gebruikersnaam: 2 tot 80 kleine letters, cijfers, punt, streep of "
-                   "liggend streepje, beginnend met een letter of cijfer.")
+        message = N_("Ongeldige gebruikersnaam: 2 tot 80 kleine letters, cijfers, punt, streep of "
+                     "liggend streepje, beginnend met een letter of cijfer.")
         raise Invalid(message, {"naam": message})
     roles = _check_roles(roles)
     check_password(password, name, display_name)
     if session.scalar(select(User).where(User.name == name)):
-        message = f"Gebruiker '{name}' bestaat al."
+        message = Message(N_("Gebruiker '{name}' bestaat al."), name=name)
         raise Invalid(message, {"naam": message})
     manager_user = _manager(session, manager, name)
     user = User(
@@ -304,8 +305,8 @@ def set_roles(session: Session, name: str, roles: list[str], by: Any = None) -> 
             select(User.name).where(User.manager_id == user.id).order_by(User.name)
         ).all()
         if reports:
-            message = (f"{user.name} is nog leidinggevende van {', '.join(reports)}: geef hen "
-                       f"eerst een andere leidinggevende.")
+            message = Message(N_("{name} is nog leidinggevende van {reports}: geef hen eerst een "
+                                 "andere leidinggevende."), name=user.name, reports=", ".join(reports))
             raise Invalid(message, {"rollen": message})
     before = user.roles
     if before != roles:
@@ -450,10 +451,10 @@ def create_token(session: Session, name: str, days: int | None = None, by: Any =
     its number, never the token. Raises NotFound, or Invalid (`days`: 1 to 3650)."""
     user = _get_user(session, name)
     if not user.active:
-        message = f"Gebruiker '{user.name}' is uitgeschakeld."
+        message = Message(N_("Gebruiker '{name}' is uitgeschakeld."), name=user.name)
         raise Invalid(message, {"naam": message})
     if days is not None and not (isinstance(days, int) and 1 <= days <= MAX_TOKEN_DAYS):
-        message = f"Het aantal dagen moet tussen 1 en {MAX_TOKEN_DAYS} liggen."
+        message = Message(N_("Het aantal dagen moet tussen 1 en {n} liggen."), n=MAX_TOKEN_DAYS)
         raise Invalid(message, {"days": message})
     token = "mc_" + secrets.token_urlsafe(32)
     now = utcnow()
@@ -512,7 +513,8 @@ def revoke_tokens(session: Session, name: str, token_id: int | None = None, by: 
         select(func.count()).select_from(ApiToken)
         .where(ApiToken.id == token_id, ApiToken.user_id == user.id)
     ) == 0:
-        raise NotFound(f"Gebruiker '{user.name}' heeft geen token {token_id}.")
+        raise NotFound(Message(N_("Gebruiker '{name}' heeft geen token {token}."), name=user.name,
+                               token=token_id))
     count = _revoke(session, user, token_id)
     audit.log_admin(session, _actor(by), "token_revoked",
                     {"user": user.name, "token_id": token_id, "revoked": count})

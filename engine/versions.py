@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from . import audit, definitions
 from .definitions import InvalidDefinition, ProcessDefinition, SourceFile
 from .errors import NotFound
+from .messages import N_, Message
 from .store import ProcessFile, ProcessVersion, unit_of_work
 
 
@@ -218,7 +219,7 @@ def diff(old: list[SourceFile], new: list[SourceFile]) -> list[dict[str, str]]:
     dmn_new = {f.sha256 for f in new if f.kind == "dmn"}
     if dmn_old != dmn_new:
         changes.append({"soort": "beslistabel", "wijziging": "gewijzigd", "id": "DMN",
-                        "omschrijving": "de beslistabel (DMN) is gewijzigd"})
+                        "omschrijving": N_("de beslistabel (DMN) is gewijzigd")})
     return changes
 
 
@@ -258,7 +259,7 @@ def definition_for(db: Session | Connection, version: int) -> ProcessDefinition:
     with contextlib.nullcontext(db) if isinstance(db, Session) else Session(bind=db) as session:
         row = session.get(ProcessVersion, version)
         if row is None:
-            raise NotFound(f"Procesversie {version} bestaat niet.")
+            raise NotFound(Message(N_("Procesversie {number} bestaat niet."), number=version))
         found = definitions.cached(row.sha256, lambda: [
             SourceFile(f.name, f.content) for f in row.files])
     _definitions_by_version[key] = found
