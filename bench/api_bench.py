@@ -70,7 +70,7 @@ def seed_cases(url: str, total: int) -> None:
     (a started case each, with its task row and history event) inserted in bulk."""
     from engine import store, users
     from engine.cases import start_case
-    from engine.store import Case, HistoryEvent, TaskRecord, User
+    from engine.models import Case, HistoryEvent, TaskRecord, User
 
     with store.unit_of_work(url=url) as session:
         have = session.scalar(select(text("count(*)")).select_from(Case.__table__))

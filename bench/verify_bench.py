@@ -75,7 +75,7 @@ def main() -> None:
                       MELDCODE_ARGON2_PROFILE="fast",
                       MELDCODE_DATABASE_URL=f"sqlite:///{tmp / 'verify.sqlite'}")
 
-    from engine import cases, definitions, replay, schema, store, tasks, users, versions
+    from engine import cases, definitions, models, replay, schema, store, tasks, users, versions
 
     schema.upgrade()
     with store.unit_of_work(write=True) as session:
@@ -153,14 +153,14 @@ def main() -> None:
             events = len(case["completed_steps"]) + 1 + 1  # + start + decision
         assert case["process_version"] == looping_version
         with store.unit_of_work() as session:
-            stored = session.get(store.Case, case["id"])
+            stored = session.get(models.Case, case["id"])
             n_events = stored.event_count
             t0 = time.perf_counter()
             verdict = replay.verify_case(session, stored)
             verify_one_s = time.perf_counter() - t0
-            evts = list(session.scalars(select(store.HistoryEvent)
-                                        .where(store.HistoryEvent.case_id == case["id"])
-                                        .order_by(store.HistoryEvent.seq)))
+            evts = list(session.scalars(select(models.HistoryEvent)
+                                        .where(models.HistoryEvent.case_id == case["id"])
+                                        .order_by(models.HistoryEvent.seq)))
             definition = versions.definition_for(session, looping_version)
             timings = []
             for _ in range(3):  # median of three, as for the bare engine below
@@ -271,14 +271,14 @@ def checkpoint_check(cases: int, per_case: int = 10) -> tuple[float, int]:
 
     from sqlalchemy import insert
 
-    from engine import store, translog
+    from engine import models, store, translog
 
     total = cases * per_case
-    now = store.utcnow()
+    now = models.utcnow()
     t0 = time.perf_counter()
     with store.unit_of_work(write=True) as session:
         for start in range(0, total, 50_000):
-            session.execute(insert(store.AccessLogEntry), [
+            session.execute(insert(models.AccessLogEntry), [
                 {"at": now, "case_id": None, "client_ref": None, "user": "bench",
                  "role": "systeem", "on_behalf_of": "bench", "action": "read", "outcome": "ok",
                  "source": None, "prev_hash": "0" * 64,

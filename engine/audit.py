@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import settings, timezones
-from .store import AccessLogEntry, AdminLogEntry, Case, utcnow
+from .models import AccessLogEntry, AdminLogEntry, Case, utcnow
 
 GENESIS = "0" * 64
 

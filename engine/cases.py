@@ -21,8 +21,8 @@ from .commands import Denied, load_case, run_command
 from .driving import Advance, start_workflow, uitkomst_of
 from .errors import BadRequest, Conflict, Forbidden, Invalid
 from .messages import N_, text_of
+from .models import Case, Draft, HistoryEvent, TaskRecord, utcnow
 from .roles import AUDITOR, CASE_STARTERS
-from .store import Case, Draft, HistoryEvent, TaskRecord, utcnow
 from .users import Principal, may_read_case
 from .versions import active_version, definition_for
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import audit
 from .errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from .messages import N_
-from .store import Case, unit_of_work
+from .models import Case
+from .store import unit_of_work
 from .users import Principal
 
 

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from . import audit, cases, commands, replay, timezones, versions
 from .messages import N_
-from .store import AccessLogEntry, Case, HistoryEvent, User, unit_of_work, utcnow
+from .models import AccessLogEntry, Case, HistoryEvent, User, utcnow
+from .store import unit_of_work
 from .users import may_read_case
 
 UITKOMST_LABELS = {

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from . import audit, timezones
 from .errors import Conflict, Forbidden
 from .messages import N_
-from .store import Case, Draft, TaskRecord, User, unit_of_work, utcnow
+from .models import Case, Draft, TaskRecord, User, utcnow
+from .store import unit_of_work
 from .tasks import task_row
 from .users import Principal, may_complete
 

@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
 from . import audit, pages
-from .store import Case, unit_of_work
+from .models import Case
+from .store import unit_of_work
 from .users import Principal
 
 # The access-log actions of a case shown in a list.

@@ -32,9 +32,10 @@ from .cases import CaseChange
 from .definitions import ProcessDefinition
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .messages import N_, Message
+from .models import Case, HistoryEvent, ProcessVersion, TaskRecord, User, utcnow
 from .pages import diagram_info
 from .roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
-from .store import Case, HistoryEvent, ProcessVersion, TaskRecord, User, unit_of_work, utcnow
+from .store import unit_of_work
 from .users import Principal
 
 MIGRATED = "case_migrated"

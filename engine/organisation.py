@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from . import audit, forms
 from .errors import Forbidden, Invalid
 from .messages import N_, Message, text_of
+from .models import Setting
 from .roles import BEHEERDER
-from .store import Setting, unit_of_work
+from .store import unit_of_work
 
 BEROEPSGROEPEN = {
     "artsen": "Artsen: de KNMG-meldcode",

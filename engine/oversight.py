@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from . import audit, cases, commands, dossier, listings, pages, replay, timezones
 from .errors import Invalid
 from .messages import N_, Message
+from .models import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User
 from .roles import AUDITOR
-from .store import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User, unit_of_work
+from .store import unit_of_work
 from .versions import active_version, definition_for
 
 PER_PAGE = 50

@@ -21,8 +21,9 @@ from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
 from .errors import NotFound
 from .messages import N_
+from .models import Case, CaseShare, HistoryEvent, TaskRecord, User
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE
-from .store import Case, CaseShare, HistoryEvent, TaskRecord, User, unit_of_work
+from .store import unit_of_work
 from .users import Principal
 
 INBOX_LIMIT = 500

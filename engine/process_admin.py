@@ -21,8 +21,9 @@ from .commands import MAX_ID
 from .definitions import SourceFile
 from .errors import Forbidden, Invalid, NotFound
 from .messages import N_, Message
+from .models import ProcessVersion
 from .roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
-from .store import ProcessVersion, unit_of_work
+from .store import unit_of_work
 from .users import Principal
 
 # Who may look at the versions (as GET /api/v1/processes); only a procesbeheerder changes them.

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from . import adapter, audit, cases, commands, driving, migration, timezones, translog, versions
 from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
-from .store import AccessLogEntry, Case, CaseShare, HistoryEvent, TaskRecord, User, unit_of_work
+from .models import AccessLogEntry, Case, CaseShare, HistoryEvent, TaskRecord, User
+from .store import unit_of_work
 
 # Attributes of a stored task that replay must reproduce (timestamps cannot be).
 _TASK_KEYS = ("id", "parent", "children", "state", "task_spec", "data", "delta")

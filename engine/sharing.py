@@ -20,8 +20,8 @@ from . import audit, cases, commands, forms
 from .errors import BadRequest, Conflict, Invalid
 from .forms import Field
 from .messages import N_, Message, text_of
+from .models import Case, CaseShare, Draft, HistoryEvent, TaskRecord, User, utcnow
 from .roles import AANDACHTSFUNCTIONARIS, CASE_STARTERS, LEIDINGGEVENDE
-from .store import Case, CaseShare, Draft, HistoryEvent, TaskRecord, User, utcnow
 from .users import Principal
 
 FIELDS = {"user", "reason"}

@@ -25,8 +25,9 @@ from .driving import MELDING_STEP, complete_in_workflow, task_or_none
 from .errors import Conflict, Invalid, NotFound
 from .expressions import ExpressionError
 from .messages import N_
+from .models import Case, TaskRecord, User, utcnow
 from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE, MEDEWERKER
-from .store import Case, TaskRecord, User, get_engine, unit_of_work, utcnow, write_connection
+from .store import get_engine, unit_of_work, write_connection
 from .users import Principal, may_complete
 from .versions import definition_for
 

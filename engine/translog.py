@@ -40,8 +40,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Connection, Engine, case, delete, func, select, text
 
-from . import config, settings, store, timezones
-from .store import AccessLogEntry, AdminLogEntry, HistoryEvent, LogEntry, LogQueueItem
+from . import config, models, settings, store, timezones
+from .models import AccessLogEntry, AdminLogEntry, HistoryEvent, LogEntry, LogQueueItem
 
 log = logging.getLogger(__name__)
 
@@ -596,7 +596,7 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None)
         report.tree_size, report.root = tree.size, tree.root()
         _unlogged(conn, report, fitting)
         _admin_rows(conn, report)
-        existing = set(conn.execute(select(store.Case.__table__.c.id)).scalars())
+        existing = set(conn.execute(select(models.Case.__table__.c.id)).scalars())
     for case_id in sorted(logged_cases - existing):
         report.by_case[case_id] = [
             "de casus is verwijderd: het logboek kent haar gebeurtenissen en toegangsregels, "

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from . import audit, config, forms, timezones
 from .errors import Invalid, NotFound
 from .messages import N_, Message, text_of
+from .models import ApiToken, Case, CaseShare, TaskRecord, User, utcnow
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE, MEDEWERKER, ROLES
-from .store import ApiToken, Case, CaseShare, TaskRecord, User, get_engine, unit_of_work, utcnow
+from .store import get_engine, unit_of_work
 
 # The argon2id parameters per MELDCODE_ARGON2_PROFILE (engine.config): "standard" is
 # argon2-cffi's default (RFC 9106's low-memory choice, 64 MiB); "fast" its cheapest, for

@@ -16,7 +16,8 @@ from . import audit, definitions
 from .definitions import InvalidDefinition, ProcessDefinition, SourceFile
 from .errors import NotFound
 from .messages import N_, Message
-from .store import ProcessFile, ProcessVersion, unit_of_work
+from .models import ProcessFile, ProcessVersion
+from .store import unit_of_work
 
 
 def version_view(row: ProcessVersion) -> dict[str, Any]:
@@ -232,7 +233,7 @@ def files_of(row: ProcessVersion) -> list[SourceFile]:
 
 
 def open_cases_per_version(session: Session) -> dict[int, int]:
-    from .store import Case
+    from .models import Case
 
     rows = session.execute(
         select(Case.process_version, func.count())

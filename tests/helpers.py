@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 
-from engine import cases, definitions, store, tasks
+from engine import cases, definitions, models, store, tasks
 from engine.definitions import SourceFile
 from tests.conftest import PASSWORD, ROOT, free_port
 from tests.scenarios.paths import LONGEST, SCENARIOS, fill
@@ -131,13 +131,13 @@ def store_version(files: list[SourceFile], monkeypatch, active: bool = True,
     if parse:
         definitions.cached(definitions.set_sha256(files), lambda: files)
     with store.unit_of_work(write=True) as session:
-        number = (session.scalar(select(func.max(store.ProcessVersion.version))) or 0) + 1
+        number = (session.scalar(select(func.max(models.ProcessVersion.version))) or 0) + 1
         if active:
-            for row in session.scalars(select(store.ProcessVersion)):
+            for row in session.scalars(select(models.ProcessVersion)):
                 row.active = False
-        row = store.ProcessVersion(version=number, sha256=definitions.set_sha256(files),
+        row = models.ProcessVersion(version=number, sha256=definitions.set_sha256(files),
                                    deployed_by="vorige release", active=active)
-        row.files = [store.ProcessFile(name=f.name, kind=f.kind, sha256=f.sha256,
+        row.files = [models.ProcessFile(name=f.name, kind=f.kind, sha256=f.sha256,
                                        content=f.content) for f in files]
         session.add(row)
     return number
@@ -145,7 +145,7 @@ def store_version(files: list[SourceFile], monkeypatch, active: bool = True,
 
 def activate(number: int) -> None:
     with store.unit_of_work(write=True) as session:
-        for row in session.scalars(select(store.ProcessVersion)):
+        for row in session.scalars(select(models.ProcessVersion)):
             row.active = row.version == number
 
 
@@ -167,10 +167,10 @@ def stuck_case(people, ref: str = "C-vast") -> dict:
     return walk(people, case, STALLING.decisions)
 
 
-def events_of(case_id: int) -> list[store.HistoryEvent]:
+def events_of(case_id: int) -> list[models.HistoryEvent]:
     with store.unit_of_work() as session:
-        return list(session.scalars(select(store.HistoryEvent).where(
-            store.HistoryEvent.case_id == case_id).order_by(store.HistoryEvent.seq)))
+        return list(session.scalars(select(models.HistoryEvent).where(
+            models.HistoryEvent.case_id == case_id).order_by(models.HistoryEvent.seq)))
 
 
 def verify(*case_ids: int):

@@ -10,7 +10,7 @@ import sys
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from engine import definitions, schema, store, users, versions
+from engine import definitions, models, schema, store, users, versions
 from engine.errors import DomainError
 from engine.roles import ROLES
 
@@ -61,7 +61,7 @@ def init(demo: bool):
             from sqlalchemy import select
 
             for name, roles, manager, display in DEMO_USERS:
-                if session.scalar(select(store.User).where(store.User.name == name)) is None:
+                if session.scalar(select(models.User).where(models.User.name == name)) is None:
                     users.create_user(session, name, roles, DEMO_PASSWORD, manager, display,
                                       by="meldcode init --demo")
                     click.echo(f"Demogebruiker {name} ({', '.join(roles)}) aangemaakt.")
@@ -509,7 +509,7 @@ def checkpoint(output, public_key):
 def _existing(session, case_ids):
     from sqlalchemy import select
 
-    return session.scalars(select(store.Case.id).where(store.Case.id.in_(list(case_ids)))).all()
+    return session.scalars(select(models.Case.id).where(models.Case.id.in_(list(case_ids)))).all()
 
 
 @main.command(help="Exporteer het dossier van een casus als PDF of JSON; de export komt in het "
@@ -548,7 +548,7 @@ def _reader(name: str, case_id: int) -> users.Principal:
     from sqlalchemy import select
 
     from engine import commands
-    from engine.store import User
+    from engine.models import User
 
     with store.unit_of_work() as session:
         commands.load_case(session, case_id)  # an unknown case: NotFound, exit 2
@@ -620,7 +620,7 @@ def _mover(name: str):
     from engine.roles import PROCESBEHEERDER
 
     with store.unit_of_work() as session:
-        user = session.scalar(select(store.User).where(store.User.name == name))
+        user = session.scalar(select(models.User).where(models.User.name == name))
         if user is None:
             return name
         if not user.has_role(PROCESBEHEERDER):

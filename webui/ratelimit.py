@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine import config, store
-from engine.store import RateLimit
+from engine.models import RateLimit
 
 SCHEME = "meldcode"
 _table = RateLimit.__table__

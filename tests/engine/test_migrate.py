@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from engine import cases, dossier, migration, oversight, store, tasks
+from engine import cases, dossier, migration, models, oversight, store, tasks
 from engine.errors import BadRequest, Forbidden, NotFound
 from tests.helpers import (
     JOIN,
@@ -28,15 +28,15 @@ from tests.scenarios.paths import fill
 SHIPPED = 1  # the conftest deploys the shipped meldcode as version 1
 
 
-def case_row(case_id: int) -> store.Case:
+def case_row(case_id: int) -> models.Case:
     with store.unit_of_work() as session:
-        return session.get(store.Case, case_id)
+        return session.get(models.Case, case_id)
 
 
 def ready_rows(case_id: int) -> list[tuple[str, str, str]]:
     with store.unit_of_work() as session:
         return sorted((r.id, r.step, r.state) for r in session.scalars(
-            select(store.TaskRecord).where(store.TaskRecord.case_id == case_id)))
+            select(models.TaskRecord).where(models.TaskRecord.case_id == case_id)))
 
 
 def test_a_stuck_case_moves_to_the_fixed_version_and_closes(people, monkeypatch):
@@ -78,9 +78,9 @@ def test_a_stuck_case_moves_to_the_fixed_version_and_closes(people, monkeypatch)
     assert all(v.ok for v in verdicts.values()), {c: v.problems for c, v in verdicts.items()}
     # The procesbeheerder's action is in the case's access log.
     with store.unit_of_work() as session:
-        lines = session.execute(select(store.AccessLogEntry.user, store.AccessLogEntry.role)
-                                .where(store.AccessLogEntry.case_id == stuck["id"],
-                                       store.AccessLogEntry.action == "migrate")).all()
+        lines = session.execute(select(models.AccessLogEntry.user, models.AccessLogEntry.role)
+                                .where(models.AccessLogEntry.case_id == stuck["id"],
+                                       models.AccessLogEntry.action == "migrate")).all()
     assert lines == [("pb", "procesbeheerder")]
 
 

@@ -252,16 +252,16 @@ def test_witness_route_replays_through_the_real_forms(people):
     problem = problem_with(prove(root), "vaker afgerond")
     from sqlalchemy import select
 
-    from engine import store
+    from engine import models, store
 
     # The deploy refuses this version, so it is stored as a row, as an older release did.
     planted = files(root)
     with store.unit_of_work(write=True) as session:
-        for row in session.scalars(select(store.ProcessVersion)):
+        for row in session.scalars(select(models.ProcessVersion)):
             row.active = False
-        row = store.ProcessVersion(version=2, sha256=definitions.set_sha256(planted),
+        row = models.ProcessVersion(version=2, sha256=definitions.set_sha256(planted),
                                    deployed_by="test", active=True)
-        row.files = [store.ProcessFile(name=f.name, kind=f.kind, sha256=f.sha256,
+        row.files = [models.ProcessFile(name=f.name, kind=f.kind, sha256=f.sha256,
                                        content=f.content) for f in planted]
         session.add(row)
     case = cases.start_case(people["mw"], {"client_ref": "getuige"})

@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from engine.store import Base
+from engine.models import Base
 
 
 def test_migrations_match_models(db_url):

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select, text
 
-from engine import cases, commands, drafts, replay, sharing, store, tasks
+from engine import cases, commands, drafts, models, replay, sharing, store, tasks
 from engine.errors import Conflict, Invalid
 from tests.helpers import run_sql
 from tests.scenarios.paths import LONGEST, fill
@@ -25,7 +25,7 @@ def history_actions(who, case_id):
 
 def verdict(url, case_id):
     with store.unit_of_work(url=url) as session:
-        return replay.verify_case(session, session.get(store.Case, case_id))
+        return replay.verify_case(session, session.get(models.Case, case_id))
 
 
 def test_owner_hands_a_case_over_and_the_colleague_finishes_it(people, db_url):
@@ -43,7 +43,7 @@ def test_owner_hands_a_case_over_and_the_colleague_finishes_it(people, db_url):
     with pytest.raises(commands.Denied):
         cases.get_case(mw, case["id"])
     with store.unit_of_work(url=db_url) as session:
-        assert session.scalar(select(store.Draft).where(store.Draft.task_id == task_id)) is None
+        assert session.scalar(select(models.Draft).where(models.Draft.task_id == task_id)) is None
     assert history_actions(mw2, case["id"])[-1] == (
         "case_handed_over", {"from": "mw", "to": "mw2", "reason": "Langdurig ziek"})
 
@@ -65,7 +65,7 @@ def test_others_may_not_hand_over_and_the_refusal_is_logged(people, db_url, acto
         sharing.hand_over(people[actor], case["id"], {"user": "mw2", "reason": "graag"})
     assert cases.get_case(people["mw"], case["id"])["owner"] == "mw"
     with store.unit_of_work(url=db_url) as session:
-        log = store.AccessLogEntry
+        log = models.AccessLogEntry
         rows = session.execute(select(log.user, log.action, log.outcome).where(
             log.case_id == case["id"], log.outcome == "denied")).all()
     assert [tuple(r) for r in rows] == [(actor, "hand_over", "denied")]
@@ -131,7 +131,7 @@ def test_verify_catches_an_owner_or_share_changed_behind_the_history(people, db_
 def test_candidates_offer_colleagues_and_aandachtsfunctionarissen(people, db_url):
     case = cases.start_case(people["mw"], {"client_ref": "kiezen"})
     with store.unit_of_work(url=db_url) as session:
-        stored = session.get(store.Case, case["id"])
+        stored = session.get(models.Case, case["id"])
         offer = sharing.candidates(session, people["mw"], stored)
         assert [p["name"] for p in offer["hand_over"]] == ["af", "lg", "mw2"]
         assert [p["name"] for p in offer["share"]] == ["af"]

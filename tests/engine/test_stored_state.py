@@ -12,7 +12,7 @@ import zlib
 
 from sqlalchemy import text
 
-from engine import adapter, cases, replay, store, tasks, versions
+from engine import adapter, cases, models, replay, store, tasks, versions
 from tests.conftest import meldcode_cli
 from tests.helpers import drop_guards
 from tests.scenarios.paths import LONGEST, fill
@@ -106,7 +106,7 @@ def test_verify_names_the_case_with_hostile_state(tmp_path, people, db_url):
 def test_state_of_the_current_version_still_loads(people, db_url):
     case = cases.start_case(people["mw"], {"client_ref": "heen en terug"})
     with store.unit_of_work(url=db_url) as session:
-        row = session.get(store.Case, case["id"])
+        row = session.get(models.Case, case["id"])
         definition = versions.definition_for(session, row.process_version)
         workflow = adapter.load_state(definition, row.workflow_state)
     assert adapter.state_dict(adapter.dump_state(workflow))["tasks"]

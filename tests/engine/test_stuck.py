@@ -9,7 +9,7 @@ so it is stored as a row, as a deploy of that time stored it.
 
 from __future__ import annotations
 
-from engine import adapter, cases, definitions, driving, store
+from engine import adapter, cases, definitions, driving, models, store
 from engine.definitions import SourceFile
 from tests.helpers import (
     JOIN,
@@ -37,7 +37,7 @@ def test_a_stall_is_recorded_with_where_the_case_waits(people, monkeypatch):
     last = events_of(case["id"])[-1]
     assert (last.action, last.actor, last.data) == ("case_stalled", "systeem", {"waiting_at": [JOIN]})
     with store.unit_of_work() as session:
-        row = session.get(store.Case, case["id"])
+        row = session.get(models.Case, case["id"])
         assert row.stalled_at is not None and row.process_version == version
     # The API and the case page read the same marker.
     assert cases.get_case(people["mw"], case["id"])["stalled_at"] == case["stalled_at"]
@@ -56,7 +56,7 @@ def test_verify_fails_when_the_marker_or_the_stall_event_is_tampered_with(people
     store_version(planted_files(), monkeypatch)
     case = stuck_case(people)
     with store.unit_of_work(write=True) as session:
-        session.get(store.Case, case["id"]).stalled_at = None
+        session.get(models.Case, case["id"]).stalled_at = None
     verdict = verify(case["id"])[case["id"]]
     assert not verdict.ok and any("staat vast" in p for p in verdict.problems), verdict.problems
 

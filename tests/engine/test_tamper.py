@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from engine import audit, cases, replay, store, tasks, translog
+from engine import audit, cases, models, replay, store, tasks, translog
 from tests.scenarios.paths import LONGEST, SCENARIOS, fill
 from webui.cli import main as meldcode
 
@@ -343,7 +343,7 @@ def test_rewound_case_naive_is_caught(people, db_url):
     block = case_block(out, case["id"])
     assert "NIET IN ORDE" in block and "is verwijderd" in block, block
     with store.unit_of_work(url=db_url) as session:
-        case_row = session.get(store.Case, case["id"])
+        case_row = session.get(models.Case, case["id"])
         assert replay.check_header(case_row)  # the header names it too
 
 
@@ -354,7 +354,7 @@ def test_rewound_case_with_old_header_is_caught_by_the_log(people, db_url):
     other = closed_case(people, "later")  # the cut entries are not the newest
     _rewind(db_url, case["id"], snapshot)
     with store.unit_of_work(url=db_url) as session:  # the case alone looks whole
-        assert replay.verify_case(session, session.get(store.Case, case["id"])).ok
+        assert replay.verify_case(session, session.get(models.Case, case["id"])).ok
     code, out = verify_all()
     assert code == 1, out
     block = case_block(out, case["id"])

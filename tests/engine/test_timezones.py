@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
-from engine import meldcode_doc, store, timezones
+from engine import meldcode_doc, models, store, timezones
 
 WINTER = datetime(2026, 1, 15, 12, 0)  # UTC, naive as SQLite returns it: 13:00 in Amsterdam
 SUMMER = datetime(2026, 7, 1, 12, 0)  # 14:00 in Amsterdam (summer time)
@@ -53,7 +53,7 @@ def test_the_deploy_time_shows_in_dutch_time_on_a_dutch_server(sqlite_url, amste
                                                                deployed, shown):
     # It showed an hour early: SQLite's naive UTC time was read as the server's local time.
     with store.unit_of_work(write=True) as session:
-        session.execute(update(store.ProcessVersion).values(deployed_at=deployed))
+        session.execute(update(models.ProcessVersion).values(deployed_at=deployed))
     assert meldcode_doc.build()["deployed_at"] == shown
 
 

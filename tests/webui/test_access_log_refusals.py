@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import store, tasks
+from engine import models, store, tasks
 from tests.helpers import Client, text
 from tests.scenarios.paths import SCENARIOS, fill
 
@@ -24,8 +24,8 @@ NUL = "\x00"
 def lines(case_id: int) -> list[tuple[str, str, str]]:
     with store.unit_of_work() as session:
         rows = session.scalars(
-            select(store.AccessLogEntry).where(store.AccessLogEntry.case_id == case_id)
-            .order_by(store.AccessLogEntry.id))
+            select(models.AccessLogEntry).where(models.AccessLogEntry.case_id == case_id)
+            .order_by(models.AccessLogEntry.id))
         return [(r.user, r.action, r.outcome) for r in rows]
 
 
@@ -224,6 +224,6 @@ def test_the_auditors_search_logs_each_case_shown(web, client, people):
         assert new_lines(c["id"], before[c["id"]]) == [("aud", "list_search", "ok")]
     assert new_lines(closed["id"], before[closed["id"]]) == []
     with store.unit_of_work() as session:  # that a search was made stays logged as well
-        searches = session.scalars(select(store.AccessLogEntry).where(
-            store.AccessLogEntry.case_id.is_(None), store.AccessLogEntry.action == "search"))
+        searches = session.scalars(select(models.AccessLogEntry).where(
+            models.AccessLogEntry.case_id.is_(None), models.AccessLogEntry.action == "search"))
         assert [(e.user, e.outcome) for e in searches] == [("aud", "ok")]

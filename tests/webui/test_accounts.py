@@ -205,7 +205,7 @@ def test_deactivated_user_cannot_sign_in_and_tokens_fail(client, people):
 
 
 def test_token_create_list_revoke(client, people):
-    from engine import store
+    from engine import models, store
 
     result = cli("token", "create", "mw", "--days", "1")
     assert result.exit_code == 0, result.output
@@ -226,8 +226,8 @@ def test_token_create_list_revoke(client, people):
 
     # Moved into the past in the database: expired, 401.
     with store.unit_of_work(write=True) as session:
-        session.execute(update(store.ApiToken).where(store.ApiToken.id == int(new_row[0]))
-                        .values(expires_at=store.utcnow().replace(year=2020)))
+        session.execute(update(models.ApiToken).where(models.ApiToken.id == int(new_row[0]))
+                        .values(expires_at=models.utcnow().replace(year=2020)))
     assert client.get("/api/v1/tasks", headers=token).status_code == 401
     assert cli("token", "list", "mw").output.splitlines()[1].endswith("\texpired")
 
@@ -254,7 +254,7 @@ def test_token_create_list_revoke(client, people):
 def test_sign_in_holds_no_write_lock(sqlite_people, sqlite_url):
     """While another writer holds the write lock, signing in still answers: the password hash
     is checked without a write transaction (before issue 11 the sign-in queued behind it)."""
-    from engine import store, users
+    from engine import models, store, users
     from webui import create_app
 
     client = Client(create_app({"TESTING": True}))
@@ -266,7 +266,7 @@ def test_sign_in_holds_no_write_lock(sqlite_people, sqlite_url):
         done["web"] = client.post("/aanmelden", {"naam": "mw", "wachtwoord": PASSWORD}).status_code
 
     with store.unit_of_work(write=True) as session:
-        session.execute(select(store.User.id)).all()
+        session.execute(select(models.User.id)).all()
         worker = threading.Thread(target=attempt)
         worker.start()
         worker.join(timeout=5)

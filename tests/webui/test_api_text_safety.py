@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from engine import store
+from engine import models, store
 from tests.scenarios.paths import LONGEST, fill
 
 REFUSED = {
@@ -44,7 +44,7 @@ def as_json(value) -> dict:
 
 def case_count(url: str) -> int:
     with store.unit_of_work(url=url) as session:
-        return session.scalar(select(func.count()).select_from(store.Case))
+        return session.scalar(select(func.count()).select_from(models.Case))
 
 
 @pytest.mark.parametrize("text", REFUSED.values(), ids=REFUSED.keys())

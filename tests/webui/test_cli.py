@@ -151,12 +151,12 @@ def test_serve_runs_gunicorn(env, tmp_path):
 def _access_lines(url, case_id):
     from sqlalchemy import select
 
-    from engine import store
+    from engine import models, store
 
     with store.unit_of_work(url=url) as session:
-        rows = session.scalars(select(store.AccessLogEntry)
-                               .where(store.AccessLogEntry.case_id == case_id)
-                               .order_by(store.AccessLogEntry.id))
+        rows = session.scalars(select(models.AccessLogEntry)
+                               .where(models.AccessLogEntry.case_id == case_id)
+                               .order_by(models.AccessLogEntry.id))
         return [(e.user, e.on_behalf_of, e.action, e.outcome) for e in rows]
 
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from lxml import etree
 from sqlalchemy import func, select
 
-from engine import audit, cases, definitions, drafts, process_admin, store, tasks, versions
+from engine import audit, cases, definitions, drafts, models, process_admin, store, tasks, versions
 from tests.conftest import ROOT
 from tests.helpers import Client, text
 
@@ -29,13 +29,13 @@ STEP1 = {"api": {"signalen": "klaar", "kindcheck_kinderen": False},
 
 def drafts_of(task_id: str) -> int:
     with store.unit_of_work() as session:
-        return session.scalar(select(func.count()).select_from(store.Draft)
-                              .where(store.Draft.task_id == task_id))
+        return session.scalar(select(func.count()).select_from(models.Draft)
+                              .where(models.Draft.task_id == task_id))
 
 
 def task_state(task_id: str) -> str:
     with store.unit_of_work() as session:
-        return session.get(store.TaskRecord, task_id).state
+        return session.get(models.TaskRecord, task_id).state
 
 
 def new_case_in_web(web: Client, ref: str) -> str:
@@ -49,8 +49,8 @@ def new_case_in_web(web: Client, ref: str) -> str:
 def someone_elses_draft(person, task_id: str) -> None:
     """A draft of the same task kept by another person (the rule: every draft of the task)."""
     with store.unit_of_work(write=True) as session:
-        session.add(store.Draft(user_id=person.id, task_id=task_id, data={"signalen": "ook"},
-                                saved_at=store.utcnow()))
+        session.add(models.Draft(user_id=person.id, task_id=task_id, data={"signalen": "ook"},
+                                saved_at=models.utcnow()))
 
 
 def complete(door: str, client, web: Client, people, task_id: str, data: dict):

@@ -17,7 +17,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from engine import store
+from engine import models, store
 from tests.conftest import PG_BIN, ROOT, free_port, meldcode_cli
 from tests.helpers import start_server, stop_server
 from tests.scenarios.paths import LONGEST, fill
@@ -157,7 +157,7 @@ def test_verify_refuses_a_short_history_key(tmp_path, sqlite_url):
 
 _HOLD_LOCK = """
 import sys, time
-from engine import store
+from engine import models, store
 with store.write_queue(store.get_engine(sys.argv[1])):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
@@ -196,7 +196,7 @@ def test_a_writer_gives_up_after_the_timeout_with_503(sqlite_url, sqlite_people,
         # Reads never queue for the write lock: they answer while it is held.
         began = time.monotonic()
         with store.unit_of_work() as session:
-            assert session.scalar(select(func.count()).select_from(store.Case)) == 0
+            assert session.scalar(select(func.count()).select_from(models.Case)) == 0
         assert time.monotonic() - began < 1
     finally:
         holder.release()
@@ -299,8 +299,8 @@ def test_the_access_log_records_the_client_behind_the_proxy(db_url, people, monk
                    headers={**people.auth("mw"), "X-Forwarded-For": "203.0.113.77"})
     assert r.status_code == 200
     with store.unit_of_work() as session:
-        sources = session.scalars(select(store.AccessLogEntry.source).where(
-            store.AccessLogEntry.case_id == case.json["id"]).order_by(store.AccessLogEntry.id)).all()
+        sources = session.scalars(select(models.AccessLogEntry.source).where(
+            models.AccessLogEntry.case_id == case.json["id"]).order_by(models.AccessLogEntry.id)).all()
     assert sources[-1] == "203.0.113.77"
 
 
@@ -439,7 +439,7 @@ def _walk_some_cases(url: str, count: int = 3, prefix: str = "reserve") -> None:
     from engine import cases, tasks, users
 
     with store.unit_of_work(url=url) as session:
-        mw = users.Principal.of(session.scalar(select(store.User).where(store.User.name == "mw")))
+        mw = users.Principal.of(session.scalar(select(models.User).where(models.User.name == "mw")))
     for i in range(count):
         case = cases.start_case(mw, {"client_ref": f"{prefix}-{i}"})
         for _ in range(2 + i):
@@ -469,12 +469,12 @@ def test_backup_and_restore_pass_verify(db_url, people, tmp_path, request):
         subprocess.run([str(PG_BIN / "pg_restore"), "--no-owner", "--exit-on-error", "-d", dsn,
                         str(backup)], check=True, capture_output=True)
     with store.unit_of_work(url=restored) as session:
-        assert session.scalar(select(func.count()).select_from(store.Case)) == 3
+        assert session.scalar(select(func.count()).select_from(models.Case)) == 3
     verify = meldcode_cli("verify", "--all", env={"MELDCODE_DATABASE_URL": restored})
     assert verify.returncode == 0, verify.stdout + verify.stderr
     # A changed copy does not pass: the check means something.
     with store.unit_of_work(write=True, url=restored) as session:
-        session.execute(store.Case.__table__.update().values(client_ref="vervalst"))
+        session.execute(models.Case.__table__.update().values(client_ref="vervalst"))
     assert meldcode_cli("verify", "--all", env={"MELDCODE_DATABASE_URL": restored}).returncode == 1
     store.dispose_engines()
 

@@ -90,13 +90,13 @@ def test_default_idle_timeout_is_30_minutes(ui_app):
 
 
 def test_deactivated_user_loses_the_session(browser_like, sqlite_url):
-    from engine import store
+    from engine import models, store
 
     browser_like.login("mw")
     with store.unit_of_work(write=True) as session:
         from sqlalchemy import select
 
-        session.scalar(select(store.User).where(store.User.name == "mw")).active = False
+        session.scalar(select(models.User).where(models.User.name == "mw")).active = False
     assert browser_like.http.get("/").status_code == 302
 
 
@@ -219,7 +219,7 @@ def test_task_form_errors_keep_what_was_typed(browser_like):
 
 
 def test_draft_is_kept_per_person_and_dropped_on_completion(browser_like, sqlite_url):
-    from engine import store
+    from engine import models, store
 
     browser_like.login("mw")
     location = browser_like.post("/casussen/nieuw", {"client_ref": "C-9"}).headers["Location"]
@@ -230,13 +230,13 @@ def test_draft_is_kept_per_person_and_dropped_on_completion(browser_like, sqlite
     page = text(browser_like.get(location))
     assert "half af</textarea>" in page and "teruggezet" in page
     with store.unit_of_work(url=sqlite_url) as session:
-        (draft,) = session.query(store.Draft).all()
+        (draft,) = session.query(models.Draft).all()
         assert draft.data == {"signalen": "half af"}
     response = browser_like.post(location, {"actie": "afronden", "signalen": "klaar",
                                             "kindcheck_kinderen": "nee"})
     assert response.status_code == 302
     with store.unit_of_work(url=sqlite_url) as session:
-        assert session.query(store.Draft).count() == 0
+        assert session.query(models.Draft).count() == 0
 
 
 def test_another_medewerkers_case_and_task_are_refused(browser_like):
@@ -272,7 +272,7 @@ def test_case_page_and_print_view(browser_like):
 
 
 def test_case_reads_are_in_the_access_log(browser_like, sqlite_url):
-    from engine import store
+    from engine import models, store
 
     browser_like.login("mw")
     browser_like.post("/casussen/nieuw", {"client_ref": "C-12"})
@@ -282,7 +282,7 @@ def test_case_reads_are_in_the_access_log(browser_like, sqlite_url):
     browser_like.login("mw2")
     browser_like.get("/casussen/1")
     with store.unit_of_work(url=sqlite_url) as session:
-        rows = [(e.user, e.action, e.outcome, e.source) for e in session.query(store.AccessLogEntry)]
+        rows = [(e.user, e.action, e.outcome, e.source) for e in session.query(models.AccessLogEntry)]
     assert ("mw", "read", "ok", "127.0.0.1") in rows
     assert ("mw", "print", "ok", "127.0.0.1") in rows
     assert ("mw2", "read", "denied", "127.0.0.1") in rows
@@ -297,12 +297,12 @@ def test_english_is_available(browser_like):
 
 
 def test_case_page_shows_the_organisations_contacts(browser_like, sqlite_url):
-    from engine import store
+    from engine import models, store
 
     with store.unit_of_work(write=True, url=sqlite_url) as session:
-        session.add(store.Setting(key="veilig_thuis_regio_naam", value="Veilig Thuis Utrecht"))
-        session.add(store.Setting(key="veilig_thuis_regio_telefoon", value="030-1234567"))
-        session.add(store.Setting(key="aandachtsfunctionarissen", value=[
+        session.add(models.Setting(key="veilig_thuis_regio_naam", value="Veilig Thuis Utrecht"))
+        session.add(models.Setting(key="veilig_thuis_regio_telefoon", value="030-1234567"))
+        session.add(models.Setting(key="aandachtsfunctionarissen", value=[
             {"naam": "Fatma Yilmaz", "functie": "aandachtsfunctionaris", "telefoon": "06-12345678",
              "email": "f.yilmaz@example.org"}]))
     browser_like.login("mw")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine import cases, commands, store, tasks
+from engine import cases, commands, models, store, tasks
 from tests.helpers import text
 from tests.scenarios.paths import SCENARIOS, fill
 
@@ -28,10 +28,10 @@ def finish(people, scenario=ACUUT, ref="C-AUDIT-1"):
 
 def access_rows(url, case_id=None):
     with store.unit_of_work(url=url) as session:
-        query = session.query(store.AccessLogEntry)
+        query = session.query(models.AccessLogEntry)
         if case_id is not None:
-            query = query.filter(store.AccessLogEntry.case_id == case_id)
-        return [(e.user, e.action, e.outcome) for e in query.order_by(store.AccessLogEntry.id)]
+            query = query.filter(models.AccessLogEntry.case_id == case_id)
+        return [(e.user, e.action, e.outcome) for e in query.order_by(models.AccessLogEntry.id)]
 
 
 AUDITOR_PAGES = ("/audit/casussen", "/audit/casussen/{id}", "/audit/casussen/{id}/toegangslog",
@@ -159,7 +159,7 @@ def test_history_lists_every_frame_with_its_data(browser_like, sqlite_people, sq
     page = text(response)
     assert "Geschiedenis in orde" in page and "verify-ok" in page
     with store.unit_of_work(url=sqlite_url) as session:
-        events = session.query(store.HistoryEvent).filter_by(case_id=case["id"]).count()
+        events = session.query(models.HistoryEvent).filter_by(case_id=case["id"]).count()
     assert page.count('<section class="frame"') == events
     assert f"Gebeurtenis {events} van {events}" in page
     # labels from the form definitions, answers as a person reads them

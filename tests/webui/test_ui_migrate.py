@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from engine import cases, store
+from engine import cases, models, store
 from tests.helpers import (
     JOIN,
     STALLING,
@@ -44,7 +44,7 @@ def stuck(people, monkeypatch):
 
 def case_version(case_id: int) -> int:
     with store.unit_of_work() as session:
-        return session.get(store.Case, case_id).process_version
+        return session.get(models.Case, case_id).process_version
 
 
 def test_the_case_page_says_the_case_is_stuck(as_role, stuck):
@@ -145,6 +145,6 @@ def test_the_move_needs_the_csrf_token(as_role, stuck):
     assert response.status_code == 400
     assert case_version(case["id"]) == version
     with store.unit_of_work() as session:
-        actions = session.scalars(select(store.HistoryEvent.action).where(
-            store.HistoryEvent.case_id == case["id"])).all()
+        actions = session.scalars(select(models.HistoryEvent.action).where(
+            models.HistoryEvent.case_id == case["id"])).all()
     assert "case_migrated" not in actions

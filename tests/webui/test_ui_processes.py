@@ -9,7 +9,7 @@ import re
 import pytest
 from lxml import etree
 
-from engine import cases, definitions, store, versions
+from engine import cases, definitions, models, store, versions
 from tests.conftest import ROOT
 from tests.helpers import Client, text
 
@@ -263,7 +263,7 @@ def test_publish_with_an_edited_decision_table(as_role):
     response = post_json(pb, "/processen/modeler/publiceren", {"bpmn": MELDCODE, "dmn": edited})
     assert response.status_code == 201
     with store.unit_of_work() as session:
-        row = session.get(store.ProcessVersion, 2)
+        row = session.get(models.ProcessVersion, 2)
         assert {f.name for f in row.files} == {"meldcode.bpmn", "afwegingskader.dmn"}
         assert b"altijd melden" in next(f.content for f in row.files if f.kind == "dmn")
 

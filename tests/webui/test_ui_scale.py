@@ -12,12 +12,12 @@ LIMIT_SECONDS = 0.5  # generous: on a laptop each read takes a few milliseconds
 
 
 def _fill(url: str, people) -> None:
-    from engine import store
+    from engine import models, store
 
     owners = [people["mw"].id, people["mw2"].id, people["lg"].id]
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with store.unit_of_work(write=True, url=url) as session:
-        version = session.scalar(select(store.ProcessVersion.version))
+        version = session.scalar(select(models.ProcessVersion.version))
         cases, tasks = [], []
         for i in range(1, CASES + 1):
             # mw2 owns only a handful of cases: the lists must not scan for them
@@ -31,8 +31,8 @@ def _fill(url: str, people) -> None:
             tasks.append({"id": f"t-{i}", "case_id": i, "step": "stap1_signalen",
                           "name": "Stap 1", "lane": lane, "owner_id": owner, "state": "ready",
                           "ready_at": at})
-        session.execute(insert(store.Case), cases)
-        session.execute(insert(store.TaskRecord), tasks)
+        session.execute(insert(models.Case), cases)
+        session.execute(insert(models.TaskRecord), tasks)
 
 
 def _timed(fn, *args, **kwargs):

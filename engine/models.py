@@ -1,0 +1,277 @@
+"""The SQLAlchemy models: every table of the product (the Alembic migrations in
+engine/migrations/ build the same schema; engine/schema.py checks that they agree).
+Sessions, engines and the unit of work are engine/store.py's."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from . import timezones
+
+# Every stored time is UTC (engine/timezones.py); the models' defaults and callers use this name.
+utcnow = timezones.now_utc
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    roles_text: Mapped[str] = mapped_column("roles", String(200))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Stored in the web session at sign-in and compared on every request: raised on sign-out,
+    # a password change, deactivation and a change of roles, it ends every session at once.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    manager: Mapped[User | None] = relationship(remote_side=[id])
+
+    @property
+    def roles(self) -> list[str]:
+        return [r for r in self.roles_text.split(",") if r]
+
+    def has_role(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # SHA-256 of a 256-bit random token: high entropy needs no slow hash, and lookup stays O(1).
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: never
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+
+class ProcessVersion(Base):
+    __tablename__ = "process_versions"
+
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deployed_by: Mapped[str] = mapped_column(String(80))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    files: Mapped[list[ProcessFile]] = relationship(
+        order_by="ProcessFile.name", cascade="all, delete-orphan"
+    )
+
+
+class ProcessFile(Base):
+    __tablename__ = "process_files"
+    __table_args__ = (UniqueConstraint("version", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(ForeignKey("process_versions.version"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # bpmn | dmn
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_ref: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    process_version: Mapped[int] = mapped_column(ForeignKey("process_versions.version"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    uitkomst: Mapped[str | None] = mapped_column(String(40), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set while the case is open with no ready step and no waiting timer (it stalled); the
+    # history holds the matching `case_stalled` event. Cleared when the case moves on.
+    stalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # Workflow state without the spec (that lives once per process version), zlib-compressed JSON.
+    workflow_state: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    completed_steps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Counter behind the deterministic task ids, so a replay produces the very same ids.
+    id_counter: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default="")
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The access log's count and head for this case, and a keyed hash over the case's header
+    # (audit.header_content): set by audit.seal_case in every transaction that changes them.
+    access_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    access_head: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    header_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    owner: Mapped[User] = relationship()
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+
+class CaseShare(Base):
+    """A case handed to or shared with another user (CONTRACT: cases they were handed)."""
+
+    __tablename__ = "case_shares"
+    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TaskRecord(Base):
+    """Every user task that was ever ready: the indexed rows inboxes read.
+
+    A task id once ready stays known, so completing it again is a conflict, not unknown.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_state_lane_owner", "state", "lane", "owner_id"),
+        Index("ix_tasks_case_state", "case_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    step: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str] = mapped_column(String(40))
+    # The case owner, copied here so an inbox is one indexed read.
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(10), default="ready")  # ready|completed|cancelled
+    ready_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class HistoryEvent(Base):
+    """Append-only: no code path updates or deletes a row of this table."""
+
+    __tablename__ = "history_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    step: Mapped[str | None] = mapped_column(String(200))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessLogEntry(Base):
+    """NEN 7513: every attempt to read or change a case, refused ones included. Append-only."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    client_ref: Mapped[str | None] = mapped_column(String(200))
+    user: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(80))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str | None] = mapped_column(String(100))
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AdminLogEntry(Base):
+    """An administrative action (users, tokens, settings, deploys, activations, migrations).
+    Append-only; `hash` is a keyed hash of its content (audit.admin_content)."""
+
+    __tablename__ = "admin_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LogQueueItem(Base):
+    """A row written but not yet sequenced into the log (filled by AFTER INSERT triggers of
+    history_events, access_log and admin_log; emptied by translog.sequence)."""
+
+    __tablename__ = "log_queue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # event | access | admin
+    row_id: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class LogEntry(Base):
+    """A leaf of the log across all cases (RFC 9162): its index in the tree and the keyed
+    hash of the row it stands for (translog.entry_hash). Append-only."""
+
+    __tablename__ = "log_entries"
+    __table_args__ = (UniqueConstraint("kind", "row_id", name="uq_log_entries_kind_row"),)
+
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(10))
+    row_id: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Draft(Base):
+    """A half-filled task form kept for one person and one task."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (UniqueConstraint("user_id", "task_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RateLimit(Base):
+    """A rate-limit counter (failed sign-ins per address), shared by all server processes."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the limiter's key
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # Unix time, as `limits` counts
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
