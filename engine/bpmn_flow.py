@@ -68,9 +68,9 @@ def flow_graph(scope) -> FlowGraph:
             graph.succ.setdefault(source, []).append(target)
             graph.pred.setdefault(target, []).append(source)
     for node_id, node in graph.nodes.items():
-        if etree.QName(node).localname == "boundaryEvent" and \
-                node.get("attachedToRef") in graph.nodes:
-            graph.attached.setdefault(node.get("attachedToRef"), []).append(node_id)
+        host = node.get("attachedToRef", "")  # "" is no node: every node has an id
+        if etree.QName(node).localname == "boundaryEvent" and host in graph.nodes:
+            graph.attached.setdefault(host, []).append(node_id)
     return graph
 
 

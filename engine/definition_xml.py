@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH
@@ -25,8 +25,21 @@ if TYPE_CHECKING:
 
 BPMN_XSD = XSD_PATH
 MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
+class ParserOptions(TypedDict):
+    """Keyword arguments of etree.XMLParser (a TypedDict, so `**` keeps their types)."""
+
+    resolve_entities: bool
+    no_network: bool
+    load_dtd: bool
+    dtd_validation: bool
+    huge_tree: bool
+    remove_blank_text: bool
+
+
 # The options of every lxml parser that reads a definition file (also versions' own reads).
-XML_PARSER_OPTIONS = dict(
+XML_PARSER_OPTIONS = ParserOptions(
     resolve_entities=False,
     no_network=True,
     load_dtd=False,
@@ -107,14 +120,16 @@ def element_ids_by_line(content: bytes) -> list[tuple[int, str]]:
     for node in root.iter():
         if not isinstance(node.tag, str) or not node.sourceline or node.sourceline in found:
             continue
-        owner = node
+        owner: etree._Element | None = node
         while owner is not None:
-            if owner.get("bpmnElement"):  # a shape or edge of the drawing: what it draws
-                found[node.sourceline] = owner.get("bpmnElement")
+            drawn = owner.get("bpmnElement")
+            if drawn:  # a shape or edge of the drawing: what it draws
+                found[node.sourceline] = drawn
                 break
-            if etree.QName(owner).namespace == BPMN_NS and owner.get("id") and \
+            owner_id = owner.get("id")
+            if etree.QName(owner).namespace == BPMN_NS and owner_id and \
                     etree.QName(owner).localname != "definitions":
-                found[node.sourceline] = owner.get("id")
+                found[node.sourceline] = owner_id
                 break
             owner = owner.getparent()
     return sorted(found.items())

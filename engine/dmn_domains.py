@@ -129,16 +129,17 @@ def domain_of(var: str, table: Table, tables: list[Table], fields) -> Domain | N
             continue
         for position, output in enumerate(other.model.outputs):
             if output.name == var:
-                values = []
+                values: list[Any] = []
+                readable = True
                 for rule in other.model.rules:
                     try:
                         value = literal(rule.outputEntries[position].text or "")
                     except (expressions.ExpressionError, ValueError):
-                        values = None
+                        readable = False
                         break
                     if value not in values:
                         values.append(value)
-                if values:
+                if readable and values:
                     return Domain(values, "decision")
     for node in fields.get(var, []):
         kind = node.get("type")
@@ -153,9 +154,9 @@ def domain_of(var: str, table: Table, tables: list[Table], fields) -> Domain | N
             return Domain(_text_samples(var, table), "string", exact=False)
     for position, item in enumerate(table.model.inputs):
         if (item.expression or "").strip() == var:
-            values = input_values(table, position)
-            if values:
-                return Domain(values, "inputValues")
+            listed = input_values(table, position)
+            if listed:
+                return Domain(listed, "inputValues")
             if (item.typeRef or "").split(":")[-1] == "boolean":
                 return Domain([False, True], "boolean")
     return None

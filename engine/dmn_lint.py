@@ -69,7 +69,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
 def version_of(root) -> str | None:
     """The DMN version ("1.1" .. "1.5") of a parsed file, None when it is no DMN we know."""
-    return DMN_VERSIONS.get(etree.QName(root).namespace)
+    return DMN_VERSIONS.get(etree.QName(root).namespace or "")
 
 
 def is_dmn(root) -> bool:
@@ -82,7 +82,7 @@ def schema_view(root) -> tuple[str, Any, str] | None:
     None for an unknown version. DMN 1.1 and 1.3 use SpiffWorkflow's own schemas; 1.2, 1.4 and
     1.5 a copy moved into the DMN 1.3 namespaces (lines kept), since their decision tables are
     the same and no working schema of them is at hand."""
-    namespace = etree.QName(root).namespace
+    namespace = etree.QName(root).namespace or ""
     version = DMN_VERSIONS.get(namespace)
     if version is None:
         return None
@@ -118,7 +118,7 @@ def executable(root):
     if view.nsmap.get(None) != namespace:
         nsmap = {k: v for k, v in view.nsmap.items() if k is not None and v != namespace}
         rebuilt = etree.Element(view.tag, dict(view.attrib), nsmap={**nsmap, None: namespace})
-        rebuilt.sourceline = view.sourceline
+        rebuilt.sourceline = view.sourceline  # type: ignore[misc]  # settable in lxml; types-lxml says read-only
         rebuilt.text = view.text
         rebuilt.extend(list(view))
         view = rebuilt

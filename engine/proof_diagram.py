@@ -53,32 +53,35 @@ def read_diagram(definition) -> Diagram | None:
     process = root.find(f"{{{BPMN_NS}}}process[@id='{definition.spec.name}']")
     if process is None:
         process = root.find(f"{{{BPMN_NS}}}process")
+    assert process is not None, "a deployed version's BPMN has a process"
     diagram.process_line = process.sourceline or 1
     for node in process.iter():
-        if not isinstance(node.tag, str) or not node.get("id"):
+        node_id = node.get("id")
+        if not isinstance(node.tag, str) or not node_id:
             continue
-        diagram.lines[node.get("id")] = node.sourceline or 1
+        diagram.lines[node_id] = node.sourceline or 1
         name = " ".join((node.get("name") or "").split())
-        diagram.labels[node.get("id")] = name or node.get("id")
+        diagram.labels[node_id] = name or node_id
     for lane in process.iter(f"{{{BPMN_NS}}}lane"):
         role = (lane.get("name") or "").strip().lower()
         for ref in lane.iter(f"{{{BPMN_NS}}}flowNodeRef"):
             diagram.lanes[(ref.text or "").strip()] = role
     for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
-        diagram.flows.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
-        diagram.preds.setdefault(flow.get("targetRef"), []).append(flow.get("sourceRef"))
+        source, target = flow.get("sourceRef", ""), flow.get("targetRef", "")
+        diagram.flows.setdefault(source, []).append(target)
+        diagram.preds.setdefault(target, []).append(source)
         for cond in flow.iter(f"{{{BPMN_NS}}}conditionExpression"):
             diagram.routed |= _names(cond.text)
     for gw in process.xpath(".//bpmn:parallelGateway | .//bpmn:inclusiveGateway", namespaces=NS):
-        if len(diagram.preds.get(gw.get("id"), [])) > 1:
-            diagram.joins.add(gw.get("id"))
+        if len(diagram.preds.get(gw.get("id", ""), [])) > 1:
+            diagram.joins.add(gw.get("id", ""))
     for task in process.iter(f"{{{BPMN_NS}}}userTask"):
-        diagram.user_tasks.add(task.get("id"))
+        diagram.user_tasks.add(task.get("id", ""))
     for task in process.iter(f"{{{BPMN_NS}}}userTask"):
-        reads = diagram.form_reads.setdefault(task.get("id"), set())
+        task_reads = diagram.form_reads.setdefault(task.get("id", ""), set())
         for prop in task.iter(f"{{{CAMUNDA_NS}}}property"):
             if (prop.get("id") or "").endswith("_when"):
-                reads |= _names(prop.get("value"))
+                task_reads |= _names(prop.get("value"))
     for dmn in (f for f in definition.files if f.kind == "dmn"):
         dmn_root = etree.fromstring(dmn.content, etree.XMLParser(resolve_entities=False,
                                                                  no_network=True, load_dtd=False))
@@ -97,10 +100,10 @@ def read_diagram(definition) -> Diagram | None:
         reads[task_id] = (form_reads - own) | set(ORDER_READS.get(task_id, ()))
     for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
         for cond in flow.iter(f"{{{BPMN_NS}}}conditionExpression"):
-            reads.setdefault(flow.get("sourceRef"), set()).update(_names(cond.text))
+            reads.setdefault(flow.get("sourceRef", ""), set()).update(_names(cond.text))
     dmn_inputs = diagram.routed - RULE_VARIABLES
     for brt in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
-        reads.setdefault(brt.get("id"), set()).update(dmn_inputs)
+        reads.setdefault(brt.get("id", ""), set()).update(dmn_inputs)
     diagram.live = _liveness(diagram, reads)
     return diagram
 

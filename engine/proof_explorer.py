@@ -119,7 +119,7 @@ class Explorer:
         self.findings_stop = True
         return True
 
-    def _ample(self, moves: list) -> tuple | None:
+    def _ample(self, moves: list) -> tuple[str, str, dict[str, Any]] | None:
         """One move of a neutral task: a step of no meldcode rule whose form sets no variable
         that a condition, table or rule reads, with one answer set."""
         steps = {step for _task, step, _answers in moves}
