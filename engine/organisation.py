@@ -153,11 +153,11 @@ def update(who, payload: Any) -> dict[str, Any]:
 
 # Placeholders a process owner may write in the diagram's help texts and step descriptions.
 PLACEHOLDERS = {
-    "organisatie": "de naam van de organisatie",
-    "veilig_thuis_telefoon": "het landelijke nummer van Veilig Thuis",
-    "veilig_thuis_regio": "Veilig Thuis in de regio, met telefoonnummer",
-    "aandachtsfunctionaris": "de aandachtsfunctionaris(sen) met naam en telefoonnummer",
-    "afwegingskader": "het afwegingskader van de beroepsgroep",
+    "organisatie": N_("de naam van de organisatie"),
+    "veilig_thuis_telefoon": N_("het landelijke nummer van Veilig Thuis"),
+    "veilig_thuis_regio": N_("Veilig Thuis in de regio, met telefoonnummer"),
+    "aandachtsfunctionaris": N_("de aandachtsfunctionaris(sen) met naam en telefoonnummer"),
+    "afwegingskader": N_("het afwegingskader van de beroepsgroep"),
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 

@@ -37,8 +37,9 @@ def main() -> None:
             catalogue = read_po(fh, locale=lang)
         catalogue.fuzzy = False  # the header: a fuzzy catalogue is not compiled
         for message in catalogue:
+            string = message.string  # a str, or one per plural form
             if lang == "nl" and message.id and not (
-                message.string if isinstance(message.string, str) else all(message.string)
+                string if isinstance(string, str) else all(string or ())
             ):
                 message.string = message.id
         with open(path, "wb") as fh:

@@ -1,0 +1,203 @@
+"""The English UI shows no Dutch text from the product's own code (issue 12, point 4).
+
+Each role signs in, switches to English and opens its pages, also with validation errors and
+refusals (403, 404). What a person reads on a page (the text, and the titles, labels and
+placeholders of its elements) may not hold a Dutch text of the catalogue whose English differs,
+once the diagram's own texts are taken out: those stay as the process owner wrote them."""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import cache
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+from lxml import etree
+
+from tests.helpers import text
+
+ROOT = Path(__file__).resolve().parents[2]
+EN_PO = ROOT / "webui" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{[^{}]*\}")
+
+
+@cache
+def dutch_fragments() -> tuple[str, ...]:
+    """The Dutch texts of the catalogue that read differently in English, as the pieces that
+    stand between their placeholders (a piece of one word under 4 letters says too little, and
+    a piece the English keeps, such as a name, is no Dutch)."""
+    with open(EN_PO, "rb") as fh:
+        catalogue = read_po(fh)
+    pieces = set()
+    for message in catalogue:
+        if not message.id:
+            continue
+        ids = [message.id] if isinstance(message.id, str) else list(message.id)
+        strings = [message.string] if isinstance(message.string, str) else list(message.string)
+        if ids[0] == strings[0]:
+            continue
+        kept = " ".join(strings)
+        for msgid in ids:
+            for piece in PLACEHOLDER.split(msgid):
+                piece = piece.strip(" .,:;()'\"")
+                if (len(piece) >= 4 or " " in piece) and not re.search(
+                        rf"(?<!\w){re.escape(piece)}(?!\w)", kept):
+                    pieces.add(piece)
+    return tuple(sorted(pieces, key=len, reverse=True))
+
+
+@cache
+def diagram_texts() -> tuple[str, ...]:
+    """Every text of the shipped diagram and decision table: names, labels, options, help,
+    documentation."""
+    found = set()
+    for path in (ROOT / "processes").glob("*.*mn"):
+        for node in etree.parse(str(path)).iter():
+            if not isinstance(node.tag, str):
+                continue
+            for attribute in ("name", "label", "value"):
+                if node.get(attribute):
+                    found.add(node.get(attribute).strip())
+            if node.text and node.text.strip():
+                found.add(node.text.strip())
+    return tuple(sorted((t for t in found if t), key=len, reverse=True))
+
+
+READ_ATTRIBUTES = re.compile(r'\s(?:title|aria-label|placeholder|alt)="([^"]*)"')
+
+
+def readable(page: str) -> str:
+    """What a person reads: the text without scripts and styles, and the attributes people
+    see or hear, with the diagram's own texts taken out."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    attributes = " | ".join(READ_ATTRIBUTES.findall(page))
+    body = re.sub(r"<[^>]+>", " | ", page)
+    shown = html.unescape(body + " | " + attributes)
+    shown = re.sub(r"\s+", " ", shown)
+    for own in diagram_texts():
+        shown = shown.replace(re.sub(r"\s+", " ", own), " | ")
+    return shown
+
+
+def dutch_in(page: str) -> list[str]:
+    shown = readable(page)
+    return [piece for piece in dutch_fragments()
+            if re.search(rf"(?<!\w){re.escape(piece)}(?!\w)", shown)]
+
+
+def english(browser_like, name: str):
+    browser_like.login(name)
+    browser_like.post("/taal", {"taal": "en", "next": "/"})
+    return browser_like
+
+
+def check(responses: dict) -> None:
+    found = {path: dutch_in(text(r)) for path, r in responses.items()}
+    found = {path: pieces for path, pieces in found.items() if pieces}
+    assert not found, f"Dutch in the English UI: {found}"
+
+
+def test_the_english_ui_of_a_medewerker_shows_no_dutch(browser_like):
+    mw = english(browser_like, "mw")
+    pages = {"inbox": mw.get("/"), "nieuw": mw.get("/casussen/nieuw"),
+             "nieuw, leeg": mw.post("/casussen/nieuw", {"client_ref": " "})}
+    assert pages["nieuw, leeg"].status_code == 422
+    started = mw.post("/casussen/nieuw", {"client_ref": "C-en", "reason": "Worried"})
+    task_path = started.headers["Location"]
+    pages["taak"] = mw.get(task_path)
+    pages["taak, fout"] = mw.post(task_path, {"actie": "afronden", "onbekend": "x"})
+    assert pages["taak, fout"].status_code == 422
+    pages.update({
+        "casus": mw.get("/casussen/1"),
+        "overdragen, fout": mw.post("/casussen/1/overdragen", {"user": "niemand", "reason": ""}),
+        "afdrukken": mw.get("/casussen/1/afdrukken"),
+        "casussen": mw.get("/casussen"),
+        "403": mw.get("/audit/casussen"),
+        "404": mw.get("/bestaat-niet"),
+        "taak 404": mw.get("/taken/bestaat-niet"),
+    })
+    assert pages["overdragen, fout"].status_code == 422
+    # the engine's field errors, in English (and so the check below sees translated pages)
+    assert "This field is required." in text(pages["taak, fout"])
+    assert "Enter a client reference." in text(pages["nieuw, leeg"])
+    assert pages["403"].status_code == 403 and pages["404"].status_code == 404
+    assert '<html lang="en">' in text(pages["casus"])
+    check(pages)
+
+
+def test_the_english_ui_of_a_leidinggevende_and_aandachtsfunctionaris_shows_no_dutch(
+        browser_like, ui_app):
+    from tests.helpers import Client
+
+    english(Client(ui_app), "mw").post("/casussen/nieuw", {"client_ref": "C-en"})
+    lg = english(browser_like, "lg")
+    pages = {"lg inbox": lg.get("/"), "lg casussen": lg.get("/casussen"),
+             "lg casus": lg.get("/casussen/1")}
+    af = english(Client(ui_app), "af")
+    pages.update({"af inbox": af.get("/"), "af casussen": af.get("/casussen")})
+    check(pages)
+
+
+def test_the_english_ui_of_an_auditor_shows_no_dutch(browser_like, ui_app):
+    from tests.helpers import Client
+
+    english(Client(ui_app), "mw").post("/casussen/nieuw", {"client_ref": "C-en"})
+    aud = english(browser_like, "aud")
+    pages = {
+        "zoeken": aud.get("/audit/casussen"),
+        "zoeken, fout": aud.get("/audit/casussen?status=x&uitkomst=y&started_from=gisteren"
+                                "&process_version=nul&page=0"),
+        "geschiedenis": aud.get("/audit/casussen/1"),
+        "toegangslog": aud.get("/audit/casussen/1/toegangslog"),
+        "inzage": aud.get("/audit/casussen/1/inzage"),
+        "404": aud.get("/audit/casussen/999"),
+    }
+    assert pages["zoeken, fout"].status_code == 422
+    check(pages)
+
+
+def test_the_english_ui_of_a_procesbeheerder_shows_no_dutch(browser_like):
+    pb = english(browser_like, "pb")
+    pages = {
+        "processen": pb.get("/processen"),
+        "vergelijken": pb.get("/processen?van=1&naar=1"),
+        "modeler": pb.get("/processen/modeler"),
+        "actief": pb.get("/processen/1/actief"),
+        "verplaatsen": pb.get("/processen/1/verplaatsen"),
+        "404": pb.get("/processen/99/actief"),
+    }
+    check(pages)
+    # the modeler's JSON: the engine's refusal, with its field errors, in English too
+    refused = pb.http.post("/processen/modeler/controleren", json={"onbekend": 1},
+                           headers={"X-CSRFToken": pb.token, "Referer": "http://localhost/"})
+    assert refused.status_code == 422, text(refused)
+    assert refused.get_json()["error"] == "Send the diagram along."
+    check({"controleren": refused})
+
+
+def test_the_english_ui_of_a_beheerder_shows_no_dutch(browser_like):
+    bh = english(browser_like, "bh")
+    pages = {
+        "instellingen": bh.get("/beheer/instellingen"),
+        "instellingen, fout": bh.post("/beheer/instellingen", {
+            "veilig_thuis_telefoon": "bel me", "organisatie_naam": "x" * 300}),
+        "gebruikers": bh.get("/beheer/gebruikers"),
+        "gebruiker, fout": bh.post("/beheer/gebruikers", {"naam": "kees", "rollen": "medewerker",
+                                                          "wachtwoord": "password1234"}),
+        "gebruiker, naam": bh.post("/beheer/gebruikers", {"naam": "K", "wachtwoord": "x"}),
+        "gebruiker": bh.get("/beheer/gebruikers/mw"),
+        "beheerlog": bh.get("/beheerlog"),
+        "403": bh.get("/processen/modeler"),
+    }
+    assert pages["instellingen, fout"].status_code == 422
+    assert pages["gebruiker, fout"].status_code == 422
+    check(pages)
+
+
+def test_the_api_speaks_english_when_asked(browser_like, sqlite_people):
+    asked = browser_like.http.get("/api/v1/tasks/bestaat-niet",
+                                  headers={**sqlite_people.auth("mw"), "Accept-Language": "en"})
+    assert asked.status_code == 404 and asked.get_json()["error"] == "Task not found."
+    plain = browser_like.http.get("/api/v1/tasks/bestaat-niet", headers=sqlite_people.auth("mw"))
+    assert plain.get_json()["error"] == "Taak niet gevonden."
