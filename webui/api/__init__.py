@@ -15,6 +15,7 @@ from engine.roles import AUDITOR
 from engine.store import unit_of_work
 
 from .. import DEPLOY_LIMIT, JSON_LIMIT
+from ..texts import translate, translate_all
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -30,7 +31,8 @@ def _domain_error(exc: DomainError):
     extra = dict(exc.extra)
     if isinstance(exc, Invalid):
         extra["errors"] = exc.errors
-    return error(exc.status, exc.message, **extra)
+    # Dutch unless the client asks for English (extensions.select_locale)
+    return error(exc.status, translate(exc.message), **translate_all(extra))
 
 
 @bp.errorhandler(definitions.InvalidDefinition)
