@@ -101,12 +101,12 @@ def main() -> None:
         walk(SCENARIOS[i % len(SCENARIOS)], f"v-{i}")
         if (i + 1) % 1000 == 0:
             log(f"  built {i + 1}/{args.cases} cases ({time.perf_counter() - t0:.0f} s)")
-    from engine import translog
+    from engine import log_verify, translog
 
     translog.sequence()
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()
-    report = translog.verify_log()
+    report = log_verify.verify_log()
     log_s = time.perf_counter() - t0
     verdicts = list(replay.verify_all(log=report, jobs=args.jobs))
     verify_s = time.perf_counter() - t0
@@ -271,7 +271,7 @@ def checkpoint_check(cases: int, per_case: int = 10) -> tuple[float, int]:
 
     from sqlalchemy import insert
 
-    from engine import models, store, translog
+    from engine import checkpoints, log_verify, models, store, translog
 
     total = cases * per_case
     now = models.utcnow()
@@ -286,10 +286,10 @@ def checkpoint_check(cases: int, per_case: int = 10) -> tuple[float, int]:
                 for i in range(start, min(total, start + 50_000))])
     translog.sequence()
     log(f"  generated and sequenced {total} entries ({time.perf_counter() - t0:.0f} s)")
-    path = translog.write_checkpoint(Path(tempfile.mkdtemp()) / "checkpoint.json")
+    path = checkpoints.write_checkpoint(Path(tempfile.mkdtemp()) / "checkpoint.json")
     t0 = time.perf_counter()
-    checkpoint = translog.load_checkpoint(path)
-    report = translog.verify_log(checkpoint=checkpoint)
+    checkpoint = checkpoints.load_checkpoint(path)
+    report = log_verify.verify_log(checkpoint=checkpoint)
     elapsed = time.perf_counter() - t0
     assert report.checkpoint_root == checkpoint["root"] and not report.problems, report.problems[:3]
     return elapsed, report.tree_size

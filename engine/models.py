@@ -235,7 +235,7 @@ class LogQueueItem(Base):
 
 class LogEntry(Base):
     """A leaf of the log across all cases (RFC 9162): its index in the tree and the keyed
-    hash of the row it stands for (translog.entry_hash). Append-only."""
+    hash of the row it stands for (merkle.entry_hash). Append-only."""
 
     __tablename__ = "log_entries"
     __table_args__ = (UniqueConstraint("kind", "row_id", name="uq_log_entries_kind_row"),)

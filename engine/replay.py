@@ -15,7 +15,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import adapter, audit, cases, commands, driving, migration, timezones, translog, versions
+from . import adapter, audit, cases, commands, driving, log_verify, migration, timezones, translog, versions
 from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
 from .models import AccessLogEntry, Case, CaseShare, HistoryEvent, TaskRecord, User
@@ -433,26 +433,26 @@ def _verify_case(session: Session, case: Case) -> Verdict:
 
 def verify(who, case_id: Any) -> dict[str, Any]:
     """Verify one case for someone who may read it (the read is logged): verify_case, and the
-    case's entries in the log across all cases (translog.verify_case_log). Out: Verdict.as_dict.
+    case's entries in the log across all cases (log_verify.verify_case_log). Out: Verdict.as_dict.
     Raises NotFound, Denied as cases.open_case."""
     translog.sequence()
 
     def run(session: Session):
         case = cases.open_case(session, who, case_id, "verify")
         verdict = verify_case(session, case)
-        verdict.problems += translog.verify_case_log(session.connection(), case.id)
+        verdict.problems += log_verify.verify_case_log(session.connection(), case.id)
         return verdict.as_dict()
 
     return commands.run_command(who, run)
 
 
 def verify_all(session: Session | None = None, case_ids: list[int] | None = None,
-               log: translog.LogReport | None = None, url: str | None = None,
+               log: log_verify.LogReport | None = None, url: str | None = None,
                jobs: int = 1):
     """Verdicts for the given cases, or all, in case order, as it goes (for the command line).
 
     session: check within it (one transaction); None: each case in a read transaction of
-    its own, so writers never wait on a long verify. log: the result of translog.verify_log;
+    its own, so writers never wait on a long verify. log: the result of log_verify.verify_log;
     its problems of a case join that case's verdict, and a case that the log names but that
     no longer exists gets a verdict of its own (when all cases are checked). A case that
     cannot be read is a problem of that case; the next case is still checked.

@@ -141,11 +141,11 @@ def ensure_keys() -> None:
     and, where this build signs checkpoints, the signing key. Raises KeyRefused."""
     for key in KEYS:
         key()
-    if importlib.util.find_spec("engine.translog") is None:
+    if importlib.util.find_spec("engine.checkpoints") is None:
         return
-    from . import translog
+    from . import checkpoints
 
     try:
-        translog.signing_key()
-    except translog.CheckpointError as exc:
+        checkpoints.signing_key()
+    except checkpoints.CheckpointError as exc:
         raise KeyRefused(str(exc)) from None

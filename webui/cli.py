@@ -413,7 +413,7 @@ def deploy(files, by):
               help="Zoveel processen controleren casussen naast elkaar, met lagere prioriteit "
                    "(nice 10) dan de server.")
 def verify(case_ids, all_cases, checkpoint_file, jobs):
-    from engine import replay, translog
+    from engine import checkpoints, log_verify, replay
 
     if not case_ids and not all_cases:
         fail("geef casusnummers op, of --all")
@@ -422,14 +422,14 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
     wanted = None if all_cases else list(case_ids)
     seen: list[int] = []
     with _database():
-        path = checkpoint_file or translog.newest_checkpoint()
+        path = checkpoint_file or checkpoints.newest_checkpoint()
         try:
-            checkpoint = translog.load_checkpoint(path) if path else None
-        except translog.CheckpointError as exc:
+            checkpoint = checkpoints.load_checkpoint(path) if path else None
+        except checkpoints.CheckpointError as exc:
             fail(f"controlepunt geweigerd: {exc}", 1)
         # No write transaction for the run: the log pass and each case are read transactions
         # of their own; the access-log lines of the verify go in small batches.
-        report = translog.verify_log(checkpoint=checkpoint)
+        report = log_verify.verify_log(checkpoint=checkpoint)
         for verdict in replay.verify_all(case_ids=wanted, log=report, jobs=jobs):
             checked += 1
             seen.append(verdict.case_id)
@@ -488,22 +488,22 @@ def _log_verified(operator: str, case_ids: list[int]) -> None:
 def checkpoint(output, public_key):
     from pathlib import Path
 
-    from engine import translog
+    from engine import checkpoints
 
     with _database():
         try:
             if public_key:
-                click.echo(translog.public_key_hex())
+                click.echo(checkpoints.public_key_hex())
                 return
-            path = translog.write_checkpoint(Path(output) if output else None)
-        except translog.CheckpointError as exc:
+            path = checkpoints.write_checkpoint(Path(output) if output else None)
+        except checkpoints.CheckpointError as exc:
             fail(str(exc))
         except OSError as exc:
             fail(f"{exc.filename}: {exc.strerror}")
-    written = translog.load_checkpoint(path)
+    written = checkpoints.load_checkpoint(path)
     click.echo(f"controlepunt: {written['tree_size']} regels, wortel {written['root']}, "
                f"geschreven naar {path}")
-    click.echo(f"publieke sleutel: {translog.public_key_hex()}")
+    click.echo(f"publieke sleutel: {checkpoints.public_key_hex()}")
 
 
 def _existing(session, case_ids):

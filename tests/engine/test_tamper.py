@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from engine import audit, cases, models, replay, store, tasks, translog
+from engine import audit, cases, merkle, models, replay, store, tasks, translog
+from engine.checkpoints import signed_text
 from tests.scenarios.paths import LONGEST, SCENARIOS, fill
 from webui.cli import main as meldcode
 
@@ -208,7 +209,7 @@ def test_tree_is_rfc9162():
 
     leaves = [hashlib.sha256(bytes([i])).digest() for i in range(37)]
     for n in range(38):
-        assert translog.root_of([h.hex() for h in leaves[:n]]) == mth(leaves[:n]).hex()
+        assert merkle.root_of([h.hex() for h in leaves[:n]]) == mth(leaves[:n]).hex()
 
 
 # --- a case row deleted ------------------------------------------------------------------------
@@ -420,7 +421,7 @@ def test_checkpoint_of_another_key_is_refused(people, db_url, tmp_path):
     cases.start_case(people["mw"], {"client_ref": "x"})
     _path, checkpoint = _checkpoint(tmp_path)
     other = Ed25519PrivateKey.generate()
-    forged = dict(checkpoint, signature=base64.b64encode(other.sign(translog._signed_text(
+    forged = dict(checkpoint, signature=base64.b64encode(other.sign(signed_text(
         checkpoint["tree_size"], checkpoint["root"], checkpoint["at"]))).decode())
     path = tmp_path / "ander.json"
     path.write_text(json.dumps(forged))

@@ -1,0 +1,156 @@
+"""Checkpoints of the log across all cases (CONTRACT section 5): `tree_size`, `root`, `at`
+and `signature`, signed with Ed25519 by a key kept outside the database (MELDCODE_SIGNING_KEY,
+or `signing_key` under the instance directory, created once); its public key is kept beside
+it (`signing_key.pub`). With a checkpoint kept elsewhere, verify also sees the removal of the
+newest entries, which without one can go unseen (engine/log_verify.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from . import config, settings, timezones, translog
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be trusted or read; the message is Dutch."""
+
+
+def _key_path() -> Path:
+    return settings.instance_dir() / "signing_key"
+
+
+def signing_key() -> Ed25519PrivateKey:
+    """The checkpoint signing key: MELDCODE_SIGNING_KEY (64 hex digits, an Ed25519 seed), or
+    `signing_key` under the instance directory, created once with O_EXCL (so processes
+    starting together share one key) with its public key beside it in `signing_key.pub`.
+    Raises CheckpointError for a key that is empty or not 32 bytes of hex."""
+    given = config.current().signing_key
+    value = given.get_secret_value() if given is not None else None
+    if not value:
+        path = _key_path()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            value = path.read_text().strip()
+        else:
+            new = Ed25519PrivateKey.generate()
+            seed = new.private_bytes_raw().hex()
+            with os.fdopen(fd, "w") as fh:
+                fh.write(seed)
+                fh.flush()
+                os.fsync(fh.fileno())
+            pub = path.with_name("signing_key.pub")
+            tmp = pub.with_name(f".signing_key.pub.{os.getpid()}")
+            tmp.write_text(new.public_key().public_bytes_raw().hex() + "\n")
+            tmp.replace(pub)
+            value = seed
+    try:
+        raw = bytes.fromhex(value.strip())
+        if len(raw) != 32:
+            raise ValueError
+    except ValueError:
+        raise CheckpointError("De ondertekeningssleutel (MELDCODE_SIGNING_KEY of "
+                              "instance/signing_key) is geen 64 hexadecimale tekens.") from None
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def public_key_hex() -> str:
+    return signing_key().public_key().public_bytes_raw().hex()
+
+
+def verification_key() -> Ed25519PublicKey:
+    """The key checkpoints are checked with: MELDCODE_CHECKPOINT_PUBLIC_KEY (hex), else the
+    public half of signing_key()."""
+    value = config.current().checkpoint_public_key
+    if value:
+        try:
+            return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value.strip()))
+        except ValueError:
+            raise CheckpointError("MELDCODE_CHECKPOINT_PUBLIC_KEY is geen geldige sleutel.") from None
+    return signing_key().public_key()
+
+
+def signed_text(tree_size: int, root: str, at: str) -> bytes:
+    """The bytes a checkpoint's signature covers: its version line, tree size, root (hex)
+    and time (ISO 8601 text), one a line."""
+    return f"meldcode checkpoint v1\n{tree_size}\n{root}\n{at}\n".encode()
+
+
+def make_checkpoint(url: str | None = None, at: datetime | None = None) -> dict[str, Any]:
+    """A signed checkpoint of the whole log: {"tree_size", "root", "signature", "at"}
+    (CONTRACT section 5); root hex, signature base64 Ed25519 over the size, root and time.
+    Raises CheckpointError for an unusable signing key."""
+    key = signing_key()
+    size, root = translog.tree_head(url)
+    at_text = timezones.iso_seconds(at or timezones.now_utc())
+    signature = key.sign(signed_text(size, root, at_text))
+    return {"tree_size": size, "root": root, "signature": base64.b64encode(signature).decode(),
+            "at": at_text}
+
+
+def write_checkpoint(path: Path | None = None, url: str | None = None) -> Path:
+    """Write a checkpoint to `path`, or as `checkpoint-<time>.json` in MELDCODE_CHECKPOINT_DIR;
+    written to a temporary name first, so a reader never sees half a file.
+    Raises CheckpointError when neither is given or the key is unusable."""
+    if path is None:
+        folder = config.current().checkpoint_dir
+        if not folder:
+            raise CheckpointError("Geef -o BESTAND, of zet MELDCODE_CHECKPOINT_DIR.")
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        checkpoint = make_checkpoint(url)
+        stamp = checkpoint["at"].replace(":", "").replace("-", "")
+        path = Path(folder) / f"checkpoint-{stamp}-{checkpoint['tree_size']}.json"
+    else:
+        checkpoint = make_checkpoint(url)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(checkpoint, indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def load_checkpoint(path: Path | str) -> dict[str, Any]:
+    """Read a checkpoint file and check its signature with verification_key().
+    Raises CheckpointError (Dutch) when it cannot be read, is malformed, or its signature is
+    not ours: a forged or altered checkpoint, or one of another key, is refused."""
+    try:
+        checkpoint = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"Het controlepunt {path} is niet te lezen: {exc}") from None
+    return check_checkpoint(checkpoint)
+
+
+def check_checkpoint(checkpoint: Any) -> dict[str, Any]:
+    """The checkpoint itself when its fields and signature are sound; else CheckpointError."""
+    try:
+        size, root, at = checkpoint["tree_size"], checkpoint["root"], checkpoint["at"]
+        signature = base64.b64decode(checkpoint["signature"], validate=True)
+        if (not isinstance(size, int) or isinstance(size, bool) or size < 0
+                or not isinstance(root, str) or len(bytes.fromhex(root)) != 32
+                or not isinstance(at, str)):
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError("Het controlepunt is onvolledig of misvormd.") from None
+    try:
+        verification_key().verify(signature, signed_text(size, root, at))
+    except InvalidSignature:
+        raise CheckpointError("De handtekening van het controlepunt klopt niet: het is "
+                              "vervalst, gewijzigd of met een andere sleutel gemaakt.") from None
+    return checkpoint
+
+
+def newest_checkpoint() -> Path | None:
+    """The newest checkpoint file in MELDCODE_CHECKPOINT_DIR (by the time it was written),
+    or None."""
+    folder = config.current().checkpoint_dir
+    if not folder or not Path(folder).is_dir():
+        return None
+    files = [p for p in Path(folder).glob("checkpoint-*.json") if p.is_file()]
+    return max(files, key=lambda p: (p.stat().st_mtime, p.name), default=None)

@@ -1,0 +1,251 @@
+"""The check of the log across all cases: one pass over every entry (its keyed hash against
+its row, the indexes without a gap, the Merkle root against a checkpoint), the rows that are
+in no entry, and the same for one case. Problems in Dutch."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select
+
+from . import models, settings
+from .merkle import EMPTY_ROOT, Tree, entry_hash, hmac_states
+from .translog import ENTRIES, KINDS, MISSING, QUEUE, batches, sequence, snapshot
+
+_WHAT = {"event": "gebeurtenis", "access": "toegangslogregel", "admin": "beheerlogregel"}
+
+
+@dataclass
+class LogReport:
+    """What the log pass found: problems of one case (by case id), problems of the log as a
+    whole, the tree as it is, and whether a checkpoint was checked."""
+
+    tree_size: int = 0
+    root: str = EMPTY_ROOT
+    problems: list[str] = field(default_factory=list)
+    by_case: dict[int, list[str]] = field(default_factory=dict)
+    logged_cases: set[int] = field(default_factory=set)
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_root: str | None = None  # the root over the checkpoint's first tree_size leaves
+
+    def of_case(self, case_id: int, problem: str) -> None:
+        found = self.by_case.setdefault(case_id, [])
+        if len(found) < 20:  # enough to act on; a wholesale deletion would name every row
+            found.append(problem)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.by_case
+
+
+def _log_query(case_id: int | None = None):
+    """The log's entries in order, each with the hash and case of the row it names (None when
+    that row is gone): idx, kind, row_id, case_id, entry_hash, row_hash, row_case. The kind
+    decides which table's row is joined, so at most one of the three matches; an admin row
+    has no case."""
+    e, a, m = (KINDS[k].alias(f"log_{k}") for k in ("event", "access", "admin"))
+    l_ = ENTRIES
+
+    def row_of(kind: str, table):
+        # The key is NULL unless the entry is of this kind: SQLite then skips the lookup
+        # (with `kind = ... AND id = row_id` it looked the row up in all three tables).
+        return table.c.id == case((l_.c.kind == kind, l_.c.row_id))
+
+    query = (
+        select(l_.c.idx, l_.c.kind, l_.c.row_id, l_.c.case_id, l_.c.entry_hash,
+               func.coalesce(e.c.hash, a.c.hash, m.c.hash).label("row_hash"),
+               func.coalesce(e.c.case_id, a.c.case_id).label("row_case"))
+        .select_from(
+            l_.outerjoin(e, row_of("event", e))
+            .outerjoin(a, row_of("access", a))
+            .outerjoin(m, row_of("admin", m)))
+        .order_by(l_.c.idx)
+    )
+    if case_id is not None:
+        query = query.where(l_.c.case_id == case_id)
+    return query
+
+
+def _check_row(report: LogReport, key: bytes, idx, kind, row_id, case_id, entry, row_hash,
+               row_case) -> None:
+    what = f"{_WHAT.get(kind, kind)} {row_id}"
+    if row_hash is None:
+        problem = f"{what} is verwijderd (staat wel in het logboek op positie {idx})"
+    elif hmac.compare_digest(entry_hash(idx, kind, row_id, case_id, row_hash, key), entry):
+        if kind == "admin" or row_case == case_id:
+            return
+        problem = f"{what} is naar een andere casus verplaatst (logboekpositie {idx})"
+    elif row_hash == MISSING:
+        problem = f"{what} was al verwijderd toen het in het logboek kwam (positie {idx})"
+    else:
+        problem = (f"{what} of logboekpositie {idx} is gewijzigd (de sleutelhash van het "
+                   "logboek klopt niet)")
+    if case_id is None:
+        report.problems.append(f"logboek: {problem}")
+    else:
+        report.of_case(case_id, problem)
+
+
+def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None) -> LogReport:
+    """Check the whole log in one pass, in one read transaction (no write lock):
+
+    - indexes run 0, 1, 2, ... without a gap (a removed entry that is not the newest);
+    - each entry's keyed hash fits its index, kind, row, case and the row's own hash, and the
+      row still exists (a removed or changed event, access-log or admin-log line);
+    - every event, access-log and admin-log row is in the log or still queued (a row added
+      by hand, or whose queue entry was removed);
+    - every case the log names still exists (a removed case row);
+    - with a checkpoint (already signature-checked, see load_checkpoint): the log holds at
+      least its tree_size entries, and the root over the first tree_size entries is its
+      root (RFC 9162 section 2.1.1), so removing even the newest entries is seen.
+
+    Sequences queued rows first. Out: a LogReport; problems are Dutch."""
+    sequence(url)
+    report = LogReport(checkpoint=checkpoint)
+    key = settings.history_key()
+    inner, outer = hmac_states(key)
+    inner_copy, outer_copy = inner.copy, outer.copy
+    want = checkpoint["tree_size"] if checkpoint else None
+    tree = Tree()
+    logged_cases = report.logged_cases
+    problems = report.problems
+    fitting = dict.fromkeys(KINDS, 0)  # per kind: entries whose row exists and fits them
+    with snapshot(url) as conn:
+        expected = 0
+        for rows in batches(conn, _log_query()):
+            leaves: list[bytes] = []
+            leaf = leaves.append
+            for idx, kind, row_id, case_id, entry, row_hash, row_case in rows:
+                if idx != expected:
+                    problems.append(
+                        f"logboek: de posities {expected} tot en met {idx - 1} ontbreken "
+                        "(regels uit het logboek verwijderd)")
+                expected = idx + 1
+                if case_id is None:
+                    case_text = ""
+                else:
+                    case_text = case_id
+                    logged_cases.add(case_id)
+                # entry_hash(idx, kind, row_id, case_id, row_hash, key), set up once
+                h = inner_copy()
+                h.update(f"{idx}\n{kind}\n{row_id}\n{case_text}\n{row_hash}".encode())
+                digest = outer_copy()
+                digest.update(h.digest())
+                digest = digest.digest()
+                if row_hash is not None and row_case == case_id and digest.hex() == entry:
+                    fitting[kind] += 1
+                    leaf(digest)  # == bytes.fromhex(entry)
+                    continue
+                _check_row(report, key, idx, kind, row_id, case_id, entry, row_hash,
+                           row_case)
+                try:
+                    leaf(bytes.fromhex(entry))
+                except (TypeError, ValueError):
+                    leaf(b"")
+            _grow(tree, leaves, want, report)
+        if want is not None and tree.size == want:
+            report.checkpoint_root = tree.root()
+        report.tree_size, report.root = tree.size, tree.root()
+        _unlogged(conn, report, fitting)
+        _admin_rows(conn, report)
+        existing = set(conn.execute(select(models.Case.__table__.c.id)).scalars())
+    for case_id in sorted(logged_cases - existing):
+        report.by_case[case_id] = [
+            "de casus is verwijderd: het logboek kent haar gebeurtenissen en toegangsregels, "
+            "de casus zelf ontbreekt", *report.by_case.get(case_id, [])][:20]
+    if checkpoint:
+        _against_checkpoint(report, checkpoint)
+    return report
+
+
+def _grow(tree: Tree, leaves: list[bytes], want: int | None, report: LogReport) -> None:
+    """Add `leaves` to `tree`, noting the root at the checkpoint's size on the way."""
+    if want is not None and tree.size <= want <= tree.size + len(leaves):
+        cut = want - tree.size
+        tree.extend(leaves[:cut])
+        report.checkpoint_root = tree.root()
+        leaves = leaves[cut:]
+    tree.extend(leaves)
+
+
+def _against_checkpoint(report: LogReport, checkpoint: dict[str, Any]) -> None:
+    size, at = checkpoint["tree_size"], checkpoint["at"]
+    if report.tree_size < size:
+        report.problems.append(
+            f"logboek: het controlepunt van {at} telt {size} regels, het logboek nu maar "
+            f"{report.tree_size}: de nieuwste {size - report.tree_size} regel(s) zijn verwijderd")
+    elif report.checkpoint_root != checkpoint["root"]:
+        report.problems.append(
+            f"logboek: de eerste {size} regels wijken af van het controlepunt van {at} "
+            "(regels verwijderd, vervangen of in een andere volgorde)")
+
+
+def _admin_rows(conn: Connection, report: LogReport) -> None:
+    """Each admin-log row against its keyed hash (events and access-log lines are checked
+    per case, along their chains)."""
+    from . import audit
+
+    table = KINDS["admin"]
+    for row in conn.execute(select(table).order_by(table.c.id)):
+        try:
+            ok = hmac.compare_digest(audit.admin_hash(row.at, row.user, row.action, row.detail),
+                                     row.hash)
+        except Exception:  # noqa: BLE001 - a malformed row is a finding
+            ok = False
+        if not ok:
+            report.problems.append(f"logboek: beheerlogregel {row.id} is na het vastleggen "
+                                   "gewijzigd (de sleutelhash klopt niet)")
+
+
+def _unlogged(conn: Connection, report: LogReport,
+              fitting: dict[str, int] | None = None) -> None:
+    """Rows neither in the log nor queued for it.
+
+    fitting (from the pass over the log): per kind, how many entries name an existing row and
+    fit it by their keyed hash. Such entries are the sequencer's own, one per row (it never
+    logs a row twice; log_entries is unique on kind and row), so when a table holds exactly
+    that many rows, every one of them is in the log and the search is skipped."""
+    for kind, table in KINDS.items():
+        if fitting is not None and conn.execute(
+                select(func.count()).select_from(table)).scalar() == fitting[kind]:
+            continue
+        columns = [table.c.id] + ([table.c.case_id] if kind != "admin" else [])
+        query = select(*columns).where(*_not_logged(kind, table)).order_by(table.c.id)
+        for row in conn.execute(query):
+            problem = (f"{_WHAT[kind]} {row.id} staat niet in het logboek (buiten de applicatie "
+                       "toegevoegd, of de wachtrij van het logboek is bewerkt)")
+            case_id = getattr(row, "case_id", None)
+            if case_id is None:
+                report.problems.append(f"logboek: {problem}")
+            else:
+                report.of_case(case_id, problem)
+
+
+def _not_logged(kind: str, table) -> tuple:
+    return (~select(ENTRIES.c.idx).where(ENTRIES.c.kind == kind,
+                                          ENTRIES.c.row_id == table.c.id).exists(),
+            ~select(QUEUE.c.id).where(QUEUE.c.kind == kind,
+                                       QUEUE.c.row_id == table.c.id).exists())
+
+
+def verify_case_log(conn: Connection, case_id: int) -> list[str]:
+    """The log pass for one case (no gap or checkpoint check: those need the whole log):
+    every entry of the case fits its row, and every event and access-log line of the case
+    is in the log or queued. Problems in Dutch."""
+    report = LogReport()
+    key = settings.history_key()
+    for row in conn.execute(_log_query(case_id)):
+        kind = row.kind
+        row_hash, row_case = ((row.row_hash, row.row_case) if kind in ("event", "access")
+                              else (None, None))
+        _check_row(report, key, row.idx, kind, row.row_id, row.case_id, row.entry_hash,
+                   row_hash, row_case)
+    for kind in ("event", "access"):
+        table = KINDS[kind]
+        ids = conn.execute(select(table.c.id).where(
+            table.c.case_id == case_id, *_not_logged(kind, table))).scalars().all()
+        for row_id in ids:
+            report.of_case(case_id, f"{_WHAT[kind]} {row_id} staat niet in het logboek")
+    return report.by_case.get(case_id, [])
