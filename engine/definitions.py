@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import EnumFormField, Form, FormField, UserTask
@@ -120,7 +122,7 @@ class Step:
 class ProcessDefinition:
     sha256: str
     files: list[SourceFile]
-    spec: object
+    spec: BpmnProcessSpec
     subprocess_specs: dict
     steps: dict[str, Step] = field(default_factory=dict)
 
@@ -129,7 +131,7 @@ class ProcessDefinition:
         return next(f for f in self.files if f.kind == "bpmn").content.decode("utf-8")
 
 
-def _spiff_parse(files: list[SourceFile], roots: dict) -> tuple[object, dict]:
+def _spiff_parse(files: list[SourceFile], roots: dict) -> tuple[BpmnProcessSpec, dict]:
     parser = MeldcodeParser()
     for source in files:
         if source.kind == "dmn":
@@ -155,18 +157,19 @@ def _spiff_problem(exc: Exception, files: list[SourceFile]) -> Problem:
     return Problem(Path(file_name).name if file_name else files[0].name, line, message)
 
 
-def _build(files: list[SourceFile], roots: dict) -> tuple[ProcessDefinition | None, Problem | None]:
-    """SpiffWorkflow's parse of a read file set, and the steps the product needs of it."""
+def _build(files: list[SourceFile], roots: dict) -> ProcessDefinition | Problem:
+    """SpiffWorkflow's parse of a read file set, and the steps the product needs of it; the
+    problem instead when SpiffWorkflow refuses the set."""
     try:
         # SpiffWorkflow gets the DMN cells spelled out as our evaluator reads FEEL.
         spec, subprocess_specs = _spiff_parse(files, dmn_lint.executable_roots(roots))
     except (ValidationException, SpiffWorkflowException) as exc:
-        return None, _spiff_problem(exc, files)
+        return _spiff_problem(exc, files)
     except RecursionError:
-        return None, Problem(files[0].name, 1, "het diagram is te diep genest of heeft een te "
-                             "lange keten van elementen om te verwerken")
+        return Problem(files[0].name, 1, "het diagram is te diep genest of heeft een te "
+                       "lange keten van elementen om te verwerken")
     except Exception as exc:  # noqa: BLE001 - any parser failure is a verdict, never a crash
-        return None, Problem(files[0].name, 1, f"kan niet worden verwerkt: {exc}")
+        return Problem(files[0].name, 1, f"kan niet worden verwerkt: {exc}")
     definition = ProcessDefinition(set_sha256(files), files, spec, subprocess_specs)
     from .forms import fields_of  # forms depends on definitions' parsed specs
 
@@ -179,7 +182,7 @@ def _build(files: list[SourceFile], roots: dict) -> tuple[ProcessDefinition | No
                 documentation=(task_spec.documentation or "").strip(),
                 fields=fields_of(task_spec),
             )
-    return definition, None
+    return definition
 
 
 def parse_stored(files: list[SourceFile]) -> ProcessDefinition:
@@ -200,9 +203,9 @@ def parse_stored(files: list[SourceFile]) -> ProcessDefinition:
             read.append(source)
     if problems:
         raise InvalidDefinition(problems)
-    definition, problem = _build(read, roots)
-    if definition is None:
-        raise InvalidDefinition([problem])
+    definition = _build(read, roots)
+    if isinstance(definition, Problem):
+        raise InvalidDefinition([definition])
     return definition
 
 
@@ -271,9 +274,9 @@ def _check(files: list[SourceFile], prove: bool) -> tuple[ProcessDefinition | No
         renamed = {f"{f.name}.dmn": f.name for f in given}
         return None, sorted({dataclasses.replace(p, file=renamed.get(p.file, p.file))
                              for p in problems})
-    definition, problem = _build(files, roots)
-    if definition is None:
-        return None, [problem]
+    definition = _build(files, roots)
+    if isinstance(definition, Problem):
+        return None, [definition]
     if prove:
         # The proof of every route (engine.proof) runs last: it needs a parsed, statically
         # valid version. Stored versions passed it when they were deployed (load skips it).
@@ -340,7 +343,7 @@ def load(files: list[SourceFile], prove: bool = False) -> ProcessDefinition:
     return definition
 
 
-def read_paths(paths: list[str | Path]) -> list[SourceFile]:
+def read_paths(paths: Sequence[str | Path]) -> list[SourceFile]:
     return [SourceFile(Path(p).name, Path(p).read_bytes()) for p in paths]
 
 

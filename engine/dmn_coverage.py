@@ -236,7 +236,7 @@ class _DecisionTask:
 
 def _reason(exc: BaseException) -> str:
     """The Dutch reason in an engine error: our evaluator's message where there is one."""
-    seen = exc
+    seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, expressions.ExpressionError):
             return str(seen)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from engine import config as engine_config
 from engine import settings, timezones
@@ -60,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
+    assert isinstance(app.json, DefaultJSONProvider)  # Flask's own, which has ensure_ascii
     app.json.ensure_ascii = False
 
     from . import observability, ratelimit, web  # noqa: F401 - ratelimit registers meldcode://

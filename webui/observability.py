@@ -40,6 +40,8 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time (a test runner swaps it)."""
 
+    meldcode_json = True  # marks ours: configure_logging adds one only
+
     @property
     def stream(self):
         return sys.stderr
@@ -49,7 +51,7 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-_PRE_CHAIN = [
+_PRE_CHAIN: list[structlog.typing.Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_logger_name,
     structlog.stdlib.add_log_level,
@@ -69,7 +71,6 @@ def json_handler() -> logging.Handler:
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
     ))
-    handler.meldcode_json = True  # type: ignore[attr-defined] - marks ours: configure once
     return handler
 
 

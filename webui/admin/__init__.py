@@ -12,7 +12,9 @@ from flask_login import login_required
 
 from engine import audit, forms, organisation, store, users
 from engine.errors import Invalid
+from engine.passwords import generate_password
 from engine.roles import AUDITOR, BEHEERDER, LEIDINGGEVENDE, ROLES
+from engine.tokens import create_token, list_tokens, revoke_tokens
 
 from ..web import principal
 
@@ -26,11 +28,12 @@ EMPTY_ROWS = 2  # without JavaScript: room for this many more people at a time
 
 def _posted() -> dict:
     """The form as organisation.update takes it: the people from their numbered rows."""
-    payload = {key: request.form.get(key, "") for key in TEXT_FIELDS}
+    payload: dict[str, str | list[dict[str, str]]] = {
+        key: request.form.get(key, "") for key in TEXT_FIELDS}
     if "beroepsgroep" in request.form:
         payload["beroepsgroep"] = request.form["beroepsgroep"]
-    rows = request.form.get("rijen", "")
-    rows = min(int(rows), organisation.MAX_PEOPLE) if rows.isdigit() else 0
+    asked = request.form.get("rijen", "")
+    rows = min(int(asked), organisation.MAX_PEOPLE) if asked.isdigit() else 0
     payload["aandachtsfunctionarissen"] = [
         {k: request.form.get(f"af-{i}-{k}", "") for k in PERSON_FIELDS} for i in range(rows)
     ]
@@ -122,18 +125,16 @@ def users_list():
 @login_required
 def user_add():
     _require(BEHEERDER)
-    values = {
-        "naam": (request.form.get("naam") or "").strip()[:80],
-        "weergavenaam": (request.form.get("weergavenaam") or "").strip()[:200],
-        "rollen": request.form.getlist("rollen"),
-        "leidinggevende": request.form.get("leidinggevende") or "",
-    }
+    name = (request.form.get("naam") or "").strip()[:80]
+    display_name = (request.form.get("weergavenaam") or "").strip()[:200]
+    roles = request.form.getlist("rollen")
+    manager = request.form.get("leidinggevende") or ""
+    values = {"naam": name, "weergavenaam": display_name, "rollen": roles, "leidinggevende": manager}
     own = request.form.get("wachtwoord") or ""
-    password = own or users.generate_password()
+    password = own or generate_password()
     try:
         with store.unit_of_work(write=True) as session:
-            users.create_user(session, values["naam"], values["rollen"], password,
-                              values["leidinggevende"] or None, values["weergavenaam"],
+            users.create_user(session, name, roles, password, manager or None, display_name,
                               by=principal())
     except Invalid as exc:
         # A text with a refused character (a NUL, say) is not put back into the form.
@@ -141,9 +142,9 @@ def user_add():
                  for k, v in values.items()}
         return _users_page(shown, _field_errors(exc), 422)
     if own:
-        flash(_("Gebruiker %(name)s is toegevoegd.", name=values["naam"]), "success")
-        return redirect(url_for("admin.user_detail", name=values["naam"]))
-    return _detail_page(values["naam"], new_password=password)
+        flash(_("Gebruiker %(name)s is toegevoegd.", name=name), "success")
+        return redirect(url_for("admin.user_detail", name=name))
+    return _detail_page(name, new_password=password)
 
 
 def _field_errors(exc: Invalid) -> dict:
@@ -157,7 +158,7 @@ def _detail_page(name: str, errors: dict | None = None, status: int = 200,
         person = next((u for u in rows if u["name"] == name), None)
         if person is None:
             abort(404)
-        tokens = users.list_tokens(session, name)
+        tokens = list_tokens(session, name)
     return render_template(
         "admin/user.html", person=person, tokens=tokens, errors=errors or {}, roles=ROLES,
         managers=[u for u in rows if u["active"] and LEIDINGGEVENDE in u["roles"]
@@ -223,7 +224,7 @@ def user_deactivate(name):
 def user_password(name):
     _require(BEHEERDER)
     own = request.form.get("wachtwoord") or ""
-    password = own or users.generate_password()
+    password = own or generate_password()
     try:
         with store.unit_of_work(write=True) as session:
             users.set_password(session, name, password, by=principal())
@@ -248,7 +249,7 @@ def token_create(name):
     days = int(raw) if raw else None
     try:
         with store.unit_of_work(write=True) as session:
-            token = users.create_token(session, name, days, by=principal())
+            token = create_token(session, name, days, by=principal())
     except Invalid as exc:
         errors = _field_errors(exc)
         if "days" in errors:
@@ -266,7 +267,7 @@ def token_revoke(name):
     token_id = int(raw) if raw.isdigit() and len(raw) < 10 else None
     if raw and token_id is None:
         abort(400)
-    return _change(name, lambda s: users.revoke_tokens(s, name, token_id, by=principal()),
+    return _change(name, lambda s: revoke_tokens(s, name, token_id, by=principal()),
                    _("Token ingetrokken.") if token_id is not None
                    else _("Alle tokens van %(name)s zijn ingetrokken.", name=name))
 

@@ -20,8 +20,8 @@ bp = Blueprint("cases", __name__)
 @bp.get("/casussen")
 @login_required
 def cases():
-    page = request.args.get("pagina", "1")
-    page = int(page) if page.isdigit() else 1
+    asked = request.args.get("pagina", "1")
+    page = int(asked) if asked.isdigit() else 1
     return render_template("cases/list.html", listing=listings.my_cases(principal(), page))
 
 

@@ -36,8 +36,9 @@ def migrate(version: int):
         try:
             result = migration.move_cases(principal(), version, target)
         except migration.MoveRefused as exc:
-            preview = {"from": version, "to": int(target), "problems": exc.lines, "ready": False,
-                       "cases": [], "stuck": []}
+            preview: dict[str, object] | None = {
+                "from": version, "to": int(target), "problems": exc.lines, "ready": False,
+                "cases": [], "stuck": []}
             return render_template("processes/migrate.html", version=version, preview=preview,
                                    choices=_targets(version), refused=exc.message), 409
         flash(_("%(count)s open casus(sen) verplaatst van versie %(old)s naar versie %(new)s.",
