@@ -75,7 +75,7 @@ def main() -> None:
                       MELDCODE_ARGON2_PROFILE="fast",
                       MELDCODE_DATABASE_URL=f"sqlite:///{tmp / 'verify.sqlite'}")
 
-    from engine import cases, definitions, models, replay, schema, store, tasks, users, versions
+    from engine import cases, definitions, models, replay, schema, store, tasks, users, verification, versions
 
     schema.upgrade()
     with store.unit_of_work(write=True) as session:
@@ -108,7 +108,7 @@ def main() -> None:
     t0 = time.perf_counter()
     report = log_verify.verify_log()
     log_s = time.perf_counter() - t0
-    verdicts = list(replay.verify_all(log=report, jobs=args.jobs))
+    verdicts = list(verification.verify_all(log=report, jobs=args.jobs))
     verify_s = time.perf_counter() - t0
     verify_cpu = cpu_seconds() - cpu0
     assert report.ok and len(verdicts) == args.cases and all(v.ok for v in verdicts), (
@@ -156,7 +156,7 @@ def main() -> None:
             stored = session.get(models.Case, case["id"])
             n_events = stored.event_count
             t0 = time.perf_counter()
-            verdict = replay.verify_case(session, stored)
+            verdict = verification.verify_case(session, stored)
             verify_one_s = time.perf_counter() - t0
             evts = list(session.scalars(select(models.HistoryEvent)
                                         .where(models.HistoryEvent.case_id == case["id"])

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, replay, timezones, versions
+from . import audit, cases, commands, timezones, verification, versions
 from .messages import N_
 from .models import AccessLogEntry, Case, HistoryEvent, User, utcnow
 from .store import unit_of_work
@@ -102,7 +102,7 @@ def build(session: Session, case: Case) -> dict[str, Any]:
         steps.append({"seq": e.seq, "step": e.step, "name": step.name if step else e.step,
                       "at": audit.iso(e.at), "actor": e.actor, "fields": fields})
     data = case.data
-    verdict = replay.verify_case(session, case)
+    verdict = verification.verify_case(session, case)
     owner = session.get(User, case.owner_id)
     return {
         "case": {

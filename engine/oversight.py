@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, dossier, listings, pages, replay, timezones
+from . import audit, cases, commands, dossier, listings, pages, replay, timezones, verification
 from .errors import Invalid
 from .messages import N_, Message
 from .models import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User
@@ -160,7 +160,7 @@ def step_through(who, case_id: Any) -> dict[str, Any]:
             "case": {"id": case.id, "client_ref": case.client_ref, "status": case.status,
                      "uitkomst": case.uitkomst, "process_version": case.process_version},
             "frames": frames,
-            "verify": replay.verify_case(session, case).as_dict(),
+            "verify": verification.verify_case(session, case).as_dict(),
         }
 
     return commands.run_command(who, run)

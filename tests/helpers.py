@@ -174,10 +174,10 @@ def events_of(case_id: int) -> list[models.HistoryEvent]:
 
 
 def verify(*case_ids: int):
-    from engine import replay
+    from engine import verification
 
     with store.unit_of_work() as session:
-        return {v.case_id: v for v in replay.verify_all(session, list(case_ids) or None)}
+        return {v.case_id: v for v in verification.verify_all(session, list(case_ids) or None)}
 
 
 def cli(*args: str):

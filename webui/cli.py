@@ -413,7 +413,7 @@ def deploy(files, by):
               help="Zoveel processen controleren casussen naast elkaar, met lagere prioriteit "
                    "(nice 10) dan de server.")
 def verify(case_ids, all_cases, checkpoint_file, jobs):
-    from engine import checkpoints, log_verify, replay
+    from engine import checkpoints, log_verify, verification
 
     if not case_ids and not all_cases:
         fail("geef casusnummers op, of --all")
@@ -430,7 +430,7 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
         # No write transaction for the run: the log pass and each case are read transactions
         # of their own; the access-log lines of the verify go in small batches.
         report = log_verify.verify_log(checkpoint=checkpoint)
-        for verdict in replay.verify_all(case_ids=wanted, log=report, jobs=jobs):
+        for verdict in verification.verify_all(case_ids=wanted, log=report, jobs=jobs):
             checked += 1
             seen.append(verdict.case_id)
             if len(seen) >= 50:

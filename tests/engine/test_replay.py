@@ -6,7 +6,7 @@ import zlib
 import pytest
 from sqlalchemy import text
 
-from engine import cases, replay, store
+from engine import cases, store, verification
 from tests.helpers import finished_case, run_sql
 from tests.scenarios.paths import SCENARIOS
 
@@ -26,7 +26,7 @@ def test_database_refuses_to_rewrite_history(people, db_url):
 
 
 def verdict(people, case_id):
-    return replay.verify(people["aud"], case_id)
+    return verification.verify(people["aud"], case_id)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
@@ -156,7 +156,7 @@ def test_verify_is_access_controlled(people):
     from engine.errors import Forbidden
 
     with pytest.raises(Forbidden):
-        replay.verify(people["mw2"], case["id"])
+        verification.verify(people["mw2"], case["id"])
 
 
 def test_edited_access_log_line(people, db_url):

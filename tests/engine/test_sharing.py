@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select, text
 
-from engine import cases, commands, drafts, models, replay, sharing, store, tasks
+from engine import cases, commands, drafts, models, sharing, store, tasks, verification
 from engine.errors import Conflict, Invalid
 from tests.helpers import run_sql
 from tests.scenarios.paths import LONGEST, fill
@@ -25,7 +25,7 @@ def history_actions(who, case_id):
 
 def verdict(url, case_id):
     with store.unit_of_work(url=url) as session:
-        return replay.verify_case(session, session.get(models.Case, case_id))
+        return verification.verify_case(session, session.get(models.Case, case_id))
 
 
 def test_owner_hands_a_case_over_and_the_colleague_finishes_it(people, db_url):

@@ -12,7 +12,7 @@ import zlib
 
 from sqlalchemy import text
 
-from engine import adapter, cases, models, replay, store, tasks, versions
+from engine import adapter, cases, models, store, tasks, verification, versions
 from tests.conftest import meldcode_cli
 from tests.helpers import drop_guards
 from tests.scenarios.paths import LONGEST, fill
@@ -90,7 +90,7 @@ def test_verify_names_the_case_with_hostile_state(tmp_path, people, db_url):
     marker = tmp_path / "uitgevoerd"
     plant(db_url, case["id"], marker)
 
-    verdict = replay.verify(people["aud"], case["id"])
+    verdict = verification.verify(people["aud"], case["id"])
     assert not verdict["ok"]
     assert any("workflowstatus" in p for p in verdict["problems"]), verdict
 

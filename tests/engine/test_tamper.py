@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from engine import audit, cases, merkle, models, replay, store, tasks, translog
+from engine import audit, cases, chains, merkle, models, store, tasks, translog, verification
 from engine.checkpoints import signed_text
 from tests.scenarios.paths import LONGEST, SCENARIOS, fill
 from webui.cli import main as meldcode
@@ -243,7 +243,7 @@ def test_changed_header_field(people, db_url, column, value):
     assert code == 1, out
     assert "kop van de casus" in case_block(out, case["id"])
     assert f"casus {other['id']}: in orde" in out
-    assert not replay.verify(people["aud"], case["id"])["ok"]
+    assert not verification.verify(people["aud"], case["id"])["ok"]
 
 
 @pytest.mark.parametrize("column", ["client_ref", "reason", "started_at", "closed_at"])
@@ -280,7 +280,7 @@ def test_access_lines_removed(people, db_url, which):
     assert code == 1, out
     block = case_block(out, case["id"])
     assert "toegangslog" in block
-    assert not replay.verify(people["aud"], case["id"])["ok"]
+    assert not verification.verify(people["aud"], case["id"])["ok"]
 
 
 # --- the history's tail cut and the case row rewound -------------------------------------------
@@ -345,7 +345,7 @@ def test_rewound_case_naive_is_caught(people, db_url):
     assert "NIET IN ORDE" in block and "is verwijderd" in block, block
     with store.unit_of_work(url=db_url) as session:
         case_row = session.get(models.Case, case["id"])
-        assert replay.check_header(case_row)  # the header names it too
+        assert chains.check_header(case_row)  # the header names it too
 
 
 def test_rewound_case_with_old_header_is_caught_by_the_log(people, db_url):
@@ -355,13 +355,13 @@ def test_rewound_case_with_old_header_is_caught_by_the_log(people, db_url):
     other = closed_case(people, "later")  # the cut entries are not the newest
     _rewind(db_url, case["id"], snapshot)
     with store.unit_of_work(url=db_url) as session:  # the case alone looks whole
-        assert replay.verify_case(session, session.get(models.Case, case["id"])).ok
+        assert verification.verify_case(session, session.get(models.Case, case["id"])).ok
     code, out = verify_all()
     assert code == 1, out
     block = case_block(out, case["id"])
     assert "gebeurtenis" in block and "is verwijderd" in block, block
     assert f"casus {other['id']}: in orde" in out
-    api = replay.verify(people["aud"], case["id"])
+    api = verification.verify(people["aud"], case["id"])
     assert not api["ok"] and any("is verwijderd" in p for p in api["problems"])
 
 
@@ -473,14 +473,14 @@ def test_verify_all_holds_no_write_lock_while_it_runs(people, db_url, monkeypatc
     for i in range(12):
         cases.start_case(people["mw"], {"client_ref": f"c{i}"})
     busy, started = threading.Event(), []
-    original = replay.verify_case
+    original = verification.verify_case
 
     def slow_verify_case(session, case):
         busy.set()
         time.sleep(0.2)  # verify is still running when the start below comes
         return original(session, case)
 
-    monkeypatch.setattr(replay, "verify_case", slow_verify_case)
+    monkeypatch.setattr(verification, "verify_case", slow_verify_case)
     runner = threading.Thread(target=lambda: started.append(verify_all()))
     runner.start()
     assert busy.wait(10)
@@ -498,7 +498,7 @@ def test_verify_in_several_processes_gives_the_same_verdicts_in_order(people, db
                                                                       monkeypatch):
     """`verify --all --jobs N` checks cases in forked processes, a few cases per task: the
     output is the one process's, line for line, a tampered case included."""
-    monkeypatch.setattr(replay, "_CHUNK", 2)  # several tasks per process with a few cases
+    monkeypatch.setattr(verification, "_CHUNK", 2)  # several tasks per process with a few cases
     cases = [closed_case(people, f"parallel-{i}") for i in range(5)]
     tamper(db_url, "UPDATE cases SET client_ref = 'anders' WHERE id = :c", c=cases[2]["id"])
     one = cli("verify", "--all", "--jobs", "1")

@@ -9,7 +9,7 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine import cases, commands, definitions, dossier, process_admin, replay, sharing, tasks, users
+from engine import cases, commands, definitions, dossier, process_admin, sharing, tasks, users, verification
 from engine.errors import BadRequest, DomainError, Forbidden, Invalid, NotAuthenticated
 from engine.roles import AUDITOR
 from engine.store import unit_of_work
@@ -184,7 +184,7 @@ def case_history(case_id):
 @bp.get("/cases/<case_id>/verify")
 @token_auth
 def verify_case(case_id):
-    return jsonify(replay.verify(g.principal, case_id))
+    return jsonify(verification.verify(g.principal, case_id))
 
 
 @bp.get("/cases/<case_id>/access-log")

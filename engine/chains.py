@@ -1,0 +1,83 @@
+"""The hash chains and the sealed header of one case (CONTRACT section 5): its history
+events and its access-log lines each chained under the history key, their counts and heads
+sealed in the case row, and the row's header under its keyed hash (engine/audit.py makes
+them). Problems in Dutch, the first break of a chain only."""
+
+from __future__ import annotations
+
+import hmac
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .models import AccessLogEntry, Case, HistoryEvent
+from .replay import event_label
+
+_ACCESS = AccessLogEntry.__table__
+
+
+def check_chain(case: Case, events: list[HistoryEvent]) -> list[str]:
+    """The case's history events (rows or ORM objects, in order of seq) as a chain: numbered
+    1, 2, ... without a gap, each linked to the one before and under its keyed hash, and the
+    case's sealed count and head equal to the chain's. Out: the first problem found (Dutch),
+    or []."""
+    problems = []
+    prev = audit.GENESIS
+    for index, event in enumerate(events, start=1):
+        if event.seq != index:
+            problems.append(
+                f"gebeurtenis {index} ontbreekt of staat op de verkeerde plaats "
+                f"(gevonden: volgnummer {event.seq})"
+            )
+            return problems
+        if event.prev_hash != prev:
+            problems.append(f"{event_label(event)}: de keten is onderbroken (vorige hash klopt niet)")
+            return problems
+        content = audit.event_content(case.id, event.seq, event.at, event.actor, event.action,
+                                      event.step, event.task_id, event.data)
+        if audit.chain_hash(prev, content) != event.hash:
+            problems.append(
+                f"{event_label(event)}: de inhoud is na het vastleggen gewijzigd (hash klopt niet)"
+            )
+            return problems
+        prev = event.hash
+    if case.event_count != len(events) or (case.last_hash or audit.GENESIS) != prev:
+        problems.append(
+            f"de casus verwacht {case.event_count} gebeurtenissen maar er zijn er {len(events)}: "
+            "er is een gebeurtenis verwijderd of toegevoegd"
+        )
+    return problems
+
+
+def check_access_chain(session: Session, case_id: int, case: Case | None = None) -> list[str]:
+    """The case's access log is chained like its history: an edited, removed or inserted
+    line breaks the chain. With the case: its sealed count and head must match the chain's,
+    so removing the last lines, or all of them, shows too."""
+    prev = audit.GENESIS
+    # Plain rows, not ORM objects: this runs for every case of verify --all.
+    rows = session.execute(select(_ACCESS).where(_ACCESS.c.case_id == case_id)
+                           .order_by(_ACCESS.c.id))
+    number = 0
+    for number, entry in enumerate(rows, start=1):
+        if entry.prev_hash != prev:
+            return [f"toegangslog regel {number}: de keten is onderbroken (een regel is "
+                    "verwijderd of tussengevoegd)"]
+        if audit.chain_hash(prev, audit.access_content(entry)) != entry.hash:
+            return [f"toegangslog regel {number}: de inhoud is na het vastleggen gewijzigd"]
+        prev = entry.hash
+    if case is not None and (case.access_count != number
+                             or (case.access_head or audit.GENESIS) != prev):
+        return [f"de casus verwacht {case.access_count} regels in het toegangslog maar er zijn "
+                f"er {number}: er zijn regels verwijderd of toegevoegd"]
+    return []
+
+
+def check_header(case: Case) -> list[str]:
+    """The case row's header (audit.HEADER_FIELDS) under its keyed hash: a changed client
+    reference, reason, date, owner, count or chain head, a swap between cases or a rewound
+    case row shows here."""
+    if not hmac.compare_digest(audit.header_hash(case.id, case), case.header_hash or ""):
+        return ["de kop van de casus (cliëntreferentie, reden, start- of einddatum, eigenaar, "
+                "status, tellers) is buiten de applicatie gewijzigd: de sleutelhash klopt niet"]
+    return []

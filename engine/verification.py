@@ -1,0 +1,294 @@
+"""Verify a case: its header and both chains (engine/chains.py), the replay of its history
+from its process version (engine/replay.py) compared with everything stored; the verify
+command of one case and `verify --all` (in forked processes side by side). Problems are
+reported in plain Dutch, first one first."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from SpiffWorkflow.util.deep_merge import DeepMerge
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import adapter, cases, commands, log_verify, timezones, translog, versions
+from .chains import check_access_chain, check_chain, check_header
+from .models import Case, CaseShare, HistoryEvent, TaskRecord, User
+from .replay import replay_events, unloadable
+from .store import unit_of_work
+
+# Attributes of a stored task that replay must reproduce (timestamps cannot be).
+_TASK_KEYS = ("id", "parent", "children", "state", "task_spec", "data", "delta")
+
+
+@dataclass
+class Verdict:
+    case_id: int
+    events: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "events": self.events, "problems": list(self.problems)}
+
+
+def _comparable_state(state: dict) -> dict:
+    return {
+        "completed": state.get("completed"),
+        "data": state.get("data"),
+        "tasks": {tid: {k: t.get(k) for k in _TASK_KEYS} for tid, t in state["tasks"].items()},
+    }
+
+
+def _comparable_live(workflow) -> dict:
+    """_comparable_state of a live workflow, read from its tasks as SpiffWorkflow's
+    TaskConverter writes them (data at the root, deltas below it), without serialising the
+    whole workflow to JSON and back: that cost about as much as a third of the replay.
+    Values are compared as they are; for the JSON values of this product that equals the
+    serialised form, and a difference is checked again on the serialised form (_same_state)."""
+    tasks = {}
+    for task in workflow.tasks.values():
+        parent = task.parent
+        if parent is None:
+            data, delta = task.data, {}
+        else:
+            data = {}
+            delta = {"updates": DeepMerge.get_updated_keys(parent.data, task.data),
+                     "deletions": DeepMerge.get_deleted_keys(parent.data, task.data)}
+        tid = str(task.id)
+        tasks[tid] = {"id": tid, "parent": str(parent.id) if parent is not None else None,
+                      "children": [str(child.id) for child in task.children],
+                      "state": task.state, "task_spec": task.task_spec.name,
+                      "data": data, "delta": delta}
+    return {"completed": workflow.completed, "data": workflow.data, "tasks": tasks}
+
+
+def _same_state(stored: dict, workflow) -> bool:
+    """Whether a stored state (_comparable_state) is the replayed workflow's."""
+    if stored == _comparable_live(workflow):
+        return True
+    # A value whose JSON form differs from itself (a tuple, a date) would differ above even
+    # when the states agree: the serialised form decides.
+    return stored == _comparable_state(json.loads(adapter.snapshot(workflow)))
+
+
+_EVENTS = HistoryEvent.__table__
+_TASKS = TaskRecord.__table__
+_USERS = User.__table__
+_CASES = Case.__table__
+
+
+_PLURAL = {"de afgeronde stappen", "de vastgelegde gegevens"}
+
+
+def verify_case(session: Session, case: Case) -> Verdict:
+    """Check one case: its header hash, both chains and their sealed counts and heads, the
+    replay of its history against everything stored. A malformed row (JSON, a time, an
+    unknown version or owner, a task row) is a problem of this case, never an exception.
+    Out: the Verdict, problems in Dutch."""
+    try:
+        verdict = _verify_case(session, case)
+        # The header hash last: when replay names what was changed, that says more; when
+        # nothing else shows (a client reference, a date), the header still does.
+        if not verdict.problems:
+            verdict.problems = check_header(case)
+        return verdict
+    except Exception as exc:  # noqa: BLE001 - a malformed row is a finding of this case
+        return Verdict(case.id, 0, [f"de casus laat zich niet controleren: {_reason(exc)}"])
+
+
+def _reason(exc: Exception) -> str:
+    text = (str(exc).splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _verify_case(session: Session, case: Case) -> Verdict:
+    try:
+        events = list(session.execute(  # plain rows: they carry the same attributes
+            select(_EVENTS).where(_EVENTS.c.case_id == case.id)
+            .order_by(_EVENTS.c.seq, _EVENTS.c.id)
+        ))
+    except Exception as exc:  # noqa: BLE001 - an unreadable event (JSON, time) is a finding
+        return Verdict(case.id, 0, [f"de geschiedenis is onleesbaar (een gebeurtenis met "
+                                    f"ongeldige gegevens of tijd): {_reason(exc)}"])
+    verdict = Verdict(case.id, len(events))
+    try:
+        access = check_access_chain(session, case.id, case)
+    except Exception as exc:  # noqa: BLE001
+        access = [f"het toegangslog is onleesbaar: {_reason(exc)}"]
+    verdict.problems = check_chain(case, events) + access
+    if verdict.problems:
+        return verdict
+    owner = session.execute(select(_USERS.c.name).where(_USERS.c.id == case.owner_id)).first()
+    if owner is None:
+        verdict.problems = [f"de eigenaar (gebruiker {case.owner_id}) bestaat niet"]
+        return verdict
+    try:
+        definition = versions.definition_for(session, case.process_version)
+    except Exception as exc:  # noqa: BLE001 - a version that does not load is a finding, not a crash
+        verdict.problems = [unloadable(case.process_version, exc)]
+        return verdict
+    replayed, problems = replay_events(
+        definition, case.id, events,
+        definition_of=lambda version: versions.definition_for(session, version))
+    if problems:
+        verdict.problems = problems
+        return verdict
+    stored = {
+        "de afgeronde stappen": (case.completed_steps, replayed.completed_steps),
+        "de vastgelegde gegevens": (case.data, replayed.data),
+        "de status": (case.status, replayed.status),
+        "de uitkomst": (case.uitkomst, replayed.uitkomst),
+        "de teller van taak-id's": (case.id_counter, replayed.id_counter),
+        "de markering 'staat vast'": (case.stalled_at is not None, replayed.stalled),
+        "de eigenaar": (owner.name, replayed.owner),
+        "de lijst van collega's met wie de casus is gedeeld": (
+            sorted(session.scalars(select(User.name).join(CaseShare, CaseShare.user_id == User.id)
+                                   .where(CaseShare.case_id == case.id))),
+            sorted(replayed.shared_with)),
+    }
+    if replayed.process_version is not None:
+        stored["de procesversie"] = (case.process_version, replayed.process_version)
+    for what, (have, want) in stored.items():
+        if have != want:
+            verb = "wijken" if what in _PLURAL else "wijkt"
+            verdict.problems.append(
+                f"{what} {verb} af van de geschiedenis (opgeslagen: {have!r}, na afspelen: {want!r})"
+            )
+    rows = session.execute(select(_TASKS.c.id, _TASKS.c.step, _TASKS.c.state,
+                                  _TASKS.c.completed_at).where(_TASKS.c.case_id == case.id)).all()
+    ready_rows = {r.id: r.step for r in rows if r.state == "ready"}
+    if ready_rows != replayed.ready:
+        verdict.problems.append(
+            f"de open taken wijken af van de geschiedenis (opgeslagen: {sorted(ready_rows.values())}, "
+            f"na afspelen: {sorted(replayed.ready.values())})"
+        )
+    completed_rows = [r for r in rows if r.state == "completed"]
+    undated = sorted(r.step for r in completed_rows if r.completed_at is None)
+    if undated:
+        verdict.problems.append(f"afgeronde taak zonder tijdstip van afronden: {', '.join(undated)}")
+        return verdict
+    completed_rows.sort(key=lambda r: (_utc(r.completed_at), r.step))
+    if [r.step for r in completed_rows] != replayed.completed_steps:
+        verdict.problems.append("de afgeronde taakrijen wijken af van de geschiedenis")
+    try:
+        stored_state = _comparable_state(adapter.state_dict(case.workflow_state))
+    except Exception:  # noqa: BLE001 - unreadable state is a finding, not a crash
+        verdict.problems.append("de opgeslagen workflowstatus is onleesbaar")
+        return verdict
+    if not _same_state(stored_state, replayed.workflow):
+        verdict.problems.append("de opgeslagen workflowstatus wijkt af van het afspelen van de geschiedenis")
+    return verdict
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def verify(who, case_id: Any) -> dict[str, Any]:
+    """Verify one case for someone who may read it (the read is logged): verify_case, and the
+    case's entries in the log across all cases (log_verify.verify_case_log). Out: Verdict.as_dict.
+    Raises NotFound, Denied as cases.open_case."""
+    translog.sequence()
+
+    def run(session: Session):
+        case = cases.open_case(session, who, case_id, "verify")
+        verdict = verify_case(session, case)
+        verdict.problems += log_verify.verify_case_log(session.connection(), case.id)
+        return verdict.as_dict()
+
+    return commands.run_command(who, run)
+
+
+def verify_all(session: Session | None = None, case_ids: list[int] | None = None,
+               log: log_verify.LogReport | None = None, url: str | None = None,
+               jobs: int = 1):
+    """Verdicts for the given cases, or all, in case order, as it goes (for the command line).
+
+    session: check within it (one transaction); None: each case in a read transaction of
+    its own, so writers never wait on a long verify. log: the result of log_verify.verify_log;
+    its problems of a case join that case's verdict, and a case that the log names but that
+    no longer exists gets a verdict of its own (when all cases are checked). A case that
+    cannot be read is a problem of that case; the next case is still checked.
+    jobs (without a session): the number of processes that check cases side by side (forked
+    from this one, each at a lower priority, nice 10, so the server's requests go first)."""
+    query = select(Case.id).order_by(Case.id)
+    if case_ids is not None:
+        query = query.where(Case.id.in_(case_ids))
+    if session is not None:
+        ids = list(session.scalars(query))
+    else:
+        with unit_of_work(url=url) as reader:
+            ids = list(reader.scalars(query))
+    by_case = log.by_case if log is not None else {}
+    gone = set(by_case) - set(ids) if case_ids is None else {
+        c for c in case_ids if c in by_case and c not in ids}
+    ordered = sorted(set(ids) | gone)
+    if session is None and jobs > 1 and len(ids) > _CHUNK:
+        verdicts = _verify_in_processes([c for c in ordered if c not in gone], url, jobs)
+    else:
+        verdicts = (_verify_one(session, cid, url) for cid in ordered if cid not in gone)
+    for cid in ordered:
+        if cid in gone:
+            yield Verdict(cid, 0, list(by_case[cid]))
+            continue
+        verdict = next(verdicts)
+        verdict.problems += by_case.get(cid, [])
+        yield verdict
+
+
+_CHUNK = 25  # cases per task of a verify process: small enough to show progress evenly
+
+
+def _verify_one(session: Session | None, case_id: int, url: str | None) -> Verdict:
+    if session is not None:
+        verdict = _load_and_verify(session, case_id)
+        session.expunge_all()  # keep memory flat over many cases
+        return verdict
+    with unit_of_work(url=url) as reader:
+        return _load_and_verify(reader, case_id)
+
+
+def _verify_in_processes(ids: list[int], url: str | None, jobs: int):
+    """Verdicts of `ids` in their order, checked by `jobs` forked processes."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_verify_process_start) as pool:
+        for verdicts in pool.map(_verify_chunk, chunks, [url] * len(chunks)):
+            yield from verdicts
+
+
+def _verify_process_start() -> None:
+    import os
+
+    from . import store
+
+    store.forget_engines_after_fork()
+    os.nice(10)
+
+
+def _verify_chunk(ids: list[int], url: str | None) -> list[Verdict]:
+    return [_verify_one(None, cid, url) for cid in ids]
+
+
+def _load_and_verify(session: Session, case_id: int) -> Verdict:
+    try:  # a plain row: it carries the same attributes as a Case, without the ORM's bookkeeping
+        case = session.execute(select(_CASES).where(_CASES.c.id == case_id)).first()
+    except Exception as exc:  # noqa: BLE001 - invalid JSON or time in the case row
+        session.rollback()
+        return Verdict(case_id, 0, [f"de casusrij is onleesbaar (ongeldige gegevens of tijd): "
+                                    f"{_reason(exc)}"])
+    if case is None:
+        return Verdict(case_id, 0, ["de casus is verwijderd"])
+    return verify_case(session, case)
+
+
+def _utc(at):
+    return timezones.to_utc(at)
