@@ -5,7 +5,7 @@ Sessions, engines and the unit of work are engine/store.py's."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -29,7 +30,10 @@ utcnow = timezones.now_utc
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:
+        # Every model here is mapped to a Table (SQLAlchemy declares any FromClause): Core
+        # statements are built on Model.__table__ (insert, update, delete).
+        __table__: ClassVar[Table]
 
 
 class User(Base):
