@@ -189,7 +189,7 @@ def log_access(db: Session | Connection, user, action: str, outcome: str,
         "action": entry.action, "outcome": entry.outcome, "source": entry.source,
         "prev_hash": entry.prev_hash, "hash": entry.hash,
     })
-    if header is not None:
+    if case_id is not None and header is not None:  # a header is read for a case only
         sealed = {name: getattr(header, name) for name in (*HEADER_FIELDS, "header_hash")}
         sealed.update(access_count=header.access_count + 1, access_head=entry.hash)
         if header_ok(case_id, header):  # a broken header stays broken

@@ -154,6 +154,7 @@ class _WriteQueue:
 
     def _unlock_file(self) -> None:
         fd, self.locked_fd = self.locked_fd, None
+        assert fd is not None, "the write lock file is unlocked only while it is held"
         fcntl.flock(fd, fcntl.LOCK_UN)
         if fd != self.fd:
             os.close(fd)

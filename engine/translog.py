@@ -71,9 +71,9 @@ def _sequence_batch(engine: Engine, wait: bool) -> int:
         for kind, table in KINDS.items():
             ids = [q.row_id for q in queued if q.kind == kind]
             for start in range(0, len(ids), 900):
-                rows = conn.execute(select(table.c.id, table.c.hash)
-                                    .where(table.c.id.in_(ids[start:start + 900])))
-                hashes.update(((kind, r.id), r.hash) for r in rows)
+                found = conn.execute(select(table.c.id, table.c.hash)
+                                     .where(table.c.id.in_(ids[start:start + 900])))
+                hashes.update(((kind, r.id), r.hash) for r in found)
         done = {tuple(r) for r in conn.execute(select(ENTRIES.c.kind, ENTRIES.c.row_id).where(
             ENTRIES.c.row_id.in_([q.row_id for q in queued]))).all()}
         idx = conn.execute(select(func.max(ENTRIES.c.idx))).scalar()
@@ -204,7 +204,9 @@ def batches(conn: Connection, query) -> Iterator[Any]:
         yield from conn.execute(query.execution_options(yield_per=ROWS)).partitions()
         return
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    cursor = conn.connection.driver_connection.cursor()
+    driver = conn.connection.driver_connection
+    assert driver is not None, "a connection in a transaction has its driver's connection"
+    cursor = driver.cursor()
     try:
         cursor.execute(sql)
         while rows := cursor.fetchmany(ROWS):

@@ -24,6 +24,7 @@ def run(conn):
 if connection is not None:
     run(connection)
 else:
+    assert url is not None, "engine.schema sets sqlalchemy.url"
     engine = create_engine(url)
     with engine.connect() as conn:
         run(conn)
