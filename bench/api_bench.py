@@ -50,6 +50,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def prepare(url: str, clients: int) -> dict[str, str]:
     from engine import schema, store, users, versions
+    from engine.tokens import create_token
 
     schema.upgrade(url)
     tokens = {}
@@ -59,7 +60,7 @@ def prepare(url: str, clients: int) -> dict[str, str]:
         for i in range(clients):
             name = f"bench-mw{i}"
             users.create_user(session, name, ["medewerker"], PASSWORD, "bench-lg")
-            tokens[name] = users.create_token(session, name)
+            tokens[name] = create_token(session, name)
         for i in range(100):
             users.create_user(session, f"seed{i}", ["medewerker"], PASSWORD)
     return tokens

@@ -221,11 +221,11 @@ def starts_during_verify(jobs: int) -> tuple[float, float, float]:
     import threading
 
     from bench.api_bench import Api, percentile, start_server
-    from engine import store, users
+    from engine import store, tokens, users
 
     with store.unit_of_work(write=True) as session:
         users.create_user(session, "bench-start", ["medewerker"], "bench-wachtwoord-lang-genoeg")
-        token = users.create_token(session, "bench-start")
+        token = tokens.create_token(session, "bench-start")
     port = 19000 + os.getpid() % 1000
     server = start_server(os.environ["MELDCODE_DATABASE_URL"], port, dict(os.environ))
     latencies: list[float] = []

@@ -143,14 +143,14 @@ class People:
     ]
 
     def __init__(self, url: str):
-        from engine import store, users
+        from engine import store, tokens, users
 
         self.tokens: dict[str, str] = {}
         self.principals = {}
         with store.unit_of_work(write=True, url=url) as session:
             for name, roles, manager in self.SPEC:
                 user = users.create_user(session, name, roles, PASSWORD, manager)
-                self.tokens[name] = users.create_token(session, name)
+                self.tokens[name] = tokens.create_token(session, name)
                 self.principals[name] = users.Principal.of(user, "127.0.0.1")
 
     def __getitem__(self, name):

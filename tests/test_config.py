@@ -131,12 +131,12 @@ def test_the_history_key_is_read_once_per_value(monkeypatch):
 
 
 def test_the_argon2_profile_chooses_the_hasher(monkeypatch):
-    from engine import users
+    from engine import passwords
 
     monkeypatch.setenv("MELDCODE_ARGON2_PROFILE", "standard")
-    standard = users.password_hasher()
+    standard = passwords.password_hasher()
     assert standard.memory_cost == 65536 and standard.time_cost == 3
     monkeypatch.setenv("MELDCODE_ARGON2_PROFILE", "fast")
-    assert users.password_hasher().memory_cost < standard.memory_cost
+    assert passwords.password_hasher().memory_cost < standard.memory_cost
     # A hash made fast is remade with the standard parameters on the next sign-in.
-    assert standard.check_needs_rehash(users.password_hasher().hash("x"))
+    assert standard.check_needs_rehash(passwords.password_hasher().hash("x"))

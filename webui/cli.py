@@ -10,7 +10,7 @@ import sys
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from engine import definitions, models, schema, store, users, versions
+from engine import definitions, models, schema, store, tokens, users, versions
 from engine.errors import DomainError
 from engine.roles import ROLES
 
@@ -305,12 +305,12 @@ def token():
 @token.command("create", help="Maak een nieuw API-token voor een gebruiker en druk het af (alleen "
                               "het token, op één regel; het wordt nergens anders getoond).")
 @click.argument("name")
-@click.option("--days", type=click.IntRange(1, users.MAX_TOKEN_DAYS), default=None,
+@click.option("--days", type=click.IntRange(1, tokens.MAX_TOKEN_DAYS), default=None,
               help="Het token verloopt na dit aantal dagen (standaard: nooit, tot intrekking).")
 def token_create(name, days):
     with _database():
         with store.unit_of_work(write=True) as session:
-            value = users.create_token(session, name, days, by=getpass.getuser())
+            value = tokens.create_token(session, name, days, by=getpass.getuser())
     click.echo(value)
 
 
@@ -321,7 +321,7 @@ def token_create(name, days):
 def token_list(name):
     with _database():
         with store.unit_of_work() as session:
-            rows = users.list_tokens(session, name)
+            rows = tokens.list_tokens(session, name)
     for row in rows:
         click.echo(f"{row['id']}\t{row['created']}\t{row['expires']}\t{row['status']}")
 
@@ -333,7 +333,7 @@ def token_list(name):
 def token_revoke(name, token_id):
     with _database():
         with store.unit_of_work(write=True) as session:
-            count = users.revoke_tokens(session, name, token_id, by=getpass.getuser())
+            count = tokens.revoke_tokens(session, name, token_id, by=getpass.getuser())
     click.echo(f"{count} token(s) van {name} ingetrokken.")
 
 

@@ -28,11 +28,11 @@ class Api:
     """The JSON API of the test server, as an integrator uses it: one token per user."""
 
     def __init__(self, server):
-        from engine import store, users
+        from engine import store, tokens
 
         self.base = server.base + "/api/v1"
         with store.unit_of_work(write=True, url=server.url) as session:
-            self.tokens = {name: users.create_token(session, name)
+            self.tokens = {name: tokens.create_token(session, name)
                            for name in ("mw", "mw2", "lg", "af")}
 
     def call(self, method: str, path: str, who: str, body=None) -> requests.Response:

@@ -137,7 +137,7 @@ def test_a_session_without_version_is_refused(web):
     ("mw-mw-mw-mw-2024", None),  # only checks that it is refused (name, repeat or year)
 ])
 def test_password_policy_refuses_in_dutch(people, password, message):
-    from engine import store, users
+    from engine import sessions, store, users
     from engine.errors import Invalid
 
     with pytest.raises(Invalid) as caught, store.unit_of_work(write=True) as session:
@@ -146,7 +146,7 @@ def test_password_policy_refuses_in_dutch(people, password, message):
     if message:
         assert message in caught.value.message
     # Nothing changed: the old password still signs in.
-    assert users.sign_in("mw", PASSWORD) is not None
+    assert sessions.sign_in("mw", PASSWORD) is not None
 
 
 def test_password_policy_on_the_command_line(people):
@@ -162,11 +162,11 @@ def test_password_policy_on_the_command_line(people):
 
 
 def test_demo_password_passes_the_policy():
-    from engine import users
+    from engine import passwords
     from webui.cli import DEMO_PASSWORD, DEMO_USERS
 
     for name, _roles, _manager, display in DEMO_USERS:
-        assert users.password_problem(DEMO_PASSWORD, name, display) is None
+        assert passwords.password_problem(DEMO_PASSWORD, name, display) is None
 
 
 # --- user commands -------------------------------------------------------------------------
@@ -184,9 +184,9 @@ def test_user_commands_exit_codes(people):
     assert result.exit_code == 2 and "mw" in result.output
     result = cli("user", "roles", "mw", "--role", "medewerker", "--role", "aandachtsfunctionaris")
     assert result.exit_code == 0, result.output
-    from engine import users
+    from engine import sessions
 
-    assert users.sign_in("mw", PASSWORD).principal.roles == ("medewerker", "aandachtsfunctionaris")
+    assert sessions.sign_in("mw", PASSWORD).principal.roles == ("medewerker", "aandachtsfunctionaris")
 
 
 def test_deactivated_user_cannot_sign_in_and_tokens_fail(client, people):
@@ -194,9 +194,9 @@ def test_deactivated_user_cannot_sign_in_and_tokens_fail(client, people):
     result = cli("user", "deactivate", "mw")
     assert result.exit_code == 0, result.output
     assert client.get("/api/v1/tasks", headers=people.auth("mw")).status_code == 401
-    from engine import users
+    from engine import sessions
 
-    assert users.sign_in("mw", PASSWORD) is None
+    assert sessions.sign_in("mw", PASSWORD) is None
     result = cli("token", "create", "mw")
     assert result.exit_code == 2 and "uitgeschakeld" in result.output
 
@@ -254,7 +254,7 @@ def test_token_create_list_revoke(client, people):
 def test_sign_in_holds_no_write_lock(sqlite_people, sqlite_url):
     """While another writer holds the write lock, signing in still answers: the password hash
     is checked without a write transaction (before issue 11 the sign-in queued behind it)."""
-    from engine import models, store, users
+    from engine import models, sessions, store
     from webui import create_app
 
     client = Client(create_app({"TESTING": True}))
@@ -262,7 +262,7 @@ def test_sign_in_holds_no_write_lock(sqlite_people, sqlite_url):
     done: dict[str, object] = {}
 
     def attempt():
-        done["wrong"] = users.sign_in("mw", "verkeerd-wachtwoord-123")
+        done["wrong"] = sessions.sign_in("mw", "verkeerd-wachtwoord-123")
         done["web"] = client.post("/aanmelden", {"naam": "mw", "wachtwoord": PASSWORD}).status_code
 
     with store.unit_of_work(write=True) as session:
@@ -370,13 +370,13 @@ def test_refused_characters_in_names_are_a_dutch_error_and_change_nothing(web, p
     """A NUL (which PostgreSQL cannot store in text), a lone surrogate, a bidi override or an
     escape in a name or the beheerder's user forms: the rule of forms.clean_text, a Dutch
     message at the field, nothing stored; never the last-resort 400 of a database refusal."""
-    from engine import store, users
+    from engine import sessions, store, users
     from engine.errors import Invalid, NotFound
 
     before = _users_state()
     # The engine, as every door reaches it (a lone surrogate only comes this way: a web
     # form is decoded as UTF-8 with replacement characters).
-    assert users.sign_in("mw" + bad, PASSWORD) is None
+    assert sessions.sign_in("mw" + bad, PASSWORD) is None
     assert users.name_problem("mw" + bad).startswith("De gebruikersnaam bevat ")
     for change, field in (
             (lambda s: users.create_user(s, "kees" + bad, ["medewerker"], NEW_PASSWORD), "naam"),

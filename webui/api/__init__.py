@@ -9,7 +9,7 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine import cases, commands, definitions, dossier, process_admin, sharing, tasks, users, verification
+from engine import cases, commands, definitions, dossier, process_admin, sharing, tasks, tokens, verification
 from engine.errors import BadRequest, DomainError, Forbidden, Invalid, NotAuthenticated
 from engine.roles import AUDITOR
 from engine.store import unit_of_work
@@ -64,7 +64,7 @@ def token_auth(fn):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("Geen of ongeldig token.")
-        principal = users.principal_for_token(token.strip(), source_address())
+        principal = tokens.principal_for_token(token.strip(), source_address())
         if principal is None:
             raise NotAuthenticated("Geen of ongeldig token.")
         g.principal = principal

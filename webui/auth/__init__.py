@@ -1,6 +1,6 @@
 """Sign in and out, the checks that end a web session, and the choice of language.
 
-A web session carries the user's session version (users.session_version) and the time of
+A web session carries the user's session version (sessions.session_version) and the time of
 sign-in. Every request compares both: signing out, a new password, deactivation or new roles
 raise the version and so end every session of that user, on every device; and no session
 lives longer than MELDCODE_SESSION_MAX_HOURS (default 12) after sign-in, however active.
@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from engine import config, pages, users
+from engine import config, pages, sessions, users
 
 from ..extensions import LANGUAGES, limiter
 from ..ratelimit import login_name_key, login_name_limit
@@ -53,7 +53,7 @@ def _end_stale_session():
     if user_id is None or request.endpoint == "static" or request.blueprint == "api":
         return  # static files and the token API never read the signed-in person
     try:
-        current = users.session_version(int(user_id))
+        current = sessions.session_version(int(user_id))
     except (TypeError, ValueError):
         current = None
     signed_in_at = session.get(SIGNED_IN_AT)
@@ -100,7 +100,7 @@ def login():
             error = _("Vul uw gebruikersnaam en wachtwoord in.")
         else:
             # The password hash is checked outside any write transaction (issue 11).
-            signed = users.sign_in(name, password, source_address())
+            signed = sessions.sign_in(name, password, source_address())
             if signed is not None:
                 _fresh_session()  # a fresh session for the signed-in person
                 session.permanent = True  # expires after IDLE_TIMEOUT without requests
@@ -118,7 +118,7 @@ def login():
 def logout():
     # Raising the version ends this session and every other one of this user: a copy of the
     # cookie is worth nothing after "Afmelden".
-    users.end_sessions(current_user.principal.id)
+    sessions.end_sessions(current_user.principal.id)
     logout_user()
     _fresh_session()
     flash(_("U bent afgemeld."), "info")

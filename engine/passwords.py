@@ -1,0 +1,136 @@
+"""Passwords: the argon2id hasher of the configured profile, the password policy of
+CONTRACT section 5 (zxcvbn with Dutch words, in Dutch) and new random passwords."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import zxcvbn
+from argon2 import PasswordHasher, profiles
+
+from . import config, forms
+from .errors import Invalid
+from .messages import N_, Message
+
+# The argon2id parameters per MELDCODE_ARGON2_PROFILE (engine.config): "standard" is
+# argon2-cffi's default (RFC 9106's low-memory choice, 64 MiB); "fast" its cheapest, for
+# development and test runs that create many users. A hash made with other parameters than
+# the profile in force is remade on the next sign-in (check_needs_rehash).
+ARGON2_PROFILES = {"standard": profiles.RFC_9106_LOW_MEMORY, "fast": profiles.CHEAPEST}
+_hashers: dict[str, tuple[PasswordHasher, str]] = {}
+
+
+def password_hasher() -> PasswordHasher:
+    """The argon2 hasher of the configured profile (MELDCODE_ARGON2_PROFILE)."""
+    return hasher_and_dummy()[0]
+
+
+def hasher_and_dummy() -> tuple[PasswordHasher, str]:
+    """The argon2 hasher of the configured profile and a fixed hash made with it, to verify a
+    password against when no user has the name given (so the time taken does not tell
+    whether the name exists). Made once per profile. Raises KeyError for a profile that
+    ARGON2_PROFILES does not know (config refuses those first)."""
+    profile = config.current().argon2_profile
+    made = _hashers.get(profile)
+    if made is None:
+        hasher = PasswordHasher.from_parameters(ARGON2_PROFILES[profile])
+        # A fixed hash to verify against when the user does not exist, so timing does not
+        # reveal names.
+        made = _hashers[profile] = (hasher, hasher.hash("meldcode-dummy-password"))
+    return made
+
+
+# --- password policy (CONTRACT section 5) -----------------------------------------------------
+
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024  # argon2 takes any length; the cap keeps a huge input from costing CPU
+# zxcvbn's score 3: more than 10^8 guesses, "safely unguessable" for an online attacker and a
+# fair wall against an offline one with argon2. It finds common passwords (its list of the most
+# used ones), words, names, keyboard walks, repeats, sequences, dates and years.
+MIN_SCORE = 3
+# zxcvbn ranks words of English and a few names; these Dutch words and the product's own name
+# are what a Dutch care worker reaches for first, so they count as dictionary words too.
+COMMON_WORDS = (
+    "meldcode", "wachtwoord", "welkom", "geheim", "hallo", "veilig", "thuis", "veiligthuis",
+    "zorg", "zorgverlener", "medewerker", "beheerder", "leidinggevende", "kind", "kinderen",
+    "gezin", "liefde", "schatje", "voetbal", "ajax", "feyenoord", "psv", "nederland",
+    "holland", "amsterdam", "rotterdam", "utrecht", "denhaag", "eindhoven", "groningen",
+    "lente", "zomer", "herfst", "winter", "januari", "februari", "maart", "april", "mei",
+    "juni", "juli", "augustus", "september", "oktober", "november", "december", "maandag",
+    "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag", "wijkteam", "jeugd",
+    "jeugdzorg", "huiselijk", "geweld", "kindermishandeling", "inloggen", "gebruiker",
+)
+# Only the start is scored: zxcvbn's cost grows with the length, and a long password whose
+# first 100 characters are strong is strong.
+_SCORED = 100
+
+
+def password_problem(password: str, name: str = "", display_name: str = "") -> str | None:
+    """Why a new password is refused, in Dutch, or None when it may be used.
+
+    In: the password and, when known, the user's name and full name (a password built from
+    them is easy to guess). The rule is CONTRACT section 5: at least 12 characters and not a
+    common password; "common" as zxcvbn judges it (score below 3), with Dutch words added.
+    Existing passwords are never checked again: the rule applies when one is set.
+    """
+    password = password or ""
+    # A character no keyboard types and no database stores (NUL, other control characters,
+    # a lone surrogate, an invisible or direction-reversing one): the rule of forms.clean_text.
+    refused = forms.refused_character(password)
+    if refused is not None:
+        return forms.refused_character(password, subject=N_("Het wachtwoord"))
+    if len(password) < MIN_PASSWORD:
+        return Message(N_("Het wachtwoord moet minstens {n} tekens hebben."), n=MIN_PASSWORD)
+    if len(password) > MAX_PASSWORD:
+        return Message(N_("Het wachtwoord mag hoogstens {n} tekens hebben."), n=MAX_PASSWORD)
+    if not password.strip():
+        return N_("Het wachtwoord mag niet alleen uit spaties bestaan.")
+    personal = [p for p in (name, display_name, *(display_name or "").split()) if p]
+    result = zxcvbn.zxcvbn(password[:_SCORED], user_inputs=[*personal, *COMMON_WORDS])
+    if result["score"] >= MIN_SCORE:
+        return None
+    return _weakness(result, {p.lower() for p in personal})
+
+
+def _weakness(result: dict[str, Any], personal: set[str]) -> str:
+    """The main reason zxcvbn found, in Dutch: its own feedback is English."""
+    matches = sorted(result.get("sequence") or [], key=lambda m: len(m.get("token", "")),
+                     reverse=True)
+    for match in matches:
+        pattern = match.get("pattern")
+        if pattern == "dictionary":
+            if match.get("dictionary_name") == "user_inputs" and \
+                    match.get("matched_word", "").lower() in personal:
+                return N_("Het wachtwoord lijkt op uw naam. Kies iets wat niemand met u verbindt.")
+            if match.get("dictionary_name") == "passwords":
+                return N_("Dit is een veelgebruikt wachtwoord (of lijkt er sterk op). Kies een "
+                          "zin van een paar woorden die niet bij elkaar horen.")
+            return N_("Het wachtwoord bestaat vooral uit een bekend woord. Voeg woorden toe die "
+                      "niet bij elkaar horen.")
+        if pattern == "repeat":
+            return N_("Het wachtwoord herhaalt steeds dezelfde tekens of reeks. Kies iets anders.")
+        if pattern == "sequence":
+            return N_("Een reeks zoals 'abcd' of '1234' is makkelijk te raden. Kies iets anders.")
+        if pattern == "spatial":
+            return N_("Een rij toetsen naast elkaar op het toetsenbord is makkelijk te raden. "
+                      "Kies iets anders.")
+        if pattern in ("date", "regex"):
+            return N_("Jaartallen en datums zijn makkelijk te raden. Kies iets anders.")
+    return N_("Het wachtwoord is te makkelijk te raden. Kies een zin van een paar woorden die "
+              "niet bij elkaar horen.")
+
+
+def check_password(password: str, name: str = "", display_name: str = "") -> None:
+    """Raise Invalid (422, field `wachtwoord`) when password_problem finds one."""
+    problem = password_problem(password, name, display_name)
+    if problem:
+        raise Invalid(problem, {"wachtwoord": problem})
+
+
+def generate_password() -> str:
+    """A new random password for a reset: 20 characters from an alphabet without look-alikes
+    (no 0/O, 1/l/I), in groups of five; about 110 bits."""
+    alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    groups = ["".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4)]
+    return "-".join(groups)

@@ -1,0 +1,108 @@
+"""Sign-in and the web sessions of a user: the password checked outside any write
+transaction, and the session version a web session carries (raised on sign-out, a password
+change, deactivation and a change of roles, it ends every session of the user at once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from .models import User
+from .passwords import hasher_and_dummy
+from .store import get_engine, unit_of_work
+from .users import Principal, name_problem
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The outcome of a successful sign-in: who, their full name, and the session version the
+    new web session must carry."""
+
+    principal: Principal
+    display_name: str
+    session_version: int
+
+
+_users = User.__table__
+_SIGN_IN_QUERY = select(
+    _users.c.id, _users.c.name, _users.c.display_name, _users.c.roles, _users.c.active,
+    _users.c.password_hash, _users.c.session_version,
+).where(_users.c.name == bindparam("name"))
+_SESSION_QUERY = select(_users.c.active, _users.c.session_version).where(
+    _users.c.id == bindparam("id"))
+
+
+def sign_in(name: str, password: str, source: str | None = None) -> SignedIn | None:
+    """Check a name and password (argon2); SignedIn when they match an active user, else None.
+
+    The row is read on a plain read connection and the slow hash check runs with no
+    transaction open at all: a failed sign-in never holds the write lock that case starts and
+    completions wait for (issue 11). Only when argon2's parameters changed does a short write
+    store the new hash, made before that write begins.
+    """
+    row = None
+    if name_problem(name) is None:  # a NUL or lone surrogate is no one's name (and no query)
+        with get_engine().connect() as conn:
+            row = conn.execute(_SIGN_IN_QUERY, {"name": (name or "").strip()}).first()
+    hasher, dummy = hasher_and_dummy()
+    if row is None or not row.active:
+        try:
+            hasher.verify(dummy, password or "")  # the same time, whether or not the name exists
+        except VerificationError:
+            pass
+        return None
+    try:
+        hasher.verify(row.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return None
+    if hasher.check_needs_rehash(row.password_hash):
+        new_hash = hasher.hash(password)
+        with unit_of_work(write=True) as session:
+            # Only if nobody changed the password in between.
+            session.execute(update(User).where(User.id == row.id,
+                                               User.password_hash == row.password_hash)
+                            .values(password_hash=new_hash))
+    roles = tuple(r for r in row.roles.split(",") if r)
+    return SignedIn(Principal(row.id, row.name, roles, source), row.display_name or row.name,
+                    row.session_version or 0)
+
+
+def session_version(user_id: int) -> int | None:
+    """The session version a web session of this user must carry, or None when the user is
+    gone or switched off: one indexed read on a plain connection, on every request."""
+    with get_engine().connect() as conn:
+        row = conn.execute(_SESSION_QUERY, {"id": user_id}).first()
+    if row is None or not row.active:
+        return None
+    return row.session_version or 0
+
+
+def end_sessions(user_id: int) -> None:
+    """End every web session of this user (sign-out ends them on every device)."""
+    with unit_of_work(write=True) as session:
+        session.execute(update(User).where(User.id == user_id)
+                        .values(session_version=User.session_version + 1))
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    """The user when name and password match an active user, else None. Kept for callers
+    that already hold a session; the web UI signs in through sign_in, outside any write."""
+    user = (session.scalar(select(User).where(User.name == (name or "").strip()))
+            if name_problem(name) is None else None)
+    hasher, dummy = hasher_and_dummy()
+    if user is None or not user.active:
+        try:
+            hasher.verify(dummy, password or "")
+        except VerificationError:
+            pass
+        return None
+    try:
+        hasher.verify(user.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return user
