@@ -1,12 +1,19 @@
-"""The JSON API of CONTRACT section 4: /api/v1."""
+"""The JSON API of CONTRACT section 4: /api/v1.
+
+Every view is routed through `endpoint`, which declares its operation for the OpenAPI document
+(openapi.py) and serialises what the view returns through the model it declares for that status
+(models.py); refusals go through the Error model. The document is thereby generated from the
+same models that shape the answers."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from functools import wraps
+from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from engine import cases, commands, definitions, dossier, process_admin, sharing, tasks, tokens, verification
@@ -16,14 +23,20 @@ from engine.store import unit_of_work
 
 from .. import DEPLOY_LIMIT, JSON_LIMIT
 from ..texts import translate, translate_all
-from .openapi import openapi_document
+from . import models
+from .openapi import ERROR, Operation, Reply, declare, openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def error(status: int, message: str, **extra):
-    body = {"error": message, **extra}
-    return jsonify(body), status
+def answer(reply: Reply, value: Any, status: int) -> Response:
+    """The answer `status` with `value` serialised through the model of `reply`."""
+    return current_app.response_class(reply.json(value), status=status,
+                                      mimetype="application/json")
+
+
+def error(status: int, message: str, **extra) -> Response:
+    return answer(ERROR, {"error": message, **extra}, status)
 
 
 @bp.errorhandler(DomainError)
@@ -35,10 +48,14 @@ def _domain_error(exc: DomainError):
     return error(exc.status, translate(exc.message), **translate_all(extra))
 
 
+DEPLOY_REFUSAL = Reply(models.DeployRefusal, "niet publiceerbaar; niets gepubliceerd")
+
+
 @bp.errorhandler(definitions.InvalidDefinition)
 def _invalid_definition(exc):
-    return error(422, "Het proces kan niet worden gepubliceerd.",
-                 errors=[p.as_dict() for p in exc.problems])
+    body = {"error": "Het proces kan niet worden gepubliceerd.",
+            "errors": [p.as_dict() for p in exc.problems]}
+    return answer(DEPLOY_REFUSAL, body, 422)
 
 
 @bp.errorhandler(HTTPException)
@@ -71,6 +88,39 @@ def token_auth(fn):
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def endpoint(method: str, rule: str, summary: str, replies: dict[int, tuple[Any, str]],
+             refusals: Iterable[int] = (), body: Any = None, auth: bool = True,
+             own_refusals: dict[int, Reply] | None = None) -> Callable:
+    """Route a view at `rule` for `method` and declare its operation in the OpenAPI document.
+
+    replies: the answers that are no refusal, by status: (the model or type the view's value
+    is serialised through, what the answer means); a view returns its value, or (value,
+    status). refusals: the statuses it may refuse with through the Error model, besides 400
+    (any request can be malformed) and, with auth (a bearer token), 401; own_refusals: a
+    refusal with a body of its own. body: the request body's model (JSON), or its content by
+    media type."""
+    def decorate(view):
+        refused = {400, *refusals, *([401] if auth else [])}
+        operation = declare(Operation(
+            method, rule, view.__name__, summary,
+            replies={status: Reply(shape, text) for status, (shape, text) in replies.items()},
+            refusals={status: (own_refusals or {}).get(status, ERROR)
+                      for status in sorted(refused | set(own_refusals or ()))},
+            body=body, auth=auth))
+
+        @wraps(view)
+        def serialised(*args, **kwargs):
+            result = view(*args, **kwargs)
+            value, status = result if isinstance(result, tuple) else (result, operation.status)
+            return answer(operation.replies[status], value, status)
+
+        bp.add_url_rule(rule, view_func=token_auth(serialised) if auth else serialised,
+                        methods=[method])
+        return view
+
+    return decorate
 
 
 def json_body(form_key: str | None = None):
@@ -141,72 +191,85 @@ class _TooLarge(DomainError):
         super().__init__(f"Het verzoek is te groot (maximaal {limit}).")
 
 
-@bp.get("/openapi.json")
+@endpoint("GET", "/openapi.json", "Dit document",
+          {200: (dict[str, Any], "het OpenAPI 3.1-document")}, auth=False)
 def openapi():
-    return jsonify(openapi_document())
+    return openapi_document()
 
 
-@bp.post("/cases")
-@token_auth
+@endpoint("POST", "/cases", "Start een casus", {201: (models.Case, "de nieuwe casus")},
+          refusals=(403, 409, 413, 422), body=models.StartCaseRequest)
 def start_case():
     payload = json_body()
     if not isinstance(payload, dict):
         raise BadRequest("Verwacht een JSON-object.")
-    return jsonify(cases.start_case(g.principal, payload)), 201
+    return cases.start_case(g.principal, payload), 201
 
 
-@bp.get("/cases/<case_id>")
-@token_auth
+CASE_REFUSALS = (403, 404)
+
+
+@endpoint("GET", "/cases/<case_id>", "Een casus", {200: (models.Case, "de casus")},
+          refusals=CASE_REFUSALS)
 def get_case(case_id):
-    return jsonify(cases.get_case(g.principal, case_id))
+    return cases.get_case(g.principal, case_id)
 
 
-@bp.post("/cases/<case_id>/handover")
-@token_auth
+@endpoint("POST", "/cases/<case_id>/handover",
+          "Draag een open casus over aan een collega (eigenaar of diens leidinggevende); de "
+          "nieuwe eigenaar rondt de medewerkerstaken af",
+          {200: (models.Case, "de casus met de nieuwe eigenaar")},
+          refusals=(*CASE_REFUSALS, 409, 413, 422), body=models.HandOverRequest)
 def hand_over(case_id):
     with commands.refusals_logged(g.principal, case_id, "hand_over"):
-        return jsonify(sharing.hand_over(g.principal, case_id, json_body()))
+        return sharing.hand_over(g.principal, case_id, json_body())
 
 
-@bp.post("/cases/<case_id>/shares")
-@token_auth
+@endpoint("POST", "/cases/<case_id>/shares",
+          "Deel een open casus met een aandachtsfunctionaris, die haar dan mag inzien "
+          "(eigenaar of diens leidinggevende)", {200: (models.Case, "de casus")},
+          refusals=(*CASE_REFUSALS, 409, 413, 422), body=models.ShareRequest)
 def share(case_id):
     with commands.refusals_logged(g.principal, case_id, "share"):
-        return jsonify(sharing.share(g.principal, case_id, json_body()))
+        return sharing.share(g.principal, case_id, json_body())
 
 
-@bp.get("/cases/<case_id>/history")
-@token_auth
+@endpoint("GET", "/cases/<case_id>/history", "De geschiedenis van een casus, oudste eerst",
+          {200: (list[models.HistoryEvent], "de gebeurtenissen")}, refusals=CASE_REFUSALS)
 def case_history(case_id):
-    return jsonify(cases.history(g.principal, case_id))
+    return cases.history(g.principal, case_id)
 
 
-@bp.get("/cases/<case_id>/verify")
-@token_auth
+@endpoint("GET", "/cases/<case_id>/verify",
+          "Controleer de geschiedenisketen en speel de casus opnieuw af",
+          {200: (models.Verdict, "het oordeel")}, refusals=CASE_REFUSALS)
 def verify_case(case_id):
-    return jsonify(verification.verify(g.principal, case_id))
+    return verification.verify(g.principal, case_id)
 
 
-@bp.get("/cases/<case_id>/access-log")
-@token_auth
+@endpoint("GET", "/cases/<case_id>/access-log",
+          "Wie heeft deze casus ingezien of gewijzigd (NEN 7513); alleen auditors",
+          {200: (list[models.AccessLogEntry], "toegangslog, oudste eerst")},
+          refusals=CASE_REFUSALS)
 def case_access_log(case_id):
-    return jsonify(dossier.access_log(g.principal, case_id))
+    return dossier.access_log(g.principal, case_id)
 
 
-@bp.get("/tasks")
-@token_auth
+@endpoint("GET", "/tasks", "De open taken die deze gebruiker mag afronden",
+          {200: (list[models.Task], "taken")})
 def list_tasks():
-    return jsonify(tasks.ready_tasks(g.principal))
+    return tasks.ready_tasks(g.principal)
 
 
-@bp.get("/tasks/<task_id>")
-@token_auth
+@endpoint("GET", "/tasks/<task_id>", "Een taak met haar formulier",
+          {200: (models.TaskDetail, "de taak")}, refusals=(403, 404))
 def get_task(task_id):
-    return jsonify(tasks.get_task(g.principal, task_id))
+    return tasks.get_task(g.principal, task_id)
 
 
-@bp.post("/tasks/<task_id>/complete")
-@token_auth
+@endpoint("POST", "/tasks/<task_id>/complete", "Rond een taak af",
+          {200: (models.CompletedCase, "de casus na afronden")},
+          refusals=(403, 404, 409, 413, 422), body=models.CompleteRequest)
 def complete_task(task_id):
     payload = json_body(form_key="data")
     if not isinstance(payload, dict):
@@ -217,7 +280,7 @@ def complete_task(task_id):
                       {str(k)[:100]: "Onbekend veld." for k in unknown})
     if "data" not in payload:
         raise Invalid("'data' ontbreekt.", {"data": "Dit veld is verplicht."})
-    return jsonify(tasks.complete_task(g.principal, task_id, payload["data"]))
+    return tasks.complete_task(g.principal, task_id, payload["data"])
 
 
 def _require(*roles):
@@ -225,10 +288,10 @@ def _require(*roles):
         raise Forbidden("U heeft hiervoor niet de juiste rol.")
 
 
-@bp.get("/processes")
-@token_auth
+@endpoint("GET", "/processes", "Alle procesversies (procesbeheerder, beheerder, auditor)",
+          {200: (list[models.ProcessVersion], "versies, oudste eerst")}, refusals=(403,))
 def list_processes():
-    return jsonify(process_admin.list_versions(g.principal))
+    return process_admin.list_versions(g.principal)
 
 
 def _uploaded_files() -> list[definitions.SourceFile]:
@@ -257,23 +320,36 @@ def _uploaded_files() -> list[definitions.SourceFile]:
     return [definitions.SourceFile("meldcode.bpmn", raw)]
 
 
-@bp.post("/processes")
-@token_auth
+DEPLOY_BODY = {
+    "application/xml": {"schema": {"type": "string", "description": "een BPMN-bestand"}},
+    "text/xml": {"schema": {"type": "string", "description": "een BPMN-bestand"}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {"files": {
+        "type": "array", "items": {"type": "string", "contentMediaType": "application/xml"},
+        "description": "BPMN- en DMN-bestanden"}}}},
+}
+
+
+@endpoint("POST", "/processes", "Publiceer een nieuwe procesversie (procesbeheerder)",
+          {200: (models.DeployedVersion, "identiek aan een bestaande versie, die (weer) actief is"),
+           201: (models.DeployedVersion, "nieuwe versie, meteen actief")},
+          refusals=(403, 413), own_refusals={422: DEPLOY_REFUSAL}, body=DEPLOY_BODY)
 def deploy_process():
     # The upload is read (and its size checked) only once the engine knows the caller may deploy.
     deployed = process_admin.deploy(g.principal, _uploaded_files)
-    return jsonify(deployed), 201 if deployed["created"] else 200
+    return deployed, 201 if deployed["created"] else 200
 
 
-@bp.get("/admin-log")
-@token_auth
+@endpoint("GET", "/admin-log",
+          "Het beheerlog: gebruikers, tokens, instellingen, publicaties, activeringen en "
+          "verplaatsingen, oudste eerst (de nieuwste 1000); alleen auditors",
+          {200: (list[models.AdminLogEntry], "beheerhandelingen")}, refusals=(403,))
 def admin_log():
     """CONTRACT section 5: the admin log, auditors only."""
     from engine import audit
 
     _require(AUDITOR)
     with unit_of_work() as session:
-        return jsonify(audit.admin_log(session))
+        return audit.admin_log(session)
 
 
 @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

@@ -1,0 +1,251 @@
+"""The bodies of /api/v1 (CONTRACT sections 4 and 5) as pydantic models.
+
+Each view hands the engine's dict to the model of its status (webui/api: `endpoint`), which
+validates it strictly (no coercion, no unknown key) and serialises it: a body that does not fit
+its model is a bug that the tests catch, not something a client finds out. The OpenAPI document
+(openapi.py) takes its schemas from these same models, so it cannot drift from the answers.
+
+A key that a body carries only sometimes (a field's `options`, a problem's `path`, an error's
+`errors`) is `MISSING` when absent: left out of the answer, not written as null.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import MISSING, BaseModel, ConfigDict, StringConstraints
+from pydantic import Field as Attr
+from pydantic.json_schema import WithJsonSchema
+
+# engine/timezones.iso: UTC to the microsecond with 'Z', the form of every time in the API.
+ISO_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"
+Timestamp = Annotated[str, StringConstraints(pattern=ISO_UTC),
+                      WithJsonSchema({"type": "string", "format": "date-time",
+                                      "pattern": ISO_UTC})]
+Data = dict[str, Any]
+
+
+def _described(schema: dict[str, Any], cls: type[Body]) -> None:
+    """A model's description in the document: its DESCRIPTION (Dutch, for the reader of the
+    API), never its docstring (English, for the reader of this code)."""
+    schema.pop("description", None)
+    if cls.DESCRIPTION:
+        schema["description"] = cls.DESCRIPTION
+
+
+class Body(BaseModel):
+    """A JSON body: strict types (no "1" for 1), no key the model does not name."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True,
+                              json_schema_extra=_described)
+    DESCRIPTION: ClassVar[str] = ""
+
+
+# --- tasks and their forms -----------------------------------------------------------------------
+
+
+class Option(Body):
+    value: str
+    label: str
+
+
+class FormField(Body):
+    """A form field (CONTRACT section 4 "A field", section 5 `required_when`)."""
+
+    DESCRIPTION = "een veld van het formulier van een taak"
+
+    name: str
+    label: str
+    type: Literal["string", "text", "boolean", "enum", "date", "integer"]
+    required: bool = Attr(description="verplicht; false bij een veld met required_when")
+    help: str
+    options: list[Option] | MISSING = Attr(MISSING, description="alleen bij type enum")
+    maxlength: int | MISSING = MISSING
+    required_when: str | MISSING = Attr(
+        MISSING, description="verplicht (en van toepassing) als deze voorwaarde over de "
+                             "casusgegevens geldt, in de taal van de voorwaarden van het diagram")
+    invalid_when: str | MISSING = Attr(
+        MISSING, description="een antwoord wordt geweigerd als deze voorwaarde geldt")
+    invalid_message: str | MISSING = Attr(MISSING, description="de melding bij invalid_when")
+
+
+class Form(Body):
+    fields: list[FormField]
+
+
+class Task(Body):
+    """A ready task, as a case and the task list show it."""
+
+    DESCRIPTION = "een taak (in een casus en in de takenlijst: de gereedstaande)"
+
+    id: str
+    case_id: int
+    step: str = Attr(description="BPMN element id")
+    name: str
+    lane: str = Attr(description="de rol die de taak afrondt")
+    state: Literal["ready", "completed", "cancelled"]
+    ready_at: Timestamp
+
+
+class TaskDetail(Task):
+    """One task with its form (GET /api/v1/tasks/{id})."""
+
+    DESCRIPTION = "een taak met haar formulier"
+
+    documentation: str = Attr(description="de toelichting bij de stap uit het diagram")
+    client_ref: str
+    form: Form
+
+
+# --- cases and their history ---------------------------------------------------------------------
+
+
+class Case(Body):
+    id: int
+    client_ref: str
+    reason: str
+    status: Literal["open", "closed"]
+    uitkomst: Literal["gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen",
+                      "geen_vermoeden"] | None = Attr(description="null zolang de casus open is")
+    process_version: int
+    owner: str
+    started_at: Timestamp
+    closed_at: Timestamp | None
+    stalled_at: Timestamp | None = Attr(
+        description="sinds wanneer de casus vaststaat: open zonder taak en zonder wachtende "
+                    "timer; null als zij verder kan")
+    completed_steps: list[str] = Attr(description="element ids in volgorde van afronden")
+    data: Data = Attr(description="vastgelegde gegevens")
+    tasks: list[Task] = Attr(description="de gereedstaande taken")
+
+
+class CompletedCase(Case):
+    """The case after a task was completed."""
+
+    DESCRIPTION = "de casus na het afronden van een taak"
+
+    next_task: str | None = Attr(
+        description="de taak die deze gebruiker nu moet openen (de melding eerst bij acute "
+                    "onveiligheid, anders dezelfde tak), of null")
+
+
+class HistoryEvent(Body):
+    seq: int
+    at: Timestamp
+    actor: str
+    action: str = Attr(
+        description="case_started, task_completed, decision_made, case_closed, "
+                    "case_handed_over (data: from, to, reason), case_shared (data: with, reason), "
+                    "case_stalled (data: waiting_at), case_migrated (data: from, to)")
+    step: str | None
+    task_id: str | None
+    data: Data
+    hash: str = Attr(description="de schakel in de hashketen van de casus")
+
+
+class Verdict(Body):
+    ok: bool
+    events: int
+    problems: list[str]
+
+
+class AccessLogEntry(Body):
+    """A line of the access log (NEN 7513)."""
+
+    DESCRIPTION = "een regel van het toegangslog (NEN 7513): lezen of wijzigen, ook geweigerd"
+
+    at: Timestamp
+    user: str
+    role: str
+    action: str
+    outcome: Literal["ok", "denied"]
+    on_behalf_of: str | None
+    source: str | None = Attr(description="het adres van de aanvrager")
+    client_ref: str | None
+
+
+# --- processes and the admin log -----------------------------------------------------------------
+
+
+class ProcessVersion(Body):
+    version: int
+    sha256: str
+    deployed_at: Timestamp
+    deployed_by: str
+    active: bool
+    files: list[str]
+
+
+class DeployedVersion(ProcessVersion):
+    created: bool = Attr(description="een nieuwe versie")
+    reactivated: bool = Attr(
+        description="een bestaande versie met precies deze bestanden is weer actief")
+
+
+class AdminLogEntry(Body):
+    at: Timestamp
+    user: str
+    action: str
+    detail: Data = Attr(description="de feiten van de handeling; nooit een wachtwoord of token")
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+class Error(Body):
+    """Every refusal: 400, 401, 403, 404, 409, 413, 422 (with `errors`)."""
+
+    DESCRIPTION = "een weigering, met bij 422 de meldingen per veld"
+
+    error: str = Attr(description="de melding, in het Nederlands")
+    errors: dict[str, str] | MISSING = Attr(
+        MISSING, description="bij 422: per veld (of onbekende sleutel) een melding")
+
+
+class PathHop(Body):
+    step: str
+    data: Data = Attr(description="de antwoorden die in deze stap gegeven zijn")
+
+
+class DeployProblem(Body):
+    file: str
+    line: int = Attr(description="1 als het probleem geen regel heeft")
+    message: str
+    path: list[PathHop] | MISSING = Attr(
+        MISSING, description="bij een probleem uit het bewijs van alle routes: de getuigeroute, "
+                             "de stappen in volgorde met de gegeven antwoorden")
+
+
+class DeployRefusal(Body):
+    """422 of a deploy: the problems per file, nothing deployed."""
+
+    DESCRIPTION = "niet publiceerbaar: de problemen per bestand; niets gepubliceerd"
+
+    error: str
+    errors: list[DeployProblem]
+
+
+# --- request bodies (described in the document; the engine checks them, in Dutch) ----------------
+
+
+class StartCaseRequest(Body):
+    client_ref: Annotated[str, Attr(max_length=200)]
+    reason: Annotated[str, Attr(max_length=2000)] | MISSING = MISSING
+
+
+Reason = Annotated[str, Attr(max_length=2000, description="waarom; komt in de geschiedenis")]
+
+
+class HandOverRequest(Body):
+    user: str = Attr(description="gebruikersnaam van de nieuwe eigenaar (medewerker, "
+                                 "leidinggevende of aandachtsfunctionaris)")
+    reason: Reason
+
+
+class ShareRequest(Body):
+    user: str = Attr(description="gebruikersnaam van de aandachtsfunctionaris")
+    reason: Reason
+
+
+class CompleteRequest(Body):
+    data: Data = Attr(description="per veld van het formulier het antwoord")
