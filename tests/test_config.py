@@ -17,10 +17,9 @@ SECTION = "## Configuratie"
 # Files that may still read os.environ themselves, each with the reason.
 ALLOWED_READERS = {
     "engine/config.py": "the configuration module itself",
-    # Edited elsewhere (issue 12): MELDCODE_WORKERS, MELDCODE_ACCESS_LOG, MELDCODE_PG_DUMP and
-    # PROMETHEUS_MULTIPROC_DIR (which it also sets for the workers) still read there directly,
-    # and the environment handed on to pg_dump. Remove this line when cli.py uses config.
-    "webui/cli.py": "not yet moved to engine.config",
+    # Reads its variables through engine.config; it only writes PROMETHEUS_MULTIPROC_DIR for
+    # the workers (prometheus-client reads it there) and hands the environment on to pg_dump.
+    "webui/cli.py": "sets the metrics folder for the workers, passes the environment to pg_dump",
 }
 
 

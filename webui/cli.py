@@ -10,7 +10,7 @@ import sys
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from engine import definitions, models, schema, store, tokens, users, versions
+from engine import config, definitions, models, schema, store, tokens, users, versions
 from engine.errors import DomainError
 from engine.roles import ROLES
 
@@ -42,7 +42,18 @@ def _database():
         fail(f"de database is niet klaar ({type(exc.orig).__name__}); voer eerst 'meldcode init' uit")
 
 
-@click.group(help="Meldcode huiselijk geweld en kindermishandeling: beheer en server.")
+class _Commands(click.Group):
+    """The command group; a configuration variable that does not fit its type (engine.config)
+    is one Dutch line naming it, exit 2, whichever command read it (options' defaults too)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except config.ConfigError as exc:
+            fail(str(exc.message))
+
+
+@click.group(cls=_Commands, help="Meldcode huiselijk geweld en kindermishandeling: beheer en server.")
 def main():
     pass
 
@@ -82,7 +93,7 @@ def default_workers() -> int:
 @main.command(help="Start de webinterface en de API met een productie-WSGI-server (gunicorn).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=lambda: int(os.environ.get("MELDCODE_WORKERS") or default_workers()),
+@click.option("--workers", default=lambda: config.current().workers or default_workers(),
               show_default="2 × processorkernen + 1", type=click.IntRange(1, 64),
               help="Aantal werkprocessen (ook: MELDCODE_WORKERS).")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
@@ -120,7 +131,7 @@ def serve(host: str, port: int, workers: int, metrics_port: int | None):
             # four busy clients was bound to one core while the other sat idle.
             self.cfg.set("worker_class", "sync")
             self.cfg.set("timeout", 60)
-            self.cfg.set("accesslog", os.environ.get("MELDCODE_ACCESS_LOG") or None)
+            self.cfg.set("accesslog", config.current().access_log or None)
             self.cfg.set("limit_request_line", 8190)
             # gunicorn's management socket sits in $HOME, shared by every server started there
             # (a second one took it over from the first); Meldcode does not use it.
@@ -155,7 +166,8 @@ def _metrics_dir() -> None:
     import shutil
     import tempfile
 
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    configured = config.current().prometheus_multiproc_dir
+    path = str(configured) if configured else None
     if path:
         os.makedirs(path, exist_ok=True)
         for old in glob.glob(os.path.join(path, "*.db")):
@@ -163,6 +175,7 @@ def _metrics_dir() -> None:
     else:
         path = tempfile.mkdtemp(prefix="meldcode-metrics-")
         atexit.register(shutil.rmtree, path, True)
+    # prometheus-client reads the folder from the environment in every worker.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
 
 
@@ -224,7 +237,7 @@ def _pg_dump(url, target: str) -> None:
     import shutil
     import subprocess
 
-    program = os.environ.get("MELDCODE_PG_DUMP") or shutil.which("pg_dump") or PG_DUMP_FALLBACK
+    program = config.current().pg_dump or shutil.which("pg_dump") or PG_DUMP_FALLBACK
     if not os.path.exists(program):
         fail("pg_dump niet gevonden; installeer de PostgreSQL-clientprogramma's of zet "
              "MELDCODE_PG_DUMP op het pad ernaartoe")

@@ -197,3 +197,15 @@ def test_export_for_a_user_who_may_not_read_the_case_is_refused_and_logged(peopl
     assert r.returncode == 0, r.stderr
     assert _access_lines(db_url, case["id"])[-1][2:] == ("export", "ok")
     assert _access_lines(db_url, case["id"])[-1][0] == getpass.getuser()
+
+
+@pytest.mark.parametrize("variable, value, command", [
+    ("MELDCODE_WORKERS", "veel", ("serve", "--port", "18999")),  # read as an option's default
+    ("MELDCODE_WORKERS", "0", ("serve", "--port", "18999")),
+    ("MELDCODE_WRITE_LOCK_TIMEOUT", "lang", ("init",)),
+])
+def test_a_misconfigured_variable_is_one_dutch_line_not_a_traceback(env, variable, value, command):
+    result = meldcode_cli(*command, env={**env, variable: value})
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.startswith("fout: ") and variable in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
