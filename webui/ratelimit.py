@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any, cast
 
 from flask import current_app, request
 from limits.storage import Storage
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine import config, store
@@ -61,8 +63,8 @@ class DatabaseStorage(Storage):
             dialect = session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             expired = _table.c.expires_at <= now
-            statement = insert(_table).values(key=_key(key), hits=amount, expires_at=now + expiry)
-            statement = statement.on_conflict_do_update(
+            upsert = insert(_table).values(key=_key(key), hits=amount, expires_at=now + expiry)
+            statement = upsert.on_conflict_do_update(
                 index_elements=[_table.c.key],
                 set_={
                     "hits": case((expired, amount), else_=_table.c.hits + amount),
@@ -97,7 +99,8 @@ class DatabaseStorage(Storage):
 
     def reset(self) -> int | None:
         with store.unit_of_work(write=True) as session:
-            return session.execute(delete(_table)).rowcount
+            # A DELETE gives a CursorResult (Session.execute is typed as any Result).
+            return cast(CursorResult[Any], session.execute(delete(_table))).rowcount
 
     def clear(self, key: str) -> None:
         with store.unit_of_work(write=True) as session:
