@@ -42,7 +42,7 @@ MAX_PEOPLE = 20
 
 
 def read(session: Session) -> dict[str, Any]:
-    stored = dict(session.execute(select(Setting.key, Setting.value)
+    stored: dict[str, Any] = dict(session.execute(select(Setting.key, Setting.value)
                                   .where(Setting.key.in_(DEFAULTS))).all())
     values = {key: stored.get(key, default) for key, default in DEFAULTS.items()}
     values["beroepsgroep_label"] = BEROEPSGROEPEN.get(values["beroepsgroep"], "")

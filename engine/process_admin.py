@@ -195,9 +195,10 @@ def _problems_on_elements(files: list[SourceFile], problems) -> list[dict[str, A
             root = etree.fromstring(f.content, parser)
         except (etree.XMLSyntaxError, ValueError):
             continue  # the check names that problem; no labels from this file
-        labels.update({node.get("id"): " ".join(node.get("name").split())
-                       for node in root.iter() if isinstance(node.tag, str) and node.get("id")
-                       and (node.get("name") or "").strip()})
+        for node in root.iter():
+            node_id, name = node.get("id"), " ".join((node.get("name") or "").split())
+            if isinstance(node.tag, str) and node_id and name:
+                labels[node_id] = name
     out = []
     for p in problems:
         index = indexes.get(p.file)

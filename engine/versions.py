@@ -206,7 +206,7 @@ def diff(old: list[SourceFile], new: list[SourceFile]) -> list[dict[str, str]]:
                 continue
             if before is None:
                 changes.append({"soort": _KIND[part], "wijziging": "toegevoegd", "id": key,
-                                "omschrijving": _describe(after)})
+                                "omschrijving": _describe(after or {})})  # after is set
             elif after is None:
                 changes.append({"soort": _KIND[part], "wijziging": "verwijderd", "id": key,
                                 "omschrijving": _describe(before)})
@@ -252,8 +252,8 @@ def definition_for(db: Session | Connection, version: int) -> ProcessDefinition:
     a plain connection). Stored versions never change, so each is parsed once per database
     (definitions.cached by its files' hash) and kept. Raises NotFound for a version that does
     not exist."""
-    bind = db.get_bind() if isinstance(db, Session) else db.engine
-    key = (str(bind.url), version)
+    engine = (db.get_bind() if isinstance(db, Session) else db).engine  # an Engine's is itself
+    key = (str(engine.url), version)
     found = _definitions_by_version.get(key)
     if found is not None:
         return found
