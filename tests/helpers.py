@@ -104,6 +104,20 @@ JOIN = "gw_melding_samen"
 LANE_PEOPLE = {"medewerker": "mw", "leidinggevende": "lg", "aandachtsfunctionaris": "af"}
 
 
+SHIPPED_BPMN = (ROOT / "processes" / "meldcode.bpmn").read_bytes()
+
+
+def relabelled(suffix: str) -> bytes:
+    """The shipped meldcode.bpmn with `suffix` added to stap 1's name: different files (a new
+    version) that behave the same."""
+    from lxml import etree
+
+    root = etree.fromstring(SHIPPED_BPMN)
+    task = root.xpath("//*[@id='stap1_signalen']")[0]
+    task.set("name", task.get("name") + suffix)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
 def planted_files() -> list[SourceFile]:
     """The shipped meldcode with the melding's merge made a parallel join."""
     files = definitions.shipped_files()

@@ -2,20 +2,12 @@
 
 import io
 
-from lxml import etree
-
 from tests.conftest import ROOT
+from tests.helpers import SHIPPED_BPMN as BPMN
+from tests.helpers import relabelled
 from tests.scenarios.paths import SCENARIOS, fill
 
-BPMN = (ROOT / "processes" / "meldcode.bpmn").read_bytes()
 DMN = (ROOT / "processes" / "afwegingskader.dmn").read_bytes()
-
-
-def relabel(suffix: str) -> bytes:
-    root = etree.fromstring(BPMN)
-    task = root.xpath("//*[@id='stap1_signalen']")[0]
-    task.set("name", task.get("name") + suffix)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 def versions(client, people):
@@ -38,7 +30,7 @@ def test_list_roles(client, people):
 
 def test_deploy_raw_bpmn_new_then_identical(client, people):
     h = {**people.auth("pb"), "Content-Type": "application/xml"}
-    body = relabel(" (v2)")
+    body = relabelled(" (v2)")
     r = client.post("/api/v1/processes", data=body, headers=h)
     assert r.status_code == 201, r.json
     assert r.json["version"] == 2 and r.json["active"] is True
@@ -75,7 +67,7 @@ def test_refused_deploy_changes_nothing(client, people):
 
 def test_deploy_permissions_and_limits(client, people):
     for who in ("mw", "bh", "aud"):
-        r = client.post("/api/v1/processes", data=relabel("x"),
+        r = client.post("/api/v1/processes", data=relabelled("x"),
                         headers={**people.auth(who), "Content-Type": "application/xml"})
         assert r.status_code == 403
     big = b" " * (5 * 1024 * 1024 + 10)
@@ -92,7 +84,7 @@ def test_running_case_keeps_its_version(client, people):
     scenario = SCENARIOS[0]
     case = client.post("/api/v1/cases", json={"client_ref": "oud"}, headers=people.auth("mw")).json
     assert case["process_version"] == 1
-    r = client.post("/api/v1/processes", data=relabel(" (nieuw)"),
+    r = client.post("/api/v1/processes", data=relabelled(" (nieuw)"),
                     headers={**people.auth("pb"), "Content-Type": "application/xml"})
     assert r.status_code == 201
     new = client.post("/api/v1/cases", json={"client_ref": "nieuw"}, headers=people.auth("mw")).json

@@ -15,12 +15,11 @@ import inspect
 
 import pytest
 from click.testing import CliRunner
-from lxml import etree
 from sqlalchemy import func, select
 
 from engine import audit, cases, definitions, drafts, models, process_admin, store, tasks, versions
-from tests.conftest import ROOT
-from tests.helpers import Client, text
+from tests.helpers import SHIPPED_BPMN as SHIPPED
+from tests.helpers import Client, relabelled, text
 
 # Stap 1 answered as each door sends it.
 STEP1 = {"api": {"signalen": "klaar", "kindcheck_kinderen": False},
@@ -111,14 +110,6 @@ def test_drafts_are_deleted_in_the_completions_own_transaction(sqlite_people, mo
 
 # --- (b) deploy, publish and activate: one rule for identical files ----------------------------
 
-SHIPPED = (ROOT / "processes" / "meldcode.bpmn").read_bytes()
-
-
-def relabelled(suffix: str) -> bytes:
-    root = etree.fromstring(SHIPPED)
-    task = root.xpath("//*[@id='stap1_signalen']")[0]
-    task.set("name", task.get("name") + suffix)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 def deploy_through(door: str, app, people, tmp_path, bpmn: bytes) -> tuple[bool, dict | None]:
