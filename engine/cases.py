@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from . import audit, forms
@@ -29,9 +29,9 @@ from .versions import active_version, definition_for
 SYSTEM = "systeem"  # the actor of the engine's own history events
 
 
-def task_view(row: TaskRecord) -> dict[str, Any]:
-    """A task row as the API and the pages show it: id, case_id, step, name, lane, state and
-    ready_at (ISO 8601 UTC text, audit.iso)."""
+def task_view(row: TaskRecord | Row[Any]) -> dict[str, Any]:
+    """A task row (the model, or a Core row with its columns) as the API and the pages show
+    it: id, case_id, step, name, lane, state and ready_at (ISO 8601 UTC text, audit.iso)."""
     return {
         "id": row.id,
         "case_id": row.case_id,
@@ -219,7 +219,8 @@ def start_case(who: Principal, payload: Any) -> dict[str, Any]:
     """
     if not isinstance(payload, dict):
         raise BadRequest(N_("Verwacht een JSON-object."))
-    errors = {str(k)[:100]: N_("Onbekend veld.") for k in payload if k not in START_FIELDS}
+    errors: dict[str, str] = {str(k)[:100]: N_("Onbekend veld.") for k in payload
+                              if k not in START_FIELDS}
     # Texts as every form treats them (forms.clean_text): stored without the white space
     # around them, white space alone is no answer.
     texts: dict[str, str | None] = {}

@@ -82,8 +82,8 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     """Everything an inspector needs, in the order it happened."""
     definition = versions.definition_for(session, case.process_version)
     labels: dict[str, tuple[str, str, dict]] = {}
-    for step in definition.steps.values():
-        for f in step.fields:
+    for defined in definition.steps.values():
+        for f in defined.fields:
             labels[f.name] = (f.label, f.type, {o.value: o.label for o in f.options})
     names = element_names(definition)
     events = list(session.scalars(
@@ -93,7 +93,7 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     for e in events:
         if e.action != "task_completed":
             continue
-        step = definition.steps.get(e.step)
+        step = definition.steps.get(e.step or "")
         fields = []
         for name, value in e.data.items():
             label, kind, options = labels.get(name, (name, "string", {}))

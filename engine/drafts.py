@@ -58,7 +58,7 @@ class _Denied(Exception):
 
 def _save(session: Session, who: Principal, task_id: Any, data: Any, definition_for) -> dict:
     row = _ready_row(session, task_id)
-    case = session.get(Case, row.case_id)
+    case = session.get_one(Case, row.case_id)  # a task's case is there (foreign key)
     user = session.get(User, who.id)
     if user is None or not may_complete(who, case, row.lane):
         raise _Denied(case.id)

@@ -123,7 +123,7 @@ def find_cases(who, flt: CaseFilter) -> dict[str, Any]:
         if flt.step:
             query = query.where(Case.id.in_(
                 select(TaskRecord.case_id).where(TaskRecord.step == flt.step)))
-        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.execute(
             query.order_by(Case.id.desc()).limit(PER_PAGE).offset((flt.page - 1) * PER_PAGE)
         ).all()
@@ -267,7 +267,7 @@ def access_log_page(who, case_id: Any) -> dict[str, Any]:
     the people in it."""
     entries = dossier.access_log(who, case_id)
     with unit_of_work() as session:
-        case = session.get(Case, int(case_id))
+        case = session.get_one(Case, int(case_id))  # dossier.access_log found it
         names = dict(session.execute(
             select(User.name, User.display_name).where(User.name.in_({e["user"] for e in entries}))
         ).all())

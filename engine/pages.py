@@ -180,10 +180,11 @@ def diagram_info(definition: ProcessDefinition) -> DiagramInfo:
         for node in root.iter():
             if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
                 continue
-            if node.get("id") and node.get("name"):
-                names[node.get("id")] = node.get("name")
-            if etree.QName(node).localname == "sequenceFlow":
-                successors[node.get("sourceRef")].add(node.get("targetRef"))
+            node_id, name = node.get("id"), node.get("name")
+            if node_id and name:
+                names[node_id] = name
+            if etree.QName(node).localname == "sequenceFlow":  # both refs are required
+                successors[node.get("sourceRef", "")].add(node.get("targetRef", ""))
     found = DiagramInfo(names, {k: frozenset(v) for k, v in successors.items()})
     with _diagrams_lock:
         _diagrams[definition.sha256] = found
@@ -271,7 +272,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
                 "data": dict(e.data or {}),
             })
         contacts = _contacts(session)
-        row = session.get(Case, case["id"], options=[defer(Case.workflow_state)])
+        row = session.get_one(Case, case["id"], options=[defer(Case.workflow_state)])
         colleagues = sharing.candidates(session, who, row)
         for task in case["tasks"]:
             task["mine"] = users.may_complete(who, row, task["lane"])
@@ -337,7 +338,7 @@ def task_page(who: Principal, task_id: Any) -> dict[str, Any]:
     task = tasks.get_task(who, task_id)
     with unit_of_work() as session:
         task["draft"] = drafts.load(session, who, task["id"])
-        task["ready_at"] = aware(session.get(TaskRecord, task["id"]).ready_at)
+        task["ready_at"] = aware(session.get_one(TaskRecord, task["id"]).ready_at)
     return task
 
 

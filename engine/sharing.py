@@ -54,7 +54,8 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
             N_("Alleen de eigenaar van de casus of diens leidinggevende mag dit doen."), case.id, action)
     if case.status != "open":
         raise Conflict(N_("Deze casus is afgesloten; er verandert niets meer aan."))
-    errors = {str(k)[:100]: N_("Onbekend veld.") for k in payload if k not in FIELDS}
+    errors: dict[str, str] = {str(k)[:100]: N_("Onbekend veld.") for k in payload
+                              if k not in FIELDS}
     # Both are texts as forms.clean_text takes them (the one text rule): the name one line,
     # the reason free text that keeps its newlines and tabs; a control character (NUL among
     # them), a lone surrogate, a bidi override or an invisible space is refused at its field.
@@ -82,6 +83,7 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
             errors["reason"] = N_("Schrijf op waarom.")
     if errors:
         raise Invalid(N_("Ongeldige gegevens."), errors)
+    assert colleague is not None and reason is not None  # no errors: both were given
     return case, colleague, reason
 
 
