@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, Row, bindparam, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -138,7 +138,7 @@ _LAST_FOR_SYSTEM = (select(_access.c.hash).where(_access.c.case_id.is_(None))
 _INSERT_ACCESS = _access.insert()
 
 
-def access_content(entry: AccessLogEntry) -> dict[str, Any]:
+def access_content(entry: AccessLogEntry | Row[Any]) -> dict[str, Any]:
     return {
         "at": iso(entry.at), "case_id": entry.case_id, "client_ref": entry.client_ref,
         "user": entry.user, "role": entry.role, "on_behalf_of": entry.on_behalf_of,

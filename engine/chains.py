@@ -6,18 +6,23 @@ them). Problems in Dutch, the first break of a chain only."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from . import audit
-from .models import AccessLogEntry, Case, HistoryEvent
-from .replay import event_label
+from .models import AccessLogEntry, Case
+from .replay import StoredEvent, event_label
 
 _ACCESS = AccessLogEntry.__table__
+# A case as an ORM object or as a plain row of the cases table (verify reads those): both
+# carry the same attributes.
+StoredCase = Case | Row[Any]
 
 
-def check_chain(case: Case, events: list[HistoryEvent]) -> list[str]:
+def check_chain(case: StoredCase, events: Sequence[StoredEvent]) -> list[str]:
     """The case's history events (rows or ORM objects, in order of seq) as a chain: numbered
     1, 2, ... without a gap, each linked to the one before and under its keyed hash, and the
     case's sealed count and head equal to the chain's. Out: the first problem found (Dutch),
@@ -50,7 +55,7 @@ def check_chain(case: Case, events: list[HistoryEvent]) -> list[str]:
     return problems
 
 
-def check_access_chain(session: Session, case_id: int, case: Case | None = None) -> list[str]:
+def check_access_chain(session: Session, case_id: int, case: StoredCase | None = None) -> list[str]:
     """The case's access log is chained like its history: an edited, removed or inserted
     line breaks the chain. With the case: its sealed count and head must match the chain's,
     so removing the last lines, or all of them, shows too."""
@@ -73,7 +78,7 @@ def check_access_chain(session: Session, case_id: int, case: Case | None = None)
     return []
 
 
-def check_header(case: Case) -> list[str]:
+def check_header(case: StoredCase) -> list[str]:
     """The case row's header (audit.HEADER_FIELDS) under its keyed hash: a changed client
     reference, reason, date, owner, count or chain head, a swap between cases or a rewound
     case row shows here."""

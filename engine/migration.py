@@ -205,7 +205,7 @@ def _plan(session: Session, from_version: Any, to_version: Any):
     return source, target, new, plans, problems
 
 
-def _require_procesbeheerder(who: Principal | str) -> None:
+def _require_procesbeheerder(who: Principal | User | str) -> None:
     if isinstance(who, Principal) and not who.has_role(PROCESBEHEERDER):
         raise Forbidden(N_("Alleen een procesbeheerder mag casussen naar een andere versie verplaatsen."))
 
@@ -316,8 +316,9 @@ def stuck_cases(session: Session) -> list[dict[str, Any]]:
         .where(Case.status == "open", Case.stalled_at.is_not(None))
         .order_by(Case.stalled_at, Case.id)).all()
     waiting = _latest_stalls(session, [r[0] for r in rows])
-    return [{"id": r[0], "version": r[1], "since": audit.iso(r[2]), "waiting_at": waiting.get(r[0], [])}
-            for r in rows]
+    return [{"id": case_id, "version": version, "since": audit.iso(since),
+             "waiting_at": waiting.get(case_id, [])}
+            for case_id, version, since in rows if since is not None]  # the query's condition too
 
 
 def stuck_per_version(who: Principal) -> dict[int, dict[str, Any]]:

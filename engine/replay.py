@@ -5,12 +5,13 @@ engine/chains.py's. Problems are reported in plain Dutch, the first one stops th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import Row
 
 from . import adapter, audit, driving, migration, versions
 from .definitions import InvalidDefinition, ProcessDefinition
@@ -18,8 +19,12 @@ from .errors import DomainError
 from .models import HistoryEvent
 from .store import unit_of_work
 
+# A history event as an ORM object or as a plain row of the events table (verify reads
+# those): both carry the same attributes.
+StoredEvent = HistoryEvent | Row[Any]
 
-def event_label(event: HistoryEvent) -> str:
+
+def event_label(event: StoredEvent) -> str:
     """How a problem names a history event (a row or an ORM object): its number, action and
     step, in Dutch, e.g. "gebeurtenis 3 (task_completed, stap_2)"."""
     step = f", {event.step}" if event.step else ""
@@ -57,7 +62,7 @@ def _ready_steps(workflow) -> dict[str, str]:
             if isinstance(t.task_spec, UserTask)}
 
 
-def replay_events(definition, case_id: int, events: list[HistoryEvent], on_event=None,
+def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_event=None,
                   definition_of: Callable[[int], ProcessDefinition] | None = None,
                   ) -> tuple[Replayed, list[str]]:
     """Rebuild a case from its events; compare the engine's own events with the stored ones.
@@ -110,14 +115,15 @@ def replay_events(definition, case_id: int, events: list[HistoryEvent], on_event
         if event.action == "case_handed_over":
             out.owner = event.data.get("to")
         elif event.action == "case_shared":
-            out.shared_with.add(event.data.get("with"))
+            out.shared_with.add(event.data.get("with") or "")  # always set by sharing
         elif event.action == "task_completed":
             try:
-                advance = driving.complete_in_workflow(workflow, event.task_id, event.data, ids)
+                # no task id finds no task, as "" finds none
+                advance = driving.complete_in_workflow(workflow, event.task_id or "", event.data, ids)
             except DomainError as exc:
                 problems.append(f"{event_label(event)}: kan niet opnieuw worden afgespeeld: {exc.message}")
                 break
-            out.completed_steps.append(event.step)
+            out.completed_steps.append(event.step or "")  # a completion's event names its step
             out.data.update(event.data)
             absorb(advance)
         elif event.action == migration.MIGRATED:
@@ -150,7 +156,7 @@ def replay_events(definition, case_id: int, events: list[HistoryEvent], on_event
     return out, problems
 
 
-def _replay_move(event: HistoryEvent, out: Replayed, workflow, ids: adapter.IdSource,
+def _replay_move(event: StoredEvent, out: Replayed, workflow, ids: adapter.IdSource,
                  definition_of) -> driving.Advance | str:
     """The recorded move of a case to another version, done again: the advance on the new
     version, or the problem (Dutch) when the event does not fit or the move cannot be done."""
@@ -180,7 +186,7 @@ def unloadable(version, exc: Exception) -> str:
     return f"procesversie {version} laat zich niet laden: {reason}"
 
 
-def frames(definition, case_id: int, events: list[HistoryEvent],
+def frames(definition, case_id: int, events: Sequence[StoredEvent],
            definition_of: Callable[[int], ProcessDefinition] | None = None) -> list[dict[str, Any]]:
     """The case after each event: what was done, what was open, what was known.
 

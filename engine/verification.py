@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import adapter, cases, commands, log_verify, timezones, translog, versions
-from .chains import check_access_chain, check_chain, check_header
+from .chains import StoredCase, check_access_chain, check_chain, check_header
 from .models import Case, CaseShare, HistoryEvent, TaskRecord, User
 from .replay import replay_events, unloadable
 from .store import unit_of_work
@@ -86,7 +86,7 @@ _CASES = Case.__table__
 _PLURAL = {"de afgeronde stappen", "de vastgelegde gegevens"}
 
 
-def verify_case(session: Session, case: Case) -> Verdict:
+def verify_case(session: Session, case: StoredCase) -> Verdict:
     """Check one case: its header hash, both chains and their sealed counts and heads, the
     replay of its history against everything stored. A malformed row (JSON, a time, an
     unknown version or owner, a task row) is a problem of this case, never an exception.
@@ -107,7 +107,7 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _verify_case(session: Session, case: Case) -> Verdict:
+def _verify_case(session: Session, case: StoredCase) -> Verdict:
     try:
         events = list(session.execute(  # plain rows: they carry the same attributes
             select(_EVENTS).where(_EVENTS.c.case_id == case.id)
