@@ -4,6 +4,7 @@ CONTRACT section 5 (zxcvbn with Dutch words, in Dutch) and new random passwords.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 import zxcvbn
@@ -93,7 +94,7 @@ def password_problem(password: str, name: str = "", display_name: str = "") -> s
     return _weakness(result, {p.lower() for p in personal})
 
 
-def _weakness(result: dict[str, Any], personal: set[str]) -> str:
+def _weakness(result: Mapping[str, Any], personal: set[str]) -> str:
     """The main reason zxcvbn found, in Dutch: its own feedback is English."""
     matches = sorted(result.get("sequence") or [], key=lambda m: len(m.get("token", "")),
                      reverse=True)
