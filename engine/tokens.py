@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import CursorResult, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import audit, timezones
@@ -86,7 +86,8 @@ def revoke(session: Session, user: User, token_id: int | None) -> int:
     query = update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     if token_id is not None:
         query = query.where(ApiToken.id == token_id)
-    return session.execute(query.values(revoked_at=utcnow())).rowcount
+    # An UPDATE gives a CursorResult (Session.execute is typed as any Result).
+    return cast(CursorResult[Any], session.execute(query.values(revoked_at=utcnow()))).rowcount
 
 
 def revoke_tokens(session: Session, name: str, token_id: int | None = None, by: Any = None) -> int:

@@ -216,7 +216,7 @@ def set_manager(session: Session, name: str, manager: str | None, by: Any = None
 
 def list_users(session: Session) -> list[dict[str, Any]]:
     """Every user for the beheerder's page: name, full name, roles, leidinggevende, active."""
-    managers = {u.id: u.name for u in session.scalars(select(User))}
+    managers: dict[int | None, str] = {u.id: u.name for u in session.scalars(select(User))}
     return [
         {"name": u.name, "display_name": u.display_name, "roles": u.roles,
          "manager": managers.get(u.manager_id), "active": u.active}
