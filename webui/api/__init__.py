@@ -60,7 +60,7 @@ def _invalid_definition(exc):
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    messages = {
+    messages: dict[int | None, str] = {
         404: "Niet gevonden.",
         405: "Deze methode is hier niet toegestaan.",
         413: "Het verzoek is te groot.",
@@ -150,7 +150,7 @@ def _checked(value, form_key: str | None = None):
     deep: it would exhaust the stack of whatever walks it next) or Invalid naming the field
     of a NUL character (PostgreSQL text cannot hold it; CONTRACT section 4: 422 by field).
     Walks without recursion, so any depth is safe here."""
-    todo = [(value, 1, ())]
+    todo: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 1, ())]
     while todo:
         item, depth, path = todo.pop()
         if depth > MAX_JSON_DEPTH:

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
-from pydantic.json_schema import GenerateJsonSchema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 
 from . import models
 
@@ -118,8 +118,9 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    inputs = [(("reply", id(r)), "serialization", r.adapter)
-              for op in OPERATIONS for r in [*op.replies.values(), *op.refusals.values()]]
+    inputs: list[tuple[tuple[str, int], JsonSchemaMode, TypeAdapter[Any]]] = [
+        (("reply", id(r)), "serialization", r.adapter)
+        for op in OPERATIONS for r in [*op.replies.values(), *op.refusals.values()]]
     inputs.append((("reply", id(ERROR)), "serialization", ERROR.adapter))
     inputs += [(("body", id(op)), "validation", TypeAdapter(op.body))
                for op in OPERATIONS if isinstance(op.body, type)]
