@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
-from . import models, settings
+from . import log_head, models, settings, store
 from .merkle import EMPTY_ROOT, Tree, entry_hash, hmac_states
 from .translog import ENTRIES, KINDS, MISSING, QUEUE, batches, sequence, snapshot
 
@@ -29,6 +29,8 @@ class LogReport:
     logged_cases: set[int] = field(default_factory=set)
     checkpoint: dict[str, Any] | None = None
     checkpoint_root: str | None = None  # the root over the checkpoint's first tree_size leaves
+    head: log_head.Head | None = None  # the sequencer's record, checked like a checkpoint
+    roots: dict[int, str] = field(default_factory=dict)  # root at each size checked against
 
     def of_case(self, case_id: int, problem: str) -> None:
         found = self.by_case.setdefault(case_id, [])
@@ -99,15 +101,23 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None)
     - every case the log names still exists (a removed case row);
     - with a checkpoint (already signature-checked, see load_checkpoint): the log holds at
       least its tree_size entries, and the root over the first tree_size entries is its
-      root (RFC 9162 section 2.1.1), so removing even the newest entries is seen.
+      root (RFC 9162 section 2.1.1), so removing even the newest entries is seen;
+    - the same against the head this instance's sequencer recorded outside the database
+      (engine/log_head.py), so a log cut and sequenced anew is seen without a checkpoint.
 
     Sequences queued rows first. Out: a LogReport; problems are Dutch."""
     sequence(url)
     report = LogReport(checkpoint=checkpoint)
+    try:
+        report.head = log_head.read(store.get_engine(url))
+    except log_head.HeadUnreadable as exc:
+        report.problems.append(f"logboek: {exc}")
+    wants = sorted({checkpoint["tree_size"]} if checkpoint else set())
+    if report.head is not None:
+        wants = sorted({*wants, report.head.tree_size})
     key = settings.history_key()
     inner, outer = hmac_states(key)
     inner_copy, outer_copy = inner.copy, outer.copy
-    want = checkpoint["tree_size"] if checkpoint else None
     tree = Tree()
     logged_cases = report.logged_cases
     problems = report.problems
@@ -144,10 +154,11 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None)
                     leaf(bytes.fromhex(entry))
                 except (TypeError, ValueError):
                     leaf(b"")
-            _grow(tree, leaves, want, report)
-        if want is not None and tree.size == want:
-            report.checkpoint_root = tree.root()
+            _grow(tree, leaves, wants, report.roots)
         report.tree_size, report.root = tree.size, tree.root()
+        report.roots.setdefault(tree.size, report.root)
+        if checkpoint:
+            report.checkpoint_root = report.roots.get(checkpoint["tree_size"])
         _unlogged(conn, report, fitting)
         _admin_rows(conn, report)
         existing = set(conn.execute(select(models.Case.__table__.c.id)).scalars())
@@ -157,17 +168,32 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None)
             "de casus zelf ontbreekt", *report.by_case.get(case_id, [])][:20]
     if checkpoint:
         _against_checkpoint(report, checkpoint)
+    if report.head is not None:
+        _against_head(report, report.head)
     return report
 
 
-def _grow(tree: Tree, leaves: list[bytes], want: int | None, report: LogReport) -> None:
-    """Add `leaves` to `tree`, noting the root at the checkpoint's size on the way."""
-    if want is not None and tree.size <= want <= tree.size + len(leaves):
-        cut = want - tree.size
-        tree.extend(leaves[:cut])
-        report.checkpoint_root = tree.root()
-        leaves = leaves[cut:]
+def _grow(tree: Tree, leaves: list[bytes], wants: list[int], roots: dict[int, str]) -> None:
+    """Add `leaves` to `tree`, noting in `roots` the root at each size of `wants` on the way."""
+    for want in wants:
+        if tree.size <= want <= tree.size + len(leaves):
+            cut = want - tree.size
+            tree.extend(leaves[:cut])
+            roots[want] = tree.root()
+            leaves = leaves[cut:]
     tree.extend(leaves)
+
+
+def _against_head(report: LogReport, head: log_head.Head) -> None:
+    if report.tree_size < head.tree_size:
+        report.problems.append(
+            f"logboek: de sequencer gaf tot {head.at} {head.tree_size} regels een plaats, het "
+            f"logboek telt er nu {report.tree_size}: regels zijn verwijderd (en wat erna kwam "
+            "wacht opnieuw in de wachtrij)")
+    elif report.roots.get(head.tree_size) != head.root:
+        report.problems.append(
+            f"logboek: de eerste {head.tree_size} regels wijken af van wat de sequencer tot "
+            f"{head.at} vastlegde (regels verwijderd, vervangen of in een andere volgorde)")
 
 
 def _against_checkpoint(report: LogReport, checkpoint: dict[str, Any]) -> None:

@@ -55,6 +55,20 @@ class Tree:
         self.size = 0
         self._stack: list[bytes] = []
 
+    @classmethod
+    def resume(cls, size: int, frontier: list[bytes]) -> Tree:
+        """The tree of `size` leaves from its compact range (what frontier() gave): the roots
+        of its perfect subtrees, largest first. Raises ValueError when they do not fit."""
+        if size < 0 or len(frontier) != size.bit_count() or any(len(h) != 32 for h in frontier):
+            raise ValueError("compact range does not fit the tree size")
+        tree = cls()
+        tree.size, tree._stack = size, list(frontier)
+        return tree
+
+    def frontier(self) -> list[bytes]:
+        """The roots of the tree's perfect subtrees, largest first (a compact range)."""
+        return list(self._stack)
+
     def append(self, entry: bytes) -> None:
         self._push(_sha256(b"\x00" + entry).digest(), 0)
 

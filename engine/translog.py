@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, text
 
-from . import settings, store
+from . import log_head, settings, store
 from .merkle import Tree, entry_hash
 from .models import AccessLogEntry, AdminLogEntry, HistoryEvent, LogEntry, LogQueueItem
 
@@ -57,42 +57,58 @@ def _sequence(engine: Engine, wait: bool) -> int:
 
 
 def _sequence_batch(engine: Engine, wait: bool) -> int:
-    with store.write_queue(engine), store.writer(engine).connect() as conn, conn.begin():
-        if conn.dialect.name == "postgresql":
-            if wait:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SEQUENCER})
-            elif not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                                  {"k": _PG_SEQUENCER}).scalar():
-                return 0
-        queued = conn.execute(select(QUEUE).order_by(QUEUE.c.id).limit(BATCH)).all()
-        if not queued:
-            return 0
-        hashes: dict[tuple[str, int], str] = {}
-        for kind, table in KINDS.items():
-            ids = [q.row_id for q in queued if q.kind == kind]
-            for start in range(0, len(ids), 900):
-                found = conn.execute(select(table.c.id, table.c.hash)
-                                     .where(table.c.id.in_(ids[start:start + 900])))
-                hashes.update(((kind, r.id), r.hash) for r in found)
-        done = {tuple(r) for r in conn.execute(select(ENTRIES.c.kind, ENTRIES.c.row_id).where(
-            ENTRIES.c.row_id.in_([q.row_id for q in queued]))).all()}
-        idx = conn.execute(select(func.max(ENTRIES.c.idx))).scalar()
-        idx = -1 if idx is None else idx
-        key = settings.history_key()
-        rows = []
-        for q in queued:
-            if (q.kind, q.row_id) in done:
-                continue  # already in the log (a queue row given twice): keep its first place
-            done.add((q.kind, q.row_id))
-            idx += 1
-            row_hash = hashes.get((q.kind, q.row_id), MISSING)
-            rows.append({"idx": idx, "kind": q.kind, "row_id": q.row_id, "case_id": q.case_id,
-                         "entry_hash": entry_hash(idx, q.kind, q.row_id, q.case_id, row_hash,
-                                                  key)})
-        if rows:
-            conn.execute(ENTRIES.insert(), rows)
-        conn.execute(delete(QUEUE).where(QUEUE.c.id.in_([q.id for q in queued])))
-        return len(queued)
+    with store.write_queue(engine), store.writer(engine).connect() as conn:
+        with conn.begin():
+            dequeued, rows = _place_queued(engine, conn, wait)
+        if rows:  # committed: record the new head outside the database (engine/log_head.py)
+            log_head.record(engine, conn, rows[0]["idx"], [r["entry_hash"] for r in rows])
+    return dequeued
+
+
+def _place_queued(engine: Engine, conn: Connection, wait: bool) -> tuple[int, list[dict]]:
+    """Within the batch's transaction: give up to BATCH queued rows the next indexes.
+    Out: how many queued rows were taken, and the new entries (a row already in the log
+    keeps its first place)."""
+    if conn.dialect.name == "postgresql":
+        if wait:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SEQUENCER})
+        elif not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                              {"k": _PG_SEQUENCER}).scalar():
+            return 0, []
+    queued = conn.execute(select(QUEUE).order_by(QUEUE.c.id).limit(BATCH)).all()
+    if not queued:
+        return 0, []
+    idx = conn.execute(select(func.max(ENTRIES.c.idx))).scalar()
+    idx = -1 if idx is None else idx
+    recorded = log_head.size_or_zero(engine)
+    if idx + 1 < recorded:
+        # Entries this instance gave a place are gone: appending now would re-sign the rows
+        # after a cut (engine/log_head.py). The queue stays as it is; verify reports the cut.
+        log.error("log holds %d entries, %d were recorded: not sequencing", idx + 1, recorded)
+        return 0, []
+    hashes: dict[tuple[str, int], str] = {}
+    for kind, table in KINDS.items():
+        ids = [q.row_id for q in queued if q.kind == kind]
+        for start in range(0, len(ids), 900):
+            found = conn.execute(select(table.c.id, table.c.hash)
+                                 .where(table.c.id.in_(ids[start:start + 900])))
+            hashes.update(((kind, r.id), r.hash) for r in found)
+    done = {tuple(r) for r in conn.execute(select(ENTRIES.c.kind, ENTRIES.c.row_id).where(
+        ENTRIES.c.row_id.in_([q.row_id for q in queued]))).all()}
+    key = settings.history_key()
+    rows = []
+    for q in queued:
+        if (q.kind, q.row_id) in done:
+            continue  # already in the log (a queue row given twice): keep its first place
+        done.add((q.kind, q.row_id))
+        idx += 1
+        row_hash = hashes.get((q.kind, q.row_id), MISSING)
+        rows.append({"idx": idx, "kind": q.kind, "row_id": q.row_id, "case_id": q.case_id,
+                     "entry_hash": entry_hash(idx, q.kind, q.row_id, q.case_id, row_hash, key)})
+    if rows:
+        conn.execute(ENTRIES.insert(), rows)
+    conn.execute(delete(QUEUE).where(QUEUE.c.id.in_([q.id for q in queued])))
+    return len(queued), rows
 
 
 def sequence_after_write(engine: Engine) -> None:

@@ -474,9 +474,15 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
     if checkpoint:
         click.echo(f"controlepunt van {checkpoint['at']} ({checkpoint['tree_size']} regels) "
                    "gecontroleerd")
-    else:
-        click.echo("geen controlepunt: het weghalen van de nieuwste regels van het logboek kan "
-                   "zo onopgemerkt blijven")
+    if report.head is not None:
+        click.echo(f"kop van de sequencer van {report.head.at} ({report.head.tree_size} regels) "
+                   "gecontroleerd")
+    if not checkpoint and report.head is None:
+        click.echo("geen controlepunt en geen kop van de sequencer: het weghalen van de nieuwste "
+                   "regels van het logboek kan zo onopgemerkt blijven")
+    elif not checkpoint:
+        click.echo("geen controlepunt: wat de sequencer nog niet vastlegde kan onopgemerkt "
+                   "verdwijnen, en de kop zelf staat op deze machine")
     click.echo(f"{checked} casus(sen) gecontroleerd, {failed} niet in orde.")
     sys.exit(1 if failed else 0)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
-from engine import audit, cases, chains, merkle, models, store, tasks, translog, verification
+from engine import audit, cases, chains, log_head, merkle, models, store, tasks, translog, verification
 from engine.checkpoints import signed_text
 from tests.scenarios.paths import LONGEST, SCENARIOS, fill
 from webui.cli import main as meldcode
@@ -376,12 +376,18 @@ def test_rewound_case_with_its_log_entries_removed_leaves_a_gap(people, db_url):
 
 def test_newest_entries_removed_seen_only_with_a_checkpoint(people, db_url, checkpoints):
     """CONTRACT section 5: without a checkpoint only the removal of the newest entries can
-    go unseen; with one, it is seen."""
+    go unseen; with one, it is seen. The sequencer's own record of the head (outside the
+    database) sees it too; a verify without that record (another machine) does not."""
     case, snapshot = gemeld_case_with_snapshot(people, db_url)
     assert cli("checkpoint").exit_code == 0
     _rewind(db_url, case["id"], snapshot, drop_log_entries=True)
     kept = next(checkpoints.glob("checkpoint-*.json"))
     moved = kept.rename(kept.with_name("elders.json"))  # out of MELDCODE_CHECKPOINT_DIR's view
+    code, out = verify_all()
+    assert code == 1, out
+    assert "de sequencer gaf" in out and "regels zijn verwijderd" in out, out
+    head = log_head.path_for(store.get_engine(db_url))
+    head.rename(head.with_name("elders-head.json"))  # a verify elsewhere, without the record
     code, out = verify_all()
     assert code == 0, out  # the documented limitation
     assert "geen controlepunt" in out
@@ -505,9 +511,70 @@ def test_verify_in_several_processes_gives_the_same_verdicts_in_order(people, db
     several = cli("verify", "--all", "--jobs", "2")
     assert one.exit_code == several.exit_code == 1, several.output
     def cases_part(output):  # the log's size differs: each run logs its own reads
-        return [line for line in output.splitlines() if not line.startswith("logboek: ")]
+        return [line for line in output.splitlines()
+                if not line.startswith(("logboek: ", "kop van de sequencer"))]
 
     assert cases_part(one.output) == cases_part(several.output)
     assert "NIET IN ORDE" in case_block(several.output, cases[2]["id"])
     assert [line.split(":")[0] for line in several.output.splitlines()
             if line.startswith("casus ")] == [f"casus {c['id']}" for c in cases]
+
+
+# --- a log cut and sequenced anew (the sequencer re-signing the rows after a cut) -------------
+
+_CUT_AND_REQUEUE = (
+    "CREATE TEMP TABLE keep AS SELECT idx, kind, row_id, case_id FROM log_entries "
+    "WHERE idx >= (SELECT min(idx) FROM log_entries WHERE case_id = :c) "
+    "AND (case_id IS NULL OR case_id <> :c)",
+    "DELETE FROM log_entries WHERE idx >= (SELECT min(idx) FROM log_entries WHERE case_id = :c)",
+    "INSERT INTO log_queue (kind, row_id, case_id) SELECT kind, row_id, case_id FROM keep "
+    "ORDER BY idx",
+)
+
+
+def _queued(url) -> int:
+    with store.unit_of_work(url=url) as session:
+        return session.scalar(select(func.count()).select_from(models.LogQueueItem))
+
+
+def test_an_old_case_removed_and_the_log_sequenced_anew_is_seen(people, db_url):
+    """An intruder removes an old case with its rows, cuts the log where that case began and
+    queues the other rows again, so that the sequencer would give them new places with valid
+    keyed hashes. The sequencer refuses to append to a log shorter than it recorded, and
+    verify names the cut, without any checkpoint."""
+    closed_case(people, "eerder")
+    victim = closed_case(people, "weg")
+    later = closed_case(people, "later")
+    tamper(db_url, *_CUT_AND_REQUEUE,
+           "DELETE FROM history_events WHERE case_id = :c", "DELETE FROM access_log WHERE case_id = :c",
+           "DELETE FROM tasks WHERE case_id = :c", "DELETE FROM case_shares WHERE case_id = :c",
+           "DELETE FROM cases WHERE id = :c", c=victim["id"])
+    queued = _queued(db_url)
+    code, out = verify_all()
+    assert code == 1, out
+    assert "de sequencer gaf" in out and "regels zijn verwijderd" in out, out
+    assert f"casus {later['id']}: in orde" in out
+    assert _queued(db_url) >= queued > 0  # nothing was given a place after the cut (verify
+    # itself queued its own access lines)
+
+
+def test_a_gemeld_case_rewound_with_its_log_sequenced_anew_is_seen(people, db_url):
+    """The rewind of the issue (a closed 'gemeld' case made open again from an old copy of its
+    row) with the log cut where its later entries began and the rest queued again."""
+    case, snapshot = gemeld_case_with_snapshot(people, db_url)
+    closed_case(people, "later")
+    with store.unit_of_work(url=db_url) as session:
+        first_later = session.scalar(select(func.min(models.HistoryEvent.id)).where(
+            models.HistoryEvent.case_id == case["id"],
+            models.HistoryEvent.seq > snapshot[0]["event_count"]))
+    tamper(db_url,
+           "CREATE TEMP TABLE keep AS SELECT idx, kind, row_id, case_id FROM log_entries "
+           "WHERE idx > (SELECT idx FROM log_entries WHERE kind = 'event' AND row_id = :e)",
+           "DELETE FROM log_entries WHERE idx >= (SELECT idx FROM log_entries "
+           "WHERE kind = 'event' AND row_id = :e)",
+           "INSERT INTO log_queue (kind, row_id, case_id) SELECT kind, row_id, case_id FROM keep "
+           "ORDER BY idx", e=first_later)
+    _rewind(db_url, case["id"], snapshot)
+    code, out = verify_all()
+    assert code == 1, out
+    assert "de sequencer gaf" in out, out
