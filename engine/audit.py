@@ -103,9 +103,32 @@ def header_intact(db: Session | Connection, case_id: int) -> bool:
     before they change a header field, and seal again only when it was: a header changed
     outside the application stays broken, however many writes follow (never laundered)."""
     conn = db.connection() if isinstance(db, Session) else db
-    query = _HEADER.with_for_update() if conn.dialect.name == "postgresql" else _HEADER
-    row = conn.execute(query, {"case_id": case_id}).first()
-    return row is not None and header_ok(case_id, row)
+    row = _read_header(conn, case_id)
+    return row is not None and not isinstance(row, _Unreadable) and header_ok(case_id, row)
+
+
+class _Unreadable:
+    """The header of a case row with a value that does not parse (a time that is no time, as
+    SQLite lets anyone write): not intact; its access count as stored, when it is a number."""
+
+    def __init__(self, access_count: Any, header_hash: Any):
+        self.access_count = access_count if isinstance(access_count, int) else None
+        self.header_hash = header_hash
+
+
+def _read_header(conn: Connection, case_id: int) -> Any:
+    """The header fields of case `case_id` (a Row, locked on PostgreSQL), _Unreadable for a row whose
+    header does not parse, None for no such case. Never raises for the row's values."""
+    query = _HEADER_FOR_UPDATE if conn.dialect.name == "postgresql" else _HEADER
+    try:
+        row = conn.execute(query, {"case_id": case_id}).first()
+        if row is None or isinstance(row.access_count, int):
+            return row
+    except (ValueError, TypeError, OverflowError):
+        pass
+    raw = conn.execute(select(_cases.c.access_count, _cases.c.header_hash)
+                       .where(_cases.c.id == case_id)).first()
+    return None if raw is None else _Unreadable(raw.access_count, raw.header_hash)
 
 
 def seal_case(db: Session | Connection, case_id: int, intact: bool = True) -> None:
@@ -166,9 +189,8 @@ def log_access(db: Session | Connection, user, action: str, outcome: str,
     header = None
     if case_id is not None:
         # Lock the case row before the chain's lock: a completion holds the row first too.
-        header = conn.execute(
-            _HEADER_FOR_UPDATE if conn.dialect.name == "postgresql" else _HEADER,
-            {"case_id": case_id}).first()
+        # A row whose header does not parse still gets its line (verify reports the row).
+        header = _read_header(conn, case_id)
     if conn.dialect.name == "postgresql":
         # Serialise appends to one case's chain across concurrent transactions.
         conn.execute(_PG_LOCK, {"k": case_id or 0})
@@ -189,11 +211,18 @@ def log_access(db: Session | Connection, user, action: str, outcome: str,
         "action": entry.action, "outcome": entry.outcome, "source": entry.source,
         "prev_hash": entry.prev_hash, "hash": entry.hash,
     })
-    if case_id is not None and header is not None:  # a header is read for a case only
+    if isinstance(header, _Unreadable):
+        # Not intact, so never sealed again; the count and head move when the count is one.
+        if header.access_count is None:
+            return entry
+        sealed = {"access_count": header.access_count + 1, "access_head": entry.hash,
+                  "header_hash": header.header_hash}
+    elif case_id is not None and header is not None:  # a header is read for a case only
         sealed = {name: getattr(header, name) for name in (*HEADER_FIELDS, "header_hash")}
         sealed.update(access_count=header.access_count + 1, access_head=entry.hash)
         if header_ok(case_id, header):  # a broken header stays broken
             sealed["header_hash"] = header_hash(case_id, _Fields(sealed))
+    if case_id is not None and header is not None:
         conn.execute(_SEAL_ACCESS, {"case_id": case_id, **{
             name: sealed[name] for name in ("access_count", "access_head", "header_hash")}})
         if case is not None:

@@ -450,6 +450,8 @@ MALFORMED = {
                         "sqlite"),
     "event-time": ("UPDATE history_events SET at = 'gisteren' WHERE case_id = :c AND seq = 2",
                    "sqlite"),
+    "case-started-at": ("UPDATE cases SET started_at = 'xx' WHERE id = :c", "sqlite"),
+    "case-closed-at": ("UPDATE cases SET closed_at = 'xx' WHERE id = :c", "sqlite"),
     "unknown-version": ("UPDATE cases SET process_version = 999 WHERE id = :c", None),
     "unknown-owner": ("UPDATE cases SET owner_id = 999 WHERE id = :c", None),
     "task-without-completed-at": (
@@ -469,6 +471,31 @@ def test_malformed_row_is_a_problem_of_its_case(people, db_url, kind):
     assert "NIET IN ORDE" in case_block(out, bad["id"])
     assert f"casus {before['id']}: in orde" in out and f"casus {after['id']}: in orde" in out
     assert "3 casus(sen) gecontroleerd, 1 niet in orde." in out
+    # every case's verify read is in the access log, the malformed one's too where it can be
+    logged = {r[0] for r in read(db_url, "SELECT case_id FROM access_log WHERE action = 'verify'")}
+    assert {before["id"], after["id"]} <= logged
+
+
+@pytest.mark.parametrize("kind", ["case-started-at", "case-closed-at", "case-data-json"])
+def test_malformed_case_row_verified_alone_and_over_the_api(people, db_url, client, kind):
+    """`meldcode verify ID` and GET /api/v1/cases/{id}/verify report the malformed row as the
+    case's problem, log the read, and never crash (no 500)."""
+    sql, only = MALFORMED[kind]
+    if only == "sqlite" and not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's own column types refuse this value")
+    good, bad = closed_case(people, "goed"), closed_case(people, "kapot")
+    tamper(db_url, sql, c=bad["id"])
+    result = cli("verify", str(bad["id"]), str(good["id"]))
+    assert result.exit_code == 1, result.output
+    assert "NIET IN ORDE" in case_block(result.output, bad["id"])
+    assert f"casus {good['id']}: in orde" in result.output
+    assert "2 casus(sen) gecontroleerd, 1 niet in orde." in result.output
+    r = client.get(f"/api/v1/cases/{bad['id']}/verify", headers=people.auth("aud"))
+    assert r.status_code == 200, r.data
+    assert r.json["ok"] is False and r.json["problems"], r.json
+    logged = read(db_url, "SELECT outcome FROM access_log WHERE action = 'verify' "
+                          "AND case_id = :c", c=bad["id"])
+    assert [row[0] for row in logged] == ["ok", "ok"]
 
 
 # --- verify never blocks writers ---------------------------------------------------------------
