@@ -8,6 +8,7 @@ version the plan was made from. Task commands are engine/tasks.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,10 +29,15 @@ from .versions import active_version, definition_for
 
 SYSTEM = "systeem"  # the actor of the engine's own history events
 
+# How a view gives its times: audit.iso (ISO 8601 UTC text, the API's form, the default) or
+# timezones.to_utc (an aware datetime, for a page, which formats it itself: web.when).
+Stamp = Callable[[datetime], Any]
 
-def task_view(row: TaskRecord | Row[Any]) -> dict[str, Any]:
+
+def task_view(row: TaskRecord | Row[Any], stamp: Stamp = audit.iso) -> dict[str, Any]:
     """A task row (the model, or a Core row with its columns) as the API and the pages show
-    it: id, case_id, step, name, lane, state and ready_at (ISO 8601 UTC text, audit.iso)."""
+    it: id, case_id, step, name, lane, state and ready_at (ISO 8601 UTC text, audit.iso, or
+    as `stamp` gives it)."""
     return {
         "id": row.id,
         "case_id": row.case_id,
@@ -39,7 +45,7 @@ def task_view(row: TaskRecord | Row[Any]) -> dict[str, Any]:
         "name": row.name,
         "lane": row.lane,
         "state": row.state,
-        "ready_at": audit.iso(row.ready_at),
+        "ready_at": stamp(row.ready_at),
     }
 
 
@@ -51,15 +57,18 @@ def _ready_rows(session: Session, case_id: int) -> list[TaskRecord]:
     ))
 
 
-def case_view(session: Session, case: Case) -> dict[str, Any]:
+def case_view(session: Session, case: Case, stamp: Stamp = audit.iso) -> dict[str, Any]:
     """The case as the API and the pages show it (see case_dict), its ready tasks read from the
     task rows (no workflow is loaded). Checks no access: the caller has (open_case)."""
-    return case_dict(case, case.owner.name, [task_view(r) for r in _ready_rows(session, case.id)])
+    return case_dict(case, case.owner.name,
+                     [task_view(r, stamp) for r in _ready_rows(session, case.id)], stamp)
 
 
-def case_dict(case: Case, owner: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
-    """The case as a dict: its columns (times as ISO 8601 UTC text, audit.iso; closed_at and
-    stalled_at None while unset), `owner` (the owner's name) and `tasks` (task views)."""
+def case_dict(case: Case, owner: str, tasks: list[dict[str, Any]],
+              stamp: Stamp = audit.iso) -> dict[str, Any]:
+    """The case as a dict: its columns (times as ISO 8601 UTC text, audit.iso, or as `stamp`
+    gives them; closed_at and stalled_at None while unset), `owner` (the owner's name) and
+    `tasks` (task views)."""
     return {
         "id": case.id,
         "client_ref": case.client_ref,
@@ -68,9 +77,9 @@ def case_dict(case: Case, owner: str, tasks: list[dict[str, Any]]) -> dict[str, 
         "uitkomst": case.uitkomst,
         "process_version": case.process_version,
         "owner": owner,
-        "started_at": audit.iso(case.started_at),
-        "closed_at": audit.iso(case.closed_at) if case.closed_at else None,
-        "stalled_at": audit.iso(case.stalled_at) if case.stalled_at else None,
+        "started_at": stamp(case.started_at),
+        "closed_at": stamp(case.closed_at) if case.closed_at else None,
+        "stalled_at": stamp(case.stalled_at) if case.stalled_at else None,
         "completed_steps": list(case.completed_steps),
         "data": dict(case.data),
         "tasks": tasks,
@@ -285,12 +294,13 @@ def open_case(session: Session, who: Principal, case_id: Any, action: str,
     return case
 
 
-def get_case(who: Principal, case_id: Any, action: str = "read") -> dict[str, Any]:
-    """The case (case_view) `who` may read, the read logged as `action`. Raises NotFound,
-    Denied (logged)."""
+def get_case(who: Principal, case_id: Any, action: str = "read",
+             stamp: Stamp = audit.iso) -> dict[str, Any]:
+    """The case (case_view, its times as `stamp` gives them) `who` may read, the read logged
+    as `action`. Raises NotFound, Denied (logged)."""
 
     def run(session: Session):
-        return case_view(session, open_case(session, who, case_id, action))
+        return case_view(session, open_case(session, who, case_id, action), stamp)
 
     return run_command(who, run)
 

@@ -15,7 +15,7 @@ from lxml import etree
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
-from . import drafts, organisation, sharing, tasks, timezones, users, versions
+from . import drafts, organisation, sharing, tasks, users, versions
 from .cases import get_case
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
@@ -243,9 +243,10 @@ def _type_of(value: Any) -> str:
 
 
 def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, Any]:
-    """The case (read through cases.get_case, so access is checked and logged as `action`),
-    its timeline, the path through the diagram and the organisation's contacts."""
-    case = get_case(who, case_id, action=action)
+    """The case (read through cases.get_case, so access is checked and logged as `action`;
+    its times as aware datetimes, which the page formats), its timeline, the path through the
+    diagram and the organisation's contacts."""
+    case = get_case(who, case_id, action=action, stamp=aware)
     with unit_of_work() as session:
         definition = versions.definition_for(session, case["process_version"])
         info = diagram_info(definition)
@@ -276,7 +277,6 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         colleagues = sharing.candidates(session, who, row)
         for task in case["tasks"]:
             task["mine"] = users.may_complete(who, row, task["lane"])
-            task["ready_at"] = timezones.parse_iso(task["ready_at"])
     case["owner_name"] = display.get(case["owner"]) or case["owner"]
     case["started_at"] = timeline[0]["at"] if timeline else None
     case["started_by_name"] = timeline[0]["actor_name"] if timeline else case["owner_name"]
@@ -335,10 +335,9 @@ def diagram_xml(version: Any) -> str:
 def task_page(who: Principal, task_id: Any) -> dict[str, Any]:
     """The task with its form (tasks.get_task checks and logs access) and this person's
     draft of it, if any."""
-    task = tasks.get_task(who, task_id)
+    task = tasks.get_task(who, task_id, stamp=aware)
     with unit_of_work() as session:
         task["draft"] = drafts.load(session, who, task["id"])
-        task["ready_at"] = aware(session.get_one(TaskRecord, task["id"]).ready_at)
     return task
 
 

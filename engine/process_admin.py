@@ -173,7 +173,7 @@ def _named_files(session, payload: Any) -> list[SourceFile]:
         raise Invalid(N_("Stuur het diagram mee."), {"bpmn": "Het BPMN-diagram ontbreekt."})
     unknown = set(payload) - {"bpmn", "dmn"}
     if unknown:
-        raise Invalid(N_("Onbekende gegevens."), {str(k)[:100]: "Onbekend veld." for k in unknown})
+        raise Invalid(N_("Onbekende gegevens."), {str(k)[:100]: N_("Onbekend veld.") for k in unknown})
     active = _active(session)
     names = {f.kind: f.name for f in active.files} if active else {}
     files = [SourceFile(names.get("bpmn", "meldcode.bpmn"), payload["bpmn"].encode("utf-8"))]

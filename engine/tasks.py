@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, expressions, forms, organisation
 from .adapter import IdSource, dump_state, load_state, workflow_cache
-from .cases import CaseChange, Retry, case_dict, task_view, write_change
+from .cases import CaseChange, Retry, Stamp, case_dict, task_view, write_change
 from .commands import Denied, load_case, log_denied, log_refused, run_command
 from .driving import MELDING_STEP, complete_in_workflow, task_or_none
 from .errors import Conflict, Invalid, NotFound
@@ -62,10 +62,11 @@ def task_row(session: Session, task_id: Any) -> TaskRecord:
     return row
 
 
-def get_task(who: Principal, task_id: Any) -> dict[str, Any]:
-    """The task `who` may complete, as task_view with its documentation, its form fields
-    ({"fields": [...]}, help texts with the organisation's contacts filled in) and the case's
-    client_ref; the read logged as read_task. Raises NotFound, Denied (logged)."""
+def get_task(who: Principal, task_id: Any, stamp: Stamp = audit.iso) -> dict[str, Any]:
+    """The task `who` may complete, as task_view (ready_at as `stamp` gives it) with its
+    documentation, its form fields ({"fields": [...]}, help texts with the organisation's
+    contacts filled in) and the case's client_ref; the read logged as read_task. Raises
+    NotFound, Denied (logged)."""
 
     def run(session: Session):
         row = task_row(session, task_id)
@@ -75,7 +76,7 @@ def get_task(who: Principal, task_id: Any) -> dict[str, Any]:
         definition = definition_for(session, case.process_version)
         step = definition.steps[row.step]
         audit.log_access(session, who, "read_task", "ok", case=case, source=who.source)
-        view = task_view(row)
+        view = task_view(row, stamp)
         # Help texts may name the organisation's contacts as {placeholders}: filled in here, so
         # the web page and the API show the same text.
         values = organisation.placeholder_values(organisation.read(session))

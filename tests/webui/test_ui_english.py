@@ -201,3 +201,44 @@ def test_the_api_speaks_english_when_asked(browser_like, sqlite_people):
     assert asked.status_code == 404 and asked.get_json()["error"] == "Task not found."
     plain = browser_like.http.get("/api/v1/tasks/bestaat-niet", headers=sqlite_people.auth("mw"))
     assert plain.get_json()["error"] == "Taak niet gevonden."
+
+
+def test_the_apis_own_refusals_speak_english_when_asked_and_dutch_otherwise(
+        browser_like, sqlite_people):
+    """The texts of webui/api itself (no token, no such path, a body that is too large, no JSON
+    or too deep, a missing key, the wrong role) and those webui.web gives an API path (no such
+    method) are catalogue texts too; the Dutch ones as they always were."""
+    mw = sqlite_people.auth("mw")
+    deep = b"[" * 40 + b"]" * 40
+    requests = [
+        ("GET", "/api/v1/tasks", {}, None, 401,
+         "Geen of ongeldig token.", "No token or an invalid token.", None),
+        ("GET", "/api/v1/bestaat-niet", mw, None, 404,
+         "Onbekend API-pad.", "Unknown API path.", None),
+        ("TRACE", "/api/v1/tasks", mw, None, 405,  # refused in routing: webui.web answers
+         "Deze handeling is hier niet mogelijk.", "This action is not possible here.", None),
+        ("POST", "/api/v1/cases", mw, b"[" + b" " * (1 << 20) + b"]", 413,
+         "Het verzoek is te groot (maximaal 1 MiB).",
+         "The request is too large (at most 1 MiB).", None),
+        ("POST", "/api/v1/cases", mw, b"{", 400,
+         "De body is geen geldige JSON.", "The body is not valid JSON.", None),
+        ("POST", "/api/v1/cases", mw, deep, 400,
+         "De JSON is te diep genest (maximaal 32 niveaus).",
+         "The JSON is nested too deeply (at most 32 levels).", None),
+        ("POST", "/api/v1/tasks/bestaat-niet/complete", mw, b"{}", 422,
+         "'data' ontbreekt.", "'data' is missing.",
+         ("Dit veld is verplicht.", "This field is required.")),
+        ("GET", "/api/v1/admin-log", mw, None, 403,
+         "U heeft hiervoor niet de juiste rol.", "You do not have the right role for this.",
+         None),
+    ]
+    for method, path, auth, body, status, dutch, english_text, field in requests:
+        for language, expected in (("en", english_text), (None, dutch)):
+            headers = {**auth, "Content-Type": "application/json",
+                       **({"Accept-Language": language} if language else {})}
+            response = browser_like.http.open(path, method=method, headers=headers, data=body)
+            assert response.status_code == status, (method, path)
+            answer = response.get_json()
+            assert answer["error"] == expected, (method, path, language)
+            if field:
+                assert answer["errors"]["data"] == field[0 if language is None else 1]

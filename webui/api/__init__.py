@@ -18,6 +18,8 @@ from werkzeug.exceptions import HTTPException
 
 from engine import cases, commands, definitions, dossier, process_admin, sharing, tasks, tokens, verification
 from engine.errors import BadRequest, DomainError, Forbidden, Invalid, NotAuthenticated
+from engine.forms import REQUIRED
+from engine.messages import N_, Message
 from engine.roles import AUDITOR
 from engine.store import unit_of_work
 
@@ -36,7 +38,9 @@ def answer(reply: Reply, value: Any, status: int) -> Response:
 
 
 def error(status: int, message: str, **extra) -> Response:
-    return answer(ERROR, {"error": message, **extra}, status)
+    """The refusal `status` through the Error model; a Message (N_) in the reader's language:
+    Dutch unless the client asks for English (extensions.select_locale)."""
+    return answer(ERROR, {"error": translate(message), **translate_all(extra)}, status)
 
 
 @bp.errorhandler(DomainError)
@@ -44,8 +48,7 @@ def _domain_error(exc: DomainError):
     extra = dict(exc.extra)
     if isinstance(exc, Invalid):
         extra["errors"] = exc.errors
-    # Dutch unless the client asks for English (extensions.select_locale)
-    return error(exc.status, translate(exc.message), **translate_all(extra))
+    return error(exc.status, exc.message, **extra)
 
 
 DEPLOY_REFUSAL = Reply(models.DeployRefusal, "niet publiceerbaar; niets gepubliceerd")
@@ -53,25 +56,30 @@ DEPLOY_REFUSAL = Reply(models.DeployRefusal, "niet publiceerbaar; niets gepublic
 
 @bp.errorhandler(definitions.InvalidDefinition)
 def _invalid_definition(exc):
-    body = {"error": "Het proces kan niet worden gepubliceerd.",
+    body = {"error": translate(N_("Het proces kan niet worden gepubliceerd.")),
             "errors": [p.as_dict() for p in exc.problems]}
     return answer(DEPLOY_REFUSAL, body, 422)
 
 
+HTTP_MESSAGES: dict[int | None, Message] = {
+    404: N_("Niet gevonden."),
+    405: N_("Deze methode is hier niet toegestaan."),
+    413: N_("Het verzoek is te groot."),
+    400: N_("Ongeldig verzoek."),
+    500: N_("Er ging iets mis aan onze kant. Probeer het later opnieuw."),
+}
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    messages: dict[int | None, str] = {
-        404: "Niet gevonden.",
-        405: "Deze methode is hier niet toegestaan.",
-        413: "Het verzoek is te groot.",
-        400: "Ongeldig verzoek.",
-        500: "Er ging iets mis aan onze kant. Probeer het later opnieuw.",
-    }
-    return error(exc.code or 500, messages.get(exc.code, exc.description or "Fout."))
+    return error(exc.code or 500, HTTP_MESSAGES.get(exc.code, exc.description or N_("Fout.")))
 
 
 def source_address() -> str | None:
     return (request.remote_addr or "")[:100] or None
+
+
+NO_TOKEN = N_("Geen of ongeldig token.")
 
 
 def token_auth(fn):
@@ -80,10 +88,10 @@ def token_auth(fn):
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthenticated("Geen of ongeldig token.")
+            raise NotAuthenticated(NO_TOKEN)
         principal = tokens.principal_for_token(token.strip(), source_address())
         if principal is None:
-            raise NotAuthenticated("Geen of ongeldig token.")
+            raise NotAuthenticated(NO_TOKEN)
         g.principal = principal
         return fn(*args, **kwargs)
 
@@ -138,7 +146,7 @@ def json_body(form_key: str | None = None):
         value = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError, RecursionError):
         # RecursionError: JSON nested deeper than Python's parser can follow ([[[[...]]]])
-        raise BadRequest("De body is geen geldige JSON.") from None
+        raise BadRequest(N_("De body is geen geldige JSON.")) from None
     return _checked(value, form_key)
 
 
@@ -154,7 +162,8 @@ def _checked(value, form_key: str | None = None):
     while todo:
         item, depth, path = todo.pop()
         if depth > MAX_JSON_DEPTH:
-            raise BadRequest(f"De JSON is te diep genest (maximaal {MAX_JSON_DEPTH} niveaus).")
+            raise BadRequest(Message(N_("De JSON is te diep genest (maximaal {levels} niveaus)."),
+                                     levels=MAX_JSON_DEPTH))
         nul_matters = not path or path[0] != form_key
         if isinstance(item, dict):
             for key, inner in item.items():
@@ -180,15 +189,15 @@ def _nul_in(path: tuple[str, ...]) -> Invalid:
     # The form field the client knows: {"data": {"field": ...}} names "field".
     name = path[1] if len(path) > 1 and path[0] == "data" else (path[0] if path else "body")
     name = _SURROGATE.sub("\ufffd", name.replace("\x00", "\\u0000"))[:100]
-    return Invalid("Een tekst bevat een ongeldig teken (NUL of een losse surrogaat).",
-                   {name: "Bevat een ongeldig teken (NUL of een losse surrogaat)."})
+    return Invalid(N_("Een tekst bevat een ongeldig teken (NUL of een losse surrogaat)."),
+                   {name: N_("Bevat een ongeldig teken (NUL of een losse surrogaat).")})
 
 
 class _TooLarge(DomainError):
     status = 413
 
     def __init__(self, limit: str = "1 MiB"):
-        super().__init__(f"Het verzoek is te groot (maximaal {limit}).")
+        super().__init__(Message(N_("Het verzoek is te groot (maximaal {limit})."), limit=limit))
 
 
 @endpoint("GET", "/openapi.json", "Dit document",
@@ -202,7 +211,7 @@ def openapi():
 def start_case():
     payload = json_body()
     if not isinstance(payload, dict):
-        raise BadRequest("Verwacht een JSON-object.")
+        raise BadRequest(N_("Verwacht een JSON-object."))
     return cases.start_case(g.principal, payload), 201
 
 
@@ -273,19 +282,19 @@ def get_task(task_id):
 def complete_task(task_id):
     payload = json_body(form_key="data")
     if not isinstance(payload, dict):
-        raise BadRequest("Verwacht een JSON-object met 'data'.")
+        raise BadRequest(N_("Verwacht een JSON-object met 'data'."))
     unknown = [k for k in payload if k != "data"]
     if unknown:
-        raise Invalid("Onbekende sleutel in het verzoek.",
-                      {str(k)[:100]: "Onbekend veld." for k in unknown})
+        raise Invalid(N_("Onbekende sleutel in het verzoek."),
+                      {str(k)[:100]: N_("Onbekend veld.") for k in unknown})
     if "data" not in payload:
-        raise Invalid("'data' ontbreekt.", {"data": "Dit veld is verplicht."})
+        raise Invalid(N_("'data' ontbreekt."), {"data": REQUIRED})
     return tasks.complete_task(g.principal, task_id, payload["data"])
 
 
 def _require(*roles):
     if not g.principal.has_role(*roles):
-        raise Forbidden("U heeft hiervoor niet de juiste rol.")
+        raise Forbidden(N_("U heeft hiervoor niet de juiste rol."))
 
 
 @endpoint("GET", "/processes", "Alle procesversies (procesbeheerder, beheerder, auditor)",
@@ -301,7 +310,7 @@ def _uploaded_files() -> list[definitions.SourceFile]:
     if request.mimetype == "multipart/form-data":
         parts = request.files.getlist("files")
         if not parts:
-            raise BadRequest("Geen bestanden: stuur BPMN/DMN als delen met de naam 'files'.")
+            raise BadRequest(N_("Geen bestanden: stuur BPMN/DMN als delen met de naam 'files'."))
         result = []
         for i, part in enumerate(parts):
             name = (part.filename or f"bestand{i + 1}.bpmn").replace("\\", "/").rsplit("/", 1)[-1]
@@ -316,7 +325,7 @@ def _uploaded_files() -> list[definitions.SourceFile]:
         # without an error; one byte more from the server's own stream tells it was longer.
         raise _TooLarge("5 MiB")
     if not raw.strip():
-        raise BadRequest("Lege body: stuur een BPMN-bestand.")
+        raise BadRequest(N_("Lege body: stuur een BPMN-bestand."))
     return [definitions.SourceFile("meldcode.bpmn", raw)]
 
 
@@ -355,4 +364,4 @@ def admin_log():
 @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(_rest):
     """Unknown API paths answer in JSON too, not with an HTML page."""
-    return error(404, "Onbekend API-pad.")
+    return error(404, N_("Onbekend API-pad."))
