@@ -13,6 +13,7 @@ from sqlalchemy import CursorResult, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import audit, timezones
+from .commands import MAX_ID
 from .errors import Invalid, NotFound
 from .messages import N_, Message
 from .models import ApiToken, User, utcnow
@@ -95,10 +96,10 @@ def revoke_tokens(session: Session, name: str, token_id: int | None = None, by: 
     how many were still open. Raises NotFound for an unknown user or a number that is not one
     of theirs."""
     user = get_user(session, name)
-    if token_id is not None and session.scalar(
+    if token_id is not None and (not 0 < token_id <= MAX_ID or session.scalar(
         select(func.count()).select_from(ApiToken)
         .where(ApiToken.id == token_id, ApiToken.user_id == user.id)
-    ) == 0:
+    ) == 0):  # a number out of the column's range is no token either (PostgreSQL refuses it)
         raise NotFound(Message(N_("Gebruiker '{name}' heeft geen token {token}."), name=user.name,
                                token=token_id))
     count = revoke(session, user, token_id)

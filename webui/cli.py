@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import getpass
 import os
 import sys
+from typing import NoReturn
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -26,9 +28,102 @@ DEMO_USERS = [
 ]
 
 
-def fail(message: str, code: int = 2):
+def fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"fout: {message}", err=True)
     sys.exit(code)
+
+
+class _Number(click.ParamType):
+    """A case, token or version number on the command line: a whole number from 1 to
+    engine.commands.MAX_ID (no such row can exist outside that, and PostgreSQL refuses a
+    larger number in a query), else one Dutch line, exit 2, as the API answers it with a 404."""
+
+    name = "nummer"
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def convert(self, value, param, ctx):
+        from engine.commands import MAX_ID
+
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                fail(f"'{str(value)[:40]}' is geen {self.what}nummer")
+        if not 0 < number <= MAX_ID:
+            fail(f"{self.what} {str(number)[:40]} bestaat niet (een {self.what}nummer ligt "
+                 f"tussen 1 en {MAX_ID})")
+        return number
+
+
+CASE_NUMBER, TOKEN_NUMBER, VERSION_NUMBER = _Number("casus"), _Number("token"), _Number("versie")
+
+_OS_REASONS = {
+    errno.ENOENT: "de map bestaat niet",
+    errno.ENOTDIR: "een deel van het pad is geen map",
+    errno.EACCES: "geen toestemming om daar te schrijven",
+    errno.EPERM: "geen toestemming om daar te schrijven",
+    errno.EROFS: "het bestandssysteem is alleen-lezen",
+    errno.ENOSPC: "de schijf is vol",
+    errno.EDQUOT: "het schijfquotum is op",
+    errno.EISDIR: "dat is een map",
+    errno.ENAMETOOLONG: "de naam is te lang",
+}
+
+
+def _os_reason(exc: OSError) -> str:
+    """Why a file could not be written, in Dutch."""
+    return _OS_REASONS.get(exc.errno or 0, "het bestand kan niet worden geschreven")
+
+
+def output_path(path: str) -> str:
+    """PATH of `-o PATH` (backup, checkpoint, export) when the command may write it, else one
+    Dutch line, exit 2. The file is written under a temporary name and renamed over PATH, so
+    PATH must be a regular file or not exist yet: a device, a folder, a FIFO or a socket would
+    be replaced rather than written to, and a symbolic link too (the file it names would stay).
+    Its folder must exist. Never the SQLite database file itself or one of its -wal, -shm,
+    -journal and -writelock files (a backup over the live database)."""
+    import stat
+
+    if not path:
+        fail("geef een bestandsnaam op bij -o")
+    if os.path.islink(path):
+        fail(f"{path} is een symbolische koppeling; geef de naam van een gewoon bestand op")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        fail(f"{path}: {_os_reason(exc)}")
+    if mode is not None and not stat.S_ISREG(mode):
+        fail(f"{path} is geen gewoon bestand (maar een map, apparaat, FIFO of socket); geef de "
+             "naam van een gewoon bestand op")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        fail(f"{path}: de map {folder} bestaat niet")
+    live = _sqlite_file()
+    if live:
+        target = os.path.realpath(path)
+        for suffix in ("", "-wal", "-shm", "-journal", "-writelock"):
+            if target == os.path.realpath(live + suffix) or (
+                    mode is not None and os.path.exists(live + suffix)
+                    and os.path.samefile(path, live + suffix)):
+                fail(f"{path} is de database zelf (of een bestand ervan); kies een ander "
+                     "bestand")
+    return path
+
+
+def _sqlite_file() -> str | None:
+    """The file of the configured SQLite database, or None (another database, or in memory)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(store.settings.database_url())
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return url.database
 
 
 @contextlib.contextmanager
@@ -183,15 +278,14 @@ def _metrics_dir() -> None:
                    "consistente kopie (online, de server mag blijven draaien), van PostgreSQL "
                    "een pg_dump in het custom-formaat (terugzetten met pg_restore). Zie README, "
                    "'Beheer en bediening'.")
-@click.option("-o", "output", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "output", required=True, type=click.Path(),
               help="Het bestand van de reservekopie.")
 def backup(output):
     from sqlalchemy.engine import make_url
 
     url = make_url(store.settings.database_url())
-    tmp = f"{output}.tmp"
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)  # sqlite3 would open a leftover as a database
+    output_path(output)
+    tmp = _temporary(output)  # a new empty file of ours: never a leftover sqlite3 would open
     try:
         if url.get_backend_name() == "sqlite":
             _sqlite_backup(url.database or "", tmp)
@@ -200,11 +294,27 @@ def backup(output):
         else:
             fail(f"geen reservekopie mogelijk van een {url.get_backend_name()}-database")
         os.replace(tmp, output)  # never a half backup under the given name
+    except OSError as exc:
+        fail(f"{output}: {_os_reason(exc)}")
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     click.echo(f"Reservekopie van {_safe_url()} geschreven naar {output} "
                f"({os.path.getsize(output):,} bytes).")
+
+
+def _temporary(output: str) -> str:
+    """A new, empty temporary file beside `output` (created exclusively: never an existing
+    file or link), to be renamed over it once complete; exit 2 when the folder refuses it."""
+    import tempfile
+
+    try:
+        handle, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(output)}.",
+                                       suffix=".tmp", dir=os.path.dirname(os.path.abspath(output)))
+    except OSError as exc:
+        fail(f"{output}: {_os_reason(exc)}")
+    os.close(handle)
+    return tmp
 
 
 def _sqlite_backup(database: str, target: str) -> None:
@@ -342,7 +452,7 @@ def token_list(name):
 @token.command("revoke", help="Trek een token van een gebruiker in (op nummer, zie 'token list'); "
                               "zonder nummer alle tokens van die gebruiker.")
 @click.argument("name")
-@click.argument("token_id", type=int, required=False)
+@click.argument("token_id", type=TOKEN_NUMBER, required=False)
 def token_revoke(name, token_id):
     with _database():
         with store.unit_of_work(write=True) as session:
@@ -417,7 +527,7 @@ def deploy(files, by):
                    "afspelen vanuit de procesversie tegen wat is opgeslagen, en het logboek over "
                    "alle casussen (tegen het controlepunt, gegeven of het nieuwste in "
                    "MELDCODE_CHECKPOINT_DIR). Exit 0 als alles klopt, anders 1.")
-@click.argument("case_ids", nargs=-1, type=int)
+@click.argument("case_ids", nargs=-1, type=CASE_NUMBER)
 @click.option("--all", "all_cases", is_flag=True, help="Alle casussen.")
 @click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False),
               help="Een controlepunt van 'meldcode checkpoint'.")
@@ -501,7 +611,7 @@ def _log_verified(operator: str, case_ids: list[int]) -> None:
 @main.command(help="Schrijf een ondertekend controlepunt van het logboek over alle casussen "
                    "(aantal regels, wortel, tijd; Ed25519). Zonder -o: een bestand met tijdstempel "
                    "in MELDCODE_CHECKPOINT_DIR, voor cron of de planner.")
-@click.option("-o", "output", type=click.Path(dir_okay=False), help="Het bestand.")
+@click.option("-o", "output", type=click.Path(), help="Het bestand.")
 @click.option("--public-key", is_flag=True,
               help="Toon alleen de publieke sleutel waarmee controlepunten te controleren zijn.")
 def checkpoint(output, public_key):
@@ -514,11 +624,11 @@ def checkpoint(output, public_key):
             if public_key:
                 click.echo(checkpoints.public_key_hex())
                 return
-            path = checkpoints.write_checkpoint(Path(output) if output else None)
+            path = checkpoints.write_checkpoint(Path(output_path(output)) if output else None)
         except checkpoints.CheckpointError as exc:
             fail(str(exc))
         except OSError as exc:
-            fail(f"{exc.filename}: {exc.strerror}")
+            fail(f"{exc.filename or output}: {_os_reason(exc)}")
     written = checkpoints.load_checkpoint(path)
     click.echo(f"controlepunt: {written['tree_size']} regels, wortel {written['root']}, "
                f"geschreven naar {path}")
@@ -533,14 +643,15 @@ def _existing(session, case_ids):
 
 @main.command(help="Exporteer het dossier van een casus als PDF of JSON; de export komt in het "
                    "toegangslog op naam van --user (standaard: de OS-gebruiker).")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=CASE_NUMBER)
 @click.option("--format", "fmt", type=click.Choice(["pdf", "json"]), required=True)
-@click.option("-o", "output", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("-o", "output", required=True, type=click.Path())
 @click.option("--user", "as_user", default=None, help="Namens wie de export gebeurt.")
 def export(case_id, fmt, output, as_user):
     from engine import dossier
     from engine.errors import Forbidden
 
+    output_path(output)  # before the export is made and logged
     with _database():
         if as_user is None:
             # the operator: logged as the operating-system user (CONTRACT section 3)
@@ -552,10 +663,16 @@ def export(case_id, fmt, output, as_user):
             except Forbidden:  # logged by the engine, outcome denied
                 fail(f"gebruiker '{as_user}' mag casus {case_id} niet inzien; er is niets "
                      "geëxporteerd (de poging staat in het toegangslog)")
-    tmp = f"{output}.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(content)
-    os.replace(tmp, output)  # never leave half a dossier behind
+    tmp = _temporary(output)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(content)
+        os.replace(tmp, output)  # never leave half a dossier behind
+    except OSError as exc:
+        fail(f"{output}: {_os_reason(exc)}")
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     click.echo(f"Dossier van casus {case_id} geschreven naar {output} ({len(content):,} bytes).")
 
 
@@ -603,9 +720,9 @@ def cases(stuck):
                    "gepubliceerde versie waarin hun huidige stappen bestaan. Alles of niets: "
                    "kan één casus daar niet verder, dan verandert er niets (exit 1). Elke "
                    "verplaatsing komt in de geschiedenis van de casus.")
-@click.option("--from", "from_version", type=int, required=True,
+@click.option("--from", "from_version", type=VERSION_NUMBER, required=True,
               help="De versie waarop de casussen nu staan.")
-@click.option("--to", "to_version", type=int, required=True,
+@click.option("--to", "to_version", type=VERSION_NUMBER, required=True,
               help="De versie waarnaar ze gaan.")
 @click.option("--user", "as_user", default=None,
               help="Wie verplaatst (standaard: de OS-gebruiker). Is dat een gebruiker van "

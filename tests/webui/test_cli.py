@@ -209,3 +209,89 @@ def test_a_misconfigured_variable_is_one_dutch_line_not_a_traceback(env, variabl
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert result.stderr.startswith("fout: ") and variable in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- -o PATH and numbers: one Dutch line, exit 2, never a traceback (issue 11) ------------------
+
+
+def _in_process(*args):
+    from click.testing import CliRunner
+
+    from webui.cli import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+def _refused(result, *words):
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.startswith("fout: "), result.output
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def _output_commands(case_id):
+    return {"checkpoint": ["checkpoint"], "backup": ["backup"],
+            "export": ["export", str(case_id), "--format", "json"]}
+
+
+@pytest.mark.parametrize("command", ["checkpoint", "backup", "export"])
+def test_output_that_is_no_regular_file_is_refused_and_left_alone(sqlite_people, tmp_path,
+                                                                    command):
+    """-o PATH is written under a temporary name and renamed over PATH: a FIFO, a folder or a
+    symbolic link there would be replaced, not written to; a missing folder is named."""
+    import os
+
+    from engine import cases
+
+    case = cases.start_case(sqlite_people["mw"], {"client_ref": "C-OUT"})
+    args = _output_commands(case["id"])[command]
+    fifo, folder, real, link = (tmp_path / n for n in ("fifo", "map", "echt", "koppeling"))
+    os.mkfifo(fifo)
+    folder.mkdir()
+    real.write_text("van iemand anders")
+    link.symlink_to(real)
+    _refused(_in_process(*args, "-o", str(fifo)), "geen gewoon bestand")
+    _refused(_in_process(*args, "-o", str(folder)), "geen gewoon bestand")
+    _refused(_in_process(*args, "-o", str(link)), "symbolische koppeling")
+    _refused(_in_process(*args, "-o", str(tmp_path / "nergens" / "f")), "bestaat niet")
+    assert fifo.is_fifo() and folder.is_dir() and link.is_symlink()
+    assert real.read_text() == "van iemand anders"
+    assert sorted(p.name for p in tmp_path.iterdir() if "tmp" in p.name) == []
+    done = _in_process(*args, "-o", str(tmp_path / "goed"))
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "goed").stat().st_size > 0
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
+def test_backup_over_the_database_itself_is_refused(sqlite_people, sqlite_url, suffix):
+    from engine import cases
+
+    cases.start_case(sqlite_people["mw"], {"client_ref": "C-DB"})
+    database = sqlite_url.removeprefix("sqlite:///") + suffix
+    before = open(database, "rb").read() if suffix == "" else None
+    _refused(_in_process("backup", "-o", database), "de database zelf")
+    if before is not None:
+        assert open(database, "rb").read() == before
+    assert _in_process("verify", "--all").exit_code == 0
+
+
+@pytest.mark.parametrize("args", [
+    ("verify", "9223372036854775808"),
+    ("verify", "abc"),
+    ("verify", "0"),
+    ("token", "revoke", "mw", "99999999999999999999999"),
+    ("export", "9223372036854775808", "--format", "pdf", "-o", "{tmp}/e.pdf"),
+    ("migrate", "--from", "9223372036854775808", "--to", "1"),
+    ("backup", "-o", "/nonexistent/b.sqlite"),
+    ("export", "1", "--format", "pdf", "-o", "/nonexistent/dir/e.pdf"),
+    ("checkpoint", "-o", "/nonexistent/dir/cp.json"),
+], ids=lambda a: " ".join(a)[:40])
+def test_a_number_or_path_out_of_bounds_is_one_dutch_line(sqlite_people, tmp_path, args):
+    from engine import cases
+
+    cases.start_case(sqlite_people["mw"], {"client_ref": "C-NUM"})
+    result = _in_process(*(a.replace("{tmp}", str(tmp_path)) for a in args))
+    _refused(result)
+    assert "No such file" not in result.stderr and "Errno" not in result.stderr
