@@ -158,16 +158,14 @@ def _verify_case(session: Session, case: StoredCase) -> Verdict:
         if have != want:
             verb = "wijken" if what in _PLURAL else "wijkt"
             verdict.problems.append(
-                f"{what} {verb} af van de geschiedenis (opgeslagen: {have!r}, na afspelen: {want!r})"
-            )
+                f"{what} {verb} af van de geschiedenis ({difference(have, want)})")
     rows = session.execute(select(_TASKS.c.id, _TASKS.c.step, _TASKS.c.state,
                                   _TASKS.c.completed_at).where(_TASKS.c.case_id == case.id)).all()
     ready_rows = {r.id: r.step for r in rows if r.state == "ready"}
     if ready_rows != replayed.ready:
         verdict.problems.append(
-            f"de open taken wijken af van de geschiedenis (opgeslagen: {sorted(ready_rows.values())}, "
-            f"na afspelen: {sorted(replayed.ready.values())})"
-        )
+            "de open taken wijken af van de geschiedenis ("
+            f"{difference(sorted(ready_rows.values()), sorted(replayed.ready.values()))})")
     completed_rows = [r for r in rows if r.state == "completed"]
     undated = sorted(r.step for r in completed_rows if r.completed_at is None)
     if undated:
@@ -184,6 +182,46 @@ def _verify_case(session: Session, case: StoredCase) -> Verdict:
     if not _same_state(stored_state, replayed.workflow):
         verdict.problems.append("de opgeslagen workflowstatus wijkt af van het afspelen van de geschiedenis")
     return verdict
+
+
+_NAMES = 10  # keys named at most in one difference
+_SHORT = 60  # characters of one name or value at most
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHORT else text[:_SHORT - 1] + "…"
+
+
+def _names(keys: list[Any]) -> str:
+    shown = ", ".join(_short(k) for k in keys[:_NAMES])
+    return shown + (f" en {len(keys) - _NAMES} meer" if len(keys) > _NAMES else "")
+
+
+def difference(have: Any, want: Any) -> str:
+    """How a stored value differs from the replayed one, short, in Dutch: for recorded data
+    (a dict) only the keys that differ, never their values (the client's content); for a list
+    its lengths and the first place where it differs; otherwise both values, cut short."""
+    if isinstance(have, dict) and isinstance(want, dict):
+        parts = []
+        changed = sorted((k for k in have.keys() & want.keys() if have[k] != want[k]), key=str)
+        only_stored = sorted(have.keys() - want.keys(), key=str)
+        only_replayed = sorted(want.keys() - have.keys(), key=str)
+        if changed:
+            parts.append(f"andere waarde: {_names(changed)}")
+        if only_stored:
+            parts.append(f"alleen opgeslagen: {_names(only_stored)}")
+        if only_replayed:
+            parts.append(f"alleen na afspelen: {_names(only_replayed)}")
+        return "; ".join(parts) or "anders van soort"
+    if isinstance(have, list) and isinstance(want, list):
+        at = next((i for i, (a, b) in enumerate(zip(have, want, strict=False)) if a != b),
+                  min(len(have), len(want)))
+        first = (f"opgeslagen: {_short(have[at]) if at < len(have) else '(niets)'}, "
+                 f"na afspelen: {_short(want[at]) if at < len(want) else '(niets)'}")
+        return (f"opgeslagen {len(have)}, na afspelen {len(want)}; eerste verschil op plaats "
+                f"{at + 1} ({first})")
+    return f"opgeslagen: {_short(have)}, na afspelen: {_short(want)}"
 
 
 # --- commands ------------------------------------------------------------------------------------

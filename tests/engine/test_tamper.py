@@ -498,6 +498,30 @@ def test_malformed_case_row_verified_alone_and_over_the_api(people, db_url, clie
     assert [row[0] for row in logged] == ["ok", "ok"]
 
 
+def test_a_data_difference_names_the_keys_never_the_content(people, db_url):
+    """Stored data that differs from its replay: verify names the keys that differ (and for
+    the completed steps where the lists part), never dumps the client's recorded data."""
+    case = closed_case(people, "inhoud")
+    with store.unit_of_work() as session:
+        row = session.get(models.Case, case["id"])
+        data, steps = dict(row.data), list(row.completed_steps)
+    changed = sorted(data)[0]
+    data[changed] = "GEHEIM " * 500
+    data["extra_veld"] = "GEHEIM extra"
+    steps = steps[:2] + ["verzonnen_stap"] + steps[2:]
+    values = ({"d": data, "s": steps} if not db_url.startswith("sqlite")
+              else {"d": json.dumps(data), "s": json.dumps(steps)})
+    tamper(db_url, "UPDATE cases SET data = :d, completed_steps = :s WHERE id = :c",
+           c=case["id"], **values)
+    code, out = verify_all()
+    assert code == 1, out
+    block = case_block(out, case["id"])
+    assert "GEHEIM" not in out, block
+    assert repr(changed) in block and "'extra_veld'" in block, block
+    assert "eerste verschil op plaats 3" in block and "'verzonnen_stap'" in block, block
+    assert len(block) < 1000, block
+
+
 # --- verify never blocks writers ---------------------------------------------------------------
 
 
