@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from . import audit, forms
 from .adapter import IdSource, dump_state
-from .commands import Denied, load_case, run_command
+from .commands import Denied, load_case, log_denied, refusals_logged, run_command
 from .driving import Advance, start_workflow, uitkomst_of
-from .errors import BadRequest, Conflict, Forbidden, Invalid
+from .errors import BadRequest, Conflict, Invalid
 from .messages import N_, text_of
 from .models import Case, Draft, HistoryEvent, TaskRecord, utcnow
 from .roles import AUDITOR, CASE_STARTERS
@@ -223,9 +223,16 @@ START_FIELDS = {"client_ref", "reason"}
 def start_case(who: Principal, payload: Any) -> dict[str, Any]:
     """Start a case for `who` from {"client_ref": text, "reason": text (optional)}; the case.
 
-    Raises BadRequest for a payload that is not an object, Forbidden for a user who may not
-    start cases, Invalid (422) naming unknown keys and a missing, blank or too long text.
-    """
+    Raises BadRequest for a payload that is not an object, Forbidden (Denied) for a user who
+    may not start cases, Invalid (422) naming unknown keys and a missing, blank or too long
+    text, Conflict (409) without an active process version. Every door (API, web form) comes
+    here, so a refusal is in the access log whichever (NEN 7513): a line without a case, action
+    "create" for a 403, "create:invalid" or "create:conflict", outcome denied."""
+    with refusals_logged(who, None, "create", new_case=True):
+        return _start_case(who, payload)
+
+
+def _start_case(who: Principal, payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise BadRequest(N_("Verwacht een JSON-object."))
     errors: dict[str, str] = {str(k)[:100]: N_("Onbekend veld.") for k in payload
@@ -245,8 +252,10 @@ def start_case(who: Principal, payload: Any) -> dict[str, Any]:
     if client_ref is None and "client_ref" not in errors:
         errors["client_ref"] = N_("Vul een cliëntreferentie in.")
     if not who.has_role(*CASE_STARTERS):
-        raise Forbidden(N_("Alleen een medewerker, leidinggevende of aandachtsfunctionaris kan een "
-                           "casus starten."))
+        refused = Denied(N_("Alleen een medewerker, leidinggevende of aandachtsfunctionaris kan "
+                            "een casus starten."), None, "create")
+        log_denied(who, refused)  # no case yet: a line without one
+        raise refused
     if errors:
         raise Invalid(N_("Ongeldige gegevens."), errors)
 

@@ -72,23 +72,32 @@ def refusal_action(action: str, error: DomainError) -> str:
 
 
 @contextlib.contextmanager
-def refusals_logged(who: Principal, case_id: Any, action: str) -> Iterator[None]:
+def refusals_logged(who: Principal, case_id: Any, action: str,
+                    new_case: bool = False) -> Iterator[None]:
     """Around a command that changes case `case_id`: a 409 or 422 it raises is written to the
     access log with outcome "denied" (NEN 7513: every attempt to change a case, refused ones
     included) before it goes on up. 403s are logged by the command itself (Denied); nothing is
-    logged for a case that does not exist."""
+    logged for a case that does not exist. new_case: the command would start a case (there is
+    none yet): its refusal is a line without a case."""
     try:
         yield
     except (Invalid, Conflict) as error:
-        log_refused(who, case_id, action, error)
+        log_refused(who, case_id, action, error, new_case)
         raise
 
 
-def log_refused(who: Principal, case_id: Any, action: str, error: DomainError) -> None:
+def log_refused(who: Principal, case_id: Any, action: str, error: DomainError,
+                new_case: bool = False) -> None:
     """One access-log line (outcome denied, action refusal_action(action, error)) for a refused
     change of an existing case, in a transaction of its own: the refused command's transaction
     was rolled back. Nothing is logged when `case_id` names no case (not a number, out of range,
-    or no such row). Never raises for the case id."""
+    or no such row). Never raises for the case id. new_case: a refused start of a case, logged
+    without a case (case_id is not read)."""
+    if new_case:
+        with unit_of_work(write=True) as session:
+            audit.log_access(session, who, refusal_action(action, error), "denied",
+                             source=who.source)
+        return
     try:
         case_id = int(case_id)
     except (TypeError, ValueError):

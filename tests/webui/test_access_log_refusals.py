@@ -127,6 +127,54 @@ def test_refused_completions_through_the_web_form_are_logged(web, client, people
     assert new_lines(case["id"], before)[-1] == ("mw", "complete_task:conflict", "denied")
 
 
+# --- refused case starts ---------------------------------------------------------------------
+
+
+def refused_starts() -> list[tuple[str, str, str]]:
+    """The access-log lines of refused case starts: there is no case, so no case id."""
+    with store.unit_of_work() as session:
+        rows = session.scalars(
+            select(models.AccessLogEntry).where(models.AccessLogEntry.case_id.is_(None),
+                                                models.AccessLogEntry.action.like("create%"))
+            .order_by(models.AccessLogEntry.id))
+        return [(r.user, r.action, r.outcome) for r in rows]
+
+
+def test_refused_case_starts_over_the_api_are_logged(client, people):
+    r = client.post("/api/v1/cases", json={"client_ref": "a\nb"}, headers=people.auth("mw"))
+    assert r.status_code == 422
+    assert refused_starts() == [("mw", "create:invalid", "denied")]
+    r = client.post("/api/v1/cases", json={"client_ref": "C-X"}, headers=people.auth("aud"))
+    assert r.status_code == 403
+    assert refused_starts()[-1] == ("aud", "create", "denied")
+    start(client, people)  # a start that goes through: its line has its case
+    assert len(refused_starts()) == 2
+
+
+def test_a_case_start_without_an_active_version_is_a_logged_409(client, people):
+    from sqlalchemy import update
+
+    with store.unit_of_work(write=True) as session:
+        session.execute(update(models.ProcessVersion).values(active=False))
+    r = client.post("/api/v1/cases", json={"client_ref": "C-X"}, headers=people.auth("mw"))
+    assert r.status_code == 409, r.json
+    assert refused_starts() == [("mw", "create:conflict", "denied")]
+
+
+def test_refused_case_starts_through_the_web_form_are_logged(web, people):
+    web.login("mw")
+    r = web.post("/casussen/nieuw", {"client_ref": "", "reason": ""})
+    assert r.status_code == 422
+    assert refused_starts() == [("mw", "create:invalid", "denied")]
+    web.logout()
+    web.login("aud")
+    r = web.post("/casussen/nieuw", {"client_ref": "C-X", "reason": ""})
+    assert r.status_code == 403
+    assert refused_starts()[-1] == ("aud", "create", "denied")
+    assert web.get("/casussen/nieuw").status_code == 403  # showing the form changes nothing
+    assert len(refused_starts()) == 2
+
+
 # --- refused hand-overs and shares -----------------------------------------------------------
 
 

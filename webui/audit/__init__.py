@@ -41,6 +41,8 @@ ACCESS_ACTIONS = {
     "list_inbox": _l("Getoond in Mijn taken"),
     "list_search": _l("Getoond in de zoekresultaten"),
     # refused changes: the reason after the colon (commands.refusal_action)
+    "create:invalid": _l("Casus starten: niet goed ingevuld"),
+    "create:conflict": _l("Casus starten: kon niet"),
     "complete_task:invalid": _l("Stap afronden: niet goed ingevuld"),
     "complete_task:conflict": _l("Stap afronden: stond niet meer open"),
     "hand_over:invalid": _l("Overdragen: niet goed ingevuld"),

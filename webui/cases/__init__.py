@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from engine import listings, migration, pages, sharing, timezones
 from engine.cases import start_case
 from engine.commands import refusals_logged
-from engine.errors import Invalid
+from engine.errors import Forbidden, Invalid
 
 from ..web import principal, when
 
@@ -28,8 +28,8 @@ def cases():
 @bp.route("/casussen/nieuw", methods=["GET", "POST"])
 @login_required
 def new_case():
-    if not current_user.may_start_case:
-        abort(403)
+    if not current_user.may_start_case and request.method != "POST":
+        abort(403)  # a POST goes to the engine, which refuses it and logs the attempt
     values = {"client_ref": "", "reason": ""}
     errors = {}
     if request.method == "POST":
@@ -39,6 +39,8 @@ def new_case():
             case = start_case(principal(), values)
         except Invalid as exc:
             errors = exc.errors
+        except Forbidden:
+            abort(403)
         else:
             flash(_("Casus %(ref)s is gestart.", ref=case["client_ref"]), "success")
             first = next((t for t in case["tasks"] if t["lane"] == "medewerker"), None)
