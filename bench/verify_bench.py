@@ -139,6 +139,10 @@ def main() -> None:
     bare_cpu = cpu_seconds() - cpu0
     log(f"bare SpiffWorkflow running the same {args.cases} cases' completions: {bare_all_s:.1f} s "
         f"({bare_cpu:.1f} s of CPU, one process)")
+    inter_verify, inter_bare = interleaved_cpu(args.cases)
+    log(f"one process, verify and bare engine taking turns per {INTERLEAVE} cases (so both see the "
+        f"same machine: this host's speed drifts by tens of percent within minutes): verify "
+        f"{inter_verify:.1f} s, bare {inter_bare:.1f} s of CPU, ratio {inter_verify / inter_bare:.2f}")
     start_p50, start_p95, verify_cli_s = starts_during_verify(args.jobs)
 
     # 2. one case with ~1,000 events on a looping variant of the meldcode (when the proof
@@ -216,11 +220,38 @@ def main() -> None:
         f"verify_ms_per_case={verify_s / args.cases * 1000:.2f} "
         f"verify_ratio_vs_engine={verify_s / bare_all_s:.2f} "
         f"verify_cpu_ratio_vs_engine={verify_cpu / bare_cpu:.2f} "
+        f"verify_cpu_ratio_interleaved={inter_verify / inter_bare:.2f} "
         f"case_start_p50_ms={start_p50:.1f} case_start_p95_during_verify_ms={start_p95:.1f} "
         f"replay_events={n_events} "
         f"replay_ms={replay_s * 1000:.0f} bare_ms={bare_s * 1000:.0f} "
         f"ratio_vs_engine={ratio:.2f} checkpoint_entries={entries} "
         f"checkpoint_check_s={checkpoint_s:.1f}")
+
+
+INTERLEAVE = 100
+
+
+def interleaved_cpu(cases: int) -> tuple[float, float]:
+    """CPU seconds of verifying the cases one process (jobs=1) and of the bare engine running
+    the same cases' completions, in turns of INTERLEAVE cases each, so that both are measured
+    on the same machine state. Case i (in build order) walked SCENARIOS[i % len]."""
+    from engine import models, store, verification
+
+    with store.unit_of_work() as session:
+        ids = list(session.scalars(select(models.Case.id).order_by(models.Case.id).limit(cases)))
+    spec, engine = bare.spec_and_engine()
+    forms = bare.shipped_forms()
+    verify_cpu = bare_cpu = 0.0
+    for start in range(0, len(ids), INTERLEAVE):
+        t0 = time.process_time()
+        verdicts = list(verification.verify_all(case_ids=ids[start:start + INTERLEAVE]))
+        verify_cpu += time.process_time() - t0
+        assert all(v.ok for v in verdicts), [v.problems for v in verdicts if not v.ok][:2]
+        t0 = time.process_time()
+        for i in range(start, min(len(ids), start + INTERLEAVE)):
+            bare.run_case(spec, engine, SCENARIOS[i % len(SCENARIOS)].decisions, forms)
+        bare_cpu += time.process_time() - t0
+    return verify_cpu, bare_cpu
 
 
 def copy_database(source: Path, target: Path) -> None:
