@@ -48,9 +48,7 @@ def signing_key() -> Ed25519PrivateKey:
                 fh.flush()
                 os.fsync(fh.fileno())
             pub = path.with_name("signing_key.pub")
-            tmp = pub.with_name(f".signing_key.pub.{os.getpid()}")
-            tmp.write_text(new.public_key().public_bytes_raw().hex() + "\n")
-            tmp.replace(pub)
+            settings.replace_file(pub, new.public_key().public_bytes_raw().hex() + "\n")
             value = seed
     try:
         raw = bytes.fromhex(value.strip())
@@ -110,9 +108,7 @@ def write_checkpoint(path: Path | None = None, url: str | None = None) -> Path:
         path = Path(folder) / f"checkpoint-{stamp}-{checkpoint['tree_size']}.json"
     else:
         checkpoint = make_checkpoint(url)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(checkpoint, indent=2) + "\n")
-    tmp.replace(path)
+    settings.replace_file(path, json.dumps(checkpoint, indent=2) + "\n")
     return path
 
 

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +134,4 @@ def _write(path: Path, tree: Tree) -> None:
     root, at = tree.root(), timezones.iso_seconds(timezones.now_utc())
     body = {"tree_size": tree.size, "root": root, "at": at,
             "frontier": [h.hex() for h in tree.frontier()], "mac": _mac(tree.size, root, at)}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(body) + "\n")
-    tmp.replace(path)
+    settings.replace_file(path, json.dumps(body) + "\n")

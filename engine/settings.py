@@ -112,6 +112,15 @@ def create_once(path: Path, value: str) -> str:
     return value
 
 
+def replace_file(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file beside it and a rename, so a reader
+    sees the old file or the new one, never half of one (no fsync: a lost write after a
+    crash is taken again by the next writer)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def _sync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
