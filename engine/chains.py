@@ -6,17 +6,15 @@ them). Problems in Dutch, the first break of a chain only."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Row
 
 from . import audit
-from .models import AccessLogEntry, Case
+from .models import Case
 from .replay import StoredEvent, event_label
 
-_ACCESS = AccessLogEntry.__table__
 # A case as an ORM object or as a plain row of the cases table (verify reads those): both
 # carry the same attributes.
 StoredCase = Case | Row[Any]
@@ -55,14 +53,12 @@ def check_chain(case: StoredCase, events: Sequence[StoredEvent]) -> list[str]:
     return problems
 
 
-def check_access_chain(session: Session, case_id: int, case: StoredCase | None = None) -> list[str]:
-    """The case's access log is chained like its history: an edited, removed or inserted
-    line breaks the chain. With the case: its sealed count and head must match the chain's,
-    so removing the last lines, or all of them, shows too."""
+def check_access_rows(rows: Iterable[Any], case: StoredCase | None = None) -> list[str]:
+    """The case's access log (its lines in the order written) is chained like its history:
+    an edited, removed or inserted line breaks the chain. With the case: its sealed count and
+    head must match the chain's, so removing the last lines, or all of them, shows too.
+    Out: the first problem found (Dutch), or []."""
     prev = audit.GENESIS
-    # Plain rows, not ORM objects: this runs for every case of verify --all.
-    rows = session.execute(select(_ACCESS).where(_ACCESS.c.case_id == case_id)
-                           .order_by(_ACCESS.c.id))
     number = 0
     for number, entry in enumerate(rows, start=1):
         if entry.prev_hash != prev:

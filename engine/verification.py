@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
 from . import adapter, cases, commands, log_verify, timezones, translog, versions
-from .chains import StoredCase, check_access_chain, check_chain, check_header
-from .models import Case, CaseShare, HistoryEvent, TaskRecord, User
+from .chains import StoredCase, check_access_rows, check_chain, check_header
+from .models import Case
 from .replay import replay_events, unloadable
 from .store import unit_of_work
+from .verify_reads import CASE_ROW, CaseReads, read_batch, read_snapshot
 
 # Attributes of a stored task that replay must reproduce (timestamps cannot be).
 _TASK_KEYS = ("id", "parent", "children", "state", "task_spec", "data", "delta")
@@ -77,22 +78,17 @@ def _same_state(stored: dict, workflow) -> bool:
     return stored == _comparable_state(json.loads(adapter.snapshot(workflow)))
 
 
-_EVENTS = HistoryEvent.__table__
-_TASKS = TaskRecord.__table__
-_USERS = User.__table__
-_CASES = Case.__table__
-
-
 _PLURAL = {"de afgeronde stappen", "de vastgelegde gegevens"}
 
 
-def verify_case(session: Session, case: StoredCase) -> Verdict:
+def verify_case(session: Session, case: StoredCase, reads: CaseReads | None = None) -> Verdict:
     """Check one case: its header hash, both chains and their sealed counts and heads, the
-    replay of its history against everything stored. A malformed row (JSON, a time, an
-    unknown version or owner, a task row) is a problem of this case, never an exception.
+    replay of its history against everything stored. reads: the case's records (default: read
+    through `session` when needed). A malformed row (JSON, a time, an unknown version or
+    owner, a task row) is a problem of this case, never an exception.
     Out: the Verdict, problems in Dutch."""
     try:
-        verdict = _verify_case(session, case)
+        verdict = _verify_case(session, case, reads or CaseReads(session, case.id))
         # The header hash last: when replay names what was changed, that says more; when
         # nothing else shows (a client reference, a date), the header still does.
         if not verdict.problems:
@@ -107,24 +103,21 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _verify_case(session: Session, case: StoredCase) -> Verdict:
+def _verify_case(session: Session, case: StoredCase, reads: CaseReads) -> Verdict:
     try:
-        events = list(session.execute(  # plain rows: they carry the same attributes
-            select(_EVENTS).where(_EVENTS.c.case_id == case.id)
-            .order_by(_EVENTS.c.seq, _EVENTS.c.id)
-        ))
+        events = reads.events()
     except Exception as exc:  # noqa: BLE001 - an unreadable event (JSON, time) is a finding
         return Verdict(case.id, 0, [f"de geschiedenis is onleesbaar (een gebeurtenis met "
                                     f"ongeldige gegevens of tijd): {_reason(exc)}"])
     verdict = Verdict(case.id, len(events))
     try:
-        access = check_access_chain(session, case.id, case)
+        access = check_access_rows(reads.access(), case)
     except Exception as exc:  # noqa: BLE001
         access = [f"het toegangslog is onleesbaar: {_reason(exc)}"]
     verdict.problems = check_chain(case, events) + access
     if verdict.problems:
         return verdict
-    owner = session.execute(select(_USERS.c.name).where(_USERS.c.id == case.owner_id)).first()
+    owner = reads.owner(case.owner_id)
     if owner is None:
         verdict.problems = [f"de eigenaar (gebruiker {case.owner_id}) bestaat niet"]
         return verdict
@@ -146,11 +139,9 @@ def _verify_case(session: Session, case: StoredCase) -> Verdict:
         "de uitkomst": (case.uitkomst, replayed.uitkomst),
         "de teller van taak-id's": (case.id_counter, replayed.id_counter),
         "de markering 'staat vast'": (case.stalled_at is not None, replayed.stalled),
-        "de eigenaar": (owner.name, replayed.owner),
+        "de eigenaar": (owner, replayed.owner),
         "de lijst van collega's met wie de casus is gedeeld": (
-            sorted(session.scalars(select(User.name).join(CaseShare, CaseShare.user_id == User.id)
-                                   .where(CaseShare.case_id == case.id))),
-            sorted(replayed.shared_with)),
+            reads.sharers(), sorted(replayed.shared_with)),
     }
     if replayed.process_version is not None:
         stored["de procesversie"] = (case.process_version, replayed.process_version)
@@ -159,8 +150,7 @@ def _verify_case(session: Session, case: StoredCase) -> Verdict:
             verb = "wijken" if what in _PLURAL else "wijkt"
             verdict.problems.append(
                 f"{what} {verb} af van de geschiedenis ({difference(have, want)})")
-    rows = session.execute(select(_TASKS.c.id, _TASKS.c.step, _TASKS.c.state,
-                                  _TASKS.c.completed_at).where(_TASKS.c.case_id == case.id)).all()
+    rows = reads.tasks()
     ready_rows = {r.id: r.step for r in rows if r.state == "ready"}
     if ready_rows != replayed.ready:
         verdict.problems.append(
@@ -265,8 +255,9 @@ def verify_all(session: Session | None = None, case_ids: list[int] | None = None
                jobs: int = 1):
     """Verdicts for the given cases, or all, in case order, as it goes (for the command line).
 
-    session: check within it (one transaction); None: each case in a read transaction of
-    its own, so writers never wait on a long verify. log: the result of log_verify.verify_log;
+    session: check within it (one transaction); None: the cases read in batches of _CHUNK,
+    each batch in a short read transaction of its own (one consistent view, a few statements),
+    so writers never wait on a long verify. log: the result of log_verify.verify_log;
     its problems of a case join that case's verdict, and a case that the log names but that
     no longer exists gets a verdict of its own (when all cases are checked). A case that
     cannot be read is a problem of that case; the next case is still checked.
@@ -284,10 +275,14 @@ def verify_all(session: Session | None = None, case_ids: list[int] | None = None
     gone = set(by_case) - set(ids) if case_ids is None else {
         c for c in case_ids if c in by_case and c not in ids}
     ordered = sorted(set(ids) | gone)
-    if session is None and jobs > 1 and len(ids) > _CHUNK:
-        verdicts = _verify_in_processes([c for c in ordered if c not in gone], url, jobs)
+    checked = [c for c in ordered if c not in gone]
+    if session is not None:
+        verdicts = (_verify_one(session, cid, url) for cid in checked)
+    elif jobs > 1 and len(ids) > _CHUNK:
+        verdicts = _verify_in_processes(checked, url, jobs)
     else:
-        verdicts = (_verify_one(session, cid, url) for cid in ordered if cid not in gone)
+        verdicts = (v for i in range(0, len(checked), _CHUNK)
+                    for v in _verify_chunk(checked[i:i + _CHUNK], url))
     for cid in ordered:
         if cid in gone:
             yield Verdict(cid, 0, list(by_case[cid]))
@@ -297,7 +292,9 @@ def verify_all(session: Session | None = None, case_ids: list[int] | None = None
         yield verdict
 
 
-_CHUNK = 25  # cases per task of a verify process: small enough to show progress evenly
+# Cases read together in one read transaction (verify_reads.read_batch), and per task of a
+# verify process: small enough to show progress evenly and to keep each read short.
+_CHUNK = 25
 
 
 def _verify_one(session: Session | None, case_id: int, url: str | None) -> Verdict:
@@ -306,6 +303,7 @@ def _verify_one(session: Session | None, case_id: int, url: str | None) -> Verdi
         session.expunge_all()  # keep memory flat over many cases
         return verdict
     with unit_of_work(url=url) as reader:
+        read_snapshot(reader)
         return _load_and_verify(reader, case_id)
 
 
@@ -331,6 +329,19 @@ def _verify_process_start() -> None:
 
 
 def _verify_chunk(ids: list[int], url: str | None) -> list[Verdict]:
+    """Verdicts of `ids`, read together in one read transaction (a consistent view), or,
+    when a row of one of them does not load, each case in a read transaction of its own, so
+    the problem is that case's and names the row."""
+    with unit_of_work(url=url) as reader:
+        read_snapshot(reader)
+        try:
+            batch = read_batch(reader, ids)
+        except Exception:  # noqa: BLE001 - a malformed row: found again case by case below
+            reader.rollback()
+            batch = None
+        if batch is not None:
+            return [verify_case(reader, *batch[cid]) if cid in batch
+                    else Verdict(cid, 0, ["de casus is verwijderd"]) for cid in ids]
     return [_verify_one(None, cid, url) for cid in ids]
 
 
@@ -339,7 +350,7 @@ def _load_and_verify(session: Session, case_id: int, rollback: bool = True) -> V
     transaction when the row does not load (a read transaction of verify's own; the one-case
     command keeps its logged read, and the failure is Python's parsing, not the database's)."""
     try:  # a plain row: it carries the same attributes as a Case, without the ORM's bookkeeping
-        case = session.execute(select(_CASES).where(_CASES.c.id == case_id)).first()
+        case = session.execute(CASE_ROW, {"case_id": case_id}).first()
     except Exception as exc:  # noqa: BLE001 - invalid JSON or time in the case row
         if rollback:
             session.rollback()

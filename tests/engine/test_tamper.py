@@ -532,10 +532,10 @@ def test_verify_all_holds_no_write_lock_while_it_runs(people, db_url, monkeypatc
     busy, started = threading.Event(), []
     original = verification.verify_case
 
-    def slow_verify_case(session, case):
+    def slow_verify_case(session, case, *reads):
         busy.set()
         time.sleep(0.2)  # verify is still running when the start below comes
-        return original(session, case)
+        return original(session, case, *reads)
 
     monkeypatch.setattr(verification, "verify_case", slow_verify_case)
     runner = threading.Thread(target=lambda: started.append(verify_all()))
