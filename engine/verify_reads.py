@@ -136,8 +136,8 @@ def read_batch(session: Session, ids: Iterable[int]) -> dict[int, tuple[Row[Any]
         if task.case_id in found:
             found[task.case_id].task_rows.append(task)  # type: ignore[arg-type]
     owners = {row.owner_id for row in rows.values() if row.owner_id is not None}
-    names: dict[int, str] = dict(
-        session.execute(_NAMES_IN, {"ids": sorted(owners)}).tuples().all()) if owners else {}
+    names: dict[int, str] = {r.id: r.name for r in session.execute(
+        _NAMES_IN, {"ids": sorted(owners)})} if owners else {}
     for reads in found.values():
         reads.names = names
     return {cid: (rows[cid], reads) for cid, reads in found.items()}

@@ -550,21 +550,24 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
             checkpoint = checkpoints.load_checkpoint(path) if path else None
         except checkpoints.CheckpointError as exc:
             fail(f"controlepunt geweigerd: {exc}", 1)
-        # No write transaction for the run: the log pass and each case are read transactions
-        # of their own; the access-log lines of the verify go in small batches.
-        report = log_verify.verify_log(checkpoint=checkpoint)
-        for verdict in verification.verify_all(case_ids=wanted, log=report, jobs=jobs):
-            checked += 1
-            seen.append(verdict.case_id)
-            if len(seen) >= 50:
-                _log_verified(operator, seen)
-            if verdict.ok:
-                click.echo(f"casus {verdict.case_id}: in orde ({verdict.events} gebeurtenissen)")
-            else:
-                failed += 1
-                click.echo(f"casus {verdict.case_id}: NIET IN ORDE")
-                for problem in verdict.problems:
-                    click.echo(f"  - {problem}")
+        # No write transaction for the run: the log pass and each batch of cases are read
+        # transactions of their own; the access-log lines of the verify go in small batches.
+        # The whole run yields the processor to the server, the pass over the log included.
+        with verification.background_priority():
+            report = log_verify.verify_log(checkpoint=checkpoint)
+            for verdict in verification.verify_all(case_ids=wanted, log=report, jobs=jobs):
+                checked += 1
+                seen.append(verdict.case_id)
+                if len(seen) >= 50:
+                    _log_verified(operator, seen)
+                if verdict.ok:
+                    click.echo(f"casus {verdict.case_id}: in orde ({verdict.events} "
+                               "gebeurtenissen)")
+                else:
+                    failed += 1
+                    click.echo(f"casus {verdict.case_id}: NIET IN ORDE")
+                    for problem in verdict.problems:
+                        click.echo(f"  - {problem}")
         _log_verified(operator, seen)
         if case_ids:
             with store.unit_of_work() as session:
@@ -648,18 +651,22 @@ def _existing(session, case_ids):
 @click.option("-o", "output", required=True, type=click.Path())
 @click.option("--user", "as_user", default=None, help="Namens wie de export gebeurt.")
 def export(case_id, fmt, output, as_user):
-    from engine import dossier
+    from flask_babel import force_locale
+
     from engine.errors import Forbidden
 
+    from . import create_app, documents
+
     output_path(output)  # before the export is made and logged
-    with _database():
+    # the words of the PDF from the catalogues, in Dutch (the JSON is Dutch evidence anyway)
+    with _database(), create_app().app_context(), force_locale("nl"):
         if as_user is None:
             # the operator: logged as the operating-system user (CONTRACT section 3)
-            content, _ = dossier.export(getpass.getuser(), case_id, fmt)
+            content, _ = documents.export(getpass.getuser(), case_id, fmt)
         else:
             reader = _reader(as_user, case_id)
             try:
-                content, _ = dossier.export(reader, case_id, fmt)
+                content, _ = documents.export(reader, case_id, fmt)
             except Forbidden:  # logged by the engine, outcome denied
                 fail(f"gebruiker '{as_user}' mag casus {case_id} niet inzien; er is niets "
                      "geëxporteerd (de poging staat in het toegangslog)")
