@@ -270,11 +270,13 @@ def log_admin(db: Session | Connection, user: str, action: str, detail: dict) ->
                                  "hash": admin_hash(at, user, action, detail)})
 
 
-def admin_log(session: Session | Connection, limit: int = 1000) -> list[dict[str, Any]]:
+def admin_log(session: Session | Connection, limit: int = 1000,
+              stamp: timezones.Stamp = iso) -> list[dict[str, Any]]:
     """The newest `limit` admin-log rows, oldest first: [{"at", "user", "action", "detail"}]
-    with `at` as ISO 8601 UTC. Contract section 5 (GET /api/v1/admin-log)."""
+    with `at` as `stamp` gives it: ISO 8601 UTC text by default (Contract section 5, GET
+    /api/v1/admin-log), an aware UTC datetime with timezones.to_utc (the auditor's page)."""
     conn = session.connection() if isinstance(session, Session) else session
     rows = conn.execute(select(_admin.c.at, _admin.c.user, _admin.c.action, _admin.c.detail)
                         .order_by(_admin.c.id.desc()).limit(max(0, int(limit)))).all()
-    return [{"at": iso(r.at), "user": r.user, "action": r.action, "detail": r.detail}
+    return [{"at": stamp(r.at), "user": r.user, "action": r.action, "detail": r.detail}
             for r in reversed(rows)]

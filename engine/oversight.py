@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, dossier, listings, pages, replay, timezones, verification
+from . import audit, cases, commands, listings, pages, replay, timezones, verification
 from .errors import Invalid
 from .messages import N_, Message
 from .models import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User
@@ -146,8 +146,10 @@ def find_cases(who, flt: CaseFilter) -> dict[str, Any]:
     return commands.run_command(who, run)
 
 
-def step_through(who, case_id: Any) -> dict[str, Any]:
-    """The case as it was after each event: the diagram's marks and the data known then."""
+def step_through(who, case_id: Any, stamp: timezones.Stamp = audit.iso) -> dict[str, Any]:
+    """The case as it was after each event (replay.frames, each event's `at` as `stamp` gives
+    it: ISO 8601 UTC text by default, an aware UTC datetime with timezones.to_utc), and the
+    verify result. Auditors only (Forbidden otherwise), the read logged; NotFound."""
 
     def run(session: Session):
         case = cases.open_case(session, who, case_id, "read_history", auditors_only=True)
@@ -155,7 +157,7 @@ def step_through(who, case_id: Any) -> dict[str, Any]:
             select(HistoryEvent).where(HistoryEvent.case_id == case.id).order_by(HistoryEvent.seq)
         ))
         definition = definition_for(session, case.process_version)
-        frames = replay.frames(definition, case.id, events)
+        frames = replay.frames(definition, case.id, events, stamp=stamp)
         return {
             "case": {"id": case.id, "client_ref": case.client_ref, "status": case.status,
                      "uitkomst": case.uitkomst, "process_version": case.process_version},
@@ -167,7 +169,8 @@ def step_through(who, case_id: Any) -> dict[str, Any]:
 
 
 def viewers(who, case_id: Any) -> dict[str, Any]:
-    """'Wie heeft dit dossier ingezien': per person, what they did and when, for a client."""
+    """'Wie heeft dit dossier ingezien': per person, what they did and when (first and last as
+    aware UTC datetimes, for the page to show), for a client. Auditors only, the read logged."""
 
     def run(session: Session):
         case = cases.open_case(session, who, case_id, "read_access_log", auditors_only=True)
@@ -229,8 +232,9 @@ def search_page(who, args: dict[str, Any]) -> dict[str, Any]:
 def history_page(who, case_id: Any) -> dict[str, Any]:
     """The step-through page: after each event, the diagram's marks (done, current, skipped,
     as the case page draws them), what that event recorded and all data known then, labelled
-    from the form definitions; and the verify result."""
-    found = step_through(who, case_id)
+    from the form definitions; and the verify result. Each frame's `at` is an aware UTC
+    datetime, for the page to show in Dutch time."""
+    found = step_through(who, case_id, stamp=timezones.to_utc)
     with unit_of_work() as session:
         definition = definition_for(session, found["case"]["process_version"])
         actors = {f["actor"] for f in found["frames"]}
@@ -262,18 +266,45 @@ def history_page(who, case_id: Any) -> dict[str, Any]:
             "step_names": step_names}
 
 
+def access_log(who, case_id: Any, stamp: timezones.Stamp = audit.iso) -> list[dict[str, Any]]:
+    """Every attempt to read or change the case (NEN 7513), oldest first: [{"at", "user",
+    "role", "action", "outcome", "on_behalf_of", "source", "client_ref"}] with `at` as `stamp`
+    gives it: ISO 8601 UTC text by default (GET /api/v1/cases/{id}/access-log), an aware UTC
+    datetime with timezones.to_utc (the auditor's page). Auditors only (Forbidden otherwise),
+    and this read is logged too; NotFound for a case that does not exist."""
+    return commands.run_command(who, lambda session: _access_entries(
+        session, cases.open_case(session, who, case_id, "read_access_log", auditors_only=True),
+        stamp))
+
+
+def _access_entries(session: Session, case: Case, stamp: timezones.Stamp) -> list[dict[str, Any]]:
+    session.flush()  # this read's own entry too
+    rows = session.scalars(
+        select(AccessLogEntry).where(AccessLogEntry.case_id == case.id).order_by(AccessLogEntry.id))
+    return [
+        {"at": stamp(r.at), "user": r.user, "role": r.role, "action": r.action,
+         "outcome": r.outcome, "on_behalf_of": r.on_behalf_of, "source": r.source,
+         "client_ref": r.client_ref}
+        for r in rows
+    ]
+
+
 def access_log_page(who, case_id: Any) -> dict[str, Any]:
-    """The access-log page: dossier.access_log (auditors only, and logged) with the names of
-    the people in it."""
-    entries = dossier.access_log(who, case_id)
-    with unit_of_work() as session:
-        case = session.get_one(Case, int(case_id))  # dossier.access_log found it
+    """The access-log page: the case's head and access_log's entries (`at` an aware UTC
+    datetime, for the page to show in Dutch time) with the names and roles of the people in
+    them. Auditors only (Forbidden otherwise), and this read is logged; NotFound."""
+
+    def run(session: Session) -> dict[str, Any]:
+        case = cases.open_case(session, who, case_id, "read_access_log", auditors_only=True)
+        entries = _access_entries(session, case, timezones.to_utc)
         names = dict(session.execute(
             select(User.name, User.display_name).where(User.name.in_({e["user"] for e in entries}))
         ).all())
-        head = {"id": case.id, "client_ref": case.client_ref, "status": case.status,
-                "uitkomst": case.uitkomst}
-    for entry in entries:
-        entry["name"] = names.get(entry["user"]) or entry["user"]
-        entry["roles"] = [r for r in (entry["role"] or "").split(",") if r]
-    return {"case": head, "entries": entries}
+        for entry in entries:
+            entry["name"] = names.get(entry["user"]) or entry["user"]
+            entry["roles"] = [r for r in (entry["role"] or "").split(",") if r]
+        return {"case": {"id": case.id, "client_ref": case.client_ref, "status": case.status,
+                         "uitkomst": case.uitkomst},
+                "entries": entries}
+
+    return commands.run_command(who, run)

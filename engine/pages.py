@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from lxml import etree
@@ -216,14 +217,16 @@ def event_fields(step, action: str) -> list:
 
 
 def labelled_entries(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
-    """What was recorded in a form, labelled, in the form's order (unknown keys last)."""
+    """What was recorded in a form, labelled, in the form's order (unknown keys last):
+    [{"name", "label", "type", "value", "option_label"}], a date field's value as a
+    datetime.date (stored as ISO text; text that is no date stays text), for a page to show."""
     out = []
     known = set()
     for f in fields:
         known.add(f.name)
         if f.name not in data:
             continue
-        value = data[f.name]
+        value = _as_date(data[f.name]) if f.type == "date" else data[f.name]
         option = next((o.label for o in f.options if o.value == value), None)
         out.append({"name": f.name, "label": f.label, "type": f.type, "value": value,
                     "option_label": option})
@@ -232,6 +235,15 @@ def labelled_entries(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]
             out.append({"name": name, "label": name, "type": _type_of(value), "value": value,
                         "option_label": None})
     return out
+
+
+def _as_date(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _type_of(value: Any) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from lxml import etree
 from sqlalchemy import select
 
-from . import definition_xml, definitions, organisation, versions
+from . import definition_xml, definitions, organisation, timezones, versions
 from .commands import MAX_ID
 from .definitions import SourceFile
 from .errors import Forbidden, Invalid, NotFound
@@ -78,14 +78,16 @@ def grouped(changes: list[dict[str, str]]) -> list[dict[str, Any]]:
 
 
 def versions_page(who: Principal, old: Any = None, new: Any = None) -> dict[str, Any]:
-    """Every version (newest first) with its open cases, the active one, and, when two versions
-    are chosen, the difference between them."""
+    """Every version (newest first; deployed_at an aware UTC datetime, for the page to show)
+    with its open cases, the active one, and, when two versions are chosen, the difference
+    between them. Raises Forbidden, NotFound (a chosen version that does not exist)."""
     _require(who, *READERS)
     with unit_of_work() as session:
         rows = versions.list_versions(session)
         open_cases = versions.open_cases_per_version(session)
         listing = [
-            {**versions.version_view(row), "open_cases": open_cases.get(row.version, 0)}
+            {**versions.version_view(row, timezones.to_utc),
+             "open_cases": open_cases.get(row.version, 0)}
             for row in reversed(rows)
         ]
         active = next((v["version"] for v in listing if v["active"]), None)
@@ -107,8 +109,9 @@ def list_versions(who: Principal) -> list[dict[str, Any]]:
 
 
 def version_summary(who: Principal, number: Any) -> dict[str, Any]:
-    """One version with its open cases and its difference to the active one (to confirm an
-    activation)."""
+    """One version (deployed_at an aware UTC datetime, for the page to show) with its open
+    cases and its difference to the active one (to confirm an activation). Raises Forbidden,
+    NotFound."""
     _require(who, PROCESBEHEERDER)
     with unit_of_work() as session:
         row = _version(session, number)
@@ -116,7 +119,8 @@ def version_summary(who: Principal, number: Any) -> dict[str, Any]:
         changes = (versions.diff(versions.files_of(active), versions.files_of(row))
                    if active is not None and active.version != row.version else [])
         open_cases = versions.open_cases_per_version(session)
-        return {**versions.version_view(row), "open_cases": open_cases.get(row.version, 0),
+        return {**versions.version_view(row, timezones.to_utc),
+                "open_cases": open_cases.get(row.version, 0),
                 "active_version": active.version if active else None,
                 "groups": grouped(changes), "count": len(changes)}
 
@@ -170,7 +174,7 @@ def _named_files(session, payload: Any) -> list[SourceFile]:
     """The files the modeler sends ({"bpmn": xml, "dmn": xml or absent}), named as the active
     version names them."""
     if not isinstance(payload, dict) or not isinstance(payload.get("bpmn"), str):
-        raise Invalid(N_("Stuur het diagram mee."), {"bpmn": "Het BPMN-diagram ontbreekt."})
+        raise Invalid(N_("Stuur het diagram mee."), {"bpmn": N_("Het BPMN-diagram ontbreekt.")})
     unknown = set(payload) - {"bpmn", "dmn"}
     if unknown:
         raise Invalid(N_("Onbekende gegevens."), {str(k)[:100]: N_("Onbekend veld.") for k in unknown})

@@ -13,7 +13,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Row
 
-from . import adapter, audit, driving, migration, versions
+from . import adapter, audit, driving, migration, timezones, versions
 from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
 from .models import HistoryEvent
@@ -187,15 +187,17 @@ def unloadable(version, exc: Exception) -> str:
 
 
 def frames(definition, case_id: int, events: Sequence[StoredEvent],
-           definition_of: Callable[[int], ProcessDefinition] | None = None) -> list[dict[str, Any]]:
-    """The case after each event: what was done, what was open, what was known.
+           definition_of: Callable[[int], ProcessDefinition] | None = None,
+           stamp: timezones.Stamp = audit.iso) -> list[dict[str, Any]]:
+    """The case after each event: what was done, what was open, what was known; each event's
+    `at` as `stamp` gives it (ISO 8601 UTC text by default, timezones.to_utc for a page).
 
     definition and definition_of as for replay_events."""
     result: list[dict[str, Any]] = []
 
     def capture(event, state: Replayed, workflow) -> None:
         result.append({
-            "seq": event.seq, "at": audit.iso(event.at), "actor": event.actor,
+            "seq": event.seq, "at": stamp(event.at), "actor": event.actor,
             "action": event.action, "step": event.step, "event_data": event.data,
             "completed_steps": list(state.completed_steps),
             "ready_steps": sorted(set(_ready_steps(workflow).values())),

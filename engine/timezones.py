@@ -8,8 +8,9 @@ early). So every conversion goes through `to_utc` first, whatever the server's T
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import overload
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 # The zone times are shown in: the product serves Dutch organisations (Flask-Babel's
@@ -20,6 +21,13 @@ DISPLAY_ZONE = ZoneInfo(DISPLAY_ZONE_NAME)
 # Dutch month names, so the dossier reads the same whatever locale the server runs in.
 _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
            "september", "oktober", "november", "december")
+
+
+# How an engine view gives its times (as engine/cases.Stamp): `iso` (ISO 8601 UTC text, the
+# form of the API, the command line and the hash chains) or `to_utc` (an aware UTC datetime, for
+# a page, which formats it itself in Dutch time: webui/web.when). A page never gets a time as
+# text to parse again.
+Stamp = Callable[[datetime], Any]
 
 
 def now_utc() -> datetime:

@@ -47,15 +47,14 @@ def create_token(session: Session, name: str, days: int | None = None, by: Any =
     session.flush()
     audit.log_admin(session, actor(by), "token_created", {
         "user": user.name, "token_id": row.id,
-        "expires": _stamp(row.expires_at) if row.expires_at else None})
+        "expires": timezones.iso_seconds(row.expires_at) if row.expires_at else None})
     return token
 
 
 _aware = timezones.to_utc  # SQLite gives back naive datetimes; every stored time is UTC.
 
 
-def _stamp(value: datetime | None) -> str:
-    return timezones.iso_seconds(value) if value else "-"
+NEVER = "-"  # list_tokens: the expiry of a token that never expires
 
 
 def token_status(token: ApiToken, now: datetime | None = None) -> str:
@@ -67,13 +66,18 @@ def token_status(token: ApiToken, now: datetime | None = None) -> str:
     return "active"
 
 
-def list_tokens(session: Session, name: str) -> list[dict[str, Any]]:
-    """A user's tokens, oldest first: id, created, expires (ISO 8601 UTC, "-" for never) and
-    status. Raises NotFound for an unknown name."""
+def list_tokens(session: Session, name: str,
+                stamp: timezones.Stamp = timezones.iso_seconds) -> list[dict[str, Any]]:
+    """A user's tokens, oldest first: id, created, expires ("-" for never) and status.
+
+    The times as `stamp` gives them: ISO 8601 UTC to the second by default (the command line's
+    `token list`), an aware UTC datetime with timezones.to_utc (the beheerder's page).
+    Raises NotFound for an unknown name."""
     user = get_user(session, name)
     now = utcnow()
     return [
-        {"id": t.id, "created": _stamp(t.created_at), "expires": _stamp(t.expires_at),
+        {"id": t.id, "created": stamp(t.created_at),
+         "expires": stamp(t.expires_at) if t.expires_at is not None else NEVER,
          "status": token_status(t, now)}
         for t in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
                                  .order_by(ApiToken.id))

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
-from . import audit, definitions
+from . import audit, definitions, timezones
 from .definitions import InvalidDefinition, ProcessDefinition, SourceFile
 from .errors import NotFound
 from .messages import N_, Message
@@ -20,11 +20,13 @@ from .models import ProcessFile, ProcessVersion
 from .store import unit_of_work
 
 
-def version_view(row: ProcessVersion) -> dict[str, Any]:
+def version_view(row: ProcessVersion, stamp: timezones.Stamp = audit.iso) -> dict[str, Any]:
+    """A version as the API and the pages show it: deployed_at as `stamp` gives it (ISO 8601
+    UTC text by default, an aware UTC datetime with timezones.to_utc for a page)."""
     return {
         "version": row.version,
         "sha256": row.sha256,
-        "deployed_at": audit.iso(row.deployed_at),
+        "deployed_at": stamp(row.deployed_at),
         "deployed_by": row.deployed_by,
         "active": row.active,
         "files": [f.name for f in row.files],

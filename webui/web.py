@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from engine import pages, timezones
 from engine.commands import MAX_ID
 from engine.errors import DomainError
+from engine.messages import N_
 from engine.roles import CASE_STARTERS
 
 from . import CONTENT_SECURITY_POLICY
@@ -125,11 +126,16 @@ def label(table: dict, code: Any) -> str:
 # --- formatting --------------------------------------------------------------------------------
 
 
-def when(value: datetime | str | None, style: str = "d MMMM yyyy 'om' HH:mm") -> str:
+def when(value: datetime | None, style: str = "d MMMM yyyy 'om' HH:mm") -> str:
+    """A time as the reader reads it, in Dutch time (Europe/Amsterdam, Flask-Babel's
+    BABEL_DEFAULT_TIMEZONE) whatever the server's own zone: `value` an aware datetime, or a
+    naive one that is UTC (SQLite's). None or "" gives "". The engine hands pages datetimes
+    (its views' `stamp`, timezones.to_utc), never text: anything else (an ISO string, a date)
+    raises TypeError rather than being parsed again."""
     if value is None or value == "":
         return ""
-    if isinstance(value, str):
-        value = timezones.parse_iso(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"when() takes a datetime, not {type(value).__name__}: {value!r}")
     if select_locale() == "en" and "'om'" in style:
         style = style.replace("'om'", "'at'")
     return format_datetime(timezones.to_utc(value), style)
@@ -146,17 +152,15 @@ def waited(value: datetime | None) -> str:
 
 
 def answer(entry: dict[str, Any]) -> str:
-    """A recorded value as a person reads it."""
+    """A recorded value (an entry of engine/pages.labelled_entries) as a person reads it: a
+    date field's value comes as a date (the engine reads the stored text), never parsed here."""
     value = entry.get("value")
     if entry.get("option_label"):
         return entry["option_label"]
     if isinstance(value, bool):
         return _("ja") if value else _("nee")
-    if entry.get("type") == "date" and isinstance(value, str):
-        try:
-            return format_date(date.fromisoformat(value), "d MMMM yyyy")
-        except ValueError:
-            return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return format_date(value, "d MMMM yyyy")
     return "" if value is None else str(value)
 
 
@@ -187,11 +191,15 @@ def simple_condition(expression: str | None) -> dict[str, str] | None:
 
 # --- errors as pages ---------------------------------------------------------------------------
 
+# A method the path does not take, at a page and at an API path alike: one text (webui/api's
+# own handler takes it from here; a method refused in routing reaches _http_error below).
+METHOD_NOT_ALLOWED = N_("Deze handeling is hier niet mogelijk.")
+
 _HTTP_MESSAGES = {
     400: _l("Het verzoek is niet goed ontvangen."),
     403: _l("U heeft geen toegang tot deze pagina."),
     404: _l("Deze pagina bestaat niet (meer)."),
-    405: _l("Deze handeling is hier niet mogelijk."),
+    405: _l(METHOD_NOT_ALLOWED),
     413: _l("Het verzoek is te groot."),
     429: _l("Te veel pogingen in korte tijd. Wacht een minuut en probeer het dan opnieuw."),
     500: _l("Er ging iets mis aan onze kant. Probeer het later opnieuw."),

@@ -63,4 +63,22 @@ def test_the_web_pages_show_dutch_time_on_a_dutch_server(sqlite_url, amsterdam_s
 
     with create_app({"TESTING": True}).test_request_context("/"):
         assert when(WINTER) == "15 januari 2026 om 13:00"
-        assert when("2026-07-01T12:00:00Z") == "1 juli 2026 om 14:00"
+        assert when(SUMMER) == "1 juli 2026 om 14:00"
+        assert when(SUMMER.replace(tzinfo=UTC)) == "1 juli 2026 om 14:00"
+        assert when(None) == when("") == ""
+
+
+@pytest.mark.parametrize("text", ["2026-07-01T12:00:00Z", "2026-07-01"])
+def test_a_page_never_parses_a_time_again(sqlite_url, text):
+    """Pages get times as datetimes from the engine (its views' `stamp`); ISO text that
+    reaches web.when is a mistake to find, not something to parse again (issue 12)."""
+    from datetime import date
+
+    from webui import create_app
+    from webui.web import when
+
+    with create_app({"TESTING": True}).test_request_context("/"):
+        with pytest.raises(TypeError):
+            when(text)
+        with pytest.raises(TypeError):
+            when(date(2026, 7, 1))  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from engine import audit, forms, organisation, store, users
+from engine import audit, forms, organisation, store, timezones, users
 from engine.errors import Invalid
 from engine.passwords import generate_password
 from engine.roles import AUDITOR, BEHEERDER, LEIDINGGEVENDE, ROLES
@@ -158,7 +158,7 @@ def _detail_page(name: str, errors: dict | None = None, status: int = 200,
         person = next((u for u in rows if u["name"] == name), None)
         if person is None:
             abort(404)
-        tokens = list_tokens(session, name)
+        tokens = list_tokens(session, name, stamp=timezones.to_utc)
     return render_template(
         "admin/user.html", person=person, tokens=tokens, errors=errors or {}, roles=ROLES,
         managers=[u for u in rows if u["active"] and LEIDINGGEVENDE in u["roles"]
@@ -280,6 +280,6 @@ def token_revoke(name):
 def admin_log():
     _require(AUDITOR)
     with store.unit_of_work() as session:
-        rows = audit.admin_log(session, ADMIN_LOG_LIMIT)
+        rows = audit.admin_log(session, ADMIN_LOG_LIMIT, stamp=timezones.to_utc)
     return render_template("admin/admin_log.html", rows=list(reversed(rows)),
                            limit=ADMIN_LOG_LIMIT, ADMIN_ACTIONS=ADMIN_ACTIONS)

@@ -16,7 +16,17 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from engine import cases, commands, definitions, dossier, process_admin, sharing, tasks, tokens, verification
+from engine import (
+    cases,
+    commands,
+    definitions,
+    oversight,
+    process_admin,
+    sharing,
+    tasks,
+    tokens,
+    verification,
+)
 from engine.errors import BadRequest, DomainError, Forbidden, Invalid, NotAuthenticated
 from engine.forms import REQUIRED
 from engine.messages import N_, Message
@@ -25,6 +35,7 @@ from engine.store import unit_of_work
 
 from .. import DEPLOY_LIMIT, JSON_LIMIT
 from ..texts import translate, translate_all
+from ..web import METHOD_NOT_ALLOWED
 from . import models
 from .openapi import ERROR, Operation, Reply, declare, openapi_document
 
@@ -57,13 +68,13 @@ DEPLOY_REFUSAL = Reply(models.DeployRefusal, "niet publiceerbaar; niets gepublic
 @bp.errorhandler(definitions.InvalidDefinition)
 def _invalid_definition(exc):
     body = {"error": translate(N_("Het proces kan niet worden gepubliceerd.")),
-            "errors": [p.as_dict() for p in exc.problems]}
+            "errors": translate_all([p.as_dict() for p in exc.problems])}
     return answer(DEPLOY_REFUSAL, body, 422)
 
 
 HTTP_MESSAGES: dict[int | None, Message] = {
     404: N_("Niet gevonden."),
-    405: N_("Deze methode is hier niet toegestaan."),
+    405: METHOD_NOT_ALLOWED,  # the same text as a page's 405 (webui.web)
     413: N_("Het verzoek is te groot."),
     400: N_("Ongeldig verzoek."),
     500: N_("Er ging iets mis aan onze kant. Probeer het later opnieuw."),
@@ -261,7 +272,7 @@ def verify_case(case_id):
           {200: (list[models.AccessLogEntry], "toegangslog, oudste eerst")},
           refusals=CASE_REFUSALS)
 def case_access_log(case_id):
-    return dossier.access_log(g.principal, case_id)
+    return oversight.access_log(g.principal, case_id)
 
 
 @endpoint("GET", "/tasks", "De open taken die deze gebruiker mag afronden",
