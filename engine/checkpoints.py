@@ -16,7 +16,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from . import config, settings, timezones, translog
+from . import config, log_head, settings, store, timezones, translog
 
 
 class CheckpointError(Exception):
@@ -85,9 +85,21 @@ def signed_text(tree_size: int, root: str, at: str) -> bytes:
 def make_checkpoint(url: str | None = None, at: datetime | None = None) -> dict[str, Any]:
     """A signed checkpoint of the whole log: {"tree_size", "root", "signature", "at"}
     (CONTRACT section 5); root hex, signature base64 Ed25519 over the size, root and time.
-    Raises CheckpointError for an unusable signing key."""
+    Raises CheckpointError for an unusable signing key, and when the log does not hold the
+    head this instance's sequencer recorded (engine/log_head.py): it was cut or rewritten."""
     key = signing_key()
-    size, root = translog.tree_head(url)
+    try:
+        head = log_head.read(store.get_engine(url))
+    except log_head.HeadUnreadable as exc:
+        raise CheckpointError(f"geen controlepunt geschreven: {exc}") from None
+    size, root, at_head = translog.tree_head(url, head.tree_size if head else None)
+    if head is not None and at_head != head.root:
+        # Signing now would vouch for a log that was cut or rewritten after this instance's
+        # sequencer recorded its head: a checkpoint must never cover tampering.
+        raise CheckpointError(
+            f"geen controlepunt geschreven: het logboek ({size} regels) past niet bij de kop "
+            f"die de sequencer vastlegde ({head.tree_size} regels): regels zijn weggehaald of "
+            "vervangen. Zoek het uit met 'meldcode verify --all'.")
     at_text = timezones.iso_seconds(at or timezones.now_utc())
     signature = key.sign(signed_text(size, root, at_text))
     return {"tree_size": size, "root": root, "signature": base64.b64encode(signature).decode(),

@@ -197,14 +197,24 @@ def snapshot(url: str | None) -> Iterator[Connection]:
         yield conn
 
 
-def tree_head(url: str | None = None) -> tuple[int, str]:
-    """(tree size, root hex) of the log as it is now, after sequencing."""
+def tree_head(url: str | None = None, prefix: int | None = None) -> tuple[int, str, str | None]:
+    """(tree size, root hex) of the log as it is now, after sequencing, and the root (hex) of
+    its first `prefix` entries (None when not asked, or when the log holds fewer): a
+    checkpoint compares that with the head the sequencer recorded (engine/log_head.py)."""
     sequence(url)
+    prefix_root = None
     with snapshot(url) as conn:
         tree = Tree()
         for rows in batches(conn, select(ENTRIES.c.entry_hash).order_by(ENTRIES.c.idx)):
-            tree.extend([bytes.fromhex(entry) for (entry,) in rows])
-    return tree.size, tree.root()
+            entries = [bytes.fromhex(entry) for (entry,) in rows]
+            if prefix is not None and tree.size <= prefix < tree.size + len(entries):
+                cut = prefix - tree.size
+                tree.extend(entries[:cut])
+                prefix_root, entries = tree.root(), entries[cut:]
+            tree.extend(entries)
+        if prefix is not None and tree.size == prefix:
+            prefix_root = tree.root()
+    return tree.size, tree.root(), prefix_root
 
 
 ROWS = 1024  # rows per fetch of the big scans: a power of two (Tree.extend likes aligned runs),

@@ -609,6 +609,26 @@ def test_an_old_case_removed_and_the_log_sequenced_anew_is_seen(people, db_url):
     # itself queued its own access lines)
 
 
+def test_no_checkpoint_is_signed_over_a_log_cut_behind_the_sequencers_back(people, db_url,
+                                                                          tmp_path):
+    """`meldcode checkpoint` (by hand or from cron) never vouches for a cut log: it compares
+    the log with the head the sequencer recorded and refuses, in Dutch, writing no file. On
+    the untouched log it signs as before."""
+    closed_case(people, "eerder")
+    victim = closed_case(people, "weg")
+    fine = cli("checkpoint", "-o", str(tmp_path / "voor.json"))
+    assert fine.exit_code == 0, fine.output
+    tamper(db_url, *_CUT_AND_REQUEUE, "DELETE FROM history_events WHERE case_id = :c",
+           "DELETE FROM access_log WHERE case_id = :c", "DELETE FROM tasks WHERE case_id = :c",
+           "DELETE FROM case_shares WHERE case_id = :c", "DELETE FROM cases WHERE id = :c",
+           c=victim["id"])
+    refused = cli("checkpoint", "-o", str(tmp_path / "na.json"))
+    assert refused.exit_code != 0
+    assert "geen controlepunt geschreven" in refused.output
+    assert "Traceback" not in refused.output
+    assert not (tmp_path / "na.json").exists()
+
+
 def test_a_gemeld_case_rewound_with_its_log_sequenced_anew_is_seen(people, db_url):
     """The rewind of the issue (a closed 'gemeld' case made open again from an old copy of its
     row) with the log cut where its later entries began and the rest queued again."""
