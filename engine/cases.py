@@ -8,7 +8,6 @@ version the plan was made from. Task commands are engine/tasks.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,14 +23,12 @@ from .errors import BadRequest, Conflict, Invalid
 from .messages import N_, text_of
 from .models import Case, Draft, HistoryEvent, TaskRecord, utcnow
 from .roles import AUDITOR, CASE_STARTERS
+from .timezones import Stamp  # how a view gives its times
 from .users import Principal, may_read_case
 from .versions import active_version, definition_for
 
 SYSTEM = "systeem"  # the actor of the engine's own history events
 
-# How a view gives its times: audit.iso (ISO 8601 UTC text, the API's form, the default) or
-# timezones.to_utc (an aware datetime, for a page, which formats it itself: web.when).
-Stamp = Callable[[datetime], Any]
 
 
 def task_view(row: TaskRecord | Row[Any], stamp: Stamp = audit.iso) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, expressions, forms, organisation
 from .adapter import IdSource, dump_state, load_state, workflow_cache
-from .cases import CaseChange, Retry, Stamp, case_dict, task_view, write_change
+from .cases import CaseChange, Retry, case_dict, task_view, write_change
 from .commands import Denied, load_case, log_denied, log_refused, run_command
 from .driving import MELDING_STEP, complete_in_workflow, task_or_none
 from .errors import Conflict, Invalid, NotFound
@@ -28,6 +28,7 @@ from .messages import N_
 from .models import Case, TaskRecord, User, utcnow
 from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE, MEDEWERKER
 from .store import get_engine, unit_of_work, write_connection
+from .timezones import Stamp
 from .users import Principal, may_complete
 from .versions import definition_for
 

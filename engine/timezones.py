@@ -23,7 +23,7 @@ _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augu
            "september", "oktober", "november", "december")
 
 
-# How an engine view gives its times (as engine/cases.Stamp): `iso` (ISO 8601 UTC text, the
+# How an engine view gives its times: `iso` (ISO 8601 UTC text, the
 # form of the API, the command line and the hash chains) or `to_utc` (an aware UTC datetime, for
 # a page, which formats it itself in Dutch time: webui/web.when). A page never gets a time as
 # text to parse again.
