@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from . import expressions
 from .bpmn_elements import lint_elements
 from .bpmn_flow import flow_graph, lint_flows
+from .messages import N_, Message, text_of
 from .problems import NS, Problem, label_of
 from .problems import line_of as _line
 from .roles import ROLES, TASK_LANES
@@ -37,19 +38,21 @@ CONTRACT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
         "terugkoppeling_toelichting")},
     "hulp_evaluatiedatum": ("date", ()),
 }
-_TYPE_WORDS = {"boolean": "een ja/nee-veld (boolean)", "string": "een tekstveld (string)",
-               "date": "een datumveld (date)", "enum": "een keuzeveld (enum)"}
+_TYPE_WORDS = {"boolean": N_("een ja/nee-veld (boolean)"), "string": N_("een tekstveld (string)"),
+               "date": N_("een datumveld (date)"), "enum": N_("een keuzeveld (enum)")}
 
 if TYPE_CHECKING:
     from .definitions import SourceFile
 
 
 def expression_problem(name: str, node, text: str | None, what: str) -> Problem | None:
-    """A Problem at `node` when `text` is no expression our evaluator accepts, else None."""
+    """A Problem at `node` when `text` is no expression our evaluator accepts, else None;
+    `what` (a Message) says which expression, the evaluator's reason follows it."""
     try:
         expressions.compile_expression(text or "")
     except expressions.ExpressionError as exc:
-        return Problem(name, _line(node), f"{what}: {exc}")
+        return Problem(name, _line(node), Message("{what}: {reason}", what=what,
+                                                  reason=text_of(exc)))
     return None
 
 
@@ -61,8 +64,8 @@ def lint(source: SourceFile, root) -> list[Problem]:
     problems = lint_elements(name, root)
     problems += _lane_problems(name, root)
     for node in root.xpath("//bpmn:conditionExpression", namespaces=NS):
-        p = expression_problem(name, node, node.text,
-                               f"ongeldige voorwaarde op stroom {label_of(node.getparent())}")
+        p = expression_problem(name, node, node.text, Message(N_(
+            "ongeldige voorwaarde op stroom {flow}"), flow=label_of(node.getparent())))
         if p:
             problems.append(p)
     for field_node in root.xpath("//camunda:formField", namespaces=NS):
@@ -84,11 +87,13 @@ def _lane_problems(name: str, root) -> list[Problem]:
         if role in TASK_LANES:
             continue
         if role in ROLES:
-            why = (f": de {role} rondt geen taken af, dus de taken in deze lane komen bij "
-                   f"niemand terecht (lanes met taken: {allowed})")
+            message = Message(N_("lane {lane}: de {role} rondt geen taken af, dus de taken in "
+                                 "deze lane komen bij niemand terecht (lanes met taken: "
+                                 "{allowed})"), lane=label_of(lane), role=role, allowed=allowed)
         else:
-            why = f" is geen rol die taken afrondt (toegestaan: {allowed})"
-        problems.append(Problem(name, _line(lane), f"lane {label_of(lane)}{why}"))
+            message = Message(N_("lane {lane} is geen rol die taken afrondt (toegestaan: "
+                                 "{allowed})"), lane=label_of(lane), allowed=allowed)
+        problems.append(Problem(name, _line(lane), message))
     return problems
 
 
@@ -106,45 +111,44 @@ def _gateway_problems(name: str, scope) -> list[Problem]:
             if flow.get("id") == gw.get("default") or \
                     flow.xpath("bpmn:conditionExpression", namespaces=NS):
                 continue
-            problems.append(Problem(
-                name, _line(flow),
-                f"stroom {label_of(flow)} uit gateway {label_of(gw)} heeft geen voorwaarde "
-                "en is niet de standaardstroom",
-            ))
+            problems.append(Problem(name, _line(flow), Message(N_(
+                "stroom {flow} uit gateway {gateway} heeft geen voorwaarde en is niet de "
+                "standaardstroom"), flow=label_of(flow), gateway=label_of(gw))))
     return problems
 
 
 def _field_problems(name: str, task, field_node) -> list[Problem]:
     key = field_node.get("id") or ""
     kind = field_node.get("type")
-    where = f"formulierveld '{key}' van {label_of(task)}"
+    where = Message(N_("formulierveld '{field}' van {task}"), field=key, task=label_of(task))
     problems = []
 
-    def problem(node, message: str) -> None:
-        problems.append(Problem(name, _line(node), message))
+    def problem(node, template: str, **params) -> None:
+        problems.append(Problem(name, _line(node), Message(template, where=where, **params)))
 
     if not _IDENTIFIER.match(key) or keyword.iskeyword(key) or key == "typename":
-        problem(field_node, f"{where} is geen geldige naam (letters, cijfers en _, beginnend "
-                            "met een letter; niet 'typename')")
+        problem(field_node, N_("{where} is geen geldige naam (letters, cijfers en _, beginnend "
+                               "met een letter; niet 'typename')"))
     if kind not in _FIELD_TYPES:
-        problem(field_node, f"{where} heeft een onbekend type")
+        problem(field_node, N_("{where} heeft een onbekend type"))
     options = tuple(v.get("id") or "" for v in field_node.xpath("camunda:value", namespaces=NS))
     if kind == "enum" and not options:
-        problem(field_node, f"{where} is een keuzeveld zonder opties: het kan nooit worden "
-                            "ingevuld")
+        problem(field_node, N_("{where} is een keuzeveld zonder opties: het kan nooit worden "
+                               "ingevuld"))
     expected = CONTRACT_FIELDS.get(key)
     if expected and kind in _FIELD_TYPES:
         want_type, want_options = expected
         if kind != want_type:
-            problem(field_node, f"{where} moet {_TYPE_WORDS[want_type]} zijn, zoals het "
-                                "contract voorschrijft; het proces rekent met dat type")
+            problem(field_node, N_("{where} moet {kind} zijn, zoals het contract voorschrijft; "
+                                   "het proces rekent met dat type"), kind=_TYPE_WORDS[want_type])
         elif want_options and sorted(options) != sorted(want_options):
-            problem(field_node, f"{where} moet precies de opties {', '.join(want_options)} "
-                                "hebben, zoals het contract voorschrijft")
+            problem(field_node, N_("{where} moet precies de opties {options} hebben, zoals het "
+                                   "contract voorschrijft"), options=", ".join(want_options))
     # Every form condition (required_when, invalid_when) goes through the safe evaluator.
     for prop in field_node.xpath("camunda:properties/camunda:property[@id='required_when' or "
                                  "@id='invalid_when']", namespaces=NS):
-        p = expression_problem(name, prop, prop.get("value"), f"voorwaarde van {where}")
+        p = expression_problem(name, prop, prop.get("value"),
+                               Message(N_("voorwaarde van {where}"), where=where))
         if p:
             problems.append(p)
     return problems

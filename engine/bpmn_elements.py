@@ -11,54 +11,55 @@ from __future__ import annotations
 
 from lxml import etree
 
+from .messages import N_, Message
 from .problems import BPMN_NS, NS, Problem, label_of
 from .problems import line_of as _line
 
 # Tasks that nobody in the product completes. Why, in words for the process owner.
 _TASKS = {
-    "task": "is een taak zonder soort: het product biedt die aan niemand aan en niemand kan "
+    "task": N_("is een taak zonder soort: het product biedt die aan niemand aan en niemand kan "
             "haar afronden, dus zaken blijven er staan; maak er een gebruikerstaak met een "
-            "formulier van",
-    "manualTask": "is een handmatige taak: het product biedt die aan niemand aan en niemand kan "
-                  "haar afronden; maak er een gebruikerstaak met een formulier van",
-    "sendTask": "is een verzendtaak: het product verstuurt geen berichten",
-    "receiveTask": "is een ontvangsttaak: het product ontvangt geen berichten, dus zaken "
-                   "blijven erop wachten",
-    "scriptTask": "is een scripttaak: scripts in een diagram worden niet uitgevoerd",
-    "serviceTask": "is een servicetaak: het product roept geen diensten aan",
+            "formulier van"),
+    "manualTask": N_("is een handmatige taak: het product biedt die aan niemand aan en niemand kan "
+                  "haar afronden; maak er een gebruikerstaak met een formulier van"),
+    "sendTask": N_("is een verzendtaak: het product verstuurt geen berichten"),
+    "receiveTask": N_("is een ontvangsttaak: het product ontvangt geen berichten, dus zaken "
+                   "blijven erop wachten"),
+    "scriptTask": N_("is een scripttaak: scripts in een diagram worden niet uitgevoerd"),
+    "serviceTask": N_("is een servicetaak: het product roept geen diensten aan"),
 }
 
 _STRUCTURES = {
-    "complexGateway": "is een complexe gateway: die voert het product niet uit; gebruik een "
-                      "exclusieve, inclusieve of parallelle gateway",
-    "eventBasedGateway": "is een gebeurtenisgestuurde gateway: die wacht op berichten, signalen "
-                         "of timers, en die vuurt het product niet af",
-    "transaction": "is een transactie: die voert het product niet uit; zet de stappen in het "
-                   "hoofdproces",
-    "adHocSubProcess": "is een ad-hocsubproces: dat voert het product niet uit; zet de stappen "
-                       "in het hoofdproces",
-    "callActivity": "roept een ander proces aan: het product voert alleen stappen in het "
+    "complexGateway": N_("is een complexe gateway: die voert het product niet uit; gebruik een "
+                      "exclusieve, inclusieve of parallelle gateway"),
+    "eventBasedGateway": N_("is een gebeurtenisgestuurde gateway: die wacht op berichten, signalen "
+                         "of timers, en die vuurt het product niet af"),
+    "transaction": N_("is een transactie: die voert het product niet uit; zet de stappen in het "
+                   "hoofdproces"),
+    "adHocSubProcess": N_("is een ad-hocsubproces: dat voert het product niet uit; zet de stappen "
+                       "in het hoofdproces"),
+    "callActivity": N_("roept een ander proces aan: het product voert alleen stappen in het "
                     "hoofdproces uit (formulieren, lanes, geschiedenis en controle gaan daarvan "
-                    "uit); zet de stappen in het hoofdproces",
+                    "uit); zet de stappen in het hoofdproces"),
 }
 
 _EVENTS = {
-    "messageEventDefinition": "is een berichtgebeurtenis: het product verstuurt en ontvangt "
-                              "geen berichten, dus deze gebeurtenis vindt nooit plaats",
-    "signalEventDefinition": "is een signaalgebeurtenis: het product verstuurt en ontvangt geen "
-                             "signalen, dus deze gebeurtenis vindt nooit plaats",
-    "timerEventDefinition": "is een tijdgebeurtenis (timer): timers worden nog niet door het "
+    "messageEventDefinition": N_("is een berichtgebeurtenis: het product verstuurt en ontvangt "
+                              "geen berichten, dus deze gebeurtenis vindt nooit plaats"),
+    "signalEventDefinition": N_("is een signaalgebeurtenis: het product verstuurt en ontvangt geen "
+                             "signalen, dus deze gebeurtenis vindt nooit plaats"),
+    "timerEventDefinition": N_("is een tijdgebeurtenis (timer): timers worden nog niet door het "
                             "product afgevuurd; gebruik voorlopig een gebruikerstaak (met een "
-                            "datumveld)",
-    "escalationEventDefinition": "is een escalatiegebeurtenis: die voert het product niet uit",
-    "conditionalEventDefinition": "is een voorwaardelijke gebeurtenis: het product bewaakt zulke "
-                                  "voorwaarden niet, dus deze gebeurtenis vindt nooit plaats",
-    "compensateEventDefinition": "is een compensatiegebeurtenis: compensatie voert het product "
-                                 "niet uit",
-    "linkEventDefinition": "is een koppelingsgebeurtenis: die voert het product niet uit; "
-                           "verbind de elementen met een gewone stroom",
-    "cancelEventDefinition": "is een annuleringsgebeurtenis: transacties voert het product niet "
-                             "uit",
+                            "datumveld)"),
+    "escalationEventDefinition": N_("is een escalatiegebeurtenis: die voert het product niet uit"),
+    "conditionalEventDefinition": N_("is een voorwaardelijke gebeurtenis: het product bewaakt zulke "
+                                  "voorwaarden niet, dus deze gebeurtenis vindt nooit plaats"),
+    "compensateEventDefinition": N_("is een compensatiegebeurtenis: compensatie voert het product "
+                                 "niet uit"),
+    "linkEventDefinition": N_("is een koppelingsgebeurtenis: die voert het product niet uit; "
+                           "verbind de elementen met een gewone stroom"),
+    "cancelEventDefinition": N_("is een annuleringsgebeurtenis: transacties voert het product niet "
+                             "uit"),
 }
 _EVENT_TAGS = ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent",
                "boundaryEvent")
@@ -88,7 +89,7 @@ def lint_elements(name: str, root) -> list[Problem]:
     problems: list[Problem] = []
 
     def refuse(node, why: str) -> None:
-        problems.append(Problem(name, _line(node), f"{label_of(node)} {why}"))
+        problems.append(Problem(name, _line(node), _element_is(node, why)))
 
     for node in root.iter():
         local = _local(node)
@@ -99,31 +100,33 @@ def lint_elements(name: str, root) -> list[Problem]:
         elif local in _STRUCTURES:
             refuse(node, _STRUCTURES[local])
         elif local == "subProcess" and node.get("triggeredByEvent") == "true":
-            refuse(node, "is een gebeurtenissubproces: dat voert het product niet uit")
+            refuse(node, N_("is een gebeurtenissubproces: dat voert het product niet uit"))
         elif local in _EVENT_TAGS:
             problems.extend(_event_problems(name, node, root))
         if node.get("isForCompensation") == "true":
-            refuse(node, "is een compensatieactiviteit: compensatie voert het product niet uit")
+            refuse(node, N_("is een compensatieactiviteit: compensatie voert het product niet "
+                            "uit"))
         for loop in node.xpath(
             "bpmn:multiInstanceLoopCharacteristics | bpmn:standardLoopCharacteristics",
             namespaces=NS,
         ):
-            problems.append(Problem(
-                name, _line(loop),
-                f"{label_of(node)} wordt meermaals of in een lus uitgevoerd (multi-instance of "
-                "lus): zo'n taak herstelt het product niet goed na een herstart; teken de "
-                "herhaling met een gateway en een stroom terug naar de taak",
-            ))
+            problems.append(Problem(name, _line(loop), Message(N_(
+                "{element} wordt meermaals of in een lus uitgevoerd (multi-instance of lus): "
+                "zo'n taak herstelt het product niet goed na een herstart; teken de herhaling "
+                "met een gateway en een stroom terug naar de taak"), element=label_of(node))))
     for task in root.xpath("//bpmn:userTask", namespaces=NS):
         scope = _enclosing_scope(task)
         if scope is not None:
-            problems.append(Problem(
-                name, _line(task),
-                f"gebruikerstaak {label_of(task)} staat in subproces {label_of(scope)}: "
-                "formulieren, lanes, geschiedenis en controle werken alleen voor stappen in "
-                "het hoofdproces; zet de stappen in het hoofdproces",
-            ))
+            problems.append(Problem(name, _line(task), Message(N_(
+                "gebruikerstaak {task} staat in subproces {scope}: formulieren, lanes, "
+                "geschiedenis en controle werken alleen voor stappen in het hoofdproces; zet de "
+                "stappen in het hoofdproces"), task=label_of(task), scope=label_of(scope))))
     return problems
+
+
+def _element_is(node, why: str) -> Message:
+    """'<label> <why>': the element named, then what is wrong with it (a Message)."""
+    return Message("{element} {why}", element=label_of(node), why=why)
 
 
 def _enclosing_scope(node):
@@ -140,19 +143,16 @@ def _event_problems(name: str, event, root) -> list[Problem]:
     kinds = _definitions_of(event, root)
     problems = []
     for kind in dict.fromkeys(kinds):
-        why = _EVENTS.get(kind)
+        why: str | None = _EVENTS.get(kind)
         if kind == "errorEventDefinition":
             why = _error_event_problem(event, root)
         elif kind == "terminateEventDefinition" and local != "endEvent":
-            why = "is een beëindigingsgebeurtenis die geen eindgebeurtenis is"
+            why = N_("is een beëindigingsgebeurtenis die geen eindgebeurtenis is")
         if why:
-            problems.append(Problem(name, _line(event), f"{label_of(event)} {why}"))
+            problems.append(Problem(name, _line(event), _element_is(event, why)))
     if not kinds and local in ("intermediateCatchEvent", "boundaryEvent"):
-        problems.append(Problem(
-            name, _line(event),
-            f"{label_of(event)} wacht op een gebeurtenis zonder te zeggen welke: die vindt "
-            "nooit plaats",
-        ))
+        problems.append(Problem(name, _line(event), _element_is(event, N_(
+            "wacht op een gebeurtenis zonder te zeggen welke: die vindt nooit plaats"))))
     return problems
 
 
@@ -167,6 +167,6 @@ def _error_event_problem(event, root) -> str | None:
         found = root.xpath(f"//*[@id='{attached}']") if "'" not in attached else []
         if found and _local(found[0]) == "subProcess":
             return None
-        return ("is een foutgebeurtenis aan een activiteit die nooit een fout geeft: deze route "
-                "wordt nooit genomen")
-    return "is een foutgebeurtenis: die voert het product hier niet uit"
+        return N_("is een foutgebeurtenis aan een activiteit die nooit een fout geeft: deze "
+                  "route wordt nooit genomen")
+    return N_("is een foutgebeurtenis: die voert het product hier niet uit")

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from .problems import BPMN_NS, Problem, label_of
+from .messages import N_, Message
+from .problems import BPMN_NS, Problem, joined, label_of
 from .problems import line_of as _line
 
 _NOT_FLOW = {"sequenceFlow", "laneSet", "textAnnotation", "association", "dataObject",
@@ -91,11 +92,12 @@ def _entries(graph: FlowGraph) -> list[str]:
 def _unreachable(name: str, graph: FlowGraph) -> list[Problem]:
     entries = _entries(graph)
     if not entries:
-        return [Problem(name, _line(graph.scope),
-                        f"{label_of(graph.scope)} heeft geen startgebeurtenis")]
+        return [Problem(name, _line(graph.scope), Message(
+            N_("{element} heeft geen startgebeurtenis"), element=label_of(graph.scope)))]
     seen = _reach(entries, graph.moves)
     return [
-        Problem(name, _line(node), f"{label_of(node)} is onbereikbaar vanaf het begin")
+        Problem(name, _line(node), Message(N_("{element} is onbereikbaar vanaf het begin"),
+                                           element=label_of(node)))
         for node_id, node in graph.nodes.items()
         if node_id not in seen
     ]
@@ -103,9 +105,9 @@ def _unreachable(name: str, graph: FlowGraph) -> list[Problem]:
 
 def _dead_ends(name: str, graph: FlowGraph) -> list[Problem]:
     return [
-        Problem(name, _line(node),
-                f"{label_of(node)} heeft geen uitgaande stroom: de route stopt daar zonder "
-                "einde; laat haar eindigen in een eindgebeurtenis")
+        Problem(name, _line(node), Message(N_(
+            "{element} heeft geen uitgaande stroom: de route stopt daar zonder einde; laat haar "
+            "eindigen in een eindgebeurtenis"), element=label_of(node)))
         for node_id, node in graph.nodes.items()
         if not graph.succ.get(node_id) and graph.kind(node_id) != "endEvent"
     ]
@@ -181,14 +183,12 @@ def _cycles_without_user_task(name: str, graph: FlowGraph) -> list[Problem]:
             continue
         gateways = [n for n in cycle if graph.kind(n).endswith("Gateway")]
         at = graph.nodes[(gateways or cycle)[0]]
-        route = " → ".join(label_of(graph.nodes[n]) for n in cycle[:6])
-        route = f" ({route}{' → …' if len(cycle) > 6 else ''})" if len(cycle) > 1 else ""
-        problems.append(Problem(
-            name, _line(at),
-            f"lus zonder gebruikerstaak bij {label_of(at)}{route}: een zaak kan hier "
-            "eindeloos rondgaan zonder dat iemand iets doet; zet een gebruikerstaak in de lus "
-            "of haal de lus weg",
-        ))
+        steps = [label_of(graph.nodes[n]) for n in cycle[:6]] + (["…"] if len(cycle) > 6 else [])
+        route = Message(" ({route})", route=joined(steps, " → ")) if len(cycle) > 1 else ""
+        problems.append(Problem(name, _line(at), Message(N_(
+            "lus zonder gebruikerstaak bij {element}{route}: een zaak kan hier eindeloos "
+            "rondgaan zonder dat iemand iets doet; zet een gebruikerstaak in de lus of haal de "
+            "lus weg"), element=label_of(at), route=route)))
     return problems
 
 
@@ -287,24 +287,22 @@ def _parallel_joins(name: str, graph: FlowGraph) -> list[Problem]:
             continue  # unreachable: reported as such
         why = _join_problem(graph, join, idom, ipdom, component)
         if why:
-            problems.append(Problem(
-                name, _line(graph.nodes[join]),
-                f"parallelle gateway {label_of(graph.nodes[join])} wacht op een stroom die niet "
-                f"altijd komt: {why}",
-            ))
+            problems.append(Problem(name, _line(graph.nodes[join]), Message(N_(
+                "parallelle gateway {gateway} wacht op een stroom die niet altijd komt: {why}"),
+                gateway=label_of(graph.nodes[join]), why=why)))
     return problems
 
 
-def _join_problem(graph: FlowGraph, join: str, idom, ipdom, component) -> str | None:
+def _join_problem(graph: FlowGraph, join: str, idom, ipdom, component) -> Message | None:
     """Why a converging parallel gateway can wait for good, or None when its incoming flows
     are the branches of one parallel split, each of which always delivers its token.
     `component` maps a node to its strongly connected component."""
     split = idom[join]
     if not _is_parallel_split(graph, split):
-        where = "het begin" if split == _ROOT else label_of(graph.nodes[split])
-        return (f"de binnenkomende stromen zijn alternatieven (na {where} gaat niet elke route "
-                "verder), geen takken van één parallelle splitsing; voeg ze samen met een "
-                "exclusieve of inclusieve gateway")
+        where = N_("het begin") if split == _ROOT else label_of(graph.nodes[split])
+        return Message(N_("de binnenkomende stromen zijn alternatieven (na {where} gaat niet elke "
+                          "route verder), geen takken van één parallelle splitsing; voeg ze "
+                          "samen met een exclusieve of inclusieve gateway"), where=where)
     incoming = graph.pred[join]
     # A flow that comes back to the join through a loop, without passing the split again.
     # Such a loop lies inside the join's strongly connected component: search only there.
@@ -315,9 +313,9 @@ def _join_problem(graph: FlowGraph, join: str, idom, ipdom, component) -> str | 
                                           if component[m] == component[join]], blocked={split})
     for source in looped:
         if source in again or source == join:
-            return (f"de stroom uit {label_of(graph.nodes[source])} komt via een lus terug, "
-                    "zonder nieuwe parallelle splitsing; voeg een lus samen met een exclusieve "
-                    "gateway")
+            return Message(N_("de stroom uit {element} komt via een lus terug, zonder nieuwe "
+                              "parallelle splitsing; voeg een lus samen met een exclusieve "
+                              "gateway"), element=label_of(graph.nodes[source]))
     # every choice between the split and the join must come together again before the join
     # (Every node that reaches the join without passing the split is dominated by the split:
     # otherwise a route to the join would avoid the split, its immediate dominator.)
@@ -327,6 +325,6 @@ def _join_problem(graph: FlowGraph, join: str, idom, ipdom, component) -> str | 
             continue
         meet = ipdom.get(node)
         if meet is None or meet == join or meet not in region:
-            return (f"na {label_of(graph.nodes[node])} kan de route een andere kant op gaan, "
-                    "zodat niet elke tak hier aankomt")
+            return Message(N_("na {element} kan de route een andere kant op gaan, zodat niet "
+                              "elke tak hier aankomt"), element=label_of(graph.nodes[node]))
     return None

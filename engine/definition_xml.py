@@ -17,6 +17,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH
 
 from . import dmn_lint
+from .messages import N_, Message
 from .problems import BPMN_NS, Problem
 from .problems import line_of as _line
 
@@ -53,18 +54,19 @@ def parse_xml(source: SourceFile) -> tuple[etree._Element | None, list[Problem]]
     """The root element of a file read with the hardened parser, or None and the problems:
     larger than 5 MiB, empty, not well-formed XML, or with a DOCTYPE."""
     if len(source.content) > MAX_FILE_BYTES:
-        return None, [Problem(source.name, 1, "bestand is groter dan 5 MiB")]
+        return None, [Problem(source.name, 1, N_("bestand is groter dan 5 MiB"))]
     if not source.content.strip():
-        return None, [Problem(source.name, 1, "bestand is leeg")]
+        return None, [Problem(source.name, 1, N_("bestand is leeg"))]
     parser = etree.XMLParser(**XML_PARSER_OPTIONS)
     try:
         root = etree.fromstring(source.content, parser)
     except etree.XMLSyntaxError as exc:
-        return None, [Problem(source.name, exc.lineno or 1, f"geen geldige XML: {exc.msg}")]
+        return None, [Problem(source.name, exc.lineno or 1, Message(
+            N_("geen geldige XML: {reason}"), reason=exc.msg))]
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         # Entity tricks (billion laughs, external entities) all need a DTD.
-        return None, [Problem(source.name, 1, "een DOCTYPE is niet toegestaan")]
+        return None, [Problem(source.name, 1, N_("een DOCTYPE is niet toegestaan"))]
     return root, []
 
 
@@ -93,7 +95,8 @@ def xsd_problems(source: SourceFile, root) -> list[Problem]:
         xsd, root, note = view
     else:
         if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
-            return [Problem(source.name, _line(root), "geen BPMN 2.0-bestand (bpmn:definitions)")]
+            return [Problem(source.name, _line(root), N_(
+                "geen BPMN 2.0-bestand (bpmn:definitions)"))]
         xsd = str(BPMN_XSD)
     schema = _schema(xsd)
     if schema.validate(root):
@@ -101,7 +104,8 @@ def xsd_problems(source: SourceFile, root) -> list[Problem]:
     problems = []
     for err in schema.error_log:
         message = re.sub(r"\{[^}]*\}", "", err.message)
-        problems.append(Problem(source.name, err.line or 1, f"schemafout: {message}{note}"))
+        problems.append(Problem(source.name, err.line or 1, Message(
+            N_("schemafout: {reason}{note}"), reason=message, note=note)))
         if len(problems) >= 50:
             break
     return problems

@@ -27,6 +27,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import bpmn_checks, dmn_coverage, dmn_lint
 from .definition_xml import parse_xml, xsd_problems
+from .messages import N_, Message
 from .problems import BPMN_NS as BPMN_NS  # read here by pages, versions and the tests
 from .problems import CAMUNDA_NS, NS, Problem
 from .problems import line_of as _line
@@ -153,7 +154,8 @@ def _spiff_problem(exc: Exception, files: list[SourceFile]) -> Problem:
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     duplicate = re.match(r"Duplicate process ID: (\S+)", message)
     if duplicate:
-        message = f"proces '{duplicate.group(1).rstrip('. ')}' staat meer dan eens in de set"
+        message = Message(N_("proces '{process}' staat meer dan eens in de set"),
+                          process=duplicate.group(1).rstrip(". "))
     return Problem(Path(file_name).name if file_name else files[0].name, line, message)
 
 
@@ -166,10 +168,11 @@ def _build(files: list[SourceFile], roots: dict) -> ProcessDefinition | Problem:
     except (ValidationException, SpiffWorkflowException) as exc:
         return _spiff_problem(exc, files)
     except RecursionError:
-        return Problem(files[0].name, 1, "het diagram is te diep genest of heeft een te "
-                       "lange keten van elementen om te verwerken")
+        return Problem(files[0].name, 1, N_("het diagram is te diep genest of heeft een te "
+                                            "lange keten van elementen om te verwerken"))
     except Exception as exc:  # noqa: BLE001 - any parser failure is a verdict, never a crash
-        return Problem(files[0].name, 1, f"kan niet worden verwerkt: {exc}")
+        return Problem(files[0].name, 1, Message(N_("kan niet worden verwerkt: {reason}"),
+                                                 reason=str(exc)))
     definition = ProcessDefinition(set_sha256(files), files, spec, subprocess_specs)
     from .forms import fields_of  # forms depends on definitions' parsed specs
 
@@ -235,7 +238,7 @@ _checked_lock = threading.Lock()
 
 def _check(files: list[SourceFile], prove: bool) -> tuple[ProcessDefinition | None, list[Problem]]:
     if not files:
-        return None, [Problem("-", 1, "geen bestanden")]
+        return None, [Problem("-", 1, N_("geen bestanden"))]
     problems: list[Problem] = []
     roots = {}
     names = [f.name for f in files]
@@ -243,7 +246,7 @@ def _check(files: list[SourceFile], prove: bool) -> tuple[ProcessDefinition | No
     files = []  # as checked: a DMN file under another name is read as DMN from here on
     for source in given:
         if names.count(source.name) > 1:
-            problems.append(Problem(source.name, 1, "bestandsnaam komt meer dan eens voor"))
+            problems.append(Problem(source.name, 1, N_("bestandsnaam komt meer dan eens voor")))
             files.append(source)
             continue
         root, parse_problems = parse_xml(source)
@@ -267,7 +270,7 @@ def _check(files: list[SourceFile], prove: bool) -> tuple[ProcessDefinition | No
         problems.extend(dmn_coverage.check_set(files, roots))
     bpmn_roots = [roots[f.name] for f in files if f.kind == "bpmn" and f.name in roots]
     if not any(f.kind == "bpmn" for f in files):
-        problems.append(Problem(files[0].name, 1, "geen BPMN-bestand in de set"))
+        problems.append(Problem(files[0].name, 1, N_("geen BPMN-bestand in de set")))
     elif bpmn_roots or not problems:
         problems.extend(_contract_problems(files, roots))
     if problems:
@@ -298,19 +301,18 @@ def _contract_problems(files: list[SourceFile], roots: dict) -> list[Problem]:
             process = (source, found[0])
             break
     if process is None:
-        return [Problem(files[0].name, 1, f"proces '{PROCESS_ID}' ontbreekt in de set")]
+        return [Problem(files[0].name, 1, Message(N_("proces '{process}' ontbreekt in de set"),
+                                                  process=PROCESS_ID))]
     source, node = process
     problems = []
     if node.get("isExecutable") not in ("true", "1"):
-        problems.append(
-            Problem(source.name, _line(node), f"proces '{PROCESS_ID}' is niet uitvoerbaar (isExecutable)")
-        )
+        problems.append(Problem(source.name, _line(node), Message(
+            N_("proces '{process}' is niet uitvoerbaar (isExecutable)"), process=PROCESS_ID)))
     tasks = {t.get("id") for t in node.xpath(".//bpmn:userTask", namespaces=NS)}
     for step in CONTRACT_STEPS:
         if step not in tasks:
-            problems.append(
-                Problem(source.name, _line(node), f"gebruikerstaak '{step}' ontbreekt")
-            )
+            problems.append(Problem(source.name, _line(node), Message(
+                N_("gebruikerstaak '{step}' ontbreekt"), step=step)))
     decisions: set[str] = set()
     for f in files:
         if f.kind == "dmn" and f.name in roots:
@@ -318,19 +320,18 @@ def _contract_problems(files: list[SourceFile], roots: dict) -> list[Problem]:
             for decision in roots[f.name].xpath("//dmn:decision", namespaces=ns):
                 if decision.get("id") in decisions:
                     # SpiffWorkflow keeps one of them, depending on the order of the files.
-                    problems.append(Problem(f.name, _line(decision),
-                                            f"beslissing '{decision.get('id')}' staat in meer "
-                                            "dan één DMN-bestand van de set; de engine zou er "
-                                            "willekeurig één gebruiken"))
+                    problems.append(Problem(f.name, _line(decision), Message(N_(
+                        "beslissing '{decision}' staat in meer dan één DMN-bestand van de set; "
+                        "de engine zou er willekeurig één gebruiken"), decision=decision.get("id"))))
                 decisions.add(decision.get("id"))
     for brt in node.xpath(".//bpmn:businessRuleTask", namespaces=NS):
         ref = brt.get(f"{{{CAMUNDA_NS}}}decisionRef")
         if not ref:
-            problems.append(Problem(source.name, _line(brt), f"'{brt.get('id')}' mist camunda:decisionRef"))
+            problems.append(Problem(source.name, _line(brt), Message(
+                N_("'{task}' mist camunda:decisionRef"), task=brt.get("id"))))
         elif ref not in decisions:
-            problems.append(
-                Problem(source.name, _line(brt), f"beslistabel '{ref}' ontbreekt in de set")
-            )
+            problems.append(Problem(source.name, _line(brt), Message(
+                N_("beslistabel '{table}' ontbreekt in de set"), table=ref)))
     return problems
 
 

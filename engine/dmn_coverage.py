@@ -42,7 +42,8 @@ from .dmn_domains import (
     unknown_names,
 )
 from .dmn_lint import column_label, executable, is_dmn, lint_root
-from .problems import BPMN_NS, CAMUNDA_NS, NS, Problem, label_of
+from .messages import N_, Message, text_of
+from .problems import BPMN_NS, CAMUNDA_NS, NS, Problem, joined, label_of
 from .problems import line_of as _line
 
 if TYPE_CHECKING:
@@ -77,8 +78,8 @@ def check_set(files: list[SourceFile], roots: dict) -> list[Problem]:
     try:
         return _check_set(files, roots)
     except Exception as exc:  # noqa: BLE001 - a check that fails is a verdict, never a crash
-        return [Problem(files[0].name if files else "-", 1,
-                        f"de beslistabellen kunnen niet worden gecontroleerd: {exc}")]
+        return [Problem(files[0].name if files else "-", 1, Message(
+            N_("de beslistabellen kunnen niet worden gecontroleerd: {reason}"), reason=str(exc)))]
 
 
 def _check_set(files: list[SourceFile], roots: dict) -> list[Problem]:
@@ -107,8 +108,9 @@ def _check_set(files: list[SourceFile], roots: dict) -> list[Problem]:
         try:
             problems += _check_table(table, tables, fields)
         except Exception as exc:  # noqa: BLE001 - a check that fails is a verdict, never a crash
-            problems.append(Problem(table.file, _line(table.node),
-                                    f"{table.what} kan niet worden gecontroleerd: {exc}"))
+            problems.append(Problem(table.file, _line(table.node), Message(
+                N_("{what} kan niet worden gecontroleerd: {reason}"), what=table.what,
+                reason=str(exc))))
     problems += _contract_coverage(bpmn, tables)
     return problems
 
@@ -152,10 +154,10 @@ def _contract_coverage(bpmn, tables: list[Table]) -> list[Problem]:
             continue  # no decision here, or one that is missing (reported elsewhere)
         for output in ("besluit_melden", "besluit_hulp"):
             if output not in decided:
-                problems.append(Problem(name, _line(tasks[0]), (
-                    f"de beslistabel van {label_of(tasks[0])} bepaalt '{output}' niet; de "
-                    "meldcode (regel 5) vraagt dat de engine besluit_melden en besluit_hulp "
-                    "uitrekent")))
+                problems.append(Problem(name, _line(tasks[0]), Message(N_(
+                    "de beslistabel van {task} bepaalt '{output}' niet; de meldcode (regel 5) "
+                    "vraagt dat de engine besluit_melden en besluit_hulp uitrekent"),
+                    task=label_of(tasks[0]), output=output)))
     return problems
 
 
@@ -165,11 +167,12 @@ def _check_table(table: Table, tables: list[Table], fields) -> list[Problem]:
     read_by_task = bool(table.references)
     if table.policy == "COLLECT" and read_by_task:
         file, task, _process = table.references[0]
-        return [Problem(table.file, _line(table.node), (
-            f"{table.what}: hit policy COLLECT geeft een lijst per uitvoer (bijvoorbeeld "
-            f"{model.outputs[0].name if model.outputs else 'de uitkomst'} = [ja, nee]), maar "
-            f"{label_of(task)} in {Path(file).name} geeft de uitkomst door aan gateways die één "
-            "waarde lezen; gebruik UNIQUE of FIRST"))]
+        return [Problem(table.file, _line(table.node), Message(N_(
+            "{what}: hit policy COLLECT geeft een lijst per uitvoer (bijvoorbeeld {output} = "
+            "[ja, nee]), maar {task} in {file} geeft de uitkomst door aan gateways die één "
+            "waarde lezen; gebruik UNIQUE of FIRST"), what=table.what,
+            output=model.outputs[0].name if model.outputs else N_("de uitkomst"),
+            task=label_of(task), file=Path(file).name))]
     contract = table.policy != "COLLECT" and any(
         process == CONTRACT_PROCESS for _f, _t, process in table.references) and any(
         o.name in ("besluit_melden", "besluit_hulp") for o in model.outputs)
@@ -178,10 +181,11 @@ def _check_table(table: Table, tables: list[Table], fields) -> list[Problem]:
     for position, item in enumerate(model.inputs):
         for var in sorted(expressions.names_in(item.expression)):
             if var not in known and not input_values(table, position):
-                problems.append(Problem(table.file, _line(input_nodes(table)[position]), (
-                    f"{table.what}: invoerkolom {column_label(input_nodes(table)[position])} leest "
-                    f"'{var}', maar geen formulierveld of beslissing in de set geeft '{var}' "
-                    "een waarde; de tabel faalt dan bij elke zaak")))
+                problems.append(Problem(table.file, _line(input_nodes(table)[position]), Message(N_(
+                    "{what}: invoerkolom {column} leest '{var}', maar geen formulierveld of "
+                    "beslissing in de set geeft '{var}' een waarde; de tabel faalt dan bij elke "
+                    "zaak"), what=table.what, column=column_label(input_nodes(table)[position]),
+                    var=var)))
             if var not in variables:
                 variables.append(var)
     problems += unknown_names(table, known)
@@ -200,10 +204,10 @@ def _check_table(table: Table, tables: list[Table], fields) -> list[Problem]:
         if domain is None and var in CONTRACT_INPUTS:  # CONTRACT section 1: ja/nee answers
             domain = Domain([False, True], "boolean")
         if domain is None:
-            return [Problem(table.file, _line(table.node), (
-                f"{table.what} leest '{var}', waarvan de mogelijke waarden niet vastliggen (geen "
+            return [Problem(table.file, _line(table.node), Message(N_(
+                "{what} leest '{var}', waarvan de mogelijke waarden niet vastliggen (geen "
                 "ja/nee-, keuze-, getal- of tekstveld, geen inputValues); de tabel kan zo niet "
-                "op volledigheid worden gecontroleerd"))]
+                "op volledigheid worden gecontroleerd"), what=table.what, var=var))]
         domains[var] = domain
     problems += literal_problems(table, domains)
     if problems:
@@ -212,10 +216,11 @@ def _check_table(table: Table, tables: list[Table], fields) -> list[Problem]:
     for domain in domains.values():
         total *= max(len(domain.values), 1)
     if total > MAX_COMBINATIONS:
-        return [Problem(table.file, _line(table.node), (
-            f"{table.what} heeft {total} combinaties van invoerwaarden ("
-            + ", ".join(f"{v}: {len(d.values)}" for v, d in domains.items())
-            + f"), meer dan de {MAX_COMBINATIONS} die de controle nagaat; splits de tabel"))]
+        return [Problem(table.file, _line(table.node), Message(N_(
+            "{what} heeft {total} combinaties van invoerwaarden ({counts}), meer dan de {limit} "
+            "die de controle nagaat; splits de tabel"), what=table.what, total=total,
+            counts=", ".join(f"{v}: {len(d.values)}" for v, d in domains.items()),
+            limit=MAX_COMBINATIONS))]
     return _enumerate(table, domains, contract)
 
 
@@ -235,11 +240,12 @@ class _DecisionTask:
 
 
 def _reason(exc: BaseException) -> str:
-    """The Dutch reason in an engine error: our evaluator's message where there is one."""
+    """The Dutch reason in an engine error: our evaluator's message (a Message) where there is
+    one, else the library's first line."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, expressions.ExpressionError):
-            return str(seen)
+            return text_of(seen)
         seen = seen.__cause__ or seen.__context__
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
@@ -267,9 +273,10 @@ def _enumerate(table: Table, domains: dict[str, Domain], contract: bool) -> list
                 if single.decide(task):
                     matched.append(rule)
             except Exception as exc:  # noqa: BLE001 - the engine fails here at run time too
-                return [Problem(table.file, table.rule_line(rule), (
-                    f"{table.what}: rij {rule.row_number} kan niet worden uitgerekend bij "
-                    f"{_combo(combo)}: {_reason(exc)}"))]
+                return [Problem(table.file, table.rule_line(rule), Message(N_(
+                    "{what}: rij {number} kan niet worden uitgerekend bij {combination}: "
+                    "{reason}"), what=table.what, number=rule.row_number,
+                    combination=_combo(combo), reason=_reason(exc)))]
         if not matched:
             gaps.append(combo)
             continue
@@ -277,20 +284,25 @@ def _enumerate(table: Table, domains: dict[str, Domain], contract: bool) -> list
             outputs = [rule.output_as_dict(task) for rule in matched]
             result = engine.result(task)
         except Exception as exc:  # noqa: BLE001
-            return [Problem(table.file, table.rule_line(matched[0]), (
-                f"{table.what}: de uitkomst van rij {matched[0].row_number} kan niet worden "
-                f"uitgerekend bij {_combo(combo)}: {_reason(exc)}"))]
+            return [Problem(table.file, table.rule_line(matched[0]), Message(N_(
+                "{what}: de uitkomst van rij {number} kan niet worden uitgerekend bij "
+                "{combination}: {reason}"), what=table.what, number=matched[0].row_number,
+                combination=_combo(combo), reason=_reason(exc)))]
         if table.policy in ("UNIQUE", "ANY"):
             for other, out in zip(matched[1:], outputs[1:], strict=True):
                 pair = (matched[0].row_number, other.row_number)
                 if out != outputs[0] and pair not in overlaps:
                     overlaps.add(pair)
-                    problems.append(Problem(table.file, table.rule_line(other), (
-                        f"{table.what}: rij {pair[0]} (regel {table.rule_line(matched[0])}) en "
-                        f"rij {pair[1]} (regel {table.rule_line(other)}) passen allebei bij "
-                        f"{_combo(combo)}, met verschillende uitkomsten ({_outputs(outputs[0])} "
-                        f"tegenover {_outputs(out)}); onder hit policy {table.policy} mag dat "
-                        "niet, en de engine neemt stilzwijgend de eerste")))
+                    problems.append(Problem(table.file, table.rule_line(other), Message(N_(
+                        "{what}: rij {first} (regel {first_line}) en rij {second} (regel "
+                        "{second_line}) passen allebei bij {combination}, met verschillende "
+                        "uitkomsten ({first_outputs} tegenover {second_outputs}); onder hit "
+                        "policy {policy} mag dat niet, en de engine neemt stilzwijgend de "
+                        "eerste"), what=table.what, first=pair[0],
+                        first_line=table.rule_line(matched[0]), second=pair[1],
+                        second_line=table.rule_line(other), combination=_combo(combo),
+                        first_outputs=_outputs(outputs[0]), second_outputs=_outputs(out),
+                        policy=table.policy)))
         if table.policy == "COLLECT":
             continue
         for output in model.outputs:
@@ -303,17 +315,21 @@ def _enumerate(table: Table, domains: dict[str, Domain], contract: bool) -> list
             actual = {k: result.get(k) for k in expected if any(o.name == k for o in model.outputs)}
             if any(not same(v, expected[k]) for k, v in actual.items()):
                 contract_reported = True
-                problems.append(Problem(table.file, table.rule_line(matched[0]), (
-                    f"{table.what}: bij {_combo({k: combo[k] for k in CONTRACT_INPUTS})} geeft rij "
-                    f"{matched[0].row_number} {_outputs(actual)}, maar de meldcode (regel 5) "
-                    f"vraagt {_outputs({k: expected[k] for k in actual})}")))
+                problems.append(Problem(table.file, table.rule_line(matched[0]), Message(N_(
+                    "{what}: bij {combination} geeft rij {number} {outputs}, maar de meldcode "
+                    "(regel 5) vraagt {expected}"), what=table.what,
+                    combination=_combo({k: combo[k] for k in CONTRACT_INPUTS}),
+                    number=matched[0].row_number, outputs=_outputs(actual),
+                    expected=_outputs({k: expected[k] for k in actual}))))
     if gaps:
-        more = f" (en nog {len(gaps) - 1} combinaties zonder regel)" if len(gaps) > 1 else ""
+        more = Message(N_(" (en nog {count} combinaties zonder regel)"), count=len(gaps) - 1) \
+            if len(gaps) > 1 else ""
         exact = all(d.exact for d in domains.values())
-        problems.insert(0, Problem(table.file, _line(table.node), (
-            f"{table.what} heeft geen regel voor {_combo(gaps[0])}{more}: een zaak met "
-            "deze antwoorden krijgt geen uitkomst en loopt vast"
-            + ("" if exact else " (getallen en teksten zijn rond de waarden in de cellen geprobeerd)"))))
+        problems.insert(0, Problem(table.file, _line(table.node), Message(N_(
+            "{what} heeft geen regel voor {combination}{more}: een zaak met deze antwoorden "
+            "krijgt geen uitkomst en loopt vast{sampled}"), what=table.what,
+            combination=_combo(gaps[0]), more=more, sampled="" if exact else N_(
+                " (getallen en teksten zijn rond de waarden in de cellen geprobeerd)"))))
     return problems[:MAX_PROBLEMS_PER_TABLE]
 
 
@@ -328,14 +344,15 @@ def _type_problem(table: Table, output, value, rule, combo) -> Problem | None:
         return None
     if isinstance(value, types) and (kind == "boolean" or not isinstance(value, bool)):
         return None
-    return Problem(table.file, table.rule_line(rule), (
-        f"{table.what}: rij {rule.row_number} geeft '{output.name}' de waarde {show(value)} "
-        f"bij {_combo(combo)}, maar de kolom is van het type {kind}"))
+    return Problem(table.file, table.rule_line(rule), Message(N_(
+        "{what}: rij {number} geeft '{output}' de waarde {value} bij {combination}, maar de "
+        "kolom is van het type {kind}"), what=table.what, number=rule.row_number,
+        output=output.name, value=show(value), combination=_combo(combo), kind=kind))
 
 
 def _combo(combo: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={show(v)}" for k, v in combo.items()) or "elke invoer"
+    return _outputs(combo) or N_("elke invoer")
 
 
 def _outputs(values: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={show(v)}" for k, v in values.items())
+    return joined(Message("{name}={value}", name=k, value=show(v)) for k, v in values.items())

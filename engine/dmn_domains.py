@@ -19,8 +19,9 @@ from lxml import etree
 from SpiffWorkflow.dmn.specs.model import DecisionTable
 
 from . import expressions
-from .dmn_lint import text_line
-from .problems import CAMUNDA_NS, Problem, label_of
+from .dmn_lint import table_name, text_line
+from .messages import N_, Message
+from .problems import CAMUNDA_NS, Problem, joined
 from .problems import line_of as _line
 
 # More problems of one table than this are left unsaid: the first ones say what is wrong.
@@ -50,8 +51,8 @@ class Table:
     references: list[tuple[str, Any, str]] = field(default_factory=list)  # (file, task, process)
 
     @property
-    def what(self) -> str:
-        return f"beslistabel {label_of(self.decision)}"
+    def what(self) -> Message:
+        return table_name(self.decision)
 
     def rule_line(self, rule) -> int:
         return _line(self.rule_nodes[rule.row_number - 1])
@@ -113,9 +114,10 @@ def unknown_names(table: Table, known: set[str]) -> list[Problem]:
             "dmn:outputEntry", namespaces=ns)
         for entry, cell in zip([*rule.inputEntries, *rule.outputEntries], cells, strict=True):
             for word in sorted(cell_names(entry) - known):
-                problems.append(Problem(table.file, text_line(cell, ns), (
-                    f"{table.what}: rij {number} leest '{word}' als variabele, maar die bestaat "
-                    f"niet in de set; bedoelt u de tekst \"{word}\" (tussen aanhalingstekens)?")))
+                problems.append(Problem(table.file, text_line(cell, ns), Message(N_(
+                    "{what}: rij {number} leest '{word}' als variabele, maar die bestaat niet "
+                    "in de set; bedoelt u de tekst \"{word}\" (tussen aanhalingstekens)?"),
+                    what=table.what, number=number, word=word)))
     return problems
 
 
@@ -233,11 +235,11 @@ def literal_problems(table: Table, domains: dict[str, Domain]) -> list[Problem]:
                     continue
                 cell = node.findall("dmn:inputEntry", namespaces=ns)[position]
                 raw = (cell.findtext("dmn:text", namespaces=ns) or "").strip()
-                problems.append(Problem(table.file, text_line(cell, ns), (
-                    f"{table.what}: invoercel '{raw}' in rij {number} vergelijkt '{var}' met "
-                    f"{show(value)}, maar '{var}' is altijd een van "
-                    + ", ".join(show(v) for v in domain.values)
-                    + "; deze cel past dus nooit")))
+                problems.append(Problem(table.file, text_line(cell, ns), Message(N_(
+                    "{what}: invoercel '{cell}' in rij {number} vergelijkt '{var}' met {value}, "
+                    "maar '{var}' is altijd een van {values}; deze cel past dus nooit"),
+                    what=table.what, cell=raw, number=number, var=var, value=show(value),
+                    values=joined(show(v) for v in domain.values))))
                 break
     return problems[:MAX_PROBLEMS_PER_TABLE]
 
@@ -251,15 +253,16 @@ def same(a: Any, b: Any) -> bool:
 
 
 def show(value: Any) -> str:
-    """A value as a message shows it: ja, nee, leeg, a quoted text, a list, a number."""
+    """A value as a message shows it: ja, nee, leeg (Messages), a quoted text, a list (a
+    Message of its values), a number."""
     if value is True:
-        return "ja"
+        return N_("ja")
     if value is False:
-        return "nee"
+        return N_("nee")
     if value is None:
-        return "leeg"
+        return N_("leeg")
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, list):
-        return "[" + ", ".join(show(v) for v in value) + "]"
+        return Message("[{values}]", values=joined(show(v) for v in value))
     return str(value)

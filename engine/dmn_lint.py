@@ -32,6 +32,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as SPIFF_DMN_SCHEMAS
 
 from . import expressions
 from .bpmn_checks import expression_problem as _expression_problem
+from .messages import N_, Message, text_of
 from .problems import Problem, label_of
 from .problems import line_of as _line
 
@@ -51,14 +52,14 @@ DMN_VERSIONS = {
 # The diagram-interchange namespace of any version (1.2: .../20180521/DMNDI/, 1.3 and 1.4:
 # .../20191111/DMNDI/, 1.5: .../20230324/DMNDI/).
 _DMNDI = re.compile(r"^https?://www\.omg\.org/spec/DMN/\d{8}/DMNDI/$")
-UNKNOWN_VERSION = ("onbekende DMN-versie (namespace); ondersteund zijn DMN 1.1 tot en met 1.5 ("
-                   + ", ".join(DMN_VERSIONS) + ")")
+UNKNOWN_VERSION = Message(N_("onbekende DMN-versie (namespace); ondersteund zijn DMN 1.1 tot en "
+                             "met 1.5 ({namespaces})"), namespaces=", ".join(DMN_VERSIONS))
 
 # Hit policies the engine does not execute as written, and why (see the module docstring).
 _REFUSED_POLICIES = {
-    "PRIORITY": "de engine kiest de eerste passende regel, niet die met de hoogste prioriteit",
-    "RULE ORDER": "de engine geeft alleen de uitkomst van de eerste passende regel, geen lijst",
-    "OUTPUT ORDER": "de engine geeft alleen de uitkomst van de eerste passende regel, geen lijst",
+    "PRIORITY": N_("de engine kiest de eerste passende regel, niet die met de hoogste prioriteit"),
+    "RULE ORDER": N_("de engine geeft alleen de uitkomst van de eerste passende regel, geen lijst"),
+    "OUTPUT ORDER": N_("de engine geeft alleen de uitkomst van de eerste passende regel, geen lijst"),
 }
 _KNOWN_POLICIES = ("UNIQUE", "FIRST", "ANY", "COLLECT", *_REFUSED_POLICIES)
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
@@ -95,7 +96,8 @@ def schema_view(root) -> tuple[str, Any, str] | None:
             node.tag = f"{{{DMN13}}}{qname.localname}"
         elif qname.namespace and _DMNDI.match(qname.namespace):
             node.tag = f"{{{DMN13_DI}}}{qname.localname}"
-    return SPIFF_DMN_SCHEMAS[DMN13], view, f" (DMN {version} gecontroleerd met het schema van DMN 1.3)"
+    return SPIFF_DMN_SCHEMAS[DMN13], view, Message(
+        N_(" (DMN {version} gecontroleerd met het schema van DMN 1.3)"), version=version)
 
 
 # --- what SpiffWorkflow gets ---------------------------------------------------------------------
@@ -162,67 +164,71 @@ def lint_root(name: str, root) -> list[Problem]:
     ns = {"dmn": etree.QName(root).namespace}
     decisions = root.xpath("//dmn:decision", namespaces=ns)
     if not decisions:
-        return [Problem(name, _line(root), "dit DMN-bestand bevat geen beslissing (decision)")]
+        return [Problem(name, _line(root), N_("dit DMN-bestand bevat geen beslissing (decision)"))]
     for extra in decisions[1:]:
-        problems.append(Problem(name, _line(extra), (
-            f"tweede beslissing {label_of(extra)} in één bestand: de engine leest er één per "
-            "bestand; zet elke beslistabel in een eigen bestand")))
+        problems.append(Problem(name, _line(extra), Message(N_(
+            "tweede beslissing {decision} in één bestand: de engine leest er één per "
+            "bestand; zet elke beslistabel in een eigen bestand"), decision=label_of(extra))))
     for decision in decisions[:1]:
         table = decision.find("dmn:decisionTable", namespaces=ns)
         if table is None:
-            problems.append(Problem(name, _line(decision), (
-                f"beslissing {label_of(decision)} heeft geen beslistabel (decisionTable); "
-                "alleen beslistabellen worden uitgevoerd")))
+            problems.append(Problem(name, _line(decision), Message(N_(
+                "beslissing {decision} heeft geen beslistabel (decisionTable); "
+                "alleen beslistabellen worden uitgevoerd"), decision=label_of(decision))))
             continue
         problems += _table_problems(name, decision, table, ns)
     return problems
 
 
 def _table_problems(name: str, decision, table, ns) -> list[Problem]:
-    problems = []
-    what = f"beslistabel {label_of(decision)}"
+    problems: list[Problem] = []
+    what = table_name(decision)
+
+    def problem(node, template: str, **params) -> None:
+        problems.append(Problem(name, _line(node), Message(template, what=what, **params)))
+
     policy = (table.get("hitPolicy") or "UNIQUE").upper()
     if policy in _REFUSED_POLICIES:
-        problems.append(Problem(name, _line(table), (
-            f"{what}: hit policy {policy} wordt niet uitgevoerd zoals bedoeld: "
-            f"{_REFUSED_POLICIES[policy]}; gebruik UNIQUE of FIRST")))
+        problem(table, N_("{what}: hit policy {policy} wordt niet uitgevoerd zoals bedoeld: "
+                          "{why}; gebruik UNIQUE of FIRST"), policy=policy,
+                why=_REFUSED_POLICIES[policy])
     elif policy not in _KNOWN_POLICIES:
-        problems.append(Problem(name, _line(table), f"{what}: onbekende hit policy {policy}"))
+        problem(table, N_("{what}: onbekende hit policy {policy}"), policy=policy)
     elif table.get("aggregation"):
-        problems.append(Problem(name, _line(table), (
-            f"{what}: hit policy {policy} met aggregatie {table.get('aggregation')} wordt niet "
-            "uitgevoerd zoals bedoeld: de engine slaat de aggregatie over en geeft een lijst")))
+        problem(table, N_("{what}: hit policy {policy} met aggregatie {aggregation} wordt niet "
+                          "uitgevoerd zoals bedoeld: de engine slaat de aggregatie over en geeft "
+                          "een lijst"), policy=policy, aggregation=table.get("aggregation"))
     inputs = table.findall("dmn:input", namespaces=ns)
     outputs = table.findall("dmn:output", namespaces=ns)
     for node in inputs:
         text = node.find("dmn:inputExpression/dmn:text", namespaces=ns)
         if text is None or not (text.text or "").strip():
-            problems.append(Problem(name, _line(node), (
-                f"{what}: invoerkolom {column_label(node)} heeft geen expressie; de engine weet dan "
-                "niet welke gegevens deze kolom leest")))
+            problem(node, N_("{what}: invoerkolom {column} heeft geen expressie; de engine weet "
+                             "dan niet welke gegevens deze kolom leest"), column=column_label(node))
         else:
-            p = _expression_problem(name, text, text.text.strip(),
-                                    f"{what}: ongeldige expressie van invoerkolom {column_label(node)}")
+            p = _expression_problem(name, text, text.text.strip(), Message(N_(
+                "{what}: ongeldige expressie van invoerkolom {column}"), what=what,
+                column=column_label(node)))
             if p:
                 problems.append(p)
     seen: set[str] = set()
     for node in outputs:
         output = node.get("name") or ""
         if not _IDENTIFIER.match(output) or keyword.iskeyword(output):
-            problems.append(Problem(name, _line(node), (
-                f"{what}: uitvoerkolom {column_label(node)} heeft geen geldige naam (name): de "
-                "uitkomst komt onder die naam in de zaak, waar de gateways haar lezen; gebruik "
-                "letters, cijfers en _")))
+            problem(node, N_("{what}: uitvoerkolom {column} heeft geen geldige naam (name): de "
+                             "uitkomst komt onder die naam in de zaak, waar de gateways haar "
+                             "lezen; gebruik letters, cijfers en _"), column=column_label(node))
         elif output in seen:
-            problems.append(Problem(name, _line(node), f"{what}: uitvoer '{output}' komt twee keer voor"))
+            problem(node, N_("{what}: uitvoer '{output}' komt twee keer voor"), output=output)
         seen.add(output)
     for number, rule in enumerate(table.findall("dmn:rule", namespaces=ns), 1):
         cells_in = rule.findall("dmn:inputEntry", namespaces=ns)
         cells_out = rule.findall("dmn:outputEntry", namespaces=ns)
         if len(cells_in) != len(inputs) or len(cells_out) != len(outputs):
-            problems.append(Problem(name, _line(rule), (
-                f"{what}: rij {number} heeft {len(cells_in)} invoer- en {len(cells_out)} "
-                f"uitvoercellen, de tabel {len(inputs)} invoer- en {len(outputs)} uitvoerkolommen")))
+            problem(rule, N_("{what}: rij {number} heeft {cells_in} invoer- en {cells_out} "
+                             "uitvoercellen, de tabel {inputs} invoer- en {outputs} "
+                             "uitvoerkolommen"), number=number, cells_in=len(cells_in),
+                    cells_out=len(cells_out), inputs=len(inputs), outputs=len(outputs))
             continue
         for cell in cells_in:
             problems += _input_cell_problems(name, what, number, cell, ns)
@@ -230,30 +236,38 @@ def _table_problems(name: str, decision, table, ns) -> list[Problem]:
             text = cell.find("dmn:text", namespaces=ns)
             value = (text.text or "").strip() if text is not None else ""
             if not value:
-                problems.append(Problem(name, _line(cell), (
-                    f"{what}: lege uitvoercel in rij {number}: de engine maakt er een lege tekst "
-                    "van, geen ja of nee")))
+                problem(cell, N_("{what}: lege uitvoercel in rij {number}: de engine maakt er een "
+                                 "lege tekst van, geen ja of nee"), number=number)
                 continue
-            p = _expression_problem(name, text, value, f"{what}: ongeldige uitvoercel in rij {number}")
+            p = _expression_problem(name, text, value, Message(
+                N_("{what}: ongeldige uitvoercel in rij {number}"), what=what, number=number))
             if p:
                 problems.append(p)
     return problems
 
 
-def _input_cell_problems(name: str, what: str, number: int, cell, ns) -> list[Problem]:
+def _input_cell_problems(name: str, what: Message, number: int, cell, ns) -> list[Problem]:
     text = cell.find("dmn:text", namespaces=ns)
     raw = (text.text or "").strip() if text is not None else ""
     node = text if text is not None else cell
     try:
         test = expressions.dmn_input_test(raw)
     except expressions.ExpressionError as exc:
-        return [Problem(name, _line(node), f"{what}: ongeldige invoercel '{raw}' in rij {number}: {exc}")]
+        return [Problem(name, _line(node), Message(N_(
+            "{what}: ongeldige invoercel '{cell}' in rij {number}: {reason}"), what=what,
+            cell=raw, number=number, reason=text_of(exc)))]
     # SpiffWorkflow replaces a `?` outside quotes by the input; its quote scan can miss one.
     if test and "?" in test and expressions.DMN_PLACEHOLDER.sub("", test) != test:
-        return [Problem(name, _line(node), (
-            f"{what}: invoercel '{raw}' in rij {number}: een vraagteken in een tekst wordt door "
-            "de engine als de invoer gelezen; laat het vraagteken weg"))]
+        return [Problem(name, _line(node), Message(N_(
+            "{what}: invoercel '{cell}' in rij {number}: een vraagteken in een tekst wordt door "
+            "de engine als de invoer gelezen; laat het vraagteken weg"), what=what, cell=raw,
+            number=number))]
     return []
+
+
+def table_name(decision) -> Message:
+    """How a message names a decision table: 'beslistabel' and the decision's label."""
+    return Message(N_("beslistabel {decision}"), decision=label_of(decision))
 
 
 def text_line(cell, ns) -> int:

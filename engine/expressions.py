@@ -19,6 +19,8 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from .messages import N_, Message
+
 MAX_LENGTH = 2000  # characters of expression text
 MAX_NODES = 200
 MAX_DEPTH = 20
@@ -69,27 +71,28 @@ _ALLOWED = (
 )
 # Dutch names for the constructs people most often try, for a message that says what is wrong.
 _REFUSED_NAMES = {
-    ast.Attribute: "attribuuttoegang (a.b)",
-    ast.Call: "functie-aanroepen",
-    ast.Lambda: "lambda-expressies",
-    ast.Subscript: "indexering (a[b])",
+    ast.Attribute: N_("attribuuttoegang (a.b)"),
+    ast.Call: N_("functie-aanroepen"),
+    ast.Lambda: N_("lambda-expressies"),
+    ast.Subscript: N_("indexering (a[b])"),
     ast.ListComp: "comprehensions",
     ast.SetComp: "comprehensions",
     ast.DictComp: "comprehensions",
     ast.GeneratorExp: "comprehensions",
-    ast.Pow: "machtsverheffen (**)",
-    ast.NamedExpr: "toekenningen (:=)",
-    ast.IfExp: "if-expressies",
+    ast.Pow: N_("machtsverheffen (**)"),
+    ast.NamedExpr: N_("toekenningen (:=)"),
+    ast.IfExp: N_("if-expressies"),
     ast.Dict: "dictionaries",
     ast.JoinedStr: "f-strings",
-    ast.Starred: "uitpakken (*)",
+    ast.Starred: N_("uitpakken (*)"),
     ast.Await: "await",
     ast.Yield: "yield",
 }
 
 
 class ExpressionError(ValueError):
-    """An expression that is refused or cannot be evaluated; the message is Dutch."""
+    """An expression that is refused or cannot be evaluated; the message is Dutch, an
+    engine.messages.Message (engine.messages.text_of gives it back as one)."""
 
 
 def _depth(node: ast.AST, level: int = 0) -> int:
@@ -103,27 +106,28 @@ def _depth(node: ast.AST, level: int = 0) -> int:
 def compile_expression(text: str) -> ast.Expression:
     """Parse and check an expression; raise ExpressionError with a Dutch reason if refused."""
     if not isinstance(text, str) or not text.strip():
-        raise ExpressionError("lege expressie")
+        raise ExpressionError(N_("lege expressie"))
     if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"expressie te lang (meer dan {MAX_LENGTH} tekens)")
+        raise ExpressionError(Message(N_("expressie te lang (meer dan {n} tekens)"), n=MAX_LENGTH))
     # Refuse absurd nesting before the parser does work proportional to it.
     if text.count("(") > MAX_DEPTH * 2 or text.count("[") > MAX_DEPTH * 2:
-        raise ExpressionError("expressie te diep genest")
+        raise ExpressionError(N_("expressie te diep genest"))
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        raise ExpressionError(f"ongeldige expressie: {getattr(exc, 'msg', exc)}") from None
+        raise ExpressionError(Message(N_("ongeldige expressie: {reason}"),
+                                      reason=str(getattr(exc, "msg", exc)))) from None
     nodes = list(ast.walk(tree))
     if len(nodes) > MAX_NODES:
-        raise ExpressionError(f"expressie te groot (meer dan {MAX_NODES} onderdelen)")
+        raise ExpressionError(Message(N_("expressie te groot (meer dan {n} onderdelen)"), n=MAX_NODES))
     if _depth(tree) > MAX_DEPTH:
-        raise ExpressionError("expressie te diep genest")
+        raise ExpressionError(N_("expressie te diep genest"))
     for node in nodes:
         if not isinstance(node, _ALLOWED):
             what = _REFUSED_NAMES.get(type(node), type(node).__name__)
-            raise ExpressionError(f"niet toegestaan in een expressie: {what}")
+            raise ExpressionError(Message(N_("niet toegestaan in een expressie: {what}"), what=what))
         if isinstance(node, ast.Name) and (node.id.startswith("_") or "__" in node.id):
-            raise ExpressionError(f"naam '{node.id}' is niet toegestaan")
+            raise ExpressionError(Message(N_("naam '{name}' is niet toegestaan"), name=node.id))
         if isinstance(node, ast.Constant):
             _check_value(node.value)
     return tree
@@ -131,13 +135,13 @@ def compile_expression(text: str) -> ast.Expression:
 
 def _check_value(value: Any) -> None:
     if isinstance(value, str | bytes) and len(value) > MAX_STRING:
-        raise ExpressionError(f"tekst te lang (meer dan {MAX_STRING} tekens)")
+        raise ExpressionError(Message(N_("tekst te lang (meer dan {n} tekens)"), n=MAX_STRING))
     if isinstance(value, bytes):
-        raise ExpressionError("bytes zijn niet toegestaan")
+        raise ExpressionError(N_("bytes zijn niet toegestaan"))
     if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
-        raise ExpressionError("getal te groot")
+        raise ExpressionError(N_("getal te groot"))
     if isinstance(value, complex):
-        raise ExpressionError("complexe getallen zijn niet toegestaan")
+        raise ExpressionError(N_("complexe getallen zijn niet toegestaan"))
 
 
 def names_in(text: str) -> set[str]:
@@ -166,11 +170,12 @@ def _eval(node: ast.AST, ctx: dict[str, Any]) -> Any:
         elif node.id in CONSTANTS:
             return CONSTANTS[node.id]
         else:
-            raise ExpressionError(f"onbekende variabele '{node.id}'")
+            raise ExpressionError(Message(N_("onbekende variabele '{name}'"), name=node.id))
         # Data reaching an expression is JSON-like; anything else (an object smuggled into
         # task data) is not looked at, so no attribute of it can ever be reached.
         if not isinstance(value, _PLAIN):
-            raise ExpressionError(f"variabele '{node.id}' heeft een niet-toegestaan type")
+            raise ExpressionError(Message(N_("variabele '{name}' heeft een niet-toegestaan type"),
+                                          name=node.id))
         return value
     if isinstance(node, ast.BoolOp):
         if isinstance(node.op, ast.And):
@@ -199,9 +204,9 @@ def _eval(node: ast.AST, ctx: dict[str, Any]) -> Any:
             try:
                 ok = _COMPARE[type(op)](left, right)
             except TypeError:
-                raise ExpressionError(
-                    f"kan {type(left).__name__} en {type(right).__name__} niet vergelijken"
-                ) from None
+                raise ExpressionError(Message(N_("kan {left} en {right} niet vergelijken"),
+                                              left=type(left).__name__,
+                                              right=type(right).__name__)) from None
             if not ok:
                 return False
             left = right
@@ -213,18 +218,19 @@ def _eval(node: ast.AST, ctx: dict[str, Any]) -> Any:
         try:
             result = _ARITH[type(node.op)](left, right)
         except ZeroDivisionError:
-            raise ExpressionError("deling door nul") from None
+            raise ExpressionError(N_("deling door nul")) from None
         _check_value(result)
         return result
     if isinstance(node, ast.Tuple | ast.List | ast.Set):
         items = [_eval(elt, ctx) for elt in node.elts]
         return frozenset(items) if isinstance(node, ast.Set) else tuple(items)
-    raise ExpressionError(f"niet toegestaan in een expressie: {type(node).__name__}")
+    raise ExpressionError(Message(N_("niet toegestaan in een expressie: {what}"),
+                                   what=type(node).__name__))
 
 
 def _require_number(value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ExpressionError("rekenen kan alleen met getallen")
+        raise ExpressionError(N_("rekenen kan alleen met getallen"))
 
 
 class SafeEnvironment(BasePythonScriptEngineEnvironment):
@@ -236,10 +242,10 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
         return evaluate(expression, scope)
 
     def execute(self, script, context, external_context=None):
-        raise ExpressionError("scripttaken worden niet uitgevoerd")
+        raise ExpressionError(N_("scripttaken worden niet uitgevoerd"))
 
     def call_service(self, context, **kwargs):
-        raise ExpressionError("servicetaken worden niet uitgevoerd")
+        raise ExpressionError(N_("servicetaken worden niet uitgevoerd"))
 
 
 class SafeScriptEngine(PythonScriptEngine):
@@ -302,7 +308,7 @@ def dmn_input_test(cell: str | None) -> str | None:
     if negated:
         text = negated.group(1).strip()
         if not text:
-            raise ExpressionError("lege not(...) in een invoercel")
+            raise ExpressionError(N_("lege not(...) in een invoercel"))
     tests = [_one_test(part) for part in split_unary_tests(text)]
     result = tests[0] if len(tests) == 1 else " or ".join(f"({t})" for t in tests)
     if negated:
@@ -345,9 +351,10 @@ def split_unary_tests(text: str) -> list[str]:
             continue
         if position >= len(text):
             break
-        raise ExpressionError(f"ongeldige invoercel: onverwacht '{text[position:]}'")
+        raise ExpressionError(Message(N_("ongeldige invoercel: onverwacht '{rest}'"),
+                                      rest=text[position:]))
     if any(not part for part in parts):
-        raise ExpressionError("lege waarde in een lijst met komma's in een invoercel")
+        raise ExpressionError(N_("lege waarde in een lijst met komma's in een invoercel"))
     return parts
 
 
@@ -369,7 +376,7 @@ def _one_test(test: str) -> str:
         operator_ = "=="
     body = compile_expression(value).body
     if isinstance(body, ast.Tuple | ast.List | ast.Set):
-        raise ExpressionError(
-            f"'{test}' is een lijst als één waarde, die de invoer nooit evenaart; schrijf de "
-            "waarden los met komma's ertussen, zonder haakjes")
+        raise ExpressionError(Message(N_(
+            "'{test}' is een lijst als één waarde, die de invoer nooit evenaart; schrijf de "
+            "waarden los met komma's ertussen, zonder haakjes"), test=test))
     return f"{DMN_INPUT} {operator_} ({value})"

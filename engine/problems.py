@@ -6,10 +6,13 @@ Shared by the static checks (bpmn_checks, dmn_lint, dmn_coverage), the proof of 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
+
+from .messages import Message
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -19,9 +22,11 @@ NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 @dataclass(frozen=True, order=True)
 class Problem:
     """One problem: `file` is the file name, `line` 1-based (1 where a problem has no line),
-    `message` Dutch text for the process owner; `path` the witness route of a proof problem
-    (CONTRACT section 5): a tuple of `{"step": element id, "data": {answers}}` dicts, oldest
-    first. The path takes no part in equality, so one problem per element and rule stays one."""
+    `message` Dutch text for the process owner (an engine.messages.Message, which the web layer
+    puts in the reader's language; a plain str only for a text from a library); `path` the
+    witness route of a proof problem (CONTRACT section 5): a tuple of `{"step": element id,
+    "data": {answers}}` dicts, oldest first. The path takes no part in equality, so one
+    problem per element and rule stays one."""
 
     file: str
     line: int
@@ -52,6 +57,19 @@ def _show(value: Any) -> str:
     if value is False:
         return "nee"
     return str(value)
+
+
+def joined(parts: Iterable[str], separator: str = ", ") -> str:
+    """`parts` joined by `separator` as one Message whose parts each keep their own template
+    (a Message part is translated, a plain str part filled in as it is): a list in a problem
+    text that the web layer can still put in the reader's language. The join itself is no text
+    of the catalogues. An empty `parts` gives ""."""
+    parts = list(parts)
+    if not parts:
+        return ""
+    template = separator.replace("{", "{{").replace("}", "}}").join(
+        f"{{p{number}}}" for number in range(len(parts)))
+    return Message(template, **{f"p{number}": part for number, part in enumerate(parts)})
 
 
 def line_of(node) -> int:

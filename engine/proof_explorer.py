@@ -20,6 +20,7 @@ from typing import Any
 from SpiffWorkflow.util.task import TaskState
 
 from . import forms
+from .messages import N_, Message, text_of
 from .proof_diagram import Diagram, Findings
 from .proof_rules import HULP_EVALUEREN, HULP_ORGANISEREN, MELDING_STEPS, STAP, Monitor, Rules, State
 
@@ -62,8 +63,8 @@ class Explorer:
         try:
             workflow, advance = runtime.start_workflow(self.definition, ids)
         except runtime.EngineFailure as exc:
-            self.findings.add(_failing_element(exc, None), "crash",
-                              f"de casus kan niet starten: {_first_line(exc)}", root)
+            self.findings.add(_failing_element(exc, None), "crash", Message(
+                N_("de casus kan niet starten: {reason}"), reason=_first_line(exc)), root)
             return self.stats
         root.snapshot = runtime.snapshot(workflow)
         root.workflow = workflow
@@ -113,9 +114,10 @@ class Explorer:
     def _over_budget(self, started: float, state: State) -> bool:
         if self.stats.states < MAX_STATES and time.perf_counter() - started <= MAX_SECONDS:
             return False
-        self.findings.add(None, "limit", "het bewijs van alle routes past niet binnen "
-                          f"{MAX_STATES} toestanden of {int(MAX_SECONDS)} seconden: "
-                          "vereenvoudig het diagram (minder parallelle taken of keuzes)", state)
+        self.findings.add(None, "limit", Message(N_(
+            "het bewijs van alle routes past niet binnen {states} toestanden of {seconds} "
+            "seconden: vereenvoudig het diagram (minder parallelle taken of keuzes)"),
+            states=MAX_STATES, seconds=int(MAX_SECONDS)), state)
         self.findings_stop = True
         return True
 
@@ -152,9 +154,9 @@ class Explorer:
             advance = runtime.complete_in_workflow(workflow, task_id, answers, ids)
         except runtime.EngineFailure as exc:
             element = _failing_element(exc, step)
-            self.findings.add(element, "crash",
-                              f"de route loopt vast op een fout bij "
-                              f"{self.findings.label(element)}: {_first_line(exc)}", child)
+            self.findings.add(element, "crash", Message(
+                N_("de route loopt vast op een fout bij {element}: {reason}"),
+                element=self.findings.label(element), reason=_first_line(exc)), child)
             return None
         child.counter = ids.counter
         self.rules.absorb_decisions(child, advance)
@@ -262,5 +264,10 @@ def _filler(f: forms.Field) -> Any:
 
 
 def _first_line(exc: Exception) -> str:
+    """Why the engine failed: its message where that is one of ours (a Message on one line,
+    as engine.driving.EngineFailure gives it), else the first line of its text."""
+    message = text_of(exc)
+    if isinstance(message, Message) and "\n" not in message.strip():
+        return message
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -20,6 +20,8 @@ from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.util.task import TaskState
 
 from . import forms
+from .messages import N_, Message
+from .problems import joined
 
 if TYPE_CHECKING:
     from .proof_diagram import Diagram, Findings
@@ -107,8 +109,9 @@ class Rules:
         label = self.findings.label(step)
         order = self._order_problem(m, step, state.data)
         if order:
-            self.findings.add(step, "order", f"{label} komt op deze route te vroeg of ten "
-                              f"onrechte: {order}", state, child.hop)
+            self.findings.add(step, "order", Message(N_(
+                "{step} komt op deze route te vroeg of ten onrechte: {why}"), step=label,
+                why=order), state, child.hop)
         self._exemption_rule(state, child, step, answers)
         done = m.done | {step} if step in STAP or step in MELDING_STEPS or step in (
             HULP_ORGANISEREN, HULP_EVALUEREN) else m.done
@@ -117,14 +120,14 @@ class Rules:
             voorbesproken = True
         if step == MELDING_DOEN:
             if data.get("melding_uitzondering") == "geen" and not voorbesproken:
-                self.findings.add(step, "order", f"{label}: de melding wordt gedaan zonder dat "
-                                  "zij eerst met de cliënt is besproken, terwijl er geen "
-                                  "uitzondering is gekozen", state, child.hop)
+                self.findings.add(step, "order", Message(N_(
+                    "{step}: de melding wordt gedaan zonder dat zij eerst met de cliënt is "
+                    "besproken, terwijl er geen uitzondering is gekozen"), step=label),
+                    state, child.hop)
             if pending == 0:
-                self.findings.add(step, "extra_melding",
-                                  f"{label} wordt vaker afgerond dan de antwoorden vragen: er "
-                                  "loopt al een melding of er is geen reden voor een nieuwe",
-                                  state, child.hop)
+                self.findings.add(step, "extra_melding", Message(N_(
+                    "{step} wordt vaker afgerond dan de antwoorden vragen: er loopt al een "
+                    "melding of er is geen reden voor een nieuwe"), step=label), state, child.hop)
             pending = max(0, pending - 1)
             meldingen = min(2, meldingen + 1)
             voorbesproken = False
@@ -148,7 +151,7 @@ class Rules:
     def _order_problem(self, m: Monitor, step: str, data: dict) -> str | None:
         done = m.done
         if step in STAP and step in done:
-            return "deze stap is al afgerond"
+            return N_("deze stap is al afgerond")
         needs = {
             "stap2_overleg": ["stap1_signalen"],
             "stap3_gesprek": ["stap2_overleg"],
@@ -159,18 +162,19 @@ class Rules:
         }.get(step, ["stap5_beslissen"] if step in MELDING_STEPS else [])
         missing = [s for s in needs if s not in done]
         if missing:
-            return "eerst moet " + ", ".join(self.findings.label(s) for s in missing) + \
-                " zijn afgerond"
+            return Message(N_("eerst moet {steps} zijn afgerond"),
+                           steps=joined(self.findings.label(s) for s in missing))
         if step == "stap3_gesprek" and data.get("gesprek_uitzondering") not in (None, "geen"):
-            return "er is een uitzondering op het gesprek gekozen"
+            return N_("er is een uitzondering op het gesprek gekozen")
         if step == "stap4_wegen" and data.get("zorgen_weggenomen") is True:
-            return "de zorgen zijn in het gesprek weggenomen"
+            return N_("de zorgen zijn in het gesprek weggenomen")
         if step == "stap4_wegen" and "stap3_gesprek" not in done and \
                 data.get("gesprek_uitzondering") in (None, "geen"):
-            return f"eerst moet {self.findings.label('stap3_gesprek')} zijn afgerond"
+            return Message(N_("eerst moet {steps} zijn afgerond"),
+                           steps=self.findings.label("stap3_gesprek"))
         if (step == "stap5_beslissen" or step in MELDING_STEPS or step == HULP_ORGANISEREN) \
                 and data.get("vermoeden") is False:
-            return "er is geen vermoeden vastgesteld"
+            return N_("er is geen vermoeden vastgesteld")
         return None
 
     def _exemption_rule(self, state: State, child: State, step: str, answers: dict) -> None:
@@ -182,8 +186,10 @@ class Rules:
             reason = fields.get(f"{name}_reden")
             label = self.findings.label(step)
             if reason is None:
-                self.findings.add(step, "exemption", f"{label}: de uitzondering '{value}' vraagt "
-                                  f"geen reden (veld '{name}_reden' ontbreekt)", state, child.hop)
+                self.findings.add(step, "exemption", Message(N_(
+                    "{step}: de uitzondering '{value}' vraagt geen reden (veld '{field}' "
+                    "ontbreekt)"), step=label, value=value, field=f"{name}_reden"),
+                    state, child.hop)
                 continue
             for blank in ("   ", None):
                 trial = {k: v for k, v in answers.items() if k != reason.name}
@@ -193,9 +199,9 @@ class Rules:
                     forms.validate(list(fields.values()), trial, context=state.data)
                 except forms.FormInvalid:
                     continue
-                self.findings.add(step, "exemption", f"{label}: de uitzondering '{value}' "
-                                  "wordt aanvaard zonder reden (leeg of alleen spaties)",
-                                  state, {**(child.hop or {}),
+                self.findings.add(step, "exemption", Message(N_(
+                    "{step}: de uitzondering '{value}' wordt aanvaard zonder reden (leeg of "
+                    "alleen spaties)"), step=label, value=value), state, {**(child.hop or {}),
                                           "data": {**(child.hop or {}).get("data", {}),
                                                    reason.name: blank or ""}})
                 break
@@ -215,8 +221,9 @@ class Rules:
         steps = [t.task_spec.bpmn_id for t in ready]
         for step in sorted(set(steps)):
             if steps.count(step) > 1:
-                self.findings.add(step, "twice", f"{self.findings.label(step)} staat op deze "
-                                  "route twee keer tegelijk open", state)
+                self.findings.add(step, "twice", Message(N_(
+                    "{step} staat op deze route twee keer tegelijk open"),
+                    step=self.findings.label(step)), state)
         if advance.completed:
             self._closing_rules(state, workflow)
             return False
@@ -224,10 +231,11 @@ class Rules:
             waiting = [t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.WAITING)
                        if getattr(t.task_spec, "bpmn_id", None)]
             element = waiting[0] if waiting else (state.hop or {}).get("step")
-            where = ", ".join(self.findings.label(w) for w in waiting) or \
+            where = joined(self.findings.label(w) for w in waiting) or \
                 self.findings.label(element)
-            self.findings.add(element, "stall", f"de route loopt vast bij {where}: de casus "
-                              "staat open zonder taak voor wie dan ook", state)
+            self.findings.add(element, "stall", Message(N_(
+                "de route loopt vast bij {where}: de casus staat open zonder taak voor wie dan "
+                "ook"), where=where), state)
             return False
         self._acute_rule(state, steps)
         return True
@@ -241,23 +249,26 @@ class Rules:
         end = self._end_event(workflow)
         label = self.findings.label(end)
         if not (MELDING_DOEN in m.done or HULP_ORGANISEREN in m.done or m.evidence):
-            self.findings.add(end, "uitkomst", f"de route eindigt bij {label} zonder uitkomst "
-                              "van de meldcode (geen melding, geen hulp, geen weggenomen zorgen "
-                              "en geen vastgesteld 'geen vermoeden')", state)
+            self.findings.add(end, "uitkomst", Message(N_(
+                "de route eindigt bij {end} zonder uitkomst van de meldcode (geen melding, geen "
+                "hulp, geen weggenomen zorgen en geen vastgesteld 'geen vermoeden')"), end=label),
+                state)
             return
         if m.pending > 0:
-            self.findings.add(end, "no_melding", f"de route sluit bij {label} zonder de "
-                              "melding die de antwoorden vragen", state)
+            self.findings.add(end, "no_melding", Message(N_(
+                "de route sluit bij {end} zonder de melding die de antwoorden vragen"),
+                end=label), state)
         elif MELDING_DOEN not in m.done and m.must_melden:
-            self.findings.add(end, "no_melding", f"de route sluit bij {label} zonder melding "
-                              "terwijl tot melden is besloten of onveiligheid is vastgesteld",
-                              state)
+            self.findings.add(end, "no_melding", Message(N_(
+                "de route sluit bij {end} zonder melding terwijl tot melden is besloten of "
+                "onveiligheid is vastgesteld"), end=label), state)
         geen_vermoeden = m.evidence == "gv" and not (
             MELDING_DOEN in m.done or HULP_ORGANISEREN in m.done)
         if geen_vermoeden and not m.talk:
-            self.findings.add(end, "talk", f"de route sluit bij {label} als 'geen "
-                              "vermoeden' zonder dat het gesprek met de cliënt over die "
-                              "conclusie is vastgelegd (of waarom het niet kon)", state)
+            self.findings.add(end, "talk", Message(N_(
+                "de route sluit bij {end} als 'geen vermoeden' zonder dat het gesprek met de "
+                "cliënt over die conclusie is vastgelegd (of waarom het niet kon)"), end=label),
+                state)
 
     def _end_event(self, workflow) -> str | None:
         ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED)
@@ -273,9 +284,9 @@ class Rules:
         if any(step in self._melding_reach for step in ready_steps):
             return
         blocker = self._blocker(ready_steps)
-        self.findings.add(blocker, "acute_wait", "een acute melding wacht bij "
-                          f"{self.findings.label(blocker)} op iemand anders dan wie meldt",
-                          state)
+        self.findings.add(blocker, "acute_wait", Message(N_(
+            "een acute melding wacht bij {element} op iemand anders dan wie meldt"),
+            element=self.findings.label(blocker)), state)
 
     def _blocker(self, ready_steps: list[str]) -> str | None:
         """The element an acute melding waits at: a task of another lane, or a join that such a
