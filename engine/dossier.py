@@ -1,71 +1,28 @@
-"""The case dossier (JSON and PDF) and the NEN 7513 access log of a case."""
+"""The case dossier as data (what was recorded, in the order it happened, with its
+verification) and the NEN 7513 access log of a case. The engine gives codes and values; the
+web layer (webui/documents.py) turns them into words: the JSON evidence file, the PDF."""
 
 from __future__ import annotations
 
-import mimetypes
-from datetime import date
-from pathlib import Path
+from collections.abc import Hashable
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, timezones, verification, versions
+from . import audit, cases, commands, verification, versions
 from .messages import N_
 from .models import AccessLogEntry, Case, HistoryEvent, User, utcnow
 from .store import unit_of_work
 from .users import may_read_case
 
-UITKOMST_LABELS = {
-    "gemeld": N_("Gemeld bij Veilig Thuis"),
-    "hulp": N_("Hulp geboden of georganiseerd"),
-    "gemeld_en_hulp": N_("Gemeld bij Veilig Thuis en hulp geboden"),
-    "zorgen_weggenomen": N_("Zorgen weggenomen in het gesprek"),
-    "geen_vermoeden": N_("Geen vermoeden van huiselijk geweld of kindermishandeling"),
-}
-ACTION_LABELS = {
-    "case_started": N_("Casus gestart"),
-    "task_completed": N_("Stap afgerond"),
-    "decision_made": N_("Besluit door de beslistabel"),
-    "case_closed": N_("Casus afgesloten"),
-    "case_handed_over": N_("Casus overgedragen"),
-    "case_shared": N_("Casus gedeeld"),
-    "case_stalled": N_("Casus staat vast: geen taak open"),
-    "case_migrated": N_("Casus verplaatst naar een andere procesversie"),
-}
-# The afwegingskader as the dossier presents it: question, variable.
-AFWEGINGSKADER = [
-    ("1. Is er een vermoeden van (dreiging van) huiselijk geweld of kindermishandeling?", "vermoeden"),
-    ("2a. Is er sprake van acute onveiligheid?", "acute_onveiligheid"),
-    ("2b. Is er sprake van structurele onveiligheid?", "structurele_onveiligheid"),
-    ("3. Kan de professional effectieve hulp bieden of organiseren?", "hulp_mogelijk"),
-    ("4. Aanvaarden de betrokkenen de hulp en werken zij mee?", "hulp_aanvaard"),
-    ("Besluit: melden bij Veilig Thuis", "besluit_melden"),
-    ("Besluit: hulp bieden of organiseren", "besluit_hulp"),
-    ("5. Leidt de hulp tot duurzame veiligheid?", "hulp_effectief"),
-]
+# The afwegingskader's variables in the order the dossier presents them (the questions, in
+# words, are webui.documents.AFWEGINGSKADER).
+AFWEGINGSKADER = ("vermoeden", "acute_onveiligheid", "structurele_onveiligheid", "hulp_mogelijk",
+                  "hulp_aanvaard", "besluit_melden", "besluit_hulp", "hulp_effectief")
 VEILIG_THUIS_FIELDS = ("advies_veilig_thuis", "veilig_thuis_contact", "veilig_thuis_advies",
                        "melding_datum", "melding_veilig_thuis_medewerker", "melding_informatie",
                        "melding_afspraken")
-
-
-def display(value: Any, field_type: str | None = None, options: dict | None = None) -> str:
-    """A recorded value as the dossier shows it: Ja/Nee, an option's label, a date in Dutch."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return "Ja" if value else "Nee"
-    if options and value in options:
-        return options[value]
-    if field_type == "date" and isinstance(value, str):
-        try:
-            return dutch_date(date.fromisoformat(value))
-        except ValueError:
-            return value
-    return str(value)
 
 
 def element_names(definition) -> dict[str, str]:
@@ -78,8 +35,28 @@ def element_names(definition) -> dict[str, str]:
     return names
 
 
+def _recorded(label: str, kind: str, options: dict, value: Any) -> dict[str, Any]:
+    """A recorded value with what the diagram says about it: its label, its type and, for an
+    option, the option's label (None otherwise)."""
+    option = options.get(value) if isinstance(value, Hashable) and not isinstance(value, bool) \
+        else None
+    return {"label": label, "type": kind, "value": value, "option_label": option}
+
+
 def build(session: Session, case: Case) -> dict[str, Any]:
-    """Everything an inspector needs, in the order it happened."""
+    """Everything an inspector needs, in the order it happened, as data: codes (status,
+    uitkomst, actions, variables), recorded values, the diagram's own names and labels, times
+    as ISO 8601 text in UTC ('Z'). No text of the product's own: webui.documents words it.
+
+    - case: id, client_ref, reason, status, uitkomst (code or None), process_version,
+      owner, owner_name, started_at, closed_at (None while open)
+    - steps: per completed step seq, step (element id), name, at, actor and fields, each
+      {name, label, type, value, option_label}
+    - afwegingskader: [{variable, value}] in AFWEGINGSKADER's order, those recorded
+    - veilig_thuis: [{variable, label, type, value, option_label}], those recorded
+    - history: every event {seq, at, actor, action, step, step_name, data, hash}
+    - verification: verify's verdict with last_hash; process_sha256
+    """
     definition = versions.definition_for(session, case.process_version)
     labels: dict[str, tuple[str, str, dict]] = {}
     for defined in definition.steps.values():
@@ -94,11 +71,8 @@ def build(session: Session, case: Case) -> dict[str, Any]:
         if e.action != "task_completed":
             continue
         step = definition.steps.get(e.step or "")
-        fields = []
-        for name, value in e.data.items():
-            label, kind, options = labels.get(name, (name, "string", {}))
-            fields.append({"name": name, "label": label, "value": value,
-                           "display": display(value, kind, options)})
+        fields = [{"name": name, **_recorded(*labels.get(name, (name, "string", {})), value)}
+                  for name, value in e.data.items()]
         steps.append({"seq": e.seq, "step": e.step, "name": step.name if step else e.step,
                       "at": audit.iso(e.at), "actor": e.actor, "fields": fields})
     data = case.data
@@ -108,7 +82,6 @@ def build(session: Session, case: Case) -> dict[str, Any]:
         "case": {
             "id": case.id, "client_ref": case.client_ref, "reason": case.reason,
             "status": case.status, "uitkomst": case.uitkomst,
-            "uitkomst_label": UITKOMST_LABELS.get(case.uitkomst or "", N_("Nog open")),
             "process_version": case.process_version,
             "owner": owner.name if owner else None,
             "owner_name": owner.display_name if owner else None,
@@ -116,19 +89,14 @@ def build(session: Session, case: Case) -> dict[str, Any]:
             "closed_at": audit.iso(case.closed_at) if case.closed_at else None,
         },
         "steps": steps,
-        "afwegingskader": [
-            {"question": q, "variable": v, "value": data.get(v), "display": display(data.get(v))}
-            for q, v in AFWEGINGSKADER if v in data
-        ],
-        "veilig_thuis": [
-            {"variable": v, "label": labels.get(v, (v,))[0], "value": data.get(v),
-             "display": display(data.get(v), *labels.get(v, (v, None, None))[1:])}
-            for v in VEILIG_THUIS_FIELDS if v in data
-        ],
+        "afwegingskader": [{"variable": v, "value": data.get(v)}
+                           for v in AFWEGINGSKADER if v in data],
+        "veilig_thuis": [{"variable": v, **_recorded(*labels.get(v, (v, "string", {})), data[v])}
+                         for v in VEILIG_THUIS_FIELDS if v in data],
         "history": [
             {"seq": e.seq, "at": audit.iso(e.at), "actor": e.actor, "action": e.action,
-             "action_label": ACTION_LABELS.get(e.action, e.action), "step": e.step,
-             "step_name": names.get(e.step or "", e.step), "data": e.data, "hash": e.hash}
+             "step": e.step, "step_name": names.get(e.step or "", e.step), "data": e.data,
+             "hash": e.hash}
             for e in events
         ],
         "verification": {**verdict.as_dict(), "last_hash": case.last_hash},
@@ -136,69 +104,14 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     }
 
 
-_TEMPLATES = Path(__file__).parent / "templates"
-_env = Environment(
-    loader=FileSystemLoader(_TEMPLATES),
-    autoescape=select_autoescape(["html"]),
-)
+def export(who, case_id: Any, on_behalf_of: str | None = None) -> dict[str, Any]:
+    """The dossier of a case as data (build's dict, with exported_at: ISO 8601 UTC, and
+    exported_by: a user name), for `who`: a Principal who may read the case, or a name (str)
+    for the command line's operator, logged under that name with that user's roles when the
+    name is a user of the product. The export is logged (NEN 7513), a refusal too.
 
-dutch_date = timezones.dutch_date
-# A time (ISO text in UTC or with offset, or a datetime) in Dutch time: "29 november 2026,
-# 14:05", with seconds where the order of events matters.
-local_time = timezones.local_text
-
-
-_env.filters["local_time"] = local_time
-
-
-def render_html(dossier: dict[str, Any]) -> str:
-    return _env.get_template("dossier.html").render(d=dossier)
-
-
-def product_files():
-    """WeasyPrint's url_fetcher for the product's documents: data: URLs and the product's own
-    files under engine/templates; every other URL (http:, https:, ftp:, file: elsewhere, a path
-    that leaves the folder through .. or a link) is refused, so no text in a document can
-    make the server fetch a URL or embed a local file. A refused URL is left out of the PDF
-    (WeasyPrint logs a warning and goes on)."""
-    from weasyprint.urls import URLFetcher, URLFetcherResponse
-
-    class ProductFiles(URLFetcher):
-        def fetch(self, url, headers=None):
-            scheme = url.partition(":")[0].lower()
-            if scheme == "data":
-                return super().fetch(url, headers)  # decoded in memory, no I/O
-            if scheme == "file":
-                path = Path(url2pathname(urlsplit(url).path)).resolve()
-                if path.is_relative_to(_TEMPLATES.resolve()) and path.is_file():
-                    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                    return URLFetcherResponse(path.as_uri(), body=path.read_bytes(),
-                                              headers={"Content-Type": kind})
-            raise ValueError(f"geweigerd: {url[:80]} is geen bestand van het product")
-
-    return ProductFiles()
-
-
-def html_to_pdf(html: str) -> bytes:
-    """A tagged, accessible PDF (PDF/UA-1: structure tree, language, title) of an HTML
-    document of this product, rendered with WeasyPrint through ProductFiles: relative URLs
-    name files under engine/templates, data: URLs are allowed, nothing else is fetched."""
-    from weasyprint import HTML  # heavy import, only when a PDF is asked for
-
-    return HTML(string=html, base_url=_TEMPLATES.as_uri() + "/",
-                url_fetcher=product_files()).write_pdf(pdf_variant="pdf/ua-1")
-
-
-def render_pdf(dossier: dict[str, Any]) -> bytes:
-    return html_to_pdf(render_html(dossier))
-
-
-def export(who, case_id: Any, fmt: str, on_behalf_of: str | None = None) -> tuple[bytes, dict]:
-    """The dossier as PDF or JSON bytes; the export is logged (NEN 7513)."""
-    import json
-
-    if fmt not in ("pdf", "json"):
-        raise ValueError("formaat moet pdf of json zijn")
+    Raises NotFound for an unknown case, Forbidden (a logged Denied) for a Principal who may
+    not read it."""
 
     def run(session: Session, actor=who):
         case = commands.load_case(session, case_id)
@@ -216,12 +129,8 @@ def export(who, case_id: Any, fmt: str, on_behalf_of: str | None = None) -> tupl
         # user's roles when the name is a user of the product.
         with unit_of_work(write=True) as session:
             user = session.scalar(select(User).where(User.name == who))
-            dossier = run(session, user if user is not None else who)
-    else:
-        dossier = commands.run_command(who, run)
-    if fmt == "json":
-        return json.dumps(dossier, ensure_ascii=False, indent=2).encode(), dossier
-    return render_pdf(dossier), dossier
+            return run(session, user if user is not None else who)
+    return commands.run_command(who, run)
 
 
 def access_log(who, case_id: Any) -> list[dict[str, Any]]:

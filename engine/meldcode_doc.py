@@ -1,24 +1,23 @@
-"""The organisation's own meldcode as a document: generated from the active process version
-and the organisation's settings, as a web page and as a PDF."""
+"""The organisation's own meldcode as data, made from the active process version and the
+organisation's settings; webui/documents.py renders it as a web page and as a PDF."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import organisation, versions
-from .dossier import _env, local_time
+from . import organisation, timezones, versions
 from .errors import Conflict
 from .messages import N_
 from .store import unit_of_work
 
-ROLE_LABELS = {
-    "medewerker": "de medewerker (beroepskracht)",
-    "leidinggevende": "de leidinggevende",
-    "aandachtsfunctionaris": "de aandachtsfunctionaris",
-}
-
 
 def build() -> dict[str, Any]:
+    """The document's data: org (the organisation's settings, organisation.read), version
+    (int), deployed_at (an aware datetime in UTC), sha256 and steps, each {id, name, lane (a
+    role code), documentation (the diagram's text with the settings filled in), records (the
+    labels of the step's fields, from the diagram)}.
+
+    Raises Conflict when no process version is active."""
     with unit_of_work() as session:
         version = versions.active_version(session)
         if version is None:
@@ -27,7 +26,7 @@ def build() -> dict[str, Any]:
         settings = organisation.read(session)
         values = organisation.placeholder_values(settings)
         steps = [
-            {"id": step.id, "name": step.name, "role": ROLE_LABELS.get(step.lane, step.lane),
+            {"id": step.id, "name": step.name, "lane": step.lane,
              "documentation": organisation.fill_in(step.documentation, values),
              "records": [f.label for f in step.fields]}
             for step in definition.steps.values()
@@ -35,23 +34,7 @@ def build() -> dict[str, Any]:
         return {
             "org": settings,
             "version": version.version,
-            "deployed_at": local_time(version.deployed_at),
+            "deployed_at": timezones.to_utc(version.deployed_at),
             "sha256": version.sha256,
             "steps": steps,
         }
-
-
-def render_html(doc: dict[str, Any]) -> str:
-    return _env.get_template("meldcode.html").render(doc=doc)
-
-
-def render_pdf(doc: dict[str, Any]) -> bytes:
-    """The document as a tagged PDF, fetching only the product's own files (dossier's rule)."""
-    from .dossier import html_to_pdf
-
-    return html_to_pdf(render_html(doc))
-
-
-def render_body(doc: dict[str, Any]) -> str:
-    """The document's content without its own page frame, to show inside the site."""
-    return _env.get_template("meldcode_body.html").render(doc=doc)

@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from engine import cases, dossier, migration, models, oversight, store, tasks
+from engine import cases, migration, models, oversight, store, tasks
 from engine.errors import BadRequest, Forbidden, NotFound
 from tests.helpers import (
     JOIN,
@@ -94,11 +94,16 @@ def test_the_auditors_step_through_replays_a_moved_case(people, monkeypatch):
     assert actions[-2:] == ["case_stalled", "case_migrated"]
     assert page["frames"][-2]["ready_steps"] == []
     assert page["frames"][-1]["ready_steps"] == ["melding_doen"]
-    # The dossier carries both events, in PDF as in JSON.
-    content, _ = dossier.export(people["aud"], stuck["id"], "json")
-    actions = [e["action"] for e in json.loads(content)["history"]]
-    assert actions[-2:] == ["case_stalled", "case_migrated"]
-    assert dossier.export(people["aud"], stuck["id"], "pdf")[0].startswith(b"%PDF")
+    # The dossier carries both events, in PDF as in JSON (made by webui.documents).
+    from flask_babel import force_locale
+
+    from webui import create_app, documents
+
+    with create_app({"TESTING": True}).app_context(), force_locale("nl"):
+        content, _ = documents.export(people["aud"], stuck["id"], "json")
+        actions = [e["action"] for e in json.loads(content)["history"]]
+        assert actions[-2:] == ["case_stalled", "case_migrated"]
+        assert documents.export(people["aud"], stuck["id"], "pdf")[0].startswith(b"%PDF")
 
 
 def test_a_case_still_stuck_on_the_new_version_says_so_again(people, monkeypatch):

@@ -60,14 +60,20 @@ def test_version_diff_names_what_changed():
 def test_meldcode_document(people, tmp_path):
     organisation.update(people["bh"], {"organisatie_naam": "Zorggroep De Linde",
                                        "beroepsgroep": "artsen"})
+    from flask_babel import force_locale
+
+    from webui import create_app, documents
+
     doc = meldcode_doc.build()
-    html = meldcode_doc.render_html(doc)
+    with create_app({"TESTING": True}).app_context(), force_locale("nl"):  # webui renders it
+        html = documents.meldcode_html(doc)
+        pdf = documents.meldcode_pdf(doc)
     assert "Zorggroep De Linde" in html and "KNMG" in html
     for step in definitions.CONTRACT_STEPS:
         assert any(s["id"] == step for s in doc["steps"])
     need(shutil.which("pdftotext") is not None, "pdftotext (poppler-utils) is not installed")
     path = tmp_path / "meldcode.pdf"
-    path.write_bytes(meldcode_doc.render_pdf(doc))
+    path.write_bytes(pdf)
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert "Meldcode huiselijk geweld" in text and "afwegingskader" in text.lower()

@@ -54,7 +54,14 @@ def test_the_deploy_time_shows_in_dutch_time_on_a_dutch_server(sqlite_url, amste
     # It showed an hour early: SQLite's naive UTC time was read as the server's local time.
     with store.unit_of_work(write=True) as session:
         session.execute(update(models.ProcessVersion).values(deployed_at=deployed))
-    assert meldcode_doc.build()["deployed_at"] == shown
+    from flask_babel import force_locale
+
+    from webui import create_app, documents
+
+    deployed_at = meldcode_doc.build()["deployed_at"]  # data: UTC; webui shows it in Dutch time
+    assert deployed_at == deployed.replace(tzinfo=UTC)
+    with create_app({"TESTING": True}).app_context(), force_locale("nl"):
+        assert documents.local_time(deployed_at) == shown
 
 
 def test_the_web_pages_show_dutch_time_on_a_dutch_server(sqlite_url, amsterdam_server):

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
+import subprocess
 from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
 from lxml import etree
+from markupsafe import escape
 
-from tests.helpers import text
+from tests.conftest import need
+from tests.helpers import finished_case, text
 
 ROOT = Path(__file__).resolve().parents[2]
 EN_PO = ROOT / "webui" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
@@ -242,3 +246,63 @@ def test_the_apis_own_refusals_speak_english_when_asked_and_dutch_otherwise(
             assert answer["error"] == expected, (method, path, language)
             if field:
                 assert answer["errors"]["data"] == field[0 if language is None else 1]
+
+
+def test_the_meldcode_document_of_an_english_reader_shows_no_dutch(browser_like, ui_app):
+    """The organisation's meldcode (webui.documents) on its page and as the standalone
+    document: the product's texts in English, the diagram's steps as written, a set contact."""
+    from tests.helpers import Client
+
+    english(Client(ui_app), "bh").post("/beheer/instellingen", {
+        "organisatie_naam": "Zorggroep De Linde", "veilig_thuis_telefoon": "0800-2000",
+        "veilig_thuis_regio_naam": "Veilig Thuis Utrecht",
+        "veilig_thuis_regio_telefoon": "030 123 45 67", "beroepsgroep": "sociaal_domein",
+        "rijen": "2", "af-0-naam": "Fatima el Amrani", "af-0-telefoon": "06-12345678",
+        "af-1-naam": "Kees de Vries", "af-1-email": "kees@linde.example"})
+    mw = english(browser_like, "mw")
+    pages = {"meldcode": mw.get("/meldcode"), "meldcode, los": mw.get("/meldcode/document")}
+    assert "Meldcode for domestic violence and child abuse" in text(pages["meldcode"])
+    assert '<html lang="en">' in text(pages["meldcode, los"])
+    assert "Zorggroep De Linde" in text(pages["meldcode"])
+    check(pages)
+    pdf = mw.http.get("/meldcode.pdf")
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
+
+
+def test_the_dossier_of_an_english_reader_shows_no_dutch(browser_like, sqlite_people, tmp_path):
+    """The dossier as an English reader downloads it: the HTML that becomes the PDF holds no
+    Dutch of the product's own (webui.documents.dossier_html), and the PDF is made and tagged
+    (PDF/UA-1) as in Dutch."""
+    from flask_babel import force_locale
+
+    from engine import dossier
+    from webui import documents
+
+    case = finished_case(sqlite_people)
+    with browser_like.http.application.app_context(), force_locale("en"):
+        data = dossier.export(sqlite_people["aud"], case["id"])
+        page = documents.dossier_html(data)
+    assert '<html lang="en">' in page and "Assessment framework and decisions" in page
+    assert "In order" in page and not re.search(r"\b(Ja|Nee)\b", readable(page))
+    # what the case records is the case's (the test's answers are Dutch), not the product's
+    recorded = {str(f["value"]) for s in data["steps"] for f in s["fields"]}
+    for value in sorted(recorded, key=len, reverse=True):
+        page = page.replace(str(escape(value)), " ")
+    found = dutch_in(page)
+    assert not found, f"Dutch in the English dossier: {found}"
+
+    aud = english(browser_like, "aud")
+    pdf = aud.http.get(f"/casussen/{case['id']}/dossier.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    need(shutil.which("pdfinfo") is not None, "pdfinfo (poppler-utils) is not installed")
+    path = tmp_path / "dossier.pdf"
+    path.write_bytes(pdf.data)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Tagged:\s+yes$", info, re.M), info
+    meta = subprocess.run(["pdfinfo", "-meta", str(path)], capture_output=True, text=True,
+                          check=True).stdout
+    assert 'pdfuaid:part="1"' in meta
+    if shutil.which("pdftotext"):
+        shown = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                               check=True).stdout
+        assert "Meldcode dossier" in shown and "Page 1 of" in shown

@@ -14,8 +14,9 @@ from flask import Blueprint, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from engine import dossier, oversight, timezones
+from engine import oversight, timezones
 
+from .. import documents
 from ..web import principal, when
 
 bp = Blueprint("audit", __name__)
@@ -94,7 +95,8 @@ def viewers(case_id: int):
 @bp.get("/casussen/<int:case_id>/dossier.<any(pdf, json):fmt>")
 @login_required
 def export(case_id: int, fmt: str):
-    content, _dossier = dossier.export(principal(), case_id, fmt)
+    # the PDF in the reader's language, the JSON the Dutch evidence file
+    content, _dossier = documents.export(principal(), case_id, fmt)
     response = send_file(BytesIO(content), mimetype=_FORMATS[fmt], as_attachment=True,
                          download_name=f"dossier-casus-{case_id}.{fmt}", conditional=False)
     response.headers["Cache-Control"] = "no-store"  # case content: never in any cache

@@ -1,6 +1,8 @@
 """The dossier PDF: no text of a case reaches its CSS, WeasyPrint fetches nothing but the
 product's own files and data: URLs, and the PDF reads well: "&" once in the header, Dutch
-dates, step names instead of element ids, tagged for assistive technology (PDF/UA-1)."""
+dates, step names instead of element ids, tagged for assistive technology (PDF/UA-1). The
+documents are rendered by webui.documents (the engine gives their data); here in Dutch, as the
+command line makes them."""
 
 from __future__ import annotations
 
@@ -11,14 +13,16 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from engine import cases, dossier, meldcode_doc, store
+from engine import cases, meldcode_doc, store
 from tests.conftest import need
 from tests.helpers import finished_case
+from webui import documents
 
 MONTHS = ("januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november"
           "|december")
@@ -26,6 +30,22 @@ DUTCH_DATE_TIME = re.compile(rf"\b\d{{1,2}} ({MONTHS}) \d{{4}}, \d{{2}}:\d{{2}}\
 # A 2x2 red PNG: an image the product itself may embed as a data: URL, and the "secret" file.
 PIXEL = ("iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGM8wcDAwMDAxMDAwMDAAAAKUgDMUCehPAAA"
          "AABJRU5ErkJggg==")
+
+
+@contextmanager
+def in_dutch():
+    """An application context in which documents are rendered in Dutch."""
+    from flask_babel import force_locale
+
+    from webui import create_app
+
+    with create_app({"TESTING": True}).app_context(), force_locale("nl"):
+        yield
+
+
+def export(who, case_id, fmt):
+    with in_dutch():
+        return documents.export(who, case_id, fmt)
 
 
 @pytest.fixture
@@ -92,7 +112,7 @@ def test_client_ref_never_reaches_the_css(people, db_url, tmp_path, web_server, 
     case = cases.start_case(people["mw"], {"client_ref": "placeholder"})
     plant_client_ref(db_url, case["id"], hostile_ref(base_url, secret_image))
 
-    content, _ = dossier.export(people["aud"], case["id"], "pdf")
+    content, _ = export(people["aud"], case["id"], "pdf")
 
     assert hits == [], f"WeasyPrint fetched {hits}"
     assert b"/Image" not in content, "a local image was embedded"
@@ -106,14 +126,15 @@ def test_organisation_name_never_reaches_the_css(people, tmp_path, web_server, s
     base_url, hits = web_server
     doc = meldcode_doc.build()
     doc["org"] = {**doc["org"], "organisatie_naam": hostile_ref(base_url, secret_image)}
-    content = meldcode_doc.render_pdf(doc)
+    with in_dutch():
+        content = documents.meldcode_pdf(doc)
     assert hits == [], f"WeasyPrint fetched {hits}"
     assert b"/Image" not in content
 
 
 def test_only_product_files_and_data_urls_are_fetched(tmp_path, web_server, secret_image):
     base_url, hits = web_server
-    templates = Path(dossier.__file__).parent / "templates"
+    templates = documents.TEMPLATES
     escape = "../" * len(templates.parts) + str(secret_image).lstrip("/")
     html = f"""<!doctype html><html lang="nl"><head><title>t</title>
       <link rel="stylesheet" href="{base_url}/stijl.css">
@@ -121,20 +142,20 @@ def test_only_product_files_and_data_urls_are_fetched(tmp_path, web_server, secr
       <img alt="a" src="{secret_image.as_uri()}"><img alt="b" src="{escape}">
       <img alt="c" src="{base_url}/plaatje.png"><img alt="d" src="ftp://127.0.0.1/x.png">
       <img alt="e" src="file:///etc/passwd"></body></html>"""
-    refused = dossier.html_to_pdf(html)
+    refused = documents.html_to_pdf(html)
     assert hits == []
     assert b"/Image" not in refused
     # The same check sees an image the product may embed: a data: URL.
-    allowed = dossier.html_to_pdf(html.replace("</body>",
-                                               f'<img alt="f" src="data:image/png;base64,{PIXEL}"></body>'))
+    allowed = documents.html_to_pdf(html.replace(
+        "</body>", f'<img alt="f" src="data:image/png;base64,{PIXEL}"></body>'))
     assert b"/Image" in allowed
 
-    fetcher = dossier.product_files()
+    fetcher = documents.product_files()
     own = fetcher.fetch((templates / "dossier.html").as_uri())
     assert b"<html" in own.read()
     own.close()
     for url in (secret_image.as_uri(), "file:///etc/passwd", f"{base_url}/x",
-                (templates / ".." / "dossier.py").as_uri(), "FILE:///etc/passwd"):
+                (templates / ".." / "base.html").as_uri(), "FILE:///etc/passwd"):
         with pytest.raises(ValueError, match="geweigerd"):
             fetcher.fetch(url)
     assert hits == []
@@ -143,7 +164,7 @@ def test_only_product_files_and_data_urls_are_fetched(tmp_path, web_server, secr
 def test_header_shows_the_reference_once_escaped(sqlite_people, tmp_path):
     ref = "Jansen & Zn <b>"
     case = cases.start_case(sqlite_people["mw"], {"client_ref": ref})
-    content, _ = dossier.export(sqlite_people["aud"], case["id"], "pdf")
+    content, _ = export(sqlite_people["aud"], case["id"], "pdf")
     first_page = pdf_text(content, tmp_path, "-layout", "-l", "1")
     header = " ".join(first_page.splitlines()[:2])
     assert f"Casus {case['id']} · Jansen & Zn <b>" in header, header
@@ -153,7 +174,7 @@ def test_header_shows_the_reference_once_escaped(sqlite_people, tmp_path):
 def test_dates_in_dutch_step_names_not_ids_and_tagged(sqlite_people, tmp_path):
     need(shutil.which("pdfinfo") is not None, "pdfinfo (poppler-utils) is not installed")
     case = finished_case(sqlite_people)
-    content, data = dossier.export(sqlite_people["aud"], case["id"], "pdf")
+    content, data = export(sqlite_people["aud"], case["id"], "pdf")
     text_of_pdf = pdf_text(content, tmp_path, "-layout")
 
     assert DUTCH_DATE_TIME.search(text_of_pdf), text_of_pdf[:500]
@@ -177,8 +198,9 @@ def test_dates_in_dutch_step_names_not_ids_and_tagged(sqlite_people, tmp_path):
     assert 'pdfuaid:part="1"' in meta
 
 
-def test_local_time_is_dutch_in_amsterdam():
+def test_local_time_is_dutch_in_amsterdam(sqlite_url):
     # Winter (UTC+1) and summer (UTC+2) time.
-    assert dossier.local_time("2026-11-29T13:05:07Z") == "29 november 2026, 14:05"
-    assert dossier.local_time("2026-07-01T08:00:00+00:00", seconds=True) == "1 juli 2026, 10:00:00"
-    assert dossier.local_time(None) == "—"
+    with in_dutch():
+        assert documents.local_time("2026-11-29T13:05:07Z") == "29 november 2026, 14:05"
+        assert documents.local_time("2026-07-01T08:00:00+00:00", seconds=True) == "1 juli 2026, 10:00:00"
+        assert documents.local_time(None) == "—"
