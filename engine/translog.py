@@ -111,6 +111,21 @@ def _place_queued(engine: Engine, conn: Connection, wait: bool) -> tuple[int, li
     return len(queued), rows
 
 
+def behind_recorded_head(url: str | None = None) -> tuple[int, int, str] | None:
+    """When the log holds fewer entries than this instance's sequencer recorded for the
+    database (engine/log_head.py), (entries in the log, entries recorded, the record's path):
+    the log was cut, or the database made anew at the same URL. The sequencer then appends
+    nothing until someone looks into it. None when the log holds the record, or without one."""
+    engine = store.get_engine(url)
+    recorded = log_head.size_or_zero(engine)
+    if not recorded:
+        return None
+    with snapshot(url) as conn:
+        last = conn.execute(select(func.max(ENTRIES.c.idx))).scalar()
+    size = 0 if last is None else last + 1
+    return (size, recorded, str(log_head.path_for(engine))) if size < recorded else None
+
+
 def sequence_after_write(engine: Engine) -> None:
     """Best effort: a failure here is only logged (the writers already succeeded); the next
     pass, checkpoint or verify sequences what is left."""

@@ -172,12 +172,59 @@ def init(demo: bool):
                                       by="meldcode init --demo")
                     click.echo(f"Demogebruiker {name} ({', '.join(roles)}) aangemaakt.")
     click.echo(f"Database klaar: {_safe_url()}")
+    _refuse_log_behind_head()
+
+
+def _log_behind_head() -> str | None:
+    """In Dutch, when the log is shorter than this machine's sequencer recorded for the
+    database (nothing new gets a place in the log until that is resolved); else None."""
+    from engine import translog
+
+    behind = translog.behind_recorded_head()
+    if behind is None:
+        return None
+    size, recorded, path = behind
+    return (f"het logboek van deze database heeft {size} regels, maar de sequencer van deze "
+            f"machine legde er {recorded} vast ({path}). Is de database bewust opnieuw "
+            "aangemaakt, verwijder dan dat bestand. Anders zijn er regels weggehaald: zoek het "
+            "uit met 'meldcode verify --all'. Tot dan krijgt niets nieuws een plaats in het "
+            "logboek.")
+
+
+def _refuse_log_behind_head() -> None:
+    problem = _log_behind_head()
+    if problem:
+        fail(problem, 1)
 
 
 def _safe_url() -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(store.settings.database_url()).render_as_string(hide_password=True)
+
+
+def _refuse_taken_address(host: str, port: int) -> None:
+    """One Dutch line and exit 2 when the server cannot listen on host:port (in use by another
+    program, a port below 1024 without the right, an address not of this machine), before
+    gunicorn would say it in English and retry for a while."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        fail(f"het adres {host} is onbekend")
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reasons = {errno.EADDRINUSE: "is al in gebruik door een ander programma",
+                       errno.EACCES: "vraagt rechten die dit proces niet heeft",
+                       errno.EADDRNOTAVAIL: "is geen adres van deze machine"}
+            fail(f"de server kan niet luisteren op {host}:{port}: dat adres "
+                 f"{reasons.get(exc.errno or 0, exc.strerror or 'is niet bruikbaar')}")
 
 
 def default_workers() -> int:
@@ -214,6 +261,10 @@ def serve(host: str, port: int, workers: int, metrics_port: int | None):
     schema.upgrade()
     with store.unit_of_work(write=True) as session:
         versions.ensure_deployed(session)
+    problem = _log_behind_head()
+    if problem:  # staff can still work; the operator must look into the log
+        click.echo(f"waarschuwing: {problem}", err=True)
+    _refuse_taken_address(host, port)
     store.dispose_engines()  # no connection may cross the fork into the workers
 
     class Server(BaseApplication):

@@ -312,6 +312,49 @@ def test_a_wrong_trusted_proxies_value_stops_the_server(tmp_path):
     assert result.returncode == 2 and "MELDCODE_TRUSTED_PROXIES" in result.stderr
 
 
+def test_a_port_in_use_is_one_dutch_line(tmp_path):
+    """Another program listens on the port: `meldcode serve` says so in Dutch and stops
+    (gunicorn would retry for a while and say it in English)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [MELDCODE, "serve", "--port", str(port)], capture_output=True, text=True, timeout=60,
+            env={**os.environ, "MELDCODE_INSTANCE": str(tmp_path / "inst"),
+                 "MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}"})
+    assert result.returncode == 2, result.stderr
+    assert f"fout: de server kan niet luisteren op 127.0.0.1:{port}" in result.stderr
+    assert "al in gebruik" in result.stderr and "Address" not in result.stderr
+
+
+def test_init_of_a_database_made_anew_at_the_same_url_names_the_old_head(tmp_path):
+    """The database is removed and made anew at the same URL, while this machine's sequencer
+    recorded a longer log for it: init says what happened and what to do, exit 1, and after
+    the record is removed as it says, init passes and the log grows again."""
+    env = {**os.environ, "MELDCODE_INSTANCE": str(tmp_path / "inst"),
+           "MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+
+    def run(*args):
+        return subprocess.run([MELDCODE, *args], capture_output=True, text=True, timeout=120,
+                              env=env)
+
+    assert run("init", "--demo").returncode == 0
+    assert run("verify", "--all").returncode == 0  # sequences; the head is recorded
+    for leftover in tmp_path.glob("db.sqlite*"):
+        leftover.unlink()
+    again = run("init")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "het logboek van deze database heeft 0 regels" in again.stderr
+    record = next((tmp_path / "inst").glob("log-head-*.json"))
+    assert str(record) in again.stderr and "verwijder dan dat bestand" in again.stderr
+    record.unlink()
+    assert run("init", "--demo").returncode == 0
+    assert run("verify", "--all").returncode == 0
+
+
 # --- logs -------------------------------------------------------------------------------------
 
 
