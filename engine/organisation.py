@@ -16,10 +16,11 @@ from .models import Setting
 from .roles import BEHEERDER
 from .store import unit_of_work
 
-BEROEPSGROEPEN = {
-    "artsen": "Artsen: de KNMG-meldcode",
-    "verpleegkundigen": "Verpleegkundigen en verzorgenden: de meldcode van V&VN",
-    "sociaal_domein": "Pedagogen, psychologen en sociaal werkers: het gezamenlijke afwegingskader",
+BEROEPSGROEPEN = {  # the afwegingskader of each professional group (a page translates them)
+    "artsen": N_("Artsen: de KNMG-meldcode"),
+    "verpleegkundigen": N_("Verpleegkundigen en verzorgenden: de meldcode van V&VN"),
+    "sociaal_domein": N_("Pedagogen, psychologen en sociaal werkers: het gezamenlijke "
+                         "afwegingskader"),
 }
 DEFAULTS: dict[str, Any] = {
     "organisatie_naam": "",

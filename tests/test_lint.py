@@ -21,7 +21,7 @@ def test_engine_never_imports_flask():
 
 def test_weasyprint_is_pinned_to_70_and_the_lock_agrees():
     """The PDF dossier and meldcode document are made with WeasyPrint 70 (its layout and
-    its API as used in engine.dossier and engine.meldcode_doc): pyproject.toml asks for at
+    its API as used in webui.documents): pyproject.toml asks for at
     least 70, uv.lock records the same requirement (so `uv lock --check` holds) and locks a
     version that meets it, and the installed one does too."""
     import tomllib

@@ -359,6 +359,8 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_context)
     # Every Message of the engine a template prints is in the reader's language (webui.texts).
     app.jinja_env.finalize = translate
+    # ... and where a Message is put into another text first, not printed itself: |translate
+    app.add_template_filter(translate, "translate")
     app.add_template_filter(when, "when")
     app.add_template_filter(waited, "waited")
     app.add_template_filter(answer, "answer")

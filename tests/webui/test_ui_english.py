@@ -18,6 +18,7 @@ from babel.messages.pofile import read_po
 from lxml import etree
 from markupsafe import escape
 
+from engine import organisation
 from tests.conftest import need
 from tests.helpers import finished_case, text
 
@@ -71,21 +72,22 @@ def diagram_texts() -> tuple[str, ...]:
 READ_ATTRIBUTES = re.compile(r'\s(?:title|aria-label|placeholder|alt)="([^"]*)"')
 
 
-def readable(page: str) -> str:
+def readable(page: str, also_own: tuple[str, ...] = ()) -> str:
     """What a person reads: the text without scripts and styles, and the attributes people
-    see or hear, with the diagram's own texts taken out."""
+    see or hear, with the diagram's own texts (and `also_own`: those texts with the
+    organisation's settings filled in) taken out."""
     page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
     attributes = " | ".join(READ_ATTRIBUTES.findall(page))
     body = re.sub(r"<[^>]+>", " | ", page)
     shown = html.unescape(body + " | " + attributes)
     shown = re.sub(r"\s+", " ", shown)
-    for own in diagram_texts():
+    for own in (*sorted(also_own, key=len, reverse=True), *diagram_texts()):
         shown = shown.replace(re.sub(r"\s+", " ", own), " | ")
     return shown
 
 
-def dutch_in(page: str) -> list[str]:
-    shown = readable(page)
+def dutch_in(page: str, also_own: tuple[str, ...] = ()) -> list[str]:
+    shown = readable(page, also_own)
     return [piece for piece in dutch_fragments()
             if re.search(rf"(?<!\w){re.escape(piece)}(?!\w)", shown)]
 
@@ -96,8 +98,8 @@ def english(browser_like, name: str):
     return browser_like
 
 
-def check(responses: dict) -> None:
-    found = {path: dutch_in(text(r)) for path, r in responses.items()}
+def check(responses: dict, also_own: tuple[str, ...] = ()) -> None:
+    found = {path: dutch_in(text(r), also_own) for path, r in responses.items()}
     found = {path: pieces for path, pieces in found.items() if pieces}
     assert not found, f"Dutch in the English UI: {found}"
 
@@ -264,7 +266,10 @@ def test_the_meldcode_document_of_an_english_reader_shows_no_dutch(browser_like,
     assert "Meldcode for domestic violence and child abuse" in text(pages["meldcode"])
     assert '<html lang="en">' in text(pages["meldcode, los"])
     assert "Zorggroep De Linde" in text(pages["meldcode"])
-    check(pages)
+    # The diagram's help texts with the settings filled in stay in the diagram's language,
+    # the professional group's name inside them too.
+    values = organisation.placeholder_values(organisation.current())
+    check(pages, tuple(organisation.fill_in(t, values) for t in diagram_texts() if "{" in t))
     pdf = mw.http.get("/meldcode.pdf")
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
 
