@@ -223,7 +223,8 @@ def move_preview(who: Principal, from_version: Any, to_version: Any) -> dict[str
         cases = _open_cases(session, source.version)
     return {"from": source.version, "to": target.version, "cases": [c.id for c in cases],
             "stuck": [c.id for c in cases if c.stalled_at is not None],
-            "problems": [f"casus {c}: {r}" for c, r in problems],
+            "problems": [Message(N_("casus {case}: {reason}"), case=c, reason=r)
+                         for c, r in problems],
             "ready": not problems and bool(plans)}
 
 

@@ -125,7 +125,8 @@ def activate(session: Session, version: int, by: str | None = None) -> ProcessVe
     row = session.get(ProcessVersion, version)
     if row is None:
         raise definitions.InvalidDefinition(
-            [definitions.Problem("-", 1, f"versie {version} bestaat niet")]
+            [definitions.Problem("-", 1, Message(N_("versie {number} bestaat niet"),
+                                                 number=version))]
         )
     for other in session.scalars(select(ProcessVersion).where(ProcessVersion.active.is_(True))):
         other.active = False
