@@ -50,6 +50,8 @@ class User(Base):
     # Stored in the web session at sign-in and compared on every request: raised on sign-out,
     # a password change, deactivation and a change of roles, it ends every session at once.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Where notifications are mailed (engine/mail.py); None: no e-mail (CONTRACT section 5).
+    email: Mapped[str | None] = mapped_column(String(320))
 
     manager: Mapped[User | None] = relationship(remote_side=[id])
 
@@ -279,3 +281,56 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+class Notification(Base):
+    """A notification for one person (CONTRACT section 5, engine/notifications.py): its kind
+    and the values its text is made of (params: a step's name, a case number; never a client
+    reference or recorded data); read_at set when its reader marked it read. At most one per
+    person, task and kind (a reminder is sent once)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("user_id", "task_id", "kind", name="uq_notifications_user_task_kind"),
+        Index("ix_notifications_user_id_id", "user_id", "id"),
+        Index("ix_notifications_user_read", "user_id", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(20))
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MailOutbox(Base):
+    """A notification to be mailed (engine/mail.py): written in the notification's own
+    transaction, sent by the scheduler's delivery job, retried with backoff until `sent` or,
+    after mail.MAX_ATTEMPTS, `failed`."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), unique=True)
+    address: Mapped[str] = mapped_column(String(320))
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Consult(Base):
+    """A question put to a colleague on a case (CONTRACT section 5, engine/consults.py): the
+    consulted user and their task (a row of `tasks` with step "consult"). The question and the
+    answer are in the case's history (consult_requested, consult_answered), not here."""
+
+    __tablename__ = "consults"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(Integer, index=True)
+    task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
