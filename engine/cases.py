@@ -176,6 +176,10 @@ _COMPLETE_TASK = (
 # A completed task needs no drafts any more, whoever kept them (engine/drafts.py): they go in
 # the completion's own transaction, whichever door (API, web) completed it.
 _DELETE_DRAFTS = Draft.__table__.delete().where(Draft.__table__.c.task_id == bindparam("b_id"))
+# ... and so does a task the engine ended (cancelled): its drafts hold free text about a client
+# that nobody can finish any more.
+DELETE_DRAFTS_OF_TASKS = Draft.__table__.delete().where(
+    Draft.__table__.c.task_id.in_(bindparam("ids", expanding=True)))
 _CANCEL_TASKS = (
     _tasks.update()
     .where(_tasks.c.id.in_(bindparam("ids", expanding=True)), _tasks.c.state == "ready")
@@ -185,7 +189,8 @@ _CANCEL_TASKS = (
 def write_change(conn: Connection, change: CaseChange, who: Principal, now: datetime) -> None:
     """Store a planned change on the write connection `conn`: the case row (only if it is still
     at change.version_id, else Retry), its header sealed again when it was intact, the completed
-    task (and that task's drafts), cancelled and new task rows, the history events. `now`: UTC.
+    task (and that task's drafts), cancelled task rows (their drafts deleted), new task rows, the
+    history events. `now`: UTC.
     Raises Retry when the case moved on since the plan, Conflict when the completed task is no
     longer ready; the caller's transaction then rolls back."""
     case = change.case
@@ -208,6 +213,7 @@ def write_change(conn: Connection, change: CaseChange, who: Principal, now: date
         conn.execute(_DELETE_DRAFTS, {"b_id": change.completed_task})
     if change.cancelled:
         conn.execute(_CANCEL_TASKS, {"ids": change.cancelled, "at": now})
+        conn.execute(DELETE_DRAFTS_OF_TASKS, {"ids": change.cancelled})
     if change.new_tasks:
         conn.execute(_tasks.insert(), change.new_tasks)
     if change.events:

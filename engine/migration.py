@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import adapter, audit, driving, versions
-from .cases import CaseChange
+from .cases import DELETE_DRAFTS_OF_TASKS, CaseChange
 from .definitions import ProcessDefinition
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .messages import N_, Message
@@ -284,6 +284,8 @@ def _store_rows(session: Session, case: Case, change: CaseChange,
         else:
             step = new.steps[row.step]
             row.name, row.lane = step.name, step.lane
+    if change.cancelled:
+        session.execute(DELETE_DRAFTS_OF_TASKS, {"ids": change.cancelled})
     for values in change.new_tasks:
         session.add(TaskRecord(**values))
     session.flush()  # the case row first: the events point at it
