@@ -108,6 +108,16 @@ class Settings(BaseSettings):
         "PROMETHEUS_MULTIPROC_DIR", "Map voor de metriekbestanden van de werkprocessen bij "
         "`meldcode serve --metrics-port` (bij het starten geleegd).", "pad",
         "een tijdelijke map")
+    # --- e-mail of notifications (engine/mail.py)
+    smtp_url: str | None = _field(
+        "MELDCODE_SMTP_URL", "SMTP-server voor e-mail over taken (`smtp://host:poort`); niet "
+        "gezet: geen e-mail, alleen meldingen in het product.", "URL", "geen")
+    mail_from: str = _field(
+        "MELDCODE_MAIL_FROM", "Afzender van die e-mail.", "e-mailadres",
+        "`meldcode@localhost`", "meldcode@localhost")
+    base_url: str = _field(
+        "MELDCODE_BASE_URL", "Adres van het product zoals gebruikers het openen; de links in "
+        "e-mail beginnen ermee.", "URL", "`http://localhost:8000`", "http://localhost:8000")
     # --- operations
     pg_dump: str | None = _field(
         "MELDCODE_PG_DUMP", "Pad naar `pg_dump` voor `meldcode backup` van PostgreSQL.", "pad",
@@ -138,6 +148,14 @@ class Settings(BaseSettings):
                              f"zijn, niet '{raw[:20]}'")
         return int(raw)
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: str | None) -> str | None:
+        if value is not None and smtp_address(value) is None:
+            raise ValueError(f"MELDCODE_SMTP_URL moet de vorm smtp://host:poort hebben, niet "
+                             f"'{value[:40]}'")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level(cls, value):
@@ -165,6 +183,21 @@ class Settings(BaseSettings):
     def database(self) -> str:
         """The database URL: MELDCODE_DATABASE_URL, else SQLite in the instance folder."""
         return self.database_url or f"sqlite:///{self.instance / 'meldcode.sqlite'}"
+
+
+def smtp_address(url: str) -> tuple[str, int] | None:
+    """(host, port) of an `smtp://host:port` URL (port 25 when left out), or None when the
+    text has another form (CONTRACT section 5: MELDCODE_SMTP_URL)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or 25
+    except ValueError:
+        return None
+    if parts.scheme != "smtp" or not parts.hostname or parts.path not in ("", "/"):
+        return None
+    return parts.hostname, port
 
 
 # Every field is made by _field, its validation_alias the variable's name (a str).
