@@ -131,7 +131,13 @@ class CaseChange:
         else:
             case.stalled_at = None
         after = {str(t.id) for t in advance.ready}
-        self.cancelled = sorted(before - after - {self.completed_task})
+        # the product's own consult tasks are no tasks of the workflow (engine/consults.py)
+        self.cancelled = sorted(before - after - {self.completed_task} - {
+            t["id"] for t in self.still_ready if t["step"] == "consult"})
+        if advance.completed:  # an open consult is withdrawn with the closing
+            from .consults import withdraw_open  # consults builds on this module
+
+            withdraw_open(self, now)
         for task in advance.ready:
             if str(task.id) in before:
                 continue
@@ -218,6 +224,10 @@ def write_change(conn: Connection, change: CaseChange, who: Principal, now: date
         conn.execute(_tasks.insert(), change.new_tasks)
     if change.events:
         conn.execute(HistoryEvent.__table__.insert(), change.events)
+    if change.new_tasks:  # whoever else must act now hears of it (CONTRACT section 5)
+        from . import notifications  # notifications reads users: imported when first needed
+
+        notifications.tasks_ready(conn, case, change.new_tasks, getattr(who, "id", None), now)
 
 
 START_FIELDS = {"client_ref", "reason"}

@@ -44,6 +44,7 @@ class Replayed:
     workflow: Any = None
     stalled: bool = False  # open with no ready step and no waiting timer
     process_version: int | None = None  # known when the case was moved between versions
+    consults: dict[str, str] = field(default_factory=dict)  # consult task id -> its row's state
 
 
 # Events of a person (not of the engine): none may come while the engine still owes one.
@@ -126,6 +127,13 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
             out.completed_steps.append(event.step or "")  # a completion's event names its step
             out.data.update(event.data)
             absorb(advance)
+        elif event.action.startswith("consult_"):  # the product's own tasks (engine/consults.py)
+            from .consults import replay_event  # consults builds on cases: imported when needed
+
+            problem = replay_event(event, out.consults, out.status, event_label(event))
+            if problem is not None:
+                problems.append(problem)
+                break
         elif event.action == migration.MIGRATED:
             moved = _replay_move(event, out, workflow, ids, definition_of)
             if isinstance(moved, str):

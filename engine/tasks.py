@@ -25,7 +25,7 @@ from .driving import MELDING_STEP, complete_in_workflow, task_or_none
 from .errors import Conflict, Invalid, NotFound
 from .expressions import ExpressionError
 from .messages import N_
-from .models import Case, TaskRecord, User, utcnow
+from .models import Case, Consult, TaskRecord, User, utcnow
 from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE, MEDEWERKER
 from .store import get_engine, unit_of_work, write_connection
 from .timezones import Stamp
@@ -71,6 +71,10 @@ def get_task(who: Principal, task_id: Any, stamp: Stamp = audit.iso) -> dict[str
 
     def run(session: Session):
         row = task_row(session, task_id)
+        if row.step == CONSULT:  # the product's own task beside the diagram
+            from .consults import task_detail  # consults builds on cases: imported when needed
+
+            return task_detail(session, who, row, stamp)
         case = load_case(session, row.case_id)
         if not may_complete(who, case, row.lane):
             raise Denied(N_("Deze taak is niet voor u."), case.id, "read_task")
@@ -109,7 +113,10 @@ def ready_task_rows(session: Session, who: Principal, limit: int = 500) -> list[
         conditions.append(TaskRecord.lane == AANDACHTSFUNCTIONARIS)
     return list(session.scalars(
         select(TaskRecord)
-        .where(TaskRecord.state == "ready", or_(*conditions))
+        .where(TaskRecord.state == "ready", or_(
+            and_(TaskRecord.step != CONSULT, or_(*conditions)),
+            # a consult task is only for the person consulted (engine/consults.py)
+            TaskRecord.id.in_(select(Consult.task_id).where(Consult.user_id == who.id))))
         .order_by(TaskRecord.ready_at, TaskRecord.id)
         .limit(limit)
     ))
@@ -124,6 +131,8 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
         row = conn.execute(_PLAN_QUERY, {"task_id": task_id}).first()
         if row is None:
             raise NotFound(N_("Taak niet gevonden."))
+        if row.step == CONSULT:
+            raise _ConsultTask()
         # A detached case built from the row: planning never touches the session again.
         case = Case(**{name: getattr(row, name) for name in _CASE_COLUMNS})
         case.owner = User(id=row.owner_id, name=row.owner_name, manager_id=row.owner_manager_id)
@@ -245,6 +254,10 @@ def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = Fals
             except Denied as denied:
                 log_denied(who, denied)
                 raise
+            except _ConsultTask:  # answered through engine/consults.py, in one transaction
+                from .consults import answer
+
+                return answer(who, task_id, data, from_web)
             case_id = change.case.id
             try:
                 with write_connection() as conn:
@@ -263,6 +276,13 @@ def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = Fals
         # 422 (the form) and 409 (no longer ready) are refused changes: logged (NEN 7513)
         log_refused(who, case_id or _case_of_task(task_id), "complete_task", refused)
         raise
+
+
+class _ConsultTask(Exception):
+    """The task to complete is a consult (engine/consults.py), not a step of the diagram."""
+
+
+CONSULT = "consult"  # the step of a consult task (engine/consults.py)
 
 
 def _case_of_task(task_id: Any) -> int | None:

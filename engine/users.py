@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from . import audit, forms
 from .errors import Invalid, NotFound
 from .messages import N_, Message, text_of
-from .models import Case, CaseShare, TaskRecord, User
+from .models import Case, CaseShare, Consult, TaskRecord, User
 from .passwords import check_password, password_hasher
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE, MEDEWERKER, ROLES
 
@@ -116,11 +116,14 @@ def _manager(session: Session, manager: str | None, of: str | None = None) -> Us
 
 
 def create_user(session: Session, name: str, roles: list[str], password: str,
-                manager: str | None = None, display_name: str = "", by: Any = None) -> User:
+                manager: str | None = None, display_name: str = "", by: Any = None,
+                email: str | None = None) -> User:
     """Add a user. In: a name (2-80 of a-z 0-9 . _ -), roles of CONTRACT section 2, a password
     that passes the policy (password_problem), optionally the name of their leidinggevende,
-    a full name and who adds them (for the admin log). Raises Invalid with the field
-    (`naam`, `rollen`, `wachtwoord`, `leidinggevende`)."""
+    a full name, an e-mail address for notifications (CONTRACT section 5: `user add
+    --email`) and who adds them (for the admin log). Raises Invalid with the field
+    (`naam`, `rollen`, `wachtwoord`, `leidinggevende`, `email`)."""
+    email = check_email(email)
     name = _text(name or "", "naam") or ""
     display_name = _text(display_name or "", "weergavenaam", 200) or ""
     if not _NAME.match(name):
@@ -140,11 +143,37 @@ def create_user(session: Session, name: str, roles: list[str], password: str,
         roles_text=",".join(roles),
         manager_id=manager_user.id if manager_user else None,
         session_version=0,
+        email=email,
     )
     session.add(user)
     session.flush()
     audit.log_admin(session, actor(by), "user_added", {
         "user": name, "roles": roles, "manager": manager_user.name if manager_user else None})
+    return user
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def check_email(value: Any) -> str | None:
+    """An e-mail address as stored: without white space around it; None for none (empty).
+    Raises Invalid (`email`, Dutch) for text that is no address (one @, a dot in the domain,
+    no spaces or control characters, at most 320 characters)."""
+    text = _text(value, "email", 320) if value is not None else None
+    if text and not _EMAIL.match(text):
+        message = Message(N_("'{value}' is geen geldig e-mailadres."), value=text[:80])
+        raise Invalid(message, {"email": message})
+    return text or None
+
+
+def set_email(session: Session, name: str, email: str | None, by: Any = None) -> User:
+    """Give a user another e-mail address for notifications, or none (None or empty).
+    Raises NotFound for an unknown name, Invalid (`email`) for a malformed address."""
+    user = get_user(session, name)
+    email = check_email(email)
+    if user.email != email:
+        user.email = email
+        audit.log_admin(session, actor(by), "user_email", {"user": user.name})
     return user
 
 
@@ -219,7 +248,7 @@ def list_users(session: Session) -> list[dict[str, Any]]:
     managers: dict[int | None, str] = {u.id: u.name for u in session.scalars(select(User))}
     return [
         {"name": u.name, "display_name": u.display_name, "roles": u.roles,
-         "manager": managers.get(u.manager_id), "active": u.active}
+         "manager": managers.get(u.manager_id), "active": u.active, "email": u.email}
         for u in session.scalars(select(User).order_by(User.name))
     ]
 
@@ -236,6 +265,9 @@ def may_read_case(session: Session, who: Principal, case: Case) -> bool:
         return True
     if who.has_role(LEIDINGGEVENDE) and case.owner.manager_id == who.id:
         return True
+    if session.scalar(select(exists().where(Consult.case_id == case.id,
+                                            Consult.user_id == who.id))):
+        return True  # consulted on the case (CONTRACT section 5, engine/consults.py)
     if who.has_role(AANDACHTSFUNCTIONARIS) and session.scalar(
         select(exists().where(TaskRecord.case_id == case.id,
                               TaskRecord.lane == AANDACHTSFUNCTIONARIS))

@@ -16,7 +16,7 @@ from SpiffWorkflow.util.deep_merge import DeepMerge
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
-from . import adapter, cases, commands, log_verify, timezones, translog, versions
+from . import adapter, cases, commands, consults, log_verify, timezones, translog, versions
 from .chains import StoredCase, check_access_rows, check_chain, check_header
 from .models import Case
 from .replay import replay_events, unloadable
@@ -153,7 +153,7 @@ def _verify_case(session: Session, case: StoredCase, reads: CaseReads) -> Verdic
             verb = "wijken" if what in _PLURAL else "wijkt"
             verdict.problems.append(
                 f"{what} {verb} af van de geschiedenis ({difference(have, want)})")
-    rows = reads.tasks()
+    rows = consults.diagram_rows(reads.tasks(), replayed.consults, verdict.problems)
     ready_rows = {r.id: r.step for r in rows if r.state == "ready"}
     if ready_rows != replayed.ready:
         verdict.problems.append(

@@ -72,6 +72,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .cases import bp as cases_bp
     from .extensions import babel, csrf, limiter, login_manager, select_locale
     from .meldcode import bp as meldcode_bp
+    from .notifications import bp as notifications_bp
     from .processes import bp as processes_bp
     from .tasks import bp as tasks_bp
 
@@ -89,6 +90,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(processes_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(meldcode_bp)
+    app.register_blueprint(notifications_bp)
     web.init_app(app)
     observability.init_app(app)  # JSON logs, request ids, metrics, /healthz, ProxyFix
     return app

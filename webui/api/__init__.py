@@ -19,7 +19,9 @@ from werkzeug.exceptions import HTTPException
 from engine import (
     cases,
     commands,
+    consults,
     definitions,
+    notifications,
     oversight,
     process_admin,
     sharing,
@@ -34,6 +36,7 @@ from engine.roles import AUDITOR
 from engine.store import unit_of_work
 
 from .. import DEPLOY_LIMIT, JSON_LIMIT
+from .. import notifications as notices
 from ..texts import translate, translate_all
 from ..web import METHOD_NOT_ALLOWED
 from . import models
@@ -43,7 +46,9 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def answer(reply: Reply, value: Any, status: int) -> Response:
-    """The answer `status` with `value` serialised through the model of `reply`."""
+    """The answer `status` with `value` serialised through the model of `reply`; 204 none."""
+    if status == 204:
+        return current_app.response_class(status=204)
     return current_app.response_class(reply.json(value), status=status,
                                       mimetype="application/json")
 
@@ -252,6 +257,29 @@ def hand_over(case_id):
 def share(case_id):
     with commands.refusals_logged(g.principal, case_id, "share"):
         return sharing.share(g.principal, case_id, json_body())
+
+
+@endpoint("POST", "/cases/<case_id>/consults",
+          "Vraag de leidinggevende van de eigenaar of een aandachtsfunctionaris om advies "
+          "(eigenaar of diens leidinggevende); die krijgt een taak en mag de casus inzien",
+          {201: (models.ConsultCreated, "de raadpleging en de taak van wie geraadpleegd wordt")},
+          refusals=(*CASE_REFUSALS, 409, 413, 422), body=models.ConsultRequest)
+def consult(case_id):
+    with commands.refusals_logged(g.principal, case_id, "consult"):
+        return consults.request(g.principal, case_id, json_body()), 201
+
+
+@endpoint("GET", "/notifications", "De eigen meldingen van deze gebruiker, nieuwste eerst",
+          {200: (list[models.Notification], "meldingen (hoogstens 100)")})
+def list_notifications():
+    return notices.for_api(notifications.listing(g.principal))
+
+
+@endpoint("POST", "/notifications/<notification_id>/read", "Markeer een eigen melding als gelezen",
+          {204: (None, "gelezen")}, refusals=(404,))
+def read_notification(notification_id):
+    notifications.mark_read(g.principal, notification_id)
+    return None, 204
 
 
 @endpoint("GET", "/cases/<case_id>/history", "De geschiedenis van een casus, oudste eerst",

@@ -247,5 +247,31 @@ class ShareRequest(Body):
     reason: Reason
 
 
+class ConsultRequest(Body):
+    user: str = Attr(description="gebruikersnaam van de leidinggevende van de eigenaar of van "
+                                 "een aandachtsfunctionaris")
+    question: str = Attr(max_length=2000, description="de vraag; komt in de geschiedenis")
+
+
+class ConsultCreated(Body):
+    DESCRIPTION = "een raadpleging: haar nummer en de taak van wie geraadpleegd wordt"
+
+    id: int
+    task_id: str
+
+
+class Notification(Body):
+    DESCRIPTION = ("een melding voor de gebruiker: de tekst noemt een stap en een casusnummer, "
+                   "nooit gegevens van de cliënt")
+
+    id: int
+    at: Timestamp
+    kind: Literal["task_ready", "task_due", "task_overdue", "informed", "consult"]
+    case_id: int | None
+    task_id: str | None
+    text: str = Attr(description="in de taal van de lezer (Accept-Language)")
+    read: bool
+
+
 class CompleteRequest(Body):
     data: Data = Attr(description="per veld van het formulier het antwoord")

@@ -36,7 +36,8 @@ REFUSALS: dict[int, tuple[str, str]] = {
 }
 
 # Path parameters by their name in the Flask rule; the document calls each one `id`.
-PATH_IDS = {"case_id": {"type": "integer"}, "task_id": {"type": "string"}}
+PATH_IDS = {"case_id": {"type": "integer"}, "task_id": {"type": "string"},
+            "notification_id": {"type": "integer"}}
 
 
 class Reply:
@@ -134,7 +135,8 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         responses: dict[str, Any] = {
-            str(status): _json(schema_of(reply), reply.description)
+            str(status): _json(schema_of(reply), reply.description) if reply.shape is not None
+            else {"description": reply.description}  # no content (204)
             for status, reply in sorted(op.replies.items())}
         for status, reply in sorted(op.refusals.items()):
             responses[str(status)] = (

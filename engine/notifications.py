@@ -1,0 +1,153 @@
+"""Notifications in the product (CONTRACT section 5): who gets one when, listing one's own and
+marking them read.
+
+A notification holds its kind and the values its text is made of (`params`: the step's name
+as the diagram gives it, the case number, for a consult who asks); the web layer writes the
+text in the reader's language (webui/notices.py). Never a client reference or recorded data.
+A notification about a task to someone with an e-mail address is also put in the mail outbox
+in the same transaction when SMTP is configured (engine/mail.py sends it later).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, literal, select, update
+from sqlalchemy.orm import Session
+
+from . import clock, config, timezones
+from .errors import NotFound
+from .messages import N_
+from .models import MailOutbox, Notification, User
+from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE, MEDEWERKER
+from .store import unit_of_work
+from .users import Principal
+
+TASK_READY, TASK_DUE, TASK_OVERDUE, INFORMED, CONSULT = (
+    "task_ready", "task_due", "task_overdue", "informed", "consult")
+KINDS = (TASK_READY, TASK_DUE, TASK_OVERDUE, INFORMED, CONSULT)
+LIST_LIMIT = 100
+
+_notes, _users, _outbox = Notification.__table__, User.__table__, MailOutbox.__table__
+_INSERT = _notes.insert().returning(_notes.c.id, _notes.c.task_id)
+# The notifications just written that concern a task, for everyone with an e-mail address:
+# one statement, run only when SMTP is configured.
+_QUEUE = _outbox.insert().from_select(
+    ["notification_id", "address", "state", "attempts", "next_attempt_at"],
+    select(_notes.c.id, _users.c.email, literal("pending"), literal(0), bindparam("now"))
+    .select_from(_notes.join(_users, _users.c.id == _notes.c.user_id))
+    .where(_notes.c.id.in_(bindparam("ids", expanding=True)), _users.c.email.is_not(None),
+           _users.c.email != ""))
+_ACTIVE = select(_users.c.id, _users.c.roles).where(_users.c.active.is_(True)).order_by(
+    _users.c.id)
+_MANAGER = select(_users.c.manager_id).where(_users.c.id == bindparam("owner_id"))
+
+
+def notify(conn: Connection | Session, rows: list[dict[str, Any]]) -> None:
+    """Write notifications in the caller's transaction. rows: {"user_id", "at" (aware UTC),
+    "kind" (one of KINDS), "case_id", "task_id" (or None), "params" (dict)}. Those with a task
+    go to the mail outbox too when MELDCODE_SMTP_URL is set and the user has an e-mail
+    address. Raises ValueError for an unknown kind (a programming error)."""
+    if not rows:
+        return
+    for row in rows:
+        if row["kind"] not in KINDS:
+            raise ValueError(f"unknown notification kind {row['kind']!r}")
+    written = conn.execute(_INSERT, [{"read_at": None, **row} for row in rows]).all()
+    if config.current().smtp_url:
+        ids = [note_id for note_id, task_id in written if task_id is not None]
+        if ids:
+            conn.execute(_QUEUE, {"ids": ids, "now": rows[0]["at"]})
+
+
+def users_with_role(conn: Connection | Session, role: str) -> list[int]:
+    """The ids of the active users with `role` (roles are stored comma-separated)."""
+    return [uid for uid, roles in conn.execute(_ACTIVE) if role in (roles or "").split(",")]
+
+
+def manager_of(conn: Connection | Session, case: Any) -> int | None:
+    """The id of the leidinggevende of a case's owner: from the owner already loaded with the
+    case (tasks._plan_completion sets it), else read."""
+    owner = case.__dict__.get("owner")
+    if owner is not None and owner.id == case.owner_id:
+        return owner.manager_id
+    return conn.execute(_MANAGER, {"owner_id": case.owner_id}).scalar()
+
+
+def lane_people(conn: Connection | Session, case: Any, lane: str) -> list[int]:
+    """Who must act on a task of `lane` in `case` (CONTRACT sections 2 and 5): the owner for
+    the medewerker lane, the owner's leidinggevende (when the owner has none: every
+    leidinggevende) for that lane, every aandachtsfunctionaris for theirs."""
+    if lane == LEIDINGGEVENDE:
+        manager = manager_of(conn, case)
+        return [manager] if manager is not None else users_with_role(conn, LEIDINGGEVENDE)
+    if lane == AANDACHTSFUNCTIONARIS:
+        return users_with_role(conn, AANDACHTSFUNCTIONARIS)
+    if lane == MEDEWERKER:
+        return [case.owner_id]
+    return []
+
+
+def tasks_ready(conn: Connection | Session, case: Any, new_tasks: list[dict[str, Any]],
+                actor_id: int | None, now: datetime) -> None:
+    """`task_ready` for each new task row (dicts as cases.CaseChange.new_tasks) to everyone who
+    must act on it (lane_people) except `actor_id`, the person who just acted. Costs nothing
+    when the actor is the only one (a medewerker completing their own steps): no query."""
+    rows = []
+    for task in new_tasks:
+        if task["lane"] == MEDEWERKER and case.owner_id == actor_id:
+            continue
+        for user_id in lane_people(conn, case, task["lane"]):
+            if user_id != actor_id:
+                rows.append({"user_id": user_id, "at": now, "kind": TASK_READY,
+                             "case_id": case.id, "task_id": task["id"],
+                             "params": {"step": task["name"], "case": case.id}})
+    notify(conn, rows)
+
+
+def listing(who: Principal, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+    """The caller's own notifications, newest first, at most `limit`: {"id", "at" (aware UTC
+    datetime), "kind", "case_id", "task_id", "params", "read" (bool)}. The web layer adds the
+    text (webui/notices.py). CONTRACT section 5: GET /api/v1/notifications."""
+    with unit_of_work() as session:
+        rows = session.scalars(
+            select(Notification).where(Notification.user_id == who.id)
+            .order_by(Notification.id.desc()).limit(max(1, min(limit, 1000))))
+        return [{"id": n.id, "at": timezones.to_utc(n.at), "kind": n.kind,
+                 "case_id": n.case_id, "task_id": n.task_id, "params": dict(n.params or {}),
+                 "read": n.read_at is not None} for n in rows]
+
+
+def unread_count(user_id: int) -> int:
+    """How many of the user's notifications are unread: one indexed count (the page header)."""
+    with unit_of_work() as session:
+        return session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def mark_read(who: Principal, notification_id: Any) -> None:
+    """Mark one of the caller's notifications read (again: no change). Raises NotFound for an
+    id that is not a number, is unknown, or is someone else's (never says which)."""
+    try:
+        number = int(notification_id)
+    except (TypeError, ValueError):
+        raise NotFound(N_("Melding niet gevonden.")) from None
+    if not 0 < number <= 2**31 - 1:
+        raise NotFound(N_("Melding niet gevonden."))
+    with unit_of_work(write=True) as session:
+        note = session.get(Notification, number)
+        if note is None or note.user_id != who.id:
+            raise NotFound(N_("Melding niet gevonden."))
+        if note.read_at is None:
+            note.read_at = clock.now()
+
+
+def mark_all_read(who: Principal) -> int:
+    """Mark every unread notification of the caller read; returns how many."""
+    with unit_of_work(write=True) as session:
+        result = session.execute(
+            update(Notification).where(Notification.user_id == who.id,
+                                       Notification.read_at.is_(None))
+            .values(read_at=clock.now()))
+        return int(getattr(result, "rowcount", 0) or 0)
