@@ -44,6 +44,7 @@ from SpiffWorkflow.util.task import TaskIterator
 from .definitions import ProcessDefinition
 from .errors import Conflict
 from .expressions import SCRIPT_ENGINE
+from .timers import TIMER_CLASSES
 
 # --- deterministic task ids ------------------------------------------------------------------
 # SpiffWorkflow gives every task a uuid4. A replay must arrive at the very same ids, so while
@@ -205,7 +206,9 @@ class _StoredStateSerializer(BpmnWorkflowSerializer):
         return self.from_dict(dct)
 
 
-_registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+# Our timer event definitions (engine/timers.py) serialise as SpiffWorkflow's own do.
+_CONFIG = {**CAMUNDA_CONFIG, **{ours: CAMUNDA_CONFIG[ours.__mro__[2]] for ours in TIMER_CLASSES}}
+_registry = BpmnWorkflowSerializer.configure(_CONFIG)
 _SpeclessWorkflowConverter(BpmnWorkflow, _registry)
 _serializer = _StoredStateSerializer(_registry)
 

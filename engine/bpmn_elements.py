@@ -1,8 +1,9 @@
 """Which BPMN elements the product executes completely; every other element is refused.
 
 The runtime offers ready user tasks to people, runs business rule tasks, gateways and plain
-start and end events; nothing in the product sends or receives messages or signals, fires
-timers (until the scheduler of a later issue exists), or completes a task of any other kind.
+start and end events, and fires timers that catch or sit on an activity's boundary (the
+scheduler, engine/timers.py); nothing in the product sends or receives messages or signals, or
+completes a task of any other kind.
 A case that reaches such an element would stall or crash, so a deploy refuses it, naming the
 element by its label.
 """
@@ -48,9 +49,10 @@ _EVENTS = {
                               "geen berichten, dus deze gebeurtenis vindt nooit plaats"),
     "signalEventDefinition": N_("is een signaalgebeurtenis: het product verstuurt en ontvangt geen "
                              "signalen, dus deze gebeurtenis vindt nooit plaats"),
-    "timerEventDefinition": N_("is een tijdgebeurtenis (timer): timers worden nog niet door het "
-                            "product afgevuurd; gebruik voorlopig een gebruikerstaak (met een "
-                            "datumveld)"),
+    # Timers fire as intermediate catch and boundary events (engine/timers.py); elsewhere:
+    "timerEventDefinition": N_("is een tijdgebeurtenis (timer) op een plek waar het product die "
+                            "niet afvuurt: een casus begint doordat iemand haar start; een timer "
+                            "kan een tussengebeurtenis of een randgebeurtenis zijn"),
     "escalationEventDefinition": N_("is een escalatiegebeurtenis: die voert het product niet uit"),
     "conditionalEventDefinition": N_("is een voorwaardelijke gebeurtenis: het product bewaakt zulke "
                                   "voorwaarden niet, dus deze gebeurtenis vindt nooit plaats"),
@@ -146,6 +148,13 @@ def _event_problems(name: str, event, root) -> list[Problem]:
         why: str | None = _EVENTS.get(kind)
         if kind == "errorEventDefinition":
             why = _error_event_problem(event, root)
+        elif kind == "timerEventDefinition" and local in ("intermediateCatchEvent",
+                                                          "boundaryEvent"):
+            # fired by the scheduler (engine/scheduler.py); SpiffWorkflow reads only a
+            # definition inside the event
+            why = None if any(_local(c) == kind for c in event) else N_(
+                "verwijst naar een timerdefinitie elders in het bestand: die leest het product "
+                "niet; zet de timerdefinitie in de gebeurtenis zelf")
         elif kind == "terminateEventDefinition" and local != "endEvent":
             why = N_("is een beëindigingsgebeurtenis die geen eindgebeurtenis is")
         if why:

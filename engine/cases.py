@@ -21,7 +21,7 @@ from .commands import Denied, load_case, log_denied, refusals_logged, run_comman
 from .driving import Advance, start_workflow, uitkomst_of
 from .errors import BadRequest, Conflict, Invalid
 from .messages import N_, text_of
-from .models import Case, Draft, HistoryEvent, TaskRecord, utcnow
+from .models import Case, Draft, HistoryEvent, TaskRecord, Timer, utcnow
 from .roles import AUDITOR, CASE_STARTERS
 from .timezones import Stamp  # how a view gives its times
 from .users import Principal, may_read_case
@@ -99,6 +99,7 @@ class CaseChange:
     cancelled: list[str] = field(default_factory=list)
     completed_task: str | None = None
     still_ready: list[dict[str, Any]] = field(default_factory=list)
+    timers: list[dict[str, Any]] | None = None  # the case's waiting timers after it (rows)
 
     def event(self, actor: str, action: str, now, step=None, task_id=None, data=None) -> None:
         """Add one history event (audit.new_event: the next seq, chained to the last hash) and
@@ -118,6 +119,10 @@ class CaseChange:
             data.update(outputs)
             self.event(SYSTEM, "decision_made", now, step=step, data=outputs)
         case.data = data
+        for timer in advance.fired:  # timers due when reached went off (engine/timers.py)
+            self.timer_fired(timer, now)
+        self.timers = [dict(task_id=t.task_id, case_id=case.id, step=t.step, due_at=t.due)
+                       for t in advance.timers]
         if advance.completed:
             case.status = "closed"
             case.closed_at = now
@@ -146,6 +151,12 @@ class CaseChange:
                 id=str(task.id), case_id=case.id, step=step.id, name=step.name, lane=step.lane,
                 owner_id=case.owner_id, state="ready", ready_at=now,
             ))
+
+    def timer_fired(self, timer, now) -> None:
+        """The history event of a timer that went off (CONTRACT section 5): actor systeem, the
+        timer's element as step, its task id, its due time (ISO 8601 UTC) as data."""
+        self.event(SYSTEM, "timer_fired", now, step=timer.step, task_id=timer.task_id,
+                   data={"due": audit.iso(timer.due)})
 
     def tasks_view(self) -> list[dict[str, Any]]:
         """The case's ready tasks after this change (task views): those still ready before it,
@@ -192,6 +203,9 @@ _CANCEL_TASKS = (
     .values(state="cancelled", completed_at=bindparam("at"))
 )
 
+_DELETE_TIMERS = Timer.__table__.delete().where(Timer.__table__.c.case_id == bindparam("b_id"))
+
+
 def write_change(conn: Connection, change: CaseChange, who: Principal, now: datetime) -> None:
     """Store a planned change on the write connection `conn`: the case row (only if it is still
     at change.version_id, else Retry), its header sealed again when it was intact, the completed
@@ -224,6 +238,10 @@ def write_change(conn: Connection, change: CaseChange, who: Principal, now: date
         conn.execute(_tasks.insert(), change.new_tasks)
     if change.events:
         conn.execute(HistoryEvent.__table__.insert(), change.events)
+    if change.timers is not None:  # the waiting timers' rows follow the workflow
+        conn.execute(_DELETE_TIMERS, {"b_id": case.id})
+        if change.timers:
+            conn.execute(Timer.__table__.insert(), change.timers)
     if change.new_tasks:  # whoever else must act now hears of it (CONTRACT section 5)
         from . import notifications  # notifications reads users: imported when first needed
 
@@ -285,7 +303,7 @@ def _start_case(who: Principal, payload: Any) -> dict[str, Any]:
         session.flush()
         change = CaseChange(case=case, version_id=case.version_id)
         ids = IdSource(case.id)
-        workflow, advance = start_workflow(definition, ids)
+        workflow, advance = start_workflow(definition, ids, at=now)
         change.event(who.name, "case_started", now,
                      data={"client_ref": case.client_ref, "reason": case.reason})
         change.advanced(definition, advance, set(), now)
@@ -295,6 +313,8 @@ def _start_case(who: Principal, payload: Any) -> dict[str, Any]:
         if change.new_tasks:
             session.execute(insert(TaskRecord), change.new_tasks)
         session.execute(insert(HistoryEvent), change.events)
+        if change.timers:
+            session.execute(insert(Timer), change.timers)
         audit.seal_case(session, case.id)  # a new case: its header hash starts here
         audit.log_access(session, who, "create", "ok", case=case, source=who.source)
         return case_dict(case, who.name, change.tasks_view())

@@ -20,7 +20,12 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, IntermediateCatchEvent
 from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import (
+    CamundaBoundaryEventParser,
+    CamundaIntermediateCatchEventParser,
+)
 from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import EnumFormField, Form, FormField, UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -31,6 +36,7 @@ from .messages import N_, Message
 from .problems import BPMN_NS as BPMN_NS  # read here by pages, versions and the tests
 from .problems import CAMUNDA_NS, NS, Problem
 from .problems import line_of as _line
+from .timers import TimerEventParserMixin
 
 PROCESS_ID = "meldcode"
 # CONTRACT section 1: these user tasks must exist in the shipped process.
@@ -101,10 +107,22 @@ class _FormUserTaskParser(UserTaskParser):
         return form
 
 
+# Timers (engine/timers.py): the catch and boundary event parsers make our timer classes, which
+# fire only when the scheduler or driving says so, never on SpiffWorkflow's wall clock.
+class _TimerCatchParser(TimerEventParserMixin, CamundaIntermediateCatchEventParser):
+    pass
+
+
+class _TimerBoundaryParser(TimerEventParserMixin, CamundaBoundaryEventParser):
+    pass
+
+
 class MeldcodeParser(CamundaParser):
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (_FormUserTaskParser, UserTask),
+        full_tag("intermediateCatchEvent"): (_TimerCatchParser, IntermediateCatchEvent),
+        full_tag("boundaryEvent"): (_TimerBoundaryParser, BoundaryEvent),
     }
 
 

@@ -23,7 +23,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from . import expressions
+from . import expressions, timers
 
 # The route prover (engine/proof.py) takes the functions it drives a version with as one
 # module: this one, with the adapter's in-memory states (restore, snapshot) beside them.
@@ -49,6 +49,10 @@ class Advance:
     # Open with no ready user task and no waiting timer: the element ids where the tokens wait
     # (None while the case can go on, or once it closed).
     stall: list[str] | None = None
+    # Timers that went off in this advance because they were due when reached (engine/timers.py),
+    # in order, and the timers still waiting after it.
+    fired: list[timers.Waiting] = field(default_factory=list)
+    timers: list[timers.Waiting] = field(default_factory=list)
 
 
 def _decision_outputs(task) -> dict[str, Any]:
@@ -86,6 +90,7 @@ def _run_engine(workflow: BpmnWorkflow) -> Advance:
 
     try:
         workflow.do_engine_steps(did_complete_task=did_complete)
+        _fire_due(workflow, result, did_complete)
     except (SpiffWorkflowException, ExpressionError) as exc:
         raise EngineFailure(str(exc)) from exc
     result.ready = [
@@ -97,6 +102,43 @@ def _run_engine(workflow: BpmnWorkflow) -> Advance:
     if not result.ready and not result.completed:
         result.stall = stall_of(workflow)
     return result
+
+
+# A timer already due when reached goes off at once, in the same advance (CONTRACT section 5:
+# hulp_evalueren is ready at once for an evaluation date of today); each such fire is recorded.
+MAX_INLINE_FIRES = 100
+
+
+def _fire_due(workflow: BpmnWorkflow, result: Advance, did_complete) -> None:
+    now = timers.moment()
+    while True:
+        waiting = timers.waiting(workflow)
+        due = [w for w in waiting if w.due <= now]
+        if not due:
+            result.timers = waiting
+            return
+        if len(result.fired) >= MAX_INLINE_FIRES:
+            raise EndlessLoop(f"timer '{due[0].step}' gaat steeds opnieuw af: een lus in het diagram")
+        timers.fire(workflow.get_task_from_id(uuid.UUID(due[0].task_id)))
+        result.fired.append(due[0])
+        workflow.do_engine_steps(did_complete_task=did_complete)
+
+
+def fire_timer(workflow: BpmnWorkflow, task_id: str, ids: IdSource, at) -> tuple[timers.Waiting, Advance]:
+    """Fire the waiting timer `task_id` (the scheduler's fire, or its replay) at `at` (aware
+    UTC) and advance the engine; timers due by then that the advance reaches fire too
+    (Advance.fired). Out: the timer as it waited (its due time) and the advance. Raises
+    Conflict when no timer with that id waits, EngineFailure when the diagram cannot go on."""
+    with task_ids(ids), timers.at(at):
+        task = task_or_none(workflow, task_id)
+        due = timers.due_of(task) if task is not None and task.state == TaskState.WAITING else None
+        if due is None or task._get_internal_data("event_fired", False):
+            raise Conflict(N_("Deze timer wacht niet (meer)."))
+        try:
+            timers.fire(task)
+        except (SpiffWorkflowException, ExpressionError) as exc:
+            raise EngineFailure(str(exc)) from exc
+        return timers.Waiting(task_id, task.task_spec.bpmn_id, due), _run_engine(workflow)
 
 
 _WAITING = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -215,11 +257,13 @@ def task_or_none(workflow: BpmnWorkflow, task_id: str):
         return None
 
 
-def start_workflow(definition: ProcessDefinition, ids: IdSource) -> tuple[BpmnWorkflow, Advance]:
+def start_workflow(definition: ProcessDefinition, ids: IdSource,
+                   at=None) -> tuple[BpmnWorkflow, Advance]:
     """A new workflow of `definition` run up to its first user tasks, with ids from `ids`;
     its case file (when the version reads engine facts) holds no answers and no melding yet.
-    Raises EngineFailure when the diagram cannot advance."""
-    with task_ids(ids):
+    at: the time of the start (aware UTC; None: the engine's clock), timers reached are timed
+    from it. Raises EngineFailure when the diagram cannot advance."""
+    with task_ids(ids), timers.at(at):
         workflow = BpmnWorkflow(
             definition.spec, definition.subprocess_specs, script_engine=SCRIPT_ENGINE
         )
@@ -230,15 +274,18 @@ def start_workflow(definition: ProcessDefinition, ids: IdSource) -> tuple[BpmnWo
         return workflow, _run_engine(workflow)
 
 
-def complete_in_workflow(workflow: BpmnWorkflow, task_id: str, data: dict, ids: IdSource) -> Advance:
+def complete_in_workflow(workflow: BpmnWorkflow, task_id: str, data: dict, ids: IdSource,
+                         at=None) -> Advance:
     """Complete the ready task `task_id` with validated `data` and advance the engine.
 
     Where the version keeps a case file, the task gets every answer completed so far in this
     workflow (any branch), then its own answers, then the engine facts (meldingen_gedaan,
     counting this task when it is melding_doen), so the gateways after it see the whole case.
-    Raises Conflict when the task is not ready, EngineFailure when the diagram cannot advance.
+    at: the time of the completion (aware UTC; None: the engine's clock), timers reached are
+    timed from it. Raises Conflict when the task is not ready, EngineFailure when the diagram
+    cannot advance.
     """
-    with task_ids(ids):
+    with task_ids(ids), timers.at(at):
         task = task_or_none(workflow, task_id)
         if task is None or task.state != TaskState.READY:
             raise Conflict(N_("Deze taak staat niet (meer) open."))

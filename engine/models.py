@@ -23,10 +23,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from . import timezones
+from . import clock
 
 # Every stored time is UTC (engine/timezones.py); the models' defaults and callers use this name.
-utcnow = timezones.now_utc
+# engine/clock.py's now: the system clock, or the clock a test put in place.
+utcnow = clock.now
 
 
 class Base(DeclarativeBase):
@@ -173,6 +174,20 @@ class TaskRecord(Base):
     ready_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class Timer(Base):
+    """A BPMN timer waiting in a case (engine/timers.py): its task in the case's workflow, the
+    element, and when it is due (UTC). The rows mirror the workflow's waiting timers: every
+    write of a case replaces its rows (cases.write_change); the scheduler fires the due ones."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "due_at"),)
+
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    step: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class HistoryEvent(Base):

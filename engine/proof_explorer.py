@@ -17,6 +17,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.defaults import IntermediateCatchEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.util.task import TaskState
 
 from . import forms
@@ -28,6 +33,7 @@ MAX_STATES = 20_000
 MAX_SECONDS = 30.0
 MAX_ANSWER_SETS = 512  # answer combinations tried for one task in one state
 
+_STRUCTURAL_JOINS = (".EndJoin", ".BoundaryEventJoin")
 _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 
@@ -70,6 +76,7 @@ class Explorer:
         root.workflow = workflow
         root.counter = ids.counter
         root.ready = [(str(t.id), t.task_spec.bpmn_id) for t in advance.ready]
+        root.timers = [(w.task_id, w.step, w.due) for w in advance.timers]
         self.rules.absorb_decisions(root, advance)
         queue: deque[State] = deque()
         if self.rules.after_advance(root, workflow, advance):
@@ -81,6 +88,9 @@ class Explorer:
             self.stats.states += 1
             moves = [(task_id, step, answers) for task_id, step in state.ready
                      for answers in self._answers(step, state)]
+            # A waiting timer is a wait the scheduler ends: firing it is one more move (its
+            # answers None), at its due time, so the route goes on past it.
+            moves += [(task_id, step, None) for task_id, step, _due in state.timers]
             ample = self._ample(moves)
             if ample is not None:
                 # A task no rule or condition reads commutes with every other ready task:
@@ -128,6 +138,12 @@ class Explorer:
         if len(steps) < 2:
             return None
         for task_id, step, answers in moves:
+            # An intermediate timer (no cycle) only lets its own token on, as a neutral task.
+            if answers is None and step in self._plain_timers:
+                return task_id, step, answers
+        for task_id, step, answers in moves:
+            if answers is None:  # a boundary or cycle timer's fire
+                continue
             if step in STAP or step in MELDING_STEPS or step in (HULP_ORGANISEREN,
                                                                   HULP_EVALUEREN):
                 continue
@@ -138,20 +154,35 @@ class Explorer:
                 return task_id, step, answers
         return None
 
-    def _complete(self, state: State, task_id: str, step: str, answers: dict[str, Any],
+    @property
+    def _plain_timers(self) -> frozenset[str]:
+        found = getattr(self, "_plain_timers_found", None)
+        if found is None:
+            found = self._plain_timers_found = frozenset(
+                spec.bpmn_id for spec in self.definition.spec.task_specs.values()
+                if isinstance(spec, IntermediateCatchEvent)
+                and isinstance(spec.event_definition, TimerEventDefinition)
+                and not isinstance(spec.event_definition, CycleTimerEventDefinition))
+        return found
+
+    def _complete(self, state: State, task_id: str, step: str, answers: dict[str, Any] | None,
                   live=None):
         runtime = self.runtime
         self.stats.transitions += 1
-        shown = dict(answers)  # every answer given, so the route can be replayed as written
-        child = State(snapshot="", counter=state.counter, data={**state.data, **answers},
+        shown = dict(answers or {})  # every answer given, so the route can be replayed as written
+        child = State(snapshot="", counter=state.counter, data={**state.data, **shown},
                       monitor=state.monitor, parent=state,
                       hop={"step": step, "data": shown})
-        if not self.rules.before_step(state, child, step, answers):
+        if answers is not None and not self.rules.before_step(state, child, step, answers):
             return None
         workflow = live if live is not None else runtime.restore(self.definition, state.snapshot)
         ids = runtime.IdSource(0, state.counter)
         try:
-            advance = runtime.complete_in_workflow(workflow, task_id, answers, ids)
+            if answers is None:  # the scheduler fires the timer at its due time
+                due = next(d for t, _s, d in state.timers if t == task_id)
+                _timer, advance = runtime.fire_timer(workflow, task_id, ids, due)
+            else:
+                advance = runtime.complete_in_workflow(workflow, task_id, answers, ids)
         except runtime.EngineFailure as exc:
             element = _failing_element(exc, step)
             self.findings.add(element, "crash", Message(
@@ -169,11 +200,16 @@ class Explorer:
         child.snapshot = runtime.snapshot(workflow)
         child.workflow = workflow
         child.ready = [(str(t.id), t.task_spec.bpmn_id) for t in advance.ready]
+        child.timers = [(w.task_id, w.step, w.due) for w in advance.timers]
         return child
 
     def _key(self, workflow, state: State) -> tuple:
         active = workflow.get_tasks(state=_ACTIVE)
-        marking = sorted((t.task_spec.name, int(t.state)) for t in active)
+        # The joins SpiffWorkflow makes for the end of the process and of a boundary event wait
+        # once a branch ended early (a cycle timer's): they change no route, so they do not
+        # make a state new.
+        marking = sorted((t.task_spec.name, int(t.state)) for t in active
+                         if not t.task_spec.name.endswith(_STRUCTURAL_JOINS))
         live: set[str] = set()
         for t in active:
             live |= self.diagram.live.get(getattr(t.task_spec, "bpmn_id", None) or "", frozenset())
@@ -215,11 +251,13 @@ class Explorer:
             if any(f.required_when and f.name in candidate and not f.required
                    and not forms.is_applicable(f, scope) for f in routed_fields):
                 continue  # an answer to a question that does not apply: not a real route
-            for f in fields:
-                if f.name in self.diagram.routed or f.name in candidate:
-                    continue
-                if f.required or (f.required_when and forms.is_applicable(f, scope)):
-                    candidate[f.name] = _filler(f)
+            for _pass in range(2):  # a condition may read a field filled in the pass before
+                for f in fields:
+                    if f.name in self.diagram.routed or f.name in candidate:
+                        continue
+                    if f.required or (f.required_when and forms.is_applicable(f, scope)):
+                        candidate[f.name] = _filler(f)
+                scope = {**state.data, **candidate}
             try:
                 clean = forms.validate(fields, candidate, context=state.data)
             except forms.FormInvalid:

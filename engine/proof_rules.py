@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from . import forms
@@ -79,6 +80,8 @@ class State:
     data: dict[str, Any]
     monitor: Monitor
     ready: list[tuple[str, str]] = field(default_factory=list)  # (task id, step) ready now
+    # Timers waiting now: (task id, element id, due): a wait the scheduler ends (a move).
+    timers: list[tuple[str, str, Any]] = field(default_factory=list)
     workflow: Any = None  # the live workflow of this state, used up by its last transition
     parent: State | None = None
     hop: dict[str, Any] | None = None
@@ -241,7 +244,9 @@ class Rules:
         return True
 
     def _waiting_timer(self, workflow) -> bool:
-        return any("Timer" in type(t.task_spec).__name__
+        """A timer waits: the scheduler will fire it, so the route goes on (not a stall)."""
+        return any(isinstance(getattr(t.task_spec, "event_definition", None),
+                              TimerEventDefinition)
                    for t in workflow.get_tasks(state=TaskState.WAITING))
 
     def _closing_rules(self, state: State, workflow) -> None:
@@ -282,6 +287,11 @@ class Rules:
         if not state.monitor.acute or state.monitor.pending == 0:
             return
         if any(step in self._melding_reach for step in ready_steps):
+            return
+        if not ready_steps and state.timers:  # the route waits for a timer
+            self.findings.add(state.timers[0][1], "acute_wait", Message(N_(
+                "een acute melding wacht bij {element} tot een timer afgaat"),
+                element=self.findings.label(state.timers[0][1])), state)
             return
         blocker = self._blocker(ready_steps)
         self.findings.add(blocker, "acute_wait", Message(N_(

@@ -50,7 +50,7 @@ class Replayed:
 # Events of a person (not of the engine): none may come while the engine still owes one.
 PERSON_ACTIONS = ("task_completed", "case_handed_over", "case_shared", migration.MIGRATED)
 # Events the engine records itself after a start, a completion or a move.
-ENGINE_ACTIONS = ("decision_made", "case_closed", migration.STALLED)
+ENGINE_ACTIONS = ("decision_made", "case_closed", migration.STALLED, "timer_fired")
 
 
 def _stored_definition(version: int) -> ProcessDefinition:
@@ -90,13 +90,15 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
         except (DomainError, InvalidDefinition) as exc:
             return out, [f"{event_label(first_move)}: {unloadable(out.process_version, exc)}"]
     ids = adapter.IdSource(case_id)
-    workflow, advance = driving.start_workflow(definition, ids)
+    workflow, advance = driving.start_workflow(definition, ids, at=events[0].at)
     expected: list[tuple[str, str | None, dict]] = []
 
     def absorb(adv: driving.Advance) -> None:
         for step, outputs in adv.decisions:
             out.data.update(outputs)
             expected.append(("decision_made", step, outputs))
+        for timer in adv.fired:  # went off inline: due when reached
+            expected.append(("timer_fired", timer.step, {"due": audit.iso(timer.due)}))
         if adv.completed:
             out.status = "closed"
             out.uitkomst = driving.uitkomst_of(out.completed_steps, out.data)
@@ -120,7 +122,8 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
         elif event.action == "task_completed":
             try:
                 # no task id finds no task, as "" finds none
-                advance = driving.complete_in_workflow(workflow, event.task_id or "", event.data, ids)
+                advance = driving.complete_in_workflow(workflow, event.task_id or "", event.data, ids,
+                                                       at=event.at)
             except DomainError as exc:
                 problems.append(f"{event_label(event)}: kan niet opnieuw worden afgespeeld: {exc.message}")
                 break
@@ -140,6 +143,12 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
                 problems.append(moved)
                 break
             absorb(moved)
+        elif event.action == "timer_fired" and not expected:  # the scheduler's fire
+            fired = _replay_fire(event, workflow, ids)
+            if isinstance(fired, str):
+                problems.append(fired)
+                break
+            absorb(fired)
         elif event.action in ENGINE_ACTIONS:
             if not expected:
                 problems.append(f"{event_label(event)}: de engine komt bij afspelen niet tot deze stap")
@@ -162,6 +171,20 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
     out.ready = _ready_steps(workflow)
     out.workflow = workflow
     return out, problems
+
+
+def _replay_fire(event: StoredEvent, workflow, ids: adapter.IdSource) -> driving.Advance | str:
+    """A timer the scheduler fired (engine/timers.py), fired again at the event's time: the
+    advance, or the problem (Dutch) when no such timer waits or its due time differs."""
+    try:
+        timer, advance = driving.fire_timer(workflow, event.task_id or "", ids, event.at)
+    except DomainError as exc:
+        return f"{event_label(event)}: kan niet opnieuw worden afgespeeld: {exc.message}"
+    recorded = {"due": audit.iso(timer.due)}
+    if (timer.step, recorded) != (event.step, event.data):
+        return (f"{event_label(event)}: bij afspelen gaat timer '{timer.step}' af met {recorded}, "
+                f"vastgelegd is {event.step} met {event.data}")
+    return advance
 
 
 def _replay_move(event: StoredEvent, out: Replayed, workflow, ids: adapter.IdSource,

@@ -157,7 +157,7 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
     # both), so they stand in for a walk of the task tree.
     before = {t["id"] for t in still_ready}
     ids = IdSource(case.id, case.id_counter)
-    advance = complete_in_workflow(workflow, row.task_id, clean, ids)
+    advance = complete_in_workflow(workflow, row.task_id, clean, ids, at=now)
     change = CaseChange(case=case, version_id=case.version_id, completed_task=row.task_id,
                         still_ready=still_ready)
     case.completed_steps = [*case.completed_steps, row.step]

@@ -4,8 +4,8 @@ Revision ID: 0007
 Revises: 0006
 """
 
-import sqlalchemy as sa  # noqa: F401 - used once the tables are filled in
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0007"
 down_revision = "0006"
@@ -14,8 +14,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # filled in by the work on issue 13
+    op.create_table(
+        "timers",
+        sa.Column("task_id", sa.String(36), primary_key=True),
+        sa.Column("case_id", sa.Integer(), sa.ForeignKey("cases.id"), nullable=False),
+        sa.Column("step", sa.String(200), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_timers_due", "timers", ["due_at"])
+    op.create_index("ix_timers_case_id", "timers", ["case_id"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_timers_case_id", table_name="timers")
+    op.drop_index("ix_timers_due", table_name="timers")
+    op.drop_table("timers")

@@ -1,0 +1,234 @@
+"""BPMN timers (CONTRACT section 5, engine/timers.py, engine/scheduler.py): a version with an
+intermediate timer on a date from a variable, one of two hours, a boundary cycle timer R2/PT1H
+and an interrupting boundary timer, deployed as a process owner deploys; the engine's clock
+put in place (engine/clock.py) decides when a timer is due; the scheduler fires it, once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from lxml import etree
+from sqlalchemy import func, select
+
+from engine import cases, clock, definitions, models, scheduler, store, tasks, versions
+from engine.definitions import SourceFile
+from tests.conftest import ROOT
+from tests.helpers import events_of, verify
+from tests.scenarios.paths import fill
+
+NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+      "camunda": "http://camunda.org/schema/1.0/bpmn"}
+B = "{" + NS["bpmn"] + "}"
+C = "{" + NS["camunda"] + "}"
+XSI = "{http://www.w3.org/2001/XMLSchema-instance}type"
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Amsterdam
+
+
+def _one(root, xpath):
+    [found] = root.xpath(xpath, namespaces=NS)
+    return found
+
+
+def _place(process, element):
+    """Among the flow elements (the schema wants them before the artifacts)."""
+    process.xpath("bpmn:sequenceFlow", namespaces=NS)[-1].addnext(element)
+    return element
+
+
+def _event(process, tag, element_id, kind, text, **attrs):
+    event = _place(process, etree.Element(B + tag, id=element_id, name=element_id, **attrs))
+    definition = etree.SubElement(event, B + "timerEventDefinition", id=f"{element_id}_def")
+    etree.SubElement(definition, B + kind).text = text
+    definition[0].set(XSI, "bpmn:tFormalExpression")
+    return event
+
+
+def _flow(process, flow_id, source, target):
+    _place(process, etree.Element(B + "sequenceFlow", id=flow_id, sourceRef=source,
+                                  targetRef=target))
+
+
+def timer_files() -> list[SourceFile]:
+    """The shipped meldcode with, between stap 1 and stap 2: a wait until `wachten_tot` (a
+    required date field of stap 1), then two hours; on stap 2 a non-interrupting boundary
+    timer R2/PT1H (to an end event) and an interrupting one after P1D (stap 2 opens again)."""
+    root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
+    process = _one(root, "//bpmn:process[@id='meldcode']")
+    form = _one(root, "//bpmn:userTask[@id='stap1_signalen']//camunda:formData")
+    field = etree.SubElement(form, C + "formField", id="wachten_tot", label="Wachten tot",
+                             type="date")
+    etree.SubElement(etree.SubElement(field, C + "validation"), C + "constraint",
+                     name="required")
+    _one(root, "//bpmn:sequenceFlow[@id='sf_stap1_stap2']").set("targetRef", "wacht_datum")
+    _event(process, "intermediateCatchEvent", "wacht_datum", "timeDate", "wachten_tot")
+    _event(process, "intermediateCatchEvent", "wacht_duur", "timeDuration", "PT2H")
+    _flow(process, "sf_datum_duur", "wacht_datum", "wacht_duur")
+    _flow(process, "sf_duur_stap2", "wacht_duur", "stap2_overleg")
+    _event(process, "boundaryEvent", "herinner", "timeCycle", "R2/PT1H",
+           attachedToRef="stap2_overleg", cancelActivity="false")
+    _place(process, etree.Element(B + "endEvent", id="einde_herinner", name="Herinnerd"))
+    _flow(process, "sf_herinner", "herinner", "einde_herinner")
+    lane = _one(root, "//bpmn:lane[@id='lane_medewerker']")
+    for element in ("wacht_datum", "wacht_duur", "herinner", "einde_herinner"):
+        etree.SubElement(lane, B + "flowNodeRef").text = element
+    bpmn = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    dmn = (ROOT / "processes" / "afwegingskader.dmn").read_bytes()
+    return [SourceFile("meldcode.bpmn", bpmn), SourceFile("afwegingskader.dmn", dmn)]
+
+
+_FILES: list[SourceFile] = []
+
+
+def deploy_timers() -> int:
+    """Deploy the timer version the way a process owner does (check, proof, store, active)."""
+    if not _FILES:
+        _FILES.extend(timer_files())
+    return versions.deploy_files(_FILES, by="pb")["version"]
+
+
+def start(people, ref="C-timer") -> dict:
+    return cases.start_case(people["mw"], {"client_ref": ref, "reason": "zorgen"})
+
+
+def complete_stap1(people, case, wachten_tot: str) -> dict:
+    [task] = case["tasks"]
+    form = tasks.get_task(people["mw"], task["id"])["form"]["fields"]
+    return tasks.complete_task(people["mw"], task["id"], fill(form, {"wachten_tot": wachten_tot}))
+
+
+def fired(case_id: int) -> list[models.HistoryEvent]:
+    return [e for e in events_of(case_id) if e.action == "timer_fired"]
+
+
+def open_steps(people, case_id: int) -> list[str]:
+    return sorted(t["step"] for t in cases.get_case(people["mw"], case_id)["tasks"])
+
+
+def test_timers_fire_at_their_time_and_not_before(people):
+    deploy_timers()
+    with clock.use(clock.ManualClock(T0)) as now:
+        case = start(people)
+        case = complete_stap1(people, case, "2026-12-02")  # 00:00 Amsterdam = 1 Dec 23:00 UTC
+        assert case["tasks"] == []
+        due = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
+        assert scheduler.run_due(due - timedelta(seconds=1)) == 0
+        assert fired(case["id"]) == []
+        now.set(due)
+        assert scheduler.run_due() == 1
+        [event] = fired(case["id"])
+        assert (event.actor, event.step, event.data) == ("systeem", "wacht_datum",
+                                                         {"due": "2026-12-01T23:00:00.000000Z"})
+        assert event.task_id and models.utcnow() == due
+        assert store_time(event.at) == due
+        # then two hours: not at 1:59, at 2:00
+        assert scheduler.run_due(due + timedelta(hours=2) - timedelta(seconds=1)) == 0
+        now.set(due + timedelta(hours=2))
+        assert scheduler.run_due() == 1
+        assert open_steps(people, case["id"]) == ["stap2_overleg"]
+        # the cycle on stap 2: at +1h and +2h, then no more
+        for hour in (3, 4):
+            now.set(due + timedelta(hours=hour))
+            assert scheduler.run_due() == 1
+        now.set(due + timedelta(hours=5))
+        assert scheduler.run_due() == 0
+        assert [e.step for e in fired(case["id"])] == ["wacht_datum", "wacht_duur", "herinner",
+                                                        "herinner"]
+        assert open_steps(people, case["id"]) == ["stap2_overleg"]
+    assert verify(case["id"])[case["id"]].ok, verify(case["id"])[case["id"]].problems
+
+
+def store_time(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def test_a_timer_due_when_reached_fires_inline(people):
+    deploy_timers()
+    with clock.use(T0):
+        case = complete_stap1(people, start(people), "2026-11-30")  # today: passed at 00:00
+        # the date fired at once; the two hours wait
+        assert [e.step for e in fired(case["id"])] == ["wacht_datum"]
+        assert fired(case["id"])[0].data == {"due": "2026-11-29T23:00:00.000000Z"}
+        assert case["tasks"] == []
+    with clock.use(T0 + timedelta(hours=2)):
+        assert scheduler.run_due() == 1
+    assert verify(case["id"])[case["id"]].ok
+
+
+def test_completing_the_activity_ends_its_boundary_timer(people):
+    deploy_timers()
+    with clock.use(clock.ManualClock(T0)) as now:
+        case = complete_stap1(people, start(people), "2026-11-30")
+        now.advance(timedelta(hours=2))
+        scheduler.run_due()
+        [stap2] = cases.get_case(people["mw"], case["id"])["tasks"]
+        # stap 2 completed before the scheduler came round: its boundary timer ends with it
+        now.advance(timedelta(hours=2, minutes=30))
+        form = tasks.get_task(people["mw"], stap2["id"])["form"]["fields"]
+        tasks.complete_task(people["mw"], stap2["id"], fill(form, {}))
+        steps = [e.action for e in events_of(case["id"])]
+        assert steps.count("timer_fired") == 2
+        with store.unit_of_work() as session:
+            assert session.scalar(select(func.count()).select_from(models.Timer).where(
+                models.Timer.case_id == case["id"])) == 0
+    assert verify(case["id"])[case["id"]].ok
+
+
+def test_verify_finds_a_timer_fired_event_that_was_changed(db_url, people):
+    deploy_timers()
+    with clock.use(clock.ManualClock(T0)) as now:
+        case = complete_stap1(people, start(people), "2026-12-02")
+        now.set(datetime(2026, 12, 1, 23, 0, tzinfo=UTC))
+        scheduler.run_due()
+    [event] = fired(case["id"])
+    from tests.helpers import drop_guards, run_sql
+    drop_guards(db_url)
+    run_sql(db_url, "UPDATE history_events SET data = :d WHERE id = :id",
+            d='{"due": "2026-12-01T22:00:00.000000Z"}', id=event.id)
+    assert not verify(case["id"])[case["id"]].ok
+
+
+def _due_cases(people, count: int) -> list[int]:
+    with clock.use(T0):
+        return [complete_stap1(people, start(people, f"C-{n}"), "2026-12-02")["id"]
+                for n in range(count)]
+
+
+def test_two_workers_fire_each_due_timer_exactly_once(db_url, people):
+    deploy_timers()
+    ids = _due_cases(people, 30)
+    # the first case's workflow is the same on every worker: one plan each, one write
+    at = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
+    barrier = threading.Barrier(3)
+    counts: list[int] = []
+
+    def worker():
+        barrier.wait()
+        counts.append(scheduler.run_due(at))
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(counts) == 30
+    with store.unit_of_work() as session:
+        per_case = dict(session.execute(
+            select(models.HistoryEvent.case_id, func.count())
+            .where(models.HistoryEvent.action == "timer_fired")
+            .group_by(models.HistoryEvent.case_id)).all())
+    assert per_case == {case_id: 1 for case_id in ids}
+    results = verify(*ids)
+    assert all(v.ok for v in results.values())
+
+
+def test_the_proof_goes_past_timers_and_a_message_event_stays_refused():
+    definition, problems = definitions.check(timer_files())
+    assert definition is not None, [str(p) for p in problems]
+    root = etree.fromstring(timer_files()[0].content)
+    event = _one(root, "//bpmn:intermediateCatchEvent[@id='wacht_duur']")
+    event.remove(event[0])
+    etree.SubElement(event, B + "messageEventDefinition", id="bericht")
+    files = [SourceFile("meldcode.bpmn", etree.tostring(root)), timer_files()[1]]
+    definition, problems = definitions.check(files)
+    assert definition is None and any("berichtgebeurtenis" in str(p) for p in problems)
