@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from . import audit, forms
+from . import audit, due, forms
 from .adapter import IdSource, dump_state
 from .commands import Denied, load_case, log_denied, refusals_logged, run_command
 from .driving import Advance, start_workflow, uitkomst_of
@@ -33,8 +33,8 @@ SYSTEM = "systeem"  # the actor of the engine's own history events
 
 def task_view(row: TaskRecord | Row[Any], stamp: Stamp = audit.iso) -> dict[str, Any]:
     """A task row (the model, or a Core row with its columns) as the API and the pages show
-    it: id, case_id, step, name, lane, state and ready_at (ISO 8601 UTC text, audit.iso, or
-    as `stamp` gives it)."""
+    it: id, case_id, step, name, lane, state, ready_at and due_at (ISO 8601 UTC text, audit.iso,
+    or as `stamp` gives it; due_at None without a due date) and urgent (CONTRACT section 5)."""
     return {
         "id": row.id,
         "case_id": row.case_id,
@@ -43,6 +43,8 @@ def task_view(row: TaskRecord | Row[Any], stamp: Stamp = audit.iso) -> dict[str,
         "lane": row.lane,
         "state": row.state,
         "ready_at": stamp(row.ready_at),
+        "due_at": stamp(row.due_at) if row.due_at is not None else None,
+        "urgent": bool(row.urgent),
     }
 
 
@@ -99,6 +101,8 @@ class CaseChange:
     cancelled: list[str] = field(default_factory=list)
     completed_task: str | None = None
     still_ready: list[dict[str, Any]] = field(default_factory=list)
+    # The organisation's settings the due dates of new tasks follow (due.settings: the norm).
+    settings: dict[str, Any] = field(default_factory=dict)
     timers: list[dict[str, Any]] | None = None  # the case's waiting timers after it (rows)
 
     def event(self, actor: str, action: str, now, step=None, task_id=None, data=None) -> None:
@@ -143,6 +147,9 @@ class CaseChange:
             from .consults import withdraw_open  # consults builds on this module
 
             withdraw_open(self, now)
+        # due dates and urgency (engine/due.py, CONTRACT section 5), from the completed step on
+        completed = case.completed_steps[-1] if self.completed_task and case.completed_steps \
+            else None
         for task in advance.ready:
             if str(task.id) in before:
                 continue
@@ -150,6 +157,8 @@ class CaseChange:
             self.new_tasks.append(dict(
                 id=str(task.id), case_id=case.id, step=step.id, name=step.name, lane=step.lane,
                 owner_id=case.owner_id, state="ready", ready_at=now,
+                due_at=due.due_at(step.id, step.lane, data, now, self.settings, after=completed),
+                urgent=due.is_urgent(step.id, definition.spec, data),
             ))
 
     def timer_fired(self, timer, now) -> None:
@@ -301,7 +310,7 @@ def _start_case(who: Principal, payload: Any) -> dict[str, Any]:
                     data={}, completed_steps=[], started_at=now, last_hash="", event_count=0)
         session.add(case)
         session.flush()
-        change = CaseChange(case=case, version_id=case.version_id)
+        change = CaseChange(case=case, version_id=case.version_id, settings=due.settings(session))
         ids = IdSource(case.id)
         workflow, advance = start_workflow(definition, ids, at=now)
         change.event(who.name, "case_started", now,

@@ -55,9 +55,9 @@ def my_cases(who: Principal, page: int = 1) -> dict[str, Any]:
     return listing
 
 
-def inbox(who: Principal) -> dict[str, Any]:
-    """Mijn taken (pages.inbox: ready tasks grouped by case, with the client reference), each
-    case shown logged as `list_inbox`."""
-    found = pages.inbox(who)
+def inbox(who: Principal, sort: str = pages.INBOX_SORTS[0]) -> dict[str, Any]:
+    """Mijn taken (pages.inbox: the ready tasks in the order `sort` names, and grouped by case,
+    with the client reference), each case shown logged as `list_inbox`."""
+    found = pages.inbox(who, sort)
     _logged(who, SHOWN_IN_INBOX, (group["case_id"] for group in found["cases"]))
     return found

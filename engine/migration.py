@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import adapter, audit, driving, versions
+from . import adapter, audit, driving, due, versions
 from .cases import DELETE_DRAFTS_OF_TASKS, CaseChange
 from .definitions import ProcessDefinition
 from .errors import BadRequest, Conflict, Forbidden, NotFound
@@ -250,9 +250,10 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
                 raise MoveRefused(source.version, target.version, problems)
             now = utcnow()
             moved = []
+            norm = due.settings(session)  # the due dates of new tasks (engine/due.py)
             for case, state, advance, ids, before in plans:
                 intact = audit.header_ok(case.id, case)  # before the move changes it
-                change = CaseChange(case=case, version_id=case.version_id)
+                change = CaseChange(case=case, version_id=case.version_id, settings=norm)
                 change.event(actor, MIGRATED, now, data={"from": source.version,
                                                          "to": target.version})
                 change.advanced(new, advance, before, now)
@@ -284,6 +285,7 @@ def _store_rows(session: Session, case: Case, change: CaseChange,
         else:
             step = new.steps[row.step]
             row.name, row.lane = step.name, step.lane
+            row.urgent = due.is_urgent(row.step, new.spec, case.data)  # the new version's branch
     if change.cancelled:
         session.execute(DELETE_DRAFTS_OF_TASKS, {"ids": change.cancelled})
     for values in change.new_tasks:

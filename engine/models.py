@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -159,7 +160,8 @@ class TaskRecord(Base):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("ix_tasks_state_lane_owner", "state", "lane", "owner_id"),
+        # An inbox (and GET /api/v1/tasks) in its order: urgent, due date, ready time.
+        Index("ix_tasks_inbox", "state", "lane", "owner_id", "urgent", "due_at", "ready_at"),
         Index("ix_tasks_case_state", "case_id", "state"),
     )
 
@@ -174,6 +176,11 @@ class TaskRecord(Base):
     ready_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_by: Mapped[str | None] = mapped_column(String(80))
+    # When the task is due (engine/due.py: the end of a working day in Dutch time, in UTC;
+    # None for a step without a due date) and whether it is urgent (a melding task of a case
+    # with acute unsafety), CONTRACT section 5; set when the row is written.
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Timer(Base):

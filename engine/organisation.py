@@ -1,5 +1,6 @@
-"""The organisation's own settings: name, aandachtsfunctionarissen, the Veilig Thuis region and
-the professional group whose afwegingskader applies. The beheerder keeps them."""
+"""The organisation's own settings: name, aandachtsfunctionarissen, the Veilig Thuis region,
+the professional group whose afwegingskader applies and the norm in working days per step of
+the route (engine/due.py). The beheerder keeps them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, forms
+from . import audit, due, forms
 from .errors import Forbidden, Invalid
 from .messages import N_, Message, text_of
 from .models import Setting
@@ -30,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "veilig_thuis_regio_adres": "",
     "veilig_thuis_regio_telefoon": "",
     "beroepsgroep": "sociaal_domein",
+    # working days per step of the route before a task is due (engine/due.py, issue 13)
+    due.NORM_KEY: due.DEFAULT_NORM,
 }
 _TEXT_LIMITS = {"organisatie_naam": 200, "veilig_thuis_telefoon": 40, "veilig_thuis_regio_naam": 200,
                 "veilig_thuis_regio_adres": 400, "veilig_thuis_regio_telefoon": 40}
@@ -90,6 +93,13 @@ def validate(payload: Any) -> dict[str, Any]:
             errors["beroepsgroep"] = N_("Kies een beroepsgroep uit de lijst.")
         else:
             clean["beroepsgroep"] = payload["beroepsgroep"]
+    if due.NORM_KEY in payload:
+        days = payload[due.NORM_KEY]
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= due.MAX_NORM:
+            errors[due.NORM_KEY] = Message(
+                N_("Vul een heel aantal werkdagen in, van 1 tot en met {n}."), n=due.MAX_NORM)
+        else:
+            clean[due.NORM_KEY] = days
     if "aandachtsfunctionarissen" in payload:
         people = payload["aandachtsfunctionarissen"]
         if not isinstance(people, list) or len(people) > MAX_PEOPLE:

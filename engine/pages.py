@@ -16,18 +16,19 @@ from lxml import etree
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
-from . import drafts, organisation, sharing, tasks, users, versions
+from . import clock, drafts, due, organisation, sharing, tasks, users, versions
 from .cases import get_case
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
 from .errors import NotFound
 from .messages import N_
-from .models import Case, CaseShare, HistoryEvent, TaskRecord, User
+from .models import Case, CaseShare, Draft, HistoryEvent, TaskRecord, User
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE
 from .store import unit_of_work
 from .users import Principal
 
 INBOX_LIMIT = 500
+INBOX_SORTS = due.INBOX_SORTS  # how Mijn taken can be sorted: urgency, due date, case, step
 CASES_PER_PAGE = 25
 
 # --- who is signed in ------------------------------------------------------------------------
@@ -55,25 +56,39 @@ def person(user_id: Any, source: str | None) -> Person | None:
 # --- Mijn taken ------------------------------------------------------------------------------
 
 
-def inbox(who: Principal) -> dict[str, Any]:
-    """The ready tasks this person may complete, grouped by case (oldest wait first)."""
+def inbox(who: Principal, sort: str = INBOX_SORTS[0]) -> dict[str, Any]:
+    """The ready tasks this person may complete (at most INBOX_LIMIT, chosen urgent first, then
+    by due date, then by ready time: tasks.ready_task_rows), in the order `sort` names
+    (INBOX_SORTS, engine/due.py inbox_sort_key; an unknown one: the first). Out: "tasks", each
+    with its case's client_ref, ready_at and due_at (aware UTC; due_at None without a due
+    date), urgent, overdue (past due at clock.now()), due_this_year and draft (this person
+    keeps a draft of it); "cases": the same tasks grouped by case, in that order; counts."""
+    sort = sort if sort in INBOX_SORTS else INBOX_SORTS[0]
+    now = clock.now()
     with unit_of_work() as session:
         rows = tasks.ready_task_rows(session, who, INBOX_LIMIT)
         case_ids = {r.case_id for r in rows}
         refs = dict(session.execute(
             select(Case.id, Case.client_ref).where(Case.id.in_(case_ids))
         ).all()) if case_ids else {}
+        drafted = set(session.scalars(select(Draft.task_id).where(Draft.user_id == who.id)))
+        items: list[dict[str, Any]] = [{
+            "id": row.id, "case_id": row.case_id, "client_ref": refs.get(row.case_id, ""),
+            "step": row.step, "name": row.name, "lane": row.lane,
+            "ready_at": aware(row.ready_at), "due_at": aware(row.due_at),
+            "urgent": bool(row.urgent), "overdue": due.is_overdue(row.due_at, now),
+            "due_this_year": row.due_at is None
+            or due.local_day(row.due_at).year == due.local_day(now).year,
+            "draft": row.id in drafted,
+        } for row in rows]
+        items.sort(key=due.inbox_sort_key(sort))
         groups: dict[int, dict[str, Any]] = {}
         lanes: dict[str, int] = defaultdict(int)
-        for row in rows:
-            group = groups.setdefault(row.case_id, {
-                "case_id": row.case_id, "client_ref": refs.get(row.case_id, ""), "tasks": [],
-            })
-            group["tasks"].append({
-                "id": row.id, "step": row.step, "name": row.name, "lane": row.lane,
-                "ready_at": aware(row.ready_at),
-            })
-            lanes[row.lane] += 1
+        for item in items:
+            groups.setdefault(item["case_id"], {
+                "case_id": item["case_id"], "client_ref": item["client_ref"], "tasks": [],
+            })["tasks"].append(item)
+            lanes[item["lane"]] += 1
         team: dict[str, int] = {}
         if who.has_role(LEIDINGGEVENDE):
             members = select(User.id).where(User.manager_id == who.id)
@@ -83,6 +98,8 @@ def inbox(who: Principal) -> dict[str, Any]:
                 .group_by(TaskRecord.lane)
             ).all())
         return {
+            "tasks": items,
+            "sort": sort,
             "cases": list(groups.values()),
             "count": len(rows),
             "truncated": len(rows) >= INBOX_LIMIT,

@@ -8,22 +8,18 @@ the case was stored meanwhile.
 
 from __future__ import annotations
 
-import contextlib
-import weakref
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.camunda.specs.user_task import UserTask
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from . import audit, expressions, forms, organisation
+from . import audit, due, forms, organisation
 from .adapter import IdSource, dump_state, load_state, workflow_cache
 from .cases import CaseChange, Retry, case_dict, task_view, write_change
 from .commands import Denied, load_case, log_denied, log_refused, run_command
-from .driving import MELDING_STEP, complete_in_workflow, task_or_none
+from .driving import complete_in_workflow, task_or_none
 from .errors import Conflict, Invalid, NotFound
-from .expressions import ExpressionError
 from .messages import N_
 from .models import Case, Consult, TaskRecord, User, utcnow
 from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE, MEDEWERKER
@@ -96,7 +92,8 @@ def get_task(who: Principal, task_id: Any, stamp: Stamp = audit.iso) -> dict[str
 
 
 def ready_tasks(who: Principal, limit: int = 500) -> list[dict[str, Any]]:
-    """The ready tasks this user may complete: one indexed read, no workflow is loaded."""
+    """The ready tasks this user may complete (task views), urgent first, then by due date,
+    then by ready time (ready_task_rows): one indexed read, no workflow is loaded."""
     with unit_of_work() as session:
         return [task_view(r) for r in ready_task_rows(session, who, limit)]
 
@@ -104,7 +101,8 @@ def ready_tasks(who: Principal, limit: int = 500) -> list[dict[str, Any]]:
 def ready_task_rows(session: Session, who: Principal, limit: int = 500) -> list[TaskRecord]:
     """The rows of the ready tasks `who` may complete (CONTRACT section 2: their own cases' tasks
     of the medewerker lane, their team's of the leidinggevende lane as leidinggevende, every
-    aandachtsfunctionaris task as one), oldest first, at most `limit`."""
+    aandachtsfunctionaris task as one), at most `limit`, in the order of CONTRACT section 5:
+    urgent first, then by due date (none last), then by ready time (then id)."""
     conditions = [and_(TaskRecord.lane == MEDEWERKER, TaskRecord.owner_id == who.id)]
     if who.has_role(LEIDINGGEVENDE):
         team = select(User.id).where(User.manager_id == who.id)
@@ -117,7 +115,8 @@ def ready_task_rows(session: Session, who: Principal, limit: int = 500) -> list[
             and_(TaskRecord.step != CONSULT, or_(*conditions)),
             # a consult task is only for the person consulted (engine/consults.py)
             TaskRecord.id.in_(select(Consult.task_id).where(Consult.user_id == who.id))))
-        .order_by(TaskRecord.ready_at, TaskRecord.id)
+        .order_by(TaskRecord.urgent.desc(), TaskRecord.due_at.asc().nulls_last(),
+                  TaskRecord.ready_at, TaskRecord.id)
         .limit(limit)
     ))
 
@@ -143,6 +142,7 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
         definition = definition_for(conn, case.process_version)
         owner = row.owner_name
         still_ready = [task_view(r) for r in conn.execute(_READY_QUERY, {"case_id": case.id})]
+        settings = due.settings(conn)  # the norm the due dates of new tasks follow
         cache_key = (str(conn.engine.url), case.id)
     step = definition.steps[row.step]
     try:
@@ -159,7 +159,7 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
     ids = IdSource(case.id, case.id_counter)
     advance = complete_in_workflow(workflow, row.task_id, clean, ids, at=now)
     change = CaseChange(case=case, version_id=case.version_id, completed_task=row.task_id,
-                        still_ready=still_ready)
+                        still_ready=still_ready, settings=settings)
     case.completed_steps = [*case.completed_steps, row.step]
     case.data = {**case.data, **clean}
     change.event(who.name, "task_completed", now, step=row.step, task_id=row.task_id, data=clean)
@@ -167,46 +167,6 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
     case.id_counter = ids.counter
     case.workflow_state = dump_state(workflow)
     return change, owner, now, workflow, cache_key
-
-
-# The melding branch of a process spec, worked out once per spec (specs live as long as their
-# cached definition; the weak keys let a dropped one go).
-_MELDING_BRANCH: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def melding_branch(spec) -> frozenset[str]:
-    """The user tasks of the melding branch up to and including melding_doen: those reachable
-    from where a flow conditioned on besluit_melden leads, from which melding_doen can still
-    be reached (help that may fail later is not part of it)."""
-    found = _MELDING_BRANCH.get(spec)
-    if found is not None:
-        return found
-    starts = []
-    for task_spec in spec.task_specs.values():
-        for cond, target in getattr(task_spec, "cond_task_specs", ()) or ():
-            args = getattr(cond, "args", None) if cond is not None else None
-            with contextlib.suppress(ExpressionError):
-                if args and "besluit_melden" in expressions.names_in(args[0]):
-                    starts.append(spec.task_specs[target])
-
-    def reach(from_specs) -> set[str]:
-        seen: set[str] = set()
-        todo = list(from_specs)
-        while todo:
-            current = todo.pop()
-            if current.name not in seen:
-                seen.add(current.name)
-                todo.extend(current.outputs)
-        return seen
-
-    found = frozenset(
-        task_spec.bpmn_id for name in reach(starts)
-        if isinstance(task_spec := spec.task_specs[name], UserTask)
-        and (task_spec.bpmn_id == MELDING_STEP
-             or any(spec.task_specs[n].bpmn_id == MELDING_STEP for n in reach(task_spec.outputs)))
-    )
-    _MELDING_BRANCH[spec] = found
-    return found
 
 
 def next_task(workflow: BpmnWorkflow, who: Principal, case: Case, completed: str,
@@ -217,7 +177,7 @@ def next_task(workflow: BpmnWorkflow, who: Principal, case: Case, completed: str
     workflow's task tree (the same branch); then the first other one. None when `who` may
     complete none of them."""
     acute = case.data.get("acute_onveiligheid") is True
-    branch = melding_branch(workflow.spec) if acute else frozenset()
+    branch = due.melding_branch(workflow.spec) if acute else frozenset()
 
     def follows(task_id: str) -> bool:
         task = task_or_none(workflow, task_id)

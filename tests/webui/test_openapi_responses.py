@@ -239,7 +239,8 @@ CASE = {"id": 1, "client_ref": "C-1", "reason": "", "status": "open", "uitkomst"
         "closed_at": None, "stalled_at": None, "completed_steps": [], "data": {},
         "tasks": [{"id": "t-1", "case_id": 1, "step": "stap1_signalen", "name": "Stap 1",
                    "lane": "medewerker", "state": "ready",
-                   "ready_at": "2026-11-29T13:05:07.000000Z"}]}
+                   "ready_at": "2026-11-29T13:05:07.000000Z",
+                   "due_at": "2026-12-04T22:59:00.000000Z", "urgent": False}]}
 
 
 @pytest.fixture(scope="module")
@@ -257,6 +258,7 @@ def served() -> Contract:
     {**CASE, "id": "1"},  # a number as text
     {**CASE, "closed_at": "gisteren"},  # a time that is no ISO 8601 UTC
     {**CASE, "tasks": [{**CASE["tasks"][0], "case_id": None}]},  # wrong deep inside ($ref)
+    {**CASE, "tasks": [{**CASE["tasks"][0], "due_at": "vrijdag"}]},  # a due date, not ISO
 ])
 def test_the_check_rejects_a_wrong_body(served, wrong):
     assert served.errors("GET", "/api/v1/cases/{id}", 200, CASE) == []

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from engine import audit, forms, organisation, store, timezones, users
+from engine import audit, due, forms, organisation, store, timezones, users
 from engine.errors import Invalid
 from engine.passwords import generate_password
 from engine.roles import AUDITOR, BEHEERDER, LEIDINGGEVENDE, ROLES
@@ -24,14 +24,18 @@ TEXT_FIELDS = ("organisatie_naam", "veilig_thuis_telefoon", "veilig_thuis_regio_
                "veilig_thuis_regio_adres", "veilig_thuis_regio_telefoon")
 PERSON_FIELDS = ("naam", "functie", "telefoon", "email")
 EMPTY_ROWS = 2  # without JavaScript: room for this many more people at a time
+NORM = due.NORM_KEY  # working days per step of the route (engine/due.py)
 
 
 def _posted() -> dict:
     """The form as organisation.update takes it: the people from their numbered rows."""
-    payload: dict[str, str | list[dict[str, str]]] = {
+    payload: dict[str, str | int | list[dict[str, str]]] = {
         key: request.form.get(key, "") for key in TEXT_FIELDS}
     if "beroepsgroep" in request.form:
         payload["beroepsgroep"] = request.form["beroepsgroep"]
+    if NORM in request.form:  # a whole number of working days; anything else the engine refuses
+        days = request.form[NORM].strip()
+        payload[NORM] = int(days) if days.isascii() and days.isdigit() and len(days) < 5 else days
     asked = request.form.get("rijen", "")
     rows = min(int(asked), organisation.MAX_PEOPLE) if asked.isdigit() else 0
     payload["aandachtsfunctionarissen"] = [
@@ -51,6 +55,7 @@ def _render(values: dict, errors: dict, status: int = 200):
         "admin/settings.html", values=values, errors=errors,
         people=_rows(values.get("aandachtsfunctionarissen") or []),
         beroepsgroepen=organisation.BEROEPSGROEPEN, placeholders=organisation.PLACEHOLDERS,
+        max_norm=due.MAX_NORM,
     ), status
 
 

@@ -304,7 +304,8 @@ def case_access_log(case_id):
 
 
 @endpoint("GET", "/tasks", "De open taken die deze gebruiker mag afronden",
-          {200: (list[models.Task], "taken")})
+          {200: (list[models.Task], "taken: eerst die met spoed, dan op termijn (zonder "
+                                    "termijn achteraan), dan op het moment van gereedkomen")})
 def list_tasks():
     return tasks.ready_tasks(g.principal)
 

@@ -85,6 +85,11 @@ class Task(Body):
     lane: str = Attr(description="de rol die de taak afrondt")
     state: Literal["ready", "completed", "cancelled"]
     ready_at: Timestamp
+    due_at: Timestamp | None = Attr(
+        description="uiterlijk af op (het einde van een werkdag, 23:59 Nederlandse tijd, in "
+                    "UTC); null als de stap geen termijn heeft")
+    urgent: bool = Attr(description="spoed: een taak van de melding (tot en met melding_doen) "
+                                    "in een casus met acute onveiligheid")
 
 
 class TaskDetail(Task):

@@ -20,7 +20,9 @@ _CONTROL = {"csrf_token", "actie"}
 @bp.get("/")
 @login_required
 def inbox():
-    return render_template("tasks/inbox.html", inbox=listings.inbox(principal()))
+    # ?sorteer=urgentie|termijn|casus|stap (pages.INBOX_SORTS): a link on the page, no script
+    return render_template("tasks/inbox.html", inbox=listings.inbox(
+        principal(), request.args.get("sorteer", pages.INBOX_SORTS[0])))
 
 
 def _posted() -> dict[str, str]:

@@ -1,0 +1,154 @@
+"""E-mail about tasks (CONTRACT section 5): the outbox that engine/notifications.py fills in
+the notification's own transaction, and `deliver_mail`, the scheduler's job that sends it.
+
+A mail says only that a task waits, the step's name (the diagram's task name), its due date if
+it has one, and a link (MELDCODE_BASE_URL + the task's page): never a client reference, a
+reason or anything recorded. It is Dutch, as the product's mail is.
+
+Delivery never holds up a request: it runs in the worker (engine/scheduler.py), a few mails
+per run. Each is first claimed (attempts + 1 and a lease on next_attempt_at, only if nobody
+claimed it meanwhile: several workers never send one twice), then sent with smtplib outside
+any transaction; a failure is tried again after a doubling wait, and after MAX_ATTEMPTS it is
+given up with a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+from sqlalchemy import select, update
+
+from . import config, timezones
+from .messages import N_, Message
+from .models import MailOutbox, Notification, TaskRecord
+from .store import unit_of_work
+
+log = logging.getLogger("meldcode.mail")
+
+BATCH = 5  # mails sent at most per run of the job
+MAX_ATTEMPTS = 6
+FIRST_RETRY = timedelta(minutes=1)  # doubled after each failure: 1, 2, 4, 8, 16 minutes
+LEASE = timedelta(minutes=5)  # a claimed mail is not claimed again before this
+SMTP_TIMEOUT = 10.0  # seconds
+
+SUBJECTS = {
+    "task_ready": N_("Meldcode: er wacht een taak op u ({step})"),
+    "consult": N_("Meldcode: er wacht een vraag op u ({step})"),
+    "task_due": N_("Meldcode: de termijn van een taak verloopt morgen ({step})"),
+    "task_overdue": N_("Meldcode: de termijn van een taak is verstreken ({step})"),
+}
+BODY = N_("In de meldcode wacht een taak op u.\n\nStap: {step}\n{due}\nOpen de taak na het "
+          "aanmelden: {link}\n\nDit bericht noemt bewust geen gegevens van de casus of de "
+          "cliënt; die ziet u alleen in de meldcode zelf.\n")
+DUE = N_("Uiterlijk af: {when}\n")
+
+_outbox, _notes, _tasks = MailOutbox.__table__, Notification.__table__, TaskRecord.__table__
+_DUE = _tasks.c.get("due_at")  # the task's due date (engine/due.py), when the schema has it
+_PENDING = (
+    select(_outbox.c.id, _outbox.c.address, _outbox.c.attempts, _outbox.c.next_attempt_at,
+           _notes.c.kind, _notes.c.task_id, _notes.c.params, _tasks.c.name,
+           *([_DUE] if _DUE is not None else []))
+    .select_from(_outbox.join(_notes, _notes.c.id == _outbox.c.notification_id)
+                 .outerjoin(_tasks, _tasks.c.id == _notes.c.task_id))
+)
+
+
+def message(item: dict[str, Any], sender: str, base_url: str) -> EmailMessage:
+    """The mail of one outbox item ({"address", "kind", "task_id", "step", "due_at"}: the
+    step's name, the due date aware UTC or None). Dutch; only the step, the due date (Dutch
+    time, Europe/Amsterdam) and the link to the task's page."""
+    step = item["step"] or ""
+    due = (Message(DUE, when=timezones.local(item["due_at"]).strftime("%d-%m-%Y %H:%M"))
+           if item.get("due_at") else "")
+    link = f"{base_url.rstrip('/')}/taken/{item['task_id']}"
+    mail = EmailMessage()
+    mail["Subject"] = str(Message(SUBJECTS.get(item["kind"], SUBJECTS["task_ready"]), step=step))
+    mail["From"] = sender
+    mail["To"] = item["address"]
+    mail["Date"] = formatdate(localtime=False, usegmt=True)
+    mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    mail.set_content(str(Message(BODY, step=step, due=str(due), link=link)))
+    return mail
+
+
+def _claim(now: datetime) -> list[dict[str, Any]]:
+    """Up to BATCH due mails, each claimed by this worker (attempts + 1, leased until
+    now + LEASE) in one short transaction; what their messages are made of."""
+    claimed: list[dict[str, Any]] = []
+    due = (_PENDING.where(_outbox.c.state == "pending", _outbox.c.next_attempt_at <= now)
+           .order_by(_outbox.c.next_attempt_at, _outbox.c.id).limit(BATCH))
+    with unit_of_work() as session:  # a read first: most runs find nothing to send
+        rows = session.execute(due).all()
+    if not rows:
+        return claimed
+    with unit_of_work(write=True) as session:
+        for row in rows:
+            done = session.execute(
+                update(MailOutbox).where(MailOutbox.id == row.id,
+                                         MailOutbox.attempts == row.attempts,
+                                         MailOutbox.state == "pending")
+                .values(attempts=row.attempts + 1, next_attempt_at=now + LEASE))
+            if getattr(done, "rowcount", 0) == 1:
+                claimed.append({
+                    "id": row.id, "address": row.address, "attempts": row.attempts + 1,
+                    "kind": row.kind, "task_id": row.task_id,
+                    "step": row.name or (row.params or {}).get("step") or "",
+                    "due_at": timezones.to_utc(getattr(row, "due_at", None))})
+    return claimed
+
+
+def _settle(item: dict[str, Any], now: datetime, error: Exception | None) -> None:
+    values: dict[str, Any]
+    if error is None:
+        values = {"state": "sent", "sent_at": now}
+    elif item["attempts"] >= MAX_ATTEMPTS:
+        values = {"state": "failed"}
+        log.warning("mail given up after %s attempts", item["attempts"],
+                    extra={"outbox_id": item["id"], "error": type(error).__name__})
+    else:
+        values = {"next_attempt_at": now + FIRST_RETRY * 2 ** (item["attempts"] - 1)}
+        log.info("mail not delivered, tried again later",
+                 extra={"outbox_id": item["id"], "error": type(error).__name__})
+    with unit_of_work(write=True) as session:
+        session.execute(update(MailOutbox).where(MailOutbox.id == item["id"]).values(**values))
+
+
+def deliver_mail(now: datetime) -> int:
+    """The scheduler's job (engine/scheduler.py PERIODIC_JOBS): send up to BATCH due mails of
+    the outbox through MELDCODE_SMTP_URL; now: aware UTC (engine/clock.py). Out: how many
+    were sent. Nothing happens without MELDCODE_SMTP_URL. A failure (the server refuses or
+    cannot be reached) is never raised: the mail is tried again later, and given up after
+    MAX_ATTEMPTS attempts with a log line."""
+    settings = config.current()
+    address = config.smtp_address(settings.smtp_url) if settings.smtp_url else None
+    if address is None:
+        return 0
+    sent = 0
+    for item in _claim(now):
+        try:
+            with smtplib.SMTP(address[0], address[1], timeout=SMTP_TIMEOUT) as smtp:
+                smtp.send_message(message(item, settings.mail_from, settings.base_url))
+        except (OSError, smtplib.SMTPException) as exc:
+            _settle(item, now, exc)
+        else:
+            _settle(item, now, None)
+            sent += 1
+    return sent
+
+
+def outbox(address: str | None = None) -> list[dict[str, Any]]:
+    """The outbox as stored (oldest first), for tests and operators: {"id", "address",
+    "state", "attempts", "next_attempt_at" (aware UTC), "sent_at"}; only `address`'s when
+    given."""
+    query = select(MailOutbox).order_by(MailOutbox.id)
+    if address is not None:
+        query = query.where(MailOutbox.address == address)
+    with unit_of_work() as session:
+        return [{"id": m.id, "address": m.address, "state": m.state, "attempts": m.attempts,
+                 "next_attempt_at": timezones.to_utc(m.next_attempt_at),
+                 "sent_at": timezones.to_utc(m.sent_at)} for m in session.scalars(query)]
