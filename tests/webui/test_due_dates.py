@@ -1,0 +1,165 @@
+"""Due dates and urgency of tasks through the API and the beheerder's settings page (CONTRACT
+section 5 "Team and time", issue 13 point 3): every task carries `due_at` and `urgent`, GET
+/api/v1/tasks lists urgent tasks first, then by due date (none last), then by ready time; the
+norm of working days per step is a setting. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from engine import due, models, store, timezones
+from tests.helpers import LANE_PEOPLE, Client, text, verify
+from tests.scenarios.paths import SCENARIOS, fill
+
+ACUTE = next(s for s in SCENARIOS if s.name == "acuut_melden_en_hulp")
+STRUCTURAL = next(s for s in SCENARIOS if s.name == "structureel_melden_en_hulp")
+MELDING_TASKS = {"melding_voorbereiden", "melding_voorbespreken", "melding_doen"}
+TASK_KEYS = {"id", "case_id", "step", "name", "lane", "state", "ready_at", "due_at", "urgent"}
+
+
+def start(client, people, ref):
+    r = client.post("/api/v1/cases", json={"client_ref": ref}, headers=people.auth("mw"))
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def complete(client, people, task, decisions):
+    who = LANE_PEOPLE[task["lane"]]
+    form = client.get(f"/api/v1/tasks/{task['id']}", headers=people.auth(who)).json
+    r = client.post(f"/api/v1/tasks/{task['id']}/complete",
+                    json={"data": fill(form["form"]["fields"], decisions)}, headers=people.auth(who))
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+def walk_until(client, people, case, decisions, step):
+    """Complete the case's first ready task (as its lane's person) until `step` is ready."""
+    while not any(t["step"] == step for t in case["tasks"]):
+        assert case["tasks"], case["completed_steps"]
+        case = complete(client, people, case["tasks"][0], decisions)
+    return case
+
+
+def expected_due(task, days: int) -> str:
+    return timezones.iso(due.end_of_working_day_after(timezones.parse_iso(task["ready_at"]), days))
+
+
+def listed(client, people, who="mw"):
+    r = client.get("/api/v1/tasks", headers=people.auth(who))
+    assert r.status_code == 200
+    return r.json
+
+
+def test_every_task_view_has_its_due_date_and_urgency(client, people):
+    case = start(client, people, "C-termijn")
+    [task] = case["tasks"]
+    assert set(task) == TASK_KEYS
+    assert task["step"] == "stap1_signalen" and task["urgent"] is False
+    # the end (23:59 Dutch time) of the 5th working day after today, in UTC
+    assert task["due_at"] == expected_due(task, due.DEFAULT_NORM)
+    assert timezones.parse_iso(task["due_at"]).astimezone(timezones.DISPLAY_ZONE).strftime(
+        "%H:%M") == "23:59"
+    one = client.get(f"/api/v1/tasks/{task['id']}", headers=people.auth("mw")).json
+    again = client.get(f"/api/v1/cases/{case['id']}", headers=people.auth("mw")).json["tasks"]
+    assert (one["due_at"], one["urgent"]) == (task["due_at"], False)
+    assert [(t["id"], t["due_at"], t["urgent"]) for t in again] == [(task["id"], task["due_at"], False)]
+    assert [(t["id"], t["due_at"]) for t in listed(client, people)] == [(task["id"], task["due_at"])]
+    case = complete(client, people, task, ACUTE.decisions)
+    [stap2] = case["tasks"]
+    assert stap2["step"] == "stap2_overleg" and stap2["due_at"] == expected_due(stap2, 5)
+    assert verify(case["id"])[case["id"]].ok
+
+
+def test_the_melding_tasks_of_an_acute_case_are_urgent(client, people):
+    case = walk_until(client, people, start(client, people, "C-acuut"), ACUTE.decisions,
+                      "melding_voorbereiden")
+    assert case["data"]["acute_onveiligheid"] is True
+    seen = {}
+    while any(t["step"] in MELDING_TASKS for t in case["tasks"]):
+        for t in case["tasks"]:
+            seen[t["step"]] = t
+            assert t["urgent"] is (t["step"] in MELDING_TASKS), t
+            if t["lane"] == "medewerker" and t["step"] != "hulp_evalueren":
+                assert t["due_at"] is not None, t
+        melding = next(t for t in case["tasks"] if t["step"] in MELDING_TASKS)
+        case = complete(client, people, melding, ACUTE.decisions)
+    assert {"melding_voorbereiden", "melding_doen", "hulp_organiseren"} <= set(seen)
+    assert seen["hulp_organiseren"]["urgent"] is False
+    # every task after the melding is no longer urgent; the feedback of Veilig Thuis (where the
+    # diagram has it) is due the 5th working day after the day of the melding
+    assert all(t["urgent"] is False for t in case["tasks"])
+    for t in case["tasks"]:
+        if t["step"] == "terugkoppeling_vt":
+            assert t["due_at"] == expected_due(t, 5)
+    mine = listed(client, people)
+    assert all(t["urgent"] is False for t in mine)
+    # the same melding tasks without acute unsafety: not urgent
+    calm = walk_until(client, people, start(client, people, "C-structureel"), STRUCTURAL.decisions,
+                      "melding_voorbereiden")
+    assert calm["data"]["acute_onveiligheid"] is False
+    assert [t["urgent"] for t in calm["tasks"]] == [False] * len(calm["tasks"])
+    assert all(v.ok for v in verify(case["id"], calm["id"]).values())
+
+
+def test_the_task_list_is_urgent_first_then_by_due_date_then_by_ready_time(client, people):
+    def set_norm(days):
+        from engine import organisation
+
+        organisation.update(people["bh"], {due.NORM_KEY: days})
+
+    later = start(client, people, "C-vijf")["tasks"][0]  # due in 5 working days
+    set_norm(1)
+    sooner = start(client, people, "C-een")["tasks"][0]  # ready after it, due before it
+    none = start(client, people, "C-zonder")["tasks"][0]
+    # a task of a step without a due date (as an organisation's own step would be)
+    with store.unit_of_work(write=True) as session:
+        session.execute(update(models.TaskRecord).where(models.TaskRecord.id == none["id"])
+                        .values(due_at=None))
+    acute = walk_until(client, people, start(client, people, "C-acuut"), ACUTE.decisions,
+                       "melding_voorbereiden")
+    melding = next(t for t in acute["tasks"] if t["step"] == "melding_voorbereiden")
+    hulp = next(t for t in acute["tasks"] if t["step"] == "hulp_organiseren")
+    assert melding["urgent"] and not hulp["urgent"]
+    assert sooner["due_at"] == expected_due(sooner, 1) and later["due_at"] == expected_due(later, 5)
+    order = [t["id"] for t in listed(client, people)]
+    assert order[0] == melding["id"]
+    assert order[-1] == none["id"]
+    assert order.index(sooner["id"]) < order.index(hulp["id"]) < order.index(later["id"])
+    everything = listed(client, people)
+    assert everything == sorted(everything, key=lambda t: (
+        not t["urgent"], t["due_at"] or "9999", t["ready_at"], t["id"]))
+    assert all(v.ok for v in verify().values())
+
+
+def test_the_norm_is_a_setting_on_the_beheerders_page(app, client, people):
+    web = Client(app)
+    web.login("bh")
+    page = text(web.get("/beheer/instellingen"))
+    assert 'name="norm_werkdagen_per_stap"' in page and 'value="5"' in page
+    for bad in ("0", "drie", "61", "-1", "2.5"):
+        r = web.post("/beheer/instellingen", {"veilig_thuis_telefoon": "0800-2000",
+                                              "norm_werkdagen_per_stap": bad})
+        assert r.status_code == 422, bad
+        assert "Vul een heel aantal werkdagen in, van 1 tot en met 60." in text(r)
+    r = web.post("/beheer/instellingen", {"veilig_thuis_telefoon": "0800-2000",
+                                          "norm_werkdagen_per_stap": " 2 "})
+    assert r.status_code == 302
+    assert 'value="2"' in text(web.get("/beheer/instellingen"))
+    case = start(client, people, "C-norm")
+    [task] = case["tasks"]
+    assert task["due_at"] == expected_due(task, 2)
+    case = complete(client, people, task, ACUTE.decisions)
+    assert case["tasks"][0]["due_at"] == expected_due(case["tasks"][0], 2)
+    # the API of the engine refuses what the page refuses, and changes nothing
+    from engine import organisation
+    from engine.errors import Invalid
+
+    for bad in ("3", 2.0, True, 0, None):
+        try:
+            organisation.update(people["bh"], {due.NORM_KEY: bad})
+        except Invalid as exc:
+            assert due.NORM_KEY in exc.errors
+        else:
+            raise AssertionError(bad)
+    assert organisation.current()[due.NORM_KEY] == 2
+    assert verify(case["id"])[case["id"]].ok
