@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, commands, forms, notifications, organisation
+from . import audit, commands, due, forms, notifications, organisation
 from .cases import CaseChange, case_view, task_view
 from .errors import BadRequest, Conflict, Invalid, NotFound
 from .messages import N_, Message, text_of
@@ -148,7 +148,8 @@ def request(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         name = Message(N_("Vraag van {name}"), name=asker.display_name or asker.name)
         session.execute(insert(TaskRecord), [dict(
             id=task_id, case_id=case.id, step=STEP, name=str(name)[:300],
-            lane=_lane(user, case), owner_id=case.owner_id, state="ready", ready_at=now)])
+            lane=_lane(user, case), owner_id=case.owner_id, state="ready", ready_at=now,
+            due_at=due.due_at(STEP, _lane(user, case), case.data, now, {}))])
         consult = Consult(case_id=case.id, task_id=task_id, user_id=user.id)
         session.add(consult)
         session.flush()

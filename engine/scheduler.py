@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select
 
-from . import clock, driving
+from . import clock, driving, due
 from .adapter import IdSource, dump_state, load_state, workflow_cache
 from .cases import SYSTEM, CaseChange, Retry, task_view, write_change
 from .errors import Conflict
@@ -152,7 +152,8 @@ def _fire_case(conn: Connection, case_id: int, now: datetime):
     except Conflict:  # the row outlived its timer: the workflow no longer waits on it
         conn.execute(_timers.delete().where(_timers.c.task_id == timer.task_id))
         return cache_key, None, 0
-    change = CaseChange(case=case, version_id=case.version_id, still_ready=ready)
+    change = CaseChange(case=case, version_id=case.version_id, still_ready=ready,
+                        settings=due.settings(conn))  # the norm of new tasks' due dates
     change.timer_fired(waited, now)
     change.advanced(definition, advance, {r["id"] for r in ready}, now)
     case.id_counter = ids.counter

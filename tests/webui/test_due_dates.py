@@ -163,3 +163,64 @@ def test_the_norm_is_a_setting_on_the_beheerders_page(app, client, people):
             raise AssertionError(bad)
     assert organisation.current()[due.NORM_KEY] == 2
     assert verify(case["id"])[case["id"]].ok
+
+
+def test_a_consult_task_is_due_in_two_working_days(client, people):
+    case = start(client, people, "C-vraag")
+    r = client.post(f"/api/v1/cases/{case['id']}/consults",
+                    json={"user": "lg", "question": "Wat vindt u van de signalen?"},
+                    headers=people.auth("mw"))
+    assert r.status_code == 201, r.json
+    task = client.get(f"/api/v1/tasks/{r.json['task_id']}", headers=people.auth("lg")).json
+    assert task["step"] == "consult" and task["urgent"] is False
+    assert task["due_at"] == expected_due(task, 2)
+    assert [t["due_at"] for t in listed(client, people, "lg")] == [task["due_at"]]
+    assert verify(case["id"])[case["id"]].ok
+
+
+def _timer_version() -> list:
+    """The shipped meldcode with a wait of one hour between stap 1 and stap 2."""
+    from lxml import etree
+
+    from engine.definitions import SourceFile
+    from tests.conftest import ROOT
+
+    b = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+    root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
+    [process] = root.iter(b + "process")
+    [flow] = [f for f in root.iter(b + "sequenceFlow") if f.get("id") == "sf_stap1_stap2"]
+    flow.set("targetRef", "wacht_uur")
+    event = etree.Element(b + "intermediateCatchEvent", id="wacht_uur", name="Een uur")
+    definition = etree.SubElement(event, b + "timerEventDefinition", id="wacht_uur_def")
+    etree.SubElement(definition, b + "timeDuration").text = "PT1H"
+    definition[0].set("{http://www.w3.org/2001/XMLSchema-instance}type", "bpmn:tFormalExpression")
+    flow.addnext(event)
+    event.addnext(etree.Element(b + "sequenceFlow", id="sf_uur_stap2", sourceRef="wacht_uur",
+                                targetRef="stap2_overleg"))
+    [lane] = [x for x in root.iter(b + "lane") if x.get("id") == "lane_medewerker"]
+    etree.SubElement(lane, b + "flowNodeRef").text = "wacht_uur"
+    bpmn = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    dmn = (ROOT / "processes" / "afwegingskader.dmn").read_bytes()
+    return [SourceFile("meldcode.bpmn", bpmn), SourceFile("afwegingskader.dmn", dmn)]
+
+
+def test_a_task_a_timer_makes_ready_follows_the_norm(client, people):
+    from datetime import UTC, datetime, timedelta
+
+    from engine import clock, organisation, scheduler, versions
+
+    versions.deploy_files(_timer_version(), by="pb")
+    organisation.update(people["bh"], {due.NORM_KEY: 2})
+    monday = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    with clock.use(clock.ManualClock(monday)) as now:
+        case = start(client, people, "C-wacht")
+        assert case["tasks"][0]["due_at"] == "2026-12-02T22:59:00.000000Z"  # Wednesday
+        case = complete(client, people, case["tasks"][0], ACUTE.decisions)
+        assert case["tasks"] == []
+        now.set(monday + timedelta(days=1))  # Tuesday: the hour has long passed
+        assert scheduler.run_due() == 1
+        [task] = listed(client, people)
+        assert task["step"] == "stap2_overleg"
+        assert task["ready_at"] == "2026-12-01T09:00:00.000000Z"
+        assert task["due_at"] == "2026-12-03T22:59:00.000000Z"  # Thursday: the norm of 2
+    assert verify(case["id"])[case["id"]].ok
