@@ -230,7 +230,11 @@ def path_markers(definition: ProcessDefinition, info: DiagramInfo, case: dict[st
 def event_fields(step, action: str) -> list:
     """The fields that label an event's data: its step's form, or those of a hand-over or
     share."""
-    return step.fields if step else sharing.EVENT_FIELDS.get(action, [])
+    if step:
+        return step.fields
+    from .consults import EVENT_FIELDS  # consults builds on cases: imported when needed
+
+    return sharing.EVENT_FIELDS.get(action) or EVENT_FIELDS.get(action, [])
 
 
 def labelled_entries(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -304,6 +308,9 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         contacts = _contacts(session)
         row = session.get_one(Case, case["id"], options=[defer(Case.workflow_state)])
         colleagues = sharing.candidates(session, who, row)
+        from .consults import candidates  # consults builds on cases: imported when needed
+
+        consult_people = candidates(session, who, row)
         for task in case["tasks"]:
             task["mine"] = users.may_complete(who, row, task["lane"])
     case["owner_name"] = display.get(case["owner"]) or case["owner"]
@@ -318,6 +325,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         "closed_at": closed,
         "contacts": contacts,
         "colleagues": colleagues,
+        "consult_people": consult_people,  # whom `who` may ask for advice (engine/consults.py)
     }
 
 

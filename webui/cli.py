@@ -426,12 +426,14 @@ def user():
 @click.option("--password-stdin", is_flag=True, required=True,
               help="Lees het wachtwoord van stdin (verplicht).")
 @click.option("--display-name", default="", help="Volledige naam.")
-def user_add(name, roles, manager, password_stdin, display_name):
+@click.option("--email", default=None, metavar="ADRES",
+              help="E-mailadres voor berichten over taken (alleen met MELDCODE_SMTP_URL).")
+def user_add(name, roles, manager, password_stdin, display_name, email):
     password = sys.stdin.readline().rstrip("\r\n")
     with _database():
         with store.unit_of_work(write=True) as session:
             users.create_user(session, name, list(roles), password, manager, display_name,
-                              by=getpass.getuser())
+                              by=getpass.getuser(), email=email)
     click.echo(f"Gebruiker {name} aangemaakt.")
 
 

@@ -84,6 +84,7 @@ ADMIN_ACTIONS = {
     "user_deactivated": _l("Gebruiker uitgeschakeld"),
     "user_roles": _l("Rollen gewijzigd"),
     "user_manager": _l("Leidinggevende gewijzigd"),
+    "user_email": _l("E-mailadres gewijzigd"),
     "token_created": _l("API-token gemaakt"),
     "token_revoked": _l("API-token(s) ingetrokken"),
     "settings_changed": _l("Instellingen gewijzigd"),
@@ -134,13 +135,15 @@ def user_add():
     display_name = (request.form.get("weergavenaam") or "").strip()[:200]
     roles = request.form.getlist("rollen")
     manager = request.form.get("leidinggevende") or ""
-    values = {"naam": name, "weergavenaam": display_name, "rollen": roles, "leidinggevende": manager}
+    email = (request.form.get("email") or "").strip()[:320]
+    values = {"naam": name, "weergavenaam": display_name, "rollen": roles, "leidinggevende": manager,
+              "email": email}
     own = request.form.get("wachtwoord") or ""
     password = own or generate_password()
     try:
         with store.unit_of_work(write=True) as session:
             users.create_user(session, name, roles, password, manager or None, display_name,
-                              by=principal())
+                              by=principal(), email=email or None)
     except Invalid as exc:
         # A text with a refused character (a NUL, say) is not put back into the form.
         shown = {k: ("" if isinstance(v, str) and forms.refused_character(v) else v)
@@ -211,6 +214,15 @@ def user_manager(name):
     manager = request.form.get("leidinggevende") or None
     return _change(name, lambda s: users.set_manager(s, name, manager, by=principal()),
                    _("De leidinggevende van %(name)s is gewijzigd.", name=name))
+
+
+@bp.post("/beheer/gebruikers/<name>/email")
+@login_required
+def user_email(name):
+    _require(BEHEERDER)
+    email = (request.form.get("email") or "").strip()[:320]
+    return _change(name, lambda s: users.set_email(s, name, email or None, by=principal()),
+                   _("Het e-mailadres van %(name)s is opgeslagen.", name=name))
 
 
 @bp.post("/beheer/gebruikers/<name>/uitschakelen")

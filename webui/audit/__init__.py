@@ -50,6 +50,9 @@ ACCESS_ACTIONS = {
     "hand_over:conflict": _l("Overdragen: kon niet (meer)"),
     "share:invalid": _l("Delen: niet goed ingevuld"),
     "share:conflict": _l("Delen: kon niet (meer)"),
+    "consult": _l("Collega geraadpleegd"),
+    "consult:invalid": _l("Raadplegen: niet goed ingevuld"),
+    "consult:conflict": _l("Raadplegen: kon niet (meer)"),
 }
 OUTCOMES = {"ok": _l("toegestaan"), "denied": _l("geweigerd")}
 

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine import listings, migration, pages, sharing, timezones
+from engine import consults, listings, migration, pages, sharing, timezones
 from engine.cases import start_case
 from engine.commands import refusals_logged
 from engine.errors import Forbidden, Invalid
@@ -89,6 +89,24 @@ def person_form(case_id: int, what: str):
     if what == "overdragen" and case["owner"] != current_user.name:
         # the case is no longer ours to read unless we lead its new owner's team
         return redirect(url_for("tasks.inbox"))
+    return redirect(url_for("cases.case", case_id=case_id))
+
+
+@bp.post("/casussen/<int:case_id>/raadplegen")
+@login_required
+def consult(case_id: int):
+    values = {"user": request.form.get("user", ""), "question": request.form.get("question", "")}
+    try:
+        with refusals_logged(principal(), case_id, "consult"):
+            nul = {k: _("Bevat een ongeldig teken (NUL).") for k, v in values.items() if "\x00" in v}
+            if nul:
+                raise Invalid(_("Ongeldige gegevens."), nul)
+            consults.request(principal(), case_id, values)
+    except Invalid as exc:
+        page = pages.case_page(principal(), case_id)
+        return render_template("cases/case.html", page=page, notice=migration.case_notice(page),
+                               form="raadplegen", values=values, errors=exc.errors), 422
+    flash(_("Uw vraag is gesteld; de collega ziet hem bij de eigen taken."), "success")
     return redirect(url_for("cases.case", case_id=case_id))
 
 
