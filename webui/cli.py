@@ -15,6 +15,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from engine import config, definitions, models, schema, store, tokens, users, versions
 from engine.errors import DomainError
 from engine.roles import ROLES
+from webui import cli_language
+
+cli_language.speak_dutch()  # click's own texts in Dutch too, before any option is made
 
 DEMO_PASSWORD = "oefenen-met-meldcode"  # noqa: S105 - documented demo password (passes the policy)
 # One demo user per role; the medewerker reports to the leidinggevende.
