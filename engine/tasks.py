@@ -24,7 +24,7 @@ from .messages import N_
 from .models import Case, Consult, TaskRecord, User, utcnow
 from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE, MEDEWERKER
 from .store import get_engine, unit_of_work, write_connection
-from .timezones import Stamp
+from .timezones import Stamp, to_utc
 from .users import Principal, may_complete
 from .versions import definition_for
 
@@ -109,16 +109,15 @@ def ready_task_rows(session: Session, who: Principal, limit: int = 500) -> list[
         conditions.append(and_(TaskRecord.lane == LEIDINGGEVENDE, TaskRecord.owner_id.in_(team)))
     if who.has_role(AANDACHTSFUNCTIONARIS):
         conditions.append(TaskRecord.lane == AANDACHTSFUNCTIONARIS)
-    return list(session.scalars(
+    return _with_consults(session, who, limit, list(session.scalars(
         select(TaskRecord)
-        .where(TaskRecord.state == "ready", or_(
-            and_(TaskRecord.step != CONSULT, or_(*conditions)),
-            # a consult task is only for the person consulted (engine/consults.py)
-            TaskRecord.id.in_(select(Consult.task_id).where(Consult.user_id == who.id))))
+        # a consult task is only for the person consulted: added by _with_consults (one query
+        # per rule keeps the lane conditions on the index)
+        .where(TaskRecord.state == "ready", or_(*conditions), TaskRecord.step != CONSULT)
         .order_by(TaskRecord.urgent.desc(), TaskRecord.due_at.asc().nulls_last(),
                   TaskRecord.ready_at, TaskRecord.id)
         .limit(limit)
-    ))
+    )))
 
 
 def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) -> tuple:
@@ -236,6 +235,25 @@ def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = Fals
         # 422 (the form) and 409 (no longer ready) are refused changes: logged (NEN 7513)
         log_refused(who, case_id or _case_of_task(task_id), "complete_task", refused)
         raise
+
+
+def _with_consults(session: Session, who: Principal, limit: int,
+                   rows: list[TaskRecord]) -> list[TaskRecord]:
+    """`rows` with the ready consult tasks of `who` (engine/consults.py) merged in, in the same
+    order (urgent first, then by due date with none last, then ready time and id), at most
+    `limit`. One small indexed read; nothing more when `who` is consulted on nothing."""
+    mine = list(session.scalars(
+        select(TaskRecord).join(Consult, Consult.task_id == TaskRecord.id)
+        .where(Consult.user_id == who.id, TaskRecord.state == "ready")))
+    if not mine:
+        return rows
+
+    def order(row: TaskRecord):
+        due = to_utc(getattr(row, "due_at", None))
+        return (not getattr(row, "urgent", False), due is None, due or to_utc(row.ready_at),
+                to_utc(row.ready_at), row.id)
+
+    return sorted(rows + mine, key=order)[:limit]
 
 
 class _ConsultTask(Exception):
