@@ -106,6 +106,22 @@ def tasks_ready(conn: Connection | Session, case: Any, new_tasks: list[dict[str,
     notify(conn, rows)
 
 
+def after_change(conn: Connection | Session, case: Any, change: Any, actor_id: int | None,
+                 now: datetime) -> None:
+    """The notifications of one stored change of a case (cases.write_change, in its
+    transaction): `task_ready` for its new tasks (tasks_ready) and `informed` to everyone an
+    `informed` event of the change names (after a melding: engine/informing.py; CONTRACT
+    section 5). change: a cases.CaseChange (new_tasks, events); now: aware UTC."""
+    if change.new_tasks:
+        tasks_ready(conn, case, change.new_tasks, actor_id, now)
+    names = [name for event in change.events if event["action"] == INFORMED
+             for name in (event["data"] or {}).get("recipients") or [] if isinstance(name, str)]
+    if names:
+        ids = conn.execute(select(_users.c.id).where(_users.c.name.in_(names))).scalars()
+        notify(conn, [{"user_id": user_id, "at": now, "kind": INFORMED, "case_id": case.id,
+                       "task_id": None, "params": {"case": case.id}} for user_id in ids])
+
+
 def listing(who: Principal, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
     """The caller's own notifications, newest first, at most `limit`: {"id", "at" (aware UTC
     datetime), "kind", "case_id", "task_id", "params", "read" (bool)}. The web layer adds the
