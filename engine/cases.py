@@ -251,10 +251,10 @@ def write_change(conn: Connection, change: CaseChange, who: Principal, now: date
         conn.execute(_DELETE_TIMERS, {"b_id": case.id})
         if change.timers:
             conn.execute(Timer.__table__.insert(), change.timers)
-    if change.new_tasks:  # whoever else must act now hears of it (CONTRACT section 5)
+    if change.new_tasks or change.events:  # who else must act or know hears of it (CONTRACT 5)
         from . import notifications  # notifications reads users: imported when first needed
 
-        notifications.tasks_ready(conn, case, change.new_tasks, getattr(who, "id", None), now)
+        notifications.after_change(conn, case, change, getattr(who, "id", None), now)
 
 
 START_FIELDS = {"client_ref", "reason"}
