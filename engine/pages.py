@@ -22,7 +22,7 @@ from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
 from .errors import NotFound
 from .messages import N_
-from .models import Case, CaseShare, Draft, HistoryEvent, TaskRecord, User
+from .models import Case, CaseShare, Consult, Draft, HistoryEvent, TaskRecord, User
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE
 from .store import unit_of_work
 from .users import Principal
@@ -135,6 +135,7 @@ def list_cases(who: Principal, page: int = 1, per_page: int = CASES_PER_PAGE) ->
         branches = [
             newest(select(Case.id).where(Case.owner_id == who.id)),
             select(CaseShare.case_id).where(CaseShare.user_id == who.id),
+            select(Consult.case_id).where(Consult.user_id == who.id),  # consulted on it
         ]
         if who.has_role(LEIDINGGEVENDE):
             team = select(User.id).where(User.manager_id == who.id)

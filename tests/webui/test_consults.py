@@ -4,7 +4,7 @@ through the normal task endpoints, withdrawal when the case closes, and verify."
 
 from sqlalchemy import update
 
-from engine import models, store
+from engine import models, pages, store
 from tests.helpers import verify
 from tests.scenarios.paths import LONGEST, fill
 
@@ -42,6 +42,8 @@ def test_a_consult_gives_a_task_a_notification_and_read_access(client, people):
 
     # the consulted person reads the case, has the task in the task list, and a notification
     assert api(client, people, "af", "GET", f"/api/v1/cases/{case['id']}").status_code == 200
+    # the case is in their "Mijn casussen" too
+    assert case["id"] in [c["id"] for c in pages.list_cases(people["af"])["cases"]]
     listed = api(client, people, "af", "GET", "/api/v1/tasks").get_json()
     task = next(t for t in listed if t["id"] == body["task_id"])
     assert task["step"] == "consult" and task["lane"] == "aandachtsfunctionaris"
