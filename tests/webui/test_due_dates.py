@@ -5,6 +5,8 @@ norm of working days per step is a setting. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import update
 
 from engine import due, models, store, timezones
@@ -91,6 +93,14 @@ def test_the_melding_tasks_of_an_acute_case_are_urgent(client, people):
     for t in case["tasks"]:
         if t["step"] == "terugkoppeling_vt":
             assert t["due_at"] == expected_due(t, 5)
+            # Veilig Thuis will report again: the next feedback is due 10 weeks later
+            case = complete(client, people, t, {**ACUTE.decisions, "terugkoppeling_ontvangen": True,
+                                                "terugkoppeling_vervolg": True})
+            [again] = [x for x in case["tasks"] if x["step"] == "terugkoppeling_vt"]
+            day = due.local_day(timezones.parse_iso(again["ready_at"])) + timedelta(weeks=10)
+            while not due.is_working_day(day):
+                day += timedelta(days=1)
+            assert again["due_at"] == timezones.iso(due.end_of_day(day))
     mine = listed(client, people)
     assert all(t["urgent"] is False for t in mine)
     # the same melding tasks without acute unsafety: not urgent
@@ -224,3 +234,27 @@ def test_a_task_a_timer_makes_ready_follows_the_norm(client, people):
         assert task["ready_at"] == "2026-12-01T09:00:00.000000Z"
         assert task["due_at"] == "2026-12-03T22:59:00.000000Z"  # Thursday: the norm of 2
     assert verify(case["id"])[case["id"]].ok
+
+
+def test_moving_cases_to_another_version_keeps_due_dates_and_urgency(client, people, monkeypatch):
+    from engine import definitions, migration
+    from engine.definitions import SourceFile
+    from tests.helpers import relabelled, store_version
+
+    acute = walk_until(client, people, start(client, people, "C-verhuis"), ACUTE.decisions,
+                       "melding_voorbereiden")
+    before = {t["id"]: t for t in acute["tasks"]}
+    melding = next(t for t in acute["tasks"] if t["step"] == "melding_voorbereiden")
+    with store.unit_of_work(write=True) as session:  # the flag as a row of an older release
+        session.execute(update(models.TaskRecord).where(models.TaskRecord.id == melding["id"])
+                        .values(urgent=False))
+    dmn = [f for f in definitions.shipped_files() if f.kind == "dmn"]
+    newer = store_version([SourceFile("meldcode.bpmn", relabelled(" (nieuw)")), *dmn], monkeypatch)
+    migration.move_cases(people["pb"], acute["process_version"], newer)
+    after = {t["id"]: t for t in listed(client, people) if t["case_id"] == acute["id"]}
+    assert set(after) == {i for i, t in before.items() if t["lane"] == "medewerker"}
+    for task_id, task in after.items():
+        # the urgency worked out again on the new version; the due dates as they were
+        assert (task["urgent"], task["due_at"]) == (before[task_id]["urgent"], before[task_id]["due_at"])
+    assert after[melding["id"]]["urgent"] is True
+    assert verify(acute["id"])[acute["id"]].ok
