@@ -10,6 +10,7 @@ import sys
 from typing import NoReturn
 
 import click
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine import config, definitions, models, schema, store, tokens, users, versions
@@ -243,7 +244,10 @@ def default_workers() -> int:
               help="Aantal werkprocessen (ook: MELDCODE_WORKERS).")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
               help="Prometheus-metrieken op 127.0.0.1:POORT (alleen lokaal bereikbaar).")
-def serve(host: str, port: int, workers: int, metrics_port: int | None):
+@click.option("--no-worker", is_flag=True,
+              help="Start geen planner (timers en periodiek werk) naast de server; draai dan "
+                   "ergens 'meldcode worker'.")
+def serve(host: str, port: int, workers: int, metrics_port: int | None, no_worker: bool = False):
     """Sync workers answer one request at a time with `Connection: close`; put a reverse
     proxy (nginx) in front when the server faces slow or many clients (README)."""
     from gunicorn.app.base import BaseApplication
@@ -269,6 +273,8 @@ def serve(host: str, port: int, workers: int, metrics_port: int | None):
         click.echo(f"waarschuwing: {problem}", err=True)
     _refuse_taken_address(host, port)
     store.dispose_engines()  # no connection may cross the fork into the workers
+    if not no_worker:
+        _start_planner()
 
     class Server(BaseApplication):
         def load_config(self):
@@ -287,6 +293,8 @@ def serve(host: str, port: int, workers: int, metrics_port: int | None):
             self.cfg.set("control_socket_disable", True)
             self.cfg.set("logger_class", observability.gunicorn_logger_class())
             self.cfg.set("child_exit", observability.worker_exited)
+            if not no_worker:  # one planner per server, beside the web workers
+                self.cfg.set("on_exit", _stop_planner)
 
         def load(self):  # in each worker, after the fork
             from engine import translog
@@ -305,6 +313,105 @@ def serve(host: str, port: int, workers: int, metrics_port: int | None):
     if metrics_port:
         click.echo(f"Metrieken op http://127.0.0.1:{metrics_port}/metrics")
     Server().run()
+
+
+# --- the planner (engine/scheduler.py): `meldcode worker`, and one beside each server ---------
+
+_planner: list[int] = []  # the process id of serve's planner
+
+
+def _start_planner() -> None:
+    """serve's planner: a process forked from serve before gunicorn starts (as gunicorn forks
+    its workers: no connection open, the engine already imported, so it is ready at once),
+    one per server whatever --workers says. It runs the worker loop until the server stops
+    it (on_exit) or is gone. Several servers on one database are safe: engine/scheduler.py
+    fires each timer once."""
+    from engine import scheduler  # noqa: F401 - imported once, before the fork
+
+    server = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the planner
+        code = 1
+        try:
+            store.forget_engines_after_fork()
+            _run_planner(scheduler_poll(), server)
+            code = 0
+        finally:
+            os._exit(code)
+    _planner.append(pid)
+
+
+def scheduler_poll() -> float:
+    from engine import scheduler
+
+    return scheduler.POLL_SECONDS
+
+
+def _stop_planner(_arbiter=None) -> None:
+    """gunicorn's on_exit hook: stop the planner (SIGTERM: it ends its round) and wait for it
+    at most 10 seconds."""
+    import signal
+    import time
+
+    for pid in _planner:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+            except ChildProcessError:  # gone, and reaped by gunicorn's arbiter
+                break
+            time.sleep(0.1)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _run_planner(interval: float, server_pid: int | None) -> None:
+    """The worker loop (engine/scheduler.run_worker) until SIGTERM or SIGINT, or, for serve's
+    planner (`server_pid`), until that process is no longer its parent."""
+    import signal
+    import threading
+
+    from engine import scheduler, translog
+
+    stop = threading.Event()
+
+    def ask_to_stop(_signum, _frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, ask_to_stop)
+    signal.signal(signal.SIGINT, ask_to_stop)
+    if server_pid:
+
+        def watch() -> None:
+            while not stop.wait(1.0):
+                if os.getppid() != server_pid:
+                    stop.set()
+
+        threading.Thread(target=watch, name="meldcode-planner-watch", daemon=True).start()
+    translog.start_sequencer()
+    click.echo("De planner draait; stoppen met Ctrl-C.", err=True)
+    scheduler.run_worker(stop, poll=interval)
+    click.echo("De planner is gestopt.", err=True)
+
+
+@main.command(help="Draai de planner: tijdgebeurtenissen (timers) in casussen gaan binnen "
+                   "enkele seconden na hun tijd af, elk precies één keer, ook als meer planners "
+                   "of servers dezelfde database gebruiken; daarna het periodieke werk (zoals "
+                   "e-mail). Loopt tot SIGTERM of Ctrl-C. 'meldcode serve' start er zelf een, "
+                   "tenzij --no-worker.")
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(0.1, 5.0),
+              help="Seconden tussen twee rondes.")
+def worker(interval: float):
+    from webui import observability
+
+    with _database(), store.unit_of_work() as session:
+        session.execute(select(models.Timer.task_id).limit(1))
+    observability.configure_logging()
+    _run_planner(interval, None)
 
 
 def _metrics_dir() -> None:

@@ -1,0 +1,132 @@
+"""The planner as an operator runs it (CONTRACT section 5): `meldcode worker` processes fire
+each due timer exactly once, however many run on one database; `meldcode serve` runs one
+itself, unless --no-worker. Cases wait at a timer right after their start (a version with a
+one-minute timer before stap 1, deployed as a process owner deploys)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from datetime import timedelta
+
+import pytest
+from lxml import etree
+from sqlalchemy import func, select
+
+from engine import cases, clock, models, store, versions
+from engine.definitions import SourceFile
+from tests.conftest import ROOT
+from tests.helpers import MELDCODE, start_server, stop_server, verify
+
+NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+B = "{" + NS["bpmn"] + "}"
+
+
+def waiting_version() -> list[SourceFile]:
+    """The shipped meldcode with a timer of one minute between the start and stap 1."""
+    root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
+    [flow] = root.xpath("//bpmn:sequenceFlow[@sourceRef='start_signalen']", namespaces=NS)
+    target = flow.get("targetRef")
+    flow.set("targetRef", "wacht_start")
+    [process] = root.xpath("//bpmn:process[@id='meldcode']", namespaces=NS)
+    last = process.xpath("bpmn:sequenceFlow", namespaces=NS)[-1]
+    event = etree.Element(B + "intermediateCatchEvent", id="wacht_start", name="Even wachten")
+    definition = etree.SubElement(event, B + "timerEventDefinition", id="wacht_start_def")
+    etree.SubElement(definition, B + "timeDuration").text = "PT1M"
+    last.addnext(event)
+    event.addnext(etree.Element(B + "sequenceFlow", id="sf_wacht_start",
+                                sourceRef="wacht_start", targetRef=target))
+    [lane] = root.xpath("//bpmn:lane[@id='lane_medewerker']", namespaces=NS)
+    etree.SubElement(lane, B + "flowNodeRef").text = "wacht_start"
+    return [SourceFile("meldcode.bpmn", etree.tostring(root, xml_declaration=True,
+                                                       encoding="UTF-8")),
+            SourceFile("afwegingskader.dmn",
+                       (ROOT / "processes" / "afwegingskader.dmn").read_bytes())]
+
+
+_FILES: list[SourceFile] = []
+
+
+def start_waiting_cases(people, count: int, due_in: timedelta) -> list[int]:
+    """`count` cases of the waiting version whose timer is due `due_in` from now (negative:
+    already due): started with the engine's clock put that much before the minute."""
+    if not _FILES:
+        _FILES.extend(waiting_version())
+    versions.deploy_files(_FILES, by="pb")
+    with clock.use(clock.now() + due_in - timedelta(minutes=1)):
+        return [cases.start_case(people["mw"], {"client_ref": f"W-{n}", "reason": "zorgen"})["id"]
+                for n in range(count)]
+
+
+def fired_per_case() -> dict[int, int]:
+    with store.unit_of_work() as session:
+        return dict(session.execute(
+            select(models.HistoryEvent.case_id, func.count())
+            .where(models.HistoryEvent.action == "timer_fired")
+            .group_by(models.HistoryEvent.case_id)).all())
+
+
+def waiting_timers() -> int:
+    with store.unit_of_work() as session:
+        return session.scalar(select(func.count()).select_from(models.Timer)) or 0
+
+
+def test_two_worker_processes_fire_each_of_1000_timers_once(db_url, people):
+    ids = start_waiting_cases(people, 1000, -timedelta(seconds=1))
+    assert waiting_timers() == 1000 and fired_per_case() == {}
+    env = dict(os.environ, MELDCODE_DATABASE_URL=db_url)
+    workers = [subprocess.Popen([MELDCODE, "worker", "--interval", "0.5"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    try:
+        deadline = time.time() + 240
+        while waiting_timers() and time.time() < deadline:
+            time.sleep(0.5)
+    finally:
+        for proc in workers:
+            proc.send_signal(signal.SIGTERM)
+        errors = [proc.communicate(timeout=30)[1] for proc in workers]
+    assert [proc.returncode for proc in workers] == [0, 0], errors
+    assert all("De planner is gestopt." in e for e in errors)
+    assert fired_per_case() == {case_id: 1 for case_id in ids}
+    with store.unit_of_work() as session:
+        ready = session.scalar(select(func.count()).select_from(models.TaskRecord).where(
+            models.TaskRecord.state == "ready", models.TaskRecord.step == "stap1_signalen"))
+    assert ready == 1000  # every case went on to stap 1
+    sample = ids[::100]
+    assert all(v.ok for v in verify(*sample).values())
+
+
+def test_serve_fires_a_due_timer_within_ten_seconds(db_url, people):
+    start_waiting_cases(people, 0, timedelta(0))  # the version deployed before the server starts
+    env = dict(os.environ, MELDCODE_DATABASE_URL=db_url)
+    proc, _port = start_server(env, "--workers", "2")
+    try:
+        [case_id] = start_waiting_cases(people, 1, timedelta(seconds=5))
+        due = time.time() + 5
+        while not fired_per_case() and time.time() < due + 10:
+            time.sleep(0.25)
+        assert fired_per_case() == {case_id: 1}
+        assert time.time() <= due + 10
+    finally:
+        stop_server(proc)
+    assert verify(case_id)[case_id].ok
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_serve_no_worker_fires_nothing(db_url, people):
+    start_waiting_cases(people, 1, -timedelta(seconds=1))
+    env = dict(os.environ, MELDCODE_DATABASE_URL=db_url)
+    proc, _port = start_server(env, "--workers", "1", "--no-worker")
+    try:
+        time.sleep(8)
+        assert fired_per_case() == {} and waiting_timers() == 1
+    finally:
+        stop_server(proc)
+
+
+def test_worker_help_is_dutch():
+    r = subprocess.run([MELDCODE, "worker", "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "timers" in r.stdout and "Ctrl-C" in r.stdout
