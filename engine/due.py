@@ -138,7 +138,7 @@ def _date(value: Any) -> date | None:
     return None
 
 
-def due_at(step: str, lane: str, data: Mapping[str, Any], ready_at: datetime,
+def due_at(step: str, lane: str | None, data: Mapping[str, Any], ready_at: datetime,
            settings: Mapping[str, Any], after: str | None = None) -> datetime | None:
     """When a task of `step` (element id) in `lane`, ready at `ready_at` (aware UTC, or naive
     meaning UTC) in a case holding `data`, is due: an aware UTC datetime at 23:59 Dutch time,
