@@ -163,6 +163,7 @@ class TaskRecord(Base):
         # An inbox (and GET /api/v1/tasks) in its order: urgent, due date, ready time.
         Index("ix_tasks_inbox", "state", "lane", "owner_id", "urgent", "due_at", "ready_at"),
         Index("ix_tasks_case_state", "case_id", "state"),
+        Index("ix_tasks_state_due", "state", "due_at"),  # reminders (engine/reminders.py)
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -47,6 +47,24 @@ def deliver_mail(now: datetime) -> None:
 
 PERIODIC_JOBS.append(deliver_mail)
 
+REMINDER_INTERVAL = timedelta(minutes=1)  # reminders are looked for at most this often
+_reminded: datetime | None = None
+
+
+def send_reminders(now: datetime) -> None:
+    """task_due and task_overdue reminders (engine/reminders.py), at most once per
+    REMINDER_INTERVAL of `now` (aware UTC) in this process."""
+    global _reminded
+    if _reminded is not None and timedelta(0) <= now - _reminded < REMINDER_INTERVAL:
+        return
+    _reminded = now
+    from . import reminders  # reminders builds on the store and due: imported when first run
+
+    reminders.send_reminders(now)
+
+
+PERIODIC_JOBS.append(send_reminders)
+
 # How often the worker looks for due timers and runs the periodic jobs (seconds): a timer
 # fires at most this long after its time (CONTRACT section 5: within 10 s).
 POLL_SECONDS = 2.0

@@ -57,9 +57,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_consults_case_id", "consults", ["case_id"])
     op.create_index("ix_consults_user_id", "consults", ["user_id"])
+    op.create_index("ix_tasks_state_due", "tasks", ["state", "due_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tasks_state_due", table_name="tasks")
     op.drop_index("ix_consults_user_id", table_name="consults")
     op.drop_index("ix_consults_case_id", table_name="consults")
     op.drop_table("consults")

@@ -1,0 +1,84 @@
+"""Reminders (CONTRACT section 5, issue 13 point 3): the scheduler's job that, once per task,
+person and kind, sends `task_due` when a ready task is due tomorrow (the calendar day in Dutch
+time, Europe/Amsterdam) and `task_overdue` when it is past due, to the person who must act (the
+owner for the medewerker lane, the owner's leidinggevende for theirs, every
+aandachtsfunctionaris for theirs, the person consulted for a consult), and `task_overdue` also
+to the owner's leidinggevende when a task is overdue by more than ESCALATE_AFTER working days.
+
+Due dates are tasks.due_at (engine/due.py); now comes from the caller (the scheduler passes
+engine/clock.py's). A reminder is a notification (engine/notifications.py), so it is mailed
+like the others when the person has an address.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from . import due, notifications
+from .models import Consult, Notification, TaskRecord
+from .store import unit_of_work
+from .timezones import to_utc
+
+ESCALATE_AFTER = 5  # working days overdue after which the owner's leidinggevende is told
+
+
+def _wanted(session, task: TaskRecord, now: datetime) -> list[tuple[int, str]]:
+    """(user id, kind) of every reminder `task` calls for at `now` (before those already sent
+    are left out)."""
+    due_at = to_utc(task.due_at)
+    today = due.local_day(now)
+    case = SimpleNamespace(id=task.case_id, owner_id=task.owner_id)
+    if due.is_overdue(due_at, now):
+        kind = notifications.TASK_OVERDUE
+    elif due.local_day(due_at) == today + timedelta(days=1):
+        kind = notifications.TASK_DUE
+    else:
+        return []
+    if task.step == "consult":
+        people = list(session.scalars(select(Consult.user_id).where(Consult.task_id == task.id)))
+    else:
+        people = notifications.lane_people(session, case, task.lane)
+    wanted = [(person, kind) for person in people]
+    if kind == notifications.TASK_OVERDUE and \
+            due.working_days_between(due.local_day(due_at), today) > ESCALATE_AFTER:
+        manager = notifications.manager_of(session, case)
+        if manager is not None:
+            wanted.append((manager, kind))
+    return wanted
+
+
+def send_reminders(now: datetime) -> int:
+    """The scheduler's job (engine/scheduler.py PERIODIC_JOBS): every reminder due at `now`
+    (aware UTC) that was not sent yet, as notifications. Out: how many were written. Reads
+    the ready tasks due by the end of tomorrow (Dutch time); writes only when there is
+    something to send. Raises nothing of its own (database errors pass through)."""
+    horizon = due.end_of_day(due.local_day(now) + timedelta(days=1))
+    with unit_of_work() as session:
+        tasks = list(session.scalars(select(TaskRecord).where(
+            TaskRecord.state == "ready", TaskRecord.due_at.is_not(None),
+            TaskRecord.due_at <= horizon)))
+        if not tasks:
+            return 0
+        wanted = {(user, task.id, kind): task for task in tasks
+                  for user, kind in _wanted(session, task, now)}
+        sent = {tuple(row) for row in session.execute(
+            select(Notification.user_id, Notification.task_id, Notification.kind)
+            .where(Notification.task_id.in_([t.id for t in tasks]),
+                   Notification.kind.in_([notifications.TASK_DUE, notifications.TASK_OVERDUE]))
+        )}
+    rows: list[dict[str, Any]] = [
+        {"user_id": user, "at": now, "kind": kind, "case_id": task.case_id, "task_id": task_id,
+         "params": {"step": task.name, "case": task.case_id}}
+        for (user, task_id, kind), task in wanted.items() if (user, task_id, kind) not in sent]
+    if rows:
+        try:
+            with unit_of_work(write=True) as session:
+                notifications.notify(session, rows)
+        except IntegrityError:  # another worker sent them meanwhile (one per task and kind)
+            return 0
+    return len(rows)
