@@ -86,8 +86,9 @@ class Explorer:
                 break
             state = queue.popleft()
             self.stats.states += 1
-            moves = [(task_id, step, answers) for task_id, step in state.ready
-                     for answers in self._answers(step, state)]
+            moves: list[tuple[str, str, dict[str, Any] | None]] = [
+                (task_id, step, answers) for task_id, step in state.ready
+                for answers in self._answers(step, state)]
             # A waiting timer is a wait the scheduler ends: firing it is one more move (its
             # answers None), at its due time, so the route goes on past it.
             moves += [(task_id, step, None) for task_id, step, _due in state.timers]
@@ -131,7 +132,7 @@ class Explorer:
         self.findings_stop = True
         return True
 
-    def _ample(self, moves: list) -> tuple[str, str, dict[str, Any]] | None:
+    def _ample(self, moves: list) -> tuple[str, str, dict[str, Any] | None] | None:
         """One move of a neutral task: a step of no meldcode rule whose form sets no variable
         that a condition, table or rule reads, with one answer set."""
         steps = {step for _task, step, _answers in moves}

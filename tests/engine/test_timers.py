@@ -232,3 +232,39 @@ def test_the_proof_goes_past_timers_and_a_message_event_stays_refused():
     files = [SourceFile("meldcode.bpmn", etree.tostring(root)), timer_files()[1]]
     definition, problems = definitions.check(files)
     assert definition is None and any("berichtgebeurtenis" in str(p) for p in problems)
+
+
+def interrupting_files() -> list[SourceFile]:
+    """timer_files with an interrupting boundary timer on stap 2: after a day stap 2 is
+    cancelled and opened anew (a version stored as an earlier release stored it)."""
+    files = timer_files()
+    root = etree.fromstring(files[0].content)
+    process = _one(root, "//bpmn:process[@id='meldcode']")
+    _event(process, "boundaryEvent", "te_laat", "timeDuration", "P1D",
+           attachedToRef="stap2_overleg", cancelActivity="true")
+    _flow(process, "sf_te_laat", "te_laat", "stap2_overleg")
+    etree.SubElement(_one(root, "//bpmn:lane[@id='lane_medewerker']"),
+                     B + "flowNodeRef").text = "te_laat"
+    return [SourceFile("meldcode.bpmn", etree.tostring(root)), files[1]]
+
+
+def test_an_interrupting_boundary_timer_cancels_its_task(db_url, people, monkeypatch):
+    from tests.helpers import store_version
+
+    store_version(interrupting_files(), monkeypatch)
+    with clock.use(clock.ManualClock(T0)) as now:
+        case = complete_stap1(people, start(people), "2026-11-30")
+        now.advance(timedelta(hours=2))
+        assert scheduler.run_due() == 1
+        [first] = cases.get_case(people["mw"], case["id"])["tasks"]
+        now.advance(timedelta(hours=23, minutes=59))
+        assert scheduler.run_due() == 1  # the cycle's two rounds, no more
+        assert [e.step for e in fired(case["id"])][-2:] == ["herinner", "herinner"]
+        now.advance(timedelta(minutes=1))
+        assert scheduler.run_due() == 1
+        assert fired(case["id"])[-1].step == "te_laat"
+        [again] = cases.get_case(people["mw"], case["id"])["tasks"]
+        assert again["step"] == "stap2_overleg" and again["id"] != first["id"]
+        with store.unit_of_work() as session:
+            assert session.get(models.TaskRecord, first["id"]).state == "cancelled"
+    assert verify(case["id"])[case["id"]].ok, verify(case["id"])[case["id"]].problems
