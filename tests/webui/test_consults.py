@@ -5,7 +5,7 @@ through the normal task endpoints, withdrawal when the case closes, and verify."
 from sqlalchemy import update
 
 from engine import models, pages, store
-from tests.helpers import verify
+from tests.helpers import run_sql, verify
 from tests.scenarios.paths import LONGEST, fill
 
 
@@ -140,3 +140,22 @@ def test_an_open_consult_is_withdrawn_when_the_case_closes(client, people):
     assert api(client, people, "af", "POST", f"/api/v1/tasks/{task_id}/complete",
                json={"data": {"antwoord": "te laat"}}).status_code == 409
     assert verify(case["id"])[case["id"]].ok
+
+
+def test_verify_catches_a_changed_consult(client, people, db_url):
+    case = start(client, people, "C-knoei")
+    asked = api(client, people, "mw", "POST", f"/api/v1/cases/{case['id']}/consults",
+                json={"user": "af", "question": "Klopt dit?"}).get_json()
+    r = api(client, people, "af", "POST", f"/api/v1/tasks/{asked['task_id']}/complete",
+            json={"data": {"antwoord": "Ja."}})
+    assert r.status_code == 200 and verify(case["id"])[case["id"]].ok
+    # the consult's task row put back to ready behind the history's back
+    run_sql(db_url, "UPDATE tasks SET state = 'ready' WHERE id = :id", id=asked["task_id"])
+    problems = [str(p) for p in verify(case["id"])[case["id"]].problems]
+    assert any("raadplegingen" in p for p in problems), problems
+    run_sql(db_url, "UPDATE tasks SET state = 'completed' WHERE id = :id", id=asked["task_id"])
+    assert verify(case["id"])[case["id"]].ok
+    # the answer edited in the history: the chain is broken
+    run_sql(db_url, "UPDATE history_events SET data = '{\"antwoord\": \"Nee.\"}' "
+                    "WHERE action = 'consult_answered'")
+    assert not verify(case["id"])[case["id"]].ok
