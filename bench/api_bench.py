@@ -48,6 +48,9 @@ def percentile(values: list[float], q: float) -> float:
 # --- database preparation -----------------------------------------------------------------------
 
 
+LEAD_TOKEN: dict[str, str] = {}  # per database: the leidinggevende of every bench-mw
+
+
 def prepare(url: str, clients: int) -> dict[str, str]:
     from engine import schema, store, users, versions
     from engine.tokens import create_token
@@ -57,6 +60,7 @@ def prepare(url: str, clients: int) -> dict[str, str]:
     with store.unit_of_work(write=True, url=url) as session:
         versions.ensure_deployed(session, by="bench")
         users.create_user(session, "bench-lg", ["leidinggevende"], PASSWORD)
+        LEAD_TOKEN[url] = create_token(session, "bench-lg")  # completes besluit_afstemmen
         for i in range(clients):
             name = f"bench-mw{i}"
             users.create_user(session, name, ["medewerker"], PASSWORD, "bench-lg")
@@ -175,21 +179,24 @@ class Api:
 
 
 class Client:
-    def __init__(self, base: str, token: str):
+    def __init__(self, base: str, token: str, lead_token: str | None = None):
         self.api = Api(base, token)
+        # the leidinggevende's task (besluit_afstemmen) is completed with their token
+        self.lead = Api(base, lead_token) if lead_token else self.api
         self.forms: dict[str, list] = {}
 
     def run_case(self, ref: str, latencies: list[float]) -> str:
         case = self.api.call("POST", "/api/v1/cases", {"client_ref": ref})
         while case["tasks"]:
             task = case["tasks"][0]
+            api = self.api if task["lane"] == "medewerker" else self.lead
             fields = self.forms.get(task["step"])
             if fields is None:
-                fields = self.api.call("GET", f"/api/v1/tasks/{task['id']}")["form"]["fields"]
+                fields = api.call("GET", f"/api/v1/tasks/{task['id']}")["form"]["fields"]
                 self.forms[task["step"]] = fields
             data = fill(fields, LONGEST.decisions)
             t0 = time.perf_counter()
-            case = self.api.call("POST", f"/api/v1/tasks/{task['id']}/complete", {"data": data})
+            case = api.call("POST", f"/api/v1/tasks/{task['id']}/complete", {"data": data})
             latencies.append(time.perf_counter() - t0)
         assert case["uitkomst"] == LONGEST.uitkomst, case
         return case["id"]
@@ -251,7 +258,7 @@ def main() -> None:
     try:
         # 1. latency: one client, a quarter of the cases
         sequential = max(1, args.cases // 4)
-        client = Client(base, tokens[names[0]])
+        client = Client(base, tokens[names[0]], LEAD_TOKEN.get(url))
         client.run_case("warm-up", [])
         latencies: list[float] = []
         size_before = db_bytes(url)
@@ -276,7 +283,7 @@ def main() -> None:
         errors: list[BaseException] = []
 
         def worker(k: int):
-            c = Client(base, tokens[names[k % len(names)]])
+            c = Client(base, tokens[names[k % len(names)]], LEAD_TOKEN.get(url))
             lat: list[float] = []
             try:
                 for i in range(per_client):

@@ -90,10 +90,16 @@ def main() -> None:
         if args.built:
             who = users.Principal.of(session.scalars(select(models.User)
                                                      .where(models.User.name == "mw")).one())
+            lead_user = session.scalars(select(models.User)
+                                        .where(models.User.name == "lg")).one_or_none()
         else:
             versions.ensure_deployed(session, by="bench")
+            lead_user = users.create_user(session, "lg", ["leidinggevende"],
+                                          "bench-wachtwoord-lang-genoeg")
             who = users.Principal.of(users.create_user(session, "mw", ["medewerker"],
-                                                       "bench-wachtwoord-lang-genoeg"))
+                                                       "bench-wachtwoord-lang-genoeg", "lg"))
+        # mw's leidinggevende completes besluit_afstemmen (CONTRACT section 5)
+        lead = users.Principal.of(lead_user) if lead_user is not None else who
 
     # 1. verify N cases along all routes (built through the engine, as users would)
     forms = {}
@@ -102,10 +108,11 @@ def main() -> None:
         case = cases.start_case(who, {"client_ref": ref})
         while case["tasks"]:
             task = case["tasks"][0]
+            actor = who if task["lane"] == "medewerker" else lead
             if task["step"] not in forms:
-                forms[task["step"]] = tasks.get_task(who, task["id"])["form"]["fields"]
-            case = tasks.complete_task(who, task["id"], fill(forms[task["step"]],
-                                                               scenario.decisions))
+                forms[task["step"]] = tasks.get_task(actor, task["id"])["form"]["fields"]
+            case = tasks.complete_task(actor, task["id"], fill(forms[task["step"]],
+                                                                 scenario.decisions))
         return case
 
     t0 = time.perf_counter()
@@ -167,10 +174,11 @@ def main() -> None:
         while events < args.events:
             assert case["tasks"], (case["status"], len(case["completed_steps"]))
             task = case["tasks"][0]
+            actor = who if task["lane"] == "medewerker" else lead
             if task["step"] not in forms:
-                forms[task["step"]] = tasks.get_task(who, task["id"])["form"]["fields"]
+                forms[task["step"]] = tasks.get_task(actor, task["id"])["form"]["fields"]
             data = fill(forms[task["step"]], decisions)
-            case = tasks.complete_task(who, task["id"], data)
+            case = tasks.complete_task(actor, task["id"], data)
             completions.append((task["step"], data))
             events = len(case["completed_steps"]) + 1 + 1  # + start + decision
         assert case["process_version"] == looping_version

@@ -104,6 +104,7 @@ class Rules:
         self.diagram = diagram
         self.findings = findings
         self._melding_reach = self._reaches(MELDING_DOEN)
+        self._after_melding = self._only_after(MELDING_DOEN)
 
     def before_step(self, state: State, child: State, step: str, answers: dict) -> bool:
         """Rules on the step being completed; updates the child's monitor. False: prune."""
@@ -223,7 +224,11 @@ class Rules:
         ready = advance.ready
         steps = [t.task_spec.bpmn_id for t in ready]
         for step in sorted(set(steps)):
-            if steps.count(step) > 1:
+            # A task that only follows a melding (the terugkoppeling of Veilig Thuis, CONTRACT
+            # section 5) is open once per melding made: twice after "opnieuw melden".
+            once_per_melding = step in self._after_melding and \
+                steps.count(step) <= state.monitor.meldingen
+            if steps.count(step) > 1 and not once_per_melding:
                 self.findings.add(step, "twice", Message(N_(
                     "{step} staat op deze route twee keer tegelijk open"),
                     step=self.findings.label(step)), state)
@@ -341,6 +346,18 @@ class Rules:
                     continue
                 todo.append(pred)
         return good & d.user_tasks
+
+    def _only_after(self, node: str) -> set[str]:
+        """User tasks reached from `node` from which `node` can no longer be reached."""
+        d = self.diagram
+        seen: set[str] = set()
+        todo = list(d.flows.get(node, []))
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo.extend(d.flows.get(current, []))
+        return (seen & d.user_tasks) - self._backward(node) - {node}
 
     def _backward(self, node: str) -> set[str]:
         seen: set[str] = set()

@@ -13,7 +13,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Row
 
-from . import adapter, audit, driving, migration, timezones, versions
+from . import adapter, audit, driving, informing, migration, timezones, versions
 from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
 from .models import HistoryEvent
@@ -50,7 +50,8 @@ class Replayed:
 # Events of a person (not of the engine): none may come while the engine still owes one.
 PERSON_ACTIONS = ("task_completed", "case_handed_over", "case_shared", migration.MIGRATED)
 # Events the engine records itself after a start, a completion or a move.
-ENGINE_ACTIONS = ("decision_made", "case_closed", migration.STALLED, "timer_fired")
+ENGINE_ACTIONS = ("decision_made", "case_closed", migration.STALLED, "timer_fired",
+                  informing.INFORMED)  # informed: after each melding_doen (engine/informing.py)
 
 
 def _stored_definition(version: int) -> ProcessDefinition:
@@ -111,6 +112,7 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
     out.owner = events[0].actor
     if on_event:
         on_event(events[0], out, workflow)
+    previous = events[0]
     for event in events[1:]:
         if event.action in PERSON_ACTIONS and expected:
             problems.append(f"{event_label(event)}: verwacht werd eerst '{expected[0][0]}' van de engine")
@@ -119,6 +121,14 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
             out.owner = event.data.get("to")
         elif event.action == "case_shared":
             out.shared_with.add(event.data.get("with") or "")  # always set by sharing
+        elif event.action == informing.INFORMED:
+            # the team told of a melding (engine/informing.py): only right after melding_doen's
+            # completion; a history from before this feature has none there
+            why = informing.replay_problem(event, previous.action == "task_completed"
+                                           and previous.step == driving.MELDING_STEP)
+            if why is not None:
+                problems.append(f"{event_label(event)}: {why}")
+                break
         elif event.action == "task_completed":
             try:
                 # no task id finds no task, as "" finds none
@@ -165,6 +175,7 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
             break
         if on_event:
             on_event(event, out, workflow)
+        previous = event
     if not problems and expected:
         problems.append(f"bij afspelen volgt nog '{expected[0][0]}', maar die gebeurtenis ontbreekt")
     out.id_counter = ids.counter

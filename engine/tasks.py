@@ -14,7 +14,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from . import audit, due, forms, organisation
+from . import audit, due, forms, informing, organisation
 from .adapter import IdSource, dump_state, load_state, workflow_cache
 from .cases import CaseChange, Retry, case_dict, task_view, write_change
 from .commands import Denied, load_case, log_denied, log_refused, run_command
@@ -105,7 +105,8 @@ def ready_task_rows(session: Session, who: Principal, limit: int = 500) -> list[
     urgent first, then by due date (none last), then by ready time (then id)."""
     conditions = [and_(TaskRecord.lane == MEDEWERKER, TaskRecord.owner_id == who.id)]
     if who.has_role(LEIDINGGEVENDE):
-        team = select(User.id).where(User.manager_id == who.id)
+        # their team's, and those of owners without a leidinggevende (CONTRACT section 5)
+        team = select(User.id).where(or_(User.manager_id == who.id, User.manager_id.is_(None)))
         conditions.append(and_(TaskRecord.lane == LEIDINGGEVENDE, TaskRecord.owner_id.in_(team)))
     if who.has_role(AANDACHTSFUNCTIONARIS):
         conditions.append(TaskRecord.lane == AANDACHTSFUNCTIONARIS)
@@ -143,6 +144,11 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
         still_ready = [task_view(r) for r in conn.execute(_READY_QUERY, {"case_id": case.id})]
         settings = due.settings(conn)  # the norm the due dates of new tasks follow
         cache_key = (str(conn.engine.url), case.id)
+        # after a melding the team is informed, in this completion (engine/informing.py)
+        informed = None
+        if row.step == informing.MELDING_STEP:
+            with Session(bind=conn) as reading:
+                informed = informing.event_data(informing.recipients(reading, case))
     step = definition.steps[row.step]
     try:
         clean = forms.validate(step.fields, data, context=case.data, from_web=from_web)
@@ -162,6 +168,8 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
     case.completed_steps = [*case.completed_steps, row.step]
     case.data = {**case.data, **clean}
     change.event(who.name, "task_completed", now, step=row.step, task_id=row.task_id, data=clean)
+    if informed is not None:
+        change.event(informing.SYSTEM, informing.INFORMED, now, step=row.step, data=informed)
     change.advanced(definition, advance, before, now)
     case.id_counter = ids.counter
     case.workflow_state = dump_state(workflow)

@@ -256,7 +256,17 @@ def list_users(session: Session) -> list[dict[str, Any]]:
 # --- access rules -------------------------------------------------------------------------
 
 
+def _had_task_in(session: Session, case: Case, lane: str) -> bool:
+    return bool(session.scalar(
+        select(exists().where(TaskRecord.case_id == case.id, TaskRecord.lane == lane))))
+
+
 def may_read_case(session: Session, who: Principal, case: Case) -> bool:
+    """May `who` read `case` (its page, history, dossier)? CONTRACT section 2, and section 5:
+    a leidinggevende also reads the cases of an owner without a leidinggevende that have or had
+    a leidinggevende-lane task (they may complete it), and whoever an `informed` event of the
+    case names (after a melding: engine/informing.py) reads it from then on. Reads the shares,
+    task rows and informed events of the case through `session`; raises nothing."""
     if who.has_role(AUDITOR) or case.owner_id == who.id:
         return True
     if session.scalar(
@@ -268,17 +278,23 @@ def may_read_case(session: Session, who: Principal, case: Case) -> bool:
     if session.scalar(select(exists().where(Consult.case_id == case.id,
                                             Consult.user_id == who.id))):
         return True  # consulted on the case (CONTRACT section 5, engine/consults.py)
-    if who.has_role(AANDACHTSFUNCTIONARIS) and session.scalar(
-        select(exists().where(TaskRecord.case_id == case.id,
-                              TaskRecord.lane == AANDACHTSFUNCTIONARIS))
-    ):
+    if who.has_role(LEIDINGGEVENDE) and case.owner.manager_id is None and \
+            _had_task_in(session, case, LEIDINGGEVENDE):
         return True
-    return False
+    if who.has_role(AANDACHTSFUNCTIONARIS) and _had_task_in(session, case, AANDACHTSFUNCTIONARIS):
+        return True
+    from . import informing  # informing reads users: imported when first needed
+
+    return who.name in informing.informed_names(session, case.id)
 
 
 def may_complete(who: Principal, case: Case, lane: str) -> bool:
+    """May `who` complete a task of `lane` in `case` (its owner loaded)? CONTRACT sections 2
+    and 5: the medewerker lane is the owner's; the leidinggevende lane the owner's
+    leidinggevende's, or any leidinggevende's when the owner has none; the
+    aandachtsfunctionaris lane any aandachtsfunctionaris's. No database read."""
     if lane == LEIDINGGEVENDE:
-        return who.has_role(LEIDINGGEVENDE) and case.owner.manager_id == who.id
+        return who.has_role(LEIDINGGEVENDE) and case.owner.manager_id in (who.id, None)
     if lane == AANDACHTSFUNCTIONARIS:
         return who.has_role(AANDACHTSFUNCTIONARIS)
     if lane == MEDEWERKER:

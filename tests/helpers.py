@@ -17,7 +17,7 @@ from sqlalchemy import text as sql_text
 from engine import cases, definitions, models, store, tasks
 from engine.definitions import SourceFile
 from tests.conftest import PASSWORD, ROOT, free_port
-from tests.scenarios.paths import LONGEST, SCENARIOS, fill
+from tests.scenarios.paths import LONGEST, SCENARIOS, TEAM_STEPS, fill
 from webui.cli import main as meldcode
 
 # --- the staff web UI through Flask's test client ---------------------------------------------
@@ -72,9 +72,9 @@ def text(response) -> str:
 def finished_case(people, scenario=LONGEST):
     case = cases.start_case(people["mw"], {"client_ref": "dossier"})
     while case["tasks"]:
-        task = tasks.get_task(people["mw"], case["tasks"][0]["id"])
-        case = tasks.complete_task(people["mw"], task["id"],
-                                     fill(task["form"]["fields"], scenario.decisions))
+        who = people[LANE_PEOPLE[case["tasks"][0]["lane"]]]  # mw's leidinggevende is lg
+        task = tasks.get_task(who, case["tasks"][0]["id"])
+        case = tasks.complete_task(who, task["id"], fill(task["form"]["fields"], scenario.decisions))
     return case
 
 
@@ -163,11 +163,57 @@ def activate(number: int) -> None:
             row.active = row.version == number
 
 
+def person(name: str):
+    """The Principal of the user `name` (a test's people without the People fixture)."""
+    from engine.users import Principal
+
+    with store.unit_of_work() as session:
+        user = session.scalar(select(models.User).where(models.User.name == name))
+        return Principal.of(user, "127.0.0.1")
+
+
+def actor_of(people, task: dict, owner: str = "mw"):
+    """Who completes `task`: the owner for the medewerker lane, else the lane's person (mw's
+    leidinggevende is lg; a case of an owner without one may go to any leidinggevende)."""
+    name = owner if task["lane"] == "medewerker" else LANE_PEOPLE[task["lane"]]
+    return people[name] if people is not None else person(name)
+
+
+def team_done(people, case: dict, decisions: dict | None = None, owner: str = "mw") -> dict:
+    """The team's steps around the route (TEAM_STEPS: the leidinggevende's afstemming of the
+    stap 5 decisions, the feedback of Veilig Thuis after a melding) done at once, as soon as
+    they are ready, by their people: a walker that follows only the route's own steps calls
+    this after each completion. Returns the case after them."""
+    while True:
+        task = next((t for t in case["tasks"] if t["step"] in TEAM_STEPS), None)
+        if task is None:
+            return case
+        who = actor_of(people, task, owner)
+        form = tasks.get_task(who, task["id"])["form"]["fields"]
+        case = tasks.complete_task(who, task["id"], fill(form, decisions or {}))
+
+
+def team_done_api(client, people, case: dict, decisions: dict | None = None,
+                  owner: str = "mw") -> dict:
+    """team_done through the JSON API (a Flask test client and the People fixture)."""
+    while True:
+        task = next((t for t in case["tasks"] if t["step"] in TEAM_STEPS), None)
+        if task is None:
+            return case
+        name = owner if task["lane"] == "medewerker" else LANE_PEOPLE[task["lane"]]
+        form = client.get(f"/api/v1/tasks/{task['id']}", headers=people.auth(name)).json
+        r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth(name),
+                        json={"data": fill(form["form"]["fields"], decisions or {})})
+        assert r.status_code == 200, r.json
+        case = r.json
+
+
 def walk(people, case: dict, decisions: dict, stop_at: str | None = None) -> dict:
     """Complete ready tasks as their people would, with the scenario's answers, until none is
-    ready (or the step stop_at is ready)."""
+    ready (or the step stop_at is ready). The team's steps (TEAM_STEPS) go first when ready:
+    the team acts at once, the route's own steps follow as before."""
     while case["tasks"]:
-        task = case["tasks"][0]
+        task = next((t for t in case["tasks"] if t["step"] in TEAM_STEPS), case["tasks"][0])
         if task["step"] == stop_at:
             return case
         who = people[LANE_PEOPLE[task["lane"]]]

@@ -42,7 +42,9 @@ def test_step_through_frames(people):
     assert frames[0]["action"] == "case_started" and frames[0]["ready_steps"] == ["stap1_signalen"]
     assert frames[-1]["status"] == "closed" and frames[-1]["uitkomst"] == "gemeld_en_hulp"
     after_decision = next(f for f in frames if f["action"] == "decision_made")
-    assert after_decision["ready_steps"] == ["hulp_organiseren", "melding_voorbereiden"]
+    # the leidinggevende's afstemming is ready beside both branches (CONTRACT section 5)
+    assert after_decision["ready_steps"] == ["besluit_afstemmen", "hulp_organiseren",
+                                             "melding_voorbereiden"]
     assert after_decision["data"]["besluit_melden"] is True
     first = next(f for f in frames if f["step"] == "stap1_signalen")
     assert first["completed_steps"] == ["stap1_signalen"]

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text
 
 from engine import audit, cases, chains, log_head, merkle, models, store, tasks, translog, verification
 from engine.checkpoints import signed_text
+from tests.helpers import actor_of
 from tests.scenarios.paths import LONGEST, SCENARIOS, fill
 from webui.cli import main as meldcode
 
@@ -29,10 +30,11 @@ def cli(*args: str):
 
 def walk(people, case, scenario=LONGEST, stop_before: str | None = None):
     while case["tasks"]:
-        task = tasks.get_task(people["mw"], case["tasks"][0]["id"])
+        who = actor_of(people, case["tasks"][0])
+        task = tasks.get_task(who, case["tasks"][0]["id"])
         if task["step"] == stop_before:
             return case
-        case = tasks.complete_task(people["mw"], task["id"],
+        case = tasks.complete_task(who, task["id"],
                                      fill(task["form"]["fields"], scenario.decisions))
     return case
 

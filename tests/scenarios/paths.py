@@ -12,9 +12,16 @@ from dataclasses import dataclass, field
 from engine import expressions
 
 BASE = ["stap1_signalen", "stap2_overleg"]
-MELDING = ["melding_voorbereiden", "melding_voorbespreken", "melding_doen"]
-MELDING_DIRECT = ["melding_voorbereiden", "melding_doen"]
+# After each melding, the feedback of Veilig Thuis is recorded (once, unless Veilig Thuis
+# reports again: terugkoppeling_vervolg, which fill() answers "no" unless a scenario says).
+MELDING = ["melding_voorbereiden", "melding_voorbespreken", "melding_doen", "terugkoppeling_vt"]
+MELDING_DIRECT = ["melding_voorbereiden", "melding_doen", "terugkoppeling_vt"]
 HULP = ["hulp_organiseren", "hulp_evalueren"]
+# After stap 5 the leidinggevende records that the decisions were discussed, beside the rest.
+AFSTEMMEN = ["besluit_afstemmen"]
+# Steps of the team around the route (CONTRACT section 5): a walker that follows only the
+# route's own steps may have the team do these at once, as soon as they are ready.
+TEAM_STEPS = ("besluit_afstemmen", "terugkoppeling_vt")
 
 
 @dataclass
@@ -62,33 +69,33 @@ SCENARIOS = [
               "acute_onveiligheid": True, "structurele_onveiligheid": False,
               "hulp_mogelijk": True, "hulp_aanvaard": True, "melding_uitzondering": "geen",
               "hulp_effectief": True},
-             BASE + ["stap4_wegen", "stap5_beslissen"] + MELDING + HULP, "gemeld_en_hulp",
+             BASE + ["stap4_wegen", "stap5_beslissen"] + MELDING + HULP + AFSTEMMEN, "gemeld_en_hulp",
              (True, True)),
     Scenario("structureel_melden_en_hulp",
              {**WEGEN, "gesprek_uitzondering": "geen", "zorgen_weggenomen": False,
               "vermoeden": True, "acute_onveiligheid": False, "structurele_onveiligheid": True,
               "hulp_mogelijk": True, "hulp_aanvaard": True, "melding_uitzondering": "veiligheid",
               "hulp_effectief": True},
-             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + MELDING_DIRECT + HULP,
-             "gemeld_en_hulp", (True, True)),
+             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + MELDING_DIRECT + HULP
+             + AFSTEMMEN, "gemeld_en_hulp", (True, True)),
     Scenario("geen_hulp_mogelijk_melden",
              {**WEGEN, "gesprek_uitzondering": "geen", "zorgen_weggenomen": False,
               "vermoeden": True, "acute_onveiligheid": False, "structurele_onveiligheid": False,
               "hulp_mogelijk": False, "hulp_aanvaard": True, "melding_uitzondering": "geen"},
-             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + MELDING, "gemeld",
+             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + MELDING + AFSTEMMEN, "gemeld",
              (True, False)),
     Scenario("hulp_niet_aanvaard_melden_zonder_voorbespreken",
              {**WEGEN, "gesprek_uitzondering": "geen", "zorgen_weggenomen": False,
               "vermoeden": True, "acute_onveiligheid": False, "structurele_onveiligheid": False,
               "hulp_mogelijk": True, "hulp_aanvaard": False,
               "melding_uitzondering": "contact_verbreken"},
-             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + MELDING_DIRECT,
+             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + MELDING_DIRECT + AFSTEMMEN,
              "gemeld", (True, False)),
     Scenario("alleen_hulp_effectief",
              {**WEGEN, "gesprek_uitzondering": "geen", "zorgen_weggenomen": False,
               "vermoeden": True, "acute_onveiligheid": False, "structurele_onveiligheid": False,
               "hulp_mogelijk": True, "hulp_aanvaard": True, "hulp_effectief": True},
-             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + HULP, "hulp",
+             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + HULP + AFSTEMMEN, "hulp",
              (False, True)),
     # Help fails while the decided melding is not yet made: it joins that melding (one melding).
     Scenario("melden_en_hulp_niet_effectief_sluit_aan",
@@ -96,14 +103,14 @@ SCENARIOS = [
               "vermoeden": True, "acute_onveiligheid": False, "structurele_onveiligheid": True,
               "hulp_mogelijk": True, "hulp_aanvaard": True, "hulp_effectief": False,
               "melding_uitzondering": "geen"},
-             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + HULP + MELDING,
+             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + HULP + MELDING + AFSTEMMEN,
              "gemeld_en_hulp", (True, True), first=("hulp_organiseren", "hulp_evalueren")),
     Scenario("hulp_niet_effectief_alsnog_melden",
              {**WEGEN, "gesprek_uitzondering": "geen", "zorgen_weggenomen": False,
               "vermoeden": True, "acute_onveiligheid": False, "structurele_onveiligheid": False,
               "hulp_mogelijk": True, "hulp_aanvaard": True, "hulp_effectief": False,
               "melding_uitzondering": "geen"},
-             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + HULP + MELDING,
+             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + HULP + MELDING + AFSTEMMEN,
              "gemeld_en_hulp", (False, True)),
     # The melding is made first, then help fails: opnieuw melden, a second melding.
     Scenario("melden_en_hulp_niet_effectief_opnieuw_melden",
@@ -111,8 +118,9 @@ SCENARIOS = [
               "acute_onveiligheid": True, "structurele_onveiligheid": True,
               "hulp_mogelijk": True, "hulp_aanvaard": True, "hulp_effectief": False,
               "melding_uitzondering": "veiligheid"},
-             BASE + ["stap4_wegen", "stap5_beslissen"] + MELDING_DIRECT + HULP + MELDING_DIRECT,
-             "gemeld_en_hulp", (True, True), first=("melding_voorbereiden", "melding_doen")),
+             BASE + ["stap4_wegen", "stap5_beslissen"] + MELDING_DIRECT + HULP + MELDING_DIRECT
+             + AFSTEMMEN, "gemeld_en_hulp", (True, True),
+             first=("melding_voorbereiden", "melding_doen")),
 ]
 
 # The longest route: the melding twice.
@@ -123,6 +131,8 @@ def fill(fields: list[dict], decisions: dict) -> dict:
     """Form data as a careful user would enter it: decisions as given, text where asked, and
     a choice wherever the form requires one, also where a field's required_when holds."""
     data: dict = {}
+    # Veilig Thuis reports back once unless the scenario says it will report again.
+    decisions = {"terugkoppeling_vervolg": False, **decisions}
 
     def required(f) -> bool:
         if f["required"]:

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from tests.helpers import LANE_PEOPLE
 from tests.scenarios.paths import SCENARIOS, fill, same_steps
 
 
@@ -22,9 +23,11 @@ def walk(client, people, scenario, who="mw"):
     case = start(client, people, who, f"cl-{scenario.name}")
     while case["tasks"]:
         task_id = case["tasks"][0]["id"]
-        task = client.get(f"/api/v1/tasks/{task_id}", headers=people.auth(who)).json
+        lane = case["tasks"][0]["lane"]  # another lane's task: that lane's person (lg)
+        actor = who if lane == "medewerker" else LANE_PEOPLE[lane]
+        task = client.get(f"/api/v1/tasks/{task_id}", headers=people.auth(actor)).json
         r = complete(client, people, task_id, fill(task["form"]["fields"], scenario.decisions),
-                     who)
+                     actor)
         assert r.status_code == 200, r.json
         case = r.json
     return case
@@ -268,7 +271,9 @@ def test_only_the_contract_reasons_are_conditional(client, people):
     conditional = {}
     while case["tasks"]:
         task_id = case["tasks"][0]["id"]
-        fields = client.get(f"/api/v1/tasks/{task_id}", headers=people.auth("mw")).json["form"]
+        lane = case["tasks"][0]["lane"]  # another lane's task: that lane's person (lg)
+        actor = "mw" if lane == "medewerker" else LANE_PEOPLE[lane]
+        fields = client.get(f"/api/v1/tasks/{task_id}", headers=people.auth(actor)).json["form"]
         for f in fields["fields"]:
             if f.get("required_when"):
                 conditional[f["name"]] = f["required_when"]
@@ -278,7 +283,7 @@ def test_only_the_contract_reasons_are_conditional(client, people):
                       and decisions.get(f["name"].removesuffix("_reden")) != "geen")]
         data = {f["name"]: decisions.get(f["name"], "Toelichting") for f in wanted}
         data.update(fill([f for f in wanted if f["name"] not in decisions], {}))
-        case = complete(client, people, task_id, data).json
+        case = complete(client, people, task_id, data, actor).json
     assert case["status"] == "closed"
     # the contract's reasons, and the talk about a geen-vermoeden conclusion (issue 10), which
     # applies only when vermoeden is false
@@ -286,7 +291,10 @@ def test_only_the_contract_reasons_are_conditional(client, people):
                            "melding_uitzondering_reden": "melding_uitzondering != 'geen'",
                            "weging_besproken_client": "vermoeden == False",
                            "weging_reactie_client": "weging_besproken_client == True",
-                           "weging_niet_besproken_reden": "weging_besproken_client == False"}
+                           "weging_niet_besproken_reden": "weging_besproken_client == False",
+                           # CONTRACT section 5: how Veilig Thuis was contacted when no
+                           # feedback came
+                           "terugkoppeling_toelichting": "terugkoppeling_ontvangen == false"}
 
 
 def test_handover_and_share_over_http(client, people):

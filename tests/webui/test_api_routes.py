@@ -4,7 +4,8 @@ refused contradiction at stap 4, blank text as missing text, and the geen-vermoe
 
 from __future__ import annotations
 
-from tests.scenarios.paths import MELDING, SCENARIOS, fill
+from tests.helpers import LANE_PEOPLE
+from tests.scenarios.paths import MELDING, SCENARIOS, TEAM_STEPS, fill
 
 SLUIT_AAN = next(s for s in SCENARIOS if s.name == "melden_en_hulp_niet_effectief_sluit_aan")
 OPNIEUW = next(s for s in SCENARIOS if s.name == "melden_en_hulp_niet_effectief_opnieuw_melden")
@@ -23,9 +24,34 @@ def form(client, people, task_id):
     return r.json["form"]["fields"]
 
 
+class _Done:
+    """A completion's answer after the team did its part (status and JSON as the response)."""
+
+    def __init__(self, status_code, json):
+        self.status_code, self.json = status_code, json
+
+
 def complete(client, people, task_id, data):
-    return client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": data},
-                       headers=people.auth("mw"))
+    """mw completes the task; then the team's steps that became ready (the leidinggevende's
+    afstemming, the feedback of Veilig Thuis: TEAM_STEPS) are done at once, by their people.
+    The answer is the case after them, with the next task of mw's last own completion."""
+    r = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": data},
+                    headers=people.auth("mw"))
+    if r.status_code != 200 or not any(t["step"] in TEAM_STEPS for t in r.json["tasks"]):
+        return r
+    case = r.json
+    following = case["next_task"]
+    while any(t["step"] in TEAM_STEPS for t in case["tasks"]):
+        step = next(t for t in case["tasks"] if t["step"] in TEAM_STEPS)
+        name = "mw" if step["lane"] == "medewerker" else LANE_PEOPLE[step["lane"]]
+        fields = client.get(f"/api/v1/tasks/{step['id']}", headers=people.auth(name)).json
+        done = client.post(f"/api/v1/tasks/{step['id']}/complete", headers=people.auth(name),
+                           json={"data": fill(fields["form"]["fields"], {})})
+        assert done.status_code == 200, done.json
+        case = done.json
+        if name == "mw":
+            following = case["next_task"]
+    return _Done(200, {**case, "next_task": following})
 
 
 def advance(client, people, case, scenario, until=None, order=None):

@@ -61,8 +61,9 @@ def _drive(base: str, auth: dict, worker: int, stop: threading.Event, acknowledg
                 refused.append(r.status_code)
                 continue
             case = r.json()
-            while case["tasks"] and not stop.is_set():
-                task_id = case["tasks"][0]["id"]
+            # this medewerker's own tasks (a leidinggevende's is not theirs to complete)
+            while not stop.is_set() and any(t["lane"] == "medewerker" for t in case["tasks"]):
+                task_id = next(t for t in case["tasks"] if t["lane"] == "medewerker")["id"]
                 task = session.get(f"{base}/api/v1/tasks/{task_id}", headers=auth, timeout=10)
                 if task.status_code != 200:
                     break

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from engine import cases, commands, models, store, tasks
-from tests.helpers import text
+from tests.helpers import actor_of, text
 from tests.scenarios.paths import SCENARIOS, fill
 
 ACUUT = next(s for s in SCENARIOS if s.name == "acuut_melden_en_hulp")
@@ -20,8 +20,9 @@ ACUUT = next(s for s in SCENARIOS if s.name == "acuut_melden_en_hulp")
 def finish(people, scenario=ACUUT, ref="C-AUDIT-1"):
     case = cases.start_case(people["mw"], {"client_ref": ref, "reason": "blauwe plekken"})
     while case["tasks"]:
-        task = tasks.get_task(people["mw"], case["tasks"][0]["id"])
-        case = tasks.complete_task(people["mw"], task["id"],
+        who = actor_of(people, case["tasks"][0])
+        task = tasks.get_task(who, case["tasks"][0]["id"])
+        case = tasks.complete_task(who, task["id"],
                                      fill(task["form"]["fields"], scenario.decisions))
     return case
 

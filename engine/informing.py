@@ -1,0 +1,94 @@
+"""Informing the team after a melding (CONTRACT section 5, "Team and time").
+
+After each completion of `melding_doen` the owner's leidinggevende and the
+aandachtsfunctionarissen involved in the case (consulted, shared with, or who completed a task
+of their lane in it; when none was, every active aandachtsfunctionaris) are informed: one
+history event `informed` (actor "systeem", step `melding_doen`, data {"recipients": [names]}),
+written in the completion's own transaction through the case's chained history
+(cases.CaseChange.event). From then on they may read the case: users.may_read_case asks
+`informed_names`, so who may read follows from the hash-chained history alone and replay and
+verify need no other record. Notifications for the same recipients (engine/notifications,
+another part of issue 13) use `recipients`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from .driving import MELDING_STEP
+from .messages import N_, Message
+from .models import Case, CaseShare, Consult, HistoryEvent, TaskRecord, User
+from .roles import AANDACHTSFUNCTIONARIS
+
+INFORMED = "informed"  # the history action (CONTRACT section 5)
+SYSTEM = "systeem"  # the actor of the engine's own events (as cases.SYSTEM)
+
+
+def recipients(session: Session, case: Case) -> list[User]:
+    """Who is informed when a melding of `case` is made, sorted by name, without duplicates.
+
+    In: a session (or a Session bound to the connection of the caller's transaction) and the
+    case, its `owner` loaded (the owner's `manager_id` is read). Out: the active users to
+    inform: the owner's leidinggevende, and the aandachtsfunctionarissen involved in the case
+    (consulted, shared with, or who completed an aandachtsfunctionaris-lane task of it); when
+    none was involved, every active aandachtsfunctionaris. The owner (who makes the melding)
+    is never among them. Rule: CONTRACT section 5. Raises nothing of its own (database errors
+    pass through).
+    """
+    involved = or_(
+        User.id.in_(select(CaseShare.user_id).where(CaseShare.case_id == case.id)),
+        User.id.in_(select(Consult.user_id).where(Consult.case_id == case.id)),
+        User.name.in_(select(TaskRecord.completed_by).where(
+            TaskRecord.case_id == case.id, TaskRecord.lane == AANDACHTSFUNCTIONARIS,
+            TaskRecord.state == "completed")),
+    )
+    active = select(User).where(User.active.is_(True), User.id != case.owner_id)
+    experts = [u for u in session.scalars(active.where(involved))
+               if AANDACHTSFUNCTIONARIS in u.roles]
+    if not experts:
+        experts = [u for u in session.scalars(active) if AANDACHTSFUNCTIONARIS in u.roles]
+    found = {u.id: u for u in experts}
+    manager_id = case.owner.manager_id
+    if manager_id is not None and manager_id not in found:
+        manager = session.scalar(active.where(User.id == manager_id))
+        if manager is not None:
+            found[manager.id] = manager
+    return sorted(found.values(), key=lambda u: u.name)
+
+
+def event_data(people: list[User]) -> dict[str, Any]:
+    """The data of an `informed` event naming `people`: {"recipients": [their names]}."""
+    return {"recipients": [u.name for u in people]}
+
+
+def informed_names(session: Session, case_id: int) -> set[str]:
+    """Every user name an `informed` event of case `case_id` names (empty when no melding was
+    made yet). A malformed event's data names nobody; verify reports it."""
+    names: set[str] = set()
+    for data in session.scalars(select(HistoryEvent.data).where(
+            HistoryEvent.case_id == case_id, HistoryEvent.action == INFORMED)):
+        found = data.get("recipients") if isinstance(data, dict) else None
+        if isinstance(found, list):
+            names |= {n for n in found if isinstance(n, str)}
+    return names
+
+
+def replay_problem(event: Any, after_melding: bool) -> Message | None:
+    """Whether a stored `informed` event fits where replay meets it (engine/replay.py), in
+    Dutch, or None. It comes right after a completion of melding_doen (`after_melding`), from
+    the system, with step melding_doen and data {"recipients": [names]}; who was informed is
+    as recorded (the users and their leidinggevenden of that moment are not in the history)."""
+    data = event.data
+    if not after_melding:
+        return N_("het team wordt ingelicht zonder dat er zojuist een melding is gedaan")
+    if event.actor != SYSTEM or event.step != MELDING_STEP:
+        return N_("het team wordt ingelicht door iemand anders dan het systeem of niet bij "
+                  "'melding_doen'")
+    if not (isinstance(data, dict) and set(data) == {"recipients"}
+            and isinstance(data["recipients"], list)
+            and all(isinstance(n, str) for n in data["recipients"])):
+        return N_("het team wordt ingelicht zonder geldige lijst van ontvangers")
+    return None
