@@ -70,7 +70,7 @@ def candidates(session: Session, who: Principal, case: Case) -> list[dict[str, A
     for person in organisation.read(session).get("aandachtsfunctionarissen") or []:
         if isinstance(person, dict) and person.get("naam"):
             contacts[str(person["naam"]).strip().casefold()] = person
-    out = []
+    out: list[dict[str, Any]] = []
     people = session.scalars(select(User).where(User.active.is_(True))
                              .order_by(User.display_name, User.name))
     for user in people:

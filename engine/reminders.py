@@ -31,6 +31,7 @@ def _wanted(session, task: TaskRecord, now: datetime) -> list[tuple[int, str]]:
     """(user id, kind) of every reminder `task` calls for at `now` (before those already sent
     are left out)."""
     due_at = to_utc(task.due_at)
+    assert due_at is not None  # send_reminders reads only tasks with a due date
     today = due.local_day(now)
     case = SimpleNamespace(id=task.case_id, owner_id=task.owner_id)
     if due.is_overdue(due_at, now):

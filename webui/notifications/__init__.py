@@ -34,7 +34,7 @@ TEXTS = {
 def text(kind: str, params: dict[str, Any]) -> str:
     """The words of a notification in the reader's language: TEXTS[kind] filled in with the
     notification's params (a value that is missing is left empty)."""
-    values = {"step": "", "case": "", "by": ""}
+    values: dict[str, str | int] = {"step": "", "case": "", "by": ""}
     values.update({k: v for k, v in (params or {}).items() if isinstance(v, str | int)})
     return str(TEXTS.get(kind, kind)) % values
 
