@@ -17,9 +17,12 @@ other parts of the product append theirs (mail delivery, reminders: CONTRACT sec
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -28,7 +31,7 @@ from .adapter import IdSource, dump_state, load_state, workflow_cache
 from .cases import SYSTEM, CaseChange, Retry, task_view, write_change
 from .errors import Conflict
 from .models import Case, TaskRecord, Timer
-from .store import write_connection
+from .store import get_engine, write_connection
 from .users import Principal
 from .versions import definition_for
 
@@ -68,6 +71,9 @@ PERIODIC_JOBS.append(send_reminders)
 # How often the worker looks for due timers and runs the periodic jobs (seconds): a timer
 # fires at most this long after its time (CONTRACT section 5: within 10 s).
 POLL_SECONDS = 2.0
+
+# Due cases a SQLite worker reads at once and plans one by one.
+BATCH = 32
 
 # A timer whose fire the diagram cannot go on from is tried again this much later (logged).
 RETRY_LATER = timedelta(hours=1)
@@ -118,45 +124,83 @@ def _claim(conn: Connection, now: datetime) -> int | None:
 
 
 def _fire_next(now: datetime, url: str | None) -> int | None:
-    """Claim one case with a due timer and fire it: 1 fired, 0 nothing to fire after all
-    (another worker was first), None no case with a due timer is free."""
-    cache_key = None
-    with write_connection(url) as conn:
+    """Fire what is due in a few cases: the number fired (0: another worker was first), or
+    None when no case has a due timer (free to this worker)."""
+    if get_engine(url).dialect.name == "sqlite":
+        return _fire_planned(now, url)
+    with write_connection(url) as conn:  # PostgreSQL: claim, plan and write under the lock
         case_id = _claim(conn, now)
         if case_id is None:
             return None
         try:
             with conn.begin_nested():
-                cache_key, workflow, version = _fire_case(conn, case_id, now)
-        except Retry:
-            return 0
+                plan = _plan(conn, case_id, now)
+                done = _apply(conn, plan, now)
         except Exception:
-            log.exception("timer of case %s could not fire; tried again later", case_id)
-            conn.execute(_timers.update().where(_timers.c.case_id == case_id,
-                                                _timers.c.due_at <= now)
-                         .values(due_at=now + RETRY_LATER))
+            _later(conn, case_id, now)
             return 0
-    if workflow is not None:
-        workflow_cache.put(cache_key, version, workflow)
-        return 1
-    return 0
+    return _cached(plan) if done else 0
 
 
-def _fire_case(conn: Connection, case_id: int, now: datetime):
-    """Within the claiming transaction: fire the case's earliest due timer (timers due by
-    then that the engine reaches fire with it) and store the case as a completion does.
-    Returns (cache key, workflow, new version_id), or a None workflow when no timer is due."""
+def _fire_planned(now: datetime, url: str | None) -> int | None:
+    """SQLite: a batch of due cases, each planned on a read connection (the engine's work
+    needs no lock, so workers plan side by side) and written under the write lock only if the
+    case is still at the version planned from (else another worker or a completion was first:
+    the plan is dropped, write_change raises Retry)."""
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        candidates = list(conn.execute(
+            select(_timers.c.case_id).where(_timers.c.due_at <= now)
+            .order_by(_timers.c.due_at, _timers.c.task_id).limit(BATCH)).scalars())
+    if not candidates:
+        return None
+    random.shuffle(candidates)  # two workers seldom plan the same case
+    fired = 0
+    for case_id in dict.fromkeys(candidates):
+        try:
+            with engine.connect() as conn:
+                plan = _plan(conn, case_id, now)
+            with write_connection(url) as conn:
+                done = _apply(conn, plan, now)
+        except Retry:
+            continue
+        except Exception:
+            with write_connection(url) as conn:
+                _later(conn, case_id, now)
+            continue
+        fired += _cached(plan) if done else 0
+    return fired
+
+
+@dataclass
+class _Plan:
+    """What firing one case's earliest due timer does: `change` to store (None: nothing to
+    fire), or `stale`: a timer row the workflow no longer waits on (case at `version`)."""
+
+    case_id: int
+    version: int = 0
+    change: CaseChange | None = None
+    workflow: Any = None
+    cache_key: tuple[str, int] | None = None
+    stale: str | None = None
+    closed: bool = False
+
+
+def _plan(conn: Connection, case_id: int, now: datetime) -> _Plan:
+    """Read the case and its earliest due timer, fire it in the workflow (timers due by then
+    that the engine reaches fire with it) and make the change as a completion does."""
     timer = conn.execute(select(_timers).where(_timers.c.case_id == case_id,
                                                _timers.c.due_at <= now)
                          .order_by(_timers.c.due_at, _timers.c.task_id).limit(1)).first()
     row = conn.execute(select(_cases).where(_cases.c.id == case_id)).first()
-    cache_key = (str(conn.engine.url), case_id)
     if timer is None or row is None:
-        return cache_key, None, 0
+        return _Plan(case_id)
     case = Case(**row._mapping)
+    cache_key = (str(conn.engine.url), case_id)
+    plan = _Plan(case_id, case.version_id, cache_key=cache_key)
     if case.status != "open":
-        conn.execute(_timers.delete().where(_timers.c.case_id == case_id))
-        return cache_key, None, 0
+        plan.closed = True
+        return plan
     definition = definition_for(conn, case.process_version)
     workflow = workflow_cache.take(cache_key, case.version_id) or load_state(
         definition, case.workflow_state)
@@ -168,16 +212,44 @@ def _fire_case(conn: Connection, case_id: int, now: datetime):
     except driving.EngineFailure:
         raise
     except Conflict:  # the row outlived its timer: the workflow no longer waits on it
-        conn.execute(_timers.delete().where(_timers.c.task_id == timer.task_id))
-        return cache_key, None, 0
+        plan.stale = timer.task_id
+        return plan
     change = CaseChange(case=case, version_id=case.version_id, still_ready=ready,
                         settings=due.settings(conn))  # the norm of new tasks' due dates
     change.timer_fired(waited, now)
     change.advanced(definition, advance, {r["id"] for r in ready}, now)
     case.id_counter = ids.counter
     case.workflow_state = dump_state(workflow)
-    write_change(conn, change, _SYSTEM, now)
-    return cache_key, workflow, change.version_id + 1
+    plan.change, plan.workflow = change, workflow
+    return plan
+
+
+def _apply(conn: Connection, plan: _Plan, now: datetime) -> bool:
+    """Store a plan on the write connection: True when a timer fired. Rows of a closed case
+    or a stale row go, but only while the case is still at the version planned from."""
+    if plan.change is not None:
+        write_change(conn, plan.change, _SYSTEM, now)  # Retry when the case moved on
+        return True
+    if plan.closed or plan.stale:
+        unchanged = select(_cases.c.id).where(_cases.c.id == plan.case_id,
+                                              _cases.c.version_id == plan.version).exists()
+        rows = _timers.c.case_id == plan.case_id if plan.closed else \
+            _timers.c.task_id == plan.stale
+        conn.execute(_timers.delete().where(rows, unchanged))
+    return False
+
+
+def _cached(plan: _Plan) -> int:
+    """After the commit: the fired workflow goes to the cache for the case's next command."""
+    if plan.cache_key is not None and plan.change is not None:
+        workflow_cache.put(plan.cache_key, plan.version + 1, plan.workflow)
+    return 1
+
+
+def _later(conn: Connection, case_id: int, now: datetime) -> None:
+    log.exception("timer of case %s could not fire; tried again later", case_id)
+    conn.execute(_timers.update().where(_timers.c.case_id == case_id, _timers.c.due_at <= now)
+                 .values(due_at=now + RETRY_LATER))
 
 
 def run_worker(stop: threading.Event, url: str | None = None,
