@@ -112,6 +112,7 @@ ACTIONS = {
     "case_shared": _l("Casus gedeeld met een aandachtsfunctionaris"),
     "case_stalled": _l("Casus staat vast: geen taak open"),
     "case_migrated": _l("Casus verplaatst naar een andere procesversie"),
+    "informed": _l("Leidinggevende en aandachtsfunctionaris ingelicht over de melding"),
     "consult_requested": _l("Collega om advies gevraagd"),
     "consult_answered": _l("Advies gegeven"),
     "consult_withdrawn": _l("Vraag om advies vervallen: de casus is afgesloten"),
