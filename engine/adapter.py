@@ -44,6 +44,7 @@ from SpiffWorkflow.util.task import TaskIterator
 from .definitions import ProcessDefinition
 from .errors import Conflict
 from .expressions import SCRIPT_ENGINE
+from .messages import N_, Message
 from .timers import TIMER_CLASSES
 
 # --- deterministic task ids ------------------------------------------------------------------
@@ -161,10 +162,10 @@ class UntrustedState(Conflict):
     """A stored workflow state this release did not write: refused, never migrated (409)."""
 
     def __init__(self, detail: str):
-        super().__init__(
-            "De opgeslagen toestand van deze casus wordt niet vertrouwd en is niet geladen: "
-            f"{detail}. Laat de beheerder de casus controleren met 'meldcode verify'."
-        )
+        super().__init__(Message(
+            N_("De opgeslagen toestand van deze casus wordt niet vertrouwd en is niet geladen: "
+               "{detail}. Laat de beheerder de casus controleren met 'meldcode verify'."),
+            detail=detail))
         self.detail = detail
 
 
@@ -182,13 +183,15 @@ class _StoredStateSerializer(BpmnWorkflowSerializer):
     def check_version(self, dct: Any) -> None:
         """Raise UntrustedState unless `dct` is a state object written by this version."""
         if not isinstance(dct, dict):
-            raise UntrustedState("de toestand is geen object")
+            raise UntrustedState(N_("de toestand is geen object"))
         version = dct.get(self.VERSION_KEY)
         if version != self.VERSION:
-            shown = version if isinstance(version, str) and len(version) <= 20 else "onbekend"
-            raise UntrustedState(
-                f"serialisatieversie {shown!r} in plaats van {self.VERSION!r}"
-            )
+            if isinstance(version, str) and len(version) <= 20:
+                raise UntrustedState(Message(N_("serialisatieversie {found} in plaats van "
+                                                "{wanted}"), found=repr(version),
+                                             wanted=repr(self.VERSION)))
+            raise UntrustedState(Message(N_("serialisatieversie 'onbekend' in plaats van "
+                                            "{wanted}"), wanted=repr(self.VERSION)))
 
     def migrate(self, dct):
         # Replaces SpiffWorkflow's migrate (its hook inside deserialize_json): check, never migrate.
@@ -201,7 +204,7 @@ class _StoredStateSerializer(BpmnWorkflowSerializer):
         try:
             dct = json.loads(serialization)
         except ValueError:
-            raise UntrustedState("de toestand is geen geldige JSON") from None
+            raise UntrustedState(N_("de toestand is geen geldige JSON")) from None
         self.migrate(dct)
         return self.from_dict(dct)
 
@@ -289,5 +292,5 @@ def load_state(definition: ProcessDefinition, state: bytes) -> BpmnWorkflow:
     try:
         text = zlib.decompress(state).decode()
     except (zlib.error, UnicodeDecodeError):
-        raise UntrustedState("de toestand is onleesbaar") from None
+        raise UntrustedState(N_("de toestand is onleesbaar")) from None
     return restore(definition, text)

@@ -1,7 +1,8 @@
 """The hash chains and the sealed header of one case (CONTRACT section 5): its history
 events and its access-log lines each chained under the history key, their counts and heads
 sealed in the case row, and the row's header under its keyed hash (engine/audit.py makes
-them). Problems in Dutch, the first break of a chain only."""
+them). Problems in Dutch (engine.messages.Message, which the web layer translates), the
+first break of a chain only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from . import audit
+from .messages import N_, Message
 from .models import Case
 from .replay import StoredEvent, event_label
 
@@ -25,31 +27,30 @@ def check_chain(case: StoredCase, events: Sequence[StoredEvent]) -> list[str]:
     1, 2, ... without a gap, each linked to the one before and under its keyed hash, and the
     case's sealed count and head equal to the chain's. Out: the first problem found (Dutch),
     or []."""
-    problems = []
+    problems: list[str] = []
     prev = audit.GENESIS
     for index, event in enumerate(events, start=1):
         if event.seq != index:
-            problems.append(
-                f"gebeurtenis {index} ontbreekt of staat op de verkeerde plaats "
-                f"(gevonden: volgnummer {event.seq})"
-            )
+            problems.append(Message(
+                N_("gebeurtenis {number} ontbreekt of staat op de verkeerde plaats "
+                   "(gevonden: volgnummer {seq})"), number=index, seq=event.seq))
             return problems
         if event.prev_hash != prev:
-            problems.append(f"{event_label(event)}: de keten is onderbroken (vorige hash klopt niet)")
+            problems.append(Message(N_("{event}: de keten is onderbroken (vorige hash klopt "
+                                       "niet)"), event=event_label(event)))
             return problems
         content = audit.event_content(case.id, event.seq, event.at, event.actor, event.action,
                                       event.step, event.task_id, event.data)
         if audit.chain_hash(prev, content) != event.hash:
-            problems.append(
-                f"{event_label(event)}: de inhoud is na het vastleggen gewijzigd (hash klopt niet)"
-            )
+            problems.append(Message(N_("{event}: de inhoud is na het vastleggen gewijzigd (hash "
+                                       "klopt niet)"), event=event_label(event)))
             return problems
         prev = event.hash
     if case.event_count != len(events) or (case.last_hash or audit.GENESIS) != prev:
-        problems.append(
-            f"de casus verwacht {case.event_count} gebeurtenissen maar er zijn er {len(events)}: "
-            "er is een gebeurtenis verwijderd of toegevoegd"
-        )
+        problems.append(Message(
+            N_("de casus verwacht {expected} gebeurtenissen maar er zijn er {found}: er is een "
+               "gebeurtenis verwijderd of toegevoegd"), expected=case.event_count,
+            found=len(events)))
     return problems
 
 
@@ -62,15 +63,17 @@ def check_access_rows(rows: Iterable[Any], case: StoredCase | None = None) -> li
     number = 0
     for number, entry in enumerate(rows, start=1):
         if entry.prev_hash != prev:
-            return [f"toegangslog regel {number}: de keten is onderbroken (een regel is "
-                    "verwijderd of tussengevoegd)"]
+            return [Message(N_("toegangslog regel {number}: de keten is onderbroken (een regel "
+                               "is verwijderd of tussengevoegd)"), number=number)]
         if audit.chain_hash(prev, audit.access_content(entry)) != entry.hash:
-            return [f"toegangslog regel {number}: de inhoud is na het vastleggen gewijzigd"]
+            return [Message(N_("toegangslog regel {number}: de inhoud is na het vastleggen "
+                               "gewijzigd"), number=number)]
         prev = entry.hash
     if case is not None and (case.access_count != number
                              or (case.access_head or audit.GENESIS) != prev):
-        return [f"de casus verwacht {case.access_count} regels in het toegangslog maar er zijn "
-                f"er {number}: er zijn regels verwijderd of toegevoegd"]
+        return [Message(N_("de casus verwacht {expected} regels in het toegangslog maar er zijn "
+                           "er {found}: er zijn regels verwijderd of toegevoegd"),
+                        expected=case.access_count, found=number)]
     return []
 
 
@@ -79,6 +82,7 @@ def check_header(case: StoredCase) -> list[str]:
     reference, reason, date, owner, count or chain head, a swap between cases or a rewound
     case row shows here."""
     if not hmac.compare_digest(audit.header_hash(case.id, case), case.header_hash or ""):
-        return ["de kop van de casus (cliëntreferentie, reden, start- of einddatum, eigenaar, "
-                "status, tellers) is buiten de applicatie gewijzigd: de sleutelhash klopt niet"]
+        return [N_("de kop van de casus (cliëntreferentie, reden, start- of einddatum, "
+                   "eigenaar, status, tellers) is buiten de applicatie gewijzigd: de sleutelhash "
+                   "klopt niet")]
     return []

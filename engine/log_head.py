@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, select
 
 from . import settings, timezones
 from .merkle import Tree
+from .messages import N_, Message
 from .models import LogEntry
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class Head:
 
 class HeadUnreadable(Exception):
     """The record exists but cannot be trusted (malformed, or its keyed hash does not fit);
-    the message is Dutch."""
+    the message is Dutch (a Message, which the web layer translates)."""
 
 
 def path_for(engine: Engine) -> Path:
@@ -74,7 +75,8 @@ def read(engine: Engine) -> Head | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
-        raise HeadUnreadable(f"de vastgelegde kop van het logboek ({path}) is onleesbaar") from None
+        raise HeadUnreadable(Message(N_("de vastgelegde kop van het logboek ({path}) is "
+                                        "onleesbaar"), path=str(path))) from None
     try:
         head = Head(data["tree_size"], data["root"], data["at"], tuple(data["frontier"]))
         ok = (isinstance(head.tree_size, int) and head.tree_size >= 0
@@ -83,8 +85,9 @@ def read(engine: Engine) -> Head | None:
     except (KeyError, TypeError, ValueError):
         ok = False
     if not ok:
-        raise HeadUnreadable(f"de vastgelegde kop van het logboek ({path}) is gewijzigd of "
-                             "misvormd (de sleutelhash klopt niet)")
+        raise HeadUnreadable(Message(N_("de vastgelegde kop van het logboek ({path}) is "
+                                        "gewijzigd of misvormd (de sleutelhash klopt niet)"),
+                                     path=str(path)))
     return head
 
 

@@ -1,6 +1,7 @@
 """The check of the log across all cases: one pass over every entry (its keyed hash against
 its row, the indexes without a gap, the Merkle root against a checkpoint), the rows that are
-in no entry, and the same for one case. Problems in Dutch."""
+in no entry, and the same for one case. Problems in Dutch (engine.messages.Message, which the
+web layer translates)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,21 @@ from sqlalchemy import Connection, case, func, select
 
 from . import log_head, models, settings, store
 from .merkle import EMPTY_ROOT, Tree, entry_hash, hmac_states
+from .messages import N_, Message, text_of
 from .translog import ENTRIES, KINDS, MISSING, QUEUE, batches, sequence, snapshot
 
-_WHAT = {"event": "gebeurtenis", "access": "toegangslogregel", "admin": "beheerlogregel"}
+_WHAT = {"event": N_("gebeurtenis"), "access": N_("toegangslogregel"),
+         "admin": N_("beheerlogregel")}
+
+
+def _row(kind: str, row_id) -> Message:
+    """How a problem names a row: its kind and id, e.g. "gebeurtenis 12"."""
+    return Message("{kind} {row}", kind=_WHAT.get(kind, kind), row=row_id)
+
+
+def _of_log(problem: str) -> Message:
+    """A problem of the log as a whole: "logboek: <problem>"."""
+    return Message(N_("logboek: {problem}"), problem=problem)
 
 
 @dataclass
@@ -72,20 +85,23 @@ def _log_query(case_id: int | None = None):
 
 def _check_row(report: LogReport, key: bytes, idx, kind, row_id, case_id, entry, row_hash,
                row_case) -> None:
-    what = f"{_WHAT.get(kind, kind)} {row_id}"
+    what = _row(kind, row_id)
     if row_hash is None:
-        problem = f"{what} is verwijderd (staat wel in het logboek op positie {idx})"
+        problem = Message(N_("{what} is verwijderd (staat wel in het logboek op positie "
+                             "{position})"), what=what, position=idx)
     elif hmac.compare_digest(entry_hash(idx, kind, row_id, case_id, row_hash, key), entry):
         if kind == "admin" or row_case == case_id:
             return
-        problem = f"{what} is naar een andere casus verplaatst (logboekpositie {idx})"
+        problem = Message(N_("{what} is naar een andere casus verplaatst (logboekpositie "
+                             "{position})"), what=what, position=idx)
     elif row_hash == MISSING:
-        problem = f"{what} was al verwijderd toen het in het logboek kwam (positie {idx})"
+        problem = Message(N_("{what} was al verwijderd toen het in het logboek kwam (positie "
+                             "{position})"), what=what, position=idx)
     else:
-        problem = (f"{what} of logboekpositie {idx} is gewijzigd (de sleutelhash van het "
-                   "logboek klopt niet)")
+        problem = Message(N_("{what} of logboekpositie {position} is gewijzigd (de sleutelhash "
+                             "van het logboek klopt niet)"), what=what, position=idx)
     if case_id is None:
-        report.problems.append(f"logboek: {problem}")
+        report.problems.append(_of_log(problem))
     else:
         report.of_case(case_id, problem)
 
@@ -111,7 +127,7 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None)
     try:
         report.head = log_head.read(store.get_engine(url))
     except log_head.HeadUnreadable as exc:
-        report.problems.append(f"logboek: {exc}")
+        report.problems.append(_of_log(text_of(exc)))
     wants = sorted({checkpoint["tree_size"]} if checkpoint else set())
     if report.head is not None:
         wants = sorted({*wants, report.head.tree_size})
@@ -129,9 +145,9 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None)
             leaf = leaves.append
             for idx, kind, row_id, case_id, entry, row_hash, row_case in rows:
                 if idx != expected:
-                    problems.append(
-                        f"logboek: de posities {expected} tot en met {idx - 1} ontbreken "
-                        "(regels uit het logboek verwijderd)")
+                    problems.append(_of_log(Message(
+                        N_("de posities {first} tot en met {last} ontbreken (regels uit het "
+                           "logboek verwijderd)"), first=expected, last=idx - 1)))
                 expected = idx + 1
                 if case_id is None:
                     case_text = ""
@@ -164,8 +180,8 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None)
         existing = set(conn.execute(select(models.Case.__table__.c.id)).scalars())
     for case_id in sorted(logged_cases - existing):
         report.by_case[case_id] = [
-            "de casus is verwijderd: het logboek kent haar gebeurtenissen en toegangsregels, "
-            "de casus zelf ontbreekt", *report.by_case.get(case_id, [])][:20]
+            N_("de casus is verwijderd: het logboek kent haar gebeurtenissen en toegangsregels, "
+               "de casus zelf ontbreekt"), *report.by_case.get(case_id, [])][:20]
     if checkpoint:
         _against_checkpoint(report, checkpoint)
     if report.head is not None:
@@ -186,26 +202,28 @@ def _grow(tree: Tree, leaves: list[bytes], wants: list[int], roots: dict[int, st
 
 def _against_head(report: LogReport, head: log_head.Head) -> None:
     if report.tree_size < head.tree_size:
-        report.problems.append(
-            f"logboek: de sequencer gaf tot {head.at} {head.tree_size} regels een plaats, het "
-            f"logboek telt er nu {report.tree_size}: regels zijn verwijderd (en wat erna kwam "
-            "wacht opnieuw in de wachtrij)")
+        report.problems.append(_of_log(Message(
+            N_("de sequencer gaf tot {at} {size} regels een plaats, het logboek telt er nu "
+               "{count}: regels zijn verwijderd (en wat erna kwam wacht opnieuw in de "
+               "wachtrij)"), at=head.at, size=head.tree_size, count=report.tree_size)))
     elif report.roots.get(head.tree_size) != head.root:
-        report.problems.append(
-            f"logboek: de eerste {head.tree_size} regels wijken af van wat de sequencer tot "
-            f"{head.at} vastlegde (regels verwijderd, vervangen of in een andere volgorde)")
+        report.problems.append(_of_log(Message(
+            N_("de eerste {size} regels wijken af van wat de sequencer tot {at} vastlegde "
+               "(regels verwijderd, vervangen of in een andere volgorde)"),
+            size=head.tree_size, at=head.at)))
 
 
 def _against_checkpoint(report: LogReport, checkpoint: dict[str, Any]) -> None:
     size, at = checkpoint["tree_size"], checkpoint["at"]
     if report.tree_size < size:
-        report.problems.append(
-            f"logboek: het controlepunt van {at} telt {size} regels, het logboek nu maar "
-            f"{report.tree_size}: de nieuwste {size - report.tree_size} regel(s) zijn verwijderd")
+        report.problems.append(_of_log(Message(
+            N_("het controlepunt van {at} telt {size} regels, het logboek nu maar {count}: de "
+               "nieuwste {removed} regel(s) zijn verwijderd"),
+            at=at, size=size, count=report.tree_size, removed=size - report.tree_size)))
     elif report.checkpoint_root != checkpoint["root"]:
-        report.problems.append(
-            f"logboek: de eerste {size} regels wijken af van het controlepunt van {at} "
-            "(regels verwijderd, vervangen of in een andere volgorde)")
+        report.problems.append(_of_log(Message(
+            N_("de eerste {size} regels wijken af van het controlepunt van {at} (regels "
+               "verwijderd, vervangen of in een andere volgorde)"), size=size, at=at)))
 
 
 def _admin_rows(conn: Connection, report: LogReport) -> None:
@@ -221,8 +239,9 @@ def _admin_rows(conn: Connection, report: LogReport) -> None:
         except Exception:  # noqa: BLE001 - a malformed row is a finding
             ok = False
         if not ok:
-            report.problems.append(f"logboek: beheerlogregel {row.id} is na het vastleggen "
-                                   "gewijzigd (de sleutelhash klopt niet)")
+            report.problems.append(_of_log(Message(
+                N_("beheerlogregel {row} is na het vastleggen gewijzigd (de sleutelhash klopt "
+                   "niet)"), row=row.id)))
 
 
 def _unlogged(conn: Connection, report: LogReport,
@@ -240,11 +259,12 @@ def _unlogged(conn: Connection, report: LogReport,
         columns = [table.c.id] + ([table.c.case_id] if kind != "admin" else [])
         query = select(*columns).where(*_not_logged(kind, table)).order_by(table.c.id)
         for row in conn.execute(query):
-            problem = (f"{_WHAT[kind]} {row.id} staat niet in het logboek (buiten de applicatie "
-                       "toegevoegd, of de wachtrij van het logboek is bewerkt)")
+            problem = Message(N_("{what} staat niet in het logboek (buiten de applicatie "
+                                 "toegevoegd, of de wachtrij van het logboek is bewerkt)"),
+                              what=_row(kind, row.id))
             case_id = getattr(row, "case_id", None)
             if case_id is None:
-                report.problems.append(f"logboek: {problem}")
+                report.problems.append(_of_log(problem))
             else:
                 report.of_case(case_id, problem)
 
@@ -273,5 +293,6 @@ def verify_case_log(conn: Connection, case_id: int) -> list[str]:
         ids = conn.execute(select(table.c.id).where(
             table.c.case_id == case_id, *_not_logged(kind, table))).scalars().all()
         for row_id in ids:
-            report.of_case(case_id, f"{_WHAT[kind]} {row_id} staat niet in het logboek")
+            report.of_case(case_id, Message(N_("{what} staat niet in het logboek"),
+                                            what=_row(kind, row_id)))
     return report.by_case.get(case_id, [])

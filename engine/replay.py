@@ -16,7 +16,9 @@ from sqlalchemy import Row
 from . import adapter, audit, driving, informing, migration, timezones, versions
 from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
+from .messages import N_, Message
 from .models import HistoryEvent
+from .problems import joined
 from .store import unit_of_work
 
 # A history event as an ORM object or as a plain row of the events table (verify reads
@@ -26,9 +28,11 @@ StoredEvent = HistoryEvent | Row[Any]
 
 def event_label(event: StoredEvent) -> str:
     """How a problem names a history event (a row or an ORM object): its number, action and
-    step, in Dutch, e.g. "gebeurtenis 3 (task_completed, stap_2)"."""
-    step = f", {event.step}" if event.step else ""
-    return f"gebeurtenis {event.seq} ({event.action}{step})"
+    step, in Dutch, e.g. "gebeurtenis 3 (task_completed, stap_2)" (a Message)."""
+    if event.step:
+        return Message(N_("gebeurtenis {seq} ({action}, {step})"), seq=event.seq,
+                       action=event.action, step=event.step)
+    return Message(N_("gebeurtenis {seq} ({action})"), seq=event.seq, action=event.action)
 
 
 @dataclass
@@ -79,17 +83,18 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
     out = Replayed()
     problems: list[str] = []
     if not events or events[0].action != "case_started":
-        return out, ["de eerste gebeurtenis is niet het starten van de casus"]
+        return out, [N_("de eerste gebeurtenis is niet het starten van de casus")]
     definition_of = definition_of or _stored_definition
     first_move = next((e for e in events if e.action == migration.MIGRATED), None)
     if first_move is not None:
         out.process_version = (first_move.data or {}).get("from")
         if not isinstance(out.process_version, int):
-            return out, [f"{event_label(first_move)}: de oude procesversie ontbreekt"]
+            return out, [Message(N_("{event}: de oude procesversie ontbreekt"),
+                                 event=event_label(first_move))]
         try:
             definition = definition_of(out.process_version)
         except (DomainError, InvalidDefinition) as exc:
-            return out, [f"{event_label(first_move)}: {unloadable(out.process_version, exc)}"]
+            return out, [_of(first_move, unloadable(out.process_version, exc))]
     ids = adapter.IdSource(case_id)
     workflow, advance = driving.start_workflow(definition, ids, at=events[0].at)
     expected: list[tuple[str, str | None, dict]] = []
@@ -115,7 +120,8 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
     previous = events[0]
     for event in events[1:]:
         if event.action in PERSON_ACTIONS and expected:
-            problems.append(f"{event_label(event)}: verwacht werd eerst '{expected[0][0]}' van de engine")
+            problems.append(Message(N_("{event}: verwacht werd eerst '{action}' van de engine"),
+                                    event=event_label(event), action=expected[0][0]))
             break
         if event.action == "case_handed_over":
             out.owner = event.data.get("to")
@@ -127,7 +133,7 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
             why = informing.replay_problem(event, previous.action == "task_completed"
                                            and previous.step == driving.MELDING_STEP)
             if why is not None:
-                problems.append(f"{event_label(event)}: {why}")
+                problems.append(_of(event, why))
                 break
         elif event.action == "task_completed":
             try:
@@ -135,7 +141,7 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
                 advance = driving.complete_in_workflow(workflow, event.task_id or "", event.data, ids,
                                                        at=event.at)
             except DomainError as exc:
-                problems.append(f"{event_label(event)}: kan niet opnieuw worden afgespeeld: {exc.message}")
+                problems.append(_not_replayable(event, exc.message))
                 break
             out.completed_steps.append(event.step or "")  # a completion's event names its step
             out.data.update(event.data)
@@ -161,23 +167,26 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
             absorb(fired)
         elif event.action in ENGINE_ACTIONS:
             if not expected:
-                problems.append(f"{event_label(event)}: de engine komt bij afspelen niet tot deze stap")
+                problems.append(Message(N_("{event}: de engine komt bij afspelen niet tot deze "
+                                           "stap"), event=event_label(event)))
                 break
             action, step, data = expected.pop(0)
             if (action, step, data) != (event.action, event.step, event.data):
-                problems.append(
-                    f"{event_label(event)}: bij afspelen komt de engine tot '{action}' met {data}, "
-                    f"vastgelegd is {event.data}"
-                )
+                problems.append(Message(
+                    N_("{event}: bij afspelen komt de engine tot '{action}' met {data}, "
+                       "vastgelegd is {recorded}"),
+                    event=event_label(event), action=action, data=str(data),
+                    recorded=str(event.data)))
                 break
         else:
-            problems.append(f"{event_label(event)}: onbekende handeling")
+            problems.append(Message(N_("{event}: onbekende handeling"), event=event_label(event)))
             break
         if on_event:
             on_event(event, out, workflow)
         previous = event
     if not problems and expected:
-        problems.append(f"bij afspelen volgt nog '{expected[0][0]}', maar die gebeurtenis ontbreekt")
+        problems.append(Message(N_("bij afspelen volgt nog '{action}', maar die gebeurtenis "
+                                   "ontbreekt"), action=expected[0][0]))
     out.id_counter = ids.counter
     out.ready = _ready_steps(workflow)
     out.workflow = workflow
@@ -190,11 +199,13 @@ def _replay_fire(event: StoredEvent, workflow, ids: adapter.IdSource) -> driving
     try:
         timer, advance = driving.fire_timer(workflow, event.task_id or "", ids, event.at)
     except DomainError as exc:
-        return f"{event_label(event)}: kan niet opnieuw worden afgespeeld: {exc.message}"
+        return _not_replayable(event, exc.message)
     recorded = {"due": audit.iso(timer.due)}
     if (timer.step, recorded) != (event.step, event.data):
-        return (f"{event_label(event)}: bij afspelen gaat timer '{timer.step}' af met {recorded}, "
-                f"vastgelegd is {event.step} met {event.data}")
+        return Message(N_("{event}: bij afspelen gaat timer '{timer}' af met {data}, "
+                          "vastgelegd is {step} met {recorded}"),
+                       event=event_label(event), timer=timer.step, data=str(recorded),
+                       step=str(event.step), recorded=str(event.data))
     return advance
 
 
@@ -204,28 +215,47 @@ def _replay_move(event: StoredEvent, out: Replayed, workflow, ids: adapter.IdSou
     version, or the problem (Dutch) when the event does not fit or the move cannot be done."""
     data = event.data or {}
     if not isinstance(data.get("to"), int) or data.get("from") != out.process_version:
-        return (f"{event_label(event)}: de casus stond bij afspelen op versie {out.process_version}, "
-                f"niet op versie {data.get('from')}")
+        return Message(N_("{event}: de casus stond bij afspelen op versie {have}, niet op versie "
+                          "{want}"), event=event_label(event), have=out.process_version,
+                       want=data.get("from"))
     try:
         target = definition_of(data.get("to"))
     except (DomainError, InvalidDefinition) as exc:
-        return f"{event_label(event)}: {unloadable(data.get('to'), exc)}"
+        return _of(event, unloadable(data.get("to"), exc))
     try:
         advance = migration.move_workflow(workflow, target, ids)
     except DomainError as exc:
-        return f"{event_label(event)}: kan niet opnieuw worden afgespeeld: {exc.message}"
+        return _not_replayable(event, exc.message)
     except migration.MoveImpossible as exc:
-        return f"{event_label(event)}: kan niet opnieuw worden afgespeeld: {'; '.join(exc.reasons)}"
+        return _not_replayable(event, joined(exc.reasons, "; "))
     out.process_version = data.get("to")
     return advance
 
 
+def _of(event: StoredEvent, problem: str) -> Message:
+    """A problem found at `event`: "gebeurtenis 3 (...): <problem>"."""
+    return Message("{event}: {problem}", event=event_label(event), problem=problem)
+
+
+def _not_replayable(event: StoredEvent, reason: str) -> Message:
+    return Message(N_("{event}: kan niet opnieuw worden afgespeeld: {reason}"),
+                   event=event_label(event), reason=reason)
+
+
 def unloadable(version, exc: Exception) -> str:
-    """The problem (Dutch) of a process version that does not load: its number and the first
-    line of the reason (a DomainError's message, else the exception's text or type)."""
-    reason = (exc.message if isinstance(exc, DomainError)
-              else (str(exc).splitlines() or [type(exc).__name__])[0])
-    return f"procesversie {version} laat zich niet laden: {reason}"
+    """The problem (Dutch, a Message) of a process version that does not load: its number and
+    the first line of the reason (a DomainError's message, an invalid definition's first
+    problem, else the exception's text or type)."""
+    if isinstance(exc, DomainError):
+        reason = exc.message
+    elif isinstance(exc, InvalidDefinition) and exc.problems:  # its first line, translatable
+        first = exc.problems[0]
+        reason = Message("{file}:{line}: {message}", file=first.file, line=first.line,
+                         message=first.message)
+    else:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return Message(N_("procesversie {version} laat zich niet laden: {reason}"),
+                   version=version, reason=reason)
 
 
 def frames(definition, case_id: int, events: Sequence[StoredEvent],

@@ -1,7 +1,7 @@
 """Verify a case: its header and both chains (engine/chains.py), the replay of its history
 from its process version (engine/replay.py) compared with everything stored; the verify
 command of one case and `verify --all` (in forked processes side by side). Problems are
-reported in plain Dutch, first one first."""
+reported in plain Dutch (Messages, for the web layer to translate), first one first."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session, load_only
 
 from . import adapter, cases, commands, consults, log_verify, timezones, translog, versions
 from .chains import StoredCase, check_access_rows, check_chain, check_header
+from .messages import N_, Message
 from .models import Case
+from .problems import joined
 from .replay import replay_events, unloadable
 from .store import unit_of_work
 from .verify_reads import CASE_ROW, CaseReads, read_batch, read_snapshot
@@ -81,7 +83,11 @@ def _same_state(stored: dict, workflow) -> bool:
     return stored == _comparable_state(json.loads(adapter.snapshot(workflow)))
 
 
-_PLURAL = {"de afgeronde stappen", "de vastgelegde gegevens"}
+_STEPS, _DATA = N_("de afgeronde stappen"), N_("de vastgelegde gegevens")
+_PLURAL = {_STEPS, _DATA}
+_DIFFERS = (N_("{what} wijkt af van de geschiedenis ({difference})"),
+            N_("{what} wijken af van de geschiedenis ({difference})"))  # by what in _PLURAL
+_GONE = N_("de casus is verwijderd")
 
 
 def verify_case(session: Session, case: StoredCase, reads: CaseReads | None = None) -> Verdict:
@@ -98,7 +104,8 @@ def verify_case(session: Session, case: StoredCase, reads: CaseReads | None = No
             verdict.problems = check_header(case)
         return verdict
     except Exception as exc:  # noqa: BLE001 - a malformed row is a finding of this case
-        return Verdict(case.id, 0, [f"de casus laat zich niet controleren: {_reason(exc)}"])
+        return Verdict(case.id, 0, [Message(N_("de casus laat zich niet controleren: {reason}"),
+                                            reason=_reason(exc))])
 
 
 def _reason(exc: Exception) -> str:
@@ -110,19 +117,21 @@ def _verify_case(session: Session, case: StoredCase, reads: CaseReads) -> Verdic
     try:
         events = reads.events()
     except Exception as exc:  # noqa: BLE001 - an unreadable event (JSON, time) is a finding
-        return Verdict(case.id, 0, [f"de geschiedenis is onleesbaar (een gebeurtenis met "
-                                    f"ongeldige gegevens of tijd): {_reason(exc)}"])
+        return Verdict(case.id, 0, [Message(N_("de geschiedenis is onleesbaar (een gebeurtenis "
+                                               "met ongeldige gegevens of tijd): {reason}"),
+                                            reason=_reason(exc))])
     verdict = Verdict(case.id, len(events))
     try:
         access = check_access_rows(reads.access(), case)
     except Exception as exc:  # noqa: BLE001
-        access = [f"het toegangslog is onleesbaar: {_reason(exc)}"]
+        access = [Message(N_("het toegangslog is onleesbaar: {reason}"), reason=_reason(exc))]
     verdict.problems = check_chain(case, events) + access
     if verdict.problems:
         return verdict
     owner = reads.owner(case.owner_id)
     if owner is None:
-        verdict.problems = [f"de eigenaar (gebruiker {case.owner_id}) bestaat niet"]
+        verdict.problems = [Message(N_("de eigenaar (gebruiker {user}) bestaat niet"),
+                                    user=case.owner_id)]
         return verdict
     try:
         definition = versions.definition_for(session, case.process_version)
@@ -136,49 +145,50 @@ def _verify_case(session: Session, case: StoredCase, reads: CaseReads) -> Verdic
         verdict.problems = problems
         return verdict
     stored = {
-        "de afgeronde stappen": (case.completed_steps, replayed.completed_steps),
-        "de vastgelegde gegevens": (case.data, replayed.data),
-        "de status": (case.status, replayed.status),
-        "de uitkomst": (case.uitkomst, replayed.uitkomst),
-        "de teller van taak-id's": (case.id_counter, replayed.id_counter),
-        "de markering 'staat vast'": (case.stalled_at is not None, replayed.stalled),
-        "de eigenaar": (owner, replayed.owner),
-        "de lijst van collega's met wie de casus is gedeeld": (
+        _STEPS: (case.completed_steps, replayed.completed_steps),
+        _DATA: (case.data, replayed.data),
+        N_("de status"): (case.status, replayed.status),
+        N_("de uitkomst"): (case.uitkomst, replayed.uitkomst),
+        N_("de teller van taak-id's"): (case.id_counter, replayed.id_counter),
+        N_("de markering 'staat vast'"): (case.stalled_at is not None, replayed.stalled),
+        N_("de eigenaar"): (owner, replayed.owner),
+        N_("de lijst van collega's met wie de casus is gedeeld"): (
             reads.sharers(), sorted(replayed.shared_with)),
     }
     if replayed.process_version is not None:
-        stored["de procesversie"] = (case.process_version, replayed.process_version)
+        stored[N_("de procesversie")] = (case.process_version, replayed.process_version)
     for what, (have, want) in stored.items():
         if have != want:
-            verb = "wijken" if what in _PLURAL else "wijkt"
-            verdict.problems.append(
-                f"{what} {verb} af van de geschiedenis ({difference(have, want)})")
+            verdict.problems.append(Message(_DIFFERS[what in _PLURAL], what=what,
+                                            difference=difference(have, want)))
     rows = consults.diagram_rows(reads.tasks(), replayed.consults, verdict.problems)
     ready_rows = {r.id: r.step for r in rows if r.state == "ready"}
     if ready_rows != replayed.ready:
-        verdict.problems.append(
-            "de open taken wijken af van de geschiedenis ("
-            f"{difference(sorted(ready_rows.values()), sorted(replayed.ready.values()))})")
+        verdict.problems.append(Message(_DIFFERS[1], what=N_("de open taken"), difference=(
+            difference(sorted(ready_rows.values()), sorted(replayed.ready.values())))))
     completed_rows = [r for r in rows if r.state == "completed"]
     undated = sorted(r.step for r in completed_rows if r.completed_at is None)
     if undated:
-        verdict.problems.append(f"afgeronde taak zonder tijdstip van afronden: {', '.join(undated)}")
+        verdict.problems.append(Message(N_("afgeronde taak zonder tijdstip van afronden: {steps}"),
+                                        steps=", ".join(undated)))
         return verdict
     completed_rows.sort(key=lambda r: (_utc(r.completed_at), r.step))
     if [r.step for r in completed_rows] != replayed.completed_steps:
-        verdict.problems.append("de afgeronde taakrijen wijken af van de geschiedenis")
+        verdict.problems.append(N_("de afgeronde taakrijen wijken af van de geschiedenis"))
     try:
         stored_state = _comparable_state(adapter.state_dict(case.workflow_state))
     except Exception:  # noqa: BLE001 - unreadable state is a finding, not a crash
-        verdict.problems.append("de opgeslagen workflowstatus is onleesbaar")
+        verdict.problems.append(N_("de opgeslagen workflowstatus is onleesbaar"))
         return verdict
     if not _same_state(stored_state, replayed.workflow):
-        verdict.problems.append("de opgeslagen workflowstatus wijkt af van het afspelen van de geschiedenis")
+        verdict.problems.append(N_("de opgeslagen workflowstatus wijkt af van het afspelen van "
+                                   "de geschiedenis"))
     return verdict
 
 
 _NAMES = 10  # keys named at most in one difference
 _SHORT = 60  # characters of one name or value at most
+_NOTHING = N_("(niets)")
 
 
 def _short(value: Any) -> str:
@@ -187,34 +197,40 @@ def _short(value: Any) -> str:
 
 
 def _names(keys: list[Any]) -> str:
-    shown = ", ".join(_short(k) for k in keys[:_NAMES])
-    return shown + (f" en {len(keys) - _NAMES} meer" if len(keys) > _NAMES else "")
+    shown, more = ", ".join(_short(k) for k in keys[:_NAMES]), len(keys) - _NAMES
+    return Message(N_("{names} en {count} meer"), names=shown, count=more) if more > 0 else shown
+
+
+def _both(have: str, want: str) -> Message:
+    return Message(N_("opgeslagen: {have}, na afspelen: {want}"), have=have, want=want)
 
 
 def difference(have: Any, want: Any) -> str:
-    """How a stored value differs from the replayed one, short, in Dutch: for recorded data
-    (a dict) only the keys that differ, never their values (the client's content); for a list
-    its lengths and the first place where it differs; otherwise both values, cut short."""
+    """How a stored value differs from the replayed one, short, in Dutch (a Message): for
+    recorded data (a dict) only the keys that differ, never their values (the client's content);
+    for a list its lengths and the first place where it differs; otherwise both values, short."""
     if isinstance(have, dict) and isinstance(want, dict):
         parts = []
         changed = sorted((k for k in have.keys() & want.keys() if have[k] != want[k]), key=str)
         only_stored = sorted(have.keys() - want.keys(), key=str)
         only_replayed = sorted(want.keys() - have.keys(), key=str)
         if changed:
-            parts.append(f"andere waarde: {_names(changed)}")
+            parts.append(Message(N_("andere waarde: {names}"), names=_names(changed)))
         if only_stored:
-            parts.append(f"alleen opgeslagen: {_names(only_stored)}")
+            parts.append(Message(N_("alleen opgeslagen: {names}"), names=_names(only_stored)))
         if only_replayed:
-            parts.append(f"alleen na afspelen: {_names(only_replayed)}")
-        return "; ".join(parts) or "anders van soort"
+            parts.append(Message(N_("alleen na afspelen: {names}"),
+                                 names=_names(only_replayed)))
+        return joined(parts, "; ") or N_("anders van soort")
     if isinstance(have, list) and isinstance(want, list):
         at = next((i for i, (a, b) in enumerate(zip(have, want, strict=False)) if a != b),
                   min(len(have), len(want)))
-        first = (f"opgeslagen: {_short(have[at]) if at < len(have) else '(niets)'}, "
-                 f"na afspelen: {_short(want[at]) if at < len(want) else '(niets)'}")
-        return (f"opgeslagen {len(have)}, na afspelen {len(want)}; eerste verschil op plaats "
-                f"{at + 1} ({first})")
-    return f"opgeslagen: {_short(have)}, na afspelen: {_short(want)}"
+        first = _both(_short(have[at]) if at < len(have) else _NOTHING,
+                      _short(want[at]) if at < len(want) else _NOTHING)
+        return Message(N_("opgeslagen {have}, na afspelen {want}; eerste verschil op plaats "
+                          "{place} ({first})"), have=len(have), want=len(want), place=at + 1,
+                       first=first)
+    return _both(_short(have), _short(want))
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -360,7 +376,7 @@ def _verify_chunk(ids: list[int], url: str | None) -> list[Verdict]:
             batch = None
         if batch is not None:
             return [verify_case(reader, *batch[cid]) if cid in batch
-                    else Verdict(cid, 0, ["de casus is verwijderd"]) for cid in ids]
+                    else Verdict(cid, 0, [_GONE]) for cid in ids]
     return [_verify_one(None, cid, url) for cid in ids]
 
 
@@ -373,10 +389,10 @@ def _load_and_verify(session: Session, case_id: int, rollback: bool = True) -> V
     except Exception as exc:  # noqa: BLE001 - invalid JSON or time in the case row
         if rollback:
             session.rollback()
-        return Verdict(case_id, 0, [f"de casusrij is onleesbaar (ongeldige gegevens of tijd): "
-                                    f"{_reason(exc)}"])
+        return Verdict(case_id, 0, [Message(N_("de casusrij is onleesbaar (ongeldige gegevens "
+                                               "of tijd): {reason}"), reason=_reason(exc))])
     if case is None:
-        return Verdict(case_id, 0, ["de casus is verwijderd"])
+        return Verdict(case_id, 0, [_GONE])
     return verify_case(session, case)
 
 

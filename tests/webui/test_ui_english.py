@@ -7,95 +7,15 @@ once the diagram's own texts are taken out: those stay as the process owner wrot
 
 from __future__ import annotations
 
-import html
 import re
 import shutil
 import subprocess
-from functools import cache
-from pathlib import Path
 
-from babel.messages.pofile import read_po
-from lxml import etree
 from markupsafe import escape
 
 from engine import organisation
 from tests.conftest import need
-from tests.helpers import finished_case, text
-
-ROOT = Path(__file__).resolve().parents[2]
-EN_PO = ROOT / "webui" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
-PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{[^{}]*\}")
-
-
-@cache
-def dutch_fragments() -> tuple[str, ...]:
-    """The Dutch texts of the catalogue that read differently in English, as the pieces that
-    stand between their placeholders (a piece of one word under 4 letters says too little, and
-    a piece the English keeps, such as a name, is no Dutch)."""
-    with open(EN_PO, "rb") as fh:
-        catalogue = read_po(fh)
-    pieces = set()
-    for message in catalogue:
-        if not message.id:
-            continue
-        ids = [message.id] if isinstance(message.id, str) else list(message.id)
-        strings = [message.string] if isinstance(message.string, str) else list(message.string)
-        if ids[0] == strings[0]:
-            continue
-        kept = " ".join(strings)
-        for msgid in ids:
-            for piece in PLACEHOLDER.split(msgid):
-                piece = piece.strip(" .,:;()'\"")
-                if (len(piece) >= 4 or " " in piece) and not re.search(
-                        rf"(?<!\w){re.escape(piece)}(?!\w)", kept):
-                    pieces.add(piece)
-    return tuple(sorted(pieces, key=len, reverse=True))
-
-
-@cache
-def diagram_texts() -> tuple[str, ...]:
-    """Every text of the shipped diagram and decision table: names, labels, options, help,
-    documentation."""
-    found = set()
-    for path in (ROOT / "processes").glob("*.*mn"):
-        for node in etree.parse(str(path)).iter():
-            if not isinstance(node.tag, str):
-                continue
-            for attribute in ("name", "label", "value"):
-                if node.get(attribute):
-                    found.add(node.get(attribute).strip())
-            if node.text and node.text.strip():
-                found.add(node.text.strip())
-    return tuple(sorted((t for t in found if t), key=len, reverse=True))
-
-
-READ_ATTRIBUTES = re.compile(r'\s(?:title|aria-label|placeholder|alt)="([^"]*)"')
-
-
-def readable(page: str, also_own: tuple[str, ...] = ()) -> str:
-    """What a person reads: the text without scripts and styles, and the attributes people
-    see or hear, with the diagram's own texts (and `also_own`: those texts with the
-    organisation's settings filled in) taken out."""
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
-    attributes = " | ".join(READ_ATTRIBUTES.findall(page))
-    body = re.sub(r"<[^>]+>", " | ", page)
-    shown = html.unescape(body + " | " + attributes)
-    shown = re.sub(r"\s+", " ", shown)
-    for own in (*sorted(also_own, key=len, reverse=True), *diagram_texts()):
-        shown = shown.replace(re.sub(r"\s+", " ", own), " | ")
-    return shown
-
-
-def dutch_in(page: str, also_own: tuple[str, ...] = ()) -> list[str]:
-    shown = readable(page, also_own)
-    return [piece for piece in dutch_fragments()
-            if re.search(rf"(?<!\w){re.escape(piece)}(?!\w)", shown)]
-
-
-def english(browser_like, name: str):
-    browser_like.login(name)
-    browser_like.post("/taal", {"taal": "en", "next": "/"})
-    return browser_like
+from tests.helpers import diagram_texts, dutch_in, english, finished_case, readable, text
 
 
 def check(responses: dict, also_own: tuple[str, ...] = ()) -> None:

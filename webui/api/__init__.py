@@ -292,7 +292,8 @@ def case_history(case_id):
           "Controleer de geschiedenisketen en speel de casus opnieuw af",
           {200: (models.Verdict, "het oordeel")}, refusals=CASE_REFUSALS)
 def verify_case(case_id):
-    return verification.verify(g.principal, case_id)
+    # the problems in the reader's language (Dutch unless Accept-Language asks for English)
+    return translate_all(verification.verify(g.principal, case_id))
 
 
 @endpoint("GET", "/cases/<case_id>/access-log",
