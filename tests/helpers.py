@@ -334,6 +334,7 @@ def submit(page) -> None:
     with page.expect_navigation():
         page.get_by_role("button", name="Stap afronden").click()
 
+
 # --- the English UI: what a person reads, and the Dutch of the catalogue in it ------------
 
 EN_PO = ROOT / "webui" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
