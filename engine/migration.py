@@ -154,7 +154,8 @@ def _ready_rows(session: Session, case_ids: list[int]) -> dict[int, list[TaskRec
     rows: dict[int, list[TaskRecord]] = defaultdict(list)
     if case_ids:
         for row in session.scalars(select(TaskRecord).where(
-                TaskRecord.case_id.in_(case_ids), TaskRecord.state == "ready")
+                TaskRecord.case_id.in_(case_ids), TaskRecord.state == "ready",
+                TaskRecord.step != "consult")  # a consult is no task of the workflow
                 .order_by(TaskRecord.ready_at, TaskRecord.id)):
             rows[row.case_id].append(row)
     return rows

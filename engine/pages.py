@@ -313,7 +313,9 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
 
         consult_people = candidates(session, who, row)
         for task in case["tasks"]:
-            task["mine"] = users.may_complete(who, row, task["lane"])
+            task["mine"] = users.may_complete(who, row, task["lane"]) if task["step"] != "consult" \
+                else session.scalar(select(Consult.user_id).where(Consult.task_id == task["id"])) \
+                == who.id  # a consult is for the person consulted (engine/consults.py)
     case["owner_name"] = display.get(case["owner"]) or case["owner"]
     case["started_at"] = timeline[0]["at"] if timeline else None
     case["started_by_name"] = timeline[0]["actor_name"] if timeline else case["owner_name"]

@@ -2,8 +2,9 @@
 PostgreSQL: `informed` after each melding to everyone the history's `informed` event names,
 `task_ready` to whoever else must act on a new task, never to the person who just acted."""
 
-from engine import cases, notifications
-from tests.helpers import events_of, verify, walk
+from engine import cases, consults, definitions, migration, notifications, tasks
+from engine.definitions import SourceFile
+from tests.helpers import events_of, relabelled, store_version, verify, walk
 from tests.scenarios.paths import LONGEST
 
 
@@ -28,4 +29,18 @@ def test_informed_after_each_melding_and_task_ready_for_others(people):
                 if e.action == "task_completed" and e.actor == "lg"]
     lg_ready = [k for k in kinds(people["lg"]) if k[0] == "task_ready"]
     assert len(lg_ready) >= len(lg_tasks)
+    assert verify(case["id"])[case["id"]].ok
+
+
+def test_a_case_with_an_open_consult_moves_to_another_version(people, monkeypatch):
+    files = [SourceFile(f.name, relabelled(" (oud)")) if f.kind == "bpmn" else f
+             for f in definitions.shipped_files()]
+    older = store_version(files, monkeypatch)
+    case = cases.start_case(people["mw"], {"client_ref": "C-verhuis"})
+    asked = consults.request(people["mw"], case["id"], {"user": "af", "question": "Wat nu?"})
+    migration.move_cases(people["pb"], older, 1)  # the consult is no step of the workflow
+    moved = cases.get_case(people["mw"], case["id"])
+    assert moved["process_version"] == 1
+    assert asked["task_id"] in [t["id"] for t in moved["tasks"]]
+    tasks.complete_task(people["af"], asked["task_id"], {"antwoord": "Bel VT."})
     assert verify(case["id"])[case["id"]].ok
