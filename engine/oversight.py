@@ -4,7 +4,7 @@ has looked at a case. Every function here is for auditors only, and every use is
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -39,6 +39,7 @@ class CaseFilter:
     step: str | None = None  # cases with a task at this step, ready or done
     process_version: int | None = None
     page: int = 1
+    search: dict[str, str] = field(default_factory=dict)  # listings.parse_search: client_ref, owner
 
     @classmethod
     def parse(cls, args: dict[str, Any]) -> CaseFilter:
@@ -72,6 +73,8 @@ class CaseFilter:
                                            last=f"{LAST_DAY:%d-%m-%Y}")
                 else:
                     setattr(f, name, day)
+        f.search, found = listings.parse_search(args)
+        errors.update(found)
         f.step = text("step")
         if f.step and len(f.step) > 200:
             errors["step"] = N_("Te lang.")
@@ -120,6 +123,7 @@ def find_cases(who, flt: CaseFilter) -> dict[str, Any]:
             query = query.where(Case.started_at < end)
         if flt.process_version is not None:
             query = query.where(Case.process_version == flt.process_version)
+        query = query.where(*listings.search_conditions(flt.search))
         if flt.step:
             query = query.where(Case.id.in_(
                 select(TaskRecord.case_id).where(TaskRecord.step == flt.step)))
@@ -198,7 +202,8 @@ def viewers(who, case_id: Any) -> dict[str, Any]:
 
 # --- the auditor's pages in the web UI: each page one call, composed from the above ---------
 
-FILTER_FIELDS = ("status", "uitkomst", "started_from", "started_to", "step", "process_version")
+FILTER_FIELDS = ("client_ref", "owner", "status", "uitkomst", "started_from", "started_to", "step",
+                 "process_version")
 
 
 def search_page(who, args: dict[str, Any]) -> dict[str, Any]:

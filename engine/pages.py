@@ -111,11 +111,11 @@ def inbox(who: Principal, sort: str = INBOX_SORTS[0]) -> dict[str, Any]:
 # --- Mijn casussen ---------------------------------------------------------------------------
 
 
-def list_cases(who: Principal, page: int = 1, per_page: int = CASES_PER_PAGE) -> dict[str, Any]:
-    """The cases this person may read, newest first: the cases table (and owners) only.
-
-    The same rules as users.may_read_case, as one indexed query.
-    """
+def list_cases(who: Principal, page: int = 1, per_page: int = CASES_PER_PAGE,
+               where: list | None = None) -> dict[str, Any]:
+    """The cases this person may read, newest first, narrowed by `where` (conditions over Case
+    and its owner User: a search, engine/listings.py); the cases table (and owners) only, with
+    the same rules as users.may_read_case, as one indexed query."""
     page = max(1, min(int(page or 1), 100_000))
     offset = (page - 1) * per_page
     query = (
@@ -126,7 +126,7 @@ def list_cases(who: Principal, page: int = 1, per_page: int = CASES_PER_PAGE) ->
     if not who.has_role(AUDITOR):
         # One branch per rule, each reading its own index newest first and no further than
         # this page needs: an OR over the rules would collect and sort every matching case.
-        wanted = offset + per_page + 1
+        wanted = None if where else offset + per_page + 1  # a search may pass over any
 
         def newest(ids):
             column = ids.selected_columns[0]
@@ -147,7 +147,7 @@ def list_cases(who: Principal, page: int = 1, per_page: int = CASES_PER_PAGE) ->
             ))
         readable = union(*branches).subquery()
         query = query.where(Case.id.in_(select(readable.c[0])))
-    query = query.order_by(Case.id.desc()).offset(offset).limit(per_page + 1)
+    query = query.where(*(where or ())).order_by(Case.id.desc()).offset(offset).limit(per_page + 1)
     with unit_of_work() as session:
         rows = session.execute(query).all()
     cases = [

@@ -30,8 +30,12 @@ def case_id_of(page) -> int:
 ])
 def test_sign_in_as_each_role(page, name, display):
     login(page, name)
-    expect(page).to_have_url(re.compile(r"/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Mijn taken")
+    # issue 13 point 5: the auditor, procesbeheerder and beheerder start on their own page
+    start = {"aud": ("/audit/casussen", "Audit: casussen"), "pb": ("/processen", "Procesversies"),
+             "bh": ("/beheer/instellingen", "Instellingen van de organisatie")}
+    path, heading = start.get(name, ("/", "Mijn taken"))
+    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
     expect(page.locator(".who-name")).to_have_text(display)
     may_start = name in ("mw", "lg", "af")
     expect(page.get_by_role("link", name="Nieuwe casus")).to_have_count(1 if may_start else 0)

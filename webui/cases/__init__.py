@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine import consults, listings, migration, pages, sharing, timezones
+from engine import consults, listings, migration, overview, pages, sharing, timezones
 from engine.cases import start_case
 from engine.commands import refusals_logged
 from engine.errors import Forbidden, Invalid
@@ -20,9 +21,21 @@ bp = Blueprint("cases", __name__)
 @bp.get("/casussen")
 @login_required
 def cases():
+    # ?client_ref=...&owner=...: a search (engine/listings.py parse_search), a GET form
     asked = request.args.get("pagina", "1")
-    page = int(asked) if asked.isdigit() else 1
-    return render_template("cases/list.html", listing=listings.my_cases(principal(), page))
+    page = int(asked) if asked.isascii() and asked.isdigit() and len(asked) < 7 else 1
+    search, errors = listings.parse_search(request.args)
+    if errors:
+        return render_template("cases/list.html", listing=None, search=search,
+                               errors=errors), 422
+    return render_template("cases/list.html", listing=listings.my_cases(principal(), page, search),
+                           search=search, errors={})
+
+
+@bp.get("/team")
+@login_required
+def team():
+    return render_template("cases/team.html", team=overview.team_cases(principal()))
 
 
 @bp.route("/casussen/nieuw", methods=["GET", "POST"])
@@ -56,6 +69,14 @@ def new_case():
 def case(case_id: int):
     page = pages.case_page(principal(), case_id)
     return render_template("cases/case.html", page=page, notice=migration.case_notice(page))
+
+
+@bp.context_processor
+def _after_stap5():
+    # the case page's statement of the stap 5 decisions (engine/overview.py), for any page
+    # that shows a case (also again after a refused form)
+    return {"after_stap5": overview.after_stap5,
+            "day": lambda d: format_date(d, "d MMMM yyyy") if d else ""}
 
 
 # Handing over and sharing: one form each on the case page; an error shows the page again

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
+from flask_login import current_user, login_required
 
-from engine import drafts, listings, pages
+from engine import drafts, listings, overview, pages
 from engine.errors import Conflict, Invalid
+from engine.roles import AUDITOR, BEHEERDER, PROCESBEHEERDER, TASK_LANES
 
 from ..web import principal, simple_condition, when
 
@@ -17,9 +18,19 @@ bp = Blueprint("tasks", __name__)
 _CONTROL = {"csrf_token", "actie"}
 
 
+# Where a person without tasks of their own starts (after sign-in and on "/"), by role.
+START_PAGES = ((AUDITOR, "audit.cases"), (PROCESBEHEERDER, "processes.versions"),
+               (BEHEERDER, "admin.settings"))
+
+
 @bp.get("/")
 @login_required
 def inbox():
+    if not any(r in TASK_LANES for r in current_user.roles):
+        # an auditor, procesbeheerder or beheerder never has a task: their own start page
+        start = next((page for role, page in START_PAGES if role in current_user.roles), None)
+        if start:
+            return redirect(url_for(start))
     # ?sorteer=urgentie|termijn|casus|stap (pages.INBOX_SORTS): a link on the page, no script
     return render_template("tasks/inbox.html", inbox=listings.inbox(
         principal(), request.args.get("sorteer", pages.INBOX_SORTS[0])))
@@ -44,6 +55,7 @@ def _render(task: dict, values: dict, errors: dict | None = None, status: int = 
     return render_template(
         "tasks/task.html", task=task, fields=fields, values=values, errors=errors,
         other_errors={k: v for k, v in errors.items() if k not in names},
+        progress=overview.progress(task["step"]),
     ), status
 
 
