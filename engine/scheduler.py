@@ -98,7 +98,8 @@ def run_due(now: datetime | None = None, url: str | None = None, limit: int | No
     (default the configured one), case by case, each in its own transaction; at most `limit`
     cases (None: until none is due). Returns how many cases had a timer fired. A case whose
     claim or write fails is logged and left for the next round; nothing is raised but
-    database errors outside a case."""
+    database errors outside a case. CONTRACT section 5: each due timer fires exactly once,
+    however many workers and servers run."""
     at = now or clock.now()
     fired = 0
     while limit is None or fired < limit:

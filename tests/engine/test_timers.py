@@ -268,3 +268,15 @@ def test_an_interrupting_boundary_timer_cancels_its_task(db_url, people, monkeyp
         with store.unit_of_work() as session:
             assert session.get(models.TaskRecord, first["id"]).state == "cancelled"
     assert verify(case["id"])[case["id"]].ok, verify(case["id"])[case["id"]].problems
+
+
+def test_meldcode_check_passes_a_diagram_with_timers(tmp_path):
+    from tests.helpers import cli
+
+    paths = []
+    for f in timer_files():
+        path = tmp_path / f.name
+        path.write_bytes(f.content)
+        paths.append(str(path))
+    result = cli("check", *paths)
+    assert result.exit_code == 0, result.output
