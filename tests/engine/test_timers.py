@@ -110,7 +110,7 @@ def test_timers_fire_at_their_time_and_not_before(people):
     with clock.use(clock.ManualClock(T0)) as now:
         case = start(people)
         case = complete_stap1(people, case, "2026-12-02")  # 00:00 Amsterdam = 1 Dec 23:00 UTC
-        assert case["tasks"] == []
+        assert case["tasks"] == [] and case["stalled_at"] is None  # a waiting timer: not stuck
         due = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
         assert scheduler.run_due(due - timedelta(seconds=1)) == 0
         assert fired(case["id"]) == []
