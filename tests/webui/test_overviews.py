@@ -5,6 +5,7 @@ client reference and owner in Mijn casussen and the auditor's list (with its acc
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import select
 
@@ -209,5 +210,10 @@ def test_the_new_pages_show_no_dutch_in_english(ui_app, sqlite_people):
         "audit zoeken": english(Client(ui_app), "aud").get("/audit/casussen?owner=m%01"),
     }
     assert "Step 1 of 5" in text(pages["taak"])
-    found = {k: dutch_in(text(r)) for k, r in pages.items()}
+    found = {k: dutch_in(text(r)) for k, r in pages.items() if k != "casus"}
+    # the case page: its statement of the decisions (the timeline holds the test's answers)
+    decisions = re.search(r'<section class="panel decisions".*?</section>', text(pages["casus"]),
+                          re.S)
+    assert decisions and "What now runs side by side" in decisions.group(0)
+    found["casus"] = dutch_in(decisions.group(0))
     assert not {k: v for k, v in found.items() if v}, found
