@@ -240,7 +240,8 @@ def test_openapi_document_lists_every_route(app, client):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1") or "<path:" in rule.rule:
             continue
-        path = rule.rule.replace("<case_id>", "{id}").replace("<task_id>", "{id}")
+        path = rule.rule.replace("<case_id>", "{id}").replace("<task_id>", "{id}") \
+            .replace("<notification_id>", "{id}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, (path, method)
 
