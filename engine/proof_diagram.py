@@ -104,13 +104,21 @@ def read_diagram(definition) -> Diagram | None:
     dmn_inputs = diagram.routed - RULE_VARIABLES
     for brt in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
         reads.setdefault(brt.get("id", ""), set()).update(dmn_inputs)
-    diagram.live = _liveness(diagram, reads)
+    # A user task's required fields are always answered when it completes: their earlier
+    # values cannot reach anything after it (a loop back through it forgets them).
+    writes = {task_id: {f.name for f in step.fields if f.required}
+              for task_id, step in definition.steps.items()}
+    diagram.live = _liveness(diagram, reads, writes)
     return diagram
 
 
-def _liveness(diagram: Diagram, reads: dict[str, set[str]]) -> dict[str, frozenset[str]]:
-    """Per flow node, the variables that node or any node after it may read (a fixpoint over
-    the flow graph, loops included): answers outside it cannot change the rest of a route."""
+def _liveness(diagram: Diagram, reads: dict[str, set[str]],
+              writes: dict[str, set[str]] | None = None) -> dict[str, frozenset[str]]:
+    """Per flow node, the variables that node or any node after it may read before they are
+    written again (a fixpoint over the flow graph, loops included; `writes`: per node the
+    variables it always sets, the required fields of a user task): other answers cannot
+    change the rest of a route."""
+    writes = writes or {}
     nodes = set(diagram.flows) | set(diagram.preds) | set(reads)
     live = {n: set(reads.get(n, ())) for n in nodes}
     changed = True
@@ -118,7 +126,7 @@ def _liveness(diagram: Diagram, reads: dict[str, set[str]]) -> dict[str, frozens
         changed = False
         for node in nodes:
             for succ in diagram.flows.get(node, ()):
-                extra = live.get(succ, set()) - live[node]
+                extra = live.get(succ, set()) - writes.get(node, set()) - live[node]
                 if extra:
                     live[node] |= extra
                     changed = True

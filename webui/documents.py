@@ -58,6 +58,7 @@ HISTORY_ACTIONS = {
     "case_stalled": _l("Casus staat vast: geen taak open"),
     "case_migrated": _l("Casus verplaatst naar een andere procesversie"),
     "informed": _l("Leidinggevende en aandachtsfunctionaris ingelicht over de melding"),
+    "timer_fired": _l("Wachttijd verstreken: het proces gaat verder"),
 }
 # The afwegingskader's questions and decisions by variable (their order: engine.dossier).
 AFWEGINGSKADER = {

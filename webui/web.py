@@ -113,6 +113,7 @@ ACTIONS = {
     "case_stalled": _l("Casus staat vast: geen taak open"),
     "case_migrated": _l("Casus verplaatst naar een andere procesversie"),
     "informed": _l("Leidinggevende en aandachtsfunctionaris ingelicht over de melding"),
+    "timer_fired": _l("Wachttijd verstreken: het proces gaat verder"),
     "consult_requested": _l("Collega om advies gevraagd"),
     "consult_answered": _l("Advies gegeven"),
     "consult_withdrawn": _l("Vraag om advies vervallen: de casus is afgesloten"),

@@ -250,7 +250,8 @@ def test_who_viewed_overview(browser_like, sqlite_people):
     assert 'data-user="mw2"' not in seen
     assert 'data-user="mw2"' in refused
     lg_row = re.search(r'<tr data-user="lg">(.*?)</tr>', seen, re.S).group(1)
-    assert '<td class="num">2</td>' in lg_row and "Leidinggevende" in lg_row
+    # two reads, and the afstemming of the decisions (opening the task and completing it)
+    assert '<td class="num">4</td>' in lg_row and "Leidinggevende" in lg_row
     assert "print.css" in page and "data-print" in page
 
 

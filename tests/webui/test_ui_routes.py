@@ -10,7 +10,7 @@ import pytest
 
 from engine import definitions
 from tests.helpers import Client, text
-from tests.scenarios.paths import SCENARIOS, fill
+from tests.scenarios.paths import SCENARIOS, TEAM_STEPS, fill
 
 ACUUT = next(s for s in SCENARIOS if s.name == "acuut_melden_en_hulp")
 FIELDS = {sid: [f.as_dict() for f in step.fields]
@@ -41,8 +41,18 @@ def open_task(client, location: str) -> str:
 
 
 def submit(client, location: str, step: str, decisions: dict, **override):
+    """Complete the step's form; when the web then opens a step of the team around the route
+    (TEAM_STEPS: the feedback of Veilig Thuis), that is recorded at once too."""
     data = {**as_posted(fill(FIELDS[step], decisions)), **override, "actie": "afronden"}
-    return client.post(location, data)
+    response = client.post(location, data)
+    while response.status_code == 302 and response.headers["Location"].startswith("/taken/"):
+        following = response.headers["Location"]
+        team_step = open_task(client, following)
+        if team_step not in TEAM_STEPS:
+            break
+        response = client.post(following, {**as_posted(fill(FIELDS[team_step], decisions)),
+                                           "actie": "afronden"})
+    return response
 
 
 def walk_until(client, decisions: dict, step: str, ref: str) -> str:
