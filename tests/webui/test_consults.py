@@ -55,6 +55,10 @@ def test_a_consult_gives_a_task_a_notification_and_read_access(client, people):
     assert [(n["kind"], n["case_id"], n["task_id"], n["read"]) for n in notes] == [
         ("consult", case["id"], task["id"], False)]
     assert "C-raad" not in notes[0]["text"] and "geheime" not in notes[0]["text"]
+    english = client.get("/api/v1/notifications",
+                         headers={**people.auth("af"), "Accept-Language": "en"}).get_json()
+    assert english[0]["text"] == f"mw asks for your advice on case {case['id']}."
+    assert notes[0]["text"] == f"mw vraagt uw advies over casus {case['id']}."
     # nobody else gets that task; the owner may not answer it
     assert all(t["id"] != task["id"] for t in api(client, people, "mw", "GET",
                                                   "/api/v1/tasks").get_json())
