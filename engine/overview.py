@@ -85,7 +85,8 @@ def after_stap5(case: Mapping[str, Any]) -> dict[str, Any] | None:
         entry: dict[str, Any] = {"track": track, "steps": open_steps}
         if open_steps:
             entry["state"] = "open"
-        elif closed or (started and track != "hulp") or "hulp_evalueren" in completed:
+        elif closed or (started and track != "hulp") or (
+                track == "hulp" and "hulp_evalueren" in completed):
             entry["state"] = "done"
         else:
             entry["state"] = "waiting"

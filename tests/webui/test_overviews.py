@@ -217,3 +217,35 @@ def test_the_new_pages_show_no_dutch_in_english(ui_app, sqlite_people):
     assert decisions and "What now runs side by side" in decisions.group(0)
     found["casus"] = dutch_in(decisions.group(0))
     assert not {k: v for k, v in found.items() if v}, found
+
+
+def test_what_runs_after_stap5_follows_the_case():
+    from engine import overview
+
+    base = {"completed_steps": ["stap1_signalen", "stap5_beslissen"], "status": "open",
+            "data": {"besluit_melden": True, "besluit_hulp": True,
+                     "hulp_evaluatiedatum": "2026-12-01"}}
+    assert overview.after_stap5({**base, "completed_steps": ["stap1_signalen"]}) is None
+    ready = [{"step": "melding_doen", "name": "Melding doen"},
+             {"step": "besluit_afstemmen", "name": "Afstemmen"}]
+    found = overview.after_stap5({**base, "completed_steps": [*base["completed_steps"],
+                                                              "hulp_organiseren"],
+                                  "tasks": ready})
+    states = {t["track"]: t for t in found["tracks"]}
+    assert states["melding"]["state"] == "open" and states["melding"]["steps"] == ["Melding doen"]
+    assert states["terugkoppeling"]["state"] == "waiting"
+    assert states["hulp"]["state"] == "waiting"
+    assert str(states["hulp"]["date"]) == "2026-12-01"
+    assert states["afstemming"]["state"] == "open" and "igj" not in states
+    # help evaluated and failed: the melding still to come is not done
+    only_help = {**base, "data": {"besluit_melden": False, "besluit_hulp": True},
+                 "completed_steps": [*base["completed_steps"], "hulp_organiseren",
+                                     "hulp_evalueren"], "tasks": []}
+    states = {t["track"]: t["state"] for t in overview.after_stap5(only_help)["tracks"]}
+    assert states == {"afstemming": "waiting", "hulp": "done"}
+    closed = {**only_help, "status": "closed"}
+    assert {t["state"] for t in overview.after_stap5(closed)["tracks"]} == {"done"}
+    assert overview.progress("stap4_wegen") == {"kind": "route", "number": 4, "total": 5}
+    assert overview.progress("deskundige_raadplegen")["number"] == 2
+    assert overview.progress("terugkoppeling_vt") == {"kind": "after"}
+    assert overview.progress("consult") is None
