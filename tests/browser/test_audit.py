@@ -99,9 +99,9 @@ def test_auditor_steps_through_a_finished_case(page, new_context, ui_server):
         found[name] = axe_violations(aud)
         shot(aud, name)
 
-    login(aud, "aud")
+    login(aud, "aud")  # the auditor starts on the case list (issue 13 point 5), which names cases
     with aud.expect_navigation():
-        aud.get_by_role("link", name="Audit").click()
+        aud.get_by_role("link", name="Audit", exact=True).click()
     expect(aud.get_by_role("heading", level=1)).to_have_text("Audit: casussen")
     aud.get_by_label("Status").select_option("closed")
     aud.get_by_label("Uitkomst").select_option("gemeld_en_hulp")
