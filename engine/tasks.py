@@ -176,12 +176,19 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
     return change, owner, now, workflow, cache_key
 
 
+# Steps that record what someone outside the organisation does later (Veilig Thuis's feedback
+# comes days after the melding): the medewerker is led to them last, not straight after the
+# melding (CONTRACT section 5).
+WAITS_ON_OTHERS = frozenset({"terugkoppeling_vt"})
+
+
 def next_task(workflow: BpmnWorkflow, who: Principal, case: Case, completed: str,
               ready: list[dict[str, Any]]) -> str | None:
     """Which of the `ready` tasks (views) `who` should open after completing `completed`:
     in a case with acute_onveiligheid recorded, a task of the melding branch first (the
-    melding must not wait); then a task that follows from the completed one in the
-    workflow's task tree (the same branch); then the first other one. None when `who` may
+    melding must not wait); a task that waits on someone outside (WAITS_ON_OTHERS) last; then a
+    task that follows from the completed one in the workflow's task tree (the same branch);
+    then the first other one. None when `who` may
     complete none of them."""
     acute = case.data.get("acute_onveiligheid") is True
     branch = due.melding_branch(workflow.spec) if acute else frozenset()
@@ -195,7 +202,8 @@ def next_task(workflow: BpmnWorkflow, who: Principal, case: Case, completed: str
         return False
 
     ranked = [
-        ((t["step"] not in branch), not follows(t["id"]), index, t["id"])
+        ((t["step"] not in branch), t["step"] in WAITS_ON_OTHERS, not follows(t["id"]), index,
+         t["id"])
         for index, t in enumerate(ready) if may_complete(who, case, t["lane"])
     ]
     return min(ranked)[-1] if ranked else None

@@ -20,7 +20,7 @@ def form_step(page) -> str:
     return page.locator("form.task-form").get_attribute("data-step")
 
 
-def test_contradiction_then_the_acute_melding_first(page):
+def test_contradiction_then_the_acute_melding_first(page, new_context):
     login(page, "mw")
     start_case(page, "C-ACUUT-VOLGORDE")
     while form_step(page) != "stap4_wegen":
@@ -53,6 +53,18 @@ def test_contradiction_then_the_acute_melding_first(page):
         expect(page.locator(".field-error")).to_have_count(0)
         if "/taken/" in page.url:
             opened.append(form_step(page))
+    # Veilig Thuis's feedback (CONTRACT section 5) comes days later: recorded last
     assert opened == ["melding_voorbereiden", "melding_voorbespreken", "melding_doen",
-                      "hulp_organiseren", "hulp_evalueren"]
+                      "hulp_organiseren", "hulp_evalueren", "terugkoppeling_vt"]
+    # the case closes once the leidinggevende has recorded the afstemming (CONTRACT section 5)
+    case_url = page.url
+    lg = new_context().new_page()
+    login(lg, "lg")
+    lg.goto(case_url)
+    with lg.expect_navigation():
+        lg.locator(".current-tasks a.task-name").first.click()
+    assert form_step(lg) == "besluit_afstemmen"
+    fill_task(lg, ACUUT.decisions)
+    submit(lg)
+    page.goto(case_url)
     expect(page.locator(".facts")).to_contain_text("Gemeld bij Veilig Thuis en hulp geboden")
