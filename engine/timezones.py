@@ -31,8 +31,11 @@ Stamp = Callable[[datetime], Any]
 
 
 def now_utc() -> datetime:
-    """Now, aware, in UTC: the time every row stores."""
-    return datetime.now(UTC)
+    """Now, aware, in UTC: the time every row stores; the engine's clock (engine/clock.py),
+    so an injected clock holds here too."""
+    from . import clock  # clock builds on this module
+
+    return clock.now()
 
 
 @overload

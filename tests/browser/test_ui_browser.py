@@ -258,7 +258,8 @@ def test_hand_over_a_case_to_a_colleague(page, new_context):
 
     other = new_context().new_page()
     login(other, "mw2")
-    card = other.locator("li.card").filter(has_text="C-OVERDRACHT-1")
+    # the inbox lists tasks one by one (urgent, then by due date) or per case when sorted so
+    card = other.locator("li.task-row, li.card").filter(has_text="C-OVERDRACHT-1").first
     with other.expect_navigation():
         card.locator("a.task-name").click()
     expect(other.locator("form.task-form")).to_have_attribute("data-step", "stap1_signalen")

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from engine import (
     audit,
     cases,
+    clock,
     definitions,
     models,
     oversight,
@@ -40,22 +41,13 @@ def server_zone(request, monkeypatch):
     time.tzset()
 
 
-def _clock_at(monkeypatch, at: datetime) -> None:
-    """Every time the engine stores (timezones.now_utc, models.utcnow) is `at`."""
-
-    class Frozen(datetime):
-        @classmethod
-        def now(cls, tz=None):  # type: ignore[override]
-            return at if tz is None else at.astimezone(tz)
-
-    monkeypatch.setattr(timezones, "datetime", Frozen)
-
-
 @pytest.fixture(params=[(WINTER, "13:00"), (SUMMER, "14:00")], ids=["winter", "summer"])
-def moment(request, server_zone, monkeypatch):
+def moment(request, server_zone):
+    """Every time the engine stores (engine/clock.py: timezones.now_utc, models.utcnow) is
+    the moment's."""
     at, shown = request.param
-    _clock_at(monkeypatch, at)
-    return at, shown
+    with clock.use(at):
+        yield at, shown
 
 
 def _shows(html: str, shown: str, at: datetime, path: str) -> None:
