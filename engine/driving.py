@@ -132,7 +132,7 @@ def fire_timer(workflow: BpmnWorkflow, task_id: str, ids: IdSource, at) -> tuple
     with task_ids(ids), timers.at(at):
         task = task_or_none(workflow, task_id)
         due = timers.due_of(task) if task is not None and task.state == TaskState.WAITING else None
-        if due is None or task._get_internal_data("event_fired", False):
+        if due is None or task.internal_data.get("event_fired", False):
             raise Conflict(N_("Deze timer wacht niet (meer)."))
         try:
             timers.fire(task)

@@ -193,10 +193,10 @@ def _plan(conn: Connection, case_id: int, now: datetime) -> _Plan:
     timer = conn.execute(select(_timers).where(_timers.c.case_id == case_id,
                                                _timers.c.due_at <= now)
                          .order_by(_timers.c.due_at, _timers.c.task_id).limit(1)).first()
-    row = conn.execute(select(_cases).where(_cases.c.id == case_id)).first()
+    row = conn.execute(select(_cases).where(_cases.c.id == case_id)).mappings().first()
     if timer is None or row is None:
         return _Plan(case_id)
-    case = Case(**row._mapping)
+    case = Case(**row)
     cache_key = (str(conn.engine.url), case_id)
     plan = _Plan(case_id, case.version_id, cache_key=cache_key)
     if case.status != "open":

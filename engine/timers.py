@@ -133,18 +133,18 @@ class _Timed:
         raise NotImplementedError
 
     def _event_value(self, task):
-        value = task._get_internal_data("event_value")
+        value = task.internal_data.get("event_value")
         if value is None:
             value = self._due_from(task, _value(task, self.expression), moment())  # type: ignore[attr-defined]
-            task._set_internal_data(event_value=value)
+            task.internal_data.update(event_value=value)
         return value
 
     def has_fired(self, my_task):
         self._event_value(my_task)
-        if my_task._get_internal_data("meldcode_fire", False):
+        if my_task.internal_data.get("meldcode_fire", False):
             my_task.internal_data.pop("meldcode_fire", None)
-            my_task._set_internal_data(event_fired=True)
-        return my_task._get_internal_data("event_fired", False)
+            my_task.internal_data.update(event_fired=True)
+        return my_task.internal_data.get("event_fired", False)
 
 
 class DateTimer(_Timed, TimeDateEventDefinition):
@@ -169,7 +169,7 @@ class CycleTimer(_Timed, CycleTimerEventDefinition):
         return cycle_of(value, start)
 
     def has_fired(self, my_task):
-        return my_task._get_internal_data("event_fired", False)
+        return my_task.internal_data.get("event_fired", False)
 
     def cycle_complete(self, my_task):
         value = dict(self._event_value(my_task))
@@ -180,8 +180,8 @@ class CycleTimer(_Timed, CycleTimerEventDefinition):
             value["cycles"] -= 1
             ready = True
         if value["cycles"] == 0:
-            my_task._set_internal_data(event_fired=True)
-        my_task._set_internal_data(event_value=value)
+            my_task.internal_data.update(event_fired=True)
+        my_task.internal_data.update(event_value=value)
         return ready
 
 
@@ -214,7 +214,7 @@ def due_of(task) -> datetime | None:
     definition = getattr(task.task_spec, "event_definition", None)
     if not isinstance(definition, _Timed):
         return None
-    value = task._get_internal_data("event_value")
+    value = task.internal_data.get("event_value")
     if isinstance(value, dict):
         return None if value.get("cycles") == 0 else timezones.parse_iso(value["next"])
     return timezones.parse_iso(value) if isinstance(value, str) else None
@@ -225,7 +225,7 @@ def waiting(workflow) -> list[Waiting]:
     found = []
     for task in workflow.get_tasks(state=TaskState.WAITING):
         due = due_of(task)
-        if due is not None and not task._get_internal_data("event_fired", False):
+        if due is not None and not task.internal_data.get("event_fired", False):
             found.append(Waiting(str(task.id), task.task_spec.bpmn_id, due))
     return sorted(found, key=lambda w: (w.due, w.task_id))
 
@@ -233,7 +233,9 @@ def waiting(workflow) -> list[Waiting]:
 def fire(task) -> None:
     """Let the waiting timer task go off once (a cycle: one round). The engine steps after
     it are the caller's (driving)."""
-    task._set_internal_data(meldcode_fire=True)
-    task.task_spec._update(task)
-    if task.state == TaskState.WAITING and task._get_internal_data("event_fired", False):
-        task.task_spec._update(task)  # a cycle's last round: the timer is done
+    task.internal_data.update(meldcode_fire=True)
+    # SpiffWorkflow's public way to let waiting tasks look again (only a flagged timer of
+    # ours goes off; every other waiting task is merely re-checked, as each engine step does)
+    task.workflow.update_waiting_tasks()
+    if task.state == TaskState.WAITING and task.internal_data.get("event_fired", False):
+        task.workflow.update_waiting_tasks()  # a cycle's last round: the timer is done
