@@ -20,6 +20,9 @@ ALLOWED_READERS = {
     # Reads its variables through engine.config; it only writes PROMETHEUS_MULTIPROC_DIR for
     # the workers (prometheus-client reads it there) and hands the environment on to pg_dump.
     "webui/cli.py": "sets the metrics folder for the workers, passes the environment to pg_dump",
+    # Reads no setting: it writes LANGUAGE=nl, the one way the standard library's gettext (which
+    # click's own texts go through) takes a language.
+    "webui/cli_language.py": "sets LANGUAGE for click's texts in the command's own process",
 }
 
 
