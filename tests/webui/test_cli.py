@@ -139,7 +139,8 @@ def test_serve_runs_gunicorn(env, tmp_path):
         assert r.headers.get("Connection", "").lower() == "close"  # sync workers
         workers = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True,
                                  text=True).stdout.split()
-        assert len(workers) == 2 * (os.cpu_count() or 1) + 1
+        # gunicorn's workers, two per core plus one, and the server's one planner (issue 13)
+        assert len(workers) == 2 * (os.cpu_count() or 1) + 1 + 1
         # No management socket of gunicorn's in the home directory (several servers on one
         # machine would share it).
         assert list(home.rglob("*.ctl")) == []
