@@ -672,6 +672,8 @@ def deploy(files, by):
 
     sources = _read(files)
     schema.upgrade()
+    if by:
+        _mover(by)  # a user of the product named must be a procesbeheerder, as for migrate
     try:
         # the same command as the API and the modeler: identical files are the existing
         # version, made active
@@ -920,7 +922,8 @@ def migrate(from_version, to_version, as_user):
 
 
 def _mover(name: str):
-    """The procesbeheerder who moves cases, or the operator's own name when that is no user."""
+    """The procesbeheerder who moves cases or deploys, or the name given when that is no user
+    of the product (an operator); exit 2 for a user who is no procesbeheerder."""
     from sqlalchemy import select
 
     from engine.roles import PROCESBEHEERDER

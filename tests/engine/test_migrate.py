@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from engine import cases, migration, models, oversight, store, tasks
+from engine import cases, migration, models, oversight, store, tasks, versions
 from engine.errors import BadRequest, Forbidden, NotFound
 from tests.helpers import (
     JOIN,
@@ -16,6 +16,7 @@ from tests.helpers import (
     cli,
     events_of,
     planted_files,
+    relabelled,
     renamed_files,
     run_sql,
     store_version,
@@ -184,6 +185,18 @@ def test_only_a_procesbeheerder_moves_cases(people, monkeypatch):
     refused = cli("migrate", "--from", str(planted), "--to", str(SHIPPED), "--user", "mw")
     assert refused.exit_code == 2 and "geen procesbeheerder" in refused.stderr
     assert case_row(stuck["id"]).process_version == planted
+
+
+def test_only_a_procesbeheerder_is_named_as_who_deployed(people, tmp_path):
+    """`meldcode deploy --user NAME`: a user of the product named must be a procesbeheerder
+    (the same rule as migrate); nothing is deployed or activated otherwise."""
+    bpmn = tmp_path / "meldcode.bpmn"
+    bpmn.write_bytes(relabelled("-door-mw"))
+    refused = cli("deploy", str(bpmn), "--user", "mw")
+    assert refused.exit_code == 2 and "geen procesbeheerder" in refused.stderr
+    with store.unit_of_work() as session:
+        assert [v.version for v in versions.list_versions(session)] == [SHIPPED]
+    assert cli("deploy", str(bpmn), "--user", "pb").exit_code == 0
 
 
 def test_versions_that_do_not_exist_or_are_the_same(people):
