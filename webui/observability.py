@@ -90,7 +90,10 @@ def configure_logging() -> None:
     root.setLevel(level)
     # SpiffWorkflow logs every task state change at INFO: dozens of lines per completion that
     # cost more than the completion itself and say nothing the history does not.
-    logging.getLogger("spiff").setLevel(level if level == "DEBUG" else "WARNING")
+    # WeasyPrint (and fontTools under it) tell at INFO how each PDF is laid out: about fifteen
+    # lines per download, none of use to an operator.
+    for chatty in ("spiff", "weasyprint", "fontTools"):
+        logging.getLogger(chatty).setLevel(level if level == "DEBUG" else "WARNING")
 
 
 def gunicorn_logger_class():

@@ -358,6 +358,24 @@ def test_init_of_a_database_made_anew_at_the_same_url_names_the_old_head(tmp_pat
 # --- logs -------------------------------------------------------------------------------------
 
 
+def test_pdf_layout_chatter_stays_out_of_the_log(monkeypatch):
+    """WeasyPrint's INFO lines about each PDF's layout (about fifteen per download) are left
+    out at the default level, as SpiffWorkflow's are; DEBUG shows them."""
+    import logging
+
+    from webui import observability
+
+    monkeypatch.delenv("MELDCODE_LOG_LEVEL", raising=False)
+    observability.configure_logging()
+    for name in ("weasyprint", "fontTools", "spiff"):
+        assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+    monkeypatch.setenv("MELDCODE_LOG_LEVEL", "DEBUG")
+    observability.configure_logging()
+    assert logging.getLogger("weasyprint").isEnabledFor(logging.INFO)
+    monkeypatch.delenv("MELDCODE_LOG_LEVEL")
+    observability.configure_logging()
+
+
 def _log_lines(text: str) -> list[dict]:
     lines = []
     for line in text.splitlines():
