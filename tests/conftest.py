@@ -233,3 +233,14 @@ def meldcode_cli(*args, env=None, input=None, check=False):
 
 
 sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(params=["UTC", "Europe/Amsterdam"])
+def server_zone(request, monkeypatch):
+    """The server's own zone (TZ) for the whole process while the test runs, once UTC and
+    once Dutch time: what the product shows and stores must not depend on it."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()

@@ -4,7 +4,6 @@ TZ=Europe/Amsterdam and TZ=UTC."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -15,14 +14,9 @@ from engine import due
 AMS = ZoneInfo("Europe/Amsterdam")
 
 
-@pytest.fixture(params=["Europe/Amsterdam", "UTC"], autouse=True)
-def server_zone(request, monkeypatch):
-    """Every test here runs with the server in Dutch time and in UTC: the answers are the same."""
-    monkeypatch.setenv("TZ", request.param)
-    time.tzset()
-    yield request.param
-    monkeypatch.undo()
-    time.tzset()
+# Every test here runs with the server in Dutch time and in UTC (tests/conftest.py
+# server_zone): the answers are the same.
+pytestmark = pytest.mark.usefixtures("server_zone")
 
 
 def local(*args) -> datetime:

@@ -6,7 +6,6 @@ SQLite (naive UTC datetimes) whether the server's own zone is UTC or Europe/Amst
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -31,14 +30,6 @@ WINTER = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # 13:00 in Amsterdam
 SUMMER = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)  # 14:00 in Amsterdam (summer time)
 
 
-@pytest.fixture(params=["UTC", "Europe/Amsterdam"])
-def server_zone(request, monkeypatch):
-    """The server's own zone (TZ), in force for the whole process while the test runs."""
-    monkeypatch.setenv("TZ", request.param)
-    time.tzset()
-    yield request.param
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture(params=[(WINTER, "13:00"), (SUMMER, "14:00")], ids=["winter", "summer"])
