@@ -109,14 +109,8 @@ def _check(session: Session, who: Principal, case_id: Any, payload: Any):
         if user is None or user.id == who.id or _lane(user, case) is None:
             errors["user"] = N_("Kies de leidinggevende van de eigenaar of een "
                                 "aandachtsfunctionaris.")
-    try:
-        question = forms.clean_text(question, QUESTION_MAX, multiline=True) \
-            if isinstance(question, str) else None
-    except ValueError as exc:
-        errors["question"] = text_of(exc)
-    else:
-        if question is None:
-            errors["question"] = N_("Schrijf uw vraag op.")
+    question = forms.required_note(question, QUESTION_MAX, N_("Schrijf uw vraag op."), errors,
+                                   "question")
     if errors:
         raise Invalid(N_("Ongeldige gegevens."), errors)
     assert user is not None and question is not None

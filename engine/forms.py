@@ -198,6 +198,21 @@ def refused_character(value: str, multiline: bool = False,
                    where=where)
 
 
+def required_note(value: Any, maxlength: int, missing: str,
+                  errors: dict[str, Any], field: str) -> str | None:
+    """A required multi-line text of the product's own forms (a reason, a question) through
+    clean_text: the cleaned text, or None with errors[field] set (clean_text's Dutch refusal,
+    or `missing` when the value is absent, not text or white space only). Never raises."""
+    try:
+        text = clean_text(value, maxlength, multiline=True) if isinstance(value, str) else None
+    except ValueError as exc:
+        errors[field] = text_of(exc)
+        return None
+    if text is None:
+        errors[field] = missing
+    return text
+
+
 def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False) -> str | None:
     """A submitted text as it is stored: without white space around it, None when nothing is
     left (white space alone is no answer).

@@ -73,14 +73,7 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
                                                           User.active.is_(True)))
             if colleague is None or not set(colleague.roles) & set(roles):
                 errors["user"] = Message(N_("Geen {role} met deze gebruikersnaam."), role=what)
-    try:
-        reason = (forms.clean_text(reason, REASON_MAX, multiline=True)
-                  if isinstance(reason, str) else None)
-    except ValueError as exc:
-        errors["reason"] = text_of(exc)
-    else:
-        if reason is None:
-            errors["reason"] = N_("Schrijf op waarom.")
+    reason = forms.required_note(reason, REASON_MAX, N_("Schrijf op waarom."), errors, "reason")
     if errors:
         raise Invalid(N_("Ongeldige gegevens."), errors)
     assert colleague is not None and reason is not None  # no errors: both were given
