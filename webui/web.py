@@ -245,9 +245,12 @@ def _csrf_error(_exc: CSRFError):
 def _http_error(exc: HTTPException):
     code = exc.code or 500
     message = str(_HTTP_MESSAGES.get(code, exc.description or _("Fout.")))
+    allow = getattr(exc, "valid_methods", None)  # a 405 names what the path takes (RFC 9110)
     if _wants_json():
-        return jsonify({"error": message}), code
+        return jsonify({"error": message}), code, ({"Allow": ", ".join(allow)} if allow else {})
     response, status = error_page(code, message)
+    if allow:
+        return response, status, {"Allow": ", ".join(allow)}
     if code == 429 and exc.get_response().headers.get("Retry-After"):
         return response, status, {"Retry-After": exc.get_response().headers["Retry-After"]}
     return response, status

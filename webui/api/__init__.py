@@ -402,7 +402,35 @@ def admin_log():
         return audit.admin_log(session)
 
 
-@bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+CATCH_ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@bp.route("/<path:_rest>", methods=list(CATCH_ALL_METHODS))
 def unknown(_rest):
-    """Unknown API paths answer in JSON too, not with an HTML page."""
+    """Unknown API paths answer in JSON too, not with an HTML page. A path the API has, asked
+    with a method it does not take, is 405 (RFC 9110 section 15.5.6: with an Allow header)
+    with the one text of a method not allowed (METHOD_NOT_ALLOWED), not a 404."""
+    allowed = allowed_methods()
+    if allowed:
+        response = error(405, HTTP_MESSAGES[405])
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     return error(404, N_("Onbekend API-pad."))
+
+
+def allowed_methods() -> list[str]:
+    """The methods the request's path takes at an endpoint of the API other than `unknown`
+    (empty: the API has no such path), with HEAD beside GET and OPTIONS as Flask answers
+    them."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in CATCH_ALL_METHODS:
+        try:
+            name, _args = adapter.match(method=method)
+        except HTTPException:  # NotFound, MethodNotAllowed, a redirect to a slashed path
+            continue
+        if name != "api.unknown":
+            allowed.append(method)
+    if not allowed:
+        return []
+    return sorted({*allowed, *(["HEAD"] if "GET" in allowed else []), "OPTIONS"})
