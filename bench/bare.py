@@ -32,9 +32,15 @@ def shipped_forms() -> dict[str, list[dict]]:
 
 
 def run_case(spec, engine, decisions: dict, forms: dict,
-             timed: Callable[[float], None] | None = None) -> None:
-    """One case, always the first ready task, as the product's walkers do; `timed` gets the
-    seconds of each completion (set data, run, advance)."""
+             timed: Callable[[float], None] | None = None,
+             order: list[str] | None = None) -> None:
+    """One case. `order`: the steps in the order the product completed them for the same
+    decisions (a case's completed_steps), each taken when it is ready, so both sides do the
+    same completions (AssertionError when a step is not ready or the case does not close);
+    without it, always the first ready task, as the product's walkers do. `timed` gets the
+    seconds of each completion (set data, run, advance). A timer (wacht_evaluatiedatum) whose
+    date has passed fires in the same advance, by SpiffWorkflow's own clock, as the product
+    fires it inline."""
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
     from SpiffWorkflow.util.task import TaskState
 
@@ -44,11 +50,17 @@ def run_case(spec, engine, decisions: dict, forms: dict,
     case_file: dict = {"meldingen_gedaan": 0}
     wf.task_tree.data.update(case_file)
     wf.do_engine_steps()
+    steps = iter(order) if order is not None else None
     while True:
         ready = wf.get_tasks(state=TaskState.READY, manual=True)
         if not ready:
             break
-        task = ready[0]
+        if steps is None:
+            task = ready[0]
+        else:
+            step = next(steps, None)
+            task = next((t for t in ready if t.task_spec.bpmn_id == step), None)
+            assert task is not None, (step, [t.task_spec.bpmn_id for t in ready])
         data = fill(forms[task.task_spec.bpmn_id], decisions)
         t0 = time.perf_counter()
         case_file.update(data)
@@ -59,4 +71,28 @@ def run_case(spec, engine, decisions: dict, forms: dict,
         wf.do_engine_steps()
         if timed:
             timed(time.perf_counter() - t0)
-    assert wf.is_completed()
+    assert wf.is_completed(), [t.task_spec.bpmn_id for t in wf.get_tasks(state=TaskState.WAITING)]
+    assert steps is None or next(steps, None) is None, "the product completed more steps"
+
+
+def run_completions(spec, engine, completions: list[tuple[str, dict]]) -> None:
+    """A case from the given completions (step, form data) in order, each taken when it is
+    ready and carrying the case file as run_case does; it need not close. AssertionError when
+    a step is not ready."""
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.util.task import TaskState
+
+    wf = BpmnWorkflow(spec, script_engine=engine)
+    case_file: dict = {"meldingen_gedaan": 0}
+    wf.task_tree.data.update(case_file)
+    wf.do_engine_steps()
+    for step, data in completions:
+        task = next((t for t in wf.get_tasks(state=TaskState.READY, manual=True)
+                     if t.task_spec.bpmn_id == step), None)
+        assert task is not None, step
+        case_file.update(data)
+        if step == "melding_doen":
+            case_file["meldingen_gedaan"] += 1
+        task.set_data(**case_file)
+        task.run()
+        wf.do_engine_steps()

@@ -11,8 +11,8 @@ across all cases, then each case in a read transaction of its own, in N processe
 the cores); the bench prints the wall-clock ratio and the CPU ratio (all processes' CPU time
 against the bare engine's). Then a real server (`meldcode serve`) starts a case every 50 ms
 while `meldcode verify --all` runs beside it: median and p95 of those starts. The
-checkpoint part fills the log with generated entries (10 per case, as many as a case of the
-shipped meldcode has) and times checking a signed checkpoint over them: signature, every entry
+checkpoint part fills the log with generated entries (as many per case as a built case has)
+and times checking a signed checkpoint over them: signature, every entry
 against its row, the tree's root. The last line is `RESULT ...`.
 """
 
@@ -33,31 +33,63 @@ from lxml import etree  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bench import bare  # noqa: E402
-from tests.scenarios.paths import SCENARIOS, fill  # noqa: E402
+from tests.scenarios.paths import SCENARIOS, fill, same_steps  # noqa: E402
 
 
 def log(msg: str) -> None:
     print(msg, flush=True)
 
 
+# The evaluation date every walk gives in hulp_organiseren: a day long past, so the timer
+# before hulp_evalueren (wacht_evaluatiedatum) fires as soon as it is reached, in the same
+# completion, as the product does for a date of today or earlier (CONTRACT section 5); bare
+# SpiffWorkflow fires it in the same advance by its own clock. A fixed date, so both sides
+# and every run do the same.
+EVALUATED = {"hulp_evaluatiedatum": "2026-01-05"}
+
+
+def decisions_of(index: int) -> dict:
+    """The decisions of case `index` (build order): its scenario's, with EVALUATED."""
+    return {**SCENARIOS[index % len(SCENARIOS)].decisions, **EVALUATED}
+
+
 def looping_bpmn() -> bytes:
-    """The shipped meldcode, with 'help not effective' looping back to organising help, so
-    one case can collect as many events as we like."""
+    """The shipped meldcode, with 'help effective' looping back to organising help (its end
+    event, then unreachable, removed), so one case can collect as many events as we like:
+    hulp_organiseren, the evaluation-date timer, hulp_evalueren, again. (Looping 'help not
+    effective' instead breaks rule 7, a melding must follow, and the proof refuses it.)"""
     root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
     ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
-    gateway = root.xpath("//bpmn:exclusiveGateway[bpmn:incoming = //bpmn:sequenceFlow"
-                         "[@sourceRef='hulp_evalueren']/@id]", namespaces=ns)[0]
-    default = root.xpath(f"//bpmn:sequenceFlow[@id='{gateway.get('default')}']", namespaces=ns)[0]
-    default.set("targetRef", "hulp_organiseren")
+    flow = root.xpath("//bpmn:sequenceFlow[@sourceRef='gw_hulp_effectief']"
+                      "[normalize-space(bpmn:conditionExpression) = 'hulp_effectief == True']",
+                      namespaces=ns)[0]
+    end = flow.get("targetRef")
+    flow.set("targetRef", "hulp_organiseren")
+    for node in root.xpath(f"//bpmn:endEvent[@id='{end}'] | //*[@bpmnElement='{end}']"
+                           f" | //bpmn:flowNodeRef[normalize-space() = '{end}']",
+                           namespaces=ns):
+        node.getparent().remove(node)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def bare_replay_all(cases: int) -> float:
+def scenario_orders() -> list[list[str]]:
+    """Per scenario, the steps in the order the product completed them: the completed_steps
+    of the first case built for it (case i walked SCENARIOS[i % len]); bare SpiffWorkflow
+    completes the same steps in the same order."""
+    from engine import models, store
+
+    with store.unit_of_work() as session:
+        rows = list(session.scalars(select(models.Case).order_by(models.Case.id)
+                                    .limit(len(SCENARIOS))))
+        return [list(row.completed_steps) for row in rows]
+
+
+def bare_replay_all(cases: int, orders: list[list[str]]) -> float:
     spec, engine = bare.spec_and_engine()
     forms = bare.shipped_forms()
     t0 = time.perf_counter()
     for i in range(cases):
-        bare.run_case(spec, engine, SCENARIOS[i % len(SCENARIOS)].decisions, forms)
+        bare.run_case(spec, engine, decisions_of(i), forms, order=orders[i % len(SCENARIOS)])
     return time.perf_counter() - t0
 
 
@@ -98,26 +130,33 @@ def main() -> None:
                                           "bench-wachtwoord-lang-genoeg")
             who = users.Principal.of(users.create_user(session, "mw", ["medewerker"],
                                                        "bench-wachtwoord-lang-genoeg", "lg"))
-        # mw's leidinggevende completes besluit_afstemmen (CONTRACT section 5)
-        lead = users.Principal.of(lead_user) if lead_user is not None else who
+        # mw's leidinggevende completes the Leidinggevende lane's tasks (besluit_afstemmen,
+        # CONTRACT section 5); mw the Medewerker lane's
+        assert lead_user is not None, "the saved database has no leidinggevende 'lg'"
+        actors = {"medewerker": who, "leidinggevende": users.Principal.of(lead_user)}
 
     # 1. verify N cases along all routes (built through the engine, as users would)
     forms = {}
 
-    def walk(scenario, ref):
+    def walk(index, ref):
+        scenario = SCENARIOS[index % len(SCENARIOS)]
+        decisions = decisions_of(index)
         case = cases.start_case(who, {"client_ref": ref})
         while case["tasks"]:
-            task = case["tasks"][0]
-            actor = who if task["lane"] == "medewerker" else lead
+            task = scenario.pick(case["tasks"])
+            actor = actors[task["lane"]]
             if task["step"] not in forms:
                 forms[task["step"]] = tasks.get_task(actor, task["id"])["form"]["fields"]
-            case = tasks.complete_task(actor, task["id"], fill(forms[task["step"]],
-                                                                 scenario.decisions))
+            case = tasks.complete_task(actor, task["id"], fill(forms[task["step"]], decisions))
+        # every case closes on its route: a timer still waiting would leave it open, taskless
+        assert case["status"] == "closed" and case["uitkomst"] == scenario.uitkomst \
+            and same_steps(case["completed_steps"], scenario.steps), \
+            (scenario.name, case["status"], case["completed_steps"])
         return case
 
     t0 = time.perf_counter()
     for i in range(0 if args.built else args.cases):
-        walk(SCENARIOS[i % len(SCENARIOS)], f"v-{i}")
+        walk(i, f"v-{i}")
         if (i + 1) % 1000 == 0:
             log(f"  built {i + 1}/{args.cases} cases ({time.perf_counter() - t0:.0f} s)")
     from engine import log_verify, translog
@@ -141,12 +180,18 @@ def main() -> None:
     log(f"  of which the log pass over {report.tree_size} entries: {log_s:.2f} s")
     log(f"verify {args.cases} cases with {args.jobs} process(es): {verify_s:.1f} s "
         f"({verify_s / args.cases * 1000:.2f} ms per case), {verify_cpu:.1f} s of CPU")
+    orders = scenario_orders()
+    # bare SpiffWorkflow does the same completions in the same order, and closes (checked once
+    # per route, outside the timings)
+    check_spec, check_engine = bare.spec_and_engine()
+    for i, order in enumerate(orders):
+        bare.run_case(check_spec, check_engine, decisions_of(i), bare.shipped_forms(), order=order)
     cpu0 = cpu_seconds()
-    bare_all_s = bare_replay_all(args.cases)
+    bare_all_s = bare_replay_all(args.cases, orders)
     bare_cpu = cpu_seconds() - cpu0
     log(f"bare SpiffWorkflow running the same {args.cases} cases' completions: {bare_all_s:.1f} s "
         f"({bare_cpu:.1f} s of CPU, one process)")
-    inter_verify, inter_bare = interleaved_cpu(args.cases)
+    inter_verify, inter_bare = interleaved_cpu(args.cases, orders)
     log(f"one process, verify and bare engine taking turns per {INTERLEAVE} cases (so both see the "
         f"same machine: this host's speed drifts by tens of percent within minutes): verify "
         f"{inter_verify:.1f} s, bare {inter_bare:.1f} s of CPU, ratio {inter_verify / inter_bare:.2f}")
@@ -167,20 +212,23 @@ def main() -> None:
             log(f"parts 2 and 3 skipped: the proof refuses the looping variant "
                 f"({str(exc).splitlines()[0]})")
     if looping_version is not None:
-        decisions = {**SCENARIOS[-2].decisions, "hulp_effectief": False}
+        scenario = next(s for s in SCENARIOS if s.name == "alleen_hulp_effectief")
+        decisions = {**scenario.decisions, **EVALUATED}
         case = cases.start_case(who, {"client_ref": "lang"})
         completions = []  # (step, data) as the bare engine will replay them
         events = 1
         while events < args.events:
             assert case["tasks"], (case["status"], len(case["completed_steps"]))
             task = case["tasks"][0]
-            actor = who if task["lane"] == "medewerker" else lead
+            actor = actors[task["lane"]]
             if task["step"] not in forms:
                 forms[task["step"]] = tasks.get_task(actor, task["id"])["form"]["fields"]
             data = fill(forms[task["step"]], decisions)
             case = tasks.complete_task(actor, task["id"], data)
             completions.append((task["step"], data))
-            events = len(case["completed_steps"]) + 1 + 1  # + start + decision
+            done = case["completed_steps"]
+            # + start + decision + the timer fired after each hulp_organiseren
+            events = len(done) + 1 + 1 + done.count("hulp_organiseren")
         assert case["process_version"] == looping_version
         with store.unit_of_work() as session:
             stored = session.get(models.Case, case["id"])
@@ -203,27 +251,21 @@ def main() -> None:
             f"(chains + replay + compare) {verify_one_s * 1000:.0f} ms")
 
         # 3. bare SpiffWorkflow doing the same completions
-        from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-        from SpiffWorkflow.util.task import TaskState
-
         spec, engine = bare.spec_and_engine(looping_bpmn())
         timings = []
         for _ in range(3):
             t0 = time.perf_counter()
-            wf = BpmnWorkflow(spec, script_engine=engine)
-            wf.do_engine_steps()
-            for step, data in completions:
-                task = next(t for t in wf.get_tasks(state=TaskState.READY, manual=True)
-                            if t.task_spec.bpmn_id == step)
-                task.set_data(**data)
-                task.run()
-                wf.do_engine_steps()
+            bare.run_completions(spec, engine, completions)
             timings.append(time.perf_counter() - t0)
         bare_s = statistics.median(timings)
         ratio = replay_s / bare_s
         log(f"bare SpiffWorkflow, same {len(completions)} completions: {bare_s * 1000:.0f} ms")
-    checkpoint_s, entries = checkpoint_check(args.log_cases)
-    log(f"check a checkpoint over {entries} entries ({args.log_cases} cases): {checkpoint_s:.1f} s")
+    # as many generated entries per case as a built case has in the log (its events and
+    # access-log lines; the users and the deploy are counted in too, a handful)
+    per_case = max(1, round(report.tree_size / args.cases))
+    checkpoint_s, entries = checkpoint_check(args.log_cases, per_case)
+    log(f"check a checkpoint over {entries} entries ({args.log_cases} cases, {per_case} "
+        f"entries per case as built): {checkpoint_s:.1f} s")
     log(f"RESULT verify_cases={args.cases} jobs={args.jobs} verify_s={verify_s:.1f} "
         f"verify_ms_per_case={verify_s / args.cases * 1000:.2f} "
         f"verify_ratio_vs_engine={verify_s / bare_all_s:.2f} "
@@ -239,10 +281,11 @@ def main() -> None:
 INTERLEAVE = 100
 
 
-def interleaved_cpu(cases: int) -> tuple[float, float]:
+def interleaved_cpu(cases: int, orders: list[list[str]]) -> tuple[float, float]:
     """CPU seconds of verifying the cases one process (jobs=1) and of the bare engine running
-    the same cases' completions, in turns of INTERLEAVE cases each, so that both are measured
-    on the same machine state. Case i (in build order) walked SCENARIOS[i % len]."""
+    the same cases' completions (in `orders`, per scenario), in turns of INTERLEAVE cases
+    each, so that both are measured on the same machine state. Case i (in build order) walked
+    SCENARIOS[i % len]."""
     from engine import models, store, verification
 
     with store.unit_of_work() as session:
@@ -257,7 +300,7 @@ def interleaved_cpu(cases: int) -> tuple[float, float]:
         assert all(v.ok for v in verdicts), [v.problems for v in verdicts if not v.ok][:2]
         t0 = time.process_time()
         for i in range(start, min(len(ids), start + INTERLEAVE)):
-            bare.run_case(spec, engine, SCENARIOS[i % len(SCENARIOS)].decisions, forms)
+            bare.run_case(spec, engine, decisions_of(i), forms, order=orders[i % len(SCENARIOS)])
         bare_cpu += time.process_time() - t0
     return verify_cpu, bare_cpu
 
@@ -331,7 +374,7 @@ def starts_during_verify(jobs: int) -> tuple[float, float, float]:
     return p50, p95, verify_s
 
 
-def checkpoint_check(cases: int, per_case: int = 10) -> tuple[float, int]:
+def checkpoint_check(cases: int, per_case: int) -> tuple[float, int]:
     """Fill the log of the bench database with generated access-log lines (no case row, so
     they stand beside the real cases), sequence them, sign a checkpoint, and time checking
     it: signature, the whole log against its rows, the root at the checkpoint's size."""
