@@ -63,7 +63,7 @@ def _active(session) -> ProcessVersion | None:
     return next((v for v in versions.list_versions(session) if v.active), None)
 
 
-def grouped(changes: list[dict[str, str]]) -> list[dict[str, Any]]:
+def grouped(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """versions.diff's changes per kind, each kind with its heading (a Message: the web layer
     translates it); empty kinds left out."""
     groups = []

@@ -146,8 +146,19 @@ def ensure_deployed(session: Session, by: str = "meldcode init") -> ProcessVersi
 # --- a readable difference between two versions ------------------------------------------------
 
 
+def _documentation(node: Any) -> str:
+    """The text of every bpmn:documentation of `node` (not of its children), joined."""
+    from .problems import BPMN_NS
+
+    return "\n".join(" ".join(d.itertext()).strip()
+                     for d in node.findall(f"{{{BPMN_NS}}}documentation")).strip()
+
+
 def _bpmn_model(files: list[SourceFile]) -> dict[str, dict]:
-    """What a process owner changes, per id: elements, flows with conditions, form fields."""
+    """What a process owner changes, per id: elements (the process itself, its tasks, events,
+    gateways, sub-processes, and any other element with an id that holds documentation, a
+    lane say), flows with conditions, form fields; the documentation of each as
+    `toelichting`."""
     from lxml import etree
 
     from .definition_xml import XML_PARSER_OPTIONS
@@ -158,77 +169,79 @@ def _bpmn_model(files: list[SourceFile]) -> dict[str, dict]:
         if f.kind != "bpmn":
             continue
         root = etree.fromstring(f.content, etree.XMLParser(**XML_PARSER_OPTIONS))
-        for process in root.xpath("//bpmn:process", namespaces=NS):
-            for node in process.iter():
-                if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
-                    continue
-                local = etree.QName(node).localname
-                node_id = node.get("id")
-                if not node_id:
-                    continue
-                if local == "sequenceFlow":
-                    cond = node.find(f"{{{BPMN_NS}}}conditionExpression")
-                    model["flows"][node_id] = {
-                        "van": node.get("sourceRef"), "naar": node.get("targetRef"),
-                        "naam": node.get("name") or "",
-                        "voorwaarde": (cond.text or "").strip() if cond is not None else "",
+        for node in root.iter():
+            if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
+                continue
+            local = etree.QName(node).localname
+            node_id = node.get("id")
+            if not node_id:
+                continue
+            docs = _documentation(node)
+            if local == "sequenceFlow":
+                cond = node.find(f"{{{BPMN_NS}}}conditionExpression")
+                model["flows"][node_id] = {
+                    "van": node.get("sourceRef"), "naar": node.get("targetRef"),
+                    "naam": node.get("name") or "",
+                    "voorwaarde": (cond.text or "").strip() if cond is not None else "",
+                    "toelichting": docs,
+                }
+            elif (local.endswith(("Task", "Event", "Gateway"))
+                  or local in ("task", "subProcess", "process") or docs):
+                model["elements"][node_id] = {
+                    "soort": local, "naam": node.get("name") or "", "toelichting": docs,
+                }
+                for field in node.xpath("camunda:formField | bpmn:extensionElements/"
+                                        "camunda:formData/camunda:formField", namespaces=NS):
+                    props = {p.get("id"): p.get("value") for p in
+                             field.xpath("camunda:properties/camunda:property", namespaces=NS)}
+                    rules = sorted(f"{c.get('name')}{'=' + c.get('config') if c.get('config') else ''}"
+                                   for c in field.xpath("camunda:validation/camunda:constraint",
+                                                        namespaces=NS))
+                    options = [v.get("id") for v in field.xpath("camunda:value", namespaces=NS)]
+                    model["fields"][f"{node_id}/{field.get('id')}"] = {
+                        "label": field.get("label") or "", "type": field.get("type") or "",
+                        "regels": ", ".join(rules), "keuzes": ", ".join(options),
+                        "help": props.get("help") or "",
+                        "voorwaarde": props.get("required_when") or "",
                     }
-                elif local.endswith(("Task", "Event", "Gateway")) or local in ("task", "subProcess"):
-                    docs = node.find(f"{{{BPMN_NS}}}documentation")
-                    model["elements"][node_id] = {
-                        "soort": local, "naam": node.get("name") or "",
-                        "toelichting": (docs.text or "").strip() if docs is not None else "",
-                    }
-                    for field in node.xpath(".//camunda:formField", namespaces=NS):
-                        props = {p.get("id"): p.get("value") for p in
-                                 field.xpath("camunda:properties/camunda:property", namespaces=NS)}
-                        rules = sorted(f"{c.get('name')}{'=' + c.get('config') if c.get('config') else ''}"
-                                       for c in field.xpath("camunda:validation/camunda:constraint",
-                                                            namespaces=NS))
-                        options = [v.get("id") for v in field.xpath("camunda:value", namespaces=NS)]
-                        model["fields"][f"{node_id}/{field.get('id')}"] = {
-                            "label": field.get("label") or "", "type": field.get("type") or "",
-                            "regels": ", ".join(rules), "keuzes": ", ".join(options),
-                            "help": props.get("help") or "",
-                            "voorwaarde": props.get("required_when") or "",
-                        }
     return model
 
 
+# The kinds of a change (the groups of process_admin.DIFF_GROUPS) and what happened to it:
+# codes, which the web layer puts into words (webui/processes).
 _KIND = {"elements": "element", "flows": "stroom", "fields": "formulierveld"}
+ADDED, REMOVED, CHANGED = "toegevoegd", "verwijderd", "gewijzigd"
 
 
-def diff(old: list[SourceFile], new: list[SourceFile]) -> list[dict[str, str]]:
-    """Elements, flows, conditions and form fields added, removed or changed."""
+def diff(old: list[SourceFile], new: list[SourceFile]) -> list[dict[str, Any]]:
+    """Elements, flows, conditions, documentation and form fields added, removed or changed,
+    and a changed decision table. Out: [{"soort": "element" | "stroom" | "formulierveld" |
+    "beslistabel", "wijziging": ADDED | REMOVED | CHANGED, "id", "details": [{"attribute":
+    the code of what changed ("naam", "soort", "van", "naar", "voorwaarde", "toelichting" (the
+    documentation), "label", "type", "regels", "keuzes", "help"), "before", "after": its
+    texts, None on the side where the item does not exist}]}]: codes and values, no words
+    (issue 12 point 4). Raises what parsing the XML raises."""
     a, b = _bpmn_model(old), _bpmn_model(new)
-    changes = []
+    changes: list[dict[str, Any]] = []
     for part in ("elements", "flows", "fields"):
         for key in sorted(set(a[part]) | set(b[part])):
             before, after = a[part].get(key), b[part].get(key)
             if before == after:
                 continue
-            if before is None:
-                changes.append({"soort": _KIND[part], "wijziging": "toegevoegd", "id": key,
-                                "omschrijving": _describe(after or {})})  # after is set
-            elif after is None:
-                changes.append({"soort": _KIND[part], "wijziging": "verwijderd", "id": key,
-                                "omschrijving": _describe(before)})
-            else:
-                details = [f"{attr}: '{before.get(attr, '')}' → '{after.get(attr, '')}'"
-                           for attr in sorted(set(before) | set(after))
-                           if before.get(attr) != after.get(attr)]
-                changes.append({"soort": _KIND[part], "wijziging": "gewijzigd", "id": key,
-                                "omschrijving": "; ".join(details)})
+            kind = ADDED if before is None else REMOVED if after is None else CHANGED
+            details = [{"attribute": attr,
+                        "before": None if before is None else before.get(attr) or "",
+                        "after": None if after is None else after.get(attr) or ""}
+                       for attr in {**(before or {}), **(after or {})}
+                       if (before or {}).get(attr) != (after or {}).get(attr)]
+            changes.append({"soort": _KIND[part], "wijziging": kind, "id": key,
+                            "details": details})
     dmn_old = {f.sha256 for f in old if f.kind == "dmn"}
     dmn_new = {f.sha256 for f in new if f.kind == "dmn"}
     if dmn_old != dmn_new:
-        changes.append({"soort": "beslistabel", "wijziging": "gewijzigd", "id": "DMN",
-                        "omschrijving": N_("de beslistabel (DMN) is gewijzigd")})
+        changes.append({"soort": "beslistabel", "wijziging": CHANGED, "id": "DMN",
+                        "details": []})
     return changes
-
-
-def _describe(item: dict) -> str:
-    return ", ".join(f"{k}: '{v}'" for k, v in item.items() if v)
 
 
 def files_of(row: ProcessVersion) -> list[SourceFile]:

@@ -53,7 +53,8 @@ def test_version_diff_names_what_changed():
     summary = {(c["soort"], c["wijziging"], c["id"]) for c in changes}
     assert ("element", "gewijzigd", "stap1_signalen") in summary
     assert ("formulierveld", "verwijderd", "stap1_signalen/signalen") in summary
-    assert any(c["soort"] == "stroom" and "voorwaarde" in c["omschrijving"] for c in changes)
+    assert any(c["soort"] == "stroom" and "voorwaarde" in [d["attribute"] for d in c["details"]]
+               for c in changes)
     assert versions.diff(old, old) == []
 
 

@@ -4,6 +4,16 @@ once; the beheerder's use cases are one engine command whatever the door."""
 
 from __future__ import annotations
 
+import html
+
+from lxml import etree
+
+from engine import definitions
+from tests.conftest import ROOT
+from tests.helpers import Client, english, readable, text
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
 
 def test_a_wrong_method_on_an_api_path_is_405_with_allow_in_the_readers_language(
         browser_like, sqlite_people):
@@ -23,3 +33,82 @@ def test_a_wrong_method_on_an_api_path_is_405_with_allow_in_the_readers_language
     # a path the API does not have stays 404
     unknown = browser_like.http.delete("/api/v1/bestaat-niet", headers=mw)
     assert unknown.status_code == 404 and "Allow" not in unknown.headers
+
+
+# --- the difference between two versions: codes from the engine, words from the catalogues ------
+
+MELDCODE_XML = (ROOT / "processes" / "meldcode.bpmn").read_text()
+
+
+def _edited(xml: str, edit) -> str:
+    root = etree.fromstring(xml.encode())
+    edit(root)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode()
+
+
+def _publish(client, xml: str):
+    client.get("/processen/modeler")
+    return client.http.post("/processen/modeler/publiceren", json={"bpmn": xml},
+                            headers={"Referer": "http://localhost/", "X-CSRFToken": client.token})
+
+
+def _check(client, xml: str):
+    client.get("/processen/modeler")
+    return client.http.post("/processen/modeler/controleren", json={"bpmn": xml},
+                            headers={"Referer": "http://localhost/", "X-CSRFToken": client.token})
+
+
+def test_the_version_difference_is_worded_in_the_readers_language(browser_like):
+    def rename(root):
+        root.xpath("//bpmn:userTask[@id='stap1_signalen']",
+                   namespaces=definitions.NS)[0].set("name", "Stap 1: signalen en kindcheck")
+
+    xml = _edited(MELDCODE_XML, rename)
+    pb = english(browser_like, "pb")
+    checked = _check(pb, xml).get_json()
+    change = next(c for g in checked["groups"] for c in g["wijzigingen"]
+                  if c["id"] == "stap1_signalen")
+    assert change["wijziging"] == "gewijzigd" and change["wijziging_tekst"] == "changed"
+    assert [(d["attribute"], d["after"]) for d in change["details"]] == [
+        ("naam", "Stap 1: signalen en kindcheck")]
+    assert change["omschrijving"].startswith("name: '")
+    assert _publish(pb, xml).status_code == 201
+    page = html.unescape(text(pb.get("/processen?van=1&naar=2")))
+    comparison = page[page.index('id="verschil"'):]
+    assert "Elements" in comparison and "changed" in comparison
+    assert "name: '" in comparison and "→ 'Stap 1: signalen en kindcheck'" in comparison
+    shown = readable(comparison)
+    assert " naam:" not in shown and "gewijzigd" not in shown, shown
+    nl = Client(browser_like.http.application)
+    nl.login("pb")
+    page = html.unescape(text(nl.get("/processen?van=1&naar=2")))
+    assert "naam: '" in page and "gewijzigd" in page
+
+
+def test_a_change_of_documentation_only_is_a_difference(browser_like):
+    """Only bpmn:documentation differs (of the process, of a flow): the comparison names the
+    change of the documentation, never 'no differences'."""
+    def document(root):
+        process = root.xpath("//bpmn:process", namespaces=definitions.NS)[0]
+        process.find(f"{{{BPMN}}}documentation").text = "Een andere toelichting op het proces."
+        flow = root.xpath("//bpmn:sequenceFlow", namespaces=definitions.NS)[0]
+        note = etree.SubElement(flow, f"{{{BPMN}}}documentation")
+        flow.insert(0, note)
+        note.text = "Waarom deze pijl er is."
+
+    xml = _edited(MELDCODE_XML, document)
+    pb = Client(browser_like.http.application)
+    pb.login("pb")
+    checked = _check(pb, xml).get_json()
+    assert {c["soort"] for c in checked["changes"]} == {"element", "stroom"}
+    assert all([d["attribute"] for d in c["details"]] == ["toelichting"]
+               for c in checked["changes"])
+    assert _publish(pb, xml).status_code == 201
+    page = html.unescape(text(pb.get("/processen?van=1&naar=2")))
+    assert "Geen inhoudelijke verschillen" not in page
+    comparison = page[page.index('id="verschil"'):]
+    assert "toelichting: '" in comparison and "Een andere toelichting op het proces." in comparison
+    assert "Waarom deze pijl er is." in comparison
+    pb.post("/taal", {"taal": "en", "next": "/"})
+    english_page = html.unescape(text(pb.get("/processen?van=1&naar=2")))
+    assert "documentation: '" in english_page

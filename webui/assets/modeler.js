@@ -461,7 +461,7 @@ function changeList(groups) {
     for (const change of group.wijzigingen) {
       list.append(el("li", null,
         el("strong", null, change.id), " ",
-        el("span", { className: "mc-change-kind mc-change-" + change.wijziging }, change.wijziging),
+        el("span", { className: "mc-change-kind mc-change-" + change.wijziging }, change.wijziging_tekst || change.wijziging),
         change.omschrijving ? el("span", { className: "mc-change-text" }, ": " + change.omschrijving) : null));
     }
     box.append(list);

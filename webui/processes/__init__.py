@@ -4,8 +4,11 @@ with its check and publish endpoints."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from engine import migration, process_admin
@@ -15,6 +18,52 @@ from ..texts import translate, translate_all
 from ..web import principal
 
 bp = Blueprint("processes", __name__)
+
+# --- the difference between two versions in words (engine/versions.diff gives codes) ---------
+
+CHANGE_KINDS = {"toegevoegd": _l("toegevoegd"), "verwijderd": _l("verwijderd"),
+                "gewijzigd": _l("gewijzigd")}
+# What a change is about (versions.diff's attribute codes), as a process owner names it.
+CHANGE_ATTRIBUTES = {
+    "naam": _l("naam"), "soort": _l("soort"), "toelichting": _l("toelichting"),
+    "van": _l("van"), "naar": _l("naar"), "voorwaarde": _l("voorwaarde"),
+    "label": _l("label"), "type": _l("type"), "regels": _l("regels"),
+    "keuzes": _l("keuzes"), "help": _l("hulptekst"),
+}
+
+
+def change_text(change: dict[str, Any]) -> str:
+    """One change of versions.diff in the reader's language: "naam: 'a' → 'b'; ..." for a
+    changed item, "naam: 'a', ..." for one added or removed, the decision table's sentence."""
+    if change["soort"] == "beslistabel":
+        return _("de beslistabel (DMN) is gewijzigd")
+    parts = []
+    for detail in change.get("details") or []:
+        name = str(CHANGE_ATTRIBUTES.get(detail["attribute"], detail["attribute"]))
+        before, after = detail["before"], detail["after"]
+        if before is None or after is None:
+            if before or after:
+                parts.append(f"{name}: '{after if before is None else before}'")
+        else:
+            parts.append(f"{name}: '{before}' → '{after}'")
+    return ("; " if change["wijziging"] == "gewijzigd" else ", ").join(parts)
+
+
+def change_kind(change: dict[str, Any]) -> str:
+    """Added, removed or changed, in the reader's language."""
+    return str(CHANGE_KINDS.get(change["wijziging"], change["wijziging"]))
+
+
+bp.add_app_template_filter(change_text, "change_text")
+bp.add_app_template_filter(change_kind, "change_kind")
+
+
+def _worded(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The modeler's groups with each change's words for its script (`wijziging_tekst`,
+    `omschrijving`) beside the codes."""
+    return [{**g, "wijzigingen": [{**c, "wijziging_tekst": change_kind(c),
+                                   "omschrijving": change_text(c)} for c in g["wijzigingen"]]}
+            for g in groups]
 
 
 @bp.get("/processen")
@@ -143,7 +192,11 @@ def _json_call(fn):
 @bp.post("/processen/modeler/controleren")
 @login_required
 def check():
-    return _json_call(process_admin.check_edited)
+    def checked(who, payload):
+        result = process_admin.check_edited(who, payload)
+        return {**result, "groups": _worded(result["groups"])}
+
+    return _json_call(checked)
 
 
 @bp.post("/processen/modeler/publiceren")
