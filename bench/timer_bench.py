@@ -89,8 +89,8 @@ def counts(url: str) -> tuple[int, dict[int, int], int]:
 
     from engine import models, store
 
+    waiting = waiting_timers(url)
     with store.unit_of_work(url=url) as session:
-        waiting = session.scalar(select(func.count()).select_from(models.Timer)) or 0
         fired = dict(session.execute(
             select(models.HistoryEvent.case_id, func.count())
             .where(models.HistoryEvent.action == "timer_fired")
@@ -98,6 +98,15 @@ def counts(url: str) -> tuple[int, dict[int, int], int]:
         stap1 = session.scalar(select(func.count()).select_from(models.TaskRecord).where(
             models.TaskRecord.state == "ready", models.TaskRecord.step == "stap1_signalen")) or 0
     return waiting, fired, stap1
+
+
+def waiting_timers(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from engine import models, store
+
+    with store.unit_of_work(url=url) as session:
+        return session.scalar(select(func.count()).select_from(models.Timer)) or 0
 
 
 def fire_with_workers(url: str, workers: int) -> float:
@@ -108,7 +117,7 @@ def fire_with_workers(url: str, workers: int) -> float:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for _ in range(workers)]
     try:
-        while counts(url)[0]:
+        while waiting_timers(url):  # the one cheap count: the others would take CPU from the workers
             time.sleep(0.2)
         return time.perf_counter() - started
     finally:

@@ -196,6 +196,10 @@ class Timer(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     step: Mapped[str] = mapped_column(String(200))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A SQLite worker's claim on the due row while it plans the case (engine/scheduler.py):
+    # other workers take other cases until then. Null: not claimed.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                           nullable=True)
 
 
 class HistoryEvent(Base):

@@ -17,14 +17,13 @@ other parts of the product append theirs (mail delivery, reminders: CONTRACT sec
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from . import clock, driving, due
 from .adapter import IdSource, dump_state, load_state, workflow_cache
@@ -72,8 +71,13 @@ PERIODIC_JOBS.append(send_reminders)
 # fires at most this long after its time (CONTRACT section 5: within 10 s).
 POLL_SECONDS = 2.0
 
-# Due cases a SQLite worker reads at once and plans one by one.
+# Due cases a SQLite worker claims at once, plans one by one and writes in one transaction.
 BATCH = 32
+
+# How long a SQLite worker's claim on a batch keeps other workers off it: a worker that dies
+# mid-batch delays those timers by at most this (the claim only keeps work apart; exactly
+# once rests on the case's version_id).
+CLAIM_FOR = timedelta(seconds=10)
 
 # A timer whose fire the diagram cannot go on from is tried again this much later (logged).
 RETRY_LATER = timedelta(hours=1)
@@ -111,16 +115,14 @@ def run_due(now: datetime | None = None, url: str | None = None, limit: int | No
 
 
 def _claim(conn: Connection, now: datetime) -> int | None:
-    query = (select(_timers.c.case_id).where(_timers.c.due_at <= now)
-             .order_by(_timers.c.due_at, _timers.c.task_id).limit(1))
-    if conn.dialect.name == "postgresql":
-        # Lock the case, not the timer row: a completion locks the case first too (its
-        # UPDATE), so the two never wait on each other crosswise.
-        query = (select(_cases.c.id)
-                 .select_from(_timers.join(_cases, _cases.c.id == _timers.c.case_id))
-                 .where(_timers.c.due_at <= now)
-                 .order_by(_timers.c.due_at, _timers.c.task_id).limit(1)
-                 .with_for_update(of=_cases, skip_locked=True))
+    """PostgreSQL: lock the case of the earliest due timer that no other worker holds."""
+    # Lock the case, not the timer row: a completion locks the case first too (its UPDATE),
+    # so the two never wait on each other crosswise.
+    query = (select(_cases.c.id)
+             .select_from(_timers.join(_cases, _cases.c.id == _timers.c.case_id))
+             .where(_timers.c.due_at <= now)
+             .order_by(_timers.c.due_at, _timers.c.task_id).limit(1)
+             .with_for_update(of=_cases, skip_locked=True))
     return conn.execute(query).scalar()
 
 
@@ -138,39 +140,67 @@ def _fire_next(now: datetime, url: str | None) -> int | None:
                 plan = _plan(conn, case_id, now)
                 done = _apply(conn, plan, now)
         except Exception:
+            log.exception("timer of case %s could not fire; tried again later", case_id)
             _later(conn, case_id, now)
             return 0
     return _cached(plan) if done else 0
 
 
 def _fire_planned(now: datetime, url: str | None) -> int | None:
-    """SQLite: a batch of due cases, each planned on a read connection (the engine's work
-    needs no lock, so workers plan side by side) and written under the write lock only if the
-    case is still at the version planned from (else another worker or a completion was first:
-    the plan is dropped, write_change raises Retry)."""
+    """SQLite: claim a batch of due cases for this worker (one short write: other workers
+    take other cases), plan them on one read connection (the engine's work needs no lock, so
+    workers plan side by side) and write them in one write transaction, each case under a
+    savepoint and only if it is still at the version planned from (else a completion was
+    first: that plan is dropped, write_change raises Retry, and its rows are the new ones)."""
     engine = get_engine(url)
-    with engine.connect() as conn:
-        candidates = list(conn.execute(
-            select(_timers.c.case_id).where(_timers.c.due_at <= now)
-            .order_by(_timers.c.due_at, _timers.c.task_id).limit(BATCH)).scalars())
-    if not candidates:
+    with write_connection(url) as conn:
+        claimed = _claim_batch(conn, now)
+    if not claimed:
         return None
-    random.shuffle(candidates)  # two workers seldom plan the same case
-    fired = 0
-    for case_id in dict.fromkeys(candidates):
-        try:
-            with engine.connect() as conn:
-                plan = _plan(conn, case_id, now)
-            with write_connection(url) as conn:
-                done = _apply(conn, plan, now)
-        except Retry:
-            continue
-        except Exception:
-            with write_connection(url) as conn:
-                _later(conn, case_id, now)
-            continue
-        fired += _cached(plan) if done else 0
-    return fired
+    plans: list[_Plan] = []
+    failed: list[int] = []
+    with engine.connect() as conn:
+        settings = due.settings(conn)  # the norm of new tasks' due dates, once per batch
+        for case_id in claimed:
+            try:
+                plans.append(_plan(conn, case_id, now, settings))
+            except Exception:
+                log.exception("timer of case %s could not fire; tried again later", case_id)
+                failed.append(case_id)
+    fired: list[_Plan] = []
+    with write_connection(url) as conn:
+        for plan in plans:
+            try:
+                with conn.begin_nested():
+                    if _apply(conn, plan, now):
+                        fired.append(plan)
+            except Retry:
+                continue
+            except Exception:
+                log.exception("timer of case %s could not be stored; tried again later",
+                              plan.case_id)
+                failed.append(plan.case_id)
+        for case_id in failed:
+            _later(conn, case_id, now)
+        # rows claimed but neither fired nor moved on (a case no longer due) are free again
+        conn.execute(_timers.update().where(_timers.c.case_id.in_(claimed),
+                                            _timers.c.claimed_until.is_not(None))
+                     .values(claimed_until=None))
+    return sum(_cached(plan) for plan in fired)
+
+
+def _claim_batch(conn: Connection, now: datetime) -> list[int]:
+    """Claim up to BATCH due cases nobody else holds (claimed_until unset or past `now`) until
+    CLAIM_FOR after `now`, earliest due first: their ids."""
+    free = (_timers.c.claimed_until.is_(None)) | (_timers.c.claimed_until <= now)
+    due_cases = (select(_timers.c.case_id).where(_timers.c.due_at <= now, free)
+                 .group_by(_timers.c.case_id)
+                 .order_by(func.min(_timers.c.due_at), _timers.c.case_id).limit(BATCH))
+    ids = list(conn.execute(due_cases).scalars())
+    if ids:
+        conn.execute(_timers.update().where(_timers.c.case_id.in_(ids))
+                     .values(claimed_until=now + CLAIM_FOR))
+    return ids
 
 
 @dataclass
@@ -187,9 +217,11 @@ class _Plan:
     closed: bool = False
 
 
-def _plan(conn: Connection, case_id: int, now: datetime) -> _Plan:
+def _plan(conn: Connection, case_id: int, now: datetime,
+          settings: dict[str, Any] | None = None) -> _Plan:
     """Read the case and its earliest due timer, fire it in the workflow (timers due by then
-    that the engine reaches fire with it) and make the change as a completion does."""
+    that the engine reaches fire with it) and make the change as a completion does;
+    `settings`: the organisation's settings of engine/due.py (None: read them here)."""
     timer = conn.execute(select(_timers).where(_timers.c.case_id == case_id,
                                                _timers.c.due_at <= now)
                          .order_by(_timers.c.due_at, _timers.c.task_id).limit(1)).first()
@@ -216,7 +248,7 @@ def _plan(conn: Connection, case_id: int, now: datetime) -> _Plan:
         plan.stale = timer.task_id
         return plan
     change = CaseChange(case=case, version_id=case.version_id, still_ready=ready,
-                        settings=due.settings(conn))  # the norm of new tasks' due dates
+                        settings=settings if settings is not None else due.settings(conn))
     change.timer_fired(waited, now)
     change.advanced(definition, advance, {r["id"] for r in ready}, now)
     case.id_counter = ids.counter
@@ -248,9 +280,9 @@ def _cached(plan: _Plan) -> int:
 
 
 def _later(conn: Connection, case_id: int, now: datetime) -> None:
-    log.exception("timer of case %s could not fire; tried again later", case_id)
+    """The case's due timers wait RETRY_LATER more (the caller has logged why)."""
     conn.execute(_timers.update().where(_timers.c.case_id == case_id, _timers.c.due_at <= now)
-                 .values(due_at=now + RETRY_LATER))
+                 .values(due_at=now + RETRY_LATER, claimed_until=None))
 
 
 def run_worker(stop: threading.Event, url: str | None = None,
