@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,53 +130,70 @@ def _holds(expression: str, context: dict[str, Any]) -> bool:
         return False
 
 
-# Characters refused in every text (the one rule of forms.clean_text).
-# - C0 and C1 control characters and DEL (a newline or NUL in a client reference breaks
-#   out of the line it is shown on, and of CSS, headers and logs); multi-line text keeps
-#   the newline and the tab.
-# - Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they reorder
-#   the text around them as displayed, so what is read differs from what is stored
-#   ("Trojan Source", CVE-2021-42574). The marks LRM, RLM and ALM (U+200E, U+200F, U+061C)
-#   stay allowed: they are zero-width letters of one direction that reorder nothing beyond
-#   neighbouring punctuation and digits, and names in Hebrew or Arabic script use them.
-# - Invisible spaces that make two identical-looking references differ: zero-width space
-#   U+200B, word joiner U+2060, zero-width no-break space / byte order mark U+FEFF, and
-#   the interlinear annotation characters U+FFF9-U+FFFB that hide text.
-# - The line and paragraph separators U+2028/U+2029: a line break other than the newline.
-# - Lone surrogates (U+D800-U+DFFF, possible from JSON "\ud800"): no character at all;
+# Characters refused in every text (the one rule of forms.clean_text), by Unicode category
+# (unicodedata) rather than by a list, so every character of the kind is caught:
+# - Cc, the C0 and C1 control characters and DEL (a newline or NUL in a client reference
+#   breaks out of the line it is shown on, and of CSS, headers and logs); multi-line text
+#   keeps the newline and the tab.
+# - Cf, the invisible format characters. Among them the bidi embeddings, overrides and
+#   isolates (U+202A-U+202E, U+2066-U+2069), which reorder the text around them as displayed,
+#   so what is read differs from what is stored ("Trojan Source", CVE-2021-42574), and the
+#   bidi marks LRM, RLM and ALM (U+200E, U+200F, U+061C): invisible direction controls too,
+#   which move neighbouring digits and punctuation (issue 11 point 3). Further the invisible
+#   characters that make two identical-looking references differ or hide text: zero-width
+#   space U+200B, word joiner U+2060, byte order mark U+FEFF, soft hyphen U+00AD, the
+#   interlinear annotation characters U+FFF9-U+FFFB and the tag characters U+E0000 block.
+# - Zl and Zp, the line and paragraph separators U+2028/U+2029: a line break other than the
+#   newline.
+# - Cs, lone surrogates (U+D800-U+DFFF, possible from JSON "\ud800"): no character at all;
 #   the database refuses to store them.
-# The zero-width non-joiner U+200C and joiner U+200D stay allowed: Persian and Arabic
-# names (and Indic scripts, and emoji sequences) need them.
-_INVISIBLE = {0x200B, 0x2060, 0xFEFF, 0x2028, 0x2029, 0xFFF9, 0xFFFA, 0xFFFB}
-_BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
-_MULTILINE_ALLOWED = {"\n", "\t"}
-_REFUSED = ("\x0b-\x1f\x7f-\x9f\u200b\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069"
-            "\ufeff\ufff9-\ufffb\ud800-\udfff")
-# One scan per text (texts run to 100,000 characters); _refused_character names the finding.
-_REFUSED_IN_LINE = re.compile(f"[\\x00-\\x0a{_REFUSED}]")
-_REFUSED_IN_TEXT = re.compile(f"[\\x00-\\x08{_REFUSED}]")
+# The zero-width non-joiner U+200C and joiner U+200D (format characters too) stay allowed:
+# Persian and Arabic names (and Indic scripts, and emoji sequences) need them.
+_REFUSED_KINDS = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_JOINERS = frozenset({"\u200c", "\u200d"})
+_MULTILINE_ALLOWED = frozenset({"\n", "\t"})
+_BIDI_CONTROLS = frozenset({"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI"})
+# An ASCII text (most texts) is scanned by one expression; a text of other characters by
+# the category of each of its distinct characters (texts run to 100,000 characters, their
+# distinct characters to a few hundred).
+_ASCII_REFUSED_IN_LINE = re.compile("[\\x00-\\x1f\\x7f]")
+_ASCII_REFUSED_IN_TEXT = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f]")
+
+
+def _is_refused(char: str, multiline: bool) -> bool:
+    """Whether clean_text's rule refuses `char` (see the notes above)."""
+    if char in _JOINERS or (multiline and char in _MULTILINE_ALLOWED):
+        return False
+    return unicodedata.category(char) in _REFUSED_KINDS
+
+
+def _first_refused(value: str, multiline: bool) -> str | None:
+    """The first character of `value` that clean_text's rule refuses, or None."""
+    if value.isascii():
+        found = (_ASCII_REFUSED_IN_TEXT if multiline else _ASCII_REFUSED_IN_LINE).search(value)
+        return found.group() if found else None
+    refused = [char for char in set(value) if _is_refused(char, multiline)]
+    return min(refused, key=value.index) if refused else None
 
 
 def _refused_character(char: str, multiline: bool) -> Message | None:
     """Why `char` may not be in a text, in Dutch; None when it may."""
-    code = ord(char)
-    if code < 0x20 or 0x7F <= code <= 0x9F:
-        if multiline and char in _MULTILINE_ALLOWED:
-            return None
+    if not _is_refused(char, multiline):
+        return None
+    kind = unicodedata.category(char)
+    if kind == "Cc":
         if char in "\r\n":
             return N_("een regeleinde")
         if char == "\t":
             return N_("een tab")
         return N_("een stuurteken")
-    if 0xD800 <= code <= 0xDFFF:
+    if kind == "Cs":
         return N_("een losse surrogaat, geen geldig teken")
-    if code in _BIDI:
-        return N_("een teken dat de schrijfrichting omkeert")
-    if code in (0x2028, 0x2029):
+    if kind in ("Zl", "Zp"):
         return N_("een regel- of alineascheiding")
-    if code in _INVISIBLE:
-        return N_("een onzichtbaar teken")
-    return None
+    if unicodedata.bidirectional(char) in _BIDI_CONTROLS:
+        return N_("een teken dat de schrijfrichting omkeert")
+    return N_("een onzichtbaar teken")
 
 
 def refused_character(value: str, multiline: bool = False,
@@ -184,10 +202,9 @@ def refused_character(value: str, multiline: bool = False,
     clean_text's rule refuses (with its code point); None when it holds none. The value is
     taken as it is, white space around it included: for a text that is not stripped, such
     as a new password. `subject` names the text ("De tekst" when None)."""
-    found = (_REFUSED_IN_TEXT if multiline else _REFUSED_IN_LINE).search(value)
-    if found is None:
+    char = _first_refused(value, multiline)
+    if char is None:
         return None
-    char = found.group()
     why = _refused_character(char, multiline)
     if why is None:
         return None
@@ -220,9 +237,11 @@ def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False
     The one text rule of every door (API, web form, command line; start_case and every form
     field). A single-line text (a client reference, a field of type "string") holds no control
     character at all; a multi-line text (type "text") may hold newlines and tabs (a CR LF from
-    a browser's textarea, or a lone CR, is stored as a newline). Both refuse the other C0/C1 controls, bidi
-    embeddings, overrides and isolates, invisible spaces and lone surrogates (see the notes
-    at _refused_character); the zero-width (non-)joiner stays allowed.
+    a browser's textarea, or a lone CR, is stored as a newline). Both refuse the other C0/C1
+    controls and every other character of the Unicode categories Cf, Zl, Zp and Cs: bidi
+    embeddings, overrides, isolates and marks (LRM, RLM, ALM), invisible spaces, line
+    separators and lone surrogates (see the notes above _is_refused; issue 11 point 3); the
+    zero-width (non-)joiner stays allowed.
     Raises ValueError with a Dutch message for a value that is not text, holds a refused
     character (named with its code point) or is longer than maxlength.
     """

@@ -1,6 +1,7 @@
-"""Texts through the API: control characters, bidi overrides, invisible spaces and lone
-surrogates are a Dutch 422 and nothing is stored; the zero-width (non-)joiner that Persian
-and Arabic names need is accepted. The rule lives in engine.forms.clean_text."""
+"""Texts through the API, the web forms and the command line: control characters, bidi
+embeddings, overrides, isolates and marks, invisible spaces and lone surrogates are a Dutch
+422 (exit 2) and nothing is stored; the zero-width (non-)joiner that Persian and Arabic names
+need is accepted. The rule lives in engine.forms.clean_text."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ REFUSED = {
     "first strong isolate": "Jansen\u2068Jan",
     "pop directional isolate": "Jansen\u2069Jan",
     "zero-width space": "Jan\u200bsen",
+    # The bidi marks are invisible direction controls as the embeddings are: they move the
+    # digits and punctuation around them ("12\u200f-3" reads as another number).
+    "left-to-right mark": "Jansen\u200e123",
+    "right-to-left mark": "\u05d3\u05e0\u05d4 \u200f123",
+    "arabic letter mark": "\u0645\u061c123",
+    "soft hyphen": "Jan\u00adsen",
+    "tag character": "Jansen\U000e0041",
     "byte order mark": "\ufeffJansen",
     "line separator": "Jansen\u2028Jan",
     "lone surrogate": "Jansen\ud800",
@@ -32,8 +40,9 @@ REFUSED = {
 ACCEPTED = {
     "zero-width non-joiner": "Negar\u200cMohammadi",
     "zero-width joiner": "\u0645\u200d\u0645",
-    "right-to-left mark": "\u05d3\u05e0\u05d4 \u200f123",
+    "hebrew without marks": "\u05d3\u05e0\u05d4 123",
     "accents and emoji": "Zoë Brontë-Çelik 👪",
+    "emoji joined by ZWJ": "\U0001f468\u200d\U0001f469\u200d\U0001f467",
 }
 
 
@@ -209,3 +218,58 @@ def test_a_handover_reason_keeps_its_lines(client, people):
     assert response.status_code == 200, response.get_json()
     history = client.get(f"/api/v1/cases/{case_id}/history", headers=people.auth("mw")).get_json()
     assert history[-1]["data"] == {"with": "af", "reason": "Eerste regel\n\tTweede"}
+
+
+# --- the web forms and the command line (the same rule: engine.forms.clean_text) ---------------
+
+BIDI_MARKS = {"left-to-right mark": "\u200e", "right-to-left mark": "\u200f",
+              "arabic letter mark": "\u061c"}
+
+
+@pytest.mark.parametrize("mark", BIDI_MARKS.values(), ids=BIDI_MARKS.keys())
+def test_web_forms_refuse_bidi_marks(app, people, db_url, mark):
+    """A bidi mark in the client reference of the 'Nieuwe casus' form, or in a single-line
+    field of a task form: 422, the Dutch message at the field naming the character, nothing
+    stored."""
+    from tests.helpers import Client, text
+
+    web = Client(app)
+    web.login("mw")
+    before = case_count(db_url)
+    web.get("/casussen/nieuw")
+    response = web.post("/casussen/nieuw", {"client_ref": "Jansen" + mark + "12",
+                                            "reason": "zorgen"})
+    body = text(response)
+    assert response.status_code == 422, body[:300]
+    assert 'id="client_ref-fout"' in body, body[:2000]
+    assert f"U+{ord(mark):04X}" in body and "niet toegestaan" in body
+    assert case_count(db_url) == before
+
+    case_id, task = open_task(web.http, people)
+    name = field_of_type(task, "string")
+    page = web.get(f"/taken/{task['id']}")
+    assert page.status_code == 200
+    response = web.post(f"/taken/{task['id']}", {name: "Kees" + mark + "12"})
+    body = text(response)
+    assert response.status_code == 422, body[:300]
+    assert f'id="fout-{name}"' in body and f"U+{ord(mark):04X}" in body, body[:2000]
+    assert_nothing_stored(web.http, people, case_id, task["id"])
+
+
+@pytest.mark.parametrize("mark", BIDI_MARKS.values(), ids=BIDI_MARKS.keys())
+def test_command_line_refuses_bidi_marks(people, mark):
+    """meldcode user add with a bidi mark in the full name: exit 2, the Dutch message naming
+    the character, no user added."""
+    from click.testing import CliRunner
+
+    from engine import users
+    from webui.cli import main
+
+    result = CliRunner().invoke(
+        main, ["user", "add", "kees", "--role", "medewerker", "--password-stdin",
+               "--display-name", "Kees" + mark + "12"],
+        input="paarse-olifant-fietst-snel\n")
+    assert result.exit_code == 2, result.output
+    assert f"U+{ord(mark):04X}" in result.output and "niet toegestaan" in result.output
+    with store.unit_of_work() as session:
+        assert "kees" not in [u["name"] for u in users.list_users(session)]
