@@ -27,12 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import adapter, audit, driving, due, versions
-from .cases import DELETE_DRAFTS_OF_TASKS, CaseChange
+from . import adapter, audit, driving, due, timers, versions
+from .cases import DELETE_DRAFTS_OF_TASKS, CaseChange, task_view
 from .definitions import ProcessDefinition
 from .errors import BadRequest, Conflict, Forbidden, NotFound
+from .forms import Field
 from .messages import N_, Message
-from .models import Case, HistoryEvent, ProcessVersion, TaskRecord, User, utcnow
+from .models import Case, HistoryEvent, ProcessVersion, TaskRecord, Timer, User, utcnow
 from .pages import diagram_info
 from .roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
 from .store import unit_of_work
@@ -40,6 +41,11 @@ from .users import Principal
 
 MIGRATED = "case_migrated"
 STALLED = "case_stalled"
+# What these events record, labelled as the timelines show it (pages.event_fields).
+EVENT_FIELDS = {
+    MIGRATED: [Field("from", N_("Van versie"), "integer"), Field("to", N_("Naar versie"), "integer")],
+    STALLED: [Field("waiting_at", N_("Wacht bij"), "string")],
+}
 
 # Only reads task specs to compare them (SpecDiff): a registry of its own, not the adapter's.
 _spec_registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
@@ -161,6 +167,17 @@ def _ready_rows(session: Session, case_ids: list[int]) -> dict[int, list[TaskRec
     return rows
 
 
+def _open_consults(session: Session, case_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Per case, its consult tasks still open (task views): no tasks of the workflow."""
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if case_ids:
+        for row in session.scalars(select(TaskRecord).where(
+                TaskRecord.case_id.in_(case_ids), TaskRecord.state == "ready",
+                TaskRecord.step == "consult")):
+            found[row.case_id].append(task_view(row))
+    return found
+
+
 def _plan(session: Session, from_version: Any, to_version: Any):
     """Prove the move of every open case of one version; nothing is written.
 
@@ -246,15 +263,20 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
     actor = who if isinstance(who, str) else who.name
     try:
         with unit_of_work(write=True) as session:
-            source, target, new, plans, problems = _plan(session, from_version, to_version)
+            now = utcnow()
+            # A timer the moved case reaches is timed from the move's event, as replay times it.
+            with timers.at(now):
+                source, target, new, plans, problems = _plan(session, from_version, to_version)
             if problems:
                 raise MoveRefused(source.version, target.version, problems)
-            now = utcnow()
             moved = []
             norm = due.settings(session)  # the due dates of new tasks (engine/due.py)
+            consults = _open_consults(session, [plan[0].id for plan in plans])
             for case, state, advance, ids, before in plans:
                 intact = audit.header_ok(case.id, case)  # before the move changes it
-                change = CaseChange(case=case, version_id=case.version_id, settings=norm)
+                # the open consults: a move that closes the case withdraws them (CONTRACT 5)
+                change = CaseChange(case=case, version_id=case.version_id, settings=norm,
+                                    still_ready=consults.get(case.id, []))
                 change.event(actor, MIGRATED, now, data={"from": source.version,
                                                          "to": target.version})
                 change.advanced(new, advance, before, now)
@@ -279,11 +301,13 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
 def _store_rows(session: Session, case: Case, change: CaseChange,
                 new: ProcessDefinition, before: set[str], now) -> None:
     """The task rows after a move: rows still ready take the step's name and lane on the new
-    version, ready rows the engine ended are cancelled, new ready tasks are inserted."""
-    for row in session.scalars(select(TaskRecord).where(TaskRecord.id.in_(before))):
+    version, ready rows the engine ended (and consults withdrawn with a closing) are
+    cancelled, new ready tasks are inserted; the timer rows follow the moved workflow."""
+    for row in session.scalars(select(TaskRecord).where(
+            TaskRecord.id.in_(before | set(change.cancelled)))):
         if row.id in change.cancelled:
             row.state, row.completed_at = "cancelled", now
-        else:
+        elif row.step != "consult":
             step = new.steps[row.step]
             row.name, row.lane = step.name, step.lane
             row.urgent = due.is_urgent(row.step, new.spec, case.data)  # the new version's branch
@@ -291,6 +315,10 @@ def _store_rows(session: Session, case: Case, change: CaseChange,
         session.execute(DELETE_DRAFTS_OF_TASKS, {"ids": change.cancelled})
     for values in change.new_tasks:
         session.add(TaskRecord(**values))
+    if change.timers is not None:
+        session.execute(Timer.__table__.delete().where(Timer.__table__.c.case_id == case.id))
+        if change.timers:
+            session.execute(Timer.__table__.insert(), change.timers)
     session.flush()  # the case row first: the events point at it
     for event in change.events:
         session.add(HistoryEvent(**event))

@@ -13,7 +13,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Row
 
-from . import adapter, audit, driving, informing, migration, timezones, versions
+from . import adapter, audit, driving, informing, migration, timers, timezones, versions
 from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
 from .messages import N_, Message
@@ -223,7 +223,8 @@ def _replay_move(event: StoredEvent, out: Replayed, workflow, ids: adapter.IdSou
     except (DomainError, InvalidDefinition) as exc:
         return _of(event, unloadable(data.get("to"), exc))
     try:
-        advance = migration.move_workflow(workflow, target, ids)
+        with timers.at(event.at):  # a timer reached in the move is timed from its event
+            advance = migration.move_workflow(workflow, target, ids)
     except DomainError as exc:
         return _not_replayable(event, exc.message)
     except migration.MoveImpossible as exc:

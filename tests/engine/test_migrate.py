@@ -291,3 +291,59 @@ def test_the_move_is_refused_when_a_step_the_case_went_through_is_gone(people, m
     with pytest.raises(migration.MoveRefused):
         migration.move_cases(people["pb"], extra, SHIPPED)
     assert (case_row(case["id"]).process_version, case_row(case["id"]).event_count) == (extra, count)
+
+
+def shipped_with_a_wait_before_the_melding() -> list:
+    """The shipped meldcode with a one-hour timer between the melding's merge and melding_doen:
+    a case moved here from the planted version goes on to that timer in the move itself."""
+    from lxml import etree
+
+    from engine.definitions import SourceFile, shipped_files
+
+    files = shipped_files()
+    bpmn = next(f for f in files if f.kind == "bpmn")
+    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+    b = "{" + ns["bpmn"] + "}"
+    root = etree.fromstring(bpmn.content)
+    [flow] = root.xpath(f"//bpmn:sequenceFlow[@sourceRef='{JOIN}']", namespaces=ns)
+    target, flow.attrib["targetRef"] = flow.get("targetRef"), "wacht_voor_melding"
+    event = etree.Element(b + "intermediateCatchEvent", id="wacht_voor_melding", name="Wacht")
+    etree.SubElement(etree.SubElement(event, b + "timerEventDefinition"),
+                     b + "timeDuration").text = "PT1H"
+    flow.addnext(event)
+    event.addnext(etree.Element(b + "sequenceFlow", id="sf_wacht_melding",
+                                sourceRef="wacht_voor_melding", targetRef=target))
+    [lane] = root.xpath(f"//bpmn:lane[bpmn:flowNodeRef='{JOIN}']", namespaces=ns)
+    etree.SubElement(lane, b + "flowNodeRef").text = "wacht_voor_melding"
+    return [SourceFile(bpmn.name, etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+            ] + [f for f in files if f.kind != "bpmn"]
+
+
+def test_a_timer_the_move_reaches_fires_from_the_moves_time(people, monkeypatch):
+    """A timer that a case reaches in its move gets a row, timed from the move's event (so the
+    scheduler fires it and replay agrees), not from whenever the engine happened to run."""
+    from datetime import timedelta
+
+    from engine import clock, scheduler
+
+    planted = store_version(planted_files(), monkeypatch)
+    stuck = stuck_case(people)
+    fixed = store_version(shipped_with_a_wait_before_the_melding(), monkeypatch)
+    with clock.use(clock.ManualClock(clock.now())) as now:
+        migration.move_cases(people["pb"], planted, fixed)
+        moved_at = events_of(stuck["id"])[-1].at
+        with store.unit_of_work() as session:
+            rows = [(t.step, t.due_at) for t in session.scalars(
+                select(models.Timer).where(models.Timer.case_id == stuck["id"]))]
+        assert [step for step, _ in rows] == ["wacht_voor_melding"]
+        assert verify(stuck["id"])[stuck["id"]].ok
+        now.advance(timedelta(minutes=59))
+        assert scheduler.run_due() == 0
+        now.advance(timedelta(minutes=2))
+        assert scheduler.run_due() == 1
+    fired = events_of(stuck["id"])[-1]
+    assert fired.action == "timer_fired" and fired.step == "wacht_voor_melding"
+    assert fired.data["due"].startswith((moved_at + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    assert [t["step"] for t in cases.get_case(people["mw"], stuck["id"])["tasks"]] == [
+        "melding_doen"]
+    assert verify(stuck["id"])[stuck["id"]].ok
