@@ -19,12 +19,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .driving import MELDING_STEP
+from .forms import Field
 from .messages import N_, Message
 from .models import Case, CaseShare, Consult, HistoryEvent, TaskRecord, User
 from .roles import AANDACHTSFUNCTIONARIS
 
 INFORMED = "informed"  # the history action (CONTRACT section 5)
 SYSTEM = "systeem"  # the actor of the engine's own events (as cases.SYSTEM)
+# What the event records, labelled as the timelines show it (pages.event_fields).
+EVENT_FIELDS = {INFORMED: [Field("recipients", N_("Ingelicht"), "string")]}
 
 
 def recipients(session: Session, case: Case) -> list[User]:

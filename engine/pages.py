@@ -229,13 +229,19 @@ def path_markers(definition: ProcessDefinition, info: DiagramInfo, case: dict[st
 
 
 def event_fields(step, action: str) -> list:
-    """The fields that label an event's data: its step's form, or those of a hand-over or
-    share."""
-    if step:
-        return step.fields
-    from .consults import EVENT_FIELDS  # consults builds on cases: imported when needed
+    """The fields that label an event's data: those of the product's own actions (a
+    hand-over or share, a consult, the team informed after a melding, a case moved to another
+    version or stalled), else its step's form. Labels are Messages (N_),
+    which the web layer translates; the JSON API gives the raw data."""
+    # these build on cases and pages: imported when needed
+    from .consults import EVENT_FIELDS as CONSULT_FIELDS
+    from .informing import EVENT_FIELDS as INFORMED_FIELDS
+    from .migration import EVENT_FIELDS as MIGRATION_FIELDS
 
-    return sharing.EVENT_FIELDS.get(action) or EVENT_FIELDS.get(action, [])
+    for table in (sharing.EVENT_FIELDS, CONSULT_FIELDS, INFORMED_FIELDS, MIGRATION_FIELDS):
+        if action in table:
+            return table[action]
+    return step.fields if step else []
 
 
 def labelled_entries(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -166,6 +166,8 @@ def answer(entry: dict[str, Any]) -> str:
         return _("ja") if value else _("nee")
     if isinstance(value, date) and not isinstance(value, datetime):
         return format_date(value, "d MMMM yyyy")
+    if isinstance(value, list | tuple):  # names (the people informed), a multi field's codes
+        return ", ".join(str(v) for v in value)
     return "" if value is None else str(value)
 
 

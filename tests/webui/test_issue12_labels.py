@@ -8,9 +8,22 @@ import html
 
 from lxml import etree
 
-from engine import definitions
+from engine import cases, definitions, migration, process_admin
+from engine.definitions import SourceFile
 from tests.conftest import ROOT
-from tests.helpers import Client, english, readable, text
+from tests.helpers import (
+    STALLING,
+    Client,
+    english,
+    events_of,
+    planted_files,
+    readable,
+    relabelled,
+    store_version,
+    stuck_case,
+    text,
+    walk,
+)
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
@@ -112,3 +125,59 @@ def test_a_change_of_documentation_only_is_a_difference(browser_like):
     pb.post("/taal", {"taal": "en", "next": "/"})
     english_page = html.unescape(text(pb.get("/processen?van=1&naar=2")))
     assert "documentation: '" in english_page
+
+
+# --- what history events and admin-log lines record, labelled where they are shown --------------
+
+
+def test_history_and_admin_log_details_are_labelled_in_the_readers_language(
+        ui_app, sqlite_people, monkeypatch):
+    """The people informed after a melding, a case moved from one version to another and the
+    admin log's details (a refused page: method, path, role required; a deploy: files) carry
+    labels from the catalogues on the case page, the auditor's history and the admin log, in
+    Dutch and English; the JSON API keeps the stored keys."""
+    version = store_version(planted_files(), monkeypatch)
+    case = stuck_case(sqlite_people, ref="C-labels")
+    migration.move_cases(sqlite_people["pb"], version, 1)
+    walk(sqlite_people, cases.get_case(sqlite_people["mw"], case["id"]), STALLING.decisions)
+    actions = {e.action for e in events_of(case["id"])}
+    assert {"informed", "case_migrated", "case_stalled"} <= actions
+    refused = Client(ui_app)
+    refused.login("mw")
+    assert refused.get("/beheer/gebruikers").status_code == 403  # an admin-log line: refused
+    process_admin.deploy(sqlite_people["pb"], [SourceFile("meldcode.bpmn", relabelled(" (2)"))])
+
+    expected = {
+        "nl": ("Ingelicht", "Van versie", "Naar versie", "Wacht bij", "Methode", "Pad",
+               "Vereiste rol", "Beheerder", "Bestanden"),
+        "en": ("Informed", "From version", "To version", "Waiting at", "Method", "Path",
+               "Role needed", "Administrator", "Files"),
+    }
+    raw = ("recipients", "from:", "to:", "waiting_at", "method:", "path:", "needs:", "files:")
+    for language, labels in expected.items():
+        mw, aud = Client(ui_app), Client(ui_app)
+        mw.login("mw")
+        aud.login("aud")
+        if language == "en":
+            mw.post("/taal", {"taal": "en", "next": "/"})
+            aud.post("/taal", {"taal": "en", "next": "/"})
+        shown = {
+            "case page": readable(text(mw.get(f"/casussen/{case['id']}"))),
+            "auditor's history": readable(text(aud.get(f"/audit/casussen/{case['id']}"))),
+            "admin log": readable(text(aud.get("/beheerlog"))),
+        }
+        for where in ("case page", "auditor's history"):
+            for wanted in labels[:4]:
+                assert wanted in shown[where], (language, where, wanted)
+        for wanted in labels[4:]:
+            assert wanted in shown["admin log"], (language, wanted)
+        for where, page in shown.items():
+            for key in raw:
+                assert key not in page, (language, where, key)
+    api = ui_app.test_client().get(f"/api/v1/cases/{case['id']}/history",
+                                   headers=sqlite_people.auth("aud")).get_json()
+    informed = next(e for e in api if e["action"] == "informed")
+    assert set(informed["data"]) == {"recipients"}
+    log = ui_app.test_client().get("/api/v1/admin-log", headers=sqlite_people.auth("aud"))
+    refusal = next(r for r in log.get_json() if r["action"] == "refused")
+    assert set(refusal["detail"]) >= {"method", "path", "needs"}

@@ -16,7 +16,8 @@ from engine.passwords import generate_password
 from engine.roles import AUDITOR, BEHEERDER, LEIDINGGEVENDE, ROLES
 from engine.tokens import create_token, list_tokens, revoke_tokens
 
-from ..web import principal
+from ..web import ROLES as ROLE_LABELS
+from ..web import label, principal
 
 bp = Blueprint("admin", __name__)
 
@@ -93,6 +94,53 @@ ADMIN_ACTIONS = {
     "cases_migrated": _l("Casussen verplaatst naar een andere versie"),
     "refused": _l("Beheerpagina geweigerd"),
 }
+
+
+# What an admin-log line records (its detail's keys, engine/audit.log_admin), as an auditor
+# reads it; the JSON API (GET /api/v1/admin-log) gives the keys and values as stored.
+ADMIN_DETAILS = {
+    "user": _l("Gebruiker"),
+    "roles": _l("Rollen"),
+    "before": _l("Rollen eerder"),
+    "manager": _l("Leidinggevende"),
+    "token_id": _l("Tokennummer"),
+    "expires": _l("Verloopt"),
+    "revoked": _l("Aantal ingetrokken"),
+    "tokens_revoked": _l("Tokens ingetrokken"),
+    "settings": _l("Instellingen"),
+    "version": _l("Versie"),
+    "sha256": _l("SHA-256"),
+    "files": _l("Bestanden"),
+    "from": _l("Van versie"),
+    "to": _l("Naar versie"),
+    "cases": _l("Casussen"),
+    "method": _l("Methode"),
+    "path": _l("Pad"),
+    "needs": _l("Vereiste rol"),
+}
+_ROLE_KEYS = ("roles", "before", "needs")  # their values are role codes
+
+
+def admin_detail(detail: object) -> list[tuple[str, str]]:
+    """An admin-log line's detail as (label, value) pairs in the reader's language: role codes
+    as the roles' names, lists joined, nothing recorded as a dash; a key this table does not
+    know keeps its code."""
+    if not isinstance(detail, dict):
+        return [("", str(detail))] if detail not in (None, "") else []
+    out = []
+    for key in sorted(detail, key=lambda k: (list(ADMIN_DETAILS).index(k)
+                                             if k in ADMIN_DETAILS else len(ADMIN_DETAILS), k)):
+        value = detail[key]
+        if key in _ROLE_KEYS:
+            codes = value if isinstance(value, list) else [value]
+            value = [label(ROLE_LABELS, code) for code in codes]
+        if isinstance(value, dict):
+            value = "; ".join(f"{k}: {v}" for k, v in sorted(value.items()) if v not in (None, ""))
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        shown = "—" if value is None or value == "" else str(value)
+        out.append((str(ADMIN_DETAILS.get(key, key)), shown))
+    return out
 
 
 def _refuse(role: str):
@@ -299,4 +347,5 @@ def admin_log():
     with store.unit_of_work() as session:
         rows = audit.admin_log(session, ADMIN_LOG_LIMIT, stamp=timezones.to_utc)
     return render_template("admin/admin_log.html", rows=list(reversed(rows)),
-                           limit=ADMIN_LOG_LIMIT, ADMIN_ACTIONS=ADMIN_ACTIONS)
+                           limit=ADMIN_LOG_LIMIT, ADMIN_ACTIONS=ADMIN_ACTIONS,
+                           admin_detail=admin_detail)
