@@ -228,6 +228,29 @@ def test_the_afstemming_goes_to_the_owners_leidinggevende_or_any_when_none(clien
         assert verified(client, people, case["id"])["ok"], verified(client, people, case["id"])
 
 
+def test_a_switched_off_leidinggevende_strands_no_afstemming(client, people):
+    """mw's leidinggevende lg leaves (`meldcode user deactivate`): mw has no leidinggevende
+    from then on, so the open afstemming goes to every leidinggevende, not to nobody."""
+    from tests.helpers import cli
+
+    add_user(people, "lg2", ["leidinggevende"])
+    case = walk_owner(client, people, start(client, people, ref="C-weg"), HULP.decisions,
+                      "besluit_afstemmen")
+    task = task_of(case, "besluit_afstemmen")
+    assert my_steps(client, people, "lg2", case["id"]) == []
+    result = cli("user", "deactivate", "lg")
+    assert result.exit_code == 0, result.output
+    with store.unit_of_work() as session:
+        assert users.get_user(session, "mw").manager_id is None
+    assert my_steps(client, people, "lg2", case["id"]) == ["besluit_afstemmen"]
+    r = complete(client, people, "lg2", task, {"afstemming_besproken": True})
+    assert r.status_code == 200, r.json
+    r = client.get("/api/v1/admin-log", headers=people.auth("aud"))
+    [entry] = [e for e in r.json if e["action"] == "user_deactivated"]
+    assert entry["detail"]["reports"] == ["mw"]
+    assert verified(client, people, case["id"])["ok"], verified(client, people, case["id"])
+
+
 def test_help_is_evaluated_on_its_date_not_before(client, people):
     with clock.use(Ticking(T0)) as now:
         case = walk_owner(client, people, start(client, people), HULP.decisions,
