@@ -194,7 +194,11 @@ def set_password(session: Session, name: str, password: str, by: Any = None) -> 
 
 def deactivate(session: Session, name: str, by: Any = None) -> User:
     """Switch a user off: no sign-in, every web session ended, every API token revoked.
-    Their cases and history stay. Raises NotFound for an unknown name."""
+    Their cases and history stay. A leidinggevende switched off is nobody's leidinggevende
+    any more: the people who reported to them have none until the beheerder names another,
+    so their leidinggevende tasks (besluit_afstemmen) go to every leidinggevende (CONTRACT
+    section 5) instead of waiting for someone who cannot sign in. Raises NotFound for an
+    unknown name."""
     user = get_user(session, name)
     if user.active:
         user.active = False
@@ -202,8 +206,14 @@ def deactivate(session: Session, name: str, by: Any = None) -> User:
         from . import tokens  # tokens looks users up here: imported when first needed
 
         revoked = tokens.revoke(session, user, None)
-        audit.log_admin(session, actor(by), "user_deactivated",
-                        {"user": user.name, "tokens_revoked": revoked})
+        reports = list(session.scalars(select(User).where(User.manager_id == user.id)
+                                       .order_by(User.name)))
+        for report in reports:
+            report.manager_id = None
+        details: dict[str, Any] = {"user": user.name, "tokens_revoked": revoked}
+        if reports:
+            details["reports"] = [r.name for r in reports]
+        audit.log_admin(session, actor(by), "user_deactivated", details)
     return user
 
 
