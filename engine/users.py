@@ -122,20 +122,36 @@ def create_user(session: Session, name: str, roles: list[str], password: str,
     that passes the policy (password_problem), optionally the name of their leidinggevende,
     a full name, an e-mail address for notifications (CONTRACT section 5: `user add
     --email`) and who adds them (for the admin log). Raises Invalid with the field
-    (`naam`, `rollen`, `wachtwoord`, `leidinggevende`, `email`)."""
-    email = check_email(email)
-    name = _text(name or "", "naam") or ""
-    display_name = _text(display_name or "", "weergavenaam", 200) or ""
-    if not _NAME.match(name):
+    (`naam`, `rollen`, `wachtwoord`, `leidinggevende`, `email`, `weergavenaam`): every field
+    that is wrong at once, its message the first refusal's."""
+    errors: dict[str, Any] = {}
+    first: list[Any] = []  # the message of the first refusal: the command line prints it
+
+    def checked(check, *args):
+        try:
+            return check(*args)
+        except Invalid as exc:
+            first.append(exc.message)
+            errors.update(exc.errors if isinstance(exc.errors, dict) else {})
+            return None
+
+    email = checked(check_email, email)
+    name = checked(_text, name or "", "naam") or ""
+    display_name = checked(_text, display_name or "", "weergavenaam", 200) or ""
+    if "naam" not in errors and not _NAME.match(name):
         message = N_("Ongeldige gebruikersnaam: 2 tot 80 kleine letters, cijfers, punt, streep of "
                      "liggend streepje, beginnend met een letter of cijfer.")
-        raise Invalid(message, {"naam": message})
-    roles = _check_roles(roles)
-    check_password(password, name, display_name)
-    if session.scalar(select(User).where(User.name == name)):
+        first.append(message)
+        errors["naam"] = message
+    roles = checked(_check_roles, roles) or []
+    checked(check_password, password, name, display_name)
+    if "naam" not in errors and session.scalar(select(User).where(User.name == name)):
         message = Message(N_("Gebruiker '{name}' bestaat al."), name=name)
-        raise Invalid(message, {"naam": message})
-    manager_user = _manager(session, manager, name)
+        first.append(message)
+        errors["naam"] = message
+    manager_user = checked(_manager, session, manager, name)
+    if errors:  # every field's error at once, as a form shows them
+        raise Invalid(first[0], errors)
     user = User(
         name=name,
         display_name=display_name or name,
@@ -267,8 +283,10 @@ def list_users(session: Session) -> list[dict[str, Any]]:
 
 
 def _had_task_in(session: Session, case: Case, lane: str) -> bool:
-    return bool(session.scalar(
-        select(exists().where(TaskRecord.case_id == case.id, TaskRecord.lane == lane))))
+    # A consult task carries its person's role as lane, but opens the case to that person only
+    # (the Consult row, below): it is no task of the diagram's lane.
+    return bool(session.scalar(select(exists().where(
+        TaskRecord.case_id == case.id, TaskRecord.lane == lane, TaskRecord.step != "consult"))))
 
 
 def may_read_case(session: Session, who: Principal, case: Case) -> bool:

@@ -181,3 +181,34 @@ def test_history_and_admin_log_details_are_labelled_in_the_readers_language(
     log = ui_app.test_client().get("/api/v1/admin-log", headers=sqlite_people.auth("aud"))
     refusal = next(r for r in log.get_json() if r["action"] == "refused")
     assert set(refusal["detail"]) >= {"method", "path", "needs"}
+
+
+# --- the beheerder's add-user form -----------------------------------------------------------
+
+
+def test_the_add_user_form_reports_every_fields_error_at_once(browser_like):
+    bh = browser_like
+    bh.login("bh")
+    bh.get("/beheer/gebruikers")
+    refused = bh.post("/beheer/gebruikers", {
+        "naam": "X!", "weergavenaam": "Jan", "wachtwoord": "kort", "leidinggevende": "niemand",
+        "email": "geen adres"})
+    assert refused.status_code == 422
+    page = html.unescape(text(refused))
+    for message in ("Ongeldige gebruikersnaam", "Kies minstens één rol.",
+                    "Leidinggevende 'niemand' bestaat niet.", "'geen adres' is geen geldig "
+                    "e-mailadres."):
+        assert message in page, message
+    for field in ("naam", "rollen", "wachtwoord", "leidinggevende", "email"):
+        assert f'id="fout-{field}"' in page, field
+    # the command line says the first of them, as before
+    from engine import store, users
+    from engine.errors import Invalid
+    try:
+        with store.unit_of_work(write=True) as session:
+            users.create_user(session, "X!", [], "kort", "niemand", email="geen adres")
+    except Invalid as exc:
+        assert set(exc.errors) == {"naam", "rollen", "wachtwoord", "leidinggevende", "email"}
+        assert exc.message == exc.errors["email"]
+    else:
+        raise AssertionError("no refusal")
