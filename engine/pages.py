@@ -142,7 +142,8 @@ def list_cases(who: Principal, page: int = 1, per_page: int = CASES_PER_PAGE,
             branches.append(newest(select(Case.id).where(Case.owner_id.in_(team))))
         if who.has_role(AANDACHTSFUNCTIONARIS):
             branches.append(newest(
-                select(TaskRecord.case_id).where(TaskRecord.lane == AANDACHTSFUNCTIONARIS)
+                select(TaskRecord.case_id).where(TaskRecord.lane == AANDACHTSFUNCTIONARIS,
+                                                 TaskRecord.step != "consult")
                 .distinct()
             ))
         readable = union(*branches).subquery()
@@ -385,15 +386,6 @@ def task_page(who: Principal, task_id: Any) -> dict[str, Any]:
     with unit_of_work() as session:
         task["draft"] = drafts.load(session, who, task["id"])
     return task
-
-
-def case_of_task(task_id: Any) -> int | None:
-    """The case a task id belongs to, for a link after a conflict (the case page checks
-    access itself)."""
-    if not isinstance(task_id, str) or len(task_id) > 36:
-        return None
-    with unit_of_work() as session:
-        return session.scalar(select(TaskRecord.case_id).where(TaskRecord.id == task_id))
 
 
 def complete_from_web(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:

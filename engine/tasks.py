@@ -249,7 +249,7 @@ def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = Fals
         raise Conflict(N_("De casus is intussen door iemand anders gewijzigd; probeer opnieuw."))
     except (Invalid, Conflict) as refused:
         # 422 (the form) and 409 (no longer ready) are refused changes: logged (NEN 7513)
-        log_refused(who, case_id or _case_of_task(task_id), "complete_task", refused)
+        log_refused(who, case_id or case_of_task(task_id), "complete_task", refused)
         raise
 
 
@@ -279,7 +279,9 @@ class _ConsultTask(Exception):
 CONSULT = "consult"  # the step of a consult task (engine/consults.py)
 
 
-def _case_of_task(task_id: Any) -> int | None:
+def case_of_task(task_id: Any) -> int | None:
+    """The case a task id belongs to (None: no such task, or no task id at all), for the
+    access log of a refusal and a link after a conflict; the case page checks access itself."""
     if not isinstance(task_id, str) or len(task_id) > 36:
         return None
     with unit_of_work() as session:

@@ -91,6 +91,36 @@ def test_a_consult_gives_a_task_a_notification_and_read_access(client, people):
                "/api/v1/notifications/999999/read").status_code == 404
 
 
+def test_a_consult_opens_the_case_to_the_person_asked_only(client, people):
+    """Another aandachtsfunctionaris, not asked, neither reads the case nor finds it in their
+    list, before or after the consult is answered (the consult task's lane is no task of the
+    aandachtsfunctionaris lane of the diagram)."""
+    from engine import users
+
+    with store.unit_of_work(write=True) as session:
+        other = users.Principal.of(users.create_user(
+            session, "af2", ["aandachtsfunctionaris"], "een-lang-genoeg-wachtwoord-9"))
+    case = start(client, people)
+    r = api(client, people, "mw", "POST", f"/api/v1/cases/{case['id']}/consults",
+            json={"user": "af", "question": "Alleen voor af"})
+    assert r.status_code == 201, r.get_json()
+    task_id = r.get_json()["task_id"]
+
+    def af2_sees() -> tuple[bool, bool]:
+        with store.unit_of_work() as session:
+            case_row = session.get(models.Case, case["id"])
+            readable = users.may_read_case(session, other, case_row)
+        listed = case["id"] in [c["id"] for c in pages.list_cases(other)["cases"]]
+        return readable, listed
+
+    assert af2_sees() == (False, False)
+    r = api(client, people, "af", "POST", f"/api/v1/tasks/{task_id}/complete",
+            json={"data": {"antwoord": "Bel VT."}})
+    assert r.status_code == 200, r.get_json()
+    assert af2_sees() == (False, False)
+    assert case["id"] in [c["id"] for c in pages.list_cases(people["af"])["cases"]]
+
+
 def test_consult_refusals(client, people):
     case = start(client, people)
     path = f"/api/v1/cases/{case['id']}/consults"

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine import drafts, listings, overview, pages
+from engine import drafts, listings, overview, pages, tasks
 from engine.errors import Conflict, Invalid
 from engine.roles import AUDITOR, BEHEERDER, PROCESBEHEERDER, TASK_LANES
 
@@ -85,7 +85,7 @@ def task(task_id: str):
         task = pages.task_page(principal(), task_id)
         return _render(task, data, exc.errors if isinstance(exc.errors, dict) else {}, 422)
     except Conflict as exc:
-        case_id = exc.extra.get("case_id") or pages.case_of_task(task_id)
+        case_id = exc.extra.get("case_id") or tasks.case_of_task(task_id)
         return render_template("tasks/conflict.html", message=exc.message, case_id=case_id), 409
     case = result["case"]
     flash(_("Stap afgerond."), "success")
