@@ -156,33 +156,27 @@ def _open_cases(session: Session, version: int) -> list[Case]:
         .order_by(Case.id)))
 
 
-def _ready_rows(session: Session, case_ids: list[int]) -> dict[int, list[TaskRecord]]:
+def _ready_rows(session: Session, case_ids: list[int]) -> tuple[dict[int, list[TaskRecord]],
+                                                                 dict[int, list[dict[str, Any]]]]:
+    """Per case, its ready rows of the workflow's tasks, and its open consults (task views:
+    no tasks of the workflow, but a move that closes the case withdraws them, CONTRACT 5)."""
     rows: dict[int, list[TaskRecord]] = defaultdict(list)
-    if case_ids:
-        for row in session.scalars(select(TaskRecord).where(
-                TaskRecord.case_id.in_(case_ids), TaskRecord.state == "ready",
-                TaskRecord.step != "consult")  # a consult is no task of the workflow
-                .order_by(TaskRecord.ready_at, TaskRecord.id)):
+    consults: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in session.scalars(select(TaskRecord).where(
+            TaskRecord.case_id.in_(case_ids), TaskRecord.state == "ready")
+            .order_by(TaskRecord.ready_at, TaskRecord.id)):
+        if row.step == "consult":
+            consults[row.case_id].append(task_view(row))
+        else:
             rows[row.case_id].append(row)
-    return rows
-
-
-def _open_consults(session: Session, case_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """Per case, its consult tasks still open (task views): no tasks of the workflow."""
-    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if case_ids:
-        for row in session.scalars(select(TaskRecord).where(
-                TaskRecord.case_id.in_(case_ids), TaskRecord.state == "ready",
-                TaskRecord.step == "consult")):
-            found[row.case_id].append(task_view(row))
-    return found
+    return rows, consults
 
 
 def _plan(session: Session, from_version: Any, to_version: Any):
     """Prove the move of every open case of one version; nothing is written.
 
     Out: (source row, target row, target definition, plans, problems); a plan is
-    (case, moved workflow, advance, ids, ready task ids before).
+    (case, moved workflow, advance, ids, ready task ids before, its open consults).
     """
     source, target = _version(session, from_version), _version(session, to_version)
     if source.version == target.version:
@@ -190,7 +184,7 @@ def _plan(session: Session, from_version: Any, to_version: Any):
     old = versions.definition_for(session, source.version)
     new = versions.definition_for(session, target.version)
     cases = _open_cases(session, source.version)
-    ready = _ready_rows(session, [c.id for c in cases])
+    ready, consults = _ready_rows(session, [c.id for c in cases])
     problems: list[tuple[int, str]] = []
     # First the cheap check the procesbeheerder can act on, over all cases: every open step
     # must exist as a user task in the target version.
@@ -219,7 +213,7 @@ def _plan(session: Session, from_version: Any, to_version: Any):
         except MoveImpossible as exc:
             problems.extend((case.id, reason) for reason in exc.reasons)
             continue
-        plans.append((case, state, advance, ids, before))
+        plans.append((case, state, advance, ids, before, consults[case.id]))
     return source, target, new, plans, problems
 
 
@@ -271,12 +265,10 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
                 raise MoveRefused(source.version, target.version, problems)
             moved = []
             norm = due.settings(session)  # the due dates of new tasks (engine/due.py)
-            consults = _open_consults(session, [plan[0].id for plan in plans])
-            for case, state, advance, ids, before in plans:
+            for case, state, advance, ids, before, still_ready in plans:
                 intact = audit.header_ok(case.id, case)  # before the move changes it
-                # the open consults: a move that closes the case withdraws them (CONTRACT 5)
                 change = CaseChange(case=case, version_id=case.version_id, settings=norm,
-                                    still_ready=consults.get(case.id, []))
+                                    still_ready=still_ready)
                 change.event(actor, MIGRATED, now, data={"from": source.version,
                                                          "to": target.version})
                 change.advanced(new, advance, before, now)
@@ -381,7 +373,7 @@ def open_cases(session: Session) -> list[dict[str, Any]]:
     ids of its ready steps (no case content), for `meldcode cases`."""
     rows = session.execute(select(Case.id, Case.process_version, Case.started_at)
                            .where(Case.status == "open").order_by(Case.id)).all()
-    ready = _ready_rows(session, [r[0] for r in rows])
+    ready, _consults = _ready_rows(session, [r[0] for r in rows])
     return [{"id": r[0], "version": r[1], "since": audit.iso(r[2]),
              "steps": sorted({t.step for t in ready[r[0]]})} for r in rows]
 
