@@ -20,7 +20,7 @@ from .adapter import IdSource, dump_state
 from .commands import Denied, load_case, log_denied, refusals_logged, run_command
 from .driving import Advance, start_workflow, uitkomst_of
 from .errors import BadRequest, Conflict, Invalid
-from .messages import N_, text_of
+from .messages import N_, Message, text_of
 from .models import Case, Draft, HistoryEvent, TaskRecord, Timer, utcnow
 from .roles import AUDITOR, CASE_STARTERS
 from .timezones import Stamp  # how a view gives its times
@@ -28,6 +28,22 @@ from .users import Principal, may_read_case
 from .versions import active_version, definition_for
 
 SYSTEM = "systeem"  # the actor of the engine's own history events
+
+# The product's own tasks beside the diagram (a consult: engine/consults.py) keep the value of
+# their name in the row (the asker's name); the words are this template, a Message the web
+# layer and the API put in the reader's language. The names of the diagram's tasks are the
+# process owner's text, as written.
+OWN_TASK_NAMES = {"consult": N_("Vraag van {name}")}
+_LEGACY_PREFIX = "Vraag van "  # rows stored before the value alone was (issue 12)
+
+
+def task_name(step: str | None, stored: str | None) -> str:
+    """The name of a task as people read it: for a task of the product's own (OWN_TASK_NAMES)
+    a Message with the stored value filled in (Dutch as a str); else the stored name."""
+    template = OWN_TASK_NAMES.get(step or "")
+    if template is None or stored is None:
+        return stored or ""
+    return Message(template, name=stored.removeprefix(_LEGACY_PREFIX))
 
 
 
@@ -39,7 +55,7 @@ def task_view(row: TaskRecord | Row[Any], stamp: Stamp = audit.iso) -> dict[str,
         "id": row.id,
         "case_id": row.case_id,
         "step": row.step,
-        "name": row.name,
+        "name": task_name(row.step, row.name),
         "lane": row.lane,
         "state": row.state,
         "ready_at": stamp(row.ready_at),

@@ -120,8 +120,9 @@ def _check(session: Session, who: Principal, case_id: Any, payload: Any):
 def request(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
     """Ask a colleague on an open case: payload {"user": name, "question": text}. Out:
     {"id": the consult's number, "task_id"}. The colleague gets a task (step "consult", lane
-    their role, name "Vraag van <asker>") and a `consult` notification, and may read the case
-    from then on; the history gets `consult_requested` (data: user, question).
+    their role, its name the asker's name: cases.task_name words it) and a `consult`
+    notification, and may read the case from then on; the history gets `consult_requested`
+    (data: user, question).
     Raises BadRequest (not an object), NotFound, Denied (403: not the owner nor their
     leidinggevende; logged), Conflict (409: closed), Invalid (422: `user` not the owner's
     leidinggevende nor an aandachtsfunctionaris, or the asker; `question` missing or blank).
@@ -139,9 +140,10 @@ def request(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         session.flush()  # the case's version is checked: a step stored meanwhile is a 409
         audit.seal_case(session, case.id, intact)
         session.execute(insert(HistoryEvent), change.events)
-        name = Message(N_("Vraag van {name}"), name=asker.display_name or asker.name)
+        # the value of the task's name; its words are cases.OWN_TASK_NAMES's
+        name = (asker.display_name or asker.name)[:300]
         session.execute(insert(TaskRecord), [dict(
-            id=task_id, case_id=case.id, step=STEP, name=str(name)[:300],
+            id=task_id, case_id=case.id, step=STEP, name=name,
             lane=_lane(user, case), owner_id=case.owner_id, state="ready", ready_at=now,
             due_at=due.due_at(STEP, _lane(user, case), case.data, now, {}))])
         consult = Consult(case_id=case.id, task_id=task_id, user_id=user.id)
@@ -149,7 +151,7 @@ def request(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         session.flush()
         notifications.notify(session, [{
             "user_id": user.id, "at": now, "kind": notifications.CONSULT, "case_id": case.id,
-            "task_id": task_id, "params": {"step": str(name)[:300], "case": case.id,
+            "task_id": task_id, "params": {"step": name, "task_step": STEP, "case": case.id,
                                            "by": asker.display_name or asker.name}}])
         audit.log_access(session, who, "consult", "ok", case=case, source=who.source)
         return {"id": consult.id, "task_id": task_id}

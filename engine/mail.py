@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from . import config, timezones
+from .cases import task_name
 from .messages import N_, Message
 from .models import MailOutbox, Notification, TaskRecord
 from .store import unit_of_work
@@ -51,7 +52,7 @@ _outbox, _notes, _tasks = MailOutbox.__table__, Notification.__table__, TaskReco
 _DUE = _tasks.c.get("due_at")  # the task's due date (engine/due.py), when the schema has it
 _PENDING = (
     select(_outbox.c.id, _outbox.c.address, _outbox.c.attempts, _outbox.c.next_attempt_at,
-           _notes.c.kind, _notes.c.task_id, _notes.c.params, _tasks.c.name,
+           _notes.c.kind, _notes.c.task_id, _notes.c.params, _tasks.c.name, _tasks.c.step,
            *([_DUE] if _DUE is not None else []))
     .select_from(_outbox.join(_notes, _notes.c.id == _outbox.c.notification_id)
                  .outerjoin(_tasks, _tasks.c.id == _notes.c.task_id))
@@ -97,7 +98,8 @@ def _claim(now: datetime) -> list[dict[str, Any]]:
                 claimed.append({
                     "id": row.id, "address": row.address, "attempts": row.attempts + 1,
                     "kind": row.kind, "task_id": row.task_id,
-                    "step": row.name or (row.params or {}).get("step") or "",
+                    "step": str(task_name(row.step, row.name)) if row.name
+                    else (row.params or {}).get("step") or "",
                     "due_at": timezones.to_utc(getattr(row, "due_at", None))})
     return claimed
 

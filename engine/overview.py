@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import clock, commands, due, listings
+from .cases import task_name
 from .drafts import aware
 from .messages import N_
 from .models import Case, TaskRecord, User
@@ -138,7 +139,7 @@ def _with_tasks(session: Session, rows) -> list[dict[str, Any]]:
         for t in session.scalars(select(TaskRecord).where(
                 TaskRecord.case_id.in_(ids), TaskRecord.state == "ready")):
             ready[t.case_id].append({
-                "id": t.id, "step": t.step, "name": t.name, "lane": t.lane,
+                "id": t.id, "step": t.step, "name": task_name(t.step, t.name), "lane": t.lane,
                 "due_at": aware(t.due_at), "urgent": bool(t.urgent),
                 "overdue": due.is_overdue(t.due_at, now), "progress": progress(t.step),
                 "ready_at": aware(t.ready_at)})

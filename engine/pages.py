@@ -17,7 +17,7 @@ from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
 from . import clock, drafts, due, organisation, sharing, tasks, users, versions
-from .cases import get_case
+from .cases import get_case, task_name
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
 from .errors import NotFound
@@ -74,7 +74,7 @@ def inbox(who: Principal, sort: str = INBOX_SORTS[0]) -> dict[str, Any]:
         drafted = set(session.scalars(select(Draft.task_id).where(Draft.user_id == who.id)))
         items: list[dict[str, Any]] = [{
             "id": row.id, "case_id": row.case_id, "client_ref": refs.get(row.case_id, ""),
-            "step": row.step, "name": row.name, "lane": row.lane,
+            "step": row.step, "name": task_name(row.step, row.name), "lane": row.lane,
             "ready_at": aware(row.ready_at), "due_at": aware(row.due_at),
             "urgent": bool(row.urgent), "overdue": due.is_overdue(row.due_at, now),
             "due_this_year": row.due_at is None

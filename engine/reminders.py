@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from . import due, notifications
+from .cases import OWN_TASK_NAMES
 from .models import Consult, Notification, TaskRecord
 from .store import unit_of_work
 from .timezones import to_utc
@@ -74,7 +75,9 @@ def send_reminders(now: datetime) -> int:
         )}
     rows: list[dict[str, Any]] = [
         {"user_id": user, "at": now, "kind": kind, "case_id": task.case_id, "task_id": task_id,
-         "params": {"step": task.name, "case": task.case_id}}
+         "params": {"step": task.name, "case": task.case_id,
+                    # a consult's name is a value that webui.notifications words
+                    **({"task_step": task.step} if task.step in OWN_TASK_NAMES else {})}}
         for (user, task_id, kind), task in wanted.items() if (user, task_id, kind) not in sent]
     if rows:
         try:

@@ -8,7 +8,7 @@ import html
 
 from lxml import etree
 
-from engine import cases, definitions, migration, process_admin
+from engine import cases, definitions, migration, models, process_admin, store
 from engine.definitions import SourceFile
 from tests.conftest import ROOT
 from tests.helpers import (
@@ -212,3 +212,33 @@ def test_the_add_user_form_reports_every_fields_error_at_once(browser_like):
         assert exc.message == exc.errors["email"]
     else:
         raise AssertionError("no refusal")
+
+
+# --- a consult task's name: the asker's name stored, the words in the reader's language --------
+
+
+def test_a_consult_tasks_name_is_in_the_readers_language(ui_app, sqlite_people):
+    case = cases.start_case(sqlite_people["mw"], {"client_ref": "C-vraag"})
+    http = ui_app.test_client()
+    asked = http.post(f"/api/v1/cases/{case['id']}/consults", headers=sqlite_people.auth("mw"),
+                      json={"user": "af", "question": "Wat vind jij?"})
+    assert asked.status_code == 201
+    task_id = asked.get_json()["task_id"]
+    with store.unit_of_work() as session:
+        assert session.get(models.TaskRecord, task_id).name == "mw"  # the value, no words
+    af = sqlite_people.auth("af")
+    for language, name in ((None, "Vraag van mw"), ("en", "Question from mw")):
+        headers = {**af, **({"Accept-Language": language} if language else {})}
+        listed = http.get("/api/v1/tasks", headers=headers).get_json()
+        assert [t["name"] for t in listed if t["id"] == task_id] == [name], language
+        assert http.get(f"/api/v1/tasks/{task_id}", headers=headers).get_json()["name"] == name
+    page = english(Client(ui_app), "af")
+    for path in ("/", f"/taken/{task_id}"):
+        shown = readable(text(page.get(path)))
+        assert "Question from mw" in shown and "Vraag van" not in shown, path
+    # a reminder of its due date names it in words too (webui.notifications.text)
+    with ui_app.test_request_context("/api/v1/notifications", headers={"Accept-Language": "en"}):
+        from webui.notifications import text as notification_text
+
+        assert "Question from mw" in notification_text(
+            "task_overdue", {"step": "mw", "task_step": "consult", "case": case["id"]})

@@ -138,7 +138,8 @@ def endpoint(method: str, rule: str, summary: str, replies: dict[int, tuple[Any,
         def serialised(*args, **kwargs):
             result = view(*args, **kwargs)
             value, status = result if isinstance(result, tuple) else (result, operation.status)
-            return answer(operation.replies[status], value, status)
+            # a Message of the engine (a consult task's name, say) in the request's language
+            return answer(operation.replies[status], translate_all(value), status)
 
         bp.add_url_rule(rule, view_func=token_auth(serialised) if auth else serialised,
                         methods=[method])

@@ -16,7 +16,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from engine import audit, notifications
+from engine.cases import task_name
 
+from ..texts import translate
 from ..web import principal
 
 bp = Blueprint("notifications", __name__)
@@ -36,6 +38,8 @@ def text(kind: str, params: dict[str, Any]) -> str:
     notification's params (a value that is missing is left empty)."""
     values: dict[str, str | int] = {"step": "", "case": "", "by": ""}
     values.update({k: v for k, v in (params or {}).items() if isinstance(v, str | int)})
+    if isinstance(values["step"], str):  # a task of the product's own: its name in words
+        values["step"] = translate(task_name((params or {}).get("task_step"), values["step"]))
     return str(TEXTS.get(kind, kind)) % values
 
 
