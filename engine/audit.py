@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -126,6 +127,12 @@ def _read_header(conn: Connection, case_id: int) -> Any:
             return row
     except (ValueError, TypeError, OverflowError):
         pass
+    except OperationalError as exc:
+        # SQLite keeps any bytes in a text column; a client_ref or reason that is no UTF-8
+        # fails to load at all (the statement failed, the transaction goes on). Anything
+        # else the database says is raised as it is.
+        if conn.dialect.name != "sqlite" or "decode to UTF-8" not in str(exc.orig):
+            raise
     raw = conn.execute(select(_cases.c.access_count, _cases.c.header_hash)
                        .where(_cases.c.id == case_id)).first()
     return None if raw is None else _Unreadable(raw.access_count, raw.header_hash)

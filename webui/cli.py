@@ -207,11 +207,20 @@ def _safe_url() -> str:
     return make_url(store.settings.database_url()).render_as_string(hide_password=True)
 
 
-def _refuse_taken_address(host: str, port: int) -> None:
-    """One Dutch line and exit 2 when the server cannot listen on host:port (in use by another
-    program, a port below 1024 without the right, an address not of this machine), before
-    gunicorn would say it in English and retry for a while."""
+def _bind_reason(exc: OSError) -> str:
+    """Why an address cannot be listened on, in Dutch (completing "dat adres ...")."""
     import errno
+
+    reasons = {errno.EADDRINUSE: "is al in gebruik door een ander programma",
+               errno.EACCES: "vraagt rechten die dit proces niet heeft",
+               errno.EADDRNOTAVAIL: "is geen adres van deze machine"}
+    return reasons.get(exc.errno or 0, "is niet bruikbaar")
+
+
+def _refuse_taken_address(host: str, port: int, what: str = "de server") -> None:
+    """One Dutch line and exit 2 when `what` cannot listen on host:port (in use by another
+    program, a port below 1024 without the right, an address not of this machine), before
+    gunicorn (or prometheus-client) would say it in English and retry for a while."""
     import socket
 
     try:
@@ -224,11 +233,7 @@ def _refuse_taken_address(host: str, port: int) -> None:
         try:
             probe.bind(address)
         except OSError as exc:
-            reasons = {errno.EADDRINUSE: "is al in gebruik door een ander programma",
-                       errno.EACCES: "vraagt rechten die dit proces niet heeft",
-                       errno.EADDRNOTAVAIL: "is geen adres van deze machine"}
-            fail(f"de server kan niet luisteren op {host}:{port}: dat adres "
-                 f"{reasons.get(exc.errno or 0, exc.strerror or 'is niet bruikbaar')}")
+            fail(f"{what} kan niet luisteren op {host}:{port}: dat adres {_bind_reason(exc)}")
 
 
 def default_workers() -> int:
@@ -238,7 +243,8 @@ def default_workers() -> int:
 
 @main.command(help="Start de webinterface en de API met een productie-WSGI-server (gunicorn).")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              metavar="POORT")
 @click.option("--workers", default=lambda: config.current().workers or default_workers(),
               show_default="2 × processorkernen + 1", type=click.IntRange(1, 64),
               help="Aantal werkprocessen (ook: MELDCODE_WORKERS).")
@@ -272,6 +278,10 @@ def serve(host: str, port: int, workers: int, metrics_port: int | None, no_worke
     if problem:  # staff can still work; the operator must look into the log
         click.echo(f"waarschuwing: {problem}", err=True)
     _refuse_taken_address(host, port)
+    if metrics_port:  # before the planner starts: a refusal then leaves nothing running
+        if metrics_port == port:
+            fail("--metrics-port moet een andere poort zijn dan --port")
+        _refuse_taken_address("127.0.0.1", metrics_port, "de metriekenserver")
     store.dispose_engines()  # no connection may cross the fork into the workers
     if not no_worker:
         _start_planner()
@@ -308,7 +318,8 @@ def serve(host: str, port: int, workers: int, metrics_port: int | None, no_worke
         try:
             observability.serve_metrics(metrics_port)
         except OSError as exc:
-            fail(f"de metriekenpoort {metrics_port} is niet te gebruiken ({exc.strerror})")
+            fail(f"de metriekenserver kan niet luisteren op 127.0.0.1:{metrics_port}: dat "
+                 f"adres {_bind_reason(exc)}")
     click.echo(f"Meldcode draait op http://{host}:{port}/")
     if metrics_port:
         click.echo(f"Metrieken op http://127.0.0.1:{metrics_port}/metrics")

@@ -454,6 +454,13 @@ MALFORMED = {
                    "sqlite"),
     "case-started-at": ("UPDATE cases SET started_at = 'xx' WHERE id = :c", "sqlite"),
     "case-closed-at": ("UPDATE cases SET closed_at = 'xx' WHERE id = :c", "sqlite"),
+    # SQLite keeps any bytes in a text column: a value that is no UTF-8 does not load at all.
+    "case-ref-not-utf8": ("UPDATE cases SET client_ref = CAST(X'ff41' AS TEXT) WHERE id = :c",
+                          "sqlite"),
+    "case-reason-not-utf8": ("UPDATE cases SET reason = CAST(X'c3' AS TEXT) WHERE id = :c",
+                             "sqlite"),
+    "event-actor-not-utf8": ("UPDATE history_events SET actor = CAST(X'ff' AS TEXT) "
+                             "WHERE case_id = :c AND seq = 2", "sqlite"),
     "unknown-version": ("UPDATE cases SET process_version = 999 WHERE id = :c", None),
     "unknown-owner": ("UPDATE cases SET owner_id = 999 WHERE id = :c", None),
     "task-without-completed-at": (

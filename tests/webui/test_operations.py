@@ -330,6 +330,33 @@ def test_a_port_in_use_is_one_dutch_line(tmp_path):
     assert "al in gebruik" in result.stderr and "Address" not in result.stderr
 
 
+def test_a_port_out_of_range_or_a_taken_metrics_port_is_one_dutch_line(tmp_path):
+    """--port 70000 is click's Dutch usage error (gunicorn raised OverflowError with a
+    traceback); a metrics port in use is refused in Dutch before the planner starts (it said
+    'Address already in use' after 'De planner draait')."""
+    import socket
+
+    env = {**os.environ, "MELDCODE_INSTANCE": str(tmp_path / "inst"),
+           "MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}"}
+    result = subprocess.run([MELDCODE, "serve", "--port", "70000"], capture_output=True,
+                            text=True, timeout=60, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "Ongeldige waarde voor '--port'" in result.stderr
+    assert "Traceback" not in result.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        metrics = taken.getsockname()[1]
+        result = subprocess.run(
+            [MELDCODE, "serve", "--port", str(free_port()), "--metrics-port", str(metrics)],
+            capture_output=True, text=True, timeout=60, env=env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert (f"fout: de metriekenserver kan niet luisteren op 127.0.0.1:{metrics}: dat adres is "
+            "al in gebruik door een ander programma") in result.stderr
+    assert "Address" not in out and "planner draait" not in out and "Traceback" not in out
+
+
 def test_init_of_a_database_made_anew_at_the_same_url_names_the_old_head(tmp_path):
     """The database is removed and made anew at the same URL, while this machine's sequencer
     recorded a longer log for it: init says what happened and what to do, exit 1, and after
