@@ -172,7 +172,10 @@ def _verify_case(session: Session, case: StoredCase, reads: CaseReads) -> Verdic
         verdict.problems.append(Message(N_("afgeronde taak zonder tijdstip van afronden: {steps}"),
                                         steps=", ".join(undated)))
         return verdict
-    completed_rows.sort(key=lambda r: (_utc(r.completed_at), r.step))
+    # by time; rows of one instant (one transaction, a coarse clock) in the history's order
+    place = {e.task_id: i for i, e in enumerate(events) if e.action == "task_completed"}
+    completed_rows.sort(key=lambda r: (timezones.to_utc(r.completed_at),
+                                       place.get(r.id, len(place)), r.step))
     if [r.step for r in completed_rows] != replayed.completed_steps:
         verdict.problems.append(N_("de afgeronde taakrijen wijken af van de geschiedenis"))
     try:
@@ -394,7 +397,3 @@ def _load_and_verify(session: Session, case_id: int, rollback: bool = True) -> V
     if case is None:
         return Verdict(case_id, 0, [_GONE])
     return verify_case(session, case)
-
-
-def _utc(at):
-    return timezones.to_utc(at)

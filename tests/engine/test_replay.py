@@ -176,3 +176,23 @@ def test_deleted_access_log_line(people, db_url):
             "access_log where case_id=:c and action='read')", c=case["id"])
     result = verdict(people, case["id"])
     assert not result["ok"] and "onderbroken" in result["problems"][0]
+
+
+def test_a_case_whose_events_share_one_instant_verifies(people, db_url):
+    """Steps completed at the same instant (a frozen clock; on a real one: one transaction,
+    or a coarse clock) keep their order of the history: verify does not read them as
+    reordered (issue 13 break-it)."""
+    from datetime import UTC, datetime
+
+    from engine import clock
+
+    with clock.use(clock.ManualClock(datetime(2027, 3, 25, 9, tzinfo=UTC))):
+        case = finished_case(people)
+        assert case["status"] == "closed"
+        result = verdict(people, case["id"])
+    assert result["ok"], result["problems"]
+    # the order of the rows still counts where their times differ
+    run_sql(db_url, "update tasks set completed_at = :t where case_id = :c and step = "
+            "'stap1_signalen'", t=datetime(2027, 3, 26, 9), c=case["id"])
+    result = verdict(people, case["id"])
+    assert "de afgeronde taakrijen wijken af van de geschiedenis" in result["problems"]
