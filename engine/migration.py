@@ -82,16 +82,21 @@ def ready_steps(workflow) -> dict[str, str]:
             if isinstance(t.task_spec, UserTask)}
 
 
-def _foreign_elements(workflow) -> list[str]:
-    """Element ids of tasks whose spec is not the workflow's own (left over from the old
-    version): such a state could not be restored on the new version."""
-    foreign = set()
+def _left_behind(workflow) -> list[str]:
+    """Why a moved state would not restore: tasks kept the old version's spec. Named: their
+    elements the new version lacks (the tasks behind those keep the old spec too), else all."""
+    foreign, known = set[str](), set[str]()
     for part in (workflow, *workflow.subprocesses.values()):
         specs = part.spec.task_specs
-        for task in part.get_tasks(skip_subprocesses=True):
-            if specs.get(task.task_spec.name) is not task.task_spec:
-                foreign.add(getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name)
-    return sorted(foreign)
+        known.update(getattr(spec, "bpmn_id", None) or name for name, spec in specs.items())
+        foreign.update(getattr(t.task_spec, "bpmn_id", None) or t.task_spec.name
+                       for t in part.get_tasks(skip_subprocesses=True)
+                       if specs.get(t.task_spec.name) is not t.task_spec)
+    missing = sorted(foreign - known)
+    template = (N_("element '{element}' waar de casus al langs kwam, bestaat niet in de nieuwe versie")
+                if missing else N_("element '{element}' waar de casus al langs kwam, laat zich "
+                                   "niet naar de nieuwe versie overzetten"))
+    return [Message(template, element=e) for e in missing or sorted(foreign)]
 
 
 def move_workflow(workflow, target: ProcessDefinition, ids: adapter.IdSource) -> driving.Advance:
@@ -118,10 +123,9 @@ def move_workflow(workflow, target: ProcessDefinition, ids: adapter.IdSource) ->
         for sp_id, diff in parts.items():
             sub = workflow.subprocesses[sp_id]
             migrate_workflow(diff, sub, target.subprocess_specs[sub.spec.name])
-    foreign = _foreign_elements(workflow)
-    if foreign:
-        raise MoveImpossible([Message(N_("element '{element}' waar de casus al langs kwam, bestaat "
-                                         "niet in de nieuwe versie"), element=e) for e in foreign])
+    left_behind = _left_behind(workflow)
+    if left_behind:
+        raise MoveImpossible(left_behind)
     after = ready_steps(workflow)
     if after != before:
         raise MoveImpossible([Message(
@@ -151,9 +155,8 @@ def _version(session: Session, number: Any) -> ProcessVersion:
 
 
 def _open_cases(session: Session, version: int) -> list[Case]:
-    return list(session.scalars(
-        select(Case).where(Case.process_version == version, Case.status == "open")
-        .order_by(Case.id)))
+    return list(session.scalars(select(Case).where(
+        Case.process_version == version, Case.status == "open").order_by(Case.id)))
 
 
 def _ready_rows(session: Session, case_ids: list[int]) -> tuple[dict[int, list[TaskRecord]],
@@ -361,10 +364,8 @@ def stuck_per_version(who: Principal) -> dict[int, dict[str, Any]]:
     for case in listing:
         entry = result.setdefault(case["version"], {"count": 0, "ids": [], "waiting_at": []})
         entry["count"] += 1
-        entry["ids"].append(case["id"])
+        entry["ids"] = sorted([*entry["ids"], case["id"]])
         entry["waiting_at"] = sorted(set(entry["waiting_at"]) | set(case["waiting_at"]))
-    for entry in result.values():
-        entry["ids"].sort()
     return result
 
 

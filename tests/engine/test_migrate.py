@@ -347,3 +347,52 @@ def test_a_timer_the_move_reaches_fires_from_the_moves_time(people, monkeypatch)
     assert [t["step"] for t in cases.get_case(people["mw"], stuck["id"])["tasks"]] == [
         "melding_doen"]
     assert verify(stuck["id"])[stuck["id"]].ok
+
+
+def shipped_without_the_evaluation_wait() -> list:
+    """The shipped meldcode without the wait for the evaluation date: hulp_organiseren goes
+    straight to hulp_evalueren (the reviewer's v3.bpmn of issue 13)."""
+    from lxml import etree
+
+    from engine.definitions import SourceFile, shipped_files
+
+    files = shipped_files()
+    bpmn = next(f for f in files if f.kind == "bpmn")
+    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+    root = etree.fromstring(bpmn.content)
+    gone = ("wacht_evaluatiedatum", "sf_evaluatiedatum_evalueren")
+    for node in root.xpath("//*[@id=$a or @id=$b or @bpmnElement=$a or @bpmnElement=$b]",
+                           a=gone[0], b=gone[1]):
+        node.getparent().remove(node)
+    for ref in root.xpath("//bpmn:flowNodeRef[text()='wacht_evaluatiedatum']", namespaces=ns):
+        ref.getparent().remove(ref)
+    [flow] = root.xpath("//bpmn:sequenceFlow[@id='sf_hulp_organiseren_evalueren']",
+                        namespaces=ns)
+    flow.set("targetRef", "hulp_evalueren")
+    [incoming] = root.xpath("//bpmn:userTask[@id='hulp_evalueren']/bpmn:incoming[text()="
+                            "'sf_evaluatiedatum_evalueren']", namespaces=ns)
+    incoming.text = "sf_hulp_organiseren_evalueren"
+    return [SourceFile(bpmn.name, etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+            ] + [f for f in files if f.kind != "bpmn"]
+
+
+def test_a_refused_move_names_the_element_that_is_really_missing(people, monkeypatch):
+    """A case waiting for its evaluation date cannot move to a version without that wait: the
+    refusal names the wait (wacht_evaluatiedatum), not hulp_evalueren, which the new version
+    has (issue 13 break-it)."""
+    from datetime import timedelta
+
+    from engine import clock
+    from tests.scenarios.paths import SCENARIOS
+
+    help_only = next(s for s in SCENARIOS if s.name == "alleen_hulp_effectief")
+    later = (clock.now() + timedelta(days=30)).date().isoformat()
+    case = walk(people, cases.start_case(people["mw"], {"client_ref": "C-wacht"}),
+                {**help_only.decisions, "hulp_evaluatiedatum": later})
+    assert "hulp_organiseren" in case["completed_steps"] and case["status"] == "open"
+    without = store_version(shipped_without_the_evaluation_wait(), monkeypatch)
+    result = cli("migrate", "--from", str(SHIPPED), "--to", str(without), "--user", "pb")
+    assert result.exit_code != 0
+    assert "'wacht_evaluatiedatum'" in result.output, result.output
+    assert "'hulp_evalueren'" not in result.output, result.output
+    assert case_row(case["id"]).process_version == SHIPPED
