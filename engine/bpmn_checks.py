@@ -12,7 +12,9 @@ import keyword
 import re
 from typing import TYPE_CHECKING
 
-from . import expressions
+from lxml import etree
+
+from . import expressions, timers
 from .bpmn_elements import lint_elements
 from .bpmn_flow import flow_graph, lint_flows
 from .messages import N_, Message, text_of
@@ -38,6 +40,11 @@ CONTRACT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
         "terugkoppeling_toelichting")},
     "hulp_evaluatiedatum": ("date", ()),
 }
+# Element ids the product gives a meaning of its own (CONTRACT section 5): a task with step
+# `consult` is a question to a colleague (engine/consults.py, cases.OWN_TASK_NAMES), which only
+# the person asked may complete, outside the diagram's replay. A diagram element with that id
+# would be taken for one: its owner gets 403 and verify fails (issue 13 break-it).
+RESERVED_IDS = {"consult": N_("een vraag aan een collega (raadpleging)")}
 _TYPE_WORDS = {"boolean": N_("een ja/nee-veld (boolean)"), "string": N_("een tekstveld (string)"),
                "date": N_("een datumveld (date)"), "enum": N_("een keuzeveld (enum)")}
 
@@ -63,6 +70,8 @@ def lint(source: SourceFile, root) -> list[Problem]:
     name = source.name
     problems = lint_elements(name, root)
     problems += _lane_problems(name, root)
+    problems += _reserved_id_problems(name, root)
+    problems += _timer_problems(name, root)
     for node in root.xpath("//bpmn:conditionExpression", namespaces=NS):
         p = expression_problem(name, node, node.text, Message(N_(
             "ongeldige voorwaarde op stroom {flow}"), flow=label_of(node.getparent())))
@@ -94,6 +103,39 @@ def _lane_problems(name: str, root) -> list[Problem]:
             message = Message(N_("lane {lane} is geen rol die taken afrondt (toegestaan: "
                                  "{allowed})"), lane=label_of(lane), allowed=allowed)
         problems.append(Problem(name, _line(lane), message))
+    return problems
+
+
+def _reserved_id_problems(name: str, root) -> list[Problem]:
+    problems = []
+    for node in root.xpath("//bpmn:*[@id]", namespaces=NS):
+        meaning = RESERVED_IDS.get(node.get("id"))
+        if meaning is not None:
+            problems.append(Problem(name, _line(node), Message(N_(
+                "{element} heeft id '{id}', en die gebruikt het product zelf voor {meaning}: "
+                "zo'n taak zou voor iets anders worden aangezien en vastlopen; kies een andere "
+                "id"), element=label_of(node), id=node.get("id"), meaning=meaning)))
+    return problems
+
+
+def _timer_problems(name: str, root) -> list[Problem]:
+    """Each timer text worked out as a deploy can (engine/timers.py text_problem); an
+    expression goes through the safe evaluator."""
+    problems = []
+    for node in root.xpath("//bpmn:timerEventDefinition/*", namespaces=NS):
+        kind = etree.QName(node).localname
+        if kind not in ("timeDate", "timeDuration", "timeCycle"):
+            continue
+        event = node.getparent().getparent()
+        why = timers.text_problem(kind, node.text)
+        what = Message(N_("timer van {event}"), event=label_of(event))
+        if why is not None:
+            problems.append(Problem(name, _line(node), Message("{what}: {why}", what=what,
+                                                               why=why)))
+        elif timers.expression_text(node.text) is not None:
+            p = expression_problem(name, node, timers.expression_text(node.text), what)
+            if p:
+                problems.append(p)
     return problems
 
 

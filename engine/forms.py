@@ -15,6 +15,12 @@ from .messages import N_, Message, text_of
 _TYPES = {"string": "string", "long": "integer", "boolean": "boolean", "date": "date", "enum": "enum"}
 DEFAULT_MAXLENGTH = {"string": 200, "text": 4000}
 INTEGER_LIMIT = 10**9
+# The days a date field takes, at every door (API, web form, command line): what a meldcode
+# records (a birth date, the day of a talk) or plans (the evaluation of help, which a timer
+# waits for: engine/timers.py refuses a timer date outside these years too). The year 1 was a
+# 400 from the database (PostgreSQL: "date value out of range" of a timer's due time in UTC),
+# the year 9999 a case waiting eight thousand years (issue 13 break-it).
+DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
 
 
 @dataclass(frozen=True)
@@ -339,9 +345,14 @@ def _convert(f: Field, value: Any, from_web: bool) -> Any:
         if not isinstance(value, str):
             raise ValueError(N_("Vul een datum in als JJJJ-MM-DD."))
         try:
-            return dt.date.fromisoformat(value).isoformat()
+            day = dt.date.fromisoformat(value)
         except ValueError:
             raise ValueError(N_("Vul een geldige datum in als JJJJ-MM-DD.")) from None
+        if not DATE_RANGE[0] <= day <= DATE_RANGE[1]:
+            raise ValueError(Message(N_("Vul een datum in tussen {first} en {last}."),
+                                     first=f"{DATE_RANGE[0]:%d-%m-%Y}",
+                                     last=f"{DATE_RANGE[1]:%d-%m-%Y}"))
+        return day.isoformat()
     if f.type == "enum":
         allowed = [o.value for o in f.options]
         if not isinstance(value, str) or value not in allowed:

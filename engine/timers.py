@@ -41,6 +41,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import clock, timezones
 from .expressions import SCRIPT_ENGINE, ExpressionError
+from .forms import DATE_RANGE
+from .messages import N_, Message, text_of
 
 _moment: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
     "meldcode_timer_moment", default=None)
@@ -67,17 +69,42 @@ class TimerExpressionError(ExpressionError):
 
 
 _LITERAL = re.compile(r"^(R\d*/)?[0-9PT][0-9A-Za-z:.,+\-/]*$")
+# A cron text (Quartz, as Camunda takes it: "0 0 9 * * ?"): 5 to 7 fields of numbers, ranges,
+# steps, * and ?, or names (MON-FRI). SpiffWorkflow and the product read ISO 8601 only.
+_CRON_FIELD = r"(?:[0-9*?/,#LW-]+|[A-Za-z]{3}(?:[-,][A-Za-z]{3})*)"
+_CRON = re.compile(rf"^{_CRON_FIELD}(?:\s+{_CRON_FIELD}){{4,6}}$")
+NOT_ISO = N_("'{text}' is een cron-uitdrukking; een timer kent alleen ISO 8601: een datum of "
+             "tijdstip (2026-12-01, 2026-12-01T09:00), een duur (PT2H, P5D) of een herhaling "
+             "(R3/PT1H, R/P1D)")
+# The shortest repetition a timeCycle may have at deploy (bpmn_checks): every fire is a
+# `timer_fired` event in the case's history, kept for good (append-only) and replayed by every
+# verify, and the meldcode counts its terms in working days; hourly is the finest a process
+# owner needs (a reminder), R/PT1S made 86,400 events a day per case (issue 13 break-it).
+MIN_CYCLE = timedelta(hours=1)
+
+
+def _is_cron(text: str) -> bool:
+    return bool(_CRON.match(text)) and any(c.isdigit() or c in "*?" for c in text)
+
+
+def expression_text(text: str | None) -> str | None:
+    """The expression in a timer's text (`${...}` taken off), or None when the text is an ISO
+    8601 literal (PT2H, 2026-12-01, R3/PT1H), a cron text or empty."""
+    value = (text or "").strip()
+    if not value or _LITERAL.match(value) or _is_cron(value):
+        return None
+    return value[2:-1] if value.startswith("${") and value.endswith("}") else value
 
 
 def _value(task, expression: str):
-    """The timer's text: an ISO 8601 literal as written (PT2H, 2026-12-01, R3/PT1H), else an
-    expression (`${...}` allowed) over the task's data by the safe evaluator."""
+    """The timer's text: an ISO 8601 literal as written, else an expression over the task's
+    data by the safe evaluator. Raises TimerExpressionError for a cron text."""
     text = (expression or "").strip()
     if _LITERAL.match(text):
         return text
-    if text.startswith("${") and text.endswith("}"):
-        text = text[2:-1]
-    return SCRIPT_ENGINE.evaluate(task, text)
+    if _is_cron(text):
+        raise TimerExpressionError(Message(NOT_ISO, text=text))
+    return SCRIPT_ENGINE.evaluate(task, expression_text(text) or "")
 
 
 def point_in_time(value) -> datetime:
@@ -91,19 +118,23 @@ def point_in_time(value) -> datetime:
         try:
             found = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise TimerExpressionError(f"'{value}' is geen datum of tijdstip") from None
+            raise TimerExpressionError(Message(_NO_DATE, value=value)) from None
     else:
-        raise TimerExpressionError(f"'{value}' is geen datum of tijdstip")
+        raise TimerExpressionError(Message(_NO_DATE, value=value))
     if found.tzinfo is None:
         found = found.replace(tzinfo=timezones.DISPLAY_ZONE)
     return timezones.to_utc(found)
+
+
+_NO_DATE = N_("'{value}' is geen datum of tijdstip")
 
 
 def _after(duration: str, start: datetime) -> datetime:
     try:
         parsed = TimerEventDefinition.parse_iso_duration(str(duration))
     except Exception:
-        raise TimerExpressionError(f"'{duration}' is geen duur (zoals PT2H of P5D)") from None
+        raise TimerExpressionError(Message(N_("'{duration}' is geen duur (zoals PT2H of P5D)"),
+                                           duration=duration)) from None
     return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
 
 
@@ -112,7 +143,8 @@ def cycle_of(value, start: datetime) -> dict:
     {"cycles": n (-1: without end), "next": ISO UTC of the first fire, "duration": seconds}."""
     parts = str(value).strip().upper().split("/")
     if len(parts) not in (2, 3) or not re.fullmatch(r"R\d*", parts[0]):
-        raise TimerExpressionError(f"'{value}' is geen herhaling (zoals R3/PT1H)")
+        raise TimerExpressionError(Message(N_("'{value}' is geen herhaling (zoals R3/PT1H)"),
+                                           value=value))
     cycles = int(parts[0][1:]) if parts[0][1:] else -1
     if len(parts) == 3:
         first = point_in_time(parts[1])
@@ -121,8 +153,49 @@ def cycle_of(value, start: datetime) -> dict:
         step = _after(parts[1], start) - start
         first = start + step
     if step <= timedelta(0):
-        raise TimerExpressionError(f"'{value}': de duur moet groter dan nul zijn")
+        raise TimerExpressionError(Message(N_("'{value}': de duur moet groter dan nul zijn"),
+                                           value=value))
     return {"cycles": cycles, "next": first.isoformat(), "duration": step.total_seconds()}
+
+
+def text_problem(kind: str, text: str | None) -> Message | None:
+    """Why a timer text of a diagram may not be deployed (a Dutch Message), or None; for the
+    checks of a deploy (engine/bpmn_checks.py). kind: timeDate, timeDuration or timeCycle.
+
+    A cron text is refused (ISO 8601 only); a literal is worked out as the engine will (from
+    now): a date in the years a date field takes (forms.DATE_RANGE; the engine itself still
+    takes any date, so the cases of a version deployed before go on), a duration, a cycle
+    repeating no faster than MIN_CYCLE. An expression over the case's variables is left to
+    the expression check and the proof (its value depends on the answers). Never raises."""
+    value = (text or "").strip()
+    if not value:
+        return N_("zegt niet wanneer de timer afgaat")
+    if _is_cron(value):
+        return Message(NOT_ISO, text=value)
+    if not _LITERAL.match(value):
+        return None
+    try:
+        if kind == "timeDate":
+            day = point_in_time(value).astimezone(timezones.DISPLAY_ZONE).date()
+            if not DATE_RANGE[0] <= day <= DATE_RANGE[1]:
+                return _out_of_range(value)
+        elif kind == "timeDuration":
+            _after(value, clock.now())
+        elif cycle_of(value, clock.now())["duration"] < MIN_CYCLE.total_seconds():
+            return Message(N_("'{value}' herhaalt vaker dan eens per uur (PT1H): elke keer komt er "
+                              "een gebeurtenis bij in de geschiedenis van de casus, die blijft "
+                              "bewaard; herhaal hoogstens elk uur"), value=value)
+    except TimerExpressionError as exc:
+        found = text_of(exc)
+        return found if isinstance(found, Message) else Message(found)
+    except (OverflowError, ValueError):  # a moment before the year 1 or after 9999
+        return _out_of_range(value)
+    return None
+
+
+def _out_of_range(value: str) -> Message:
+    return Message(N_("'{value}' ligt niet tussen {first} en {last}"), value=value,
+                   first=f"{DATE_RANGE[0]:%d-%m-%Y}", last=f"{DATE_RANGE[1]:%d-%m-%Y}")
 
 
 class _Timed:

@@ -573,3 +573,76 @@ def test_invalid_when_goes_through_the_safe_evaluator():
     assert definition is None
     assert [p.message for p in problems if "acute_onveiligheid" in p.message and
             "functie-aanroepen" in p.message], [str(p) for p in problems]
+
+
+# --- ids the product reserves, and timer texts (issue 13 break-it) ------------------------------
+
+
+def test_an_element_with_an_id_the_product_reserves_is_refused(cli_env, tmp_path):
+    """A user task `consult` was deployable and then taken for the product's own consult task
+    (its owner got 403, verify failed): check and deploy refuse the id, naming it."""
+    root = shipped_tree()
+    task = add_node(root, "userTask", "consult", "Overleg")
+    insert_on(root, "sf_stap1_stap2", task)
+    hit = assert_refused(root, "consult", "'consult'", "vraag aan een collega", "kies een andere id")
+    assert "'Overleg'" in hit.message
+    path = tmp_path / "meldcode.bpmn"
+    path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    r = meldcode_cli("check", str(path), str(SHIPPED_DMN), env=cli_env)
+    assert r.returncode == 1 and "In orde" not in r.stdout, r.stdout
+    [line] = [line for line in r.stdout.splitlines() if "heeft id 'consult'" in line]
+    file, number, message = line.split(":", 2)
+    assert file == str(path) and is_about(path.read_bytes(), int(number), "consult")
+    assert message.startswith(" 'Overleg' heeft id 'consult'"), line
+
+
+def test_the_reserved_ids_are_the_steps_the_product_gives_a_meaning():
+    from engine import cases, consults, tasks
+
+    assert {consults.STEP, tasks.CONSULT, *cases.OWN_TASK_NAMES} <= set(bpmn_checks.RESERVED_IDS)
+
+
+def boundary_timer(root, kind, text, interrupting=False):
+    """A timer on hulp_evalueren's boundary (to an end event) with `text` as its `kind`."""
+    boundary = add_node(root, "boundaryEvent", "herinnering", "Herinnering",
+                        attachedToRef="hulp_evalueren",
+                        cancelActivity="true" if interrupting else "false")
+    definition = etree.SubElement(boundary, B + "timerEventDefinition", id="herinnering_def")
+    etree.SubElement(definition, B + kind).text = text
+    add_node(root, "endEvent", "herinnering_einde")
+    add_flow(root, "sf_herinnering", "herinnering", "herinnering_einde")
+    return definition[0]
+
+
+@pytest.mark.parametrize("kind,text,words", [
+    ("timeCycle", "R/PT1S", "vaker dan eens per uur"),
+    ("timeCycle", "R/PT59M", "vaker dan eens per uur"),
+    ("timeCycle", "R5/2027-01-01T09:00/PT10M", "vaker dan eens per uur"),
+    ("timeCycle", "0 0 9 * * ?", "alleen ISO 8601"),
+    ("timeCycle", "0 9 * * MON-FRI", "alleen ISO 8601"),
+    ("timeDate", "9999-12-31", "tussen 01-01-1900 en 31-12-2100"),
+    ("timeDate", "0001-01-01", "tussen 01-01-1900 en 31-12-2100"),
+    ("timeDuration", "P1Q", "geen duur"),
+    ("timeDuration", "  ", "zegt niet wanneer"),
+    ("timeDate", "hulp_evaluatiedatum +", "timer van 'Herinnering'"),
+])
+def test_a_timer_text_the_product_cannot_keep_to_is_refused(kind, text, words):
+    """A never-ending timer every second made 86,400 history events a day per case; a cron
+    text was refused only by the proof, as 'een gegeven ontbreekt'. Each is refused at the
+    timer, saying why (engine/timers.py MIN_CYCLE, text_problem)."""
+    root = shipped_tree()
+    boundary_timer(root, kind, text)
+    content = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    problems = [p for p in lint_of(root) if words in p.message]
+    assert problems, [str(p) for p in lint_of(root)]
+    assert is_about(content, problems[0].line, "herinnering"), problems
+    assert "'Herinnering'" in problems[0].message
+
+
+@pytest.mark.parametrize("kind,text", [("timeCycle", "R/PT1H"), ("timeCycle", "R3/P1D"),
+                                       ("timeDuration", "P5D"), ("timeDate", "2027-01-04"),
+                                       ("timeDate", "${hulp_evaluatiedatum}")])
+def test_a_timer_text_the_product_keeps_to_passes_the_static_checks(kind, text):
+    root = shipped_tree()
+    boundary_timer(root, kind, text)
+    assert lint_of(root) == []

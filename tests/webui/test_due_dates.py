@@ -258,3 +258,41 @@ def test_moving_cases_to_another_version_keeps_due_dates_and_urgency(client, peo
         assert (task["urgent"], task["due_at"]) == (before[task_id]["urgent"], before[task_id]["due_at"])
     assert after[melding["id"]]["urgent"] is True
     assert verify(acute["id"])[acute["id"]].ok
+
+
+def test_a_date_outside_the_years_a_form_takes_is_a_field_error_at_every_door(app, client,
+                                                                              people):
+    """A date field takes 1900-01-01 to 2100-12-31 (engine/forms.py DATE_RANGE): the year 1
+    was a 400 from the database, the year 9999 a timer that waits eight thousand years (issue
+    13 break-it). A 422 naming the field, nothing stored, through the API and the web form."""
+    help_only = next(s for s in SCENARIOS if s.name == "alleen_hulp_effectief")
+    case = walk_until(client, people, start(client, people, "C-datum"), help_only.decisions,
+                      "hulp_organiseren")
+    task = next(t for t in case["tasks"] if t["step"] == "hulp_organiseren")
+    form = client.get(f"/api/v1/tasks/{task['id']}", headers=people.auth("mw")).json
+    web = Client(app)
+    web.login("mw")
+    for day in ("0001-01-01", "1899-12-31", "2101-01-01", "9999-12-31"):
+        data = fill(form["form"]["fields"], {**help_only.decisions, "hulp_evaluatiedatum": day})
+        r = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data},
+                        headers=people.auth("mw"))
+        assert r.status_code == 422, (day, r.status_code, r.json)
+        assert list(r.json["errors"]) == ["hulp_evaluatiedatum"]
+        assert "1900" in r.json["errors"]["hulp_evaluatiedatum"], r.json
+        page = web.post(f"/taken/{task['id']}", {
+            "actie": "afronden", **{k: ("ja" if v is True else "nee" if v is False else v)
+                                    for k, v in data.items()}})
+        assert page.status_code == 422, day
+        assert 'href="#veld-hulp_evaluatiedatum"' in text(page)
+    again = client.get(f"/api/v1/cases/{case['id']}", headers=people.auth("mw")).json
+    assert [t["id"] for t in again["tasks"] if t["step"] == "hulp_organiseren"] == [task["id"]]
+    for day in ("1900-01-01", "2100-12-31"):  # the edges are dates a form takes
+        assert forms_accept(form, help_only.decisions, day)
+
+
+def forms_accept(form, decisions, day) -> bool:
+    from engine import definitions, forms
+
+    fields = definitions.load(definitions.shipped_files()).steps["hulp_organiseren"].fields
+    data = fill(form["form"]["fields"], {**decisions, "hulp_evaluatiedatum": day})
+    return forms.validate(fields, data)["hulp_evaluatiedatum"] == day
