@@ -1,6 +1,8 @@
 """API tokens (CONTRACT section 5): made for an active user, valid for a number of days or
 until revoked, stored only as their SHA-256; the admin log names a token's number, never the
-token. principal_for_token is the one read every API request makes."""
+token. principal_for_token is the one read every API request makes. Creating, listing and
+revoking tokens as a use case (who may, one transaction) are engine/accounts.py's commands;
+the functions here that take a session are their steps."""
 
 from __future__ import annotations
 

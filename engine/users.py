@@ -1,7 +1,11 @@
 """Users: who acts (Principal), adding and changing users (names, roles, leidinggevende,
 passwords, switching off) with their admin-log lines, and the access rules of CONTRACT
 section 2. Passwords are engine/passwords.py's, sign-in and web sessions
-engine/sessions.py's, API tokens engine/tokens.py's."""
+engine/sessions.py's, API tokens engine/tokens.py's.
+
+The functions that take a session are the steps of a use case inside its transaction; the use
+cases themselves (who may, the rules about oneself, one transaction, the refusal's admin-log
+line) are engine/accounts.py's commands, which every door calls."""
 
 from __future__ import annotations
 

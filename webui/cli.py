@@ -13,7 +13,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from engine import config, definitions, models, schema, store, tokens, users, versions
+from engine import accounts, config, definitions, models, schema, store, tokens, users, versions
 from engine.errors import DomainError
 from engine.roles import ROLES
 from webui import cli_language
@@ -552,9 +552,8 @@ def user():
 def user_add(name, roles, manager, password_stdin, display_name, email):
     password = sys.stdin.readline().rstrip("\r\n")
     with _database():
-        with store.unit_of_work(write=True) as session:
-            users.create_user(session, name, list(roles), password, manager, display_name,
-                              by=getpass.getuser(), email=email)
+        accounts.add_user(getpass.getuser(), name, list(roles), password, manager, display_name,
+                          email=email)
     click.echo(f"Gebruiker {name} aangemaakt.")
 
 
@@ -564,8 +563,7 @@ def user_add(name, roles, manager, password_stdin, display_name, email):
 @click.argument("name")
 def user_deactivate(name):
     with _database():
-        with store.unit_of_work(write=True) as session:
-            users.deactivate(session, name, by=getpass.getuser())
+        accounts.deactivate_user(getpass.getuser(), name)
     click.echo(f"Gebruiker {name} is uitgeschakeld.")
 
 
@@ -577,8 +575,7 @@ def user_deactivate(name):
 def user_password(name, password_stdin):
     password = sys.stdin.readline().rstrip("\r\n")
     with _database():
-        with store.unit_of_work(write=True) as session:
-            users.set_password(session, name, password, by=getpass.getuser())
+        accounts.change_password(getpass.getuser(), name, password)
     click.echo(f"Het wachtwoord van {name} is gewijzigd; de gebruiker moet zich opnieuw aanmelden.")
 
 
@@ -589,8 +586,7 @@ def user_password(name, password_stdin):
               help="Rol (meerdere keren mogelijk).")
 def user_roles(name, roles):
     with _database():
-        with store.unit_of_work(write=True) as session:
-            users.set_roles(session, name, list(roles), by=getpass.getuser())
+        accounts.change_roles(getpass.getuser(), name, list(roles))
     click.echo(f"Rollen van {name}: {', '.join(dict.fromkeys(roles))}.")
 
 
@@ -602,12 +598,12 @@ def token():
 @token.command("create", help="Maak een nieuw API-token voor een gebruiker en druk het af (alleen "
                               "het token, op één regel; het wordt nergens anders getoond).")
 @click.argument("name")
-@click.option("--days", type=click.IntRange(1, tokens.MAX_TOKEN_DAYS), default=None,
-              help="Het token verloopt na dit aantal dagen (standaard: nooit, tot intrekking).")
+@click.option("--days", default=None, metavar="N",
+              help=f"Het token verloopt na dit aantal dagen, 1 tot en met {tokens.MAX_TOKEN_DAYS} "
+                   "(standaard: nooit, tot intrekking).")
 def token_create(name, days):
-    with _database():
-        with store.unit_of_work(write=True) as session:
-            value = tokens.create_token(session, name, days, by=getpass.getuser())
+    with _database():  # the number is checked by the engine, as the beheerder's form's
+        value = accounts.create_token(getpass.getuser(), name, days)
     click.echo(value)
 
 
@@ -617,8 +613,7 @@ def token_create(name, days):
 @click.argument("name")
 def token_list(name):
     with _database():
-        with store.unit_of_work() as session:
-            rows = tokens.list_tokens(session, name)
+        rows = accounts.list_tokens(getpass.getuser(), name)
     for row in rows:
         click.echo(f"{row['id']}\t{row['created']}\t{row['expires']}\t{row['status']}")
 
@@ -629,8 +624,7 @@ def token_list(name):
 @click.argument("token_id", type=TOKEN_NUMBER, required=False)
 def token_revoke(name, token_id):
     with _database():
-        with store.unit_of_work(write=True) as session:
-            count = tokens.revoke_tokens(session, name, token_id, by=getpass.getuser())
+        count = accounts.revoke_tokens(getpass.getuser(), name, token_id)
     click.echo(f"{count} token(s) van {name} ingetrokken.")
 
 

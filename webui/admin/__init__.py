@@ -5,16 +5,15 @@ tokens; and the auditor's page with the admin log (CONTRACT section 5)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from engine import audit, due, forms, organisation, store, timezones, users
+from engine import accounts, due, forms, organisation, timezones
 from engine.errors import Invalid
 from engine.passwords import generate_password
-from engine.roles import AUDITOR, BEHEERDER, LEIDINGGEVENDE, ROLES
-from engine.tokens import create_token, list_tokens, revoke_tokens
+from engine.roles import LEIDINGGEVENDE, ROLES
 
 from ..web import ROLES as ROLE_LABELS
 from ..web import label, principal
@@ -143,25 +142,13 @@ def admin_detail(detail: object) -> list[tuple[str, str]]:
     return out
 
 
-def _refuse(role: str):
-    """403 for someone without the role; the attempt is recorded in the admin log."""
-    who = principal()
-    current_app.logger.warning("admin area refused: %s %s by %s", request.method, request.path,
-                               who.name)
-    with store.unit_of_work(write=True) as session:
-        audit.log_admin(session, who.name, "refused",
-                        {"method": request.method, "path": request.path[:200], "needs": role})
-    abort(403)
-
-
-def _require(role: str) -> None:
-    if not principal().has_role(role):
-        _refuse(role)
+def _via() -> accounts.Via:
+    """This request, as an engine command records it with a refusal (engine/accounts.py)."""
+    return accounts.Via(request.method, request.path)
 
 
 def _users_page(values: dict | None = None, errors: dict | None = None, status: int = 200):
-    with store.unit_of_work() as session:
-        rows = users.list_users(session)
+    rows = accounts.list_users(principal(), via=_via())
     return render_template(
         "admin/users.html", users=rows, values=values or {"rollen": []}, errors=errors or {},
         roles=ROLES, managers=[u for u in rows if u["active"] and LEIDINGGEVENDE in u["roles"]],
@@ -171,14 +158,12 @@ def _users_page(values: dict | None = None, errors: dict | None = None, status: 
 @bp.get("/beheer/gebruikers")
 @login_required
 def users_list():
-    _require(BEHEERDER)
     return _users_page()
 
 
 @bp.post("/beheer/gebruikers")
 @login_required
 def user_add():
-    _require(BEHEERDER)
     name = (request.form.get("naam") or "").strip()[:80]
     display_name = (request.form.get("weergavenaam") or "").strip()[:200]
     roles = request.form.getlist("rollen")
@@ -189,9 +174,8 @@ def user_add():
     own = request.form.get("wachtwoord") or ""
     password = own or generate_password()
     try:
-        with store.unit_of_work(write=True) as session:
-            users.create_user(session, name, roles, password, manager or None, display_name,
-                              by=principal(), email=email or None)
+        accounts.add_user(principal(), name, roles, password, manager or None, display_name,
+                          email=email or None, via=_via())
     except Invalid as exc:
         # A text with a refused character (a NUL, say) is not put back into the form.
         shown = {k: ("" if isinstance(v, str) and forms.refused_character(v) else v)
@@ -204,39 +188,37 @@ def user_add():
 
 
 def _field_errors(exc: Invalid) -> dict:
-    return exc.errors if isinstance(exc.errors, dict) else {"algemeen": exc.message}
+    errors = dict(exc.errors) if isinstance(exc.errors, dict) else {"algemeen": exc.message}
+    if "days" in errors:  # the token form's field
+        errors["dagen"] = errors.pop("days")
+    return errors
 
 
 def _detail_page(name: str, errors: dict | None = None, status: int = 200,
                  new_password: str | None = None, new_token: str | None = None):
-    with store.unit_of_work() as session:
-        rows = users.list_users(session)
-        person = next((u for u in rows if u["name"] == name), None)
-        if person is None:
-            abort(404)
-        tokens = list_tokens(session, name, stamp=timezones.to_utc)
+    account = accounts.user_account(principal(), name, stamp=timezones.to_utc, via=_via())
+    person = account["user"]
     return render_template(
-        "admin/user.html", person=person, tokens=tokens, errors=errors or {}, roles=ROLES,
-        managers=[u for u in rows if u["active"] and LEIDINGGEVENDE in u["roles"]
-                  and u["name"] != name],
+        "admin/user.html", person=person, tokens=account["tokens"], errors=errors or {},
+        roles=ROLES,
+        managers=[u for u in account["users"] if u["active"] and LEIDINGGEVENDE in u["roles"]
+                  and u["name"] != person["name"]],
         new_password=new_password, new_token=new_token,
-        is_self=name == principal().name,
+        is_self=person["name"] == principal().name,
     ), status
 
 
 @bp.get("/beheer/gebruikers/<name>")
 @login_required
 def user_detail(name):
-    _require(BEHEERDER)
     return _detail_page(name)
 
 
 def _change(name: str, change, done: str):
-    """Run one change in a write transaction; the page again with the errors at their field
-    (422), or back to the user's page with a message."""
+    """Run one engine command (it owns its transaction and checks who may); the page again
+    with the errors at their field (422), or back to the user's page with a message."""
     try:
-        with store.unit_of_work(write=True) as session:
-            change(session)
+        change()
     except Invalid as exc:
         return _detail_page(name, _field_errors(exc), 422)
     flash(done, "success")
@@ -246,11 +228,8 @@ def _change(name: str, change, done: str):
 @bp.post("/beheer/gebruikers/<name>/rollen")
 @login_required
 def user_roles(name):
-    _require(BEHEERDER)
     roles = request.form.getlist("rollen")
-    if name == principal().name and BEHEERDER not in roles:
-        return _detail_page(name, {"rollen": _("U kunt uw eigen rol beheerder niet intrekken.")}, 422)
-    return _change(name, lambda s: users.set_roles(s, name, roles, by=principal()),
+    return _change(name, lambda: accounts.change_roles(principal(), name, roles, via=_via()),
                    _("De rollen van %(name)s zijn gewijzigd. Lopende sessies van %(name)s zijn "
                      "beëindigd.", name=name))
 
@@ -258,28 +237,23 @@ def user_roles(name):
 @bp.post("/beheer/gebruikers/<name>/leidinggevende")
 @login_required
 def user_manager(name):
-    _require(BEHEERDER)
     manager = request.form.get("leidinggevende") or None
-    return _change(name, lambda s: users.set_manager(s, name, manager, by=principal()),
+    return _change(name, lambda: accounts.change_manager(principal(), name, manager, via=_via()),
                    _("De leidinggevende van %(name)s is gewijzigd.", name=name))
 
 
 @bp.post("/beheer/gebruikers/<name>/email")
 @login_required
 def user_email(name):
-    _require(BEHEERDER)
     email = (request.form.get("email") or "").strip()[:320]
-    return _change(name, lambda s: users.set_email(s, name, email or None, by=principal()),
+    return _change(name, lambda: accounts.change_email(principal(), name, email, via=_via()),
                    _("Het e-mailadres van %(name)s is opgeslagen.", name=name))
 
 
 @bp.post("/beheer/gebruikers/<name>/uitschakelen")
 @login_required
 def user_deactivate(name):
-    _require(BEHEERDER)
-    if name == principal().name:
-        return _detail_page(name, {"uitschakelen": _("U kunt uzelf niet uitschakelen.")}, 422)
-    return _change(name, lambda s: users.deactivate(s, name, by=principal()),
+    return _change(name, lambda: accounts.deactivate_user(principal(), name, via=_via()),
                    _("%(name)s is uitgeschakeld: aanmelden kan niet meer en alle tokens zijn "
                      "ingetrokken.", name=name))
 
@@ -287,12 +261,10 @@ def user_deactivate(name):
 @bp.post("/beheer/gebruikers/<name>/wachtwoord")
 @login_required
 def user_password(name):
-    _require(BEHEERDER)
     own = request.form.get("wachtwoord") or ""
     password = own or generate_password()
     try:
-        with store.unit_of_work(write=True) as session:
-            users.set_password(session, name, password, by=principal())
+        accounts.change_password(principal(), name, password, via=_via())
     except Invalid as exc:
         return _detail_page(name, _field_errors(exc), 422)
     if own:
@@ -306,20 +278,10 @@ def user_password(name):
 @bp.post("/beheer/gebruikers/<name>/tokens")
 @login_required
 def token_create(name):
-    _require(BEHEERDER)
-    raw = (request.form.get("dagen") or "").strip()
-    if raw and not raw.isdigit():
-        return _detail_page(name, {"dagen": _("Vul een aantal dagen in (een heel getal), of laat "
-                                              "het veld leeg.")}, 422)
-    days = int(raw) if raw else None
     try:
-        with store.unit_of_work(write=True) as session:
-            token = create_token(session, name, days, by=principal())
+        token = accounts.create_token(principal(), name, request.form.get("dagen"), via=_via())
     except Invalid as exc:
-        errors = _field_errors(exc)
-        if "days" in errors:
-            errors["dagen"] = errors.pop("days")
-        return _detail_page(name, errors, 422)
+        return _detail_page(name, _field_errors(exc), 422)
     # Shown once, like a generated password.
     return _detail_page(name, new_token=token)
 
@@ -327,12 +289,8 @@ def token_create(name):
 @bp.post("/beheer/gebruikers/<name>/tokens/intrekken")
 @login_required
 def token_revoke(name):
-    _require(BEHEERDER)
-    raw = request.form.get("token") or ""
-    token_id = int(raw) if raw.isdigit() and len(raw) < 10 else None
-    if raw and token_id is None:
-        abort(400)
-    return _change(name, lambda s: revoke_tokens(s, name, token_id, by=principal()),
+    token_id = request.form.get("token") or None
+    return _change(name, lambda: accounts.revoke_tokens(principal(), name, token_id, via=_via()),
                    _("Token ingetrokken.") if token_id is not None
                    else _("Alle tokens van %(name)s zijn ingetrokken.", name=name))
 
@@ -343,9 +301,8 @@ def token_revoke(name):
 @bp.get("/beheerlog")
 @login_required
 def admin_log():
-    _require(AUDITOR)
-    with store.unit_of_work() as session:
-        rows = audit.admin_log(session, ADMIN_LOG_LIMIT, stamp=timezones.to_utc)
+    rows = accounts.read_admin_log(principal(), ADMIN_LOG_LIMIT, stamp=timezones.to_utc,
+                                   via=_via())
     return render_template("admin/admin_log.html", rows=list(reversed(rows)),
                            limit=ADMIN_LOG_LIMIT, ADMIN_ACTIONS=ADMIN_ACTIONS,
                            admin_detail=admin_detail)
