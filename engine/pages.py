@@ -16,7 +16,7 @@ from lxml import etree
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
-from . import clock, drafts, due, organisation, sharing, tasks, users, versions
+from . import clock, drafts, due, organisation, sharing, tasks, timezones, users, versions
 from .cases import get_case, task_name
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
@@ -232,14 +232,16 @@ def path_markers(definition: ProcessDefinition, info: DiagramInfo, case: dict[st
 def event_fields(step, action: str) -> list:
     """The fields that label an event's data: those of the product's own actions (a
     hand-over or share, a consult, the team informed after a melding, a case moved to another
-    version or stalled), else its step's form. Labels are Messages (N_),
+    version or stalled, a timer that fired), else its step's form. Labels are Messages (N_),
     which the web layer translates; the JSON API gives the raw data."""
     # these build on cases and pages: imported when needed
     from .consults import EVENT_FIELDS as CONSULT_FIELDS
     from .informing import EVENT_FIELDS as INFORMED_FIELDS
     from .migration import EVENT_FIELDS as MIGRATION_FIELDS
+    from .timers import EVENT_FIELDS as TIMER_FIELDS
 
-    for table in (sharing.EVENT_FIELDS, CONSULT_FIELDS, INFORMED_FIELDS, MIGRATION_FIELDS):
+    for table in (sharing.EVENT_FIELDS, CONSULT_FIELDS, INFORMED_FIELDS, MIGRATION_FIELDS,
+                  TIMER_FIELDS):
         if action in table:
             return table[action]
     return step.fields if step else []
@@ -247,16 +249,23 @@ def event_fields(step, action: str) -> list:
 
 def labelled_entries(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
     """What was recorded in a form, labelled, in the form's order (unknown keys last):
-    [{"name", "label", "type", "value", "option_label"}], a date field's value as a
-    datetime.date (stored as ISO text; text that is no date stays text), for a page to show."""
+    [{"name", "label", "type", "value", "option_label"}] (option_label: the diagram's name of
+    the chosen option, or of each chosen one joined with commas), a date field's value as a
+    datetime.date, a "datetime" field's (a timer's due time) as an aware UTC datetime (both
+    stored as ISO text; text that is neither stays text), for a page to show."""
     out = []
     known = set()
     for f in fields:
         known.add(f.name)
         if f.name not in data:
             continue
-        value = _as_date(data[f.name]) if f.type == "date" else data[f.name]
-        option = next((o.label for o in f.options if o.value == value), None)
+        value = _as_date(data[f.name]) if f.type == "date" else \
+            _as_moment(data[f.name]) if f.type == "datetime" else data[f.name]
+        names = {o.value: o.label for o in f.options}
+        if isinstance(value, list) and names:  # a multi-choice field: its options' names
+            option = ", ".join(names.get(v, str(v)) for v in value) or None
+        else:
+            option = names.get(value) if isinstance(value, str) else None
         out.append({"name": f.name, "label": f.label, "type": f.type, "value": value,
                     "option_label": option})
     for name, value in data.items():
@@ -270,6 +279,15 @@ def _as_date(value: Any) -> Any:
     if isinstance(value, str):
         try:
             return date.fromisoformat(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _as_moment(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return timezones.parse_iso(value)
         except ValueError:
             pass
     return value

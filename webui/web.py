@@ -23,6 +23,7 @@ from engine.commands import MAX_ID
 from engine.errors import DomainError
 from engine.messages import N_
 from engine.roles import CASE_STARTERS
+from engine.stored_text import damaged
 
 from . import CONTENT_SECURITY_POLICY
 from .extensions import LANGUAGES, login_manager, select_locale
@@ -158,13 +159,16 @@ def waited(value: datetime | None) -> str:
 
 def answer(entry: dict[str, Any]) -> str:
     """A recorded value (an entry of engine/pages.labelled_entries) as a person reads it: a
-    date field's value comes as a date (the engine reads the stored text), never parsed here."""
+    date field's value comes as a date, a moment as a datetime shown in Dutch time (`when`; the
+    engine reads the stored text), never parsed here."""
     value = entry.get("value")
     if entry.get("option_label"):
         return entry["option_label"]
     if isinstance(value, bool):
         return _("ja") if value else _("nee")
-    if isinstance(value, date) and not isinstance(value, datetime):
+    if isinstance(value, datetime):  # a moment (a timer's due time): in Dutch time
+        return when(value)
+    if isinstance(value, date):
         return format_date(value, "d MMMM yyyy")
     if isinstance(value, list | tuple):  # names (the people informed), a multi field's codes
         return ", ".join(str(v) for v in value)
@@ -374,3 +378,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(when, "when")
     app.add_template_filter(waited, "waited")
     app.add_template_filter(answer, "answer")
+    # a client reference or reason stored as bytes that are no UTF-8 (engine.stored_text)
+    app.jinja_env.tests["damaged"] = damaged

@@ -242,3 +242,94 @@ def test_a_consult_tasks_name_is_in_the_readers_language(ui_app, sqlite_people):
 
         assert "Question from mw" in notification_text(
             "task_overdue", {"step": "mw", "task_step": "consult", "case": case["id"]})
+
+
+# --- values the engine records shown in words: a timer's due time, the settings changed --------
+
+
+def test_a_fired_timers_due_time_is_shown_in_dutch_time_in_the_readers_language(
+        ui_app, sqlite_people):
+    """timer_fired records its due time as ISO 8601 UTC text; the case page and the auditor's
+    history show it as a date and time in Europe/Amsterdam (summer time: UTC+2), in Dutch and
+    English; the JSON API keeps the stored text."""
+    from datetime import UTC, datetime, timedelta
+
+    from engine import clock, scheduler, versions
+    from tests.helpers import waiting_bpmn
+
+    versions.deploy_files([SourceFile("meldcode.bpmn", waiting_bpmn("PT1M")),
+                           SourceFile("afwegingskader.dmn",
+                                      (ROOT / "processes" / "afwegingskader.dmn").read_bytes())],
+                          by="pb")
+    started = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    with clock.use(started):
+        case = cases.start_case(sqlite_people["mw"], {"client_ref": "C-wacht", "reason": "zorgen"})
+    assert scheduler.run_due(started + timedelta(minutes=2)) == 1
+    [fired] = [e for e in events_of(case["id"]) if e.action == "timer_fired"]
+    assert fired.data == {"due": "2026-07-01T10:01:00.000000Z"}
+    for language, wanted in ((None, ("Gewacht tot", "1 juli 2026 om 12:01")),
+                             ("en", ("Waited until", "1 July 2026 at 12:01"))):
+        mw, aud = Client(ui_app), Client(ui_app)
+        mw.login("mw")
+        aud.login("aud")
+        if language:
+            mw.post("/taal", {"taal": language, "next": "/"})
+            aud.post("/taal", {"taal": language, "next": "/"})
+        for where, page in (("case page", mw.get(f"/casussen/{case['id']}")),
+                            ("auditor's history", aud.get(f"/audit/casussen/{case['id']}"))):
+            shown = readable(html.unescape(text(page)))
+            for words in wanted:
+                assert words in shown, (language, where, words)
+            assert "2026-07-01T10:01" not in shown and "due" not in shown.split(), (language,
+                                                                                      where)
+    api = ui_app.test_client().get(f"/api/v1/cases/{case['id']}/history",
+                                   headers=sqlite_people.auth("aud")).get_json()
+    assert next(e for e in api if e["action"] == "timer_fired")["data"] == {
+        "due": "2026-07-01T10:01:00.000000Z"}
+
+
+def test_the_settings_changed_are_named_in_the_admin_log_as_the_settings_page_names_them(
+        ui_app, sqlite_people):
+    from engine import organisation
+
+    current = organisation.settings_page(sqlite_people["bh"])
+    current.pop("beroepsgroep_label", None)
+    organisation.update(sqlite_people["bh"], {**current, "organisatie_naam": "Zorg West",
+                                              "norm_werkdagen_per_stap": 7})
+    for language, labels in ((None, ("Naam van de organisatie", "Werkdagen per stap")),
+                             ("en", ("Name of the organisation", "Working days per step"))):
+        aud = Client(ui_app)
+        aud.login("aud")
+        if language:
+            aud.post("/taal", {"taal": language, "next": "/"})
+        shown = readable(html.unescape(text(aud.get("/beheerlog"))))
+        assert "Zorg West" in shown
+        for wanted in labels:
+            assert f"{wanted}: " in shown, (language, wanted)
+        for key in ("organisatie_naam", "norm_werkdagen_per_stap", "veilig_thuis_telefoon"):
+            assert key not in shown, (language, key)
+    log = ui_app.test_client().get("/api/v1/admin-log", headers=sqlite_people.auth("aud"))
+    changed = next(r for r in log.get_json() if r["action"] == "settings_changed")
+    assert changed["detail"]["settings"]["organisatie_naam"] == "Zorg West"
+
+
+def test_a_multi_choice_answer_shows_the_diagrams_option_names(ui_app):
+    """A multi-choice field records a list of option ids (CONTRACT: type "multi"); the case
+    page and the auditor's history (pages.labelled_entries through the `answer` filter) show
+    the options' names as the diagram gives them, not the ids. The shipped diagram has no such
+    field yet, so the field is made here as the form parser makes one."""
+    from engine import pages
+    from engine.forms import Field, Option
+    from webui.web import answer
+
+    field = Field("geweldsvormen", "Vormen van geweld", "multi", options=(
+        Option("lichamelijk", "Lichamelijk geweld"),
+        Option("vgv", "Vrouwelijke genitale verminking")))
+    [entry] = pages.labelled_entries([field], {"geweldsvormen": ["lichamelijk", "vgv", "nieuw"]})
+    assert entry["value"] == ["lichamelijk", "vgv", "nieuw"]  # the codes stay the data
+    for language in ("nl", "en"):  # texts from the diagram stay as the process owner wrote them
+        with ui_app.test_request_context("/", headers={"Accept-Language": language}):
+            assert answer(entry) == "Lichamelijk geweld, Vrouwelijke genitale verminking, nieuw"
+    [single] = pages.labelled_entries([Field("keuze", "Keuze", "enum", options=(
+        Option("ja_graag", "Ja, graag"),))], {"keuze": "ja_graag"})
+    assert single["option_label"] == "Ja, graag"

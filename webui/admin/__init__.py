@@ -25,6 +25,18 @@ TEXT_FIELDS = ("organisatie_naam", "veilig_thuis_telefoon", "veilig_thuis_regio_
 PERSON_FIELDS = ("naam", "functie", "telefoon", "email")
 EMPTY_ROWS = 2  # without JavaScript: room for this many more people at a time
 NORM = due.NORM_KEY  # working days per step of the route (engine/due.py)
+# The settings' names as the settings page labels its fields and errors and the admin log
+# names a changed setting: one list.
+SETTING_LABELS = {
+    "organisatie_naam": _l("Naam van de organisatie"),
+    "beroepsgroep": _l("Beroepsgroep en afwegingskader"),
+    "aandachtsfunctionarissen": _l("Aandachtsfunctionarissen"),
+    "veilig_thuis_telefoon": _l("Landelijk telefoonnummer"),
+    "veilig_thuis_regio_naam": _l("Veilig Thuis in de regio"),
+    "veilig_thuis_regio_telefoon": _l("Telefoonnummer van de regio voor professionals"),
+    "veilig_thuis_regio_adres": _l("Adres van Veilig Thuis in de regio"),
+    NORM: _l("Werkdagen per stap"),
+}
 
 
 def _posted() -> dict:
@@ -55,7 +67,7 @@ def _render(values: dict, errors: dict, status: int = 200):
         "admin/settings.html", values=values, errors=errors,
         people=_rows(values.get("aandachtsfunctionarissen") or []),
         beroepsgroepen=organisation.BEROEPSGROEPEN, placeholders=organisation.PLACEHOLDERS,
-        max_norm=due.MAX_NORM,
+        max_norm=due.MAX_NORM, labels=SETTING_LABELS,
     ), status
 
 
@@ -133,8 +145,9 @@ def admin_detail(detail: object) -> list[tuple[str, str]]:
         if key in _ROLE_KEYS:
             codes = value if isinstance(value, list) else [value]
             value = [label(ROLE_LABELS, code) for code in codes]
-        if isinstance(value, dict):
-            value = "; ".join(f"{k}: {v}" for k, v in sorted(value.items()) if v not in (None, ""))
+        if isinstance(value, dict):  # the settings changed: named as the settings page does
+            value = "; ".join(f"{label(SETTING_LABELS, k)}: {v}" for k, v in sorted(value.items())
+                              if v not in (None, ""))
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         shown = "—" if value is None or value == "" else str(value)
