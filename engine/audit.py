@@ -128,9 +128,10 @@ def _read_header(conn: Connection, case_id: int) -> Any:
     except (ValueError, TypeError, OverflowError):
         pass
     except OperationalError as exc:
-        # SQLite keeps any bytes in a text column; a client_ref or reason that is no UTF-8
-        # fails to load at all (the statement failed, the transaction goes on). Anything
-        # else the database says is raised as it is.
+        # SQLite keeps any bytes in a text column; a text that is no UTF-8 fails to load at
+        # all (the statement failed, the transaction goes on). client_ref and reason load as
+        # stored_text.Damaged (StoredText), the other header texts do not. Anything else the
+        # database says is raised as it is.
         if conn.dialect.name != "sqlite" or "decode to UTF-8" not in str(exc.orig):
             raise
     raw = conn.execute(select(_cases.c.access_count, _cases.c.header_hash)

@@ -16,6 +16,7 @@ from . import audit
 from .messages import N_, Message
 from .models import Case
 from .replay import StoredEvent, event_label
+from .stored_text import damaged
 
 # A case as an ORM object or as a plain row of the cases table (verify reads those): both
 # carry the same attributes.
@@ -80,9 +81,19 @@ def check_access_rows(rows: Iterable[Any], case: StoredCase | None = None) -> li
 def check_header(case: StoredCase) -> list[str]:
     """The case row's header (audit.HEADER_FIELDS) under its keyed hash: a changed client
     reference, reason, date, owner, count or chain head, a swap between cases or a rewound
-    case row shows here."""
+    case row shows here. A client reference or reason stored as bytes that are no UTF-8
+    (stored_text.StoredText reads them as Damaged) is named first."""
+    problems: list[str] = [text for name, text in _DAMAGED if damaged(getattr(case, name))]
     if not hmac.compare_digest(audit.header_hash(case.id, case), case.header_hash or ""):
-        return [N_("de kop van de casus (cliëntreferentie, reden, start- of einddatum, "
-                   "eigenaar, status, tellers) is buiten de applicatie gewijzigd: de sleutelhash "
-                   "klopt niet")]
-    return []
+        problems.append(N_("de kop van de casus (cliëntreferentie, reden, start- of einddatum, "
+                           "eigenaar, status, tellers) is buiten de applicatie gewijzigd: de "
+                           "sleutelhash klopt niet"))
+    return problems
+
+
+_DAMAGED = (
+    ("client_ref", N_("de cliëntreferentie is beschadigd opgeslagen: de database bevat bytes die "
+                      "geen tekst zijn (UTF-8); ze worden getoond als \ufffd")),
+    ("reason", N_("de reden is beschadigd opgeslagen: de database bevat bytes die geen tekst "
+                  "zijn (UTF-8); ze worden getoond als \ufffd")),
+)

@@ -17,10 +17,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from . import config, log_head, settings, store, timezones, translog
+from .failures import kind_of
+from .messages import N_, Message, text_of
 
 
 class CheckpointError(Exception):
-    """A checkpoint that cannot be trusted or read; the message is Dutch."""
+    """A checkpoint that cannot be trusted or read; the message is Dutch (a Message of the
+    catalogues, text_of gives it)."""
 
 
 def _key_path() -> Path:
@@ -55,8 +58,8 @@ def signing_key() -> Ed25519PrivateKey:
         if len(raw) != 32:
             raise ValueError
     except ValueError:
-        raise CheckpointError("De ondertekeningssleutel (MELDCODE_SIGNING_KEY of "
-                              "instance/signing_key) is geen 64 hexadecimale tekens.") from None
+        raise CheckpointError(N_("De ondertekeningssleutel (MELDCODE_SIGNING_KEY of "
+                                 "instance/signing_key) is geen 64 hexadecimale tekens.")) from None
     return Ed25519PrivateKey.from_private_bytes(raw)
 
 
@@ -72,7 +75,8 @@ def verification_key() -> Ed25519PublicKey:
         try:
             return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value.strip()))
         except ValueError:
-            raise CheckpointError("MELDCODE_CHECKPOINT_PUBLIC_KEY is geen geldige sleutel.") from None
+            raise CheckpointError(N_("MELDCODE_CHECKPOINT_PUBLIC_KEY is geen geldige "
+                                     "sleutel.")) from None
     return signing_key().public_key()
 
 
@@ -91,15 +95,17 @@ def make_checkpoint(url: str | None = None, at: datetime | None = None) -> dict[
     try:
         head = log_head.read(store.get_engine(url))
     except log_head.HeadUnreadable as exc:
-        raise CheckpointError(f"geen controlepunt geschreven: {exc}") from None
+        raise CheckpointError(Message(N_("geen controlepunt geschreven: {reason}"),
+                                      reason=text_of(exc))) from None
     size, root, at_head = translog.tree_head(url, head.tree_size if head else None)
     if head is not None and at_head != head.root:
         # Signing now would vouch for a log that was cut or rewritten after this instance's
         # sequencer recorded its head: a checkpoint must never cover tampering.
-        raise CheckpointError(
-            f"geen controlepunt geschreven: het logboek ({size} regels) past niet bij de kop "
-            f"die de sequencer vastlegde ({head.tree_size} regels): regels zijn weggehaald of "
-            "vervangen. Zoek het uit met 'meldcode verify --all'.")
+        raise CheckpointError(Message(N_(
+            "geen controlepunt geschreven: het logboek ({size} regels) past niet bij de kop "
+            "die de sequencer vastlegde ({recorded} regels): regels zijn weggehaald of "
+            "vervangen. Zoek het uit met 'meldcode verify --all'."),
+            size=size, recorded=head.tree_size))
     at_text = timezones.iso_seconds(at or timezones.now_utc())
     signature = key.sign(signed_text(size, root, at_text))
     return {"tree_size": size, "root": root, "signature": base64.b64encode(signature).decode(),
@@ -113,7 +119,7 @@ def write_checkpoint(path: Path | None = None, url: str | None = None) -> Path:
     if path is None:
         folder = config.current().checkpoint_dir
         if not folder:
-            raise CheckpointError("Geef -o BESTAND, of zet MELDCODE_CHECKPOINT_DIR.")
+            raise CheckpointError(N_("Geef -o BESTAND, of zet MELDCODE_CHECKPOINT_DIR."))
         Path(folder).mkdir(parents=True, exist_ok=True)
         checkpoint = make_checkpoint(url)
         stamp = checkpoint["at"].replace(":", "").replace("-", "")
@@ -129,9 +135,12 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
     Raises CheckpointError (Dutch) when it cannot be read, is malformed, or its signature is
     not ours: a forged or altered checkpoint, or one of another key, is refused."""
     try:
-        checkpoint = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"Het controlepunt {path} is niet te lezen: {exc}") from None
+        checkpoint = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        # the kind of problem in Dutch (no such file, no JSON at line and column), never
+        # Python's own text (failures.kind_of)
+        raise CheckpointError(Message(N_("Het controlepunt {path} is niet te lezen: {reason}"),
+                                      path=str(path), reason=kind_of(exc))) from None
     return check_checkpoint(checkpoint)
 
 
@@ -145,12 +154,12 @@ def check_checkpoint(checkpoint: Any) -> dict[str, Any]:
                 or not isinstance(at, str)):
             raise ValueError
     except (KeyError, TypeError, ValueError):
-        raise CheckpointError("Het controlepunt is onvolledig of misvormd.") from None
+        raise CheckpointError(N_("Het controlepunt is onvolledig of misvormd.")) from None
     try:
         verification_key().verify(signature, signed_text(size, root, at))
     except InvalidSignature:
-        raise CheckpointError("De handtekening van het controlepunt klopt niet: het is "
-                              "vervalst, gewijzigd of met een andere sleutel gemaakt.") from None
+        raise CheckpointError(N_("De handtekening van het controlepunt klopt niet: het is "
+                                 "vervalst, gewijzigd of met een andere sleutel gemaakt.")) from None
     return checkpoint
 
 

@@ -32,6 +32,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import bpmn_checks, dmn_coverage, dmn_lint
 from .definition_xml import parse_xml, xsd_problems
+from .failures import kind_of
 from .messages import N_, Message
 from .problems import BPMN_NS as BPMN_NS  # read here by pages, versions and the tests
 from .problems import CAMUNDA_NS, NS, Problem
@@ -190,7 +191,7 @@ def _build(files: list[SourceFile], roots: dict) -> ProcessDefinition | Problem:
                                             "lange keten van elementen om te verwerken"))
     except Exception as exc:  # noqa: BLE001 - any parser failure is a verdict, never a crash
         return Problem(files[0].name, 1, Message(N_("kan niet worden verwerkt: {reason}"),
-                                                 reason=str(exc)))
+                                                 reason=kind_of(exc)))
     definition = ProcessDefinition(set_sha256(files), files, spec, subprocess_specs)
     from .forms import fields_of  # forms depends on definitions' parsed specs
 

@@ -42,6 +42,7 @@ from .dmn_domains import (
     unknown_names,
 )
 from .dmn_lint import column_label, executable, is_dmn, lint_root
+from .failures import kind_of
 from .messages import N_, Message, text_of
 from .problems import BPMN_NS, CAMUNDA_NS, NS, Problem, joined, label_of
 from .problems import line_of as _line
@@ -79,7 +80,8 @@ def check_set(files: list[SourceFile], roots: dict) -> list[Problem]:
         return _check_set(files, roots)
     except Exception as exc:  # noqa: BLE001 - a check that fails is a verdict, never a crash
         return [Problem(files[0].name if files else "-", 1, Message(
-            N_("de beslistabellen kunnen niet worden gecontroleerd: {reason}"), reason=str(exc)))]
+            N_("de beslistabellen kunnen niet worden gecontroleerd: {reason}"),
+            reason=kind_of(exc)))]
 
 
 def _check_set(files: list[SourceFile], roots: dict) -> list[Problem]:
@@ -110,7 +112,7 @@ def _check_set(files: list[SourceFile], roots: dict) -> list[Problem]:
         except Exception as exc:  # noqa: BLE001 - a check that fails is a verdict, never a crash
             problems.append(Problem(table.file, _line(table.node), Message(
                 N_("{what} kan niet worden gecontroleerd: {reason}"), what=table.what,
-                reason=str(exc))))
+                reason=kind_of(exc))))
     problems += _contract_coverage(bpmn, tables)
     return problems
 

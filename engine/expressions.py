@@ -205,8 +205,7 @@ def _eval(node: ast.AST, ctx: dict[str, Any]) -> Any:
                 ok = _COMPARE[type(op)](left, right)
             except TypeError:
                 raise ExpressionError(Message(N_("kan {left} en {right} niet vergelijken"),
-                                              left=type(left).__name__,
-                                              right=type(right).__name__)) from None
+                                              left=_kind(left), right=_kind(right))) from None
             if not ok:
                 return False
             left = right
@@ -226,6 +225,16 @@ def _eval(node: ast.AST, ctx: dict[str, Any]) -> Any:
         return frozenset(items) if isinstance(node, ast.Set) else tuple(items)
     raise ExpressionError(Message(N_("niet toegestaan in een expressie: {what}"),
                                    what=type(node).__name__))
+
+
+# What a value is, in words, where a message names it (never Python's type name: "int")
+_KINDS = {bool: N_("ja/nee"), int: N_("een getal"), float: N_("een getal"),
+          str: N_("een tekst"), tuple: N_("een lijst"), frozenset: N_("een verzameling"),
+          type(None): N_("niets")}
+
+
+def _kind(value: Any) -> str:
+    return _KINDS.get(type(value), N_("een waarde"))
 
 
 def _require_number(value: Any) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select
 
 from . import settings, timezones
+from .failures import kind_of
 from .merkle import Tree
 from .messages import N_, Message
 from .models import LogEntry
@@ -74,9 +75,10 @@ def read(engine: Engine) -> Head | None:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError) as exc:
         raise HeadUnreadable(Message(N_("de vastgelegde kop van het logboek ({path}) is "
-                                        "onleesbaar"), path=str(path))) from None
+                                        "onleesbaar: {reason}"), path=str(path),
+                                     reason=kind_of(exc))) from None
     try:
         head = Head(data["tree_size"], data["root"], data["at"], tuple(data["frontier"]))
         ok = (isinstance(head.tree_size, int) and head.tree_size >= 0

@@ -18,13 +18,13 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
-    Text,
     UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from . import clock
+from .stored_text import StoredLongText, StoredText
 
 # Every stored time is UTC (engine/timezones.py); the models' defaults and callers use this name.
 # engine/clock.py's now: the system clock, or the clock a test put in place.
@@ -109,8 +109,8 @@ class Case(Base):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_ref: Mapped[str] = mapped_column(String(200))
-    reason: Mapped[str] = mapped_column(Text, default="")
+    client_ref: Mapped[str] = mapped_column(StoredText(200))
+    reason: Mapped[str] = mapped_column(StoredLongText, default="")
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     process_version: Mapped[int] = mapped_column(ForeignKey("process_versions.version"), index=True)
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)
@@ -229,7 +229,7 @@ class AccessLogEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     case_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    client_ref: Mapped[str | None] = mapped_column(String(200))
+    client_ref: Mapped[str | None] = mapped_column(StoredText(200))
     user: Mapped[str] = mapped_column(String(80))
     role: Mapped[str] = mapped_column(String(80))
     on_behalf_of: Mapped[str | None] = mapped_column(String(80))

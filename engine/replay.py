@@ -16,6 +16,7 @@ from sqlalchemy import Row
 from . import adapter, audit, driving, informing, migration, timers, timezones, versions
 from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
+from .failures import kind_of
 from .messages import N_, Message
 from .models import HistoryEvent
 from .problems import joined
@@ -246,7 +247,7 @@ def _not_replayable(event: StoredEvent, reason: str) -> Message:
 def unloadable(version, exc: Exception) -> str:
     """The problem (Dutch, a Message) of a process version that does not load: its number and
     the first line of the reason (a DomainError's message, an invalid definition's first
-    problem, else the exception's text or type)."""
+    problem, else the kind of failure, failures.kind_of)."""
     if isinstance(exc, DomainError):
         reason = exc.message
     elif isinstance(exc, InvalidDefinition) and exc.problems:  # its first line, translatable
@@ -254,7 +255,7 @@ def unloadable(version, exc: Exception) -> str:
         reason = Message("{file}:{line}: {message}", file=first.file, line=first.line,
                          message=first.message)
     else:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        reason = kind_of(exc)
     return Message(N_("procesversie {version} laat zich niet laden: {reason}"),
                    version=version, reason=reason)
 

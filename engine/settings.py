@@ -11,6 +11,7 @@ from pathlib import Path
 from . import config
 from .config import ROOT
 from .errors import DomainError
+from .messages import text_of
 
 PROCESSES_DIR = ROOT / "processes"
 
@@ -157,4 +158,4 @@ def ensure_keys() -> None:
     try:
         checkpoints.signing_key()
     except checkpoints.CheckpointError as exc:
-        raise KeyRefused(str(exc)) from None
+        raise KeyRefused(text_of(exc)) from None

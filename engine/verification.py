@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, load_only
 
 from . import adapter, cases, commands, consults, log_verify, timezones, translog, versions
 from .chains import StoredCase, check_access_rows, check_chain, check_header
+from .failures import kind_of as _reason
 from .messages import N_, Message
 from .models import Case
 from .problems import joined
@@ -106,11 +107,6 @@ def verify_case(session: Session, case: StoredCase, reads: CaseReads | None = No
     except Exception as exc:  # noqa: BLE001 - a malformed row is a finding of this case
         return Verdict(case.id, 0, [Message(N_("de casus laat zich niet controleren: {reason}"),
                                             reason=_reason(exc))])
-
-
-def _reason(exc: Exception) -> str:
-    text = (str(exc).splitlines() or [""])[0][:200]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _verify_case(session: Session, case: StoredCase, reads: CaseReads) -> Verdict:

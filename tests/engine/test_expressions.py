@@ -77,6 +77,14 @@ def test_unknown_variable_named():
         evaluate("y == 1", {})
 
 
+def test_values_that_do_not_compare_are_named_in_words():
+    """The process owner reads what the values are ("een getal", "een tekst"), never Python's
+    type names ("int", "str")."""
+    with pytest.raises(ExpressionError) as info:
+        evaluate("a < b", {"a": 1, "b": "x"})
+    assert str(info.value.args[0]) == "kan een getal en een tekst niet vergelijken"
+
+
 def test_huge_arithmetic_result_refused():
     with pytest.raises(ExpressionError, match="getal te groot"):
         evaluate("n * n * n", {"n": 10**6})
