@@ -141,9 +141,10 @@ def _database():
         fail(f"de database is niet klaar ({type(exc.orig).__name__}); voer eerst 'meldcode init' uit")
 
 
-class _Commands(click.Group):
+class _Commands(cli_language.DutchGroup):
     """The command group; a configuration variable that does not fit its type (engine.config)
-    is one Dutch line naming it, exit 2, whichever command read it (options' defaults too)."""
+    is one Dutch line naming it, exit 2, whichever command read it (options' defaults too).
+    Its commands and groups have Dutch placeholders in usage and help (cli_language)."""
 
     def invoke(self, ctx: click.Context):
         try:

@@ -7,6 +7,7 @@ translate what it lists in webui/translations/click/nl/LC_MESSAGES/click.po."""
 from __future__ import annotations
 
 import os
+import re
 import string
 import subprocess
 
@@ -45,7 +46,7 @@ RUNS = [
 LOCALES = {"LANG=C.UTF-8": {"LANG": "C.UTF-8"}, "LANG=en_US.UTF-8": {"LANG": "en_US.UTF-8"}}
 # a few more texts, each in one locale (every run starts the whole command: seconds)
 MORE = [
-    (["serve", "--help"], 0, ["[standaard: 8000]", "[standaard: 127.0.0.1]"],
+    (["serve", "--help"], 0, ["[standaard: 8000; 1<=x<=65535]", "[standaard: 127.0.0.1]"],
      {"LANG": "en_US.UTF-8", "LANGUAGE": "en_US:en"}),  # an operator who asks for English
     (["verif"], 2, ["Fout: Onbekende opdracht 'verif'. Bedoelt u 'verify'?"], {"LANG": "C"}),
 ]
@@ -155,3 +156,58 @@ def test_translations_keep_the_placeholders():
         for text in strings:
             assert _fields(text) <= given, (ids, text)
         assert set().union(*map(_fields, strings)) == given - left_out, (ids, strings)
+
+
+# click's English placeholders in usage and help lines (a parameter's type name, an
+# argument's Python name in capitals, [OPTIONS], COMMAND [ARGS]...)
+PLACEHOLDERS = re.compile(r"\b(OPTIONS|COMMAND\d?|ARGS|TEXT|INTEGER|FLOAT|RANGE|BOOLEAN|NAME|"
+                          r"FILES?|FILENAME|PATH|DIRECTORY|CASE_IDS?|TOKEN_ID|[A-Z]+_[A-Z_]*ID)\b")
+
+
+def _commands(group, path=()):
+    import click
+
+    yield path, group
+    if isinstance(group, click.Group):
+        for name, command in group.commands.items():
+            yield from _commands(command, (*path, name))
+
+
+def test_every_usage_and_help_line_has_dutch_placeholders():
+    """Every command's --help, and its usage line after a usage error: [OPTIES],
+    OPDRACHT [ARGUMENTEN]..., NAAM, CASUSNUMMER, TEKST, GETAL; none of click's English
+    placeholders (webui/cli_language.py: DutchGroup, DutchCommand)."""
+    import click
+
+    from webui.cli import main
+    from webui.cli_language import ARGUMENT_WORDS
+
+    runner = CliRunner()
+    seen = []
+    for path, command in _commands(main):
+        shown = runner.invoke(main, [*path, "--help"], prog_name="meldcode")
+        assert shown.exit_code == 0, shown.output
+        refused = runner.invoke(main, [*path, "--geen-optie"], prog_name="meldcode")
+        assert refused.exit_code == 2 and "Gebruik: meldcode" in refused.output, refused.output
+        for output in (shown.output, refused.output):
+            usage = output.split("Gebruik: ", 1)[1].splitlines()[0]
+            assert "[OPTIES]" in usage, usage
+            # the product's own help texts name environment variables (MELDCODE_...): only
+            # the lines click builds (usage, the options' column) are checked
+            options = [line.split("  ")[1] if line.startswith("  -") else ""
+                       for line in output.splitlines()]
+            found = PLACEHOLDERS.findall(" ".join([usage, *options]))
+            assert found == [], (path, found, output)
+        for param in command.params:
+            if isinstance(param, click.Argument):
+                assert param.name in ARGUMENT_WORDS, f"name argument {param.name} in Dutch"
+        seen.append(" ".join(path))
+    assert {"", "user", "user add", "token revoke", "verify", "export", "check"} <= set(seen)
+    usage = runner.invoke(main, ["token", "revoke", "--help"], prog_name="meldcode").output
+    assert "Gebruik: meldcode token revoke [OPTIES] NAAM [TOKENNUMMER]" in usage, usage
+    usage = runner.invoke(main, ["--help"], prog_name="meldcode").output
+    assert "Gebruik: meldcode [OPTIES] OPDRACHT [ARGUMENTEN]..." in usage, usage
+    missing = runner.invoke(main, ["export", "--format", "json", "-o", "x.json"],
+                            prog_name="meldcode")
+    assert missing.exit_code == 2 and "Ontbrekend argument 'CASUSNUMMER'" in missing.output, \
+        missing.output
