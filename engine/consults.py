@@ -35,7 +35,7 @@ ANSWER_MAX = 5000
 FIELDS = {"user", "question"}
 # The form of a consult task: the answer, nothing else.
 FORM = [forms.Field("antwoord", N_("Antwoord"), "text", required=True, maxlength=ANSWER_MAX)]
-# What the events record, labelled as the timelines show it (pages.event_fields).
+# What the events record, labelled as the timelines show it (entries.event_fields).
 EVENT_FIELDS = {
     REQUESTED: [forms.Field("user", N_("Gevraagd aan"), "string"),
                 forms.Field("question", N_("Vraag"), "text")],

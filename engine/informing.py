@@ -26,7 +26,7 @@ from .roles import AANDACHTSFUNCTIONARIS
 
 INFORMED = "informed"  # the history action (CONTRACT section 5)
 SYSTEM = "systeem"  # the actor of the engine's own events (as cases.SYSTEM)
-# What the event records, labelled as the timelines show it (pages.event_fields).
+# What the event records, labelled as the timelines show it (entries.event_fields).
 EVENT_FIELDS = {INFORMED: [Field("recipients", N_("Ingelicht"), "string")]}
 
 

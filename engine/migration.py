@@ -41,7 +41,7 @@ from .users import Principal
 
 MIGRATED = "case_migrated"
 STALLED = "case_stalled"
-# What these events record, labelled as the timelines show it (pages.event_fields).
+# What these events record, labelled as the timelines show it (entries.event_fields).
 EVENT_FIELDS = {
     MIGRATED: [Field("from", N_("Van versie"), "integer"), Field("to", N_("Naar versie"), "integer")],
     STALLED: [Field("waiting_at", N_("Wacht bij"), "string")],

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, listings, pages, replay, timezones, verification
+from . import audit, cases, commands, entries, listings, pages, replay, timezones, verification
 from .errors import Invalid
 from .messages import N_, Message
 from .models import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User
@@ -263,9 +263,9 @@ def history_page(who, case_id: Any) -> dict[str, Any]:
             "actor_name": display.get(frame["actor"]) or frame["actor"],
             "step_name": step_names.get(frame["step"] or "", frame["step"]),
             "markers": pages.path_markers(definition, info, state, decided),
-            "recorded": pages.labelled_entries(pages.event_fields(step, frame["action"]),
-                                       dict(frame["event_data"] or {})),
-            "known": pages.labelled_entries(every_field, frame["data"]),
+            "recorded": entries.labelled(entries.event_fields(step, frame["action"]),
+                                         dict(frame["event_data"] or {})),
+            "known": entries.labelled(every_field, frame["data"]),
         })
     return {"case": found["case"], "frames": frames, "verify": found["verify"],
             "step_names": step_names}

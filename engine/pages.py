@@ -9,14 +9,13 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from lxml import etree
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
-from . import clock, drafts, due, organisation, sharing, tasks, timezones, users, versions
+from . import clock, drafts, due, entries, organisation, sharing, tasks, users, versions
 from .cases import get_case, task_name
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
@@ -229,78 +228,6 @@ def path_markers(definition: ProcessDefinition, info: DiagramInfo, case: dict[st
     return {"done": done, "current": current, "skipped": sorted(skipped)}
 
 
-def event_fields(step, action: str) -> list:
-    """The fields that label an event's data: those of the product's own actions (a
-    hand-over or share, a consult, the team informed after a melding, a case moved to another
-    version or stalled, a timer that fired), else its step's form. Labels are Messages (N_),
-    which the web layer translates; the JSON API gives the raw data."""
-    # these build on cases and pages: imported when needed
-    from .consults import EVENT_FIELDS as CONSULT_FIELDS
-    from .informing import EVENT_FIELDS as INFORMED_FIELDS
-    from .migration import EVENT_FIELDS as MIGRATION_FIELDS
-    from .timers import EVENT_FIELDS as TIMER_FIELDS
-
-    for table in (sharing.EVENT_FIELDS, CONSULT_FIELDS, INFORMED_FIELDS, MIGRATION_FIELDS,
-                  TIMER_FIELDS):
-        if action in table:
-            return table[action]
-    return step.fields if step else []
-
-
-def labelled_entries(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
-    """What was recorded in a form, labelled, in the form's order (unknown keys last):
-    [{"name", "label", "type", "value", "option_label"}] (option_label: the diagram's name of
-    the chosen option, or of each chosen one joined with commas), a date field's value as a
-    datetime.date, a "datetime" field's (a timer's due time) as an aware UTC datetime (both
-    stored as ISO text; text that is neither stays text), for a page to show."""
-    out = []
-    known = set()
-    for f in fields:
-        known.add(f.name)
-        if f.name not in data:
-            continue
-        value = _as_date(data[f.name]) if f.type == "date" else \
-            _as_moment(data[f.name]) if f.type == "datetime" else data[f.name]
-        names = {o.value: o.label for o in f.options}
-        if isinstance(value, list) and names:  # a multi-choice field: its options' names
-            option = ", ".join(names.get(v, str(v)) for v in value) or None
-        else:
-            option = names.get(value) if isinstance(value, str) else None
-        out.append({"name": f.name, "label": f.label, "type": f.type, "value": value,
-                    "option_label": option})
-    for name, value in data.items():
-        if name not in known:
-            out.append({"name": name, "label": name, "type": _type_of(value), "value": value,
-                        "option_label": None})
-    return out
-
-
-def _as_date(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    return value
-
-
-def _as_moment(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return timezones.parse_iso(value)
-        except ValueError:
-            pass
-    return value
-
-
-def _type_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    return "text"
-
-
 def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, Any]:
     """The case (read through cases.get_case, so access is checked and logged as `action`;
     its times as aware datetimes, which the page formats), its timeline, the path through the
@@ -328,7 +255,8 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
                 "actor_name": display.get(e.actor) or e.actor, "action": e.action,
                 "step": e.step,
                 "step_name": (step.name if step else info.names.get(e.step or "", e.step)),
-                "entries": labelled_entries(event_fields(step, e.action), dict(e.data or {})),
+                "entries": entries.labelled(entries.event_fields(step, e.action),
+                                           dict(e.data or {})),
                 "data": dict(e.data or {}),
             })
         contacts = _contacts(session)

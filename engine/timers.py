@@ -45,7 +45,7 @@ from .forms import DATE_RANGE, Field
 from .messages import N_, Message, text_of
 
 # What a fire records (CONTRACT section 5), labelled as the timelines show it
-# (pages.event_fields): its due time, ISO 8601 UTC text, which the page shows in Dutch time.
+# (entries.event_fields): its due time, ISO 8601 UTC text, which the page shows in Dutch time.
 EVENT_FIELDS = {"timer_fired": [Field("due", N_("Gewacht tot"), "datetime")]}
 
 _moment: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(

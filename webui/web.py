@@ -158,7 +158,7 @@ def waited(value: datetime | None) -> str:
 
 
 def answer(entry: dict[str, Any]) -> str:
-    """A recorded value (an entry of engine/pages.labelled_entries) as a person reads it: a
+    """A recorded value (an entry of engine/entries.labelled) as a person reads it: a
     date field's value comes as a date, a moment as a datetime shown in Dutch time (`when`; the
     engine reads the stored text), never parsed here."""
     value = entry.get("value")

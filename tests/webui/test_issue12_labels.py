@@ -315,21 +315,21 @@ def test_the_settings_changed_are_named_in_the_admin_log_as_the_settings_page_na
 
 def test_a_multi_choice_answer_shows_the_diagrams_option_names(ui_app):
     """A multi-choice field records a list of option ids (CONTRACT: type "multi"); the case
-    page and the auditor's history (pages.labelled_entries through the `answer` filter) show
+    page and the auditor's history (entries.labelled through the `answer` filter) show
     the options' names as the diagram gives them, not the ids. The shipped diagram has no such
     field yet, so the field is made here as the form parser makes one."""
-    from engine import pages
+    from engine import entries
     from engine.forms import Field, Option
     from webui.web import answer
 
     field = Field("geweldsvormen", "Vormen van geweld", "multi", options=(
         Option("lichamelijk", "Lichamelijk geweld"),
         Option("vgv", "Vrouwelijke genitale verminking")))
-    [entry] = pages.labelled_entries([field], {"geweldsvormen": ["lichamelijk", "vgv", "nieuw"]})
+    [entry] = entries.labelled([field], {"geweldsvormen": ["lichamelijk", "vgv", "nieuw"]})
     assert entry["value"] == ["lichamelijk", "vgv", "nieuw"]  # the codes stay the data
     for language in ("nl", "en"):  # texts from the diagram stay as the process owner wrote them
         with ui_app.test_request_context("/", headers={"Accept-Language": language}):
             assert answer(entry) == "Lichamelijk geweld, Vrouwelijke genitale verminking, nieuw"
-    [single] = pages.labelled_entries([Field("keuze", "Keuze", "enum", options=(
+    [single] = entries.labelled([Field("keuze", "Keuze", "enum", options=(
         Option("ja_graag", "Ja, graag"),))], {"keuze": "ja_graag"})
     assert single["option_label"] == "Ja, graag"

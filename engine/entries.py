@@ -1,0 +1,83 @@
+"""Recorded data as a page shows it: each value of a form or of a product's own event with its
+label (a Message from the diagram or the catalogue), type and option names, in the form's
+order. The engine gives values; the web layer words and formats them (webui/web.py answer).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from . import sharing, timezones
+
+
+def event_fields(step, action: str) -> list:
+    """The fields that label an event's data: those of the product's own actions (a
+    hand-over or share, a consult, the team informed after a melding, a case moved to another
+    version or stalled, a timer that fired), else its step's form. Labels are Messages (N_),
+    which the web layer translates; the JSON API gives the raw data."""
+    # these build on cases and pages: imported when needed
+    from .consults import EVENT_FIELDS as CONSULT_FIELDS
+    from .informing import EVENT_FIELDS as INFORMED_FIELDS
+    from .migration import EVENT_FIELDS as MIGRATION_FIELDS
+    from .timers import EVENT_FIELDS as TIMER_FIELDS
+
+    for table in (sharing.EVENT_FIELDS, CONSULT_FIELDS, INFORMED_FIELDS, MIGRATION_FIELDS,
+                  TIMER_FIELDS):
+        if action in table:
+            return table[action]
+    return step.fields if step else []
+
+
+def labelled(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """What was recorded in a form, labelled, in the form's order (unknown keys last):
+    [{"name", "label", "type", "value", "option_label"}] (option_label: the diagram's name of
+    the chosen option, or of each chosen one joined with commas), a date field's value as a
+    datetime.date, a "datetime" field's (a timer's due time) as an aware UTC datetime (both
+    stored as ISO text; text that is neither stays text), for a page to show."""
+    out = []
+    known = set()
+    for f in fields:
+        known.add(f.name)
+        if f.name not in data:
+            continue
+        value = _as_date(data[f.name]) if f.type == "date" else \
+            _as_moment(data[f.name]) if f.type == "datetime" else data[f.name]
+        names = {o.value: o.label for o in f.options}
+        if isinstance(value, list) and names:  # a multi-choice field: its options' names
+            option = ", ".join(names.get(v, str(v)) for v in value) or None
+        else:
+            option = names.get(value) if isinstance(value, str) else None
+        out.append({"name": f.name, "label": f.label, "type": f.type, "value": value,
+                    "option_label": option})
+    for name, value in data.items():
+        if name not in known:
+            out.append({"name": name, "label": name, "type": _type_of(value), "value": value,
+                        "option_label": None})
+    return out
+
+
+def _as_date(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _as_moment(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return timezones.parse_iso(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return "text"
