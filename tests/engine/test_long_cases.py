@@ -9,7 +9,7 @@ from tests.scenarios.paths import SCENARIOS, TEAM_STEPS, fill
 def test_seven_hundred_steps_do_not_close_the_case():
     dmn = [f for f in definitions.shipped_files() if f.kind == "dmn"]
     definition = definitions.load([definitions.SourceFile("meldcode.bpmn", looping_bpmn()), *dmn])
-    decisions = {**SCENARIOS[-2].decisions, "hulp_effectief": False}
+    decisions = {**SCENARIOS[-2].decisions, "hulp_effectief": True}  # the looping flow
     ids = adapter.IdSource(1)
     workflow, advance = driving.start_workflow(definition, ids)
     for _ in range(700):
