@@ -41,8 +41,8 @@ def labelled(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
         known.add(f.name)
         if f.name not in data:
             continue
-        value = _as_date(data[f.name]) if f.type == "date" else \
-            _as_moment(data[f.name]) if f.type == "datetime" else data[f.name]
+        parse = {"date": date.fromisoformat, "datetime": timezones.parse_iso}.get(f.type)
+        value = _parsed(data[f.name], parse) if parse else data[f.name]
         names = {o.value: o.label for o in f.options}
         if isinstance(value, list) and names:  # a multi-choice field: its options' names
             option = ", ".join(names.get(v, str(v)) for v in value) or None
@@ -57,19 +57,11 @@ def labelled(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _as_date(value: Any) -> Any:
+def _parsed(value: Any, parse: Any) -> Any:
+    """`parse(value)` for stored ISO text; the value as it is when that is no such text."""
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    return value
-
-
-def _as_moment(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return timezones.parse_iso(value)
+            return parse(value)
         except ValueError:
             pass
     return value
