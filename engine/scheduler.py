@@ -98,16 +98,17 @@ def run_periodic(now: datetime | None = None) -> None:
 
 
 def run_due(now: datetime | None = None, url: str | None = None, limit: int | None = None) -> int:
-    """Fire every timer due at `now` (aware UTC; default clock.now()) in the database of `url`
-    (default the configured one), case by case, each in its own transaction; at most `limit`
-    cases (None: until none is due). Returns how many cases had a timer fired. A case whose
-    claim or write fails is logged and left for the next round; nothing is raised but
-    database errors outside a case. CONTRACT section 5: each due timer fires exactly once,
-    however many workers and servers run."""
-    at = now or clock.now()
+    """Fire every timer due at `now` (aware UTC; default: the engine's clock read anew for
+    each batch, so a long round neither stamps its last fires with its start nor leaves a
+    timer that comes due meanwhile for the next round) in the database of `url` (default the
+    configured one), case by case, each in its own transaction; at most `limit` cases (None:
+    until none is due). Returns how many cases had a timer fired. A case whose claim or write
+    fails is logged and left for the next round; nothing is raised but database errors
+    outside a case. CONTRACT section 5: each due timer fires exactly once, within 10 s of its
+    time, however many workers and servers run."""
     fired = 0
     while limit is None or fired < limit:
-        outcome = _fire_next(at, url)
+        outcome = _fire_next(now or clock.now(), url)
         if outcome is None:
             return fired
         fired += outcome
@@ -182,9 +183,10 @@ def _fire_planned(now: datetime, url: str | None) -> int | None:
                 failed.append(plan.case_id)
         for case_id in failed:
             _later(conn, case_id, now)
-        # rows claimed but neither fired nor moved on (a case no longer due) are free again
+        # rows claimed but neither fired nor moved on (a case no longer due) are free again;
+        # only this worker's claims (another may have taken a row whose claim ran out)
         conn.execute(_timers.update().where(_timers.c.case_id.in_(claimed),
-                                            _timers.c.claimed_until.is_not(None))
+                                            _timers.c.claimed_until == now + CLAIM_FOR)
                      .values(claimed_until=None))
     return sum(_cached(plan) for plan in fired)
 
@@ -299,7 +301,7 @@ def run_worker(stop: threading.Event, url: str | None = None,
     jobs.start()
     while not stop.is_set():
         try:
-            fired = run_due(clock.now(), url)
+            fired = run_due(None, url)
             if fired:
                 log.info("timers fired", extra={"cases": fired})
         except Exception:

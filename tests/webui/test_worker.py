@@ -11,7 +11,7 @@ import socket
 import subprocess
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -96,6 +96,29 @@ def test_serve_fires_a_due_timer_within_ten_seconds(db_url, people):
     finally:
         stop_server(proc)
     assert verify(case_id)[case_id].ok
+
+
+def test_a_round_reads_the_clock_for_each_batch(db_url, people):
+    """A timer that comes due while a round of the worker is still firing others fires in that
+    round, at the time it is fired: run_due without a time reads the engine's clock anew for
+    each batch (before, the whole round used its start: a long backlog held new timers back
+    past CONTRACT section 5's 10 s and stamped late fires with the round's start)."""
+    early = start_waiting_cases(people, 1, -timedelta(seconds=1))
+    later = start_waiting_cases(people, 1, timedelta(minutes=30))
+    start = clock.now()
+    readings = iter([start])  # the round's first batch sees now; every later reading is +1 h
+
+    def moving() -> datetime:
+        return next(readings, start + timedelta(hours=1))
+
+    with clock.use(moving):
+        assert scheduler.run_due() == 2
+    assert fired_per_case() == {early[0]: 1, later[0]: 1}
+    with store.unit_of_work() as session:
+        times = dict(session.execute(
+            select(models.HistoryEvent.case_id, models.HistoryEvent.at)
+            .where(models.HistoryEvent.action == "timer_fired")).all())
+    assert times[later[0]].replace(tzinfo=UTC) >= start + timedelta(minutes=59)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
