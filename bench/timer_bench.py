@@ -33,11 +33,34 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
+def waiting_bpmn(duration: str = "PT1M") -> bytes:
+    """The shipped meldcode.bpmn with a timer of `duration` (ISO 8601, or an expression)
+    between the start and stap 1 (element wacht_start): every case waits there after its
+    start. Used by this bench and the planner's tests."""
+    from lxml import etree
+
+    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+    b = "{" + ns["bpmn"] + "}"
+    root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
+    [flow] = root.xpath("//bpmn:sequenceFlow[@sourceRef='start_signalen']", namespaces=ns)
+    target = flow.get("targetRef")
+    flow.set("targetRef", "wacht_start")
+    [process] = root.xpath("//bpmn:process[@id='meldcode']", namespaces=ns)
+    event = etree.Element(b + "intermediateCatchEvent", id="wacht_start", name="Even wachten")
+    definition = etree.SubElement(event, b + "timerEventDefinition", id="wacht_start_def")
+    etree.SubElement(definition, b + "timeDuration").text = duration
+    process.xpath("bpmn:sequenceFlow", namespaces=ns)[-1].addnext(event)
+    event.addnext(etree.Element(b + "sequenceFlow", id="sf_wacht_start",
+                                sourceRef="wacht_start", targetRef=target))
+    [lane] = root.xpath("//bpmn:lane[@id='lane_medewerker']", namespaces=ns)
+    etree.SubElement(lane, b + "flowNodeRef").text = "wacht_start"
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
 def setup(url: str, cases_wanted: int) -> None:
     os.environ["MELDCODE_DATABASE_URL"] = url
     from engine import cases, clock, definitions, models, schema, store, tokens, users
     from engine.definitions import SourceFile
-    from tests.helpers import waiting_bpmn
 
     schema.upgrade(url)
     files = [SourceFile("meldcode.bpmn", waiting_bpmn()),
@@ -113,7 +136,6 @@ def bare_seconds(n: int) -> float:
     from SpiffWorkflow.util.task import TaskState
 
     from bench.bare import spec_and_engine
-    from tests.helpers import waiting_bpmn
 
     spec, engine = spec_and_engine(waiting_bpmn("'PT0S'"))
     workflows = []

@@ -125,28 +125,6 @@ def relabelled(suffix: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def waiting_bpmn(duration: str = "PT1M") -> bytes:
-    """The shipped meldcode.bpmn with a timer of `duration` (ISO 8601, or an expression)
-    between the start and stap 1 (element wacht_start): every case waits there after its
-    start. For the planner's tests and bench/timer_bench.py."""
-    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
-    b = "{" + ns["bpmn"] + "}"
-    root = etree.fromstring(SHIPPED_BPMN)
-    [flow] = root.xpath("//bpmn:sequenceFlow[@sourceRef='start_signalen']", namespaces=ns)
-    target = flow.get("targetRef")
-    flow.set("targetRef", "wacht_start")
-    [process] = root.xpath("//bpmn:process[@id='meldcode']", namespaces=ns)
-    event = etree.Element(b + "intermediateCatchEvent", id="wacht_start", name="Even wachten")
-    definition = etree.SubElement(event, b + "timerEventDefinition", id="wacht_start_def")
-    etree.SubElement(definition, b + "timeDuration").text = duration
-    process.xpath("bpmn:sequenceFlow", namespaces=ns)[-1].addnext(event)
-    event.addnext(etree.Element(b + "sequenceFlow", id="sf_wacht_start",
-                                sourceRef="wacht_start", targetRef=target))
-    [lane] = root.xpath("//bpmn:lane[@id='lane_medewerker']", namespaces=ns)
-    etree.SubElement(lane, b + "flowNodeRef").text = "wacht_start"
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-
 def planted_files() -> list[SourceFile]:
     """The shipped meldcode with the melding's merge made a parallel join."""
     files = definitions.shipped_files()

@@ -16,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bench.timer_bench import waiting_bpmn
 from engine import cases, clock, config, mail, models, notifications, scheduler, store, versions
 from engine.definitions import SourceFile
 from tests.conftest import ROOT
-from tests.helpers import MELDCODE, start_server, stop_server, verify, waiting_bpmn
+from tests.helpers import MELDCODE, start_server, stop_server, verify
 
 
 def waiting_version() -> list[SourceFile]:
