@@ -89,3 +89,27 @@ def test_no_engine_module_is_over_400_lines():
         if lines > ENGINE_MAX_LINES and name not in LONG_ENGINE_MODULES:
             too_long[name] = lines
     assert too_long == {}, f"split by concept (at most {ENGINE_MAX_LINES} lines): {too_long}"
+
+
+def test_every_name_imported_in_tests_and_benches_exists():
+    """A helper moved elsewhere leaves imports behind that only fail when the one test that
+    runs them is reached (a name imported inside a test function, say): every `from X import
+    name` of our own packages in tests/ and bench/, at any depth, names something that is
+    there."""
+    import importlib
+
+    missing = []
+    for path in sorted([*TESTS.rglob("*.py"), *(ROOT / "bench").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and not node.level and node.module
+                    and node.module.split(".")[0] in {"engine", "webui", "tests", "bench"}):
+                continue
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                if alias.name == "*" or hasattr(module, alias.name):
+                    continue
+                try:
+                    importlib.import_module(f"{node.module}.{alias.name}")
+                except ImportError:
+                    missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {alias.name}")
+    assert missing == []

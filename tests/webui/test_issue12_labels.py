@@ -254,8 +254,8 @@ def test_a_fired_timers_due_time_is_shown_in_dutch_time_in_the_readers_language(
     English; the JSON API keeps the stored text."""
     from datetime import UTC, datetime, timedelta
 
+    from bench.timer_bench import waiting_bpmn
     from engine import clock, scheduler, versions
-    from tests.helpers import waiting_bpmn
 
     versions.deploy_files([SourceFile("meldcode.bpmn", waiting_bpmn("PT1M")),
                            SourceFile("afwegingskader.dmn",
