@@ -21,6 +21,21 @@ _NOT_UTF8 = re.compile(r"Could not decode to UTF-8 column '([^']*)'")
 _TIME = ("Invalid isoformat string", "Couldn't parse datetime", "Couldn't parse date",
          "Couldn't parse time")
 
+# What the database driver said, by the words SQLite uses or the SQLSTATE PostgreSQL sends:
+# the operator learns what to do rather than the driver's class name.
+_DATABASE_KINDS: tuple[tuple[tuple[str, ...], Message], ...] = (
+    (("no such table", "42P01"),
+     N_("de database heeft de tabellen van Meldcode niet; voer eerst 'meldcode init' uit")),
+    (("database is locked", "55P03", "40P01"),
+     N_("de database is bezet door een ander proces; probeer het zo opnieuw")),
+    (("readonly database", "25006"), N_("de database is alleen-lezen")),
+    (("malformed", "not a database", "XX001"), N_("het databasebestand is beschadigd")),
+    (("unable to open database", "connection", "could not connect", "08001", "08006",
+      "28P01", "3D000"),
+     N_("de database is niet te bereiken of te openen (adres, rechten of wachtwoord)")),
+    (("disk is full", "53100"), N_("de schijf van de database is vol")),
+)
+
 _FILE_KINDS: dict[int, Message] = {
     errno.ENOENT: N_("het bestand bestaat niet"),
     errno.EACCES: N_("geen toegang tot het bestand (rechten)"),
@@ -63,7 +78,7 @@ def kind_of(exc: BaseException) -> str:
         if found:
             return Message(N_("kolom {column} bevat bytes die geen tekst zijn (UTF-8)"),
                            column=found.group(1))
-        return N_("de database gaf een fout")
+        return _database_kind(exc)
     if isinstance(exc, OSError):
         return _FILE_KINDS.get(exc.errno or 0) or N_("het bestand is niet te lezen of te "
                                                      "schrijven")
@@ -78,3 +93,12 @@ def kind_of(exc: BaseException) -> str:
     if isinstance(exc, ValueError):
         return N_("een ongeldige waarde")
     return N_("een onverwachte fout")
+
+
+def _database_kind(exc: DBAPIError) -> Message:
+    said = str(exc.orig)
+    state = getattr(exc.orig, "sqlstate", None) or ""
+    for words, kind in _DATABASE_KINDS:
+        if any(word in said or word == state for word in words):
+            return kind
+    return N_("de database gaf een fout")

@@ -10,10 +10,11 @@ import sys
 from typing import NoReturn
 
 import click
+from babel.numbers import format_decimal
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError
 
-from engine import accounts, config, definitions, models, schema, store, tokens, users, versions
+from engine import accounts, config, definitions, failures, models, schema, store, tokens, users, versions
 from engine.errors import DomainError
 from engine.roles import ROLES
 from webui import cli_language
@@ -130,15 +131,23 @@ def _sqlite_file() -> str | None:
     return url.database
 
 
+def _dutch_number(number: int) -> str:
+    """A whole number as Dutch writes it (the CLI speaks Dutch): 4096 -> '4.096'."""
+    return format_decimal(number, locale="nl_NL")
+
+
 @contextlib.contextmanager
 def _database():
-    """Domain errors and a database without schema as one clear line, exit 2."""
+    """Domain errors and a database that is not ready (no schema, locked, unreachable: the
+    kind in Dutch, engine.failures) as one clear line, exit 2."""
     try:
         yield
     except DomainError as exc:
         fail(exc.message)
-    except (OperationalError, ProgrammingError) as exc:
-        fail(f"de database is niet klaar ({type(exc.orig).__name__}); voer eerst 'meldcode init' uit")
+    except DBAPIError as exc:
+        fail(str(failures.kind_of(exc)))
+    except OSError as exc:  # SQLite's folder or the write lock beside it (engine.store)
+        fail(f"de database is niet te bereiken of te openen: {failures.kind_of(exc)}")
 
 
 class _Commands(cli_language.DutchGroup):
@@ -473,7 +482,7 @@ def backup(output):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     click.echo(f"Reservekopie van {_safe_url()} geschreven naar {output} "
-               f"({os.path.getsize(output):,} bytes).")
+               f"({_dutch_number(os.path.getsize(output))} bytes).")
 
 
 def _temporary(output: str) -> str:
@@ -851,7 +860,7 @@ def export(case_id, fmt, output, as_user):
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    click.echo(f"Dossier van casus {case_id} geschreven naar {output} ({len(content):,} bytes).")
+    click.echo(f"Dossier van casus {case_id} geschreven naar {output} ({_dutch_number(len(content))} bytes).")
 
 
 def _reader(name: str, case_id: int) -> users.Principal:
