@@ -61,10 +61,13 @@ _PRE_CHAIN: list[structlog.typing.Processor] = [
 
 def json_handler() -> logging.Handler:
     """A logging handler that writes each record as one JSON line to standard error, with the
-    request's bound values (request_id) and any traceback under "exception"."""
+    request's bound values (request_id), a standard-library record's `extra` fields and any
+    traceback under "exception"."""
     handler = _StderrHandler()
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_PRE_CHAIN,
+        # ExtraAdder: the standard library's `extra={...}` (the planner's count of fired
+        # timers, the outbox's item and error kind) are fields of the line, not dropped.
+        foreign_pre_chain=[*_PRE_CHAIN, structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
