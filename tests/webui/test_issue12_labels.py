@@ -244,6 +244,22 @@ def test_a_consult_tasks_name_is_in_the_readers_language(ui_app, sqlite_people):
             "task_overdue", {"step": "mw", "task_step": "consult", "case": case["id"]})
 
 
+
+def test_the_consult_question_is_shown_once_on_the_consult_task_page(ui_app, sqlite_people):
+    """The question is the consult task's documentation: shown under "De vraag", not a second
+    time as the step's guidance beside the form."""
+    case = cases.start_case(sqlite_people["mw"], {"client_ref": "C-eenmaal"})
+    asked = ui_app.test_client().post(
+        f"/api/v1/cases/{case['id']}/consults", headers=sqlite_people.auth("mw"),
+        json={"user": "af", "question": "Is een melding nodig volgens jou?"})
+    assert asked.status_code == 201
+    page = Client(ui_app)
+    page.login("af")
+    shown = readable(text(page.get(f"/taken/{asked.get_json()['task_id']}")))
+    assert shown.count("Is een melding nodig volgens jou?") == 1, shown
+    assert "De vraag" in shown and "Een collega vraagt uw advies" in shown
+
+
 # --- values the engine records shown in words: a timer's due time, the settings changed --------
 
 
