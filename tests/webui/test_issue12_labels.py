@@ -310,8 +310,11 @@ def test_the_settings_changed_are_named_in_the_admin_log_as_the_settings_page_na
 
     current = organisation.settings_page(sqlite_people["bh"])
     current.pop("beroepsgroep_label", None)
-    organisation.update(sqlite_people["bh"], {**current, "organisatie_naam": "Zorg West",
-                                              "norm_werkdagen_per_stap": 7})
+    organisation.update(sqlite_people["bh"], {
+        **current, "organisatie_naam": "Zorg West", "norm_werkdagen_per_stap": 7,
+        "beroepsgroep": "artsen",
+        "aandachtsfunctionarissen": [{"naam": "Anna de Vries", "functie": "aandachtsfunctionaris",
+                                      "telefoon": "030 123 4567", "email": ""}]})
     for language, labels in ((None, ("Naam van de organisatie", "Werkdagen per stap")),
                              ("en", ("Name of the organisation", "Working days per step"))):
         aud = Client(ui_app)
@@ -322,8 +325,12 @@ def test_the_settings_changed_are_named_in_the_admin_log_as_the_settings_page_na
         assert "Zorg West" in shown
         for wanted in labels:
             assert f"{wanted}: " in shown, (language, wanted)
-        for key in ("organisatie_naam", "norm_werkdagen_per_stap", "veilig_thuis_telefoon"):
+        for key in ("organisatie_naam", "norm_werkdagen_per_stap", "veilig_thuis_telefoon",
+                    "artsen", "'naam'", "{", "["):
             assert key not in shown, (language, key)
+        # each person as the settings page lists them; the beroepsgroep by its name
+        assert "Anna de Vries (aandachtsfunctionaris, 030 123 4567)" in shown, language
+        assert ("KNMG" in shown), language
     log = ui_app.test_client().get("/api/v1/admin-log", headers=sqlite_people.auth("aud"))
     changed = next(r for r in log.get_json() if r["action"] == "settings_changed")
     assert changed["detail"]["settings"]["organisatie_naam"] == "Zorg West"

@@ -132,6 +132,24 @@ ADMIN_DETAILS = {
 _ROLE_KEYS = ("roles", "before", "needs")  # their values are role codes
 
 
+def _setting_value(key: str, value: object) -> str:
+    """A changed setting's value as the settings page shows it: the beroepsgroep by its name,
+    each aandachtsfunctionaris as name (function, phone, e-mail), an empty list as a dash."""
+    if key == "beroepsgroep" and value in organisation.BEROEPSGROEPEN:
+        return _(organisation.BEROEPSGROEPEN[str(value)])
+    if isinstance(value, list):
+        shown = []
+        for item in value:
+            if isinstance(item, dict):
+                name = str(item.get("naam") or "—")
+                rest = [str(item[k]) for k in PERSON_FIELDS[1:] if item.get(k)]
+                shown.append(f"{name} ({', '.join(rest)})" if rest else name)
+            else:
+                shown.append(str(item))
+        return "; ".join(shown) or "—"
+    return str(value)
+
+
 def admin_detail(detail: object) -> list[tuple[str, str]]:
     """An admin-log line's detail as (label, value) pairs in the reader's language: role codes
     as the roles' names, lists joined, nothing recorded as a dash; a key this table does not
@@ -146,8 +164,8 @@ def admin_detail(detail: object) -> list[tuple[str, str]]:
             codes = value if isinstance(value, list) else [value]
             value = [label(ROLE_LABELS, code) for code in codes]
         if isinstance(value, dict):  # the settings changed: named as the settings page does
-            value = "; ".join(f"{label(SETTING_LABELS, k)}: {v}" for k, v in sorted(value.items())
-                              if v not in (None, ""))
+            value = "; ".join(f"{label(SETTING_LABELS, k)}: {_setting_value(k, v)}"
+                              for k, v in sorted(value.items()) if v not in (None, ""))
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         shown = "—" if value is None or value == "" else str(value)
