@@ -3,6 +3,7 @@ file starts), the app, users with tokens, and a real `meldcode serve` on loopbac
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -37,6 +38,34 @@ def need(ok: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
+# --- running beside another xdist worker --------------------------------------------------------
+# The suite runs in two processes (`pytest -n 2`, README). A test marked `alone` (a load test,
+# or one that times itself against the clock) runs while the other process runs none: it
+# takes a lock exclusively that every other test holds shared. The gate in front of it makes
+# the other process wait with its next test, so an `alone` test is never starved.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+@pytest.fixture(scope="session")
+def _run_locks(tmp_path_factory) -> Path | None:
+    """The lock files of this run: in the temp folder that the workers' folders share."""
+    return tmp_path_factory.getbasetemp().parent if _WORKER else None
+
+
+@pytest.fixture(autouse=True)
+def _alone_when_marked(request, _run_locks):
+    if _run_locks is None:  # one process: nothing runs beside it
+        yield
+        return
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(_run_locks / "gate.lock", "a") as gate, open(_run_locks / "run.lock", "a") as run:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        fcntl.flock(run, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        fcntl.flock(gate, fcntl.LOCK_UN)
+        yield
+        fcntl.flock(run, fcntl.LOCK_UN)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,11 +89,20 @@ class PostgresServer:
     def start(self):
         self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
                   "--no-sync", "-E", "UTF8", "--locale", "C")
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l",
-                  str(self.dir / "log"), "-o",
-                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                  "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                  "-c max_connections=200", "start")
+        for attempt in range(3):
+            try:
+                self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l",
+                          str(self.dir / "log"), "-o",
+                          f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                          "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                          "-c max_connections=200", "start")
+                return
+            except subprocess.CalledProcessError:
+                # the free port was taken meanwhile (the other xdist worker, or a client's
+                # outgoing connection): another one
+                if attempt == 2:
+                    raise
+                self.port = free_port()
 
     def stop(self):
         try:
@@ -187,6 +225,14 @@ def client(app):
 
 class LiveServer:
     def __init__(self, url: str, env: dict):
+        for attempt in range(3):
+            if self._start(env) or attempt == 2:
+                return
+            # the free port was taken before the server bound it (the other xdist worker):
+            # another one
+
+    def _start(self, env: dict) -> bool:
+        """Start `meldcode serve` on a free port; False if that port was taken meanwhile."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # The server logs a JSON line per request: into a file, since a pipe nobody reads
@@ -200,10 +246,13 @@ class LiveServer:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 self.log.seek(0)
-                raise RuntimeError(self.log.read().decode(errors="replace"))
+                output = self.log.read().decode(errors="replace")
+                if "al in gebruik" in output:
+                    return False
+                raise RuntimeError(output)
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
+                return True
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("meldcode serve did not start")

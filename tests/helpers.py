@@ -9,6 +9,7 @@ import html
 import re
 import socket
 import subprocess
+import tempfile
 import time
 from functools import cache
 
@@ -258,22 +259,30 @@ MELDCODE = str(ROOT / ".venv" / "bin" / "meldcode")
 
 def start_server(env: dict, *args: str) -> tuple[subprocess.Popen, int]:
     """`meldcode serve` on a free loopback port, in its own process group; returns the
-    process and its port once it accepts connections."""
-    port = free_port()
-    proc = subprocess.Popen([MELDCODE, "serve", "--port", str(port), *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"meldcode serve stopped with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("meldcode serve did not start")
+    process and its port once it accepts connections. A port taken before the server bound
+    it (by the other xdist worker) is tried again with another."""
+    for _attempt in range(3):
+        port = free_port()
+        errors = tempfile.TemporaryFile()
+        proc = subprocess.Popen([MELDCODE, "serve", "--port", str(port), *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=errors,
+                                start_new_session=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                errors.seek(0)
+                if b"al in gebruik" in errors.read():
+                    break
+                raise RuntimeError(f"meldcode serve stopped with {proc.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return proc, port
+            except OSError:
+                time.sleep(0.1)
+        else:
+            proc.kill()
+            raise RuntimeError("meldcode serve did not start")
+    raise RuntimeError("meldcode serve found no free port")
 
 
 def stop_server(proc: subprocess.Popen) -> None:

@@ -99,6 +99,7 @@ def test_meldcode_check_refuses_each_case(name, cli_env):
     assert_case_verdict(name, problems)
 
 
+@pytest.mark.alone
 def test_a_self_looping_gateway_is_refused_quickly():
     # The engine would spin on this diagram for ever: the check must answer at once. It runs in
     # a process of its own, so a hang fails this test instead of blocking the suite.

@@ -534,6 +534,7 @@ def test_a_data_difference_names_the_keys_never_the_content(people, db_url):
 # --- verify never blocks writers ---------------------------------------------------------------
 
 
+@pytest.mark.alone
 def test_verify_all_holds_no_write_lock_while_it_runs(people, db_url, monkeypatch):
     """A case starts while verify --all is busy, without waiting for it to finish."""
     for i in range(12):

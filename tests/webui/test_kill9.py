@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import meldcode_cli
@@ -79,6 +80,7 @@ def _drive(base: str, auth: dict, worker: int, stop: threading.Event, acknowledg
         pass  # the server died under us: what it acknowledged before is what counts
 
 
+@pytest.mark.alone
 def test_kill_9_under_load_loses_no_acknowledged_completion(sqlite_url, sqlite_people, tmp_path):
     env = {**os.environ, "MELDCODE_DATABASE_URL": sqlite_url, "HOME": str(tmp_path)}
     proc, port = start_server(env, "--workers", "3")

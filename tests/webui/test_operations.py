@@ -44,6 +44,7 @@ print(settings.secret_key() + " " + settings.history_key().decode())
 """
 
 
+@pytest.mark.alone
 def test_many_processes_at_once_all_read_the_same_complete_keys(tmp_path):
     """50 processes start at once on an empty instance folder: every one must get the same,
     complete keys. Before, a process could read the file between its creation and the
@@ -97,6 +98,7 @@ print(seen)
 """
 
 
+@pytest.mark.alone
 def test_no_process_ever_sees_a_key_file_empty_or_half_written(tmp_path):
     """Processes that read the key file while others create it (as workers do right after
     gunicorn forks them) must find it absent or complete. Before, the file existed empty
@@ -178,6 +180,7 @@ class LockHolder:
         self.proc.wait(timeout=10)
 
 
+@pytest.mark.alone
 def test_a_writer_gives_up_after_the_timeout_with_503(sqlite_url, sqlite_people, monkeypatch):
     from webui import create_app
 

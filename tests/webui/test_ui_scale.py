@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import insert, select
 
 CASES = 100_000
@@ -41,6 +42,7 @@ def _timed(fn, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
+@pytest.mark.alone
 def test_inbox_and_case_list_with_100000_cases(sqlite_url, sqlite_people):
     from engine import pages
 

@@ -83,6 +83,7 @@ def test_two_worker_processes_fire_each_of_1000_timers_once(db_url, people):
     assert all(v.ok for v in verify(*sample).values())
 
 
+@pytest.mark.alone
 def test_serve_fires_a_due_timer_within_ten_seconds(db_url, people):
     start_waiting_cases(people, 0, timedelta(0))  # the version deployed before the server starts
     env = dict(os.environ, MELDCODE_DATABASE_URL=db_url)
