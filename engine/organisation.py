@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, due, forms
+from . import accounts, audit, due, forms
 from .errors import Forbidden, Invalid
 from .messages import N_, Message, text_of
 from .models import Setting
@@ -143,10 +143,21 @@ def validate(payload: Any) -> dict[str, Any]:
     return clean
 
 
-def update(who, payload: Any) -> dict[str, Any]:
-    """Store new settings (beheerder only); all or nothing."""
-    if not who.has_role(BEHEERDER):
-        raise Forbidden(N_("Alleen een beheerder mag de instellingen van de organisatie wijzigen."))
+def _beheerder(who, via: accounts.Via | None, refusal: Message) -> str:
+    """The beheerder's name (accounts.allowed); anyone else: the refusal in the admin log, as
+    at every other admin door, then Forbidden with this page's own words."""
+    try:
+        return accounts.allowed(who, BEHEERDER, via)
+    except Forbidden:
+        raise Forbidden(refusal) from None
+
+
+def update(who, payload: Any, via: accounts.Via | None = None) -> dict[str, Any]:
+    """Store new settings (beheerder only); all or nothing. In: a Principal, the settings as
+    the form posts them, `via` the request (for the admin log's refusal line). Out: the
+    settings as read back. Raises Forbidden (logged as `refused`), Invalid (nothing stored)."""
+    by = _beheerder(who, via, N_("Alleen een beheerder mag de instellingen van de organisatie "
+                                 "wijzigen."))
     clean = validate(payload)
     with unit_of_work(write=True) as session:
         for key, value in clean.items():
@@ -156,7 +167,7 @@ def update(who, payload: Any) -> dict[str, Any]:
             else:
                 row.value = value
         session.flush()
-        audit.log_admin(session, who.name, "settings_changed", {"settings": clean})
+        audit.log_admin(session, by, "settings_changed", {"settings": clean})
         return read(session)
 
 
@@ -209,8 +220,9 @@ def fill_in(text: str | None, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
-def settings_page(who) -> dict[str, Any]:
-    """The settings, to show them in the beheerder's form (beheerder only)."""
-    if not who.has_role(BEHEERDER):
-        raise Forbidden(N_("Alleen een beheerder mag de instellingen van de organisatie inzien en wijzigen."))
+def settings_page(who, via: accounts.Via | None = None) -> dict[str, Any]:
+    """The settings, to show them in the beheerder's form (beheerder only; anyone else is
+    refused as update refuses them)."""
+    _beheerder(who, via, N_("Alleen een beheerder mag de instellingen van de organisatie "
+                            "inzien en wijzigen."))
     return current()

@@ -73,6 +73,26 @@ def test_refused_admin_page_is_logged(app, client, people):
     assert rows[-1]["detail"]["path"] == "/beheer/gebruikers"
 
 
+def test_a_refused_settings_page_is_logged_and_changes_nothing(app, client, people):
+    """The settings page is an admin door as the others: a medewerker who opens or posts it
+    gets the page's own refusal and one `refused` line each (method, path, role needed)."""
+    from engine import organisation
+
+    before = organisation.current()
+    mw = Client(app)
+    mw.login("mw")
+    assert mw.get("/beheer/instellingen").status_code == 403
+    posted = mw.post("/beheer/instellingen", {"organisatie_naam": "Overgenomen"})
+    assert posted.status_code == 403
+    assert "instellingen van de organisatie" in text(posted)
+    rows = admin_log(client, people)
+    assert [(r["action"], r["user"], r["detail"]) for r in rows[-2:]] == [
+        ("refused", "mw", {"method": "GET", "path": "/beheer/instellingen", "needs": "beheerder"}),
+        ("refused", "mw", {"method": "POST", "path": "/beheer/instellingen",
+                           "needs": "beheerder"})]
+    assert organisation.current() == before
+
+
 def test_settings_deploy_activation_and_migration_are_logged(app, client, people):
     from engine import definitions, migration, organisation, store, versions
 

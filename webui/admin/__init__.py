@@ -77,13 +77,13 @@ def settings():
     if request.method == "POST":
         payload = _posted()
         try:
-            organisation.update(principal(), payload)
+            organisation.update(principal(), payload, via=_via())
         except Invalid as exc:
             return _render(payload, exc.errors if isinstance(exc.errors, dict) else {}, 422)
         flash(_("De instellingen zijn opgeslagen. Formulieren, hulpteksten en de meldcode van de "
                 "organisatie gebruiken ze meteen."), "success")
         return redirect(url_for("admin.settings"))
-    return _render(organisation.settings_page(principal()), {})
+    return _render(organisation.settings_page(principal(), via=_via()), {})
 
 
 # --- users and tokens (beheerder only) -------------------------------------------------------
