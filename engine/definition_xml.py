@@ -9,7 +9,6 @@ message, in Dutch); nothing here raises for a fault in a file.
 from __future__ import annotations
 
 import bisect
-import re
 import threading
 from typing import TYPE_CHECKING, TypedDict
 
@@ -20,6 +19,7 @@ from . import dmn_lint
 from .messages import N_, Message
 from .problems import BPMN_NS, Problem
 from .problems import line_of as _line
+from .xml_findings import schema_reason, syntax_reason
 
 if TYPE_CHECKING:
     from .definitions import SourceFile
@@ -62,7 +62,7 @@ def parse_xml(source: SourceFile) -> tuple[etree._Element | None, list[Problem]]
         root = etree.fromstring(source.content, parser)
     except etree.XMLSyntaxError as exc:
         return None, [Problem(source.name, exc.lineno or 1, Message(
-            N_("geen geldige XML: {reason}"), reason=exc.msg))]
+            N_("geen geldige XML: {reason}"), reason=syntax_reason(exc)))]
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         # Entity tricks (billion laughs, external entities) all need a DTD.
@@ -103,9 +103,9 @@ def xsd_problems(source: SourceFile, root) -> list[Problem]:
         return []
     problems = []
     for err in schema.error_log:
-        message = re.sub(r"\{[^}]*\}", "", err.message)
         problems.append(Problem(source.name, err.line or 1, Message(
-            N_("schemafout: {reason}{note}"), reason=message, note=note)))
+            N_("schemafout: {reason}{note}"), reason=schema_reason(err.type_name, err.message),
+            note=note)))
         if len(problems) >= 50:
             break
     return problems

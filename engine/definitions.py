@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,13 +30,14 @@ from SpiffWorkflow.camunda.specs.user_task import EnumFormField, Form, FormField
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import bpmn_checks, dmn_coverage, dmn_lint
-from .definition_xml import parse_xml, xsd_problems
+from .definition_xml import XML_PARSER_OPTIONS, parse_xml, xsd_problems
 from .failures import kind_of
 from .messages import N_, Message
 from .problems import BPMN_NS as BPMN_NS  # read here by pages, versions and the tests
 from .problems import CAMUNDA_NS, NS, Problem
 from .problems import line_of as _line
 from .timers import TimerEventParserMixin
+from .xml_findings import spiff_line, spiff_reason
 
 PROCESS_ID = "meldcode"
 # CONTRACT section 1: these user tasks must exist in the shipped process.
@@ -164,18 +164,12 @@ def _spiff_parse(files: list[SourceFile], roots: dict) -> tuple[BpmnProcessSpec,
 
 
 def _spiff_problem(exc: Exception, files: list[SourceFile]) -> Problem:
-    file_name = getattr(exc, "file_name", "") or files[0].name
-    line = getattr(exc, "line_number", "") or 1
-    try:
-        line = int(line)
-    except (TypeError, ValueError):
-        line = 1
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    duplicate = re.match(r"Duplicate process ID: (\S+)", message)
-    if duplicate:
-        message = Message(N_("proces '{process}' staat meer dan eens in de set"),
-                          process=duplicate.group(1).rstrip(". "))
-    return Problem(Path(file_name).name if file_name else files[0].name, line, message)
+    """SpiffWorkflow's refusal as a Problem in our words (engine.xml_findings.spiff_reason),
+    on the line of the element it is about."""
+    file_name = Path(getattr(exc, "file_name", "") or files[0].name).name
+    source = next((f for f in files if f.name == file_name), files[0])
+    line = spiff_line(exc, source.content, XML_PARSER_OPTIONS)
+    return Problem(file_name, line, spiff_reason(exc))
 
 
 def _build(files: list[SourceFile], roots: dict) -> ProcessDefinition | Problem:
