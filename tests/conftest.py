@@ -3,6 +3,7 @@ file starts), the app, users with tokens, and a real `meldcode serve` on loopbac
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import shutil
@@ -113,14 +114,32 @@ class PostgresServer:
     def url(self, db: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{db}"
 
-    def create_database(self) -> str:
+    def create_database(self, template: str = "template1") -> str:
         import psycopg
 
         name = "t_" + uuid.uuid4().hex[:12]
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
                              autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template1')
+            for attempt in range(50):
+                try:
+                    conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+                    break
+                except psycopg.errors.ObjectInUse:  # a closed connection still leaving it
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.1)
         return self.url(name)
+
+    def prepared_database(self) -> str:
+        """A new database as _prepared leaves one (migrated, the shipped processes deployed):
+        a copy of one prepared once per server."""
+        if not getattr(self, "template", None):
+            from engine import store
+
+            url = _prepared(self.create_database())
+            store.dispose_engines()  # a template must have no connections
+            self.template = url.rsplit("/", 1)[1]
+        return self.create_database(self.template)
 
 
 @pytest.fixture(scope="session")
@@ -135,21 +154,48 @@ def pg_server():
 # --- databases and the app ----------------------------------------------------------------------
 
 
-def _prepare(url: str, monkeypatch) -> str:
+def _prepared(url: str) -> str:
+    """Migrate the database at `url` and deploy the shipped processes."""
     from engine import schema, store, versions
 
-    monkeypatch.setenv("MELDCODE_DATABASE_URL", url)
     schema.upgrade(url)
     with store.unit_of_work(write=True, url=url) as session:
         versions.ensure_deployed(session, by="test")
     return url
 
 
+# Each test gets a copy of a database prepared once per process: preparing one takes about
+# 2 s (the migrations' commits wait for the disk), copying it a few milliseconds.
+_SQLITE_TEMPLATE: list[Path] = []
+
+
+def _prepared_sqlite(path: Path) -> str:
+    import sqlite3
+
+    from engine import store
+
+    if not _SQLITE_TEMPLATE:
+        folder = tempfile.mkdtemp(prefix="meldcode-template-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        template = Path(folder) / "meldcode.sqlite"
+        _prepared(f"sqlite:///{template}")
+        store.dispose_engines()
+        _SQLITE_TEMPLATE.append(template)
+    source, target = sqlite3.connect(_SQLITE_TEMPLATE[0]), sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
 def sqlite_url(tmp_path, monkeypatch):
     from engine import store
 
-    url = _prepare(f"sqlite:///{tmp_path / 'meldcode.sqlite'}", monkeypatch)
+    url = _prepared_sqlite(tmp_path / "meldcode.sqlite")
+    monkeypatch.setenv("MELDCODE_DATABASE_URL", url)
     yield url
     store.dispose_engines()
 
@@ -160,10 +206,11 @@ def db_url(request, tmp_path, monkeypatch):
     from engine import store
 
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'meldcode.sqlite'}"
+        url = _prepared_sqlite(tmp_path / "meldcode.sqlite")
     else:
-        url = request.getfixturevalue("pg_server").create_database()
-    yield _prepare(url, monkeypatch)
+        url = request.getfixturevalue("pg_server").prepared_database()
+    monkeypatch.setenv("MELDCODE_DATABASE_URL", url)
+    yield url
     store.dispose_engines()
 
 
