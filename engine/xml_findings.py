@@ -117,7 +117,6 @@ SYNTAX: dict[str, list[Rule]] = {
         "de XML-declaratie (<?xml ...?>) mag alleen helemaal aan het begin van het bestand staan"))],
     "ERR_INVALID_HEX_CHARREF": [(r"", N_("een tekenverwijzing (&#...;) is ongeldig"))],
     "ERR_INVALID_DEC_CHARREF": [(r"", N_("een tekenverwijzing (&#...;) is ongeldig"))],
-    "ERR_INVALID_CHARREF": [(r"", N_("een tekenverwijzing (&#...;) is ongeldig"))],
     "ERR_UNKNOWN_VERSION": [(r"", N_("onbekende XML-versie (alleen 1.0)"))],
 }
 SYNTAX_OTHER = N_("de opbouw van de XML klopt hier niet (kolom {column}, libxml2-fout {code})")
@@ -152,6 +151,8 @@ _DATATYPE: list[Rule] = [
         "letter of _)")),
     (r"'(?P<value>.*)' is not a valid value of the (?:\w+ )*type '(?P<type>[^']*)'",
      N_("'{value}' is geen geldige waarde voor {where} (type {type})")),
+    (r"'(?P<value>.*)' is not a valid value of the (?:\w+ )*type",
+     N_("'{value}' is geen geldige waarde voor {where}")),
 ]
 _FACET = [(r"value '(?P<value>[^']*)'",
            N_("'{value}' heeft niet de vorm die het schema voor {where} vraagt"))]
@@ -164,6 +165,7 @@ SCHEMA: dict[str, list[Rule]] = {
                                     N_("{where} mist het verplichte attribuut '{missing}'"))],
     "SCHEMAV_CVC_COMPLEX_TYPE_2_1": [(r"", N_("{where} moet leeg zijn"))],
     "SCHEMAV_CVC_COMPLEX_TYPE_2_2": [(r"", N_("{where} mag alleen tekst bevatten, geen elementen"))],
+    "SCHEMAV_CVC_TYPE_3_1_2": [(r"", N_("{where} mag alleen tekst bevatten, geen elementen"))],
     "SCHEMAV_CVC_COMPLEX_TYPE_2_3": [(r"", N_("{where} mag geen tekst bevatten, alleen elementen"))],
     "SCHEMAV_CVC_DATATYPE_VALID_1_2_1": _DATATYPE,
     "SCHEMAV_CVC_DATATYPE_VALID_1_2_2": _DATATYPE,
@@ -245,7 +247,7 @@ SPIFF: list[Rule] = [
      N_("proces '{process}' bestaat niet in de set")),
     (r"^Unknown Time Specification", N_("de timer van '{id}' zegt niet wanneer hij afgaat")),
     (r"^Time Specification Error", N_("de timer van '{id}' heeft geen geldige tijdsaanduiding")),
-    (r"^Could not find messageRef from message event definition: (?P<ref>\S+)",
+    (r"^Could not find messageRef from message event definition: (?P<ref>\S+?)\.?$",
      N_("een berichtgebeurtenis verwijst naar bericht '{ref}', dat niet bestaat")),
     (r"^There is no support implemented for this task type",
      N_("'{id}' is een soort element ({tag}) dat de engine niet kan uitvoeren")),
