@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from . import clock, driving, due
+from . import clock, driving, due, timezones
 from .adapter import IdSource, dump_state, load_state, workflow_cache
 from .cases import SYSTEM, CaseChange, Retry, task_view, write_change
 from .errors import Conflict
@@ -76,11 +76,16 @@ BATCH = 32
 
 # How long a SQLite worker's claim on a batch keeps other workers off it: a worker that dies
 # mid-batch delays those timers by at most this (the claim only keeps work apart; exactly
-# once rests on the case's version_id).
-CLAIM_FOR = timedelta(seconds=10)
+# once rests on the case's version_id). A batch is planned and written in well under a second.
+CLAIM_FOR = timedelta(seconds=5)
 
-# A timer whose fire the diagram cannot go on from is tried again this much later (logged).
-RETRY_LATER = timedelta(hours=1)
+# A case whose timer could not fire (logged) is tried again after as long as the timer is
+# overdue by then, at least RETRY_FIRST and at most RETRY_MOST: a passing fault (a lost
+# connection) costs half a minute, a lasting one (a damaged case) is retried ever less often,
+# and the other cases' timers never wait on it. The wait is a claim (claimed_until), so the
+# timer keeps its own due time.
+RETRY_FIRST = timedelta(seconds=30)
+RETRY_MOST = timedelta(hours=1)
 
 _SYSTEM = Principal(id=0, name=SYSTEM, roles=())
 _cases, _timers, _tasks = Case.__table__, Timer.__table__, TaskRecord.__table__
@@ -121,7 +126,7 @@ def _claim(conn: Connection, now: datetime) -> int | None:
     # so the two never wait on each other crosswise.
     query = (select(_cases.c.id)
              .select_from(_timers.join(_cases, _cases.c.id == _timers.c.case_id))
-             .where(_timers.c.due_at <= now)
+             .where(_timers.c.due_at <= now, _free(now))
              .order_by(_timers.c.due_at, _timers.c.task_id).limit(1)
              .with_for_update(of=_cases, skip_locked=True))
     return conn.execute(query).scalar()
@@ -191,11 +196,15 @@ def _fire_planned(now: datetime, url: str | None) -> int | None:
     return sum(_cached(plan) for plan in fired)
 
 
+def _free(now: datetime):
+    """A timer row no worker holds and no failed fire holds back: claimed_until unset or past."""
+    return _timers.c.claimed_until.is_(None) | (_timers.c.claimed_until <= now)
+
+
 def _claim_batch(conn: Connection, now: datetime) -> list[int]:
     """Claim up to BATCH due cases nobody else holds (claimed_until unset or past `now`) until
     CLAIM_FOR after `now`, earliest due first: their ids."""
-    free = (_timers.c.claimed_until.is_(None)) | (_timers.c.claimed_until <= now)
-    due_cases = (select(_timers.c.case_id).where(_timers.c.due_at <= now, free)
+    due_cases = (select(_timers.c.case_id).where(_timers.c.due_at <= now, _free(now))
                  .group_by(_timers.c.case_id)
                  .order_by(func.min(_timers.c.due_at), _timers.c.case_id).limit(BATCH))
     ids = list(conn.execute(due_cases).scalars())
@@ -282,9 +291,13 @@ def _cached(plan: _Plan) -> int:
 
 
 def _later(conn: Connection, case_id: int, now: datetime) -> None:
-    """The case's due timers wait RETRY_LATER more (the caller has logged why)."""
-    conn.execute(_timers.update().where(_timers.c.case_id == case_id, _timers.c.due_at <= now)
-                 .values(due_at=now + RETRY_LATER, claimed_until=None))
+    """The case's due timers are held back (claimed_until) for as long as the earliest is
+    overdue, between RETRY_FIRST and RETRY_MOST (the caller has logged why)."""
+    due_rows = (_timers.c.case_id == case_id, _timers.c.due_at <= now)
+    earliest = conn.execute(select(func.min(_timers.c.due_at)).where(*due_rows)).scalar()
+    overdue = now - timezones.to_utc(earliest) if earliest is not None else RETRY_FIRST
+    wait = min(max(overdue, RETRY_FIRST), RETRY_MOST)
+    conn.execute(_timers.update().where(*due_rows).values(claimed_until=now + wait))
 
 
 def run_worker(stop: threading.Event, url: str | None = None,

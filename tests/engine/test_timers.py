@@ -222,6 +222,47 @@ def test_two_workers_fire_each_due_timer_exactly_once(db_url, people):
     assert all(v.ok for v in results.values())
 
 
+def test_a_case_whose_timer_cannot_fire_holds_back_only_itself(people):
+    """A case whose stored workflow cannot be read (damaged) fails its fire: the other cases'
+    timers fire in the same round; the damaged one keeps its own due time and is tried again
+    after RETRY_FIRST, then after as long as it is overdue (never more than RETRY_MOST); once
+    readable again it fires, once."""
+    deploy_timers()
+    damaged, healthy = _due_cases(people, 2)
+    due = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
+    with store.unit_of_work(write=True) as session:
+        case = session.get(models.Case, damaged)
+        kept, case.workflow_state = case.workflow_state, b"{kapot"
+    scheduler.workflow_cache.__init__()  # the damage is what a worker reads, not its cache
+
+    def held_until() -> set[datetime]:
+        with store.unit_of_work() as session:
+            rows = session.scalars(select(models.Timer).where(models.Timer.case_id == damaged))
+            return {(r.due_at.replace(tzinfo=UTC), r.claimed_until.replace(tzinfo=UTC))
+                    for r in rows}
+
+    assert scheduler.run_due(due) == 1  # the healthy case fired; the damaged one did not
+    assert len(fired(healthy)) == 1 and fired(damaged) == []
+    assert held_until() == {(due, due + scheduler.RETRY_FIRST)}
+    # not before its wait is over; then tried again, overdue by 30 s + 10 min now
+    assert scheduler.run_due(due + timedelta(seconds=29)) == 0
+    later = due + timedelta(minutes=10, seconds=30)
+    assert scheduler.run_due(later) == 0
+    assert held_until() == {(due, later + (later - due))}
+    far = due + timedelta(days=3)
+    scheduler.run_due(far)  # the healthy case's later timers fire meanwhile
+    assert fired(damaged) == [] and len(fired(healthy)) > 1
+    assert held_until() == {(due, far + scheduler.RETRY_MOST)}
+    with store.unit_of_work(write=True) as session:
+        session.get(models.Case, damaged).workflow_state = kept
+    scheduler.run_due(far + scheduler.RETRY_MOST - timedelta(seconds=1))
+    assert fired(damaged) == []
+    scheduler.run_due(far + scheduler.RETRY_MOST)
+    assert [e.step for e in fired(damaged)][:1] == ["wacht_datum"]
+    assert [e.data["due"] for e in fired(damaged)][:1] == ["2026-12-01T23:00:00.000000Z"]
+    assert verify(damaged)[damaged].ok
+
+
 def test_the_proof_goes_past_timers_and_a_message_event_stays_refused():
     definition, problems = definitions.check(timer_files())
     assert definition is not None, [str(p) for p in problems]
