@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -297,10 +298,25 @@ def due_of(task) -> datetime | None:
     return timezones.parse_iso(value) if isinstance(value, str) else None
 
 
+def _waiting_tasks(workflow) -> Iterator[Any]:
+    """The workflow's WAITING tasks, those of its subprocesses included (as get_tasks with
+    state=WAITING finds them, in another order): straight from the task dictionaries, as this
+    runs after every engine advance and a walk of the task tree cost more than the advance's
+    other bookkeeping. A finished subprocess task's own tasks are left out, as the walk does."""
+    wanted = TaskState.WAITING
+    yield from (t for t in workflow.tasks.values() if t.state == wanted)
+    subprocesses = workflow.subprocesses
+    for owner_id, sub in subprocesses.items():
+        owner = workflow.tasks.get(owner_id) or next(
+            (s.tasks[owner_id] for s in subprocesses.values() if owner_id in s.tasks), None)
+        if owner is not None and not owner.state & TaskState.FINISHED_MASK:
+            yield from (t for t in sub.tasks.values() if t.state == wanted)
+
+
 def waiting(workflow) -> list[Waiting]:
     """The workflow's waiting timers (subprocesses included), earliest first (then task id)."""
     found = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+    for task in _waiting_tasks(workflow):
         due = due_of(task)
         if due is not None and not task.internal_data.get("event_fired", False):
             found.append(Waiting(str(task.id), task.task_spec.bpmn_id, due))
