@@ -734,7 +734,7 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
         # transactions of their own; the access-log lines of the verify go in small batches.
         # The whole run yields the processor to the server, the pass over the log included.
         with verification.background_priority():
-            report = log_verify.verify_log(checkpoint=checkpoint)
+            report = log_verify.verify_log(checkpoint=checkpoint, jobs=jobs)
             for verdict in verification.verify_all(case_ids=wanted, log=report, jobs=jobs):
                 checked += 1
                 seen.append(verdict.case_id)
