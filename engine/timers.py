@@ -145,7 +145,9 @@ def _after(duration: str, start: datetime) -> datetime:
 
 def cycle_of(value, start: datetime) -> dict:
     """A timeCycle value ("R3/PT1H", "R/P1D", "R2/2026-12-01T09:00/PT1H") from `start`:
-    {"cycles": n (-1: without end), "next": ISO UTC of the first fire, "duration": seconds}."""
+    {"cycles": n (-1: without end), "next": ISO UTC of the first fire, "duration": seconds}.
+    Raises TimerExpressionError (Dutch) for anything else, and for a cycle faster than
+    MIN_CYCLE, whether written in the diagram or given by an expression."""
     parts = str(value).strip().upper().split("/")
     if len(parts) not in (2, 3) or not re.fullmatch(r"R\d*", parts[0]):
         raise TimerExpressionError(Message(N_("'{value}' is geen herhaling (zoals R3/PT1H)"),
@@ -160,6 +162,11 @@ def cycle_of(value, start: datetime) -> dict:
     if step <= timedelta(0):
         raise TimerExpressionError(Message(N_("'{value}': de duur moet groter dan nul zijn"),
                                            value=value))
+    if step < MIN_CYCLE:  # a literal at deploy, an expression's value when a case reaches it
+        raise TimerExpressionError(Message(N_(
+            "'{value}' herhaalt vaker dan eens per uur (PT1H): elke keer komt er een gebeurtenis "
+            "bij in de geschiedenis van de casus, die blijft bewaard; herhaal hoogstens elk uur"),
+            value=value))
     return {"cycles": cycles, "next": first.isoformat(), "duration": step.total_seconds()}
 
 
@@ -186,10 +193,8 @@ def text_problem(kind: str, text: str | None) -> Message | None:
                 return _out_of_range(value)
         elif kind == "timeDuration":
             _after(value, clock.now())
-        elif cycle_of(value, clock.now())["duration"] < MIN_CYCLE.total_seconds():
-            return Message(N_("'{value}' herhaalt vaker dan eens per uur (PT1H): elke keer komt er "
-                              "een gebeurtenis bij in de geschiedenis van de casus, die blijft "
-                              "bewaard; herhaal hoogstens elk uur"), value=value)
+        else:
+            cycle_of(value, clock.now())
     except TimerExpressionError as exc:
         found = text_of(exc)
         return found if isinstance(found, Message) else Message(found)
