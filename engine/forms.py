@@ -8,7 +8,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import expressions, form_choices as choices
+from . import expressions
+from . import form_choices as choices
 from .messages import N_, Message, text_of
 
 # Camunda's form field types, mapped to the contract's field types.

@@ -12,7 +12,6 @@ element and rule, with the first (shortest) witness route.
 from __future__ import annotations
 
 import ast
-
 from dataclasses import dataclass, field
 from typing import Any
 
