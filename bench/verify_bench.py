@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/verify_bench.py [--cases 10000] [--events 1000] [--log-cases 100000]
                                            [--jobs N] [--keep-built FILE | --built FILE]
+                                           [--only verify|starts|replay|checkpoint ...]
 
 Verification checks each case's hash chains, replays its history from its process version
 and compares with everything stored. The ratio base is bare SpiffWorkflow running the very
@@ -105,7 +106,13 @@ def main() -> None:
     parser.add_argument("--built", type=Path, metavar="FILE",
                         help="start from a database saved with --keep-built (same --cases) "
                              "instead of building the cases again (about 12 minutes)")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS, metavar="PART",
+                        help="measure only these parts (default all): verify (the cases, with "
+                             "the bare engine), starts (case starts during verify --all), "
+                             "replay (one long case), checkpoint")
     args = parser.parse_args()
+    parts = set(args.only)
+    results: dict[str, str] = {"verify_cases": str(args.cases), "jobs": str(args.jobs)}
     tmp = Path(tempfile.mkdtemp(prefix="meldcode-verify-"))
     os.environ.update(MELDCODE_INSTANCE=str(tmp),
                       MELDCODE_HISTORY_KEY="bench-0123456789abcdef0123456789abcdef",
@@ -159,7 +166,7 @@ def main() -> None:
         walk(i, f"v-{i}")
         if (i + 1) % 1000 == 0:
             log(f"  built {i + 1}/{args.cases} cases ({time.perf_counter() - t0:.0f} s)")
-    from engine import log_verify, translog
+    from engine import translog
 
     translog.sequence()
     if args.keep_built:
@@ -168,41 +175,22 @@ def main() -> None:
     with store.unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(models.Case)) == args.cases, \
             "the saved database holds another number of cases than --cases"
-    cpu0 = cpu_seconds()
-    t0 = time.perf_counter()
-    report = log_verify.verify_log()
-    log_s = time.perf_counter() - t0
-    verdicts = list(verification.verify_all(log=report, jobs=args.jobs))
-    verify_s = time.perf_counter() - t0
-    verify_cpu = cpu_seconds() - cpu0
-    assert report.ok and len(verdicts) == args.cases and all(v.ok for v in verdicts), (
-        report.problems, [v.problems for v in verdicts if not v.ok][:3])
-    log(f"  of which the log pass over {report.tree_size} entries: {log_s:.2f} s")
-    log(f"verify {args.cases} cases with {args.jobs} process(es): {verify_s:.1f} s "
-        f"({verify_s / args.cases * 1000:.2f} ms per case), {verify_cpu:.1f} s of CPU")
-    orders = scenario_orders()
-    # bare SpiffWorkflow does the same completions in the same order, and closes (checked once
-    # per route, outside the timings)
-    check_spec, check_engine = bare.spec_and_engine()
-    for i, order in enumerate(orders):
-        bare.run_case(check_spec, check_engine, decisions_of(i), bare.shipped_forms(), order=order)
-    cpu0 = cpu_seconds()
-    bare_all_s = bare_replay_all(args.cases, orders)
-    bare_cpu = cpu_seconds() - cpu0
-    log(f"bare SpiffWorkflow running the same {args.cases} cases' completions: {bare_all_s:.1f} s "
-        f"({bare_cpu:.1f} s of CPU, one process)")
-    inter_verify, inter_bare = interleaved_cpu(args.cases, orders)
-    log(f"one process, verify and bare engine taking turns per {INTERLEAVE} cases (so both see the "
-        f"same machine: this host's speed drifts by tens of percent within minutes): verify "
-        f"{inter_verify:.1f} s, bare {inter_bare:.1f} s of CPU, ratio {inter_verify / inter_bare:.2f}")
-    start_p50, start_p95, verify_cli_s = starts_during_verify(args.jobs)
+    if "verify" in parts:
+        tree_size = measure_verify(args.cases, args.jobs, results)
+    else:
+        with store.unit_of_work() as session:
+            tree_size = session.scalar(select(func.count()).select_from(translog.ENTRIES))
+    if "starts" in parts:
+        start_p50, start_p95, _ = starts_during_verify(args.jobs)
+        results.update(case_start_p50_ms=f"{start_p50:.1f}",
+                       case_start_p95_during_verify_ms=f"{start_p95:.1f}")
 
     # 2. one case with ~1,000 events on a looping variant of the meldcode (when the proof
     # still lets that variant through: --events 0 skips parts 2 and 3)
     n_events = replay_s = bare_s = ratio = 0.0
     completions = []
     looping_version = None
-    if args.events > 0:
+    if args.events > 0 and "replay" in parts:
         try:
             with store.unit_of_work(write=True) as session:
                 row, _ = versions.deploy(
@@ -260,22 +248,61 @@ def main() -> None:
         bare_s = statistics.median(timings)
         ratio = replay_s / bare_s
         log(f"bare SpiffWorkflow, same {len(completions)} completions: {bare_s * 1000:.0f} ms")
-    # as many generated entries per case as a built case has in the log (its events and
-    # access-log lines; the users and the deploy are counted in too, a handful)
-    per_case = max(1, round(report.tree_size / args.cases))
-    checkpoint_s, entries = checkpoint_check(args.log_cases, per_case)
-    log(f"check a checkpoint over {entries} entries ({args.log_cases} cases, {per_case} "
-        f"entries per case as built): {checkpoint_s:.1f} s")
-    log(f"RESULT verify_cases={args.cases} jobs={args.jobs} verify_s={verify_s:.1f} "
-        f"verify_ms_per_case={verify_s / args.cases * 1000:.2f} "
-        f"verify_ratio_vs_engine={verify_s / bare_all_s:.2f} "
-        f"verify_cpu_ratio_vs_engine={verify_cpu / bare_cpu:.2f} "
-        f"verify_cpu_ratio_interleaved={inter_verify / inter_bare:.2f} "
-        f"case_start_p50_ms={start_p50:.1f} case_start_p95_during_verify_ms={start_p95:.1f} "
-        f"replay_events={n_events} "
-        f"replay_ms={replay_s * 1000:.0f} bare_ms={bare_s * 1000:.0f} "
-        f"ratio_vs_engine={ratio:.2f} checkpoint_entries={entries} "
-        f"checkpoint_check_s={checkpoint_s:.1f}")
+        results.update(replay_events=str(n_events), replay_ms=f"{replay_s * 1000:.0f}",
+                       bare_ms=f"{bare_s * 1000:.0f}", ratio_vs_engine=f"{ratio:.2f}")
+    if "checkpoint" in parts:
+        # as many generated entries per case as a built case has in the log (its events and
+        # access-log lines; the users and the deploy are counted in too, a handful)
+        per_case = max(1, round(tree_size / args.cases))
+        checkpoint_s, entries = checkpoint_check(args.log_cases, per_case)
+        log(f"check a checkpoint over {entries} entries ({args.log_cases} cases, {per_case} "
+            f"entries per case as built): {checkpoint_s:.1f} s")
+        results.update(checkpoint_entries=str(entries), checkpoint_check_s=f"{checkpoint_s:.1f}")
+    log("RESULT " + " ".join(f"{name}={value}" for name, value in results.items()))
+
+
+PARTS = ["verify", "starts", "replay", "checkpoint"]
+
+
+def measure_verify(cases: int, jobs: int, results: dict[str, str]) -> int:
+    """Part 1: verify all cases as `meldcode verify --all --jobs N` does (the log pass, then
+    the cases), the bare engine running the same completions, and both taking turns in one
+    process. Puts its figures in `results`; returns the log's tree size."""
+    from engine import log_verify, verification
+
+    cpu0 = cpu_seconds()
+    t0 = time.perf_counter()
+    report = log_verify.verify_log()
+    log_s = time.perf_counter() - t0
+    verdicts = list(verification.verify_all(log=report, jobs=jobs))
+    verify_s = time.perf_counter() - t0
+    verify_cpu = cpu_seconds() - cpu0
+    assert report.ok and len(verdicts) == cases and all(v.ok for v in verdicts), (
+        report.problems, [v.problems for v in verdicts if not v.ok][:3])
+    log(f"  of which the log pass over {report.tree_size} entries: {log_s:.2f} s")
+    log(f"verify {cases} cases with {jobs} process(es): {verify_s:.1f} s "
+        f"({verify_s / cases * 1000:.2f} ms per case), {verify_cpu:.1f} s of CPU")
+    orders = scenario_orders()
+    # bare SpiffWorkflow does the same completions in the same order, and closes (checked once
+    # per route, outside the timings)
+    check_spec, check_engine = bare.spec_and_engine()
+    for i, order in enumerate(orders):
+        bare.run_case(check_spec, check_engine, decisions_of(i), bare.shipped_forms(), order=order)
+    cpu0 = cpu_seconds()
+    bare_all_s = bare_replay_all(cases, orders)
+    bare_cpu = cpu_seconds() - cpu0
+    log(f"bare SpiffWorkflow running the same {cases} cases' completions: {bare_all_s:.1f} s "
+        f"({bare_cpu:.1f} s of CPU, one process)")
+    inter_verify, inter_bare = interleaved_cpu(cases, orders)
+    log(f"one process, verify and bare engine taking turns per {INTERLEAVE} cases (so both see the "
+        f"same machine: this host's speed drifts by tens of percent within minutes): verify "
+        f"{inter_verify:.1f} s, bare {inter_bare:.1f} s of CPU, ratio {inter_verify / inter_bare:.2f}")
+
+    results.update(verify_s=f"{verify_s:.1f}", verify_ms_per_case=f"{verify_s / cases * 1000:.2f}",
+                   verify_ratio_vs_engine=f"{verify_s / bare_all_s:.2f}",
+                   verify_cpu_ratio_vs_engine=f"{verify_cpu / bare_cpu:.2f}",
+                   verify_cpu_ratio_interleaved=f"{inter_verify / inter_bare:.2f}")
+    return report.tree_size
 
 
 INTERLEAVE = 100

@@ -24,16 +24,30 @@ from .models import AccessLogEntry, AdminLogEntry, Case, utcnow
 GENESIS = "0" * 64
 
 
+# One encoder for every hash: json.dumps with these options builds a new one per call, which
+# cost as much as the encoding of a short event (verify hashes every event and access line).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              default=str)
+
+
 def canonical(content: dict[str, Any]) -> bytes:
-    return json.dumps(
-        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    ).encode()
+    """The bytes a keyed hash covers: JSON with sorted keys, no spaces, UTF-8."""
+    return _CANONICAL.encode(content).encode()
+
+
+_keyed: dict[bytes, Any] = {}  # history key -> HMAC-SHA-256 with that key set up, to copy
 
 
 def chain_hash(prev_hash: str, content: dict[str, Any]) -> str:
-    return hmac.new(
-        settings.history_key(), prev_hash.encode() + b"\n" + canonical(content), hashlib.sha256
-    ).hexdigest()
+    """HMAC-SHA-256 (history key) over the previous hash, a newline and canonical(content),
+    hex. The key's setup is done once per key and copied (a third of hmac.new's cost)."""
+    key = settings.history_key()
+    base = _keyed.get(key)
+    if base is None:
+        base = _keyed[key] = hmac.new(key, digestmod=hashlib.sha256)
+    mac = base.copy()
+    mac.update(prev_hash.encode() + b"\n" + canonical(content))
+    return mac.hexdigest()
 
 
 # UTC, microseconds, 'Z': the same text whatever the database gave back (SQLite drops the
@@ -108,6 +122,29 @@ def header_intact(db: Session | Connection, case_id: int) -> bool:
     return row is not None and not isinstance(row, _Unreadable) and header_ok(case_id, row)
 
 
+def read_header(db: Session | Connection, case_id: int) -> Any:
+    """The header of case `case_id` as stored now, for a writer that changes it: a Row with
+    HEADER_FIELDS and header_hash (locked on PostgreSQL), an object with access_count (an int
+    or None) and header_hash for a row whose header does not parse, None for no such case.
+    `header_ok` on a Row says whether it is intact (header_intact). Never raises for the
+    row's values."""
+    return _read_header(db.connection() if isinstance(db, Session) else db, case_id)
+
+
+def resealed(case_id: int, header: Any, changed: dict[str, Any]) -> Any:
+    """The header `header` (read_header's value) as a write of the header fields `changed`
+    leaves it: an object with HEADER_FIELDS and header_hash, that hash the keyed hash of the new
+    fields when `header` was intact (for the writer to store in the same statement, as
+    seal_case would) and the old one when it was not (never laundered); an unparsable or
+    missing header as it is. For log_access(header=...) after the write."""
+    if not isinstance(header, Row):
+        return header
+    values = {**header._asdict(), **changed}
+    if header_ok(case_id, header):
+        values["header_hash"] = header_hash(case_id, _Fields(values))
+    return _Fields(values)
+
+
 class _Unreadable:
     """The header of a case row with a value that does not parse (a time that is no time, as
     SQLite lets anyone write): not intact; its access count as stored, when it is a number."""
@@ -179,12 +216,15 @@ def access_content(entry: AccessLogEntry | Row[Any]) -> dict[str, Any]:
 
 def log_access(db: Session | Connection, user, action: str, outcome: str,
                case: Case | None = None, case_id: int | None = None, source: str | None = None,
-               on_behalf_of: str | None = None) -> AccessLogEntry:
+               on_behalf_of: str | None = None, header: Any = None) -> AccessLogEntry:
     """Record one attempt to read or change a case (NEN 7513), chained per case.
 
     user: anything with .name and .roles (a User or a Principal), or a plain name for the system.
     The case's access count and head move with the line and its header is sealed again
     (seal_case), so this is the last write to the case row of the transaction.
+    header: the case's header exactly as this transaction stored it (read_header's value, with
+    the fields the transaction changed since then), from a writer that holds the row; the
+    header is then not read again. None: read here.
     """
     case_id = case.id if case is not None else case_id
     if isinstance(user, str):
@@ -194,8 +234,9 @@ def log_access(db: Session | Connection, user, action: str, outcome: str,
     if isinstance(db, Session):
         db.flush()  # the header is sealed from the row as stored, pending changes included
     conn = db.connection() if isinstance(db, Session) else db
-    header = None
-    if case_id is not None:
+    if case_id is None:
+        header = None
+    elif header is None:
         # Lock the case row before the chain's lock: a completion holds the row first too.
         # A row whose header does not parse still gets its line (verify reports the row).
         header = _read_header(conn, case_id)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
@@ -120,6 +121,7 @@ class CaseChange:
     # The organisation's settings the due dates of new tasks follow (due.settings: the norm).
     settings: dict[str, Any] = field(default_factory=dict)
     timers: list[dict[str, Any]] | None = None  # the case's waiting timers after it (rows)
+    header: Any = None  # the header as write_change stored it (audit.log_access(header=...))
 
     def event(self, actor: str, action: str, now, step=None, task_id=None, data=None) -> None:
         """Add one history event (audit.new_event: the next seq, chained to the last hash) and
@@ -188,7 +190,7 @@ class CaseChange:
         less the completed and cancelled ones, then the new ones."""
         gone = set(self.cancelled) | {self.completed_task}
         kept = [t for t in self.still_ready if t["id"] not in gone]
-        return kept + [task_view(TaskRecord(**row)) for row in self.new_tasks]
+        return kept + [task_view(cast(Any, SimpleNamespace(**row))) for row in self.new_tasks]
 
 
 class Retry(Exception):
@@ -210,6 +212,8 @@ _UPDATE_CASE = (
         event_count=bindparam("event_count"), version_id=bindparam("b_version") + 1,
     )
 )
+# ... with the header sealed in the same statement (audit.resealed: no read back)
+_UPDATE_CASE_SEALED = _UPDATE_CASE.values(header_hash=bindparam("header_hash"))
 _COMPLETE_TASK = (
     _tasks.update()
     .where(_tasks.c.id == bindparam("b_id"), _tasks.c.state == "ready")
@@ -239,17 +243,23 @@ def write_change(conn: Connection, change: CaseChange, who: Principal, now: date
     Raises Retry when the case moved on since the plan, Conflict when the completed task is no
     longer ready; the caller's transaction then rolls back."""
     case = change.case
-    intact = audit.header_intact(conn, case.id)  # sealed again below only if it was
-    result = conn.execute(_UPDATE_CASE, {
+    # The header as stored (locked on PostgreSQL) is read once (log_access takes it, header=).
+    header = audit.read_header(conn, case.id)
+    values = {
         "b_id": case.id, "b_version": change.version_id, "status": case.status,
         "uitkomst": case.uitkomst, "closed_at": case.closed_at,
         "stalled_at": case.stalled_at, "workflow_state": case.workflow_state, "data": case.data,
         "completed_steps": case.completed_steps, "id_counter": case.id_counter,
         "last_hash": case.last_hash, "event_count": case.event_count,
-    })
+    }
+    change.header = audit.resealed(case.id, header, {name: values[name] for name in (
+        "status", "uitkomst", "closed_at", "event_count", "last_hash")})
+    if change.header is not header:  # sealed anew when it was intact, else kept as it was
+        values["header_hash"] = change.header.header_hash
+    result = conn.execute(_UPDATE_CASE_SEALED if "header_hash" in values else _UPDATE_CASE,
+                          values)
     if result.rowcount != 1:
         raise Retry()
-    audit.seal_case(conn, case.id, intact)
     if change.completed_task:
         done = conn.execute(_COMPLETE_TASK, {"b_id": change.completed_task, "at": now,
                                              "by": who.name})

@@ -121,12 +121,23 @@ def norm(settings: Mapping[str, Any]) -> int:
     return value
 
 
+# The stored norm as a scalar subquery: a read that runs anyway (a completion's plan) takes it
+# as one more column, so the setting is read fresh in the same statement and snapshot, with no
+# cache to keep right when the beheerder changes it.
+NORM_SETTING = (select(Setting.__table__.c.value)
+                .where(Setting.__table__.c.key == NORM_KEY).scalar_subquery())
+
+
 def settings(conn) -> dict[str, Any]:
     """What `due_at` reads of the organisation's settings (the norm), from a Connection or a
     Session: one lookup by primary key."""
-    value = conn.execute(select(Setting.__table__.c.value)
-                         .where(Setting.__table__.c.key == NORM_KEY)).scalar()
-    return {} if value is None else {NORM_KEY: value}
+    return settings_of(conn.execute(select(NORM_SETTING)).scalar())
+
+
+def settings_of(norm_value: Any) -> dict[str, Any]:
+    """The settings `settings` gives, from the stored norm value a query read along
+    (NORM_SETTING as a column; None when unset)."""
+    return {} if norm_value is None else {NORM_KEY: norm_value}
 
 
 def _date(value: Any) -> date | None:

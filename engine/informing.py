@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import Session
 
 from .driving import MELDING_STEP
@@ -28,37 +28,48 @@ INFORMED = "informed"  # the history action (CONTRACT section 5)
 SYSTEM = "systeem"  # the actor of the engine's own events (as cases.SYSTEM)
 # What the event records, labelled as the timelines show it (entries.event_fields).
 EVENT_FIELDS = {INFORMED: [Field("recipients", N_("Ingelicht"), "string")]}
+_users = User.__table__
 
 
-def recipients(session: Session, case: Case) -> list[User]:
+def recipients(db: Session | Connection, case: Case) -> list[User]:
     """Who is informed when a melding of `case` is made, sorted by name, without duplicates.
 
-    In: a session (or a Session bound to the connection of the caller's transaction) and the
-    case, its `owner` loaded (the owner's `manager_id` is read). Out: the active users to
-    inform: the owner's leidinggevende, and the aandachtsfunctionarissen involved in the case
-    (consulted, shared with, or who completed an aandachtsfunctionaris-lane task of it); when
-    none was involved, every active aandachtsfunctionaris. The owner (who makes the melding)
-    is never among them. Rule: CONTRACT section 5. Raises nothing of its own (database errors
-    pass through).
+    In: a session or a connection (the caller's transaction) and the case, its `owner` loaded
+    (the owner's `manager_id` is read). Out: the active users to inform (detached User objects
+    with id, name and roles): the owner's leidinggevende, and the aandachtsfunctionarissen
+    involved in the case (consulted, shared with, or who completed an
+    aandachtsfunctionaris-lane task of it); when none was involved, every active
+    aandachtsfunctionaris. The owner (who makes the melding) is never among them. Rule:
+    CONTRACT section 5. Raises nothing of its own (database errors pass through).
     """
+    conn = db.connection() if isinstance(db, Session) else db
     involved = or_(
-        User.id.in_(select(CaseShare.user_id).where(CaseShare.case_id == case.id)),
-        User.id.in_(select(Consult.user_id).where(Consult.case_id == case.id)),
-        User.name.in_(select(TaskRecord.completed_by).where(
+        _users.c.id.in_(select(CaseShare.user_id).where(CaseShare.case_id == case.id)),
+        _users.c.id.in_(select(Consult.user_id).where(Consult.case_id == case.id)),
+        _users.c.name.in_(select(TaskRecord.completed_by).where(
             TaskRecord.case_id == case.id, TaskRecord.lane == AANDACHTSFUNCTIONARIS,
             TaskRecord.state == "completed")),
     )
-    active = select(User).where(User.active.is_(True), User.id != case.owner_id)
-    experts = [u for u in session.scalars(active.where(involved))
-               if AANDACHTSFUNCTIONARIS in u.roles]
-    if not experts:
-        experts = [u for u in session.scalars(active) if AANDACHTSFUNCTIONARIS in u.roles]
-    found = {u.id: u for u in experts}
     manager_id = case.owner.manager_id
-    if manager_id is not None and manager_id not in found:
-        manager = session.scalar(active.where(User.id == manager_id))
-        if manager is not None:
-            found[manager.id] = manager
+    # One read (this runs in a completion): the active users who may be an
+    # aandachtsfunctionaris (the role text names it; the exact role is checked below) and the
+    # owner's leidinggevende, each with whether they were involved in the case.
+    maybe_expert = _users.c.roles.contains(AANDACHTSFUNCTIONARIS, autoescape=True)
+    candidates = conn.execute(
+        select(_users.c.id, _users.c.name, _users.c.roles, involved.label("involved"))
+        .where(_users.c.active.is_(True), _users.c.id != case.owner_id,
+               or_(maybe_expert, _users.c.id == manager_id) if manager_id is not None
+               else maybe_expert)
+    ).all()
+    people = {r.id: User(id=r.id, name=r.name, roles_text=r.roles, active=True)
+              for r in candidates}
+    experts = [r.id for r in candidates if r.involved and AANDACHTSFUNCTIONARIS in
+               people[r.id].roles]
+    if not experts:
+        experts = [r.id for r in candidates if AANDACHTSFUNCTIONARIS in people[r.id].roles]
+    found = {user_id: people[user_id] for user_id in experts}
+    if manager_id is not None and manager_id in people:
+        found[manager_id] = people[manager_id]
     return sorted(found.values(), key=lambda u: u.name)
 
 

@@ -6,15 +6,17 @@ web layer translates)."""
 from __future__ import annotations
 
 import hmac
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, func, select
 
-from . import log_head, models, settings, store
-from .merkle import EMPTY_ROOT, Tree, entry_hash, hmac_states
+from . import log_head, log_scan, models, settings, store
+from .log_scan import log_query
+from .merkle import EMPTY_ROOT, Tree, entry_hash
 from .messages import N_, Message, text_of
-from .translog import ENTRIES, KINDS, MISSING, QUEUE, batches, sequence, snapshot
+from .translog import ENTRIES, KINDS, MISSING, QUEUE, sequence, snapshot
 
 _WHAT = {"event": N_("gebeurtenis"), "access": N_("toegangslogregel"),
          "admin": N_("beheerlogregel")}
@@ -55,34 +57,6 @@ class LogReport:
         return not self.problems and not self.by_case
 
 
-def _log_query(case_id: int | None = None):
-    """The log's entries in order, each with the hash and case of the row it names (None when
-    that row is gone): idx, kind, row_id, case_id, entry_hash, row_hash, row_case. The kind
-    decides which table's row is joined, so at most one of the three matches; an admin row
-    has no case."""
-    e, a, m = (KINDS[k].alias(f"log_{k}") for k in ("event", "access", "admin"))
-    l_ = ENTRIES
-
-    def row_of(kind: str, table):
-        # The key is NULL unless the entry is of this kind: SQLite then skips the lookup
-        # (with `kind = ... AND id = row_id` it looked the row up in all three tables).
-        return table.c.id == case((l_.c.kind == kind, l_.c.row_id))
-
-    query = (
-        select(l_.c.idx, l_.c.kind, l_.c.row_id, l_.c.case_id, l_.c.entry_hash,
-               func.coalesce(e.c.hash, a.c.hash, m.c.hash).label("row_hash"),
-               func.coalesce(e.c.case_id, a.c.case_id).label("row_case"))
-        .select_from(
-            l_.outerjoin(e, row_of("event", e))
-            .outerjoin(a, row_of("access", a))
-            .outerjoin(m, row_of("admin", m)))
-        .order_by(l_.c.idx)
-    )
-    if case_id is not None:
-        query = query.where(l_.c.case_id == case_id)
-    return query
-
-
 def _check_row(report: LogReport, key: bytes, idx, kind, row_id, case_id, entry, row_hash,
                row_case) -> None:
     what = _row(kind, row_id)
@@ -106,8 +80,9 @@ def _check_row(report: LogReport, key: bytes, idx, kind, row_id, case_id, entry,
         report.of_case(case_id, problem)
 
 
-def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None) -> LogReport:
-    """Check the whole log in one pass, in one read transaction (no write lock):
+def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None,
+               jobs: int | None = None) -> LogReport:
+    """Check the whole log in one pass, in read transactions only (no write lock):
 
     - indexes run 0, 1, 2, ... without a gap (a removed entry that is not the newest);
     - each entry's keyed hash fits its index, kind, row, case and the row's own hash, and the
@@ -121,7 +96,11 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None)
     - the same against the head this instance's sequencer recorded outside the database
       (engine/log_head.py), so a log cut and sequenced anew is seen without a checkpoint.
 
-    Sequences queued rows first. Out: a LogReport; problems are Dutch."""
+    A log of several ranges of 2**log_scan.CHUNK_BITS entries without a gap is checked in
+    up to `jobs` processes side by side (default: the cores), each range in a read
+    transaction of its own (engine/log_scan.py); anything else in one. Sequences queued rows
+    first. Out: a LogReport; problems are Dutch."""
+    jobs = jobs or os.cpu_count() or 1
     sequence(url)
     report = LogReport(checkpoint=checkpoint)
     try:
@@ -132,53 +111,34 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None)
     if report.head is not None:
         wants = sorted({*wants, report.head.tree_size})
     key = settings.history_key()
-    inner, outer = hmac_states(key)
-    inner_copy, outer_copy = inner.copy, outer.copy
-    tree = Tree()
-    logged_cases = report.logged_cases
-    problems = report.problems
-    fitting = dict.fromkeys(KINDS, 0)  # per kind: entries whose row exists and fits them
     with snapshot(url) as conn:
-        expected = 0
-        for rows in batches(conn, _log_query()):
-            leaves: list[bytes] = []
-            leaf = leaves.append
-            for idx, kind, row_id, case_id, entry, row_hash, row_case in rows:
-                if idx != expected:
-                    problems.append(_of_log(Message(
-                        N_("de posities {first} tot en met {last} ontbreken (regels uit het "
-                           "logboek verwijderd)"), first=expected, last=idx - 1)))
-                expected = idx + 1
-                if case_id is None:
-                    case_text = ""
-                else:
-                    case_text = case_id
-                    logged_cases.add(case_id)
-                # entry_hash(idx, kind, row_id, case_id, row_hash, key), set up once
-                h = inner_copy()
-                h.update(f"{idx}\n{kind}\n{row_id}\n{case_text}\n{row_hash}".encode())
-                digest = outer_copy()
-                digest.update(h.digest())
-                digest = digest.digest()
-                if row_hash is not None and row_case == case_id and digest.hex() == entry:
-                    fitting[kind] += 1
-                    leaf(digest)  # == bytes.fromhex(entry)
-                    continue
-                _check_row(report, key, idx, kind, row_id, case_id, entry, row_hash,
-                           row_case)
-                try:
-                    leaf(bytes.fromhex(entry))
-                except (TypeError, ValueError):
-                    leaf(b"")
-            _grow(tree, leaves, wants, report.roots)
+        size = log_scan.intact_size(conn)
+        width = 1 << log_scan.CHUNK_BITS
+        if jobs > 1 and size is not None and size >= log_scan.PARALLEL_CHUNKS * width:
+            # indexes 0 .. size-1 without a gap: ranges side by side, each a perfect subtree
+            tree, odd, report.roots = log_scan.scan_parallel(url, size, wants, jobs)
+        else:
+            found = log_scan.scan(conn, wants)
+            tree, odd = found.tree, found.odd
+            report.roots = {want: Tree.resume(want, at).root()
+                            for want, at in found.frontiers.items()}
+        for item in odd:
+            if len(item) == 2:
+                report.problems.append(_of_log(Message(
+                    N_("de posities {first} tot en met {last} ontbreken (regels uit het "
+                       "logboek verwijderd)"), first=item[0], last=item[1])))
+            else:
+                _check_row(report, key, *item)
+        report.logged_cases = set(conn.execute(
+            select(ENTRIES.c.case_id).where(ENTRIES.c.case_id.is_not(None)).distinct()).scalars())
         report.tree_size, report.root = tree.size, tree.root()
         report.roots.setdefault(tree.size, report.root)
         if checkpoint:
             report.checkpoint_root = report.roots.get(checkpoint["tree_size"])
-        _unlogged(conn, report, fitting)
+        _unlogged(conn, report, _fitting(conn, odd))
         _admin_rows(conn, report)
         existing = set(conn.execute(select(models.Case.__table__.c.id)).scalars())
-    for case_id in sorted(logged_cases - existing):
+    for case_id in sorted(report.logged_cases - existing):
         report.by_case[case_id] = [
             N_("de casus is verwijderd: het logboek kent haar gebeurtenissen en toegangsregels, "
                "de casus zelf ontbreekt"), *report.by_case.get(case_id, [])][:20]
@@ -189,15 +149,16 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None)
     return report
 
 
-def _grow(tree: Tree, leaves: list[bytes], wants: list[int], roots: dict[int, str]) -> None:
-    """Add `leaves` to `tree`, noting in `roots` the root at each size of `wants` on the way."""
-    for want in wants:
-        if tree.size <= want <= tree.size + len(leaves):
-            cut = want - tree.size
-            tree.extend(leaves[:cut])
-            roots[want] = tree.root()
-            leaves = leaves[cut:]
-    tree.extend(leaves)
+def _fitting(conn: Connection, odd: list[tuple]) -> dict[str, int]:
+    """Per kind: how many entries name an existing row of their case and fit it by their
+    keyed hash, that is all of the kind but the odd ones."""
+    counts: dict[str, int] = {kind: count for kind, count in conn.execute(
+        select(ENTRIES.c.kind, func.count()).group_by(ENTRIES.c.kind))}
+    fitting = {kind: counts.get(kind, 0) for kind in KINDS}
+    for item in odd:
+        if len(item) > 2 and item[1] in fitting:
+            fitting[item[1]] -= 1
+    return fitting
 
 
 def _against_head(report: LogReport, head: log_head.Head) -> None:
@@ -282,7 +243,7 @@ def verify_case_log(conn: Connection, case_id: int) -> list[str]:
     is in the log or queued. Problems in Dutch."""
     report = LogReport()
     key = settings.history_key()
-    for row in conn.execute(_log_query(case_id)):
+    for row in conn.execute(log_query(case_id)):
         kind = row.kind
         row_hash, row_case = ((row.row_hash, row.row_case) if kind in ("event", "access")
                               else (None, None))

@@ -90,6 +90,16 @@ class Tree:
                          for left, right in zip(level[0::2], level[1::2], strict=True)]
             self._push(level[0], height)
 
+    def join(self, frontier: list[bytes], size: int) -> None:
+        """Append the leaves of another tree of `size` leaves, given by its compact range
+        (frontier()), as if appended one by one: each of its perfect subtrees must start at
+        a multiple of its width here (so this tree's size is a multiple of the largest)."""
+        heights = [b for b in reversed(range(size.bit_length())) if size >> b & 1]
+        if len(heights) != len(frontier) or (heights and self.size % (1 << heights[0])):
+            raise ValueError("compact range does not fit here")
+        for height, node in zip(heights, frontier, strict=True):
+            self._push(node, height)
+
     def _push(self, h: bytes, height: int) -> None:
         """Add the root `h` of a perfect subtree of 2**height leaves; the tree's size must be
         a multiple of 2**height."""

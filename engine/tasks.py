@@ -36,6 +36,7 @@ _PLAN_QUERY = (
         _tasks.c.id.label("task_id"), _tasks.c.step, _tasks.c.lane,
         _tasks.c.state.label("task_state"), _cases, _users.c.name.label("owner_name"),
         _users.c.manager_id.label("owner_manager_id"),
+        due.NORM_SETTING.label("norm_setting"),  # the norm the due dates of new tasks follow
     )
     .select_from(_tasks.join(_cases, _tasks.c.case_id == _cases.c.id)
                  .join(_users, _cases.c.owner_id == _users.c.id))
@@ -142,13 +143,12 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
         definition = definition_for(conn, case.process_version)
         owner = row.owner_name
         still_ready = [task_view(r) for r in conn.execute(_READY_QUERY, {"case_id": case.id})]
-        settings = due.settings(conn)  # the norm the due dates of new tasks follow
+        settings = due.settings_of(row.norm_setting)
         cache_key = (str(conn.engine.url), case.id)
         # after a melding the team is informed, in this completion (engine/informing.py)
         informed = None
         if row.step == informing.MELDING_STEP:
-            with Session(bind=conn) as reading:
-                informed = informing.event_data(informing.recipients(reading, case))
+            informed = informing.event_data(informing.recipients(conn, case))
     step = definition.steps[row.step]
     try:
         clean = forms.validate(step.fields, data, context=case.data, from_web=from_web)
@@ -238,7 +238,7 @@ def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = Fals
                 with write_connection() as conn:
                     write_change(conn, change, who, now)
                     audit.log_access(conn, who, "update", "ok", case=change.case,
-                                     source=who.source)
+                                     source=who.source, header=change.header)
             except Retry:
                 continue  # another step of this case was stored meanwhile: plan again
             tasks = change.tasks_view()

@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -144,7 +145,9 @@ def _after(duration: str, start: datetime) -> datetime:
 
 def cycle_of(value, start: datetime) -> dict:
     """A timeCycle value ("R3/PT1H", "R/P1D", "R2/2026-12-01T09:00/PT1H") from `start`:
-    {"cycles": n (-1: without end), "next": ISO UTC of the first fire, "duration": seconds}."""
+    {"cycles": n (-1: without end), "next": ISO UTC of the first fire, "duration": seconds}.
+    Raises TimerExpressionError (Dutch) for anything else, and for a cycle faster than
+    MIN_CYCLE, whether written in the diagram or given by an expression."""
     parts = str(value).strip().upper().split("/")
     if len(parts) not in (2, 3) or not re.fullmatch(r"R\d*", parts[0]):
         raise TimerExpressionError(Message(N_("'{value}' is geen herhaling (zoals R3/PT1H)"),
@@ -159,6 +162,11 @@ def cycle_of(value, start: datetime) -> dict:
     if step <= timedelta(0):
         raise TimerExpressionError(Message(N_("'{value}': de duur moet groter dan nul zijn"),
                                            value=value))
+    if step < MIN_CYCLE:  # a literal at deploy, an expression's value when a case reaches it
+        raise TimerExpressionError(Message(N_(
+            "'{value}' herhaalt vaker dan eens per uur (PT1H): elke keer komt er een gebeurtenis "
+            "bij in de geschiedenis van de casus, die blijft bewaard; herhaal hoogstens elk uur"),
+            value=value))
     return {"cycles": cycles, "next": first.isoformat(), "duration": step.total_seconds()}
 
 
@@ -185,10 +193,8 @@ def text_problem(kind: str, text: str | None) -> Message | None:
                 return _out_of_range(value)
         elif kind == "timeDuration":
             _after(value, clock.now())
-        elif cycle_of(value, clock.now())["duration"] < MIN_CYCLE.total_seconds():
-            return Message(N_("'{value}' herhaalt vaker dan eens per uur (PT1H): elke keer komt er "
-                              "een gebeurtenis bij in de geschiedenis van de casus, die blijft "
-                              "bewaard; herhaal hoogstens elk uur"), value=value)
+        else:
+            cycle_of(value, clock.now())
     except TimerExpressionError as exc:
         found = text_of(exc)
         return found if isinstance(found, Message) else Message(found)
@@ -297,10 +303,25 @@ def due_of(task) -> datetime | None:
     return timezones.parse_iso(value) if isinstance(value, str) else None
 
 
+def _waiting_tasks(workflow) -> Iterator[Any]:
+    """The workflow's WAITING tasks, those of its subprocesses included (as get_tasks with
+    state=WAITING finds them, in another order): straight from the task dictionaries, as this
+    runs after every engine advance and a walk of the task tree cost more than the advance's
+    other bookkeeping. A finished subprocess task's own tasks are left out, as the walk does."""
+    wanted = TaskState.WAITING
+    yield from (t for t in workflow.tasks.values() if t.state == wanted)
+    subprocesses = workflow.subprocesses
+    for owner_id, sub in subprocesses.items():
+        owner = workflow.tasks.get(owner_id) or next(
+            (s.tasks[owner_id] for s in subprocesses.values() if owner_id in s.tasks), None)
+        if owner is not None and not owner.state & TaskState.FINISHED_MASK:
+            yield from (t for t in sub.tasks.values() if t.state == wanted)
+
+
 def waiting(workflow) -> list[Waiting]:
     """The workflow's waiting timers (subprocesses included), earliest first (then task id)."""
     found = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+    for task in _waiting_tasks(workflow):
         due = due_of(task)
         if due is not None and not task.internal_data.get("event_fired", False):
             found.append(Waiting(str(task.id), task.task_spec.bpmn_id, due))

@@ -60,7 +60,11 @@ def _sequence_batch(engine: Engine, wait: bool) -> int:
     with store.write_queue(engine), store.writer(engine).connect() as conn:
         with conn.begin():
             dequeued, rows = _place_queued(engine, conn, wait)
-        if rows:  # committed: record the new head outside the database (engine/log_head.py)
+    if rows:
+        # Committed: record the new head outside the database (engine/log_head.py), after the
+        # write lock is given back (the record has a file lock of its own and reads what other
+        # batches committed meanwhile), so no writer waits on the head file.
+        with engine.connect() as conn:
             log_head.record(engine, conn, rows[0]["idx"], [r["entry_hash"] for r in rows])
     return dequeued
 

@@ -1,5 +1,6 @@
 """A case that loops long (help evaluated again and again) keeps going: SpiffWorkflow's
-task iterator would stop at depth 1000 and make such a case look finished."""
+task iterator would stop at depth 1000 and make such a case look finished. Longer runs, with
+the cost per step: bench/long_case_bench.py."""
 
 from bench.verify_bench import looping_bpmn
 from engine import adapter, definitions, driving

@@ -311,6 +311,23 @@ def test_an_interrupting_boundary_timer_cancels_its_task(db_url, people, monkeyp
     assert verify(case["id"])[case["id"]].ok, verify(case["id"])[case["id"]].problems
 
 
+def test_a_cycle_given_by_an_expression_is_held_to_the_hourly_minimum():
+    """A timeCycle written as an expression ("'R2/PT1M'", a quoted text) is not a literal the
+    deploy checks can read; its value is known when a case reaches the timer. The engine refuses
+    a cycle faster than MIN_CYCLE there too, so the proof finds the route that reaches it and
+    the deploy is refused with that route as witness."""
+    files = timer_files()
+    fast = files[0].content.replace(b">R2/PT1H<", b">'R2/PT1M'<")
+    assert fast != files[0].content
+    definition, problems = definitions.check([SourceFile("meldcode.bpmn", fast), files[1]])
+    assert definition is None
+    [problem] = problems
+    assert "'R2/PT1M' herhaalt vaker dan eens per uur" in str(problem)
+    assert problem.path and problem.path[0]["step"] == "stap1_signalen"
+    hourly = files[0].content.replace(b">R2/PT1H<", b">'R2/PT1H'<")
+    assert definitions.check([SourceFile("meldcode.bpmn", hourly), files[1]])[0] is not None
+
+
 def test_meldcode_check_passes_a_diagram_with_timers(tmp_path):
     from tests.helpers import cli
 

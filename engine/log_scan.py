@@ -1,0 +1,217 @@
+"""The pass over the entries of the log across all cases, fast: each entry's keyed hash
+recomputed from its row (merkle.entry_hash) and the Merkle tree grown over the entries
+(RFC 9162 section 2.1.1). engine/log_verify.py judges what this finds.
+
+A log whose indexes run 0 .. n-1 without a gap is split into aligned ranges of 2**CHUNK_BITS
+entries, each a perfect subtree of the tree, which forked processes check side by side
+(each in a read transaction of its own, on the entries below n only, which the log never
+changes); the subtrees' roots then make the tree. Any entry that does not fit its row is
+handed back as it was read, and log_verify names it exactly as in its one-process pass."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, LargeBinary, String, and_, case, cast, func, select
+
+from . import settings
+from .merkle import Tree, hmac_states
+from .translog import ENTRIES, KINDS, batches, snapshot
+
+
+def log_query(case_id: int | None = None, lo: int | None = None, hi: int | None = None,
+              compact: bool = False, dialect: str = "sqlite"):
+    """The log's entries in order (of case `case_id`, or with lo <= idx < hi, when given),
+    each with the hash and case of the row it names (None when that row is gone): idx, kind,
+    row_id, case_id, entry_hash, row_hash, row_case. The kind decides which table's row is
+    joined, so at most one of the three matches; an admin row has no case.
+    compact: idx, the entry's keyed-hash message as bytes (None when its row is gone or in
+    another case) and entry_hash, the message in the form of `dialect`'s database."""
+    e, a, m = (KINDS[k].alias(f"log_{k}") for k in ("event", "access", "admin"))
+    l_ = ENTRIES
+
+    def row_of(kind: str, table):
+        # The key is NULL unless the entry is of this kind: SQLite then skips the lookup
+        # (with `kind = ... AND id = row_id` it looked the row up in all three tables).
+        return table.c.id == case((l_.c.kind == kind, l_.c.row_id))
+
+    row_hash = func.coalesce(e.c.hash, a.c.hash, m.c.hash)
+    row_case = func.coalesce(e.c.case_id, a.c.case_id)
+    if compact:
+        # merkle.entry_hash's message, made by the database (cheaper than in Python), only
+        # for an entry whose row exists in the entry's case (else NULL)
+        text = (cast(l_.c.idx, String) + "\n" + l_.c.kind + "\n" + cast(l_.c.row_id, String)
+                + "\n" + func.coalesce(cast(l_.c.case_id, String), "") + "\n" + row_hash)
+        message = case((and_(row_hash.is_not(None), row_case.is_not_distinct_from(l_.c.case_id)),
+                        cast(text, LargeBinary) if dialect == "sqlite"
+                        else func.convert_to(text, "UTF8")))
+        columns = [l_.c.idx, message, l_.c.entry_hash]
+    else:
+        columns = [l_.c.idx, l_.c.kind, l_.c.row_id, l_.c.case_id, l_.c.entry_hash,
+                   row_hash.label("row_hash"), row_case.label("row_case")]
+    query = (
+        select(*columns)
+        .select_from(
+            l_.outerjoin(e, row_of("event", e))
+            .outerjoin(a, row_of("access", a))
+            .outerjoin(m, row_of("admin", m)))
+        .order_by(l_.c.idx)
+    )
+    if case_id is not None:
+        query = query.where(l_.c.case_id == case_id)
+    if lo is not None:
+        query = query.where(l_.c.idx >= lo)
+    if hi is not None:
+        query = query.where(l_.c.idx < hi)
+    return query
+
+
+CHUNK_BITS = 16  # 65,536 entries a range: work enough per process, few results to send back
+# Below this many ranges the log is checked in one process (forking costs more).
+PARALLEL_CHUNKS = 2
+
+
+@dataclass
+class Scanned:
+    """What a pass over entries found, in log order: the rows (as read: idx, kind, row_id,
+    case_id, entry_hash, row_hash, row_case) that are not plainly sound (their row gone or
+    moved, or their keyed hash not that of the row) and the gaps in the indexes, each as
+    (first missing, last missing); the tree over the leaves, and the compact range of the
+    tree at each size asked for (relative to the first entry of the pass)."""
+
+    tree: Tree = field(default_factory=Tree)
+    odd: list[tuple] = field(default_factory=list)
+    frontiers: dict[int, list[bytes]] = field(default_factory=dict)
+
+
+def leaf_of(entry: Any) -> bytes:
+    """The leaf input of an entry whose hash is not the one recomputed: its stored hash
+    as bytes, or b"" when that is no hex (the root then differs from any checkpoint's)."""
+    try:
+        return bytes.fromhex(entry)
+    except (TypeError, ValueError):
+        return b""
+
+
+def scan(conn: Connection, wants: list[int], lo: int = 0, hi: int | None = None) -> Scanned:
+    """Check the entries lo <= idx < hi (hi None: to the end) in `conn`'s transaction: a
+    batch whose indexes follow on, whose rows all exist in their case and whose keyed hashes
+    all equal the stored ones is compared in one go; any other batch is read again in full
+    and judged row by row (Scanned.odd). wants: tree sizes (counted from index `lo`) at
+    which the compact range is kept. Raises what the driver raises."""
+    inner, outer = hmac_states(settings.history_key())
+    inner_copy, outer_copy = inner.copy, outer.copy
+    found = Scanned()
+    tree, odd = found.tree, found.odd
+    expected = lo
+    query = log_query(lo=lo or None, hi=hi, compact=True, dialect=conn.dialect.name)
+    for rows in batches(conn, query):
+        digests: list[bytes] = []
+        add = digests.append
+        first, last = rows[0][0], rows[-1][0]
+        try:
+            for _idx, message, _entry in rows:
+                h = inner_copy()
+                h.update(message)  # TypeError for None: the row is gone or moved
+                o = outer_copy()
+                o.update(h.digest())
+                add(o.digest())
+            sound = (first == expected and last == expected + len(rows) - 1
+                     and b"".join(digests).hex() == "".join([row[2] for row in rows]))
+        except TypeError:  # a message or entry hash that is None
+            sound = False
+        if not sound:
+            full = conn.execute(log_query(lo=first, hi=last + 1)).all()
+            digests = _odd_rows(full, odd, expected, inner, outer)
+        expected = last + 1
+        _grow(tree, digests, wants, found.frontiers)
+    return found
+
+
+def _odd_rows(rows, odd: list[tuple], expected: int, inner, outer) -> list[bytes]:
+    """The leaves of a batch that is not plainly sound (its rows as log_query gives them),
+    its odd rows and gaps (its first index expected `expected`) added to `odd`."""
+    leaves = []
+    for row in rows:
+        idx, kind, row_id, case_id, entry, row_hash, row_case = row
+        if idx != expected:
+            odd.append((expected, idx - 1))
+        expected = idx + 1
+        h = inner.copy()
+        h.update(f"{idx}\n{kind}\n{row_id}\n{'' if case_id is None else case_id}\n"
+                 f"{row_hash}".encode())
+        o = outer.copy()
+        o.update(h.digest())
+        digest = o.digest()
+        if row_hash is not None and row_case == case_id and digest.hex() == entry:
+            leaves.append(digest)
+        else:
+            odd.append(tuple(row))
+            leaves.append(leaf_of(entry))
+    return leaves
+
+
+def _grow(tree: Tree, leaves: list[bytes], wants: list[int],
+          frontiers: dict[int, list[bytes]]) -> None:
+    """Add `leaves` to `tree`, keeping in `frontiers` its compact range at each size of
+    `wants` on the way."""
+    for want in wants:
+        if tree.size <= want <= tree.size + len(leaves):
+            cut = want - tree.size
+            tree.extend(leaves[:cut])
+            frontiers[want] = tree.frontier()
+            leaves = leaves[cut:]
+    tree.extend(leaves)
+
+
+def intact_size(conn: Connection) -> int | None:
+    """The number of entries when their indexes run 0 .. n-1 without a gap, else None."""
+    count, low, high = conn.execute(select(func.count(), func.min(ENTRIES.c.idx),
+                                           func.max(ENTRIES.c.idx))).one()
+    if not count:
+        return 0
+    return count if low == 0 and high == count - 1 else None
+
+
+def scan_parallel(url: str | None, size: int, wants: list[int], jobs: int,
+                  ) -> tuple[Tree, list[tuple], dict[int, str]]:
+    """Check entries 0 .. size-1 (indexes without a gap) in aligned ranges, in `jobs`
+    forked processes (at lower priority, as verify's). Out: the tree over all, the odd rows
+    (as scan gives them) in order, and the root at each size of `wants`."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    width = 1 << CHUNK_BITS
+    ranges = [(lo, min(size, lo + width)) for lo in range(0, size, width)]
+    tasks = [(url, lo, hi, [w - lo for w in wants if lo <= w <= hi])
+             for lo, hi in ranges]
+    tree, odd, roots = Tree(), [], {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_process_start) as pool:
+        for (lo, _hi), part in zip(ranges, pool.map(_scan_range, tasks), strict=True):
+            frontier, part_size, part_odd, part_frontiers = part
+            for rel, at in part_frontiers.items():
+                partial = Tree.resume(tree.size, tree.frontier())
+                partial.join(at, rel)
+                roots[lo + rel] = partial.root()
+            tree.join(frontier, part_size)
+            odd.extend(part_odd)
+    return tree, odd, roots
+
+
+def _process_start() -> None:
+    from . import store, verification
+
+    store.forget_engines_after_fork()
+    niceness = verification.BACKGROUND_NICENESS
+    if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+
+
+def _scan_range(task) -> tuple[list[bytes], int, list[tuple], dict[int, list[bytes]]]:
+    url, lo, hi, wants = task
+    with snapshot(url) as conn:
+        found = scan(conn, wants, lo, hi)
+    return found.tree.frontier(), found.tree.size, found.odd, found.frontiers
