@@ -113,21 +113,11 @@ def header_ok(case_id: int, fields: Any) -> bool:
     return hmac.compare_digest(header_hash(case_id, fields), fields.header_hash or "")
 
 
-def header_intact(db: Session | Connection, case_id: int) -> bool:
-    """Whether the case row, as stored now, still carries its own header hash. Writers ask
-    before they change a header field, and seal again only when it was: a header changed
-    outside the application stays broken, however many writes follow (never laundered)."""
-    conn = db.connection() if isinstance(db, Session) else db
-    row = _read_header(conn, case_id)
-    return row is not None and not isinstance(row, _Unreadable) and header_ok(case_id, row)
-
-
 def read_header(db: Session | Connection, case_id: int) -> Any:
     """The header of case `case_id` as stored now, for a writer that changes it: a Row with
     HEADER_FIELDS and header_hash (locked on PostgreSQL), an object with access_count (an int
     or None) and header_hash for a row whose header does not parse, None for no such case.
-    `header_ok` on a Row says whether it is intact (header_intact). Never raises for the
-    row's values."""
+    `header_ok` on a Row says whether it is intact. Never raises for the row's values."""
     return _read_header(db.connection() if isinstance(db, Session) else db, case_id)
 
 
@@ -180,7 +170,7 @@ def seal_case(db: Session | Connection, case_id: int, intact: bool = True) -> No
     """Recompute cases.header_hash from the row as this transaction sees it.
 
     Call it in the same transaction after a change to a header field (HEADER_FIELDS), with
-    intact = header_intact(...) as asked before the change (a new case: True). log_access
+    intact = header_ok(...) as asked before the change (a new case: True). log_access
     seals by itself. A header that was not intact is left as it is."""
     if not intact:
         return
