@@ -107,10 +107,10 @@ def run_due(now: datetime | None = None, url: str | None = None, limit: int | No
     each batch, so a long round neither stamps its last fires with its start nor leaves a
     timer that comes due meanwhile for the next round) in the database of `url` (default the
     configured one), case by case, each in its own transaction; at most `limit` cases (None:
-    until none is due). Returns how many cases had a timer fired. A case whose claim or write
-    fails is logged and left for the next round; nothing is raised but database errors
-    outside a case. CONTRACT section 5: each due timer fires exactly once, within 10 s of its
-    time, however many workers and servers run."""
+    until none is due). Returns how many cases had a timer fired. A case whose fire fails
+    is logged and held back (between RETRY_FIRST and RETRY_MOST, as long as it is overdue);
+    nothing is raised but database errors outside a case. CONTRACT section 5: each due timer
+    fires exactly once, within 10 s of its time, however many workers and servers run."""
     fired = 0
     while limit is None or fired < limit:
         outcome = _fire_next(now or clock.now(), url)
