@@ -60,7 +60,7 @@ def current() -> dict[str, Any]:
 
 def validate(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
-        raise Invalid(N_("Ongeldige instellingen."), {"instellingen": "Verwacht een object."})
+        raise Invalid(N_("Ongeldige instellingen."), {"instellingen": N_("Verwacht een object.")})
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for key in payload:

@@ -99,7 +99,7 @@ def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         case, new_owner, reason = _request(session, who, case_id, payload, "hand_over",
                                            CASE_STARTERS, N_("medewerker"))
         if new_owner.id == case.owner_id:
-            raise Invalid(N_("Ongeldige gegevens."), {"user": "Deze collega is al eigenaar."})
+            raise Invalid(N_("Ongeldige gegevens."), {"user": N_("Deze collega is al eigenaar.")})
         old_owner = case.owner
         intact = audit.header_ok(case.id, case)  # before the owner changes
         case.owner_id = new_owner.id

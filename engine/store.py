@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import config, settings
 from .errors import DomainError
+from .messages import N_
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -85,7 +86,7 @@ class DatabaseBusy(DomainError):
     status = 503
 
     def __init__(self):
-        super().__init__("De database is bezig; probeer het zo opnieuw.")
+        super().__init__(N_("De database is bezig; probeer het zo opnieuw."))
 
 
 def write_lock_timeout() -> float:
