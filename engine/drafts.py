@@ -58,7 +58,7 @@ class _Denied(Exception):
 
 def _save(session: Session, who: Principal, task_id: Any, data: Any, definition_for) -> dict:
     row = _ready_row(session, task_id)
-    case = session.get_one(Case, row.case_id)  # a task's case is there (foreign key)
+    case = _locked_case(session, row)
     user = session.get(User, who.id)
     if row.step == "consult":  # the product's own task, only for the person consulted
         from . import consults  # consults builds on cases: imported when needed
@@ -96,6 +96,24 @@ def _ready_row(session: Session, task_id: Any) -> TaskRecord:
     if row.state != "ready":
         raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."), case_id=row.case_id)
     return row
+
+
+def _locked_case(session: Session, row: TaskRecord) -> Case:
+    """The task's case, its row locked (PostgreSQL; SQLite's write lock serialises the whole
+    write already), and the task still ready as read after the lock, else Conflict (409).
+
+    A completion, a cancellation by the engine and a handover lock the case row first and
+    delete the task's (or the old owner's) drafts in their own transaction. Without this lock a
+    save that read the task as ready while one of them ran would insert its draft after that
+    delete, a draft of a completed task (free text about a client) kept for good. With it,
+    either the save waits and then sees the task gone (and the owner changed), or the other
+    waits for the save and deletes its draft."""
+    case = session.scalars(select(Case).where(Case.id == row.case_id).with_for_update()
+                           .execution_options(populate_existing=True)).one()
+    session.refresh(row)
+    if row.state != "ready":
+        raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."), case_id=row.case_id)
+    return case
 
 
 def _log_denied(who: Principal, case_id: int) -> None:
