@@ -134,13 +134,33 @@ def point_in_time(value) -> datetime:
 _NO_DATE = N_("'{value}' is geen datum of tijdstip")
 
 
+# The most months (years included) a duration may name. SpiffWorkflow counts a duration's
+# months one by one (TimerEventDefinition.get_timedelta_from_start), so 'P99999999Y' held
+# `meldcode check`, a deploy and a completion reaching it for hours (issue 13 break-it); no
+# moment lies more than 10,000 years on anyway.
+MAX_MONTHS = 12 * 10_000
+
+
 def _after(duration: str, start: datetime) -> datetime:
+    """The moment `duration` (ISO 8601, e.g. PT2H, P5D) after `start` (aware). Raises
+    TimerExpressionError (Dutch) when it is no duration or ends past any date (MAX_MONTHS, or
+    past the year 9999), without counting the months of a huge one."""
     try:
         parsed = TimerEventDefinition.parse_iso_duration(str(duration))
     except Exception:
         raise TimerExpressionError(Message(N_("'{duration}' is geen duur (zoals PT2H of P5D)"),
                                            duration=duration)) from None
-    return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    try:
+        if parsed.get("years", 0) * 12 + parsed.get("months", 0) > MAX_MONTHS:
+            raise OverflowError(duration)
+        return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    except OverflowError:
+        raise TimerExpressionError(_too_long(duration)) from None
+
+
+def _too_long(value: str) -> Message:
+    return Message(N_("'{value}' duurt te lang: de timer zou na {last} afgaan"), value=value,
+                   last=f"{DATE_RANGE[1]:%d-%m-%Y}")
 
 
 def cycle_of(value, start: datetime) -> dict:
@@ -176,9 +196,10 @@ def text_problem(kind: str, text: str | None) -> Message | None:
 
     A cron text is refused (ISO 8601 only); a literal is worked out as the engine will (from
     now): a date in the years a date field takes (forms.DATE_RANGE; the engine itself still
-    takes any date, so the cases of a version deployed before go on), a duration, a cycle
-    repeating no faster than MIN_CYCLE. An expression over the case's variables is left to
-    the expression check and the proof (its value depends on the answers). Never raises."""
+    takes any date, so the cases of a version deployed before go on), a duration or a cycle
+    whose (first) fire falls in those years too, a cycle repeating no faster than MIN_CYCLE.
+    An expression over the case's variables is left to the expression check and the proof
+    (its value depends on the answers). Never raises."""
     value = (text or "").strip()
     if not value:
         return N_("zegt niet wanneer de timer afgaat")
@@ -192,9 +213,12 @@ def text_problem(kind: str, text: str | None) -> Message | None:
             if not DATE_RANGE[0] <= day <= DATE_RANGE[1]:
                 return _out_of_range(value)
         elif kind == "timeDuration":
-            _after(value, clock.now())
-        else:
-            cycle_of(value, clock.now())
+            if _after(value, clock.now()).astimezone(timezones.DISPLAY_ZONE).date() \
+                    > DATE_RANGE[1]:
+                return _too_long(value)
+        elif datetime.fromisoformat(cycle_of(value, clock.now())["next"]).astimezone(
+                timezones.DISPLAY_ZONE).date() > DATE_RANGE[1]:
+            return _too_long(value)
     except TimerExpressionError as exc:
         found = text_of(exc)
         return found if isinstance(found, Message) else Message(found)
