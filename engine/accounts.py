@@ -245,10 +245,30 @@ def revoke_tokens(who: Who, name: str, token_id: Any = None, via: Via | None = N
 # --- the admin log -----------------------------------------------------------------------------
 
 
+PAGE = N_("Geef een paginanummer: een heel getal van 1 of hoger.")
+
+
+def admin_log_page_number(value: Any) -> int:
+    """The page of the admin log asked for (a query parameter's text, or None for the first):
+    a whole number of 1 or more, else Invalid at `page` (Dutch). A page beyond the log is
+    asked for rightly and is empty (audit.admin_log)."""
+    if value is None or value == "":
+        return 1
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or not text.strip("0"):
+        raise Invalid(PAGE, {"page": PAGE})
+    if len(text.lstrip("0")) > 12:  # beyond any log (and beyond what int() reads quickly)
+        return audit.MAX_ADMIN_LOG_PAGE + 1
+    return int(text)
+
+
 def read_admin_log(who: Who, limit: int = 1000, stamp: timezones.Stamp = audit.iso,
-                   via: Via | None = None) -> list[dict[str, Any]]:
-    """The newest `limit` admin-log lines, oldest first (audit.admin_log: at as `stamp` gives
-    it, user, action, detail). Auditors only (CONTRACT section 5): anyone else is refused
-    with a `refused` line, as on the beheerder's pages (Forbidden)."""
+                   via: Via | None = None, page: int = 1) -> list[dict[str, Any]]:
+    """One page of `limit` admin-log lines, oldest first; page 1 the newest (audit.admin_log:
+    at as `stamp` gives it, user, action, detail; every line is on some page). Auditors only
+    (CONTRACT section 5): anyone else is refused with a `refused` line, as on the beheerder's
+    pages (Forbidden). Raises ValueError for a page below 1 (admin_log_page_number checks
+    what a person typed)."""
     return _command(who, AUDITOR, via,
-                    lambda s, _by: audit.admin_log(s, limit, stamp=stamp), write=False)
+                    lambda s, _by: audit.admin_log(s, limit, stamp=stamp, page=page),
+                    write=False)

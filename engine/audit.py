@@ -309,13 +309,28 @@ def log_admin(db: Session | Connection, user: str, action: str, detail: dict) ->
                                  "hash": admin_hash(at, user, action, detail)})
 
 
+# Pages of the admin log beyond this one are empty: no offset the database cannot hold.
+MAX_ADMIN_LOG_PAGE = 10**9
+
+
 def admin_log(session: Session | Connection, limit: int = 1000,
-              stamp: timezones.Stamp = iso) -> list[dict[str, Any]]:
-    """The newest `limit` admin-log rows, oldest first: [{"at", "user", "action", "detail"}]
+              stamp: timezones.Stamp = iso, page: int = 1) -> list[dict[str, Any]]:
+    """One page of `limit` admin-log rows, oldest first: [{"at", "user", "action", "detail"}]
     with `at` as `stamp` gives it: ISO 8601 UTC text by default (Contract section 5, GET
-    /api/v1/admin-log), an aware UTC datetime with timezones.to_utc (the auditor's page)."""
+    /api/v1/admin-log), an aware UTC datetime with timezones.to_utc (the auditor's page).
+
+    page 1 holds the newest `limit` rows, page 2 the `limit` before them, and so on: every
+    row stays readable, however many came after it (issue 11 point 4: a flood of `refused`
+    lines must not push an administrative action out of the auditor's reach). A page past
+    the oldest row, or above MAX_ADMIN_LOG_PAGE, is empty; page below 1 raises ValueError."""
+    if page < 1:
+        raise ValueError("page must be 1 or more")
+    if page > MAX_ADMIN_LOG_PAGE:
+        return []
+    limit = max(0, int(limit))
     conn = session.connection() if isinstance(session, Session) else session
     rows = conn.execute(select(_admin.c.at, _admin.c.user, _admin.c.action, _admin.c.detail)
-                        .order_by(_admin.c.id.desc()).limit(max(0, int(limit)))).all()
+                        .order_by(_admin.c.id.desc()).limit(limit)
+                        .offset((page - 1) * limit)).all()
     return [{"at": stamp(r.at), "user": r.user, "action": r.action, "detail": r.detail}
             for r in reversed(rows)]

@@ -235,6 +235,8 @@ def test_every_answer_of_every_endpoint_fits_the_document(api, people, contract)
 
     # the admin log
     assert api.get("/api/v1/admin-log", who="aud")
+    assert api.get("/api/v1/admin-log", who="aud", query_string={"page": "2"}) == []
+    api.get("/api/v1/admin-log", 422, who="aud", query_string={"page": "nul"})
     api.get("/api/v1/admin-log", 403, who="mw")
     api.get("/api/v1/admin-log", 401, who=None)
 

@@ -332,8 +332,15 @@ def token_revoke(name):
 @bp.get("/beheerlog")
 @login_required
 def admin_log():
+    # ?pagina=N: the N-th page of ADMIN_LOG_LIMIT lines back from the newest, so every line
+    # stays within reach however many came after it (issue 11 point 4); junk is page 1.
+    try:
+        page = accounts.admin_log_page_number(request.args.get("pagina"))
+    except Invalid:
+        page = 1
     rows = accounts.read_admin_log(principal(), ADMIN_LOG_LIMIT, stamp=timezones.to_utc,
-                                   via=_via())
+                                   via=_via(), page=page)
     return render_template("admin/admin_log.html", rows=list(reversed(rows)),
                            limit=ADMIN_LOG_LIMIT, ADMIN_ACTIONS=ADMIN_ACTIONS,
-                           admin_detail=admin_detail)
+                           admin_detail=admin_detail, page=page,
+                           has_older=len(rows) == ADMIN_LOG_LIMIT)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, after_this_request, current_app, g, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from engine import (
@@ -33,6 +33,7 @@ from engine import (
 from engine.errors import BadRequest, DomainError, Invalid, NotAuthenticated
 from engine.forms import REQUIRED
 from engine.messages import N_, Message
+from engine.roles import AUDITOR
 
 from .. import DEPLOY_LIMIT, JSON_LIMIT
 from .. import notifications as notices
@@ -115,7 +116,8 @@ def token_auth(fn):
 
 def endpoint(method: str, rule: str, summary: str, replies: dict[int, tuple[Any, str]],
              refusals: Iterable[int] = (), body: Any = None, auth: bool = True,
-             own_refusals: dict[int, Reply] | None = None) -> Callable:
+             own_refusals: dict[int, Reply] | None = None,
+             query: tuple[dict[str, Any], ...] = ()) -> Callable:
     """Route a view at `rule` for `method` and declare its operation in the OpenAPI document.
 
     replies: the answers that are no refusal, by status: (the model or type the view's value
@@ -123,7 +125,8 @@ def endpoint(method: str, rule: str, summary: str, replies: dict[int, tuple[Any,
     status). refusals: the statuses it may refuse with through the Error model, besides 400
     (any request can be malformed) and, with auth (a bearer token), 401; own_refusals: a
     refusal with a body of its own. body: the request body's model (JSON), or its content by
-    media type."""
+    media type. query: the query parameters it reads, as OpenAPI parameter objects without
+    "in"."""
     def decorate(view):
         refused = {400, *refusals, *([401] if auth else [])}
         operation = declare(Operation(
@@ -131,7 +134,7 @@ def endpoint(method: str, rule: str, summary: str, replies: dict[int, tuple[Any,
             replies={status: Reply(shape, text) for status, (shape, text) in replies.items()},
             refusals={status: (own_refusals or {}).get(status, ERROR)
                       for status in sorted(refused | set(own_refusals or ()))},
-            body=body, auth=auth))
+            body=body, auth=auth, query=query))
 
         @wraps(view)
         def serialised(*args, **kwargs):
@@ -384,13 +387,37 @@ def deploy_process():
     return deployed, 201 if deployed["created"] else 200
 
 
+ADMIN_LOG_PAGE = 1000  # lines per page of GET /api/v1/admin-log
+
+
 @endpoint("GET", "/admin-log",
           "Het beheerlog: gebruikers, tokens, instellingen, publicaties, activeringen en "
-          "verplaatsingen, oudste eerst (de nieuwste 1000); alleen auditors",
-          {200: (list[models.AdminLogEntry], "beheerhandelingen")}, refusals=(403,))
+          "verplaatsingen, per pagina van 1000 regels, oudste eerst; pagina 1 (standaard) de "
+          "nieuwste, `page=2` de 1000 daarvoor, enzovoort (kop `Link` met rel=\"next\" bij een "
+          "volle pagina); alleen auditors",
+          {200: (list[models.AdminLogEntry], "beheerhandelingen")}, refusals=(403, 422),
+          query=({"name": "page", "required": False,
+                  "description": "1 (standaard): de nieuwste 1000 regels; 2: de 1000 daarvoor",
+                  "schema": {"type": "integer", "minimum": 1, "default": 1}},))
 def admin_log():
-    """CONTRACT section 5: the admin log, auditors only (anyone else: a `refused` line, 403)."""
-    return accounts.read_admin_log(g.principal, via=accounts.Via(request.method, request.path))
+    """CONTRACT section 5: the admin log, auditors only (anyone else: a `refused` line, 403).
+    ?page=N reaches every line, however many came after it (issue 11 point 4); a page that
+    is no whole number of 1 or more is 422 at `page`."""
+    via = accounts.Via(request.method, request.path)
+    try:
+        page = accounts.admin_log_page_number(request.args.get("page"))
+    except Invalid:
+        accounts.allowed(g.principal, AUDITOR, via)  # someone else: 403 (and its line) first
+        raise
+    rows = accounts.read_admin_log(g.principal, ADMIN_LOG_PAGE, via=via, page=page)
+    if len(rows) == ADMIN_LOG_PAGE:  # a full page: older lines may follow
+        link = f'<{url_for("api.admin_log", page=page + 1)}>; rel="next"'
+
+        @after_this_request
+        def _next_page(response: Response) -> Response:
+            response.headers.add("Link", link)
+            return response
+    return rows
 
 
 CATCH_ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -73,6 +73,8 @@ class Operation:
     refusals: dict[int, Reply] = field(default_factory=dict)  # 4xx, by status
     body: type[BaseModel] | dict[str, Any] | None = None  # a model (JSON) or content by type
     auth: bool = True
+    # query parameters: OpenAPI parameter objects without "in" (added: "query")
+    query: tuple[dict[str, Any], ...] = ()
 
     @property
     def path(self) -> str:
@@ -147,9 +149,11 @@ def openapi_document() -> dict[str, Any]:
         if not op.auth:
             operation["security"] = []
         names = re.findall(r"<(?:[^:>]+:)?([^>]+)>", op.rule)
-        if names:
-            operation["parameters"] = [{"name": "id", "in": "path", "required": True,
-                                        "schema": PATH_IDS[name]} for name in names]
+        parameters = [{"name": "id", "in": "path", "required": True,
+                       "schema": PATH_IDS[name]} for name in names]
+        parameters += [{**param, "in": "query"} for param in op.query]
+        if parameters:
+            operation["parameters"] = parameters
         if isinstance(op.body, type):
             schema = _written_out(by_key[(("body", id(op)), "validation")], schemas)
             operation["requestBody"] = {"required": True,
