@@ -2,7 +2,8 @@
 and each of its field errors is a Message (engine/messages.N_), which the web layer puts in the
 reader's language. A plain str is passed through as it is, so an English reader would read the
 Dutch: the handover to the colleague who already owns the case and the 503 of a busy database
-were such texts. The last test holds every refusal raised in engine/ to the rule."""
+were such texts; the OpenAPI document names the 503 too. The last test holds every refusal
+raised in engine/ to the rule."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ import ast
 import threading
 from pathlib import Path
 
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
 from engine import errors, store
 from tests.helpers import english, text
 
 ENGINE = Path(__file__).resolve().parents[2] / "engine"
+DOCUMENT = "urn:meldcode:openapi"
 
 
 def test_handing_a_case_to_its_own_owner_is_refused_in_the_readers_language(
@@ -60,6 +66,18 @@ def test_a_busy_database_is_said_in_the_readers_language(browser_like, sqlite_pe
     assert page.status_code == 503 and r.status_code == 503
     assert "The database is busy; please try again in a moment." in text(page)
     assert r.get_json()["error"] == "The database is busy; please try again in a moment."
+    # ... and the OpenAPI document names that answer, with the body it has
+    document = ui_app.test_client().get("/api/v1/openapi.json").get_json()
+    declared = document["paths"]["/api/v1/cases"]["post"]["responses"].get("503")
+    assert declared is not None, "POST /api/v1/cases answers 503 but the document omits it"
+    registry = Registry().with_resource(DOCUMENT, DRAFT202012.create_resource(document))
+    schema = {"$ref": f"{DOCUMENT}{declared['$ref']}/content/application~1json/schema"}
+    assert not list(Draft202012Validator(schema, registry=registry).iter_errors(r.get_json()))
+    # every endpoint a token holder calls may answer it
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert ("503" in operation["responses"]) == (operation.get("security") != []), (
+                method, path)
 
 
 def _refusal_classes() -> set[str]:

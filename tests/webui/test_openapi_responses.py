@@ -28,6 +28,9 @@ DOCUMENT = "urn:meldcode:openapi"
 BPMN = (ROOT / "processes" / "meldcode.bpmn").read_bytes()
 DMN = (ROOT / "processes" / "afwegingskader.dmn").read_bytes()
 REFUSALS = {400, 401, 403, 404, 409, 413, 422}
+# A busy SQLite database (503) is declared for every endpoint with a token; it is driven in
+# tests/webui/test_engine_refusals_english.py, where the write lock can be held.
+BUSY = 503
 
 
 class Contract:
@@ -250,7 +253,7 @@ def test_every_answer_of_every_endpoint_fits_the_document(api, people, contract)
     for path, operations in contract.document["paths"].items():
         for method, operation in operations.items():
             for status in operation["responses"]:
-                if int(status) not in REFUSALS:
+                if int(status) not in REFUSALS | {BUSY}:
                     assert (method.upper(), path, int(status)) in api.seen, (method, path, status)
     assert {status for _m, _p, status in api.seen} >= REFUSALS
 

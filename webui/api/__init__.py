@@ -123,12 +123,14 @@ def endpoint(method: str, rule: str, summary: str, replies: dict[int, tuple[Any,
     replies: the answers that are no refusal, by status: (the model or type the view's value
     is serialised through, what the answer means); a view returns its value, or (value,
     status). refusals: the statuses it may refuse with through the Error model, besides 400
-    (any request can be malformed) and, with auth (a bearer token), 401; own_refusals: a
+    (any request can be malformed) and, with auth (a bearer token), 401 and 503 (a busy
+    database: every request of a token holder may write, if only its access-log line, and a
+    writer on SQLite gives up after MELDCODE_WRITE_LOCK_TIMEOUT); own_refusals: a
     refusal with a body of its own. body: the request body's model (JSON), or its content by
     media type. query: the query parameters it reads, as OpenAPI parameter objects without
     "in"."""
     def decorate(view):
-        refused = {400, *refusals, *([401] if auth else [])}
+        refused = {400, *refusals, *([401, 503] if auth else [])}
         operation = declare(Operation(
             method, rule, view.__name__, summary,
             replies={status: Reply(shape, text) for status, (shape, text) in replies.items()},

@@ -33,6 +33,9 @@ REFUSALS: dict[int, tuple[str, str]] = {
     409: ("Conflict", "taak staat niet meer open, casus gesloten of gelijktijdige wijziging"),
     413: ("TooLarge", "te groot (JSON boven 1 MiB, deploy boven 5 MiB)"),
     422: ("Invalid", "ongeldige gegevens; errors per veld"),
+    503: ("Unavailable", "de database is bezig: een schrijvende actie wachtte langer dan "
+                         "MELDCODE_WRITE_LOCK_TIMEOUT op haar beurt (SQLite); probeer het zo "
+                         "opnieuw"),
 }
 
 # Path parameters by their name in the Flask rule; the document calls each one `id`.
