@@ -14,7 +14,19 @@ from babel.numbers import format_decimal
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from engine import accounts, config, definitions, failures, models, schema, store, tokens, users, versions
+from engine import (
+    accounts,
+    config,
+    definitions,
+    failures,
+    models,
+    schema,
+    settings,
+    store,
+    tokens,
+    users,
+    versions,
+)
 from engine.errors import DomainError
 from engine.roles import ROLES
 from webui import cli_language
@@ -160,6 +172,10 @@ class _Commands(cli_language.DutchGroup):
             return super().invoke(ctx)
         except config.ConfigError as exc:
             fail(str(exc.message))
+        except settings.KeyRefused as exc:
+            # an empty or short key, read by whichever command first needed it (README
+            # "Sleutels": exit 2 naming the key, never a traceback)
+            fail(str(exc.message))
 
 
 @click.group(cls=_Commands, help="Meldcode huiselijk geweld en kindermishandeling: beheer en server.")
@@ -172,8 +188,10 @@ def main():
                    f"(wachtwoord '{DEMO_PASSWORD}').")
 @click.option("--demo", is_flag=True, help="Voeg demogebruikers toe (één per rol).")
 def init(demo: bool):
-    schema.upgrade()
-    with store.unit_of_work(write=True) as session:
+    with _database():  # keys first: refused (exit 2) or made whole before anything is written
+        settings.ensure_keys()
+        schema.upgrade()
+    with _database(), store.unit_of_work(write=True) as session:
         row = versions.ensure_deployed(session)
         if row is not None:
             click.echo(f"Proces gepubliceerd als versie {row.version}.")
@@ -270,7 +288,6 @@ def serve(host: str, port: int, workers: int, metrics_port: int | None, no_worke
 
     if metrics_port:
         _metrics_dir()  # before prometheus_client is imported, here and in the workers
-    from engine import settings
     from webui import observability
 
     # Keys exist, complete, before any worker starts: the workers only read them.
@@ -429,6 +446,8 @@ def _run_planner(interval: float, server_pid: int | None) -> None:
 def worker(interval: float):
     from webui import observability
 
+    with _database():  # the keys it will sign with, refused (exit 2) before the first round
+        settings.ensure_keys()
     with _database(), store.unit_of_work() as session:
         session.execute(select(models.Timer.task_id).limit(1))
     observability.configure_logging()

@@ -150,6 +150,48 @@ def test_an_empty_or_short_key_is_refused_at_start(tmp_path, how, variable, file
     assert "Traceback" not in result.stderr
 
 
+def test_every_command_refuses_an_empty_or_short_key_in_dutch(tmp_path):
+    """README "Sleutels": an empty or short key stops the command with exit 2 naming it. Only
+    serve and verify checked; init (with and without --demo) and user add crashed with a
+    KeyRefused traceback (exit 1) at their first keyed write, and the worker ran its rounds
+    with an empty history key."""
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    env = _env_without_keys(MELDCODE_INSTANCE=str(instance),
+                            MELDCODE_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}",
+                            MELDCODE_ARGON2_PROFILE="fast")
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [MELDCODE, *args], env=env, capture_output=True, text=True, timeout=60,
+        input="paarse-olifant-fietst-snel\n")
+    assert run("init").returncode == 0  # the keys are made here
+    for filename, value, words in [("history_key", "", "leeg"),
+                                   ("secret_key", "0123456789abcdef", "te kort of te eenvoudig")]:
+        good = (instance / filename).read_text()
+        (instance / filename).write_text(value)
+        for command in (["init"], ["init", "--demo"], ["worker"],
+                        ["user", "add", "kees", "--role", "medewerker", "--password-stdin"]):
+            if filename == "secret_key" and command[0] == "user":
+                continue  # the command line signs nothing with the session key
+            try:
+                result = run(*command)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"meldcode {' '.join(command)} ran with an empty or short key")
+            assert result.returncode == 2, (command, result.stderr)
+            assert str(instance / filename) in result.stderr and words in result.stderr
+            assert "Traceback" not in result.stderr, (command, result.stderr)
+        (instance / filename).write_text(good)
+
+
+def test_init_on_a_database_it_cannot_open_is_one_dutch_line(tmp_path):
+    result = subprocess.run(
+        [MELDCODE, "init"], capture_output=True, text=True, timeout=60,
+        env=_env_without_keys(MELDCODE_INSTANCE=str(tmp_path),
+                              MELDCODE_DATABASE_URL=f"sqlite:///{tmp_path / 'nergens' / 'db.sqlite'}"))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("fout: de database is niet te bereiken of te openen")
+
+
 def test_verify_refuses_a_short_history_key(tmp_path, sqlite_url):
     result = meldcode_cli("verify", "--all", env={"MELDCODE_HISTORY_KEY": "kort"})
     assert result.returncode == 2, result.stdout + result.stderr
