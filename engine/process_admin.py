@@ -19,7 +19,7 @@ from sqlalchemy import select
 from . import definition_xml, definitions, organisation, timezones, versions
 from .commands import MAX_ID
 from .definitions import SourceFile
-from .errors import Forbidden, Invalid, NotFound
+from .errors import Conflict, Forbidden, Invalid, NotFound
 from .messages import N_, Message
 from .models import ProcessVersion
 from .roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
@@ -126,8 +126,20 @@ def version_summary(who: Principal, number: Any) -> dict[str, Any]:
 
 
 def activate(who: Principal, number: Any) -> dict[str, Any]:
-    """Make an existing version the one new cases get; running cases keep theirs."""
+    """Make an existing version the one new cases get; running cases keep theirs. The rule of
+    a deploy of its files (versions.deploy_files): they must pass this release's check, else
+    Conflict (409) and nothing changes (a version an earlier release stored with laxer checks,
+    whose routes may stall, gets no new cases). Raises Forbidden, NotFound, Conflict."""
     _require(who, PROCESBEHEERDER)
+    with unit_of_work() as session:
+        row = _version(session, number)
+        number, files = row.version, [SourceFile(f.name, f.content) for f in row.files]
+    definition, problems = definitions.check(files)  # outside the write: a proof takes seconds
+    if definition is None:
+        raise Conflict(Message(N_("Versie {number} kan niet actief worden: haar bestanden komen "
+                                  "niet door de controle van deze versie van Meldcode ({count} "
+                                  "probleem/problemen, zie 'meldcode check'). Publiceer een "
+                                  "verbeterde versie."), number=number, count=len(problems)))
     with unit_of_work(write=True) as session:
         row = _version(session, number)
         versions.activate(session, row.version, by=who.name)

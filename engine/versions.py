@@ -78,6 +78,12 @@ def _deploy(session: Session, files: list[SourceFile], by: str) -> tuple[Process
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_DEPLOY_LOCK)
     files = complete_set(session, files)
+    # One rule for every set, identical to a deployed version or not: it passes this release's
+    # check (`meldcode check` exit 0), else nothing changes. A version stored by an earlier
+    # release with laxer checks is not made active again by uploading its files.
+    definition, problems = definitions.check(files)
+    if definition is None:
+        raise InvalidDefinition(problems)
     digest = definitions.set_sha256(files)
     existing = session.scalar(select(ProcessVersion).where(ProcessVersion.sha256 == digest))
     if existing is not None:
@@ -86,9 +92,6 @@ def _deploy(session: Session, files: list[SourceFile], by: str) -> tuple[Process
         # The same files as an older version: deploying them means new cases get it again.
         activate(session, existing.version, by=by)
         return existing, False, True
-    definition, problems = definitions.check(files)
-    if definition is None:
-        raise InvalidDefinition(problems)
     number = (session.scalar(select(func.max(ProcessVersion.version))) or 0) + 1
     for row in session.scalars(select(ProcessVersion).where(ProcessVersion.active.is_(True))):
         row.active = False
