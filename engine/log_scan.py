@@ -2,15 +2,17 @@
 recomputed from its row (merkle.entry_hash) and the Merkle tree grown over the entries
 (RFC 9162 section 2.1.1). engine/log_verify.py judges what this finds.
 
-A log whose indexes run 0 .. n-1 without a gap is split into aligned ranges of 2**CHUNK_BITS
-entries, each a perfect subtree of the tree, which forked processes check side by side
-(each in a read transaction of its own, on the entries below n only, which the log never
-changes); the subtrees' roots then make the tree. Any entry that does not fit its row is
+A log whose indexes run from 0 to n-1 is split into aligned ranges of 2**CHUNK_BITS entries,
+each a perfect subtree of the tree, which forked processes check side by side (each in a
+read transaction of its own, on the entries below n only, which the log never changes); the
+subtrees' roots then make the tree. A range short of entries (a gap) sends the log back to
+the one-process pass. Any entry that does not fit its row is
 handed back as it was read, and log_verify names it exactly as in its one-process pass."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,11 +44,15 @@ def log_query(case_id: int | None = None, lo: int | None = None, hi: int | None 
     if compact:
         # merkle.entry_hash's message, made by the database (cheaper than in Python), only
         # for an entry whose row exists in the entry's case (else NULL)
-        text = (cast(l_.c.idx, String) + "\n" + l_.c.kind + "\n" + cast(l_.c.row_id, String)
-                + "\n" + func.coalesce(cast(l_.c.case_id, String), "") + "\n" + row_hash)
+        if dialect == "sqlite":  # one printf costs SQLite less than casts and concatenations
+            made = cast(func.printf("%s\n%s\n%s\n%s\n%s", l_.c.idx, l_.c.kind, l_.c.row_id,
+                                    func.ifnull(l_.c.case_id, ""), row_hash), LargeBinary)
+        else:
+            made = func.convert_to(
+                cast(l_.c.idx, String) + "\n" + l_.c.kind + "\n" + cast(l_.c.row_id, String)
+                + "\n" + func.coalesce(cast(l_.c.case_id, String), "") + "\n" + row_hash, "UTF8")
         message = case((and_(row_hash.is_not(None), row_case.is_not_distinct_from(l_.c.case_id)),
-                        cast(text, LargeBinary) if dialect == "sqlite"
-                        else func.convert_to(text, "UTF8")))
+                        made))
         columns = [l_.c.idx, message, l_.c.entry_hash]
     else:
         columns = [l_.c.idx, l_.c.kind, l_.c.row_id, l_.c.case_id, l_.c.entry_hash,
@@ -68,7 +74,8 @@ def log_query(case_id: int | None = None, lo: int | None = None, hi: int | None 
     return query
 
 
-CHUNK_BITS = 16  # 65,536 entries a range: work enough per process, few results to send back
+CHUNK_BITS = 15  # 32,768 entries a range: work enough per process, few results to send back,
+# and the last range one process is left with at the end short
 # Below this many ranges the log is checked in one process (forking costs more).
 PARALLEL_CHUNKS = 2
 
@@ -166,20 +173,25 @@ def _grow(tree: Tree, leaves: list[bytes], wants: list[int],
     tree.extend(leaves)
 
 
-def intact_size(conn: Connection) -> int | None:
-    """The number of entries when their indexes run 0 .. n-1 without a gap, else None."""
-    count, low, high = conn.execute(select(func.count(), func.min(ENTRIES.c.idx),
-                                           func.max(ENTRIES.c.idx))).one()
-    if not count:
+def dense_size(conn: Connection) -> int | None:
+    """The highest index + 1 when the lowest is 0 (0 for an empty log), else None: what the
+    log's size is when no entry is missing, read from the ends of the primary key only.
+    Whether entries are missing in between is for scan_parallel to find (a range short of
+    its width), not for a count over the whole log here."""
+    low, high = conn.execute(select(func.min(ENTRIES.c.idx), func.max(ENTRIES.c.idx))).one()
+    if low is None:
         return 0
-    return count if low == 0 and high == count - 1 else None
+    return high + 1 if low == 0 else None
 
 
 def scan_parallel(url: str | None, size: int, wants: list[int], jobs: int,
-                  ) -> tuple[Tree, list[tuple], dict[int, str]]:
-    """Check entries 0 .. size-1 (indexes without a gap) in aligned ranges, in `jobs`
-    forked processes (at lower priority, as verify's). Out: the tree over all, the odd rows
-    (as scan gives them) in order, and the root at each size of `wants`."""
+                  meanwhile: Callable[[], object] | None = None,
+                  ) -> tuple[Tree, list[tuple], dict[int, str]] | None:
+    """Check entries 0 .. size-1 in aligned ranges, in `jobs` forked processes (at lower
+    priority, as verify's); `meanwhile` is called in this process once they run. Out: the
+    tree over all, the odd rows (as scan gives them) in order, and the root at each size of
+    `wants`; None when a range holds fewer entries than its width (entries are missing:
+    the caller then judges the log in one pass, which names the gap)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -190,8 +202,15 @@ def scan_parallel(url: str | None, size: int, wants: list[int], jobs: int,
     tree, odd, roots = Tree(), [], {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
                              initializer=_process_start) as pool:
-        for (lo, _hi), part in zip(ranges, pool.map(_scan_range, tasks), strict=True):
-            frontier, part_size, part_odd, part_frontiers = part
+        futures = [pool.submit(_scan_range, task) for task in tasks]
+        if meanwhile is not None:
+            meanwhile()
+        for (lo, hi), future in zip(ranges, futures, strict=True):
+            frontier, part_size, part_odd, part_frontiers = future.result()
+            if part_size != hi - lo:
+                for rest in futures:
+                    rest.cancel()
+                return None
             for rel, at in part_frontiers.items():
                 partial = Tree.resume(tree.size, tree.frontier())
                 partial.join(at, rel)

@@ -96,10 +96,11 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None,
     - the same against the head this instance's sequencer recorded outside the database
       (engine/log_head.py), so a log cut and sequenced anew is seen without a checkpoint.
 
-    A log of several ranges of 2**log_scan.CHUNK_BITS entries without a gap is checked in
-    up to `jobs` processes side by side (default: the cores), each range in a read
-    transaction of its own (engine/log_scan.py); anything else in one. Sequences queued rows
-    first. Out: a LogReport; problems are Dutch."""
+    A log of several ranges of 2**log_scan.CHUNK_BITS entries from index 0 is checked in up
+    to `jobs` processes side by side (default: the cores), each range in a read transaction
+    of its own (engine/log_scan.py), while this process counts over the whole log; a log
+    with a gap (a range short of entries), or a small one, is checked in one pass. Sequences
+    queued rows first. Out: a LogReport; problems are Dutch."""
     jobs = jobs or os.cpu_count() or 1
     sequence(url)
     report = LogReport(checkpoint=checkpoint)
@@ -112,16 +113,23 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None,
         wants = sorted({*wants, report.head.tree_size})
     key = settings.history_key()
     with snapshot(url) as conn:
-        size = log_scan.intact_size(conn)
+        facts: list[_Facts] = []
+        size = log_scan.dense_size(conn)
         width = 1 << log_scan.CHUNK_BITS
+        scanned = None
         if jobs > 1 and size is not None and size >= log_scan.PARALLEL_CHUNKS * width:
-            # indexes 0 .. size-1 without a gap: ranges side by side, each a perfect subtree
-            tree, odd, report.roots = log_scan.scan_parallel(url, size, wants, jobs)
+            # ranges side by side, each a perfect subtree; the counts over the whole log are
+            # read meanwhile. None back: a range lacks entries (a gap), judged in one pass
+            scanned = log_scan.scan_parallel(url, size, wants, jobs,
+                                             meanwhile=lambda: facts.append(_facts(conn)))
+        if scanned is not None:
+            tree, odd, report.roots = scanned
         else:
             found = log_scan.scan(conn, wants)
             tree, odd = found.tree, found.odd
             report.roots = {want: Tree.resume(want, at).root()
                             for want, at in found.frontiers.items()}
+        known = facts[0] if facts else _facts(conn)
         for item in odd:
             if len(item) == 2:
                 report.problems.append(_of_log(Message(
@@ -129,15 +137,14 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None,
                        "logboek verwijderd)"), first=item[0], last=item[1])))
             else:
                 _check_row(report, key, *item)
-        report.logged_cases = set(conn.execute(
-            select(ENTRIES.c.case_id).where(ENTRIES.c.case_id.is_not(None)).distinct()).scalars())
+        report.logged_cases = known.logged_cases
         report.tree_size, report.root = tree.size, tree.root()
         report.roots.setdefault(tree.size, report.root)
         if checkpoint:
             report.checkpoint_root = report.roots.get(checkpoint["tree_size"])
-        _unlogged(conn, report, _fitting(conn, odd))
+        _unlogged(conn, report, _fitting(known.entries, odd), known.rows)
         _admin_rows(conn, report)
-        existing = set(conn.execute(select(models.Case.__table__.c.id)).scalars())
+        existing = known.existing
     for case_id in sorted(report.logged_cases - existing):
         report.by_case[case_id] = [
             N_("de casus is verwijderd: het logboek kent haar gebeurtenissen en toegangsregels, "
@@ -149,12 +156,33 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None,
     return report
 
 
-def _fitting(conn: Connection, odd: list[tuple]) -> dict[str, int]:
-    """Per kind: how many entries name an existing row of their case and fit it by their
-    keyed hash, that is all of the kind but the odd ones."""
-    counts: dict[str, int] = {kind: count for kind, count in conn.execute(
+@dataclass
+class _Facts:
+    """Counts over the whole log and its tables, read in the pass's read transaction: the
+    log's entries per kind, the rows per kind, the cases the log names, the cases that
+    exist."""
+
+    entries: dict[str, int]
+    rows: dict[str, int]
+    logged_cases: set[int]
+    existing: set[int]
+
+
+def _facts(conn: Connection) -> _Facts:
+    entries = {kind: count for kind, count in conn.execute(
         select(ENTRIES.c.kind, func.count()).group_by(ENTRIES.c.kind))}
-    fitting = {kind: counts.get(kind, 0) for kind in KINDS}
+    rows = {kind: conn.execute(select(func.count()).select_from(table)).scalar() or 0
+            for kind, table in KINDS.items()}
+    logged = set(conn.execute(select(ENTRIES.c.case_id).where(
+        ENTRIES.c.case_id.is_not(None)).distinct()).scalars())
+    existing = set(conn.execute(select(models.Case.__table__.c.id)).scalars())
+    return _Facts(entries, rows, logged, existing)
+
+
+def _fitting(entries: dict[str, int], odd: list[tuple]) -> dict[str, int]:
+    """Per kind: how many entries name an existing row of their case and fit it by their
+    keyed hash, that is all of the kind (`entries`, per kind) but the odd ones."""
+    fitting = {kind: entries.get(kind, 0) for kind in KINDS}
     for item in odd:
         if len(item) > 2 and item[1] in fitting:
             fitting[item[1]] -= 1
@@ -205,17 +233,17 @@ def _admin_rows(conn: Connection, report: LogReport) -> None:
                    "niet)"), row=row.id)))
 
 
-def _unlogged(conn: Connection, report: LogReport,
-              fitting: dict[str, int] | None = None) -> None:
+def _unlogged(conn: Connection, report: LogReport, fitting: dict[str, int],
+              rows: dict[str, int]) -> None:
     """Rows neither in the log nor queued for it.
 
     fitting (from the pass over the log): per kind, how many entries name an existing row and
     fit it by their keyed hash. Such entries are the sequencer's own, one per row (it never
     logs a row twice; log_entries is unique on kind and row), so when a table holds exactly
-    that many rows, every one of them is in the log and the search is skipped."""
+    that many rows (`rows`, per kind), every one of them is in the log and the search is
+    skipped."""
     for kind, table in KINDS.items():
-        if fitting is not None and conn.execute(
-                select(func.count()).select_from(table)).scalar() == fitting[kind]:
+        if rows[kind] == fitting[kind]:
             continue
         columns = [table.c.id] + ([table.c.case_id] if kind != "admin" else [])
         query = select(*columns).where(*_not_logged(kind, table)).order_by(table.c.id)

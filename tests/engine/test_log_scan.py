@@ -65,7 +65,8 @@ def _same(alone, side_by_side):
 def test_untouched_log_side_by_side(people, db_url, tiny_ranges, monkeypatch):
     calls = []
     real = log_scan.scan_parallel
-    monkeypatch.setattr(log_scan, "scan_parallel", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(log_scan, "scan_parallel",
+                        lambda *a, **k: calls.append(a) or real(*a, **k))
     closed_case(people, "A")
     closed_case(people, "B")
     translog.sequence(db_url)
@@ -91,7 +92,11 @@ def test_untouched_log_side_by_side(people, db_url, tiny_ranges, monkeypatch):
     "FROM access_log)",
     "UPDATE log_entries SET entry_hash = 'zz' WHERE idx = 5",
     "DELETE FROM log_entries WHERE idx = 6",
-], ids=["event-hash", "access-deleted", "access-moved", "entry-not-hex", "gap"])
+    # the last of a range of four: the range's batch still runs on without a gap
+    "DELETE FROM log_entries WHERE idx = 7",
+    "DELETE FROM log_entries WHERE idx = 0",
+], ids=["event-hash", "access-deleted", "access-moved", "entry-not-hex", "gap",
+        "gap-at-range-end", "gap-at-start"])
 def test_tampering_found_alike(people, db_url, tiny_ranges, statement):
     closed_case(people, "A")
     closed_case(people, "B")
