@@ -1,6 +1,7 @@
 """Benchmark: cases along the longest meldcode route through the HTTP API of a real server.
 
     .venv/bin/python bench/api_bench.py [--cases 1000] [--database-url URL]
+    .venv/bin/python bench/api_bench.py --against CHECKOUT [--cases 200]
 
 Starts `meldcode serve` on loopback over a fresh database that already holds 10,000 cases,
 runs cases along the longest route (every step, the melding twice), and prints: median and
@@ -8,6 +9,11 @@ p95 latency of one task completion (one client), completions per second with 4 c
 clients, bytes stored per finished case, the time to list a user's ready tasks with 100,000
 cases stored, and the same route through bare SpiffWorkflow in-process as the ratio base.
 The last line is `RESULT ...`.
+
+With --against, the completion latency of this checkout is compared with another one (a git
+worktree of an older commit with its own .venv): each runs its own server on a database its
+own code prepared, and one client runs a case on each in turn, so a machine whose speed drifts
+over minutes slows both alike. The RESULT line then gives both medians and their ratio.
 """
 
 from __future__ import annotations
@@ -202,9 +208,10 @@ class Client:
         return case["id"]
 
 
-def start_server(url: str, port: int, env: dict) -> subprocess.Popen:
+def start_server(url: str, port: int, env: dict, root: Path = ROOT) -> subprocess.Popen:
+    """`meldcode serve` of the checkout `root` on `port`, once it answers."""
     proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "meldcode"), "serve", "--port", str(port)],
+        [str(root / ".venv" / "bin" / "meldcode"), "serve", "--port", str(port)],
         env={**env, "MELDCODE_DATABASE_URL": url}, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -215,6 +222,72 @@ def start_server(url: str, port: int, env: dict) -> subprocess.Popen:
         except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)
     raise RuntimeError("server did not start")
+
+
+# --- this checkout against another, taking turns ----------------------------------------------
+
+
+def prepare_with(checkout: Path, url: str, env: dict) -> tuple[str, str | None]:
+    """Prepare and seed the database `url` with the bench code of `checkout` (in its own
+    .venv), as a plain run of that checkout would. Out: a medewerker's token and the
+    leidinggevende's (None when that code has no task for them)."""
+    script = (
+        "import json, sys; sys.path.insert(0, '.'); from bench import api_bench as b; "
+        f"t = b.prepare({url!r}, 1); b.seed_cases({url!r}, 10_000); "
+        f"print(json.dumps([next(iter(t.values())), getattr(b, 'LEAD_TOKEN', {{}}).get({url!r})]))")
+    done = subprocess.run([str(checkout / ".venv" / "bin" / "python"), "-c", script],
+                          cwd=checkout, env={**env, "MELDCODE_DATABASE_URL": url},
+                          capture_output=True, text=True, check=True)
+    token, lead = json.loads(done.stdout.strip().splitlines()[-1])
+    return token, lead
+
+
+def against(other: Path, cases: int, tmp: Path, env: dict) -> None:
+    """Completion latency of this checkout and of `other`, one case on each in turn (the
+    order swapped every round), over `cases` rounds; prints both and the RESULT line."""
+    sides = {"this": ROOT, "other": other}
+    servers, clients = [], {}
+    try:
+        for k, (side, root) in enumerate(sides.items()):
+            side_env = {**env, "MELDCODE_INSTANCE": str(tmp / side)}
+            (tmp / side).mkdir()
+            url = f"sqlite:///{tmp / side / 'bench.sqlite'}"
+            token, lead = prepare_with(root, url, side_env)
+            port = 18000 + (os.getpid() + 7 * k) % 1000
+            servers.append(start_server(url, port, side_env, root))
+            base = f"http://127.0.0.1:{port}"
+            clients[side] = Client(base, token, lead)
+            log(f"{side}: {root} ({git_head(root)}), server on port {port}")
+        latencies: dict[str, list[float]] = {side: [] for side in sides}
+        for client in clients.values():
+            for i in range(3):
+                client.run_case(f"warm-{i}", [])
+        for i in range(cases):
+            order = list(sides) if i % 2 == 0 else list(reversed(sides))
+            for side in order:
+                clients[side].run_case(f"turn-{i}", latencies[side])
+            if (i + 1) % 50 == 0:
+                log(f"  {i + 1}/{cases} rounds")
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=60)
+    figures = {side: (statistics.median(lat) * 1000, percentile(lat, 0.95) * 1000, len(lat))
+               for side, lat in latencies.items()}
+    for side, (median_ms, p95_ms, count) in figures.items():
+        log(f"{side}: {count} completions, median {median_ms:.2f} ms, p95 {p95_ms:.2f} ms")
+    ratio = figures["this"][0] / figures["other"][0]
+    log(f"RESULT against={git_head(other)} median_ms={figures['this'][0]:.2f} "
+        f"other_median_ms={figures['other'][0]:.2f} ratio_median={ratio:.3f} "
+        f"p95_ms={figures['this'][1]:.2f} other_p95_ms={figures['other'][1]:.2f}")
+
+
+def git_head(root: Path) -> str:
+    """The short commit id checked out at `root` ("?" when it is no git checkout)."""
+    done = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True)
+    return done.stdout.strip() or "?"
 
 
 # --- bare SpiffWorkflow, the ratio base ---------------------------------------------------------
@@ -235,6 +308,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1000, help="cases along the longest route")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--against", type=Path, default=None, metavar="CHECKOUT",
+                        help="compare the completion latency with another checkout, in turns")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="meldcode-bench-"))
@@ -242,6 +317,9 @@ def main() -> None:
                MELDCODE_HISTORY_KEY="bench-0123456789abcdef0123456789abcdef",
                MELDCODE_SECRET_KEY="bench-0123456789abcdef0123456789abcdef")
     os.environ.update(env)
+    if args.against is not None:
+        against(args.against.resolve(), args.cases, tmp, env)
+        return
     url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite'}"
     os.environ["MELDCODE_DATABASE_URL"] = url
 
