@@ -44,6 +44,7 @@ def log_query(case_id: int | None = None, lo: int | None = None, hi: int | None 
     if compact:
         # merkle.entry_hash's message, made by the database (cheaper than in Python), only
         # for an entry whose row exists in the entry's case (else NULL)
+        made: Any
         if dialect == "sqlite":  # one printf costs SQLite less than casts and concatenations
             made = cast(func.printf("%s\n%s\n%s\n%s\n%s", l_.c.idx, l_.c.kind, l_.c.row_id,
                                     func.ifnull(l_.c.case_id, ""), row_hash), LargeBinary)
