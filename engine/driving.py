@@ -70,7 +70,12 @@ MAX_PASSES_PER_ELEMENT = 50
 
 
 class EndlessLoop(SpiffWorkflowException):
-    """An element passed more often in one advance than any diagram without a flow cycle needs."""
+    """An element passed more often in one advance than any diagram without a flow cycle needs.
+    `why` is the Dutch catalogue message (the exception's own text is SpiffWorkflow's)."""
+
+    def __init__(self, why: Message):
+        super().__init__(str(why))
+        self.why = why
 
 
 def _run_engine(workflow: BpmnWorkflow) -> Advance:
@@ -82,9 +87,9 @@ def _run_engine(workflow: BpmnWorkflow) -> Advance:
         passes[name] = passes.get(name, 0) + 1
         passes[""] += 1
         if passes[name] > MAX_PASSES_PER_ELEMENT or passes[""] > MAX_ENGINE_STEPS:
-            raise EndlessLoop(
-                f"'{getattr(task.task_spec, 'bpmn_id', None) or name}' wordt steeds opnieuw "
-                "doorlopen zonder gebruikerstaak: een lus in het diagram")
+            raise EndlessLoop(Message(
+                N_("'{element}' wordt steeds opnieuw doorlopen zonder gebruikerstaak: een lus "
+                   "in het diagram"), element=getattr(task.task_spec, "bpmn_id", None) or name))
         if isinstance(task.task_spec, BusinessRuleTask):
             result.decisions.append((task.task_spec.bpmn_id, _decision_outputs(task)))
 
@@ -92,7 +97,7 @@ def _run_engine(workflow: BpmnWorkflow) -> Advance:
         workflow.do_engine_steps(did_complete_task=did_complete)
         _fire_due(workflow, result, did_complete)
     except (SpiffWorkflowException, ExpressionError) as exc:
-        raise EngineFailure(str(exc)) from exc
+        raise EngineFailure(exc) from exc
     result.ready = [
         t for t in workflow.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, UserTask)
     ]
@@ -118,7 +123,8 @@ def _fire_due(workflow: BpmnWorkflow, result: Advance, did_complete) -> None:
             result.timers = waiting
             return
         if len(result.fired) >= MAX_INLINE_FIRES:
-            raise EndlessLoop(f"timer '{due[0].step}' gaat steeds opnieuw af: een lus in het diagram")
+            raise EndlessLoop(Message(N_("timer '{step}' gaat steeds opnieuw af: een lus in het "
+                                         "diagram"), step=due[0].step))
         timers.fire(workflow.get_task_from_id(uuid.UUID(due[0].task_id)))
         result.fired.append(due[0])
         workflow.do_engine_steps(did_complete_task=did_complete)
@@ -137,7 +143,7 @@ def fire_timer(workflow: BpmnWorkflow, task_id: str, ids: IdSource, at) -> tuple
         try:
             timers.fire(task)
         except (SpiffWorkflowException, ExpressionError) as exc:
-            raise EngineFailure(str(exc)) from exc
+            raise EngineFailure(exc) from exc
         return timers.Waiting(task_id, task.task_spec.bpmn_id, due), _run_engine(workflow)
 
 
@@ -197,9 +203,10 @@ def engine_message(detail: str) -> str:
 class EngineFailure(Conflict):
     """The diagram could not advance (e.g. no gateway condition held): nothing is stored."""
 
-    def __init__(self, detail: str):
-        super().__init__(Message(N_("Het proces kan niet verder: {why}"),
-                                 why=engine_message(detail)))
+    def __init__(self, detail: str | Exception):
+        why = (detail.why if isinstance(detail, EndlessLoop)
+               else engine_message(str(detail)))
+        super().__init__(Message(N_("Het proces kan niet verder: {why}"), why=why))
 
 
 # --- the case file: one set of answers that every gateway sees ------------------------------
@@ -301,7 +308,7 @@ def complete_in_workflow(workflow: BpmnWorkflow, task_id: str, data: dict, ids: 
         try:
             task.run()
         except (SpiffWorkflowException, ExpressionError) as exc:
-            raise EngineFailure(str(exc)) from exc
+            raise EngineFailure(exc) from exc
         return _run_engine(workflow)
 
 
