@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from . import log_head, log_scan, models, settings, store
+from . import chains, log_head, log_scan, models, settings, store
 from .log_scan import log_query
 from .merkle import EMPTY_ROOT, Tree, entry_hash
 from .messages import N_, Message, text_of
@@ -144,6 +144,7 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None,
             report.checkpoint_root = report.roots.get(checkpoint["tree_size"])
         _unlogged(conn, report, _fitting(known.entries, odd), known.rows)
         _admin_rows(conn, report)
+        _system_access_rows(conn, report)
         existing = known.existing
     for case_id in sorted(report.logged_cases - existing):
         report.by_case[case_id] = [
@@ -231,6 +232,17 @@ def _admin_rows(conn: Connection, report: LogReport) -> None:
             report.problems.append(_of_log(Message(
                 N_("beheerlogregel {row} is na het vastleggen gewijzigd (de sleutelhash klopt "
                    "niet)"), row=row.id)))
+
+
+def _system_access_rows(conn: Connection, report: LogReport) -> None:
+    """The access-log lines of no case (refused case starts and other NEN 7513 lines of the
+    system) along their own chain, as a case's lines are checked per case: an edited line
+    (its outcome or user, say), or one removed or added in between, is a problem of the log."""
+    table = KINDS["access"]
+    rows = conn.execute(select(table).where(table.c.case_id.is_(None)).order_by(table.c.id))
+    for problem in chains.check_access_rows(rows):
+        report.problems.append(_of_log(Message(
+            N_("toegangslog zonder casus: {problem}"), problem=problem)))
 
 
 def _unlogged(conn: Connection, report: LogReport, fitting: dict[str, int],

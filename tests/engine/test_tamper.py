@@ -285,6 +285,29 @@ def test_access_lines_removed(people, db_url, which):
     assert not verification.verify(people["aud"], case["id"])["ok"]
 
 
+@pytest.mark.parametrize("change", [
+    "UPDATE access_log SET outcome = 'ok' WHERE id = :second",
+    "UPDATE access_log SET \"user\" = 'aud' WHERE id = :second",
+    "UPDATE access_log SET client_ref = 'X-1' WHERE id = :second",
+], ids=["outcome", "user", "client-ref"])
+def test_access_line_of_no_case_changed(people, db_url, change):
+    """The NEN 7513 lines of no case (a refused case start) have a chain of their own: an
+    edited line is caught, though no case's check reads it (break-it finding: exit 0)."""
+    for _ in range(3):
+        with pytest.raises(Exception):  # noqa: B017 - any refusal; the line is what counts
+            cases.start_case(people["mw"], {"client_ref": "", "reason": "zorg"})
+    ids = [r.id for r in read(db_url, "SELECT id FROM access_log WHERE case_id IS NULL "
+                                      "ORDER BY id")]
+    assert len(ids) >= 3
+    code, out = verify_all()
+    assert code == 0, out
+    tamper(db_url, change, second=ids[1])
+    code, out = verify_all()
+    assert code == 1, out
+    assert "toegangslog zonder casus: toegangslog regel 2: de inhoud is na het vastleggen " \
+           "gewijzigd" in out
+
+
 # --- the history's tail cut and the case row rewound -------------------------------------------
 
 
