@@ -33,6 +33,7 @@ from .proof_rules import HULP_EVALUEREN, HULP_ORGANISEREN, MELDING_STEPS, STAP, 
 MAX_STATES = 20_000
 MAX_SECONDS = 30.0
 MAX_ANSWER_SETS = 512  # answer combinations tried for one task in one state
+MULTI_ALL_SUBSETS = 3  # a multi field with at most this many options named: every subset
 
 _STRUCTURAL_JOINS = (".EndJoin", ".BoundaryEventJoin")
 _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
@@ -243,7 +244,7 @@ class Explorer:
         domains = []
         routed_fields = [f for f in fields if f.name in self.diagram.routed]
         for f in routed_fields:
-            values: list[Any] = _domain(f)
+            values: list[Any] = _domain(f, self.diagram.constants.get(f.name, set()))
             if not f.required:
                 values = [*values, None]
             domains.append(values)
@@ -287,11 +288,21 @@ def _failing_element(exc: Exception, fallback: str | None) -> str | None:
     return getattr(spec, "bpmn_id", None) or fallback
 
 
-def _domain(f: forms.Field) -> list[Any]:
+def _domain(f: forms.Field, mentioned: set[str]) -> list[Any]:
+    """The values of a routed field that the search tries: both booleans, every enum option;
+    for a multi field the subsets of the options a condition names (`mentioned`): all of them
+    when at most MULTI_ALL_SUBSETS are named, else none, each alone and all together, so
+    every condition is seen true and false; other fields one valid value."""
     if f.type == "boolean":
         return [True, False]
     if f.type == "enum":
         return [o.value for o in f.options] or [None]
+    if f.type == "multi":
+        named = [o.value for o in f.options if o.value in mentioned]
+        if len(named) <= MULTI_ALL_SUBSETS:
+            return [list(c) for size in range(len(named) + 1)
+                    for c in itertools.combinations(named, size)]
+        return [[], *([n] for n in named), named]
     return [_filler(f)]
 
 
@@ -301,6 +312,8 @@ def _filler(f: forms.Field) -> Any:
         return False
     if f.type == "enum":
         return f.options[0].value if f.options else None
+    if f.type == "multi":
+        return [f.options[0].value] if f.options else None
     if f.type == "date":
         return "2026-01-15"
     if f.type == "integer":

@@ -334,8 +334,11 @@ def fill_task(page, decisions: dict) -> str:
             if f["type"] == "boolean":
                 value = "ja" if value else "nee"
             page.locator(f"#{f['name']}-{value}").check()
+        elif f["name"] in data and f["type"] == "multi":  # a box ticked per option chosen
+            for value in data[f["name"]]:
+                page.locator(f"#{f['name']}-{value}").check()
     for f in fields:
-        if f["name"] in data and f["type"] not in ("boolean", "enum"):
+        if f["name"] in data and f["type"] not in ("boolean", "enum", "multi"):
             control = page.locator(f"#{f['name']}")
             if control.is_visible():
                 control.fill(str(data[f["name"]]))

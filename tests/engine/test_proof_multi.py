@@ -1,0 +1,51 @@
+"""The proof of every route over a multi field (issue 14 point 1): it tries the subsets of the
+options that the diagram's conditions name, so a fault on a route that only some forms of
+violence take is found, with the answer that takes it in the witness."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from engine import definitions, forms, proof
+from engine.definitions import SourceFile
+from engine.proof_explorer import _domain
+from tests.conftest import ROOT
+
+BPMN = (ROOT / "processes" / "meldcode.bpmn").read_bytes()
+DMN = (ROOT / "processes" / "afwegingskader.dmn").read_bytes()
+NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+
+
+def prove(root) -> list:
+    files = [SourceFile("meldcode.bpmn", etree.tostring(root, xml_declaration=True,
+                                                        encoding="UTF-8")),
+             SourceFile("afwegingskader.dmn", DMN)]
+    definition, problems = definitions.check(files, prove=False)
+    assert definition is not None, [str(p) for p in problems]
+    return proof.prove(definition)
+
+
+def test_a_fault_only_after_the_expert_is_found_with_the_form_of_violence_that_leads_there():
+    root = etree.fromstring(BPMN)
+    # after deskundige_raadplegen the route ends without an uitkomst
+    [flow] = root.xpath("//bpmn:sequenceFlow[@id='sf_deskundige_gesprek_gw']", namespaces=NS)
+    flow.set("targetRef", "einde_geen_vermoeden")
+    problems = [p for p in prove(root) if "zonder uitkomst" in p.message]
+    assert problems, "the proof did not take the route of eergerelateerd geweld"
+    path = problems[0].path
+    assert [hop["step"] for hop in path] == ["stap1_signalen", "stap2_overleg",
+                                             "deskundige_raadplegen"]
+    chosen = path[0]["data"]["geweldsvormen"]
+    assert {"eergerelateerd", "huwelijksdwang", "achterlating"} & set(chosen)
+
+
+def test_the_subsets_tried_for_a_multi_field():
+    field = forms.Field("vormen", "Vormen", "multi", options=tuple(
+        forms.Option(v, v) for v in ("a", "b", "c", "d", "e")))
+    # at most three options named: every subset of them
+    assert _domain(field, {"a", "c"}) == [[], ["a"], ["c"], ["a", "c"]]
+    assert len(_domain(field, {"a", "b", "c"})) == 8
+    # more: none, each alone, and all together (each condition seen true and false)
+    assert _domain(field, {"a", "b", "c", "d"}) == [[], ["a"], ["b"], ["c"], ["d"],
+                                                    ["a", "b", "c", "d"]]
+    assert _domain(field, set()) == [[]]
