@@ -119,20 +119,10 @@ def fields_of(task_spec) -> list[Field]:
                 else (),
                 invalid_when=f.get_property("invalid_when") or None,
                 invalid_message=(f.get_property("invalid_message") or "").strip(),
-                default=_default(kind, getattr(f, "default_value", None)),
+                default=choices.default_of(kind, getattr(f, "default_value", None)),
             )
         )
     return result
-
-
-def _default(kind: str, text: str | None) -> Any:
-    """A field's value when left empty (Field.default): () for a multi field (recorded as
-    []), the defaultValue of a boolean ("true"/"false"), else None (nothing recorded)."""
-    if kind == "multi":
-        return ()
-    if kind == "boolean" and (text or "").strip().lower() in ("true", "false"):
-        return (text or "").strip().lower() == "true"
-    return None
 
 
 class FormInvalid(Exception):

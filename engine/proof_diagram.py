@@ -41,6 +41,10 @@ class Diagram:
     # per variable, the texts a condition (of a flow or a form) compares it with or looks for
     # in it (`"vgv" in geweldsvormen`): the options of a multi field that make routes differ
     constants: dict[str, set[str]] = field(default_factory=dict)
+    # per variable, each condition that reads it: (its text, its text constants, whether it
+    # reads this variable only); answers on which every one of them agrees route alike
+    conditions: dict[str, list[tuple[str, frozenset[str], bool]]] = field(default_factory=dict)
+    table_reads: set[str] = field(default_factory=set)  # variables a decision table reads
     live: dict[str, frozenset[str]] = field(default_factory=dict)  # node -> variables read later
 
 
@@ -95,6 +99,7 @@ def read_diagram(definition) -> Diagram | None:
             if isinstance(node.tag, str) and etree.QName(node).localname == "inputExpression":
                 for text in node:
                     diagram.routed |= _names(text.text)
+                    diagram.table_reads |= _names(text.text)
     # A form condition that reads an answer of another task makes that answer routed; one that
     # reads only its own form's answers is checked when the form is filled, then forgotten.
     diagram.routed |= RULE_VARIABLES
@@ -140,15 +145,18 @@ def _liveness(diagram: Diagram, reads: dict[str, set[str]],
 
 
 def _note_constants(diagram: Diagram, text: str | None) -> None:
-    """Each text constant of a condition, noted for every variable the condition reads."""
+    """Each text constant of a condition, and the condition itself, noted for every variable
+    the condition reads (Diagram.constants, Diagram.conditions)."""
     try:
         tree = expressions.compile_expression(text or "")
     except expressions.ExpressionError:
         return
-    found = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
-             and isinstance(n.value, str)}
-    for name in _names(text):
+    found = frozenset(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+                      and isinstance(n.value, str))
+    names = _names(text)
+    for name in names:
         diagram.constants.setdefault(name, set()).update(found)
+        diagram.conditions.setdefault(name, []).append((text or "", found, names == {name}))
 
 
 def _names(text: str | None) -> set[str]:

@@ -371,7 +371,9 @@ def dutch_fragments() -> tuple[str, ...]:
         strings = [message.string] if isinstance(message.string, str) else list(message.string)
         if ids[0] == strings[0]:
             continue
-        kept = " ".join(strings)
+        # the English with its placeholders as separators, as a page shows it with values
+        # filled in: "‘%(label)s’ is" keeps the piece "’ is" of the Dutch "‘%(value)s’ is."
+        kept = " | ".join(PLACEHOLDER.sub("|", string) for string in strings)
         for msgid in ids:
             for piece in PLACEHOLDER.split(msgid):
                 piece = piece.strip(" .,:;()'\"")

@@ -8,6 +8,7 @@ from lxml import etree
 
 from engine import definitions, forms, proof
 from engine.definitions import SourceFile
+from engine.proof_diagram import read_diagram
 from engine.proof_explorer import _domain
 from tests.conftest import ROOT
 
@@ -49,3 +50,30 @@ def test_the_subsets_tried_for_a_multi_field():
     assert _domain(field, {"a", "b", "c", "d"}) == [[], ["a"], ["b"], ["c"], ["d"],
                                                     ["a", "b", "c", "d"]]
     assert _domain(field, set()) == [[]]
+
+
+def test_subsets_alike_for_every_condition_are_tried_once():
+    field = forms.Field("vormen", "Vormen", "multi", options=tuple(
+        forms.Option(v, v) for v in ("a", "b", "c", "d")))
+    either = ("'a' in vormen or 'b' in vormen", frozenset({"a", "b"}), True)
+    # ['a'], ['b'] and both route alike under a condition that asks for either
+    assert _domain(field, {"a", "b"}, [either]) == [[], ["a"]]
+    # a condition that also reads another answer sees which of its options were chosen
+    also = ("'a' in vormen and x", frozenset({"a"}), False)
+    assert _domain(field, {"a", "b"}, [either, also]) == [[], ["a"], ["b"]]
+    # without conditions (a decision table reads the field): every subset stays
+    assert len(_domain(field, {"a", "b"})) == 4
+
+
+def test_the_shipped_forms_of_violence_are_tried_as_four_kinds():
+    definition, problems = definitions.check([SourceFile("meldcode.bpmn", BPMN),
+                                              SourceFile("afwegingskader.dmn", DMN)],
+                                             prove=False)
+    assert definition is not None, problems
+    diagram = read_diagram(definition)
+    [field] = [f for f in definition.steps["stap1_signalen"].fields if f.name == "geweldsvormen"]
+    tried = _domain(field, diagram.constants["geweldsvormen"],
+                    diagram.conditions["geweldsvormen"])
+    # none; one that asks for the expert first; vgv (a reason not to report); both
+    assert tried == [[], ["eergerelateerd"], ["vgv"],
+                     ["eergerelateerd", "huwelijksdwang", "achterlating", "vgv"]]
