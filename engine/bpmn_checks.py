@@ -23,7 +23,7 @@ from .problems import line_of as _line
 from .roles import ROLES, TASK_LANES
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
-_FIELD_TYPES = ("string", "long", "boolean", "date", "enum")
+_FIELD_TYPES = ("string", "long", "boolean", "date", "enum", "multi")
 _EXEMPTIONS = ("geen", "veiligheid", "contact_verbreken")
 # CONTRACT sections 1 and 5: a form field with one of these names has this camunda type
 # (a contract "text" is a camunda "string"), and an enum exactly these options.
@@ -39,6 +39,10 @@ CONTRACT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
         "gesprek_uitzondering_reden", "melding_uitzondering_reden",
         "terugkoppeling_toelichting")},
     "hulp_evaluatiedatum": ("date", ()),
+    # CONTRACT section 5: the options "include" these (a diagram may offer more)
+    "geweldsvormen": ("multi", ("lichamelijk", "psychisch", "seksueel", "verwaarlozing",
+                                "financieel", "schending_rechten", "getuige", "eergerelateerd",
+                                "huwelijksdwang", "achterlating", "vgv")),
 }
 # Element ids the product gives a meaning of its own (CONTRACT section 5): a task with step
 # `consult` is a question to a colleague (engine/consults.py, cases.OWN_TASK_NAMES), which only
@@ -46,7 +50,8 @@ CONTRACT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
 # would be taken for one: its owner gets 403 and verify fails (issue 13 break-it).
 RESERVED_IDS = {"consult": N_("een vraag aan een collega (raadpleging)")}
 _TYPE_WORDS = {"boolean": N_("een ja/nee-veld (boolean)"), "string": N_("een tekstveld (string)"),
-               "date": N_("een datumveld (date)"), "enum": N_("een keuzeveld (enum)")}
+               "date": N_("een datumveld (date)"), "enum": N_("een keuzeveld (enum)"),
+               "multi": N_("een meerkeuzeveld (multi)")}
 
 if TYPE_CHECKING:
     from .definitions import SourceFile
@@ -174,7 +179,7 @@ def _field_problems(name: str, task, field_node) -> list[Problem]:
     if kind not in _FIELD_TYPES:
         problem(field_node, N_("{where} heeft een onbekend type"))
     options = tuple(v.get("id") or "" for v in field_node.xpath("camunda:value", namespaces=NS))
-    if kind == "enum" and not options:
+    if kind in ("enum", "multi") and not options:
         problem(field_node, N_("{where} is een keuzeveld zonder opties: het kan nooit worden "
                                "ingevuld"))
     expected = CONTRACT_FIELDS.get(key)
@@ -183,7 +188,10 @@ def _field_problems(name: str, task, field_node) -> list[Problem]:
         if kind != want_type:
             problem(field_node, N_("{where} moet {kind} zijn, zoals het contract voorschrijft; "
                                    "het proces rekent met dat type"), kind=_TYPE_WORDS[want_type])
-        elif want_options and sorted(options) != sorted(want_options):
+        elif want_options and kind == "multi" and not set(want_options) <= set(options):
+            problem(field_node, N_("{where} moet ten minste de opties {options} hebben, zoals "
+                                   "het contract voorschrijft"), options=", ".join(want_options))
+        elif want_options and kind != "multi" and sorted(options) != sorted(want_options):
             problem(field_node, N_("{where} moet precies de opties {options} hebben, zoals het "
                                    "contract voorschrijft"), options=", ".join(want_options))
     # Every form condition (required_when, invalid_when) goes through the safe evaluator.

@@ -90,7 +90,8 @@ class _FormUserTaskParser(UserTaskParser):
         form = Form()
         form.key = self.node.get(f"{{{CAMUNDA_NS}}}formKey") or ""
         for xml_field in self.xpath(".//camunda:formData/camunda:formField"):
-            field = EnumFormField() if xml_field.get("type") == "enum" else FormField()
+            # an enum, and a multi field (several options at once), carry camunda:value options
+            field = EnumFormField() if xml_field.get("type") in ("enum", "multi") else FormField()
             if isinstance(field, EnumFormField):
                 for child in xml_field.findall(f"{{{CAMUNDA_NS}}}value"):
                     field.add_option(child.get("id"), child.get("name"))

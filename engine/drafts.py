@@ -21,20 +21,29 @@ from .store import unit_of_work
 from .tasks import task_row
 from .users import Principal, may_complete
 
-# A draft keeps what was typed, within bounds: no unknown keys, text only, a size cap.
+# A draft keeps what was typed, within bounds: no unknown keys, text only (or the list of
+# a multi field's ticked boxes), a size cap.
 MAX_VALUE = 100_000
+MAX_CHOSEN = 100
 
 
 aware = timezones.to_utc  # SQLite hands back naive datetimes; every stored time is UTC.
 
 
-def _clean(field_names: set[str], data: Any) -> dict[str, str]:
+def _clean(field_names: set[str], data: Any) -> dict[str, str | list[str]]:
+    """What a draft keeps: known fields only, text, or a list of texts (the ticked boxes of
+    a multi field, at most MAX_CHOSEN of them); no NUL, each text cut at MAX_VALUE."""
     if not isinstance(data, dict):
         return {}
-    clean = {}
+    clean: dict[str, str | list[str]] = {}
     for key, value in data.items():
-        if key in field_names and isinstance(value, str) and "\x00" not in value:
+        if key not in field_names:
+            continue
+        if isinstance(value, str) and "\x00" not in value:
             clean[key] = value[:MAX_VALUE]
+        elif isinstance(value, list) and all(isinstance(v, str) and "\x00" not in v
+                                             for v in value):
+            clean[key] = [v[:200] for v in value[:MAX_CHOSEN]]
     return clean
 
 

@@ -33,6 +33,7 @@ from .adapter import snapshot as snapshot
 from .definitions import ProcessDefinition
 from .errors import Conflict
 from .expressions import SCRIPT_ENGINE, ExpressionError
+from .form_choices import defaults_of
 from .messages import N_, Message
 
 MELDING_STEP = "melding_doen"
@@ -282,8 +283,16 @@ def start_workflow(definition: ProcessDefinition, ids: IdSource,
 
 
 def complete_in_workflow(workflow: BpmnWorkflow, task_id: str, data: dict, ids: IdSource,
-                         at=None) -> Advance:
+                         at=None, recorded: bool = False) -> Advance:
     """Complete the ready task `task_id` with validated `data` and advance the engine.
+
+    A field of the task's form that `data` leaves out (or gives as None) gets its default
+    (engine.form_choices.defaults_of: [] for a multi field, a boolean's defaultValue), as
+    engine.forms.validate gives it at every door, so a gateway reading it never meets an
+    unknown variable (CONTRACT section 5, `geweldsvormen`). recorded: `data` is a completion
+    as its history event holds it (engine/replay.py): taken exactly as written, no default
+    added, so a history replays as it was recorded (a completion recorded since field defaults
+    exist already holds them).
 
     Where the version keeps a case file, the task gets every answer completed so far in this
     workflow (any branch), then its own answers, then the engine facts (meldingen_gedaan,
@@ -296,6 +305,9 @@ def complete_in_workflow(workflow: BpmnWorkflow, task_id: str, data: dict, ids: 
         task = task_or_none(workflow, task_id)
         if task is None or task.state != TaskState.READY:
             raise Conflict(N_("Deze taak staat niet (meer) open."))
+        if not recorded:
+            data = {**data, **{name: value for name, value in defaults_of(task.task_spec).items()
+                               if data.get(name) is None}}
         case_file = _case_file(workflow)
         if case_file is None:
             task.set_data(**data)

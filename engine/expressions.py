@@ -229,8 +229,8 @@ def _eval(node: ast.AST, ctx: dict[str, Any]) -> Any:
 
 # What a value is, in words, where a message names it (never Python's type name: "int")
 _KINDS = {bool: N_("ja/nee"), int: N_("een getal"), float: N_("een getal"),
-          str: N_("een tekst"), tuple: N_("een lijst"), frozenset: N_("een verzameling"),
-          type(None): N_("niets")}
+          str: N_("een tekst"), tuple: N_("een lijst"), list: N_("een lijst"),
+          frozenset: N_("een verzameling"), type(None): N_("niets")}
 
 
 def _kind(value: Any) -> str:

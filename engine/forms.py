@@ -9,10 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import expressions
+from . import form_choices as choices
 from .messages import N_, Message, text_of
 
 # Camunda's form field types, mapped to the contract's field types.
-_TYPES = {"string": "string", "long": "integer", "boolean": "boolean", "date": "date", "enum": "enum"}
+_TYPES = {"string": "string", "long": "integer", "boolean": "boolean", "date": "date", "enum": "enum",
+          "multi": "multi"}
+# Types whose answer is chosen from the field's options (camunda:value): one, or a list.
+CHOICE_TYPES = ("enum", "multi")
 DEFAULT_MAXLENGTH = {"string": 200, "text": 4000}
 INTEGER_LIMIT = 10**9
 # The days a date field takes, at every door (API, web form, command line): what a meldcode
@@ -27,13 +31,14 @@ DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
 class Option:
     value: str
     label: str
+    help: str = ""  # a short explanation of this option (property `help.<value>`)
 
 
 @dataclass(frozen=True)
 class Field:
     name: str
     label: str
-    type: str  # string | text | boolean | enum | date | integer
+    type: str  # string | text | boolean | enum | multi | date | integer
     required: bool = False
     help: str = ""
     options: tuple[Option, ...] = ()
@@ -47,6 +52,10 @@ class Field:
     # in this field is refused with invalid_message (e.g. "geen vermoeden" with acute danger).
     invalid_when: str | None = None
     invalid_message: str = ""
+    # The value recorded when the field is left empty and not required (None: nothing is
+    # recorded): a boolean's camunda defaultValue, and () for every multi field (recorded as
+    # []), so a gateway condition such as `"vgv" in geweldsvormen` can always be evaluated.
+    default: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -56,8 +65,13 @@ class Field:
             "required": self.required,
             "help": self.help,
         }
-        if self.type == "enum":
-            out["options"] = [{"value": o.value, "label": o.label} for o in self.options]
+        if self.type in CHOICE_TYPES:
+            out["options"] = [{"value": o.value, "label": o.label, **({"help": o.help}
+                                                                    if o.help else {})}
+                              for o in self.options]
+        if self.default is not None:
+            out["default"] = list(self.default) if isinstance(self.default, tuple) \
+                else self.default
         if self.maxlength is not None:
             out["maxlength"] = self.maxlength
         if self.required_when:
@@ -94,7 +108,8 @@ def fields_of(task_spec) -> list[Field]:
                 # has_validation() looks at the config, which "required" does not have
                 required=any(v.name == "required" for v in f.validation) and not required_when,
                 help=f.get_property("help") or "",
-                options=tuple(Option(o.id, o.name or o.id) for o in getattr(f, "options", [])),
+                options=tuple(Option(o.id, o.name or o.id, f.get_property(f"help.{o.id}") or "")
+                              for o in getattr(f, "options", [])),
                 maxlength=maxlength,
                 minimum=_int(f.get_validation("min")),
                 maximum=_int(f.get_validation("max")),
@@ -104,6 +119,7 @@ def fields_of(task_spec) -> list[Field]:
                 else (),
                 invalid_when=f.get_property("invalid_when") or None,
                 invalid_message=(f.get_property("invalid_message") or "").strip(),
+                default=choices.default_of(kind, getattr(f, "default_value", None)),
             )
         )
     return result
@@ -279,6 +295,8 @@ def validate(
     with its invalid_message when that expression holds.
 
     from_web: values come as strings from an HTML form ("ja"/"nee", "12"), not as JSON types.
+    A multi field takes a list of distinct option values ([] or absent: none chosen); a
+    field left empty that is not required gets its default (Field.default) recorded.
     Raises FormInvalid with {field: message} for unknown keys and every field in error.
     """
     if not isinstance(data, dict):
@@ -295,7 +313,7 @@ def validate(
         value = data[f.name]
         if from_web and isinstance(value, str):
             value = value.strip()
-        if value is None or value == "":
+        if value is None or value == "" or value == []:
             continue
         try:
             converted = _convert(f, value, from_web)
@@ -311,6 +329,8 @@ def validate(
             continue
         if f.required or (f.required_when and is_applicable(f, scope)):
             errors[f.name] = REQUIRED
+        elif f.default is not None:
+            clean[f.name] = list(f.default) if isinstance(f.default, tuple) else f.default
     for f in fields:
         if f.invalid_when and f.name in clean and _holds(f.invalid_when, scope):
             errors[f.name] = f.invalid_message or INVALID
@@ -353,6 +373,8 @@ def _convert(f: Field, value: Any, from_web: bool) -> Any:
                                      first=f"{DATE_RANGE[0]:%d-%m-%Y}",
                                      last=f"{DATE_RANGE[1]:%d-%m-%Y}"))
         return day.isoformat()
+    if f.type == "multi":
+        return choices.convert_multi(f, value, from_web)
     if f.type == "enum":
         allowed = [o.value for o in f.options]
         if not isinstance(value, str) or value not in allowed:

@@ -11,6 +11,7 @@ element and rule, with the first (shortest) witness route.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,13 @@ class Diagram:
     # variables a form condition (required_when, invalid_when) reads, per user task
     form_reads: dict[str, set[str]] = field(default_factory=dict)
     process_line: int = 1
+    # per variable, the texts a condition (of a flow or a form) compares it with or looks for
+    # in it (`"vgv" in geweldsvormen`): the options of a multi field that make routes differ
+    constants: dict[str, set[str]] = field(default_factory=dict)
+    # per variable, each condition that reads it: (its text, its text constants, whether it
+    # reads this variable only); answers on which every one of them agrees route alike
+    conditions: dict[str, list[tuple[str, frozenset[str], bool]]] = field(default_factory=dict)
+    table_reads: set[str] = field(default_factory=set)  # variables a decision table reads
     live: dict[str, frozenset[str]] = field(default_factory=dict)  # node -> variables read later
 
 
@@ -72,6 +80,7 @@ def read_diagram(definition) -> Diagram | None:
         diagram.preds.setdefault(target, []).append(source)
         for cond in flow.iter(f"{{{BPMN_NS}}}conditionExpression"):
             diagram.routed |= _names(cond.text)
+            _note_constants(diagram, cond.text)
     for gw in process.xpath(".//bpmn:parallelGateway | .//bpmn:inclusiveGateway", namespaces=NS):
         if len(diagram.preds.get(gw.get("id", ""), [])) > 1:
             diagram.joins.add(gw.get("id", ""))
@@ -82,6 +91,7 @@ def read_diagram(definition) -> Diagram | None:
         for prop in task.iter(f"{{{CAMUNDA_NS}}}property"):
             if (prop.get("id") or "").endswith("_when"):
                 task_reads |= _names(prop.get("value"))
+                _note_constants(diagram, prop.get("value"))
     for dmn in (f for f in definition.files if f.kind == "dmn"):
         dmn_root = etree.fromstring(dmn.content, etree.XMLParser(resolve_entities=False,
                                                                  no_network=True, load_dtd=False))
@@ -89,6 +99,7 @@ def read_diagram(definition) -> Diagram | None:
             if isinstance(node.tag, str) and etree.QName(node).localname == "inputExpression":
                 for text in node:
                     diagram.routed |= _names(text.text)
+                    diagram.table_reads |= _names(text.text)
     # A form condition that reads an answer of another task makes that answer routed; one that
     # reads only its own form's answers is checked when the form is filled, then forgotten.
     diagram.routed |= RULE_VARIABLES
@@ -131,6 +142,21 @@ def _liveness(diagram: Diagram, reads: dict[str, set[str]],
                     live[node] |= extra
                     changed = True
     return {n: frozenset(v) for n, v in live.items()}
+
+
+def _note_constants(diagram: Diagram, text: str | None) -> None:
+    """Each text constant of a condition, and the condition itself, noted for every variable
+    the condition reads (Diagram.constants, Diagram.conditions)."""
+    try:
+        tree = expressions.compile_expression(text or "")
+    except expressions.ExpressionError:
+        return
+    found = frozenset(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+                      and isinstance(n.value, str))
+    names = _names(text)
+    for name in names:
+        diagram.constants.setdefault(name, set()).update(found)
+        diagram.conditions.setdefault(name, []).append((text or "", found, names == {name}))
 
 
 def _names(text: str | None) -> set[str]:

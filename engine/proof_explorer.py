@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.util.task import TaskState
 
-from . import forms
+from . import expressions, forms
 from .messages import N_, Message, text_of
 from .proof_diagram import Diagram, Findings
 from .proof_rules import HULP_EVALUEREN, HULP_ORGANISEREN, MELDING_STEPS, STAP, Monitor, Rules, State
@@ -33,6 +34,7 @@ from .proof_rules import HULP_EVALUEREN, HULP_ORGANISEREN, MELDING_STEPS, STAP, 
 MAX_STATES = 20_000
 MAX_SECONDS = 30.0
 MAX_ANSWER_SETS = 512  # answer combinations tried for one task in one state
+MULTI_ALL_SUBSETS = 3  # a multi field with at most this many options named: every subset
 
 _STRUCTURAL_JOINS = (".EndJoin", ".BoundaryEventJoin")
 _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
@@ -243,7 +245,10 @@ class Explorer:
         domains = []
         routed_fields = [f for f in fields if f.name in self.diagram.routed]
         for f in routed_fields:
-            values: list[Any] = _domain(f)
+            # a decision table's reads are not conditions: its field's subsets stay apart
+            alike = () if f.name in self.diagram.table_reads \
+                else self.diagram.conditions.get(f.name, ())
+            values: list[Any] = _domain(f, self.diagram.constants.get(f.name, set()), alike)
             if not f.required:
                 values = [*values, None]
             domains.append(values)
@@ -287,12 +292,47 @@ def _failing_element(exc: Exception, fallback: str | None) -> str | None:
     return getattr(spec, "bpmn_id", None) or fallback
 
 
-def _domain(f: forms.Field) -> list[Any]:
+def _domain(f: forms.Field, mentioned: set[str],
+            conditions: Iterable[tuple[str, frozenset[str], bool]] = ()) -> list[Any]:
+    """The values of a routed field that the search tries: both booleans, every enum option;
+    for a multi field the subsets of the options a condition names (`mentioned`): all of them
+    when at most MULTI_ALL_SUBSETS are named, else none, each alone and all together, so
+    every condition is seen true and false; other fields one valid value.
+
+    conditions (proof_diagram.Diagram.conditions of the field): of the subsets of a multi
+    field, one per kind is kept: subsets alike for every condition (the same outcome of one
+    that reads only this field, the same options of those another one names) take the same
+    routes (`'a' in v or 'b' in v`: ['a'] and ['b'] alike), so the others add no route."""
     if f.type == "boolean":
         return [True, False]
     if f.type == "enum":
         return [o.value for o in f.options] or [None]
+    if f.type == "multi":
+        named = [o.value for o in f.options if o.value in mentioned]
+        if len(named) <= MULTI_ALL_SUBSETS:
+            subsets = [list(c) for size in range(len(named) + 1)
+                       for c in itertools.combinations(named, size)]
+        else:
+            subsets = [[], *([n] for n in named), named]
+        if not conditions:
+            return subsets
+        kinds: dict[tuple, list[str]] = {}
+        for subset in subsets:
+            kinds.setdefault(tuple(_kind_of(f.name, subset, c) for c in conditions), subset)
+        return list(kinds.values())
     return [_filler(f)]
+
+
+def _kind_of(name: str, value: list[str], condition: tuple[str, frozenset[str], bool]) -> Any:
+    """What a condition sees of a multi field's `value`: its outcome when it reads only that
+    field (None when it cannot be evaluated), else which of its text constants are chosen."""
+    text, constants, alone = condition
+    if alone:
+        try:
+            return expressions.evaluate(text, {name: value})
+        except expressions.ExpressionError:
+            return None
+    return frozenset(constants & set(value))
 
 
 def _filler(f: forms.Field) -> Any:
@@ -301,6 +341,8 @@ def _filler(f: forms.Field) -> Any:
         return False
     if f.type == "enum":
         return f.options[0].value if f.options else None
+    if f.type == "multi":
+        return [f.options[0].value] if f.options else None
     if f.type == "date":
         return "2026-01-15"
     if f.type == "integer":

@@ -140,7 +140,7 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
             try:
                 # no task id finds no task, as "" finds none
                 advance = driving.complete_in_workflow(workflow, event.task_id or "", event.data, ids,
-                                                       at=event.at)
+                                                       at=event.at, recorded=True)
             except DomainError as exc:
                 problems.append(_not_replayable(event, exc.message))
                 break

@@ -334,8 +334,11 @@ def fill_task(page, decisions: dict) -> str:
             if f["type"] == "boolean":
                 value = "ja" if value else "nee"
             page.locator(f"#{f['name']}-{value}").check()
+        elif f["name"] in data and f["type"] == "multi":  # a box ticked per option chosen
+            for value in data[f["name"]]:
+                page.locator(f"#{f['name']}-{value}").check()
     for f in fields:
-        if f["name"] in data and f["type"] not in ("boolean", "enum"):
+        if f["name"] in data and f["type"] not in ("boolean", "enum", "multi"):
             control = page.locator(f"#{f['name']}")
             if control.is_visible():
                 control.fill(str(data[f["name"]]))
@@ -368,7 +371,9 @@ def dutch_fragments() -> tuple[str, ...]:
         strings = [message.string] if isinstance(message.string, str) else list(message.string)
         if ids[0] == strings[0]:
             continue
-        kept = " ".join(strings)
+        # the English with its placeholders as separators, as a page shows it with values
+        # filled in: "‘%(label)s’ is" keeps the piece "’ is" of the Dutch "‘%(value)s’ is."
+        kept = " | ".join(PLACEHOLDER.sub("|", string) for string in strings)
         for msgid in ids:
             for piece in PLACEHOLDER.split(msgid):
                 piece = piece.strip(" .,:;()'\"")

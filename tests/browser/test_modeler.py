@@ -551,7 +551,9 @@ def test_settings_appear_in_help_texts_and_in_the_meldcode_document(open_page):
     subprocess.run(["pdftoppm", "-png", "-r", "80", str(PDF_PAGES / "meldcode.pdf"),
                     str(PDF_PAGES / "pagina")], check=True, timeout=60)
     pages = sorted(PDF_PAGES.glob("pagina-*.png"))
-    assert 2 <= len(pages) <= 8, pages
+    # a page or two per step of the diagram (with the expert's advice and the IGJ report of
+    # issue 14: nine at 80 dpi), never an empty or runaway document
+    assert 2 <= len(pages) <= 12, pages
     text = subprocess.run(["pdftotext", str(PDF_PAGES / "meldcode.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
     assert "Zorggroep De Linde" in text and "Fatima el Amrani" in text

@@ -170,7 +170,8 @@ def test_round_trip_keeps_every_element_attribute_and_extension(owner):
     # a diagram saved by this bpmn.io modeler deploys: no changes in content, a new version
     owner.get_by_role("button", name="Publiceren…").click()
     dialog = owner.get_by_role("dialog", name="Deze versie publiceren?")
-    expect(dialog).to_contain_text("geen inhoudelijke wijzigingen")
+    # the dialog opens once the check has proved every route: seconds, more under load
+    expect(dialog).to_contain_text("geen inhoudelijke wijzigingen", timeout=120_000)
     dialog.get_by_role("button", name="Ja, publiceren").click()
     # publishing proves every route first: seconds on an idle machine, more under load
     expect(owner.locator("#mc-status")).to_contain_text("Gepubliceerd als versie", timeout=120_000)
@@ -203,7 +204,8 @@ def test_decision_table_edited_checked_and_published_with_the_diagram(owner):
     owner.locator("#mc-modeler h1").click()
     owner.get_by_role("button", name="Publiceren…").click()
     dialog = owner.get_by_role("dialog", name="Deze versie publiceren?")
-    expect(dialog).to_contain_text("Beslistabel")
+    # the dialog opens once the check has proved every route: seconds, more under load
+    expect(dialog).to_contain_text("Beslistabel", timeout=120_000)
     dialog.get_by_role("button", name="Ja, publiceren").click()
     # publishing proves every route first: seconds on an idle machine, more under load
     expect(owner.locator("#mc-status")).to_contain_text("Gepubliceerd als versie", timeout=120_000)

@@ -66,7 +66,10 @@ def test_text_is_stored_stripped_and_blank_optional_text_left_out():
     stap1 = DEFINITION.steps["stap1_signalen"].fields
     clean = forms.validate(stap1, {"signalen": "  blauwe plek \n", "bronnen_derden": "  ",
                                    "kindcheck_kinderen": False})
-    assert clean == {"signalen": "blauwe plek", "kindcheck_kinderen": False}
+    # the fields left empty with a default record it: no form of violence chosen (a multi
+    # field: []), the perpetrator no professional carer (pleger_zorgverlener's defaultValue)
+    assert clean == {"signalen": "blauwe plek", "kindcheck_kinderen": False,
+                     "geweldsvormen": [], "slachtoffer": [], "pleger_zorgverlener": False}
 
 
 def test_the_geen_vermoeden_talk_is_required():

@@ -31,14 +31,17 @@ def test_open_steps_downstream_of_a_current_task_are_not_skipped(people):
     assert markers["current"] == ["hulp_organiseren"]
     assert "hulp_evalueren" not in markers["skipped"]
     assert "melding_doen" in markers["done"]
-    # the talk was skipped by its exception: no route leads back to it
-    assert markers["skipped"] == ["stap3_gesprek"]
+    # the talk was skipped by its exception: no route leads back to it; neither does one
+    # lead to the expert's advice (no eergerelateerd geweld, huwelijksdwang or achterlating in
+    # stap 1) nor to the report to the IGJ (the perpetrator is no professional carer)
+    assert markers["skipped"] == ["deskundige_raadplegen", "melding_igj", "stap3_gesprek"]
 
     frames = oversight.history_page(people["aud"], case["id"])["frames"]
     for frame in frames:
         if "hulp_organiseren" in frame["markers"]["current"]:
             assert "hulp_evalueren" not in frame["markers"]["skipped"], frame["seq"]
-    assert frames[-1]["markers"]["skipped"] == ["stap3_gesprek"]
+    assert frames[-1]["markers"]["skipped"] == ["deskundige_raadplegen", "melding_igj",
+                                                "stap3_gesprek"]
     # at stap 1 nothing was skipped yet, not even the talk that came to be skipped later
     assert frames[0]["markers"]["skipped"] == []
 
@@ -53,6 +56,7 @@ def test_a_closed_case_skipped_every_step_it_did_not_do(people):
     assert markers["done"] == done and markers["current"] == []
     assert set(markers["skipped"]) == {
         "stap5_beslissen", "melding_voorbereiden", "melding_voorbespreken", "melding_doen",
-        "hulp_organiseren", "hulp_evalueren", "besluit_afstemmen", "terugkoppeling_vt"}
+        "hulp_organiseren", "hulp_evalueren", "besluit_afstemmen", "terugkoppeling_vt",
+        "deskundige_raadplegen", "melding_igj"}
     last = oversight.history_page(people["aud"], case["id"])["frames"][-1]["markers"]
     assert last["skipped"] == markers["skipped"]

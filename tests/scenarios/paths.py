@@ -132,7 +132,9 @@ def fill(fields: list[dict], decisions: dict) -> dict:
     a choice wherever the form requires one, also where a field's required_when holds."""
     data: dict = {}
     # Veilig Thuis reports back once unless the scenario says it will report again.
-    decisions = {"terugkoppeling_vervolg": False, **decisions}
+    # The suspected perpetrator is no professional carer (no melding to the IGJ) and no form of
+    # violence that changes the route was seen, unless the scenario says so.
+    decisions = {"terugkoppeling_vervolg": False, "pleger_zorgverlener": False, **decisions}
 
     def required(f) -> bool:
         if f["required"]:
@@ -159,6 +161,8 @@ def fill(fields: list[dict], decisions: dict) -> dict:
                 data[name] = True
             elif f["type"] == "enum" and required(f):
                 data[name] = f["options"][0]["value"]
+            elif f["type"] == "multi" and required(f):
+                data[name] = [f["options"][0]["value"]]
         if data == before:
             break
     return data

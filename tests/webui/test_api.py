@@ -58,7 +58,8 @@ def test_case_shape_and_task_form(client, people):
     assert fields["kindcheck_kinderen"]["required"] is True
     for f in fields.values():
         assert set(f) >= {"name", "label", "type", "required", "help"}
-        assert f["type"] in ("string", "text", "boolean", "enum", "date", "integer")
+        # CONTRACT section 4, and "multi" of section 5 (geweldsvormen)
+        assert f["type"] in ("string", "text", "boolean", "enum", "multi", "date", "integer")
     listed = client.get("/api/v1/tasks", headers=people.auth("mw")).json
     assert [t["id"] for t in listed] == [task["id"]]
 
@@ -280,10 +281,12 @@ def test_only_the_contract_reasons_are_conditional(client, people):
                 conditional[f["name"]] = f["required_when"]
         decisions = SCENARIOS[-1].decisions
         wanted = [f for f in fields["fields"] if f["required"] or f["name"] in decisions
+                  or f["name"] in KINDCHECK_WHEN_CHILDREN
                   or (f["name"].endswith("_reden")
                       and decisions.get(f["name"].removesuffix("_reden")) != "geen")]
         data = {f["name"]: decisions.get(f["name"], "Toelichting") for f in wanted}
         data.update(fill([f for f in wanted if f["name"] not in decisions], {}))
+        data.update({name: True for name in KINDCHECK_WHEN_CHILDREN if name in data})
         case = complete(client, people, task_id, data, actor).json
     assert case["status"] == "closed"
     # the contract's reasons, and the talk about a geen-vermoeden conclusion (issue 10), which
@@ -295,7 +298,16 @@ def test_only_the_contract_reasons_are_conditional(client, people):
                            "weging_niet_besproken_reden": "weging_besproken_client == False",
                            # CONTRACT section 5: how Veilig Thuis was contacted when no
                            # feedback came
-                           "terugkoppeling_toelichting": "terugkoppeling_ontvangen == false"}
+                           "terugkoppeling_toelichting": "terugkoppeling_ontvangen == false",
+                           # CONTRACT section 5: the kindcheck's questions when there are
+                           # children; issue 14: the reason not to report with vgv
+                           **dict.fromkeys(KINDCHECK_WHEN_CHILDREN, "kindcheck_kinderen == True"),
+                           "vgv_reden_niet_melden": conditional.get("vgv_reden_niet_melden")}
+    assert "'vgv' in geweldsvormen" in conditional["vgv_reden_niet_melden"]
+
+
+# CONTRACT section 5: required when kindcheck_kinderen is true
+KINDCHECK_WHEN_CHILDREN = ("kindcheck_opvang_adequaat", "kindcheck_bescherming")
 
 
 def test_handover_and_share_over_http(client, people):

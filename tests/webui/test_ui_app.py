@@ -259,6 +259,7 @@ def test_case_page_and_print_view(browser_like):
     browser_like.get(location)
     browser_like.post(location, {"actie": "afronden", "signalen": "blauwe plek op arm",
                                  "kindcheck_kinderen": "ja", "kinderen_aantal_leeftijden": "1, 4 jaar",
+                                 "kindcheck_opvang_adequaat": "ja", "kindcheck_bescherming": "nee",
                                  "kindcheck_toelichting": "opvang bij oma"})
     page = text(browser_like.get("/casussen/1"))
     assert "blauwe plek op arm" in page

@@ -47,6 +47,7 @@ class Body(BaseModel):
 class Option(Body):
     value: str
     label: str
+    help: str | MISSING = Attr(MISSING, description="korte uitleg bij deze keuze")
 
 
 class FormField(Body):
@@ -56,10 +57,14 @@ class FormField(Body):
 
     name: str
     label: str
-    type: Literal["string", "text", "boolean", "enum", "date", "integer"]
+    type: Literal["string", "text", "boolean", "enum", "multi", "date", "integer"] = Attr(
+        description="multi: het antwoord is een lijst van waarden uit options, elk hoogstens "
+                    "één keer")
     required: bool = Attr(description="verplicht; false bij een veld met required_when")
     help: str
-    options: list[Option] | MISSING = Attr(MISSING, description="alleen bij type enum")
+    options: list[Option] | MISSING = Attr(MISSING, description="alleen bij type enum en multi")
+    default: bool | list[str] | MISSING = Attr(
+        MISSING, description="de waarde die wordt vastgelegd als het veld leeg blijft")
     maxlength: int | MISSING = MISSING
     required_when: str | MISSING = Attr(
         MISSING, description="verplicht (en van toepassing) als deze voorwaarde over de "

@@ -36,8 +36,21 @@ def inbox():
         principal(), request.args.get("sorteer", pages.INBOX_SORTS[0])))
 
 
-def _posted() -> dict[str, str]:
-    return {k: v for k, v in request.form.items() if k not in _CONTROL}
+def _posted() -> dict[str, str | list[str]]:
+    """The posted form's fields: one value as text; a name posted more than once (the ticked
+    boxes of a multi field) as the list of its values, which engine.forms checks."""
+    posted: dict[str, str | list[str]] = {}
+    for name, values in request.form.lists():
+        if name not in _CONTROL:
+            posted[name] = values[0] if len(values) == 1 else values
+    return posted
+
+
+def _defaults(fields: list[dict]) -> dict[str, str]:
+    """The answers a form opens with: a boolean field's default (the diagram's defaultValue,
+    which is recorded when the field is left empty) as the web form's ja/nee."""
+    return {f["name"]: "ja" if f["default"] else "nee" for f in fields
+            if isinstance(f.get("default"), bool)}
 
 
 def _render(task: dict, values: dict, errors: dict | None = None, status: int = 200):
@@ -71,7 +84,8 @@ def task(task_id: str):
         draft = task.get("draft")
         if draft:
             flash(_("Uw concept van %(when)s is teruggezet.", when=when(draft["saved_at"])), "info")
-        return _render(task, dict(draft["data"]) if draft else {})
+        return _render(task, {**_defaults(task["form"]["fields"]),
+                              **(dict(draft["data"]) if draft else {})})
 
     data = _posted()
     if request.form.get("actie") == "concept":

@@ -1,0 +1,74 @@
+"""Form fields of type "multi" (CONTRACT section 5): several options of one question chosen at
+once, e.g. the forms of violence of stap 1 (`geweldsvormen`). The value is a list of option
+values; engine.forms reads such a field from the diagram (camunda type "multi" with
+camunda:value options, like an enum) and validates it here.
+
+Also the value a field has when it is left unanswered (`default_of`, `defaults_of`): [] for a
+multi field, a boolean's camunda defaultValue. Every completion carries it (engine.forms.validate
+for the API, web form and command line; engine.driving.complete_in_workflow for whatever
+completes a task in a workflow directly), so a condition such as `"vgv" in geweldsvormen` never
+meets an unknown variable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .messages import N_, Message
+
+MAX_CHOSEN = 100  # values in one answer, before any is looked at
+
+
+def convert_multi(field: Any, value: Any, from_web: bool) -> list[str]:
+    """A submitted answer to a multi field (an engine.forms.Field) as it is recorded: the
+    chosen option values in the form's order.
+
+    In: a list of option values (JSON); from an HTML form also one value as text (one box
+    ticked). Out: the list, each value once, in the order of the field's options.
+    Raises ValueError with a Dutch message for anything else: not a list of texts, a value that
+    is not one of the options, or a value chosen twice (CONTRACT section 5, a field of type
+    "multi": "a list of option values").
+    """
+    allowed = [o.value for o in field.options]
+    if from_web and isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or len(value) > MAX_CHOSEN \
+            or not all(isinstance(v, str) for v in value):
+        raise ValueError(Message(N_("Geef een lijst van keuzes uit: {options}."),
+                                 options=", ".join(allowed)))
+    unknown = [v for v in value if v not in allowed]
+    if unknown:
+        raise ValueError(Message(N_("Onbekende keuze {values}; kies uit: {options}."),
+                                 values=", ".join(repr(v[:40]) for v in unknown[:5]),
+                                 options=", ".join(allowed)))
+    twice = sorted({v for v in value if value.count(v) > 1}, key=allowed.index)
+    if twice:
+        raise ValueError(Message(N_("Elke keuze mag maar één keer in de lijst staan: {values}."),
+                                 values=", ".join(twice)))
+    return [v for v in allowed if v in value]
+
+
+def default_of(kind: str, text: str | None) -> Any:
+    """A field's value when it is left unanswered (engine.forms.Field.default).
+
+    In: the field's type (camunda's: "multi", "boolean", ...) and its camunda defaultValue
+    (text or None). Out: () for a multi field (recorded as []), True/False for a boolean whose
+    defaultValue is "true"/"false", else None (nothing is recorded). Raises nothing.
+    """
+    if kind == "multi":
+        return ()
+    if kind == "boolean" and (text or "").strip().lower() in ("true", "false"):
+        return (text or "").strip().lower() == "true"
+    return None
+
+
+def defaults_of(task_spec: Any) -> dict[str, Any]:
+    """The values the fields of a user task's form (camunda:formData, as SpiffWorkflow parsed
+    it) have when unanswered: {field id: value} for each field with a default (default_of), a
+    new list for each multi field. A task without a form: {}. Raises nothing."""
+    out: dict[str, Any] = {}
+    for f in getattr(getattr(task_spec, "form", None), "fields", None) or []:
+        value = default_of(f.type, getattr(f, "default_value", None))
+        if value is not None:
+            out[f.id] = list(value) if isinstance(value, tuple) else value
+    return out
