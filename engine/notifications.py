@@ -148,13 +148,13 @@ def mark_read(who: Principal, notification_id: Any) -> None:
     try:
         number = int(notification_id)
     except (TypeError, ValueError):
-        raise NotFound(N_("Melding niet gevonden.")) from None
+        raise NotFound(N_("Bericht niet gevonden.")) from None
     if not 0 < number <= 2**31 - 1:
-        raise NotFound(N_("Melding niet gevonden."))
+        raise NotFound(N_("Bericht niet gevonden."))
     with unit_of_work(write=True) as session:
         note = session.get(Notification, number)
         if note is None or note.user_id != who.id:
-            raise NotFound(N_("Melding niet gevonden."))
+            raise NotFound(N_("Bericht niet gevonden."))
         if note.read_at is None:
             note.read_at = clock.now()
 
