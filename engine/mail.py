@@ -63,7 +63,9 @@ def message(item: dict[str, Any], sender: str, base_url: str) -> EmailMessage:
     """The mail of one outbox item ({"address", "kind", "task_id", "step", "due_at"}: the
     step's name, the due date aware UTC or None). Dutch; only the step, the due date (Dutch
     time, Europe/Amsterdam) and the link to the task's page."""
-    step = item["step"] or ""
+    # one line: a task's name comes from the diagram, where a name may hold a line break
+    # (&#10;), and a header may not (issue 13 break-it: the mail could never be made)
+    step = " ".join(str(item["step"] or "").split())
     due = (Message(DUE, when=timezones.local(item["due_at"]).strftime("%d-%m-%Y %H:%M"))
            if item.get("due_at") else "")
     link = f"{base_url.rstrip('/')}/taken/{item['task_id']}"
@@ -135,7 +137,7 @@ def deliver_mail(now: datetime) -> int:
         try:
             with smtplib.SMTP(address[0], address[1], timeout=SMTP_TIMEOUT) as smtp:
                 smtp.send_message(message(item, settings.mail_from, settings.base_url))
-        except (OSError, smtplib.SMTPException) as exc:
+        except (OSError, ValueError, smtplib.SMTPException) as exc:  # ValueError: not made
             _settle(item, now, exc)
         else:
             _settle(item, now, None)
