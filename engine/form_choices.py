@@ -7,12 +7,17 @@ Also the value a field has when it is left unanswered (`default_of`, `defaults_o
 multi field, a boolean's camunda defaultValue. Every completion carries it (engine.forms.validate
 for the API, web form and command line; engine.driving.complete_in_workflow for whatever
 completes a task in a workflow directly), so a condition such as `"vgv" in geweldsvormen` never
-meets an unknown variable.
+meets an unknown variable; a case moved to a version that added such a field gets it too
+(`answer_defaults`, engine.migration).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.util.task import TaskState
 
 from .messages import N_, Message
 
@@ -72,3 +77,34 @@ def defaults_of(task_spec: Any) -> dict[str, Any]:
         if value is not None:
             out[f.id] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+def answer_defaults(workflow: Any, case_file_key: str) -> None:
+    """Fields a workflow's (new) version has on user tasks the case already completed, and
+    that the case never answered (a field added since, such as geweldsvormen), take their
+    default (defaults_of) in every task that is ready or waiting and in the case file (workflow.data
+    [case_file_key]["answers"], when there is one), as a completion on that version would have
+    given them: else the first gateway reading one stops the case with an unknown variable.
+    Used when a case moves to another version (engine.migration.move_workflow). Only what is
+    missing is added, from the workflow alone, so replay's run of the move arrives at the same
+    state, and a move that adds nothing is as before. In: a SpiffWorkflow BpmnWorkflow,
+    changed in place. Raises nothing."""
+    parts = (workflow, *workflow.subprocesses.values())
+    defaults: dict[str, Any] = {}
+    for part in parts:
+        for task in part.get_tasks(state=TaskState.COMPLETED, skip_subprocesses=True):
+            if isinstance(task.task_spec, UserTask):
+                for name, value in defaults_of(task.task_spec).items():
+                    defaults.setdefault(name, value)
+    if not defaults:
+        return
+    case_file = workflow.data.get(case_file_key)
+    if isinstance(case_file, dict) and isinstance(case_file.get("answers"), dict):
+        for name, value in defaults.items():
+            case_file["answers"].setdefault(name, copy.deepcopy(value))
+    for part in parts:  # (a task not reached yet takes its parent's data when it is)
+        for task in part.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED,
+                                   skip_subprocesses=True):
+            for name, value in defaults.items():
+                if name not in task.data:
+                    task.data[name] = copy.deepcopy(value)

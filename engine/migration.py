@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import adapter, audit, driving, due, timers, versions
+from . import adapter, audit, driving, due, form_choices, timers, versions
 from .cases import DELETE_DRAFTS_OF_TASKS, CaseChange, task_view
 from .definitions import ProcessDefinition
 from .errors import BadRequest, Conflict, Forbidden, NotFound
@@ -102,9 +102,10 @@ def _left_behind(workflow) -> list[str]:
 def move_workflow(workflow, target: ProcessDefinition, ids: adapter.IdSource) -> driving.Advance:
     """Carry a case's workflow over to another version's spec and run its engine steps.
 
-    In: the workflow (changed in place), the target version's definition, the case's id
-    source (so replay arrives at the same task ids). Out: the engine's advance on the target
-    version (decisions, closing, new ready tasks, or a stall).
+    In: the workflow (changed in place; fields the target added to steps already done get
+    their defaults), the target version's definition, the case's id source (so replay arrives
+    at the same task ids). Out: the engine's advance on the target (decisions, closing, new
+    ready tasks, or a stall).
     Raises MoveImpossible when a ready step is not a user task of the target, an element the
     case went through is gone, a subprocess has no counterpart, the ready steps differ after
     the move, or the engine cannot advance on the target.
@@ -126,8 +127,8 @@ def move_workflow(workflow, target: ProcessDefinition, ids: adapter.IdSource) ->
     left_behind = _left_behind(workflow)
     if left_behind:
         raise MoveImpossible(left_behind)
-    after = ready_steps(workflow)
-    if after != before:
+    form_choices.answer_defaults(workflow, driving.CASE_FILE)
+    if (after := ready_steps(workflow)) != before:
         raise MoveImpossible([Message(
             N_("na het verplaatsen zouden andere stappen openstaan ({after} in plaats van "
                "{before})"),
@@ -189,8 +190,7 @@ def _plan(session: Session, from_version: Any, to_version: Any):
     cases = _open_cases(session, source.version)
     ready, consults = _ready_rows(session, [c.id for c in cases])
     problems: list[tuple[int, str]] = []
-    # First the cheap check the procesbeheerder can act on, over all cases: every open step
-    # must exist as a user task in the target version.
+    # First the cheap check over all cases: every open step is a user task of the target.
     for case in cases:
         for step in sorted({r.step for r in ready[case.id]}):
             if step not in new.steps:

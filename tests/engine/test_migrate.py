@@ -396,3 +396,37 @@ def test_a_refused_move_names_the_element_that_is_really_missing(people, monkeyp
     assert "'wacht_evaluatiedatum'" in result.output, result.output
     assert "'hulp_evalueren'" not in result.output, result.output
     assert case_row(case["id"]).process_version == SHIPPED
+
+
+def shipped_without_the_forms_of_violence() -> list:
+    """The shipped meldcode as a release before geweldsvormen had it: stap 1 without that
+    field (its gateway after stap 2 reads it all the same, as the new version does)."""
+    import re
+
+    from engine import definitions
+    from engine.definitions import SourceFile
+
+    files = definitions.shipped_files()
+    bpmn = next(f for f in files if f.kind == "bpmn")
+    xml, count = re.subn(r'<camunda:formField id="geweldsvormen".*?</camunda:formField>\s*', "",
+                         bpmn.content.decode(), flags=re.S)
+    assert count == 1, "the shipped stap 1 no longer asks geweldsvormen"
+    return [SourceFile(bpmn.name, xml.encode()), *[f for f in files if f.kind == "dmn"]]
+
+
+def test_a_case_moved_to_a_version_that_added_a_field_goes_on(people, monkeypatch):
+    """A case past stap 1 on a version without geweldsvormen, moved to the shipped version:
+    the field it never answered takes its default ([]), so the gateway after stap 2 that
+    reads it decides instead of stopping every completion with an unknown variable; the
+    move and what follows replay and verify."""
+    from tests.scenarios.paths import LONGEST
+
+    older = store_version(shipped_without_the_forms_of_violence(), monkeypatch)
+    case = walk(people, cases.start_case(people["mw"], {"client_ref": "C-ouder"}),
+                LONGEST.decisions, stop_at="stap2_overleg")
+    assert case["process_version"] == older
+    migration.move_cases(people["pb"], older, SHIPPED)
+    closed = walk(people, cases.get_case(people["mw"], case["id"]), LONGEST.decisions)
+    assert (closed["status"], closed["uitkomst"]) == ("closed", LONGEST.uitkomst)
+    verdicts = verify(case["id"])
+    assert all(v.ok for v in verdicts.values()), {c: v.problems for c, v in verdicts.items()}
