@@ -67,12 +67,18 @@ COMMON_WORDS = (
 _SCORED = 100
 
 
-def password_problem(password: str, name: str = "", display_name: str = "") -> str | None:
+# The demo users' password (`meldcode init --demo`): it is in the README, so anyone knows it.
+DEMO_PASSWORD = "oefenen-met-meldcode"  # noqa: S105 - published on purpose, for the demo only
+
+
+def password_problem(password: str, name: str = "", display_name: str = "",
+                     demo: bool = False) -> str | None:
     """Why a new password is refused, in Dutch, or None when it may be used.
 
     In: the password and, when known, the user's name and full name (a password built from
     them is easy to guess). The rule is CONTRACT section 5: at least 12 characters and not a
     common password; "common" as zxcvbn judges it (score below 3), with Dutch words added.
+    The published DEMO_PASSWORD is refused too, except for the demo users (demo=True).
     Existing passwords are never checked again: the rule applies when one is set.
     """
     password = password or ""
@@ -87,6 +93,9 @@ def password_problem(password: str, name: str = "", display_name: str = "") -> s
         return Message(N_("Het wachtwoord mag hoogstens {n} tekens hebben."), n=MAX_PASSWORD)
     if not password.strip():
         return N_("Het wachtwoord mag niet alleen uit spaties bestaan.")
+    if password == DEMO_PASSWORD and not demo:
+        return N_("Dit is het wachtwoord van de demogebruikers; het staat in de handleiding en "
+                  "is dus bij iedereen bekend. Kies een ander.")
     personal = [p for p in (name, display_name, *(display_name or "").split()) if p]
     result = zxcvbn.zxcvbn(password[:_SCORED], user_inputs=[*personal, *COMMON_WORDS])
     if result["score"] >= MIN_SCORE:
@@ -122,9 +131,10 @@ def _weakness(result: Mapping[str, Any], personal: set[str]) -> str:
               "niet bij elkaar horen.")
 
 
-def check_password(password: str, name: str = "", display_name: str = "") -> None:
+def check_password(password: str, name: str = "", display_name: str = "",
+                   demo: bool = False) -> None:
     """Raise Invalid (422, field `wachtwoord`) when password_problem finds one."""
-    problem = password_problem(password, name, display_name)
+    problem = password_problem(password, name, display_name, demo)
     if problem:
         raise Invalid(problem, {"wachtwoord": problem})
 

@@ -121,11 +121,12 @@ def _manager(session: Session, manager: str | None, of: str | None = None) -> Us
 
 def create_user(session: Session, name: str, roles: list[str], password: str,
                 manager: str | None = None, display_name: str = "", by: Any = None,
-                email: str | None = None) -> User:
+                email: str | None = None, demo: bool = False) -> User:
     """Add a user. In: a name (2-80 of a-z 0-9 . _ -), roles of CONTRACT section 2, a password
     that passes the policy (password_problem), optionally the name of their leidinggevende,
     a full name, an e-mail address for notifications (CONTRACT section 5: `user add
-    --email`) and who adds them (for the admin log). Raises Invalid with the field
+    --email`) and who adds them (for the admin log); demo: a demo user of `init --demo`,
+    who may have the published demo password. Raises Invalid with the field
     (`naam`, `rollen`, `wachtwoord`, `leidinggevende`, `email`, `weergavenaam`): every field
     that is wrong at once, its message the first refusal's."""
     errors: dict[str, Any] = {}
@@ -148,7 +149,7 @@ def create_user(session: Session, name: str, roles: list[str], password: str,
         first.append(message)
         errors["naam"] = message
     roles = checked(_check_roles, roles) or []
-    checked(check_password, password, name, display_name)
+    checked(check_password, password, name, display_name, demo)
     if "naam" not in errors and session.scalar(select(User).where(User.name == name)):
         message = Message(N_("Gebruiker '{name}' bestaat al."), name=name)
         first.append(message)

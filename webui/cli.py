@@ -20,6 +20,7 @@ from engine import (
     definitions,
     failures,
     models,
+    passwords,
     schema,
     settings,
     store,
@@ -33,7 +34,7 @@ from webui import cli_language
 
 cli_language.speak_dutch()  # click's own texts in Dutch too, before any option is made
 
-DEMO_PASSWORD = "oefenen-met-meldcode"  # noqa: S105 - documented demo password (passes the policy)
+DEMO_PASSWORD = passwords.DEMO_PASSWORD  # documented; refused for any other account
 # One demo user per role; the medewerker reports to the leidinggevende.
 DEMO_USERS = [
     ("leidinggevende", ["leidinggevende"], None, "Lotte Leidinggevende"),
@@ -201,7 +202,7 @@ def init(demo: bool):
             for name, roles, manager, display in DEMO_USERS:
                 if session.scalar(select(models.User).where(models.User.name == name)) is None:
                     users.create_user(session, name, roles, DEMO_PASSWORD, manager, display,
-                                      by="meldcode init --demo")
+                                      by="meldcode init --demo", demo=True)
                     click.echo(f"Demogebruiker {name} ({', '.join(roles)}) aangemaakt.")
     click.echo(f"Database klaar: {_safe_url()}")
     _refuse_log_behind_head()

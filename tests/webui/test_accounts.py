@@ -163,12 +163,21 @@ def test_password_policy_on_the_command_line(people):
     assert result.exit_code == 0, result.output
 
 
-def test_demo_password_passes_the_policy():
+def test_demo_password_passes_the_policy_for_the_demo_users_only(people):
+    """The demo password is in the README: the demo users of `init --demo` have it, any
+    other account is refused it (break-it finding: it was accepted for a new user)."""
     from engine import passwords
     from webui.cli import DEMO_PASSWORD, DEMO_USERS
 
     for name, _roles, _manager, display in DEMO_USERS:
-        assert passwords.password_problem(DEMO_PASSWORD, name, display) is None
+        assert passwords.password_problem(DEMO_PASSWORD, name, display, demo=True) is None
+        assert "demogebruikers" in passwords.password_problem(DEMO_PASSWORD, name, display)
+    added = cli("user", "add", "zwak2", "--role", "medewerker", "--password-stdin",
+                input=DEMO_PASSWORD + "\n")
+    assert added.exit_code != 0
+    assert "wachtwoord van de demogebruikers" in added.output
+    changed = cli("user", "password", "mw", "--password-stdin", input=DEMO_PASSWORD + "\n")
+    assert changed.exit_code != 0 and "demogebruikers" in changed.output
 
 
 # --- user commands -------------------------------------------------------------------------
