@@ -31,6 +31,16 @@ def shipped_forms() -> dict[str, list[dict]]:
     return {sid: [f.as_dict() for f in step.fields] for sid, step in definition.steps.items()}
 
 
+def with_defaults(task, data: dict) -> dict:
+    """The form data as the product records a completion: each unanswered field with its
+    default ([] for a multi field, a boolean's defaultValue; engine.form_choices), so both
+    sides complete with the same data (a gateway reads geweldsvormen after stap 2)."""
+    from engine.form_choices import defaults_of
+
+    return {**data, **{name: value for name, value in defaults_of(task.task_spec).items()
+                       if data.get(name) is None}}
+
+
 def run_case(spec, engine, decisions: dict, forms: dict,
              timed: Callable[[float], None] | None = None,
              order: list[str] | None = None) -> None:
@@ -61,7 +71,7 @@ def run_case(spec, engine, decisions: dict, forms: dict,
             step = next(steps, None)
             task = next((t for t in ready if t.task_spec.bpmn_id == step), None)
             assert task is not None, (step, [t.task_spec.bpmn_id for t in ready])
-        data = fill(forms[task.task_spec.bpmn_id], decisions)
+        data = with_defaults(task, fill(forms[task.task_spec.bpmn_id], decisions))
         t0 = time.perf_counter()
         case_file.update(data)
         if task.task_spec.bpmn_id == "melding_doen":
@@ -90,7 +100,7 @@ def run_completions(spec, engine, completions: list[tuple[str, dict]]) -> None:
         task = next((t for t in wf.get_tasks(state=TaskState.READY, manual=True)
                      if t.task_spec.bpmn_id == step), None)
         assert task is not None, step
-        case_file.update(data)
+        case_file.update(with_defaults(task, data))
         if step == "melding_doen":
             case_file["meldingen_gedaan"] += 1
         task.set_data(**case_file)
