@@ -11,7 +11,6 @@ handed back as it was read, and log_verify names it exactly as in its one-proces
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,7 +187,7 @@ def dense_size(conn: Connection) -> int | None:
 def scan_parallel(url: str | None, size: int, wants: list[int], jobs: int,
                   meanwhile: Callable[[], object] | None = None,
                   ) -> tuple[Tree, list[tuple], dict[int, str]] | None:
-    """Check entries 0 .. size-1 in aligned ranges, in `jobs` forked processes (at lower
+    """Check entries 0 .. size-1 in aligned ranges, in `jobs` forked processes (at background
     priority, as verify's); `meanwhile` is called in this process once they run. Out: the
     tree over all, the odd rows (as scan gives them) in order, and the root at each size of
     `wants`; None when a range holds fewer entries than its width (entries are missing:
@@ -222,12 +221,10 @@ def scan_parallel(url: str | None, size: int, wants: list[int], jobs: int,
 
 
 def _process_start() -> None:
-    from . import store, verification
+    from . import background, store
 
     store.forget_engines_after_fork()
-    niceness = verification.BACKGROUND_NICENESS
-    if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
-        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    background.lower_priority()
 
 
 def _scan_range(task) -> tuple[list[bytes], int, list[tuple], dict[int, list[bytes]]]:

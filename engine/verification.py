@@ -5,10 +5,7 @@ reported in plain Dutch (Messages, for the web layer to translate), first one fi
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
 from . import adapter, cases, commands, consults, log_verify, timezones, translog, versions
+from .background import lower_priority
 from .chains import StoredCase, check_access_rows, check_chain, check_header
 from .failures import kind_of as _reason
 from .messages import N_, Message
@@ -337,29 +335,11 @@ def _verify_in_processes(ids: list[int], url: str | None, jobs: int):
             yield from verdicts
 
 
-BACKGROUND_NICENESS = 10  # verify's processes yield the processor to the server's requests
-
-
-@contextlib.contextmanager
-def background_priority() -> Iterator[None]:
-    """Run the block (and the processes it forks) at niceness BACKGROUND_NICENESS at least, so
-    a server on the same machine answers first; the priority before is restored after it where
-    the operating system allows (raising it again needs root), else it stays lowered."""
-    before = os.getpriority(os.PRIO_PROCESS, 0)
-    os.setpriority(os.PRIO_PROCESS, 0, max(before, BACKGROUND_NICENESS))
-    try:
-        yield
-    finally:
-        with contextlib.suppress(PermissionError):
-            os.setpriority(os.PRIO_PROCESS, 0, before)
-
-
 def _verify_process_start() -> None:
     from . import store
 
     store.forget_engines_after_fork()
-    if os.getpriority(os.PRIO_PROCESS, 0) < BACKGROUND_NICENESS:
-        os.setpriority(os.PRIO_PROCESS, 0, BACKGROUND_NICENESS)
+    lower_priority()
 
 
 def _verify_chunk(ids: list[int], url: str | None) -> list[Verdict]:

@@ -734,9 +734,10 @@ def deploy(files, by):
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=lambda: os.cpu_count() or 1,
               show_default="aantal processorkernen",
               help="Zoveel processen controleren casussen naast elkaar, met lagere prioriteit "
-                   "(nice 10) dan de server.")
+                   "(nice 10, en alleen op een processor die niemand anders nodig heeft) dan "
+                   "de server.")
 def verify(case_ids, all_cases, checkpoint_file, jobs):
-    from engine import checkpoints, log_verify, verification
+    from engine import background, checkpoints, log_verify, verification
 
     if not case_ids and not all_cases:
         fail("geef casusnummers op, of --all")
@@ -753,7 +754,7 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
         # No write transaction for the run: the log pass and each batch of cases are read
         # transactions of their own; the access-log lines of the verify go in small batches.
         # The whole run yields the processor to the server, the pass over the log included.
-        with verification.background_priority():
+        with background.background_priority():
             report = log_verify.verify_log(checkpoint=checkpoint, jobs=jobs)
             for verdict in verification.verify_all(case_ids=wanted, log=report, jobs=jobs):
                 checked += 1

@@ -9,7 +9,7 @@ import os
 
 from sqlalchemy import event
 
-from engine import cases, store, verification
+from engine import background, cases, store, verification
 from tests.helpers import walk
 from tests.scenarios.paths import SCENARIOS
 
@@ -39,20 +39,25 @@ def test_verify_all_reads_a_batch_of_cases_in_a_few_statements(people, db_url):
 
 
 def _niceness_of_child(queue) -> None:
-    queue.put(os.getpriority(os.PRIO_PROCESS, 0))
+    queue.put((os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0)))
 
 
 def test_verify_runs_at_background_priority_and_gives_it_back():
     before = os.getpriority(os.PRIO_PROCESS, 0)
-    with verification.background_priority():
+    policy = os.sched_getscheduler(0)
+    with background.background_priority():
         inside = os.getpriority(os.PRIO_PROCESS, 0)
+        inside_policy = os.sched_getscheduler(0)
         queue = multiprocessing.get_context("fork").Queue()
         child = multiprocessing.get_context("fork").Process(target=_niceness_of_child,
                                                             args=(queue,))
         child.start()
-        forked = queue.get(timeout=30)
+        forked, forked_policy = queue.get(timeout=30)
         child.join(30)
-    assert inside >= verification.BACKGROUND_NICENESS
-    assert forked >= verification.BACKGROUND_NICENESS  # the verify processes inherit it
+    assert inside >= background.BACKGROUND_NICENESS
+    assert forked >= background.BACKGROUND_NICENESS  # the verify processes inherit it
+    # Linux: only when no other process wants the processor (SCHED_IDLE), inherited too
+    assert inside_policy == forked_policy == os.SCHED_IDLE
     if os.geteuid() == 0:  # only root may raise a priority again
         assert os.getpriority(os.PRIO_PROCESS, 0) == before
+        assert os.sched_getscheduler(0) == policy
