@@ -190,6 +190,7 @@ class Client:
         # the leidinggevende's task (besluit_afstemmen) is completed with their token
         self.lead = Api(base, lead_token) if lead_token else self.api
         self.forms: dict[str, list] = {}
+        self.by_step: dict[str, list[float]] = {}  # each completion's latency, per step
 
     def run_case(self, ref: str, latencies: list[float]) -> str:
         case = self.api.call("POST", "/api/v1/cases", {"client_ref": ref})
@@ -204,6 +205,7 @@ class Client:
             t0 = time.perf_counter()
             case = api.call("POST", f"/api/v1/tasks/{task['id']}/complete", {"data": data})
             latencies.append(time.perf_counter() - t0)
+            self.by_step.setdefault(task["step"], []).append(latencies[-1])
         assert case["uitkomst"] == LONGEST.uitkomst, case
         return case["id"]
 
@@ -277,10 +279,39 @@ def against(other: Path, cases: int, tmp: Path, env: dict) -> None:
                for side, lat in latencies.items()}
     for side, (median_ms, p95_ms, count) in figures.items():
         log(f"{side}: {count} completions, median {median_ms:.2f} ms, p95 {p95_ms:.2f} ms")
+    steps = sorted({*clients["this"].by_step, *clients["other"].by_step})
+    log("median per step (ms): step, this, other")
+    for step in steps:
+        this, other = (clients[side].by_step.get(step) for side in ("this", "other"))
+        log(f"  {step:28} {statistics.median(this) * 1000 if this else float('nan'):7.2f} "
+            f"{statistics.median(other) * 1000 if other else float('nan'):7.2f}")
     ratio = figures["this"][0] / figures["other"][0]
+    # The bare engine on each checkout's own diagram, in turns too: how much of a difference
+    # is SpiffWorkflow's own work on a bigger diagram, how much the product's around it.
+    bare_ms: dict[str, list[float]] = {side: [] for side in sides}
+    for i in range(6):
+        for side in list(sides) if i % 2 == 0 else list(reversed(sides)):
+            bare_ms[side].append(bare_median_with(sides[side], env))
+    engine = {side: statistics.median(values) for side, values in bare_ms.items()}
+    for side in sides:
+        log(f"{side}: bare SpiffWorkflow on its own diagram {engine[side]:.3f} ms per completion,"
+            f" the product around it {figures[side][0] - engine[side]:.2f} ms")
     log(f"RESULT against={git_head(other)} median_ms={figures['this'][0]:.2f} "
         f"other_median_ms={figures['other'][0]:.2f} ratio_median={ratio:.3f} "
-        f"p95_ms={figures['this'][1]:.2f} other_p95_ms={figures['other'][1]:.2f}")
+        f"p95_ms={figures['this'][1]:.2f} other_p95_ms={figures['other'][1]:.2f} "
+        f"bare_ms={engine['this']:.3f} other_bare_ms={engine['other']:.3f} "
+        f"product_ms={figures['this'][0] - engine['this']:.2f} "
+        f"other_product_ms={figures['other'][0] - engine['other']:.2f}")
+
+
+def bare_median_with(checkout: Path, env: dict, cases: int = 20) -> float:
+    """The median time (ms) of one completion along the longest route in bare SpiffWorkflow,
+    in-process, with the bench code and diagram of `checkout` (its own .venv)."""
+    script = ("import statistics, sys; sys.path.insert(0, '.'); from bench import api_bench as b;"
+              f" print(statistics.median(b.bare_engine({cases})) * 1000)")
+    done = subprocess.run([str(checkout / ".venv" / "bin" / "python"), "-c", script],
+                          cwd=checkout, env=env, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def git_head(root: Path) -> str:
