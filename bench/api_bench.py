@@ -248,6 +248,7 @@ def against(other: Path, cases: int, tmp: Path, env: dict) -> None:
     """Completion latency of this checkout and of `other`, one case on each in turn (the
     order swapped every round), over `cases` rounds; prints both and the RESULT line."""
     sides = {"this": ROOT, "other": other}
+    heads = {side: git_head(root) for side, root in sides.items()}
     servers, clients = [], {}
     try:
         for k, (side, root) in enumerate(sides.items()):
@@ -259,7 +260,7 @@ def against(other: Path, cases: int, tmp: Path, env: dict) -> None:
             servers.append(start_server(url, port, side_env, root))
             base = f"http://127.0.0.1:{port}"
             clients[side] = Client(base, token, lead)
-            log(f"{side}: {root} ({git_head(root)}), server on port {port}")
+            log(f"{side}: {root} ({heads[side]}), server on port {port}")
         latencies: dict[str, list[float]] = {side: [] for side in sides}
         for client in clients.values():
             for i in range(3):
@@ -296,7 +297,7 @@ def against(other: Path, cases: int, tmp: Path, env: dict) -> None:
     for side in sides:
         log(f"{side}: bare SpiffWorkflow on its own diagram {engine[side]:.3f} ms per completion,"
             f" the product around it {figures[side][0] - engine[side]:.2f} ms")
-    log(f"RESULT against={git_head(other)} median_ms={figures['this'][0]:.2f} "
+    log(f"RESULT against={heads['other']} median_ms={figures['this'][0]:.2f} "
         f"other_median_ms={figures['other'][0]:.2f} ratio_median={ratio:.3f} "
         f"p95_ms={figures['this'][1]:.2f} other_p95_ms={figures['other'][1]:.2f} "
         f"bare_ms={engine['this']:.3f} other_bare_ms={engine['other']:.3f} "
