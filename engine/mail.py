@@ -3,7 +3,10 @@ the notification's own transaction, and `deliver_mail`, the scheduler's job that
 
 A mail says only that a task waits, the step's name (the diagram's task name), its due date if
 it has one, and a link (MELDCODE_BASE_URL + the task's page): never a client reference, a
-reason or anything recorded. It is Dutch, as the product's mail is.
+reason or anything recorded. It is Dutch, as the product's mail is. The escalation of an overdue
+task to the owner's leidinggevende (engine/reminders.py, issue 13 point 3) says instead that a
+task of a colleague in their team is overdue and links to the case's page: the task's page is
+not theirs to open.
 
 Delivery never holds up a request: it runs in the worker (engine/scheduler.py), a few mails
 per run. Each is first claimed (attempts + 1 and a lease on next_attempt_at, only if nobody
@@ -27,6 +30,7 @@ from . import config, timezones
 from .cases import task_name
 from .messages import N_, Message
 from .models import MailOutbox, Notification, TaskRecord
+from .reminders import ESCALATE_AFTER, is_escalation
 from .store import unit_of_work
 
 log = logging.getLogger("meldcode.mail")
@@ -47,12 +51,19 @@ BODY = N_("In de meldcode wacht een taak op u.\n\nStap: {step}\n{due}\nOpen de t
           "aanmelden: {link}\n\nDit bericht noemt bewust geen gegevens van de casus of de "
           "cliënt; die ziet u alleen in de meldcode zelf.\n")
 DUE = N_("Uiterlijk af: {when}\n")
+# to the owner's leidinggevende, about a task that is not theirs (engine/reminders.py)
+ESCALATED_SUBJECT = N_("Meldcode: een taak in uw team is over de termijn ({step})")
+ESCALATED_BODY = N_("In de meldcode is een taak van een collega in uw team meer dan {days} "
+                    "werkdagen over de termijn.\n\nStap: {step}\n{due}\nBekijk de casus na "
+                    "het aanmelden: {link}\n\nDit bericht noemt bewust geen gegevens van de "
+                    "casus of de cliënt; die ziet u alleen in de meldcode zelf.\n")
 
 _outbox, _notes, _tasks = MailOutbox.__table__, Notification.__table__, TaskRecord.__table__
 _DUE = _tasks.c.get("due_at")  # the task's due date (engine/due.py), when the schema has it
 _PENDING = (
     select(_outbox.c.id, _outbox.c.address, _outbox.c.attempts, _outbox.c.next_attempt_at,
-           _notes.c.kind, _notes.c.task_id, _notes.c.params, _tasks.c.name, _tasks.c.step,
+           _notes.c.kind, _notes.c.task_id, _notes.c.case_id, _notes.c.params, _tasks.c.name,
+           _tasks.c.step,
            *([_DUE] if _DUE is not None else []))
     .select_from(_outbox.join(_notes, _notes.c.id == _outbox.c.notification_id)
                  .outerjoin(_tasks, _tasks.c.id == _notes.c.task_id))
@@ -61,21 +72,32 @@ _PENDING = (
 
 def message(item: dict[str, Any], sender: str, base_url: str) -> EmailMessage:
     """The mail of one outbox item ({"address", "kind", "task_id", "step", "due_at"}: the
-    step's name, the due date aware UTC or None). Dutch; only the step, the due date (Dutch
-    time, Europe/Amsterdam) and the link to the task's page."""
+    step's name, the due date aware UTC or None; optional "escalated" (bool) and "case_id").
+    Dutch; only the step, the due date (Dutch time, Europe/Amsterdam) and the link to the
+    task's page, or for an escalation (engine/reminders.is_escalation) the words of a
+    colleague's overdue task and the link to the case's page. Raises nothing of its own
+    (EmailMessage may raise ValueError for a header it cannot make)."""
     # one line: a task's name comes from the diagram, where a name may hold a line break
     # (&#10;), and a header may not (issue 13 break-it: the mail could never be made)
     step = " ".join(str(item["step"] or "").split())
     due = (Message(DUE, when=timezones.local(item["due_at"]).strftime("%d-%m-%Y %H:%M"))
            if item.get("due_at") else "")
-    link = f"{base_url.rstrip('/')}/taken/{item['task_id']}"
+    escalated = bool(item.get("escalated")) and item.get("case_id") is not None
+    if escalated:  # the task's page is closed to them; the case's is open (users.may_read_case)
+        link = f"{base_url.rstrip('/')}/casussen/{item['case_id']}"
+        subject = Message(ESCALATED_SUBJECT, step=step)
+        body = Message(ESCALATED_BODY, days=ESCALATE_AFTER, step=step, due=str(due), link=link)
+    else:
+        link = f"{base_url.rstrip('/')}/taken/{item['task_id']}"
+        subject = Message(SUBJECTS.get(item["kind"], SUBJECTS["task_ready"]), step=step)
+        body = Message(BODY, step=step, due=str(due), link=link)
     mail = EmailMessage()
-    mail["Subject"] = str(Message(SUBJECTS.get(item["kind"], SUBJECTS["task_ready"]), step=step))
+    mail["Subject"] = str(subject)
     mail["From"] = sender
     mail["To"] = item["address"]
     mail["Date"] = formatdate(localtime=False, usegmt=True)
     mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
-    mail.set_content(str(Message(BODY, step=step, due=str(due), link=link)))
+    mail.set_content(str(body))
     return mail
 
 
@@ -99,7 +121,8 @@ def _claim(now: datetime) -> list[dict[str, Any]]:
             if getattr(done, "rowcount", 0) == 1:
                 claimed.append({
                     "id": row.id, "address": row.address, "attempts": row.attempts + 1,
-                    "kind": row.kind, "task_id": row.task_id,
+                    "kind": row.kind, "task_id": row.task_id, "case_id": row.case_id,
+                    "escalated": is_escalation(row.kind, row.params),
                     "step": str(task_name(row.step, row.name)) if row.name
                     else (row.params or {}).get("step") or "",
                     "due_at": timezones.to_utc(getattr(row, "due_at", None))})

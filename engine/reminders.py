@@ -5,6 +5,13 @@ owner for the medewerker lane, the owner's leidinggevende for theirs, every
 aandachtsfunctionaris for theirs, the person consulted for a consult), and `task_overdue` also
 to the owner's leidinggevende when a task is overdue by more than ESCALATE_AFTER working days.
 
+That last one is an escalation (params["escalated"] true): the task is not the leidinggevende's
+to act on and its page is closed to them (a medewerker's step, a consult to an
+aandachtsfunctionaris), so its words (webui/notifications, engine/mail.py) say that a task of a
+colleague in their team is overdue and it links to the case, which they may read as the owner's
+leidinggevende (engine/users.may_read_case). A leidinggevende who must act on the task anyway
+(their lane, a consult to them) gets the ordinary reminder only.
+
 Due dates are tasks.due_at (engine/due.py); now comes from the caller (the scheduler passes
 engine/clock.py's). A reminder is a notification (engine/notifications.py), so it is mailed
 like the others when the person has an address.
@@ -26,11 +33,20 @@ from .store import unit_of_work
 from .timezones import to_utc
 
 ESCALATE_AFTER = 5  # working days overdue after which the owner's leidinggevende is told
+ESCALATED = "escalated"  # the params key that marks the leidinggevende's reminder
 
 
-def _wanted(session, task: TaskRecord, now: datetime) -> list[tuple[int, str]]:
-    """(user id, kind) of every reminder `task` calls for at `now` (before those already sent
-    are left out)."""
+def is_escalation(kind: str, params: dict[str, Any] | None) -> bool:
+    """Is a notification of `kind` with `params` the escalation to the owner's leidinggevende
+    (a `task_overdue` marked params["escalated"], issue 13 point 3)? Its words and link are the
+    case's, not the task's (webui/notifications, engine/mail.py). Raises nothing."""
+    return kind == notifications.TASK_OVERDUE and bool((params or {}).get(ESCALATED))
+
+
+def _wanted(session, task: TaskRecord, now: datetime) -> list[tuple[int, str, bool]]:
+    """(user id, kind, escalated) of every reminder `task` calls for at `now` (before those
+    already sent are left out); escalated: the owner's leidinggevende told of a task that is
+    not theirs to act on (ESCALATE_AFTER)."""
     due_at = to_utc(task.due_at)
     assert due_at is not None  # send_reminders reads only tasks with a due date
     today = due.local_day(now)
@@ -45,12 +61,12 @@ def _wanted(session, task: TaskRecord, now: datetime) -> list[tuple[int, str]]:
         people = list(session.scalars(select(Consult.user_id).where(Consult.task_id == task.id)))
     else:
         people = notifications.lane_people(session, case, task.lane)
-    wanted = [(person, kind) for person in people]
+    wanted = [(person, kind, False) for person in people]
     if kind == notifications.TASK_OVERDUE and \
             due.working_days_between(due.local_day(due_at), today) > ESCALATE_AFTER:
         manager = notifications.manager_of(session, case)
-        if manager is not None:
-            wanted.append((manager, kind))
+        if manager is not None and manager not in people:
+            wanted.append((manager, kind, True))
     return wanted
 
 
@@ -66,8 +82,8 @@ def send_reminders(now: datetime) -> int:
             TaskRecord.due_at <= horizon)))
         if not tasks:
             return 0
-        wanted = {(user, task.id, kind): task for task in tasks
-                  for user, kind in _wanted(session, task, now)}
+        wanted = {(user, task.id, kind): (task, escalated) for task in tasks
+                  for user, kind, escalated in _wanted(session, task, now)}
         sent = {tuple(row) for row in session.execute(
             select(Notification.user_id, Notification.task_id, Notification.kind)
             .where(Notification.task_id.in_([t.id for t in tasks]),
@@ -77,8 +93,10 @@ def send_reminders(now: datetime) -> int:
         {"user_id": user, "at": now, "kind": kind, "case_id": task.case_id, "task_id": task_id,
          "params": {"step": task.name, "case": task.case_id,
                     # a consult's name is a value that webui.notifications words
-                    **({"task_step": task.step} if task.step in OWN_TASK_NAMES else {})}}
-        for (user, task_id, kind), task in wanted.items() if (user, task_id, kind) not in sent]
+                    **({"task_step": task.step} if task.step in OWN_TASK_NAMES else {}),
+                    **({ESCALATED: True} if escalated else {})}}
+        for (user, task_id, kind), (task, escalated) in wanted.items()
+        if (user, task_id, kind) not in sent]
     if rows:
         try:
             with unit_of_work(write=True) as session:

@@ -54,4 +54,30 @@ def test_due_tomorrow_overdue_and_escalation(people, monkeypatch):
         assert ("task_overdue", step1["id"]) in reminders_of(people["lg"])
         assert reminders_of(people["mw2"]) == []
         texts = [n for n in notifications.listing(people["lg"]) if n["kind"] == "task_overdue"]
-        assert texts[0]["params"] == {"step": step1["name"], "case": case["id"]}
+        assert texts[0]["params"] == {"step": step1["name"], "case": case["id"],
+                                      "escalated": True}
+
+
+def test_the_escalation_is_marked_and_the_one_who_acts_gets_a_plain_reminder(people):
+    """The leidinggevende's reminder of a team member's task (a medewerker's step, a consult
+    to an aandachtsfunctionaris) is an escalation; a consult to the leidinggevende is theirs
+    to answer: an ordinary reminder, no escalation of it."""
+    with clock.use(clock.ManualClock(local(2026, 11, 30, 9, 0))) as now:
+        case = cases.start_case(people["mw"], {"client_ref": "C-escalatie"})
+        step1 = case["tasks"][0]["id"]
+        to_af = consults.request(people["mw"], case["id"], {"user": "af", "question": "?"})
+        to_lg = consults.request(people["mw"], case["id"], {"user": "lg", "question": "?"})
+        now.set(local(2026, 12, 15, 12, 0))  # all three more than five working days overdue
+        reminders.send_reminders(now())
+
+    def overdue(who):
+        return {n["task_id"]: n["params"] for n in notifications.listing(people[who])
+                if n["kind"] == "task_overdue"}
+
+    lg = overdue("lg")
+    assert set(lg) == {step1, to_af["task_id"], to_lg["task_id"]}
+    assert lg[step1]["escalated"] is True and lg[to_af["task_id"]]["escalated"] is True
+    assert "escalated" not in lg[to_lg["task_id"]]
+    assert list(overdue("mw")) == [step1] and list(overdue("af")) == [to_af["task_id"]]
+    assert "escalated" not in overdue("mw")[step1]
+    assert "escalated" not in overdue("af")[to_af["task_id"]]

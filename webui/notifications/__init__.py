@@ -3,7 +3,9 @@ reader's language, the unread count in the page header, and marking them read.
 
 The engine keeps a notification's kind and the values of its text (engine/notifications.py);
 the words are made here, from the catalogues. They name a step and a case number, never a
-client reference or recorded data.
+client reference or recorded data. The escalation of an overdue task to the owner's
+leidinggevende (engine/reminders.is_escalation) has words of its own and no link to the task,
+whose page is not theirs to open: the case's page is.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine import audit, notifications
+from engine import audit, notifications, reminders
 from engine.cases import task_name
 
 from ..texts import translate
@@ -31,15 +33,22 @@ TEXTS = {
                    "daarover geïnformeerd en kunt de casus inzien."),
     "consult": _l("%(by)s vraagt uw advies over casus %(case)s."),
 }
+# to the owner's leidinggevende, about a task of a team member (engine/reminders.py)
+ESCALATED = _l("Een taak van een collega in uw team is meer dan %(days)s werkdagen over de "
+               "termijn: %(step)s (casus %(case)s).")
 
 
 def text(kind: str, params: dict[str, Any]) -> str:
-    """The words of a notification in the reader's language: TEXTS[kind] filled in with the
-    notification's params (a value that is missing is left empty)."""
-    values: dict[str, str | int] = {"step": "", "case": "", "by": ""}
+    """The words of a notification in the reader's language: TEXTS[kind] (ESCALATED for the
+    escalation of an overdue task, engine/reminders.is_escalation) filled in with the
+    notification's params (a value that is missing is left empty). Raises nothing."""
+    values: dict[str, str | int] = {"step": "", "case": "", "by": "",
+                                    "days": reminders.ESCALATE_AFTER}
     values.update({k: v for k, v in (params or {}).items() if isinstance(v, str | int)})
     if isinstance(values["step"], str):  # a task of the product's own: its name in words
         values["step"] = translate(task_name((params or {}).get("task_step"), values["step"]))
+    if reminders.is_escalation(kind, params):
+        return str(ESCALATED) % values
     return str(TEXTS.get(kind, kind)) % values
 
 
@@ -68,6 +77,8 @@ def listing():
     items = notifications.listing(principal())
     for item in items:
         item["text"] = text(item["kind"], item["params"])
+        # the task is a team member's: no link to its page (403 for them), the case's is shown
+        item["escalated"] = reminders.is_escalation(item["kind"], item["params"])
     return render_template("notifications/list.html", items=items)
 
 
