@@ -5,11 +5,13 @@ A test module imports what it shares from here, never from another test module
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from functools import cache
 
@@ -68,6 +70,40 @@ class Client:
             # a page that reads no case (the start page may list cases, in the access log)
             self.get("/meldcode")
         return response
+
+
+@contextlib.contextmanager
+def write_lock_held():
+    """For the block, the database's write lock is held by another thread of this process (a
+    write unit of work that waits), as a long writer would hold it; given back after it."""
+    held, done = threading.Event(), threading.Event()
+
+    def hold():
+        with store.unit_of_work(write=True):
+            held.set()
+            done.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(5), "the write lock was not taken"
+        yield
+    finally:
+        done.set()
+        holder.join()
+
+
+def use_smtp(monkeypatch, port: int, emails: dict[str, str]) -> None:
+    """Mail through the SMTP server on 127.0.0.1:`port`, from and with links to the test
+    organisation's addresses; each user named in `emails` gets that address."""
+    from engine import users
+
+    monkeypatch.setenv("MELDCODE_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    monkeypatch.setenv("MELDCODE_MAIL_FROM", "meldcode@zorg.example")
+    monkeypatch.setenv("MELDCODE_BASE_URL", "https://meldcode.zorg.example/")
+    with store.unit_of_work(write=True) as session:
+        for name, address in emails.items():
+            users.set_email(session, name, address)
 
 
 def text(response) -> str:

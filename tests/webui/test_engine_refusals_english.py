@@ -8,15 +8,14 @@ raised in engine/ to the rule."""
 from __future__ import annotations
 
 import ast
-import threading
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from engine import errors, store
-from tests.helpers import english, text
+from engine import errors
+from tests.helpers import english, text, write_lock_held
 
 ENGINE = Path(__file__).resolve().parents[2] / "engine"
 DOCUMENT = "urn:meldcode:openapi"
@@ -46,23 +45,10 @@ def test_a_busy_database_is_said_in_the_readers_language(browser_like, sqlite_pe
                                                          monkeypatch):
     mw = english(browser_like, "mw")
     monkeypatch.setenv("MELDCODE_WRITE_LOCK_TIMEOUT", "0.3")
-    held, done = threading.Event(), threading.Event()
-
-    def hold():
-        with store.unit_of_work(write=True):
-            held.set()
-            done.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert held.wait(5)
-    try:
+    with write_lock_held():
         page = mw.post("/casussen/nieuw", {"client_ref": "C-wacht"})
         r = ui_app.test_client().post("/api/v1/cases", json={"client_ref": "C-wacht"}, headers={
             **sqlite_people.auth("mw"), "Accept-Language": "en"})
-    finally:
-        done.set()
-        holder.join()
     assert page.status_code == 503 and r.status_code == 503
     assert "The database is busy; please try again in a moment." in text(page)
     assert r.get_json()["error"] == "The database is busy; please try again in a moment."

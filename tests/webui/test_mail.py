@@ -11,7 +11,7 @@ from aiosmtpd.controller import Controller
 
 from engine import clock, config, mail, scheduler, store, users
 from tests.conftest import free_port
-from tests.helpers import verify
+from tests.helpers import use_smtp, verify
 
 
 class Inbox:
@@ -33,12 +33,7 @@ def smtp_port():
 
 @pytest.fixture
 def mail_env(monkeypatch, smtp_port, people):
-    monkeypatch.setenv("MELDCODE_SMTP_URL", f"smtp://127.0.0.1:{smtp_port}")
-    monkeypatch.setenv("MELDCODE_MAIL_FROM", "meldcode@zorg.example")
-    monkeypatch.setenv("MELDCODE_BASE_URL", "https://meldcode.zorg.example/")
-    with store.unit_of_work(write=True) as session:
-        users.set_email(session, "af", "af@zorg.example")
-        users.set_email(session, "lg", "lg@zorg.example")
+    use_smtp(monkeypatch, smtp_port, {"af": "af@zorg.example", "lg": "lg@zorg.example"})
     assert config.current().smtp_url
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from engine import models, store
 from tests.conftest import PG_BIN, ROOT, free_port, meldcode_cli
-from tests.helpers import start_server, stop_server
+from tests.helpers import start_server, stop_server, write_lock_held
 from tests.scenarios.paths import LONGEST, fill
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -253,24 +253,11 @@ def test_a_writer_gives_up_after_the_timeout_with_503(sqlite_url, sqlite_people,
 
 def test_a_writer_waiting_in_the_same_process_gives_up_too(sqlite_url, monkeypatch):
     monkeypatch.setenv("MELDCODE_WRITE_LOCK_TIMEOUT", "0.5")
-    held, done = threading.Event(), threading.Event()
-
-    def hold():
-        with store.unit_of_work(write=True):
-            held.set()
-            done.wait(10)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    held.wait(5)
-    try:
+    with write_lock_held():
         with pytest.raises(store.DatabaseBusy), store.unit_of_work(write=True):
             pass
         with store.unit_of_work() as session:  # a read goes ahead
             session.execute(select(1))
-    finally:
-        done.set()
-        thread.join()
     with store.unit_of_work(write=True) as session:
         session.execute(select(1))
 

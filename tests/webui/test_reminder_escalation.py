@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from aiosmtpd.controller import Controller
 
-from engine import cases, clock, consults, mail, reminders, store, users
+from engine import cases, clock, consults, mail, reminders
 from tests.conftest import free_port
-from tests.helpers import Client, text
+from tests.helpers import Client, text, use_smtp
 
 AMS = ZoneInfo("Europe/Amsterdam")
 REMINDED_AT = datetime(2026, 12, 15, 12, 0, tzinfo=AMS)  # a Tuesday
@@ -99,12 +99,7 @@ class Inbox:
 def test_the_mail_to_the_leidinggevende_links_to_the_case_without_client_data(people,
                                                                                monkeypatch):
     port = free_port()
-    monkeypatch.setenv("MELDCODE_SMTP_URL", f"smtp://127.0.0.1:{port}")
-    monkeypatch.setenv("MELDCODE_MAIL_FROM", "meldcode@zorg.example")
-    monkeypatch.setenv("MELDCODE_BASE_URL", "https://meldcode.zorg.example/")
-    with store.unit_of_work(write=True) as session:
-        users.set_email(session, "mw", "mw@zorg.example")
-        users.set_email(session, "lg", "lg@zorg.example")
+    use_smtp(monkeypatch, port, {"mw": "mw@zorg.example", "lg": "lg@zorg.example"})
     case, step1, consult = overdue_case(people)
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
