@@ -54,6 +54,9 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Where notifications are mailed (engine/mail.py); None: no e-mail (CONTRACT section 5).
     email: Mapped[str | None] = mapped_column(String(320))
+    # The professional group whose afwegingskader this user follows (engine/organisation.py's
+    # BEROEPSGROEPEN); None: the organisation's setting (issue 14 point 3).
+    beroepsgroep: Mapped[str | None] = mapped_column(String(40))
 
     manager: Mapped[User | None] = relationship(remote_side=[id])
 
@@ -134,6 +137,9 @@ class Case(Base):
     access_head: Mapped[str] = mapped_column(String(64), default="", server_default="")
     header_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    # A fictional case of practice mode (issue 14 point 5): never among real cases or figures.
+    practice: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
+                                           index=True)
 
     owner: Mapped[User] = relationship()
 
@@ -149,6 +155,19 @@ class CaseShare(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaseLink(Base):
+    """A case started for the children of another case (CONTRACT section 5: `linked_case`):
+    one row per link, read both ways."""
+
+    __tablename__ = "case_links"
+    __table_args__ = (UniqueConstraint("case_id", "linked_id", name="uq_case_links_case_linked"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    linked_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
