@@ -298,7 +298,7 @@ def start_case(who: Principal, payload: Any) -> dict[str, Any]:
         return _start_case(who, payload)
 
 
-def _start_case(who: Principal, payload: Any) -> dict[str, Any]:
+def _start_case(who: Principal, payload: Any, practice: bool = False) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise BadRequest(N_("Verwacht een JSON-object."))
     errors: dict[str, str] = {str(k)[:100]: N_("Onbekend veld.") for k in payload
@@ -331,7 +331,7 @@ def _start_case(who: Principal, payload: Any) -> dict[str, Any]:
             raise Conflict(N_("Er is geen actieve procesversie; voer 'meldcode init' uit."))
         definition = definition_for(session, version.version)
         now = utcnow()
-        case = Case(client_ref=client_ref, reason=reason, owner_id=who.id,
+        case = Case(client_ref=client_ref, reason=reason, owner_id=who.id, practice=practice,
                     process_version=version.version, status="open", workflow_state=b"",
                     data={}, completed_steps=[], started_at=now, last_hash="", event_count=0)
         session.add(case)
