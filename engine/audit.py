@@ -82,7 +82,7 @@ def new_event(case_id: int, seq: int, prev_hash: str, actor: str, action: str,
 _cases = Case.__table__
 HEADER_FIELDS = ("client_ref", "reason", "owner_id", "process_version", "status", "uitkomst",
                  "started_at", "closed_at", "event_count", "last_hash", "access_count",
-                 "access_head")
+                 "access_head", "practice")
 _HEADER = select(*(_cases.c[name] for name in HEADER_FIELDS), _cases.c.header_hash).where(
     _cases.c.id == bindparam("case_id"))
 _HEADER_FOR_UPDATE = _HEADER.with_for_update()
@@ -91,8 +91,14 @@ _SEAL = (_cases.update().where(_cases.c.id == bindparam("case_id"))
 
 
 def header_content(case_id: int, fields: Any) -> dict[str, Any]:
-    """The canonical header of a case. fields: a Case or a row with HEADER_FIELDS."""
+    """The canonical header of a case. fields: a Case or a row with HEADER_FIELDS.
+
+    `practice` (a fictional case of practice mode, issue 14 point 5) is in it only when true:
+    the headers of real cases hash as they did before the column existed, and a case turned
+    into a practice case (to keep it out of the figures) or back no longer matches its hash."""
     content = {name: getattr(fields, name) for name in HEADER_FIELDS}
+    if not content["practice"]:
+        del content["practice"]
     for name in ("started_at", "closed_at"):
         if content[name] is not None:
             content[name] = iso(content[name])

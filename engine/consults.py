@@ -63,8 +63,9 @@ def candidates(session: Session, who: Principal, case: Case) -> list[dict[str, A
     """Whom the case page offers to consult (empty when `who` may not ask or the case is
     closed): the owner's leidinggevende, then every active aandachtsfunctionaris, each once,
     {"name", "label", "role", "functie", "telefoon", "email"} with the contact details from
-    the organisation's settings where the name matches (one list, not two)."""
-    if not may_ask(who, case) or case.status != "open":
+    the organisation's settings where the name matches (one list, not two); nobody for a
+    practice case."""
+    if not may_ask(who, case) or case.status != "open" or case.practice:
         return []
     contacts = {}
     for person in organisation.read(session).get("aandachtsfunctionarissen") or []:
@@ -95,6 +96,9 @@ def _check(session: Session, who: Principal, case_id: Any, payload: Any):
                                  "een collega raadplegen."), case.id, "consult")
     if case.status != "open":
         raise Conflict(N_("Deze casus is afgesloten; er verandert niets meer aan."))
+    if case.practice:  # practice mode (engine/practice.py) asks nobody
+        raise Conflict(N_("Een oefencasus blijft bij u alleen: u kunt er geen collega bij "
+                          "betrekken."))
     errors: dict[str, Any] = {str(k)[:100]: N_("Onbekend veld.") for k in payload
                               if k not in FIELDS}
     user = None
@@ -124,7 +128,7 @@ def request(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
     notification, and may read the case from then on; the history gets `consult_requested`
     (data: user, question).
     Raises BadRequest (not an object), NotFound, Denied (403: not the owner nor their
-    leidinggevende; logged), Conflict (409: closed), Invalid (422: `user` not the owner's
+    leidinggevende; logged), Conflict (409: closed, or a practice case), Invalid (422: `user` not the owner's
     leidinggevende nor an aandachtsfunctionaris, or the asker; `question` missing or blank).
     CONTRACT section 5: POST /api/v1/cases/{id}/consults."""
 

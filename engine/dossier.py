@@ -49,7 +49,8 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     as ISO 8601 text in UTC ('Z'). No text of the product's own: webui.documents words it.
 
     - case: id, client_ref, reason, status, uitkomst (code or None), process_version,
-      owner, owner_name, started_at, closed_at (None while open)
+      owner, owner_name, started_at, closed_at (None while open); practice: true for a
+      practice case's fictional dossier (engine/practice.py), absent otherwise
     - steps: per completed step seq, step (element id), name, at, actor and fields, each
       {name, label, type, value, option_label}
     - afwegingskader: [{variable, value}] in AFWEGINGSKADER's order, those recorded
@@ -78,8 +79,11 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     data = case.data
     verdict = verification.verify_case(session, case)
     owner = session.get(User, case.owner_id)
+    # a practice case (engine/practice.py) says so; a real case's dossier is as it was
+    marked = {"practice": True} if case.practice else {}
     return {
         "case": {
+            **marked,
             "id": case.id, "client_ref": case.client_ref, "reason": case.reason,
             "status": case.status, "uitkomst": case.uitkomst,
             "process_version": case.process_version,

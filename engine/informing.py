@@ -39,9 +39,12 @@ def recipients(db: Session | Connection, case: Case) -> list[User]:
     with id, name and roles): the owner's leidinggevende, and the aandachtsfunctionarissen
     involved in the case (consulted, shared with, or who completed an
     aandachtsfunctionaris-lane task of it); when none was involved, every active
-    aandachtsfunctionaris. The owner (who makes the melding) is never among them. Rule:
-    CONTRACT section 5. Raises nothing of its own (database errors pass through).
+    aandachtsfunctionaris. The owner (who makes the melding) is never among them; a practice
+    case (engine/practice.py, its melding fictional) informs nobody: the event names no one.
+    Rule: CONTRACT section 5. Raises nothing of its own (database errors pass through).
     """
+    if case.practice:
+        return []
     conn = db.connection() if isinstance(db, Session) else db
     involved = or_(
         _users.c.id.in_(select(CaseShare.user_id).where(CaseShare.case_id == case.id)),

@@ -111,7 +111,10 @@ def after_change(conn: Connection | Session, case: Any, change: Any, actor_id: i
     """The notifications of one stored change of a case (cases.write_change, in its
     transaction): `task_ready` for its new tasks (tasks_ready) and `informed` to everyone an
     `informed` event of the change names (after a melding: engine/informing.py; CONTRACT
-    section 5). change: a cases.CaseChange (new_tasks, events); now: aware UTC."""
+    section 5). change: a cases.CaseChange (new_tasks, events); now: aware UTC. A practice
+    case (engine/practice.py) notifies nobody: its owner walks every lane alone."""
+    if getattr(case, "practice", False):
+        return
     if change.new_tasks:
         tasks_ready(conn, case, change.new_tasks, actor_id, now)
     names = [name for event in change.events if event["action"] == INFORMED

@@ -110,6 +110,8 @@ def find_cases(who, flt: CaseFilter) -> dict[str, Any]:
         query = select(Case.id, Case.client_ref, Case.status, Case.uitkomst, Case.started_at,
                        Case.closed_at, Case.process_version, User.name.label("owner")
                        ).join(User, Case.owner_id == User.id)
+        # practice mode's fictional cases (engine/practice.py) are in no list nor figure
+        query = query.where(Case.practice.is_(False))
         if flt.status:
             query = query.where(Case.status == flt.status)
         if flt.uitkomst:

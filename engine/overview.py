@@ -116,7 +116,8 @@ def team_cases(who: Principal) -> dict[str, Any]:
             raise commands.Denied(N_("Alleen een leidinggevende heeft een teamoverzicht."),
                                   None, listings.SHOWN_IN_TEAM)
         team = select(User.id).where(User.manager_id == who.id)
-        mine = (Case.status == "open", Case.owner_id.in_(team))
+        # practice mode's fictional cases (engine/practice.py) are no team member's work
+        mine = (Case.status == "open", Case.owner_id.in_(team), Case.practice.is_(False))
         total = session.scalar(select(func.count()).select_from(Case).where(*mine)) or 0
         rows = session.execute(
             select(Case.id, Case.client_ref, Case.started_at, User.name, User.display_name)

@@ -93,7 +93,8 @@ def inbox(who: Principal, sort: str = INBOX_SORTS[0]) -> dict[str, Any]:
             members = select(User.id).where(User.manager_id == who.id)
             team = dict(session.execute(
                 select(TaskRecord.lane, func.count())
-                .where(TaskRecord.state == "ready", TaskRecord.owner_id.in_(members))
+                .where(TaskRecord.state == "ready", TaskRecord.owner_id.in_(members),
+                       TaskRecord.case_id.not_in(select(Case.id).where(Case.practice.is_(True))))
                 .group_by(TaskRecord.lane)
             ).all())
         return {
@@ -114,7 +115,8 @@ def list_cases(who: Principal, page: int = 1, per_page: int = CASES_PER_PAGE,
                where: list | None = None) -> dict[str, Any]:
     """The cases this person may read, newest first, narrowed by `where` (conditions over Case
     and its owner User: a search, engine/listings.py); the cases table (and owners) only, with
-    the same rules as users.may_read_case, as one indexed query."""
+    the same rules as users.may_read_case, as one indexed query. No practice case (practice
+    mode's fictional cases are on their own page, engine/practice.py)."""
     page = max(1, min(int(page or 1), 100_000))
     offset = (page - 1) * per_page
     query = (
@@ -131,23 +133,26 @@ def list_cases(who: Principal, page: int = 1, per_page: int = CASES_PER_PAGE,
             column = ids.selected_columns[0]
             return select(ids.order_by(column.desc()).limit(wanted).subquery().c[0])
 
+        real = Case.practice.is_(False)
         branches = [
-            newest(select(Case.id).where(Case.owner_id == who.id)),
+            newest(select(Case.id).where(Case.owner_id == who.id, real)),
             select(CaseShare.case_id).where(CaseShare.user_id == who.id),
             select(Consult.case_id).where(Consult.user_id == who.id),  # consulted on it
         ]
         if who.has_role(LEIDINGGEVENDE):
             team = select(User.id).where(User.manager_id == who.id)
-            branches.append(newest(select(Case.id).where(Case.owner_id.in_(team))))
+            branches.append(newest(select(Case.id).where(Case.owner_id.in_(team), real)))
         if who.has_role(AANDACHTSFUNCTIONARIS):
             branches.append(newest(
-                select(TaskRecord.case_id).where(TaskRecord.lane == AANDACHTSFUNCTIONARIS,
-                                                 TaskRecord.step != "consult")
+                select(TaskRecord.case_id).where(
+                    TaskRecord.lane == AANDACHTSFUNCTIONARIS, TaskRecord.step != "consult",
+                    TaskRecord.case_id.not_in(select(Case.id).where(Case.practice.is_(True))))
                 .distinct()
             ))
         readable = union(*branches).subquery()
         query = query.where(Case.id.in_(select(readable.c[0])))
-    query = query.where(*(where or ())).order_by(Case.id.desc()).offset(offset).limit(per_page + 1)
+    query = query.where(Case.practice.is_(False), *(where or ())).order_by(
+        Case.id.desc()).offset(offset).limit(per_page + 1)
     with unit_of_work() as session:
         rows = session.execute(query).all()
     cases = [
@@ -261,6 +266,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
             })
         contacts = _contacts(session)
         row = session.get_one(Case, case["id"], options=[defer(Case.workflow_state)])
+        case["practice"] = bool(row.practice)  # practice mode marks every page (practice.py)
         colleagues = sharing.candidates(session, who, row)
         from .consults import candidates  # consults builds on cases: imported when needed
 
@@ -327,10 +333,16 @@ def diagram_xml(version: Any) -> str:
 
 def task_page(who: Principal, task_id: Any) -> dict[str, Any]:
     """The task with its form (tasks.get_task checks and logs access) and this person's
-    draft of it, if any."""
+    draft of it, if any; in a practice case (engine/practice.py) `practice` true and
+    `practice_hint`, what a good answer looks like."""
+    from . import practice  # practice builds on cases and listings: imported when needed
+
     task = tasks.get_task(who, task_id, stamp=aware)
     with unit_of_work() as session:
         task["draft"] = drafts.load(session, who, task["id"])
+        task["practice"] = practice.is_practice(session, task["case_id"])
+    if task["practice"]:
+        task["practice_hint"] = practice.hint(task.get("client_ref"), task["step"])
     return task
 
 

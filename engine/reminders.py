@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import due, notifications
 from .cases import OWN_TASK_NAMES
-from .models import Consult, Notification, TaskRecord
+from .models import Case, Consult, Notification, TaskRecord
 from .store import unit_of_work
 from .timezones import to_utc
 
@@ -73,13 +73,15 @@ def _wanted(session, task: TaskRecord, now: datetime) -> list[tuple[int, str, bo
 def send_reminders(now: datetime) -> int:
     """The scheduler's job (engine/scheduler.py PERIODIC_JOBS): every reminder due at `now`
     (aware UTC) that was not sent yet, as notifications. Out: how many were written. Reads
-    the ready tasks due by the end of tomorrow (Dutch time); writes only when there is
-    something to send. Raises nothing of its own (database errors pass through)."""
+    the ready tasks due by the end of tomorrow (Dutch time), none of a practice case; writes
+    only when there is something to send. Raises nothing of its own (database errors pass through)."""
     horizon = due.end_of_day(due.local_day(now) + timedelta(days=1))
     with unit_of_work() as session:
         tasks = list(session.scalars(select(TaskRecord).where(
             TaskRecord.state == "ready", TaskRecord.due_at.is_not(None),
-            TaskRecord.due_at <= horizon)))
+            TaskRecord.due_at <= horizon,
+            # practice mode's fictional cases remind nobody (engine/practice.py)
+            TaskRecord.case_id.not_in(select(Case.id).where(Case.practice.is_(True))))))
         if not tasks:
             return 0
         wanted = {(user, task.id, kind): (task, escalated) for task in tasks

@@ -54,6 +54,9 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
             N_("Alleen de eigenaar van de casus of diens leidinggevende mag dit doen."), case.id, action)
     if case.status != "open":
         raise Conflict(N_("Deze casus is afgesloten; er verandert niets meer aan."))
+    if case.practice:  # practice mode (engine/practice.py): handed to nobody, shared with nobody
+        raise Conflict(N_("Een oefencasus blijft bij u alleen: u kunt er geen collega bij "
+                          "betrekken."))
     errors: dict[str, str] = {str(k)[:100]: N_("Onbekend veld.") for k in payload
                               if k not in FIELDS}
     # Both are texts as forms.clean_text takes them (the one text rule): the name one line,
@@ -136,8 +139,8 @@ def share(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
 
 def candidates(session: Session, who: Principal, case: Case) -> dict[str, list[dict[str, str]]]:
     """Whom the case page offers: colleagues to hand over to, aandachtsfunctionarissen to
-    share with (not those who already read it)."""
-    if not may_manage(who, case) or case.status != "open":
+    share with (not those who already read it); nobody for a practice case."""
+    if not may_manage(who, case) or case.status != "open" or case.practice:
         return {"hand_over": [], "share": []}
     shared = set(session.scalars(select(CaseShare.user_id).where(CaseShare.case_id == case.id)))
     people = session.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name,

@@ -103,7 +103,8 @@ def ready_task_rows(session: Session, who: Principal, limit: int = 500) -> list[
     """The rows of the ready tasks `who` may complete (CONTRACT section 2: their own cases' tasks
     of the medewerker lane, their team's of the leidinggevende lane as leidinggevende, every
     aandachtsfunctionaris task as one), at most `limit`, in the order of CONTRACT section 5:
-    urgent first, then by due date (none last), then by ready time (then id)."""
+    urgent first, then by due date (none last), then by ready time (then id). No task of a
+    practice case (engine/practice.py): those are on the practice page."""
     conditions = [and_(TaskRecord.lane == MEDEWERKER, TaskRecord.owner_id == who.id)]
     if who.has_role(LEIDINGGEVENDE):
         # their team's, and those of owners without a leidinggevende (CONTRACT section 5)
@@ -115,7 +116,9 @@ def ready_task_rows(session: Session, who: Principal, limit: int = 500) -> list[
         select(TaskRecord)
         # a consult task is only for the person consulted: added by _with_consults (one query
         # per rule keeps the lane conditions on the index)
-        .where(TaskRecord.state == "ready", or_(*conditions), TaskRecord.step != CONSULT)
+        .where(TaskRecord.state == "ready", or_(*conditions), TaskRecord.step != CONSULT,
+               # practice mode's tasks are on its own page (engine/practice.py), never here
+               TaskRecord.case_id.not_in(select(Case.id).where(Case.practice.is_(True))))
         .order_by(TaskRecord.urgent.desc(), TaskRecord.due_at.asc().nulls_last(),
                   TaskRecord.ready_at, TaskRecord.id)
         .limit(limit)

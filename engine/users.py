@@ -299,9 +299,12 @@ def may_read_case(session: Session, who: Principal, case: Case) -> bool:
     a leidinggevende also reads the cases of an owner without a leidinggevende that have or had
     a leidinggevende-lane task (they may complete it), and whoever an `informed` event of the
     case names (after a melding: engine/informing.py) reads it from then on. Reads the shares,
-    task rows and informed events of the case through `session`; raises nothing."""
+    task rows and informed events of the case through `session`; raises nothing.
+    A practice case (engine/practice.py) is read by its owner and an auditor only."""
     if who.has_role(AUDITOR) or case.owner_id == who.id:
         return True
+    if case.practice:
+        return False
     if session.scalar(
         select(exists().where(CaseShare.case_id == case.id, CaseShare.user_id == who.id))
     ):
@@ -325,7 +328,10 @@ def may_complete(who: Principal, case: Case, lane: str) -> bool:
     """May `who` complete a task of `lane` in `case` (its owner loaded)? CONTRACT sections 2
     and 5: the medewerker lane is the owner's; the leidinggevende lane the owner's
     leidinggevende's, or any leidinggevende's when the owner has none; the
-    aandachtsfunctionaris lane any aandachtsfunctionaris's. No database read."""
+    aandachtsfunctionaris lane any aandachtsfunctionaris's; every lane of a practice case
+    (engine/practice.py) its owner's, who walks the whole diagram alone. No database read."""
+    if getattr(case, "practice", False):
+        return case.owner_id == who.id
     if lane == LEIDINGGEVENDE:
         return who.has_role(LEIDINGGEVENDE) and case.owner.manager_id in (who.id, None)
     if lane == AANDACHTSFUNCTIONARIS:

@@ -73,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .extensions import babel, csrf, limiter, login_manager, select_locale
     from .meldcode import bp as meldcode_bp
     from .notifications import bp as notifications_bp
+    from .practice import bp as practice_bp
     from .processes import bp as processes_bp
     from .tasks import bp as tasks_bp
 
@@ -91,6 +92,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(meldcode_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(practice_bp)
     web.init_app(app)
     observability.init_app(app)  # JSON logs, request ids, metrics, /healthz, ProxyFix
     return app

@@ -918,11 +918,12 @@ def _reader(name: str, case_id: int) -> users.Principal:
                             "wachtende timer), met waar ze op wachten.")
 @click.option("--stuck", is_flag=True, help="Alleen vastgelopen casussen.")
 def cases(stuck):
-    from engine import migration
+    from engine import migration, practice
 
     with _database():
         with store.unit_of_work() as session:
             rows = migration.stuck_cases(session) if stuck else migration.open_cases(session)
+            rows = practice.real_only(session, rows)  # practice mode's fictional cases: not here
     for row in rows:
         where = row["waiting_at"] if stuck else row["steps"]
         click.echo(f"{row['id']}\t{row['version']}\t{row['since']}\t{','.join(where)}")

@@ -42,6 +42,7 @@ ACCESS_ACTIONS = {
     "list_inbox": _l("Getoond in Mijn taken"),
     "list_search": _l("Getoond in de zoekresultaten"),
     "list_team": _l("Getoond in Mijn team"),
+    "list_practice": _l("Getoond op Oefenen (oefencasus)"),
     # refused changes: the reason after the colon (commands.refusal_action)
     "create:invalid": _l("Casus starten: niet goed ingevuld"),
     "create:conflict": _l("Casus starten: kon niet"),
