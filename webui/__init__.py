@@ -71,6 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .auth import bp as auth_bp
     from .cases import bp as cases_bp
     from .extensions import babel, csrf, limiter, login_manager, select_locale
+    from .management import bp as management_bp
     from .meldcode import bp as meldcode_bp
     from .notifications import bp as notifications_bp
     from .practice import bp as practice_bp
@@ -91,6 +92,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(processes_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(meldcode_bp)
+    app.register_blueprint(management_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(practice_bp)
     web.init_app(app)
