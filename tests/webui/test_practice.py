@@ -7,11 +7,12 @@ into a practice case, or back, in the database)."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from engine import models, store
-from tests.helpers import Client, cli, run_sql, text
+from engine import models, reminders, store
+from tests.helpers import Client, cli, run_sql, text, use_smtp
 from tests.scenarios.paths import fill
 
 BANNER = "Oefenmodus: een verzonnen casus, geen echte cliënt."
@@ -105,8 +106,10 @@ def test_a_practice_case_is_started_and_walked_on_the_web_marked_on_every_page(u
         assert BANNER not in shown and "practice-mode" not in shown, path
 
 
-def test_practice_cases_are_kept_apart_from_real_ones(ui_app, sqlite_people):
+def test_practice_cases_are_kept_apart_from_real_ones(ui_app, sqlite_people, monkeypatch):
     people = sqlite_people
+    # mail configured and everyone with an address: any notification would be mailed too
+    use_smtp(monkeypatch, 2525, {name: f"{name}@zorg.example" for name in ("mw", "lg", "af")})
     api = ui_app.test_client()
     mw = _login(ui_app, "mw")
     case_id, task_id = _start(mw, "peuter")
@@ -148,6 +151,8 @@ def test_practice_cases_are_kept_apart_from_real_ones(ui_app, sqlite_people):
         actors = set(session.scalars(select(models.TaskRecord.completed_by).where(
             models.TaskRecord.case_id == case_id, models.TaskRecord.state == "completed")))
     assert notes == 0  # nobody was told of a task, a melding or anything else
+    with store.unit_of_work() as session:
+        assert not session.scalar(select(func.count()).select_from(models.MailOutbox))
     assert informed and all(d == {"recipients": []} for d in informed)
     assert actors == {"mw"}
     # the leidinggevende's team overview, the auditor's search and `meldcode cases` skip it
@@ -163,6 +168,11 @@ def test_practice_cases_are_kept_apart_from_real_ones(ui_app, sqlite_people):
     assert listing.exit_code == 0
     assert [line.split("\t")[0] for line in listing.stdout.splitlines()] == [str(real["id"])]
     assert open_practice != real["id"]
+    # reminders a month on: for the real case's open step, none for the practice case's
+    assert reminders.send_reminders(datetime.now(UTC) + timedelta(days=30)) > 0
+    with store.unit_of_work() as session:
+        reminded = set(session.scalars(select(models.Notification.case_id)))
+    assert real["id"] in reminded and open_practice not in reminded
     # its dossier says it is practice
     dossier = api.get(f"/casussen/{case_id}/dossier.json")  # not signed in: no dossier
     assert dossier.status_code in (302, 401)
