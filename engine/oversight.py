@@ -166,7 +166,8 @@ def step_through(who, case_id: Any, stamp: timezones.Stamp = audit.iso) -> dict[
         frames = replay.frames(definition, case.id, events, stamp=stamp)
         return {
             "case": {"id": case.id, "client_ref": case.client_ref, "status": case.status,
-                     "uitkomst": case.uitkomst, "process_version": case.process_version},
+                     "uitkomst": case.uitkomst, "process_version": case.process_version,
+                     "practice": case.practice},  # marks the page (engine/practice.py)
             "frames": frames,
             "verify": verification.verify_case(session, case).as_dict(),
         }
@@ -191,7 +192,7 @@ def viewers(who, case_id: Any) -> dict[str, Any]:
         names = dict(session.execute(select(User.name, User.display_name)
                                      .where(User.name.in_({r[0] for r in rows}))).all())
         return {
-            "case": {"id": case.id, "client_ref": case.client_ref},
+            "case": {"id": case.id, "client_ref": case.client_ref, "practice": case.practice},
             "people": [
                 {"user": user, "name": names.get(user) or user, "role": role, "outcome": outcome,
                  "count": count, "first": timezones.to_utc(first), "last": timezones.to_utc(last)}
@@ -311,7 +312,7 @@ def access_log_page(who, case_id: Any) -> dict[str, Any]:
             entry["name"] = names.get(entry["user"]) or entry["user"]
             entry["roles"] = [r for r in (entry["role"] or "").split(",") if r]
         return {"case": {"id": case.id, "client_ref": case.client_ref, "status": case.status,
-                         "uitkomst": case.uitkomst},
+                         "uitkomst": case.uitkomst, "practice": case.practice},
                 "entries": entries}
 
     return commands.run_command(who, run)

@@ -163,6 +163,12 @@ def test_practice_cases_are_kept_apart_from_real_ones(ui_app, sqlite_people, mon
     search = text(aud.get("/audit/casussen"))
     assert "C-echt" in search and "Oefening:" not in search
     assert "Oefening:" not in text(aud.get("/audit/casussen?client_ref=Oefening"))
+    # an auditor who opens it by number reads it as practice, marked like its owner's pages
+    for path in (f"/casussen/{case_id}", f"/audit/casussen/{case_id}",
+                 f"/audit/casussen/{case_id}/toegangslog"):
+        shown = aud.get(path)
+        assert shown.status_code == 200 and BANNER in text(shown), path
+    assert BANNER not in text(aud.get(f"/audit/casussen/{real['id']}"))
     open_practice = _start(mw, "geld")[0]
     listing = cli("cases")
     assert listing.exit_code == 0
