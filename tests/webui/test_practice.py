@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from engine import models, reminders, store
-from tests.helpers import Client, cli, run_sql, text, use_smtp
+from tests.helpers import Client, cli, dutch_in, english, run_sql, text, use_smtp
 from tests.scenarios.paths import fill
 
 BANNER = "Oefenmodus: een verzonnen casus, geen echte cliënt."
@@ -216,3 +216,15 @@ def test_verify_checks_practice_cases_and_catches_a_case_turned_into_one(ui_app,
     run_sql(sqlite_url, "UPDATE cases SET practice = :no WHERE id = :id", no=False, id=case_id)
     found = cli("verify", "--all")
     assert found.exit_code == 1 and f"casus {case_id}: NIET IN ORDE" in found.output
+
+
+def test_practice_pages_in_english(ui_app, sqlite_people):
+    browser = english(Client(ui_app), "mw")
+    page = browser.get("/oefenen")
+    assert page.status_code == 200
+    assert "Practice mode: a made-up case, not a real client." in text(page)
+    # the product's own words all English; the client reference is data (Dutch as stored)
+    assert dutch_in(text(page)) == []
+    started = browser.post("/oefenen", {"scenario": "peuter"})
+    task = text(browser.get(started.headers["Location"]))
+    assert "Tip for this step:" in task and "physical violence against a child" in task
