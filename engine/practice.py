@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -251,7 +251,10 @@ def practice_case(case_id: Any) -> bool:
         return is_practice(session, case_id)
 
 
-def real_only(session: Session, rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+Row = TypeVar("Row", bound=Mapping[str, Any])
+
+
+def real_only(session: Session, rows: Iterable[Row]) -> list[Row]:
     """`rows` (dicts with the case's "id") without those of practice cases, in their order:
     for lists that are read without the cases table (`meldcode cases`)."""
     rows = list(rows)
