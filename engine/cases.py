@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from . import audit, due, forms
+from . import audit, due, forms, links
 from .adapter import IdSource, dump_state
 from .commands import Denied, load_case, log_denied, refusals_logged, run_command
 from .driving import Advance, start_workflow, uitkomst_of
@@ -47,7 +47,6 @@ def task_name(step: str | None, stored: str | None) -> str:
     return Message(template, name=stored.removeprefix(_LEGACY_PREFIX))
 
 
-
 def task_view(row: TaskRecord | Row[Any], stamp: Stamp = audit.iso) -> dict[str, Any]:
     """A task row (the model, or a Core row with its columns) as the API and the pages show
     it: id, case_id, step, name, lane, state, ready_at and due_at (ISO 8601 UTC text, audit.iso,
@@ -76,15 +75,15 @@ def _ready_rows(session: Session, case_id: int) -> list[TaskRecord]:
 def case_view(session: Session, case: Case, stamp: Stamp = audit.iso) -> dict[str, Any]:
     """The case as the API and the pages show it (see case_dict), its ready tasks read from the
     task rows (no workflow is loaded). Checks no access: the caller has (open_case)."""
-    return case_dict(case, case.owner.name,
-                     [task_view(r, stamp) for r in _ready_rows(session, case.id)], stamp)
+    return case_dict(case, case.owner.name, [task_view(r, stamp) for r in _ready_rows(
+        session, case.id)], stamp, links.linked_ids(session, case.id))
 
 
-def case_dict(case: Case, owner: str, tasks: list[dict[str, Any]],
-              stamp: Stamp = audit.iso) -> dict[str, Any]:
+def case_dict(case: Case, owner: str, tasks: list[dict[str, Any]], stamp: Stamp = audit.iso,
+              linked: list[int] | None = None) -> dict[str, Any]:
     """The case as a dict: its columns (times as ISO 8601 UTC text, audit.iso, or as `stamp`
-    gives them; closed_at and stalled_at None while unset), `owner` (the owner's name) and
-    `tasks` (task views)."""
+    gives them; closed_at and stalled_at None while unset), `owner` (the owner's name), `tasks`
+    (task views) and `linked_cases` (`linked`: links.linked_ids)."""
     return {
         "id": case.id,
         "client_ref": case.client_ref,
@@ -99,6 +98,7 @@ def case_dict(case: Case, owner: str, tasks: list[dict[str, Any]],
         "completed_steps": list(case.completed_steps),
         "data": dict(case.data),
         "tasks": tasks,
+        "linked_cases": list(linked or []),
     }
 
 
@@ -108,8 +108,7 @@ class CaseChange:
 
     Planning (load the workflow, validate, run the engine, serialise, hash the events) is
     the expensive part; it runs without any lock. The write then only checks that the case
-    is still at the version the plan was made from, and stores.
-    """
+    is still at the version the plan was made from, and stores."""
 
     case: Case  # detached snapshot, updated in place with the new values
     version_id: int
@@ -283,11 +282,11 @@ def write_change(conn: Connection, change: CaseChange, who: Principal, now: date
         notifications.after_change(conn, case, change, getattr(who, "id", None), now)
 
 
-START_FIELDS = {"client_ref", "reason"}
+START_FIELDS = {"client_ref", "reason", links.FIELD}
 
 
 def start_case(who: Principal, payload: Any) -> dict[str, Any]:
-    """Start a case for `who` from {"client_ref": text, "reason": text (optional)}; the case.
+    """Start a case for `who` from {"client_ref": text, "reason", "linked_case" (links.py)}; the case.
 
     Raises BadRequest for a payload that is not an object, Forbidden (Denied) for a user who
     may not start cases, Invalid (422) naming unknown keys and a missing, blank or too long
@@ -303,8 +302,7 @@ def _start_case(who: Principal, payload: Any, practice: bool = False) -> dict[st
         raise BadRequest(N_("Verwacht een JSON-object."))
     errors: dict[str, str] = {str(k)[:100]: N_("Onbekend veld.") for k in payload
                               if k not in START_FIELDS}
-    # Texts as every form treats them (forms.clean_text): stored without the white space
-    # around them, white space alone is no answer.
+    # Texts as forms.clean_text treats them: no white space around them, white space alone is none.
     texts: dict[str, str | None] = {}
     # The client reference is one line (it heads pages and the dossier); the reason may be several.
     for name, limit in (("client_ref", 200), ("reason", 2000)):
@@ -315,6 +313,7 @@ def _start_case(who: Principal, payload: Any, practice: bool = False) -> dict[st
         except ValueError as exc:
             errors[name] = text_of(exc)
     client_ref, reason = texts.get("client_ref"), texts.get("reason") or ""
+    linked = links.parse(payload, errors)
     if client_ref is None and "client_ref" not in errors:
         errors["client_ref"] = N_("Vul een cliëntreferentie in.")
     if not who.has_role(*CASE_STARTERS):
@@ -342,6 +341,7 @@ def _start_case(who: Principal, payload: Any, practice: bool = False) -> dict[st
         change.event(who.name, "case_started", now,
                      data={"client_ref": case.client_ref, "reason": case.reason})
         change.advanced(definition, advance, set(), now)
+        linked_cases = links.link(session, who, change, linked, now)  # both ways, both chains
         case.id_counter = ids.counter
         case.workflow_state = dump_state(workflow)
         session.flush()  # the ORM writes the case; the rows below go in as plain inserts
@@ -352,7 +352,7 @@ def _start_case(who: Principal, payload: Any, practice: bool = False) -> dict[st
             session.execute(insert(Timer), change.timers)
         audit.seal_case(session, case.id)  # a new case: its header hash starts here
         audit.log_access(session, who, "create", "ok", case=case, source=who.source)
-        return case_dict(case, who.name, change.tasks_view())
+        return case_dict(case, who.name, change.tasks_view(), linked=linked_cases)
 
     return run_command(who, run)
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, verification, versions
+from . import audit, cases, commands, links, verification, versions
 from .messages import N_
 from .models import AccessLogEntry, Case, HistoryEvent, User, utcnow
 from .store import unit_of_work
@@ -50,7 +50,8 @@ def build(session: Session, case: Case) -> dict[str, Any]:
 
     - case: id, client_ref, reason, status, uitkomst (code or None), process_version,
       owner, owner_name, started_at, closed_at (None while open); practice: true for a
-      practice case's fictional dossier (engine/practice.py), absent otherwise
+      practice case's fictional dossier (engine/practice.py), absent otherwise; linked_cases:
+      the ids of the cases linked to it either way (engine/links.py)
     - steps: per completed step seq, step (element id), name, at, actor and fields, each
       {name, label, type, value, option_label}
     - afwegingskader: [{variable, value}] in AFWEGINGSKADER's order, those recorded
@@ -91,6 +92,7 @@ def build(session: Session, case: Case) -> dict[str, Any]:
             "owner_name": owner.display_name if owner else None,
             "started_at": audit.iso(case.started_at),
             "closed_at": audit.iso(case.closed_at) if case.closed_at else None,
+            "linked_cases": links.linked_ids(session, case.id),  # either way (engine/links.py)
         },
         "steps": steps,
         "afwegingskader": [{"variable": v, "value": data.get(v)}

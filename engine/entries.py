@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from . import sharing, timezones
+from . import links, sharing, timezones
 
 
 def event_fields(step, action: str) -> list:
@@ -23,7 +23,7 @@ def event_fields(step, action: str) -> list:
     from .timers import EVENT_FIELDS as TIMER_FIELDS
 
     for table in (sharing.EVENT_FIELDS, CONSULT_FIELDS, INFORMED_FIELDS, MIGRATION_FIELDS,
-                  TIMER_FIELDS):
+                  TIMER_FIELDS, links.EVENT_FIELDS):
         if action in table:
             return table[action]
     return step.fields if step else []

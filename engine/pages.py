@@ -15,7 +15,7 @@ from lxml import etree
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
-from . import clock, drafts, due, entries, organisation, sharing, tasks, users, versions
+from . import clock, drafts, due, entries, links, organisation, sharing, tasks, users, versions
 from .cases import get_case, task_name
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
@@ -236,7 +236,7 @@ def path_markers(definition: ProcessDefinition, info: DiagramInfo, case: dict[st
 def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, Any]:
     """The case (read through cases.get_case, so access is checked and logged as `action`;
     its times as aware datetimes, which the page formats), its timeline, the path through the
-    diagram and the organisation's contacts."""
+    diagram, the organisation's contacts and the linked cases (links.page_part)."""
     case = get_case(who, case_id, action=action, stamp=aware)
     with unit_of_work() as session:
         definition = versions.definition_for(session, case["process_version"])
@@ -271,6 +271,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         from .consults import candidates  # consults builds on cases: imported when needed
 
         consult_people = candidates(session, who, row)
+        linked = links.page_part(session, who, row, case["linked_cases"])
         for task in case["tasks"]:
             task["mine"] = users.may_complete(who, row, task["lane"]) if task["step"] != "consult" \
                 else session.scalar(select(Consult.user_id).where(Consult.task_id == task["id"])) \
@@ -288,6 +289,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         "contacts": contacts,
         "colleagues": colleagues,
         "consult_people": consult_people,  # whom `who` may ask for advice (engine/consults.py)
+        "links": linked,  # linked cases, and whether `who` may start one for the children
     }
 
 

@@ -13,7 +13,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Row
 
-from . import adapter, audit, driving, informing, migration, timers, timezones, versions
+from . import adapter, audit, driving, informing, links, migration, timers, timezones, versions
 from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
 from .failures import kind_of
@@ -50,10 +50,12 @@ class Replayed:
     stalled: bool = False  # open with no ready step and no waiting timer
     process_version: int | None = None  # known when the case was moved between versions
     consults: dict[str, str] = field(default_factory=dict)  # consult task id -> its row's state
+    linked: set[int] = field(default_factory=set)  # the cases linked either way (engine/links.py)
 
 
 # Events of a person (not of the engine): none may come while the engine still owes one.
-PERSON_ACTIONS = ("task_completed", "case_handed_over", "case_shared", migration.MIGRATED)
+PERSON_ACTIONS = ("task_completed", "case_handed_over", "case_shared", migration.MIGRATED,
+                  links.LINKED)
 # Events the engine records itself after a start, a completion or a move.
 ENGINE_ACTIONS = ("decision_made", "case_closed", migration.STALLED, "timer_fired",
                   informing.INFORMED)  # informed: after each melding_doen (engine/informing.py)
@@ -128,6 +130,12 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
             out.owner = event.data.get("to")
         elif event.action == "case_shared":
             out.shared_with.add(event.data.get("with") or "")  # always set by sharing
+        elif event.action == links.LINKED:  # a case linked to this one, or this one to it
+            why = links.replay_problem(event.data)
+            if why is not None:
+                problems.append(_of(event, why))
+                break
+            out.linked.add(event.data["case"])
         elif event.action == informing.INFORMED:
             # the team told of a melding (engine/informing.py): only right after melding_doen's
             # completion; a history from before this feature has none there

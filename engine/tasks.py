@@ -14,7 +14,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from . import audit, due, forms, informing, organisation
+from . import audit, due, forms, informing, links, organisation
 from .adapter import IdSource, dump_state, load_state, workflow_cache
 from .cases import CaseChange, Retry, case_dict, task_view, write_change
 from .commands import Denied, load_case, log_denied, log_refused, run_command
@@ -242,13 +242,14 @@ def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = Fals
                     write_change(conn, change, who, now)
                     audit.log_access(conn, who, "update", "ok", case=change.case,
                                      source=who.source, header=change.header)
+                    linked = links.linked_ids(conn, change.case.id)  # CONTRACT 5: linked_cases
             except Retry:
                 continue  # another step of this case was stored meanwhile: plan again
             tasks = change.tasks_view()
             # before the workflow goes back to the cache, where another request may take it
             following = next_task(workflow, who, change.case, change.completed_task, tasks)
             workflow_cache.put(cache_key, change.version_id + 1, workflow)
-            return {**case_dict(change.case, owner, tasks), "next_task": following}
+            return {**case_dict(change.case, owner, tasks, linked=linked), "next_task": following}
         raise Conflict(N_("De casus is intussen door iemand anders gewijzigd; probeer opnieuw."))
     except (Invalid, Conflict) as refused:
         # 422 (the form) and 409 (no longer ready) are refused changes: logged (NEN 7513)

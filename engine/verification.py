@@ -148,6 +148,7 @@ def _verify_case(session: Session, case: StoredCase, reads: CaseReads) -> Verdic
         N_("de eigenaar"): (owner, replayed.owner),
         N_("de lijst van collega's met wie de casus is gedeeld"): (
             reads.sharers(), sorted(replayed.shared_with)),
+        N_("de lijst van gekoppelde casussen"): (reads.links(), sorted(replayed.linked)),
     }
     if replayed.process_version is not None:
         stored[N_("de procesversie")] = (case.process_version, replayed.process_version)

@@ -1,9 +1,9 @@
 """What verify reads of a case: its row, history events, access-log lines, owner's name,
-sharers and task rows. One case at a time (CaseReads, a statement per kind when asked), or a
-batch of cases in six statements (read_batch, for `verify --all`): per case that saved about
-as much time as the replay of a short case costs. Rows are plain rows (no ORM bookkeeping),
-the statements built once, each read in the caller's transaction (read_snapshot: one
-consistent view)."""
+sharers, linked cases and task rows. One case at a time (CaseReads, a statement per kind when
+asked), or a batch of cases in seven statements (read_batch, for `verify --all`): per case
+that saved about as much time as the replay of a short case costs. Rows are plain rows (no ORM
+bookkeeping), the statements built once, each read in the caller's transaction (read_snapshot:
+one consistent view)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import BindParameter, Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from .models import AccessLogEntry, Case, CaseShare, HistoryEvent, TaskRecord, User
+from . import links
+from .models import AccessLogEntry, Case, CaseLink, CaseShare, HistoryEvent, TaskRecord, User
 
 _CASES = Case.__table__
 _EVENTS = HistoryEvent.__table__
@@ -21,6 +22,7 @@ _ACCESS = AccessLogEntry.__table__
 _TASKS = TaskRecord.__table__
 _USERS = User.__table__
 _SHARES = CaseShare.__table__
+_LINKS = CaseLink.__table__
 
 _ONE: BindParameter[int] = bindparam("case_id")
 _MANY: BindParameter[list[int]] = bindparam("ids", expanding=True)
@@ -44,6 +46,8 @@ _NAMES_IN = select(_USERS.c.id, _USERS.c.name).where(_USERS.c.id.in_(_MANY))
 _SHARERS_IN = (select(_SHARES.c.case_id, _USERS.c.name)
                .join(_USERS, _SHARES.c.user_id == _USERS.c.id)
                .where(_SHARES.c.case_id.in_(_MANY)))
+_LINKS_IN = select(_LINKS.c.case_id, _LINKS.c.linked_id).where(
+    _LINKS.c.case_id.in_(_MANY) | _LINKS.c.linked_id.in_(_MANY))
 _TASKS_IN = select(_TASKS.c.case_id, *_TASK_COLUMNS).where(_TASKS.c.case_id.in_(_MANY))
 
 
@@ -87,6 +91,10 @@ class CaseReads:
         """The task rows: id, step, state, completed_at."""
         return self._rows(_TASKS_OF)
 
+    def links(self) -> list[int]:
+        """The ids of the cases linked to this one, either way (engine/links.py), sorted."""
+        return links.linked_ids(self.session, self.case_id)
+
 
 class _Prefetched(CaseReads):
     """The records of one case as read_batch read them."""
@@ -97,6 +105,7 @@ class _Prefetched(CaseReads):
         self.access_rows: list[Row[Any]] = []
         self.sharer_names: list[str] = []
         self.task_rows: list[Row[Any]] = []  # id, step, state, completed_at (and case_id)
+        self.linked: list[int] = []
         self.names: dict[int, str] = {}
 
     def events(self) -> list[Row[Any]]:
@@ -114,9 +123,12 @@ class _Prefetched(CaseReads):
     def tasks(self) -> list[Row[Any]]:
         return self.task_rows
 
+    def links(self) -> list[int]:
+        return sorted(self.linked)
+
 
 def read_batch(session: Session, ids: Iterable[int]) -> dict[int, tuple[Row[Any], CaseReads]]:
-    """The rows and records of the cases `ids` that exist, in six statements, in the
+    """The rows and records of the cases `ids` that exist, in seven statements, in the
     session's transaction. Out: case id -> (case row, its records). Raises what the driver
     raises when any row of any of these cases does not load: the caller then reads those
     cases one by one (CaseReads) to name the case and the row."""
@@ -132,6 +144,10 @@ def read_batch(session: Session, ids: Iterable[int]) -> dict[int, tuple[Row[Any]
     for share in session.execute(_SHARERS_IN, params):
         if share.case_id in found:
             found[share.case_id].sharer_names.append(share.name)
+    for link in session.execute(_LINKS_IN, params):  # read both ways
+        for one, other in ((link.case_id, link.linked_id), (link.linked_id, link.case_id)):
+            if one in found:
+                found[one].linked.append(other)
     for task in session.execute(_TASKS_IN, params):
         if task.case_id in found:
             found[task.case_id].task_rows.append(task)  # type: ignore[arg-type]

@@ -55,6 +55,7 @@ HISTORY_ACTIONS = {
     "case_closed": _l("Casus afgesloten"),
     "case_handed_over": _l("Casus overgedragen"),
     "case_shared": _l("Casus gedeeld"),
+    "case_linked": _l("Casus gekoppeld"),
     "case_stalled": _l("Casus staat vast: geen taak open"),
     "case_migrated": _l("Casus verplaatst naar een andere procesversie"),
     "informed": _l("Leidinggevende en aandachtsfunctionaris ingelicht over de melding"),

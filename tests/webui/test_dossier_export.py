@@ -53,7 +53,7 @@ def test_the_json_evidence_keeps_its_dutch_words_for_an_english_reader(sqlite_pe
                           "verification", "process_sha256", "exported_at", "exported_by"]
     assert list(data["case"]) == ["id", "client_ref", "reason", "status", "uitkomst",
                                   "uitkomst_label", "process_version", "owner", "owner_name",
-                                  "started_at", "closed_at"]
+                                  "started_at", "closed_at", "linked_cases"]
     assert data["case"]["uitkomst_label"] == "Gemeld bij Veilig Thuis en hulp geboden"
     rows = {row["variable"]: row for row in data["afwegingskader"]}
     assert list(rows["vermoeden"]) == ["question", "variable", "value", "display"]

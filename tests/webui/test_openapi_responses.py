@@ -139,6 +139,11 @@ def test_every_answer_of_every_endpoint_fits_the_document(api, people, contract)
     refused = api.post("/api/v1/cases", 422, json={"client_ref": " ", "kleur": "rood"})
     assert set(refused["errors"]) == {"client_ref", "kleur"}
     api.post("/api/v1/cases", 413, json=big_json)
+    # a case linked to another of the same owner (CONTRACT section 5), and one refused
+    linked = api.post("/api/v1/cases", 201, json={"client_ref": "C-1b", "linked_case": case["id"]})
+    assert linked["linked_cases"] == [case["id"]]
+    refused = api.post("/api/v1/cases", 422, json={"client_ref": "C-1c", "linked_case": True})
+    assert set(refused["errors"]) == {"linked_case"}
     api.get("/api/v1/cases/{id}", ids=[case["id"]])
     api.get("/api/v1/cases/{id}", 403, who="mw2", ids=[case["id"]])
     api.get("/api/v1/cases/{id}", 404, ids=[999999])
@@ -264,6 +269,7 @@ def test_every_answer_of_every_endpoint_fits_the_document(api, people, contract)
 CASE = {"id": 1, "client_ref": "C-1", "reason": "", "status": "open", "uitkomst": None,
         "process_version": 1, "owner": "mw", "started_at": "2026-11-29T13:05:07.000000Z",
         "closed_at": None, "stalled_at": None, "completed_steps": [], "data": {},
+        "linked_cases": [],
         "tasks": [{"id": "t-1", "case_id": 1, "step": "stap1_signalen", "name": "Stap 1",
                    "lane": "medewerker", "state": "ready",
                    "ready_at": "2026-11-29T13:05:07.000000Z",

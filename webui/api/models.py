@@ -127,6 +127,10 @@ class Case(Body):
     completed_steps: list[str] = Attr(description="element ids in volgorde van afronden")
     data: Data = Attr(description="vastgelegde gegevens")
     tasks: list[Task] = Attr(description="de gereedstaande taken")
+    linked_cases: list[int] = Attr(
+        description="de ids van de gekoppelde casussen, in beide richtingen: de casus die met "
+                    "linked_case voor de kinderen van deze werd gestart, of de casus waarvoor "
+                    "deze werd gestart")
 
 
 class CompletedCase(Case):
@@ -146,6 +150,7 @@ class HistoryEvent(Body):
     action: str = Attr(
         description="case_started, task_completed, decision_made, case_closed, "
                     "case_handed_over (data: from, to, reason), case_shared (data: with, reason), "
+                    "case_linked (data: case, het id van de gekoppelde casus), "
                     "case_stalled (data: waiting_at), case_migrated (data: from, to)")
     step: str | None
     task_id: str | None
@@ -241,6 +246,10 @@ class DeployRefusal(Body):
 class StartCaseRequest(Body):
     client_ref: Annotated[str, Attr(max_length=200)]
     reason: Annotated[str, Attr(max_length=2000)] | MISSING = MISSING
+    linked_case: Annotated[int, Attr(ge=1, le=2**31 - 1)] | MISSING = Attr(
+        MISSING, description="het id van een casus van dezelfde eigenaar waaraan de nieuwe "
+                             "casus gekoppeld wordt (bijvoorbeeld een casus voor de kinderen); "
+                             "een andere waarde: 422 met errors.linked_case")
 
 
 Reason = Annotated[str, Attr(max_length=2000, description="waarom; komt in de geschiedenis")]

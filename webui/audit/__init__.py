@@ -35,6 +35,7 @@ ACCESS_ACTIONS = {
     "export": _l("Dossier gedownload"),
     "hand_over": _l("Casus overgedragen"),
     "share": _l("Casus gedeeld"),
+    "link": _l("Casus gekoppeld aan een nieuwe casus"),
     "migrate": _l("Casus verplaatst naar een andere procesversie"),
     "read_access_log": _l("Toegangslog ingezien"),
     "search": _l("Casussen doorzocht"),

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine import consults, listings, migration, overview, pages, sharing, timezones
+from engine import consults, links, listings, migration, overview, pages, sharing, timezones
 from engine.cases import start_case
 from engine.commands import refusals_logged
 from engine.errors import Forbidden, Invalid
@@ -129,6 +129,27 @@ def consult(case_id: int):
                                form="raadplegen", values=values, errors=exc.errors), 422
     flash(_("Uw vraag is gesteld; de collega ziet hem bij de eigen taken."), "success")
     return redirect(url_for("cases.case", case_id=case_id))
+
+
+@bp.post("/casussen/<int:case_id>/kinderen")
+@login_required
+def start_for_children(case_id: int):
+    # "Casus starten voor de kinderen" (engine/links.py): a new case linked to this one; only
+    # its owner (others 403); an error shows the case page again with what was typed kept
+    values = {"client_ref": request.form.get("client_ref", ""),
+              "reason": request.form.get("reason", "")}
+    try:  # a refusal is in the access log: a 403 by the engine, a 422 as a refused start
+        new = links.start_for_children(principal(), case_id, values)
+    except Invalid as exc:
+        page = pages.case_page(principal(), case_id)
+        return render_template("cases/case.html", page=page, notice=migration.case_notice(page),
+                               form="kinderen", values=values, errors=exc.errors), 422
+    flash(_("Casus %(ref)s is gestart voor de kinderen en gekoppeld aan casus %(id)s.",
+            ref=new["client_ref"], id=case_id), "success")
+    first = next((t for t in new["tasks"] if t["lane"] == "medewerker"), None)
+    if first:
+        return redirect(url_for("tasks.task", task_id=first["id"]))
+    return redirect(url_for("cases.case", case_id=new["id"]))
 
 
 @bp.get("/casussen/<int:case_id>/afdrukken")

@@ -1,0 +1,152 @@
+"""Linked cases (issue 14 point 2, CONTRACT section 5: `linked_case`, `linked_cases`).
+
+When the children of a client are in doubt (the kindcheck), the medewerker starts a case of
+its own for them, linked to the case it came from. `POST /api/v1/cases` (and the web form) takes
+`"linked_case": id`: a case of the same owner, practice with practice and real with real
+(engine/models.py `Case.practice`). The link is one row in `case_links`, read both ways, and one
+history event `case_linked` in each case's hash chain (data {"case": the other case's id}),
+written in the same transaction that starts the new case; replay and verify hold the rows
+against those events, so a link added or removed behind the history's back is a finding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BindParameter, Connection, bindparam, insert, select, union
+from sqlalchemy.orm import Session, defer
+
+from . import audit
+from .commands import MAX_ID, Denied, load_case, run_command
+from .errors import Invalid
+from .forms import Field
+from .messages import N_
+from .models import Case, CaseLink, HistoryEvent
+from .roles import CASE_STARTERS
+from .users import Principal, may_read_case
+
+FIELD = "linked_case"  # the key of POST /api/v1/cases
+LINKED = "case_linked"  # the history action, in both cases
+# What the event records, labelled as the timelines show it (entries.event_fields).
+EVENT_FIELDS = {LINKED: [Field("case", N_("Gekoppelde casus"), "integer")]}
+
+_links = CaseLink.__table__
+_ID: BindParameter[int] = bindparam("case_id")
+# Both ways: the cases this one was linked to, and those linked to it.
+_LINKED_IDS = union(select(_links.c.linked_id.label("id")).where(_links.c.case_id == _ID),
+                    select(_links.c.case_id.label("id")).where(_links.c.linked_id == _ID))
+
+
+def parse(payload: dict[str, Any], errors: dict[str, Any]) -> int | None:
+    """The id given as `linked_case` in a start payload: an int from 1 to MAX_ID (not a bool,
+    not a number as text), or None when the key is absent or null. Anything else sets
+    errors["linked_case"] (a Dutch Message) and gives None. Never raises."""
+    value = payload.get(FIELD)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        errors[FIELD] = N_("Geef het nummer van een eigen casus (een geheel getal).")
+        return None
+    return value
+
+
+def linked_ids(db: Session | Connection, case_id: int) -> list[int]:
+    """The ids of the cases linked to case `case_id`, either way, ascending (CONTRACT section
+    5: `linked_cases`). One indexed read in the caller's transaction; checks no access."""
+    return sorted(db.execute(_LINKED_IDS, {"case_id": case_id}).scalars())
+
+
+def check(session: Session, who: Principal, linked_id: int, practice: bool) -> Case:
+    """The case `linked_id` that a new case of `who` (a practice case or not: `practice`) may
+    be linked to: a case `who` owns, practice with practice. Raises Invalid (422) with
+    errors["linked_case"] otherwise; a case of someone else reads as no case at all, so the
+    refusal tells nothing about it. The case is read without its workflow state."""
+    other = session.get(Case, linked_id, options=[defer(Case.workflow_state)])
+    if other is None or other.owner_id != who.id:
+        raise Invalid(N_("Ongeldige gegevens."),
+                      {FIELD: N_("U heeft geen eigen casus met dit nummer.")})
+    if bool(other.practice) != bool(practice):
+        raise Invalid(N_("Ongeldige gegevens."), {FIELD: N_(
+            "Een oefencasus en een echte casus kunnen niet aan elkaar gekoppeld worden.")})
+    return other
+
+
+def link(session: Session, who: Principal, change: Any, linked_id: int | None, now) -> list[int]:
+    """Link the case being started (change: its cases.CaseChange, the case flushed, so it has
+    its id and practice flag) to case `linked_id` of the same owner, in the start's transaction:
+    the `case_links` row, the event `case_linked` in the new case (added to change.events, which
+    the start inserts) and in the other case's chain (inserted here, its header sealed again
+    when it was intact, the change in its access log). Out: the new case's `linked_cases`
+    ([] without a link). Raises Invalid (check), Conflict (409) when the other case was
+    changed meanwhile (the flush's version check, commands.run_command)."""
+    if linked_id is None:
+        return []
+    case = change.case
+    other = check(session, who, linked_id, bool(case.practice))
+    change.event(who.name, LINKED, now, data={"case": other.id})
+    intact = audit.header_ok(other.id, other)  # before its chain moves on
+    event = audit.new_event(other.id, other.event_count + 1, other.last_hash or audit.GENESIS,
+                            who.name, LINKED, data={"case": case.id}, at=now)
+    other.event_count, other.last_hash = event["seq"], event["hash"]
+    session.flush()  # the other case's row, at the version it was read (else 409)
+    audit.seal_case(session, other.id, intact)
+    session.execute(insert(HistoryEvent), [event])
+    session.execute(insert(CaseLink), [{"case_id": case.id, "linked_id": other.id,
+                                        "created_at": now}])
+    audit.log_access(session, who, "link", "ok", case=other, source=who.source)
+    return [other.id]
+
+
+def replay_problem(data: Any) -> str | None:
+    """What is wrong with the data of a stored `case_linked` event (None: nothing): it names
+    the other case as {"case": id}. For engine/replay.py."""
+    case_id = data.get("case") if isinstance(data, dict) else None
+    if isinstance(case_id, bool) or not isinstance(case_id, int) or set(data) != {"case"}:
+        return N_("de gekoppelde casus ontbreekt in de gebeurtenis")
+    return None
+
+
+def children_in_doubt(data: dict[str, Any]) -> bool:
+    """Whether the kindcheck of stap 1 (case data) says the children's safety is in doubt:
+    there are children and either their care now or the client's lasting protection of them
+    was answered no (CONTRACT section 5: `kindcheck_opvang_adequaat`, `kindcheck_bescherming`)."""
+    return data.get("kindcheck_kinderen") is True and (
+        data.get("kindcheck_opvang_adequaat") is False or data.get("kindcheck_bescherming") is False)
+
+
+def page_part(session: Session, who: Principal, case: Case, linked: list[int]) -> dict[str, Any]:
+    """What the case page shows of links (no client data of another case): `linked`, each
+    {"id", "readable": may `who` read that case (then the page links to it)}, and
+    `for_children`: None, or {"doubt": children_in_doubt} when `who` may start a case for the
+    children from here (the owner, of an open real case in which children are concerned:
+    `kindcheck_kinderen` true)."""
+    shown = []
+    for other_id in linked:
+        other = session.get(Case, other_id, options=[defer(Case.workflow_state)])
+        shown.append({"id": other_id,
+                      "readable": other is not None and may_read_case(session, who, other)})
+    data = dict(case.data or {})
+    offer = (case.owner_id == who.id and who.has_role(*CASE_STARTERS) and case.status == "open"
+             and not case.practice and data.get("kindcheck_kinderen") is True)
+    return {"linked": shown, "for_children": {"doubt": children_in_doubt(data)} if offer else None}
+
+
+def start_for_children(who: Principal, case_id: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The case page's "Casus starten voor de kinderen": a new case from `values`
+    ({"client_ref", "reason"}: texts of a form) linked to case `case_id`. Only its owner may:
+    another reader or anyone else gets Denied (403, in the access log as "link"); NotFound for
+    no such case. Then as cases.start_case (Invalid 422 with field errors, nothing stored).
+    Out: the new case (cases.case_dict)."""
+
+    def owned(session: Session) -> int:
+        case = load_case(session, case_id)
+        if case.owner_id != who.id:
+            raise Denied(N_("Alleen de eigenaar van deze casus kan hier een casus voor de "
+                            "kinderen starten."), case.id, "link")
+        return case.id
+
+    linked = run_command(who, owned, write=False)
+    from .cases import start_case  # cases builds on this module
+
+    return start_case(who, {"client_ref": values.get("client_ref"),
+                            "reason": values.get("reason"), FIELD: linked})
