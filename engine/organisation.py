@@ -30,14 +30,23 @@ DEFAULTS: dict[str, Any] = {
     "veilig_thuis_regio_naam": "",
     "veilig_thuis_regio_adres": "",
     "veilig_thuis_regio_telefoon": "",
+    # the region's postal address beside veilig_thuis_regio_adres (street or postbus), and its
+    # website: the contacts of the meldcode document (issue 14 point 4)
+    "veilig_thuis_regio_postcode": "",
+    "veilig_thuis_regio_plaats": "",
+    "veilig_thuis_regio_website": "",
     "beroepsgroep": "sociaal_domein",
     # working days per step of the route before a task is due (engine/due.py, issue 13)
     due.NORM_KEY: due.DEFAULT_NORM,
 }
 _TEXT_LIMITS = {"organisatie_naam": 200, "veilig_thuis_telefoon": 40, "veilig_thuis_regio_naam": 200,
-                "veilig_thuis_regio_adres": 400, "veilig_thuis_regio_telefoon": 40}
+                "veilig_thuis_regio_adres": 400, "veilig_thuis_regio_telefoon": 40,
+                "veilig_thuis_regio_postcode": 7, "veilig_thuis_regio_plaats": 100,
+                "veilig_thuis_regio_website": 200}
 _MULTILINE = {"veilig_thuis_regio_adres"}  # a textarea: newlines and tabs allowed
 _PHONE = re.compile(r"^[0-9 +()\-]{0,40}$")
+_POSTCODE = re.compile(r"^[1-9][0-9]{3} ?[A-Z]{2}$")  # a Dutch postcode: 3511 AB
+_WEBSITE = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PERSON_KEYS = ("naam", "functie", "telefoon", "email")
 _PERSON_LABELS = {"naam": N_("naam"), "functie": N_("functie"), "telefoon": N_("telefoon"),
@@ -84,6 +93,12 @@ def validate(payload: Any) -> dict[str, Any]:
             errors[key] = Message(N_("Maximaal {n} tekens."), n=limit)
         elif key.endswith("telefoon") and not _PHONE.match(value):
             errors[key] = N_("Alleen cijfers, spaties, +, - en haakjes.")
+        elif key.endswith("postcode") and value and not _POSTCODE.match(value.upper()):
+            errors[key] = N_("Vul een Nederlandse postcode in, zoals 3511 AB.")
+        elif key.endswith("website") and value and not _WEBSITE.match(value):
+            errors[key] = N_("Vul een webadres in dat begint met https://.")
+        elif key.endswith("postcode"):
+            clean[key] = value.upper()
         else:
             clean[key] = value
     if "veilig_thuis_telefoon" in clean and not clean["veilig_thuis_telefoon"]:

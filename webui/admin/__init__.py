@@ -21,7 +21,9 @@ from ..web import label, principal
 bp = Blueprint("admin", __name__)
 
 TEXT_FIELDS = ("organisatie_naam", "veilig_thuis_telefoon", "veilig_thuis_regio_naam",
-               "veilig_thuis_regio_adres", "veilig_thuis_regio_telefoon")
+               "veilig_thuis_regio_adres", "veilig_thuis_regio_telefoon",
+               "veilig_thuis_regio_postcode", "veilig_thuis_regio_plaats",
+               "veilig_thuis_regio_website")
 PERSON_FIELDS = ("naam", "functie", "telefoon", "email")
 EMPTY_ROWS = 2  # without JavaScript: room for this many more people at a time
 NORM = due.NORM_KEY  # working days per step of the route (engine/due.py)
@@ -35,6 +37,9 @@ SETTING_LABELS = {
     "veilig_thuis_regio_naam": _l("Veilig Thuis in de regio"),
     "veilig_thuis_regio_telefoon": _l("Telefoonnummer van de regio voor professionals"),
     "veilig_thuis_regio_adres": _l("Adres van Veilig Thuis in de regio"),
+    "veilig_thuis_regio_postcode": _l("Postcode van Veilig Thuis in de regio"),
+    "veilig_thuis_regio_plaats": _l("Plaats van Veilig Thuis in de regio"),
+    "veilig_thuis_regio_website": _l("Website van Veilig Thuis in de regio"),
     NORM: _l("Werkdagen per stap"),
 }
 
