@@ -106,12 +106,11 @@ def test_a_practice_case_is_started_and_walked_on_the_web_marked_on_every_page(u
         assert BANNER not in shown and "practice-mode" not in shown, path
 
 
-def test_practice_cases_are_kept_apart_from_real_ones(ui_app, sqlite_people, monkeypatch):
-    people = sqlite_people
+def test_practice_cases_are_kept_apart_from_real_ones(app, people, monkeypatch):
     # mail configured and everyone with an address: any notification would be mailed too
     use_smtp(monkeypatch, 2525, {name: f"{name}@zorg.example" for name in ("mw", "lg", "af")})
-    api = ui_app.test_client()
-    mw = _login(ui_app, "mw")
+    api = app.test_client()
+    mw = _login(app, "mw")
     case_id, task_id = _start(mw, "peuter")
     real = api.post("/api/v1/cases", json={"client_ref": "C-echt"}, headers=people.auth("mw")).json
     # not in Mijn casussen, Mijn taken, the API's task list
@@ -126,7 +125,7 @@ def test_practice_cases_are_kept_apart_from_real_ones(ui_app, sqlite_people, mon
     assert refused.status_code == 422 and "practice" in refused.json["errors"]
     # only its owner reaches it; an auditor may open it by number (CONTRACT section 2)
     for name in ("mw2", "lg", "af"):
-        other = _login(ui_app, name)
+        other = _login(app, name)
         assert other.get(f"/casussen/{case_id}").status_code == 403, name
         assert other.get(f"/taken/{task_id}").status_code == 403, name
         assert api.get(f"/api/v1/cases/{case_id}", headers=people.auth(name)).status_code == 403
@@ -156,10 +155,10 @@ def test_practice_cases_are_kept_apart_from_real_ones(ui_app, sqlite_people, mon
     assert informed and all(d == {"recipients": []} for d in informed)
     assert actors == {"mw"}
     # the leidinggevende's team overview, the auditor's search and `meldcode cases` skip it
-    lg = _login(ui_app, "lg")
+    lg = _login(app, "lg")
     team = text(lg.get("/team"))
     assert "C-echt" in team and "Oefening:" not in team
-    aud = _login(ui_app, "aud")
+    aud = _login(app, "aud")
     search = text(aud.get("/audit/casussen"))
     assert "C-echt" in search and "Oefening:" not in search
     assert "Oefening:" not in text(aud.get("/audit/casussen?client_ref=Oefening"))
@@ -198,22 +197,21 @@ def test_an_unknown_scenario_is_refused_and_only_case_starters_practise(ui_app, 
     assert _login(ui_app, "pb").get("/oefenen").status_code == 403
 
 
-def test_verify_checks_practice_cases_and_catches_a_case_turned_into_one(ui_app, sqlite_people,
-                                                                         sqlite_url):
-    api = ui_app.test_client()
-    mw = _login(ui_app, "mw")
+def test_verify_checks_practice_cases_and_catches_a_case_turned_into_one(app, people, db_url):
+    api = app.test_client()
+    mw = _login(app, "mw")
     case_id, _task = _start(mw)
-    _walk(api, sqlite_people, case_id, MELDEN)
+    _walk(api, people, case_id, MELDEN)
     real = api.post("/api/v1/cases", json={"client_ref": "C-echt"},
-                    headers=sqlite_people.auth("mw")).json
+                    headers=people.auth("mw")).json
     assert cli("verify", "--all").exit_code == 0
     # hiding a real case among the practice cases (out of every figure) shows
-    run_sql(sqlite_url, "UPDATE cases SET practice = :yes WHERE id = :id", yes=True, id=real["id"])
+    run_sql(db_url, "UPDATE cases SET practice = :yes WHERE id = :id", yes=True, id=real["id"])
     found = cli("verify", "--all")
     assert found.exit_code == 1 and f"casus {real['id']}" in found.output, found.output
     assert f"casus {case_id}: in orde" in found.output
     # and so does a practice case made to look real
-    run_sql(sqlite_url, "UPDATE cases SET practice = :no WHERE id = :id", no=False, id=case_id)
+    run_sql(db_url, "UPDATE cases SET practice = :no WHERE id = :id", no=False, id=case_id)
     found = cli("verify", "--all")
     assert found.exit_code == 1 and f"casus {case_id}: NIET IN ORDE" in found.output
 
