@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import models, store
-from tests.helpers import LANE_PEOPLE, cli, run_sql, verify
+from tests.helpers import LANE_PEOPLE, cli, dutch_in, english, run_sql, verify
 from tests.scenarios.paths import fill
 
 CHILDREN_IN_DOUBT = {"kindcheck_kinderen": True, "kindcheck_opvang_adequaat": False,
@@ -265,3 +265,25 @@ def test_no_button_without_children_and_a_linked_case_unreadable_shows_no_data(b
     page = browser_like.get(f"/casussen/{child['id']}").get_data(as_text=True)
     assert f"Casus {parent['id']}" in page and f'href="/casussen/{parent["id"]}"' not in page
     assert "C-OUDER" not in page
+
+
+def test_the_links_in_english_and_on_the_auditors_pages(browser_like, sqlite_people):
+    from engine import cases
+
+    parent = web_parent(sqlite_people)
+    child = cases.start_case(sqlite_people["mw"], {"client_ref": "C-KIND",
+                                                   "linked_case": parent["id"]})
+    english(browser_like, "mw")
+    page = browser_like.get(f"/casussen/{parent['id']}").get_data(as_text=True)
+    assert "Linked cases" in page and "Start a case for the children" in page
+    assert f"Case for the children, started from case {parent['id']}." in page
+    assert "the children's safety is not assured" in page
+    assert dutch_in(page, ("C-OUDER", "C-KIND")) == []
+    refused = browser_like.post(f"/casussen/{parent['id']}/kinderen", {"client_ref": ""})
+    assert refused.status_code == 422 and dutch_in(refused.get_data(as_text=True),
+                                                   ("C-OUDER",)) == []
+    browser_like.logout()
+    browser_like.login("aud")  # the auditor replays the history with the link in it (English)
+    for case_id in (parent["id"], child["id"]):
+        history = browser_like.get(f"/audit/casussen/{case_id}")
+        assert history.status_code == 200 and "Case linked" in history.get_data(as_text=True)
