@@ -7,11 +7,14 @@ posts it, and the command line."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 from sqlalchemy import func, select
 
 from engine import models, store
+from tests.conftest import need
 from tests.helpers import LANE_PEOPLE, cli, dutch_in, english, run_sql, verify
 from tests.scenarios.paths import fill
 
@@ -94,6 +97,15 @@ def test_the_dossier_names_the_linked_cases(api, tmp_path):
         assert [e["data"] for e in dossier["history"] if e["action"] == "case_linked"] == [
             {"case": other}]
         assert dossier["verification"]["ok"] is True
+    # the PDF names them too, in its case table and its history
+    need(shutil.which("pdftotext") is not None, "pdftotext (poppler-utils) is not installed")
+    pdf = tmp_path / "dossier.pdf"
+    result = cli("export", str(child["id"]), "--format", "pdf", "-o", str(pdf), "--user", "mw")
+    assert result.exit_code == 0, result.output
+    text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                                   check=True).stdout.split())
+    assert f"Gekoppelde casussen Casus {parent['id']}" in text
+    assert f"Casus gekoppeld met casus {parent['id']}" in text
 
 
 @pytest.mark.parametrize("value", ["1", True, False, -1, 0, 1.0, 2**31, [1], {"id": 1}],
