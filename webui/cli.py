@@ -890,6 +890,47 @@ def export(case_id, fmt, output, as_user):
     click.echo(f"Dossier van casus {case_id} geschreven naar {output} ({_dutch_number(len(content))} bytes).")
 
 
+@main.command("document", help="Schrijf de meldcode van de organisatie naar BESTAND, als HTML of "
+                               "PDF, uit de instellingen en de actieve procesversie; met "
+                               "--beroepsgroep voor het afwegingskader van die beroepsgroep "
+                               "(standaard: de instelling van de organisatie).")
+@click.option("-o", "output", required=True, type=click.Path(), help="Het bestand.")
+@click.option("--format", "fmt", required=True, metavar="html|pdf", help="html of pdf.")
+@click.option("--beroepsgroep", default=None, metavar="GROEP",
+              help="artsen (ook: knmg), verpleegkundigen (vvn) of sociaal_domein (gezamenlijk).")
+def document(output, fmt, beroepsgroep):
+    from flask_babel import force_locale
+
+    from engine import meldcode_doc
+
+    from . import create_app, documents
+
+    if fmt.strip().lower() not in ("html", "pdf"):
+        fail(f"onbekend formaat '{fmt[:40]}'; kies html of pdf")
+    fmt = fmt.strip().lower()
+    if beroepsgroep is not None and meldcode_doc.group_key(beroepsgroep) is None:
+        fail(f"onbekende beroepsgroep '{beroepsgroep[:40]}'; kies artsen (knmg), "
+             "verpleegkundigen (vvn) of sociaal_domein (gezamenlijk)")
+    output_path(output)
+    # the product's words from the catalogues, in Dutch (the organisation's own document)
+    with _database(), create_app().app_context(), force_locale("nl"):
+        doc = meldcode_doc.build(beroepsgroep=beroepsgroep)
+        content = (documents.meldcode_pdf(doc) if fmt == "pdf"
+                   else documents.meldcode_html(doc).encode())
+    tmp = _temporary(output)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(content)
+        os.replace(tmp, output)  # never leave half a document behind
+    except OSError as exc:
+        fail(f"{output}: {_os_reason(exc)}")
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    click.echo(f"Meldcode ({doc['beroepsgroep']}, procesversie {doc['version']}) geschreven naar "
+               f"{output} ({_dutch_number(len(content))} bytes).")
+
+
 def _reader(name: str, case_id: int) -> users.Principal:
     """The active user NAME for whom `export --user NAME` exports, or exit 2: a name that is no
     active user may read no case, and the attempt is logged (NEN 7513) with the operating-

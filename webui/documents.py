@@ -81,6 +81,60 @@ WHO = {
     "leidinggevende": _l("de leidinggevende"),
     "aandachtsfunctionaris": _l("de aandachtsfunctionaris"),
 }
+# The forms of violence the organisation's meldcode defines (engine.meldcode_doc.VIOLENCE_FORMS,
+# the options of `geweldsvormen` and ouderenmishandeling): the name and a short explanation.
+VIOLENCE_FORMS = {
+    "lichamelijk": (_l("Lichamelijk geweld"), _l(
+        "Iemand pijn doen of verwonden: slaan, schoppen, knijpen, vastbinden, of bewust te "
+        "veel of te weinig medicijnen geven.")),
+    "psychisch": (_l("Psychisch geweld"), _l(
+        "Iemand kleineren, bedreigen, vernederen, isoleren of voortdurend controleren, "
+        "bijvoorbeeld door bezoek of post tegen te houden.")),
+    "seksueel": (_l("Seksueel geweld"), _l(
+        "Iemand dwingen tot seksuele handelingen, die te ondergaan of ernaar te kijken; ook "
+        "ongewenst aanraken en verkrachting.")),
+    "verwaarlozing": (_l("Verwaarlozing"), _l(
+        "Iemand de zorg of aandacht onthouden die hij of zij nodig heeft: te weinig eten of "
+        "drinken, slechte hygiëne, geen medische zorg, of een kind dat emotioneel aan zijn lot "
+        "wordt overgelaten.")),
+    "financieel": (_l("Financiële uitbuiting"), _l(
+        "Iemands geld of bezit afnemen of zonder toestemming gebruiken: geld opnemen, spullen "
+        "verkopen, iemand onder druk zetten om een testament te wijzigen.")),
+    "schending_rechten": (_l("Schending van rechten"), _l(
+        "Iemand de vrijheid, de privacy of het recht op eigen keuzes afnemen, bijvoorbeeld door "
+        "op te sluiten of over iemands leven te beslissen zonder hem of haar.")),
+    "getuige": (_l("Getuige van huiselijk geweld"), _l(
+        "Een kind ziet of hoort geweld tussen ouders of andere huisgenoten, of merkt de "
+        "gevolgen ervan. Dat is op zichzelf een vorm van kindermishandeling.")),
+    "eergerelateerd": (_l("Eergerelateerd geweld"), _l(
+        "Lichamelijk of geestelijk geweld om de eer van de familie te beschermen of te "
+        "herstellen; vaak zijn meer familieleden betrokken en speelt het achter gesloten "
+        "deuren.")),
+    "huwelijksdwang": (_l("Huwelijksdwang"), _l(
+        "Iemand onder druk zetten of dwingen om te trouwen, of om een huwelijk niet te "
+        "beëindigen, in Nederland of in het buitenland.")),
+    "achterlating": (_l("Achterlating"), _l(
+        "Iemand, vaak een jongere of een vrouw, tegen de eigen wil in het buitenland "
+        "achterlaten, vaak zonder paspoort, zodat terugkeren niet of moeilijk lukt.")),
+    "vgv": (_l("Vrouwelijke genitale verminking"), _l(
+        "Het zonder medische reden wegnemen of beschadigen van (een deel van) de uitwendige "
+        "geslachtsdelen van een meisje of vrouw, of de dreiging daarmee. Het is strafbaar en "
+        "bij een meisje een vorm van kindermishandeling.")),
+    "ouderenmishandeling": (_l("Ouderenmishandeling"), _l(
+        "Elk van deze vormen van geweld tegen een oudere, door iemand van wie de oudere "
+        "afhankelijk is of met wie hij of zij een persoonlijke of zorgrelatie heeft. In stap 1 "
+        "legt u vast dat het slachtoffer een oudere is.")),
+}
+
+
+def violence_form(form: dict[str, str]) -> tuple[str, str]:
+    """A form of violence of engine.meldcode_doc ({code, label}) as (name, explanation) in
+    the locale in force; a form only the diagram knows: its label from the diagram and no
+    explanation."""
+    if form["code"] in VIOLENCE_FORMS:
+        name, explanation = VIOLENCE_FORMS[form["code"]]
+        return str(name), str(explanation)
+    return form.get("label") or form["code"], ""
 
 
 def local_time(at: datetime | str | None, seconds: bool = False) -> str:
@@ -138,7 +192,7 @@ def _render(name: str, **context: Any) -> str:
     helpers = {"lang": str(get_locale() or "nl"), "local_time": local_time, "display": display,
                "label": label, "css_content": css_content, "Markup": Markup, "STATUS": STATUS,
                "LANES": LANES, "PAGE_NUMBER": PAGE_NUMBER,
-               "WHO": WHO, "outcome": outcome,
+               "WHO": WHO, "outcome": outcome, "violence_form": violence_form,
                "action": lambda code: _words(HISTORY_ACTIONS, code),
                "question": lambda variable: _words(AFWEGINGSKADER, variable)}
     return current_app.jinja_env.get_template(f"documents/{name}").render(**helpers, **context)
