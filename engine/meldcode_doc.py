@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import bpmn_checks, organisation, timezones, versions
+from . import bpmn_checks, expressions, organisation, timezones, versions
 from .errors import Conflict, Invalid
 from .messages import N_
 from .models import User
@@ -68,6 +68,23 @@ def _aandachtsfunctionarissen(session) -> list[str]:
     return [u.display_name or u.name for u in users if u.has_role(AANDACHTSFUNCTIONARIS)]
 
 
+def _asked_of(field, group: str) -> bool:
+    """Whether the document lists `field` among what a professional of `group` records: a
+    field the diagram shows only to some groups (its `shown_when` names nothing but
+    `beroepsgroep`, e.g. the KNMG points: `beroepsgroep == 'artsen'`, engine/forms.py) when it
+    holds for this group; every other field, also one shown after some answer of the case
+    (it may be asked). Raises nothing."""
+    condition = getattr(field, "shown_when", None)
+    if not condition:
+        return True
+    try:
+        if expressions.names_in(condition) != {"beroepsgroep"}:
+            return True
+        return bool(expressions.evaluate(condition, {"beroepsgroep": group}))
+    except expressions.ExpressionError:
+        return True
+
+
 def _violence_forms(definition) -> list[dict[str, str]]:
     """The forms of violence: VIOLENCE_FORMS, then any further option of stap 1's
     `geweldsvormen` in the diagram, each {code, label} (label: the diagram's, "" for none)."""
@@ -87,9 +104,9 @@ def build(beroepsgroep: str | None = None, reader: str | None = None) -> dict[st
     beroepsgroep and beroepsgroep_label of that group), beroepsgroep (the key), version
     (int), deployed_at (an aware datetime in UTC), sha256, steps (each {id, name, lane (a
     role code), documentation (the diagram's text with the settings filled in), records (the
-    labels of the step's fields, from the diagram)}), violence_forms ([{code, label}],
-    _violence_forms), aandachtsfunctionaris_users (names, _aandachtsfunctionarissen) and
-    veilig_thuis_website (the region's, else NATIONAL_WEBSITE).
+    labels of the step's fields that this group is asked, _asked_of, from the diagram)}),
+    violence_forms ([{code, label}], _violence_forms), aandachtsfunctionaris_users (names,
+    _aandachtsfunctionarissen) and veilig_thuis_website (the region's, else NATIONAL_WEBSITE).
 
     Raises Conflict when no process version is active, Invalid for an unknown beroepsgroep."""
     with unit_of_work() as session:
@@ -104,7 +121,7 @@ def build(beroepsgroep: str | None = None, reader: str | None = None) -> dict[st
         steps = [
             {"id": step.id, "name": step.name, "lane": step.lane,
              "documentation": organisation.fill_in(step.documentation, values),
-             "records": [f.label for f in step.fields]}
+             "records": [f.label for f in step.fields if _asked_of(f, group)]}
             for step in definition.steps.values()
         ]
         return {

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from engine import definitions, meldcode_doc, organisation, store
+from engine import definitions, expressions, meldcode_doc, organisation, store
 from tests.conftest import meldcode_cli, need
 from tests.helpers import Client, text
 
@@ -113,6 +113,14 @@ def complete(content: str, group: str) -> None:
     for other, words in OWN.items():
         if other != group:
             assert not [w for w in words if w in content], (group, other)
+    # a field the diagram asks of some professional groups only (the KNMG points): listed
+    # under "Wat u vastlegt" in their documents only
+    for step in steps.values():
+        for field in step.fields:
+            condition = getattr(field, "shown_when", None)
+            if condition and expressions.names_in(condition) == {"beroepsgroep"}:
+                asked = expressions.evaluate(condition, {"beroepsgroep": group})
+                assert (field.label in content) == bool(asked), (group, field.name)
     assert "Sanne Visser" in content and "s.visser@linde.example" not in content  # names only
     assert "{" not in content  # every placeholder filled in
     assert not INFORMAL.findall(content), INFORMAL.findall(content)
@@ -124,6 +132,17 @@ def test_the_forms_of_violence_are_the_options_of_the_diagram():
                for o in f.options]
     assert options and list(meldcode_doc.VIOLENCE_FORMS) == [*options, "ouderenmishandeling"]
     assert set(OWN) == set(organisation.BEROEPSGROEPEN)  # a text for every group
+
+
+def test_a_field_for_some_groups_is_listed_for_those_only():
+    from types import SimpleNamespace
+
+    knmg = SimpleNamespace(shown_when="beroepsgroep == 'artsen'")
+    assert meldcode_doc._asked_of(knmg, "artsen") and not meldcode_doc._asked_of(knmg, "sociaal_domein")
+    # shown after an answer of the case, or always: every group may be asked it
+    after = SimpleNamespace(shown_when="kindcheck_kinderen == True")
+    assert meldcode_doc._asked_of(after, "sociaal_domein")
+    assert meldcode_doc._asked_of(SimpleNamespace(shown_when=None), "verpleegkundigen")
 
 
 @pytest.mark.parametrize("group", ["artsen", "verpleegkundigen", "sociaal_domein"])
