@@ -17,7 +17,7 @@ from sqlalchemy import BindParameter, Connection, bindparam, insert, select, uni
 from sqlalchemy.orm import Session, defer
 
 from . import audit
-from .commands import MAX_ID, Denied, load_case, run_command
+from .commands import MAX_ID, Denied, load_case, refusals_logged, run_command
 from .errors import Invalid
 from .forms import Field
 from .messages import N_
@@ -131,6 +131,20 @@ def page_part(session: Session, who: Principal, case: Case, linked: list[int]) -
     return {"linked": shown, "for_children": {"doubt": children_in_doubt(data)} if offer else None}
 
 
+def start(who: Principal, payload: Any) -> dict[str, Any]:
+    """Start a case (cases.start_case, the door of the API and the case page): when `payload`
+    names a linked case by an int, a refusal (422, 409) is also written to that case's access
+    log as `link:invalid` or `link:conflict` (NEN 7513: a refused attempt to change that case;
+    nothing for an id of no case). Returns and raises what cases.start_case does."""
+    from .cases import start_case  # cases builds on this module
+
+    target = payload.get(FIELD) if isinstance(payload, dict) else None
+    if isinstance(target, bool) or not isinstance(target, int):
+        return start_case(who, payload)
+    with refusals_logged(who, target, "link"):
+        return start_case(who, payload)
+
+
 def start_for_children(who: Principal, case_id: Any, values: dict[str, Any]) -> dict[str, Any]:
     """The case page's "Casus starten voor de kinderen": a new case from `values`
     ({"client_ref", "reason"}: texts of a form) linked to case `case_id`. Only its owner may:
@@ -146,7 +160,5 @@ def start_for_children(who: Principal, case_id: Any, values: dict[str, Any]) -> 
         return case.id
 
     linked = run_command(who, owned, write=False)
-    from .cases import start_case  # cases builds on this module
-
-    return start_case(who, {"client_ref": values.get("client_ref"),
-                            "reason": values.get("reason"), FIELD: linked})
+    return start(who, {"client_ref": values.get("client_ref"), "reason": values.get("reason"),
+                       FIELD: linked})

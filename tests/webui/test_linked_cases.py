@@ -140,6 +140,13 @@ def test_only_a_case_of_the_same_owner_may_be_linked(api, people):
     for case in (mine, theirs):  # nothing in their histories, nothing to verify differently
         got = api("aud", "GET", f"/api/v1/cases/{case['id']}").get_json()
         assert got["linked_cases"] == []
+    # the attempts on mw2's case are in its access log (NEN 7513), and one on mw's by lg
+    log = api("aud", "GET", f"/api/v1/cases/{theirs['id']}/access-log").get_json()
+    assert [(e["user"], e["action"], e["outcome"]) for e in log
+            if e["action"].startswith("link")] == [("mw", "link:invalid", "denied")] * 2
+    log = api("aud", "GET", f"/api/v1/cases/{mine['id']}/access-log").get_json()
+    assert ("lg", "link:invalid", "denied") in [(e["user"], e["action"], e["outcome"])
+                                                for e in log]
     # a refused start is in the access log, as every refused start is
     with store.unit_of_work() as session:
         actions = list(session.scalars(select(models.AccessLogEntry.action)

@@ -22,6 +22,7 @@ from engine import (
     commands,
     consults,
     definitions,
+    links,
     notifications,
     oversight,
     process_admin,
@@ -233,7 +234,7 @@ def start_case():
     payload = json_body()
     if not isinstance(payload, dict):
         raise BadRequest(N_("Verwacht een JSON-object."))
-    return cases.start_case(g.principal, payload), 201
+    return links.start(g.principal, payload), 201  # cases.start_case, a refused link logged
 
 
 CASE_REFUSALS = (403, 404)

@@ -36,6 +36,8 @@ ACCESS_ACTIONS = {
     "hand_over": _l("Casus overgedragen"),
     "share": _l("Casus gedeeld"),
     "link": _l("Casus gekoppeld aan een nieuwe casus"),
+    "link:invalid": _l("Koppelen: niet goed ingevuld"),
+    "link:conflict": _l("Koppelen: kon niet (meer)"),
     "migrate": _l("Casus verplaatst naar een andere procesversie"),
     "read_access_log": _l("Toegangslog ingezien"),
     "search": _l("Casussen doorzocht"),
