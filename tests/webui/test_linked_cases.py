@@ -306,3 +306,36 @@ def test_the_links_in_english_and_on_the_auditors_pages(browser_like, sqlite_peo
     for case_id in (parent["id"], child["id"]):
         history = browser_like.get(f"/audit/casussen/{case_id}")
         assert history.status_code == 200 and "Case linked" in history.get_data(as_text=True)
+
+
+def test_a_link_to_a_case_that_moved_on_meanwhile_is_a_conflict(api, people, db_url, monkeypatch):
+    """The linked case's row is written at the version the start read: a step stored in
+    between (PostgreSQL: writers side by side; SQLite has one writer at a time) makes the
+    start a 409 with nothing of it stored, and the step's chain intact."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite: one writer at a time, so nothing moves on in between")
+    from engine import links, tasks
+
+    parent = start(api)
+    task = tasks.get_task(people["mw"], parent["tasks"][0]["id"])
+    data = fill(task["form"]["fields"], CHILDREN_IN_DOUBT)
+    check = links.check
+
+    def check_then_step(session, who, linked_id, practice):
+        other = check(session, who, linked_id, practice)
+        tasks.complete_task(people["mw"], task["id"], data)  # another transaction, committed
+        return other
+
+    monkeypatch.setattr(links, "check", check_then_step)
+    before = counts()
+    r = api("mw", "POST", "/api/v1/cases", json={"client_ref": "C-2", "linked_case": parent["id"]})
+    assert r.status_code == 409, r.get_json()
+    cases_now, links_now, _events = counts()
+    assert (cases_now, links_now) == before[:2]
+    got = api("mw", "GET", f"/api/v1/cases/{parent['id']}").get_json()
+    assert got["linked_cases"] == [] and got["completed_steps"] == ["stap1_signalen"]
+    assert verify(parent["id"])[parent["id"]].ok
+    monkeypatch.setattr(links, "check", check)  # (undo() would also undo the database URL)
+    child = start(api, "C-2", linked_case=parent["id"])  # again: now it links
+    assert child["linked_cases"] == [parent["id"]]
+    assert all(v.ok for v in verify(parent["id"], child["id"]).values())
