@@ -339,3 +339,19 @@ def test_a_link_to_a_case_that_moved_on_meanwhile_is_a_conflict(api, people, db_
     child = start(api, "C-2", linked_case=parent["id"])  # again: now it links
     assert child["linked_cases"] == [parent["id"]]
     assert all(v.ok for v in verify(parent["id"], child["id"]).values())
+
+
+def test_the_form_on_a_practice_case_names_why_it_is_refused(browser_like, sqlite_people):
+    """A practice case offers no such form; posted anyway by its owner, the refusal is on the
+    page (a real case is not linked to a practice case) and nothing is stored."""
+    from engine import cases
+
+    practice = cases._start_case(sqlite_people["mw"], {"client_ref": "Oefen-1"}, practice=True)
+    browser_like.login("mw")
+    url = f"/casussen/{practice['id']}"
+    assert "Casus starten voor de kinderen" not in browser_like.get(url).get_data(as_text=True)
+    before = counts()
+    refused = browser_like.post(f"{url}/kinderen", {"client_ref": "C-KIND"})
+    assert refused.status_code == 422
+    assert "Een oefencasus en een echte casus kunnen niet" in refused.get_data(as_text=True)
+    assert counts() == before
