@@ -7,7 +7,8 @@ in it:
 - cases opened (started_at in the period) by status and uitkomst; cases closed (closed_at in it)
   by uitkomst; and the open cases now;
 - the time per step: tasks completed in the period, from ready_at to completed_at, the count,
-  the median and the 90th percentile (nearest rank: the value at rank ceil(p * n));
+  the median and the 90th percentile (nearest rank: the value at rank ceil(p * n)), in hours
+  to one decimal;
 - overdue follow-ups: ready tasks whose due_at has passed, now (not per period);
 - meldingen: melding_doen completed in the period; the feedback of Veilig Thuis:
   terugkoppeling_vt tasks that became ready in the period, by what became of them;
@@ -25,7 +26,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from . import clock, commands, timezones
@@ -151,70 +152,104 @@ def _real() -> ColumnElement[bool]:
     return Case.practice.is_(False)
 
 
+def _real_task() -> ColumnElement[bool]:
+    """A task of a real case: tested against the few practice cases (their index), so no
+    query of tasks reads a row of `cases` per task (large rows: the workflow state)."""
+    return TaskRecord.case_id.not_in(select(Case.id).where(Case.practice.is_(True)))
+
+
+def _state(value: str) -> ColumnElement[bool]:
+    """state = value, written `state || ''` so that SQLite scans `tasks` instead of walking
+    ix_tasks_state_due row by row for most of the table (five times slower at 450,000 tasks);
+    PostgreSQL scans either way, having no index on completed_at or ready_at."""
+    return TaskRecord.state.concat("") == value
+
+
 def _within(column, start: dt.datetime, end: dt.datetime) -> ColumnElement[bool]:
     return and_(column >= start, column < end)
 
 
+def _flag(condition: ColumnElement[bool]):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
 def _cases(session: Session, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    """One pass over `cases` (its rows are large: one scan, not three)."""
     opened_status: dict[str, int] = {"open": 0, "closed": 0}
     opened_uitkomst = dict.fromkeys(UITKOMSTEN, 0)
-    for status, uitkomst, n in session.execute(
-            select(Case.status, Case.uitkomst, func.count())
-            .where(_real(), _within(Case.started_at, start, end))
-            .group_by(Case.status, Case.uitkomst)):
-        opened_status[status] = opened_status.get(status, 0) + n
-        if uitkomst:
-            opened_uitkomst[uitkomst] = opened_uitkomst.get(uitkomst, 0) + n
     closed_uitkomst = dict.fromkeys(UITKOMSTEN, 0)
-    for uitkomst, n in session.execute(
-            select(Case.uitkomst, func.count())
-            .where(_real(), Case.status == "closed", _within(Case.closed_at, start, end))
-            .group_by(Case.uitkomst)):
+    open_now = 0
+    for status, uitkomst, opened, closed, n in session.execute(
+            select(Case.status, Case.uitkomst, _flag(_within(Case.started_at, start, end)),
+                   _flag(and_(Case.status == "closed", _within(Case.closed_at, start, end))),
+                   func.count())
+            .where(_real()).group_by(Case.status, Case.uitkomst)):
+        opened_status[status] = opened_status.get(status, 0) + opened
         if uitkomst:
-            closed_uitkomst[uitkomst] = closed_uitkomst.get(uitkomst, 0) + n
-    open_now = session.scalar(select(func.count()).select_from(Case)
-                              .where(_real(), Case.status == "open")) or 0
+            opened_uitkomst[uitkomst] = opened_uitkomst.get(uitkomst, 0) + opened
+            closed_uitkomst[uitkomst] = closed_uitkomst.get(uitkomst, 0) + closed
+        if status == "open":
+            open_now += n
     return {"opened": sum(opened_status.values()), "opened_by_status": opened_status,
             "opened_by_uitkomst": opened_uitkomst, "closed": sum(closed_uitkomst.values()),
             "closed_by_uitkomst": closed_uitkomst, "open_now": open_now}
 
 
-def _seconds(session: Session):
-    """Seconds from ready_at to completed_at, in the database's own arithmetic."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", TaskRecord.completed_at - TaskRecord.ready_at)
-    return (func.julianday(TaskRecord.completed_at) - func.julianday(TaskRecord.ready_at)) * 86400
-
-
 def _durations(session: Session, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
-    seconds = _seconds(session)
-    ranked = (
-        select(TaskRecord.step.label("step"), seconds.label("seconds"),
-               func.row_number().over(partition_by=TaskRecord.step, order_by=seconds).label("rank"),
-               func.count().over(partition_by=TaskRecord.step).label("n"))
-        .join(Case, Case.id == TaskRecord.case_id)
-        .where(_real(), TaskRecord.state == "completed",
-               _within(TaskRecord.completed_at, start, end))
-        .subquery())
-    # nearest rank: ceil(p * n / 100) in integers, the same on both databases
-    at = {p: (ranked.c.n * p + 99) // 100 for p in PERCENTILES}
-    found: dict[str, dict[str, Any]] = {}
-    for step, secs, rank, n in session.execute(
-            select(ranked.c.step, ranked.c.seconds, ranked.c.rank, ranked.c.n)
-            .where(or_(*(ranked.c.rank == r for r in at.values())))):
-        entry = found.setdefault(step, {"step": step, "completed": n})
-        for p in PERCENTILES:
-            if rank == (n * p + 99) // 100:
-                entry["median_hours" if p == 50 else f"p{p}_hours"] = round(
-                    max(float(secs), 0.0) / 3600, 1)
-    return sorted(found.values(), key=lambda e: e["step"])
+    """Per step: the count, median and 90th percentile (nearest rank) of the time from
+    ready_at to completed_at, in hours to one decimal (whole seconds, a half tenth rounded
+    up). PostgreSQL ranks them itself (percentile_disc is the nearest rank); SQLite has no
+    percentile, so it counts per step and tenth of an hour, which keeps the ranks (the
+    rounding keeps the order), and the ranks are found here in those few rows."""
+    done = (_real_task(), _state("completed"), _within(TaskRecord.completed_at, start, end))
+    found: list[dict[str, Any]] = []
+    if session.get_bind().dialect.name == "postgresql":
+        seconds = func.extract("epoch", TaskRecord.completed_at - TaskRecord.ready_at)
+        rows = session.execute(
+            select(TaskRecord.step, func.count(),
+                   *(func.percentile_disc(p / 100).within_group(seconds) for p in PERCENTILES))
+            .where(*done).group_by(TaskRecord.step).order_by(TaskRecord.step))
+        for step, n, *ranked in rows:
+            found.append({"step": step, "completed": n,
+                          **_hours([_tenths(round(float(v))) for v in ranked])})
+        return found
+    whole = func.cast(func.round((func.julianday(TaskRecord.completed_at)
+                                  - func.julianday(TaskRecord.ready_at)) * 86400), Integer)
+    tenths = (whole + 180) // 360
+    per_step: dict[str, list[tuple[int, int]]] = {}
+    for step, tenth, n in session.execute(
+            select(TaskRecord.step, tenths, func.count()).where(*done)
+            .group_by(TaskRecord.step, tenths).order_by(TaskRecord.step, tenths)):
+        per_step.setdefault(step, []).append((int(tenth), n))
+    for step, counts in per_step.items():
+        total = sum(n for _t, n in counts)
+        found.append({"step": step, "completed": total,
+                      **_hours([_at_rank(counts, -(-total * p // 100)) for p in PERCENTILES])})
+    return found
+
+
+def _tenths(seconds: int) -> int:
+    return (seconds + 180) // 360
+
+
+def _at_rank(counts: list[tuple[int, int]], rank: int) -> int:
+    """The value at `rank` (1-based) of sorted (value, count) pairs."""
+    seen = 0
+    for value, n in counts:
+        seen += n
+        if seen >= rank:
+            return value
+    return counts[-1][0]
+
+
+def _hours(tenths: list[int]) -> dict[str, float]:
+    return {"median_hours": max(tenths[0], 0) / 10, "p90_hours": max(tenths[1], 0) / 10}
 
 
 def _overdue(session: Session, now: dt.datetime) -> list[tuple[str, int]]:
     rows = session.execute(
         select(TaskRecord.step, func.count())
-        .join(Case, Case.id == TaskRecord.case_id)
-        .where(_real(), TaskRecord.state == "ready", TaskRecord.due_at.is_not(None),
+        .where(_real_task(), TaskRecord.state == "ready", TaskRecord.due_at.is_not(None),
                TaskRecord.due_at < now)
         .group_by(TaskRecord.step).order_by(TaskRecord.step))
     return [(step, n) for step, n in rows]
@@ -224,8 +259,7 @@ def _meldingen(session: Session, start: dt.datetime, end: dt.datetime,
                now: dt.datetime) -> dict[str, Any]:
     made, cases = session.execute(
         select(func.count(), func.count(distinct(TaskRecord.case_id)))
-        .join(Case, Case.id == TaskRecord.case_id)
-        .where(_real(), TaskRecord.step == MELDING, TaskRecord.state == "completed",
+        .where(_real_task(), TaskRecord.step == MELDING, _state("completed"),
                _within(TaskRecord.completed_at, start, end))).one()
     received = HistoryEvent.data[RECEIVED].as_boolean()
     state = case(
@@ -238,11 +272,10 @@ def _meldingen(session: Session, start: dt.datetime, end: dt.datetime,
     # grouped outside: the CASE with its parameters once (PostgreSQL matches a GROUP BY
     # expression by its text, and each copy would get parameters of its own)
     states = (select(state.label("state")).select_from(TaskRecord)
-              .join(Case, Case.id == TaskRecord.case_id)
               .outerjoin(HistoryEvent, and_(HistoryEvent.case_id == TaskRecord.case_id,
                                             HistoryEvent.task_id == TaskRecord.id,
                                             HistoryEvent.action == "task_completed"))
-              .where(_real(), TaskRecord.step == FEEDBACK,
+              .where(_real_task(), TaskRecord.step == FEEDBACK,
                      _within(TaskRecord.ready_at, start, end))
               .subquery())
     feedback = dict.fromkeys(FEEDBACK_STATES, 0)
@@ -254,12 +287,12 @@ def _meldingen(session: Session, start: dt.datetime, end: dt.datetime,
 
 
 def _routes(session: Session, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    opened = select(Case.id).where(_real(), _within(Case.started_at, start, end))
     done = case((TaskRecord.state == "completed", TaskRecord.case_id), else_=None)
     rows = session.execute(
         select(TaskRecord.step, func.count(distinct(TaskRecord.case_id)),
                func.count(distinct(done)))
-        .join(Case, Case.id == TaskRecord.case_id)
-        .where(_real(), _within(Case.started_at, start, end), TaskRecord.step != CONSULT)
+        .where(TaskRecord.case_id.in_(opened), TaskRecord.step != CONSULT)
         .group_by(TaskRecord.step).order_by(TaskRecord.step))
     return [{"step": step, "reached": reached, "completed": completed}
             for step, reached, completed in rows]

@@ -92,7 +92,12 @@ def in_period(at: dt.datetime | None) -> bool:
     return at is not None and FIRST <= at.astimezone(AMS).date() <= LAST
 
 
-def nearest_rank(values: list[float], p: int) -> float:
+def hours(seconds: int) -> float:
+    """In hours to one decimal, a half tenth rounded up (0.25 hours: 0.3)."""
+    return (seconds + 180) // 360 / 10
+
+
+def nearest_rank(values: list[int], p: int) -> int:
     ordered = sorted(values)
     return ordered[-(-len(ordered) * p // 100) - 1]
 
@@ -103,10 +108,10 @@ def expected(walked: list[Walked]) -> dict:
     opened = [w for w in real if in_period(w.started)]
     closed = [w for w in real if in_period(w.closed)]
     every = [t for w in real for t in w.tasks.values()]
-    durations: dict[str, list[float]] = defaultdict(list)
+    durations: dict[str, list[int]] = defaultdict(list)  # whole seconds
     for t in every:
         if in_period(t["completed"]):
-            durations[t["step"]].append((t["completed"] - t["ready"]).total_seconds() / 3600)
+            durations[t["step"]].append(int((t["completed"] - t["ready"]).total_seconds()))
     feedback = Counter()
     for t in every:
         if t["step"] == "terugkoppeling_vt" and in_period(t["ready"]):
@@ -132,7 +137,7 @@ def expected(walked: list[Walked]) -> dict:
         "closed": len(closed),
         "closed_by": Counter(w.uitkomst for w in closed),
         "open_now": sum(w.status == "open" for w in real),
-        "steps": {s: (len(v), round(nearest_rank(v, 50), 1), round(nearest_rank(v, 90), 1))
+        "steps": {s: (len(v), hours(nearest_rank(v, 50)), hours(nearest_rank(v, 90)))
                   for s, v in durations.items()},
         "overdue": overdue,
         "made": len(meldingen),
