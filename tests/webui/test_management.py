@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import update
 
 from engine import cases, clock, models, store, tasks
-from tests.helpers import LANE_PEOPLE, Client, text
+from tests.helpers import LANE_PEOPLE, Client, dutch_in, text
 from tests.scenarios.paths import SCENARIOS, TEAM_STEPS, fill
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -354,10 +354,26 @@ def test_a_period_that_does_not_hold_is_refused_in_dutch(ui_app, sqlite_people, 
 
 
 def test_the_default_period_is_this_year_and_english_reads_english(ui_app, sqlite_people):
+    at = dt.datetime(2026, 6, 15, 22, 30, tzinfo=dt.UTC)  # the 16th, Dutch time
+    walk_case(sqlite_people, "E-1", at - dt.timedelta(days=10),
+              BY_NAME["geen_hulp_mogelijk_melden"].decisions, [30], stop_at="terugkoppeling_vt")
     c = signed_in(ui_app, "lg")
-    with clock.use(dt.datetime(2026, 6, 15, 22, 30, tzinfo=dt.UTC)):  # the 16th, Dutch time
+    with clock.use(at):
         body = text(c.get("/toezicht"))
+        c.post("/taal", {"taal": "en", "next": "/toezicht"})
+        english = text(c.get("/toezicht"))
+        pdf = pdf_text(c.http.get("/toezicht.pdf").data)
+        rows = list(csv.reader(io.StringIO(
+            c.http.get("/toezicht.csv").get_data().decode("utf-8-sig")), delimiter=";"))
     assert 'value="2026-01-01"' in body and 'value="2026-06-16"' in body
-    c.post("/taal", {"taal": "en", "next": "/toezicht"})
-    english = text(c.get("/toezicht"))
     assert "Overview for supervision" in english and "Overzicht voor toezicht" not in english
+    assert 'data-step="melding_doen"' in english  # figures of steps are on it
+    assert dutch_in(english) == []
+    # (the PDF's step names are the diagram's, wrapped in the table: headings checked instead)
+    for heading in ("Overview for supervision", "Time taken per step", "Tasks past their term",
+                    "Reports to Veilig Thuis and their feedback", "Routes through the meldcode"):
+        assert heading in pdf
+    for dutch in ("Doorlooptijd", "Casussen", "Meldingen", "Routes door", "Gemaakt op"):
+        assert dutch not in pdf
+    assert rows[0] == ["onderdeel", "sleutel", "maat", "waarde", "omschrijving"]  # codes stay
+    assert dutch_in(" | ".join(r[4] for r in rows[1:])) == []
