@@ -51,3 +51,16 @@ def test_the_heatmap_shows_the_counts_of_the_table_on_the_diagram(page, new_cont
     aud.goto("/toezicht")
     expect(aud.locator("#heatmap")).to_have_attribute("data-heatmap-state", "ready")
     assert axe_violations(aud) == []
+
+
+def test_the_overview_fits_a_phone(new_context):
+    """At 390 px nothing scrolls sideways: the tables and the diagram stay within the page."""
+    phone = new_context().new_page()
+    phone.set_viewport_size({"width": 390, "height": 844})
+    login(phone, "aud")
+    phone.goto("/toezicht")
+    expect(phone.locator("#heatmap")).to_have_attribute("data-heatmap-state", "ready")
+    wide = phone.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    shot(phone, "toezicht-390")
+    assert wide <= 0
