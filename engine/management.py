@@ -23,6 +23,7 @@ layer's (webui/management).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,7 @@ RECEIVED = "terugkoppeling_ontvangen"
 CONSULT = "consult"  # a question to a colleague beside the diagram: no element of it
 PERCENTILES = (50, 90)
 FEEDBACK_STATES = ("received", "not_received", "open", "overdue")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,8 @@ def parse_period(args: Any) -> Period:
         if not value:
             found[name] = fallback
             continue
-        try:
-            day = dt.date.fromisoformat(value) if len(value) == 10 else None
+        try:  # YYYY-MM-DD only: fromisoformat also takes 20260301 and week dates (2026-W10-1)
+            day = dt.date.fromisoformat(value) if _DAY.fullmatch(value) else None
         except ValueError:
             day = None
         if day is None:

@@ -338,6 +338,8 @@ def test_who_may_see_it(ui_app, sqlite_people):
 @pytest.mark.parametrize("query, field, message", [
     ("van=2026-13-01", "van", "Vul een datum in als JJJJ-MM-DD."),
     ("van=1-2-2026", "van", "Vul een datum in als JJJJ-MM-DD."),
+    ("van=2026-W10-1", "van", "Vul een datum in als JJJJ-MM-DD."),  # an ISO week date
+    ("tot=20260301", "tot", "Vul een datum in als JJJJ-MM-DD."),
     ("tot=0001-01-01", "tot", "Vul een datum in tussen 01-01-1900 en 31-12-9998."),
     ("van=2026-03-10&tot=2026-03-09", "tot", "De einddatum ligt vóór de begindatum."),
 ])
