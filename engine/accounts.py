@@ -102,7 +102,7 @@ def _view(session: Session, user: User) -> dict[str, Any]:
     manager = session.get(User, user.manager_id) if user.manager_id else None
     return {"name": user.name, "display_name": user.display_name, "roles": user.roles,
             "manager": manager.name if manager else None, "active": user.active,
-            "email": user.email}
+            "email": user.email, "beroepsgroep": user.beroepsgroep}
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -130,11 +130,13 @@ def user_account(who: Who, name: str, stamp: timezones.Stamp = timezones.iso_sec
 
 def add_user(who: Who, name: str, roles: list[str], password: str, manager: str | None = None,
              display_name: str = "", email: str | None = None,
-             via: Via | None = None) -> dict[str, Any]:
-    """Add a user (users.create_user: its rules, every wrong field at once); returns them as
-    list_users gives each. Raises Invalid with the fields, Forbidden (logged)."""
+             via: Via | None = None, beroepsgroep: str | None = None) -> dict[str, Any]:
+    """Add a user (users.create_user: its rules, every wrong field at once; beroepsgroep None:
+    the organisation's); returns them as list_users gives each. Raises Invalid with the
+    fields, Forbidden (logged)."""
     return _command(who, BEHEERDER, via, lambda s, by: _view(s, users.create_user(
-        s, name, list(roles), password, manager, display_name, by=by, email=email)))
+        s, name, list(roles), password, manager, display_name, by=by, email=email,
+        beroepsgroep=beroepsgroep)))
 
 
 def change_roles(who: Who, name: str, roles: list[str], via: Via | None = None) -> dict[str, Any]:
@@ -179,6 +181,15 @@ def change_email(who: Who, name: str, email: str | None, via: Via | None = None)
     Raises NotFound, Invalid (`email`), Forbidden (logged)."""
     return _command(who, BEHEERDER, via,
                     lambda s, by: _view(s, users.set_email(s, name, email or None, by=by)))
+
+
+def change_beroepsgroep(who: Who, name: str, beroepsgroep: str | None,
+                        via: Via | None = None) -> dict[str, Any]:
+    """Give a user another beroepsgroep, or the organisation's (None, "" or "organisatie";
+    users.set_beroepsgroep, issue 14 point 3). Raises NotFound, Invalid (`beroepsgroep`),
+    Forbidden (logged)."""
+    return _command(who, BEHEERDER, via,
+                    lambda s, by: _view(s, users.set_beroepsgroep(s, name, beroepsgroep, by=by)))
 
 
 # --- API tokens --------------------------------------------------------------------------------

@@ -194,9 +194,10 @@ def _field_problems(name: str, task, field_node) -> list[Problem]:
         elif want_options and kind != "multi" and sorted(options) != sorted(want_options):
             problem(field_node, N_("{where} moet precies de opties {options} hebben, zoals het "
                                    "contract voorschrijft"), options=", ".join(want_options))
-    # Every form condition (required_when, invalid_when) goes through the safe evaluator.
+    # Every form condition (required_when, invalid_when, shown_when) goes through the safe
+    # evaluator.
     for prop in field_node.xpath("camunda:properties/camunda:property[@id='required_when' or "
-                                 "@id='invalid_when']", namespaces=NS):
+                                 "@id='invalid_when' or @id='shown_when']", namespaces=NS):
         p = expression_problem(name, prop, prop.get("value"),
                                Message(N_("voorwaarde van {where}"), where=where))
         if p:

@@ -3,8 +3,7 @@ command changes in a case (CaseChange) and the write that stores it (write_chang
 
 A command plans its change without any lock (load the workflow, run the engine, serialise, hash
 the events) and then writes it in one short transaction that checks the case is still at the
-version the plan was made from. Task commands are engine/tasks.py.
-"""
+version the plan was made from. Task commands are engine/tasks.py."""
 
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ from .driving import Advance, start_workflow, uitkomst_of
 from .errors import BadRequest, Conflict, Invalid
 from .messages import N_, Message, text_of
 from .models import Case, Draft, HistoryEvent, TaskRecord, Timer, utcnow
+from .professions import start_data  # the owner's beroepsgroep, recorded at the start
 from .roles import AUDITOR, CASE_STARTERS
 from .timezones import Stamp  # how a view gives its times
 from .users import Principal, may_read_case
@@ -331,15 +331,15 @@ def _start_case(who: Principal, payload: Any, practice: bool = False) -> dict[st
         definition = definition_for(session, version.version)
         now = utcnow()
         case = Case(client_ref=client_ref, reason=reason, owner_id=who.id, practice=practice,
-                    process_version=version.version, status="open", workflow_state=b"",
-                    data={}, completed_steps=[], started_at=now, last_hash="", event_count=0)
+                    process_version=version.version, status="open", workflow_state=b"", event_count=0,
+                    data=start_data(session, who.id), completed_steps=[], started_at=now, last_hash="")
         session.add(case)
         session.flush()
         change = CaseChange(case=case, version_id=case.version_id, settings=due.settings(session))
         ids = IdSource(case.id)
         workflow, advance = start_workflow(definition, ids, at=now)
         change.event(who.name, "case_started", now,
-                     data={"client_ref": case.client_ref, "reason": case.reason})
+                     data={"client_ref": case.client_ref, "reason": case.reason, **case.data})
         change.advanced(definition, advance, set(), now)
         linked_cases = links.link(session, who, change, linked, now)  # both ways, both chains
         case.id_counter = ids.counter

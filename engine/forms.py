@@ -52,6 +52,8 @@ class Field:
     # in this field is refused with invalid_message (e.g. "geen vermoeden" with acute danger).
     invalid_when: str | None = None
     invalid_message: str = ""
+    # Over the case data (`beroepsgroep == 'artsen'`): when false, not on this case's form.
+    shown_when: str | None = None
     # The value recorded when the field is left empty and not required (None: nothing is
     # recorded): a boolean's camunda defaultValue, and () for every multi field (recorded as
     # []), so a gateway condition such as `"vgv" in geweldsvormen` can always be evaluated.
@@ -119,6 +121,7 @@ def fields_of(task_spec) -> list[Field]:
                 else (),
                 invalid_when=f.get_property("invalid_when") or None,
                 invalid_message=(f.get_property("invalid_message") or "").strip(),
+                shown_when=f.get_property("shown_when") or None,
                 default=choices.default_of(kind, getattr(f, "default_value", None)),
             )
         )
@@ -141,6 +144,13 @@ def is_applicable(f: Field, context: dict[str, Any]) -> bool:
     if not f.required_when:
         return True
     return _holds(f.required_when, context)
+
+
+def shown_fields(fields: list[Field], context: dict[str, Any] | None) -> list[Field]:
+    """The fields of a form on the form of a case with data `context` (its `beroepsgroep`:
+    engine/professions.py), in order: those without shown_when or whose shown_when holds (one
+    that cannot be evaluated does not). What the task's form gives (API, page). Raises nothing."""
+    return [f for f in fields if not f.shown_when or _holds(f.shown_when, context or {})]
 
 
 def _holds(expression: str, context: dict[str, Any]) -> bool:
@@ -294,6 +304,8 @@ def validate(
     holds over context (the case data) and the answers; its invalid_when refuses the answer
     with its invalid_message when that expression holds.
 
+    A field not on this case's form (shown_fields: a KNMG point in a nurse's case) is never
+    required, gets no default, and an answer sent for it is ignored (not stored).
     from_web: values come as strings from an HTML form ("ja"/"nee", "12"), not as JSON types.
     A multi field takes a list of distinct option values ([] or absent: none chosen); a
     field left empty that is not required gets its default (Field.default) recorded.
@@ -302,6 +314,7 @@ def validate(
     if not isinstance(data, dict):
         raise FormInvalid({"data": N_("Verwacht een object met veldwaarden.")})
     by_name = {f.name: f for f in fields}
+    fields = shown_fields(fields, context)
     errors: dict[str, str] = {}
     for key in data:
         if key not in by_name:

@@ -23,6 +23,21 @@ BEROEPSGROEPEN = {  # the afwegingskader of each professional group (a page tran
     "sociaal_domein": N_("Pedagogen, psychologen en sociaal werkers: het gezamenlijke "
                          "afwegingskader"),
 }
+# The short names of the groups' own meldcodes, accepted wherever a beroepsgroep is given (the
+# command line's --beroepsgroep knmg): always stored as the key of BEROEPSGROEPEN.
+BEROEPSGROEP_ALIASES = {"knmg": "artsen", "vvn": "verpleegkundigen", "v&vn": "verpleegkundigen",
+                        "gezamenlijk": "sociaal_domein"}
+
+
+def beroepsgroep_key(value: Any) -> str | None:
+    """The key of BEROEPSGROEPEN that `value` names: a key itself or an alias (BEROEPSGROEP_
+    ALIASES, e.g. "knmg" -> "artsen"; case and white space around it ignored); None for
+    anything else. Raises nothing."""
+    text = value.strip().lower() if isinstance(value, str) else ""
+    text = BEROEPSGROEP_ALIASES.get(text, text)
+    return text if text in BEROEPSGROEPEN else None
+
+
 DEFAULTS: dict[str, Any] = {
     "organisatie_naam": "",
     "aandachtsfunctionarissen": [],  # [{"naam", "functie", "telefoon", "email"}]
@@ -104,10 +119,11 @@ def validate(payload: Any) -> dict[str, Any]:
     if "veilig_thuis_telefoon" in clean and not clean["veilig_thuis_telefoon"]:
         errors["veilig_thuis_telefoon"] = N_("Het landelijke nummer is verplicht (0800-2000).")
     if "beroepsgroep" in payload:
-        if payload["beroepsgroep"] not in BEROEPSGROEPEN:
+        key = beroepsgroep_key(payload["beroepsgroep"])
+        if key is None:
             errors["beroepsgroep"] = N_("Kies een beroepsgroep uit de lijst.")
         else:
-            clean["beroepsgroep"] = payload["beroepsgroep"]
+            clean["beroepsgroep"] = key
     if due.NORM_KEY in payload:
         days = payload[due.NORM_KEY]
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= due.MAX_NORM:
@@ -199,8 +215,11 @@ PLACEHOLDERS = {
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
-def placeholder_values(settings: dict[str, Any]) -> dict[str, str]:
-    """What each placeholder reads as with these settings (sensible words when unset)."""
+def placeholder_values(settings: dict[str, Any], beroepsgroep: str | None = None) -> dict[str, str]:
+    """What each placeholder reads as with these settings (sensible words when unset), Dutch.
+    beroepsgroep: the group of the case whose texts these fill in (its owner's, recorded at its
+    start: engine/professions.py); {afwegingskader} then names that group's afwegingskader
+    instead of the organisation's (issue 14 point 3). Raises nothing."""
     national = settings.get("veilig_thuis_telefoon") or DEFAULTS["veilig_thuis_telefoon"]
     region = settings.get("veilig_thuis_regio_naam") or ""
     region_phone = settings.get("veilig_thuis_regio_telefoon") or ""
@@ -223,7 +242,8 @@ def placeholder_values(settings: dict[str, Any]) -> dict[str, str]:
         "veilig_thuis_telefoon": national,
         "veilig_thuis_regio": regio,
         "aandachtsfunctionaris": people_text,
-        "afwegingskader": settings.get("beroepsgroep_label")
+        "afwegingskader": BEROEPSGROEPEN.get(beroepsgroep or "")
+        or settings.get("beroepsgroep_label")
         or BEROEPSGROEPEN.get(settings.get("beroepsgroep") or "", "het afwegingskader"),
     }
 

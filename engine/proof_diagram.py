@@ -89,7 +89,11 @@ def read_diagram(definition) -> Diagram | None:
     for task in process.iter(f"{{{BPMN_NS}}}userTask"):
         task_reads = diagram.form_reads.setdefault(task.get("id", ""), set())
         for prop in task.iter(f"{{{CAMUNDA_NS}}}property"):
-            if (prop.get("id") or "").endswith("_when"):
+            # shown_when only puts a field on a case's form or leaves it off (engine/forms.py)
+            # and routes nothing: the answers it reads are not told apart (a doubt in stap 1's
+            # kindcheck would otherwise multiply every state up to stap 4); each form is still
+            # filled and validated with the data of the state that reaches it
+            if (prop.get("id") or "").endswith("_when") and prop.get("id") != "shown_when":
                 task_reads |= _names(prop.get("value"))
                 _note_constants(diagram, prop.get("value"))
     for dmn in (f for f in definition.files if f.kind == "dmn"):

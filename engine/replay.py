@@ -20,6 +20,7 @@ from .failures import kind_of
 from .messages import N_, Message
 from .models import HistoryEvent
 from .problems import joined
+from .professions import replayed_start
 from .store import unit_of_work
 
 # A history event as an ORM object or as a plain row of the events table (verify reads
@@ -118,6 +119,7 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
 
     absorb(advance)
     out.owner = events[0].actor
+    out.data.update(replayed_start(events[0].data))  # the owner's beroepsgroep (professions.py)
     if on_event:
         on_event(events[0], out, workflow)
     previous = events[0]

@@ -22,6 +22,7 @@ from .driving import complete_in_workflow, task_or_none
 from .errors import Conflict, Invalid, NotFound
 from .messages import N_
 from .models import Case, Consult, TaskRecord, User, utcnow
+from .professions import help_values
 from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE, MEDEWERKER
 from .store import get_engine, unit_of_work, write_connection
 from .timezones import Stamp, to_utc
@@ -79,12 +80,14 @@ def get_task(who: Principal, task_id: Any, stamp: Stamp = audit.iso) -> dict[str
         step = definition.steps[row.step]
         audit.log_access(session, who, "read_task", "ok", case=case, source=who.source)
         view = task_view(row, stamp)
-        # Help texts may name the organisation's contacts as {placeholders}: filled in here, so
-        # the web page and the API show the same text.
-        values = organisation.placeholder_values(organisation.read(session))
+        # Help texts may name the organisation's contacts and the case's afwegingskader as
+        # {placeholders}: filled in here, so the web page and the API show the same text. The
+        # fields are those of this case's form (its owner's beroepsgroep: forms.shown_fields).
+        values = help_values(session, case.data)
         view["documentation"] = organisation.fill_in(step.documentation, values)
         view["form"] = {"fields": [
-            {**f.as_dict(), "help": organisation.fill_in(f.help, values)} for f in step.fields
+            {**f.as_dict(), "help": organisation.fill_in(f.help, values)}
+            for f in forms.shown_fields(step.fields, case.data)
         ]}
         view["client_ref"] = case.client_ref
         return view

@@ -121,14 +121,16 @@ def _manager(session: Session, manager: str | None, of: str | None = None) -> Us
 
 def create_user(session: Session, name: str, roles: list[str], password: str,
                 manager: str | None = None, display_name: str = "", by: Any = None,
-                email: str | None = None, demo: bool = False) -> User:
+                email: str | None = None, demo: bool = False,
+                beroepsgroep: str | None = None) -> User:
     """Add a user. In: a name (2-80 of a-z 0-9 . _ -), roles of CONTRACT section 2, a password
     that passes the policy (password_problem), optionally the name of their leidinggevende,
     a full name, an e-mail address for notifications (CONTRACT section 5: `user add
     --email`) and who adds them (for the admin log); demo: a demo user of `init --demo`,
-    who may have the published demo password. Raises Invalid with the field
-    (`naam`, `rollen`, `wachtwoord`, `leidinggevende`, `email`, `weergavenaam`): every field
-    that is wrong at once, its message the first refusal's."""
+    who may have the published demo password; beroepsgroep: the professional group whose
+    afwegingskader they follow (check_beroepsgroep; None: the organisation's). Raises Invalid
+    with the field (`naam`, `rollen`, `wachtwoord`, `leidinggevende`, `email`, `weergavenaam`,
+    `beroepsgroep`): every field that is wrong at once, its message the first refusal's."""
     errors: dict[str, Any] = {}
     first: list[Any] = []  # the message of the first refusal: the command line prints it
 
@@ -141,6 +143,7 @@ def create_user(session: Session, name: str, roles: list[str], password: str,
             return None
 
     email = checked(check_email, email)
+    beroepsgroep = checked(check_beroepsgroep, beroepsgroep)
     name = checked(_text, name or "", "naam") or ""
     display_name = checked(_text, display_name or "", "weergavenaam", 200) or ""
     if "naam" not in errors and not _NAME.match(name):
@@ -165,11 +168,51 @@ def create_user(session: Session, name: str, roles: list[str], password: str,
         manager_id=manager_user.id if manager_user else None,
         session_version=0,
         email=email,
+        beroepsgroep=beroepsgroep,
     )
     session.add(user)
     session.flush()
     audit.log_admin(session, actor(by), "user_added", {
-        "user": name, "roles": roles, "manager": manager_user.name if manager_user else None})
+        "user": name, "roles": roles, "manager": manager_user.name if manager_user else None,
+        **({"beroepsgroep": beroepsgroep} if beroepsgroep else {})})
+    return user
+
+
+# The value that gives a user back the organisation's beroepsgroep (`user beroepsgroep NAME
+# organisatie`, the beheerder's choice "zoals de organisatie").
+ORGANISATION_GROUP = "organisatie"
+
+
+def check_beroepsgroep(value: Any) -> str | None:
+    """A user's beroepsgroep as stored: the key of organisation.BEROEPSGROEPEN that `value`
+    names (a key, or a short name such as "knmg" or "vvn": organisation.beroepsgroep_key), or
+    None for none (None, empty, or "organisatie"): the organisation's setting applies (issue
+    14 point 3). Raises Invalid (`beroepsgroep`, Dutch, naming the choices) for anything else."""
+    from . import organisation  # organisation builds on accounts, which builds on users
+
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", ORGANISATION_GROUP)):
+        return None
+    key = organisation.beroepsgroep_key(value)
+    if key is None:
+        message = Message(N_("Onbekende beroepsgroep '{value}'. Kies uit: {choices}."),
+                          value=str(value)[:40], choices=", ".join(
+                              [*organisation.BEROEPSGROEP_ALIASES, *organisation.BEROEPSGROEPEN,
+                               ORGANISATION_GROUP]))
+        raise Invalid(message, {"beroepsgroep": message})
+    return key
+
+
+def set_beroepsgroep(session: Session, name: str, value: Any, by: Any = None) -> User:
+    """Give a user another beroepsgroep (check_beroepsgroep; None or "organisatie": the
+    organisation's), with an admin-log line `user_beroepsgroep` when it changes. Cases the user
+    already started keep the group recorded at their start (engine/professions.py). Raises
+    NotFound for an unknown name, Invalid (`beroepsgroep`) for an unknown group."""
+    user = get_user(session, name)
+    key = check_beroepsgroep(value)
+    if user.beroepsgroep != key:
+        user.beroepsgroep = key
+        audit.log_admin(session, actor(by), "user_beroepsgroep",
+                        {"user": user.name, "beroepsgroep": key or ORGANISATION_GROUP})
     return user
 
 
@@ -275,11 +318,13 @@ def set_manager(session: Session, name: str, manager: str | None, by: Any = None
 
 
 def list_users(session: Session) -> list[dict[str, Any]]:
-    """Every user for the beheerder's page: name, full name, roles, leidinggevende, active."""
+    """Every user for the beheerder's page: name, full name, roles, leidinggevende, active,
+    e-mail, beroepsgroep (None: the organisation's)."""
     managers: dict[int | None, str] = {u.id: u.name for u in session.scalars(select(User))}
     return [
         {"name": u.name, "display_name": u.display_name, "roles": u.roles,
-         "manager": managers.get(u.manager_id), "active": u.active, "email": u.email}
+         "manager": managers.get(u.manager_id), "active": u.active, "email": u.email,
+         "beroepsgroep": u.beroepsgroep}
         for u in session.scalars(select(User).order_by(User.name))
     ]
 

@@ -579,12 +579,27 @@ def user():
 @click.option("--display-name", default="", help="Volledige naam.")
 @click.option("--email", default=None, metavar="ADRES",
               help="E-mailadres voor berichten over taken (alleen met MELDCODE_SMTP_URL).")
-def user_add(name, roles, manager, password_stdin, display_name, email):
+@click.option("--beroepsgroep", default=None, metavar="GROEP",
+              help="Het afwegingskader dat deze gebruiker volgt: knmg (artsen), vvn "
+                   "(verpleegkundigen en verzorgenden) of gezamenlijk (pedagogen, psychologen "
+                   "en sociaal werkers). Standaard: dat van de organisatie.")
+def user_add(name, roles, manager, password_stdin, display_name, email, beroepsgroep):
     password = sys.stdin.readline().rstrip("\r\n")
     with _database():
         accounts.add_user(getpass.getuser(), name, list(roles), password, manager, display_name,
-                          email=email)
+                          email=email, beroepsgroep=beroepsgroep)
     click.echo(f"Gebruiker {name} aangemaakt.")
+
+
+@user.command("beroepsgroep", help="Geef een gebruiker een andere beroepsgroep: knmg, vvn, "
+                                   "gezamenlijk, of organisatie (weer die van de organisatie). "
+                                   "Casussen die al liepen houden hun beroepsgroep.")
+@click.argument("name")
+@click.argument("groep")
+def user_beroepsgroep(name, groep):
+    with _database():
+        person = accounts.change_beroepsgroep(getpass.getuser(), name, groep)
+    click.echo(f"Beroepsgroep van {name}: {person['beroepsgroep'] or 'die van de organisatie'}.")
 
 
 @user.command("deactivate", help="Schakel een gebruiker uit: aanmelden kan niet meer, elke "

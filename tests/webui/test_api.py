@@ -281,7 +281,7 @@ def test_only_the_contract_reasons_are_conditional(client, people):
                 conditional[f["name"]] = f["required_when"]
         decisions = SCENARIOS[-1].decisions
         wanted = [f for f in fields["fields"] if f["required"] or f["name"] in decisions
-                  or f["name"] in KINDCHECK_WHEN_CHILDREN
+                  or f["name"] in KINDCHECK_WHEN_CHILDREN or f["name"] in REWEIGHING
                   or (f["name"].endswith("_reden")
                       and decisions.get(f["name"].removesuffix("_reden")) != "geen")]
         data = {f["name"]: decisions.get(f["name"], "Toelichting") for f in wanted}
@@ -302,12 +302,18 @@ def test_only_the_contract_reasons_are_conditional(client, people):
                            # CONTRACT section 5: the kindcheck's questions when there are
                            # children; issue 14: the reason not to report with vgv
                            **dict.fromkeys(KINDCHECK_WHEN_CHILDREN, "kindcheck_kinderen == True"),
-                           "vgv_reden_niet_melden": conditional.get("vgv_reden_niet_melden")}
+                           "vgv_reden_niet_melden": conditional.get("vgv_reden_niet_melden"),
+                           # issue 14: after a melding on acute or structural unsafety, the
+                           # re-weighing with Veilig Thuis when it reported back
+                           **dict.fromkeys(REWEIGHING, "terugkoppeling_ontvangen == True")}
     assert "'vgv' in geweldsvormen" in conditional["vgv_reden_niet_melden"]
 
 
 # CONTRACT section 5: required when kindcheck_kinderen is true
 KINDCHECK_WHEN_CHILDREN = ("kindcheck_opvang_adequaat", "kindcheck_bescherming")
+# issue 14: on the form of a case with acute or structural unsafety (shown_when), required when
+# Veilig Thuis reported back
+REWEIGHING = ("terugkoppeling_herweging",)
 
 
 def test_handover_and_share_over_http(client, people):

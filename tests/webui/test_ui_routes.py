@@ -27,9 +27,11 @@ def mw(sqlite_url, sqlite_people):
     return client
 
 
-def as_posted(data: dict) -> dict[str, str]:
-    """Answers as an HTML form sends them: ja/nee for booleans, everything as text."""
-    return {k: ("ja" if v else "nee") if isinstance(v, bool) else str(v) for k, v in data.items()}
+def as_posted(data: dict) -> dict[str, str | list[str]]:
+    """Answers as an HTML form sends them: ja/nee for booleans, the ticked boxes of a multi
+    field as the list of their values (one field per box), everything else as text."""
+    return {k: ("ja" if v else "nee") if isinstance(v, bool)
+            else [str(x) for x in v] if isinstance(v, list) else str(v) for k, v in data.items()}
 
 
 def open_task(client, location: str) -> str:

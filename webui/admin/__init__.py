@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from engine import accounts, due, forms, organisation, timezones
+from engine import accounts, due, forms, organisation, timezones, users
 from engine.errors import Invalid
 from engine.passwords import generate_password
 from engine.roles import LEIDINGGEVENDE, ROLES
@@ -102,6 +102,7 @@ ADMIN_ACTIONS = {
     "user_roles": _l("Rollen gewijzigd"),
     "user_manager": _l("Leidinggevende gewijzigd"),
     "user_email": _l("E-mailadres gewijzigd"),
+    "user_beroepsgroep": _l("Beroepsgroep gewijzigd"),
     "token_created": _l("API-token gemaakt"),
     "token_revoked": _l("API-token(s) ingetrokken"),
     "settings_changed": _l("Instellingen gewijzigd"),
@@ -133,6 +134,7 @@ ADMIN_DETAILS = {
     "method": _l("Methode"),
     "path": _l("Pad"),
     "needs": _l("Vereiste rol"),
+    "beroepsgroep": _l("Beroepsgroep"),
 }
 _ROLE_KEYS = ("roles", "before", "needs")  # their values are role codes
 
@@ -168,6 +170,8 @@ def admin_detail(detail: object) -> list[tuple[str, str]]:
         if key in _ROLE_KEYS:
             codes = value if isinstance(value, list) else [value]
             value = [label(ROLE_LABELS, code) for code in codes]
+        if key == "beroepsgroep":  # a user's group by its name ("organisatie": the default)
+            value = _group_name(value)
         if isinstance(value, dict):  # the settings changed: named as the settings page does
             value = "; ".join(f"{label(SETTING_LABELS, k)}: {_setting_value(k, v)}"
                               for k, v in sorted(value.items()) if v not in (None, ""))
@@ -176,6 +180,14 @@ def admin_detail(detail: object) -> list[tuple[str, str]]:
         shown = "—" if value is None or value == "" else str(value)
         out.append((str(ADMIN_DETAILS.get(key, key)), shown))
     return out
+
+
+def _group_name(key: object) -> str:
+    """A user's beroepsgroep (a key of organisation.BEROEPSGROEPEN, or None / "organisatie":
+    the organisation's) by its name in the reader's language."""
+    if key in organisation.BEROEPSGROEPEN:
+        return _(organisation.BEROEPSGROEPEN[str(key)])
+    return _("Zoals de organisatie") if key in (None, "", users.ORGANISATION_GROUP) else str(key)
 
 
 def _via() -> accounts.Via:
@@ -188,7 +200,15 @@ def _users_page(values: dict | None = None, errors: dict | None = None, status: 
     return render_template(
         "admin/users.html", users=rows, values=values or {"rollen": []}, errors=errors or {},
         roles=ROLES, managers=[u for u in rows if u["active"] and LEIDINGGEVENDE in u["roles"]],
+        groups=_groups(),
     ), status
+
+
+def _groups() -> list[tuple[str, str]]:
+    """The choices of a user's beroepsgroep on the beheerder's pages: ("", the organisation's)
+    first, then each group of organisation.BEROEPSGROEPEN by its name."""
+    return [("", _group_name(None)),
+            *((key, _(text)) for key, text in organisation.BEROEPSGROEPEN.items())]
 
 
 @bp.get("/beheer/gebruikers")
@@ -205,13 +225,14 @@ def user_add():
     roles = request.form.getlist("rollen")
     manager = request.form.get("leidinggevende") or ""
     email = (request.form.get("email") or "").strip()[:320]
+    group = (request.form.get("beroepsgroep") or "")[:40]
     values = {"naam": name, "weergavenaam": display_name, "rollen": roles, "leidinggevende": manager,
-              "email": email}
+              "email": email, "beroepsgroep": group}
     own = request.form.get("wachtwoord") or ""
     password = own or generate_password()
     try:
         accounts.add_user(principal(), name, roles, password, manager or None, display_name,
-                          email=email or None, via=_via())
+                          email=email or None, via=_via(), beroepsgroep=group or None)
     except Invalid as exc:
         # A text with a refused character (a NUL, say) is not put back into the form.
         shown = {k: ("" if isinstance(v, str) and forms.refused_character(v) else v)
@@ -240,7 +261,7 @@ def _detail_page(name: str, errors: dict | None = None, status: int = 200,
         managers=[u for u in account["users"] if u["active"] and LEIDINGGEVENDE in u["roles"]
                   and u["name"] != person["name"]],
         new_password=new_password, new_token=new_token,
-        is_self=person["name"] == principal().name,
+        is_self=person["name"] == principal().name, groups=_groups(),
     ), status
 
 
@@ -284,6 +305,16 @@ def user_email(name):
     email = (request.form.get("email") or "").strip()[:320]
     return _change(name, lambda: accounts.change_email(principal(), name, email, via=_via()),
                    _("Het e-mailadres van %(name)s is opgeslagen.", name=name))
+
+
+@bp.post("/beheer/gebruikers/<name>/beroepsgroep")
+@login_required
+def user_beroepsgroep(name):
+    group = (request.form.get("beroepsgroep") or "")[:40]
+    return _change(name, lambda: accounts.change_beroepsgroep(principal(), name, group or None,
+                                                              via=_via()),
+                   _("De beroepsgroep van %(name)s is opgeslagen. Nieuwe casussen van %(name)s "
+                     "volgen dat afwegingskader; lopende casussen houden het hunne.", name=name))
 
 
 @bp.post("/beheer/gebruikers/<name>/uitschakelen")
