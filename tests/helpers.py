@@ -21,7 +21,7 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 
-from engine import cases, definitions, models, store, tasks
+from engine import cases, definitions, forms, models, store, tasks
 from engine.definitions import SourceFile
 from tests.conftest import PASSWORD, ROOT, free_port
 from tests.scenarios.paths import LONGEST, SCENARIOS, TEAM_STEPS, fill
@@ -340,11 +340,17 @@ def _definition():
 DEFINITION = None
 
 
-def step_fields(step: str) -> list[dict]:
+def step_fields(step: str, case_data: dict | None = None) -> list[dict]:
+    """The fields of a step of the shipped diagram (as the API gives each); with `case_data`
+    only those on the form of a case with that data (forms.shown_fields: e.g. the KNMG points
+    on a doctor's case only), else every field of the step."""
     global DEFINITION
     if DEFINITION is None:
         DEFINITION = _definition()
-    return [f.as_dict() for f in DEFINITION.steps[step].fields]
+    fields = DEFINITION.steps[step].fields
+    if case_data is not None:
+        fields = forms.shown_fields(fields, case_data)
+    return [f.as_dict() for f in fields]
 
 
 def start_case(page, client_ref: str, reason: str = "Zorgen over blauwe plekken") -> None:
