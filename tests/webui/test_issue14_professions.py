@@ -318,3 +318,20 @@ def test_the_beheerder_sets_a_users_group_on_the_user_page(ui_app, sqlite_people
     assert mw.post("/beheer/gebruikers/mw/beroepsgroep", {"beroepsgroep": "artsen"}).status_code \
         == 403
     assert group_of("mw") is None
+
+
+# --- the diagram ----------------------------------------------------------------------------------
+
+
+def test_a_shown_when_goes_through_the_safe_evaluator_at_check():
+    from engine import definitions
+    from engine.definitions import SourceFile
+
+    files = definitions.shipped_files()
+    bpmn = next(f for f in files if f.kind == "bpmn")
+    broken = bpmn.content.replace(b"beroepsgroep == 'artsen'", b"__import__('os').getcwd()", 1)
+    assert broken != bpmn.content
+    definition, problems = definitions.check(
+        [SourceFile(bpmn.name, broken), *[f for f in files if f.kind == "dmn"]], prove=False)
+    assert definition is None and problems
+    assert any("letselduiding" in str(p) or "voorwaarde" in str(p) for p in problems), problems
