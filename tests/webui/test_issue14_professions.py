@@ -335,3 +335,21 @@ def test_a_shown_when_goes_through_the_safe_evaluator_at_check():
         [SourceFile(bpmn.name, broken), *[f for f in files if f.kind == "dmn"]], prove=False)
     assert definition is None and problems
     assert any("letselduiding" in str(p) or "voorwaarde" in str(p) for p in problems), problems
+
+
+def test_the_task_page_of_a_doctors_case_shows_the_knmg_points_and_a_nurses_not(api, ui_app):
+    api.add("arts", "knmg")
+    api.add("zorg", "vvn")
+    pages = {}
+    for who in ("arts", "zorg"):
+        case = walk_to(api, who, start(api, who, f"C-{who}"), "stap2_overleg",
+                       {"kindcheck_kinderen": False})
+        browser = Client(ui_app)
+        browser.login(who, PASSWORD)
+        pages[who] = browser.get(f"/taken/{ready(case, 'stap2_overleg')['id']}").get_data(
+            as_text=True)
+    # on the doctor's form, shown when 'nee' is chosen (the browser's check of required_when)
+    assert 'id="veld-advies_vt_niet_reden"' in pages["arts"]
+    assert 'data-when-field="advies_veilig_thuis" data-when-op="==" data-when-value="nee"' \
+        in pages["arts"]
+    assert "veld-advies_vt_niet_reden" not in pages["zorg"]
