@@ -118,8 +118,9 @@ class Case(Base):
     process_version: Mapped[int] = mapped_column(ForeignKey("process_versions.version"), index=True)
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)
     uitkomst: Mapped[str | None] = mapped_column(String(40), index=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     # Set while the case is open with no ready step and no waiting timer (it stalled); the
     # history holds the matching `case_stalled` event. Cleared when the case moves on.
     stalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
@@ -194,7 +195,7 @@ class TaskRecord(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     state: Mapped[str] = mapped_column(String(10), default="ready")  # ready|completed|cancelled
     ready_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     completed_by: Mapped[str | None] = mapped_column(String(80))
     # When the task is due (engine/due.py: the end of a working day in Dutch time, in UTC;
     # None for a step without a due date) and whether it is urgent (a melding task of a case
