@@ -4,6 +4,7 @@ has looked at a case. Every function here is for auditors only, and every use is
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,15 @@ MAX_PAGE = 1_000_000  # 50 million cases: more than any organisation will keep
 FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
 STATUSES = ("open", "closed")
 UITKOMSTEN = ("gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen", "geen_vermoeden")
+# A day as the date field sends it: date.fromisoformat alone also takes 20260301 and an ISO
+# week date of the same length (2026-W10-1), which no one types for a day.
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def dutch_midnight(day: dt.date) -> dt.datetime:
+    """The start of Dutch calendar day `day` (00:00 Europe/Amsterdam, summer time included)
+    as an aware UTC datetime: the bound of a filter on days as the pages show them."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=timezones.DISPLAY_ZONE).astimezone(dt.UTC)
 
 
 def _require_auditor(who, case_id: int | None, action: str) -> None:
@@ -61,8 +71,10 @@ class CaseFilter:
             value = text(name)
             if value:
                 try:
-                    day = dt.date.fromisoformat(value)
+                    day = dt.date.fromisoformat(value) if _DAY.fullmatch(value) else None
                 except ValueError:
+                    day = None
+                if day is None:
                     errors[name] = N_("Vul een datum in als JJJJ-MM-DD.")
                     continue
                 # A day at the edge of what a date holds (0001-01-01, 9999-12-31) has no
@@ -116,13 +128,13 @@ def find_cases(who, flt: CaseFilter) -> dict[str, Any]:
             query = query.where(Case.status == flt.status)
         if flt.uitkomst:
             query = query.where(Case.uitkomst == flt.uitkomst)
+        # Dutch calendar days, as the list shows the start (and as the overview for toezicht
+        # counts them, engine/management.py)
         if flt.started_from:
-            query = query.where(Case.started_at >= dt.datetime.combine(flt.started_from, dt.time(),
-                                                                       tzinfo=dt.UTC))
+            query = query.where(Case.started_at >= dutch_midnight(flt.started_from))
         if flt.started_to:
-            end = dt.datetime.combine(flt.started_to + dt.timedelta(days=1), dt.time(),
-                                      tzinfo=dt.UTC)
-            query = query.where(Case.started_at < end)
+            query = query.where(
+                Case.started_at < dutch_midnight(flt.started_to + dt.timedelta(days=1)))
         if flt.process_version is not None:
             query = query.where(Case.process_version == flt.process_version)
         query = query.where(*listings.search_conditions(flt.search))

@@ -62,3 +62,36 @@ def test_viewers_overview(people):
     rows = {(p["user"], p["outcome"]): p for p in result["people"]}
     assert ("mw", "ok") in rows and ("lg", "ok") in rows and ("mw2", "denied") in rows
     assert rows[("aud", "ok")]["count"] == 1
+
+
+def test_filter_days_are_dutch_days_written_as_yyyy_mm_dd(people):
+    """The auditor's 'gestart vanaf/tot en met' are Dutch calendar days typed as JJJJ-MM-DD:
+    an ISO week date (2026-W10-1, Monday 2 March) or 20260301 is refused as the overview for
+    toezicht refuses it, and a case started at 00:30 Dutch time on 1 March (23:30 UTC the
+    day before) and on 1 July (summer time, 22:30 UTC) belongs to that day."""
+    from datetime import UTC, datetime
+
+    from engine import clock
+
+    for text in ("2026-W10-1", "2026W101", "20260301", "2026-060", "+2026-03-01",
+                 "2026-03-01T00:00", "２０２６-03-01"):
+        with pytest.raises(Invalid) as info:
+            oversight.CaseFilter.parse({"started_from": text, "started_to": text})
+        assert set(info.value.errors) == {"started_from", "started_to"}, text
+        assert str(info.value.errors["started_from"]) == "Vul een datum in als JJJJ-MM-DD."
+    ids = {}
+    for name, at in (("maart", datetime(2026, 2, 28, 23, 30, tzinfo=UTC)),
+                     ("juli", datetime(2026, 6, 30, 22, 30, tzinfo=UTC))):
+        with clock.use(at):
+            ids[name] = cases.start_case(people["mw"], {"client_ref": name})["id"]
+    aud = people["aud"]
+
+    def found(first, last):
+        return [c["id"] for c in oversight.find_cases(aud, oversight.CaseFilter.parse(
+            {"started_from": first, "started_to": last}))["cases"]]
+
+    assert found("2026-03-01", "2026-03-01") == [ids["maart"]]
+    assert found("2026-02-28", "2026-02-28") == []
+    assert found("2026-07-01", "2026-07-01") == [ids["juli"]]
+    assert found("2026-06-30", "2026-06-30") == []
+    assert sorted(found("2026-03-01", "2026-07-01")) == sorted(ids.values())

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine import cases, commands, models, store, tasks
+from engine import cases, commands, models, store, tasks, timezones
 from tests.helpers import actor_of, text
 from tests.scenarios.paths import SCENARIOS, fill
 
@@ -111,7 +111,7 @@ def test_filters(browser_like, sqlite_people):
     assert "C-OPEN" not in text(browser_like.get("/audit/casussen?uitkomst=hulp")).split("</form>")[1]
     by_step = text(browser_like.get("/audit/casussen?step=stap5_beslissen"))
     assert "C-KLAAR" in by_step and "C-OPEN" not in by_step
-    today = datetime.now(UTC).date().isoformat()  # the filter's days are UTC days
+    today = timezones.local(datetime.now(UTC)).date().isoformat()  # Dutch calendar days
     both = text(browser_like.get(f"/audit/casussen?started_from={today}&started_to={today}"))
     assert "2 casussen gevonden" in both
     nothing = text(browser_like.get("/audit/casussen?started_from=2999-01-01&process_version=1"))
