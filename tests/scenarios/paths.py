@@ -37,6 +37,11 @@ class Scenario:
     # route can depend on which branch gets on first. Walkers that take the first ready task
     # of the case reach the same route (the melding branch is listed first after stap 5).
     first: tuple[str, ...] = ()
+    # Per step, fields this route must ask (CONTRACT section 5): the step completed without
+    # them is refused (422) naming exactly these, nothing stored.
+    asks: dict = field(default_factory=dict)
+    # Per step, fields this route must not require: the step completes without them.
+    spares: dict = field(default_factory=dict)
 
     def pick(self, tasks: list[dict]) -> dict:
         """The ready task (as listed in a case) this scenario completes next."""
@@ -48,6 +53,12 @@ class Scenario:
 
 
 WEGEN = {"kindcheck_kinderen": True, "advies_veilig_thuis": False}
+# What deskundige_raadplegen records: Veilig Thuis's and the organisation's expert's advice.
+DESKUNDIGE = ("deskundige_vt_contact", "deskundige_vt_advies", "deskundige_naam",
+              "deskundige_advies")
+# The talks with the client (or about the client's conclusion) that the expert's advice must
+# precede with eergerelateerd geweld, huwelijksdwang or achterlating.
+TALKS = ("stap3_gesprek", "stap4_wegen", "melding_voorbespreken")
 
 SCENARIOS = [
     Scenario("zorgen_weggenomen",
@@ -97,6 +108,73 @@ SCENARIOS = [
               "hulp_mogelijk": True, "hulp_aanvaard": True, "hulp_effectief": True},
              BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + HULP + AFSTEMMEN, "hulp",
              (False, True)),
+    # CONTRACT section 5: the forms of violence, the professional carer as perpetrator and the
+    # kindcheck with consequence. With eergerelateerd geweld, huwelijksdwang or achterlating the
+    # expert and Veilig Thuis are consulted after stap 2, before any talk with the client.
+    Scenario("eergerelateerd_deskundige_voor_het_gesprek",
+             {**WEGEN, "geweldsvormen": ["eergerelateerd"], "gesprek_uitzondering": "geen",
+              "zorgen_weggenomen": True},
+             BASE + ["deskundige_raadplegen", "stap3_gesprek"], "zorgen_weggenomen",
+             asks={"deskundige_raadplegen": DESKUNDIGE}),
+    # The advice shows that a talk endangers the client: stap 3 is skipped (rule 2).
+    Scenario("huwelijksdwang_deskundige_gesprek_overgeslagen_acuut",
+             {**WEGEN, "geweldsvormen": ["psychisch", "huwelijksdwang"],
+              "gesprek_uitzondering": "veiligheid", "vermoeden": True,
+              "acute_onveiligheid": True, "structurele_onveiligheid": False,
+              "hulp_mogelijk": True, "hulp_aanvaard": True, "melding_uitzondering": "veiligheid",
+              "hulp_effectief": True},
+             BASE + ["deskundige_raadplegen", "stap4_wegen", "stap5_beslissen"] + MELDING_DIRECT
+             + HULP + AFSTEMMEN, "gemeld_en_hulp", (True, True),
+             asks={"deskundige_raadplegen": ("gesprek_uitzondering_reden",)}),
+    # The expert goes before the talk of stap 3 and before the melding is discussed.
+    Scenario("achterlating_deskundige_voor_gesprek_en_voorbespreken",
+             {**WEGEN, "geweldsvormen": ["achterlating"], "gesprek_uitzondering": "geen",
+              "zorgen_weggenomen": False, "vermoeden": True, "acute_onveiligheid": False,
+              "structurele_onveiligheid": True, "hulp_mogelijk": False, "hulp_aanvaard": False,
+              "melding_uitzondering": "geen"},
+             BASE + ["deskundige_raadplegen", "stap3_gesprek", "stap4_wegen", "stap5_beslissen"]
+             + MELDING + AFSTEMMEN, "gemeld", (True, False),
+             asks={"deskundige_raadplegen": DESKUNDIGE}),
+    # A professional carer as suspected perpetrator: the IGJ melding (Leidinggevende lane)
+    # beside the meldcode, done before the case closes; the uitkomst is the meldcode's.
+    Scenario("pleger_zorgverlener_melding_igj_naast_de_meldcode",
+             {**WEGEN, "pleger_zorgverlener": True, "gesprek_uitzondering": "geen",
+              "zorgen_weggenomen": False, "vermoeden": False, "acute_onveiligheid": False,
+              "structurele_onveiligheid": False, "weging_besproken_client": True},
+             BASE + ["melding_igj", "stap3_gesprek", "stap4_wegen"], "geen_vermoeden",
+             asks={"melding_igj": ("igj_melddatum", "igj_kenmerk", "igj_gemeld_door")}),
+    # Vrouwelijke genitale verminking: melding is the norm; not reporting needs a reason.
+    Scenario("vgv_hulp_zonder_melding_met_reden",
+             {**WEGEN, "geweldsvormen": ["vgv"], "gesprek_uitzondering": "geen",
+              "zorgen_weggenomen": False, "vermoeden": True, "acute_onveiligheid": False,
+              "structurele_onveiligheid": False, "hulp_mogelijk": True, "hulp_aanvaard": True,
+              "hulp_effectief": True},
+             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + HULP + AFSTEMMEN, "hulp",
+             (False, True), asks={"stap5_beslissen": ("vgv_reden_niet_melden",)}),
+    Scenario("vgv_melden_zonder_reden",
+             {**WEGEN, "geweldsvormen": ["vgv", "lichamelijk"],
+              "gesprek_uitzondering": "contact_verbreken", "vermoeden": True,
+              "acute_onveiligheid": True, "structurele_onveiligheid": False,
+              "hulp_mogelijk": False, "hulp_aanvaard": False, "melding_uitzondering": "geen"},
+             BASE + ["stap4_wegen", "stap5_beslissen"] + MELDING + AFSTEMMEN, "gemeld",
+             (True, False), spares={"stap5_beslissen": ("vgv_reden_niet_melden",)}),
+    # The kindcheck with consequence: with children its questions are required, and a doubt
+    # about their protection brings the children's own weighing in stap 4.
+    Scenario("kinderen_in_twijfel_eigen_weging",
+             {**WEGEN, "kindcheck_opvang_adequaat": True, "kindcheck_bescherming": False,
+              "gesprek_uitzondering": "geen", "zorgen_weggenomen": False, "vermoeden": True,
+              "acute_onveiligheid": False, "structurele_onveiligheid": True,
+              "hulp_mogelijk": True, "hulp_aanvaard": True, "melding_uitzondering": "geen",
+              "hulp_effectief": True},
+             BASE + ["stap3_gesprek", "stap4_wegen", "stap5_beslissen"] + MELDING + HULP
+             + AFSTEMMEN, "gemeld_en_hulp", (True, True),
+             asks={"stap1_signalen": ("kindcheck_opvang_adequaat", "kindcheck_bescherming"),
+                   "stap4_wegen": ("weging_kinderen",)}),
+    Scenario("geen_kinderen_geen_kindcheckvragen",
+             {"kindcheck_kinderen": False, "advies_veilig_thuis": True,
+              "gesprek_uitzondering": "geen", "zorgen_weggenomen": True},
+             BASE + ["stap3_gesprek"], "zorgen_weggenomen",
+             spares={"stap1_signalen": ("kindcheck_opvang_adequaat", "kindcheck_bescherming")}),
     # Help fails while the decided melding is not yet made: it joins that melding (one melding).
     Scenario("melden_en_hulp_niet_effectief_sluit_aan",
              {**WEGEN, "gesprek_uitzondering": "geen", "zorgen_weggenomen": False,
@@ -124,7 +202,7 @@ SCENARIOS = [
 ]
 
 # The longest route: the melding twice.
-LONGEST = SCENARIOS[-1]
+LONGEST = next(s for s in SCENARIOS if s.name == "melden_en_hulp_niet_effectief_opnieuw_melden")
 
 
 def fill(fields: list[dict], decisions: dict) -> dict:
