@@ -29,26 +29,14 @@ VIOLENCE_FORMS: tuple[str, ...] = (*bpmn_checks.CONTRACT_FIELDS["geweldsvormen"]
 NATIONAL_WEBSITE = "https://veiligthuis.nl/"  # Veilig Thuis's own site, when no region's is set
 # The short names of the groups' own meldcodes, accepted beside the keys of
 # organisation.BEROEPSGROEPEN (`meldcode document --beroepsgroep knmg`, `/meldcode?beroepsgroep=`).
-ALIASES = {"knmg": "artsen", "vvn": "verpleegkundigen", "v&vn": "verpleegkundigen",
-           "gezamenlijk": "sociaal_domein"}
-
-
-def group_key(value: Any) -> str | None:
-    """The key of organisation.BEROEPSGROEPEN that `value` names (a key or an ALIASES name,
-    case and white space around it ignored), or None. Raises nothing."""
-    text = value.strip().lower() if isinstance(value, str) else ""
-    text = ALIASES.get(text, text)
-    return text if text in organisation.BEROEPSGROEPEN else None
-
-
 def beroepsgroep_for(session, key: str | None, reader: str | None) -> str:
     """The professional group the document follows: `key` when given (a key of
-    organisation.BEROEPSGROEPEN or an alias such as "knmg", group_key;
+    organisation.BEROEPSGROEPEN or an alias such as "knmg", organisation.beroepsgroep_key;
     Invalid naming the field `beroepsgroep` for anything else), else the reader's
     own group (users.beroepsgroep of the user named `reader`, issue 14 point 3), else the
     organisation's setting."""
     if key is not None:
-        found = group_key(key)
+        found = organisation.beroepsgroep_key(key)
         if found is None:
             raise Invalid(N_("Onbekende beroepsgroep."),
                           {"beroepsgroep": N_("Kies een beroepsgroep uit de lijst.")})

@@ -20,6 +20,7 @@ from engine import (
     definitions,
     failures,
     models,
+    organisation,
     passwords,
     schema,
     settings,
@@ -923,7 +924,7 @@ def document(output, fmt, beroepsgroep):
     if fmt.strip().lower() not in ("html", "pdf"):
         fail(f"onbekend formaat '{fmt[:40]}'; kies html of pdf")
     fmt = fmt.strip().lower()
-    if beroepsgroep is not None and meldcode_doc.group_key(beroepsgroep) is None:
+    if beroepsgroep is not None and organisation.beroepsgroep_key(beroepsgroep) is None:
         fail(f"onbekende beroepsgroep '{beroepsgroep[:40]}'; kies artsen (knmg), "
              "verpleegkundigen (vvn) of sociaal_domein (gezamenlijk)")
     output_path(output)
