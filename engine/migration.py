@@ -9,8 +9,8 @@ version to another deployed version where their current steps exist. The move is
 each case's own workflow before anything is written (SpiffWorkflow's diff_workflow and
 migrate_workflow carry the state over; its ready steps must be the same afterwards and it
 must store and restore on the new version), then recorded per case as a `case_migrated`
-event, all cases in one transaction. Replay (engine.replay) runs the very same move_workflow
-at that event, so a moved case verifies like any other.
+event, all cases in one transaction. Replay runs the same move_workflow at that event, so a
+moved case verifies. Practice cases stay on their version: they hold no move up, nor count.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from .roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
 from .store import unit_of_work
 from .users import Principal
 
-MIGRATED = "case_migrated"
-STALLED = "case_stalled"
+MIGRATED, STALLED = "case_migrated", "case_stalled"
+REAL = Case.practice.is_(False)  # practice cases (engine/practice.py): never moved nor listed
 # What these events record, labelled as the timelines show it (entries.event_fields).
 EVENT_FIELDS = {
     MIGRATED: [Field("from", N_("Van versie"), "integer"), Field("to", N_("Naar versie"), "integer")],
@@ -155,9 +155,9 @@ def _version(session: Session, number: Any) -> ProcessVersion:
     return row
 
 
-def _open_cases(session: Session, version: int) -> list[Case]:
+def _open_cases(session: Session, version: int) -> list[Case]:  # practice cases stay (REAL)
     return list(session.scalars(select(Case).where(
-        Case.process_version == version, Case.status == "open").order_by(Case.id)))
+        Case.process_version == version, Case.status == "open", REAL).order_by(Case.id)))
 
 
 def _ready_rows(session: Session, case_ids: list[int]) -> tuple[dict[int, list[TaskRecord]],
@@ -336,13 +336,13 @@ def _latest_stalls(session: Session, case_ids: list[int]) -> dict[int, list[str]
 
 
 def stuck_cases(session: Session) -> list[dict[str, Any]]:
-    """Open cases that are stuck, oldest first: [{"id", "version", "since", "waiting_at"}].
+    """Open real cases that are stuck, oldest first: [{"id", "version", "since", "waiting_at"}].
 
     Ids, versions, times and diagram element ids only: no case content.
     """
     rows = session.execute(
         select(Case.id, Case.process_version, Case.stalled_at)
-        .where(Case.status == "open", Case.stalled_at.is_not(None))
+        .where(Case.status == "open", Case.stalled_at.is_not(None), REAL)
         .order_by(Case.stalled_at, Case.id)).all()
     waiting = _latest_stalls(session, [r[0] for r in rows])
     return [{"id": case_id, "version": version, "since": audit.iso(since),
@@ -370,10 +370,10 @@ def stuck_per_version(who: Principal) -> dict[int, dict[str, Any]]:
 
 
 def open_cases(session: Session) -> list[dict[str, Any]]:
-    """Every open case, oldest first: [{"id", "version", "since", "steps"}] with the element
+    """Every open real case, oldest first: [{"id", "version", "since", "steps"}] with the element
     ids of its ready steps (no case content), for `meldcode cases`."""
     rows = session.execute(select(Case.id, Case.process_version, Case.started_at)
-                           .where(Case.status == "open").order_by(Case.id)).all()
+                           .where(Case.status == "open", REAL).order_by(Case.id)).all()
     ready, _consults = _ready_rows(session, [r[0] for r in rows])
     return [{"id": r[0], "version": r[1], "since": audit.iso(r[2]),
              "steps": sorted({t.step for t in ready[r[0]]})} for r in rows]

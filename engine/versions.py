@@ -252,11 +252,14 @@ def files_of(row: ProcessVersion) -> list[SourceFile]:
 
 
 def open_cases_per_version(session: Session) -> dict[int, int]:
+    """The number of open cases per process version, for the versions page and its move: real
+    cases only (practice cases are not moved, engine/migration.py)."""
     from .models import Case
 
     rows = session.execute(
         select(Case.process_version, func.count())
-        .where(Case.status == "open").group_by(Case.process_version)
+        .where(Case.status == "open", Case.practice.is_(False))  # engine/migration.REAL
+        .group_by(Case.process_version)
     ).all()
     return {version: count for version, count in rows}
 

@@ -430,3 +430,48 @@ def test_a_case_moved_to_a_version_that_added_a_field_goes_on(people, monkeypatc
     assert (closed["status"], closed["uitkomst"]) == ("closed", LONGEST.uitkomst)
     verdicts = verify(case["id"])
     assert all(v.ok for v in verdicts.values()), {c: v.problems for c, v in verdicts.items()}
+
+
+def _walk_alone(people, case: dict, decisions: dict, stop_at: str | None = None) -> dict:
+    """A practice case walked by its owner (mw), who completes every lane's task in it."""
+    from tests.helpers import TEAM_STEPS
+
+    while case["tasks"]:
+        task = next((t for t in case["tasks"] if t["step"] in TEAM_STEPS), case["tasks"][0])
+        if task["step"] == stop_at:
+            return case
+        form = tasks.get_task(people["mw"], task["id"])["form"]["fields"]
+        case = tasks.complete_task(people["mw"], task["id"], fill(form, decisions))
+    return case
+
+
+def test_practice_cases_are_not_moved_listed_or_counted(people, monkeypatch):
+    """Practice mode's fictional cases (engine/practice.py) stay on their version: a practice
+    case at a step the target lacks does not hold up the move of the real cases, a stuck one is
+    not among the stuck cases of the versions page nor of `meldcode cases --stuck`, and the
+    versions page counts the real open cases only, as the move moves them."""
+    from engine import practice, process_admin
+
+    renamed = store_version(renamed_files("melding_voorbereiden", "melding_klaarzetten"),
+                            monkeypatch)
+    oefen = _walk_alone(people, practice.start(people["mw"], "peuter"), STALLING.decisions,
+                        stop_at="melding_klaarzetten")
+    assert [t["step"] for t in oefen["tasks"]] == ["melding_klaarzetten"]
+    real = cases.start_case(people["mw"], {"client_ref": "C-echt"})
+    page = process_admin.versions_page(people["pb"])
+    assert {v["version"]: v["open_cases"] for v in page["versions"]}[renamed] == 1
+    preview = migration.move_preview(people["pb"], renamed, SHIPPED)
+    assert (preview["cases"], preview["problems"], preview["ready"]) == ([real["id"]], [], True)
+    result = migration.move_cases(people["pb"], renamed, SHIPPED)
+    assert [m["id"] for m in result["moved"]] == [real["id"]]
+    assert case_row(oefen["id"]).process_version == renamed
+    assert "case_migrated" not in [e.action for e in events_of(oefen["id"])]
+    # a stuck practice case is nobody's work on the versions page
+    planted = store_version(planted_files(), monkeypatch)
+    vast = _walk_alone(people, practice.start(people["mw"], "geld"), STALLING.decisions)
+    assert case_row(vast["id"]).stalled_at is not None
+    assert migration.stuck_per_version(people["pb"]) == {}
+    assert cli("cases", "--stuck").stdout == ""
+    real_stuck = stuck_case(people)
+    assert migration.stuck_per_version(people["pb"])[planted]["ids"] == [real_stuck["id"]]
+    assert all(v.ok for v in verify().values())
