@@ -30,7 +30,7 @@ from . import cases, commands, listings
 from .errors import Invalid
 from .messages import N_, Message
 from .models import Case, TaskRecord
-from .roles import CASE_STARTERS
+from .roles import AUDITOR, CASE_STARTERS
 from .store import unit_of_work
 from .timezones import to_utc
 from .users import Principal
@@ -243,6 +243,26 @@ def is_practice(session: Session, case_id: Any) -> bool:
     if not isinstance(case_id, int):
         return False
     return bool(session.scalar(select(Case.practice).where(Case.id == case_id)))
+
+
+def marks(who: Principal | None, case_id: Any = None, task_id: Any = None) -> bool:
+    """Whether a page about case `case_id` (or the case of task `task_id`) is marked as
+    practice for `who`: a practice case that `who` reads (its owner, or an auditor:
+    users.may_read_case). For the error pages of a practice case's routes (a 409 for a
+    consult, handover or share, a 422), so the mark is on every page of it; False for anyone
+    else (nothing said about whether the case exists or is practice), no such case or task, or
+    an id that is no number or string. Raises nothing of its own."""
+    if who is None:
+        return False
+    with unit_of_work() as session:
+        if isinstance(task_id, str) and case_id is None:
+            case_id = session.scalar(select(TaskRecord.case_id).where(TaskRecord.id == task_id))
+        if not isinstance(case_id, int) or not 0 < case_id <= commands.MAX_ID:
+            return False
+        row = session.execute(select(Case.practice, Case.owner_id)
+                              .where(Case.id == case_id)).first()
+    return bool(row is not None and row.practice
+                and (row.owner_id == who.id or who.has_role(AUDITOR)))
 
 
 def practice_case(case_id: Any) -> bool:

@@ -231,7 +231,22 @@ _TITLES = {
 
 def error_page(status: int, message: str):
     return render_template("error.html", status=status, title=_TITLES.get(status, _("Fout")),
-                           message=message), status
+                           message=message, practice_page=_practice_error()), status
+
+
+def _practice_error() -> bool:
+    """Whether an error page is one of a practice case (a case or task in the path that the
+    reader reads as practice: engine.practice.marks), so base.html marks it as every page of
+    that case is marked. An error page never fails on this question."""
+    args = request.view_args or {}
+    if not current_user.is_authenticated or not ({"case_id", "task_id"} & set(args)):
+        return False
+    from engine import practice  # practice builds on cases: imported when needed
+
+    try:
+        return practice.marks(principal(), args.get("case_id"), args.get("task_id"))
+    except Exception:  # e.g. the database gone during a 500 page: no mark, the page itself
+        return False
 
 
 def _wants_json() -> bool:

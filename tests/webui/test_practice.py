@@ -226,3 +226,34 @@ def test_practice_pages_in_english(ui_app, sqlite_people):
     started = browser.post("/oefenen", {"scenario": "peuter"})
     task = text(browser.get(started.headers["Location"]))
     assert "Tip for this step:" in task and "physical violence against a child" in task
+
+
+def test_the_error_pages_and_the_viewers_page_of_a_practice_case_are_marked(ui_app,
+                                                                             sqlite_people):
+    """Every page of a practice case carries the mark, its error pages too: the owner's 409
+    for handing over, sharing or consulting and an auditor's 403 on its task, and the
+    auditor's 'wie heeft dit dossier ingezien'. Someone who may not read it gets a 403 without
+    the mark (nothing said about the case)."""
+    mw = _login(ui_app, "mw")
+    case_id, task_id = _start(mw, "peuter")
+    mw.get(f"/casussen/{case_id}")
+    for path, form in ((f"/casussen/{case_id}/overdragen", {"user": "mw2", "reason": "x"}),
+                       (f"/casussen/{case_id}/delen", {"user": "af", "reason": "x"}),
+                       (f"/casussen/{case_id}/raadplegen", {"user": "lg", "question": "x?"})):
+        refused = mw.post(path, form)
+        assert refused.status_code == 409 and "oefencasus" in text(refused), path
+        assert BANNER in text(refused) and "<title>Oefening · " in text(refused), path
+    aud = _login(ui_app, "aud")
+    assert BANNER in text(aud.get(f"/audit/casussen/{case_id}/inzage"))
+    refused = aud.get(f"/taken/{task_id}")
+    assert refused.status_code == 403 and BANNER in text(refused)
+    other = _login(ui_app, "mw2")
+    for path in (f"/casussen/{case_id}", f"/taken/{task_id}"):
+        response = other.get(path)
+        assert response.status_code == 403 and BANNER not in text(response), path
+    # a real case's error page carries no mark
+    real = ui_app.test_client().post("/api/v1/cases", json={"client_ref": "C-echt"},
+                                     headers=sqlite_people.auth("mw")).json
+    mw.get(f"/casussen/{real['id']}")
+    wrong = mw.post(f"/casussen/{real['id']}/raadplegen", {"user": "mw2", "question": "x?"})
+    assert wrong.status_code in (409, 422) and BANNER not in text(wrong)
