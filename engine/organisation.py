@@ -112,8 +112,8 @@ def validate(payload: Any) -> dict[str, Any]:
             errors[key] = N_("Vul een Nederlandse postcode in, zoals 3511 AB.")
         elif key.endswith("website") and value and not _WEBSITE.match(value):
             errors[key] = N_("Vul een webadres in dat begint met https://.")
-        elif key.endswith("postcode"):
-            clean[key] = value.upper()
+        elif key.endswith("postcode"):  # written as PostNL does: 3511 AB (also for 3511ab)
+            clean[key] = f"{value.upper()[:4]} {value.upper()[-2:]}" if value else ""
         else:
             clean[key] = value
     if "veilig_thuis_telefoon" in clean and not clean["veilig_thuis_telefoon"]:

@@ -207,6 +207,10 @@ def test_the_new_region_settings_are_checked(configured):
     assert re.search(r'id="fout-veilig_thuis_regio_postcode">.*Nederlandse postcode', page)
     assert re.search(r'id="fout-veilig_thuis_regio_website">.*begint met https://', page)
     assert organisation.current()["veilig_thuis_regio_postcode"] == "3511 AB"  # kept
+    # without its space, in small letters: stored as written on an envelope
+    assert admin.post("/beheer/instellingen", {
+        **SETTINGS, "veilig_thuis_regio_postcode": "1234ab"}).status_code == 302
+    assert organisation.current()["veilig_thuis_regio_postcode"] == "1234 AB"
 
 
 def _refused(result, expected: str) -> None:
