@@ -19,7 +19,7 @@ from lxml import etree
 
 from . import expressions
 from .problems import BPMN_NS, CAMUNDA_NS, NS, Problem
-from .proof_rules import ORDER_READS, RULE_VARIABLES, State
+from .proof_rules import EXPERT_NEEDED, ORDER_READS, RULE_VARIABLES, SECTION5_VARIABLES, State
 
 
 @dataclass
@@ -107,6 +107,12 @@ def read_diagram(definition) -> Diagram | None:
     # A form condition that reads an answer of another task makes that answer routed; one that
     # reads only its own form's answers is checked when the form is filled, then forgotten.
     diagram.routed |= RULE_VARIABLES
+    # the rules of section 5 read these answers: tried both ways, and (read by no rule of
+    # RULE_VARIABLES' kind) kept apart up to the decision table, as when a condition reads them
+    diagram.routed |= SECTION5_VARIABLES
+    # the rule on the expert reads the forms of violence like a condition: their subsets that
+    # differ for it are tried, whatever the diagram's own conditions name
+    _note_constants(diagram, EXPERT_NEEDED)
     reads: dict[str, set[str]] = {}
     for task_id, form_reads in diagram.form_reads.items():
         step = definition.steps.get(task_id)

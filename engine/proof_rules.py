@@ -6,7 +6,10 @@ route justifies) and the meldcode's own rules (CONTRACT sections 1 and 5, DESIGN
 before publish"): the contract steps in order, one melding per trigger, no close without a
 melding when one is owed, a `geen_vermoeden` close only with the talk with the client recorded,
 an exemption only with a non-blank reason, and an acute melding never waiting on anyone but the
-person making it. What a route remembers for them is its `Monitor`; a problem goes to the
+person making it; with eergerelateerd geweld, huwelijksdwang or achterlating the expert
+(`deskundige_raadplegen`) before any talk with the client, and with a professional carer as
+suspected perpetrator the IGJ melding (`melding_igj`) before the case closes (CONTRACT section
+5). What a route remembers for them is its `Monitor`; a problem goes to the
 proof's Findings (engine.proof_diagram) at the element where the route goes wrong.
 """
 
@@ -20,7 +23,7 @@ from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from . import forms
+from . import expressions, forms
 from .messages import N_, Message
 from .problems import joined
 
@@ -38,12 +41,23 @@ MELDING_STEPS = ("melding_voorbereiden", VOORBESPREKEN, MELDING_DOEN)
 TALK_RECORDED = "weging_besproken_client"
 TALK_REASON = "weging_niet_besproken_reden"
 MEDEWERKER = "medewerker"
+# CONTRACT section 5: the expert first with these forms of violence, before every talk with the
+# client (stap 3, the talk about the conclusion in stap 4, the talk about the melding); and the
+# organisation's IGJ melding when the suspected perpetrator is a professional carer.
+DESKUNDIGE = "deskundige_raadplegen"
+MELDING_IGJ = "melding_igj"
+EXPERT_FIRST = ("eergerelateerd", "huwelijksdwang", "achterlating")
+EXPERT_NEEDED = " or ".join(f"'{v}' in geweldsvormen" for v in EXPERT_FIRST)
+EXPERT_TALKS = ("stap3_gesprek", "stap4_wegen", VOORBESPREKEN)
 # Variables the rules below read: always part of a state's identity.
 RULE_VARIABLES = frozenset({
     "gesprek_uitzondering", "zorgen_weggenomen", "vermoeden", "acute_onveiligheid",
     "structurele_onveiligheid", "besluit_melden", "melding_uitzondering", "hulp_effectief",
     TALK_RECORDED, TALK_REASON,
 })
+# The answers the rules of CONTRACT section 5 read: always tried (routed), also in a diagram
+# whose conditions do not read them.
+SECTION5_VARIABLES = frozenset({"geweldsvormen", "pleger_zorgverlener"})
 
 # What the order rules (_order_problem) read when a step completes.
 ORDER_READS = {
@@ -68,6 +82,9 @@ class Monitor:
     must_melden: bool = False  # besluit_melden, acute or structural unsafety: yes
     evidence: str = ""  # what justifies an uitkomst so far: "zw" or "gv" (see Rules._closing_rules)
     talk: bool = False  # the talk about the conclusion recorded, or why not
+    # Owed until done (then False again: the states after it are those of any route)
+    expert: bool = False  # a form of violence of EXPERT_FIRST recorded, the expert not yet asked
+    igj: bool = False  # pleger_zorgverlener answered yes, melding_igj not yet completed
 
 
 @dataclass
@@ -117,6 +134,12 @@ class Rules:
                 "{step} komt op deze route te vroeg of ten onrechte: {why}"), step=label,
                 why=order), state, child.hop)
         self._exemption_rule(state, child, step, answers)
+        if step in EXPERT_TALKS and m.expert:
+            self.findings.add(step, "expert", Message(N_(
+                "{step} komt op deze route vóór {expert}: bij eergerelateerd geweld, "
+                "huwelijksdwang of achterlating gaat het advies van een deskundige en Veilig "
+                "Thuis voor elk gesprek met de cliënt"), step=label,
+                expert=self.findings.label(DESKUNDIGE)), state, child.hop)
         done = m.done | {step} if step in STAP or step in MELDING_STEPS or step in (
             HULP_ORGANISEREN, HULP_EVALUEREN) else m.done
         pending, meldingen, voorbesproken = m.pending, m.meldingen, m.voorbesproken
@@ -149,7 +172,9 @@ class Rules:
             acute=m.acute or answers.get("acute_onveiligheid") is True,
             must_melden=m.must_melden or any(answers.get(n) is True for n in (
                 "acute_onveiligheid", "structurele_onveiligheid")),
-            evidence=evidence, talk=talk)
+            evidence=evidence, talk=talk,
+            expert=step != DESKUNDIGE and (m.expert or _holds(EXPERT_NEEDED, answers)),
+            igj=step != MELDING_IGJ and (m.igj or answers.get("pleger_zorgverlener") is True))
         return True
 
     def _order_problem(self, m: Monitor, step: str, data: dict) -> str | None:
@@ -163,6 +188,7 @@ class Rules:
             "stap5_beslissen": ["stap4_wegen"],
             HULP_ORGANISEREN: ["stap5_beslissen"],
             HULP_EVALUEREN: [HULP_ORGANISEREN],
+            DESKUNDIGE: ["stap2_overleg"],
         }.get(step, ["stap5_beslissen"] if step in MELDING_STEPS else [])
         missing = [s for s in needs if s not in done]
         if missing:
@@ -258,6 +284,10 @@ class Rules:
         m = state.monitor
         end = self._end_event(workflow)
         label = self.findings.label(end)
+        if m.igj:
+            self.findings.add(end, "igj", Message(N_(
+                "de route sluit bij {end} zonder {igj}, terwijl de vermoedelijke pleger een "
+                "zorgverlener is"), end=label, igj=self.findings.label(MELDING_IGJ)), state)
         if not (MELDING_DOEN in m.done or HULP_ORGANISEREN in m.done or m.evidence):
             self.findings.add(end, "uitkomst", Message(N_(
                 "de route eindigt bij {end} zonder uitkomst van de meldcode (geen melding, geen "
@@ -369,3 +399,12 @@ class Rules:
             seen.add(current)
             todo.extend(self.diagram.preds.get(current, []))
         return seen
+
+
+def _holds(expression: str, answers: dict) -> bool:
+    """Whether `expression` holds over a step's answers; False when it cannot be evaluated
+    (the answers do not hold the variable it reads)."""
+    try:
+        return bool(expressions.evaluate(expression, answers))
+    except expressions.ExpressionError:
+        return False
