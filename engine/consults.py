@@ -44,9 +44,10 @@ EVENT_FIELDS = {
 
 
 def may_ask(who: Principal, case: Case) -> bool:
-    """The owner and the owner's leidinggevende ask (CONTRACT section 5)."""
+    """The owner and the owner's leidinggevende ask (CONTRACT section 5); on a practice case
+    (engine/practice.py), which only its owner reads, only the owner (who then gets 409)."""
     return case.owner_id == who.id or (
-        who.has_role(LEIDINGGEVENDE) and case.owner.manager_id == who.id)
+        not case.practice and who.has_role(LEIDINGGEVENDE) and case.owner.manager_id == who.id)
 
 
 def _lane(user: User, case: Case) -> str | None:

@@ -37,9 +37,11 @@ EVENT_FIELDS = {
 
 
 def may_manage(who: Principal, case: Case) -> bool:
-    """The owner and the owner's leidinggevende decide who else works on or reads a case."""
+    """The owner and the owner's leidinggevende decide who else works on or reads a case; a
+    practice case (engine/practice.py) only its owner, the one who reads it: the leidinggevende
+    gets 403 as anyone else who may not read it, not a 409 that tells them what it is."""
     return case.owner_id == who.id or (
-        who.has_role(LEIDINGGEVENDE) and case.owner.manager_id == who.id)
+        not case.practice and who.has_role(LEIDINGGEVENDE) and case.owner.manager_id == who.id)
 
 
 def _request(session: Session, who: Principal, case_id: Any, payload: Any, action: str,

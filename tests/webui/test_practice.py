@@ -257,3 +257,25 @@ def test_the_error_pages_and_the_viewers_page_of_a_practice_case_are_marked(ui_a
     mw.get(f"/casussen/{real['id']}")
     wrong = mw.post(f"/casussen/{real['id']}/raadplegen", {"user": "mw2", "question": "x?"})
     assert wrong.status_code in (409, 422) and BANNER not in text(wrong)
+
+
+def test_the_owners_leidinggevende_cannot_act_on_a_practice_case(app, people):
+    """The owner's leidinggevende may hand over, share and consult on the owner's real cases,
+    but does not read a practice case: 403 as for anyone else who may not read it (logged),
+    not the owner's 409 that would tell them it is a practice case."""
+    from engine import practice
+
+    case_id = practice.start(people["mw"], "peuter")["id"]
+    api = app.test_client()
+    for path, body in (("handover", {"user": "mw2", "reason": "oefening"}),
+                       ("shares", {"user": "af", "reason": "oefening"}),
+                       ("consults", {"user": "lg", "question": "Klopt dit?"})):
+        r = api.post(f"/api/v1/cases/{case_id}/{path}", json=body, headers=people.auth("lg"))
+        assert r.status_code == 403 and "oefencasus" not in r.json["error"], (path, r.json)
+        mine = api.post(f"/api/v1/cases/{case_id}/{path}", json=body, headers=people.auth("mw"))
+        assert mine.status_code == 409, (path, mine.json)
+    with store.unit_of_work() as session:
+        refused = session.scalars(select(models.AccessLogEntry.action).where(
+            models.AccessLogEntry.case_id == case_id, models.AccessLogEntry.user == "lg",
+            models.AccessLogEntry.outcome == "denied")).all()
+    assert len(refused) == 3
