@@ -85,6 +85,9 @@ class CaseFilter:
                                            last=f"{LAST_DAY:%d-%m-%Y}")
                 else:
                     setattr(f, name, day)
+        if f.started_from and f.started_to and f.started_to < f.started_from:
+            # as the overview for toezicht says it (engine/management.parse_period)
+            errors["started_to"] = N_("De einddatum ligt vóór de begindatum.")
         f.search, found = listings.parse_search(args)
         errors.update(found)
         f.step = text("step")

@@ -95,3 +95,7 @@ def test_filter_days_are_dutch_days_written_as_yyyy_mm_dd(people):
     assert found("2026-07-01", "2026-07-01") == [ids["juli"]]
     assert found("2026-06-30", "2026-06-30") == []
     assert sorted(found("2026-03-01", "2026-07-01")) == sorted(ids.values())
+    with pytest.raises(Invalid) as info:  # an end before the start, as the overview refuses it
+        oversight.CaseFilter.parse({"started_from": "2026-03-02", "started_to": "2026-03-01"})
+    assert {k: str(v) for k, v in info.value.errors.items()} == {
+        "started_to": "De einddatum ligt vóór de begindatum."}
