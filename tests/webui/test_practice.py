@@ -279,3 +279,30 @@ def test_the_owners_leidinggevende_cannot_act_on_a_practice_case(app, people):
             models.AccessLogEntry.case_id == case_id, models.AccessLogEntry.user == "lg",
             models.AccessLogEntry.outcome == "denied")).all()
     assert len(refused) == 3
+
+
+def test_the_dossier_pdf_of_a_practice_case_says_so_on_its_pages(ui_app, sqlite_people):
+    """The dossier PDF of a practice case, read back with pdftotext: the Oefenmodus mark and
+    'Oefening' in the running head of its pages; a real case's PDF has neither."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    mw = _login(ui_app, "mw")
+    case_id, _task = _start(mw, "geld")
+    real = ui_app.test_client().post("/api/v1/cases", json={"client_ref": "C-echt"},
+                                     headers=sqlite_people.auth("mw")).json
+
+    def read(number: int) -> str:
+        response = mw.http.get(f"/casussen/{number}/dossier.pdf")
+        assert response.status_code == 200 and response.data.startswith(b"%PDF")
+        return subprocess.run(["pdftotext", "-", "-"], input=response.data, capture_output=True,
+                              check=True).stdout.decode()
+
+    practice_text, real_text = read(case_id), read(real["id"])
+    assert BANNER in " ".join(practice_text.split())
+    assert f"Oefening · Casus {case_id}" in practice_text
+    assert "Oefenmodus" not in real_text and "Oefening ·" not in real_text
