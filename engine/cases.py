@@ -83,7 +83,7 @@ def case_dict(case: Case, owner: str, tasks: list[dict[str, Any]], stamp: Stamp 
               linked: list[int] | None = None) -> dict[str, Any]:
     """The case as a dict: its columns (times as ISO 8601 UTC text, audit.iso, or as `stamp`
     gives them; closed_at and stalled_at None while unset), `owner` (the owner's name), `tasks`
-    (task views) and `linked_cases` (`linked`: links.linked_ids)."""
+    (task views), `linked_cases` (links.linked_ids) and, on a practice case, `practice`: true."""
     return {
         "id": case.id,
         "client_ref": case.client_ref,
@@ -98,7 +98,7 @@ def case_dict(case: Case, owner: str, tasks: list[dict[str, Any]], stamp: Stamp 
         "completed_steps": list(case.completed_steps),
         "data": dict(case.data),
         "tasks": tasks,
-        "linked_cases": list(linked or []),
+        "linked_cases": list(linked or []), **({"practice": True} if case.practice else {}),
     }
 
 

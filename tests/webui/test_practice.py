@@ -306,3 +306,24 @@ def test_the_dossier_pdf_of_a_practice_case_says_so_on_its_pages(ui_app, sqlite_
     assert BANNER in " ".join(practice_text.split())
     assert f"Oefening · Casus {case_id}" in practice_text
     assert "Oefenmodus" not in real_text and "Oefening ·" not in real_text
+
+
+def test_the_api_marks_a_practice_case(app, people):
+    """GET /api/v1/cases/{id} and a completion's answer say `"practice": true` for a practice
+    case (its owner and an auditor read it there), so an API client never takes it for a real
+    case; a real case's answer has no such key."""
+    from engine import practice
+
+    case = practice.start(people["mw"], "peuter")
+    api = app.test_client()
+    for who in ("mw", "aud"):
+        got = api.get(f"/api/v1/cases/{case['id']}", headers=people.auth(who))
+        assert got.status_code == 200 and got.json["practice"] is True, who
+    task = api.get(f"/api/v1/tasks/{case['tasks'][0]['id']}", headers=people.auth("mw")).json
+    done = api.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("mw"),
+                    json={"data": fill(task["form"]["fields"], MELDEN)})
+    assert done.status_code == 200 and done.json["practice"] is True
+    real = api.post("/api/v1/cases", json={"client_ref": "C-echt"}, headers=people.auth("mw"))
+    assert real.status_code == 201 and "practice" not in real.json
+    assert "practice" not in api.get(f"/api/v1/cases/{real.json['id']}",
+                                     headers=people.auth("mw")).json

@@ -131,6 +131,9 @@ class Case(Body):
         description="de ids van de gekoppelde casussen, in beide richtingen: de casus die met "
                     "linked_case voor de kinderen van deze werd gestart, of de casus waarvoor "
                     "deze werd gestart")
+    practice: bool | MISSING = Attr(
+        MISSING, description="true bij een oefencasus (de oefenmodus: verzonnen, telt nergens "
+                             "mee); ontbreekt bij een echte casus")
 
 
 class CompletedCase(Case):
