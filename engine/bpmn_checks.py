@@ -44,6 +44,14 @@ CONTRACT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
                                 "financieel", "schending_rechten", "getuige", "eergerelateerd",
                                 "huwelijksdwang", "achterlating", "vgv")),
 }
+# CONTRACT section 5: fields required exactly when an answer of the same form has this value, by
+# a required_when (the field's "required" then false): field -> (variable, value that requires
+# it). Checked on a form that asks that variable (where the contract puts them).
+CONTRACT_REQUIRED_WHEN: dict[str, tuple[str, bool]] = {
+    "kindcheck_opvang_adequaat": ("kindcheck_kinderen", True),
+    "kindcheck_bescherming": ("kindcheck_kinderen", True),
+    "terugkoppeling_toelichting": ("terugkoppeling_ontvangen", False),
+}
 # Element ids the product gives a meaning of its own (CONTRACT section 5): a task with step
 # `consult` is a question to a colleague (engine/consults.py, cases.OWN_TASK_NAMES), which only
 # the person asked may complete, outside the diagram's replay. A diagram element with that id
@@ -194,6 +202,12 @@ def _field_problems(name: str, task, field_node) -> list[Problem]:
         elif want_options and kind != "multi" and sorted(options) != sorted(want_options):
             problem(field_node, N_("{where} moet precies de opties {options} hebben, zoals het "
                                    "contract voorschrijft"), options=", ".join(want_options))
+    if key in CONTRACT_REQUIRED_WHEN and _asks(task, CONTRACT_REQUIRED_WHEN[key][0]) and \
+            not _required_as_contract(field_node, key):
+        variable, value = CONTRACT_REQUIRED_WHEN[key]
+        problem(field_node, N_("{where} moet verplicht zijn precies wanneer {condition} "
+                               "(required_when), zoals het contract voorschrijft"),
+                condition=f"{variable} == {value}")
     # Every form condition (required_when, invalid_when, shown_when) goes through the safe
     # evaluator.
     for prop in field_node.xpath("camunda:properties/camunda:property[@id='required_when' or "
@@ -203,3 +217,29 @@ def _field_problems(name: str, task, field_node) -> list[Problem]:
         if p:
             problems.append(p)
     return problems
+
+
+def _required_as_contract(field_node, key: str) -> bool:
+    """Whether a field of CONTRACT_REQUIRED_WHEN is required as section 5 says: not always
+    (no required constraint), and by a required_when that holds when its variable has the
+    value that requires it and not when it has the other. A condition that reads more than
+    that variable, or cannot be evaluated, does not."""
+    if field_node.xpath("camunda:validation/camunda:constraint[@name='required']",
+                        namespaces=NS):
+        return False
+    conditions = field_node.xpath("camunda:properties/camunda:property[@id='required_when']"
+                                  "/@value", namespaces=NS)
+    if len(conditions) != 1:
+        return False
+    variable, value = CONTRACT_REQUIRED_WHEN[key]
+    try:
+        return expressions.evaluate(conditions[0], {variable: value}) is True and \
+            expressions.evaluate(conditions[0], {variable: not value}) is False
+    except expressions.ExpressionError:
+        return False
+
+
+def _asks(task, variable: str) -> bool:
+    """Whether the form of user task `task` has a field `variable`."""
+    return bool(task.xpath(f"bpmn:extensionElements/camunda:formData/camunda:formField"
+                           f"[@id='{variable}']", namespaces=NS))

@@ -74,3 +74,43 @@ def test_a_close_without_the_igj_melding_is_a_problem_at_each_end(tmp_path):
 def test_the_shipped_diagram_keeps_both_rules():
     problems = prove(BPMN)
     assert not [p for p in problems if "IGJ" in p.message or "Deskundige" in p.message]
+
+
+def field_node(root, name: str):
+    [node] = root.xpath(f"//*[local-name()='formField'][@id='{name}']")
+    return node
+
+
+def check_problems(root) -> list:
+    files = [SourceFile("meldcode.bpmn", etree.tostring(root, xml_declaration=True,
+                                                        encoding="UTF-8")),
+             SourceFile("afwegingskader.dmn", DMN)]
+    return definitions.check(files, prove=False)[1]
+
+
+def test_the_kindcheck_and_feedback_reasons_must_be_required_as_the_contract_says():
+    camunda = "http://camunda.org/schema/1.0/bpmn"
+    root = etree.fromstring(BPMN)
+    # no condition at all: optional even with children
+    [when] = field_node(root, "kindcheck_bescherming").xpath(
+        "*[local-name()='properties']/*[local-name()='property'][@id='required_when']")
+    when.getparent().remove(when)
+    # always required, also without children
+    opvang = field_node(root, "kindcheck_opvang_adequaat")
+    validation = etree.SubElement(opvang, f"{{{camunda}}}validation")
+    etree.SubElement(validation, f"{{{camunda}}}constraint", name="required")
+    # required on the wrong answer
+    [when] = field_node(root, "terugkoppeling_toelichting").xpath(
+        "*[local-name()='properties']/*[local-name()='property'][@id='required_when']")
+    when.set("value", "terugkoppeling_ontvangen == True")
+    found = {p.line: p.message for p in check_problems(root) if "required_when" in p.message}
+    root = etree.fromstring(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    lines = {field_node(root, name).sourceline: name for name in (
+        "kindcheck_bescherming", "kindcheck_opvang_adequaat", "terugkoppeling_toelichting")}
+    assert set(found) == set(lines), found
+    assert "kindcheck_kinderen == True" in found[field_node(root, "kindcheck_bescherming").sourceline]
+    assert "terugkoppeling_ontvangen == False" in \
+        found[field_node(root, "terugkoppeling_toelichting").sourceline]
+    # the shipped diagram has them right
+    assert not [p for p in check_problems(etree.fromstring(BPMN))
+                if "required_when" in p.message]
