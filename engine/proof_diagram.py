@@ -47,6 +47,27 @@ class Diagram:
     table_reads: set[str] = field(default_factory=set)  # variables a decision table reads
     live: dict[str, frozenset[str]] = field(default_factory=dict)  # node -> variables read later
 
+    def only_after(self, node: str) -> set[str]:
+        """User tasks reached from `node` from which `node` can no longer be reached."""
+        return (_reach(self.flows, node) & self.user_tasks) - self.backward(node) - {node}
+
+    def backward(self, node: str) -> set[str]:
+        """Every node from which `node` can be reached."""
+        return _reach(self.preds, node)
+
+
+def _reach(edges: dict[str, list[str]], node: str) -> set[str]:
+    """The nodes reached from `node` along `edges` (node -> neighbours), `node` itself only
+    when it lies on a cycle."""
+    seen: set[str] = set()
+    todo = list(edges.get(node, []))
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(edges.get(current, []))
+    return seen
+
 
 def read_diagram(definition) -> Diagram | None:
     """What the proof reads of a parsed version's BPMN (its first BPMN file, the process of the

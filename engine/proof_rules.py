@@ -121,7 +121,7 @@ class Rules:
         self.diagram = diagram
         self.findings = findings
         self._melding_reach = self._reaches(MELDING_DOEN)
-        self._after_melding = self._only_after(MELDING_DOEN)
+        self._after_melding = self.diagram.only_after(MELDING_DOEN)
 
     def before_step(self, state: State, child: State, step: str, answers: dict) -> bool:
         """Rules on the step being completed; updates the child's monitor. False: prune."""
@@ -338,7 +338,7 @@ class Rules:
         task feeds, on the way from the ready steps to melding_doen (the first ready step when
         melding_doen itself lies in another lane or out of reach)."""
         d = self.diagram
-        before_melding = self._backward(MELDING_DOEN)
+        before_melding = self.diagram.backward(MELDING_DOEN)
         after_ready: set[str] = set()
         todo = list(ready_steps)
         while todo:
@@ -348,7 +348,7 @@ class Rules:
             after_ready.add(node)
             todo.extend(d.flows.get(node, []))
         foreign = {t for t in d.user_tasks if d.lanes.get(t, MEDEWERKER) != MEDEWERKER}
-        suspects = (foreign | {j for j in d.joins if self._backward(j) & foreign}) & \
+        suspects = (foreign | {j for j in d.joins if self.diagram.backward(j) & foreign}) & \
             before_melding & after_ready
         if d.lanes.get(MELDING_DOEN, MEDEWERKER) != MEDEWERKER:
             return MELDING_DOEN
@@ -361,7 +361,7 @@ class Rules:
         only, and through no join that a task of another lane feeds."""
         d = self.diagram
         foreign = {t for t in d.user_tasks if d.lanes.get(t, MEDEWERKER) != MEDEWERKER}
-        blocked_joins = {j for j in d.joins if self._backward(j) & foreign}
+        blocked_joins = {j for j in d.joins if self.diagram.backward(j) & foreign}
         if d.lanes.get(target, MEDEWERKER) != MEDEWERKER:
             return set()
         good: set[str] = set()
@@ -376,29 +376,6 @@ class Rules:
                     continue
                 todo.append(pred)
         return good & d.user_tasks
-
-    def _only_after(self, node: str) -> set[str]:
-        """User tasks reached from `node` from which `node` can no longer be reached."""
-        d = self.diagram
-        seen: set[str] = set()
-        todo = list(d.flows.get(node, []))
-        while todo:
-            current = todo.pop()
-            if current not in seen:
-                seen.add(current)
-                todo.extend(d.flows.get(current, []))
-        return (seen & d.user_tasks) - self._backward(node) - {node}
-
-    def _backward(self, node: str) -> set[str]:
-        seen: set[str] = set()
-        todo = list(self.diagram.preds.get(node, []))
-        while todo:
-            current = todo.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            todo.extend(self.diagram.preds.get(current, []))
-        return seen
 
 
 def _holds(expression: str, answers: dict) -> bool:
