@@ -61,6 +61,7 @@ ARGUMENT_WORDS = {
     "case_id": "CASUSNUMMER",
     "case_ids": "CASUSNUMMER",
     "token_id": "TOKENNUMMER",
+    "groep": "GROEP",
 }
 # An option's placeholder by its Python name, where that says more than its type
 OPTION_WORDS = {
