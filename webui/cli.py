@@ -520,6 +520,22 @@ def _temporary(output: str) -> str:
     return tmp
 
 
+def _write_whole(output: str, content: bytes) -> None:
+    """Write `content` to `output` through a temporary file beside it, renamed over it once
+    complete, so a crash or a full disk never leaves half a file under the given name; exit 2
+    with the reason when the folder or disk refuses."""
+    tmp = _temporary(output)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(content)
+        os.replace(tmp, output)
+    except OSError as exc:
+        fail(f"{output}: {_os_reason(exc)}")
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
 def _sqlite_backup(database: str, target: str) -> None:
     """SQLite's online backup API: one consistent snapshot, while writers go on (WAL)."""
     import sqlite3
@@ -893,16 +909,7 @@ def export(case_id, fmt, output, as_user):
             except Forbidden:  # logged by the engine, outcome denied
                 fail(f"gebruiker '{as_user}' mag casus {case_id} niet inzien; er is niets "
                      "geëxporteerd (de poging staat in het toegangslog)")
-    tmp = _temporary(output)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, output)  # never leave half a dossier behind
-    except OSError as exc:
-        fail(f"{output}: {_os_reason(exc)}")
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    _write_whole(output, content)
     click.echo(f"Dossier van casus {case_id} geschreven naar {output} ({_dutch_number(len(content))} bytes).")
 
 
@@ -933,16 +940,7 @@ def document(output, fmt, beroepsgroep):
         doc = meldcode_doc.build(beroepsgroep=beroepsgroep)
         content = (documents.meldcode_pdf(doc) if fmt == "pdf"
                    else documents.meldcode_html(doc).encode())
-    tmp = _temporary(output)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, output)  # never leave half a document behind
-    except OSError as exc:
-        fail(f"{output}: {_os_reason(exc)}")
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    _write_whole(output, content)
     click.echo(f"Meldcode ({doc['beroepsgroep']}, procesversie {doc['version']}) geschreven naar "
                f"{output} ({_dutch_number(len(content))} bytes).")
 
