@@ -916,8 +916,10 @@ def export(case_id, fmt, output, as_user):
 @main.command("document", help="Schrijf de meldcode van de organisatie naar BESTAND, als HTML of "
                                "PDF, uit de instellingen en de actieve procesversie; met "
                                "--beroepsgroep voor het afwegingskader van die beroepsgroep "
-                               "(standaard: de instelling van de organisatie).")
-@click.option("-o", "output", required=True, type=click.Path(), help="Het bestand.")
+                               "(standaard: de instelling van de organisatie). Met -o - naar "
+                               "de standaarduitvoer.")
+@click.option("-o", "output", required=True, type=click.Path(allow_dash=True),
+              help="Het bestand; - is de standaarduitvoer.")
 @click.option("--format", "fmt", required=True, metavar="html|pdf", help="html of pdf.")
 @click.option("--beroepsgroep", default=None, metavar="GROEP",
               help="artsen (ook: knmg), verpleegkundigen (vvn) of sociaal_domein (gezamenlijk).")
@@ -934,15 +936,29 @@ def document(output, fmt, beroepsgroep):
     if beroepsgroep is not None and organisation.beroepsgroep_key(beroepsgroep) is None:
         fail(f"onbekende beroepsgroep '{beroepsgroep[:40]}'; kies artsen (knmg), "
              "verpleegkundigen (vvn) of sociaal_domein (gezamenlijk)")
-    output_path(output)
+    to_stdout = output == "-"  # the convention of command-line tools: - is standard output
+    if not to_stdout:
+        output_path(output)
     # the product's words from the catalogues, in Dutch (the organisation's own document)
     with _database(), create_app().app_context(), force_locale("nl"):
         doc = meldcode_doc.build(beroepsgroep=beroepsgroep)
         content = (documents.meldcode_pdf(doc) if fmt == "pdf"
                    else documents.meldcode_html(doc).encode())
+    summary = f"Meldcode ({doc['beroepsgroep']}, procesversie {doc['version']})"
+    if to_stdout:
+        # the document alone on standard output (a pipe reads it whole); the report on stderr
+        stream = click.get_binary_stream("stdout")
+        try:
+            stream.write(content)
+            stream.flush()
+        except BrokenPipeError:  # the reader stopped (| head): no traceback at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            fail("de standaarduitvoer werd gesloten voordat het document geschreven was")
+        click.echo(f"{summary} geschreven naar de standaarduitvoer "
+                   f"({_dutch_number(len(content))} bytes).", err=True)
+        return
     _write_whole(output, content)
-    click.echo(f"Meldcode ({doc['beroepsgroep']}, procesversie {doc['version']}) geschreven naar "
-               f"{output} ({_dutch_number(len(content))} bytes).")
+    click.echo(f"{summary} geschreven naar {output} ({_dutch_number(len(content))} bytes).")
 
 
 def _reader(name: str, case_id: int) -> users.Principal:

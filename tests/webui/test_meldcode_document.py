@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from engine import definitions, expressions, meldcode_doc, organisation, store
-from tests.conftest import meldcode_cli, need
+from tests.conftest import ROOT, meldcode_cli, need
 from tests.helpers import Client, text
 
 SETTINGS = {
@@ -174,6 +174,25 @@ def test_the_html_for_each_professional_group_holds_every_section(configured, tm
     # knmg and vvn name the groups by their meldcode; without: the organisation's setting
     complete(html_text(page), {"knmg": "artsen", "vvn": "verpleegkundigen"}.get(
         group or "", SETTINGS["beroepsgroep"]))
+
+
+def test_dash_writes_the_document_to_standard_output(configured, tmp_path, monkeypatch):
+    """`-o -` is standard output, as with other command-line tools (it wrote a file named
+    "-"): the document alone on stdout, the report on stderr."""
+    work = tmp_path / "werkmap"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "meldcode"), "document",
+         "-o", "-", "--format", "pdf"], capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"%PDF-") and result.stdout.rstrip().endswith(b"%%EOF")
+    assert b"standaarduitvoer" in result.stderr and b"%PDF" not in result.stderr
+    assert not list(work.iterdir())  # no file named "-", nor any other
+    page = meldcode_cli("document", "-o", "-", "--format", "html")
+    assert page.returncode == 0 and page.stdout.startswith("<!doctype html>"), page.stderr
+    complete(html_text(page.stdout), SETTINGS["beroepsgroep"])
+    assert "- is de standaarduitvoer" in one_line(meldcode_cli("document", "--help").stdout)
 
 
 def test_the_page_follows_the_group_asked_for_and_else_the_readers_own(configured):
