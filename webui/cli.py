@@ -947,7 +947,7 @@ def document(output, fmt, beroepsgroep):
     summary = f"Meldcode ({doc['beroepsgroep']}, procesversie {doc['version']})"
     if to_stdout:
         # the document alone on standard output (a pipe reads it whole); the report on stderr
-        stream = click.get_binary_stream("stdout")
+        stream = sys.stdout.buffer
         try:
             stream.write(content)
             stream.flush()
