@@ -117,16 +117,32 @@ REQUESTS = Counter("meldcode_http_requests_total", "HTTP-verzoeken per endpoint 
                    ["endpoint", "method", "status"])
 LATENCY = Histogram("meldcode_http_request_duration_seconds", "Duur van HTTP-verzoeken.",
                     ["endpoint"], buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
+# Completions and starts of real cases only: a practice case is in no figure (engine.practice;
+# its start is on the practice page, which is not counted).
 COMPLETIONS = Counter("meldcode_task_completions_total", "Afgeronde stappen.")
 CASE_STARTS = Counter("meldcode_case_starts_total", "Gestarte casussen.")
 
 
+def _of_practice_case(task_id: object) -> bool:
+    """Whether the task belongs to a practice case (engine.practice), which the figures never
+    count (issue 14 point 5). A read that fails counts as practice: better a real completion
+    missing from the counter than a fictional one in it."""
+    from engine import practice, tasks
+
+    try:
+        return practice.practice_case(tasks.case_of_task(task_id))
+    except Exception:  # noqa: BLE001 - the metric must not turn a stored completion into a 500
+        log.exception("metriek: casus van de taak niet te lezen; niet geteld")
+        return True
+
+
 def _count_domain_events(endpoint: str, status: int) -> None:
-    if endpoint == "api.complete_task" and status == 200:
-        COMPLETIONS.inc()
-    elif endpoint == "tasks.task" and request.method == "POST" and status == 302 \
-            and request.form.get("actie") != "concept":
-        COMPLETIONS.inc()
+    completed = (endpoint == "api.complete_task" and status == 200) or (
+        endpoint == "tasks.task" and request.method == "POST" and status == 302
+        and request.form.get("actie") != "concept")
+    if completed:
+        if not _of_practice_case((request.view_args or {}).get("task_id")):
+            COMPLETIONS.inc()
     elif endpoint == "api.start_case" and status == 201:
         CASE_STARTS.inc()
     elif endpoint == "cases.new_case" and request.method == "POST" and status == 302:
