@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from . import audit, due, forms, links
-from .adapter import IdSource, dump_state
+from .adapter import IdSource, dump_state, workflow_cache
 from .commands import Denied, load_case, log_denied, refusals_logged, run_command
 from .driving import Advance, start_workflow, uitkomst_of
 from .errors import BadRequest, Conflict, Invalid
@@ -51,17 +51,11 @@ def task_view(row: TaskRecord | Row[Any], stamp: Stamp = audit.iso) -> dict[str,
     """A task row (the model, or a Core row with its columns) as the API and the pages show
     it: id, case_id, step, name, lane, state, ready_at and due_at (ISO 8601 UTC text, audit.iso,
     or as `stamp` gives it; due_at None without a due date) and urgent (CONTRACT section 5)."""
-    return {
-        "id": row.id,
-        "case_id": row.case_id,
-        "step": row.step,
-        "name": task_name(row.step, row.name),
-        "lane": row.lane,
-        "state": row.state,
-        "ready_at": stamp(row.ready_at),
-        "due_at": stamp(row.due_at) if row.due_at is not None else None,
-        "urgent": bool(row.urgent),
-    }
+    return {"id": row.id, "case_id": row.case_id, "step": row.step,
+            "name": task_name(row.step, row.name), "lane": row.lane, "state": row.state,
+            "ready_at": stamp(row.ready_at),
+            "due_at": stamp(row.due_at) if row.due_at is not None else None,
+            "urgent": bool(row.urgent)}
 
 
 def _ready_rows(session: Session, case_id: int) -> list[TaskRecord]:
@@ -324,6 +318,8 @@ def _start_case(who: Principal, payload: Any, practice: bool = False) -> dict[st
     if errors:
         raise Invalid(N_("Ongeldige gegevens."), errors)
 
+    started: list[Any] = []  # the cache gets the new workflow once the start committed
+
     def run(session: Session):
         version = active_version(session)
         if version is None:
@@ -352,9 +348,13 @@ def _start_case(who: Principal, payload: Any, practice: bool = False) -> dict[st
             session.execute(insert(Timer), change.timers)
         audit.seal_case(session, case.id)  # a new case: its header hash starts here
         audit.log_access(session, who, "create", "ok", case=case, source=who.source)
+        # as a completion does (engine/tasks.py): the first step then skips load_state
+        started[:] = [(str(session.get_bind().url), case.id), case.version_id, workflow]
         return case_dict(case, who.name, change.tasks_view(), linked=linked_cases)
 
-    return run_command(who, run)
+    result = run_command(who, run)
+    workflow_cache.put(*started)
+    return result
 
 
 def open_case(session: Session, who: Principal, case_id: Any, action: str,
