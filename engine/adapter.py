@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
+import functools
 import inspect
 import json
 import threading
@@ -38,9 +40,10 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
     TaskConverter,
     WorkflowConverter,
 )
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
-from SpiffWorkflow.util.task import TaskIterator
+from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from .definitions import ProcessDefinition
 from .errors import Conflict
@@ -151,7 +154,7 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
         workflow = self.target_class(
             definition.spec, definition.subprocess_specs, deserializing=True
         )
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], uuid.UUID, workflow=workflow)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], _uuid, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(uuid.UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
@@ -229,9 +232,9 @@ class _TaskConverter(TaskConverter):
                 else [k for k in before if k not in after],
             }
         return {
-            "id": str(task.id),
-            "parent": str(parent.id) if parent is not None else None,
-            "children": [str(child) for child in task._children],  # noqa: SLF001 - as spiff's
+            "id": _uuid_text(task.id),
+            "parent": _uuid_text(parent.id) if parent is not None else None,
+            "children": [_uuid_text(child) for child in task._children],  # noqa: SLF001 - as spiff's
             "last_state_change": task.last_state_change,
             "state": task.state,
             "task_spec": task.task_spec.name,
@@ -240,6 +243,51 @@ class _TaskConverter(TaskConverter):
             "data": data,
             "delta": delta,
         }
+
+
+    def from_dict(self, dct, workflow):
+        """SpiffWorkflow 3.2's TaskConverter.from_dict with the very same result, written out
+        for speed (a worker that did not store a case's last step reads its whole state back):
+        task ids parsed once per text (_uuid), and the parent's data copied as DeepMerge.merge
+        copies it into an empty dict (a shallow copy of each dict, list and set value)."""
+        task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+        task = self.target_class(workflow, task_spec, state=dct["state"], id=_uuid(dct["id"]))
+        task._parent = _uuid(dct["parent"]) if dct["parent"] is not None else None  # noqa: SLF001
+        task._children = [_uuid(child) for child in dct["children"]]  # noqa: SLF001
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        task.internal_data = self.registry.restore(dct["internal_data"])
+        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+            task.workflow.top_workflow.event_manager.add_task(task)
+        delta = dct.get("delta")
+        parent = task.parent
+        if delta and parent is not None:
+            data = {key: copy.copy(value) if isinstance(value, (dict, list, set)) else value
+                    for key, value in parent.data.items()}
+            data.update(self.registry.restore(delta.get("updates", {})))
+            for key in delta.get("deletions", {}):
+                if key in data:
+                    del data[key]
+        else:
+            data = self.registry.restore(dct["data"])
+        task.data = data
+        return task
+
+
+@functools.lru_cache(maxsize=65536)
+def _cached_uuid(text: str) -> uuid.UUID:
+    return uuid.UUID(text)
+
+
+# str(UUID) formats in Python; a case's ids are written again with every step
+_uuid_text = functools.lru_cache(maxsize=65536)(str)
+
+
+def _uuid(text: Any) -> uuid.UUID:
+    """uuid.UUID(text), remembered for a text (a load parses each task id three times, and a
+    case's ids come back with every load); anything but a str goes to uuid.UUID as it is, so
+    a malformed state fails as it did."""
+    return _cached_uuid(text) if type(text) is str else uuid.UUID(text)
 
 
 # Our timer event definitions (engine/timers.py) serialise as SpiffWorkflow's own do.

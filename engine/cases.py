@@ -349,7 +349,7 @@ def _start_case(who: Principal, payload: Any, practice: bool = False) -> dict[st
         audit.seal_case(session, case.id)  # a new case: its header hash starts here
         audit.log_access(session, who, "create", "ok", case=case, source=who.source)
         # as a completion does (engine/tasks.py): the first step then skips load_state
-        started[:] = [(str(session.get_bind().url), case.id), case.version_id, workflow]
+        started[:] = [(str(session.connection().engine.url), case.id), case.version_id, workflow]
         return case_dict(case, who.name, change.tasks_view(), linked=linked_cases)
 
     result = run_command(who, run)

@@ -52,3 +52,60 @@ def test_a_task_that_drops_a_key_of_its_parent_records_the_deletion():
     task.data.pop("weg", None)
     assert '"deletions": ["weg"]' in adapter.snapshot(workflow)
     assert adapter.snapshot(workflow) == spiff_serialization(workflow)
+
+
+def spiff_restored(definition, text: str):
+    """The workflow of `text` as SpiffWorkflow's own TaskConverter.from_dict restores it."""
+    registry = adapter._registry
+    typename = registry.typenames[Task]
+    ours = registry.convert_from_dict[typename]
+    own = TaskConverter.__new__(TaskConverter)
+    own.registry, own.target_class = registry, Task
+    registry.convert_from_dict[typename] = functools.partial(registry._obj_from_dict,
+                                                             own.from_dict)
+    try:
+        return adapter.restore(definition, text)
+    finally:
+        registry.convert_from_dict[typename] = ours
+
+
+def restored_facts(workflow) -> list:
+    """Everything a restored task holds, task by task in the workflow's order."""
+    return [(task_id, task.id, task._parent, task._children, task.state, task.task_spec.name,
+             task.last_state_change, task.triggered, task.internal_data, task.data)
+            for task_id, task in workflow.tasks.items()]
+
+
+def test_every_state_along_each_route_is_read_back_as_spiffworkflow_reads_it():
+    definition = definitions.load(definitions.shipped_files())
+    compared = 0
+    for scenario in {s.name: s for s in [LONGEST, *SCENARIOS]}.values():
+        ids = adapter.IdSource(1)
+        workflow, advance = driving.start_workflow(definition, ids)
+        while advance.ready:
+            text = adapter.snapshot(workflow)
+            ours, theirs = adapter.restore(definition, text), spiff_restored(definition, text)
+            assert restored_facts(ours) == restored_facts(theirs), scenario.name
+            assert sorted(map(str, ours.event_manager.tasks)) == \
+                sorted(map(str, theirs.event_manager.tasks)), scenario.name
+            assert adapter.snapshot(ours) == adapter.snapshot(theirs) == text, scenario.name
+            compared += 1
+            task = next((t for t in advance.ready if t.task_spec.bpmn_id in TEAM_STEPS),
+                        advance.ready[0])
+            fields = [f.as_dict() for f in definition.steps[task.task_spec.bpmn_id].fields]
+            advance = driving.complete_in_workflow(workflow, str(task.id),
+                                                   fill(fields, scenario.decisions), ids)
+    assert compared > 20
+
+
+def test_a_read_back_task_holds_copies_of_its_parents_lists_and_dicts():
+    """A task's data is a copy of its parent's (as DeepMerge.merge makes it): changing a list
+    in one task's data leaves the parent's as it was."""
+    definition = definitions.load(definitions.shipped_files())
+    workflow, advance = driving.start_workflow(definition, adapter.IdSource(1))
+    advance.ready[0].parent.data["lijst"] = [1]
+    advance.ready[0].data["lijst"] = [1]  # the same value: no delta, the parent's is copied
+    restored = adapter.restore(definition, adapter.snapshot(workflow))
+    task = restored.get_task_from_id(advance.ready[0].id)
+    task.data["lijst"].append(2)
+    assert task.parent.data["lijst"] == [1]
