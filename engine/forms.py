@@ -60,20 +60,13 @@ class Field:
     default: Any = None
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "label": self.label,
-            "type": self.type,
-            "required": self.required,
-            "help": self.help,
-        }
+        out: dict[str, Any] = {"name": self.name, "label": self.label, "type": self.type,
+                               "required": self.required, "help": self.help}
         if self.type in CHOICE_TYPES:
-            out["options"] = [{"value": o.value, "label": o.label, **({"help": o.help}
-                                                                    if o.help else {})}
-                              for o in self.options]
+            out["options"] = [{"value": o.value, "label": o.label,
+                               **({"help": o.help} if o.help else {})} for o in self.options]
         if self.default is not None:
-            out["default"] = list(self.default) if isinstance(self.default, tuple) \
-                else self.default
+            out["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
         if self.maxlength is not None:
             out["maxlength"] = self.maxlength
         if self.required_when:
@@ -116,9 +109,7 @@ def fields_of(task_spec) -> list[Field]:
                 minimum=_int(f.get_validation("min")),
                 maximum=_int(f.get_validation("max")),
                 required_when=required_when,
-                depends_on=tuple(sorted(expressions.names_in(required_when)))
-                if required_when
-                else (),
+                depends_on=tuple(sorted(expressions.names_in(required_when or "True"))),
                 invalid_when=f.get_property("invalid_when") or None,
                 invalid_message=(f.get_property("invalid_message") or "").strip(),
                 shown_when=f.get_property("shown_when") or None,
@@ -136,14 +127,26 @@ class FormInvalid(Exception):
 
 REQUIRED = N_("Dit veld is verplicht.")
 INVALID = N_("Dit antwoord past niet bij de andere antwoorden op dit formulier.")
-TEXT_TYPES = ("string", "text")
+NOT_FOR_GROUP = N_("Dit veld hoort niet bij het formulier van deze casus: het wordt alleen "
+                   "gevraagd bij een andere beroepsgroep.")
+NOT_AFTER_ANSWERS = N_("Dit veld hoort niet bij het formulier van deze casus: het wordt alleen "
+                       "gevraagd na andere eerdere antwoorden.")
+
+
+def not_on_form(f: Field) -> str:
+    """Why an answer for `f`, a field this case's form leaves off (shown_fields), is refused:
+    NOT_FOR_GROUP when its shown_when reads the case's beroepsgroep (engine/professions.py),
+    else NOT_AFTER_ANSWERS. Raises nothing (deploy checks every shown_when, bpmn_checks)."""
+    try:
+        reads = expressions.names_in(f.shown_when or "True")
+    except expressions.ExpressionError:
+        reads = set()
+    return NOT_FOR_GROUP if "beroepsgroep" in reads else NOT_AFTER_ANSWERS
 
 
 def is_applicable(f: Field, context: dict[str, Any]) -> bool:
     """A conditional field applies when its condition holds over the data known so far."""
-    if not f.required_when:
-        return True
-    return _holds(f.required_when, context)
+    return not f.required_when or _holds(f.required_when, context)
 
 
 def shown_fields(fields: list[Field], context: dict[str, Any] | None) -> list[Field]:
@@ -154,8 +157,7 @@ def shown_fields(fields: list[Field], context: dict[str, Any] | None) -> list[Fi
 
 
 def _holds(expression: str, context: dict[str, Any]) -> bool:
-    # A condition over an answer that was not given (or cannot be read) does not hold: a
-    # missing required answer is reported by itself.
+    # A condition over an answer not given (or unreadable) does not hold: a missing one is reported.
     try:
         return bool(expressions.evaluate(expression, context))
     except expressions.ExpressionError:
@@ -305,7 +307,8 @@ def validate(
     with its invalid_message when that expression holds.
 
     A field not on this case's form (shown_fields: a KNMG point in a nurse's case) is never
-    required, gets no default, and an answer sent for it is ignored (not stored).
+    required and gets no default; a key sent for it is refused like an unknown key (CONTRACT
+    section 4: "an unknown or disallowed key is named as a field"), never ignored.
     from_web: values come as strings from an HTML form ("ja"/"nee", "12"), not as JSON types.
     A multi field takes a list of distinct option values ([] or absent: none chosen); a
     field left empty that is not required gets its default (Field.default) recorded.
@@ -315,15 +318,16 @@ def validate(
         raise FormInvalid({"data": N_("Verwacht een object met veldwaarden.")})
     by_name = {f.name: f for f in fields}
     fields = shown_fields(fields, context)
+    shown = {f.name for f in fields}
     errors: dict[str, str] = {}
     for key in data:
         if key not in by_name:
             errors[str(key)[:100]] = N_("Onbekend veld: dit formulier vraagt hier niet om.")
+        elif key not in shown:
+            errors[key] = not_on_form(by_name[key])
     clean: dict[str, Any] = {}
     for f in fields:
-        if f.name not in data:
-            continue
-        value = data[f.name]
+        value = data.get(f.name)  # absent: not given, as None
         if from_web and isinstance(value, str):
             value = value.strip()
         if value is None or value == "" or value == []:
@@ -335,8 +339,7 @@ def validate(
             continue
         if converted is not None:
             clean[f.name] = converted
-    scope = dict(context or {})
-    scope.update(clean)
+    scope = {**(context or {}), **clean}
     for f in fields:
         if f.name in clean or f.name in errors:
             continue

@@ -232,13 +232,18 @@ class Explorer:
 
         Values of routed fields are enumerated (booleans, enum options, and "left empty" for a
         field that is not always required); other fields get one valid value when required.
-        Each candidate goes through forms.validate, so what the form refuses is no route.
+        Only the fields on the form of a case with the state's data are answered
+        (forms.shown_fields: an answer to another one is refused, as at every door). Each
+        candidate goes through forms.validate, so what the form refuses is no route.
         """
-        fields = self.definition.steps[step].fields
+        every_field = self.definition.steps[step].fields
+        fields = forms.shown_fields(every_field, state.data)
         context_reads = self.diagram.form_reads.get(step, set())
         context_key = tuple(sorted((k, repr(v)) for k, v in state.data.items()
                                    if k in context_reads))
-        cache_key = (step, context_key)
+        # shown_when reads no routed answer (proof_diagram): the fields it leaves on the form
+        # are part of the key instead, so a state never gets another form's answers
+        cache_key = (step, context_key, tuple(f.name for f in fields))
         cached = self._answers_cache.get(cache_key)
         if cached is not None:
             return cached
@@ -271,7 +276,7 @@ class Explorer:
                         candidate[f.name] = _filler(f)
                 scope = {**state.data, **candidate}
             try:
-                clean = forms.validate(fields, candidate, context=state.data)
+                clean = forms.validate(every_field, candidate, context=state.data)
             except forms.FormInvalid:
                 continue
             identity = tuple(sorted((k, repr(v)) for k, v in clean.items()

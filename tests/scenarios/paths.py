@@ -6,6 +6,7 @@ the scenario's decisions, the way a client of the API would.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -205,14 +206,42 @@ SCENARIOS = [
 LONGEST = next(s for s in SCENARIOS if s.name == "melden_en_hulp_niet_effectief_opnieuw_melden")
 
 
+@functools.cache
+def shown_when() -> dict[str, str]:
+    """The shown_when of each field of the shipped diagram that has one, by field name (the
+    field dicts of a form, as the API gives them, do not carry it)."""
+    from engine import definitions
+
+    steps = definitions.load(definitions.shipped_files()).steps.values()
+    return {f.name: f.shown_when for step in steps for f in step.fields if f.shown_when}
+
+
+def is_shown(name: str, known: dict) -> bool:
+    """Whether the field `name` is on the form of a case with the data `known` (the decisions
+    and answers so far): as engine.forms.shown_fields, a shown_when that cannot be evaluated
+    over them does not hold."""
+    condition = shown_when().get(name)
+    try:
+        return condition is None or bool(expressions.evaluate(condition, known))
+    except expressions.ExpressionError:
+        return False
+
+
 def fill(fields: list[dict], decisions: dict) -> dict:
     """Form data as a careful user would enter it: decisions as given, text where asked, and
-    a choice wherever the form requires one, also where a field's required_when holds."""
+    a choice wherever the form requires one, also where a field's required_when holds.
+
+    Only fields on the form of the scenario's case are answered (is_shown): `fields` may be
+    every field of a step (as_dict of the diagram's), and the engine refuses an answer to a
+    field this case's form leaves off (a KNMG point in a case of another beroepsgroep). The
+    case's beroepsgroep is the organisation's default (sociaal_domein) unless the decisions
+    name one."""
     data: dict = {}
     # Veilig Thuis reports back once unless the scenario says it will report again.
     # The suspected perpetrator is no professional carer (no melding to the IGJ) and no form of
     # violence that changes the route was seen, unless the scenario says so.
-    decisions = {"terugkoppeling_vervolg": False, "pleger_zorgverlener": False, **decisions}
+    decisions = {"terugkoppeling_vervolg": False, "pleger_zorgverlener": False,
+                 "beroepsgroep": "sociaal_domein", **decisions}
 
     def required(f) -> bool:
         if f["required"]:
@@ -227,6 +256,8 @@ def fill(fields: list[dict], decisions: dict) -> dict:
         before = dict(data)
         for f in fields:
             name = f["name"]
+            if not is_shown(name, {**decisions, **data}):
+                continue
             if name in decisions:
                 data[name] = decisions[name]
             elif f["type"] in ("string", "text"):
