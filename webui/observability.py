@@ -136,11 +136,16 @@ def _of_practice_case(task_id: object) -> bool:
         return True
 
 
-def _count_domain_events(endpoint: str, status: int) -> None:
-    completed = (endpoint == "api.complete_task" and status == 200) or (
-        endpoint == "tasks.task" and request.method == "POST" and status == 302
-        and request.form.get("actie") != "concept")
-    if completed:
+def _count_domain_events(endpoint: str, response) -> None:
+    status = response.status_code
+    if endpoint == "api.complete_task" and status == 200:
+        # the case the API answers with says it: "practice": true (CONTRACT; no read here,
+        # this runs on every completion)
+        body = response.get_json(silent=True)
+        if not (isinstance(body, dict) and body.get("practice")):
+            COMPLETIONS.inc()
+    elif endpoint == "tasks.task" and request.method == "POST" and status == 302 \
+            and request.form.get("actie") != "concept":
         if not _of_practice_case((request.view_args or {}).get("task_id")):
             COMPLETIONS.inc()
     elif endpoint == "api.start_case" and status == 201:
@@ -211,7 +216,7 @@ def _finish(response):
     endpoint = request.url_rule.endpoint if request.url_rule is not None else "onbekend"
     REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
     LATENCY.labels(endpoint).observe(seconds)
-    _count_domain_events(endpoint, response.status_code)
+    _count_domain_events(endpoint, response)
     log.info("request", method=request.method, path=request.path, status=response.status_code,
              duration_ms=round(seconds * 1000, 1), user=_user_name())
     return response
