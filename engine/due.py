@@ -4,7 +4,8 @@ Working days are Monday to Friday without the Dutch national public holidays (th
 package's list for NL). A due date is the end of a day in Dutch time: 23:59 Europe/Amsterdam,
 given as an aware UTC datetime (engine/timezones.py), so a summer and a winter date come out
 right whatever zone the server runs in. `due_at` says when a task that became ready is due;
-`melding_branch` and `is_urgent` say which tasks are urgent. The reminders of issue 13
+`melding_branch` and `is_urgent` say which tasks are urgent, `has_priority` which come right
+after them in the web inbox (structural unsafety). The reminders of issue 13
 (engine/notifications) count with `add_working_days` and `working_days_between`.
 """
 
@@ -240,18 +241,37 @@ def is_urgent(step: str, spec, data: Mapping[str, Any]) -> bool:
     return is_acute(data) and step in melding_branch(spec)
 
 
+def has_priority(step: str, spec, data: Mapping[str, Any]) -> bool:
+    """Whether the web inbox puts a task right after the urgent ones (issue 14 point 3: "with
+    acute or structural unsafety the melding is urgent and first in the inbox"): a task of the
+    melding branch (as is_urgent) in a case whose data holds `structurele_onveiligheid` true
+    and that is not urgent. Only the web inbox reads it: the API's `urgent` and the order of
+    GET /api/v1/tasks stay as CONTRACT section 5 defines them (acute_onveiligheid only).
+    Raises nothing."""
+    return (data.get("structurele_onveiligheid") is True and not is_acute(data)
+            and step in melding_branch(spec))
+
+
 # --- order -------------------------------------------------------------------------------------
 
 _FAR = datetime.max.replace(tzinfo=UTC)
 
 
 def inbox_key(task: Mapping[str, Any]) -> tuple:
-    """The order of GET /api/v1/tasks and of the inbox (CONTRACT section 5): urgent first, then
-    by due date (none last), then by the time the task became ready, then by id. `task`: a
-    mapping with urgent, due_at and ready_at (datetimes) and id."""
+    """The order of GET /api/v1/tasks (CONTRACT section 5): urgent first, then by due date
+    (none last), then by the time the task became ready, then by id. `task`: a mapping with
+    urgent, due_at and ready_at (datetimes) and id."""
     due = task.get("due_at")
     return (not task.get("urgent"), to_utc(due) if due is not None else _FAR,
             to_utc(task["ready_at"]), task["id"])
+
+
+def web_inbox_key(task: Mapping[str, Any]) -> tuple:
+    """The default order of the web inbox: inbox_key's, with the tasks that have priority
+    (`priority`: has_priority) right after the urgent ones. `task`: as inbox_key takes it,
+    with priority (absent: false)."""
+    first, *rest = inbox_key(task)
+    return (first, not task.get("priority"), *rest)
 
 
 def route_position(step: str) -> int:
@@ -260,19 +280,20 @@ def route_position(step: str) -> int:
     return ROUTE.index(step) if step in ROUTE else len(ROUTE)
 
 
-# How an inbox can be sorted (the page's `sorteer`): urgent first then by due date (CONTRACT
-# section 5, the default), by due date alone, by case (client reference), by step (the route).
+# How an inbox can be sorted (the page's `sorteer`): urgent first, then priority, then by due
+# date (web_inbox_key, the default), by due date alone, by case (client reference), by step
+# (the route).
 INBOX_SORTS = ("urgentie", "termijn", "casus", "stap")
 
 
 def inbox_sort_key(sort: str) -> Callable[[Mapping[str, Any]], tuple]:
     """The sort key of an inbox sorted by `sort` (INBOX_SORTS; anything else: the first), over
-    mappings as inbox_key takes them, with client_ref, case_id, step and name for "casus" and
-    "stap"; within a case or a step the default order."""
+    mappings as web_inbox_key takes them, with client_ref, case_id, step and name for "casus"
+    and "stap"; within a case or a step the default order."""
     if sort == "termijn":
         return lambda t: inbox_key(t)[1:]
     if sort == "casus":
-        return lambda t: (t["client_ref"].casefold(), t["case_id"], *inbox_key(t))
+        return lambda t: (t["client_ref"].casefold(), t["case_id"], *web_inbox_key(t))
     if sort == "stap":
-        return lambda t: (route_position(t["step"]), t["name"].casefold(), *inbox_key(t))
-    return inbox_key
+        return lambda t: (route_position(t["step"]), t["name"].casefold(), *web_inbox_key(t))
+    return web_inbox_key

@@ -60,22 +60,30 @@ def inbox(who: Principal, sort: str = INBOX_SORTS[0]) -> dict[str, Any]:
     by due date, then by ready time: tasks.ready_task_rows), in the order `sort` names
     (INBOX_SORTS, engine/due.py inbox_sort_key; an unknown one: the first). Out: "tasks", each
     with its case's client_ref, ready_at and due_at (aware UTC; due_at None without a due
-    date), urgent, overdue (past due at clock.now()), due_this_year and draft (this person
-    keeps a draft of it); "cases": the same tasks grouped by case, in that order; counts."""
+    date), urgent, priority (due.has_priority: right after the urgent ones, structural
+    unsafety), overdue (past due at clock.now()), due_this_year and draft (this person keeps a
+    draft of it); "cases": the same tasks grouped by case, in that order; counts."""
     sort = sort if sort in INBOX_SORTS else INBOX_SORTS[0]
     now = clock.now()
     with unit_of_work() as session:
         rows = tasks.ready_task_rows(session, who, INBOX_LIMIT)
         case_ids = {r.case_id for r in rows}
-        refs = dict(session.execute(
-            select(Case.id, Case.client_ref).where(Case.id.in_(case_ids))
-        ).all()) if case_ids else {}
+        # the two answers the inbox order reads, not the whole case data
+        found = session.execute(
+            select(Case.id, Case.client_ref, Case.process_version,
+                   Case.data["acute_onveiligheid"].as_json(),
+                   Case.data["structurele_onveiligheid"].as_json())
+            .where(Case.id.in_(case_ids))
+        ).all() if case_ids else []
+        refs = {row[0]: row[1] for row in found}
+        priority = _priority(session, rows, found)
         drafted = set(session.scalars(select(Draft.task_id).where(Draft.user_id == who.id)))
         items: list[dict[str, Any]] = [{
             "id": row.id, "case_id": row.case_id, "client_ref": refs.get(row.case_id, ""),
             "step": row.step, "name": task_name(row.step, row.name), "lane": row.lane,
             "ready_at": aware(row.ready_at), "due_at": aware(row.due_at),
             "urgent": bool(row.urgent), "overdue": due.is_overdue(row.due_at, now),
+            "priority": row.id in priority,
             "due_this_year": row.due_at is None
             or due.local_day(row.due_at).year == due.local_day(now).year,
             "draft": row.id in drafted,
@@ -106,6 +114,29 @@ def inbox(who: Principal, sort: str = INBOX_SORTS[0]) -> dict[str, Any]:
             "lane_counts": dict(lanes),
             "team_counts": team,
         }
+
+
+def _priority(session, rows: list[TaskRecord], found) -> set[str]:
+    """The ids of the task `rows` that have priority in the inbox (due.has_priority), with
+    `found` the (id, client_ref, process_version, acute_onveiligheid, structurele_onveiligheid)
+    rows of their cases. A version's definition is read only for a case with structural
+    unsafety, and parsed once (versions.definition_for)."""
+    structural = {case_id: (version, {"acute_onveiligheid": _true(acute),
+                                      "structurele_onveiligheid": True})
+                  for case_id, _ref, version, acute, flag in found if _true(flag)}
+    chosen = set()
+    for row in rows:
+        if row.case_id in structural:
+            version, data = structural[row.case_id]
+            if due.has_priority(row.step, versions.definition_for(session, version).spec, data):
+                chosen.add(row.id)
+    return chosen
+
+
+def _true(value: Any) -> bool:
+    """Whether a JSON value read out of the case data is true: PostgreSQL gives True, SQLite's
+    JSON_EXTRACT gives a JSON true as the integer 1 (and false as 0)."""
+    return value is True or (type(value) is int and value == 1)
 
 
 # --- Mijn casussen ---------------------------------------------------------------------------
