@@ -15,7 +15,7 @@ from lxml import etree
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
-from . import clock, drafts, due, entries, links, organisation, sharing, tasks, users, versions
+from . import clock, drafts, due, entries, links, organisation, professions, sharing, tasks, users, versions
 from .cases import get_case, task_name
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
@@ -266,8 +266,10 @@ def path_markers(definition: ProcessDefinition, info: DiagramInfo, case: dict[st
 
 def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, Any]:
     """The case (read through cases.get_case, so access is checked and logged as `action`;
-    its times as aware datetimes, which the page formats), its timeline, the path through the
-    diagram, the organisation's contacts and the linked cases (links.page_part)."""
+    its times as aware datetimes, which the page formats; `beroepsgroep` the name of its
+    group, or None with `beroepsgroep_organisatie` the organisation's when none was recorded),
+    its timeline, the path through the diagram, the organisation's contacts and the linked
+    cases (links.page_part)."""
     case = get_case(who, case_id, action=action, stamp=aware)
     with unit_of_work() as session:
         definition = versions.definition_for(session, case["process_version"])
@@ -296,6 +298,14 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
                 "data": dict(e.data or {}),
             })
         contacts = _contacts(session)
+        # the beroepsgroep recorded at the start (engine/professions.py), by its name; a case
+        # started before groups were recorded has none, and its help texts name the
+        # organisation's afwegingskader (professions.help_values): the page says so
+        group = case["data"].get(professions.VARIABLE)
+        case["beroepsgroep"] = organisation.BEROEPSGROEPEN.get(group, group) \
+            if isinstance(group, str) else None
+        case["beroepsgroep_organisatie"] = None if isinstance(group, str) \
+            else organisation.read(session)["beroepsgroep_label"]
         row = session.get_one(Case, case["id"], options=[defer(Case.workflow_state)])
         case["practice"] = bool(row.practice)  # practice mode marks every page (practice.py)
         colleagues = sharing.candidates(session, who, row)
