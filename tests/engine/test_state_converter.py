@@ -2,6 +2,7 @@
 for speed): it must give, byte for byte, what SpiffWorkflow's TaskConverter gives, so states
 stored before and after it, and verify's comparison of a replayed state, stay the same."""
 
+import contextlib
 import functools
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
@@ -11,36 +12,53 @@ from engine import adapter, definitions, driving
 from tests.scenarios.paths import LONGEST, SCENARIOS, TEAM_STEPS, fill
 
 
-def spiff_serialization(workflow) -> str:
-    """The state as SpiffWorkflow's own TaskConverter would write it."""
+@contextlib.contextmanager
+def spiffs_own_task_converter(direction: str):
+    """Within the block, tasks are converted `direction` ("to" or "from" a dict) by
+    SpiffWorkflow's own TaskConverter instead of ours."""
     registry = adapter._registry
     typename = registry.typenames[Task]
-    ours = registry.convert_to_dict[typename]
+    table = registry.convert_to_dict if direction == "to" else registry.convert_from_dict
+    ours = table[typename]
     own = TaskConverter.__new__(TaskConverter)
     own.registry, own.target_class = registry, Task
-    registry.convert_to_dict[typename] = functools.partial(registry._obj_to_dict, typename,
-                                                           own.to_dict)
+    table[typename] = (functools.partial(registry._obj_to_dict, typename, own.to_dict)
+                       if direction == "to" else
+                       functools.partial(registry._obj_from_dict, own.from_dict))
     try:
-        return adapter._serializer.serialize_json(workflow)
+        yield
     finally:
-        registry.convert_to_dict[typename] = ours
+        table[typename] = ours
 
 
-def test_every_state_along_each_route_is_written_as_spiffworkflow_writes_it():
+def spiff_serialization(workflow) -> str:
+    """The state as SpiffWorkflow's own TaskConverter would write it."""
+    with spiffs_own_task_converter("to"):
+        return adapter._serializer.serialize_json(workflow)
+
+
+def states_along_each_route():
+    """(scenario name, workflow) at every state of every scenario's route: before each
+    completion and once closed."""
     definition = definitions.load(definitions.shipped_files())
-    compared = 0
     for scenario in {s.name: s for s in [LONGEST, *SCENARIOS]}.values():
         ids = adapter.IdSource(1)
         workflow, advance = driving.start_workflow(definition, ids)
         while advance.ready:
-            assert adapter.snapshot(workflow) == spiff_serialization(workflow), scenario.name
-            compared += 1
+            yield scenario.name, workflow
             task = next((t for t in advance.ready if t.task_spec.bpmn_id in TEAM_STEPS),
                         advance.ready[0])
             fields = [f.as_dict() for f in definition.steps[task.task_spec.bpmn_id].fields]
             advance = driving.complete_in_workflow(workflow, str(task.id),
                                                    fill(fields, scenario.decisions), ids)
-        assert adapter.snapshot(workflow) == spiff_serialization(workflow), scenario.name
+        yield scenario.name, workflow
+
+
+def test_every_state_along_each_route_is_written_as_spiffworkflow_writes_it():
+    compared = 0
+    for name, workflow in states_along_each_route():
+        assert adapter.snapshot(workflow) == spiff_serialization(workflow), name
+        compared += 1
     assert compared > 20
 
 
@@ -56,17 +74,8 @@ def test_a_task_that_drops_a_key_of_its_parent_records_the_deletion():
 
 def spiff_restored(definition, text: str):
     """The workflow of `text` as SpiffWorkflow's own TaskConverter.from_dict restores it."""
-    registry = adapter._registry
-    typename = registry.typenames[Task]
-    ours = registry.convert_from_dict[typename]
-    own = TaskConverter.__new__(TaskConverter)
-    own.registry, own.target_class = registry, Task
-    registry.convert_from_dict[typename] = functools.partial(registry._obj_from_dict,
-                                                             own.from_dict)
-    try:
+    with spiffs_own_task_converter("from"):
         return adapter.restore(definition, text)
-    finally:
-        registry.convert_from_dict[typename] = ours
 
 
 def restored_facts(workflow) -> list:
@@ -79,22 +88,14 @@ def restored_facts(workflow) -> list:
 def test_every_state_along_each_route_is_read_back_as_spiffworkflow_reads_it():
     definition = definitions.load(definitions.shipped_files())
     compared = 0
-    for scenario in {s.name: s for s in [LONGEST, *SCENARIOS]}.values():
-        ids = adapter.IdSource(1)
-        workflow, advance = driving.start_workflow(definition, ids)
-        while advance.ready:
-            text = adapter.snapshot(workflow)
-            ours, theirs = adapter.restore(definition, text), spiff_restored(definition, text)
-            assert restored_facts(ours) == restored_facts(theirs), scenario.name
-            assert sorted(map(str, ours.event_manager.tasks)) == \
-                sorted(map(str, theirs.event_manager.tasks)), scenario.name
-            assert adapter.snapshot(ours) == adapter.snapshot(theirs) == text, scenario.name
-            compared += 1
-            task = next((t for t in advance.ready if t.task_spec.bpmn_id in TEAM_STEPS),
-                        advance.ready[0])
-            fields = [f.as_dict() for f in definition.steps[task.task_spec.bpmn_id].fields]
-            advance = driving.complete_in_workflow(workflow, str(task.id),
-                                                   fill(fields, scenario.decisions), ids)
+    for name, workflow in states_along_each_route():
+        text = adapter.snapshot(workflow)
+        ours, theirs = adapter.restore(definition, text), spiff_restored(definition, text)
+        assert restored_facts(ours) == restored_facts(theirs), name
+        assert sorted(map(str, ours.event_manager.tasks)) == \
+            sorted(map(str, theirs.event_manager.tasks)), name
+        assert adapter.snapshot(ours) == adapter.snapshot(theirs) == text, name
+        compared += 1
     assert compared > 20
 
 
