@@ -164,7 +164,8 @@ def test_a_doctors_case_asks_the_knmg_points_and_a_nurses_does_not(api):
     fields = fields_of(api, "arts", task)
     assert fields["advies_vt_niet_reden"]["required_when"] == "advies_veilig_thuis == False"
     data = {**fill(list(fields.values()), {"advies_veilig_thuis": False,
-                                            "gesprek_uitzondering": "geen"})}
+                                            "gesprek_uitzondering": "geen",
+                                            "beroepsgroep": "artsen"})}
     del data["advies_vt_niet_reden"]
     assert set(complete(api, "arts", task, data, 422)["errors"]) == {"advies_vt_niet_reden"}
     doctor = complete(api, "arts", task, {**data, "advies_vt_niet_reden": "Zelf deskundig"})
@@ -173,7 +174,8 @@ def test_a_doctors_case_asks_the_knmg_points_and_a_nurses_does_not(api):
     task = ready(doctor, "stap3_gesprek")
     fields = fields_of(api, "arts", task)
     assert {"client_niet_bereikt", "bereik_pogingen"} <= set(fields)
-    data = fill(list(fields.values()), {"zorgen_weggenomen": False, "client_niet_bereikt": True})
+    data = fill(list(fields.values()), {"zorgen_weggenomen": False, "client_niet_bereikt": True,
+                                        "beroepsgroep": "artsen"})
     del data["bereik_pogingen"]
     assert set(complete(api, "arts", task, data, 422)["errors"]) == {"bereik_pogingen"}
     doctor = complete(api, "arts", task, {**data, "bereik_pogingen": "3x gebeld, 1 brief"})
@@ -185,10 +187,12 @@ def test_a_doctors_case_asks_the_knmg_points_and_a_nurses_does_not(api):
                 {"kindcheck_kinderen": False, "gesprek_uitzondering": "geen",
                  "zorgen_weggenomen": False}), "stap4_wegen"))["documentation"]
 
-    # the nurse's case: a KNMG answer sent anyway is not part of it and is not stored
+    # the nurse's case: a KNMG answer sent anyway is refused (422 naming it), not stored
     task = nurse["tasks"][0]
     data = {**fill(list(nurse_fields.values()), {"kindcheck_kinderen": False}),
-            "geweldsvormen": ["lichamelijk"], "letselduiding": "niet gevraagd"}
+            "geweldsvormen": ["lichamelijk"]}
+    refused = complete(api, "zorg", task, {**data, "letselduiding": "niet gevraagd"}, 422)
+    assert set(refused["errors"]) == {"letselduiding"}
     nurse = complete(api, "zorg", task, data)
     recorded = next(e.data for e in events_of(nurse["id"]) if e.step == "stap1_signalen")
     assert "letselduiding" not in recorded and "letselduiding" not in nurse["data"]
@@ -230,8 +234,12 @@ def test_stap4_asks_about_the_children_when_their_safety_is_in_doubt(api, opvang
     task = ready(case, "stap4_wegen")
     fields = fields_of(api, "mw", task)
     assert ("weging_kinderen" in fields) is asked
+    # fill() answers the fields of this case's form: it needs the kindcheck's answers too
     data = fill(list(fields.values()), {"vermoeden": True, "acute_onveiligheid": False,
-                                        "structurele_onveiligheid": False})
+                                        "structurele_onveiligheid": False,
+                                        "kindcheck_kinderen": True,
+                                        "kindcheck_opvang_adequaat": opvang,
+                                        "kindcheck_bescherming": bescherming})
     if asked:
         assert fields["weging_kinderen"]["required"] is True
         assert "kindcheck" in fields["weging_kinderen"]["help"]
@@ -275,7 +283,9 @@ def test_after_acute_unsafety_the_feedback_records_the_reweighing(api, acute, as
     fields = fields_of(api, "mw", task)
     assert ("terugkoppeling_herweging" in fields) is asked
     data = fill(list(fields.values()), {"terugkoppeling_ontvangen": True,
-                                        "terugkoppeling_vervolg": False})
+                                        "terugkoppeling_vervolg": False,
+                                        "acute_onveiligheid": acute,
+                                        "structurele_onveiligheid": False})
     if asked:
         assert fields["terugkoppeling_herweging"]["required_when"] == \
             "terugkoppeling_ontvangen == True"

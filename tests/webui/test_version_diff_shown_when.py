@@ -66,12 +66,12 @@ def test_the_versions_page_shows_the_change(ui_app):
         "stap1_signalen/letselduiding",
         "stap2_overleg/advies_vt_niet_reden",
     ]
-    assert f"shown_when: '{KNMG}' → '{WIDER}'" in fields["wijzigingen"][0]["omschrijving"]
+    assert f"alleen op het formulier als: '{KNMG}' → '{WIDER}'" in fields["wijzigingen"][0]["omschrijving"]
     published = pb.http.post("/processen/modeler/publiceren", json={"bpmn": edited()}, headers=headers)
     assert published.status_code == 201, published.get_json()
     page = html.unescape(text(pb.get("/processen?van=1&naar=2")))
     comparison = page[page.index('id="verschil"') :]
     assert 'Formuliervelden <span class="muted">(2)</span>' in comparison
     assert "stap1_signalen/letselduiding" in comparison
-    assert f"shown_when: '{KNMG}' → '{WIDER}'" in comparison
-    assert f"shown_when: '{KNMG}' → ''" in comparison
+    assert f"alleen op het formulier als: '{KNMG}' → '{WIDER}'" in comparison
+    assert f"alleen op het formulier als: '{KNMG}' → ''" in comparison

@@ -29,6 +29,7 @@ CHANGE_ATTRIBUTES = {
     "van": _l("van"), "naar": _l("naar"), "voorwaarde": _l("voorwaarde"),
     "label": _l("label"), "type": _l("type"), "regels": _l("regels"),
     "keuzes": _l("keuzes"), "help": _l("hulptekst"),
+    "shown_when": _l("alleen op het formulier als"),
 }
 
 
