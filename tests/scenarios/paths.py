@@ -218,11 +218,16 @@ def shown_when() -> dict[str, str]:
 
 def is_shown(name: str, known: dict) -> bool:
     """Whether the field `name` is on the form of a case with the data `known` (the decisions
-    and answers so far): as engine.forms.shown_fields, a shown_when that cannot be evaluated
-    over them does not hold."""
+    and answers so far), as engine.forms.shown_fields decides it. A variable of the condition
+    that `known` lacks (an answer of an earlier form, which `fill` made without being told) is
+    taken as fill answers a required yes/no question it was not told: yes; a shown_when that
+    still cannot be evaluated does not hold."""
     condition = shown_when().get(name)
+    if condition is None:
+        return True
+    assumed = {n: True for n in expressions.names_in(condition) if n not in known}
     try:
-        return condition is None or bool(expressions.evaluate(condition, known))
+        return bool(expressions.evaluate(condition, {**assumed, **known}))
     except expressions.ExpressionError:
         return False
 
