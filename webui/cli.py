@@ -614,6 +614,9 @@ def user_add(name, roles, manager, password_stdin, display_name, email, beroepsg
 @click.argument("name")
 @click.argument("groep")
 def user_beroepsgroep(name, groep):
+    if not groep.strip():  # an empty shell variable must not quietly reset a doctor's forms
+        fail("geef een beroepsgroep: knmg, vvn, gezamenlijk, of organisatie (weer die van de "
+             "organisatie)")
     with _database():
         person = accounts.change_beroepsgroep(getpass.getuser(), name, groep)
     click.echo(f"Beroepsgroep van {name}: {person['beroepsgroep'] or 'die van de organisatie'}.")

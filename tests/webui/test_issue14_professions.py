@@ -218,6 +218,11 @@ def test_the_organisations_group_is_the_default_and_a_case_keeps_its_own(api, sq
     third = start(api, "mw", "C-derde")
     assert third["data"]["beroepsgroep"] == "verpleegkundigen"
     assert "letselduiding" in fields_of(api, "mw", after["tasks"][0])
+    # an empty group (an unset shell variable) is refused, not taken as the organisation's
+    for empty in ("", "  "):
+        refused = invoke("user", "beroepsgroep", "mw", empty)
+        assert refused.exit_code == 2 and "organisatie" in refused.output
+    assert start(api, "mw", "C-vierde")["data"]["beroepsgroep"] == "verpleegkundigen"
 
 
 # --- the kindcheck with consequence, the conversations, the re-weighing ---------------------------
