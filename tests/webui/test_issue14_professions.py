@@ -368,3 +368,25 @@ def test_the_task_page_of_a_doctors_case_shows_the_knmg_points_and_a_nurses_not(
     assert 'data-when-field="advies_veilig_thuis" data-when-op="==" data-when-value="nee"' \
         in pages["arts"]
     assert "veld-advies_vt_niet_reden" not in pages["zorg"]
+
+
+@pytest.mark.parametrize("answers, named", [
+    # an unborn child counts: a pregnancy with "no children" skips the kindcheck for it
+    ({"zwangerschap": True, "kindcheck_kinderen": False}, "kindcheck_kinderen"),
+    # the kindcheck's questions about children there are none of
+    ({"kindcheck_kinderen": False, "kindcheck_opvang_adequaat": False},
+     "kindcheck_opvang_adequaat"),
+    ({"kindcheck_kinderen": False, "kindcheck_bescherming": False}, "kindcheck_bescherming"),
+])
+def test_kindcheck_answers_that_contradict_each_other_are_refused(api, answers, named):
+    case = start(api)
+    task = ready(case, "stap1_signalen")
+    data = fill(list(fields_of(api, "mw", task).values()), answers)
+    refused = complete(api, "mw", task, data, status=422)
+    assert named in refused["errors"], refused
+    assert ready(api("mw", "GET", f"/api/v1/cases/{case['id']}").get_json(), "stap1_signalen")
+    # the consistent answers go through
+    consistent = {**answers, "kindcheck_kinderen": True, "kindcheck_opvang_adequaat": True,
+                  "kindcheck_bescherming": True}
+    done = complete(api, "mw", task, fill(list(fields_of(api, "mw", task).values()), consistent))
+    assert done["data"]["kindcheck_kinderen"] is True
