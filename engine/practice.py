@@ -42,12 +42,13 @@ CASES_SHOWN = 50  # the newest practice cases of the owner on the page
 @dataclass(frozen=True)
 class Scenario:
     """A fictional situation to practise on: its key (the form's value), title and story
-    (Messages), the client reference its case gets (stored as this Dutch text: a reference is
-    data, like any client reference) and per step (element id) a hint of a good answer."""
+    (Messages), the client reference its case gets (stored as its Dutch text: a reference is
+    data, like any client reference; a page shows it in the reader's language, `shown`) and per
+    step (element id) a hint of a good answer."""
 
     key: str
     title: Message
-    client_ref: str
+    client_ref: Message
     story: Message
     hints: Mapping[str, Message] = field(default_factory=dict)
 
@@ -56,7 +57,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "peuter",
         N_("Een peuter met blauwe plekken"),
-        "Oefening: peuter op de kinderopvang",
+        N_("Oefening: peuter op de kinderopvang"),
         N_("U werkt op een kinderopvang. Bij het verschonen ziet u blauwe plekken op de "
            "bovenarmen en de rug van Sem (2 jaar). Zijn vader zegt bij het ophalen dat Sem van "
            "de bank is gevallen. Het is de tweede keer deze maand dat u plekken ziet."),
@@ -84,7 +85,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "geld",
         N_("Een oudere cliënt die geld kwijtraakt"),
-        "Oefening: oudere cliënt in de thuiszorg",
+        N_("Oefening: oudere cliënt in de thuiszorg"),
         N_("U bent wijkverpleegkundige bij mevrouw Jansen (84), die beginnend dement is. Haar "
            "pinpas ligt volgens haar bij haar neef, die de boodschappen doet. De koelkast is "
            "bijna leeg, de huur is twee maanden niet betaald en zij zegt bang te zijn dat haar "
@@ -113,7 +114,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "zomer",
         N_("Een scholiere die bang is voor de zomervakantie"),
-        "Oefening: scholiere van 15 en de zomervakantie",
+        N_("Oefening: scholiere van 15 en de zomervakantie"),
         N_("U bent jeugdverpleegkundige. Op het spreekuur vertelt Amal (15) dat haar ouders "
            "in de zomer met haar naar familie in het buitenland willen. Een nicht van haar is "
            "daar op die manier uitgehuwelijkt en niet teruggekomen. Amal vraagt u niets tegen "
@@ -145,7 +146,8 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 BY_KEY = {s.key: s for s in SCENARIOS}
-BY_CLIENT_REF = {s.client_ref: s for s in SCENARIOS}
+BY_CLIENT_REF = {str(s.client_ref): s for s in SCENARIOS}
+_BY_STORY = {str(s.story): s.story for s in SCENARIOS}
 
 # What a good answer looks like in a step no scenario says more about.
 STEP_HINTS: Mapping[str, Message] = {
@@ -177,6 +179,18 @@ def scenario_of(client_ref: Any) -> Scenario | None:
     return BY_CLIENT_REF.get(client_ref) if isinstance(client_ref, str) else None
 
 
+def shown(text: Any) -> Any:
+    """A practice case's client reference or reason as a page shows it: the scenario's Message
+    (which the web layer puts in the reader's language) where `text` is exactly what a
+    practice start stored, else `text` unchanged. Raises nothing."""
+    if not isinstance(text, str):
+        return text
+    found = BY_CLIENT_REF.get(text)
+    if found is not None:
+        return found.client_ref
+    return _BY_STORY.get(text, text)
+
+
 def hint(client_ref: Any, step: str | None) -> Message:
     """What a good answer looks like in `step` (an element id) of the practice case with
     `client_ref`: the scenario's hint, else the step's (STEP_HINTS), else GENERAL_HINT."""
@@ -195,7 +209,7 @@ def start(who: Principal, key: Any) -> dict[str, Any]:
         scenario = BY_KEY.get(key) if isinstance(key, str) else None
         if scenario is None:
             raise Invalid(N_("Ongeldige gegevens."), {"scenario": N_("Kies een oefening.")})
-        payload = {"client_ref": scenario.client_ref, "reason": str(scenario.story)}
+        payload = {"client_ref": str(scenario.client_ref), "reason": str(scenario.story)}
         # the very start of a real case (cases.py is at its size limit: no public twin there)
         return cases._start_case(who, payload, practice=True)  # noqa: SLF001
 

@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-from engine import pages, timezones
+from engine import pages, practice, timezones
 from engine.commands import MAX_ID
 from engine.errors import DomainError
 from engine.messages import N_
@@ -394,5 +394,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(when, "when")
     app.add_template_filter(waited, "waited")
     app.add_template_filter(answer, "answer")
+    # a practice case's reference and reason, stored in Dutch, in the reader's language
+    app.add_template_filter(practice.shown, "practice_text")
     # a client reference or reason stored as bytes that are no UTF-8 (engine.stored_text)
     app.jinja_env.tests["damaged"] = damaged

@@ -224,8 +224,20 @@ def test_practice_pages_in_english(ui_app, sqlite_people):
     # the product's own words all English; the client reference is data (Dutch as stored)
     assert dutch_in(text(page)) == []
     started = browser.post("/oefenen", {"scenario": "peuter"})
-    task = text(browser.get(started.headers["Location"]))
+    task_page = browser.get(started.headers["Location"])
+    task = text(task_page)
     assert "Tip for this step:" in task and "physical violence against a child" in task
+    # the practice case's reference and situation are the product's words: in English too
+    # (stored as the Dutch text, as the API gives them)
+    assert "Practice: a toddler at the day nursery" in task
+    assert "Oefening: peuter" not in task
+    case_id = re.search(r"/casussen/(\d+)", task_page.get_data(as_text=True)).group(1)
+    case_page = text(browser.get(f"/casussen/{case_id}"))
+    assert "Practice: a toddler at the day nursery" in case_page
+    assert "You work at a day nursery" in case_page or "day nursery" in case_page
+    assert "Oefening: peuter" not in case_page and "U werkt op een kinderopvang" not in case_page
+    inbox = text(browser.get("/"))
+    assert "Oefening: peuter" not in inbox
 
 
 def test_the_error_pages_and_the_viewers_page_of_a_practice_case_are_marked(ui_app,
