@@ -18,12 +18,10 @@ from sqlalchemy import select
 
 from . import definition_xml, definitions, organisation, timezones, versions
 from .commands import MAX_ID
-from .definition_xml import XML_PARSER_OPTIONS
 from .definitions import SourceFile
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .messages import N_, Message
 from .models import ProcessVersion
-from .problems import NS
 from .roles import AUDITOR, BEHEERDER, PROCESBEHEERDER
 from .store import unit_of_work
 from .users import Principal
@@ -65,49 +63,6 @@ def _active(session) -> ProcessVersion | None:
     return next((v for v in versions.list_versions(session) if v.active), None)
 
 
-# versions.diff compares a form field's label, type, rules, options, help and required_when;
-# whether the field is on a case's form at all (its shown_when: the KNMG points of a doctor's
-# case, engine/forms.shown_fields) is compared here, one more property of the field.
-SHOWN_WHEN = "shown_when"
-
-
-def _shown_when(files: list[SourceFile]) -> dict[str, str]:
-    """The shown_when of every form field that has one, by versions.diff's key of the field
-    ("element id/field id"). Raises what parsing the XML raises."""
-    found = {}
-    for source in (f for f in files if f.kind == "bpmn"):
-        root = etree.fromstring(source.content, etree.XMLParser(**XML_PARSER_OPTIONS))
-        for prop in root.xpath("//camunda:formField/camunda:properties/camunda:property"
-                               "[@id='shown_when']", namespaces=NS):
-            field = prop.getparent().getparent()
-            owner = field.xpath("ancestor::bpmn:*[@id][1]", namespaces=NS)
-            if owner:
-                found[f"{owner[0].get('id')}/{field.get('id')}"] = prop.get("value") or ""
-    return found
-
-
-def diff(old: list[SourceFile], new: list[SourceFile]) -> list[dict[str, Any]]:
-    """versions.diff between two file sets, with a change of a form field's shown_when as a
-    detail of that field (attribute SHOWN_WHEN; a field whose only change it is, a change of
-    its own), in versions.diff's order. Raises what parsing the XML raises."""
-    changes = versions.diff(old, new)
-    before, after = _shown_when(old), _shown_when(new)
-    fields = {c["id"]: c for c in changes if c["soort"] == "formulierveld"}
-    for key in sorted(set(before) | set(after)):
-        if before.get(key) == after.get(key):
-            continue
-        change = fields.get(key) or {"soort": "formulierveld", "wijziging": versions.CHANGED,
-                                     "id": key, "details": []}
-        if key not in fields:
-            changes.append(change)
-        change["details"].append({
-            "attribute": SHOWN_WHEN,
-            "before": None if change["wijziging"] == versions.ADDED else before.get(key, ""),
-            "after": None if change["wijziging"] == versions.REMOVED else after.get(key, "")})
-    order = [kind for kind, _title in DIFF_GROUPS]
-    return sorted(changes, key=lambda c: (order.index(c["soort"]), c["id"]))
-
-
 def grouped(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """versions.diff's changes per kind, each kind with its heading (a Message: the web layer
     translates it); empty kinds left out."""
@@ -139,7 +94,7 @@ def versions_page(who: Principal, old: Any = None, new: Any = None) -> dict[str,
         comparison = None
         if old not in (None, "") and new not in (None, ""):
             before, after = _version(session, old), _version(session, new)
-            changes = diff(versions.files_of(before), versions.files_of(after))
+            changes = versions.diff(versions.files_of(before), versions.files_of(after))
             comparison = {"old": before.version, "new": after.version, "count": len(changes),
                           "groups": grouped(changes)}
     return {"versions": listing, "active": active, "comparison": comparison,
@@ -161,7 +116,7 @@ def version_summary(who: Principal, number: Any) -> dict[str, Any]:
     with unit_of_work() as session:
         row = _version(session, number)
         active = _active(session)
-        changes = (diff(versions.files_of(active), versions.files_of(row))
+        changes = (versions.diff(versions.files_of(active), versions.files_of(row))
                    if active is not None and active.version != row.version else [])
         open_cases = versions.open_cases_per_version(session)
         return {**versions.version_view(row, timezones.to_utc),
@@ -296,7 +251,7 @@ def _diff_or_nothing(active: ProcessVersion | None, files: list[SourceFile]) -> 
     if active is None:
         return []
     try:
-        return diff(versions.files_of(active), files)
+        return versions.diff(versions.files_of(active), files)
     except (etree.XMLSyntaxError, ValueError):
         return []
 

@@ -206,6 +206,8 @@ def _bpmn_model(files: list[SourceFile]) -> dict[str, dict]:
                         "regels": ", ".join(rules), "keuzes": ", ".join(options),
                         "help": props.get("help") or "",
                         "voorwaarde": props.get("required_when") or "",
+                        # whether the field is on a case's form at all (forms.shown_fields)
+                        "shown_when": props.get("shown_when") or "",
                     }
     return model
 
@@ -221,7 +223,7 @@ def diff(old: list[SourceFile], new: list[SourceFile]) -> list[dict[str, Any]]:
     and a changed decision table. Out: [{"soort": "element" | "stroom" | "formulierveld" |
     "beslistabel", "wijziging": ADDED | REMOVED | CHANGED, "id", "details": [{"attribute":
     the code of what changed ("naam", "soort", "van", "naar", "voorwaarde", "toelichting" (the
-    documentation), "label", "type", "regels", "keuzes", "help"), "before", "after": its
+    documentation), "label", "type", "regels", "keuzes", "help", "shown_when"), "before", "after": its
     texts, None on the side where the item does not exist}]}]: codes and values, no words
     (issue 12 point 4). Raises what parsing the XML raises."""
     a, b = _bpmn_model(old), _bpmn_model(new)

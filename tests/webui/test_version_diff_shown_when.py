@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 
-from engine import process_admin
+from engine import versions
 from engine.definitions import SourceFile
 from tests.conftest import ROOT
 from tests.helpers import Client, text
@@ -38,7 +38,7 @@ def bpmn(xml: str) -> list[SourceFile]:
 
 
 def test_the_engine_names_each_changed_shown_when_as_a_detail_of_its_field():
-    changes = process_admin.diff(bpmn(MELDCODE), bpmn(edited()))
+    changes = versions.diff(bpmn(MELDCODE), bpmn(edited()))
     by_id = {c["id"]: c for c in changes}
     assert set(by_id) == {"stap1_signalen/letselduiding", "stap2_overleg/advies_vt_niet_reden"}
     assert by_id["stap1_signalen/letselduiding"] == {
@@ -50,7 +50,7 @@ def test_the_engine_names_each_changed_shown_when_as_a_detail_of_its_field():
     assert by_id["stap2_overleg/advies_vt_niet_reden"]["details"] == [
         {"attribute": "shown_when", "before": KNMG, "after": ""}
     ]
-    assert process_admin.diff(bpmn(MELDCODE), bpmn(MELDCODE)) == []
+    assert versions.diff(bpmn(MELDCODE), bpmn(MELDCODE)) == []
 
 
 def test_the_versions_page_shows_the_change(ui_app):
