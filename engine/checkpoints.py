@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,27 +31,23 @@ def _key_path() -> Path:
 
 def signing_key() -> Ed25519PrivateKey:
     """The checkpoint signing key: MELDCODE_SIGNING_KEY (64 hex digits, an Ed25519 seed), or
-    `signing_key` under the instance directory, created once with O_EXCL (so processes
-    starting together share one key) with its public key beside it in `signing_key.pub`.
+    `signing_key` under the instance directory, created once (settings.create_once: the file
+    appears complete or not at all, so processes starting together share one key and none reads
+    it empty) with its public key beside it in `signing_key.pub`.
     Raises CheckpointError for a key that is empty or not 32 bytes of hex."""
     given = config.current().signing_key
     value = given.get_secret_value() if given is not None else None
     if not value:
         path = _key_path()
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            value = path.read_text().strip()
+        if path.exists():
+            value = path.read_text()
         else:
             new = Ed25519PrivateKey.generate()
             seed = new.private_bytes_raw().hex()
-            with os.fdopen(fd, "w") as fh:
-                fh.write(seed)
-                fh.flush()
-                os.fsync(fh.fileno())
-            pub = path.with_name("signing_key.pub")
-            settings.replace_file(pub, new.public_key().public_bytes_raw().hex() + "\n")
-            value = seed
+            value = settings.create_once(path, seed)
+            if value == seed:  # this process made the key: its public key beside it
+                pub = path.with_name("signing_key.pub")
+                settings.replace_file(pub, new.public_key().public_bytes_raw().hex() + "\n")
     try:
         raw = bytes.fromhex(value.strip())
         if len(raw) != 32:

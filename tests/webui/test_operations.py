@@ -123,6 +123,35 @@ def test_no_process_ever_sees_a_key_file_empty_or_half_written(tmp_path):
         assert len((tmp_path / str(r) / "secret_key").read_text()) == 64
 
 
+_SIGNING_KEY_AT = """
+import os, sys, time
+os.environ["MELDCODE_INSTANCE"] = sys.argv[1]
+from engine import checkpoints
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+try:
+    print(checkpoints.public_key_hex())
+except checkpoints.CheckpointError as exc:
+    print("FOUT", exc)
+"""
+
+
+def test_processes_starting_together_share_one_whole_signing_key(tmp_path):
+    """The checkpoint signing key is made once, whole: processes that ask for it at the same
+    moment on a fresh instance all get the same key. Before, the file was created with O_EXCL
+    and written afterwards, and a process reading it in between refused it as no key."""
+    env = {k: v for k, v in os.environ.items() if k != "MELDCODE_SIGNING_KEY"}
+    for round_ in range(6):
+        instance = tmp_path / str(round_)
+        instance.mkdir()
+        start = time.time() + 3
+        procs = [subprocess.Popen([PYTHON, "-c", _SIGNING_KEY_AT, str(instance), str(start)],
+                                  env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                 for _ in range(16)]
+        keys = {p.communicate(timeout=120)[0].strip() for p in procs}
+        assert len(keys) == 1 and len(next(iter(keys))) == 64, keys
+        assert (instance / "signing_key.pub").read_text().strip() == next(iter(keys))
+
+
 @pytest.mark.parametrize("how", ["env-short", "env-empty", "file-empty", "file-short",
                                  "env-simple"])
 @pytest.mark.parametrize("variable,filename", [("MELDCODE_SECRET_KEY", "secret_key"),
