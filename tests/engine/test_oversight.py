@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine import cases, oversight
+from engine import cases, oversight, timezones
 from engine.errors import Forbidden, Invalid
 from tests.helpers import finished_case
 from tests.scenarios.paths import SCENARIOS
@@ -23,7 +23,8 @@ def test_filters(people):
     assert [c["id"] for c in by_step["cases"]] == [done["id"]]
     future = oversight.find_cases(aud, oversight.CaseFilter.parse({"started_from": "2999-01-01"}))
     assert future["total"] == 0
-    today = done["started_at"][:10]
+    # The filter takes Dutch calendar days; the stored time is UTC (23:30 UTC is tomorrow here).
+    today = timezones.local(done["started_at"]).date().isoformat()
     same_day = oversight.find_cases(aud, oversight.CaseFilter.parse(
         {"started_from": today, "started_to": today, "process_version": "1"}))
     assert same_day["total"] == 2
