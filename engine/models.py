@@ -57,6 +57,9 @@ class User(Base):
     # The professional group whose afwegingskader this user follows (engine/organisation.py's
     # BEROEPSGROEPEN); None: the organisation's setting (issue 14 point 3).
     beroepsgroep: Mapped[str | None] = mapped_column(String(40))
+    # HMAC-SHA-256 (history key) over the row (engine/config_seals.py, issue 11): a row changed
+    # outside the product no longer matches it, so that user cannot sign in or act.
+    seal: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     manager: Mapped[User | None] = relationship(remote_side=[id])
 
