@@ -6,8 +6,10 @@ with is engine/expressions.py (SCRIPT_ENGINE). This module holds the rest, in on
 - deterministic task ids (IdSource, task_ids): a replay arrives at the very same ids;
 - the stored workflow state without the spec (dump_state, load_state; snapshot, restore for
   states kept in memory; state_dict for comparing), refusing any serialization this release did
-  not write (UntrustedState, 409);
-- the cache of recently written workflows (workflow_cache).
+  not write, that does not have a workflow's structure or unpacks beyond MAX_STATE_BYTES
+  (UntrustedState, 409).
+
+The cache of recently written workflows is engine/workflow_cache.py.
 
 SpiffWorkflow's documented extension points are used where it has one: the serializer's
 converter registry (a converter of our own for the workflow) and a serializer subclass that
@@ -24,10 +26,8 @@ import copy
 import functools
 import inspect
 import json
-import threading
 import uuid
 import zlib
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -210,7 +210,15 @@ class _StoredStateSerializer(BpmnWorkflowSerializer):
         except ValueError:
             raise UntrustedState(N_("de toestand is geen geldige JSON")) from None
         self.migrate(dct)
-        return self.from_dict(dct)
+        try:
+            workflow = self.from_dict(dct)
+        except UntrustedState:
+            raise
+        except Exception:  # noqa: BLE001 - the right version mark on the wrong structure
+            workflow = None
+        if not isinstance(workflow, BpmnWorkflow):  # from_dict returns what it cannot convert
+            raise UntrustedState(N_("de toestand heeft niet de vorm van een workflow"))
+        return workflow
 
 
 class _TaskConverter(TaskConverter):
@@ -326,53 +334,39 @@ def restore(definition: ProcessDefinition, text: str) -> BpmnWorkflow:
 def state_dict(state: bytes) -> dict:
     """A stored state as a plain dict, for comparing. Raises UntrustedState when it is not
     a state of the current serializer version (verify names such a case)."""
-    dct = json.loads(zlib.decompress(state))
+    try:
+        dct = json.loads(unpack(state))
+    except ValueError:
+        raise UntrustedState(N_("de toestand is geen geldige JSON")) from None
     _serializer.check_version(dct)
     return dct
 
 
-class WorkflowCache:
-    """Recently written workflows of this process, keyed by case and version.
-
-    When the next step of a case reaches the worker that stored the last one (always with one
-    worker process, about one request in N with N of them), it skips deserialising the state
-    it just wrote (~1 ms). An entry is taken out while a command works on it and put back only
-    after that command committed, under the version it committed; a stale or failed entry is
-    never used.
-    """
-
-    # ~50 KiB per workflow of the shipped meldcode: 500 keep a worker under ~25 MiB, and
-    # 2 × cores + 1 workers each have their own.
-    def __init__(self, size: int = 500):
-        self.size = size
-        self.entries: OrderedDict[tuple[str, int], tuple[int, BpmnWorkflow]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def take(self, key: tuple[str, int], version_id: int) -> BpmnWorkflow | None:
-        """Take out the workflow of `key` (database URL, case id) if it was stored at
-        `version_id` (the case row's version); None otherwise. The entry is gone either way."""
-        with self.lock:
-            entry = self.entries.pop(key, None)
-        return entry[1] if entry is not None and entry[0] == version_id else None
-
-    def put(self, key: tuple[str, int], version_id: int, workflow: BpmnWorkflow) -> None:
-        """Keep `workflow` as the state of `key` at `version_id`, after the command that wrote it
-        committed; the least recently stored entry goes when the cache is full."""
-        with self.lock:
-            self.entries[key] = (version_id, workflow)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
+# The shipped meldcode's state is ~50 KiB unpacked; a case with years of loops stays far
+# below this. A row that unpacks to more is hostile (a zlib bomb: 6 MB became 6 GB).
+MAX_STATE_BYTES = 64 * 1024 * 1024
 
 
-# This worker's cache: tasks.complete_task takes a workflow out and puts it back after the commit.
-workflow_cache = WorkflowCache()
+def unpack(state: bytes) -> bytes:
+    """The JSON bytes of a stored state (zlib), unpacked to at most MAX_STATE_BYTES.
+    Raises UntrustedState (409) for bytes that do not unpack or unpack to more."""
+    unpacker = zlib.decompressobj()
+    try:
+        text = unpacker.decompress(state, MAX_STATE_BYTES)
+    except (zlib.error, TypeError):
+        raise UntrustedState(N_("de toestand is onleesbaar")) from None
+    if unpacker.unconsumed_tail:
+        raise UntrustedState(N_("de toestand is groter dan het product ooit opslaat"))
+    if not unpacker.eof:
+        raise UntrustedState(N_("de toestand is onleesbaar"))
+    return text
 
 
 def load_state(definition: ProcessDefinition, state: bytes) -> BpmnWorkflow:
     """The workflow of a case from its stored state (`dump_state`). Raises UntrustedState
     (409) for a state of another serializer version and for a state that does not unpack."""
     try:
-        text = zlib.decompress(state).decode()
-    except (zlib.error, UnicodeDecodeError):
+        text = unpack(state).decode()
+    except UnicodeDecodeError:
         raise UntrustedState(N_("de toestand is onleesbaar")) from None
     return restore(definition, text)

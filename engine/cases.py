@@ -15,8 +15,8 @@ from typing import Any, cast
 from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from . import audit, due, forms, links
-from .adapter import IdSource, dump_state, workflow_cache
+from . import audit, due, forms, links, workflow_cache
+from .adapter import IdSource, dump_state
 from .commands import Denied, load_case, log_denied, refusals_logged, run_command
 from .driving import Advance, start_workflow, uitkomst_of
 from .errors import BadRequest, Conflict, Invalid

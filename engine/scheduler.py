@@ -25,8 +25,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from . import clock, driving, due, timezones
-from .adapter import IdSource, dump_state, load_state, workflow_cache
+from . import clock, driving, due, timezones, workflow_cache
+from .adapter import IdSource, dump_state, load_state
 from .cases import SYSTEM, CaseChange, Retry, task_view, write_change
 from .errors import Conflict
 from .models import Case, TaskRecord, Timer

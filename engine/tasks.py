@@ -14,8 +14,8 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from . import audit, due, forms, informing, links, organisation
-from .adapter import IdSource, dump_state, load_state, workflow_cache
+from . import audit, due, forms, informing, links, organisation, workflow_cache
+from .adapter import IdSource, dump_state, load_state
 from .cases import CaseChange, Retry, case_dict, task_view, write_change
 from .commands import Denied, load_case, log_denied, log_refused, run_command
 from .driving import complete_in_workflow, task_or_none

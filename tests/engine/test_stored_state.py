@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import zlib
 
+import pytest
 from sqlalchemy import text
 
-from engine import adapter, cases, models, store, tasks, verification, versions
+from engine import adapter, cases, models, store, tasks, verification, versions, workflow_cache
 from tests.conftest import meldcode_cli
 from tests.helpers import drop_guards
 from tests.scenarios.paths import LONGEST, fill
@@ -33,17 +34,52 @@ def hostile_state(state: bytes, marker) -> bytes:
     return zlib.compress(json.dumps(dct).encode())
 
 
-def plant(url: str, case_id: int, marker) -> None:
-    """Write the hostile state into the case row, as someone with database access would."""
+def plant(url: str, case_id: int, marker, make=hostile_state) -> None:
+    """Write a hostile state into the case row, as someone with database access would.
+    make(state, marker) -> bytes gives the planted state from the case's own."""
     drop_guards(url)
     with store.unit_of_work(write=True, url=url) as session:
         state = session.execute(text("select workflow_state from cases where id=:c"),
                                 {"c": case_id}).scalar()
         session.execute(text("update cases set workflow_state=:s where id=:c"),
-                        {"s": hostile_state(bytes(state), marker), "c": case_id})
+                        {"s": make(bytes(state), marker), "c": case_id})
     # Another worker (or the next start of the server) has no copy of this case in memory
     # and reads the row: so must this test.
-    adapter.workflow_cache.entries.clear()
+    workflow_cache.CACHE.entries.clear()
+
+
+def right_mark_wrong_shape(state: bytes, marker) -> bytes:
+    """The current serializer version on something that is no workflow."""
+    dct = {"serializer_version": json.loads(zlib.decompress(state))["serializer_version"],
+           "tasks": "geen taken", "data": []}
+    return zlib.compress(json.dumps(dct).encode())
+
+
+def zlib_bomb(state: bytes, marker) -> bytes:
+    """~100 KB that unpacks to 100 MiB more than any state holds (the limit is 64 MiB)."""
+    packer = zlib.compressobj(9)
+    chunk = b" " * (1024 * 1024)
+    body = b"".join(packer.compress(chunk) for _ in range(adapter.MAX_STATE_BYTES // len(chunk) + 100))
+    return body + packer.flush()
+
+
+@pytest.mark.parametrize("make", [right_mark_wrong_shape, zlib_bomb])
+def test_state_that_is_no_workflow_is_refused(tmp_path, people, client, db_url, make):
+    """A state with the right version mark but no workflow's structure, and a state that
+    unpacks far beyond any real one: a Dutch 409 at the door, a problem of that case in
+    verify, never a 500 and never an unbounded unpack."""
+    case = cases.start_case(people["mw"], {"client_ref": "vorm"})
+    task_id = case["tasks"][0]["id"]
+    plant(db_url, case["id"], tmp_path / "niet-gebruikt", make)
+    task = tasks.get_task(people["mw"], task_id)
+    response = client.post(f"/api/v1/tasks/{task_id}/complete", headers=people.auth("mw"),
+                           json={"data": fill(task["form"]["fields"], LONGEST.decisions)})
+    assert response.status_code == 409, response.get_data(as_text=True)
+    assert "wordt niet vertrouwd" in response.get_json()["error"]
+    assert len(cases.history(people["mw"], case["id"])) == 1
+    verdict = verification.verify(people["aud"], case["id"])
+    assert not verdict["ok"]
+    assert any("workflowstatus" in p or "toestand" in p for p in verdict["problems"]), verdict
 
 
 def test_the_planted_payload_would_run_in_spiffworkflow(tmp_path, people, db_url):

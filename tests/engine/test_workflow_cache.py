@@ -1,8 +1,8 @@
-"""The workflow a command just stored stays in this worker's cache (engine/adapter.py
+"""The workflow a command just stored stays in this worker's cache (engine/workflow_cache.py
 WorkflowCache), so the next step of the case does not deserialise the state it just wrote:
 after a completion, and after a case start too (the first step of every case)."""
 
-from engine import adapter, cases, tasks
+from engine import cases, tasks, workflow_cache
 from tests.scenarios.paths import LONGEST, fill
 
 
@@ -25,9 +25,9 @@ def test_the_first_step_after_a_start_takes_the_started_workflow_from_the_cache(
 
 
 def test_a_refused_start_leaves_nothing_in_the_cache(people, db_url):
-    before = dict(adapter.workflow_cache.entries)
+    before = dict(workflow_cache.CACHE.entries)
     try:
         cases.start_case(people["mw"], {"client_ref": ""})
     except Exception:  # noqa: BLE001 - the refusal itself is tested elsewhere (422)
         pass
-    assert adapter.workflow_cache.entries == before
+    assert workflow_cache.CACHE.entries == before
