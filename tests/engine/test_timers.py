@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 from sqlalchemy import func, select
 
-from engine import cases, clock, definitions, models, scheduler, store, tasks, versions
+from engine import cases, clock, definitions, models, scheduler, store, tasks, versions, workflow_cache
 from engine.definitions import SourceFile
 from tests.conftest import ROOT
 from tests.helpers import events_of, verify
@@ -233,7 +233,7 @@ def test_a_case_whose_timer_cannot_fire_holds_back_only_itself(people):
     with store.unit_of_work(write=True) as session:
         case = session.get(models.Case, damaged)
         kept, case.workflow_state = case.workflow_state, b"{kapot"
-    scheduler.workflow_cache.__init__()  # the damage is what a worker reads, not its cache
+    workflow_cache.CACHE.entries.clear()  # the damage is what a worker reads, not its cache
 
     def held_until() -> set[datetime]:
         with store.unit_of_work() as session:
