@@ -104,17 +104,17 @@ def seal(db: Session | Connection, user_id: int | None = None) -> None:
         conn.execute(_STORE, [{"uid": r.id, "value": user_seal(r)} for r in rows])
 
 
-def read_user(db: Session | Connection, user_id: int) -> Any:
-    """The users row `user_id` with USER_FIELDS and seal (locked on PostgreSQL, for a writer
-    that reseals it), or None."""
+def read_user(db: Session | Connection, user_id: int, lock: bool = False) -> Any:
+    """The users row `user_id` with USER_FIELDS and seal, or None; lock: locked on PostgreSQL,
+    for a writer that reseals it after its change."""
     conn = _conn(db)
-    query = _ROW.with_for_update() if conn.dialect.name == "postgresql" else _ROW
+    query = _ROW.with_for_update() if lock and conn.dialect.name == "postgresql" else _ROW
     return conn.execute(query, {"id": user_id}).first()
 
 
 @event.listens_for(User, "before_update")
 def _before_update(_mapper, conn: Connection, target: User) -> None:
-    row = read_user(conn, target.id)
+    row = read_user(conn, target.id, lock=True)
     # A row that was not intact before this change stays unsealed (never laundered).
     _state(target)["seal_intact"] = row is not None and user_intact(row, "change")
 

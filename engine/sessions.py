@@ -5,11 +5,13 @@ change, deactivation and a change of roles, it ends every session of the user at
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from . import config_seals
 from .models import User
 from .passwords import hasher_and_dummy
 from .store import get_engine, unit_of_work
@@ -27,11 +29,11 @@ class SignedIn:
 
 
 _users = User.__table__
-_SIGN_IN_QUERY = select(
-    _users.c.id, _users.c.name, _users.c.display_name, _users.c.roles, _users.c.active,
-    _users.c.password_hash, _users.c.session_version,
-).where(_users.c.name == bindparam("name"))
-_SESSION_QUERY = select(_users.c.active, _users.c.session_version).where(
+# Every sealed field is read, so the row's seal is checked at sign-in and on every request: a
+# users row changed outside the product (a role, a password hash) signs nobody in (issue 11).
+_SIGN_IN_QUERY = select(_users.c.id, *config_seals.USER_COLUMNS, _users.c.seal).where(
+    _users.c.name == bindparam("name"))
+_SESSION_QUERY = select(_users.c.id, *config_seals.USER_COLUMNS, _users.c.seal).where(
     _users.c.id == bindparam("id"))
 
 
@@ -48,7 +50,9 @@ def sign_in(name: str, password: str, source: str | None = None) -> SignedIn | N
         with get_engine().connect() as conn:
             row = conn.execute(_SIGN_IN_QUERY, {"name": (name or "").strip()}).first()
     hasher, dummy = hasher_and_dummy()
-    if row is None or not row.active:
+    # A row that does not match its seal is refused as a wrong password is (the reason only in
+    # the log): whoever planted a hash or a role in the database signs in as nobody.
+    if row is None or not row.active or not config_seals.user_intact(row, "sign-in"):
         try:
             hasher.verify(dummy, password or "")  # the same time, whether or not the name exists
         except VerificationError:
@@ -61,10 +65,12 @@ def sign_in(name: str, password: str, source: str | None = None) -> SignedIn | N
     if hasher.check_needs_rehash(row.password_hash):
         new_hash = hasher.hash(password)
         with unit_of_work(write=True) as session:
-            # Only if nobody changed the password in between.
-            session.execute(update(User).where(User.id == row.id,
-                                               User.password_hash == row.password_hash)
-                            .values(password_hash=new_hash))
+            # Only if nobody changed the password in between; resealed, the row was intact.
+            changed = session.execute(update(User).where(
+                User.id == row.id, User.password_hash == row.password_hash,
+                User.seal == row.seal).values(password_hash=new_hash))
+            if cast(CursorResult[Any], changed).rowcount:
+                config_seals.seal(session, row.id)
     roles = tuple(r for r in row.roles.split(",") if r)
     return SignedIn(Principal(row.id, row.name, roles, source), row.display_name or row.name,
                     row.session_version or 0)
@@ -72,10 +78,11 @@ def sign_in(name: str, password: str, source: str | None = None) -> SignedIn | N
 
 def session_version(user_id: int) -> int | None:
     """The session version a web session of this user must carry, or None when the user is
-    gone or switched off: one indexed read on a plain connection, on every request."""
+    gone or switched off, or their row does not match its seal (config_seals, logged): one
+    indexed read on a plain connection, on every request."""
     with get_engine().connect() as conn:
         row = conn.execute(_SESSION_QUERY, {"id": user_id}).first()
-    if row is None or not row.active:
+    if row is None or not row.active or not config_seals.user_intact(row, "session"):
         return None
     return row.session_version or 0
 
@@ -83,8 +90,11 @@ def session_version(user_id: int) -> int | None:
 def end_sessions(user_id: int) -> None:
     """End every web session of this user (sign-out ends them on every device)."""
     with unit_of_work(write=True) as session:
+        row = config_seals.read_user(session, user_id, lock=True)
         session.execute(update(User).where(User.id == user_id)
                         .values(session_version=User.session_version + 1))
+        if row is not None and config_seals.user_intact(row, "sign-out"):
+            config_seals.seal(session, user_id)  # a broken seal stays broken
 
 
 def authenticate(session: Session, name: str, password: str) -> User | None:
@@ -93,7 +103,8 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
     user = (session.scalar(select(User).where(User.name == (name or "").strip()))
             if name_problem(name) is None else None)
     hasher, dummy = hasher_and_dummy()
-    if user is None or not user.active:
+    if user is None or not user.active or not config_seals.user_intact(
+            config_seals.read_user(session, user.id), "sign-in"):
         try:
             hasher.verify(dummy, password or "")
         except VerificationError:

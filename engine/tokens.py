@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, timezones
+from . import audit, config_seals, timezones
 from .commands import MAX_ID
 from .errors import Invalid, NotFound
 from .messages import N_, Message
@@ -116,7 +116,8 @@ def revoke_tokens(session: Session, name: str, token_id: int | None = None, by: 
 
 _u, _t = User.__table__, ApiToken.__table__
 _TOKEN_QUERY = (
-    select(_u.c.id, _u.c.name, _u.c.roles.label("roles_text"))
+    # every sealed field: a users row changed outside the product acts as nobody (issue 11)
+    select(_u.c.id, *config_seals.USER_COLUMNS, _u.c.seal)
     .select_from(_t.join(_u, _t.c.user_id == _u.c.id))
     .where(_t.c.token_hash == bindparam("h"), _u.c.active.is_(True), _t.c.revoked_at.is_(None),
            or_(_t.c.expires_at.is_(None), _t.c.expires_at > bindparam("now")))
@@ -126,11 +127,11 @@ _TOKEN_QUERY = (
 def principal_for_token(token: str, source: str | None = None) -> Principal | None:
     """Who holds this API token, or None when it is unknown, revoked, expired or its user is
     switched off: one indexed read on a plain connection (no ORM session), on every API
-    request."""
+    request; None too when the user's row does not match its seal (config_seals, logged)."""
     if not token or len(token) > 200:
         return None
     with get_engine().connect() as conn:
         row = conn.execute(_TOKEN_QUERY, {"h": _token_hash(token), "now": utcnow()}).first()
-    if row is None:
+    if row is None or not config_seals.user_intact(row, "api-token"):
         return None
-    return Principal(row.id, row.name, tuple(r for r in row.roles_text.split(",") if r), source)
+    return Principal(row.id, row.name, tuple(r for r in row.roles.split(",") if r), source)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from . import audit, forms
+from . import audit, config_seals, forms  # noqa: F401 - config_seals seals each users row written
 from .errors import Invalid, NotFound
 from .messages import N_, Message, text_of
 from .models import Case, CaseShare, Consult, TaskRecord, User

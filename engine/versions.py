@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
-from . import audit, definitions, timezones
+from . import audit, config_seals, definitions, timezones
 from .definitions import InvalidDefinition, ProcessDefinition, SourceFile
 from .errors import NotFound
 from .messages import N_, Message
@@ -275,7 +275,9 @@ def definition_for(db: Session | Connection, version: int) -> ProcessDefinition:
     """The parsed definition of stored version `version`, read through `db` (an ORM session or
     a plain connection). Stored versions never change, so each is parsed once per database
     (definitions.cached by its files' hash) and kept. Raises NotFound for a version that does
-    not exist."""
+    not exist, Conflict (409) for files that do not hash to the version's SHA-256 and its
+    deploy line in the admin log (config_seals.check_files, issue 11): tampered text never
+    runs. The check is made once, when the version is first read."""
     engine = (db.get_bind() if isinstance(db, Session) else db).engine  # an Engine's is itself
     key = (str(engine.url), version)
     found = _definitions_by_version.get(key)
@@ -285,8 +287,9 @@ def definition_for(db: Session | Connection, version: int) -> ProcessDefinition:
         row = session.get(ProcessVersion, version)
         if row is None:
             raise NotFound(Message(N_("Procesversie {number} bestaat niet."), number=version))
-        found = definitions.cached(row.sha256, lambda: [
-            SourceFile(f.name, f.content) for f in row.files])
+        files = [SourceFile(f.name, f.content) for f in row.files]
+        config_seals.check_files(session.connection(), version, row.sha256, files)
+        found = definitions.cached(row.sha256, lambda: files)
     _definitions_by_version[key] = found
     return found
 

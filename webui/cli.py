@@ -761,7 +761,9 @@ def deploy(files, by):
 @main.command(help="Controleer casussen: de kop en beide ketens van elke casus, het opnieuw "
                    "afspelen vanuit de procesversie tegen wat is opgeslagen, en het logboek over "
                    "alle casussen (tegen het controlepunt, gegeven of het nieuwste in "
-                   "MELDCODE_CHECKPOINT_DIR). Exit 0 als alles klopt, anders 1.")
+                   "MELDCODE_CHECKPOINT_DIR); met --all ook elke gebruiker (tegen het zegel "
+                   "van de rij) en de bestanden van elke procesversie (tegen hun SHA-256 en "
+                   "het beheerlog). Exit 0 als alles klopt, anders 1.")
 @click.argument("case_ids", nargs=-1, type=CASE_NUMBER)
 @click.option("--all", "all_cases", is_flag=True, help="Alle casussen.")
 @click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False),
@@ -772,7 +774,7 @@ def deploy(files, by):
                    "(nice 10, en alleen op een processor die niemand anders nodig heeft) dan "
                    "de server.")
 def verify(case_ids, all_cases, checkpoint_file, jobs):
-    from engine import background, checkpoints, log_verify, verification
+    from engine import background, checkpoints, config_seals, log_verify, verification
 
     if not case_ids and not all_cases:
         fail("geef casusnummers op, of --all")
@@ -814,6 +816,14 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
     for cid in missing:
         failed += 1
         click.echo(f"casus {cid}: bestaat niet")
+    if all_cases:  # the users and the process files: no case's history covers them (issue 11)
+        with store.unit_of_work() as session:
+            outside = config_seals.problems(session.connection())
+        if outside:
+            failed += 1
+            click.echo("gebruikers en procesversies: NIET IN ORDE")
+            for problem in outside:
+                click.echo(f"  - {problem}")
     if report.problems:
         failed += 1
         click.echo("logboek: NIET IN ORDE")

@@ -209,9 +209,11 @@ def test_the_page_follows_the_group_asked_for_and_else_the_readers_own(configure
     # the reader's own professional group (users.beroepsgroep) comes before the setting
     from sqlalchemy import update
 
+    from engine import config_seals
     from engine.models import User
     with store.unit_of_work(write=True) as session:
         session.execute(update(User).where(User.name == "mw").values(beroepsgroep="artsen"))
+        config_seals.seal(session)  # setup outside the product: sealed as the product would
     assert "letselduiding" in html_text(text(mw.get("/meldcode")))
 
 

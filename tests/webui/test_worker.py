@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.timer_bench import waiting_bpmn
-from engine import cases, clock, config, mail, models, notifications, scheduler, store, versions
+from engine import cases, clock, config, config_seals, mail, models, notifications, scheduler, store, versions
 from engine.definitions import SourceFile
 from tests.conftest import ROOT
 from tests.helpers import MELDCODE, start_server, stop_server, verify
@@ -138,6 +138,7 @@ def test_a_hanging_mail_server_holds_no_timer_back(db_url, people, monkeypatch):
     due = time.time() + 3
     with store.unit_of_work(write=True) as session:
         session.execute(models.User.__table__.update().values(email="iemand@zorg.example"))
+        config_seals.seal(session)  # setup outside the product: sealed as the product would
         notifications.notify(session, [  # three mails to send, each one hangs
             {"user_id": people["af"].id, "at": clock.now(), "kind": "task_ready",
              "case_id": waiting, "task_id": f"taak-{n}", "params": {}} for n in range(3)])
