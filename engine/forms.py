@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import re
-import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from . import expressions
+from . import clock, expressions, timezones
 from . import form_choices as choices
+from .form_text import clean_text, refused_character, required_note
 from .messages import N_, Message, text_of
+
+# The text rule is engine.form_text's; these names stay importable from here for the callers
+# that validate a text of their own (start_case, users, consults).
+__all__ = ["clean_text", "refused_character", "required_note"]
 
 # Camunda's form field types, mapped to the contract's field types.
 _TYPES = {"string": "string", "long": "integer", "boolean": "boolean", "date": "date", "enum": "enum",
@@ -25,6 +29,12 @@ INTEGER_LIMIT = 10**9
 # 400 from the database (PostgreSQL: "date value out of range" of a timer's due time in UTC),
 # the year 9999 a case waiting eight thousand years (issue 13 break-it).
 DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
+# A date field's bound relative to the day of the answer (Europe/Amsterdam, the engine's
+# clock), declared in the diagram as a field property: `not_after` = "today" for a date that
+# records what already happened (a talk, a melding: never in the future), `not_before` =
+# "today" for one that plans (the evaluation of help: never in the past). Today is allowed in
+# both. "today" is the one value these properties take.
+TODAY = "today"
 
 
 @dataclass(frozen=True)
@@ -45,9 +55,9 @@ class Field:
     maxlength: int | None = None
     minimum: int | None = None
     maximum: int | None = None
-    # An expression over the case data: when it holds, the field is required (and shown).
+    # An expression over the case data and the form's answers (an answer left empty read as
+    # its default): when it holds, the field is required (and shown, on the web form).
     required_when: str | None = None
-    depends_on: tuple[str, ...] = field(default=())
     # An expression over the form's answers (and the case data): when it holds, the answer
     # in this field is refused with invalid_message (e.g. "geen vermoeden" with acute danger).
     invalid_when: str | None = None
@@ -58,6 +68,9 @@ class Field:
     # recorded): a boolean's camunda defaultValue, and () for every multi field (recorded as
     # []), so a gateway condition such as `"vgv" in geweldsvormen` can always be evaluated.
     default: Any = None
+    # A date field's bounds (TODAY or None; see TODAY above).
+    not_after: str | None = None
+    not_before: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "label": self.label, "type": self.type,
@@ -84,7 +97,16 @@ def _int(value: str | None) -> int | None:
         return None
 
 
+def _today(value: str | None) -> str | None:
+    """A date bound property's value as Field takes it: TODAY for "today" (case and white
+    space aside), None for no property (or another value, which names no day)."""
+    return TODAY if (value or "").strip().lower() == TODAY else None
+
+
 def fields_of(task_spec) -> list[Field]:
+    """The fields of a user task's form (camunda:formData as SpiffWorkflow parsed it), in
+    order, with their properties (help, required_when, invalid_when, shown_when, not_after,
+    not_before, multiline) and validation (required, maxlength, min, max). Raises nothing."""
     form = getattr(task_spec, "form", None)
     result = []
     for f in getattr(form, "fields", []) or []:
@@ -109,11 +131,12 @@ def fields_of(task_spec) -> list[Field]:
                 minimum=_int(f.get_validation("min")),
                 maximum=_int(f.get_validation("max")),
                 required_when=required_when,
-                depends_on=tuple(sorted(expressions.names_in(required_when or "True"))),
                 invalid_when=f.get_property("invalid_when") or None,
                 invalid_message=(f.get_property("invalid_message") or "").strip(),
                 shown_when=f.get_property("shown_when") or None,
                 default=choices.default_of(kind, getattr(f, "default_value", None)),
+                not_after=_today(f.get_property("not_after")) if kind == "date" else None,
+                not_before=_today(f.get_property("not_before")) if kind == "date" else None,
             )
         )
     return result
@@ -152,8 +175,48 @@ def is_applicable(f: Field, context: dict[str, Any]) -> bool:
 def shown_fields(fields: list[Field], context: dict[str, Any] | None) -> list[Field]:
     """The fields of a form on the form of a case with data `context` (its `beroepsgroep`:
     engine/professions.py), in order: those without shown_when or whose shown_when holds (one
-    that cannot be evaluated does not). What the task's form gives (API, page). Raises nothing."""
-    return [f for f in fields if not f.shown_when or _holds(f.shown_when, context or {})]
+    that cannot be evaluated does not). What the task's form gives (API, page), what
+    validate takes and what a draft keeps (engine/drafts.py). Raises nothing.
+
+    A field whose required_when reads a field this form leaves off, and no field on it, is
+    settled: that field is never answered on this case's form, so it has its default (None
+    without one) and the condition is decided now: `required` true or false, no
+    required_when. So `gesprek_met` (required_when `client_niet_bereikt != True`, a KNMG point
+    only on a doctor's form) is plainly required on every other case's form."""
+    context = context or {}
+    shown = [f for f in fields if not f.shown_when or _holds(f.shown_when, context)]
+    on_form = {f.name for f in shown}
+    left_off = {f.name: _recorded(f.default) for f in fields if f.name not in on_form}
+    return [_settled(f, on_form, left_off, context) if left_off and f.required_when else f
+            for f in shown]
+
+
+def _settled(f: Field, on_form: set[str], left_off: dict[str, Any],
+             context: dict[str, Any]) -> Field:
+    """`f` with its required_when decided (shown_fields), when it reads a field left off
+    this form and none on it; else `f` as it is."""
+    try:
+        reads = expressions.names_in(f.required_when or "")
+        if reads & on_form or not reads & set(left_off):
+            return f
+        needed = bool(expressions.evaluate(f.required_when or "", {**context, **left_off}))
+    except expressions.ExpressionError:
+        return f
+    return dataclasses.replace(f, required=needed, required_when=None)
+
+
+def _recorded(default: Any) -> Any:
+    """A field's default as it is recorded: a list for a multi field's ()."""
+    return list(default) if isinstance(default, tuple) else default
+
+
+def condition_scope(fields: list[Field], context: dict[str, Any] | None,
+                    answers: dict[str, Any]) -> dict[str, Any]:
+    """What a form condition (required_when, invalid_when) reads: the default of each field of
+    `fields` that has one (what is recorded when it is left empty: client_niet_bereikt's
+    false), then the case data `context`, then the form's `answers`. Raises nothing."""
+    defaults = {f.name: _recorded(f.default) for f in fields if f.default is not None}
+    return {**defaults, **(context or {}), **answers}
 
 
 def _holds(expression: str, context: dict[str, Any]) -> bool:
@@ -164,137 +227,6 @@ def _holds(expression: str, context: dict[str, Any]) -> bool:
         return False
 
 
-# Characters refused in every text (the one rule of forms.clean_text), by Unicode category
-# (unicodedata) rather than by a list, so every character of the kind is caught:
-# - Cc, the C0 and C1 control characters and DEL (a newline or NUL in a client reference
-#   breaks out of the line it is shown on, and of CSS, headers and logs); multi-line text
-#   keeps the newline and the tab.
-# - Cf, the invisible format characters. Among them the bidi embeddings, overrides and
-#   isolates (U+202A-U+202E, U+2066-U+2069), which reorder the text around them as displayed,
-#   so what is read differs from what is stored ("Trojan Source", CVE-2021-42574), and the
-#   bidi marks LRM, RLM and ALM (U+200E, U+200F, U+061C): invisible direction controls too,
-#   which move neighbouring digits and punctuation (issue 11 point 3). Further the invisible
-#   characters that make two identical-looking references differ or hide text: zero-width
-#   space U+200B, word joiner U+2060, byte order mark U+FEFF, soft hyphen U+00AD, the
-#   interlinear annotation characters U+FFF9-U+FFFB and the tag characters U+E0000 block.
-# - Zl and Zp, the line and paragraph separators U+2028/U+2029: a line break other than the
-#   newline.
-# - Cs, lone surrogates (U+D800-U+DFFF, possible from JSON "\ud800"): no character at all;
-#   the database refuses to store them.
-# The zero-width non-joiner U+200C and joiner U+200D (format characters too) stay allowed:
-# Persian and Arabic names (and Indic scripts, and emoji sequences) need them.
-_REFUSED_KINDS = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_JOINERS = frozenset({"\u200c", "\u200d"})
-_MULTILINE_ALLOWED = frozenset({"\n", "\t"})
-_BIDI_CONTROLS = frozenset({"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI"})
-# An ASCII text (most texts) is scanned by one expression; a text of other characters by
-# the category of each of its distinct characters (texts run to 100,000 characters, their
-# distinct characters to a few hundred).
-_ASCII_REFUSED_IN_LINE = re.compile("[\\x00-\\x1f\\x7f]")
-_ASCII_REFUSED_IN_TEXT = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f]")
-
-
-def _is_refused(char: str, multiline: bool) -> bool:
-    """Whether clean_text's rule refuses `char` (see the notes above)."""
-    if char in _JOINERS or (multiline and char in _MULTILINE_ALLOWED):
-        return False
-    return unicodedata.category(char) in _REFUSED_KINDS
-
-
-def _first_refused(value: str, multiline: bool) -> str | None:
-    """The first character of `value` that clean_text's rule refuses, or None."""
-    if value.isascii():
-        found = (_ASCII_REFUSED_IN_TEXT if multiline else _ASCII_REFUSED_IN_LINE).search(value)
-        return found.group() if found else None
-    refused = [char for char in set(value) if _is_refused(char, multiline)]
-    return min(refused, key=value.index) if refused else None
-
-
-def _refused_character(char: str, multiline: bool) -> Message | None:
-    """Why `char` may not be in a text, in Dutch; None when it may."""
-    if not _is_refused(char, multiline):
-        return None
-    kind = unicodedata.category(char)
-    if kind == "Cc":
-        if char in "\r\n":
-            return N_("een regeleinde")
-        if char == "\t":
-            return N_("een tab")
-        return N_("een stuurteken")
-    if kind == "Cs":
-        return N_("een losse surrogaat, geen geldig teken")
-    if kind in ("Zl", "Zp"):
-        return N_("een regel- of alineascheiding")
-    if unicodedata.bidirectional(char) in _BIDI_CONTROLS:
-        return N_("een teken dat de schrijfrichting omkeert")
-    return N_("een onzichtbaar teken")
-
-
-def refused_character(value: str, multiline: bool = False,
-                      subject: Message | None = None) -> Message | None:
-    """Why `value` may not be stored as it is, in Dutch, naming the first character that
-    clean_text's rule refuses (with its code point); None when it holds none. The value is
-    taken as it is, white space around it included: for a text that is not stripped, such
-    as a new password. `subject` names the text ("De tekst" when None)."""
-    char = _first_refused(value, multiline)
-    if char is None:
-        return None
-    why = _refused_character(char, multiline)
-    if why is None:
-        return None
-    where = N_("in dit veld") if multiline or char not in "\r\n" \
-        else N_("in een veld van één regel")
-    return Message(N_("{subject} bevat {why} (U+{code}); dat is {where} niet toegestaan."),
-                   subject=subject or N_("De tekst"), why=why, code=f"{ord(char):04X}",
-                   where=where)
-
-
-def required_note(value: Any, maxlength: int, missing: str,
-                  errors: dict[str, Any], field: str) -> str | None:
-    """A required multi-line text of the product's own forms (a reason, a question) through
-    clean_text: the cleaned text, or None with errors[field] set (clean_text's Dutch refusal,
-    or `missing` when the value is absent, not text or white space only). Never raises."""
-    try:
-        text = clean_text(value, maxlength, multiline=True) if isinstance(value, str) else None
-    except ValueError as exc:
-        errors[field] = text_of(exc)
-        return None
-    if text is None:
-        errors[field] = missing
-    return text
-
-
-def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False) -> str | None:
-    """A submitted text as it is stored: without white space around it, None when nothing is
-    left (white space alone is no answer).
-
-    The one text rule of every door (API, web form, command line; start_case and every form
-    field). A single-line text (a client reference, a field of type "string") holds no control
-    character at all; a multi-line text (type "text") may hold newlines and tabs (a CR LF from
-    a browser's textarea, or a lone CR, is stored as a newline). Both refuse the other C0/C1
-    controls and every other character of the Unicode categories Cf, Zl, Zp and Cs: bidi
-    embeddings, overrides, isolates and marks (LRM, RLM, ALM), invisible spaces, line
-    separators and lone surrogates (see the notes above _is_refused; issue 11 point 3); the
-    zero-width (non-)joiner stays allowed.
-    Raises ValueError with a Dutch message for a value that is not text, holds a refused
-    character (named with its code point) or is longer than maxlength.
-    """
-    if not isinstance(value, str):
-        raise ValueError(N_("Vul tekst in."))
-    if multiline:
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
-    # White space around the text is dropped first: a trailing newline pasted along with a
-    # reference is no reason to refuse it, as nothing of it is stored.
-    value = value.strip()
-    problem = refused_character(value, multiline)
-    if problem is not None:
-        raise ValueError(problem)
-    if maxlength is not None and len(value) > maxlength:
-        raise ValueError(Message(N_("Maximaal {n} tekens (nu {length})."), n=maxlength,
-                                 length=len(value)))
-    return value or None
-
-
 def validate(
     fields: list[Field], data: Any, context: dict[str, Any] | None = None, from_web: bool = False
 ) -> dict[str, Any]:
@@ -303,8 +235,11 @@ def validate(
     The one validation of every door (API, web form, command line): a text is stored without
     the white space around it, and a text of white space only counts as not given (so a
     required one is missing). A field's required_when makes it required when the expression
-    holds over context (the case data) and the answers; its invalid_when refuses the answer
-    with its invalid_message when that expression holds.
+    holds over context (the case data) and the answers (condition_scope: a field left empty
+    read as its default); its invalid_when refuses the answer with its invalid_message when
+    that expression holds. A date field with not_after (not_before) "today" refuses a day after
+    (before) today in Dutch time: what happened cannot lie in the future, what is planned not
+    in the past.
 
     A field not on this case's form (shown_fields: a KNMG point in a nurse's case) is never
     required and gets no default; a key sent for it is refused like an unknown key (CONTRACT
@@ -339,14 +274,14 @@ def validate(
             continue
         if converted is not None:
             clean[f.name] = converted
-    scope = {**(context or {}), **clean}
+    scope = condition_scope(fields, context, clean)
     for f in fields:
         if f.name in clean or f.name in errors:
             continue
         if f.required or (f.required_when and is_applicable(f, scope)):
             errors[f.name] = REQUIRED
         elif f.default is not None:
-            clean[f.name] = list(f.default) if isinstance(f.default, tuple) else f.default
+            clean[f.name] = _recorded(f.default)
     for f in fields:
         if f.invalid_when and f.name in clean and _holds(f.invalid_when, scope):
             errors[f.name] = f.invalid_message or INVALID
@@ -388,6 +323,7 @@ def _convert(f: Field, value: Any, from_web: bool) -> Any:
             raise ValueError(Message(N_("Vul een datum in tussen {first} en {last}."),
                                      first=f"{DATE_RANGE[0]:%d-%m-%Y}",
                                      last=f"{DATE_RANGE[1]:%d-%m-%Y}"))
+        _within_today(f, day)
         return day.isoformat()
     if f.type == "multi":
         return choices.convert_multi(f, value, from_web)
@@ -398,3 +334,25 @@ def _convert(f: Field, value: Any, from_web: bool) -> Any:
                                      options=", ".join(allowed)))
         return value
     return clean_text(value, f.maxlength, multiline=f.type == "text")  # string and text
+
+
+def today() -> dt.date:
+    """Today in the Netherlands (Europe/Amsterdam) by the engine's clock (engine/clock.py):
+    the day a date field's not_after / not_before "today" compares with. Raises nothing."""
+    return timezones.local(clock.now()).date()
+
+
+def _within_today(f: Field, day: dt.date) -> None:
+    """Raises ValueError (Dutch) when `day` breaks the date field `f`'s bound: after today
+    with not_after (a date that records what happened, such as igj_melddatum), before today
+    with not_before (a date that plans, such as hulp_evaluatiedatum)."""
+    if f.not_after is None and f.not_before is None:
+        return
+    now = today()
+    if f.not_after == TODAY and day > now:
+        raise ValueError(Message(N_("Deze datum ligt in de toekomst. Vul de dag in waarop het "
+                                    "gebeurde: vandaag ({today}) of eerder."),
+                                 today=f"{now:%d-%m-%Y}"))
+    if f.not_before == TODAY and day < now:
+        raise ValueError(Message(N_("Deze datum ligt in het verleden. Kies vandaag ({today}) "
+                                    "of een latere dag."), today=f"{now:%d-%m-%Y}"))

@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import expressions
+from . import expressions, organisation
 from .problems import BPMN_NS, CAMUNDA_NS, NS, Problem
 from .proof_rules import EXPERT_NEEDED, ORDER_READS, RULE_VARIABLES, SECTION5_VARIABLES, State
 
@@ -46,6 +46,10 @@ class Diagram:
     conditions: dict[str, list[tuple[str, frozenset[str], bool]]] = field(default_factory=dict)
     table_reads: set[str] = field(default_factory=set)  # variables a decision table reads
     live: dict[str, frozenset[str]] = field(default_factory=dict)  # node -> variables read later
+    # The case data a route may start with (the owner's beroepsgroep, engine/professions.py),
+    # each with the hop a witness route opens with (None: a case of any group no condition
+    # names, which a witness does not spell out); see case_starts.
+    starts: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
 
     def only_after(self, node: str) -> set[str]:
         """User tasks reached from `node` from which `node` can no longer be reached."""
@@ -151,7 +155,42 @@ def read_diagram(definition) -> Diagram | None:
     writes = {task_id: {f.name for f in step.fields if f.required}
               for task_id, step in definition.steps.items()}
     diagram.live = _liveness(diagram, reads, writes)
+    diagram.starts = case_starts(process)
     return diagram
+
+
+GROUP = "beroepsgroep"  # engine/professions.py VARIABLE: the case data a case starts with
+
+
+def case_starts(process) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """The case data the proof starts a route with, one per kind of case: a real case starts
+    with its owner's beroepsgroep (engine/professions.py), which a form's shown_when and
+    required_when read (the KNMG points on a doctor's form), so each group a condition of the
+    process names (a text constant of a condition that reads `beroepsgroep`: 'artsen') is one
+    start, and the groups no condition names, which every condition sees alike, are one more,
+    the first of them standing for all. Each start comes with the hop a witness route opens
+    with: {"step": the start event, "data": {"beroepsgroep": ...}} for a named group, None for
+    the others (a process that names no group has that one start, and its witnesses stay as
+    they were). In: the process element. Raises nothing."""
+    named: set[str] = set()
+    texts = [c.text for c in process.iter(f"{{{BPMN_NS}}}conditionExpression")]
+    texts += [p.get("value") for p in process.iter(f"{{{CAMUNDA_NS}}}property")
+              if (p.get("id") or "").endswith("_when")]
+    for text in texts:
+        if GROUP in _names(text):
+            tree = expressions.compile_expression(text or "")
+            named |= {n.value for n in ast.walk(tree)
+                      if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    start = next(process.iter(f"{{{BPMN_NS}}}startEvent"), None)
+    step = start.get("id", "") if start is not None else ""
+    groups = list(organisation.BEROEPSGROEPEN)
+    unnamed = [group for group in groups if group not in named]
+    starts: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    if unnamed:
+        starts.append(({GROUP: unnamed[0]}, None))
+    starts += [({GROUP: group}, {"step": step, "data": {GROUP: group}})
+               for group in groups if group in named]
+    return starts
 
 
 def _liveness(diagram: Diagram, reads: dict[str, set[str]],

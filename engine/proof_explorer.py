@@ -28,7 +28,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import expressions, forms
 from .messages import N_, Message, text_of
-from .proof_diagram import Diagram, Findings
+from .proof_diagram import GROUP, Diagram, Findings
 from .proof_rules import HULP_EVALUEREN, HULP_ORGANISEREN, MELDING_STEPS, STAP, Monitor, Rules, State
 
 MAX_STATES = 20_000
@@ -68,24 +68,16 @@ class Explorer:
     def run(self) -> Statistics:
         started = time.perf_counter()
         self._cpu_started = time.thread_time()
-        runtime = self.runtime
-        root = State(snapshot="", counter=0, data={}, monitor=Monitor())
-        ids = runtime.IdSource(0)
-        try:
-            workflow, advance = runtime.start_workflow(self.definition, ids)
-        except runtime.EngineFailure as exc:
-            self.findings.add(_failing_element(exc, None), "crash", Message(
-                N_("de casus kan niet starten: {reason}"), reason=_first_line(exc)), root)
-            return self.stats
-        root.snapshot = runtime.snapshot(workflow)
-        root.workflow = workflow
-        root.counter = ids.counter
-        root.ready = [(str(t.id), t.task_spec.bpmn_id) for t in advance.ready]
-        root.timers = [(w.task_id, w.step, w.due) for w in advance.timers]
-        self.rules.absorb_decisions(root, advance)
         queue: deque[State] = deque()
-        if self.rules.after_advance(root, workflow, advance):
-            queue.append(root)
+        # One start per kind of case (Diagram.starts: the owner's beroepsgroep), searched side
+        # by side, breadth first: the shortest witness of a problem of any group is found.
+        for data, hop in self.diagram.starts or [({}, None)]:
+            started_case = self._start(dict(data), hop)
+            if started_case is None:
+                return self.stats
+            root, advance = started_case
+            if self.rules.after_advance(root, root.workflow, advance):
+                queue.append(root)
         while queue:
             if self._over_budget(started, queue[0]):
                 break
@@ -124,6 +116,27 @@ class Explorer:
             state.workflow = None
         self.stats.seconds = time.perf_counter() - started
         return self.stats
+
+    def _start(self, data: dict[str, Any], hop: dict[str, Any] | None) -> tuple[State, Any] | None:
+        """The root state of a case that starts with `data` (its hop: `hop`), the workflow run
+        up to its first tasks, and that run's Advance; None when it cannot start (a problem
+        found)."""
+        runtime = self.runtime
+        root = State(snapshot="", counter=0, data=data, monitor=Monitor(), hop=hop)
+        ids = runtime.IdSource(0)
+        try:
+            workflow, advance = runtime.start_workflow(self.definition, ids)
+        except runtime.EngineFailure as exc:
+            self.findings.add(_failing_element(exc, None), "crash", Message(
+                N_("de casus kan niet starten: {reason}"), reason=_first_line(exc)), root)
+            return None
+        root.snapshot = runtime.snapshot(workflow)
+        root.workflow = workflow
+        root.counter = ids.counter
+        root.ready = [(str(t.id), t.task_spec.bpmn_id) for t in advance.ready]
+        root.timers = [(w.task_id, w.step, w.due) for w in advance.timers]
+        self.rules.absorb_decisions(root, advance)
+        return root, advance
 
     findings_stop = False
 
@@ -223,7 +236,8 @@ class Explorer:
         for t in active:
             live |= self.diagram.live.get(getattr(t.task_spec, "bpmn_id", None) or "", frozenset())
         values = sorted((k, repr(v)) for k, v in state.data.items() if k in live)
-        return tuple(marking), tuple(values), state.monitor
+        # the case data a route started with (Diagram.starts) sets every form after it apart
+        return tuple(marking), tuple(values), state.monitor, repr(state.data.get(GROUP))
 
     # -- answers -------------------------------------------------------------------------------
 
@@ -264,7 +278,7 @@ class Explorer:
                 break
             candidate = {f.name: v for f, v in zip(routed_fields, combo, strict=True)
                          if v is not None}
-            scope = {**state.data, **candidate}
+            scope = forms.condition_scope(fields, state.data, candidate)
             if any(f.required_when and f.name in candidate and not f.required
                    and not forms.is_applicable(f, scope) for f in routed_fields):
                 continue  # an answer to a question that does not apply: not a real route
@@ -274,7 +288,7 @@ class Explorer:
                         continue
                     if f.required or (f.required_when and forms.is_applicable(f, scope)):
                         candidate[f.name] = _filler(f)
-                scope = {**state.data, **candidate}
+                scope = forms.condition_scope(fields, state.data, candidate)
             try:
                 clean = forms.validate(every_field, candidate, context=state.data)
             except forms.FormInvalid:
@@ -348,8 +362,8 @@ def _filler(f: forms.Field) -> Any:
         return f.options[0].value if f.options else None
     if f.type == "multi":
         return [f.options[0].value] if f.options else None
-    if f.type == "date":
-        return "2026-01-15"
+    if f.type == "date":  # today lies within both bounds (forms: not_after, not_before)
+        return forms.today().isoformat()
     if f.type == "integer":
         return f.minimum if f.minimum is not None else 1
     return "(tekst)"

@@ -10,7 +10,7 @@ import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
-from engine import expressions
+from engine import expressions, forms
 
 BASE = ["stap1_signalen", "stap2_overleg"]
 # After each melding, the feedback of Veilig Thuis is recorded (once, unless Veilig Thuis
@@ -248,12 +248,15 @@ def fill(fields: list[dict], decisions: dict) -> dict:
     decisions = {"terugkoppeling_vervolg": False, "pleger_zorgverlener": False,
                  "beroepsgroep": "sociaal_domein", **decisions}
 
+    # a field left empty is read as its default by a condition (engine.forms.condition_scope)
+    defaults = {f["name"]: f["default"] for f in fields if "default" in f}
+
     def required(f) -> bool:
         if f["required"]:
             return True
         try:
-            return bool(f.get("required_when")
-                        and expressions.evaluate(f["required_when"], {**decisions, **data}))
+            return bool(f.get("required_when") and expressions.evaluate(
+                f["required_when"], {**defaults, **decisions, **data}))
         except expressions.ExpressionError:
             return False
 
@@ -267,8 +270,8 @@ def fill(fields: list[dict], decisions: dict) -> dict:
                 data[name] = decisions[name]
             elif f["type"] in ("string", "text"):
                 data[name] = f"Vastgelegd voor {f['label'][:40]}"
-            elif f["type"] == "date":
-                data[name] = "2026-11-20"
+            elif f["type"] == "date":  # today: no date field refuses it (not_after, not_before)
+                data[name] = forms.today().isoformat()
             elif f["type"] == "integer":
                 data[name] = 2
             elif f["type"] == "boolean" and required(f):
