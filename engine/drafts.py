@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, timezones
+from . import audit, forms, timezones
 from .errors import Conflict, Forbidden
 from .messages import N_
 from .models import Case, Draft, TaskRecord, User, utcnow
@@ -48,7 +48,14 @@ def _clean(field_names: set[str], data: Any) -> dict[str, str | list[str]]:
 
 
 def save(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
-    """Keep a draft of a task's form for this person; replaces an earlier draft."""
+    """Keep a draft of a task's form for this person; replaces an earlier draft.
+
+    In: the person, the task id, the typed answers ({field: text or list of texts}). Keeps
+    only the answers to fields on this case's form (forms.shown_fields, the rule a completion
+    applies; a field its shown_when leaves off, such as a KNMG point in a nurse's case, is
+    dropped), as _clean bounds them. Out: {"task_id", "data": what was kept, "saved_at"}.
+    Raises Forbidden (403) for whoever may not complete the task (logged as denied), Conflict
+    (409) when the task is no longer ready, NotFound for an unknown task."""
     from .versions import definition_for
 
     try:
@@ -78,7 +85,11 @@ def _save(session: Session, who: Principal, task_id: Any, data: Any, definition_
     else:
         if user is None or not may_complete(who, case, row.lane):
             raise _Denied(case.id)
-        fields = definition_for(session, case.process_version).steps[row.step].fields
+        # only the fields on this case's form, as a completion takes them (forms.validate):
+        # an answer to one its shown_when leaves off is never posted, can contradict the
+        # answers shown, and would keep free text about a client in the draft for good
+        fields = forms.shown_fields(
+            definition_for(session, case.process_version).steps[row.step].fields, case.data)
     clean = _clean({f.name for f in fields}, data)
     draft = session.scalar(select(Draft).where(Draft.user_id == who.id, Draft.task_id == row.id))
     now = utcnow()

@@ -20,6 +20,7 @@ from .cases import get_case, task_name
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
 from .errors import NotFound
+from .inbox_rows import page_rows
 from .messages import N_
 from .models import Case, CaseShare, Consult, Draft, HistoryEvent, TaskRecord, User
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE
@@ -56,8 +57,8 @@ def person(user_id: Any, source: str | None) -> Person | None:
 
 
 def inbox(who: Principal, sort: str = INBOX_SORTS[0]) -> dict[str, Any]:
-    """The ready tasks this person may complete (at most INBOX_LIMIT, chosen urgent first, then
-    by due date, then by ready time: tasks.ready_task_rows), in the order `sort` names
+    """The ready tasks this person may complete (at most INBOX_LIMIT, the first in the default
+    order shown: urgent, priority, due date, ready time: inbox_rows.page_rows), in the order `sort` names
     (INBOX_SORTS, engine/due.py inbox_sort_key; an unknown one: the first). Out: "tasks", each
     with its case's client_ref, ready_at and due_at (aware UTC; due_at None without a due
     date), urgent, priority (due.has_priority: right after the urgent ones, structural
@@ -66,7 +67,7 @@ def inbox(who: Principal, sort: str = INBOX_SORTS[0]) -> dict[str, Any]:
     sort = sort if sort in INBOX_SORTS else INBOX_SORTS[0]
     now = clock.now()
     with unit_of_work() as session:
-        rows = tasks.ready_task_rows(session, who, INBOX_LIMIT)
+        rows = page_rows(session, who, INBOX_LIMIT)
         case_ids = {r.case_id for r in rows}
         # the two answers the inbox order reads, not the whole case data
         found = session.execute(

@@ -83,9 +83,14 @@ class Explorer:
                 break
             state = queue.popleft()
             self.stats.states += 1
-            moves: list[tuple[str, str, dict[str, Any] | None]] = [
-                (task_id, step, answers) for task_id, step in state.ready
-                for answers in self._answers(step, state)]
+            moves: list[tuple[str, str, dict[str, Any] | None]] = []
+            for task_id, step in state.ready:
+                answer_sets = self._answers(step, state)
+                if not answer_sets:  # the form refuses every answer: the route stops here
+                    self.findings.add(step, "unanswerable", Message(N_(
+                        "geen enkel antwoord op het formulier van {element} wordt aanvaard: de "
+                        "route loopt daar vast"), element=self.findings.label(step)), state)
+                moves += [(task_id, step, answers) for answers in answer_sets]
             # A waiting timer is a wait the scheduler ends: firing it is one more move (its
             # answers None), at its due time, so the route goes on past it.
             moves += [(task_id, step, None) for task_id, step, _due in state.timers]
