@@ -80,8 +80,7 @@ def _refused_character(char: str, multiline: bool) -> Message | None:
     return N_("een onzichtbaar teken")
 
 
-def refused_character(value: str, multiline: bool = False,
-                      subject: Message | None = None) -> Message | None:
+def refused_character(value: str, multiline: bool = False, subject: Message | None = None) -> Message | None:
     """Why `value` may not be stored as it is, in Dutch, naming the first character that
     clean_text's rule refuses (with its code point); None when it holds none. The value is
     taken as it is, white space around it included: for a text that is not stripped, such
@@ -92,15 +91,17 @@ def refused_character(value: str, multiline: bool = False,
     why = _refused_character(char, multiline)
     if why is None:
         return None
-    where = N_("in dit veld") if multiline or char not in "\r\n" \
-        else N_("in een veld van één regel")
-    return Message(N_("{subject} bevat {why} (U+{code}); dat is {where} niet toegestaan."),
-                   subject=subject or N_("De tekst"), why=why, code=f"{ord(char):04X}",
-                   where=where)
+    where = N_("in dit veld") if multiline or char not in "\r\n" else N_("in een veld van één regel")
+    return Message(
+        N_("{subject} bevat {why} (U+{code}); dat is {where} niet toegestaan."),
+        subject=subject or N_("De tekst"),
+        why=why,
+        code=f"{ord(char):04X}",
+        where=where,
+    )
 
 
-def required_note(value: Any, maxlength: int, missing: str,
-                  errors: dict[str, Any], field: str) -> str | None:
+def required_note(value: Any, maxlength: int, missing: str, errors: dict[str, Any], field: str) -> str | None:
     """A required multi-line text of the product's own forms (a reason, a question) through
     clean_text: the cleaned text, or None with errors[field] set (clean_text's Dutch refusal,
     or `missing` when the value is absent, not text or white space only). Never raises."""
@@ -140,7 +141,5 @@ def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False
     if problem is not None:
         raise ValueError(problem)
     if maxlength is not None and len(value) > maxlength:
-        raise ValueError(Message(N_("Maximaal {n} tekens (nu {length})."), n=maxlength,
-                                 length=len(value)))
+        raise ValueError(Message(N_("Maximaal {n} tekens (nu {length})."), n=maxlength, length=len(value)))
     return value or None
-
