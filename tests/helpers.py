@@ -21,7 +21,7 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 
-from engine import cases, definitions, forms, models, store, tasks
+from engine import audit, cases, definitions, forms, models, store, tasks
 from engine.definitions import SourceFile
 from tests.conftest import PASSWORD, ROOT, free_port
 from tests.scenarios.paths import LONGEST, SCENARIOS, TEAM_STEPS, fill
@@ -198,6 +198,10 @@ def store_version(files: list[SourceFile], monkeypatch, active: bool = True,
         row.files = [models.ProcessFile(name=f.name, kind=f.kind, sha256=f.sha256,
                                        content=f.content) for f in files]
         session.add(row)
+        # its deploy line, as releases since the admin log wrote it (verify --all compares the
+        # stored files with it: engine/config_seals.py)
+        audit.log_admin(session, "vorige release", "process_deployed", {
+            "version": number, "sha256": row.sha256, "files": [f.name for f in files]})
     return number
 
 
