@@ -18,8 +18,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import settings, timezones
+from . import failures, settings, timezones
+from .messages import N_, Message
 from .models import AccessLogEntry, AdminLogEntry, Case, utcnow
+from .problems import joined
+from .stored_rows import DamagedRow, loaded_rows
 
 GENESIS = "0" * 64
 
@@ -328,15 +331,45 @@ def admin_log(session: Session | Connection, limit: int = 1000,
     page 1 holds the newest `limit` rows, page 2 the `limit` before them, and so on: every
     row stays readable, however many came after it (issue 11 point 4: a flood of `refused`
     lines must not push an administrative action out of the auditor's reach). A page past
-    the oldest row, or above MAX_ADMIN_LOG_PAGE, is empty; page below 1 raises ValueError."""
+    the oldest row, or above MAX_ADMIN_LOG_PAGE, is empty; page below 1 raises ValueError.
+
+    A row written outside the application that does not read back (a time that is no time,
+    detail that is no JSON object, text that is no UTF-8) is shown, never an error (issue 11
+    point 6): its `at` and `detail` None where they do not read, and "damaged" holds what is
+    wrong, in Dutch (a Message)."""
     if page < 1:
         raise ValueError("page must be 1 or more")
     if page > MAX_ADMIN_LOG_PAGE:
         return []
     limit = max(0, int(limit))
     conn = session.connection() if isinstance(session, Session) else session
-    rows = conn.execute(select(_admin.c.at, _admin.c.user, _admin.c.action, _admin.c.detail)
-                        .order_by(_admin.c.id.desc()).limit(limit)
-                        .offset((page - 1) * limit)).all()
-    return [{"at": stamp(r.at), "user": r.user, "action": r.action, "detail": r.detail}
-            for r in reversed(rows)]
+    rows = loaded_rows(conn, _admin, order=_admin.c.id.desc(), limit=limit,
+                       offset=(page - 1) * limit)
+    return [_admin_line(row, stamp) for row in reversed(rows)]
+
+
+_ADMIN_FIELDS = {"at": N_("tijdstip"), "user": N_("gebruiker"), "action": N_("handeling"),
+                 "detail": N_("gegevens")}
+
+
+def _admin_line(row: Any, stamp: timezones.Stamp) -> dict[str, Any]:
+    damage = dict(row.damage) if isinstance(row, DamagedRow) else {}
+    line: dict[str, Any] = {"at": None, "user": row.user, "action": row.action,
+                            "detail": row.detail}
+    if "at" not in damage:
+        try:
+            line["at"] = stamp(row.at)
+        except (ValueError, TypeError, OverflowError) as exc:  # a year no zone reaches
+            damage["at"] = failures.kind_of(exc)
+    if "detail" not in damage and not isinstance(row.detail, dict):
+        damage["detail"] = N_("geen object (JSON) maar een andere waarde")
+    for name in ("user", "action"):  # a text that did not load: as far as it reads
+        if not isinstance(line[name], str):
+            line[name] = "" if line[name] is None else str(line[name])
+    if "detail" in damage:
+        line["detail"] = None
+    if damage:
+        line["damaged"] = Message(N_("beschadigd opgeslagen: {fields}"), fields=joined(
+            [Message(N_("{field}: {reason}"), field=_ADMIN_FIELDS.get(name, name), reason=why)
+             for name, why in damage.items()], "; "))
+    return line

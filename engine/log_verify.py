@@ -16,6 +16,8 @@ from . import chains, log_head, log_scan, models, settings, store
 from .log_scan import log_query
 from .merkle import EMPTY_ROOT, Tree, entry_hash
 from .messages import N_, Message, text_of
+from .problems import joined
+from .stored_rows import DamagedRow, loaded_rows
 from .translog import ENTRIES, KINDS, MISSING, QUEUE, sequence, snapshot
 
 _WHAT = {"event": N_("gebeurtenis"), "access": N_("toegangslogregel"),
@@ -23,8 +25,21 @@ _WHAT = {"event": N_("gebeurtenis"), "access": N_("toegangslogregel"),
 
 
 def _row(kind: str, row_id) -> Message:
-    """How a problem names a row: its kind and id, e.g. "gebeurtenis 12"."""
-    return Message("{kind} {row}", kind=_WHAT.get(kind, kind), row=row_id)
+    """How a problem names a row: its kind and id, e.g. "gebeurtenis 12"; a kind the log
+    does not know (an entry planted by hand) in Dutch words too, with its code."""
+    if kind in _WHAT:
+        return Message("{kind} {row}", kind=_WHAT[kind], row=row_id)
+    return Message(N_("regel {row} van een onbekende soort ({kind})"), kind=kind, row=row_id)
+
+
+def _case_of(case_id) -> Message:
+    """How a problem names where a row is: "casus 12", or "geen casus"."""
+    return N_("geen casus") if case_id is None else Message(N_("casus {case}"), case=case_id)
+
+
+def _is_case_id(value) -> bool:
+    # SQLite keeps any value in an integer column: a case id of text names no case
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _of_log(problem: str) -> Message:
@@ -48,6 +63,11 @@ class LogReport:
     roots: dict[int, str] = field(default_factory=dict)  # root at each size checked against
 
     def of_case(self, case_id: int, problem: str) -> None:
+        if not _is_case_id(case_id):  # no case to hold it: the log's (never a crash)
+            self.problems.append(_of_log(Message(
+                N_("{problem} (bij casusnummer {value}, dat geen getal is)"), problem=problem,
+                value=repr(case_id))))
+            return
         found = self.by_case.setdefault(case_id, [])
         if len(found) < 20:  # enough to act on; a wholesale deletion would name every row
             found.append(problem)
@@ -60,16 +80,37 @@ class LogReport:
 def _check_row(report: LogReport, key: bytes, idx, kind, row_id, case_id, entry, row_hash,
                row_case) -> None:
     what = _row(kind, row_id)
-    if row_hash is None:
-        problem = Message(N_("{what} is verwijderd (staat wel in het logboek op positie "
-                             "{position})"), what=what, position=idx)
-    elif hmac.compare_digest(entry_hash(idx, kind, row_id, case_id, row_hash, key), entry):
+
+    def fits(row_hash) -> bool:
+        return isinstance(entry, str) and hmac.compare_digest(
+            entry_hash(idx, kind, row_id, case_id, row_hash, key), entry)
+
+    if case_id is not None and not _is_case_id(case_id):
+        report.problems.append(_of_log(Message(
+            N_("logboekregel {position} (tabel log_entries) noemt casus {value}, wat geen "
+               "casusnummer is: buiten de applicatie gewijzigd"),
+            position=idx, value=repr(case_id))))
+        return
+    if kind not in KINDS:
+        problem = Message(N_("logboekpositie {position} staat voor {what}: het logboek kent "
+                             "alleen gebeurtenissen, toegangslogregels en beheerlogregels (de "
+                             "wachtrij of het logboek is buiten de applicatie bewerkt)"),
+                          what=what, position=idx)
+    elif row_hash is not None and fits(row_hash):
         if kind == "admin" or row_case == case_id:
             return
-        problem = Message(N_("{what} is naar een andere casus verplaatst (logboekpositie "
-                             "{position})"), what=what, position=idx)
-    elif row_hash == MISSING:
-        problem = Message(N_("{what} was al verwijderd toen het in het logboek kwam (positie "
+        problem = Message(N_("{what} hoort volgens het logboek bij {was}, maar staat nu bij "
+                             "{now} (logboekpositie {position}): verplaatst of tussen casussen "
+                             "verwisseld"), what=what, was=_case_of(case_id),
+                          now=_case_of(row_case), position=idx)
+    elif fits(MISSING):
+        # the sequencer found no such row when it gave the queue entry its place
+        problem = Message(N_("de wachtrij van het logboek had een regel voor {what}, die niet "
+                             "bestond toen die regel een plaats kreeg (logboekpositie "
+                             "{position}): een wachtrijregel voor een regel die er niet is, "
+                             "buiten de applicatie toegevoegd"), what=what, position=idx)
+    elif row_hash is None:
+        problem = Message(N_("{what} is verwijderd (staat wel in het logboek op positie "
                              "{position})"), what=what, position=idx)
     else:
         problem = Message(N_("{what} of logboekpositie {position} is gewijzigd (de sleutelhash "
@@ -145,6 +186,7 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None,
         _unlogged(conn, report, _fitting(known.entries, odd), known.rows)
         _admin_rows(conn, report)
         _system_access_rows(conn, report)
+        _sealing_another_case(conn, report)
         existing = known.existing
     for case_id in sorted(report.logged_cases - existing):
         report.by_case[case_id] = [
@@ -174,8 +216,8 @@ def _facts(conn: Connection) -> _Facts:
         select(ENTRIES.c.kind, func.count()).group_by(ENTRIES.c.kind))}
     rows = {kind: conn.execute(select(func.count()).select_from(table)).scalar() or 0
             for kind, table in KINDS.items()}
-    logged = set(conn.execute(select(ENTRIES.c.case_id).where(
-        ENTRIES.c.case_id.is_not(None)).distinct()).scalars())
+    logged = {case_id for case_id in conn.execute(select(ENTRIES.c.case_id).where(
+        ENTRIES.c.case_id.is_not(None)).distinct()).scalars() if _is_case_id(case_id)}
     existing = set(conn.execute(select(models.Case.__table__.c.id)).scalars())
     return _Facts(entries, rows, logged, existing)
 
@@ -216,13 +258,24 @@ def _against_checkpoint(report: LogReport, checkpoint: dict[str, Any]) -> None:
                "verwijderd, vervangen of in een andere volgorde)"), size=size, at=at)))
 
 
+def _unreadable(kind: str, table, row: DamagedRow) -> Message:
+    """A row that does not read back, by its kind, table and id, and what does not read."""
+    return Message(N_("{what} (tabel {table}) is onleesbaar: {reasons}"),
+                   what=_row(kind, row.id), table=table.name, reasons=joined(
+                       [Message("{column}: {reason}", column=column, reason=reason)
+                        for column, reason in row.damage.items()], "; "))
+
+
 def _admin_rows(conn: Connection, report: LogReport) -> None:
     """Each admin-log row against its keyed hash (events and access-log lines are checked
-    per case, along their chains)."""
+    per case, along their chains); a row that does not read back is named, never a crash."""
     from . import audit
 
     table = KINDS["admin"]
-    for row in conn.execute(select(table).order_by(table.c.id)):
+    for row in loaded_rows(conn, table):
+        if isinstance(row, DamagedRow):
+            report.problems.append(_of_log(_unreadable("admin", table, row)))
+            continue
         try:
             ok = hmac.compare_digest(audit.admin_hash(row.at, row.user, row.action, row.detail),
                                      row.hash)
@@ -237,12 +290,17 @@ def _admin_rows(conn: Connection, report: LogReport) -> None:
 def _system_access_rows(conn: Connection, report: LogReport) -> None:
     """The access-log lines of no case (refused case starts and other NEN 7513 lines of the
     system) along their own chain, as a case's lines are checked per case: an edited line
-    (its outcome or user, say), or one removed or added in between, is a problem of the log."""
+    (its outcome or user, say), or one removed or added in between, is a problem of the log.
+    A line that does not read back (a time that is no time) is named by its table and id, and
+    the chain is checked up to it (the first break, as for a case)."""
     table = KINDS["access"]
-    rows = conn.execute(select(table).where(table.c.case_id.is_(None)).order_by(table.c.id))
-    for problem in chains.check_access_rows(rows):
+    rows = loaded_rows(conn, table, table.c.case_id.is_(None))
+    damaged = next((i for i, row in enumerate(rows) if isinstance(row, DamagedRow)), len(rows))
+    for problem in chains.check_access_rows(rows[:damaged]):
         report.problems.append(_of_log(Message(
             N_("toegangslog zonder casus: {problem}"), problem=problem)))
+    if damaged < len(rows):
+        report.problems.append(_of_log(_unreadable("access", table, rows[damaged])))
 
 
 def _unlogged(conn: Connection, report: LogReport, fitting: dict[str, int],
@@ -296,4 +354,41 @@ def verify_case_log(conn: Connection, case_id: int) -> list[str]:
         for row_id in ids:
             report.of_case(case_id, Message(N_("{what} staat niet in het logboek"),
                                             what=_row(kind, row_id)))
+    _sealing_another_case(conn, report, case_id)
     return report.by_case.get(case_id, [])
+
+
+_SEALED = {("event",): N_("de geschiedenis"), ("access",): N_("het toegangslog"),
+           ("access", "event"): N_("de geschiedenis en het toegangslog")}
+
+
+def _sealing_another_case(conn: Connection, report: LogReport,
+                          case_id: int | None = None) -> None:
+    """Case rows whose header seals the last event or access-log line of another case (of
+    case `case_id` only, when given): case rows, or their ids, swapped or copied. The case's
+    own check (chains.check_chain) sees only that its chain is not the one sealed; this
+    names the other case."""
+    cases = models.Case.__table__
+    sealed: dict[int, dict[int, set[str]]] = {}
+    for kind, head in (("event", cases.c.last_hash), ("access", cases.c.access_head)):
+        table = KINDS[kind]
+        query = (select(cases.c.id, table.c.case_id)
+                 .select_from(cases.join(table, table.c.hash == head))
+                 .where(table.c.case_id.is_distinct_from(cases.c.id)))
+        if case_id is not None:
+            query = query.where(cases.c.id == case_id)
+        for case, other in conn.execute(query):
+            if _is_case_id(other):
+                sealed.setdefault(case, {}).setdefault(other, set()).add(kind)
+    for case, others in sorted(sealed.items()):
+        for other, kinds in sorted(others.items()):
+            what = _SEALED[tuple(sorted(kinds))]
+            if case_id is None and case in sealed.get(other, {}):
+                problem = Message(N_("de kop van casus {case} verzegelt {what} van casus "
+                                     "{other}: de casussen {case} en {other} zijn verwisseld"),
+                                  case=case, other=other, what=what)
+            else:
+                problem = Message(N_("de kop van casus {case} verzegelt {what} van casus "
+                                     "{other}: overgenomen van of verwisseld met casus "
+                                     "{other}"), case=case, other=other, what=what)
+            report.of_case(case, problem)

@@ -1,0 +1,101 @@
+"""Rows that may not read back as the model says: SQLite keeps any text in any column (a
+time that is no time, JSON that is no JSON, bytes that are no UTF-8), and PostgreSQL a time
+such as 'infinity' that no Python datetime holds. `loaded_rows` reads a table's rows with
+each row that does not load as a DamagedRow in its place, naming what is wrong in Dutch, so
+verify and the pages that show such rows (the admin log) report them instead of failing
+(issue 11 points 1 and 6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, LargeBinary, String, Text, cast, select
+from sqlalchemy.exc import DataError, OperationalError
+
+from . import failures
+from .messages import N_, Message
+
+
+class DamagedRow:
+    """A row of which some column does not load (SQLite keeps any text in any column, and
+    PostgreSQL a time such as 'infinity' that no Python datetime holds): `id`, each column
+    that loads as it loads, a text column that does not as far as it reads (U+FFFD for bytes
+    that are no UTF-8), any other None; `damage`: column name -> the kind in Dutch
+    (failures.kind_of)."""
+
+    def __init__(self, row_id: Any, values: dict[str, Any], damage: dict[str, str]):
+        self.id, self.values, self.damage = row_id, values, damage
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self.values.get(name)
+
+
+def _value_error(exc: BaseException) -> bool:
+    """Whether `exc`, raised while reading rows, is about a stored value (Python's parsing,
+    or the driver's: psycopg's DataError for a time beyond Python's, SQLite's text that is
+    no UTF-8), not about the database (unreachable, locked): only those make a DamagedRow."""
+    if isinstance(exc, DataError):
+        return True
+    if isinstance(exc, OperationalError):
+        return "decode to UTF-8" in str(exc.orig)
+    return isinstance(exc, ValueError | TypeError | OverflowError | RecursionError)
+
+
+def loaded_rows(
+    conn: Connection, table: Any, *where: Any, order: Any = None, limit: int | None = None, offset: int = 0
+) -> list[Any]:
+    """The rows of `table` (matching `where`, by `order`, default the id; a page when `limit`
+    is given) as Rows, each row that does not load as a DamagedRow in its place. Never
+    raises for a stored value (issue 11 point 1: a malformed row is a finding, not a crash);
+    what the database itself raises goes up. One statement when every row loads; else one
+    per row (and per column of a damaged row), in `conn`'s transaction (a value that does not
+    load is the client's failure: the transaction goes on)."""
+    query = select(table).where(*where).order_by(table.c.id if order is None else order)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    try:
+        return list(conn.execute(query).all())
+    except Exception as exc:  # noqa: BLE001 - judged below
+        if not _value_error(exc):
+            raise
+    ids = conn.execute(query.with_only_columns(table.c.id)).scalars().all()
+    return [_load_one(conn, table, row_id) for row_id in ids]
+
+
+def _load_one(conn: Connection, table: Any, row_id: Any) -> Any:
+    try:
+        return conn.execute(select(table).where(table.c.id == row_id)).one()
+    except Exception as exc:  # noqa: BLE001 - judged below
+        if not _value_error(exc):
+            raise
+    values: dict[str, Any] = {}
+    damage: dict[str, str] = {}
+    for column in table.c:
+        try:
+            values[column.name] = conn.execute(select(column).where(table.c.id == row_id)).scalar()
+        except Exception as exc:  # noqa: BLE001 - judged below
+            if not _value_error(exc):
+                raise
+            raw = _raw_text(conn, column, table.c.id == row_id)
+            values[column.name] = raw if isinstance(column.type, String) else None
+            damage[column.name] = (
+                failures.kind_of(exc)
+                if not isinstance(exc, DataError)
+                else Message(N_("een waarde buiten het bereik ({value})"), value=_short(raw))
+            )
+    return DamagedRow(row_id, values, damage)
+
+
+def _short(text: str | None) -> str:
+    text = repr(text)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _raw_text(conn: Connection, column: Any, where: Any) -> str | None:
+    """A text column's stored value as far as it reads: bytes that are no UTF-8 as U+FFFD."""
+    if conn.dialect.name != "sqlite":
+        return conn.execute(select(cast(column, Text)).where(where)).scalar()
+    raw = conn.execute(select(cast(column, LargeBinary)).where(where)).scalar()
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
