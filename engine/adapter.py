@@ -6,8 +6,8 @@ with is engine/expressions.py (SCRIPT_ENGINE). This module holds the rest, in on
 - deterministic task ids (IdSource, task_ids): a replay arrives at the very same ids;
 - the stored workflow state without the spec (dump_state, load_state; snapshot, restore for
   states kept in memory; state_dict for comparing), refusing any serialization this release did
-  not write, that does not have a workflow's structure or unpacks beyond MAX_STATE_BYTES
-  (UntrustedState, 409).
+  not write, that does not have a workflow's structure or unpacks beyond a bound
+  (UntrustedState, 409); its JSON and zlib bytes are engine/state_bytes.py.
 
 The cache of recently written workflows is engine/workflow_cache.py.
 
@@ -25,7 +25,6 @@ import contextvars
 import copy
 import functools
 import inspect
-import json
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -49,6 +48,7 @@ from .definitions import ProcessDefinition
 from .errors import Conflict
 from .expressions import SCRIPT_ENGINE
 from .messages import N_, Message
+from .state_bytes import dump_json, loads, unpack
 from .timers import TIMER_CLASSES
 
 # --- deterministic task ids ------------------------------------------------------------------
@@ -202,12 +202,30 @@ class _StoredStateSerializer(BpmnWorkflowSerializer):
         self.check_version(dct)
         del dct[self.VERSION_KEY]
 
+    def __init__(self, registry):
+        super().__init__(registry)
+        self._default = self._encoder_cls().default
+
+    def serialize_json(self, workflow, use_gzip=False) -> str:
+        return self.serialize_bytes(workflow).decode()
+
+    def serialize_bytes(self, workflow: BpmnWorkflow) -> bytes:
+        """The workflow as JSON (UTF-8), equal after parsing to SpiffWorkflow's serialize_json
+        and ~10 times faster (state_bytes.dump_json)."""
+        self.registry._encoder_mode = True  # noqa: SLF001 - as serialize_json sets it
+        try:
+            dct = self.to_dict(workflow)
+            dct[self.VERSION_KEY] = self.VERSION
+            return dump_json(dct, self._default, self._encoder_cls)
+        finally:
+            self.registry._encoder_mode = False  # noqa: SLF001
+
     def deserialize_json(self, serialization, use_gzip=False):
         if use_gzip:
             raise ValueError("use_gzip wordt niet gebruikt")
         try:
-            dct = json.loads(serialization)
-        except ValueError:
+            dct = loads(serialization)
+        except (ValueError, RecursionError):
             raise UntrustedState(N_("de toestand is geen geldige JSON")) from None
         self.migrate(dct)
         try:
@@ -309,7 +327,7 @@ _serializer = _StoredStateSerializer(_registry)
 def dump_state(workflow: BpmnWorkflow) -> bytes:
     """The workflow's state as stored in cases.workflow_state: zlib-compressed JSON without
     the spec, marked with the current serializer version."""
-    return zlib.compress(_serializer.serialize_json(workflow).encode(), 1)
+    return zlib.compress(_serializer.serialize_bytes(workflow), 1)
 
 
 def snapshot(workflow: BpmnWorkflow) -> str:
@@ -317,7 +335,7 @@ def snapshot(workflow: BpmnWorkflow) -> str:
     return _serializer.serialize_json(workflow)
 
 
-def restore(definition: ProcessDefinition, text: str) -> BpmnWorkflow:
+def restore(definition: ProcessDefinition, text: str | bytes) -> BpmnWorkflow:
     """A workflow of `definition` from `snapshot` text; the safe evaluator attached.
 
     Raises UntrustedState (409) for text not written by this serializer version: SpiffWorkflow's
@@ -335,38 +353,22 @@ def state_dict(state: bytes) -> dict:
     """A stored state as a plain dict, for comparing. Raises UntrustedState when it is not
     a state of the current serializer version (verify names such a case)."""
     try:
-        dct = json.loads(unpack(state))
-    except ValueError:
+        dct = loads(_unpacked(state))
+    except (ValueError, RecursionError):
         raise UntrustedState(N_("de toestand is geen geldige JSON")) from None
     _serializer.check_version(dct)
     return dct
 
 
-# The shipped meldcode's state is ~50 KiB unpacked; a case with years of loops stays far
-# below this. A row that unpacks to more is hostile (a zlib bomb: 6 MB became 6 GB).
-MAX_STATE_BYTES = 64 * 1024 * 1024
-
-
-def unpack(state: bytes) -> bytes:
-    """The JSON bytes of a stored state (zlib), unpacked to at most MAX_STATE_BYTES.
-    Raises UntrustedState (409) for bytes that do not unpack or unpack to more."""
-    unpacker = zlib.decompressobj()
+def _unpacked(state: bytes) -> bytes:
     try:
-        text = unpacker.decompress(state, MAX_STATE_BYTES)
-    except (zlib.error, TypeError):
-        raise UntrustedState(N_("de toestand is onleesbaar")) from None
-    if unpacker.unconsumed_tail:
-        raise UntrustedState(N_("de toestand is groter dan het product ooit opslaat"))
-    if not unpacker.eof:
-        raise UntrustedState(N_("de toestand is onleesbaar"))
-    return text
+        return unpack(state)
+    except ValueError as exc:  # the reason is a Dutch text (N_)
+        raise UntrustedState(exc.args[0]) from None
 
 
 def load_state(definition: ProcessDefinition, state: bytes) -> BpmnWorkflow:
     """The workflow of a case from its stored state (`dump_state`). Raises UntrustedState
-    (409) for a state of another serializer version and for a state that does not unpack."""
-    try:
-        text = unpack(state).decode()
-    except UnicodeDecodeError:
-        raise UntrustedState(N_("de toestand is onleesbaar")) from None
-    return restore(definition, text)
+    (409) for a state of another serializer version, one that does not unpack or unpacks
+    beyond state_bytes.MAX_STATE_BYTES."""
+    return restore(definition, _unpacked(state))

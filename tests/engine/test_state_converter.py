@@ -1,10 +1,13 @@
-"""The stored workflow state is written by engine/adapter.py's own task converter (written out
-for speed): it must give, byte for byte, what SpiffWorkflow's TaskConverter gives, so states
-stored before and after it, and verify's comparison of a replayed state, stay the same."""
+"""The stored workflow state is written by engine/adapter.py's own task converter and with
+orjson (engine/state_bytes.py), both for speed: parsed, it must be exactly what SpiffWorkflow's
+own TaskConverter and serialize_json (json.dumps) give, so states stored before and after, and
+verify's comparison of a replayed state, stay the same."""
 
 import contextlib
 import functools
+import json
 
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
 from SpiffWorkflow.task import Task
 
@@ -32,9 +35,9 @@ def spiffs_own_task_converter(direction: str):
 
 
 def spiff_serialization(workflow) -> str:
-    """The state as SpiffWorkflow's own TaskConverter would write it."""
+    """The state as SpiffWorkflow's own TaskConverter and serialize_json would write it."""
     with spiffs_own_task_converter("to"):
-        return adapter._serializer.serialize_json(workflow)
+        return BpmnWorkflowSerializer.serialize_json(adapter._serializer, workflow)
 
 
 def states_along_each_route():
@@ -57,7 +60,7 @@ def states_along_each_route():
 def test_every_state_along_each_route_is_written_as_spiffworkflow_writes_it():
     compared = 0
     for name, workflow in states_along_each_route():
-        assert adapter.snapshot(workflow) == spiff_serialization(workflow), name
+        assert json.loads(adapter.snapshot(workflow)) == json.loads(spiff_serialization(workflow)), name
         compared += 1
     assert compared > 20
 
@@ -68,8 +71,8 @@ def test_a_task_that_drops_a_key_of_its_parent_records_the_deletion():
     task = advance.ready[0]
     task.parent.data["weg"] = 1  # the parent holds a key the task does not
     task.data.pop("weg", None)
-    assert '"deletions": ["weg"]' in adapter.snapshot(workflow)
-    assert adapter.snapshot(workflow) == spiff_serialization(workflow)
+    assert '"deletions":["weg"]' in adapter.snapshot(workflow)
+    assert json.loads(adapter.snapshot(workflow)) == json.loads(spiff_serialization(workflow))
 
 
 def spiff_restored(definition, text: str):
@@ -110,3 +113,20 @@ def test_a_read_back_task_holds_copies_of_its_parents_lists_and_dicts():
     task = restored.get_task_from_id(advance.ready[0].id)
     task.data["lijst"].append(2)
     assert task.parent.data["lijst"] == [1]
+
+
+def test_values_orjson_refuses_are_written_and_read_as_json_does():
+    """An integer beyond 64 bits and a key that is no text are no form answers, but a state
+    holding them is still written as SpiffWorkflow's json writes it (engine/state_bytes.py
+    falls back to json); a NaN that json wrote is read back as json reads it."""
+    definition = definitions.load(definitions.shipped_files())
+    workflow, advance = driving.start_workflow(definition, adapter.IdSource(1))
+    advance.ready[0].data.update({"groot": 2**70 + 1, "sleutels": {1: "een"}})
+    text = adapter.snapshot(workflow)
+    assert json.loads(text) == json.loads(spiff_serialization(workflow))
+    assert str(2**70 + 1) in text
+    restored = adapter.restore(definition, text).get_task_from_id(advance.ready[0].id)
+    assert restored.data["sleutels"] == {"1": "een"}
+    nan_text = text.replace(str(2**70 + 1), "NaN")
+    value = adapter.restore(definition, nan_text).get_task_from_id(advance.ready[0].id).data["groot"]
+    assert value != value  # NaN, as json.loads reads it

@@ -13,7 +13,17 @@ import zlib
 import pytest
 from sqlalchemy import text
 
-from engine import adapter, cases, models, store, tasks, verification, versions, workflow_cache
+from engine import (
+    adapter,
+    cases,
+    models,
+    state_bytes,
+    store,
+    tasks,
+    verification,
+    versions,
+    workflow_cache,
+)
 from tests.conftest import meldcode_cli
 from tests.helpers import drop_guards
 from tests.scenarios.paths import LONGEST, fill
@@ -59,7 +69,7 @@ def zlib_bomb(state: bytes, marker) -> bytes:
     """~100 KB that unpacks to 100 MiB more than any state holds (the limit is 64 MiB)."""
     packer = zlib.compressobj(9)
     chunk = b" " * (1024 * 1024)
-    body = b"".join(packer.compress(chunk) for _ in range(adapter.MAX_STATE_BYTES // len(chunk) + 100))
+    body = b"".join(packer.compress(chunk) for _ in range(state_bytes.MAX_STATE_BYTES // len(chunk) + 100))
     return body + packer.flush()
 
 
