@@ -70,9 +70,16 @@ def default_of(kind: str, text: str | None) -> Any:
 def defaults_of(task_spec: Any) -> dict[str, Any]:
     """The values the fields of a user task's form (camunda:formData, as SpiffWorkflow parsed
     it) have when unanswered: {field id: value} for each field with a default (default_of), a
-    new list for each multi field. A task without a form: {}. Raises nothing."""
+    new list for each multi field; none for a field with a shown_when (on some cases' forms
+    only). A task without a form: {}. Raises nothing."""
     out: dict[str, Any] = {}
     for f in getattr(getattr(task_spec, "form", None), "fields", None) or []:
+        if f.get_property("shown_when"):
+            # only on some cases' forms (a KNMG point): engine.forms.validate records its
+            # default where it is on the form; here, for every case, it would put an answer
+            # into the workflow of a case whose form never asked it, which its recorded
+            # completion (and so replay) does not hold
+            continue
         value = default_of(f.type, getattr(f, "default_value", None))
         if value is not None:
             out[f.id] = list(value) if isinstance(value, tuple) else value
