@@ -201,10 +201,17 @@ class DeployedVersion(ProcessVersion):
 
 
 class AdminLogEntry(Body):
-    at: Timestamp
+    at: Timestamp | None = Attr(
+        description="null alleen bij een beschadigde regel waarvan het tijdstip onleesbaar is")
     user: str
     action: str
-    detail: Data = Attr(description="de feiten van de handeling; nooit een wachtwoord of token")
+    detail: Data | None = Attr(
+        description="de feiten van de handeling; nooit een wachtwoord of token; null alleen bij "
+                    "een beschadigde regel waarvan de gegevens onleesbaar zijn")
+    damaged: str | MISSING = Attr(
+        MISSING, description="alleen bij een regel die buiten de applicatie beschadigd is en "
+                             "niet terug te lezen: wat er onleesbaar is (de regel wordt toch "
+                             "getoond; meldcode verify --all meldt haar)")
 
 
 # --- errors --------------------------------------------------------------------------------------
