@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from . import audit, due, forms, links, workflow_cache
+from . import audit, due, forms, links, task_rows, workflow_cache
 from .adapter import IdSource, dump_state
 from .commands import Denied, load_case, log_denied, refusals_logged, run_command
 from .driving import Advance, start_workflow, uitkomst_of
@@ -165,12 +165,12 @@ class CaseChange:
             if str(task.id) in before:
                 continue
             step = definition.steps[task.task_spec.bpmn_id]
-            self.new_tasks.append(dict(
+            self.new_tasks.append(task_rows.sealed(dict(  # sealed: what replay cannot give
                 id=str(task.id), case_id=case.id, step=step.id, name=step.name, lane=step.lane,
                 owner_id=case.owner_id, state="ready", ready_at=now,
                 due_at=due.due_at(step.id, step.lane, data, now, self.settings, after=completed),
                 urgent=due.is_urgent(step.id, definition.spec, data),
-            ))
+            )))
 
     def timer_fired(self, timer, now) -> None:
         """The history event of a timer that went off (CONTRACT section 5): actor systeem, the

@@ -6,8 +6,9 @@ whose form has one field, `antwoord`.
 These are the product's own tasks beside the diagram: the workflow does not know them. The
 history holds `consult_requested` (data: user, question), `consult_answered` (data: antwoord)
 and `consult_withdrawn` (a consult still open when its case closes, in the closing
-transaction: cases.CaseChange.advanced); replay and verify check the task rows against those
-events (check_rows). A consult never enters completed_steps and never holds a case open.
+transaction: cases.CaseChange.advanced); replay and verify check the task rows and the rows of
+`consults` (who is asked) against those events (diagram_rows, check_consults). A consult never
+enters completed_steps and never holds a case open.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .errors import BadRequest, Conflict, Invalid, NotFound
 from .messages import N_, Message, text_of
 from .models import Case, Consult, Draft, HistoryEvent, TaskRecord, User, utcnow
 from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE
+from .task_rows import sealed
 from .timezones import Stamp
 from .users import Principal
 
@@ -147,10 +149,10 @@ def request(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         session.execute(insert(HistoryEvent), change.events)
         # the value of the task's name; its words are cases.OWN_TASK_NAMES's
         name = (asker.display_name or asker.name)[:300]
-        session.execute(insert(TaskRecord), [dict(
+        session.execute(insert(TaskRecord), [sealed(dict(  # task_rows: what replay cannot give
             id=task_id, case_id=case.id, step=STEP, name=name,
             lane=_lane(user, case), owner_id=case.owner_id, state="ready", ready_at=now,
-            due_at=due.due_at(STEP, _lane(user, case), case.data, now, {}))])
+            due_at=due.due_at(STEP, _lane(user, case), case.data, now, {}), urgent=False))])
         consult = Consult(case_id=case.id, task_id=task_id, user_id=user.id)
         session.add(consult)
         session.flush()
@@ -234,18 +236,24 @@ def withdraw_open(change: CaseChange, now) -> None:
             change.cancelled.append(task["id"])
 
 
-def replay_event(event: Any, consults: dict[str, str], status: str, label: Any) -> Any:
-    """Apply a consult event during replay to `consults` (task id -> "ready", "completed" or
-    "cancelled": what the task row must say). label: how a problem names the event. Out: the
-    problem (a Message, Dutch) when the event does not follow from those before, else None."""
+def replay_event(event: Any, out: Any, label: Any) -> Any:
+    """Apply a consult event during replay to `out` (a replay.Replayed): its consults (task id
+    -> "ready", "completed" or "cancelled": what the task row must say), consulted (task id ->
+    the name of the person asked: what the consults row must say) and ended (task id -> time
+    and actor of its answer, or time of its withdrawal). label: how a problem names the event.
+    Out: the problem (a Message, Dutch) when the event does not follow from those before, else
+    None."""
     task_id = event.task_id or ""
-    state = consults.get(task_id)
-    if event.action == REQUESTED and state is None and status == "open":
-        consults[task_id] = "ready"
+    state = out.consults.get(task_id)
+    if event.action == REQUESTED and state is None and out.status == "open":
+        out.consults[task_id] = "ready"
+        out.consulted[task_id] = (event.data or {}).get("user")
     elif event.action == ANSWERED and state == "ready":
-        consults[task_id] = "completed"
-    elif event.action == WITHDRAWN and state == "ready" and status == "closed":
-        consults[task_id] = "cancelled"
+        out.consults[task_id] = "completed"
+        out.ended[task_id] = (event.at, event.actor)
+    elif event.action == WITHDRAWN and state == "ready" and out.status == "closed":
+        out.consults[task_id] = "cancelled"
+        out.ended[task_id] = (event.at, None)
     else:
         return Message(N_("{event}: deze raadpleging past niet bij de gebeurtenissen ervoor"),
                        event=label)
@@ -262,3 +270,27 @@ def diagram_rows(rows: list[Any], consults: dict[str, str], problems: list[Any])
                                    "(opgeslagen {have}, na afspelen {want})"),
                                 have=len(stored), want=len(consults)))
     return [r for r in rows if r.step != STEP]
+
+
+def check_consults(stored: list[Any], consulted: dict[str, str]) -> list[Any]:
+    """verify's check of a case's rows of the consults table (each with task_id and user: the
+    name of the user it names, None for a user that does not exist) against the replayed
+    consults (task id -> the name of the person asked, replay_event): a row missing, one the
+    history does not hold (it would let its user read the case and answer the task:
+    consulted), or one naming someone else. Out: the problems (Dutch)."""
+    problems: list[Any] = []
+    have = {row.task_id: row.user for row in stored}
+    for task_id in sorted(consulted.keys() | have.keys()):
+        task = str(task_id)[:8]
+        if task_id not in have:
+            problems.append(Message(N_("raadpleging {task}: de rij ontbreekt (gevraagd aan "
+                                       "{want})"), task=task, want=consulted[task_id]))
+        elif task_id not in consulted:
+            problems.append(Message(N_("raadpleging {task}: deze rij staat niet in de "
+                                       "geschiedenis (voor {have})"), task=task,
+                                    have=have[task_id] or "-"))
+        elif have[task_id] != consulted[task_id]:
+            problems.append(Message(N_("raadpleging {task}: opgeslagen voor {have}, volgens de "
+                                       "geschiedenis gevraagd aan {want}"), task=task,
+                                    have=have[task_id] or "-", want=consulted[task_id]))
+    return problems

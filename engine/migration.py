@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import adapter, audit, driving, due, form_choices, timers, versions
+from . import adapter, audit, driving, due, form_choices, task_rows, timers, versions
 from .cases import DELETE_DRAFTS_OF_TASKS, CaseChange, task_view
 from .definitions import ProcessDefinition
 from .errors import BadRequest, Conflict, Forbidden, NotFound
@@ -303,9 +303,9 @@ def _store_rows(session: Session, case: Case, change: CaseChange,
         if row.id in change.cancelled:
             row.state, row.completed_at = "cancelled", now
         elif row.step != "consult":
-            step = new.steps[row.step]
-            row.name, row.lane = step.name, step.lane
-            row.urgent = due.is_urgent(row.step, new.spec, case.data)  # the new version's branch
+            step = new.steps[row.step]  # the new version's name, lane and branch; sealed anew
+            task_rows.resealed(row, name=step.name, lane=step.lane,
+                               urgent=due.is_urgent(row.step, new.spec, case.data))
     if change.cancelled:
         session.execute(DELETE_DRAFTS_OF_TASKS, {"ids": change.cancelled})
     for values in change.new_tasks:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from . import clock
 from .stored_text import StoredLongText, StoredText
+from .stored_time import StoredTime
 
 # Every stored time is UTC (engine/timezones.py); the models' defaults and callers use this name.
 # engine/clock.py's now: the system clock, or the clock a test put in place.
@@ -197,14 +198,21 @@ class TaskRecord(Base):
     # The case owner, copied here so an inbox is one indexed read.
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     state: Mapped[str] = mapped_column(String(10), default="ready")  # ready|completed|cancelled
-    ready_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # Times read as engine/stored_time.py reads them: a value SQLite kept that does not parse
+    # is a DamagedTime (the pages open, verify names it), not a failed row.
+    ready_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(StoredTime(), index=True)
     completed_by: Mapped[str | None] = mapped_column(String(80))
     # When the task is due (engine/due.py: the end of a working day in Dutch time, in UTC;
     # None for a step without a due date) and whether it is urgent (a melding task of a case
     # with acute unsafety), CONTRACT section 5; set when the row is written.
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(StoredTime())
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A keyed hash (history key) over what replay cannot give back: id, case, step, name,
+    # lane, ready_at, due_at, urgent (engine/task_rows.py seal_of), written with the row and
+    # again by whoever changes one of them (a move to another version); the rest of the row
+    # (state, owner, completed_at/by) verify derives from the history.
+    seal: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class Timer(Base):
@@ -376,7 +384,8 @@ class MailOutbox(Base):
 class Consult(Base):
     """A question put to a colleague on a case (CONTRACT section 5, engine/consults.py): the
     consulted user and their task (a row of `tasks` with step "consult"). The question and the
-    answer are in the case's history (consult_requested, consult_answered), not here."""
+    answer are in the case's history (consult_requested, consult_answered), not here; verify
+    compares each row (its case, task and user) with that history (consults.check_consults)."""
 
     __tablename__ = "consults"
 

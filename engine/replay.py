@@ -51,6 +51,10 @@ class Replayed:
     stalled: bool = False  # open with no ready step and no waiting timer
     process_version: int | None = None  # known when the case was moved between versions
     consults: dict[str, str] = field(default_factory=dict)  # consult task id -> its row's state
+    consulted: dict[str, str] = field(default_factory=dict)  # consult task id -> whom it asks
+    # task id -> (time, actor) of the event that ended it: completed (its actor) or cancelled
+    # (None), what its row's completed_at and completed_by must say (engine/task_rows.py)
+    ended: dict[str, tuple[Any, str | None]] = field(default_factory=dict)
     linked: set[int] = field(default_factory=set)  # the cases linked either way (engine/links.py)
 
 
@@ -102,8 +106,18 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
     ids = adapter.IdSource(case_id)
     workflow, advance = driving.start_workflow(definition, ids, at=events[0].at)
     expected: list[tuple[str, str | None, dict]] = []
+    ready_ids: set[str] = set()  # the workflow's ready user tasks, as the task rows follow them
 
-    def absorb(adv: driving.Advance) -> None:
+    def absorb(adv: driving.Advance, at, done: StoredEvent | None = None) -> None:
+        # a ready task the advance ended is cancelled at this event, as cases.CaseChange
+        # .advanced cancels its row; the completed one (done) is completed by its actor
+        after = {str(t.id) for t in adv.ready}
+        for task_id in ready_ids - after:
+            out.ended[task_id] = (at, None)
+        if done is not None:
+            out.ended[done.task_id or ""] = (at, done.actor)
+        ready_ids.clear()
+        ready_ids.update(after)
         for step, outputs in adv.decisions:
             out.data.update(outputs)
             expected.append(("decision_made", step, outputs))
@@ -117,7 +131,7 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
         if out.stalled:
             expected.append((migration.STALLED, None, {"waiting_at": adv.stall}))
 
-    absorb(advance)
+    absorb(advance, events[0].at)
     out.owner = events[0].actor
     out.data.update(replayed_start(events[0].data))  # the owner's beroepsgroep (professions.py)
     if on_event:
@@ -156,11 +170,11 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
                 break
             out.completed_steps.append(event.step or "")  # a completion's event names its step
             out.data.update(event.data)
-            absorb(advance)
+            absorb(advance, event.at, event)
         elif event.action.startswith("consult_"):  # the product's own tasks (engine/consults.py)
             from .consults import replay_event  # consults builds on cases: imported when needed
 
-            problem = replay_event(event, out.consults, out.status, event_label(event))
+            problem = replay_event(event, out, event_label(event))
             if problem is not None:
                 problems.append(problem)
                 break
@@ -169,13 +183,13 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
             if isinstance(moved, str):
                 problems.append(moved)
                 break
-            absorb(moved)
+            absorb(moved, event.at)
         elif event.action == "timer_fired" and not expected:  # the scheduler's fire
             fired = _replay_fire(event, workflow, ids)
             if isinstance(fired, str):
                 problems.append(fired)
                 break
-            absorb(fired)
+            absorb(fired, event.at)
         elif event.action in ENGINE_ACTIONS:
             if not expected:
                 problems.append(Message(N_("{event}: de engine komt bij afspelen niet tot deze "

@@ -13,7 +13,7 @@ from SpiffWorkflow.util.deep_merge import DeepMerge
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
-from . import adapter, cases, commands, consults, log_verify, timezones, translog, versions
+from . import adapter, cases, commands, consults, log_verify, task_rows, timezones, translog, versions
 from .background import lower_priority
 from .chains import StoredCase, check_access_rows, check_chain, check_header
 from .failures import kind_of as _reason
@@ -156,7 +156,11 @@ def _verify_case(session: Session, case: StoredCase, reads: CaseReads) -> Verdic
         if have != want:
             verdict.problems.append(Message(_DIFFERS[what in _PLURAL], what=what,
                                             difference=difference(have, want)))
-    rows = consults.diagram_rows(reads.tasks(), replayed.consults, verdict.problems)
+    stored_rows = reads.tasks()
+    rows = consults.diagram_rows(stored_rows, replayed.consults, verdict.problems)
+    # who each consult asks, and every task row's sealed and derived columns (no blind spot)
+    verdict.problems += consults.check_consults(reads.consults(), replayed.consulted)
+    verdict.problems += task_rows.check_rows(case, stored_rows, replayed.ended)
     ready_rows = {r.id: r.step for r in rows if r.state == "ready"}
     if ready_rows != replayed.ready:
         verdict.problems.append(Message(_DIFFERS[1], what=N_("de open taken"), difference=(

@@ -1,20 +1,20 @@
 """What verify reads of a case: its row, history events, access-log lines, owner's name,
-sharers, linked cases and task rows. One case at a time (CaseReads, a statement per kind when
-asked), or a batch of cases in seven statements (read_batch, for `verify --all`): per case
-that saved about as much time as the replay of a short case costs. Rows are plain rows (no ORM
-bookkeeping), the statements built once, each read in the caller's transaction (read_snapshot:
-one consistent view)."""
+sharers, linked cases, task rows and consults. One case at a time (CaseReads, a statement per
+kind when asked), or a batch of cases in seven statements (read_batch, for `verify --all`): per
+case that saved about as much time as the replay of a short case costs. Rows are plain rows (no
+ORM bookkeeping), the statements built once, each read in the caller's transaction
+(read_snapshot: one consistent view)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BindParameter, Row, bindparam, select
+from sqlalchemy import BindParameter, Row, bindparam, null, select, union_all
 from sqlalchemy.orm import Session
 
 from . import links
-from .models import AccessLogEntry, Case, CaseLink, CaseShare, HistoryEvent, TaskRecord, User
+from .models import AccessLogEntry, Case, CaseLink, CaseShare, Consult, HistoryEvent, TaskRecord, User
 
 _CASES = Case.__table__
 _EVENTS = HistoryEvent.__table__
@@ -23,6 +23,7 @@ _TASKS = TaskRecord.__table__
 _USERS = User.__table__
 _SHARES = CaseShare.__table__
 _LINKS = CaseLink.__table__
+_CONSULTS = Consult.__table__
 
 _ONE: BindParameter[int] = bindparam("case_id")
 _MANY: BindParameter[list[int]] = bindparam("ids", expanding=True)
@@ -34,8 +35,13 @@ _ACCESS_OF = select(_ACCESS).where(_ACCESS.c.case_id == _ONE).order_by(_ACCESS.c
 _OWNER = select(_USERS.c.name).where(_USERS.c.id == bindparam("user_id"))
 _SHARERS_OF = (select(_USERS.c.name).join(_SHARES, _SHARES.c.user_id == _USERS.c.id)
                .where(_SHARES.c.case_id == _ONE))
-_TASK_COLUMNS = (_TASKS.c.id, _TASKS.c.step, _TASKS.c.state, _TASKS.c.completed_at)
-_TASKS_OF = select(*_TASK_COLUMNS).where(_TASKS.c.case_id == _ONE)
+# every column: verify checks the whole row (engine/task_rows.py)
+_TASKS_OF = select(_TASKS).where(_TASKS.c.case_id == _ONE)
+# a consult's row with the name of the user it names (None: no such user)
+_CONSULT_COLUMNS = (_CONSULTS.c.case_id, _CONSULTS.c.task_id, _USERS.c.name.label("user"))
+_CONSULT_JOIN = _CONSULTS.outerjoin(_USERS, _CONSULTS.c.user_id == _USERS.c.id)
+_CONSULTS_OF = (select(*_CONSULT_COLUMNS).select_from(_CONSULT_JOIN)
+                .where(_CONSULTS.c.case_id == _ONE))
 
 _CASE_ROWS = select(_CASES).where(_CASES.c.id.in_(_MANY))
 _EVENTS_IN = (select(_EVENTS).where(_EVENTS.c.case_id.in_(_MANY))
@@ -43,12 +49,17 @@ _EVENTS_IN = (select(_EVENTS).where(_EVENTS.c.case_id.in_(_MANY))
 _ACCESS_IN = (select(_ACCESS).where(_ACCESS.c.case_id.in_(_MANY))
               .order_by(_ACCESS.c.case_id, _ACCESS.c.id))
 _NAMES_IN = select(_USERS.c.id, _USERS.c.name).where(_USERS.c.id.in_(_MANY))
-_SHARERS_IN = (select(_SHARES.c.case_id, _USERS.c.name)
+# Who may read the cases besides their owner, in one statement: the users each case is shared
+# with (task_id NULL) and the rows of the consults table (a consult's task_id; user None when
+# it names no user), so a batch costs no statement more for the consults.
+_SHARERS_IN = (select(_SHARES.c.case_id, null().label("task_id"), _USERS.c.name.label("user"))
                .join(_USERS, _SHARES.c.user_id == _USERS.c.id)
                .where(_SHARES.c.case_id.in_(_MANY)))
+_READERS_IN = union_all(_SHARERS_IN, select(*_CONSULT_COLUMNS).select_from(_CONSULT_JOIN)
+                        .where(_CONSULTS.c.case_id.in_(_MANY)))
 _LINKS_IN = select(_LINKS.c.case_id, _LINKS.c.linked_id).where(
     _LINKS.c.case_id.in_(_MANY) | _LINKS.c.linked_id.in_(_MANY))
-_TASKS_IN = select(_TASKS.c.case_id, *_TASK_COLUMNS).where(_TASKS.c.case_id.in_(_MANY))
+_TASKS_IN = select(_TASKS).where(_TASKS.c.case_id.in_(_MANY))
 
 
 def read_snapshot(session: Session) -> None:
@@ -88,8 +99,13 @@ class CaseReads:
         return sorted(r.name for r in self._rows(_SHARERS_OF))
 
     def tasks(self) -> list[Row[Any]]:
-        """The task rows: id, step, state, completed_at."""
+        """The task rows, every column (times as engine/stored_time.py reads them)."""
         return self._rows(_TASKS_OF)
+
+    def consults(self) -> list[Row[Any]]:
+        """The rows of the consults table: case_id, task_id, user (the name of the user it
+        names, None when no such user exists)."""
+        return self._rows(_CONSULTS_OF)
 
     def links(self) -> list[int]:
         """The ids of the cases linked to this one, either way (engine/links.py), sorted."""
@@ -104,7 +120,8 @@ class _Prefetched(CaseReads):
         self.event_rows: list[Row[Any]] = []
         self.access_rows: list[Row[Any]] = []
         self.sharer_names: list[str] = []
-        self.task_rows: list[Row[Any]] = []  # id, step, state, completed_at (and case_id)
+        self.task_rows: list[Row[Any]] = []
+        self.consult_rows: list[Row[Any]] = []
         self.linked: list[int] = []
         self.names: dict[int, str] = {}
 
@@ -122,6 +139,9 @@ class _Prefetched(CaseReads):
 
     def tasks(self) -> list[Row[Any]]:
         return self.task_rows
+
+    def consults(self) -> list[Row[Any]]:
+        return self.consult_rows
 
     def links(self) -> list[int]:
         return sorted(self.linked)
@@ -141,16 +161,20 @@ def read_batch(session: Session, ids: Iterable[int]) -> dict[int, tuple[Row[Any]
     for line in session.execute(_ACCESS_IN, params):
         if line.case_id in found:
             found[line.case_id].access_rows.append(line)
-    for share in session.execute(_SHARERS_IN, params):
-        if share.case_id in found:
-            found[share.case_id].sharer_names.append(share.name)
+    for reader in session.execute(_READERS_IN, params):
+        if reader.case_id not in found:
+            continue
+        if reader.task_id is None:  # shared with
+            found[reader.case_id].sharer_names.append(reader.user)
+        else:  # a consult
+            found[reader.case_id].consult_rows.append(reader)
     for link in session.execute(_LINKS_IN, params):  # read both ways
         for one, other in ((link.case_id, link.linked_id), (link.linked_id, link.case_id)):
             if one in found:
                 found[one].linked.append(other)
     for task in session.execute(_TASKS_IN, params):
         if task.case_id in found:
-            found[task.case_id].task_rows.append(task)  # type: ignore[arg-type]
+            found[task.case_id].task_rows.append(task)
     owners = {row.owner_id for row in rows.values() if row.owner_id is not None}
     names: dict[int, str] = {r.id: r.name for r in session.execute(
         _NAMES_IN, {"ids": sorted(owners)})} if owners else {}

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
-
-from engine import due, models, store, timezones
+from engine import due, models, store, task_rows, timezones
 from tests.helpers import LANE_PEOPLE, Client, text, verify
 from tests.scenarios.paths import SCENARIOS, fill
 
@@ -122,9 +120,8 @@ def test_the_task_list_is_urgent_first_then_by_due_date_then_by_ready_time(clien
     sooner = start(client, people, "C-een")["tasks"][0]  # ready after it, due before it
     none = start(client, people, "C-zonder")["tasks"][0]
     # a task of a step without a due date (as an organisation's own step would be)
-    with store.unit_of_work(write=True) as session:
-        session.execute(update(models.TaskRecord).where(models.TaskRecord.id == none["id"])
-                        .values(due_at=None))
+    with store.unit_of_work(write=True) as session:  # sealed anew, as the product's writer would
+        task_rows.resealed(session.get_one(models.TaskRecord, none["id"]), due_at=None)
     acute = walk_until(client, people, start(client, people, "C-acuut"), ACUTE.decisions,
                        "melding_voorbereiden")
     melding = next(t for t in acute["tasks"] if t["step"] == "melding_voorbereiden")
@@ -246,8 +243,7 @@ def test_moving_cases_to_another_version_keeps_due_dates_and_urgency(client, peo
     before = {t["id"]: t for t in acute["tasks"]}
     melding = next(t for t in acute["tasks"] if t["step"] == "melding_voorbereiden")
     with store.unit_of_work(write=True) as session:  # the flag as a row of an older release
-        session.execute(update(models.TaskRecord).where(models.TaskRecord.id == melding["id"])
-                        .values(urgent=False))
+        task_rows.resealed(session.get_one(models.TaskRecord, melding["id"]), urgent=False)
     dmn = [f for f in definitions.shipped_files() if f.kind == "dmn"]
     newer = store_version([SourceFile("meldcode.bpmn", relabelled(" (nieuw)")), *dmn], monkeypatch)
     migration.move_cases(people["pb"], acute["process_version"], newer)

@@ -7,9 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-
-from engine import cases, clock, due, models, store, tasks, timezones
+from engine import cases, clock, due, models, store, task_rows, tasks, timezones
 from tests.helpers import LANE_PEOPLE, text, verify
 from tests.scenarios.paths import SCENARIOS, fill
 
@@ -47,9 +45,8 @@ def test_the_inbox_orders_marks_and_sorts(browser_like, sqlite_people):
     hulp = next(t for t in acute["tasks"] if t["step"] == "hulp_organiseren")
     # help that should have been organised yesterday: overdue now
     yesterday = due.end_of_day(due.local_day(clock.now()) - timedelta(days=1))
-    with store.unit_of_work(write=True) as session:
-        session.execute(update(models.TaskRecord).where(models.TaskRecord.id == hulp["id"])
-                        .values(due_at=yesterday))
+    with store.unit_of_work(write=True) as session:  # sealed anew, as a writer of the product would
+        task_rows.resealed(session.get_one(models.TaskRecord, hulp["id"]), due_at=yesterday)
     ids = [melding["id"], hulp["id"], plain["id"]]
 
     browser_like.login("mw")

@@ -12,6 +12,7 @@ from engine import consults, links, listings, migration, overview, pages, sharin
 from engine.cases import start_case
 from engine.commands import refusals_logged
 from engine.errors import Forbidden, Invalid
+from engine.stored_time import damaged_tasks
 
 from ..web import principal, when
 
@@ -68,6 +69,7 @@ def new_case():
 @login_required
 def case(case_id: int):
     page = pages.case_page(principal(), case_id)
+    damaged_tasks(page["case"]["tasks"])  # logged; the page says so (cases/case.html)
     return render_template("cases/case.html", page=page, notice=migration.case_notice(page))
 
 

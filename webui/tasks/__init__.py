@@ -9,10 +9,13 @@ from flask_login import current_user, login_required
 from engine import drafts, listings, overview, pages, tasks
 from engine.errors import Conflict, Invalid
 from engine.roles import AUDITOR, BEHEERDER, PROCESBEHEERDER, TASK_LANES
+from engine.stored_time import damaged_tasks, damaged_time
 
 from ..web import principal, simple_condition, when
 
 bp = Blueprint("tasks", __name__)
+# a task time stored as something that is no time (engine/stored_time.py): shown as damaged
+bp.add_app_template_test(damaged_time, "damaged_time")
 
 # Names in a posted task form that are not form fields.
 _CONTROL = {"csrf_token", "actie"}
@@ -32,8 +35,9 @@ def inbox():
         if start:
             return redirect(url_for(start))
     # ?sorteer=urgentie|termijn|casus|stap (pages.INBOX_SORTS): a link on the page, no script
-    return render_template("tasks/inbox.html", inbox=listings.inbox(
-        principal(), request.args.get("sorteer", pages.INBOX_SORTS[0])))
+    found = listings.inbox(principal(), request.args.get("sorteer", pages.INBOX_SORTS[0]))
+    return render_template("tasks/inbox.html", inbox=found,
+                           damaged=damaged_tasks(found["tasks"]))
 
 
 def _posted() -> dict[str, str | list[str]]:

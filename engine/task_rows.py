@@ -1,0 +1,156 @@
+"""The task rows of a case as evidence (issue 11 point 1, "no blind spot"): what replay cannot
+give back is sealed, the rest is derived from the history and compared.
+
+A task row's id, case, step, name, lane, ready_at, due_at and urgent are set when the row is
+written (due_at follows the organisation's norm of that day, name and lane the version or, for
+a consult, the person asked): a keyed hash over them (HMAC-SHA-256 with the history key, as
+engine/audit.py's header_hash covers the case header) is written with the row (`sealed`) and
+again by whoever changes one of them (`resealed`: a move to another version renames a ready
+task and weighs its urgency anew). Its state, owner and completion are derived: the owner is
+the case's (the writers copy it into every row and a hand-over moves them all), completed_at
+and completed_by are the time and actor of the event that ended the task (replay.Replayed.
+ended). verify (engine/verification.py) calls check_rows; problems are Dutch Messages."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import audit, settings, timezones
+from .messages import N_, Message
+from .stored_time import damaged_time
+
+# The columns the seal covers, in the order of seal_of's content.
+SEALED = ("id", "case_id", "step", "name", "lane", "ready_at", "due_at", "urgent")
+TIMES = ("ready_at", "due_at", "completed_at")
+_ROWS = 10  # row problems named at most per case; more are counted
+
+_keyed: dict[bytes, Any] = {}  # history key -> HMAC set up with it and the domain, to copy
+
+
+def seal_of(row: Any) -> str:
+    """The seal of a task row: HMAC-SHA-256 (history key) over "task\\n" and the canonical
+    JSON of SEALED (times as audit.iso gives them), hex. row: a mapping (a row to insert) or an
+    object with those attributes (a model, a plain row)."""
+    get = row.get if isinstance(row, Mapping) else (lambda name: getattr(row, name))
+    content: dict[str, Any] = {name: get(name) for name in SEALED}
+    content["urgent"] = bool(content["urgent"])
+    for name in ("ready_at", "due_at"):
+        if content[name] is not None:
+            content[name] = audit.iso(content[name])
+    key = settings.history_key()
+    base = _keyed.get(key)
+    if base is None:
+        base = _keyed[key] = hmac.new(key, b"task\n", hashlib.sha256)
+    mac = base.copy()
+    mac.update(audit.canonical(content))
+    return mac.hexdigest()
+
+
+def sealed(values: dict[str, Any]) -> dict[str, Any]:
+    """A task row to insert (a dict with SEALED), with its seal set. Out: the same dict."""
+    values["seal"] = seal_of(values)
+    return values
+
+
+def intact(row: Any) -> bool:
+    """Whether a task row's seal is the keyed hash of its SEALED columns."""
+    return hmac.compare_digest(seal_of(row), row.seal or "")
+
+
+def resealed(row: Any, **changes: Any) -> None:
+    """Change sealed columns of a task row (a model) and seal it again, but only when its
+    seal held before: a row changed outside the product is never laundered."""
+    held = intact(row)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    if held:
+        row.seal = seal_of(row)
+
+
+def _label(row: Any) -> Message:
+    return Message(N_("taak {step} ({task})"), step=row.step, task=str(row.id)[:8])
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    if damaged_time(value):
+        return repr(value.stored)
+    return timezones.iso(value) if hasattr(value, "tzinfo") else repr(value)
+
+
+def check_rows(case: Any, rows: Iterable[Any], ended: Mapping[str, tuple[Any, str | None]]) -> list[Any]:
+    """The task rows of `case` (every column, consult rows included) against what replay
+    derived: a time that does not parse (engine/stored_time.py), a seal that does not hold,
+    an owner that is not the case's, a completion time or actor that is not the event's that
+    ended the task (`ended`: task id -> (time, actor; None for a cancelled task), from
+    replay.Replayed). A task without such an event must have neither. Out: the problems
+    (Dutch), at most _ROWS, then how many more."""
+    problems: list[Any] = []
+    for row in rows:
+        problems += _row_problems(case, row, ended.get(row.id, (None, None)))
+    if len(problems) > _ROWS:
+        more = len(problems) - _ROWS
+        problems = [*problems[:_ROWS], Message(N_("en nog {count} problemen met taakrijen"), count=more)]
+    return problems
+
+
+def _row_problems(case: Any, row: Any, end: tuple[Any, str | None]) -> list[Any]:
+    label = _label(row)
+    found: list[Any] = []
+    unreadable = [name for name in TIMES if damaged_time(getattr(row, name))]
+    for name in unreadable:
+        found.append(
+            Message(
+                N_("{task}: het tijdstip {column} is onleesbaar opgeslagen ({value})"),
+                task=label,
+                column=name,
+                value=_shown(getattr(row, name)),
+            )
+        )
+    if not intact(row):
+        found.append(
+            Message(
+                N_(
+                    "{task}: de taakrij is na het vastleggen gewijzigd (naam, rol, "
+                    "tijdstip gereed, termijn of urgentie: de sleutelhash klopt "
+                    "niet)"
+                ),
+                task=label,
+            )
+        )
+    if row.owner_id != case.owner_id:
+        found.append(
+            Message(
+                N_("{task}: de eigenaar (gebruiker {have}) is niet die van de casus (gebruiker {want})"),
+                task=label,
+                have=row.owner_id,
+                want=case.owner_id,
+            )
+        )
+    at, actor = end
+    if row.completed_by != actor:
+        found.append(
+            Message(
+                N_("{task}: afgerond door {have}, volgens de geschiedenis door {want}"),
+                task=label,
+                have=_shown(row.completed_by),
+                want=_shown(actor),
+            )
+        )
+    if "completed_at" not in unreadable and timezones.to_utc(row.completed_at) != timezones.to_utc(at):
+        found.append(
+            Message(
+                N_(
+                    "{task}: het tijdstip van afronden wijkt af van de "
+                    "geschiedenis (opgeslagen {have}, na afspelen {want})"
+                ),
+                task=label,
+                have=_shown(row.completed_at),
+                want=_shown(at),
+            )
+        )
+    return found
