@@ -288,6 +288,8 @@ def serve(host: str, port: int, workers: int, metrics_port: int | None, no_worke
     proxy (nginx) in front when the server faces slow or many clients (README)."""
     from gunicorn.app.base import BaseApplication
 
+    from webui.gunicorn_worker import DutchSyncWorker
+
     if metrics_port:
         _metrics_dir()  # before prometheus_client is imported, here and in the workers
     from webui import observability
@@ -323,7 +325,9 @@ def serve(host: str, port: int, workers: int, metrics_port: int | None, no_worke
             # kernel hands each request to an idle worker. With threaded workers and keep-alive,
             # a client stays with the worker it first reached, and a worker holding three of
             # four busy clients was bound to one core while the other sat idle.
-            self.cfg.set("worker_class", "sync")
+            # gunicorn's sync worker, answering a request it cannot read (a line or headers
+            # over the limits below, a bad request line) in Dutch with the contract's status
+            self.cfg.set("worker_class", DutchSyncWorker)
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", config.current().access_log or None)
             self.cfg.set("limit_request_line", 8190)
