@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from . import chains, log_head, log_scan, models, settings, store
+from .audit import GENESIS
 from .log_scan import log_query
 from .merkle import EMPTY_ROOT, Tree, entry_hash
 from .messages import N_, Message, text_of
@@ -367,28 +368,32 @@ def _sealing_another_case(conn: Connection, report: LogReport,
     """Case rows whose header seals the last event or access-log line of another case (of
     case `case_id` only, when given): case rows, or their ids, swapped or copied. The case's
     own check (chains.check_chain) sees only that its chain is not the one sealed; this
-    names the other case."""
+    names the other case. Only heads that are not their own chain's last hash are sought."""
     cases = models.Case.__table__
     sealed: dict[int, dict[int, set[str]]] = {}
     for kind, head in (("event", cases.c.last_hash), ("access", cases.c.access_head)):
         table = KINDS[kind]
-        query = (select(cases.c.id, table.c.case_id)
-                 .select_from(cases.join(table, table.c.hash == head))
-                 .where(table.c.case_id.is_distinct_from(cases.c.id)))
-        if case_id is not None:
-            query = query.where(cases.c.id == case_id)
-        for case, other in conn.execute(query):
-            if _is_case_id(other):
-                sealed.setdefault(case, {}).setdefault(other, set()).add(kind)
+        own = (select(table.c.hash).where(table.c.case_id == cases.c.id)
+               .order_by((table.c.seq if kind == "event" else table.c.id).desc()).limit(1)
+               .scalar_subquery())
+        query = select(cases.c.id, head).where(head.not_in(("", GENESIS)),
+                                               own.is_distinct_from(head))
+        by_head: dict[str, list[int]] = {}
+        for case, at in conn.execute(query.where(cases.c.id == (case_id or cases.c.id))):
+            by_head.setdefault(at, []).append(case)
+        heads = sorted(by_head)
+        for start in range(0, len(heads), 900):
+            for other, row_hash in conn.execute(select(table.c.case_id, table.c.hash).where(
+                    table.c.hash.in_(heads[start:start + 900]))):
+                for case in by_head[row_hash]:
+                    if _is_case_id(other) and other != case:
+                        sealed.setdefault(case, {}).setdefault(other, set()).add(kind)
     for case, others in sorted(sealed.items()):
         for other, kinds in sorted(others.items()):
-            what = _SEALED[tuple(sorted(kinds))]
-            if case_id is None and case in sealed.get(other, {}):
-                problem = Message(N_("de kop van casus {case} verzegelt {what} van casus "
-                                     "{other}: de casussen {case} en {other} zijn verwisseld"),
-                                  case=case, other=other, what=what)
-            else:
-                problem = Message(N_("de kop van casus {case} verzegelt {what} van casus "
-                                     "{other}: overgenomen van of verwisseld met casus "
-                                     "{other}"), case=case, other=other, what=what)
-            report.of_case(case, problem)
+            mutual = case_id is None and case in sealed.get(other, {})
+            report.of_case(case, Message(
+                N_("de kop van casus {case} verzegelt {what} van casus {other}: de casussen "
+                   "{case} en {other} zijn verwisseld") if mutual else
+                N_("de kop van casus {case} verzegelt {what} van casus {other}: overgenomen van "
+                   "of verwisseld met casus {other}"),
+                case=case, other=other, what=_SEALED[tuple(sorted(kinds))]))
