@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, event, select
@@ -35,6 +36,7 @@ from .definitions import SourceFile, set_sha256
 from .errors import Conflict
 from .messages import N_, Message
 from .models import AdminLogEntry, ProcessFile, ProcessVersion, User
+from .stored_rows import DamagedRow, loaded_rows
 
 log = logging.getLogger("meldcode.seals")
 
@@ -138,10 +140,13 @@ def _state(target: User) -> dict[str, Any]:
 
 
 def user_problems(conn: Connection) -> list[str]:
-    """Every users row that does not match its seal, in Dutch (who, and that the row was
-    changed or added outside the product)."""
+    """Every users row that does not match its seal, and every user the admin log says was
+    added whose row is gone (the product never deletes a user: it switches them off), in
+    Dutch (who, and what was done outside the product)."""
     found: list[str] = []
+    names = set()
     for row in conn.execute(_ALL):
+        names.add(row.name)
         if not user_intact(row):
             found.append(
                 Message(
@@ -155,6 +160,11 @@ def user_problems(conn: Connection) -> list[str]:
                     id=row.id,
                 )
             )
+    for detail in genuine_details(conn, ("user_added",)):
+        if isinstance(detail.get("user"), str) and detail["user"] not in names:
+            found.append(Message(N_("gebruiker {name}: het beheerlog legde de toevoeging vast, "
+                                    "maar de rij ontbreekt (buiten het product verwijderd)"),
+                                 name=detail["user"][:80]))
     return found
 
 
@@ -162,18 +172,16 @@ def user_problems(conn: Connection) -> list[str]:
 
 DEPLOYED = ("process_deployed", "process_recorded")  # the admin-log lines that name a set
 _admin = AdminLogEntry.__table__
-_DEPLOY_LINES = (
-    select(_admin.c.at, _admin.c.user, _admin.c.action, _admin.c.detail, _admin.c.hash)
-    .where(_admin.c.action.in_(DEPLOYED))
-    .order_by(_admin.c.id)
-)
 
 
-def deployed_sets(conn: Connection) -> dict[int, dict[str, Any]]:
-    """Per version, the detail ({"version", "sha256", "files"}) of its deploy's admin-log line,
-    only lines whose keyed hash holds (a forged one is log_verify's finding)."""
-    found: dict[int, dict[str, Any]] = {}
-    for line in conn.execute(_DEPLOY_LINES):
+def genuine_details(conn: Connection, actions: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """The detail of each admin-log line of `actions`, in the log's order, only of lines whose
+    keyed hash holds (a forged or damaged one is log_verify's finding)."""
+    # loaded_rows: a line damaged outside the product (detail that is no JSON) is skipped
+    # here, not a crash of every definition load; log_verify names it.
+    for line in loaded_rows(conn, _admin, _admin.c.action.in_(actions)):
+        if isinstance(line, DamagedRow):
+            continue
         detail = line.detail if isinstance(line.detail, dict) else {}
         try:
             genuine = hmac.compare_digest(
@@ -181,7 +189,16 @@ def deployed_sets(conn: Connection) -> dict[int, dict[str, Any]]:
             )
         except (TypeError, ValueError, AttributeError):
             genuine = False
-        if genuine and isinstance(detail.get("version"), int):
+        if genuine:
+            yield detail
+
+
+def deployed_sets(conn: Connection) -> dict[int, dict[str, Any]]:
+    """Per version, the detail ({"version", "sha256", "files"}) of its deploy's admin-log line,
+    only lines whose keyed hash holds (a forged one is log_verify's finding)."""
+    found: dict[int, dict[str, Any]] = {}
+    for detail in genuine_details(conn, DEPLOYED):
+        if isinstance(detail.get("version"), int):
             found.setdefault(detail["version"], detail)
     return found
 

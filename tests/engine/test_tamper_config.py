@@ -283,3 +283,31 @@ def test_a_process_file_changed_outside_the_product_is_caught_and_never_loaded(p
     # and the case on it is not replayed from the changed text
     assert f"casus {case['id']}: NIET IN ORDE" in output
     assert "procesversie 1 laat zich niet laden: Procesversie 1 is buiten het product" in output
+
+
+def test_a_user_row_deleted_by_hand_is_named(people):
+    """The product never deletes a user (it switches them off): a row the admin log says was
+    added, gone from the table, is named by verify --all."""
+    with store.unit_of_work(write=True) as session:
+        users.create_user(session, "vertrokken", ["medewerker"], PASSWORD, by="bh")
+    assert problems() == []
+    intrude("DELETE FROM users WHERE name = 'vertrokken'")
+    assert any("vertrokken" in str(p) and "ontbreekt" in str(p) for p in problems()), problems()
+    code, output = verify_all()
+    assert code == 1 and "vertrokken" in output, output
+
+
+def test_a_damaged_admin_log_line_does_not_stop_loading_a_version(people, db_url, monkeypatch):
+    """A deploy line's neighbour in the admin log damaged by hand (detail that is no JSON, as
+    SQLite keeps it) is log_verify's finding; loading a version and starting a case go on."""
+    if db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's json type refuses this value")
+    import sqlite3
+
+    conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    conn.execute("DROP TRIGGER IF EXISTS admin_log_no_update")
+    conn.execute("UPDATE admin_log SET detail = '{kapot' WHERE id = (SELECT MIN(id) FROM admin_log)")
+    conn.close()
+    monkeypatch.setattr(versions, "_definitions_by_version", {})  # as a server starting now
+    case = cases.start_case(people["mw"], {"client_ref": "gaat door"})
+    assert case["tasks"]
