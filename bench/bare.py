@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timezone
 from pathlib import Path
 
 from tests.scenarios.paths import fill
@@ -12,10 +13,27 @@ from tests.scenarios.paths import fill
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def read_dates_as_the_product() -> None:
+    """Make bare SpiffWorkflow read a timeDate without zone ("2026-12-01", what a date field
+    holds) as the product does (engine/timers.point_in_time): from 00:00 Dutch time, not in
+    the zone of the machine (SpiffWorkflow's LOCALTZ, fixed at its import). Every walk fills
+    hulp_evaluatiedatum with today in the Netherlands (tests/scenarios/paths.fill), and both
+    sides must fire wacht_evaluatiedatum at once, also in the hours when that day has begun in
+    the Netherlands but not yet in UTC. Raises nothing."""
+    from SpiffWorkflow.bpmn.specs.event_definitions import timer
+
+    from engine import clock, timezones
+
+    offset = timezones.local(clock.now()).utcoffset()
+    assert offset is not None, "Dutch time has an offset from UTC"
+    timer.LOCALTZ = timezone(offset)
+
+
 def spec_and_engine(bpmn: bytes | None = None):
     from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
     from SpiffWorkflow.camunda.parser import CamundaParser
 
+    read_dates_as_the_product()
     parser = CamundaParser()
     parser.add_bpmn_str(bpmn or (ROOT / "processes" / "meldcode.bpmn").read_bytes(), "meldcode.bpmn")
     parser.add_dmn_file(str(ROOT / "processes" / "afwegingskader.dmn"))

@@ -74,7 +74,7 @@ def setup(url: str, cases_wanted: int) -> None:
         row.files = [models.ProcessFile(name=f.name, kind=f.kind, sha256=f.sha256,
                                         content=f.content) for f in files]
         session.add(row)
-        user = users.create_user(session, "mw", ["medewerker"], "oefenen-met-meldcode", None)
+        user = users.create_user(session, "mw", ["medewerker"], "bench-wachtwoord-lang-genoeg", None)
         tokens.create_token(session, "mw")
         who = users.Principal.of(user, "127.0.0.1")
     started = time.perf_counter()

@@ -41,17 +41,15 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
-# The evaluation date every walk gives in hulp_organiseren: a day long past, so the timer
-# before hulp_evalueren (wacht_evaluatiedatum) fires as soon as it is reached, in the same
-# completion, as the product does for a date of today or earlier (CONTRACT section 5); bare
-# SpiffWorkflow fires it in the same advance by its own clock. A fixed date, so both sides
-# and every run do the same.
-EVALUATED = {"hulp_evaluatiedatum": "2026-01-05"}
-
-
 def decisions_of(index: int) -> dict:
-    """The decisions of case `index` (build order): its scenario's, with EVALUATED."""
-    return {**SCENARIOS[index % len(SCENARIOS)].decisions, **EVALUATED}
+    """The decisions of case `index` (build order): its scenario's. Every date, the evaluation
+    date of hulp_organiseren too, is filled by tests/scenarios/paths.fill with today, the one
+    day every date field takes (not_after and not_before "today"): so the timer before
+    hulp_evalueren (wacht_evaluatiedatum) fires as soon as it is reached, in the same
+    completion, as the product does for a date of today or earlier (CONTRACT section 5); bare
+    SpiffWorkflow fires it in the same advance (bench/bare.py reads the date as the product
+    does, from 00:00 Dutch time)."""
+    return dict(SCENARIOS[index % len(SCENARIOS)].decisions)
 
 
 def looping_bpmn() -> bytes:
@@ -202,7 +200,7 @@ def main() -> None:
                 f"({str(exc).splitlines()[0]})")
     if looping_version is not None:
         scenario = next(s for s in SCENARIOS if s.name == "alleen_hulp_effectief")
-        decisions = {**scenario.decisions, **EVALUATED}
+        decisions = dict(scenario.decisions)
         case = cases.start_case(who, {"client_ref": "lang"})
         completions = []  # (step, data) as the bare engine will replay them
         events = 1
