@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from . import expressions, timers
+from . import expressions, forms, timers
 from .bpmn_elements import lint_elements
 from .bpmn_flow import flow_graph, lint_flows
 from .messages import N_, Message, text_of
@@ -60,6 +60,10 @@ RESERVED_IDS = {"consult": N_("een vraag aan een collega (raadpleging)")}
 _TYPE_WORDS = {"boolean": N_("een ja/nee-veld (boolean)"), "string": N_("een tekstveld (string)"),
                "date": N_("een datumveld (date)"), "enum": N_("een keuzeveld (enum)"),
                "multi": N_("een meerkeuzeveld (multi)")}
+
+# A date field's bounds (engine/forms.py, TODAY): the property, and what its one value means.
+DATE_BOUNDS = {"not_after": N_("vandaag of eerder, voor de datum van iets wat gebeurd is"),
+               "not_before": N_("vandaag of later, voor de datum van iets wat gepland wordt")}
 
 if TYPE_CHECKING:
     from .definitions import SourceFile
@@ -216,7 +220,40 @@ def _field_problems(name: str, task, field_node) -> list[Problem]:
                                Message(N_("voorwaarde van {where}"), where=where))
         if p:
             problems.append(p)
+    problems += [Problem(name, _line(node), Message(template, where=where, **params))
+                 for node, template, params in _date_bound_faults(field_node, kind)]
     return problems
+
+
+def _date_bound_faults(field_node, kind: str | None) -> list[tuple[Any, str, dict]]:
+    """What is wrong with a form field's not_after / not_before (DATE_BOUNDS): (property
+    node, Dutch template with {where}, its values) each. engine.forms reads such a bound only
+    on a date field, only its first copy and only the value "today" (forms.TODAY); anything
+    else it passes over without a word, so a procesbeheerder's "tomorow" or "gisteren", or the
+    bound on a text field, would leave every date open. The value is taken as written
+    ("today", as the shipped diagram has it; forms would also read " Today "). not_after and
+    not_before "today" together are no contradiction: only today is taken."""
+    faults: list[tuple[Any, str, dict]] = []
+    seen: set[str] = set()
+    for prop in field_node.xpath("camunda:properties/camunda:property[@id='not_after' or "
+                                 "@id='not_before']", namespaces=NS):
+        bound, value = prop.get("id"), prop.get("value") or ""
+        if bound in seen:
+            faults.append((prop, N_("{where} heeft de eigenschap {bound} meer dan eens; het "
+                                    "product leest alleen de eerste. Geef haar één keer"),
+                           {"bound": bound}))
+        elif kind != "date":
+            faults.append((prop, N_("{where} heeft de eigenschap {bound}, maar die geldt "
+                                    "alleen voor een datumveld (type date): op dit veld zou "
+                                    "het product haar negeren"), {"bound": bound}))
+        elif value != forms.TODAY:
+            faults.append((prop, N_("{where}: de eigenschap {bound} kent alleen de waarde "
+                                    "'{today}' ({meaning}), niet '{value}'; met een andere "
+                                    "waarde zou het product de grens negeren"),
+                           {"bound": bound, "value": value[:80], "today": forms.TODAY,
+                            "meaning": DATE_BOUNDS[bound]}))
+        seen.add(bound)
+    return faults
 
 
 def _required_as_contract(field_node, key: str) -> bool:
