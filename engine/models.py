@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -27,7 +26,9 @@ from . import clock
 from .stored_text import StoredLongText, StoredText
 from .stored_time import StoredTime
 
-# Every stored time is UTC (engine/timezones.py); the models' defaults and callers use this name.
+# Every stored time is UTC (engine/timezones.py) and a StoredTime: a value that is no time (text
+# on SQLite, 'infinity' on PostgreSQL) reads as a DamagedTime, never a failed row (issue 11).
+# The models' defaults and callers use this name.
 # engine/clock.py's now: the system clock, or the clock a test put in place.
 utcnow = clock.now
 
@@ -49,7 +50,7 @@ class User(Base):
     roles_text: Mapped[str] = mapped_column("roles", String(200))
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
     # Stored in the web session at sign-in and compared on every request: raised on sign-out,
     # a password change, deactivation and a change of roles, it ends every session at once.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -79,9 +80,9 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     # SHA-256 of a 256-bit random token: high entropy needs no slow hash, and lookup stays O(1).
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: never
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(StoredTime())  # None: never
+    revoked_at: Mapped[datetime | None] = mapped_column(StoredTime())
 
     user: Mapped[User] = relationship()
 
@@ -91,7 +92,7 @@ class ProcessVersion(Base):
 
     version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deployed_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
     deployed_by: Mapped[str] = mapped_column(String(80))
     active: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -122,12 +123,12 @@ class Case(Base):
     process_version: Mapped[int] = mapped_column(ForeignKey("process_versions.version"), index=True)
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)
     uitkomst: Mapped[str | None] = mapped_column(String(40), index=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+    started_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow,
                                                  index=True)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(StoredTime(), index=True)
     # Set while the case is open with no ready step and no waiting timer (it stalled); the
     # history holds the matching `case_stalled` event. Cleared when the case moves on.
-    stalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    stalled_at: Mapped[datetime | None] = mapped_column(StoredTime(), index=True)
     # Workflow state without the spec (that lives once per process version), zlib-compressed JSON.
     workflow_state: Mapped[bytes] = mapped_column(LargeBinary)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -160,7 +161,7 @@ class CaseShare(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
 
 
 class CaseLink(Base):
@@ -173,7 +174,7 @@ class CaseLink(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     linked_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
 
 
 class TaskRecord(Base):
@@ -226,10 +227,10 @@ class Timer(Base):
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     step: Mapped[str] = mapped_column(String(200))
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(StoredTime())
     # A SQLite worker's claim on the due row while it plans the case (engine/scheduler.py):
     # other workers take other cases until then. Null: not claimed.
-    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+    claimed_until: Mapped[datetime | None] = mapped_column(StoredTime(),
                                                            nullable=True)
 
 
@@ -242,7 +243,7 @@ class HistoryEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(StoredTime())
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(40))
     step: Mapped[str | None] = mapped_column(String(200))
@@ -258,7 +259,7 @@ class AccessLogEntry(Base):
     __tablename__ = "access_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
     case_id: Mapped[int | None] = mapped_column(Integer, index=True)
     client_ref: Mapped[str | None] = mapped_column(StoredText(200))
     user: Mapped[str] = mapped_column(String(80))
@@ -278,7 +279,7 @@ class AdminLogEntry(Base):
     __tablename__ = "admin_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
     user: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(60))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -321,7 +322,7 @@ class Draft(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    saved_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
 
 
 class RateLimit(Base):
@@ -356,12 +357,12 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(StoredTime())
     kind: Mapped[str] = mapped_column(String(20))
     case_id: Mapped[int | None] = mapped_column(Integer)
     task_id: Mapped[str | None] = mapped_column(String(36))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(StoredTime())
 
 
 class MailOutbox(Base):
@@ -377,8 +378,8 @@ class MailOutbox(Base):
     address: Mapped[str] = mapped_column(String(320))
     state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(StoredTime())
+    sent_at: Mapped[datetime | None] = mapped_column(StoredTime())
 
 
 class Consult(Base):

@@ -1,9 +1,11 @@
 """Rows that may not read back as the model says: SQLite keeps any text in any column (a
 time that is no time, JSON that is no JSON, bytes that are no UTF-8), and PostgreSQL a time
 such as 'infinity' that no Python datetime holds. `loaded_rows` reads a table's rows with
-each row that does not load as a DamagedRow in its place, naming what is wrong in Dutch, so
-verify and the pages that show such rows (the admin log) report them instead of failing
-(issue 11 points 1 and 6)."""
+each row that does not load, or loads with a time read as damaged (engine/stored_time.py), as a
+DamagedRow in its place, naming what is wrong in Dutch, so verify and the pages that show such
+rows (the admin log, the access log) report them instead of failing (issue 11 points 1 and 6).
+`refused` gives verify's reads of a case the same findings: a damaged time there is a problem of
+the case, named, never a time of 1970."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from . import failures
 from .messages import N_, Message
+from .stored_time import DamagedTime, damaged_time
 
 
 class DamagedRow:
@@ -30,6 +33,46 @@ class DamagedRow:
         if name.startswith("__"):
             raise AttributeError(name)
         return self.values.get(name)
+
+
+class DamagedValue(ValueError):
+    """A stored value read as damaged, raised with the Dutch kind of its damage (a Message:
+    failures.kind_of gives it back as it is)."""
+
+
+def time_damage(value: DamagedTime) -> Message:
+    """What is wrong with a time read as damaged, in Dutch: beyond any date ('infinity' on
+    PostgreSQL, naming the value), or text that is no time (SQLite)."""
+    if value.beyond_range:
+        return Message(N_("een waarde buiten het bereik ({value})"), value=_short(value.stored))
+    return N_("geen geldig tijdstip")
+
+
+def damage_of(row: Any) -> dict[str, str]:
+    """The columns of a loaded row (a Row) that hold a time read as damaged, with the kind of
+    each (time_damage); empty when none does."""
+    return {name: time_damage(value) for name, value in row._asdict().items() if damaged_time(value)}
+
+
+def refused(rows: list[Any]) -> list[Any]:
+    """`rows` as they are; raises DamagedValue (the kind of the first damaged time) when one
+    holds a time read as damaged. Verify's reads of a case row, its events and access-log
+    lines: there such a time is a finding of the case ("geen geldig tijdstip", or the value
+    beyond the range), as it was when it did not load at all (issue 11 point 1)."""
+    for row in rows:
+        if row is not None:
+            for kind in damage_of(row).values():
+                raise DamagedValue(kind)
+    return rows
+
+
+def _marked(row: Any) -> Any:
+    """A loaded row, or a DamagedRow when a time in it was read as damaged."""
+    damage = damage_of(row)
+    if not damage:
+        return row
+    values = {name: None if name in damage else value for name, value in row._asdict().items()}
+    return DamagedRow(row.id, values, damage)
 
 
 def _value_error(exc: BaseException) -> bool:
@@ -49,14 +92,15 @@ def loaded_rows(
     """The rows of `table` (matching `where`, by `order`, default the id; a page when `limit`
     is given) as Rows, each row that does not load as a DamagedRow in its place. Never
     raises for a stored value (issue 11 point 1: a malformed row is a finding, not a crash);
-    what the database itself raises goes up. One statement when every row loads; else one
+    what the database itself raises goes up. A row with a time read as damaged (stored_time)
+    is a DamagedRow too, that column None. One statement when every row loads; else one
     per row (and per column of a damaged row), in `conn`'s transaction (a value that does not
     load is the client's failure: the transaction goes on)."""
     query = select(table).where(*where).order_by(table.c.id if order is None else order)
     if limit is not None:
         query = query.limit(limit).offset(offset)
     try:
-        return list(conn.execute(query).all())
+        return [_marked(row) for row in conn.execute(query).all()]
     except Exception as exc:  # noqa: BLE001 - judged below
         if not _value_error(exc):
             raise
@@ -66,7 +110,7 @@ def loaded_rows(
 
 def _load_one(conn: Connection, table: Any, row_id: Any) -> Any:
     try:
-        return conn.execute(select(table).where(table.c.id == row_id)).one()
+        return _marked(conn.execute(select(table).where(table.c.id == row_id)).one())
     except Exception as exc:  # noqa: BLE001 - judged below
         if not _value_error(exc):
             raise

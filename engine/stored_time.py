@@ -1,10 +1,12 @@
-"""Time columns that read back whatever a database writer stored (models: a task row's
-ready_at, due_at and completed_at). SQLite keeps any text in a time column, and SQLAlchemy
-fails the whole row of a value it cannot parse: the inbox and the case page, which read the
-task rows, would answer 500. StoredTime reads such a value as a DamagedTime instead, so the
-pages still open and say the row is damaged, and verify names the column (engine/task_rows.py).
-PostgreSQL's timestamp columns refuse such values themselves; there nothing changes. The rule
-is engine/stored_text.py's for texts: show what can be shown, name the damage."""
+"""Time columns that read back whatever a database writer stored (models: every time column).
+SQLite keeps any text in a time column, and SQLAlchemy fails the whole row of a value it
+cannot parse; PostgreSQL keeps the times 'infinity' and '-infinity', which psycopg cannot read
+(no Python datetime holds them). Either way every page and list that reads the row would
+answer 500. StoredTime reads such a value as a DamagedTime instead, so the pages still open
+and show the time as damaged ("tijdstip beschadigd"), and verify names the column (task rows:
+engine/task_rows.py; case rows, events and log lines: engine/stored_rows.py refused). The rule
+is engine/stored_text.py's for texts: show what can be shown, name the damage (issue 11
+point 6)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from psycopg.types.datetime import TimestamptzLoader
+from sqlalchemy import DateTime, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
 
@@ -23,12 +27,16 @@ class DamagedTime(datetime):
     `damaged_time(value)` tells it apart; a page shows it as damaged, never as this date."""
 
     stored: str = ""
+    # True: a time beyond any date (PostgreSQL's 'infinity'); False: text that is no time
+    beyond_range: bool = False
 
     @classmethod
-    def of(cls, value: Any) -> DamagedTime:
-        """The DamagedTime of a stored value that does not parse."""
+    def of(cls, value: Any, beyond_range: bool = False) -> DamagedTime:
+        """The DamagedTime of a stored value that does not parse (`beyond_range`: one the
+        database holds as a time that no datetime holds)."""
         found = cls(1970, 1, 1, tzinfo=UTC)
         found.stored = str(value)[:80]
+        found.beyond_range = beyond_range
         return found
 
 
@@ -38,9 +46,29 @@ def damaged_time(value: Any) -> bool:
     return isinstance(value, DamagedTime)
 
 
+class _InfinityLoader(TimestamptzLoader):
+    """psycopg's reader of timestamptz, with 'infinity' and '-infinity' as a DamagedTime
+    instead of its DataError (which fails the whole statement)."""
+
+    def load(self, data: Any) -> datetime:
+        text = bytes(data)
+        if text in (b"infinity", b"-infinity"):
+            return DamagedTime.of(text.decode(), beyond_range=True)
+        return super().load(data)
+
+
+@event.listens_for(Engine, "connect")
+def _read_infinity(dbapi_conn: Any, _record: Any) -> None:
+    """Every PostgreSQL connection reads the infinite times as DamagedTime (every time column
+    of the product is timestamptz and StoredTime)."""
+    if hasattr(dbapi_conn, "adapters") and hasattr(dbapi_conn, "pgconn"):  # psycopg 3
+        dbapi_conn.adapters.register_loader("timestamptz", _InfinityLoader)
+
+
 class StoredTime(TypeDecorator):
-    """DateTime(timezone=True) whose unparsable stored values (SQLite) read as DamagedTime
-    rather than failing the row. Written as DateTime writes."""
+    """DateTime(timezone=True) whose unparsable stored values (SQLite text; PostgreSQL's
+    'infinity', through _InfinityLoader) read as DamagedTime rather than failing the row.
+    Written as DateTime writes."""
 
     impl = DateTime
     cache_ok = True

@@ -22,6 +22,7 @@ from .models import Case
 from .problems import joined
 from .replay import replay_events, unloadable
 from .store import unit_of_work
+from .stored_rows import refused
 from .verify_reads import CASE_ROW, CaseReads, read_batch, read_snapshot
 
 # Attributes of a stored task that replay must reproduce (timestamps cannot be).
@@ -369,7 +370,7 @@ def _load_and_verify(session: Session, case_id: int, rollback: bool = True) -> V
     transaction when the row does not load (a read transaction of verify's own; the one-case
     command keeps its logged read, and the failure is Python's parsing, not the database's)."""
     try:  # a plain row: it carries the same attributes as a Case, without the ORM's bookkeeping
-        case = session.execute(CASE_ROW, {"case_id": case_id}).first()
+        case = refused([session.execute(CASE_ROW, {"case_id": case_id}).first()])[0]
     except Exception as exc:  # noqa: BLE001 - invalid JSON or time in the case row
         if rollback:
             session.rollback()

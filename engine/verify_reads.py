@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from . import links
 from .models import AccessLogEntry, Case, CaseLink, CaseShare, Consult, HistoryEvent, TaskRecord, User
+from .stored_rows import refused
 
 _CASES = Case.__table__
 _EVENTS = HistoryEvent.__table__
@@ -73,7 +74,8 @@ def read_snapshot(session: Session) -> None:
 
 class CaseReads:
     """The records of one case, each read when asked (a statement per kind). Raises what the
-    database driver raises for a row that does not load (invalid JSON, a bad time)."""
+    database driver raises for a row that does not load (invalid JSON), and DamagedValue for
+    an event or access-log line with a time read as damaged (engine/stored_rows.py)."""
 
     def __init__(self, session: Session, case_id: int) -> None:
         self.session = session
@@ -83,12 +85,12 @@ class CaseReads:
         return list(self.session.execute(statement, {"case_id": self.case_id, **params}))
 
     def events(self) -> list[Row[Any]]:
-        """The history events, in order of seq."""
-        return self._rows(_EVENTS_OF)
+        """The history events, in order of seq (a damaged time raises: stored_rows.refused)."""
+        return refused(self._rows(_EVENTS_OF))
 
     def access(self) -> list[Row[Any]]:
-        """The access-log lines, in the order written."""
-        return self._rows(_ACCESS_OF)
+        """The access-log lines, in the order written (a damaged time raises)."""
+        return refused(self._rows(_ACCESS_OF))
 
     def owner(self, user_id: int) -> str | None:
         """The name of user `user_id`, None when no such user exists."""
@@ -153,12 +155,13 @@ def read_batch(session: Session, ids: Iterable[int]) -> dict[int, tuple[Row[Any]
     raises when any row of any of these cases does not load: the caller then reads those
     cases one by one (CaseReads) to name the case and the row."""
     params = {"ids": list(ids)}
-    rows = {row.id: row for row in session.execute(_CASE_ROWS, params)}
+    # a time read as damaged raises as a row that does not load (stored_rows.refused)
+    rows = {row.id: row for row in refused(list(session.execute(_CASE_ROWS, params)))}
     found: dict[int, _Prefetched] = {cid: _Prefetched(cid) for cid in rows}
-    for event in session.execute(_EVENTS_IN, params):
+    for event in refused(list(session.execute(_EVENTS_IN, params))):
         if event.case_id in found:
             found[event.case_id].event_rows.append(event)
-    for line in session.execute(_ACCESS_IN, params):
+    for line in refused(list(session.execute(_ACCESS_IN, params))):
         if line.case_id in found:
             found[line.case_id].access_rows.append(line)
     for reader in session.execute(_READERS_IN, params):

@@ -24,6 +24,7 @@ from engine.errors import DomainError
 from engine.messages import N_
 from engine.roles import CASE_STARTERS
 from engine.stored_text import damaged
+from engine.stored_time import damaged_time
 
 from . import CONTENT_SECURITY_POLICY
 from .extensions import LANGUAGES, login_manager, select_locale
@@ -141,6 +142,8 @@ def when(value: datetime | None, style: str = "d MMMM yyyy 'om' HH:mm") -> str:
     raises TypeError rather than being parsed again."""
     if value is None or value == "":
         return ""
+    if damaged_time(value):  # stored as no time (engine/stored_time.py): never its 1970
+        return _("tijdstip beschadigd")
     if not isinstance(value, datetime):
         raise TypeError(f"when() takes a datetime, not {type(value).__name__}: {value!r}")
     if select_locale() == "en" and "'om'" in style:
@@ -149,9 +152,12 @@ def when(value: datetime | None, style: str = "d MMMM yyyy 'om' HH:mm") -> str:
 
 
 def waited(value: datetime | None) -> str:
-    """How long something has waited, in words: "3 uur", "2 dagen"."""
+    """How long something has waited, in words: "3 uur", "2 dagen"; a time stored damaged
+    (engine/stored_time.py) says so."""
     if value is None:
         return ""
+    if damaged_time(value):
+        return _("tijdstip beschadigd")
     delta = timezones.now_utc() - timezones.to_utc(value)
     if delta.total_seconds() < 60:
         return _("minder dan een minuut")
