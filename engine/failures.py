@@ -18,6 +18,8 @@ from .errors import DomainError
 from .messages import N_, Message, text_of
 
 _NOT_UTF8 = re.compile(r"Could not decode to UTF-8 column '([^']*)'")
+# psycopg on a value no Python type holds: "timestamp too large (after year 10K): 'infinity'"
+_BEYOND = re.compile(r"too (?:large|small)[^:]*: ('[^']*')")
 _TIME = ("Invalid isoformat string", "Couldn't parse datetime", "Couldn't parse date",
          "Couldn't parse time")
 
@@ -54,7 +56,8 @@ def kind_of(exc: BaseException) -> str:
     In: any exception. Out: a Message (a DomainError's message as it is); never raises.
     A DomainError (or any exception raised with a Message) gives its own message; a JSON
     error its line and column; a time that does not parse, a text that is no UTF-8 (with the
-    column SQLite names), a file error by its errno, nesting too deep, a missing key; anything
+    column SQLite names), a value beyond Python's types (PostgreSQL's 'infinity', named), a
+    file error by its errno, nesting too deep, a missing key; anything
     else "een onverwachte fout". Python's own words are never part of it (issue 11: problems
     named in Dutch)."""
     own = text_of(exc) if exc.args else None
@@ -78,6 +81,9 @@ def kind_of(exc: BaseException) -> str:
         if found:
             return Message(N_("kolom {column} bevat bytes die geen tekst zijn (UTF-8)"),
                            column=found.group(1))
+        beyond = _BEYOND.search(str(exc.orig))
+        if beyond:  # the value itself, not "de database gaf een fout"
+            return Message(N_("een waarde buiten het bereik ({value})"), value=beyond.group(1)[:40])
         return _database_kind(exc)
     if isinstance(exc, OSError):
         return _FILE_KINDS.get(exc.errno or 0) or N_("het bestand is niet te lezen of te "
