@@ -26,7 +26,10 @@ from .stored_rows import refused
 from .verify_reads import CASE_ROW, CaseReads, read_batch, read_snapshot
 
 # Attributes of a stored task that replay must reproduce (timestamps cannot be).
-_TASK_KEYS = ("id", "parent", "children", "state", "task_spec", "data", "delta")
+_TASK_KEYS = ("typename", "id", "parent", "children", "state", "task_spec", "data", "delta")
+# The workflow's own attributes that replay reproduces; with the typenames, a state whose
+# structure was changed (a typename, the root) differs as the server would refuse it.
+_WORKFLOW_KEYS = ("typename", "completed", "data", "root", "last_task", "success", "correlations")
 
 
 @dataclass
@@ -45,8 +48,8 @@ class Verdict:
 
 def _comparable_state(state: dict) -> dict:
     return {
-        "completed": state.get("completed"),
-        "data": state.get("data"),
+        **{k: state.get(k) for k in _WORKFLOW_KEYS},
+        "subprocesses": sorted(state.get("subprocesses") or {}),
         "tasks": {tid: {k: t.get(k) for k in _TASK_KEYS} for tid, t in state["tasks"].items()},
     }
 
@@ -67,11 +70,16 @@ def _comparable_live(workflow) -> dict:
             delta = {"updates": DeepMerge.get_updated_keys(parent.data, task.data),
                      "deletions": DeepMerge.get_deleted_keys(parent.data, task.data)}
         tid = str(task.id)
-        tasks[tid] = {"id": tid, "parent": str(parent.id) if parent is not None else None,
+        tasks[tid] = {"typename": "Task", "id": tid,
+                      "parent": str(parent.id) if parent is not None else None,
                       "children": [str(child.id) for child in task.children],
                       "state": task.state, "task_spec": task.task_spec.name,
                       "data": data, "delta": delta}
-    return {"completed": workflow.completed, "data": workflow.data, "tasks": tasks}
+    last = workflow.last_task
+    return {"typename": "BpmnWorkflow", "completed": workflow.completed, "data": workflow.data,
+            "root": str(workflow.task_tree.id), "last_task": str(last.id) if last else None,
+            "success": workflow.success, "correlations": workflow.correlations,
+            "subprocesses": sorted(str(k) for k in workflow.subprocesses), "tasks": tasks}
 
 
 def _same_state(stored: dict, workflow) -> bool:

@@ -156,3 +156,19 @@ def test_state_of_the_current_version_still_loads(people, db_url):
         definition = versions.definition_for(session, row.process_version)
         workflow = adapter.load_state(definition, row.workflow_state)
     assert adapter.state_dict(adapter.dump_state(workflow))["tasks"]
+
+
+def test_verify_names_a_state_whose_structure_was_changed(tmp_path, people, db_url):
+    """A state with the right version mark whose workflow typename was changed: the server
+    refuses it (409), so verify must not call the case in order (break-it F7)."""
+
+    def retyped(state: bytes, marker) -> bytes:
+        dct = json.loads(zlib.decompress(state))
+        dct["typename"] = "BpmnSubWorkflow"
+        return zlib.compress(json.dumps(dct).encode())
+
+    case = cases.start_case(people["mw"], {"client_ref": "omgedoopt"})
+    plant(db_url, case["id"], tmp_path / "niet-gebruikt", retyped)
+    verdict = verification.verify(people["aud"], case["id"])
+    assert not verdict["ok"]
+    assert any("workflowstatus" in p for p in verdict["problems"]), verdict
