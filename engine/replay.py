@@ -11,14 +11,14 @@ from typing import Any
 
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Row
+from sqlalchemy import Row, bindparam, select
 
 from . import adapter, audit, driving, informing, links, migration, timers, timezones, versions
 from .definitions import InvalidDefinition, ProcessDefinition
 from .errors import DomainError
 from .failures import kind_of
 from .messages import N_, Message
-from .models import HistoryEvent
+from .models import HistoryEvent, Timer
 from .problems import joined
 from .professions import replayed_start
 from .store import unit_of_work
@@ -203,6 +203,10 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
                     event=event_label(event), action=action, data=str(data),
                     recorded=str(event.data)))
                 break
+            early = _early(event, data["due"]) if action == "timer_fired" else None
+            if early is not None:
+                problems.append(early)
+                break
         else:
             problems.append(Message(N_("{event}: onbekende handeling"), event=event_label(event)))
             break
@@ -231,7 +235,19 @@ def _replay_fire(event: StoredEvent, workflow, ids: adapter.IdSource) -> driving
                           "vastgelegd is {step} met {recorded}"),
                        event=event_label(event), timer=timer.step, data=str(recorded),
                        step=str(event.step), recorded=str(event.data))
-    return advance
+    return _early(event, timer.due) or advance
+
+
+def _early(event: StoredEvent, due) -> Message | None:
+    """The problem (Dutch) of a timer_fired event stored before the due time the workflow
+    gives its timer (`due`: aware UTC or ISO text), as a timers row moved forward by hand
+    made the scheduler fire it (issue 13 F4), or None."""
+    due = timezones.parse_iso(due) if isinstance(due, str) else due
+    if timezones.to_utc(event.at) >= due:
+        return None
+    return Message(N_("{event}: de timer ging af op {at}, vóór het tijdstip dat de workflow "
+                      "hem geeft ({due})"), event=event_label(event),
+                   at=_stamp(event.at), due=_stamp(due))
 
 
 def _replay_move(event: StoredEvent, out: Replayed, workflow, ids: adapter.IdSource,
@@ -304,3 +320,44 @@ def frames(definition, case_id: int, events: Sequence[StoredEvent],
 
     replay_events(definition, case_id, events, on_event=capture, definition_of=definition_of)
     return result
+
+
+_TIMERS_IN = select(Timer.__table__).where(
+    Timer.__table__.c.case_id.in_(bindparam("ids", expanding=True)))
+
+
+def timer_rows(session, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+    """The rows of the timers table of the cases `ids`, in one statement in the session's
+    transaction: case id -> its rows (a case without rows is left out)."""
+    found: dict[int, list[Row[Any]]] = {}
+    for row in session.execute(_TIMERS_IN, {"ids": list(ids)}):
+        found.setdefault(row.case_id, []).append(row)
+    return found
+
+
+def timer_row_problems(rows: Sequence[Row[Any]], workflow) -> list[Message]:
+    """How a case's timers rows differ from the timers its replayed `workflow` waits on
+    (engine/timers.py waiting), each a Dutch problem: a row missing (the scheduler would never
+    fire that timer), a row of no waiting timer, a row with another step or due time. The rows
+    only mirror the workflow (models.Timer), yet the scheduler finds its work by them."""
+    want = {w.task_id: w for w in timers.waiting(workflow)}
+    have = {row.task_id: row for row in rows}
+    problems = [Message(N_("de timer '{step}' (taak {task}) heeft geen rij in de timers-tabel: "
+                           "hij zou nooit afgaan"), step=want[t].step, task=t)
+                for t in sorted(want.keys() - have.keys())]
+    problems += [Message(N_("de timers-tabel heeft een rij '{step}' (taak {task}) van een "
+                            "timer waar de workflow niet op wacht"), step=have[t].step, task=t)
+                 for t in sorted(have.keys() - want.keys())]
+    for task_id in sorted(want.keys() & have.keys()):
+        row, timer = have[task_id], want[task_id]
+        if row.step != timer.step or timezones.to_utc(row.due_at) != timer.due:
+            problems.append(Message(
+                N_("de timers-rij van '{step}' (taak {task}) zegt {have}, de workflow {want}"),
+                step=timer.step, task=task_id, have=f"{row.step} {_stamp(row.due_at)}",
+                want=f"{timer.step} {_stamp(timer.due)}"))
+    return problems
+
+
+def _stamp(at) -> str:
+    """A time in Dutch time; a damaged one (engine/stored_time.py) as it was stored."""
+    return getattr(at, "stored", "") or f"{timezones.local(at):%d-%m-%Y %H:%M:%S}"

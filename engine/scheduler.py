@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from . import clock, driving, due, timezones, workflow_cache
+from . import clock, driving, due, timers, timezones, workflow_cache
 from .adapter import IdSource, dump_state, load_state
 from .cases import SYSTEM, CaseChange, Retry, task_view, write_change
 from .errors import Conflict
@@ -226,6 +226,8 @@ class _Plan:
     cache_key: tuple[str, int] | None = None
     stale: str | None = None
     closed: bool = False
+    # the case's timers rows as the workflow gives them, when a row claimed an earlier time
+    corrected: list[dict[str, Any]] | None = None
 
 
 def _plan(conn: Connection, case_id: int, now: datetime,
@@ -250,6 +252,17 @@ def _plan(conn: Connection, case_id: int, now: datetime,
         definition, case.workflow_state)
     ready = [task_view(r) for r in conn.execute(
         select(_tasks).where(_tasks.c.case_id == case_id, _tasks.c.state == "ready"))]
+    # The row only finds the candidate: the workflow's own due time decides (issue 13 F4, a
+    # due_at moved forward by hand fired a timer a month early). No such timer: stale below.
+    own = {w.task_id: w for w in timers.waiting(workflow)}
+    truth = own.get(timer.task_id)
+    if truth is not None and truth.due > now:
+        log.warning("timer row of case %s (%s, task %s) says due at %s, the workflow %s: "
+                    "not fired, rows corrected from the workflow", case_id, timer.step,
+                    timer.task_id, timer.due_at, truth.due)
+        plan.corrected = [dict(task_id=w.task_id, case_id=case_id, step=w.step, due_at=w.due)
+                          for w in own.values()]
+        return plan
     ids = IdSource(case.id, case.id_counter)
     try:
         waited, advance = driving.fire_timer(workflow, timer.task_id, ids, now)
@@ -274,6 +287,12 @@ def _apply(conn: Connection, plan: _Plan, now: datetime) -> bool:
     if plan.change is not None:
         write_change(conn, plan.change, _SYSTEM, now)  # Retry when the case moved on
         return True
+    if plan.corrected is not None:  # the rows mirror the workflow again, if it is unchanged
+        version = select(_cases.c.version_id).where(_cases.c.id == plan.case_id)
+        if conn.execute(version).scalar() == plan.version:
+            conn.execute(_timers.delete().where(_timers.c.case_id == plan.case_id))
+            conn.execute(_timers.insert(), plan.corrected)
+        return False
     if plan.closed or plan.stale:
         unchanged = select(_cases.c.id).where(_cases.c.id == plan.case_id,
                                               _cases.c.version_id == plan.version).exists()

@@ -20,7 +20,7 @@ from .failures import kind_of as _reason
 from .messages import N_, Message
 from .models import Case
 from .problems import joined
-from .replay import replay_events, unloadable
+from .replay import replay_events, timer_row_problems, timer_rows, unloadable
 from .store import unit_of_work
 from .stored_rows import refused
 from .verify_reads import CASE_ROW, CaseReads, read_batch, read_snapshot
@@ -98,14 +98,15 @@ _DIFFERS = (N_("{what} wijkt af van de geschiedenis ({difference})"),
 _GONE = N_("de casus is verwijderd")
 
 
-def verify_case(session: Session, case: StoredCase, reads: CaseReads | None = None) -> Verdict:
+def verify_case(session: Session, case: StoredCase, reads: CaseReads | None = None,
+                timer_list: list | None = None) -> Verdict:
     """Check one case: its header hash, both chains and their sealed counts and heads, the
-    replay of its history against everything stored. reads: the case's records (default: read
-    through `session` when needed). A malformed row (JSON, a time, an unknown version or
-    owner, a task row) is a problem of this case, never an exception.
+    replay of its history against everything stored. reads: the case's records, timer_list its
+    timers rows (default: read through `session` when needed). A malformed row (JSON, a time,
+    an unknown version or owner, a task row) is a problem of this case, never an exception.
     Out: the Verdict, problems in Dutch."""
     try:
-        verdict = _verify_case(session, case, reads or CaseReads(session, case.id))
+        verdict = _verify_case(session, case, reads or CaseReads(session, case.id), timer_list)
         # The header hash last: when replay names what was changed, that says more; when
         # nothing else shows (a client reference, a date), the header still does.
         if not verdict.problems:
@@ -116,7 +117,8 @@ def verify_case(session: Session, case: StoredCase, reads: CaseReads | None = No
                                             reason=_reason(exc))])
 
 
-def _verify_case(session: Session, case: StoredCase, reads: CaseReads) -> Verdict:
+def _verify_case(session: Session, case: StoredCase, reads: CaseReads,
+                 timer_list: list | None) -> Verdict:
     try:
         events = reads.events()
     except Exception as exc:  # noqa: BLE001 - an unreadable event (JSON, time) is a finding
@@ -170,6 +172,10 @@ def _verify_case(session: Session, case: StoredCase, reads: CaseReads) -> Verdic
     # who each consult asks, and every task row's sealed and derived columns (no blind spot)
     verdict.problems += consults.check_consults(reads.consults(), replayed.consulted)
     verdict.problems += task_rows.check_rows(case, stored_rows, replayed.ended)
+    # the scheduler fires by these rows: one missing, extra or moved is a timer gone wrong
+    verdict.problems += timer_row_problems(timer_rows(session, [case.id]).get(case.id, [])
+                                           if timer_list is None else timer_list,
+                                           replayed.workflow)
     ready_rows = {r.id: r.step for r in rows if r.state == "ready"}
     if ready_rows != replayed.ready:
         verdict.problems.append(Message(_DIFFERS[1], what=N_("de open taken"), difference=(
@@ -368,7 +374,8 @@ def _verify_chunk(ids: list[int], url: str | None) -> list[Verdict]:
             reader.rollback()
             batch = None
         if batch is not None:
-            return [verify_case(reader, *batch[cid]) if cid in batch
+            held = timer_rows(reader, ids)  # one statement for the batch's timers rows
+            return [verify_case(reader, *batch[cid], held.get(cid, [])) if cid in batch
                     else Verdict(cid, 0, [_GONE]) for cid in ids]
     return [_verify_one(None, cid, url) for cid in ids]
 
