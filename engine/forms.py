@@ -154,6 +154,8 @@ NOT_FOR_GROUP = N_("Dit veld hoort niet bij het formulier van deze casus: het wo
                    "gevraagd bij een andere beroepsgroep.")
 NOT_AFTER_ANSWERS = N_("Dit veld hoort niet bij het formulier van deze casus: het wordt alleen "
                        "gevraagd na andere eerdere antwoorden.")
+NOT_ASKED = N_("Dit veld hoort niet bij dit formulier zoals het is ingevuld: het wordt alleen "
+               "gevraagd bij andere antwoorden. Laat het leeg.")
 
 
 def not_on_form(f: Field) -> str:
@@ -239,7 +241,8 @@ def validate(
     read as its default); its invalid_when refuses the answer with its invalid_message when
     that expression holds. A date field with not_after (not_before) "today" refuses a day after
     (before) today in Dutch time: what happened cannot lie in the future, what is planned not
-    in the past.
+    in the past. A field whose required_when does not hold is not asked: an answer to it is
+    refused (NOT_ASKED, or its invalid_message when its invalid_when holds), nothing stored.
 
     A field not on this case's form (shown_fields: a KNMG point in a nurse's case) is never
     required and gets no default; a key sent for it is refused like an unknown key (CONTRACT
@@ -275,6 +278,14 @@ def validate(
         if converted is not None:
             clean[f.name] = converted
     scope = condition_scope(fields, context, clean)
+    for f in fields:
+        # A question whose required_when does not hold is not asked (the web form disables
+        # it): an answer to it is refused, never stored (issue 14: client_niet_bereikt with
+        # gesprek_besproken). Its invalid_message says why, when its invalid_when holds.
+        if f.name in clean and f.required_when and not is_applicable(f, scope):
+            del clean[f.name]
+            errors[f.name] = (f.invalid_message or INVALID) \
+                if f.invalid_when and _holds(f.invalid_when, scope) else NOT_ASKED
     for f in fields:
         if f.name in clean or f.name in errors:
             continue

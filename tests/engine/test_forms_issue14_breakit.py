@@ -21,7 +21,9 @@ from tests.conftest import ROOT
 
 DEFINITION = definitions.load(definitions.shipped_files())
 STAP3 = DEFINITION.steps["stap3_gesprek"].fields
-CONVERSATION = ("gesprek_met", "gesprek_met_wie", "gesprek_besproken", "gesprek_reactie_client")
+# the questions about the conversation (issue 14b: its date and agreements too)
+CONVERSATION = ("gesprek_met", "gesprek_met_wie", "gesprek_besproken", "gesprek_reactie_client",
+                "gesprek_datum", "gesprek_afspraken")
 DOCTOR = {"beroepsgroep": "artsen"}
 NURSE = {"beroepsgroep": "verpleegkundigen"}
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "camunda": "http://camunda.org/schema/1.0/bpmn"}
@@ -36,7 +38,6 @@ def errors_of(fields, data, **kw) -> dict[str, str]:
 def test_a_doctor_who_could_not_reach_the_client_invents_no_conversation():
     not_reached = {
         "client_niet_bereikt": True,
-        "zorgen_weggenomen": False,
         "bereik_pogingen": "2x gebeld (1 en 3 december), brief gestuurd",
     }
     clean = forms.validate(STAP3, not_reached, context=DOCTOR)
@@ -111,12 +112,13 @@ def test_every_date_field_says_whether_it_records_or_plans():
 )
 def test_a_date_of_what_happened_is_not_in_the_future(name):
     [field] = date_fields()[name][:1]
+    asked = {"client_niet_bereikt": False}  # gesprek_datum is asked when the client was reached
     # 23:30 UTC on 1 December is 00:30 on 2 December in the Netherlands: that day is today
     with clock.use(datetime(2026, 12, 1, 23, 30, tzinfo=UTC)):
-        assert forms.validate([field], {name: "2026-12-02"})[name] == "2026-12-02"
-        assert forms.validate([field], {name: "2025-06-30"})[name] == "2025-06-30"
-        errors = errors_of([field], {name: "2026-12-03"})
-        web = errors_of([field], {name: "2026-12-03"}, from_web=True)
+        assert forms.validate([field], {name: "2026-12-02"}, context=asked)[name] == "2026-12-02"
+        assert forms.validate([field], {name: "2025-06-30"}, context=asked)[name] == "2025-06-30"
+        errors = errors_of([field], {name: "2026-12-03"}, context=asked)
+        web = errors_of([field], {name: "2026-12-03"}, from_web=True, context=asked)
     assert list(errors) == [name] and list(web) == [name]
     assert "toekomst" in str(errors[name]) and "02-12-2026" in str(errors[name])
 

@@ -234,7 +234,8 @@ def is_shown(name: str, known: dict) -> bool:
 
 def fill(fields: list[dict], decisions: dict) -> dict:
     """Form data as a careful user would enter it: decisions as given, text where asked, and
-    a choice wherever the form requires one, also where a field's required_when holds.
+    a choice wherever the form requires one, also where a field's required_when holds. A field
+    whose required_when does not hold is not asked and gets no answer (a decision included).
 
     Only fields on the form of the scenario's case are answered (is_shown): `fields` may be
     every field of a step (as_dict of the diagram's), and the engine refuses an answer to a
@@ -265,6 +266,10 @@ def fill(fields: list[dict], decisions: dict) -> dict:
         for f in fields:
             name = f["name"]
             if not is_shown(name, {**decisions, **data}):
+                continue
+            if f.get("required_when") and not required(f):
+                # not asked with these answers: engine.forms.validate refuses an answer to it
+                data.pop(name, None)
                 continue
             if name in decisions:
                 data[name] = decisions[name]
