@@ -59,7 +59,7 @@ def waiting_bpmn(duration: str = "PT1M") -> bytes:
 
 def setup(url: str, cases_wanted: int) -> None:
     os.environ["MELDCODE_DATABASE_URL"] = url
-    from engine import cases, clock, definitions, models, schema, store, tokens, users
+    from engine import audit, cases, clock, definitions, models, schema, store, tokens, users
     from engine.definitions import SourceFile
 
     schema.upgrade(url)
@@ -74,6 +74,9 @@ def setup(url: str, cases_wanted: int) -> None:
         row.files = [models.ProcessFile(name=f.name, kind=f.kind, sha256=f.sha256,
                                         content=f.content) for f in files]
         session.add(row)
+        # its deploy line, as a deploy writes it: a version without one is never loaded
+        audit.log_admin(session, "bench", "process_deployed",
+                        {"version": 1, "sha256": row.sha256, "files": [f.name for f in files]})
         user = users.create_user(session, "mw", ["medewerker"], "bench-wachtwoord-lang-genoeg", None)
         tokens.create_token(session, "mw")
         who = users.Principal.of(user, "127.0.0.1")

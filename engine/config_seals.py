@@ -213,14 +213,27 @@ TAMPERED_FILES = N_(
     "geladen."
 )
 
+UNDEPLOYED = N_(
+    "Procesversie {version} is buiten het product toegevoegd: het beheerlog heeft geen "
+    "regel van haar publicatie. Deze versie wordt niet geladen."
+)
+
 
 def check_files(conn: Connection, version: int, sha256: str, files: list[SourceFile]) -> None:
     """Before a stored version's files are parsed (versions.definition_for): their set hash
-    must be the version's sha256 and, when the admin log holds the version's deploy line, that
-    line's sha256. Raises Conflict (409, Dutch) otherwise: tampered text never runs."""
-    digest = set_sha256(files)
+    must be the version's sha256 and the sha256 of the version's genuine deploy line in the
+    admin log (process_deployed or process_recorded), which must exist: a version inserted by
+    hand with agreeing unkeyed hashes has none (issue 11 F3). Raises Conflict (409, Dutch)
+    otherwise: tampered text never runs."""
+    try:
+        digest = set_sha256(files)
+    except (TypeError, AttributeError):  # content that is no bytes (SQLite TEXT): changed
+        digest = ""
     line = _deployed_line(conn, version) if digest == sha256 else None
-    if digest != sha256 or (line is not None and line.get("sha256") != digest):
+    if digest == sha256 and line is None:
+        log.warning("process version has no deploy line in the admin log", extra={"version": version})
+        raise Conflict(Message(UNDEPLOYED, version=version))
+    if digest != sha256 or line is None or line.get("sha256") != digest:
         log.warning("process version files do not match their hash", extra={"version": version})
         raise Conflict(Message(TAMPERED_FILES, version=version))
 
@@ -243,8 +256,11 @@ def version_problems(conn: Connection) -> list[str]:
     found: list[str] = []
     for version, sha256 in conn.execute(_VERSIONS).all():
         files = conn.execute(_FILES, {"version": version}).all()
-        for name, column, content in files:
-            if hashlib.sha256(content or b"").hexdigest() != column:
+        # Content that is no bytes (SQLite makes a replace() result TEXT) is a changed file,
+        # never a TypeError (issue 11 F6); the set hash then cannot match either.
+        stored = [(f.name, f.sha256, f.content if isinstance(f.content, bytes) else None) for f in files]
+        for name, column, content in stored:
+            if content is None or hashlib.sha256(content).hexdigest() != column:
                 found.append(
                     Message(
                         N_(
@@ -256,7 +272,7 @@ def version_problems(conn: Connection) -> list[str]:
                         file=name,
                     )
                 )
-        digest = set_sha256([SourceFile(f.name, f.content or b"") for f in files])
+        digest = set_sha256([SourceFile(name, content or b"") for name, _, content in stored])
         if digest != sha256:
             found.append(
                 Message(
@@ -283,7 +299,7 @@ def version_problems(conn: Connection) -> list[str]:
                     version=version,
                 )
             )
-        elif sorted(line.get("files") or []) != sorted(f.name for f in files):
+        elif sorted(line.get("files") or []) != sorted(name for name, _, _ in stored):
             found.append(
                 Message(
                     N_(
@@ -311,5 +327,8 @@ def record_versions(conn: Connection, by: str) -> None:
 
 def problems(conn: Connection) -> list[str]:
     """What `meldcode verify --all` reports beside the cases: users rows that do not match
-    their seal, process files that do not match their hashes and the admin log."""
-    return user_problems(conn) + version_problems(conn)
+    their seal, API tokens that do not match theirs (engine/tokens.py), process files that do
+    not match their hashes and the admin log."""
+    from . import tokens  # tokens imports this module for the users seal
+
+    return user_problems(conn) + tokens.token_problems(conn) + version_problems(conn)

@@ -83,6 +83,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(StoredTime())  # None: never
     revoked_at: Mapped[datetime | None] = mapped_column(StoredTime())
+    # HMAC over the row (engine/tokens.py token_seal): a row changed by hand gives no access.
+    seal: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     user: Mapped[User] = relationship()
 

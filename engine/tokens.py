@@ -7,20 +7,26 @@ the functions here that take a session are their steps."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
 import secrets
 from datetime import datetime, timedelta
-from typing import Any, cast
+from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import CursorResult, bindparam, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, config_seals, timezones
+from . import audit, config_seals, settings, timezones
 from .commands import MAX_ID
 from .errors import Invalid, NotFound
 from .messages import N_, Message
 from .models import ApiToken, User, utcnow
 from .store import get_engine
+from .stored_time import damaged_time
 from .users import Principal, actor, get_user
+
+log = logging.getLogger("meldcode.seals")
 
 
 def _token_hash(token: str) -> str:
@@ -28,6 +34,61 @@ def _token_hash(token: str) -> str:
 
 
 MAX_TOKEN_DAYS = 3650
+
+# --- the seal of an api_tokens row (issue 11 F1) --------------------------------------------
+# A row inserted, moved to another user, un-revoked or given a later expiry by a database
+# writer would give access without a trace: every row carries a keyed seal, as users rows do
+# (config_seals.user_seal), written by create_token and revoke, checked on every use and by
+# `meldcode verify --all`.
+TOKEN_FIELDS = ("id", "user_id", "token_hash", "created_at", "expires_at", "revoked_at")
+_u, _t = User.__table__, ApiToken.__table__
+TOKEN_ROWS = select(*(_t.c[name] for name in TOKEN_FIELDS), _t.c.seal)
+
+
+def token_seal(row: Any) -> str:
+    """HMAC-SHA-256 (history key) over TOKEN_FIELDS of `row` (a Row or object with them), hex:
+    what api_tokens.seal must hold. Raises TypeError/ValueError on a value no product writes."""
+    content = {name: getattr(row, name) for name in TOKEN_FIELDS}
+    for name in ("created_at", "expires_at", "revoked_at"):
+        at = content[name]
+        if damaged_time(at):
+            raise ValueError("a stored time that is no time")
+        content[name] = None if at is None else audit.iso(at)
+    return hmac.new(settings.history_key(), b"api_token\n" + audit.canonical(content),
+                    hashlib.sha256).hexdigest()
+
+
+def token_intact(row: Any, why: str = "") -> bool:
+    """Whether `row` (TOKEN_FIELDS and seal) matches its seal. A mismatch is logged when `why`
+    (where it was seen) is given, with the token's number and user id, never the hash."""
+    try:
+        ok = hmac.compare_digest(token_seal(row), row.seal or "")
+    except (TypeError, ValueError, AttributeError):  # a value no product writes
+        ok = False
+    if not ok and why:
+        log.warning("api_tokens row does not match its seal: changed outside the product",
+                    extra={"token_id": row.id, "user_id": row.user_id, "seen_at": why})
+    return ok
+
+
+def store_seals(conn: Connection, ids: list[int]) -> None:
+    """Write the seal of the rows `ids` as this transaction sees them (create_token, revoke,
+    migration 0016), in batches."""
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(TOKEN_ROWS.where(_t.c.id.in_(ids[start:start + 500]))).all()
+        conn.execute(update(_t).where(_t.c.id == bindparam("tid")).values(seal=bindparam("value")),
+                     [{"tid": r.id, "value": token_seal(r)} for r in rows])
+
+
+def token_problems(conn: Connection) -> list[str]:
+    """Every api_tokens row that does not match its seal, in Dutch, for `meldcode verify
+    --all`: added, moved to another user, un-revoked or given another expiry by hand."""
+    return [
+        Message(N_("API-token {id} (gebruiker-id {user}): buiten het product toegevoegd of "
+                   "gewijzigd (gebruiker, vervaldatum of intrekking): past niet bij het zegel"),
+                id=r.id, user=r.user_id)
+        for r in conn.execute(TOKEN_ROWS.order_by(_t.c.id)) if not token_intact(r)
+    ]
 
 
 def create_token(session: Session, name: str, days: int | None = None, by: Any = None) -> str:
@@ -47,6 +108,7 @@ def create_token(session: Session, name: str, days: int | None = None, by: Any =
                    expires_at=now + timedelta(days=days) if days else None)
     session.add(row)
     session.flush()
+    store_seals(session.connection(), [row.id])
     audit.log_admin(session, actor(by), "token_created", {
         "user": user.name, "token_id": row.id,
         "expires": timezones.iso_seconds(row.expires_at) if row.expires_at else None})
@@ -90,11 +152,20 @@ def revoke(session: Session, user: User, token_id: int | None) -> int:
     """Revoke the user's token `token_id`, or with None every one of theirs, that is still
     open (not revoked; an expired one counts too). Returns how many were revoked; no admin
     log line (the caller writes one)."""
-    query = update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    conn = session.connection()
+    query = TOKEN_ROWS.where(_t.c.user_id == user.id, _t.c.revoked_at.is_(None))
     if token_id is not None:
-        query = query.where(ApiToken.id == token_id)
-    # An UPDATE gives a CursorResult (Session.execute is typed as any Result).
-    return cast(CursorResult[Any], session.execute(query.values(revoked_at=utcnow()))).rowcount
+        query = query.where(_t.c.id == token_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    rows = conn.execute(query).all()
+    if not rows:
+        return 0
+    conn.execute(update(_t).where(_t.c.id.in_([r.id for r in rows])).values(revoked_at=utcnow()))
+    # Only rows that matched their seal before are resealed: a revoke never launders a row
+    # changed outside the product (it stays named by verify --all, issue 11).
+    store_seals(conn, [r.id for r in rows if token_intact(r)])
+    return len(rows)
 
 
 def revoke_tokens(session: Session, name: str, token_id: int | None = None, by: Any = None) -> int:
@@ -114,10 +185,10 @@ def revoke_tokens(session: Session, name: str, token_id: int | None = None, by: 
     return count
 
 
-_u, _t = User.__table__, ApiToken.__table__
 _TOKEN_QUERY = (
     # every sealed field: a users row changed outside the product acts as nobody (issue 11)
-    select(_u.c.id, *config_seals.USER_COLUMNS, _u.c.seal)
+    select(_u.c.id, *config_seals.USER_COLUMNS, _u.c.seal,
+           *(c.label("token_" + c.name) for c in TOKEN_ROWS.selected_columns))
     .select_from(_t.join(_u, _t.c.user_id == _u.c.id))
     .where(_t.c.token_hash == bindparam("h"), _u.c.active.is_(True), _t.c.revoked_at.is_(None),
            or_(_t.c.expires_at.is_(None), _t.c.expires_at > bindparam("now")))
@@ -132,6 +203,16 @@ def principal_for_token(token: str, source: str | None = None) -> Principal | No
         return None
     with get_engine().connect() as conn:
         row = conn.execute(_TOKEN_QUERY, {"h": _token_hash(token), "now": utcnow()}).first()
-    if row is None or not config_seals.user_intact(row, "api-token"):
+    if row is None:
+        return None
+    own = SimpleNamespace(**{name: getattr(row, "token_" + name) for name in (*TOKEN_FIELDS, "seal")})
+    if not token_intact(own, "api-token"):
+        return None
+    # Fail closed: a stored expiry that is no time (SQLite text, which the query compared as
+    # text) or beyond any date never reads as "never expires" (issue 11 F2).
+    if own.expires_at is not None and (damaged_time(own.expires_at)
+                                       or _aware(own.expires_at) <= utcnow()):
+        return None
+    if not config_seals.user_intact(row, "api-token"):
         return None
     return Principal(row.id, row.name, tuple(r for r in row.roles.split(",") if r), source)

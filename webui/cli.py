@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import getpass
+import logging
 import os
 import sys
 from typing import NoReturn
@@ -762,6 +763,16 @@ def deploy(files, by):
         click.echo(f"Ongewijzigd, bestaande versie: {deployed['version']}{again}")
 
 
+def _quiet_server_log() -> None:
+    """The seal checks log each mismatch in English for the server log; verify names every
+    one itself, in Dutch, so those lines would only repeat it on stderr (once per case)
+    (issue 11 F9). Their level is back when the command ends."""
+    seals = logging.getLogger("meldcode.seals")
+    level = seals.level
+    seals.setLevel(logging.ERROR)
+    click.get_current_context().call_on_close(lambda: seals.setLevel(level))
+
+
 @main.command(help="Controleer casussen: de kop en beide ketens van elke casus, het opnieuw "
                    "afspelen vanuit de procesversie tegen wat is opgeslagen, en het logboek over "
                    "alle casussen (tegen het controlepunt, gegeven of het nieuwste in "
@@ -782,6 +793,7 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
 
     if not case_ids and not all_cases:
         fail("geef casusnummers op, of --all")
+    _quiet_server_log()
     operator = getpass.getuser()
     checked = failed = 0
     wanted = None if all_cases else list(case_ids)

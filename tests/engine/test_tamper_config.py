@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from engine import cases, config_seals, definitions, sessions, store, tokens, users, versions
+from engine import cases, config_seals, definitions, models, sessions, store, tokens, users, versions
 from engine.errors import Conflict
 from engine.passwords import password_hasher
 from tests.conftest import PASSWORD
@@ -306,8 +306,222 @@ def test_a_damaged_admin_log_line_does_not_stop_loading_a_version(people, db_url
 
     conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
     conn.execute("DROP TRIGGER IF EXISTS admin_log_no_update")
-    conn.execute("UPDATE admin_log SET detail = '{kapot' WHERE id = (SELECT MIN(id) FROM admin_log)")
+    conn.execute(  # a neighbour: the deploy line itself damaged is a version without one (F3)
+        "UPDATE admin_log SET detail = '{kapot' WHERE id = (SELECT MIN(id) FROM admin_log"
+        " WHERE action NOT IN ('process_deployed', 'process_recorded'))"
+    )
     conn.close()
     monkeypatch.setattr(versions, "_definitions_by_version", {})  # as a server starting now
     case = cases.start_case(people["mw"], {"client_ref": "gaat door"})
     assert case["tasks"]
+
+
+# --- API tokens (break-it F1, F2) -------------------------------------------------------------
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new_token(name: str, days: int | None = None) -> tuple[str, int]:
+    with store.unit_of_work(write=True) as session:
+        token = tokens.create_token(session, name, days, by="bh")
+    with store.unit_of_work() as session:
+        number = session.execute(text("SELECT MAX(id) FROM api_tokens")).scalar_one()
+    return token, number
+
+
+def _token_inserted(people):
+    """A token the intruder knows, inserted for the auditor, with another row's seal copied."""
+    known = "mc_" + "x" * 43
+    intrude(
+        "INSERT INTO api_tokens (user_id, token_hash, created_at, seal) SELECT :aud, :h, "
+        "created_at, seal FROM api_tokens WHERE user_id = :mw",
+        aud=people["aud"].id,
+        h=hashlib.sha256(known.encode()).hexdigest(),
+        mw=people["mw"].id,
+    )
+    with store.unit_of_work() as session:
+        number = session.execute(text("SELECT MAX(id) FROM api_tokens")).scalar_one()
+    return known, number
+
+
+def _token_moved(people):
+    token, number = new_token("mw")
+    intrude("UPDATE api_tokens SET user_id = :aud WHERE id = :n", aud=people["aud"].id, n=number)
+    return token, number
+
+
+def _token_unrevoked(people):
+    token, number = new_token("aud")
+    with store.unit_of_work(write=True) as session:
+        assert tokens.revoke_tokens(session, "aud", number, by="bh") == 1
+    assert tokens.principal_for_token(token) is None
+    intrude("UPDATE api_tokens SET revoked_at = NULL WHERE id = :n", n=number)
+    return token, number
+
+
+def _token_extended(people):
+    token, number = new_token("aud", days=1)
+    with store.unit_of_work(write=True) as session:  # the day is over...
+        session.execute(text("UPDATE api_tokens SET expires_at = created_at WHERE id = :n"), {"n": number})
+        tokens.store_seals(session.connection(), [number])  # ...as if the product wrote it
+    assert tokens.principal_for_token(token) is None
+    intrude("UPDATE api_tokens SET expires_at = NULL WHERE id = :n", n=number)  # ...never expires
+    return token, number
+
+
+TOKEN_TAMPERINGS = {
+    "inserted": _token_inserted,
+    "moved_to_another_user": _token_moved,
+    "revocation_cleared": _token_unrevoked,
+    "expiry_moved": _token_extended,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TOKEN_TAMPERINGS))
+def test_a_token_row_changed_outside_the_product_gives_no_access_and_is_named(people, app, kind, caplog):
+    assert problems() == []
+    token, number = TOKEN_TAMPERINGS[kind](people)
+
+    with caplog.at_level(logging.WARNING, logger="meldcode.seals"):
+        assert tokens.principal_for_token(token) is None
+        assert app.test_client().get("/api/v1/tasks", headers=bearer(token)).status_code == 401
+    assert "api_tokens row does not match its seal" in caplog.text
+    assert any(getattr(r, "token_id", None) == number for r in caplog.records)  # structured
+    assert app.test_client().get("/api/v1/tasks", headers=people.auth("mw")).status_code == 200
+
+    code, output = verify_all()
+    assert code == 1, output
+    assert "gebruikers en procesversies: NIET IN ORDE" in output
+    assert f"API-token {number} (gebruiker-id " in output
+    assert [p for p in problems() if p.startswith("API-token")] == [
+        p for p in problems() if p.startswith(f"API-token {number} ")
+    ]
+
+
+def test_the_products_token_writes_keep_the_seal_and_a_revoke_never_launders(people):
+    token, number = new_token("aud", days=5)
+    assert tokens.principal_for_token(token) is not None
+    with store.unit_of_work(write=True) as session:
+        tokens.revoke_tokens(session, "lg", by="bh")
+    assert problems() == []
+
+    intrude("UPDATE api_tokens SET user_id = :mw WHERE id = :n", mw=people["mw"].id, n=number)
+    with store.unit_of_work(write=True) as session:
+        assert tokens.revoke_tokens(session, "mw", by="bh") == 2  # its own and the moved one
+    assert [p for p in problems() if p.startswith("API-token")] == [
+        p for p in problems() if p.startswith(f"API-token {number} ")
+    ] != []
+    # the revoke did not seal the moved row: with its revocation cleared it still acts as nobody
+    intrude("UPDATE api_tokens SET revoked_at = NULL WHERE id = :n", n=number)
+    assert tokens.principal_for_token(token) is None
+
+
+def test_an_expiry_that_is_no_time_is_no_unending_token(people, db_url):
+    """SQLite keeps text 'bad' and PostgreSQL 'infinity' in expires_at; the query compared
+    them as later than now. The token is refused (fail closed) and named by verify."""
+    token, number = new_token("aud", days=1)
+    stored = "infinity" if db_url.startswith("postgresql") else "bad"
+    intrude(f"UPDATE api_tokens SET expires_at = '{stored}' WHERE id = :n", n=number)
+    assert tokens.principal_for_token(token) is None
+    assert any(p.startswith(f"API-token {number} ") for p in problems()), problems()
+
+
+def test_the_migration_seals_the_token_rows_that_exist(tmp_path, monkeypatch):
+    """Migration 0016 seals the api_tokens rows that exist (trust on first use)."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from engine import schema
+
+    url = f"sqlite:///{tmp_path / 'oud.sqlite'}"
+    monkeypatch.setenv("MELDCODE_DATABASE_URL", url)
+    command.upgrade(schema.alembic_config(url), "0015")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, name, display_name, password_hash, roles, active, created_at,"
+                " session_version, seal) VALUES (1, 'oud', 'Oud', 'x', 'medewerker', 1,"
+                " '2026-01-01 00:00:00.000000', 0, '')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO api_tokens (id, user_id, token_hash, created_at) VALUES "
+                "(1, 1, :h, '2026-01-01 00:00:00.000000')"
+            ),
+            {"h": hashlib.sha256(b"mc_oud").hexdigest()},
+        )
+    engine.dispose()
+    schema.upgrade(url)
+    try:
+        with store.unit_of_work() as session:
+            assert tokens.token_problems(session.connection()) == []
+    finally:
+        store.dispose_engines()
+
+
+# --- process versions (break-it F3, F6, F9) -------------------------------------------------
+
+
+def test_a_version_inserted_by_hand_without_a_deploy_line_is_not_loaded(people, monkeypatch):
+    """Correct file and set hashes, but no process_deployed/process_recorded line."""
+    files = definitions.shipped_files()
+    with store.unit_of_work(write=True) as session:
+        row = models.ProcessVersion(version=2, sha256="0" * 64, deployed_by="indringer", active=False)
+        row.files = [
+            models.ProcessFile(name=f.name, kind=f.kind, sha256=f.sha256, content=f.content + b" ")
+            for f in files
+        ]
+        session.add(row)
+    planted = [definitions.SourceFile(f.name, f.content + b" ") for f in files]
+    intrude("UPDATE process_versions SET sha256 = :s WHERE version = 2", s=definitions.set_sha256(planted))
+    monkeypatch.setattr(versions, "_definitions_by_version", {})
+    with store.unit_of_work() as session, pytest.raises(Conflict) as refused:
+        versions.definition_for(session, 2)
+    assert refused.value.status == 409
+    assert refused.value.message == (
+        "Procesversie 2 is buiten het product toegevoegd: het beheerlog heeft geen regel van haar "
+        "publicatie. Deze versie wordt niet geladen."
+    )
+    code, output = verify_all()
+    assert code == 1 and "procesversie 2: het beheerlog heeft geen regel" in output, output
+
+
+def test_a_file_stored_as_text_is_named_not_a_traceback(people, db_url, monkeypatch):
+    """SQLite makes a replace() on a blob TEXT; verify named nothing but raised TypeError."""
+    if db_url.startswith("postgresql"):
+        pytest.skip("bytea stays bytea on PostgreSQL: replace() refuses it")
+    intrude(
+        "UPDATE process_files SET content = replace(content, 'name=\"', 'name=\"Niet ') "
+        "WHERE version = 1 AND name = :n",
+        n=bpmn_name(),
+    )
+    with store.unit_of_work() as session:
+        kind = session.execute(
+            text("SELECT typeof(content) FROM process_files WHERE version = 1 AND name = :n"),
+            {"n": bpmn_name()},
+        ).scalar_one()
+    assert kind == "text"
+    code, output = verify_all()
+    assert code == 1
+    assert f"procesversie 1: de inhoud van {bpmn_name()} is buiten het product gewijzigd" in output
+    monkeypatch.setattr(versions, "_definitions_by_version", {})
+    with store.unit_of_work() as session, pytest.raises(Conflict):
+        versions.definition_for(session, 1)
+
+
+def test_verify_does_not_repeat_the_server_logs_english_lines(people, monkeypatch, caplog):
+    """verify names every mismatch in Dutch; the seal checks' English warnings (once per case)
+    are for the server log and do not reach the command's stderr."""
+    cases.start_case(people["mw"], {"client_ref": "log", "reason": "zorg"})
+    _roles(people)
+    _label_only(people)
+    monkeypatch.setattr(versions, "_definitions_by_version", {})
+    with caplog.at_level(logging.WARNING):
+        code, output = verify_all()
+    assert code == 1 and "procesversie 1: de inhoud" in output
+    assert [r.getMessage() for r in caplog.records if r.name == "meldcode.seals"] == []
+    assert logging.getLogger("meldcode.seals").level == logging.NOTSET  # back after the command
