@@ -9,11 +9,57 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
+from lxml import etree
 from sqlalchemy import delete, insert, select, update
 
-from engine import clock, models, replay, scheduler, store, verification, versions
-from tests.engine.test_timers import T0, complete_stap1, deploy_timers, fired, start
+from engine import cases, clock, models, replay, scheduler, store, tasks, verification, versions
+from engine.definitions import SourceFile
+from tests.conftest import ROOT
 from tests.helpers import events_of, verify
+from tests.scenarios.paths import fill
+
+NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "camunda": "http://camunda.org/schema/1.0/bpmn"}
+B, C = "{" + NS["bpmn"] + "}", "{" + NS["camunda"] + "}"
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Amsterdam
+
+
+def _one(root, xpath):
+    [found] = root.xpath(xpath, namespaces=NS)
+    return found
+
+
+def deploy_timers() -> int:
+    """The shipped meldcode with, between stap 1 and stap 2, a wait until `wachten_tot` (a
+    required date field of stap 1), deployed as a process owner does."""
+    root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
+    process = _one(root, "//bpmn:process[@id='meldcode']")
+    form = _one(root, "//bpmn:userTask[@id='stap1_signalen']//camunda:formData")
+    field = etree.SubElement(form, C + "formField", id="wachten_tot", label="Wachten tot", type="date")
+    etree.SubElement(etree.SubElement(field, C + "validation"), C + "constraint", name="required")
+    _one(root, "//bpmn:sequenceFlow[@id='sf_stap1_stap2']").set("targetRef", "wacht_datum")
+    last = process.xpath("bpmn:sequenceFlow", namespaces=NS)[-1]
+    event = etree.Element(B + "intermediateCatchEvent", id="wacht_datum", name="wacht_datum")
+    definition = etree.SubElement(event, B + "timerEventDefinition", id="wacht_datum_def")
+    etree.SubElement(definition, B + "timeDate").text = "wachten_tot"
+    definition[0].set("{http://www.w3.org/2001/XMLSchema-instance}type", "bpmn:tFormalExpression")
+    last.addnext(event)
+    event.addnext(
+        etree.Element(
+            B + "sequenceFlow", id="sf_datum_stap2", sourceRef="wacht_datum", targetRef="stap2_overleg"
+        )
+    )
+    lane = _one(root, "//bpmn:lane[@id='lane_medewerker']")
+    etree.SubElement(lane, B + "flowNodeRef").text = "wacht_datum"
+    files = [
+        SourceFile("meldcode.bpmn", etree.tostring(root, xml_declaration=True, encoding="UTF-8")),
+        SourceFile("afwegingskader.dmn", (ROOT / "processes" / "afwegingskader.dmn").read_bytes()),
+    ]
+    return versions.deploy_files(files, by="pb")["version"]
+
+
+def fired(case_id: int) -> list[models.HistoryEvent]:
+    return [e for e in events_of(case_id) if e.action == "timer_fired"]
+
 
 # wachten_tot 2026-12-10: due at 00:00 Amsterdam, 9 Dec 23:00 UTC
 DUE = datetime(2026, 12, 9, 23, 0, tzinfo=UTC)
@@ -21,8 +67,13 @@ EARLY = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 def _waiting_case(people) -> int:
+    """A case waiting at wacht_datum until 10 Dec 2026 (DUE)."""
     with clock.use(T0):
-        return complete_stap1(people, start(people), "2026-12-10")["id"]
+        case = cases.start_case(people["mw"], {"client_ref": "C-timer", "reason": "zorgen"})
+        [task] = case["tasks"]
+        form = tasks.get_task(people["mw"], task["id"])["form"]["fields"]
+        tasks.complete_task(people["mw"], task["id"], fill(form, {"wachten_tot": "2026-12-10"}))
+        return case["id"]
 
 
 def _rows(db_url, case_id: int) -> list:
