@@ -198,7 +198,8 @@ _TOKEN_QUERY = (
 def principal_for_token(token: str, source: str | None = None) -> Principal | None:
     """Who holds this API token, or None when it is unknown, revoked, expired or its user is
     switched off: one indexed read on a plain connection (no ORM session), on every API
-    request; None too when the user's row does not match its seal (config_seals, logged)."""
+    request; None too when the token's row (token_intact) or the user's row (config_seals)
+    does not match its seal, logged, or its stored expiry is no time (issue 11)."""
     if not token or len(token) > 200:
         return None
     with get_engine().connect() as conn:
