@@ -33,9 +33,10 @@ def test_verify_all_reads_a_batch_of_cases_in_a_few_statements(people, db_url):
     assert [v.case_id for v in verdicts] == ids
     assert all(v.ok for v in verdicts), [v.problems for v in verdicts]
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    # the case numbers, then seven statements for the batch (the version's files are cached);
+    # the case numbers, then eight statements for the batch (the version's files are cached;
+    # the eighth reads the batch's timers rows, compared with the workflow since c5c99a0);
     # case by case it was at least six per case
-    assert len(reads) <= 8, reads
+    assert len(reads) <= 9, reads
 
 
 def _niceness_of_child(queue) -> None:
