@@ -19,7 +19,8 @@ MELDING = {
     "structurele_onveiligheid": True,
     "hulp_mogelijk": False,
     "hulp_aanvaard": False,
-    "weging_besproken_client": False,
+    # no weging_besproken_client: with a vermoeden stap 4 does not ask it (required_when
+    # vermoeden == False), so fill must not answer the questions that follow from it
 }
 
 
