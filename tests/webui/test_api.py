@@ -282,8 +282,11 @@ def test_only_the_contract_reasons_are_conditional(client, people):
         decisions = SCENARIOS[-1].decisions
         wanted = [f for f in fields["fields"] if f["required"] or f["name"] in decisions
                   or f["name"] in KINDCHECK_WHEN_CHILDREN or f["name"] in REWEIGHING
+                  or f["name"] == "kinderen_aantal_leeftijden"  # this route has children
                   or (f["name"].endswith("_reden")
-                      and decisions.get(f["name"].removesuffix("_reden")) != "geen")]
+                      # an exception's reason; a reason whose question is not asked is
+                      # refused (issue 14b: weging_niet_besproken_reden without vermoeden false)
+                      and decisions.get(f["name"].removesuffix("_reden"), "geen") != "geen")]
         data = {f["name"]: decisions.get(f["name"], "Toelichting") for f in wanted}
         data.update(fill([f for f in wanted if f["name"] not in decisions], {}))
         data.update({name: True for name in KINDCHECK_WHEN_CHILDREN if name in data})
@@ -305,7 +308,13 @@ def test_only_the_contract_reasons_are_conditional(client, people):
                            "vgv_reden_niet_melden": conditional.get("vgv_reden_niet_melden"),
                            # issue 14: after a melding on acute or structural unsafety, the
                            # re-weighing with Veilig Thuis when it reported back
-                           **dict.fromkeys(REWEIGHING, "terugkoppeling_ontvangen == True")}
+                           **dict.fromkeys(REWEIGHING, "terugkoppeling_ontvangen == True"),
+                           # issue 14b (67d15b4): product rules beside the contract's, which
+                           # section 5 allows (a field may carry required_when)
+                           **{name: when for name, when in PRODUCT_CONDITIONAL.items()
+                              if name in conditional}}
+    # this route asks for the children's ages and passes the Veilig Thuis advice questions
+    assert {"kinderen_aantal_leeftijden", "veilig_thuis_contact"} <= set(conditional)
     assert "'vgv' in geweldsvormen" in conditional["vgv_reden_niet_melden"]
 
 
@@ -314,6 +323,16 @@ KINDCHECK_WHEN_CHILDREN = ("kindcheck_opvang_adequaat", "kindcheck_bescherming")
 # issue 14: on the form of a case with acute or structural unsafety (shown_when), required when
 # Veilig Thuis reported back
 REWEIGHING = ("terugkoppeling_herweging",)
+# issue 14b (67d15b4): product rules, not named by the contract: a question asked only after
+# certain answers (the children's ages with children, the advice of Veilig Thuis when it was
+# asked, the talk's questions when the client was reached)
+PRODUCT_CONDITIONAL = {
+    "kinderen_aantal_leeftijden": "kindcheck_kinderen == True",
+    "veilig_thuis_contact": "advies_veilig_thuis == True",
+    "veilig_thuis_advies": "advies_veilig_thuis == True",
+    **dict.fromkeys(("gesprek_datum", "gesprek_afspraken", "zorgen_weggenomen"),
+                    "client_niet_bereikt != True"),
+}
 
 
 def test_handover_and_share_over_http(client, people):
