@@ -204,7 +204,10 @@ def test_every_miwg_diagram_gets_a_verdict_from_the_modeler_check(as_role):
 
 def test_refused_publish_changes_nothing(as_role):
     pb = as_role("pb")
-    broken = MELDCODE.replace("zorgen_weggenomen == True", "__import__('os')")
+    # only the gateway's condition: since 67d15b4 stap3_gesprek's invalid_when also reads
+    # "zorgen_weggenomen == True and ..."
+    broken = MELDCODE.replace(">zorgen_weggenomen == True<", ">__import__('os')<")
+    assert broken != MELDCODE
     response = post_json(pb, "/processen/modeler/publiceren", {"bpmn": broken})
     assert response.status_code == 422
     body = response.get_json()
