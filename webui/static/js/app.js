@@ -5,12 +5,15 @@
 
   /* Fields that only apply after a choice (data-when-field/op/value, set by the server from
      the field's required_when) are shown only when that choice is made. A hidden field is
-     disabled, so it is not sent; the server validates whatever is sent. */
+     disabled, so it is not sent; the server validates whatever is sent. A disabled (hidden)
+     answer counts as not given, as on the server, which refuses an answer to a question that
+     is not asked (issue 14b): the talk's reaction after "geen vermoeden" was changed to "ja". */
   function currentValue(form, name) {
     var inputs = form.querySelectorAll('[name="' + name + '"]');
     if (!inputs.length) { return undefined; }
     for (var i = 0; i < inputs.length; i++) {
       var input = inputs[i];
+      if (input.disabled) { continue; }
       if (input.type === "radio" || input.type === "checkbox") {
         if (input.checked) { return input.value; }
       } else {
@@ -28,21 +31,30 @@
     return wrapper.getAttribute("data-when-op") === "==" ? equal : !equal;
   }
 
+  function setShown(wrapper, show) {
+    wrapper.hidden = !show;
+    var controls = wrapper.querySelectorAll("input, textarea, select");
+    for (var j = 0; j < controls.length; j++) {
+      controls[j].disabled = !show;
+      if (controls[j].type !== "radio" && controls[j].type !== "checkbox") {
+        controls[j].setAttribute("aria-required", show ? "true" : "false");
+      }
+    }
+    var group = wrapper.querySelector("[role=radiogroup]");
+    if (group) { group.setAttribute("aria-required", show ? "true" : "false"); }
+  }
+
   function update(form) {
     var wrappers = form.querySelectorAll("[data-when-field]");
-    for (var i = 0; i < wrappers.length; i++) {
-      var wrapper = wrappers[i];
-      var show = applies(form, wrapper);
-      wrapper.hidden = !show;
-      var controls = wrapper.querySelectorAll("input, textarea, select");
-      for (var j = 0; j < controls.length; j++) {
-        controls[j].disabled = !show;
-        if (controls[j].type !== "radio" && controls[j].type !== "checkbox") {
-          controls[j].setAttribute("aria-required", show ? "true" : "false");
-        }
+    /* a field hidden now hides the fields that depend on it: repeat until nothing changes */
+    var changed = true;
+    for (var pass = 0; changed && pass <= wrappers.length; pass++) {
+      changed = false;
+      for (var i = 0; i < wrappers.length; i++) {
+        var show = applies(form, wrappers[i]);
+        if (wrappers[i].hidden === show) { changed = true; }
+        setShown(wrappers[i], show);
       }
-      var group = wrapper.querySelector("[role=radiogroup]");
-      if (group) { group.setAttribute("aria-required", show ? "true" : "false"); }
     }
   }
 
