@@ -3,6 +3,7 @@ CONTRACT section 5 (zxcvbn with Dutch words, in Dutch) and new random passwords.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -50,6 +51,11 @@ MAX_PASSWORD = 1024  # argon2 takes any length; the cap keeps a huge input from 
 # fair wall against an offline one with argon2. It finds common passwords (its list of the most
 # used ones), words, names, keyboard walks, repeats, sequences, dates and years.
 MIN_SCORE = 3
+# A known word with digits or symbols around it ("zomer2026!!!", "Welkom01!2345") scores 3, yet
+# it is the first thing every cracking rule set tries (hashcat's best64: a word, then appended
+# or prepended characters). The letters between such a run are scored on their own; below this
+# many guesses they are a word or two from the list, and the password is refused.
+MIN_WORD_PART_GUESSES = 1e6
 # zxcvbn ranks words of English and a few names; these Dutch words and the product's own name
 # are what a Dutch care worker reaches for first, so they count as dictionary words too.
 COMMON_WORDS = (
@@ -61,6 +67,14 @@ COMMON_WORDS = (
     "juni", "juli", "augustus", "september", "oktober", "november", "december", "maandag",
     "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag", "wijkteam", "jeugd",
     "jeugdzorg", "huiselijk", "geweld", "kindermishandeling", "inloggen", "gebruiker",
+    # Dutch everyday words: without them "het" in "hetwachtwoord1" counted as three random
+    # letters, and the whole passed.
+    "het", "de", "een", "en", "van", "ik", "te", "dat", "die", "in", "is", "niet", "op", "aan",
+    "met", "voor", "zijn", "er", "maar", "om", "ook", "als", "dan", "bij", "nog", "uit", "wat",
+    "mijn", "jij", "je", "ze", "we", "wij", "hij", "zij", "haar", "hem", "ons", "onze", "jouw",
+    "uw", "dit", "naar", "was", "heb", "ben", "geen", "meer", "kan", "wil", "moet", "goed",
+    "mooi", "lief", "liefje", "schat", "nieuw", "oud", "eerste", "tweede", "wachtwoord1",
+    "paswoord", "inlog", "toegang", "sleutel", "code", "test", "admin", "werk", "kantoor",
 )
 # Only the start is scored: zxcvbn's cost grows with the length, and a long password whose
 # first 100 characters are strong is strong.
@@ -77,7 +91,8 @@ def password_problem(password: str, name: str = "", display_name: str = "",
 
     In: the password and, when known, the user's name and full name (a password built from
     them is easy to guess). The rule is CONTRACT section 5: at least 12 characters and not a
-    common password; "common" as zxcvbn judges it (score below 3), with Dutch words added.
+    common password; "common" as zxcvbn judges it (score below 3), with Dutch words added, or a
+    known word with only digits and symbols before or after it.
     The published DEMO_PASSWORD is refused too, except for the demo users (demo=True).
     Existing passwords are never checked again: the rule applies when one is set.
     """
@@ -98,9 +113,19 @@ def password_problem(password: str, name: str = "", display_name: str = "",
                   "is dus bij iedereen bekend. Kies een ander.")
     personal = [p for p in (name, display_name, *(display_name or "").split()) if p]
     result = zxcvbn.zxcvbn(password[:_SCORED], user_inputs=[*personal, *COMMON_WORDS])
-    if result["score"] >= MIN_SCORE:
-        return None
-    return _weakness(result, {p.lower() for p in personal})
+    if result["score"] < MIN_SCORE:
+        return _weakness(result, {p.lower() for p in personal})
+    word_part = _AROUND_WORD.sub("", password[:_SCORED])
+    if word_part != password[:_SCORED] and \
+            zxcvbn.zxcvbn(word_part, user_inputs=[*personal, *COMMON_WORDS])["guesses"] \
+            < MIN_WORD_PART_GUESSES:
+        return N_("Een bekend woord met cijfers of tekens ervoor of erachter is makkelijk te "
+                  "raden. Kies een zin van een paar woorden die niet bij elkaar horen.")
+    return None
+
+
+# Digits, symbols and spaces at the start or the end: what a cracking rule adds to a word.
+_AROUND_WORD = re.compile(r"^[\W\d_]+|[\W\d_]+$")
 
 
 def _weakness(result: Mapping[str, Any], personal: set[str]) -> str:
