@@ -95,8 +95,43 @@ def body(status: int, text: str, path: str | None) -> tuple[str, bytes]:
     return "text/plain; charset=utf-8", (text + "\n").encode()
 
 
+class _FirstBytes:
+    """A client socket that keeps the first bytes read from it. A request line over the limit
+    is refused before gunicorn hands out any of it, yet its path decides whether the answer is
+    the API's error object (CONTRACT section 4): the kept start of the line tells."""
+
+    __slots__ = ("_sock", "head")
+    KEEP = 64  # "GET /api/" fits many times over
+
+    def __init__(self, sock: Any) -> None:
+        self._sock, self.head = sock, b""
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        data: bytes = self._sock.recv(size, *flags)
+        if len(self.head) < self.KEEP:
+            self.head += data[: self.KEEP - len(self.head)]
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def path_of(head: bytes) -> str | None:
+    """The path of a request line's start ("GET /api/v1/cases?q=xxx..."), maybe cut short;
+    None when it does not look like a request line."""
+    parts = head.split(b"\r\n", 1)[0].split(b" ")
+    if len(parts) < 2 or not parts[1].startswith(b"/"):
+        return None
+    return parts[1].decode("latin-1")
+
+
 class DutchSyncWorker(SyncWorker):
     """gunicorn's sync worker, answering requests it cannot read in Dutch (module doc)."""
+
+    def handle(self, listener: Any, client: Any, addr: Any) -> None:
+        """gunicorn's handling, with the first bytes kept (_FirstBytes). A TLS socket is
+        wrapped by gunicorn itself and left alone: its refusals stay plain text."""
+        super().handle(listener, client if self.cfg.is_ssl else _FirstBytes(client), addr)  # type: ignore[arg-type]
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         """Write the refusal for `exc` to `client`, logged as gunicorn logs it (a warning for
@@ -112,7 +147,10 @@ class DutchSyncWorker(SyncWorker):
         read = getattr(exc, "req", None)  # a header error's request; a line error's text
         if req is None and isinstance(read, Request):
             req = read
-        kind, content = body(status, text, getattr(req, "path", None))
+        path = getattr(req, "path", None)
+        if path is None and isinstance(client, _FirstBytes):
+            path = path_of(client.head)
+        kind, content = body(status, text, path)
         if req is not None:
             environ = default_environ(req, client, self.cfg)
             environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = addr[0], str(addr[1])
