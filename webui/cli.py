@@ -993,13 +993,24 @@ def document(output, fmt, beroepsgroep):
 def _reader(name: str, case_id: int) -> users.Principal:
     """The active user NAME for whom `export --user NAME` exports, or exit 2: a name that is no
     active user may read no case, and the attempt is logged (NEN 7513) with the operating-
-    system user as the one who tried, on behalf of NAME. Whether NAME may read this case is
-    the engine's question (users.may_read_case, asked by dossier.export)."""
+    system user as the one who tried, on behalf of NAME. A NAME with a character no name may
+    hold (a control character, a newline; forms.refused_character) is refused before that, with
+    nothing logged: it is nobody's name, and the log keeps no text a terminal would act on.
+    Whether NAME may read this case is the engine's question (users.may_read_case, asked by
+    dossier.export)."""
     from sqlalchemy import select
 
-    from engine import commands
+    from engine import commands, forms
+    from engine.messages import N_
     from engine.models import User
 
+    # The name as given, white space around it included (a trailing CR too): no user has a
+    # name with such a character (forms.clean_text refuses it in every name). Refused before
+    # anything is read or logged, so a newline or escape sequence never reaches the access
+    # log or the terminal (issue 11 F11).
+    problem = forms.refused_character(name, subject=N_("De gebruikersnaam"))
+    if problem is not None:
+        fail(f"{problem} Er is niets geëxporteerd.")
     with store.unit_of_work() as session:
         commands.load_case(session, case_id)  # an unknown case: NotFound, exit 2
         user = session.scalar(select(User).where(User.name == name))
