@@ -165,11 +165,13 @@ class CaseChange:
             if str(task.id) in before:
                 continue
             step = definition.steps[task.task_spec.bpmn_id]
+            urgent = due.is_urgent(step.id, definition.spec, data)
             self.new_tasks.append(task_rows.sealed(dict(  # sealed: what replay cannot give
                 id=str(task.id), case_id=case.id, step=step.id, name=step.name, lane=step.lane,
                 owner_id=case.owner_id, state="ready", ready_at=now,
-                due_at=due.due_at(step.id, step.lane, data, now, self.settings, after=completed),
-                urgent=due.is_urgent(step.id, definition.spec, data),
+                due_at=due.due_at(step.id, step.lane, data, now, self.settings, after=completed,
+                                  urgent=urgent),
+                urgent=urgent,
             )))
 
     def timer_fired(self, timer, now) -> None:

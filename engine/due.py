@@ -151,7 +151,8 @@ def _date(value: Any) -> date | None:
 
 
 def due_at(step: str, lane: str | None, data: Mapping[str, Any], ready_at: datetime,
-           settings: Mapping[str, Any], after: str | None = None) -> datetime | None:
+           settings: Mapping[str, Any], after: str | None = None,
+           urgent: bool = False) -> datetime | None:
     """When a task of `step` (element id) in `lane`, ready at `ready_at` (aware UTC, or naive
     meaning UTC) in a case holding `data`, is due: an aware UTC datetime at 23:59 Dutch time,
     or None for a step without a norm. `settings`: the organisation's (`settings(conn)` or
@@ -163,8 +164,13 @@ def due_at(step: str, lane: str | None, data: Mapping[str, Any], ready_at: datet
     further one (after a `terugkoppeling_vt` with `terugkoppeling_vervolg`) 10 weeks after the
     day it became ready, moved to the next working day; `hulp_evalueren` the end of
     `hulp_evaluatiedatum` (None without one); `besluit_afstemmen` and `consult` 2 working
-    days. Never raises for data it does not understand: no due date then."""
+    days. An `urgent` task (is_urgent: the melding branch with acute unsafety) of the route is
+    due the end of the day it became ready, weekend or not: with acute danger Veilig Thuis is
+    called at once, not within the norm (handreiking, stap 5; issue 14 point 3). Never raises
+    for data it does not understand: no due date then."""
     del lane  # the rules go by step; the lane is part of the signature for later rules
+    if step in NORM_STEPS and urgent:
+        return end_of_day(local_day(ready_at))
     if step in NORM_STEPS:
         return end_of_working_day_after(ready_at, norm(settings))
     if step == FEEDBACK_STEP:

@@ -84,6 +84,20 @@ def test_the_steps_follow_the_organisations_norm():
             == utc(2026, 12, 7, 22, 59)
 
 
+def test_an_urgent_task_is_due_the_same_day():
+    """With acute unsafety the melding tasks are urgent: due the end of the day they became
+    ready (Dutch time), on a Saturday too, not within the norm of 5 working days."""
+    for ready, expected in ((local(2026, 11, 30, 9, 0), utc(2026, 11, 30, 22, 59)),
+                            (local(2026, 11, 28, 23, 30), utc(2026, 11, 28, 22, 59)),
+                            (local(2026, 6, 1, 0, 10), utc(2026, 6, 1, 21, 59))):
+        for step in ("melding_voorbereiden", "melding_voorbespreken", "melding_doen"):
+            assert due.due_at(step, "medewerker", {}, ready, {}, urgent=True) == expected
+            assert due.due_at(step, "medewerker", {}, ready, {}) != expected
+    # urgency only shortens the route's norm; the feedback keeps its five working days
+    assert due.due_at("terugkoppeling_vt", "medewerker", {}, local(2026, 11, 30, 9, 0), {},
+                      after="melding_doen", urgent=True) == utc(2026, 12, 7, 22, 59)
+
+
 def test_afstemming_consult_evaluation_and_steps_without_a_due_date():
     christmas_eve = local(2026, 12, 24, 15, 0)
     assert due.due_at("besluit_afstemmen", "leidinggevende", {}, christmas_eve, {}) \

@@ -81,6 +81,9 @@ def test_the_melding_tasks_of_an_acute_case_are_urgent(client, people):
             assert t["urgent"] is (t["step"] in MELDING_TASKS), t
             if t["lane"] == "medewerker" and t["step"] != "hulp_evalueren":
                 assert t["due_at"] is not None, t
+            if t["urgent"]:  # acute: due the end of the day it became ready, not in 5 days
+                assert t["due_at"] == timezones.iso(due.end_of_day(due.local_day(
+                    timezones.parse_iso(t["ready_at"])))), t
         melding = next(t for t in case["tasks"] if t["step"] in MELDING_TASKS)
         case = complete(client, people, melding, ACUTE.decisions)
     assert {"melding_voorbereiden", "melding_doen", "hulp_organiseren"} <= set(seen)
