@@ -121,8 +121,16 @@ _aware = timezones.to_utc  # SQLite gives back naive datetimes; every stored tim
 NEVER = "-"  # list_tokens: the expiry of a token that never expires
 
 
+DAMAGED = "beschadigd"  # list_tokens: a row that does not match its seal (issue 11)
+
+
 def token_status(token: ApiToken, now: datetime | None = None) -> str:
-    """`active`, `revoked` or `expired` (CONTRACT section 5)."""
+    """`active`, `revoked` or `expired` (CONTRACT section 5), or DAMAGED (`beschadigd`) when
+    the row does not match its seal (token_intact): un-revoked, given a later expiry, moved to
+    another user or added by a database writer. Such a row is never listed as active, since
+    principal_for_token refuses it anyway; the fields it shows cannot be trusted."""
+    if not token_intact(token):
+        return DAMAGED
     if token.revoked_at is not None:
         return "revoked"
     if token.expires_at is not None and _aware(token.expires_at) <= (now or utcnow()):
@@ -132,7 +140,9 @@ def token_status(token: ApiToken, now: datetime | None = None) -> str:
 
 def list_tokens(session: Session, name: str,
                 stamp: timezones.Stamp = timezones.iso_seconds) -> list[dict[str, Any]]:
-    """A user's tokens, oldest first: id, created, expires ("-" for never) and status.
+    """A user's tokens, oldest first: id, created, expires ("-" for never) and status
+    (token_status: active, revoked, expired, or beschadigd for a row that does not fit its
+    seal).
 
     The times as `stamp` gives them: ISO 8601 UTC to the second by default (the command line's
     `token list`), an aware UTC datetime with timezones.to_utc (the beheerder's page).

@@ -679,7 +679,9 @@ def token_create(name, days):
 
 @token.command("list", help="Toon de tokens van een gebruiker, één per regel: nummer, aangemaakt, "
                             "verloopt (- = nooit) en active, revoked of expired, gescheiden door "
-                            "tabs.")
+                            "tabs; beschadigd als de rij niet bij haar zegel past (buiten het "
+                            "product gewijzigd of toegevoegd: zo'n token werkt niet, en de "
+                            "getoonde tijden zijn niet te vertrouwen).")
 @click.argument("name")
 def token_list(name):
     with _database():

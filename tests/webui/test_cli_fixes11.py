@@ -78,3 +78,75 @@ def test_export_for_an_unknown_but_plain_name_is_still_logged(people, db_url, tm
     )
     assert r.returncode == 2 and "geen actieve gebruiker" in r.stderr
     assert _access_rows(db_url)[-1] == (getpass.getuser(), "niemand", "export")
+
+
+# --- token list checks the seal of each row ------------------------------------------------------
+
+
+def _list(db_url: str, name: str) -> list[list[str]]:
+    r = meldcode_cli("token", "list", name, env={"MELDCODE_DATABASE_URL": db_url})
+    assert r.returncode == 0, r.stderr
+    return [line.split("\t") for line in r.stdout.splitlines()]
+
+
+def _token_of(db_url: str, name: str) -> int:
+    with store.unit_of_work(url=db_url) as session:
+        return session.scalar(select(models.ApiToken.id).join(models.User).where(models.User.name == name))
+
+
+TAMPERINGS = {
+    # a revoked token made valid again
+    "un-revoked": ("revoke", {"revoked_at": None}),
+    # a token that expired given a later expiry
+    "later expiry": ("expire", {"expires_at": models.utcnow().replace(year=2099)}),
+    # another user's token moved to this user
+    "moved": ("move", None),
+}
+
+
+@pytest.mark.parametrize("how", sorted(TAMPERINGS))
+def test_token_list_names_a_tampered_row_and_never_as_active(people, db_url, client, how):
+    step, values = TAMPERINGS[how]
+    token_id = _token_of(db_url, "mw")
+    with store.unit_of_work(write=True, url=db_url) as session:
+        if step == "revoke":  # revoked through the product: sealed as revoked
+            tokens.revoke_tokens(session, "mw", token_id)
+        elif step == "expire":  # made with an expiry, sealed, then moved into the past properly
+            session.execute(
+                update(models.ApiToken)
+                .where(models.ApiToken.id == token_id)
+                .values(expires_at=models.utcnow().replace(year=2020))
+            )
+            tokens.store_seals(session.connection(), [token_id])
+        else:
+            token_id = _token_of(db_url, "mw2")
+    if step != "move":
+        assert _list(db_url, "mw")[0][3] in ("revoked", "expired")  # sealed: listed as it is
+    with store.unit_of_work(write=True, url=db_url) as session:
+        if step == "move":
+            mw = session.scalar(select(models.User.id).where(models.User.name == "mw"))
+            values = {"user_id": mw}
+        session.execute(update(models.ApiToken).where(models.ApiToken.id == token_id).values(**values))
+    rows = _list(db_url, "mw")
+    tampered = [row for row in rows if row[0] == str(token_id)]
+    assert len(tampered) == 1 and len(tampered[0]) == 4  # the contract's four columns
+    assert tampered[0][3] == "beschadigd"
+    assert not any(row[3] == "active" for row in rows if row[0] == str(token_id))
+    # and indeed it gives no access
+    holder = "mw2" if step == "move" else "mw"
+    assert client.get("/api/v1/tasks", headers=people.auth(holder)).status_code == 401
+
+
+def test_token_list_shows_untouched_rows_as_before(people, db_url):
+    rows = _list(db_url, "mw")
+    assert [row[3] for row in rows] == ["active"]
+    first = int(rows[0][0])
+    with store.unit_of_work(write=True, url=db_url) as session:
+        tokens.create_token(session, "mw", days=3)
+        tokens.revoke_tokens(session, "mw", first)
+    assert sorted(row[3] for row in _list(db_url, "mw")) == ["active", "revoked"]
+
+
+def test_token_list_help_names_the_damaged_state():
+    r = meldcode_cli("token", "list", "--help")
+    assert r.returncode == 0 and "beschadigd" in r.stdout
