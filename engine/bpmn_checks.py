@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from . import expressions, forms, timers
+from . import expressions, form_checks, forms, timers
 from .bpmn_elements import lint_elements
 from .bpmn_flow import flow_graph, lint_flows
 from .messages import N_, Message, text_of
@@ -89,6 +89,7 @@ def lint(source: SourceFile, root) -> list[Problem]:
     problems += _lane_problems(name, root)
     problems += _reserved_id_problems(name, root)
     problems += _timer_problems(name, root)
+    problems += form_checks.lint_fields(name, root)
     for node in root.xpath("//bpmn:conditionExpression", namespaces=NS):
         p = expression_problem(name, node, node.text, Message(N_(
             "ongeldige voorwaarde op stroom {flow}"), flow=label_of(node.getparent())))

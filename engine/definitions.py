@@ -29,7 +29,7 @@ from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import EnumFormField, Form, FormField, UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import bpmn_checks, dmn_coverage, dmn_lint
+from . import bpmn_checks, condition_checks, dmn_coverage, dmn_lint
 from .definition_xml import XML_PARSER_OPTIONS, parse_xml, xsd_problems
 from .failures import kind_of
 from .messages import N_, Message
@@ -282,6 +282,8 @@ def _check(files: list[SourceFile], prove: bool) -> tuple[ProcessDefinition | No
     # Only when every BPMN file could be read: the forms give the tables their domains.
     if all(f.name in roots for f in files if f.kind == "bpmn"):
         problems.extend(dmn_coverage.check_set(files, roots))
+        # what the conditions read, over the set: the decisions' outputs are variables too
+        problems.extend(condition_checks.check_set(roots))
     bpmn_roots = [roots[f.name] for f in files if f.kind == "bpmn" and f.name in roots]
     if not any(f.kind == "bpmn" for f in files):
         problems.append(Problem(files[0].name, 1, N_("geen BPMN-bestand in de set")))

@@ -1,0 +1,394 @@
+"""Static checks of what the conditions of a process read: a condition that can never be worked
+out, or never holds as meant, switches its rule off in silence.
+
+A form field's shown_when, required_when and invalid_when (engine.forms) that cannot be
+evaluated do not hold: the field is never shown, never required, the answer never refused. A
+gateway's condition that cannot be evaluated stops the case; a timer's expression too. So a
+deploy refuses (issue 14 break-it), naming the element (label and id), the field and the
+property:
+- a name that no form field, decision or case datum answers to (`beroepsgrope`), with
+  "bedoelt u ...?" for a near miss;
+- a name that is only filled in by a step that comes on no route before the condition: the
+  answer of a later step (in a loop, a step before it in any round counts as before);
+- a name the condition cannot see: the case data a case starts with (`beroepsgroep`,
+  engine.professions) reach the form conditions only, the engine's facts
+  (engine.driving.ENGINE_FACTS) the gateways and timers only;
+- a comparison with a value the variable never holds: an option that no keuzeveld of that
+  name has (`'knmg'` where the options are `KNMG`), a text for a ja/nee-veld, a beroepsgroep
+  that organisation.BEROEPSGROEPEN does not know.
+What a condition may read follows the runtime: a form condition the case data (the start data,
+every answer recorded so far and the decisions: engine.cases, engine.tasks) and the answers of
+its own form; a gateway or timer the workflow's data (the answers and decisions before it, and
+the engine's facts: engine.driving).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from . import expressions, timers
+from .bpmn_flow import flow_graph
+from .failures import kind_of
+from .form_checks import CONDITIONS, element_named, field_where, hint, owner_of, suggestion
+from .messages import N_, Message
+from .problems import BPMN_NS, CAMUNDA_NS, NS, Problem, joined
+from .problems import line_of as _line
+
+_FORM, _FLOW = "form", "flow"  # who reads: a form condition, a gateway's or timer's
+_READERS = {
+    _FORM: N_("de voorwaarden van formuliervelden"),
+    _FLOW: N_("de voorwaarden op stromen en de timers"),
+}
+_EQUALITY = (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)
+_MEMBERSHIP = (ast.In, ast.NotIn)
+_JA = ("true", "ja", "yes", "waar")
+_NEE = ("false", "nee", "no", "onwaar")
+
+
+@dataclass
+class _Process:
+    """One bpmn:process as its conditions see it: per flow node what it fills in and the nodes
+    before it (on some route from the start, loops included)."""
+
+    writes: dict[str, set[str]] = field(default_factory=dict)
+    before: dict[str, set[str]] = field(default_factory=dict)
+    writers: dict[str, list[Any]] = field(default_factory=dict)  # variable -> nodes filling it
+    fields: dict[str, list[Any]] = field(default_factory=dict)  # variable -> camunda:formField
+    start: dict[str, set[str]] = field(default_factory=dict)  # reader -> what it sees at once
+    complete: bool = True  # False: a decision read is not in the set (reported elsewhere)
+
+    def known(self, node_id: str | None, reader: str, own: set[str]) -> set[str]:
+        """What a condition of `reader` at `node_id` may read: the start data of its kind, `own`
+        (its form's fields, or what the flow's source fills in) and all the nodes before it
+        fill in. A node outside the flow graph (reported elsewhere) sees every variable."""
+        if node_id not in self.before:
+            return set(self.writers) | self.start[_FORM] | self.start[_FLOW]
+        seen = set(self.start[reader]) | own
+        for node in self.before[node_id]:
+            seen |= self.writes.get(node, set())
+        return seen
+
+
+def check_set(roots: dict) -> list[Problem]:
+    """The problems of every condition of every process in the set's BPMN files (`roots`:
+    file name -> parsed root of the files that passed the XML and schema checks; the DMN
+    files among them give the decisions' outputs). Each a Problem (FILE:LINE: Dutch message)
+    at the condition. Never raises: a condition the evaluator refuses is left to the lint of
+    its file."""
+    try:
+        return _check_set(roots)
+    except Exception as exc:  # noqa: BLE001 - a check that fails is a verdict, never a crash
+        return [
+            Problem(
+                next(iter(roots), "-"),
+                1,
+                Message(N_("de voorwaarden kunnen niet worden gecontroleerd: {reason}"), reason=kind_of(exc)),
+            )
+        ]
+
+
+def _check_set(roots: dict) -> list[Problem]:
+    from .driving import ENGINE_FACTS  # driving imports definitions, which imports this
+    from .professions import VARIABLE
+
+    outputs = _decision_outputs(roots)
+    problems = []
+    for name, root in roots.items():
+        if etree.QName(root).namespace != BPMN_NS:
+            continue
+        for process in root.xpath("//bpmn:process", namespaces=NS):
+            graph = _read(process, outputs, {_FORM: {VARIABLE}, _FLOW: set(ENGINE_FACTS)})
+            problems += _problems(name, process, graph, VARIABLE)
+    return problems
+
+
+def _decision_outputs(roots: dict) -> dict[str, set[str]]:
+    """Decision id -> the names of its outputs, over the set's DMN files (any DMN version)."""
+    found: dict[str, set[str]] = {}
+    for root in roots.values():
+        for decision in root.xpath("//*[local-name()='decision'][@id]"):
+            found.setdefault(decision.get("id"), set()).update(
+                o.get("name") for o in decision.xpath(".//*[local-name()='output'][@name]")
+            )
+    return found
+
+
+def _read(process, outputs: dict[str, set[str]], start: dict[str, set[str]]) -> _Process:
+    graph = _Process(start=start)
+    succ: dict[str, list[str]] = {}
+    scopes = [process, *process.xpath(".//bpmn:subProcess", namespaces=NS)]
+    graphs = {scope: flow_graph(scope) for scope in scopes}
+    for scope, g in graphs.items():
+        for node_id in g.nodes:
+            succ.setdefault(node_id, []).extend(g.moves(node_id))
+        parent = graphs.get(scope.getparent()) if scope is not process else None
+        if parent is not None and scope.get("id") in parent.nodes:
+            # a sub-process runs its own flow between its entry and its way on
+            starts = [n for n in g.nodes if g.kind(n) == "startEvent"]
+            succ.setdefault(scope.get("id"), []).extend(starts)
+            for end in (n for n in g.nodes if not g.succ.get(n)):
+                succ.setdefault(end, []).extend(parent.moves(scope.get("id")))
+    for g in graphs.values():
+        for node_id, node in g.nodes.items():
+            kind = g.kind(node_id)
+            filled: set[str] = set()
+            if kind == "userTask":
+                fields = node.xpath(
+                    "bpmn:extensionElements/camunda:formData/camunda:formField[@id]", namespaces=NS
+                )
+                filled = {f.get("id") for f in fields}
+                for f in fields:
+                    graph.fields.setdefault(f.get("id"), []).append(f)
+            elif kind == "businessRuleTask":
+                ref = node.get(f"{{{CAMUNDA_NS}}}decisionRef") or ""
+                graph.complete &= ref in outputs
+                filled = set(outputs.get(ref, ()))
+            graph.writes[node_id] = filled
+            for variable in filled:
+                graph.writers.setdefault(variable, []).append(node)
+    preds: dict[str, set[str]] = {}
+    for node_id, targets in succ.items():
+        for target in targets:
+            preds.setdefault(target, set()).add(node_id)
+    for node_id in succ:
+        seen: set[str] = set()
+        todo = list(preds.get(node_id, ()))
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo.extend(preds.get(current, ()))
+        graph.before[node_id] = seen
+    return graph
+
+
+def _problems(name: str, process, graph: _Process, group: str) -> list[Problem]:
+    problems = []
+    for field_node in process.xpath(".//camunda:formField", namespaces=NS):
+        owner = owner_of(field_node)
+        own = {f.get("id") for f in owner.xpath(".//camunda:formField[@id]", namespaces=NS)}
+        known = graph.known(owner.get("id"), _FORM, own)
+        for prop in field_node.xpath("camunda:properties/camunda:property", namespaces=NS):
+            if prop.get("id") in CONDITIONS:
+                where = Message(
+                    N_("{property} van {field}"),
+                    property=prop.get("id"),
+                    field=field_where(field_node, owner),
+                )
+                problems += _condition(name, prop, prop.get("value"), where, _FORM, known, graph, group)
+    for flow in process.xpath(".//bpmn:sequenceFlow[bpmn:conditionExpression]", namespaces=NS):
+        source = flow.get("sourceRef")
+        known = graph.known(source, _FLOW, graph.writes.get(source, set()))
+        node = flow.find(f"{{{BPMN_NS}}}conditionExpression")
+        where = Message(N_("de voorwaarde op stroom {flow}"), flow=element_named(flow))
+        problems += _condition(name, node, node.text, where, _FLOW, known, graph, group)
+    for node in process.xpath(".//bpmn:timerEventDefinition/*", namespaces=NS):
+        event = node.getparent().getparent()
+        text = (
+            timers.expression_text(node.text)
+            if etree.QName(node).localname in ("timeDate", "timeDuration", "timeCycle")
+            else None
+        )
+        if text is None:
+            continue
+        # a boundary timer is set when its activity starts: what that activity fills in is
+        # not there yet
+        at = event.get("attachedToRef") or event.get("id")
+        known = graph.known(at, _FLOW, set())
+        where = Message(N_("timer van {event}"), event=element_named(event))
+        problems += _condition(name, node, text, where, _FLOW, known, graph, group)
+    return problems
+
+
+def _condition(
+    name: str,
+    node,
+    text: str | None,
+    where: Message,
+    reader: str,
+    known: set[str],
+    graph: _Process,
+    group: str,
+) -> list[Problem]:
+    """The problems of one condition `text` at `node` read by `reader`, seeing `known`."""
+    try:
+        tree = expressions.compile_expression(text or "")
+        names = expressions.names_in(text or "")
+    except expressions.ExpressionError:
+        return []  # refused as an expression by the lint of the file
+    messages = []
+    for variable in sorted(names - known):
+        message = _unreadable(variable, where, reader, known, graph)
+        if message is not None:
+            messages.append(message)
+    for variable, value, kind in _comparisons(tree):
+        if variable in known:
+            message = _value_problem(variable, value, kind, where, graph, group)
+            if message is not None:
+                messages.append(message)
+    return [Problem(name, _line(node), m) for m in dict.fromkeys(messages)]
+
+
+def _unreadable(
+    variable: str, where: Message, reader: str, known: set[str], graph: _Process
+) -> Message | None:
+    """Why `variable` cannot be read here, or None when nothing can be said (the set lacks a
+    decision, whose outputs are unknown)."""
+    if not graph.complete:
+        return None
+    writers = graph.writers.get(variable)
+    if writers:
+        return Message(
+            N_(
+                "{where} leest '{name}', maar dat wordt pas ingevuld in {steps}, en die stap komt op "
+                "geen route vóór deze: hier is '{name}' nog niet bekend, dus de voorwaarde kan niet "
+                "worden uitgerekend en de regel werkt niet"
+            ),
+            where=where,
+            name=variable,
+            steps=joined([element_named(w) for w in writers]),
+        )
+    other = _FLOW if reader == _FORM else _FORM
+    if variable in graph.start[other]:
+        return Message(
+            N_(
+                "{where} leest '{name}', maar dat gegeven krijgen alleen {readers}: hier kan de "
+                "voorwaarde niet worden uitgerekend en werkt de regel niet"
+            ),
+            where=where,
+            name=variable,
+            readers=_READERS[other],
+        )
+    return Message(
+        N_(
+            "{where} leest '{name}', maar geen formulierveld, beslissing of gegeven van de casus "
+            "heet zo: de voorwaarde kan nooit worden uitgerekend en de regel werkt niet{hint}"
+        ),
+        where=where,
+        name=variable,
+        hint=_name_hint(variable, known, graph),
+    )
+
+
+def _name_hint(variable: str, known: set[str], graph: _Process) -> Message | str:
+    """ "; bedoelt u 'x'?": a name readable here (or True, False, None) first, else any
+    variable of the process."""
+    here = [*sorted(known), "True", "False", "None"]
+    if suggestion(variable, [c for c in here if c != variable]):
+        return hint(variable, here)
+    return hint(variable, sorted({*graph.writers, *graph.start[_FORM], *graph.start[_FLOW]}))
+
+
+def _comparisons(tree) -> list[tuple[str, Any, str]]:
+    """(variable, literal, "equal" | "member" | "contains") for each comparison of a variable
+    with a literal: `v == 'a'` (either way round), `v in ('a', 'b')` (each), `'a' in v`."""
+    found: list[tuple[str, Any, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        for op, left, right in zip(node.ops, operands, operands[1:], strict=False):
+            if isinstance(op, _EQUALITY):
+                for a, b in ((left, right), (right, left)):
+                    name, value = _variable(a), _literal(b)
+                    if name and value is not None:
+                        found.append((name, value[0], "equal"))
+            elif isinstance(op, _MEMBERSHIP) and isinstance(right, ast.Tuple | ast.List | ast.Set):
+                name = _variable(left)
+                values = [_literal(e) for e in right.elts] if name else []
+                found += [(name, v[0], "member") for v in values if name and v is not None]
+            elif isinstance(op, _MEMBERSHIP):
+                name, value = _variable(right), _literal(left)
+                if name and value is not None:
+                    found.append((name, value[0], "contains"))
+    return found
+
+
+def _variable(node) -> str | None:
+    if isinstance(node, ast.Name) and node.id not in expressions.CONSTANTS:
+        return node.id
+    return None
+
+
+def _literal(node) -> tuple[Any] | None:
+    """(value,) for a literal (a constant, `true`, `None`), else None."""
+    if isinstance(node, ast.Constant):
+        return (node.value,)
+    if isinstance(node, ast.Name) and node.id in expressions.CONSTANTS:
+        return (expressions.CONSTANTS[node.id],)
+    return None
+
+
+def _domain(variable: str, graph: _Process, group: str) -> tuple[str, list[Any]] | None:
+    """("choice" | "multi" | "boolean", the values `variable` can hold) when the set says so:
+    the options of its keuzevelden, ja/nee for its ja/nee-velden, the beroepsgroepen for
+    `group`; None for a text, a number, a date, a decision or a mix of kinds."""
+    from .organisation import BEROEPSGROEPEN
+
+    kinds = {f.get("type") for f in graph.fields.get(variable, [])}
+    options = [
+        v.get("id")
+        for f in graph.fields.get(variable, [])
+        for v in f.xpath("camunda:value[@id]", namespaces=NS)
+    ]
+    if variable == group:
+        return ("choice", [*BEROEPSGROEPEN, *options]) if kinds <= {"enum"} else None
+    if kinds == {"boolean"}:
+        return "boolean", [True, False]
+    if kinds in ({"enum"}, {"multi"}):
+        return ("multi" if kinds == {"multi"} else "choice"), list(dict.fromkeys(options))
+    return None
+
+
+def _value_problem(
+    variable: str, value: Any, kind: str, where: Message, graph: _Process, group: str
+) -> Message | None:
+    domain = _domain(variable, graph, group)
+    if domain is None or value is None:
+        return None  # None: not answered, which an optional field can be
+    sort, values = domain
+    if sort == "multi" and kind == "equal":
+        return Message(
+            N_(
+                "{where} vergelijkt het meerkeuzeveld '{name}' (een lijst van keuzes) met {value}: "
+                "dat is nooit gelijk, dus de regel werkt niet; bedoelt u {value} in {name}?"
+            ),
+            where=where,
+            name=variable,
+            value=repr(value),
+        )
+    if (sort == "multi") != (kind == "contains") or any(
+        value == v and type(value) is type(v) for v in values
+    ):
+        return None  # `'a' in tekst` is a text search, `v in (...)` of a list not ours to judge
+    return Message(
+        N_(
+            "{where} vergelijkt '{name}' met {value}, maar '{name}' kan die waarde nooit hebben "
+            "(mogelijk: {values}), dus de regel werkt niet zoals bedoeld{hint}"
+        ),
+        where=where,
+        name=variable,
+        value=repr(value),
+        values=", ".join(repr(v) for v in values),
+        hint=_value_hint(value, sort, values, group, variable),
+    )
+
+
+def _value_hint(value: Any, sort: str, values: list[Any], group: str, variable: str) -> Message | str:
+    meant: Any = None
+    if sort == "boolean" and isinstance(value, str):
+        text = value.strip().lower()
+        meant = True if text in _JA else False if text in _NEE else None
+    elif isinstance(value, str) and variable == group:
+        from .organisation import beroepsgroep_key
+
+        meant = beroepsgroep_key(value)
+    if meant is None and isinstance(value, str):
+        meant = suggestion(value, [v for v in values if isinstance(v, str)])
+    if meant is None:
+        return ""
+    return Message(N_("; bedoelt u {suggestion}?"), suggestion=repr(meant))

@@ -1,0 +1,142 @@
+"""Static checks of the keys of a form field: what the product reads, and what it would skip.
+
+engine.forms reads a field's properties, validation rules and attributes by name
+(forms.fields_of); anything else it passes over without a word. A misspelled key therefore
+switches a rule off in silence: `requird_when` makes a conditional field optional, `not_afer`
+leaves a date open, `requird` makes a required answer optional, `defaultvalue` drops the value
+that a gateway reads when the field is left empty. A deploy refuses every key the product does
+not read, naming the field, its task (label and id) and the key, with "bedoelt u ...?" for a
+near miss (issue 14 break-it). The names here are those of forms.fields_of and of the
+definitions parser (definitions._FormUserTaskParser); tests/engine/test_form_checks.py holds
+them together. What a condition reads is engine.condition_checks'.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from lxml import etree
+
+from .messages import N_, Message
+from .problems import CAMUNDA_NS, NS, Problem, joined, label_of
+from .problems import line_of as _line
+
+# The conditions of a field (forms.Field): expressions over the case data and the form's answers.
+CONDITIONS = ("shown_when", "required_when", "invalid_when")
+# Every property forms.fields_of reads; `help.<option>` besides, for each option of the field.
+PROPERTIES = ("help", "multiline", *CONDITIONS, "invalid_message", "not_after", "not_before")
+OPTION_HELP = "help."
+# The validation rules forms.fields_of reads (camunda:constraint names).
+CONSTRAINTS = ("required", "maxlength", "min", "max")
+# The attributes of camunda:formField the parser reads (definitions._FormUserTaskParser).
+ATTRIBUTES = ("id", "label", "type", "defaultValue")
+# Camunda elements inside a field and inside its lists, by the element that holds them.
+CHILDREN = {
+    "formField": ("properties", "validation", "value"),
+    "properties": ("property",),
+    "validation": ("constraint",),
+}
+
+_WHAT = {
+    "property": N_("de eigenschap"),
+    "constraint": N_("de validatieregel"),
+    "attribute": N_("het attribuut"),
+    "element": N_("het element"),
+}
+
+
+def suggestion(word: str, candidates) -> str | None:
+    """The candidate `word` was probably meant to be: one that differs only in case, else
+    the closest by difflib (ratio 0.6 or more, case ignored); None when none is close.
+    In: a word and the names it could have been. Raises nothing."""
+    by_lower: dict[str, str] = {}
+    for candidate in candidates:
+        by_lower.setdefault(str(candidate).lower(), str(candidate))
+    lower = str(word).lower()
+    if lower in by_lower:
+        return by_lower[lower]
+    close = difflib.get_close_matches(lower, list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
+
+
+def hint(word: str, candidates) -> Message | str:
+    """ "; bedoelt u 'x'?" for the near miss of `word` among `candidates`, else ""."""
+    found = suggestion(word, [c for c in candidates if c != word])
+    return Message(N_("; bedoelt u {suggestion}?"), suggestion=f"'{found}'") if found else ""
+
+
+def element_named(node) -> str:
+    """An element as a problem names it to a process owner: its label and its id
+    ("'Stap 1: signalen' (stap1_signalen)"), the id alone when it has no label."""
+    label = label_of(node)
+    node_id = node.get("id") or ""
+    return f"{label} ({node_id})" if node.get("name") and node_id else label
+
+
+def owner_of(field_node):
+    """The element a camunda:formField belongs to: its nearest ancestor with an id."""
+    owner = field_node.getparent()
+    while owner.getparent() is not None and not owner.get("id"):
+        owner = owner.getparent()
+    return owner
+
+
+def field_where(field_node, owner=None) -> Message:
+    """ "formulierveld 'x' van 'Taak' (id)": how a problem names a form field."""
+    return Message(
+        N_("formulierveld '{field}' van {task}"),
+        field=field_node.get("id") or "",
+        task=element_named(owner if owner is not None else owner_of(field_node)),
+    )
+
+
+def lint_fields(name: str, root) -> list[Problem]:
+    """Every key of every camunda:formField in the BPMN file `name` (parsed root `root`) that
+    the product does not read: an unknown property, validation rule, attribute or Camunda
+    element, each a Problem at its line in Dutch naming the field, its task and the key, with
+    the known keys and a suggestion for a near miss. Never raises on schema-valid input."""
+    problems = []
+    for field_node in root.xpath("//camunda:formField", namespaces=NS):
+        where = field_where(field_node)
+        for node, kind, key, known in _unknown_keys(field_node):
+            problems.append(
+                Problem(
+                    name,
+                    _line(node),
+                    Message(
+                        N_(
+                            "{where}: het product kent {what} '{key}' niet en zou die stil negeren{hint} "
+                            "(bekend: {known})"
+                        ),
+                        where=where,
+                        what=_WHAT[kind],
+                        key=key,
+                        hint=hint(key, known),
+                        known=joined(known),
+                    ),
+                )
+            )
+    return problems
+
+
+def _unknown_keys(field_node) -> list[tuple[object, str, str, tuple[str, ...]]]:
+    """(node, kind, key, known keys) for each key of a field the product does not read."""
+    found: list[tuple[object, str, str, tuple[str, ...]]] = []
+    for attribute in field_node.attrib:
+        if etree.QName(attribute).namespace is None and attribute not in ATTRIBUTES:
+            found.append((field_node, "attribute", attribute, ATTRIBUTES))
+    options = [v.get("id") or "" for v in field_node.xpath("camunda:value", namespaces=NS)]
+    properties = (*PROPERTIES, *(OPTION_HELP + option for option in options if option))
+    for holder in [field_node, *field_node.xpath("camunda:properties | camunda:validation", namespaces=NS)]:
+        allowed = CHILDREN[etree.QName(holder).localname]
+        for child in holder:
+            if not isinstance(child.tag, str) or etree.QName(child).namespace != CAMUNDA_NS:
+                continue  # comments; another tool's extension is not ours to judge
+            local = etree.QName(child).localname
+            if local not in allowed:
+                found.append((child, "element", local, allowed))
+            elif local == "property" and (child.get("id") or "") not in properties:
+                found.append((child, "property", child.get("id") or "", properties))
+            elif local == "constraint" and (child.get("name") or "") not in CONSTRAINTS:
+                found.append((child, "constraint", child.get("name") or "", CONSTRAINTS))
+    return found
