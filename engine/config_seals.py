@@ -1,4 +1,5 @@
-"""Tamper evidence for what is no case: the users and the deployed process files (issue 11).
+"""Tamper evidence for what is no case: the users and the deployed process files (issue 11);
+the organisation's settings have theirs in engine/settings_seal.py.
 
 A database writer who gives themselves the auditor's role, a password they know or another
 leidinggevende, or who changes a label in a stored BPMN file (which changes what every dossier
@@ -174,12 +175,14 @@ DEPLOYED = ("process_deployed", "process_recorded")  # the admin-log lines that 
 _admin = AdminLogEntry.__table__
 
 
-def genuine_details(conn: Connection, actions: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-    """The detail of each admin-log line of `actions`, in the log's order, only of lines whose
-    keyed hash holds (a forged or damaged one is log_verify's finding)."""
+def genuine_details(conn: Connection, actions: tuple[str, ...], after: int = 0) -> Iterator[dict[str, Any]]:
+    """The detail of each admin-log line of `actions` (with an id above `after`), in the log's
+    order, only of lines whose keyed hash holds (a forged or damaged one is log_verify's
+    finding)."""
     # loaded_rows: a line damaged outside the product (detail that is no JSON) is skipped
     # here, not a crash of every definition load; log_verify names it.
-    for line in loaded_rows(conn, _admin, _admin.c.action.in_(actions)):
+    where = [_admin.c.action.in_(actions)] + ([_admin.c.id > after] if after else [])
+    for line in loaded_rows(conn, _admin, *where):
         if isinstance(line, DamagedRow):
             continue
         detail = line.detail if isinstance(line.detail, dict) else {}
@@ -328,7 +331,10 @@ def record_versions(conn: Connection, by: str) -> None:
 def problems(conn: Connection) -> list[str]:
     """What `meldcode verify --all` reports beside the cases: users rows that do not match
     their seal, API tokens that do not match theirs (engine/tokens.py), process files that do
-    not match their hashes and the admin log."""
-    from . import tokens  # tokens imports this module for the users seal
+    not match their hashes and the admin log, and the organisation's settings that do not
+    match the admin log (engine/settings_seal.py)."""
+    # both import this module (the users seal, genuine_details)
+    from . import settings_seal, tokens
 
-    return user_problems(conn) + tokens.token_problems(conn) + version_problems(conn)
+    return (user_problems(conn) + tokens.token_problems(conn) + version_problems(conn)
+            + settings_seal.problems(conn))

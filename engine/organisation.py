@@ -7,10 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, due, forms
+from . import accounts, audit, due, forms, settings_seal
 from .errors import Forbidden, Invalid
 from .messages import N_, Message, text_of
 from .models import Setting
@@ -69,9 +68,27 @@ _PERSON_LABELS = {"naam": N_("naam"), "functie": N_("functie"), "telefoon": N_("
 MAX_PEOPLE = 20
 
 
+_KEYS = tuple(sorted(DEFAULTS))
+
+
+def usable(key: str, value: Any) -> Any:
+    """A stored value of setting `key` as the settings form would store it (validate: one
+    rule for what the beheerder may enter and what a page may show). Raises ValueError (the
+    Dutch reason) when the form would refuse it: the key then takes its default."""
+    try:
+        return validate({key: value})[key]
+    except Invalid as exc:
+        raise ValueError(exc.errors.get(key) or exc.message) from None
+
+
 def read(session: Session) -> dict[str, Any]:
-    stored: dict[str, Any] = dict(session.execute(select(Setting.key, Setting.value)
-                                  .where(Setting.key.in_(DEFAULTS))).all())
+    """The organisation's settings: every key of DEFAULTS (the default where none is set) and
+    `beroepsgroep_label`. A stored value is used only when the admin log vouches for it and
+    the settings form would accept it; otherwise the last genuine value, or the default, with
+    a warning in the log (engine/settings_seal.py, issue 11 F8): a value changed in the
+    database, or damaged (no JSON, no UTF-8, another type), never reaches a page or a 500.
+    Raises only what the database raises."""
+    stored = settings_seal.trusted(session.connection(), _KEYS, usable).values
     values = {key: stored.get(key, default) for key, default in DEFAULTS.items()}
     values["beroepsgroep_label"] = BEROEPSGROEPEN.get(values["beroepsgroep"], "")
     return values
