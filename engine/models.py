@@ -23,11 +23,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from . import clock
-from .stored_text import StoredLongText, StoredText
+from .stored_text import StoredJSON, StoredLongText, StoredNumber, StoredText
 from .stored_time import StoredTime
 
 # Every stored time is UTC (engine/timezones.py) and a StoredTime: a value that is no time (text
 # on SQLite, 'infinity' on PostgreSQL) reads as a DamagedTime, never a failed row (issue 11).
+# So are shown texts (StoredText), JSON (StoredJSON) and integers that are no key (StoredNumber):
+# damaged, each reads as a marker the pages show as damaged (engine/stored_text.py).
 # The models' defaults and callers use this name.
 # engine/clock.py's now: the system clock, or the clock a test put in place.
 utcnow = clock.now
@@ -44,8 +46,8 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(80), unique=True)
-    display_name: Mapped[str] = mapped_column(String(200), default="")
+    name: Mapped[str] = mapped_column(StoredText(80), unique=True)
+    display_name: Mapped[str] = mapped_column(StoredText(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
     roles_text: Mapped[str] = mapped_column("roles", String(200))
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -121,20 +123,20 @@ class Case(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     client_ref: Mapped[str] = mapped_column(StoredText(200))
     reason: Mapped[str] = mapped_column(StoredLongText, default="")
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    process_version: Mapped[int] = mapped_column(ForeignKey("process_versions.version"), index=True)
+    owner_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("users.id"), index=True)
+    process_version: Mapped[int] = mapped_column(StoredNumber(), ForeignKey(
+        "process_versions.version"), index=True)
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)
     uitkomst: Mapped[str | None] = mapped_column(String(40), index=True)
-    started_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow,
-                                                 index=True)
+    started_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow, index=True)
     closed_at: Mapped[datetime | None] = mapped_column(StoredTime(), index=True)
     # Set while the case is open with no ready step and no waiting timer (it stalled); the
     # history holds the matching `case_stalled` event. Cleared when the case moves on.
     stalled_at: Mapped[datetime | None] = mapped_column(StoredTime(), index=True)
     # Workflow state without the spec (that lives once per process version), zlib-compressed JSON.
     workflow_state: Mapped[bytes] = mapped_column(LargeBinary)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    completed_steps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    data: Mapped[dict[str, Any]] = mapped_column(StoredJSON(), default=dict)
+    completed_steps: Mapped[list[str]] = mapped_column(StoredJSON(list_of_texts=True), default=list)
     # Counter behind the deterministic task ids, so a replay produces the very same ids.
     id_counter: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default="")
@@ -161,8 +163,8 @@ class CaseShare(Base):
     __table_args__ = (UniqueConstraint("case_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    case_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
 
 
@@ -174,8 +176,8 @@ class CaseLink(Base):
     __table_args__ = (UniqueConstraint("case_id", "linked_id", name="uq_case_links_case_linked"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    linked_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("cases.id"), index=True)
+    linked_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("cases.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
 
 
@@ -194,18 +196,18 @@ class TaskRecord(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    step: Mapped[str] = mapped_column(String(200))
-    name: Mapped[str] = mapped_column(String(300))
-    lane: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("cases.id"))
+    step: Mapped[str] = mapped_column(StoredText(200))
+    name: Mapped[str] = mapped_column(StoredText(300))
+    lane: Mapped[str] = mapped_column(StoredText(40))
     # The case owner, copied here so an inbox is one indexed read.
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    owner_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("users.id"))
     state: Mapped[str] = mapped_column(String(10), default="ready")  # ready|completed|cancelled
     # Times read as engine/stored_time.py reads them: a value SQLite kept that does not parse
     # is a DamagedTime (the pages open, verify names it), not a failed row.
     ready_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(StoredTime(), index=True)
-    completed_by: Mapped[str | None] = mapped_column(String(80))
+    completed_by: Mapped[str | None] = mapped_column(StoredText(80))
     # When the task is due (engine/due.py: the end of a working day in Dutch time, in UTC;
     # None for a step without a due date) and whether it is urgent (a melding task of a case
     # with acute unsafety), CONTRACT section 5; set when the row is written.
@@ -243,14 +245,14 @@ class HistoryEvent(Base):
     __table_args__ = (UniqueConstraint("case_id", "seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    seq: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(StoredNumber())
     at: Mapped[datetime] = mapped_column(StoredTime())
-    actor: Mapped[str] = mapped_column(String(80))
-    action: Mapped[str] = mapped_column(String(40))
-    step: Mapped[str | None] = mapped_column(String(200))
-    task_id: Mapped[str | None] = mapped_column(String(36))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor: Mapped[str] = mapped_column(StoredText(80))
+    action: Mapped[str] = mapped_column(StoredText(40))
+    step: Mapped[str | None] = mapped_column(StoredText(200))
+    task_id: Mapped[str | None] = mapped_column(StoredText(36))
+    data: Mapped[dict[str, Any]] = mapped_column(StoredJSON(), default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -262,14 +264,14 @@ class AccessLogEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
-    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    case_id: Mapped[int | None] = mapped_column(StoredNumber(), index=True)
     client_ref: Mapped[str | None] = mapped_column(StoredText(200))
-    user: Mapped[str] = mapped_column(String(80))
-    role: Mapped[str] = mapped_column(String(80))
-    on_behalf_of: Mapped[str | None] = mapped_column(String(80))
-    action: Mapped[str] = mapped_column(String(40))
-    outcome: Mapped[str] = mapped_column(String(10))
-    source: Mapped[str | None] = mapped_column(String(100))
+    user: Mapped[str] = mapped_column(StoredText(80))
+    role: Mapped[str] = mapped_column(StoredText(80))
+    on_behalf_of: Mapped[str | None] = mapped_column(StoredText(80))
+    action: Mapped[str] = mapped_column(StoredText(40))
+    outcome: Mapped[str] = mapped_column(StoredText(10))
+    source: Mapped[str | None] = mapped_column(StoredText(100))
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
 
@@ -282,9 +284,9 @@ class AdminLogEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
-    user: Mapped[str] = mapped_column(String(80))
-    action: Mapped[str] = mapped_column(String(60))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    user: Mapped[str] = mapped_column(StoredText(80))
+    action: Mapped[str] = mapped_column(StoredText(60))
+    detail: Mapped[dict[str, Any]] = mapped_column(StoredJSON(), default=dict)
     hash: Mapped[str] = mapped_column(String(64))
 
 
@@ -321,9 +323,9 @@ class Draft(Base):
     __table_args__ = (UniqueConstraint("user_id", "task_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("users.id"))
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(StoredJSON(), default=dict)
     saved_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
 
 
@@ -361,9 +363,9 @@ class Notification(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(StoredTime())
     kind: Mapped[str] = mapped_column(String(20))
-    case_id: Mapped[int | None] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(StoredNumber())
     task_id: Mapped[str | None] = mapped_column(String(36))
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(StoredJSON(), default=dict)
     read_at: Mapped[datetime | None] = mapped_column(StoredTime())
 
 

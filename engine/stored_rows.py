@@ -16,6 +16,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from . import failures
 from .messages import N_, Message
+from .stored_text import Damaged, damage_text
 from .stored_time import DamagedTime, damaged_time
 
 
@@ -48,30 +49,44 @@ def time_damage(value: DamagedTime) -> Message:
     return N_("geen geldig tijdstip")
 
 
+def value_damage(value: Any) -> Any:
+    """What is wrong with a value read as damaged, in Dutch: a time (time_damage), a text,
+    JSON or number (stored_text.damage_text); None for a sound value."""
+    if damaged_time(value):
+        return time_damage(value)
+    return damage_text(value)
+
+
 def damage_of(row: Any) -> dict[str, str]:
-    """The columns of a loaded row (a Row) that hold a time read as damaged, with the kind of
-    each (time_damage); empty when none does."""
-    return {name: time_damage(value) for name, value in row._asdict().items() if damaged_time(value)}
+    """The columns of a loaded row (a Row) that hold a value read as damaged (a time, a text,
+    JSON, a number: value_damage), with the kind of each; empty when none does."""
+    found = ((name, value_damage(value)) for name, value in row._asdict().items())
+    return {name: kind for name, kind in found if kind is not None}
 
 
 def refused(rows: list[Any]) -> list[Any]:
-    """`rows` as they are; raises DamagedValue (the kind of the first damaged time) when one
-    holds a time read as damaged. Verify's reads of a case row, its events and access-log
-    lines: there such a time is a finding of the case ("geen geldig tijdstip", or the value
-    beyond the range), as it was when it did not load at all (issue 11 point 1)."""
+    """`rows` as they are; raises DamagedValue (the kind of the first damaged value) when one
+    holds a value read as damaged (value_damage). Verify's reads of a case row, its events and
+    access-log lines: there such a value is a finding of the case ("geen geldig tijdstip", the
+    value beyond the range, JSON that is no JSON), as it was when it did not load at all
+    (issue 11 point 1)."""
     for row in rows:
         if row is not None:
-            for kind in damage_of(row).values():
-                raise DamagedValue(kind)
+            for name, kind in damage_of(row).items():
+                # a text that is no UTF-8 verify names by its field (chains.check_header) or
+                # as a broken link of the chain; anything else it cannot read at all
+                if not isinstance(getattr(row, name), Damaged):
+                    raise DamagedValue(kind)
     return rows
 
 
 def _marked(row: Any) -> Any:
-    """A loaded row, or a DamagedRow when a time in it was read as damaged."""
+    """A loaded row, or a DamagedRow when a value in it was read as damaged."""
     damage = damage_of(row)
     if not damage:
         return row
-    values = {name: None if name in damage else value for name, value in row._asdict().items()}
+    # a damaged time is None (never its 1970); a text, JSON or number as far as it reads
+    values = {name: None if damaged_time(value) else value for name, value in row._asdict().items()}
     return DamagedRow(row.id, values, damage)
 
 

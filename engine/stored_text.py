@@ -8,23 +8,24 @@ the case still opens, the access log records it as shown and verify names the fi
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
-from sqlalchemy import LargeBinary, String, Text
+from sqlalchemy import JSON, Integer, LargeBinary, String, Text, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import TypeDecorator
+
+from . import failures
+from .messages import N_, Message
 
 
 class Damaged(str):
     """A stored text that is no UTF-8 (SQLite keeps any bytes a database writer puts in a text
     column), as read: each byte sequence that does not decode is U+FFFD, the rest as it was.
     Equal to that text; `damaged(value)` tells it apart."""
-
-
-def damaged(value: Any) -> bool:
-    """Whether `value`, read from a StoredText column, held bytes that are no UTF-8."""
-    return isinstance(value, Damaged)
 
 
 class _StoredBytes(TypeDecorator):
@@ -50,7 +51,7 @@ class _AsStored(FunctionElement):
     """The column's value as its bytes on SQLite (CAST AS BLOB), as it is elsewhere."""
 
     inherit_cache = True
-    type = _StoredBytes()
+    type: TypeDecorator[Any] = _StoredBytes()
 
 
 @compiles(_AsStored)
@@ -82,3 +83,218 @@ class StoredLongText(StoredText):
 
     impl = Text
     cache_ok = True
+
+
+# --- JSON and integer columns --------------------------------------------------------------------
+# The same rule for the other values a database writer can damage (issue 11 point 6): JSON text
+# that is no JSON, JSON of the wrong shape (a list where an object is stored), a lone surrogate
+# in JSON ("\ud800": no character, so no page could be written out), JSON nested deeper than
+# Python reads, and text in an integer column (SQLite keeps it). Each reads as a marker of its
+# kind holding what can be shown, with the damage in Dutch; never a failed row.
+
+_LONE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+class DamagedData(dict):
+    """A stored JSON object that does not read as one, as read: empty, or (a lone surrogate)
+    the object with U+FFFD in its place. `damage`: what is wrong, in Dutch (a Message)."""
+
+    damage: Any = ""
+
+
+class DamagedList(list):
+    """A stored JSON list (of texts) that does not read as one, as DamagedData is for objects."""
+
+    damage: Any = ""
+
+
+class DamagedNumber(str):
+    """Text that SQLite keeps in an integer column, as read: the text (a str, so it is shown,
+    never taken for a number). `damage`: what is wrong, in Dutch."""
+
+    @property
+    def damage(self) -> Message:
+        return Message(N_("geen getal ({value})"), value=repr(str(self))[:40])
+
+
+def damaged(value: Any) -> bool:
+    """Whether `value`, read from a StoredText, StoredJSON or StoredNumber column, was stored
+    damaged (bytes that are no UTF-8, JSON that is no JSON or of the wrong shape, text in an
+    integer column)."""
+    return isinstance(value, Damaged | DamagedData | DamagedList | DamagedNumber)
+
+
+def damage_text(value: Any) -> Any:
+    """What is wrong with a value read as damaged (`damaged(value)`), in Dutch (a Message or
+    catalogue text); None for a sound value."""
+    if isinstance(value, Damaged):
+        return N_("bytes die geen tekst zijn (UTF-8)")
+    if isinstance(value, DamagedData | DamagedList | DamagedNumber):
+        return value.damage
+    return None
+
+
+def _marked(shape: type, content: Any, damage: Any) -> DamagedData | DamagedList:
+    found = DamagedData(content or {}) if shape is dict else DamagedList(content or [])
+    found.damage = damage
+    return found
+
+
+def _cleaned(value: Any) -> Any:
+    """`value` (parsed JSON) with each lone surrogate replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, dict):
+        return {_cleaned(k): _cleaned(v) for k, v in value.items()}
+    return value
+
+
+def loads(text: str | bytes) -> Any:
+    """Stored JSON text as Python values; never raises: JSON that is no JSON, nested too deep
+    or holding a lone surrogate is a DamagedData (object) or DamagedList (array) with its
+    damage (failures.kind_of's words)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _marked(dict, None, failures.kind_of(exc))
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return _marked(dict, None, failures.kind_of(exc))
+    if _LONE.search(text):
+        try:
+            clean = _cleaned(value)
+        except RecursionError as exc:
+            return _marked(dict, None, failures.kind_of(exc))
+        if clean != value or type(clean) is not type(value):
+            kind = N_("een losse surrogaat: geen teken (U+FFFD getoond)")
+            return _marked(list if isinstance(clean, list) else dict, clean, kind)
+    return value
+
+
+def shaped(value: Any, shape: type) -> Any:
+    """`value` (read JSON) when it has `shape` (dict: an object; list: a list of texts), else a
+    marker of that shape: an empty DamagedData or DamagedList naming the damage."""
+    if value is None:
+        return None
+    if isinstance(value, DamagedData | DamagedList):
+        return value if isinstance(value, shape) else _marked(shape, None, value.damage)
+    if shape is dict and isinstance(value, dict):
+        return value
+    if shape is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return _marked(shape, None, N_("geen object (JSON) maar een andere waarde") if shape is dict
+                   else N_("geen lijst van teksten (JSON) maar een andere waarde"))
+
+
+class _StoredJSONValue(TypeDecorator):
+    """The type of a StoredJSON column as selected: its bytes on SQLite, parsed here (loads);
+    the driver's value elsewhere (psycopg parses it, through _read_json); then `shaped`."""
+
+    impl = String
+    cache_ok = True
+    shape: type = dict
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        return dialect.type_descriptor(LargeBinary() if dialect.name == "sqlite" else JSON())
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, bytes | str):
+            value = loads(value)
+        return shaped(value, self.shape)
+
+
+class _StoredJSONList(_StoredJSONValue):
+    cache_ok = True
+    shape = list
+
+
+class _AsJSONObject(_AsStored):
+    inherit_cache = True
+    type = _StoredJSONValue()
+
+
+class _AsJSONList(_AsStored):
+    inherit_cache = True
+    type = _StoredJSONList()
+
+
+class _ValidJSON(FunctionElement):
+    """The JSON column where its text is JSON, else NULL (SQLite: json_extract fails the whole
+    statement on text that is no JSON, e.g. a list page filtering on one value); PostgreSQL
+    holds only JSON."""
+
+    inherit_cache = True
+    type = JSON()
+
+
+@compiles(_ValidJSON)
+def _valid_json(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_ValidJSON, "sqlite")
+def _valid_json_sqlite(element, compiler, **kw):
+    column = compiler.process(element.clauses, **kw)
+    return f"CASE WHEN json_valid({column}) THEN {column} END"
+
+
+class _JSONComparator(JSON.Comparator):
+    """A value inside a StoredJSON column (data["vermoeden"]) read in SQL: NULL where the
+    column holds no JSON, as a plain JSON value (never the column's own marker)."""
+
+    def __getitem__(self, index: Any) -> Any:
+        return _ValidJSON(self.expr)[index]
+
+
+class StoredJSON(TypeDecorator):
+    """A JSON object column (`list_of_texts`: a list of texts) that reads back whatever is
+    stored: a value that is no JSON, nested too deep, holding a lone surrogate or of another
+    shape reads as DamagedData (DamagedList), so the case, task or history still opens and
+    says what is damaged. Written as JSON writes."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, list_of_texts: bool = False) -> None:
+        super().__init__()
+        self.list_of_texts = list_of_texts
+
+    comparator_factory = _JSONComparator
+
+    def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[Any]:
+        return _AsJSONList(colexpr) if self.list_of_texts else _AsJSONObject(colexpr)
+
+
+def _safe_json(data: Any) -> Any:
+    return loads(bytes(data))
+
+
+@event.listens_for(Engine, "connect")
+def _read_json(dbapi_conn: Any, _record: Any) -> None:
+    """Every PostgreSQL connection parses JSON through `loads`: JSON nested deeper than Python
+    reads, or with a lone surrogate, is a marker there instead of the driver's error, which
+    fails the whole statement."""
+    if hasattr(dbapi_conn, "adapters") and hasattr(dbapi_conn, "pgconn"):  # psycopg 3
+        from psycopg.types.json import set_json_loads
+
+        set_json_loads(_safe_json, dbapi_conn)
+
+
+class StoredNumber(TypeDecorator):
+    """An integer column (not a primary key) that reads back text SQLite keeps in it as a
+    DamagedNumber instead of handing the text on as if it were a number; PostgreSQL refuses
+    such text itself."""
+
+    impl = Integer
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is None or type(value) is int:
+            return value
+        if isinstance(value, bytes):
+            return DamagedNumber(value.decode("utf-8", "replace"))
+        return DamagedNumber(value)

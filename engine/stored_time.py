@@ -40,10 +40,44 @@ class DamagedTime(datetime):
         return found
 
 
+    # The damage travels with the value: moved to another zone it is still a DamagedTime, and
+    # written as text (timezones.iso: the API, the JSON dossier) a DamagedStamp, the same text
+    # as before, so hashes and comparisons do not change, but the API can tell it apart and
+    # answer null with what is damaged (webui/api/models.py), never a time of 1970.
+
+    def _keep(self, moved: datetime) -> DamagedTime:
+        kept = DamagedTime(moved.year, moved.month, moved.day, moved.hour, moved.minute,
+                           moved.second, moved.microsecond, tzinfo=moved.tzinfo)
+        kept.stored, kept.beyond_range = self.stored, self.beyond_range
+        return kept
+
+    def astimezone(self, tz: Any = None) -> DamagedTime:
+        return self._keep(super().astimezone(tz))
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return DamagedStamp.of(super().isoformat(sep, timespec), self)
+
+
+class DamagedStamp(str):
+    """A DamagedTime written as text (its isoformat): the text of the epoch, with `time` the
+    DamagedTime it came from; replace() keeps it a DamagedStamp (timezones.iso writes 'Z')."""
+
+    time: DamagedTime
+
+    @classmethod
+    def of(cls, text: str, time: DamagedTime) -> DamagedStamp:
+        found = cls(text)
+        found.time = time
+        return found
+
+    def replace(self, old: Any, new: Any, count: Any = -1) -> DamagedStamp:
+        return DamagedStamp.of(str.replace(self, old, new, count), self.time)
+
+
 def damaged_time(value: Any) -> bool:
     """Whether `value`, read from a StoredTime column, was stored as a time that does not
-    parse."""
-    return isinstance(value, DamagedTime)
+    parse (a DamagedTime, or its text: a DamagedStamp)."""
+    return isinstance(value, DamagedTime | DamagedStamp)
 
 
 class _InfinityLoader(TimestamptzLoader):
