@@ -11,9 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit, cases, commands, links, verification, versions
-from .messages import N_
+from .messages import N_, Message
 from .models import AccessLogEntry, Case, HistoryEvent, User, utcnow
+from .problems import joined
 from .store import unit_of_work
+from .stored_rows import value_damage
+from .stored_time import damaged_time
 from .users import may_read_case
 
 # The afwegingskader's variables in the order the dossier presents them (the questions, in
@@ -43,6 +46,32 @@ def _recorded(label: str, kind: str, options: dict, value: Any) -> dict[str, Any
     return {"label": label, "type": kind, "value": value, "option_label": option}
 
 
+def _stamp(at: Any) -> str | None:
+    """A stored time as ISO 8601 UTC text; None for a time stored damaged (never its 1970)."""
+    return None if damaged_time(at) else audit.iso(at)
+
+
+_CASE_FIELDS = ("client_ref", "reason", "owner_id", "started_at", "closed_at", "data",
+                "completed_steps")
+_EVENT_FIELDS = ("at", "actor", "action", "step", "data")
+
+
+def damage(case: Case, events: list[HistoryEvent]) -> Message | None:
+    """What of the case row and its history is stored damaged (engine/stored_text.py,
+    stored_time.py), in Dutch: "beschadigd opgeslagen: started_at: geen geldig tijdstip;
+    gebeurtenis 2 data: ..."; None when nothing is. The dossier says so rather than showing
+    a time of 1970 or empty data as if they were recorded (issue 11 point 6)."""
+    found = [Message(N_("{field}: {reason}"), field=name, reason=kind) for name, kind in
+             ((name, value_damage(getattr(case, name))) for name in _CASE_FIELDS) if kind]
+    for e in events:
+        found += [Message(N_("gebeurtenis {seq} {field}: {reason}"), seq=e.seq, field=name,
+                          reason=kind) for name, kind in
+                  ((name, value_damage(getattr(e, name))) for name in _EVENT_FIELDS) if kind]
+    if not found:
+        return None
+    return Message(N_("beschadigd opgeslagen: {fields}"), fields=joined(found, "; "))
+
+
 def build(session: Session, case: Case) -> dict[str, Any]:
     """Everything an inspector needs, in the order it happened, as data: codes (status,
     uitkomst, actions, variables), recorded values, the diagram's own names and labels, times
@@ -58,6 +87,7 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     - veilig_thuis: [{variable, label, type, value, option_label}], those recorded
     - history: every event {seq, at, actor, action, step, step_name, data, hash}
     - verification: verify's verdict with last_hash; process_sha256
+    A time stored damaged is None, and case["damaged"] says what is damaged (`damage`).
     """
     definition = versions.definition_for(session, case.process_version)
     labels: dict[str, tuple[str, str, dict]] = {}
@@ -76,12 +106,15 @@ def build(session: Session, case: Case) -> dict[str, Any]:
         fields = [{"name": name, **_recorded(*labels.get(name, (name, "string", {})), value)}
                   for name, value in e.data.items()]
         steps.append({"seq": e.seq, "step": e.step, "name": step.name if step else e.step,
-                      "at": audit.iso(e.at), "actor": e.actor, "fields": fields})
+                      "at": _stamp(e.at), "actor": e.actor, "fields": fields})
     data = case.data
     verdict = verification.verify_case(session, case)
     owner = session.get(User, case.owner_id)
     # a practice case (engine/practice.py) says so; a real case's dossier is as it was
-    marked = {"practice": True} if case.practice else {}
+    marked: dict[str, Any] = {"practice": True} if case.practice else {}
+    damaged = damage(case, events)
+    if damaged is not None:
+        marked["damaged"] = damaged
     return {
         "case": {
             **marked,
@@ -90,8 +123,8 @@ def build(session: Session, case: Case) -> dict[str, Any]:
             "process_version": case.process_version,
             "owner": owner.name if owner else None,
             "owner_name": owner.display_name if owner else None,
-            "started_at": audit.iso(case.started_at),
-            "closed_at": audit.iso(case.closed_at) if case.closed_at else None,
+            "started_at": _stamp(case.started_at),
+            "closed_at": _stamp(case.closed_at) if case.closed_at else None,
             "linked_cases": links.linked_ids(session, case.id),  # either way (engine/links.py)
         },
         "steps": steps,
@@ -100,7 +133,7 @@ def build(session: Session, case: Case) -> dict[str, Any]:
         "veilig_thuis": [{"variable": v, **_recorded(*labels.get(v, (v, "string", {})), data[v])}
                          for v in VEILIG_THUIS_FIELDS if v in data],
         "history": [
-            {"seq": e.seq, "at": audit.iso(e.at), "actor": e.actor, "action": e.action,
+            {"seq": e.seq, "at": _stamp(e.at), "actor": e.actor, "action": e.action,
              "step": e.step, "step_name": names.get(e.step or "", e.step), "data": e.data,
              "hash": e.hash}
             for e in events

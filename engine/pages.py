@@ -15,7 +15,7 @@ from lxml import etree
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
-from . import clock, drafts, due, entries, links, organisation, professions, sharing, tasks, users, versions
+from . import clock, dossier, drafts, due, entries, links, organisation, professions, sharing, tasks, users
 from .cases import get_case, task_name
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
@@ -26,6 +26,7 @@ from .models import Case, CaseShare, Consult, Draft, HistoryEvent, TaskRecord, U
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE
 from .store import unit_of_work
 from .users import Principal
+from .versions import definition_for
 
 INBOX_LIMIT = 500
 INBOX_SORTS = due.INBOX_SORTS  # how Mijn taken can be sorted: urgency, due date, case, step
@@ -129,7 +130,7 @@ def _priority(session, rows: list[TaskRecord], found) -> set[str]:
     for row in rows:
         if row.case_id in structural:
             version, data = structural[row.case_id]
-            if due.has_priority(row.step, versions.definition_for(session, version).spec, data):
+            if due.has_priority(row.step, definition_for(session, version).spec, data):
                 chosen.add(row.id)
     return chosen
 
@@ -269,11 +270,11 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
     """The case (read through cases.get_case, so access is checked and logged as `action`;
     its times as aware datetimes, which the page formats; `beroepsgroep` the name of its
     group, or None with `beroepsgroep_organisatie` the organisation's when none was recorded),
-    its timeline, the path through the diagram, the organisation's contacts and the linked
-    cases (links.page_part)."""
+    its timeline, the path through the diagram, the organisation's contacts, the linked cases
+    (links.page_part) and `damaged`: what is stored damaged, or None (dossier.damage)."""
     case = get_case(who, case_id, action=action, stamp=aware)
     with unit_of_work() as session:
-        definition = versions.definition_for(session, case["process_version"])
+        definition = definition_for(session, case["process_version"])
         info = diagram_info(definition)
         events = session.scalars(
             select(HistoryEvent).where(HistoryEvent.case_id == case["id"])
@@ -311,7 +312,6 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         case["practice"] = bool(row.practice)  # practice mode marks every page (practice.py)
         colleagues = sharing.candidates(session, who, row)
         from .consults import candidates  # consults builds on cases: imported when needed
-
         consult_people = candidates(session, who, row)
         linked = links.page_part(session, who, row, case["linked_cases"])
         for task in case["tasks"]:
@@ -332,6 +332,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         "colleagues": colleagues,
         "consult_people": consult_people,  # whom `who` may ask for advice (engine/consults.py)
         "links": linked,  # linked cases, and whether `who` may start one for the children
+        "damaged": dossier.damage(row, events),  # stored damaged: said, never shown as sound
     }
 
 
@@ -369,7 +370,7 @@ def diagram_xml(version: Any) -> str:
     except (TypeError, ValueError):
         raise NotFound(N_("Procesversie niet gevonden.")) from None
     with unit_of_work() as session:
-        return versions.definition_for(session, version).bpmn_xml
+        return definition_for(session, version).bpmn_xml
 
 
 # --- the task page ---------------------------------------------------------------------------

@@ -116,6 +116,23 @@ class DamagedNumber(str):
     def damage(self) -> Message:
         return Message(N_("geen getal ({value})"), value=repr(str(self))[:40])
 
+    # Sorted after every number (a list of case ids with one damaged still sorts), equal to
+    # none; among themselves as texts.
+    def _key(self, other: Any) -> Any:
+        return (1, str(other)) if isinstance(other, str) else (0, other)
+
+    def __lt__(self, other: Any) -> bool:
+        return (1, str(self)) < self._key(other)
+
+    def __gt__(self, other: Any) -> bool:
+        return (1, str(self)) > self._key(other)
+
+    def __le__(self, other: Any) -> bool:
+        return (1, str(self)) <= self._key(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return (1, str(self)) >= self._key(other)
+
 
 def damaged(value: Any) -> bool:
     """Whether `value`, read from a StoredText, StoredJSON or StoredNumber column, was stored
@@ -202,7 +219,7 @@ class _StoredJSONValue(TypeDecorator):
         return dialect.type_descriptor(LargeBinary() if dialect.name == "sqlite" else JSON())
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
-        if isinstance(value, bytes | str):
+        if dialect.name == "sqlite" and isinstance(value, bytes | str):  # elsewhere: parsed
             value = loads(value)
         return shaped(value, self.shape)
 

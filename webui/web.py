@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-from engine import pages, practice, timezones
+from engine import pages, practice, stored_rows, timezones
 from engine.commands import MAX_ID
 from engine.errors import DomainError
 from engine.messages import N_
@@ -235,8 +235,9 @@ _TITLES = {
 }
 
 
-def error_page(status: int, message: str):
-    return render_template("error.html", status=status, title=_TITLES.get(status, _("Fout")),
+def error_page(status: int, message: str, title: str | None = None):
+    return render_template("error.html", status=status,
+                           title=title or _TITLES.get(status, _("Fout")),
                            message=message, practice_page=_practice_error()), status
 
 
@@ -260,6 +261,10 @@ def _wants_json() -> bool:
 
 
 def _domain_error(exc: DomainError):
+    if exc.status == 404:  # e.g. a process version named by text stored in its number
+        damaged_case = _stored_damage(exc)
+        if damaged_case is not None:
+            return damaged_case
     if _wants_json():
         return jsonify(translate_all({"error": exc.message, **exc.extra})), exc.status
     return error_page(exc.status, exc.message)
@@ -312,7 +317,12 @@ def _unstorable(exc: DataError | OverflowError):
     """The last line of defence: a value the database refuses (PostgreSQL: a NUL in text, a
     number beyond its integers; SQLite: an integer beyond 64 bits, an OverflowError its
     driver raises unwrapped) that no check before it caught is the request's fault, so 400 in
-    Dutch rather than a 500. Logged with its traceback, so the missing check can be added."""
+    Dutch rather than a 500. Logged with its traceback, so the missing check can be added.
+    But when the case the request is about is stored damaged, the value came from the
+    database, not the request: 409 naming the case (_stored_damage), never blaming the user."""
+    damaged_case = _stored_damage(exc)
+    if damaged_case is not None:
+        return damaged_case
     current_app.logger.warning("value the database refused: %s", getattr(exc, "orig", exc),
                                exc_info=exc)
     message = _("Het verzoek bevat een waarde die niet kan worden verwerkt, zoals een "
@@ -320,6 +330,50 @@ def _unstorable(exc: DataError | OverflowError):
     if _wants_json():
         return jsonify({"error": message}), 400
     return error_page(400, message)
+
+
+def _unexpected(exc: Exception):
+    """Any other error: 409 in Dutch when the case (or task) of the request is stored damaged
+    (a value that read as a marker, engine/stored_text.py, failing deeper down); else it goes
+    on as it came (a 500, logged with its traceback)."""
+    damaged_case = _stored_damage(exc)
+    if damaged_case is None:
+        raise exc
+    return damaged_case
+
+
+def _stored_damage(exc: BaseException):
+    """The answer to an error on a case or task (from the request's path) that is stored
+    damaged: 409 with what is damaged, in the reader's language, naming the case; the database
+    was changed outside the application (issue 11 point 6: never a 500, nor a 400 or 404 that
+    blames the reader). None when the request names no case or task, or nothing of it is
+    damaged (engine.stored_rows.case_damage)."""
+    args = request.view_args or {}
+    case_id, task_id = args.get("case_id"), args.get("task_id")
+    if isinstance(case_id, str):
+        case_id = int(case_id) if case_id.isdigit() and int(case_id) <= MAX_ID else None
+    if case_id is None and task_id is None:
+        return None
+    try:
+        case_id, damage = stored_rows.case_damage(case_id, task_id)
+    except Exception:  # noqa: BLE001 - the database gone as well: the error as it came
+        return None
+    if not damage:
+        return None
+    current_app.logger.warning("case %s is stored damaged: %s", case_id, list(damage),
+                               exc_info=exc)
+    fields = "; ".join(f"{name}: {translate(kind)}" for name, kind in damage.items())
+    if isinstance(case_id, int):
+        message = _("De gegevens van casus %(case)s zijn beschadigd opgeslagen (%(fields)s). "
+                    "De database is buiten de applicatie gewijzigd: meld dit aan de beheerder, "
+                    "die het met meldcode verify kan nagaan.", case=case_id, fields=fields)
+    else:
+        message = _("De gegevens van deze taak zijn beschadigd opgeslagen (%(fields)s). De "
+                    "database is buiten de applicatie gewijzigd: meld dit aan de beheerder, "
+                    "die het met meldcode verify kan nagaan.", fields=fields)
+    if _wants_json():
+        return jsonify({"error": message}), 409
+    return error_page(409, message, _("Gegevens beschadigd"))
 
 
 class _DepthSafeJSON(DefaultJSONProvider):
@@ -389,6 +443,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(DataError, _unstorable)
     app.register_error_handler(OverflowError, _unstorable)
+    app.register_error_handler(Exception, _unexpected)
     _depth_safe_json(app)
     app.before_request(_refuse_hostile)
     app.after_request(_security_headers)

@@ -13,9 +13,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import MISSING, BaseModel, ConfigDict, StringConstraints
+from pydantic import MISSING, BaseModel, ConfigDict, StringConstraints, model_validator
 from pydantic import Field as Attr
 from pydantic.json_schema import WithJsonSchema
+
+from engine.messages import N_, Message
+from engine.problems import joined
+from engine.stored_rows import value_damage
+from engine.stored_text import DamagedNumber
+from engine.stored_time import damaged_time
+from webui.texts import translate
 
 # engine/timezones.iso: UTC to the microsecond with 'Z', the form of every time in the API.
 ISO_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"
@@ -39,6 +46,38 @@ class Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True,
                               json_schema_extra=_described)
     DESCRIPTION: ClassVar[str] = ""
+
+
+DAMAGED = ("alleen als iets van deze regel buiten de applicatie beschadigd is opgeslagen: wat, "
+           "per veld (een tijdstip of getal daarvan is null, een tekst met U+FFFD waar bytes "
+           "geen tekst zijn); meldcode verify --all meldt het ook")
+ONLY_DAMAGED = "null alleen als het beschadigd is opgeslagen (damaged)"
+
+
+class Stored(Body):
+    """A body read from stored rows (a case, task, event, access-log line, notification): a
+    value read as damaged (engine/stored_text.py, stored_time.py) is answered as such, in one
+    way everywhere (as the admin log has it): a time null, a text or JSON as far as it reads,
+    and `damaged` naming each such field and what is wrong, in the reader's language."""
+
+    damaged: str | MISSING = Attr(MISSING, description=DAMAGED)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _marked(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or "damaged" in value:
+            return value
+        found = {name: value_damage(v) for name, v in value.items() if name in cls.model_fields}
+        found = {name: kind for name, kind in found.items() if kind is not None}
+        if not found:
+            return value
+        # a time or number that is none is null; a text or JSON as far as it reads
+        value = {name: None if damaged_time(v) or isinstance(v, DamagedNumber) else v
+                 for name, v in value.items()}
+        value["damaged"] = translate(Message(N_("beschadigd opgeslagen: {fields}"), fields=joined(
+            [Message(N_("{field}: {reason}"), field=name, reason=why)
+             for name, why in found.items()], "; ")))
+        return value
 
 
 # --- tasks and their forms -----------------------------------------------------------------------
@@ -78,21 +117,21 @@ class Form(Body):
     fields: list[FormField]
 
 
-class Task(Body):
+class Task(Stored):
     """A ready task, as a case and the task list show it."""
 
     DESCRIPTION = "een taak (in een casus en in de takenlijst: de gereedstaande)"
 
     id: str
-    case_id: int
+    case_id: int | None = Attr(description=ONLY_DAMAGED)
     step: str = Attr(description="BPMN element id")
     name: str
     lane: str = Attr(description="de rol die de taak afrondt")
     state: Literal["ready", "completed", "cancelled"]
-    ready_at: Timestamp
+    ready_at: Timestamp | None = Attr(description=ONLY_DAMAGED)
     due_at: Timestamp | None = Attr(
         description="uiterlijk af op (het einde van een werkdag, 23:59 Nederlandse tijd, in "
-                    "UTC); null als de stap geen termijn heeft")
+                    "UTC); null als de stap geen termijn heeft (of het beschadigd is: damaged)")
     urgent: bool = Attr(description="spoed: een taak van de melding (tot en met melding_doen) "
                                     "in een casus met acute onveiligheid")
 
@@ -110,16 +149,16 @@ class TaskDetail(Task):
 # --- cases and their history ---------------------------------------------------------------------
 
 
-class Case(Body):
+class Case(Stored):
     id: int
     client_ref: str
     reason: str
     status: Literal["open", "closed"]
     uitkomst: Literal["gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen",
                       "geen_vermoeden"] | None = Attr(description="null zolang de casus open is")
-    process_version: int
+    process_version: int | None = Attr(description=ONLY_DAMAGED)
     owner: str
-    started_at: Timestamp
+    started_at: Timestamp | None = Attr(description=ONLY_DAMAGED)
     closed_at: Timestamp | None
     stalled_at: Timestamp | None = Attr(
         description="sinds wanneer de casus vaststaat: open zonder taak en zonder wachtende "
@@ -146,9 +185,9 @@ class CompletedCase(Case):
                     "onveiligheid, anders dezelfde tak), of null")
 
 
-class HistoryEvent(Body):
-    seq: int
-    at: Timestamp
+class HistoryEvent(Stored):
+    seq: int | None = Attr(description=ONLY_DAMAGED)
+    at: Timestamp | None = Attr(description=ONLY_DAMAGED)
     actor: str
     action: str = Attr(
         description="case_started, task_completed, decision_made, case_closed, "
@@ -167,12 +206,12 @@ class Verdict(Body):
     problems: list[str]
 
 
-class AccessLogEntry(Body):
+class AccessLogEntry(Stored):
     """A line of the access log (NEN 7513)."""
 
     DESCRIPTION = "een regel van het toegangslog (NEN 7513): lezen of wijzigen, ook geweigerd"
 
-    at: Timestamp
+    at: Timestamp | None = Attr(description=ONLY_DAMAGED)
     user: str
     role: str
     action: str
@@ -289,12 +328,12 @@ class ConsultCreated(Body):
     task_id: str
 
 
-class Notification(Body):
+class Notification(Stored):
     DESCRIPTION = ("een melding voor de gebruiker: de tekst noemt een stap en een casusnummer, "
                    "nooit gegevens van de cliënt")
 
     id: int
-    at: Timestamp
+    at: Timestamp | None = Attr(description=ONLY_DAMAGED)
     kind: Literal["task_ready", "task_due", "task_overdue", "informed", "consult"]
     case_id: int | None
     task_id: str | None
