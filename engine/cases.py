@@ -169,10 +169,8 @@ class CaseChange:
             self.new_tasks.append(task_rows.sealed(dict(  # sealed: what replay cannot give
                 id=str(task.id), case_id=case.id, step=step.id, name=step.name, lane=step.lane,
                 owner_id=case.owner_id, state="ready", ready_at=now,
-                due_at=due.due_at(step.id, step.lane, data, now, self.settings, after=completed,
-                                  urgent=urgent),
-                urgent=urgent,
-            )))
+                due_at=due.due_at(step.id, step.lane, data, now, self.settings, completed, urgent),
+                urgent=urgent)))
 
     def timer_fired(self, timer, now) -> None:
         """The history event of a timer that went off (CONTRACT section 5): actor systeem, the

@@ -127,3 +127,41 @@ def test_fill_answers_only_questions_that_are_asked():
     )
     assert "zorgen_weggenomen" not in data and "gesprek_besproken" not in data
     forms.validate(fields("stap3_gesprek"), data, context=DOCTOR)
+
+
+VOORBESPREKEN_CONTEXT = {**DOCTOR, **NOT_REACHED, "melding_uitzondering": "geen"}
+
+
+def test_a_client_still_not_reached_before_the_melding_is_asked_no_reaction():
+    """A doctor who could not reach the client in stap 3 tries again before the melding
+    (KNMG); still not reached, the attempts are recorded and the questions about the talk
+    (with whom, the client's reaction) are not asked: before, a reaction was required of a
+    talk that never took place."""
+    attempts = {"voorbespreken_niet_bereikt": True, "voorbespreken_pogingen": "2x gebeld"}
+    clean = forms.validate(fields("melding_voorbespreken"), attempts,
+                           context=VOORBESPREKEN_CONTEXT)
+    assert clean["voorbespreken_niet_bereikt"] is True
+    assert "voorbespreken_reactie_client" not in clean or clean["voorbespreken_reactie_client"] is None
+    # the attempts are required; a reaction is refused as not asked
+    errors = errors_of("melding_voorbespreken", {"voorbespreken_niet_bereikt": True},
+                       VOORBESPREKEN_CONTEXT)
+    assert set(errors) == {"voorbespreken_pogingen"}
+    errors = errors_of("melding_voorbespreken",
+                       {**attempts, "voorbespreken_reactie_client": "boos"}, VOORBESPREKEN_CONTEXT)
+    assert errors == {"voorbespreken_reactie_client": forms.NOT_ASKED}
+    # reached after all: the talk's questions are required as before
+    errors = errors_of("melding_voorbespreken", {}, VOORBESPREKEN_CONTEXT)
+    assert set(errors) == {"voorbespreken_met_wie", "voorbespreken_reactie_client"}
+
+
+def test_who_reached_the_client_in_stap3_meets_the_talk_as_before():
+    """Another group's case, or a doctor who reached the client: the question does not
+    exist on the form, with whom and the reaction are plainly required."""
+    for context in (NURSE, {**DOCTOR, "client_niet_bereikt": False}):
+        shown = {f.name: f for f in forms.shown_fields(fields("melding_voorbespreken"), context)}
+        assert "voorbespreken_niet_bereikt" not in shown and "voorbespreken_pogingen" not in shown
+        assert shown["voorbespreken_met_wie"].required
+        assert shown["voorbespreken_reactie_client"].required
+        errors = errors_of("melding_voorbespreken",
+                           {"voorbespreken_niet_bereikt": True}, context)
+        assert "voorbespreken_niet_bereikt" in errors
