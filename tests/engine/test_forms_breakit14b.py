@@ -165,3 +165,18 @@ def test_who_reached_the_client_in_stap3_meets_the_talk_as_before():
         errors = errors_of("melding_voorbespreken",
                            {"voorbespreken_niet_bereikt": True}, context)
         assert "voorbespreken_niet_bereikt" in errors
+
+
+def test_the_kindcheck_explanation_belongs_to_a_case_with_children():
+    """kindcheck_toelichting explains the answers about the children: without children it is
+    refused with the kindcheck's reason (it was taken and stored), with them it is free."""
+    base = {"signalen": "x", "geweldsvormen": ["psychisch"]}
+    errors = errors_of("stap1_signalen", {**base, "kindcheck_kinderen": False,
+                                          "kindcheck_toelichting": "geen kinderen"}, NURSE)
+    assert set(errors) == {"kindcheck_toelichting"}
+    assert "alleen bij een casus met kinderen" in errors["kindcheck_toelichting"]
+    clean = forms.validate(fields("stap1_signalen"), {
+        **base, "kindcheck_kinderen": True, "kinderen_aantal_leeftijden": "1, 4 jaar",
+        "kindcheck_opvang_adequaat": True, "kindcheck_bescherming": True,
+        "kindcheck_toelichting": "oma vangt op"}, context=NURSE)
+    assert clean["kindcheck_toelichting"] == "oma vangt op"
