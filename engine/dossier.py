@@ -11,11 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit, cases, commands, links, verification, versions
-from .messages import N_, Message
+from .messages import N_
 from .models import AccessLogEntry, Case, HistoryEvent, User, utcnow
-from .problems import joined
 from .store import unit_of_work
-from .stored_rows import value_damage
+from .stored_rows import damage
 from .stored_time import damaged_time
 from .users import may_read_case
 
@@ -51,27 +50,6 @@ def _stamp(at: Any) -> str | None:
     return None if damaged_time(at) else audit.iso(at)
 
 
-_CASE_FIELDS = ("client_ref", "reason", "owner_id", "started_at", "closed_at", "data",
-                "completed_steps")
-_EVENT_FIELDS = ("at", "actor", "action", "step", "data")
-
-
-def damage(case: Case, events: list[HistoryEvent]) -> Message | None:
-    """What of the case row and its history is stored damaged (engine/stored_text.py,
-    stored_time.py), in Dutch: "beschadigd opgeslagen: started_at: geen geldig tijdstip;
-    gebeurtenis 2 data: ..."; None when nothing is. The dossier says so rather than showing
-    a time of 1970 or empty data as if they were recorded (issue 11 point 6)."""
-    found = [Message(N_("{field}: {reason}"), field=name, reason=kind) for name, kind in
-             ((name, value_damage(getattr(case, name))) for name in _CASE_FIELDS) if kind]
-    for e in events:
-        found += [Message(N_("gebeurtenis {seq} {field}: {reason}"), seq=e.seq, field=name,
-                          reason=kind) for name, kind in
-                  ((name, value_damage(getattr(e, name))) for name in _EVENT_FIELDS) if kind]
-    if not found:
-        return None
-    return Message(N_("beschadigd opgeslagen: {fields}"), fields=joined(found, "; "))
-
-
 def build(session: Session, case: Case) -> dict[str, Any]:
     """Everything an inspector needs, in the order it happened, as data: codes (status,
     uitkomst, actions, variables), recorded values, the diagram's own names and labels, times
@@ -87,7 +65,8 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     - veilig_thuis: [{variable, label, type, value, option_label}], those recorded
     - history: every event {seq, at, actor, action, step, step_name, data, hash}
     - verification: verify's verdict with last_hash; process_sha256
-    A time stored damaged is None, and case["damaged"] says what is damaged (`damage`).
+    A time stored damaged is None, and case["damaged"] says what is damaged
+    (stored_rows.damage).
     """
     definition = versions.definition_for(session, case.process_version)
     labels: dict[str, tuple[str, str, dict]] = {}

@@ -15,7 +15,7 @@ from lxml import etree
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import defer
 
-from . import clock, dossier, drafts, due, entries, links, organisation, professions, sharing, tasks, users
+from . import clock, drafts, due, entries, links, organisation, professions, sharing, tasks, users, versions
 from .cases import get_case, task_name
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
@@ -25,8 +25,8 @@ from .messages import N_
 from .models import Case, CaseShare, Consult, Draft, HistoryEvent, TaskRecord, User
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE
 from .store import unit_of_work
+from .stored_rows import damage as stored_damage
 from .users import Principal
-from .versions import definition_for
 
 INBOX_LIMIT = 500
 INBOX_SORTS = due.INBOX_SORTS  # how Mijn taken can be sorted: urgency, due date, case, step
@@ -130,7 +130,7 @@ def _priority(session, rows: list[TaskRecord], found) -> set[str]:
     for row in rows:
         if row.case_id in structural:
             version, data = structural[row.case_id]
-            if due.has_priority(row.step, definition_for(session, version).spec, data):
+            if due.has_priority(row.step, versions.definition_for(session, version).spec, data):
                 chosen.add(row.id)
     return chosen
 
@@ -271,10 +271,10 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
     its times as aware datetimes, which the page formats; `beroepsgroep` the name of its
     group, or None with `beroepsgroep_organisatie` the organisation's when none was recorded),
     its timeline, the path through the diagram, the organisation's contacts, the linked cases
-    (links.page_part) and `damaged`: what is stored damaged, or None (dossier.damage)."""
+    (links.page_part) and `damaged`: what is stored damaged, or None (stored_rows.damage)."""
     case = get_case(who, case_id, action=action, stamp=aware)
     with unit_of_work() as session:
-        definition = definition_for(session, case["process_version"])
+        definition = versions.definition_for(session, case["process_version"])
         info = diagram_info(definition)
         events = session.scalars(
             select(HistoryEvent).where(HistoryEvent.case_id == case["id"])
@@ -332,7 +332,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         "colleagues": colleagues,
         "consult_people": consult_people,  # whom `who` may ask for advice (engine/consults.py)
         "links": linked,  # linked cases, and whether `who` may start one for the children
-        "damaged": dossier.damage(row, events),  # stored damaged: said, never shown as sound
+        "damaged": stored_damage(row, events),  # stored damaged: said, never shown as sound
     }
 
 
@@ -370,7 +370,7 @@ def diagram_xml(version: Any) -> str:
     except (TypeError, ValueError):
         raise NotFound(N_("Procesversie niet gevonden.")) from None
     with unit_of_work() as session:
-        return definition_for(session, version).bpmn_xml
+        return versions.definition_for(session, version).bpmn_xml
 
 
 # --- the task page ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ the case, named, never a time of 1970."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, LargeBinary, String, Text, cast, select
@@ -17,6 +18,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from . import failures
 from .messages import N_, Message
 from .models import Base
+from .problems import joined
 from .stored_text import Damaged, damage_text
 from .stored_time import DamagedTime, damaged_time
 
@@ -159,6 +161,27 @@ def _raw_text(conn: Connection, column: Any, where: Any) -> str | None:
         return conn.execute(select(cast(column, Text)).where(where)).scalar()
     raw = conn.execute(select(cast(column, LargeBinary)).where(where)).scalar()
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+
+
+_CASE_FIELDS = ("client_ref", "reason", "owner_id", "started_at", "closed_at", "data",
+                "completed_steps")
+_EVENT_FIELDS = ("at", "actor", "action", "step", "data")
+
+
+def damage(case: Any, events: Sequence[Any]) -> Message | None:
+    """What of a case row and its history events is stored damaged (engine/stored_text.py,
+    stored_time.py), in Dutch: "beschadigd opgeslagen: started_at: geen geldig tijdstip;
+    gebeurtenis 2 data: ..."; None when nothing is. The dossier and the case page say so
+    rather than showing a time of 1970 or empty data as if recorded (issue 11 point 6)."""
+    found = [Message(N_("{field}: {reason}"), field=name, reason=kind) for name, kind in
+             ((name, value_damage(getattr(case, name))) for name in _CASE_FIELDS) if kind]
+    for e in events:
+        found += [Message(N_("gebeurtenis {seq} {field}: {reason}"), seq=e.seq, field=name,
+                          reason=kind) for name, kind in
+                  ((name, value_damage(getattr(e, name))) for name in _EVENT_FIELDS) if kind]
+    if not found:
+        return None
+    return Message(N_("beschadigd opgeslagen: {fields}"), fields=joined(found, "; "))
 
 
 _MARKS = ("cases", "history_events", "tasks")

@@ -34,10 +34,16 @@ Data = dict[str, Any]
 
 def _described(schema: dict[str, Any], cls: type[Body]) -> None:
     """A model's description in the document: its DESCRIPTION (Dutch, for the reader of the
-    API), never its docstring (English, for the reader of this code)."""
+    API), never its docstring (English, for the reader of this code). A field null only when
+    stored damaged (NULL_WHEN_DAMAGED) is null in the document only beside `damaged`."""
     schema.pop("description", None)
     if cls.DESCRIPTION:
         schema["description"] = cls.DESCRIPTION
+    only = getattr(cls, "NULL_WHEN_DAMAGED", ())
+    if only:
+        schema["allOf"] = [{"anyOf": [{"required": ["damaged"]},
+                                      {"properties": {name: {"not": {"type": "null"}}}}]}
+                           for name in only]
 
 
 class Body(BaseModel):
@@ -61,6 +67,8 @@ class Stored(Body):
     and `damaged` naming each such field and what is wrong, in the reader's language."""
 
     damaged: str | MISSING = Attr(MISSING, description=DAMAGED)
+    # the fields that are null only when stored damaged (never otherwise)
+    NULL_WHEN_DAMAGED: ClassVar[tuple[str, ...]] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -111,6 +119,12 @@ class FormField(Body):
     invalid_when: str | MISSING = Attr(
         MISSING, description="een antwoord wordt geweigerd als deze voorwaarde geldt")
     invalid_message: str | MISSING = Attr(MISSING, description="de melding bij invalid_when")
+    not_after: Literal["today"] | MISSING = Attr(
+        MISSING, description="alleen bij type date: geen dag na vandaag (Nederlandse tijd), "
+                             "voor wat al gebeurde")
+    not_before: Literal["today"] | MISSING = Attr(
+        MISSING, description="alleen bij type date: geen dag vóór vandaag (Nederlandse tijd), "
+                             "voor wat gepland wordt")
 
 
 class Form(Body):
@@ -121,6 +135,7 @@ class Task(Stored):
     """A ready task, as a case and the task list show it."""
 
     DESCRIPTION = "een taak (in een casus en in de takenlijst: de gereedstaande)"
+    NULL_WHEN_DAMAGED = ("case_id", "ready_at")
 
     id: str
     case_id: int | None = Attr(description=ONLY_DAMAGED)
@@ -150,6 +165,8 @@ class TaskDetail(Task):
 
 
 class Case(Stored):
+    NULL_WHEN_DAMAGED = ("process_version", "started_at")
+
     id: int
     client_ref: str
     reason: str
@@ -186,6 +203,8 @@ class CompletedCase(Case):
 
 
 class HistoryEvent(Stored):
+    NULL_WHEN_DAMAGED = ("seq", "at")
+
     seq: int | None = Attr(description=ONLY_DAMAGED)
     at: Timestamp | None = Attr(description=ONLY_DAMAGED)
     actor: str
@@ -210,6 +229,7 @@ class AccessLogEntry(Stored):
     """A line of the access log (NEN 7513)."""
 
     DESCRIPTION = "een regel van het toegangslog (NEN 7513): lezen of wijzigen, ook geweigerd"
+    NULL_WHEN_DAMAGED = ("at",)
 
     at: Timestamp | None = Attr(description=ONLY_DAMAGED)
     user: str
@@ -331,6 +351,7 @@ class ConsultCreated(Body):
 class Notification(Stored):
     DESCRIPTION = ("een melding voor de gebruiker: de tekst noemt een stap en een casusnummer, "
                    "nooit gegevens van de cliënt")
+    NULL_WHEN_DAMAGED = ("at",)
 
     id: int
     at: Timestamp | None = Attr(description=ONLY_DAMAGED)
