@@ -87,7 +87,23 @@ class Field:
         if self.invalid_when:
             out["invalid_when"] = self.invalid_when
             out["invalid_message"] = self.invalid_message or INVALID
+        if self.not_after:
+            out["not_after"] = self.not_after
+        if self.not_before:
+            out["not_before"] = self.not_before
         return out
+
+
+def date_bounds(field: dict[str, Any]) -> tuple[dt.date, dt.date]:
+    """The first and last day a date field (as Field.as_dict gives it) takes today:
+    validate's rule, DATE_RANGE narrowed to today (Europe/Amsterdam) by not_before /
+    not_after. For the web form's min and max. Raises nothing."""
+    first, last = DATE_RANGE
+    if field.get("not_before"):
+        first = today()
+    if field.get("not_after"):
+        last = today()
+    return first, last
 
 
 def _int(value: str | None) -> int | None:

@@ -150,7 +150,7 @@ def test_steps_out_of_order():
 def test_condition_that_cannot_be_evaluated_is_a_crash_on_its_route():
     root = shipped()
     one(root, "//bpmn:sequenceFlow[@id='sf_zorgen_ja']/bpmn:conditionExpression").text = \
-        "zorgen_weg == True"
+        "zorgen_weggenomen + 1 == 2"
     problem = problem_with(prove(root), "loopt vast op een fout")
     assert "stap3_gesprek" in steps(problem)
 

@@ -261,6 +261,14 @@ def fill(fields: list[dict], decisions: dict) -> dict:
         except expressions.ExpressionError:
             return False
 
+    def refused(f, value) -> bool:
+        # its invalid_when holds with this answer: a careful user leaves it empty
+        try:
+            return bool(f.get("invalid_when") and expressions.evaluate(
+                f["invalid_when"], {**defaults, **decisions, **data, f["name"]: value}))
+        except expressions.ExpressionError:
+            return False
+
     for _ in range(len(fields) + 1):  # a condition may read a field filled in this pass
         before = dict(data)
         for f in fields:
@@ -274,6 +282,9 @@ def fill(fields: list[dict], decisions: dict) -> dict:
             if name in decisions:
                 data[name] = decisions[name]
             elif f["type"] in ("string", "text"):
+                if refused(f, f"Vastgelegd voor {f['label'][:40]}"):
+                    data.pop(name, None)  # an optional text refused here (kindcheck_toelichting)
+                    continue
                 data[name] = f"Vastgelegd voor {f['label'][:40]}"
             elif f["type"] == "date":  # today: no date field refuses it (not_after, not_before)
                 data[name] = forms.today().isoformat()

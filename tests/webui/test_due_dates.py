@@ -5,6 +5,7 @@ norm of working days per step is a setting. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from engine import due, models, store, task_rows, timezones
@@ -300,3 +301,31 @@ def forms_accept(form, decisions, day) -> bool:
               definitions.load(definitions.shipped_files()).steps["hulp_organiseren"].fields]
     data = fill(form["form"]["fields"], {**decisions, "hulp_evaluatiedatum": day})
     return forms.validate(fields, data)["hulp_evaluatiedatum"] == day
+
+
+def test_the_web_forms_date_picker_offers_only_the_days_the_field_takes(app, client, people):
+    """The date input's min and max are the field's bound (engine/forms.py date_bounds): a
+    planned evaluation from today on, a date of what happened up to today, others the years a
+    form takes. The form has novalidate: the server's Dutch message still decides."""
+    from engine import forms
+
+    today = forms.today().isoformat()
+    help_only = next(s for s in SCENARIOS if s.name == "alleen_hulp_effectief")
+    case = walk_until(client, people, start(client, people, "C-kiezer"), help_only.decisions,
+                      "hulp_organiseren")
+    task = next(t for t in case["tasks"] if t["step"] == "hulp_organiseren")
+    api_form = client.get(f"/api/v1/tasks/{task['id']}", headers=people.auth("mw")).json
+    assert {"name": "hulp_evaluatiedatum", "not_before": "today"}.items() <= next(
+        f for f in api_form["form"]["fields"] if f["name"] == "hulp_evaluatiedatum").items()
+    web = Client(app)
+    web.login("mw")
+    page = text(web.get(f"/taken/{task['id']}"))
+    planned = re.search(r'<input type="date" id="hulp_evaluatiedatum"[^>]*>', page).group(0)
+    assert f'min="{today}"' in planned and 'max="2100-12-31"' in planned
+    # stap 3's date of the talk records what happened: never after today
+    talk = walk_until(client, people, start(client, people, "C-gesprek"), help_only.decisions,
+                      "stap3_gesprek")
+    stap3 = next(t for t in talk["tasks"] if t["step"] == "stap3_gesprek")
+    page = text(web.get(f"/taken/{stap3['id']}"))
+    happened = re.search(r'<input type="date" id="gesprek_datum"[^>]*>', page).group(0)
+    assert 'min="1900-01-01"' in happened and f'max="{today}"' in happened

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine import drafts, listings, overview, pages, tasks
+from engine import drafts, forms, listings, overview, pages, tasks
 from engine.errors import Conflict, Invalid
 from engine.roles import AUDITOR, BEHEERDER, PROCESBEHEERDER, TASK_LANES
 from engine.stored_time import damaged_tasks, damaged_time
@@ -60,6 +60,8 @@ def _defaults(fields: list[dict]) -> dict[str, str]:
 def _render(task: dict, values: dict, errors: dict | None = None, status: int = 200):
     fields = task["form"]["fields"]
     for f in fields:
+        if f["type"] == "date":  # the browser's date picker offers only the days it takes
+            f["min"], f["max"] = (day.isoformat() for day in forms.date_bounds(f))
         f["condition"] = simple_condition(f.get("required_when"))
         if f["condition"]:
             source = next((g for g in fields if g["name"] == f["condition"]["field"]), None)
