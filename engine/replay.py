@@ -20,7 +20,7 @@ from .failures import kind_of
 from .messages import N_, Message
 from .models import HistoryEvent, Timer
 from .problems import joined
-from .professions import replayed_start
+from .professions import replayed_handover, replayed_start
 from .store import unit_of_work
 
 # A history event as an ORM object or as a plain row of the events table (verify reads
@@ -144,6 +144,10 @@ def replay_events(definition, case_id: int, events: Sequence[StoredEvent], on_ev
             break
         if event.action == "case_handed_over":
             out.owner = event.data.get("to")
+            wrong = replayed_handover(event.data, out.data)  # the new owner's group, if recorded
+            if wrong is not None:
+                problems.append(_of(event, wrong))
+                break
         elif event.action == "case_shared":
             out.shared_with.add(event.data.get("with") or "")  # always set by sharing
         elif event.action == links.LINKED:  # a case linked to this one, or this one to it

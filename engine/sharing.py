@@ -7,6 +7,10 @@ aandachtsfunctionaris read access ("cases ... shared with them"). Both are histo
 (`case_handed_over`, `case_shared`) in the case's hash chain, so replay knows who owned and
 who could read the case at every moment, and verify catches an owner or a share that was
 changed in the database behind the history's back.
+
+A handover to a colleague of another beroepsgroep gives the case that group from then on
+(engine/professions.py handed_over, issue 14 point 3): recorded in the same event, only when it
+changes, so the history shows the change and replay makes it again.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, forms
+from . import audit, cases, commands, forms, professions
 from .errors import BadRequest, Conflict, Invalid
 from .forms import Field
 from .messages import N_, Message, text_of
@@ -31,7 +35,7 @@ USER_MAX = 80  # a user name (users._NAME) is at most 80 characters
 # What these events record, labelled as the timelines and the dossier show it.
 EVENT_FIELDS = {
     "case_handed_over": [Field("from", N_("Van"), "string"), Field("to", N_("Aan"), "string"),
-                         Field("reason", N_("Reden"), "text")],
+                         Field("reason", N_("Reden"), "text"), *professions.HANDOVER_FIELDS],
     "case_shared": [Field("with", N_("Gedeeld met"), "string"), Field("reason", N_("Reden"), "text")],
 }
 
@@ -98,7 +102,13 @@ def _record(session: Session, who: Principal, case: Case, event: str, access: st
 
 
 def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
-    """Make another colleague the owner of an open case; returns the case."""
+    """Make another colleague the owner of an open case; returns the case (cases.case_view).
+
+    payload: {"user": the colleague's name, "reason"}. The case follows the new owner's
+    beroepsgroep from now on (professions.handed_over: the case data, the event's data, drafts
+    of its open tasks cut to the new form), all in this transaction. Raises BadRequest,
+    Denied (not the owner or their leidinggevende), Conflict (closed, practice, changed
+    meanwhile), Invalid (every wrong field). CONTRACT section 2; issue 14 point 3."""
 
     def run(session: Session):
         case, new_owner, reason = _request(session, who, case_id, payload, "hand_over",
@@ -108,14 +118,15 @@ def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         old_owner = case.owner
         intact = audit.header_ok(case.id, case)  # before the owner changes
         case.owner_id = new_owner.id
-        _record(session, who, case, "case_handed_over", "hand_over",
-                {"from": old_owner.name, "to": new_owner.name, "reason": reason}, intact)
         # the inbox rows carry the owner; the old owner's drafts of this case go with the case
         session.execute(update(TaskRecord).where(TaskRecord.case_id == case.id)
                         .values(owner_id=new_owner.id))
         task_ids = select(TaskRecord.id).where(TaskRecord.case_id == case.id)
         session.execute(delete(Draft).where(Draft.user_id == old_owner.id,
                                             Draft.task_id.in_(task_ids)))
+        group = professions.handed_over(session, case, new_owner.id)  # the new owner's group
+        _record(session, who, case, "case_handed_over", "hand_over",
+                {"from": old_owner.name, "to": new_owner.name, "reason": reason, **group}, intact)
         session.expire(case, ["owner"])
         return cases.case_view(session, case)
 
