@@ -1,0 +1,262 @@
+"""What a form field's required_when leaves open once the case data is known (issue 14).
+
+engine/forms.py decides on the server which fields a form asks: a field whose required_when
+does not hold over condition_scope (each field's default, then the case data, then the
+answers) is not asked, and an answer to it is refused (NOT_ASKED, 422). The web form must ask
+the same, before it is sent. Here a condition is evaluated partially: every name that is no
+field of this form is read from the case data, exactly as forms.condition_scope does, and
+only the answers stay open. What is left is
+
+- True: the field is required whatever the answers (the web form says so plainly);
+- False: it is never asked on this form (the web form leaves it off);
+- a list of tests `field op value` (op `==` or `!=`) over fields of this form that must all
+  hold (the browser checks them; each test carries the value the server reads when the field
+  is left empty: its case datum, else its default);
+- None: anything else, which only the server decides.
+
+A condition holds as forms._holds says: it evaluates without an error and is truthy. The
+partial evaluation keeps that exactly, short-circuits included (`a or b` is an error when `a`
+is), so True and False are what the server would decide with any answers.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from . import expressions
+from .commands import load_case
+from .errors import NotFound
+from .messages import N_
+from .models import TaskRecord
+from .store import unit_of_work
+from .users import Principal, may_complete
+
+Tests = list[dict[str, Any]]
+Decision = bool | Tests | None
+
+# The literal a browser compares with a field's answer, per field type: the type the answer
+# has on the server (engine/forms._convert). A multi field's answer is a list: no test.
+_LITERALS: dict[str, tuple[type, ...]] = {
+    "boolean": (bool,),
+    "integer": (int,),
+    "enum": (str,),
+    "string": (str,),
+    "text": (str,),
+    "date": (str,),
+}
+_OPS = {ast.Eq: "==", ast.NotEq: "!="}
+_FLIP = {"==": "!=", "!=": "=="}
+
+
+class _Known(Enum):
+    """A part decided whatever the answers: it holds (evaluates without error to a truthy
+    value), is falsy, raises an error, or does not hold (falsy or an error: which one depends
+    on the answers)."""
+
+    HOLDS = "holds"
+    FALSY = "falsy"
+    ERROR = "error"
+    NOT_HOLDS = "not_holds"
+
+
+@dataclass(frozen=True)
+class _Open:
+    """A part that depends on the answers; `tests`: the tests that must all hold for it to
+    hold (None: not such a conjunction)."""
+
+    tests: tuple[tuple[str, str, Any], ...] | None = None
+
+
+_Truth = _Known | _Open
+_UNDECIDED = _Open(None)
+
+
+@dataclass(frozen=True)
+class _FieldRef:
+    name: str
+
+
+def decide(expression: str | None, fields: list[dict[str, Any]], context: dict[str, Any] | None) -> Decision:
+    """What `expression` (a required_when) leaves open on the form with `fields` (as
+    forms.Field.as_dict gives them: this case's form, forms.shown_fields) in a case with data
+    `context`: True (required whatever the answers), False (never asked), a list of tests
+    {"field", "op", "value", "type"[, "default"]} that must all hold (`default`: what the
+    server reads when the field is left empty, absent when it reads nothing, so the test does
+    not hold), or None (only the server can tell). No expression: True. `context` None: the
+    case data is not known, every name that is no field stays open. Raises nothing (a
+    condition that does not compile never holds, as forms._holds reads it)."""
+    if not expression:
+        return True
+    on_form = {f["name"]: f for f in fields}
+    try:
+        tree = expressions.compile_expression(expression)
+    except expressions.ExpressionError:
+        return False
+    known = None if context is None else {k: v for k, v in context.items() if k not in on_form}
+    truth = _Reader(on_form, known).truth(tree.body)
+    if truth is _Known.HOLDS:
+        return True
+    if isinstance(truth, _Known):
+        return False
+    if truth.tests is None:
+        return None
+    fallback = {
+        **{f["name"]: f["default"] for f in fields if "default" in f},
+        **{k: v for k, v in (context or {}).items() if k in on_form},
+    }
+    return [
+        {
+            "field": name,
+            "op": op,
+            "value": value,
+            "type": on_form[name]["type"],
+            **({"default": fallback[name]} if name in fallback else {}),
+        }
+        for name, op, value in truth.tests
+    ]
+
+
+def form_conditions(fields: list[dict[str, Any]], context: dict[str, Any] | None) -> dict[str, Decision]:
+    """decide() for each field of `fields` with a required_when, by field name. Raises
+    nothing."""
+    return {f["name"]: decide(f["required_when"], fields, context) for f in fields if f.get("required_when")}
+
+
+def task_case_data(who: Principal, task_id: Any) -> dict[str, Any] | None:
+    """The case data of the task `task_id`, which `who` may complete (users.may_complete),
+    for the conditions of its form on the task page; None for a consult task (no diagram
+    form), a case whose stored data is damaged, or a task `who` may not complete (the page's
+    own read, tasks.get_task, refused and logged that already). Logs nothing: the page's
+    read_task line covers this read. Raises NotFound for an unknown task or case."""
+    if not isinstance(task_id, str) or len(task_id) > 36:
+        raise NotFound(N_("Taak niet gevonden."))
+    with unit_of_work() as session:
+        row = session.get(TaskRecord, task_id)
+        if row is None:
+            raise NotFound(N_("Taak niet gevonden."))
+        if row.step == "consult":
+            return None
+        case = load_case(session, row.case_id)
+        if not may_complete(who, case, row.lane):
+            return None
+        data = case.data
+        if type(data) is not dict:  # a DamagedData (engine/stored_text.py) reads as nothing
+            return None
+        return dict(data)
+
+
+class _Reader:
+    """Partial evaluation over one form: `fields` by name stay open (the answers), `known`
+    is every other name's value (None: nothing is known)."""
+
+    def __init__(self, fields: dict[str, dict[str, Any]], known: dict[str, Any] | None):
+        self.fields = fields
+        self.known = known
+
+    def _open_names(self, node: ast.AST) -> bool:
+        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        if self.known is None:
+            return any(n not in expressions.CONSTANTS or n in self.fields for n in names)
+        return any(n in self.fields for n in names)
+
+    def _exact(self, node: ast.AST) -> tuple[bool, Any]:
+        """(True, value) of a part that reads no answer, (False, None) when it errs."""
+        try:
+            return True, expressions.evaluate(ast.unparse(node), self.known or {})
+        except expressions.ExpressionError:
+            return False, None
+
+    def truth(self, node: ast.AST) -> _Truth:
+        if not self._open_names(node):
+            ok, value = self._exact(node)
+            return _Known.ERROR if not ok else _Known.HOLDS if value else _Known.FALSY
+        if isinstance(node, ast.BoolOp):
+            parts = [self.truth(value) for value in node.values]
+            return _and(parts) if isinstance(node.op, ast.And) else _or(parts)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return _not(self.truth(node.operand))
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            return self._compare(node)
+        return _UNDECIDED
+
+    def _value(self, node: ast.AST) -> Any:
+        """A compared side: its value, _Known.ERROR, a _FieldRef or _UNDECIDED."""
+        if not self._open_names(node):
+            ok, value = self._exact(node)
+            return value if ok else _Known.ERROR
+        if isinstance(node, ast.Name) and node.id in self.fields:
+            return _FieldRef(node.id)
+        return _UNDECIDED
+
+    def _compare(self, node: ast.Compare) -> _Truth:
+        # both sides are evaluated (left first) before comparing: an error in either is the
+        # comparison's error, whatever the other side
+        left, right = self._value(node.left), self._value(node.comparators[0])
+        if left is _Known.ERROR or right is _Known.ERROR:
+            return _Known.ERROR
+        op = _OPS.get(type(node.ops[0]))
+        if isinstance(left, _FieldRef) and not isinstance(right, _FieldRef | _Open):
+            ref, literal = left, right
+        elif isinstance(right, _FieldRef) and not isinstance(left, _Open):
+            ref, literal = right, left
+        else:
+            return _UNDECIDED
+        kinds = _LITERALS.get(self.fields[ref.name]["type"], ())
+        if op is None or not isinstance(literal, kinds) or (isinstance(literal, bool) and bool not in kinds):
+            return _UNDECIDED
+        return _Open(((ref.name, op, literal),))
+
+
+def _and(parts: list[_Truth]) -> _Truth:
+    """`a and b` holds when each part holds (a part that does not stops it)."""
+    open_parts: list[_Open] = []
+    for part in parts:
+        if part is _Known.HOLDS:
+            continue
+        if isinstance(part, _Known):
+            # the first part that does not hold decides; with an open part before it, which
+            # of falsy and error it is depends on the answers
+            return _Known.NOT_HOLDS if open_parts else part
+        open_parts.append(part)
+    if not open_parts:
+        return _Known.HOLDS
+    if any(p.tests is None for p in open_parts):
+        return _UNDECIDED
+    return _Open(tuple(t for p in open_parts for t in p.tests or ()))
+
+
+def _or(parts: list[_Truth]) -> _Truth:
+    """`a or b`: the first truthy part holds it, an error in a part before that stops it."""
+    may_hold = unsure = False
+    for part in parts:
+        if part is _Known.HOLDS:
+            return _UNDECIDED if unsure else _Known.HOLDS
+        if part is _Known.FALSY:
+            continue
+        if part is _Known.ERROR:
+            return _UNDECIDED if may_hold else _Known.NOT_HOLDS if unsure else _Known.ERROR
+        if part is _Known.NOT_HOLDS:
+            unsure = True
+            continue
+        may_hold = unsure = True
+    if may_hold:
+        return _UNDECIDED
+    return _Known.NOT_HOLDS if unsure else _Known.FALSY
+
+
+def _not(part: _Truth) -> _Truth:
+    """`not a`: holds when `a` is falsy, an error when `a` is. `not (x == v)` is `x != v`: both
+    err when x is not read (no answer, no default) and otherwise differ from `x == v`."""
+    if part is _Known.HOLDS:
+        return _Known.FALSY
+    if part is _Known.FALSY:
+        return _Known.HOLDS
+    if part is _Known.ERROR:
+        return _Known.ERROR
+    if isinstance(part, _Open) and part.tests is not None and len(part.tests) == 1:
+        name, op, value = part.tests[0]
+        return _Open(((name, _FLIP[op], value),))
+    return _UNDECIDED
