@@ -205,7 +205,7 @@ def check_beroepsgroep(value: Any) -> str | None:
 def set_beroepsgroep(session: Session, name: str, value: Any, by: Any = None) -> User:
     """Give a user another beroepsgroep (check_beroepsgroep; None or "organisatie": the
     organisation's), with an admin-log line `user_beroepsgroep` when it changes. Cases the user
-    already started keep the group recorded at their start (engine/professions.py). Raises
+    own keep the group recorded at their start or handover (engine/professions.py). Raises
     NotFound for an unknown name, Invalid (`beroepsgroep`) for an unknown group."""
     user = get_user(session, name)
     key = check_beroepsgroep(value)

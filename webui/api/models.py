@@ -210,7 +210,9 @@ class HistoryEvent(Stored):
     actor: str
     action: str = Attr(
         description="case_started, task_completed, decision_made, case_closed, "
-                    "case_handed_over (data: from, to, reason), case_shared (data: with, reason), "
+                    "case_handed_over (data: from, to, reason; beroepsgroep_van and "
+                    "beroepsgroep when the case takes the new owner's group), "
+                    "case_shared (data: with, reason), "
                     "case_linked (data: case, het id van de gekoppelde casus), "
                     "case_stalled (data: waiting_at), case_migrated (data: from, to)")
     step: str | None
