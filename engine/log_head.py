@@ -140,3 +140,22 @@ def _write(path: Path, tree: Tree) -> None:
     body = {"tree_size": tree.size, "root": root, "at": at,
             "frontier": [h.hex() for h in tree.frontier()], "mac": _mac(tree.size, root, at)}
     settings.replace_file(path, json.dumps(body) + "\n")
+
+
+def reset(engine: Engine, tree: Tree) -> None:
+    """Replace the record by `tree` (the log as it now is), also when that is shorter than the
+    record: only for `meldcode restore` (engine/restore.py), which puts an older copy of the
+    database back on purpose and says so in the admin log. Raises OSError when the record
+    cannot be written."""
+    path = path_for(engine)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _write(path, tree)
+
+
+def forget(engine: Engine) -> None:
+    """Remove the record of `engine`'s database (and its lock file), if any: for a scratch
+    copy that restore checked and that is gone afterwards."""
+    path = path_for(engine)
+    for leftover in (path, path.with_name(path.name + ".lock")):
+        leftover.unlink(missing_ok=True)

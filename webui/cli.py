@@ -7,6 +7,7 @@ import errno
 import getpass
 import logging
 import os
+import subprocess
 import sys
 from typing import NoReturn
 
@@ -583,6 +584,187 @@ def _pg_dump(url, target: str) -> None:
                              "--dbname", dsn], env=env, capture_output=True, text=True)
     if result.returncode != 0:
         fail(f"pg_dump mislukt: {result.stderr.strip()[:500]}")
+
+
+@main.command(help="Zet een reservekopie van 'meldcode backup' terug: BESTAND vervangt de "
+                   "database. Stop eerst de server (en 'meldcode worker'): terugzetten wordt "
+                   "geweigerd zolang iets anders de database open heeft. De kopie wordt eerst "
+                   "apart gecontroleerd zoals 'meldcode verify --all' dat doet (een database "
+                   "van Meldcode, met de geschiedenissleutel van deze installatie); anders "
+                   "verandert er niets (exit 2). Daarna past de vastgelegde kop van het logboek "
+                   "bij de teruggezette database, gaan controlepunten die zij niet bevat naar een submap van "
+                   "MELDCODE_CHECKPOINT_DIR, en staat het terugzetten in het beheerlog "
+                   "(database_restored). Zie README, 'Beheer en bediening'.")
+@click.argument("file", type=click.Path(dir_okay=False))
+def restore(file):
+    from sqlalchemy.engine import make_url
+
+    url = make_url(store.settings.database_url())
+    with _database():
+        settings.ensure_keys()  # the history key the copy's log is checked with
+    if not os.path.isfile(file):
+        fail(f"{file} bestaat niet of is geen gewoon bestand")
+    if url.get_backend_name() == "sqlite":
+        head = _restore_sqlite(url, file)
+    elif url.get_backend_name() == "postgresql":
+        head = _restore_pg(url, file)
+    else:
+        fail(f"terugzetten kan niet in een {url.get_backend_name()}-database")
+    _after_restore(file, *head)
+
+
+def _after_restore(file: str, size_before: int, head_before) -> None:
+    """The head reset, checkpoints set aside, the admin-log line (engine/restore.py)."""
+    from engine import checkpoints
+    from engine import restore as restoring
+
+    with _database():
+        try:
+            done = restoring.after_restore(settings.database_url(), os.path.basename(file),
+                                           size_before, head_before, getpass.getuser())
+        except checkpoints.CheckpointError as exc:
+            fail(f"teruggezet, maar geen nieuw controlepunt geschreven: {exc}", 1)
+    click.echo(f"Teruggezet uit {file} in {_safe_url()}: het logboek heeft nu "
+               f"{done['tree_size_after']} regels (was {done['tree_size_before']}).")
+    recorded = done["recorded_head_before"]
+    if done["entries_dropped"]:
+        click.echo(f"{done['entries_dropped']} regel(s) van het logboek waren nieuwer dan de "
+                   f"reservekopie en zijn weg (de kop stond op {recorded['tree_size']} regels, "
+                   f"wortel {recorded['root']}).")
+    for moved in done["checkpoints_set_aside"]:
+        click.echo(f"controlepunt {moved['file']} ({moved['tree_size']} regels) past niet bij "
+                   f"de teruggezette database: verplaatst naar {done['checkpoints_folder']}")
+    if done["checkpoint"]:
+        click.echo(f"nieuw controlepunt: {done['checkpoint']}")
+    click.echo("Het terugzetten staat in het beheerlog (database_restored). Controleer met "
+               "'meldcode verify --all'.")
+
+
+def _restore_sqlite(url, file: str) -> tuple[int, tuple]:
+    """Check a copy of FILE beside the database, then rename it over the database while no
+    one else has it open. Out: the log's size and the recorded head from before."""
+    import shutil
+    from pathlib import Path
+
+    from engine import restore as restoring
+
+    live = url.database or ""
+    if not live or live == ":memory:":
+        fail("er is geen SQLite-databasebestand om terug te zetten")
+    if os.path.exists(live) and os.path.samefile(file, live):
+        fail(f"{file} is de database zelf; geef een reservekopie op")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(live))):
+        fail(f"de map van de database {live} bestaat niet")
+    try:
+        restoring.check_sqlite_backup(Path(file))
+    except restoring.RestoreRefused as exc:
+        fail(f"niet teruggezet: {exc}")
+    tmp = _temporary(live)  # beside the database: the rename over it is atomic
+    try:
+        try:
+            shutil.copyfile(file, tmp)
+        except OSError as exc:
+            fail(f"{live}: {_os_reason(exc)}")
+        with _database():
+            try:
+                restoring.check_copy(f"sqlite:///{tmp}", os.cpu_count() or 1)
+            except restoring.RestoreRefused as exc:
+                fail(f"niet teruggezet: {exc}")
+            store.dispose_engines()
+            restoring.sqlite_in_use(tmp)  # its -wal written back: one file to rename
+            live_url = str(url.render_as_string(hide_password=False))
+            before = restoring.log_size(live_url), restoring.recorded_head(live_url)
+            store.dispose_engines()
+            with store.write_queue(store.get_engine(live_url)):
+                if restoring.sqlite_in_use(live):
+                    fail("niet teruggezet: de database is in gebruik (draait de server of "
+                         "'meldcode worker' nog?); stop die eerst")
+                os.replace(tmp, live)
+                _sync_folder(live)
+            return before
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal", "-writelock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp + suffix)
+
+
+def _sync_folder(path: str) -> None:
+    """fsync the folder of `path`, so a rename in it survives a crash."""
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pg_program(name: str) -> str:
+    """A PostgreSQL client program: beside MELDCODE_PG_DUMP when that is set, else on the
+    search path, else in PostgreSQL 15's folder; exit 2 when it is not there."""
+    import shutil
+
+    dump = config.current().pg_dump
+    program = (os.path.join(os.path.dirname(dump), name) if dump else None) \
+        or shutil.which(name) or os.path.join(os.path.dirname(PG_DUMP_FALLBACK), name)
+    if not os.path.exists(program):
+        fail(f"{name} niet gevonden; installeer de PostgreSQL-clientprogramma's of zet "
+             f"MELDCODE_PG_DUMP op het pad naar pg_dump (met {name} in dezelfde map)")
+    return program
+
+
+def _pg_run(args: list[str], url) -> subprocess.CompletedProcess:
+    """A PostgreSQL client program on the database of `url`; the password through the
+    environment, never on the command line."""
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    dsn = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    return subprocess.run([*args, "--dbname", dsn], env=env, capture_output=True, text=True)
+
+
+def _restore_pg(url, file: str) -> tuple[int, tuple]:
+    """pg_restore the custom-format dump of 'meldcode backup' into a scratch database and
+    check it there; then, with no other session on the database, into the database itself
+    (--clean --if-exists --no-owner, one transaction). Out: the log's size and the recorded
+    head from before."""
+    from sqlalchemy.engine import make_url
+
+    from engine import restore as restoring
+
+    program = _pg_program("pg_restore")
+    listing = subprocess.run([program, "--list", file], capture_output=True, text=True)
+    if listing.returncode != 0:
+        fail(f"niet teruggezet: {file} is geen reservekopie van Meldcode (geen archief van "
+             "pg_dump in het custom-formaat)")
+    live = url.render_as_string(hide_password=False)
+    scratch = restoring.scratch_url(live, f"terugzetten_{os.getpid()}")
+    restore_args = [program, "--no-owner", "--exit-on-error", "--single-transaction"]
+    with _database():
+        try:
+            restoring.create_scratch(live, scratch)
+        except restoring.RestoreRefused as exc:
+            fail(f"niet teruggezet: {exc}")
+        try:
+            done = _pg_run([*restore_args, file], make_url(scratch))
+            if done.returncode != 0:
+                fail(f"niet teruggezet: pg_restore weigerde {file}: {done.stderr.strip()[:300]}")
+            try:
+                restoring.check_pg_scratch(scratch, file)
+                restoring.check_copy(scratch, os.cpu_count() or 1)
+            except restoring.RestoreRefused as exc:
+                fail(f"niet teruggezet: {exc}")
+        finally:
+            restoring.drop_scratch(live, scratch)
+        if restoring.pg_other_connections(live):
+            fail("niet teruggezet: de database is in gebruik (draait de server of 'meldcode "
+                 "worker' nog, of een andere sessie?); stop die eerst")
+        before = restoring.log_size(live), restoring.recorded_head(live)
+        store.dispose_engines()
+        done = _pg_run([*restore_args, "--clean", "--if-exists", file], url)
+        if done.returncode != 0:
+            fail(f"niet teruggezet (er is niets veranderd): pg_restore: "
+                 f"{done.stderr.strip()[:500]}")
+        schema.upgrade(live)
+    return before
 
 
 @main.group(help="Gebruikers beheren.")

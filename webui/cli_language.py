@@ -58,6 +58,7 @@ SUBCOMMAND = "OPDRACHT [ARGUMENTEN]..."
 ARGUMENT_WORDS = {
     "name": "NAAM",
     "files": "BESTAND",
+    "file": "BESTAND",
     "case_id": "CASUSNUMMER",
     "case_ids": "CASUSNUMMER",
     "token_id": "TOKENNUMMER",

@@ -1,0 +1,369 @@
+"""Putting a backup back (`meldcode restore FILE`, issue 11 point 5), so that `meldcode verify
+--all` passes on the restored database and the restore itself is evidence.
+
+A backup is older than the database it replaces: its log is shorter than the head the
+sequencer recorded outside the database (engine/log_head.py) and than the checkpoints written
+since (engine/checkpoints.py), and both would report the newer entries as removed. So:
+
+1. the copy is checked first, on a scratch copy: a database of this product (its schema
+   version is one of ours) that passes what `meldcode verify --all` checks (its log whole,
+   every case, users, tokens and process files, with this instance's history key); a copy
+   that fails changes nothing;
+2. it replaces the database only while no server has it open (the command line refuses);
+3. afterwards the recorded head is reset to the restored log, and every checkpoint in
+   MELDCODE_CHECKPOINT_DIR that the restored log does not hold (larger than it, or another
+   root at its size) is moved into a subfolder `voor-terugzetten-<time>`: kept, never
+   deleted, no longer the one verify compares with;
+4. one admin-log line, action `database_restored`, records the file, the log's size before
+   and after, the head recorded before (size and root, so an auditor sees how many entries
+   newer than the backup were dropped) and the checkpoints set aside; then a new checkpoint
+   is written when MELDCODE_CHECKPOINT_DIR is set, so the restore is pinned outside the
+   database too.
+
+Running pg_restore and copying files are the command line's (webui/cli.py); this module holds
+the checks and the bookkeeping around them."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from . import audit, checkpoints, config, log_head, log_verify, schema, store, timezones, translog
+from .failures import kind_of
+from .merkle import Tree
+from .messages import N_, Message, text_of
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Tables every Meldcode database has since the log across all cases (migration 0013 on).
+PRODUCT_TABLES = frozenset(
+    {
+        "alembic_version",
+        "cases",
+        "history_events",
+        "access_log",
+        "admin_log",
+        "log_entries",
+        "log_queue",
+        "users",
+    }
+)
+SET_ASIDE = "voor-terugzetten-{stamp}"  # the subfolder of the checkpoints a restore sets aside
+
+
+class RestoreRefused(Exception):
+    """The copy cannot be put back (not a backup of this product, its log not whole, the
+    database in use); the message is Dutch (a Message). Nothing was changed."""
+
+
+def known_revisions() -> set[str]:
+    """The schema revisions of this product's migrations."""
+    return {
+        rev.revision
+        for rev in ScriptDirectory.from_config(schema.alembic_config("sqlite://")).walk_revisions()
+    }
+
+
+def check_sqlite_backup(path: Path) -> None:
+    """Whether the file at `path` is an SQLite database of this product, read-only: the
+    SQLite header, the product's tables, a schema revision of ours. Raises RestoreRefused
+    (Dutch) for an empty file, random bytes, another application's database."""
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise RestoreRefused(
+            Message(N_("{path} is niet te lezen: {reason}"), path=str(path), reason=kind_of(exc))
+        ) from None
+    if header != SQLITE_HEADER:
+        raise RestoreRefused(
+            Message(
+                N_("{path} is geen reservekopie van Meldcode: het is geen SQLite-database"), path=str(path)
+            )
+        )
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            revisions = (
+                {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")}
+                if "alembic_version" in tables
+                else set()
+            )
+    except sqlite3.Error:
+        raise RestoreRefused(
+            Message(
+                N_("{path} is geen reservekopie van Meldcode: de SQLite-database is beschadigd"),
+                path=str(path),
+            )
+        ) from None
+    check_product(str(path), tables, revisions)
+
+
+def check_product(name: str, tables: set[str], revisions: set[str]) -> None:
+    """Raises RestoreRefused unless `tables` hold the product's and `revisions` is one schema
+    revision of this product (a newer product's copy cannot be put back by this one)."""
+    if not PRODUCT_TABLES <= tables:
+        raise RestoreRefused(
+            Message(
+                N_("{path} is geen reservekopie van Meldcode: de tabellen van Meldcode ontbreken"), path=name
+            )
+        )
+    if len(revisions) != 1 or not revisions <= known_revisions():
+        raise RestoreRefused(
+            Message(N_("{path} heeft een databaseschema dat deze versie van Meldcode niet kent"), path=name)
+        )
+
+
+def check_copy(url: str, jobs: int = 1) -> int:
+    """Bring the scratch copy at `url` to this product's schema and check it as `meldcode
+    verify --all` does: its log (log_verify.verify_log: no gap, every entry's keyed hash with
+    this instance's history key, every row in the log, the cases it names present), every
+    case (verification.verify_all: header, both chains, replay) and the rows outside the
+    cases (config_seals.problems: users, tokens, process files, settings). `jobs` processes
+    check cases side by side. Returns the log's size. Raises RestoreRefused naming the first
+    problems. Leaves no head record for the scratch copy."""
+    from . import config_seals, verification
+
+    engine = store.get_engine(url)
+    problems: list[str] = []
+    # Their English lines for the server log would only repeat, on the operator's screen,
+    # what the refusal names in Dutch (as verify quiets them).
+    quiet = [logging.getLogger(name) for name in ("meldcode.seals", log_head.log.name)]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        schema.upgrade(url)
+        report = log_verify.verify_log(url, jobs=1)
+        problems += [str(p) for p in report.problems]
+        for verdict in verification.verify_all(log=report, url=url, jobs=jobs):
+            problems += [f"casus {verdict.case_id}: {p}" for p in verdict.problems]
+        with engine.connect() as conn:
+            problems += [str(p) for p in config_seals.problems(conn)]
+    except DBAPIError:
+        raise RestoreRefused(N_("de reservekopie is niet te lezen als database van Meldcode")) from None
+    finally:
+        log_head.forget(engine)
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+    if problems:
+        more = len(problems) - 5
+        raise RestoreRefused(
+            Message(
+                N_(
+                    "de reservekopie is niet in orde (gewijzigd, of gemaakt met een andere "
+                    "geschiedenissleutel): {problems}{more}"
+                ),
+                problems="; ".join(problems[:5]),
+                more=f" (en nog {more})" if more > 0 else "",
+            )
+        )
+    return report.tree_size
+
+
+def sqlite_in_use(database: str, timeout: float = 2.0) -> bool:
+    """Whether another connection has the SQLite database open (a server running): leaving
+    WAL mode needs the database to itself. When free, the database is left in rollback-
+    journal mode (its -wal written back), ready to be replaced; the product's connections
+    turn WAL on again when they open it."""
+    if not Path(database).exists():
+        return False
+    with contextlib.closing(sqlite3.connect(database, timeout=timeout)) as conn:
+        try:
+            mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+        except sqlite3.OperationalError:
+            return True
+    return str(mode).lower() != "delete"
+
+
+def pg_other_connections(url: str) -> int:
+    """How many other sessions have the PostgreSQL database of `url` open (a server, a
+    worker, psql)."""
+    with store.get_engine(url).connect() as conn:
+        return (
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+            or 0
+        )
+
+
+def create_scratch(url: str, scratch: str) -> None:
+    """Create the empty PostgreSQL database of `scratch` (from template0) on the server of
+    `url`, to restore the copy into and check it there first. Raises RestoreRefused when the
+    database user may not create databases."""
+    name = make_url(scratch).database
+    try:
+        with store.get_engine(url).execution_options(isolation_level="AUTOCOMMIT").connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
+    except DBAPIError:
+        raise RestoreRefused(
+            N_(
+                "de reservekopie kan niet eerst apart worden gecontroleerd: de "
+                "databasegebruiker mag geen database aanmaken (CREATEDB is "
+                "nodig voor 'meldcode restore')"
+            )
+        ) from None
+
+
+def drop_scratch(url: str, scratch: str) -> None:
+    """Remove the scratch database again (closing this process's connections to it first)."""
+    store.dispose_engines()
+    name = make_url(scratch).database
+    with store.get_engine(url).execution_options(isolation_level="AUTOCOMMIT").connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def check_pg_scratch(scratch: str, name: str) -> None:
+    """Whether the scratch database (the copy restored into it) is one of this product:
+    its tables and schema revision (check_product). Raises RestoreRefused."""
+    engine = store.get_engine(scratch)
+    tables = set(inspect(engine).get_table_names())
+    revisions: set[str] = set()
+    if "alembic_version" in tables:
+        with engine.connect() as conn:
+            revisions = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    check_product(name, tables, revisions)
+
+
+def log_size(url: str) -> int:
+    """The size of the log of the database at `url` as it is (0 without one: no schema yet)."""
+    engine = store.get_engine(url)
+    try:
+        if "log_entries" not in inspect(engine).get_table_names():
+            return 0
+        with engine.connect() as conn:
+            last = conn.execute(select(func.max(translog.ENTRIES.c.idx))).scalar()
+    except DBAPIError:
+        return 0
+    return 0 if last is None else last + 1
+
+
+def recorded_head(url: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The head the sequencer recorded for the database at `url` before the restore, as
+    {"tree_size", "root", "at"}, or None; with the reason (Dutch) when the record is unusable."""
+    try:
+        head = log_head.read(store.get_engine(url))
+    except log_head.HeadUnreadable as exc:
+        return None, text_of(exc)
+    if head is None:
+        return None, None
+    return {"tree_size": head.tree_size, "root": head.root, "at": head.at}, None
+
+
+def _prefix_roots(url: str, sizes: set[int]) -> tuple[Tree, dict[int, str]]:
+    """The whole log's tree and its roots after the first `sizes` entries (those it holds)."""
+    tree, roots = Tree(), {}
+    with translog.snapshot(url) as conn:
+        for rows in translog.batches(
+            conn, select(translog.ENTRIES.c.entry_hash).order_by(translog.ENTRIES.c.idx)
+        ):
+            for (entry,) in rows:
+                if tree.size in sizes:
+                    roots[tree.size] = tree.root()
+                tree.append(bytes.fromhex(entry))
+    roots[tree.size] = tree.root()
+    return tree, roots
+
+
+def _set_aside(held: dict[int, str], size: int, stamp: str) -> tuple[list[dict], str | None]:
+    """Move the checkpoints of MELDCODE_CHECKPOINT_DIR the restored log does not hold into a
+    subfolder; out: what moved ({"file", "tree_size", "root", "at"}) and that folder. A file
+    that is no valid checkpoint stays where it is (verify names it)."""
+    folder = config.current().checkpoint_dir
+    if not folder or not Path(folder).is_dir():
+        return [], None
+    moved: list[dict] = []
+    target = Path(folder) / SET_ASIDE.format(stamp=stamp)
+    for path in sorted(Path(folder).glob("checkpoint-*.json")):
+        try:
+            found = checkpoints.load_checkpoint(path)
+        except checkpoints.CheckpointError:
+            continue
+        if found["tree_size"] <= size and held.get(found["tree_size"]) == found["root"]:
+            continue
+        target.mkdir(exist_ok=True)
+        path.rename(target / path.name)  # keeps its time: still the evidence it was
+        moved.append(
+            {"file": path.name, "tree_size": found["tree_size"], "root": found["root"], "at": found["at"]}
+        )
+    return moved, str(target) if moved else None
+
+
+def wanted_sizes() -> set[int]:
+    """The tree sizes of the valid checkpoints in MELDCODE_CHECKPOINT_DIR."""
+    folder = config.current().checkpoint_dir
+    if not folder or not Path(folder).is_dir():
+        return set()
+    sizes = set()
+    for path in Path(folder).glob("checkpoint-*.json"):
+        with contextlib.suppress(checkpoints.CheckpointError):
+            sizes.add(checkpoints.load_checkpoint(path)["tree_size"])
+    return sizes
+
+
+def after_restore(
+    url: str, file_name: str, size_before: int, head_before: tuple[dict[str, Any] | None, str | None], by: str
+) -> dict:
+    """The bookkeeping once the copy is in place at `url` (schema at head): the recorded head
+    reset to the restored log, the checkpoints it does not hold set aside, the admin-log line
+    `database_restored` written and sequenced, and a new checkpoint when
+    MELDCODE_CHECKPOINT_DIR is set. Returns the admin line's detail plus "checkpoint" (the
+    new file, or None). Raises OSError when the head record cannot be written."""
+    engine = store.get_engine(url)
+    # The head first (the sequencer appends nothing to a log shorter than the record), then
+    # the rows the backup still had queued get their places after its own entries.
+    log_head.reset(engine, _prefix_roots(url, set())[0])
+    translog.sequence(url)  # rows the backup still had queued, after its own entries
+    tree, roots = _prefix_roots(url, wanted_sizes())
+    log_head.reset(engine, tree)
+    stamp = timezones.iso_seconds(timezones.now_utc()).replace(":", "").replace("-", "")
+    moved, folder = _set_aside(roots, tree.size, stamp)
+    head, head_problem = head_before
+    detail = {
+        "file": file_name,
+        "tree_size_before": size_before,
+        "tree_size_after": tree.size,
+        "root_after": tree.root(),
+        "recorded_head_before": head,
+        "entries_dropped": max(0, (head or {}).get("tree_size", size_before) - tree.size),
+        "checkpoints_set_aside": moved,
+        "checkpoints_folder": folder,
+        "explanation": str(
+            Message(
+                N_(
+                    "De database is teruggezet uit een reservekopie. Regels van het logboek die nieuwer "
+                    "waren dan de reservekopie zijn daarmee weg: zie recorded_head_before en "
+                    "entries_dropped. Controlepunten die het teruggezette logboek niet bevat, staan "
+                    "ongewijzigd in checkpoints_folder."
+                )
+            )
+        ),
+    }
+    if head_problem:
+        detail["recorded_head_problem"] = head_problem
+    with store.unit_of_work(write=True, url=url) as session:
+        audit.log_admin(session, by, "database_restored", detail)
+    translog.sequence(url)
+    new = None
+    if config.current().checkpoint_dir:
+        new = str(checkpoints.write_checkpoint(url=url))
+    return {**detail, "checkpoint": new}
+
+
+def scratch_url(url: str, suffix: str) -> str:
+    """The URL of a scratch database beside the PostgreSQL database of `url`, named after it
+    with `suffix`."""
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{suffix}"[:63]).render_as_string(hide_password=False)
