@@ -3,7 +3,6 @@ headers and template helpers."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -184,27 +183,33 @@ def answer(entry: dict[str, Any]) -> str:
 
 # --- conditions of conditional fields, for the form script -------------------------------------
 
-_SIMPLE_CONDITION = re.compile(
-    r"""^\s*([A-Za-z_]\w*)\s*(==|!=)\s*(?:'([^']*)'|"([^"]*)"|(True|False)|(-?\d+))\s*$"""
-)
-
-
-def simple_condition(expression: str | None) -> dict[str, str] | None:
-    """`name == value` or `name != value` as the browser can check it on the form; None for
-    anything else (the field is then simply always shown, the server decides)."""
-    if not expression:
+def simple_condition(tests: list[dict[str, Any]] | None,
+                     fields: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The tests the browser checks for a conditional field (engine.form_conditions.decide:
+    each `field == value` or `field != value` over a field of this form, all must hold) as
+    the form template and webui/static/js/app.js take them: {"browser": the tests as app.js
+    reads them from data-when (the field's name, op, value and type as the server reads the
+    answer, and `default`, what it reads when the field is left empty), "tests": each with
+    the label of its field and of its value for the hint without JavaScript, and, for one
+    test, "field", "op", "value" as data-when-field/-op/-value (ja/nee for a yes/no)}. None
+    for no tests: the field is then simply always shown, the server decides. Raises
+    nothing."""
+    if not tests:
         return None
-    match = _SIMPLE_CONDITION.match(expression)
-    if not match:
-        return None
-    name, op, single, double, boolean, number = match.groups()
-    if boolean is not None:
-        value = "ja" if boolean == "True" else "nee"
-    elif number is not None:
-        value = number
-    else:
-        value = single if single is not None else double
-    return {"field": name, "op": op, "value": value}
+    by_name = {f["name"]: f for f in fields}
+    shown = []
+    for test in tests:
+        source = by_name.get(test["field"], {})
+        value = test["value"]
+        text = ("ja" if value else "nee") if isinstance(value, bool) else str(value)
+        option = next((o["label"] for o in source.get("options", []) if o["value"] == value),
+                      None)
+        shown.append({**test, "text": text, "label": source.get("label", test["field"]),
+                      "value_label": option or (_(text) if isinstance(value, bool) else text)})
+    first = shown[0]
+    return {"browser": tests, "tests": shown,
+            **({"field": first["field"], "op": first["op"], "value": first["text"]}
+               if len(shown) == 1 else {})}
 
 
 # --- errors as pages ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine import drafts, forms, listings, overview, pages, tasks
+from engine import drafts, form_conditions, forms, listings, overview, pages, tasks
 from engine.errors import Conflict, Invalid
 from engine.roles import AUDITOR, BEHEERDER, PROCESBEHEERDER, TASK_LANES
 from engine.stored_time import damaged_tasks, damaged_time
@@ -58,17 +58,24 @@ def _defaults(fields: list[dict]) -> dict[str, str]:
 
 
 def _render(task: dict, values: dict, errors: dict | None = None, status: int = 200):
-    fields = task["form"]["fields"]
-    for f in fields:
+    # Which fields this form asks, as the server decides it (engine/form_conditions.py): a
+    # required_when over the case data alone is settled here (false: the field is not asked
+    # and not on the page, its answer would be refused; true: plainly required); what is
+    # left over this form's answers, tests that must all hold, app.js checks in the browser.
+    conditions = form_conditions.form_conditions(
+        task["form"]["fields"], form_conditions.task_case_data(principal(), task["id"]))
+    fields = []
+    for f in task["form"]["fields"]:
         if f["type"] == "date":  # the browser's date picker offers only the days it takes
             f["min"], f["max"] = (day.isoformat() for day in forms.date_bounds(f))
-        f["condition"] = simple_condition(f.get("required_when"))
-        if f["condition"]:
-            source = next((g for g in fields if g["name"] == f["condition"]["field"]), None)
-            f["condition"]["label"] = source["label"] if source else f["condition"]["field"]
-            option = next((o["label"] for o in (source or {}).get("options", [])
-                           if o["value"] == f["condition"]["value"]), None)
-            f["condition"]["value_label"] = option or f["condition"]["value"]
+        decided = conditions.get(f["name"])
+        if decided is False:
+            continue
+        if decided is True:
+            f = {**f, "required": True, "required_when": None}
+        f["condition"] = simple_condition(decided if isinstance(decided, list) else None,
+                                          task["form"]["fields"])
+        fields.append(f)
     names = {f["name"] for f in fields}
     errors = errors or {}
     return render_template(

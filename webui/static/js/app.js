@@ -3,32 +3,66 @@
   "use strict";
   document.documentElement.classList.add("js");
 
-  /* Fields that only apply after a choice (data-when-field/op/value, set by the server from
-     the field's required_when) are shown only when that choice is made. A hidden field is
-     disabled, so it is not sent; the server validates whatever is sent. A disabled (hidden)
-     answer counts as not given, as on the server, which refuses an answer to a question that
-     is not asked (issue 14b): the talk's reaction after "geen vermoeden" was changed to "ja". */
-  function currentValue(form, name) {
+  /* Fields that only apply after some answers (data-when, set by the server from the field's
+     required_when once the case data is known: engine/form_conditions.py) are shown only when
+     every test in it holds. A hidden field is disabled, so it is not sent; the server
+     validates whatever is sent. A test reads an answer as the server does (engine/forms.py
+     condition_scope): a disabled (hidden) or empty answer counts as not given, and a field
+     not given is read as its "default" (its case datum, else the diagram's default, such as
+     client_niet_bereikt's false); without one the test does not hold. The server refuses an
+     answer to a question that is not asked (issue 14b): the talk's reaction after "geen
+     vermoeden" was changed to "ja". */
+  function given(form, name) {
     var inputs = form.querySelectorAll('[name="' + name + '"]');
-    if (!inputs.length) { return undefined; }
     for (var i = 0; i < inputs.length; i++) {
       var input = inputs[i];
       if (input.disabled) { continue; }
       if (input.type === "radio" || input.type === "checkbox") {
-        if (input.checked) { return input.value; }
+        if (input.checked) { return input.value.trim(); }
       } else {
-        return input.value;
+        return input.value.trim();
       }
     }
     return "";
   }
 
+  /* the answer as the server converts it (engine/forms.py _convert), or undefined */
+  function answer(form, test) {
+    var text = given(form, test.field);
+    if (text === "") { return undefined; }
+    if (test.type === "boolean") {
+      var lower = text.toLowerCase();
+      if (["ja", "true", "1"].indexOf(lower) >= 0) { return true; }
+      if (["nee", "false", "0"].indexOf(lower) >= 0) { return false; }
+      return undefined;
+    }
+    if (test.type === "integer") {
+      return /^[+-]?\d+$/.test(text) ? parseInt(text, 10) : undefined;
+    }
+    return text;
+  }
+
+  function holds(form, test) {
+    var value = answer(form, test);
+    if (value === undefined) {
+      if (!Object.prototype.hasOwnProperty.call(test, "default")) { return false; }
+      value = test["default"];
+    }
+    var equal = value === test.value;
+    return test.op === "==" ? equal : !equal;
+  }
+
   function applies(form, wrapper) {
-    var value = currentValue(form, wrapper.getAttribute("data-when-field"));
-    if (value === undefined) { return true; } /* the choice is not on this form: show */
-    if (value === "") { return false; } /* nothing chosen yet: the condition cannot hold */
-    var equal = value === wrapper.getAttribute("data-when-value");
-    return wrapper.getAttribute("data-when-op") === "==" ? equal : !equal;
+    var tests;
+    try {
+      tests = JSON.parse(wrapper.getAttribute("data-when"));
+    } catch (e) {
+      return true; /* unreadable: show it, the server decides */
+    }
+    for (var i = 0; i < tests.length; i++) {
+      if (!holds(form, tests[i])) { return false; }
+    }
+    return true;
   }
 
   function setShown(wrapper, show) {
@@ -45,7 +79,7 @@
   }
 
   function update(form) {
-    var wrappers = form.querySelectorAll("[data-when-field]");
+    var wrappers = form.querySelectorAll("[data-when]");
     /* a field hidden now hides the fields that depend on it: repeat until nothing changes */
     var changed = true;
     for (var pass = 0; changed && pass <= wrappers.length; pass++) {
@@ -61,7 +95,7 @@
   function init() {
     var forms = document.querySelectorAll("form.task-form");
     Array.prototype.forEach.call(forms, function (form) {
-      if (!form.querySelector("[data-when-field]")) { return; }
+      if (!form.querySelector("[data-when]")) { return; }
       form.addEventListener("change", function () { update(form); });
       form.addEventListener("input", function () { update(form); });
       update(form);
