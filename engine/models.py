@@ -23,16 +23,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from . import clock
-from .stored_text import StoredJSON, StoredLongText, StoredNumber, StoredText
+from .stored_text import StoredCode, StoredJSON, StoredLongText, StoredNumber, StoredText
 from .stored_time import StoredTime
 
 # Every stored time is UTC (engine/timezones.py) and a StoredTime: a value that is no time (text
 # on SQLite, 'infinity' on PostgreSQL) reads as a DamagedTime, never a failed row (issue 11).
 # So are shown texts (StoredText), JSON (StoredJSON) and integers that are no key (StoredNumber):
 # damaged, each reads as a marker the pages show as damaged (engine/stored_text.py).
-# The models' defaults and callers use this name.
-# engine/clock.py's now: the system clock, or the clock a test put in place.
-utcnow = clock.now
+utcnow = clock.now  # engine/clock.py's now (the system clock, or a test's); models' defaults
+UITKOMSTEN = ("gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen", "geen_vermoeden")
 
 
 class Base(DeclarativeBase):
@@ -126,8 +125,8 @@ class Case(Base):
     owner_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("users.id"), index=True)
     process_version: Mapped[int] = mapped_column(StoredNumber(), ForeignKey(
         "process_versions.version"), index=True)
-    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
-    uitkomst: Mapped[str | None] = mapped_column(String(40), index=True)
+    status: Mapped[str] = mapped_column(StoredCode(10, "open", "closed"), default="open", index=True)
+    uitkomst: Mapped[str | None] = mapped_column(StoredCode(40, *UITKOMSTEN), index=True)
     started_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow, index=True)
     closed_at: Mapped[datetime | None] = mapped_column(StoredTime(), index=True)
     # Set while the case is open with no ready step and no waiting timer (it stalled); the

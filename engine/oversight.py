@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from . import audit, cases, commands, entries, listings, pages, replay, timezones, verification
 from .errors import Invalid
 from .messages import N_, Message
+from .models import UITKOMSTEN as UITKOMSTEN  # CONTRACT section 1; here for its users
 from .models import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User
 from .roles import AUDITOR
 from .store import unit_of_work
@@ -23,7 +24,6 @@ PER_PAGE = 50
 MAX_PAGE = 1_000_000  # 50 million cases: more than any organisation will keep
 FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
 STATUSES = ("open", "closed")
-UITKOMSTEN = ("gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen", "geen_vermoeden")
 # A day as the date field sends it: date.fromisoformat alone also takes 20260301 and an ISO
 # week date of the same length (2026-W10-1), which no one types for a day.
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

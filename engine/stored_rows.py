@@ -163,8 +163,8 @@ def _raw_text(conn: Connection, column: Any, where: Any) -> str | None:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
 
 
-_CASE_FIELDS = ("client_ref", "reason", "owner_id", "started_at", "closed_at", "data",
-                "completed_steps")
+_CASE_FIELDS = ("client_ref", "reason", "owner_id", "status", "uitkomst", "started_at",
+                "closed_at", "data", "completed_steps")
 _EVENT_FIELDS = ("at", "actor", "action", "step", "data")
 
 

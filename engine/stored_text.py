@@ -138,7 +138,7 @@ def damaged(value: Any) -> bool:
     """Whether `value`, read from a StoredText, StoredJSON or StoredNumber column, was stored
     damaged (bytes that are no UTF-8, JSON that is no JSON or of the wrong shape, text in an
     integer column)."""
-    return isinstance(value, Damaged | DamagedData | DamagedList | DamagedNumber)
+    return isinstance(value, Damaged | DamagedData | DamagedList | DamagedNumber | DamagedCode)
 
 
 def damage_text(value: Any) -> Any:
@@ -146,7 +146,7 @@ def damage_text(value: Any) -> Any:
     catalogue text); None for a sound value."""
     if isinstance(value, Damaged):
         return N_("bytes die geen tekst zijn (UTF-8)")
-    if isinstance(value, DamagedData | DamagedList | DamagedNumber):
+    if isinstance(value, DamagedData | DamagedList | DamagedNumber | DamagedCode):
         return value.damage
     return None
 
@@ -299,6 +299,33 @@ def _read_json(dbapi_conn: Any, _record: Any) -> None:
         from psycopg.types.json import set_json_loads
 
         set_json_loads(_safe_json, dbapi_conn)
+
+
+class DamagedCode(str):
+    """A code column's value that is none of its codes (a status or uitkomst a database writer
+    made up), as read: the text, equal to no code. `damage`: what is wrong, in Dutch."""
+
+    @property
+    def damage(self) -> Message:
+        return Message(N_("geen bekende waarde ({value})"), value=repr(str(self))[:40])
+
+
+class StoredCode(TypeDecorator):
+    """A text column that holds one of a fixed set of codes (cases.status, cases.uitkomst):
+    any other stored value reads as a DamagedCode, so a page or the API names the case as
+    damaged (409) instead of failing on a value no contract knows (a 500)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int, *codes: str) -> None:
+        super().__init__(length)
+        self.codes = frozenset(codes)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is None or value in self.codes:
+            return value
+        return DamagedCode(value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
 
 
 class StoredNumber(TypeDecorator):
