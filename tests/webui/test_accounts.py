@@ -222,7 +222,7 @@ def test_deactivated_user_cannot_sign_in_and_tokens_fail(client, people):
 
 
 def test_token_create_list_revoke(client, people):
-    from engine import models, store
+    from engine import models, store, tokens
 
     result = cli("token", "create", "mw", "--days", "1")
     assert result.exit_code == 0, result.output
@@ -245,6 +245,8 @@ def test_token_create_list_revoke(client, people):
     with store.unit_of_work(write=True) as session:
         session.execute(update(models.ApiToken).where(models.ApiToken.id == int(new_row[0]))
                         .values(expires_at=models.utcnow().replace(year=2020)))
+        # resealed as the product's own writer would: an unsealed change reads as beschadigd
+        tokens.store_seals(session.connection(), [int(new_row[0])])
     assert client.get("/api/v1/tasks", headers=token).status_code == 401
     assert cli("token", "list", "mw").output.splitlines()[1].endswith("\texpired")
 

@@ -199,3 +199,23 @@ def test_a_page_of_the_admin_log_that_is_no_number_is_422_in_dutch(client, peopl
 def test_a_page_beyond_the_admin_log_is_empty(client, people, page):
     response = client.get(f"/api/v1/admin-log?page={page}", headers=people.auth("aud"))
     assert response.status_code == 200 and response.get_json() == []
+
+
+def test_every_action_the_engine_logs_has_a_label():
+    """Every action code the engine writes to the admin log (audit.log_admin in engine/ and the
+    migrations) is named in the auditor's words (ADMIN_ACTIONS): database_restored,
+    settings_recorded and process_recorded were shown as raw codes."""
+    import re
+    from pathlib import Path
+
+    from webui.admin import ADMIN_ACTIONS
+
+    engine = Path(__file__).resolve().parents[2] / "engine"
+    written = set()
+    for path in [*engine.glob("*.py"), *(engine / "migrations" / "versions").glob("*.py")]:
+        source = path.read_text()
+        written |= set(re.findall(r'log_admin\([^,]+,\s*[^,]+,\s*"([a-z_]+)"', source))
+        written |= set(re.findall(r'"action":\s*"([a-z_]+_recorded)"', source))
+    assert {"database_restored", "settings_changed", "user_added", "process_recorded",
+            "settings_recorded"} <= written, written
+    assert not written - set(ADMIN_ACTIONS), written - set(ADMIN_ACTIONS)

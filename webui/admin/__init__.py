@@ -110,6 +110,10 @@ ADMIN_ACTIONS = {
     "process_activated": _l("Procesversie actief gemaakt"),
     "cases_migrated": _l("Casussen verplaatst naar een andere versie"),
     "refused": _l("Beheerpagina geweigerd"),
+    # lines a migration or a restore writes: older data taken on trust, a copy put back
+    "process_recorded": _l("Bestaande procesversie vastgelegd"),
+    "settings_recorded": _l("Bestaande instellingen vastgelegd"),
+    "database_restored": _l("Reservekopie teruggezet"),
 }
 
 
