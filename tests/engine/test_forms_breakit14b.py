@@ -180,3 +180,14 @@ def test_the_kindcheck_explanation_belongs_to_a_case_with_children():
         "kindcheck_opvang_adequaat": True, "kindcheck_bescherming": True,
         "kindcheck_toelichting": "oma vangt op"}, context=NURSE)
     assert clean["kindcheck_toelichting"] == "oma vangt op"
+
+
+def test_fill_gives_no_answer_to_a_question_that_an_unasked_decision_would_switch_on():
+    """A scenario's decision for a question this form does not ask with its answers (here
+    weging_besproken_client: asked only without a suspicion) is no answer: it must not switch
+    on the question after it (weging_reactie_client), which the server would refuse as not
+    asked (f226b70 worked around this in one test; fill itself now follows the server)."""
+    every = [f.as_dict() for f in fields("stap4_wegen")]
+    data = paths.fill(every, {"vermoeden": True, "weging_besproken_client": True})
+    assert "weging_besproken_client" not in data and "weging_reactie_client" not in data
+    forms.validate(fields("stap4_wegen"), data, context=NURSE)

@@ -252,12 +252,20 @@ def fill(fields: list[dict], decisions: dict) -> dict:
     # a field left empty is read as its default by a condition (engine.forms.condition_scope)
     defaults = {f["name"]: f["default"] for f in fields if "default" in f}
 
+    # fields of this form left unasked with these answers: a decision for one of them is no
+    # answer, so it never switches on a question after it (the server reads it as not given)
+    unasked: set[str] = set()
+
+    def scope() -> dict:
+        given = {k: v for k, v in decisions.items() if k not in unasked}
+        return {**defaults, **given, **data}
+
     def required(f) -> bool:
         if f["required"]:
             return True
         try:
             return bool(f.get("required_when") and expressions.evaluate(
-                f["required_when"], {**defaults, **decisions, **data}))
+                f["required_when"], scope()))
         except expressions.ExpressionError:
             return False
 
@@ -265,7 +273,7 @@ def fill(fields: list[dict], decisions: dict) -> dict:
         # its invalid_when holds with this answer: a careful user leaves it empty
         try:
             return bool(f.get("invalid_when") and expressions.evaluate(
-                f["invalid_when"], {**defaults, **decisions, **data, f["name"]: value}))
+                f["invalid_when"], {**scope(), f["name"]: value}))
         except expressions.ExpressionError:
             return False
 
@@ -278,7 +286,9 @@ def fill(fields: list[dict], decisions: dict) -> dict:
             if f.get("required_when") and not required(f):
                 # not asked with these answers: engine.forms.validate refuses an answer to it
                 data.pop(name, None)
+                unasked.add(name)
                 continue
+            unasked.discard(name)
             if name in decisions:
                 data[name] = decisions[name]
             elif f["type"] in ("string", "text"):
