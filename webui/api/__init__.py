@@ -336,7 +336,9 @@ def complete_task(task_id):
                       {str(k)[:100]: N_("Onbekend veld.") for k in unknown})
     if "data" not in payload:
         raise Invalid(N_("'data' ontbreekt."), {"data": REQUIRED})
-    return tasks.complete_task(g.principal, task_id, payload["data"])
+    case = tasks.complete_task(g.principal, task_id, payload["data"])
+    g.completed_practice = bool(case.get("practice"))  # for the metrics (observability)
+    return case
 
 
 @endpoint("GET", "/processes", "Alle procesversies (procesbeheerder, beheerder, auditor)",
