@@ -27,7 +27,9 @@ BROKEN = {
                         "het toegangslog is onleesbaar: geen geldig tijdstip", "sqlite"),
     "event actor no UTF-8": ("UPDATE history_events SET actor = CAST(X'ff' AS TEXT) "
                              "WHERE case_id = :c AND seq = 2",
-                             "kolom actor bevat bytes die geen tekst zijn (UTF-8)", "sqlite"),
+                             # read as damaged text (StoredText, 35b0e02): the event's hash
+                             "gebeurtenis 2 (task_completed, stap1_signalen): de inhoud is na "
+                             "het vastleggen gewijzigd", "sqlite"),
     "nested too deep": ("UPDATE cases SET data = '" + "[" * 100_000 + "]" * 100_000
                         + "' WHERE id = :c", "te diep geneste gegevens", "sqlite"),
 }
