@@ -473,3 +473,19 @@ def english(browser_like, name: str):
     browser_like.login(name)
     browser_like.post("/taal", {"taal": "en", "next": "/"})
     return browser_like
+
+
+def walk_some_cases(url: str, count: int = 3, prefix: str = "reserve") -> None:
+    """Start `count` cases as mw on the database `url` and complete a few steps of each (2 for
+    the first, one more for each next), through the engine: history for backup and restore."""
+    from engine import users
+
+    with store.unit_of_work(url=url) as session:
+        mw = users.Principal.of(session.scalar(select(models.User).where(models.User.name == "mw")))
+    for i in range(count):
+        case = cases.start_case(mw, {"client_ref": f"{prefix}-{i}"})
+        for _ in range(2 + i):
+            if not case["tasks"]:
+                break
+            task = tasks.get_task(mw, case["tasks"][0]["id"])
+            case = tasks.complete_task(mw, task["id"], fill(task["form"]["fields"], LONGEST.decisions))

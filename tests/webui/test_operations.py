@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from engine import models, store
 from tests.conftest import PG_BIN, ROOT, free_port, meldcode_cli
-from tests.helpers import start_server, stop_server, write_lock_held
+from tests.helpers import start_server, stop_server, walk_some_cases, write_lock_held
 from tests.scenarios.paths import LONGEST, fill
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -584,24 +584,10 @@ def test_metrics_are_summed_over_the_workers(sqlite_url, sqlite_people, tmp_path
 # --- backup and restore -----------------------------------------------------------------------
 
 
-def _walk_some_cases(url: str, count: int = 3, prefix: str = "reserve") -> None:
-    """Start `count` cases as mw and complete a few steps of each, through the engine."""
-    from engine import cases, tasks, users
-
-    with store.unit_of_work(url=url) as session:
-        mw = users.Principal.of(session.scalar(select(models.User).where(models.User.name == "mw")))
-    for i in range(count):
-        case = cases.start_case(mw, {"client_ref": f"{prefix}-{i}"})
-        for _ in range(2 + i):
-            if not case["tasks"]:
-                break
-            task = tasks.get_task(mw, case["tasks"][0]["id"])
-            case = tasks.complete_task(mw, task["id"], fill(task["form"]["fields"],
-                                                                 LONGEST.decisions))
 
 
 def test_backup_and_restore_pass_verify(db_url, people, tmp_path, request):
-    _walk_some_cases(db_url)
+    walk_some_cases(db_url)
     backup = tmp_path / "reserve.bak"
     result = meldcode_cli("backup", "-o", str(backup), env={"MELDCODE_DATABASE_URL": db_url})
     assert result.returncode == 0, result.stderr
@@ -636,7 +622,7 @@ def test_backup_of_sqlite_while_writing(sqlite_url, sqlite_people, tmp_path):
     def write():
         i = 0
         while not stop.is_set():
-            _walk_some_cases(sqlite_url, 1, f"schrijf-{i}")
+            walk_some_cases(sqlite_url, 1, f"schrijf-{i}")
             i += 1
 
     writer = threading.Thread(target=write)

@@ -19,22 +19,7 @@ from sqlalchemy import func, select, text
 
 from engine import log_head, models, store
 from tests.conftest import LiveServer, meldcode_cli
-from tests.scenarios.paths import LONGEST, fill
-
-
-def _walk_some_cases(url: str, count: int, prefix: str) -> None:
-    """Start `count` cases as mw and complete a few steps of each, through the engine."""
-    from engine import cases, tasks, users
-
-    with store.unit_of_work(url=url) as session:
-        mw = users.Principal.of(session.scalar(select(models.User).where(models.User.name == "mw")))
-    for i in range(count):
-        case = cases.start_case(mw, {"client_ref": f"{prefix}-{i}"})
-        for _ in range(2 + i):
-            if not case["tasks"]:
-                break
-            task = tasks.get_task(mw, case["tasks"][0]["id"])
-            case = tasks.complete_task(mw, task["id"], fill(task["form"]["fields"], LONGEST.decisions))
+from tests.helpers import walk_some_cases
 
 
 def _count(url: str, model) -> int:
@@ -70,11 +55,11 @@ def _cli(*args: str, url: str):
 
 
 def test_a_restored_backup_passes_verify_and_the_log_goes_on(db_url, people, tmp_path, checkpoint_dir):
-    _walk_some_cases(db_url, 2, "voor")
+    walk_some_cases(db_url, 2, "voor")
     assert _cli("checkpoint", url=db_url).returncode == 0
     backup = tmp_path / "reserve.bak"
     assert _cli("backup", "-o", str(backup), url=db_url).returncode == 0
-    _walk_some_cases(db_url, 3, "na")  # newer than the backup: dropped by the restore
+    walk_some_cases(db_url, 3, "na")  # newer than the backup: dropped by the restore
     newer = _cli("checkpoint", url=db_url)
     assert newer.returncode == 0, newer.stderr
     assert _count(db_url, models.Case) == 5
@@ -110,7 +95,7 @@ def test_a_restored_backup_passes_verify_and_the_log_goes_on(db_url, people, tmp
     # the sequencer sequences new writes again: a case started now is in the log, and verify
     # passes once more (also against the restored database's new head)
     size = _log_size(db_url)
-    _walk_some_cases(db_url, 1, "daarna")
+    walk_some_cases(db_url, 1, "daarna")
     store.dispose_engines()
     again = _cli("verify", "--all", url=db_url)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -125,7 +110,7 @@ def test_without_a_restore_the_copy_put_back_by_hand_fails(sqlite_url, sqlite_pe
 
     backup = tmp_path / "reserve.sqlite"
     assert _cli("backup", "-o", str(backup), url=sqlite_url).returncode == 0
-    _walk_some_cases(sqlite_url, 1, "na")
+    walk_some_cases(sqlite_url, 1, "na")
     assert _cli("verify", "--all", url=sqlite_url).returncode == 0
     store.dispose_engines()
     live = sqlite_url.removeprefix("sqlite:///")
@@ -225,9 +210,9 @@ def _other_app(tmp: Path) -> Path:
 @pytest.mark.parametrize("kind", sorted(NOT_BACKUPS))
 def test_what_is_no_good_backup_is_refused_and_changes_nothing(sqlite_url, sqlite_people, tmp_path, kind):
     make, why = NOT_BACKUPS[kind]
-    _walk_some_cases(sqlite_url, 2, "voor")
+    walk_some_cases(sqlite_url, 2, "voor")
     candidate = make(sqlite_url, tmp_path)
-    _walk_some_cases(sqlite_url, 1, "na")
+    walk_some_cases(sqlite_url, 1, "na")
     assert _cli("verify", "--all", url=sqlite_url).returncode == 0
     before = _state(sqlite_url)
     folder = sorted(os.listdir(Path(sqlite_url.removeprefix("sqlite:///")).parent))
@@ -257,14 +242,14 @@ def test_a_backup_of_another_installation_is_refused(sqlite_url, sqlite_people, 
 
 
 def test_a_restore_while_the_server_runs_is_refused(db_url, people, tmp_path):
-    _walk_some_cases(db_url, 1, "voor")
+    walk_some_cases(db_url, 1, "voor")
     store.dispose_engines()
     if db_url.startswith("sqlite"):
         backup = _sqlite_backup(db_url, tmp_path)
     else:
         backup = tmp_path / "b.dump"
         assert _cli("backup", "-o", str(backup), url=db_url).returncode == 0
-    _walk_some_cases(db_url, 1, "na")
+    walk_some_cases(db_url, 1, "na")
     from engine import translog
 
     translog.sequence(db_url)  # what the server's sequencer would do on its own meanwhile
@@ -333,5 +318,5 @@ def _walk_some_cases_as_new(url: str) -> None:
     from tests.conftest import People
 
     People(url)
-    _walk_some_cases(url, 1, "pg")
+    walk_some_cases(url, 1, "pg")
     store.dispose_engines()
