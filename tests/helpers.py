@@ -292,6 +292,21 @@ def cli(*args: str):
     return CliRunner().invoke(meldcode, list(args), catch_exceptions=False)
 
 
+def verify_all() -> tuple[int, str]:
+    """`meldcode verify --all` on the current database: its exit code and output."""
+    result = cli("verify", "--all")
+    return result.exit_code, result.output
+
+
+def config_problems() -> list[str]:
+    """What verify --all finds outside the cases (users, tokens, process files, settings),
+    in Dutch (engine/config_seals.py problems)."""
+    from engine import config_seals
+
+    with store.unit_of_work() as session:
+        return config_seals.problems(session.connection())
+
+
 # --- a real `meldcode serve` --------------------------------------------------------------------
 
 MELDCODE = str(ROOT / ".venv" / "bin" / "meldcode")

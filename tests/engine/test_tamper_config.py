@@ -9,16 +9,14 @@ import hashlib
 import logging
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import text
 
 from engine import cases, config_seals, definitions, models, sessions, store, tokens, users, versions
 from engine.errors import Conflict
 from engine.passwords import password_hasher
 from tests.conftest import PASSWORD
-from tests.helpers import Client
+from tests.helpers import Client, config_problems, verify_all
 from tests.helpers import text as page_text
-from webui.cli import main as meldcode
 
 KNOWN = "een-wachtwoord-dat-de-indringer-kent"
 
@@ -28,16 +26,6 @@ def intrude(*statements: str, **params) -> None:
     with store.unit_of_work(write=True) as session:
         for sql in statements:
             session.execute(text(sql), {k: v for k, v in params.items() if f":{k}" in sql})
-
-
-def verify_all() -> tuple[int, str]:
-    result = CliRunner().invoke(meldcode, ["verify", "--all"], catch_exceptions=False)
-    return result.exit_code, result.output
-
-
-def problems() -> list[str]:
-    with store.unit_of_work() as session:
-        return config_seals.problems(session.connection())
 
 
 def user_id(name: str) -> int:
@@ -103,8 +91,8 @@ def test_a_users_row_changed_outside_the_product_is_caught_and_refused(people, k
     assert f"gebruiker {name} (id {user_id(name)}): de gegevens" in output
     assert "buiten het product gewijzigd" in output
     # only that user: the others still match their seals
-    assert [p for p in problems() if "gebruiker " in p] == [
-        p for p in problems() if p.startswith(f"gebruiker {name} ")
+    assert [p for p in config_problems() if "gebruiker " in p] == [
+        p for p in config_problems() if p.startswith(f"gebruiker {name} ")
     ]
 
     with caplog.at_level(logging.WARNING, logger="meldcode.seals"):
@@ -139,7 +127,7 @@ def test_the_products_own_changes_keep_the_seal_and_never_launder_a_tampering(pe
         users.set_password(session, "aud", KNOWN + "-2", by="bh")
         users.deactivate(session, "lg", by="bh")  # mw and mw2 lose their leidinggevende
     sessions.end_sessions(people["mw"].id)
-    assert problems() == []
+    assert config_problems() == []
     assert sessions.sign_in("aud", KNOWN + "-2") is not None
     assert sessions.session_version(people["mw"].id) is not None
 
@@ -147,7 +135,7 @@ def test_the_products_own_changes_keep_the_seal_and_never_launder_a_tampering(pe
     with store.unit_of_work(write=True) as session:
         users.set_email(session, "mw", "mw@zorg.example", by="bh")  # a product write after it
     sessions.end_sessions(people["mw"].id)
-    assert [p for p in problems() if p.startswith("gebruiker mw ")]
+    assert [p for p in config_problems() if p.startswith("gebruiker mw ")]
     assert sessions.sign_in("mw", PASSWORD) is None
 
 
@@ -290,9 +278,9 @@ def test_a_user_row_deleted_by_hand_is_named(people):
     added, gone from the table, is named by verify --all."""
     with store.unit_of_work(write=True) as session:
         users.create_user(session, "vertrokken", ["medewerker"], PASSWORD, by="bh")
-    assert problems() == []
+    assert config_problems() == []
     intrude("DELETE FROM users WHERE name = 'vertrokken'")
-    assert any("vertrokken" in str(p) and "ontbreekt" in str(p) for p in problems()), problems()
+    assert any("vertrokken" in str(p) and "ontbreekt" in str(p) for p in config_problems()), config_problems()
     code, output = verify_all()
     assert code == 1 and "vertrokken" in output, output
 
@@ -381,7 +369,7 @@ TOKEN_TAMPERINGS = {
 
 @pytest.mark.parametrize("kind", sorted(TOKEN_TAMPERINGS))
 def test_a_token_row_changed_outside_the_product_gives_no_access_and_is_named(people, app, kind, caplog):
-    assert problems() == []
+    assert config_problems() == []
     token, number = TOKEN_TAMPERINGS[kind](people)
 
     with caplog.at_level(logging.WARNING, logger="meldcode.seals"):
@@ -395,8 +383,8 @@ def test_a_token_row_changed_outside_the_product_gives_no_access_and_is_named(pe
     assert code == 1, output
     assert "gebruikers en procesversies: NIET IN ORDE" in output
     assert f"API-token {number} (gebruiker-id " in output
-    assert [p for p in problems() if p.startswith("API-token")] == [
-        p for p in problems() if p.startswith(f"API-token {number} ")
+    assert [p for p in config_problems() if p.startswith("API-token")] == [
+        p for p in config_problems() if p.startswith(f"API-token {number} ")
     ]
 
 
@@ -405,13 +393,13 @@ def test_the_products_token_writes_keep_the_seal_and_a_revoke_never_launders(peo
     assert tokens.principal_for_token(token) is not None
     with store.unit_of_work(write=True) as session:
         tokens.revoke_tokens(session, "lg", by="bh")
-    assert problems() == []
+    assert config_problems() == []
 
     intrude("UPDATE api_tokens SET user_id = :mw WHERE id = :n", mw=people["mw"].id, n=number)
     with store.unit_of_work(write=True) as session:
         assert tokens.revoke_tokens(session, "mw", by="bh") == 2  # its own and the moved one
-    assert [p for p in problems() if p.startswith("API-token")] == [
-        p for p in problems() if p.startswith(f"API-token {number} ")
+    assert [p for p in config_problems() if p.startswith("API-token")] == [
+        p for p in config_problems() if p.startswith(f"API-token {number} ")
     ] != []
     # the revoke did not seal the moved row: with its revocation cleared it still acts as nobody
     intrude("UPDATE api_tokens SET revoked_at = NULL WHERE id = :n", n=number)
@@ -425,7 +413,7 @@ def test_an_expiry_that_is_no_time_is_no_unending_token(people, db_url):
     stored = "infinity" if db_url.startswith("postgresql") else "bad"
     intrude(f"UPDATE api_tokens SET expires_at = '{stored}' WHERE id = :n", n=number)
     assert tokens.principal_for_token(token) is None
-    assert any(p.startswith(f"API-token {number} ") for p in problems()), problems()
+    assert any(p.startswith(f"API-token {number} ") for p in config_problems()), config_problems()
 
 
 def test_the_migration_seals_the_token_rows_that_exist(tmp_path, monkeypatch):

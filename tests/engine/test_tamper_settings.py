@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from engine import audit, cases, config_seals, due, organisation, store
-from tests.helpers import Client
+from engine import audit, cases, due, organisation, store
+from tests.helpers import Client, config_problems, verify_all
 from tests.helpers import text as page_text
 from webui.cli import main as meldcode
 
@@ -39,16 +39,6 @@ def intrude(*statements: str) -> None:
     with store.unit_of_work(write=True) as session:
         for sql in statements:
             session.execute(text(sql))
-
-
-def verify_all() -> tuple[int, str]:
-    result = CliRunner().invoke(meldcode, ["verify", "--all"], catch_exceptions=False)
-    return result.exit_code, result.output
-
-
-def problems() -> list[str]:
-    with store.unit_of_work() as session:
-        return config_seals.problems(session.connection())
 
 
 @pytest.fixture
@@ -109,7 +99,8 @@ def test_a_setting_changed_in_the_database_is_named_by_verify_and_not_used(genui
     code, output = verify_all()
     assert code == 1, output
     assert f"instelling {key} {words}" in output
-    assert problems() == [p for p in problems() if p.startswith(f"instelling {key} ")]  # only that key
+    found = config_problems()
+    assert found == [p for p in found if p.startswith(f"instelling {key} ")]  # only that key
 
     with caplog.at_level(logging.WARNING, logger="meldcode.seals"):
         now = organisation.current()
@@ -210,7 +201,7 @@ def test_a_genuine_value_the_form_now_refuses_takes_its_default(people, caplog):
     with caplog.at_level(logging.WARNING, logger="meldcode.seals"):
         assert organisation.current()["aandachtsfunctionarissen"] == []
     assert "shape the settings form allows" in caplog.text
-    assert problems() == []  # the row is what the log says
+    assert config_problems() == []  # the row is what the log says
 
 
 def test_the_migration_records_the_settings_that_exist(tmp_path, monkeypatch):
@@ -232,7 +223,7 @@ def test_the_migration_records_the_settings_that_exist(tmp_path, monkeypatch):
     schema.upgrade(url)
     try:
         assert organisation.current()["organisatie_naam"] == "De Linde"
-        assert [p for p in problems() if p.startswith("instelling")] == [
+        assert [p for p in config_problems() if p.startswith("instelling")] == [
             "instelling veilig_thuis_regio_naam: de opgeslagen waarde is beschadigd "
             "(geen geldige JSON (regel 1, kolom 2))"
         ]
