@@ -31,6 +31,7 @@ from .stored_time import StoredTime
 # So are shown texts (StoredText), JSON (StoredJSON) and integers that are no key (StoredNumber):
 # damaged, each reads as a marker the pages show as damaged (engine/stored_text.py).
 utcnow = clock.now  # engine/clock.py's now (the system clock, or a test's); models' defaults
+STATUSES = ("open", "closed")  # a case's status and uitkomst codes (CONTRACT section 1)
 UITKOMSTEN = ("gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen", "geen_vermoeden")
 
 
@@ -125,7 +126,7 @@ class Case(Base):
     owner_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("users.id"), index=True)
     process_version: Mapped[int] = mapped_column(StoredNumber(), ForeignKey(
         "process_versions.version"), index=True)
-    status: Mapped[str] = mapped_column(StoredCode(10, "open", "closed"), default="open", index=True)
+    status: Mapped[str] = mapped_column(StoredCode(10, *STATUSES), default="open", index=True)
     uitkomst: Mapped[str | None] = mapped_column(StoredCode(40, *UITKOMSTEN), index=True)
     started_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow, index=True)
     closed_at: Mapped[datetime | None] = mapped_column(StoredTime(), index=True)

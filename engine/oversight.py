@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from . import audit, cases, commands, entries, listings, pages, replay, timezones, verification
 from .errors import Invalid
 from .messages import N_, Message
-from .models import UITKOMSTEN as UITKOMSTEN  # CONTRACT section 1; here for its users
+from .models import STATUSES as STATUSES  # CONTRACT section 1; here for their users
+from .models import UITKOMSTEN as UITKOMSTEN
 from .models import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User
 from .roles import AUDITOR
 from .store import unit_of_work
@@ -23,7 +24,6 @@ from .versions import active_version, definition_for
 PER_PAGE = 50
 MAX_PAGE = 1_000_000  # 50 million cases: more than any organisation will keep
 FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
-STATUSES = ("open", "closed")
 # A day as the date field sends it: date.fromisoformat alone also takes 20260301 and an ISO
 # week date of the same length (2026-W10-1), which no one types for a day.
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
