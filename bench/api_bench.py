@@ -39,7 +39,7 @@ from sqlalchemy import insert, select, text  # noqa: E402
 from bench import bare  # noqa: E402
 from tests.scenarios.paths import LONGEST, fill  # noqa: E402
 
-PASSWORD = "bench-wachtwoord"
+PASSWORD = "bench-wachtwoord-lang-genoeg"
 
 
 def log(msg: str) -> None:

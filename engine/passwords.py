@@ -3,12 +3,18 @@ CONTRACT section 5 (zxcvbn with Dutch words, in Dutch) and new random passwords.
 
 from __future__ import annotations
 
+import gzip
+import heapq
+import json
 import re
 import secrets
+import threading
 from collections.abc import Mapping
+from importlib.resources import files
 from typing import Any
 
 import zxcvbn
+import zxcvbn.matching
 from argon2 import PasswordHasher, profiles
 
 from . import config, forms
@@ -51,11 +57,12 @@ MAX_PASSWORD = 1024  # argon2 takes any length; the cap keeps a huge input from 
 # fair wall against an offline one with argon2. It finds common passwords (its list of the most
 # used ones), words, names, keyboard walks, repeats, sequences, dates and years.
 MIN_SCORE = 3
-# A known word with digits or symbols around it ("zomer2026!!!", "Welkom01!2345") scores 3, yet
-# it is the first thing every cracking rule set tries (hashcat's best64: a word, then appended
-# or prepended characters). The letters between such a run are scored on their own; below this
-# many guesses they are a word or two from the list, and the password is refused.
-MIN_WORD_PART_GUESSES = 1e6
+# A known word with digits or symbols around or between ("zomer2026!!!", "zomer2026zomer",
+# "Jan-Jansen-1980") scores 3, yet it is the first thing every cracking rule set tries
+# (hashcat's best64 and combinator attacks: words, then characters added). So the letters are
+# scored once more on their own: when zxcvbn explains them wholly by words, names and repeats
+# (no random part) they must carry the strength themselves, as a password would.
+MIN_WORD_PART_GUESSES = 1e8
 # zxcvbn ranks words of English and a few names; these Dutch words and the product's own name
 # are what a Dutch care worker reaches for first, so they count as dictionary words too.
 COMMON_WORDS = (
@@ -67,15 +74,48 @@ COMMON_WORDS = (
     "juni", "juli", "augustus", "september", "oktober", "november", "december", "maandag",
     "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag", "wijkteam", "jeugd",
     "jeugdzorg", "huiselijk", "geweld", "kindermishandeling", "inloggen", "gebruiker",
-    # Dutch everyday words: without them "het" in "hetwachtwoord1" counted as three random
-    # letters, and the whole passed.
-    "het", "de", "een", "en", "van", "ik", "te", "dat", "die", "in", "is", "niet", "op", "aan",
-    "met", "voor", "zijn", "er", "maar", "om", "ook", "als", "dan", "bij", "nog", "uit", "wat",
-    "mijn", "jij", "je", "ze", "we", "wij", "hij", "zij", "haar", "hem", "ons", "onze", "jouw",
-    "uw", "dit", "naar", "was", "heb", "ben", "geen", "meer", "kan", "wil", "moet", "goed",
-    "mooi", "lief", "liefje", "schat", "nieuw", "oud", "eerste", "tweede", "wachtwoord1",
-    "paswoord", "inlog", "toegang", "sleutel", "code", "test", "admin", "werk", "kantoor",
+    # Dutch phrases and passwords that people choose, ranked as zxcvbn's own password list is.
+    "ikhouvanjou", "ikhouvanje", "ikbenhet", "hoihoi", "doeidoei", "welkom01", "geheim123",
+    "wachtwoord123", "mijnwachtwoord", "hetwachtwoord", "lieveschat", "ditismijnwachtwoord",
 )
+# The most frequent Dutch first names and surnames: a name with a birth year is what a user
+# picks and what an attacker tries first. Both lists rank these words far down.
+DUTCH_NAMES = (
+    "jan", "piet", "kees", "henk", "klaas", "willem", "johan", "peter", "hans", "gerrit",
+    "cor", "bram", "daan", "sem", "lucas", "levi", "finn", "noah", "thijs", "ruben", "jeroen",
+    "maria", "anna", "johanna", "cornelia", "sanne", "lisa", "emma", "julia", "sophie", "tess",
+    "anouk", "fleur", "eva", "lotte", "femke", "linda", "monique", "marieke", "ingrid", "els",
+    "jansen", "janssen", "devries", "vries", "dejong", "jong", "vandenberg", "berg", "vandijk",
+    "dijk", "bakker", "visser", "smit", "meijer", "deboer", "boer", "mulder", "degroot",
+    "groot", "bos", "vos", "peters", "hendriks", "vanleeuwen", "dekker", "brouwer", "dewit",
+    "dijkstra", "smits", "degraaf", "vandermeer", "vanderlinden", "kok", "jacobs", "dehaan",
+    "vermeulen", "vandenheuvel", "vanderveen", "vandenbroek", "willems", "vanvliet",
+    "hoekstra", "maas", "verhoeven", "koster", "vandam", "prins", "blom", "huisman",
+)
+# How many of the most frequent Dutch words (pyspellchecker's frequency list, from spoken
+# Dutch) count as dictionary words, as zxcvbn's English lists hold some 30,000 each.
+DUTCH_WORDS = 50_000
+_lists_lock = threading.Lock()
+_lists_added = False
+
+
+def add_dutch_lists() -> None:
+    """Register the Dutch word, name and password lists with zxcvbn (its documented
+    `add_frequency_lists`), once per process: about 0.4 s, paid by the first new password."""
+    global _lists_added
+    with _lists_lock:
+        if _lists_added:
+            return
+        counts = json.loads(gzip.decompress(
+            (files("spellchecker") / "resources" / "nl.json.gz").read_bytes()))
+        common = heapq.nlargest(DUTCH_WORDS, (w for w in counts if w.isalpha() and len(w) > 1),
+                                key=counts.__getitem__)
+        zxcvbn.matching.add_frequency_lists({
+            "nederlands": common, "nederlandse_namen": list(DUTCH_NAMES),
+            "nederlandse_wachtwoorden": list(COMMON_WORDS)})
+        _lists_added = True
+
+
 # Only the start is scored: zxcvbn's cost grows with the length, and a long password whose
 # first 100 characters are strong is strong.
 _SCORED = 100
@@ -108,24 +148,35 @@ def password_problem(password: str, name: str = "", display_name: str = "",
         return Message(N_("Het wachtwoord mag hoogstens {n} tekens hebben."), n=MAX_PASSWORD)
     if not password.strip():
         return N_("Het wachtwoord mag niet alleen uit spaties bestaan.")
-    if password == DEMO_PASSWORD and not demo:
+    if password == DEMO_PASSWORD and demo:
+        return None
+    if _letters_and_digits(DEMO_PASSWORD) in _letters_and_digits(password):
         return N_("Dit is het wachtwoord van de demogebruikers; het staat in de handleiding en "
                   "is dus bij iedereen bekend. Kies een ander.")
+    add_dutch_lists()
     personal = [p for p in (name, display_name, *(display_name or "").split()) if p]
-    result = zxcvbn.zxcvbn(password[:_SCORED], user_inputs=[*personal, *COMMON_WORDS])
+    result = zxcvbn.zxcvbn(password[:_SCORED], user_inputs=personal)
     if result["score"] < MIN_SCORE:
         return _weakness(result, {p.lower() for p in personal})
-    word_part = _AROUND_WORD.sub("", password[:_SCORED])
-    if word_part != password[:_SCORED] and \
-            zxcvbn.zxcvbn(word_part, user_inputs=[*personal, *COMMON_WORDS])["guesses"] \
-            < MIN_WORD_PART_GUESSES:
-        return N_("Een bekend woord met cijfers of tekens ervoor of erachter is makkelijk te "
-                  "raden. Kies een zin van een paar woorden die niet bij elkaar horen.")
+    letters = _NOT_LETTER.sub("", password[:_SCORED])
+    if letters and letters != password[:_SCORED]:
+        words = zxcvbn.zxcvbn(letters, user_inputs=personal)
+        if words["guesses"] < MIN_WORD_PART_GUESSES and \
+                all(m.get("pattern") != "bruteforce" for m in words["sequence"]):
+            return N_("Bekende woorden of namen met cijfers of tekens ervoor, ertussen of "
+                      "erachter zijn makkelijk te raden. Kies een zin van een paar woorden "
+                      "die niet bij elkaar horen.")
     return None
 
 
-# Digits, symbols and spaces at the start or the end: what a cracking rule adds to a word.
-_AROUND_WORD = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+# What a cracking rule adds to or puts between words: digits, symbols, spaces.
+_NOT_LETTER = re.compile(r"[\W\d_]+")
+
+
+def _letters_and_digits(text: str) -> str:
+    """The letters and digits of text, in lower case: "Oefenen-Met-Meldcode!" and
+    "oefenen met meldcode" are one password to a cracking rule."""
+    return "".join(c for c in text.casefold() if c.isalnum())
 
 
 def _weakness(result: Mapping[str, Any], personal: set[str]) -> str:
@@ -138,7 +189,7 @@ def _weakness(result: Mapping[str, Any], personal: set[str]) -> str:
             if match.get("dictionary_name") == "user_inputs" and \
                     match.get("matched_word", "").lower() in personal:
                 return N_("Het wachtwoord lijkt op uw naam. Kies iets wat niemand met u verbindt.")
-            if match.get("dictionary_name") == "passwords":
+            if match.get("dictionary_name") in ("passwords", "nederlandse_wachtwoorden"):
                 return N_("Dit is een veelgebruikt wachtwoord (of lijkt er sterk op). Kies een "
                           "zin van een paar woorden die niet bij elkaar horen.")
             return N_("Het wachtwoord bestaat vooral uit een bekend woord. Voeg woorden toe die "

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 STRICT = os.environ.get("MELDCODE_TEST_STRICT") == "1"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-PASSWORD = "geheim-wachtwoord"
+PASSWORD = "blauwe-giraf-leest-krant"
 
 # Keys and instance files of the test run live in a temp dir, never in the checkout.
 _instance = tempfile.mkdtemp(prefix="meldcode-test-")

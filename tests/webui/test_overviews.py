@@ -37,7 +37,7 @@ def test_each_role_lands_on_its_own_start_page(ui_app):
     for name, path in expected.items():
         client = Client(ui_app)
         client.get("/aanmelden")
-        signed = client.post("/aanmelden", {"naam": name, "wachtwoord": "geheim-wachtwoord"})
+        signed = client.post("/aanmelden", {"naam": name, "wachtwoord": "blauwe-giraf-leest-krant"})
         assert signed.status_code == 302
         home = client.get(signed.headers["Location"])
         assert home.status_code == 302 and home.headers["Location"].endswith(path), name
