@@ -237,6 +237,12 @@ def condition_scope(fields: list[Field], context: dict[str, Any] | None,
     return {**defaults, **(context or {}), **answers}
 
 
+def _is_default(f: Field, answer: Any) -> bool:
+    """Whether `answer` (converted) is `f`'s default, of the same type (False is no 0)."""
+    default = _recorded(f.default)
+    return default is not None and type(answer) is type(default) and answer == default
+
+
 def _holds(expression: str, context: dict[str, Any]) -> bool:
     # A condition over an answer not given (or unreadable) does not hold: a missing one is reported.
     try:
@@ -258,7 +264,9 @@ def validate(
     that expression holds. A date field with not_after (not_before) "today" refuses a day after
     (before) today in Dutch time: what happened cannot lie in the future, what is planned not
     in the past. A field whose required_when does not hold is not asked: an answer to it is
-    refused (NOT_ASKED, or its invalid_message when its invalid_when holds), nothing stored.
+    refused (NOT_ASKED, or its invalid_message when its invalid_when holds), nothing stored;
+    but its default sent back (the 'nee' a web form without JavaScript opens with and cannot
+    untick, a client that sends every default) is no answer: it counts as not given.
 
     A field not on this case's form (shown_fields: a KNMG point in a nurse's case) is never
     required and gets no default; a key sent for it is refused like an unknown key (CONTRACT
@@ -299,7 +307,9 @@ def validate(
         # it): an answer to it is refused, never stored (issue 14: client_niet_bereikt with
         # gesprek_besproken). Its invalid_message says why, when its invalid_when holds.
         if f.name in clean and f.required_when and not is_applicable(f, scope):
-            del clean[f.name]
+            answer = clean.pop(f.name)
+            if _is_default(f, answer):
+                continue  # not given: its default is recorded below, as for an empty field
             errors[f.name] = (f.invalid_message or INVALID) \
                 if f.invalid_when and _holds(f.invalid_when, scope) else NOT_ASKED
     for f in fields:
