@@ -14,6 +14,9 @@ only the answers stay open. What is left is
   is left empty: its case datum, else its default);
 - None: anything else, which only the server decides.
 
+The same goes for an invalid_when that does not read its own field (refusals): where it holds,
+every answer to the field is refused, so the web form leaves the field off or hides it.
+
 A condition holds as forms._holds says: it evaluates without an error and is truthy. The
 partial evaluation keeps that exactly, short-circuits included (`a or b` is an error when `a`
 is), so True and False are what the server would decide with any answers.
@@ -123,6 +126,26 @@ def form_conditions(fields: list[dict[str, Any]], context: dict[str, Any] | None
     """decide() for each field of `fields` with a required_when, by field name. Raises
     nothing."""
     return {f["name"]: decide(f["required_when"], fields, context) for f in fields if f.get("required_when")}
+
+
+def refusals(fields: list[dict[str, Any]], context: dict[str, Any] | None) -> dict[str, Decision]:
+    """decide() of the invalid_when of each field of `fields` (as for form_conditions) that
+    does not read the field itself, by field name: where it holds, forms.validate refuses
+    every answer to that field (kindcheck_toelichting without children, 783214a), so the
+    field is not asked either: True, refused whatever the answers; tests that must all hold
+    for it to be refused (the web form hides the field while they do); False or None,
+    asked (None: only the server can tell). An invalid_when that reads its own field refuses
+    some answers only (zorgen_weggenomen 'ja' after a client not reached): left out, the
+    server's message says which. Raises nothing."""
+    found: dict[str, Decision] = {}
+    for f in fields:
+        try:
+            own = f["name"] in expressions.names_in(f.get("invalid_when") or "")
+        except expressions.ExpressionError:
+            own = True  # never holds (forms._holds): refuses nothing
+        if f.get("invalid_when") and not own:
+            found[f["name"]] = decide(f["invalid_when"], fields, context)
+    return found
 
 
 def task_case_data(who: Principal, task_id: Any) -> dict[str, Any] | None:

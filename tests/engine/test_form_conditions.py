@@ -7,11 +7,15 @@ import itertools
 
 import pytest
 
-from engine import forms
-from engine.form_conditions import decide, form_conditions
+from engine import definitions, forms
+from engine.form_conditions import decide, form_conditions, refusals
 from tests.helpers import step_fields
 
 VGV = "vgv_reden_niet_melden"
+
+
+def step_fields_of(step: str) -> list[forms.Field]:
+    return definitions.load(definitions.shipped_files()).steps[step].fields
 STAP4 = {"acute_onveiligheid": False, "structurele_onveiligheid": False}
 
 
@@ -149,3 +153,33 @@ def test_what_is_decided_and_what_is_left():
         ],
     }
     assert {c: decide(c, fields, CONTEXT) for c in expected} == expected
+
+
+def test_an_invalid_when_that_refuses_every_answer_is_left_to_the_browser():
+    """kindcheck_toelichting is refused while the case has no children (783214a): every
+    answer, whatever it says, so the web form hides it while kindcheck_kinderen is 'nee'
+    (issue 14 break-it: it stayed visible). An invalid_when over its own answer refuses some
+    answers only and is left to the server (kindcheck_kinderen, zorgen_weggenomen)."""
+    context = {"beroepsgroep": "sociaal_domein"}
+    refused = refusals(step_fields("stap1_signalen", context), context)
+    assert refused["kindcheck_toelichting"] == [
+        {"field": "kindcheck_kinderen", "op": "==", "value": False, "type": "boolean"}
+    ]
+    assert "kindcheck_kinderen" not in refused
+    doctor = {"beroepsgroep": "artsen"}
+    assert "zorgen_weggenomen" not in refusals(step_fields("stap3_gesprek", doctor), doctor)
+    # the browser's rule agrees with the server's refusal (engine/forms.py validate)
+    fields = forms.shown_fields(step_fields_of("stap1_signalen"), context)
+    for kinderen in (True, False):
+        answers = {"signalen": "x", "geweldsvormen": ["psychisch"], "kindcheck_kinderen": kinderen,
+                   "kindcheck_toelichting": "oma vangt op"}
+        if kinderen:
+            answers |= {"kinderen_aantal_leeftijden": "1", "kindcheck_opvang_adequaat": True,
+                        "kindcheck_bescherming": True}
+        try:
+            forms.validate(fields, answers, context=context)
+            server = False
+        except forms.FormInvalid as invalid:
+            server = "kindcheck_toelichting" in invalid.errors
+        browser = all(_test_holds(t, answers) for t in refused["kindcheck_toelichting"])
+        assert server is browser is (not kinderen)

@@ -62,19 +62,25 @@ def _render(task: dict, values: dict, errors: dict | None = None, status: int = 
     # required_when over the case data alone is settled here (false: the field is not asked
     # and not on the page, its answer would be refused; true: plainly required); what is
     # left over this form's answers, tests that must all hold, app.js checks in the browser.
-    conditions = form_conditions.form_conditions(
-        task["form"]["fields"], form_conditions.task_case_data(principal(), task["id"]))
+    # An invalid_when that refuses every answer to its field (not reading the field itself)
+    # is the server's rule too: refused whatever the answers, an optional field is not on the
+    # page; refused while tests over this form hold, app.js hides it then (data-unless).
+    case_data = form_conditions.task_case_data(principal(), task["id"])
+    conditions = form_conditions.form_conditions(task["form"]["fields"], case_data)
+    refusals = form_conditions.refusals(task["form"]["fields"], case_data)
     fields = []
     for f in task["form"]["fields"]:
         if f["type"] == "date":  # the browser's date picker offers only the days it takes
             f["min"], f["max"] = (day.isoformat() for day in forms.date_bounds(f))
-        decided = conditions.get(f["name"])
-        if decided is False:
+        decided, refused = conditions.get(f["name"]), refusals.get(f["name"])
+        if decided is False or (refused is True and not f["required"] and decided is None):
             continue
         if decided is True:
             f = {**f, "required": True, "required_when": None}
         f["condition"] = simple_condition(decided if isinstance(decided, list) else None,
                                           task["form"]["fields"])
+        f["unless"] = simple_condition(refused if isinstance(refused, list) else None,
+                                       task["form"]["fields"])
         fields.append(f)
     names = {f["name"] for f in fields}
     errors = errors or {}

@@ -11,7 +11,9 @@
      not given is read as its "default" (its case datum, else the diagram's default, such as
      client_niet_bereikt's false); without one the test does not hold. The server refuses an
      answer to a question that is not asked (issue 14b): the talk's reaction after "geen
-     vermoeden" was changed to "ja". */
+     vermoeden" was changed to "ja". A field whose invalid_when refuses every answer while
+     the tests in data-unless all hold (kindcheck_toelichting without children: 783214a) is
+     not asked then either: hidden and disabled the same way. */
   function given(form, name) {
     var inputs = form.querySelectorAll('[name="' + name + '"]');
     for (var i = 0; i < inputs.length; i++) {
@@ -52,34 +54,46 @@
     return test.op === "==" ? equal : !equal;
   }
 
-  function applies(form, wrapper) {
+  /* whether every test in the wrapper's attribute holds; null when it is unreadable */
+  function allHold(form, wrapper, attribute) {
     var tests;
     try {
-      tests = JSON.parse(wrapper.getAttribute("data-when"));
+      tests = JSON.parse(wrapper.getAttribute(attribute));
     } catch (e) {
-      return true; /* unreadable: show it, the server decides */
+      return null;
     }
+    if (!Array.isArray(tests)) { return null; }
     for (var i = 0; i < tests.length; i++) {
       if (!holds(form, tests[i])) { return false; }
     }
     return true;
   }
 
+  /* asked: data-when holds and data-unless does not (unreadable: shown, the server decides) */
+  function applies(form, wrapper) {
+    if (wrapper.hasAttribute("data-when") && allHold(form, wrapper, "data-when") === false) {
+      return false;
+    }
+    return !(wrapper.hasAttribute("data-unless") && allHold(form, wrapper, "data-unless") === true);
+  }
+
   function setShown(wrapper, show) {
     wrapper.hidden = !show;
+    /* data-when: required when shown; a field with data-unless only keeps what it says */
+    var conditional = wrapper.hasAttribute("data-when");
     var controls = wrapper.querySelectorAll("input, textarea, select");
     for (var j = 0; j < controls.length; j++) {
       controls[j].disabled = !show;
-      if (controls[j].type !== "radio" && controls[j].type !== "checkbox") {
+      if (conditional && controls[j].type !== "radio" && controls[j].type !== "checkbox") {
         controls[j].setAttribute("aria-required", show ? "true" : "false");
       }
     }
     var group = wrapper.querySelector("[role=radiogroup]");
-    if (group) { group.setAttribute("aria-required", show ? "true" : "false"); }
+    if (group && conditional) { group.setAttribute("aria-required", show ? "true" : "false"); }
   }
 
   function update(form) {
-    var wrappers = form.querySelectorAll("[data-when]");
+    var wrappers = form.querySelectorAll("[data-when], [data-unless]");
     /* a field hidden now hides the fields that depend on it: repeat until nothing changes */
     var changed = true;
     for (var pass = 0; changed && pass <= wrappers.length; pass++) {
@@ -95,7 +109,7 @@
   function init() {
     var forms = document.querySelectorAll("form.task-form");
     Array.prototype.forEach.call(forms, function (form) {
-      if (!form.querySelector("[data-when]")) { return; }
+      if (!form.querySelector("[data-when], [data-unless]")) { return; }
       form.addEventListener("change", function () { update(form); });
       form.addEventListener("input", function () { update(form); });
       update(form);
