@@ -13,9 +13,10 @@ property:
 - a name the condition cannot see: the case data a case starts with (`beroepsgroep`,
   engine.professions) reach the form conditions only, the engine's facts
   (engine.driving.ENGINE_FACTS) the gateways and timers only;
-- a comparison with a value the variable never holds: an option that no keuzeveld of that
-  name has (`'knmg'` where the options are `KNMG`), a text for a ja/nee-veld, a beroepsgroep
-  that organisation.BEROEPSGROEPEN does not know.
+- a shown_when that reads a field of its own form, a required_when that reads its own field:
+  worked out before that answer is given, so the outcome depends on the order;
+- a comparison with a value the variable never holds, or of a type it never has
+  (engine.condition_values).
 What a condition may read follows the runtime: a form condition the case data (the start data,
 every answer recorded so far and the decisions: engine.cases, engine.tasks) and the answers of
 its own form; a gateway or timer the workflow's data (the answers and decisions before it, and
@@ -24,7 +25,6 @@ the engine's facts: engine.driving).
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from lxml import etree
 
 from . import expressions, timers
 from .bpmn_flow import flow_graph
+from .condition_values import value_problems
 from .failures import kind_of
 from .form_checks import CONDITIONS, element_named, field_where, hint, owner_of, suggestion
 from .messages import N_, Message
@@ -43,10 +44,6 @@ _READERS = {
     _FORM: N_("de voorwaarden van formuliervelden"),
     _FLOW: N_("de voorwaarden op stromen en de timers"),
 }
-_EQUALITY = (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)
-_MEMBERSHIP = (ast.In, ast.NotIn)
-_JA = ("true", "ja", "yes", "waar")
-_NEE = ("false", "nee", "no", "onwaar")
 
 
 @dataclass
@@ -180,6 +177,7 @@ def _problems(name: str, process, graph: _Process, group: str) -> list[Problem]:
                     field=field_where(field_node, owner),
                 )
                 problems += _condition(name, prop, prop.get("value"), where, _FORM, known, graph, group)
+                problems += _own_answers(name, prop, where, field_node.get("id"), own)
     for flow in process.xpath(".//bpmn:sequenceFlow[bpmn:conditionExpression]", namespaces=NS):
         source = flow.get("sourceRef")
         known = graph.known(source, _FLOW, graph.writes.get(source, set()))
@@ -225,12 +223,43 @@ def _condition(
         message = _unreadable(variable, where, reader, known, graph)
         if message is not None:
             messages.append(message)
-    for variable, value, kind in _comparisons(tree):
-        if variable in known:
-            message = _value_problem(variable, value, kind, where, graph, group)
-            if message is not None:
-                messages.append(message)
+    messages += value_problems(tree, where, known, graph.fields, graph.start[_FLOW], group)
     return [Problem(name, _line(node), m) for m in dict.fromkeys(messages)]
+
+
+# A condition over the answers of its own form that is worked out before they are given.
+_OWN_FORM = N_(
+    "{where} leest '{name}', een veld van hetzelfde formulier, maar shown_when wordt uitgerekend "
+    "voordat het formulier wordt ingevuld, over de gegevens van de casus: '{name}' is dan nog niet "
+    "bekend, of is nog het antwoord van een eerdere ronde, dus of het veld op het formulier staat "
+    "hangt af van de volgorde. Een voorwaarde over de antwoorden van dit formulier hoort in "
+    "required_when"
+)
+_OWN_FIELD = N_(
+    "{where} leest het eigen veld '{name}': of de vraag gesteld wordt, hangt dan af van het "
+    "antwoord erop, dat pas na het versturen bekend is (leeg gelaten: de standaardwaarde), dus de "
+    "regel draait in een kring rond. Een voorwaarde over het eigen antwoord hoort in invalid_when"
+)
+
+
+def _own_answers(name: str, prop, where: Message, field_id: str | None, own: set[str]) -> list[Problem]:
+    """A shown_when that reads a field of its own form, or a required_when that reads its own
+    field: order-dependent (issue 14 break-it). forms.shown_fields works shown_when out over
+    the case data before the form is answered (there the name is unknown, or an earlier
+    round's answer); forms.validate reads a required_when over the answers, its own included,
+    so whether the question is asked depends on its answer. invalid_when may read its own
+    field: it judges that answer."""
+    try:
+        names = expressions.names_in(prop.get("value") or "")
+    except expressions.ExpressionError:
+        return []  # refused as an expression by the lint of the file
+    if prop.get("id") == "shown_when":
+        read, template = sorted(names & own), _OWN_FORM
+    elif prop.get("id") == "required_when" and field_id in names:
+        read, template = [field_id], _OWN_FIELD
+    else:
+        return []
+    return [Problem(name, _line(prop), Message(template, where=where, name=n)) for n in read]
 
 
 def _unreadable(
@@ -281,114 +310,3 @@ def _name_hint(variable: str, known: set[str], graph: _Process) -> Message | str
     if suggestion(variable, [c for c in here if c != variable]):
         return hint(variable, here)
     return hint(variable, sorted({*graph.writers, *graph.start[_FORM], *graph.start[_FLOW]}))
-
-
-def _comparisons(tree) -> list[tuple[str, Any, str]]:
-    """(variable, literal, "equal" | "member" | "contains") for each comparison of a variable
-    with a literal: `v == 'a'` (either way round), `v in ('a', 'b')` (each), `'a' in v`."""
-    found: list[tuple[str, Any, str]] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Compare):
-            continue
-        operands = [node.left, *node.comparators]
-        for op, left, right in zip(node.ops, operands, operands[1:], strict=False):
-            if isinstance(op, _EQUALITY):
-                for a, b in ((left, right), (right, left)):
-                    name, value = _variable(a), _literal(b)
-                    if name and value is not None:
-                        found.append((name, value[0], "equal"))
-            elif isinstance(op, _MEMBERSHIP) and isinstance(right, ast.Tuple | ast.List | ast.Set):
-                name = _variable(left)
-                values = [_literal(e) for e in right.elts] if name else []
-                found += [(name, v[0], "member") for v in values if name and v is not None]
-            elif isinstance(op, _MEMBERSHIP):
-                name, value = _variable(right), _literal(left)
-                if name and value is not None:
-                    found.append((name, value[0], "contains"))
-    return found
-
-
-def _variable(node) -> str | None:
-    if isinstance(node, ast.Name) and node.id not in expressions.CONSTANTS:
-        return node.id
-    return None
-
-
-def _literal(node) -> tuple[Any] | None:
-    """(value,) for a literal (a constant, `true`, `None`), else None."""
-    if isinstance(node, ast.Constant):
-        return (node.value,)
-    if isinstance(node, ast.Name) and node.id in expressions.CONSTANTS:
-        return (expressions.CONSTANTS[node.id],)
-    return None
-
-
-def _domain(variable: str, graph: _Process, group: str) -> tuple[str, list[Any]] | None:
-    """("choice" | "multi" | "boolean", the values `variable` can hold) when the set says so:
-    the options of its keuzevelden, ja/nee for its ja/nee-velden, the beroepsgroepen for
-    `group`; None for a text, a number, a date, a decision or a mix of kinds."""
-    from .organisation import BEROEPSGROEPEN
-
-    kinds = {f.get("type") for f in graph.fields.get(variable, [])}
-    options = [
-        v.get("id")
-        for f in graph.fields.get(variable, [])
-        for v in f.xpath("camunda:value[@id]", namespaces=NS)
-    ]
-    if variable == group:
-        return ("choice", [*BEROEPSGROEPEN, *options]) if kinds <= {"enum"} else None
-    if kinds == {"boolean"}:
-        return "boolean", [True, False]
-    if kinds in ({"enum"}, {"multi"}):
-        return ("multi" if kinds == {"multi"} else "choice"), list(dict.fromkeys(options))
-    return None
-
-
-def _value_problem(
-    variable: str, value: Any, kind: str, where: Message, graph: _Process, group: str
-) -> Message | None:
-    domain = _domain(variable, graph, group)
-    if domain is None or value is None:
-        return None  # None: not answered, which an optional field can be
-    sort, values = domain
-    if sort == "multi" and kind == "equal":
-        return Message(
-            N_(
-                "{where} vergelijkt het meerkeuzeveld '{name}' (een lijst van keuzes) met {value}: "
-                "dat is nooit gelijk, dus de regel werkt niet; bedoelt u {value} in {name}?"
-            ),
-            where=where,
-            name=variable,
-            value=repr(value),
-        )
-    if (sort == "multi") != (kind == "contains") or any(
-        value == v and type(value) is type(v) for v in values
-    ):
-        return None  # `'a' in tekst` is a text search, `v in (...)` of a list not ours to judge
-    return Message(
-        N_(
-            "{where} vergelijkt '{name}' met {value}, maar '{name}' kan die waarde nooit hebben "
-            "(mogelijk: {values}), dus de regel werkt niet zoals bedoeld{hint}"
-        ),
-        where=where,
-        name=variable,
-        value=repr(value),
-        values=", ".join(repr(v) for v in values),
-        hint=_value_hint(value, sort, values, group, variable),
-    )
-
-
-def _value_hint(value: Any, sort: str, values: list[Any], group: str, variable: str) -> Message | str:
-    meant: Any = None
-    if sort == "boolean" and isinstance(value, str):
-        text = value.strip().lower()
-        meant = True if text in _JA else False if text in _NEE else None
-    elif isinstance(value, str) and variable == group:
-        from .organisation import beroepsgroep_key
-
-        meant = beroepsgroep_key(value)
-    if meant is None and isinstance(value, str):
-        meant = suggestion(value, [v for v in values if isinstance(v, str)])
-    if meant is None:
-        return ""
-    return Message(N_("; bedoelt u {suggestion}?"), suggestion=repr(meant))

@@ -37,6 +37,13 @@ CHILDREN = {
     "validation": ("constraint",),
 }
 
+# How a yes or a no is written by someone who means True or False (for "bedoelt u ...?").
+YES_WORDS = ("true", "ja", "yes", "waar")
+NO_WORDS = ("false", "nee", "no", "onwaar")
+# The defaultValue forms.fields_of reads (form_choices.default_of): on a ja/nee-veld only, case
+# and the white space around it aside.
+DEFAULT_VALUES = ("true", "false")
+
 _WHAT = {
     "property": N_("de eigenschap"),
     "constraint": N_("de validatieregel"),
@@ -98,6 +105,9 @@ def lint_fields(name: str, root) -> list[Problem]:
     problems = []
     for field_node in root.xpath("//camunda:formField", namespaces=NS):
         where = field_where(field_node)
+        message = _default_problem(field_node, where)
+        if message is not None:
+            problems.append(Problem(name, _line(field_node), message))
         for node, kind, key, known in _unknown_keys(field_node):
             problems.append(
                 Problem(
@@ -140,3 +150,41 @@ def _unknown_keys(field_node) -> list[tuple[object, str, str, tuple[str, ...]]]:
             elif local == "constraint" and (child.get("name") or "") not in CONSTRAINTS:
                 found.append((child, "constraint", child.get("name") or "", CONSTRAINTS))
     return found
+
+
+def _default_problem(field_node, where: Message) -> Message | None:
+    """A defaultValue the product would pass over without a word (form_choices.default_of):
+    one that is not 'true' or 'false' on a ja/nee-veld (`defaultValue="nee"`), or one on any
+    other field. Nothing would be recorded for a field left empty, so a gateway or condition
+    that reads it could not be worked out (before, only the proof of every route found that,
+    in other words). None when the product reads it or there is none."""
+    value = field_node.get("defaultValue")
+    if value is None:
+        return None
+    kind = field_node.get("type") or ""
+    if kind != "boolean":
+        return Message(
+            N_(
+                "{where} heeft defaultValue '{value}', maar het product leest een standaardwaarde "
+                "alleen bij een ja/nee-veld (type boolean: 'true' of 'false'); bij type '{type}' zou "
+                "het die stil negeren. Laat defaultValue weg"
+            ),
+            where=where,
+            value=value[:80],
+            type=kind[:40],
+        )
+    text = value.strip().lower()
+    if text in DEFAULT_VALUES:
+        return None
+    meant = "true" if text in YES_WORDS else "false" if text in NO_WORDS else None
+    return Message(
+        N_(
+            "{where} heeft defaultValue '{value}', maar een ja/nee-veld kent als standaardwaarde "
+            "alleen 'true' of 'false': het product zou '{value}' stil negeren en bij een leeg "
+            "antwoord niets vastleggen, zodat een voorwaarde die het veld leest niet kan worden "
+            "uitgerekend{hint}"
+        ),
+        where=where,
+        value=value[:80],
+        hint=Message(N_("; bedoelt u {suggestion}?"), suggestion=f"'{meant}'") if meant else "",
+    )

@@ -1,0 +1,222 @@
+"""`meldcode check` refuses a condition whose outcome depends on the order of answering or whose
+comparison can never hold as meant, and a defaultValue the product would not read (issue 14
+break-it; engine/condition_checks.py, engine/condition_values.py, engine/form_checks.py).
+
+Each planted fault below passed `meldcode check` before, or was refused only by the proof of
+every route in other words:
+- a shown_when that reads a field of its own form: worked out over the case data before the
+  form is answered, the name is unknown or an earlier round's answer;
+- a required_when that reads its own field: asked or not depends on its own answer;
+- a text (or date) compared with a number, a number with a text (`overleg_met == 3`,
+  `meldingen_gedaan == 'nul'`): never equal, and `<` or `in` cannot even be worked out;
+- `defaultValue="nee"` on a ja/nee-veld, any defaultValue on another field: passed over, so
+  nothing is recorded for the field left empty.
+Each is one `FILE:LINE: message` in Dutch at the element, naming the field (or flow), what the
+variable holds and, where it can tell, what was meant."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import meldcode_cli
+from tests.engine.test_form_checks import (
+    SHIPPED_DMN,
+    as_bytes,
+    form_field,
+    inside,
+    problems_of,
+    set_condition,
+    set_property,
+    shipped_tree,
+)
+
+STAP1 = "'Stap 1: Signalen in kaart brengen' (stap1_signalen)"
+
+
+def test_meldcode_check_refuses_a_text_field_compared_with_a_number(tmp_path):
+    root = shipped_tree()
+    set_property(root, "veilig_thuis_contact", "required_when", "overleg_met == 3")
+    path = tmp_path / "meldcode.bpmn"
+    path.write_bytes(as_bytes(root))
+    env = {
+        "MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+        "MELDCODE_INSTANCE": str(tmp_path / "instance"),
+    }
+    r = meldcode_cli("check", str(path), str(SHIPPED_DMN), env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr, (r.stdout, r.stderr)
+    hits = [line for line in r.stdout.splitlines() if "overleg_met" in line]
+    assert len(hits) == 1, r.stdout
+    file, number, message = hits[0].split(":", 2)
+    assert file == str(path) and inside(path.read_bytes(), int(number), "veilig_thuis_contact")
+    assert message == (
+        " required_when van formulierveld 'veilig_thuis_contact' van 'Stap 2: Collegiaal overleg "
+        "en eventueel advies Veilig Thuis' (stap2_overleg) vergelijkt 'overleg_met' met 3, maar "
+        "'overleg_met' is een tekstveld (het antwoord is een tekst) en 3 is een getal: die zijn "
+        "nooit gelijk, dus de regel werkt niet zoals bedoeld; vergelijk met een tekst tussen "
+        "aanhalingstekens; bedoelt u '3'?"
+    )
+
+
+def _shown_when_reads_itself(root):
+    set_property(root, "letselduiding", "shown_when", "beroepsgroep == 'artsen' and letselduiding != ''")
+
+
+def _shown_when_reads_its_form(root):
+    set_property(
+        root, "letselduiding", "shown_when", "beroepsgroep == 'artsen' and kindcheck_kinderen == True"
+    )
+
+
+def _required_when_reads_itself(root):
+    set_property(root, "kinderen_aantal_leeftijden", "required_when", "kinderen_aantal_leeftijden == ''")
+
+
+def _text_ordered_with_a_number(root):
+    set_property(root, "veilig_thuis_contact", "required_when", "overleg_met > 3")
+
+
+def _date_compared_with_a_number(root):
+    set_property(root, "kinderen_aantal_leeftijden", "required_when", "datum_waarneming == 2024")
+
+
+def _count_compared_with_a_text(root):
+    set_condition(
+        root,
+        "sf_hulp_sluit_aan",
+        "hulp_effectief == False and besluit_melden == True and meldingen_gedaan == 'nul'",
+    )
+
+
+def _search_in_a_count(root):
+    set_condition(
+        root,
+        "sf_hulp_sluit_aan",
+        "hulp_effectief == False and besluit_melden == True and '0' in meldingen_gedaan",
+    )
+
+
+def _default_nee(root):
+    form_field(root, "zorgen_weggenomen").set("defaultValue", "nee")
+
+
+def _default_of_a_text(root):
+    form_field(root, "overleg_met").set("defaultValue", "collega")
+
+
+# plant, element id, field (or flow), words of the one message about it
+PLANTED = {
+    "shown_when reads its own field": (
+        _shown_when_reads_itself,
+        "stap1_signalen",
+        "letselduiding",
+        (
+            f"shown_when van formulierveld 'letselduiding' van {STAP1} leest 'letselduiding', een veld "
+            "van hetzelfde formulier",
+            "voordat het formulier wordt ingevuld",
+            "hoort in required_when",
+        ),
+    ),
+    "shown_when reads another field of its form": (
+        _shown_when_reads_its_form,
+        "stap1_signalen",
+        "letselduiding",
+        ("shown_when", "leest 'kindcheck_kinderen', een veld van hetzelfde formulier", "van de volgorde"),
+    ),
+    "required_when reads its own field": (
+        _required_when_reads_itself,
+        "stap1_signalen",
+        "kinderen_aantal_leeftijden",
+        (
+            f"required_when van formulierveld 'kinderen_aantal_leeftijden' van {STAP1} leest het eigen "
+            "veld 'kinderen_aantal_leeftijden'",
+            "hoort in invalid_when",
+        ),
+    ),
+    "a text field ordered with a number": (
+        _text_ordered_with_a_number,
+        "stap2_overleg",
+        "veilig_thuis_contact",
+        ("'overleg_met' is een tekstveld", "3 is een getal", "niet op grootte worden vergeleken"),
+    ),
+    "a date field compared with a number": (
+        _date_compared_with_a_number,
+        "stap1_signalen",
+        "kinderen_aantal_leeftijden",
+        (
+            "vergelijkt 'datum_waarneming' met 2024",
+            "is een datumveld",
+            "nooit gelijk",
+            "vergelijk met een datum als tekst, zoals '2024-12-31'",
+        ),
+    ),
+    "the engine's count compared with a text": (
+        _count_compared_with_a_text,
+        "sf_hulp_sluit_aan",
+        "sf_hulp_sluit_aan",
+        (
+            "de voorwaarde op stroom",
+            "vergelijkt 'meldingen_gedaan' met 'nul', maar 'meldingen_gedaan' is een telling van de "
+            "engine (een geheel getal) en 'nul' is een tekst: die zijn nooit gelijk",
+            "vergelijk met een geheel getal zonder aanhalingstekens; bedoelt u 0?",
+        ),
+    ),
+    "a search in the engine's count": (
+        _search_in_a_count,
+        "sf_hulp_sluit_aan",
+        "sf_hulp_sluit_aan",
+        ("'meldingen_gedaan' is een telling van de engine", "daarin kan niet worden gezocht"),
+    ),
+    "defaultValue nee on a yes/no field": (
+        _default_nee,
+        "stap3_gesprek",
+        "zorgen_weggenomen",
+        (
+            "formulierveld 'zorgen_weggenomen' van 'Stap 3: Gesprek met de cliënt' (stap3_gesprek) heeft "
+            "defaultValue 'nee', maar een ja/nee-veld kent als standaardwaarde alleen 'true' of 'false'",
+            "bedoelt u 'false'?",
+        ),
+    ),
+    "defaultValue on a text field": (
+        _default_of_a_text,
+        "stap2_overleg",
+        "overleg_met",
+        (
+            "heeft defaultValue 'collega'",
+            "alleen bij een ja/nee-veld",
+            "bij type 'string'",
+            "Laat defaultValue weg",
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PLANTED))
+def test_the_check_refuses_an_order_dependent_or_mistyped_condition(case):
+    plant, element, target, words = PLANTED[case]
+    root = shipped_tree()
+    plant(root)
+    content = as_bytes(root)
+    found = problems_of(root)
+    hits = [p for p in found if all(w in p for w in words)]
+    assert len(hits) == 1 and len(found) == 1, found
+    file, number, message = hits[0].split(":", 2)
+    assert file == "meldcode.bpmn"
+    assert inside(content, int(number), target), hits[0]
+    assert f"({element})" in message
+
+
+def test_only_invalid_when_may_read_its_own_field():
+    """invalid_when judges the answer given: reading its own field is what it is for (the
+    shipped kindcheck_kinderen and zorgen_weggenomen do), and a date compared with a date is
+    fine; the same reading in required_when is refused."""
+    root = shipped_tree()
+    set_property(
+        root,
+        "kinderen_aantal_leeftijden",
+        "invalid_when",
+        "kinderen_aantal_leeftijden == '0' and kindcheck_kinderen",
+    )
+    set_property(root, "letselduiding", "required_when", "datum_waarneming < '2000-01-01'")
+    set_property(root, "kindcheck_toelichting", "required_when", "kindcheck_toelichting != ''")
+    found = problems_of(root)
+    assert len(found) == 1 and "required_when van formulierveld 'kindcheck_toelichting'" in found[0], found
