@@ -37,7 +37,8 @@ from .definitions import SourceFile, set_sha256
 from .errors import Conflict
 from .messages import N_, Message
 from .models import AdminLogEntry, ProcessFile, ProcessVersion, User
-from .stored_rows import DamagedRow, loaded_rows
+from .stored_rows import DamagedRow, damage_fields, damage_of, loaded_rows, value_damage
+from .stored_text import damaged
 
 log = logging.getLogger("meldcode.seals")
 
@@ -68,6 +69,10 @@ def user_seal(row: Any) -> str:
     """HMAC-SHA-256 (history key) over the canonical USER_FIELDS and id of `row` (a Row with
     those columns), hex: what users.seal must hold."""
     content = {name: getattr(row, name) for name in USER_FIELDS}
+    if any(value_damage(value) is not None for value in content.values()):
+        # a value read as damaged (engine/stored_text.py) is never what was sealed: the text
+        # as read, or a flag read as no, could otherwise match by chance
+        raise ValueError("a stored value read as damaged")
     content["id"] = row.id
     content["active"] = bool(content["active"])
     content["session_version"] = content["session_version"] or 0
@@ -141,14 +146,22 @@ def _state(target: User) -> dict[str, Any]:
 
 
 def user_problems(conn: Connection) -> list[str]:
-    """Every users row that does not match its seal, and every user the admin log says was
-    added whose row is gone (the product never deletes a user: it switches them off), in
-    Dutch (who, and what was done outside the product)."""
+    """Every users row that holds a value stored damaged (naming each column and what is
+    wrong: bytes that are no UTF-8, a time that is none, text in a number or flag; issue 11),
+    or else does not match its seal, and every user the admin log says was added whose row is
+    gone (the product never deletes a user: it switches them off), in Dutch (who, and what was
+    done outside the product). Raises only what the database raises."""
     found: list[str] = []
     names = set()
     for row in conn.execute(_ALL):
         names.add(row.name)
-        if not user_intact(row):
+        damage = damage_of(row)
+        if damage:
+            found.append(Message(N_("gebruiker {name} (id {id}) is beschadigd opgeslagen ({fields}): "
+                                    "buiten het product gewijzigd; deze gebruiker kan zich niet "
+                                    "aanmelden"), name=str(row.name)[:80], id=row.id,
+                                 fields=damage_fields(damage)))
+        elif not user_intact(row):
             found.append(
                 Message(
                     N_(
@@ -161,8 +174,10 @@ def user_problems(conn: Connection) -> list[str]:
                     id=row.id,
                 )
             )
+    # a row whose name is damaged may be the one a line names: no row is called gone then
+    gone = not any(damaged(name) for name in names)
     for detail in genuine_details(conn, ("user_added",)):
-        if isinstance(detail.get("user"), str) and detail["user"] not in names:
+        if gone and isinstance(detail.get("user"), str) and detail["user"] not in names:
             found.append(Message(N_("gebruiker {name}: het beheerlog legde de toevoeging vast, "
                                     "maar de rij ontbreekt (buiten het product verwijderd)"),
                                  name=detail["user"][:80]))

@@ -20,11 +20,11 @@ from typing import Any
 
 import holidays
 from SpiffWorkflow.camunda.specs.user_task import UserTask
-from sqlalchemy import select
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
-from . import expressions
+from . import expressions, settings_seal
 from .expressions import ExpressionError
-from .models import Setting
 from .timezones import DISPLAY_ZONE, to_utc
 
 # The organisation's norm for the steps of the meldcode route: so many working days after the
@@ -122,23 +122,32 @@ def norm(settings: Mapping[str, Any]) -> int:
     return value
 
 
-# The stored norm as a scalar subquery: a read that runs anyway (a completion's plan) takes it
-# as one more column, so the setting is read fresh in the same statement and snapshot, with no
-# cache to keep right when the beheerder changes it.
-NORM_SETTING = (select(Setting.__table__.c.value)
-                .where(Setting.__table__.c.key == NORM_KEY).scalar_subquery())
+# The stored norm and the newest admin-log line as scalar subqueries: a read that runs anyway (a
+# completion's plan) takes them as three more columns, so the setting is read fresh in the same
+# statement and snapshot, and judged against the admin log as every page judges it
+# (settings_seal.trusted, cached by what it depends on: issue 11 point 5).
+NORM_COLUMNS = tuple(column.label(name) for column, name in zip(
+    settings_seal.read_along(NORM_KEY), ("norm_setting", "norm_head_id", "norm_head_hash"), strict=True))
+
+
+def _kept(_key: str, value: Any) -> Any:
+    return value  # `norm` decides what is usable: anything else is the default
 
 
 def settings(conn) -> dict[str, Any]:
     """What `due_at` reads of the organisation's settings (the norm), from a Connection or a
-    Session: one lookup by primary key."""
-    return settings_of(conn.execute(select(NORM_SETTING)).scalar())
+    Session: the stored value only when the admin log vouches for it (settings_seal.trusted,
+    as organisation.read gives pages), else the last genuine value or none (the default).
+    Raises only what the database raises."""
+    conn = conn.connection() if isinstance(conn, Session) else conn
+    return settings_seal.trusted(conn, (NORM_KEY,), _kept).values
 
 
-def settings_of(norm_value: Any) -> dict[str, Any]:
-    """The settings `settings` gives, from the stored norm value a query read along
-    (NORM_SETTING as a column; None when unset)."""
-    return {} if norm_value is None else {NORM_KEY: norm_value}
+def settings_of(conn: Connection, row: Any) -> dict[str, Any]:
+    """The settings `settings` gives, from a row of a statement that read NORM_COLUMNS along
+    (no read of its own while the admin log and the stored norm are as last judged)."""
+    read = settings_seal.along_of(NORM_KEY, row.norm_setting, row.norm_head_id, row.norm_head_hash)
+    return settings_seal.trusted(conn, (NORM_KEY,), _kept, read).values
 
 
 def _date(value: Any) -> date | None:

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, LargeBinary, String, and_, case, cast, func, select
+from sqlalchemy import Connection, LargeBinary, String, and_, case, cast, func, select, type_coerce
 
 from . import settings
 from .merkle import Tree, hmac_states
+from .stored_text import StoredText
 from .translog import ENTRIES, KINDS, batches, snapshot
 
 
@@ -55,8 +56,10 @@ def log_query(case_id: int | None = None, lo: int | None = None, hi: int | None 
                         made))
         columns = [l_.c.idx, message, l_.c.entry_hash]
     else:
+        # the row's hash read as StoredText: bytes that are no UTF-8 there (SQLite keeps them)
+        # are a hash that does not match, never a failed pass over the log (issue 11)
         columns = [l_.c.idx, l_.c.kind, l_.c.row_id, l_.c.case_id, l_.c.entry_hash,
-                   row_hash.label("row_hash"), row_case.label("row_case")]
+                   type_coerce(row_hash, StoredText()).label("row_hash"), row_case.label("row_case")]
     query = (
         select(*columns)
         .select_from(

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from . import clock
-from .stored_text import StoredCode, StoredJSON, StoredLongText, StoredNumber, StoredText
+from .stored_text import StoredCode, StoredFlag, StoredJSON, StoredLongText, StoredNumber, StoredText
 from .stored_time import StoredTime
 
 # Every stored time is UTC (engine/timezones.py) and a StoredTime: a value that is no time (text
@@ -48,22 +48,22 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(StoredText(80), unique=True)
     display_name: Mapped[str] = mapped_column(StoredText(200), default="")
-    password_hash: Mapped[str] = mapped_column(String(200))
-    roles_text: Mapped[str] = mapped_column("roles", String(200))
-    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str] = mapped_column(StoredText(200))
+    roles_text: Mapped[str] = mapped_column("roles", StoredText(200))
+    manager_id: Mapped[int | None] = mapped_column(StoredNumber(), ForeignKey("users.id"), index=True)
+    active: Mapped[bool] = mapped_column(StoredFlag(), default=True)
     created_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
     # Stored in the web session at sign-in and compared on every request: raised on sign-out,
     # a password change, deactivation and a change of roles, it ends every session at once.
-    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    session_version: Mapped[int] = mapped_column(StoredNumber(), default=0, server_default="0")
     # Where notifications are mailed (engine/mail.py); None: no e-mail (CONTRACT section 5).
-    email: Mapped[str | None] = mapped_column(String(320))
+    email: Mapped[str | None] = mapped_column(StoredText(320))
     # The professional group whose afwegingskader this user follows (engine/organisation.py's
     # BEROEPSGROEPEN); None: the organisation's setting (issue 14 point 3).
-    beroepsgroep: Mapped[str | None] = mapped_column(String(40))
+    beroepsgroep: Mapped[str | None] = mapped_column(StoredText(40))
     # HMAC-SHA-256 (history key) over the row (engine/config_seals.py, issue 11): a row changed
     # outside the product no longer matches it, so that user cannot sign in or act.
-    seal: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    seal: Mapped[str] = mapped_column(StoredText(64), default="", server_default="")
 
     manager: Mapped[User | None] = relationship(remote_side=[id])
 
@@ -79,14 +79,14 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("users.id"), index=True)
     # SHA-256 of a 256-bit random token: high entropy needs no slow hash, and lookup stays O(1).
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(StoredText(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(StoredTime())  # None: never
     revoked_at: Mapped[datetime | None] = mapped_column(StoredTime())
     # HMAC over the row (engine/tokens.py token_seal): a row changed by hand gives no access.
-    seal: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    seal: Mapped[str] = mapped_column(StoredText(64), default="", server_default="")
 
     user: Mapped[User] = relationship()
 
@@ -287,7 +287,7 @@ class AdminLogEntry(Base):
     user: Mapped[str] = mapped_column(StoredText(80))
     action: Mapped[str] = mapped_column(StoredText(60))
     detail: Mapped[dict[str, Any]] = mapped_column(StoredJSON(), default=dict)
-    hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(StoredText(64))
 
 
 class LogQueueItem(Base):

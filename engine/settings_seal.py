@@ -26,9 +26,12 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, LargeBinary, Text, bindparam, cast, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.types import NullType
 
 from . import audit, config_seals, failures, settings
 from .messages import N_, Message
@@ -165,14 +168,59 @@ def _expected(conn: Connection, where: tuple[Any, ...], head: Any, full: bool) -
     return expected
 
 
-def trusted(conn: Connection, keys: tuple[str, ...], shape: Callable[[str, Any], Any]) -> Reading:
+class Head(NamedTuple):
+    """The newest admin-log line: its id and keyed hash (what trusted's verdict depends on)."""
+
+    id: int
+    hash: str
+
+
+class _Raw(FunctionElement):
+    """A stored setting's value as raw_rows reads it: bytes on SQLite, text elsewhere."""
+
+    inherit_cache = True
+    type = NullType()  # handed on as the driver gives it
+
+
+@compiles(_Raw)
+def _raw_text(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
+
+
+@compiles(_Raw, "sqlite")
+def _raw_bytes(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS BLOB)"
+
+
+def read_along(key: str) -> tuple[Any, Any, Any]:
+    """Scalar subqueries for a statement that runs anyway (a completion's plan, engine/due.py)
+    to read what `trusted` judges setting `key` by, in the same statement and snapshot: its
+    stored value (as raw_rows reads it; NULL without a row), the newest admin-log line's id
+    and hash. Hand them to trusted as `read` (along_of)."""
+    return (select(_Raw(_settings.c.value)).where(_settings.c.key == key).scalar_subquery(),
+            select(_admin.c.id).order_by(_admin.c.id.desc()).limit(1).scalar_subquery(),
+            select(_admin.c.hash).order_by(_admin.c.id.desc()).limit(1).scalar_subquery())
+
+
+Read = tuple[Head | None, tuple[tuple[str, Any], ...]]  # the newest admin-log line, the rows
+
+
+def along_of(key: str, raw: Any, head_id: Any, head_hash: Any) -> Read:
+    """`trusted`'s `read` from the values read_along's columns gave."""
+    head = Head(head_id, head_hash) if head_id is not None else None
+    return head, (((key, raw),) if raw is not None else ())
+
+
+def trusted(conn: Connection, keys: tuple[str, ...], shape: Callable[[str, Any], Any],
+            read: Read | None = None) -> Reading:
     """The organisation's settings as the admin log vouches for them (judge), each value passed
     through `shape` (key, value -> the value to use; ValueError: not usable, the key takes
     its default). Every refusal is logged as a warning (once per process and change: the
     verdict is cached by the stored rows, the newest admin-log line and the history key).
-    In: a Connection in the caller's transaction. Raises only what the database raises."""
-    head = conn.execute(_HEAD).first()
-    rows = raw_rows(conn, keys)
+    In: a Connection in the caller's transaction; `read`: the newest admin-log line and the
+    rows of `keys` when a statement of the caller read them along (read_along, along_of), else
+    they are read here. Raises only what the database raises."""
+    head, rows = read if read is not None else (conn.execute(_HEAD).first(), raw_rows(conn, keys))
     where = (conn.engine.url, settings.history_key())
     marker = (*where, tuple(head) if head else None, keys, rows)
     reading = _cache.get(marker)
@@ -212,13 +260,40 @@ _WORDS = {
 def problems(conn: Connection) -> list[str]:
     """For `meldcode verify --all`: every setting (organisation.DEFAULTS' keys) whose row
     differs from the newest genuine admin-log line that sets it, that no such line sets,
-    that the log sets but whose row is gone, or whose value does not read; in Dutch, naming
-    the key. A key in neither the table nor the log (its default applies) is fine."""
+    that the log sets but whose row is gone, or whose value does not read; and every row of
+    a key that is no setting of the product (unknown_keys); in Dutch, naming the key. A key in
+    neither the table nor the log (its default applies) is fine."""
     from .organisation import DEFAULTS  # organisation reads through this module
 
     keys = tuple(sorted(DEFAULTS))
-    _, found = judge(raw_rows(conn, keys), logged(conn), keys)
-    return [Message(_WORDS[kind], key=key, why=why or "") for key, (kind, why) in sorted(found.items())]
+    expected = logged(conn)
+    _, found = judge(raw_rows(conn, keys), expected, keys)
+    named: list[str] = [Message(_WORDS[kind], key=key, why=why or "")
+                        for key, (kind, why) in sorted(found.items())]
+    return named + [Message(UNKNOWN, key=key) for key in unknown_keys(conn, keys, expected)]
+
+
+UNKNOWN = N_("instelling {key} is geen instelling van Meldcode (buiten het product toegevoegd)")
+
+
+def unknown_keys(conn: Connection, keys: tuple[str, ...], expected: dict[str, Any]) -> list[str]:
+    """The stored keys other than `keys` (the product's settings), as far as they read (bytes
+    that are no UTF-8 as U+FFFD, SQLite), that the admin log (`expected`: logged) does not
+    vouch for with the value stored: rows a database writer added (issue 11). No page reads
+    them; verify names them. Raises only what the database raises."""
+    key, value = _settings.c.key, _settings.c.value
+    binary = conn.dialect.name == "sqlite"  # the raw bytes: no driver decodes them
+    query = select(cast(key, LargeBinary) if binary else key, cast(value, LargeBinary if binary else Text))
+    found = []
+    for raw_key, raw in conn.execute(query.where(key.not_in(list(keys)))):
+        name = raw_key.decode("utf-8", "replace") if isinstance(raw_key, bytes) else str(raw_key)
+        try:
+            if name in expected and _same(parse(raw), expected[name]):
+                continue  # written by the product (a setting of an earlier release)
+        except Damaged:
+            pass
+        found.append(repr(name)[1:-1][:100])
+    return sorted(found)
 
 
 def record(conn: Connection, by: str, keys: Iterable[str]) -> None:

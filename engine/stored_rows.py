@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, LargeBinary, String, Text, cast, select
+from sqlalchemy import Connection, LargeBinary, String, Text, cast, inspect, select
 from sqlalchemy.exc import DataError, OperationalError
 
 from . import failures
@@ -65,6 +65,21 @@ def damage_of(row: Any) -> dict[str, str]:
     JSON, a number: value_damage), with the kind of each; empty when none does."""
     found = ((name, value_damage(value)) for name, value in row._asdict().items())
     return {name: kind for name, kind in found if kind is not None}
+
+
+def object_damage(obj: Any) -> dict[str, Any]:
+    """The columns of a loaded ORM object (a User, an ApiToken) that hold a value read as
+    damaged (value_damage), by column name, with the kind of each; empty when none does."""
+    found = ((prop.columns[0].name, value_damage(getattr(obj, prop.key)))
+             for prop in inspect(obj).mapper.column_attrs)
+    return {name: kind for name, kind in found if kind is not None}
+
+
+def damage_fields(damage: dict[str, Any]) -> str:
+    """The columns of `damage` (damage_of) with what is wrong with each, in Dutch: "roles: bytes
+    die geen tekst zijn (UTF-8); expires_at: geen geldig tijdstip"."""
+    return joined([Message(N_("{field}: {reason}"), field=name, reason=kind)
+                   for name, kind in damage.items()], "; ")
 
 
 def refused(rows: list[Any]) -> list[Any]:

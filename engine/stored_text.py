@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import JSON, Integer, LargeBinary, String, Text, event
+from sqlalchemy import JSON, Boolean, Integer, LargeBinary, String, Text, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
@@ -54,6 +54,24 @@ class _AsStored(FunctionElement):
     type: TypeDecorator[Any] = _StoredBytes()
 
 
+class AsTyped(FunctionElement):
+    """A number or flag column's value, text as its bytes on SQLite (which keeps text in any
+    column, even bytes that are no UTF-8: its driver fails the row); read by `type_`."""
+
+    inherit_cache = True
+
+    def __init__(self, column: Any, type_: Any) -> None:
+        super().__init__(column)
+        self.type = type_
+
+
+@compiles(AsTyped, "sqlite")
+def _as_typed_sqlite(element, compiler, **kw):
+    column = compiler.process(element.clauses, **kw)
+    return f"CASE WHEN typeof({column}) = 'text' THEN CAST({column} AS BLOB) ELSE {column} END"
+
+
+@compiles(AsTyped)
 @compiles(_AsStored)
 def _as_stored(element, compiler, **kw):
     return compiler.process(element.clauses, **kw)
@@ -135,10 +153,10 @@ class DamagedNumber(str):
 
 
 def damaged(value: Any) -> bool:
-    """Whether `value`, read from a StoredText, StoredJSON or StoredNumber column, was stored
-    damaged (bytes that are no UTF-8, JSON that is no JSON or of the wrong shape, text in an
-    integer column)."""
-    return isinstance(value, Damaged | DamagedData | DamagedList | DamagedNumber | DamagedCode)
+    """Whether `value`, read from a StoredText, StoredJSON, StoredNumber, StoredCode or
+    StoredFlag column, was stored damaged (bytes that are no UTF-8, JSON that is no JSON or of
+    the wrong shape, text in an integer column, a code or flag that is none)."""
+    return isinstance(value, Damaged | DamagedData | DamagedList | DamagedNumber | DamagedCode | DamagedFlag)
 
 
 def damage_text(value: Any) -> Any:
@@ -146,7 +164,7 @@ def damage_text(value: Any) -> Any:
     catalogue text); None for a sound value."""
     if isinstance(value, Damaged):
         return N_("bytes die geen tekst zijn (UTF-8)")
-    if isinstance(value, DamagedData | DamagedList | DamagedNumber | DamagedCode):
+    if isinstance(value, DamagedData | DamagedList | DamagedNumber | DamagedCode | DamagedFlag):
         return value.damage
     return None
 
@@ -329,12 +347,15 @@ class StoredCode(TypeDecorator):
 
 
 class StoredNumber(TypeDecorator):
-    """An integer column (not a primary key) that reads back text SQLite keeps in it as a
-    DamagedNumber instead of handing the text on as if it were a number; PostgreSQL refuses
-    such text itself."""
+    """An integer column (not a primary key) that reads back text SQLite keeps in it, bytes
+    that are no UTF-8 included (AsTyped), as a DamagedNumber instead of handing the text on
+    as if it were a number or failing the row; PostgreSQL refuses such text itself."""
 
     impl = Integer
     cache_ok = True
+
+    def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[Any]:
+        return AsTyped(colexpr, self)
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
         if value is None or type(value) is int:
@@ -342,3 +363,37 @@ class StoredNumber(TypeDecorator):
         if isinstance(value, bytes):
             return DamagedNumber(value.decode("utf-8", "replace"))
         return DamagedNumber(value)
+
+
+class DamagedFlag(int):
+    """A yes/no value that is neither, as read: 0, so it reads as no (a user not active: fail
+    closed); `stored`: the value as it was; `damage`: what is wrong, in Dutch."""
+
+    stored: str = ""
+
+    @property
+    def damage(self) -> Message:
+        return Message(N_("geen ja/nee-waarde ({value})"), value=repr(self.stored)[:40])
+
+
+class StoredFlag(TypeDecorator):
+    """A Boolean column (users.active) that reads any stored value other than yes, no or NULL
+    (SQLite: text, bytes that are no UTF-8, another number) as a DamagedFlag instead of True
+    (SQLite's driver makes every non-zero value yes) or a failed row."""
+
+    impl = Boolean
+    cache_ok = True
+    coerce_to_is_types = (type(None), bool)  # `active.is_(True)` as Boolean writes it: IS true
+
+    def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[Any]:
+        return AsTyped(colexpr, self)
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        def process(value: Any) -> Any:
+            if value is None or isinstance(value, bool) or (type(value) is int and value in (0, 1)):
+                return None if value is None else bool(value)
+            found = DamagedFlag(0)
+            found.stored = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            return found
+
+        return process

@@ -18,7 +18,10 @@ from typing import Any
 from psycopg.types.datetime import TimestamptzLoader
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import TypeDecorator
+
+from .stored_text import AsTyped
 
 
 class DamagedTime(datetime):
@@ -110,6 +113,11 @@ class StoredTime(TypeDecorator):
     def __init__(self) -> None:
         super().__init__(timezone=True)
 
+    def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[Any]:
+        # SQLite: the text as its bytes, so bytes that are no UTF-8 (which its driver fails
+        # the whole row on) read as a DamagedTime too
+        return AsTyped(colexpr, self)
+
     def result_processor(self, dialect: Any, coltype: Any) -> Any:
         parse = super().result_processor(dialect, coltype)
         if parse is None:  # the driver gives datetimes (PostgreSQL): nothing to guard
@@ -117,9 +125,10 @@ class StoredTime(TypeDecorator):
 
         def process(value: Any) -> Any:
             try:
-                return parse(value)
-            except (ValueError, TypeError, OverflowError):
-                return DamagedTime.of(value)
+                return parse(value.decode("utf-8") if isinstance(value, bytes) else value)
+            except (ValueError, TypeError, OverflowError):  # UnicodeDecodeError too
+                return DamagedTime.of(value.decode("utf-8", "replace")
+                                      if isinstance(value, bytes) else value)
 
         return process
 

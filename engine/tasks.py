@@ -37,7 +37,7 @@ _PLAN_QUERY = (
         _tasks.c.id.label("task_id"), _tasks.c.step, _tasks.c.lane,
         _tasks.c.state.label("task_state"), _cases, _users.c.name.label("owner_name"),
         _users.c.manager_id.label("owner_manager_id"),
-        due.NORM_SETTING.label("norm_setting"),  # the norm the due dates of new tasks follow
+        *due.NORM_COLUMNS,  # the norm the due dates of new tasks follow, and what vouches for it
     )
     .select_from(_tasks.join(_cases, _tasks.c.case_id == _cases.c.id)
                  .join(_users, _cases.c.owner_id == _users.c.id))
@@ -149,7 +149,7 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
         definition = definition_for(conn, case.process_version)
         owner = row.owner_name
         still_ready = [task_view(r) for r in conn.execute(_READY_QUERY, {"case_id": case.id})]
-        settings = due.settings_of(row.norm_setting)
+        settings = due.settings_of(conn, row)
         cache_key = (str(conn.engine.url), case.id)
         # after a melding the team is informed, in this completion (engine/informing.py)
         informed = None

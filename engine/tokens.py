@@ -23,6 +23,7 @@ from .errors import Invalid, NotFound
 from .messages import N_, Message
 from .models import ApiToken, User, utcnow
 from .store import get_engine
+from .stored_rows import damage_fields, damage_of, value_damage
 from .stored_time import damaged_time
 from .users import Principal, actor, get_user
 
@@ -49,10 +50,10 @@ def token_seal(row: Any) -> str:
     """HMAC-SHA-256 (history key) over TOKEN_FIELDS of `row` (a Row or object with them), hex:
     what api_tokens.seal must hold. Raises TypeError/ValueError on a value no product writes."""
     content = {name: getattr(row, name) for name in TOKEN_FIELDS}
+    if any(value_damage(value) is not None for value in content.values()):
+        raise ValueError("a stored value read as damaged")  # never what was sealed
     for name in ("created_at", "expires_at", "revoked_at"):
         at = content[name]
-        if damaged_time(at):
-            raise ValueError("a stored time that is no time")
         content[name] = None if at is None else audit.iso(at)
     return hmac.new(settings.history_key(), b"api_token\n" + audit.canonical(content),
                     hashlib.sha256).hexdigest()
@@ -81,14 +82,22 @@ def store_seals(conn: Connection, ids: list[int]) -> None:
 
 
 def token_problems(conn: Connection) -> list[str]:
-    """Every api_tokens row that does not match its seal, in Dutch, for `meldcode verify
-    --all`: added, moved to another user, un-revoked or given another expiry by hand."""
-    return [
-        Message(N_("API-token {id} (gebruiker-id {user}): buiten het product toegevoegd of "
-                   "gewijzigd (gebruiker, vervaldatum of intrekking): past niet bij het zegel"),
-                id=r.id, user=r.user_id)
-        for r in conn.execute(TOKEN_ROWS.order_by(_t.c.id)) if not token_intact(r)
-    ]
+    """Every api_tokens row that holds a value stored damaged (naming each column and what is
+    wrong, issue 11) or else does not match its seal, in Dutch, for `meldcode verify --all`:
+    added, moved to another user, un-revoked or given another expiry by hand. Raises only
+    what the database raises."""
+    found: list[str] = []
+    for r in conn.execute(TOKEN_ROWS.order_by(_t.c.id)):
+        damage = damage_of(r)
+        if damage:
+            found.append(Message(N_("API-token {id} (gebruiker-id {user}) is beschadigd opgeslagen "
+                                    "({fields}): buiten het product gewijzigd; het geeft geen "
+                                    "toegang"), id=r.id, user=r.user_id, fields=damage_fields(damage)))
+        elif not token_intact(r):
+            found.append(Message(N_("API-token {id} (gebruiker-id {user}): buiten het product "
+                                    "toegevoegd of gewijzigd (gebruiker, vervaldatum of "
+                                    "intrekking): past niet bij het zegel"), id=r.id, user=r.user_id))
+    return found
 
 
 def create_token(session: Session, name: str, days: int | None = None, by: Any = None) -> str:
@@ -142,19 +151,27 @@ def list_tokens(session: Session, name: str,
                 stamp: timezones.Stamp = timezones.iso_seconds) -> list[dict[str, Any]]:
     """A user's tokens, oldest first: id, created, expires ("-" for never) and status
     (token_status: active, revoked, expired, or beschadigd for a row that does not fit its
-    seal).
+    seal or holds a value stored damaged). A row whose user number is stored damaged (SQLite:
+    text in it) may be anyone's: it is in every user's list, as beschadigd (issue 11).
 
     The times as `stamp` gives them: ISO 8601 UTC to the second by default (the command line's
-    `token list`), an aware UTC datetime with timezones.to_utc (the beheerder's page).
+    `token list`), an aware UTC datetime with timezones.to_utc (the beheerder's page); a time
+    stored damaged is DAMAGED ("beschadigd"), never the 1970 it reads as.
     Raises NotFound for an unknown name."""
     user = get_user(session, name)
     now = utcnow()
+    mine = ApiToken.user_id == user.id
+    if session.get_bind().dialect.name == "sqlite":  # PostgreSQL keeps only integers there
+        mine = or_(mine, func.typeof(ApiToken.user_id) != "integer")
+
+    def shown(at: Any) -> Any:
+        return DAMAGED if damaged_time(at) else stamp(at)
+
     return [
-        {"id": t.id, "created": stamp(t.created_at),
-         "expires": stamp(t.expires_at) if t.expires_at is not None else NEVER,
+        {"id": t.id, "created": shown(t.created_at),
+         "expires": shown(t.expires_at) if t.expires_at is not None else NEVER,
          "status": token_status(t, now)}
-        for t in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
-                                 .order_by(ApiToken.id))
+        for t in session.scalars(select(ApiToken).where(mine).order_by(ApiToken.id))
     ]
 
 

@@ -22,6 +22,7 @@ from .messages import N_, Message, text_of
 from .models import Case, CaseShare, Consult, TaskRecord, User
 from .passwords import check_password, password_hasher
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE, MEDEWERKER, ROLES
+from .stored_rows import damage_fields, object_damage
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
 
@@ -319,12 +320,14 @@ def set_manager(session: Session, name: str, manager: str | None, by: Any = None
 
 def list_users(session: Session) -> list[dict[str, Any]]:
     """Every user for the beheerder's page: name, full name, roles, leidinggevende, active,
-    e-mail, beroepsgroep (None: the organisation's)."""
+    e-mail, beroepsgroep (None: the organisation's), damaged: what of the row is stored
+    damaged (stored_rows.damage_fields, Dutch) or None; such a user cannot sign in (issue 11)."""
     managers: dict[int | None, str] = {u.id: u.name for u in session.scalars(select(User))}
     return [
         {"name": u.name, "display_name": u.display_name, "roles": u.roles,
          "manager": managers.get(u.manager_id), "active": u.active, "email": u.email,
-         "beroepsgroep": u.beroepsgroep}
+         "beroepsgroep": u.beroepsgroep,
+         "damaged": damage_fields(found) if (found := object_damage(u)) else None}
         for u in session.scalars(select(User).order_by(User.name))
     ]
 

@@ -32,6 +32,8 @@ from engine import (
     versions,
 )
 from engine.errors import DomainError
+from engine.messages import N_, Message
+from engine.problems import joined
 from engine.roles import ROLES
 from webui import cli_language
 
@@ -1016,16 +1018,17 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
     for cid in missing:
         failed += 1
         click.echo(f"casus {cid}: bestaat niet")
+    others = []  # what is not right outside the cases: counted apart from them (issue 11)
     if all_cases:  # the users and the process files: no case's history covers them (issue 11)
         with store.unit_of_work() as session:
             outside = config_seals.problems(session.connection())
         if outside:
-            failed += 1
+            others.append(Message(VERIFY_PART, part=VERIFY_OUTSIDE, count=len(outside)))
             click.echo("gebruikers en procesversies: NIET IN ORDE")
             for problem in outside:
                 click.echo(f"  - {problem}")
     if report.problems:
-        failed += 1
+        others.append(Message(VERIFY_PART, part=VERIFY_LOG, count=len(report.problems)))
         click.echo("logboek: NIET IN ORDE")
         for problem in report.problems:
             click.echo(f"  - {problem}")
@@ -1042,8 +1045,19 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
     elif not checkpoint:
         click.echo("geen controlepunt: wat de sequencer nog niet vastlegde kan onopgemerkt "
                    "verdwijnen, en de kop zelf staat op deze machine")
-    click.echo(f"{checked} casus(sen) gecontroleerd, {failed} niet in orde.")
-    sys.exit(1 if failed else 0)
+    click.echo(Message(VERIFY_CASES, checked=checked, failed=failed))
+    if others:
+        click.echo(Message(VERIFY_OTHERS, parts=joined(others, "; ")))
+    sys.exit(1 if failed or others else 0)
+
+
+# verify's last lines: the cases and, apart from them, what else is not right (issue 11 point 4:
+# a setting or a user wrong is no case "niet in orde")
+VERIFY_CASES = N_("{checked} casus(sen) gecontroleerd, {failed} niet in orde.")
+VERIFY_OTHERS = N_("Buiten de casussen niet in orde: {parts}.")
+VERIFY_PART = N_("{part} ({count} bevinding(en))")
+VERIFY_OUTSIDE = N_("gebruikers, API-tokens, procesversies en instellingen")
+VERIFY_LOG = N_("logboek")
 
 
 # Verify's access-log lines (NEN 7513) per write transaction: few enough that a case start or
