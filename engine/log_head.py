@@ -144,7 +144,7 @@ def _write(path: Path, tree: Tree) -> None:
 
 def reset(engine: Engine, tree: Tree) -> None:
     """Replace the record by `tree` (the log as it now is), also when that is shorter than the
-    record: only for `meldcode restore` (engine/restore.py), which puts an older copy of the
+    record: only for `meldcode restore` (engine/restore_steps.py), which puts an older copy of the
     database back on purpose and says so in the admin log. Raises OSError when the record
     cannot be written."""
     path = path_for(engine)

@@ -10,10 +10,11 @@ since (engine/checkpoints.py), and both would report the newer entries as remove
    every case, users, tokens and process files, with this instance's history key); a copy
    that fails changes nothing;
 2. it replaces the database only while no server has it open (the command line refuses);
-3. afterwards the recorded head is reset to the restored log, and every checkpoint in
-   MELDCODE_CHECKPOINT_DIR that the restored log does not hold (larger than it, or another
-   root at its size) is moved into a subfolder `voor-terugzetten-<time>`: kept, never
-   deleted, no longer the one verify compares with;
+3. afterwards (engine/restore_steps.py, which records the intent first so that an interrupted
+   restore never goes unseen) the recorded head is reset to the restored log, and every
+   checkpoint in MELDCODE_CHECKPOINT_DIR that the restored log does not hold (larger than
+   it, or another root at its size) is moved into a subfolder `voor-terugzetten-<time>`:
+   kept, never deleted, no longer the one verify compares with;
 4. one admin-log line, action `database_restored`, records the file, the log's size before
    and after, the head recorded before (size and root, so an auditor sees how many entries
    newer than the backup were dropped) and the checkpoints set aside; then a new checkpoint
@@ -36,9 +37,8 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from . import audit, checkpoints, config, log_head, log_verify, schema, store, timezones, translog
+from . import log_head, log_verify, schema, store, translog
 from .failures import kind_of
-from .merkle import Tree
 from .messages import N_, Message, text_of
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -55,7 +55,9 @@ PRODUCT_TABLES = frozenset(
         "users",
     }
 )
-SET_ASIDE = "voor-terugzetten-{stamp}"  # the subfolder of the checkpoints a restore sets aside
+# PostgreSQL scratch databases are named <database>_terugzetten_<pid> (scratch_url); the next
+# restore removes those a killed one left (engine/restore_steps.py).
+SCRATCH = "terugzetten_"
 
 
 class RestoreRefused(Exception):
@@ -262,108 +264,11 @@ def recorded_head(url: str) -> tuple[dict[str, Any] | None, str | None]:
     return {"tree_size": head.tree_size, "root": head.root, "at": head.at}, None
 
 
-def _prefix_roots(url: str, sizes: set[int]) -> tuple[Tree, dict[int, str]]:
-    """The whole log's tree and its roots after the first `sizes` entries (those it holds)."""
-    tree, roots = Tree(), {}
-    with translog.snapshot(url) as conn:
-        for rows in translog.batches(
-            conn, select(translog.ENTRIES.c.entry_hash).order_by(translog.ENTRIES.c.idx)
-        ):
-            for (entry,) in rows:
-                if tree.size in sizes:
-                    roots[tree.size] = tree.root()
-                tree.append(bytes.fromhex(entry))
-    roots[tree.size] = tree.root()
-    return tree, roots
-
-
-def _set_aside(held: dict[int, str], size: int, stamp: str) -> tuple[list[dict], str | None]:
-    """Move the checkpoints of MELDCODE_CHECKPOINT_DIR the restored log does not hold into a
-    subfolder; out: what moved ({"file", "tree_size", "root", "at"}) and that folder. A file
-    that is no valid checkpoint stays where it is (verify names it)."""
-    folder = config.current().checkpoint_dir
-    if not folder or not Path(folder).is_dir():
-        return [], None
-    moved: list[dict] = []
-    target = Path(folder) / SET_ASIDE.format(stamp=stamp)
-    for path in sorted(Path(folder).glob("checkpoint-*.json")):
-        try:
-            found = checkpoints.load_checkpoint(path)
-        except checkpoints.CheckpointError:
-            continue
-        if found["tree_size"] <= size and held.get(found["tree_size"]) == found["root"]:
-            continue
-        target.mkdir(exist_ok=True)
-        path.rename(target / path.name)  # keeps its time: still the evidence it was
-        moved.append(
-            {"file": path.name, "tree_size": found["tree_size"], "root": found["root"], "at": found["at"]}
-        )
-    return moved, str(target) if moved else None
-
-
-def wanted_sizes() -> set[int]:
-    """The tree sizes of the valid checkpoints in MELDCODE_CHECKPOINT_DIR."""
-    folder = config.current().checkpoint_dir
-    if not folder or not Path(folder).is_dir():
-        return set()
-    sizes = set()
-    for path in Path(folder).glob("checkpoint-*.json"):
-        with contextlib.suppress(checkpoints.CheckpointError):
-            sizes.add(checkpoints.load_checkpoint(path)["tree_size"])
-    return sizes
-
-
-def after_restore(
-    url: str, file_name: str, size_before: int, head_before: tuple[dict[str, Any] | None, str | None], by: str
-) -> dict:
-    """The bookkeeping once the copy is in place at `url` (schema at head): the recorded head
-    reset to the restored log, the checkpoints it does not hold set aside, the admin-log line
-    `database_restored` written and sequenced, and a new checkpoint when
-    MELDCODE_CHECKPOINT_DIR is set. Returns the admin line's detail plus "checkpoint" (the
-    new file, or None). Raises OSError when the head record cannot be written."""
-    engine = store.get_engine(url)
-    # The head first (the sequencer appends nothing to a log shorter than the record), then
-    # the rows the backup still had queued get their places after its own entries.
-    log_head.reset(engine, _prefix_roots(url, set())[0])
-    translog.sequence(url)  # rows the backup still had queued, after its own entries
-    tree, roots = _prefix_roots(url, wanted_sizes())
-    log_head.reset(engine, tree)
-    stamp = timezones.iso_seconds(timezones.now_utc()).replace(":", "").replace("-", "")
-    moved, folder = _set_aside(roots, tree.size, stamp)
-    head, head_problem = head_before
-    detail = {
-        "file": file_name,
-        "tree_size_before": size_before,
-        "tree_size_after": tree.size,
-        "root_after": tree.root(),
-        "recorded_head_before": head,
-        "entries_dropped": max(0, (head or {}).get("tree_size", size_before) - tree.size),
-        "checkpoints_set_aside": moved,
-        "checkpoints_folder": folder,
-        "explanation": str(
-            Message(
-                N_(
-                    "De database is teruggezet uit een reservekopie. Regels van het logboek die nieuwer "
-                    "waren dan de reservekopie zijn daarmee weg: zie recorded_head_before en "
-                    "entries_dropped. Controlepunten die het teruggezette logboek niet bevat, staan "
-                    "ongewijzigd in checkpoints_folder."
-                )
-            )
-        ),
-    }
-    if head_problem:
-        detail["recorded_head_problem"] = head_problem
-    with store.unit_of_work(write=True, url=url) as session:
-        audit.log_admin(session, by, "database_restored", detail)
-    translog.sequence(url)
-    new = None
-    if config.current().checkpoint_dir:
-        new = str(checkpoints.write_checkpoint(url=url))
-    return {**detail, "checkpoint": new}
-
-
 def scratch_url(url: str, suffix: str) -> str:
     """The URL of a scratch database beside the PostgreSQL database of `url`, named after it
-    with `suffix`."""
+    with `suffix`. The name keeps at most 40 characters of the database's own, so that with a
+    suffix of up to 22 it stays within PostgreSQL's 63 and is never the database itself."""
     parsed = make_url(url)
-    return parsed.set(database=f"{parsed.database}_{suffix}"[:63]).render_as_string(hide_password=False)
+    return parsed.set(database=f"{(parsed.database or '')[:40]}_{suffix}"[:63]).render_as_string(
+        hide_password=False
+    )

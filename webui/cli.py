@@ -601,29 +601,58 @@ def _pg_dump(url, target: str) -> None:
 def restore(file):
     from sqlalchemy.engine import make_url
 
+    from engine import restore as restoring
+    from engine import restore_steps, restore_traces
+
     url = make_url(store.settings.database_url())
     with _database():
         settings.ensure_keys()  # the history key the copy's log is checked with
     if not os.path.isfile(file):
         fail(f"{file} bestaat niet of is geen gewoon bestand")
-    if url.get_backend_name() == "sqlite":
-        head = _restore_sqlite(url, file)
-    elif url.get_backend_name() == "postgresql":
-        head = _restore_pg(url, file)
-    else:
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
         fail(f"terugzetten kan niet in een {url.get_backend_name()}-database")
-    _after_restore(file, *head)
+    live = url.render_as_string(hide_password=False)
+    try:
+        held = restore_traces.lock(live)
+    except restoring.RestoreRefused as exc:
+        fail(f"niet teruggezet: {exc}")
+    with held, _database():  # one restore at a time: no scratch copy removed under another
+        for name in restore_traces.remove_leftovers(live):
+            click.echo(f"opgeruimd: {name}, een tijdelijke kopie van een afgebroken terugzetting")
+        earlier, problem = restore_steps.pending(live)
+        if earlier is not None:
+            click.echo(f"Een eerdere terugzetting uit {earlier['file']} (begonnen op "
+                       f"{earlier['started_at']} door {earlier['by']}) is niet afgemaakt; deze "
+                       "terugzetting doet haar over, en het beheerlog noemt de afgebroken poging.")
+        elif problem is not None:
+            click.echo(f"Een eerdere terugzetting is niet afgemaakt ({problem}); deze "
+                       "terugzetting doet haar over, en het beheerlog noemt de afgebroken poging.")
+        if url.get_backend_name() == "sqlite":
+            intent = _restore_sqlite(url, file)
+        else:
+            intent = _restore_pg(url, file)
+        _after_restore(file, live, intent)
 
 
-def _after_restore(file: str, size_before: int, head_before) -> None:
-    """The head reset, checkpoints set aside, the admin-log line (engine/restore.py)."""
-    from engine import checkpoints
-    from engine import restore as restoring
+def _begin_restore(live: str, file: str, before: tuple) -> dict:
+    """The intent record, on disk before the database is touched (engine/restore_steps.py);
+    exit 2, nothing changed, when it cannot be written."""
+    from engine import restore_steps
+
+    try:
+        return restore_steps.begin(live, os.path.basename(file), getpass.getuser(), *before)
+    except OSError as exc:
+        fail(f"niet teruggezet (er is niets veranderd): het bestand van de terugzetting is niet "
+             f"te schrijven: {_os_reason(exc)}")
+
+
+def _after_restore(file: str, live: str, intent: dict) -> None:
+    """The head reset, checkpoints set aside, the admin-log line (engine/restore_steps.py)."""
+    from engine import checkpoints, restore_steps
 
     with _database():
         try:
-            done = restoring.after_restore(settings.database_url(), os.path.basename(file),
-                                           size_before, head_before, getpass.getuser())
+            done = restore_steps.finish(live, intent)
         except checkpoints.CheckpointError as exc:
             fail(f"teruggezet, maar geen nieuw controlepunt geschreven: {exc}", 1)
     click.echo(f"Teruggezet uit {file} in {_safe_url()}: het logboek heeft nu "
@@ -642,13 +671,14 @@ def _after_restore(file: str, size_before: int, head_before) -> None:
                "'meldcode verify --all'.")
 
 
-def _restore_sqlite(url, file: str) -> tuple[int, tuple]:
+def _restore_sqlite(url, file: str) -> dict:
     """Check a copy of FILE beside the database, then rename it over the database while no
-    one else has it open. Out: the log's size and the recorded head from before."""
+    one else has it open, the intent recorded first. Out: the intent."""
     import shutil
     from pathlib import Path
 
     from engine import restore as restoring
+    from engine import restore_steps
 
     live = url.database or ""
     if not live or live == ":memory:":
@@ -681,9 +711,14 @@ def _restore_sqlite(url, file: str) -> tuple[int, tuple]:
                 if restoring.sqlite_in_use(live):
                     fail("niet teruggezet: de database is in gebruik (draait de server of "
                          "'meldcode worker' nog?); stop die eerst")
-                os.replace(tmp, live)
+                intent = _begin_restore(live_url, file, before)
+                try:
+                    os.replace(tmp, live)
+                except OSError as exc:
+                    restore_steps.abandon(live_url, intent)  # not renamed: nothing changed
+                    fail(f"niet teruggezet (er is niets veranderd): {_os_reason(exc)}")
                 _sync_folder(live)
-            return before
+            return intent
     finally:
         for suffix in ("", "-wal", "-shm", "-journal", "-writelock"):
             with contextlib.suppress(FileNotFoundError):
@@ -723,14 +758,15 @@ def _pg_run(args: list[str], url) -> subprocess.CompletedProcess:
     return subprocess.run([*args, "--dbname", dsn], env=env, capture_output=True, text=True)
 
 
-def _restore_pg(url, file: str) -> tuple[int, tuple]:
+def _restore_pg(url, file: str) -> dict:
     """pg_restore the custom-format dump of 'meldcode backup' into a scratch database and
-    check it there; then, with no other session on the database, into the database itself
-    (--clean --if-exists --no-owner, one transaction). Out: the log's size and the recorded
-    head from before."""
+    check it there; then, with no other session on the database and the intent recorded,
+    into the database itself (--clean --if-exists --no-owner, one transaction). Out: the
+    intent."""
     from sqlalchemy.engine import make_url
 
     from engine import restore as restoring
+    from engine import restore_steps
 
     program = _pg_program("pg_restore")
     listing = subprocess.run([program, "--list", file], capture_output=True, text=True)
@@ -738,7 +774,7 @@ def _restore_pg(url, file: str) -> tuple[int, tuple]:
         fail(f"niet teruggezet: {file} is geen reservekopie van Meldcode (geen archief van "
              "pg_dump in het custom-formaat)")
     live = url.render_as_string(hide_password=False)
-    scratch = restoring.scratch_url(live, f"terugzetten_{os.getpid()}")
+    scratch = restoring.scratch_url(live, f"{restoring.SCRATCH}{os.getpid()}")
     restore_args = [program, "--no-owner", "--exit-on-error", "--single-transaction"]
     with _database():
         try:
@@ -761,12 +797,14 @@ def _restore_pg(url, file: str) -> tuple[int, tuple]:
                  "worker' nog, of een andere sessie?); stop die eerst")
         before = restoring.log_size(live), restoring.recorded_head(live)
         store.dispose_engines()
+        intent = _begin_restore(live, file, before)
         done = _pg_run([*restore_args, "--clean", "--if-exists", file], url)
         if done.returncode != 0:
+            restore_steps.abandon(live, intent)  # one transaction, rolled back: nothing changed
             fail(f"niet teruggezet (er is niets veranderd): pg_restore: "
                  f"{done.stderr.strip()[:500]}")
         schema.upgrade(live)
-    return before
+    return intent
 
 
 @main.group(help="Gebruikers beheren.")
@@ -975,7 +1013,7 @@ def _quiet_server_log() -> None:
                    "(nice 10, en alleen op een processor die niemand anders nodig heeft) dan "
                    "de server.")
 def verify(case_ids, all_cases, checkpoint_file, jobs):
-    from engine import background, checkpoints, config_seals, log_verify, verification
+    from engine import background, checkpoints, config_seals, log_verify, restore_traces, verification
 
     if not case_ids and not all_cases:
         fail("geef casusnummers op, of --all")
@@ -1032,6 +1070,17 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
         click.echo("logboek: NIET IN ORDE")
         for problem in report.problems:
             click.echo(f"  - {problem}")
+    with _database():  # a restore begun and not in the admin log (engine/restore_traces.py)
+        unfinished = restore_traces.problems(settings.database_url())
+        scraps = restore_traces.leftovers(settings.database_url())
+    if unfinished:
+        failed += 1
+        click.echo("terugzetten: NIET AFGEMAAKT")
+        for problem in unfinished:
+            click.echo(f"  - {problem}")
+    for name in scraps:
+        click.echo(f"let op: {name} is een tijdelijke kopie van een afgebroken terugzetting; "
+                   "de volgende 'meldcode restore' ruimt haar op, of verwijder haar zelf")
     click.echo(f"logboek: {report.tree_size} regels, wortel {report.root}")
     if checkpoint:
         click.echo(f"controlepunt van {checkpoint['at']} ({checkpoint['tree_size']} regels) "

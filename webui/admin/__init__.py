@@ -139,8 +139,52 @@ ADMIN_DETAILS = {
     "path": _l("Pad"),
     "needs": _l("Vereiste rol"),
     "beroepsgroep": _l("Beroepsgroep"),
+    # a backup put back (database_restored, engine/restore_steps.py record)
+    "file": _l("Bestand"),
+    "tree_size_before": _l("Regels in het logboek ervoor"),
+    "recorded_head_before": _l("Kop van de sequencer ervoor"),
+    "recorded_head_problem": _l("Kop van de sequencer onbruikbaar"),
+    "tree_size_after": _l("Regels in het logboek erna"),
+    "root_after": _l("Wortel van het logboek erna"),
+    "entries_dropped": _l("Regels van het logboek weggevallen"),
+    "checkpoints_set_aside": _l("Controlepunten opzijgezet"),
+    "checkpoints_folder": _l("Map van de opzijgezette controlepunten"),
+    "interrupted_attempts": _l("Afgebroken eerdere pogingen"),
+    "explanation": _l("Toelichting"),
 }
 _ROLE_KEYS = ("roles", "before", "needs")  # their values are role codes
+_RESTORE_KEYS = ("recorded_head_before", "checkpoints_set_aside", "interrupted_attempts", "explanation")
+
+
+def _head(head: object) -> object:
+    """A recorded log head ({"tree_size", "root", "at"}) in words; anything else as it is."""
+    if not isinstance(head, dict) or not {"tree_size", "root"} <= set(head):
+        return head
+    return _("%(count)s regels, wortel %(root)s, vastgelegd %(at)s", count=head["tree_size"],
+             root=head["root"], at=head.get("at") or "—")
+
+
+def _restore_value(key: str, value: object) -> object:
+    """A value of a restore's line in words: the head, each checkpoint set aside, each
+    interrupted attempt, the explanation in the reader's language (its Dutch text is the
+    catalogue's msgid). A value of another shape (an older line, a changed row) as it is."""
+    if key == "recorded_head_before":
+        return _head(value)
+    if key == "explanation" and isinstance(value, str):
+        return _(value)
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        return value
+    if key == "checkpoints_set_aside":
+        return [_("%(file)s (%(count)s regels)", file=item.get("file", "?"),
+                  count=item.get("tree_size", "?")) for item in value]
+    shown = []  # interrupted_attempts
+    for item in value:
+        text = (_("%(file)s, begonnen %(at)s door %(by)s", file=item["file"], at=item.get("started_at"),
+                  by=item.get("by")) if "file" in item else str(item.get("problem", "?")))
+        head = _head(item.get("recorded_head_at_retry")) or "—"
+        shown.append(text + "; " + _("bij de volgende poging: logboek %(count)s regels, kop %(head)s",
+                                     count=item.get("tree_size_at_retry", "?"), head=head))
+    return shown
 
 
 def _setting_value(key: str, value: object) -> str:
@@ -176,11 +220,13 @@ def admin_detail(detail: object) -> list[tuple[str, str]]:
             value = [label(ROLE_LABELS, code) for code in codes]
         if key == "beroepsgroep":  # a user's group by its name ("organisatie": the default)
             value = _group_name(value)
+        if key in _RESTORE_KEYS:
+            value = _restore_value(key, value)
         if isinstance(value, dict):  # the settings changed: named as the settings page does
             value = "; ".join(f"{label(SETTING_LABELS, k)}: {_setting_value(k, v)}"
                               for k, v in sorted(value.items()) if v not in (None, ""))
         elif isinstance(value, list):
-            value = ", ".join(str(v) for v in value)
+            value = ("; " if key == "interrupted_attempts" else ", ").join(str(v) for v in value)
         shown = "—" if value is None or value == "" else str(value)
         out.append((str(ADMIN_DETAILS.get(key, key)), shown))
     return out

@@ -1,0 +1,154 @@
+"""What an interrupted `meldcode restore` leaves behind, and who sees it (issue 11, break-it
+of restore; the steps and the intent record are engine/restore_steps.py's):
+
+- problems(): the intent record of a restore that was begun and is not in the admin log, as
+  `meldcode verify` reports it (exit 1) until `meldcode restore` has run again;
+- leftovers(): the scratch copies a killed restore left (SQLite: `.<database file>.*.tmp`
+  beside the database with their -wal and -shm; PostgreSQL: databases
+  `<database>_terugzetten_<pid>`), which verify names and the next restore removes
+  (remove_leftovers(), which says what it removed);
+- lock(): one restore of a database at a time, so that a restore never removes the scratch
+  copy of another that is still running."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from . import log_head, restore, store
+from .messages import N_, Message
+from .restore_steps import intent_path, pending
+
+
+def lock(url: str) -> IO[str]:
+    """Hold the restore lock of the database at `url` for as long as the returned file is open.
+    Raises restore.RestoreRefused (Dutch) while another restore of it runs."""
+    held = open(intent_path(url).with_suffix(".lock"), "a")  # kept open: it holds the lock
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held.close()
+        raise restore.RestoreRefused(
+            N_("er loopt al een terugzetting van deze database ('meldcode restore'); wacht tot die klaar is")
+        ) from None
+    return held
+
+
+def running(url: str) -> bool:
+    """Whether a restore of the database at `url` holds its lock now."""
+    path = intent_path(url).with_suffix(".lock")
+    if not path.exists():
+        return False
+    with open(path, "a") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
+
+
+def problems(url: str) -> list[str]:
+    """What `meldcode verify` reports about a restore of the database at `url` that was begun
+    and is not recorded in the admin log (the intent record is there), in Dutch; [] when none."""
+    intent, problem = pending(url)
+    path = str(intent_path(url))
+    if problem is not None:
+        return [
+            Message(
+                N_(
+                    "{problem}: een terugzetting is begonnen en niet afgemaakt, of het bestand is "
+                    "buiten het product gewijzigd. Stop de server en voer 'meldcode restore' "
+                    "opnieuw uit met de reservekopie"
+                ),
+                problem=problem,
+            )
+        ]
+    if intent is None:
+        return []
+    if running(url):
+        return [
+            Message(
+                N_(
+                    "een terugzetting uit {file}, begonnen op {at} door {by}, loopt nog; "
+                    "controleer opnieuw als die klaar is ({path})"
+                ),
+                file=intent["file"],
+                at=intent["started_at"],
+                by=intent["by"],
+                path=path,
+            )
+        ]
+    head = intent["recorded_head_before"]
+    before = (
+        Message(
+            N_("kop van de sequencer: {count} regels, wortel {root}"),
+            count=head["tree_size"],
+            root=head["root"],
+        )
+        if isinstance(head, dict)
+        else Message(N_("geen vastgelegde kop van de sequencer"))
+    )
+    return [
+        Message(
+            N_(
+                "een terugzetting uit {file}, begonnen op {at} door {by}, is niet afgemaakt: de "
+                "database kan al teruggezet zijn en controlepunten kunnen al opzij zijn gezet, "
+                "zonder de regel database_restored in het beheerlog. Daarvoor telde het logboek "
+                "{size} regels ({before}). Stop de server en voer 'meldcode restore {file}' "
+                "opnieuw uit: dat zet de reservekopie opnieuw terug en legt alles vast ({path})"
+            ),
+            file=intent["file"],
+            at=intent["started_at"],
+            by=intent["by"],
+            size=intent["tree_size_before"],
+            before=before,
+            path=path,
+        )
+    ]
+
+
+def leftovers(url: str) -> list[str]:
+    """Scratch copies a killed restore of the database at `url` left behind (not those of a
+    restore running now): SQLite files `.<database file>.*.tmp` (and their -wal, -shm,
+    -journal) beside the database and temporary files of the intent record; PostgreSQL
+    databases `<database>_terugzetten_<pid>` on its server."""
+    return [] if running(url) else _found(url)
+
+
+def _found(url: str) -> list[str]:
+    intent = intent_path(url)
+    found = [str(p) for p in sorted(intent.parent.glob(f".{intent.name}.*.tmp"))]
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        live = parsed.database or ""
+        if live and live != ":memory:" and not live.startswith("file:"):
+            live_path = Path(os.path.abspath(live))
+            found += [str(p) for p in sorted(live_path.parent.glob(f".{live_path.name}.*.tmp*"))]
+    elif parsed.get_backend_name() == "postgresql":
+        prefix = make_url(restore.scratch_url(url, restore.SCRATCH)).database or ""
+        with store.get_engine(url).connect() as conn:
+            names = conn.execute(text("SELECT datname FROM pg_database")).scalars()
+            found += sorted(n for n in names if n.startswith(prefix) and n != parsed.database)
+    return found
+
+
+def remove_leftovers(url: str) -> list[str]:
+    """Remove what leftovers() names (each scratch copy's head record too); out: their names.
+    Call it holding lock() (so none of them is a running restore's)."""
+    found = _found(url)
+    parsed = make_url(url)
+    for name in found:
+        if parsed.get_backend_name() == "postgresql" and "/" not in name:
+            scratch = parsed.set(database=name).render_as_string(hide_password=False)
+            log_head.forget(store.get_engine(scratch))
+            restore.drop_scratch(url, scratch)
+            continue
+        if name.endswith(".tmp") and not Path(name).name.startswith(".terugzetten-"):
+            log_head.forget(store.get_engine(f"sqlite:///{name}"))  # as check_copy named it
+        Path(name).unlink(missing_ok=True)
+    return found

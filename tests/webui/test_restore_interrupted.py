@@ -1,0 +1,226 @@
+"""`meldcode restore FILE` killed (kill -9) at a bad moment (issue 11, break-it of restore):
+never a rollback that `meldcode verify --all` passes without a record. Before, a kill after
+the head was reset and the newer checkpoints were set aside, but before the admin line, left
+a silent rollback that verify passed; a kill right after the swap left a database whose cut
+log verify reported as removed entries without saying why; a kill while the copy was checked
+left a scratch copy of the whole database behind unnamed.
+
+Now verify reports the unfinished restore (exit 1) until `meldcode restore` is run again,
+which redoes it and records, in the one admin line, the head from before the first attempt,
+every checkpoint set aside and the interrupted attempt; scratch copies are named by verify and
+removed by the next restore. The auditor reads that line with Dutch labels on /beheerlog.
+
+The kill is a real SIGKILL of the real command line: KILL below, test code only, replaces one
+function the restore calls by one that kills the process there (before or after calling it),
+then runs `meldcode restore FILE` as the installed command does. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from engine import log_head, models, store
+from tests.conftest import ROOT, meldcode_cli
+from tests.helpers import Client, walk_some_cases
+from tests.helpers import text as page_text
+
+KILL = r"""
+import importlib, os, signal, sys
+
+module, name, when = sys.argv[1:4]
+target = importlib.import_module(module)
+real = getattr(target, name)
+
+
+def killed(*args, **kwargs):
+    if name == "log_admin" and args[2] != "database_restored":
+        return real(*args, **kwargs)
+    if when == "after":
+        real(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+setattr(target, name, killed)
+from webui.cli import main
+
+main(sys.argv[4:], prog_name="meldcode")
+"""
+
+
+def _killed(url: str, seam: str, when: str, backup: Path) -> subprocess.CompletedProcess:
+    """`meldcode restore BACKUP`, killed with SIGKILL at `seam` (module.function), `when`
+    before or after it runs."""
+    store.dispose_engines()
+    module, name = seam.rsplit(".", 1)
+    args = [str(ROOT / ".venv" / "bin" / "python"), "-c", KILL, module, name, when, "restore", str(backup)]
+    env = {**os.environ, "MELDCODE_DATABASE_URL": url}
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == -signal.SIGKILL, result.stdout + result.stderr
+    return result
+
+
+def _cli(*args: str, url: str):
+    store.dispose_engines()
+    return meldcode_cli(*args, env={"MELDCODE_DATABASE_URL": url})
+
+
+def _cases(url: str) -> int:
+    with store.unit_of_work(url=url) as session:
+        return session.scalar(select(func.count()).select_from(models.Case))
+
+
+def _restored_lines(url: str) -> list[dict]:
+    with store.unit_of_work(url=url) as session:
+        rows = session.scalars(
+            select(models.AdminLogEntry).where(models.AdminLogEntry.action == "database_restored")
+        )
+        return [dict(row.detail) for row in rows]
+
+
+@pytest.fixture
+def checkpoint_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "controlepunten"
+    folder.mkdir()
+    monkeypatch.setenv("MELDCODE_CHECKPOINT_DIR", str(folder))
+    return folder
+
+
+def _scene(url: str, tmp_path: Path) -> tuple[Path, log_head.Head]:
+    """Two cases, a checkpoint, a backup; then three cases more and a newer checkpoint, which a
+    restore of the backup drops and sets aside. Out: the backup and the head before."""
+    walk_some_cases(url, 2, "voor")
+    assert _cli("checkpoint", url=url).returncode == 0
+    backup = tmp_path / "reserve.bak"
+    assert _cli("backup", "-o", str(backup), url=url).returncode == 0
+    walk_some_cases(url, 3, "na")
+    newer = _cli("checkpoint", url=url)
+    assert newer.returncode == 0, newer.stderr
+    store.dispose_engines()
+    head = log_head.read(store.get_engine(url))
+    assert head is not None
+    return backup, head
+
+
+def _unfinished_until_run_again(url: str, backup: Path, head: log_head.Head) -> dict:
+    """verify reports the unfinished restore (exit 1) naming the backup; restore run again
+    redoes it; then verify passes. Out: the one admin line, which holds the head from before
+    the first attempt and names the interrupted attempt."""
+    verify = _cli("verify", "--all", url=url)
+    assert verify.returncode == 1, verify.stdout + verify.stderr
+    assert "terugzetten: NIET AFGEMAAKT" in verify.stdout
+    assert "een terugzetting uit reserve.bak" in verify.stdout and "is niet afgemaakt" in verify.stdout
+    assert f"telde het logboek {head.tree_size} regels" in verify.stdout
+
+    again = _cli("restore", str(backup), url=url)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Een eerdere terugzetting uit reserve.bak" in again.stdout
+    assert _cases(url) == 2
+    passed = _cli("verify", "--all", url=url)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "NIET AFGEMAAKT" not in passed.stdout
+
+    (line,) = _restored_lines(url)
+    assert line["recorded_head_before"]["tree_size"] == head.tree_size
+    assert line["recorded_head_before"]["root"] == head.root
+    assert line["entries_dropped"] == head.tree_size - line["tree_size_after"] > 0
+    (attempt,) = line["interrupted_attempts"]
+    assert attempt["file"] == "reserve.bak"
+    return line
+
+
+def test_a_restore_killed_before_its_admin_line_is_reported_until_run_again(
+    db_url, people, tmp_path, checkpoint_dir
+):
+    """The silent rollback: the copy in place, the head reset, the newer checkpoint set aside,
+    no admin line. verify passed that."""
+    backup, head = _scene(db_url, tmp_path)
+    _killed(db_url, "engine.audit.log_admin", "before", backup)
+    assert _cases(db_url) == 2 and _restored_lines(db_url) == []
+    (set_aside,) = checkpoint_dir.glob("voor-terugzetten-*/checkpoint-*.json")
+
+    line = _unfinished_until_run_again(db_url, backup, head)
+    # the checkpoint the killed attempt moved is named in the line, kept where it went
+    (moved,) = line["checkpoints_set_aside"]
+    assert moved["file"] == set_aside.name and moved["tree_size"] == head.tree_size
+    assert Path(line["checkpoints_folder"]) == set_aside.parent and set_aside.is_file()
+    assert not list(checkpoint_dir.glob("voor-terugzetten-*-2"))  # one folder for the restore
+
+    # the auditor reads the line in Dutch words on /beheerlog, no stored key shown raw
+    from webui import create_app
+    from webui.admin import ADMIN_DETAILS
+
+    assert set(line) | {"recorded_head_problem"} <= set(ADMIN_DETAILS)
+    store.dispose_engines()
+    auditor = Client(create_app({"TESTING": True}))
+    auditor.login("aud")
+    page = page_text(auditor.get("/beheerlog"))
+    for key in line:
+        assert key not in page, key
+    assert "tree_size" not in page and "'root'" not in page
+    assert "Reservekopie teruggezet" in page and "Bestand: reserve.bak" in page
+    assert f"Kop van de sequencer ervoor: {head.tree_size} regels, wortel {head.root}" in page
+    assert f"Regels van het logboek weggevallen: {line['entries_dropped']}" in page
+    assert f"Controlepunten opzijgezet: {set_aside.name} ({head.tree_size} regels)" in page
+    assert "Afgebroken eerdere pogingen: reserve.bak, begonnen " in page
+    assert "Toelichting: De database is teruggezet uit een reservekopie." in page
+
+
+def test_a_restore_killed_right_after_the_swap_is_reported_until_run_again(
+    db_url, people, tmp_path, checkpoint_dir
+):
+    """The copy in place, the head not yet reset: verify saw entries removed, and why not."""
+    backup, head = _scene(db_url, tmp_path)
+    _killed(db_url, "engine.log_head.reset", "before", backup)
+    assert _cases(db_url) == 2 and _restored_lines(db_url) == []
+    _unfinished_until_run_again(db_url, backup, head)
+
+
+def test_a_restore_killed_before_the_swap_is_reported_until_run_again(
+    db_url, people, tmp_path, checkpoint_dir
+):
+    """The intent on record, the database not yet touched: verify cannot know that it was
+    not, so it reports the restore unfinished; run again, it goes through."""
+    backup, head = _scene(db_url, tmp_path)
+    _killed(db_url, "engine.restore_steps.begin", "after", backup)
+    assert _cases(db_url) == 5
+    _unfinished_until_run_again(db_url, backup, head)
+
+
+def _scratch(url: str) -> list[str]:
+    """The scratch copies of a restore: files beside the SQLite database, databases on the
+    PostgreSQL server."""
+    store.dispose_engines()
+    if url.startswith("sqlite"):
+        live = Path(url.removeprefix("sqlite:///"))
+        return sorted(p.name for p in live.parent.iterdir() if p.name.startswith(f".{live.name}."))
+    with store.get_engine(url).connect() as conn:
+        names = conn.execute(text("SELECT datname FROM pg_database")).scalars()
+        return sorted(n for n in names if "_terugzetten_" in n)
+
+
+def test_the_scratch_copy_of_a_killed_restore_is_named_and_removed_by_the_next(
+    db_url, people, tmp_path, checkpoint_dir
+):
+    """Killed while it checked the copy: nothing changed, but a whole copy of the database
+    (cases, history) stayed behind. verify names it; the next restore removes it."""
+    backup, _head = _scene(db_url, tmp_path)
+    assert _scratch(db_url) == []
+    _killed(db_url, "engine.restore.check_copy", "before", backup)
+    (left,) = _scratch(db_url)
+    assert _cases(db_url) == 5
+
+    verify = _cli("verify", "--all", url=db_url)
+    assert verify.returncode == 0, verify.stdout + verify.stderr  # the database is as it was
+    assert "let op:" in verify.stdout and left in verify.stdout
+    assert "afgebroken terugzetting" in verify.stdout
+
+    again = _cli("restore", str(backup), url=db_url)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "opgeruimd:" in again.stdout and left in again.stdout
+    assert _scratch(db_url) == []
+    assert _cli("verify", "--all", url=db_url).returncode == 0
