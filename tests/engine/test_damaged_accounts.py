@@ -262,3 +262,17 @@ def test_new_tasks_follow_the_norm_the_admin_log_vouches_for(people, db_url, kin
     case = tasks.complete_task(people["mw"], task["id"], fill(form, LONGEST.decisions))  # the plan's read
     due_tasks = [t for t in case["tasks"] if t["due_at"]]
     assert due_tasks and all(t["due_at"] == expected(t) for t in due_tasks), case["tasks"]
+
+
+def test_an_unfinished_restore_is_counted_apart_from_the_cases(people, db_url):
+    """An intent record of a restore (engine/restore_steps.py) that is not in the admin log is
+    no case "niet in orde": the summary names it apart, exit 1 all the same."""
+    from engine import restore_steps
+
+    case = cases.start_case(people["mw"], {"client_ref": "Jansen"})
+    restore_steps.intent_path(db_url).write_text("{kapot", encoding="utf-8")
+    code, output = verify_all()
+    assert code == 1, output
+    assert "terugzetten: NIET AFGEMAAKT" in output and f"casus {case['id']}: in orde" in output
+    assert "1 casus(sen) gecontroleerd, 0 niet in orde." in output, output
+    assert "Buiten de casussen niet in orde: terugzetten (1 bevinding(en))." in output, output
