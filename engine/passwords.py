@@ -3,12 +3,14 @@ CONTRACT section 5 (zxcvbn with Dutch words, in Dutch) and new random passwords.
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import heapq
 import json
 import re
 import secrets
 import threading
+import unicodedata
 from collections.abc import Mapping
 from importlib.resources import files
 from typing import Any
@@ -57,12 +59,17 @@ MAX_PASSWORD = 1024  # argon2 takes any length; the cap keeps a huge input from 
 # fair wall against an offline one with argon2. It finds common passwords (its list of the most
 # used ones), words, names, keyboard walks, repeats, sequences, dates and years.
 MIN_SCORE = 3
-# A known word with digits or symbols around or between ("zomer2026!!!", "zomer2026zomer",
-# "Jan-Jansen-1980") scores 3, yet it is the first thing every cracking rule set tries
-# (hashcat's best64 and combinator attacks: words, then characters added). So the letters are
-# scored once more on their own: when zxcvbn explains them wholly by words, names and repeats
-# (no random part) they must carry the strength themselves, as a password would.
-MIN_WORD_PART_GUESSES = 1e8
+# Known words and names with digits or symbols around or between them ("zomer2026!!!",
+# "zomer2026zomer", "Jan-Jansen-1980", "W3lk0m2026!!") score 3, yet they are what every
+# cracking rule set tries first (hashcat's best64 and combinator attacks: words from a list,
+# letters swapped for look-alike digits, then characters added). Such a password is scored as
+# the attacker builds it: the guesses for its words times the guesses for what was added. A
+# random string whose letters happen to spell a word ("_&if\\S7&am)^") has random additions and
+# passes; words with a year and an exclamation mark do not.
+MIN_SPLIT_GUESSES = 1e11
+# At most this many letters of the words may be no known word (an initial, "kat", "oma"):
+# zxcvbn counts a short run of letters as random even when it is a word. At least 4 must be.
+MAX_RANDOM_LETTERS = 3
 # zxcvbn ranks words of English and a few names; these Dutch words and the product's own name
 # are what a Dutch care worker reaches for first, so they count as dictionary words too.
 COMMON_WORDS = (
@@ -75,7 +82,7 @@ COMMON_WORDS = (
     "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag", "wijkteam", "jeugd",
     "jeugdzorg", "huiselijk", "geweld", "kindermishandeling", "inloggen", "gebruiker",
     # Dutch phrases and passwords that people choose, ranked as zxcvbn's own password list is.
-    "ikhouvanjou", "ikhouvanje", "ikbenhet", "hoihoi", "doeidoei", "welkom01", "geheim123",
+    "ikhouvanjou", "ikhoudvanjou", "ikhouvanje", "ikbenhet", "hoihoi", "doeidoei", "welkom01", "geheim123",
     "wachtwoord123", "mijnwachtwoord", "hetwachtwoord", "lieveschat", "ditismijnwachtwoord",
 )
 # The most frequent Dutch first names and surnames: a name with a birth year is what a user
@@ -116,9 +123,19 @@ def add_dutch_lists() -> None:
         _lists_added = True
 
 
-# Only the start is scored: zxcvbn's cost grows with the length, and a long password whose
-# first 100 characters are strong is strong.
-_SCORED = 100
+# Only the start is scored: zxcvbn takes at most 72 characters, its cost grows with the
+# length, and a long password whose first 64 characters are strong is strong. Its look-alike
+# matching tries every mix of readings of the characters that stand for letters ("1" for i or
+# l, "(" for c): with many different ones, 40 characters took seconds. A start that holds that
+# many is random symbols, strong from its first 24 characters.
+_SCORED = 64
+_SCORED_MANY_LOOKALIKES = 24
+_LOOKALIKES = frozenset(c for subs in zxcvbn.matching.L33T_TABLE.values() for c in subs)
+# The letter each look-alike most often stands for (zxcvbn's table, first reading first).
+_LETTER_OF: dict[str, str] = {}
+for _letter, _subs in zxcvbn.matching.L33T_TABLE.items():
+    for _sub in _subs:
+        _LETTER_OF.setdefault(_sub, _letter)
 
 
 # The demo users' password (`meldcode init --demo`): it is in the README, so anyone knows it.
@@ -150,33 +167,109 @@ def password_problem(password: str, name: str = "", display_name: str = "",
         return N_("Het wachtwoord mag niet alleen uit spaties bestaan.")
     if password == DEMO_PASSWORD and demo:
         return None
-    if _letters_and_digits(DEMO_PASSWORD) in _letters_and_digits(password):
+    if _like_demo_password(password):
         return N_("Dit is het wachtwoord van de demogebruikers; het staat in de handleiding en "
                   "is dus bij iedereen bekend. Kies een ander.")
     add_dutch_lists()
     personal = [p for p in (name, display_name, *(display_name or "").split()) if p]
-    result = zxcvbn.zxcvbn(password[:_SCORED], user_inputs=personal)
+    scored = _scored_part(password)
+    result = zxcvbn.zxcvbn(scored, user_inputs=personal)
     if result["score"] < MIN_SCORE:
         return _weakness(result, {p.lower() for p in personal})
-    letters = _NOT_LETTER.sub("", password[:_SCORED])
-    if letters and letters != password[:_SCORED]:
-        words = zxcvbn.zxcvbn(letters, user_inputs=personal)
-        if words["guesses"] < MIN_WORD_PART_GUESSES and \
-                all(m.get("pattern") != "bruteforce" for m in words["sequence"]):
-            return N_("Bekende woorden of namen met cijfers of tekens ervoor, ertussen of "
-                      "erachter zijn makkelijk te raden. Kies een zin van een paar woorden "
-                      "die niet bij elkaar horen.")
+    if _words_with_additions(scored, personal) < MIN_SPLIT_GUESSES:
+        return N_("Bekende woorden of namen met cijfers of tekens ervoor, ertussen of "
+                  "erachter zijn makkelijk te raden. Kies een zin van een paar woorden "
+                  "die niet bij elkaar horen.")
     return None
 
 
-# What a cracking rule adds to or puts between words: digits, symbols, spaces.
-_NOT_LETTER = re.compile(r"[\W\d_]+")
+def _scored_part(password: str) -> str:
+    """The part of the password zxcvbn scores (see _SCORED), in NFKC form: full-width and
+    other compatibility forms of letters and digits are the letters and digits a cracking
+    rule tries."""
+    head = unicodedata.normalize("NFKC", password)[:_SCORED]
+    if len(set(head) & _LOOKALIKES) > 6:
+        return head[:_SCORED_MANY_LOOKALIKES]
+    return head
 
 
-def _letters_and_digits(text: str) -> str:
-    """The letters and digits of text, in lower case: "Oefenen-Met-Meldcode!" and
-    "oefenen met meldcode" are one password to a cracking rule."""
-    return "".join(c for c in text.casefold() if c.isalnum())
+# Digits and symbols that stand between letters: read as the letters they look like.
+_INNER_LOOKALIKES = re.compile(
+    r"(?<=[^\W\d_])[" + re.escape("".join(sorted(_LOOKALIKES))) + r"]+(?=[^\W\d_])")
+# Additions that make no password stronger when only they are added: word separators.
+_SEPARATORS = frozenset(" -_.")
+
+
+def _words_with_additions(scored: str, personal: list[str]) -> float:
+    """The guesses for `scored` built as an attacker's rules build it: its words times what
+    was added around or between them (_added_guesses), the fewer of two readings: as typed,
+    and with look-alike digits and symbols between letters read as the letters they stand
+    for ("W3lk0m"). Infinity when the password is not words with additions: fewer than 4
+    letters, more than MAX_RANDOM_LETTERS letters that are no known word, or only separators
+    added (a phrase, which zxcvbn scores as a whole)."""
+    read = _INNER_LOOKALIKES.sub(lambda m: "".join(_LETTER_OF[c] for c in m.group()), scored)
+    return min(_split_guesses(scored, personal), _split_guesses(read, personal))
+
+
+def _split_guesses(text: str, personal: list[str]) -> float:
+    letters = "".join(c for c in text if c.isalpha())
+    added = "".join(c for c in text if not c.isalpha())
+    if len(letters) < 4 or set(added) <= _SEPARATORS:
+        return float("inf")
+    words = zxcvbn.zxcvbn(letters, user_inputs=personal)
+    random_letters = sum(len(m["token"]) for m in words["sequence"]
+                         if m.get("pattern") == "bruteforce")
+    if random_letters > MAX_RANDOM_LETTERS or len(letters) - random_letters < 4:
+        return float("inf")
+    return float(words["guesses"]) * _added_guesses(text)
+
+
+# A run of digits, of separators, or of other symbols.
+_ADDED_RUN = re.compile(r"\d+|[ ._-]+|[^\w .-]+|_+")
+
+
+def _added_guesses(read: str) -> float:
+    """How many tries a rule-based attack needs for the digits and symbols in `read`, as its
+    rules add them to words: a year (1900-2099) is one of 200, other digits one of 10 per
+    digit, a separator one of 4 per character, one symbol repeated (!!!) one of 33 per
+    length, other symbols one of 33 per character; what stands between letters also one of
+    as many places as there are letters. zxcvbn's own estimate for such short runs counts
+    them as random characters, far more than a rule needs."""
+    guesses = 1.0
+    chunks = re.split(r"[^\W\d_]+", read)
+    letters = sum(map(str.isalpha, read))
+    for k, chunk in enumerate(chunks):
+        # between letters, not only a separator between words: also where, of `letters`
+        if 0 < k < len(chunks) - 1 and not set(chunk) <= _SEPARATORS:
+            guesses *= letters
+        for run in _ADDED_RUN.findall(chunk):
+            if run.isdigit():
+                guesses *= 200 if len(run) == 4 and 1900 <= int(run) <= 2099 else 10.0 ** len(run)
+            elif set(run) <= _SEPARATORS:
+                guesses *= 4.0 ** len(run)
+            elif len(set(run)) == 1:
+                guesses *= 33 * len(run)
+            else:
+                guesses *= 33.0 ** len(run)
+    return guesses
+
+
+def _like_demo_password(password: str) -> bool:
+    """Whether the password is the published DEMO_PASSWORD in another spelling: capitals,
+    separators, look-alike digits, reversed, its words in another order or a letter or two
+    changed (a similarity of 0.8 or more, difflib's ratio)."""
+    def words(text: str) -> list[str]:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        text = "".join(_LETTER_OF.get(c, c) for c in text)
+        return [w for w in re.split(r"[\W\d_]+", text) if w]
+
+    demo, given = words(DEMO_PASSWORD), words(password)
+    demo_text, given_text = "".join(demo), "".join(given)
+    if demo_text in given_text or demo_text[::-1] in given_text:
+        return True
+    return any(difflib.SequenceMatcher(None, a, b).ratio() >= 0.8 for a, b in (
+        (given_text, demo_text), (given_text[::-1], demo_text),
+        (" ".join(sorted(given)), " ".join(sorted(demo)))))
 
 
 def _weakness(result: Mapping[str, Any], personal: set[str]) -> str:
@@ -188,7 +281,8 @@ def _weakness(result: Mapping[str, Any], personal: set[str]) -> str:
         if pattern == "dictionary":
             if match.get("dictionary_name") == "user_inputs" and \
                     match.get("matched_word", "").lower() in personal:
-                return N_("Het wachtwoord lijkt op uw naam. Kies iets wat niemand met u verbindt.")
+                return N_("Het wachtwoord lijkt op de naam van de gebruiker. Kies iets wat "
+                          "niemand met die naam verbindt.")
             if match.get("dictionary_name") in ("passwords", "nederlandse_wachtwoorden"):
                 return N_("Dit is een veelgebruikt wachtwoord (of lijkt er sterk op). Kies een "
                           "zin van een paar woorden die niet bij elkaar horen.")
