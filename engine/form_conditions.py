@@ -30,12 +30,6 @@ from enum import Enum
 from typing import Any
 
 from . import expressions
-from .commands import load_case
-from .errors import NotFound
-from .messages import N_
-from .models import TaskRecord
-from .store import unit_of_work
-from .users import Principal, may_complete
 
 Tests = list[dict[str, Any]]
 Decision = bool | Tests | None
@@ -146,29 +140,6 @@ def refusals(fields: list[dict[str, Any]], context: dict[str, Any] | None) -> di
         if f.get("invalid_when") and not own:
             found[f["name"]] = decide(f["invalid_when"], fields, context)
     return found
-
-
-def task_case_data(who: Principal, task_id: Any) -> dict[str, Any] | None:
-    """The case data of the task `task_id`, which `who` may complete (users.may_complete),
-    for the conditions of its form on the task page; None for a consult task (no diagram
-    form), a case whose stored data is damaged, or a task `who` may not complete (the page's
-    own read, tasks.get_task, refused and logged that already). Logs nothing: the page's
-    read_task line covers this read. Raises NotFound for an unknown task or case."""
-    if not isinstance(task_id, str) or len(task_id) > 36:
-        raise NotFound(N_("Taak niet gevonden."))
-    with unit_of_work() as session:
-        row = session.get(TaskRecord, task_id)
-        if row is None:
-            raise NotFound(N_("Taak niet gevonden."))
-        if row.step == "consult":
-            return None
-        case = load_case(session, row.case_id)
-        if not may_complete(who, case, row.lane):
-            return None
-        data = case.data
-        if type(data) is not dict:  # a DamagedData (engine/stored_text.py) reads as nothing
-            return None
-        return dict(data)
 
 
 class _Reader:

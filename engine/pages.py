@@ -19,9 +19,8 @@ from . import clock, drafts, due, entries, links, organisation, professions, sha
 from .cases import get_case, task_name
 from .definitions import BPMN_NS, ProcessDefinition
 from .drafts import aware
-from .errors import NotFound
+from .form_conditions import form_conditions, refusals
 from .inbox_rows import page_rows
-from .messages import N_
 from .models import Case, CaseShare, Consult, Draft, HistoryEvent, TaskRecord, User
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE
 from .store import unit_of_work
@@ -363,29 +362,24 @@ def _contacts(session) -> dict[str, Any]:
     }
 
 
-def diagram_xml(version: Any) -> str:
-    """The BPMN XML of a process version, for the diagram viewer. Holds no case data."""
-    try:
-        version = int(version)
-    except (TypeError, ValueError):
-        raise NotFound(N_("Procesversie niet gevonden.")) from None
-    with unit_of_work() as session:
-        return versions.definition_for(session, version).bpmn_xml
-
-
 # --- the task page ---------------------------------------------------------------------------
 
 
 def task_page(who: Principal, task_id: Any) -> dict[str, Any]:
-    """The task with its form (tasks.get_task checks and logs access) and this person's
-    draft of it, if any; in a practice case (engine/practice.py) `practice` true and
-    `practice_hint`, what a good answer looks like."""
+    """The task with its form (tasks.get_task checks and logs access), this person's draft
+    of it, if any, and which fields the form asks over the case data (`conditions` and
+    `refusals`: engine/form_conditions.py), all in one read; in a practice case
+    (engine/practice.py) `practice` true and `practice_hint`, what a good answer looks like."""
     from . import practice  # practice builds on cases and listings: imported when needed
 
-    task = tasks.get_task(who, task_id, stamp=aware)
-    with unit_of_work() as session:
+    def also(session, task: dict[str, Any], case_data: dict[str, Any] | None) -> None:
         task["draft"] = drafts.load(session, who, task["id"])
         task["practice"] = practice.is_practice(session, task["case_id"])
+        fields = task["form"]["fields"]
+        task["conditions"], task["refusals"] = (form_conditions(fields, case_data),
+                                                refusals(fields, case_data))
+
+    task = tasks.get_task(who, task_id, stamp=aware, also=also)
     if task["practice"]:
         task["practice_hint"] = practice.hint(task.get("client_ref"), task["step"])
     return task

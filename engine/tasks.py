@@ -8,6 +8,7 @@ the case was stored meanwhile.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -61,13 +62,24 @@ def task_row(session: Session, task_id: Any) -> TaskRecord:
     return row
 
 
-def get_task(who: Principal, task_id: Any, stamp: Stamp = audit.iso) -> dict[str, Any]:
+def get_task(who: Principal, task_id: Any, stamp: Stamp = audit.iso,
+             also: Callable[[Session, dict[str, Any], dict[str, Any] | None], None] | None = None,
+             ) -> dict[str, Any]:
     """The task `who` may complete, as task_view (ready_at as `stamp` gives it) with its
     documentation, its form fields ({"fields": [...]}, help texts with the organisation's
-    contacts filled in) and the case's client_ref; the read logged as read_task. Raises
-    NotFound, Denied (logged)."""
+    contacts filled in) and the case's client_ref; the read logged as read_task. `also`, when
+    given, adds to the view in the same read transaction, after the access check: it gets
+    the session, the view and the case data (None for a consult task or damaged data).
+    Raises NotFound, Denied (logged)."""
 
     def run(session: Session):
+        view = read(session)
+        if also is not None:
+            also(session, view, view.pop("_case_data", None))
+        view.pop("_case_data", None)
+        return view
+
+    def read(session: Session):
         row = task_row(session, task_id)
         if row.step == CONSULT:  # the product's own task beside the diagram
             from .consults import task_detail  # consults builds on cases: imported when needed
@@ -90,6 +102,8 @@ def get_task(who: Principal, task_id: Any, stamp: Stamp = audit.iso) -> dict[str
             for f in forms.shown_fields(step.fields, case.data)
         ]}
         view["client_ref"] = case.client_ref
+        # a DamagedData (engine/stored_text.py) reads as nothing
+        view["_case_data"] = dict(case.data) if type(case.data) is dict else None
         return view
 
     return run_command(who, run)

@@ -297,3 +297,13 @@ def definition_for(db: Session | Connection, version: int) -> ProcessDefinition:
 def active_version(session: Session) -> ProcessVersion | None:
     """The active process version (the one new cases start on), or None before any deploy."""
     return session.scalar(select(ProcessVersion).where(ProcessVersion.active.is_(True)))
+
+
+def diagram_xml(version: Any) -> str:
+    """The BPMN XML of a process version, for the diagram viewer. Holds no case data."""
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise NotFound(N_("Procesversie niet gevonden.")) from None
+    with unit_of_work() as session:
+        return definition_for(session, version).bpmn_xml

@@ -19,7 +19,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import meldcode_cli
-from tests.engine.test_form_checks import (
+from tests.diagram_edits import (
     SHIPPED_DMN,
     as_bytes,
     form_field,

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine import consults, links, listings, migration, overview, pages, sharing, timezones
+from engine import consults, links, listings, migration, overview, pages, sharing, timezones, versions
 from engine.cases import start_case
 from engine.commands import refusals_logged
 from engine.errors import Forbidden, Invalid
@@ -164,4 +164,4 @@ def print_case(case_id: int):
 @bp.get("/processen/<int:version>/diagram.bpmn")
 @login_required
 def diagram(version: int):
-    return Response(pages.diagram_xml(version), mimetype="application/xml")
+    return Response(versions.diagram_xml(version), mimetype="application/xml")

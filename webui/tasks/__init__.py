@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine import drafts, form_conditions, forms, listings, overview, pages, tasks
+from engine import drafts, forms, listings, overview, pages, tasks
 from engine.errors import Conflict, Invalid
 from engine.roles import AUDITOR, BEHEERDER, PROCESBEHEERDER, TASK_LANES
 from engine.stored_time import damaged_tasks, damaged_time
@@ -65,9 +65,7 @@ def _render(task: dict, values: dict, errors: dict | None = None, status: int = 
     # An invalid_when that refuses every answer to its field (not reading the field itself)
     # is the server's rule too: refused whatever the answers, an optional field is not on the
     # page; refused while tests over this form hold, app.js hides it then (data-unless).
-    case_data = form_conditions.task_case_data(principal(), task["id"])
-    conditions = form_conditions.form_conditions(task["form"]["fields"], case_data)
-    refusals = form_conditions.refusals(task["form"]["fields"], case_data)
+    conditions, refusals = task["conditions"], task["refusals"]  # pages.task_page
     fields = []
     for f in task["form"]["fields"]:
         if f["type"] == "date":  # the browser's date picker offers only the days it takes
