@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import getpass
 import logging
 import os
@@ -349,6 +350,11 @@ def serve(host: str, port: int, workers: int, metrics_port: int | None, no_worke
 
             app = create_app()
             translog.start_sequencer()
+            # What the worker has made so far (modules, the app, parsed diagrams) lives as
+            # long as the worker: moved out of the cyclic collector's generations, it is no
+            # longer walked again in the collections that every request's garbage sets off
+            # (issue 13 point 7; the gc documentation's advice for forked servers).
+            gc.freeze()
             return app
 
     if metrics_port:
@@ -965,7 +971,8 @@ def _with_active_dmn(sources):
 @main.command(help="Publiceer een nieuwe procesversie; die is meteen actief. Zijn de bestanden "
                    "precies gelijk aan een bestaande versie, dan wordt die versie (weer) actief.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--user", "by", default=None, help="Wie publiceert (standaard: de OS-gebruiker).")
+@click.option("--user", "by", default=None,
+              help="Wie publiceert: een procesbeheerder van Meldcode (standaard: de OS-gebruiker).")
 def deploy(files, by):
     from engine import process_admin
 
@@ -1299,14 +1306,14 @@ def cases(stuck):
 @click.option("--to", "to_version", type=VERSION_NUMBER, required=True,
               help="De versie waarnaar ze gaan.")
 @click.option("--user", "as_user", default=None,
-              help="Wie verplaatst (standaard: de OS-gebruiker). Is dat een gebruiker van "
-                   "Meldcode, dan moet die procesbeheerder zijn.")
+              help="Wie verplaatst: een procesbeheerder van Meldcode (standaard: de "
+                   "OS-gebruiker; is dat een gebruiker van Meldcode, dan ook een procesbeheerder).")
 def migrate(from_version, to_version, as_user):
     from engine import migration
 
     name = as_user or getpass.getuser()
     with _database():
-        who = _mover(name)
+        who = _mover(name, given=bool(as_user))
         try:
             result = migration.move_cases(who, from_version, to_version)
         except migration.MoveRefused as exc:
@@ -1323,9 +1330,12 @@ def migrate(from_version, to_version, as_user):
                f"versie {result['to']}.")
 
 
-def _mover(name: str):
-    """The procesbeheerder who moves cases or deploys, or the name given when that is no user
-    of the product (an operator); exit 2 for a user who is no procesbeheerder."""
+def _mover(name: str, given: bool = True):
+    """The procesbeheerder who moves cases or deploys (`--user NAME`, given=True), or the
+    operating-system user (given=False) when that is no user of the product; exit 2 for a
+    user who is no procesbeheerder, and for a name given that is no user at all: the admin
+    log records only people the product knows, or the operator's own account (as `export
+    --user` since issue 11 point 6)."""
     from sqlalchemy import select
 
     from engine.roles import PROCESBEHEERDER
@@ -1333,6 +1343,9 @@ def _mover(name: str):
     with store.unit_of_work() as session:
         user = session.scalar(select(models.User).where(models.User.name == name))
         if user is None:
+            if given:
+                fail(f"gebruiker {name!r} bestaat niet; laat --user weg om als "
+                     f"de gebruiker van het besturingssysteem te werken")
             return name
         if not user.has_role(PROCESBEHEERDER):
             fail(f"gebruiker '{name}' is geen procesbeheerder")

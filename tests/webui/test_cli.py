@@ -296,3 +296,28 @@ def test_a_number_or_path_out_of_bounds_is_one_dutch_line(sqlite_people, tmp_pat
     result = _in_process(*(a.replace("{tmp}", str(tmp_path)) for a in args))
     _refused(result)
     assert "No such file" not in result.stderr and "Errno" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["deploy", "processes/meldcode.bpmn", "processes/afwegingskader.dmn"],
+    ["migrate", "--from", "1", "--to", "1"],
+])
+def test_user_named_for_deploy_or_migrate_must_be_a_user(sqlite_people, sqlite_url, command):
+    """`--user NAME` names who acts in the admin log; a name the product does not know was
+    recorded as given (break-it: any name, also someone else's). Refused now, as `export
+    --user` is, and nothing is logged; a user without the role is refused as before."""
+    from sqlalchemy import create_engine, text
+
+    def admin_lines():
+        with create_engine(sqlite_url).connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM admin_log")).scalar()
+
+    before = admin_lines()
+    env = {"MELDCODE_DATABASE_URL": sqlite_url}
+    command = [str(ROOT / part) if part.startswith("processes/") else part for part in command]
+    r = meldcode_cli(*command, "--user", "de-directeur", env=env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "'de-directeur' bestaat niet" in r.stderr and "Traceback" not in r.stderr
+    r = meldcode_cli(*command, "--user", "mw", env=env)
+    assert r.returncode == 2 and "geen procesbeheerder" in r.stderr
+    assert admin_lines() == before
