@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from . import accounts, audit, due, forms, settings_seal
@@ -209,11 +211,12 @@ def update(who, payload: Any, via: accounts.Via | None = None) -> dict[str, Any]
     clean = validate(payload)
     with unit_of_work(write=True) as session:
         for key, value in clean.items():
-            row = session.get(Setting, key)
-            if row is None:
+            # the stored value is never read here: one a database writer damaged (no JSON, no
+            # UTF-8) would fail the save; the beheerder's value replaces it (issue 11)
+            if session.scalar(select(Setting.key).where(Setting.key == key)) is None:
                 session.add(Setting(key=key, value=value))
             else:
-                row.value = value
+                session.execute(sql_update(Setting).where(Setting.key == key).values(value=value))
         session.flush()
         audit.log_admin(session, by, "settings_changed", {"settings": clean})
         return read(session)

@@ -238,6 +238,22 @@ def test_a_damaged_admin_log_hash_is_a_finding_and_pages_open(app, people, db_ur
     assert bh.get("/beheer/instellingen").status_code == 200
 
 
+@pytest.mark.parametrize("value", ["'{kapot'", BYTES])
+def test_the_beheerder_saves_over_a_damaged_setting(app, people, db_url, value):
+    """organisation.update never reads the stored value: one that is no JSON or no UTF-8 is
+    replaced by the beheerder's, never a 500 on the settings page."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's json column refuses it")
+    write(db_url, f"INSERT INTO settings (key, value) VALUES ('{due.NORM_KEY}', {value})")
+    bh = Client(app)
+    bh.login("bh")
+    assert bh.get("/beheer/instellingen").status_code == 200
+    saved = bh.post("/beheer/instellingen", {"veilig_thuis_telefoon": "0800-2000", due.NORM_KEY: "4"})
+    assert saved.status_code == 302, saved.status_code
+    assert organisation.current()[due.NORM_KEY] == 4
+    assert not [p for p in verify_all()[1].splitlines() if "instelling" in p]
+
+
 # --- the norm of the due dates: the value the admin log vouches for ------------------------
 
 NORMS = {"changed": ("'20'", "both"), "no-json": ("'{kapot'", "sqlite")}
