@@ -189,6 +189,9 @@ def _field_problems(name: str, task, field_node) -> list[Problem]:
     if not _IDENTIFIER.match(key) or keyword.iskeyword(key) or key == "typename":
         problem(field_node, N_("{where} is geen geldige naam (letters, cijfers en _, beginnend "
                                "met een letter; niet 'typename')"))
+    elif key in expressions.CONSTANTS:
+        problem(field_node, N_("{where} heet als een vaste waarde in voorwaarden (true, false, "
+                               "null): kies een andere naam"))
     if kind not in _FIELD_TYPES:
         problem(field_node, N_("{where} heeft een onbekend type"))
     options = tuple(v.get("id") or "" for v in field_node.xpath("camunda:value", namespaces=NS))

@@ -233,7 +233,8 @@ _OWN_FORM = N_(
     "voordat het formulier wordt ingevuld, over de gegevens van de casus: '{name}' is dan nog niet "
     "bekend, of is nog het antwoord van een eerdere ronde, dus of het veld op het formulier staat "
     "hangt af van de volgorde. Een voorwaarde over de antwoorden van dit formulier hoort in "
-    "required_when"
+    "required_when (wanneer het veld verplicht is) of invalid_when (wanneer een antwoord "
+    "geweigerd wordt)"
 )
 _OWN_FIELD = N_(
     "{where} leest het eigen veld '{name}': of de vraag gesteld wordt, hangt dan af van het "

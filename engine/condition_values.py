@@ -18,6 +18,7 @@ meerkeuzeveld a list; the engine's facts (driving.ENGINE_FACTS) are counts.
 from __future__ import annotations
 
 import ast
+import contextlib
 from typing import Any
 
 from . import expressions
@@ -279,7 +280,10 @@ def _type_hint(value: Any, sort: str) -> Message | str:
     meant: Any = None
     if sort == _NUMBER and isinstance(value, str):
         text = value.strip().lower()
-        meant = int(text) if text.lstrip("+-").isdigit() and len(text) < 13 else _NUMBER_WORDS.get(text)
+        meant = _NUMBER_WORDS.get(text)
+        if len(text) < 13:
+            with contextlib.suppress(ValueError):  # '②', '--1': isdigit() holds, int() refuses
+                meant = int(text)
     elif sort == _TEXT and isinstance(value, int | float) and not isinstance(value, bool):
         meant = str(value)
     return "" if meant is None else Message(N_("; bedoelt u {suggestion}?"), suggestion=repr(meant))

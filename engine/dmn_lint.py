@@ -214,7 +214,8 @@ def _table_problems(name: str, decision, table, ns) -> list[Problem]:
     seen: set[str] = set()
     for node in outputs:
         output = node.get("name") or ""
-        if not _IDENTIFIER.match(output) or keyword.iskeyword(output):
+        if not _IDENTIFIER.match(output) or keyword.iskeyword(output) or \
+                output in expressions.CONSTANTS:  # `false` would read as the constant
             problem(node, N_("{what}: uitvoerkolom {column} heeft geen geldige naam (name): de "
                              "uitkomst komt onder die naam in de zaak, waar de gateways haar "
                              "lezen; gebruik letters, cijfers en _"), column=column_label(node))

@@ -165,10 +165,12 @@ def _eval(node: ast.AST, ctx: dict[str, Any]) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
+        # a constant first: a variable named `false` must not turn every `x == false` round
+        # (meldcode check refuses such a field name too)
+        if node.id in CONSTANTS:
+            return CONSTANTS[node.id]
         if node.id in ctx:
             value = ctx[node.id]
-        elif node.id in CONSTANTS:
-            return CONSTANTS[node.id]
         else:
             raise ExpressionError(Message(N_("onbekende variabele '{name}'"), name=node.id))
         # Data reaching an expression is JSON-like; anything else (an object smuggled into

@@ -220,3 +220,35 @@ def test_only_invalid_when_may_read_its_own_field():
     set_property(root, "kindcheck_toelichting", "required_when", "kindcheck_toelichting != ''")
     found = problems_of(root)
     assert len(found) == 1 and "required_when van formulierveld 'kindcheck_toelichting'" in found[0], found
+
+
+@pytest.mark.parametrize("text", ["②", "--1", "+-3", "²"])
+def test_a_number_like_text_is_a_finding_and_hides_no_other(text):
+    """Break-it: '②' passes str.isdigit() but not int(); the hint crashed the condition
+    check, whose catch-all then hid every other finding behind one line-1 message."""
+    root = shipped_tree()
+    set_condition(root, "sf_hulp_sluit_aan",
+                  f"hulp_effectief == False and besluit_melden == True and meldingen_gedaan == '{text}'")
+    set_property(root, "veilig_thuis_contact", "required_when", "overleg_met == 3")
+    found = problems_of(root)
+    assert not [p for p in found if "kunnen niet worden gecontroleerd" in p], found
+    assert [p for p in found if f"met '{text}'" in p and "meldingen_gedaan" in p], found
+    assert [p for p in found if "'overleg_met' is een tekstveld" in p], found
+
+
+@pytest.mark.parametrize("name", ["false", "true", "null"])
+def test_a_field_named_like_a_constant_is_refused(name):
+    """Break-it: a form field `false` passed the check, and the evaluator read the case data
+    before its constants, so `terugkoppeling_ontvangen == false` turned around."""
+    from lxml import etree
+
+    from engine import expressions
+    from engine.definitions import NS
+
+    root = shipped_tree()
+    form = root.xpath("//bpmn:userTask[@id='stap1_signalen']//camunda:formData", namespaces=NS)[0]
+    etree.SubElement(form, form[0].tag, id=name, label="Is er iets?", type="boolean")
+    found = problems_of(root)
+    assert [p for p in found if f"'{name}'" in p and "vaste waarde" in p], found
+    # and the evaluator reads the constant, whatever the case data holds
+    assert expressions.evaluate("x == false", {"x": True, "false": True}) is False
