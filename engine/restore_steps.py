@@ -19,7 +19,10 @@ did not explain, or newer evidence set aside without a line: a rollback that `me
 3. settle(): the head is reset to the restored log and the checkpoints it does not hold are
    moved into the subfolder; both synced to disk;
 4. record(): the admin line, made from the intent (the state before the first attempt) and
-   from everything in the subfolder; then the intent is removed; then a new checkpoint.
+   from everything in the subfolder; then the intent is removed; then a new checkpoint. The
+   line carries forward the replaced database's own `database_restored` lines (the backup
+   lacks them; read in begin()) and counts the entries dropped from the largest size known
+   (largest_known), so neither a second restore nor a replayed old intent understates them.
 
 While an intent record exists, `meldcode verify` reports an unfinished restore (exit 1).
 `meldcode restore FILE` run again redoes the whole restore (check, swap, 3 and 4), each step
@@ -45,8 +48,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
-from . import audit, checkpoints, config, log_head, settings, store, timezones, translog
+from . import audit, checkpoints, config, log_head, models, settings, store, timezones, translog
 from .failures import kind_of
 from .merkle import Tree
 from .messages import N_, Message
@@ -155,6 +159,9 @@ def begin(
         "checkpoints_folder": _new_folder(now),
         "interrupted_attempts": [],
     }
+    # what the database being replaced recorded of its own restores: the backup lacks them
+    intent["earlier_restores"] = earlier_restores(url)
+    store.dispose_engines()  # no connection to the database being replaced outlives the swap
     if earlier is not None or problem is not None:
         found: dict[str, Any] = {"recorded_head_at_retry": head, "tree_size_at_retry": size_before}
         if head_problem:
@@ -168,8 +175,58 @@ def begin(
             intent["checkpoints_folder"] = earlier["checkpoints_folder"] or intent["checkpoints_folder"]
             attempt = {key: earlier[key] for key in ("file", "started_at", "by")}
             intent["interrupted_attempts"] = [*earlier["interrupted_attempts"], {**attempt, **found}]
+            known = earlier.get("earlier_restores", [])
+            intent["earlier_restores"] = [*known, *(r for r in intent["earlier_restores"] if r not in known)]
     _write_durably(intent_path(url), intent)
     return intent
+
+
+def earlier_restores(url: str) -> list[dict[str, Any]]:
+    """What the `database_restored` lines of the database at `url` say (their own and those
+    they carried forward): {"file", "tree_size_before", "recorded_head_before",
+    "entries_dropped", "checkpoints_folder"} each; [] without an admin log (no schema yet)."""
+    keys = ("file", "tree_size_before", "recorded_head_before", "entries_dropped", "checkpoints_folder")
+    out: list[dict[str, Any]] = []
+    try:
+        with store.unit_of_work(url=url) as session:
+            rows = session.scalars(
+                select(models.AdminLogEntry.detail).where(models.AdminLogEntry.action == "database_restored")
+            ).all()
+    except DBAPIError:
+        return []
+    for detail in rows:
+        if isinstance(detail, dict):
+            for line in [*detail.get("earlier_restores", []), {k: detail.get(k) for k in keys}]:
+                if isinstance(line, dict) and line not in out:
+                    out.append(line)
+    return out
+
+
+def largest_known(intent: dict[str, Any]) -> int:
+    """The largest log size known before the restore: the recorded head, the log's size, each
+    interrupted attempt's, each earlier restore's head before, and every checkpoint in
+    MELDCODE_CHECKPOINT_DIR and its set-aside subfolders. A replayed old intent or a second
+    restore (whose backup lacks the first one's line) thus never understates the entries
+    dropped (break-it of restore)."""
+    heads = [intent["recorded_head_before"], intent["tree_size_before"]]
+    for attempt in intent["interrupted_attempts"]:
+        heads += [attempt.get("recorded_head_at_retry"), attempt.get("tree_size_at_retry")]
+    for line in intent.get("earlier_restores", []):
+        heads += [line.get("recorded_head_before"), line.get("tree_size_before")]
+    sizes = [h.get("tree_size") if isinstance(h, dict) else h for h in heads]
+    sizes += [c["tree_size"] for c in all_checkpoints()]
+    return max([s for s in sizes if isinstance(s, int) and not isinstance(s, bool)] or [0])
+
+
+def all_checkpoints() -> list[dict[str, Any]]:
+    """The valid checkpoints of MELDCODE_CHECKPOINT_DIR and of its `voor-terugzetten-*`
+    subfolders, {"file", "folder", "tree_size", "root", "at"} each (folder None at the top)."""
+    folder = config.current().checkpoint_dir
+    if not folder or not Path(folder).is_dir():
+        return []
+    top = [{**c, "folder": None} for c in _in(Path(folder))]
+    aside = Path(folder).glob(SET_ASIDE.format(stamp="*"))
+    return top + [{**c, "folder": sub.name} for sub in sorted(aside) for c in _in(sub)]
 
 
 def _new_folder(now: str) -> str | None:
@@ -293,9 +350,8 @@ def record(url: str, intent: dict[str, Any], settled: dict[str, Any]) -> dict[st
         "tree_size_before": intent["tree_size_before"],
         **settled,
         "recorded_head_before": head,
-        "entries_dropped": max(
-            0, (head or {}).get("tree_size", intent["tree_size_before"]) - settled["tree_size_after"]
-        ),
+        "largest_head_known": largest_known(intent),
+        "entries_dropped": max(0, largest_known(intent) - settled["tree_size_after"]),
         "checkpoints_set_aside": moved,
         "checkpoints_folder": str(folder) if moved else None,
         "explanation": str(
@@ -311,6 +367,8 @@ def record(url: str, intent: dict[str, Any], settled: dict[str, Any]) -> dict[st
     }
     if intent["recorded_head_problem"]:
         detail["recorded_head_problem"] = intent["recorded_head_problem"]
+    if intent.get("earlier_restores"):
+        detail["earlier_restores"] = intent["earlier_restores"]
     if intent["interrupted_attempts"]:
         detail["interrupted_attempts"] = intent["interrupted_attempts"]
     with store.unit_of_work(write=True, url=url) as session:

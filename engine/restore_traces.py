@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from . import log_head, restore, store
 from .messages import N_, Message
-from .restore_steps import intent_path, pending
+from .restore_steps import all_checkpoints, earlier_restores, intent_path, pending
 
 
 def lock(url: str) -> IO[str]:
@@ -54,7 +54,45 @@ def running(url: str) -> bool:
 
 def problems(url: str) -> list[str]:
     """What `meldcode verify` reports about a restore of the database at `url` that was begun
-    and is not recorded in the admin log (the intent record is there), in Dutch; [] when none."""
+    and is not recorded in the admin log (the intent record is there, or checkpoints were set
+    aside that no `database_restored` line names: unrecorded()), in Dutch; [] when none."""
+    return _pending(url) + unrecorded(url)
+
+
+def unrecorded(url: str) -> list[str]:
+    """Each `voor-terugzetten-*` subfolder of MELDCODE_CHECKPOINT_DIR holding checkpoints that
+    no `database_restored` line of the database at `url` names (nor one it carried forward),
+    in Dutch. A restore killed after it set them aside, its intent record then removed by
+    hand, was a rollback verify passed (break-it of restore); a checkpoint larger than the log
+    is evidence of entries dropped. The folder of a pending intent is left to _pending()."""
+    intent, _problem = pending(url)
+    named = {Path(str(line["checkpoints_folder"])).name for line in earlier_restores(url)
+             if line.get("checkpoints_folder")}
+    if intent is not None and intent["checkpoints_folder"]:
+        named.add(Path(intent["checkpoints_folder"]).name)
+    found: dict[str, list[int]] = {}
+    for checkpoint in all_checkpoints():
+        if checkpoint["folder"] is not None and checkpoint["folder"] not in named:
+            found.setdefault(checkpoint["folder"], []).append(checkpoint["tree_size"])
+    size = restore.log_size(url)
+    return [
+        Message(
+            N_(
+                "controlepunten opzijgezet zonder vastgelegde terugzetting: de map {folder} "
+                "houdt {count} controlepunt(en), het grootste van {largest} regels (het "
+                "logboek telt er nu {size}), en geen regel database_restored in het beheerlog "
+                "noemt haar. Regels van het logboek kunnen zo ongemerkt zijn weggevallen"
+            ),
+            folder=folder,
+            count=len(sizes),
+            largest=max(sizes),
+            size=size,
+        )
+        for folder, sizes in sorted(found.items())
+    ]
+
+
+def _pending(url: str) -> list[str]:
     intent, problem = pending(url)
     path = str(intent_path(url))
     if problem is not None:

@@ -664,10 +664,15 @@ def _after_restore(file: str, live: str, intent: dict) -> None:
     click.echo(f"Teruggezet uit {file} in {_safe_url()}: het logboek heeft nu "
                f"{done['tree_size_after']} regels (was {done['tree_size_before']}).")
     recorded = done["recorded_head_before"]
-    if done["entries_dropped"]:
+    if done["entries_dropped"]:  # counted from the largest head known; a head record may lack
         click.echo(f"{done['entries_dropped']} regel(s) van het logboek waren nieuwer dan de "
-                   f"reservekopie en zijn weg (de kop stond op {recorded['tree_size']} regels, "
-                   f"wortel {recorded['root']}).")
+                   f"reservekopie en zijn weg (het logboek telde ervoor ten hoogste "
+                   f"{done['largest_head_known']} regels).")
+    if recorded:
+        click.echo(f"De vastgelegde kop stond op {recorded['tree_size']} regels, wortel "
+                   f"{recorded['root']}.")
+    else:
+        click.echo("Er was geen vastgelegde kop van het logboek.")
     for moved in done["checkpoints_set_aside"]:
         click.echo(f"controlepunt {moved['file']} ({moved['tree_size']} regels) past niet bij "
                    f"de teruggezette database: verplaatst naar {done['checkpoints_folder']}")

@@ -224,3 +224,90 @@ def test_the_scratch_copy_of_a_killed_restore_is_named_and_removed_by_the_next(
     assert "opgeruimd:" in again.stdout and left in again.stdout
     assert _scratch(db_url) == []
     assert _cli("verify", "--all", url=db_url).returncode == 0
+
+
+def test_checkpoints_set_aside_without_a_recorded_restore_fail_verify(
+    db_url, people, tmp_path, checkpoint_dir
+):
+    """Break-it: killed after the newer checkpoint was set aside, before the admin line, and the
+    intent record then removed by hand: the entries newer than the backup were gone and verify
+    passed, only an unnamed `voor-terugzetten-*` folder left. Now that folder fails verify."""
+    from engine import restore_steps
+
+    backup, head = _scene(db_url, tmp_path)
+    _killed(db_url, "engine.audit.log_admin", "before", backup)
+    (set_aside,) = checkpoint_dir.glob("voor-terugzetten-*/checkpoint-*.json")
+    store.dispose_engines()
+    restore_steps.intent_path(db_url).unlink()
+
+    verify = _cli("verify", "--all", url=db_url)
+    assert verify.returncode == 1, verify.stdout + verify.stderr
+    assert "controlepunten opzijgezet zonder vastgelegde terugzetting" in verify.stdout
+    assert set_aside.parent.name in verify.stdout
+    assert f"het grootste van {head.tree_size} regels" in verify.stdout
+
+
+def test_a_second_restore_carries_the_first_ones_line_and_loss_forward(
+    db_url, people, tmp_path, checkpoint_dir
+):
+    """Break-it: restored twice from the same backup, the second swap erased the first line
+    (the backup lacks it) and its own line said about one entry dropped. Now the line carries
+    the first restore forward, counts from the largest head known, and verify still passes
+    (the first restore's folder is named)."""
+    backup, head = _scene(db_url, tmp_path)
+    first = _cli("restore", str(backup), url=db_url)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (earlier,) = _restored_lines(db_url)
+
+    second = _cli("restore", str(backup), url=db_url)
+    assert second.returncode == 0, second.stdout + second.stderr
+    (line,) = _restored_lines(db_url)
+    assert line["entries_dropped"] == head.tree_size - line["tree_size_after"]
+    (carried,) = line["earlier_restores"]
+    assert carried["file"] == "reserve.bak"
+    assert carried["entries_dropped"] == earlier["entries_dropped"]
+    assert carried["checkpoints_folder"] == earlier["checkpoints_folder"]
+    assert carried["recorded_head_before"]["tree_size"] == head.tree_size
+    verify = _cli("verify", "--all", url=db_url)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_replayed_old_intent_record_does_not_understate_the_loss(
+    db_url, people, tmp_path, checkpoint_dir
+):
+    """Break-it: an old intent record (validly signed) put back made the next restore count
+    the entries dropped from the old head in it. Now the largest head known counts."""
+    from engine import restore_steps
+
+    backup, _head = _scene(db_url, tmp_path)
+    _killed(db_url, "engine.restore_steps.begin", "after", backup)
+    old = restore_steps.intent_path(db_url).read_bytes()
+    assert _cli("restore", str(backup), url=db_url).returncode == 0
+    walk_some_cases(db_url, 4, "later")
+    assert _cli("checkpoint", url=db_url).returncode == 0
+    store.dispose_engines()
+    now = log_head.read(store.get_engine(db_url))
+    assert now is not None
+    store.dispose_engines()
+    restore_steps.intent_path(db_url).write_bytes(old)
+
+    again = _cli("restore", str(backup), url=db_url)
+    assert again.returncode == 0, again.stdout + again.stderr
+    (line,) = _restored_lines(db_url)
+    assert line["entries_dropped"] == now.tree_size - line["tree_size_after"]
+    assert line["largest_head_known"] == now.tree_size
+
+
+def test_a_restore_without_a_head_record_ends_without_a_traceback(db_url, people, tmp_path, checkpoint_dir):
+    """Break-it: with the head record removed, a restore that succeeded ended in a TypeError
+    (exit 1) where it named the head it did not have."""
+    backup, head = _scene(db_url, tmp_path)
+    store.dispose_engines()
+    log_head.path_for(store.get_engine(db_url)).unlink()
+    store.dispose_engines()
+    result = _cli("restore", str(backup), url=db_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Er was geen vastgelegde kop van het logboek." in result.stdout
+    (line,) = _restored_lines(db_url)
+    assert line["entries_dropped"] == head.tree_size - line["tree_size_after"]

@@ -146,14 +146,17 @@ ADMIN_DETAILS = {
     "recorded_head_problem": _l("Kop van de sequencer onbruikbaar"),
     "tree_size_after": _l("Regels in het logboek erna"),
     "root_after": _l("Wortel van het logboek erna"),
+    "largest_head_known": _l("Grootste bekende omvang van het logboek ervoor"),
     "entries_dropped": _l("Regels van het logboek weggevallen"),
     "checkpoints_set_aside": _l("Controlepunten opzijgezet"),
     "checkpoints_folder": _l("Map van de opzijgezette controlepunten"),
     "interrupted_attempts": _l("Afgebroken eerdere pogingen"),
+    "earlier_restores": _l("Eerdere terugzettingen van de vervangen database"),
     "explanation": _l("Toelichting"),
 }
 _ROLE_KEYS = ("roles", "before", "needs")  # their values are role codes
-_RESTORE_KEYS = ("recorded_head_before", "checkpoints_set_aside", "interrupted_attempts", "explanation")
+_RESTORE_KEYS = ("recorded_head_before", "checkpoints_set_aside", "interrupted_attempts", "earlier_restores",
+                 "explanation")
 
 
 def _head(head: object) -> object:
@@ -177,6 +180,11 @@ def _restore_value(key: str, value: object) -> object:
     if key == "checkpoints_set_aside":
         return [_("%(file)s (%(count)s regels)", file=item.get("file", "?"),
                   count=item.get("tree_size", "?")) for item in value]
+    if key == "earlier_restores":
+        return [_("%(file)s: %(count)s regels weggevallen, kop ervoor %(head)s, map %(folder)s",
+                  file=item.get("file", "?"), count=item.get("entries_dropped", "?"),
+                  head=_head(item.get("recorded_head_before")) or "—",
+                  folder=item.get("checkpoints_folder") or "—") for item in value]
     shown = []  # interrupted_attempts
     for item in value:
         text = (_("%(file)s, begonnen %(at)s door %(by)s", file=item["file"], at=item.get("started_at"),
@@ -226,7 +234,8 @@ def admin_detail(detail: object) -> list[tuple[str, str]]:
             value = "; ".join(f"{label(SETTING_LABELS, k)}: {_setting_value(k, v)}"
                               for k, v in sorted(value.items()) if v not in (None, ""))
         elif isinstance(value, list):
-            value = ("; " if key == "interrupted_attempts" else ", ").join(str(v) for v in value)
+            joiner = "; " if key in ("interrupted_attempts", "earlier_restores") else ", "
+            value = joiner.join(str(v) for v in value)
         shown = "—" if value is None or value == "" else str(value)
         out.append((str(ADMIN_DETAILS.get(key, key)), shown))
     return out
