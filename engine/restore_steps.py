@@ -41,9 +41,11 @@ unfinished restore, are engine/restore_traces.py's."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import hmac
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +104,23 @@ def _write_durably(path: Path, body: dict[str, Any]) -> None:
     _sync_folder(path.parent)
 
 
+def _read_regular(path: Path) -> str:
+    """The text of the regular file at `path`. Raises OSError for anything else: a FIFO put
+    there made verify wait for ever (break-it of restore), so it is opened without waiting."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, encoding="utf-8") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return fh.read()
+
+
 def pending(url: str) -> tuple[dict[str, Any] | None, str | None]:
     """The intent record of an unfinished restore of the database at `url`: (its facts, None);
     (None, the reason in Dutch) for a record that cannot be read or whose keyed hash does not
     fit; (None, None) when no restore is unfinished."""
     path = intent_path(url)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read_regular(path))
     except FileNotFoundError:
         return None, None
     except (OSError, ValueError, RecursionError) as exc:

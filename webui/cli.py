@@ -661,6 +661,16 @@ def _after_restore(file: str, live: str, intent: dict) -> None:
             done = restore_steps.finish(live, intent)
         except checkpoints.CheckpointError as exc:
             fail(f"teruggezet, maar geen nieuw controlepunt geschreven: {exc}", 1)
+    try:
+        _report_restore(file, done)
+    except BrokenPipeError:  # the reader stopped (| head): the restore is done and recorded
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        click.echo("Teruggezet; de standaarduitvoer werd gesloten voordat het verslag geschreven "
+                   "was. Het terugzetten staat in het beheerlog (database_restored).", err=True)
+
+
+def _report_restore(file: str, done: dict) -> None:
+    """What the restore did, on standard output."""
     click.echo(f"Teruggezet uit {file} in {_safe_url()}: het logboek heeft nu "
                f"{done['tree_size_after']} regels (was {done['tree_size_before']}).")
     recorded = done["recorded_head_before"]

@@ -311,3 +311,41 @@ def test_a_restore_without_a_head_record_ends_without_a_traceback(db_url, people
     assert "Er was geen vastgelegde kop van het logboek." in result.stdout
     (line,) = _restored_lines(db_url)
     assert line["entries_dropped"] == head.tree_size - line["tree_size_after"]
+
+
+def test_a_fifo_at_the_intent_path_is_reported_not_waited_on(db_url, people, tmp_path):
+    """Break-it: a FIFO where the intent record goes made `meldcode verify` wait for ever."""
+    from engine import restore_steps
+
+    walk_some_cases(db_url, 1, "voor")
+    store.dispose_engines()
+    os.mkfifo(restore_steps.intent_path(db_url))
+    try:
+        verify = _cli("verify", "--all", url=db_url)
+    finally:
+        restore_steps.intent_path(db_url).unlink()
+    assert verify.returncode == 1, verify.stdout + verify.stderr
+    assert "terugzetting" in verify.stdout and "is onleesbaar" in verify.stdout
+
+
+def test_a_closed_standard_output_after_a_restore_is_no_database_error(
+    db_url, people, tmp_path, checkpoint_dir
+):
+    """Break-it: the reader of standard output gone (| head -0), a restore that was done and
+    recorded said 'de database is niet te bereiken' (exit 2)."""
+    backup, _head = _scene(db_url, tmp_path)
+    store.dispose_engines()
+    env = {**os.environ, "MELDCODE_DATABASE_URL": db_url}
+    read, write = os.pipe()
+    os.close(read)  # nobody reads what the restore reports
+    try:
+        result = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "meldcode"), "restore", str(backup)],
+            env=env, stdout=write, stderr=subprocess.PIPE, text=True, timeout=300, cwd=ROOT,
+        )
+    finally:
+        os.close(write)
+    assert result.returncode == 0, result.stderr
+    assert "niet te bereiken" not in result.stderr and "standaarduitvoer werd gesloten" in result.stderr
+    (line,) = _restored_lines(db_url)
+    assert line["file"] == "reserve.bak"
