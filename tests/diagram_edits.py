@@ -1,13 +1,17 @@
 """Edits of the shipped meldcode diagram for tests of `meldcode check` (tests/engine/
-test_form_checks.py, test_condition_values.py): plant a fault in a copy, ask the engine's check."""
+test_form_checks.py, test_condition_values.py, test_date_bound_checks.py): plant a fault in a
+copy, ask the engine's check or the command line."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from lxml import etree
 
 from engine import definitions
 from engine.definitions import CAMUNDA_NS, NS, SourceFile
-from tests.conftest import ROOT
+from tests.conftest import ROOT, meldcode_cli
 
 SHIPPED_BPMN = ROOT / "processes" / "meldcode.bpmn"
 SHIPPED_DMN = ROOT / "processes" / "afwegingskader.dmn"
@@ -35,6 +39,26 @@ def set_property(root, key: str, prop: str, value: str) -> None:
     found = properties.xpath(f"camunda:property[@id='{prop}']", namespaces=NS)
     node = found[0] if found else etree.SubElement(properties, C + "property", id=prop)
     node.set("value", value)
+
+
+def add_property(root, key: str, prop: str, value: str) -> None:
+    """Field `key` gets one more property `prop` = `value`, after its other properties (also
+    when it has one of that name already)."""
+    etree.SubElement(form_field(root, key).find(C + "properties"), C + "property", id=prop, value=value)
+
+
+def set_default(root, key: str, value: str) -> None:
+    """Field `key` gets defaultValue `value`."""
+    form_field(root, key).set("defaultValue", value)
+
+
+def planting(edit: Callable[..., None], *args: str) -> Callable[[object], None]:
+    """A plant for a table of planted faults: applied to a tree, it runs `edit(tree, *args)`."""
+
+    def plant(root) -> None:
+        edit(root, *args)
+
+    return plant
 
 
 def set_condition(root, flow: str, text: str) -> None:
@@ -73,3 +97,23 @@ def inside(content: bytes, line: int, element_id: str) -> bool:
     element = etree.fromstring(content).xpath(f"//*[@id='{element_id}']")[0]
     last = max(node.sourceline for node in element.iter())
     return element.sourceline <= line <= last
+
+
+def cli_finding(tmp_path: Path, content: bytes, words: Iterable[str]) -> tuple[Path, int, str]:
+    """`meldcode check` (the installed command, on its own SQLite database) of `content` saved
+    as meldcode.bpmn beside the shipped DMN. Asserts exit 1 without a traceback and exactly one
+    finding line holding every one of `words`. Out: the BPMN's path, that line's number and its
+    message (after `FILE:LINE:`)."""
+    path = tmp_path / "meldcode.bpmn"
+    path.write_bytes(content)
+    env = {
+        "MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+        "MELDCODE_INSTANCE": str(tmp_path / "instance"),
+    }
+    r = meldcode_cli("check", str(path), str(SHIPPED_DMN), env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr, (r.stdout, r.stderr)
+    hits = [line for line in r.stdout.splitlines() if all(w in line for w in words)]
+    assert len(hits) == 1, r.stdout
+    file, number, message = hits[0].split(":", 2)
+    assert file == str(path), hits[0]
+    return path, int(number), message

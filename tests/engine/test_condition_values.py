@@ -18,36 +18,27 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import meldcode_cli
 from tests.diagram_edits import (
-    SHIPPED_DMN,
     as_bytes,
-    form_field,
+    cli_finding,
     inside,
+    planting,
     problems_of,
     set_condition,
+    set_default,
     set_property,
     shipped_tree,
 )
 
 STAP1 = "'Stap 1: Signalen in kaart brengen' (stap1_signalen)"
+HULP_FAALT = "hulp_effectief == False and besluit_melden == True"
 
 
 def test_meldcode_check_refuses_a_text_field_compared_with_a_number(tmp_path):
     root = shipped_tree()
     set_property(root, "veilig_thuis_contact", "required_when", "overleg_met == 3")
-    path = tmp_path / "meldcode.bpmn"
-    path.write_bytes(as_bytes(root))
-    env = {
-        "MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
-        "MELDCODE_INSTANCE": str(tmp_path / "instance"),
-    }
-    r = meldcode_cli("check", str(path), str(SHIPPED_DMN), env=env)
-    assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr, (r.stdout, r.stderr)
-    hits = [line for line in r.stdout.splitlines() if "overleg_met" in line]
-    assert len(hits) == 1, r.stdout
-    file, number, message = hits[0].split(":", 2)
-    assert file == str(path) and inside(path.read_bytes(), int(number), "veilig_thuis_contact")
+    path, number, message = cli_finding(tmp_path, as_bytes(root), ["overleg_met"])
+    assert inside(path.read_bytes(), number, "veilig_thuis_contact")
     assert message == (
         " required_when van formulierveld 'veilig_thuis_contact' van 'Stap 2: Collegiaal overleg "
         "en eventueel advies Veilig Thuis' (stap2_overleg) vergelijkt 'overleg_met' met 3, maar "
@@ -57,56 +48,12 @@ def test_meldcode_check_refuses_a_text_field_compared_with_a_number(tmp_path):
     )
 
 
-def _shown_when_reads_itself(root):
-    set_property(root, "letselduiding", "shown_when", "beroepsgroep == 'artsen' and letselduiding != ''")
-
-
-def _shown_when_reads_its_form(root):
-    set_property(
-        root, "letselduiding", "shown_when", "beroepsgroep == 'artsen' and kindcheck_kinderen == True"
-    )
-
-
-def _required_when_reads_itself(root):
-    set_property(root, "kinderen_aantal_leeftijden", "required_when", "kinderen_aantal_leeftijden == ''")
-
-
-def _text_ordered_with_a_number(root):
-    set_property(root, "veilig_thuis_contact", "required_when", "overleg_met > 3")
-
-
-def _date_compared_with_a_number(root):
-    set_property(root, "kinderen_aantal_leeftijden", "required_when", "datum_waarneming == 2024")
-
-
-def _count_compared_with_a_text(root):
-    set_condition(
-        root,
-        "sf_hulp_sluit_aan",
-        "hulp_effectief == False and besluit_melden == True and meldingen_gedaan == 'nul'",
-    )
-
-
-def _search_in_a_count(root):
-    set_condition(
-        root,
-        "sf_hulp_sluit_aan",
-        "hulp_effectief == False and besluit_melden == True and '0' in meldingen_gedaan",
-    )
-
-
-def _default_nee(root):
-    form_field(root, "zorgen_weggenomen").set("defaultValue", "nee")
-
-
-def _default_of_a_text(root):
-    form_field(root, "overleg_met").set("defaultValue", "collega")
-
-
 # plant, element id, field (or flow), words of the one message about it
 PLANTED = {
     "shown_when reads its own field": (
-        _shown_when_reads_itself,
+        planting(
+            set_property, "letselduiding", "shown_when", "beroepsgroep == 'artsen' and letselduiding != ''"
+        ),
         "stap1_signalen",
         "letselduiding",
         (
@@ -117,13 +64,20 @@ PLANTED = {
         ),
     ),
     "shown_when reads another field of its form": (
-        _shown_when_reads_its_form,
+        planting(
+            set_property,
+            "letselduiding",
+            "shown_when",
+            "beroepsgroep == 'artsen' and kindcheck_kinderen == True",
+        ),
         "stap1_signalen",
         "letselduiding",
         ("shown_when", "leest 'kindcheck_kinderen', een veld van hetzelfde formulier", "van de volgorde"),
     ),
     "required_when reads its own field": (
-        _required_when_reads_itself,
+        planting(
+            set_property, "kinderen_aantal_leeftijden", "required_when", "kinderen_aantal_leeftijden == ''"
+        ),
         "stap1_signalen",
         "kinderen_aantal_leeftijden",
         (
@@ -133,13 +87,13 @@ PLANTED = {
         ),
     ),
     "a text field ordered with a number": (
-        _text_ordered_with_a_number,
+        planting(set_property, "veilig_thuis_contact", "required_when", "overleg_met > 3"),
         "stap2_overleg",
         "veilig_thuis_contact",
         ("'overleg_met' is een tekstveld", "3 is een getal", "niet op grootte worden vergeleken"),
     ),
     "a date field compared with a number": (
-        _date_compared_with_a_number,
+        planting(set_property, "kinderen_aantal_leeftijden", "required_when", "datum_waarneming == 2024"),
         "stap1_signalen",
         "kinderen_aantal_leeftijden",
         (
@@ -150,7 +104,7 @@ PLANTED = {
         ),
     ),
     "the engine's count compared with a text": (
-        _count_compared_with_a_text,
+        planting(set_condition, "sf_hulp_sluit_aan", f"{HULP_FAALT} and meldingen_gedaan == 'nul'"),
         "sf_hulp_sluit_aan",
         "sf_hulp_sluit_aan",
         (
@@ -161,13 +115,13 @@ PLANTED = {
         ),
     ),
     "a search in the engine's count": (
-        _search_in_a_count,
+        planting(set_condition, "sf_hulp_sluit_aan", f"{HULP_FAALT} and '0' in meldingen_gedaan"),
         "sf_hulp_sluit_aan",
         "sf_hulp_sluit_aan",
         ("'meldingen_gedaan' is een telling van de engine", "daarin kan niet worden gezocht"),
     ),
     "defaultValue nee on a yes/no field": (
-        _default_nee,
+        planting(set_default, "zorgen_weggenomen", "nee"),
         "stap3_gesprek",
         "zorgen_weggenomen",
         (
@@ -177,7 +131,7 @@ PLANTED = {
         ),
     ),
     "defaultValue on a text field": (
-        _default_of_a_text,
+        planting(set_default, "overleg_met", "collega"),
         "stap2_overleg",
         "overleg_met",
         (
@@ -227,8 +181,7 @@ def test_a_number_like_text_is_a_finding_and_hides_no_other(text):
     """Break-it: '②' passes str.isdigit() but not int(); the hint crashed the condition
     check, whose catch-all then hid every other finding behind one line-1 message."""
     root = shipped_tree()
-    set_condition(root, "sf_hulp_sluit_aan",
-                  f"hulp_effectief == False and besluit_melden == True and meldingen_gedaan == '{text}'")
+    set_condition(root, "sf_hulp_sluit_aan", f"{HULP_FAALT} and meldingen_gedaan == '{text}'")
     set_property(root, "veilig_thuis_contact", "required_when", "overleg_met == 3")
     found = problems_of(root)
     assert not [p for p in found if "kunnen niet worden gecontroleerd" in p], found

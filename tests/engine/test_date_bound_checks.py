@@ -11,31 +11,23 @@ import pytest
 from lxml import etree
 
 from engine import bpmn_checks, process_admin
-from engine.definitions import CAMUNDA_NS, NS, SourceFile
-from tests.conftest import ROOT, People, meldcode_cli
-
-SHIPPED_BPMN = ROOT / "processes" / "meldcode.bpmn"
-SHIPPED_DMN = ROOT / "processes" / "afwegingskader.dmn"
-C = f"{{{CAMUNDA_NS}}}"
-
-
-def shipped_tree():
-    return etree.fromstring(SHIPPED_BPMN.read_bytes())
-
-
-def form_field(root, key):
-    return root.xpath(f"//camunda:formField[@id='{key}']", namespaces=NS)[0]
+from engine.definitions import NS, SourceFile
+from tests.conftest import People
+from tests.diagram_edits import (
+    SHIPPED_DMN,
+    add_property,
+    as_bytes,
+    cli_finding,
+    form_field,
+    inside,
+    planting,
+    shipped_tree,
+)
 
 
 def bound(root, key, prop):
     """The property `prop` (not_after, not_before) of field `key`."""
     return form_field(root, key).xpath(f"camunda:properties/camunda:property[@id='{prop}']", namespaces=NS)[0]
-
-
-def add_bound(root, key, prop, value):
-    """Give field `key` the property `prop` = `value`, after its other properties."""
-    properties = form_field(root, key).find(C + "properties")
-    etree.SubElement(properties, C + "property", id=prop, value=value)
 
 
 def set_value(value):
@@ -47,22 +39,6 @@ def set_value(value):
 
 def planted_before(root):
     bound(root, "hulp_evaluatiedatum", "not_before").set("value", "gisteren")
-
-
-def on_a_text_field(root):
-    add_bound(root, "gesprek_met", "not_after", "today")
-
-
-def on_a_yes_no_field(root):
-    add_bound(root, "vermoeden", "not_before", "today")
-
-
-def twice_the_same(root):
-    add_bound(root, "datum_waarneming", "not_after", "today")
-
-
-def twice_differing(root):
-    add_bound(root, "hulp_evaluatiedatum", "not_before", "tomorrow")
 
 
 # plant, the field's task (id and label), the field, words of the message
@@ -96,28 +72,28 @@ PLANTED = {
         ("not_before", "niet 'gisteren'", "vandaag of later"),
     ),
     "text field": (
-        on_a_text_field,
+        planting(add_property, "gesprek_met", "not_after", "today"),
         "stap3_gesprek",
         "'Stap 3: Gesprek met de cliënt'",
         "gesprek_met",
         ("not_after", "alleen voor een datumveld"),
     ),
     "yes/no field": (
-        on_a_yes_no_field,
+        planting(add_property, "vermoeden", "not_before", "today"),
         "stap4_wegen",
         "'Stap 4: Wegen'",
         "vermoeden",
         ("not_before", "alleen voor een datumveld"),
     ),
     "twice the same": (
-        twice_the_same,
+        planting(add_property, "datum_waarneming", "not_after", "today"),
         "stap1_signalen",
         "'Stap 1: Signalen in kaart brengen'",
         "datum_waarneming",
         ("not_after", "meer dan eens"),
     ),
     "twice differing": (
-        twice_differing,
+        planting(add_property, "hulp_evaluatiedatum", "not_before", "tomorrow"),
         "hulp_organiseren",
         "'Hulp bieden of organiseren'",
         "hulp_evaluatiedatum",
@@ -129,37 +105,16 @@ PLANTED = {
 def planted(case: str) -> bytes:
     root = shipped_tree()
     PLANTED[case][0](root)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-
-def inside(content: bytes, line: int, element_id: str) -> bool:
-    """Whether `line` lies within the element `element_id` of `content`."""
-    element = etree.fromstring(content).xpath(f"//*[@id='{element_id}']")[0]
-    last = max(node.sourceline for node in element.iter())
-    return element.sourceline <= line <= last
-
-
-@pytest.fixture
-def cli_env(tmp_path):
-    return {
-        "MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
-        "MELDCODE_INSTANCE": str(tmp_path / "instance"),
-    }
+    return as_bytes(root)
 
 
 @pytest.mark.parametrize("case", sorted(PLANTED))
-def test_meldcode_check_refuses_a_wrong_date_bound(case, cli_env, tmp_path):
+def test_meldcode_check_refuses_a_wrong_date_bound(case, tmp_path):
     _, task, label, key, words = PLANTED[case]
-    path = tmp_path / "meldcode.bpmn"
-    path.write_bytes(planted(case))
-    r = meldcode_cli("check", str(path), str(SHIPPED_DMN), env=cli_env)
-    assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr, (r.stdout, r.stderr)
-    hits = [line for line in r.stdout.splitlines() if all(w in line for w in words)]
-    assert len(hits) == 1, r.stdout
-    file, number, message = hits[0].split(":", 2)
-    assert file == str(path) and inside(path.read_bytes(), int(number), key)
+    path, number, message = cli_finding(tmp_path, planted(case), words)
+    assert inside(path.read_bytes(), number, key)
     assert message.startswith(f" formulierveld '{key}' van {label}"), message
-    assert inside(path.read_bytes(), int(number), task)
+    assert inside(path.read_bytes(), number, task)
 
 
 def test_deploy_api_and_the_modeler_refuse_a_wrong_date_bound(sqlite_url):
@@ -217,9 +172,9 @@ def test_both_bounds_today_is_only_today_and_passes():
     """not_after and not_before "today" on one field are no contradiction (only today is
     taken): that field passes, while a wrong bound beside it is the one finding."""
     root = shipped_tree()
-    add_bound(root, "melding_datum", "not_before", "today")
+    add_property(root, "melding_datum", "not_before", "today")
     set_value("tomorow")(root)
-    content = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    content = as_bytes(root)
     problems = bpmn_checks.lint(SourceFile("meldcode.bpmn", content), etree.fromstring(content))
     assert len(problems) == 1, [str(p) for p in problems]
     assert "'igj_melddatum'" in str(problems[0]) and "niet 'tomorow'" in str(problems[0])

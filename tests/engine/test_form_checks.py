@@ -21,7 +21,7 @@ from lxml import etree
 
 from engine import condition_checks, definitions, form_checks
 from engine.definitions import BPMN_NS, CAMUNDA_NS, SourceFile
-from tests.conftest import ROOT, meldcode_cli
+from tests.conftest import ROOT
 from tests.diagram_edits import (
     FIXTURES,
     SHIPPED_BPMN,
@@ -29,6 +29,7 @@ from tests.diagram_edits import (
     C,
     add_enum,
     as_bytes,
+    cli_finding,
     form_field,
     inside,
     one,
@@ -45,18 +46,8 @@ from tests.diagram_edits import (
 def test_meldcode_check_refuses_a_misspelled_variable_in_shown_when(tmp_path):
     root = shipped_tree()
     set_property(root, "letselduiding", "shown_when", "beroepsgrope == 'artsen'")
-    path = tmp_path / "meldcode.bpmn"
-    path.write_bytes(as_bytes(root))
-    env = {
-        "MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
-        "MELDCODE_INSTANCE": str(tmp_path / "instance"),
-    }
-    r = meldcode_cli("check", str(path), str(SHIPPED_DMN), env=env)
-    assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr, (r.stdout, r.stderr)
-    hits = [line for line in r.stdout.splitlines() if "beroepsgrope" in line]
-    assert len(hits) == 1, r.stdout
-    file, number, message = hits[0].split(":", 2)
-    assert file == str(path) and inside(path.read_bytes(), int(number), "letselduiding")
+    path, number, message = cli_finding(tmp_path, as_bytes(root), ["beroepsgrope"])
+    assert inside(path.read_bytes(), number, "letselduiding")
     assert message.startswith(
         " shown_when van formulierveld 'letselduiding' van 'Stap 1: "
         "Signalen in kaart brengen' (stap1_signalen) leest 'beroepsgrope'"
