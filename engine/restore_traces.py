@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 from pathlib import Path
 from typing import IO
 
@@ -21,14 +22,46 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from . import log_head, restore, store
+from .failures import kind_of
 from .messages import N_, Message
 from .restore_steps import all_checkpoints, earlier_restores, intent_path, pending
 
 
+def _open_lock(url: str) -> IO[str]:
+    """The lock file of the database at `url`, created when missing, opened without waiting.
+    A FIFO put at its path made `meldcode restore` and `meldcode verify` wait for ever
+    (break-it of restore), a link could point anywhere: both refused. Raises
+    restore.RestoreRefused (Dutch)."""
+    path = intent_path(url).with_suffix(".lock")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise restore.RestoreRefused(
+            Message(
+                N_("het slotbestand van terugzetten ({path}) is niet te openen: {reason}"),
+                path=str(path),
+                reason=kind_of(exc),
+            )
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise restore.RestoreRefused(
+            Message(
+                N_(
+                    "het slotbestand van terugzetten ({path}) is geen gewoon bestand; verwijder "
+                    "het (er loopt dan geen terugzetting)"
+                ),
+                path=str(path),
+            )
+        )
+    return open(fd, "a")  # noqa: SIM115 - kept open by the caller: it holds the lock
+
+
 def lock(url: str) -> IO[str]:
     """Hold the restore lock of the database at `url` for as long as the returned file is open.
-    Raises restore.RestoreRefused (Dutch) while another restore of it runs."""
-    held = open(intent_path(url).with_suffix(".lock"), "a")  # kept open: it holds the lock
+    Raises restore.RestoreRefused (Dutch) while another restore of it runs, or when the lock
+    path holds no regular file (_open_lock)."""
+    held = _open_lock(url)
     try:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -40,11 +73,11 @@ def lock(url: str) -> IO[str]:
 
 
 def running(url: str) -> bool:
-    """Whether a restore of the database at `url` holds its lock now."""
-    path = intent_path(url).with_suffix(".lock")
-    if not path.exists():
+    """Whether a restore of the database at `url` holds its lock now. Raises
+    restore.RestoreRefused when the lock path holds no regular file (_open_lock)."""
+    if not os.path.lexists(intent_path(url).with_suffix(".lock")):
         return False
-    with open(path, "a") as probe:
+    with _open_lock(url) as probe:
         try:
             fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -52,11 +85,21 @@ def running(url: str) -> bool:
     return False
 
 
+def _lock_state(url: str) -> tuple[bool, list[str]]:
+    """(whether a restore runs, [the lock path's problem] when it is unusable: no restore can
+    run then, verify names it)."""
+    try:
+        return running(url), []
+    except restore.RestoreRefused as exc:
+        return False, [str(exc)]
+
+
 def problems(url: str) -> list[str]:
     """What `meldcode verify` reports about a restore of the database at `url` that was begun
     and is not recorded in the admin log (the intent record is there, or checkpoints were set
     aside that no `database_restored` line names: unrecorded()), in Dutch; [] when none."""
-    return _pending(url) + unrecorded(url)
+    busy, lock_problem = _lock_state(url)
+    return lock_problem + _pending(url, busy) + unrecorded(url)
 
 
 def unrecorded(url: str) -> list[str]:
@@ -92,7 +135,7 @@ def unrecorded(url: str) -> list[str]:
     ]
 
 
-def _pending(url: str) -> list[str]:
+def _pending(url: str, busy: bool) -> list[str]:
     intent, problem = pending(url)
     path = str(intent_path(url))
     if problem is not None:
@@ -108,7 +151,7 @@ def _pending(url: str) -> list[str]:
         ]
     if intent is None:
         return []
-    if running(url):
+    if busy:
         return [
             Message(
                 N_(
@@ -155,7 +198,7 @@ def leftovers(url: str) -> list[str]:
     restore running now): SQLite files `.<database file>.*.tmp` (and their -wal, -shm,
     -journal) beside the database and temporary files of the intent record; PostgreSQL
     databases `<database>_terugzetten_<pid>` on its server."""
-    return [] if running(url) else _found(url)
+    return [] if _lock_state(url)[0] else _found(url)
 
 
 def _found(url: str) -> list[str]:

@@ -21,12 +21,11 @@ import signal
 import subprocess
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select, text
 
 from engine import log_head, models, store
-from tests.conftest import ROOT, meldcode_cli
-from tests.helpers import Client, walk_some_cases
+from tests.conftest import ROOT
+from tests.helpers import Client, operator_cli, restored_lines, walk_some_cases
 from tests.helpers import text as page_text
 
 KILL = r"""
@@ -64,41 +63,20 @@ def _killed(url: str, seam: str, when: str, backup: Path) -> subprocess.Complete
     return result
 
 
-def _cli(*args: str, url: str):
-    store.dispose_engines()
-    return meldcode_cli(*args, env={"MELDCODE_DATABASE_URL": url})
-
-
 def _cases(url: str) -> int:
     with store.unit_of_work(url=url) as session:
         return session.scalar(select(func.count()).select_from(models.Case))
-
-
-def _restored_lines(url: str) -> list[dict]:
-    with store.unit_of_work(url=url) as session:
-        rows = session.scalars(
-            select(models.AdminLogEntry).where(models.AdminLogEntry.action == "database_restored")
-        )
-        return [dict(row.detail) for row in rows]
-
-
-@pytest.fixture
-def checkpoint_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "controlepunten"
-    folder.mkdir()
-    monkeypatch.setenv("MELDCODE_CHECKPOINT_DIR", str(folder))
-    return folder
 
 
 def _scene(url: str, tmp_path: Path) -> tuple[Path, log_head.Head]:
     """Two cases, a checkpoint, a backup; then three cases more and a newer checkpoint, which a
     restore of the backup drops and sets aside. Out: the backup and the head before."""
     walk_some_cases(url, 2, "voor")
-    assert _cli("checkpoint", url=url).returncode == 0
+    assert operator_cli("checkpoint", url=url).returncode == 0
     backup = tmp_path / "reserve.bak"
-    assert _cli("backup", "-o", str(backup), url=url).returncode == 0
+    assert operator_cli("backup", "-o", str(backup), url=url).returncode == 0
     walk_some_cases(url, 3, "na")
-    newer = _cli("checkpoint", url=url)
+    newer = operator_cli("checkpoint", url=url)
     assert newer.returncode == 0, newer.stderr
     store.dispose_engines()
     head = log_head.read(store.get_engine(url))
@@ -110,21 +88,21 @@ def _unfinished_until_run_again(url: str, backup: Path, head: log_head.Head) -> 
     """verify reports the unfinished restore (exit 1) naming the backup; restore run again
     redoes it; then verify passes. Out: the one admin line, which holds the head from before
     the first attempt and names the interrupted attempt."""
-    verify = _cli("verify", "--all", url=url)
+    verify = operator_cli("verify", "--all", url=url)
     assert verify.returncode == 1, verify.stdout + verify.stderr
     assert "terugzetten: NIET AFGEMAAKT" in verify.stdout
     assert "een terugzetting uit reserve.bak" in verify.stdout and "is niet afgemaakt" in verify.stdout
     assert f"telde het logboek {head.tree_size} regels" in verify.stdout
 
-    again = _cli("restore", str(backup), url=url)
+    again = operator_cli("restore", str(backup), url=url)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Een eerdere terugzetting uit reserve.bak" in again.stdout
     assert _cases(url) == 2
-    passed = _cli("verify", "--all", url=url)
+    passed = operator_cli("verify", "--all", url=url)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "NIET AFGEMAAKT" not in passed.stdout
 
-    (line,) = _restored_lines(url)
+    (line,) = restored_lines(url)
     assert line["recorded_head_before"]["tree_size"] == head.tree_size
     assert line["recorded_head_before"]["root"] == head.root
     assert line["entries_dropped"] == head.tree_size - line["tree_size_after"] > 0
@@ -140,7 +118,7 @@ def test_a_restore_killed_before_its_admin_line_is_reported_until_run_again(
     no admin line. verify passed that."""
     backup, head = _scene(db_url, tmp_path)
     _killed(db_url, "engine.audit.log_admin", "before", backup)
-    assert _cases(db_url) == 2 and _restored_lines(db_url) == []
+    assert _cases(db_url) == 2 and restored_lines(db_url) == []
     (set_aside,) = checkpoint_dir.glob("voor-terugzetten-*/checkpoint-*.json")
 
     line = _unfinished_until_run_again(db_url, backup, head)
@@ -176,7 +154,7 @@ def test_a_restore_killed_right_after_the_swap_is_reported_until_run_again(
     """The copy in place, the head not yet reset: verify saw entries removed, and why not."""
     backup, head = _scene(db_url, tmp_path)
     _killed(db_url, "engine.log_head.reset", "before", backup)
-    assert _cases(db_url) == 2 and _restored_lines(db_url) == []
+    assert _cases(db_url) == 2 and restored_lines(db_url) == []
     _unfinished_until_run_again(db_url, backup, head)
 
 
@@ -214,16 +192,16 @@ def test_the_scratch_copy_of_a_killed_restore_is_named_and_removed_by_the_next(
     (left,) = _scratch(db_url)
     assert _cases(db_url) == 5
 
-    verify = _cli("verify", "--all", url=db_url)
+    verify = operator_cli("verify", "--all", url=db_url)
     assert verify.returncode == 0, verify.stdout + verify.stderr  # the database is as it was
     assert "let op:" in verify.stdout and left in verify.stdout
     assert "afgebroken terugzetting" in verify.stdout
 
-    again = _cli("restore", str(backup), url=db_url)
+    again = operator_cli("restore", str(backup), url=db_url)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "opgeruimd:" in again.stdout and left in again.stdout
     assert _scratch(db_url) == []
-    assert _cli("verify", "--all", url=db_url).returncode == 0
+    assert operator_cli("verify", "--all", url=db_url).returncode == 0
 
 
 def test_checkpoints_set_aside_without_a_recorded_restore_fail_verify(
@@ -240,7 +218,7 @@ def test_checkpoints_set_aside_without_a_recorded_restore_fail_verify(
     store.dispose_engines()
     restore_steps.intent_path(db_url).unlink()
 
-    verify = _cli("verify", "--all", url=db_url)
+    verify = operator_cli("verify", "--all", url=db_url)
     assert verify.returncode == 1, verify.stdout + verify.stderr
     assert "controlepunten opzijgezet zonder vastgelegde terugzetting" in verify.stdout
     assert set_aside.parent.name in verify.stdout
@@ -255,20 +233,20 @@ def test_a_second_restore_carries_the_first_ones_line_and_loss_forward(
     the first restore forward, counts from the largest head known, and verify still passes
     (the first restore's folder is named)."""
     backup, head = _scene(db_url, tmp_path)
-    first = _cli("restore", str(backup), url=db_url)
+    first = operator_cli("restore", str(backup), url=db_url)
     assert first.returncode == 0, first.stdout + first.stderr
-    (earlier,) = _restored_lines(db_url)
+    (earlier,) = restored_lines(db_url)
 
-    second = _cli("restore", str(backup), url=db_url)
+    second = operator_cli("restore", str(backup), url=db_url)
     assert second.returncode == 0, second.stdout + second.stderr
-    (line,) = _restored_lines(db_url)
+    (line,) = restored_lines(db_url)
     assert line["entries_dropped"] == head.tree_size - line["tree_size_after"]
     (carried,) = line["earlier_restores"]
     assert carried["file"] == "reserve.bak"
     assert carried["entries_dropped"] == earlier["entries_dropped"]
     assert carried["checkpoints_folder"] == earlier["checkpoints_folder"]
     assert carried["recorded_head_before"]["tree_size"] == head.tree_size
-    verify = _cli("verify", "--all", url=db_url)
+    verify = operator_cli("verify", "--all", url=db_url)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -282,18 +260,18 @@ def test_a_replayed_old_intent_record_does_not_understate_the_loss(
     backup, _head = _scene(db_url, tmp_path)
     _killed(db_url, "engine.restore_steps.begin", "after", backup)
     old = restore_steps.intent_path(db_url).read_bytes()
-    assert _cli("restore", str(backup), url=db_url).returncode == 0
+    assert operator_cli("restore", str(backup), url=db_url).returncode == 0
     walk_some_cases(db_url, 4, "later")
-    assert _cli("checkpoint", url=db_url).returncode == 0
+    assert operator_cli("checkpoint", url=db_url).returncode == 0
     store.dispose_engines()
     now = log_head.read(store.get_engine(db_url))
     assert now is not None
     store.dispose_engines()
     restore_steps.intent_path(db_url).write_bytes(old)
 
-    again = _cli("restore", str(backup), url=db_url)
+    again = operator_cli("restore", str(backup), url=db_url)
     assert again.returncode == 0, again.stdout + again.stderr
-    (line,) = _restored_lines(db_url)
+    (line,) = restored_lines(db_url)
     assert line["entries_dropped"] == now.tree_size - line["tree_size_after"]
     assert line["largest_head_known"] == now.tree_size
 
@@ -305,11 +283,11 @@ def test_a_restore_without_a_head_record_ends_without_a_traceback(db_url, people
     store.dispose_engines()
     log_head.path_for(store.get_engine(db_url)).unlink()
     store.dispose_engines()
-    result = _cli("restore", str(backup), url=db_url)
+    result = operator_cli("restore", str(backup), url=db_url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert "Er was geen vastgelegde kop van het logboek." in result.stdout
-    (line,) = _restored_lines(db_url)
+    (line,) = restored_lines(db_url)
     assert line["entries_dropped"] == head.tree_size - line["tree_size_after"]
 
 
@@ -321,7 +299,7 @@ def test_a_fifo_at_the_intent_path_is_reported_not_waited_on(db_url, people, tmp
     store.dispose_engines()
     os.mkfifo(restore_steps.intent_path(db_url))
     try:
-        verify = _cli("verify", "--all", url=db_url)
+        verify = operator_cli("verify", "--all", url=db_url)
     finally:
         restore_steps.intent_path(db_url).unlink()
     assert verify.returncode == 1, verify.stdout + verify.stderr
@@ -347,5 +325,34 @@ def test_a_closed_standard_output_after_a_restore_is_no_database_error(
         os.close(write)
     assert result.returncode == 0, result.stderr
     assert "niet te bereiken" not in result.stderr and "standaarduitvoer werd gesloten" in result.stderr
-    (line,) = _restored_lines(db_url)
+    (line,) = restored_lines(db_url)
     assert line["file"] == "reserve.bak"
+
+
+def test_a_fifo_at_the_lock_path_is_refused_not_waited_on(sqlite_url, sqlite_people, tmp_path):
+    """Break-it (issue 11 point 4): a FIFO at the restore lock's path made `meldcode restore`
+    (lock) and `meldcode verify` (running) wait for ever on opening it. Now the restore is
+    refused (exit 2, nothing changed) and verify names the lock path (exit 1)."""
+    from engine import restore_steps
+
+    walk_some_cases(sqlite_url, 1, "voor")
+    store.dispose_engines()
+    backup = tmp_path / "reserve.bak"
+    assert operator_cli("backup", "-o", str(backup), url=sqlite_url).returncode == 0
+    lock = restore_steps.intent_path(sqlite_url).with_suffix(".lock")
+    lock.unlink(missing_ok=True)
+    os.mkfifo(lock)
+    env = {**os.environ, "MELDCODE_DATABASE_URL": sqlite_url}
+    command = [str(ROOT / ".venv" / "bin" / "meldcode")]
+    try:
+        restore = subprocess.run([*command, "restore", str(backup)], env=env, capture_output=True,
+                                 text=True, timeout=60, cwd=ROOT)
+        verify = subprocess.run([*command, "verify", "--all"], env=env, capture_output=True,
+                                text=True, timeout=60, cwd=ROOT)
+    finally:
+        lock.unlink()
+    assert restore.returncode == 2, restore.stdout + restore.stderr
+    assert "slotbestand" in restore.stderr and "geen gewoon bestand" in restore.stderr
+    assert restored_lines(sqlite_url) == []
+    assert verify.returncode == 1, verify.stdout + verify.stderr
+    assert "slotbestand" in verify.stdout and str(lock) in verify.stdout
