@@ -411,6 +411,22 @@ def submit(page) -> None:
         page.get_by_role("button", name="Stap afronden").click()
 
 
+def form_step(page) -> str:
+    """The step (element id) of the task form open on `page`."""
+    return page.locator("form.task-form").get_attribute("data-step")
+
+
+def walk_to(page, step: str, decisions: dict) -> None:
+    """Complete the open case's tasks in the browser with `decisions` until `step`'s form is
+    open; each step must be accepted without a field error."""
+    from playwright.sync_api import expect  # only the browser tests need Playwright
+
+    while form_step(page) != step:
+        fill_task(page, decisions)
+        submit(page)
+        expect(page.locator(".field-error")).to_have_count(0)
+
+
 # --- the English UI: what a person reads, and the Dutch of the catalogue in it ------------
 
 EN_PO = ROOT / "webui" / "translations" / "en" / "LC_MESSAGES" / "messages.po"

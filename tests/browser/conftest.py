@@ -108,3 +108,15 @@ def axe_violations(page) -> list[dict]:
          "nodes": [n["target"] for n in v["nodes"]][:5]}
         for v in result["violations"] if v["impact"] in ("serious", "critical")
     ]
+
+
+@pytest.fixture(scope="session")
+def doctor(ui_server) -> str:
+    """A medewerker of the beroepsgroep artsen (KNMG: the doctor's own fields and route), made
+    once for the session's server. Out: the user name."""
+    from engine import store, users
+
+    with store.unit_of_work(write=True, url=ui_server.url) as session:
+        users.create_user(session, "arts", ["medewerker"], PASSWORD, None, "Ada Arts")
+        users.set_beroepsgroep(session, "arts", "artsen", by="test")
+    return "arts"

@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
-from tests.helpers import fill_task, start_case, submit
+from tests.helpers import fill_task, form_step, start_case, submit, walk_to
 from tests.scenarios.paths import SCENARIOS, WEGEN
 
 from .conftest import login
@@ -28,17 +27,6 @@ TALK = (
     "gesprek_afspraken",
     "zorgen_weggenomen",
 )
-
-
-def form_step(page) -> str:
-    return page.locator("form.task-form").get_attribute("data-step")
-
-
-def walk_to(page, step: str, decisions: dict) -> None:
-    while form_step(page) != step:
-        fill_task(page, decisions)
-        submit(page)
-        expect(page.locator(".field-error")).to_have_count(0)
 
 
 def test_without_vgv_the_vgv_reason_is_not_on_stap5(page):
@@ -92,16 +80,6 @@ def test_without_javascript_the_vgv_reason_names_both_answers(new_context):
         " en het antwoord bij ‘Aanvaarden de betrokkenen de hulp en werken zij eraan mee?’ "
         "‘ja’ is."
     )
-
-
-@pytest.fixture(scope="module")
-def doctor(ui_server):
-    from engine import store, users
-
-    with store.unit_of_work(write=True, url=ui_server.url) as session:
-        users.create_user(session, "arts", ["medewerker"], PASSWORD, None, "Ada Arts")
-        users.set_beroepsgroep(session, "arts", "artsen", by="test")
-    return "arts"
 
 
 def test_a_not_equal_condition_reads_an_unanswered_field_as_its_default(page, doctor):

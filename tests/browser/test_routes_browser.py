@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import fill_task, start_case, submit
+from tests.helpers import fill_task, form_step, start_case, submit
 from tests.scenarios.paths import SCENARIOS
 
 from .conftest import login, shot
@@ -14,10 +14,6 @@ from .conftest import login, shot
 pytestmark = pytest.mark.browser
 
 ACUUT = next(s for s in SCENARIOS if s.name == "acuut_melden_en_hulp")
-
-
-def form_step(page) -> str:
-    return page.locator("form.task-form").get_attribute("data-step")
 
 
 def test_contradiction_then_the_acute_melding_first(page, new_context):

@@ -14,8 +14,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
-from tests.helpers import fill_task, start_case, submit
+from tests.helpers import fill_task, form_step, start_case, submit, walk_to
 from tests.scenarios.paths import WEGEN
 
 from .conftest import login
@@ -29,27 +28,6 @@ NOT_REACHED = {
     "client_niet_bereikt": True,
 }
 EXPLANATION = "#veld-kindcheck_toelichting"
-
-
-def form_step(page) -> str:
-    return page.locator("form.task-form").get_attribute("data-step")
-
-
-def walk_to(page, step: str, decisions: dict) -> None:
-    while form_step(page) != step:
-        fill_task(page, decisions)
-        submit(page)
-        expect(page.locator(".field-error")).to_have_count(0)
-
-
-@pytest.fixture(scope="module")
-def doctor(ui_server):
-    from engine import store, users
-
-    with store.unit_of_work(write=True, url=ui_server.url) as session:
-        users.create_user(session, "arts_zonder_js", ["medewerker"], PASSWORD, None, "Aad Arts")
-        users.set_beroepsgroep(session, "arts_zonder_js", "artsen", by="test")
-    return "arts_zonder_js"
 
 
 def test_without_javascript_a_client_not_reached_completes_stap3(new_context, doctor):
