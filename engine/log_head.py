@@ -14,16 +14,18 @@ rows still queued (not yet sequenced, about a second of writes on a running serv
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import hmac
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import URL, Connection, Engine, select
 
 from . import settings, timezones
 from .failures import kind_of
@@ -54,12 +56,39 @@ class HeadUnreadable(Exception):
     the message is Dutch (a Message, which the web layer translates)."""
 
 
+def identity(url: URL) -> str:
+    """Which database `url` names, however it is typed: SQLite the real path of its file
+    (`./`, `..` and links resolved), PostgreSQL its server's host and port and the database's
+    name (user, password and options left out). The head record, and restore's intent record
+    and lock beside it (engine/restore_steps.py), are keyed by it: keyed by the URL as typed,
+    `sqlite:////x/db.sqlite` and `sqlite:////x/./db.sqlite` counted as two databases, each
+    with its own head and lock (issue 11 point 3)."""
+    backend = url.get_backend_name()
+    database = url.database or ""
+    if backend == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
+        return f"sqlite:{os.path.realpath(database)}"
+    if backend == "postgresql":
+        socket = url.query.get("host")
+        host = url.host or (socket if isinstance(socket, str) else "") or "localhost"
+        return f"postgresql://{host.lower()}:{url.port or 5432}/{database}"
+    return url.render_as_string(hide_password=True)
+
+
 def path_for(engine: Engine) -> Path:
-    """The record of the database `engine` connects to: one file per database URL (password
-    left out) under the instance directory."""
-    name = engine.url.render_as_string(hide_password=True)
-    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-    return settings.instance_dir() / f"log-head-{digest}.json"
+    """The record of the database `engine` connects to: one file per database (identity)
+    under the instance directory. A record an earlier version keyed by the URL as typed is
+    taken over (renamed) when the database has none yet."""
+    folder = settings.instance_dir()
+    path = folder / f"log-head-{_digest(identity(engine.url))}.json"
+    legacy = folder / f"log-head-{_digest(engine.url.render_as_string(hide_password=True))}.json"
+    if legacy != path and not path.exists() and legacy.exists():
+        with contextlib.suppress(FileNotFoundError):  # another process took it over first
+            os.rename(legacy, path)
+    return path
+
+
+def _digest(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
 def _mac(size: int, root: str, at: str) -> str:

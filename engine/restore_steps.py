@@ -75,7 +75,9 @@ INTENT_KEYS = frozenset(
 
 def intent_path(url: str) -> Path:
     """The intent record of the database at `url`: beside its head record, named after the
-    same digest of the URL (engine/log_head.py path_for)."""
+    same digest of the database's identity (engine/log_head.py identity: the real path of an
+    SQLite file, host, port and name of a PostgreSQL database), so that every spelling of
+    its URL finds the same record and lock."""
     head = log_head.path_for(store.get_engine(url))
     return head.with_name(head.name.replace("log-head-", "terugzetten-", 1))
 

@@ -208,7 +208,7 @@ def _found(url: str) -> list[str]:
     if parsed.get_backend_name() == "sqlite":
         live = parsed.database or ""
         if live and live != ":memory:" and not live.startswith("file:"):
-            live_path = Path(os.path.abspath(live))
+            live_path = Path(os.path.realpath(live))  # where restore puts its scratch copy
             found += [str(p) for p in sorted(live_path.parent.glob(f".{live_path.name}.*.tmp*"))]
     elif parsed.get_backend_name() == "postgresql":
         prefix = make_url(restore.scratch_url(url, restore.SCRATCH)).database or ""

@@ -704,6 +704,9 @@ def _restore_sqlite(url, file: str) -> dict:
     live = url.database or ""
     if not live or live == ":memory:":
         fail("er is geen SQLite-databasebestand om terug te zetten")
+    # the file itself: a link is not replaced by the copy (its target would keep the old
+    # database), and a scratch copy lies beside the file, where the next restore looks
+    live = os.path.realpath(live)
     if os.path.exists(live) and os.path.samefile(file, live):
         fail(f"{file} is de database zelf; geef een reservekopie op")
     if not os.path.isdir(os.path.dirname(os.path.abspath(live))):

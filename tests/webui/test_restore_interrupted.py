@@ -356,3 +356,60 @@ def test_a_fifo_at_the_lock_path_is_refused_not_waited_on(sqlite_url, sqlite_peo
     assert restored_lines(sqlite_url) == []
     assert verify.returncode == 1, verify.stdout + verify.stderr
     assert "slotbestand" in verify.stdout and str(lock) in verify.stdout
+
+
+def test_every_spelling_of_a_database_is_one_database_to_restore(sqlite_url, sqlite_people, tmp_path):
+    """Break-it (issue 11 point 3): the head record, the intent record and the lock were keyed
+    by the URL as typed. A restore through `sqlite:////x/./db.sqlite` or a link to the file
+    reset another head record than the server's (verify then reported the restored log as
+    cut), took another lock than a restore through the plain URL, and a link was replaced by
+    the copy while its target kept the old database. Now all spellings are one database."""
+    from engine import restore_traces, translog
+
+    live = Path(sqlite_url.removeprefix("sqlite:///"))
+    link = tmp_path / "koppeling.sqlite"
+    link.symlink_to(live)
+    dotted = f"sqlite:///{live.parent}/./{live.name}"
+    linked = f"sqlite:///{link}"
+    walk_some_cases(sqlite_url, 2, "voor")
+    translog.sequence(sqlite_url)
+    store.dispose_engines()
+    backup = tmp_path / "reserve.bak"
+    assert operator_cli("backup", "-o", str(backup), url=sqlite_url).returncode == 0
+    walk_some_cases(sqlite_url, 1, "na")
+    translog.sequence(sqlite_url)  # the head recorded under the plain URL, as a server's is
+    store.dispose_engines()
+
+    held = restore_traces.lock(sqlite_url)
+    try:
+        busy = operator_cli("restore", str(backup), url=dotted)
+    finally:
+        held.close()
+    assert busy.returncode == 2 and "er loopt al een terugzetting" in busy.stderr, busy.stderr
+
+    for url in (dotted, linked):
+        result = operator_cli("restore", str(backup), url=url)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert link.is_symlink()
+        verify = operator_cli("verify", "--all", url=sqlite_url)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert _cases(sqlite_url) == 2
+    assert len(restored_lines(sqlite_url)) == 1  # the second restore's copy lacks the first's line
+
+
+def test_a_postgresql_database_is_one_whatever_its_url_says(pg_server):
+    """Host case, driver, user, password and options do not make another database."""
+    from sqlalchemy.engine import make_url
+
+    from engine import restore_steps
+
+    base = make_url(pg_server.url("meldcode"))
+    spellings = [
+        base,
+        base.set(drivername="postgresql", host="127.0.0.1", port=pg_server.port),
+        base.set(username="ander", password="geheim", query={"connect_timeout": "5"}),
+    ]
+    paths = {restore_steps.intent_path(u.render_as_string(hide_password=False)) for u in spellings}
+    assert len(paths) == 1
+    other = base.set(database="meldcode2").render_as_string(hide_password=False)
+    assert restore_steps.intent_path(other) not in paths
