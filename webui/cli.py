@@ -387,6 +387,9 @@ def _start_planner() -> None:
     if pid == 0:  # the planner
         code = 1
         try:
+            from webui.gunicorn_worker import die_with_parent
+
+            die_with_parent(server)  # SIGTERM when serve is killed: ends its round, then stops
             store.forget_engines_after_fork()
             _run_planner(scheduler_poll(), server)
             code = 0
