@@ -18,7 +18,7 @@ from . import expressions, form_checks, forms, timers
 from .bpmn_elements import lint_elements
 from .bpmn_flow import flow_graph, lint_flows
 from .messages import N_, Message, text_of
-from .problems import NS, Problem, label_of
+from .problems import NS, Problem, label_of, shown_text
 from .problems import line_of as _line
 from .roles import ROLES, TASK_LANES
 
@@ -254,7 +254,7 @@ def _date_bound_faults(field_node, kind: str | None) -> list[tuple[Any, str, dic
             faults.append((prop, N_("{where}: de eigenschap {bound} kent alleen de waarde "
                                     "'{today}' ({meaning}), niet '{value}'; met een andere "
                                     "waarde zou het product de grens negeren"),
-                           {"bound": bound, "value": value[:80], "today": forms.TODAY,
+                           {"bound": bound, "value": shown_text(value), "today": forms.TODAY,
                             "meaning": DATE_BOUNDS[bound]}))
         seen.add(bound)
     return faults

@@ -191,8 +191,10 @@ def _value_problem(
             name=variable,
             value=repr(value),
         )
+    # 1 and 0 are ja and nee to the evaluator (True == 1, engine/expressions.py): accepted, so
+    # the check refuses no condition that works (issue 14); a text is never True, 2 never ja
     if (sort == "multi") != (kind == "contains") or any(
-        value == v and type(value) is type(v) for v in values
+        value == v and (type(value) is type(v) or sort == "boolean") for v in values
     ):
         return None  # `'a' in tekst` is a text search, `v in (...)` of a list not ours to judge
     return Message(

@@ -18,7 +18,7 @@ import difflib
 from lxml import etree
 
 from .messages import N_, Message
-from .problems import CAMUNDA_NS, NS, Problem, joined, label_of
+from .problems import CAMUNDA_NS, NS, Problem, joined, label_of, shown_text
 from .problems import line_of as _line
 
 # The conditions of a field (forms.Field): expressions over the case data and the form's answers.
@@ -92,7 +92,7 @@ def field_where(field_node, owner=None) -> Message:
     """ "formulierveld 'x' van 'Taak' (id)": how a problem names a form field."""
     return Message(
         N_("formulierveld '{field}' van {task}"),
-        field=field_node.get("id") or "",
+        field=shown_text(field_node.get("id") or ""),
         task=element_named(owner if owner is not None else owner_of(field_node)),
     )
 
@@ -120,7 +120,7 @@ def lint_fields(name: str, root) -> list[Problem]:
                         ),
                         where=where,
                         what=_WHAT[kind],
-                        key=key,
+                        key=shown_text(key),
                         hint=hint(key, known),
                         known=joined(known),
                     ),
@@ -170,8 +170,8 @@ def _default_problem(field_node, where: Message) -> Message | None:
                 "het die stil negeren. Laat defaultValue weg"
             ),
             where=where,
-            value=value[:80],
-            type=kind[:40],
+            value=shown_text(value),
+            type=shown_text(kind, 40),
         )
     text = value.strip().lower()
     if text in DEFAULT_VALUES:
@@ -185,6 +185,6 @@ def _default_problem(field_node, where: Message) -> Message | None:
             "uitgerekend{hint}"
         ),
         where=where,
-        value=value[:80],
+        value=shown_text(value),
         hint=Message(N_("; bedoelt u {suggestion}?"), suggestion=f"'{meant}'") if meant else "",
     )

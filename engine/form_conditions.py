@@ -1,17 +1,17 @@
 """What a form field's required_when leaves open once the case data is known (issue 14).
 
 engine/forms.py decides on the server which fields a form asks: a field whose required_when
-does not hold over condition_scope (each field's default, then the case data, then the
-answers) is not asked, and an answer to it is refused (NOT_ASKED, 422). The web form must ask
-the same, before it is sent. Here a condition is evaluated partially: every name that is no
-field of this form is read from the case data, exactly as forms.condition_scope does, and
-only the answers stay open. What is left is
+does not hold over condition_scope (the case data for names that are no field of the form,
+the answers, else each field's default) is not asked, and an answer to it is refused
+(NOT_ASKED, 422). The web form must ask the same, before it is sent. Here a condition is
+evaluated partially: every name that is no field of this form is read from the case data,
+exactly as forms.condition_scope does, and only the answers stay open. What is left is
 
 - True: the field is required whatever the answers (the web form says so plainly);
 - False: it is never asked on this form (the web form leaves it off);
 - a list of tests `field op value` (op `==` or `!=`) over fields of this form that must all
   hold (the browser checks them; each test carries the value the server reads when the field
-  is left empty: its case datum, else its default);
+  is left empty: its default, never an earlier round's answer);
 - None: anything else, which only the server decides.
 
 The same goes for an invalid_when that does not read its own field (refusals): where it holds,
@@ -100,10 +100,9 @@ def decide(expression: str | None, fields: list[dict[str, Any]], context: dict[s
         return False
     if truth.tests is None:
         return None
-    fallback = {
-        **{f["name"]: f["default"] for f in fields if "default" in f},
-        **{k: v for k, v in (context or {}).items() if k in on_form},
-    }
+    # a field left empty reads as its default, never as an earlier round's answer in the
+    # case data (forms.condition_scope)
+    fallback = {f["name"]: f["default"] for f in fields if "default" in f}
     return [
         {
             "field": name,

@@ -230,11 +230,15 @@ def _recorded(default: Any) -> Any:
 
 def condition_scope(fields: list[Field], context: dict[str, Any] | None,
                     answers: dict[str, Any]) -> dict[str, Any]:
-    """What a form condition (required_when, invalid_when) reads: the default of each field of
-    `fields` that has one (what is recorded when it is left empty: client_niet_bereikt's
-    false), then the case data `context`, then the form's `answers`. Raises nothing."""
+    """What a form condition (required_when, invalid_when) reads: the case data `context` for
+    every name that is no field of `fields`; for a field of `fields`, the form's `answers`,
+    else its default (what is recorded when it is left empty: client_niet_bereikt's false),
+    else nothing: never the case data's value of a field of this form, in a task done again
+    the earlier round's answer (issue 14). Raises nothing."""
+    own = {f.name for f in fields}
     defaults = {f.name: _recorded(f.default) for f in fields if f.default is not None}
-    return {**defaults, **(context or {}), **answers}
+    earlier = {k: v for k, v in (context or {}).items() if k not in own}
+    return {**earlier, **defaults, **answers}
 
 
 def _is_default(f: Field, answer: Any) -> bool:

@@ -72,6 +72,16 @@ def joined(parts: Iterable[str], separator: str = ", ") -> str:
     return Message(template, **{f"p{number}": part for number, part in enumerate(parts)})
 
 
+def shown_text(text: str, limit: int = 80) -> str:
+    """Text taken from a diagram (a defaultValue, a property's value or name) as a finding
+    quotes it: a character that is not printable (a newline, a tab, U+2028) written as Python
+    escapes it (`\\n`), so one finding stays one line on the command line and a newline in the
+    diagram cannot make up a finding of its own (issue 14); longer than `limit` characters:
+    cut, with '…'. Raises nothing."""
+    cut = text[:limit] + ("…" if len(text) > limit else "")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in cut)
+
+
 def line_of(node) -> int:
     """The source line of an lxml element, 1 when unknown."""
     return getattr(node, "sourceline", None) or 1

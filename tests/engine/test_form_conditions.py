@@ -51,9 +51,10 @@ def test_a_not_equal_test_carries_the_default_the_server_reads():
     assert decided["gesprek_met"] == [
         {"field": "client_niet_bereikt", "op": "!=", "value": True, "type": "boolean", "default": False}
     ]
-    # the case data goes before the default, as in forms.condition_scope
+    # an earlier round's answer in the case data is not this round's: left empty, the field
+    # reads as its default, as in forms.condition_scope (issue 14)
     decided = form_conditions(fields, {"beroepsgroep": "artsen", "client_niet_bereikt": True})
-    assert decided["gesprek_met"][0]["default"] is True
+    assert decided["gesprek_met"][0]["default"] is False
 
 
 def test_without_case_data_only_a_condition_over_the_form_is_checked():
