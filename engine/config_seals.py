@@ -347,9 +347,10 @@ def problems(conn: Connection) -> list[str]:
     """What `meldcode verify --all` reports beside the cases: users rows that do not match
     their seal, API tokens that do not match theirs (engine/tokens.py), process files that do
     not match their hashes and the admin log, and the organisation's settings that do not
-    match the admin log (engine/settings_seal.py)."""
-    # both import this module (the users seal, genuine_details)
-    from . import settings_seal, tokens
+    match the admin log (engine/settings_seal.py), and mail held because its user's row is not
+    to be trusted (engine/mail_addresses.py)."""
+    # each imports this module (the users seal, genuine_details)
+    from . import mail_addresses, settings_seal, tokens
 
     return (user_problems(conn) + tokens.token_problems(conn) + version_problems(conn)
-            + settings_seal.problems(conn))
+            + settings_seal.problems(conn) + mail_addresses.held_problems(conn))

@@ -26,10 +26,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from . import config, timezones
+from . import config, mail_addresses, timezones
 from .cases import task_name
 from .messages import N_, Message
-from .models import MailOutbox, Notification, TaskRecord
+from .models import MailOutbox
 from .reminders import ESCALATE_AFTER, is_escalation
 from .store import unit_of_work
 
@@ -58,16 +58,8 @@ ESCALATED_BODY = N_("In de meldcode is een taak van een collega in uw team meer 
                     "het aanmelden: {link}\n\nDit bericht noemt bewust geen gegevens van de "
                     "casus of de cliënt; die ziet u alleen in de meldcode zelf.\n")
 
-_outbox, _notes, _tasks = MailOutbox.__table__, Notification.__table__, TaskRecord.__table__
-_DUE = _tasks.c.get("due_at")  # the task's due date (engine/due.py), when the schema has it
-_PENDING = (
-    select(_outbox.c.id, _outbox.c.address, _outbox.c.attempts, _outbox.c.next_attempt_at,
-           _notes.c.kind, _notes.c.task_id, _notes.c.case_id, _notes.c.params, _tasks.c.name,
-           _tasks.c.step,
-           *([_DUE] if _DUE is not None else []))
-    .select_from(_outbox.join(_notes, _notes.c.id == _outbox.c.notification_id)
-                 .outerjoin(_tasks, _tasks.c.id == _notes.c.task_id))
-)
+_outbox = MailOutbox.__table__
+_PENDING = mail_addresses.MADE_OF
 
 
 def message(item: dict[str, Any], sender: str, base_url: str) -> EmailMessage:
@@ -103,30 +95,50 @@ def message(item: dict[str, Any], sender: str, base_url: str) -> EmailMessage:
 
 def _claim(now: datetime) -> list[dict[str, Any]]:
     """Up to BATCH due mails, each claimed by this worker (attempts + 1, leased until
-    now + LEASE) in one short transaction; what their messages are made of."""
-    claimed: list[dict[str, Any]] = []
-    due = (_PENDING.where(_outbox.c.state == "pending", _outbox.c.next_attempt_at <= now)
+    now + LEASE) in a short transaction of its own; what their messages are made of. The
+    address is the user's as their sealed row holds it now (mail_addresses.addresses), never
+    the one queued; a mail whose user's row is not to be trusted, or whose own row does not
+    read, is held instead (issue 11): one such row never stops the others."""
+    due = (select(_outbox.c.id).where(_outbox.c.state == "pending", _outbox.c.next_attempt_at <= now)
            .order_by(_outbox.c.next_attempt_at, _outbox.c.id).limit(BATCH))
     with unit_of_work() as session:  # a read first: most runs find nothing to send
-        rows = session.execute(due).all()
-    if not rows:
-        return claimed
-    with unit_of_work(write=True) as session:
-        for row in rows:
-            done = session.execute(
-                update(MailOutbox).where(MailOutbox.id == row.id,
-                                         MailOutbox.attempts == row.attempts,
-                                         MailOutbox.state == "pending")
-                .values(attempts=row.attempts + 1, next_attempt_at=now + LEASE))
-            if getattr(done, "rowcount", 0) == 1:
-                claimed.append({
-                    "id": row.id, "address": row.address, "attempts": row.attempts + 1,
-                    "kind": row.kind, "task_id": row.task_id, "case_id": row.case_id,
-                    "escalated": is_escalation(row.kind, row.params),
-                    "step": str(task_name(row.step, row.name)) if row.name
-                    else (row.params or {}).get("step") or "",
-                    "due_at": timezones.to_utc(getattr(row, "due_at", None))})
+        ids = session.execute(due).scalars().all()
+    claimed: list[dict[str, Any]] = []
+    for outbox_id in ids:
+        try:
+            with unit_of_work(write=True) as session:
+                item = _claim_one(session.connection(), outbox_id, now)
+        except Exception as exc:  # noqa: BLE001 - judged below
+            if not mail_addresses.stored_value_error(exc):
+                raise
+            with unit_of_work(write=True) as session:
+                mail_addresses.hold(session.connection(), outbox_id, type(exc).__name__)
+            continue
+        if item is not None:
+            claimed.append(item)
     return claimed
+
+
+def _claim_one(conn: Any, outbox_id: int, now: datetime) -> dict[str, Any] | None:
+    row = conn.execute(_PENDING.where(_outbox.c.id == outbox_id, _outbox.c.state == "pending")).first()
+    if row is None:  # another worker was first
+        return None
+    address = mail_addresses.addresses(conn, [row.user_id]).get(row.user_id)
+    if not address:  # a row not to be trusted, or no address any more
+        mail_addresses.hold(conn, row.id, "the users row cannot be trusted or has no address")
+        return None
+    done = conn.execute(
+        update(MailOutbox).where(MailOutbox.id == row.id, MailOutbox.attempts == row.attempts,
+                                 MailOutbox.state == "pending")
+        .values(attempts=row.attempts + 1, next_attempt_at=now + LEASE, address=address))
+    if getattr(done, "rowcount", 0) != 1:
+        return None
+    return {"id": row.id, "address": address, "attempts": row.attempts + 1,
+            "kind": row.kind, "task_id": row.task_id, "case_id": row.case_id,
+            "escalated": is_escalation(row.kind, row.params),
+            "step": str(task_name(row.step, row.name)) if row.name
+            else (row.params or {}).get("step") or "",
+            "due_at": timezones.to_utc(getattr(row, "due_at", None))}
 
 
 def _settle(item: dict[str, Any], now: datetime, error: Exception | None) -> None:
@@ -158,9 +170,15 @@ def deliver_mail(now: datetime) -> int:
     sent = 0
     for item in _claim(now):
         try:
+            made = message(item, settings.mail_from, settings.base_url)
+        except Exception as exc:  # noqa: BLE001 - a mail that cannot be made never stops the others
+            with unit_of_work(write=True) as session:
+                mail_addresses.hold(session.connection(), item["id"], type(exc).__name__)
+            continue
+        try:
             with smtplib.SMTP(address[0], address[1], timeout=SMTP_TIMEOUT) as smtp:
-                smtp.send_message(message(item, settings.mail_from, settings.base_url))
-        except (OSError, ValueError, smtplib.SMTPException) as exc:  # ValueError: not made
+                smtp.send_message(made)
+        except (OSError, ValueError, smtplib.SMTPException) as exc:
             _settle(item, now, exc)
         else:
             _settle(item, now, None)

@@ -13,13 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, literal, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from . import clock, config, timezones
+from . import clock, config, mail_addresses, timezones
 from .errors import NotFound
 from .messages import N_
-from .models import MailOutbox, Notification, User
+from .models import Notification, User
 from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE, MEDEWERKER
 from .store import unit_of_work
 from .users import Principal
@@ -29,16 +29,8 @@ TASK_READY, TASK_DUE, TASK_OVERDUE, INFORMED, CONSULT = (
 KINDS = (TASK_READY, TASK_DUE, TASK_OVERDUE, INFORMED, CONSULT)
 LIST_LIMIT = 100
 
-_notes, _users, _outbox = Notification.__table__, User.__table__, MailOutbox.__table__
-_INSERT = _notes.insert().returning(_notes.c.id, _notes.c.task_id)
-# The notifications just written that concern a task, for everyone with an e-mail address:
-# one statement, run only when SMTP is configured.
-_QUEUE = _outbox.insert().from_select(
-    ["notification_id", "address", "state", "attempts", "next_attempt_at"],
-    select(_notes.c.id, _users.c.email, literal("pending"), literal(0), bindparam("now"))
-    .select_from(_notes.join(_users, _users.c.id == _notes.c.user_id))
-    .where(_notes.c.id.in_(bindparam("ids", expanding=True)), _users.c.email.is_not(None),
-           _users.c.email != ""))
+_notes, _users = Notification.__table__, User.__table__
+_INSERT = _notes.insert().returning(_notes.c.id, _notes.c.task_id, _notes.c.user_id)
 _ACTIVE = select(_users.c.id, _users.c.roles).where(_users.c.active.is_(True)).order_by(
     _users.c.id)
 _MANAGER = select(_users.c.manager_id).where(_users.c.id == bindparam("owner_id"))
@@ -56,9 +48,14 @@ def notify(conn: Connection | Session, rows: list[dict[str, Any]]) -> None:
             raise ValueError(f"unknown notification kind {row['kind']!r}")
     written = conn.execute(_INSERT, [{"read_at": None, **row} for row in rows]).all()
     if config.current().smtp_url:
-        ids = [note_id for note_id, task_id in written if task_id is not None]
-        if ids:
-            conn.execute(_QUEUE, {"ids": ids, "now": rows[0]["at"]})
+        # addressed only from a users row that reads and matches its seal (issue 11)
+        about_tasks = [(note_id, user_id) for note_id, task_id, user_id in written if task_id is not None]
+        if about_tasks:
+            mail_addresses.queue(_connection(conn), about_tasks, rows[0]["at"])
+
+
+def _connection(conn: Connection | Session) -> Connection:
+    return conn.connection() if isinstance(conn, Session) else conn
 
 
 def users_with_role(conn: Connection | Session, role: str) -> list[int]:
