@@ -23,7 +23,7 @@ from sqlalchemy import text as sql_text
 
 from engine import audit, cases, definitions, forms, models, store, tasks
 from engine.definitions import SourceFile
-from tests.conftest import PASSWORD, ROOT, free_port
+from tests.conftest import PASSWORD, ROOT, free_port, meldcode_cli
 from tests.scenarios.paths import LONGEST, SCENARIOS, TEAM_STEPS, fill
 from webui.cli import main as meldcode
 
@@ -286,6 +286,24 @@ def verify(*case_ids: int):
 
     with store.unit_of_work() as session:
         return {v.case_id: v for v in verification.verify_all(session, list(case_ids) or None)}
+
+
+def operator_cli(*args: str, url: str):
+    """`meldcode ARGS` as an operator runs it on the database at `url`, with no connection of
+    this process left open (a restore refuses while one is)."""
+    store.dispose_engines()
+    return meldcode_cli(*args, env={"MELDCODE_DATABASE_URL": url})
+
+
+def restored_lines(url: str) -> list[dict]:
+    """The details of every database_restored line of the admin log, oldest first."""
+    with store.unit_of_work(url=url) as session:
+        rows = session.scalars(
+            select(models.AdminLogEntry)
+            .where(models.AdminLogEntry.action == "database_restored")
+            .order_by(models.AdminLogEntry.id)
+        )
+        return [dict(row.detail) for row in rows]
 
 
 def cli(*args: str):

@@ -18,3 +18,13 @@ def ui_app(sqlite_url, sqlite_people):
 @pytest.fixture
 def browser_like(ui_app):
     return Client(ui_app)
+
+
+@pytest.fixture
+def checkpoint_dir(tmp_path, monkeypatch):
+    """An empty MELDCODE_CHECKPOINT_DIR for this test (the restore tests set checkpoints aside
+    from it)."""
+    folder = tmp_path / "controlepunten"
+    folder.mkdir()
+    monkeypatch.setenv("MELDCODE_CHECKPOINT_DIR", str(folder))
+    return folder

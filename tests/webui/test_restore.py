@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 
 from engine import log_head, models, store
 from tests.conftest import LiveServer, meldcode_cli
-from tests.helpers import walk_some_cases
+from tests.helpers import operator_cli, restored_lines, walk_some_cases
 
 
 def _count(url: str, model) -> int:
@@ -27,56 +27,34 @@ def _count(url: str, model) -> int:
         return session.scalar(select(func.count()).select_from(model))
 
 
-def _restored_lines(url: str) -> list[dict]:
-    with store.unit_of_work(url=url) as session:
-        rows = session.scalars(
-            select(models.AdminLogEntry).where(models.AdminLogEntry.action == "database_restored")
-        )
-        return [dict(row.detail) for row in rows]
-
-
 def _log_size(url: str) -> int:
     with store.unit_of_work(url=url) as session:
         return session.scalar(select(func.count()).select_from(models.LogEntry))
 
 
-@pytest.fixture
-def checkpoint_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "controlepunten"
-    folder.mkdir()
-    monkeypatch.setenv("MELDCODE_CHECKPOINT_DIR", str(folder))
-    return folder
-
-
-def _cli(*args: str, url: str):
-    """The command as an operator runs it, with no connection of this process left open."""
-    store.dispose_engines()
-    return meldcode_cli(*args, env={"MELDCODE_DATABASE_URL": url})
-
-
 def test_a_restored_backup_passes_verify_and_the_log_goes_on(db_url, people, tmp_path, checkpoint_dir):
     walk_some_cases(db_url, 2, "voor")
-    assert _cli("checkpoint", url=db_url).returncode == 0
+    assert operator_cli("checkpoint", url=db_url).returncode == 0
     backup = tmp_path / "reserve.bak"
-    assert _cli("backup", "-o", str(backup), url=db_url).returncode == 0
+    assert operator_cli("backup", "-o", str(backup), url=db_url).returncode == 0
     walk_some_cases(db_url, 3, "na")  # newer than the backup: dropped by the restore
-    newer = _cli("checkpoint", url=db_url)
+    newer = operator_cli("checkpoint", url=db_url)
     assert newer.returncode == 0, newer.stderr
     assert _count(db_url, models.Case) == 5
     head = log_head.read(store.get_engine(db_url))
     assert head is not None and head.tree_size == _log_size(db_url)
 
-    result = _cli("restore", str(backup), url=db_url)
+    result = operator_cli("restore", str(backup), url=db_url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Teruggezet uit" in result.stdout and "database_restored" in result.stdout
     assert _count(db_url, models.Case) == 2
 
-    verify = _cli("verify", "--all", url=db_url)
+    verify = operator_cli("verify", "--all", url=db_url)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "controlepunt van" in verify.stdout  # verify did compare with a checkpoint
 
     # the restore is evidence: one admin line with the sizes and the head from before
-    (line,) = _restored_lines(db_url)
+    (line,) = restored_lines(db_url)
     assert line["file"] == "reserve.bak"
     assert line["tree_size_before"] == head.tree_size
     assert line["recorded_head_before"]["tree_size"] == head.tree_size
@@ -97,7 +75,7 @@ def test_a_restored_backup_passes_verify_and_the_log_goes_on(db_url, people, tmp
     size = _log_size(db_url)
     walk_some_cases(db_url, 1, "daarna")
     store.dispose_engines()
-    again = _cli("verify", "--all", url=db_url)
+    again = operator_cli("verify", "--all", url=db_url)
     assert again.returncode == 0, again.stdout + again.stderr
     assert _log_size(db_url) > size
     assert log_head.read(store.get_engine(db_url)).tree_size == _log_size(db_url)
@@ -109,15 +87,15 @@ def test_without_a_restore_the_copy_put_back_by_hand_fails(sqlite_url, sqlite_pe
     import shutil
 
     backup = tmp_path / "reserve.sqlite"
-    assert _cli("backup", "-o", str(backup), url=sqlite_url).returncode == 0
+    assert operator_cli("backup", "-o", str(backup), url=sqlite_url).returncode == 0
     walk_some_cases(sqlite_url, 1, "na")
-    assert _cli("verify", "--all", url=sqlite_url).returncode == 0
+    assert operator_cli("verify", "--all", url=sqlite_url).returncode == 0
     store.dispose_engines()
     live = sqlite_url.removeprefix("sqlite:///")
     shutil.copyfile(backup, live)
-    assert _cli("verify", "--all", url=sqlite_url).returncode == 1
-    assert _cli("restore", str(backup), url=sqlite_url).returncode == 0
-    assert _cli("verify", "--all", url=sqlite_url).returncode == 0
+    assert operator_cli("verify", "--all", url=sqlite_url).returncode == 1
+    assert operator_cli("restore", str(backup), url=sqlite_url).returncode == 0
+    assert operator_cli("verify", "--all", url=sqlite_url).returncode == 0
 
 
 # --- refusals: nothing changes ----------------------------------------------------------------
@@ -147,7 +125,7 @@ def _sqlite_backup(url: str, tmp_path: Path, name: str = "b.sqlite") -> Path:
 
     translog.sequence(url)
     backup = tmp_path / name
-    assert _cli("backup", "-o", str(backup), url=url).returncode == 0
+    assert operator_cli("backup", "-o", str(backup), url=url).returncode == 0
     return backup
 
 
@@ -213,18 +191,18 @@ def test_what_is_no_good_backup_is_refused_and_changes_nothing(sqlite_url, sqlit
     walk_some_cases(sqlite_url, 2, "voor")
     candidate = make(sqlite_url, tmp_path)
     walk_some_cases(sqlite_url, 1, "na")
-    assert _cli("verify", "--all", url=sqlite_url).returncode == 0
+    assert operator_cli("verify", "--all", url=sqlite_url).returncode == 0
     before = _state(sqlite_url)
     folder = sorted(os.listdir(Path(sqlite_url.removeprefix("sqlite:///")).parent))
 
-    result = _cli("restore", str(candidate), url=sqlite_url)
+    result = operator_cli("restore", str(candidate), url=sqlite_url)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("fout: niet teruggezet: ") and why in result.stderr
     assert "Traceback" not in result.stderr
     assert _state(sqlite_url) == before
     # no scratch copy left beside the database
     assert sorted(os.listdir(Path(sqlite_url.removeprefix("sqlite:///")).parent)) == folder
-    assert _cli("verify", "--all", url=sqlite_url).returncode == 0
+    assert operator_cli("verify", "--all", url=sqlite_url).returncode == 0
 
 
 def test_a_backup_of_another_installation_is_refused(sqlite_url, sqlite_people, tmp_path):
@@ -248,7 +226,7 @@ def test_a_restore_while_the_server_runs_is_refused(db_url, people, tmp_path):
         backup = _sqlite_backup(db_url, tmp_path)
     else:
         backup = tmp_path / "b.dump"
-        assert _cli("backup", "-o", str(backup), url=db_url).returncode == 0
+        assert operator_cli("backup", "-o", str(backup), url=db_url).returncode == 0
     walk_some_cases(db_url, 1, "na")
     from engine import translog
 
@@ -266,8 +244,8 @@ def test_a_restore_while_the_server_runs_is_refused(db_url, people, tmp_path):
     assert _state(db_url, file=False) == before
     # stopped: now it goes
     store.dispose_engines()
-    assert _cli("restore", str(backup), url=db_url).returncode == 0
-    assert _cli("verify", "--all", url=db_url).returncode == 0
+    assert operator_cli("restore", str(backup), url=db_url).returncode == 0
+    assert operator_cli("verify", "--all", url=db_url).returncode == 0
 
 
 # --- PostgreSQL: what is no dump of this product -------------------------------------------------
