@@ -8,8 +8,8 @@
      every test in it holds. A hidden field is disabled, so it is not sent; the server
      validates whatever is sent. A test reads an answer as the server does (engine/forms.py
      condition_scope): a disabled (hidden) or empty answer counts as not given, and a field
-     not given is read as its "default" (its case datum, else the diagram's default, such as
-     client_niet_bereikt's false); without one the test does not hold. The server refuses an
+     not given is read as its "default" (the diagram's default, such as client_niet_bereikt's
+     false; never an earlier round's answer); without one the test does not hold. The server refuses an
      answer to a question that is not asked (issue 14b): the talk's reaction after "geen
      vermoeden" was changed to "ja". A field whose invalid_when refuses every answer while
      the tests in data-unless all hold (kindcheck_toelichting without children: 783214a) is
@@ -92,6 +92,52 @@
     if (group && conditional) { group.setAttribute("aria-required", show ? "true" : "false"); }
   }
 
+  /* Whether something was filled in at the field: a text, a date, a number or a choice in a
+     list, or a choice of a radio button or box the page did not open with. */
+  function filledIn(wrapper) {
+    var controls = wrapper.querySelectorAll("input, textarea, select");
+    for (var i = 0; i < controls.length; i++) {
+      var control = controls[i];
+      if (control.type === "radio" || control.type === "checkbox") {
+        if (control.checked !== control.defaultChecked) { return true; }
+      } else if (control.value.trim() !== "") {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /* the field's question as its label or legend says it, without "(verplicht)" */
+  function question(wrapper) {
+    var label = wrapper.querySelector("legend, label").cloneNode(true);
+    var markers = label.querySelectorAll(".req, .opt");
+    for (var i = 0; i < markers.length; i++) { markers[i].remove(); }
+    return label.textContent.replace(/\s+/g, " ").trim();
+  }
+
+  /* A hidden field is disabled, so what was filled in there is not sent: not saved with "Stap
+     afronden" nor with "Concept opslaan" (issue 14: it was dropped without a word). The notice
+     (data-unsaved) names each such question while the page is open; the text stays in the
+     hidden control, so undoing the answer that hid it brings it back. */
+  function warnUnsaved(form, wrappers) {
+    var notice = form.querySelector("[data-unsaved]");
+    if (!notice) { return; }
+    var names = [];
+    for (var i = 0; i < wrappers.length; i++) {
+      if (wrappers[i].hidden && filledIn(wrappers[i])) { names.push(question(wrappers[i])); }
+    }
+    if (names.join("\n") === notice.getAttribute("data-unsaved")) { return; }
+    notice.setAttribute("data-unsaved", names.join("\n"));
+    var list = notice.querySelector("ul");
+    list.textContent = "";
+    names.forEach(function (name) {
+      var item = document.createElement("li");
+      item.textContent = name;
+      list.appendChild(item);
+    });
+    notice.hidden = names.length === 0;
+  }
+
   function update(form) {
     var wrappers = form.querySelectorAll("[data-when], [data-unless]");
     /* a field hidden now hides the fields that depend on it: repeat until nothing changes */
@@ -104,6 +150,7 @@
         setShown(wrappers[i], show);
       }
     }
+    warnUnsaved(form, wrappers);
   }
 
   function init() {
