@@ -311,11 +311,19 @@ def log_admin(db: Session | Connection, user: str, action: str, detail: dict) ->
     Raises TypeError for a detail that is not a dict. Contract section 5 (admin log)."""
     if not isinstance(detail, dict):
         raise TypeError("detail must be a dict")
+    from . import admin_chain  # it builds on this module's hashes
+
     detail = json.loads(canonical(detail))  # stored as hashed: JSON types only
     at = utcnow()
     conn = db.connection() if isinstance(db, Session) else db
-    conn.execute(_INSERT_ADMIN, {"at": at, "user": user, "action": action, "detail": detail,
-                                 "hash": admin_hash(at, user, action, detail)})
+    row = {"at": at, "user": user, "action": action, "detail": detail}
+    if admin_chain.chained(conn):  # the hash covers the line's place (issue 11)
+        seq, prev = admin_chain.next_position(conn)
+        row.update(seq=seq, prev_hash=prev,
+                   hash=admin_chain.line_hash(seq, prev, at, user, action, detail))
+    else:  # a migration before 0018: the table has no place for it yet
+        row["hash"] = admin_hash(at, user, action, detail)
+    conn.execute(_INSERT_ADMIN, row)
 
 
 # Pages of the admin log beyond this one are empty: no offset the database cannot hold.
@@ -336,23 +344,28 @@ def admin_log(session: Session | Connection, limit: int = 1000,
     A row written outside the application that does not read back (a time that is no time,
     detail that is no JSON object, text that is no UTF-8) is shown, never an error (issue 11
     point 6): its `at` and `detail` None where they do not read, and "damaged" holds what is
-    wrong, in Dutch (a Message)."""
+    wrong, in Dutch (a Message). A line that reads but whose keyed hash does not hold, or that
+    is a copy of an earlier line, carries what verify says of it in "damaged" and "changed":
+    True (engine/admin_chain.py marks)."""
     if page < 1:
         raise ValueError("page must be 1 or more")
     if page > MAX_ADMIN_LOG_PAGE:
         return []
     limit = max(0, int(limit))
     conn = session.connection() if isinstance(session, Session) else session
+    from . import admin_chain
+
     rows = loaded_rows(conn, _admin, order=_admin.c.id.desc(), limit=limit,
                        offset=(page - 1) * limit)
-    return [_admin_line(row, stamp) for row in reversed(rows)]
+    marks = admin_chain.marks(conn, rows)  # changed or copied: as verify names them
+    return [_admin_line(row, stamp, marks.get(row.id)) for row in reversed(rows)]
 
 
 _ADMIN_FIELDS = {"at": N_("tijdstip"), "user": N_("gebruiker"), "action": N_("handeling"),
                  "detail": N_("gegevens")}
 
 
-def _admin_line(row: Any, stamp: timezones.Stamp) -> dict[str, Any]:
+def _admin_line(row: Any, stamp: timezones.Stamp, mark: Message | None) -> dict[str, Any]:
     damage = dict(row.damage) if isinstance(row, DamagedRow) else {}
     line: dict[str, Any] = {"at": None, "user": row.user, "action": row.action,
                             "detail": row.detail}
@@ -372,4 +385,6 @@ def _admin_line(row: Any, stamp: timezones.Stamp) -> dict[str, Any]:
         line["damaged"] = Message(N_("beschadigd opgeslagen: {fields}"), fields=joined(
             [Message(N_("{field}: {reason}"), field=_ADMIN_FIELDS.get(name, name), reason=why)
              for name, why in damage.items()], "; "))
+    elif mark is not None:
+        line["damaged"], line["changed"] = mark, True
     return line

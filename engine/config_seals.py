@@ -32,12 +32,12 @@ from sqlalchemy import Connection, bindparam, event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import audit, settings
+from . import admin_chain, audit, settings
 from .definitions import SourceFile, set_sha256
 from .errors import Conflict
 from .messages import N_, Message
-from .models import AdminLogEntry, ProcessFile, ProcessVersion, User
-from .stored_rows import DamagedRow, damage_fields, damage_of, loaded_rows, value_damage
+from .models import ProcessFile, ProcessVersion, User
+from .stored_rows import damage_fields, damage_of, value_damage
 from .stored_text import damaged
 
 log = logging.getLogger("meldcode.seals")
@@ -187,28 +187,16 @@ def user_problems(conn: Connection) -> list[str]:
 # --- the files of a process version ---------------------------------------------------------
 
 DEPLOYED = ("process_deployed", "process_recorded")  # the admin-log lines that name a set
-_admin = AdminLogEntry.__table__
 
 
-def genuine_details(conn: Connection, actions: tuple[str, ...], after: int = 0) -> Iterator[dict[str, Any]]:
-    """The detail of each admin-log line of `actions` (with an id above `after`), in the log's
-    order, only of lines whose keyed hash holds (a forged or damaged one is log_verify's
-    finding)."""
-    # loaded_rows: a line damaged outside the product (detail that is no JSON) is skipped
-    # here, not a crash of every definition load; log_verify names it.
-    where = [_admin.c.action.in_(actions)] + ([_admin.c.id > after] if after else [])
-    for line in loaded_rows(conn, _admin, *where):
-        if isinstance(line, DamagedRow):
-            continue
-        detail = line.detail if isinstance(line.detail, dict) else {}
-        try:
-            genuine = hmac.compare_digest(
-                audit.admin_hash(line.at, line.user, line.action, detail), line.hash or ""
-            )
-        except (TypeError, ValueError, AttributeError):
-            genuine = False
-        if genuine:
-            yield detail
+def genuine_details(conn: Connection, actions: tuple[str, ...], after: int = 0,
+                    floor: int = 0) -> Iterator[dict[str, Any]]:
+    """The detail of each admin-log line of `actions` (with an id above `after` and a position
+    above `floor`) in the order of the log's positions, only of lines whose keyed hash holds,
+    each once: a forged, damaged, copied or moved line counts as the line it copies or not at
+    all (engine/admin_chain.py genuine; log_verify names them)."""
+    for line in admin_chain.genuine(conn, actions, after, floor):
+        yield line.detail if isinstance(line.detail, dict) else {}
 
 
 def deployed_sets(conn: Connection) -> dict[int, dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from . import chains, log_head, log_scan, models, settings, store
+from . import admin_chain, chains, log_head, log_scan, models, settings, store
 from .audit import GENESIS
 from .log_scan import log_query
 from .merkle import EMPTY_ROOT, Tree, entry_hash
@@ -268,24 +268,15 @@ def _unreadable(kind: str, table, row: DamagedRow) -> Message:
 
 
 def _admin_rows(conn: Connection, report: LogReport) -> None:
-    """Each admin-log row against its keyed hash (events and access-log lines are checked
-    per case, along their chains); a row that does not read back is named, never a crash."""
-    from . import audit
-
+    """The admin log as a chain (engine/admin_chain.py: each line under its keyed hash, in its
+    place, none copied, moved or missing); events and access-log lines are checked per case,
+    along their chains. A row that does not read back is named, never a crash."""
     table = KINDS["admin"]
-    for row in loaded_rows(conn, table):
+    rows = loaded_rows(conn, table)
+    for row in rows:
         if isinstance(row, DamagedRow):
             report.problems.append(_of_log(_unreadable("admin", table, row)))
-            continue
-        try:
-            ok = hmac.compare_digest(audit.admin_hash(row.at, row.user, row.action, row.detail),
-                                     row.hash)
-        except Exception:  # noqa: BLE001 - a malformed row is a finding
-            ok = False
-        if not ok:
-            report.problems.append(_of_log(Message(
-                N_("beheerlogregel {row} is na het vastleggen gewijzigd (de sleutelhash klopt "
-                   "niet)"), row=row.id)))
+    report.problems.extend(_of_log(problem) for problem in admin_chain.problems(rows))
 
 
 def _system_access_rows(conn: Connection, report: LogReport) -> None:

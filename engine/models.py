@@ -26,10 +26,9 @@ from . import clock
 from .stored_text import StoredCode, StoredFlag, StoredJSON, StoredLongText, StoredNumber, StoredText
 from .stored_time import StoredTime
 
-# Every stored time is UTC (engine/timezones.py) and a StoredTime: a value that is no time (text
-# on SQLite, 'infinity' on PostgreSQL) reads as a DamagedTime, never a failed row (issue 11).
-# So are shown texts (StoredText), JSON (StoredJSON) and integers that are no key (StoredNumber):
-# damaged, each reads as a marker the pages show as damaged (engine/stored_text.py).
+# Every stored time is UTC (engine/timezones.py) and a StoredTime: a value that is no time (text on
+# SQLite, 'infinity' on PostgreSQL) reads as a DamagedTime, never a failed row (issue 11); damaged
+# shown texts (StoredText), JSON (StoredJSON), non-key integers (StoredNumber) read as markers too.
 utcnow = clock.now  # engine/clock.py's now (the system clock, or a test's); models' defaults
 STATUSES = ("open", "closed")  # a case's status and uitkomst codes (CONTRACT section 1)
 UITKOMSTEN = ("gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen", "geen_vermoeden")
@@ -277,8 +276,7 @@ class AccessLogEntry(Base):
 
 
 class AdminLogEntry(Base):
-    """An administrative action (users, tokens, settings, deploys, activations, migrations).
-    Append-only; `hash` is a keyed hash of its content (audit.admin_content)."""
+    """An administrative action, append-only, chained by seq and prev_hash (engine/admin_chain.py)."""
 
     __tablename__ = "admin_log"
 
@@ -288,6 +286,8 @@ class AdminLogEntry(Base):
     action: Mapped[str] = mapped_column(StoredText(60))
     detail: Mapped[dict[str, Any]] = mapped_column(StoredJSON(), default=dict)
     hash: Mapped[str] = mapped_column(StoredText(64))
+    seq: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)  # null: before 0018
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class LogQueueItem(Base):

@@ -33,7 +33,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import NullType
 
-from . import audit, config_seals, failures, settings
+from . import admin_chain, audit, config_seals, failures, settings
 from .messages import N_, Message
 from .models import AdminLogEntry, Setting
 
@@ -82,12 +82,15 @@ def parse(raw: Any) -> Any:
         raise Damaged(failures.kind_of(exc)) from None
 
 
-def logged(conn: Connection, after: int = 0, values: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Per key, the value of the newest genuine admin-log line (ACTIONS) that sets it; lines
-    whose keyed hash does not hold are skipped (log_verify names them). after, values: only
-    the lines above id `after`, on top of `values` (what the lines up to it gave)."""
+def logged(conn: Connection, after: int = 0, values: dict[str, Any] | None = None,
+           floor: int = 0) -> dict[str, Any]:
+    """Per key, the value of the newest genuine admin-log line (ACTIONS) that sets it, newest
+    by the line's position in the chain: lines whose keyed hash does not hold are skipped, a
+    copied or moved line changes nothing (config_seals.genuine_details; log_verify names
+    them). after, values, floor: only the lines above id `after` and position `floor`, on top
+    of `values` (what the lines up to it gave)."""
     values = dict(values or {})
-    for detail in config_seals.genuine_details(conn, ACTIONS, after):
+    for detail in config_seals.genuine_details(conn, ACTIONS, after, floor):
         changed = detail.get("settings")
         if isinstance(changed, dict):
             values.update(changed)
@@ -146,9 +149,10 @@ class Reading:
 
 _cache: dict[tuple[Any, ...], Reading] = {}
 _CACHE_SIZE = 64
-# Per database and history key: the newest admin-log line read (id, hash) and what the log
-# said up to it, so a grown log is read from there on, not again from its first line.
-_read_up_to: dict[tuple[Any, ...], tuple[int, str, dict[str, Any]]] = {}
+# Per database and history key: the newest admin-log line read (id, hash), what the log
+# said up to it and the highest position up to it, so a grown log is read from there on, not
+# again from its first line (a line above it copied from below it is no newer line).
+_read_up_to: dict[tuple[Any, ...], tuple[int, str, dict[str, Any], int]] = {}
 _HASH_OF = select(_admin.c.hash).where(_admin.c.id == bindparam("id"))
 
 
@@ -161,10 +165,10 @@ def _expected(conn: Connection, where: tuple[Any, ...], head: Any, full: bool) -
         and base[0] <= head.id
         and (conn.execute(_HASH_OF, {"id": base[0]}).scalar() == base[1])
     ):
-        expected = logged(conn, base[0], base[2])
+        expected = logged(conn, base[0], base[2], base[3])
     else:
         expected = logged(conn)
-    _read_up_to[where] = (head.id, head.hash, expected)
+    _read_up_to[where] = (head.id, head.hash, expected, admin_chain.position_up_to(conn, head.id))
     return expected
 
 

@@ -1,0 +1,251 @@
+"""The admin log as a chain (issue 11): each line's keyed hash covers its place.
+
+Before migration 0018 a line's keyed hash (audit.admin_hash, "legacy") covered only what it
+says (when, who, which action, the facts), so a database writer could copy an older line as
+a new row, or swap two lines, and every hash still held: an older `settings_changed` line
+copied to the end rolled a setting back with `meldcode verify --all` silent. Since 0018 every
+line carries its position (`seq`: 1, 2, 3, ... with no gap, given under a lock) and the keyed
+hash of the line before it (`prev_hash`), and its keyed hash (`line_hash`) covers both, as a
+case's history events do (engine/chains.py). Lines written before 0018 keep their legacy hash
+(never rehashed: that would vouch for whatever they hold now); the first chained line follows
+the last of them (migration 0018 writes `admin_log_chained`, naming how many there were).
+
+- `problems` names for verify, in Dutch, a line changed, duplicated, replayed (a copy of an
+  older line), moved (the order changed), a position missing (a line removed) and a broken
+  link. Removing the newest lines is the transparency log's to see (checkpoint, head).
+- `genuine` is what the settings, users and process versions are judged by: only lines whose
+  hash holds, each once, in the order of their positions (a replayed or moved line changes
+  nothing).
+- `marks` gives the lines of one page of the admin log that verify would name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, func, inspect, select, text
+
+from . import audit, settings
+from .messages import N_, Message
+from .models import AdminLogEntry
+from .stored_rows import DamagedRow, loaded_rows
+
+_admin = AdminLogEntry.__table__
+# The table as it was before 0018, for the lines an earlier migration reads (0014, 0017).
+_legacy = Table("admin_log", MetaData(), Column("id", Integer, primary_key=True),
+                *(Column(c.name, c.type) for c in _admin.c if c.name in ("at", "user", "action",
+                                                                          "detail", "hash")))
+CHAINED = "admin_log_chained"  # the line migration 0018 writes after the legacy lines
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(7513, -1)")  # 0 and up: access-log chains
+
+
+def line_hash(seq: Any, prev: Any, at: Any, user: Any, action: Any, detail: Any) -> str:
+    """HMAC-SHA-256 (history key) over a chained line: its position `seq`, the keyed hash
+    `prev` of the line before it (audit.GENESIS for the first) and its content
+    (audit.admin_content), hex. Raises what canonical raises for content that is no JSON."""
+    content = {**audit.admin_content(at, user, action, detail), "seq": seq, "prev": prev}
+    return hmac.new(settings.history_key(), b"admin-chain\n" + audit.canonical(content),
+                    hashlib.sha256).hexdigest()
+
+
+def holds(row: Any) -> bool:
+    """Whether an admin-log row's keyed hash is the one the product gave it: a chained row
+    (seq set) over its place and content, a legacy row (no seq) over its content. A row that
+    does not read back, or holds what no hash covers, does not hold. Raises nothing."""
+    if isinstance(row, DamagedRow):
+        return False
+    try:
+        if getattr(row, "seq", None) is None:
+            want = audit.admin_hash(row.at, row.user, row.action, row.detail)
+        else:
+            want = line_hash(row.seq, row.prev_hash, row.at, row.user, row.action, row.detail)
+        return hmac.compare_digest(want, row.hash)
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        return False
+
+
+_chained_engines: weakref.WeakSet[Any] = weakref.WeakSet()  # admin_log has 0018's columns
+
+
+def chained(conn: Connection) -> bool:
+    """Whether the admin_log table has seq and prev_hash (migration 0018 ran): an earlier
+    migration that writes a line (0014, 0017) writes a legacy one. Asked of the database once
+    per engine after it said yes."""
+    if conn.engine in _chained_engines:
+        return True
+    if {"seq", "prev_hash"} <= {c["name"] for c in inspect(conn).get_columns("admin_log")}:
+        _chained_engines.add(conn.engine)
+        return True
+    return False
+
+
+def next_position(conn: Connection) -> tuple[int, str]:
+    """The position and previous hash of the line about to be written in the caller's
+    transaction: after the chained line of the highest position, or after the newest legacy
+    line (audit.GENESIS when there is none). On PostgreSQL an advisory lock held until commit
+    keeps two writers from taking the same place; SQLite's writers are one at a time."""
+    seq = _admin.c.seq
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_LOCK)
+    last = conn.execute(select(seq, _admin.c.hash).where(*_positions(conn))
+                        .order_by(seq.desc()).limit(1)).first()
+    if last is not None:
+        return last.seq + 1, str(last.hash)
+    newest = conn.execute(select(_admin.c.hash).order_by(_admin.c.id.desc()).limit(1)).scalar()
+    return 1, str(newest) if newest is not None else audit.GENESIS
+
+
+def _positions(conn: Connection) -> list[Any]:
+    """The conditions of a row holding a position (a whole number on SQLite too)."""
+    where: list[Any] = [_admin.c.seq.is_not(None)]
+    if conn.dialect.name != "postgresql":  # SQLite keeps any value in an integer column
+        where.append(func.typeof(_admin.c.seq) == "integer")
+    return where
+
+
+def position_up_to(conn: Connection, row_id: int) -> int:
+    """The highest position of the lines with an id up to `row_id` (0: none): the `floor` of
+    a read of the log on from that line (genuine)."""
+    return conn.execute(select(func.max(_admin.c.seq)).where(
+        _admin.c.id <= row_id, *_positions(conn))).scalar() or 0
+
+
+def genuine(conn: Connection, actions: tuple[str, ...], after: int = 0,
+            floor: int = 0) -> Iterator[Any]:
+    """The admin-log lines of `actions` a setting, user or version may be judged by: whose
+    keyed hash holds, each content once (a copy is no second line), the legacy lines (those
+    before the first chained line) first, then the chained lines in the order of their
+    positions, one per position. after, floor: only lines with an id above `after` and a
+    position above `floor` (a log read on from a line already read; a legacy line is then none
+    of them: none is written after 0018). Raises only what the database raises."""
+    table, first = _legacy, None
+    if chained(conn):
+        table = _admin
+        first = conn.execute(select(func.min(_admin.c.id)).where(_admin.c.seq.is_not(None))).scalar()
+    where = [table.c.action.in_(actions)] + ([table.c.id > after] if after else [])
+    legacy: list[Any] = []
+    by_position: dict[int, Any] = {}
+    seen: set[str] = set()
+    for line in loaded_rows(conn, table, *where):
+        if not holds(line) or line.hash in seen:
+            continue
+        seen.add(line.hash)
+        if getattr(line, "seq", None) is None:
+            if not after and (first is None or line.id < first):
+                legacy.append(line)
+        elif line.seq > floor:
+            by_position.setdefault(line.seq, line)
+    yield from legacy
+    yield from (by_position[seq] for seq in sorted(by_position))
+
+
+CHANGED = N_("beheerlogregel {row} is na het vastleggen gewijzigd (de sleutelhash klopt niet)")
+DUPLICATE = N_("beheerlogregel {row} is dubbel: dezelfde regel als beheerlogregel {other} "
+               "ervoor (buiten het product gekopieerd)")
+REPLAYED = N_("beheerlogregel {row} is herhaald: een kopie van de oudere beheerlogregel "
+              "{other}, later opnieuw ingevoegd (buiten het product; een herhaalde handeling "
+              "zet bijvoorbeeld een instelling terug)")
+MOVED = N_("beheerlogregel {row} (positie {seq}) staat na positie {top}: de volgorde van het "
+           "beheerlog is veranderd (regels verwisseld of verplaatst)")
+GAP = N_("de posities {first} tot en met {last} van het beheerlog ontbreken (regels "
+         "verwijderd)")
+BROKEN = N_("beheerlogregel {row} (positie {seq}) volgt niet op de regel van positie {before}: "
+            "de keten is onderbroken (een regel vervangen)")
+UNPLACED = N_("beheerlogregel {row} heeft geen plaats in de keten maar staat erna (buiten het "
+              "product toegevoegd of verplaatst)")
+LEGACY = N_("het beheerlog had {expected} regel(s) van vóór de keten (migratie 0018), nu "
+            "{found}: regels toegevoegd of verwijderd")
+
+
+def problems(rows: Iterable[Any]) -> list[Message]:
+    """What is wrong with the admin log as a chain, in Dutch. rows: every admin-log row in
+    the order of their ids (loaded_rows; a DamagedRow, which the caller names as unreadable,
+    keeps its place here when its position and hash read). Each line: its keyed hash holds
+    (CHANGED), it is no copy of the line before it (DUPLICATE) or of an older one (REPLAYED);
+    the positions rise with the ids (MOVED), run from 1 without a gap (GAP), each line names
+    the hash of the line before it (BROKEN); no legacy line after the first chained one
+    (UNPLACED); as many legacy lines as `admin_log_chained` counted (LEGACY)."""
+    found: list[Message] = []
+    seen: dict[str, Any] = {}
+    at: dict[int, Any] = {}  # position -> its (first) line
+    legacy: list[Any] = []
+    top = 0
+    previous = None
+    for row in rows:
+        row_hash, seq = row.hash, row.seq
+        copy = seen.get(row_hash) if isinstance(row_hash, str) else None
+        if copy is not None:
+            found.append(Message(DUPLICATE if copy is previous else REPLAYED, row=row.id,
+                                 other=copy.id))
+            previous = row
+            continue
+        previous = row
+        if isinstance(row_hash, str):
+            seen[row_hash] = row
+        if not isinstance(row, DamagedRow) and not holds(row):
+            found.append(Message(CHANGED, row=row.id))
+        if seq is None:
+            if at:
+                found.append(Message(UNPLACED, row=row.id))
+            else:
+                legacy.append(row)
+            continue
+        if not isinstance(seq, int) or seq < 1 or seq in at:
+            continue  # a position no line of the product has: its hash does not hold
+        at[seq] = row
+        if seq < top:
+            found.append(Message(MOVED, row=row.id, seq=seq, top=top))
+        top = max(top, seq)
+    found += _gaps(sorted(at))
+    before_chain = legacy[-1].hash if legacy else audit.GENESIS
+    for seq, row in sorted(at.items()):
+        want = at[seq - 1].hash if seq - 1 in at else before_chain if seq == 1 else None
+        if want is not None and row.prev_hash != want and holds(row):
+            found.append(Message(BROKEN, row=row.id, seq=seq, before=seq - 1))
+    start = at.get(1)
+    if start is not None and start.action == CHAINED and holds(start):
+        expected = (start.detail or {}).get("earlier_lines")
+        if isinstance(expected, int) and expected != len(legacy):
+            found.append(Message(LEGACY, expected=expected, found=len(legacy)))
+    return found
+
+
+def _gaps(positions: list[int]) -> list[Message]:
+    """The runs of positions missing below the highest one, without walking them one by one
+    (a position planted far out names one run)."""
+    gaps, last = [], 0
+    for seq in positions:
+        if seq > last + 1:
+            gaps.append(Message(GAP, first=last + 1, last=seq - 1))
+        last = seq
+    return gaps
+
+
+def marks(conn: Connection, rows: list[Any]) -> dict[Any, Message]:
+    """For one page of admin-log rows (loaded_rows; a DamagedRow is marked by its reader):
+    by row id, what verify says of a line whose keyed hash does not hold (CHANGED) or that is
+    a copy of an earlier line (REPLAYED or DUPLICATE), in Dutch. Raises only what the
+    database raises."""
+    found: dict[Any, Message] = {}
+    sound = [row for row in rows if not isinstance(row, DamagedRow)]
+    for row in sound:
+        if not holds(row):
+            found[row.id] = Message(CHANGED, row=row.id)
+    hashes = sorted({row.hash for row in sound if row.id not in found and isinstance(row.hash, str)})
+    first: dict[str, Any] = {}
+    for start in range(0, len(hashes), 900):
+        query = select(_admin.c.id, _admin.c.hash).where(_admin.c.hash.in_(hashes[start:start + 900]))
+        for row_id, row_hash in conn.execute(query.order_by(_admin.c.id)):
+            first.setdefault(row_hash, row_id)
+    ids = sorted(row.id for row in sound)
+    for row in sound:
+        other = first.get(row.hash) if isinstance(row.hash, str) else None
+        if other is not None and other != row.id and row.id not in found:
+            before = ids[ids.index(row.id) - 1] if ids.index(row.id) > 0 else None
+            found[row.id] = Message(DUPLICATE if other == before else REPLAYED, row=row.id,
+                                    other=other)
+    return found
