@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from flask import current_app
-from flask_babel import force_locale, format_date, format_datetime, get_locale
+from flask_babel import force_locale, format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -233,10 +233,28 @@ def evidence(data: dict[str, Any]) -> dict[str, Any]:
         return {**out, **rest}
 
 
+# What the product takes for a case's client_ref and reason (engine/cases.py). A longer value
+# in the database (damaged or hostile) is shown shortened: WeasyPrint took more than 11 minutes
+# to lay out a client_ref of a million characters, set whole in every page's running head.
+SHOWN_WHOLE = {"client_ref": 200, "reason": 2000}
+
+
+def shortened(text: Any, limit: int) -> str:
+    """`text` as a document shows it: whole up to `limit` characters, else its first `limit`
+    characters and a marker that says it is shortened and how long it is (in the locale in
+    force). Raises nothing."""
+    text = str(text or "")
+    if len(text) <= limit:
+        return text
+    return text[:limit] + "… " + _("(ingekort: %(count)s tekens)", count=format_decimal(len(text)))
+
+
 def dossier_html(data: dict[str, Any]) -> str:
     """The dossier (engine.dossier.export's data) as the HTML document that becomes its PDF,
-    in the locale in force."""
-    return _render("dossier.html", d=data)
+    in the locale in force; a client_ref or reason longer than the product takes shortened
+    (SHOWN_WHOLE), so the PDF is made in seconds whatever the database holds."""
+    case = {**data["case"], **{k: shortened(data["case"].get(k), n) for k, n in SHOWN_WHOLE.items()}}
+    return _render("dossier.html", d={**data, "case": case})
 
 
 def dossier_pdf(data: dict[str, Any]) -> bytes:

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from contextlib import contextmanager
 
-from engine import dossier
+from engine import cases, dossier
 from tests.conftest import need
-from tests.helpers import finished_case
+from tests.helpers import finished_case, run_sql
 from webui import documents
 
 
@@ -86,3 +87,24 @@ def test_pdf_export_reads_as_a_dossier(people, tmp_path):
     assert "Afwegingskader en besluiten" in text and "Veilig Thuis" in text
     assert "Stap 1" in text or "Signalen" in text
     assert "In orde" in text
+
+
+def test_a_client_ref_of_a_million_characters_makes_a_pdf_in_seconds(sqlite_people, sqlite_url, tmp_path):
+    """Break-it (issue 14): a client_ref of 1,000,000 characters in the database (damaged or
+    hostile; the product takes 200) took WeasyPrint more than 11 minutes, set whole in every
+    page's running head. The PDF shows its first 200 characters and says it is shortened; the
+    JSON evidence keeps it whole."""
+    need(shutil.which("pdftotext") is not None, "pdftotext (poppler-utils) is not installed")
+    case = cases.start_case(sqlite_people["mw"], {"client_ref": "Jansen", "reason": "zorgen"})
+    run_sql(sqlite_url, "UPDATE cases SET client_ref = :ref WHERE id = :id",
+            ref="J" * 1_000_000, id=case["id"])
+    started = time.monotonic()
+    with reading():
+        content, written = documents.export(sqlite_people["aud"], case["id"], "pdf")
+    assert time.monotonic() - started < 60
+    assert written["case"]["client_ref"] == "J" * 1_000_000
+    path = tmp_path / "dossier.pdf"
+    path.write_bytes(content)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "(ingekort: 1.000.000 tekens)" in " ".join(text.split()), text[:2000]
+    assert "J" * 201 not in "".join(text.split())
