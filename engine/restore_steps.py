@@ -87,23 +87,9 @@ def _mac(body: dict[str, Any]) -> str:
     return hmac.digest(settings.history_key(), message, "sha256").hex()
 
 
-def _sync_folder(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_durably(path: Path, body: dict[str, Any]) -> None:
     """The record on disk whole, surviving a crash, before the caller goes on."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps({**body, "mac": _mac(body)}, sort_keys=True) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _sync_folder(path.parent)
+    settings.replace_file(path, json.dumps({**body, "mac": _mac(body)}, sort_keys=True) + "\n", durable=True)
 
 
 def _read_regular(path: Path) -> str:
@@ -260,7 +246,7 @@ def clear(url: str) -> None:
     """Remove the intent record (the restore is in the admin log, or nothing was changed)."""
     path = intent_path(url)
     path.unlink(missing_ok=True)
-    _sync_folder(path.parent)
+    settings.sync_folder(path.parent)
 
 
 def abandon(url: str, intent: dict[str, Any]) -> None:
@@ -313,8 +299,8 @@ def _set_aside(held: dict[int, str], size: int, target: Path) -> None:
         target.mkdir(exist_ok=True)
         path.rename(target / path.name)  # keeps its time: still the evidence it was
     if target.is_dir():
-        _sync_folder(target)
-        _sync_folder(folder)
+        settings.sync_folder(target)
+        settings.sync_folder(folder)
 
 
 def _in(target: Path | None) -> list[dict[str, Any]]:
@@ -345,7 +331,7 @@ def settle(url: str, intent: dict[str, Any]) -> dict[str, Any]:
     head = log_head.path_for(engine)
     with open(head, "rb") as fh:
         os.fsync(fh.fileno())
-    _sync_folder(head.parent)
+    settings.sync_folder(head.parent)
     if intent["checkpoints_folder"]:
         _set_aside(roots, tree.size, Path(intent["checkpoints_folder"]))
     return {"tree_size_after": tree.size, "root_after": tree.root()}

@@ -109,20 +109,30 @@ def create_once(path: Path, value: str) -> str:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    _sync_dir(path.parent)
+    sync_folder(path.parent)
     return value
 
 
-def replace_file(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file beside it and a rename, so a reader
-    sees the old file or the new one, never half of one (no fsync: a lost write after a
-    crash is taken again by the next writer)."""
+def replace_file(path: Path, text: str, durable: bool = False) -> None:
+    """Write `text` (UTF-8) to `path` through a temporary file beside it and a rename, so a
+    reader sees the old file or the new one, never half of one. `durable`: the file and the
+    rename are on disk (fsync of both, then of the folder) before this returns, for a record
+    a crash must not lose (the restore intent, engine/restore_steps.py); without it no fsync:
+    a lost write after a crash is taken again by the next writer. Raises OSError."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     tmp.replace(path)
+    if durable:
+        sync_folder(path.parent)
 
 
-def _sync_dir(path: Path) -> None:
+def sync_folder(path: Path) -> None:
+    """fsync the folder `path`, so a file created, renamed or removed in it stays so after a
+    crash (POSIX: the file's own fsync does not cover its name). Raises OSError."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
