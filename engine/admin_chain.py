@@ -227,15 +227,12 @@ def _gaps(positions: list[int]) -> list[Message]:
 
 def marks(conn: Connection, rows: list[Any]) -> dict[Any, Message]:
     """For one page of admin-log rows (loaded_rows; a DamagedRow is marked by its reader):
-    by row id, what verify says of a line whose keyed hash does not hold (CHANGED) or that is
-    a copy of an earlier line (REPLAYED or DUPLICATE), in Dutch. Raises only what the
+    by row id, what verify says of a line that is a copy of an earlier line (REPLAYED or
+    DUPLICATE) or whose keyed hash does not hold (CHANGED), in Dutch. Raises only what the
     database raises."""
     found: dict[Any, Message] = {}
     sound = [row for row in rows if not isinstance(row, DamagedRow)]
-    for row in sound:
-        if not holds(row):
-            found[row.id] = Message(CHANGED, row=row.id)
-    hashes = sorted({row.hash for row in sound if row.id not in found and isinstance(row.hash, str)})
+    hashes = sorted({row.hash for row in sound if isinstance(row.hash, str)})
     first: dict[str, Any] = {}
     for start in range(0, len(hashes), 900):
         query = select(_admin.c.id, _admin.c.hash).where(_admin.c.hash.in_(hashes[start:start + 900]))
@@ -244,8 +241,10 @@ def marks(conn: Connection, rows: list[Any]) -> dict[Any, Message]:
     ids = sorted(row.id for row in sound)
     for row in sound:
         other = first.get(row.hash) if isinstance(row.hash, str) else None
-        if other is not None and other != row.id and row.id not in found:
+        if other is not None and other != row.id:
             before = ids[ids.index(row.id) - 1] if ids.index(row.id) > 0 else None
             found[row.id] = Message(DUPLICATE if other == before else REPLAYED, row=row.id,
                                     other=other)
+        elif not holds(row):
+            found[row.id] = Message(CHANGED, row=row.id)
     return found

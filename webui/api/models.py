@@ -272,7 +272,12 @@ class AdminLogEntry(Body):
     damaged: str | MISSING = Attr(
         MISSING, description="alleen bij een regel die buiten de applicatie beschadigd is en "
                              "niet terug te lezen: wat er onleesbaar is (de regel wordt toch "
-                             "getoond; meldcode verify --all meldt haar)")
+                             "getoond; meldcode verify --all meldt haar); of bij een regel die "
+                             "gewijzigd of gekopieerd is: wat verify erover zegt (changed)")
+    changed: bool | MISSING = Attr(
+        MISSING, description="alleen true: de sleutelhash van de regel klopt niet (na het "
+                             "vastleggen gewijzigd) of de regel is een kopie van een eerdere "
+                             "(herhaald of dubbel); damaged zegt wat")
 
 
 # --- errors --------------------------------------------------------------------------------------
