@@ -37,8 +37,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from . import audit, timezones, tokens, users
-from .errors import BadRequest, Forbidden, Invalid
+from . import audit, timezones, tokens, user_trust, users
+from .errors import BadRequest, Forbidden, Invalid, NotFound
 from .messages import N_, Message
 from .models import User
 from .roles import AUDITOR, BEHEERDER
@@ -84,11 +84,44 @@ def allowed(who: Who, needs: str, via: Via | None = None) -> str:
     raise Forbidden(NO_ROLE)
 
 
-def _command(who: Who, needs: str, via: Via | None, change: Any, write: bool = True) -> Any:
-    """`change(session, by)` in one transaction, once `who` may act (allowed); by: their name."""
+def _command(who: Who, needs: str, via: Via | None, change: Any, write: bool = True,
+             acts_on: tuple[Any, ...] = ()) -> Any:
+    """`change(session, by)` in one transaction, once `who` may act (allowed); by: their name.
+    acts_on: the names of the users it changes or names (a leidinggevende), each refused first
+    when its row cannot be trusted (_trusted)."""
     by = allowed(who, needs, via)
     with unit_of_work(write=write) as session:
+        _trusted(session, *acts_on)
         return change(session, by)
+
+
+def _trusted(session: Session, *names: Any) -> None:
+    """Raises Conflict (409, Dutch) when the users row of one of `names` (None or empty: none)
+    does not match its seal or is stored damaged (user_trust.refuse_untrusted): a command on
+    such a user changes nothing and never says it did (issue 11). Every door comes here."""
+    for name in names:
+        if isinstance(name, str) and name.strip():
+            user_trust.refuse_untrusted(session, name)
+
+
+def _named(session: Session, name: str, read: Any) -> Any:
+    """read(), which looks up the user `name`; when it raises NotFound, Conflict instead if a
+    row holds that name as bytes or cannot be trusted (user_trust.refuse_untrusted): the user
+    is there, damaged, never called unknown."""
+    try:
+        return read()
+    except NotFound:
+        user_trust.refuse_untrusted(session, name)
+        raise
+
+
+def _marked(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """users.list_users's rows, each whose users row cannot be trusted but holds no damaged
+    value (it does not match its seal, or holds bytes: user_trust.untrusted_users) marked as
+    damaged too, as verify names it: the beheerder's pages say "beschadigd"."""
+    untrusted = set(user_trust.untrusted_users(session.connection()).values())
+    return [{**row, "damaged": row["damaged"] or (user_trust.CHANGED if row["name"] in untrusted
+                                                  else None)} for row in rows]
 
 
 def _is_self(who: Who, name: Any) -> bool:
@@ -111,7 +144,7 @@ def _view(session: Session, user: User) -> dict[str, Any]:
 def list_users(who: Who, via: Via | None = None) -> list[dict[str, Any]]:
     """Every user (users.list_users: name, display_name, roles, manager, active, email), by
     name. Beheerder only (Forbidden, logged)."""
-    return _command(who, BEHEERDER, via, lambda s, _by: users.list_users(s), write=False)
+    return _command(who, BEHEERDER, via, lambda s, _by: _marked(s, users.list_users(s)), write=False)
 
 
 def user_account(who: Who, name: str, stamp: timezones.Stamp = timezones.iso_seconds,
@@ -120,8 +153,8 @@ def user_account(who: Who, name: str, stamp: timezones.Stamp = timezones.iso_sec
     {"user": that user, "users": every user (list_users), "tokens": theirs (list_tokens, times
     as `stamp` gives them)}. Raises NotFound for an unknown name, Forbidden (logged)."""
     def read(session: Session, _by: str) -> dict[str, Any]:
-        user = users.get_user(session, name)
-        rows = users.list_users(session)
+        user = _named(session, name, lambda: users.get_user(session, name))
+        rows = _marked(session, users.list_users(session))
         return {"user": next(u for u in rows if u["name"] == user.name), "users": rows,
                 "tokens": tokens.list_tokens(session, user.name, stamp=stamp)}
 
@@ -136,7 +169,7 @@ def add_user(who: Who, name: str, roles: list[str], password: str, manager: str 
     fields, Forbidden (logged)."""
     return _command(who, BEHEERDER, via, lambda s, by: _view(s, users.create_user(
         s, name, list(roles), password, manager, display_name, by=by, email=email,
-        beroepsgroep=beroepsgroep)))
+        beroepsgroep=beroepsgroep)), acts_on=(manager,))
 
 
 def change_roles(who: Who, name: str, roles: list[str], via: Via | None = None) -> dict[str, Any]:
@@ -147,6 +180,7 @@ def change_roles(who: Who, name: str, roles: list[str], via: Via | None = None) 
     if _is_self(who, name) and BEHEERDER not in roles:
         raise Invalid(NOT_YOUR_ROLE, {"rollen": NOT_YOUR_ROLE})
     with unit_of_work(write=True) as session:
+        _trusted(session, name)
         return _view(session, users.set_roles(session, name, list(roles), by=by))
 
 
@@ -154,7 +188,8 @@ def change_password(who: Who, name: str, password: str, via: Via | None = None) 
     """A new password for a user (users.set_password: the policy; their web sessions end).
     Raises NotFound, Invalid (`wachtwoord`), Forbidden (logged)."""
     return _command(who, BEHEERDER, via,
-                    lambda s, by: _view(s, users.set_password(s, name, password, by=by)))
+                    lambda s, by: _view(s, users.set_password(s, name, password, by=by)),
+                    acts_on=(name,))
 
 
 def deactivate_user(who: Who, name: str, via: Via | None = None) -> dict[str, Any]:
@@ -165,6 +200,7 @@ def deactivate_user(who: Who, name: str, via: Via | None = None) -> dict[str, An
     if _is_self(who, name):
         raise Invalid(NOT_YOURSELF, {"uitschakelen": NOT_YOURSELF})
     with unit_of_work(write=True) as session:
+        _trusted(session, name)
         return _view(session, users.deactivate(session, name, by=by))
 
 
@@ -173,14 +209,16 @@ def change_manager(who: Who, name: str, manager: str | None,
     """Give a user another leidinggevende, or none (users.set_manager). Raises NotFound,
     Invalid (`leidinggevende`), Forbidden (logged)."""
     return _command(who, BEHEERDER, via,
-                    lambda s, by: _view(s, users.set_manager(s, name, manager or None, by=by)))
+                    lambda s, by: _view(s, users.set_manager(s, name, manager or None, by=by)),
+                    acts_on=(name, manager))
 
 
 def change_email(who: Who, name: str, email: str | None, via: Via | None = None) -> dict[str, Any]:
     """Give a user another e-mail address for notifications, or none (users.set_email).
     Raises NotFound, Invalid (`email`), Forbidden (logged)."""
     return _command(who, BEHEERDER, via,
-                    lambda s, by: _view(s, users.set_email(s, name, email or None, by=by)))
+                    lambda s, by: _view(s, users.set_email(s, name, email or None, by=by)),
+                    acts_on=(name,))
 
 
 def change_beroepsgroep(who: Who, name: str, beroepsgroep: str | None,
@@ -189,7 +227,8 @@ def change_beroepsgroep(who: Who, name: str, beroepsgroep: str | None,
     users.set_beroepsgroep, issue 14 point 3). Raises NotFound, Invalid (`beroepsgroep`),
     Forbidden (logged)."""
     return _command(who, BEHEERDER, via,
-                    lambda s, by: _view(s, users.set_beroepsgroep(s, name, beroepsgroep, by=by)))
+                    lambda s, by: _view(s, users.set_beroepsgroep(s, name, beroepsgroep, by=by)),
+                    acts_on=(name,))
 
 
 # --- API tokens --------------------------------------------------------------------------------
@@ -222,6 +261,7 @@ def create_token(who: Who, name: str, days: Any = None, via: Via | None = None) 
     by = allowed(who, BEHEERDER, via)
     number = token_days(days)
     with unit_of_work(write=True) as session:
+        _trusted(session, name)
         return tokens.create_token(session, name, number, by=by)
 
 
@@ -230,7 +270,8 @@ def list_tokens(who: Who, name: str, stamp: timezones.Stamp = timezones.iso_seco
     """A user's tokens, oldest first (tokens.list_tokens: id, created, expires, status; the
     times as `stamp` gives them). Raises NotFound, Forbidden (logged)."""
     return _command(who, BEHEERDER, via,
-                    lambda s, _by: tokens.list_tokens(s, name, stamp=stamp), write=False)
+                    lambda s, _by: _named(s, name, lambda: tokens.list_tokens(s, name, stamp=stamp)),
+                    write=False)
 
 
 NO_TOKEN_NUMBER = N_("Dat is geen tokennummer.")

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, config_seals, settings, timezones
+from . import audit, config_seals, settings, timezones, user_trust
 from .commands import MAX_ID
 from .errors import Invalid, NotFound
 from .messages import N_, Message
@@ -43,6 +43,7 @@ MAX_TOKEN_DAYS = 3650
 # `meldcode verify --all`.
 TOKEN_FIELDS = ("id", "user_id", "token_hash", "created_at", "expires_at", "revoked_at")
 _u, _t = User.__table__, ApiToken.__table__
+TOKEN_TEXTS = ("token_hash", "seal")  # SQLite may hold bytes (a BLOB) there: no hash equals them
 TOKEN_ROWS = select(*(_t.c[name] for name in TOKEN_FIELDS), _t.c.seal)
 
 
@@ -82,13 +83,17 @@ def store_seals(conn: Connection, ids: list[int]) -> None:
 
 
 def token_problems(conn: Connection) -> list[str]:
-    """Every api_tokens row that holds a value stored damaged (naming each column and what is
-    wrong, issue 11) or else does not match its seal, in Dutch, for `meldcode verify --all`:
-    added, moved to another user, un-revoked or given another expiry by hand. Raises only
-    what the database raises."""
+    """Every api_tokens row that holds a value stored damaged or bytes in a text column (SQLite:
+    user_trust.stored_as_bytes; naming each column and what is wrong, issue 11) or else does
+    not match its seal, and every token the admin log says was made whose row is gone (GONE),
+    in Dutch, for `meldcode verify --all`: added, moved to another user, un-revoked, given
+    another expiry or deleted by hand. Raises only what the database raises."""
     found: list[str] = []
+    as_bytes = user_trust.stored_as_bytes(conn, _t, TOKEN_TEXTS)
+    present = set()
     for r in conn.execute(TOKEN_ROWS.order_by(_t.c.id)):
-        damage = damage_of(r)
+        present.add(r.id)
+        damage = damage_of(r) or as_bytes.get(r.id)
         if damage:
             found.append(Message(N_("API-token {id} (gebruiker-id {user}) is beschadigd opgeslagen "
                                     "({fields}): buiten het product gewijzigd; het geeft geen "
@@ -97,7 +102,15 @@ def token_problems(conn: Connection) -> list[str]:
             found.append(Message(N_("API-token {id} (gebruiker-id {user}): buiten het product "
                                     "toegevoegd of gewijzigd (gebruiker, vervaldatum of "
                                     "intrekking): past niet bij het zegel"), id=r.id, user=r.user_id))
+    # a row deleted by hand: its token_created line in the admin log (keyed hash) still names it
+    for detail in config_seals.genuine_details(conn, ("token_created",)):
+        if type(detail.get("token_id")) is int and detail["token_id"] not in present:
+            found.append(Message(GONE, id=detail["token_id"], user=str(detail.get("user"))[:80]))
     return found
+
+
+GONE = N_("API-token {id} van gebruiker {user}: het beheerlog legde het aanmaken vast, maar de rij "
+          "ontbreekt (buiten het product verwijderd)")
 
 
 def create_token(session: Session, name: str, days: int | None = None, by: Any = None) -> str:
@@ -167,10 +180,15 @@ def list_tokens(session: Session, name: str,
     def shown(at: Any) -> Any:
         return DAMAGED if damaged_time(at) else stamp(at)
 
+    # a token of a user whose row cannot be trusted gives no access (principal_for_token), nor
+    # one whose hash is stored as bytes (no token's hash equals it): never listed as active
+    conn = session.connection()
+    all_damaged = not user_trust.trusted(conn, user.id)
+    as_bytes = user_trust.stored_as_bytes(conn, _t, TOKEN_TEXTS)
     return [
         {"id": t.id, "created": shown(t.created_at),
          "expires": shown(t.expires_at) if t.expires_at is not None else NEVER,
-         "status": token_status(t, now)}
+         "status": DAMAGED if all_damaged or t.id in as_bytes else token_status(t, now)}
         for t in session.scalars(select(ApiToken).where(mine).order_by(ApiToken.id))
     ]
 

@@ -1,0 +1,91 @@
+"""A users row that cannot be trusted (issue 11): it does not match its seal
+(engine/config_seals.py), holds a value stored damaged (engine/stored_text.py), or holds bytes
+(SQLite: a BLOB) in a text column, which read back as the same text while no text equals them
+in a query (a name no longer found, a token hash that never matches). A user whose row does
+not match its seal acts as nobody (config_seals); the beheerder's pages and `meldcode token
+list` mark every such row (untrusted_users), and a command that would change the user or make
+them a token refuses (refuse_untrusted) instead of changing a row it cannot reseal, or saying
+it did what it did not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, LargeBinary, bindparam, func, or_, select
+from sqlalchemy.orm import Session
+
+from .config_seals import USER_COLUMNS, read_user, user_intact
+from .errors import Conflict
+from .messages import N_, Message
+from .models import User
+from .users import name_problem
+
+_users = User.__table__
+_ALL = select(_users.c.id, *USER_COLUMNS, _users.c.seal)
+
+UNTRUSTED = N_(
+    "Gebruiker '{name}' is buiten het product gewijzigd of beschadigd opgeslagen (de rij "
+    "past niet bij haar zegel): er is niets veranderd. 'meldcode verify --all' noemt wat "
+    "er mis is."
+)
+CHANGED = N_("buiten het product gewijzigd: de rij past niet bij haar zegel")
+AS_BYTES = N_("bytes in plaats van tekst (BLOB)")
+BYTES_FOUND = N_(
+    "gebruiker {name} (id {id}) is beschadigd opgeslagen ({fields}): buiten het "
+    "product gewijzigd; beheerhandelingen op deze gebruiker worden geweigerd"
+)
+# the text columns of users: SQLite keeps bytes (a BLOB) there, which read as the same text
+USER_TEXTS = ("name", "display_name", "password_hash", "roles", "email", "beroepsgroep", "seal")
+
+
+def stored_as_bytes(
+    conn: Connection, table: Any, names: tuple[str, ...], *where: Any
+) -> dict[Any, dict[str, Any]]:
+    """Per row id of `table` (matching `where`), {column: AS_BYTES} for each text column of
+    `names` that holds bytes (a BLOB) instead of text: SQLite keeps them, and they read back as
+    the text (the seal still holds) while no text equals them in a query (a name or token hash
+    no longer found). Empty on PostgreSQL, which keeps text only."""
+    if conn.dialect.name != "sqlite":
+        return {}
+    tests = {name: func.typeof(table.c[name]) == "blob" for name in names}
+    query = select(table.c.id, *(test.label("b_" + name) for name, test in tests.items()))
+    rows = conn.execute(query.where(or_(*tests.values()), *where))
+    return {row.id: {name: AS_BYTES for name in names if getattr(row, "b_" + name)} for row in rows}
+
+
+def untrusted_users(conn: Connection) -> dict[int, str]:
+    """The users rows that hold a value stored damaged or bytes in a text column
+    (stored_as_bytes), or do not match their seal, id -> name (as read): commands on them are
+    refused, and the beheerder's pages and `meldcode token list` say so."""
+    blobs = stored_as_bytes(conn, _users, USER_TEXTS)
+    return {row.id: row.name for row in conn.execute(_ALL) if row.id in blobs or not user_intact(row)}
+
+
+def refuse_untrusted(session: Session, name: str) -> None:
+    """Raises Conflict (409, Dutch UNTRUSTED) when the users row named `name` (white space
+    around it ignored) cannot be trusted: it does not match its seal, holds a value stored
+    damaged or bytes in a text column, or holds that name as bytes (SQLite: no text name
+    equals it, so the user would be called unknown). A command that changes a user or makes
+    them a token asks this first (engine/accounts.py): it changes nothing then, and never
+    says it did. Nothing for a name no row has (the command's own NotFound follows)."""
+    conn = session.connection()
+    name = (name or "").strip()
+    if not name or name_problem(name) is not None:  # no user has it; never sent to the database
+        return
+    named = _users.c.name == name
+    if conn.dialect.name == "sqlite":
+        named = or_(named, _users.c.name == bindparam("raw", name.encode(), LargeBinary))
+    for uid in conn.execute(select(_users.c.id).where(named)).scalars():
+        if not trusted(conn, uid):
+            raise Conflict(Message(UNTRUSTED, name=name[:80]))
+
+
+def trusted(conn: Connection, user_id: Any) -> bool:
+    """Whether the users row `user_id` exists, matches its seal, and holds no damaged value
+    and no bytes in a text column (one user's untrusted_users)."""
+    row = read_user(conn, user_id)
+    return (
+        row is not None
+        and user_intact(row)
+        and not stored_as_bytes(conn, _users, USER_TEXTS, _users.c.id == user_id)
+    )
