@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from . import audit, due, forms, links, task_rows, workflow_cache
+from . import audit, due, forms, links, stored_rows, task_rows, workflow_cache
 from .adapter import IdSource, dump_state
 from .commands import Denied, load_case, log_denied, refusals_logged, run_command
 from .driving import Advance, start_workflow, uitkomst_of
@@ -69,7 +69,7 @@ def _ready_rows(session: Session, case_id: int) -> list[TaskRecord]:
 def case_view(session: Session, case: Case, stamp: Stamp = audit.iso) -> dict[str, Any]:
     """The case as the API and the pages show it (see case_dict), its ready tasks read from the
     task rows (no workflow is loaded). Checks no access: the caller has (open_case)."""
-    return case_dict(case, case.owner.name, [task_view(r, stamp) for r in _ready_rows(
+    return case_dict(case, stored_rows.owner_name(case), [task_view(r, stamp) for r in _ready_rows(
         session, case.id)], stamp, links.linked_ids(session, case.id))
 
 

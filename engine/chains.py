@@ -6,7 +6,6 @@ first break of a chain only."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -93,12 +92,22 @@ def check_header(case: StoredCase) -> list[str]:
     reference, reason, date, owner, count or chain head, a swap between cases or a rewound
     case row shows here. A client reference or reason stored as bytes that are no UTF-8
     (stored_text.StoredText reads them as Damaged) is named first."""
-    problems: list[str] = [text for name, text in _DAMAGED if damaged(getattr(case, name))]
-    if not hmac.compare_digest(audit.header_hash(case.id, case), case.header_hash or ""):
+    problems = stored_damage(case)
+    if not audit.header_ok(case.id, case):
         problems.append(N_("de kop van de casus (cliëntreferentie, reden, start- of einddatum, "
                            "eigenaar, status, tellers) is buiten de applicatie gewijzigd: de "
                            "sleutelhash klopt niet"))
     return problems
+
+
+def stored_damage(case: StoredCase) -> list[str]:
+    """The case row's texts stored as bytes that are no UTF-8 (StoredText reads them as
+    Damaged), each named: a client reference or reason (_DAMAGED), a hash of the row. Verify
+    names them whatever else it finds (a damaged hash also breaks a chain)."""
+    problems: list[str] = [text for name, text in _DAMAGED if damaged(getattr(case, name))]
+    return problems + [Message(N_("beschadigd opgeslagen: {fields}"), fields=Message(
+        N_("{field}: {reason}"), field=name, reason=N_("bytes die geen tekst zijn (UTF-8)")))
+        for name in ("last_hash", "access_head", "header_hash") if damaged(getattr(case, name))]
 
 
 _DAMAGED = (

@@ -23,12 +23,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from . import clock
+from .stored_counts import StoredCount
 from .stored_text import StoredCode, StoredFlag, StoredJSON, StoredLongText, StoredNumber, StoredText
 from .stored_time import StoredTime
 
-# Every stored time is UTC (engine/timezones.py) and a StoredTime: a value that is no time (text on
-# SQLite, 'infinity' on PostgreSQL) reads as a DamagedTime, never a failed row (issue 11); damaged
-# shown texts (StoredText), JSON (StoredJSON), non-key integers (StoredNumber) read as markers too.
+# Every stored time is UTC (timezones.py), a StoredTime: damaged, a DamagedTime, never a failed row
+# (issue 11); texts, JSON, integers, counters and flags likewise (stored_text.py, stored_counts.py).
 utcnow = clock.now  # engine/clock.py's now (the system clock, or a test's); models' defaults
 STATUSES = ("open", "closed")  # a case's status and uitkomst codes (CONTRACT section 1)
 UITKOMSTEN = ("gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen", "geen_vermoeden")
@@ -54,7 +54,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
     # Stored in the web session at sign-in and compared on every request: raised on sign-out,
     # a password change, deactivation and a change of roles, it ends every session at once.
-    session_version: Mapped[int] = mapped_column(StoredNumber(), default=0, server_default="0")
+    session_version: Mapped[int] = mapped_column(StoredCount(), default=0, server_default="0")
     # Where notifications are mailed (engine/mail.py); None: no e-mail (CONTRACT section 5).
     email: Mapped[str | None] = mapped_column(StoredText(320))
     # The professional group whose afwegingskader this user follows (engine/organisation.py's
@@ -137,17 +137,17 @@ class Case(Base):
     data: Mapped[dict[str, Any]] = mapped_column(StoredJSON(), default=dict)
     completed_steps: Mapped[list[str]] = mapped_column(StoredJSON(list_of_texts=True), default=list)
     # Counter behind the deterministic task ids, so a replay produces the very same ids.
-    id_counter: Mapped[int] = mapped_column(Integer, default=0)
-    last_hash: Mapped[str] = mapped_column(String(64), default="")
-    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    id_counter: Mapped[int] = mapped_column(StoredCount(), default=0)
+    last_hash: Mapped[str] = mapped_column(StoredText(64), default="")
+    event_count: Mapped[int] = mapped_column(StoredCount(), default=0)
     # The access log's count and head for this case, and a keyed hash over the case's header
     # (audit.header_content): set by audit.seal_case in every transaction that changes them.
-    access_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    access_head: Mapped[str] = mapped_column(String(64), default="", server_default="")
-    header_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
-    version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    access_count: Mapped[int] = mapped_column(StoredCount(), default=0, server_default="0")
+    access_head: Mapped[str] = mapped_column(StoredText(64), default="", server_default="")
+    header_hash: Mapped[str] = mapped_column(StoredText(64), default="", server_default="")
+    version_id: Mapped[int] = mapped_column(StoredCount(), nullable=False)
     # A fictional case of practice mode (issue 14 point 5): never among real cases or figures.
-    practice: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
+    practice: Mapped[bool] = mapped_column(StoredFlag(), default=False, server_default=false(),
                                            index=True)
 
     owner: Mapped[User] = relationship()
@@ -252,8 +252,8 @@ class HistoryEvent(Base):
     step: Mapped[str | None] = mapped_column(StoredText(200))
     task_id: Mapped[str | None] = mapped_column(StoredText(36))
     data: Mapped[dict[str, Any]] = mapped_column(StoredJSON(), default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(StoredText(64))
+    hash: Mapped[str] = mapped_column(StoredText(64))
 
 
 class AccessLogEntry(Base):
@@ -269,10 +269,10 @@ class AccessLogEntry(Base):
     role: Mapped[str] = mapped_column(StoredText(80))
     on_behalf_of: Mapped[str | None] = mapped_column(StoredText(80))
     action: Mapped[str] = mapped_column(StoredText(40))
-    outcome: Mapped[str] = mapped_column(StoredText(10))
+    outcome: Mapped[str] = mapped_column(StoredCode(10, "ok", "denied"))
     source: Mapped[str | None] = mapped_column(StoredText(100))
-    prev_hash: Mapped[str] = mapped_column(String(64), default="")
-    hash: Mapped[str] = mapped_column(String(64), default="")
+    prev_hash: Mapped[str] = mapped_column(StoredText(64), default="")
+    hash: Mapped[str] = mapped_column(StoredText(64), default="")
 
 
 class AdminLogEntry(Base):

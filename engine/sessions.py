@@ -15,6 +15,7 @@ from . import config_seals
 from .models import User
 from .passwords import hasher_and_dummy
 from .store import get_engine, unit_of_work
+from .stored_counts import MAX_COUNT
 from .users import Principal, name_problem
 
 
@@ -91,8 +92,10 @@ def end_sessions(user_id: int) -> None:
     """End every web session of this user (sign-out ends them on every device)."""
     with unit_of_work(write=True) as session:
         row = config_seals.read_user(session, user_id, lock=True)
-        session.execute(update(User).where(User.id == user_id)
-                        .values(session_version=User.session_version + 1))
+        # a version stored damaged (stored_counts: text, or a number the next would not fit
+        # after) is left as verify names it: no session matches it (its seal) anyway
+        session.execute(update(User).where(User.id == user_id, User.session_version.between(
+            0, MAX_COUNT - 2)).values(session_version=User.session_version + 1))
         if row is not None and config_seals.user_intact(row, "sign-out"):
             config_seals.seal(session, user_id)  # a broken seal stays broken
 

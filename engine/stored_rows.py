@@ -16,10 +16,11 @@ from sqlalchemy import Connection, LargeBinary, String, Text, cast, inspect, sel
 from sqlalchemy.exc import DataError, OperationalError
 
 from . import failures
+from .errors import Conflict
 from .messages import N_, Message
 from .models import Base
 from .problems import joined
-from .stored_text import Damaged, damage_text
+from .stored_text import Damaged, DamagedNumber, damage_text
 from .stored_time import DamagedTime, damaged_time
 
 
@@ -73,6 +74,64 @@ def object_damage(obj: Any) -> dict[str, Any]:
     found = ((prop.columns[0].name, value_damage(getattr(obj, prop.key)))
              for prop in inspect(obj).mapper.column_attrs)
     return {name: kind for name, kind in found if kind is not None}
+
+
+def owner_damage(case: Any) -> dict[str, Any]:
+    """{"owner_id": what is wrong} when the case's owner is no user (a Case whose `owner`,
+    loaded or set, is None: the row names a user id that does not exist), else {}."""
+    state = inspect(case)
+    if (state.persistent or "owner" in state.dict) and case.owner is None:
+        return {"owner_id": GoneUser(case.owner_id).damage}
+    return {}
+
+
+class GoneUser(DamagedNumber):
+    """The id of a user that does not exist where a row names one (a case's owner), as read:
+    the number as text (a DamagedNumber: the API answers null beside `damaged`)."""
+
+    def __new__(cls, value: Any) -> GoneUser:
+        return super().__new__(cls, str(value))
+
+    @property
+    def damage(self) -> Message:
+        return Message(N_("geen bestaande gebruiker ({value})"), value=_short(str(self)))
+
+
+def owner_name(case: Any) -> str:
+    """The name of the case's owner; a GoneUser (the id as text, read as damaged) when the
+    row names a user that does not exist (owner_damage)."""
+    return GoneUser(case.owner_id) if case.owner is None else case.owner.name
+
+
+def refuse_damaged(case: Any) -> None:
+    """Nothing when the case row `case` (a Case, loaded or built from a row) is sound; raises
+    Conflict (409) naming the case and each damaged column (object_damage, owner_damage) in
+    Dutch when it holds a value read as damaged or its owner is no user. Every command that
+    writes to a case calls it before it writes: a change built on a damaged counter, hash,
+    flag or owner would store what was never recorded, or fail halfway through the write
+    (issue 11: refuse hostile state; nothing is stored, `meldcode verify` names the row)."""
+    damage = {**object_damage(case), **owner_damage(case)}
+    if damage:
+        raise Conflict(Message(REFUSED, case=case.id, fields=damage_fields(damage)))
+
+
+def refuse_damaged_version(user: Any) -> None:
+    """Nothing when the users row's session_version is sound (an int, or None); raises Conflict
+    (409) naming the user and the value when it is stored damaged (stored_counts: text, or a
+    number the next would not fit after). Before raising it (users: a new password, switched
+    off, new roles): no web session matches a damaged row (its seal), and a write over it would
+    hide what verify names; nothing is stored (issue 11)."""
+    if user.session_version is not None and type(user.session_version) is not int:
+        raise Conflict(Message(DAMAGED_USER, user=user.name, fields=damage_fields(
+            {"session_version": value_damage(user.session_version)})))
+
+
+DAMAGED_USER = N_("De gegevens van gebruiker {user} zijn beschadigd opgeslagen ({fields}): er is "
+                  "niets gewijzigd. De database is buiten de applicatie gewijzigd: meld dit aan "
+                  "de beheerder, die het met meldcode verify kan nagaan.")
+REFUSED = N_("De gegevens van casus {case} zijn beschadigd opgeslagen ({fields}): er is niets "
+             "gewijzigd. De database is buiten de applicatie gewijzigd: meld dit aan de "
+             "beheerder, die het met meldcode verify kan nagaan.")
 
 
 def damage_fields(damage: dict[str, Any]) -> str:
@@ -190,6 +249,9 @@ def damage(case: Any, events: Sequence[Any]) -> Message | None:
     rather than showing a time of 1970 or empty data as if recorded (issue 11 point 6)."""
     found = [Message(N_("{field}: {reason}"), field=name, reason=kind) for name, kind in
              ((name, value_damage(getattr(case, name))) for name in _CASE_FIELDS) if kind]
+    if isinstance(case, Base):  # an ORM Case: its owner may be no user
+        found += [Message(N_("{field}: {reason}"), field=name, reason=kind)
+                  for name, kind in owner_damage(case).items()]
     for e in events:
         found += [Message(N_("gebeurtenis {seq} {field}: {reason}"), seq=e.seq, field=name,
                           reason=kind) for name, kind in

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from psycopg import DataError
 from psycopg.types.datetime import TimestamptzLoader
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
@@ -91,7 +92,20 @@ class _InfinityLoader(TimestamptzLoader):
         text = bytes(data)
         if text in (b"infinity", b"-infinity"):
             return DamagedTime.of(text.decode(), beyond_range=True)
-        return super().load(data)
+        try:
+            return within_range(super().load(data), text.decode())
+        except DataError:  # a year after 9999 or before 1 ('10000-01-01', '4713-01-01 BC')
+            return DamagedTime.of(text.decode(), beyond_range=True)
+
+
+def within_range(value: datetime, stored: Any) -> datetime:
+    """`value` as read, or a DamagedTime beyond the range (stored: the value as stored) when
+    its year is 1 or 9999: no time the product writes, and one that a page moves to Dutch
+    time, or a due date counts on from, would overflow (a misleading 400) or show a date that
+    was never recorded. Such a time is named like 'infinity' (issue 11 point 6)."""
+    if value.year in (datetime.min.year, datetime.max.year):
+        return DamagedTime.of(stored, beyond_range=True)
+    return value
 
 
 @event.listens_for(Engine, "connect")
@@ -125,7 +139,9 @@ class StoredTime(TypeDecorator):
 
         def process(value: Any) -> Any:
             try:
-                return parse(value.decode("utf-8") if isinstance(value, bytes) else value)
+                text = value.decode("utf-8") if isinstance(value, bytes) else value
+                found = parse(text)
+                return found if found is None else within_range(found, text)
             except (ValueError, TypeError, OverflowError):  # UnicodeDecodeError too
                 return DamagedTime.of(value.decode("utf-8", "replace")
                                       if isinstance(value, bytes) else value)

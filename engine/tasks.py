@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from . import audit, due, forms, informing, links, organisation, workflow_cache
+from . import audit, due, forms, informing, links, organisation, stored_rows, workflow_cache
 from .adapter import IdSource, dump_state, load_state
 from .cases import CaseChange, Retry, case_dict, task_view, write_change
 from .commands import Denied, load_case, log_denied, log_refused, run_command
@@ -41,7 +41,7 @@ _PLAN_QUERY = (
         *due.NORM_COLUMNS,  # the norm the due dates of new tasks follow, and what vouches for it
     )
     .select_from(_tasks.join(_cases, _tasks.c.case_id == _cases.c.id)
-                 .join(_users, _cases.c.owner_id == _users.c.id))
+                 .join(_users, _cases.c.owner_id == _users.c.id, isouter=True))
     .where(_tasks.c.id == bindparam("task_id"))
 )
 _READY_QUERY = (
@@ -155,11 +155,14 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
             raise _ConsultTask()
         # A detached case built from the row: planning never touches the session again.
         case = Case(**{name: getattr(row, name) for name in _CASE_COLUMNS})
-        case.owner = User(id=row.owner_id, name=row.owner_name, manager_id=row.owner_manager_id)
+        # an owner that is no user (a damaged row) stays None: refuse_damaged names it
+        case.owner = None if row.owner_name is None else User(  # type: ignore[assignment]
+            id=row.owner_id, name=row.owner_name, manager_id=row.owner_manager_id)
         if not may_complete(who, case, row.lane):
             raise Denied(N_("Deze taak is niet voor u."), case.id, "complete_task")
         if row.task_state != "ready":
             raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."))
+        stored_rows.refuse_damaged(case)  # nothing is built on a damaged row (issue 11)
         definition = definition_for(conn, case.process_version)
         owner = row.owner_name
         still_ready = [task_view(r) for r in conn.execute(_READY_QUERY, {"case_id": case.id})]

@@ -22,7 +22,7 @@ from .messages import N_, Message, text_of
 from .models import Case, CaseShare, Consult, TaskRecord, User
 from .passwords import check_password, password_hasher
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE, MEDEWERKER, ROLES
-from .stored_rows import damage_fields, object_damage
+from .stored_rows import damage_fields, object_damage, refuse_damaged_version
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
 
@@ -243,6 +243,7 @@ def set_email(session: Session, name: str, email: str | None, by: Any = None) ->
 
 
 def _end_sessions(user: User) -> None:
+    refuse_damaged_version(user)  # a damaged version is never written over (issue 11)
     user.session_version = (user.session_version or 0) + 1
 
 
@@ -357,12 +358,12 @@ def may_read_case(session: Session, who: Principal, case: Case) -> bool:
         select(exists().where(CaseShare.case_id == case.id, CaseShare.user_id == who.id))
     ):
         return True
-    if who.has_role(LEIDINGGEVENDE) and case.owner.manager_id == who.id:
+    if who.has_role(LEIDINGGEVENDE) and _manager_of(case) == who.id:
         return True
     if session.scalar(select(exists().where(Consult.case_id == case.id,
                                             Consult.user_id == who.id))):
         return True  # consulted on the case (CONTRACT section 5, engine/consults.py)
-    if who.has_role(LEIDINGGEVENDE) and case.owner.manager_id is None and \
+    if who.has_role(LEIDINGGEVENDE) and _manager_of(case) is None and \
             _had_task_in(session, case, LEIDINGGEVENDE):
         return True
     if who.has_role(AANDACHTSFUNCTIONARIS) and _had_task_in(session, case, AANDACHTSFUNCTIONARIS):
@@ -370,6 +371,15 @@ def may_read_case(session: Session, who: Principal, case: Case) -> bool:
     from . import informing  # informing reads users: imported when first needed
 
     return who.name in informing.informed_names(session, case.id)
+
+
+def _manager_of(case: Case) -> Any:
+    """The manager_id of the case's owner; for an owner that is no user (a damaged row) a value
+    equal to no id and not None, so no leidinggevende reads or acts by it (fail closed)."""
+    return _NO_OWNER if case.owner is None else case.owner.manager_id
+
+
+_NO_OWNER = object()
 
 
 def may_complete(who: Principal, case: Case, lane: str) -> bool:
@@ -381,7 +391,7 @@ def may_complete(who: Principal, case: Case, lane: str) -> bool:
     if getattr(case, "practice", False):
         return case.owner_id == who.id
     if lane == LEIDINGGEVENDE:
-        return who.has_role(LEIDINGGEVENDE) and case.owner.manager_id in (who.id, None)
+        return who.has_role(LEIDINGGEVENDE) and _manager_of(case) in (who.id, None)
     if lane == AANDACHTSFUNCTIONARIS:
         return who.has_role(AANDACHTSFUNCTIONARIS)
     if lane == MEDEWERKER:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, load_only
 
 from . import adapter, cases, commands, consults, log_verify, task_rows, timezones, translog, versions
 from .background import lower_priority
-from .chains import StoredCase, check_access_rows, check_chain, check_header
+from .chains import StoredCase, check_access_rows, check_chain, check_header, stored_damage
 from .failures import kind_of as _reason
 from .messages import N_, Message
 from .models import Case
@@ -111,6 +111,8 @@ def verify_case(session: Session, case: StoredCase, reads: CaseReads | None = No
         # nothing else shows (a client reference, a date), the header still does.
         if not verdict.problems:
             verdict.problems = check_header(case)
+        else:  # a hash stored damaged is named, beside the chain it breaks
+            verdict.problems = stored_damage(case) + verdict.problems
         return verdict
     except Exception as exc:  # noqa: BLE001 - a malformed row is a finding of this case
         return Verdict(case.id, 0, [Message(N_("de casus laat zich niet controleren: {reason}"),

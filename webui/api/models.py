@@ -20,7 +20,7 @@ from pydantic.json_schema import WithJsonSchema
 from engine.messages import N_, Message
 from engine.problems import joined
 from engine.stored_rows import value_damage
-from engine.stored_text import DamagedNumber
+from engine.stored_text import DamagedCode, DamagedNumber
 from engine.stored_time import damaged_time
 from webui.texts import translate
 
@@ -80,7 +80,8 @@ class Stored(Body):
         if not found:
             return value
         # a time or number that is none is null; a text or JSON as far as it reads
-        value = {name: None if damaged_time(v) or isinstance(v, DamagedNumber) else v
+        value = {name: None if damaged_time(v) or isinstance(v, DamagedNumber) or (
+            isinstance(v, DamagedCode) and name in cls.NULL_WHEN_DAMAGED) else v
                  for name, v in value.items()}
         value["damaged"] = translate(Message(N_("beschadigd opgeslagen: {fields}"), fields=joined(
             [Message(N_("{field}: {reason}"), field=name, reason=why)
@@ -165,7 +166,7 @@ class TaskDetail(Task):
 
 
 class Case(Stored):
-    NULL_WHEN_DAMAGED = ("process_version", "started_at")
+    NULL_WHEN_DAMAGED = ("process_version", "started_at", "owner")
 
     id: int
     client_ref: str
@@ -174,7 +175,7 @@ class Case(Stored):
     uitkomst: Literal["gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen",
                       "geen_vermoeden"] | None = Attr(description="null zolang de casus open is")
     process_version: int | None = Attr(description=ONLY_DAMAGED)
-    owner: str
+    owner: str | None = Attr(description=ONLY_DAMAGED)
     started_at: Timestamp | None = Attr(description=ONLY_DAMAGED)
     closed_at: Timestamp | None
     stalled_at: Timestamp | None = Attr(
@@ -231,13 +232,13 @@ class AccessLogEntry(Stored):
     """A line of the access log (NEN 7513)."""
 
     DESCRIPTION = "een regel van het toegangslog (NEN 7513): lezen of wijzigen, ook geweigerd"
-    NULL_WHEN_DAMAGED = ("at",)
+    NULL_WHEN_DAMAGED = ("at", "outcome")
 
     at: Timestamp | None = Attr(description=ONLY_DAMAGED)
     user: str
     role: str
     action: str
-    outcome: Literal["ok", "denied"]
+    outcome: Literal["ok", "denied"] | None = Attr(description=ONLY_DAMAGED)
     on_behalf_of: str | None
     source: str | None = Attr(description="het adres van de aanvrager")
     client_ref: str | None
