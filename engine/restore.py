@@ -29,9 +29,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
@@ -73,10 +75,14 @@ def known_revisions() -> set[str]:
     }
 
 
-def check_sqlite_backup(path: Path) -> None:
-    """Whether the file at `path` is an SQLite database of this product, read-only: the
-    SQLite header, the product's tables, a schema revision of ours. Raises RestoreRefused
-    (Dutch) for an empty file, random bytes, another application's database."""
+def check_sqlite_backup(path: Path, name: str | None = None) -> None:
+    """Whether the file at `path` (named `name` in messages, default the path) is an SQLite
+    database of this product, read-only: the SQLite header, the product's tables, a schema
+    revision of ours, and every table, index, trigger and view exactly as the migrations
+    make them at that revision (sqlite_schema). Raises RestoreRefused (Dutch) for an empty
+    file, random bytes, another application's database, a schema object more, missing or
+    different (named)."""
+    shown = name or str(path)
     try:
         with open(path, "rb") as fh:
             header = fh.read(len(SQLITE_HEADER))
@@ -98,14 +104,71 @@ def check_sqlite_backup(path: Path) -> None:
                 if "alembic_version" in tables
                 else set()
             )
+            check_product(shown, tables, revisions)
+            found = sqlite_schema(conn)
     except sqlite3.Error:
         raise RestoreRefused(
             Message(
                 N_("{path} is geen reservekopie van Meldcode: de SQLite-database is beschadigd"),
-                path=str(path),
+                path=shown,
             )
         ) from None
-    check_product(str(path), tables, revisions)
+    compare_sqlite_schema(shown, found, migrated_sqlite_schema(revisions.pop()))
+
+
+# sqlite_master's kinds, in Dutch; statistics of ANALYZE (sqlite_stat*) steer the planner only
+SCHEMA_KINDS = {"table": "tabel", "index": "index", "trigger": "trigger", "view": "view"}
+
+
+def sqlite_schema(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """The schema objects of an SQLite database: (kind, name) -> its SQL, white space folded."""
+    return {
+        (kind, name): (_unordered if kind == "table" else str)(" ".join((sql or "").split()))
+        for kind, name, sql in conn.execute("SELECT type, name, sql FROM sqlite_master")
+        if not name.startswith("sqlite_stat")
+    }
+
+
+def _unordered(sql: str) -> str:
+    """A CREATE TABLE with its columns and constraints sorted: a table the migrations rebuilt
+    (batch mode) lists its foreign keys in no fixed order."""
+    start, end = sql.find("("), sql.rfind(")")
+    parts, depth, last = [], 0, start + 1
+    for i in range(start + 1, end):
+        depth += {"(": 1, ")": -1}.get(sql[i], 0)
+        if sql[i] == "," and depth == 0:
+            parts.append(sql[last:i].strip())
+            last = i + 1
+    parts.append(sql[last:end].strip())
+    return f"{sql[:start]}({', '.join(sorted(parts))})"
+
+
+def migrated_sqlite_schema(revision: str) -> dict[tuple[str, str], str]:
+    """sqlite_schema of a new database the product's migrations brought to `revision`."""
+    with tempfile.TemporaryDirectory(prefix="meldcode-schema-") as folder:
+        database = Path(folder) / "schema.sqlite"
+        command.upgrade(schema.alembic_config(f"sqlite:///{database}"), revision)
+        with contextlib.closing(sqlite3.connect(database)) as conn:
+            return sqlite_schema(conn)
+
+
+def compare_sqlite_schema(
+    name: str, found: dict[tuple[str, str], str], wanted: dict[tuple[str, str], str]
+) -> None:
+    """Raises RestoreRefused naming the first schema object of the copy (`found`) that the
+    migrations (`wanted`) do not make, make otherwise, or make and the copy lacks. A trigger,
+    table or view of its own would act on the database once it is put back (issue 11)."""
+    for key in sorted(set(found) | set(wanted)):
+        label = f"{SCHEMA_KINDS.get(key[0], key[0])} {key[1]}"
+        if key not in wanted:
+            what = N_("{path}: de reservekopie bevat {name}, dat het schema van deze versie niet kent")
+        elif key not in found:
+            what = N_("{path}: in de reservekopie ontbreekt {name} van het schema van deze versie")
+        elif found[key] != wanted[key]:
+            what = N_("{path}: in de reservekopie wijkt {name} af van het schema van deze versie")
+        else:
+            continue
+        raise RestoreRefused(Message(what, path=name, name=label))
 
 
 def check_product(name: str, tables: set[str], revisions: set[str]) -> None:

@@ -724,6 +724,10 @@ def _restore_sqlite(url, file: str) -> dict:
             shutil.copyfile(file, tmp)
         except OSError as exc:
             fail(f"{live}: {_os_reason(exc)}")
+        try:  # the copy read once is what counts (the file may have changed since)
+            restoring.check_sqlite_backup(Path(tmp), name=file)
+        except restoring.RestoreRefused as exc:
+            fail(f"niet teruggezet: {exc}")
         with _database():
             try:
                 restoring.check_copy(f"sqlite:///{tmp}", os.cpu_count() or 1)
@@ -786,37 +790,60 @@ def _pg_run(args: list[str], url) -> subprocess.CompletedProcess:
 
 
 def _restore_pg(url, file: str) -> dict:
-    """pg_restore the custom-format dump of 'meldcode backup' into a scratch database and
-    check it there; then, with no other session on the database and the intent recorded,
-    into the database itself (--clean --if-exists --no-owner, one transaction). Out: the
+    """Read the dump of 'meldcode backup' once, as data only (engine/restore_dump.py: no
+    statement of it is run), into a scratch database the migrations built at its schema
+    revision, and check it there; then, with no other session on the database and the intent
+    recorded, replace the database's tables the same way in one transaction. Out: the
     intent."""
+    import shutil
+    import tempfile
+
     from sqlalchemy.engine import make_url
 
     from engine import restore as restoring
-    from engine import restore_steps
+    from engine import restore_dump, restore_steps
 
     program = _pg_program("pg_restore")
-    listing = subprocess.run([program, "--list", file], capture_output=True, text=True)
-    if listing.returncode != 0:
+    with tempfile.TemporaryDirectory(prefix="meldcode-terugzetten-") as folder:
+        own = os.path.join(folder, "reservekopie.dump")  # read once: what is checked is put back
+        try:
+            with open(file, "rb") as source, open(own, "wb") as copy:
+                shutil.copyfileobj(source, copy)
+        except OSError as exc:
+            fail(f"niet teruggezet: {file}: {_os_reason(exc)}")
+        script = subprocess.run([program, "--file", "-", own], capture_output=True, text=True)
+    if script.returncode != 0:
         fail(f"niet teruggezet: {file} is geen reservekopie van Meldcode (geen archief van "
              "pg_dump in het custom-formaat)")
+    try:
+        dump = restore_dump.parse(script.stdout)
+        revision = dump.revision()
+        restoring.check_product(file, set(dump.rows), {revision} if revision else set())
+    except restoring.RestoreRefused as exc:
+        fail(f"niet teruggezet: {exc}")
+    assert revision is not None
     live = url.render_as_string(hide_password=False)
     scratch = restoring.scratch_url(live, f"{restoring.SCRATCH}{os.getpid()}")
-    restore_args = [program, "--no-owner", "--exit-on-error", "--single-transaction"]
     with _database():
         try:
             restoring.create_scratch(live, scratch)
         except restoring.RestoreRefused as exc:
             fail(f"niet teruggezet: {exc}")
         try:
-            done = _pg_run([*restore_args, file], make_url(scratch))
-            if done.returncode != 0:
-                fail(f"niet teruggezet: pg_restore weigerde {file}: {done.stderr.strip()[:300]}")
+            with store.get_engine(scratch).begin() as conn:
+                restore_dump.create_schema(conn, revision)
+            reference = _pg_run([_pg_program("pg_dump"), "--schema-only", "--no-owner"], make_url(scratch))
             try:
+                restore_dump.compare(dump, restore_dump.parse(reference.stdout))
+                with store.get_engine(scratch).begin() as conn:
+                    restore_dump.load(conn, dump)
                 restoring.check_pg_scratch(scratch, file)
                 restoring.check_copy(scratch, os.cpu_count() or 1)
             except restoring.RestoreRefused as exc:
                 fail(f"niet teruggezet: {exc}")
+            except DBAPIError as exc:
+                fail(f"niet teruggezet: de rijen van {file} passen niet in het schema: "
+                     f"{str(exc.orig).strip()[:300]}")
         finally:
             restoring.drop_scratch(live, scratch)
         if restoring.pg_other_connections(live):
@@ -825,11 +852,14 @@ def _restore_pg(url, file: str) -> dict:
         before = restoring.log_size(live), restoring.recorded_head(live)
         store.dispose_engines()
         intent = _begin_restore(live, file, before)
-        done = _pg_run([*restore_args, "--clean", "--if-exists", file], url)
-        if done.returncode != 0:
-            restore_steps.abandon(live, intent)  # one transaction, rolled back: nothing changed
-            fail(f"niet teruggezet (er is niets veranderd): pg_restore: "
-                 f"{done.stderr.strip()[:500]}")
+        try:
+            with store.get_engine(live).begin() as conn:  # one transaction: all or nothing
+                restore_dump.drop_all(conn)
+                restore_dump.create_schema(conn, revision)
+                restore_dump.load(conn, dump)
+        except DBAPIError as exc:
+            restore_steps.abandon(live, intent)  # rolled back: nothing changed
+            fail(f"niet teruggezet (er is niets veranderd): {str(exc.orig).strip()[:500]}")
         schema.upgrade(live)
     return intent
 
@@ -1087,12 +1117,15 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
     others = []  # what is not right outside the cases: counted apart from them (issue 11)
     if all_cases:  # the users and the process files: no case's history covers them (issue 11)
         with store.unit_of_work() as session:
-            outside = config_seals.problems(session.connection())
+            parts = config_seals.problem_parts(session.connection())
+        for part, found in parts:  # each under its own heading: users, tokens, ..., mail
+            if found:
+                click.echo(Message(VERIFY_HEADING, part=part, count=len(found)))
+                for problem in found:
+                    click.echo(f"  - {problem}")
+        outside = sum(len(found) for _part, found in parts)
         if outside:
-            others.append(Message(VERIFY_PART, part=VERIFY_OUTSIDE, count=len(outside)))
-            click.echo("gebruikers en procesversies: NIET IN ORDE")
-            for problem in outside:
-                click.echo(f"  - {problem}")
+            others.append(Message(VERIFY_PART, part=VERIFY_OUTSIDE, count=outside))
     if report.problems:
         others.append(Message(VERIFY_PART, part=VERIFY_LOG, count=len(report.problems)))
         click.echo("logboek: NIET IN ORDE")
@@ -1133,6 +1166,7 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
 VERIFY_CASES = N_("{checked} casus(sen) gecontroleerd, {failed} niet in orde.")
 VERIFY_OTHERS = N_("Buiten de casussen niet in orde: {parts}.")
 VERIFY_PART = N_("{part} ({count} bevinding(en))")
+VERIFY_HEADING = N_("{part}: NIET IN ORDE ({count} bevinding(en))")  # part: config_seals.PART_*
 VERIFY_OUTSIDE = N_("gebruikers, API-tokens, procesversies en instellingen")
 VERIFY_LOG = N_("logboek")
 VERIFY_RESTORE = N_("terugzetten")

@@ -130,11 +130,16 @@ def _sqlite_backup(url: str, tmp_path: Path, name: str = "b.sqlite") -> Path:
 
 
 def _tampered(backup: Path, *statements: str) -> Path:
+    """The backup changed past its append-only triggers, which are put back afterwards (a
+    backup without them is refused for its schema)."""
     with sqlite3.connect(backup) as conn:
-        for (trigger,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+        for trigger, _sql in triggers:
             conn.execute(f"DROP TRIGGER {trigger}")
         for statement in statements:
             assert conn.execute(statement).rowcount >= 1, statement
+        for _trigger, sql in triggers:
+            conn.execute(sql)
     return backup
 
 
