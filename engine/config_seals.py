@@ -342,9 +342,31 @@ def problems(conn: Connection) -> list[str]:
     their seal, API tokens that do not match theirs (engine/tokens.py), process files that do
     not match their hashes and the admin log, and the organisation's settings that do not
     match the admin log (engine/settings_seal.py), and mail held because its user's row is not
-    to be trusted (engine/mail_addresses.py)."""
+    to be trusted (engine/mail_addresses.py). problem_parts gives the same, by part."""
+    return [problem for _part, found in problem_parts(conn) for problem in found]
+
+
+# The parts of `problems`, each named apart by verify (issue 11: a heading that named users and
+# process versions stood also above findings about tokens, settings or held mail).
+PART_USERS = N_("gebruikers")
+PART_TOKENS = N_("API-tokens")
+PART_VERSIONS = N_("procesversies")
+PART_SETTINGS = N_("instellingen")
+PART_MAIL = N_("e-mail")
+
+
+def problem_parts(conn: Connection) -> list[tuple[Message, list[str]]]:
+    """`problems` by part, in this order: (PART_USERS, user_problems), (PART_TOKENS, the API
+    tokens'), (PART_VERSIONS, the process files'), (PART_SETTINGS, the settings'), (PART_MAIL,
+    the held mail's); each list in Dutch, possibly empty. Raises only what the database
+    raises."""
     # each imports this module (the users seal, genuine_details)
     from . import mail_addresses, settings_seal, tokens
 
-    return (user_problems(conn) + tokens.token_problems(conn) + version_problems(conn)
-            + settings_seal.problems(conn) + mail_addresses.held_problems(conn))
+    return [
+        (PART_USERS, user_problems(conn)),
+        (PART_TOKENS, tokens.token_problems(conn)),
+        (PART_VERSIONS, version_problems(conn)),
+        (PART_SETTINGS, settings_seal.problems(conn)),
+        (PART_MAIL, mail_addresses.held_problems(conn)),
+    ]

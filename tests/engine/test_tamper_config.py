@@ -7,15 +7,29 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 
 import pytest
 from sqlalchemy import text
 
-from engine import cases, config_seals, definitions, models, sessions, store, tokens, users, versions
+from engine import (
+    cases,
+    clock,
+    config_seals,
+    consults,
+    definitions,
+    mail,
+    models,
+    sessions,
+    store,
+    tokens,
+    users,
+    versions,
+)
 from engine.errors import Conflict
 from engine.passwords import password_hasher
-from tests.conftest import PASSWORD
-from tests.helpers import Client, config_problems, verify_all
+from tests.conftest import PASSWORD, free_port
+from tests.helpers import Client, config_problems, use_smtp, verify_all
 from tests.helpers import text as page_text
 
 KNOWN = "een-wachtwoord-dat-de-indringer-kent"
@@ -26,6 +40,13 @@ def intrude(*statements: str, **params) -> None:
     with store.unit_of_work(write=True) as session:
         for sql in statements:
             session.execute(text(sql), {k: v for k, v in params.items() if f":{k}" in sql})
+
+
+def headings(output: str) -> dict[str, int]:
+    """The parts verify --all names outside the cases, each with the count its heading gives
+    ("gebruikers: NIET IN ORDE (2 bevinding(en))")."""
+    found = re.findall(r"^(.+): NIET IN ORDE \((\d+) bevinding\(en\)\)$", output, flags=re.M)
+    return {part: int(count) for part, count in found}
 
 
 def user_id(name: str) -> int:
@@ -82,12 +103,12 @@ TAMPERINGS = {
 @pytest.mark.parametrize("kind", sorted(TAMPERINGS))
 def test_a_users_row_changed_outside_the_product_is_caught_and_refused(people, kind, caplog):
     code, output = verify_all()
-    assert code == 0 and "gebruikers en procesversies" not in output, output
+    assert code == 0 and headings(output) == {}, output
     name, password = TAMPERINGS[kind](people)
 
     code, output = verify_all()
     assert code == 1
-    assert "gebruikers en procesversies: NIET IN ORDE" in output
+    assert headings(output) == {"gebruikers": 1}, output
     assert f"gebruiker {name} (id {user_id(name)}): de gegevens" in output
     assert "buiten het product gewijzigd" in output
     # only that user: the others still match their seals
@@ -256,7 +277,8 @@ def test_a_process_file_changed_outside_the_product_is_caught_and_never_loaded(p
 
     code, output = verify_all()
     assert code == 1
-    assert "gebruikers en procesversies: NIET IN ORDE" in output
+    found = [p for p in config_problems() if p.startswith("procesversie ")]
+    assert headings(output) == {"procesversies": len(found)}, output
     assert f"procesversie 1: {expected}" in output
 
     monkeypatch.setattr(versions, "_definitions_by_version", {})
@@ -381,7 +403,7 @@ def test_a_token_row_changed_outside_the_product_gives_no_access_and_is_named(pe
 
     code, output = verify_all()
     assert code == 1, output
-    assert "gebruikers en procesversies: NIET IN ORDE" in output
+    assert headings(output) == {"API-tokens": 1}, output
     assert f"API-token {number} (gebruiker-id " in output
     assert [p for p in config_problems() if p.startswith("API-token")] == [
         p for p in config_problems() if p.startswith(f"API-token {number} ")
@@ -513,3 +535,109 @@ def test_verify_does_not_repeat_the_server_logs_english_lines(people, monkeypatc
     assert code == 1 and "procesversie 1: de inhoud" in output
     assert [r.getMessage() for r in caplog.records if r.name == "meldcode.seals"] == []
     assert logging.getLogger("meldcode.seals").level == logging.NOTSET  # back after the command
+
+
+# --- each part under its own heading (issue 11) -----------------------------------------------
+
+
+def _part_users(people, monkeypatch, db_url):
+    _roles(people)
+    return {"gebruikers": 1}
+
+
+def _part_tokens(people, monkeypatch, db_url):
+    _token_moved(people)
+    _token_unrevoked(people)
+    return {"API-tokens": 2}
+
+
+def _part_versions(people, monkeypatch, db_url):
+    _label_only(people)
+    monkeypatch.setattr(versions, "_definitions_by_version", {})
+    return {"procesversies": 3}  # the file, the set and the deploy line
+
+
+def _part_settings(people, monkeypatch, db_url):
+    intrude("INSERT INTO settings (key, value) VALUES ('indringer', '1')")
+    return {"instellingen": 1}
+
+
+def _part_mail_of_a_tampered_user(people, monkeypatch, db_url):
+    """The mail to a user whose row was changed is held: a finding of the user and one of
+    the mail, each under its own heading."""
+    use_smtp(monkeypatch, free_port(), {"af": "af@zorg.example"})
+    intrude("UPDATE users SET email = 'boef@elders.example' WHERE name = 'af'")
+    case = cases.start_case(people["mw"], {"client_ref": "Jansen"})
+    consults.request(people["mw"], case["id"], {"user": "af", "question": "Een vraag aan af?"})
+    return {"gebruikers": 1, "e-mail": 1}
+
+
+def _part_mail_row(people, monkeypatch, db_url):
+    """An outbox row that does not read (SQLite keeps text in its number column) is held when
+    the mail goes out: a finding of the mail alone."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL refuses this value itself")
+    use_smtp(monkeypatch, free_port(), {"af": "af@zorg.example"})
+    case = cases.start_case(people["mw"], {"client_ref": "Jansen"})
+    consults.request(people["mw"], case["id"], {"user": "af", "question": "Een vraag aan af?"})
+    intrude("UPDATE mail_outbox SET attempts = 'veel'")
+    mail.deliver_mail(clock.now())  # no server listens: the sound mail waits for a retry
+    return {"e-mail": 1}
+
+
+PARTS = {
+    "users": _part_users,
+    "tokens": _part_tokens,
+    "versions": _part_versions,
+    "settings": _part_settings,
+    "mail-user": _part_mail_of_a_tampered_user,
+    "mail-row": _part_mail_row,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PARTS))
+def test_verify_names_each_part_under_a_heading_of_its_own_with_its_count(people, db_url, monkeypatch, kind):
+    """The heading above findings outside the cases said "gebruikers en procesversies" also
+    above findings about tokens, settings or held mail: each part now has its own, with the
+    number of its findings, and only a part with findings has one."""
+    assert headings(verify_all()[1]) == {}
+    expected = PARTS[kind](people, monkeypatch, db_url)
+
+    code, output = verify_all()
+    assert code == 1, output
+    assert headings(output) == expected, output
+    # each finding stands under the heading of its part
+    parts = {part: found for part, found in _parts()}
+    for part, count in expected.items():
+        block = output.split(f"{part}: NIET IN ORDE ({count} bevinding(en))\n", 1)[1]
+        listed = [line[4:] for line in block.splitlines()[:count]]
+        assert listed == [str(p) for p in parts[part]], output
+    total = sum(expected.values())
+    assert f"Buiten de casussen niet in orde: gebruikers, API-tokens, procesversies en instellingen " \
+        f"({total} bevinding(en))." in output, output
+
+
+def _parts() -> list[tuple[str, list[str]]]:
+    with store.unit_of_work() as session:
+        return [(str(part), found) for part, found in config_seals.problem_parts(session.connection())]
+
+
+def test_the_headings_are_in_both_catalogues(app):
+    """The heading and each part's name, as an English reader of the catalogue gets them."""
+    from flask_babel import force_locale
+
+    from engine.messages import Message
+    from webui.cli import VERIFY_HEADING
+    from webui.texts import translate
+
+    with app.test_request_context(), force_locale("en"):
+        shown = [translate(Message(VERIFY_HEADING, part=part, count=2)) for part in (
+            config_seals.PART_USERS, config_seals.PART_TOKENS, config_seals.PART_VERSIONS,
+            config_seals.PART_SETTINGS, config_seals.PART_MAIL)]
+    assert shown == [
+        "users: NOT IN ORDER (2 finding(s))",
+        "API tokens: NOT IN ORDER (2 finding(s))",
+        "process versions: NOT IN ORDER (2 finding(s))",
+        "settings: NOT IN ORDER (2 finding(s))",
+        "email: NOT IN ORDER (2 finding(s))",
+    ]
