@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, commands, due, forms, notifications, organisation
+from . import audit, commands, due, forms, notifications, organisation, stored_rows
 from .cases import CaseChange, case_view, task_view
 from .errors import BadRequest, Conflict, Invalid, NotFound
 from .messages import N_, Message, text_of
@@ -48,8 +48,9 @@ EVENT_FIELDS = {
 def may_ask(who: Principal, case: Case) -> bool:
     """The owner and the owner's leidinggevende ask (CONTRACT section 5); on a practice case
     (engine/practice.py), which only its owner reads, only the owner (who then gets 409)."""
-    return case.owner_id == who.id or (
-        not case.practice and who.has_role(LEIDINGGEVENDE) and case.owner.manager_id == who.id)
+    return case.owner_id == who.id or (  # an owner that is no user (damaged row): nobody's
+        not case.practice and who.has_role(LEIDINGGEVENDE) and case.owner is not None
+        and case.owner.manager_id == who.id)
 
 
 def _lane(user: User, case: Case) -> str | None:
@@ -97,6 +98,7 @@ def _check(session: Session, who: Principal, case_id: Any, payload: Any):
     if not may_ask(who, case):
         raise commands.Denied(N_("Alleen de eigenaar van de casus of diens leidinggevende kan "
                                  "een collega raadplegen."), case.id, "consult")
+    stored_rows.refuse_damaged(case)  # nothing is built on a damaged row (issue 11)
     if case.status != "open":
         raise Conflict(N_("Deze casus is afgesloten; er verandert niets meer aan."))
     if case.practice:  # practice mode (engine/practice.py) asks nobody
@@ -204,6 +206,7 @@ def answer(who: Principal, task_id: str, data: Any, from_web: bool = False) -> d
         case = commands.load_case(session, row.case_id)
         if not consulted(session, who, row.id):
             raise commands.Denied(N_("Deze taak is niet voor u."), case.id, "complete_task")
+        stored_rows.refuse_damaged(case)  # nothing is built on a damaged row (issue 11)
         if row.state != "ready":
             raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."))
         try:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, forms, timezones
+from . import audit, forms, stored_rows, timezones
 from .errors import Conflict, Forbidden
 from .messages import N_
 from .models import Case, Draft, TaskRecord, User, utcnow
@@ -82,9 +82,11 @@ def _save(session: Session, who: Principal, task_id: Any, data: Any, definition_
         if user is None or not consults.consulted(session, who, row.id):
             raise _Denied(case.id)
         fields = consults.FORM
-    else:
-        if user is None or not may_complete(who, case, row.lane):
-            raise _Denied(case.id)
+    elif user is None or not may_complete(who, case, row.lane):
+        raise _Denied(case.id)
+    # a draft builds on the case's data and version: never on a damaged row (issue 11)
+    stored_rows.refuse_damaged(case)
+    if row.step != "consult":
         # only the fields on this case's form, as a completion takes them (forms.validate):
         # an answer to one its shown_when leaves off is never posted, can contradict the
         # answers shown, and would keep free text about a client in the draft for good

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, bindparam, insert, select, union
 from sqlalchemy.orm import Session, defer
 
-from . import audit
+from . import audit, stored_rows
 from .commands import MAX_ID, Denied, load_case, refusals_logged, run_command
 from .errors import Invalid
 from .forms import Field
@@ -68,6 +68,7 @@ def check(session: Session, who: Principal, linked_id: int, practice: bool) -> C
     if bool(other.practice) != bool(practice):
         raise Invalid(N_("Ongeldige gegevens."), {FIELD: N_(
             "Een oefencasus en een echte casus kunnen niet aan elkaar gekoppeld worden.")})
+    stored_rows.refuse_damaged(other)  # its chain moves on: never on a damaged row (issue 11)
     return other
 
 

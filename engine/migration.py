@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import adapter, audit, driving, due, form_choices, task_rows, timers, versions
+from . import adapter, audit, driving, due, form_choices, stored_rows, task_rows, timers, versions
 from .cases import DELETE_DRAFTS_OF_TASKS, CaseChange, task_view
 from .definitions import ProcessDefinition
 from .errors import BadRequest, Conflict, Forbidden, NotFound
@@ -189,9 +189,9 @@ def _plan(session: Session, from_version: Any, to_version: Any):
     new = versions.definition_for(session, target.version)
     cases = _open_cases(session, source.version)
     ready, consults = _ready_rows(session, [c.id for c in cases])
-    problems: list[tuple[int, str]] = []
-    # First the cheap check over all cases: every open step is a user task of the target.
-    for case in cases:
+    # A case row stored damaged is never moved (issue 11): named, the move refused as a whole.
+    problems: list[tuple[int, str]] = [(c.id, d) for c in cases if (d := stored_rows.damage_line(c))]
+    for case in cases:  # then the cheap check: every open step is a user task of the target
         for step in sorted({r.step for r in ready[case.id]}):
             if step not in new.steps:
                 problems.append((case.id, Message(

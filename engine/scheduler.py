@@ -25,11 +25,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from . import clock, driving, due, timers, timezones, workflow_cache
+from . import clock, driving, due, stored_rows, timers, timezones, workflow_cache
 from .adapter import IdSource, dump_state, load_state
 from .cases import SYSTEM, CaseChange, Retry, task_view, write_change
 from .errors import Conflict
-from .models import Case, TaskRecord, Timer
+from .models import Case, TaskRecord, Timer, User
 from .store import get_engine, write_connection
 from .users import Principal
 from .versions import definition_for
@@ -88,7 +88,8 @@ RETRY_FIRST = timedelta(seconds=30)
 RETRY_MOST = timedelta(hours=1)
 
 _SYSTEM = Principal(id=0, name=SYSTEM, roles=())
-_cases, _timers, _tasks = Case.__table__, Timer.__table__, TaskRecord.__table__
+_cases, _timers, _tasks, _users = (Case.__table__, Timer.__table__, TaskRecord.__table__,
+                                   User.__table__)
 
 
 def run_periodic(now: datetime | None = None) -> None:
@@ -145,6 +146,10 @@ def _fire_next(now: datetime, url: str | None) -> int | None:
             with conn.begin_nested():
                 plan = _plan(conn, case_id, now)
                 done = _apply(conn, plan, now)
+        except stored_rows.DamagedCase as refused:
+            _damaged(case_id, refused)
+            _later(conn, case_id, now)
+            return 0
         except Exception:
             log.exception("timer of case %s could not fire; tried again later", case_id)
             _later(conn, case_id, now)
@@ -170,6 +175,9 @@ def _fire_planned(now: datetime, url: str | None) -> int | None:
         for case_id in claimed:
             try:
                 plans.append(_plan(conn, case_id, now, settings))
+            except stored_rows.DamagedCase as refused:
+                _damaged(case_id, refused)
+                failed.append(case_id)
             except Exception:
                 log.exception("timer of case %s could not fire; tried again later", case_id)
                 failed.append(case_id)
@@ -242,6 +250,9 @@ def _plan(conn: Connection, case_id: int, now: datetime,
     if timer is None or row is None:
         return _Plan(case_id)
     case = Case(**row)
+    if conn.execute(select(_users.c.id).where(_users.c.id == case.owner_id)).first() is None:
+        case.owner = None  # type: ignore[assignment]  # no such user: refuse_damaged names it
+    stored_rows.refuse_damaged(case)  # nothing is fired on a damaged row (issue 11)
     cache_key = (str(conn.engine.url), case_id)
     plan = _Plan(case_id, case.version_id, cache_key=cache_key)
     if case.status != "open":
@@ -307,6 +318,14 @@ def _cached(plan: _Plan) -> int:
     if plan.cache_key is not None and plan.change is not None:
         workflow_cache.put(plan.cache_key, plan.version + 1, plan.workflow)
     return 1
+
+
+def _damaged(case_id: int, refused: stored_rows.DamagedCase) -> None:
+    """The log line of a case whose timer is not fired because its row is stored damaged
+    (stored_rows.refuse_damaged): a warning without a traceback; the case is held back
+    (_later) and the other cases fire (issue 11)."""
+    log.warning("timer of case %s not fired, its row is stored damaged (%s); tried again later",
+                case_id, refused.message)
 
 
 def _later(conn: Connection, case_id: int, now: datetime) -> None:

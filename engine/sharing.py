@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, forms, professions
+from . import audit, cases, commands, forms, professions, stored_rows
 from .errors import BadRequest, Conflict, Invalid
 from .forms import Field
 from .messages import N_, Message, text_of
@@ -44,8 +44,9 @@ def may_manage(who: Principal, case: Case) -> bool:
     """The owner and the owner's leidinggevende decide who else works on or reads a case; a
     practice case (engine/practice.py) only its owner, the one who reads it: the leidinggevende
     gets 403 as anyone else who may not read it, not a 409 that tells them what it is."""
-    return case.owner_id == who.id or (
-        not case.practice and who.has_role(LEIDINGGEVENDE) and case.owner.manager_id == who.id)
+    return case.owner_id == who.id or (  # an owner that is no user (damaged row): nobody's
+        not case.practice and who.has_role(LEIDINGGEVENDE) and case.owner is not None
+        and case.owner.manager_id == who.id)
 
 
 def _request(session: Session, who: Principal, case_id: Any, payload: Any, action: str,
@@ -58,6 +59,7 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
     if not may_manage(who, case):
         raise commands.Denied(
             N_("Alleen de eigenaar van de casus of diens leidinggevende mag dit doen."), case.id, action)
+    stored_rows.refuse_damaged(case)  # nothing is built on a damaged row (issue 11)
     if case.status != "open":
         raise Conflict(N_("Deze casus is afgesloten; er verandert niets meer aan."))
     if case.practice:  # practice mode (engine/practice.py): handed to nobody, shared with nobody

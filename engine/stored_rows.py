@@ -103,16 +103,39 @@ def owner_name(case: Any) -> str:
     return GoneUser(case.owner_id) if case.owner is None else case.owner.name
 
 
+class DamagedCase(Conflict):
+    """A write refused because the case row it builds on is stored damaged (refuse_damaged):
+    409 with REFUSED; the scheduler tells it from other failures of a fire (a log line)."""
+
+
+def row_damage(case: Any) -> dict[str, Any]:
+    """The columns of the case row `case` (a Case, loaded or built from a row) read as damaged
+    (object_damage), and its owner when that is no user (owner_damage), with the kind of each
+    in Dutch; empty when the row is sound."""
+    return {**object_damage(case), **owner_damage(case)}
+
+
+def damage_line(case: Any) -> Message | None:
+    """What of the case row `case` is stored damaged (row_damage), in Dutch: "beschadigd
+    opgeslagen: started_at: een waarde buiten het bereik (...)"; None when it is sound. A move
+    to another version names each such case (engine/migration.py) and moves none."""
+    damage = row_damage(case)
+    return Message(N_("beschadigd opgeslagen: {fields}"), fields=damage_fields(damage)) if damage else None
+
+
 def refuse_damaged(case: Any) -> None:
     """Nothing when the case row `case` (a Case, loaded or built from a row) is sound; raises
-    Conflict (409) naming the case and each damaged column (object_damage, owner_damage) in
+    DamagedCase (a Conflict, 409) naming the case and each damaged column (row_damage) in
     Dutch when it holds a value read as damaged or its owner is no user. Every command that
-    writes to a case calls it before it writes: a change built on a damaged counter, hash,
-    flag or owner would store what was never recorded, or fail halfway through the write
-    (issue 11: refuse hostile state; nothing is stored, `meldcode verify` names the row)."""
-    damage = {**object_damage(case), **owner_damage(case)}
+    writes to a case calls it before it writes, after its access check (a reader without
+    access learns nothing of the row): completion, consults (request, answer), handover,
+    sharing, a link from a new case, drafts, the scheduler's fire, a move to another
+    version. A change built on a damaged counter, hash, flag or owner would store what was
+    never recorded, or fail halfway through the write (issue 11: refuse hostile state;
+    nothing is stored, `meldcode verify` names the row)."""
+    damage = row_damage(case)
     if damage:
-        raise Conflict(Message(REFUSED, case=case.id, fields=damage_fields(damage)))
+        raise DamagedCase(Message(REFUSED, case=case.id, fields=damage_fields(damage)))
 
 
 def refuse_damaged_version(user: Any) -> None:
