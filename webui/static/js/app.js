@@ -92,14 +92,20 @@
     if (group && conditional) { group.setAttribute("aria-required", show ? "true" : "false"); }
   }
 
-  /* Whether something was filled in at the field: a text, a date, a number or a choice in a
-     list, or a choice of a radio button or box the page did not open with. */
+  /* Whether the field holds an answer that is lost when it is not sent: a text, a date, a
+     number, a choice in a list, a ticked box, or a choice of a radio button other than the
+     diagram's default (data-default: the server reads that default for a field not asked,
+     so nothing is lost). What the page opened with counts as much as what was typed: an
+     answer from a draft or kept on a page shown again after a 422 is dropped the same way
+     (issue 14: only a change since the page opened was named). */
   function filledIn(wrapper) {
     var controls = wrapper.querySelectorAll("input, textarea, select");
     for (var i = 0; i < controls.length; i++) {
       var control = controls[i];
-      if (control.type === "radio" || control.type === "checkbox") {
-        if (control.checked !== control.defaultChecked) { return true; }
+      if (control.type === "radio") {
+        if (control.checked && !control.hasAttribute("data-default")) { return true; }
+      } else if (control.type === "checkbox") {
+        if (control.checked) { return true; }
       } else if (control.value.trim() !== "") {
         return true;
       }
