@@ -198,6 +198,11 @@ class _Reader:
         else:
             return _UNDECIDED
         kinds = _LITERALS.get(self.fields[ref.name]["type"], ())
+        if bool in kinds and type(literal) in (int, float) and literal in (0, 1):
+            # the evaluator holds True == 1 and False == 0, and the check accepts 1/0 on a ja/nee
+            # field (740cefe): the browser gets the same test as true/false (issue 14, a fresh
+            # tester: without it the field had no data-when, always shown and 'verplicht')
+            literal = bool(literal)
         if op is None or not isinstance(literal, kinds) or (isinstance(literal, bool) and bool not in kinds):
             return _UNDECIDED
         return _Open(((ref.name, op, literal),))
