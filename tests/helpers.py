@@ -9,6 +9,7 @@ import contextlib
 import html
 import re
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 
-from engine import audit, cases, definitions, forms, models, store, tasks
+from engine import audit, cases, definitions, forms, models, store, tasks, versions
 from engine.definitions import SourceFile
 from tests.conftest import PASSWORD, ROOT, free_port, meldcode_cli
 from tests.scenarios.paths import LONGEST, SCENARIOS, TEAM_STEPS, fill
@@ -138,6 +139,21 @@ def drop_guards(url):
             else:
                 for event in ("update", "delete"):
                     session.execute(sql_text(f"DROP TRIGGER IF EXISTS {table}_no_{event}"))
+
+
+def write_as_database_writer(db_url: str, statement: str, **params) -> None:
+    """SQL as a database writer with the file or the server runs it: no product code, no
+    append-only guard, no foreign key (PostgreSQL: replica role; SQLite: its own driver, which
+    keeps what it is given)."""
+    drop_guards(db_url)
+    if db_url.startswith("sqlite"):
+        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+            conn.execute(statement, params)
+    else:
+        with store.unit_of_work(write=True) as session:
+            session.execute(sql_text("SET LOCAL session_replication_role = replica"))
+            session.execute(sql_text(statement), params)
+    store.dispose_engines()
 
 
 # --- a case that can no longer go on (a stall planted in an older version) --------------------
@@ -538,3 +554,84 @@ def walk_some_cases(url: str, count: int = 3, prefix: str = "reserve") -> None:
                 break
             task = tasks.get_task(mw, case["tasks"][0]["id"])
             case = tasks.complete_task(mw, task["id"], fill(task["form"]["fields"], LONGEST.decisions))
+
+
+# --- a version with timers (tests/engine/test_timers.py and the tests of firing) -------------
+
+NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+      "camunda": "http://camunda.org/schema/1.0/bpmn"}
+B = "{" + NS["bpmn"] + "}"
+C = "{" + NS["camunda"] + "}"
+XSI = "{http://www.w3.org/2001/XMLSchema-instance}type"
+
+
+def _one(root, xpath):
+    [found] = root.xpath(xpath, namespaces=NS)
+    return found
+
+
+def _place(process, element):
+    """Among the flow elements (the schema wants them before the artifacts)."""
+    process.xpath("bpmn:sequenceFlow", namespaces=NS)[-1].addnext(element)
+    return element
+
+
+def _event(process, tag, element_id, kind, text, **attrs):
+    event = _place(process, etree.Element(B + tag, id=element_id, name=element_id, **attrs))
+    definition = etree.SubElement(event, B + "timerEventDefinition", id=f"{element_id}_def")
+    etree.SubElement(definition, B + kind).text = text
+    definition[0].set(XSI, "bpmn:tFormalExpression")
+    return event
+
+
+def _flow(process, flow_id, source, target):
+    _place(process, etree.Element(B + "sequenceFlow", id=flow_id, sourceRef=source,
+                                  targetRef=target))
+
+
+def timer_files() -> list[SourceFile]:
+    """The shipped meldcode with, between stap 1 and stap 2: a wait until `wachten_tot` (a
+    required date field of stap 1), then two hours; on stap 2 a non-interrupting boundary
+    timer R2/PT1H (to an end event) and an interrupting one after P1D (stap 2 opens again)."""
+    root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
+    process = _one(root, "//bpmn:process[@id='meldcode']")
+    form = _one(root, "//bpmn:userTask[@id='stap1_signalen']//camunda:formData")
+    field = etree.SubElement(form, C + "formField", id="wachten_tot", label="Wachten tot",
+                             type="date")
+    etree.SubElement(etree.SubElement(field, C + "validation"), C + "constraint",
+                     name="required")
+    _one(root, "//bpmn:sequenceFlow[@id='sf_stap1_stap2']").set("targetRef", "wacht_datum")
+    _event(process, "intermediateCatchEvent", "wacht_datum", "timeDate", "wachten_tot")
+    _event(process, "intermediateCatchEvent", "wacht_duur", "timeDuration", "PT2H")
+    _flow(process, "sf_datum_duur", "wacht_datum", "wacht_duur")
+    _flow(process, "sf_duur_stap2", "wacht_duur", "stap2_overleg")
+    _event(process, "boundaryEvent", "herinner", "timeCycle", "R2/PT1H",
+           attachedToRef="stap2_overleg", cancelActivity="false")
+    _place(process, etree.Element(B + "endEvent", id="einde_herinner", name="Herinnerd"))
+    _flow(process, "sf_herinner", "herinner", "einde_herinner")
+    lane = _one(root, "//bpmn:lane[@id='lane_medewerker']")
+    for element in ("wacht_datum", "wacht_duur", "herinner", "einde_herinner"):
+        etree.SubElement(lane, B + "flowNodeRef").text = element
+    bpmn = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    dmn = (ROOT / "processes" / "afwegingskader.dmn").read_bytes()
+    return [SourceFile("meldcode.bpmn", bpmn), SourceFile("afwegingskader.dmn", dmn)]
+
+
+_FILES: list[SourceFile] = []
+
+
+def deploy_timers() -> int:
+    """Deploy the timer version the way a process owner does (check, proof, store, active)."""
+    if not _FILES:
+        _FILES.extend(timer_files())
+    return versions.deploy_files(_FILES, by="pb")["version"]
+
+
+def complete_stap1(people, case, wachten_tot: str) -> dict:
+    [task] = case["tasks"]
+    form = tasks.get_task(people["mw"], task["id"])["form"]["fields"]
+    return tasks.complete_task(people["mw"], task["id"], fill(form, {"wachten_tot": wachten_tot}))
+
+
+def fired(case_id: int) -> list[models.HistoryEvent]:
+    return [e for e in events_of(case_id) if e.action == "timer_fired"]

@@ -9,14 +9,13 @@ SQLite and PostgreSQL, each damage where the database takes it."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from sqlalchemy import text as sql
 
 from engine import errors, store, tasks, users
 from tests.conftest import PASSWORD
-from tests.helpers import Client, drop_guards, verify_all
+from tests.helpers import Client, verify_all
+from tests.helpers import write_as_database_writer as write
 from tests.scenarios.paths import LONGEST, fill
 
 BYTES = "CAST(X'ff41' AS TEXT)"  # bytes that are no UTF-8 (SQLite keeps them in any column)
@@ -115,21 +114,6 @@ ROUTES = (
     ("aud", "/api/v1/cases/{c}/access-log"),
     ("aud", "/api/v1/cases/{c}/verify"),
 )
-
-
-def write(db_url: str, statement: str, **params) -> None:
-    """SQL as a database writer with the file or the server runs it: no product code, no
-    append-only guard, no foreign key (PostgreSQL: replica role; SQLite: its own driver, which
-    keeps what it is given)."""
-    drop_guards(db_url)
-    if db_url.startswith("sqlite"):
-        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
-            conn.execute(statement, params)
-    else:
-        with store.unit_of_work(write=True) as session:
-            session.execute(sql("SET LOCAL session_replication_role = replica"))
-            session.execute(sql(statement), params)
-    store.dispose_engines()
 
 
 def state(case_id: int) -> tuple:

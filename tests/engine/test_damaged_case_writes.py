@@ -16,21 +16,28 @@ import pytest
 from sqlalchemy import text as sql
 
 from engine import cases, clock, scheduler, store, tasks
-from tests.engine.test_damaged_case_rows import DAMAGE, write
-from tests.engine.test_timers import complete_stap1, deploy_timers, fired
-from tests.helpers import Client, cli, renamed_files, store_version
+from tests.helpers import Client, cli, complete_stap1, deploy_timers, fired, renamed_files, store_version
+from tests.helpers import write_as_database_writer as write
 from tests.scenarios.paths import LONGEST, fill
 
-# damages a write builds on (DAMAGE: value read as damaged, or an owner that is no user)
-KINDS = ("started_at-far", "owner_id-gone", "id_counter-text", "access_head-bytes", "version_id-pg-big")
+# damages a write builds on (as tests/engine/test_damaged_case_rows.py plants them): kind ->
+# (column of the case row, value as SQL, the database that takes it)
+DAMAGE = {
+    "started_at-far": ("started_at", "'9999-12-31 23:59:59'", "both"),
+    "owner_id-gone": ("owner_id", "999", "both"),  # a user that does not exist
+    "id_counter-text": ("id_counter", "'x'", "sqlite"),
+    "access_head-bytes": ("access_head", "CAST(X'ff41' AS TEXT)", "sqlite"),  # no UTF-8
+    "version_id-pg-big": ("version_id", "2147483647", "postgresql"),  # the next does not fit
+}
+KINDS = tuple(DAMAGE)
 REFUSED = "De gegevens van casus {c} zijn beschadigd opgeslagen"
 
 
 def plant(db_url: str, kind: str, case_id: int) -> None:
-    table, column, value, where, takes, _, _ = DAMAGE[kind]
+    column, value, takes = DAMAGE[kind]
     if takes != "both" and not db_url.startswith(takes):
         pytest.skip(f"{db_url.split(':')[0]} refuses this value itself")
-    write(db_url, f'UPDATE {table} SET "{column}" = {value} WHERE {where}', c=case_id)
+    write(db_url, f'UPDATE cases SET "{column}" = {value} WHERE id = :c', c=case_id)
 
 
 def snapshot(case_id: int) -> tuple:
@@ -133,7 +140,7 @@ def test_a_move_to_another_version_names_the_damaged_case_and_moves_none(people,
     before = {c: snapshot(c) for c in (damaged["id"], sound["id"])}
     result = cli("migrate", "--from", "1", "--to", str(target), "--user", "pb")
     assert result.exit_code == 1, result.output
-    assert f"casus {damaged['id']}: beschadigd opgeslagen: {DAMAGE[kind][1]}" in result.output, result.output
+    assert f"casus {damaged['id']}: beschadigd opgeslagen: {DAMAGE[kind][0]}" in result.output, result.output
     assert "Traceback" not in result.output
     assert {c: snapshot(c) for c in before} == before
 

@@ -11,94 +11,27 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 from sqlalchemy import func, select
 
-from engine import cases, clock, definitions, models, scheduler, store, tasks, versions, workflow_cache
+from engine import cases, clock, definitions, models, scheduler, store, tasks, workflow_cache
 from engine.definitions import SourceFile
-from tests.conftest import ROOT
-from tests.helpers import events_of, verify
+from tests.helpers import (
+    B,
+    _event,
+    _flow,
+    _one,
+    complete_stap1,
+    deploy_timers,
+    events_of,
+    fired,
+    timer_files,
+    verify,
+)
 from tests.scenarios.paths import fill
 
-NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-      "camunda": "http://camunda.org/schema/1.0/bpmn"}
-B = "{" + NS["bpmn"] + "}"
-C = "{" + NS["camunda"] + "}"
-XSI = "{http://www.w3.org/2001/XMLSchema-instance}type"
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Amsterdam
-
-
-def _one(root, xpath):
-    [found] = root.xpath(xpath, namespaces=NS)
-    return found
-
-
-def _place(process, element):
-    """Among the flow elements (the schema wants them before the artifacts)."""
-    process.xpath("bpmn:sequenceFlow", namespaces=NS)[-1].addnext(element)
-    return element
-
-
-def _event(process, tag, element_id, kind, text, **attrs):
-    event = _place(process, etree.Element(B + tag, id=element_id, name=element_id, **attrs))
-    definition = etree.SubElement(event, B + "timerEventDefinition", id=f"{element_id}_def")
-    etree.SubElement(definition, B + kind).text = text
-    definition[0].set(XSI, "bpmn:tFormalExpression")
-    return event
-
-
-def _flow(process, flow_id, source, target):
-    _place(process, etree.Element(B + "sequenceFlow", id=flow_id, sourceRef=source,
-                                  targetRef=target))
-
-
-def timer_files() -> list[SourceFile]:
-    """The shipped meldcode with, between stap 1 and stap 2: a wait until `wachten_tot` (a
-    required date field of stap 1), then two hours; on stap 2 a non-interrupting boundary
-    timer R2/PT1H (to an end event) and an interrupting one after P1D (stap 2 opens again)."""
-    root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
-    process = _one(root, "//bpmn:process[@id='meldcode']")
-    form = _one(root, "//bpmn:userTask[@id='stap1_signalen']//camunda:formData")
-    field = etree.SubElement(form, C + "formField", id="wachten_tot", label="Wachten tot",
-                             type="date")
-    etree.SubElement(etree.SubElement(field, C + "validation"), C + "constraint",
-                     name="required")
-    _one(root, "//bpmn:sequenceFlow[@id='sf_stap1_stap2']").set("targetRef", "wacht_datum")
-    _event(process, "intermediateCatchEvent", "wacht_datum", "timeDate", "wachten_tot")
-    _event(process, "intermediateCatchEvent", "wacht_duur", "timeDuration", "PT2H")
-    _flow(process, "sf_datum_duur", "wacht_datum", "wacht_duur")
-    _flow(process, "sf_duur_stap2", "wacht_duur", "stap2_overleg")
-    _event(process, "boundaryEvent", "herinner", "timeCycle", "R2/PT1H",
-           attachedToRef="stap2_overleg", cancelActivity="false")
-    _place(process, etree.Element(B + "endEvent", id="einde_herinner", name="Herinnerd"))
-    _flow(process, "sf_herinner", "herinner", "einde_herinner")
-    lane = _one(root, "//bpmn:lane[@id='lane_medewerker']")
-    for element in ("wacht_datum", "wacht_duur", "herinner", "einde_herinner"):
-        etree.SubElement(lane, B + "flowNodeRef").text = element
-    bpmn = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    dmn = (ROOT / "processes" / "afwegingskader.dmn").read_bytes()
-    return [SourceFile("meldcode.bpmn", bpmn), SourceFile("afwegingskader.dmn", dmn)]
-
-
-_FILES: list[SourceFile] = []
-
-
-def deploy_timers() -> int:
-    """Deploy the timer version the way a process owner does (check, proof, store, active)."""
-    if not _FILES:
-        _FILES.extend(timer_files())
-    return versions.deploy_files(_FILES, by="pb")["version"]
 
 
 def start(people, ref="C-timer") -> dict:
     return cases.start_case(people["mw"], {"client_ref": ref, "reason": "zorgen"})
-
-
-def complete_stap1(people, case, wachten_tot: str) -> dict:
-    [task] = case["tasks"]
-    form = tasks.get_task(people["mw"], task["id"])["form"]["fields"]
-    return tasks.complete_task(people["mw"], task["id"], fill(form, {"wachten_tot": wachten_tot}))
-
-
-def fired(case_id: int) -> list[models.HistoryEvent]:
-    return [e for e in events_of(case_id) if e.action == "timer_fired"]
 
 
 def open_steps(people, case_id: int) -> list[str]:
