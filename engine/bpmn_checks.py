@@ -180,7 +180,7 @@ def _gateway_problems(name: str, scope) -> list[Problem]:
 def _field_problems(name: str, task, field_node) -> list[Problem]:
     key = field_node.get("id") or ""
     kind = field_node.get("type")
-    where = Message(N_("formulierveld '{field}' van {task}"), field=key, task=label_of(task))
+    where = Message(N_("formulierveld '{field}' van {task}"), field=shown_text(key), task=label_of(task))
     problems = []
 
     def problem(node, template: str, **params) -> None:

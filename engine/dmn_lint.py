@@ -33,7 +33,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as SPIFF_DMN_SCHEMAS
 from . import expressions
 from .bpmn_checks import expression_problem as _expression_problem
 from .messages import N_, Message, text_of
-from .problems import Problem, label_of
+from .problems import Problem, label_of, shown_text
 from .problems import line_of as _line
 
 if TYPE_CHECKING:
@@ -220,7 +220,7 @@ def _table_problems(name: str, decision, table, ns) -> list[Problem]:
                              "uitkomst komt onder die naam in de zaak, waar de gateways haar "
                              "lezen; gebruik letters, cijfers en _"), column=column_label(node))
         elif output in seen:
-            problem(node, N_("{what}: uitvoer '{output}' komt twee keer voor"), output=output)
+            problem(node, N_("{what}: uitvoer '{output}' komt twee keer voor"), output=shown_text(output))
         seen.add(output)
     for number, rule in enumerate(table.findall("dmn:rule", namespaces=ns), 1):
         cells_in = rule.findall("dmn:inputEntry", namespaces=ns)
@@ -256,12 +256,12 @@ def _input_cell_problems(name: str, what: Message, number: int, cell, ns) -> lis
     except expressions.ExpressionError as exc:
         return [Problem(name, _line(node), Message(N_(
             "{what}: ongeldige invoercel '{cell}' in rij {number}: {reason}"), what=what,
-            cell=raw, number=number, reason=text_of(exc)))]
+            cell=shown_text(raw), number=number, reason=text_of(exc)))]
     # SpiffWorkflow replaces a `?` outside quotes by the input; its quote scan can miss one.
     if test and "?" in test and expressions.DMN_PLACEHOLDER.sub("", test) != test:
         return [Problem(name, _line(node), Message(N_(
             "{what}: invoercel '{cell}' in rij {number}: een vraagteken in een tekst wordt door "
-            "de engine als de invoer gelezen; laat het vraagteken weg"), what=what, cell=raw,
+            "de engine als de invoer gelezen; laat het vraagteken weg"), what=what, cell=shown_text(raw),
             number=number))]
     return []
 
@@ -280,4 +280,4 @@ def text_line(cell, ns) -> int:
 def column_label(node) -> str:
     """How a message names an input or output column: its label, name or id, quoted."""
     label = " ".join((node.get("label") or node.get("name") or "").split())
-    return f"'{label}'" if label else f"'{node.get('id') or etree.QName(node).localname}'"
+    return f"'{label}'" if label else f"'{shown_text(node.get('id') or etree.QName(node).localname)}'"

@@ -14,6 +14,7 @@ them together. What a condition reads is engine.condition_checks'.
 from __future__ import annotations
 
 import difflib
+import re
 
 from lxml import etree
 
@@ -28,6 +29,13 @@ PROPERTIES = ("help", "multiline", *CONDITIONS, "invalid_message", "not_after", 
 OPTION_HELP = "help."
 # The validation rules forms.fields_of reads (camunda:constraint names).
 CONSTRAINTS = ("required", "maxlength", "min", "max")
+# The rules whose config forms.fields_of reads as a whole number (forms._int), and what it must be.
+NUMBER_CONSTRAINTS = ("maxlength", "min", "max")
+NUMBER_WORDS = {
+    "maxlength": N_("een positief geheel getal (zoals 200)"),
+    "min": N_("een geheel getal (zoals 0)"),
+    "max": N_("een geheel getal (zoals 10)"),
+}
 # The attributes of camunda:formField the parser reads (definitions._FormUserTaskParser).
 ATTRIBUTES = ("id", "label", "type", "defaultValue")
 # Camunda elements inside a field and inside its lists, by the element that holds them.
@@ -69,7 +77,7 @@ def suggestion(word: str, candidates) -> str | None:
 def hint(word: str, candidates) -> Message | str:
     """ "; bedoelt u 'x'?" for the near miss of `word` among `candidates`, else ""."""
     found = suggestion(word, [c for c in candidates if c != word])
-    return Message(N_("; bedoelt u {suggestion}?"), suggestion=f"'{found}'") if found else ""
+    return Message(N_("; bedoelt u {suggestion}?"), suggestion=f"'{shown_text(found)}'") if found else ""
 
 
 def element_named(node) -> str:
@@ -77,7 +85,7 @@ def element_named(node) -> str:
     ("'Stap 1: signalen' (stap1_signalen)"), the id alone when it has no label."""
     label = label_of(node)
     node_id = node.get("id") or ""
-    return f"{label} ({node_id})" if node.get("name") and node_id else label
+    return f"{label} ({shown_text(node_id)})" if node.get("name") and node_id else label
 
 
 def owner_of(field_node):
@@ -108,6 +116,8 @@ def lint_fields(name: str, root) -> list[Problem]:
         message = _default_problem(field_node, where)
         if message is not None:
             problems.append(Problem(name, _line(field_node), message))
+        for node, message in _constraint_problems(field_node, where):
+            problems.append(Problem(name, _line(node), message))
         for node, kind, key, known in _unknown_keys(field_node):
             problems.append(
                 Problem(
@@ -122,11 +132,34 @@ def lint_fields(name: str, root) -> list[Problem]:
                         what=_WHAT[kind],
                         key=shown_text(key),
                         hint=hint(key, known),
-                        known=joined(known),
+                        known=joined(shown_text(k) for k in known),
                     ),
                 )
             )
     return problems
+
+
+def _constraint_problems(field_node, where: Message) -> list[tuple[object, Message]]:
+    """(node, message) for each maxlength, min or max constraint whose config forms.fields_of
+    cannot take as it stands: forms._int reads a config that is no whole number as no rule at
+    all (maxlength "abc" or "" fell back to the default length in silence) and took "-5" as a
+    maximum length no answer meets (issue 14, a fresh tester). maxlength must be a positive
+    whole number, min and max a whole number ("-5" is a bound on a number)."""
+    found: list[tuple[object, Message]] = []
+    for node in field_node.xpath("camunda:validation/camunda:constraint", namespaces=NS):
+        rule = node.get("name") or ""
+        if rule not in NUMBER_CONSTRAINTS:
+            continue
+        config = node.get("config")
+        pattern = r"[0-9]+" if rule == "maxlength" else r"-?[0-9]+"
+        if config is not None and re.fullmatch(pattern, config) and (rule != "maxlength" or int(config) > 0):
+            continue
+        found.append((node, Message(
+            N_("{where}: validatieregel '{rule}' heeft config '{config}', maar het product leest "
+               "daar alleen {number}; het zou de regel nu stil overslaan of verkeerd toepassen"),
+            where=where, rule=rule, config=shown_text(config or ""),
+            number=NUMBER_WORDS[rule])))
+    return found
 
 
 def _unknown_keys(field_node) -> list[tuple[object, str, str, tuple[str, ...]]]:

@@ -33,6 +33,11 @@ class Problem:
     message: str
     path: tuple[Any, ...] = field(default=(), compare=False)
 
+    def __post_init__(self) -> None:
+        # The last guard of issue 14's rule (one finding is one line): a value filled in that
+        # a check did not pass through shown_text still cannot make up a line of its own.
+        object.__setattr__(self, "message", one_line(self.message))
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}"
 
@@ -41,7 +46,8 @@ class Problem:
         lines = []
         for number, hop in enumerate(self.path, 1):
             answers = ", ".join(f"{k}={_show(v)}" for k, v in (hop.get("data") or {}).items())
-            lines.append(f"  {number}. {hop['step']}" + (f": {answers}" if answers else ""))
+            lines.append(f"  {number}. {_escaped(str(hop['step']))}"
+                         + (f": {_escaped(answers)}" if answers else ""))
         return lines
 
     def as_dict(self) -> dict[str, Any]:
@@ -79,7 +85,26 @@ def shown_text(text: str, limit: int = 80) -> str:
     diagram cannot make up a finding of its own (issue 14); longer than `limit` characters:
     cut, with '…'. Raises nothing."""
     cut = text[:limit] + ("…" if len(text) > limit else "")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in cut)
+    return _escaped(cut)
+
+
+def _escaped(text: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def one_line(message: str) -> str:
+    """`message` with every character that is not printable in a value filled in written as
+    an escape (`\\n`), as shown_text does but without a cut: a Message keeps its template and
+    values (each str value escaped, a Message value the same way), a plain str is escaped
+    whole. In: a problem's message; out: the same kind of text. Raises nothing. Rule: issue 14
+    (F3), a newline in diagram text must not make up a finding line."""
+    if message.isprintable():
+        return message
+    if not isinstance(message, Message):
+        return _escaped(message)
+    params = {key: one_line(value) if isinstance(value, str) else value
+              for key, value in message.params.items()}
+    return Message(message.template, **params)
 
 
 def line_of(node) -> int:
@@ -91,4 +116,4 @@ def label_of(node) -> str:
     """How a problem names a BPMN/DMN element to a process owner: its label (the `name`
     attribute, as the modeler shows it) in quotes, the id only when it has no label."""
     name = " ".join((node.get("name") or "").split())
-    return f"'{name}'" if name else f"'{node.get('id') or etree.QName(node).localname}'"
+    return f"'{name}'" if name else f"'{shown_text(node.get('id') or etree.QName(node).localname)}'"

@@ -20,6 +20,7 @@ from typing import Any
 from lxml import etree
 
 from .messages import N_, Message
+from .problems import shown_text
 
 # libxml2's error codes by name (lxml.etree.ErrorTypes), to find the kind of a syntax error.
 _TYPE_NAMES: dict[int, str] = {
@@ -49,7 +50,9 @@ def _first(rules: list[Rule], text: str, given: Mapping[str, Any]) -> Message | 
         found = re.search(pattern, text, flags=re.S)
         if found is None:
             continue
-        values = {**given, **{k: _local(v) for k, v in found.groupdict().items() if v}}
+        # a value libxml2 quotes is the file's text: one line (problems.shown_text); the cut is
+        # generous, the schema's list of expected elements is long
+        values = {**given, **{k: shown_text(_local(v), 1000) for k, v in found.groupdict().items() if v}}
         if all(values.get(name) not in (None, "") for name in _needs(message.template)):
             return Message(message.template, **{k: values[k] for k in _needs(message.template)})
     return None
