@@ -191,10 +191,12 @@ def check_copy(url: str, jobs: int = 1) -> int:
     verify --all` does: its log (log_verify.verify_log: no gap, every entry's keyed hash with
     this instance's history key, every row in the log, the cases it names present), every
     case (verification.verify_all: header, both chains, replay) and the rows outside the
-    cases (config_seals.problems: users, tokens, process files, settings). `jobs` processes
-    check cases side by side. Returns the log's size. Raises RestoreRefused naming the first
-    problems. Leaves no head record for the scratch copy."""
-    from . import config_seals, verification
+    cases (config_seals.problems: users, tokens, process files, settings); then what no seal
+    or chain covers (engine/restore_rows.py: the active version and other columns checked,
+    the sign-in counters removed from the copy). `jobs` processes check cases side by side.
+    Returns the log's size. Raises RestoreRefused naming the first problems. Leaves no head
+    record for the scratch copy."""
+    from . import config_seals, restore_rows, verification
 
     engine = store.get_engine(url)
     problems: list[str] = []
@@ -230,6 +232,10 @@ def check_copy(url: str, jobs: int = 1) -> int:
                 more=f" (en nog {more})" if more > 0 else "",
             )
         )
+    # what no seal or chain covers (engine/restore_rows.py): checked, or not carried
+    with engine.begin() as conn:
+        restore_rows.check(conn)
+        restore_rows.drop_uncarried(conn)
     return report.tree_size
 
 
