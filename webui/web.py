@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import format_date, format_datetime, format_timedelta
 from flask_babel import gettext as _
@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine import pages, practice, stored_rows, timezones
 from engine.commands import MAX_ID
-from engine.errors import DomainError
+from engine.errors import DomainError, Forbidden
 from engine.messages import N_
 from engine.roles import CASE_STARTERS
 from engine.stored_text import damaged
@@ -365,6 +365,9 @@ def _stored_damage(exc: BaseException):
         return None
     if not damage:
         return None
+    refused = _refused_read(case_id, task_id)
+    if refused is not None:  # access first, then damage: no details to who may not read it
+        return refused
     current_app.logger.warning("case %s is stored damaged: %s", case_id, list(damage),
                                exc_info=exc)
     fields = "; ".join(f"{name}: {translate(kind)}" for name, kind in damage.items())
@@ -379,6 +382,35 @@ def _stored_damage(exc: BaseException):
     if _wants_json():
         return jsonify({"error": message}), 409
     return error_page(409, message, _("Gegevens beschadigd"))
+
+
+def _refused_read(case_id: Any, task_id: Any):
+    """The 403 of any case the requester may not read (engine.case_access.may_read_damaged;
+    CONTRACT section 2), logged as a refused read (NEN 7513), for a request on a case stored
+    damaged; None when they may read it. Who cannot be told (no session, no token) or what
+    does not read to decide is refused (fail closed)."""
+    from engine import audit, case_access, store
+
+    who = g.get("principal") if _wants_json() else (
+        current_user.principal if current_user.is_authenticated else None)
+    try:
+        if who is not None and case_access.may_read_damaged(who, case_id):
+            return None
+    except Exception:  # noqa: BLE001 - the database gone as well: refused, not told why
+        current_app.logger.warning("access to damaged case %s not decided", case_id,
+                                   exc_info=True)
+    if who is not None and isinstance(case_id, int):
+        reading = request.method in ("GET", "HEAD")
+        action = ("read_task" if reading else "complete_task") if task_id is not None else (
+            "read" if reading else str(request.endpoint or "change").rpartition(".")[2])
+        try:
+            with store.unit_of_work(write=True) as session:
+                audit.log_access(session, who, action, "denied", case_id=case_id,
+                                 source=getattr(who, "source", None))
+        except Exception:  # noqa: BLE001 - the refusal stands; the log failure is logged
+            current_app.logger.warning("refused read of case %s not logged", case_id,
+                                       exc_info=True)
+    return _domain_error(Forbidden(N_("U heeft geen toegang tot deze casus.")))
 
 
 class _DepthSafeJSON(DefaultJSONProvider):
