@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from . import config, settings
+from . import config, log_head, settings
 from .errors import DomainError
 from .messages import N_
 
@@ -184,13 +184,19 @@ _write_queues: dict[str, _WriteQueue] = {}
 
 
 def write_queue(engine: Engine) -> contextlib.AbstractContextManager:
+    """The write queue of `engine`'s SQLite database file (a no-op for PostgreSQL, memory and
+    `file:` URLs): entered, it holds the turn to write. One queue, and one lock file beside
+    the file's real path, per database (log_head.identity): keyed by the path as typed, a
+    spelling through a link queued apart from the plain one (issue 11 point 3), and a nested
+    write through `./` waited on its own thread's lock until DatabaseBusy."""
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:" or database.startswith("file:"):
         return contextlib.nullcontext()
+    key = log_head.identity(engine.url)
     with _lock:
-        queue = _write_queues.get(database)
+        queue = _write_queues.get(key)
         if queue is None:
-            queue = _write_queues[database] = _WriteQueue(database)
+            queue = _write_queues[key] = _WriteQueue(os.path.realpath(database))
     return queue.held()
 
 
