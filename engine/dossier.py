@@ -4,13 +4,12 @@ web layer (webui/documents.py) turns them into words: the JSON evidence file, th
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, links, verification, versions
+from . import audit, cases, commands, entries, links, verification, versions
 from .messages import N_
 from .models import AccessLogEntry, Case, HistoryEvent, User, utcnow
 from .store import unit_of_work
@@ -40,9 +39,8 @@ def element_names(definition) -> dict[str, str]:
 def _recorded(label: str, kind: str, options: dict, value: Any) -> dict[str, Any]:
     """A recorded value with what the diagram says about it: its label, its type and, for an
     option, the option's label (None otherwise)."""
-    option = options.get(value) if isinstance(value, Hashable) and not isinstance(value, bool) \
-        else None
-    return {"label": label, "type": kind, "value": value, "option_label": option}
+    return {"label": label, "type": kind, "value": value,
+            "option_label": entries.option_label(options, value)}
 
 
 def _stamp(at: Any) -> str | None:

@@ -43,11 +43,7 @@ def labelled(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         parse = {"date": date.fromisoformat, "datetime": timezones.parse_iso}.get(f.type)
         value = _parsed(data[f.name], parse) if parse else data[f.name]
-        names = {o.value: o.label for o in f.options}
-        if isinstance(value, list) and names:  # a multi-choice field: its options' names
-            option = ", ".join(names.get(v, str(v)) for v in value) or None
-        else:
-            option = names.get(value) if isinstance(value, str) else None
+        option = option_label({o.value: o.label for o in f.options}, value)
         out.append({"name": f.name, "label": f.label, "type": f.type, "value": value,
                     "option_label": option})
     for name, value in data.items():
@@ -55,6 +51,17 @@ def labelled(fields: list, data: dict[str, Any]) -> list[dict[str, Any]]:
             out.append({"name": name, "label": name, "type": _type_of(value), "value": value,
                         "option_label": None})
     return out
+
+
+def option_label(names: dict[str, str], value: Any) -> str | None:
+    """How a recorded choice reads: the diagram's name of the chosen option (`names`: option
+    value -> label), of each chosen one of a multi-choice field joined with commas (an
+    unknown code as it is), None for no choice or a field without options. The one rendering
+    of the case page (labelled) and the dossier (engine/dossier.py): the dossier showed a
+    multi-choice answer as the Python list "['vgv']" (issue 14). Raises nothing."""
+    if isinstance(value, list) and names:
+        return ", ".join(names.get(v, str(v)) for v in value) or None
+    return names.get(value) if isinstance(value, str) else None
 
 
 def _parsed(value: Any, parse: Any) -> Any:

@@ -30,7 +30,7 @@ from markupsafe import Markup
 
 from engine import dossier, timezones
 
-from .web import LANES, STATUS, label
+from .web import LANES, STATUS, answer, label
 
 TEMPLATES = Path(__file__).parent / "templates" / "documents"
 
@@ -149,20 +149,20 @@ def local_time(at: datetime | str | None, seconds: bool = False) -> str:
 
 def display(entry: dict[str, Any]) -> str:
     """A recorded value ({value, and from the diagram: type, option_label}) as the dossier
-    shows it: yes/no, the option's label, a date in words, "—" for nothing."""
+    shows it: yes/no, a date in words, "—" for nothing (also no box ticked); everything else
+    as the case page shows it (webui.web.answer: the option's label, each chosen option of a
+    multi-choice field by its label; before, the dossier printed "['vgv']", issue 14)."""
     value = entry.get("value")
-    if value is None or value == "":
+    if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):
         return _("Ja") if value else _("Nee")
-    if entry.get("option_label"):
-        return entry["option_label"]
-    if entry.get("type") == "date" and isinstance(value, str):
+    if entry.get("type") == "date" and isinstance(value, str) and not entry.get("option_label"):
         try:
             return format_date(date.fromisoformat(value), "d MMMM yyyy")
         except ValueError:
             return value
-    return str(value)
+    return answer(entry)
 
 
 def _words(table: dict, code: Any) -> str:
