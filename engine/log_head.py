@@ -78,10 +78,19 @@ def path_for(engine: Engine) -> Path:
     """The record of the database `engine` connects to: one file per database (identity)
     under the instance directory. A record an earlier version keyed by the URL as typed is
     taken over (renamed) when the database has none yet."""
+    return record_path(engine, "log-head-")
+
+
+def record_path(engine: Engine, prefix: str) -> Path:
+    """The file `<prefix><digest of identity>.json` under the instance directory: a record of
+    the database `engine` connects to (the head record here, restore's intent record in
+    engine/restore_steps.py). One an earlier version named after the URL as typed is taken
+    over (renamed) when there is none under the identity yet, so an unfinished restore's
+    record is never left behind under the old name."""
     folder = settings.instance_dir()
-    path = folder / f"log-head-{_digest(identity(engine.url))}.json"
-    legacy = folder / f"log-head-{_digest(engine.url.render_as_string(hide_password=True))}.json"
-    if legacy != path and not path.exists() and legacy.exists():
+    path = folder / f"{prefix}{_digest(identity(engine.url))}.json"
+    legacy = folder / f"{prefix}{_digest(engine.url.render_as_string(hide_password=True))}.json"
+    if legacy != path and not os.path.lexists(path) and os.path.lexists(legacy):
         with contextlib.suppress(FileNotFoundError):  # another process took it over first
             os.rename(legacy, path)
     return path

@@ -77,9 +77,9 @@ def intent_path(url: str) -> Path:
     """The intent record of the database at `url`: beside its head record, named after the
     same digest of the database's identity (engine/log_head.py identity: the real path of an
     SQLite file, host, port and name of a PostgreSQL database), so that every spelling of
-    its URL finds the same record and lock."""
-    head = log_head.path_for(store.get_engine(url))
-    return head.with_name(head.name.replace("log-head-", "terugzetten-", 1))
+    its URL finds the same record and lock. A record an earlier version named after the URL
+    as typed is taken over (log_head.record_path), so an unfinished restore stays in sight."""
+    return log_head.record_path(store.get_engine(url), "terugzetten-")
 
 
 def _mac(body: dict[str, Any]) -> str:

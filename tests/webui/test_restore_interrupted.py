@@ -413,3 +413,28 @@ def test_a_postgresql_database_is_one_whatever_its_url_says(pg_server):
     assert len(paths) == 1
     other = base.set(database="meldcode2").render_as_string(hide_password=False)
     assert restore_steps.intent_path(other) not in paths
+
+
+def test_an_unfinished_restore_recorded_under_the_old_name_stays_in_sight(db_url, people):
+    """Issue 11 point 4: the intent record of a restore an earlier version began (named after
+    the URL as typed) was not taken over as the head record was: verify passed a database the
+    restore may have swapped without its admin line. It is taken over, and verify reports it."""
+    import hashlib
+
+    from sqlalchemy.engine import make_url
+
+    from engine import restore, restore_steps
+
+    walk_some_cases(db_url, 1, "voor")
+    before = restore.log_size(db_url), restore.recorded_head(db_url)
+    restore_steps.begin(db_url, "oud.bak", "beheerder", *before)
+    path = restore_steps.intent_path(db_url)
+    typed = make_url(db_url).render_as_string(hide_password=True)
+    legacy = path.with_name(f"terugzetten-{hashlib.sha256(typed.encode()).hexdigest()[:16]}.json")
+    assert legacy != path
+    path.rename(legacy)
+    verify = operator_cli("verify", "--all", url=db_url)
+    assert verify.returncode == 1, verify.stdout + verify.stderr
+    assert "een terugzetting uit oud.bak" in verify.stdout, verify.stdout
+    assert "is niet afgemaakt" in verify.stdout, verify.stdout
+    assert path.is_file() and not legacy.exists()
