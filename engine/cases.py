@@ -89,8 +89,8 @@ def case_dict(case: Case, owner: str, tasks: list[dict[str, Any]], stamp: Stamp 
         "started_at": stamp(case.started_at),
         "closed_at": stamp(case.closed_at) if case.closed_at else None,
         "stalled_at": stamp(case.stalled_at) if case.stalled_at else None,
-        "completed_steps": list(case.completed_steps),
-        "data": dict(case.data),
+        "completed_steps": stored_rows.copied(case.completed_steps),
+        "data": stored_rows.copied(case.data),
         "tasks": tasks,
         "linked_cases": list(linked or []), **({"practice": True} if case.practice else {}),
     }

@@ -61,6 +61,13 @@ def value_damage(value: Any) -> Any:
     return damage_text(value)
 
 
+def copied(value: Any) -> Any:
+    """A copy of a JSON value as read (a dict or list), or the value itself when it is a
+    marker (DamagedData, DamagedList): a copy of it would be plain, and the API and pages
+    could no longer name the damage (issue 11)."""
+    return value if damage_text(value) is not None else type(value)(value)
+
+
 def damage_of(row: Any) -> dict[str, str]:
     """The columns of a loaded row (a Row) that hold a value read as damaged (a time, a text,
     JSON, a number: value_damage), with the kind of each; empty when none does."""

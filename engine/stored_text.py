@@ -212,9 +212,9 @@ def loads(text: str | bytes) -> Any:
 
 def shaped(value: Any, shape: type) -> Any:
     """`value` (read JSON) when it has `shape` (dict: an object; list: a list of texts), else a
-    marker of that shape: an empty DamagedData or DamagedList naming the damage."""
-    if value is None:
-        return None
+    marker of that shape: an empty DamagedData or DamagedList naming the damage. None (JSON
+    null; every StoredJSON column is NOT NULL, so never SQL's NULL) is such a value too: read
+    as None, a page or a completion failed on it (TypeError, a 500; issue 11)."""
     if isinstance(value, DamagedData | DamagedList):
         return value if isinstance(value, shape) else _marked(shape, None, value.damage)
     if shape is dict and isinstance(value, dict):

@@ -18,6 +18,7 @@ from typing import Any
 from flask_babel import gettext
 
 from engine.messages import Message
+from engine.stored_text import DamagedData, DamagedList
 
 
 def translate(value: Any) -> Any:
@@ -34,6 +35,9 @@ def translate_all(value: Any) -> Any:
     """translate through dicts, lists and tuples: an error body with its field errors."""
     if isinstance(value, Message):
         return translate(value)
+    if isinstance(value, DamagedData | DamagedList):
+        # stored JSON read as a marker (no Message inside): kept, so the API names the damage
+        return value
     if isinstance(value, dict):
         return {k: translate_all(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
