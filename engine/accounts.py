@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from . import audit, timezones, tokens, user_trust, users
-from .errors import BadRequest, Forbidden, Invalid, NotFound
+from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from .messages import N_, Message
 from .models import User
 from .roles import AUDITOR, BEHEERDER
@@ -194,13 +194,18 @@ def change_password(who: Who, name: str, password: str, via: Via | None = None) 
 
 def deactivate_user(who: Who, name: str, via: Via | None = None) -> dict[str, Any]:
     """Switch a user off (users.deactivate: sessions end, tokens revoked, their reports lose
-    them as leidinggevende). A beheerder cannot switch themselves off (see the module). Raises
-    NotFound, Invalid (`uitschakelen`), Forbidden (logged)."""
+    them as leidinggevende). A beheerder cannot switch themselves off (see the module). A user
+    whose row cannot be trusted is not switched off: Conflict saying what to do instead
+    (user_trust.NOT_DEACTIVATED). Raises NotFound, Invalid (`uitschakelen`), Forbidden
+    (logged)."""
     by = allowed(who, BEHEERDER, via)
     if _is_self(who, name):
         raise Invalid(NOT_YOURSELF, {"uitschakelen": NOT_YOURSELF})
     with unit_of_work(write=True) as session:
-        _trusted(session, name)
+        try:
+            _trusted(session, name)
+        except Conflict:  # what to do instead (user_trust.NOT_DEACTIVATED)
+            raise Conflict(Message(user_trust.NOT_DEACTIVATED, name=name.strip()[:80])) from None
         return _view(session, users.deactivate(session, name, by=by))
 
 

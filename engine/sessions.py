@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from . import config_seals
+from . import config_seals, user_trust
 from .models import User
 from .passwords import hasher_and_dummy
 from .store import get_engine, unit_of_work
@@ -46,14 +46,17 @@ def sign_in(name: str, password: str, source: str | None = None) -> SignedIn | N
     completions wait for (issue 11). Only when argon2's parameters changed does a short write
     store the new hash, made before that write begins.
     """
-    row = None
+    row, untrusted = None, False
     if name_problem(name) is None:  # a NUL or lone surrogate is no one's name (and no query)
         with get_engine().connect() as conn:
             row = conn.execute(_SIGN_IN_QUERY, {"name": (name or "").strip()}).first()
+            untrusted = row is not None and user_trust.holds_bytes(conn, row.id)
     hasher, dummy = hasher_and_dummy()
-    # A row that does not match its seal is refused as a wrong password is (the reason only in
-    # the log): whoever planted a hash or a role in the database signs in as nobody.
-    if row is None or not row.active or not config_seals.user_intact(row, "sign-in"):
+    # A row that does not match its seal, or holds bytes its seal cannot tell from text (SQLite:
+    # roles as a BLOB), is refused as a wrong password is (the reason only in the log):
+    # whoever planted a hash or a role in the database signs in as nobody (issue 11).
+    if row is None or not row.active or not config_seals.user_intact(row, "sign-in") \
+            or untrusted:
         try:
             hasher.verify(dummy, password or "")  # the same time, whether or not the name exists
         except VerificationError:
@@ -79,11 +82,14 @@ def sign_in(name: str, password: str, source: str | None = None) -> SignedIn | N
 
 def session_version(user_id: int) -> int | None:
     """The session version a web session of this user must carry, or None when the user is
-    gone or switched off, or their row does not match its seal (config_seals, logged): one
-    indexed read on a plain connection, on every request."""
+    gone or switched off, or their row does not match its seal (config_seals, logged) or holds
+    bytes in a text column (user_trust.holds_bytes, issue 11): an indexed read on a plain
+    connection, on every request."""
     with get_engine().connect() as conn:
         row = conn.execute(_SESSION_QUERY, {"id": user_id}).first()
-    if row is None or not row.active or not config_seals.user_intact(row, "session"):
+        untrusted = row is not None and user_trust.holds_bytes(conn, row.id)
+    if row is None or not row.active or not config_seals.user_intact(row, "session") \
+            or untrusted:
         return None
     return row.session_version or 0
 
@@ -107,7 +113,8 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
             if name_problem(name) is None else None)
     hasher, dummy = hasher_and_dummy()
     if user is None or not user.active or not config_seals.user_intact(
-            config_seals.read_user(session, user.id), "sign-in"):
+            config_seals.read_user(session, user.id), "sign-in") \
+            or user_trust.holds_bytes(session.connection(), user.id):
         try:
             hasher.verify(dummy, password or "")
         except VerificationError:

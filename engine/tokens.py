@@ -170,8 +170,9 @@ def list_tokens(session: Session, name: str,
     The times as `stamp` gives them: ISO 8601 UTC to the second by default (the command line's
     `token list`), an aware UTC datetime with timezones.to_utc (the beheerder's page); a time
     stored damaged is DAMAGED ("beschadigd"), never the 1970 it reads as.
+    A user whose name is stored as bytes is found by the same text (user_trust.find_user).
     Raises NotFound for an unknown name."""
-    user = get_user(session, name)
+    user = user_trust.find_user(session, name)
     now = utcnow()
     mine = ApiToken.user_id == user.id
     if session.get_bind().dialect.name == "sqlite":  # PostgreSQL keeps only integers there
@@ -215,9 +216,10 @@ def revoke(session: Session, user: User, token_id: int | None) -> int:
 
 def revoke_tokens(session: Session, name: str, token_id: int | None = None, by: Any = None) -> int:
     """Revoke one token of a user (by its number) or, without a number, all of them; returns
-    how many were still open. Raises NotFound for an unknown user or a number that is not one
-    of theirs."""
-    user = get_user(session, name)
+    how many were still open. It only takes access away, so it reaches a user whose row cannot
+    be trusted too, found also when the name is stored as bytes (user_trust.find_user, issue
+    11). Raises NotFound for an unknown user or a number that is not one of theirs."""
+    user = user_trust.find_user(session, name)
     if token_id is not None and (not 0 < token_id <= MAX_ID or session.scalar(
         select(func.count()).select_from(ApiToken)
         .where(ApiToken.id == token_id, ApiToken.user_id == user.id)
@@ -244,11 +246,18 @@ def principal_for_token(token: str, source: str | None = None) -> Principal | No
     """Who holds this API token, or None when it is unknown, revoked, expired or its user is
     switched off: one indexed read on a plain connection (no ORM session), on every API
     request; None too when the token's row (token_intact) or the user's row (config_seals)
-    does not match its seal, logged, or its stored expiry is no time (issue 11)."""
+    does not match its seal or the user's row holds bytes (user_trust.holds_bytes), logged,
+    or its stored expiry is no time (issue 11)."""
     if not token or len(token) > 200:
         return None
     with get_engine().connect() as conn:
         row = conn.execute(_TOKEN_QUERY, {"h": _token_hash(token), "now": utcnow()}).first()
+        # bytes in the user's row (SQLite: a name or roles as a BLOB) read as the text the seal
+        # covers, yet no text equals them: such a user acts as nobody (issue 11), fail closed
+        if row is not None and user_trust.holds_bytes(conn, row.id):
+            log.warning("users row holds bytes in a text column: changed outside the product",
+                        extra={"user_id": row.id, "seen_at": "api-token"})
+            return None
     if row is None:
         return None
     own = SimpleNamespace(**{name: getattr(row, "token_" + name) for name in (*TOKEN_FIELDS, "seal")})

@@ -1,11 +1,13 @@
 """A users row that cannot be trusted (issue 11): it does not match its seal
 (engine/config_seals.py), holds a value stored damaged (engine/stored_text.py), or holds bytes
 (SQLite: a BLOB) in a text column, which read back as the same text while no text equals them
-in a query (a name no longer found, a token hash that never matches). A user whose row does
-not match its seal acts as nobody (config_seals); the beheerder's pages and `meldcode token
-list` mark every such row (untrusted_users), and a command that would change the user or make
-them a token refuses (refuse_untrusted) instead of changing a row it cannot reseal, or saying
-it did what it did not."""
+in a query (a name no longer found, a token hash that never matches). Such a user acts as
+nobody at every door (sign-in, web session, API token, the command line's --user: holds_bytes
+beside the seal check). The beheerder's pages and `meldcode token list` mark every such row
+(untrusted_users); a command that would change the user or make them a token refuses
+(refuse_untrusted) instead of changing a row it cannot reseal, or saying it did what it did
+not; the commands that only read or take access away (`token list`, `token revoke`) still
+reach them, by a name stored as bytes too (find_user)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from sqlalchemy import Connection, LargeBinary, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from .config_seals import USER_COLUMNS, read_user, user_intact
-from .errors import Conflict
+from .errors import Conflict, NotFound
 from .messages import N_, Message
 from .models import User
 from .users import name_problem
@@ -27,6 +29,16 @@ UNTRUSTED = N_(
     "Gebruiker '{name}' is buiten het product gewijzigd of beschadigd opgeslagen (de rij "
     "past niet bij haar zegel): er is niets veranderd. 'meldcode verify --all' noemt wat "
     "er mis is."
+)
+# `user deactivate` on such a user: switching it off would write a row whose other fields no
+# one can vouch for, and the user already acts as nobody (sign-in, session, token, --user), so
+# the beheerder is told what does take access away and how the row is put right (issue 11)
+NOT_DEACTIVATED = N_(
+    "Gebruiker '{name}' is buiten het product gewijzigd of beschadigd opgeslagen (de rij "
+    "past niet bij haar zegel): er is niets veranderd. Deze gebruiker kan zich nu al niet "
+    "aanmelden en geen API-token gebruiken. Trek de tokens in met 'meldcode token revoke "
+    "{name}' en zet de rij terug uit een reservekopie van vóór de wijziging ('meldcode "
+    "restore'); 'meldcode verify --all' noemt wat er mis is."
 )
 CHANGED = N_("buiten het product gewijzigd: de rij past niet bij haar zegel")
 AS_BYTES = N_("bytes in plaats van tekst (BLOB)")
@@ -72,12 +84,40 @@ def refuse_untrusted(session: Session, name: str) -> None:
     name = (name or "").strip()
     if not name or name_problem(name) is not None:  # no user has it; never sent to the database
         return
+    for uid in conn.execute(select(_users.c.id).where(named_as(conn, name))).scalars():
+        if not trusted(conn, uid):
+            raise Conflict(Message(UNTRUSTED, name=name[:80]))
+
+
+def named_as(conn: Connection, name: str) -> Any:
+    """The condition on users that finds the row named `name` (stripped, no refused character:
+    the caller checked name_problem) whether its name is stored as text or, on SQLite, as the
+    same text's bytes (a BLOB no text equals, issue 11)."""
     named = _users.c.name == name
     if conn.dialect.name == "sqlite":
         named = or_(named, _users.c.name == bindparam("raw", name.encode(), LargeBinary))
-    for uid in conn.execute(select(_users.c.id).where(named)).scalars():
-        if not trusted(conn, uid):
-            raise Conflict(Message(UNTRUSTED, name=name[:80]))
+    return named
+
+
+def find_user(session: Session, name: str) -> User:
+    """The user named `name` (white space around it ignored), found also when the name is
+    stored as bytes (named_as): for the commands that only read or only take access away
+    (`token list`, `token revoke`), which must reach an untrusted user too (issue 11). Raises
+    NotFound (Dutch) for a name no row has, or one with a refused character."""
+    name = (name or "").strip()
+    if name and name_problem(name) is None:
+        found = session.scalars(select(User).where(named_as(session.connection(), name))
+                                .order_by(User.id)).first()
+        if found is not None:
+            return found
+    raise NotFound(Message(N_("Gebruiker '{name}' bestaat niet."), name=name[:80]))
+
+
+def holds_bytes(conn: Connection, user_id: Any) -> bool:
+    """Whether the users row `user_id` holds bytes (SQLite: a BLOB) in a text column: its seal
+    holds (the bytes read as the same text) yet the row cannot be trusted, so every door that
+    checks the seal asks this too and lets the user act as nobody (issue 11)."""
+    return bool(stored_as_bytes(conn, _users, USER_TEXTS, _users.c.id == user_id))
 
 
 def trusted(conn: Connection, user_id: Any) -> bool:

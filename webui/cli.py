@@ -1310,7 +1310,8 @@ def _reader(name: str, case_id: int) -> users.Principal:
     dossier.export)."""
     from sqlalchemy import select
 
-    from engine import commands, forms
+    from engine import commands, forms, user_trust
+    from engine.errors import Conflict
     from engine.messages import N_
     from engine.models import User
 
@@ -1321,13 +1322,20 @@ def _reader(name: str, case_id: int) -> users.Principal:
     problem = forms.refused_character(name, subject=N_("De gebruikersnaam"))
     if problem is not None:
         fail(f"{problem} Er is niets geëxporteerd.")
+    refused = None
     with store.unit_of_work() as session:
         commands.load_case(session, case_id)  # an unknown case: NotFound, exit 2
+        try:  # a users row that cannot be trusted acts as nobody here too (issue 11)
+            user_trust.refuse_untrusted(session, name)
+        except Conflict as exc:
+            refused = exc
         user = session.scalar(select(User).where(User.name == name))
-        if user is not None and user.active:
+        if refused is None and user is not None and user.active:
             return users.Principal.of(user)
     commands.log_denied(getpass.getuser(), commands.Denied("Geen gebruiker.", case_id, "export"),
                          on_behalf_of=name[:80])
+    if refused is not None:
+        fail(f"{refused.message} Er is niets geëxporteerd (de poging staat in het toegangslog).")
     fail(f"'{name}' is geen actieve gebruiker van Meldcode en mag dus geen casus inzien; er is "
          "niets geëxporteerd (de poging staat in het toegangslog)")
     raise AssertionError  # fail() exits
@@ -1393,9 +1401,15 @@ def _mover(name: str, given: bool = True):
     --user` since issue 11 point 6)."""
     from sqlalchemy import select
 
+    from engine import user_trust
+    from engine.errors import Conflict
     from engine.roles import PROCESBEHEERDER
 
     with store.unit_of_work() as session:
+        try:  # a users row that cannot be trusted acts as nobody, named or not (issue 11)
+            user_trust.refuse_untrusted(session, name)
+        except Conflict as exc:
+            fail(str(exc.message))
         user = session.scalar(select(models.User).where(models.User.name == name))
         if user is None:
             if given:
