@@ -7,11 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from . import accounts, audit, due, forms, settings_seal
+from . import accounts, audit, due, forms, settings_seal, store
 from .errors import Forbidden, Invalid
 from .messages import N_, Message, text_of
 from .models import Setting
@@ -212,11 +210,10 @@ def update(who, payload: Any, via: accounts.Via | None = None) -> dict[str, Any]
     with unit_of_work(write=True) as session:
         for key, value in clean.items():
             # the stored value is never read here: one a database writer damaged (no JSON, no
-            # UTF-8) would fail the save; the beheerder's value replaces it (issue 11)
-            if session.scalar(select(Setting.key).where(Setting.key == key)) is None:
-                session.add(Setting(key=key, value=value))
-            else:
-                session.execute(sql_update(Setting).where(Setting.key == key).values(value=value))
+            # UTF-8) would fail the save; the beheerder's value replaces it (issue 11). One
+            # statement, not check-then-insert: concurrent first saves never fail on the key
+            store.upsert(session, Setting.__table__, {"key": key, "value": value}, ("key",),
+                         ("value",))
         session.flush()
         audit.log_admin(session, by, "settings_changed", {"settings": clean})
         return read(session)

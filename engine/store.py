@@ -262,3 +262,38 @@ def write_connection(url: str | None = None) -> Iterator[Connection]:
 
 def is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
+
+
+# --- a first write on a unique key, with writers at the same moment (issue 11) --------------
+# "Read, then insert when absent" lets two PostgreSQL transactions both see nothing and the
+# second fail on the unique key (a 500). SQLite writers are serial (write_queue), PostgreSQL's
+# are not: there the write is one statement (upsert) or the check runs under a lock (key_lock).
+
+
+def upsert(session: Session, table, values: dict, key: tuple[str, ...], update: tuple[str, ...]):
+    """INSERT `values` into `table`, or when a row with the same `key` columns exists, set its
+    `update` columns to these values: one atomic statement (INSERT ... ON CONFLICT DO UPDATE,
+    PostgreSQL and SQLite 3.24+), so concurrent first writes never fail on the key. Returns
+    the statement's result; raises what the database raises."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).values(**values)
+    return session.execute(statement.on_conflict_do_update(
+        index_elements=[table.c[name] for name in key],
+        set_={name: statement.excluded[name] for name in update}))
+
+
+def key_lock(session: Session, *key: object) -> None:
+    """Hold, until this transaction ends, a PostgreSQL advisory lock on `key` (e.g. ("users",
+    name)), so a check that a unique value is free and the insert after it are one step for
+    every writer with the same key. Nothing on SQLite: its writers already take turns."""
+    import hashlib
+
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(repr(key).encode()).digest()
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                    {"k": int.from_bytes(digest[:8], "big", signed=True)})

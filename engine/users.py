@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from . import audit, config_seals, forms  # noqa: F401 - config_seals seals each users row written
+from . import audit, config_seals, forms, store  # noqa: F401 - config_seals seals each users row written
 from .errors import Invalid, NotFound
 from .messages import N_, Message, text_of
 from .models import Case, CaseShare, Consult, TaskRecord, User
@@ -154,6 +154,7 @@ def create_user(session: Session, name: str, roles: list[str], password: str,
         errors["naam"] = message
     roles = checked(_check_roles, roles) or []
     checked(check_password, password, name, display_name, demo)
+    store.key_lock(session, "users.name", name)  # the check and the insert: one step (issue 11)
     if "naam" not in errors and session.scalar(select(User).where(User.name == name)):
         message = Message(N_("Gebruiker '{name}' bestaat al."), name=name)
         first.append(message)
