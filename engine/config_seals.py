@@ -65,6 +65,15 @@ _ALL = select(_users.c.id, *USER_COLUMNS, _users.c.seal).order_by(_users.c.id)
 _STORE = _users.update().where(_users.c.id == bindparam("uid")).values(seal=bindparam("value"))
 
 
+# verify's line for a row that does not match its seal: names every USER_FIELDS field (issue 11)
+USER_CHANGED = N_(
+    "gebruiker {name} (id {id}): de gegevens (naam, weergavenaam, wachtwoord, rollen, "
+    "leidinggevende, actief, sessieversie, e-mailadres, beroepsgroep of aanmaaktijd) zijn "
+    "buiten het product gewijzigd of de gebruiker is buiten het product toegevoegd: ze passen "
+    "niet bij het zegel"
+)
+
+
 def user_seal(row: Any) -> str:
     """HMAC-SHA-256 (history key) over the canonical USER_FIELDS and id of `row` (a Row with
     those columns), hex: what users.seal must hold."""
@@ -170,12 +179,7 @@ def user_problems(conn: Connection) -> list[str]:
         elif not user_intact(row):
             found.append(
                 Message(
-                    N_(
-                        "gebruiker {name} (id {id}): de gegevens (rollen, "
-                        "wachtwoord, leidinggevende, actief of naam) zijn buiten "
-                        "het product gewijzigd of de gebruiker is buiten het "
-                        "product toegevoegd: ze passen niet bij het zegel"
-                    ),
+                    USER_CHANGED,
                     name=str(row.name)[:80],
                     id=row.id,
                 )
