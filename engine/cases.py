@@ -55,7 +55,7 @@ def task_view(row: TaskRecord | Row[Any], stamp: Stamp = audit.iso) -> dict[str,
             "name": task_name(row.step, row.name), "lane": row.lane, "state": row.state,
             "ready_at": stamp(row.ready_at),
             "due_at": stamp(row.due_at) if row.due_at is not None else None,
-            "urgent": bool(row.urgent)}
+            "urgent": stored_rows.as_flag(row.urgent)}
 
 
 def _ready_rows(session: Session, case_id: int) -> list[TaskRecord]:

@@ -18,6 +18,7 @@ from .errors import Conflict, Forbidden
 from .messages import N_
 from .models import Case, Draft, TaskRecord, User, utcnow
 from .store import unit_of_work
+from .stored_text import damaged
 from .tasks import task_row
 from .users import Principal, may_complete
 
@@ -86,6 +87,7 @@ def _save(session: Session, who: Principal, task_id: Any, data: Any, definition_
         raise _Denied(case.id)
     # a draft builds on the case's data and version: never on a damaged row (issue 11)
     stored_rows.refuse_damaged(case)
+    stored_rows.refuse_damaged_task(case.id, row)
     if row.step != "consult":
         # only the fields on this case's form, as a completion takes them (forms.validate):
         # an answer to one its shown_when leaves off is never posted, can contradict the
@@ -115,7 +117,7 @@ def load(session: Session, who: Principal, task_id: str) -> dict[str, Any] | Non
 
 def _ready_row(session: Session, task_id: Any) -> TaskRecord:
     row = task_row(session, task_id)
-    if row.state != "ready":
+    if row.state != "ready" and not damaged(row.state):  # damaged: refused after access
         raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."), case_id=row.case_id)
     return row
 
@@ -133,7 +135,7 @@ def _locked_case(session: Session, row: TaskRecord) -> Case:
     case = session.scalars(select(Case).where(Case.id == row.case_id).with_for_update()
                            .execution_options(populate_existing=True)).one()
     session.refresh(row)
-    if row.state != "ready":
+    if row.state != "ready" and not damaged(row.state):  # damaged: refused after access
         raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."), case_id=row.case_id)
     return case
 

@@ -201,7 +201,7 @@ class TaskRecord(Base):
     lane: Mapped[str] = mapped_column(StoredText(40))
     # The case owner, copied here so an inbox is one indexed read.
     owner_id: Mapped[int] = mapped_column(StoredNumber(), ForeignKey("users.id"))
-    state: Mapped[str] = mapped_column(String(10), default="ready")  # ready|completed|cancelled
+    state: Mapped[str] = mapped_column(StoredCode(10, "ready", "completed", "cancelled"), default="ready")
     # Times read as engine/stored_time.py reads them: a value SQLite kept that does not parse
     # is a DamagedTime (the pages open, verify names it), not a failed row.
     ready_at: Mapped[datetime] = mapped_column(StoredTime(), default=utcnow)
@@ -211,12 +211,12 @@ class TaskRecord(Base):
     # None for a step without a due date) and whether it is urgent (a melding task of a case
     # with acute unsafety), CONTRACT section 5; set when the row is written.
     due_at: Mapped[datetime | None] = mapped_column(StoredTime())
-    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    urgent: Mapped[bool] = mapped_column(StoredFlag(), default=False, server_default=false())
     # A keyed hash (history key) over what replay cannot give back: id, case, step, name,
     # lane, ready_at, due_at, urgent (engine/task_rows.py seal_of), written with the row and
     # again by whoever changes one of them (a move to another version); the rest of the row
     # (state, owner, completed_at/by) verify derives from the history.
-    seal: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    seal: Mapped[str] = mapped_column(StoredText(64), default="", server_default="")
 
 
 class Timer(Base):

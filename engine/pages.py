@@ -24,7 +24,7 @@ from .inbox_rows import page_rows
 from .models import Case, CaseShare, Consult, Draft, HistoryEvent, TaskRecord, User
 from .roles import AANDACHTSFUNCTIONARIS, AUDITOR, LEIDINGGEVENDE
 from .store import unit_of_work
-from .stored_rows import damage as stored_damage
+from .stored_rows import as_flag, damage
 from .users import Principal
 
 INBOX_LIMIT = 500
@@ -83,7 +83,7 @@ def inbox(who: Principal, sort: str = INBOX_SORTS[0]) -> dict[str, Any]:
             "id": row.id, "case_id": row.case_id, "client_ref": refs.get(row.case_id, ""),
             "step": row.step, "name": task_name(row.step, row.name), "lane": row.lane,
             "ready_at": aware(row.ready_at), "due_at": aware(row.due_at),
-            "urgent": bool(row.urgent), "overdue": due.is_overdue(row.due_at, now),
+            "urgent": as_flag(row.urgent), "overdue": due.is_overdue(row.due_at, now),
             "priority": row.id in priority,
             "due_this_year": row.due_at is None
             or due.local_day(row.due_at).year == due.local_day(now).year,
@@ -331,7 +331,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         "colleagues": colleagues,
         "consult_people": consult_people,  # whom `who` may ask for advice (engine/consults.py)
         "links": linked,  # linked cases, and whether `who` may start one for the children
-        "damaged": stored_damage(row, events),  # stored damaged: said, never shown as sound
+        "damaged": damage(row, events),  # stored damaged: said, never shown as sound
     }
 
 

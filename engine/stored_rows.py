@@ -68,6 +68,27 @@ def copied(value: Any) -> Any:
     return value if damage_text(value) is not None else type(value)(value)
 
 
+def as_flag(value: Any) -> Any:
+    """A yes/no value as read: a bool, or the DamagedFlag itself (bool() would make it a
+    plain no, and the API and pages could no longer name the damage)."""
+    return value if damage_text(value) is not None else bool(value)
+
+
+def refuse_damaged_task(case_id: Any, values: Any) -> None:
+    """Nothing when the task row's values (a TaskRecord, or a dict of column -> value as read)
+    are sound; raises DamagedCase (409, REFUSED) naming case `case_id` and each damaged column
+    as tasks.<column> otherwise. A completion and a draft call it after their access check: a
+    state, flag, seal or time no product wrote says nothing about whether the task is open
+    (issue 11: refuse hostile state; nothing is stored)."""
+    found = values if isinstance(values, dict) else {
+        prop.columns[0].name: getattr(values, prop.key)
+        for prop in inspect(values).mapper.column_attrs}
+    damage = {f"tasks.{name}": kind for name, kind in
+              ((name, value_damage(value)) for name, value in found.items()) if kind is not None}
+    if damage:
+        raise DamagedCase(Message(REFUSED, case=case_id, fields=damage_fields(damage)))
+
+
 def damage_of(row: Any) -> dict[str, str]:
     """The columns of a loaded row (a Row) that hold a value read as damaged (a time, a text,
     JSON, a number: value_damage), with the kind of each; empty when none does."""

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
-from .stored_text import AsTyped
+from .stored_text import AsTyped, DamagedFlag
 
 
 class DamagedTime(datetime):
@@ -153,13 +153,15 @@ log = logging.getLogger("meldcode.stored_time")
 
 
 def damaged_tasks(views: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The task views (dicts with id, case_id and their times) among `views` with a time
-    stored damaged (DamagedTime), each logged as a warning: a page shows them as damaged and
-    goes on (the database was changed outside the product; `meldcode verify` names it)."""
-    found = [view for view in views if any(damaged_time(view.get(name)) for name in ("ready_at", "due_at"))]
+    """The task views (dicts with id, case_id, their times and urgent) among `views` with a
+    time stored damaged (DamagedTime) or an urgent flag that is no yes or no (DamagedFlag),
+    each logged as a warning: a page shows them as damaged and goes on (the database was
+    changed outside the product; `meldcode verify` names it)."""
+    found = [view for view in views if any(damaged_time(view.get(name)) for name in ("ready_at", "due_at"))
+             or isinstance(view.get("urgent"), DamagedFlag)]
     for view in found:
         log.warning(
-            "task %s of case %s: a stored time is unreadable (damaged row, shown without it)",
+            "task %s of case %s: a stored value is unreadable (damaged row, shown without it)",
             view.get("id"),
             view.get("case_id"),
         )

@@ -20,6 +20,7 @@ from typing import Any
 
 from . import settings, timezones
 from .messages import N_, Message
+from .stored_rows import DamagedRow, damage_fields, damage_of, object_damage
 from .stored_time import damaged_time
 
 # The columns the seal covers (seal_of).
@@ -120,6 +121,14 @@ def _row_problems(case: Any, row: Any, end: tuple[Any, str | None], key: bytes) 
                 value=_shown(getattr(row, name)),
             )
         )
+    # any other column read as damaged (a state or flag no product writes, bytes that are no
+    # UTF-8): named as the case columns are (stored_rows.damage_line), issue 11
+    damage = row.damage if isinstance(row, DamagedRow) else (
+        damage_of(row) if hasattr(row, "_asdict") else object_damage(row))
+    other = {name: kind for name, kind in damage.items() if name not in unreadable}
+    if other:
+        found.append(Message(N_("{field}: {reason}"), field=label, reason=Message(
+            N_("beschadigd opgeslagen: {fields}"), fields=damage_fields(other))))
     if not intact(row, key):
         found.append(
             Message(

@@ -38,6 +38,7 @@ _PLAN_QUERY = (
         _tasks.c.id.label("task_id"), _tasks.c.step, _tasks.c.lane,
         _tasks.c.state.label("task_state"), _cases, _users.c.name.label("owner_name"),
         _users.c.manager_id.label("owner_manager_id"),
+        *(c.label(f"t_{c.name}") for c in _tasks.columns),  # each read as stored: refused if damaged
         *due.NORM_COLUMNS,  # the norm the due dates of new tasks follow, and what vouches for it
     )
     .select_from(_tasks.join(_cases, _tasks.c.case_id == _cases.c.id)
@@ -160,6 +161,8 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
             id=row.owner_id, name=row.owner_name, manager_id=row.owner_manager_id)
         if not may_complete(who, case, row.lane):
             raise Denied(N_("Deze taak is niet voor u."), case.id, "complete_task")
+        stored_rows.refuse_damaged_task(case.id, {c.name: getattr(row, f"t_{c.name}")
+                                                  for c in _tasks.columns})
         if row.task_state != "ready":
             raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."))
         stored_rows.refuse_damaged(case)  # nothing is built on a damaged row (issue 11)

@@ -20,7 +20,7 @@ from pydantic.json_schema import WithJsonSchema
 from engine.messages import N_, Message
 from engine.problems import joined
 from engine.stored_rows import value_damage
-from engine.stored_text import DamagedCode, DamagedNumber
+from engine.stored_text import DamagedCode, DamagedFlag, DamagedNumber
 from engine.stored_time import damaged_time
 from webui.texts import translate
 
@@ -81,7 +81,7 @@ class Stored(Body):
             return value
         # a time or number that is none is null; a text or JSON as far as it reads
         value = {name: None if damaged_time(v) or isinstance(v, DamagedNumber) or (
-            isinstance(v, DamagedCode) and name in cls.NULL_WHEN_DAMAGED) else v
+            isinstance(v, DamagedCode | DamagedFlag) and name in cls.NULL_WHEN_DAMAGED) else v
                  for name, v in value.items()}
         value["damaged"] = translate(Message(N_("beschadigd opgeslagen: {fields}"), fields=joined(
             [Message(N_("{field}: {reason}"), field=name, reason=why)
@@ -136,20 +136,21 @@ class Task(Stored):
     """A ready task, as a case and the task list show it."""
 
     DESCRIPTION = "een taak (in een casus en in de takenlijst: de gereedstaande)"
-    NULL_WHEN_DAMAGED = ("case_id", "ready_at")
+    NULL_WHEN_DAMAGED = ("case_id", "ready_at", "state", "urgent")
 
     id: str
     case_id: int | None = Attr(description=ONLY_DAMAGED)
     step: str = Attr(description="BPMN element id")
     name: str
     lane: str = Attr(description="de rol die de taak afrondt")
-    state: Literal["ready", "completed", "cancelled"]
+    state: Literal["ready", "completed", "cancelled"] | None = Attr(description=ONLY_DAMAGED)
     ready_at: Timestamp | None = Attr(description=ONLY_DAMAGED)
     due_at: Timestamp | None = Attr(
         description="uiterlijk af op (het einde van een werkdag, 23:59 Nederlandse tijd, in "
                     "UTC); null als de stap geen termijn heeft (of het beschadigd is: damaged)")
-    urgent: bool = Attr(description="spoed: een taak van de melding (tot en met melding_doen) "
-                                    "in een casus met acute onveiligheid")
+    urgent: bool | None = Attr(description="spoed: een taak van de melding (tot en met "
+                                           "melding_doen) in een casus met acute onveiligheid; "
+                                           + ONLY_DAMAGED)
 
 
 class TaskDetail(Task):

@@ -9,9 +9,11 @@ from flask_login import current_user, login_required
 from engine import drafts, forms, listings, overview, pages, tasks
 from engine.errors import Conflict, Invalid
 from engine.roles import AUDITOR, BEHEERDER, PROCESBEHEERDER, TASK_LANES
+from engine.stored_rows import value_damage
 from engine.stored_time import damaged_tasks, damaged_time
 
-from ..web import principal, simple_condition, when
+from ..texts import translate
+from ..web import error_page, principal, simple_condition, when
 
 bp = Blueprint("tasks", __name__)
 # a task time stored as something that is no time (engine/stored_time.py): shown as damaged
@@ -94,6 +96,17 @@ def _render(task: dict, values: dict, errors: dict | None = None, status: int = 
 def task(task_id: str):
     if request.method == "GET":
         task = pages.task_page(principal(), task_id)
+        damage = {f"tasks.{name}": kind for name, kind in
+                  ((name, value_damage(task.get(name))) for name in ("state", "urgent")) if kind}
+        if damage:
+            # a state or flag no product wrote (the page shows a damaged time itself): the
+            # task is beschadigd, never "al afgerond", and no form is offered (issue 11)
+            return error_page(409, _(
+                "De gegevens van casus %(case)s zijn beschadigd opgeslagen (%(fields)s). De "
+                "database is buiten de applicatie gewijzigd: meld dit aan de beheerder, die "
+                "het met meldcode verify kan nagaan.", case=task.get("case_id"),
+                fields="; ".join(f"{name}: {translate(kind)}" for name, kind in damage.items())),
+                _("Gegevens beschadigd"))
         if task.get("state", "ready") != "ready":
             # e.g. the back button after completing it: show where the case stands now
             flash(_("Deze stap is al afgerond of staat niet meer open."), "info")
