@@ -30,7 +30,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import expressions, timers
+from . import expressions, form_conditions, timers
 from .bpmn_flow import flow_graph
 from .condition_values import value_problems
 from .failures import kind_of
@@ -178,6 +178,7 @@ def _problems(name: str, process, graph: _Process, group: str) -> list[Problem]:
                 )
                 problems += _condition(name, prop, prop.get("value"), where, _FORM, known, graph, group)
                 problems += _own_answers(name, prop, where, field_node.get("id"), own)
+                problems += _unshown(name, prop, where, field_node.get("id"), owner)
     for flow in process.xpath(".//bpmn:sequenceFlow[bpmn:conditionExpression]", namespaces=NS):
         source = flow.get("sourceRef")
         known = graph.known(source, _FLOW, graph.writes.get(source, set()))
@@ -261,6 +262,37 @@ def _own_answers(name: str, prop, where: Message, field_id: str | None, own: set
     else:
         return []
     return [Problem(name, _line(prop), Message(template, where=where, name=n)) for n in read]
+
+
+_UNSHOWN = N_(
+    "{where} leest het ja/nee-veld '{name}' van hetzelfde formulier zo dat het formulier in de "
+    "browser de regel niet kan volgen: het veld zou altijd getoond worden en '(verplicht)' heten, "
+    "terwijl de server het anders beslist. Schrijf '{name} == True' of '{name} == False' (of "
+    "'{name}', 'not {name}', '{name} is True', '{name} in [True]'), tegen een vaste waarde en "
+    "verbonden met and"
+)
+
+
+def _unshown(name: str, prop, where: Message, field_id: str | None, owner) -> list[Problem]:
+    """A required_when, or an invalid_when that does not read its own field, that reads a ja/nee
+    field of its own form in a way the web form cannot check (form_conditions.unshown): the
+    page would show and require the field whatever the answer, while the server does not ask
+    it or refuses an answer to it (issue 14, a fresh tester). An invalid_when over its own
+    field judges the answer only and stays with the server (form_conditions.refusals)."""
+    text = prop.get("value") or ""
+    try:
+        own_field = field_id in expressions.names_in(text)
+    except expressions.ExpressionError:
+        return []  # refused as an expression by the lint of the file
+    kind = prop.get("id")
+    if kind not in ("required_when", "invalid_when") or (kind == "invalid_when" and own_field):
+        return []
+    fields = owner.xpath(".//camunda:formField[@id]", namespaces=NS)
+    types = {f.get("id"): f.get("type") or "" for f in fields}
+    return [
+        Problem(name, _line(prop), Message(_UNSHOWN, where=where, name=n))
+        for n in form_conditions.unshown(text, types)
+    ]
 
 
 def _unreadable(

@@ -171,8 +171,19 @@ class _Reader:
             return _and(parts) if isinstance(node.op, ast.And) else _or(parts)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             return _not(self.truth(node.operand))
-        if isinstance(node, ast.Compare) and len(node.ops) == 1:
-            return self._compare(node)
+        if isinstance(node, ast.Name) and _yes_no(self.fields.get(node.id)):
+            # a bare ja/nee field holds exactly when `x == True` does (an answer is a bool; no
+            # answer and no default errs in both): issue 14, a fresh tester
+            return _Open(((node.id, "==", True),))
+        if isinstance(node, ast.Compare):
+            # a chain `a == b == c` is `a == b and b == c`: the evaluator stops at the first
+            # pair that does not hold, as `and` does (each side is pure, read twice the same)
+            sides = [node.left, *node.comparators]
+            pairs = [
+                ast.Compare(left=a, ops=[op], comparators=[b])
+                for a, op, b in zip(sides[:-1], node.ops, node.comparators, strict=True)
+            ]
+            return _and([self.truth(pair) for pair in pairs]) if len(pairs) > 1 else self._compare(node)
         return _UNDECIDED
 
     def _value(self, node: ast.AST) -> Any:
@@ -190,22 +201,53 @@ class _Reader:
         left, right = self._value(node.left), self._value(node.comparators[0])
         if left is _Known.ERROR or right is _Known.ERROR:
             return _Known.ERROR
-        op = _OPS.get(type(node.ops[0]))
+        kind = type(node.ops[0])
+        if isinstance(left, _FieldRef) and kind in _MEMBERSHIP and isinstance(right, tuple | frozenset):
+            return self._member(left.name, kind is ast.In, right)
+        op = _OPS.get(kind)
         if isinstance(left, _FieldRef) and not isinstance(right, _FieldRef | _Open):
             ref, literal = left, right
         elif isinstance(right, _FieldRef) and not isinstance(left, _Open):
             ref, literal = right, left
         else:
             return _UNDECIDED
-        kinds = _LITERALS.get(self.fields[ref.name]["type"], ())
-        if bool in kinds and type(literal) in (int, float) and literal in (0, 1):
-            # the evaluator holds True == 1 and False == 0, and the check accepts 1/0 on a ja/nee
-            # field (740cefe): the browser gets the same test as true/false (issue 14, a fresh
-            # tester: without it the field had no data-when, always shown and 'verplicht')
-            literal = bool(literal)
-        if op is None or not isinstance(literal, kinds) or (isinstance(literal, bool) and bool not in kinds):
+        if kind in (ast.Is, ast.IsNot) and type(literal) is bool and _yes_no(self.fields[ref.name]):
+            # `x is True` on a ja/nee field is `x == True`: its answer is a bool
+            op = "==" if kind is ast.Is else "!="
+        literal = _as_field_value(self.fields[ref.name], literal)
+        if op is None or literal is _NO_TEST:
             return _UNDECIDED
         return _Open(((ref.name, op, literal),))
+
+    def _member(self, name: str, inside: bool, values: tuple | frozenset) -> _Truth:
+        """`x in [a]` is `x == a`; `x not in [a, b]` is `x != a and x != b` (both err when x is
+        not read, as the tests do). More than one value to be in is no conjunction: open."""
+        literals = {_as_field_value(self.fields[name], v) for v in values}
+        if _NO_TEST in literals or not literals or (inside and len(literals) > 1):
+            return _UNDECIDED
+        op = "==" if inside else "!="
+        return _Open(tuple((name, op, v) for v in sorted(literals, key=repr)))
+
+
+_NO_TEST = object()  # a literal the browser cannot compare with the field's answer
+_MEMBERSHIP = (ast.In, ast.NotIn)
+
+
+def _yes_no(field: dict[str, Any] | None) -> bool:
+    return field is not None and field["type"] == "boolean"
+
+
+def _as_field_value(field: dict[str, Any], literal: Any) -> Any:
+    """`literal` as the browser compares it with `field`'s answer, or _NO_TEST."""
+    kinds = _LITERALS.get(field["type"], ())
+    if bool in kinds and type(literal) in (int, float) and literal in (0, 1):
+        # the evaluator holds True == 1 and False == 0, and the check accepts 1/0 on a ja/nee
+        # field (740cefe): the browser gets the same test as true/false (issue 14, a fresh
+        # tester: without it the field had no data-when, always shown and 'verplicht')
+        return bool(literal)
+    if not isinstance(literal, kinds) or (isinstance(literal, bool) and bool not in kinds):
+        return _NO_TEST
+    return literal
 
 
 def _and(parts: list[_Truth]) -> _Truth:
@@ -229,7 +271,7 @@ def _and(parts: list[_Truth]) -> _Truth:
 def _or(parts: list[_Truth]) -> _Truth:
     """`a or b`: the first truthy part holds it, an error in a part before that stops it."""
     may_hold = unsure = False
-    for part in parts:
+    for i, part in enumerate(parts):
         if part is _Known.HOLDS:
             return _UNDECIDED if unsure else _Known.HOLDS
         if part is _Known.FALSY:
@@ -239,6 +281,8 @@ def _or(parts: list[_Truth]) -> _Truth:
         if part is _Known.NOT_HOLDS:
             unsure = True
             continue
+        if i == len(parts) - 1 and not unsure:
+            return part  # `a or x` with `a` falsy holds exactly when `x` does
         may_hold = unsure = True
     if may_hold:
         return _UNDECIDED
@@ -258,3 +302,68 @@ def _not(part: _Truth) -> _Truth:
         name, op, value = part.tests[0]
         return _Open(((name, _FLIP[op], value),))
     return _UNDECIDED
+
+
+def unshown(expression: str | None, types: dict[str, str]) -> list[str]:
+    """The ja/nee fields of a form (`types`: each field of the form by name, its type) that
+    `expression` (a required_when, or an invalid_when that does not read its own field) reads
+    in a way decide() may leave to the server alone, whatever the case data: the web form
+    would then always show the field, marked required, while the server does not ask it
+    (issue 14, a fresh tester). meldcode check refuses those (engine.condition_checks). Read
+    as decide reads: `x`, `not x`, `x == v`, `x != v`, `x is True/False`, `x in [v]`,
+    `x not in [v, w]` (v a literal of the field's type, 1/0 for true/false), joined by `and`,
+    and by `or` after parts that read no field of the form. Raises nothing (an expression that
+    does not compile is refused elsewhere): []."""
+    try:
+        tree = expressions.compile_expression(expression or "")
+    except expressions.ExpressionError:
+        return []
+    found: set[str] = set()
+    _tests_of(tree.body, {n: {"type": t} for n, t in types.items()}, found)
+    return sorted(found)
+
+
+def _tests_of(node: ast.AST, fields: dict[str, dict[str, Any]], found: set[str]) -> int | None:
+    """How many tests `node` gives decide() whatever the case data (0: it reads no field of
+    the form), None when it may give none; the ja/nee fields of such a part go to `found`."""
+    reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & set(fields)
+    if not reads:
+        return 0
+    count: int | None = None
+    if isinstance(node, ast.Name):
+        count = 1 if _yes_no(fields[node.id]) else None
+    elif isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+        counts = [_tests_of(v, fields, found) for v in node.values]
+        count = None if None in counts else sum(c or 0 for c in counts)
+    elif isinstance(node, ast.BoolOp):
+        counts = [_tests_of(v, fields, found) for v in node.values]
+        # decide reads `a or x` (a reads no field) as a when a holds, else x; more is open
+        count = counts[-1] if all(c == 0 for c in counts[:-1]) else None
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        inner = _tests_of(node.operand, fields, found)
+        # `not` flips one test of a comparison or a bare field, nothing more
+        simple = isinstance(node.operand, ast.Name) or (
+            isinstance(node.operand, ast.Compare) and len(node.operand.ops) == 1
+        )
+        one = simple and inner == 1
+        count = 1 if one else None
+    elif isinstance(node, ast.Compare):
+        sides = [node.left, *node.comparators]
+        triples = zip(sides[:-1], node.ops, node.comparators, strict=True)
+        counts = [_pair(a, op, b, fields) for a, op, b in triples]
+        count = None if None in counts else sum(c or 0 for c in counts)
+    if count is None:
+        found.update(n for n in reads if _yes_no(fields[n]))
+    return count
+
+
+def _pair(left: ast.expr, op: ast.cmpop, right: ast.expr, fields: dict[str, dict[str, Any]]) -> int | None:
+    """The tests of one comparison: a field of the form against a literal, as _compare and
+    _member of _Reader take it (0: no field of the form read)."""
+    names = {n.id for side in (left, right) for n in ast.walk(side) if isinstance(n, ast.Name)} & set(fields)
+    if not names:
+        return 0
+    # no case data: a side that reads a name other than a field errs, so only a literal side
+    # gives a test here (the case data's value could be of any type)
+    truth = _Reader(fields, {}).truth(ast.Compare(left=left, ops=[op], comparators=[right]))
+    return len(truth.tests) if isinstance(truth, _Open) and truth.tests else None

@@ -144,7 +144,8 @@ def test_what_is_decided_and_what_is_left():
         "onbekend == 1 or a == True": False,
         "a == True or onbekend == 1": None,
         "k == 1 or b == True": True,
-        "nul == 1 or b == True": None,
+        # a falsy part before the one open part: the open part decides (issue 14)
+        "nul == 1 or b == True": [{"field": "b", "op": "==", "value": True, "type": "boolean"}],
         "not (k == 2 and b == True)": True,
         "k == 1": True,
         "a == 'ja'": None,
