@@ -34,7 +34,7 @@ from engine import (
 )
 from engine.errors import DomainError
 from engine.messages import N_, Message
-from engine.problems import joined
+from engine.problems import joined, shown_text
 from engine.roles import ROLES
 from webui import cli_language
 
@@ -985,14 +985,21 @@ def _read(paths) -> list[definitions.SourceFile]:
         try:
             files.append(definitions.SourceFile(os.path.basename(path), open(path, "rb").read()))
         except OSError as exc:
-            fail(f"{path}: {exc.strerror}", 1)
+            fail(f"{_shown_path(path)}: {exc.strerror}", 1)
     return files
+
+
+def _shown_path(path: str) -> str:
+    """A file path as the check prints it: every character that is not printable (a newline in
+    the name) escaped as in a finding (problems.shown_text, uncut), so a file name cannot make up
+    a finding line (issue 14, a fresh tester)."""
+    return shown_text(path, limit=len(path))
 
 
 def _print_problems(paths, problems):
     by_name = {os.path.basename(p): p for p in paths}
     for p in problems:
-        click.echo(f"{by_name.get(p.file, p.file)}:{p.line}: {p.message}")
+        click.echo(f"{_shown_path(by_name.get(p.file, p.file))}:{p.line}: {p.message}")
         for line in p.witness_lines():  # CONTRACT section 5: the witness route, indented
             click.echo(line)
 
@@ -1005,7 +1012,7 @@ def check(files):
     if definition is None:
         _print_problems(files, problems)
         sys.exit(1)
-    click.echo(f"In orde: {', '.join(files)}")
+    click.echo(f"In orde: {', '.join(_shown_path(f) for f in files)}")
 
 
 def _with_active_dmn(sources):
