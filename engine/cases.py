@@ -84,15 +84,15 @@ def case_dict(case: Case, owner: str, tasks: list[dict[str, Any]], stamp: Stamp 
         "reason": case.reason,
         "status": case.status,
         "uitkomst": case.uitkomst,
-        "process_version": case.process_version,
+        "process_version": stored_rows.version_of(case),
         "owner": owner,
         "started_at": stamp(case.started_at),
         "closed_at": stamp(case.closed_at) if case.closed_at else None,
         "stalled_at": stamp(case.stalled_at) if case.stalled_at else None,
-        "completed_steps": stored_rows.copied(case.completed_steps),
-        "data": stored_rows.copied(case.data),
+        "completed_steps": stored_rows.copied(case.completed_steps), "data": stored_rows.copied(case.data),
         "tasks": tasks,
         "linked_cases": list(linked or []), **({"practice": True} if case.practice else {}),
+        **stored_rows.unshown(case),
     }
 
 

@@ -155,9 +155,9 @@ def _version(session: Session, number: Any) -> ProcessVersion:
     return row
 
 
-def _open_cases(session: Session, version: int) -> list[Case]:  # practice cases stay (REAL)
-    return list(session.scalars(select(Case).where(
-        Case.process_version == version, Case.status == "open", REAL).order_by(Case.id)))
+def _open_cases(session: Session, version: int) -> list[Case]:  # practice stays; 'x' is named
+    return list(session.scalars(select(Case).where(Case.process_version == version, Case.status
+                                                   == "open", Case.practice.is_not(True)).order_by(Case.id)))
 
 
 def _ready_rows(session: Session, case_ids: list[int]) -> tuple[dict[int, list[TaskRecord]],
@@ -177,11 +177,9 @@ def _ready_rows(session: Session, case_ids: list[int]) -> tuple[dict[int, list[T
 
 
 def _plan(session: Session, from_version: Any, to_version: Any):
-    """Prove the move of every open case of one version; nothing is written.
-
-    Out: (source row, target row, target definition, plans, problems); a plan is
-    (case, moved workflow, advance, ids, ready task ids before, its open consults).
-    """
+    """Prove the move of every open case of one version; nothing is written. Out: (source row,
+    target, target definition, plans, problems); a plan is (case, moved workflow, advance,
+    ids, ready task ids before, its open consults)."""
     source, target = _version(session, from_version), _version(session, to_version)
     if source.version == target.version:
         raise BadRequest(N_("Kies een andere versie om de casussen naartoe te verplaatsen."))
@@ -201,9 +199,11 @@ def _plan(session: Session, from_version: Any, to_version: Any):
         return source, target, new, [], problems
     plans = []
     for case in cases:
-        workflow = adapter.load_state(old, case.workflow_state)
-        ids = adapter.IdSource(case.id, case.id_counter)
-        before = {r.id for r in ready[case.id]}
+        ids, before = adapter.IdSource(case.id, case.id_counter), {r.id for r in ready[case.id]}
+        try:
+            workflow = adapter.load_state(old, case.workflow_state)
+        except (adapter.UntrustedState, ValueError, LookupError, TypeError, RecursionError) as exc:
+            problems.append((case.id, stored_rows.state_damage(exc))); continue  # noqa: E702 - issue 11
         try:
             if set(ready_steps(workflow)) != before:
                 raise MoveImpossible([N_("de open stappen kloppen niet met de opgeslagen workflow")])

@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection, LargeBinary, String, Text, cast, inspect, select
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.orm import object_session
 
 from . import failures
 from .errors import Conflict
 from .messages import N_, Message
-from .models import Base
+from .models import Base, ProcessVersion
 from .problems import joined
 from .stored_text import Damaged, DamagedNumber, damage_text
 from .stored_time import DamagedTime, damaged_time
@@ -125,6 +126,41 @@ class GoneUser(DamagedNumber):
         return Message(N_("geen bestaande gebruiker ({value})"), value=_short(str(self)))
 
 
+class GoneVersion(DamagedNumber):
+    """A process version a case names that does not exist (cases.process_version), as read:
+    the number as text (a DamagedNumber: the API answers null beside `damaged`)."""
+
+    def __new__(cls, value: Any) -> GoneVersion:
+        return super().__new__(cls, str(value))
+
+    @property
+    def damage(self) -> Message:
+        return Message(N_("geen bestaande procesversie ({value})"), value=str(self)[:40])
+
+
+def version_damage(case: Any) -> dict[str, Any]:
+    """{"process_version": what is wrong} when the case (a Case in a session) names a process
+    version that does not exist (a dangling number is damage like text is, issue 11), else {}."""
+    session = object_session(case) if isinstance(case, Base) else None
+    number = case.process_version
+    if session is None or type(number) is not int or session.get(ProcessVersion, number) is not None:
+        return {}
+    return {"process_version": GoneVersion(number).damage}
+
+
+def version_of(case: Any) -> Any:
+    """The case's process version as read; a GoneVersion when it names none (version_damage)."""
+    return GoneVersion(case.process_version) if version_damage(case) else case.process_version
+
+
+def unshown(case: Any) -> dict[str, Any]:
+    """{"stored_damage": {column: kind}} for the damaged columns of the case row (row_damage)
+    that cases.case_dict does not show (a hash, a counter, the practice flag), else {}: the API
+    names them in `damaged` beside the shown ones (webui/api/models.py, issue 11)."""
+    found = {name: kind for name, kind in row_damage(case).items() if name not in _SHOWN}
+    return {"stored_damage": found} if found else {}
+
+
 def owner_name(case: Any) -> str:
     """The name of the case's owner; a GoneUser (the id as text, read as damaged) when the
     row names a user that does not exist (owner_damage)."""
@@ -140,7 +176,7 @@ def row_damage(case: Any) -> dict[str, Any]:
     """The columns of the case row `case` (a Case, loaded or built from a row) read as damaged
     (object_damage), and its owner when that is no user (owner_damage), with the kind of each
     in Dutch; empty when the row is sound."""
-    return {**object_damage(case), **owner_damage(case)}
+    return {**object_damage(case), **owner_damage(case), **version_damage(case)}
 
 
 def damage_line(case: Any) -> Message | None:
@@ -149,6 +185,14 @@ def damage_line(case: Any) -> Message | None:
     to another version names each such case (engine/migration.py) and moves none."""
     damage = row_damage(case)
     return Message(N_("beschadigd opgeslagen: {fields}"), fields=damage_fields(damage)) if damage else None
+
+
+def state_damage(exc: BaseException) -> Message:
+    """A case's stored workflow state that does not load (`exc`: adapter.UntrustedState with its
+    Dutch reason, or what restoring it raised), as damage_line names it: "beschadigd
+    opgeslagen: workflow_state: de toestand is onleesbaar". A move names such a case."""
+    kind = getattr(exc, "message", None) or failures.kind_of(exc)
+    return Message(N_("beschadigd opgeslagen: {fields}"), fields=damage_fields({"workflow_state": kind}))
 
 
 def refuse_damaged(case: Any) -> None:
@@ -291,6 +335,7 @@ def _raw_text(conn: Connection, column: Any, where: Any) -> str | None:
 _CASE_FIELDS = ("client_ref", "reason", "owner_id", "status", "uitkomst", "started_at",
                 "closed_at", "data", "completed_steps")
 _EVENT_FIELDS = ("at", "actor", "action", "step", "data")
+_SHOWN = {*_CASE_FIELDS, "id", "process_version", "stalled_at"}  # what cases.case_dict shows
 
 
 def damage(case: Any, events: Sequence[Any]) -> Message | None:
@@ -298,11 +343,10 @@ def damage(case: Any, events: Sequence[Any]) -> Message | None:
     stored_time.py), in Dutch: "beschadigd opgeslagen: started_at: geen geldig tijdstip;
     gebeurtenis 2 data: ..."; None when nothing is. The dossier and the case page say so
     rather than showing a time of 1970 or empty data as if recorded (issue 11 point 6)."""
-    found = [Message(N_("{field}: {reason}"), field=name, reason=kind) for name, kind in
-             ((name, value_damage(getattr(case, name))) for name in _CASE_FIELDS) if kind]
-    if isinstance(case, Base):  # an ORM Case: its owner may be no user
-        found += [Message(N_("{field}: {reason}"), field=name, reason=kind)
-                  for name, kind in owner_damage(case).items()]
+    # an ORM Case: every column, its owner and its process version (row_damage)
+    columns = row_damage(case) if isinstance(case, Base) else {
+        name: kind for name in _CASE_FIELDS if (kind := value_damage(getattr(case, name)))}
+    found = [Message(N_("{field}: {reason}"), field=name, reason=kind) for name, kind in columns.items()]
     for e in events:
         found += [Message(N_("gebeurtenis {seq} {field}: {reason}"), seq=e.seq, field=name,
                           reason=kind) for name, kind in
@@ -339,6 +383,10 @@ def case_damage(case_id: Any = None, task_id: Any = None) -> tuple[Any, dict[str
             where = table.c.id == case_id if name == "cases" else table.c.case_id == case_id
             for row in loaded_rows(conn, table, where):
                 damage.update(_named(name, row))
+                number = row.process_version if name == "cases" else None
+                if type(number) is int and not conn.execute(  # a version that does not exist
+                        select(ProcessVersion.version).where(ProcessVersion.version == number)).first():
+                    damage["cases.process_version"] = GoneVersion(number).damage
     return case_id, damage
 
 

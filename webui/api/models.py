@@ -70,18 +70,25 @@ class Stored(Body):
     # the fields that are null only when stored damaged (never otherwise)
     NULL_WHEN_DAMAGED: ClassVar[tuple[str, ...]] = ()
 
+    # a code that is none of its values is null there too, without the document's rule
+    NULL_CODES: ClassVar[tuple[str, ...]] = ()
+
     @model_validator(mode="before")
     @classmethod
     def _marked(cls, value: Any) -> Any:
         if not isinstance(value, dict) or "damaged" in value:
             return value
+        # columns the body does not show but the row holds damaged (stored_rows.unshown)
+        hidden = value.get("stored_damage") or {}
+        value = {name: v for name, v in value.items() if name != "stored_damage"}
         found = {name: value_damage(v) for name, v in value.items() if name in cls.model_fields}
-        found = {name: kind for name, kind in found.items() if kind is not None}
+        found = {name: kind for name, kind in found.items() if kind is not None} | hidden
         if not found:
             return value
         # a time or number that is none is null; a text or JSON as far as it reads
         value = {name: None if damaged_time(v) or isinstance(v, DamagedNumber) or (
-            isinstance(v, DamagedCode | DamagedFlag) and name in cls.NULL_WHEN_DAMAGED) else v
+            isinstance(v, DamagedCode | DamagedFlag) and name in cls.NULL_WHEN_DAMAGED + cls.NULL_CODES)
+                                else v
                  for name, v in value.items()}
         value["damaged"] = translate(Message(N_("beschadigd opgeslagen: {fields}"), fields=joined(
             [Message(N_("{field}: {reason}"), field=name, reason=why)
@@ -167,12 +174,13 @@ class TaskDetail(Task):
 
 
 class Case(Stored):
-    NULL_WHEN_DAMAGED = ("process_version", "started_at", "owner")
+    NULL_WHEN_DAMAGED = ("process_version", "started_at", "owner", "status")
+    NULL_CODES = ("uitkomst",)
 
     id: int
     client_ref: str
     reason: str
-    status: Literal["open", "closed"]
+    status: Literal["open", "closed"] | None = Attr(description=ONLY_DAMAGED)
     uitkomst: Literal["gemeld", "hulp", "gemeld_en_hulp", "zorgen_weggenomen",
                       "geen_vermoeden"] | None = Attr(description="null zolang de casus open is")
     process_version: int | None = Attr(description=ONLY_DAMAGED)
