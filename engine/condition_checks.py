@@ -225,7 +225,26 @@ def _condition(
         if message is not None:
             messages.append(message)
     messages += value_problems(tree, where, known, graph.fields, graph.start[_FLOW], group)
+    if reader == _FLOW:
+        unasked = [v for v in sorted(names) if _sometimes(graph.fields.get(v, []))]
+        messages += [Message(_UNASKED_MULTI, where=where, name=v) for v in unasked]
     return [Problem(name, _line(node), m) for m in dict.fromkeys(messages)]
+
+
+_UNASKED_MULTI = N_(
+    "{where} leest '{name}', een meerkeuzevraag met required_when: waar die vraag niet gesteld is, "
+    "heeft '{name}' geen waarde (een vraag die niet gesteld is, is niet beantwoord), en dan stopt "
+    "de casus bij deze voorwaarde. Lees hier een veld dat altijd gevraagd wordt, of geef '{name}' "
+    "geen required_when"
+)
+
+
+def _sometimes(fields: list[Any]) -> bool:
+    """Whether a variable is a multi field with a required_when on some form: not asked, it
+    gets no [] (engine.forms.validate, form_choices.defaults_of: issue 14 F1), so a gateway or
+    timer reading it would meet an unknown variable and stop the case."""
+    conditional = "camunda:properties/camunda:property[@id='required_when']"
+    return any(f.get("type") == "multi" and f.xpath(conditional, namespaces=NS) for f in fields)
 
 
 # A condition over the answers of its own form that is worked out before they are given.

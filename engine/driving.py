@@ -289,7 +289,9 @@ def complete_in_workflow(workflow: BpmnWorkflow, task_id: str, data: dict, ids: 
     A field of the task's form that `data` leaves out (or gives as None) gets its default
     (engine.form_choices.defaults_of: [] for a multi field, a boolean's defaultValue), as
     engine.forms.validate gives it at every door, so a gateway reading it never meets an
-    unknown variable (CONTRACT section 5, `geweldsvormen`). recorded: `data` is a completion
+    unknown variable (CONTRACT section 5, `geweldsvormen`). A multi field with a
+    required_when gets none here: not asked, it is not given (issue 14 F1); the check refuses
+    a gateway or timer that reads one (engine.condition_checks). recorded: `data` is a completion
     as its history event holds it (engine/replay.py): taken exactly as written, no default
     added, so a history replays as it was recorded (a completion recorded since field defaults
     exist already holds them).

@@ -71,7 +71,9 @@ def defaults_of(task_spec: Any) -> dict[str, Any]:
     """The values the fields of a user task's form (camunda:formData, as SpiffWorkflow parsed
     it) have when unanswered: {field id: value} for each field with a default (default_of), a
     new list for each multi field; none for a field with a shown_when (on some cases' forms
-    only). A task without a form: {}. Raises nothing."""
+    only), nor for a multi field with a required_when (asked on some completions only:
+    engine.forms.validate records its [] where it is asked; a question not asked is not
+    given, issue 14 F1). A task without a form: {}. Raises nothing."""
     out: dict[str, Any] = {}
     for f in getattr(getattr(task_spec, "form", None), "fields", None) or []:
         if f.get_property("shown_when"):
@@ -79,6 +81,8 @@ def defaults_of(task_spec: Any) -> dict[str, Any]:
             # default where it is on the form; here, for every case, it would put an answer
             # into the workflow of a case whose form never asked it, which its recorded
             # completion (and so replay) does not hold
+            continue
+        if f.type == "multi" and f.get_property("required_when"):
             continue
         value = default_of(f.type, getattr(f, "default_value", None))
         if value is not None:

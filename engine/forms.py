@@ -321,7 +321,8 @@ def validate(
             continue
         if f.required or (f.required_when and is_applicable(f, scope)):
             errors[f.name] = REQUIRED
-        elif f.default is not None:
+        elif f.default is not None and (f.type != "multi" or not f.required_when or is_applicable(f, scope)):
+            # a multi question not asked is not given (issue 14 F1): no [], shown as left empty
             clean[f.name] = _recorded(f.default)
     for f in fields:
         if f.invalid_when and f.name in clean and _holds(f.invalid_when, scope):
