@@ -17,13 +17,14 @@ from . import adapter, cases, commands, consults, log_verify, task_rows, timezon
 from .background import lower_priority
 from .chains import StoredCase, check_access_rows, check_chain, check_header, stored_damage
 from .failures import kind_of as _reason
+from .failures import named, transient
 from .messages import N_, Message
 from .models import Case
 from .problems import joined
 from .replay import replay_events, timer_row_problems, timer_rows, unloadable
 from .store import unit_of_work
 from .stored_rows import refused
-from .verify_reads import CASE_ROW, CaseReads, read_batch, read_snapshot
+from .verify_reads import CASE_ROW, CaseReads, log, read_batch, read_snapshot, retried
 
 # Attributes of a stored task that replay must reproduce (timestamps cannot be).
 _TASK_KEYS = ("typename", "id", "parent", "children", "state", "task_spec", "data", "delta")
@@ -115,8 +116,10 @@ def verify_case(session: Session, case: StoredCase, reads: CaseReads | None = No
             verdict.problems = stored_damage(case) + verdict.problems
         return verdict
     except Exception as exc:  # noqa: BLE001 - a malformed row is a finding of this case
+        if transient(exc):
+            raise  # a busy database: the batch is read again (retried), no finding
         return Verdict(case.id, 0, [Message(N_("de casus laat zich niet controleren: {reason}"),
-                                            reason=_reason(exc))])
+                                            reason=named(exc, log, "unverifiable", case=case.id))])
 
 
 def _verify_case(session: Session, case: StoredCase, reads: CaseReads,
@@ -364,10 +367,11 @@ def _verify_process_start() -> None:
     lower_priority()
 
 
+@retried
 def _verify_chunk(ids: list[int], url: str | None) -> list[Verdict]:
-    """Verdicts of `ids`, read together in one read transaction (a consistent view), or,
-    when a row of one of them does not load, each case in a read transaction of its own, so
-    the problem is that case's and names the row."""
+    """Verdicts of `ids`, read in one read transaction (a consistent view; again while the
+    database is busy: retried), or, when a row of one does not load, each case in a read
+    transaction of its own, so the problem is that case's and names the row."""
     with unit_of_work(url=url) as reader:
         read_snapshot(reader)
         try:
@@ -383,9 +387,8 @@ def _verify_chunk(ids: list[int], url: str | None) -> list[Verdict]:
 
 
 def _load_and_verify(session: Session, case_id: int, rollback: bool = True) -> Verdict:
-    """verify_case of the case row as stored (a plain row). rollback: end the session's
-    transaction when the row does not load (a read transaction of verify's own; the one-case
-    command keeps its logged read, and the failure is Python's parsing, not the database's)."""
+    """verify_case of the case row as stored (a plain row). rollback: end the session's read
+    transaction when the row does not load (the one-case command keeps its logged read)."""
     try:  # a plain row: it carries the same attributes as a Case, without the ORM's bookkeeping
         case = refused([session.execute(CASE_ROW, {"case_id": case_id}).first()])[0]
     except Exception as exc:  # noqa: BLE001 - invalid JSON or time in the case row
@@ -393,6 +396,4 @@ def _load_and_verify(session: Session, case_id: int, rollback: bool = True) -> V
             session.rollback()
         return Verdict(case_id, 0, [Message(N_("de casusrij is onleesbaar (ongeldige gegevens "
                                                "of tijd): {reason}"), reason=_reason(exc))])
-    if case is None:
-        return Verdict(case_id, 0, [_GONE])
-    return verify_case(session, case)
+    return Verdict(case_id, 0, [_GONE]) if case is None else verify_case(session, case)

@@ -7,13 +7,16 @@ ORM bookkeeping), the statements built once, each read in the caller's transacti
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, Row, bindparam, null, select, union_all
 from sqlalchemy.orm import Session
 
-from . import links
+from . import failures, links
 from .models import AccessLogEntry, Case, CaseLink, CaseShare, Consult, HistoryEvent, TaskRecord, User
 from .stored_rows import refused
 
@@ -70,6 +73,33 @@ def read_snapshot(session: Session) -> None:
     read transaction in WAL mode is a snapshot already. Call before the first statement."""
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+log = logging.getLogger("meldcode.verify")  # why a case could not be verified, with traceback
+_T = TypeVar("_T")
+# Tries of one read transaction while the database is busy for a moment, and the first wait
+# (doubled each time): a verify that runs beside the server waits for it, it reports no case.
+_TRIES, _WAIT = 5, 0.2
+
+
+def retried(read: Callable[..., _T]) -> Callable[..., _T]:
+    """`read` tried again, in a new transaction of its own, when the database was busy for a
+    moment or the connection dropped (failures.transient), up to _TRIES times; then, and for
+    any other error, it raises what `read` raised. Issue 11: a busy database is waited on,
+    never a finding of the case being read."""
+
+    @functools.wraps(read)
+    def again(*args: Any, **kwargs: Any) -> _T:
+        for attempt in range(_TRIES):
+            try:
+                return read(*args, **kwargs)
+            except Exception as exc:
+                if not failures.transient(exc) or attempt == _TRIES - 1:
+                    raise
+                time.sleep(_WAIT * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    return again
 
 
 class CaseReads:

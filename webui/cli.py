@@ -1082,6 +1082,9 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
 
     if not case_ids and not all_cases:
         fail("geef casusnummers op, of --all")
+    from webui import observability
+
+    observability.configure_logging()  # why a case could not be checked: JSON on stderr
     _quiet_server_log()
     operator = getpass.getuser()
     checked = failed = 0
