@@ -98,10 +98,13 @@ def damage_of(row: Any) -> dict[str, str]:
 
 
 def object_damage(obj: Any) -> dict[str, Any]:
-    """The columns of a loaded ORM object (a User, an ApiToken) that hold a value read as
-    damaged (value_damage), by column name, with the kind of each; empty when none does."""
+    """The columns of a loaded ORM object (a User, an ApiToken, a Case) that hold a value read
+    as damaged (value_damage), by column name, with the kind of each; empty when none does.
+    A column not loaded (deferred, such as cases.workflow_state) is not read: reading it would
+    load it, which a detached object cannot."""
+    state = inspect(obj)
     found = ((prop.columns[0].name, value_damage(getattr(obj, prop.key)))
-             for prop in inspect(obj).mapper.column_attrs)
+             for prop in state.mapper.column_attrs if prop.key not in state.unloaded)
     return {name: kind for name, kind in found if kind is not None}
 
 

@@ -6,6 +6,8 @@ A test module imports what it shares from here, never from another test module
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import html
 import re
 import socket
@@ -14,15 +16,18 @@ import subprocess
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import cache
 
+from aiosmtpd.controller import Controller
 from babel.messages.pofile import read_po
 from click.testing import CliRunner
 from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 
-from engine import audit, cases, definitions, forms, models, store, tasks, versions
+from engine import audit, cases, clock, definitions, forms, mail, models, store, tasks, versions
 from engine.definitions import SourceFile
 from tests.conftest import PASSWORD, ROOT, free_port, meldcode_cli
 from tests.scenarios.paths import LONGEST, SCENARIOS, TEAM_STEPS, fill
@@ -635,3 +640,140 @@ def complete_stap1(people, case, wachten_tot: str) -> dict:
 
 def fired(case_id: int) -> list[models.HistoryEvent]:
     return [e for e in events_of(case_id) if e.action == "timer_fired"]
+
+
+# --- shared by several test modules (tests/test_layout: never import a test module) ----------
+
+DATE_WAIT_START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Amsterdam
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps each message's recipients and To header."""
+
+    def __init__(self):
+        self.messages: list[tuple[list[str], str]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((envelope.rcpt_tos, str(message["To"])))
+        return "250 OK"
+
+
+def deliver(port: int) -> Inbox:
+    """Run the mail delivery three times, as the worker does, against an SMTP server on `port`;
+    out: what the server received."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        for _ in range(3):  # as the worker runs it: again and again
+            mail.deliver_mail(clock.now())
+    finally:
+        controller.stop()
+    return inbox
+
+
+def deploy_date_wait() -> int:
+    """The shipped meldcode with, between stap 1 and stap 2, a wait until `wachten_tot` (a
+    required date field of stap 1), deployed as a process owner does."""
+    root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
+    process = _one(root, "//bpmn:process[@id='meldcode']")
+    form = _one(root, "//bpmn:userTask[@id='stap1_signalen']//camunda:formData")
+    field = etree.SubElement(form, C + "formField", id="wachten_tot", label="Wachten tot", type="date")
+    etree.SubElement(etree.SubElement(field, C + "validation"), C + "constraint", name="required")
+    _one(root, "//bpmn:sequenceFlow[@id='sf_stap1_stap2']").set("targetRef", "wacht_datum")
+    last = process.xpath("bpmn:sequenceFlow", namespaces=NS)[-1]
+    event = etree.Element(B + "intermediateCatchEvent", id="wacht_datum", name="wacht_datum")
+    definition = etree.SubElement(event, B + "timerEventDefinition", id="wacht_datum_def")
+    etree.SubElement(definition, B + "timeDate").text = "wachten_tot"
+    definition[0].set("{http://www.w3.org/2001/XMLSchema-instance}type", "bpmn:tFormalExpression")
+    last.addnext(event)
+    event.addnext(
+        etree.Element(
+            B + "sequenceFlow", id="sf_datum_stap2", sourceRef="wacht_datum", targetRef="stap2_overleg"
+        )
+    )
+    lane = _one(root, "//bpmn:lane[@id='lane_medewerker']")
+    etree.SubElement(lane, B + "flowNodeRef").text = "wacht_datum"
+    files = [
+        SourceFile("meldcode.bpmn", etree.tostring(root, xml_declaration=True, encoding="UTF-8")),
+        SourceFile("afwegingskader.dmn", (ROOT / "processes" / "afwegingskader.dmn").read_bytes()),
+    ]
+    return versions.deploy_files(files, by="pb")["version"]
+
+
+
+
+def waiting_date_case(people) -> int:
+    """A case waiting at wacht_datum until 10 Dec 2026 (DUE)."""
+    with clock.use(DATE_WAIT_START):
+        case = cases.start_case(people["mw"], {"client_ref": "C-timer", "reason": "zorgen"})
+        [task] = case["tasks"]
+        form = tasks.get_task(people["mw"], task["id"])["form"]["fields"]
+        tasks.complete_task(people["mw"], task["id"], fill(form, {"wachten_tot": "2026-12-10"}))
+        return case["id"]
+
+
+
+
+# The organisation's settings a meldcode document is written with (test_meldcode_document and
+# others that need a complete organisation).
+DOCUMENT_SETTINGS = {
+    "organisatie_naam": "Zorggroep De Linde",
+    "beroepsgroep": "sociaal_domein",
+    "veilig_thuis_telefoon": "0800-2000",
+    "veilig_thuis_regio_naam": "Veilig Thuis Utrecht",
+    "veilig_thuis_regio_telefoon": "030 123 45 67",
+    "veilig_thuis_regio_adres": "Voorbeeldstraat 12",
+    "veilig_thuis_regio_postcode": "3511 ab",
+    "veilig_thuis_regio_plaats": "Utrecht",
+    "veilig_thuis_regio_website": "https://www.veiligthuis-utrecht.example/",
+    "rijen": "1",
+    "af-0-naam": "Fatima el Amrani", "af-0-functie": "GZ-psycholoog",
+    "af-0-telefoon": "06-12345678", "af-0-email": "f.elamrani@linde.example",
+}
+
+
+@contextmanager
+def reading(language: str = "nl"):
+    """An application context in which documents are rendered in `language`."""
+    from flask_babel import force_locale
+
+    from webui import create_app
+
+    with create_app({"TESTING": True}).app_context(), force_locale(language):
+        yield
+
+
+# A KNMG doctor's answers (beroepsgroep artsen) that reach stap 3 with the client not reached
+# (test_unasked_default, test_unasked_multi; the doctor_api fixture in tests/webui/conftest.py).
+DOCTOR = {
+    "beroepsgroep": "artsen",
+    "kindcheck_kinderen": False,
+    "gesprek_uitzondering": "geen",
+    "advies_veilig_thuis": False,
+    "client_niet_bereikt": True,
+}
+
+
+def ready_task(case: dict, step: str) -> dict:
+    """The ready task of `step` in the case view `case`."""
+    return next(t for t in case["tasks"] if t["step"] == step)
+
+
+def to_stap3(api) -> tuple[dict, dict]:
+    """A doctor's case at stap 3; (the stap 3 task, the answers of a client not reached
+    without zorgen_weggenomen, as a careful client fills them)."""
+    case = api("POST", "/cases", status=201, json={"client_ref": "C-niet-bereikt"})
+    for step in ("stap1_signalen", "stap2_overleg"):
+        task = ready_task(case, step)
+        fields = api("GET", f"/tasks/{task['id']}")["form"]["fields"]
+        data = fill(fields, DOCTOR)
+        if step == "stap1_signalen":
+            data["geweldsvormen"] = ["lichamelijk"]
+        case = api("POST", f"/tasks/{task['id']}/complete", json={"data": data})
+    task = ready_task(case, "stap3_gesprek")
+    fields = api("GET", f"/tasks/{task['id']}")["form"]["fields"]
+    data = fill(fields, DOCTOR)
+    assert "zorgen_weggenomen" not in data and data["client_niet_bereikt"] is True
+    return task, data

@@ -6,17 +6,14 @@ every other user is still delivered. SQLite and PostgreSQL where the column take
 
 from __future__ import annotations
 
-import email
-import email.policy
 import sqlite3
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import text as sql
 
-from engine import cases, clock, consults, mail, store
+from engine import cases, consults, mail, store
 from tests.conftest import free_port
-from tests.helpers import use_smtp, verify_all
+from tests.helpers import deliver, use_smtp, verify_all
 
 # kind -> (af's email as SQL, the database that takes it)
 ADDRESSES = {
@@ -36,28 +33,6 @@ def write(db_url: str, statement: str, **params) -> None:
         return
     with store.unit_of_work(write=True) as session:
         session.execute(sql(statement), params)
-
-
-class Inbox:
-    def __init__(self):
-        self.messages: list[tuple[list[str], str]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((envelope.rcpt_tos, str(message["To"])))
-        return "250 OK"
-
-
-def deliver(port: int) -> Inbox:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        for _ in range(3):  # as the worker runs it: again and again
-            mail.deliver_mail(clock.now())
-    finally:
-        controller.stop()
-    return inbox
 
 
 @pytest.mark.parametrize("kind", sorted(ADDRESSES))

@@ -9,52 +9,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from lxml import etree
 from sqlalchemy import delete, insert, select, update
 
-from engine import cases, clock, models, replay, scheduler, store, tasks, verification, versions
-from engine.definitions import SourceFile
-from tests.conftest import ROOT
-from tests.helpers import events_of, verify
-from tests.scenarios.paths import fill
+from engine import clock, models, replay, scheduler, store, verification, versions
+from tests.helpers import DATE_WAIT_START, deploy_date_wait, events_of, verify, waiting_date_case
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "camunda": "http://camunda.org/schema/1.0/bpmn"}
 B, C = "{" + NS["bpmn"] + "}", "{" + NS["camunda"] + "}"
-T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Amsterdam
-
-
-def _one(root, xpath):
-    [found] = root.xpath(xpath, namespaces=NS)
-    return found
-
-
-def deploy_timers() -> int:
-    """The shipped meldcode with, between stap 1 and stap 2, a wait until `wachten_tot` (a
-    required date field of stap 1), deployed as a process owner does."""
-    root = etree.fromstring((ROOT / "processes" / "meldcode.bpmn").read_bytes())
-    process = _one(root, "//bpmn:process[@id='meldcode']")
-    form = _one(root, "//bpmn:userTask[@id='stap1_signalen']//camunda:formData")
-    field = etree.SubElement(form, C + "formField", id="wachten_tot", label="Wachten tot", type="date")
-    etree.SubElement(etree.SubElement(field, C + "validation"), C + "constraint", name="required")
-    _one(root, "//bpmn:sequenceFlow[@id='sf_stap1_stap2']").set("targetRef", "wacht_datum")
-    last = process.xpath("bpmn:sequenceFlow", namespaces=NS)[-1]
-    event = etree.Element(B + "intermediateCatchEvent", id="wacht_datum", name="wacht_datum")
-    definition = etree.SubElement(event, B + "timerEventDefinition", id="wacht_datum_def")
-    etree.SubElement(definition, B + "timeDate").text = "wachten_tot"
-    definition[0].set("{http://www.w3.org/2001/XMLSchema-instance}type", "bpmn:tFormalExpression")
-    last.addnext(event)
-    event.addnext(
-        etree.Element(
-            B + "sequenceFlow", id="sf_datum_stap2", sourceRef="wacht_datum", targetRef="stap2_overleg"
-        )
-    )
-    lane = _one(root, "//bpmn:lane[@id='lane_medewerker']")
-    etree.SubElement(lane, B + "flowNodeRef").text = "wacht_datum"
-    files = [
-        SourceFile("meldcode.bpmn", etree.tostring(root, xml_declaration=True, encoding="UTF-8")),
-        SourceFile("afwegingskader.dmn", (ROOT / "processes" / "afwegingskader.dmn").read_bytes()),
-    ]
-    return versions.deploy_files(files, by="pb")["version"]
+T0 = DATE_WAIT_START
 
 
 def fired(case_id: int) -> list[models.HistoryEvent]:
@@ -64,16 +26,6 @@ def fired(case_id: int) -> list[models.HistoryEvent]:
 # wachten_tot 2026-12-10: due at 00:00 Amsterdam, 9 Dec 23:00 UTC
 DUE = datetime(2026, 12, 9, 23, 0, tzinfo=UTC)
 EARLY = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-
-
-def _waiting_case(people) -> int:
-    """A case waiting at wacht_datum until 10 Dec 2026 (DUE)."""
-    with clock.use(T0):
-        case = cases.start_case(people["mw"], {"client_ref": "C-timer", "reason": "zorgen"})
-        [task] = case["tasks"]
-        form = tasks.get_task(people["mw"], task["id"])["form"]["fields"]
-        tasks.complete_task(people["mw"], task["id"], fill(form, {"wachten_tot": "2026-12-10"}))
-        return case["id"]
 
 
 def _rows(db_url, case_id: int) -> list:
@@ -98,8 +50,8 @@ def _problems(case_id: int) -> str:
 
 
 def test_a_row_moved_forward_does_not_fire_and_is_corrected(db_url, people, caplog):
-    deploy_timers()
-    case_id = _waiting_case(people)
+    deploy_date_wait()
+    case_id = waiting_date_case(people)
     _move_rows(db_url, case_id, EARLY)
     with clock.use(clock.ManualClock(T0 + timedelta(days=1))) as now:
         assert scheduler.run_due() == 0
@@ -118,7 +70,7 @@ def test_a_row_moved_forward_does_not_fire_and_is_corrected(db_url, people, capl
 
 def _fire_early(db_url, people, monkeypatch) -> int:
     """The old scheduler's fire (it trusted the row): an early timer_fired, well chained."""
-    case_id = _waiting_case(people)
+    case_id = waiting_date_case(people)
     _move_rows(db_url, case_id, EARLY)
     with monkeypatch.context() as patch:
         patch.setattr(scheduler, "timers", SimpleNamespace(waiting=lambda workflow: []))
@@ -128,7 +80,7 @@ def _fire_early(db_url, people, monkeypatch) -> int:
 
 
 def test_verify_names_a_timer_fired_before_its_due_time(db_url, people, monkeypatch):
-    deploy_timers()
+    deploy_date_wait()
     case_id = _fire_early(db_url, people, monkeypatch)
     problems = _problems(case_id)
     assert (
@@ -145,8 +97,8 @@ def _replayed(case_id: int, events) -> list[str]:
 
 
 def test_replay_names_an_early_fire_and_another_due(db_url, people):
-    deploy_timers()
-    case_id = _waiting_case(people)
+    deploy_date_wait()
+    case_id = waiting_date_case(people)
     with clock.use(DUE):
         assert scheduler.run_due() == 1
     events = [
@@ -168,8 +120,8 @@ def test_replay_names_an_early_fire_and_another_due(db_url, people):
 
 
 def test_verify_names_a_timer_row_deleted_added_or_moved(db_url, people):
-    deploy_timers()
-    case_id = _waiting_case(people)
+    deploy_date_wait()
+    case_id = waiting_date_case(people)
     assert verify(case_id)[case_id].ok
     [row] = _rows(db_url, case_id)
     _move_rows(db_url, case_id, DUE + timedelta(days=30))  # the timer would fire a month late

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine import store, tokens, users
+from tests.conftest import PASSWORD
 from tests.helpers import Client
 
 
@@ -28,3 +30,21 @@ def checkpoint_dir(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setenv("MELDCODE_CHECKPOINT_DIR", str(folder))
     return folder
+
+
+@pytest.fixture
+def doctor_api(app, people, db_url):
+    """Call the API as `arts`, a KNMG doctor (medewerker of `lg`)."""
+    with store.unit_of_work(write=True, url=db_url) as session:
+        users.create_user(session, "arts", ["medewerker"], PASSWORD, "lg", beroepsgroep="artsen")
+        token = tokens.create_token(session, "arts")
+    client = app.test_client()
+
+    def call(method, path, status=200, **kw):
+        response = client.open(
+            f"/api/v1{path}", method=method, headers={"Authorization": f"Bearer {token}"}, **kw
+        )
+        assert response.status_code == status, response.get_json()
+        return response.get_json()
+
+    return call

@@ -14,8 +14,8 @@ from sqlalchemy import text as sql
 
 from engine import accounts, store
 from engine.errors import Invalid
+from tests.helpers import DOCUMENT_SETTINGS as SETTINGS
 from tests.helpers import PASSWORD, Client, verify_all
-from tests.webui.test_meldcode_document import SETTINGS
 
 WRITERS = 6
 

@@ -8,23 +8,11 @@ import json
 import shutil
 import subprocess
 import time
-from contextlib import contextmanager
 
 from engine import cases, dossier
 from tests.conftest import need
-from tests.helpers import finished_case, run_sql
+from tests.helpers import finished_case, reading, run_sql
 from webui import documents
-
-
-@contextmanager
-def reading(language: str = "nl"):
-    """An application context in which documents are rendered in `language`."""
-    from flask_babel import force_locale
-
-    from webui import create_app
-
-    with create_app({"TESTING": True}).app_context(), force_locale(language):
-        yield
 
 
 def test_json_export_is_complete_and_logged(people):

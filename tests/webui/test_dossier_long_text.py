@@ -16,12 +16,10 @@ import subprocess
 
 from engine import cases, dossier, entries, tasks
 from tests.conftest import need
-from tests.helpers import LANE_PEOPLE
+from tests.helpers import LANE_PEOPLE, reading
 from tests.scenarios.paths import SCENARIOS, fill
 from webui import documents
 from webui.web import answer
-
-from .test_dossier_export import reading
 
 VGV = next(s for s in SCENARIOS if s.name == "vgv_hulp_zonder_melding_met_reden")
 LONG_REF = "R" * 200

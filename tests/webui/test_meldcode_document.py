@@ -16,22 +16,9 @@ import pytest
 
 from engine import definitions, expressions, meldcode_doc, organisation, store
 from tests.conftest import ROOT, meldcode_cli, need
-from tests.helpers import Client, text
+from tests.helpers import DOCUMENT_SETTINGS, Client, text
 
-SETTINGS = {
-    "organisatie_naam": "Zorggroep De Linde",
-    "beroepsgroep": "sociaal_domein",
-    "veilig_thuis_telefoon": "0800-2000",
-    "veilig_thuis_regio_naam": "Veilig Thuis Utrecht",
-    "veilig_thuis_regio_telefoon": "030 123 45 67",
-    "veilig_thuis_regio_adres": "Voorbeeldstraat 12",
-    "veilig_thuis_regio_postcode": "3511 ab",
-    "veilig_thuis_regio_plaats": "Utrecht",
-    "veilig_thuis_regio_website": "https://www.veiligthuis-utrecht.example/",
-    "rijen": "1",
-    "af-0-naam": "Fatima el Amrani", "af-0-functie": "GZ-psycholoog",
-    "af-0-telefoon": "06-12345678", "af-0-email": "f.elamrani@linde.example",
-}
+SETTINGS = DOCUMENT_SETTINGS
 # Every section of the document, by its heading.
 HEADINGS = [
     "Meldcode huiselijk geweld en kindermishandeling", "Waarom deze meldcode",

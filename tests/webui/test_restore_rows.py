@@ -17,8 +17,15 @@ from sqlalchemy import func, select, update
 
 from engine import consults, mail, models, store
 from tests.conftest import free_port
-from tests.engine.test_damaged_mail import deliver
-from tests.helpers import operator_cli, restored_lines, use_smtp, walk_some_cases
+from tests.helpers import (
+    deliver,
+    deploy_date_wait,
+    operator_cli,
+    restored_lines,
+    use_smtp,
+    waiting_date_case,
+    walk_some_cases,
+)
 
 _versions, _files, _timers = (
     models.ProcessVersion.__table__,
@@ -70,10 +77,8 @@ def test_a_column_no_seal_covers_is_checked_before_the_swap(db_url, people, tmp_
 
 def test_a_timer_held_back_for_ever_is_refused(db_url, people, tmp_path):
     """A claim far in the future: the scheduler never fires that timer until then."""
-    from tests.engine.test_tamper_timers import _waiting_case, deploy_timers
-
-    deploy_timers()
-    _waiting_case(people)
+    deploy_date_wait()
+    waiting_date_case(people)
     backup = tmp_path / "reserve.bak"
     _backup(db_url, backup, update(_timers).values(claimed_until=datetime(2999, 1, 1, tzinfo=UTC)))
     before = _file(db_url)

@@ -11,58 +11,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine import store, tokens, users
-from tests.conftest import PASSWORD
-from tests.helpers import events_of, verify
-from tests.scenarios.paths import fill
-
-DOCTOR = {
-    "beroepsgroep": "artsen",
-    "kindcheck_kinderen": False,
-    "gesprek_uitzondering": "geen",
-    "advies_veilig_thuis": False,
-    "client_niet_bereikt": True,
-}
+from tests.helpers import events_of, to_stap3, verify
 
 
 @pytest.fixture
-def api(app, people, db_url):
-    """Call the API as `arts`, a KNMG doctor (medewerker of `lg`)."""
-    with store.unit_of_work(write=True, url=db_url) as session:
-        users.create_user(session, "arts", ["medewerker"], PASSWORD, "lg", beroepsgroep="artsen")
-        token = tokens.create_token(session, "arts")
-    client = app.test_client()
-
-    def call(method, path, status=200, **kw):
-        response = client.open(
-            f"/api/v1{path}", method=method, headers={"Authorization": f"Bearer {token}"}, **kw
-        )
-        assert response.status_code == status, response.get_json()
-        return response.get_json()
-
-    return call
-
-
-def ready(case: dict, step: str) -> dict:
-    return next(t for t in case["tasks"] if t["step"] == step)
-
-
-def to_stap3(api) -> tuple[dict, dict]:
-    """A doctor's case at stap 3; (the stap 3 task, the answers of a client not reached
-    without zorgen_weggenomen, as a careful client fills them)."""
-    case = api("POST", "/cases", status=201, json={"client_ref": "C-niet-bereikt"})
-    for step in ("stap1_signalen", "stap2_overleg"):
-        task = ready(case, step)
-        fields = api("GET", f"/tasks/{task['id']}")["form"]["fields"]
-        data = fill(fields, DOCTOR)
-        if step == "stap1_signalen":
-            data["geweldsvormen"] = ["lichamelijk"]
-        case = api("POST", f"/tasks/{task['id']}/complete", json={"data": data})
-    task = ready(case, "stap3_gesprek")
-    fields = api("GET", f"/tasks/{task['id']}")["form"]["fields"]
-    data = fill(fields, DOCTOR)
-    assert "zorgen_weggenomen" not in data and data["client_niet_bereikt"] is True
-    return task, data
+def api(doctor_api):
+    return doctor_api
 
 
 def test_the_default_of_a_question_not_asked_is_no_answer(api):

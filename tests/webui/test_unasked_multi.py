@@ -8,18 +8,23 @@ and the dossier, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
+
 from engine import definitions, dossier
 from engine.definitions import SourceFile
 from tests.diagram_edits import SHIPPED_DMN, as_bytes, set_condition, shipped_tree
-from tests.helpers import events_of, verify
-from tests.webui.test_dossier_export import reading
-from tests.webui.test_unasked_default import api, to_stap3  # noqa: F401 - api is a fixture
+from tests.helpers import events_of, reading, to_stap3, verify
 from webui import documents
 
 QUESTION = "Wie waren uw gesprekspartners?"
 
 
-def test_a_multi_question_not_asked_is_neither_stored_nor_in_the_dossier(api, people):  # noqa: F811
+@pytest.fixture
+def api(doctor_api):
+    return doctor_api
+
+
+def test_a_multi_question_not_asked_is_neither_stored_nor_in_the_dossier(api, people):
     task, data = to_stap3(api)
     case = api("POST", f"/tasks/{task['id']}/complete", json={"data": data})
     assert [t["step"] for t in case["tasks"]] == ["stap4_wegen"]
