@@ -225,12 +225,16 @@ def _gaps(positions: list[int]) -> list[Message]:
     return gaps
 
 
-def marks(conn: Connection, rows: list[Any]) -> dict[Any, Message]:
-    """For one page of admin-log rows (loaded_rows; a DamagedRow is marked by its reader):
-    by row id, what verify says of a line that is a copy of an earlier line (REPLAYED or
-    DUPLICATE) or whose keyed hash does not hold (CHANGED), in Dutch. Raises only what the
-    database raises."""
-    found: dict[Any, Message] = {}
+def marks(conn: Connection, rows: list[Any]) -> dict[Any, dict[str, Any]]:
+    """For one page of admin-log rows (loaded_rows, any order; a DamagedRow is marked by its
+    reader): by row id, the fields that say on the line what verify says of it, in Dutch
+    (problems). "damaged" with "changed": True for a copy of an earlier line (REPLAYED or
+    DUPLICATE) or a line whose keyed hash does not hold (CHANGED); else "damaged" with
+    "moved": True for a line whose position is below one before it (MOVED); and "gap" (GAP)
+    at the line that follows positions missing, where they would have stood (issue 11: the
+    auditor sees a reorder and a removed line on /beheerlog, not only in verify). Raises only
+    what the database raises."""
+    found: dict[Any, dict[str, Any]] = {}
     sound = [row for row in rows if not isinstance(row, DamagedRow)]
     hashes = sorted({row.hash for row in sound if isinstance(row.hash, str)})
     first: dict[str, Any] = {}
@@ -239,12 +243,56 @@ def marks(conn: Connection, rows: list[Any]) -> dict[Any, Message]:
         for row_id, row_hash in conn.execute(query.order_by(_admin.c.id)):
             first.setdefault(row_hash, row_id)
     ids = sorted(row.id for row in sound)
+    copies = set()
     for row in sound:
         other = first.get(row.hash) if isinstance(row.hash, str) else None
         if other is not None and other != row.id:
             before = ids[ids.index(row.id) - 1] if ids.index(row.id) > 0 else None
-            found[row.id] = Message(DUPLICATE if other == before else REPLAYED, row=row.id,
-                                    other=other)
+            copies.add(row.id)
+            found[row.id] = {"damaged": Message(DUPLICATE if other == before else REPLAYED,
+                                                row=row.id, other=other), "changed": True}
         elif not holds(row):
-            found[row.id] = Message(CHANGED, row=row.id)
+            found[row.id] = {"damaged": Message(CHANGED, row=row.id), "changed": True}
+    placed = sorted((row for row in rows if row.id not in copies and _placed(row.seq)),
+                    key=lambda row: row.id)  # as problems walks them: a copy holds no place
+    _moved(conn, placed, found)
+    _missing(conn, placed, found)
     return found
+
+
+def _placed(seq: Any) -> bool:
+    """Whether a stored position is one the product gives (problems skips any other)."""
+    return isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1
+
+
+def _moved(conn: Connection, placed: list[Any], found: dict[Any, dict[str, Any]]) -> None:
+    """MOVED, as problems names it, for each line of `placed` (in the order of their ids) whose
+    position is below the highest of the lines before it, on this page or an older one."""
+    if not placed:
+        return
+    top = conn.execute(select(func.max(_admin.c.seq)).where(
+        _admin.c.id < placed[0].id, *_positions(conn))).scalar() or 0
+    for row in placed:
+        if row.seq < top and row.id not in found and not isinstance(row, DamagedRow):
+            found[row.id] = {"damaged": Message(MOVED, row=row.id, seq=row.seq, top=top),
+                             "moved": True}
+        top = max(top, row.seq)
+
+
+def _missing(conn: Connection, placed: list[Any], found: dict[Any, dict[str, Any]]) -> None:
+    """GAP at the (first) line of `placed` whose position follows positions no line holds:
+    the line before it in the chain is looked up, and the highest position below it when it
+    is missing (one query per run, as _gaps names one run however far it reaches)."""
+    own: dict[int, Any] = {}
+    for row in placed:
+        own.setdefault(row.seq, row)
+    wanted = sorted(seq - 1 for seq in own if seq > 1)
+    held: set[int] = set()
+    for start in range(0, len(wanted), 900):
+        held.update(conn.execute(select(_admin.c.seq).where(
+            _admin.c.seq.in_(wanted[start:start + 900]), *_positions(conn))).scalars())
+    for seq in wanted:
+        if seq not in held:
+            below = conn.execute(select(func.max(_admin.c.seq)).where(
+                _admin.c.seq < seq, *_positions(conn))).scalar() or 0
+            found.setdefault(own[seq + 1].id, {})["gap"] = Message(GAP, first=below + 1, last=seq)

@@ -352,8 +352,8 @@ def admin_log(session: Session | Connection, limit: int = 1000,
     detail that is no JSON object, text that is no UTF-8) is shown, never an error (issue 11
     point 6): its `at` and `detail` None where they do not read, and "damaged" holds what is
     wrong, in Dutch (a Message). A line that reads but whose keyed hash does not hold, or that
-    is a copy of an earlier line, carries what verify says of it in "damaged" and "changed":
-    True (engine/admin_chain.py marks)."""
+    is a copy of an earlier line, or out of order, carries what verify says of it in "damaged"
+    and "changed" or "moved": True; a line after missing positions "gap" (admin_chain.marks)."""
     if page < 1:
         raise ValueError("page must be 1 or more")
     if page > MAX_ADMIN_LOG_PAGE:
@@ -364,7 +364,7 @@ def admin_log(session: Session | Connection, limit: int = 1000,
 
     rows = loaded_rows(conn, _admin, order=_admin.c.id.desc(), limit=limit,
                        offset=(page - 1) * limit)
-    marks = admin_chain.marks(conn, rows)  # changed or copied: as verify names them
+    marks = admin_chain.marks(conn, rows)  # changed, copied, moved, gap: as verify names them
     return [_admin_line(row, stamp, marks.get(row.id)) for row in reversed(rows)]
 
 
@@ -372,7 +372,7 @@ _ADMIN_FIELDS = {"at": N_("tijdstip"), "user": N_("gebruiker"), "action": N_("ha
                  "detail": N_("gegevens")}
 
 
-def _admin_line(row: Any, stamp: timezones.Stamp, mark: Message | None) -> dict[str, Any]:
+def _admin_line(row: Any, stamp: timezones.Stamp, mark: dict[str, Any] | None) -> dict[str, Any]:
     damage = dict(row.damage) if isinstance(row, DamagedRow) else {}
     line: dict[str, Any] = {"at": None, "user": row.user, "action": row.action,
                             "detail": row.detail}
@@ -392,6 +392,6 @@ def _admin_line(row: Any, stamp: timezones.Stamp, mark: Message | None) -> dict[
         line["damaged"] = Message(N_("beschadigd opgeslagen: {fields}"), fields=joined(
             [Message(N_("{field}: {reason}"), field=_ADMIN_FIELDS.get(name, name), reason=why)
              for name, why in damage.items()], "; "))
-    elif mark is not None:
-        line["damaged"], line["changed"] = mark, True
+    # a line that does not read keeps its damage; a gap before it is shown all the same
+    line.update({k: v for k, v in (mark or {}).items() if k == "gap" or not damage})
     return line

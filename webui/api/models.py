@@ -288,6 +288,12 @@ class AdminLogEntry(Body):
         MISSING, description="alleen true: de sleutelhash van de regel klopt niet (na het "
                              "vastleggen gewijzigd) of de regel is een kopie van een eerdere "
                              "(herhaald of dubbel); damaged zegt wat")
+    moved: bool | MISSING = Attr(
+        MISSING, description="alleen true: de regel staat na een regel met een hogere positie "
+                             "(de volgorde van het beheerlog is veranderd); damaged zegt wat")
+    gap: str | MISSING = Attr(
+        MISSING, description="alleen bij de regel na posities die ontbreken (regels "
+                             "verwijderd): welke posities, zoals verify het zegt")
 
 
 # --- errors --------------------------------------------------------------------------------------
