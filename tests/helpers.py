@@ -146,6 +146,18 @@ def drop_guards(url):
                     session.execute(sql_text(f"DROP TRIGGER IF EXISTS {table}_no_{event}"))
 
 
+def write_raw(db_url: str, statement: str, **params) -> None:
+    """SQL as a database writer with the file or the server runs it: no product code, no seal,
+    no admin-log line, the append-only guards and foreign keys left in place; SQLite through
+    its own driver (it keeps what it is given)."""
+    if db_url.startswith("sqlite"):
+        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+            conn.execute(statement, params)
+        return
+    with store.unit_of_work(write=True) as session:
+        session.execute(sql_text(statement), params)
+
+
 def write_as_database_writer(db_url: str, statement: str, **params) -> None:
     """SQL as a database writer with the file or the server runs it: no product code, no
     append-only guard, no foreign key (PostgreSQL: replica role; SQLite: its own driver, which

@@ -21,6 +21,7 @@ from sqlalchemy import text as sql
 from engine import cases, due, organisation, sessions, store, tasks, timezones
 from tests.conftest import PASSWORD
 from tests.helpers import Client, cli, text, verify_all
+from tests.helpers import write_raw as write
 from tests.scenarios.paths import LONGEST, fill
 
 BYTES = "CAST(X'ff41' AS TEXT)"  # bytes that are no UTF-8 (SQLite keeps them in any column)
@@ -65,15 +66,6 @@ REFUSED_BEFORE = {"created_at-infinity", "expires_at-infinity", "revoked_at-infi
 OUTSIDE = "Buiten de casussen niet in orde: gebruikers, API-tokens, procesversies en instellingen"
 
 
-def write(db_url: str, statement: str, **params) -> None:
-    """SQL as a database writer with the file or the server runs it: no product code, no
-    seal, no admin-log line; SQLite through its own driver (it keeps what it is given)."""
-    if db_url.startswith("sqlite"):
-        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
-            conn.execute(statement, params)
-        return
-    with store.unit_of_work(write=True) as session:
-        session.execute(sql(statement), params)
 
 
 def ids(name: str) -> tuple[int, int]:

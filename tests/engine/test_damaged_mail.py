@@ -6,14 +6,12 @@ every other user is still delivered. SQLite and PostgreSQL where the column take
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
-from sqlalchemy import text as sql
 
-from engine import cases, consults, mail, store
+from engine import cases, consults, mail
 from tests.conftest import free_port
 from tests.helpers import deliver, use_smtp, verify_all
+from tests.helpers import write_raw as write
 
 # kind -> (af's email as SQL, the database that takes it)
 ADDRESSES = {
@@ -24,15 +22,6 @@ ADDRESSES = {
 }
 
 
-def write(db_url: str, statement: str, **params) -> None:
-    """SQL as a database writer with the file or the server runs it: no product code, no
-    seal; SQLite through its own driver (it keeps what it is given)."""
-    if db_url.startswith("sqlite"):
-        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
-            conn.execute(statement, params)
-        return
-    with store.unit_of_work(write=True) as session:
-        session.execute(sql(statement), params)
 
 
 @pytest.mark.parametrize("kind", sorted(ADDRESSES))

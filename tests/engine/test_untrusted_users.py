@@ -10,7 +10,6 @@ column takes the value."""
 from __future__ import annotations
 
 import html
-import sqlite3
 
 import pytest
 from click.testing import CliRunner
@@ -18,6 +17,7 @@ from sqlalchemy import text as sql
 
 from engine import store, users
 from tests.helpers import Client, cli, text, verify_all
+from tests.helpers import write_raw as write
 from webui.cli import main as meldcode
 
 # kind -> (SQL that damages mw's row, the database that takes it)
@@ -38,15 +38,6 @@ COMMANDS = {
 REFUSED = "Gebruiker 'mw' is buiten het product gewijzigd of beschadigd opgeslagen"
 
 
-def write(db_url: str, statement: str, **params) -> None:
-    """SQL as a database writer with the file or the server runs it: no product code, no
-    seal, no admin-log line; SQLite through its own driver (it keeps what it is given)."""
-    if db_url.startswith("sqlite"):
-        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
-            conn.execute(statement, params)
-        return
-    with store.unit_of_work(write=True) as session:
-        session.execute(sql(statement), params)
 
 
 def snapshot() -> tuple:
