@@ -290,14 +290,28 @@ _UNSHOWN = N_(
     "'{name}', 'not {name}', '{name} is True', '{name} in [True]'), tegen een vaste waarde en "
     "verbonden met and"
 )
+_UNSHOWN_MULTI = N_(
+    "{where} leest het meerkeuzeveld '{name}' van hetzelfde formulier in '{part}': het formulier "
+    "in de browser kan die regel niet volgen, dus het veld zou altijd getoond worden en "
+    "'(verplicht)' heten, terwijl de server het anders beslist. Lees een meerkeuzeveld pas in een "
+    "latere stap, of stel hier een ja/nee-vraag en schrijf '<die vraag> == True'"
+)
+_UNSHOWN_PART = N_(
+    "{where} leest in '{part}' velden van hetzelfde formulier zo dat het formulier in de browser "
+    "de regel niet kan volgen: het veld zou altijd getoond worden en '(verplicht)' heten, terwijl "
+    "de server het anders beslist. Vergelijk elk veld van dit formulier apart met een vaste waarde "
+    "('veld == waarde' of 'veld != waarde') en verbind die met and"
+)
 
 
 def _unshown(name: str, prop, where: Message, field_id: str | None, owner) -> list[Problem]:
-    """A required_when, or an invalid_when that does not read its own field, that reads a ja/nee
-    field of its own form in a way the web form cannot check (form_conditions.unshown): the
-    page would show and require the field whatever the answer, while the server does not ask
-    it or refuses an answer to it (issue 14, a fresh tester). An invalid_when over its own
-    field judges the answer only and stays with the server (form_conditions.refusals)."""
+    """A required_when, or an invalid_when that does not read its own field, that reads fields
+    of its own form in a part the web form cannot check (form_conditions.unshown): the page
+    would show and require the field whatever the answer, while the server does not ask it or
+    refuses an answer to it (issue 14, a fresh tester). One finding per such part, naming what
+    the page cannot follow: a multi field in it (a list: `'lichamelijk' in geweldsvormen`), else
+    a ja/nee field, else the part. An invalid_when over its own field judges the answer only
+    and stays with the server (form_conditions.refusals)."""
     text = prop.get("value") or ""
     try:
         own_field = field_id in expressions.names_in(text)
@@ -308,10 +322,21 @@ def _unshown(name: str, prop, where: Message, field_id: str | None, owner) -> li
         return []
     fields = owner.xpath(".//camunda:formField[@id]", namespaces=NS)
     types = {f.get("id"): f.get("type") or "" for f in fields}
-    return [
-        Problem(name, _line(prop), Message(_UNSHOWN, where=where, name=n))
-        for n in form_conditions.unshown(text, types)
-    ]
+    parts: dict[str, list[str]] = {}
+    for read_name, part in form_conditions.unshown(text, types):
+        parts.setdefault(part, []).append(read_name)
+    problems = []
+    for part, read in parts.items():
+        multi = [n for n in read if types[n] == "multi"]
+        yes_no = [n for n in read if types[n] == "boolean"]
+        if multi:
+            message = Message(_UNSHOWN_MULTI, where=where, name=multi[0], part=part)
+        elif yes_no:
+            message = Message(_UNSHOWN, where=where, name=yes_no[0])
+        else:
+            message = Message(_UNSHOWN_PART, where=where, part=part)
+        problems.append(Problem(name, _line(prop), message))
+    return problems
 
 
 def _unreadable(

@@ -304,56 +304,62 @@ def _not(part: _Truth) -> _Truth:
     return _UNDECIDED
 
 
-def unshown(expression: str | None, types: dict[str, str]) -> list[str]:
-    """The ja/nee fields of a form (`types`: each field of the form by name, its type) that
+def unshown(expression: str | None, types: dict[str, str]) -> list[tuple[str, str]]:
+    """The fields of a form (`types`: each field of the form by name, its type) that
     `expression` (a required_when, or an invalid_when that does not read its own field) reads
-    in a way decide() may leave to the server alone, whatever the case data: the web form
-    would then always show the field, marked required, while the server does not ask it
-    (issue 14, a fresh tester). meldcode check refuses those (engine.condition_checks). Read
-    as decide reads: `x`, `not x`, `x == v`, `x != v`, `x is True/False`, `x in [v]`,
-    `x not in [v, w]` (v a literal of the field's type, 1/0 for true/false), joined by `and`,
-    and by `or` after parts that read no field of the form. Raises nothing (an expression that
-    does not compile is refused elsewhere): []."""
+    in a part decide() may leave to the server alone, whatever the case data, as (field, that
+    part's text): the web form would then always show the field, marked required, while the
+    server does not ask it (issue 14, a fresh tester). meldcode check refuses those
+    (engine.condition_checks). Read as decide reads: `x`, `not x`, `x is True/False` (x ja/nee),
+    `x == v`, `x != v`, `x in [v]`, `x not in [v, w]` (v a literal of the field's type, 1/0 for
+    true/false), joined by `and`, and by `or` after parts that read no field of the form; a
+    multi field's answer is a list, never such a test. Only the smallest such part is named,
+    not a sound test joined to it by `and`. Raises nothing (an expression that does not
+    compile is refused elsewhere): []."""
     try:
         tree = expressions.compile_expression(expression or "")
     except expressions.ExpressionError:
         return []
-    found: set[str] = set()
-    _tests_of(tree.body, {n: {"type": t} for n, t in types.items()}, found)
-    return sorted(found)
+    culprits: list[ast.AST] = []
+    fields = {n: {"type": t} for n, t in types.items()}
+    _tests_of(tree.body, fields, culprits)
+    found = {(n.id, ast.unparse(p)) for p in culprits for n in ast.walk(p) if isinstance(n, ast.Name)}
+    return sorted(f for f in found if f[0] in fields)
 
 
-def _tests_of(node: ast.AST, fields: dict[str, dict[str, Any]], found: set[str]) -> int | None:
+def _tests_of(node: ast.AST, fields: dict[str, dict[str, Any]], culprits: list[ast.AST]) -> int | None:
     """How many tests `node` gives decide() whatever the case data (0: it reads no field of
-    the form), None when it may give none; the ja/nee fields of such a part go to `found`."""
-    reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & set(fields)
-    if not reads:
+    the form), None when it may give none; such a part goes to `culprits` unless a part of it
+    already went."""
+    if not {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & set(fields):
         return 0
+    before = len(culprits)
     count: int | None = None
     if isinstance(node, ast.Name):
         count = 1 if _yes_no(fields[node.id]) else None
     elif isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
-        counts = [_tests_of(v, fields, found) for v in node.values]
+        counts = [_tests_of(v, fields, culprits) for v in node.values]
         count = None if None in counts else sum(c or 0 for c in counts)
     elif isinstance(node, ast.BoolOp):
-        counts = [_tests_of(v, fields, found) for v in node.values]
+        counts = [_tests_of(v, fields, culprits) for v in node.values]
         # decide reads `a or x` (a reads no field) as a when a holds, else x; more is open
         count = counts[-1] if all(c == 0 for c in counts[:-1]) else None
+        if any(c != 0 for c in counts[:-1]):
+            del culprits[before:]  # the `or` itself is what the page cannot follow
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        inner = _tests_of(node.operand, fields, found)
+        inner = _tests_of(node.operand, fields, culprits)
         # `not` flips one test of a comparison or a bare field, nothing more
         simple = isinstance(node.operand, ast.Name) or (
             isinstance(node.operand, ast.Compare) and len(node.operand.ops) == 1
         )
-        one = simple and inner == 1
-        count = 1 if one else None
+        count = 1 if simple and inner == 1 else None
     elif isinstance(node, ast.Compare):
         sides = [node.left, *node.comparators]
         triples = zip(sides[:-1], node.ops, node.comparators, strict=True)
         counts = [_pair(a, op, b, fields) for a, op, b in triples]
         count = None if None in counts else sum(c or 0 for c in counts)
-    if count is None:
-        found.update(n for n in reads if _yes_no(fields[n]))
+    if count is None and len(culprits) == before:
+        culprits.append(node)
     return count
 
 
