@@ -30,7 +30,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import expressions, form_conditions, timers
+from . import expressions, form_conditions, forms, timers
 from .bpmn_flow import flow_graph
 from .condition_values import value_problems
 from .failures import kind_of
@@ -176,9 +176,10 @@ def _problems(name: str, process, graph: _Process, group: str) -> list[Problem]:
                     property=prop.get("id"),
                     field=field_where(field_node, owner),
                 )
-                problems += _condition(name, prop, prop.get("value"), where, _FORM, known, graph, group)
-                problems += _own_answers(name, prop, where, field_node.get("id"), own)
-                problems += _unshown(name, prop, where, field_node.get("id"), owner)
+                wrong = _condition(name, prop, prop.get("value"), where, _FORM, known, graph, group)
+                problems += wrong + _own_answers(name, prop, where, field_node.get("id"), own)
+                if not wrong:  # a condition that is wrong as written: that finding alone
+                    problems += _unshown(name, prop, where, field_node.get("id"), owner)
     for flow in process.xpath(".//bpmn:sequenceFlow[bpmn:conditionExpression]", namespaces=NS):
         source = flow.get("sourceRef")
         known = graph.known(source, _FLOW, graph.writes.get(source, set()))
@@ -321,7 +322,8 @@ def _unshown(name: str, prop, where: Message, field_id: str | None, owner) -> li
     if kind not in ("required_when", "invalid_when") or (kind == "invalid_when" and own_field):
         return []
     fields = owner.xpath(".//camunda:formField[@id]", namespaces=NS)
-    types = {f.get("id"): f.get("type") or "" for f in fields}
+    # the contract's types, as the page gets them (a camunda "long" is an "integer")
+    types = {f.get("id"): forms.FIELD_TYPES.get(f.get("type") or "", "string") for f in fields}
     parts: dict[str, list[str]] = {}
     for read_name, part in form_conditions.unshown(text, types):
         parts.setdefault(part, []).append(read_name)

@@ -115,6 +115,10 @@ def required_note(value: Any, maxlength: int, missing: str, errors: dict[str, An
     return text
 
 
+_TRIMMED = "\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + \
+    "\u2028\u2029\u202f\u205f\u3000"
+
+
 def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False) -> str | None:
     """A submitted text as it is stored: without white space around it, None when nothing is
     left (white space alone is no answer).
@@ -135,8 +139,13 @@ def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False
     if multiline:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     # White space around the text is dropped first: a trailing newline pasted along with a
-    # reference is no reason to refuse it, as nothing of it is stored.
-    value = value.strip()
+    # reference is no reason to refuse it, as nothing of it is stored. Exactly what the task
+    # page's JavaScript trim() drops (ECMA-262 WhiteSpace and LineTerminator), so the page and
+    # the server read one answer: str.strip() also dropped U+001C-001F and U+0085, which the
+    # page kept (a condition 'x == "a"' then held on the server and not on the page). A byte
+    # order mark (U+FEFF), which trim() drops too, stays refused as an invisible character
+    # (issue 11 point 3): a refusal names it, so the two never disagree silently.
+    value = value.strip(_TRIMMED)
     problem = refused_character(value, multiline)
     if problem is not None:
         raise ValueError(problem)

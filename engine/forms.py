@@ -16,8 +16,8 @@ from .messages import N_, Message, text_of
 # that validate a text of their own (start_case, users, consults).
 __all__ = ["clean_text", "refused_character", "required_note"]
 
-# Camunda's form field types, mapped to the contract's field types.
-_TYPES = {"string": "string", "long": "integer", "boolean": "boolean", "date": "date", "enum": "enum",
+# Camunda's form field types, mapped to the contract's field types (CONTRACT section 4).
+FIELD_TYPES = {"string": "string", "long": "integer", "boolean": "boolean", "date": "date", "enum": "enum",
           "multi": "multi"}
 # Types whose answer is chosen from the field's options (camunda:value): one, or a list.
 CHOICE_TYPES = ("enum", "multi")
@@ -126,7 +126,7 @@ def fields_of(task_spec) -> list[Field]:
     form = getattr(task_spec, "form", None)
     result = []
     for f in getattr(form, "fields", []) or []:
-        kind = _TYPES.get(f.type, "string")
+        kind = FIELD_TYPES.get(f.type, "string")
         if kind == "string" and (f.get_property("multiline") or "").lower() == "true":
             kind = "text"
         required_when = f.get_property("required_when") or None
