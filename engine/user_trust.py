@@ -113,11 +113,22 @@ def find_user(session: Session, name: str) -> User:
     raise NotFound(Message(N_("Gebruiker '{name}' bestaat niet."), name=name[:80]))
 
 
+# holds_bytes runs on every API request and page (tokens, sessions): one statement built once,
+# as stored_as_bytes would build it for a single row, instead of anew per call
+_HOLDS_BYTES = (select(_users.c.id)
+                .where(or_(*(func.typeof(_users.c[name]) == "blob" for name in USER_TEXTS)),
+                       _users.c.id == bindparam("user_id"))
+                .limit(1))
+
+
 def holds_bytes(conn: Connection, user_id: Any) -> bool:
     """Whether the users row `user_id` holds bytes (SQLite: a BLOB) in a text column: its seal
     holds (the bytes read as the same text) yet the row cannot be trusted, so every door that
-    checks the seal asks this too and lets the user act as nobody (issue 11)."""
-    return bool(stored_as_bytes(conn, _users, USER_TEXTS, _users.c.id == user_id))
+    checks the seal asks this too and lets the user act as nobody (issue 11). Always False on
+    PostgreSQL, which keeps text only (stored_as_bytes)."""
+    if conn.dialect.name != "sqlite":
+        return False
+    return conn.execute(_HOLDS_BYTES, {"user_id": user_id}).first() is not None
 
 
 def trusted(conn: Connection, user_id: Any) -> bool:
