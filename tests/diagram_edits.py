@@ -81,14 +81,28 @@ def as_bytes(root) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def problems_of(root) -> list[str]:
-    """What the engine's check (as `meldcode check` runs it, without the proof) says about the
-    shipped set with this BPMN."""
+def check_tree(root):
+    """The engine's check (as `meldcode check` runs it, without the proof) of the shipped set
+    with this BPMN: (the definition or None, the problems)."""
     files = [
         SourceFile("meldcode.bpmn", as_bytes(root)),
         SourceFile(SHIPPED_DMN.name, SHIPPED_DMN.read_bytes()),
     ]
-    definition, problems = definitions.check(files, prove=False)
+    return definitions.check(files, prove=False)
+
+
+def check_condition(key: str, prop: str, condition: str):
+    """check_tree of the shipped diagram with property `prop` of form field `key` set to
+    `condition`."""
+    root = shipped_tree()
+    set_property(root, key, prop, condition)
+    return check_tree(root)
+
+
+def problems_of(root) -> list[str]:
+    """What the engine's check says about the shipped set with this BPMN (check_tree), which
+    must refuse it."""
+    definition, problems = check_tree(root)
     assert definition is None, "expected the set to be refused"
     return [str(p) for p in problems]
 

@@ -10,21 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from engine import definitions
-from engine.definitions import SourceFile
-from tests.diagram_edits import SHIPPED_DMN, as_bytes, set_property, shipped_tree
+from tests.diagram_edits import check_condition
 
 FIELD = "letselduiding"  # a text field of stap 1, beside geweldsvormen and kindcheck_kinderen
 
 
 def checked(condition: str):
-    root = shipped_tree()
-    set_property(root, FIELD, "required_when", condition)
-    files = [
-        SourceFile("meldcode.bpmn", as_bytes(root)),
-        SourceFile(SHIPPED_DMN.name, SHIPPED_DMN.read_bytes()),
-    ]
-    return definitions.check(files, prove=False)
+    return check_condition(FIELD, "required_when", condition)
 
 
 def findings(problems) -> list[str]:

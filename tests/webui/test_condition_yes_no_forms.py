@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import pytest
 
-from engine import definitions, form_conditions, forms
-from engine.definitions import SourceFile
-from tests.diagram_edits import SHIPPED_DMN, as_bytes, set_property, shipped_tree
+from engine import form_conditions, forms
+from tests.diagram_edits import check_condition
 
 FIELD = "veilig_thuis_contact"
 YES_NO = "advies_veilig_thuis"
 
 
 def checked(condition: str):
-    root = shipped_tree()
-    set_property(root, FIELD, "required_when", condition)
-    files = [
-        SourceFile("meldcode.bpmn", as_bytes(root)),
-        SourceFile(SHIPPED_DMN.name, SHIPPED_DMN.read_bytes()),
-    ]
-    return definitions.check(files, prove=False)
+    return check_condition(FIELD, "required_when", condition)
 
 
 def browser_shows(tests: list[dict], answer: bool) -> bool:
