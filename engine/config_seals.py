@@ -32,7 +32,7 @@ from sqlalchemy import Connection, bindparam, event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import admin_chain, audit, settings
+from . import admin_chain, audit, notification_seals, settings
 from .definitions import SourceFile, set_sha256
 from .errors import Conflict
 from .messages import N_, Message
@@ -345,8 +345,9 @@ def problems(conn: Connection) -> list[str]:
     """What `meldcode verify --all` reports beside the cases: users rows that do not match
     their seal, API tokens that do not match theirs (engine/tokens.py), process files that do
     not match their hashes and the admin log, and the organisation's settings that do not
-    match the admin log (engine/settings_seal.py), and mail held because its user's row is not
-    to be trusted (engine/mail_addresses.py). problem_parts gives the same, by part."""
+    match the admin log (engine/settings_seal.py), mail held because its user's row is not
+    to be trusted (engine/mail_addresses.py), and notifications that do not match their seal
+    (engine/notification_seals.py). problem_parts gives the same, by part."""
     return [problem for _part, found in problem_parts(conn) for problem in found]
 
 
@@ -357,13 +358,14 @@ PART_TOKENS = N_("API-tokens")
 PART_VERSIONS = N_("procesversies")
 PART_SETTINGS = N_("instellingen")
 PART_MAIL = N_("e-mail")
+PART_NOTIFICATIONS = N_("berichten")
 
 
 def problem_parts(conn: Connection) -> list[tuple[Message, list[str]]]:
     """`problems` by part, in this order: (PART_USERS, user_problems), (PART_TOKENS, the API
     tokens'), (PART_VERSIONS, the process files'), (PART_SETTINGS, the settings'), (PART_MAIL,
-    the held mail's); each list in Dutch, possibly empty. Raises only what the database
-    raises."""
+    the held mail's), (PART_NOTIFICATIONS, the notifications'); each list in Dutch, possibly
+    empty. Raises only what the database raises."""
     # each imports this module (the users seal, genuine_details)
     from . import mail_addresses, settings_seal, tokens
 
@@ -373,4 +375,5 @@ def problem_parts(conn: Connection) -> list[tuple[Message, list[str]]]:
         (PART_VERSIONS, version_problems(conn)),
         (PART_SETTINGS, settings_seal.problems(conn)),
         (PART_MAIL, mail_addresses.held_problems(conn)),
+        (PART_NOTIFICATIONS, notification_seals.problems(conn)),
     ]

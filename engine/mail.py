@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from . import config, mail_addresses, timezones
+from . import config, mail_addresses, notification_seals, timezones
 from .cases import task_name
 from .messages import N_, Message
 from .models import MailOutbox
@@ -97,8 +97,10 @@ def _claim(now: datetime) -> list[dict[str, Any]]:
     """Up to BATCH due mails, each claimed by this worker (attempts + 1, leased until
     now + LEASE) in a short transaction of its own; what their messages are made of. The
     address is the user's as their sealed row holds it now (mail_addresses.addresses), never
-    the one queued; a mail whose user's row is not to be trusted, or whose own row does not
-    read, is held instead (issue 11): one such row never stops the others."""
+    the one queued; a mail whose user's row is not to be trusted, whose notification does not
+    hold its seal (notification_seals: moved to another user or added while it waited), or
+    whose own row does not read, is held instead (issue 11): one such row never stops the
+    others."""
     due = (select(_outbox.c.id).where(_outbox.c.state == "pending", _outbox.c.next_attempt_at <= now)
            .order_by(_outbox.c.next_attempt_at, _outbox.c.id).limit(BATCH))
     with unit_of_work() as session:  # a read first: most runs find nothing to send
@@ -122,6 +124,9 @@ def _claim(now: datetime) -> list[dict[str, Any]]:
 def _claim_one(conn: Any, outbox_id: int, now: datetime) -> dict[str, Any] | None:
     row = conn.execute(_PENDING.where(_outbox.c.id == outbox_id, _outbox.c.state == "pending")).first()
     if row is None:  # another worker was first
+        return None
+    if not notification_seals.intact(row):  # checked now: the row may have changed while queued
+        mail_addresses.hold(conn, row.id, "the notification does not match its seal")
         return None
     address = mail_addresses.addresses(conn, [row.user_id]).get(row.user_id)
     if not address:  # a row not to be trusted, or no address any more

@@ -38,6 +38,8 @@ MADE_OF = select(
     _notes.c.task_id,
     _notes.c.case_id,
     _notes.c.params,
+    _notes.c.at,
+    _notes.c.seal,  # engine/mail.py sends only while it holds (notification_seals)
     _tasks.c.name,
     _tasks.c.step,
     *([_DUE] if _DUE is not None else []),

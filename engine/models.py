@@ -181,10 +181,8 @@ class CaseLink(Base):
 
 
 class TaskRecord(Base):
-    """Every user task that was ever ready: the indexed rows inboxes read.
-
-    A task id once ready stays known, so completing it again is a conflict, not unknown.
-    """
+    """Every user task that was ever ready: the indexed rows inboxes read. A task id once
+    ready stays known, so completing it again is a conflict, not unknown."""
 
     __tablename__ = "tasks"
     __table_args__ = (
@@ -367,6 +365,8 @@ class Notification(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     params: Mapped[dict[str, Any]] = mapped_column(StoredJSON(), default=dict)
     read_at: Mapped[datetime | None] = mapped_column(StoredTime())
+    # HMAC over all but read_at (engine/notification_seals.py); None: written before 0019.
+    seal: Mapped[str | None] = mapped_column(String(64))
 
 
 class MailOutbox(Base):

@@ -5,7 +5,9 @@ A notification holds its kind and the values its text is made of (`params`: the 
 as the diagram gives it, the case number, for a consult who asks); the web layer writes the
 text in the reader's language (webui/notices.py). Never a client reference or recorded data.
 A notification about a task to someone with an e-mail address is also put in the mail outbox
-in the same transaction when SMTP is configured (engine/mail.py sends it later).
+in the same transaction when SMTP is configured (engine/mail.py sends it later). Each row is
+sealed when written (engine/notification_seals.py, issue 11): a row whose seal does not hold
+is not listed, counted or marked read for the user it names.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from . import clock, config, mail_addresses, timezones
+from . import clock, config, mail_addresses, notification_seals, timezones
 from .errors import NotFound
 from .messages import N_
 from .models import Notification, User
 from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE, MEDEWERKER
 from .store import unit_of_work
+from .stored_rows import loaded_rows
 from .users import Principal
 
 TASK_READY, TASK_DUE, TASK_OVERDUE, INFORMED, CONSULT = (
@@ -40,13 +43,15 @@ def notify(conn: Connection | Session, rows: list[dict[str, Any]]) -> None:
     """Write notifications in the caller's transaction. rows: {"user_id", "at" (aware UTC),
     "kind" (one of KINDS), "case_id", "task_id" (or None), "params" (dict)}. Those with a task
     go to the mail outbox too when MELDCODE_SMTP_URL is set and the user has an e-mail
-    address. Raises ValueError for an unknown kind (a programming error)."""
+    address. Each row is sealed here (notification_seals.sealed), the one place rows are
+    written. Raises ValueError for an unknown kind (a programming error)."""
     if not rows:
         return
     for row in rows:
         if row["kind"] not in KINDS:
             raise ValueError(f"unknown notification kind {row['kind']!r}")
-    written = conn.execute(_INSERT, [{"read_at": None, **row} for row in rows]).all()
+    sealed = [notification_seals.sealed({"read_at": None, **row}) for row in rows]
+    written = conn.execute(_INSERT, sealed).all()
     if config.current().smtp_url:
         # addressed only from a users row that reads and matches its seal (issue 11)
         about_tasks = [(note_id, user_id) for note_id, task_id, user_id in written if task_id is not None]
@@ -122,29 +127,39 @@ def after_change(conn: Connection | Session, case: Any, change: Any, actor_id: i
                        "task_id": None, "params": {"case": case.id}} for user_id in ids])
 
 
+# A row is the user's only when it names them and its seal holds (notification_seals, issue
+# 11): one HMAC per row read. loaded_rows: a row with a value that does not read is skipped
+# as one whose seal does not hold, never a failed page.
+def _own(conn: Connection, user_id: int, *where: Any, limit: int | None = None) -> list[Any]:
+    rows = loaded_rows(conn, _notes, _notes.c.user_id == user_id, *where,
+                       order=_notes.c.id.desc(), limit=limit)
+    return [row for row in rows if row.user_id == user_id and notification_seals.intact(row)]
+
+
 def listing(who: Principal, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
     """The caller's own notifications, newest first, at most `limit`: {"id", "at" (aware UTC
-    datetime), "kind", "case_id", "task_id", "params", "read" (bool)}. The web layer adds the
-    text (webui/notices.py). CONTRACT section 5: GET /api/v1/notifications."""
+    datetime), "kind", "case_id", "task_id", "params", "read" (bool)}; only rows whose seal
+    holds (issue 11: a row moved to the caller, or added, by a database writer is not theirs).
+    The web layer adds the text (webui/notices.py). CONTRACT section 5: GET
+    /api/v1/notifications."""
     with unit_of_work() as session:
-        rows = session.scalars(
-            select(Notification).where(Notification.user_id == who.id)
-            .order_by(Notification.id.desc()).limit(max(1, min(limit, 1000))))
+        rows = _own(session.connection(), who.id, limit=max(1, min(limit, 1000)))
         return [{"id": n.id, "at": timezones.to_utc(n.at), "kind": n.kind,
                  "case_id": n.case_id, "task_id": n.task_id, "params": dict(n.params or {}),
                  "read": n.read_at is not None} for n in rows]
 
 
 def unread_count(user_id: int) -> int:
-    """How many of the user's notifications are unread: one indexed count (the page header)."""
+    """How many of the user's notifications are unread and hold their seal (the page header):
+    one indexed read of the unread rows, one HMAC each."""
     with unit_of_work() as session:
-        return session.scalar(select(func.count()).select_from(Notification).where(
-            Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+        return len(_own(session.connection(), user_id, _notes.c.read_at.is_(None)))
 
 
 def mark_read(who: Principal, notification_id: Any) -> None:
-    """Mark one of the caller's notifications read (again: no change). Raises NotFound for an
-    id that is not a number, is unknown, or is someone else's (never says which)."""
+    """Mark one of the caller's notifications read (again: no change); read_at is outside the
+    seal, so this is a plain update. Raises NotFound for an id that is not a number, is
+    unknown, is someone else's or does not hold its seal (never says which)."""
     try:
         number = int(notification_id)
     except (TypeError, ValueError):
@@ -152,18 +167,17 @@ def mark_read(who: Principal, notification_id: Any) -> None:
     if not 0 < number <= 2**31 - 1:
         raise NotFound(N_("Bericht niet gevonden."))
     with unit_of_work(write=True) as session:
-        note = session.get(Notification, number)
-        if note is None or note.user_id != who.id:
+        rows = _own(session.connection(), who.id, _notes.c.id == number)
+        if not rows:
             raise NotFound(N_("Bericht niet gevonden."))
-        if note.read_at is None:
-            note.read_at = clock.now()
+        if rows[0].read_at is None:
+            session.execute(update(_notes).where(_notes.c.id == number).values(read_at=clock.now()))
 
 
 def mark_all_read(who: Principal) -> int:
-    """Mark every unread notification of the caller read; returns how many."""
+    """Mark every unread notification of the caller whose seal holds read; returns how many."""
     with unit_of_work(write=True) as session:
-        result = session.execute(
-            update(Notification).where(Notification.user_id == who.id,
-                                       Notification.read_at.is_(None))
-            .values(read_at=clock.now()))
-        return int(getattr(result, "rowcount", 0) or 0)
+        ids = [row.id for row in _own(session.connection(), who.id, _notes.c.read_at.is_(None))]
+        if ids:
+            session.execute(update(_notes).where(_notes.c.id.in_(ids)).values(read_at=clock.now()))
+        return len(ids)

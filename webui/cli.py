@@ -1079,6 +1079,7 @@ def _quiet_server_log() -> None:
                    "de server.")
 def verify(case_ids, all_cases, checkpoint_file, jobs):
     from engine import background, checkpoints, config_seals, log_verify, restore_traces, verification
+    from engine.notification_seals import unsealed_note
 
     if not case_ids and not all_cases:
         fail("geef casusnummers op, of --all")
@@ -1128,11 +1129,15 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
     if all_cases:  # the users and the process files: no case's history covers them (issue 11)
         with store.unit_of_work() as session:
             parts = config_seals.problem_parts(session.connection())
+            # notifications from before their seal: not shown or mailed, no finding
+            unsealed = unsealed_note(session.connection())
         for part, found in parts:  # each under its own heading: users, tokens, ..., mail
             if found:
                 click.echo(Message(VERIFY_HEADING, part=part, count=len(found)))
                 for problem in found:
                     click.echo(f"  - {problem}")
+        if unsealed:
+            click.echo(f"let op: {unsealed}")
         outside = sum(len(found) for _part, found in parts)
         if outside:
             others.append(Message(VERIFY_PART, part=VERIFY_OUTSIDE, count=outside))

@@ -114,6 +114,7 @@ ADMIN_ACTIONS = {
     "process_recorded": _l("Bestaande procesversie vastgelegd"),
     "settings_recorded": _l("Bestaande instellingen vastgelegd"),
     "database_restored": _l("Reservekopie teruggezet"),
+    "notifications_sealed": _l("Berichten voortaan verzegeld"),
 }
 
 
@@ -139,6 +140,9 @@ ADMIN_DETAILS = {
     "path": _l("Pad"),
     "needs": _l("Vereiste rol"),
     "beroepsgroep": _l("Beroepsgroep"),
+    # notifications from before their seal (notifications_sealed, engine/notification_seals.py)
+    "last_unsealed_notification": _l("Laatste bericht zonder zegel"),
+    "unsealed_notifications": _l("Berichten zonder zegel"),
     # a backup put back (database_restored, engine/restore_steps.py record)
     "file": _l("Bestand"),
     "tree_size_before": _l("Regels in het logboek ervoor"),
