@@ -240,6 +240,8 @@ _TOKEN_QUERY = (
     .where(_t.c.token_hash == bindparam("h"), _u.c.active.is_(True), _t.c.revoked_at.is_(None),
            or_(_t.c.expires_at.is_(None), _t.c.expires_at > bindparam("now")))
 )
+# SQLite: whether the user's row holds bytes (user_trust.holds_bytes) read in the same statement
+_TOKEN_QUERY_SQLITE = _TOKEN_QUERY.add_columns(user_trust.BYTES_COLUMN)
 
 
 def principal_for_token(token: str, source: str | None = None) -> Principal | None:
@@ -251,14 +253,16 @@ def principal_for_token(token: str, source: str | None = None) -> Principal | No
     if not token or len(token) > 200:
         return None
     with get_engine().connect() as conn:
-        row = conn.execute(_TOKEN_QUERY, {"h": _token_hash(token), "now": utcnow()}).first()
-        # bytes in the user's row (SQLite: a name or roles as a BLOB) read as the text the seal
-        # covers, yet no text equals them: such a user acts as nobody (issue 11), fail closed
-        if row is not None and user_trust.holds_bytes(conn, row.id):
-            log.warning("users row holds bytes in a text column: changed outside the product",
-                        extra={"user_id": row.id, "seen_at": "api-token"})
-            return None
+        sqlite = conn.dialect.name == "sqlite"
+        row = conn.execute(_TOKEN_QUERY_SQLITE if sqlite else _TOKEN_QUERY,
+                           {"h": _token_hash(token), "now": utcnow()}).first()
     if row is None:
+        return None
+    # bytes in the user's row (SQLite: a name or roles as a BLOB) read as the text the seal
+    # covers, yet no text equals them: such a user acts as nobody (issue 11), fail closed
+    if sqlite and row.holds_bytes:
+        log.warning("users row holds bytes in a text column: changed outside the product",
+                    extra={"user_id": row.id, "seen_at": "api-token"})
         return None
     own = SimpleNamespace(**{name: getattr(row, "token_" + name) for name in (*TOKEN_FIELDS, "seal")})
     if not token_intact(own, "api-token"):

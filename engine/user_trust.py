@@ -113,12 +113,13 @@ def find_user(session: Session, name: str) -> User:
     raise NotFound(Message(N_("Gebruiker '{name}' bestaat niet."), name=name[:80]))
 
 
-# holds_bytes runs on every API request and page (tokens, sessions): one statement built once,
-# as stored_as_bytes would build it for a single row, instead of anew per call
-_HOLDS_BYTES = (select(_users.c.id)
-                .where(or_(*(func.typeof(_users.c[name]) == "blob" for name in USER_TEXTS)),
-                       _users.c.id == bindparam("user_id"))
-                .limit(1))
+# holds_bytes runs on every API request and page (tokens, sessions): one condition built once,
+# as stored_as_bytes would build it for a single row. SQLite only (typeof): a read of the users
+# row can take it as one more column (BYTES_COLUMN, tokens.principal_for_token) instead of a
+# second statement.
+_BYTES_TEST = or_(*(func.typeof(_users.c[name]) == "blob" for name in USER_TEXTS))
+BYTES_COLUMN = _BYTES_TEST.label("holds_bytes")
+_HOLDS_BYTES = select(_users.c.id).where(_BYTES_TEST, _users.c.id == bindparam("user_id")).limit(1)
 
 
 def holds_bytes(conn: Connection, user_id: Any) -> bool:
