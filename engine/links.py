@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, defer
 
 from . import audit, stored_rows
 from .commands import MAX_ID, Denied, load_case, refusals_logged, run_command
-from .errors import Invalid
+from .errors import Conflict, DomainError, Invalid
 from .forms import Field
 from .messages import N_
 from .models import Case, CaseLink, HistoryEvent
@@ -118,18 +118,44 @@ def children_in_doubt(data: dict[str, Any]) -> bool:
 def page_part(session: Session, who: Principal, case: Case, linked: list[int]) -> dict[str, Any]:
     """What the case page shows of links (no client data of another case): `linked`, each
     {"id", "readable": may `who` read that case (then the page links to it)}, and
-    `for_children`: None, or {"doubt": children_in_doubt} when `who` may start a case for the
-    children from here (the owner, of an open real case in which children are concerned:
-    `kindcheck_kinderen` true)."""
+    `for_children`: None, or {"doubt": children_in_doubt} exactly when `who` may start a case
+    for the children from here (children_refusal gives None: the server takes the same rule)."""
     shown = []
     for other_id in linked:
         other = session.get(Case, other_id, options=[defer(Case.workflow_state)])
         shown.append({"id": other_id,
                       "readable": other is not None and may_read_case(session, who, other)})
-    data = dict(case.data or {})
-    offer = (case.owner_id == who.id and who.has_role(*CASE_STARTERS) and case.status == "open"
-             and not case.practice and data.get("kindcheck_kinderen") is True)
-    return {"linked": shown, "for_children": {"doubt": children_in_doubt(data)} if offer else None}
+    offer = children_refusal(who, case) is None
+    doubt = children_in_doubt(dict(case.data or {}))
+    return {"linked": shown, "for_children": {"doubt": doubt} if offer else None}
+
+
+def children_refusal(who: Principal, case: Case) -> DomainError | None:
+    """Why `who` may not start a case for the children from `case` ("Casus starten voor de
+    kinderen", issue 14 point 2), or None when they may: the owner (with a role that starts
+    cases), of an open real case whose kindcheck recorded children (`kindcheck_kinderen` true).
+    Out: Denied (403, access-log action "link") for anyone else; Invalid (422, errors
+    ["linked_case"]) for a practice case or a case without children; Conflict (409) for a
+    closed case. One rule for both doors: the case page offers the form exactly when this is
+    None (page_part) and start_for_children raises what it gives, so they cannot drift."""
+    if case.owner_id != who.id:
+        return Denied(N_("Alleen de eigenaar van deze casus kan hier een casus voor de "
+                         "kinderen starten."), case.id, "link")
+    if not who.has_role(*CASE_STARTERS):
+        return Denied(N_("Alleen een medewerker, leidinggevende of aandachtsfunctionaris kan "
+                         "een casus starten."), case.id, "link")
+    if case.practice:
+        return Invalid(N_("Ongeldige gegevens."), {FIELD: N_(
+            "Een oefencasus en een echte casus kunnen niet aan elkaar gekoppeld worden.")})
+    if case.status != "open":
+        return Conflict(N_("Deze casus is afgesloten: vanuit een afgesloten casus start u geen "
+                           "casus voor de kinderen. Start zo nodig een nieuwe casus."))
+    data = case.data if isinstance(case.data, dict) else {}
+    if data.get("kindcheck_kinderen") is not True:
+        return Invalid(N_("Ongeldige gegevens."), {FIELD: N_(
+            "Volgens de kindcheck van deze casus zijn er geen kinderen bij betrokken; een casus "
+            "voor de kinderen start u hier pas als de kindcheck kinderen noemt.")})
+    return None
 
 
 def start(who: Principal, payload: Any) -> dict[str, Any]:
@@ -148,18 +174,20 @@ def start(who: Principal, payload: Any) -> dict[str, Any]:
 
 def start_for_children(who: Principal, case_id: Any, values: dict[str, Any]) -> dict[str, Any]:
     """The case page's "Casus starten voor de kinderen": a new case from `values`
-    ({"client_ref", "reason"}: texts of a form) linked to case `case_id`. Only its owner may:
-    another reader or anyone else gets Denied (403, in the access log as "link"); NotFound for
-    no such case. Then as cases.start_case (Invalid 422 with field errors, nothing stored).
-    Out: the new case (cases.case_dict)."""
+    ({"client_ref", "reason"}: texts of a form) linked to case `case_id`, only when the page
+    offers it (children_refusal, which it raises: Denied 403, Invalid 422, Conflict 409, each
+    in the case's access log as "link", "link:invalid", "link:conflict"; nothing stored).
+    NotFound for no such case. Then as cases.start_case (Invalid 422 with field errors,
+    nothing stored). Out: the new case (cases.case_dict)."""
 
-    def owned(session: Session) -> int:
+    def allowed(session: Session) -> int:
         case = load_case(session, case_id)
-        if case.owner_id != who.id:
-            raise Denied(N_("Alleen de eigenaar van deze casus kan hier een casus voor de "
-                            "kinderen starten."), case.id, "link")
+        refusal = children_refusal(who, case)
+        if refusal is not None:
+            raise refusal
         return case.id
 
-    linked = run_command(who, owned, write=False)
+    with refusals_logged(who, case_id, "link"):  # 422 and 409; run_command logs a Denied
+        linked = run_command(who, allowed, write=False)
     return start(who, {"client_ref": values.get("client_ref"), "reason": values.get("reason"),
                        FIELD: linked})

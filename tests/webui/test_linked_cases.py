@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from engine import models, store
 from tests.conftest import need
-from tests.helpers import LANE_PEOPLE, cli, dutch_in, english, run_sql, verify
-from tests.scenarios.paths import fill
+from tests.helpers import LANE_PEOPLE, cli, dutch_in, english, run_sql, verify, walk
+from tests.scenarios.paths import SCENARIOS, fill
 
 CHILDREN_IN_DOUBT = {"kindcheck_kinderen": True, "kindcheck_opvang_adequaat": False,
                      "kindcheck_bescherming": False}
@@ -284,6 +284,58 @@ def test_no_button_without_children_and_a_linked_case_unreadable_shows_no_data(b
     page = browser_like.get(f"/casussen/{child['id']}").get_data(as_text=True)
     assert f"Casus {parent['id']}" in page and f'href="/casussen/{parent["id"]}"' not in page
     assert "C-OUDER" not in page
+
+
+def link_lines(case_id: int) -> list[tuple[str, str, str]]:
+    with store.unit_of_work() as session:
+        return [tuple(row) for row in session.execute(
+            select(models.AccessLogEntry.user, models.AccessLogEntry.action,
+                   models.AccessLogEntry.outcome)
+            .where(models.AccessLogEntry.case_id == case_id,
+                   models.AccessLogEntry.action.startswith("link")))]
+
+
+def test_the_server_refuses_the_children_case_where_the_page_offers_no_button(browser_like,
+                                                                              sqlite_people):
+    """One rule for page and server (links.children_refusal): posted by the owner to a case
+    whose page shows no "Casus starten voor de kinderen" (the kindcheck recorded no children;
+    the case is closed), the start is refused with the reason at the form, nothing stored, and
+    the refusal is in the case's access log; where the page shows it, the start goes ahead."""
+    closing = next(s for s in SCENARIOS if s.name == "zorgen_weggenomen")
+    assert closing.decisions["kindcheck_kinderen"] is True
+    without = web_parent(sqlite_people, {"kindcheck_kinderen": False})
+    closed = walk(sqlite_people, web_parent(sqlite_people, {**closing.decisions,
+                                                            **CHILDREN_IN_DOUBT}),
+                  closing.decisions)
+    assert closed["status"] == "closed" and closed["data"]["kindcheck_kinderen"] is True
+    browser_like.login("mw")
+    refusals = ((without, 422, "link:invalid", "Volgens de kindcheck van deze casus zijn er geen "
+                 "kinderen bij betrokken"),
+                (closed, 409, "link:conflict", "Deze casus is afgesloten: vanuit een afgesloten "
+                 "casus start u geen casus voor de kinderen."))
+    for case, status, action, reason in refusals:
+        url = f"/casussen/{case['id']}"
+        assert "Casus starten voor de kinderen" not in browser_like.get(url).get_data(as_text=True)
+        before = counts()
+        refused = browser_like.post(f"{url}/kinderen", {"client_ref": "KX", "reason": "Eigen"})
+        assert refused.status_code == status
+        page = refused.get_data(as_text=True)
+        assert 'id="kinderen-koppeling-fout"' in page and reason in page
+        assert counts() == before
+        assert link_lines(case["id"]) == [("mw", action, "denied")]
+    # in English for an English reader
+    english(browser_like, "mw")
+    refused = browser_like.post(f"/casussen/{without['id']}/kinderen", {"client_ref": "KX"})
+    assert refused.status_code == 422
+    assert "According to the child check of this case no children are involved" in (
+        refused.get_data(as_text=True))
+    # the open case with children: the button, and the start goes ahead
+    parent = web_parent(sqlite_people)
+    url = f"/casussen/{parent['id']}"
+    assert "Start a case for the children" in browser_like.get(url).get_data(as_text=True)
+    done = browser_like.post(f"{url}/kinderen", {"client_ref": "KX"})
+    assert done.status_code == 302
+    assert link_lines(parent["id"]) == [("mw", "link", "ok")]
 
 
 def test_the_links_in_english_and_on_the_auditors_pages(browser_like, sqlite_people):

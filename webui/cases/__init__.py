@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from engine import consults, links, listings, migration, overview, pages, sharing, timezones, versions
 from engine.cases import start_case
 from engine.commands import refusals_logged
-from engine.errors import Forbidden, Invalid
+from engine.errors import Conflict, Forbidden, Invalid
 from engine.stored_time import damaged_tasks
 
 from ..web import principal, when
@@ -140,12 +140,13 @@ def start_for_children(case_id: int):
     # its owner (others 403); an error shows the case page again with what was typed kept
     values = {"client_ref": request.form.get("client_ref", ""),
               "reason": request.form.get("reason", "")}
-    try:  # a refusal is in the access log: a 403 by the engine, a 422 as a refused start
+    try:  # every refusal is in the access log (engine/links.py children_refusal, start)
         new = links.start_for_children(principal(), case_id, values)
-    except Invalid as exc:
+    except (Invalid, Conflict) as exc:  # named at the form, what was typed kept
+        errors = exc.errors if isinstance(exc, Invalid) else {"linked_case": exc.message}
         page = pages.case_page(principal(), case_id)
         return render_template("cases/case.html", page=page, notice=migration.case_notice(page),
-                               form="kinderen", values=values, errors=exc.errors), 422
+                               form="kinderen", values=values, errors=errors), exc.status
     flash(_("Casus %(ref)s is gestart voor de kinderen en gekoppeld aan casus %(id)s.",
             ref=new["client_ref"], id=case_id), "success")
     first = next((t for t in new["tasks"] if t["lane"] == "medewerker"), None)
