@@ -181,7 +181,10 @@ def dense_size(conn: Connection) -> int | None:
     log's size is when no entry is missing, read from the ends of the primary key only.
     Whether entries are missing in between is for scan_parallel to find (a range short of
     its width), not for a count over the whole log here."""
-    low, high = conn.execute(select(func.min(ENTRIES.c.idx), func.max(ENTRIES.c.idx))).one()
+    # two subqueries: SQLite reads min or max from the index's end only for a query that
+    # asks for one of them alone, and went through the whole log for both together
+    low, high = conn.execute(select(select(func.min(ENTRIES.c.idx)).scalar_subquery(),
+                                    select(func.max(ENTRIES.c.idx)).scalar_subquery())).one()
     if low is None:
         return 0
     return high + 1 if low == 0 else None

@@ -24,6 +24,7 @@ def entry_hash(idx: int, kind: str, row_id: int, case_id: int | None, row_hash: 
 
 
 _sha256 = hashlib.sha256
+_LEAF, _NODE = _sha256(b"\x00"), _sha256(b"\x01")  # RFC 9162's prefixes, hashed once
 _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
 
@@ -76,8 +77,16 @@ class Tree:
         """append() each of `entries`, in order: the same tree, but the leaves are hashed
         together and each aligned run of 2**k of them is reduced to its subtree's root level
         by level before it joins the compact range."""
-        sha256 = _sha256
-        leaves = [sha256(b"\x00" + entry).digest() for entry in entries]
+        # Each hash is a copy of a SHA-256 state that has taken its prefix byte already:
+        # OpenSSL 3 sets up a new hash object slower than it copies one (two hashes per log
+        # entry: copies take about a fifth off the tree's time over 2.4M entries).
+        leaf, node = _LEAF.copy, _NODE.copy
+        leaves: list[bytes] = []
+        add = leaves.append
+        for entry in entries:
+            h = leaf()
+            h.update(entry)
+            add(h.digest())
         pos, n = 0, len(leaves)
         while pos < n:
             height = (n - pos).bit_length() - 1
@@ -86,8 +95,13 @@ class Tree:
             level = leaves[pos:pos + (1 << height)]
             pos += 1 << height
             while len(level) > 1:
-                level = [sha256(b"\x01" + left + right).digest()
-                         for left, right in zip(level[0::2], level[1::2], strict=True)]
+                parents: list[bytes] = []
+                add = parents.append
+                for left, right in zip(level[0::2], level[1::2], strict=True):
+                    h = node()
+                    h.update(left + right)
+                    add(h.digest())
+                level = parents
             self._push(level[0], height)
 
     def join(self, frontier: list[bytes], size: int) -> None:
