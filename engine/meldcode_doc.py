@@ -56,20 +56,44 @@ def _aandachtsfunctionarissen(session) -> list[str]:
     return [u.display_name or u.name for u in users if u.has_role(AANDACHTSFUNCTIONARIS)]
 
 
-def _asked_of(field, group: str) -> bool:
-    """Whether the document lists `field` among what a professional of `group` records: a
-    field the diagram shows only to some groups (its `shown_when` names nothing but
-    `beroepsgroep`, e.g. the KNMG points: `beroepsgroep == 'artsen'`, engine/forms.py) when it
-    holds for this group; every other field, also one shown after some answer of the case
-    (it may be asked). Raises nothing."""
-    condition = getattr(field, "shown_when", None)
+def not_asked(definition, group: str) -> set[tuple[str, str]]:
+    """The fields that no form of a case of professional group `group` asks, as (step id,
+    field name), so the document does not list them (issue 14 point 3): a field whose
+    `shown_when` reads nothing but `beroepsgroep` and fields not asked of the group, and does
+    not hold for this group with those fields unanswered. A field that is not on a case's form
+    is never answered (forms.validate records nothing for it) and a condition over an answer
+    not given does not hold (forms.shown_fields), so a field shown only after a field of
+    another group (the second attempt to reach the client before the melding,
+    `client_niet_bereikt == True`, a KNMG point) is not asked of this group either. Followed
+    to a fixed point, so chains of such fields are too; a name counts as answered while any
+    step asks a field of that name. In: a loaded definition (definitions.load) and a key of
+    organisation.BEROEPSGROEPEN. Raises nothing: a field whose condition cannot be read may
+    be asked."""
+    fields = [(step.id, f) for step in definition.steps.values() for f in step.fields]
+    found: set[tuple[str, str]] = set()
+    while True:
+        unanswered = {f.name for _, f in fields} - {f.name for s, f in fields
+                                                     if (s, f.name) not in found}
+        grown = {(s, f.name) for s, f in fields if _hidden(f.shown_when, group, unanswered)}
+        if grown == found:  # grows each round (hidden stays hidden with more unanswered): ends
+            return found
+        found = grown
+
+
+def _hidden(condition: str | None, group: str, unanswered: set[str]) -> bool:
+    """Whether a field shown when `condition` holds is never shown to `group`: the condition
+    reads only `beroepsgroep` and names in `unanswered`, and does not hold (or cannot be
+    evaluated, as forms.shown_fields treats it) with those names absent."""
     if not condition:
-        return True
+        return False
     try:
-        if expressions.names_in(condition) != {"beroepsgroep"}:
-            return True
-        return bool(expressions.evaluate(condition, {"beroepsgroep": group}))
+        if not expressions.names_in(condition) <= {"beroepsgroep", *unanswered}:
+            return False
     except expressions.ExpressionError:
+        return False
+    try:
+        return not expressions.evaluate(condition, {"beroepsgroep": group})
+    except expressions.ExpressionError:  # an answer it reads is not given: does not hold
         return True
 
 
@@ -92,7 +116,7 @@ def build(beroepsgroep: str | None = None, reader: str | None = None) -> dict[st
     beroepsgroep and beroepsgroep_label of that group), beroepsgroep (the key), version
     (int), deployed_at (an aware datetime in UTC), sha256, steps (each {id, name, lane (a
     role code), documentation (the diagram's text with the settings filled in), records (the
-    labels of the step's fields that this group is asked, _asked_of, from the diagram)}),
+    labels of the step's fields that this group may be asked: all but not_asked)}),
     violence_forms ([{code, label}], _violence_forms), aandachtsfunctionaris_users (names,
     _aandachtsfunctionarissen) and veilig_thuis_website (the region's, else NATIONAL_WEBSITE).
 
@@ -106,10 +130,11 @@ def build(beroepsgroep: str | None = None, reader: str | None = None) -> dict[st
         settings = {**organisation.read(session), "beroepsgroep": group,
                     "beroepsgroep_label": organisation.BEROEPSGROEPEN[group]}
         values = organisation.placeholder_values(settings)
+        left_out = not_asked(definition, group)
         steps = [
             {"id": step.id, "name": step.name, "lane": step.lane,
              "documentation": organisation.fill_in(step.documentation, values),
-             "records": [f.label for f in step.fields if _asked_of(f, group)]}
+             "records": [f.label for f in step.fields if (step.id, f.name) not in left_out]}
             for step in definition.steps.values()
         ]
         return {

@@ -8,13 +8,14 @@ Dutch error lines of the command; the page's ?beroepsgroep= and the settings it 
 from __future__ import annotations
 
 import html
+import itertools
 import re
 import shutil
 import subprocess
 
 import pytest
 
-from engine import definitions, expressions, meldcode_doc, organisation, store
+from engine import definitions, expressions, forms, meldcode_doc, organisation, store
 from tests.conftest import ROOT, meldcode_cli, need
 from tests.helpers import DOCUMENT_SETTINGS, Client, text
 
@@ -100,14 +101,16 @@ def complete(content: str, group: str) -> None:
     for other, words in OWN.items():
         if other != group:
             assert not [w for w in words if w in content], (group, other)
-    # a field the diagram asks of some professional groups only (the KNMG points): listed
-    # under "Wat u vastlegt" in their documents only
+    # under "Wat u vastlegt" exactly the fields this group's forms can ask: a KNMG point, and
+    # a field shown only after one, in a doctor's document only
+    asked = askable(group)
+    labels = {f.label for s in steps.values() for f in s.fields if (s.id, f.name) in asked}
     for step in steps.values():
         for field in step.fields:
-            condition = getattr(field, "shown_when", None)
-            if condition and expressions.names_in(condition) == {"beroepsgroep"}:
-                asked = expressions.evaluate(condition, {"beroepsgroep": group})
-                assert (field.label in content) == bool(asked), (group, field.name)
+            if (step.id, field.name) in asked:
+                assert field.label in content, (group, field.name)
+            elif field.label not in labels:
+                assert field.label not in content, (group, field.name)
     assert "Sanne Visser" in content and "s.visser@linde.example" not in content  # names only
     assert "{" not in content  # every placeholder filled in
     assert not INFORMAL.findall(content), INFORMAL.findall(content)
@@ -121,15 +124,77 @@ def test_the_forms_of_violence_are_the_options_of_the_diagram():
     assert set(OWN) == set(organisation.BEROEPSGROEPEN)  # a text for every group
 
 
+# Values to try for a field of these types when looking for answers that show another field.
+def tries(field) -> list:
+    if field.type == "boolean":
+        return [True, False]
+    if field.type == "enum":
+        return [o.value for o in field.options]
+    if field.type == "multi":
+        return [[o.value] for o in field.options]
+    return []
+
+
+def askable(group: str) -> set[tuple[str, str]]:
+    """The fields (step id, name) a case of `group` can be asked, found by trying answers on
+    the forms as the runtime shows them (forms.shown_fields): a field is askable when some
+    answers to askable fields (booleans, choices) put it on its form; a condition over
+    anything else may hold."""
+    steps = definitions.load(definitions.shipped_files()).steps
+    by_name = {f.name: f for step in steps.values() for f in step.fields}
+    found: set[tuple[str, str]] = set()
+    while True:
+        before = set(found)
+        answered = {name for _, name in found}
+        for step in steps.values():
+            for field in step.fields:
+                reads = expressions.names_in(field.shown_when or "True") - {"beroepsgroep"}
+                if any(n not in by_name or not tries(by_name[n]) for n in reads):
+                    found.add((step.id, field.name))
+                    continue
+                known = sorted(reads & answered)
+                for values in itertools.product(*(tries(by_name[n]) for n in known)):
+                    data = {"beroepsgroep": group, **dict(zip(known, values, strict=True))}
+                    if field.name in {f.name for f in forms.shown_fields(step.fields, data)}:
+                        found.add((step.id, field.name))
+                        break
+        if found == before:
+            return found
+
+
 def test_a_field_for_some_groups_is_listed_for_those_only():
     from types import SimpleNamespace
 
-    knmg = SimpleNamespace(shown_when="beroepsgroep == 'artsen'")
-    assert meldcode_doc._asked_of(knmg, "artsen") and not meldcode_doc._asked_of(knmg, "sociaal_domein")
-    # shown after an answer of the case, or always: every group may be asked it
-    after = SimpleNamespace(shown_when="kindcheck_kinderen == True")
-    assert meldcode_doc._asked_of(after, "sociaal_domein")
-    assert meldcode_doc._asked_of(SimpleNamespace(shown_when=None), "verpleegkundigen")
+    def field(name, shown_when=None):
+        return SimpleNamespace(name=name, shown_when=shown_when)
+
+    steps = {"a": SimpleNamespace(id="a", fields=[
+        field("knmg", "beroepsgroep == 'artsen'"), field("na_knmg", "knmg == True"),
+        field("daarna", "beroepsgroep == 'verpleegkundigen' or na_knmg == True"),
+        field("altijd"), field("na_antwoord", "altijd == True"),
+        field("gedeeld", "beroepsgroep == 'artsen'"), field("na_gedeeld", "gedeeld == True")]),
+        "b": SimpleNamespace(id="b", fields=[field("gedeeld")])}
+    definition = SimpleNamespace(steps=steps)
+    assert meldcode_doc.not_asked(definition, "artsen") == set()
+    # a field shown after a field of another group only, and so on: not asked either; one
+    # shown after a field that another step asks of every group may be asked
+    assert meldcode_doc.not_asked(definition, "sociaal_domein") == {
+        ("a", "knmg"), ("a", "na_knmg"), ("a", "daarna"), ("a", "gedeeld")}
+    assert meldcode_doc.not_asked(definition, "verpleegkundigen") == {
+        ("a", "knmg"), ("a", "na_knmg"), ("a", "gedeeld")}
+
+
+def test_the_document_lists_what_the_forms_of_each_group_can_ask():
+    """For V&VN and the shared afwegingskader, the second attempt to reach the client before
+    the melding (shown after `client_niet_bereikt`, a KNMG point) is not listed."""
+    definition = definitions.load(definitions.shipped_files())
+    every = {(s.id, f.name) for s in definition.steps.values() for f in s.fields}
+    for group in organisation.BEROEPSGROEPEN:
+        assert every - meldcode_doc.not_asked(definition, group) == askable(group), group
+    second = {("melding_voorbespreken", "voorbespreken_niet_bereikt"),
+              ("melding_voorbespreken", "voorbespreken_pogingen")}
+    assert second <= askable("artsen")
+    assert not second & (askable("sociaal_domein") | askable("verpleegkundigen"))
 
 
 @pytest.mark.parametrize("group", ["artsen", "verpleegkundigen", "sociaal_domein"])
@@ -159,8 +224,27 @@ def test_the_html_for_each_professional_group_holds_every_section(configured, tm
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and '<html lang="nl">' in page
     # knmg and vvn name the groups by their meldcode; without: the organisation's setting
-    complete(html_text(page), {"knmg": "artsen", "vvn": "verpleegkundigen"}.get(
-        group or "", SETTINGS["beroepsgroep"]))
+    key = {"knmg": "artsen", "vvn": "verpleegkundigen"}.get(group or "", SETTINGS["beroepsgroep"])
+    complete(html_text(page), key)
+    # each step's "Wat u vastlegt": exactly the labels of the fields this group can be asked
+    asked = askable(key)
+    steps = definitions.load(definitions.shipped_files()).steps.values()
+    expected = {s.name: [f.label for f in s.fields if (s.id, f.name) in asked] for s in steps}
+    assert records_of(page) == {name: labels for name, labels in expected.items() if labels}
+
+
+STEP = re.compile(r'<div class="step">\s*<h3>(.*?)</h3>(.*?)</div>\s*(?=<div class="step">|<h2)',
+                  re.S)
+
+
+def records_of(page: str) -> dict[str, list[str]]:
+    """Each step of the document by its name, with the items of its "Wat u vastlegt" list."""
+    found = {}
+    for name, body in STEP.findall(page):
+        items = re.findall(r"<li>(.*?)</li>", body.split('<ul class="records">', 1)[-1], re.S)
+        if '<ul class="records">' in body:
+            found[html.unescape(name)] = [html.unescape(i) for i in items]
+    return found
 
 
 def test_dash_writes_the_document_to_standard_output(configured, tmp_path, monkeypatch):
