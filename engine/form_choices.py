@@ -21,8 +21,6 @@ from SpiffWorkflow.util.task import TaskState
 
 from .messages import N_, Message
 
-MAX_CHOSEN = 100  # values in one answer, before any is looked at
-
 
 def convert_multi(field: Any, value: Any, from_web: bool) -> list[str]:
     """A submitted answer to a multi field (an engine.forms.Field) as it is recorded: the
@@ -30,15 +28,22 @@ def convert_multi(field: Any, value: Any, from_web: bool) -> list[str]:
 
     In: a list of option values (JSON); from an HTML form also one value as text (one box
     ticked). Out: the list, each value once, in the order of the field's options.
-    Raises ValueError with a Dutch message for anything else: not a list of texts, a value that
-    is not one of the options, or a value chosen twice (CONTRACT section 5, a field of type
-    "multi": "a list of option values").
+    Raises ValueError with a Dutch message that names what is wrong (CONTRACT section 5, a
+    field of type "multi": "a list of option values"): not a list, a list longer than the
+    field has options (so some value is in it twice, or is no option), not texts, a value that
+    is not one of the options, or a value chosen twice.
     """
     allowed = [o.value for o in field.options]
     if from_web and isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or len(value) > MAX_CHOSEN \
-            or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list):
+        raise ValueError(Message(N_("Geef een lijst van keuzes uit: {options}."),
+                                 options=", ".join(allowed)))
+    if len(value) > len(allowed):  # told by its length alone: nothing in it is looked at
+        raise ValueError(Message(N_(
+            "Te veel keuzes: deze vraag heeft {count} keuzes en elke keuze mag maar één keer in "
+            "de lijst staan; de lijst heeft er {given}."), count=len(allowed), given=len(value)))
+    if not all(isinstance(v, str) for v in value):
         raise ValueError(Message(N_("Geef een lijst van keuzes uit: {options}."),
                                  options=", ".join(allowed)))
     unknown = [v for v in value if v not in allowed]

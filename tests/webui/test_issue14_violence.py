@@ -21,8 +21,9 @@ GEWELDSVORMEN = ["lichamelijk", "psychisch", "seksueel", "verwaarlozing", "finan
 def api(ui_app, sqlite_people):
     client = ui_app.test_client()
 
-    def call(who, method, path, **kw):
-        return client.open(path, method=method, headers=sqlite_people.auth(who), **kw)
+    def call(who, method, path, headers=None, **kw):
+        return client.open(path, method=method, headers={**sqlite_people.auth(who),
+                                                         **(headers or {})}, **kw)
     return call
 
 
@@ -95,6 +96,26 @@ def test_a_multi_answer_is_a_list_of_distinct_options(api, value, says):
     assert set(body["errors"]) == {"geweldsvormen"}
     assert says in body["errors"]["geweldsvormen"]
     # nothing was stored: the task is still ready
+    assert api("mw", "GET", f"/api/v1/cases/{case['id']}").get_json()["completed_steps"] == []
+
+
+@pytest.mark.parametrize("value", [["vgv"] * 10000, [*GEWELDSVORMEN, "vgv"], ["x"] * 12],
+                         ids=["vgv x 10000", "every option and vgv again", "12 unknown"])
+def test_a_multi_answer_longer_than_the_options_is_named_so(api, value):
+    """More values than the question has options: the message says so (each choice at most
+    once), not that no list was given."""
+    case = start(api)
+    task = case["tasks"][0]
+    data = {**fill(form(api, task), {"kindcheck_kinderen": False}), "geweldsvormen": value}
+    body = complete(api, task, data, status=422)
+    assert body["errors"] == {"geweldsvormen": (
+        "Te veel keuzes: deze vraag heeft 11 keuzes en elke keuze mag maar één keer in de lijst "
+        f"staan; de lijst heeft er {len(value)}.")}
+    r = api("mw", "POST", f"/api/v1/tasks/{task['id']}/complete", json={"data": data},
+            headers={"Accept-Language": "en"})
+    assert r.status_code == 422 and r.get_json()["errors"]["geweldsvormen"] == (
+        "Too many choices: this question has 11 choices and each choice may be in the list only "
+        f"once; the list has {len(value)}.")
     assert api("mw", "GET", f"/api/v1/cases/{case['id']}").get_json()["completed_steps"] == []
 
 
