@@ -30,7 +30,8 @@ from sqlalchemy import Connection, func, select
 from . import admin_chain, audit, settings
 from .messages import N_, Message
 from .models import Notification, User
-from .stored_rows import DamagedRow, damage_fields, loaded_rows, value_damage
+from .stored_rows import DamagedRow, damage_fields, loaded_rows
+from .stored_time import damaged_time
 
 # The columns the seal covers: everything a notification says and whom it is for.
 SEALED = ("user_id", "at", "kind", "case_id", "task_id", "params")
@@ -46,18 +47,26 @@ def seal_of(row: Any, key: bytes | None = None) -> str:
     """The seal of a notification: HMAC-SHA-256 (the history key, or `key`) over
     "notification\\n" and the canonical JSON (audit.canonical) of SEALED, the time as
     audit.iso, hex. row: a mapping (a row to insert) or an object with those attributes (a
-    Row, a DamagedRow, a model). Raises ValueError for a value read as damaged
-    (stored_rows.value_damage), a user id that is no number or a time that is none: no seal
-    the product wrote covers such a row."""
+    Row, a DamagedRow, a model). Raises ValueError for a value of another type than the
+    product writes, a value read as damaged included (engine/stored_text.py, stored_time.py:
+    subclasses of str, dict, datetime): no seal the product wrote covers such a row. The
+    types are checked exactly, not with stored_rows.value_damage: the list runs this per row."""
     if isinstance(row, Mapping):
         content = {name: row.get(name) for name in SEALED}
     else:
         content = {name: getattr(row, name) for name in SEALED}
-    if any(value_damage(value) is not None for value in content.values()):
-        raise ValueError("a stored value read as damaged")
-    if type(content["user_id"]) is not int or not isinstance(content["at"], datetime):
-        raise ValueError("a user id or time no product writes")
-    content["at"] = audit.iso(content["at"])
+    at, case_id, task_id = content["at"], content["case_id"], content["task_id"]
+    if not (
+        type(content["user_id"]) is int
+        and isinstance(at, datetime)
+        and not damaged_time(at)
+        and type(content["kind"]) is str
+        and (case_id is None or type(case_id) is int)
+        and (task_id is None or type(task_id) is str)
+        and type(content["params"]) is dict
+    ):
+        raise ValueError("a value of a type no product writes, or read as damaged")
+    content["at"] = audit.iso(at)
     key = key or settings.history_key()
     base = _keyed.get(key)
     if base is None:
