@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from .driving import MELDING_STEP
@@ -29,6 +29,29 @@ SYSTEM = "systeem"  # the actor of the engine's own events (as cases.SYSTEM)
 # What the event records, labelled as the timelines show it (entries.event_fields).
 EVENT_FIELDS = {INFORMED: [Field("recipients", N_("Ingelicht"), "string")]}
 _users = User.__table__
+
+
+def _candidates() -> Any:
+    """One read (it runs in a completion), built once: the active users other than the owner
+    who may be an aandachtsfunctionaris (the role text names it; the exact role is checked
+    after) or are the owner's leidinggevende (NULL when none: then no id equals it), each with
+    whether they were involved in the case (consulted, shared with, or completed an
+    aandachtsfunctionaris-lane task of it)."""
+    case_id: Any = bindparam("case_id")
+    involved = or_(
+        _users.c.id.in_(select(CaseShare.user_id).where(CaseShare.case_id == case_id)),
+        _users.c.id.in_(select(Consult.user_id).where(Consult.case_id == case_id)),
+        _users.c.name.in_(select(TaskRecord.completed_by).where(
+            TaskRecord.case_id == case_id, TaskRecord.lane == AANDACHTSFUNCTIONARIS,
+            TaskRecord.state == "completed")),
+    )
+    maybe_expert = _users.c.roles.contains(AANDACHTSFUNCTIONARIS, autoescape=True)
+    return (select(_users.c.id, _users.c.name, _users.c.roles, involved.label("involved"))
+            .where(_users.c.active.is_(True), _users.c.id != bindparam("owner_id"),
+                   or_(maybe_expert, _users.c.id == bindparam("manager_id"))))
+
+
+_CANDIDATES = _candidates()
 
 
 def recipients(db: Session | Connection, case: Case) -> list[User]:
@@ -46,24 +69,9 @@ def recipients(db: Session | Connection, case: Case) -> list[User]:
     if case.practice:
         return []
     conn = db.connection() if isinstance(db, Session) else db
-    involved = or_(
-        _users.c.id.in_(select(CaseShare.user_id).where(CaseShare.case_id == case.id)),
-        _users.c.id.in_(select(Consult.user_id).where(Consult.case_id == case.id)),
-        _users.c.name.in_(select(TaskRecord.completed_by).where(
-            TaskRecord.case_id == case.id, TaskRecord.lane == AANDACHTSFUNCTIONARIS,
-            TaskRecord.state == "completed")),
-    )
     manager_id = case.owner.manager_id
-    # One read (this runs in a completion): the active users who may be an
-    # aandachtsfunctionaris (the role text names it; the exact role is checked below) and the
-    # owner's leidinggevende, each with whether they were involved in the case.
-    maybe_expert = _users.c.roles.contains(AANDACHTSFUNCTIONARIS, autoescape=True)
-    candidates = conn.execute(
-        select(_users.c.id, _users.c.name, _users.c.roles, involved.label("involved"))
-        .where(_users.c.active.is_(True), _users.c.id != case.owner_id,
-               or_(maybe_expert, _users.c.id == manager_id) if manager_id is not None
-               else maybe_expert)
-    ).all()
+    candidates = conn.execute(_CANDIDATES, {"case_id": case.id, "owner_id": case.owner_id,
+                                            "manager_id": manager_id}).all()
     people = {r.id: User(id=r.id, name=r.name, roles_text=r.roles, active=True)
               for r in candidates}
     experts = [r.id for r in candidates if r.involved and AANDACHTSFUNCTIONARIS in
