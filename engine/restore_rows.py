@@ -22,10 +22,11 @@ the backup as it is unless this module says otherwise (check, before the swap):
   or address out.
 
 Carried as they are, on purpose: drafts (work in progress of one person, shown to them in the
-form and checked as any answer when they complete the step; no evidence), notifications (a
-kind and the values of a text the product makes itself; opening one checks access as any
-page) and mail_outbox (engine/mail_addresses.py reads the address again from the sealed users
-row when it sends, so an address in the outbox never chooses where mail goes); times that are
+form and checked as any answer when they complete the step; no evidence), notifications
+(sealed since migration 0019, engine/notification_seals.py: verify, which restore runs on the
+copy, names a broken seal, and a row whose seal does not hold is never listed or mailed) and
+mail_outbox (engine/mail_addresses.py reads the address again from the sealed users row when
+it sends, so an address in the outbox never chooses where mail goes); times that are
 only shown (process_versions.deployed_at, case_shares and case_links.created_at, the time of
 cases.stalled_at, whose marker replay checks) and cases.version_id (a counter against lost
 updates, no meaning of its own)."""
