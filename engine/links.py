@@ -11,6 +11,7 @@ against those events, so a link added or removed behind the history's back is a 
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 from sqlalchemy import BindParameter, Connection, bindparam, insert, select, union
@@ -84,6 +85,12 @@ def link(session: Session, who: Principal, change: Any, linked_id: int | None, n
         return []
     case = change.case
     other = check(session, who, linked_id, bool(case.practice))
+    if _for_children.get():
+        # the page's rule again, on the row as this transaction reads it: a case closed
+        # between start_for_children's check and this start gets no case for the children
+        refusal = children_refusal(who, other)
+        if refusal is not None:
+            raise refusal
     change.event(who.name, LINKED, now, data={"case": other.id})
     intact = audit.header_ok(other.id, other)  # before its chain moves on
     event = audit.new_event(other.id, other.event_count + 1, other.last_hash or audit.GENESIS,
@@ -189,5 +196,17 @@ def start_for_children(who: Principal, case_id: Any, values: dict[str, Any]) -> 
 
     with refusals_logged(who, case_id, "link"):  # 422 and 409; run_command logs a Denied
         linked = run_command(who, allowed, write=False)
-    return start(who, {"client_ref": values.get("client_ref"), "reason": values.get("reason"),
-                       FIELD: linked})
+    # A read first (its refusal names the case page's reasons before the form is checked),
+    # then the same rule in the start's own write transaction (link), where the case's row
+    # is read under the write lock and its version held to the end: no window between them.
+    token = _for_children.set(True)
+    try:
+        return start(who, {"client_ref": values.get("client_ref"),
+                           "reason": values.get("reason"), FIELD: linked})
+    finally:
+        _for_children.reset(token)
+
+
+# Set while start_for_children starts its case: link() then holds the linked case to
+# children_refusal as well as to check (the API's linked_case keeps CONTRACT section 5's rule).
+_for_children: contextvars.ContextVar[bool] = contextvars.ContextVar("for_children", default=False)

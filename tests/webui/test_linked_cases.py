@@ -407,3 +407,36 @@ def test_the_form_on_a_practice_case_names_why_it_is_refused(browser_like, sqlit
     assert refused.status_code == 422
     assert "Een oefencasus en een echte casus kunnen niet" in refused.get_data(as_text=True)
     assert counts() == before
+
+
+def test_a_case_closed_between_the_check_and_the_start_gets_no_case_for_the_children(
+        browser_like, sqlite_people, monkeypatch):
+    """start_for_children checks the page's rule in a read, then starts the case in a write
+    transaction of its own. A tester closed the case in between (the leidinggevende's last
+    completion at the same moment as the owner's click) and a closed case got a case for the
+    children. The rule is now held again in the start's transaction: here the case is closed
+    (by a real walk to its end) exactly in between, and the start is refused (409), nothing
+    of it stored."""
+    from engine import links
+
+    closing = next(s for s in SCENARIOS if s.name == "zorgen_weggenomen")
+    parent = web_parent(sqlite_people, {**closing.decisions, **CHILDREN_IN_DOUBT})
+    assert parent["status"] == "open"
+    started = links.start
+
+    def closed_meanwhile(who, payload):
+        assert walk(sqlite_people, parent, closing.decisions)["status"] == "closed"
+        monkeypatch.setattr(links, "start", started)
+        before.append(counts())
+        return started(who, payload)
+
+    before: list = []
+    monkeypatch.setattr(links, "start", closed_meanwhile)
+    browser_like.login("mw")
+    url = f"/casussen/{parent['id']}"
+    assert "Casus starten voor de kinderen" in browser_like.get(url).get_data(as_text=True)
+    refused = browser_like.post(f"{url}/kinderen", {"client_ref": "KX", "reason": "Eigen"})
+    assert refused.status_code == 409, refused.get_data(as_text=True)[:500]
+    assert "Deze casus is afgesloten" in refused.get_data(as_text=True)
+    assert counts() == before[0]  # no case, no link, no event after the close
+    assert link_lines(parent["id"]) == [("mw", "link:conflict", "denied")]
