@@ -31,6 +31,8 @@ LINKED = "case_linked"  # the history action, in both cases
 # What the event records, labelled as the timelines show it (entries.event_fields).
 EVENT_FIELDS = {LINKED: [Field("case", N_("Gekoppelde casus"), "integer")]}
 
+# practice with practice, real with real: the refusal of check and of children_refusal
+_APART = N_("Een oefencasus en een echte casus kunnen niet aan elkaar gekoppeld worden.")
 _links = CaseLink.__table__
 _ID: BindParameter[int] = bindparam("case_id")
 # Both ways: the cases this one was linked to, and those linked to it.
@@ -67,8 +69,7 @@ def check(session: Session, who: Principal, linked_id: int, practice: bool) -> C
         raise Invalid(N_("Ongeldige gegevens."),
                       {FIELD: N_("U heeft geen eigen casus met dit nummer.")})
     if bool(other.practice) != bool(practice):
-        raise Invalid(N_("Ongeldige gegevens."), {FIELD: N_(
-            "Een oefencasus en een echte casus kunnen niet aan elkaar gekoppeld worden.")})
+        raise Invalid(N_("Ongeldige gegevens."), {FIELD: _APART})
     stored_rows.refuse_damaged(other)  # its chain moves on: never on a damaged row (issue 11)
     return other
 
@@ -152,8 +153,7 @@ def children_refusal(who: Principal, case: Case) -> DomainError | None:
         return Denied(N_("Alleen een medewerker, leidinggevende of aandachtsfunctionaris kan "
                          "een casus starten."), case.id, "link")
     if case.practice:
-        return Invalid(N_("Ongeldige gegevens."), {FIELD: N_(
-            "Een oefencasus en een echte casus kunnen niet aan elkaar gekoppeld worden.")})
+        return Invalid(N_("Ongeldige gegevens."), {FIELD: _APART})
     if case.status != "open":
         return Conflict(N_("Deze casus is afgesloten: vanuit een afgesloten casus start u geen "
                            "casus voor de kinderen. Start zo nodig een nieuwe casus."))
