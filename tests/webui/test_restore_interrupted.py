@@ -21,11 +21,12 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, text
 
 from engine import log_head, models, store
-from tests.conftest import ROOT
-from tests.helpers import Client, operator_cli, restored_lines, walk_some_cases
+from tests.conftest import ROOT, People
+from tests.helpers import Client, copy_database, operator_cli, restored_lines, spare_url, walk_some_cases
 from tests.helpers import text as page_text
 
 KILL = r"""
@@ -84,6 +85,40 @@ def _scene(url: str, tmp_path: Path) -> tuple[Path, log_head.Head]:
     return backup, head
 
 
+@pytest.fixture(scope="module")
+def built_scenes() -> dict:
+    """_scene of each database kind as built once for this module: the copy of its
+    database, the backup's bytes and the checkpoint files."""
+    return {}
+
+
+@pytest.fixture
+def scene(db_url, tmp_path, checkpoint_dir, built_scenes, tmp_path_factory):
+    """_scene on the test's database (with the People): the first test of each database kind
+    builds it (three command-line runs and five cases walked, seconds), every later one gets
+    a copy of that database, backup, checkpoints and head record (milliseconds): the same
+    state, since every test starts from it unchanged. Out: the backup and the head before."""
+    kind = db_url.split(":")[0]
+    if kind not in built_scenes:
+        People(db_url)
+        backup, head = _scene(db_url, tmp_path)
+        kept = spare_url(db_url, tmp_path_factory.mktemp("scene"))
+        copy_database(db_url, kept)
+        built_scenes[kind] = (kept, backup.read_bytes(),
+                              {p.name: p.read_bytes() for p in checkpoint_dir.iterdir()})
+        return backup, head
+    kept, content, checkpoints = built_scenes[kind]
+    copy_database(kept, db_url)
+    backup = tmp_path / "reserve.bak"
+    backup.write_bytes(content)
+    for name, data in checkpoints.items():
+        (checkpoint_dir / name).write_bytes(data)
+    head = log_head.read(store.get_engine(db_url))
+    store.dispose_engines()
+    assert head is not None
+    return backup, head
+
+
 def _unfinished_until_run_again(url: str, backup: Path, head: log_head.Head) -> dict:
     """verify reports the unfinished restore (exit 1) naming the backup; restore run again
     redoes it; then verify passes. Out: the one admin line, which holds the head from before
@@ -112,11 +147,11 @@ def _unfinished_until_run_again(url: str, backup: Path, head: log_head.Head) -> 
 
 
 def test_a_restore_killed_before_its_admin_line_is_reported_until_run_again(
-    db_url, people, tmp_path, checkpoint_dir
+    db_url, scene, checkpoint_dir
 ):
     """The silent rollback: the copy in place, the head reset, the newer checkpoint set aside,
     no admin line. verify passed that."""
-    backup, head = _scene(db_url, tmp_path)
+    backup, head = scene
     _killed(db_url, "engine.audit.log_admin", "before", backup)
     assert _cases(db_url) == 2 and restored_lines(db_url) == []
     (set_aside,) = checkpoint_dir.glob("voor-terugzetten-*/checkpoint-*.json")
@@ -149,21 +184,21 @@ def test_a_restore_killed_before_its_admin_line_is_reported_until_run_again(
 
 
 def test_a_restore_killed_right_after_the_swap_is_reported_until_run_again(
-    db_url, people, tmp_path, checkpoint_dir
+    db_url, scene, checkpoint_dir
 ):
     """The copy in place, the head not yet reset: verify saw entries removed, and why not."""
-    backup, head = _scene(db_url, tmp_path)
+    backup, head = scene
     _killed(db_url, "engine.log_head.reset", "before", backup)
     assert _cases(db_url) == 2 and restored_lines(db_url) == []
     _unfinished_until_run_again(db_url, backup, head)
 
 
 def test_a_restore_killed_before_the_swap_is_reported_until_run_again(
-    db_url, people, tmp_path, checkpoint_dir
+    db_url, scene, checkpoint_dir
 ):
     """The intent on record, the database not yet touched: verify cannot know that it was
     not, so it reports the restore unfinished; run again, it goes through."""
-    backup, head = _scene(db_url, tmp_path)
+    backup, head = scene
     _killed(db_url, "engine.restore_steps.begin", "after", backup)
     assert _cases(db_url) == 5
     _unfinished_until_run_again(db_url, backup, head)
@@ -182,11 +217,11 @@ def _scratch(url: str) -> list[str]:
 
 
 def test_the_scratch_copy_of_a_killed_restore_is_named_and_removed_by_the_next(
-    db_url, people, tmp_path, checkpoint_dir
+    db_url, scene, checkpoint_dir
 ):
     """Killed while it checked the copy: nothing changed, but a whole copy of the database
     (cases, history) stayed behind. verify names it; the next restore removes it."""
-    backup, _head = _scene(db_url, tmp_path)
+    backup, _head = scene
     assert _scratch(db_url) == []
     _killed(db_url, "engine.restore.check_copy", "before", backup)
     (left,) = _scratch(db_url)
@@ -205,14 +240,14 @@ def test_the_scratch_copy_of_a_killed_restore_is_named_and_removed_by_the_next(
 
 
 def test_checkpoints_set_aside_without_a_recorded_restore_fail_verify(
-    db_url, people, tmp_path, checkpoint_dir
+    db_url, scene, checkpoint_dir
 ):
     """Break-it: killed after the newer checkpoint was set aside, before the admin line, and the
     intent record then removed by hand: the entries newer than the backup were gone and verify
     passed, only an unnamed `voor-terugzetten-*` folder left. Now that folder fails verify."""
     from engine import restore_steps
 
-    backup, head = _scene(db_url, tmp_path)
+    backup, head = scene
     _killed(db_url, "engine.audit.log_admin", "before", backup)
     (set_aside,) = checkpoint_dir.glob("voor-terugzetten-*/checkpoint-*.json")
     store.dispose_engines()
@@ -226,13 +261,13 @@ def test_checkpoints_set_aside_without_a_recorded_restore_fail_verify(
 
 
 def test_a_second_restore_carries_the_first_ones_line_and_loss_forward(
-    db_url, people, tmp_path, checkpoint_dir
+    db_url, scene, checkpoint_dir
 ):
     """Break-it: restored twice from the same backup, the second swap erased the first line
     (the backup lacks it) and its own line said about one entry dropped. Now the line carries
     the first restore forward, counts from the largest head known, and verify still passes
     (the first restore's folder is named)."""
-    backup, head = _scene(db_url, tmp_path)
+    backup, head = scene
     first = operator_cli("restore", str(backup), url=db_url)
     assert first.returncode == 0, first.stdout + first.stderr
     (earlier,) = restored_lines(db_url)
@@ -251,13 +286,13 @@ def test_a_second_restore_carries_the_first_ones_line_and_loss_forward(
 
 
 def test_a_replayed_old_intent_record_does_not_understate_the_loss(
-    db_url, people, tmp_path, checkpoint_dir
+    db_url, scene, checkpoint_dir
 ):
     """Break-it: an old intent record (validly signed) put back made the next restore count
     the entries dropped from the old head in it. Now the largest head known counts."""
     from engine import restore_steps
 
-    backup, _head = _scene(db_url, tmp_path)
+    backup, _head = scene
     _killed(db_url, "engine.restore_steps.begin", "after", backup)
     old = restore_steps.intent_path(db_url).read_bytes()
     assert operator_cli("restore", str(backup), url=db_url).returncode == 0
@@ -276,10 +311,10 @@ def test_a_replayed_old_intent_record_does_not_understate_the_loss(
     assert line["largest_head_known"] == now.tree_size
 
 
-def test_a_restore_without_a_head_record_ends_without_a_traceback(db_url, people, tmp_path, checkpoint_dir):
+def test_a_restore_without_a_head_record_ends_without_a_traceback(db_url, scene, checkpoint_dir):
     """Break-it: with the head record removed, a restore that succeeded ended in a TypeError
     (exit 1) where it named the head it did not have."""
-    backup, head = _scene(db_url, tmp_path)
+    backup, head = scene
     store.dispose_engines()
     log_head.path_for(store.get_engine(db_url)).unlink()
     store.dispose_engines()
@@ -307,11 +342,11 @@ def test_a_fifo_at_the_intent_path_is_reported_not_waited_on(db_url, people, tmp
 
 
 def test_a_closed_standard_output_after_a_restore_is_no_database_error(
-    db_url, people, tmp_path, checkpoint_dir
+    db_url, scene, checkpoint_dir
 ):
     """Break-it: the reader of standard output gone (| head -0), a restore that was done and
     recorded said 'de database is niet te bereiken' (exit 2)."""
-    backup, _head = _scene(db_url, tmp_path)
+    backup, _head = scene
     store.dispose_engines()
     env = {**os.environ, "MELDCODE_DATABASE_URL": db_url}
     read, write = os.pipe()
