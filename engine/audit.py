@@ -22,7 +22,7 @@ from . import failures, settings, timezones
 from .messages import N_, Message
 from .models import AccessLogEntry, AdminLogEntry, Case, utcnow
 from .problems import joined
-from .stored_rows import DamagedRow, loaded_rows, value_damage
+from .stored_rows import SEAL_BROKEN, DamagedRow, loaded_rows, refusal, value_damage
 
 GENESIS = "0" * 64
 
@@ -134,15 +134,17 @@ def read_header(db: Session | Connection, case_id: int) -> Any:
 
 def resealed(case_id: int, header: Any, changed: dict[str, Any]) -> Any:
     """The header `header` (read_header's value) as a write of the header fields `changed`
-    leaves it: an object with HEADER_FIELDS and header_hash, that hash the keyed hash of the new
-    fields when `header` was intact (for the writer to store in the same statement, as
-    seal_case would) and the old one when it was not (never laundered); an unparsable or
-    missing header as it is. For log_access(header=...) after the write."""
-    if not isinstance(header, Row):
+    leaves it: an object with HEADER_FIELDS and header_hash, the keyed hash of the new fields
+    (for the writer to store in the same statement, as seal_case would); None for no such case.
+    For log_access(header=...) after the write. Raises DamagedCase (409, stored_rows.refusal
+    naming the header) when `header` is not intact or does not parse: a broken seal takes no
+    write (issue 11, engine/write_refusals.py), and this is the completion's one HMAC of it."""
+    if header is None:
         return header
+    if not isinstance(header, Row) or not header_ok(case_id, header):
+        raise refusal(case_id, {"header_hash": SEAL_BROKEN})
     values = {**header._asdict(), **changed}
-    if header_ok(case_id, header):
-        values["header_hash"] = header_hash(case_id, _Fields(values))
+    values["header_hash"] = header_hash(case_id, _Fields(values))
     return _Fields(values)
 
 

@@ -230,11 +230,11 @@ _DELETE_TIMERS = Timer.__table__.delete().where(Timer.__table__.c.case_id == bin
 
 def write_change(conn: Connection, change: CaseChange, who: Principal, now: datetime) -> None:
     """Store a planned change on the write connection `conn`: the case row (only if it is still
-    at change.version_id, else Retry), its header sealed again when it was intact, the completed
-    task (and that task's drafts), cancelled task rows (their drafts deleted), new task rows, the
-    history events. `now`: UTC.
-    Raises Retry when the case moved on since the plan, Conflict when the completed task is no
-    longer ready; the caller's transaction then rolls back."""
+    at change.version_id, else Retry), its header sealed again, the completed task (and that
+    task's drafts), cancelled task rows (their drafts deleted), new task rows, the history
+    events. `now`: UTC. Raises Retry when the case moved on since the plan, Conflict when the
+    completed task is no longer ready, DamagedCase (409) when the header's seal fails (audit.
+    resealed, issue 11); the caller's transaction then rolls back."""
     case = change.case
     # The header as stored (locked on PostgreSQL) is read once (log_access takes it, header=).
     header = audit.read_header(conn, case.id)
@@ -247,7 +247,7 @@ def write_change(conn: Connection, change: CaseChange, who: Principal, now: date
     }
     change.header = audit.resealed(case.id, header, {name: values[name] for name in (
         "status", "uitkomst", "closed_at", "event_count", "last_hash")})
-    if change.header is not header:  # sealed anew when it was intact, else kept as it was
+    if change.header is not None:  # sealed anew (a broken seal was refused: resealed)
         values["header_hash"] = change.header.header_hash
     result = conn.execute(_UPDATE_CASE_SEALED if "header_hash" in values else _UPDATE_CASE,
                           values)
@@ -338,8 +338,7 @@ def _start_case(who: Principal, payload: Any, practice: bool = False) -> dict[st
                      data={"client_ref": case.client_ref, "reason": case.reason, **case.data})
         change.advanced(definition, advance, set(), now)
         linked_cases = links.link(session, who, change, linked, now)  # both ways, both chains
-        case.id_counter = ids.counter
-        case.workflow_state = dump_state(workflow)
+        case.id_counter, case.workflow_state = ids.counter, dump_state(workflow)
         session.flush()  # the ORM writes the case; the rows below go in as plain inserts
         if change.new_tasks:
             session.execute(insert(TaskRecord), change.new_tasks)
@@ -349,7 +348,8 @@ def _start_case(who: Principal, payload: Any, practice: bool = False) -> dict[st
         audit.seal_case(session, case.id)  # a new case: its header hash starts here
         audit.log_access(session, who, "create", "ok", case=case, source=who.source)
         # as a completion does (engine/tasks.py): the first step then skips load_state
-        started[:] = [(str(session.connection().engine.url), case.id), case.version_id, workflow]
+        started[:] = [(str(session.connection().engine.url), case.id), case.version_id, workflow,
+                      case.workflow_state]  # the bytes stored: take holds the row's to them
         return case_dict(case, who.name, change.tasks_view(), linked=linked_cases)
 
     result = run_command(who, run)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, commands, due, forms, notifications, organisation, stored_rows
+from . import audit, commands, due, forms, notifications, organisation, write_refusals
 from .cases import CaseChange, case_view, task_view
 from .errors import BadRequest, Conflict, Invalid, NotFound
 from .messages import N_, Message, text_of
@@ -98,7 +98,7 @@ def _check(session: Session, who: Principal, case_id: Any, payload: Any):
     if not may_ask(who, case):
         raise commands.Denied(N_("Alleen de eigenaar van de casus of diens leidinggevende kan "
                                  "een collega raadplegen."), case.id, "consult")
-    stored_rows.refuse_damaged(case)  # nothing is built on a damaged row (issue 11)
+    write_refusals.refuse_damaged(case)  # nothing is built on a damaged case (issue 11)
     if case.status != "open":
         raise Conflict(N_("Deze casus is afgesloten; er verandert niets meer aan."))
     if case.practice:  # practice mode (engine/practice.py) asks nobody
@@ -142,12 +142,11 @@ def request(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         now = utcnow()
         task_id = str(uuid.uuid4())
         asker = session.get_one(User, who.id)
-        intact = audit.header_ok(case.id, case)
         change = CaseChange(case=case, version_id=case.version_id)
         change.event(who.name, REQUESTED, now, step=STEP, task_id=task_id,
                      data={"user": user.name, "question": question})
         session.flush()  # the case's version is checked: a step stored meanwhile is a 409
-        audit.seal_case(session, case.id, intact)
+        audit.seal_case(session, case.id)  # intact: a broken seal was refused (_check)
         session.execute(insert(HistoryEvent), change.events)
         # the value of the task's name; its words are cases.OWN_TASK_NAMES's
         name = (asker.display_name or asker.name)[:300]
@@ -206,7 +205,7 @@ def answer(who: Principal, task_id: str, data: Any, from_web: bool = False) -> d
         case = commands.load_case(session, row.case_id)
         if not consulted(session, who, row.id):
             raise commands.Denied(N_("Deze taak is niet voor u."), case.id, "complete_task")
-        stored_rows.refuse_damaged(case)  # nothing is built on a damaged row (issue 11)
+        write_refusals.refuse_damaged(case)  # nothing is built on a damaged case (issue 11)
         if row.state != "ready":
             raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."))
         try:
@@ -214,11 +213,10 @@ def answer(who: Principal, task_id: str, data: Any, from_web: bool = False) -> d
         except forms.FormInvalid as exc:
             raise Invalid(N_("Het formulier is niet goed ingevuld."), exc.errors) from None
         now = utcnow()
-        intact = audit.header_ok(case.id, case)
         change = CaseChange(case=case, version_id=case.version_id)
         change.event(who.name, ANSWERED, now, step=STEP, task_id=row.id, data=clean)
         session.flush()
-        audit.seal_case(session, case.id, intact)
+        audit.seal_case(session, case.id)  # intact: a broken seal was refused above
         session.execute(insert(HistoryEvent), change.events)
         session.execute(update(TaskRecord).where(TaskRecord.id == row.id).values(
             state="completed", completed_at=now, completed_by=who.name))

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, forms, stored_rows, timezones
+from . import audit, forms, stored_rows, timezones, write_refusals
 from .errors import Conflict, Forbidden
 from .messages import N_
 from .models import Case, Draft, TaskRecord, User, utcnow
@@ -85,8 +85,9 @@ def _save(session: Session, who: Principal, task_id: Any, data: Any, definition_
         fields = consults.FORM
     elif user is None or not may_complete(who, case, row.lane):
         raise _Denied(case.id)
-    # a draft builds on the case's data and version: never on a damaged row (issue 11)
-    stored_rows.refuse_damaged(case)
+    # a draft builds on the case's data and version: never on a damaged row, a broken seal
+    # or a state that does not load (issue 11)
+    write_refusals.refuse_damaged(case)
     stored_rows.refuse_damaged_task(case.id, row)
     if row.step != "consult":
         # only the fields on this case's form, as a completion takes them (forms.validate):

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, bindparam, insert, select, union
 from sqlalchemy.orm import Session, defer
 
-from . import audit, stored_rows
+from . import audit, write_refusals
 from .commands import MAX_ID, Denied, load_case, refusals_logged, run_command
 from .errors import Conflict, DomainError, Invalid
 from .forms import Field
@@ -70,7 +70,8 @@ def check(session: Session, who: Principal, linked_id: int, practice: bool) -> C
                       {FIELD: N_("U heeft geen eigen casus met dit nummer.")})
     if bool(other.practice) != bool(practice):
         raise Invalid(N_("Ongeldige gegevens."), {FIELD: _APART})
-    stored_rows.refuse_damaged(other)  # its chain moves on: never on a damaged row (issue 11)
+    # its chain moves on: never on a damaged row, a broken seal or an unreadable state (issue 11)
+    write_refusals.refuse_damaged(other)
     return other
 
 
@@ -93,12 +94,11 @@ def link(session: Session, who: Principal, change: Any, linked_id: int | None, n
         if refusal is not None:
             raise refusal
     change.event(who.name, LINKED, now, data={"case": other.id})
-    intact = audit.header_ok(other.id, other)  # before its chain moves on
     event = audit.new_event(other.id, other.event_count + 1, other.last_hash or audit.GENESIS,
                             who.name, LINKED, data={"case": case.id}, at=now)
     other.event_count, other.last_hash = event["seq"], event["hash"]
     session.flush()  # the other case's row, at the version it was read (else 409)
-    audit.seal_case(session, other.id, intact)
+    audit.seal_case(session, other.id)  # intact: check refused a broken seal
     session.execute(insert(HistoryEvent), [event])
     session.execute(insert(CaseLink), [{"case_id": case.id, "linked_id": other.id,
                                         "created_at": now}])
@@ -190,6 +190,9 @@ def start_for_children(who: Principal, case_id: Any, values: dict[str, Any]) -> 
     def allowed(session: Session) -> int:
         case = load_case(session, case_id)
         refusal = children_refusal(who, case)
+        if isinstance(refusal, Denied):  # who may not act on it learns nothing of its damage
+            raise refusal
+        write_refusals.refuse_damaged(case)  # the same 409 as the link's own check (issue 11)
         if refusal is not None:
             raise refusal
         return case.id

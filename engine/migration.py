@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import adapter, audit, driving, due, form_choices, stored_rows, task_rows, timers, versions
+from . import adapter, audit, driving, due, form_choices, task_rows, timers, versions, write_refusals
 from .cases import DELETE_DRAFTS_OF_TASKS, CaseChange, task_view
 from .definitions import ProcessDefinition
 from .errors import BadRequest, Conflict, Forbidden, NotFound
@@ -187,8 +187,8 @@ def _plan(session: Session, from_version: Any, to_version: Any):
     new = versions.definition_for(session, target.version)
     cases = _open_cases(session, source.version)
     ready, consults = _ready_rows(session, [c.id for c in cases])
-    # A case row stored damaged is never moved (issue 11): named, the move refused as a whole.
-    problems: list[tuple[int, str]] = [(c.id, d) for c in cases if (d := stored_rows.damage_line(c))]
+    # A case stored damaged or under a broken seal is never moved (issue 11): named, none moved
+    problems: list[tuple[int, str]] = [(c.id, d) for c in cases if (d := write_refusals.damage_line(c))]
     for case in cases:  # then the cheap check: every open step is a user task of the target
         for step in sorted({r.step for r in ready[case.id]}):
             if step not in new.steps:
@@ -203,7 +203,7 @@ def _plan(session: Session, from_version: Any, to_version: Any):
         try:
             workflow = adapter.load_state(old, case.workflow_state)
         except (adapter.UntrustedState, ValueError, LookupError, TypeError, RecursionError) as exc:
-            problems.append((case.id, stored_rows.state_damage(exc))); continue  # noqa: E702 - issue 11
+            problems.append((case.id, write_refusals.moved_state_damage(exc))); continue  # noqa: E702
         try:
             if set(ready_steps(workflow)) != before:
                 raise MoveImpossible([N_("de open stappen kloppen niet met de opgeslagen workflow")])
@@ -269,7 +269,7 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
             moved = []
             norm = due.settings(session)  # the due dates of new tasks (engine/due.py)
             for case, state, advance, ids, before, still_ready in plans:
-                intact = audit.header_ok(case.id, case)  # before the move changes it
+                # its seal is intact: a broken one was named in _plan and refused the move
                 change = CaseChange(case=case, version_id=case.version_id, settings=norm,
                                     still_ready=still_ready)
                 change.event(actor, MIGRATED, now, data={"from": source.version,
@@ -279,7 +279,7 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
                 case.id_counter = ids.counter
                 case.workflow_state = state
                 _store_rows(session, case, change, new, before, now)
-                audit.seal_case(session, case.id, intact)
+                audit.seal_case(session, case.id)
                 audit.log_access(session, who, "migrate", "ok", case=case,
                                  source=getattr(who, "source", None))
                 moved.append({"id": case.id, "status": case.status,

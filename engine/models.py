@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from . import clock
-from .stored_counts import StoredCount
+from .stored_counts import WRITE_SPAN, StoredCount
 from .stored_text import StoredCode, StoredFlag, StoredJSON, StoredLongText, StoredNumber, StoredText
 from .stored_time import StoredTime
 
@@ -137,9 +137,9 @@ class Case(Base):
     data: Mapped[dict[str, Any]] = mapped_column(StoredJSON(), default=dict)
     completed_steps: Mapped[list[str]] = mapped_column(StoredJSON(list_of_texts=True), default=list)
     # Counter behind the deterministic task ids, so a replay produces the very same ids.
-    id_counter: Mapped[int] = mapped_column(StoredCount(), default=0)
+    id_counter: Mapped[int] = mapped_column(StoredCount(WRITE_SPAN), default=0)
     last_hash: Mapped[str] = mapped_column(StoredText(64), default="")
-    event_count: Mapped[int] = mapped_column(StoredCount(), default=0)
+    event_count: Mapped[int] = mapped_column(StoredCount(WRITE_SPAN), default=0)
     # The access log's count and head for this case, and a keyed hash over the case's header
     # (audit.header_content): set by audit.seal_case in every transaction that changes them.
     access_count: Mapped[int] = mapped_column(StoredCount(), default=0, server_default="0")

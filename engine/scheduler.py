@@ -25,8 +25,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from . import clock, driving, due, stored_rows, timers, timezones, workflow_cache
-from .adapter import IdSource, dump_state, load_state
+from . import clock, driving, due, stored_rows, timers, timezones, workflow_cache, write_refusals
+from .adapter import IdSource, UntrustedState, dump_state, load_state
 from .cases import SYSTEM, CaseChange, Retry, task_view, write_change
 from .errors import Conflict
 from .models import Case, TaskRecord, Timer, User
@@ -190,6 +190,9 @@ def _fire_planned(now: datetime, url: str | None) -> int | None:
                         fired.append(plan)
             except Retry:
                 continue
+            except stored_rows.DamagedCase as refused:  # its seal failed since the plan
+                _damaged(plan.case_id, refused)
+                failed.append(plan.case_id)
             except Exception:
                 log.exception("timer of case %s could not be stored; tried again later",
                               plan.case_id)
@@ -252,15 +255,20 @@ def _plan(conn: Connection, case_id: int, now: datetime,
     case = Case(**row)
     if conn.execute(select(_users.c.id).where(_users.c.id == case.owner_id)).first() is None:
         case.owner = None  # type: ignore[assignment]  # no such user: refuse_damaged names it
-    stored_rows.refuse_damaged(case)  # nothing is fired on a damaged row (issue 11)
+    # nothing is fired on a damaged row or a broken seal (issue 11); the state is loaded below
+    write_refusals.refuse_damaged(case, state=False)
     cache_key = (str(conn.engine.url), case_id)
     plan = _Plan(case_id, case.version_id, cache_key=cache_key)
     if case.status != "open":
         plan.closed = True
         return plan
     definition = definition_for(conn, case.process_version)
-    workflow = workflow_cache.take(cache_key, case.version_id) or load_state(
-        definition, case.workflow_state)
+    workflow = workflow_cache.take(cache_key, case.version_id, case.workflow_state)
+    if workflow is None:
+        try:
+            workflow = load_state(definition, case.workflow_state)
+        except UntrustedState as exc:  # refused as every door refuses it (write_refusals)
+            raise write_refusals.state_refusal(case.id, exc) from None
     ready = [task_view(r) for r in conn.execute(
         select(_tasks).where(_tasks.c.case_id == case_id, _tasks.c.state == "ready"))]
     # The row only finds the candidate: the workflow's own due time decides (issue 13 F4, a
@@ -316,15 +324,16 @@ def _apply(conn: Connection, plan: _Plan, now: datetime) -> bool:
 def _cached(plan: _Plan) -> int:
     """After the commit: the fired workflow goes to the cache for the case's next command."""
     if plan.cache_key is not None and plan.change is not None:
-        workflow_cache.put(plan.cache_key, plan.version + 1, plan.workflow)
+        workflow_cache.put(plan.cache_key, plan.version + 1, plan.workflow,
+                           plan.change.case.workflow_state)
     return 1
 
 
 def _damaged(case_id: int, refused: stored_rows.DamagedCase) -> None:
-    """The log line of a case whose timer is not fired because its row is stored damaged
-    (stored_rows.refuse_damaged): a warning without a traceback; the case is held back
-    (_later) and the other cases fire (issue 11)."""
-    log.warning("timer of case %s not fired, its row is stored damaged (%s); tried again later",
+    """The log line of a case whose timer is not fired because it is stored damaged
+    (write_refusals.refuse_damaged: its row, seal or state): a warning without a traceback;
+    the case is held back (_later) and the other cases fire (issue 11)."""
+    log.warning("timer of case %s not fired, it is stored damaged (%s); tried again later",
                 case_id, refused.message)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, forms, professions, stored_rows
+from . import audit, cases, commands, forms, professions, write_refusals
 from .errors import BadRequest, Conflict, Invalid
 from .forms import Field
 from .messages import N_, Message, text_of
@@ -59,7 +59,7 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
     if not may_manage(who, case):
         raise commands.Denied(
             N_("Alleen de eigenaar van de casus of diens leidinggevende mag dit doen."), case.id, action)
-    stored_rows.refuse_damaged(case)  # nothing is built on a damaged row (issue 11)
+    write_refusals.refuse_damaged(case)  # nothing is built on a damaged case (issue 11)
     if case.status != "open":
         raise Conflict(N_("Deze casus is afgesloten; er verandert niets meer aan."))
     if case.practice:  # practice mode (engine/practice.py): handed to nobody, shared with nobody
@@ -92,13 +92,14 @@ def _request(session: Session, who: Principal, case_id: Any, payload: Any, actio
 
 
 def _record(session: Session, who: Principal, case: Case, event: str, access: str,
-            data: dict[str, Any], intact: bool) -> None:
-    """Store the change to the case with its history event (chained) and access-log line. The
-    flush checks the case's version: a step stored meanwhile makes this a 409."""
+            data: dict[str, Any]) -> None:
+    """Store the change to the case with its history event (chained) and access-log line, its
+    header sealed again (intact: _request refused a broken seal). The flush checks the case's
+    version: a step stored meanwhile makes this a 409."""
     change = cases.CaseChange(case=case, version_id=case.version_id)
     change.event(who.name, event, utcnow(), data=data)
     session.flush()
-    audit.seal_case(session, case.id, intact)
+    audit.seal_case(session, case.id)
     session.execute(insert(HistoryEvent), change.events)
     audit.log_access(session, who, access, "ok", case=case, source=who.source)
 
@@ -118,7 +119,6 @@ def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         if new_owner.id == case.owner_id:
             raise Invalid(N_("Ongeldige gegevens."), {"user": N_("Deze collega is al eigenaar.")})
         old_owner = case.owner
-        intact = audit.header_ok(case.id, case)  # before the owner changes
         case.owner_id = new_owner.id
         # the inbox rows carry the owner; the old owner's drafts of this case go with the case
         session.execute(update(TaskRecord).where(TaskRecord.case_id == case.id)
@@ -128,7 +128,7 @@ def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
                                             Draft.task_id.in_(task_ids)))
         group = professions.handed_over(session, case, new_owner.id)  # the new owner's group
         _record(session, who, case, "case_handed_over", "hand_over",
-                {"from": old_owner.name, "to": new_owner.name, "reason": reason, **group}, intact)
+                {"from": old_owner.name, "to": new_owner.name, "reason": reason, **group})
         session.expire(case, ["owner"])
         return cases.case_view(session, case)
 
@@ -144,8 +144,7 @@ def share(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
         if session.scalar(select(CaseShare.id).where(CaseShare.case_id == case.id,
                                                      CaseShare.user_id == reader.id)):
             raise Conflict(N_("De casus is al met deze collega gedeeld."))
-        _record(session, who, case, "case_shared", "share", {"with": reader.name, "reason": reason},
-                audit.header_ok(case.id, case))
+        _record(session, who, case, "case_shared", "share", {"with": reader.name, "reason": reason})
         session.add(CaseShare(case_id=case.id, user_id=reader.id))
         return cases.case_view(session, case)
 

@@ -87,7 +87,7 @@ def refuse_damaged_task(case_id: Any, values: Any) -> None:
     damage = {f"tasks.{name}": kind for name, kind in
               ((name, value_damage(value)) for name, value in found.items()) if kind is not None}
     if damage:
-        raise DamagedCase(Message(REFUSED, case=case_id, fields=damage_fields(damage)))
+        raise refusal(case_id, damage)
 
 
 def damage_of(row: Any) -> dict[str, str]:
@@ -171,8 +171,9 @@ def owner_name(case: Any) -> str:
 
 
 class DamagedCase(Conflict):
-    """A write refused because the case row it builds on is stored damaged (refuse_damaged):
-    409 with REFUSED; the scheduler tells it from other failures of a fire (a log line)."""
+    """A write refused because the case it builds on is stored damaged (refusal; engine/
+    write_refusals.py): 409 with REFUSED; the scheduler tells it from other failures of a
+    fire (a log line)."""
 
 
 def row_damage(case: Any) -> dict[str, Any]:
@@ -182,35 +183,16 @@ def row_damage(case: Any) -> dict[str, Any]:
     return {**object_damage(case), **owner_damage(case), **version_damage(case)}
 
 
-def damage_line(case: Any) -> Message | None:
-    """What of the case row `case` is stored damaged (row_damage), in Dutch: "beschadigd
-    opgeslagen: started_at: een waarde buiten het bereik (...)"; None when it is sound. A move
-    to another version names each such case (engine/migration.py) and moves none."""
-    damage = row_damage(case)
-    return Message(N_("beschadigd opgeslagen: {fields}"), fields=damage_fields(damage)) if damage else None
+def refusal(case_id: Any, damage: dict[str, Any]) -> DamagedCase:
+    """The refusal (DamagedCase: 409, REFUSED) of a write to case `case_id`, naming each column
+    of `damage` (column -> what is wrong, in Dutch): every door raises this one
+    (engine/write_refusals.py refuse_damaged, audit.resealed, a state that does not load)."""
+    return DamagedCase(Message(REFUSED, case=case_id, fields=damage_fields(damage)))
 
 
-def state_damage(exc: BaseException) -> Message:
-    """A case's stored workflow state that does not load (`exc`: adapter.UntrustedState with its
-    Dutch reason, or what restoring it raised), as damage_line names it: "beschadigd
-    opgeslagen: workflow_state: de toestand is onleesbaar". A move names such a case."""
-    kind = getattr(exc, "message", None) or failures.kind_of(exc)
-    return Message(N_("beschadigd opgeslagen: {fields}"), fields=damage_fields({"workflow_state": kind}))
-
-
-def refuse_damaged(case: Any) -> None:
-    """Nothing when the case row `case` (a Case, loaded or built from a row) is sound; raises
-    DamagedCase (a Conflict, 409) naming the case and each damaged column (row_damage) in
-    Dutch when it holds a value read as damaged or its owner is no user. Every command that
-    writes to a case calls it before it writes, after its access check (a reader without
-    access learns nothing of the row): completion, consults (request, answer), handover,
-    sharing, a link from a new case, drafts, the scheduler's fire, a move to another
-    version. A change built on a damaged counter, hash, flag or owner would store what was
-    never recorded, or fail halfway through the write (issue 11: refuse hostile state;
-    nothing is stored, `meldcode verify` names the row)."""
-    damage = row_damage(case)
-    if damage:
-        raise DamagedCase(Message(REFUSED, case=case.id, fields=damage_fields(damage)))
+# What a write says of a case whose header no longer matches its keyed hash (audit.header_ok):
+# changed, rewound or swapped outside the product; verify names it too (chains.check_header).
+SEAL_BROKEN = N_("de kop van de casus klopt niet met zijn sleutelhash")
 
 
 def refuse_damaged_version(user: Any) -> None:

@@ -122,7 +122,7 @@ def _row_problems(case: Any, row: Any, end: tuple[Any, str | None], key: bytes) 
             )
         )
     # any other column read as damaged (a state or flag no product writes, bytes that are no
-    # UTF-8): named as the case columns are (stored_rows.damage_line), issue 11
+    # UTF-8): named as the case columns are (write_refusals.damage_line), issue 11
     damage = row.damage if isinstance(row, DamagedRow) else (
         damage_of(row) if hasattr(row, "_asdict") else object_damage(row))
     other = {name: kind for name, kind in damage.items() if name not in unreadable}

@@ -15,8 +15,8 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from . import audit, due, forms, informing, links, organisation, stored_rows, workflow_cache
-from .adapter import IdSource, dump_state, load_state
+from . import audit, due, forms, informing, links, organisation, stored_rows, workflow_cache, write_refusals
+from .adapter import IdSource, UntrustedState, dump_state, load_state
 from .cases import CaseChange, Retry, case_dict, task_view, write_change
 from .commands import Denied, load_case, log_denied, log_refused, run_command
 from .driving import complete_in_workflow, task_or_none
@@ -165,7 +165,9 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
                                                   for c in _tasks.columns})
         if row.task_state != "ready":
             raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."))
-        stored_rows.refuse_damaged(case)  # nothing is built on a damaged row (issue 11)
+        # nothing is built on a damaged row (issue 11); its seal is judged by the write's own
+        # HMAC (cases.write_change: audit.resealed refuses), its state by the load below
+        write_refusals.refuse_damaged(case, seal=False, state=False)
         definition = definition_for(conn, case.process_version)
         owner = row.owner_name
         still_ready = [task_view(r) for r in conn.execute(_READY_QUERY, {"case_id": case.id})]
@@ -181,9 +183,12 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
     except forms.FormInvalid as exc:
         raise Invalid(N_("Het formulier is niet goed ingevuld."), exc.errors) from None
     now = utcnow()
-    workflow = workflow_cache.take(cache_key, case.version_id) or load_state(
-        definition, case.workflow_state
-    )
+    workflow = workflow_cache.take(cache_key, case.version_id, case.workflow_state)
+    if workflow is None:
+        try:
+            workflow = load_state(definition, case.workflow_state)
+        except UntrustedState as exc:  # the one refusal of every door (write_refusals)
+            raise write_refusals.state_refusal(case.id, exc) from None
     # The case's ready rows mirror the workflow's ready user tasks (one transaction writes
     # both), so they stand in for a walk of the task tree.
     before = {t["id"] for t in still_ready}
@@ -271,7 +276,7 @@ def complete_task(who: Principal, task_id: Any, data: Any, from_web: bool = Fals
             tasks = change.tasks_view()
             # before the workflow goes back to the cache, where another request may take it
             following = next_task(workflow, who, change.case, change.completed_task, tasks)
-            workflow_cache.put(cache_key, change.version_id + 1, workflow)
+            workflow_cache.put(cache_key, change.version_id + 1, workflow, change.case.workflow_state)
             return {**case_dict(change.case, owner, tasks, linked=linked), "next_task": following}
         raise Conflict(N_("De casus is intussen door iemand anders gewijzigd; probeer opnieuw."))
     except (Invalid, Conflict) as refused:

@@ -40,8 +40,9 @@ DAMAGE = {
         "header_hash: bytes die geen tekst zijn",
         True,
     ),
-    "header_hash-blob": ("cases", "header_hash", BLOB, CASE, "sqlite", "de kop van de casus", False),
-    "last_hash-blob": ("cases", "last_hash", BLOB, CASE, "sqlite", "niet die welke haar kop", False),
+    # a header that no longer matches its keyed hash takes no write either (write_refusals)
+    "header_hash-blob": ("cases", "header_hash", BLOB, CASE, "sqlite", "de kop van de casus", True),
+    "last_hash-blob": ("cases", "last_hash", BLOB, CASE, "sqlite", "niet die welke haar kop", True),
     "access_head-bytes": (
         "cases",
         "access_head",

@@ -85,7 +85,9 @@ def test_state_that_is_no_workflow_is_refused(tmp_path, people, client, db_url, 
     response = client.post(f"/api/v1/tasks/{task_id}/complete", headers=people.auth("mw"),
                            json={"data": fill(task["form"]["fields"], LONGEST.decisions)})
     assert response.status_code == 409, response.get_data(as_text=True)
-    assert "wordt niet vertrouwd" in response.get_json()["error"]
+    # every door's refusal of a damaged case (engine/write_refusals.py, issue 11)
+    assert (f"De gegevens van casus {case['id']} zijn beschadigd opgeslagen (workflow_state: de "
+            "toestand van het proces is onleesbaar: ") in response.get_json()["error"]
     assert len(cases.history(people["mw"], case["id"])) == 1
     verdict = verification.verify(people["aud"], case["id"])
     assert not verdict["ok"]
@@ -124,7 +126,9 @@ def test_hostile_state_is_refused_and_nothing_runs(tmp_path, people, client, db_
     assert not marker.exists(), "the stored text was evaluated"
     assert not isinstance(response, Exception), response
     assert response.status_code == 409, response.get_json()
-    assert "wordt niet vertrouwd" in response.get_json()["error"]
+    assert (f"De gegevens van casus {case['id']} zijn beschadigd opgeslagen (workflow_state: de "
+            "toestand van het proces is onleesbaar: serialisatieversie '1.1' in plaats van"
+            ) in response.get_json()["error"]
     # Nothing was completed: the task is still open, the history did not grow.
     assert [t["id"] for t in cases.get_case(people["mw"], case["id"])["tasks"]] == [task_id]
     assert len(cases.history(people["mw"], case["id"])) == 1

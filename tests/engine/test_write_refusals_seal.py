@@ -1,0 +1,266 @@
+"""Issue 11 (tester's findings): a case whose header no longer matches its keyed hash (a hash
+changed, a closed case set back to open, its uitkomst emptied), whose stored workflow state
+does not load, or whose id_counter leaves no room for the next write's task ids, takes no
+write through any door: the same Dutch 409 naming what is wrong (exit 1 and a named line for
+`meldcode migrate`, a warning and no fire for the scheduler), nothing stored. Reads stay open
+and are logged; the header stays broken (never sealed anew by a refusal or a read).
+
+The doors' code is the same on both databases except where noted: the id_counter (one more
+write would not fit PostgreSQL's INTEGER) and the scheduler (a claim per case on PostgreSQL,
+batches on SQLite) run on both, the rest on SQLite only (the suite's time)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text as sql
+
+from engine import audit, cases, clock, consults, models, scheduler, store, tasks
+from tests.helpers import Client, cli, complete_stap1, deploy_timers, fired, renamed_files, store_version
+from tests.helpers import write_as_database_writer as write
+from tests.scenarios.paths import LONGEST, SCENARIOS, fill
+
+REFUSED = "De gegevens van casus {c} zijn beschadigd opgeslagen ({fields}"
+SEAL = "header_hash: de kop van de casus klopt niet met zijn sleutelhash"
+STATE = "workflow_state: de toestand van het proces is onleesbaar: de toestand is onleesbaar"
+COUNTER = "id_counter: een waarde buiten het bereik (2147483646)"
+
+# kind -> (SQL that plants it, per database; what the refusal names)
+OPEN_KINDS = {
+    "header_hash": ({"sqlite": "header_hash = '123'", "postgresql": "header_hash = '123'"}, SEAL),
+    "workflow_state": (
+        {"sqlite": "workflow_state = X'00'", "postgresql": "workflow_state = '\\x00'::bytea"},
+        STATE,
+    ),
+    # the next id is 2147483647, and a step takes a few dozen: the write would not fit
+    "id_counter": ({"sqlite": "id_counter = 2147483646", "postgresql": "id_counter = 2147483646"}, COUNTER),
+}
+# on a closed case: its header no longer matches (status and uitkomst are under its seal)
+CLOSED_KINDS = {
+    "status-reopened": "status = 'open'",
+    "uitkomst-emptied": "uitkomst = NULL",
+}
+
+
+def plant(db_url: str, case_id: int, assignment: str) -> None:
+    """Change the case row as someone with the database open would (server stopped)."""
+    write(db_url, f"UPDATE cases SET {assignment} WHERE id = :c", c=case_id)
+
+
+def snapshot(case_id: int) -> tuple:
+    """What any write on the case would change: the case row as stored but for its access-log
+    count, head and seal (a refusal is logged, NEN 7513), its events, task rows, shares,
+    consults, drafts, links and the number of cases."""
+    with store.unit_of_work() as session:
+        row = session.execute(sql("SELECT * FROM cases WHERE id = :c"), {"c": case_id}).mappings().one()
+        count = lambda query: session.execute(sql(query), {"c": case_id}).scalar_one()  # noqa: E731
+        return (
+            {k: v for k, v in row.items() if k not in ("access_count", "access_head", "header_hash")},
+            count("SELECT count(*) FROM history_events WHERE case_id = :c"),
+            count("SELECT count(*) FROM tasks WHERE case_id = :c AND state = 'ready'"),
+            count("SELECT count(*) FROM tasks WHERE case_id = :c"),
+            count("SELECT count(*) FROM case_shares WHERE case_id = :c"),
+            count("SELECT count(*) FROM consults WHERE case_id = :c"),
+            count("SELECT count(*) FROM drafts"),
+            count("SELECT count(*) FROM case_links"),
+            count("SELECT count(*) FROM cases"),
+        )
+
+
+def api(app, people, who: str, path: str, body: dict):
+    return app.test_client().post(path, json=body, headers=people.auth(who))
+
+
+def web(app, who: str, path: str, form: dict):
+    client = Client(app)
+    client.login(who)
+    return client.post(path, form)
+
+
+# door -> how it is tried: (app, people, case id, the diagram task and its answers, the consult task)
+DOORS = {
+    "completion": lambda app, people, c, task, consult: api(
+        app, people, "mw", f"/api/v1/tasks/{task[0]}/complete", {"data": task[1]}
+    ),
+    "draft": lambda app, people, c, task, consult: web(
+        app, "mw", f"/taken/{task[0]}", {"actie": "concept", "toelichting": "x"}
+    ),
+    "consult": lambda app, people, c, task, consult: api(
+        app, people, "mw", f"/api/v1/cases/{c}/consults", {"user": "lg", "question": "En nu?"}
+    ),
+    "consult-answer": lambda app, people, c, task, consult: api(
+        app, people, "af", f"/api/v1/tasks/{consult}/complete", {"data": {"antwoord": "Melden."}}
+    ),
+    "handover": lambda app, people, c, task, consult: api(
+        app, people, "mw", f"/api/v1/cases/{c}/handover", {"user": "mw2", "reason": "ziek"}
+    ),
+    "share": lambda app, people, c, task, consult: api(
+        app, people, "mw", f"/api/v1/cases/{c}/shares", {"user": "af", "reason": "advies"}
+    ),
+    "linked-start": lambda app, people, c, task, consult: api(
+        app, people, "mw", "/api/v1/cases", {"client_ref": "Kind", "linked_case": c}
+    ),
+    "children-start": lambda app, people, c, task, consult: web(
+        app, "mw", f"/casussen/{c}/kinderen", {"client_ref": "Kind", "reason": "de kinderen"}
+    ),
+}
+# What a closed case offers a write at all (no open task, no consult)
+CASE_DOORS = ("consult", "handover", "share", "linked-start", "children-start")
+
+
+def try_doors(app, people, case_id: int, doors, named: str, task=None, consult=None) -> list:
+    """Each door tried in turn on the damaged case: what did not answer the refusal (409 with
+    REFUSED naming `named`) or stored something."""
+    wrong = []
+    for door in doors:
+        before = snapshot(case_id)
+        response = DOORS[door](app, people, case_id, task, consult)
+        body = response.get_data(as_text=True)
+        refused = REFUSED.format(c=case_id, fields=named)
+        if response.status_code != 409 or refused not in body.replace("&#39;", "'"):
+            wrong.append((door, response.status_code, body[:300]))
+        if snapshot(case_id) != before:
+            wrong.append((door, "stored"))
+    return wrong
+
+
+def reads_stay_open(app, people, case_id: int) -> None:
+    """The case still reads (its page and the API), each read in its access log (NEN 7513)."""
+    client = Client(app)
+    client.login("mw")
+    before = len(access_lines(case_id))
+    assert app.test_client().get(f"/api/v1/cases/{case_id}", headers=people.auth("mw")).status_code == 200
+    assert client.http.get(f"/casussen/{case_id}", base_url="http://localhost").status_code == 200
+    assert access_lines(case_id)[before:] == [("read", "ok"), ("read", "ok")]
+
+
+def access_lines(case_id: int) -> list[tuple[str, str]]:
+    with store.unit_of_work() as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                sql("SELECT action, outcome FROM access_log WHERE case_id = :c ORDER BY id"), {"c": case_id}
+            )
+        ]
+
+
+def seal_holds(case_id: int) -> bool:
+    with store.unit_of_work() as session:
+        case = session.get(models.Case, case_id)
+        return audit.header_ok(case.id, case)
+
+
+@pytest.fixture
+def open_case(people):
+    """A case of mw past stap 1 with af consulted: its next step (id and answers) and the
+    consult task open."""
+    mw = people["mw"]
+    case = cases.start_case(mw, {"client_ref": "Jansen", "reason": "zorgen"})
+    first = tasks.get_task(mw, case["tasks"][0]["id"])
+    case = tasks.complete_task(mw, first["id"], fill(first["form"]["fields"], LONGEST.decisions))
+    step = next(t for t in case["tasks"] if t["lane"] == "medewerker")
+    task = tasks.get_task(mw, step["id"])
+    asked = consults.request(mw, case["id"], {"user": "af", "question": "Wat nu?"})
+    return case["id"], (step["id"], fill(task["form"]["fields"], LONGEST.decisions)), asked["task_id"]
+
+
+def check_open_kind(app, people, db_url, open_case, kind):
+    case_id, task, consult = open_case
+    assignments, named = OPEN_KINDS[kind]
+    plant(db_url, case_id, assignments[db_url.split(":")[0].split("+")[0]])
+    # the workflow cache of this process still holds the case: a worker that served its last
+    # step must refuse the damaged state all the same
+    wrong = try_doors(app, people, case_id, DOORS, named, task, consult)
+    assert wrong == [], wrong
+    reads_stay_open(app, people, case_id)
+    if kind == "header_hash":
+        assert not seal_holds(case_id)  # neither a refusal nor a read sealed it anew
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("kind", ["header_hash", "workflow_state"])
+def test_every_door_refuses_a_broken_seal_or_state(app, people, db_url, open_case, kind):
+    check_open_kind(app, people, db_url, open_case, kind)
+
+
+def test_every_door_refuses_a_counter_the_next_write_does_not_fit(app, people, db_url, open_case):
+    """PostgreSQL: the step would have failed at the database (a 500), SQLite stored a counter
+    no id fits after."""
+    check_open_kind(app, people, db_url, open_case, "id_counter")
+
+
+def closed_case(people) -> int:
+    """A case of mw closed by the shortest route (zorgen weggenomen), with children recorded."""
+    scenario = next(s for s in SCENARIOS if s.name == "zorgen_weggenomen")
+    case = cases.start_case(people["mw"], {"client_ref": "Jansen", "reason": "zorgen"})
+    while case["tasks"]:
+        task = tasks.get_task(people["mw"], case["tasks"][0]["id"])
+        case = tasks.complete_task(people["mw"], task["id"], fill(task["form"]["fields"], scenario.decisions))
+    assert case["status"] == "closed" and case["data"]["kindcheck_kinderen"] is True
+    return case["id"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("kind", list(CLOSED_KINDS))
+def test_a_closed_case_changed_behind_its_seal_takes_no_write(app, people, db_url, kind):
+    """Set back to open, every door that a case without open steps has refuses; with its
+    uitkomst emptied, a case for the children is not linked to it (API and case page)."""
+    case_id = closed_case(people)
+    plant(db_url, case_id, CLOSED_KINDS[kind])
+    doors = CASE_DOORS if kind == "status-reopened" else ("linked-start", "children-start")
+    wrong = try_doors(app, people, case_id, doors, SEAL)
+    assert wrong == [], wrong
+    reads_stay_open(app, people, case_id)
+    assert not seal_holds(case_id)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("kind", ["header_hash", "status-reopened", "id_counter"])
+def test_a_move_to_another_version_names_the_case_and_moves_none(people, db_url, monkeypatch, kind):
+    damaged = (
+        closed_case(people)
+        if kind == "status-reopened"
+        else cases.start_case(people["mw"], {"client_ref": "Jansen", "reason": "zorgen"})["id"]
+    )
+    sound = cases.start_case(people["mw"], {"client_ref": "Pietersen", "reason": "zorgen"})["id"]
+    assignment = CLOSED_KINDS.get(kind) or OPEN_KINDS[kind][0]["sqlite"]
+    plant(db_url, damaged, assignment)
+    target = store_version(
+        renamed_files('name="Stap 1: Signalen in kaart brengen"', 'name="Stap 1: Signalen"'), monkeypatch
+    )
+    before = {c: snapshot(c) for c in (damaged, sound)}
+    result = cli("migrate", "--from", "1", "--to", str(target), "--user", "pb")
+    assert result.exit_code == 1, result.output
+    named = COUNTER if kind == "id_counter" else SEAL
+    assert f"casus {damaged}: beschadigd opgeslagen: {named}" in result.output, result.output
+    assert "Traceback" not in result.output
+    assert {c: snapshot(c) for c in before} == before
+
+
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+DUE = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)  # 2026-12-02 00:00 Amsterdam
+
+
+@pytest.mark.parametrize("kind", list(OPEN_KINDS))
+def test_the_scheduler_fires_no_timer_of_such_a_case(people, db_url, caplog, kind):
+    """Its timer is not fired (a warning naming it, no traceback), the other case's fires once."""
+    deploy_timers()
+    with clock.use(clock.ManualClock(T0)) as now:
+        damaged, sound = (
+            complete_stap1(people, cases.start_case(people["mw"], {"client_ref": ref}), "2026-12-02")["id"]
+            for ref in ("Jansen", "Pietersen")
+        )
+        plant(db_url, damaged, OPEN_KINDS[kind][0][db_url.split(":")[0].split("+")[0]])
+        before = snapshot(damaged)
+        now.set(DUE)
+        with caplog.at_level(logging.WARNING, logger="meldcode.scheduler"):
+            assert scheduler.run_due() == 1  # the sound case only
+            now.set(DUE + timedelta(minutes=90))  # past any hold-back: tried again, refused again
+            scheduler.run_due()
+    assert snapshot(damaged) == before and fired(damaged) == []
+    assert [e.step for e in fired(sound)] == ["wacht_datum"]
+    lines = [r.getMessage() for r in caplog.records if f"case {damaged}" in r.getMessage()]
+    assert lines and all("stored damaged" in line and OPEN_KINDS[kind][1] in line for line in lines), lines
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
