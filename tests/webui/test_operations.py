@@ -123,35 +123,57 @@ def test_no_process_ever_sees_a_key_file_empty_or_half_written(tmp_path):
         assert len((tmp_path / str(r) / "secret_key").read_text()) == 64
 
 
-_SIGNING_KEY_AT = """
+# One process imports the product once, then forks the processes that race (as gunicorn forks
+# its workers): a fresh interpreter per process spent ~1.5 s of CPU on the import alone, so
+# the suite could afford only a few rounds; bench/key_race_bench.py races fresh interpreters.
+_SIGNING_KEY_RACE = """
 import os, sys, time
-os.environ["MELDCODE_INSTANCE"] = sys.argv[1]
 from engine import checkpoints
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
-try:
-    print(checkpoints.public_key_hex())
-except checkpoints.CheckpointError as exc:
-    print("FOUT", exc)
+base, start, spacing = sys.argv[1], float(sys.argv[2]), float(sys.argv[5])
+rounds, count = int(sys.argv[3]), int(sys.argv[4])
+children = []
+for r in range(rounds):
+    for _ in range(count):
+        read, write = os.pipe()
+        if os.fork() == 0:  # this process asks for the key of instance r at the round's moment
+            os.close(read)
+            os.environ["MELDCODE_INSTANCE"] = f"{base}/{r}"
+            time.sleep(max(0.0, start + r * spacing - time.time()))
+            try:
+                answer = checkpoints.public_key_hex()
+            except checkpoints.CheckpointError as exc:
+                answer = f"FOUT {exc}"
+            os.write(write, f"{r} {answer}".encode())
+            os._exit(0)
+        os.close(write)
+        children.append(read)
+for read in children:
+    with os.fdopen(read) as fh:
+        print(fh.read())
 """
 
 
 def test_processes_starting_together_share_one_whole_signing_key(tmp_path):
     """The checkpoint signing key is made once, whole: processes that ask for it at the same
     moment on a fresh instance all get the same key. Before, the file was created with O_EXCL
-    and written afterwards, and a process reading it in between refused it as no key."""
+    and written afterwards, and a process reading it in between refused it as no key. Six
+    rounds of 16 processes, each round on a fresh instance folder (forked after one import:
+    the race is on the files, which every process opens on its own)."""
     env = {k: v for k, v in os.environ.items() if k != "MELDCODE_SIGNING_KEY"}
-    # three rounds of 16 starts: each start imports the product (~1.5 s of CPU), and the old
-    # code's window (a file created empty, written after) was hit in most rounds
-    for round_ in range(3):
-        instance = tmp_path / str(round_)
-        instance.mkdir()
-        start = time.time() + 3
-        procs = [subprocess.Popen([PYTHON, "-c", _SIGNING_KEY_AT, str(instance), str(start)],
-                                  env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-                 for _ in range(16)]
-        keys = {p.communicate(timeout=120)[0].strip() for p in procs}
-        assert len(keys) == 1 and len(next(iter(keys))) == 64, keys
-        assert (instance / "signing_key.pub").read_text().strip() == next(iter(keys))
+    rounds, count = 6, 16
+    for round_ in range(rounds):
+        (tmp_path / str(round_)).mkdir()
+    start = time.time() + 3  # the import done by then, even on a busy machine
+    result = subprocess.run([PYTHON, "-c", _SIGNING_KEY_RACE, str(tmp_path), str(start),
+                             str(rounds), str(count), "0.5"],
+                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    answers = [line.split(" ", 1) for line in result.stdout.splitlines() if line]
+    assert len(answers) == rounds * count, result.stdout
+    for round_ in range(rounds):
+        keys = {key for r, key in answers if r == str(round_)}
+        assert len(keys) == 1 and len(next(iter(keys))) == 64, (round_, keys)
+        assert (tmp_path / str(round_) / "signing_key.pub").read_text().strip() == next(iter(keys))
 
 
 @pytest.mark.parametrize("how", ["env-short", "env-empty", "file-empty", "file-short",
