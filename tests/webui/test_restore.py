@@ -18,8 +18,8 @@ import requests
 from sqlalchemy import func, select, text
 
 from engine import log_head, models, store
-from tests.conftest import LiveServer, meldcode_cli
-from tests.helpers import operator_cli, restored_lines, walk_some_cases
+from tests.conftest import LiveServer, People, meldcode_cli
+from tests.helpers import copy_database, operator_cli, restored_lines, spare_url, walk_some_cases
 
 
 def _count(url: str, model) -> int:
@@ -143,34 +143,34 @@ def _tampered(backup: Path, *statements: str) -> Path:
     return backup
 
 
+# kind -> (the candidate made from a copy of a good backup `b.sqlite` in the folder, what the
+# refusal says)
 NOT_BACKUPS = {
-    "random bytes": (lambda url, tmp: _bytes(tmp, os.urandom(8192)), "geen SQLite-database"),
-    "empty file": (lambda url, tmp: _bytes(tmp, b""), "geen SQLite-database"),
-    "another application's database": (lambda url, tmp: _other_app(tmp), "tabellen van Meldcode ontbreken"),
+    "random bytes": (lambda good, tmp: _bytes(tmp, os.urandom(8192)), "geen SQLite-database"),
+    "empty file": (lambda good, tmp: _bytes(tmp, b""), "geen SQLite-database"),
+    "another application's database": (lambda good, tmp: _other_app(tmp), "tabellen van Meldcode ontbreken"),
     "a changed event": (
-        lambda url, tmp: _tampered(
-            _sqlite_backup(url, tmp),
+        lambda good, tmp: _tampered(
+            good,
             "UPDATE history_events SET data = replace(data, 'voor-0', 'vervalst') "
             "WHERE id = (SELECT min(id) FROM history_events)",
         ),
         "niet in orde",
     ),
     "an entry cut from the log": (
-        lambda url, tmp: _tampered(_sqlite_backup(url, tmp), "DELETE FROM log_entries WHERE idx = 2"),
+        lambda good, tmp: _tampered(good, "DELETE FROM log_entries WHERE idx = 2"),
         "ontbreken",
     ),
     "an event removed with its log entry": (
-        lambda url, tmp: _tampered(
-            _sqlite_backup(url, tmp),
+        lambda good, tmp: _tampered(
+            good,
             "DELETE FROM log_entries WHERE kind = 'event' AND row_id = (SELECT max(id) FROM history_events)",
             "DELETE FROM history_events WHERE id = (SELECT max(id) FROM history_events)",
         ),
         "niet in orde",
     ),
     "a newer product's schema": (
-        lambda url, tmp: _tampered(
-            _sqlite_backup(url, tmp), "UPDATE alembic_version SET version_num = '9999'"
-        ),
+        lambda good, tmp: _tampered(good, "UPDATE alembic_version SET version_num = '9999'"),
         "databaseschema",
     ),
 }
@@ -190,13 +190,39 @@ def _other_app(tmp: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def built_before_refusal() -> list:
+    """The database and good backup of `before_refusal` as built once for this module."""
+    return []
+
+
+@pytest.fixture
+def before_refusal(sqlite_url, tmp_path, built_before_refusal, tmp_path_factory) -> Path:
+    """The People, two cases sequenced and backed up (as a server's writes are), one case
+    more, verify passing: built by the first test (two command-line runs, seconds), copied
+    for every later one (milliseconds); each test starts from it unchanged. Out: the good
+    backup, `b.sqlite` beside the database."""
+    if not built_before_refusal:
+        People(sqlite_url)
+        walk_some_cases(sqlite_url, 2, "voor")
+        good = _sqlite_backup(sqlite_url, tmp_path)
+        walk_some_cases(sqlite_url, 1, "na")
+        assert operator_cli("verify", "--all", url=sqlite_url).returncode == 0
+        kept = spare_url(sqlite_url, tmp_path_factory.mktemp("voor-weigering"))
+        copy_database(sqlite_url, kept)
+        built_before_refusal.extend([kept, good.read_bytes()])
+        return good
+    kept, content = built_before_refusal
+    copy_database(kept, sqlite_url)
+    good = tmp_path / "b.sqlite"
+    good.write_bytes(content)
+    return good
+
+
 @pytest.mark.parametrize("kind", sorted(NOT_BACKUPS))
-def test_what_is_no_good_backup_is_refused_and_changes_nothing(sqlite_url, sqlite_people, tmp_path, kind):
+def test_what_is_no_good_backup_is_refused_and_changes_nothing(sqlite_url, before_refusal, tmp_path, kind):
     make, why = NOT_BACKUPS[kind]
-    walk_some_cases(sqlite_url, 2, "voor")
-    candidate = make(sqlite_url, tmp_path)
-    walk_some_cases(sqlite_url, 1, "na")
-    assert operator_cli("verify", "--all", url=sqlite_url).returncode == 0
+    candidate = make(before_refusal, tmp_path)
     before = _state(sqlite_url)
     folder = sorted(os.listdir(Path(sqlite_url.removeprefix("sqlite:///")).parent))
 
