@@ -31,8 +31,20 @@ def translate(value: Any) -> Any:
     return text
 
 
+# Values no translation changes; a Message, Damaged text and the JSON markers are subclasses
+# of str and dict, never these exactly.
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def translate_all(value: Any) -> Any:
     """translate through dicts, lists and tuples: an error body with its field errors."""
+    kind = type(value)  # exact types first: every API answer passes through here (issue 13 point 7)
+    if kind in _AS_IS:
+        return value
+    if kind is dict:
+        return {k: translate_all(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [translate_all(v) for v in value]
     if isinstance(value, Message):
         return translate(value)
     if isinstance(value, DamagedData | DamagedList):
