@@ -14,8 +14,8 @@ the last of them (migration 0018 writes `admin_log_chained`, naming how many the
   older line), moved (the order changed), a position missing (a line removed) and a broken
   link. Removing the newest lines is the transparency log's to see (checkpoint, head).
 - `genuine` is what the settings, users and process versions are judged by: only lines whose
-  hash holds, each once, in the order of their positions (a replayed or moved line changes
-  nothing).
+  hash holds, each once, in the order of their positions, legacy lines first in the order of
+  their time (a replayed, moved or swapped line changes nothing).
 - `marks` gives the lines of one page of the admin log that verify would name.
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, func, inspect, select, text
 
-from . import audit, settings
+from . import audit, settings, timezones
 from .messages import N_, Message
 from .models import AdminLogEntry
 from .stored_rows import DamagedRow, loaded_rows
@@ -118,8 +118,9 @@ def genuine(conn: Connection, actions: tuple[str, ...], after: int = 0,
             floor: int = 0) -> Iterator[Any]:
     """The admin-log lines of `actions` a setting, user or version may be judged by: whose
     keyed hash holds, each content once (a copy is no second line), the legacy lines (those
-    before the first chained line) first, then the chained lines in the order of their
-    positions, one per position. after, floor: only lines with an id above `after` and a
+    before the first chained line) first, in the order of their time (which their hash
+    covers; their ids it does not), then the chained lines in the order of their positions,
+    one per position. after, floor: only lines with an id above `after` and a
     position above `floor` (a log read on from a line already read; a legacy line is then none
     of them: none is written after 0018). Raises only what the database raises."""
     table, first = _legacy, None
@@ -139,6 +140,12 @@ def genuine(conn: Connection, actions: tuple[str, ...], after: int = 0,
                 legacy.append(line)
         elif line.seq > floor:
             by_position.setdefault(line.seq, line)
+    # The legacy lines in the order of their time, not of their ids: a legacy hash covers the
+    # time but not the row's place, so a database writer who swaps two legacy rows (their ids)
+    # leaves every hash holding, and by id an older settings change would come last and roll
+    # the setting back at run time (issue 11). The time is what the line itself vouches for;
+    # lines of one instant keep the order of their ids.
+    legacy.sort(key=lambda line: (timezones.to_utc(line.at), line.id))
     yield from legacy
     yield from (by_position[seq] for seq in sorted(by_position))
 

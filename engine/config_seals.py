@@ -267,7 +267,8 @@ def version_problems(conn: Connection) -> list[str]:
     """Per process version, in Dutch: a file whose content does not hash to its sha256
     column; a file set that does not hash to the version's sha256 (a file changed, added or
     removed); a version without a genuine deploy line in the admin log, or whose sha256 or
-    file names differ from it."""
+    file names differ from it; process_versions.active other than the admin log says
+    (restore_rows.active_problem, the rule restore holds a backup to)."""
     lines = deployed_sets(conn)
     found: list[str] = []
     for version, sha256 in conn.execute(_VERSIONS).all():
@@ -325,6 +326,12 @@ def version_problems(conn: Connection) -> list[str]:
                     version=version,
                 )
             )
+    from .restore_rows import active_problem  # restore's own rule, the one piece of code for it
+
+    active = active_problem(conn)
+    if active is not None:  # process_versions.active flipped in the database (no admin-log line)
+        found.append(Message(N_("process_versions.active: {problem} (buiten het product gewijzigd)"),
+                             problem=active))
     return found
 
 
@@ -346,7 +353,8 @@ def problems(conn: Connection) -> list[str]:
     their seal, API tokens that do not match theirs (engine/tokens.py), process files that do
     not match their hashes and the admin log, and the organisation's settings that do not
     match the admin log (engine/settings_seal.py), mail held because its user's row is not
-    to be trusted (engine/mail_addresses.py), and notifications that do not match their seal
+    to be trusted (engine/mail_addresses.py), outbox rows that do not match their seal
+    (engine/outbox_seals.py), and notifications that do not match their seal
     (engine/notification_seals.py). problem_parts gives the same, by part."""
     return [problem for _part, found in problem_parts(conn) for problem in found]
 
@@ -364,16 +372,16 @@ PART_NOTIFICATIONS = N_("berichten")
 def problem_parts(conn: Connection) -> list[tuple[Message, list[str]]]:
     """`problems` by part, in this order: (PART_USERS, user_problems), (PART_TOKENS, the API
     tokens'), (PART_VERSIONS, the process files'), (PART_SETTINGS, the settings'), (PART_MAIL,
-    the held mail's), (PART_NOTIFICATIONS, the notifications'); each list in Dutch, possibly
-    empty. Raises only what the database raises."""
+    the outbox rows' seals and the held mail's), (PART_NOTIFICATIONS, the notifications');
+    each list in Dutch, possibly empty. Raises only what the database raises."""
     # each imports this module (the users seal, genuine_details)
-    from . import mail_addresses, settings_seal, tokens
+    from . import outbox_seals, settings_seal, tokens
 
     return [
         (PART_USERS, user_problems(conn)),
         (PART_TOKENS, tokens.token_problems(conn)),
         (PART_VERSIONS, version_problems(conn)),
         (PART_SETTINGS, settings_seal.problems(conn)),
-        (PART_MAIL, mail_addresses.held_problems(conn)),
+        (PART_MAIL, outbox_seals.mail_problems(conn)),
         (PART_NOTIFICATIONS, notification_seals.problems(conn)),
     ]

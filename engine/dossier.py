@@ -62,11 +62,14 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     - afwegingskader: [{variable, value}] in AFWEGINGSKADER's order, those recorded
     - veilig_thuis: [{variable, label, type, value, option_label}], those recorded
     - history: every event {seq, at, actor, action, step, step_name, data, hash}
-    - verification: verify's verdict with last_hash; process_sha256
+    - verification: verify's verdict with last_hash; process_sha256 (None when the version
+      is gone: versions.readable_definition)
     A time stored damaged is None, and case["damaged"] says what is damaged
     (stored_rows.damage).
     """
-    definition = versions.definition_for(session, case.process_version)
+    # a version that is gone (cases.process_version changed outside): the dossier from the
+    # history, without the diagram's names, the damage named in case["damaged"] (issue 11)
+    definition = versions.readable_definition(session, case.process_version)
     labels: dict[str, tuple[str, str, dict]] = {}
     for defined in definition.steps.values():
         for f in defined.fields:
@@ -116,7 +119,7 @@ def build(session: Session, case: Case) -> dict[str, Any]:
             for e in events
         ],
         "verification": {**verdict.as_dict(), "last_hash": case.last_hash},
-        "process_sha256": definition.sha256,
+        "process_sha256": definition.sha256 or None,  # None: the version is gone
     }
 
 

@@ -50,7 +50,7 @@ def priority_rows(session: Session, who: Principal, limit: int) -> list[TaskReco
     complete (users.may_complete, the rule of tasks.ready_task_rows), at most `limit`, by due
     date (none last), ready time and id; no task of a practice case. Reads the ready melding
     tasks of the cases whose data holds structurele_onveiligheid true, with their cases and
-    owners, and each case's version definition (versions.definition_for, parsed once). Raises
+    owners, and each case's version definition (versions.readable_definition, parsed once). Raises
     nothing of its own."""
     found = session.execute(
         select(TaskRecord, Case)
@@ -66,8 +66,11 @@ def priority_rows(session: Session, who: Principal, limit: int) -> list[TaskReco
     ).all()
     chosen: list[TaskRecord] = []
     for row, case in found:
-        spec = versions.definition_for(session, case.process_version).spec
-        if due.has_priority(row.step, spec, case.data or {}) and may_complete(who, case, row.lane):
+        # a case whose version is gone (stored_rows.version_damage) has no melding branch
+        definition = versions.readable_definition(session, case.process_version)
+        if versions.is_gone(definition):
+            continue
+        if due.has_priority(row.step, definition.spec, case.data or {}) and may_complete(who, case, row.lane):
             chosen.append(row)
             if len(chosen) >= limit:
                 break

@@ -16,7 +16,7 @@ from . import admin_chain, chains, log_head, log_scan, models, settings, store
 from .audit import GENESIS
 from .log_scan import log_query
 from .merkle import EMPTY_ROOT, Tree, entry_hash
-from .messages import N_, Message, text_of
+from .messages import N_, Message, shown, text_of
 from .problems import joined
 from .stored_rows import DamagedRow, loaded_rows
 from .translog import ENTRIES, KINDS, MISSING, QUEUE, sequence, snapshot
@@ -68,7 +68,7 @@ class LogReport:
         if not _is_case_id(case_id):  # no case to hold it: the log's (never a crash)
             self.problems.append(_of_log(Message(
                 N_("{problem} (bij casusnummer {value}, dat geen getal is)"), problem=problem,
-                value=repr(case_id))))
+                value=shown(case_id))))
             return
         found = self.by_case.setdefault(case_id, [])
         if len(found) < 20:  # enough to act on; a wholesale deletion would name every row
@@ -91,7 +91,7 @@ def _check_row(report: LogReport, key: bytes, idx, kind, row_id, case_id, entry,
         report.problems.append(_of_log(Message(
             N_("logboekregel {position} (tabel log_entries) noemt casus {value}, wat geen "
                "casusnummer is: buiten de applicatie gewijzigd"),
-            position=idx, value=repr(case_id))))
+            position=idx, value=shown(case_id))))
         return
     if kind not in KINDS:
         problem = Message(N_("logboekpositie {position} staat voor {what}: het logboek kent "

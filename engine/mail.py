@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from . import config, mail_addresses, notification_seals, timezones
+from . import config, mail_addresses, notification_seals, outbox_seals, timezones
 from .cases import task_name
 from .messages import N_, Message
 from .models import MailOutbox
@@ -97,10 +97,11 @@ def _claim(now: datetime) -> list[dict[str, Any]]:
     """Up to BATCH due mails, each claimed by this worker (attempts + 1, leased until
     now + LEASE) in a short transaction of its own; what their messages are made of. The
     address is the user's as their sealed row holds it now (mail_addresses.addresses), never
-    the one queued; a mail whose user's row is not to be trusted, whose notification does not
-    hold its seal (notification_seals: moved to another user or added while it waited), or
-    whose own row does not read, is held instead (issue 11): one such row never stops the
-    others."""
+    the one queued; a mail whose own row does not hold its seal as not sent (outbox_seals:
+    planted, or set back to pending after it was sent), whose user's row is not to be trusted,
+    whose notification does not hold its seal (notification_seals: moved to another user or
+    added while it waited), or whose own row does not read, is held instead (issue 11): one
+    such row never stops the others."""
     due = (select(_outbox.c.id).where(_outbox.c.state == "pending", _outbox.c.next_attempt_at <= now)
            .order_by(_outbox.c.next_attempt_at, _outbox.c.id).limit(BATCH))
     with unit_of_work() as session:  # a read first: most runs find nothing to send
@@ -125,6 +126,10 @@ def _claim_one(conn: Any, outbox_id: int, now: datetime) -> dict[str, Any] | Non
     row = conn.execute(_PENDING.where(_outbox.c.id == outbox_id, _outbox.c.state == "pending")).first()
     if row is None:  # another worker was first
         return None
+    if not outbox_seals.holds(row.notification_id, row.outbox_seal, sent=False):
+        # planted, or a sent row set back to pending: never sent (issue 11, at most once)
+        mail_addresses.hold(conn, row.id, "the outbox row does not match its seal")
+        return None
     if not notification_seals.intact(row):  # checked now: the row may have changed while queued
         mail_addresses.hold(conn, row.id, "the notification does not match its seal")
         return None
@@ -138,7 +143,8 @@ def _claim_one(conn: Any, outbox_id: int, now: datetime) -> dict[str, Any] | Non
         .values(attempts=row.attempts + 1, next_attempt_at=now + LEASE, address=address))
     if getattr(done, "rowcount", 0) != 1:
         return None
-    return {"id": row.id, "address": address, "attempts": row.attempts + 1,
+    return {"id": row.id, "notification_id": row.notification_id, "address": address,
+            "attempts": row.attempts + 1,
             "kind": row.kind, "task_id": row.task_id, "case_id": row.case_id,
             "escalated": is_escalation(row.kind, row.params),
             "step": str(task_name(row.step, row.name)) if row.name
@@ -148,8 +154,9 @@ def _claim_one(conn: Any, outbox_id: int, now: datetime) -> dict[str, Any] | Non
 
 def _settle(item: dict[str, Any], now: datetime, error: Exception | None) -> None:
     values: dict[str, Any]
-    if error is None:
-        values = {"state": "sent", "sent_at": now}
+    if error is None:  # sealed as sent: set back to pending it is held (outbox_seals)
+        values = {"state": outbox_seals.SENT, "sent_at": now,
+                  "seal": outbox_seals.seal_of(item["notification_id"], True)}
     elif item["attempts"] >= MAX_ATTEMPTS:
         values = {"state": "failed"}
         log.warning("mail given up after %s attempts", item["attempts"],

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import DataError, OperationalError
 
-from . import config_seals
+from . import config_seals, outbox_seals
 from .messages import N_, Message
 from .models import MailOutbox, Notification, TaskRecord, User
 
@@ -31,6 +31,8 @@ _DUE = _tasks.c.get("due_at")  # the task's due date (engine/due.py), when the s
 # What the mail of an outbox row is made of (engine/mail.py): the row, its notification, its task.
 MADE_OF = select(
     _outbox.c.id,
+    _outbox.c.notification_id,
+    _outbox.c.seal.label("outbox_seal"),  # engine/mail.py sends only while it holds (outbox_seals)
     _outbox.c.attempts,
     _outbox.c.next_attempt_at,
     _notes.c.user_id,
@@ -72,7 +74,8 @@ def queue(conn: Connection, written: list[tuple[int, Any]], now: datetime) -> No
     """Put the notifications `written` ((notification id, user id) pairs, just inserted in
     this transaction) in the mail outbox: pending with the user's address (addresses), held
     without one for a user whose row is not to be trusted, nothing for a user without an
-    address. One read of the users rows and one insert."""
+    address. Each row sealed as not sent (outbox_seals). One read of the users rows and one
+    insert."""
     found = addresses(conn, [uid for _, uid in written])
     rows = []
     for note_id, uid in written:
@@ -88,6 +91,7 @@ def queue(conn: Connection, written: list[tuple[int, Any]], now: datetime) -> No
                     "state": HELD,
                     "attempts": 0,
                     "next_attempt_at": now,
+                    "seal": outbox_seals.seal_of(note_id, False),
                 }
             )
         elif found[uid]:
@@ -98,6 +102,7 @@ def queue(conn: Connection, written: list[tuple[int, Any]], now: datetime) -> No
                     "state": "pending",
                     "attempts": 0,
                     "next_attempt_at": now,
+                    "seal": outbox_seals.seal_of(note_id, False),  # not sent (engine/outbox_seals.py)
                 }
             )
     if rows:

@@ -48,3 +48,20 @@ def text_of(exc: BaseException) -> str:
     plain text of it)."""
     first = exc.args[0] if exc.args else None
     return first if isinstance(first, str) else str(exc)
+
+
+# A value a verify line or refusal names as it is stored: never Python's own words for none,
+# true or false in a Dutch line (issue 11: "opgeslagen: None").
+EMPTY, YES, NO = N_("leeg"), N_("ja"), N_("nee")
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """`value` as a Dutch line names it: None as EMPTY ("leeg"), True and False as YES and NO
+    (Messages: translated where the line is), anything else as its repr, at most `limit`
+    characters (the last one "…" when cut). Raises nothing."""
+    if value is None:
+        return EMPTY
+    if value is True or value is False:
+        return YES if value else NO
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -347,12 +347,12 @@ class Setting(Base):
 class Notification(Base):
     """A notification for one person (CONTRACT section 5, engine/notifications.py): its kind
     and the values its text is made of (params: a step's name, a case number; never a client
-    reference or recorded data); read_at set when its reader marked it read. At most one per
-    person, task and kind (a reminder is sent once)."""
+    reference or recorded data); read_at set when its reader marked it read. A reminder is sent
+    once per person, task and kind, judged by the rows whose seal holds (engine/reminders.py)."""
 
     __tablename__ = "notifications"
     __table_args__ = (
-        UniqueConstraint("user_id", "task_id", "kind", name="uq_notifications_user_task_kind"),
+        Index("ix_notifications_task_kind", "task_id", "kind"),  # reminders (migration 0020)
         Index("ix_notifications_user_id_id", "user_id", "id"),
         Index("ix_notifications_user_read", "user_id", "read_at"),
     )
@@ -370,9 +370,8 @@ class Notification(Base):
 
 
 class MailOutbox(Base):
-    """A notification to be mailed (engine/mail.py): written in the notification's own
-    transaction, sent by the scheduler's delivery job, retried with backoff until `sent` or,
-    after mail.MAX_ATTEMPTS, `failed`."""
+    """A notification to be mailed (engine/mail.py): written in the notification's own transaction,
+    sent by the scheduler's job, retried with backoff until `sent` or, after MAX_ATTEMPTS, `failed`."""
 
     __tablename__ = "mail_outbox"
     __table_args__ = (Index("ix_mail_outbox_state_next", "state", "next_attempt_at"),)
@@ -384,6 +383,7 @@ class MailOutbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(StoredTime())
     sent_at: Mapped[datetime | None] = mapped_column(StoredTime())
+    seal: Mapped[str | None] = mapped_column(String(64))  # engine/outbox_seals.py; None: before 0020
 
 
 class Consult(Base):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, entries, listings, pages, replay, timezones, verification
+from . import audit, cases, commands, entries, listings, pages, replay, stored_rows, timezones, verification
 from .errors import Invalid
 from .messages import N_, Message
 from .models import STATUSES as STATUSES  # CONTRACT section 1; here for their users
@@ -19,7 +19,7 @@ from .models import UITKOMSTEN as UITKOMSTEN
 from .models import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskRecord, User
 from .roles import AUDITOR
 from .store import unit_of_work
-from .versions import active_version, definition_for
+from .versions import active_version, definition_for, is_gone, readable_definition
 
 PER_PAGE = 50
 MAX_PAGE = 1_000_000  # 50 million cases: more than any organisation will keep
@@ -169,20 +169,24 @@ def find_cases(who, flt: CaseFilter) -> dict[str, Any]:
 
 def step_through(who, case_id: Any, stamp: timezones.Stamp = audit.iso) -> dict[str, Any]:
     """The case as it was after each event (replay.frames, each event's `at` as `stamp` gives
-    it: ISO 8601 UTC text by default, an aware UTC datetime with timezones.to_utc), and the
-    verify result. Auditors only (Forbidden otherwise), the read logged; NotFound."""
+    it: ISO 8601 UTC text by default, an aware UTC datetime with timezones.to_utc), the
+    verify result and `damaged` (stored_rows.damage, or None); no frames when the case's
+    version is gone (versions.readable_definition). Auditors only (Forbidden otherwise), the
+    read logged; NotFound."""
 
     def run(session: Session):
         case = cases.open_case(session, who, case_id, "read_history", auditors_only=True)
         events = list(session.scalars(
             select(HistoryEvent).where(HistoryEvent.case_id == case.id).order_by(HistoryEvent.seq)
         ))
-        definition = definition_for(session, case.process_version)
-        frames = replay.frames(definition, case.id, events, stamp=stamp)
+        # a version that is gone: no replay, so no frames; verify and `damaged` name it
+        definition = readable_definition(session, case.process_version)
+        frames = [] if is_gone(definition) else replay.frames(definition, case.id, events, stamp=stamp)
         return {
             "case": {"id": case.id, "client_ref": case.client_ref, "status": case.status,
                      "uitkomst": case.uitkomst, "process_version": case.process_version,
                      "practice": case.practice},  # marks the page (engine/practice.py)
+            "damaged": stored_rows.damage(case, events),  # stored damaged: said, as on the case page
             "frames": frames,
             "verify": verification.verify_case(session, case).as_dict(),
         }
@@ -259,7 +263,7 @@ def history_page(who, case_id: Any) -> dict[str, Any]:
     datetime, for the page to show in Dutch time."""
     found = step_through(who, case_id, stamp=timezones.to_utc)
     with unit_of_work() as session:
-        definition = definition_for(session, found["case"]["process_version"])
+        definition = readable_definition(session, found["case"]["process_version"])
         actors = {f["actor"] for f in found["frames"]}
         display = dict(session.execute(
             select(User.name, User.display_name).where(User.name.in_(actors))
@@ -286,7 +290,7 @@ def history_page(who, case_id: Any) -> dict[str, Any]:
             "known": entries.labelled(every_field, frame["data"]),
         })
     return {"case": found["case"], "frames": frames, "verify": found["verify"],
-            "step_names": step_names}
+            "step_names": step_names, "damaged": found["damaged"]}
 
 
 def access_log(who, case_id: Any, stamp: timezones.Stamp = audit.iso) -> list[dict[str, Any]]:

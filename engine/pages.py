@@ -121,7 +121,7 @@ def _priority(session, rows: list[TaskRecord], found) -> set[str]:
     """The ids of the task `rows` that have priority in the inbox (due.has_priority), with
     `found` the (id, client_ref, process_version, acute_onveiligheid, structurele_onveiligheid)
     rows of their cases. A version's definition is read only for a case with structural
-    unsafety, and parsed once (versions.definition_for)."""
+    unsafety, and parsed once (versions.readable_definition)."""
     structural = {case_id: (version, {"acute_onveiligheid": _true(acute),
                                       "structurele_onveiligheid": True})
                   for case_id, _ref, version, acute, flag in found if _true(flag)}
@@ -129,7 +129,8 @@ def _priority(session, rows: list[TaskRecord], found) -> set[str]:
     for row in rows:
         if row.case_id in structural:
             version, data = structural[row.case_id]
-            if due.has_priority(row.step, versions.definition_for(session, version).spec, data):
+            definition = versions.readable_definition(session, version)  # GONE: no branch
+            if not versions.is_gone(definition) and due.has_priority(row.step, definition.spec, data):
                 chosen.add(row.id)
     return chosen
 
@@ -273,7 +274,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
     (links.page_part) and `damaged`: what is stored damaged, or None (stored_rows.damage)."""
     case = get_case(who, case_id, action=action, stamp=aware)
     with unit_of_work() as session:
-        definition = versions.definition_for(session, case["process_version"])
+        definition = versions.readable_definition(session, case["process_version"])
         info = diagram_info(definition)
         events = session.scalars(
             select(HistoryEvent).where(HistoryEvent.case_id == case["id"])
@@ -313,6 +314,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         from .consults import candidates  # consults builds on cases: imported when needed
         consult_people = candidates(session, who, row)
         linked = links.page_part(session, who, row, case["linked_cases"])
+        damaged = damage(row, events)  # in the session: a version that is gone is read there
         for task in case["tasks"]:
             task["mine"] = users.may_complete(who, row, task["lane"]) if task["step"] != "consult" \
                 else session.scalar(select(Consult.user_id).where(Consult.task_id == task["id"])) \
@@ -331,7 +333,7 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         "colleagues": colleagues,
         "consult_people": consult_people,  # whom `who` may ask for advice (engine/consults.py)
         "links": linked,  # linked cases, and whether `who` may start one for the children
-        "damaged": damage(row, events),  # stored damaged: said, never shown as sound
+        "damaged": damaged,  # stored damaged: said, never shown as sound
     }
 
 

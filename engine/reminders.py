@@ -24,16 +24,18 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from . import due, notifications
+from . import due, notification_seals, notifications, settings, store
 from .cases import OWN_TASK_NAMES
 from .models import Case, Consult, Notification, TaskRecord
 from .store import unit_of_work
+from .stored_rows import loaded_rows
 from .timezones import to_utc
 
 ESCALATE_AFTER = 5  # working days overdue after which the owner's leidinggevende is told
 ESCALATED = "escalated"  # the params key that marks the leidinggevende's reminder
+_notes = Notification.__table__
+_KINDS = (notifications.TASK_DUE, notifications.TASK_OVERDUE)
 
 
 def is_escalation(kind: str, params: dict[str, Any] | None) -> bool:
@@ -70,11 +72,25 @@ def _wanted(session, task: TaskRecord, now: datetime) -> list[tuple[int, str, bo
     return wanted
 
 
+def _reminded(conn: Any, task_ids: list[str]) -> set[tuple[Any, Any, Any]]:
+    """(user id, task id, kind) of every reminder of `task_ids` already written: only rows whose
+    seal holds (notification_seals; a value that does not read is a row whose seal does not).
+    A row a database writer added or changed is no reminder sent: it is not shown or mailed,
+    so the person would never be reminded (issue 11)."""
+    key = settings.history_key()
+    return {(row.user_id, row.task_id, row.kind)
+            for row in loaded_rows(conn, _notes, _notes.c.task_id.in_(task_ids), _notes.c.kind.in_(_KINDS))
+            if notification_seals.intact(row, key)}
+
+
 def send_reminders(now: datetime) -> int:
     """The scheduler's job (engine/scheduler.py PERIODIC_JOBS): every reminder due at `now`
-    (aware UTC) that was not sent yet, as notifications. Out: how many were written. Reads
-    the ready tasks due by the end of tomorrow (Dutch time), none of a practice case; writes
-    only when there is something to send. Raises nothing of its own (database errors pass through)."""
+    (aware UTC) that was not sent yet (_reminded: by the rows whose seal holds), as
+    notifications. Out: how many were written. Reads the ready tasks due by the end of
+    tomorrow (Dutch time), none of a practice case; writes only when there is something to
+    send, in a write transaction that reads what was sent again first, one such writer at a
+    time (store.key_lock; SQLite's writers take turns): several workers never send one twice.
+    Raises nothing of its own (database errors pass through)."""
     horizon = due.end_of_day(due.local_day(now) + timedelta(days=1))
     with unit_of_work() as session:
         tasks = list(session.scalars(select(TaskRecord).where(
@@ -86,23 +102,19 @@ def send_reminders(now: datetime) -> int:
             return 0
         wanted = {(user, task.id, kind): (task, escalated) for task in tasks
                   for user, kind, escalated in _wanted(session, task, now)}
-        sent = {tuple(row) for row in session.execute(
-            select(Notification.user_id, Notification.task_id, Notification.kind)
-            .where(Notification.task_id.in_([t.id for t in tasks]),
-                   Notification.kind.in_([notifications.TASK_DUE, notifications.TASK_OVERDUE]))
-        )}
-    rows: list[dict[str, Any]] = [
-        {"user_id": user, "at": now, "kind": kind, "case_id": task.case_id, "task_id": task_id,
-         "params": {"step": task.name, "case": task.case_id,
-                    # a consult's name is a value that webui.notifications words
-                    **({"task_step": task.step} if task.step in OWN_TASK_NAMES else {}),
-                    **({ESCALATED: True} if escalated else {})}}
-        for (user, task_id, kind), (task, escalated) in wanted.items()
-        if (user, task_id, kind) not in sent]
-    if rows:
-        try:
-            with unit_of_work(write=True) as session:
-                notifications.notify(session, rows)
-        except IntegrityError:  # another worker sent them meanwhile (one per task and kind)
+        ids = [t.id for t in tasks]
+        if not set(wanted) - _reminded(session.connection(), ids):
             return 0
+    with unit_of_work(write=True) as session:
+        store.key_lock(session, "reminders")  # the read below and the insert are one step
+        sent = _reminded(session.connection(), ids)
+        rows: list[dict[str, Any]] = [
+            {"user_id": user, "at": now, "kind": kind, "case_id": task.case_id, "task_id": task_id,
+             "params": {"step": task.name, "case": task.case_id,
+                        # a consult's name is a value that webui.notifications words
+                        **({"task_step": task.step} if task.step in OWN_TASK_NAMES else {}),
+                        **({ESCALATED: True} if escalated else {})}}
+            for (user, task_id, kind), (task, escalated) in wanted.items()
+            if (user, task_id, kind) not in sent]
+        notifications.notify(session, rows)
     return len(rows)

@@ -10,7 +10,8 @@ the backup as it is unless this module says otherwise (check, before the swap):
 - process_versions.active: the version new cases start on. It must be the one the admin log's
   last genuine `process_deployed` or `process_activated` line names (the last one in the log's
   order, engine/admin_chain.py genuine), and no other; a backup without such a line (only
-  `process_recorded` lines, versions from before the admin log) may have at most one;
+  `process_recorded` lines, versions from before the admin log) may have at most one
+  (active_problem; `meldcode verify --all` holds the database to the same rule);
 - process_versions.deployed_by: shown on the versions page; must be the user of the version's
   genuine `process_deployed` line (a `process_recorded` version has none to hold it to);
 - process_files.kind: decides which files a BPMN-only deploy takes from the active version;
@@ -26,7 +27,8 @@ form and checked as any answer when they complete the step; no evidence), notifi
 (sealed since migration 0019, engine/notification_seals.py: verify, which restore runs on the
 copy, names a broken seal, and a row whose seal does not hold is never listed or mailed) and
 mail_outbox (engine/mail_addresses.py reads the address again from the sealed users row when
-it sends, so an address in the outbox never chooses where mail goes); times that are
+it sends, so an address in the outbox never chooses where mail goes; a row whose seal does not
+hold is never sent, engine/outbox_seals.py); times that are
 only shown (process_versions.deployed_at, case_shares and case_links.created_at, the time of
 cases.stalled_at, whose marker replay checks) and cases.version_id (a counter against lost
 updates, no meaning of its own)."""
@@ -40,7 +42,7 @@ from sqlalchemy import Connection, delete, select
 
 from . import admin_chain, clock, restore, timezones
 from .definitions import SourceFile
-from .messages import N_, Message
+from .messages import N_, Message, shown
 from .models import ProcessFile, ProcessVersion, RateLimit, Timer
 from .scheduler import CLAIM_FOR, RETRY_MOST
 from .stored_time import damaged_time
@@ -75,6 +77,18 @@ def _flag(conn: Connection, value: Any) -> bool | None:
 
 
 def _check_active(conn: Connection) -> None:
+    problem = active_problem(conn)
+    if problem is not None:
+        raise _refused("process_versions", "active", problem)
+
+
+def active_problem(conn: Connection) -> Message | None:
+    """Whether process_versions.active holds what the admin log says (the rule above: the
+    version of the last genuine `process_deployed` or `process_activated` line and no other;
+    without such a line at most one), read through `conn`: None when it does, else what is
+    wrong, in Dutch (a value that is no yes or no, several versions, none, another one). The
+    one check of this rule: restore refuses a copy by it (check) and `meldcode verify --all`
+    names it under the process versions (config_seals.version_problems). Reads only."""
     wanted = None
     for line in admin_chain.genuine(conn, ("process_deployed", "process_activated")):
         version = line.detail.get("version") if isinstance(line.detail, dict) else None
@@ -85,35 +99,29 @@ def _check_active(conn: Connection) -> None:
     for version, value in rows:
         flag = _flag(conn, value)
         if flag is None:
-            raise _refused(
-                "process_versions",
-                "active",
-                Message(
-                    N_("versie {version} heeft de waarde {value}, geen ja of nee"),
-                    version=version,
-                    value=repr(value)[:40],
-                ),
+            return Message(
+                N_("versie {version} heeft de waarde {value}, geen ja of nee"),
+                version=version,
+                value=shown(value, 40),
             )
         if flag:
             active.append(version)
     if wanted is None and len(active) <= 1:
-        return  # the admin log names none (versions from before it): any one may be active
+        return None  # the admin log names none (versions from before it): any one may be active
     if active == ([] if wanted is None else [wanted]):
-        return
+        return None
     found = ", ".join(str(v) for v in active)
     if wanted is None:
-        problem = Message(N_("de versies {found} staan alle actief; er kan er één actief zijn"), found=found)
-    elif not active:
-        problem = Message(
+        return Message(N_("de versies {found} staan alle actief; er kan er één actief zijn"), found=found)
+    if not active:
+        return Message(
             N_("geen versie staat actief, maar volgens het beheerlog is dat versie {wanted}"), wanted=wanted
         )
-    else:
-        problem = Message(
-            N_("actief staat versie {found}, maar volgens het beheerlog is dat versie {wanted}"),
-            found=found,
-            wanted=wanted,
-        )
-    raise _refused("process_versions", "active", problem)
+    return Message(
+        N_("actief staat versie {found}, maar volgens het beheerlog is dat versie {wanted}"),
+        found=found,
+        wanted=wanted,
+    )
 
 
 def _check_deployers(conn: Connection) -> None:
@@ -130,7 +138,7 @@ def _check_deployers(conn: Connection) -> None:
                 Message(
                     N_("versie {version} noemt {found}, het beheerlog {wanted}"),
                     version=version,
-                    found=repr(deployed_by)[:80],
+                    found=shown(deployed_by, 80),
                     wanted=by[version],
                 ),
             )
@@ -147,7 +155,7 @@ def _check_kinds(conn: Connection) -> None:
                     N_("{file} van versie {version} heet {found}, de naam zegt {wanted}"),
                     file=str(name)[:80],
                     version=version,
-                    found=repr(kind)[:40],
+                    found=shown(kind, 40),
                     wanted=wanted,
                 ),
             )

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import settings, timezones
-from .messages import N_, Message
+from .messages import N_, Message, shown
 from .stored_rows import DamagedRow, damage_fields, damage_of, object_damage
 from .stored_time import damaged_time
 
@@ -84,11 +84,9 @@ def _label(row: Any) -> Message:
 
 
 def _shown(value: Any) -> str:
-    if value is None:
-        return "-"
     if damaged_time(value):
-        return repr(value.stored)
-    return timezones.iso(value) if hasattr(value, "tzinfo") else repr(value)
+        return shown(value.stored)
+    return timezones.iso(value) if hasattr(value, "tzinfo") else shown(value)  # None: "leeg"
 
 
 def check_rows(case: Any, rows: Iterable[Any], ended: Mapping[str, tuple[Any, str | None]]) -> list[Any]:

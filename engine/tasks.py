@@ -28,7 +28,7 @@ from .roles import AANDACHTSFUNCTIONARIS, LEIDINGGEVENDE, MEDEWERKER
 from .store import get_engine, unit_of_work, write_connection
 from .timezones import Stamp, to_utc
 from .users import Principal, may_complete
-from .versions import definition_for
+from .versions import is_gone, readable_definition
 
 # The read of every completion runs prebuilt Core statements on a plain connection: building
 # ORM statements per request cost more than the workflow engine itself.
@@ -70,8 +70,9 @@ def get_task(who: Principal, task_id: Any, stamp: Stamp = audit.iso,
     documentation, its form fields ({"fields": [...]}, help texts with the organisation's
     contacts filled in) and the case's client_ref; the read logged as read_task. `also`, when
     given, adds to the view in the same read transaction, after the access check: it gets
-    the session, the view and the case data (None for a consult task or damaged data).
-    Raises NotFound, Denied (logged)."""
+    the session, the view and the case data (None for a consult task or damaged data). A
+    case whose process version is gone (versions.readable_definition) gives the task without
+    a form and `stored_damage` naming it. Raises NotFound, Denied (logged)."""
 
     def run(session: Session):
         view = read(session)
@@ -89,19 +90,23 @@ def get_task(who: Principal, task_id: Any, stamp: Stamp = audit.iso,
         case = load_case(session, row.case_id)
         if not may_complete(who, case, row.lane):
             raise Denied(N_("Deze taak is niet voor u."), case.id, "read_task")
-        definition = definition_for(session, case.process_version)
-        step = definition.steps[row.step]
+        definition = readable_definition(session, case.process_version)
         audit.log_access(session, who, "read_task", "ok", case=case, source=who.source)
         view = task_view(row, stamp)
-        # Help texts may name the organisation's contacts and the case's afwegingskader as
-        # {placeholders}: filled in here, so the web page and the API show the same text. The
-        # fields are those of this case's form (its owner's beroepsgroep: forms.shown_fields).
-        values = help_values(session, case.data)
-        view["documentation"] = organisation.fill_in(step.documentation, values)
-        view["form"] = {"fields": [
-            {**f.as_dict(), "help": organisation.fill_in(f.help, values)}
-            for f in forms.shown_fields(step.fields, case.data)
-        ]}
+        if is_gone(definition):  # the version is gone: no form to offer, the damage named
+            view.update(documentation="", form={"fields": []},
+                        stored_damage=stored_rows.version_damage(case))
+        else:
+            step = definition.steps[row.step]
+            # Help texts may name the organisation's contacts and the case's afwegingskader as
+            # {placeholders}: filled in here, so the web page and the API show the same text.
+            # The fields are this case's form's (its owner's beroepsgroep: forms.shown_fields).
+            values = help_values(session, case.data)
+            view["documentation"] = organisation.fill_in(step.documentation, values)
+            view["form"] = {"fields": [
+                {**f.as_dict(), "help": organisation.fill_in(f.help, values)}
+                for f in forms.shown_fields(step.fields, case.data)
+            ]}
         view["client_ref"] = case.client_ref
         # a DamagedData (engine/stored_text.py) reads as nothing
         view["_case_data"] = dict(case.data) if type(case.data) is dict else None
@@ -168,7 +173,10 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
         # nothing is built on a damaged row (issue 11); its seal is judged by the write's own
         # HMAC (cases.write_change: audit.resealed refuses), its state by the load below
         write_refusals.refuse_damaged(case, seal=False, state=False)
-        definition = definition_for(conn, case.process_version)
+        definition = readable_definition(conn, case.process_version)
+        if is_gone(definition):  # the case built from the row has no session to ask: 409, no 404
+            gone = stored_rows.GoneVersion(case.process_version).damage
+            raise stored_rows.refusal(case.id, {"process_version": gone})
         owner = row.owner_name
         still_ready = [task_view(r) for r in conn.execute(_READY_QUERY, {"case_id": case.id})]
         settings = due.settings_of(conn, row)

@@ -18,7 +18,7 @@ from .background import lower_priority
 from .chains import StoredCase, check_access_rows, check_chain, check_header, stored_damage
 from .failures import kind_of as _reason
 from .failures import named, transient
-from .messages import N_, Message
+from .messages import N_, Message, shown
 from .models import Case
 from .problems import joined
 from .replay import replay_events, timer_row_problems, timer_rows, unloadable
@@ -214,8 +214,7 @@ _NOTHING = N_("(niets)")
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _SHORT else text[:_SHORT - 1] + "…"
+    return shown(value, _SHORT)  # None as "leeg", never Python's word
 
 
 def _names(keys: list[Any]) -> str:

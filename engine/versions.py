@@ -294,6 +294,30 @@ def definition_for(db: Session | Connection, version: int) -> ProcessDefinition:
     return found
 
 
+# The definition of a version that is not there: no files, steps or spec (is_gone).
+GONE = ProcessDefinition(sha256="", files=[], spec=None, subprocess_specs={})
+
+
+def readable_definition(db: Session | Connection, version: Any) -> ProcessDefinition:
+    """For a door that only reads a case (its page, a task, the dossier, the step-through):
+    definition_for, or GONE when `version` names no stored version (cases.process_version
+    changed outside the product; stored_rows.version_damage names it). The case then opens
+    from what is stored, without the diagram's names, with the damage named (issue 11: the
+    history is still there); every write stays refused (write_refusals: 409). Raises
+    what definition_for raises for a version that exists (Conflict: its files do not hold)."""
+    if type(version) is not int:  # a number read as damaged, or stored_rows.GoneVersion
+        return GONE
+    try:
+        return definition_for(db, version)
+    except NotFound:
+        return GONE
+
+
+def is_gone(definition: ProcessDefinition) -> bool:
+    """Whether `definition` is readable_definition's GONE (no diagram to show or replay)."""
+    return definition is GONE
+
+
 def active_version(session: Session) -> ProcessVersion | None:
     """The active process version (the one new cases start on), or None before any deploy."""
     return session.scalar(select(ProcessVersion).where(ProcessVersion.active.is_(True)))

@@ -1078,8 +1078,16 @@ def _quiet_server_log() -> None:
                    "(nice 10, en alleen op een processor die niemand anders nodig heeft) dan "
                    "de server.")
 def verify(case_ids, all_cases, checkpoint_file, jobs):
-    from engine import background, checkpoints, config_seals, log_verify, restore_traces, verification
-    from engine.notification_seals import unsealed_note
+    from engine import (
+        background,
+        checkpoints,
+        config_seals,
+        log_verify,
+        notification_seals,
+        outbox_seals,
+        restore_traces,
+        verification,
+    )
 
     if not case_ids and not all_cases:
         fail("geef casusnummers op, of --all")
@@ -1129,18 +1137,19 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
     if all_cases:  # the users and the process files: no case's history covers them (issue 11)
         with store.unit_of_work() as session:
             parts = config_seals.problem_parts(session.connection())
-            # notifications from before their seal: not shown or mailed, no finding
-            unsealed = unsealed_note(session.connection())
+            # notifications and outbox rows from before their seal: not shown or sent, no finding
+            unsealed = [note for note in (notification_seals.unsealed_note(session.connection()),
+                                          outbox_seals.unsealed_note(session.connection())) if note]
         for part, found in parts:  # each under its own heading: users, tokens, ..., mail
             if found:
                 click.echo(Message(VERIFY_HEADING, part=part, count=len(found)))
                 for problem in found:
                     click.echo(f"  - {problem}")
-        if unsealed:
-            click.echo(f"let op: {unsealed}")
-        outside = sum(len(found) for _part, found in parts)
-        if outside:
-            others.append(Message(VERIFY_PART, part=VERIFY_OUTSIDE, count=outside))
+        for note in unsealed:
+            click.echo(f"let op: {note}")
+        # the summary names each part with findings, as its heading does (issue 11: it named
+        # users, tokens, versions and settings also for a finding about mail)
+        others += [Message(VERIFY_PART, part=part, count=len(found)) for part, found in parts if found]
     if report.problems:
         others.append(Message(VERIFY_PART, part=VERIFY_LOG, count=len(report.problems)))
         click.echo("logboek: NIET IN ORDE")
@@ -1182,7 +1191,6 @@ VERIFY_CASES = N_("{checked} casus(sen) gecontroleerd, {failed} niet in orde.")
 VERIFY_OTHERS = N_("Buiten de casussen niet in orde: {parts}.")
 VERIFY_PART = N_("{part} ({count} bevinding(en))")
 VERIFY_HEADING = N_("{part}: NIET IN ORDE ({count} bevinding(en))")  # part: config_seals.PART_*
-VERIFY_OUTSIDE = N_("gebruikers, API-tokens, procesversies en instellingen")
 VERIFY_LOG = N_("logboek")
 VERIFY_RESTORE = N_("terugzetten")
 

@@ -98,9 +98,11 @@ def task(task_id: str):
         task = pages.task_page(principal(), task_id)
         damage = {f"tasks.{name}": kind for name, kind in
                   ((name, value_damage(task.get(name))) for name in ("state", "urgent")) if kind}
+        damage |= {f"cases.{name}": kind for name, kind in (task.get("stored_damage") or {}).items()}
         if damage:
-            # a state or flag no product wrote (the page shows a damaged time itself): the
-            # task is beschadigd, never "al afgerond", and no form is offered (issue 11)
+            # a state or flag no product wrote (the page shows a damaged time itself), or a
+            # process version that is gone (no form to offer): the task is beschadigd, never
+            # "al afgerond", and no form is offered (issue 11)
             return error_page(409, _(
                 "De gegevens van casus %(case)s zijn beschadigd opgeslagen (%(fields)s). De "
                 "database is buiten de applicatie gewijzigd: meld dit aan de beheerder, die "
