@@ -34,13 +34,34 @@ def _env_without_keys(**extra) -> dict:
 
 # --- keys -------------------------------------------------------------------------------------
 
+# One interpreter imports the engine's settings, then forks the processes that race (the
+# fork is the start of each): 16 fresh interpreters spent 0.4 s of CPU each on the import,
+# spinning beside the others still importing, which left time for one round only.
 _READ_KEYS = """
-import sys, time
+import os, sys, time
 from engine import settings
-start = float(sys.argv[1])
-while time.time() < start:  # all processes reach for the keys at the same moment
-    pass
-print(settings.secret_key() + " " + settings.history_key().decode())
+base, start, spacing = sys.argv[1], float(sys.argv[2]), float(sys.argv[5])
+rounds, count = int(sys.argv[3]), int(sys.argv[4])
+children = []
+for r in range(rounds):
+    for _ in range(count):
+        read, write = os.pipe()
+        if os.fork() == 0:
+            os.close(read)
+            os.environ["MELDCODE_INSTANCE"] = f"{base}/{r}"
+            while time.time() < start + r * spacing:  # all reach for the keys at one moment
+                pass
+            try:
+                answer = settings.secret_key() + " " + settings.history_key().decode()
+            except Exception as exc:  # reported to the test as it is
+                answer = f"FOUT {exc!r}"
+            os.write(write, f"{r} {answer}".encode())
+            os._exit(0)
+        os.close(write)
+        children.append(read)
+for read in children:
+    with os.fdopen(read) as fh:
+        print(fh.read())
 """
 
 
@@ -48,20 +69,24 @@ print(settings.secret_key() + " " + settings.history_key().decode())
 def test_many_processes_at_once_all_read_the_same_complete_keys(tmp_path):
     """16 processes start at once on an empty instance folder: every one must get the same,
     complete keys. Before, a process could read the file between its creation and the
-    write, and ran with an empty key. (50 before: each process imports the engine's
-    settings, 0.4 s of CPU; 16 on two cores still race for the same file.)"""
-    instance = tmp_path / "instance"
-    env = _env_without_keys(MELDCODE_INSTANCE=str(instance), PYTHONPATH=str(ROOT))
-    for _round in range(1):
-        instance.mkdir()
-        start = time.time() + 5  # all imported by then, even on a busy machine
-        procs = [subprocess.Popen([PYTHON, "-c", _READ_KEYS, str(start)], env=env, cwd=ROOT,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(16)]
-        outputs = [p.communicate(timeout=120) for p in procs]
-        assert all(p.returncode == 0 for p in procs), [err for _out, err in outputs if err][:1]
-        keys = {out.strip() for out, _err in outputs}
-        assert len(keys) == 1, keys
+    write, and ran with an empty key. Four rounds, each on a fresh folder. (50 processes
+    before, then 16 in one round: each imported the engine's settings, 0.4 s of CPU; now
+    they are forked after one import.)"""
+    rounds, count = 4, 16
+    for round_ in range(rounds):
+        (tmp_path / str(round_)).mkdir()
+    env = _env_without_keys(PYTHONPATH=str(ROOT))
+    start = time.time() + 3  # imported by then, even on a busy machine
+    result = subprocess.run([PYTHON, "-c", _READ_KEYS, str(tmp_path), str(start), str(rounds),
+                             str(count), "0.3"],
+                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    answers = [line.split(" ", 1) for line in result.stdout.splitlines() if line]
+    assert len(answers) == rounds * count, result.stdout
+    for round_ in range(rounds):
+        instance = tmp_path / str(round_)
+        keys = {answer for r, answer in answers if r == str(round_)}
+        assert len(keys) == 1, (round_, keys)
         secret, history = keys.pop().split(" ")
         assert len(secret) == 64 and len(history) == 64 and secret != history
         assert (instance / "secret_key").read_text() == secret
@@ -398,9 +423,11 @@ def test_a_wrong_trusted_proxies_value_stops_the_server(tmp_path):
     assert result.returncode == 2 and "MELDCODE_TRUSTED_PROXIES" in result.stderr
 
 
-def test_a_port_in_use_is_one_dutch_line(tmp_path):
+def test_a_port_in_use_is_one_dutch_line(tmp_path, sqlite_url):
     """Another program listens on the port: `meldcode serve` says so in Dutch and stops
-    (gunicorn would retry for a while and say it in English)."""
+    (gunicorn would retry for a while and say it in English). (A database made ready as
+    `meldcode init` leaves it: serve migrates and deploys before it listens, and deploying
+    the shipped set on an empty database proves it, seconds of CPU.)"""
     import socket
 
     with socket.socket() as taken:
@@ -410,20 +437,21 @@ def test_a_port_in_use_is_one_dutch_line(tmp_path):
         result = subprocess.run(
             [MELDCODE, "serve", "--port", str(port)], capture_output=True, text=True, timeout=60,
             env={**os.environ, "MELDCODE_INSTANCE": str(tmp_path / "inst"),
-                 "MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}"})
+                 "MELDCODE_DATABASE_URL": sqlite_url})
     assert result.returncode == 2, result.stderr
     assert f"fout: de server kan niet luisteren op 127.0.0.1:{port}" in result.stderr
     assert "al in gebruik" in result.stderr and "Address" not in result.stderr
 
 
-def test_a_port_out_of_range_or_a_taken_metrics_port_is_one_dutch_line(tmp_path):
+def test_a_port_out_of_range_or_a_taken_metrics_port_is_one_dutch_line(tmp_path, sqlite_url):
     """--port 70000 is click's Dutch usage error (gunicorn raised OverflowError with a
     traceback); a metrics port in use is refused in Dutch before the planner starts (it said
-    'Address already in use' after 'De planner draait')."""
+    'Address already in use' after 'De planner draait'). (A database made ready as for
+    test_a_port_in_use_is_one_dutch_line.)"""
     import socket
 
     env = {**os.environ, "MELDCODE_INSTANCE": str(tmp_path / "inst"),
-           "MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}"}
+           "MELDCODE_DATABASE_URL": sqlite_url}
     result = subprocess.run([MELDCODE, "serve", "--port", "70000"], capture_output=True,
                             text=True, timeout=60, env=env)
     assert result.returncode == 2, result.stderr
@@ -443,21 +471,29 @@ def test_a_port_out_of_range_or_a_taken_metrics_port_is_one_dutch_line(tmp_path)
     assert "Address" not in out and "planner draait" not in out and "Traceback" not in out
 
 
-def test_init_of_a_database_made_anew_at_the_same_url_names_the_old_head(tmp_path):
+def test_init_of_a_database_made_anew_at_the_same_url_names_the_old_head(tmp_path, sqlite_url):
     """The database is removed and made anew at the same URL, while this machine's sequencer
     recorded a longer log for it: init says what happened and what to do, exit 1, and after
-    the record is removed as it says, init passes and the log grows again."""
+    the record is removed as it says, init passes and the log grows again. (Each database is
+    made as a first `meldcode init` leaves one, migrated with the shipped set deployed: a copy
+    of the suite's prepared database, where init's deploy on an empty one proves the set,
+    seconds of CPU each time.)"""
+    made = Path(sqlite_url.removeprefix("sqlite:///"))
+    database = tmp_path / "db.sqlite"
     env = {**os.environ, "MELDCODE_INSTANCE": str(tmp_path / "inst"),
-           "MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+           "MELDCODE_DATABASE_URL": f"sqlite:///{database}"}
 
     def run(*args):
         return subprocess.run([MELDCODE, *args], capture_output=True, text=True, timeout=120,
                               env=env)
 
+    store.dispose_engines()
+    shutil.copyfile(made, database)
     assert run("init", "--demo").returncode == 0
     assert run("verify", "--all").returncode == 0  # sequences; the head is recorded
     for leftover in tmp_path.glob("db.sqlite*"):
         leftover.unlink()
+    shutil.copyfile(made, database)  # made anew
     again = run("init")
     assert again.returncode == 1, again.stdout + again.stderr
     assert "het logboek van deze database heeft 0 regels" in again.stderr
