@@ -303,3 +303,26 @@ def _missing(conn: Connection, placed: list[Any], found: dict[Any, dict[str, Any
             below = conn.execute(select(func.max(_admin.c.seq)).where(
                 _admin.c.seq < seq, *_positions(conn))).scalar() or 0
             found.setdefault(own[seq + 1].id, {})["gap"] = Message(GAP, first=below + 1, last=seq)
+
+
+def record_unsealed(conn: Connection, by: str, table: Table, action: str, keys: tuple[str, str]) -> None:
+    """A migration that adds a seal column to `table` (notifications 0019, mail_outbox 0020):
+    one admin-log line `action` (by `by`) whose detail names, under `keys` (last id, count),
+    the last id and the number of rows without a seal, when there are any; none otherwise.
+    Rows written before the seal existed are never sealed after the fact (a seal would vouch
+    for what no product wrote); verify counts them against this line (recorded_unsealed)."""
+    last, count = conn.execute(
+        select(func.max(table.c.id), func.count()).where(table.c.seal.is_(None))).one()
+    if count:
+        audit.log_admin(conn, by, action, {keys[0]: last, keys[1]: count})
+
+
+def recorded_unsealed(conn: Connection, action: str, keys: tuple[str, str]) -> tuple[int, int]:
+    """(last id, how many) of the unsealed rows record_unsealed named in its line `action`,
+    from a genuine line only (a forged or changed line counts for nothing); (0, 0) without."""
+    for line in genuine(conn, (action,)):
+        detail = line.detail if isinstance(line.detail, dict) else {}
+        last, count = detail.get(keys[0]), detail.get(keys[1])
+        if type(last) is int and type(count) is int:
+            return last, count
+    return 0, 0

@@ -70,25 +70,13 @@ def intact(row: Any, sent: bool, key: bytes | None = None) -> bool:
 
 
 def record(conn: Connection, by: str) -> None:
-    """Migration 0020: one RECORDED admin-log line naming the last id and the number of the
-    outbox rows without a seal (all rows then), when there are any; none otherwise."""
-    last, count = conn.execute(
-        select(func.max(_outbox.c.id), func.count()).where(_outbox.c.seal.is_(None))
-    ).one()
-    if count:
-        audit.log_admin(conn, by, RECORDED, {LAST: last, COUNT: count})
+    """Migration 0020: its RECORDED admin-log line (admin_chain.record_unsealed)."""
+    admin_chain.record_unsealed(conn, by, _outbox, RECORDED, (LAST, COUNT))
 
 
 def _before(conn: Connection) -> tuple[int, int]:
-    """(last id, how many) of the outbox rows migration 0020 found without a seal, from its
-    genuine admin-log line (admin_chain.genuine: a forged or changed line counts for nothing);
-    (0, 0) without one."""
-    for line in admin_chain.genuine(conn, (RECORDED,)):
-        detail = line.detail if isinstance(line.detail, dict) else {}
-        last, count = detail.get(LAST), detail.get(COUNT)
-        if type(last) is int and type(count) is int:
-            return last, count
-    return 0, 0
+    """(last id, how many) of the rows migration 0020 found without a seal (admin_chain.recorded_unsealed)."""
+    return admin_chain.recorded_unsealed(conn, RECORDED, (LAST, COUNT))
 
 
 PLANTED = N_(
