@@ -173,6 +173,27 @@ def write_as_database_writer(db_url: str, statement: str, **params) -> None:
     store.dispose_engines()
 
 
+def taken(kinds: dict[str, str]) -> list:
+    """(database, kind) for each kind of damage on each database that takes its value, as
+    pytest parameters with the id `database-kind`: `kinds` maps a kind to "sqlite",
+    "postgresql" or "both"."""
+    import pytest
+
+    return [pytest.param(database, kind, id=f"{database}-{kind}") for kind, takes in kinds.items()
+            for database in ("sqlite", "postgresql") if takes in ("both", database)]
+
+
+def where_taken(kinds: dict[str, str]):
+    """Parametrize a test over (db_url, kind) for each kind of damage on each database that
+    takes its value (`taken`). A database that refuses a value itself has nothing to test;
+    the test of it used to make that database, its People and a case before skipping
+    (seconds each in a damage matrix); now it does not exist. The test's fixtures read the
+    kind from the parameter `kind`."""
+    import pytest
+
+    return pytest.mark.parametrize(("db_url", "kind"), taken(kinds), indirect=["db_url"])
+
+
 # --- a case that can no longer go on (a stall planted in an older version) --------------------
 
 # The melding without talking it through first: the route that meets the planted join.
@@ -382,6 +403,25 @@ def copy_database(source: str, target: str) -> None:
     else:
         record.unlink(missing_ok=True)
     store.dispose_engines()
+
+
+def from_scene(scenes: dict, name: str, db_url: str, tmp_path_factory, build):
+    """What `build(db_url)` gives, on the test's database: the first test of a module (per
+    scene name and database kind) runs `build` and keeps a copy of the database it left;
+    every later one gets a copy of that (copy_database, milliseconds) and what `build` gave
+    the first. For a scene every test of the module starts from unchanged, which takes
+    seconds to build (cases walked to their end, command-line runs). `scenes`: a dict of
+    the module (a module-scoped fixture)."""
+    key = (name, db_url.split(":")[0])
+    if key not in scenes:
+        result = build(db_url)
+        kept = spare_url(db_url, tmp_path_factory.mktemp(name))
+        copy_database(db_url, kept)
+        scenes[key] = kept, result
+        return result
+    kept, result = scenes[key]
+    copy_database(kept, db_url)
+    return result
 
 
 def spare_url(url: str, folder) -> str:

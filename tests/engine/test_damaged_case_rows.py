@@ -9,12 +9,14 @@ SQLite and PostgreSQL, each damage where the database takes it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import text as sql
 
 from engine import errors, store, tasks, users
 from tests.conftest import PASSWORD
-from tests.helpers import Client, verify_all
+from tests.helpers import Client, verify_all, where_taken
 from tests.helpers import write_as_database_writer as write
 from tests.scenarios.paths import LONGEST, fill
 
@@ -129,13 +131,14 @@ def state(case_id: int) -> tuple:
     return events, rows
 
 
-@pytest.fixture(params=list(DAMAGE))
-def damaged(request, people, db_url):
+# each kind on the databases that take its value (the others refuse it themselves)
+TAKEN = where_taken({kind: damage[4] for kind, damage in DAMAGE.items()})
+
+
+@pytest.fixture
+def damaged(kind, people, db_url):
     """A case of mw past its first step with the damage planted, and a sound case beside it."""
-    kind = request.param
-    table, column, value, where, takes, _, _ = DAMAGE[kind]
-    if takes != "both" and not db_url.startswith(takes):
-        pytest.skip(f"{db_url.split(':')[0]} refuses this value itself")
+    table, column, value, where, _, _, _ = DAMAGE[kind]
     mw = people["mw"]
     from engine import cases
 
@@ -147,6 +150,7 @@ def damaged(request, people, db_url):
     return kind, case, good
 
 
+@TAKEN
 def test_verify_names_the_damage_and_checks_the_rest(damaged):
     kind, case, good = damaged
     code, output = verify_all()  # a traceback fails here (the runner raises it)
@@ -156,6 +160,7 @@ def test_verify_names_the_damage_and_checks_the_rest(damaged):
     assert f"casus {good['id']}: in orde" in output, output
 
 
+@TAKEN
 def test_pages_and_api_open(app, people, damaged):
     kind, case, _good = damaged
     signed_in: dict[str, Client] = {}
@@ -176,13 +181,13 @@ def test_pages_and_api_open(app, people, damaged):
             response.status_code,
             body[:600],
         )
-        assert "Traceback" not in body and "1970" not in body, (kind, role, route, body[:600])
+        # a time shown as 1970; not those digits inside a hash (the dossier's JSON holds dozens)
+        assert "Traceback" not in body and not re.search(r"\b1970\b", body), (kind, role, route, body[:600])
 
 
+@where_taken({kind: damage[4] for kind, damage in DAMAGE.items() if damage[6]})  # built on
 def test_a_completion_on_the_damaged_row_is_refused_and_stores_nothing(people, damaged):
     kind, case, _good = damaged
-    if not DAMAGE[kind][6]:
-        pytest.skip("the completion does not build on this value")
     before = state(case["id"])
     task_id = case["tasks"][0]["id"]
     with pytest.raises(errors.DomainError) as refused:
@@ -197,10 +202,9 @@ def test_a_completion_on_the_damaged_row_is_refused_and_stores_nothing(people, d
     assert state(case["id"]) == before
 
 
-@pytest.mark.parametrize("value", ["'x'", BIG, PG_BIG])
-def test_a_damaged_session_version_is_refused_and_sign_out_works(app, people, db_url, value):
-    if value in ("'x'", BIG) and not db_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL refuses this value itself")
+@where_taken({"'x'": "sqlite", BIG: "sqlite", PG_BIG: "both"})
+def test_a_damaged_session_version_is_refused_and_sign_out_works(app, people, db_url, kind):
+    value = kind
     mw = Client(app)
     mw.login("mw")
     write(db_url, f"UPDATE users SET session_version = {value} WHERE name = 'mw'")
