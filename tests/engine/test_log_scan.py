@@ -9,7 +9,8 @@ import sqlite3
 import pytest
 
 from engine import log_scan, log_verify, merkle, translog
-from tests.helpers import finished_case
+from tests.conftest import People
+from tests.helpers import finished_case, from_scene
 
 
 def closed_case(people, ref):
@@ -41,6 +42,26 @@ def tamper(url: str, sql: str) -> None:
             conn.execute(sql)
 
 
+@pytest.fixture(scope="module")
+def scenes() -> dict:
+    """The scenes of this module as built once (tests/helpers.py from_scene)."""
+    return {}
+
+
+def _two_closed_cases(url) -> None:
+    people = People(url)
+    closed_case(people, "A")
+    closed_case(people, "B")
+
+
+@pytest.fixture
+def two_closed_cases(db_url, scenes, tmp_path_factory) -> None:
+    """The People and two cases walked to their end, not yet sequenced, on the test's
+    database: the first test of each database kind walks them (a few seconds), every later
+    one gets a copy of that database (from_scene); each starts from it unchanged."""
+    from_scene(scenes, "twee-casussen", db_url, tmp_path_factory, _two_closed_cases)
+
+
 @pytest.fixture
 def tiny_ranges(monkeypatch):
     monkeypatch.setattr(log_scan, "CHUNK_BITS", 2)  # four entries a range
@@ -62,13 +83,11 @@ def _same(alone, side_by_side):
     assert side_by_side.logged_cases == alone.logged_cases
 
 
-def test_untouched_log_side_by_side(people, db_url, tiny_ranges, monkeypatch):
+def test_untouched_log_side_by_side(two_closed_cases, db_url, tiny_ranges, monkeypatch):
     calls = []
     real = log_scan.scan_parallel
     monkeypatch.setattr(log_scan, "scan_parallel",
                         lambda *a, **k: calls.append(a) or real(*a, **k))
-    closed_case(people, "A")
-    closed_case(people, "B")
     translog.sequence(db_url)
     size = read(db_url, "SELECT count(*) FROM log_entries")[0][0]
     checkpoint = {"tree_size": size - 3, "at": "x", "root": "0" * 64}
@@ -97,9 +116,7 @@ def test_untouched_log_side_by_side(people, db_url, tiny_ranges, monkeypatch):
     "DELETE FROM log_entries WHERE idx = 0",
 ], ids=["event-hash", "access-deleted", "access-moved", "entry-not-hex", "gap",
         "gap-at-range-end", "gap-at-start"])
-def test_tampering_found_alike(people, db_url, tiny_ranges, statement):
-    closed_case(people, "A")
-    closed_case(people, "B")
+def test_tampering_found_alike(two_closed_cases, db_url, tiny_ranges, statement):
     tamper(db_url, statement)
     alone, side_by_side = _both(db_url)
     assert not alone.ok

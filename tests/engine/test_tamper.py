@@ -19,7 +19,8 @@ from sqlalchemy import func, select, text
 
 from engine import audit, cases, chains, log_head, merkle, models, store, tasks, translog, verification
 from engine.checkpoints import signed_text
-from tests.helpers import actor_of
+from tests.conftest import People
+from tests.helpers import actor_of, from_scene, where_taken
 from tests.scenarios.paths import LONGEST, SCENARIOS, fill
 from webui.cli import main as meldcode
 
@@ -108,6 +109,25 @@ def checkpoints(tmp_path, monkeypatch):
     folder = tmp_path / "checkpoints"
     monkeypatch.setenv("MELDCODE_CHECKPOINT_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(scope="module")
+def scenes() -> dict:
+    """The scenes of this module as built once (tests/helpers.py from_scene)."""
+    return {}
+
+
+def _two_closed_cases(url):
+    people = People(url)
+    return people, closed_case(people, "eerste"), closed_case(people, "tweede")
+
+
+@pytest.fixture
+def two_closed_cases(db_url, scenes, tmp_path_factory):
+    """The People and two cases walked to their end ('eerste', 'tweede'), not yet sequenced:
+    the first test of each database kind walks them (seconds), every later one gets a copy
+    of that database (from_scene); each test starts from it unchanged."""
+    return from_scene(scenes, "twee-casussen", db_url, tmp_path_factory, _two_closed_cases)
 
 
 # --- untouched ---------------------------------------------------------------------------------
@@ -218,8 +238,8 @@ def test_tree_is_rfc9162():
 
 
 @pytest.mark.parametrize("with_rows", [False, True], ids=["row-only", "with-events-and-access"])
-def test_deleted_case_row(people, db_url, with_rows):
-    keep, gone = closed_case(people, "blijft"), closed_case(people, "weg")
+def test_deleted_case_row(two_closed_cases, db_url, with_rows):
+    _people, keep, gone = two_closed_cases
     statements = ["DELETE FROM tasks WHERE case_id = :c", "DELETE FROM case_shares WHERE case_id = :c"]
     if with_rows:
         statements += ["DELETE FROM history_events WHERE case_id = :c",
@@ -238,8 +258,8 @@ def test_deleted_case_row(people, db_url, with_rows):
     ("client_ref", "iemand anders"), ("reason", "andere reden"),
     ("started_at", "2001-01-01 00:00:00"), ("closed_at", "2001-01-02 00:00:00"),
 ])
-def test_changed_header_field(people, db_url, column, value):
-    case, other = closed_case(people, "echt"), closed_case(people, "ander")
+def test_changed_header_field(two_closed_cases, db_url, column, value):
+    people, case, other = two_closed_cases
     tamper(db_url, f"UPDATE cases SET {column} = :v WHERE id = :c", v=value, c=case["id"])
     code, out = verify_all()
     assert code == 1, out
@@ -249,8 +269,8 @@ def test_changed_header_field(people, db_url, column, value):
 
 
 @pytest.mark.parametrize("column", ["client_ref", "reason", "started_at", "closed_at"])
-def test_header_field_swapped_between_cases(people, db_url, column):
-    a, b = closed_case(people, "eerste"), closed_case(people, "tweede")
+def test_header_field_swapped_between_cases(two_closed_cases, db_url, column):
+    _people, a, b = two_closed_cases
     if column == "reason":
         tamper(db_url, "UPDATE cases SET reason = 'een andere zorg' WHERE id = :c", c=b["id"])
         with store.unit_of_work(write=True, url=db_url) as session:  # an honest, sealed header
@@ -356,9 +376,22 @@ def gemeld_case_with_snapshot(people, url):
     return case, snapshot
 
 
-def test_rewound_case_naive_is_caught(people, db_url):
+def _gemeld(url):
+    people = People(url)
+    return people, *gemeld_case_with_snapshot(people, url)
+
+
+@pytest.fixture
+def gemeld(db_url, scenes, tmp_path_factory):
+    """The People and gemeld_case_with_snapshot: walked by the first test of each database
+    kind, a copy of its database for every later one (from_scene). Out: the People, the case
+    and the snapshot."""
+    return from_scene(scenes, "gemeld", db_url, tmp_path_factory, _gemeld)
+
+
+def test_rewound_case_naive_is_caught(gemeld, db_url):
     """Tail cut, closed 'gemeld' case set open again by hand (no key: the header hash stays)."""
-    case, snapshot = gemeld_case_with_snapshot(people, db_url)
+    _people, case, snapshot = gemeld
     old = snapshot[0]
     tamper(db_url, "DELETE FROM history_events WHERE case_id = :c AND seq > :n",
            "UPDATE cases SET status = 'open', closed_at = NULL, uitkomst = NULL, "
@@ -373,10 +406,10 @@ def test_rewound_case_naive_is_caught(people, db_url):
         assert chains.check_header(case_row)  # the header names it too
 
 
-def test_rewound_case_with_old_header_is_caught_by_the_log(people, db_url):
+def test_rewound_case_with_old_header_is_caught_by_the_log(gemeld, db_url):
     """Even with a complete copy of the case as it was (header hash included), the log still
     names the events and access lines that were cut."""
-    case, snapshot = gemeld_case_with_snapshot(people, db_url)
+    people, case, snapshot = gemeld
     other = closed_case(people, "later")  # the cut entries are not the newest
     _rewind(db_url, case["id"], snapshot)
     with store.unit_of_work(url=db_url) as session:  # the case alone looks whole
@@ -390,8 +423,8 @@ def test_rewound_case_with_old_header_is_caught_by_the_log(people, db_url):
     assert not api["ok"] and any("is verwijderd" in p for p in api["problems"])
 
 
-def test_rewound_case_with_its_log_entries_removed_leaves_a_gap(people, db_url):
-    case, snapshot = gemeld_case_with_snapshot(people, db_url)
+def test_rewound_case_with_its_log_entries_removed_leaves_a_gap(gemeld, db_url):
+    people, case, snapshot = gemeld
     closed_case(people, "later")
     _rewind(db_url, case["id"], snapshot, drop_log_entries=True)
     code, out = verify_all()
@@ -399,11 +432,11 @@ def test_rewound_case_with_its_log_entries_removed_leaves_a_gap(people, db_url):
     assert "ontbreken (regels uit het logboek verwijderd)" in out
 
 
-def test_newest_entries_removed_seen_only_with_a_checkpoint(people, db_url, checkpoints):
+def test_newest_entries_removed_seen_only_with_a_checkpoint(gemeld, db_url, checkpoints):
     """CONTRACT section 5: without a checkpoint only the removal of the newest entries can
     go unseen; with one, it is seen. The sequencer's own record of the head (outside the
     database) sees it too; a verify without that record (another machine) does not."""
-    case, snapshot = gemeld_case_with_snapshot(people, db_url)
+    _people, case, snapshot = gemeld
     assert cli("checkpoint").exit_code == 0
     _rewind(db_url, case["id"], snapshot, drop_log_entries=True)
     kept = next(checkpoints.glob("checkpoint-*.json"))
@@ -491,12 +524,22 @@ MALFORMED = {
 }
 
 
-@pytest.mark.parametrize("kind", list(MALFORMED))
-def test_malformed_row_is_a_problem_of_its_case(people, db_url, kind):
-    sql, only = MALFORMED[kind]
-    if only == "sqlite" and not db_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL's own column types refuse this value")
-    before, bad, after = (closed_case(people, ref) for ref in ("voor", "kapot", "na"))
+def _three_closed_cases(url):
+    people = People(url)
+    return [closed_case(people, ref) for ref in ("voor", "kapot", "na")]
+
+
+@pytest.fixture
+def three_closed_cases(db_url, scenes, tmp_path_factory):
+    """Three cases walked to their end ('voor', 'kapot', 'na'), as two_closed_cases."""
+    return from_scene(scenes, "drie-casussen", db_url, tmp_path_factory, _three_closed_cases)
+
+
+# each kind on SQLite, the kinds PostgreSQL's own column types take on PostgreSQL too
+@where_taken({kind: only or "both" for kind, (_sql, only) in MALFORMED.items()})
+def test_malformed_row_is_a_problem_of_its_case(three_closed_cases, db_url, kind):
+    sql, _only = MALFORMED[kind]
+    before, bad, after = three_closed_cases
     tamper(db_url, sql, c=bad["id"])
     code, out = verify_all()
     assert code == 1, out
@@ -508,14 +551,12 @@ def test_malformed_row_is_a_problem_of_its_case(people, db_url, kind):
     assert {before["id"], after["id"]} <= logged
 
 
-@pytest.mark.parametrize("kind", ["case-started-at", "case-closed-at", "case-data-json"])
-def test_malformed_case_row_verified_alone_and_over_the_api(people, db_url, client, kind):
+@where_taken({kind: MALFORMED[kind][1] for kind in ("case-started-at", "case-closed-at", "case-data-json")})
+def test_malformed_case_row_verified_alone_and_over_the_api(two_closed_cases, db_url, client, kind):
     """`meldcode verify ID` and GET /api/v1/cases/{id}/verify report the malformed row as the
     case's problem, log the read, and never crash (no 500)."""
-    sql, only = MALFORMED[kind]
-    if only == "sqlite" and not db_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL's own column types refuse this value")
-    good, bad = closed_case(people, "goed"), closed_case(people, "kapot")
+    sql, _only = MALFORMED[kind]
+    people, good, bad = two_closed_cases
     tamper(db_url, sql, c=bad["id"])
     result = cli("verify", str(bad["id"]), str(good["id"]))
     assert result.exit_code == 1, result.output
@@ -621,13 +662,12 @@ def _queued(url) -> int:
         return session.scalar(select(func.count()).select_from(models.LogQueueItem))
 
 
-def test_an_old_case_removed_and_the_log_sequenced_anew_is_seen(people, db_url):
+def test_an_old_case_removed_and_the_log_sequenced_anew_is_seen(two_closed_cases, db_url):
     """An intruder removes an old case with its rows, cuts the log where that case began and
     queues the other rows again, so that the sequencer would give them new places with valid
     keyed hashes. The sequencer refuses to append to a log shorter than it recorded, and
     verify names the cut, without any checkpoint."""
-    closed_case(people, "eerder")
-    victim = closed_case(people, "weg")
+    people, _earlier, victim = two_closed_cases
     later = closed_case(people, "later")
     tamper(db_url, *_CUT_AND_REQUEUE,
            "DELETE FROM history_events WHERE case_id = :c", "DELETE FROM access_log WHERE case_id = :c",
@@ -642,13 +682,13 @@ def test_an_old_case_removed_and_the_log_sequenced_anew_is_seen(people, db_url):
     # itself queued its own access lines)
 
 
-def test_no_checkpoint_is_signed_over_a_log_cut_behind_the_sequencers_back(people, db_url,
-                                                                          tmp_path):
+def test_no_checkpoint_is_signed_over_a_log_cut_behind_the_sequencers_back(
+    two_closed_cases, db_url, tmp_path
+):
     """`meldcode checkpoint` (by hand or from cron) never vouches for a cut log: it compares
     the log with the head the sequencer recorded and refuses, in Dutch, writing no file. On
     the untouched log it signs as before."""
-    closed_case(people, "eerder")
-    victim = closed_case(people, "weg")
+    _people, _earlier, victim = two_closed_cases
     fine = cli("checkpoint", "-o", str(tmp_path / "voor.json"))
     assert fine.exit_code == 0, fine.output
     tamper(db_url, *_CUT_AND_REQUEUE, "DELETE FROM history_events WHERE case_id = :c",
@@ -662,10 +702,10 @@ def test_no_checkpoint_is_signed_over_a_log_cut_behind_the_sequencers_back(peopl
     assert not (tmp_path / "na.json").exists()
 
 
-def test_a_gemeld_case_rewound_with_its_log_sequenced_anew_is_seen(people, db_url):
+def test_a_gemeld_case_rewound_with_its_log_sequenced_anew_is_seen(gemeld, db_url):
     """The rewind of the issue (a closed 'gemeld' case made open again from an old copy of its
     row) with the log cut where its later entries began and the rest queued again."""
-    case, snapshot = gemeld_case_with_snapshot(people, db_url)
+    people, case, snapshot = gemeld
     closed_case(people, "later")
     with store.unit_of_work(url=db_url) as session:
         first_later = session.scalar(select(func.min(models.HistoryEvent.id)).where(
