@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from . import clock, driving, due, stored_rows, timers, timezones, workflow_cache, write_refusals
-from .adapter import IdSource, UntrustedState, dump_state, load_state
+from .adapter import IdSource, dump_state
 from .cases import SYSTEM, CaseChange, Retry, task_view, write_change
 from .errors import Conflict
 from .models import Case, TaskRecord, Timer, User
@@ -263,12 +263,7 @@ def _plan(conn: Connection, case_id: int, now: datetime,
         plan.closed = True
         return plan
     definition = definition_for(conn, case.process_version)
-    workflow = workflow_cache.take(cache_key, case.version_id, case.workflow_state)
-    if workflow is None:
-        try:
-            workflow = load_state(definition, case.workflow_state)
-        except UntrustedState as exc:  # refused as every door refuses it (write_refusals)
-            raise write_refusals.state_refusal(case.id, exc) from None
+    workflow = write_refusals.workflow_for_write(cache_key, case, definition)
     ready = [task_view(r) for r in conn.execute(
         select(_tasks).where(_tasks.c.case_id == case_id, _tasks.c.state == "ready"))]
     # The row only finds the candidate: the workflow's own due time decides (issue 13 F4, a

@@ -16,7 +16,7 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from . import audit, due, forms, informing, links, organisation, stored_rows, workflow_cache, write_refusals
-from .adapter import IdSource, UntrustedState, dump_state, load_state
+from .adapter import IdSource, dump_state
 from .cases import CaseChange, Retry, case_dict, task_view, write_change
 from .commands import Denied, load_case, log_denied, log_refused, run_command
 from .driving import complete_in_workflow, task_or_none
@@ -191,12 +191,7 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
     except forms.FormInvalid as exc:
         raise Invalid(N_("Het formulier is niet goed ingevuld."), exc.errors) from None
     now = utcnow()
-    workflow = workflow_cache.take(cache_key, case.version_id, case.workflow_state)
-    if workflow is None:
-        try:
-            workflow = load_state(definition, case.workflow_state)
-        except UntrustedState as exc:  # the one refusal of every door (write_refusals)
-            raise write_refusals.state_refusal(case.id, exc) from None
+    workflow = write_refusals.workflow_for_write(cache_key, case, definition)
     # The case's ready rows mirror the workflow's ready user tasks (one transaction writes
     # both), so they stand in for a walk of the task tree.
     before = {t["id"] for t in still_ready}

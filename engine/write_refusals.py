@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import adapter, audit, failures, stored_rows
+from . import adapter, audit, failures, stored_rows, workflow_cache
 from .messages import N_, Message
 
 # What a write says of a stored workflow state that does not load, with why (the adapter's
@@ -80,6 +80,21 @@ def state_refusal(case_id: Any, exc: BaseException) -> stored_rows.DamagedCase:
     """The refusal of a write to case `case_id` whose stored state did not load (`exc`, as
     adapter.load_state raised it): the same 409 as every door's (refuse_damaged)."""
     return stored_rows.refusal(case_id, {"workflow_state": unreadable(exc)})
+
+
+def workflow_for_write(cache_key: tuple[str, int], case: Any, definition: Any) -> Any:
+    """The workflow (a BpmnWorkflow) of `case` (a Case as read in the write's plan) for a
+    command that changes it: this worker's cached one (workflow_cache, keyed `cache_key`)
+    while the row still holds the version and bytes it stored, else loaded from the row by
+    `definition`. Raises DamagedCase (409, state_refusal) when the stored state does not load:
+    the completion and the scheduler's fire judge the state by this load (issue 11)."""
+    workflow = workflow_cache.take(cache_key, case.version_id, case.workflow_state)
+    if workflow is not None:
+        return workflow
+    try:
+        return adapter.load_state(definition, case.workflow_state)
+    except adapter.UntrustedState as exc:
+        raise state_refusal(case.id, exc) from None
 
 
 def damage_line(case: Any) -> Message | None:
