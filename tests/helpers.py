@@ -183,6 +183,15 @@ def taken(kinds: dict[str, str]) -> list:
             for database in ("sqlite", "postgresql") if takes in ("both", database)]
 
 
+def only_on(database: str):
+    """Parametrize db_url with `database` alone ("sqlite" or "postgresql"): for a test of a
+    value the other database refuses itself (the test there used to make that database and
+    its People and then skip)."""
+    import pytest
+
+    return pytest.mark.parametrize("db_url", [database], indirect=True)
+
+
 def where_taken(kinds: dict[str, str]):
     """Parametrize a test over (db_url, kind) for each kind of damage on each database that
     takes its value (`taken`). A database that refuses a value itself has nothing to test;

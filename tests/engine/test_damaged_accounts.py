@@ -20,7 +20,7 @@ from sqlalchemy import text as sql
 
 from engine import cases, due, organisation, sessions, store, tasks, timezones
 from tests.conftest import PASSWORD
-from tests.helpers import Client, cli, text, verify_all
+from tests.helpers import Client, cli, only_on, text, verify_all, where_taken
 from tests.helpers import write_raw as write
 from tests.scenarios.paths import LONGEST, fill
 
@@ -76,28 +76,30 @@ def ids(name: str) -> tuple[int, int]:
     return uid, tid.scalar_one()
 
 
-def damaged(table: str, kinds: dict, request, db_url: str) -> tuple[str, int, int]:
-    kind = request.param
-    column, value, where, _ = kinds[kind]
-    if not db_url.startswith(where):
-        pytest.skip(f"{db_url.split(':')[0]} refuses this value itself")
+# each kind on the database that takes its value (the other refuses it itself)
+USER_KINDS = {kind: damage[2] for kind, damage in USER_DAMAGE.items()}
+TOKEN_KINDS = {kind: damage[2] for kind, damage in TOKEN_DAMAGE.items()}
+
+
+def damaged(table: str, kinds: dict, kind: str, db_url: str) -> tuple[str, int, int]:
+    column, value, _, _ = kinds[kind]
     uid, tid = ids("mw")
     write(db_url, f"UPDATE {table} SET {column} = {value} WHERE id = :i", i=uid if table == "users" else tid)
     return kind, uid, tid
 
 
-@pytest.fixture(params=list(USER_DAMAGE))
-def damaged_user(request, people, db_url):
+@pytest.fixture
+def damaged_user(kind, people, db_url):
     """mw's users row damaged as the kind says; a case of mw2 beside it."""
     case = cases.start_case(people["mw2"], {"client_ref": "Pietersen", "reason": "zorgen"})
-    return (*damaged("users", USER_DAMAGE, request, db_url), case)
+    return (*damaged("users", USER_DAMAGE, kind, db_url), case)
 
 
-@pytest.fixture(params=list(TOKEN_DAMAGE))
-def damaged_token(request, people, db_url):
+@pytest.fixture
+def damaged_token(kind, people, db_url):
     """mw's API token damaged as the kind says; a case of mw2 beside it."""
     case = cases.start_case(people["mw2"], {"client_ref": "Pietersen", "reason": "zorgen"})
-    return (*damaged("api_tokens", TOKEN_DAMAGE, request, db_url), case)
+    return (*damaged("api_tokens", TOKEN_DAMAGE, kind, db_url), case)
 
 
 def summary_checks(output: str, cases_checked: int, outside: int, part: str) -> None:
@@ -105,6 +107,7 @@ def summary_checks(output: str, cases_checked: int, outside: int, part: str) -> 
     assert f"{OUTSIDE} {part} ({outside} bevinding(en))." in output, output
 
 
+@where_taken(USER_KINDS)
 def test_verify_names_the_damaged_user_and_checks_the_rest(damaged_user):
     kind, uid, _tid, case = damaged_user
     code, output = verify_all()  # a traceback fails here (the runner raises it)
@@ -116,6 +119,7 @@ def test_verify_names_the_damaged_user_and_checks_the_rest(damaged_user):
     summary_checks(output, 1, 1, "gebruikers")  # only that user: the others match their seals
 
 
+@where_taken(TOKEN_KINDS)
 def test_verify_names_the_damaged_token_and_checks_the_rest(damaged_token):
     kind, _uid, tid, case = damaged_token
     code, output = verify_all()
@@ -127,6 +131,7 @@ def test_verify_names_the_damaged_token_and_checks_the_rest(damaged_token):
     summary_checks(output, 1, 1, "API-tokens")
 
 
+@where_taken(USER_KINDS)
 def test_a_damaged_user_signs_in_as_nobody_and_the_others_work(app, people, damaged_user):
     kind, _uid, _tid, _case = damaged_user
     assert sessions.sign_in("mw", PASSWORD) is None  # never a traceback
@@ -152,15 +157,12 @@ def test_a_damaged_user_signs_in_as_nobody_and_the_others_work(app, people, dama
     assert bh.get("/beheer/gebruikers/mw2").status_code == 200
 
 
-@pytest.fixture
-def sqlite_token_kinds(damaged_token):
-    if damaged_token[0] in REFUSED_BEFORE | {"expires_at-text"}:  # text SQLite's driver reads
-        pytest.skip("refused cleanly before: verify and the token list cover it")
-    return damaged_token
-
-
-def test_a_damaged_token_gives_no_access_and_its_page_opens(app, people, sqlite_token_kinds):
-    kind, _uid, tid, _case = sqlite_token_kinds
+# not the kinds refused cleanly before (verify and the token list cover them), nor text that
+# SQLite's driver reads
+@where_taken({kind: where for kind, where in TOKEN_KINDS.items()
+              if kind not in REFUSED_BEFORE | {"expires_at-text"}})
+def test_a_damaged_token_gives_no_access_and_its_page_opens(app, people, damaged_token):
+    kind, _uid, tid, _case = damaged_token
     api = app.test_client()
     assert api.get("/api/v1/tasks", headers=people.auth("mw")).status_code == 401
     assert api.get("/api/v1/tasks", headers=people.auth("mw2")).status_code == 200
@@ -174,10 +176,10 @@ def test_a_damaged_token_gives_no_access_and_its_page_opens(app, people, sqlite_
     assert "beschadigd" in token_row and "1970" not in token_row, token_row
 
 
+# not revoked_at-infinity: the list shows no revocation time (it said beschadigd before)
+@where_taken({kind: where for kind, where in TOKEN_KINDS.items() if kind != "revoked_at-infinity"})
 def test_token_list_shows_a_damaged_row_as_damaged(people, damaged_token):
     kind, _uid, tid, _case = damaged_token
-    if kind == "revoked_at-infinity":
-        pytest.skip("the list shows no revocation time: it said beschadigd before")
     result = cli("token", "list", "mw")
     assert result.exit_code == 0, result.output
     [line] = [row for row in result.output.splitlines() if row.startswith(f"{tid}\t")]
@@ -195,11 +197,9 @@ def test_token_list_shows_a_damaged_row_as_damaged(people, damaged_token):
 UNKNOWN_KEYS = {"text": ("'onbekend'", "both", "onbekend"), "bytes": (BYTES, "sqlite", "\ufffdA")}
 
 
-@pytest.mark.parametrize("kind", sorted(UNKNOWN_KEYS))
+@where_taken({kind: UNKNOWN_KEYS[kind][1] for kind in sorted(UNKNOWN_KEYS)})  # PostgreSQL: no bytes
 def test_verify_names_a_setting_the_product_does_not_know(people, db_url, kind):
-    key, where, shown = UNKNOWN_KEYS[kind]
-    if where != "both" and not db_url.startswith(where):
-        pytest.skip("PostgreSQL refuses bytes that are no UTF-8")
+    key, _, shown = UNKNOWN_KEYS[kind]
     case = cases.start_case(people["mw"], {"client_ref": "Jansen"})
     assert verify_all()[0] == 0
     write(db_url, f"INSERT INTO settings (key, value) VALUES ({key}, '\"0900-666\"')")
@@ -210,9 +210,8 @@ def test_verify_names_a_setting_the_product_does_not_know(people, db_url, kind):
     summary_checks(output, 1, 1, "instellingen")
 
 
+@only_on("sqlite")  # PostgreSQL refuses bytes that are no UTF-8
 def test_a_damaged_admin_log_hash_is_a_finding_and_pages_open(app, people, db_url):
-    if not db_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL refuses bytes that are no UTF-8")
     case = cases.start_case(people["mw"], {"client_ref": "Jansen"})
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
         for event in ("update", "delete"):  # the append-only guard, dropped as an intruder would
@@ -230,12 +229,11 @@ def test_a_damaged_admin_log_hash_is_a_finding_and_pages_open(app, people, db_ur
     assert bh.get("/beheer/instellingen").status_code == 200
 
 
+@only_on("sqlite")  # PostgreSQL's json column refuses it
 @pytest.mark.parametrize("value", ["'{kapot'", BYTES])
 def test_the_beheerder_saves_over_a_damaged_setting(app, people, db_url, value):
     """organisation.update never reads the stored value: one that is no JSON or no UTF-8 is
     replaced by the beheerder's, never a 500 on the settings page."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL's json column refuses it")
     write(db_url, f"INSERT INTO settings (key, value) VALUES ('{due.NORM_KEY}', {value})")
     bh = Client(app)
     bh.login("bh")
@@ -251,11 +249,9 @@ def test_the_beheerder_saves_over_a_damaged_setting(app, people, db_url, value):
 NORMS = {"changed": ("'20'", "both"), "no-json": ("'{kapot'", "sqlite")}
 
 
-@pytest.mark.parametrize("kind", sorted(NORMS))
+@where_taken({kind: NORMS[kind][1] for kind in sorted(NORMS)})  # PostgreSQL's json refuses {kapot
 def test_new_tasks_follow_the_norm_the_admin_log_vouches_for(people, db_url, kind):
-    value, where = NORMS[kind]
-    if where != "both" and not db_url.startswith(where):
-        pytest.skip("PostgreSQL's json column refuses it")
+    value, _ = NORMS[kind]
     organisation.update(people["bh"], {due.NORM_KEY: 3})
     write(db_url, f"UPDATE settings SET value = {value} WHERE key = '{due.NORM_KEY}'")
 
