@@ -15,7 +15,8 @@ the last of them (migration 0018 writes `admin_log_chained`, naming how many the
   link. Removing the newest lines is the transparency log's to see (checkpoint, head).
 - `genuine` is what the settings, users and process versions are judged by: only lines whose
   hash holds, each once, in the order of their positions, legacy lines first in the order of
-  their time (a replayed, moved or swapped line changes nothing).
+  their time (a replayed, moved or swapped line changes nothing), and the legacy lines only
+  while none of those 0018 counted is missing (a removed newer line rolls nothing back).
 - `marks` gives the lines of one page of the admin log that verify would name.
 """
 
@@ -120,9 +121,10 @@ def genuine(conn: Connection, actions: tuple[str, ...], after: int = 0,
     keyed hash holds, each content once (a copy is no second line), the legacy lines (those
     before the first chained line) first, in the order of their time (which their hash
     covers; their ids it does not), then the chained lines in the order of their positions,
-    one per position. after, floor: only lines with an id above `after` and a
-    position above `floor` (a log read on from a line already read; a legacy line is then none
-    of them: none is written after 0018). Raises only what the database raises."""
+    one per position. The legacy lines count only while as many genuine ones are there as
+    migration 0018 counted (legacy_whole). after, floor: only lines with an id above `after`
+    and a position above `floor` (a log read on from a line already read; a legacy line is
+    then none of them: none is written after 0018). Raises only what the database raises."""
     table, first = _legacy, None
     if chained(conn):
         table = _admin
@@ -146,8 +148,39 @@ def genuine(conn: Connection, actions: tuple[str, ...], after: int = 0,
     # the setting back at run time (issue 11). The time is what the line itself vouches for;
     # lines of one instant keep the order of their ids.
     legacy.sort(key=lambda line: (timezones.to_utc(line.at), line.id))
+    if legacy and table is _admin and not legacy_whole(conn, first):
+        legacy = []  # a part of the log that is incomplete judges nothing (fail closed)
     yield from legacy
     yield from (by_position[seq] for seq in sorted(by_position))
+
+
+_whole: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()  # per transaction
+
+
+def legacy_whole(conn: Connection, first: Any) -> bool:
+    """Whether the legacy lines (no position, an id below `first`, the first chained line's)
+    are, as genuine lines (keyed hash holding, each once), exactly as many as migration 0018
+    counted in its own genuine `admin_log_chained` line (position 1); False without that
+    line. Why: a legacy hash does not cover the line's place, so a database writer who
+    removed the newer of two legacy settings lines rolled the setting back at run time, only
+    verify naming it (LEGACY; issue 11, tester's finding F2). Kept per transaction of `conn`:
+    two reads, only for a read of the log from its start that finds legacy lines
+    (settings_seal reads on from the line it last read). Raises only what the database
+    raises."""
+    transaction = conn.get_transaction()
+    known = _whole.get(transaction) if transaction is not None else None
+    if known is not None:
+        return known
+    start = next(iter(loaded_rows(conn, _admin, _admin.c.seq == 1, *_positions(conn))), None)
+    detail = getattr(start, "detail", None)
+    expected = detail.get("earlier_lines") if isinstance(detail, dict) else None
+    whole = False
+    if first is not None and start is not None and holds(start) and start.action == CHAINED:
+        rows = loaded_rows(conn, _admin, _admin.c.seq.is_(None), _admin.c.id < first)
+        whole = type(expected) is int and expected == len({row.hash for row in rows if holds(row)})
+    if transaction is not None:
+        _whole[transaction] = whole
+    return whole
 
 
 CHANGED = N_("beheerlogregel {row} is na het vastleggen gewijzigd (de sleutelhash klopt niet)")

@@ -4,8 +4,8 @@
    named (case page, print page, auditor's page, task in the API, dossier JSON and PDF,
    `meldcode export`); every write stays refused (409);
 2. `meldcode verify --all` holds process_versions.active to the admin log, by restore's rule;
-3. two legacy admin-log lines (from before the chain) swapped by a database writer roll no
-   setting back at run time;
+3. two legacy admin-log lines (from before the chain) swapped, or the newer one removed, by a
+   database writer roll no setting back at run time;
 4. a mail_outbox row the product did not write sends nothing (planted, or a sent row set back
    to pending); verify names it under the mail's heading; rows from before migration 0020
    are held and noted;
@@ -116,11 +116,12 @@ def test_verify_holds_the_active_version_to_the_admin_log(sqlite_people, sqlite_
 PHONE = "veilig_thuis_telefoon"
 
 
-def test_two_swapped_legacy_lines_roll_no_setting_back(tmp_path, monkeypatch):
-    """A database from before 0018: its two settings lines (0800-1111, then 0800-2222) keep
-    their legacy hashes over what they say, not over their place. A database writer swaps
-    their ids and sets the row to the older number: the newer line is still the newer one
-    (by its time, which its hash covers)."""
+@pytest.fixture
+def legacy_phones(tmp_path, monkeypatch):
+    """A database from before 0018, migrated: two settings lines (0800-1111, then 0800-2222)
+    that keep their legacy hashes over what they say, not over their place. Gives their ids
+    (older, newer) and a function that runs SQL as a database writer (the admin log's
+    append-only triggers dropped)."""
     from sqlalchemy import create_engine
 
     url = f"sqlite:///{tmp_path / 'oud.sqlite'}"
@@ -139,6 +140,15 @@ def test_two_swapped_legacy_lines_roll_no_setting_back(tmp_path, monkeypatch):
             audit.log_admin(conn, "bh", "settings_changed", {"settings": {PHONE: phone}})
     engine.dispose()
     schema.upgrade(url)
+
+    def tamper(*statements: str) -> None:
+        store.dispose_engines()
+        with sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None) as conn:
+            for name in ("admin_log_no_update", "admin_log_no_delete"):
+                conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+            for statement in statements:
+                conn.execute(statement)
+
     try:
         assert organisation.current()[PHONE] == "0800-2222"
         with store.unit_of_work() as session:
@@ -149,18 +159,42 @@ def test_two_swapped_legacy_lines_roll_no_setting_back(tmp_path, monkeypatch):
                 .scalars()
                 .all()
             )
-        store.dispose_engines()
-        with sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None) as conn:
-            for name in ("admin_log_no_update", "admin_log_no_delete"):
-                conn.execute(f"DROP TRIGGER IF EXISTS {name}")
-            conn.execute(f"UPDATE admin_log SET id = -1 WHERE id = {older}")
-            conn.execute(f"UPDATE admin_log SET id = {older} WHERE id = {newer}")
-            conn.execute(f"UPDATE admin_log SET id = {newer} WHERE id = -1")
-            conn.execute(f"UPDATE settings SET value = '\"0800-1111\"' WHERE key = '{PHONE}'")
-        assert organisation.current()[PHONE] == "0800-2222"
-        assert verify_all()[0] == 1
+        yield older, newer, tamper
     finally:
         store.dispose_engines()
+
+
+def test_two_swapped_legacy_lines_roll_no_setting_back(legacy_phones):
+    """A database writer swaps the ids of the two legacy lines and sets the row to the older
+    number: the newer line is still the newer one (by its time, which its hash covers)."""
+    older, newer, tamper = legacy_phones
+    tamper(
+        f"UPDATE admin_log SET id = -1 WHERE id = {older}",
+        f"UPDATE admin_log SET id = {older} WHERE id = {newer}",
+        f"UPDATE admin_log SET id = {newer} WHERE id = -1",
+        f"UPDATE settings SET value = '\"0800-1111\"' WHERE key = '{PHONE}'",
+    )
+    assert organisation.current()[PHONE] == "0800-2222"
+    assert verify_all()[0] == 1
+
+
+def test_a_removed_legacy_line_rolls_no_setting_back(legacy_phones, caplog):
+    """A database writer removes the newer legacy line and sets the row to the older number
+    (tester's finding F2). The legacy lines are fewer than migration 0018 counted, so none of
+    them vouches for a value at run time: the row is refused (with the log's warning) and the
+    default applies, not the older number; verify names the missing line and the setting."""
+    older, newer, tamper = legacy_phones
+    tamper(
+        f"DELETE FROM admin_log WHERE id = {newer}",
+        f"UPDATE settings SET value = '\"0800-1111\"' WHERE key = '{PHONE}'",
+    )
+    with caplog.at_level("WARNING", logger="meldcode.seals"):
+        assert organisation.current()[PHONE] == organisation.DEFAULTS[PHONE] != "0800-1111"
+    assert any("no genuine admin-log line sets it" in r.getMessage() for r in caplog.records)
+    code, output = verify_all()
+    assert code == 1, output
+    assert "het beheerlog had 2 regel(s) van vóór de keten (migratie 0018), nu 1" in output, output
+    assert f"instelling {PHONE} staat niet in het beheerlog" in output, output
 
 
 EMAILS = {"af": "af@zorg.example"}
