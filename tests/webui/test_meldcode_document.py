@@ -17,7 +17,7 @@ import pytest
 
 from engine import definitions, expressions, forms, meldcode_doc, organisation, store
 from tests.conftest import ROOT, meldcode_cli, need
-from tests.helpers import DOCUMENT_SETTINGS, Client, text
+from tests.helpers import DOCUMENT_SETTINGS, Client, from_scene, text
 
 SETTINGS = DOCUMENT_SETTINGS
 # Every section of the document, by its heading.
@@ -67,17 +67,29 @@ OWN = {
 INFORMAL = re.compile(r"\b(je|jij|jou|jouw|jullie)\b", re.IGNORECASE)
 
 
+@pytest.fixture(scope="module")
+def scenes() -> dict:
+    """The scene of `configured` as built once for this module (tests/helpers.py from_scene)."""
+    return {}
+
+
 @pytest.fixture
-def configured(ui_app, sqlite_url):
+def configured(ui_app, sqlite_url, scenes, tmp_path_factory):
     """The settings as a beheerder saves them, and one more aandachtsfunctionaris added with
-    `meldcode user add` (only the name is in the document)."""
-    admin = Client(ui_app)
-    admin.login("bh")
-    assert admin.post("/beheer/instellingen", SETTINGS).status_code == 302
-    added = meldcode_cli("user", "add", "svisser", "--role", "aandachtsfunctionaris",
-                         "--display-name", "Sanne Visser", "--email", "s.visser@linde.example",
-                         "--password-stdin", input="een lang en zeldzaam wachtwoord 71\n")
-    assert added.returncode == 0, added.stderr
+    `meldcode user add` (only the name is in the document): done by the first test (a
+    command-line run, seconds), a copy of its database for every later one (from_scene);
+    each test starts from it unchanged."""
+
+    def configure(url):
+        admin = Client(ui_app)
+        admin.login("bh")
+        assert admin.post("/beheer/instellingen", SETTINGS).status_code == 302
+        added = meldcode_cli("user", "add", "svisser", "--role", "aandachtsfunctionaris",
+                             "--display-name", "Sanne Visser", "--email", "s.visser@linde.example",
+                             "--password-stdin", input="een lang en zeldzaam wachtwoord 71\n")
+        assert added.returncode == 0, added.stderr
+
+    from_scene(scenes, "ingesteld", sqlite_url, tmp_path_factory, configure)
     return ui_app
 
 
