@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from . import audit, due, forms, links, stored_rows, task_rows, workflow_cache
+from . import audit, due, forms, links, stored_rows, task_rows, workflow_cache, write_refusals
 from .adapter import IdSource, dump_state
 from .commands import Denied, load_case, log_denied, refusals_logged, run_command
 from .driving import Advance, start_workflow, uitkomst_of
@@ -69,8 +69,8 @@ def _ready_rows(session: Session, case_id: int) -> list[TaskRecord]:
 def case_view(session: Session, case: Case, stamp: Stamp = audit.iso) -> dict[str, Any]:
     """The case as the API and the pages show it (see case_dict), its ready tasks read from the
     task rows (no workflow is loaded). Checks no access: the caller has (open_case)."""
-    return case_dict(case, stored_rows.owner_name(case), [task_view(r, stamp) for r in _ready_rows(
-        session, case.id)], stamp, links.linked_ids(session, case.id))
+    tasks = [task_view(r, stamp) for r in _ready_rows(session, case.id)]
+    return case_dict(case, stored_rows.owner_name(case), tasks, stamp, links.linked_ids(session, case.id))
 
 
 def case_dict(case: Case, owner: str, tasks: list[dict[str, Any]], stamp: Stamp = audit.iso,
@@ -373,11 +373,12 @@ def open_case(session: Session, who: Principal, case_id: Any, action: str,
 
 def get_case(who: Principal, case_id: Any, action: str = "read",
              stamp: Stamp = audit.iso) -> dict[str, Any]:
-    """The case (case_view, its times as `stamp` gives them) `who` may read, the read logged
-    as `action`. Raises NotFound, Denied (logged)."""
+    """The case (case_view, times as `stamp` gives them; write_refusals.unshown) `who` may
+    read, the read logged as `action`. Raises NotFound, Denied (logged)."""
 
-    def run(session: Session):
-        return case_view(session, open_case(session, who, case_id, action), stamp)
+    def run(session: Session):  # a broken seal or state named as a write names it (unshown)
+        case = open_case(session, who, case_id, action)
+        return {**case_view(session, case, stamp), **write_refusals.unshown(case)}
 
     return run_command(who, run)
 
@@ -388,9 +389,8 @@ def history(who: Principal, case_id: Any) -> list[dict[str, Any]]:
 
     def run(session: Session):
         case = open_case(session, who, case_id, "read_history")
-        events = session.scalars(
-            select(HistoryEvent).where(HistoryEvent.case_id == case.id).order_by(HistoryEvent.seq)
-        )
+        events = session.scalars(select(HistoryEvent).where(HistoryEvent.case_id == case.id)
+                                 .order_by(HistoryEvent.seq))
         return [
             {"seq": e.seq, "at": audit.iso(e.at), "actor": e.actor, "action": e.action,
              "step": e.step, "task_id": e.task_id, "data": e.data, "hash": e.hash}

@@ -92,11 +92,12 @@ def log_refused(who: Principal, case_id: Any, action: str, error: DomainError,
     change of an existing case, in a transaction of its own: the refused command's transaction
     was rolled back. Nothing is logged when `case_id` names no case (not a number, out of range,
     or no such row). Never raises for the case id. new_case: a refused start of a case, logged
-    without a case (case_id is not read)."""
+    without a case (case_id is not read). who: a Principal, or for the command line a User or
+    a name (refusal_logged)."""
     if new_case:
         with unit_of_work(write=True) as session:
             audit.log_access(session, who, refusal_action(action, error), "denied",
-                             source=who.source)
+                             source=getattr(who, "source", None))
         return
     try:
         case_id = int(case_id)
@@ -108,7 +109,17 @@ def log_refused(who: Principal, case_id: Any, action: str, error: DomainError,
         case = session.get(Case, case_id)
         if case is not None:
             audit.log_access(session, who, refusal_action(action, error), "denied", case=case,
-                             source=who.source)
+                             source=getattr(who, "source", None))
+
+
+def refusal_logged(who: Any, case_ids: list[Any], action: str, error: DomainError) -> DomainError:
+    """`error`, once each case of `case_ids` (in order, each once) has its log_refused line: a
+    command over many cases (a move to another version, engine/migration.py) refused for some,
+    its transaction rolled back. who: a Principal, a User or an operator's name (the command
+    line). The caller raises what it returns (NEN 7513: every refused attempt is logged)."""
+    for case_id in dict.fromkeys(case_ids):
+        log_refused(who, case_id, action, error)
+    return error
 
 
 # Case ids and version numbers are INTEGER columns: 32 bits on PostgreSQL, where a larger

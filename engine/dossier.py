@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, cases, commands, entries, links, verification, versions
+from . import audit, cases, commands, entries, links, verification, versions, write_refusals
 from .messages import N_
 from .models import AccessLogEntry, Case, HistoryEvent, User, utcnow
 from .store import unit_of_work
@@ -64,8 +64,8 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     - history: every event {seq, at, actor, action, step, step_name, data, hash}
     - verification: verify's verdict with last_hash; process_sha256 (None when the version
       is gone: versions.readable_definition)
-    A time stored damaged is None, and case["damaged"] says what is damaged
-    (stored_rows.damage).
+    A time stored damaged is None, and case["damaged"] says what is damaged (stored_rows.damage,
+    a broken seal or unloadable state included: write_refusals.read_damage).
     """
     # a version that is gone (cases.process_version changed outside): the dossier from the
     # history, without the diagram's names, the damage named in case["damaged"] (issue 11)
@@ -92,7 +92,7 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     owner = session.get(User, case.owner_id)
     # a practice case (engine/practice.py) says so; a real case's dossier is as it was
     marked: dict[str, Any] = {"practice": True} if case.practice else {}
-    damaged = damage(case, events)
+    damaged = damage(case, events, write_refusals.read_damage(case))  # a seal, a state too
     if damaged is not None:
         marked["damaged"] = damaged
     return {

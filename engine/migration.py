@@ -29,6 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import adapter, audit, driving, due, form_choices, task_rows, timers, versions, write_refusals
 from .cases import DELETE_DRAFTS_OF_TASKS, CaseChange, task_view
+from .commands import refusal_logged
 from .definitions import ProcessDefinition
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .forms import Field
@@ -69,8 +70,7 @@ class MoveRefused(Conflict):
             N_("De open casussen van versie {old} zijn niet verplaatst naar versie {new}: {count} "
                "casus(sen) kunnen daar niet verder. Er is niets gewijzigd."),
             old=from_version, new=to_version, count=len({c for c, _ in problems})), problems=lines)
-        self.problems = problems
-        self.lines = lines
+        self.problems, self.lines = problems, lines
 
 
 # --- the move of one workflow (pure: shared by the command and replay) ---------------------------
@@ -187,8 +187,8 @@ def _plan(session: Session, from_version: Any, to_version: Any):
     new = versions.definition_for(session, target.version)
     cases = _open_cases(session, source.version)
     ready, consults = _ready_rows(session, [c.id for c in cases])
-    # A case stored damaged or under a broken seal is never moved (issue 11): named, none moved
-    problems: list[tuple[int, str]] = [(c.id, d) for c in cases if (d := write_refusals.damage_line(c))]
+    # A case stored damaged (row, seal, state, a task row it rewrites) is never moved (issue 11)
+    problems: list[tuple[int, Any]] = write_refusals.damage_lines(cases, ready)  # each in one run
     for case in cases:  # then the cheap check: every open step is a user task of the target
         for step in sorted({r.step for r in ready[case.id]}):
             if step not in new.steps:
@@ -200,10 +200,9 @@ def _plan(session: Session, from_version: Any, to_version: Any):
     plans = []
     for case in cases:
         ids, before = adapter.IdSource(case.id, case.id_counter), {r.id for r in ready[case.id]}
-        try:
-            workflow = adapter.load_state(old, case.workflow_state)
-        except (adapter.UntrustedState, ValueError, LookupError, TypeError, RecursionError) as exc:
-            problems.append((case.id, write_refusals.moved_state_damage(exc))); continue  # noqa: E702
+        workflow, damaged = write_refusals.state_for_move(old, case)
+        if damaged is not None:
+            problems.append((case.id, damaged)); continue  # noqa: E702
         try:
             if set(ready_steps(workflow)) != before:
                 raise MoveImpossible([N_("de open stappen kloppen niet met de opgeslagen workflow")])
@@ -253,8 +252,8 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
     workflow state and task rows, and an access-log line `migrate`, in one transaction.
     Out: {"from", "to", "moved": [{"id", "status", "stalled"}]}.
     Raises Forbidden (not a procesbeheerder), NotFound (a version does not exist), BadRequest
-    (the same version twice), MoveRefused (a case cannot go on there: nothing changed),
-    Conflict (a case changed meanwhile: nothing changed).
+    (the same version twice), MoveRefused (a case cannot go on there or is stored damaged: each
+    such case logged migrate:conflict, denied), Conflict (a case changed meanwhile); nothing changed.
     """
     _require_procesbeheerder(who)
     actor = who if isinstance(who, str) else who.name
@@ -272,8 +271,7 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
                 # its seal is intact: a broken one was named in _plan and refused the move
                 change = CaseChange(case=case, version_id=case.version_id, settings=norm,
                                     still_ready=still_ready)
-                change.event(actor, MIGRATED, now, data={"from": source.version,
-                                                         "to": target.version})
+                change.event(actor, MIGRATED, now, data={"from": source.version, "to": target.version})
                 change.advanced(new, advance, before, now)
                 case.process_version = target.version
                 case.id_counter = ids.counter
@@ -287,6 +285,8 @@ def move_cases(who: Principal | User | str, from_version: Any, to_version: Any) 
             audit.log_admin(session, actor, "cases_migrated", {
                 "from": source.version, "to": target.version, "cases": [m["id"] for m in moved]})
             session.flush()
+    except MoveRefused as refused:  # each case it names gets its line (NEN 7513), after the rollback
+        raise refusal_logged(who, [c for c, _ in refused.problems], "migrate", refused) from None
     except StaleDataError:
         raise Conflict(N_("Een casus is intussen gewijzigd; er is niets verplaatst. Probeer het "
                           "opnieuw.")) from None

@@ -20,6 +20,7 @@ from .models import AccessLogEntry, Case, HistoryEvent, ProcessVersion, TaskReco
 from .roles import AUDITOR
 from .store import unit_of_work
 from .versions import active_version, definition_for, is_gone, readable_definition
+from .write_refusals import read_damage
 
 PER_PAGE = 50
 MAX_PAGE = 1_000_000  # 50 million cases: more than any organisation will keep
@@ -186,7 +187,8 @@ def step_through(who, case_id: Any, stamp: timezones.Stamp = audit.iso) -> dict[
             "case": {"id": case.id, "client_ref": case.client_ref, "status": case.status,
                      "uitkomst": case.uitkomst, "process_version": case.process_version,
                      "practice": case.practice},  # marks the page (engine/practice.py)
-            "damaged": stored_rows.damage(case, events),  # stored damaged: said, as on the case page
+            # stored damaged, a broken seal or state included: said, as on the case page
+            "damaged": stored_rows.damage(case, events, read_damage(case)),
             "frames": frames,
             "verify": verification.verify_case(session, case).as_dict(),
         }

@@ -271,7 +271,8 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
     its times as aware datetimes, which the page formats; `beroepsgroep` the name of its
     group, or None with `beroepsgroep_organisatie` the organisation's when none was recorded),
     its timeline, the path through the diagram, the organisation's contacts, the linked cases
-    (links.page_part) and `damaged`: what is stored damaged, or None (stored_rows.damage)."""
+    (links.page_part) and `damaged`: what is stored damaged, a broken seal or unloadable
+    state included, or None (stored_rows.damage)."""
     case = get_case(who, case_id, action=action, stamp=aware)
     with unit_of_work() as session:
         definition = versions.readable_definition(session, case["process_version"])
@@ -314,7 +315,9 @@ def case_page(who: Principal, case_id: Any, action: str = "read") -> dict[str, A
         from .consults import candidates  # consults builds on cases: imported when needed
         consult_people = candidates(session, who, row)
         linked = links.page_part(session, who, row, case["linked_cases"])
-        damaged = damage(row, events)  # in the session: a version that is gone is read there
+        # in the session: a version that is gone is read there; get_case named a broken seal
+        # or state (write_refusals.unshown), judged once
+        damaged = damage(row, events, case.get("stored_damage"))
         for task in case["tasks"]:
             task["mine"] = users.may_complete(who, row, task["lane"]) if task["step"] != "consult" \
                 else session.scalar(select(Consult.user_id).where(Consult.task_id == task["id"])) \

@@ -264,8 +264,8 @@ def _plan(conn: Connection, case_id: int, now: datetime,
         return plan
     definition = definition_for(conn, case.process_version)
     workflow = write_refusals.workflow_for_write(cache_key, case, definition)
-    ready = [task_view(r) for r in conn.execute(
-        select(_tasks).where(_tasks.c.case_id == case_id, _tasks.c.state == "ready"))]
+    rows = conn.execute(select(_tasks).where(_tasks.c.case_id == case_id, _tasks.c.state == "ready")).all()
+    ready = [task_view(r) for r in rows]
     # The row only finds the candidate: the workflow's own due time decides (issue 13 F4, a
     # due_at moved forward by hand fired a timer a month early). No such timer: stale below.
     own = {w.task_id: w for w in timers.waiting(workflow)}
@@ -289,6 +289,8 @@ def _plan(conn: Connection, case_id: int, now: datetime,
                         settings=settings if settings is not None else due.settings(conn))
     change.timer_fired(waited, now)
     change.advanced(definition, advance, {r["id"] for r in ready}, now)
+    if change.cancelled:  # a row it cancels is not written over stored damaged (issue 11)
+        write_refusals.refuse_damaged_tasks(case_id, rows, change.cancelled)
     case.id_counter = ids.counter
     case.workflow_state = dump_state(workflow)
     plan.change, plan.workflow = change, workflow

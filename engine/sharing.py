@@ -118,9 +118,12 @@ def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
                                            CASE_STARTERS, N_("medewerker"))
         if new_owner.id == case.owner_id:
             raise Invalid(N_("Ongeldige gegevens."), {"user": N_("Deze collega is al eigenaar.")})
+        # the inbox rows carry the owner: none is written over stored damaged (issue 11)
+        write_refusals.refuse_damaged_tasks(case.id, session.scalars(
+            select(TaskRecord).where(TaskRecord.case_id == case.id)))
         old_owner = case.owner
         case.owner_id = new_owner.id
-        # the inbox rows carry the owner; the old owner's drafts of this case go with the case
+        # the old owner's drafts of this case go with the case
         session.execute(update(TaskRecord).where(TaskRecord.case_id == case.id)
                         .values(owner_id=new_owner.id))
         task_ids = select(TaskRecord.id).where(TaskRecord.case_id == case.id)

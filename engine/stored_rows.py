@@ -87,18 +87,22 @@ def as_flag(value: Any) -> Any:
 
 
 def refuse_damaged_task(case_id: Any, values: Any) -> None:
-    """Nothing when the task row's values (a TaskRecord, or a dict of column -> value as read)
-    are sound; raises DamagedCase (409, REFUSED) naming case `case_id` and each damaged column
-    as tasks.<column> otherwise. A completion and a draft call it after their access check: a
-    state, flag, seal or time no product wrote says nothing about whether the task is open
-    (issue 11: refuse hostile state; nothing is stored)."""
-    found = values if isinstance(values, dict) else {
-        prop.columns[0].name: getattr(values, prop.key)
-        for prop in inspect(values).mapper.column_attrs}
-    damage = {f"tasks.{name}": kind for name, kind in
-              ((name, value_damage(value)) for name, value in found.items()) if kind is not None}
-    if damage:
+    """Nothing when the task row's values (task_damage) are sound; raises DamagedCase (409,
+    REFUSED) naming case `case_id` and each damaged column as tasks.<column> otherwise. A
+    completion and a draft call it after their access check: a state, flag, seal or time no
+    product wrote says nothing about whether the task is open (issue 11: refuse hostile state;
+    nothing is stored)."""
+    if damage := task_damage(values):
         raise refusal(case_id, damage)
+
+
+def task_damage(values: Any) -> dict[str, Any]:
+    """The damaged columns of a task row (a TaskRecord, a Row, or a dict of column -> value as
+    read), as {"tasks.<column>": the kind in Dutch} (value_damage); empty when it is sound."""
+    found = values if isinstance(values, dict) else values._asdict() if hasattr(values, "_asdict") \
+        else {prop.columns[0].name: getattr(values, prop.key) for prop in inspect(values).mapper.column_attrs}
+    return {f"tasks.{name}": kind for name, kind in
+            ((name, value_damage(value)) for name, value in found.items()) if kind is not None}
 
 
 def damage_of(row: Any) -> dict[str, str]:
@@ -336,22 +340,21 @@ _EVENT_FIELDS = ("at", "actor", "action", "step", "data")
 _SHOWN = {*_CASE_FIELDS, "id", "process_version", "stalled_at"}  # what cases.case_dict shows
 
 
-def damage(case: Any, events: Sequence[Any]) -> Message | None:
+def damage(case: Any, events: Sequence[Any], more: dict[str, Any] | None = None) -> str | None:
     """What of a case row and its history events is stored damaged (engine/stored_text.py,
-    stored_time.py), in Dutch: "beschadigd opgeslagen: started_at: geen geldig tijdstip;
-    gebeurtenis 2 data: ..."; None when nothing is. The dossier and the case page say so
+    stored_time.py), and `more` (column -> kind: write_refusals.read_damage), in Dutch:
+    "started_at: geen geldig tijdstip; gebeurtenis 2 data: ..."; None when nothing is. The
+    dossier and the case page say so under their heading "Deze casus is beschadigd opgeslagen"
     rather than showing a time of 1970 or empty data as if recorded (issue 11 point 6)."""
     # an ORM Case: every column, its owner and its process version (row_damage)
-    columns = row_damage(case) if isinstance(case, Base) else {
-        name: kind for name in _CASE_FIELDS if (kind := value_damage(getattr(case, name)))}
+    columns = {**(row_damage(case) if isinstance(case, Base) else {
+        name: kind for name in _CASE_FIELDS if (kind := value_damage(getattr(case, name)))}), **(more or {})}
     found = [Message(N_("{field}: {reason}"), field=name, reason=kind) for name, kind in columns.items()]
     for e in events:
         found += [Message(N_("gebeurtenis {seq} {field}: {reason}"), seq=e.seq, field=name,
                           reason=kind) for name, kind in
                   ((name, value_damage(getattr(e, name))) for name in _EVENT_FIELDS) if kind]
-    if not found:
-        return None
-    return Message(N_("beschadigd opgeslagen: {fields}"), fields=joined(found, "; "))
+    return joined(found, "; ") if found else None
 
 
 _MARKS = ("cases", "history_events", "tasks")

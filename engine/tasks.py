@@ -178,7 +178,8 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
             gone = stored_rows.GoneVersion(case.process_version).damage
             raise stored_rows.refusal(case.id, {"process_version": gone})
         owner = row.owner_name
-        still_ready = [task_view(r) for r in conn.execute(_READY_QUERY, {"case_id": case.id})]
+        ready_rows = conn.execute(_READY_QUERY, {"case_id": case.id}).all()
+        still_ready = [task_view(r) for r in ready_rows]
         settings = due.settings_of(conn, row)
         cache_key = (str(conn.engine.url), case.id)
         # after a melding the team is informed, in this completion (engine/informing.py)
@@ -205,6 +206,8 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
     if informed is not None:
         change.event(informing.SYSTEM, informing.INFORMED, now, step=row.step, data=informed)
     change.advanced(definition, advance, before, now)
+    if change.cancelled:  # a row it cancels is not written over stored damaged (issue 11)
+        write_refusals.refuse_damaged_tasks(case.id, ready_rows, change.cancelled)
     case.id_counter = ids.counter
     case.workflow_state = dump_state(workflow)
     return change, owner, now, workflow, cache_key

@@ -10,10 +10,14 @@ stored_rows.REFUSED naming what is wrong and nothing stored, when the case
   serializer version).
 
 The doors: completion (engine/tasks.py), drafts, consults (request, answer), handover and
-sharing, a link from a new case, the scheduler's fire, the move to another version. Reads stay
-open and name the damage as before. The completion, the product's hot path, asks no question
+sharing, a link from a new case, the scheduler's fire, the move to another version. A door
+that rewrites existing task rows (the handover their owner, the move their name and lane, a
+completion or fire the rows it cancels) refuses a damaged one too (refuse_damaged_tasks).
+Reads stay open and name the same damage (read_damage: the API's `damaged`, the case, print
+and step-through pages, the dossier). The completion, the product's hot path, asks no question
 twice: its header is judged by the HMAC its write computes anyway (audit.resealed refuses a
-broken seal) and its state by the load it does anyway (state_refusal)."""
+broken seal) and its state by the load it does anyway (state_refusal); its answer needs no
+read_damage (its write just sealed the case)."""
 
 from __future__ import annotations
 
@@ -50,16 +54,39 @@ def write_damage(case: Any, seal: bool = True, state: bool = True) -> dict[str, 
     """What a write to `case` (a Case, loaded or built from a row) is refused for: column ->
     what is wrong, in Dutch; empty when nothing is. The row's damage (stored_rows.row_damage)
     alone when it has any: the seal of a header with a value that does not read cannot be
-    judged. Else, with `seal`, a header that does not match its keyed hash (header_hash:
+    judged. Else sealed_damage (with `seal`, the header's keyed hash; with `state`, the
+    stored workflow state)."""
+    return stored_rows.row_damage(case) or sealed_damage(case, seal, state)
+
+
+def sealed_damage(case: Any, seal: bool = True, state: bool = True) -> dict[str, Any]:
+    """What is wrong beyond the columns of case `case`, whose row reads sound (row_damage
+    empty): with `seal`, a header that does not match its keyed hash (header_hash:
     stored_rows.SEAL_BROKEN), and with `state`, a state that does not load (state_damage)."""
-    damage = stored_rows.row_damage(case)
-    if damage:
-        return damage
+    damage: dict[str, Any] = {}
     if seal and not audit.header_ok(case.id, case):
         damage["header_hash"] = stored_rows.SEAL_BROKEN
     if state:
         damage.update(state_damage(case.workflow_state))
     return damage
+
+
+def read_damage(case: Any) -> dict[str, Any]:
+    """What a read door (the API's case, the case and print pages, the dossier, the step-through)
+    names of case `case` (a Case in a session) beside its damaged columns, which case_dict and
+    stored_rows.damage name already: write_damage's broken seal and unloadable state, the same
+    rule a write is refused by (issue 11: the damage a write names, a read names too). Empty
+    when the row has damaged columns (the seal cannot be judged) or nothing is wrong. Loads
+    the deferred workflow_state: never called by the completion (its answer was just sealed)."""
+    return {} if stored_rows.row_damage(case) else sealed_damage(case)
+
+
+def unshown(case: Any) -> dict[str, Any]:
+    """{"stored_damage": read_damage} for the API's case (cases.get_case), which names it in
+    `damaged` (webui/api/models.py Stored) as it names the unshown columns (stored_rows.unshown,
+    never both: read_damage is empty for a row with damaged columns), else {}."""
+    found = read_damage(case)
+    return {"stored_damage": found} if found else {}
 
 
 def refuse_damaged(case: Any, seal: bool = True, state: bool = True) -> None:
@@ -74,6 +101,18 @@ def refuse_damaged(case: Any, seal: bool = True, state: bool = True) -> None:
     damage = write_damage(case, seal, state)
     if damage:
         raise stored_rows.refusal(case.id, damage)
+
+
+def refuse_damaged_tasks(case_id: Any, rows: Any, ids: Any = None) -> None:
+    """Nothing when no task row of case `case_id` that a write rewrites holds a value stored
+    damaged; raises DamagedCase (409, naming tasks.<column>: stored_rows.task_damage) otherwise.
+    `rows`: the case's task rows as read (TaskRecords or Rows); `ids`: those the write rewrites
+    (cancels), every row when None. The handover (every row's owner), the completion and the
+    scheduler's fire (the rows they cancel) call it before they write: a write over a damaged
+    row would hide what verify names of it (issue 11)."""
+    for row in rows:
+        if ids is None or row.id in ids:
+            stored_rows.refuse_damaged_task(case_id, row)
 
 
 def state_refusal(case_id: Any, exc: BaseException) -> stored_rows.DamagedCase:
@@ -97,21 +136,35 @@ def workflow_for_write(cache_key: tuple[str, int], case: Any, definition: Any) -
         raise state_refusal(case.id, exc) from None
 
 
-def damage_line(case: Any) -> Message | None:
-    """What a move to another version (engine/migration.py) is refused for, for case `case`,
-    in Dutch: "beschadigd opgeslagen: started_at: een waarde buiten het bereik (...)", or
-    "... header_hash: de kop van de casus klopt niet met zijn sleutelhash"; None when nothing
-    is (write_damage; the move loads each state itself and names it with moved_state_damage)."""
-    damage = write_damage(case, state=False)
+def damage_line(case: Any, tasks: Any = ()) -> Message | None:
+    """What a move to another version (engine/migration.py) is refused for, for case `case`
+    and its task rows the move rewrites (`tasks`, as read), in Dutch: "beschadigd opgeslagen:
+    started_at: een waarde buiten het bereik (...)", "... header_hash: de kop van de casus
+    klopt niet met zijn sleutelhash", "... workflow_state: ...", "... tasks.due_at: ..."; None
+    when nothing is (write_damage, stored_rows.task_damage). The state's cheap check here, so
+    that one run names every damaged case (a state that decodes but no workflow's shape is
+    named when the move loads it: state_for_move)."""
+    damage = write_damage(case)
+    for row in tasks:
+        damage.update(stored_rows.task_damage(row))
     if not damage:
         return None
     return Message(N_("beschadigd opgeslagen: {fields}"), fields=stored_rows.damage_fields(damage))
 
 
-def moved_state_damage(exc: BaseException) -> Message:
-    """A state that did not load in a move (`exc`), as damage_line names a case:
+def damage_lines(cases: Any, tasks: Any) -> list[tuple[int, Any]]:
+    """(case id, damage_line) for each case of `cases` (Cases in a session) stored damaged, with
+    its task rows a move rewrites (`tasks`: case id -> its ready rows), in order: all of them
+    in one run of `meldcode migrate` (issue 11: a refusal names every case, never in stages)."""
+    return [(case.id, line) for case in cases if (line := damage_line(case, tasks[case.id]))]
+
+
+def state_for_move(definition: Any, case: Any) -> tuple[Any, Message | None]:
+    """(the workflow of `case` loaded by `definition`, None) for a move to another version, or
+    (None, what is wrong, as damage_line names a case) when its stored state does not load:
     "beschadigd opgeslagen: workflow_state: de toestand van het proces is onleesbaar: ..."."""
-    return Message(
-        N_("beschadigd opgeslagen: {fields}"),
-        fields=stored_rows.damage_fields({"workflow_state": unreadable(exc)}),
-    )
+    try:
+        return adapter.load_state(definition, case.workflow_state), None
+    except (adapter.UntrustedState, ValueError, LookupError, TypeError, RecursionError) as exc:
+        return None, Message(N_("beschadigd opgeslagen: {fields}"),
+                             fields=stored_rows.damage_fields({"workflow_state": unreadable(exc)}))

@@ -2,8 +2,9 @@
 changed, a closed case set back to open, its uitkomst emptied), whose stored workflow state
 does not load, or whose id_counter leaves no room for the next write's task ids, takes no
 write through any door: the same Dutch 409 naming what is wrong (exit 1 and a named line for
-`meldcode migrate`, a warning and no fire for the scheduler), nothing stored. Reads stay open
-and are logged; the header stays broken (never sealed anew by a refusal or a read).
+`meldcode migrate`, a warning and no fire for the scheduler), nothing stored. Reads stay open,
+are logged and name the damage as they name column damage; the header stays broken (never
+sealed anew by a refusal or a read). A door that rewrites a task row refuses a damaged one.
 
 The doors' code is the same on both databases except where noted: the id_counter (one more
 write would not fit PostgreSQL's INTEGER) and the scheduler (a claim per case on PostgreSQL,
@@ -11,6 +12,8 @@ batches on SQLite) run on both, the rest on SQLite only (the suite's time)."""
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +21,16 @@ import pytest
 from sqlalchemy import text as sql
 
 from engine import audit, cases, clock, consults, models, scheduler, store, tasks
-from tests.helpers import Client, cli, complete_stap1, deploy_timers, fired, renamed_files, store_version
+from tests.helpers import (
+    Client,
+    cli,
+    complete_stap1,
+    deploy_timers,
+    fired,
+    renamed_files,
+    store_version,
+    text,
+)
 from tests.helpers import write_as_database_writer as write
 from tests.scenarios.paths import LONGEST, SCENARIOS, fill
 
@@ -264,3 +276,132 @@ def test_the_scheduler_fires_no_timer_of_such_a_case(people, db_url, caplog, kin
     lines = [r.getMessage() for r in caplog.records if f"case {damaged}" in r.getMessage()]
     assert lines and all("stored damaged" in line and OPEN_KINDS[kind][1] in line for line in lines), lines
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+# --- the read doors name what the write doors refuse (issue 11, task D) ----------------------
+
+GONE_TWICE = ("beschadigd opgeslagen: beschadigd opgeslagen", "<p>beschadigd opgeslagen")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("kind", ["header_hash", "workflow_state", *CLOSED_KINDS])
+def test_every_read_door_names_a_broken_seal_or_state(app, people, db_url, kind):
+    """The API's case (`damaged`), the case page, its print page, the step-through and the
+    dossier name a broken seal or a state that does not load as they name column damage: a
+    closed case set back to open no longer reads as an open case without tasks. The notice
+    says "beschadigd opgeslagen" once."""
+    if kind in CLOSED_KINDS:
+        case_id, named = closed_case(people), SEAL
+        plant(db_url, case_id, CLOSED_KINDS[kind])
+    else:
+        case_id = cases.start_case(people["mw"], {"client_ref": "Jansen", "reason": "zorgen"})["id"]
+        named = OPEN_KINDS[kind][1]
+        plant(db_url, case_id, OPEN_KINDS[kind][0]["sqlite"])
+    answer = app.test_client().get(f"/api/v1/cases/{case_id}", headers=people.auth("mw"))
+    assert answer.status_code == 200 and named in answer.get_json().get("damaged", ""), answer.get_json()
+    for who, path in (("mw", f"/casussen/{case_id}"), ("mw", f"/casussen/{case_id}/afdrukken"),
+                      ("aud", f"/audit/casussen/{case_id}")):
+        browser = Client(app)
+        browser.login(who)
+        body = html.unescape(text(browser.http.get(path, base_url="http://localhost")))
+        assert "Deze casus is beschadigd opgeslagen" in body and named in body, (path, body[:3000])
+        assert not [twice for twice in GONE_TWICE if twice in body], path
+    browser = Client(app)
+    browser.login("mw")
+    dossier = json.loads(text(browser.http.get(f"/casussen/{case_id}/dossier.json", base_url="http://localhost")))
+    assert named in dossier["case"]["damaged"], dossier["case"]
+    assert not seal_holds(case_id) or kind == "workflow_state"  # no read sealed it anew
+
+
+# --- a task row stored damaged: no door writes over it (issue 11, task D F4) ------------------
+
+TASK_DUE = "tasks.due_at: geen geldig tijdstip"
+
+
+def task_owners(case_id: int) -> list:
+    with store.unit_of_work() as session:
+        query = sql("SELECT id, owner_id FROM tasks WHERE case_id = :c ORDER BY id")
+        return list(session.execute(query, {"c": case_id}))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_handover_writes_over_no_damaged_task_row(app, people, db_url, open_case):
+    case_id, task, _consult = open_case
+    write(db_url, "UPDATE tasks SET due_at = 'garbage' WHERE id = :t", t=task[0])
+    owners = task_owners(case_id)
+    wrong = try_doors(app, people, case_id, ["handover"], TASK_DUE)
+    assert wrong == [], wrong
+    assert task_owners(case_id) == owners
+    assert access_lines(case_id)[-1] == ("hand_over:conflict", "denied")
+
+
+def damaged_and_sound(people, db_url, monkeypatch) -> tuple[dict, int, int]:
+    """Open cases on version 1: kind -> a case stored damaged so, and a sound one; the target
+    version (its step 1 renamed)."""
+    start = lambda ref: cases.start_case(people["mw"], {"client_ref": ref, "reason": "zorgen"})["id"]  # noqa: E731
+    damaged = {kind: start(kind) for kind in ("header_hash", "workflow_state", "task")}
+    plant(db_url, damaged["header_hash"], OPEN_KINDS["header_hash"][0]["sqlite"])
+    plant(db_url, damaged["workflow_state"], OPEN_KINDS["workflow_state"][0]["sqlite"])
+    write(db_url, "UPDATE tasks SET due_at = 'garbage' WHERE case_id = :c", c=damaged["task"])
+    sound = start("Pietersen")
+    target = store_version(
+        renamed_files('name="Stap 1: Signalen in kaart brengen"', 'name="Stap 1: Signalen"'), monkeypatch
+    )
+    return damaged, sound, target
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_move_names_every_damaged_case_in_one_run_and_logs_each(people, db_url, monkeypatch):
+    """Row or seal damage, a state that does not load and a damaged task row it would rewrite:
+    one run names all three cases (exit 1, nothing moved) and writes each its access-log line
+    migrate:conflict, outcome denied, as every web and API refusal is logged (NEN 7513)."""
+    damaged, sound, target = damaged_and_sound(people, db_url, monkeypatch)
+    before = {c: snapshot(c) for c in (*damaged.values(), sound)}
+    logged = {c: access_lines(c) for c in before}
+    result = cli("migrate", "--from", "1", "--to", str(target), "--user", "pb")
+    assert result.exit_code == 1, result.output
+    for kind, named in (("header_hash", SEAL), ("workflow_state", STATE), ("task", TASK_DUE)):
+        assert f"casus {damaged[kind]}: beschadigd opgeslagen: {named}" in result.output, result.output
+    assert f"casus {sound}:" not in result.output and "Traceback" not in result.output
+    assert {c: snapshot(c) for c in before} == before
+    for case_id in damaged.values():
+        assert access_lines(case_id) == [*logged[case_id], ("migrate:conflict", "denied")]
+    assert access_lines(sound) == logged[sound]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_notice_says_stored_damaged_once(app, people, db_url):
+    """A case whose process_version names no version: the case page and its print page head
+    the damage "Deze casus is beschadigd opgeslagen" and then name it, never the words twice."""
+    case_id = cases.start_case(people["mw"], {"client_ref": "Jansen", "reason": "zorgen"})["id"]
+    plant(db_url, case_id, "process_version = 99")
+    browser = Client(app)
+    browser.login("mw")
+    for path in (f"/casussen/{case_id}", f"/casussen/{case_id}/afdrukken"):
+        body = html.unescape(text(browser.http.get(path, base_url="http://localhost")))
+        assert "process_version: geen bestaande procesversie (99)" in body, body[:3000]
+        assert not [twice for twice in GONE_TWICE if twice in body], path
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_completion_cancels_no_damaged_task_row(app, people, db_url):
+    """The step that closes a case cancels its open consult's task row (consults.withdraw_open):
+    with that row stored damaged, the step is refused (409 naming it) and nothing is stored;
+    the steps before it, which leave the row alone, go through."""
+    scenario = next(s for s in SCENARIOS if s.name == "zorgen_weggenomen")
+    case = cases.start_case(people["mw"], {"client_ref": "Jansen", "reason": "zorgen"})
+    asked = consults.request(people["mw"], case["id"], {"user": "af", "question": "Wat nu?"})
+    write(db_url, "UPDATE tasks SET due_at = 'garbage' WHERE id = :t", t=asked["task_id"])
+    while True:
+        step = next(t for t in case["tasks"] if t["step"] != "consult")
+        task = tasks.get_task(people["mw"], step["id"])
+        before = snapshot(case["id"])
+        response = api(app, people, "mw", f"/api/v1/tasks/{task['id']}/complete",
+                       {"data": fill(task["form"]["fields"], scenario.decisions)})
+        if response.status_code != 200:
+            break
+        case = response.get_json()
+        assert case["status"] == "open", "the case closed over its damaged consult row"
+    assert response.status_code == 409, response.get_data(as_text=True)
+    assert REFUSED.format(c=case["id"], fields=TASK_DUE) in response.get_data(as_text=True)
+    assert snapshot(case["id"]) == before
