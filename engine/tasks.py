@@ -72,7 +72,8 @@ def get_task(who: Principal, task_id: Any, stamp: Stamp = audit.iso,
     given, adds to the view in the same read transaction, after the access check: it gets
     the session, the view and the case data (None for a consult task or damaged data). A
     case whose process version is gone (versions.readable_definition) gives the task without
-    a form and `stored_damage` naming it. Raises NotFound, Denied (logged)."""
+    a form and `stored_damage` naming the row's damage (stored_rows.row_damage: a version
+    that names nothing, or text where its number belongs). Raises NotFound, Denied (logged)."""
 
     def run(session: Session):
         view = read(session)
@@ -95,7 +96,7 @@ def get_task(who: Principal, task_id: Any, stamp: Stamp = audit.iso,
         view = task_view(row, stamp)
         if is_gone(definition):  # the version is gone: no form to offer, the damage named
             view.update(documentation="", form={"fields": []},
-                        stored_damage=stored_rows.version_damage(case))
+                        stored_damage=stored_rows.row_damage(case))
         else:
             step = definition.steps[row.step]
             # Help texts may name the organisation's contacts and the case's afwegingskader as
