@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, forms, stored_rows, timezones, write_refusals
+from . import audit, commands, forms, stored_rows, timezones, write_refusals
 from .errors import Conflict, Forbidden
 from .messages import N_
 from .models import Case, Draft, TaskRecord, User, utcnow
@@ -65,12 +65,22 @@ def save(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
     except _Denied as denied:
         _log_denied(who, denied.case_id)
         raise Forbidden(N_("Deze taak is niet voor u.")) from None
+    except _Refused as refused:  # logged save_draft:conflict, denied, as every door's (NEN 7513)
+        raise commands.refusal_logged(who, [refused.case_id], "save_draft", refused.error) from None
 
 
 class _Denied(Exception):
     def __init__(self, case_id: int):
         super().__init__(case_id)
         self.case_id = case_id
+
+
+class _Refused(Exception):
+    """A draft refused on a damaged case or task row (stored_rows.DamagedCase `error`)."""
+
+    def __init__(self, case_id: int, error: stored_rows.DamagedCase):
+        super().__init__(case_id)
+        self.case_id, self.error = case_id, error
 
 
 def _save(session: Session, who: Principal, task_id: Any, data: Any, definition_for) -> dict:
@@ -87,8 +97,11 @@ def _save(session: Session, who: Principal, task_id: Any, data: Any, definition_
         raise _Denied(case.id)
     # a draft builds on the case's data and version: never on a damaged row, a broken seal
     # or a state that does not load (issue 11)
-    write_refusals.refuse_damaged(case)
-    stored_rows.refuse_damaged_task(case.id, row)
+    try:
+        write_refusals.refuse_damaged(case)
+        write_refusals.refuse_broken_tasks(case, [row])  # damaged, seal, owner (issue 11)
+    except stored_rows.DamagedCase as error:
+        raise _Refused(case.id, error) from None
     if row.step != "consult":
         # only the fields on this case's form, as a completion takes them (forms.validate):
         # an answer to one its shown_when leaves off is never posted, can contradict the

@@ -187,18 +187,16 @@ def _plan(session: Session, from_version: Any, to_version: Any):
     new = versions.definition_for(session, target.version)
     cases = _open_cases(session, source.version)
     ready, consults = _ready_rows(session, [c.id for c in cases])
-    # A case stored damaged (row, seal, state, a task row it rewrites) is never moved (issue 11)
-    problems: list[tuple[int, Any]] = write_refusals.damage_lines(cases, ready)  # each in one run
+    # A case stored damaged (row, seal, state, any task row: seal, owner) is never moved (issue 11)
+    problems: list[tuple[int, Any]] = write_refusals.damage_lines(session, cases)  # each in one run
     for case in cases:  # then the cheap check: every open step is a user task of the target
         for step in sorted({r.step for r in ready[case.id]}):
             if step not in new.steps:
                 problems.append((case.id, Message(
                     N_("stap '{step}' staat open maar bestaat niet in versie {number}"),
                     step=step, number=target.version)))
-    if problems:
-        return source, target, new, [], problems
-    plans = []
-    for case in cases:
+    plans, named = [], {c for c, _ in problems}  # every case refused named in this one run
+    for case in (c for c in cases if c.id not in named):
         ids, before = adapter.IdSource(case.id, case.id_counter), {r.id for r in ready[case.id]}
         workflow, damaged = write_refusals.state_for_move(old, case)
         if damaged is not None:

@@ -118,8 +118,9 @@ def hand_over(who: Principal, case_id: Any, payload: Any) -> dict[str, Any]:
                                            CASE_STARTERS, N_("medewerker"))
         if new_owner.id == case.owner_id:
             raise Invalid(N_("Ongeldige gegevens."), {"user": N_("Deze collega is al eigenaar.")})
-        # the inbox rows carry the owner: none is written over stored damaged (issue 11)
-        write_refusals.refuse_damaged_tasks(case.id, session.scalars(
+        # the inbox rows carry the owner: none is written over stored damaged, over a broken
+        # seal or an owner not the case's (the evidence verify names, issue 11)
+        write_refusals.refuse_broken_tasks(case, session.scalars(
             select(TaskRecord).where(TaskRecord.case_id == case.id)))
         old_owner = case.owner
         case.owner_id = new_owner.id

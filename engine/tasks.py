@@ -167,8 +167,9 @@ def _plan_completion(who: Principal, task_id: Any, data: Any, from_web: bool) ->
             id=row.owner_id, name=row.owner_name, manager_id=row.owner_manager_id)
         if not may_complete(who, case, row.lane):
             raise Denied(N_("Deze taak is niet voor u."), case.id, "complete_task")
-        stored_rows.refuse_damaged_task(case.id, {c.name: getattr(row, f"t_{c.name}")
-                                                  for c in _tasks.columns})
+        # its row as stored: no damaged value, its seal (one HMAC) and owner hold (issue 11)
+        write_refusals.refuse_broken_tasks(case, [{c.name: getattr(row, f"t_{c.name}")
+                                                   for c in _tasks.columns}])
         if row.task_state != "ready":
             raise Conflict(N_("Deze taak is al afgerond of staat niet meer open."))
         # nothing is built on a damaged row (issue 11); its seal is judged by the write's own

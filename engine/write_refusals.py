@@ -21,10 +21,14 @@ read_damage (its write just sealed the case)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
-from . import adapter, audit, failures, stored_rows, workflow_cache
+from sqlalchemy import select
+
+from . import adapter, audit, failures, settings, stored_rows, task_rows, workflow_cache
 from .messages import N_, Message
+from .models import TaskRecord
 
 # What a write says of a stored workflow state that does not load, with why (the adapter's
 # Dutch reason: no zlib, no JSON, another serializer version, no workflow's shape).
@@ -115,6 +119,43 @@ def refuse_damaged_tasks(case_id: Any, rows: Any, ids: Any = None) -> None:
             stored_rows.refuse_damaged_task(case_id, row)
 
 
+# What a write says of a task row whose keyed seal does not hold (task_rows.intact: its step,
+# name, lane, times or urgency changed outside the product) or whose owner is not the case's
+# (the writers copy the case's owner into every row); verify names both (task_rows.check_rows).
+TASK_SEAL_BROKEN = N_("de taakrij klopt niet met zijn sleutelhash")
+TASK_OWNER = N_("de eigenaar (gebruiker {have}) is niet die van de casus (gebruiker {want})")
+
+
+def task_write_damage(owner_id: Any, row: Any, key: bytes | None = None) -> dict[str, Any]:
+    """What a write that builds on or rewrites task row `row` (a TaskRecord, a Row, or a dict of
+    column -> value as read) of a case owned by user `owner_id` is refused for: its damaged
+    columns alone when it has any (stored_rows.task_damage: a seal over a value that does not
+    read cannot be judged), else {"tasks.seal": TASK_SEAL_BROKEN} when its seal does not hold
+    (one HMAC; `key`: the history key, read when not given) and {"tasks.owner_id": TASK_OWNER}
+    when its owner is not the case's. Empty when the row is sound. Issue 11 (task F): a write
+    over such a row would hide what verify names of it, or act on a lane no product set."""
+    damage = stored_rows.task_damage(row)
+    if damage:
+        return damage
+    values = SimpleNamespace(**row) if isinstance(row, dict) else row
+    if not task_rows.intact(values, key):
+        damage["tasks.seal"] = TASK_SEAL_BROKEN
+    if values.owner_id != owner_id:
+        damage["tasks.owner_id"] = Message(TASK_OWNER, have=values.owner_id, want=owner_id)
+    return damage
+
+
+def refuse_broken_tasks(case: Any, rows: Any) -> None:
+    """Nothing when every task row of `rows` (as read) of case `case` is sound (task_write_damage
+    against the case's owner); raises DamagedCase (409, naming tasks.<column>) otherwise. The
+    completion (its task's row), a draft (its task's row) and the handover (every row it gives
+    the new owner) call it after their access check, before they write (issue 11, task F)."""
+    key = settings.history_key()
+    for row in rows:
+        if damage := task_write_damage(case.owner_id, row, key):
+            raise stored_rows.refusal(case.id, damage)
+
+
 def state_refusal(case_id: Any, exc: BaseException) -> stored_rows.DamagedCase:
     """The refusal of a write to case `case_id` whose stored state did not load (`exc`, as
     adapter.load_state raised it): the same 409 as every door's (refuse_damaged)."""
@@ -136,27 +177,36 @@ def workflow_for_write(cache_key: tuple[str, int], case: Any, definition: Any) -
         raise state_refusal(case.id, exc) from None
 
 
-def damage_line(case: Any, tasks: Any = ()) -> Message | None:
+def damage_line(case: Any, tasks: Any = (), key: bytes | None = None) -> Message | None:
     """What a move to another version (engine/migration.py) is refused for, for case `case`
     and its task rows the move rewrites (`tasks`, as read), in Dutch: "beschadigd opgeslagen:
     started_at: een waarde buiten het bereik (...)", "... header_hash: de kop van de casus
     klopt niet met zijn sleutelhash", "... workflow_state: ...", "... tasks.due_at: ..."; None
     when nothing is (write_damage, stored_rows.task_damage). The state's cheap check here, so
     that one run names every damaged case (a state that decodes but no workflow's shape is
-    named when the move loads it: state_for_move)."""
+    named when the move loads it: state_for_move); a task row's seal and owner too
+    (task_write_damage, `key`: the history key)."""
     damage = write_damage(case)
     for row in tasks:
-        damage.update(stored_rows.task_damage(row))
+        damage.update(task_write_damage(case.owner_id, row, key))
     if not damage:
         return None
     return Message(N_("beschadigd opgeslagen: {fields}"), fields=stored_rows.damage_fields(damage))
 
 
-def damage_lines(cases: Any, tasks: Any) -> list[tuple[int, Any]]:
-    """(case id, damage_line) for each case of `cases` (Cases in a session) stored damaged, with
-    its task rows a move rewrites (`tasks`: case id -> its ready rows), in order: all of them
-    in one run of `meldcode migrate` (issue 11: a refusal names every case, never in stages)."""
-    return [(case.id, line) for case in cases if (line := damage_line(case, tasks[case.id]))]
+def damage_lines(session: Any, cases: Any) -> list[tuple[int, Any]]:
+    """(case id, damage_line) for each case of `cases` (Cases in `session`) stored damaged, with
+    every task row of it (read here, any state: a state no product writes is named, never
+    taken for a closed row; a completed row's damage too, which verify names), in order: all
+    of them in one run of `meldcode migrate` (issue 11: a refusal names every case, never in
+    stages)."""
+    tasks: dict[int, list[Any]] = {case.id: [] for case in cases}
+    if tasks:
+        for row in session.scalars(select(TaskRecord).where(TaskRecord.case_id.in_(list(tasks)))
+                                   .order_by(TaskRecord.ready_at, TaskRecord.id)):
+            tasks[row.case_id].append(row)
+    key = settings.history_key()
+    return [(case.id, line) for case in cases if (line := damage_line(case, tasks[case.id], key))]
 
 
 def state_for_move(definition: Any, case: Any) -> tuple[Any, Message | None]:

@@ -405,3 +405,84 @@ def test_a_completion_cancels_no_damaged_task_row(app, people, db_url):
     assert response.status_code == 409, response.get_data(as_text=True)
     assert REFUSED.format(c=case["id"], fields=TASK_DUE) in response.get_data(as_text=True)
     assert snapshot(case["id"]) == before
+
+
+# --- a task row whose seal fails or whose owner is not the case's (issue 11, task F) ----------
+
+TASK_SEAL = "tasks.seal: de taakrij klopt niet met zijn sleutelhash"
+TASK_OWNER = "tasks.owner_id: de eigenaar (gebruiker 9999) is niet die van de casus"
+# kind -> (assignment to the case's ready rows, what the refusal names first)
+TASK_KINDS = {
+    "owner": ("owner_id = 9999", TASK_OWNER),
+    "name": ("name = 'Andere stap'", TASK_SEAL),
+    "seal": ("seal = 'x'", TASK_SEAL),
+}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("kind", list(TASK_KINDS))
+def test_no_door_builds_on_a_task_row_changed_behind_its_seal(app, people, db_url, open_case, kind):
+    """F1: the handover would give every row the new owner (wiping what verify names), the
+    completion and the draft would build on the row: each is refused (409 naming the column,
+    nothing stored, each logged as refused: F6 for the draft); the row stays as planted."""
+    case_id, task, consult = open_case
+    write(db_url, f"UPDATE tasks SET {TASK_KINDS[kind][0]} WHERE case_id = :c AND state = 'ready'", c=case_id)
+    owners = task_owners(case_id)
+    for door, action in (("handover", "hand_over"), ("completion", "complete_task"), ("draft", "save_draft")):
+        wrong = try_doors(app, people, case_id, [door], TASK_KINDS[kind][1], task, consult)
+        assert wrong == [], wrong
+        assert access_lines(case_id)[-1] == (f"{action}:conflict", "denied"), door
+    assert task_owners(case_id) == owners
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_another_role_completes_no_step_whose_lane_was_changed(app, people, db_url, open_case):
+    """F7: the medewerker's step set to the aandachtsfunctionaris's lane (and owner) in the
+    database is not completed by the aandachtsfunctionaris: its seal fails."""
+    case_id, task, _consult = open_case
+    write(db_url, "UPDATE tasks SET lane = 'aandachtsfunctionaris', owner_id = :af WHERE id = :t",
+          af=people["af"].id, t=task[0])
+    before = snapshot(case_id)
+    response = api(app, people, "af", f"/api/v1/tasks/{task[0]}/complete", {"data": task[1]})
+    assert response.status_code == 409, response.get_data(as_text=True)
+    assert REFUSED.format(c=case_id, fields=TASK_SEAL) in response.get_data(as_text=True)
+    assert snapshot(case_id) == before
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_move_names_every_case_with_a_broken_task_row_in_one_run(people, db_url, monkeypatch):
+    """F2/F3: a step, lane or owner changed, a seal replaced, a completed row's time made
+    garbage, a state no product writes: one run of `meldcode migrate` names every such case
+    (exit 1), a sound one moves with them or not at all (nothing moved)."""
+    start = lambda ref: cases.start_case(people["mw"], {"client_ref": ref, "reason": "zorgen"})  # noqa: E731
+    planted = {
+        "step": ("step = 'stap2'", "tasks.seal"),
+        "lane": ("lane = 'aandachtsfunctionaris'", TASK_SEAL),
+        "owner": ("owner_id = 9999", TASK_OWNER),
+        "seal": ("seal = 'x'", TASK_SEAL),
+        "state": ("state = 'bogus'", "tasks.state: "),
+    }
+    damaged = {}
+    for kind, (assignment, _named) in planted.items():
+        damaged[kind] = start(kind)["id"]
+        write(db_url, f"UPDATE tasks SET {assignment} WHERE case_id = :c AND state = 'ready'",
+              c=damaged[kind])
+    first = start("completed")
+    task = tasks.get_task(people["mw"], first["tasks"][0]["id"])
+    tasks.complete_task(people["mw"], task["id"], fill(task["form"]["fields"], LONGEST.decisions))
+    damaged["completed"] = first["id"]
+    write(db_url, "UPDATE tasks SET completed_at = 'garbage' WHERE case_id = :c AND state = 'completed'",
+          c=first["id"])
+    planted["completed"] = ("", "tasks.completed_at: geen geldig tijdstip")
+    sound = start("Pietersen")["id"]
+    target = store_version(
+        renamed_files('name="Stap 1: Signalen in kaart brengen"', 'name="Stap 1: Signalen"'), monkeypatch
+    )
+    before = {c: snapshot(c) for c in (*damaged.values(), sound)}
+    result = cli("migrate", "--from", "1", "--to", str(target), "--user", "pb")
+    assert result.exit_code == 1, result.output
+    for kind, case_id in damaged.items():
+        named = f"casus {case_id}: beschadigd opgeslagen: {planted[kind][1]}"
+        assert named in result.output, (kind, result.output)
+    assert f"casus {sound}:" not in result.output and "Traceback" not in result.output
+    assert {c: snapshot(c) for c in before} == before
