@@ -2,7 +2,7 @@
 WorkflowCache), so the next step of the case does not deserialise the state it just wrote:
 after a completion, and after a case start too (the first step of every case)."""
 
-from engine import cases, tasks, workflow_cache
+from engine import adapter, cases, tasks, workflow_cache
 from tests.scenarios.paths import LONGEST, fill
 
 
@@ -14,7 +14,8 @@ def test_the_first_step_after_a_start_takes_the_started_workflow_from_the_cache(
     def no_load(*_args, **_kwargs):
         raise AssertionError("the state was read back from the database")
 
-    monkeypatch.setattr(tasks, "load_state", no_load)
+    # every write loads through write_refusals.workflow_for_write, which calls the adapter
+    monkeypatch.setattr(adapter, "load_state", no_load)
     done = tasks.complete_task(people["mw"], task["id"],
                                fill(task["form"]["fields"], LONGEST.decisions))
     assert done["completed_steps"] == [task["step"]]
