@@ -130,16 +130,25 @@ class PostgresServer:
                     time.sleep(0.1)
         return self.url(name)
 
-    def prepared_database(self) -> str:
+    def prepared_database(self, with_people: bool = False) -> str:
         """A new database as _prepared leaves one (migrated, the shipped processes deployed):
-        a copy of one prepared once per server."""
-        if not getattr(self, "template", None):
-            from engine import store
+        a copy of one prepared once per server. `with_people`: with the People as well (a
+        second template, made once; its People kept in _PEOPLE_OF for the fixture)."""
+        from engine import store
 
-            url = _prepared(self.create_database())
+        templates = self.__dict__.setdefault("templates", {})
+        if with_people not in templates:
+            url = self.prepared_database() if with_people else _prepared(self.create_database())
+            made = People(url) if with_people else None
             store.dispose_engines()  # a template must have no connections
-            self.template = url.rsplit("/", 1)[1]
-        return self.create_database(self.template)
+            templates[with_people] = url.rsplit("/", 1)[1], made
+            if not with_people:
+                self.template = templates[False][0]
+        name, made = templates[with_people]
+        url = self.create_database(name)
+        if made is not None:
+            _PEOPLE_OF[url] = made
+        return url
 
 
 @pytest.fixture(scope="session")
@@ -165,38 +174,74 @@ def _prepared(url: str) -> str:
 
 
 # Each test gets a copy of a database prepared once per process: preparing one takes about
-# 2 s (the migrations' commits wait for the disk), copying it a few milliseconds.
-_SQLITE_TEMPLATE: list[Path] = []
+# 2 s (the migrations' commits wait for the disk), copying it a few milliseconds. A test that
+# asks for `people` copies a second template that holds them: making them took 0.1-0.3 s a
+# test (seven users, each password checked for strength and hashed, a token and admin-log
+# lines each), in about 3,000 tests.
+_SQLITE_TEMPLATES: dict[bool, tuple[Path, People | None]] = {}
+# The People in the database at a URL a fixture just made from a template with them, until
+# the `people` fixture takes them.
+_PEOPLE_OF: dict[str, People] = {}
 
 
-def _prepared_sqlite(path: Path) -> str:
+def _copy_sqlite(source: Path, path: Path) -> str:
     import sqlite3
 
-    from engine import store
-
-    if not _SQLITE_TEMPLATE:
-        folder = tempfile.mkdtemp(prefix="meldcode-template-")
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        template = Path(folder) / "meldcode.sqlite"
-        _prepared(f"sqlite:///{template}")
-        store.dispose_engines()
-        _SQLITE_TEMPLATE.append(template)
-    source, target = sqlite3.connect(_SQLITE_TEMPLATE[0]), sqlite3.connect(path)
+    reader, writer = sqlite3.connect(source), sqlite3.connect(path)
     try:
-        source.backup(target)
+        reader.backup(writer)
     finally:
-        source.close()
-        target.close()
+        reader.close()
+        writer.close()
     return f"sqlite:///{path}"
 
 
-@pytest.fixture
-def sqlite_url(tmp_path, monkeypatch):
+def _sqlite_template(with_people: bool) -> tuple[Path, People | None]:
     from engine import store
 
-    url = _prepared_sqlite(tmp_path / "meldcode.sqlite")
+    if with_people not in _SQLITE_TEMPLATES:
+        folder = tempfile.mkdtemp(prefix="meldcode-template-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        template = Path(folder) / "meldcode.sqlite"
+        if with_people:
+            made = People(_copy_sqlite(_sqlite_template(False)[0], template))
+        else:
+            made = None
+            _prepared(f"sqlite:///{template}")
+        store.dispose_engines()
+        _SQLITE_TEMPLATES[with_people] = template, made
+    return _SQLITE_TEMPLATES[with_people]
+
+
+def _prepared_sqlite(path: Path, with_people: bool = False) -> str:
+    """A copy at `path` of the SQLite database prepared once per process (with the People:
+    `with_people`, which are kept in _PEOPLE_OF for the fixture). Out: its URL."""
+    template, made = _sqlite_template(with_people)
+    url = _copy_sqlite(template, path)
+    if made is not None:
+        _PEOPLE_OF[url] = made
+    return url
+
+
+def _with_people(request, fixture: str) -> bool:
+    """Whether the test's database is copied from the template with the People: when the test
+    asks for `fixture` and runs on the system clock (a test that put its own clock in place
+    first has them made under it, at its time, as before)."""
+    from datetime import UTC, datetime
+
+    from engine import clock
+
+    return fixture in request.fixturenames and abs(clock.now() - datetime.now(UTC)).total_seconds() < 5
+
+
+@pytest.fixture
+def sqlite_url(request, tmp_path, monkeypatch):
+    from engine import store
+
+    url = _prepared_sqlite(tmp_path / "meldcode.sqlite", _with_people(request, "sqlite_people"))
     monkeypatch.setenv("MELDCODE_DATABASE_URL", url)
     yield url
+    _PEOPLE_OF.pop(url, None)
     store.dispose_engines()
 
 
@@ -205,12 +250,14 @@ def db_url(request, tmp_path, monkeypatch):
     """The same test on SQLite and on a real PostgreSQL server."""
     from engine import store
 
+    with_people = _with_people(request, "people")  # made in the template: see _PEOPLE_OF
     if request.param == "sqlite":
-        url = _prepared_sqlite(tmp_path / "meldcode.sqlite")
+        url = _prepared_sqlite(tmp_path / "meldcode.sqlite", with_people)
     else:
-        url = request.getfixturevalue("pg_server").prepared_database()
+        url = request.getfixturevalue("pg_server").prepared_database(with_people)
     monkeypatch.setenv("MELDCODE_DATABASE_URL", url)
     yield url
+    _PEOPLE_OF.pop(url, None)
     store.dispose_engines()
 
 
@@ -238,6 +285,12 @@ class People:
                 self.tokens[name] = tokens.create_token(session, name)
                 self.principals[name] = users.Principal.of(user, "127.0.0.1")
 
+    def copy(self) -> People:
+        """The same users and tokens, in dicts of its own (a test may add to them)."""
+        twin = object.__new__(People)
+        twin.tokens, twin.principals = dict(self.tokens), dict(self.principals)
+        return twin
+
     def __getitem__(self, name):
         return self.principals[name]
 
@@ -247,12 +300,17 @@ class People:
 
 @pytest.fixture
 def people(db_url):
-    return People(db_url)
+    """The People, in the test's database: already there when db_url copied the template
+    with them (it does when the test asks for this fixture), else made now."""
+    made = _PEOPLE_OF.pop(db_url, None)
+    return made.copy() if made is not None else People(db_url)
 
 
 @pytest.fixture
 def sqlite_people(sqlite_url):
-    return People(sqlite_url)
+    """As `people`, in the SQLite database of sqlite_url."""
+    made = _PEOPLE_OF.pop(sqlite_url, None)
+    return made.copy() if made is not None else People(sqlite_url)
 
 
 @pytest.fixture
