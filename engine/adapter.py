@@ -49,6 +49,7 @@ from .errors import Conflict
 from .expressions import SCRIPT_ENGINE
 from .messages import N_, Message
 from .state_bytes import dump_json, loads, unpack
+from .task_walk import MeldcodeWorkflow
 from .timers import TIMER_CLASSES
 
 # --- deterministic task ids ------------------------------------------------------------------
@@ -321,6 +322,9 @@ _CONFIG = {**CAMUNDA_CONFIG, **{ours: CAMUNDA_CONFIG[ours.__mro__[2]] for ours i
 _CONFIG[spiff_task_module.Task] = _TaskConverter
 _registry = BpmnWorkflowSerializer.configure(_CONFIG)
 _SpeclessWorkflowConverter(BpmnWorkflow, _registry)
+# Loaded states become MeldcodeWorkflow (engine/task_walk.py), stored under BpmnWorkflow's name:
+# the bytes stay the same both ways.
+_SpeclessWorkflowConverter(MeldcodeWorkflow, _registry, "BpmnWorkflow")
 _serializer = _StoredStateSerializer(_registry)
 
 

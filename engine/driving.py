@@ -35,6 +35,7 @@ from .errors import Conflict
 from .expressions import SCRIPT_ENGINE, ExpressionError
 from .form_choices import defaults_of
 from .messages import N_, Message
+from .task_walk import MeldcodeWorkflow
 
 MELDING_STEP = "melding_doen"
 HULP_STEP = "hulp_organiseren"
@@ -272,7 +273,7 @@ def start_workflow(definition: ProcessDefinition, ids: IdSource,
     at: the time of the start (aware UTC; None: the engine's clock), timers reached are timed
     from it. Raises EngineFailure when the diagram cannot advance."""
     with task_ids(ids), timers.at(at):
-        workflow = BpmnWorkflow(
+        workflow = MeldcodeWorkflow(
             definition.spec, definition.subprocess_specs, script_engine=SCRIPT_ENGINE
         )
         case_file = _case_file(workflow)
