@@ -2,8 +2,7 @@
 
 Each history event and each access-log entry holds an HMAC-SHA-256 over its canonical content
 and the hash of the entry before it. The key lives outside the database, so whoever can
-rewrite the tables still cannot forge a consistent chain.
-"""
+rewrite the tables still cannot forge a consistent chain."""
 
 from __future__ import annotations
 
@@ -27,8 +26,7 @@ from .stored_rows import SEAL_BROKEN, DamagedRow, loaded_rows, refusal, value_da
 GENESIS = "0" * 64
 
 
-# One encoder for every hash: json.dumps with these options builds a new one per call, which
-# cost as much as the encoding of a short event (verify hashes every event and access line).
+# One encoder for every hash: json.dumps builds one per call, as costly as a short event's hash.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                               default=str)
 
@@ -145,12 +143,11 @@ def resealed(case_id: int, header: Any, changed: dict[str, Any]) -> Any:
         raise refusal(case_id, {"header_hash": SEAL_BROKEN})
     values = {**header._asdict(), **changed}
     values["header_hash"] = header_hash(case_id, _Fields(values))
-    return _Fields(values)
+    return _Resealed(values)
 
 
 class _Unreadable:
-    """The header of a case row with a value that does not parse (a time that is no time, as
-    SQLite lets anyone write): not intact; its access count as stored, when it is a number."""
+    """A case row's header with a value that does not parse: not intact; its count if a number."""
 
     def __init__(self, access_count: Any, header_hash: Any):
         self.access_count = access_count if isinstance(access_count, int) else None
@@ -277,7 +274,7 @@ def log_access(db: Session | Connection, user, action: str, outcome: str,
     elif case_id is not None and header is not None:  # a header is read for a case only
         sealed = {name: getattr(header, name) for name in (*HEADER_FIELDS, "header_hash")}
         sealed.update(access_count=header.access_count + 1, access_head=entry.hash)
-        if header_ok(case_id, header):  # a broken header stays broken
+        if isinstance(header, _Resealed) or header_ok(case_id, header):  # broken stays broken
             sealed["header_hash"] = header_hash(case_id, _Fields(sealed))
     if case_id is not None and header is not None:
         conn.execute(_SEAL_ACCESS, {"case_id": case_id, **{
@@ -292,6 +289,10 @@ def log_access(db: Session | Connection, user, action: str, outcome: str,
 class _Fields:
     def __init__(self, values: dict[str, Any]):
         self.__dict__.update(values)
+
+
+class _Resealed(_Fields):
+    """A header `resealed` sealed (its stored seal checked): log_access needs no second HMAC."""
 
 
 # --- the admin log ---------------------------------------------------------------------------

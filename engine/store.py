@@ -66,6 +66,7 @@ def dispose_engines() -> None:
             engine.dispose()
         _engines.clear()
         _writers.clear()
+        _engine_queues.clear()
 
 
 def forget_engines_after_fork() -> None:
@@ -77,6 +78,7 @@ def forget_engines_after_fork() -> None:
             engine.dispose(close=False)
         _engines.clear()
         _writers.clear()
+        _engine_queues.clear()
 
 
 class DatabaseBusy(DomainError):
@@ -189,15 +191,23 @@ def write_queue(engine: Engine) -> contextlib.AbstractContextManager:
     the file's real path, per database (log_head.identity): keyed by the path as typed, a
     spelling through a link queued apart from the plain one (issue 11 point 3), and a nested
     write through `./` waited on its own thread's lock until DatabaseBusy."""
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return contextlib.nullcontext()
-    key = log_head.identity(engine.url)
-    with _lock:
-        queue = _write_queues.get(key)
-        if queue is None:
-            queue = _write_queues[key] = _WriteQueue(os.path.realpath(database))
+    queue = _engine_queues.get(engine)
+    if queue is None:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return contextlib.nullcontext()
+        key = log_head.identity(engine.url)
+        with _lock:
+            queue = _write_queues.get(key)
+            if queue is None:
+                queue = _write_queues[key] = _WriteQueue(os.path.realpath(database))
+            # an engine's URL never changes: its file's real path (a walk of the file system,
+            # 0.2 ms) is looked up on its first write only
+            _engine_queues[engine] = queue
     return queue.held()
+
+
+_engine_queues: dict[Engine, _WriteQueue] = {}
 
 
 _writers: dict[Engine, Engine] = {}
