@@ -10,7 +10,16 @@ database kind, built once for this module; each test calls one route and names t
 column, the value and the route. The answer must be 200 with the damage not shown as a real
 value (never the DamagedTime's 1970, never Python's words), or a status of the contract with a
 Dutch body; never a 500 and never 400 (the request was sound). test_every_get_route_is_called
-keeps the routes complete against app.url_map."""
+keeps the routes complete against app.url_map.
+
+Every damage of SQLite meets every route that reads its table. On PostgreSQL '-infinity' does;
+'infinity' meets the first route of its table only (routes_of): psycopg's reader turns both
+into the same DamagedTime (engine/stored_time.py, one branch), and a page or answer treats that
+value alike whatever the database, so what is PostgreSQL's own is how its SQL compares and
+sorts the value. SQLite's text time sorts after every time ('g' after any digit), as
+'infinity' does, on every route; '-infinity', before every time (due, expired, the oldest),
+has no SQLite twin, so it gets every route. The suite spent 0.16 s on each PostgreSQL call,
+1,202 of them."""
 
 from __future__ import annotations
 
@@ -211,6 +220,12 @@ def _damages(kind: str):
                     yield table, column, value
 
 
+def routes_of(kind: str, table: str, value: Value) -> tuple[tuple[str, str], ...]:
+    """The routes a damage of `kind` in `table` is called on: every route that reads the table,
+    but 'infinity' on PostgreSQL only on the first (the module's docstring says why)."""
+    return ROUTES[table][:1] if (kind, value) == (POSTGRESQL, INFINITY) else ROUTES[table]
+
+
 PARAMS = [
     pytest.param(
         kind,
@@ -223,7 +238,7 @@ PARAMS = [
     )
     for kind in (SQLITE, POSTGRESQL)
     for table, column, value in _damages(kind)
-    for role, path in ROUTES[table]
+    for role, path in routes_of(kind, table, value)
 ]
 
 
