@@ -13,6 +13,7 @@ a wrong setting is refused, never silently replaced by the default.
 from __future__ import annotations
 
 import functools
+import math
 import os
 from pathlib import Path
 from typing import Literal
@@ -76,7 +77,7 @@ class Settings(BaseSettings):
         False)
     session_max_hours: float = _field(
         "MELDCODE_SESSION_MAX_HOURS", "Maximale duur van een websessie in uren, ook als de "
-        "gebruiker actief blijft.", "getal (uren)", "12", 12.0)
+        "gebruiker actief blijft.", "getal (uren) boven 0, hoogstens 8760", "12", 12.0)
     login_rate_limit: str = _field(
         "MELDCODE_LOGIN_RATE_LIMIT", "Maximum aantal mislukte aanmeldingen per IP-adres.",
         "limiet", "`10 per minute`", "10 per minute")
@@ -97,7 +98,7 @@ class Settings(BaseSettings):
         "geheel getal 1–64", "2 × processorkernen + 1")
     write_lock_timeout: float = _field(
         "MELDCODE_WRITE_LOCK_TIMEOUT", "Hoe lang een schrijvende actie op SQLite op haar beurt "
-        "wacht voor ze 503 geeft.", "getal (seconden)", "10", 10.0)
+        "wacht voor ze 503 geeft.", "getal (seconden) 0–3600", "10", 10.0)
     access_log: str | None = _field(
         "MELDCODE_ACCESS_LOG", "Bestand voor gunicorns toegangslog van HTTP-verzoeken (`-` is "
         "standaarduitvoer).", "pad", "geen")
@@ -152,7 +153,8 @@ class Settings(BaseSettings):
     @classmethod
     def _smtp(cls, value: str | None) -> str | None:
         if value is not None and smtp_address(value) is None:
-            raise ValueError(f"MELDCODE_SMTP_URL moet de vorm smtp://host:poort hebben, niet "
+            raise ValueError(f"MELDCODE_SMTP_URL moet de vorm smtp://host:poort hebben (poort "
+                             f"1–65535), niet "
                              f"'{value[:40]}'")
         return value
 
@@ -168,10 +170,26 @@ class Settings(BaseSettings):
             raise ValueError("MELDCODE_HTTPS moet 0 of 1 zijn")
         return value
 
-    @field_validator("session_max_hours", "write_lock_timeout")
+    @field_validator("session_max_hours")
     @classmethod
-    def _not_negative(cls, value: float) -> float:
-        return max(value, 0.0)
+    def _session_hours(cls, value: float) -> float:
+        # 0 or less would end every session at once; a longer maximum than a year is none
+        # (README "Configuratie"). NaN and infinity ("nan", "inf", "1e999") fit no range.
+        if not (math.isfinite(value) and 0 < value <= 8760):
+            raise ValueError(f"MELDCODE_SESSION_MAX_HOURS moet een getal (uren) boven 0 en "
+                             f"hoogstens 8760 zijn, niet '{value:g}'")
+        return value
+
+    @field_validator("write_lock_timeout")
+    @classmethod
+    def _lock_timeout(cls, value: float) -> float:
+        # 0: give up at once when another writer holds the turn; a negative wait has no
+        # meaning (and threading's lock refuses it), an hour is longer than any request or
+        # command should queue (gunicorn ends a request after 60 s).
+        if not (math.isfinite(value) and 0 <= value <= 3600):
+            raise ValueError(f"MELDCODE_WRITE_LOCK_TIMEOUT moet een getal (seconden) van 0 tot "
+                             f"en met 3600 zijn, niet '{value:g}'")
+        return value
 
     @field_validator("workers")
     @classmethod
@@ -187,15 +205,16 @@ class Settings(BaseSettings):
 
 def smtp_address(url: str) -> tuple[str, int] | None:
     """(host, port) of an `smtp://host:port` URL (port 25 when left out), or None when the
-    text has another form (CONTRACT section 5: MELDCODE_SMTP_URL)."""
+    text has another form or a port outside 1–65535 (CONTRACT section 5: MELDCODE_SMTP_URL)."""
     from urllib.parse import urlsplit
 
     try:
         parts = urlsplit(url.strip())
-        port = parts.port or 25
+        port = 25 if parts.port is None else parts.port  # above 65535: ValueError
     except ValueError:
         return None
-    if parts.scheme != "smtp" or not parts.hostname or parts.path not in ("", "/"):
+    # port 0 is no port to connect to (it was read as "left out": 25, without a word)
+    if parts.scheme != "smtp" or not parts.hostname or parts.path not in ("", "/") or port == 0:
         return None
     return parts.hostname, port
 

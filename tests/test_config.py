@@ -142,3 +142,49 @@ def test_the_argon2_profile_chooses_the_hasher(monkeypatch):
     assert passwords.password_hasher().memory_cost < standard.memory_cost
     # A hash made fast is remade with the standard parameters on the next sign-in.
     assert standard.check_needs_rehash(passwords.password_hasher().hash("x"))
+
+
+# --- numbers outside their range (issue 12): refused, never clamped ----------------------------
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("MELDCODE_SESSION_MAX_HOURS", "-1"),
+    ("MELDCODE_SESSION_MAX_HOURS", "0"),  # every session would end at once
+    ("MELDCODE_SESSION_MAX_HOURS", "8761"),
+    ("MELDCODE_SESSION_MAX_HOURS", "nan"),
+    ("MELDCODE_WRITE_LOCK_TIMEOUT", "-3"),
+    ("MELDCODE_WRITE_LOCK_TIMEOUT", "3601"),
+    ("MELDCODE_WRITE_LOCK_TIMEOUT", "1e999"),  # read as infinity
+    ("MELDCODE_WORKERS", "-3"),
+    ("MELDCODE_WORKERS", "65"),
+    ("MELDCODE_TRUSTED_PROXIES", "-1"),
+    ("MELDCODE_TRUSTED_PROXIES", "11"),
+    ("MELDCODE_SMTP_URL", "smtp://mail.example:0"),  # was read as port 25
+    ("MELDCODE_SMTP_URL", "smtp://mail.example:65536"),
+])
+def test_a_number_outside_its_range_stops_a_command_naming_the_variable(
+        monkeypatch, variable, value):
+    """README "Configuratie": a value that does not fit is refused (exit 2, one Dutch line
+    naming the variable), as MELDCODE_HTTPS=ja is; a negative time was made 0 without a word."""
+    from tests.helpers import cli
+
+    monkeypatch.setenv(variable, value)
+    result = cli("cases")
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("fout: ") and variable in result.output, result.output
+
+
+def test_a_time_is_held_to_its_range_ends_included(monkeypatch):
+    """The ends of each range are taken as given; just outside them is refused (before, a
+    negative time was read as 0 and anything above taken)."""
+    ranges = {"MELDCODE_SESSION_MAX_HOURS": (("0.0005", "8760"), ("-0.5", "8760.5")),
+              "MELDCODE_WRITE_LOCK_TIMEOUT": (("0", "3600"), ("-0.001", "3600.5"))}
+    for variable, (taken, refused) in ranges.items():
+        for value in taken:
+            monkeypatch.setenv(variable, value)
+            assert getattr(config.current(), config.FIELDS[variable]) == float(value)
+        for value in refused:
+            monkeypatch.setenv(variable, value)
+            with pytest.raises(config.ConfigError, match=variable):
+                config.current()
+        monkeypatch.delenv(variable)
