@@ -129,7 +129,9 @@ def activate(who: Principal, number: Any) -> dict[str, Any]:
     """Make an existing version the one new cases get; running cases keep theirs. The rule of
     a deploy of its files (versions.deploy_files): they must pass this release's check, else
     Conflict (409) and nothing changes (a version an earlier release stored with laxer checks,
-    whose routes may stall, gets no new cases). Raises Forbidden, NotFound, Conflict."""
+    whose routes may stall, gets no new cases); the version that is already active stays so,
+    without an admin-log line (versions.activate). Returns the version (version_view) with
+    `activated`: false when it already was active. Raises Forbidden, NotFound, Conflict."""
     _require(who, PROCESBEHEERDER)
     with unit_of_work() as session:
         row = _version(session, number)
@@ -142,9 +144,9 @@ def activate(who: Principal, number: Any) -> dict[str, Any]:
                                   "verbeterde versie."), number=number, count=len(problems)))
     with unit_of_work(write=True) as session:
         row = _version(session, number)
-        versions.activate(session, row.version, by=who.name)
+        activated = versions.activate(session, row.version, by=who.name)
         session.flush()
-        return versions.version_view(row)
+        return {**versions.version_view(row), "activated": activated}
 
 
 def version_file(who: Principal, number: Any, name: str) -> tuple[str, bytes]:

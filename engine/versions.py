@@ -87,11 +87,9 @@ def _deploy(session: Session, files: list[SourceFile], by: str) -> tuple[Process
     digest = definitions.set_sha256(files)
     existing = session.scalar(select(ProcessVersion).where(ProcessVersion.sha256 == digest))
     if existing is not None:
-        if existing.active:
-            return existing, False, False
-        # The same files as an older version: deploying them means new cases get it again.
-        activate(session, existing.version, by=by)
-        return existing, False, True
+        # The same files as a deployed version: deploying them means new cases get it (again);
+        # activate's rule says whether that changed anything (not when it already was active).
+        return existing, False, activate(session, existing.version, by=by)
     number = (session.scalar(select(func.max(ProcessVersion.version))) or 0) + 1
     for row in session.scalars(select(ProcessVersion).where(ProcessVersion.active.is_(True))):
         row.active = False
@@ -122,20 +120,25 @@ def list_versions(session: Session) -> list[ProcessVersion]:
     return list(session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)))
 
 
-def activate(session: Session, version: int, by: str | None = None) -> ProcessVersion:
-    """Make a deployed version the one new cases get; in the admin log as `by` (the caller
-    names who, else "onbekend"). Raises InvalidDefinition for an unknown version."""
+def activate(session: Session, version: int, by: str | None = None) -> bool:
+    """Make a deployed version the one new cases get; in the admin log (`process_activated`)
+    as `by` (the caller names who, else "onbekend"). Returns whether anything changed: the
+    version that is already active stays so and writes no line. One rule for every door that
+    activates, a deploy of a version's very files included (issue 12 point 2: deploy, publish
+    and activate, one function). Raises InvalidDefinition for an unknown version."""
     row = session.get(ProcessVersion, version)
     if row is None:
         raise definitions.InvalidDefinition(
             [definitions.Problem("-", 1, Message(N_("versie {number} bestaat niet"),
                                                  number=version))]
         )
+    if row.active:
+        return False
     for other in session.scalars(select(ProcessVersion).where(ProcessVersion.active.is_(True))):
         other.active = False
     row.active = True
     audit.log_admin(session, by or "onbekend", "process_activated", {"version": version})
-    return row
+    return True
 
 
 def ensure_deployed(session: Session, by: str = "meldcode init") -> ProcessVersion | None:

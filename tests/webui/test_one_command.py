@@ -5,7 +5,8 @@ command line call the same engine function, in one transaction, and arrive at th
   (API and web; the command line completes no tasks).
 - Deploying a file set (POST /api/v1/processes, the modeler's Publiceren, `meldcode deploy`):
   a new set is a new version, made active; a set identical to a deployed one is that version,
-  made active again when it was not; a set that fails the check changes nothing.
+  made active again when it was not; a set that fails the check changes nothing. Activating
+  the active version (the versions page) changes nothing either, and logs nothing.
 - The API's process endpoints are one engine call each (process_admin), as the web's pages.
 """
 
@@ -258,3 +259,32 @@ def test_the_api_and_the_versions_page_list_the_same_versions(app, people, tmp_p
                         headers={**people.auth(who), "Content-Type": "application/xml"})
         assert r.status_code == 403
     assert version_state() == ([1, 2, 3], 1)
+
+
+def test_activating_the_active_version_changes_nothing_and_logs_nothing(app, people):
+    """Issue 12 point 2, one rule with a deploy of the active version's files (above):
+    activating the version that is already active writes no `process_activated` line. The
+    versions page's "Actief maken" is the one door that activates a version by its number (the
+    API and the command line do it by deploying its files); clicked again, in another tab or
+    twice, it says the version already was active, in the person's language."""
+    process_admin.deploy(people["pb"], [definitions.SourceFile("meldcode.bpmn", relabelled(" 2"))])
+    before = admin_actions()
+    pb = Client(app)
+    pb.login("pb")
+    pb.get("/processen/1/actief")
+    assert pb.post("/processen/1/actief").headers["Location"] == "/processen"
+    assert "Versie 1 is nu actief" in text(pb.get("/processen"))
+    assert pb.post("/processen/1/actief").headers["Location"] == "/processen"
+    assert "Versie 1 is al de actieve versie." in text(pb.get("/processen"))
+    pb.post("/taal", {"taal": "en", "next": "/processen"})
+    pb.post("/processen/1/actief")
+    assert "Version 1 is already the active version." in text(pb.get("/processen"))
+    # The engine's doors under the page: the same answer, no line either.
+    assert process_admin.activate(people["pb"], 1)["activated"] is False
+    with store.unit_of_work(write=True) as session:
+        assert versions.activate(session, 1, by="pb") is False
+        assert versions.activate(session, 2, by="pb") is True
+    assert version_state() == ([1, 2], 2)
+    logged = [(user, action, detail) for user, action, detail in admin_actions()[len(before):]]
+    assert logged == [("pb", "process_activated", {"version": 1}),
+                      ("pb", "process_activated", {"version": 2})]

@@ -116,6 +116,9 @@ def activate(version: int):
         return render_template("processes/activate.html",
                                summary=process_admin.version_summary(principal(), version))
     row = process_admin.activate(principal(), version)
+    if not row["activated"]:  # nothing changed, nothing logged (versions.activate)
+        flash(_("Versie %(version)s is al de actieve versie.", version=row["version"]), "info")
+        return redirect(url_for("processes.versions"))
     flash(_("Versie %(version)s is nu actief: nieuwe casussen starten op deze versie. Lopende "
             "casussen blijven op hun eigen versie.", version=row["version"]), "success")
     return redirect(url_for("processes.versions"))
