@@ -284,6 +284,11 @@ def _http_error(exc: HTTPException):
     code = exc.code or 500
     message = str(_HTTP_MESSAGES.get(code, exc.description or _("Fout.")))
     allow = getattr(exc, "valid_methods", None)  # a 405 names what the path takes (RFC 9110)
+    if _wants_json() and code == 405:
+        # routing's Allow would name the API's catch-all methods, as if the path took them all
+        from .api import method_refusal  # the API imports this module
+
+        return method_refusal()
     if _wants_json():
         return jsonify({"error": message}), code, ({"Allow": ", ".join(allow)} if allow else {})
     response, status = error_page(code, message)

@@ -3,8 +3,11 @@
 Every endpoint is driven through Flask's test client, its successes and the refusals of CONTRACT
 section 4 (400, 401, 403, 404, 409, 413, 422), and each answer's body is validated with
 jsonschema (Draft 2020-12) against the schema the served document gives for that path, method
-and status; a status the document does not name for that operation fails too. The checker
-itself is shown to reject wrong bodies, so a pass means something.
+and status; a status the document does not name for that operation fails too. A path asked
+with a method it does not take (405) is checked against the 405 every operation of that path
+names (OpenAPI has no place for the answer of a method a path lacks), its Allow header against
+the methods the document gives the path. The checker itself is shown to reject wrong bodies,
+so a pass means something.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from tests.scenarios.paths import LONGEST, fill
 DOCUMENT = "urn:meldcode:openapi"
 BPMN = (ROOT / "processes" / "meldcode.bpmn").read_bytes()
 DMN = (ROOT / "processes" / "afwegingskader.dmn").read_bytes()
-REFUSALS = {400, 401, 403, 404, 409, 413, 422}
+REFUSALS = {400, 401, 403, 404, 405, 409, 413, 422}
 # A busy SQLite database (503) is declared for every endpoint with a token; it is driven in
 # tests/webui/test_engine_refusals_english.py, where the write lock can be held.
 BUSY = 503
@@ -41,15 +44,38 @@ class Contract:
         self.registry = Registry().with_resource(DOCUMENT, DRAFT202012.create_resource(document))
 
     def response(self, method: str, path: str, status: int) -> dict:
-        operation = self.document["paths"].get(path, {}).get(method.lower())
-        assert operation is not None, f"{method} {path} is not in the document"
-        response = operation["responses"].get(str(status))
+        return self._declared(method, path, status)[0]
+
+    def _declared(self, method: str, path: str, status: int) -> tuple[dict, str]:
+        """The response the document declares for `status` of `method path`, and its JSON
+        pointer. A method the path lacks: the 405 that each operation of the path names,
+        the same for all."""
+        operations = self.document["paths"].get(path)
+        assert operations is not None, f"{path} is not in the document"
+        if method.lower() not in operations:
+            assert status == 405, (
+                f"{method} {path} is not in the document, and it answered {status}, not 405")
+            named = {json.dumps(op["responses"].get("405"), sort_keys=True)
+                     for op in operations.values()}
+            assert len(named) == 1 and "null" not in named, (
+                f"not every operation of {path} names one and the same 405: {named}")
+            method = next(iter(operations))
+        responses = operations[method.lower()]["responses"]
+        response = responses.get(str(status))
         assert response is not None, (
             f"{method} {path} answered {status}, which the document does not name for it "
-            f"(it names {sorted(operation['responses'])})")
+            f"(it names {sorted(responses)})")
+        escaped = path.replace("~", "~0").replace("/", "~1")
+        base = response.get("$ref") or f"#/paths/{escaped}/{method.lower()}/responses/{status}"
         if "$ref" in response:
             response = self._pointer(response["$ref"].removeprefix("#"))
-        return response
+        return response, base
+
+    def allow(self, path: str) -> set[str]:
+        """The methods a 405 at `path` should name: the path's, with HEAD beside GET, and
+        OPTIONS (Flask answers both)."""
+        methods = {method.upper() for method in self.document["paths"][path]}
+        return methods | {"OPTIONS"} | ({"HEAD"} if "GET" in methods else set())
 
     def _pointer(self, pointer: str):
         node = self.document
@@ -61,12 +87,9 @@ class Contract:
         """What is wrong with `body` as the answer `status` of `method path` (empty: nothing).
         The schema is reached by a reference into the document, so that its own references
         (#/components/schemas/...) resolve against the document."""
-        response = self.response(method, path, status)
+        response, base = self._declared(method, path, status)
         assert "application/json" in response.get("content", {}), (
             f"{method} {path} {status}: no JSON body documented")
-        declared = self.document["paths"][path][method.lower()]["responses"][str(status)]
-        escaped = path.replace("~", "~0").replace("/", "~1")
-        base = declared.get("$ref") or f"#/paths/{escaped}/{method.lower()}/responses/{status}"
         ref = f"{DOCUMENT}{base}/content/application~1json/schema"
         validator = Draft202012Validator({"$ref": ref}, registry=self.registry)
         return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
@@ -95,6 +118,10 @@ class CheckedApi:
         assert response.status_code == status, (method, url, response.status_code, body)
         problems = self.contract.errors(method, path, response.status_code, body)
         assert not problems, (method, url, response.status_code, problems, body)
+        if status == 405:  # the header the document declares for it
+            assert "Allow" in self.contract.response(method, path, 405)["headers"]
+            allow = {m.strip() for m in response.headers.get("Allow", "").split(",")}
+            assert allow == self.contract.allow(path), (method, url, allow)
         self.seen.add((method, path, response.status_code))
         return body
 
@@ -248,6 +275,18 @@ def test_every_answer_of_every_endpoint_fits_the_document(api, people, contract)
     api.get("/api/v1/admin-log", 403, who="mw")
     api.get("/api/v1/admin-log", 401, who=None)
 
+    # a path asked with a method it does not take: 405, in the language the request asks for
+    refused = api.call("DELETE", "/api/v1/cases/{id}", 405, ids=[case["id"]])
+    assert refused == {"error": "Deze handeling is hier niet mogelijk."}
+    refused = api.call("PUT", "/api/v1/tasks", 405, headers={"Accept-Language": "en"},
+                       json={"data": {}})
+    assert refused == {"error": "This action is not possible here."}
+    assert "Accept-Language" in contract.document["components"]["schemas"]["Error"][
+        "properties"]["error"]["description"]
+    api.call("PATCH", "/api/v1/processes", 405, who="pb")
+    api.call("TRACE", "/api/v1/cases/{id}", 405, who=None, ids=[case["id"]])  # routing's own
+    api.call("DELETE", "/api/v1/tasks/{id}/complete", 405, ids=[first])
+
     # no active version: a case cannot start
     with store.unit_of_work(write=True) as session:
         session.execute(update(models.ProcessVersion).values(active=False))
@@ -303,6 +342,13 @@ def test_the_check_rejects_an_undocumented_status_and_a_wrong_error(served):
         served.errors("GET", "/api/v1/cases/{id}", 201, CASE)
     with pytest.raises(AssertionError, match="does not name"):
         served.errors("GET", "/api/v1/tasks", 409, {"error": "x"})
+    # a method a path lacks: its 405 only, at a path the document has
+    assert served.errors("DELETE", "/api/v1/cases/{id}", 405, {"error": "x"}) == []
+    assert served.errors("DELETE", "/api/v1/cases/{id}", 405, {"fout": "x"})
+    with pytest.raises(AssertionError, match="not 405"):
+        served.errors("DELETE", "/api/v1/cases/{id}", 404, {"error": "x"})
+    with pytest.raises(AssertionError, match="not in the document"):
+        served.errors("DELETE", "/api/v1/onbekend", 405, {"error": "x"})
     assert served.errors("POST", "/api/v1/tasks/{id}/complete", 422,
                          {"error": "x", "errors": {"veld": "fout"}}) == []
     assert served.errors("POST", "/api/v1/tasks/{id}/complete", 422, {"errors": {}})

@@ -124,14 +124,16 @@ def endpoint(method: str, rule: str, summary: str, replies: dict[int, tuple[Any,
     replies: the answers that are no refusal, by status: (the model or type the view's value
     is serialised through, what the answer means); a view returns its value, or (value,
     status). refusals: the statuses it may refuse with through the Error model, besides 400
-    (any request can be malformed) and, with auth (a bearer token), 401 and 503 (a busy
+    (any request can be malformed), 405 (its path asked with a method it does not take, by
+    `unknown`: OpenAPI has no place for the answer of a method a path lacks, so every operation
+    of the path names it) and, with auth (a bearer token), 401 and 503 (a busy
     database: every request of a token holder may write, if only its access-log line, and a
     writer on SQLite gives up after MELDCODE_WRITE_LOCK_TIMEOUT); own_refusals: a
     refusal with a body of its own. body: the request body's model (JSON), or its content by
     media type. query: the query parameters it reads, as OpenAPI parameter objects without
     "in"."""
     def decorate(view):
-        refused = {400, *refusals, *([401, 503] if auth else [])}
+        refused = {400, 405, *refusals, *([401, 503] if auth else [])}
         operation = declare(Operation(
             method, rule, view.__name__, summary,
             replies={status: Reply(shape, text) for status, (shape, text) in replies.items()},
@@ -433,6 +435,15 @@ def unknown(_rest):
     """Unknown API paths answer in JSON too, not with an HTML page. A path the API has, asked
     with a method it does not take, is 405 (RFC 9110 section 15.5.6: with an Allow header)
     with the one text of a method not allowed (METHOD_NOT_ALLOWED), not a 404."""
+    return method_refusal()
+
+
+def method_refusal() -> Response:
+    """The answer to a request at an API path that no endpoint takes it at: 405 with the
+    methods the path takes in Allow (documented as MethodNotAllowed in the OpenAPI document),
+    or 404 when the API has no such path. `unknown` answers with it, and webui.web for a method
+    that routing refuses before `unknown` is reached (TRACE, say), whose own Allow would name
+    `unknown`'s methods."""
     allowed = allowed_methods()
     if allowed:
         response = error(405, HTTP_MESSAGES[405])

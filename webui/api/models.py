@@ -300,11 +300,13 @@ class AdminLogEntry(Body):
 
 
 class Error(Body):
-    """Every refusal: 400, 401, 403, 404, 409, 413, 422 (with `errors`)."""
+    """Every refusal: 400, 401, 403, 404, 405, 409, 413, 422 (with `errors`), 503. The message
+    is in the request's language (webui.extensions.select_locale)."""
 
     DESCRIPTION = "een weigering, met bij 422 de meldingen per veld"
 
-    error: str = Attr(description="de melding, in het Nederlands")
+    error: str = Attr(description="de melding: in het Nederlands, in het Engels als het verzoek "
+                                  "daarom vraagt (kop `Accept-Language: en`)")
     errors: dict[str, str] | MISSING = Attr(
         MISSING, description="bij 422: per veld (of onbekende sleutel) een melding")
 

@@ -30,6 +30,9 @@ REFUSALS: dict[int, tuple[str, str]] = {
     401: ("Unauthorized", "geen of ongeldig token"),
     403: ("Forbidden", "niet toegestaan voor deze gebruiker"),
     404: ("NotFound", "onbekend"),
+    # Named by every operation: OpenAPI has no place for the answer of a method a path lacks.
+    405: ("MethodNotAllowed", "een methode die dit pad niet neemt (een andere dan de methoden "
+                              "die dit document bij het pad noemt); de kop `Allow` noemt die"),
     409: ("Conflict", "taak staat niet meer open, casus gesloten of gelijktijdige wijziging"),
     413: ("TooLarge", "te groot (JSON boven 1 MiB, deploy boven 5 MiB)"),
     422: ("Invalid", "ongeldige gegevens; errors per veld"),
@@ -37,6 +40,10 @@ REFUSALS: dict[int, tuple[str, str]] = {
                          "MELDCODE_WRITE_LOCK_TIMEOUT op haar beurt (SQLite); probeer het zo "
                          "opnieuw"),
 }
+
+# A 405 names the methods its path takes (RFC 9110 section 15.5.6; webui/api: `unknown`).
+ALLOW = {"description": "de methoden van dit pad, met HEAD bij GET en OPTIONS, bijvoorbeeld "
+                        "`GET, HEAD, OPTIONS`", "schema": {"type": "string"}}
 
 # Path parameters by their name in the Flask rule; the document calls each one `id`.
 PATH_IDS = {"case_id": {"type": "integer"}, "task_id": {"type": "string"},
@@ -173,8 +180,9 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "responses": {name: _json({"$ref": SCHEMAS + "Error"}, description)
-                          for name, description in REFUSALS.values()},
+            "responses": {name: {**_json({"$ref": SCHEMAS + "Error"}, description),
+                                 **({"headers": {"Allow": ALLOW}} if status == 405 else {})}
+                          for status, (name, description) in REFUSALS.items()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
