@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import DomainError
@@ -80,10 +80,10 @@ class Settings(BaseSettings):
         "gebruiker actief blijft.", "getal (uren) boven 0, hoogstens 8760", "12", 12.0)
     login_rate_limit: str = _field(
         "MELDCODE_LOGIN_RATE_LIMIT", "Maximum aantal mislukte aanmeldingen per IP-adres.",
-        "limiet", "`10 per minute`", "10 per minute")
+        "limiet, minstens 1 per periode", "`10 per minute`", "10 per minute")
     login_name_rate_limit: str = _field(
         "MELDCODE_LOGIN_NAME_RATE_LIMIT", "Maximum aantal mislukte aanmeldingen per "
-        "gebruikersnaam.", "limiet", "`10 per minute`", "10 per minute")
+        "gebruikersnaam.", "limiet, minstens 1 per periode", "`10 per minute`", "10 per minute")
     ratelimit_storage: str = _field(
         "MELDCODE_RATELIMIT_STORAGE", "Waar de aanmeldlimieten tellen: `meldcode://` is de eigen "
         "database (gedeeld door alle werkprocessen), of bijvoorbeeld een `redis://`-URL.",
@@ -189,6 +189,23 @@ class Settings(BaseSettings):
         if not (math.isfinite(value) and 0 <= value <= 3600):
             raise ValueError(f"MELDCODE_WRITE_LOCK_TIMEOUT moet een getal (seconden) van 0 tot "
                              f"en met 3600 zijn, niet '{value:g}'")
+        return value
+
+    @field_validator("login_rate_limit", "login_name_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str, info: ValidationInfo) -> str:
+        # read by Flask-Limiter at the first sign-in, which then fails every sign-in ("x"),
+        # or allows none ("0 per minute"): refused when the command starts instead
+        import limits
+
+        try:
+            items = limits.parse_many(value)
+        except ValueError:
+            items = []
+        if not items or any(item.amount < 1 for item in items):
+            name = str(cls.model_fields[str(info.field_name)].validation_alias)
+            raise ValueError(f"{name} moet een limiet zijn zoals '10 per minute' (minstens 1 "
+                             f"per periode; meerdere met ';'), niet '{value}'")
         return value
 
     @field_validator("workers")

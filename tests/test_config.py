@@ -161,6 +161,10 @@ def test_the_argon2_profile_chooses_the_hasher(monkeypatch):
     ("MELDCODE_TRUSTED_PROXIES", "11"),
     ("MELDCODE_SMTP_URL", "smtp://mail.example:0"),  # was read as port 25
     ("MELDCODE_SMTP_URL", "smtp://mail.example:65536"),
+    # a sign-in limit Flask-Limiter cannot read failed every sign-in; none per minute allowed none
+    ("MELDCODE_LOGIN_RATE_LIMIT", "x"),
+    ("MELDCODE_LOGIN_RATE_LIMIT", "0 per minute"),
+    ("MELDCODE_LOGIN_NAME_RATE_LIMIT", "10 per minute; 0 per hour"),
 ])
 def test_a_number_outside_its_range_stops_a_command_naming_the_variable(
         monkeypatch, variable, value):
