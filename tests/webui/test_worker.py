@@ -31,11 +31,9 @@ def waiting_version() -> list[SourceFile]:
 
 
 _FILES: list[SourceFile] = []
-# Timers the two worker processes race for: ten batches of scheduler.BATCH and a bit, so both
-# claim and fire several while the other does. The 10,000 of a real backlog, timed, are
-# bench/timer_bench.py's (the suite ran 1,000 here: 23-27 s a database kind, mostly starting
-# the cases one by one).
-RACED_TIMERS = 330
+# Timers the two worker processes race for: the 1,000 issue 13 point 6 names for this test. The
+# 10,000 of a real backlog, timed, are bench/timer_bench.py's.
+RACED_TIMERS = 1000
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -70,7 +68,7 @@ def waiting_timers() -> int:
         return session.scalar(select(func.count()).select_from(models.Timer)) or 0
 
 
-def test_two_worker_processes_fire_each_of_many_timers_once(db_url, people):
+def test_two_worker_processes_fire_each_of_1000_timers_once(db_url, people):
     ids = start_waiting_cases(people, RACED_TIMERS, -timedelta(seconds=1))
     assert waiting_timers() == RACED_TIMERS and fired_per_case() == {}
     env = dict(os.environ, MELDCODE_DATABASE_URL=db_url)
@@ -92,7 +90,7 @@ def test_two_worker_processes_fire_each_of_many_timers_once(db_url, people):
         ready = session.scalar(select(func.count()).select_from(models.TaskRecord).where(
             models.TaskRecord.state == "ready", models.TaskRecord.step == "stap1_signalen"))
     assert ready == RACED_TIMERS  # every case went on to stap 1
-    sample = ids[::33]
+    sample = ids[::100]
     assert all(v.ok for v in verify(*sample).values())
 
 
