@@ -9,7 +9,6 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import event, insert, select
 
 CASES = 100_000
@@ -79,7 +78,6 @@ def _timed(fn, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
-@pytest.mark.alone
 def test_inbox_and_case_list_with_100000_cases(sqlite_url, sqlite_people):
     from engine import pages
 
