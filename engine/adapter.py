@@ -49,7 +49,7 @@ from .errors import Conflict
 from .expressions import SCRIPT_ENGINE
 from .messages import N_, Message
 from .state_bytes import dump_json, loads, unpack
-from .task_walk import MeldcodeWorkflow
+from .task_walk import MAX_TASK_DEPTH, MeldcodeWorkflow
 from .timers import TIMER_CLASSES
 
 # --- deterministic task ids ------------------------------------------------------------------
@@ -92,10 +92,6 @@ def task_ids(source: IdSource) -> Iterator[IdSource]:
         yield source
     finally:
         _id_source.reset(token)
-
-
-# Deep enough for any case: a task iterator stops at this depth, and every completed step adds one.
-MAX_TASK_DEPTH = 10**9
 
 
 def _configure_spiffworkflow() -> None:

@@ -5,7 +5,7 @@ SpiffWorkflow walks the whole task tree several times per completion: `do_engine
 `get_tasks(state=READY)` in a loop until nothing is left to run, and every completed task has
 `update_waiting_tasks` visit the WAITING ones. Its iterators (`TaskIterator`,
 `BpmnTaskIterator`) pop from the front of a list and track the depth of every task for their
-`max_depth` limit, which this product sets beyond reach (engine/adapter.py MAX_TASK_DEPTH). On
+`max_depth` limit, which this product sets beyond reach (MAX_TASK_DEPTH, set by adapter.py). On
 the meldcode's task tree (about 47 tasks after a melding) those walks were a fifth of a
 completion's CPU time (issue 13 point 7).
 
@@ -29,8 +29,9 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskFilter, TaskState
 
-# engine/adapter.py sets the iterators' default max_depth to this (no limit in practice)
-NO_DEPTH_LIMIT = 10**9
+# Deep enough for any case: a task iterator stops at this depth, and every completed step adds
+# one. engine/adapter.py makes it SpiffWorkflow's iterators' default max_depth.
+MAX_TASK_DEPTH = 10**9
 
 
 def _min_state(wanted: int) -> int:
@@ -78,7 +79,7 @@ class MeldcodeWorkflow(BpmnWorkflow):
     def get_tasks_iterator(self, first_task: Task | None = None, **kwargs: Any) -> Iterator[Task]:
         """As BpmnWorkflow.get_tasks_iterator (the same keyword arguments, the same tasks in
         the same order), a stack walk unless breadth first or a depth limit is asked."""
-        if not kwargs.get("depth_first", True) or kwargs.get("max_depth", NO_DEPTH_LIMIT) < NO_DEPTH_LIMIT:
+        if not kwargs.get("depth_first", True) or kwargs.get("max_depth", MAX_TASK_DEPTH) < MAX_TASK_DEPTH:
             return super().get_tasks_iterator(first_task, **kwargs)
         end_at_spec = kwargs.pop("end_at_spec", None)
         skip_subprocesses = kwargs.pop("skip_subprocesses", False)
