@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import holidays
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -62,6 +61,10 @@ END_OF_DAY = time(23, 59)
 
 @functools.lru_cache(maxsize=64)
 def _holidays_of(year: int) -> frozenset[date]:
+    # imported at the first due date counted, not with this module: loading its calendars
+    # costs most `meldcode` commands (none counts a due date) nearly a tenth of a second
+    import holidays
+
     return frozenset(holidays.country_holidays("NL", years=year))
 
 

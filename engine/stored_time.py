@@ -10,13 +10,12 @@ point 6)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import DataError
-from psycopg.types.datetime import TimestamptzLoader
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.expression import ColumnElement
@@ -84,18 +83,26 @@ def damaged_time(value: Any) -> bool:
     return isinstance(value, DamagedTime | DamagedStamp)
 
 
-class _InfinityLoader(TimestamptzLoader):
+@functools.cache
+def _infinity_loader() -> type:
     """psycopg's reader of timestamptz, with 'infinity' and '-infinity' as a DamagedTime
-    instead of its DataError (which fails the whole statement)."""
+    instead of its DataError (which fails the whole statement). Made at the first PostgreSQL
+    connection: psycopg is not imported where only SQLite is used (every `meldcode` command
+    imports this module)."""
+    from psycopg import DataError
+    from psycopg.types.datetime import TimestamptzLoader
 
-    def load(self, data: Any) -> datetime:
-        text = bytes(data)
-        if text in (b"infinity", b"-infinity"):
-            return DamagedTime.of(text.decode(), beyond_range=True)
-        try:
-            return within_range(super().load(data), text.decode())
-        except DataError:  # a year after 9999 or before 1 ('10000-01-01', '4713-01-01 BC')
-            return DamagedTime.of(text.decode(), beyond_range=True)
+    class InfinityLoader(TimestamptzLoader):
+        def load(self, data: Any) -> datetime:
+            text = bytes(data)
+            if text in (b"infinity", b"-infinity"):
+                return DamagedTime.of(text.decode(), beyond_range=True)
+            try:
+                return within_range(super().load(data), text.decode())
+            except DataError:  # a year after 9999 or before 1 ('10000-01-01', '4713-01-01 BC')
+                return DamagedTime.of(text.decode(), beyond_range=True)
+
+    return InfinityLoader
 
 
 def within_range(value: datetime, stored: Any) -> datetime:
@@ -113,12 +120,12 @@ def _read_infinity(dbapi_conn: Any, _record: Any) -> None:
     """Every PostgreSQL connection reads the infinite times as DamagedTime (every time column
     of the product is timestamptz and StoredTime)."""
     if hasattr(dbapi_conn, "adapters") and hasattr(dbapi_conn, "pgconn"):  # psycopg 3
-        dbapi_conn.adapters.register_loader("timestamptz", _InfinityLoader)
+        dbapi_conn.adapters.register_loader("timestamptz", _infinity_loader())
 
 
 class StoredTime(TypeDecorator):
     """DateTime(timezone=True) whose unparsable stored values (SQLite text; PostgreSQL's
-    'infinity', through _InfinityLoader) read as DamagedTime rather than failing the row.
+    'infinity', through _infinity_loader) read as DamagedTime rather than failing the row.
     Written as DateTime writes."""
 
     impl = DateTime

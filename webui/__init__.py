@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from flask.json.provider import DefaultJSONProvider
-
-from engine import config as engine_config
-from engine import settings, timezones
+if TYPE_CHECKING:
+    from flask import Flask
 
 JSON_LIMIT = 1024 * 1024  # 1 MiB for JSON bodies
 DEPLOY_LIMIT = 5 * 1024 * 1024  # 5 MiB for process deploys
@@ -32,6 +29,17 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The web application with all its blueprints, configured from engine.config and the
+    instance's keys (engine.settings); `config` overrides Flask settings. Raises what reading
+    them raises (engine.config.ConfigError, engine.settings.KeyRefused)."""
+    # Flask and the engine's configuration are imported here, not with the package: every
+    # `meldcode` command imports webui (webui.cli), and most never build the app.
+    from flask import Flask
+    from flask.json.provider import DefaultJSONProvider
+
+    from engine import config as engine_config
+    from engine import settings, timezones
+
     app = Flask(__name__, instance_path=str(settings.instance_dir()))
     cfg = engine_config.current()
     https = cfg.https

@@ -13,7 +13,6 @@ import sys
 from typing import NoReturn
 
 import click
-from babel.numbers import format_decimal
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
@@ -23,7 +22,6 @@ from engine import (
     definitions,
     failures,
     models,
-    organisation,
     passwords,
     schema,
     settings,
@@ -152,6 +150,8 @@ def _sqlite_file() -> str | None:
 
 def _dutch_number(number: int) -> str:
     """A whole number as Dutch writes it (the CLI speaks Dutch): 4096 -> '4.096'."""
+    from babel.numbers import format_decimal
+
     return format_decimal(number, locale="nl_NL")
 
 
@@ -1288,7 +1288,7 @@ def export(case_id, fmt, output, as_user):
 def document(output, fmt, beroepsgroep):
     from flask_babel import force_locale
 
-    from engine import meldcode_doc
+    from engine import meldcode_doc, organisation
 
     from . import create_app, documents
 
