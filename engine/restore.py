@@ -33,8 +33,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -69,6 +67,10 @@ class RestoreRefused(Exception):
 
 def known_revisions() -> set[str]:
     """The schema revisions of this product's migrations."""
+    # Alembic is imported where a restore uses it: `meldcode verify` imports this module (for
+    # engine.restore_traces) and never needs it.
+    from alembic.script import ScriptDirectory
+
     return {
         rev.revision
         for rev in ScriptDirectory.from_config(schema.alembic_config("sqlite://")).walk_revisions()
@@ -145,6 +147,8 @@ def _unordered(sql: str) -> str:
 
 def migrated_sqlite_schema(revision: str) -> dict[tuple[str, str], str]:
     """sqlite_schema of a new database the product's migrations brought to `revision`."""
+    from alembic import command
+
     with tempfile.TemporaryDirectory(prefix="meldcode-schema-") as folder:
         database = Path(folder) / "schema.sqlite"
         command.upgrade(schema.alembic_config(f"sqlite:///{database}"), revision)

@@ -19,14 +19,19 @@ import re
 import sys
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 import structlog
-from flask import Flask, g, jsonify, request
 from prometheus_client import Counter, Histogram
 from sqlalchemy import text
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine import config, store
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+# Flask is imported by the functions that run in a request, not with this module: the
+# commands that only log in JSON (`meldcode verify`, `worker`) import it without the app.
 
 log = structlog.get_logger("meldcode")
 
@@ -137,6 +142,8 @@ def _of_practice_case(task_id: object) -> bool:
 
 
 def _count_domain_events(endpoint: str, response) -> None:
+    from flask import g, request
+
     status = response.status_code
     if endpoint == "api.complete_task" and status == 200:
         # the view noted whether the case is a practice case: no read and no parsing of the
@@ -187,6 +194,8 @@ def trusted_proxies() -> int:
 
 
 def _start() -> None:
+    from flask import g, request
+
     g.started = time.perf_counter()
     wanted = request.headers.get(REQUEST_ID_HEADER, "") if g.get("trust_request_id") else ""
     g.request_id = wanted if _REQUEST_ID.fullmatch(wanted) else uuid.uuid4().hex
@@ -195,6 +204,8 @@ def _start() -> None:
 
 
 def _user_name() -> str | None:
+    from flask import g
+
     # Only what this request already looked up: no database read for the log line.
     principal = g.get("principal")
     if principal is not None:
@@ -206,6 +217,8 @@ def _user_name() -> str | None:
 
 
 def _finish(response):
+    from flask import g, request
+
     if "request_id" not in g:  # a hook before ours answered first
         _start()
     response.headers[REQUEST_ID_HEADER] = g.request_id
@@ -227,6 +240,8 @@ def _teardown(_exc) -> None:
 
 def healthz():
     """200 {"status": "ok"} when the database answers SELECT 1, else 503; no sign-in."""
+    from flask import jsonify
+
     try:
         with store.get_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -239,7 +254,9 @@ def healthz():
 def init_app(app: Flask) -> None:
     """JSON logs, request ids, metrics, /healthz, and ProxyFix for MELDCODE_TRUSTED_PROXIES.
     Raises ValueError for a wrong MELDCODE_TRUSTED_PROXIES."""
+    from flask import g
     from flask.logging import default_handler
+    from werkzeug.middleware.proxy_fix import ProxyFix
 
     configure_logging()
     app.logger.removeHandler(default_handler)

@@ -52,3 +52,12 @@ def test_cases_on_sqlite_imports_none_of_them(sqlite_url):
     assert done.returncode == 0, done.stderr
     assert "Geen open casussen." in done.stderr
     assert heavy == []
+
+
+def test_verify_on_sqlite_imports_none_of_them(sqlite_url):
+    """verify logs in JSON (webui.observability, without the web app) and reads the traces
+    of a restore (engine.restore, without Alembic)."""
+    done, heavy = imported("verify", "--all")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "gecontroleerd, 0 niet in orde" in done.stdout
+    assert heavy == []
