@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, LargeBinary, String, and_, case, cast, func, select, type_coerce
 
 from . import settings
+from .background import start_background_process
 from .merkle import Tree, hmac_states
 from .stored_text import StoredText
 from .translog import ENTRIES, KINDS, batches, snapshot
@@ -207,7 +208,7 @@ def scan_parallel(url: str | None, size: int, wants: list[int], jobs: int,
              for lo, hi in ranges]
     tree, odd, roots = Tree(), [], {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                             initializer=_process_start) as pool:
+                             initializer=start_background_process) as pool:
         futures = [pool.submit(_scan_range, task) for task in tasks]
         if meanwhile is not None:
             meanwhile()
@@ -224,13 +225,6 @@ def scan_parallel(url: str | None, size: int, wants: list[int], jobs: int,
             tree.join(frontier, part_size)
             odd.extend(part_odd)
     return tree, odd, roots
-
-
-def _process_start() -> None:
-    from . import background, store
-
-    store.forget_engines_after_fork()
-    background.lower_priority()
 
 
 def _scan_range(task) -> tuple[list[bytes], int, list[tuple], dict[int, list[bytes]]]:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
 from . import adapter, cases, commands, consults, log_verify, task_rows, timezones, translog, versions
-from .background import lower_priority
+from .background import start_background_process
 from .chains import StoredCase, check_access_rows, check_chain, check_header, stored_damage
 from .failures import kind_of as _reason
 from .failures import named, transient
@@ -292,7 +292,7 @@ def _load_for_access(session: Session, case_id: Any) -> Case | None:
 
 def verify_all(session: Session | None = None, case_ids: list[int] | None = None,
                log: log_verify.LogReport | None = None, url: str | None = None,
-               jobs: int = 1):
+               jobs: int = 1, background: bool = False):
     """Verdicts for the given cases, or all, in case order, as it goes (for the command line).
 
     session: check within it (one transaction); None: the cases read in batches of _CHUNK,
@@ -302,7 +302,9 @@ def verify_all(session: Session | None = None, case_ids: list[int] | None = None
     no longer exists gets a verdict of its own (when all cases are checked). A case that
     cannot be read is a problem of that case; the next case is still checked.
     jobs (without a session): the number of processes that check cases side by side (forked
-    from this one, each at a lower priority, nice 10, so the server's requests go first)."""
+    from this one, each at background priority, engine/background.py, so the server's
+    requests go first). background: check them in forked processes even for jobs=1, so this
+    process keeps its priority for its writes (the command line's access-log lines)."""
     query = select(Case.id).order_by(Case.id)
     if case_ids is not None:
         query = query.where(Case.id.in_(case_ids))
@@ -318,7 +320,7 @@ def verify_all(session: Session | None = None, case_ids: list[int] | None = None
     checked = [c for c in ordered if c not in gone]
     if session is not None:
         verdicts = (_verify_one(session, cid, url) for cid in checked)
-    elif jobs > 1 and len(ids) > _CHUNK:
+    elif background or (jobs > 1 and len(ids) > _CHUNK):
         verdicts = _verify_in_processes(checked, url, jobs)
     else:
         verdicts = (v for i in range(0, len(checked), _CHUNK)
@@ -354,16 +356,9 @@ def _verify_in_processes(ids: list[int], url: str | None, jobs: int):
 
     chunks = [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                             initializer=_verify_process_start) as pool:
+                             initializer=start_background_process) as pool:
         for verdicts in pool.map(_verify_chunk, chunks, [url] * len(chunks)):
             yield from verdicts
-
-
-def _verify_process_start() -> None:
-    from . import store
-
-    store.forget_engines_after_fork()
-    lower_priority()
 
 
 @retried

@@ -1106,23 +1106,24 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
         except checkpoints.CheckpointError as exc:
             fail(f"controlepunt geweigerd: {exc}", 1)
         # No write transaction for the run: the log pass and each batch of cases are read
-        # transactions of their own; the access-log lines of the verify go in small batches.
-        # The whole run yields the processor to the server, the pass over the log included.
-        with background.background_priority():
-            report = log_verify.verify_log(checkpoint=checkpoint, jobs=jobs)
-            for verdict in verification.verify_all(case_ids=wanted, log=report, jobs=jobs):
-                checked += 1
-                seen.append(verdict.case_id)
-                if len(seen) >= VERIFY_LOG_BATCH:
-                    _log_verified(operator, seen)
-                if verdict.ok:
-                    click.echo(f"casus {verdict.case_id}: in orde ({verdict.events} "
-                               "gebeurtenissen)")
-                else:
-                    failed += 1
-                    click.echo(f"casus {verdict.case_id}: NIET IN ORDE")
-                    for problem in verdict.problems:
-                        click.echo(f"  - {problem}")
+        # transactions of their own, in forked processes at background priority; this one
+        # keeps its priority for the access-log lines, written in short transactions
+        # (engine/background.py says why).
+        report = background.in_background(log_verify.verify_log, checkpoint=checkpoint, jobs=jobs)
+        for verdict in verification.verify_all(case_ids=wanted, log=report, jobs=jobs,
+                                               background=True):
+            checked += 1
+            seen.append(verdict.case_id)
+            if len(seen) >= VERIFY_LOG_BATCH:
+                _log_verified(operator, seen)
+            if verdict.ok:
+                click.echo(f"casus {verdict.case_id}: in orde ({verdict.events} "
+                           "gebeurtenissen)")
+            else:
+                failed += 1
+                click.echo(f"casus {verdict.case_id}: NIET IN ORDE")
+                for problem in verdict.problems:
+                    click.echo(f"  - {problem}")
         _log_verified(operator, seen)
         if case_ids:
             with store.unit_of_work() as session:
@@ -1195,10 +1196,11 @@ VERIFY_LOG = N_("logboek")
 VERIFY_RESTORE = N_("terugzetten")
 
 
-# Verify's access-log lines (NEN 7513) per write transaction: few enough that a case start or
-# completion waiting for the write lock meanwhile waits a few milliseconds (issue 11: starts
-# stay under 50 ms at p95 while verify --all runs).
-VERIFY_LOG_BATCH = 10
+# Verify's access-log lines (NEN 7513) per write transaction: so few that a case start or
+# completion waiting for the write lock meanwhile waits about a millisecond (issue 11: starts
+# stay under 50 ms at p95 while verify --all runs). Measured on 1,500 cases (bench/
+# verify_bench.py, issue 12): 10 lines held the lock 7-18 ms at the median, 2 lines 1.6 ms.
+VERIFY_LOG_BATCH = 2
 
 
 def _log_verified(operator: str, case_ids: list[int]) -> None:

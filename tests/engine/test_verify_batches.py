@@ -4,9 +4,9 @@ back to case-by-case reading (tests/engine/test_tamper.py shows that per kind of
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 
+import pytest
 from sqlalchemy import event
 
 from engine import background, cases, store, verification
@@ -39,26 +39,42 @@ def test_verify_all_reads_a_batch_of_cases_in_a_few_statements(people, db_url):
     assert len(reads) <= 9, reads
 
 
-def _niceness_of_child(queue) -> None:
-    queue.put((os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0)))
+def _priority() -> tuple[int, int]:
+    return os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0)
 
 
-def test_verify_runs_at_background_priority_and_gives_it_back():
-    before = os.getpriority(os.PRIO_PROCESS, 0)
-    policy = os.sched_getscheduler(0)
-    with background.background_priority():
-        inside = os.getpriority(os.PRIO_PROCESS, 0)
-        inside_policy = os.sched_getscheduler(0)
-        queue = multiprocessing.get_context("fork").Queue()
-        child = multiprocessing.get_context("fork").Process(target=_niceness_of_child,
-                                                            args=(queue,))
-        child.start()
-        forked, forked_policy = queue.get(timeout=30)
-        child.join(30)
-    assert inside >= background.BACKGROUND_NICENESS
-    assert forked >= background.BACKGROUND_NICENESS  # the verify processes inherit it
-    # Linux: only when no other process wants the processor (SCHED_IDLE), inherited too
-    assert inside_policy == forked_policy == os.SCHED_IDLE
-    if os.geteuid() == 0:  # only root may raise a priority again
-        assert os.getpriority(os.PRIO_PROCESS, 0) == before
-        assert os.sched_getscheduler(0) == policy
+def _refused() -> None:
+    raise ValueError("geweigerd in de achtergrond")
+
+
+def test_background_work_runs_lowered_and_the_caller_keeps_its_priority():
+    """verify's pass over the log runs through background.in_background: in a forked process
+    at background priority, only when no other process wants the processor (SCHED_IDLE on
+    Linux); the caller, which writes verify's access-log lines, keeps its own (issue 12)."""
+    before = _priority()
+    niceness, policy = background.in_background(_priority)
+    assert niceness >= background.BACKGROUND_NICENESS
+    assert policy == os.SCHED_IDLE
+    assert _priority() == before
+    with pytest.raises(ValueError, match="geweigerd in de achtergrond"):
+        background.in_background(_refused)
+
+
+def test_verify_in_background_reads_no_case_in_the_calling_process(people, db_url):
+    """verify --all (background=True) checks even a few cases with one process in a forked
+    one: the calling process, which writes the access-log lines, reads none of their history."""
+    ids = [walk(people, cases.start_case(people["mw"], {"client_ref": f"achter-{i}"}),
+                SCENARIOS[i].decisions)["id"] for i in range(2)]
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = store.get_engine()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        verdicts = list(verification.verify_all(case_ids=ids, jobs=1, background=True))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [v.case_id for v in verdicts] == ids and all(v.ok for v in verdicts)
+    assert not [s for s in statements if "history_events" in s], statements
