@@ -59,8 +59,9 @@ def check_first(files: list[SourceFile]) -> None:
 
 
 # Deploys number their version max + 1. On PostgreSQL two at once would read the same max and
-# the second would break the primary key; this lock (held to the end of the transaction)
-# makes them take turns. SQLite has one writer at a time anyway.
+# the second would break the primary key, and two activations at once left two versions
+# active; this lock (held to the end of the transaction) makes deploys and activations take
+# turns. SQLite has one writer at a time anyway.
 _DEPLOY_LOCK = text("SELECT pg_advisory_xact_lock(20766, 1)")
 
 
@@ -73,10 +74,16 @@ def deploy(session: Session, files: list[SourceFile], by: str) -> tuple[ProcessV
     return row, created
 
 
-def _deploy(session: Session, files: list[SourceFile], by: str) -> tuple[ProcessVersion, bool, bool]:
-    """deploy, and whether an existing version was made active again."""
+def _take_turns(session: Session) -> None:
+    """Hold the deploy lock until the transaction ends (PostgreSQL; SQLite's writers take
+    turns anyway). Taken again within one transaction, it costs nothing."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_DEPLOY_LOCK)
+
+
+def _deploy(session: Session, files: list[SourceFile], by: str) -> tuple[ProcessVersion, bool, bool]:
+    """deploy, and whether an existing version was made active again."""
+    _take_turns(session)
     files = complete_set(session, files)
     # One rule for every set, identical to a deployed version or not: it passes this release's
     # check (`meldcode check` exit 0), else nothing changes. A version stored by an earlier
@@ -125,8 +132,13 @@ def activate(session: Session, version: int, by: str | None = None) -> bool:
     as `by` (the caller names who, else "onbekend"). Returns whether anything changed: the
     version that is already active stays so and writes no line. One rule for every door that
     activates, a deploy of a version's very files included (issue 12 point 2: deploy, publish
-    and activate, one function). Raises InvalidDefinition for an unknown version."""
-    row = session.get(ProcessVersion, version)
+    and activate, one function). Raises InvalidDefinition for an unknown version.
+    Activations and deploys take turns (on PostgreSQL the deploy lock, on SQLite the write
+    lock): two at once left two versions active, each having switched off only the version
+    it had read as active."""
+    _take_turns(session)
+    # read after the lock: a row this session loaded earlier may show another's old state
+    row = session.get(ProcessVersion, version, populate_existing=True)
     if row is None:
         raise definitions.InvalidDefinition(
             [definitions.Problem("-", 1, Message(N_("versie {number} bestaat niet"),
