@@ -11,6 +11,7 @@ handed back as it was read, and log_verify names it exactly as in its one-proces
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -208,7 +209,8 @@ def scan_parallel(url: str | None, size: int, wants: list[int], jobs: int,
              for lo, hi in ranges]
     tree, odd, roots = Tree(), [], {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                             initializer=start_background_process) as pool:
+                             initializer=start_background_process,
+                             initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(_scan_range, task) for task in tasks]
         if meanwhile is not None:
             meanwhile()

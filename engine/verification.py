@@ -6,6 +6,7 @@ reported in plain Dutch (Messages, for the web layer to translate), first one fi
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -356,7 +357,8 @@ def _verify_in_processes(ids: list[int], url: str | None, jobs: int):
 
     chunks = [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                             initializer=start_background_process) as pool:
+                             initializer=start_background_process,
+                             initargs=(os.getpid(),)) as pool:
         for verdicts in pool.map(_verify_chunk, chunks, [url] * len(chunks)):
             yield from verdicts
 

@@ -387,7 +387,7 @@ def _start_planner() -> None:
     if pid == 0:  # the planner
         code = 1
         try:
-            from webui.gunicorn_worker import die_with_parent
+            from engine.background import die_with_parent
 
             die_with_parent(server)  # SIGTERM when serve is killed: ends its round, then stops
             store.forget_engines_after_fork()

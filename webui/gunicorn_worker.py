@@ -10,11 +10,7 @@ msgids (marked N_), as the API answers when no language is asked for."""
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
-import signal
-import sys
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +20,7 @@ from gunicorn.http.message import Request
 from gunicorn.http.wsgi import Response, default_environ
 from gunicorn.workers.sync import SyncWorker
 
+from engine.background import die_with_parent
 from engine.messages import N_
 
 TOO_LONG = N_(
@@ -127,24 +124,6 @@ def path_of(head: bytes) -> str | None:
     if len(parts) < 2 or not parts[1].startswith(b"/"):
         return None
     return parts[1].decode("latin-1")
-
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def die_with_parent(parent: int) -> None:
-    """Ask the kernel to send this process SIGTERM when its parent (`parent`, the process id
-    it was forked from) dies, and exit at once when that already happened. `meldcode serve`
-    killed with kill -9 left its workers holding the port (they only look at their parent
-    between waits of half the timeout), so the next serve could not start (issue 11 point 5).
-    SIGTERM is gunicorn's graceful stop: a request under way is finished. Linux only (prctl);
-    elsewhere gunicorn's own check of the parent remains."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
-    if os.getppid() != parent:  # died before the request above: no signal will come
-        os._exit(0)
 
 
 class DutchSyncWorker(SyncWorker):

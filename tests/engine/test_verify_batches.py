@@ -4,7 +4,10 @@ back to case-by-case reading (tests/engine/test_tamper.py shows that per kind of
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
+import time
 
 import pytest
 from sqlalchemy import event
@@ -58,6 +61,51 @@ def test_background_work_runs_lowered_and_the_caller_keeps_its_priority():
     assert _priority() == before
     with pytest.raises(ValueError, match="geweigerd in de achtergrond"):
         background.in_background(_refused)
+
+
+def _tell_and_wait(path: str) -> None:
+    with open(path, "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(120)
+
+
+def _background_then_wait(path: str) -> None:
+    background.in_background(_tell_and_wait, path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (dead, not yet reaped by init) counts as gone
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("signal_", [signal.SIGKILL, signal.SIGTERM])
+def test_a_background_process_ends_with_the_command_that_started_it(tmp_path, signal_):
+    """verify killed (kill -9 or SIGTERM) left its forked processes running for good, holding
+    the database and the command's output open, so `meldcode verify --all | cat` never ended
+    (issue 12, found by a tester). They now die with it (background.die_with_parent)."""
+    told = tmp_path / "pid"
+    command = multiprocessing.get_context("fork").Process(target=_background_then_wait,
+                                                          args=(str(told),))
+    command.start()
+    deadline = time.monotonic() + 60
+    while not (told.exists() and told.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    helper = int(told.read_text())
+    assert _alive(helper)
+    os.kill(command.pid, signal_)
+    command.join(30)
+    deadline = time.monotonic() + 15
+    while _alive(helper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gone = not _alive(helper)
+    if not gone:
+        os.kill(helper, signal.SIGKILL)
+    assert gone, "the background process outlived the command"
 
 
 def test_verify_in_background_reads_no_case_in_the_calling_process(people, db_url):
