@@ -29,7 +29,7 @@ from sqlalchemy import URL, Connection, Engine, select
 
 from . import settings, timezones
 from .failures import kind_of
-from .merkle import Tree
+from .merkle import Tree, leaf_of
 from .messages import N_, Message
 from .models import LogEntry
 
@@ -162,7 +162,7 @@ def record(engine: Engine, conn: Connection, first: int, entries: Sequence[str])
             if tree.size < first:  # another process's batch, committed but not recorded yet
                 query = (select(_ENTRIES.c.entry_hash).where(_ENTRIES.c.idx >= tree.size)
                          .where(_ENTRIES.c.idx < first).order_by(_ENTRIES.c.idx))
-                missing = [bytes.fromhex(h) for h in conn.execute(query).scalars()]
+                missing = [leaf_of(h) for h in conn.execute(query).scalars()]
                 if len(missing) != first - tree.size:
                     log.error("log head: entries %s..%s not found", tree.size, first - 1)
                     return

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, LargeBinary, String, and_, case, cast, func, 
 
 from . import settings
 from .background import start_background_process
-from .merkle import Tree, hmac_states
+from .merkle import Tree, hmac_states, leaf_of
 from .stored_text import StoredText
 from .translog import ENTRIES, KINDS, batches, snapshot
 
@@ -58,9 +58,10 @@ def log_query(case_id: int | None = None, lo: int | None = None, hi: int | None 
                         made))
         columns = [l_.c.idx, message, l_.c.entry_hash]
     else:
-        # the row's hash read as StoredText: bytes that are no UTF-8 there (SQLite keeps them)
-        # are a hash that does not match, never a failed pass over the log (issue 11)
-        columns = [l_.c.idx, l_.c.kind, l_.c.row_id, l_.c.case_id, l_.c.entry_hash,
+        # the texts read as StoredText: bytes that are no UTF-8 there (SQLite keeps them) are a
+        # hash or kind that does not match, never a failed pass over the log (issue 11)
+        columns = [l_.c.idx, type_coerce(l_.c.kind, StoredText()).label("kind"), l_.c.row_id,
+                   l_.c.case_id, type_coerce(l_.c.entry_hash, StoredText()).label("entry_hash"),
                    type_coerce(row_hash, StoredText()).label("row_hash"), row_case.label("row_case")]
     query = (
         select(*columns)
@@ -96,15 +97,6 @@ class Scanned:
     tree: Tree = field(default_factory=Tree)
     odd: list[tuple] = field(default_factory=list)
     frontiers: dict[int, list[bytes]] = field(default_factory=dict)
-
-
-def leaf_of(entry: Any) -> bytes:
-    """The leaf input of an entry whose hash is not the one recomputed: its stored hash
-    as bytes, or b"" when that is no hex (the root then differs from any checkpoint's)."""
-    try:
-        return bytes.fromhex(entry)
-    except (TypeError, ValueError):
-        return b""
 
 
 def scan(conn: Connection, wants: list[int], lo: int = 0, hi: int | None = None) -> Scanned:

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Text, cast, func, select
+from sqlalchemy import Connection, Text, cast, func, select, type_coerce
 
 from . import admin_chain, chains, log_head, log_scan, models, settings, store
 from .audit import GENESIS
@@ -19,6 +19,7 @@ from .merkle import EMPTY_ROOT, Tree, entry_hash
 from .messages import N_, Message, shown, text_of
 from .problems import joined
 from .stored_rows import DamagedRow, loaded_rows
+from .stored_text import StoredText
 from .translog import ENTRIES, KINDS, MISSING, QUEUE, sequence, snapshot
 
 _Sealed = dict[int, dict[int, set[str]]]  # case -> other case -> kinds whose head names its row
@@ -31,7 +32,8 @@ def _row(kind: str, row_id) -> Message:
     does not know (an entry planted by hand) in Dutch words too, with its code."""
     if kind in _WHAT:
         return Message("{kind} {row}", kind=_WHAT[kind], row=row_id)
-    return Message(N_("regel {row} van een onbekende soort ({kind})"), kind=kind, row=row_id)
+    return Message(N_("regel {row} van een onbekende soort ({kind})"), row=row_id,  # a NUL: repr
+                   kind=str(kind) if str(kind).isprintable() else shown(str(kind)))
 
 
 def _case_of(case_id) -> Message:
@@ -84,7 +86,8 @@ def _check_row(report: LogReport, key: bytes, idx, kind, row_id, case_id, entry,
     what = _row(kind, row_id)
 
     def fits(row_hash) -> bool:
-        return isinstance(entry, str) and hmac.compare_digest(
+        # a stored hash with other than ASCII (bytes no UTF-8, as U+FFFD) fits nothing
+        return isinstance(entry, str) and entry.isascii() and hmac.compare_digest(
             entry_hash(idx, kind, row_id, case_id, row_hash, key), entry)
 
     if case_id is not None and not _is_case_id(case_id):
@@ -217,7 +220,7 @@ class _Facts:
 
 def _facts(conn: Connection) -> _Facts:
     entries = {kind: count for kind, count in conn.execute(
-        select(ENTRIES.c.kind, func.count()).group_by(ENTRIES.c.kind))}
+        select(type_coerce(ENTRIES.c.kind, StoredText()), func.count()).group_by(ENTRIES.c.kind))}
     rows = {kind: conn.execute(select(func.count()).select_from(table)).scalar() or 0
             for kind, table in KINDS.items()}
     logged = {case_id for case_id in conn.execute(select(ENTRIES.c.case_id).where(
@@ -324,10 +327,8 @@ def _unlogged(conn: Connection, report: LogReport, fitting: dict[str, int],
 
 
 def _not_logged(kind: str, table) -> tuple:
-    return (~select(ENTRIES.c.idx).where(ENTRIES.c.kind == kind,
-                                          ENTRIES.c.row_id == table.c.id).exists(),
-            ~select(QUEUE.c.id).where(QUEUE.c.kind == kind,
-                                       QUEUE.c.row_id == table.c.id).exists())
+    return tuple(~select(t.c.row_id).where(t.c.kind == kind, t.c.row_id == table.c.id).exists()
+                 for t in (ENTRIES, QUEUE))
 
 
 def verify_case_log(conn: Connection, case_id: int) -> list[str]:
@@ -337,10 +338,9 @@ def verify_case_log(conn: Connection, case_id: int) -> list[str]:
     report = LogReport()
     key = settings.history_key()
     for row in conn.execute(log_query(case_id)):
-        kind = row.kind
-        row_hash, row_case = ((row.row_hash, row.row_case) if kind in ("event", "access")
+        row_hash, row_case = ((row.row_hash, row.row_case) if row.kind in ("event", "access")
                               else (None, None))
-        _check_row(report, key, row.idx, kind, row.row_id, row.case_id, row.entry_hash,
+        _check_row(report, key, row.idx, row.kind, row.row_id, row.case_id, row.entry_hash,
                    row_hash, row_case)
     for kind in ("event", "access"):
         table = KINDS[kind]

@@ -54,7 +54,7 @@ from sqlalchemy.exc import DBAPIError
 
 from . import audit, checkpoints, config, log_head, models, settings, store, timezones, translog
 from .failures import kind_of
-from .merkle import Tree
+from .merkle import Tree, leaf_of
 from .messages import N_, Message
 
 SET_ASIDE = "voor-terugzetten-{stamp}"  # the subfolder of the checkpoints a restore sets aside
@@ -266,7 +266,7 @@ def _prefix_roots(url: str, sizes: set[int]) -> tuple[Tree, dict[int, str]]:
             for (entry,) in rows:
                 if tree.size in sizes:
                     roots[tree.size] = tree.root()
-                tree.append(bytes.fromhex(entry))
+                tree.append(leaf_of(entry))
     roots[tree.size] = tree.root()
     return tree, roots
 

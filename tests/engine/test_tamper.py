@@ -7,6 +7,7 @@ append-only triggers and foreign keys are bypassed by hand, as such a person wou
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sqlite3
 import threading
 import time
@@ -600,10 +601,11 @@ def test_a_data_difference_names_the_keys_never_the_content(people, db_url):
 
 @pytest.mark.alone
 def test_verify_all_holds_no_write_lock_while_it_runs(people, db_url, monkeypatch):
-    """A case starts while verify --all is busy, without waiting for it to finish."""
+    """A case starts while verify --all is busy, without waiting for it to finish. Verify
+    checks the cases in forked processes (engine/background.py): `busy` crosses the fork."""
     for i in range(12):
         cases.start_case(people["mw"], {"client_ref": f"c{i}"})
-    busy, started = threading.Event(), []
+    busy, started = multiprocessing.get_context("fork").Event(), []
     original = verification.verify_case
 
     def slow_verify_case(session, case, *reads):

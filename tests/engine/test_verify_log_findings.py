@@ -147,6 +147,32 @@ def test_a_malformed_row_outside_a_case_is_a_problem_of_the_log(people, db_url, 
     assert f"{len(ids)} casus(sen) gecontroleerd" in out, out
 
 
+# A log entry's text column holding bytes that are no UTF-8 (SQLite keeps them): verify crashed
+# with the driver's decoding error (found by a tester); it is a finding of the entry's case.
+ENTRY_BYTES = {
+    "entry_hash": "gebeurtenis 1 of logboekpositie {row} is gewijzigd",
+    "kind": "logboekpositie {row} staat voor regel 1 van een onbekende soort ('\ufffd\\x00\ufffd')",
+}
+
+
+@pytest.mark.parametrize("column", list(ENTRY_BYTES))
+def test_a_log_entry_with_bytes_that_are_no_text_is_a_finding(people, db_url, column):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL refuses bytes that are no UTF-8 in a text column")
+    ids = _cases(people)
+    row = _log_entry(db_url)
+    tamper(db_url, f"UPDATE log_entries SET {column} = CAST(X'ff00ff' AS TEXT) WHERE idx = :row",
+           row=row)
+    result = cli("verify", "--all", "--jobs", "2")
+    out = result.output
+    assert result.exit_code == 1, out
+    for case_id in ids:
+        assert f"casus {case_id}: " in out, out
+    assert ENTRY_BYTES[column].format(row=row) in out, out
+    assert "\x00" not in out.replace("\\x00", ""), out  # the NUL is shown, never printed
+    assert not any(word in out for word in PYTHON_WORDS), out
+
+
 # --- the wording of findings ---------------------------------------------------------------
 
 
