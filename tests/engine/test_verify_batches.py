@@ -17,11 +17,8 @@ from tests.helpers import walk
 from tests.scenarios.paths import SCENARIOS
 
 
-def test_verify_all_reads_a_batch_of_cases_in_a_few_statements(people, db_url):
-    ids = [walk(people, cases.start_case(people["mw"], {"client_ref": f"reeks-{i}",
-                                                          "reason": "zorg"}),
-                SCENARIOS[i].decisions)["id"]
-           for i in range(6)]
+def _verified_counting(**how) -> tuple[list, list[str]]:
+    """verification.verify_all(**how)'s verdicts, and the statements this process ran meanwhile."""
     statements: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
@@ -30,9 +27,17 @@ def test_verify_all_reads_a_batch_of_cases_in_a_few_statements(people, db_url):
     engine = store.get_engine()
     event.listen(engine, "before_cursor_execute", count)
     try:
-        verdicts = list(verification.verify_all(case_ids=ids))
+        return list(verification.verify_all(**how)), statements
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+def test_verify_all_reads_a_batch_of_cases_in_a_few_statements(people, db_url):
+    ids = [walk(people, cases.start_case(people["mw"], {"client_ref": f"reeks-{i}",
+                                                          "reason": "zorg"}),
+                SCENARIOS[i].decisions)["id"]
+           for i in range(6)]
+    verdicts, statements = _verified_counting(case_ids=ids)
     assert [v.case_id for v in verdicts] == ids
     assert all(v.ok for v in verdicts), [v.problems for v in verdicts]
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
@@ -113,16 +118,6 @@ def test_verify_in_background_reads_no_case_in_the_calling_process(people, db_ur
     one: the calling process, which writes the access-log lines, reads none of their history."""
     ids = [walk(people, cases.start_case(people["mw"], {"client_ref": f"achter-{i}"}),
                 SCENARIOS[i].decisions)["id"] for i in range(2)]
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    engine = store.get_engine()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        verdicts = list(verification.verify_all(case_ids=ids, jobs=1, background=True))
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    verdicts, statements = _verified_counting(case_ids=ids, jobs=1, background=True)
     assert [v.case_id for v in verdicts] == ids and all(v.ok for v in verdicts)
     assert not [s for s in statements if "history_events" in s], statements
