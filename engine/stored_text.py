@@ -39,12 +39,15 @@ class _StoredBytes(TypeDecorator):
         return dialect.type_descriptor(LargeBinary() if dialect.name == "sqlite" else String())
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
-        if not isinstance(value, bytes):
-            return value
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return Damaged(value.decode("utf-8", "replace"))
+        return decoded(value) if isinstance(value, bytes) else value
+
+
+def decoded(raw: bytes) -> str:
+    """Stored bytes as UTF-8 text, else as Damaged (U+FFFD for what does not decode)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Damaged(raw.decode("utf-8", "replace"))
 
 
 class _AsStored(FunctionElement):
@@ -104,11 +107,10 @@ class StoredLongText(StoredText):
 
 
 # --- JSON and integer columns --------------------------------------------------------------------
-# The same rule for the other values a database writer can damage (issue 11 point 6): JSON text
-# that is no JSON, JSON of the wrong shape (a list where an object is stored), a lone surrogate
-# in JSON ("\ud800": no character, so no page could be written out), JSON nested deeper than
-# Python reads, and text in an integer column (SQLite keeps it). Each reads as a marker of its
-# kind holding what can be shown, with the damage in Dutch; never a failed row.
+# The same rule for other values a database writer can damage (issue 11 point 6): JSON that is no
+# JSON, of the wrong shape (a list for an object), with a lone surrogate ("\ud800": no page could
+# be written out), nested deeper than Python reads, text in an integer column (SQLite keeps it).
+# Each reads as a marker of its kind holding what can be shown, the damage in Dutch; never a failed row.
 
 _LONE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
@@ -134,8 +136,7 @@ class DamagedNumber(str):
     def damage(self) -> Message:
         return Message(N_("geen getal ({value})"), value=repr(str(self))[:40])
 
-    # Sorted after every number (a list of case ids with one damaged still sorts), equal to
-    # none; among themselves as texts.
+    # After every number (case ids with one damaged still sort), equal to none; as texts among them
     def _key(self, other: Any) -> Any:
         return (1, str(other)) if isinstance(other, str) else (0, other)
 

@@ -250,6 +250,8 @@ def batches(conn: Connection, query) -> Iterator[Any]:
         return
     import sqlite3
 
+    from .stored_text import decoded
+
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     driver = conn.connection.driver_connection
     assert driver is not None, "a connection in a transaction has its driver's connection"
@@ -270,7 +272,7 @@ def batches(conn: Connection, query) -> Iterator[Any]:
     # the row): read the rest again, in the same transaction so the same rows in the same
     # order, such text as stored_text.Damaged. Issue 11: a finding, never a failed pass.
     before = driver.text_factory
-    driver.text_factory = _tolerant
+    driver.text_factory = decoded
     cursor = driver.cursor()
     try:
         cursor.execute(sql)
@@ -282,12 +284,3 @@ def batches(conn: Connection, query) -> Iterator[Any]:
         cursor.close()
         driver.text_factory = before
 
-
-def _tolerant(raw: bytes) -> str:
-    """SQLite text as Python text; bytes that are no UTF-8 as stored_text.Damaged."""
-    from .stored_text import Damaged
-
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return Damaged(raw.decode("utf-8", "replace"))
