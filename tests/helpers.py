@@ -9,6 +9,7 @@ import contextlib
 import email
 import email.policy
 import html
+import logging
 import re
 import socket
 import sqlite3
@@ -356,6 +357,34 @@ def operator_cli(*args: str, url: str):
     this process left open (a restore refuses while one is)."""
     store.dispose_engines()
     return meldcode_cli(*args, env={"MELDCODE_DATABASE_URL": url})
+
+
+def operator_run(*args: str, url: str) -> subprocess.CompletedProcess:
+    """`meldcode ARGS` on the database at `url`, run in this process (click's CliRunner)
+    where operator_cli starts the installed command: for a test about what the command does,
+    not about the process (signals, kill -9, a closed standard output, waiting on a FIFO,
+    locks between processes keep operator_cli). A process costs about 1.5 s of CPU, most of
+    it imports. No connection of this process is open before or after (a restore refuses
+    while one is, and swaps the database under any left open). Out: exit code, standard
+    output and error as a finished process gives them; an exception the command does not
+    turn into an exit code is raised (where a process printed its traceback). The root
+    logger is as a new process has it while the command runs (no handler, WARNING): the JSON
+    handler an earlier command or app of this test process added would print what the
+    command's own process never shows (alembic's INFO lines on standard error)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    store.dispose_engines()
+    root.handlers = []
+    root.setLevel(logging.WARNING)  # setLevel: the loggers' cached levels are cleared too
+    try:
+        result = CliRunner().invoke(meldcode, list(args), env={"MELDCODE_DATABASE_URL": url},
+                                    catch_exceptions=False)
+    finally:
+        root.handlers = handlers
+        root.setLevel(level)
+        store.dispose_engines()
+    return subprocess.CompletedProcess(["meldcode", *args], result.exit_code, result.stdout,
+                                       result.stderr)
 
 
 def restored_lines(url: str) -> list[dict]:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from engine import cases, models, store, tokens
 from tests.conftest import meldcode_cli
+from tests.helpers import operator_run
 
 # --- export --user NAME with a character no name holds (F11) -----------------------------------
 
@@ -36,14 +37,14 @@ ON_POSTGRESQL = ["mw\nmw2", "niemand\x1b[31m", "x\udcff"]
                          indirect=["db_url"])
 def test_export_refuses_a_name_with_a_control_character_and_stores_it_nowhere(people, db_url, tmp_path, name):
     """Every name on SQLite, three on PostgreSQL: the command refuses the name before it
-    opens the case or writes a line, the same code whatever the database (each run of the
-    command costs seconds); the database only shows that nothing was written."""
+    opens the case or writes a line, the same code whatever the database; the database only
+    shows that nothing was written."""
     case = cases.start_case(people["mw"], {"client_ref": "C-F11", "reason": "zorgen"})
     before = _access_rows(db_url)
     with store.unit_of_work(url=db_url) as session:
         admin_before = session.scalar(select(func.count()).select_from(models.AdminLogEntry))
     out = tmp_path / "d.json"
-    r = meldcode_cli(
+    r = operator_run(
         "export",
         str(case["id"]),
         "--format",
@@ -52,7 +53,7 @@ def test_export_refuses_a_name_with_a_control_character_and_stores_it_nowhere(pe
         str(out),
         "--user",
         name,
-        env={"MELDCODE_DATABASE_URL": db_url},
+        url=db_url,
     )
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.startswith("fout: De gebruikersnaam bevat ")
@@ -73,7 +74,7 @@ def test_export_for_an_unknown_but_plain_name_is_still_logged(people, db_url, tm
     """The refusal above is only for names no user can have: any other unknown name is
     still a logged attempt (NEN 7513), as before."""
     case = cases.start_case(people["mw"], {"client_ref": "C-F11b", "reason": "zorgen"})
-    r = meldcode_cli(
+    r = operator_run(
         "export",
         str(case["id"]),
         "--format",
@@ -82,7 +83,7 @@ def test_export_for_an_unknown_but_plain_name_is_still_logged(people, db_url, tm
         str(tmp_path / "d.json"),
         "--user",
         "niemand",
-        env={"MELDCODE_DATABASE_URL": db_url},
+        url=db_url,
     )
     assert r.returncode == 2 and "geen actieve gebruiker" in r.stderr
     assert _access_rows(db_url)[-1] == (getpass.getuser(), "niemand", "export")
@@ -92,7 +93,7 @@ def test_export_for_an_unknown_but_plain_name_is_still_logged(people, db_url, tm
 
 
 def _list(db_url: str, name: str) -> list[list[str]]:
-    r = meldcode_cli("token", "list", name, env={"MELDCODE_DATABASE_URL": db_url})
+    r = operator_run("token", "list", name, url=db_url)
     assert r.returncode == 0, r.stderr
     return [line.split("\t") for line in r.stdout.splitlines()]
 

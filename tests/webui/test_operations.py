@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from engine import models, store
 from tests.conftest import PG_BIN, ROOT, free_port, meldcode_cli
-from tests.helpers import start_server, stop_server, walk_some_cases, write_lock_held
+from tests.helpers import operator_run, start_server, stop_server, walk_some_cases, write_lock_held
 from tests.scenarios.paths import LONGEST, fill
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -649,7 +649,7 @@ def test_metrics_are_summed_over_the_workers(sqlite_url, sqlite_people, tmp_path
 def test_backup_and_restore_pass_verify(db_url, people, tmp_path, request):
     walk_some_cases(db_url)
     backup = tmp_path / "reserve.bak"
-    result = meldcode_cli("backup", "-o", str(backup), env={"MELDCODE_DATABASE_URL": db_url})
+    result = operator_run("backup", "-o", str(backup), url=db_url)
     assert result.returncode == 0, result.stderr
     assert backup.stat().st_size > 0 and not Path(f"{backup}.tmp").exists()
     if db_url.startswith("sqlite"):
@@ -666,12 +666,12 @@ def test_backup_and_restore_pass_verify(db_url, people, tmp_path, request):
                         str(backup)], check=True, capture_output=True)
     with store.unit_of_work(url=restored) as session:
         assert session.scalar(select(func.count()).select_from(models.Case)) == 3
-    verify = meldcode_cli("verify", "--all", env={"MELDCODE_DATABASE_URL": restored})
+    verify = operator_run("verify", "--all", url=restored)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     # A changed copy does not pass: the check means something.
     with store.unit_of_work(write=True, url=restored) as session:
         session.execute(models.Case.__table__.update().values(client_ref="vervalst"))
-    assert meldcode_cli("verify", "--all", env={"MELDCODE_DATABASE_URL": restored}).returncode == 1
+    assert operator_run("verify", "--all", url=restored).returncode == 1
     store.dispose_engines()
 
 
@@ -694,8 +694,7 @@ def test_backup_of_sqlite_while_writing(sqlite_url, sqlite_people, tmp_path):
         stop.set()
         writer.join()
     assert result.returncode == 0, result.stderr
-    verify = meldcode_cli("verify", "--all",
-                          env={"MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'b.sqlite'}"})
+    verify = operator_run("verify", "--all", url=f"sqlite:///{tmp_path / 'b.sqlite'}")
     assert verify.returncode == 0, verify.stdout
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 
 from engine import log_head, models, store
 from tests.conftest import LiveServer, People, meldcode_cli
-from tests.helpers import copy_database, operator_cli, restored_lines, spare_url, walk_some_cases
+from tests.helpers import copy_database, operator_run, restored_lines, spare_url, walk_some_cases
 
 
 def _count(url: str, model) -> int:
@@ -34,22 +34,22 @@ def _log_size(url: str) -> int:
 
 def test_a_restored_backup_passes_verify_and_the_log_goes_on(db_url, people, tmp_path, checkpoint_dir):
     walk_some_cases(db_url, 2, "voor")
-    assert operator_cli("checkpoint", url=db_url).returncode == 0
+    assert operator_run("checkpoint", url=db_url).returncode == 0
     backup = tmp_path / "reserve.bak"
-    assert operator_cli("backup", "-o", str(backup), url=db_url).returncode == 0
+    assert operator_run("backup", "-o", str(backup), url=db_url).returncode == 0
     walk_some_cases(db_url, 3, "na")  # newer than the backup: dropped by the restore
-    newer = operator_cli("checkpoint", url=db_url)
+    newer = operator_run("checkpoint", url=db_url)
     assert newer.returncode == 0, newer.stderr
     assert _count(db_url, models.Case) == 5
     head = log_head.read(store.get_engine(db_url))
     assert head is not None and head.tree_size == _log_size(db_url)
 
-    result = operator_cli("restore", str(backup), url=db_url)
+    result = operator_run("restore", str(backup), url=db_url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Teruggezet uit" in result.stdout and "database_restored" in result.stdout
     assert _count(db_url, models.Case) == 2
 
-    verify = operator_cli("verify", "--all", url=db_url)
+    verify = operator_run("verify", "--all", url=db_url)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "controlepunt van" in verify.stdout  # verify did compare with a checkpoint
 
@@ -75,7 +75,7 @@ def test_a_restored_backup_passes_verify_and_the_log_goes_on(db_url, people, tmp
     size = _log_size(db_url)
     walk_some_cases(db_url, 1, "daarna")
     store.dispose_engines()
-    again = operator_cli("verify", "--all", url=db_url)
+    again = operator_run("verify", "--all", url=db_url)
     assert again.returncode == 0, again.stdout + again.stderr
     assert _log_size(db_url) > size
     assert log_head.read(store.get_engine(db_url)).tree_size == _log_size(db_url)
@@ -87,15 +87,15 @@ def test_without_a_restore_the_copy_put_back_by_hand_fails(sqlite_url, sqlite_pe
     import shutil
 
     backup = tmp_path / "reserve.sqlite"
-    assert operator_cli("backup", "-o", str(backup), url=sqlite_url).returncode == 0
+    assert operator_run("backup", "-o", str(backup), url=sqlite_url).returncode == 0
     walk_some_cases(sqlite_url, 1, "na")
-    assert operator_cli("verify", "--all", url=sqlite_url).returncode == 0
+    assert operator_run("verify", "--all", url=sqlite_url).returncode == 0
     store.dispose_engines()
     live = sqlite_url.removeprefix("sqlite:///")
     shutil.copyfile(backup, live)
-    assert operator_cli("verify", "--all", url=sqlite_url).returncode == 1
-    assert operator_cli("restore", str(backup), url=sqlite_url).returncode == 0
-    assert operator_cli("verify", "--all", url=sqlite_url).returncode == 0
+    assert operator_run("verify", "--all", url=sqlite_url).returncode == 1
+    assert operator_run("restore", str(backup), url=sqlite_url).returncode == 0
+    assert operator_run("verify", "--all", url=sqlite_url).returncode == 0
 
 
 # --- refusals: nothing changes ----------------------------------------------------------------
@@ -125,7 +125,7 @@ def _sqlite_backup(url: str, tmp_path: Path, name: str = "b.sqlite") -> Path:
 
     translog.sequence(url)
     backup = tmp_path / name
-    assert operator_cli("backup", "-o", str(backup), url=url).returncode == 0
+    assert operator_run("backup", "-o", str(backup), url=url).returncode == 0
     return backup
 
 
@@ -207,7 +207,7 @@ def before_refusal(sqlite_url, tmp_path, built_before_refusal, tmp_path_factory)
         walk_some_cases(sqlite_url, 2, "voor")
         good = _sqlite_backup(sqlite_url, tmp_path)
         walk_some_cases(sqlite_url, 1, "na")
-        assert operator_cli("verify", "--all", url=sqlite_url).returncode == 0
+        assert operator_run("verify", "--all", url=sqlite_url).returncode == 0
         kept = spare_url(sqlite_url, tmp_path_factory.mktemp("voor-weigering"))
         copy_database(sqlite_url, kept)
         built_before_refusal.extend([kept, good.read_bytes()])
@@ -226,14 +226,14 @@ def test_what_is_no_good_backup_is_refused_and_changes_nothing(sqlite_url, befor
     before = _state(sqlite_url)
     folder = sorted(os.listdir(Path(sqlite_url.removeprefix("sqlite:///")).parent))
 
-    result = operator_cli("restore", str(candidate), url=sqlite_url)
+    result = operator_run("restore", str(candidate), url=sqlite_url)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("fout: niet teruggezet: ") and why in result.stderr
     assert "Traceback" not in result.stderr
     assert _state(sqlite_url) == before
     # no scratch copy left beside the database
     assert sorted(os.listdir(Path(sqlite_url.removeprefix("sqlite:///")).parent)) == folder
-    assert operator_cli("verify", "--all", url=sqlite_url).returncode == 0
+    assert operator_run("verify", "--all", url=sqlite_url).returncode == 0
 
 
 def test_a_backup_of_another_installation_is_refused(sqlite_url, sqlite_people, tmp_path):
@@ -257,7 +257,7 @@ def test_a_restore_while_the_server_runs_is_refused(db_url, people, tmp_path):
         backup = _sqlite_backup(db_url, tmp_path)
     else:
         backup = tmp_path / "b.dump"
-        assert operator_cli("backup", "-o", str(backup), url=db_url).returncode == 0
+        assert operator_run("backup", "-o", str(backup), url=db_url).returncode == 0
     walk_some_cases(db_url, 1, "na")
     from engine import translog
 
@@ -275,8 +275,8 @@ def test_a_restore_while_the_server_runs_is_refused(db_url, people, tmp_path):
     assert _state(db_url, file=False) == before
     # stopped: now it goes
     store.dispose_engines()
-    assert operator_cli("restore", str(backup), url=db_url).returncode == 0
-    assert operator_cli("verify", "--all", url=db_url).returncode == 0
+    assert operator_run("restore", str(backup), url=db_url).returncode == 0
+    assert operator_run("verify", "--all", url=db_url).returncode == 0
 
 
 # --- PostgreSQL: what is no dump of this product -------------------------------------------------
@@ -314,8 +314,7 @@ def test_postgresql_refuses_what_is_no_dump_of_this_product(pg_server, monkeypat
         )
     before = _state(url)
     databases = _databases(url)
-    store.dispose_engines()
-    result = meldcode_cli("restore", str(candidate), env={"MELDCODE_DATABASE_URL": url})
+    result = operator_run("restore", str(candidate), url=url)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("fout: niet teruggezet: ") and "Traceback" not in result.stderr
     assert _state(url) == before

@@ -26,7 +26,15 @@ from sqlalchemy import func, select, text
 
 from engine import log_head, models, store
 from tests.conftest import ROOT, People
-from tests.helpers import Client, copy_database, operator_cli, restored_lines, spare_url, walk_some_cases
+from tests.helpers import (
+    Client,
+    copy_database,
+    operator_cli,
+    operator_run,
+    restored_lines,
+    spare_url,
+    walk_some_cases,
+)
 from tests.helpers import text as page_text
 
 KILL = r"""
@@ -73,11 +81,11 @@ def _scene(url: str, tmp_path: Path) -> tuple[Path, log_head.Head]:
     """Two cases, a checkpoint, a backup; then three cases more and a newer checkpoint, which a
     restore of the backup drops and sets aside. Out: the backup and the head before."""
     walk_some_cases(url, 2, "voor")
-    assert operator_cli("checkpoint", url=url).returncode == 0
+    assert operator_run("checkpoint", url=url).returncode == 0
     backup = tmp_path / "reserve.bak"
-    assert operator_cli("backup", "-o", str(backup), url=url).returncode == 0
+    assert operator_run("backup", "-o", str(backup), url=url).returncode == 0
     walk_some_cases(url, 3, "na")
-    newer = operator_cli("checkpoint", url=url)
+    newer = operator_run("checkpoint", url=url)
     assert newer.returncode == 0, newer.stderr
     store.dispose_engines()
     head = log_head.read(store.get_engine(url))
@@ -123,17 +131,17 @@ def _unfinished_until_run_again(url: str, backup: Path, head: log_head.Head) -> 
     """verify reports the unfinished restore (exit 1) naming the backup; restore run again
     redoes it; then verify passes. Out: the one admin line, which holds the head from before
     the first attempt and names the interrupted attempt."""
-    verify = operator_cli("verify", "--all", url=url)
+    verify = operator_run("verify", "--all", url=url)
     assert verify.returncode == 1, verify.stdout + verify.stderr
     assert "terugzetten: NIET AFGEMAAKT" in verify.stdout
     assert "een terugzetting uit reserve.bak" in verify.stdout and "is niet afgemaakt" in verify.stdout
     assert f"telde het logboek {head.tree_size} regels" in verify.stdout
 
-    again = operator_cli("restore", str(backup), url=url)
+    again = operator_run("restore", str(backup), url=url)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Een eerdere terugzetting uit reserve.bak" in again.stdout
     assert _cases(url) == 2
-    passed = operator_cli("verify", "--all", url=url)
+    passed = operator_run("verify", "--all", url=url)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "NIET AFGEMAAKT" not in passed.stdout
 
@@ -227,16 +235,16 @@ def test_the_scratch_copy_of_a_killed_restore_is_named_and_removed_by_the_next(
     (left,) = _scratch(db_url)
     assert _cases(db_url) == 5
 
-    verify = operator_cli("verify", "--all", url=db_url)
+    verify = operator_run("verify", "--all", url=db_url)
     assert verify.returncode == 0, verify.stdout + verify.stderr  # the database is as it was
     assert "let op:" in verify.stdout and left in verify.stdout
     assert "afgebroken terugzetting" in verify.stdout
 
-    again = operator_cli("restore", str(backup), url=db_url)
+    again = operator_run("restore", str(backup), url=db_url)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "opgeruimd:" in again.stdout and left in again.stdout
     assert _scratch(db_url) == []
-    assert operator_cli("verify", "--all", url=db_url).returncode == 0
+    assert operator_run("verify", "--all", url=db_url).returncode == 0
 
 
 def test_checkpoints_set_aside_without_a_recorded_restore_fail_verify(
@@ -253,7 +261,7 @@ def test_checkpoints_set_aside_without_a_recorded_restore_fail_verify(
     store.dispose_engines()
     restore_steps.intent_path(db_url).unlink()
 
-    verify = operator_cli("verify", "--all", url=db_url)
+    verify = operator_run("verify", "--all", url=db_url)
     assert verify.returncode == 1, verify.stdout + verify.stderr
     assert "controlepunten opzijgezet zonder vastgelegde terugzetting" in verify.stdout
     assert set_aside.parent.name in verify.stdout
@@ -268,11 +276,11 @@ def test_a_second_restore_carries_the_first_ones_line_and_loss_forward(
     the first restore forward, counts from the largest head known, and verify still passes
     (the first restore's folder is named)."""
     backup, head = scene
-    first = operator_cli("restore", str(backup), url=db_url)
+    first = operator_run("restore", str(backup), url=db_url)
     assert first.returncode == 0, first.stdout + first.stderr
     (earlier,) = restored_lines(db_url)
 
-    second = operator_cli("restore", str(backup), url=db_url)
+    second = operator_run("restore", str(backup), url=db_url)
     assert second.returncode == 0, second.stdout + second.stderr
     (line,) = restored_lines(db_url)
     assert line["entries_dropped"] == head.tree_size - line["tree_size_after"]
@@ -281,7 +289,7 @@ def test_a_second_restore_carries_the_first_ones_line_and_loss_forward(
     assert carried["entries_dropped"] == earlier["entries_dropped"]
     assert carried["checkpoints_folder"] == earlier["checkpoints_folder"]
     assert carried["recorded_head_before"]["tree_size"] == head.tree_size
-    verify = operator_cli("verify", "--all", url=db_url)
+    verify = operator_run("verify", "--all", url=db_url)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -295,16 +303,16 @@ def test_a_replayed_old_intent_record_does_not_understate_the_loss(
     backup, _head = scene
     _killed(db_url, "engine.restore_steps.begin", "after", backup)
     old = restore_steps.intent_path(db_url).read_bytes()
-    assert operator_cli("restore", str(backup), url=db_url).returncode == 0
+    assert operator_run("restore", str(backup), url=db_url).returncode == 0
     walk_some_cases(db_url, 4, "later")
-    assert operator_cli("checkpoint", url=db_url).returncode == 0
+    assert operator_run("checkpoint", url=db_url).returncode == 0
     store.dispose_engines()
     now = log_head.read(store.get_engine(db_url))
     assert now is not None
     store.dispose_engines()
     restore_steps.intent_path(db_url).write_bytes(old)
 
-    again = operator_cli("restore", str(backup), url=db_url)
+    again = operator_run("restore", str(backup), url=db_url)
     assert again.returncode == 0, again.stdout + again.stderr
     (line,) = restored_lines(db_url)
     assert line["entries_dropped"] == now.tree_size - line["tree_size_after"]
@@ -318,7 +326,7 @@ def test_a_restore_without_a_head_record_ends_without_a_traceback(db_url, scene,
     store.dispose_engines()
     log_head.path_for(store.get_engine(db_url)).unlink()
     store.dispose_engines()
-    result = operator_cli("restore", str(backup), url=db_url)
+    result = operator_run("restore", str(backup), url=db_url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert "Er was geen vastgelegde kop van het logboek." in result.stdout
@@ -373,7 +381,7 @@ def test_a_fifo_at_the_lock_path_is_refused_not_waited_on(sqlite_url, sqlite_peo
     walk_some_cases(sqlite_url, 1, "voor")
     store.dispose_engines()
     backup = tmp_path / "reserve.bak"
-    assert operator_cli("backup", "-o", str(backup), url=sqlite_url).returncode == 0
+    assert operator_run("backup", "-o", str(backup), url=sqlite_url).returncode == 0
     lock = restore_steps.intent_path(sqlite_url).with_suffix(".lock")
     lock.unlink(missing_ok=True)
     os.mkfifo(lock)
@@ -410,7 +418,7 @@ def test_every_spelling_of_a_database_is_one_database_to_restore(sqlite_url, sql
     translog.sequence(sqlite_url)
     store.dispose_engines()
     backup = tmp_path / "reserve.bak"
-    assert operator_cli("backup", "-o", str(backup), url=sqlite_url).returncode == 0
+    assert operator_run("backup", "-o", str(backup), url=sqlite_url).returncode == 0
     walk_some_cases(sqlite_url, 1, "na")
     translog.sequence(sqlite_url)  # the head recorded under the plain URL, as a server's is
     store.dispose_engines()
@@ -423,10 +431,10 @@ def test_every_spelling_of_a_database_is_one_database_to_restore(sqlite_url, sql
     assert busy.returncode == 2 and "er loopt al een terugzetting" in busy.stderr, busy.stderr
 
     for url in (dotted, linked):
-        result = operator_cli("restore", str(backup), url=url)
+        result = operator_run("restore", str(backup), url=url)
         assert result.returncode == 0, result.stdout + result.stderr
         assert link.is_symlink()
-        verify = operator_cli("verify", "--all", url=sqlite_url)
+        verify = operator_run("verify", "--all", url=sqlite_url)
         assert verify.returncode == 0, verify.stdout + verify.stderr
     assert _cases(sqlite_url) == 2
     assert len(restored_lines(sqlite_url)) == 1  # the second restore's copy lacks the first's line
@@ -468,7 +476,7 @@ def test_an_unfinished_restore_recorded_under_the_old_name_stays_in_sight(db_url
     legacy = path.with_name(f"terugzetten-{hashlib.sha256(typed.encode()).hexdigest()[:16]}.json")
     assert legacy != path
     path.rename(legacy)
-    verify = operator_cli("verify", "--all", url=db_url)
+    verify = operator_run("verify", "--all", url=db_url)
     assert verify.returncode == 1, verify.stdout + verify.stderr
     assert "een terugzetting uit oud.bak" in verify.stdout, verify.stdout
     assert "is niet afgemaakt" in verify.stdout, verify.stdout
