@@ -71,6 +71,10 @@ class Settings(BaseSettings):
         "MELDCODE_CHECKPOINT_DIR", "Map waarin `meldcode checkpoint` controlepunten schrijft en "
         "waarin `meldcode verify` het nieuwste zoekt; buiten de database bewaren.", "pad",
         "geen")
+    proof_cache: Path | None = _field(
+        "MELDCODE_PROOF_CACHE", "Map waarin de uitkomst van het bewijs van alle routes per "
+        "bestandenset en productversie bewaard wordt, zodat elk proces die niet opnieuw "
+        "bewijst; `uit` schakelt dat uit.", "pad of `uit`", "`~/.cache/meldcode/proofs`")
     # --- web
     https: bool = _field(
         "MELDCODE_HTTPS", "`1` achter HTTPS: Secure-cookies, HSTS en https-links.", "0 of 1", "0",

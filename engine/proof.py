@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import threading
 
+from . import proof_cache
 from .problems import Problem
 from .proof_diagram import Findings, read_diagram
 from .proof_explorer import Explorer, Statistics
@@ -46,7 +47,11 @@ def prove(definition) -> list[Problem]:
         known = _proved.get(definition.sha256)
     if known is not None:
         return list(known)
-    problems, _stats = explore(definition)
+    problems = proof_cache.lookup(definition.files)  # proved by another process before
+    if problems is None:
+        problems, stats = explore(definition)
+        if not stats.limited:  # a CPU-time limit may fall otherwise on another run
+            proof_cache.store(definition.files, problems)
     with _proved_lock:
         _proved[definition.sha256] = tuple(problems)
         while len(_proved) > 64:
@@ -55,7 +60,8 @@ def prove(definition) -> list[Problem]:
 
 
 # Verdicts by file-set SHA-256: a set is proved once per process (every test database deploys
-# the shipped set; a deploy of a checked set checks it again).
+# the shipped set; a deploy of a checked set checks it again); engine/proof_cache.py keeps them
+# for the other processes.
 _proved: dict[str, tuple[Problem, ...]] = {}
 _proved_lock = threading.Lock()
 

@@ -47,6 +47,7 @@ class Statistics:
     states: int = 0
     transitions: int = 0
     seconds: float = 0.0
+    limited: bool = False  # stopped at MAX_STATES or MAX_SECONDS: a verdict not to keep
 
 
 class Explorer:
@@ -155,7 +156,7 @@ class Explorer:
             "het bewijs van alle routes past niet binnen {states} toestanden of {seconds} "
             "seconden: vereenvoudig het diagram (minder parallelle taken of keuzes)"),
             states=MAX_STATES, seconds=int(MAX_SECONDS)), state)
-        self.findings_stop = True
+        self.findings_stop = self.stats.limited = True
         return True
 
     def _ample(self, moves: list) -> tuple[str, str, dict[str, Any] | None] | None:
