@@ -15,8 +15,11 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 BACKGROUND_NICENESS = 10  # verify's processes yield the processor to the server's requests
 
@@ -60,8 +63,32 @@ def start_background_process(parent: int) -> None:
     from . import store
 
     die_with_parent(parent)
+    # Ctrl-C reaches the whole process group: the parent alone answers it (and stops this
+    # process, process_pool), so no traceback of a helper reaches the terminal (task U point 2)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     store.forget_engines_after_fork()
     lower_priority()
+
+
+@contextlib.contextmanager
+def process_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of `jobs` processes forked from this one for read-only background work
+    (start_background_process). Left by an exception (Ctrl-C, the reader of the output
+    gone, a generator closed early) its processes are stopped at once (SIGTERM): the
+    executor's own shutdown would first run every task still queued."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                               initializer=start_background_process, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        for child in multiprocessing.active_children():
+            child.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def in_background(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -69,10 +96,5 @@ def in_background(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     (start_background_process), the caller keeping its own priority. Returns the result, or
     raises what the function raised; both travel back pickled, so they must pickle. For
     read-only work only (see the module's docstring)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
-                             initializer=start_background_process,
-                             initargs=(os.getpid(),)) as pool:
+    with process_pool(1) as pool:
         return pool.submit(function, *args, **kwargs).result()

@@ -11,7 +11,6 @@ handed back as it was read, and log_verify names it exactly as in its one-proces
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, LargeBinary, String, and_, case, cast, func, select, type_coerce
 
 from . import settings
-from .background import start_background_process
+from .background import process_pool
 from .merkle import Tree, hmac_states, leaf_of
 from .stored_text import StoredText
 from .translog import ENTRIES, KINDS, batches, snapshot
@@ -192,17 +191,12 @@ def scan_parallel(url: str | None, size: int, wants: list[int], jobs: int,
     tree over all, the odd rows (as scan gives them) in order, and the root at each size of
     `wants`; None when a range holds fewer entries than its width (entries are missing:
     the caller then judges the log in one pass, which names the gap)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     width = 1 << CHUNK_BITS
     ranges = [(lo, min(size, lo + width)) for lo in range(0, size, width)]
     tasks = [(url, lo, hi, [w - lo for w in wants if lo <= w <= hi])
              for lo, hi in ranges]
     tree, odd, roots = Tree(), [], {}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                             initializer=start_background_process,
-                             initargs=(os.getpid(),)) as pool:
+    with process_pool(jobs) as pool:
         futures = [pool.submit(_scan_range, task) for task in tasks]
         if meanwhile is not None:
             meanwhile()

@@ -6,7 +6,6 @@ reported in plain Dutch (Messages, for the web layer to translate), first one fi
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
 from . import adapter, cases, commands, consults, log_verify, task_rows, timezones, translog, versions
-from .background import start_background_process
+from .background import process_pool
 from .chains import StoredCase, check_access_rows, check_chain, check_header, stored_damage
 from .failures import kind_of as _reason
 from .failures import named, transient
@@ -352,13 +351,8 @@ def _verify_one(session: Session | None, case_id: int, url: str | None) -> Verdi
 
 def _verify_in_processes(ids: list[int], url: str | None, jobs: int):
     """Verdicts of `ids` in their order, checked by `jobs` forked processes."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     chunks = [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                             initializer=start_background_process,
-                             initargs=(os.getpid(),)) as pool:
+    with process_pool(jobs) as pool:
         for verdicts in pool.map(_verify_chunk, chunks, [url] * len(chunks)):
             yield from verdicts
 

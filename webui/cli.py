@@ -165,16 +165,111 @@ def _database():
         fail(exc.message)
     except DBAPIError as exc:
         fail(str(failures.kind_of(exc)))
+    except BrokenPipeError:  # the reader of our output stopped: no database error (_stops_quietly)
+        raise
     except OSError as exc:  # SQLite's folder or the write lock beside it (engine.store)
         fail(f"de database is niet te bereiken of te openen: {failures.kind_of(exc)}")
+
+
+# Exit statuses of a command that did not end by itself, as the shell gives them to a process
+# killed by the signal (128 + its number): scripts and `set -o pipefail` read them so.
+INTERRUPTED = 128 + 2  # SIGINT: Ctrl-C
+READER_GONE = 128 + 13  # SIGPIPE: the reader of standard output or error stopped (| head)
+# ctx.meta key: what a command says on stderr once its work is done and recorded, should the
+# reader stop before its report is read (then it exits 0: nothing was left undone)
+_DONE_NOTE = "meldcode.done_note"
+
+
+def done_if_reader_stops(note: str) -> None:
+    """Mark the running command's work as done and recorded: a reader that stops during the
+    rest of its report gets exit 0 and `note` on stderr instead of exit READER_GONE (restore:
+    tests/webui/test_restore_interrupted.py). In: a Dutch line naming where it is recorded."""
+    click.get_current_context().meta[_DONE_NOTE] = note
+
+
+@contextlib.contextmanager
+def _stops_quietly(ctx: click.Context):
+    """Every command ends quietly when its reader stops or Ctrl-C comes: no traceback, no
+    misleading database error (BrokenPipeError is an OSError), no "Exception ignored" line
+    at exit (task U points 1 and 2). What the command already did stays done: each command
+    records its work in transactions that roll back when interrupted midway (engine.store
+    unit_of_work), and verify logs the cases it read in a `finally`. The reader gone:
+    exit READER_GONE without a word (the shell's convention for SIGPIPE), or 0 with the
+    command's note (done_if_reader_stops). Ctrl-C: forked helpers stopped, one line
+    "Afgebroken." (click's own word for it, in its catalogue), exit INTERRUPTED."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda hook: _interrupt_again(hook, previous)
+    try:
+        try:
+            yield
+        finally:  # what is still buffered goes now, so a closed pipe is met here, not at exit
+            sys.unraisablehook = previous
+            sys.stdout.flush()
+            sys.stderr.flush()
+    except BrokenPipeError:
+        _detach_closed_streams()
+        note = ctx.meta.get(_DONE_NOTE)
+        if note is None:
+            sys.exit(READER_GONE)
+        _say(note)
+        sys.exit(0)
+    except KeyboardInterrupt:
+        import multiprocessing
+        from gettext import gettext
+
+        for child in multiprocessing.active_children():  # verify's readers, at once
+            child.terminate()
+        _say(gettext("Aborted!"))
+        sys.exit(INTERRUPTED)
+
+
+def _detach_closed_streams() -> None:
+    """Standard output and error that can no longer be written (the reader stopped) point to
+    /dev/null from now on, so Python's flush at exit finds no closed pipe to complain about."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            with contextlib.suppress(OSError, ValueError):  # ValueError: no file descriptor
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+
+def _say(line: str) -> None:
+    """`line` on stderr if anyone still reads it."""
+    try:
+        click.echo(line, err=True)
+    except OSError:
+        _detach_closed_streams()
+
+
+def _interrupt_again(hook, previous) -> None:
+    """sys.unraisablehook: a Ctrl-C that landed in a finalizer (a weak-reference callback of
+    SQLAlchemy, say) cannot be raised there; Python printed "Exception ignored ...
+    KeyboardInterrupt" and went on as if nothing came. Here it is delivered once more, from a
+    helper thread, so that it lands where the command can stop; every other unraisable
+    exception goes to the `previous` hook, as before."""
+    import signal
+    import threading
+
+    if isinstance(getattr(hook, "exc_value", None), KeyboardInterrupt):
+        with contextlib.suppress(RuntimeError):  # no threads while Python shuts down
+            threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT),
+                             daemon=True).start()
+        return
+    previous(hook)
 
 
 class _Commands(cli_language.DutchGroup):
     """The command group; a configuration variable that does not fit its type (engine.config)
     is one Dutch line naming it, exit 2, whichever command read it (options' defaults too).
+    A command whose reader stops, or that is interrupted, ends quietly (_stops_quietly).
     Its commands and groups have Dutch placeholders in usage and help (cli_language)."""
 
     def invoke(self, ctx: click.Context):
+        with _stops_quietly(ctx):
+            return self._invoke_command(ctx)
+
+    def _invoke_command(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except config.ConfigError as exc:
@@ -426,17 +521,20 @@ def _stop_planner(_arbiter=None) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _run_planner(interval: float, server_pid: int | None) -> None:
+def _run_planner(interval: float, server_pid: int | None) -> int | None:
     """The worker loop (engine/scheduler.run_worker) until SIGTERM or SIGINT, or, for serve's
-    planner (`server_pid`), until that process is no longer its parent."""
+    planner (`server_pid`), until that process is no longer its parent. Out: the signal that
+    stopped it, or None."""
     import signal
     import threading
 
     from engine import scheduler, translog
 
     stop = threading.Event()
+    stopped_by: list[int] = []
 
-    def ask_to_stop(_signum, _frame) -> None:
+    def ask_to_stop(signum, _frame) -> None:
+        stopped_by.append(signum)
         stop.set()
 
     signal.signal(signal.SIGTERM, ask_to_stop)
@@ -453,6 +551,7 @@ def _run_planner(interval: float, server_pid: int | None) -> None:
     click.echo("De planner draait; stoppen met Ctrl-C.", err=True)
     scheduler.run_worker(stop, poll=interval)
     click.echo("De planner is gestopt.", err=True)
+    return stopped_by[0] if stopped_by else None
 
 
 @main.command(help="Draai de planner: tijdgebeurtenissen (timers) in casussen gaan binnen "
@@ -463,6 +562,8 @@ def _run_planner(interval: float, server_pid: int | None) -> None:
 @click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(0.1, 5.0),
               help="Seconden tussen twee rondes.")
 def worker(interval: float):
+    import signal
+
     from webui import observability
 
     with _database():  # the keys it will sign with, refused (exit 2) before the first round
@@ -470,7 +571,8 @@ def worker(interval: float):
     with _database(), store.unit_of_work() as session:
         session.execute(select(models.Timer.task_id).limit(1))
     observability.configure_logging()
-    _run_planner(interval, None)
+    if _run_planner(interval, None) == signal.SIGINT:  # Ctrl-C: the shell's status for it
+        sys.exit(INTERRUPTED)
 
 
 def _metrics_dir() -> None:
@@ -664,12 +766,10 @@ def _after_restore(file: str, live: str, intent: dict) -> None:
             done = restore_steps.finish(live, intent)
         except checkpoints.CheckpointError as exc:
             fail(f"teruggezet, maar geen nieuw controlepunt geschreven: {exc}", 1)
-    try:
-        _report_restore(file, done)
-    except BrokenPipeError:  # the reader stopped (| head): the restore is done and recorded
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        click.echo("Teruggezet; de standaarduitvoer werd gesloten voordat het verslag geschreven "
-                   "was. Het terugzetten staat in het beheerlog (database_restored).", err=True)
+    done_if_reader_stops("Teruggezet; de standaarduitvoer werd gesloten voordat het verslag "
+                         "geschreven was. Het terugzetten staat in het beheerlog "
+                         "(database_restored).")
+    _report_restore(file, done)
 
 
 def _report_restore(file: str, done: dict) -> None:
@@ -1110,21 +1210,27 @@ def verify(case_ids, all_cases, checkpoint_file, jobs):
         # keeps its priority for the access-log lines, written in short transactions
         # (engine/background.py says why).
         report = background.in_background(log_verify.verify_log, checkpoint=checkpoint, jobs=jobs)
-        for verdict in verification.verify_all(case_ids=wanted, log=report, jobs=jobs,
-                                               background=True):
-            checked += 1
-            seen.append(verdict.case_id)
-            if len(seen) >= VERIFY_LOG_BATCH:
-                _log_verified(operator, seen)
-            if verdict.ok:
-                click.echo(f"casus {verdict.case_id}: in orde ({verdict.events} "
-                           "gebeurtenissen)")
-            else:
-                failed += 1
-                click.echo(f"casus {verdict.case_id}: NIET IN ORDE")
-                for problem in verdict.problems:
-                    click.echo(f"  - {problem}")
-        _log_verified(operator, seen)
+        verdicts = verification.verify_all(case_ids=wanted, log=report, jobs=jobs,
+                                           background=True)
+        # Each case read is logged, also when the reader of the output stops or Ctrl-C comes
+        # midway (task U point 1); the forked readers stop first (contextlib.closing).
+        try:
+            with contextlib.closing(verdicts):
+                for verdict in verdicts:
+                    checked += 1
+                    seen.append(verdict.case_id)
+                    if len(seen) >= VERIFY_LOG_BATCH:
+                        _log_verified(operator, seen)
+                    if verdict.ok:
+                        click.echo(f"casus {verdict.case_id}: in orde ({verdict.events} "
+                                   "gebeurtenissen)")
+                    else:
+                        failed += 1
+                        click.echo(f"casus {verdict.case_id}: NIET IN ORDE")
+                        for problem in verdict.problems:
+                            click.echo(f"  - {problem}")
+        finally:
+            _log_verified(operator, seen)
         if case_ids:
             with store.unit_of_work() as session:
                 missing = sorted(set(case_ids) - set(_existing(session, case_ids))
@@ -1233,6 +1339,8 @@ def checkpoint(output, public_key):
             path = checkpoints.write_checkpoint(Path(output_path(output)) if output else None)
         except checkpoints.CheckpointError as exc:
             fail(str(exc))
+        except BrokenPipeError:  # the reader of the key stopped: _stops_quietly
+            raise
         except OSError as exc:
             fail(f"{exc.filename or output}: {_os_reason(exc)}")
     written = checkpoints.load_checkpoint(path)
@@ -1311,13 +1419,8 @@ def document(output, fmt, beroepsgroep):
     summary = f"Meldcode ({doc['beroepsgroep']}, procesversie {doc['version']})"
     if to_stdout:
         # the document alone on standard output (a pipe reads it whole); the report on stderr
-        stream = sys.stdout.buffer
-        try:
-            stream.write(content)
-            stream.flush()
-        except BrokenPipeError:  # the reader stopped (| head): no traceback at exit
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            fail("de standaarduitvoer werd gesloten voordat het document geschreven was")
+        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.flush()  # a reader that stopped: _stops_quietly
         click.echo(f"{summary} geschreven naar de standaarduitvoer "
                    f"({_dutch_number(len(content))} bytes).", err=True)
         return

@@ -1,0 +1,162 @@
+"""A `meldcode` command whose reader stops, or that is interrupted with Ctrl-C, ends quietly
+(task U points 1 and 2): `meldcode verify --all | head -2` said "de database is niet te
+bereiken of te openen" (exit 2) and left the cases it had read out of the access log; after
+Ctrl-C a stray "Exception ignored ... KeyboardInterrupt" line could follow click's
+"Afgebroken." (exit 1), and `meldcode worker` stopped by Ctrl-C exited 0.
+
+Every test runs the installed command in a process of its own, as a shell would, with a real
+pipe or a real SIGINT to its process group (Ctrl-C reaches every process of the group).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from sqlalchemy import select
+
+from engine import cases, models, store
+from tests.helpers import MELDCODE
+
+READER_GONE = 141  # 128 + SIGPIPE, as a shell reports a command killed by it
+INTERRUPTED = 130  # 128 + SIGINT
+NOISE = ("Traceback", "Exception ignored", "niet te bereiken", "Error", "fout:")
+
+
+def _start_cases(mw, count: int) -> list[int]:
+    return [cases.start_case(mw, {"client_ref": f"pijp-{i}"})["id"] for i in range(count)]
+
+
+def _verified_cases() -> set[int]:
+    """The cases that have a `verify` line in the access log (NEN 7513)."""
+    with store.unit_of_work() as session:
+        return set(
+            session.scalars(
+                select(models.AccessLogEntry.case_id).where(models.AccessLogEntry.action == "verify")
+            )
+        )
+
+
+def _with_stdout_closed(*args: str, url: str) -> subprocess.CompletedProcess:
+    """`meldcode ARGS` with standard output a pipe whose reader is gone (| head -0)."""
+    store.dispose_engines()
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [MELDCODE, *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "MELDCODE_DATABASE_URL": url},
+            timeout=300,
+        )
+    finally:
+        os.close(write)
+
+
+def test_verify_whose_reader_stops_exits_141_and_logs_the_cases_it_read(db_url, people):
+    ids = _start_cases(people["mw"], 3)
+    result = _with_stdout_closed("verify", "--all", "--jobs", "1", url=db_url)
+    assert result.returncode == READER_GONE, result.stderr
+    assert not any(word in result.stderr for word in NOISE), result.stderr
+    # it read (at least) the first case before it could not print it: that read is logged
+    assert ids[0] in _verified_cases()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("cases",),
+        ("token", "list", "mw"),
+        ("checkpoint", "--public-key"),
+        ("document", "-o", "-", "--format", "html"),
+    ],
+)
+def test_every_command_whose_reader_stops_exits_141_without_a_word(sqlite_url, sqlite_people, args):
+    _start_cases(sqlite_people["mw"], 2)
+    result = _with_stdout_closed(*args, url=sqlite_url)
+    assert result.returncode == READER_GONE, result.stderr
+    assert result.stderr == "", result.stderr
+
+
+def test_a_closed_standard_error_is_no_crash_either(sqlite_url, sqlite_people):
+    """The reader of stderr gone: a refusal that cannot be said still exits, quietly."""
+    store.dispose_engines()
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [MELDCODE, "verify"],
+            stdout=subprocess.PIPE,
+            stderr=write,
+            env={**os.environ, "MELDCODE_DATABASE_URL": sqlite_url},
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert result.returncode == READER_GONE, result.stdout
+    assert result.stdout == ""
+
+
+def _interrupted(args: list[str], url: str, ready: str, on_stderr: bool = False):
+    """Run `meldcode ARGS` in a process group of its own; once a line starting with `ready`
+    came (on stdout, or stderr), Ctrl-C to the group. Out: its exit code, what it printed
+    (stdout, stderr) and the group's id."""
+    store.dispose_engines()
+    proc = subprocess.Popen(
+        [MELDCODE, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "MELDCODE_DATABASE_URL": url},
+        text=True,
+        start_new_session=True,
+    )
+    watched = proc.stderr if on_stderr else proc.stdout
+    assert watched is not None
+    first = [watched.readline()]
+    assert first[0].startswith(ready), first
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if on_stderr:
+        err = first[0] + err
+    else:
+        out = first[0] + out
+    return proc.returncode, out, err, proc.pid
+
+
+def _group_gone(group: int) -> bool:
+    """True once no process of the group is left (verify's forked readers die with it)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_verify_interrupted_says_one_word_exits_130_and_logs_what_it_read(sqlite_url, sqlite_people):
+    _start_cases(sqlite_people["mw"], 200)
+    code, out, err, group = _interrupted(["verify", "--all", "--jobs", "2"], sqlite_url, ready="casus ")
+    assert code == INTERRUPTED, out[-500:] + err
+    assert err == "Afgebroken.\n", err
+    shown = [int(line.split()[1].rstrip(":")) for line in out.splitlines() if line.startswith("casus ")]
+    assert 0 < len(shown) < 200, "interrupted before the end"
+    assert set(shown) <= _verified_cases()
+    assert _group_gone(group)
+
+
+def test_the_worker_stopped_with_ctrl_c_exits_130_quietly(sqlite_url, sqlite_people):
+    code, _out, err, group = _interrupted(
+        ["worker", "--interval", "0.5"], sqlite_url, ready="De planner draait", on_stderr=True
+    )
+    assert code == INTERRUPTED, err
+    assert "De planner is gestopt." in err
+    assert not any(word in err for word in ("Traceback", "Exception ignored")), err
+    assert _group_gone(group)
