@@ -25,6 +25,20 @@ class CheckpointError(Exception):
     catalogues, text_of gives it)."""
 
 
+class LogDamaged(CheckpointError):
+    """No checkpoint written: the log holds an entry verify reports as missing or changed,
+    and the signature would vouch for that (task U point 3). The command line exits 1."""
+
+
+# why a checkpoint over a damaged log is refused (translog.DamagedEntry): the entry by index
+DAMAGED_ENTRY = N_("geen controlepunt geschreven: logboekregel {position} (tabel log_entries) "
+                   "heeft geen geldige hash; het logboek is buiten de applicatie gewijzigd. "
+                   "Zoek het uit met 'meldcode verify --all'.")
+MISSING_ENTRY = N_("geen controlepunt geschreven: logboekregel {position} (tabel log_entries) "
+                   "ontbreekt; het logboek is buiten de applicatie gewijzigd. Zoek het uit met "
+                   "'meldcode verify --all'.")
+
+
 def _key_path() -> Path:
     return settings.instance_dir() / "signing_key"
 
@@ -85,14 +99,19 @@ def make_checkpoint(url: str | None = None, at: datetime | None = None) -> dict[
     """A signed checkpoint of the whole log: {"tree_size", "root", "signature", "at"}
     (CONTRACT section 5); root hex, signature base64 Ed25519 over the size, root and time.
     Raises CheckpointError for an unusable signing key, and when the log does not hold the
-    head this instance's sequencer recorded (engine/log_head.py): it was cut or rewritten."""
+    head this instance's sequencer recorded (engine/log_head.py): it was cut or rewritten;
+    LogDamaged when an entry is missing or its hash is no hash (translog.tree_head)."""
     key = signing_key()
     try:
         head = log_head.read(store.get_engine(url))
     except log_head.HeadUnreadable as exc:
         raise CheckpointError(Message(N_("geen controlepunt geschreven: {reason}"),
                                       reason=text_of(exc))) from None
-    size, root, at_head = translog.tree_head(url, head.tree_size if head else None)
+    try:
+        size, root, at_head = translog.tree_head(url, head.tree_size if head else None)
+    except translog.DamagedEntry as exc:
+        raise LogDamaged(Message(MISSING_ENTRY if exc.missing else DAMAGED_ENTRY,
+                                 position=exc.position)) from None
     if head is not None and at_head != head.root:
         # Signing now would vouch for a log that was cut or rewritten after this instance's
         # sequencer recorded its head: a checkpoint must never cover tampering.

@@ -141,6 +141,18 @@ def root_of(entry_hashes: list[str]) -> str:
     return tree.root()
 
 
+def sound_leaf(entry: Any) -> bytes | None:
+    """The leaf input of a log entry as the sequencer writes it (entry_hash: HMAC-SHA256 as
+    64 lowercase hex digits) as its 32 bytes; None for any other stored value (no hex, a NUL,
+    other than ASCII, bytes that are no UTF-8, another length or case): an entry changed
+    outside the application, which a checkpoint must not sign over (task U point 3)."""
+    try:
+        leaf = bytes.fromhex(entry)
+    except (TypeError, ValueError):
+        return None
+    return leaf if len(leaf) == 32 and leaf.hex() == entry else None
+
+
 def leaf_of(entry: Any) -> bytes:
     """The leaf input of a log entry: its stored hash (hex text) as bytes, or b"" when that
     is no hex (planted by hand, or bytes that are no UTF-8 read as U+FFFD): the root then

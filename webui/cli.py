@@ -1337,6 +1337,8 @@ def checkpoint(output, public_key):
                 click.echo(checkpoints.public_key_hex())
                 return
             path = checkpoints.write_checkpoint(Path(output_path(output)) if output else None)
+        except checkpoints.LogDamaged as exc:  # the log is not right: as verify, exit 1
+            fail(str(exc), 1)
         except checkpoints.CheckpointError as exc:
             fail(str(exc))
         except BrokenPipeError:  # the reader of the key stopped: _stops_quietly
