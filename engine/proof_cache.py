@@ -45,24 +45,38 @@ _lock = threading.Lock()
 
 
 def folder() -> Path | None:
-    """The folder of stored verdicts (MELDCODE_PROOF_CACHE), None when switched off ("uit")."""
+    """The folder of stored verdicts (MELDCODE_PROOF_CACHE), None when switched off ("uit"),
+    when the default is asked without a home folder, or when the engine's sources cannot be
+    read (then no code fingerprint could tell one release's verdicts from another's). Raises
+    config.ConfigError for a wrong setting, as every reader of the configuration does."""
     from . import config
 
     chosen = config.current().proof_cache
-    if chosen is None:
+    if chosen is not None and str(chosen) == "uit":
+        return None
+    if not code_fingerprint():
+        return None
+    if chosen is not None:
+        return chosen
+    try:
         return Path.home() / ".cache" / "meldcode" / "proofs"
-    return None if str(chosen) == "uit" else chosen
+    except RuntimeError:  # no home folder to be found: nothing kept
+        return None
 
 
 def code_fingerprint() -> str:
-    """The SHA-256 (hex) of what a verdict depends on besides the files: every engine/*.py
-    source (recursively), the SpiffWorkflow and lxml versions, Python's version and the proof's
-    limits. Computed once per process (the sources are read once, a few milliseconds)."""
+    """The SHA-256 (hex) of the code a verdict depends on: every engine/*.py source
+    (recursively), the SpiffWorkflow and lxml versions and Python's version; "" when no source
+    can be read (an install without them). Computed once per process (a few milliseconds)."""
     with _lock:
         if _fingerprint:
             return _fingerprint[0]
+        sources = sorted(ENGINE.rglob("*.py"))
+        if not sources or not all(os.access(path, os.R_OK) for path in sources):
+            _fingerprint.append("")
+            return ""
         digest = hashlib.sha256(f"format {FORMAT}\n".encode())
-        for path in sorted(ENGINE.rglob("*.py")):
+        for path in sources:
             digest.update(str(path.relative_to(ENGINE)).encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
         for package in ("SpiffWorkflow", "lxml"):
@@ -96,7 +110,8 @@ def key_of(files) -> str:
 
 def lookup(files) -> list[Problem] | None:
     """The stored verdict of `files` (the problems, possibly none), or None when there is no
-    readable one. Never raises: a damaged file is ignored (and proved anew by the caller)."""
+    readable one. A damaged file is ignored (and proved anew by the caller); raises only
+    ConfigError (folder)."""
     where = folder()
     if where is None:
         return None
@@ -115,7 +130,7 @@ def lookup(files) -> list[Problem] | None:
 def store(files, problems: list[Problem]) -> None:
     """Keep the verdict `problems` of `files` for later processes. Best effort: a folder that
     cannot be made or written, or a problem holding a value JSON cannot carry, stores nothing.
-    The caller leaves out verdicts that hit the proof's limit."""
+    The caller leaves out verdicts that hit the proof's limit. Raises only ConfigError."""
     where = folder()
     if where is None:
         return

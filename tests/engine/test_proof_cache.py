@@ -191,3 +191,16 @@ def test_a_folder_that_cannot_be_written_only_costs_time(cache, monkeypatch):
     again(monkeypatch)
     assert shown(proof.prove(definition)) == first
     assert len(cache.runs) == 2
+
+
+def test_without_the_engines_sources_nothing_is_kept(cache, monkeypatch, tmp_path):
+    """An install without the engine's .py files has no code fingerprint: one release's verdict
+    could be taken for another's, so none is kept or read."""
+    monkeypatch.setattr(proof_cache, "ENGINE", tmp_path / "no-sources")
+    monkeypatch.setattr(proof_cache, "_fingerprint", [])
+    definition = definition_of(faulty())
+    proof.prove(definition)
+    again(monkeypatch)
+    proof.prove(definition)
+    assert len(cache.runs) == 2
+    assert not cache.folder.exists()
