@@ -7,8 +7,7 @@ import pytest
 
 from engine import cases, dossier
 from engine.errors import Forbidden
-from tests.conftest import meldcode_cli
-from tests.helpers import finished_case
+from tests.helpers import finished_case, operator_run
 
 
 def test_access_log_holds_reads_changes_and_refusals(people):
@@ -47,19 +46,18 @@ def test_the_dossier_is_data_without_words_of_the_product(people):
 
 def test_cli_verify_and_export(people, db_url, tmp_path):
     case = finished_case(people)
-    env = {"MELDCODE_DATABASE_URL": db_url}
-    r = meldcode_cli("verify", "--all", env=env)
+    r = operator_run("verify", "--all", url=db_url)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"casus {case['id']}: in orde" in r.stdout
-    r = meldcode_cli("verify", str(case["id"]), "999999", env=env)
+    r = operator_run("verify", str(case["id"]), "999999", url=db_url)
     assert r.returncode == 1 and "999999: bestaat niet" in r.stdout
     out = tmp_path / "d.json"
-    r = meldcode_cli("export", str(case["id"]), "--format", "json", "-o", str(out),
-                     "--user", "aud", env=env)
+    r = operator_run("export", str(case["id"]), "--format", "json", "-o", str(out),
+                     "--user", "aud", url=db_url)
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["case"]["id"] == case["id"]
     log = dossier.access_log(people["aud"], case["id"])
     assert any(e["user"] == "aud" and e["action"] == "export" and e["role"] == "auditor"
                for e in log)
-    r = meldcode_cli("export", "999999", "--format", "json", "-o", str(out), env=env)
+    r = operator_run("export", "999999", "--format", "json", "-o", str(out), url=db_url)
     assert r.returncode == 2 and "niet gevonden" in r.stderr

@@ -20,7 +20,7 @@ from tests.conftest import free_port
 from tests.helpers import (
     deliver,
     deploy_date_wait,
-    operator_cli,
+    operator_run,
     restored_lines,
     use_smtp,
     waiting_date_case,
@@ -50,7 +50,7 @@ def _backup(url: str, path: Path, *changes) -> None:
         for change in changes:
             assert conn.execute(change).rowcount != 0, change
     translog.sequence(url)
-    assert operator_cli("backup", "-o", str(path), url=url).returncode == 0
+    assert operator_run("backup", "-o", str(path), url=url).returncode == 0
 
 
 def _file(url: str) -> str | None:
@@ -67,7 +67,7 @@ def test_a_column_no_seal_covers_is_checked_before_the_swap(db_url, people, tmp_
     backup = tmp_path / "reserve.bak"
     _backup(db_url, backup, change)
     before = _file(db_url)
-    result = operator_cli("restore", str(backup), url=db_url)
+    result = operator_run("restore", str(backup), url=db_url)
     assert result.returncode == 2, result.stdout + result.stderr
     # the active version verify names too (the same rule, restore_rows.active_problem): among
     # the copy's verify findings, before this module's own check
@@ -84,7 +84,7 @@ def test_a_timer_held_back_for_ever_is_refused(db_url, people, tmp_path):
     backup = tmp_path / "reserve.bak"
     _backup(db_url, backup, update(_timers).values(claimed_until=datetime(2999, 1, 1, tzinfo=UTC)))
     before = _file(db_url)
-    result = operator_cli("restore", str(backup), url=db_url)
+    result = operator_run("restore", str(backup), url=db_url)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "de reservekopie is niet in orde: timers.claimed_until: de timer van taak" in result.stderr
     assert _file(db_url) == before
@@ -98,11 +98,11 @@ def test_the_sign_in_counters_are_not_carried(db_url, people, tmp_path):
     counter = models.RateLimit.__table__.insert().values(key="a" * 64, hits=99, expires_at=time.time() + 1e9)
     backup = tmp_path / "reserve.bak"
     _backup(db_url, backup, counter)
-    result = operator_cli("restore", str(backup), url=db_url)
+    result = operator_run("restore", str(backup), url=db_url)
     assert result.returncode == 0, result.stdout + result.stderr
     with store.get_engine(db_url).connect() as conn:
         assert conn.execute(select(func.count()).select_from(models.RateLimit.__table__)).scalar() == 0
-    assert operator_cli("verify", "--all", url=db_url).returncode == 0
+    assert operator_run("verify", "--all", url=db_url).returncode == 0
 
 
 def test_a_restored_outbox_address_never_chooses_where_mail_goes(db_url, people, tmp_path, monkeypatch):
@@ -117,7 +117,7 @@ def test_a_restored_outbox_address_never_chooses_where_mail_goes(db_url, people,
     outbox = models.MailOutbox.__table__
     backup = tmp_path / "reserve.bak"
     _backup(db_url, backup, update(outbox).values(address="boef@elders.example"))
-    result = operator_cli("restore", str(backup), url=db_url)
+    result = operator_run("restore", str(backup), url=db_url)
     assert result.returncode == 0, result.stdout + result.stderr
     store.dispose_engines()
     inbox = deliver(port)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from engine import store
 from tests.conftest import PG_BIN
-from tests.helpers import operator_cli, restored_lines, walk_some_cases
+from tests.helpers import operator_run, restored_lines, walk_some_cases
 
 SQLITE_CHANGES = {
     "an extra trigger": (
@@ -35,7 +35,7 @@ def test_a_sqlite_backup_with_another_schema_is_refused(sqlite_url, sqlite_peopl
     statement, named = SQLITE_CHANGES[kind]
     walk_some_cases(sqlite_url, 1, "voor")
     backup = tmp_path / "reserve.bak"
-    assert operator_cli("backup", "-o", str(backup), url=sqlite_url).returncode == 0
+    assert operator_run("backup", "-o", str(backup), url=sqlite_url).returncode == 0
     with sqlite3.connect(backup) as conn:
         if statement is None:
             (trigger,) = conn.execute(
@@ -48,7 +48,7 @@ def test_a_sqlite_backup_with_another_schema_is_refused(sqlite_url, sqlite_peopl
     live = Path(sqlite_url.removeprefix("sqlite:///"))
     store.dispose_engines()
     before = live.read_bytes()
-    result = operator_cli("restore", str(backup), url=sqlite_url)
+    result = operator_run("restore", str(backup), url=sqlite_url)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("fout: niet teruggezet: ") and named in result.stderr, result.stderr
     assert "schema van deze versie" in result.stderr
@@ -101,7 +101,7 @@ def test_a_dump_never_runs_its_own_sql(pg_server, monkeypatch, tmp_path):
         conn.execute(text("ALTER TABLE users DROP CONSTRAINT stil"))
         conn.execute(text("DROP FUNCTION public.stil(integer)"))
     store.dispose_engines()
-    result = operator_cli("restore", str(backup), url=url)
+    result = operator_run("restore", str(backup), url=url)
     assert list(tmp_path.glob("uitgevoerd*")) == []
     assert result.returncode == 2, result.stdout + result.stderr
     assert "function stil(integer)" in result.stderr, result.stderr
@@ -118,16 +118,16 @@ def test_a_dump_with_an_extra_trigger_is_refused_and_a_good_one_goes(pg_server, 
         "EXECUTE FUNCTION meldcode_append_only()",
     )
     monkeypatch.setenv("MELDCODE_DATABASE_URL", url)
-    result = operator_cli("restore", str(backup), url=url)
+    result = operator_run("restore", str(backup), url=url)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "trigger cases stil_wissen" in result.stderr, result.stderr
     with store.get_engine(url).begin() as conn:
         conn.execute(text("DROP TRIGGER stil_wissen ON cases"))
     store.dispose_engines()
     good = tmp_path / "goed.dump"
-    assert operator_cli("backup", "-o", str(good), url=url).returncode == 0
-    result = operator_cli("restore", str(good), url=url)
+    assert operator_run("backup", "-o", str(good), url=url).returncode == 0
+    result = operator_run("restore", str(good), url=url)
     assert result.returncode == 0, result.stdout + result.stderr
-    verify = operator_cli("verify", "--all", url=url)
+    verify = operator_run("verify", "--all", url=url)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     store.dispose_engines()
