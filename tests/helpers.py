@@ -359,8 +359,9 @@ def operator_cli(*args: str, url: str):
     return meldcode_cli(*args, env={"MELDCODE_DATABASE_URL": url})
 
 
-def operator_run(*args: str, url: str) -> subprocess.CompletedProcess:
-    """`meldcode ARGS` on the database at `url`, run in this process (click's CliRunner)
+def operator_run(*args: str, url: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`meldcode ARGS` on the database at `url` (`env`: more variables for the command's
+    run, such as MELDCODE_INSTANCE), run in this process (click's CliRunner)
     where operator_cli starts the installed command: for a test about what the command does,
     not about the process (signals, kill -9, a closed standard output, waiting on a FIFO,
     locks between processes keep operator_cli). A process costs about 1.5 s of CPU, most of
@@ -377,8 +378,8 @@ def operator_run(*args: str, url: str) -> subprocess.CompletedProcess:
     root.handlers = []
     root.setLevel(logging.WARNING)  # setLevel: the loggers' cached levels are cleared too
     try:
-        result = CliRunner().invoke(meldcode, list(args), env={"MELDCODE_DATABASE_URL": url},
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(meldcode, list(args), catch_exceptions=False,
+                                    env={**(env or {}), "MELDCODE_DATABASE_URL": url})
     finally:
         root.handlers = handlers
         root.setLevel(level)

@@ -1,4 +1,7 @@
-"""The `meldcode` command as an operator uses it (CONTRACT section 3)."""
+"""The `meldcode` command as an operator uses it (CONTRACT section 3): the installed command
+where its process matters (the first init, a password on standard input, variables read at
+start, serve), in the test process (tests/helpers.py operator_run) where only what the command
+does is checked."""
 
 import shutil
 import subprocess
@@ -8,12 +11,18 @@ import requests
 from lxml import etree
 
 from tests.conftest import ROOT, LiveServer, meldcode_cli
+from tests.helpers import operator_run
 
 
 @pytest.fixture
 def env(tmp_path):
     return {"MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
             "MELDCODE_INSTANCE": str(tmp_path / "instance")}
+
+
+def run(*args: str, env: dict):
+    """`meldcode ARGS` in the test process with the variables of `env` (operator_run)."""
+    return operator_run(*args, url=env["MELDCODE_DATABASE_URL"], env=env)
 
 
 def made(env: dict, prepared_url: str) -> dict:
@@ -74,23 +83,23 @@ def test_user_add(env, sqlite_url):
 
 
 def test_check_and_deploy(env, sqlite_url, tmp_path):
-    assert meldcode_cli("check", str(ROOT / "processes" / "meldcode.bpmn"),
-                        str(ROOT / "processes" / "afwegingskader.dmn"), env=env).returncode == 0
+    assert run("check", str(ROOT / "processes" / "meldcode.bpmn"),
+               str(ROOT / "processes" / "afwegingskader.dmn"), env=env).returncode == 0
     broken = tmp_path / "kapot.bpmn"
     text = (ROOT / "processes" / "meldcode.bpmn").read_text()
     broken.write_text(text.replace('id="stap4_wegen"', 'id="stap4"', 1))
-    r = meldcode_cli("check", str(broken), env=env)
+    r = run("check", str(broken), env=env)
     assert r.returncode == 1
     assert r.stdout.strip(), r.stderr
     for line in r.stdout.splitlines():
         path, lineno, message = line.split(":", 2)
         assert path == str(broken) and int(lineno) >= 1 and message.strip()
-    assert meldcode_cli("init", env=made(env, sqlite_url)).returncode == 0
-    r = meldcode_cli("deploy", str(broken), env=env)
+    assert run("init", env=made(env, sqlite_url)).returncode == 0
+    r = run("deploy", str(broken), env=env)
     assert r.returncode == 1 and "stap4_wegen" in r.stdout
     # identical content is the existing version
-    r = meldcode_cli("deploy", str(ROOT / "processes" / "meldcode.bpmn"),
-                     str(ROOT / "processes" / "afwegingskader.dmn"), env=env)
+    r = run("deploy", str(ROOT / "processes" / "meldcode.bpmn"),
+            str(ROOT / "processes" / "afwegingskader.dmn"), env=env)
     assert r.returncode == 0 and "bestaande versie: 1" in r.stdout
     # a changed label is a new version; a BPMN-only deploy keeps the active DMN
     renamed = tmp_path / "meldcode.bpmn"
@@ -98,16 +107,16 @@ def test_check_and_deploy(env, sqlite_url, tmp_path):
     task = root.xpath("//*[@id='stap1_signalen']")[0]
     task.set("name", task.get("name") + " (aangepast)")
     renamed.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
-    r = meldcode_cli("deploy", str(renamed), env=env)
+    r = run("deploy", str(renamed), env=env)
     assert r.returncode == 0 and "Nieuwe versie: 2" in r.stdout, r.stdout + r.stderr
-    missing = meldcode_cli("check", str(tmp_path / "bestaat-niet.bpmn"), env=env)
+    missing = run("check", str(tmp_path / "bestaat-niet.bpmn"), env=env)
     assert missing.returncode != 0
 
 
 def test_check_reports_every_miwg_file_without_traceback(env):
     miwg = sorted((ROOT.parent / "shared" / "miwg" / "reference").glob("*.bpmn"))
     assert miwg, "shared/miwg/reference beside the checkout"
-    r = meldcode_cli("check", *map(str, miwg), env=env)
+    r = run("check", *map(str, miwg), env=env)
     assert r.returncode == 1
     assert "Traceback" not in r.stdout + r.stderr
     named = {line.split(":", 1)[0] for line in r.stdout.splitlines()}
@@ -122,8 +131,8 @@ def test_init_upgrades_an_existing_database_in_place(env, tmp_path):
 
     url = env["MELDCODE_DATABASE_URL"]
     command.upgrade(alembic_config(url), "0001")
-    assert meldcode_cli("init", "--demo", env=env).returncode == 0
-    r = meldcode_cli("init", env=env)
+    assert run("init", "--demo", env=env).returncode == 0
+    r = run("init", env=env)
     assert r.returncode == 0
     from sqlalchemy import create_engine, text
 
@@ -185,30 +194,29 @@ def test_export_for_a_user_who_may_not_read_the_case_is_refused_and_logged(peopl
     from engine import cases
 
     case = cases.start_case(people["mw"], {"client_ref": "C-EXPORT", "reason": "zorgen"})
-    env = {"MELDCODE_DATABASE_URL": db_url}
     out = tmp_path / "d.json"
     # mw2 is a medewerker without any tie to this case
-    r = meldcode_cli("export", str(case["id"]), "--format", "json", "-o", str(out),
-                     "--user", "mw2", env=env)
+    r = operator_run("export", str(case["id"]), "--format", "json", "-o", str(out),
+                     "--user", "mw2", url=db_url)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "mag casus" in r.stderr and "niet inzien" in r.stderr
     assert not out.exists()
     assert _access_lines(db_url, case["id"])[-1] == ("mw2", "mw2", "export", "denied")
     # a name that is no user at all: the operator tried, on behalf of that name
-    r = meldcode_cli("export", str(case["id"]), "--format", "json", "-o", str(out),
-                     "--user", "niemand", env=env)
+    r = operator_run("export", str(case["id"]), "--format", "json", "-o", str(out),
+                     "--user", "niemand", url=db_url)
     assert r.returncode == 2 and "geen actieve gebruiker" in r.stderr
     assert not out.exists()
     assert _access_lines(db_url, case["id"])[-1] == (getpass.getuser(), "niemand", "export",
                                                      "denied")
     # the owner may: exported and logged under the owner's name
-    r = meldcode_cli("export", str(case["id"]), "--format", "json", "-o", str(out),
-                     "--user", "mw", env=env)
+    r = operator_run("export", str(case["id"]), "--format", "json", "-o", str(out),
+                     "--user", "mw", url=db_url)
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["case"]["id"] == case["id"]
     assert _access_lines(db_url, case["id"])[-1] == ("mw", "mw", "export", "ok")
     # without --user: the operating-system user, unchanged
-    r = meldcode_cli("export", str(case["id"]), "--format", "json", "-o", str(out), env=env)
+    r = operator_run("export", str(case["id"]), "--format", "json", "-o", str(out), url=db_url)
     assert r.returncode == 0, r.stderr
     assert _access_lines(db_url, case["id"])[-1][2:] == ("export", "ok")
     assert _access_lines(db_url, case["id"])[-1][0] == getpass.getuser()
@@ -327,11 +335,10 @@ def test_user_named_for_deploy_or_migrate_must_be_a_user(sqlite_people, sqlite_u
             return conn.execute(text("SELECT count(*) FROM admin_log")).scalar()
 
     before = admin_lines()
-    env = {"MELDCODE_DATABASE_URL": sqlite_url}
     command = [str(ROOT / part) if part.startswith("processes/") else part for part in command]
-    r = meldcode_cli(*command, "--user", "de-directeur", env=env)
+    r = operator_run(*command, "--user", "de-directeur", url=sqlite_url)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "'de-directeur' bestaat niet" in r.stderr and "Traceback" not in r.stderr
-    r = meldcode_cli(*command, "--user", "mw", env=env)
+    r = operator_run(*command, "--user", "mw", url=sqlite_url)
     assert r.returncode == 2 and "geen procesbeheerder" in r.stderr
     assert admin_lines() == before
