@@ -3,7 +3,10 @@ written by `meldcode document -o FILE --format html|pdf [--beroepsgroep KEY]` as
 runs it, the PDF rendered to PNG pages (pdftoppm) and read back (pdftotext), for each
 professional group: every section, the key facts, the contacts from the settings, the
 aandachtsfunctionarissen among the users, one form of address (u). The exit codes and the
-Dutch error lines of the command; the page's ?beroepsgroep= and the settings it reads."""
+Dutch error lines of the command; the page's ?beroepsgroep= and the settings it reads. The
+command runs in the test process (tests/helpers.py operator_run: what it writes and says is
+the same, without a process's imports each time), as the installed command where its process
+matters: the PDF on standard output, a password on standard input."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import pytest
 
 from engine import definitions, expressions, forms, meldcode_doc, organisation, store
 from tests.conftest import ROOT, meldcode_cli, need
-from tests.helpers import DOCUMENT_SETTINGS, Client, from_scene, text
+from tests.helpers import DOCUMENT_SETTINGS, Client, from_scene, operator_run, text
 
 SETTINGS = DOCUMENT_SETTINGS
 # Every section of the document, by its heading.
@@ -91,6 +94,11 @@ def configured(ui_app, sqlite_url, scenes, tmp_path_factory):
 
     from_scene(scenes, "ingesteld", sqlite_url, tmp_path_factory, configure)
     return ui_app
+
+
+def document(url: str, *args: str, **env: str):
+    """`meldcode document ARGS` on the database at `url`, in the test process (operator_run)."""
+    return operator_run("document", *args, url=url, env=env)
 
 
 def one_line(content: str) -> str:
@@ -210,12 +218,12 @@ def test_the_document_lists_what_the_forms_of_each_group_can_ask():
 
 
 @pytest.mark.parametrize("group", ["artsen", "verpleegkundigen", "sociaal_domein"])
-def test_the_pdf_for_each_professional_group_holds_every_section(configured, tmp_path, group):
+def test_the_pdf_for_each_professional_group_holds_every_section(configured, sqlite_url, tmp_path,
+                                                                 group):
     need(shutil.which("pdftoppm") is not None and shutil.which("pdftotext") is not None,
          "pdftoppm and pdftotext (poppler-utils) are not installed")
     target = tmp_path / "meldcode.pdf"
-    result = meldcode_cli("document", "-o", str(target), "--format", "pdf",
-                          "--beroepsgroep", group)
+    result = document(sqlite_url, "-o", str(target), "--format", "pdf", "--beroepsgroep", group)
     assert result.returncode == 0, result.stderr
     assert str(target) in result.stdout and target.read_bytes().startswith(b"%PDF-")
     subprocess.run(["pdftoppm", "-png", "-r", "60", str(target), str(tmp_path / "pagina")],
@@ -228,10 +236,11 @@ def test_the_pdf_for_each_professional_group_holds_every_section(configured, tmp
 
 
 @pytest.mark.parametrize("group", ["knmg", "vvn", None])
-def test_the_html_for_each_professional_group_holds_every_section(configured, tmp_path, group):
+def test_the_html_for_each_professional_group_holds_every_section(configured, sqlite_url,
+                                                                  tmp_path, group):
     target = tmp_path / "meldcode.html"
-    result = meldcode_cli("document", "-o", str(target), "--format", "html",
-                          *(["--beroepsgroep", group] if group else []))
+    result = document(sqlite_url, "-o", str(target), "--format", "html",
+                      *(["--beroepsgroep", group] if group else []))
     assert result.returncode == 0, result.stderr
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and '<html lang="nl">' in page
@@ -324,15 +333,15 @@ def _refused(result, expected: str) -> None:
     assert "\n" not in line and "Traceback" not in line and "Error" not in line
 
 
-def test_the_command_refuses_with_one_dutch_line(configured, tmp_path):
+def test_the_command_refuses_with_one_dutch_line(configured, sqlite_url, tmp_path):
     target = tmp_path / "meldcode.pdf"
-    _refused(meldcode_cli("document", "-o", str(target), "--format", "docx"),
+    _refused(document(sqlite_url, "-o", str(target), "--format", "docx"),
              "onbekend formaat 'docx'; kies html of pdf")
-    _refused(meldcode_cli("document", "-o", str(target), "--format", "pdf", "--beroepsgroep",
-                          "tandartsen"), "onbekende beroepsgroep 'tandartsen'")
-    _refused(meldcode_cli("document", "-o", str(tmp_path / "weg" / "m.pdf"), "--format", "pdf"),
+    _refused(document(sqlite_url, "-o", str(target), "--format", "pdf", "--beroepsgroep",
+                      "tandartsen"), "onbekende beroepsgroep 'tandartsen'")
+    _refused(document(sqlite_url, "-o", str(tmp_path / "weg" / "m.pdf"), "--format", "pdf"),
              "bestaat niet")
-    _refused(meldcode_cli("document", "-o", str(tmp_path), "--format", "html"),
+    _refused(document(sqlite_url, "-o", str(tmp_path), "--format", "html"),
              "geen gewoon bestand")
     assert not target.exists()
 
@@ -342,9 +351,8 @@ def test_the_command_without_a_database_says_run_init_first(tmp_path):
 
     empty = tmp_path / "leeg.sqlite"
     sqlite3.connect(empty).close()
-    result = meldcode_cli("document", "-o", str(tmp_path / "m.html"), "--format", "html",
-                          env={"MELDCODE_DATABASE_URL": f"sqlite:///{empty}",
-                               "MELDCODE_INSTANCE": str(tmp_path / "instance")})
+    result = document(f"sqlite:///{empty}", "-o", str(tmp_path / "m.html"), "--format", "html",
+                      MELDCODE_INSTANCE=str(tmp_path / "instance"))
     _refused(result, "voer eerst 'meldcode init' uit")
     assert not (tmp_path / "m.html").exists()
 
