@@ -11,7 +11,8 @@ from lxml import etree
 
 from engine import definitions
 from engine.definitions import CAMUNDA_NS, NS, SourceFile
-from tests.conftest import ROOT, meldcode_cli
+from tests.conftest import ROOT
+from tests.helpers import operator_run
 
 SHIPPED_BPMN = ROOT / "processes" / "meldcode.bpmn"
 SHIPPED_DMN = ROOT / "processes" / "afwegingskader.dmn"
@@ -114,17 +115,14 @@ def inside(content: bytes, line: int, element_id: str) -> bool:
 
 
 def cli_finding(tmp_path: Path, content: bytes, words: Iterable[str]) -> tuple[Path, int, str]:
-    """`meldcode check` (the installed command, on its own SQLite database) of `content` saved
-    as meldcode.bpmn beside the shipped DMN. Asserts exit 1 without a traceback and exactly one
-    finding line holding every one of `words`. Out: the BPMN's path, that line's number and its
-    message (after `FILE:LINE:`)."""
+    """`meldcode check` (in the test process, tests/helpers.py operator_run, on its own SQLite
+    database) of `content` saved as meldcode.bpmn beside the shipped DMN. Asserts exit 1
+    without a traceback and exactly one finding line holding every one of `words`. Out: the
+    BPMN's path, that line's number and its message (after `FILE:LINE:`)."""
     path = tmp_path / "meldcode.bpmn"
     path.write_bytes(content)
-    env = {
-        "MELDCODE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
-        "MELDCODE_INSTANCE": str(tmp_path / "instance"),
-    }
-    r = meldcode_cli("check", str(path), str(SHIPPED_DMN), env=env)
+    r = operator_run("check", str(path), str(SHIPPED_DMN), url=f"sqlite:///{tmp_path / 'cli.sqlite'}",
+                     env={"MELDCODE_INSTANCE": str(tmp_path / "instance")})
     assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr, (r.stdout, r.stderr)
     hits = [line for line in r.stdout.splitlines() if all(w in line for w in words)]
     assert len(hits) == 1, r.stdout

@@ -14,7 +14,8 @@ from lxml import etree
 
 from engine import bpmn_checks, definition_xml, definitions, process_admin
 from engine.definitions import BPMN_NS, CAMUNDA_NS, NS, SourceFile
-from tests.conftest import ROOT, People, meldcode_cli
+from tests.conftest import ROOT, People
+from tests.helpers import operator_run
 
 CASES = ROOT / "tests" / "fixtures" / "cases"
 SHIPPED_BPMN = ROOT / "processes" / "meldcode.bpmn"
@@ -83,10 +84,15 @@ def cli_env(tmp_path):
             "MELDCODE_INSTANCE": str(tmp_path / "instance")}
 
 
+def check(*args: str, env: dict):
+    """`meldcode check ARGS` with the variables of `env`, in the test process (operator_run)."""
+    return operator_run("check", *args, url=env["MELDCODE_DATABASE_URL"], env=env)
+
+
 @pytest.mark.parametrize("name", sorted(CASE_VERDICTS))
 def test_meldcode_check_refuses_each_case(name, cli_env):
     path = CASES / name
-    r = meldcode_cli("check", str(path), str(SHIPPED_DMN), env=cli_env)
+    r = check(str(path), str(SHIPPED_DMN), env=cli_env)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "Traceback" not in r.stdout + r.stderr
     problems = []
@@ -589,7 +595,7 @@ def test_an_element_with_an_id_the_product_reserves_is_refused(cli_env, tmp_path
     assert "'Overleg'" in hit.message
     path = tmp_path / "meldcode.bpmn"
     path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
-    r = meldcode_cli("check", str(path), str(SHIPPED_DMN), env=cli_env)
+    r = check(str(path), str(SHIPPED_DMN), env=cli_env)
     assert r.returncode == 1 and "In orde" not in r.stdout, r.stdout
     [line] = [line for line in r.stdout.splitlines() if "heeft id 'consult'" in line]
     file, number, message = line.split(":", 2)

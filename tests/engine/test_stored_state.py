@@ -24,8 +24,7 @@ from engine import (
     versions,
     workflow_cache,
 )
-from tests.conftest import meldcode_cli
-from tests.helpers import drop_guards
+from tests.helpers import drop_guards, operator_run
 from tests.scenarios.paths import LONGEST, fill
 
 
@@ -145,7 +144,7 @@ def test_verify_names_the_case_with_hostile_state(tmp_path, people, db_url):
     assert any("workflowstatus" in p for p in verdict["problems"]), verdict
 
     # The command line checks every case and names this one; the other still verifies.
-    result = meldcode_cli("verify", "--all", env={"MELDCODE_DATABASE_URL": db_url})
+    result = operator_run("verify", "--all", url=db_url)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"casus {case['id']}: NIET IN ORDE" in result.stdout
     assert f"casus {ok['id']}: in orde" in result.stdout

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import shutil
 
-from tests.conftest import meldcode_cli
 from tests.diagram_edits import SHIPPED_DMN, as_bytes, shipped_tree
+from tests.helpers import operator_run
 
 NAME = "meldcode\nIn orde: nep.bpmn"
 
@@ -17,7 +17,7 @@ def test_a_newline_in_the_file_name_makes_up_no_line_when_the_check_passes(tmp_p
     bpmn.write_bytes(as_bytes(shipped_tree()))
     dmn = tmp_path / SHIPPED_DMN.name
     shutil.copy(SHIPPED_DMN, dmn)
-    result = meldcode_cli("check", str(bpmn), str(dmn))
+    result = operator_run("check", str(bpmn), str(dmn), url=f"sqlite:///{tmp_path / 'cli.sqlite'}")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"In orde: {tmp_path}/meldcode\\nIn orde: nep.bpmn, {dmn}"]
 
@@ -27,7 +27,7 @@ def test_a_newline_in_the_file_name_makes_up_no_finding_line(tmp_path):
     bpmn.write_bytes(b"<definitions")  # no XML: one finding about this file
     dmn = tmp_path / SHIPPED_DMN.name
     shutil.copy(SHIPPED_DMN, dmn)
-    result = meldcode_cli("check", str(bpmn), str(dmn))
+    result = operator_run("check", str(bpmn), str(dmn), url=f"sqlite:///{tmp_path / 'cli.sqlite'}")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines, result.stderr
