@@ -196,7 +196,7 @@ def _stops_quietly(ctx: click.Context):
     unit_of_work), and verify logs the cases it read in a `finally`. The reader gone:
     exit READER_GONE without a word (the shell's convention for SIGPIPE), or 0 with the
     command's note (done_if_reader_stops). Ctrl-C: forked helpers stopped, one line
-    "Afgebroken." (click's own word for it, in its catalogue), exit INTERRUPTED."""
+    "Afgebroken." (as click says it in Dutch), exit INTERRUPTED."""
     previous = sys.unraisablehook
     sys.unraisablehook = lambda hook: _interrupt_again(hook, previous)
     try:
@@ -215,11 +215,10 @@ def _stops_quietly(ctx: click.Context):
         sys.exit(0)
     except KeyboardInterrupt:
         import multiprocessing
-        from gettext import gettext
 
         for child in multiprocessing.active_children():  # verify's readers, at once
             child.terminate()
-        _say(gettext("Aborted!"))
+        _say("Afgebroken.")  # click's own word for it (its "Aborted!" in Dutch)
         sys.exit(INTERRUPTED)
 
 
