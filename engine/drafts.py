@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit, commands, forms, stored_rows, timezones, write_refusals
-from .errors import Conflict, Forbidden
-from .messages import N_
+from .errors import Conflict, Forbidden, Invalid
+from .messages import N_, Message
 from .models import Case, Draft, TaskRecord, User, utcnow
 from .store import unit_of_work
 from .stored_text import damaged
@@ -26,25 +26,49 @@ from .users import Principal, may_complete
 # a multi field's ticked boxes), a size cap.
 MAX_VALUE = 100_000
 MAX_CHOSEN = 100
+MAX_OPTION = 200  # an option value of a multi field
+TOO_LONG = N_("Maximaal {n} tekens (nu {length}).")  # form_text.clean_text's words for it
+TOO_MANY = N_("Kies hoogstens {n} mogelijkheden.")
 
 
 aware = timezones.to_utc  # SQLite hands back naive datetimes; every stored time is UTC.
 
 
-def _clean(field_names: set[str], data: Any) -> dict[str, str | list[str]]:
-    """What a draft keeps: known fields only, text, or a list of texts (the ticked boxes of
-    a multi field, at most MAX_CHOSEN of them); no NUL, each text cut at MAX_VALUE."""
+def _clean(fields: list[forms.Field], data: Any) -> dict[str, str | list[str]]:
+    """What a draft keeps: known fields only, text (at most MAX_VALUE characters), or a list
+    of texts (the ticked boxes of a multi field, at most MAX_CHOSEN of MAX_OPTION characters).
+    A text with a character a completion refuses (a NUL, another control character, a bidi
+    override: forms.refused_character, the rule forms.validate applies through clean_text)
+    or over those bounds is Invalid (422) at its field, so nothing is saved and the draft
+    stays as it was (task U point 4: such a field was silently left out, a long one cut)."""
     if not isinstance(data, dict):
         return {}
+    multiline = {f.name: f.type == "text" for f in fields}
     clean: dict[str, str | list[str]] = {}
+    errors: dict[str, Any] = {}
     for key, value in data.items():
-        if key not in field_names:
+        if key not in multiline:
             continue
-        if isinstance(value, str) and "\x00" not in value:
-            clean[key] = value[:MAX_VALUE]
-        elif isinstance(value, list) and all(isinstance(v, str) and "\x00" not in v
-                                             for v in value):
-            clean[key] = [v[:200] for v in value[:MAX_CHOSEN]]
+        texts = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str) for v in texts):
+            continue
+        problem = next((p for v in texts if (p := forms.refused_character(
+            v, multiline=multiline[key] and isinstance(value, str))) is not None), None)
+        longest = max(texts, key=len, default="")
+        limit = MAX_VALUE if isinstance(value, str) else MAX_OPTION
+        if problem is not None:
+            errors[key] = problem
+        elif len(longest) > limit:  # never cut silently: the draft would lose what was typed
+            errors[key] = Message(TOO_LONG, n=limit, length=len(longest))
+        elif len(texts) > MAX_CHOSEN:
+            errors[key] = Message(TOO_MANY, n=MAX_CHOSEN)
+        else:
+            clean[key] = value
+    if errors:
+        refused_char = any(e.template not in (TOO_LONG, TOO_MANY) for e in errors.values())
+        raise Invalid(N_("Het concept is niet opgeslagen: het formulier bevat een teken dat "
+                         "niet is toegestaan.") if refused_char else
+                      N_("Het concept is niet opgeslagen: een veld is te lang."), errors)
     return clean
 
 
@@ -56,7 +80,9 @@ def save(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:
     applies; a field its shown_when leaves off, such as a KNMG point in a nurse's case, is
     dropped), as _clean bounds them. Out: {"task_id", "data": what was kept, "saved_at"}.
     Raises Forbidden (403) for whoever may not complete the task (logged as denied), Conflict
-    (409) when the task is no longer ready, NotFound for an unknown task."""
+    (409) when the task is no longer ready, NotFound for an unknown task, Invalid (422, the
+    field's error in Dutch, nothing saved) for a text with a character a completion refuses
+    or over _clean's bounds."""
     from .versions import definition_for
 
     try:
@@ -108,7 +134,7 @@ def _save(session: Session, who: Principal, task_id: Any, data: Any, definition_
         # answers shown, and would keep free text about a client in the draft for good
         fields = forms.shown_fields(
             definition_for(session, case.process_version).steps[row.step].fields, case.data)
-    clean = _clean({f.name for f in fields}, data)
+    clean = _clean(list(fields), data)
     draft = session.scalar(select(Draft).where(Draft.user_id == who.id, Draft.task_id == row.id))
     now = utcnow()
     if draft is None:

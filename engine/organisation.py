@@ -164,7 +164,7 @@ def validate(payload: Any) -> dict[str, Any]:
                 for k in _PERSON_KEYS:
                     raw = str(person.get(k) or "")
                     try:
-                        entry[k] = (forms.clean_text(raw) or "")[:200]
+                        entry[k] = forms.clean_text(raw, 200) or ""  # too long: refused, not cut
                     except ValueError as exc:
                         why = forms.refused_character(raw.strip(), subject=N_("de tekst"))
                         refused = Message(N_("Persoon {number}, {field}: {why}"), number=number,

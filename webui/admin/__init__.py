@@ -283,12 +283,13 @@ def users_list():
 @bp.post("/beheer/gebruikers")
 @login_required
 def user_add():
-    name = (request.form.get("naam") or "").strip()[:80]
-    display_name = (request.form.get("weergavenaam") or "").strip()[:200]
+    # as typed: what is too long is refused by the engine at its field, never cut here
+    name = (request.form.get("naam") or "").strip()
+    display_name = (request.form.get("weergavenaam") or "").strip()
     roles = request.form.getlist("rollen")
     manager = request.form.get("leidinggevende") or ""
-    email = (request.form.get("email") or "").strip()[:320]
-    group = (request.form.get("beroepsgroep") or "")[:40]
+    email = (request.form.get("email") or "").strip()
+    group = request.form.get("beroepsgroep") or ""
     values = {"naam": name, "weergavenaam": display_name, "rollen": roles, "leidinggevende": manager,
               "email": email, "beroepsgroep": group}
     own = request.form.get("wachtwoord") or ""
@@ -365,7 +366,7 @@ def user_manager(name):
 @bp.post("/beheer/gebruikers/<name>/email")
 @login_required
 def user_email(name):
-    email = (request.form.get("email") or "").strip()[:320]
+    email = (request.form.get("email") or "").strip()  # too long: refused, never cut
     return _change(name, lambda: accounts.change_email(principal(), name, email, via=_via()),
                    _("Het e-mailadres van %(name)s is opgeslagen.", name=name))
 
@@ -373,7 +374,7 @@ def user_email(name):
 @bp.post("/beheer/gebruikers/<name>/beroepsgroep")
 @login_required
 def user_beroepsgroep(name):
-    group = (request.form.get("beroepsgroep") or "")[:40]
+    group = request.form.get("beroepsgroep") or ""
     return _change(name, lambda: accounts.change_beroepsgroep(principal(), name, group or None,
                                                               via=_via()),
                    _("De beroepsgroep van %(name)s is opgeslagen. Nieuwe casussen van %(name)s "

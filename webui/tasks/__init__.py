@@ -121,7 +121,11 @@ def task(task_id: str):
 
     data = _posted()
     if request.form.get("actie") == "concept":
-        saved = drafts.save(principal(), task_id, data)
+        try:
+            saved = drafts.save(principal(), task_id, data)
+        except Invalid as exc:  # a character a completion refuses too: the draft stays as it was
+            flash(translate(exc.message), "error")
+            return _render(pages.task_page(principal(), task_id), data, exc.errors, 422)
         flash(_("Concept opgeslagen (%(when)s). U kunt later verder waar u gebleven was.",
                 when=when(saved["saved_at"])), "success")
         return redirect(url_for("tasks.task", task_id=task_id))
