@@ -40,10 +40,10 @@ def need(ok: bool, reason: str) -> None:
 
 
 # --- running beside another xdist worker --------------------------------------------------------
-# The suite runs in two processes (`pytest -n 2`, README). A test marked `alone` (a load test,
-# or one that times itself against the clock) runs while the other process runs none: it
+# The suite runs in three processes (`pytest -n 3`, README). A test marked `alone` (a load test,
+# or one that times itself against the clock) runs while the other processes run none: it
 # takes a lock exclusively that every other test holds shared. The gate in front of it makes
-# the other process wait with its next test, so an `alone` test is never starved.
+# the other processes wait with its next test, so an `alone` test is never starved.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 
 
