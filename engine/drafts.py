@@ -52,6 +52,10 @@ def _clean(fields: list[forms.Field], data: Any) -> dict[str, str | list[str]]:
         texts = value if isinstance(value, list) else [value]
         if not all(isinstance(v, str) for v in texts):
             continue
+        if isinstance(value, str) and multiline[key]:
+            # a browser sends a textarea's line breaks as CR LF: kept as a completion keeps them
+            value = forms.one_kind_of_line_break(value)
+            texts = [value]
         problem = next((p for v in texts if (p := forms.refused_character(
             v, multiline=multiline[key] and isinstance(value, str))) is not None), None)
         longest = max(texts, key=len, default="")

@@ -119,6 +119,13 @@ _TRIMMED = "\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) 
     "\u2028\u2029\u202f\u205f\u3000"
 
 
+def one_kind_of_line_break(value: str) -> str:
+    """`value` with each CR LF (how a browser submits a textarea's line breaks) and each lone
+    CR as a newline: how a multi-line text is checked and stored, by clean_text and by a
+    draft (engine/drafts.py) alike."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False) -> str | None:
     """A submitted text as it is stored: without white space around it, None when nothing is
     left (white space alone is no answer).
@@ -137,7 +144,7 @@ def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False
     if not isinstance(value, str):
         raise ValueError(N_("Vul tekst in."))
     if multiline:
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
+        value = one_kind_of_line_break(value)
     # White space around the text is dropped first: a trailing newline pasted along with a
     # reference is no reason to refuse it, as nothing of it is stored. Exactly what the task
     # page's JavaScript trim() drops (ECMA-262 WhiteSpace and LineTerminator), so the page and

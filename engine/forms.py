@@ -9,12 +9,12 @@ from typing import Any
 
 from . import clock, expressions, timezones
 from . import form_choices as choices
-from .form_text import clean_text, refused_character, required_note
+from .form_text import clean_text, one_kind_of_line_break, refused_character, required_note
 from .messages import N_, Message, text_of
 
 # The text rule is engine.form_text's; these names stay importable from here for the callers
 # that validate a text of their own (start_case, users, consults).
-__all__ = ["clean_text", "refused_character", "required_note"]
+__all__ = ["clean_text", "one_kind_of_line_break", "refused_character", "required_note"]
 
 # Camunda's form field types, mapped to the contract's field types (CONTRACT section 4).
 FIELD_TYPES = {"string": "string", "long": "integer", "boolean": "boolean", "date": "date", "enum": "enum",

@@ -63,6 +63,17 @@ def test_concept_opslaan_with_a_nul_says_so_and_keeps_the_draft(browser_like, sq
     assert stored_drafts() == [{"signalen": "eerste versie"}]
 
 
+@pytest.mark.parametrize("typed", ["eerste regel\r\ntweede regel", "eerste regel\rtweede regel"])
+def test_concept_opslaan_keeps_a_browsers_line_breaks(browser_like, sqlite_url, typed):
+    """A browser sends a textarea's line breaks as CR LF: a draft of two lines is saved (as a
+    completion keeps them, one newline each), not refused as a control character."""
+    browser_like.login("mw")
+    location = browser_like.post("/casussen/nieuw", {"client_ref": "C-regels"}).headers["Location"]
+    response = browser_like.post(location, {"actie": "concept", "signalen": typed})
+    assert response.status_code == 302, text(response)
+    assert stored_drafts() == [{"signalen": "eerste regel\ntweede regel"}]
+
+
 # --- the same rule at the other doors that save a text: too long is refused, never cut ------
 
 
