@@ -43,8 +43,11 @@ def prove(definition) -> list[Problem]:
     meldcode's rules. Never raises for a fault of the diagram: an engine error on a route is a
     problem of that route. Rules: CONTRACT sections 1 and 5, DESIGN.md "Proof before publish".
     """
+    from .forms import today
+
+    key = (definition.sha256, today())  # a date field is answered with today (proof_cache)
     with _proved_lock:
-        known = _proved.get(definition.sha256)
+        known = _proved.get(key)
     if known is not None:
         return list(known)
     problems = proof_cache.lookup(definition.files)  # proved by another process before
@@ -53,16 +56,16 @@ def prove(definition) -> list[Problem]:
         if not stats.limited:  # a CPU-time limit may fall otherwise on another run
             proof_cache.store(definition.files, problems)
     with _proved_lock:
-        _proved[definition.sha256] = tuple(problems)
+        _proved[key] = tuple(problems)
         while len(_proved) > 64:
             _proved.pop(next(iter(_proved)))
     return problems
 
 
-# Verdicts by file-set SHA-256: a set is proved once per process (every test database deploys
+# Verdicts by file-set SHA-256 and day: a set is proved once per process and day (every test database deploys
 # the shipped set; a deploy of a checked set checks it again); engine/proof_cache.py keeps them
 # for the other processes.
-_proved: dict[str, tuple[Problem, ...]] = {}
+_proved: dict[tuple, tuple[Problem, ...]] = {}
 _proved_lock = threading.Lock()
 
 

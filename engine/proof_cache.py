@@ -3,10 +3,12 @@ proved once for all processes of this user rather than once per process.
 
 The proof takes seconds of CPU (about 4 s for the shipped meldcode on the 2-core machine), and
 every `meldcode init`, `deploy` and `check`, every server worker and every test process proved
-the same files again. A verdict depends on nothing but the files (names and contents) and the
-code that proves them, so it is stored under a key made of both:
+the same files again. A verdict depends on the files (names and contents), on the code that
+proves them and on the day (a date field is answered with today, forms.today: a condition over
+a date may route otherwise tomorrow), so it is stored under a key made of all three:
 
 - the files: the SHA-256 of every (name, content SHA-256) pair, sorted;
+- the day: today in the Netherlands by the engine's clock;
 - the code: the SHA-256 of every engine/*.py source file, of SpiffWorkflow's and lxml's
   versions, of Python's version and of the proof's limits (proof_explorer.MAX_STATES and
   MAX_SECONDS). Any change to the product's engine code proves anew.
@@ -15,10 +17,12 @@ A verdict that hit the proof's limit is never stored: that limit counts CPU seco
 fall differently on another run.
 
 Trust: the folder (MELDCODE_PROOF_CACHE, default ~/.cache/meldcode/proofs) is trusted as the
-installed code is: whoever may write there as the product's user may change its code too. A
-file that is unreadable, truncated or not exactly this module's shape (its checksum covers its
-content) is ignored and proved anew; reading it never runs code (JSON, not pickle). A folder
-that cannot be written only costs time: the proof runs as before.
+installed code is: whoever may write there as the product's user may change its code too. So
+a folder another user owns, or that others may write (group or world), is not used at all. A
+file that is no regular file, over MAX_BYTES, unreadable, truncated or not exactly this
+module's shape (its checksum covers its content; every value is checked, a message template
+may name plain values only) is ignored and proved anew; reading it never runs code (JSON, not
+pickle). A folder that cannot be written only costs time: the proof runs as before.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import hashlib
 import json
 import os
 import platform
+import stat
+import string
 import tempfile
 import threading
 from importlib import metadata
@@ -39,6 +45,8 @@ from .problems import Problem
 ENGINE = Path(__file__).resolve().parent
 FORMAT = 1
 MAX_FILES = 500  # older verdicts beyond this many are removed when one is stored
+MAX_BYTES = 4 * 1024 * 1024  # a verdict file is a few kB; anything larger is no verdict of ours
+MAX_LINE = 10**7
 
 _fingerprint: list[str] = []
 _lock = threading.Lock()
@@ -52,7 +60,7 @@ def folder() -> Path | None:
     from . import config
 
     chosen = config.current().proof_cache
-    if chosen is not None and str(chosen) == "uit":
+    if chosen is not None and str(chosen).strip().lower() == "uit":
         return None
     if not code_fingerprint():
         return None
@@ -62,6 +70,17 @@ def folder() -> Path | None:
         return Path.home() / ".cache" / "meldcode" / "proofs"
     except RuntimeError:  # no home folder to be found: nothing kept
         return None
+
+
+def _trusted(where: Path) -> bool:
+    """Whether the folder `where` exists as a folder of this user that nobody else may write
+    (as ssh asks of its own files); a symlink to such a folder is followed."""
+    try:
+        info = where.stat()
+    except OSError:
+        return False
+    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
 
 
 def code_fingerprint() -> str:
@@ -101,8 +120,11 @@ def _limits() -> str:
 
 def key_of(files) -> str:
     """The key of a file set's verdict (hex): its files by name and content, this code, the
-    proof's limits as set now. `files`: engine.definitions.SourceFile objects."""
-    digest = hashlib.sha256(code_fingerprint().encode() + b"\n" + _limits().encode() + b"\n")
+    proof's limits as set now and today (forms.today, Europe/Amsterdam). `files`:
+    engine.definitions.SourceFile objects."""
+    from .forms import today
+
+    digest = hashlib.sha256(f"{code_fingerprint()}\n{_limits()}\n{today().isoformat()}\n".encode())
     for name, content_sha in sorted((f.name, f.sha256) for f in files):
         digest.update(name.encode("utf-8", "surrogateescape") + b"\0" + content_sha.encode() + b"\n")
     return digest.hexdigest()
@@ -113,11 +135,11 @@ def lookup(files) -> list[Problem] | None:
     readable one. A damaged file is ignored (and proved anew by the caller); raises only
     ConfigError (folder)."""
     where = folder()
-    if where is None:
+    if where is None or not _trusted(where):
         return None
     key = key_of(files)
     try:
-        raw = (where / f"{key}.json").read_bytes()
+        raw = _read_regular(where / f"{key}.json")
         stored = json.loads(raw)
         body = stored["body"]
         if stored.get("check") != _checksum(body) or body.get("key") != key:
@@ -125,6 +147,17 @@ def lookup(files) -> list[Problem] | None:
         return [_problem(item) for item in body["problems"]]
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of `path` if it is a regular file (no symlink, FIFO or device: those could
+    make a reader wait or read without end) of at most MAX_BYTES; else OSError or ValueError."""
+    handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(handle, "rb") as source:
+        info = os.fstat(source.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
+            raise ValueError("no verdict file")
+        return source.read(MAX_BYTES + 1)
 
 
 def store(files, problems: list[Problem]) -> None:
@@ -142,6 +175,8 @@ def store(files, problems: list[Problem]) -> None:
     data = json.dumps({"body": body, "check": _checksum(body)}, ensure_ascii=True).encode()
     try:
         where.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not _trusted(where):
+            return
         # written whole under another name, then renamed: a reader never sees half a file
         handle, scratch = tempfile.mkstemp(dir=where, prefix=".proof-", suffix=".tmp")
         try:
@@ -192,26 +227,61 @@ def _value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not stored")
 
 
-def _restored(value: Any) -> Any:
-    if not isinstance(value, dict):
+def _restored(value: Any, depth: int = 0) -> Any:
+    """A stored value back; ValueError for anything _value does not write."""
+    if depth > 20:
+        raise ValueError("stored too deep")
+    if isinstance(value, str | bool | int) or value is None:
         return value
+    if isinstance(value, float) and value == value and abs(value) != float("inf"):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError("unknown stored value")
     if value.keys() == {"m", "p"}:
-        return Message(value["m"], **{k: _restored(v) for k, v in value["p"].items()})
-    if value.keys() == {"d"}:
-        return {k: _restored(v) for k, v in value["d"].items()}
-    if value.keys() == {"l"}:
-        return [_restored(v) for v in value["l"]]
-    if value.keys() == {"t"}:
-        return tuple(_restored(v) for v in value["t"])
+        template, params = value["m"], value["p"]
+        if not isinstance(params, dict) or set(params) != set(_fields_of(template)):
+            raise ValueError("a message whose values do not fit its template")
+        return Message(template, **{k: _restored(v, depth + 1) for k, v in params.items()})
+    if value.keys() == {"d"} and isinstance(value["d"], dict):
+        return {k: _restored(v, depth + 1) for k, v in value["d"].items()}
+    if value.keys() == {"l"} and isinstance(value["l"], list):
+        return [_restored(v, depth + 1) for v in value["l"]]
+    if value.keys() == {"t"} and isinstance(value["t"], list):
+        return tuple(_restored(v, depth + 1) for v in value["t"])
     raise ValueError("unknown stored value")
 
 
-def _problem(item: dict[str, Any]) -> Problem:
-    line = item["line"]
-    if not isinstance(item["file"], str) or not isinstance(line, int) or isinstance(line, bool):
+def _fields_of(template: Any) -> list[str]:
+    """The names a message template fills in; ValueError unless each is a plain name with no
+    attribute, index, conversion or format (str.format would read them from the values)."""
+    if not isinstance(template, str):
+        raise ValueError("a template that is no text")
+    names = []
+    for _text, name, spec, conversion in string.Formatter().parse(template):
+        if name is None:
+            continue
+        if not name.isidentifier() or spec or conversion:
+            raise ValueError("a template field that is no plain name")
+        names.append(name)
+    return names
+
+
+def _problem(item: Any) -> Problem:
+    """A stored problem back, checked as Problem's users read it: a file name, a line within
+    reach, a message text, a witness route of steps with their answers."""
+    if not isinstance(item, dict) or item.keys() != {"file", "line", "message", "path"}:
         raise ValueError("not a problem")
+    file, line, path = item["file"], item["line"], item["path"]
+    if not isinstance(file, str) or not file or len(file) > 1000 or not file.isprintable():
+        raise ValueError("not a file name")
+    if type(line) is not int or not 1 <= line <= MAX_LINE:
+        raise ValueError("not a line")
     message = _restored(item["message"])
-    if not isinstance(message, str):
+    if not isinstance(message, str) or not isinstance(path, list):
         raise ValueError("not a message")
-    path = tuple(_restored(hop) for hop in item["path"])
-    return Problem(item["file"], line, message, path)
+    hops = tuple(_restored(hop) for hop in path)
+    for hop in hops:
+        if not isinstance(hop, dict) or not isinstance(hop.get("step"), str) \
+                or not set(hop) <= {"step", "data"} or not isinstance(hop.get("data", {}), dict):
+            raise ValueError("not a witness route")
+    return Problem(file, line, message, hops)

@@ -122,6 +122,18 @@ DAMAGE = {
     "a line that is no number": lambda raw: _resealed(raw, lambda body: {
         **body, "problems": [{"file": "x", "line": "1", "message": "m", "path": []}]}),
     "another key's verdict": lambda raw: _resealed(raw, lambda body: {**body, "key": "0" * 64}),
+    # a template str.format would read attributes through, shown by check (the tester's)
+    "a template reading attributes": lambda raw: _resealed(raw, lambda body: {
+        **body, "problems": [{"file": "x", "line": 1, "path": [],
+                              "message": {"m": "{x.__class__.__mro__}", "p": {"x": "a"}}}]}),
+    "a witness route of no steps": lambda raw: _resealed(raw, lambda body: {
+        **body, "problems": [{"file": "x", "line": 1, "message": "m",
+                              "path": [5, None, {"d": {"step": 3, "data": 7}}]}]}),
+    "a line beyond any file": lambda raw: _resealed(raw, lambda body: {
+        **body, "problems": [{"file": "x", "line": 10**4000, "message": "m", "path": []}]}),
+    "a file name with a line break": lambda raw: _resealed(raw, lambda body: {
+        **body, "problems": [{"file": "a\nb", "line": 1, "message": "m", "path": []}]}),
+    "a number beyond any float": lambda raw: raw.replace(b'"line": ', b'"line": 1e400, "x": ', 1),
 }
 
 
@@ -204,3 +216,72 @@ def test_without_the_engines_sources_nothing_is_kept(cache, monkeypatch, tmp_pat
     proof.prove(definition)
     assert len(cache.runs) == 2
     assert not cache.folder.exists()
+
+
+def _key_path(cache, files):
+    cache.folder.mkdir(mode=0o700, exist_ok=True)
+    return cache.folder / f"{proof_cache.key_of(files)}.json"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink to an endless device", "oversized"])
+def test_a_stored_verdict_that_is_no_small_regular_file_is_not_read(cache, kind):
+    """A FIFO made the check wait for a writer; a symlink to /dev/zero read without end."""
+    import os
+
+    files = faulty()
+    path = _key_path(cache, files)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "symlink to an endless device":
+        path.symlink_to("/dev/zero")
+    else:
+        path.write_bytes(b" " * (proof_cache.MAX_BYTES + 1))
+    assert proof_cache.lookup(files) is None
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o707])
+def test_a_folder_others_may_write_is_not_used(cache, monkeypatch, mode):
+    files = faulty()
+    proof.prove(definition_of(files))
+    assert proof_cache.lookup(files) is not None
+    cache.folder.chmod(mode)
+    assert proof_cache.lookup(files) is None
+    [stored] = cache.folder.glob("*.json")
+    stored.unlink()
+    again(monkeypatch)
+    proof.prove(definition_of(files))
+    assert list(cache.folder.glob("*.json")) == []  # nothing written there either
+
+
+def test_uit_in_capitals_is_off_too(cache, monkeypatch):
+    monkeypatch.setenv("MELDCODE_PROOF_CACHE", " UIT ")
+    proof.prove(definition_of(faulty()))
+    assert not cache.folder.exists()
+    assert not (ROOT / "UIT").exists()
+
+
+def test_a_verdict_holds_for_its_day_only(cache, monkeypatch):
+    """A date field is answered with today: a condition over a date may route otherwise the
+    next day (the tester's diagram: clean on the day it was checked, a melding ready twice at
+    once two days later). Neither this process's verdict nor the stored one is taken then."""
+    from datetime import UTC, datetime
+
+    from engine import clock
+
+    root = etree.fromstring(BPMN)
+    [condition] = root.xpath("//bpmn:sequenceFlow[@id='sf_hulp_sluit_aan']"
+                             "/bpmn:conditionExpression", namespaces=NS)
+    condition.text = (
+        '(hulp_effectief == False and besluit_melden == True and meldingen_gedaan == 0 and '
+        'hulp_evaluatiedatum <= "2026-03-10") or (hulp_effectief == False and '
+        'meldingen_gedaan == 99 and hulp_evaluatiedatum > "2026-03-10")')
+    files = [SourceFile("meldcode.bpmn", etree.tostring(root, xml_declaration=True,
+                                                        encoding="UTF-8")),
+             SourceFile("afwegingskader.dmn", DMN)]
+    definition = definition_of(files)
+    with clock.use(datetime(2026, 3, 10, 12, tzinfo=UTC)):
+        assert proof.prove(definition) == []
+    with clock.use(datetime(2026, 3, 12, 12, tzinfo=UTC)):
+        later = proof.prove(definition)
+    assert any("twee keer tegelijk" in str(p) for p in later), [str(p) for p in later]
+    assert len(cache.runs) == 2
