@@ -73,8 +73,9 @@ class Settings(BaseSettings):
         "geen")
     proof_cache: Path | None = _field(
         "MELDCODE_PROOF_CACHE", "Map waarin de uitkomst van het bewijs van alle routes per "
-        "bestandenset en productversie bewaard wordt, zodat elk proces die niet opnieuw "
-        "bewijst; `uit` schakelt dat uit.", "pad of `uit`", "`~/.cache/meldcode/proofs`")
+        "bestandenset, productversie en dag bewaard wordt, zodat elk proces die niet opnieuw "
+        "bewijst; alleen gebruikt als de map van deze gebruiker is en anderen er niet in "
+        "mogen schrijven; `uit` schakelt dat uit.", "pad of `uit`", "`~/.cache/meldcode/proofs`")
     # --- web
     https: bool = _field(
         "MELDCODE_HTTPS", "`1` achter HTTPS: Secure-cookies, HSTS en https-links.", "0 of 1", "0",
