@@ -168,7 +168,20 @@ def _database():
     except BrokenPipeError:  # the reader of our output stopped: no database error (_stops_quietly)
         raise
     except OSError as exc:  # SQLite's folder or the write lock beside it (engine.store)
+        if _of_output(exc):  # standard output full or gone: said so by _stops_quietly
+            raise
         fail(f"de database is niet te bereiken of te openen: {failures.kind_of(exc)}")
+
+
+# errno of a write to standard output or error that cannot go on (a full disk behind
+# `> file`, /dev/full, a closed or broken descriptor); the database's own files name a path
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EBADF, errno.EFBIG, errno.EDQUOT})
+
+
+def _of_output(exc: OSError) -> bool:
+    """Whether `exc` is a failed write of the command's own output: no file name (a database
+    folder, lock or file the command writes names its path) and an errno of _OUTPUT_ERRNOS."""
+    return exc.filename is None and exc.errno in _OUTPUT_ERRNOS
 
 
 # Exit statuses of a command that did not end by itself, as the shell gives them to a process
@@ -188,15 +201,17 @@ def done_if_reader_stops(note: str) -> None:
 
 
 @contextlib.contextmanager
-def _stops_quietly(ctx: click.Context):
+def _stops_quietly(ctx: click.Context | None):
     """Every command ends quietly when its reader stops or Ctrl-C comes: no traceback, no
     misleading database error (BrokenPipeError is an OSError), no "Exception ignored" line
     at exit (task U points 1 and 2). What the command already did stays done: each command
     records its work in transactions that roll back when interrupted midway (engine.store
     unit_of_work), and verify logs the cases it read in a `finally`. The reader gone:
     exit READER_GONE without a word (the shell's convention for SIGPIPE), or 0 with the
-    command's note (done_if_reader_stops). Ctrl-C: forked helpers stopped, one line
-    "Afgebroken." (as click says it in Dutch), exit INTERRUPTED."""
+    command's note (done_if_reader_stops). Output that cannot be written (a full disk behind
+    `> file`, _of_output): one Dutch line on stderr, exit 1, never blamed on the database.
+    Ctrl-C: forked helpers stopped, one line "Afgebroken." (as click says it in Dutch), exit
+    INTERRUPTED. `ctx` None: the top level reading its arguments (no command's note yet)."""
     previous = sys.unraisablehook
     sys.unraisablehook = lambda hook: _interrupt_again(hook, previous)
     try:
@@ -204,15 +219,22 @@ def _stops_quietly(ctx: click.Context):
             yield
         finally:  # what is still buffered goes now, so a closed pipe is met here, not at exit
             sys.unraisablehook = previous
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # None: started with the descriptor closed (>&-)
+                    stream.flush()
     except BrokenPipeError:
         _detach_closed_streams()
-        note = ctx.meta.get(_DONE_NOTE)
+        note = None if ctx is None else ctx.meta.get(_DONE_NOTE)
         if note is None:
             sys.exit(READER_GONE)
         _say(note)
         sys.exit(0)
+    except OSError as exc:
+        if not _of_output(exc):
+            raise
+        _detach_closed_streams()
+        _say(f"fout: de uitvoer kan niet worden geschreven: {failures.kind_of(exc)}")
+        sys.exit(1)
     except KeyboardInterrupt:
         import multiprocessing
 
@@ -226,6 +248,8 @@ def _detach_closed_streams() -> None:
     """Standard output and error that can no longer be written (the reader stopped) point to
     /dev/null from now on, so Python's flush at exit finds no closed pipe to complain about."""
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
         try:
             stream.flush()
         except OSError:
@@ -263,6 +287,12 @@ class _Commands(cli_language.DutchGroup):
     is one Dutch line naming it, exit 2, whichever command read it (options' defaults too).
     A command whose reader stops, or that is interrupted, ends quietly (_stops_quietly).
     Its commands and groups have Dutch placeholders in usage and help (cli_language)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        # the top level's --help and usage are written while the arguments are read, before
+        # invoke: a reader that stops or a full disk there ends as in a command
+        with _stops_quietly(None):
+            return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context):
         with _stops_quietly(ctx):

@@ -4,6 +4,9 @@ bereiken of te openen" (exit 2) and left the cases it had read out of the access
 Ctrl-C a stray "Exception ignored ... KeyboardInterrupt" line could follow click's
 "Afgebroken." (exit 1), and `meldcode worker` stopped by Ctrl-C exited 0.
 
+Output that cannot be written at all (a full disk behind `> file`: /dev/full) is one Dutch line
+and exit 1, not "de database is niet te bereiken" nor a traceback (--help included).
+
 Every test runs the installed command in a process of its own, as a shell would, with a real
 pipe or a real SIGINT to its process group (Ctrl-C reaches every process of the group).
 """
@@ -160,3 +163,44 @@ def test_the_worker_stopped_with_ctrl_c_exits_130_quietly(sqlite_url, sqlite_peo
     assert "De planner is gestopt." in err
     assert not any(word in err for word in ("Traceback", "Exception ignored")), err
     assert _group_gone(group)
+
+
+# --- output that cannot be written at all (fresh tester of task U) ----------------------------
+
+
+def _with_stdout(target, *args: str, url: str) -> subprocess.CompletedProcess:
+    store.dispose_engines()
+    return subprocess.run([MELDCODE, *args], stdout=target, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "MELDCODE_DATABASE_URL": url}, timeout=300)
+
+
+FULL = "fout: de uitvoer kan niet worden geschreven: de schijf is vol"
+
+
+@pytest.mark.parametrize("args", [("verify", "--all"), ("--help",), ("token", "--help")])
+def test_output_to_a_full_disk_is_said_so_not_blamed_on_the_database(sqlite_url, sqlite_people, args):
+    """`meldcode verify --all > /dev/full` said the database could not be reached (exit 2);
+    `meldcode --help > /dev/full` ended in a traceback."""
+    _start_cases(sqlite_people["mw"], 2)
+    with open("/dev/full", "w") as full:
+        result = _with_stdout(full, *args, url=sqlite_url)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == FULL
+
+
+def test_help_to_a_reader_that_stopped_ends_as_a_command_does(sqlite_url):
+    """The top level's --help is written before any command runs: click ended it with exit 1
+    where every command gives the shell's 141."""
+    result = _with_stdout_closed("--help", url=sqlite_url)
+    assert result.returncode == READER_GONE
+    assert result.stderr == ""
+
+
+def test_a_command_started_without_standard_output_ends_without_a_traceback(sqlite_url, sqlite_people):
+    """`meldcode cases >&-`: Python gives such a process no sys.stdout at all (None)."""
+    _start_cases(sqlite_people["mw"], 1)
+    store.dispose_engines()
+    result = subprocess.run(["bash", "-c", f"{MELDCODE} cases >&-"], stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "MELDCODE_DATABASE_URL": sqlite_url},
+                            timeout=300)
+    assert not any(word in result.stderr for word in NOISE), result.stderr
