@@ -109,27 +109,39 @@ def test_a_closed_standard_error_is_no_crash_either(sqlite_url, sqlite_people):
 def _interrupted(args: list[str], url: str, ready: str, on_stderr: bool = False):
     """Run `meldcode ARGS` in a process group of its own; once a line starting with `ready`
     came (on stdout, or stderr), Ctrl-C to the group. Out: its exit code, what it printed
-    (stdout, stderr) and the group's id."""
+    (stdout, stderr) and the group's id.
+
+    The watched stream is a pipe of one page (4 KiB) read a byte at a time up to that line:
+    the command cannot run far ahead and finish before the signal, however slowly this
+    process is scheduled on a busy machine (verify of 200 cases once did)."""
+    import fcntl
+
     store.dispose_engines()
+    read, write = os.pipe()
+    fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 4096)
     proc = subprocess.Popen(
         [MELDCODE, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE if on_stderr else write,
+        stderr=write if on_stderr else subprocess.PIPE,
         env={**os.environ, "MELDCODE_DATABASE_URL": url},
-        text=True,
         start_new_session=True,
     )
-    watched = proc.stderr if on_stderr else proc.stdout
-    assert watched is not None
-    first = [watched.readline()]
-    assert first[0].startswith(ready), first
+    os.close(write)
+    first = b""
+    while not first.endswith(b"\n"):
+        byte = os.read(read, 1)
+        if not byte:
+            break
+        first += byte
+    assert first.decode().startswith(ready), first
     os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    if on_stderr:
-        err = first[0] + err
-    else:
-        out = first[0] + out
-    return proc.returncode, out, err, proc.pid
+    with os.fdopen(read, "rb") as rest:
+        watched = first + rest.read()
+    other = (proc.stdout if on_stderr else proc.stderr).read()  # type: ignore[union-attr]
+    proc.wait(timeout=120)
+    (proc.stdout if on_stderr else proc.stderr).close()  # type: ignore[union-attr]
+    out, err = (other, watched) if on_stderr else (watched, other)
+    return proc.returncode, out.decode(), err.decode(), proc.pid
 
 
 def _group_gone(group: int) -> bool:

@@ -9,13 +9,11 @@ The 30-minute idle limit is the cookie's own (PERMANENT_SESSION_LIFETIME).
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from engine import config, pages, sessions, users
+from engine import clock, config, pages, sessions, users
 
 from ..extensions import LANGUAGES, limiter
 from ..ratelimit import login_name_key, login_name_limit
@@ -58,7 +56,7 @@ def _end_stale_session():
         current = None
     signed_in_at = session.get(SIGNED_IN_AT)
     expired = not isinstance(signed_in_at, int | float) or \
-        time.time() - signed_in_at > max_session_seconds()
+        clock.now().timestamp() - signed_in_at > max_session_seconds()
     if current is None or session.get(SESSION_VERSION) != current or expired:
         logout_user()
         _fresh_session()
@@ -105,7 +103,8 @@ def login():
                 _fresh_session()  # a fresh session for the signed-in person
                 session.permanent = True  # expires after IDLE_TIMEOUT without requests
                 session[SESSION_VERSION] = signed.session_version
-                session[SIGNED_IN_AT] = int(time.time())
+                # the engine's clock: the system's, unless a test moves it (engine/clock.py)
+                session[SIGNED_IN_AT] = int(clock.now().timestamp())
                 login_user(WebUser(pages.Person(signed.principal, signed.display_name)))
                 return redirect(next_url)
             error = _("Gebruikersnaam of wachtwoord klopt niet.")
