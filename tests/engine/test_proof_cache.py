@@ -185,14 +185,19 @@ def test_a_verdict_cut_short_by_the_limit_is_not_kept(cache, monkeypatch):
     assert list(cache.folder.glob("*.json")) == []
 
 
-def test_switched_off_nothing_is_kept(cache, monkeypatch):
-    monkeypatch.setenv("MELDCODE_PROOF_CACHE", "uit")
+def proved_twice_keeping_nothing(cache, monkeypatch) -> None:
+    """Two processes in turn prove the faulty set: both run the proof, no folder is made."""
     definition = definition_of(faulty())
     proof.prove(definition)
     again(monkeypatch)
     proof.prove(definition)
     assert len(cache.runs) == 2
     assert not cache.folder.exists()
+
+
+def test_switched_off_nothing_is_kept(cache, monkeypatch):
+    monkeypatch.setenv("MELDCODE_PROOF_CACHE", "uit")
+    proved_twice_keeping_nothing(cache, monkeypatch)
 
 
 def test_a_folder_that_cannot_be_written_only_costs_time(cache, monkeypatch):
@@ -210,12 +215,7 @@ def test_without_the_engines_sources_nothing_is_kept(cache, monkeypatch, tmp_pat
     could be taken for another's, so none is kept or read."""
     monkeypatch.setattr(proof_cache, "ENGINE", tmp_path / "no-sources")
     monkeypatch.setattr(proof_cache, "_fingerprint", [])
-    definition = definition_of(faulty())
-    proof.prove(definition)
-    again(monkeypatch)
-    proof.prove(definition)
-    assert len(cache.runs) == 2
-    assert not cache.folder.exists()
+    proved_twice_keeping_nothing(cache, monkeypatch)
 
 
 def _key_path(cache, files):
