@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, commands, forms, stored_rows, timezones, write_refusals
+from . import audit, commands, form_text, forms, stored_rows, timezones, write_refusals
 from .errors import Conflict, Forbidden, Invalid
 from .messages import N_, Message
 from .models import Case, Draft, TaskRecord, User, utcnow
@@ -27,7 +27,7 @@ from .users import Principal, may_complete
 MAX_VALUE = 100_000
 MAX_CHOSEN = 100
 MAX_OPTION = 200  # an option value of a multi field
-TOO_LONG = N_("Maximaal {n} tekens (nu {length}).")  # form_text.clean_text's words for it
+TOO_LONG = form_text.TOO_LONG  # clean_text's words for a text over its bound
 TOO_MANY = N_("Kies hoogstens {n} mogelijkheden.")
 
 

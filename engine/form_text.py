@@ -119,6 +119,9 @@ _TRIMMED = "\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) 
     "\u2028\u2029\u202f\u205f\u3000"
 
 
+TOO_LONG = N_("Maximaal {n} tekens (nu {length}).")  # a text over its field's bound
+
+
 def one_kind_of_line_break(value: str) -> str:
     """`value` with each CR LF (how a browser submits a textarea's line breaks) and each lone
     CR as a newline: how a multi-line text is checked and stored, by clean_text and by a
@@ -157,5 +160,5 @@ def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False
     if problem is not None:
         raise ValueError(problem)
     if maxlength is not None and len(value) > maxlength:
-        raise ValueError(Message(N_("Maximaal {n} tekens (nu {length})."), n=maxlength, length=len(value)))
+        raise ValueError(Message(TOO_LONG, n=maxlength, length=len(value)))
     return value or None
