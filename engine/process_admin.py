@@ -130,11 +130,14 @@ def activate(who: Principal, number: Any) -> dict[str, Any]:
     a deploy of its files (versions.deploy_files): they must pass this release's check, else
     Conflict (409) and nothing changes (a version an earlier release stored with laxer checks,
     whose routes may stall, gets no new cases); the version that is already active stays so,
-    without an admin-log line (versions.activate). Returns the version (version_view) with
+    without a check (it is not made active, so the rule does not apply) and without an
+    admin-log line (versions.activate). Returns the version (version_view) with
     `activated`: false when it already was active. Raises Forbidden, NotFound, Conflict."""
     _require(who, PROCESBEHEERDER)
     with unit_of_work() as session:
         row = _version(session, number)
+        if row.active:  # already what new cases get: nothing to check, nothing changes
+            return {**versions.version_view(row), "activated": False}
         number, files = row.version, [SourceFile(f.name, f.content) for f in row.files]
     definition, problems = definitions.check(files)  # outside the write: a proof takes seconds
     if definition is None:

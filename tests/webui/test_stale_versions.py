@@ -71,3 +71,20 @@ def test_the_refused_activation_is_worded_in_the_readers_language(app, people, m
     r = pb.post(f"/processen/{planted}/actief")
     assert r.status_code == 409
     assert f"Version {planted} cannot be made active" in text(r)
+
+
+def test_activating_the_version_that_is_already_active_is_no_refusal(app, people, monkeypatch):
+    """The activate page of the version new cases already get says so, also when an earlier
+    release stored it with laxer checks: it is not made active, so this release's check is not
+    asked (before, it was asked, took seconds, and refused with a 409 "cannot be made
+    active" for the version that was active)."""
+    planted = store_version(planted_files(), monkeypatch, active=True)
+    assert active_version() == planted
+    pb = Client(app)
+    pb.login("pb")
+    pb.get(f"/processen/{planted}/actief")
+    r = pb.post(f"/processen/{planted}/actief")
+    assert r.status_code in (302, 303), text(r)
+    page = text(pb.get("/processen"))
+    assert f"Versie {planted} is al de actieve versie." in page
+    assert active_version() == planted
