@@ -34,7 +34,7 @@ from engine.errors import DomainError
 from engine.messages import N_, Message
 from engine.problems import joined, shown_text
 from engine.roles import ROLES
-from webui import cli_language
+from webui import cli_language, cli_start
 
 cli_language.speak_dutch()  # click's own texts in Dutch too, before any option is made
 
@@ -186,7 +186,7 @@ def _of_output(exc: OSError) -> bool:
 
 # Exit statuses of a command that did not end by itself, as the shell gives them to a process
 # killed by the signal (128 + its number): scripts and `set -o pipefail` read them so.
-INTERRUPTED = 128 + 2  # SIGINT: Ctrl-C
+INTERRUPTED = cli_start.INTERRUPTED  # SIGINT: Ctrl-C, as while this module is imported
 READER_GONE = 128 + 13  # SIGPIPE: the reader of standard output or error stopped (| head)
 # ctx.meta key: what a command says on stderr once its work is done and recorded, should the
 # reader stop before its report is read (then it exits 0: nothing was left undone)
@@ -240,7 +240,7 @@ def _stops_quietly(ctx: click.Context | None):
 
         for child in multiprocessing.active_children():  # verify's readers, at once
             child.terminate()
-        _say("Afgebroken.")  # click's own word for it (its "Aborted!" in Dutch)
+        _say(cli_start.INTERRUPTED_WORD)  # click's own word for it (its "Aborted!" in Dutch)
         sys.exit(INTERRUPTED)
 
 

@@ -185,6 +185,40 @@ def test_the_worker_stopped_with_ctrl_c_exits_130_quietly(sqlite_url, sqlite_peo
     assert _group_gone(group)
 
 
+def _loading(pid: int) -> bool:
+    """Whether process `pid` is importing the command's modules: SQLAlchemy's compiled parts
+    are mapped (the first of the heavy imports; webui.cli needs most of a second after it)."""
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            return "/sqlalchemy/" in maps.read()
+    except FileNotFoundError:  # ended already
+        return True
+
+
+@pytest.mark.parametrize("args", [("verify", "--all"), ("--help",)])
+def test_ctrl_c_while_the_command_is_still_loading_says_one_word_exits_130(sqlite_url, args):
+    """Ctrl-C in the first ~0.8 s, while Python still imported webui.cli, printed a
+    KeyboardInterrupt traceback (exit 1) instead of what a running command says (task W point
+    1). The signal goes to the process group once SQLAlchemy is being loaded: mid-import,
+    however slowly this machine runs."""
+    store.dispose_engines()
+    proc = subprocess.Popen(
+        [MELDCODE, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "MELDCODE_DATABASE_URL": sqlite_url},
+        start_new_session=True,
+        preexec_fn=_ctrl_c_as_from_a_shell,
+    )
+    deadline = time.monotonic() + 30
+    while not _loading(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err.decode()) == (INTERRUPTED, "Afgebroken.\n"), (out, err)
+    assert out == b""
+
+
 # --- output that cannot be written at all (fresh tester of task U) ----------------------------
 
 
