@@ -37,6 +37,8 @@ aware = timezones.to_utc  # SQLite hands back naive datetimes; every stored time
 def _clean(fields: list[forms.Field], data: Any) -> dict[str, str | list[str]]:
     """What a draft keeps: known fields only, text (at most MAX_VALUE characters), or a list
     of texts (the ticked boxes of a multi field, at most MAX_CHOSEN of MAX_OPTION characters).
+    A text is read as a completion reads it (form_text.trimmed): without the white space
+    around it, and left out (the field shown empty) when white space is all it holds.
     A text with a character a completion refuses (a NUL, another control character, a bidi
     override: forms.refused_character, the rule forms.validate applies through clean_text)
     or over those bounds is Invalid (422) at its field, so nothing is saved and the draft
@@ -52,9 +54,15 @@ def _clean(fields: list[forms.Field], data: Any) -> dict[str, str | list[str]]:
         texts = value if isinstance(value, list) else [value]
         if not all(isinstance(v, str) for v in texts):
             continue
-        if isinstance(value, str) and multiline[key]:
-            # a browser sends a textarea's line breaks as CR LF: kept as a completion keeps them
-            value = forms.one_kind_of_line_break(value)
+        if isinstance(value, str):
+            if multiline[key]:
+                # a browser sends a textarea's line breaks as CR LF: kept as a completion keeps them
+                value = forms.one_kind_of_line_break(value)
+            # read as a completion reads it (clean_text): white space around it is no part of
+            # the answer, white space alone no answer, so the field is kept empty (task W 2c)
+            value = form_text.trimmed(value)
+            if not value:
+                continue
             texts = [value]
         problem = next((p for v in texts if (p := forms.refused_character(
             v, multiline=multiline[key] and isinstance(value, str))) is not None), None)
@@ -69,11 +77,21 @@ def _clean(fields: list[forms.Field], data: Any) -> dict[str, str | list[str]]:
         else:
             clean[key] = value
     if errors:
-        refused_char = any(e.template not in (TOO_LONG, TOO_MANY) for e in errors.values())
-        raise Invalid(N_("Het concept is niet opgeslagen: het formulier bevat een teken dat "
-                         "niet is toegestaan.") if refused_char else
-                      N_("Het concept is niet opgeslagen: een veld is te lang."), errors)
+        raise Invalid(_refusal({e.template for e in errors.values()}), errors)
     return clean
+
+
+def _refusal(kinds: set[str]) -> str:
+    """The banner over a refused draft, naming what is wrong (each field says it too): a
+    character, a text too long, or too many ticked boxes (that one said "te lang": task W
+    point 2a)."""
+    if kinds - {TOO_LONG, TOO_MANY}:
+        return N_("Het concept is niet opgeslagen: het formulier bevat een teken dat niet is "
+                  "toegestaan.")
+    if TOO_LONG in kinds:
+        return N_("Het concept is niet opgeslagen: een veld is te lang.")
+    return Message(N_("Het concept is niet opgeslagen: bij een vraag zijn meer dan {n} "
+                      "mogelijkheden aangevinkt."), n=MAX_CHOSEN)
 
 
 def save(who: Principal, task_id: Any, data: Any) -> dict[str, Any]:

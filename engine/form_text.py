@@ -129,6 +129,13 @@ def one_kind_of_line_break(value: str) -> str:
     return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def trimmed(value: str) -> str:
+    """`value` without the white space around it, as clean_text reads every answer (see the
+    note in clean_text on which characters): "" for white space alone, which is no answer.
+    Used by clean_text and by a draft (engine/drafts.py), so both read a text alike."""
+    return value.strip(_TRIMMED)
+
+
 def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False) -> str | None:
     """A submitted text as it is stored: without white space around it, None when nothing is
     left (white space alone is no answer).
@@ -155,7 +162,7 @@ def clean_text(value: Any, maxlength: int | None = None, multiline: bool = False
     # page kept (a condition 'x == "a"' then held on the server and not on the page). A byte
     # order mark (U+FEFF), which trim() drops too, stays refused as an invisible character
     # (issue 11 point 3): a refusal names it, so the two never disagree silently.
-    value = value.strip(_TRIMMED)
+    value = trimmed(value)
     problem = refused_character(value, multiline)
     if problem is not None:
         raise ValueError(problem)

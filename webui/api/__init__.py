@@ -32,7 +32,7 @@ from engine import (
     verification,
 )
 from engine.errors import BadRequest, DomainError, Invalid, NotAuthenticated
-from engine.forms import REQUIRED
+from engine.forms import REQUIRED, refused_character
 from engine.messages import N_, Message
 from engine.roles import AUDITOR
 
@@ -192,29 +192,33 @@ def _checked(value, form_key: str | None = None):
         if isinstance(item, dict):
             for key, inner in item.items():
                 if nul_matters and _unstorable(key):
-                    raise _nul_in((*path, key))
+                    raise _nul_in((*path, key), key)
                 todo.append((inner, depth + 1, (*path, key)))
         elif isinstance(item, list):
             todo.extend((inner, depth + 1, path) for inner in item)
         elif nul_matters and isinstance(item, str) and _unstorable(item):
-            raise _nul_in(path)
+            raise _nul_in(path, item)
     return value
 
 
 # A lone surrogate ("\ud800" in JSON) is no character: no database stores it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # and a NUL: PostgreSQL text cannot hold it
 
 
 def _unstorable(text: str) -> bool:
-    return "\x00" in text or _SURROGATE.search(text) is not None
+    return _UNSTORABLE.search(text) is not None
 
 
-def _nul_in(path: tuple[str, ...]) -> Invalid:
+def _nul_in(path: tuple[str, ...], text: str) -> Invalid:
     # The form field the client knows: {"data": {"field": ...}} names "field".
     name = path[1] if len(path) > 1 and path[0] == "data" else (path[0] if path else "body")
     name = _SURROGATE.sub("\ufffd", name.replace("\x00", "\\u0000"))[:100]
+    # at the field, the words of every text field for that character (form_text's rule, as a
+    # form's answer or the engine gives them; task W point 2b), naming the unstorable one
+    found = _UNSTORABLE.search(text)
     return Invalid(N_("Een tekst bevat een ongeldig teken (NUL of een losse surrogaat)."),
-                   {name: N_("Bevat een ongeldig teken (NUL of een losse surrogaat).")})
+                   {name: refused_character(found.group() if found else "\x00")})
 
 
 class _TooLarge(DomainError):
