@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from . import config, log_head, settings, store, timezones, translog
+from . import config, log_head, log_scan, log_verify, settings, store, timezones, translog
 from .failures import kind_of
+from .merkle import sound_leaf
 from .messages import N_, Message, text_of
 
 
@@ -30,10 +32,19 @@ class LogDamaged(CheckpointError):
     and the signature would vouch for that (task U point 3). The command line exits 1."""
 
 
-# why a checkpoint over a damaged log is refused (translog.DamagedEntry): the entry by index
+# why a checkpoint over a damaged log is refused (make_checkpoint): the entry by index
 DAMAGED_ENTRY = N_("geen controlepunt geschreven: logboekregel {position} (tabel log_entries) "
                    "heeft geen geldige hash; het logboek is buiten de applicatie gewijzigd. "
                    "Zoek het uit met 'meldcode verify --all'.")
+CHANGED_ENTRY = N_("geen controlepunt geschreven: logboekregel {position} (tabel log_entries) "
+                   "klopt niet: {problem}. Zoek het uit met 'meldcode verify --all'.")
+# the newest entries removed: by the sequencer's head record, or by a row that is in no entry
+CUT_ENTRIES = N_("geen controlepunt geschreven: logboekregels {first} tot en met {last} (tabel "
+                 "log_entries) ontbreken; de sequencer gaf ze tot {at} een plaats. Zoek het uit "
+                 "met 'meldcode verify --all'.")
+UNLOGGED_ROW = N_("geen controlepunt geschreven: {problem}; de logboekregel ervan is verwijderd "
+                  "of er nooit geweest (het logboek telt nu {size} regels). Zoek het uit met "
+                  "'meldcode verify --all'.")
 MISSING_ENTRY = N_("geen controlepunt geschreven: logboekregel {position} (tabel log_entries) "
                    "ontbreekt; het logboek is buiten de applicatie gewijzigd. Zoek het uit met "
                    "'meldcode verify --all'.")
@@ -95,25 +106,44 @@ def signed_text(tree_size: int, root: str, at: str) -> bytes:
     return f"meldcode checkpoint v1\n{tree_size}\n{root}\n{at}\n".encode()
 
 
-def make_checkpoint(url: str | None = None, at: datetime | None = None) -> dict[str, Any]:
+def make_checkpoint(url: str | None = None, at: datetime | None = None,
+                    jobs: int | None = None) -> dict[str, Any]:
     """A signed checkpoint of the whole log: {"tree_size", "root", "signature", "at"}
     (CONTRACT section 5); root hex, signature base64 Ed25519 over the size, root and time.
+    Sequences queued rows first, then reads the log in one snapshot, in up to `jobs`
+    processes for a large log (log_scan.whole_log, verify's own pass).
     Raises CheckpointError for an unusable signing key, and when the log does not hold the
-    head this instance's sequencer recorded (engine/log_head.py): it was cut or rewritten;
-    LogDamaged when an entry is missing or its hash is no hash (translog.tree_head)."""
+    head this instance's sequencer recorded (engine/log_head.py): it was rewritten;
+    LogDamaged (task U point 3, task V point 1) for the first entry verify reports: missing
+    (a gap, or the newest ones, against the head or by a row that is in no entry), its hash
+    no hash, or its keyed hash not that of its row (log_verify.check_row)."""
     key = signing_key()
     try:
         head = log_head.read(store.get_engine(url))
     except log_head.HeadUnreadable as exc:
         raise CheckpointError(Message(N_("geen controlepunt geschreven: {reason}"),
                                       reason=text_of(exc))) from None
-    try:
-        size, root, at_head = translog.tree_head(url, head.tree_size if head else None)
-    except translog.DamagedEntry as exc:
-        raise LogDamaged(Message(MISSING_ENTRY if exc.missing else DAMAGED_ENTRY,
-                                 position=exc.position)) from None
-    if head is not None and at_head != head.root:
-        # Signing now would vouch for a log that was cut or rewritten after this instance's
+    translog.sequence(url)
+    with translog.snapshot(url) as conn:
+        tree, odd, roots = log_scan.whole_log(conn, url, [head.tree_size] if head else [],
+                                              jobs or os.cpu_count() or 1)
+        if odd:
+            raise LogDamaged(_damage(odd[0]))
+        if head is not None and tree.size < head.tree_size:
+            # the newest entries are gone: the record says which
+            raise LogDamaged(Message(CUT_ENTRIES, first=tree.size, last=head.tree_size - 1,
+                                     at=head.at))
+        # a row in no entry (nor queued): the newest entries removed with no head to tell. Its
+        # place is not named: the sequencer may have given it to later rows since
+        entries, rows = log_verify.counts(conn)
+        report = log_verify.LogReport()
+        log_verify.unlogged(conn, report, log_verify.fitting(entries, odd), rows)
+        problems = report.problems + [p for found in report.by_case.values() for p in found]
+        if problems:
+            raise LogDamaged(Message(UNLOGGED_ROW, problem=problems[0], size=tree.size))
+    size, root = tree.size, tree.root()
+    if head is not None and roots.get(head.tree_size) != head.root:
+        # Signing now would vouch for a log that was rewritten after this instance's
         # sequencer recorded its head: a checkpoint must never cover tampering.
         raise CheckpointError(Message(N_(
             "geen controlepunt geschreven: het logboek ({size} regels) past niet bij de kop "
@@ -124,6 +154,20 @@ def make_checkpoint(url: str | None = None, at: datetime | None = None) -> dict[
     signature = key.sign(signed_text(size, root, at_text))
     return {"tree_size": size, "root": root, "signature": base64.b64encode(signature).decode(),
             "at": at_text}
+
+
+def _damage(item: tuple) -> Message:
+    """Why the log is not signed, for the first odd entry log_scan found: a gap
+    (first, last), or a row as read (idx, kind, row_id, case_id, entry_hash, ...)."""
+    if len(item) == 2:
+        return Message(MISSING_ENTRY, position=item[0])
+    idx, entry = item[0], item[4]
+    if sound_leaf(entry) is None:
+        return Message(DAMAGED_ENTRY, position=idx)
+    report = log_verify.LogReport()
+    log_verify.check_row(report, settings.history_key(), *item)
+    problems = report.problems + [p for found in report.by_case.values() for p in found]
+    return Message(CHANGED_ENTRY, position=idx, problem=problems[0] if problems else "")
 
 
 def write_checkpoint(path: Path | None = None, url: str | None = None) -> Path:

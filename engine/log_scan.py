@@ -169,6 +169,24 @@ def _grow(tree: Tree, leaves: list[bytes], wants: list[int],
     tree.extend(leaves)
 
 
+def whole_log(conn: Connection, url: str | None, wants: list[int], jobs: int,
+              meanwhile: Callable[[], object] | None = None,
+              ) -> tuple[Tree, list[tuple], dict[int, str]]:
+    """The pass over the whole log that verify and checkpoint make: in ranges side by side
+    (scan_parallel, `meanwhile` called once they run) for a log of several ranges from index
+    0 and jobs > 1, else in one pass in `conn`'s transaction (also when a range lacks entries:
+    that pass names the gap). Out: the tree over all entries, the odd rows and gaps (as scan
+    gives them) in log order, and the root at each size of `wants` the log reaches."""
+    size = dense_size(conn)
+    if jobs > 1 and size is not None and size >= PARALLEL_CHUNKS << CHUNK_BITS:
+        scanned = scan_parallel(url, size, wants, jobs, meanwhile=meanwhile)
+        if scanned is not None:
+            return scanned
+    found = scan(conn, wants)
+    return found.tree, found.odd, {want: Tree.resume(want, at).root()
+                                   for want, at in found.frontiers.items()}
+
+
 def dense_size(conn: Connection) -> int | None:
     """The highest index + 1 when the lowest is 0 (0 for an empty log), else None: what the
     log's size is when no entry is missing, read from the ends of the primary key only.

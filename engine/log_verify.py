@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Text, cast, func, select, type_coerce
 from . import admin_chain, chains, log_head, log_scan, models, settings, store
 from .audit import GENESIS
 from .log_scan import log_query
-from .merkle import EMPTY_ROOT, Tree, entry_hash
+from .merkle import EMPTY_ROOT, entry_hash
 from .messages import N_, Message, shown, text_of
 from .problems import joined
 from .stored_rows import DamagedRow, loaded_rows
@@ -81,8 +81,10 @@ class LogReport:
         return not self.problems and not self.by_case
 
 
-def _check_row(report: LogReport, key: bytes, idx, kind, row_id, case_id, entry, row_hash,
-               row_case) -> None:
+def check_row(report: LogReport, key: bytes, idx, kind, row_id, case_id, entry, row_hash,
+              row_case) -> None:
+    """Judge one entry as log_scan reads it (an odd row) and add what is wrong, in Dutch, to
+    `report`: of its case, else of the log. Also what a checkpoint refuses over."""
     what = _row(kind, row_id)
 
     def fits(row_hash) -> bool:
@@ -161,21 +163,10 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None,
     key = settings.history_key()
     with snapshot(url) as conn:
         facts: list[_Facts] = []
-        size = log_scan.dense_size(conn)
-        width = 1 << log_scan.CHUNK_BITS
-        scanned = None
-        if jobs > 1 and size is not None and size >= log_scan.PARALLEL_CHUNKS * width:
-            # ranges side by side, each a perfect subtree; the counts over the whole log and the
-            # sealed heads (_facts) read meanwhile. None back: a range lacks entries (a gap)
-            scanned = log_scan.scan_parallel(url, size, wants, jobs,
-                                             meanwhile=lambda: facts.append(_facts(conn)))
-        if scanned is not None:
-            tree, odd, report.roots = scanned
-        else:
-            found = log_scan.scan(conn, wants)
-            tree, odd = found.tree, found.odd
-            report.roots = {want: Tree.resume(want, at).root()
-                            for want, at in found.frontiers.items()}
+        # the counts over the whole log and the sealed heads (_facts) read while ranges are
+        # checked side by side, if they are
+        tree, odd, report.roots = log_scan.whole_log(
+            conn, url, wants, jobs, meanwhile=lambda: facts.append(_facts(conn)))
         known = facts[0] if facts else _facts(conn)
         for item in odd:
             if len(item) == 2:
@@ -183,13 +174,13 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None,
                     N_("de posities {first} tot en met {last} ontbreken (regels uit het "
                        "logboek verwijderd)"), first=item[0], last=item[1])))
             else:
-                _check_row(report, key, *item)
+                check_row(report, key, *item)
         report.logged_cases = known.logged_cases
         report.tree_size, report.root = tree.size, tree.root()
         report.roots.setdefault(tree.size, report.root)
         if checkpoint:
             report.checkpoint_root = report.roots.get(checkpoint["tree_size"])
-        _unlogged(conn, report, _fitting(known.entries, odd), known.rows)
+        unlogged(conn, report, fitting(known.entries, odd), known.rows)
         _admin_rows(conn, report)
         _system_access_rows(conn, report)
         _report_sealed(report, known.sealed)
@@ -218,18 +209,24 @@ class _Facts:
     sealed: _Sealed
 
 
-def _facts(conn: Connection) -> _Facts:
+def counts(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
+    """In `conn`'s transaction: the log's entries per kind, and the rows of each kind's table
+    (what `unlogged` and `fitting` take). Raises what the driver raises."""
     entries = {kind: count for kind, count in conn.execute(
         select(type_coerce(ENTRIES.c.kind, StoredText()), func.count()).group_by(ENTRIES.c.kind))}
-    rows = {kind: conn.execute(select(func.count()).select_from(table)).scalar() or 0
-            for kind, table in KINDS.items()}
+    return entries, {kind: conn.execute(select(func.count()).select_from(table)).scalar() or 0
+                     for kind, table in KINDS.items()}
+
+
+def _facts(conn: Connection) -> _Facts:
+    entries, rows = counts(conn)
     logged = {case_id for case_id in conn.execute(select(ENTRIES.c.case_id).where(
         ENTRIES.c.case_id.is_not(None)).distinct()).scalars() if _is_case_id(case_id)}
     existing = set(conn.execute(select(models.Case.__table__.c.id)).scalars())
     return _Facts(entries, rows, logged, existing, _sealed(conn))
 
 
-def _fitting(entries: dict[str, int], odd: list[tuple]) -> dict[str, int]:
+def fitting(entries: dict[str, int], odd: list[tuple]) -> dict[str, int]:
     """Per kind: how many entries name an existing row of their case and fit it by their
     keyed hash, that is all of the kind (`entries`, per kind) but the odd ones."""
     fitting = {kind: entries.get(kind, 0) for kind in KINDS}
@@ -301,8 +298,8 @@ def _system_access_rows(conn: Connection, report: LogReport) -> None:
         report.problems.append(_of_log(_unreadable("access", table, rows[damaged])))
 
 
-def _unlogged(conn: Connection, report: LogReport, fitting: dict[str, int],
-              rows: dict[str, int]) -> None:
+def unlogged(conn: Connection, report: LogReport, fitting: dict[str, int],
+             rows: dict[str, int]) -> None:
     """Rows neither in the log nor queued for it.
 
     fitting (from the pass over the log): per kind, how many entries name an existing row and
@@ -340,7 +337,7 @@ def verify_case_log(conn: Connection, case_id: int) -> list[str]:
     for row in conn.execute(log_query(case_id)):
         row_hash, row_case = ((row.row_hash, row.row_case) if row.kind in ("event", "access")
                               else (None, None))
-        _check_row(report, key, row.idx, row.kind, row.row_id, row.case_id, row.entry_hash,
+        check_row(report, key, row.idx, row.kind, row.row_id, row.case_id, row.entry_hash,
                    row_hash, row_case)
     for kind in ("event", "access"):
         table = KINDS[kind]

@@ -7,7 +7,7 @@ transaction. `sequence` gives queued rows the next indexes afterwards in short t
 of its own, as Trillian's sequencer does: a server process runs a `Sequencer` thread that
 the unit of work wakes after a write commits, and checkpoint and verify sequence what is
 queued before they read. The log is read in one snapshot, in batches (`snapshot`,
-`batches`, `tree_head`). Checkpoints are engine/checkpoints.py's, the check of the log
+`batches`). Checkpoints are engine/checkpoints.py's, the check of the log
 engine/log_verify.py's.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select, text
 
 from . import log_head, settings, store
-from .merkle import Tree, entry_hash, sound_leaf
+from .merkle import entry_hash
 from .models import AccessLogEntry, AdminLogEntry, HistoryEvent, LogEntry, LogQueueItem
 
 log = logging.getLogger(__name__)
@@ -214,53 +214,6 @@ def snapshot(url: str | None) -> Iterator[Connection]:
         engine = engine.execution_options(isolation_level="REPEATABLE READ")
     with engine.connect() as conn, conn.begin():
         yield conn
-
-
-class DamagedEntry(Exception):
-    """The log holds an entry a checkpoint must not sign over: `position` is its index and
-    `missing` tells whether the entry is gone (a gap) or its hash is no hash (sound_leaf)."""
-
-    def __init__(self, position: int, missing: bool):
-        super().__init__(position, missing)
-        self.position, self.missing = position, missing
-
-
-def tree_head(url: str | None = None, prefix: int | None = None) -> tuple[int, str, str | None]:
-    """(tree size, root hex) of the log as it is now, after sequencing, and the root (hex) of
-    its first `prefix` entries (None when not asked, or when the log holds fewer): a
-    checkpoint compares that with the head the sequencer recorded (engine/log_head.py).
-    Raises DamagedEntry for the first entry missing (indexes run 0, 1, 2, ...) or whose hash
-    is no hash: verify names such an entry, and the tree over it would be no tree of the
-    log the sequencer wrote (leaf_of stands in b"" for it)."""
-    sequence(url)
-    prefix_root = None
-    with snapshot(url) as conn:
-        tree = Tree()
-        query = select(ENTRIES.c.idx, ENTRIES.c.entry_hash).order_by(ENTRIES.c.idx)
-        for rows in batches(conn, query):
-            entries = _sound_leaves(rows, tree.size)
-            if prefix is not None and tree.size <= prefix < tree.size + len(entries):
-                cut = prefix - tree.size
-                tree.extend(entries[:cut])
-                prefix_root, entries = tree.root(), entries[cut:]
-            tree.extend(entries)
-        if prefix is not None and tree.size == prefix:
-            prefix_root = tree.root()
-    return tree.size, tree.root(), prefix_root
-
-
-def _sound_leaves(rows, first: int) -> list[bytes]:
-    """The leaves of (idx, entry_hash) rows that should run from index `first` on; raises
-    DamagedEntry for the first row out of place or whose hash is no hash."""
-    leaves = []
-    for expected, (idx, entry) in enumerate(rows, first):
-        if idx != expected:
-            raise DamagedEntry(expected, missing=True)
-        leaf = sound_leaf(entry)
-        if leaf is None:
-            raise DamagedEntry(idx, missing=False)
-        leaves.append(leaf)
-    return leaves
 
 
 ROWS = 1024  # rows per fetch of the big scans: a power of two (Tree.extend likes aligned runs),

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from engine import cases, log_head, store, translog
-from tests.helpers import cli
+from tests.helpers import cli, verify_all
 
 PLANTED = 3  # the entry damaged (the brief's example: WHERE idx=3)
 
@@ -41,6 +41,34 @@ DAMAGE = {
         "logboekregel 3 (tabel log_entries) heeft geen geldige hash",
     ),
     "gap": ("DELETE FROM log_entries WHERE idx = 3", True, "logboekregel 3 (tabel log_entries) ontbreekt"),
+    # task V point 1: a well-formed hash that is not the entry's own (that of another entry)
+    "other_hash": (
+        "UPDATE log_entries SET entry_hash = (SELECT entry_hash FROM log_entries WHERE idx = 4) "
+        "WHERE idx = 3",
+        True,
+        "logboekregel 3 (tabel log_entries) klopt niet: ",
+    ),
+}
+
+# name: (SQL as for DAMAGE, what is said with the head record kept, and with it gone), each
+# with {last}: the index of the newest entry, {event}: that of the newest event
+LATER_DAMAGE = {
+    # the newest entry removed: its row is in no entry, and the head record counts it
+    "last_removed": (
+        "DELETE FROM log_entries WHERE idx = {last}",
+        "logboekregels {last} tot en met {last} (tabel log_entries) ontbreken",
+        # its place is not named: verify's own access-log lines took it since (no head record
+        # to stop the sequencer)
+        "staat niet in het logboek (buiten de applicatie toegevoegd, of de wachtrij van het "
+        "logboek is bewerkt); de logboekregel ervan is verwijderd of er nooit geweest",
+    ),
+    # the newest event's own hash replaced by another well-formed one: its entry fits it no more
+    "row_hash_replaced": (
+        "UPDATE history_events SET hash = (SELECT entry_hash FROM log_entries WHERE idx = 0) "
+        "WHERE id = (SELECT row_id FROM log_entries WHERE kind = 'event' AND idx = {event})",
+        "logboekregel {event} (tabel log_entries) klopt niet: gebeurtenis ",
+        "logboekregel {event} (tabel log_entries) klopt niet: gebeurtenis ",
+    ),
 }
 
 
@@ -53,6 +81,7 @@ def _plant(url: str, sql: str) -> None:
         try:
             conn.execute("DROP TRIGGER IF EXISTS log_entries_no_update")
             conn.execute("DROP TRIGGER IF EXISTS log_entries_no_delete")
+            conn.execute("DROP TRIGGER IF EXISTS history_events_no_update")
             conn.execute(sql.replace("repeat('é', 64)", "'" + "é" * 64 + "'"))
         finally:
             conn.close()
@@ -85,6 +114,36 @@ def test_a_checkpoint_over_a_damaged_entry_is_refused_naming_it(
     assert said in result.output, result.output
     assert "Traceback" not in result.output
     assert list(folder.iterdir()) == []  # nothing written, no temporary file either
+
+
+@pytest.mark.parametrize("head_record", ["kept", "gone"])
+@pytest.mark.parametrize("damage", list(LATER_DAMAGE))
+def test_a_checkpoint_over_a_removed_or_unfitting_entry_is_refused_naming_it(
+    db_url, people, tmp_path, damage, head_record
+):
+    """Task V point 1: the newest entry removed, or an entry whose keyed hash is not that of
+    its row, as verify names them. The old code refused with the head record only by the head
+    (exit 2, no entry named) and without it signed the log (exit 0)."""
+    for i in range(3):
+        cases.start_case(people["mw"], {"client_ref": f"cp-{i}"})
+    translog.sequence(db_url)
+    with store.unit_of_work(url=db_url) as session:
+        event = session.execute(text(
+            "SELECT max(idx) FROM log_entries WHERE kind = 'event'")).scalar()
+        last = session.execute(text("SELECT max(idx) FROM log_entries")).scalar()
+    sql, said_kept, said_gone = (part.format(last=last, event=event)
+                                 for part in LATER_DAMAGE[damage])
+    _plant(db_url, sql)
+    if head_record == "gone":
+        log_head.path_for(store.get_engine(db_url)).unlink()
+    code, report = verify_all()
+    assert code == 1, report  # verify calls the log damaged: so must checkpoint
+    folder = tmp_path / "controlepunten"
+    folder.mkdir()
+    result = cli("checkpoint", "-o", str(folder / "controlepunt.json"))
+    assert result.exit_code == 1, result.output
+    assert (said_kept if head_record == "kept" else said_gone) in result.output, result.output
+    assert list(folder.iterdir()) == []
 
 
 def test_a_sound_log_is_still_signed(db_url, people, tmp_path):
