@@ -33,6 +33,25 @@ class ConfigError(DomainError, ValueError):
     status = 500
 
 
+SESSION_HOURS_MAX = 8760  # a longer maximum than a year is none
+
+
+def session_hours_refused(name: str, value: object) -> str | None:
+    """Why `value` is no maximum duration of a web session in hours, as the setting `name`
+    gives it, in one Dutch line naming `name` and the range; None when it is one: a number
+    (not a flag) above 0 and at most SESSION_HOURS_MAX. The one rule for the environment's
+    MELDCODE_SESSION_MAX_HOURS and the web app's SESSION_MAX_HOURS (webui.create_app), never
+    a clamp: 0 or less would end every session at once (README "Configuratie"). NaN and
+    infinity ("nan", "inf", "1e999") fit no range."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if math.isfinite(value) and 0 < value <= SESSION_HOURS_MAX:
+            return None
+        shown = f"{value:g}"
+    else:
+        shown = str(value)[:20]
+    return f"{name} moet een getal (uren) boven 0 en hoogstens {SESSION_HOURS_MAX} zijn, niet '{shown}'"
+
+
 def _field(env: str, description: str, type_text: str, default_text: str, default=None):
     return Field(default, validation_alias=env, description=description,
                  json_schema_extra={"env": env, "type": type_text, "default": default_text})
@@ -178,11 +197,9 @@ class Settings(BaseSettings):
     @field_validator("session_max_hours")
     @classmethod
     def _session_hours(cls, value: float) -> float:
-        # 0 or less would end every session at once; a longer maximum than a year is none
-        # (README "Configuratie"). NaN and infinity ("nan", "inf", "1e999") fit no range.
-        if not (math.isfinite(value) and 0 < value <= 8760):
-            raise ValueError(f"MELDCODE_SESSION_MAX_HOURS moet een getal (uren) boven 0 en "
-                             f"hoogstens 8760 zijn, niet '{value:g}'")
+        problem = session_hours_refused("MELDCODE_SESSION_MAX_HOURS", value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("write_lock_timeout")

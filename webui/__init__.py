@@ -31,7 +31,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The web application with all its blueprints, configured from engine.config and the
     instance's keys (engine.settings); `config` overrides Flask settings. Raises what reading
-    them raises (engine.config.ConfigError, engine.settings.KeyRefused)."""
+    them raises (engine.config.ConfigError, engine.settings.KeyRefused), and ConfigError for a
+    SESSION_MAX_HOURS outside the range of MELDCODE_SESSION_MAX_HOURS (session_hours_refused)."""
     # Flask and the engine's configuration are imported here, not with the package: every
     # `meldcode` command imports webui (webui.cli), and most never build the app.
     from flask import Flask
@@ -69,6 +70,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
+    # a session lifetime given here (auth.max_session_seconds) is held to the environment's
+    # rule: refused at start with the range, where it was clamped at every request
+    hours = app.config.get("SESSION_MAX_HOURS")
+    if hours is not None and (problem := engine_config.session_hours_refused("SESSION_MAX_HOURS", hours)):
+        raise engine_config.ConfigError(problem)
     assert isinstance(app.json, DefaultJSONProvider)  # Flask's own, which has ensure_ascii
     app.json.ensure_ascii = False
 

@@ -125,6 +125,22 @@ def test_session_lifetime_from_the_environment(app, people, monkeypatch):
         assert ended.status_code == 302 and "/aanmelden" in ended.headers["Location"]
 
 
+@pytest.mark.parametrize(("hours", "shown"), [(0, "0"), (-1, "-1"), (8761, "8761"), (float("nan"), "nan"),
+                                            ("12", "12"), (True, "True")])
+def test_the_apps_session_lifetime_out_of_range_is_refused_at_start(sqlite_url, hours, shown):
+    """create_app's SESSION_MAX_HOURS was clamped at every request (max(hours, 0)): 0 or less
+    ended every session at once without a word (task W point 3). It is held to the rule of
+    MELDCODE_SESSION_MAX_HOURS, refused at start naming the setting and its range."""
+    from engine.config import ConfigError
+    from webui import create_app
+
+    with pytest.raises(ConfigError) as refused:
+        create_app({"TESTING": True, "SESSION_MAX_HOURS": hours})
+    assert str(refused.value.message) == (
+        f"SESSION_MAX_HOURS moet een getal (uren) boven 0 en hoogstens 8760 zijn, niet '{shown}'")
+    assert create_app({"TESTING": True, "SESSION_MAX_HOURS": 0.5}).config["SESSION_MAX_HOURS"] == 0.5
+
+
 def test_a_session_without_version_is_refused(web):
     """Sessions from before this release carry no version: they must sign in again."""
     client = signed_in(web, "mw")

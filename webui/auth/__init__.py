@@ -26,12 +26,14 @@ SIGNED_IN_AT = "signed_in_at"  # Unix time of sign-in
 
 
 def max_session_seconds() -> float:
-    """The absolute lifetime of a web session: the app's SESSION_MAX_HOURS, else the
-    environment's MELDCODE_SESSION_MAX_HOURS (engine.config), else 12 hours."""
+    """The absolute lifetime of a web session in seconds: the app's SESSION_MAX_HOURS, else
+    the environment's MELDCODE_SESSION_MAX_HOURS (engine.config), else 12 hours. Both are
+    held to one range when read (config.session_hours_refused; create_app refuses the app's
+    at start), so the value is taken as it is, never clamped."""
     hours = current_app.config.get("SESSION_MAX_HOURS")
     if hours is None:
         hours = config.current().session_max_hours
-    return max(float(hours), 0.0) * 3600
+    return float(hours) * 3600
 
 
 def _fresh_session() -> None:
