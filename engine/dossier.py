@@ -4,6 +4,7 @@ web layer (webui/documents.py) turns them into words: the JSON evidence file, th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -123,33 +124,44 @@ def build(session: Session, case: Case) -> dict[str, Any]:
     }
 
 
-def export(who, case_id: Any, on_behalf_of: str | None = None) -> dict[str, Any]:
+def export(who, case_id: Any, on_behalf_of: str | None = None,
+           deliver: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """The dossier of a case as data (build's dict, with exported_at: ISO 8601 UTC, and
     exported_by: a user name), for `who`: a Principal who may read the case, or a name (str)
     for the command line's operator, logged under that name with that user's roles when the
-    name is a user of the product. The export is logged (NEN 7513), a refusal too.
+    name is a user of the product.
 
-    Raises NotFound for an unknown case, Forbidden (a logged Denied) for a Principal who may
-    not read it."""
+    The export is logged (NEN 7513, outcome ok) once `deliver` (given the dossier: the caller
+    makes and hands over its file) has returned, in a transaction of its own: an export that
+    failed or was interrupted (deliver raised, Ctrl-C included) leaves no line saying it was
+    made (task V point 2; the log's outcomes are ok and denied only, CONTRACT section 4).
+    A refusal is logged at once. Raises NotFound for an unknown case, Forbidden (a logged
+    Denied) for a Principal who may not read it, and what deliver raises."""
 
     def run(session: Session, actor=who):
         case = commands.load_case(session, case_id)
         if not isinstance(who, str) and not may_read_case(session, who, case):
             raise commands.Denied(N_("U heeft geen toegang tot deze casus."), case.id, "export")
-        audit.log_access(session, actor, "export", "ok", case=case,
-                         source=getattr(who, "source", None), on_behalf_of=on_behalf_of)
         dossier = build(session, case)
         dossier["exported_at"] = audit.iso(utcnow())
         dossier["exported_by"] = actor if isinstance(actor, str) else actor.name
-        return dossier
+        return dossier, actor, case.id
 
     if isinstance(who, str):
         # The command line, run by an operator: logged under the name given, with that
         # user's roles when the name is a user of the product.
-        with unit_of_work(write=True) as session:
+        with unit_of_work() as session:
             user = session.scalar(select(User).where(User.name == who))
-            return run(session, user if user is not None else who)
-    return commands.run_command(who, run)
+            dossier, actor, found = run(session, user if user is not None else who)
+    else:
+        dossier, actor, found = commands.run_command(who, run, write=False)
+    if deliver is not None:
+        deliver(dossier)
+    with unit_of_work(write=True) as session:
+        audit.log_access(session, actor, "export", "ok", case=session.get(Case, found),
+                         case_id=found, source=getattr(who, "source", None),
+                         on_behalf_of=on_behalf_of)
+    return dossier
 
 
 def access_log(who, case_id: Any) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ import gc
 import getpass
 import logging
 import os
+import signal
 import subprocess
 import sys
 from typing import NoReturn
@@ -682,6 +683,36 @@ def _write_whole(output: str, content: bytes) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _exported_to(output: str, export):
+    """Run `export(deliver)` (documents.export with its deliver), `deliver` writing the file
+    whole (_write_whole), and return what export returns. NEN 7513: the access log says
+    'export ok' only for a file that was written: the engine logs it after deliver returned,
+    and a Ctrl-C from the file's rename until that line is committed waits for it (then
+    'Afgebroken.', exit 130, with file and line kept), so the two never part. A line that
+    cannot be written takes the file away again: no export without its line."""
+    interrupted: list[int] = []
+    written: list[str] = []
+    previous = signal.getsignal(signal.SIGINT)
+
+    def deliver(content: bytes) -> None:
+        signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
+        _write_whole(output, content)  # SystemExit (exit 2) when it cannot be written
+        written.append(output)
+
+    try:
+        result = export(deliver)
+    except BaseException:
+        for path in written:  # written, but its line was not: no export without its line
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:  # came while file and line were made: both are there
+        raise KeyboardInterrupt
+    return result
 
 
 def _sqlite_backup(database: str, target: str) -> None:
@@ -1402,17 +1433,15 @@ def export(case_id, fmt, output, as_user):
     output_path(output)  # before the export is made and logged
     # the words of the PDF from the catalogues, in Dutch (the JSON is Dutch evidence anyway)
     with _database(), create_app().app_context(), force_locale("nl"):
-        if as_user is None:
-            # the operator: logged as the operating-system user (CONTRACT section 3)
-            content, _ = documents.export(getpass.getuser(), case_id, fmt)
-        else:
-            reader = _reader(as_user, case_id)
-            try:
-                content, _ = documents.export(reader, case_id, fmt)
-            except Forbidden:  # logged by the engine, outcome denied
-                fail(f"gebruiker '{as_user}' mag casus {case_id} niet inzien; er is niets "
-                     "geëxporteerd (de poging staat in het toegangslog)")
-    _write_whole(output, content)
+        # the operator: logged as the operating-system user (CONTRACT section 3)
+        who = getpass.getuser() if as_user is None else _reader(as_user, case_id)
+        try:
+            # the file is written before the access log says 'export ok' (task V point 2)
+            content, _ = _exported_to(output, lambda deliver: documents.export(
+                who, case_id, fmt, deliver=deliver))
+        except Forbidden:  # logged by the engine, outcome denied
+            fail(f"gebruiker '{as_user}' mag casus {case_id} niet inzien; er is niets "
+                 "geëxporteerd (de poging staat in het toegangslog)")
     click.echo(f"Dossier van casus {case_id} geschreven naar {output} ({_dutch_number(len(content))} bytes).")
 
 

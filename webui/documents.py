@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -262,18 +263,27 @@ def dossier_pdf(data: dict[str, Any]) -> bytes:
     return html_to_pdf(dossier_html(data))
 
 
-def export(who, case_id: Any, fmt: str, on_behalf_of: str | None = None) -> tuple[bytes, dict]:
+def export(who, case_id: Any, fmt: str, on_behalf_of: str | None = None,
+           deliver: Callable[[bytes], None] | None = None) -> tuple[bytes, dict]:
     """The dossier of a case as PDF (in the locale in force) or JSON (the Dutch evidence
     file) bytes, with the JSON's dict; for `who` as engine.dossier.export takes it, which
-    logs the export (NEN 7513) and raises NotFound or Forbidden. ValueError for another
-    format."""
+    raises NotFound or Forbidden, and logs the export (NEN 7513) only once the bytes are made
+    and `deliver` (given them: the command line writes its file) has returned, so a failed
+    or interrupted export is not logged as made. ValueError for another format."""
     if fmt not in ("pdf", "json"):
         raise ValueError("formaat moet pdf of json zijn")
-    data = dossier.export(who, case_id, on_behalf_of=on_behalf_of)
-    written = evidence(data)
-    if fmt == "json":
-        return json.dumps(written, ensure_ascii=False, indent=2).encode(), written
-    return dossier_pdf(data), written
+    made: list[tuple[bytes, dict]] = []
+
+    def render(data: dict[str, Any]) -> None:
+        written = evidence(data)
+        content = (json.dumps(written, ensure_ascii=False, indent=2).encode() if fmt == "json"
+                   else dossier_pdf(data))
+        made.append((content, written))
+        if deliver is not None:
+            deliver(content)
+
+    dossier.export(who, case_id, on_behalf_of=on_behalf_of, deliver=render)
+    return made[0]
 
 
 # --- the organisation's meldcode --------------------------------------------------------------
