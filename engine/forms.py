@@ -9,7 +9,7 @@ from typing import Any
 
 from . import clock, expressions, timezones
 from . import form_choices as choices
-from .form_text import clean_text, one_kind_of_line_break, refused_character, required_note
+from .form_text import clean_text, one_kind_of_line_break, refused_character, required_note, trimmed
 from .messages import N_, Message, text_of
 
 # The text rule is engine.form_text's; these names stay importable from here for the callers
@@ -295,7 +295,7 @@ def validate(
     for f in fields:
         value = data.get(f.name)  # absent: not given, as None
         if from_web and isinstance(value, str):
-            value = value.strip()
+            value = trimmed(value)  # the rule of every door, not str.strip (see trimmed)
         if value is None or value == "" or value == []:
             continue
         try:
