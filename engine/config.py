@@ -34,22 +34,30 @@ class ConfigError(DomainError, ValueError):
 
 
 SESSION_HOURS_MAX = 8760  # a longer maximum than a year is none
+# A quarter of an hour: a session must outlast filling in one task page (a signal written out,
+# a talk noted down), or every sign-in ends before its first form is sent and the product is
+# unusable; 1e-300 or 0.0001 hours passed "above 0" and did just that. A quarter of an hour
+# is also the shortest limit a policy names in practice (an idle screen lock of 15 minutes),
+# and it reads as a plain number of hours.
+SESSION_HOURS_MIN = 0.25
 
 
 def session_hours_refused(name: str, value: object) -> str | None:
     """Why `value` is no maximum duration of a web session in hours, as the setting `name`
     gives it, in one Dutch line naming `name` and the range; None when it is one: a number
-    (not a flag) above 0 and at most SESSION_HOURS_MAX. The one rule for the environment's
-    MELDCODE_SESSION_MAX_HOURS and the web app's SESSION_MAX_HOURS (webui.create_app), never
-    a clamp: 0 or less would end every session at once (README "Configuratie"). NaN and
-    infinity ("nan", "inf", "1e999") fit no range."""
+    (not a flag) of at least SESSION_HOURS_MIN (see there why) and at most SESSION_HOURS_MAX.
+    The one rule for the environment's MELDCODE_SESSION_MAX_HOURS and the web app's
+    SESSION_MAX_HOURS (webui.create_app), never a clamp: a shorter session ends before a form
+    is filled in (README "Configuratie"). NaN and infinity ("nan", "inf", "1e999") fit no
+    range."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if math.isfinite(value) and 0 < value <= SESSION_HOURS_MAX:
+        if math.isfinite(value) and SESSION_HOURS_MIN <= value <= SESSION_HOURS_MAX:
             return None
         shown = f"{value:g}"
     else:
         shown = str(value)[:20]
-    return f"{name} moet een getal (uren) boven 0 en hoogstens {SESSION_HOURS_MAX} zijn, niet '{shown}'"
+    return (f"{name} moet een getal (uren) van minstens {SESSION_HOURS_MIN:g} (een kwartier) en "
+            f"hoogstens {SESSION_HOURS_MAX} zijn, niet '{shown}'")
 
 
 def _field(env: str, description: str, type_text: str, default_text: str, default=None):
@@ -101,7 +109,7 @@ class Settings(BaseSettings):
         False)
     session_max_hours: float = _field(
         "MELDCODE_SESSION_MAX_HOURS", "Maximale duur van een websessie in uren, ook als de "
-        "gebruiker actief blijft.", "getal (uren) boven 0, hoogstens 8760", "12", 12.0)
+        "gebruiker actief blijft.", "getal (uren), minstens 0.25, hoogstens 8760", "12", 12.0)
     login_rate_limit: str = _field(
         "MELDCODE_LOGIN_RATE_LIMIT", "Maximum aantal mislukte aanmeldingen per IP-adres.",
         "limiet, minstens 1 per periode", "`10 per minute`", "10 per minute")

@@ -150,6 +150,9 @@ def test_the_argon2_profile_chooses_the_hasher(monkeypatch):
 @pytest.mark.parametrize("variable,value", [
     ("MELDCODE_SESSION_MAX_HOURS", "-1"),
     ("MELDCODE_SESSION_MAX_HOURS", "0"),  # every session would end at once
+    # every sign-in ended at once (finding F6): a session must outlast filling in a form
+    ("MELDCODE_SESSION_MAX_HOURS", "1e-300"),
+    ("MELDCODE_SESSION_MAX_HOURS", "0.0001"),
     ("MELDCODE_SESSION_MAX_HOURS", "8761"),
     ("MELDCODE_SESSION_MAX_HOURS", "nan"),
     ("MELDCODE_WRITE_LOCK_TIMEOUT", "-3"),
@@ -181,7 +184,7 @@ def test_a_number_outside_its_range_stops_a_command_naming_the_variable(
 def test_a_time_is_held_to_its_range_ends_included(monkeypatch):
     """The ends of each range are taken as given; just outside them is refused (before, a
     negative time was read as 0 and anything above taken)."""
-    ranges = {"MELDCODE_SESSION_MAX_HOURS": (("0.0005", "8760"), ("-0.5", "8760.5")),
+    ranges = {"MELDCODE_SESSION_MAX_HOURS": (("0.25", "8760"), ("0.2499", "8760.5")),
               "MELDCODE_WRITE_LOCK_TIMEOUT": (("0", "3600"), ("-0.001", "3600.5"))}
     for variable, (taken, refused) in ranges.items():
         for value in taken:

@@ -113,20 +113,24 @@ def test_absolute_session_lifetime(web):
 def test_session_lifetime_from_the_environment(app, people, monkeypatch):
     """On the engine's clock, moved by hand: a busy machine (a page taking a second under a
     full test run) once ended a session of 1.8 s of the wall clock before its first check."""
-    monkeypatch.setenv("MELDCODE_SESSION_MAX_HOURS", "0.0005")  # 1.8 seconds
-    # a whole second: the session keeps the moment of sign-in in whole seconds
+    monkeypatch.setenv("MELDCODE_SESSION_MAX_HOURS", "0.25")  # the shortest: 15 minutes
+    # a whole second: the session keeps the moment of sign-in in whole seconds; active every
+    # 10 minutes, so the 30 minutes without activity do not end it first
     with clock.use(clock.ManualClock(datetime.now(UTC).replace(microsecond=0))) as now:
         client = signed_in(app, "mw")
-        now.advance(timedelta(seconds=1.5))
+        now.advance(timedelta(minutes=10))
+        assert client.get("/").status_code == 200
+        now.advance(timedelta(minutes=5) - timedelta(seconds=0.5))
         still = client.get("/")
         assert still.status_code == 200 or "/aanmelden" not in still.headers["Location"]
-        now.advance(timedelta(seconds=0.5))
+        now.advance(timedelta(seconds=1))  # 900.5 seconds, over the 900
         ended = client.get("/")
         assert ended.status_code == 302 and "/aanmelden" in ended.headers["Location"]
 
 
 @pytest.mark.parametrize(("hours", "shown"), [(0, "0"), (-1, "-1"), (8761, "8761"), (float("nan"), "nan"),
-                                            ("12", "12"), (True, "True")])
+                                            ("12", "12"), (True, "True"), (1e-300, "1e-300"),
+                                            (0.0001, "0.0001"), (0.2499, "0.2499")])
 def test_the_apps_session_lifetime_out_of_range_is_refused_at_start(sqlite_url, hours, shown):
     """create_app's SESSION_MAX_HOURS was clamped at every request (max(hours, 0)): 0 or less
     ended every session at once without a word (task W point 3). It is held to the rule of
@@ -137,8 +141,9 @@ def test_the_apps_session_lifetime_out_of_range_is_refused_at_start(sqlite_url, 
     with pytest.raises(ConfigError) as refused:
         create_app({"TESTING": True, "SESSION_MAX_HOURS": hours})
     assert str(refused.value.message) == (
-        f"SESSION_MAX_HOURS moet een getal (uren) boven 0 en hoogstens 8760 zijn, niet '{shown}'")
-    assert create_app({"TESTING": True, "SESSION_MAX_HOURS": 0.5}).config["SESSION_MAX_HOURS"] == 0.5
+        f"SESSION_MAX_HOURS moet een getal (uren) van minstens 0.25 (een kwartier) en hoogstens 8760 "
+        f"zijn, niet '{shown}'")
+    assert create_app({"TESTING": True, "SESSION_MAX_HOURS": 0.25}).config["SESSION_MAX_HOURS"] == 0.25
 
 
 def test_a_session_without_version_is_refused(web):
