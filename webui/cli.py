@@ -17,6 +17,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+import meldcode_start as cli_start
 from engine import (
     accounts,
     config,
@@ -35,7 +36,7 @@ from engine.errors import DomainError
 from engine.messages import N_, Message
 from engine.problems import joined, shown_text
 from engine.roles import ROLES
-from webui import cli_language, cli_start
+from webui import cli_language
 
 cli_language.speak_dutch()  # click's own texts in Dutch too, before any option is made
 

@@ -1,16 +1,21 @@
 """The `meldcode` console script ([project.scripts] in pyproject.toml): Ctrl-C quiet from the
 first moment, then the real command (webui/cli.py).
 
+A module of its own outside the `webui` package (the wheel includes it: [tool.hatch...] in
+pyproject.toml): importing webui.cli_start first ran webui/__init__.py (typing, datetime: some
+20-30 ms), and a Ctrl-C in that time still met Python's default handler (fresh tester F4).
+
 Importing webui.cli and what it needs (SQLAlchemy, SpiffWorkflow, the engine) takes most of a
 second; a Ctrl-C in that time met Python's default handler and printed a KeyboardInterrupt
 traceback, where a running command says "Afgebroken." and exits INTERRUPTED (cli._stops_quietly).
-This module imports nothing heavy, so the same ending holds while the rest is still loading.
+This module imports nothing heavy (os and signal come with the interpreter), so the same
+ending holds while the rest is still loading.
 """
 
-from __future__ import annotations
-
+# the C module itself: `signal` imports enum (some 8 ms), time in which Ctrl-C met Python's
+# default handler; its SIGINT is a plain number, its handlers are the same
+import _signal as signal  # type: ignore[import-not-found]  # no stub for the C module
 import os
-import signal
 
 # The one ending of an interrupted command, here and in cli._stops_quietly: the shell's exit
 # status for a process that SIGINT ended (128 + its number) and click's "Aborted!" in Dutch.
