@@ -45,6 +45,11 @@ CUT_ENTRIES = N_("geen controlepunt geschreven: logboekregels {first} tot en met
 UNLOGGED_ROW = N_("geen controlepunt geschreven: {problem}; de logboekregel ervan is verwijderd "
                   "of er nooit geweest (het logboek telt nu {size} regels). Zoek het uit met "
                   "'meldcode verify --all'.")
+CUT_ENTRY = N_("geen controlepunt geschreven: logboekregel {position} (tabel log_entries) "
+               "ontbreekt; de sequencer gaf haar tot {at} een plaats. Zoek het uit met "
+               "'meldcode verify --all'.")
+MISPLACED_ENTRY = N_("geen controlepunt geschreven: {problem}. Zoek het uit met 'meldcode "
+                     "verify --all'.")
 MISSING_ENTRY = N_("geen controlepunt geschreven: logboekregel {position} (tabel log_entries) "
                    "ontbreekt; het logboek is buiten de applicatie gewijzigd. Zoek het uit met "
                    "'meldcode verify --all'.")
@@ -131,8 +136,10 @@ def make_checkpoint(url: str | None = None, at: datetime | None = None,
             raise LogDamaged(_damage(odd[0]))
         if head is not None and tree.size < head.tree_size:
             # the newest entries are gone: the record says which
-            raise LogDamaged(Message(CUT_ENTRIES, first=tree.size, last=head.tree_size - 1,
-                                     at=head.at))
+            raise LogDamaged(
+                Message(CUT_ENTRY, position=tree.size, at=head.at)
+                if head.tree_size - 1 == tree.size else
+                Message(CUT_ENTRIES, first=tree.size, last=head.tree_size - 1, at=head.at))
         # a row in no entry (nor queued): the newest entries removed with no head to tell. Its
         # place is not named: the sequencer may have given it to later rows since
         entries, rows = log_verify.counts(conn)
@@ -159,6 +166,8 @@ def make_checkpoint(url: str | None = None, at: datetime | None = None,
 def _damage(item: tuple) -> Message:
     """Why the log is not signed, for the first odd entry log_scan found: a gap
     (first, last), or a row as read (idx, kind, row_id, case_id, entry_hash, ...)."""
+    if len(item) == 1:  # an entry at a negative index: no position to name as missing
+        return Message(MISPLACED_ENTRY, problem=log_scan.missing_or_misplaced(item))
     if len(item) == 2:
         return Message(MISSING_ENTRY, position=item[0])
     idx, entry = item[0], item[4]
@@ -166,7 +175,11 @@ def _damage(item: tuple) -> Message:
         return Message(DAMAGED_ENTRY, position=idx)
     report = log_verify.LogReport()
     log_verify.check_row(report, settings.history_key(), *item)
-    problems = report.problems + [p for found in report.by_case.values() for p in found]
+    # a problem of the log as a whole comes as "logboek: ..." (verify's list): CHANGED_ENTRY
+    # names the entry already, so without that prefix
+    problems = [p.params["problem"] if isinstance(p, Message) and "problem" in p.params else p
+                for p in report.problems]
+    problems += [p for found in report.by_case.values() for p in found]
     return Message(CHANGED_ENTRY, position=idx, problem=problems[0] if problems else "")
 
 

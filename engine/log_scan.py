@@ -20,6 +20,7 @@ from sqlalchemy import Connection, LargeBinary, String, and_, case, cast, func, 
 from . import settings
 from .background import process_pool
 from .merkle import Tree, hmac_states, leaf_of
+from .messages import N_, Message
 from .stored_text import StoredText
 from .translog import ENTRIES, KINDS, batches, snapshot
 
@@ -89,9 +90,11 @@ PARALLEL_CHUNKS = 2
 class Scanned:
     """What a pass over entries found, in log order: the rows (as read: idx, kind, row_id,
     case_id, entry_hash, row_hash, row_case) that are not plainly sound (their row gone or
-    moved, or their keyed hash not that of the row) and the gaps in the indexes, each as
-    (first missing, last missing); the tree over the leaves, and the compact range of the
-    tree at each size asked for (relative to the first entry of the pass)."""
+    moved, or their keyed hash not that of the row), the gaps in the indexes, each as
+    (first missing, last missing), and each entry at a negative index as (index,), out of the
+    tree (missing_or_misplaced says these two in Dutch); the tree over the leaves, and the
+    compact range of the tree at each size asked for (relative to the first entry of the
+    pass)."""
 
     tree: Tree = field(default_factory=Tree)
     odd: list[tuple] = field(default_factory=list)
@@ -139,6 +142,9 @@ def _odd_rows(rows, odd: list[tuple], expected: int, inner, outer) -> list[bytes
     leaves = []
     for row in rows:
         idx, kind, row_id, case_id, entry, row_hash, row_case = row
+        if idx < expected:  # rows come in index order: only a negative index, no place at all
+            odd.append((idx,))
+            continue
         if idx != expected:
             odd.append((expected, idx - 1))
         expected = idx + 1
@@ -238,3 +244,18 @@ def _scan_range(task) -> tuple[list[bytes], int, list[tuple], dict[int, list[byt
     with snapshot(url) as conn:
         found = scan(conn, wants, lo, hi)
     return found.tree.frontier(), found.tree.size, found.odd, found.frontiers
+
+
+def missing_or_misplaced(item: tuple) -> Message:
+    """What an odd item of a pass that is no row says, in Dutch (verify's words for it): a gap
+    (first, last) as the positions missing, one or several, or an entry at a negative index
+    (index,), which is no position in the log (RFC 9162 counts leaves from 0)."""
+    if len(item) == 1:
+        return Message(N_("een logboekregel (tabel log_entries) staat op positie {position}: "
+                          "een negatieve positie is geen plaats in het logboek (buiten de "
+                          "applicatie gewijzigd)"), position=item[0])
+    if item[0] == item[1]:
+        return Message(N_("positie {position} ontbreekt (regel uit het logboek verwijderd)"),
+                       position=item[0])
+    return Message(N_("de posities {first} tot en met {last} ontbreken (regels uit het "
+                      "logboek verwijderd)"), first=item[0], last=item[1])

@@ -169,10 +169,8 @@ def verify_log(url: str | None = None, checkpoint: dict[str, Any] | None = None,
             conn, url, wants, jobs, meanwhile=lambda: facts.append(_facts(conn)))
         known = facts[0] if facts else _facts(conn)
         for item in odd:
-            if len(item) == 2:
-                report.problems.append(_of_log(Message(
-                    N_("de posities {first} tot en met {last} ontbreken (regels uit het "
-                       "logboek verwijderd)"), first=item[0], last=item[1])))
+            if len(item) < 3:  # a gap, or an entry at a negative index
+                report.problems.append(_of_log(log_scan.missing_or_misplaced(item)))
             else:
                 check_row(report, key, *item)
         report.logged_cases = known.logged_cases

@@ -56,7 +56,8 @@ LATER_DAMAGE = {
     # the newest entry removed: its row is in no entry, and the head record counts it
     "last_removed": (
         "DELETE FROM log_entries WHERE idx = {last}",
-        "logboekregels {last} tot en met {last} (tabel log_entries) ontbreken",
+        # one entry: in the singular (finding: "logboekregels 47 tot en met 47 ... ontbreken")
+        "logboekregel {last} (tabel log_entries) ontbreekt; de sequencer gaf haar tot ",
         # its place is not named: verify's own access-log lines took it since (no head record
         # to stop the sequencer)
         "staat niet in het logboek (buiten de applicatie toegevoegd, of de wachtrij van het "
@@ -152,3 +153,46 @@ def test_a_sound_log_is_still_signed(db_url, people, tmp_path):
     result = cli("checkpoint", "-o", str(target))
     assert result.exit_code == 0, result.output
     assert target.exists()
+
+
+def test_an_admin_entry_that_does_not_fit_is_named_without_a_doubled_logboek(db_url, people, tmp_path):
+    """An admin-log entry is a problem of the log as a whole, which verify lists as "logboek:
+    ..."; the checkpoint's line already names the entry and read "klopt niet: logboek:
+    beheerlogregel 4 ..."."""
+    translog.sequence(db_url)
+    with store.unit_of_work(url=db_url) as session:
+        admin = session.execute(text("SELECT max(idx) FROM log_entries WHERE kind = 'admin'")).scalar()
+    assert admin is not None
+    _plant(
+        db_url,
+        "UPDATE log_entries SET entry_hash = (SELECT entry_hash FROM log_entries WHERE idx = 0) "
+        f"WHERE idx = {admin}",
+    )
+    result = cli("checkpoint", "-o", str(tmp_path / "controlepunt.json"))
+    assert result.exit_code == 1, result.output
+    said = f"logboekregel {admin} (tabel log_entries) klopt niet: beheerlogregel "
+    assert said in result.output, result.output
+    assert "logboek: " not in result.output
+
+
+def test_an_entry_at_a_negative_index_is_named_as_such(db_url, people, tmp_path):
+    """An entry moved to index -1: the checkpoint said "logboekregel 0 ontbreekt" (the first
+    index it expected) and verify "de posities 0 tot en met -2 ontbreken". Now both say the
+    entry stands at a negative position, and verify names the place it left, in the singular."""
+    for i in range(3):
+        cases.start_case(people["mw"], {"client_ref": f"cp-{i}"})
+    translog.sequence(db_url)
+    _plant(db_url, f"UPDATE log_entries SET idx = -1 WHERE idx = {PLANTED}")
+    negative = (
+        "een logboekregel (tabel log_entries) staat op positie -1: een negatieve positie is geen "
+        "plaats in het logboek"
+    )
+    result = cli("checkpoint", "-o", str(tmp_path / "controlepunt.json"))
+    assert result.exit_code == 1, result.output
+    assert f"geen controlepunt geschreven: {negative}" in result.output, result.output
+    assert "ontbreekt" not in result.output
+    code, report = verify_all()
+    assert code == 1, report
+    assert negative in report, report
+    assert f"positie {PLANTED} ontbreekt (regel uit het logboek verwijderd)" in report, report
+    assert "tot en met" not in report, report
