@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, timezones, tokens, user_trust, users
 from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
+from .form_text import trimmed
 from .messages import N_, Message
 from .models import User
 from .roles import AUDITOR, BEHEERDER
@@ -100,7 +101,7 @@ def _trusted(session: Session, *names: Any) -> None:
     does not match its seal or is stored damaged (user_trust.refuse_untrusted): a command on
     such a user changes nothing and never says it did (issue 11). Every door comes here."""
     for name in names:
-        if isinstance(name, str) and name.strip():
+        if isinstance(name, str) and trimmed(name):
             user_trust.refuse_untrusted(session, name)
 
 
@@ -126,7 +127,7 @@ def _marked(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]
 
 def _is_self(who: Who, name: Any) -> bool:
     """Is the signed-in user `who` the user `name`? Never for the operator (a str)."""
-    return isinstance(who, Principal) and isinstance(name, str) and name.strip() == who.name
+    return isinstance(who, Principal) and isinstance(name, str) and trimmed(name) == who.name
 
 
 def _view(session: Session, user: User) -> dict[str, Any]:
@@ -205,7 +206,7 @@ def deactivate_user(who: Who, name: str, via: Via | None = None) -> dict[str, An
         try:
             _trusted(session, name)
         except Conflict:  # what to do instead (user_trust.NOT_DEACTIVATED)
-            raise Conflict(Message(user_trust.NOT_DEACTIVATED, name=name.strip()[:80])) from None
+            raise Conflict(Message(user_trust.NOT_DEACTIVATED, name=trimmed(name)[:80])) from None
         return _view(session, users.deactivate(session, name, by=by))
 
 

@@ -14,7 +14,7 @@ from .messages import N_, Message, text_of
 
 # The text rule is engine.form_text's; these names stay importable from here for the callers
 # that validate a text of their own (start_case, users, consults).
-__all__ = ["clean_text", "one_kind_of_line_break", "refused_character", "required_note"]
+__all__ = ["clean_text", "one_kind_of_line_break", "refused_character", "required_note", "trimmed"]
 
 # Camunda's form field types, mapped to the contract's field types (CONTRACT section 4).
 FIELD_TYPES = {"string": "string", "long": "integer", "boolean": "boolean", "date": "date", "enum": "enum",

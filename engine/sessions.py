@@ -12,6 +12,7 @@ from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from . import config_seals, user_trust
+from .form_text import trimmed
 from .models import User
 from .passwords import hasher_and_dummy
 from .store import get_engine, unit_of_work
@@ -49,7 +50,7 @@ def sign_in(name: str, password: str, source: str | None = None) -> SignedIn | N
     row, untrusted = None, False
     if name_problem(name) is None:  # a NUL or lone surrogate is no one's name (and no query)
         with get_engine().connect() as conn:
-            row = conn.execute(_SIGN_IN_QUERY, {"name": (name or "").strip()}).first()
+            row = conn.execute(_SIGN_IN_QUERY, {"name": trimmed(name or "")}).first()
             untrusted = row is not None and user_trust.holds_bytes(conn, row.id)
     hasher, dummy = hasher_and_dummy()
     # A row that does not match its seal, or holds bytes its seal cannot tell from text (SQLite:
@@ -109,7 +110,7 @@ def end_sessions(user_id: int) -> None:
 def authenticate(session: Session, name: str, password: str) -> User | None:
     """The user when name and password match an active user, else None. Kept for callers
     that already hold a session; the web UI signs in through sign_in, outside any write."""
-    user = (session.scalar(select(User).where(User.name == (name or "").strip()))
+    user = (session.scalar(select(User).where(User.name == trimmed(name or "")))
             if name_problem(name) is None else None)
     hasher, dummy = hasher_and_dummy()
     if user is None or not user.active or not config_seals.user_intact(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from .config_seals import USER_COLUMNS, read_user, user_intact
 from .errors import Conflict, NotFound
+from .form_text import trimmed
 from .messages import N_, Message
 from .models import User
 from .users import name_problem
@@ -81,7 +82,7 @@ def refuse_untrusted(session: Session, name: str) -> None:
     them a token asks this first (engine/accounts.py): it changes nothing then, and never
     says it did. Nothing for a name no row has (the command's own NotFound follows)."""
     conn = session.connection()
-    name = (name or "").strip()
+    name = trimmed(name or "")
     if not name or name_problem(name) is not None:  # no user has it; never sent to the database
         return
     for uid in conn.execute(select(_users.c.id).where(named_as(conn, name))).scalars():
@@ -104,7 +105,7 @@ def find_user(session: Session, name: str) -> User:
     stored as bytes (named_as): for the commands that only read or only take access away
     (`token list`, `token revoke`), which must reach an untrusted user too (issue 11). Raises
     NotFound (Dutch) for a name no row has, or one with a refused character."""
-    name = (name or "").strip()
+    name = trimmed(name or "")
     if name and name_problem(name) is None:
         found = session.scalars(select(User).where(named_as(session.connection(), name))
                                 .order_by(User.id)).first()

@@ -76,7 +76,7 @@ def name_problem(name: str) -> str | None:
     """Why a name typed at sign-in cannot be anyone's name, in Dutch (it holds a character
     that forms.clean_text refuses, such as NUL), or None. The sign-in form shows it at once
     instead of asking the database about it."""
-    return forms.refused_character((name or "").strip(), subject=N_("De gebruikersnaam"))
+    return forms.refused_character(forms.trimmed(name or ""), subject=N_("De gebruikersnaam"))
 
 
 def get_user(session: Session, name: str, field: str = "naam") -> User:
@@ -85,7 +85,7 @@ def get_user(session: Session, name: str, field: str = "naam") -> User:
     the database)."""
     if name_problem(name) is not None:  # no user has such a name; never sent to the database
         raise NotFound(N_("Deze gebruiker bestaat niet."))
-    user = session.scalar(select(User).where(User.name == (name or "").strip()))
+    user = session.scalar(select(User).where(User.name == forms.trimmed(name or "")))
     if user is None:
         raise NotFound(Message(N_("Gebruiker '{name}' bestaat niet."), name=name))
     return user

@@ -25,6 +25,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine import config, store
+from engine.form_text import trimmed
 from engine.models import RateLimit
 
 SCHEME = "meldcode"
@@ -39,7 +40,7 @@ def login_name_limit() -> str:
 
 def login_name_key() -> str:
     """The sign-in limiter's key per user name (as typed, without case), from the form."""
-    name = (request.form.get("naam") or "").strip()[:80].casefold()
+    name = trimmed(request.form.get("naam") or "")[:80].casefold()
     return f"naam:{name}"
 
 

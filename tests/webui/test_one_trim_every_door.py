@@ -14,6 +14,7 @@ from engine import models, store
 from tests.helpers import text
 
 DRAFT_REFUSED = "Het concept is niet opgeslagen: het formulier bevat een teken dat niet is toegestaan."
+NEW_PASSWORD = "paarse-olifant-fietst-snel"  # passes the policy
 INPUTS = {"\x85": "0085", "\x1f": "001F", "\x1cabc": "001C"}
 
 
@@ -47,3 +48,21 @@ def test_draft_web_completion_and_api_completion_refuse_the_same_control_charact
     assert _refusal(INPUTS[value]) in text(completed), text(completed)
     with store.unit_of_work(url=sqlite_url) as session:
         assert session.query(models.Draft).count() == 0
+
+
+@pytest.mark.parametrize("value", list(INPUTS))
+def test_a_name_is_trimmed_as_a_form_text_at_sign_in_and_when_a_user_is_added(
+    browser_like, sqlite_url, value
+):
+    """The same kind for names: the sign-in and user pages trimmed with str.strip(), so
+    "\\x1cmw" signed in as mw, and a user added as "\\x1cjan" was stored as "jan"."""
+    browser_like.login(value + "mw")
+    assert browser_like.get("/").status_code == 302  # not signed in
+    browser_like.login("bh")
+    added = browser_like.post(
+        "/beheer/gebruikers", {"naam": value + "jan", "rollen": "medewerker", "wachtwoord": NEW_PASSWORD}
+    )
+    assert added.status_code == 422, text(added)
+    with store.unit_of_work(url=sqlite_url) as session:
+        names = {name for (name,) in session.query(models.User.name).all()}
+    assert not any(name.endswith("jan") for name in names), names

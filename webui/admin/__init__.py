@@ -12,6 +12,7 @@ from flask_login import login_required
 
 from engine import accounts, due, forms, organisation, timezones, users
 from engine.errors import Invalid
+from engine.form_text import trimmed
 from engine.passwords import generate_password
 from engine.roles import LEIDINGGEVENDE, ROLES
 
@@ -284,11 +285,11 @@ def users_list():
 @login_required
 def user_add():
     # as typed: what is too long is refused by the engine at its field, never cut here
-    name = (request.form.get("naam") or "").strip()
-    display_name = (request.form.get("weergavenaam") or "").strip()
+    name = trimmed(request.form.get("naam") or "")
+    display_name = trimmed(request.form.get("weergavenaam") or "")
     roles = request.form.getlist("rollen")
     manager = request.form.get("leidinggevende") or ""
-    email = (request.form.get("email") or "").strip()
+    email = trimmed(request.form.get("email") or "")
     group = request.form.get("beroepsgroep") or ""
     values = {"naam": name, "weergavenaam": display_name, "rollen": roles, "leidinggevende": manager,
               "email": email, "beroepsgroep": group}
@@ -366,7 +367,7 @@ def user_manager(name):
 @bp.post("/beheer/gebruikers/<name>/email")
 @login_required
 def user_email(name):
-    email = (request.form.get("email") or "").strip()  # too long: refused, never cut
+    email = trimmed(request.form.get("email") or "")  # too long: refused, never cut
     return _change(name, lambda: accounts.change_email(principal(), name, email, via=_via()),
                    _("Het e-mailadres van %(name)s is opgeslagen.", name=name))
 

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from engine import clock, config, pages, sessions, users
+from engine.form_text import trimmed
 
 from ..extensions import LANGUAGES, limiter
 from ..ratelimit import login_name_key, login_name_limit
@@ -88,7 +89,7 @@ def login():
     error = None
     name = ""
     if request.method == "POST":
-        name = (request.form.get("naam") or "").strip()[:MAX_NAME]
+        name = trimmed(request.form.get("naam") or "")[:MAX_NAME]
         password = (request.form.get("wachtwoord") or "")[:MAX_PASSWORD]
         refused = users.name_problem(name)
         if refused is not None:
