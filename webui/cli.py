@@ -9,6 +9,7 @@ import getpass
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from typing import NoReturn
@@ -305,6 +306,12 @@ class _Commands(cli_language.DutchGroup):
             return super().invoke(ctx)
         except config.ConfigError as exc:
             fail(str(exc.message))
+        except (DBAPIError, sqlite3.Error) as exc:
+            # a database error no _database() around it said: engine.store begins SQLite's
+            # transactions on the driver's own connection, so a database another program
+            # holds came as sqlite3's error, unwrapped, a traceback (fresh tester F1)
+            fail(str(failures.kind_of(exc if isinstance(exc, DBAPIError)
+                                      else DBAPIError(None, None, exc))))
         except settings.KeyRefused as exc:
             # an empty or short key, read by whichever command first needed it (README
             # "Sleutels": exit 2 naming the key, never a traceback)
@@ -688,10 +695,10 @@ def _write_whole(output: str, content: bytes) -> None:
 
 def _exported_to(output: str, export):
     """Run `export(deliver)` (documents.export with its deliver), `deliver` writing the file
-    whole (_write_whole), and return what export returns. NEN 7513: the access log says
-    'export ok' only for a file that was written: the engine logs it after deliver returned,
-    and a Ctrl-C from the file's rename until that line is committed waits for it (then
-    'Afgebroken.', exit 130, with file and line kept), so the two never part. A line that
+    whole (_write_whole) or to standard output for `-`; returns what export returns. NEN 7513:
+    the access log says 'export ok' only for a file that was written: the engine logs it
+    after deliver returned, and a Ctrl-C from the file's rename until that line is committed
+    waits for it (then 'Afgebroken.', exit 130, with file and line kept), so the two never part. A line that
     cannot be written takes the file away again: no export without its line."""
     interrupted: list[int] = []
     written: list[str] = []
@@ -699,6 +706,10 @@ def _exported_to(output: str, export):
 
     def deliver(content: bytes) -> None:
         signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
+        if output == "-":  # as `document -o -`; bytes sent cannot be taken back, no file to
+            sys.stdout.buffer.write(content)  # remove: a reader gone raises here, unlogged
+            sys.stdout.buffer.flush()
+            return
         _write_whole(output, content)  # SystemExit (exit 2) when it cannot be written
         written.append(output)
 
@@ -1422,7 +1433,8 @@ def _existing(session, case_ids):
                    "toegangslog op naam van --user (standaard: de OS-gebruiker).")
 @click.argument("case_id", type=CASE_NUMBER)
 @click.option("--format", "fmt", type=click.Choice(["pdf", "json"]), required=True)
-@click.option("-o", "output", required=True, type=click.Path())
+@click.option("-o", "output", required=True, type=click.Path(allow_dash=True),
+              help="Het bestand; - is de standaarduitvoer.")
 @click.option("--user", "as_user", default=None, help="Namens wie de export gebeurt.")
 def export(case_id, fmt, output, as_user):
     from flask_babel import force_locale
@@ -1431,7 +1443,9 @@ def export(case_id, fmt, output, as_user):
 
     from . import create_app, documents
 
-    output_path(output)  # before the export is made and logged
+    to_stdout = output == "-"  # the convention of command-line tools, as `document -o -`
+    if not to_stdout:
+        output_path(output)  # before the export is made and logged
     # the words of the PDF from the catalogues, in Dutch (the JSON is Dutch evidence anyway)
     with _database(), create_app().app_context(), force_locale("nl"):
         # the operator: logged as the operating-system user (CONTRACT section 3)
@@ -1443,7 +1457,10 @@ def export(case_id, fmt, output, as_user):
         except Forbidden:  # logged by the engine, outcome denied
             fail(f"gebruiker '{as_user}' mag casus {case_id} niet inzien; er is niets "
                  "geëxporteerd (de poging staat in het toegangslog)")
-    click.echo(f"Dossier van casus {case_id} geschreven naar {output} ({_dutch_number(len(content))} bytes).")
+    where = "de standaarduitvoer" if to_stdout else output
+    # with -o - the dossier alone is on standard output; the report goes to stderr
+    click.echo(f"Dossier van casus {case_id} geschreven naar {where} "
+               f"({_dutch_number(len(content))} bytes).", err=to_stdout)
 
 
 @main.command("document", help="Schrijf de meldcode van de organisatie naar BESTAND, als HTML of "
