@@ -193,6 +193,13 @@ MOVED = N_("beheerlogregel {row} (positie {seq}) staat na positie {top}: de volg
            "beheerlog is veranderd (regels verwisseld of verplaatst)")
 GAP = N_("de posities {first} tot en met {last} van het beheerlog ontbreken (regels "
          "verwijderd)")
+GAP_ONE = N_("positie {first} van het beheerlog ontbreekt (regel verwijderd)")
+
+
+def _gap(first: int, last: int) -> Message:
+    """GAP for the positions first..last; one position in the singular (GAP_ONE), with the
+    same params (the admin-log page reads them)."""
+    return Message(GAP_ONE if first == last else GAP, first=first, last=last)
 BROKEN = N_("beheerlogregel {row} (positie {seq}) volgt niet op de regel van positie {before}: "
             "de keten is onderbroken (een regel vervangen)")
 UNPLACED = N_("beheerlogregel {row} heeft geen plaats in de keten maar staat erna (buiten het "
@@ -260,7 +267,7 @@ def _gaps(positions: list[int]) -> list[Message]:
     gaps, last = [], 0
     for seq in positions:
         if seq > last + 1:
-            gaps.append(Message(GAP, first=last + 1, last=seq - 1))
+            gaps.append(_gap(last + 1, seq - 1))
         last = seq
     return gaps
 
@@ -335,7 +342,7 @@ def _missing(conn: Connection, placed: list[Any], found: dict[Any, dict[str, Any
         if seq not in held:
             below = conn.execute(select(func.max(_admin.c.seq)).where(
                 _admin.c.seq < seq, *_positions(conn))).scalar() or 0
-            found.setdefault(own[seq + 1].id, {})["gap"] = Message(GAP, first=below + 1, last=seq)
+            found.setdefault(own[seq + 1].id, {})["gap"] = _gap(below + 1, seq)
 
 
 def record_unsealed(conn: Connection, by: str, table: Table, action: str, keys: tuple[str, str]) -> None:

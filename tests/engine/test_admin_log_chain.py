@@ -158,7 +158,7 @@ def test_a_removed_line_is_named_as_a_gap(two_phones, checkpoint, db_url):
     bypass(db_url, f"DELETE FROM admin_log WHERE id = {row}")
     code, output = verify_all()
     assert code == 1, output
-    assert f"de posities {seq} tot en met {seq} van het beheerlog ontbreken (regels verwijderd)" in output
+    assert f"positie {seq} van het beheerlog ontbreekt (regel verwijderd)" in output
 
 
 def test_an_existing_admin_log_is_chained_by_the_migration(tmp_path, monkeypatch):
