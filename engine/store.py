@@ -35,11 +35,7 @@ def get_engine(url: str | None = None) -> Engine:
 
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        # SQLite's own busy wait (another program holding the database: an sqlite3 shell, a
-        # backup tool) lasts as long as a writer waits for its turn here: one setting,
-        # MELDCODE_WRITE_LOCK_TIMEOUT, not a fixed 30 s (fresh tester F1)
-        busy = write_lock_timeout()
-        engine = create_engine(url, connect_args={"timeout": busy, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):
@@ -49,7 +45,7 @@ def _make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute(f"PRAGMA busy_timeout={round(busy * 1000)}")
+            cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         @event.listens_for(engine, "begin")

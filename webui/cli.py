@@ -247,6 +247,16 @@ def _stops_quietly(ctx: click.Context | None):
         sys.exit(INTERRUPTED)
 
 
+def _while_interrupted(exc: BaseException) -> bool:
+    """Whether `exc` was raised while a KeyboardInterrupt was being handled (in its chain)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _detach_closed_streams() -> None:
     """Standard output and error that can no longer be written (the reader stopped) point to
     /dev/null from now on, so Python's flush at exit finds no closed pipe to complain about."""
@@ -309,7 +319,10 @@ class _Commands(cli_language.DutchGroup):
         except (DBAPIError, sqlite3.Error) as exc:
             # a database error no _database() around it said: engine.store begins SQLite's
             # transactions on the driver's own connection, so a database another program
-            # holds came as sqlite3's error, unwrapped, a traceback (fresh tester F1)
+            # holds came as sqlite3's error, unwrapped, a traceback (fresh tester F1).
+            # One met while a Ctrl-C unwinds the command is that Ctrl-C (_stops_quietly).
+            if _while_interrupted(exc):
+                raise KeyboardInterrupt from exc
             fail(str(failures.kind_of(exc if isinstance(exc, DBAPIError)
                                       else DBAPIError(None, None, exc))))
         except settings.KeyRefused as exc:

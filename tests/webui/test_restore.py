@@ -159,7 +159,7 @@ NOT_BACKUPS = {
     ),
     "an entry cut from the log": (
         lambda good, tmp: _tampered(good, "DELETE FROM log_entries WHERE idx = 2"),
-        "ontbreken",
+        "niet in het logboek",  # the row whose entry was cut (checkpoint's own log pass)
     ),
     "an event removed with its log entry": (
         lambda good, tmp: _tampered(
