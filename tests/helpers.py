@@ -926,3 +926,14 @@ def to_stap3(api) -> tuple[dict, dict]:
     data = fill(fields, DOCTOR)
     assert "zorgen_weggenomen" not in data and data["client_niet_bereikt"] is True
     return task, data
+
+
+def export_outcomes(case_id: int) -> list[str]:
+    """The outcomes of case `case_id`'s export lines in the access log ("ok", "denied"), in
+    the order they were written."""
+    with store.unit_of_work() as session:
+        return list(session.scalars(
+            select(models.AccessLogEntry.outcome)
+            .where(models.AccessLogEntry.case_id == case_id)
+            .where(models.AccessLogEntry.action == "export")
+            .order_by(models.AccessLogEntry.id)))

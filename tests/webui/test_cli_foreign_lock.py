@@ -16,10 +16,9 @@ import sqlite3
 import subprocess
 
 import pytest
-from sqlalchemy import select
 
-from engine import cases, models, store
-from tests.helpers import MELDCODE, operator_run
+from engine import cases, store
+from tests.helpers import MELDCODE, export_outcomes, operator_run
 
 BUSY = "fout: de database is bezet door een ander proces; probeer het zo opnieuw\n"
 
@@ -52,17 +51,6 @@ def test_a_database_another_program_holds_is_one_dutch_line_exit_2(sqlite_url, s
     assert (result.returncode, result.stderr) == (2, BUSY), result.stderr[-2000:]
 
 
-def _export_lines(case_id: int) -> list[str]:
-    with store.unit_of_work() as session:
-        return list(
-            session.scalars(
-                select(models.AccessLogEntry.outcome)
-                .where(models.AccessLogEntry.case_id == case_id)
-                .where(models.AccessLogEntry.action == "export")
-            )
-        )
-
-
 def test_export_to_dash_writes_the_dossier_to_standard_output(
     sqlite_url, sqlite_people, tmp_path, monkeypatch
 ):
@@ -73,4 +61,4 @@ def test_export_to_dash_writes_the_dossier_to_standard_output(
     assert not (tmp_path / "-").exists()
     assert json.loads(result.stdout)["case"]["id"] == case_id
     assert "geschreven naar de standaarduitvoer" in result.stderr
-    assert _export_lines(case_id) == ["ok"]
+    assert export_outcomes(case_id) == ["ok"]

@@ -14,25 +14,11 @@ import subprocess
 import time
 
 import pytest
-from sqlalchemy import select
 
-from engine import cases, dossier, models, store
-from tests.helpers import MELDCODE, operator_run
+from engine import cases, dossier, store
+from tests.helpers import MELDCODE, export_outcomes, operator_run
 
 INTERRUPTED = 130  # 128 + SIGINT
-
-
-def _exports(case_id: int) -> list[str]:
-    """The outcomes of the case's export lines in the access log, in order."""
-    with store.unit_of_work() as session:
-        return list(
-            session.scalars(
-                select(models.AccessLogEntry.outcome)
-                .where(models.AccessLogEntry.case_id == case_id)
-                .where(models.AccessLogEntry.action == "export")
-                .order_by(models.AccessLogEntry.id)
-            )
-        )
 
 
 def test_an_export_whose_file_cannot_be_written_is_not_logged_as_made(db_url, people, tmp_path):
@@ -43,13 +29,13 @@ def test_an_export_whose_file_cannot_be_written_is_not_logged_as_made(db_url, pe
     result = operator_run("export", str(case_id), "--format", "json", "-o", target, url=db_url)
     assert result.returncode == 2, result.stderr
     assert target in result.stderr, result.stderr
-    assert _exports(case_id) == []
+    assert export_outcomes(case_id) == []
     # the same export to a folder that takes it: written, and logged once
     target = str(tmp_path / "dossier.json")
     result = operator_run("export", str(case_id), "--format", "json", "-o", target, url=db_url)
     assert result.returncode == 0, result.stderr
     assert os.path.getsize(target) > 0
-    assert _exports(case_id) == ["ok"]
+    assert export_outcomes(case_id) == ["ok"]
 
 
 def test_a_delivery_that_fails_or_is_interrupted_leaves_no_export_line(db_url, people):
@@ -67,11 +53,11 @@ def test_a_delivery_that_fails_or_is_interrupted_leaves_no_export_line(db_url, p
     for deliver, raised in ((interrupted, KeyboardInterrupt), (disk_full, OSError)):
         with pytest.raises(raised):
             dossier.export("beheerder", case_id, deliver=deliver)
-        assert _exports(case_id) == []
+        assert export_outcomes(case_id) == []
     seen: list[list[str]] = []
-    dossier.export("beheerder", case_id, deliver=lambda _data: seen.append(_exports(case_id)))
+    dossier.export("beheerder", case_id, deliver=lambda _data: seen.append(export_outcomes(case_id)))
     assert seen == [[]]  # not yet logged while it was delivered
-    assert _exports(case_id) == ["ok"]
+    assert export_outcomes(case_id) == ["ok"]
 
 
 def _ctrl_c_as_from_a_shell() -> None:
@@ -96,12 +82,12 @@ def test_ctrl_c_after_the_export_line_appears_leaves_the_file_it_names(db_url, p
         preexec_fn=_ctrl_c_as_from_a_shell,
     )
     deadline = time.monotonic() + 120
-    while not _exports(case_id) and proc.poll() is None and time.monotonic() < deadline:
+    while not export_outcomes(case_id) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     with contextlib.suppress(ProcessLookupError):  # it may have ended already
         os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    assert _exports(case_id) == ["ok"], (proc.returncode, err)
+    assert export_outcomes(case_id) == ["ok"], (proc.returncode, err)
     # the signal may come after the command's work: while it exits (-SIGINT: Python has
     # given the signal its default again), which leaves file and line as they are
     assert proc.returncode in (0, INTERRUPTED, -signal.SIGINT), err
